@@ -1,0 +1,41 @@
+/* Socket helpers: address parsing and printing, non-blocking listeners and connects. */
+#ifndef NET_H
+#define NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define NET_ADDR_STRLEN 64 /* "[ipv6]:port" fits */
+
+/* Parses "ADDR:PORT", "[V6ADDR]:PORT" or "ADDR" (then default_port) into ss/len.
+ * Numeric addresses only. Returns 0 or -1. */
+int net_parse_hostport(const char *s, int default_port, struct sockaddr_storage *ss,
+                       socklen_t *len);
+/* Parses a numeric address without port. Returns 0 or -1. */
+int net_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* "1.2.3.4:21" or "[::1]:21" into out (NET_ADDR_STRLEN). Returns out. */
+char *net_addr_str(const struct sockaddr_storage *ss, char *out, size_t out_size);
+/* Address only, no port; IPv4-mapped IPv6 shown as IPv4. Returns out. */
+char *net_host_str(const struct sockaddr_storage *ss, char *out, size_t out_size);
+int net_port(const struct sockaddr_storage *ss);
+void net_set_port(struct sockaddr_storage *ss, int port);
+/* True when both name the same host (IPv4-mapped IPv6 equal to its IPv4). */
+bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+socklen_t net_sockaddr_len(const struct sockaddr_storage *ss);
+
+/* Non-blocking, close-on-exec, SO_REUSEADDR listener (IPV6_V6ONLY for v6). Returns fd or -1. */
+int net_listen(const struct sockaddr_storage *ss, int backlog);
+/* Listener bound to an address and a port from [first, last] (0,0: any port); tries ports
+ * from a rotating start so concurrent sessions rarely collide. Returns fd or -1. */
+int net_listen_range(const struct sockaddr_storage *addr, int first, int last, int backlog);
+/* Starts a non-blocking connect; returns fd (connect may be in progress) or -1. */
+int net_connect(const struct sockaddr_storage *ss, const struct sockaddr_storage *bind_addr);
+/* accept4 non-blocking close-on-exec. Returns fd or -1 with errno. */
+int net_accept(int lfd, struct sockaddr_storage *peer);
+int net_set_nonblock(int fd);
+/* Local or peer address of a socket. Returns 0 or -1. */
+int net_local_addr(int fd, struct sockaddr_storage *ss);
+int net_peer_addr(int fd, struct sockaddr_storage *ss);
+
+#endif

@@ -1,0 +1,66 @@
+/* A byte stream over a connected socket with a small ops table, so transfer code never asks
+ * which kind of stream it drives. The plain socket stream lives here; a TLS stream embeds
+ * `stream` as its first member and supplies its own ops.
+ */
+#ifndef STREAM_H
+#define STREAM_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct stream stream;
+
+typedef struct stream_ops {
+    /* Both return bytes moved, 0 on orderly EOF (read only), or -1 with s->last_errno set
+     * (EAGAIN when the stream must wait for the events stream_want() reports). */
+    ssize_t (*read)(stream *s, void *dst, size_t len);
+    ssize_t (*write)(stream *s, const void *src, size_t len);
+    /* Sends the file's bytes directly where the stream allows it (plain sockets); NULL when
+     * the stream must see the bytes (TLS, compression). Same return as write. */
+    ssize_t (*sendfile)(stream *s, int in_fd, off_t *offset, size_t len);
+    /* Ends the write side. Returns 0 when done, -1 with EAGAIN to be called again. */
+    int (*shutdown)(stream *s);
+    /* Closes the fd and frees what the stream owns (not the stream struct itself). */
+    void (*close)(stream *s);
+    /* Events the stream itself needs beyond the caller's (a TLS handshake wanting to read
+     * while the caller wants to write). */
+    int (*want)(const stream *s);
+    /* Bytes already decoded and waiting inside the stream (must be drained before sleeping). */
+    size_t (*pending)(const stream *s);
+} stream_ops;
+
+struct stream {
+    const stream_ops *ops;
+    int fd;
+    int last_errno;
+};
+
+/* Makes s a plain socket stream over fd (which the stream now owns). */
+void stream_plain_init(stream *s, int fd);
+
+static inline ssize_t stream_read(stream *s, void *dst, size_t len)
+{
+    return s->ops->read(s, dst, len);
+}
+static inline ssize_t stream_write(stream *s, const void *src, size_t len)
+{
+    return s->ops->write(s, src, len);
+}
+static inline int stream_shutdown(stream *s)
+{
+    return s->ops->shutdown(s);
+}
+static inline void stream_close(stream *s)
+{
+    s->ops->close(s);
+}
+static inline int stream_want(const stream *s)
+{
+    return s->ops->want ? s->ops->want(s) : 0;
+}
+static inline size_t stream_pending(const stream *s)
+{
+    return s->ops->pending ? s->ops->pending(s) : 0;
+}
+
+#endif

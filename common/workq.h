@@ -1,0 +1,27 @@
+/* A small pool of worker threads for slow work (password hashes, checksums of large files).
+ * A job's work function runs on a worker; its done callback runs later on the loop thread,
+ * woken through an eventfd, so the loop never blocks on the work.
+ */
+#ifndef WORKQ_H
+#define WORKQ_H
+
+#include <stddef.h>
+
+#include "ev.h"
+
+typedef struct workq workq;
+typedef void (*workq_fn)(void *arg);
+typedef void (*workq_done_cb)(void *arg);
+
+/* Starts `threads` workers (>= 1) and registers the wake-up fd on loop. NULL with errno. */
+workq *workq_new(ev_loop *loop, int threads);
+/* Waits for running jobs, drops queued ones without calling them, joins the threads and
+ * unregisters from the loop. Done callbacks of finished jobs not yet delivered are not run. */
+void workq_free(workq *q);
+/* Queues a job. fn runs on a worker with arg; done then runs on the loop thread with arg.
+ * arg must stay valid until done runs. Returns 0 or -1 with errno. */
+int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg);
+/* Jobs queued or running, not yet delivered. */
+size_t workq_pending(const workq *q);
+
+#endif

@@ -1,0 +1,44 @@
+/* Safe uploads. An upload is written aside, in a hidden file in the target's directory, and
+ * renamed over the target only when complete: a reader never sees half a file and a failed
+ * upload never damages the previous version.
+ *
+ * Resume: when an upload fails after some bytes arrived, its data is kept as the target's
+ * hidden partial file. REST n + STOR and APPE continue from that partial when it exists (and
+ * holds at least n bytes); otherwise they start from a copy of the first n bytes (REST) or all
+ * bytes (APPE) of the current target. upload_resume_size() is what SIZE reports while a
+ * partial exists, so clients that ask SIZE before resuming (curl -C -, lftp reput) get the
+ * right offset.
+ */
+#ifndef UPLOAD_H
+#define UPLOAD_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "vfs.h"
+
+typedef struct upload {
+    int dir_fd;        /* the target's directory */
+    int fd;            /* the file being written, positioned at its end */
+    char target[256];  /* target's name in dir_fd */
+    char temp[300];    /* the hidden file's name in dir_fd */
+    off_t offset;      /* bytes the file held when the upload started */
+} upload;
+
+typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;
+
+/* Starts an upload to vpath. With UPLOAD_RESTART, `rest` is the REST offset. Returns 0, or -1
+ * with errno (ENOENT: no such directory; EISDIR; EINVAL: REST beyond what exists; ENAMETOOLONG;
+ * ENOSPC/EDQUOT while copying). `unique_tag` keeps concurrent uploads apart (a session id). */
+int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
+                 unsigned long unique_tag);
+/* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
+ * aborted without keeping data). */
+int upload_commit(upload *u);
+/* Ends a failed upload. With keep_partial and a file longer than it started, its data is kept
+ * as the target's partial file for a later resume; otherwise it is removed. */
+void upload_abort(upload *u, bool keep_partial);
+/* Size of a kept partial upload for vpath, or -1 if there is none. */
+off_t upload_resume_size(const vfs *v, const char *vpath);
+
+#endif

@@ -1,0 +1,41 @@
+/* File access beneath a user's root. Every path is a normalised virtual path (common/path.h)
+ * and is resolved by the kernel beneath the root directory fd: openat2() with
+ * RESOLVE_BENEATH where the kernel has it, otherwise a component-by-component walk with
+ * O_NOFOLLOW that resolves symlinks itself and refuses any that leave the root. So '..',
+ * absolute paths and symlinks cannot escape. All functions return 0 (or an fd) on success and
+ * -1 with errno on failure; an escape attempt fails with EACCES.
+ */
+#ifndef VFS_H
+#define VFS_H
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+typedef struct vfs {
+    int root_fd; /* O_PATH | O_DIRECTORY */
+} vfs;
+
+int vfs_open_root(vfs *v, const char *dir);
+void vfs_close(vfs *v);
+
+/* openat() beneath the root; flags as open(2) (O_CLOEXEC is added). */
+int vfs_open(const vfs *v, const char *vpath, int flags, mode_t mode);
+/* stat() following symlinks (beneath the root). */
+int vfs_stat(const vfs *v, const char *vpath, struct stat *st);
+/* Opens a directory for listing. The DIR owns its fd. */
+DIR *vfs_opendir(const vfs *v, const char *vpath);
+/* Opens the parent directory of vpath (O_PATH|O_DIRECTORY) and returns its fd; *base points
+ * at the last component inside vpath. Fails with EINVAL for "/". */
+int vfs_open_parent(const vfs *v, const char *vpath, const char **base);
+int vfs_mkdir(const vfs *v, const char *vpath, mode_t mode);
+int vfs_rmdir(const vfs *v, const char *vpath);
+int vfs_unlink(const vfs *v, const char *vpath);
+int vfs_rename(const vfs *v, const char *from, const char *to);
+
+/* Names the server uses for uploads in progress and kept partial uploads. Clients never see
+ * them in listings and cannot open them by name. */
+bool vfs_is_internal_name(const char *name);
+
+#endif

@@ -1,0 +1,27 @@
+/* The xferlog-compatible transfer log (as wu-ftpd and vsftpd write it). */
+#ifndef XFERLOG_H
+#define XFERLOG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/types.h>
+#include <time.h>
+
+typedef struct xferlog_entry {
+    time_t end;            /* when the transfer ended */
+    double seconds;        /* duration, at least 1 when written */
+    const char *host;      /* remote address */
+    long long bytes;
+    const char *path;      /* virtual path */
+    bool ascii;            /* 'a' or 'b' */
+    bool incoming;         /* 'i' (upload) or 'o' */
+    bool anonymous;        /* 'a' or 'r' */
+    const char *user;      /* the login name, or the anonymous password */
+    bool complete;         /* 'c' or 'i' */
+} xferlog_entry;
+
+/* Formats one line (with '\n'); spaces in the path become '_' as xferlog readers expect.
+ * Returns the length, or -1 if out_size is too small. */
+int xferlog_format(char *out, size_t out_size, const xferlog_entry *e);
+
+#endif
