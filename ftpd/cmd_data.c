@@ -1,0 +1,395 @@
+/* PASV EPSV PORT EPRT REST RETR STOR STOU APPE LIST NLST MLSD ABOR. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "commands_int.h"
+#include "dirlist.h"
+#include "net.h"
+#include "path.h"
+#include "server.h"
+#include "xfer.h"
+
+/* The IPv4 address to announce in a 227 reply. */
+static int pasv_ipv4(session *s, const struct sockaddr_storage *bound, unsigned char out[4])
+{
+    const char *cfg_addr = s->srv->cfg->pasv_address;
+    struct in_addr a;
+    if (cfg_addr && inet_pton(AF_INET, cfg_addr, &a) == 1) {
+        memcpy(out, &a, 4);
+        return 0;
+    }
+    if (bound->ss_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)bound)->sin_addr, 4);
+        return 0;
+    }
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)bound)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        memcpy(out, a6->s6_addr + 12, 4);
+        return 0;
+    }
+    return -1;
+}
+
+void cmd_pasv(session *s, const char *arg)
+{
+    if (s->flags & SF_EPSV_ALL) {
+        session_reply(s, FTP_BAD_SEQUENCE, "EPSV ALL in effect: use EPSV.");
+        return;
+    }
+    unsigned char ip[4];
+    if (pasv_ipv4(s, &s->local, ip) < 0) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "PASV needs IPv4: use EPSV.");
+        return;
+    }
+    xfer *x = xfer_pasv(s);
+    if (!x) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "Cannot open passive port: %s.", strerror(errno));
+        return;
+    }
+    struct sockaddr_storage bound;
+    net_local_addr(x->listen_fd, &bound);
+    int port = net_port(&bound);
+    session_reply(s, FTP_PASV_OK, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", ip[0], ip[1],
+                  ip[2], ip[3], port >> 8, port & 0xff);
+}
+
+void cmd_epsv(session *s, const char *arg)
+{
+    if (strcasecmp(arg, "ALL") == 0) {
+        s->flags |= SF_EPSV_ALL;
+        session_reply(s, FTP_CMD_OK, "EPSV ALL ok.");
+        return;
+    }
+    int fam = s->local.ss_family == AF_INET6 &&
+                      !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&s->local)->sin6_addr)
+                  ? 2
+                  : 1;
+    if (arg[0] && !((arg[0] == '1' || arg[0] == '2') && arg[1] == '\0')) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPSV: bad argument.");
+        return;
+    }
+    if (arg[0] && arg[0] - '0' != fam) {
+        session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (%d).", fam);
+        return;
+    }
+    xfer *x = xfer_pasv(s);
+    if (!x) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "Cannot open passive port: %s.", strerror(errno));
+        return;
+    }
+    struct sockaddr_storage bound;
+    net_local_addr(x->listen_fd, &bound);
+    session_reply(s, FTP_EPSV_OK, "Entering Extended Passive Mode (|||%d|).", net_port(&bound));
+}
+
+/* A data target must be the client's own address and not a privileged port (RFC 2577). */
+static void set_port_target(session *s, struct sockaddr_storage *target)
+{
+    if (!net_same_host(target, &s->peer)) {
+        session_log(s, "refused PORT/EPRT to a foreign address");
+        session_reply(s, FTP_SYNTAX_ERROR, "Illegal PORT command: address is not yours.");
+        return;
+    }
+    if (net_port(target) < 1024) {
+        session_reply(s, FTP_SYNTAX_ERROR, "Illegal PORT command: port below 1024.");
+        return;
+    }
+    if (!xfer_port(s, target)) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    session_reply(s, FTP_CMD_OK, "PORT command successful.");
+}
+
+void cmd_port(session *s, const char *arg)
+{
+    if (s->flags & SF_EPSV_ALL) {
+        session_reply(s, FTP_BAD_SEQUENCE, "EPSV ALL in effect: use EPSV.");
+        return;
+    }
+    unsigned v[6];
+    char tail;
+    if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) !=
+        6) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: expected h1,h2,h3,h4,p1,p2.");
+        return;
+    }
+    for (int i = 0; i < 6; i++) {
+        if (v[i] > 255) {
+            session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: number out of range.");
+            return;
+        }
+    }
+    struct sockaddr_storage target;
+    memset(&target, 0, sizeof target);
+    if (s->peer.ss_family == AF_INET6) {
+        /* An IPv4 client on a dual-stack socket: compare as a mapped address. */
+        struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)&target;
+        t6->sin6_family = AF_INET6;
+        t6->sin6_addr.s6_addr[10] = 0xff;
+        t6->sin6_addr.s6_addr[11] = 0xff;
+        for (int i = 0; i < 4; i++)
+            t6->sin6_addr.s6_addr[12 + i] = (unsigned char)v[i];
+    } else {
+        struct sockaddr_in *t4 = (struct sockaddr_in *)&target;
+        t4->sin_family = AF_INET;
+        t4->sin_addr.s_addr = htonl((v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]);
+    }
+    net_set_port(&target, (int)(v[4] * 256 + v[5]));
+    set_port_target(s, &target);
+}
+
+void cmd_eprt(session *s, const char *arg)
+{
+    if (s->flags & SF_EPSV_ALL) {
+        session_reply(s, FTP_BAD_SEQUENCE, "EPSV ALL in effect: use EPSV.");
+        return;
+    }
+    /* |proto|address|port| with any printable delimiter (RFC 2428). */
+    char d = arg[0], copy[256], *f[4] = {0};
+    if (!d || strlen(arg) >= sizeof copy) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPRT: bad argument.");
+        return;
+    }
+    strcpy(copy, arg + 1);
+    char *p = copy;
+    for (int i = 0; i < 3; i++) {
+        char *e = strchr(p, d);
+        if (!e) {
+            session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPRT: bad argument.");
+            return;
+        }
+        *e = '\0';
+        f[i] = p;
+        p = e + 1;
+    }
+    if (strcmp(f[0], "1") != 0 && strcmp(f[0], "2") != 0) {
+        session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (1,2).");
+        return;
+    }
+    char *end;
+    long port = strtol(f[2], &end, 10);
+    struct sockaddr_storage target;
+    socklen_t len;
+    if (*end || port < 1 || port > 65535 || net_parse_addr(f[1], &target, &len) < 0 ||
+        (target.ss_family == AF_INET) != (f[0][0] == '1')) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPRT: bad address or port.");
+        return;
+    }
+    net_set_port(&target, (int)port);
+    set_port_target(s, &target);
+}
+
+void cmd_rest(session *s, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || *end || v < 0 || end == arg) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "REST: expected a byte offset.");
+        return;
+    }
+    s->rest = (off_t)v;
+    session_reply(s, FTP_PENDING_MORE, "Restarting at %lld. Send STOR or RETR.", v);
+}
+
+/* The data channel a transfer command needs, or a 425 reply. */
+static xfer *need_channel(session *s)
+{
+    if (!s->xfer || xfer_busy(s->xfer)) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "Use PORT, PASV or EPSV first.");
+        return NULL;
+    }
+    return s->xfer;
+}
+
+static int set_vpath(xfer *x, const char *vpath)
+{
+    free(x->vpath);
+    x->vpath = strdup(vpath);
+    return x->vpath ? 0 : -1;
+}
+
+void cmd_retr(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    off_t rest = s->rest;
+    s->rest = 0;
+    xfer *x = need_channel(s);
+    if (!x || session_path(s, arg, vpath) < 0)
+        return;
+    int fd = vfs_open(&s->vfs, vpath, O_RDONLY, 0);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        reply_errno(s, err, "RETR");
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        session_reply(s, FTP_FILE_UNAVAILABLE, "RETR: Not a regular file.");
+        return;
+    }
+    if (rest > st.st_size) {
+        close(fd);
+        session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond the end of the file.");
+        return;
+    }
+    if (set_vpath(x, vpath) < 0) {
+        close(fd);
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    x->kind = XK_RETR;
+    x->file_fd = fd;
+    x->offset = rest;
+    x->total = st.st_size;
+    xfer_start(x);
+}
+
+static void start_upload(session *s, const char *vpath, upload_mode mode, off_t rest)
+{
+    xfer *x = s->xfer;
+    if (set_vpath(x, vpath) < 0) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0) {
+        int err = errno;
+        if (err == EINVAL)
+            session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
+        else if (err == EISDIR)
+            session_reply(s, FTP_FILE_UNAVAILABLE, "Is a directory.");
+        else
+            reply_errno(s, err, "STOR");
+        return;
+    }
+    x->uploading = true;
+    x->kind = XK_STOR;
+    x->offset = x->up.offset;
+    x->total = -1;
+    xfer_start(x);
+}
+
+void cmd_stor(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    off_t rest = s->rest;
+    s->rest = 0;
+    if (rest > 0 && !(s->perms & PERM_APPEND)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied: resuming needs append.");
+        return;
+    }
+    if (!need_channel(s) || session_path(s, arg, vpath) < 0)
+        return;
+    start_upload(s, vpath, rest > 0 ? UPLOAD_RESTART : UPLOAD_NEW, rest);
+}
+
+void cmd_appe(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    s->rest = 0;
+    if (!need_channel(s) || session_path(s, arg, vpath) < 0)
+        return;
+    start_upload(s, vpath, UPLOAD_APPEND, 0);
+}
+
+void cmd_stou(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX], name[PATH_VMAX];
+    s->rest = 0;
+    if (!need_channel(s))
+        return;
+    const char *base = arg[0] ? arg : "ftpd";
+    struct stat st;
+    for (unsigned i = 0; i < 1000; i++) {
+        if (i == 0 && arg[0])
+            snprintf(name, sizeof name, "%s", base);
+        else
+            snprintf(name, sizeof name, "%s.%lu.%u", base, s->id, i);
+        if (session_path(s, name, vpath) < 0)
+            return;
+        if (vfs_stat(&s->vfs, vpath, &st) < 0 && errno == ENOENT) {
+            start_upload(s, vpath, UPLOAD_NEW, 0);
+            return;
+        }
+    }
+    session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");
+}
+
+/* LIST/NLST take ls-style options before the path ("LIST -la dir"). */
+static const char *skip_options(const char *arg, bool *all)
+{
+    while (arg[0] == '-') {
+        const char *sp = strchr(arg, ' ');
+        size_t len = sp ? (size_t)(sp - arg) : strlen(arg);
+        if (memchr(arg, 'a', len))
+            *all = true;
+        arg = sp ? sp + 1 : "";
+        while (*arg == ' ')
+            arg++;
+    }
+    return arg;
+}
+
+static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_kind kind)
+{
+    char vpath[PATH_VMAX];
+    bool all = fmt != DL_LIST;
+    s->rest = 0;
+    xfer *x = need_channel(s);
+    if (!x)
+        return;
+    if (fmt != DL_MLSD)
+        arg = skip_options(arg, &all);
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    dirlist *d = dirlist_open(&s->vfs, vpath, fmt, s->perms, all);
+    if (!d) {
+        if (errno == ENOTDIR)
+            session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");
+        else
+            reply_errno(s, errno, "LIST");
+        return;
+    }
+    if (set_vpath(x, vpath) < 0) {
+        dirlist_free(d);
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    x->dl = d;
+    x->kind = kind;
+    x->total = -1;
+    xfer_start(x);
+}
+
+void cmd_list(session *s, const char *arg)
+{
+    start_listing(s, arg, DL_LIST, XK_LIST);
+}
+
+void cmd_nlst(session *s, const char *arg)
+{
+    start_listing(s, arg, DL_NLST, XK_NLST);
+}
+
+void cmd_mlsd(session *s, const char *arg)
+{
+    start_listing(s, arg, DL_MLSD, XK_MLSD);
+}
+
+void cmd_abor(session *s, const char *arg)
+{
+    xfer_abort(s);
+}

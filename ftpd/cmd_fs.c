@@ -1,0 +1,220 @@
+/* PWD CWD CDUP MKD RMD DELE RNFR RNTO SIZE MDTM MLST. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "commands_int.h"
+#include "ftp_reply.h"
+#include "listfmt.h"
+#include "path.h"
+#include "upload.h"
+
+static void reply_path(session *s, int code, const char *vpath, const char *what)
+{
+    char q[2 * PATH_VMAX + 1];
+    if (ftp_quote_path(vpath, q, sizeof q) < 0)
+        snprintf(q, sizeof q, "?");
+    session_reply(s, code, "\"%s\" %s", q, what);
+}
+
+void cmd_pwd(session *s, const char *arg)
+{
+    reply_path(s, FTP_PATH_CREATED, s->cwd, "is the current directory.");
+}
+
+static void change_dir(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    struct stat st;
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    if (vfs_stat(&s->vfs, vpath, &st) < 0) {
+        reply_errno(s, errno, "CWD");
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "CWD: Not a directory.");
+        return;
+    }
+    char *n = strdup(vpath);
+    if (!n) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    free(s->cwd);
+    s->cwd = n;
+    session_reply(s, FTP_FILE_ACTION_OK, "Directory changed to %s.", vpath);
+}
+
+void cmd_cwd(session *s, const char *arg)
+{
+    change_dir(s, arg);
+}
+
+void cmd_cdup(session *s, const char *arg)
+{
+    change_dir(s, "..");
+}
+
+void cmd_mkd(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    if (vfs_mkdir(&s->vfs, vpath, 0755) < 0) {
+        if (errno == EEXIST)
+            session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
+        else
+            reply_errno(s, errno, "MKD");
+        return;
+    }
+    session_log(s, "MKD %s", vpath);
+    reply_path(s, FTP_PATH_CREATED, vpath, "created.");
+}
+
+void cmd_rmd(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    if (strcmp(vpath, "/") == 0) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Cannot remove the root directory.");
+        return;
+    }
+    if (vfs_rmdir(&s->vfs, vpath) < 0) {
+        if (errno == ENOTEMPTY || errno == EEXIST)
+            session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Directory not empty.");
+        else
+            reply_errno(s, errno, "RMD");
+        return;
+    }
+    session_log(s, "RMD %s", vpath);
+    session_reply(s, FTP_FILE_ACTION_OK, "Directory removed.");
+}
+
+void cmd_dele(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    if (vfs_unlink(&s->vfs, vpath) < 0) {
+        if (errno == EISDIR)
+            session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Is a directory (use RMD).");
+        else
+            reply_errno(s, errno, "DELE");
+        return;
+    }
+    session_log(s, "DELE %s", vpath);
+    session_reply(s, FTP_FILE_ACTION_OK, "File deleted.");
+}
+
+void cmd_rnfr(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    struct stat st;
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    const char *base;
+    int pfd = vfs_open_parent(&s->vfs, vpath, &base);
+    if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        int err = errno;
+        if (pfd >= 0)
+            close(pfd);
+        reply_errno(s, err, "RNFR");
+        return;
+    }
+    close(pfd);
+    s->rename_from = strdup(vpath);
+    if (!s->rename_from) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    session_reply(s, FTP_PENDING_MORE, "Ready for RNTO.");
+}
+
+void cmd_rnto(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    if (!s->rename_from) {
+        session_reply(s, FTP_BAD_SEQUENCE, "RNFR required first.");
+        return;
+    }
+    char *from = s->rename_from;
+    s->rename_from = NULL;
+    if (session_path(s, arg, vpath) == 0) {
+        if (vfs_rename(&s->vfs, from, vpath) < 0) {
+            reply_errno(s, errno, "RNTO");
+        } else {
+            session_log(s, "RENAME %s -> %s", from, vpath);
+            session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");
+        }
+    }
+    free(from);
+}
+
+void cmd_size(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    struct stat st;
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    bool have = vfs_stat(&s->vfs, vpath, &st) == 0;
+    int err = errno;
+    /* An interrupted upload newer than the file is what a resuming client needs to know. */
+    off_t partial = upload_resume_size(&s->vfs, vpath);
+    if (partial >= 0) {
+        session_reply(s, FTP_FILE_STATUS, "%lld", (long long)partial);
+        return;
+    }
+    if (!have) {
+        reply_errno(s, err, "SIZE");
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "SIZE: Not a regular file.");
+        return;
+    }
+    session_reply(s, FTP_FILE_STATUS, "%lld", (long long)st.st_size);
+}
+
+void cmd_mdtm(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX], when[16];
+    struct stat st;
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    if (vfs_stat(&s->vfs, vpath, &st) < 0) {
+        reply_errno(s, errno, "MDTM");
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "MDTM: Not a regular file.");
+        return;
+    }
+    listfmt_mdtm(when, sizeof when, st.st_mtime);
+    session_reply(s, FTP_FILE_STATUS, "%s", when);
+}
+
+void cmd_mlst(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX], facts[PATH_VMAX + 256], text[2 * PATH_VMAX + 320];
+    struct stat st;
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    if (vfs_stat(&s->vfs, vpath, &st) < 0) {
+        reply_errno(s, errno, "MLST");
+        return;
+    }
+    int n = listfmt_mlsx(facts, sizeof facts, vpath, &st, s->perms, NULL, 0);
+    if (n < 2) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "MLST: Name too long.");
+        return;
+    }
+    facts[n - 2] = '\0'; /* the reply writer adds the line ending */
+    snprintf(text, sizeof text, "Listing %s\n%s\nEnd", vpath, facts);
+    session_reply_lines(s, FTP_FILE_ACTION_OK, text);
+}

@@ -1,0 +1,163 @@
+/* SYST FEAT OPTS HELP NOOP TYPE MODE STRU ALLO STAT. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands.h"
+#include "commands_int.h"
+#include "dirlist.h"
+#include "net.h"
+#include "path.h"
+#include "xfer.h"
+
+void cmd_syst(session *s, const char *arg)
+{
+    session_reply(s, FTP_SYSTEM_TYPE, "UNIX Type: L8");
+}
+
+void cmd_feat(session *s, const char *arg)
+{
+    session_reply_lines(s, FTP_SYSTEM_STATUS,
+                        "Features:\n"
+                        "EPRT\n"
+                        "EPSV\n"
+                        "MDTM\n"
+                        "MLST type*;size*;modify*;perm*;unique*;\n"
+                        "PASV\n"
+                        "REST STREAM\n"
+                        "SIZE\n"
+                        "TVFS\n"
+                        "UTF8\n"
+                        "End");
+}
+
+void cmd_opts(session *s, const char *arg)
+{
+    if (strncasecmp(arg, "UTF8", 4) == 0) {
+        session_reply(s, FTP_CMD_OK, "Always in UTF8 mode.");
+        return;
+    }
+    if (strncasecmp(arg, "MLST", 4) == 0) {
+        /* We always send every fact; report the ones asked for that we know. */
+        session_reply(s, FTP_CMD_OK, "MLST OPTS type;size;modify;perm;unique;");
+        return;
+    }
+    session_reply(s, FTP_ARG_SYNTAX_ERROR, "Option not understood.");
+}
+
+void cmd_help(session *s, const char *arg)
+{
+    char text[2048];
+    commands_help_text(text, sizeof text);
+    session_reply_lines(s, FTP_HELP, text);
+}
+
+void cmd_noop(session *s, const char *arg)
+{
+    session_reply(s, FTP_CMD_OK, "NOOP ok.");
+}
+
+void cmd_type(session *s, const char *arg)
+{
+    /* "A", "A N", "I", "L 8" are what clients send; the format control N is the default. */
+    if (strcasecmp(arg, "A") == 0 || strcasecmp(arg, "A N") == 0) {
+        s->flags |= SF_ASCII;
+        session_reply(s, FTP_CMD_OK, "Switching to ASCII mode.");
+    } else if (strcasecmp(arg, "I") == 0 || strcasecmp(arg, "L 8") == 0) {
+        s->flags &= ~SF_ASCII;
+        session_reply(s, FTP_CMD_OK, "Switching to Binary mode.");
+    } else {
+        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "TYPE %s not implemented.", arg);
+    }
+}
+
+void cmd_mode(session *s, const char *arg)
+{
+    if (strcasecmp(arg, "S") == 0)
+        session_reply(s, FTP_CMD_OK, "Mode set to S.");
+    else
+        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "MODE %s not implemented.", arg);
+}
+
+void cmd_stru(session *s, const char *arg)
+{
+    if (strcasecmp(arg, "F") == 0)
+        session_reply(s, FTP_CMD_OK, "Structure set to F.");
+    else
+        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "STRU %s not implemented.", arg);
+}
+
+void cmd_allo(session *s, const char *arg)
+{
+    session_reply(s, FTP_CMD_SUPERFLUOUS, "ALLO not needed.");
+}
+
+static void stat_server(session *s)
+{
+    char text[2048], local[NET_ADDR_STRLEN], xs[512];
+    net_addr_str(&s->local, local, sizeof local);
+    if (s->xfer && s->xfer->state == XS_RUNNING)
+        xfer_status(s->xfer, xs, sizeof xs);
+    else if (s->xfer)
+        snprintf(xs, sizeof xs, "Data connection ready (%s).",
+                 s->xfer->passive ? "passive" : "active");
+    else
+        snprintf(xs, sizeof xs, "No data connection.");
+    snprintf(text, sizeof text,
+             "ftpd " FTP_VERSION " status:\n"
+             "Connected from %s to %s\n"
+             "Logged in as %s\n"
+             "TYPE: %s, STRUcture: File, MODE: Stream\n"
+             "%s\n"
+             "End of status",
+             s->peer_str, local,
+             s->user ? s->user->name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-",
+             (s->flags & SF_ASCII) ? "ASCII" : "BINARY", xs);
+    session_reply_lines(s, FTP_SYSTEM_STATUS, text);
+}
+
+/* STAT path: the listing on the control connection, as LIST would send it. */
+static void stat_path(session *s, const char *arg)
+{
+    if (!(s->perms & PERM_LIST)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied.");
+        return;
+    }
+    char vpath[PATH_VMAX];
+    while (arg[0] == '-') { /* ls options, as for LIST */
+        const char *sp = strchr(arg, ' ');
+        arg = sp ? sp + 1 : "";
+    }
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, true);
+    if (!d) {
+        reply_errno(s, errno, "STAT");
+        return;
+    }
+    buf lines;
+    buf_init(&lines, 48 * 1024);
+    buf_printf(&lines, "Status of %s:\n", vpath);
+    int more = dirlist_fill(d, &lines);
+    dirlist_free(d);
+    buf_printf(&lines, more ? "(listing cut short; use LIST)\nEnd of status" : "End of status");
+    buf_append(&lines, "", 1);
+    /* LIST lines end in CRLF; the reply writer wants '\n' between lines. */
+    char *text = (char *)buf_head(&lines), *w = text;
+    for (const char *r = text; *r; r++)
+        if (*r != '\r')
+            *w++ = *r;
+    *w = '\0';
+    session_reply_lines(s, FTP_FILE_STATUS, text);
+    buf_free(&lines);
+}
+
+void cmd_stat(session *s, const char *arg)
+{
+    if (arg[0])
+        stat_path(s, arg);
+    else
+        stat_server(s);
+}

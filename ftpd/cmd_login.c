@@ -1,0 +1,160 @@
+/* USER, PASS and QUIT. Password hashes are checked on a worker thread so a slow hash never
+ * stalls the loop; the session holds its input meanwhile. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands_int.h"
+#include "log.h"
+#include "server.h"
+#include "users.h"
+#include "workq.h"
+
+typedef struct auth_job {
+    session *s;
+    char *hash; /* copy of the account's hash; NULL for an unknown name */
+    char *password;
+    bool ok;
+} auth_job;
+
+static bool is_anonymous_name(const char *name)
+{
+    return strcmp(name, "anonymous") == 0 || strcmp(name, "ftp") == 0;
+}
+
+static void free_job(auth_job *job)
+{
+    if (job->password) {
+        explicit_bzero(job->password, strlen(job->password));
+        free(job->password);
+    }
+    free(job->hash);
+    free(job);
+}
+
+static void login_ok(session *s, const ftpd_user *user, const char *root, unsigned perms)
+{
+    if (vfs_open_root(&s->vfs, root) < 0) {
+        int err = errno;
+        log_error("[%lu] cannot open home %s: %s", s->id, root, strerror(err));
+        session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect: home directory unavailable.");
+        return;
+    }
+    free(s->cwd);
+    s->cwd = strdup("/");
+    if (!s->cwd) {
+        session_close(s);
+        return;
+    }
+    s->user = user;
+    s->perms = perms;
+    s->state = SESS_READY;
+    s->last_activity = ev_now(s->srv->loop);
+    ev_timer_start(s->srv->loop, &s->timer, (long)s->srv->cfg->idle_timeout * 1000);
+    session_log(s, "logged in");
+    session_reply(s, FTP_LOGIN_OK, "Login successful.");
+}
+
+static void login_failed(session *s)
+{
+    s->login_failures++;
+    s->flags &= ~SF_USER_GIVEN;
+    session_log(s, "login failed for '%s' (%d of %d)", s->user_name ? s->user_name : "",
+                s->login_failures, s->srv->cfg->max_login_failures);
+    /* The 530 comes from the session timer after the delay, which slows password guessing
+     * without blocking the loop. */
+    s->state = SESS_LOGIN_DELAY;
+    ev_timer_start(s->srv->loop, &s->timer, s->srv->cfg->login_failure_delay_ms);
+}
+
+void cmd_user(session *s, const char *arg)
+{
+    if (s->state == SESS_READY) {
+        session_reply(s, FTP_BAD_SEQUENCE, "Already logged in.");
+        return;
+    }
+    free(s->user_name);
+    s->user_name = strdup(arg);
+    if (!s->user_name) {
+        session_close(s);
+        return;
+    }
+    s->flags |= SF_USER_GIVEN;
+    if (is_anonymous_name(arg) && s->srv->cfg->anon_root)
+        session_reply(s, FTP_NEED_PASSWORD, "Anonymous login ok, send your e-mail as password.");
+    else
+        session_reply(s, FTP_NEED_PASSWORD, "Password required for %s.", arg);
+}
+
+static void check_fn(void *arg)
+{
+    auth_job *job = arg;
+    job->ok = users_check_password(job->hash, job->password);
+}
+
+static void check_done(void *arg)
+{
+    auth_job *job = arg;
+    session *s = job->s;
+    s->auth = NULL;
+    bool ok = job->ok;
+    free_job(job);
+    if (s->state != SESS_AUTHING)
+        return; /* closed meanwhile: the server frees it now that no job refers to it */
+    s->state = SESS_LOGIN;
+    const ftpd_user *u = ok ? users_find(s->srv->users, s->user_name) : NULL;
+    if (u)
+        login_ok(s, u, u->home, u->perms);
+    else
+        login_failed(s);
+    session_resume(s);
+}
+
+void cmd_pass(session *s, const char *arg)
+{
+    if (s->state == SESS_READY) {
+        session_reply(s, FTP_CMD_SUPERFLUOUS, "Already logged in.");
+        return;
+    }
+    if (!(s->flags & SF_USER_GIVEN)) {
+        session_reply(s, FTP_BAD_SEQUENCE, "Login with USER first.");
+        return;
+    }
+    s->flags &= ~SF_USER_GIVEN;
+    const ftpd_config *cfg = s->srv->cfg;
+    if (is_anonymous_name(s->user_name) && cfg->anon_root) {
+        s->flags |= SF_ANONYMOUS;
+        login_ok(s, NULL, cfg->anon_root, PERM_DEFAULT);
+        return;
+    }
+    const ftpd_user *u = users_find(s->srv->users, s->user_name);
+    auth_job *job = calloc(1, sizeof *job);
+    if (!job || !(job->password = strdup(arg)) || (u && !(job->hash = strdup(u->hash)))) {
+        if (job)
+            free_job(job);
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    job->s = s;
+    if (workq_submit(s->srv->wq, check_fn, check_done, job) < 0) {
+        free_job(job);
+        session_reply(s, FTP_LOCAL_ERROR, "Cannot check the password now.");
+        return;
+    }
+    s->auth = job;
+    s->state = SESS_AUTHING;
+}
+
+void cmd_quit(session *s, const char *arg)
+{
+    session_reply(s, FTP_GOODBYE, "Goodbye.");
+    session_close_after_flush(s);
+}
+
+void session_discard_auth(session *s)
+{
+    if (s->auth) {
+        free_job(s->auth);
+        s->auth = NULL;
+    }
+}

@@ -1,0 +1,151 @@
+#include "commands.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands_int.h"
+#include "log.h"
+#include "users.h"
+
+enum {
+    CMD_LOGIN = 1 << 0, /* needs a logged-in session */
+    CMD_ARG = 1 << 1,   /* needs an argument */
+};
+
+typedef struct command {
+    const char *name;
+    cmd_handler handler;
+    unsigned flags;
+    unsigned perm; /* PERM_ bits of which at least one is needed; 0: none */
+} command;
+
+static const command commands[] = {
+    {"USER", cmd_user, CMD_ARG, 0},
+    {"PASS", cmd_pass, 0, 0},
+    {"QUIT", cmd_quit, 0, 0},
+    {"SYST", cmd_syst, 0, 0},
+    {"FEAT", cmd_feat, 0, 0},
+    {"OPTS", cmd_opts, CMD_ARG, 0},
+    {"HELP", cmd_help, 0, 0},
+    {"NOOP", cmd_noop, 0, 0},
+    {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG, 0},
+    {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG, 0},
+    {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG, 0},
+    {"ALLO", cmd_allo, CMD_LOGIN, 0},
+    {"STAT", cmd_stat, CMD_LOGIN, 0},
+    {"PWD", cmd_pwd, CMD_LOGIN, 0},
+    {"XPWD", cmd_pwd, CMD_LOGIN, 0},
+    {"CWD", cmd_cwd, CMD_LOGIN | CMD_ARG, PERM_CWD},
+    {"XCWD", cmd_cwd, CMD_LOGIN | CMD_ARG, PERM_CWD},
+    {"CDUP", cmd_cdup, CMD_LOGIN, PERM_CWD},
+    {"XCUP", cmd_cdup, CMD_LOGIN, PERM_CWD},
+    {"MKD", cmd_mkd, CMD_LOGIN | CMD_ARG, PERM_MKDIR},
+    {"XMKD", cmd_mkd, CMD_LOGIN | CMD_ARG, PERM_MKDIR},
+    {"RMD", cmd_rmd, CMD_LOGIN | CMD_ARG, PERM_DELETE},
+    {"XRMD", cmd_rmd, CMD_LOGIN | CMD_ARG, PERM_DELETE},
+    {"DELE", cmd_dele, CMD_LOGIN | CMD_ARG, PERM_DELETE},
+    {"RNFR", cmd_rnfr, CMD_LOGIN | CMD_ARG, PERM_RENAME},
+    {"RNTO", cmd_rnto, CMD_LOGIN | CMD_ARG, PERM_RENAME},
+    {"SIZE", cmd_size, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ},
+    {"MDTM", cmd_mdtm, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ},
+    {"MLST", cmd_mlst, CMD_LOGIN, PERM_LIST},
+    {"PASV", cmd_pasv, CMD_LOGIN, 0},
+    {"EPSV", cmd_epsv, CMD_LOGIN, 0},
+    {"PORT", cmd_port, CMD_LOGIN | CMD_ARG, 0},
+    {"EPRT", cmd_eprt, CMD_LOGIN | CMD_ARG, 0},
+    {"REST", cmd_rest, CMD_LOGIN | CMD_ARG, 0},
+    {"RETR", cmd_retr, CMD_LOGIN | CMD_ARG, PERM_READ},
+    {"STOR", cmd_stor, CMD_LOGIN | CMD_ARG, PERM_WRITE},
+    {"STOU", cmd_stou, CMD_LOGIN, PERM_WRITE},
+    {"APPE", cmd_appe, CMD_LOGIN | CMD_ARG, PERM_APPEND},
+    {"LIST", cmd_list, CMD_LOGIN, PERM_LIST},
+    {"NLST", cmd_nlst, CMD_LOGIN, PERM_LIST},
+    {"MLSD", cmd_mlsd, CMD_LOGIN, PERM_LIST},
+    {"ABOR", cmd_abor, CMD_LOGIN, 0},
+};
+
+/* Known to the protocol but deliberately not offered. */
+static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", "SITE", "AUTH",
+                                              "PBSZ", "PROT", "CCC",  "HASH", NULL};
+
+void commands_dispatch(session *s, const ftp_cmd *cmd)
+{
+    const command *c = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, cmd->verb) == 0) {
+            c = &commands[i];
+            break;
+        }
+    }
+    if (strcmp(cmd->verb, "PASS") == 0)
+        log_debug("[%lu] -> PASS ****", s->id);
+    else
+        log_debug("[%lu] -> %s%s%s", s->id, cmd->verb, cmd->has_arg ? " " : "", cmd->arg);
+
+    if (!c) {
+        for (const char *const *n = not_implemented; *n; n++) {
+            if (strcmp(*n, cmd->verb) == 0) {
+                session_reply(s, FTP_NOT_IMPLEMENTED, "%s not implemented.", cmd->verb);
+                return;
+            }
+        }
+        session_reply(s, FTP_SYNTAX_ERROR, "Unknown command.");
+        return;
+    }
+    if ((c->flags & CMD_LOGIN) && s->state != SESS_READY) {
+        session_reply(s, FTP_NOT_LOGGED_IN, "Please login with USER and PASS.");
+        return;
+    }
+    if ((c->flags & CMD_ARG) && !cmd->arg[0]) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "%s needs an argument.", c->name);
+        return;
+    }
+    if (c->perm && !(s->perms & c->perm)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied.");
+        return;
+    }
+    /* RNTO must follow RNFR at once (RFC 959). */
+    if (s->rename_from && c->handler != cmd_rnto) {
+        free(s->rename_from);
+        s->rename_from = NULL;
+    }
+    c->handler(s, cmd->arg);
+}
+
+void commands_help_text(char *out, size_t out_size)
+{
+    size_t len = (size_t)snprintf(out, out_size, "The following commands are recognized.");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0] && len < out_size; i++) {
+        len += (size_t)snprintf(out + len, out_size - len, "%s%-5s", i % 8 ? " " : "\n",
+                                commands[i].name);
+    }
+    if (len < out_size)
+        snprintf(out + len, out_size - len, "\nHelp OK.");
+}
+
+void reply_errno(session *s, int err, const char *action)
+{
+    switch (err) {
+    case ENOENT:
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: No such file or directory.", action);
+        break;
+    case EACCES:
+    case EPERM:
+    case EXDEV:
+    case ELOOP:
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Permission denied.", action);
+        break;
+    case ENOSPC:
+    case EDQUOT:
+        session_reply(s, FTP_INSUFFICIENT_STORAGE, "%s: Insufficient storage space.", action);
+        break;
+    case ENAMETOOLONG:
+        session_reply(s, FTP_BAD_FILENAME, "%s: File name too long.", action);
+        break;
+    default:
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: %s.", action, strerror(err));
+        break;
+    }
+}

@@ -1,0 +1,62 @@
+/* Private to the command handlers. */
+#ifndef COMMANDS_INT_H
+#define COMMANDS_INT_H
+
+#include "ftp_reply.h"
+#include "session.h"
+
+#define FTP_BAD_REST 554 /* RFC 3659: "554 Requested action not taken: invalid REST parameter" */
+#define FTP_EPSV_PROTO 522
+
+typedef void (*cmd_handler)(session *s, const char *arg);
+
+/* Replies with the code that fits errno (550 for most, 452 for a full disk, 553 for a bad
+ * name), naming the action. */
+void reply_errno(session *s, int err, const char *action);
+
+/* Login (cmd_login.c) */
+void cmd_user(session *s, const char *arg);
+void cmd_pass(session *s, const char *arg);
+void cmd_quit(session *s, const char *arg);
+
+/* Information and settings (cmd_info.c) */
+void cmd_syst(session *s, const char *arg);
+void cmd_feat(session *s, const char *arg);
+void cmd_opts(session *s, const char *arg);
+void cmd_help(session *s, const char *arg);
+void cmd_noop(session *s, const char *arg);
+void cmd_type(session *s, const char *arg);
+void cmd_mode(session *s, const char *arg);
+void cmd_stru(session *s, const char *arg);
+void cmd_allo(session *s, const char *arg);
+void cmd_stat(session *s, const char *arg);
+
+/* Files and directories (cmd_fs.c) */
+void cmd_pwd(session *s, const char *arg);
+void cmd_cwd(session *s, const char *arg);
+void cmd_cdup(session *s, const char *arg);
+void cmd_mkd(session *s, const char *arg);
+void cmd_rmd(session *s, const char *arg);
+void cmd_dele(session *s, const char *arg);
+void cmd_rnfr(session *s, const char *arg);
+void cmd_rnto(session *s, const char *arg);
+void cmd_size(session *s, const char *arg);
+void cmd_mdtm(session *s, const char *arg);
+void cmd_mlst(session *s, const char *arg);
+
+/* Data channel and transfers (cmd_data.c) */
+void cmd_pasv(session *s, const char *arg);
+void cmd_epsv(session *s, const char *arg);
+void cmd_port(session *s, const char *arg);
+void cmd_eprt(session *s, const char *arg);
+void cmd_rest(session *s, const char *arg);
+void cmd_retr(session *s, const char *arg);
+void cmd_stor(session *s, const char *arg);
+void cmd_stou(session *s, const char *arg);
+void cmd_appe(session *s, const char *arg);
+void cmd_list(session *s, const char *arg);
+void cmd_nlst(session *s, const char *arg);
+void cmd_mlsd(session *s, const char *arg);
+void cmd_abor(session *s, const char *arg);
+
+#endif

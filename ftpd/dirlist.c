@@ -1,0 +1,169 @@
+#include "dirlist.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "listfmt.h"
+#include "path.h"
+
+struct dirlist {
+    dirlist_format fmt;
+    unsigned perms;
+    int dir_fd;  /* the listed directory, or the parent of a listed file */
+    const vfs *v;
+    char *dir_vpath; /* for resolving symlinks beneath the root */
+    char **names;
+    size_t count, next;
+    time_t now;
+};
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int add_name(dirlist *d, size_t *cap, const char *name)
+{
+    if (d->count == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 32;
+        char **nv = realloc(d->names, ncap * sizeof *nv);
+        if (!nv)
+            return -1;
+        d->names = nv;
+        *cap = ncap;
+    }
+    if (!(d->names[d->count] = strdup(name)))
+        return -1;
+    d->count++;
+    return 0;
+}
+
+dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
+                      bool show_hidden)
+{
+    dirlist *d = calloc(1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->fmt = fmt;
+    d->perms = perms;
+    d->dir_fd = -1;
+    d->v = v;
+    d->now = time(NULL);
+    size_t cap = 0;
+    int err = 0;
+
+    struct stat st;
+    if (vfs_stat(v, vpath, &st) < 0) {
+        err = errno;
+        goto fail;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (fmt == DL_MLSD) {
+            err = ENOTDIR;
+            goto fail;
+        }
+        const char *base;
+        char parent[PATH_VMAX];
+        d->dir_fd = vfs_open_parent(v, vpath, &base);
+        if (d->dir_fd < 0 || path_dirname(vpath, parent, sizeof parent) < 0 ||
+            !(d->dir_vpath = strdup(parent)) || add_name(d, &cap, base) < 0) {
+            err = errno;
+            goto fail;
+        }
+        return d;
+    }
+
+    DIR *dir = vfs_opendir(v, vpath);
+    if (!dir || !(d->dir_vpath = strdup(vpath))) {
+        if (dir)
+            closedir(dir);
+        err = errno;
+        goto fail;
+    }
+    /* Keep a separate fd for fstatat: closedir() below closes the DIR's own. */
+    d->dir_fd = fcntl(dirfd(dir), F_DUPFD_CLOEXEC, 0);
+    struct dirent *de;
+    while (d->dir_fd >= 0 && (de = readdir(dir)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || vfs_is_internal_name(n))
+            continue;
+        if (!show_hidden && n[0] == '.' && fmt == DL_LIST)
+            continue;
+        if (add_name(d, &cap, n) < 0) {
+            err = errno;
+            closedir(dir);
+            goto fail;
+        }
+    }
+    if (d->dir_fd < 0)
+        err = errno;
+    closedir(dir);
+    if (err)
+        goto fail;
+    qsort(d->names, d->count, sizeof *d->names, cmp_names);
+    return d;
+fail:
+    dirlist_free(d);
+    errno = err ? err : EIO;
+    return NULL;
+}
+
+static int format_entry(dirlist *d, const char *name, char *line, size_t line_size)
+{
+    struct stat st;
+    if (fstatat(d->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    if (S_ISLNK(st.st_mode)) {
+        /* Report what a link points to, as clients expect, but only when the target lies
+         * beneath the root: a link out of the root shows as a link and reveals nothing. */
+        char vp[PATH_VMAX];
+        struct stat target;
+        if (path_resolve(d->dir_vpath, name, vp, sizeof vp) == 0 &&
+            vfs_stat(d->v, vp, &target) == 0)
+            st = target;
+    }
+    switch (d->fmt) {
+    case DL_LIST:
+        return listfmt_ls(line, line_size, name, &st, d->now);
+    case DL_MLSD:
+        return listfmt_mlsx(line, line_size, name, &st, d->perms, NULL, 0);
+    case DL_NLST:
+    default:
+        return snprintf(line, line_size, "%s\r\n", name);
+    }
+}
+
+int dirlist_fill(dirlist *d, buf *out)
+{
+    char line[PATH_VMAX + 512];
+    while (d->next < d->count) {
+        int n = format_entry(d, d->names[d->next], line, sizeof line);
+        if (n < 0 || (size_t)n >= sizeof line) {
+            d->next++; /* a name too long to format is skipped rather than cut */
+            continue;
+        }
+        if (n > 0 && buf_append_all(out, line, (size_t)n) < 0)
+            return 1;
+        d->next++;
+    }
+    return 0;
+}
+
+void dirlist_free(dirlist *d)
+{
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->count; i++)
+        free(d->names[i]);
+    free(d->names);
+    free(d->dir_vpath);
+    if (d->dir_fd >= 0)
+        close(d->dir_fd);
+    free(d);
+}

@@ -1,0 +1,24 @@
+/* Directory listings produced a few lines at a time into a bounded buffer, so a huge
+ * directory never needs a huge buffer. Names are read and sorted once at open; each entry is
+ * stat'ed only when its line is formatted. */
+#ifndef DIRLIST_H
+#define DIRLIST_H
+
+#include <stdbool.h>
+
+#include "buf.h"
+#include "vfs.h"
+
+typedef enum { DL_LIST = 0, DL_NLST, DL_MLSD } dirlist_format;
+
+typedef struct dirlist dirlist;
+
+/* Opens a listing of vpath. A file (not a directory) lists as itself, except for MLSD, which
+ * fails with ENOTDIR. Returns NULL with errno. */
+dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
+                      bool show_hidden);
+/* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done. */
+int dirlist_fill(dirlist *d, buf *out);
+void dirlist_free(dirlist *d);
+
+#endif

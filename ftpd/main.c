@@ -1,0 +1,124 @@
+/* ftpd: start-up, privilege drop, signals; then the event loop runs everything. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ev.h"
+#include "log.h"
+#include "server.h"
+#include "users.h"
+
+static int drop_privileges(const char *name)
+{
+    struct passwd *pw = getpwnam(name);
+    if (!pw) {
+        log_error("--user %s: no such user", name);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+        setuid(pw->pw_uid) < 0) {
+        log_error("cannot drop privileges to %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+        log_error("privileges could not be dropped for good");
+        return -1;
+    }
+    log_info("running as user %s (uid %u)", name, (unsigned)pw->pw_uid);
+    return 0;
+}
+
+/* Thousands of sessions need thousands of descriptors. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+            log_info("signal %u: stopping", si.ssi_signo);
+            ev_stop(loop);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    ftpd_config cfg;
+    config_result cr = config_load(&cfg, argc, argv);
+    if (cr == CONFIG_EXIT_OK)
+        return 0;
+    if (cr == CONFIG_ERROR)
+        return 2;
+    log_level = cfg.log_level;
+
+    if (geteuid() == 0 && !cfg.run_as_user) {
+        fprintf(stderr, "ftpd: refusing to run as root; pass --user NAME to drop privileges "
+                        "after binding\n");
+        config_free(&cfg);
+        return 2;
+    }
+    ftpd_users users = {0};
+    char err[512];
+    if (cfg.users_file && users_load(cfg.users_file, &users, err, sizeof err) < 0) {
+        fprintf(stderr, "ftpd: %s\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (cfg.demo_account_warning)
+        log_warn("the shipped demo users file (%s) is in use: account 'demo' with password "
+                 "'demo' can log in and upload. Use --users FILE for real accounts.",
+                 cfg.users_file);
+
+    raise_fd_limit();
+    signal(SIGPIPE, SIG_IGN);
+    /* Signals arrive through a signalfd on the loop; blocking them first keeps them away
+     * from the worker threads too. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    if (!loop || sfd < 0) {
+        fprintf(stderr, "ftpd: cannot create the event loop: %s\n", strerror(errno));
+        return 1;
+    }
+    server srv;
+    int rc = 1;
+    if (server_init(&srv, &cfg, &users, loop) < 0)
+        goto out;
+    if (cfg.run_as_user && drop_privileges(cfg.run_as_user) < 0)
+        goto out;
+    if (server_start(&srv) < 0)
+        goto out;
+    ev_add(loop, sfd, EV_READ, signal_cb, NULL);
+    log_info("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
+    rc = ev_run(loop) < 0 ? 1 : 0;
+    ev_del(loop, sfd, EV_READ);
+out:
+    server_shutdown(&srv);
+    close(sfd);
+    ev_loop_free(loop);
+    users_free(&users);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,182 @@
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "session.h"
+
+#define ACCEPTS_PER_WAKEUP 64
+#define LISTEN_BACKLOG 4096
+
+static void accept_cb(ev_loop *loop, int fd, int mask, void *ud);
+
+int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev_loop *loop)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->cfg = cfg;
+    srv->users = users;
+    srv->loop = loop;
+    ipcount_init(&srv->per_ip);
+    for (size_t i = 0; i < cfg->listen_count; i++) {
+        char name[NET_ADDR_STRLEN];
+        net_addr_str(&cfg->listen[i], name, sizeof name);
+        int fd = net_listen(&cfg->listen[i], LISTEN_BACKLOG);
+        if (fd < 0) {
+            log_error("cannot listen on %s: %s", name, strerror(errno));
+            return -1;
+        }
+        srv->listen_fds[srv->nlisten++] = fd;
+    }
+    if (cfg->xferlog_file) {
+        srv->xferlog = fopen(cfg->xferlog_file, "ae");
+        if (!srv->xferlog) {
+            log_error("cannot open transfer log %s: %s", cfg->xferlog_file, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void set_accepting(server *srv, bool on)
+{
+    for (size_t i = 0; i < srv->nlisten; i++) {
+        if (on)
+            ev_add(srv->loop, srv->listen_fds[i], EV_READ, accept_cb, srv);
+        else
+            ev_del(srv->loop, srv->listen_fds[i], EV_READ);
+    }
+    srv->accept_paused = !on;
+}
+
+static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    set_accepting(ud, true);
+    return EV_TIMER_STOP;
+}
+
+/* Frees sessions closed during this iteration, now that no callback can still touch them.
+ * A session whose password check is still on a worker waits for the check to report. */
+static void before_sleep(ev_loop *loop, void *ud)
+{
+    server *srv = ud;
+    session **pp = &srv->closing;
+    while (*pp) {
+        session *s = *pp;
+        if (s->auth) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        session_free(s);
+    }
+}
+
+int server_start(server *srv)
+{
+    const ftpd_config *cfg = srv->cfg;
+    int threads = cfg->worker_threads;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 2;
+    }
+    srv->wq = workq_new(srv->loop, threads);
+    if (!srv->wq) {
+        log_error("cannot start worker threads: %s", strerror(errno));
+        return -1;
+    }
+    ev_timer_init(&srv->accept_retry, accept_retry_cb, srv);
+    ev_set_before_sleep(srv->loop, before_sleep, srv);
+    set_accepting(srv, true);
+    for (size_t i = 0; i < srv->nlisten; i++) {
+        struct sockaddr_storage bound;
+        char name[NET_ADDR_STRLEN];
+        net_local_addr(srv->listen_fds[i], &bound);
+        log_info("listening on %s", net_addr_str(&bound, name, sizeof name));
+    }
+    return 0;
+}
+
+static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer)
+{
+    const ftpd_config *cfg = srv->cfg;
+    const char *refuse = NULL;
+    if (srv->nsessions >= (size_t)cfg->max_sessions)
+        refuse = "Too many users, try again later.";
+    else if (ipcount_get(&srv->per_ip, peer) >= (unsigned)cfg->max_per_ip)
+        refuse = "Too many connections from your address.";
+    session *s = session_new(srv, fd, peer, refuse);
+    if (s && !refuse) {
+        if (ipcount_inc(&srv->per_ip, peer))
+            s->flags |= SF_COUNTED;
+    }
+}
+
+static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    server *srv = ud;
+    for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
+        struct sockaddr_storage peer;
+        int cfd = net_accept(fd, &peer);
+        if (cfd >= 0) {
+            accept_one(srv, cfd, &peer);
+            continue;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* Out of descriptors: stop accepting for a moment instead of spinning. */
+            log_warn("cannot accept: %s; pausing accepts for 100 ms", strerror(errno));
+            set_accepting(srv, false);
+            ev_timer_start(loop, &srv->accept_retry, 100);
+        }
+        return;
+    }
+}
+
+void server_session_closed(server *srv, session *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        srv->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    srv->nsessions--;
+    if (s->flags & SF_COUNTED)
+        ipcount_dec(&srv->per_ip, &s->peer);
+    s->prev = NULL;
+    s->next = srv->closing;
+    srv->closing = s;
+}
+
+void server_shutdown(server *srv)
+{
+    if (!srv->accept_paused && srv->loop)
+        set_accepting(srv, false);
+    if (srv->loop)
+        ev_timer_stop(srv->loop, &srv->accept_retry);
+    for (size_t i = 0; i < srv->nlisten; i++)
+        close(srv->listen_fds[i]);
+    srv->nlisten = 0;
+    while (srv->sessions)
+        session_close(srv->sessions);
+    if (srv->wq) {
+        workq_free(srv->wq);
+        srv->wq = NULL;
+    }
+    while (srv->closing) {
+        session *s = srv->closing;
+        srv->closing = s->next;
+        session_discard_auth(s);
+        session_free(s);
+    }
+    ipcount_free(&srv->per_ip);
+    if (srv->xferlog) {
+        fclose(srv->xferlog);
+        srv->xferlog = NULL;
+    }
+    log_info("served %llu transfers: %llu bytes in, %llu bytes out", srv->transfers,
+             srv->bytes_in, srv->bytes_out);
+}

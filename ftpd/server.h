@@ -1,0 +1,45 @@
+/* The server: listeners, the session list, limits and deferred teardown. One per process. */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stdio.h>
+
+#include "config.h"
+#include "ev.h"
+#include "ipcount.h"
+#include "users.h"
+#include "workq.h"
+
+typedef struct session session;
+
+typedef struct server {
+    const ftpd_config *cfg;
+    const ftpd_users *users;
+    ev_loop *loop;
+    workq *wq;
+    int listen_fds[CONFIG_MAX_LISTEN];
+    size_t nlisten;
+    bool accept_paused;      /* out of fds: listeners unregistered until the timer retries */
+    ev_timer accept_retry;
+    session *sessions;       /* live sessions, doubly linked */
+    session *closing;        /* closed sessions waiting to be freed before the loop sleeps */
+    size_t nsessions;
+    ipcount per_ip;
+    unsigned long next_id;
+    FILE *xferlog;
+    unsigned long long bytes_in, bytes_out, transfers;
+} server;
+
+/* Binds every configured listener and opens the transfer log: the steps that may need
+ * privileges. Returns 0 or -1 with a message logged. */
+int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev_loop *loop);
+/* Starts the worker pool and registers listeners and hooks on the loop; the server then runs
+ * with ev_run(). Returns 0 or -1 with a message logged. */
+int server_start(server *srv);
+/* Closes every session and listener and frees what the server holds. */
+void server_shutdown(server *srv);
+
+/* Called by a session when it closes: unlinks it and queues it for freeing. */
+void server_session_closed(server *srv, session *s);
+
+#endif

@@ -1,0 +1,341 @@
+#include "session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "ftp_reply.h"
+#include "log.h"
+#include "net.h"
+#include "path.h"
+#include "server.h"
+#include "xfer.h"
+
+#define CTL_OUT_MAX (64 * 1024) /* FEAT, HELP and STAT replies fit with room to spare */
+#define CTL_READS_PER_WAKEUP 4
+
+static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
+static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+
+static bool reading_allowed(const session *s)
+{
+    return (s->state == SESS_LOGIN || s->state == SESS_READY) && !(s->flags & SF_READ_PAUSED);
+}
+
+/* The control fd asks for writable events only while replies wait in `out`. */
+static void update_events(session *s)
+{
+    if (s->state == SESS_CLOSED)
+        return;
+    ev_loop *loop = s->srv->loop;
+    int want = (reading_allowed(s) ? EV_READ : 0) | (buf_empty(&s->out) ? 0 : EV_WRITE);
+    want |= stream_want(&s->ctl);
+    int have = ev_mask(loop, s->ctl.fd);
+    if (have & ~want)
+        ev_del(loop, s->ctl.fd, have & ~want);
+    if (want & ~have)
+        ev_add(loop, s->ctl.fd, want & ~have, ctl_cb, s);
+}
+
+static void flush_out(session *s)
+{
+    while (!buf_empty(&s->out)) {
+        ssize_t n = stream_write(&s->ctl, buf_head(&s->out), buf_len(&s->out));
+        if (n > 0) {
+            buf_consume(&s->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && s->ctl.last_errno == EAGAIN)
+            break;
+        session_log(s, "control connection lost while writing: %s", strerror(s->ctl.last_errno));
+        session_close(s);
+        return;
+    }
+    if (buf_empty(&s->out)) {
+        buf_trim(&s->out);
+        if (s->state == SESS_CLOSING) {
+            session_close(s);
+            return;
+        }
+    }
+    update_events(s);
+}
+
+static void queued(session *s, int rc)
+{
+    if (rc < 0) {
+        /* The client sends commands but does not read replies: drop it rather than grow. */
+        session_log(s, "reply buffer full, closing");
+        session_close(s);
+        return;
+    }
+    flush_out(s);
+}
+
+void session_reply(session *s, int code, const char *fmt, ...)
+{
+    if (s->state == SESS_CLOSED)
+        return;
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    log_debug("[%lu] <- %d %s", s->id, code, text);
+    queued(s, ftp_reply(&s->out, code, "%s", text));
+}
+
+void session_reply_lines(session *s, int code, const char *text)
+{
+    if (s->state == SESS_CLOSED)
+        return;
+    log_debug("[%lu] <- %d (multi-line)", s->id, code);
+    queued(s, ftp_reply_lines(&s->out, code, text));
+}
+
+void session_log(const session *s, const char *fmt, ...)
+{
+    if (log_level < LOG_INFO)
+        return;
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    const char *who = s->user ? s->user->name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-";
+    log_info("[%lu] %s %s: %s", s->id, s->peer_str, who, text);
+}
+
+session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,
+                     const char *refuse)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        close(fd);
+        return NULL;
+    }
+    s->srv = srv;
+    s->id = ++srv->next_id;
+    s->state = SESS_LOGIN;
+    s->peer = *peer;
+    stream_plain_init(&s->ctl, fd);
+    net_local_addr(fd, &s->local);
+    net_addr_str(peer, s->peer_str, sizeof s->peer_str);
+    buf_init(&s->in, FTP_LINE_MAX);
+    buf_init(&s->out, CTL_OUT_MAX);
+    s->vfs.root_fd = -1;
+    ev_timer_init(&s->timer, session_timer_cb, s);
+    s->last_activity = ev_now(srv->loop);
+
+    s->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = s;
+    srv->sessions = s;
+    srv->nsessions++;
+
+    if (refuse) {
+        session_log(s, "refused: %s", refuse);
+        session_reply(s, FTP_SERVICE_UNAVAILABLE, "%s", refuse);
+        session_close_after_flush(s);
+        return s;
+    }
+    session_log(s, "connected");
+    ev_timer_start(srv->loop, &s->timer, (long)srv->cfg->login_timeout * 1000);
+    session_reply(s, FTP_READY, "ftpd " FTP_VERSION " ready.");
+    update_events(s);
+    return s;
+}
+
+void session_close_after_flush(session *s)
+{
+    if (s->state == SESS_CLOSED)
+        return;
+    s->state = SESS_CLOSING;
+    if (s->xfer)
+        xfer_free(s->xfer);
+    flush_out(s);
+}
+
+void session_close(session *s)
+{
+    if (s->state == SESS_CLOSED)
+        return;
+    if (s->xfer)
+        xfer_free(s->xfer);
+    ev_timer_stop(s->srv->loop, &s->timer);
+    ev_del(s->srv->loop, s->ctl.fd, EV_READ | EV_WRITE);
+    stream_close(&s->ctl);
+    s->state = SESS_CLOSED;
+    session_log(s, "disconnected");
+    server_session_closed(s->srv, s);
+}
+
+void session_free(session *s)
+{
+    buf_free(&s->in);
+    buf_free(&s->out);
+    vfs_close(&s->vfs);
+    free(s->deferred_line);
+    free(s->user_name);
+    free(s->cwd);
+    free(s->rename_from);
+    free(s);
+}
+
+int session_path(session *s, const char *arg, char *out)
+{
+    if (path_resolve(s->cwd ? s->cwd : "/", arg, out, PATH_VMAX) < 0) {
+        session_reply(s, FTP_BAD_FILENAME, "Path too long or invalid.");
+        return -1;
+    }
+    return 0;
+}
+
+/* Commands that must be answered while a transfer runs; the rest wait for it to end. */
+static bool runs_during_transfer(const char *verb)
+{
+    return strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 || strcmp(verb, "NOOP") == 0;
+}
+
+static void run_line(session *s, char *line)
+{
+    ftp_cmd cmd;
+    ftp_parse_line(line, &cmd);
+    if (!cmd.verb[0] && !cmd.verb_too_long)
+        return; /* an empty line: ignore it, as most servers do */
+    if (xfer_busy(s->xfer) && !runs_during_transfer(cmd.verb)) {
+        size_t need = strlen(cmd.verb) + 1 + strlen(cmd.arg) + 1;
+        free(s->deferred_line);
+        s->deferred_line = malloc(need);
+        if (!s->deferred_line) {
+            session_close(s);
+            return;
+        }
+        snprintf(s->deferred_line, need, cmd.has_arg ? "%s %s" : "%s%s", cmd.verb, cmd.arg);
+        s->flags |= SF_READ_PAUSED;
+        return;
+    }
+    commands_dispatch(s, &cmd);
+}
+
+static void process_input(session *s)
+{
+    char line[FTP_LINE_MAX + 1];
+    while (reading_allowed(s)) {
+        ftp_cmd cmd;
+        ftp_parse_result r = ftp_parse_next(&s->parser, &s->in, &cmd, line, sizeof line);
+        if (r == FTP_PARSE_NEED_MORE)
+            break;
+        s->last_activity = ev_now(s->srv->loop);
+        if (r == FTP_PARSE_TOO_LONG) {
+            session_reply(s, FTP_SYNTAX_ERROR, "Command line too long.");
+            continue;
+        }
+        /* Re-join verb and argument: run_line parses again so deferred lines share a path. */
+        char joined[FTP_LINE_MAX + 1];
+        snprintf(joined, sizeof joined, cmd.has_arg ? "%s %s" : "%s%s", cmd.verb, cmd.arg);
+        if (cmd.verb_too_long) {
+            session_reply(s, FTP_SYNTAX_ERROR, "Unknown command.");
+            continue;
+        }
+        run_line(s, joined);
+    }
+    if (s->state != SESS_CLOSED && buf_empty(&s->in))
+        buf_trim(&s->in);
+}
+
+void session_resume(session *s)
+{
+    if (s->state == SESS_CLOSED)
+        return;
+    s->flags &= ~SF_READ_PAUSED;
+    if (s->deferred_line && !(xfer_busy(s->xfer))) {
+        char *line = s->deferred_line;
+        s->deferred_line = NULL;
+        run_line(s, line);
+        free(line);
+    }
+    if (s->state != SESS_CLOSED) {
+        process_input(s);
+        update_events(s);
+    }
+}
+
+static void read_input(session *s)
+{
+    for (int i = 0; i < CTL_READS_PER_WAKEUP && reading_allowed(s); i++) {
+        size_t avail;
+        char *tail = buf_tail(&s->in, &avail);
+        if (!tail) {
+            if (errno == ENOMEM) {
+                session_close(s);
+                return;
+            }
+            break; /* full: the parser frees room as it reads */
+        }
+        ssize_t n = stream_read(&s->ctl, tail, avail);
+        if (n > 0) {
+            buf_commit(&s->in, (size_t)n);
+            process_input(s);
+            if ((size_t)n < avail)
+                break;
+            continue;
+        }
+        if (n < 0 && s->ctl.last_errno == EAGAIN)
+            break;
+        if (n < 0)
+            session_log(s, "control connection error: %s", strerror(s->ctl.last_errno));
+        session_close(s);
+        return;
+    }
+    if (s->state != SESS_CLOSED && buf_empty(&s->in))
+        buf_trim(&s->in);
+}
+
+static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    session *s = ud;
+    if (mask & EV_WRITE)
+        flush_out(s);
+    if ((mask & EV_READ) && reading_allowed(s))
+        read_input(s);
+    if (s->state != SESS_CLOSED)
+        update_events(s);
+}
+
+static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    session *s = ud;
+    const ftpd_config *cfg = s->srv->cfg;
+    long long now = ev_now(loop);
+    if (s->state == SESS_LOGIN_DELAY) {
+        session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect.");
+        if (s->login_failures >= cfg->max_login_failures) {
+            session_log(s, "too many login failures, closing");
+            session_reply(s, FTP_SERVICE_UNAVAILABLE, "Too many login failures, closing.");
+            session_close_after_flush(s);
+            return EV_TIMER_STOP;
+        }
+        s->state = SESS_LOGIN;
+        s->last_activity = now;
+        session_resume(s);
+        return s->state == SESS_CLOSED ? EV_TIMER_STOP : (long)cfg->login_timeout * 1000;
+    }
+    if (s->state == SESS_CLOSING || s->state == SESS_CLOSED)
+        return EV_TIMER_STOP;
+    long long limit = (s->state == SESS_READY ? cfg->idle_timeout : cfg->login_timeout) * 1000LL;
+    if (xfer_busy(s->xfer))
+        return (long)limit; /* a running transfer has its own data timeout */
+    long long idle = now - s->last_activity;
+    if (idle < limit)
+        return (long)(limit - idle);
+    session_log(s, "%s timeout", s->state == SESS_READY ? "idle" : "login");
+    session_reply(s, FTP_SERVICE_UNAVAILABLE, "Timeout (%d seconds): closing control connection.",
+                  (int)(limit / 1000));
+    session_close_after_flush(s);
+    return EV_TIMER_STOP;
+}

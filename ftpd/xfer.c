@@ -1,0 +1,587 @@
+#include "xfer.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dirlist.h"
+#include "ftp_reply.h"
+#include "log.h"
+#include "net.h"
+#include "path.h"
+#include "server.h"
+#include "session.h"
+#include "xferlog.h"
+
+#define XFER_BUF_SIZE (256 * 1024)
+/* Bytes one connection may move per wakeup, so one fast transfer cannot starve the others.
+ * The socket buffer usually ends a turn sooner. */
+#define XFER_WAKEUP_BUDGET (4 * 1024 * 1024)
+
+static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
+static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
+static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+
+static ev_loop *loop_of(const xfer *x)
+{
+    return x->s->srv->loop;
+}
+
+static const char *kind_name(xfer_kind k)
+{
+    switch (k) {
+    case XK_RETR:
+        return "RETR";
+    case XK_STOR:
+        return "STOR";
+    case XK_LIST:
+        return "LIST";
+    case XK_NLST:
+        return "NLST";
+    case XK_MLSD:
+        return "MLSD";
+    default:
+        return "-";
+    }
+}
+
+static xfer *xfer_new(session *s)
+{
+    if (s->xfer)
+        xfer_free(s->xfer);
+    xfer *x = calloc(1, sizeof *x);
+    if (!x)
+        return NULL;
+    x->s = s;
+    x->listen_fd = -1;
+    x->data_fd = -1;
+    x->file_fd = -1;
+    x->up.fd = -1;
+    x->up.dir_fd = -1;
+    x->total = -1;
+    buf_init(&x->fbuf, XFER_BUF_SIZE);
+    ev_timer_init(&x->timer, xfer_timer_cb, x);
+    x->last_progress = ev_now(s->srv->loop);
+    ev_timer_start(s->srv->loop, &x->timer, (long)s->srv->cfg->data_timeout * 1000);
+    s->xfer = x;
+    return x;
+}
+
+static void close_data(xfer *x)
+{
+    if (x->listen_fd >= 0) {
+        ev_del(loop_of(x), x->listen_fd, EV_READ | EV_WRITE);
+        close(x->listen_fd);
+        x->listen_fd = -1;
+    }
+    if (x->data_fd >= 0) {
+        ev_del(loop_of(x), x->data_fd, EV_READ | EV_WRITE);
+        stream_close(&x->data);
+        x->data_fd = -1;
+    }
+}
+
+static void release(xfer *x, bool keep_partial)
+{
+    close_data(x);
+    ev_timer_stop(loop_of(x), &x->timer);
+    if (x->file_fd >= 0)
+        close(x->file_fd);
+    if (x->uploading)
+        upload_abort(&x->up, keep_partial);
+    dirlist_free(x->dl);
+    buf_free(&x->fbuf);
+    free(x->vpath);
+    if (x->s->xfer == x)
+        x->s->xfer = NULL;
+    free(x);
+}
+
+void xfer_free(xfer *x)
+{
+    if (x)
+        release(x, true);
+}
+
+xfer *xfer_pasv(session *s)
+{
+    const ftpd_config *cfg = s->srv->cfg;
+    xfer *x = xfer_new(s);
+    if (!x)
+        return NULL;
+    struct sockaddr_storage addr = s->local;
+    net_set_port(&addr, 0);
+    x->passive = true;
+    x->state = XS_PASV_LISTEN;
+    x->listen_fd = net_listen_range(&addr, cfg->pasv_first, cfg->pasv_last, 4);
+    if (x->listen_fd < 0 || ev_add(loop_of(x), x->listen_fd, EV_READ, listen_cb, x) < 0) {
+        int err = errno;
+        release(x, false);
+        errno = err;
+        return NULL;
+    }
+    return x;
+}
+
+xfer *xfer_port(session *s, const struct sockaddr_storage *target)
+{
+    xfer *x = xfer_new(s);
+    if (!x)
+        return NULL;
+    x->state = XS_PORT_SET;
+    x->port_addr = *target;
+    return x;
+}
+
+static double elapsed_s(const xfer *x)
+{
+    double t = (double)(ev_now(loop_of(x)) - x->started_ms) / 1000.0;
+    return t > 0.001 ? t : 0.001;
+}
+
+static void log_transfer(xfer *x, bool complete)
+{
+    session *s = x->s;
+    server *srv = s->srv;
+    double secs = elapsed_s(x);
+    session_log(s, "%s %s %s: %lld bytes in %.3f s (%.1f MiB/s)", kind_name(x->kind),
+                x->vpath ? x->vpath : "", complete ? "ok" : "failed", x->done, secs,
+                (double)x->done / secs / 1048576.0);
+    if (x->kind == XK_STOR)
+        srv->bytes_in += (unsigned long long)x->done;
+    else
+        srv->bytes_out += (unsigned long long)x->done;
+    srv->transfers++;
+    if (!srv->xferlog || (x->kind != XK_RETR && x->kind != XK_STOR))
+        return;
+    char host[NET_ADDR_STRLEN], line[PATH_VMAX + 512];
+    net_host_str(&s->peer, host, sizeof host);
+    xferlog_entry e = {
+        .end = time(NULL),
+        .seconds = secs,
+        .host = host,
+        .bytes = x->done,
+        .path = x->vpath ? x->vpath : "",
+        .ascii = x->ascii,
+        .incoming = x->kind == XK_STOR,
+        .anonymous = (s->flags & SF_ANONYMOUS) != 0,
+        .user = s->user ? s->user->name : "anonymous",
+        .complete = complete,
+    };
+    if (xferlog_format(line, sizeof line, &e) > 0) {
+        fputs(line, srv->xferlog);
+        fflush(srv->xferlog);
+    }
+}
+
+/* Ends a transfer: replies, logs, frees and lets the session read commands again. */
+static void finish(xfer *x, int code, const char *text, bool keep_partial)
+{
+    session *s = x->s;
+    bool ok = code == FTP_TRANSFER_OK;
+    close_data(x); /* the data is out (or lost) before the reply says so */
+    if (ok && x->uploading) {
+        x->uploading = false;
+        if (upload_commit(&x->up) < 0) {
+            int err = errno;
+            ok = false;
+            code = (err == ENOSPC || err == EDQUOT) ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR;
+            text = "Could not store the file.";
+        }
+    }
+    log_transfer(x, ok);
+    release(x, keep_partial);
+    session_reply(s, code, "%s", text);
+    session_resume(s);
+}
+
+static void fail_local(xfer *x, int err)
+{
+    bool full = err == ENOSPC || err == EDQUOT;
+    char text[256];
+    snprintf(text, sizeof text, "Local error: %s.", strerror(err));
+    /* A full disk keeps nothing: freeing the space matters more than a resume. */
+    finish(x, full ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR, text, false);
+}
+
+static void fail_network(xfer *x, int err)
+{
+    char text[256];
+    snprintf(text, sizeof text, "Connection closed; transfer aborted (%s).",
+             err ? strerror(err) : "peer closed");
+    finish(x, FTP_TRANSFER_ABORTED, text, true);
+}
+
+static void progress(xfer *x, size_t n)
+{
+    x->done += (long long)n;
+    x->last_progress = ev_now(loop_of(x));
+}
+
+/* ASCII download: LF becomes CRLF. Reads at most half the free space so it always fits. */
+static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
+{
+    char raw[32 * 1024];
+    size_t want = avail / 2 < sizeof raw ? avail / 2 : sizeof raw;
+    ssize_t n = pread(x->file_fd, raw, want, x->offset);
+    if (n <= 0)
+        return n;
+    x->offset += n;
+    size_t o = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        if (raw[i] == '\n')
+            tail[o++] = '\r';
+        tail[o++] = raw[i];
+    }
+    return (ssize_t)o;
+}
+
+/* Refills fbuf from the file or the listing. Returns 0, or -1 with errno. */
+static int fill(xfer *x)
+{
+    if (x->kind != XK_RETR) {
+        if (dirlist_fill(x->dl, &x->fbuf) == 0)
+            x->eof = true;
+        return 0;
+    }
+    size_t avail;
+    char *tail = buf_tail(&x->fbuf, &avail);
+    if (!tail)
+        return -1;
+    ssize_t n;
+    if (x->ascii) {
+        n = fill_ascii(x, tail, avail);
+    } else {
+        n = pread(x->file_fd, tail, avail, x->offset);
+        if (n > 0)
+            x->offset += n;
+    }
+    if (n < 0)
+        return -1;
+    if (n == 0)
+        x->eof = true;
+    buf_commit(&x->fbuf, (size_t)n);
+    return 0;
+}
+
+static void pump_out(xfer *x)
+{
+    size_t budget = XFER_WAKEUP_BUDGET;
+    bool direct = x->kind == XK_RETR && !x->ascii && x->data.ops->sendfile;
+    while (budget > 0) {
+        if (!buf_empty(&x->fbuf)) {
+            ssize_t n = stream_write(&x->data, buf_head(&x->fbuf), buf_len(&x->fbuf));
+            if (n < 0) {
+                if (x->data.last_errno == EAGAIN)
+                    return;
+                fail_network(x, x->data.last_errno);
+                return;
+            }
+            buf_consume(&x->fbuf, (size_t)n);
+            progress(x, (size_t)n);
+            budget = budget > (size_t)n ? budget - (size_t)n : 0;
+            continue;
+        }
+        if (x->eof || (direct && x->offset >= x->total)) {
+            finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+            return;
+        }
+        if (direct) {
+            off_t left = x->total - x->offset;
+            size_t chunk = (size_t)left < budget ? (size_t)left : budget;
+            ssize_t n = x->data.ops->sendfile(&x->data, x->file_fd, &x->offset, chunk);
+            if (n < 0) {
+                if (x->data.last_errno == EAGAIN)
+                    return;
+                if (x->data.last_errno == EPIPE || x->data.last_errno == ECONNRESET)
+                    fail_network(x, x->data.last_errno);
+                else
+                    fail_local(x, x->data.last_errno);
+                return;
+            }
+            if (n == 0) { /* the file shrank under us: send what there was */
+                x->eof = true;
+                continue;
+            }
+            progress(x, (size_t)n);
+            budget = budget > (size_t)n ? budget - (size_t)n : 0;
+            continue;
+        }
+        if (fill(x) < 0) {
+            fail_local(x, errno);
+            return;
+        }
+    }
+}
+
+/* ASCII upload: CRLF becomes LF, in place. A CR that ends a chunk waits for the next. */
+static int write_ascii(xfer *x, char *p, size_t len, size_t *out_len)
+{
+    size_t o = 0;
+    if (x->cr_pending && len > 0 && p[0] != '\n') {
+        if (write(x->up.fd, "\r", 1) != 1)
+            return -1;
+    }
+    if (len > 0)
+        x->cr_pending = false;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '\r') {
+            if (i + 1 == len) {
+                x->cr_pending = true;
+                break;
+            }
+            if (p[i + 1] == '\n')
+                continue;
+        }
+        p[o++] = p[i];
+    }
+    *out_len = o;
+    return 0;
+}
+
+/* Writes all of fbuf to the upload file. Returns 0 or -1 with errno. */
+static int drain_to_file(xfer *x)
+{
+    size_t len = buf_len(&x->fbuf);
+    char *p = (char *)buf_head(&x->fbuf);
+    if (x->ascii && write_ascii(x, p, len, &len) < 0)
+        return -1;
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(x->up.fd, p + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    buf_clear(&x->fbuf);
+    return 0;
+}
+
+static void pump_in(xfer *x)
+{
+    size_t budget = XFER_WAKEUP_BUDGET;
+    while (budget > 0) {
+        size_t avail;
+        char *tail = buf_tail(&x->fbuf, &avail);
+        if (!tail) {
+            fail_local(x, ENOMEM);
+            return;
+        }
+        ssize_t n = stream_read(&x->data, tail, avail);
+        if (n > 0) {
+            buf_commit(&x->fbuf, (size_t)n);
+            progress(x, (size_t)n);
+            budget = budget > (size_t)n ? budget - (size_t)n : 0;
+        }
+        if (n < 0 && x->data.last_errno != EAGAIN) {
+            if (drain_to_file(x) == 0)
+                fail_network(x, x->data.last_errno);
+            else
+                fail_local(x, errno);
+            return;
+        }
+        /* The file write is synchronous, so the buffer never holds more than one read. */
+        if (drain_to_file(x) < 0) {
+            fail_local(x, errno);
+            return;
+        }
+        if (n == 0) {
+            if (x->ascii && x->cr_pending && write(x->up.fd, "\r", 1) != 1) {
+                fail_local(x, errno);
+                return;
+            }
+            finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+            return;
+        }
+        if (n < 0)
+            return; /* EAGAIN */
+    }
+}
+
+static void begin_streaming(xfer *x)
+{
+    session *s = x->s;
+    x->state = XS_RUNNING;
+    x->started_ms = ev_now(loop_of(x));
+    x->last_progress = x->started_ms;
+    x->expect = x->kind == XK_RETR && !x->ascii ? (long long)(x->total - x->offset) : -1;
+    const char *mode = x->ascii ? "ASCII" : "BINARY";
+    if (x->kind == XK_RETR)
+        session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection for %s (%lld bytes).",
+                      mode, x->vpath, (long long)(x->total - x->offset));
+    else if (x->kind == XK_STOR)
+        session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection for %s.", mode,
+                      x->vpath);
+    else
+        session_reply(s, FTP_FILE_STATUS_OK, "Here comes the directory listing.");
+    if (s->state == SESS_CLOSED || s->xfer != x)
+        return;
+    int mask = x->kind == XK_STOR ? EV_READ : EV_WRITE;
+    if (ev_add(loop_of(x), x->data_fd, mask, data_cb, x) < 0) {
+        fail_local(x, errno);
+        return;
+    }
+    if (x->kind == XK_STOR)
+        pump_in(x);
+    else
+        pump_out(x);
+}
+
+static void connected(xfer *x, int fd)
+{
+    x->data_fd = fd;
+    stream_plain_init(&x->data, fd);
+    x->state = XS_CONNECTED;
+    if (x->kind != XK_NONE)
+        begin_streaming(x);
+}
+
+static void listen_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    xfer *x = ud;
+    struct sockaddr_storage peer;
+    int cfd = net_accept(fd, &peer);
+    if (cfd < 0)
+        return; /* EAGAIN, or a connection that went away before accept */
+    if (!net_same_host(&peer, &x->s->peer)) {
+        char who[NET_ADDR_STRLEN];
+        session_log(x->s, "refused data connection from %s",
+                    net_addr_str(&peer, who, sizeof who));
+        close(cfd);
+        return;
+    }
+    ev_del(loop, fd, EV_READ | EV_WRITE);
+    close(fd);
+    x->listen_fd = -1;
+    connected(x, cfd);
+}
+
+static void connect_done(xfer *x)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(x->data_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        err = errno;
+    ev_del(loop_of(x), x->data_fd, EV_READ | EV_WRITE);
+    if (err) {
+        session *s = x->s;
+        char text[256];
+        snprintf(text, sizeof text, "Can't open data connection: %s.", strerror(err));
+        release(x, false);
+        session_reply(s, FTP_CANT_OPEN_DATA, "%s", text);
+        session_resume(s);
+        return;
+    }
+    int fd = x->data_fd;
+    x->data_fd = -1;
+    connected(x, fd);
+}
+
+static void data_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    xfer *x = ud;
+    if (x->state == XS_CONNECTING) {
+        connect_done(x);
+        return;
+    }
+    if (x->state != XS_RUNNING)
+        return;
+    if (x->kind == XK_STOR)
+        pump_in(x);
+    else
+        pump_out(x);
+}
+
+void xfer_start(xfer *x)
+{
+    session *s = x->s;
+    x->ascii = (s->flags & SF_ASCII) && (x->kind == XK_RETR || x->kind == XK_STOR);
+    x->last_progress = ev_now(loop_of(x));
+    switch (x->state) {
+    case XS_PASV_LISTEN:
+        break; /* streaming starts when the client connects */
+    case XS_PORT_SET: {
+        struct sockaddr_storage local = s->local;
+        net_set_port(&local, 0);
+        int fd = net_connect(&x->port_addr, &local);
+        if (fd < 0) {
+            char text[256];
+            snprintf(text, sizeof text, "Can't open data connection: %s.", strerror(errno));
+            release(x, false);
+            session_reply(s, FTP_CANT_OPEN_DATA, "%s", text);
+            return;
+        }
+        x->data_fd = fd;
+        x->state = XS_CONNECTING;
+        if (ev_add(loop_of(x), fd, EV_WRITE, data_cb, x) < 0) {
+            release(x, false);
+            session_reply(s, FTP_CANT_OPEN_DATA, "Can't open data connection.");
+        }
+        break;
+    }
+    case XS_CONNECTED:
+        begin_streaming(x);
+        break;
+    default:
+        break;
+    }
+}
+
+void xfer_abort(session *s)
+{
+    xfer *x = s->xfer;
+    if (!x || x->kind == XK_NONE) {
+        if (x)
+            release(x, false);
+        session_reply(s, FTP_TRANSFER_OK, "No transfer to abort.");
+        return;
+    }
+    if (x->state == XS_RUNNING)
+        log_transfer(x, false);
+    release(x, true);
+    session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");
+    session_reply(s, FTP_TRANSFER_OK, "ABOR successful.");
+    session_resume(s);
+}
+
+void xfer_status(const xfer *x, char *out, size_t out_size)
+{
+    double secs = (double)(ev_now(x->s->srv->loop) - x->started_ms) / 1000.0;
+    double rate = secs > 0 ? (double)x->done / secs / 1048576.0 : 0;
+    const char *path = x->vpath ? x->vpath : "";
+    if (x->expect >= 0)
+        snprintf(out, out_size, "%s %s: %lld of %lld bytes (%d%%), %.1f MiB/s", kind_name(x->kind),
+                 path, x->done, x->expect,
+                 x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100, rate);
+    else
+        snprintf(out, out_size, "%s %s: %lld bytes so far, %.1f MiB/s", kind_name(x->kind), path,
+                 x->done, rate);
+}
+
+static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    xfer *x = ud;
+    session *s = x->s;
+    long long limit = (long long)s->srv->cfg->data_timeout * 1000;
+    long long idle = ev_now(loop) - x->last_progress;
+    if (idle < limit)
+        return (long)(limit - idle);
+    session_log(s, "data connection timeout");
+    if (x->state == XS_RUNNING) {
+        finish(x, FTP_TRANSFER_ABORTED, "Data connection timed out; transfer aborted.", true);
+    } else if (x->kind != XK_NONE) {
+        release(x, false);
+        session_reply(s, FTP_CANT_OPEN_DATA, "Can't open data connection: timed out.");
+        session_resume(s);
+    } else {
+        release(x, false); /* an unused PASV or PORT: drop it quietly */
+    }
+    return EV_TIMER_STOP;
+}

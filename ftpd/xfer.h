@@ -1,0 +1,76 @@
+/* Data connections: passive listeners, active connects, and the transfer state machine
+ * (RETR with sendfile or through a buffer, STOR into a safe upload, directory listings). */
+#ifndef XFER_H
+#define XFER_H
+
+#include <dirent.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "ev.h"
+#include "stream.h"
+#include "upload.h"
+
+struct session;
+
+typedef enum {
+    XS_PASV_LISTEN = 0, /* passive listener open, no connection yet */
+    XS_PORT_SET,        /* PORT/EPRT given, connect happens at the data command */
+    XS_CONNECTING,      /* active connect in progress */
+    XS_CONNECTED,       /* data connection up, waiting for the data command */
+    XS_RUNNING,         /* bytes moving */
+} xfer_state;
+
+typedef enum { XK_NONE = 0, XK_RETR, XK_STOR, XK_LIST, XK_NLST, XK_MLSD } xfer_kind;
+
+typedef struct dirlist dirlist;
+
+typedef struct xfer {
+    struct session *s;
+    xfer_state state;
+    xfer_kind kind;     /* the data command; XK_NONE until one arrives */
+    bool passive;
+    bool ascii;
+    bool cr_pending;    /* ASCII upload: a CR ended the last chunk */
+    bool eof;           /* source exhausted (RETR/LIST) or peer finished (STOR) */
+    int listen_fd;
+    int data_fd;        /* -1 until connected; then owned by `data` */
+    stream data;
+    struct sockaddr_storage port_addr;
+    int file_fd;
+    upload up;
+    bool uploading;
+    dirlist *dl;
+    buf fbuf;           /* file-side bytes not yet written to their destination */
+    off_t offset;       /* RETR: next file offset; STOR: start offset */
+    off_t total;        /* RETR: file size; -1 unknown */
+    long long done;     /* payload bytes moved on the data connection */
+    long long expect;   /* payload bytes this transfer will move; -1 unknown */
+    char *vpath;        /* for STAT, logs and xferlog */
+    ev_timer timer;     /* data timeout */
+    long long last_progress;
+    long long started_ms;
+} xfer;
+
+/* Opens a passive listener (PASV/EPSV). Returns the new xfer or NULL (errno). */
+xfer *xfer_pasv(struct session *s);
+/* Records an active-mode target (PORT/EPRT); connects at the data command. */
+xfer *xfer_port(struct session *s, const struct sockaddr_storage *target);
+/* Starts the data command prepared in x (kind, file_fd/up/dl set by the caller): connects or
+ * waits for the connection as needed, sends 150, and streams. Replies and frees on failure. */
+void xfer_start(xfer *x);
+/* ABOR: stops a transfer (426 then 226) or just drops the data channel (226). */
+void xfer_abort(struct session *s);
+/* Drops the data channel silently (new PASV/PORT, session end). Keeps a partial upload. */
+void xfer_free(xfer *x);
+/* True while a data command (RETR, STOR, LIST...) is in progress on x. */
+static inline bool xfer_busy(const xfer *x)
+{
+    return x && x->kind != XK_NONE;
+}
+/* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)") into out. */
+void xfer_status(const xfer *x, char *out, size_t out_size);
+
+#endif
