@@ -1,0 +1,329 @@
+#include "upload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TEMP_PREFIX ".ftpd-up."
+#define PARTIAL_PREFIX ".ftpd-partial."
+/* Leaves room for the prefixes and the tag within NAME_MAX (255). */
+#define TARGET_MAX 200
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static int partial_name(char *out, size_t size, const char *target)
+{
+    int n = snprintf(out, size, PARTIAL_PREFIX "%s", target);
+    if (n < 0 || (size_t)n >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies len bytes from the start of src into dst at offset 0. Short source (the target
+ * shrank under us) is EINVAL, as REST beyond the end would be. */
+static int copy_prefix(int src, int dst, off_t len)
+{
+    off_t in = 0, out = 0;
+    bool use_cfr = true;
+    char buf[64 * 1024];
+
+    while (in < len) {
+        size_t want = (size_t)(len - in);
+        ssize_t n;
+        if (use_cfr) {
+            n = copy_file_range(src, &in, dst, &out, want, 0);
+            if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+                          errno == EOPNOTSUPP || errno == EPERM)) {
+                /* Not supported between these files: the plain loop always works. */
+                use_cfr = false;
+                continue;
+            }
+        } else {
+            if (want > sizeof(buf))
+                want = sizeof(buf);
+            n = pread(src, buf, want, in);
+            if (n > 0) {
+                ssize_t off = 0;
+                while (off < n) {
+                    ssize_t w = pwrite(dst, buf + off, (size_t)(n - off), out);
+                    if (w < 0) {
+                        if (errno == EINTR)
+                            continue;
+                        return -1;
+                    }
+                    off += w;
+                    out += w;
+                }
+                in += n;
+            }
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (n == 0) {
+            errno = EINVAL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Creates the temp file exclusively. A temp file with our own tag can only be left over
+ * from a crash (one session runs one upload at a time), so it is replaced once. */
+static int create_temp(upload *u)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        u->fd =
+            openat(u->dir_fd, u->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (u->fd >= 0 || errno != EEXIST)
+            break;
+        if (unlinkat(u->dir_fd, u->temp, 0) < 0 && errno != ENOENT)
+            return -1;
+        errno = EEXIST;
+    }
+    return u->fd < 0 ? -1 : 0;
+}
+
+/* Gives a claimed partial back under its partial name (failures while claiming or starting
+ * must not destroy a resume point). If a newer partial appeared meanwhile, that one wins. */
+static void return_partial(upload *u)
+{
+    char partial[300];
+    if (partial_name(partial, sizeof(partial), u->target) < 0 ||
+        renameat2(u->dir_fd, u->temp, u->dir_fd, partial, RENAME_NOREPLACE) < 0)
+        unlinkat(u->dir_fd, u->temp, 0);
+}
+
+/* Claims the partial by renaming it to our temp name: of several sessions racing for it,
+ * exactly one rename succeeds. Returns 1 when claimed (u->fd open, *size its length), 0 when
+ * there is no usable partial holding at least min bytes, -1 on error. */
+static int claim_partial(upload *u, off_t min, off_t *size)
+{
+    char partial[300];
+    struct stat st;
+    if (partial_name(partial, sizeof(partial), u->target) < 0)
+        return -1;
+    if (fstatat(u->dir_fd, partial, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISREG(st.st_mode) || st.st_size < min)
+        return 0;
+    if (renameat(u->dir_fd, partial, u->dir_fd, u->temp) < 0)
+        return errno == ENOENT ? 0 : -1; /* another session took it */
+    int err = 0;
+    u->fd = openat(u->dir_fd, u->temp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (u->fd < 0 || fstat(u->fd, &st) < 0) {
+        err = errno;
+    } else if (S_ISREG(st.st_mode) && st.st_size >= min) {
+        *size = st.st_size;
+        return 1;
+    }
+    /* What we renamed is not what we looked at: a shorter partial replaced it between the
+     * stat and the rename. It is still somebody's resume point. */
+    close_fd(&u->fd);
+    return_partial(u);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
+                 unsigned long unique_tag)
+{
+    enum { NONE, CREATED, CLAIMED } owns = NONE;
+    int tfd = -1;
+    struct stat tst;
+    bool have_target = false, have_mode = false;
+    off_t size = 0;
+
+    u->dir_fd = -1;
+    u->fd = -1;
+    u->target[0] = '\0';
+    u->temp[0] = '\0';
+    u->offset = 0;
+
+    if (rest < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (mode == UPLOAD_RESTART && rest == 0)
+        mode = UPLOAD_NEW;
+
+    const char *base;
+    u->dir_fd = vfs_open_parent(v, vpath, &base);
+    if (u->dir_fd < 0)
+        return -1;
+    size_t blen = strlen(base);
+    if (strchr(base, '/')) {
+        /* "name/" only names a directory. */
+        errno = EISDIR;
+        goto fail;
+    }
+    if (blen > TARGET_MAX) {
+        errno = ENAMETOOLONG;
+        goto fail;
+    }
+    memcpy(u->target, base, blen + 1);
+    snprintf(u->temp, sizeof(u->temp), TEMP_PREFIX "%s.%lx", u->target, unique_tag);
+
+    /* The target is opened through vfs, not fstatat() on dir_fd, because it may be a
+     * symlink and its data is copied into the upload: both must stay beneath the root.
+     * O_NONBLOCK so that a FIFO cannot stall the open. */
+    tfd = vfs_open(v, vpath, O_RDONLY | O_NONBLOCK, 0);
+    if (tfd >= 0) {
+        if (fstat(tfd, &tst) < 0)
+            goto fail;
+        if (S_ISDIR(tst.st_mode)) {
+            errno = EISDIR;
+            goto fail;
+        }
+        have_mode = have_target = S_ISREG(tst.st_mode);
+        if (!have_target)
+            close_fd(&tfd);
+    } else if (errno != ENOENT) {
+        int err = errno;
+        if (err != EISDIR && vfs_stat(v, vpath, &tst) == 0) {
+            if (S_ISDIR(tst.st_mode))
+                err = EISDIR;
+            have_mode = S_ISREG(tst.st_mode);
+        }
+        /* Resuming from a target we cannot read would silently drop its data; a new
+         * upload does not need to read it. */
+        if (err == EISDIR || mode != UPLOAD_NEW) {
+            errno = err;
+            goto fail;
+        }
+    }
+
+    if (mode != UPLOAD_NEW) {
+        int c = claim_partial(u, mode == UPLOAD_RESTART ? rest : 1, &size);
+        if (c < 0)
+            goto fail;
+        if (c > 0)
+            owns = CLAIMED;
+    }
+    if (owns == CLAIMED) {
+        if (mode == UPLOAD_RESTART) {
+            if (ftruncate(u->fd, rest) < 0)
+                goto fail;
+            size = rest;
+        }
+    } else {
+        off_t copy = 0;
+        if (mode == UPLOAD_RESTART) {
+            if (!have_target || tst.st_size < rest) {
+                errno = EINVAL;
+                goto fail;
+            }
+            copy = rest;
+        } else if (mode == UPLOAD_APPEND && have_target) {
+            copy = tst.st_size;
+        }
+        if (create_temp(u) < 0)
+            goto fail;
+        owns = CREATED;
+        if (copy > 0 && copy_prefix(tfd, u->fd, copy) < 0)
+            goto fail;
+        size = copy;
+    }
+    close_fd(&tfd);
+    /* The replacement keeps the target's permissions (never its setuid/setgid/sticky bits:
+     * an upload must not be able to produce a setuid file). */
+    if (have_mode && fchmod(u->fd, tst.st_mode & 0777) < 0)
+        goto fail;
+    if (lseek(u->fd, size, SEEK_SET) < 0)
+        goto fail;
+    u->offset = size;
+    return 0;
+
+fail:;
+    int err = errno;
+    close_fd(&tfd);
+    close_fd(&u->fd);
+    if (owns == CREATED)
+        unlinkat(u->dir_fd, u->temp, 0);
+    else if (owns == CLAIMED)
+        return_partial(u);
+    close_fd(&u->dir_fd);
+    errno = err;
+    return -1;
+}
+
+int upload_commit(upload *u)
+{
+    if (renameat(u->dir_fd, u->temp, u->dir_fd, u->target) < 0) {
+        int err = errno;
+        upload_abort(u, false);
+        errno = err;
+        return -1;
+    }
+    /* A complete upload supersedes any kept partial: left behind, it would make SIZE report
+     * a stale resume offset for a file that is now whole. */
+    char partial[300];
+    if (partial_name(partial, sizeof(partial), u->target) == 0)
+        unlinkat(u->dir_fd, partial, 0);
+    close_fd(&u->fd);
+    close_fd(&u->dir_fd);
+    return 0;
+}
+
+void upload_abort(upload *u, bool keep_partial)
+{
+    if (u->dir_fd < 0)
+        return;
+    int saved = errno;
+    struct stat st;
+    bool keep = false;
+    if (keep_partial && u->fd >= 0 && fstat(u->fd, &st) == 0) {
+        /* Kept whenever it holds data, not only when it grew: an upload that resumed from a
+         * partial and failed before its first byte (a data connection that never came) would
+         * otherwise destroy the partial it had claimed. A prefix copied from the target and
+         * kept unchanged is harmless: resuming from it gives what copying again would. */
+        keep = st.st_size > 0 && st.st_size >= u->offset;
+    }
+    close_fd(&u->fd);
+    char partial[300];
+    if (keep && partial_name(partial, sizeof(partial), u->target) == 0 &&
+        renameat(u->dir_fd, u->temp, u->dir_fd, partial) == 0) {
+        close_fd(&u->dir_fd);
+        errno = saved;
+        return;
+    }
+    unlinkat(u->dir_fd, u->temp, 0);
+    close_fd(&u->dir_fd);
+    errno = saved;
+}
+
+off_t upload_resume_size(const vfs *v, const char *vpath)
+{
+    const char *base;
+    int saved = errno;
+    int dfd = vfs_open_parent(v, vpath, &base);
+    if (dfd < 0) {
+        errno = saved;
+        return -1;
+    }
+    off_t size = -1;
+    char partial[300];
+    struct stat st;
+    if (strlen(base) <= TARGET_MAX && !strchr(base, '/') &&
+        partial_name(partial, sizeof(partial), base) == 0 &&
+        fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        size = st.st_size;
+    close(dfd);
+    errno = saved;
+    return size;
+}

@@ -1,0 +1,224 @@
+/* listfmt: exact LIST and MLSx lines. */
+#include <check.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "listfmt.h"
+#include "users.h"
+
+#define NOW ((time_t)1700000000) /* Tue Nov 14 22:13:20 2023 UTC */
+#define NOBODY_UID 3999999       /* ids no test machine names */
+#define NOBODY_GID 3999998
+
+static struct stat mkstat(mode_t mode, nlink_t nlink, uid_t uid, gid_t gid, off_t size,
+                          time_t mtime)
+{
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    st.st_mode = mode;
+    st.st_nlink = nlink;
+    st.st_uid = uid;
+    st.st_gid = gid;
+    st.st_size = size;
+    st.st_mtime = mtime;
+    st.st_dev = 0x803;
+    st.st_ino = 0x1a;
+    return st;
+}
+
+/* "root root" on every Linux; looked up rather than assumed. */
+static const char *root_names(void)
+{
+    static char buf[256];
+    struct passwd *pw = getpwuid(0);
+    struct group *gr = getgrgid(0);
+    snprintf(buf, sizeof(buf), "%s %s", pw ? pw->pw_name : "0", gr ? gr->gr_name : "0");
+    return buf;
+}
+
+static void check_ls(const struct stat *st, const char *name, time_t now, const char *want)
+{
+    char out[512];
+    int n = listfmt_ls(out, sizeof(out), name, st, now);
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(n, (int)strlen(want));
+}
+
+START_TEST(test_ls_file_recent)
+{
+    struct stat st = mkstat(S_IFREG | 0644, 1, 0, 0, 1234, NOW - 86400);
+    char want[256];
+    snprintf(want, sizeof(want), "-rw-r--r-- 1 %s 1234 Nov 13 22:13 file.txt\r\n", root_names());
+    check_ls(&st, "file.txt", NOW, want);
+}
+END_TEST
+
+START_TEST(test_ls_dir_old)
+{
+    struct stat st = mkstat(S_IFDIR | 0755, 3, 0, 0, 4096, 1600000000);
+    char want[256];
+    snprintf(want, sizeof(want), "drwxr-xr-x 3 %s 4096 Sep 13  2020 dir\r\n", root_names());
+    check_ls(&st, "dir", NOW, want);
+}
+END_TEST
+
+START_TEST(test_ls_dates)
+{
+    const char *ids = "3999999 3999998";
+    char want[256];
+    struct stat st = mkstat(S_IFREG | 0600, 1, NOBODY_UID, NOBODY_GID, 0, 1699142400);
+    snprintf(want, sizeof(want), "-rw------- 1 %s 0 Nov 05 00:00 f\r\n", ids);
+    check_ls(&st, "f", NOW, want);
+    /* Up to an hour in the future still shows the time; beyond, the year. */
+    st.st_mtime = NOW + 1800;
+    snprintf(want, sizeof(want), "-rw------- 1 %s 0 Nov 14 22:43 f\r\n", ids);
+    check_ls(&st, "f", NOW, want);
+    st.st_mtime = NOW + 7200;
+    snprintf(want, sizeof(want), "-rw------- 1 %s 0 Nov 15  2023 f\r\n", ids);
+    check_ls(&st, "f", NOW, want);
+    /* Six months back is the edge. */
+    st.st_mtime = NOW - 15778476 + 60;
+    snprintf(want, sizeof(want), "-rw------- 1 %s 0 May 16 07:19 f\r\n", ids);
+    check_ls(&st, "f", NOW, want);
+    st.st_mtime = NOW - 15778476;
+    snprintf(want, sizeof(want), "-rw------- 1 %s 0 May 16  2023 f\r\n", ids);
+    check_ls(&st, "f", NOW, want);
+    st.st_mtime = 0;
+    snprintf(want, sizeof(want), "-rw------- 1 %s 0 Jan 01  1970 f\r\n", ids);
+    check_ls(&st, "f", NOW, want);
+}
+END_TEST
+
+START_TEST(test_ls_mode_bits)
+{
+    static const struct {
+        mode_t mode;
+        const char *str;
+    } cases[] = {
+        {S_IFREG | 04755, "-rwsr-xr-x"}, {S_IFREG | 04644, "-rwSr--r--"},
+        {S_IFREG | 02755, "-rwxr-sr-x"}, {S_IFREG | 02745, "-rwxr-Sr-x"},
+        {S_IFDIR | 01777, "drwxrwxrwt"}, {S_IFDIR | 01776, "drwxrwxrwT"},
+        {S_IFREG | 07000, "---S--S--T"}, {S_IFREG | 07777, "-rwsrwsrwt"},
+        {S_IFLNK | 0777, "lrwxrwxrwx"},  {S_IFCHR | 0620, "crw--w----"},
+        {S_IFBLK | 0660, "brw-rw----"},  {S_IFIFO | 0644, "prw-r--r--"},
+        {S_IFSOCK | 0755, "srwxr-xr-x"}, {S_IFREG | 0, "----------"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct stat st = mkstat(cases[i].mode, 2, NOBODY_UID, NOBODY_GID, 7, NOW);
+        char want[256];
+        snprintf(want, sizeof(want), "%s 2 3999999 3999998 7 Nov 14 22:13 x\r\n", cases[i].str);
+        check_ls(&st, "x", NOW, want);
+    }
+}
+END_TEST
+
+START_TEST(test_ls_cache)
+{
+    /* Repeated lookups (cache hits) and more ids than the cache holds give the same. */
+    char want[256];
+    for (int round = 0; round < 2; round++) {
+        for (unsigned id = 0; id < 100; id++) {
+            struct stat st = mkstat(S_IFREG | 0644, 1, NOBODY_UID - id, NOBODY_GID - id, 1, NOW);
+            snprintf(want, sizeof(want), "-rw-r--r-- 1 %u %u 1 Nov 14 22:13 n\r\n", NOBODY_UID - id,
+                     NOBODY_GID - id);
+            check_ls(&st, "n", NOW, want);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_mlsx_file)
+{
+    struct stat st = mkstat(S_IFREG | 0644, 1, 0, 0, 10, NOW);
+    char out[256];
+    const char *want = "type=file;size=10;modify=20231114221320;perm=rw;unique=803g1a; name\r\n";
+    int n = listfmt_mlsx(out, sizeof(out), "name", &st, PERM_READ | PERM_WRITE, NULL, 0);
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(n, (int)strlen(want));
+
+    n = listfmt_mlsx(out, sizeof(out), "my file", &st, 0xff, NULL, 1);
+    ck_assert_str_eq(
+        out, " type=file;size=10;modify=20231114221320;perm=rwadf;unique=803g1a; my file\r\n");
+    listfmt_mlsx(out, sizeof(out), "f", &st, PERM_DEFAULT, NULL, 0);
+    ck_assert_str_eq(out, "type=file;size=10;modify=20231114221320;perm=r;unique=803g1a; f\r\n");
+    listfmt_mlsx(out, sizeof(out), "f", &st, 0, NULL, 0);
+    ck_assert_str_eq(out, "type=file;size=10;modify=20231114221320;perm=;unique=803g1a; f\r\n");
+}
+END_TEST
+
+START_TEST(test_mlsx_dir)
+{
+    struct stat st = mkstat(S_IFDIR | 0755, 2, 0, 0, 4096, 1600000000);
+    char out[256];
+    listfmt_mlsx(out, sizeof(out), "sub", &st, 0xff, NULL, 0);
+    ck_assert_str_eq(out, "type=dir;modify=20200913122640;perm=elcmdfp;unique=803g1a; sub\r\n");
+    listfmt_mlsx(out, sizeof(out), "sub", &st, PERM_DEFAULT, NULL, 0);
+    ck_assert_str_eq(out, "type=dir;modify=20200913122640;perm=el;unique=803g1a; sub\r\n");
+    int n = listfmt_mlsx(out, sizeof(out), "/pub", &st, PERM_DEFAULT, "cdir", 1);
+    const char *want = " type=cdir;modify=20200913122640;perm=el;unique=803g1a; /pub\r\n";
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(n, (int)strlen(want));
+    listfmt_mlsx(out, sizeof(out), "..", &st, PERM_CWD | PERM_LIST | PERM_MKDIR, "pdir", 0);
+    ck_assert_str_eq(out, "type=pdir;modify=20200913122640;perm=elm;unique=803g1a; ..\r\n");
+}
+END_TEST
+
+START_TEST(test_mdtm)
+{
+    char out[15];
+    listfmt_mdtm(out, sizeof(out), NOW);
+    ck_assert_str_eq(out, "20231114221320");
+    listfmt_mdtm(out, sizeof(out), 0);
+    ck_assert_str_eq(out, "19700101000000");
+}
+END_TEST
+
+START_TEST(test_too_small)
+{
+    struct stat st = mkstat(S_IFREG | 0644, 1, NOBODY_UID, NOBODY_GID, 10, NOW);
+    char out[256];
+    int n = listfmt_ls(out, sizeof(out), "name", &st, NOW);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(listfmt_ls(out, (size_t)n + 1, "name", &st, NOW), n);
+    ck_assert_int_eq(listfmt_ls(out, (size_t)n, "name", &st, NOW), -1);
+    ck_assert_int_eq(listfmt_ls(out, 5, "name", &st, NOW), -1);
+    ck_assert_int_eq(listfmt_ls(out, 0, "name", &st, NOW), -1);
+
+    n = listfmt_mlsx(out, sizeof(out), "name", &st, 0xff, NULL, 1);
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_eq(listfmt_mlsx(out, (size_t)n + 1, "name", &st, 0xff, NULL, 1), n);
+    ck_assert_int_eq(listfmt_mlsx(out, (size_t)n, "name", &st, 0xff, NULL, 1), -1);
+    ck_assert_int_eq(listfmt_mlsx(out, 1, "name", &st, 0xff, NULL, 1), -1);
+    ck_assert_int_eq(listfmt_mlsx(out, 0, "name", &st, 0xff, NULL, 1), -1);
+}
+END_TEST
+
+static Suite *listfmt_suite(void)
+{
+    Suite *s = suite_create("listfmt");
+    TCase *tc = tcase_create("format");
+    tcase_add_test(tc, test_ls_file_recent);
+    tcase_add_test(tc, test_ls_dir_old);
+    tcase_add_test(tc, test_ls_dates);
+    tcase_add_test(tc, test_ls_mode_bits);
+    tcase_add_test(tc, test_ls_cache);
+    tcase_add_test(tc, test_mlsx_file);
+    tcase_add_test(tc, test_mlsx_dir);
+    tcase_add_test(tc, test_mdtm);
+    tcase_add_test(tc, test_too_small);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(listfmt_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
