@@ -1,0 +1,675 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "net.h"
+#include "users.h"
+
+#define DEFAULT_LISTEN "127.0.0.1:2121"
+#define DEFAULT_PORT 2121
+
+/* Where a setting comes from, so that the first `listen` of a source replaces the list the
+ * previous source built (flags over file over defaults) while later ones add to it. */
+typedef struct set_ctx {
+    const char *base_dir; /* relative paths resolve here; NULL: the working directory */
+    bool listen_started;  /* this source already replaced the listen list */
+    bool append_listen;   /* false: every `listen` replaces (the one-shot config_set) */
+    bool *users_set;      /* config_load's record of explicit settings; may be NULL */
+    bool *anon_set;
+} set_ctx;
+
+__attribute__((format(printf, 3, 4))) static int set_error(char *err, size_t err_size,
+                                                           const char *fmt, ...)
+{
+    if (err_size > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void config_defaults(ftpd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    socklen_t len;
+    int rc = net_parse_hostport(DEFAULT_LISTEN, DEFAULT_PORT, &cfg->listen[0], &len);
+    cfg->listen_count = rc == 0 ? 1 : 0;
+    cfg->idle_timeout = 300;
+    cfg->login_timeout = 60;
+    cfg->data_timeout = 120;
+    cfg->max_sessions = 2000;
+    cfg->max_per_ip = 200;
+    cfg->max_login_failures = 3;
+    cfg->login_failure_delay_ms = 1000;
+    cfg->log_level = LOG_INFO;
+    cfg->worker_threads = 0;
+}
+
+void config_free(ftpd_config *cfg)
+{
+    free(cfg->users_file);
+    free(cfg->anon_root);
+    free(cfg->pasv_address);
+    free(cfg->run_as_user);
+    free(cfg->xferlog_file);
+    free(cfg->config_file);
+    cfg->users_file = cfg->anon_root = cfg->pasv_address = NULL;
+    cfg->run_as_user = cfg->xferlog_file = cfg->config_file = NULL;
+}
+
+/* Strict decimal: optional '-', digits, nothing else (strtol alone would take " 12", "+1",
+ * "12abc"). */
+static int parse_int(const char *s, long min, long max, long *out)
+{
+    const char *p = s;
+    if (*p == '-')
+        p++;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (const char *q = p; *q; q++)
+        if (!isdigit((unsigned char)*q))
+            return -1;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Absolute form of a path named in a setting, relative to base_dir (or the working
+ * directory). Returns a malloc'd string or NULL. */
+static char *absolute_path(const set_ctx *ctx, const char *value)
+{
+    if (value[0] == '/')
+        return strdup(value);
+    char cwd[PATH_MAX];
+    const char *base = ctx->base_dir;
+    if (!base) {
+        if (!getcwd(cwd, sizeof(cwd)))
+            return NULL;
+        base = cwd;
+    }
+    size_t n = strlen(base) + 1 + strlen(value) + 1;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", base, value);
+    return p;
+}
+
+/* Resolves a path that must exist and be a directory (want_dir) or a regular file. */
+static int existing_path(const set_ctx *ctx, const char *key, const char *value, bool want_dir,
+                         char **out, char *err, size_t err_size)
+{
+    if (*value == '\0')
+        return set_error(err, err_size, "%s: expected a path, got an empty value", key);
+    char *abs = absolute_path(ctx, value);
+    if (!abs)
+        return set_error(err, err_size, "%s: '%s': %s", key, value, strerror(errno));
+    char *real = realpath(abs, NULL);
+    int e = errno;
+    free(abs);
+    if (!real)
+        return set_error(err, err_size, "%s: '%s': %s", key, value, strerror(e));
+    struct stat st;
+    if (stat(real, &st) != 0 || (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+        free(real);
+        return set_error(err, err_size, "%s: '%s' is not a %s", key, value,
+                         want_dir ? "directory" : "regular file");
+    }
+    *out = real;
+    return 0;
+}
+
+static void replace_str(char **slot, char *v)
+{
+    free(*slot);
+    *slot = v;
+}
+
+typedef struct int_key {
+    const char *key;
+    size_t offset;
+    long min, max;
+} int_key;
+
+static const int_key int_keys[] = {
+    {"max-sessions", offsetof(ftpd_config, max_sessions), 1, 100000},
+    {"max-per-ip", offsetof(ftpd_config, max_per_ip), 1, 100000},
+    {"idle-timeout", offsetof(ftpd_config, idle_timeout), 1, 86400},
+    {"login-timeout", offsetof(ftpd_config, login_timeout), 1, 3600},
+    {"data-timeout", offsetof(ftpd_config, data_timeout), 1, 86400},
+    {"max-login-failures", offsetof(ftpd_config, max_login_failures), 1, 1000},
+    {"login-failure-delay", offsetof(ftpd_config, login_failure_delay_ms), 0, 60000},
+    {"workers", offsetof(ftpd_config, worker_threads), 0, 1024},
+};
+
+static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *err, size_t err_size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (net_parse_hostport(value, DEFAULT_PORT, &ss, &len) != 0)
+        return set_error(err, err_size,
+                         "listen: expected ADDR:PORT or [IPV6-ADDR]:PORT with a numeric "
+                         "address, got '%s'",
+                         value);
+    if (!ctx->append_listen || !ctx->listen_started) {
+        cfg->listen_count = 0;
+        ctx->listen_started = true;
+    }
+    if (cfg->listen_count >= CONFIG_MAX_LISTEN)
+        return set_error(err, err_size, "listen: at most %d addresses, got one more: '%s'",
+                         CONFIG_MAX_LISTEN, value);
+    cfg->listen[cfg->listen_count++] = ss;
+    return 0;
+}
+
+static int set_pasv_ports(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+{
+    const char *dash = strchr(value, '-');
+    long first, last;
+    char a[16];
+    size_t n = dash ? (size_t)(dash - value) : 0;
+    if (!dash || n == 0 || n >= sizeof(a))
+        goto bad;
+    memcpy(a, value, n);
+    a[n] = '\0';
+    if (parse_int(a, 1024, 65535, &first) != 0 || parse_int(dash + 1, 1024, 65535, &last) != 0 ||
+        first > last)
+        goto bad;
+    cfg->pasv_first = (int)first;
+    cfg->pasv_last = (int)last;
+    return 0;
+bad:
+    return set_error(err, err_size,
+                     "pasv-ports: expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535, "
+                     "got '%s'",
+                     value);
+}
+
+static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char *value, char *err,
+                     size_t err_size)
+{
+    for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
+        const int_key *k = &int_keys[i];
+        if (strcmp(key, k->key) != 0)
+            continue;
+        long v;
+        if (parse_int(value, k->min, k->max, &v) != 0)
+            return set_error(err, err_size, "%s: expected a number from %ld to %ld, got '%s'", key,
+                             k->min, k->max, value);
+        *(int *)(void *)((char *)cfg + k->offset) = (int)v;
+        return 0;
+    }
+
+    if (strcmp(key, "listen") == 0)
+        return set_listen(cfg, ctx, value, err, err_size);
+    if (strcmp(key, "pasv-ports") == 0)
+        return set_pasv_ports(cfg, value, err, err_size);
+    if (strcmp(key, "users") == 0) {
+        char *p;
+        if (existing_path(ctx, key, value, false, &p, err, err_size) != 0)
+            return -1;
+        replace_str(&cfg->users_file, p);
+        if (ctx->users_set)
+            *ctx->users_set = true;
+        return 0;
+    }
+    if (strcmp(key, "anonymous") == 0) {
+        /* "off" is how a file says --no-anonymous; a directory really named "off" can
+         * still be given as "./off". */
+        char *p = NULL;
+        if (strcmp(value, "off") != 0 &&
+            existing_path(ctx, key, value, true, &p, err, err_size) != 0)
+            return -1;
+        replace_str(&cfg->anon_root, p);
+        if (ctx->anon_set)
+            *ctx->anon_set = true;
+        return 0;
+    }
+    if (strcmp(key, "pasv-address") == 0) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        /* 227 replies can only carry IPv4; EPSV needs no address at all. */
+        if (net_parse_addr(value, &ss, &len) != 0 || ss.ss_family != AF_INET)
+            return set_error(err, err_size,
+                             "pasv-address: expected a numeric IPv4 address, got '%s'", value);
+        char *p = strdup(value);
+        if (!p)
+            return set_error(err, err_size, "pasv-address: out of memory");
+        replace_str(&cfg->pasv_address, p);
+        return 0;
+    }
+    if (strcmp(key, "user") == 0) {
+        if (*value == '\0')
+            return set_error(err, err_size, "user: expected a user name, got an empty value");
+        /* Caught here rather than after binding, when the error would be harder to read. */
+        if (!getpwnam(value))
+            return set_error(err, err_size, "user: no such user '%s'", value);
+        char *p = strdup(value);
+        if (!p)
+            return set_error(err, err_size, "user: out of memory");
+        replace_str(&cfg->run_as_user, p);
+        return 0;
+    }
+    if (strcmp(key, "xferlog") == 0) {
+        if (*value == '\0')
+            return set_error(err, err_size, "xferlog: expected a path, got an empty value");
+        /* Absolute now: the file is opened later, maybe after the working directory is gone
+         * from view (the server drops privileges). */
+        char *p = absolute_path(ctx, value);
+        if (!p)
+            return set_error(err, err_size, "xferlog: '%s': %s", value, strerror(errno));
+        replace_str(&cfg->xferlog_file, p);
+        return 0;
+    }
+    if (strcmp(key, "log-level") == 0) {
+        if (log_parse_level(value, &cfg->log_level) != 0)
+            return set_error(err, err_size,
+                             "log-level: expected error, warn, info or debug, got '%s'", value);
+        return 0;
+    }
+    if (strcmp(key, "no-anonymous") == 0)
+        return set_error(err, err_size,
+                         "no-anonymous: a command-line flag only; write 'anonymous = off'");
+    return set_error(err, err_size, "unknown setting '%s'", key);
+}
+
+int config_set(ftpd_config *cfg, const char *key, const char *value, char *err, size_t err_size)
+{
+    set_ctx ctx = {0};
+    return set_value(cfg, &ctx, key, value, err, err_size);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return set_error(err, err_size, "%s: %s", path, strerror(errno));
+    /* Paths inside the file are relative to the file, as a reader of the file expects. */
+    char *real = realpath(path, NULL);
+    if (real) {
+        char *slash = strrchr(real, '/');
+        if (slash == real)
+            slash[1] = '\0';
+        else if (slash)
+            *slash = '\0';
+    }
+    ctx->base_dir = real;
+
+    char *line = NULL;
+    size_t cap = 0;
+    size_t lineno = 0;
+    int rc = 0;
+    char msg[512];
+    while (getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            rc = set_error(err, err_size, "%s:%zu: expected 'key = value', got '%s'", path, lineno,
+                           s);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *value = trim(eq + 1);
+        if (*key == '\0') {
+            rc = set_error(err, err_size, "%s:%zu: expected 'key = value', missing the key", path,
+                           lineno);
+            break;
+        }
+        if (set_value(cfg, ctx, key, value, msg, sizeof(msg)) != 0) {
+            rc = set_error(err, err_size, "%s:%zu: %s", path, lineno, msg);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = set_error(err, err_size, "%s: read error", path);
+    free(line);
+    free(real);
+    ctx->base_dir = NULL;
+    fclose(f);
+    if (rc == 0) {
+        char *p = strdup(path);
+        if (p)
+            replace_str(&cfg->config_file, p);
+    }
+    return rc;
+}
+
+int config_read_file(ftpd_config *cfg, const char *path, char *err, size_t err_size)
+{
+    set_ctx ctx = {.append_listen = true};
+    return read_file(cfg, path, &ctx, err, err_size);
+}
+
+/* ---- command line ---- */
+
+enum {
+    OPT_LISTEN = 256,
+    OPT_USERS,
+    OPT_ANONYMOUS,
+    OPT_NO_ANONYMOUS,
+    OPT_PASV_PORTS,
+    OPT_PASV_ADDRESS,
+    OPT_MAX_SESSIONS,
+    OPT_MAX_PER_IP,
+    OPT_IDLE_TIMEOUT,
+    OPT_LOGIN_TIMEOUT,
+    OPT_DATA_TIMEOUT,
+    OPT_MAX_LOGIN_FAILURES,
+    OPT_LOGIN_FAILURE_DELAY,
+    OPT_USER,
+    OPT_XFERLOG,
+    OPT_LOG_LEVEL,
+    OPT_WORKERS,
+    OPT_HASH_PASSWORD,
+};
+
+static const struct option long_opts[] = {
+    {"config", required_argument, NULL, 'c'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"hash-password", no_argument, NULL, OPT_HASH_PASSWORD},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"users", required_argument, NULL, OPT_USERS},
+    {"anonymous", required_argument, NULL, OPT_ANONYMOUS},
+    {"no-anonymous", no_argument, NULL, OPT_NO_ANONYMOUS},
+    {"pasv-ports", required_argument, NULL, OPT_PASV_PORTS},
+    {"pasv-address", required_argument, NULL, OPT_PASV_ADDRESS},
+    {"max-sessions", required_argument, NULL, OPT_MAX_SESSIONS},
+    {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
+    {"login-timeout", required_argument, NULL, OPT_LOGIN_TIMEOUT},
+    {"data-timeout", required_argument, NULL, OPT_DATA_TIMEOUT},
+    {"max-login-failures", required_argument, NULL, OPT_MAX_LOGIN_FAILURES},
+    {"login-failure-delay", required_argument, NULL, OPT_LOGIN_FAILURE_DELAY},
+    {"user", required_argument, NULL, OPT_USER},
+    {"xferlog", required_argument, NULL, OPT_XFERLOG},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {NULL, 0, NULL, 0},
+};
+/* '+' is not used: GNU permutation lets options follow stray words so they can be
+ * reported; the leading ':' is absent so getopt itself explains a missing argument. */
+static const char short_opts[] = "c:hV";
+
+static const char *long_name(int c)
+{
+    for (const struct option *o = long_opts; o->name; o++)
+        if (o->val == c)
+            return o->name;
+    return "?";
+}
+
+static void print_help(void)
+{
+    fputs("Usage: ftpd [OPTION]...\n"
+          "An FTP server for local accounts (a users file) and anonymous read access.\n"
+          "\n"
+          "Every long option is also a key of the configuration file (`key = value`);\n"
+          "options on the command line override the file whatever their order.\n"
+          "\n"
+          "  -c, --config FILE         read settings from FILE first\n"
+          "      --listen ADDR:PORT    listen on ADDR:PORT, e.g. 0.0.0.0:21 or [::1]:2121;\n"
+          "                            up to 8 times (default " DEFAULT_LISTEN ")\n"
+          "      --users FILE          accounts, lines of name:crypt-hash:home[:perms]\n"
+          "                            (default: the shipped sample_data/users if found)\n"
+          "      --anonymous DIR       allow anonymous read-only access to DIR\n"
+          "                            (default: the shipped sample_data/pub if found)\n"
+          "      --no-anonymous        refuse anonymous logins (file: anonymous = off)\n"
+          "      --pasv-ports FIRST-LAST\n"
+          "                            passive data ports, 1024..65535 (default: any)\n"
+          "      --pasv-address ADDR   IPv4 address to announce in 227 replies\n"
+          "                            (default: the control connection's address)\n"
+          "      --max-sessions N      sessions at once, 1..100000 (default 2000)\n"
+          "      --max-per-ip N        sessions at once from one address (default 200)\n"
+          "      --idle-timeout SECS   close an idle session after SECS (default 300)\n"
+          "      --login-timeout SECS  time to log in after connecting (default 60)\n"
+          "      --data-timeout SECS   abort a transfer stalled for SECS (default 120)\n"
+          "      --max-login-failures N\n"
+          "                            close a session after N failed logins (default 3)\n"
+          "      --login-failure-delay MS\n"
+          "                            wait before \"530 Login incorrect\" (default 1000)\n"
+          "      --user NAME           after binding, switch to user NAME (needed as root)\n"
+          "      --xferlog FILE        append an xferlog line per transfer (default: off)\n"
+          "      --log-level LEVEL     error, warn, info or debug (default info)\n"
+          "      --workers N           threads for password checks and slow file work,\n"
+          "                            0..1024; 0 means one per CPU (default 0)\n"
+          "      --hash-password       read a password from standard input, print its\n"
+          "                            SHA-512-crypt hash for a users file, and exit\n"
+          "  -h, --help                show this help and exit\n"
+          "  -V, --version             show the version and exit\n"
+          "\n"
+          "Exit status: 0 on a clean stop, 1 when start-up fails, 2 on a bad option,\n"
+          "configuration or users file.\n",
+          stdout);
+}
+
+static config_result hash_password(void)
+{
+    bool tty = isatty(STDIN_FILENO);
+    struct termios saved, noecho;
+    bool restore = false;
+    if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
+        noecho = saved;
+        noecho.c_lflag &= ~(tcflag_t)ECHO;
+        noecho.c_lflag |= ECHONL;
+        restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho) == 0;
+    }
+    if (tty) {
+        fputs("Password: ", stderr);
+        fflush(stderr);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (restore)
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+
+    config_result res = CONFIG_ERROR;
+    if (n < 0) {
+        fputs("ftpd: --hash-password: no password on standard input\n", stderr);
+        goto out;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (n == 0) {
+        fputs("ftpd: --hash-password: empty password\n", stderr);
+        goto out;
+    }
+    char hash[256];
+    if (users_hash_password(line, hash, sizeof(hash)) != 0) {
+        fputs("ftpd: --hash-password: hashing failed\n", stderr);
+        goto out;
+    }
+    printf("%s\n", hash);
+    fflush(stdout);
+    res = CONFIG_EXIT_OK;
+out:
+    if (line) {
+        explicit_bzero(line, cap);
+        free(line);
+    }
+    return res;
+}
+
+/* A file or directory of the shipped sample_data/, looked for in the working directory, then
+ * beside the executable (../ and ../../ of its directory cover build/ftpd and deeper build
+ * trees). Returns a malloc'd real path or NULL. */
+static char *find_sample(const char *rel, bool want_dir)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char exe_dir[PATH_MAX] = "";
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(exe_dir, sizeof(exe_dir), "%s", exe);
+        }
+    }
+    const char *prefixes[] = {".", exe_dir[0] ? exe_dir : NULL};
+    const char *ups[] = {"", "/..", "/../.."};
+    for (size_t p = 0; p < 2; p++) {
+        if (!prefixes[p])
+            continue;
+        for (size_t u = 0; u < 3; u++) {
+            /* The working directory is searched only at its own level. */
+            if ((p == 0) != (u == 0))
+                continue;
+            char cand[PATH_MAX * 2];
+            snprintf(cand, sizeof(cand), "%s%s/sample_data/%s", prefixes[p], ups[u], rel);
+            char *real = realpath(cand, NULL);
+            if (!real)
+                continue;
+            struct stat st;
+            if (stat(real, &st) == 0 && (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode)))
+                return real;
+            free(real);
+        }
+    }
+    return NULL;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+config_result config_load(ftpd_config *cfg, int argc, char **argv)
+{
+    config_defaults(cfg);
+
+    /* First pass: only what must happen before the other flags (-c, so that flags override
+     * the file whatever their order) or instead of them (--help, --version,
+     * --hash-password). Errors are left to the second pass, which reports each once. */
+    const char *config_path = NULL;
+    bool help = false, version = false, hash = false;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (config_path) {
+                fputs("ftpd: --config: given more than once\n", stderr);
+                return CONFIG_ERROR;
+            }
+            config_path = optarg;
+            break;
+        case 'h':
+            help = true;
+            break;
+        case 'V':
+            version = true;
+            break;
+        case OPT_HASH_PASSWORD:
+            hash = true;
+            break;
+        default:
+            break;
+        }
+    }
+    if (help) {
+        print_help();
+        return CONFIG_EXIT_OK;
+    }
+    if (version) {
+        puts("ftpd " FTP_VERSION);
+        return CONFIG_EXIT_OK;
+    }
+    if (hash)
+        return hash_password();
+
+    bool users_set = false, anon_set = false;
+    char err[1024];
+    if (config_path) {
+        set_ctx fctx = {.append_listen = true, .users_set = &users_set, .anon_set = &anon_set};
+        if (read_file(cfg, config_path, &fctx, err, sizeof(err)) != 0) {
+            fprintf(stderr, "ftpd: %s\n", err);
+            config_free(cfg);
+            return CONFIG_ERROR;
+        }
+    }
+
+    set_ctx actx = {.append_listen = true, .users_set = &users_set, .anon_set = &anon_set};
+    optind = 0;
+    opterr = 1;
+    while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+        const char *key = NULL, *value = optarg;
+        switch (c) {
+        case 'c':
+        case 'h':
+        case 'V':
+        case OPT_HASH_PASSWORD:
+            continue;
+        case OPT_NO_ANONYMOUS:
+            key = "anonymous";
+            value = "off";
+            break;
+        case '?':
+            fputs("Try 'ftpd --help' for more information.\n", stderr);
+            config_free(cfg);
+            return CONFIG_ERROR;
+        default:
+            key = long_name(c);
+            break;
+        }
+        if (set_value(cfg, &actx, key, value, err, sizeof(err)) != 0) {
+            /* err begins with the key; the user typed it as a flag. */
+            fprintf(stderr, "ftpd: --%s\n", err);
+            config_free(cfg);
+            return CONFIG_ERROR;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ftpd: unexpected argument '%s'\nTry 'ftpd --help' for more information.\n",
+                argv[optind]);
+        config_free(cfg);
+        return CONFIG_ERROR;
+    }
+
+    if (!users_set)
+        cfg->users_file = find_sample("users", false);
+    if (!anon_set)
+        cfg->anon_root = find_sample("pub", true);
+    if (!cfg->users_file && !cfg->anon_root) {
+        fputs("ftpd: no accounts configured: give --users FILE and/or --anonymous DIR "
+              "(the shipped sample_data/ was not found)\n",
+              stderr);
+        config_free(cfg);
+        return CONFIG_ERROR;
+    }
+    cfg->demo_account_warning = cfg->users_file && ends_with(cfg->users_file, "sample_data/users");
+    return CONFIG_OK;
+}
