@@ -1,0 +1,264 @@
+/* Worker pool: a mutex+condvar job queue in, a done list plus an eventfd back to the loop. */
+#include "workq.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+typedef struct workq_job {
+    workq_fn fn;
+    workq_done_cb done;
+    void *arg;
+    struct workq_job *next;
+} workq_job;
+
+struct workq {
+    ev_loop *loop;
+    int efd;
+    pthread_t *threads;
+    int nthreads;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    workq_job *q_head, *q_tail;       /* guarded by mu */
+    workq_job *done_head, *done_tail; /* guarded by mu */
+    bool stopping;                    /* guarded by mu */
+
+    /* Loop thread only: jobs taken from the done list whose callbacks have not run yet, and
+     * a flag the current delivery watches in case a done callback frees the queue. */
+    workq_job *delivering;
+    bool *freed_flag;
+
+    atomic_size_t pending;
+};
+
+static void free_jobs(workq_job *j)
+{
+    while (j != NULL) {
+        workq_job *next = j->next;
+        free(j);
+        j = next;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    workq *q = arg;
+
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->stopping && q->q_head == NULL)
+            pthread_cond_wait(&q->cv, &q->mu);
+        if (q->stopping)
+            break;
+        workq_job *j = q->q_head;
+        q->q_head = j->next;
+        if (q->q_head == NULL)
+            q->q_tail = NULL;
+        pthread_mutex_unlock(&q->mu);
+
+        j->fn(j->arg);
+
+        pthread_mutex_lock(&q->mu);
+        j->next = NULL;
+        bool wake = q->done_head == NULL;
+        if (q->done_tail != NULL)
+            q->done_tail->next = j;
+        else
+            q->done_head = j;
+        q->done_tail = j;
+        /* One wake-up per empty -> non-empty transition: the loop takes the whole list. */
+        if (wake) {
+            uint64_t one = 1;
+            ssize_t n;
+            do
+                n = write(q->efd, &one, sizeof(one));
+            while (n < 0 && errno == EINTR);
+            /* EAGAIN means the counter is already non-zero: the loop is woken anyway. */
+        }
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static void workq_wake_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    workq *q = ud;
+    uint64_t v;
+
+    /* Drain the counter before taking the list: a job finished after the take then writes
+     * again, so no completion is left without a wake-up. */
+    while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+
+    pthread_mutex_lock(&q->mu);
+    workq_job *list = q->done_head;
+    q->done_head = q->done_tail = NULL;
+    pthread_mutex_unlock(&q->mu);
+
+    if (list == NULL)
+        return;
+    /* Append, so a re-entrant delivery (unlikely, but cheap to allow) keeps its order. */
+    workq_job **tail = &q->delivering;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = list;
+
+    while (q->delivering != NULL) {
+        workq_job *j = q->delivering;
+        q->delivering = j->next;
+        workq_done_cb done = j->done;
+        void *arg = j->arg;
+        free(j);
+        atomic_fetch_sub(&q->pending, 1);
+        if (done == NULL)
+            continue;
+
+        bool freed = false;
+        bool *outer = q->freed_flag;
+        q->freed_flag = &freed;
+        done(arg);
+        if (freed) {
+            if (outer != NULL)
+                *outer = true;
+            return;
+        }
+        q->freed_flag = outer;
+    }
+}
+
+/* Stops and joins the first n threads. Jobs still queued are dropped by the caller. */
+static void stop_threads(workq *q, int n)
+{
+    pthread_mutex_lock(&q->mu);
+    q->stopping = true;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    for (int i = 0; i < n; i++)
+        pthread_join(q->threads[i], NULL);
+}
+
+workq *workq_new(ev_loop *loop, int threads)
+{
+    if (loop == NULL || threads < 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    int err;
+    workq *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return NULL;
+    q->loop = loop;
+    atomic_init(&q->pending, 0);
+    q->threads = calloc((size_t)threads, sizeof(*q->threads));
+    if (q->threads == NULL)
+        goto fail_q;
+    q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (q->efd < 0)
+        goto fail_threads;
+    err = pthread_mutex_init(&q->mu, NULL);
+    if (err != 0) {
+        errno = err;
+        goto fail_efd;
+    }
+    err = pthread_cond_init(&q->cv, NULL);
+    if (err != 0) {
+        errno = err;
+        goto fail_mu;
+    }
+    if (ev_add(loop, q->efd, EV_READ, workq_wake_cb, q) != 0)
+        goto fail_cv;
+
+    /* Workers block every signal so that SIGTERM, SIGCHLD and friends reach the loop thread,
+     * where they interrupt the wait; threads inherit the creator's mask. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < threads; i++) {
+        err = pthread_create(&q->threads[i], NULL, worker_main, q);
+        if (err != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            stop_threads(q, i);
+            ev_del(loop, q->efd, EV_READ | EV_WRITE);
+            errno = err;
+            goto fail_cv;
+        }
+        q->nthreads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return q;
+
+fail_cv:
+    err = errno;
+    pthread_cond_destroy(&q->cv);
+    errno = err;
+fail_mu:
+    err = errno;
+    pthread_mutex_destroy(&q->mu);
+    errno = err;
+fail_efd:
+    err = errno;
+    close(q->efd);
+    errno = err;
+fail_threads:
+    err = errno;
+    free(q->threads);
+    errno = err;
+fail_q:
+    err = errno;
+    free(q);
+    errno = err;
+    return NULL;
+}
+
+void workq_free(workq *q)
+{
+    if (q == NULL)
+        return;
+    stop_threads(q, q->nthreads);
+    ev_del(q->loop, q->efd, EV_READ | EV_WRITE);
+    close(q->efd);
+    if (q->freed_flag != NULL)
+        *q->freed_flag = true;
+    free_jobs(q->q_head);
+    free_jobs(q->done_head);
+    free_jobs(q->delivering);
+    pthread_cond_destroy(&q->cv);
+    pthread_mutex_destroy(&q->mu);
+    free(q->threads);
+    free(q);
+}
+
+int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg)
+{
+    if (fn == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    workq_job *j = malloc(sizeof(*j));
+    if (j == NULL)
+        return -1;
+    *j = (workq_job){.fn = fn, .done = done, .arg = arg};
+
+    atomic_fetch_add(&q->pending, 1);
+    pthread_mutex_lock(&q->mu);
+    if (q->q_tail != NULL)
+        q->q_tail->next = j;
+    else
+        q->q_head = j;
+    q->q_tail = j;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+size_t workq_pending(const workq *q)
+{
+    return atomic_load(&q->pending);
+}
