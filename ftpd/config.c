@@ -441,9 +441,10 @@ static void print_help(void)
           "      --listen ADDR:PORT    listen on ADDR:PORT, e.g. 0.0.0.0:21 or [::1]:2121;\n"
           "                            up to 8 times (default " DEFAULT_LISTEN ")\n"
           "      --users FILE          accounts, lines of name:crypt-hash:home[:perms]\n"
-          "                            (default: the shipped sample_data/users if found)\n"
+          "                            (default, when neither --users nor --anonymous is\n"
+          "                            given: the shipped sample_data/users)\n"
           "      --anonymous DIR       allow anonymous read-only access to DIR\n"
-          "                            (default: the shipped sample_data/pub if found)\n"
+          "                            (default: as for --users, the shipped sample_data/pub)\n"
           "      --no-anonymous        refuse anonymous logins (file: anonymous = off)\n"
           "      --pasv-ports FIRST-LAST\n"
           "                            passive data ports, 1024..65535 (default: any)\n"
@@ -659,10 +660,12 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
         return CONFIG_ERROR;
     }
 
-    if (!users_set)
+    /* The shipped sample data stands in only for a server given no accounts at all: once an
+     * administrator names either, the other is not filled in behind their back. */
+    if (!users_set && !anon_set) {
         cfg->users_file = find_sample("users", false);
-    if (!anon_set)
         cfg->anon_root = find_sample("pub", true);
+    }
     if (!cfg->users_file && !cfg->anon_root) {
         fputs("ftpd: no accounts configured: give --users FILE and/or --anonymous DIR "
               "(the shipped sample_data/ was not found)\n",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -123,6 +124,10 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     s->state = SESS_LOGIN;
     s->peer = *peer;
     stream_plain_init(&s->ctl, fd);
+    /* Clients send ABOR (and Telnet IP/DM) as urgent data; the urgent byte is the line's
+     * final LF, which would otherwise be taken out of the stream and the line never end. */
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &one, sizeof one);
     net_local_addr(fd, &s->local);
     net_addr_str(peer, s->peer_str, sizeof s->peer_str);
     buf_init(&s->in, FTP_LINE_MAX);
@@ -322,8 +327,10 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         }
         s->state = SESS_LOGIN;
         s->last_activity = now;
+        /* Re-arm before resuming: a command read now (another PASS) may set its own delay. */
+        ev_timer_start(loop, t, (long)cfg->login_timeout * 1000);
         session_resume(s);
-        return s->state == SESS_CLOSED ? EV_TIMER_STOP : (long)cfg->login_timeout * 1000;
+        return EV_TIMER_STOP;
     }
     if (s->state == SESS_CLOSING || s->state == SESS_CLOSED)
         return EV_TIMER_STOP;

@@ -599,12 +599,13 @@ START_TEST(test_sample_data_fallback)
     ck_assert_str_eq(cfg.anon_root + strlen(cfg.anon_root) - 15, "sample_data/pub");
     config_free(&cfg);
 
-    /* An explicit users file turns the warning off; anonymous still falls back. */
+    /* An explicit users file turns the warning off, and the shipped public folder is not
+     * opened to anonymous users behind the administrator's back. */
     r = load_args(&cfg, err, sizeof(err), "--users", users_path, NULL);
     ck_assert_int_eq(r, CONFIG_OK);
     ck_assert(!cfg.demo_account_warning);
     ck_assert_str_eq(cfg.users_file, users_path);
-    ck_assert_ptr_nonnull(cfg.anon_root);
+    ck_assert_ptr_null(cfg.anon_root);
     config_free(&cfg);
 
     /* A local sample_data/ in the working directory wins over the one by the binary. */
