@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,9 +48,15 @@ static void free_jobs(workq_job *j)
     }
 }
 
+/* How much lower than the loop thread workers run. */
+#define WORKQ_NICE 10
+
 static void *worker_main(void *arg)
 {
     workq *q = arg;
+    /* Background work (password hashes, checksums) yields the CPU to the loop thread: a burst
+     * of logins must not slow the transfers in flight. Linux applies nice per thread. */
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKQ_NICE); /* failure only costs fairness */
 
     pthread_mutex_lock(&q->mu);
     for (;;) {

@@ -58,8 +58,8 @@ void cmd_pasv(session *s, const char *arg)
     struct sockaddr_storage bound;
     net_local_addr(x->listen_fd, &bound);
     int port = net_port(&bound);
-    session_reply(s, FTP_PASV_OK, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", ip[0], ip[1],
-                  ip[2], ip[3], port >> 8, port & 0xff);
+    session_reply(s, FTP_PASV_OK, "Entering Passive Mode (%u,%u,%u,%u,%d,%d).", ip[0], ip[1], ip[2],
+                  ip[3], port >> 8, port & 0xff);
 }
 
 void cmd_epsv(session *s, const char *arg)
@@ -118,8 +118,7 @@ void cmd_port(session *s, const char *arg)
     }
     unsigned v[6];
     char tail;
-    if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) !=
-        6) {
+    if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: expected h1,h2,h3,h4,p1,p2.");
         return;
     }

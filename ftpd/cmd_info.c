@@ -113,7 +113,9 @@ static void stat_server(session *s)
              "%s\n"
              "End of status",
              s->peer_str, local,
-             s->user ? s->user->name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-",
+             s->user                     ? s->user->name
+             : (s->flags & SF_ANONYMOUS) ? "anonymous"
+                                         : "-",
              (s->flags & SF_ASCII) ? "ASCII" : "BINARY", xs);
     session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }

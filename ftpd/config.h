@@ -13,30 +13,30 @@
 
 typedef struct ftpd_config {
     struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
-    size_t listen_count;           /* default: 127.0.0.1:2121 */
-    char *users_file;              /* NULL: no local accounts (default: sample_data/users) */
-    char *anon_root;               /* NULL: anonymous off (default: sample_data/pub) */
-    int pasv_first, pasv_last;     /* 0,0: any port the kernel picks */
-    char *pasv_address;            /* address to announce in 227; NULL: the control socket's */
-    int max_sessions;              /* 2000 */
-    int max_per_ip;                /* 200 */
-    int idle_timeout;              /* seconds, 300 */
-    int login_timeout;             /* seconds to log in after connecting, 60 */
-    int data_timeout;              /* seconds without data progress, 120 */
-    int max_login_failures;        /* 3 failures, then the session is closed */
-    int login_failure_delay_ms;    /* 1000: delay before "530 Login incorrect" */
-    char *run_as_user;             /* --user NAME: drop to this user after binding */
-    char *xferlog_file;            /* NULL: off */
-    log_level_t log_level;         /* info */
-    int worker_threads;            /* 0: as many as cores */
-    bool demo_account_warning;     /* set when the users file holds the shipped demo account */
-    char *config_file;             /* the -c FILE that was read, for messages */
+    size_t listen_count;        /* default: 127.0.0.1:2121 */
+    char *users_file;           /* NULL: no local accounts (default: sample_data/users) */
+    char *anon_root;            /* NULL: anonymous off (default: sample_data/pub) */
+    int pasv_first, pasv_last;  /* 0,0: any port the kernel picks */
+    char *pasv_address;         /* address to announce in 227; NULL: the control socket's */
+    int max_sessions;           /* 2000 */
+    int max_per_ip;             /* 200 */
+    int idle_timeout;           /* seconds, 300 */
+    int login_timeout;          /* seconds to log in after connecting, 60 */
+    int data_timeout;           /* seconds without data progress, 120 */
+    int max_login_failures;     /* 3 failures, then the session is closed */
+    int login_failure_delay_ms; /* 1000: delay before "530 Login incorrect" */
+    char *run_as_user;          /* --user NAME: drop to this user after binding */
+    char *xferlog_file;         /* NULL: off */
+    log_level_t log_level;      /* info */
+    int worker_threads;         /* 0: as many as cores */
+    bool demo_account_warning;  /* set when the users file holds the shipped demo account */
+    char *config_file;          /* the -c FILE that was read, for messages */
 } ftpd_config;
 
 typedef enum {
-    CONFIG_OK = 0,   /* run the server */
-    CONFIG_EXIT_OK,  /* --help, --version, --hash-password done: exit 0 */
-    CONFIG_ERROR,    /* message written to stderr: exit 2 */
+    CONFIG_OK = 0,  /* run the server */
+    CONFIG_EXIT_OK, /* --help, --version, --hash-password done: exit 0 */
+    CONFIG_ERROR,   /* message written to stderr: exit 2 */
 } config_result;
 
 /* Fills cfg from defaults, then the config file named by -c, then the other flags.

@@ -15,7 +15,7 @@
 struct dirlist {
     dirlist_format fmt;
     unsigned perms;
-    int dir_fd;  /* the listed directory, or the parent of a listed file */
+    int dir_fd; /* the listed directory, or the parent of a listed file */
     const vfs *v;
     char *dir_vpath; /* for resolving symlinks beneath the root */
     char **names;

@@ -177,6 +177,6 @@ void server_shutdown(server *srv)
         fclose(srv->xferlog);
         srv->xferlog = NULL;
     }
-    log_info("served %llu transfers: %llu bytes in, %llu bytes out", srv->transfers,
-             srv->bytes_in, srv->bytes_out);
+    log_info("served %llu transfers: %llu bytes in, %llu bytes out", srv->transfers, srv->bytes_in,
+             srv->bytes_out);
 }

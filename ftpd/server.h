@@ -19,10 +19,10 @@ typedef struct server {
     workq *wq;
     int listen_fds[CONFIG_MAX_LISTEN];
     size_t nlisten;
-    bool accept_paused;      /* out of fds: listeners unregistered until the timer retries */
+    bool accept_paused; /* out of fds: listeners unregistered until the timer retries */
     ev_timer accept_retry;
-    session *sessions;       /* live sessions, doubly linked */
-    session *closing;        /* closed sessions waiting to be freed before the loop sleeps */
+    session *sessions; /* live sessions, doubly linked */
+    session *closing;  /* closed sessions waiting to be freed before the loop sleeps */
     size_t nsessions;
     ipcount per_ip;
     unsigned long next_id;

@@ -70,7 +70,8 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
 /* Frees a closed session (called by the server outside any callback). */
 void session_free(session *s);
 /* Queues a reply and flushes what the socket takes now. */
-void session_reply(session *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void session_reply(session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 void session_reply_lines(session *s, int code, const char *text);
 /* Sends what is queued, then closes (QUIT, 421). */
 void session_close_after_flush(session *s);

@@ -18,11 +18,11 @@
 #include "vfs.h"
 
 typedef struct upload {
-    int dir_fd;        /* the target's directory */
-    int fd;            /* the file being written, positioned at its end */
-    char target[256];  /* target's name in dir_fd */
-    char temp[300];    /* the hidden file's name in dir_fd */
-    off_t offset;      /* bytes the file held when the upload started */
+    int dir_fd;       /* the target's directory */
+    int fd;           /* the file being written, positioned at its end */
+    char target[256]; /* target's name in dir_fd */
+    char temp[300];   /* the hidden file's name in dir_fd */
+    off_t offset;     /* bytes the file held when the upload started */
 } upload;
 
 typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;

@@ -452,8 +452,7 @@ static void listen_cb(ev_loop *loop, int fd, int mask, void *ud)
         return; /* EAGAIN, or a connection that went away before accept */
     if (!net_same_host(&peer, &x->s->peer)) {
         char who[NET_ADDR_STRLEN];
-        session_log(x->s, "refused data connection from %s",
-                    net_addr_str(&peer, who, sizeof who));
+        session_log(x->s, "refused data connection from %s", net_addr_str(&peer, who, sizeof who));
         close(cfd);
         return;
     }
@@ -558,8 +557,8 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
     const char *path = x->vpath ? x->vpath : "";
     if (x->expect >= 0)
         snprintf(out, out_size, "%s %s: %lld of %lld bytes (%d%%), %.1f MiB/s", kind_name(x->kind),
-                 path, x->done, x->expect,
-                 x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100, rate);
+                 path, x->done, x->expect, x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100,
+                 rate);
     else
         snprintf(out, out_size, "%s %s: %lld bytes so far, %.1f MiB/s", kind_name(x->kind), path,
                  x->done, rate);

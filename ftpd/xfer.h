@@ -30,26 +30,26 @@ typedef struct dirlist dirlist;
 typedef struct xfer {
     struct session *s;
     xfer_state state;
-    xfer_kind kind;     /* the data command; XK_NONE until one arrives */
+    xfer_kind kind; /* the data command; XK_NONE until one arrives */
     bool passive;
     bool ascii;
-    bool cr_pending;    /* ASCII upload: a CR ended the last chunk */
-    bool eof;           /* source exhausted (RETR/LIST) or peer finished (STOR) */
+    bool cr_pending; /* ASCII upload: a CR ended the last chunk */
+    bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
     int listen_fd;
-    int data_fd;        /* -1 until connected; then owned by `data` */
+    int data_fd; /* -1 until connected; then owned by `data` */
     stream data;
     struct sockaddr_storage port_addr;
     int file_fd;
     upload up;
     bool uploading;
     dirlist *dl;
-    buf fbuf;           /* file-side bytes not yet written to their destination */
-    off_t offset;       /* RETR: next file offset; STOR: start offset */
-    off_t total;        /* RETR: file size; -1 unknown */
-    long long done;     /* payload bytes moved on the data connection */
-    long long expect;   /* payload bytes this transfer will move; -1 unknown */
-    char *vpath;        /* for STAT, logs and xferlog */
-    ev_timer timer;     /* data timeout */
+    buf fbuf;         /* file-side bytes not yet written to their destination */
+    off_t offset;     /* RETR: next file offset; STOR: start offset */
+    off_t total;      /* RETR: file size; -1 unknown */
+    long long done;   /* payload bytes moved on the data connection */
+    long long expect; /* payload bytes this transfer will move; -1 unknown */
+    char *vpath;      /* for STAT, logs and xferlog */
+    ev_timer timer;   /* data timeout */
     long long last_progress;
     long long started_ms;
 } xfer;

@@ -8,16 +8,16 @@
 #include <time.h>
 
 typedef struct xferlog_entry {
-    time_t end;            /* when the transfer ended */
-    double seconds;        /* duration, at least 1 when written */
-    const char *host;      /* remote address */
+    time_t end;       /* when the transfer ended */
+    double seconds;   /* duration, at least 1 when written */
+    const char *host; /* remote address */
     long long bytes;
-    const char *path;      /* virtual path */
-    bool ascii;            /* 'a' or 'b' */
-    bool incoming;         /* 'i' (upload) or 'o' */
-    bool anonymous;        /* 'a' or 'r' */
-    const char *user;      /* the login name, or the anonymous password */
-    bool complete;         /* 'c' or 'i' */
+    const char *path; /* virtual path */
+    bool ascii;       /* 'a' or 'b' */
+    bool incoming;    /* 'i' (upload) or 'o' */
+    bool anonymous;   /* 'a' or 'r' */
+    const char *user; /* the login name, or the anonymous password */
+    bool complete;    /* 'c' or 'i' */
 } xferlog_entry;
 
 /* Formats one line (with '\n'); spaces in the path become '_' as xferlog readers expect.
