@@ -5,6 +5,7 @@
 #ifndef STREAM_H
 #define STREAM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,12 @@ typedef struct stream_ops {
     /* Sends the file's bytes directly where the stream allows it (plain sockets); NULL when
      * the stream must see the bytes (TLS, compression). Same return as write. */
     ssize_t (*sendfile)(stream *s, int in_fd, off_t *offset, size_t len);
+    /* Moves up to len bytes from the stream straight into out_fd (a file, written at its
+     * position) without copying them through user space; NULL where the stream must see the
+     * bytes. Returns bytes written to out_fd, 0 at EOF, or -1 with s->last_errno (EAGAIN: no
+     * data now; any other errno: *file_err tells whether out_fd failed rather than the
+     * stream). */
+    ssize_t (*recvfile)(stream *s, int out_fd, size_t len, bool *file_err);
     /* Ends the write side. Returns 0 when done, -1 with EAGAIN to be called again. */
     int (*shutdown)(stream *s);
     /* Closes the fd and frees what the stream owns (not the stream struct itself). */
@@ -33,6 +40,7 @@ struct stream {
     const stream_ops *ops;
     int fd;
     int last_errno;
+    int pipe_fds[2]; /* recvfile's in-kernel staging pipe, made on first use; -1 until then */
 };
 
 /* Makes s a plain socket stream over fd (which the stream now owns). */

@@ -135,6 +135,23 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
     }
 }
 
+static void close_fn(void *arg)
+{
+    close(*(int *)arg);
+}
+
+void server_close_later(server *srv, int fd)
+{
+    int *job = malloc(sizeof *job);
+    if (job) {
+        *job = fd;
+        if (workq_submit(srv->wq, close_fn, free, job) == 0)
+            return;
+        free(job);
+    }
+    close(fd);
+}
+
 void server_session_closed(server *srv, session *s)
 {
     if (s->prev)

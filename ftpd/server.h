@@ -39,6 +39,10 @@ int server_start(server *srv);
 /* Closes every session and listener and frees what the server holds. */
 void server_shutdown(server *srv);
 
+/* Closes fd on a worker thread: the last reference to a large replaced file frees its
+ * storage, which must not stall the loop. */
+void server_close_later(server *srv, int fd);
+
 /* Called by a session when it closes: unlinks it and queues it for freeing. */
 void server_session_closed(server *srv, session *s);
 

@@ -264,7 +264,22 @@ fail:;
 
 int upload_commit(upload *u)
 {
+    int old = -1;
+    int rc = upload_commit_keep_old(u, &old);
+    if (old >= 0)
+        close(old);
+    return rc;
+}
+
+int upload_commit_keep_old(upload *u, int *old_fd)
+{
+    /* A reference to the replaced file keeps its inode alive past the rename, so the caller
+     * chooses where the cost of freeing a large file's pages is paid. */
+    *old_fd = openat(u->dir_fd, u->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (renameat(u->dir_fd, u->temp, u->dir_fd, u->target) < 0) {
+        if (*old_fd >= 0)
+            close(*old_fd);
+        *old_fd = -1;
         int err = errno;
         upload_abort(u, false);
         errno = err;

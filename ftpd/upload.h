@@ -35,8 +35,12 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
  * aborted without keeping data). */
 int upload_commit(upload *u);
-/* Ends a failed upload. With keep_partial and a file longer than it started, its data is kept
- * as the target's partial file for a later resume; otherwise it is removed. */
+/* As upload_commit, but hands back in *old_fd an O_PATH descriptor of the file that was
+ * replaced (-1 if none): closing it frees that file's storage, which for a large file takes
+ * long enough to be worth doing off the event loop. */
+int upload_commit_keep_old(upload *u, int *old_fd);
+/* Ends a failed upload. With keep_partial and a file that holds data, its data is kept as the
+ * target's partial file for a later resume; otherwise it is removed. */
 void upload_abort(upload *u, bool keep_partial);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
 off_t upload_resume_size(const vfs *v, const char *vpath);

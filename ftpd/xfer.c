@@ -185,8 +185,12 @@ static void finish(xfer *x, int code, const char *text, bool keep_partial)
     bool ok = code == FTP_TRANSFER_OK;
     close_data(x); /* the data is out (or lost) before the reply says so */
     if (ok && x->uploading) {
+        int old = -1;
         x->uploading = false;
-        if (upload_commit(&x->up) < 0) {
+        int rc = upload_commit_keep_old(&x->up, &old);
+        if (old >= 0)
+            server_close_later(s->srv, old);
+        if (rc < 0) {
             int err = errno;
             ok = false;
             code = (err == ENOSPC || err == EDQUOT) ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR;
@@ -364,8 +368,38 @@ static int drain_to_file(xfer *x)
     return 0;
 }
 
+/* Binary upload on a stream that can splice: socket to file inside the kernel. */
+static void pump_in_direct(xfer *x)
+{
+    size_t budget = XFER_WAKEUP_BUDGET;
+    while (budget > 0) {
+        bool file_err;
+        ssize_t n = x->data.ops->recvfile(&x->data, x->up.fd, budget, &file_err);
+        if (n > 0) {
+            progress(x, (size_t)n);
+            budget = budget > (size_t)n ? budget - (size_t)n : 0;
+            continue;
+        }
+        if (n == 0) {
+            finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+            return;
+        }
+        if (x->data.last_errno == EAGAIN)
+            return;
+        if (file_err)
+            fail_local(x, x->data.last_errno);
+        else
+            fail_network(x, x->data.last_errno);
+        return;
+    }
+}
+
 static void pump_in(xfer *x)
 {
+    if (!x->ascii && x->data.ops->recvfile) {
+        pump_in_direct(x);
+        return;
+    }
     size_t budget = XFER_WAKEUP_BUDGET;
     while (budget > 0) {
         size_t avail;

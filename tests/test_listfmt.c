@@ -51,7 +51,7 @@ static void check_ls(const struct stat *st, const char *name, time_t now, const 
 START_TEST(test_ls_file_recent)
 {
     struct stat st = mkstat(S_IFREG | 0644, 1, 0, 0, 1234, NOW - 86400);
-    char want[256];
+    char want[512];
     snprintf(want, sizeof(want), "-rw-r--r-- 1 %s 1234 Nov 13 22:13 file.txt\r\n", root_names());
     check_ls(&st, "file.txt", NOW, want);
 }
@@ -60,7 +60,7 @@ END_TEST
 START_TEST(test_ls_dir_old)
 {
     struct stat st = mkstat(S_IFDIR | 0755, 3, 0, 0, 4096, 1600000000);
-    char want[256];
+    char want[512];
     snprintf(want, sizeof(want), "drwxr-xr-x 3 %s 4096 Sep 13  2020 dir\r\n", root_names());
     check_ls(&st, "dir", NOW, want);
 }
