@@ -16,6 +16,7 @@
 #include "net.h"
 #include "path.h"
 #include "server.h"
+#include "workq.h"
 #include "xfer.h"
 
 /* The IPv4 address to announce in a 227 reply. */
@@ -257,6 +258,65 @@ void cmd_retr(session *s, const char *arg)
     xfer_start(x);
 }
 
+static void upload_failed(session *s, int err)
+{
+    if (err == EINVAL)
+        session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
+    else if (err == EISDIR)
+        session_reply(s, FTP_FILE_UNAVAILABLE, "Is a directory.");
+    else
+        reply_errno(s, err, "STOR");
+}
+
+static void upload_ready(session *s, xfer *x)
+{
+    x->uploading = true;
+    x->kind = XK_STOR;
+    x->offset = x->up.offset;
+    x->total = -1;
+    xfer_start(x);
+}
+
+/* Resuming or appending starts from a copy of what exists, which for a large file takes long
+ * enough to belong on a worker; the session holds its input meanwhile. */
+typedef struct prepare_job {
+    session *s;
+    unsigned long xfer_seq;
+    vfs v; /* a duplicate of the session's root, valid even if the session closes */
+    char *vpath;
+    upload_mode mode;
+    off_t rest;
+    upload up;
+    int rc, err;
+} prepare_job;
+
+static void prepare_fn(void *arg)
+{
+    prepare_job *j = arg;
+    j->rc = upload_begin(&j->up, &j->v, j->vpath, j->mode, j->rest, j->s->id);
+    j->err = errno;
+}
+
+static void prepare_done(void *arg)
+{
+    prepare_job *j = arg;
+    session *s = j->s;
+    s->jobs--;
+    bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
+    if (j->rc == 0 && ours) {
+        s->xfer->up = j->up;
+        upload_ready(s, s->xfer);
+    } else if (j->rc == 0) {
+        upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
+    } else if (ours) {
+        upload_failed(s, j->err);
+    }
+    vfs_close(&j->v);
+    free(j->vpath);
+    free(j);
+    session_resume(s);
+}
+
 static void start_upload(session *s, const char *vpath, upload_mode mode, off_t rest)
 {
     xfer *x = s->xfer;
@@ -264,21 +324,40 @@ static void start_upload(session *s, const char *vpath, upload_mode mode, off_t 
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
         return;
     }
-    if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0) {
-        int err = errno;
-        if (err == EINVAL)
-            session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
-        else if (err == EISDIR)
-            session_reply(s, FTP_FILE_UNAVAILABLE, "Is a directory.");
+    if (mode == UPLOAD_NEW) { /* creating an empty file is quick: no worker needed */
+        if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0)
+            upload_failed(s, errno);
         else
-            reply_errno(s, err, "STOR");
+            upload_ready(s, x);
         return;
     }
-    x->uploading = true;
-    x->kind = XK_STOR;
-    x->offset = x->up.offset;
-    x->total = -1;
-    xfer_start(x);
+    prepare_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);
+        j->vpath = strdup(vpath);
+    }
+    if (!j || j->v.root_fd < 0 || !j->vpath) {
+        if (j) {
+            vfs_close(&j->v);
+            free(j->vpath);
+            free(j);
+        }
+        session_reply(s, FTP_LOCAL_ERROR, "Out of resources.");
+        return;
+    }
+    j->s = s;
+    j->xfer_seq = x->seq;
+    j->mode = mode;
+    j->rest = rest;
+    if (workq_submit(s->srv->wq, prepare_fn, prepare_done, j) < 0) {
+        vfs_close(&j->v);
+        free(j->vpath);
+        free(j);
+        session_reply(s, FTP_LOCAL_ERROR, "Cannot start the upload now.");
+        return;
+    }
+    s->jobs++;
+    s->flags |= SF_READ_PAUSED;
 }
 
 void cmd_stor(session *s, const char *arg)

@@ -66,7 +66,7 @@ static void before_sleep(ev_loop *loop, void *ud)
     session **pp = &srv->closing;
     while (*pp) {
         session *s = *pp;
-        if (s->auth) {
+        if (s->auth || s->jobs) {
             pp = &s->next;
             continue;
         }

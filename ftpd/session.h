@@ -61,6 +61,8 @@ typedef struct session {
     long long last_activity;
     struct xfer *xfer;
     struct auth_job *auth;
+    int jobs;               /* other worker jobs that still refer to this session */
+    unsigned long xfer_seq; /* numbers data channels, so a job can tell its own from a new one */
     struct session *prev, *next;
 } session;
 

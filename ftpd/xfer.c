@@ -57,6 +57,7 @@ static xfer *xfer_new(session *s)
     if (!x)
         return NULL;
     x->s = s;
+    x->seq = ++s->xfer_seq;
     x->listen_fd = -1;
     x->data_fd = -1;
     x->file_fd = -1;
