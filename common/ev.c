@@ -217,7 +217,10 @@ static void ev_ready(ev_loop *loop, int fd, int mask)
         return;
     ev_io_cb cb = f->cb;
     void *ud = f->ud;
-    loop->ncalls++;
+    /* The wait may have slept for long: callbacks must see the time they run at, or an idle
+     * timer would measure activity from before the sleep. */
+    if (loop->ncalls++ == 0)
+        ev_update_time(loop);
     cb(loop, fd, eff, ud);
 }
 

@@ -76,6 +76,7 @@ void ftp_parse_line(char *line, ftp_cmd *cmd)
     }
     cmd->verb[keep] = '\0';
     cmd->verb_too_long = w > FTP_VERB_MAX;
+    cmd->has_nul = false;
     if (line[w] == ' ') {
         /* Only the one separating space goes: RFC 959 pathnames may begin or end with
          * spaces. */
@@ -129,6 +130,8 @@ ftp_parse_result ftp_parse_next(ftp_parser *p, buf *in, ftp_cmd *cmd, char *line
             n--;
         line[n] = '\0';
         ftp_parse_line(line, cmd);
+        /* A NUL would silently shorten a path into another one; the caller refuses it. */
+        cmd->has_nul = memchr(line, '\0', n) != NULL;
         return FTP_PARSE_CMD;
     }
 }

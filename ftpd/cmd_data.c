@@ -433,7 +433,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
         arg = skip_options(arg, &all);
     if (session_path(s, arg, vpath) < 0)
         return;
-    dirlist *d = dirlist_open(&s->vfs, vpath, fmt, s->perms, all);
+    dirlist *d = dirlist_open(&s->vfs, vpath, fmt, s->perms, s->mlst_facts, all);
     if (!d) {
         if (errno == ENOTDIR)
             session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");

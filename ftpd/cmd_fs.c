@@ -209,7 +209,7 @@ void cmd_mlst(session *s, const char *arg)
         reply_errno(s, errno, "MLST");
         return;
     }
-    int n = listfmt_mlsx(facts, sizeof facts, vpath, &st, s->perms, NULL, 0);
+    int n = listfmt_mlsx_facts(facts, sizeof facts, vpath, &st, s->perms, NULL, 0, s->mlst_facts);
     if (n < 2) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "MLST: Name too long.");
         return;

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "commands_int.h"
 #include "dirlist.h"
+#include "listfmt.h"
 #include "net.h"
 #include "path.h"
 #include "xfer.h"
@@ -19,18 +20,22 @@ void cmd_syst(session *s, const char *arg)
 
 void cmd_feat(session *s, const char *arg)
 {
-    session_reply_lines(s, FTP_SYSTEM_STATUS,
-                        "Features:\n"
-                        "EPRT\n"
-                        "EPSV\n"
-                        "MDTM\n"
-                        "MLST type*;size*;modify*;perm*;unique*;\n"
-                        "PASV\n"
-                        "REST STREAM\n"
-                        "SIZE\n"
-                        "TVFS\n"
-                        "UTF8\n"
-                        "End");
+    char facts[128], text[512];
+    listfmt_format_facts(s->mlst_facts, true, facts, sizeof facts);
+    snprintf(text, sizeof text,
+             "Features:\n"
+             "EPRT\n"
+             "EPSV\n"
+             "MDTM\n"
+             "MLST %s\n"
+             "PASV\n"
+             "REST STREAM\n"
+             "SIZE\n"
+             "TVFS\n"
+             "UTF8\n"
+             "End",
+             facts);
+    session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }
 
 void cmd_opts(session *s, const char *arg)
@@ -39,9 +44,13 @@ void cmd_opts(session *s, const char *arg)
         session_reply(s, FTP_CMD_OK, "Always in UTF8 mode.");
         return;
     }
-    if (strncasecmp(arg, "MLST", 4) == 0) {
-        /* We always send every fact; report the ones asked for that we know. */
-        session_reply(s, FTP_CMD_OK, "MLST OPTS type;size;modify;perm;unique;");
+    if (strncasecmp(arg, "MLST", 4) == 0 && (arg[4] == ' ' || arg[4] == '\0')) {
+        /* RFC 3659 7.9: the facts named (unknown ones ignored) are the ones sent from now on,
+         * and the reply lists them; no list at all selects none. */
+        char facts[128];
+        s->mlst_facts = listfmt_parse_facts(arg[4] ? arg + 5 : "");
+        listfmt_format_facts(s->mlst_facts, false, facts, sizeof facts);
+        session_reply(s, FTP_CMD_OK, "MLST OPTS %s", facts);
         return;
     }
     session_reply(s, FTP_ARG_SYNTAX_ERROR, "Option not understood.");
@@ -134,7 +143,7 @@ static void stat_path(session *s, const char *arg)
     }
     if (session_path(s, arg, vpath) < 0)
         return;
-    dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, true);
+    dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, MLSX_ALL, true);
     if (!d) {
         reply_errno(s, errno, "STAT");
         return;

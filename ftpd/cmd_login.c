@@ -9,6 +9,7 @@
 #include "server.h"
 #include "users.h"
 #include "workq.h"
+#include "xfer.h"
 
 typedef struct auth_job {
     session *s;
@@ -147,6 +148,16 @@ void cmd_pass(session *s, const char *arg)
 
 void cmd_quit(session *s, const char *arg)
 {
+    /* A client that quits mid-transfer wants out; waiting for a transfer whose peer may have
+     * stopped reading could take until the data timeout. An upload whose last bytes are
+     * already here completes first. */
+    if (s->xfer)
+        xfer_poll_input(s->xfer);
+    if (xfer_busy(s->xfer)) {
+        session_log(s, "QUIT during a transfer: aborting it");
+        xfer_free(s->xfer);
+        session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted by QUIT.");
+    }
     session_reply(s, FTP_GOODBYE, "Goodbye.");
     session_close_after_flush(s);
 }

@@ -15,6 +15,7 @@
 struct dirlist {
     dirlist_format fmt;
     unsigned perms;
+    unsigned facts;
     int dir_fd; /* the listed directory, or the parent of a listed file */
     const vfs *v;
     char *dir_vpath; /* for resolving symlinks beneath the root */
@@ -45,13 +46,14 @@ static int add_name(dirlist *d, size_t *cap, const char *name)
 }
 
 dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
-                      bool show_hidden)
+                      unsigned mlsx_facts, bool show_hidden)
 {
     dirlist *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     d->fmt = fmt;
     d->perms = perms;
+    d->facts = mlsx_facts;
     d->dir_fd = -1;
     d->v = v;
     d->now = time(NULL);
@@ -132,7 +134,7 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
     case DL_LIST:
         return listfmt_ls(line, line_size, name, &st, d->now);
     case DL_MLSD:
-        return listfmt_mlsx(line, line_size, name, &st, d->perms, NULL, 0);
+        return listfmt_mlsx_facts(line, line_size, name, &st, d->perms, NULL, 0, d->facts);
     case DL_NLST:
     default:
         return snprintf(line, line_size, "%s\r\n", name);

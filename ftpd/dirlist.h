@@ -13,10 +13,11 @@ typedef enum { DL_LIST = 0, DL_NLST, DL_MLSD } dirlist_format;
 
 typedef struct dirlist dirlist;
 
-/* Opens a listing of vpath. A file (not a directory) lists as itself, except for MLSD, which
- * fails with ENOTDIR. Returns NULL with errno. */
+/* Opens a listing of vpath; MLSD lines carry the MLSX_ facts in mlsx_facts. A file (not a
+ * directory) lists as itself, except for MLSD, which fails with ENOTDIR. Returns NULL with errno.
+ */
 dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
-                      bool show_hidden);
+                      unsigned mlsx_facts, bool show_hidden);
 /* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done. */
 int dirlist_fill(dirlist *d, buf *out);
 void dirlist_free(dirlist *d);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "users.h"
@@ -222,6 +223,13 @@ void listfmt_mdtm(char *out, size_t out_size, time_t t)
 int listfmt_mlsx(char *out, size_t out_size, const char *name, const struct stat *st,
                  unsigned perms, const char *type_override, int leading_space)
 {
+    return listfmt_mlsx_facts(out, out_size, name, st, perms, type_override, leading_space,
+                              MLSX_ALL);
+}
+
+int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struct stat *st,
+                       unsigned perms, const char *type_override, int leading_space, unsigned facts)
+{
     outbuf o = {out, out_size, 0, out_size == 0};
     bool dir = type_override != NULL || S_ISDIR(st->st_mode);
     const char *type = type_override ? type_override : dir ? "dir" : "file";
@@ -260,10 +268,52 @@ int listfmt_mlsx(char *out, size_t out_size, const char *name, const struct stat
 
     if (leading_space)
         put(&o, " ");
-    put(&o, "type=%s;", type);
-    if (!dir)
+    if (facts & MLSX_TYPE)
+        put(&o, "type=%s;", type);
+    if (!dir && (facts & MLSX_SIZE))
         put(&o, "size=%lld;", (long long)st->st_size);
-    put(&o, "modify=%s;perm=%s;unique=%llxg%llx; %s\r\n", modify, perm,
-        (unsigned long long)st->st_dev, (unsigned long long)st->st_ino, name);
+    if (facts & MLSX_MODIFY)
+        put(&o, "modify=%s;", modify);
+    if (facts & MLSX_PERM)
+        put(&o, "perm=%s;", perm);
+    if (facts & MLSX_UNIQUE)
+        put(&o, "unique=%llxg%llx;", (unsigned long long)st->st_dev,
+            (unsigned long long)st->st_ino);
+    put(&o, " %s\r\n", name);
     return finish(&o);
+}
+
+static const char *const fact_names[] = {"type", "size", "modify", "perm", "unique"};
+
+unsigned listfmt_parse_facts(const char *list)
+{
+    unsigned facts = 0;
+    while (*list) {
+        size_t len = strcspn(list, ";");
+        for (size_t i = 0; i < sizeof fact_names / sizeof fact_names[0]; i++) {
+            if (strlen(fact_names[i]) == len && strncasecmp(list, fact_names[i], len) == 0)
+                facts |= 1u << i;
+        }
+        list += len;
+        if (*list == ';')
+            list++;
+    }
+    return facts;
+}
+
+void listfmt_format_facts(unsigned facts, bool starred, char *out, size_t out_size)
+{
+    size_t len = 0;
+    if (out_size)
+        out[0] = '\0';
+    for (size_t i = 0; i < sizeof fact_names / sizeof fact_names[0] && len < out_size; i++) {
+        bool on = facts & (1u << i);
+        if (!on && !starred)
+            continue;
+        int n =
+            snprintf(out + len, out_size - len, "%s%s;", fact_names[i], on && starred ? "*" : "");
+        if (n < 0)
+            break;
+        len += (size_t)n;
+    }
 }

@@ -3,6 +3,7 @@
 #ifndef LISTFMT_H
 #define LISTFMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,6 +18,23 @@ int listfmt_ls(char *out, size_t out_size, const char *name, const struct stat *
  * Returns length or -1. */
 int listfmt_mlsx(char *out, size_t out_size, const char *name, const struct stat *st,
                  unsigned perms, const char *type_override, int leading_space);
+/* The RFC 3659 facts a client may select with OPTS MLST. */
+enum {
+    MLSX_TYPE = 1 << 0,
+    MLSX_SIZE = 1 << 1,
+    MLSX_MODIFY = 1 << 2,
+    MLSX_PERM = 1 << 3,
+    MLSX_UNIQUE = 1 << 4,
+    MLSX_ALL = (1 << 5) - 1,
+};
+/* As listfmt_mlsx, with only the facts in `facts` (MLSX_ bits). */
+int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struct stat *st,
+                       unsigned perms, const char *type_override, int leading_space,
+                       unsigned facts);
+/* Parses "type;size;" (any case, unknown facts ignored) into MLSX_ bits. */
+unsigned listfmt_parse_facts(const char *list);
+/* Writes "type;size;..." for the bits into out; with stars (FEAT's form) when `starred`. */
+void listfmt_format_facts(unsigned facts, bool starred, char *out, size_t out_size);
 /* "YYYYMMDDHHMMSS" in UTC for MDTM and the modify fact. out_size >= 15. */
 void listfmt_mdtm(char *out, size_t out_size, time_t t);
 

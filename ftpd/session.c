@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "ftp_reply.h"
+#include "listfmt.h"
 #include "log.h"
 #include "net.h"
 #include "path.h"
@@ -133,6 +134,7 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     buf_init(&s->in, FTP_LINE_MAX);
     buf_init(&s->out, CTL_OUT_MAX);
     s->vfs.root_fd = -1;
+    s->mlst_facts = MLSX_ALL;
     ev_timer_init(&s->timer, session_timer_cb, s);
     s->last_activity = ev_now(srv->loop);
 
@@ -203,7 +205,8 @@ int session_path(session *s, const char *arg, char *out)
 /* Commands that must be answered while a transfer runs; the rest wait for it to end. */
 static bool runs_during_transfer(const char *verb)
 {
-    return strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 || strcmp(verb, "NOOP") == 0;
+    return strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 || strcmp(verb, "NOOP") == 0 ||
+           strcmp(verb, "QUIT") == 0;
 }
 
 static void run_line(session *s, char *line)
@@ -243,6 +246,10 @@ static void process_input(session *s)
         /* Re-join verb and argument: run_line parses again so deferred lines share a path. */
         char joined[FTP_LINE_MAX + 1];
         snprintf(joined, sizeof joined, cmd.has_arg ? "%s %s" : "%s%s", cmd.verb, cmd.arg);
+        if (cmd.has_nul) {
+            session_reply(s, FTP_ARG_SYNTAX_ERROR, "NUL byte in command line.");
+            continue;
+        }
         if (cmd.verb_too_long) {
             session_reply(s, FTP_SYNTAX_ERROR, "Unknown command.");
             continue;

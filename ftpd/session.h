@@ -55,6 +55,7 @@ typedef struct session {
     vfs vfs;
     char *cwd;
     off_t rest;
+    unsigned mlst_facts; /* MLSX_ bits chosen with OPTS MLST */
     char *rename_from;
     int login_failures;
     ev_timer timer; /* login/idle timeout and the failed-login delay */

@@ -568,6 +568,12 @@ void xfer_start(xfer *x)
     }
 }
 
+void xfer_poll_input(xfer *x)
+{
+    if (x->state == XS_RUNNING && x->kind == XK_STOR)
+        pump_in(x);
+}
+
 void xfer_abort(session *s)
 {
     xfer *x = s->xfer;

@@ -62,6 +62,9 @@ xfer *xfer_port(struct session *s, const struct sockaddr_storage *target);
 /* Starts the data command prepared in x (kind, file_fd/up/dl set by the caller): connects or
  * waits for the connection as needed, sends 150, and streams. Replies and frees on failure. */
 void xfer_start(xfer *x);
+/* Moves what an upload's data connection holds now, which may finish the transfer (and free
+ * x). Used before QUIT ends a transfer, so an upload already sent in full is not lost. */
+void xfer_poll_input(xfer *x);
 /* ABOR: stops a transfer (426 then 226) or just drops the data channel (226). */
 void xfer_abort(struct session *s);
 /* Drops the data channel silently (new PASV/PORT, session end). Keeps a partial upload. */

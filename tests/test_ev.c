@@ -786,6 +786,46 @@ START_TEST(test_now)
 }
 END_TEST
 
+/* An event that ends a long wait must be handled at the time it arrived, not at the time
+ * the wait began: idle timeouts measure from it. */
+typedef struct {
+    int fd;
+    long long seen;
+} stamp;
+
+static void stamp_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    ((stamp *)ud)->seen = ev_now(loop);
+    drain(fd);
+}
+
+static void *write_later(void *arg)
+{
+    struct timespec ts = {0, 80 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    put(((stamp *)arg)->fd);
+    return NULL;
+}
+
+START_TEST(test_now_fresh_in_io_callback)
+{
+    int sv[2];
+    mkpair(sv);
+    stamp st = {sv[1], 0};
+    ck_assert_int_eq(ev_add(L, sv[0], EV_READ, stamp_cb, &st), 0);
+    ev_update_time(L);
+    long long before = ev_now(L);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, write_later, &st), 0);
+    ck_assert_int_eq(ev_run_once(L, 2000), 1);
+    pthread_join(th, NULL);
+    ck_assert_int_ge(st.seen - before, 60);
+    ev_del(L, sv[0], EV_READ | EV_WRITE);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
 /* ---- run, stop, hooks ---- */
 
 static void del_self_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -1061,6 +1101,7 @@ static Suite *backend_suite(const char *name, void (*setup)(void))
     tcase_add_test(tc, test_zero_delay_timer_does_not_starve);
     tcase_add_test(tc, test_wait_timeout_from_timer);
     tcase_add_test(tc, test_now);
+    tcase_add_test(tc, test_now_fresh_in_io_callback);
     tcase_add_test(tc, test_run_returns_when_empty);
     tcase_add_test(tc, test_stop);
     tcase_add_test(tc, test_before_sleep_hook);

@@ -210,8 +210,10 @@ START_TEST(test_nul_truncates_arg)
     static const char msg[] = "STOR a.txt\0.exe\r\nNOOP\r\n";
     feed(msg, sizeof(msg) - 1);
     expect_cmd("STOR", true, "a.txt");
+    ck_assert(cmd.has_nul);
     /* the NUL did not start a new command */
     expect_cmd("NOOP", false, "");
+    ck_assert(!cmd.has_nul);
 }
 END_TEST
 

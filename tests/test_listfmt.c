@@ -197,6 +197,28 @@ START_TEST(test_too_small)
 }
 END_TEST
 
+START_TEST(test_mlsx_fact_selection)
+{
+    unsigned f = listfmt_parse_facts("Type;SIZE;bogus;unique;");
+    ck_assert_uint_eq(f, MLSX_TYPE | MLSX_SIZE | MLSX_UNIQUE);
+    ck_assert_uint_eq(listfmt_parse_facts(""), 0);
+    char names[128];
+    listfmt_format_facts(f, false, names, sizeof(names));
+    ck_assert_str_eq(names, "type;size;unique;");
+    listfmt_format_facts(f, true, names, sizeof(names));
+    ck_assert_str_eq(names, "type*;size*;modify;perm;unique*;");
+
+    struct stat st = mkstat(S_IFREG | 0644, 1, 0, 0, 42, NOW);
+    char out[256];
+    int n =
+        listfmt_mlsx_facts(out, sizeof(out), "f", &st, PERM_READ, NULL, 0, MLSX_TYPE | MLSX_SIZE);
+    ck_assert_str_eq(out, "type=file;size=42; f\r\n");
+    ck_assert_int_eq(n, (int)strlen(out));
+    listfmt_mlsx_facts(out, sizeof(out), "f", &st, PERM_READ, NULL, 0, 0);
+    ck_assert_str_eq(out, " f\r\n");
+}
+END_TEST
+
 static Suite *listfmt_suite(void)
 {
     Suite *s = suite_create("listfmt");
@@ -210,6 +232,7 @@ static Suite *listfmt_suite(void)
     tcase_add_test(tc, test_mlsx_dir);
     tcase_add_test(tc, test_mdtm);
     tcase_add_test(tc, test_too_small);
+    tcase_add_test(tc, test_mlsx_fact_selection);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,194 @@
+/* Rate estimation and progress formatting. */
+#include "progress.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void progress_rate_init(progress_rate *r, long long now_ms, uint64_t bytes)
+{
+    memset(r, 0, sizeof(*r));
+    r->t[0] = now_ms;
+    r->b[0] = bytes;
+    r->head = 0;
+    r->count = 1;
+    r->latest = bytes;
+    r->latest_t = now_ms;
+}
+
+void progress_rate_update(progress_rate *r, long long now_ms, uint64_t bytes)
+{
+    if (bytes < r->latest || now_ms < r->latest_t)
+        return;
+    r->latest = bytes;
+    r->latest_t = now_ms;
+    /* One sample per PROGRESS_SAMPLE_MS keeps the ring covering the whole window no matter
+     * how often the caller reports (a fast transfer reports every read). */
+    if (now_ms - r->t[r->head] < PROGRESS_SAMPLE_MS)
+        return;
+    r->head = (r->head + 1) % PROGRESS_SAMPLES;
+    r->t[r->head] = now_ms;
+    r->b[r->head] = bytes;
+    if (r->count < PROGRESS_SAMPLES)
+        r->count++;
+}
+
+double progress_rate_bps(const progress_rate *r, long long now_ms)
+{
+    if (r->count == 0)
+        return 0.0;
+    if (now_ms < r->latest_t)
+        now_ms = r->latest_t;
+    /* The oldest sample still inside the window; if even the newest is older than the window
+     * (a long stall), measure from it: the rate then decays as now moves on. */
+    size_t oldest = (r->head + PROGRESS_SAMPLES - (r->count - 1)) % PROGRESS_SAMPLES;
+    size_t pick = r->head;
+    for (size_t k = 0; k < r->count; k++) {
+        size_t i = (oldest + k) % PROGRESS_SAMPLES;
+        if (now_ms - r->t[i] <= PROGRESS_WINDOW_MS) {
+            pick = i;
+            break;
+        }
+    }
+    long long span = now_ms - r->t[pick];
+    if (span < 200)
+        return 0.0;
+    return (double)(r->latest - r->b[pick]) * 1000.0 / (double)span;
+}
+
+long progress_eta(uint64_t remaining, double bps)
+{
+    if (!(bps > 0.0))
+        return -1;
+    double s = (double)remaining / bps;
+    if (s > 1e9)
+        return -1;
+    /* Rounded up without libm (common/ links no math library); s >= 0 here. */
+    long whole = (long)s;
+    return (double)whole < s ? whole + 1 : whole;
+}
+
+char *progress_size_str(uint64_t bytes, char *out, size_t out_size)
+{
+    static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1000) {
+        snprintf(out, out_size, "%u B", (unsigned)bytes);
+        return out;
+    }
+    double v = (double)bytes / 1024.0;
+    size_t u = 0;
+    /* Switch units at 1000 rather than 1024 so the number never needs four digits; the
+     * rounding checks use the printed value ("999.96" would print as "1000"). */
+    while (u + 1 < sizeof(units) / sizeof(units[0]) && v >= 999.5) {
+        v /= 1024.0;
+        u++;
+    }
+    if (v < 9.995)
+        snprintf(out, out_size, "%.2f %s", v, units[u]);
+    else if (v < 99.95)
+        snprintf(out, out_size, "%.1f %s", v, units[u]);
+    else
+        snprintf(out, out_size, "%.0f %s", v, units[u]);
+    return out;
+}
+
+char *progress_rate_str(double bps, char *out, size_t out_size)
+{
+    char size[24];
+    uint64_t b = 0;
+    if (bps > 0.0)
+        b = bps >= 1.8e19 ? UINT64_MAX : (uint64_t)(bps + 0.5);
+    snprintf(out, out_size, "%s/s", progress_size_str(b, size, sizeof(size)));
+    return out;
+}
+
+char *progress_duration_str(long seconds, char *out, size_t out_size)
+{
+    if (seconds < 0)
+        snprintf(out, out_size, "--:--");
+    else if (seconds < 3600)
+        snprintf(out, out_size, "%ld:%02ld", seconds / 60, seconds % 60);
+    else if (seconds < 100L * 3600)
+        snprintf(out, out_size, "%ld:%02ld:%02ld", seconds / 3600, seconds / 60 % 60,
+                 seconds % 60);
+    else
+        snprintf(out, out_size, "%ldd %02ldh", seconds / 86400, seconds / 3600 % 24);
+    return out;
+}
+
+char *progress_elapsed_str(long long ms, char *out, size_t out_size)
+{
+    if (ms < 0)
+        ms = 0;
+    if (ms < 59950)
+        snprintf(out, out_size, "%.1f s", (double)ms / 1000.0);
+    else
+        progress_duration_str((long)((ms + 500) / 1000), out, out_size);
+    return out;
+}
+
+size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
+                    progress_bar_style style)
+{
+    if (cells < 0)
+        cells = 0;
+    size_t per = style == PROGRESS_BAR_UNICODE ? 3 : 1;
+    if (out_size < per * (size_t)cells + 1) {
+        if (out_size > 0)
+            out[0] = '\0';
+        return 0;
+    }
+    if (!(fraction > 0.0))
+        fraction = 0.0;
+    if (fraction > 1.0)
+        fraction = 1.0;
+
+    size_t pos = 0;
+    if (style == PROGRESS_BAR_UNICODE) {
+        /* U+2588 FULL BLOCK and U+2589..U+258F, seven to one eighths of a block. */
+        static const char *const eighths[] = {"", "\u258f", "\u258e", "\u258d",
+                                              "\u258c", "\u258b", "\u258a", "\u2589"};
+        long total8 = (long)(fraction * cells * 8.0); /* >= 0, so truncation floors */
+        int full = (int)(total8 / 8);
+        int part = (int)(total8 % 8);
+        int i = 0;
+        for (; i < full; i++) {
+            memcpy(out + pos, "\u2588", 3);
+            pos += 3;
+        }
+        if (i < cells && part > 0) {
+            size_t n = strlen(eighths[part]);
+            memcpy(out + pos, eighths[part], n);
+            pos += n;
+            i++;
+        }
+        for (; i < cells; i++)
+            out[pos++] = ' ';
+    } else {
+        int full = (int)(fraction * cells);
+        int i = 0;
+        for (; i < full; i++)
+            out[pos++] = '=';
+        /* The arrow head marks the moving edge until the bar is complete. */
+        if (i < cells && fraction > 0.0) {
+            out[pos++] = '>';
+            i++;
+        }
+        for (; i < cells; i++)
+            out[pos++] = ' ';
+    }
+    out[pos] = '\0';
+    return pos;
+}
+
+int progress_percent(uint64_t done, uint64_t total)
+{
+    if (total == 0 || done >= total)
+        return 100;
+    /* done * 100 may overflow for exabyte totals; the double is exact enough for a percent. */
+    int p = (int)((double)done * 100.0 / (double)total);
+    if (p > 99)
+        p = 99; /* 100 only when actually complete */
+    if (p < 0)
+        p = 0;
+    return p;
+}

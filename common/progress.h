@@ -1,0 +1,64 @@
+/* Progress arithmetic shared by the client's bars and the server's status view: a transfer
+ * rate over a sliding window, ETA, human-readable sizes, rates and durations, and a bar drawn
+ * into a given number of terminal cells. Pure functions of their inputs (time is passed in), so
+ * every result can be checked on known data.
+ */
+#ifndef PROGRESS_H
+#define PROGRESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Samples kept; at one sample per PROGRESS_SAMPLE_MS this covers more than the window. */
+#define PROGRESS_SAMPLES 64
+#define PROGRESS_SAMPLE_MS 100
+#define PROGRESS_WINDOW_MS 5000
+
+/* A sliding-window rate estimator. The rate is the bytes moved over (at most) the last
+ * PROGRESS_WINDOW_MS divided by that span measured up to "now", so a stalled transfer's rate
+ * falls towards zero instead of freezing at its last value. */
+typedef struct progress_rate {
+    long long t[PROGRESS_SAMPLES]; /* sample times, ms */
+    uint64_t b[PROGRESS_SAMPLES];  /* running byte totals at those times */
+    size_t head;                   /* index of the newest sample */
+    size_t count;                  /* samples held (>= 1 after init) */
+    uint64_t latest;               /* newest running total (may be newer than b[head]) */
+    long long latest_t;
+} progress_rate;
+
+/* Starts an estimator at now_ms with the running total `bytes` (a resumed transfer starts at
+ * its offset, so the bytes it did not move do not count as speed). */
+void progress_rate_init(progress_rate *r, long long now_ms, uint64_t bytes);
+/* Records the running total at now_ms (totals never decrease; a smaller value is ignored). */
+void progress_rate_update(progress_rate *r, long long now_ms, uint64_t bytes);
+/* Bytes per second over the window ending at now_ms; 0 until at least 200 ms have passed. */
+double progress_rate_bps(const progress_rate *r, long long now_ms);
+
+/* Seconds left for `remaining` bytes at `bps`, rounded up; -1 when unknown (bps <= 0). */
+long progress_eta(uint64_t remaining, double bps);
+
+/* "512 B", "1.50 KiB", "15.0 MiB", "150 GiB" (three significant digits, binary units).
+ * Returns out; out_size >= 16 always suffices. */
+char *progress_size_str(uint64_t bytes, char *out, size_t out_size);
+/* progress_size_str of bps followed by "/s" ("0 B/s" for bps <= 0). */
+char *progress_rate_str(double bps, char *out, size_t out_size);
+/* "0:05", "12:34", "1:02:03", "4d 03h"; "--:--" for seconds < 0. */
+char *progress_duration_str(long seconds, char *out, size_t out_size);
+/* Elapsed time with tenths under a minute ("0.4 s", "12.3 s"), else as progress_duration_str. */
+char *progress_elapsed_str(long long ms, char *out, size_t out_size);
+
+typedef enum { PROGRESS_BAR_ASCII = 0, PROGRESS_BAR_UNICODE } progress_bar_style;
+
+/* Draws a bar of exactly `cells` terminal cells for fraction (clamped to [0, 1]) into out,
+ * NUL-terminated. ASCII: "=====>    "; UNICODE: full blocks with an eighth-block edge.
+ * Returns the number of bytes written (without the NUL), or 0 if out_size is too small
+ * (ASCII needs cells + 1 bytes, UNICODE 3 * cells + 1). */
+size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
+                    progress_bar_style style);
+
+/* Whole percent of done over total, rounded down and clamped to [0, 100]; 100 when total is 0
+ * (an empty file is complete). */
+int progress_percent(uint64_t done, uint64_t total);
+
+#endif
