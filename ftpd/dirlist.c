@@ -108,7 +108,8 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
     closedir(dir);
     if (err)
         goto fail;
-    qsort(d->names, d->count, sizeof *d->names, cmp_names);
+    if (d->count > 1) /* an empty directory has no array at all: qsort(NULL) is undefined */
+        qsort(d->names, d->count, sizeof *d->names, cmp_names);
     return d;
 fail:
     dirlist_free(d);
