@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The project's test command (README: `./scripts/test.sh`; CI runs it through .ci/run).
+#
+#  1. Installs the Debian packages the build and the tests need, if any is missing
+#     (needs root; otherwise it prints the apt-get line to run and exits 1).
+#  2. Builds build/ (RelWithDebInfo, warnings are errors) and runs every test with ctest:
+#     the Check suites and the end-to-end tests (tests/e2e) against the built ftpd.
+#  3. Builds build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer and runs every
+#     test again; any sanitizer report fails the run.
+#
+# Options:
+#   --quick       only the normal build (step 2)
+#   --asan-only   only the sanitizer build (step 3)
+#   -h, --help    this text
+# Environment:
+#   JOBS          parallel compile jobs (default: number of cores)
+#   CTEST_JOBS    tests run in parallel by ctest (default: 2)
+#   CTEST_ARGS    extra ctest arguments, e.g. CTEST_ARGS="-R e2e_test_curl"
+#
+# Exits 0 only if every step passed; the last line says what happened.
+set -euo pipefail
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$(pwd)
+
+run_normal=1
+run_asan=1
+for arg in "$@"; do
+    case $arg in
+    --quick) run_asan=0 ;;
+    --asan-only) run_normal=0 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "test.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+    esac
+done
+if [[ $run_normal == 0 && $run_asan == 0 ]]; then
+    echo "test.sh: --quick and --asan-only together leave nothing to run" >&2
+    exit 2
+fi
+
+START=$SECONDS
+STAGE="start-up"
+DONE=()   # stages whose tests all passed
+FAILED=() # stages whose tests failed (the next stage still runs)
+on_exit() {
+    local rc=$?
+    local took=$((SECONDS - START))
+    if [[ $rc == 0 ]]; then
+        echo "test.sh: PASSED: ${DONE[*]} in ${took}s"
+    elif ((${#FAILED[@]})) && [[ $STAGE == finished ]]; then
+        echo "test.sh: FAILED: tests failed in ${FAILED[*]}${DONE[*]:+ (passed: ${DONE[*]})} after ${took}s"
+    else
+        echo "test.sh: FAILED during ${STAGE} (exit ${rc}) after ${took}s${FAILED[*]:+; tests failed in ${FAILED[*]}}${DONE[*]:+; passed: ${DONE[*]}}"
+    fi
+}
+trap on_exit EXIT
+
+section() { printf '\n==== %s (%ss) ====\n' "$1" "$((SECONDS - START))"; }
+
+# ---------------------------------------------------------------- packages
+STAGE="packages"
+"$ROOT/scripts/deps.sh"
+
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+CTEST_JOBS=${CTEST_JOBS:-2}
+read -r -a CTEST_EXTRA <<<"${CTEST_ARGS:-}"
+
+echo "test.sh: $(cmake --version | head -1); $(cc --version | head -1); $(python3 --version 2>&1)"
+echo "test.sh: $(curl --version 2>/dev/null | head -1 | cut -d' ' -f1-2); $(lftp --version 2>/dev/null | head -1)"
+
+# build_and_test NAME DIR [cmake -D options...]
+build_and_test() {
+    local name=$1 dir=$2
+    shift 2
+    STAGE="${name}: configure"
+    section "$name: configure $dir"
+    cmake -S "$ROOT" -B "$ROOT/$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFTP_WERROR=ON "$@"
+    STAGE="${name}: build"
+    section "$name: build"
+    cmake --build "$ROOT/$dir" -j "$JOBS"
+    STAGE="${name}: tests"
+    section "$name: ctest"
+    # A test failure does not stop the run: the other build's results are worth having.
+    if ctest --test-dir "$ROOT/$dir" --output-on-failure --no-tests=error -j "$CTEST_JOBS" \
+        ${CTEST_EXTRA[@]+"${CTEST_EXTRA[@]}"}; then
+        DONE+=("$name")
+    else
+        FAILED+=("$name")
+    fi
+}
+
+if [[ $run_normal == 1 ]]; then
+    build_and_test normal build -DFTP_SANITIZE=OFF
+fi
+
+if [[ $run_asan == 1 ]]; then
+    # abort_on_error makes a report fail the process even where the code catches exits;
+    # the e2e harness also fails a test on any sanitizer line in the server's output.
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    build_and_test asan build-asan -DFTP_SANITIZE=ON
+fi
+
+STAGE=finished
+if ((${#FAILED[@]})); then
+    exit 1
+fi

@@ -1,0 +1,184 @@
+"""ftpd's command line: --version, --help, bad flags, --hash-password, -c FILE, --user."""
+import os
+import pwd
+import subprocess
+import time
+import unittest
+
+from ftpd_harness import (DEFAULT_PASSWORD, FTPD_BIN, FtpdServer, ServerTestCase, nlst, reply,
+                          retr, run_as_user, stor)
+
+
+def run(args, **kw):
+    """Runs ftpd with args (plus --user when root, so that errors are about args)."""
+    kw.setdefault("timeout", 20)
+    user = ["--user", run_as_user()] if run_as_user() else []
+    return subprocess.run([FTPD_BIN] + args + user, capture_output=True, text=True, **kw)
+
+
+class TestCommandLine(unittest.TestCase):
+    def test_version_exits_0(self):
+        r = run(["--version"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout + r.stderr, r"\d+\.\d+")
+
+    def test_help_exits_0_and_lists_flags(self):
+        r = run(["--help"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = r.stdout + r.stderr
+        for flag in ("--listen", "--users", "--anonymous", "--no-anonymous", "--max-sessions",
+                     "--max-per-ip", "--idle-timeout", "--max-login-failures", "--user",
+                     "--xferlog", "--log-level", "--pasv-ports", "--hash-password"):
+            self.assertIn(flag, text)
+
+    def test_bad_flag_exits_2_with_message(self):
+        r = run(["--no-such-flag"])
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("no-such-flag", r.stderr)
+
+    def test_bad_flag_values_exit_2(self):
+        for args in (["--listen", "not-an-address"], ["--max-sessions", "many"],
+                     ["--log-level", "loud"], ["--idle-timeout", "-5"]):
+            r = run(args + ["--no-anonymous"])
+            self.assertEqual(r.returncode, 2, "%s: %s" % (args, r.stdout + r.stderr))
+            self.assertTrue(r.stderr.strip(), args)
+
+    def test_missing_users_file_fails_cleanly(self):
+        r = run(["--users", "/nonexistent/users-file", "--listen", "127.0.0.1:0"])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("/nonexistent/users-file", r.stderr)
+
+    def test_hash_password_makes_a_working_hash(self):
+        r = run(["--hash-password"], input="s3cret-Hash\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        h = r.stdout.strip().splitlines()[-1].strip()
+        self.assertTrue(h.startswith("$"), h)
+        self.assertNotIn("s3cret-Hash", r.stdout)
+        srv = FtpdServer(users=[("hashy", "unused", "elr")])
+        srv._users_text = lambda: "hashy:%s:%s:elr\n" % (h, srv.root)
+        with srv:
+            srv.write("x.txt", b"hello")
+            f = srv.ftp("hashy", "s3cret-Hash")
+            self.assertEqual(retr(f, "x.txt"), b"hello")
+            f.quit()
+            c = srv.control()
+            c.cmd("USER hashy")
+            self.assertEqual(c.cmd("PASS wrong-one")[0], 530)
+
+
+class TestConfigFile(ServerTestCase):
+    """-c FILE takes the same keys as the long flags."""
+
+    server_kwargs = {"config": {"max-login-failures": 1, "login-failure-delay": 50,
+                                "idle-timeout": 30}}
+
+    def test_config_file_settings_apply(self):
+        self.srv.write("c.txt", b"config")
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "c.txt"), b"config")
+        f.quit()
+        # max-login-failures = 1: the first wrong password ends the session
+        c = self.srv.control()
+        c.cmd("USER " + self.srv.user)
+        code, text = c.cmd("PASS wrong")
+        self.assertEqual(code, 530, text)
+        try:
+            code2, text2 = c.reply(timeout=5)
+            self.assertEqual(code2, 421, text2)
+        except EOFError:
+            pass
+        self.assertTrue(c.closed(5))
+
+    def test_flags_win_over_config_file(self):
+        srv = self.start_server(config={"max-per-ip": 5}, args=["--max-per-ip", "1"])
+        c1 = srv.control()
+        c2 = srv.control(greet=False)
+        code, text = c2.reply()
+        self.assertEqual(code, 421, text)
+        c1.close()
+
+
+SOURCE_DIR = os.environ.get("FTP_SOURCE_DIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..")
+SAMPLE_PUB = os.path.join(SOURCE_DIR, "sample_data", "pub")
+
+
+def readable_by_others(path):
+    """True if every directory down to path lets other users in (the server may run as
+    nobody)."""
+    p = os.path.abspath(path)
+    while True:
+        if not os.stat(p).st_mode & 0o005:
+            return False
+        parent = os.path.dirname(p)
+        if parent == p:
+            return True
+        p = parent
+
+
+class TestDefaults(unittest.TestCase):
+    """With no --users/--anonymous, ftpd serves the shipped sample_data/ (found beside the
+    binary): anonymous read-only access to pub/ and the demo account, with a warning."""
+
+    def test_defaults_serve_sample_data(self):
+        if os.geteuid() == 0 and not readable_by_others(SAMPLE_PUB):
+            self.skipTest("sample_data is not readable by the unprivileged user")
+        with FtpdServer(bare=True) as srv:
+            expected = sorted(n for n in os.listdir(SAMPLE_PUB) if not n.startswith("."))
+            f = srv.ftp("anonymous", "guest@")
+            self.assertEqual(sorted(nlst(f)), expected)
+            with open(os.path.join(SAMPLE_PUB, "README.txt"), "rb") as fh:
+                self.assertEqual(retr(f, "README.txt"), fh.read())
+            self.assertEqual(reply(f, "MKD should-not-exist")[0], 550)
+            f.quit()
+            f = srv.ftp("demo", "demo")
+            self.assertEqual(sorted(nlst(f)), expected)
+            f.quit()
+            self.assertRegex(srv.log_text().lower(), r"warn.*demo|demo.*warn")
+            self.assertFalse(os.path.exists(os.path.join(SAMPLE_PUB, "should-not-exist")))
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root")
+class TestPrivileges(unittest.TestCase):
+    def test_refuses_root_without_user(self):
+        srv = FtpdServer()
+        srv.run_as = None  # no --user
+        try:
+            with open(srv.users_file, "w") as fh:
+                fh.write(srv._users_text())
+            try:
+                r = subprocess.run(srv.command_line(), capture_output=True, text=True, timeout=10)
+            except subprocess.TimeoutExpired:
+                self.fail("ftpd ran as root without --user")
+            self.assertNotEqual(r.returncode, 0, "ftpd ran as root without --user")
+            self.assertIn("--user", r.stdout + r.stderr)
+        finally:
+            srv._cleanup()
+
+    def test_drops_to_user(self):
+        name = run_as_user()
+        with FtpdServer() as srv:
+            f = srv.ftp()
+            stor(f, "owned.bin", b"x" * 100)
+            f.quit()
+            st = os.stat(srv.local("owned.bin"))
+            self.assertEqual(st.st_uid, pwd.getpwnam(name).pw_uid)
+            with open("/proc/%d/status" % srv.proc.pid) as fh:
+                uids = [l for l in fh if l.startswith("Uid:")][0].split()[1:]
+            self.assertEqual(set(map(int, uids)), {pwd.getpwnam(name).pw_uid})
+
+    def test_unknown_user_fails(self):
+        srv = FtpdServer()
+        srv.run_as = "no-such-user-ftpd-e2e"
+        try:
+            with open(srv.users_file, "w") as fh:
+                fh.write(srv._users_text())
+            r = subprocess.run(srv.command_line(), capture_output=True, text=True, timeout=20)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("no-such-user-ftpd-e2e", r.stdout + r.stderr)
+        finally:
+            srv._cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()

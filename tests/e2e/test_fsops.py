@@ -1,0 +1,243 @@
+"""File-system commands (MKD RMD DELE RNFR/RNTO CWD CDUP) and the permission letters
+e l r a d f m w: a denied command gets 550 and leaves the file system unchanged."""
+import os
+import unittest
+
+from ftpd_harness import (ServerTestCase, data_bytes, listing, nlst, reply, retr, stor)
+
+
+def snapshot(root):
+    """Every path under root with its size (directories as None) and content hash."""
+    import hashlib
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for d in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, d), root)] = None
+        for fn in filenames:
+            p = os.path.join(dirpath, fn)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, root)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+class TestFsOps(ServerTestCase):
+    def test_mkd_rmd(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "MKD newdir")
+        self.assertEqual(code, 257, text)
+        self.assertIn('"/newdir"', text)
+        self.assertTrue(os.path.isdir(self.srv.local("newdir")))
+        self.assertCode(reply(f, "MKD newdir"), 550)
+        self.assertCode(reply(f, "MKD /newdir/sub"), 257)
+        self.assertCode(reply(f, "MKD nodir/sub"), 550)
+        self.assertCode(reply(f, "RMD newdir"), 550)  # not empty
+        self.assertTrue(os.path.isdir(self.srv.local("newdir/sub")))
+        self.assertCode(reply(f, "RMD newdir/sub"), 250)
+        self.assertCode(reply(f, "RMD newdir"), 250)
+        self.assertFalse(self.srv.exists("newdir"))
+        self.assertCode(reply(f, "RMD newdir"), 550)
+        self.srv.write("afile", b"x")
+        self.assertCode(reply(f, "RMD afile"), 550)
+        self.assertTrue(self.srv.exists("afile"))
+
+    def test_mkd_relative_to_cwd(self):
+        self.srv.mkdir("a")
+        f = self.srv.ftp()
+        f.cwd("a")
+        code, text = reply(f, "MKD b")
+        self.assertEqual(code, 257, text)
+        self.assertIn('"/a/b"', text)
+        self.assertTrue(os.path.isdir(self.srv.local("a/b")))
+
+    def test_dele(self):
+        self.srv.write("d.txt", b"x")
+        self.srv.mkdir("adir")
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "DELE d.txt"), 250)
+        self.assertFalse(self.srv.exists("d.txt"))
+        self.assertCode(reply(f, "DELE d.txt"), 550)
+        self.assertCode(reply(f, "DELE adir"), 550)
+        self.assertTrue(os.path.isdir(self.srv.local("adir")))
+
+    def test_rename(self):
+        data = self.srv.make_file("r1.bin", 1000)
+        self.srv.mkdir("sub")
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "RNFR r1.bin"), 350)
+        self.assertCode(reply(f, "RNTO r2.bin"), 250)
+        self.assertFalse(self.srv.exists("r1.bin"))
+        self.assertEqual(self.srv.read("r2.bin"), data)
+        f.rename("r2.bin", "sub/r3.bin")
+        self.assertEqual(self.srv.read("sub/r3.bin"), data)
+        f.rename("sub", "sub2")
+        self.assertEqual(self.srv.read("sub2/r3.bin"), data)
+        self.assertCode(reply(f, "RNFR nosuch"), 550)
+        self.assertCode(reply(f, "RNTO x"), 503)
+        # RNFR then another command forgets the pending rename
+        self.assertCode(reply(f, "RNFR sub2"), 350)
+        self.assertCode(reply(f, "NOOP"), 200)
+        self.assertCode(reply(f, "RNTO sub3"), 503)
+        self.assertTrue(self.srv.exists("sub2"))
+        # rename over an existing file replaces it
+        self.srv.write("x1", b"one")
+        self.srv.write("x2", b"two")
+        f.rename("x1", "x2")
+        self.assertEqual(self.srv.read("x2"), b"one")
+        self.assertCode(reply(f, "RNFR x2"), 350)
+        self.assertCode(reply(f, "RNTO nodir/x"), 550)
+        self.assertEqual(self.srv.read("x2"), b"one")
+
+    def test_cwd_errors(self):
+        self.srv.write("plain", b"x")
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "CWD nosuch"), 550)
+        self.assertCode(reply(f, "CWD plain"), 550)
+        self.assertEqual(f.pwd(), "/")
+
+
+class TestHome(ServerTestCase):
+    """A user whose home is a sub-directory sees it as '/' and nothing above it."""
+
+    server_kwargs = {"users": [("carol", "carol-pw", "elradfmw", "homes/carol")]}
+
+    def test_home_is_root(self):
+        self.srv.write("secret.txt", b"top secret")
+        self.srv.write("homes/carol/mine.txt", b"mine")
+        f = self.srv.ftp("carol", "carol-pw")
+        self.assertEqual(f.pwd(), "/")
+        self.assertEqual(nlst(f), ["mine.txt"])
+        self.assertEqual(retr(f, "/mine.txt"), b"mine")
+        f.voidcmd("TYPE I")
+        for p in ("../../secret.txt", "/../../secret.txt", "../secret.txt"):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, "RETR " + p), 550, p)
+        self.assertCode(reply(f, "CWD ../.."), (250, 550))
+        self.assertEqual(f.pwd(), "/")
+        self.assertEqual(nlst(f), ["mine.txt"])
+
+
+PERM_USERS = [
+    ("all", "pw-all", "elradfmw"),
+    ("no_e", "pw-e", "lradfmw"),
+    ("no_l", "pw-l", "eradfmw"),
+    ("no_r", "pw-r", "eladfmw"),
+    ("no_a", "pw-a", "elrdfmw"),
+    ("no_d", "pw-d", "elrafmw"),
+    ("no_f", "pw-f", "elradmw"),
+    ("no_m", "pw-m", "elradfw"),
+    ("no_w", "pw-w", "elradfm"),
+    ("ro", "pw-ro", "elr"),
+    ("only_w", "pw-ow", "w"),
+]
+
+
+class TestPermissions(ServerTestCase):
+    server_kwargs = {"users": PERM_USERS}
+
+    def setUp(self):
+        super().setUp()
+        self.srv.write("file.txt", b"content of file")
+        self.srv.mkdir("dir")
+        self.srv.mkdir("emptydir")
+        self.srv.write("dir/inner.txt", b"inner")
+        self.before = snapshot(self.srv.root)
+
+    def login(self, name):
+        pw = dict((u[0], u[1]) for u in PERM_USERS)[name]
+        f = self.srv.ftp(name, pw)
+        f.voidcmd("TYPE I")
+        return f
+
+    def denied(self, f, *cmds, data=False):
+        for cmd in cmds:
+            if data:
+                self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, cmd), 550, cmd)
+        self.assertEqual(snapshot(self.srv.root), self.before, "file system changed")
+
+    def test_all_allows_everything(self):
+        f = self.login("all")
+        f.cwd("dir")
+        f.cwd("/")
+        self.assertIn("file.txt", nlst(f))
+        self.assertEqual(retr(f, "file.txt"), b"content of file")
+        stor(f, "new.txt", b"new")
+        stor(f, "new.txt", b"+more", cmd="APPE")
+        self.assertEqual(self.srv.read("new.txt"), b"new+more")
+        f.mkd("made")
+        f.rename("made", "made2")
+        f.rmd("made2")
+        f.delete("new.txt")
+
+    def test_e_cwd(self):
+        f = self.login("no_e")
+        self.denied(f, "CWD dir", "CWD /dir")
+        self.assertEqual(f.pwd(), "/")
+        # other rights still work
+        self.assertIn("file.txt", nlst(f))
+
+    def test_l_list(self):
+        f = self.login("no_l")
+        self.denied(f, "LIST", "NLST", "MLSD", "LIST dir", "NLST dir", data=True)
+        self.denied(f, "MLST file.txt", "STAT dir")
+        self.assertEqual(retr(f, "file.txt"), b"content of file")
+
+    def test_r_retr(self):
+        f = self.login("no_r")
+        self.denied(f, "RETR file.txt", "RETR dir/inner.txt", data=True)
+        self.assertIn("file.txt", nlst(f))
+
+    def test_a_appe_and_rest_stor(self):
+        f = self.login("no_a")
+        self.denied(f, "APPE file.txt", data=True)
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        code, text = reply(f, "REST 5")
+        if code == 350:
+            code, text = reply(f, "STOR file.txt")
+        self.assertEqual(code, 550, text)
+        self.assertEqual(snapshot(self.srv.root), self.before)
+        stor(f, "plain.txt", b"plain")  # w alone is enough for a plain STOR
+        self.assertEqual(self.srv.read("plain.txt"), b"plain")
+
+    def test_d_delete(self):
+        f = self.login("no_d")
+        self.denied(f, "DELE file.txt", "RMD emptydir")
+
+    def test_f_rename(self):
+        f = self.login("no_f")
+        code, text = reply(f, "RNFR file.txt")
+        if code == 350:
+            code, text = reply(f, "RNTO renamed.txt")
+        self.assertEqual(code, 550, text)
+        self.assertEqual(snapshot(self.srv.root), self.before)
+
+    def test_m_mkdir(self):
+        f = self.login("no_m")
+        self.denied(f, "MKD newdir", "MKD dir/newdir")
+
+    def test_w_stor(self):
+        f = self.login("no_w")
+        self.denied(f, "STOR file.txt", "STOR brandnew.txt", "STOU", data=True)
+
+    def test_read_only(self):
+        f = self.login("ro")
+        self.assertEqual(retr(f, "file.txt"), b"content of file")
+        self.denied(f, "STOR x.txt", "APPE file.txt", "STOU", data=True)
+        self.denied(f, "DELE file.txt", "RMD emptydir", "MKD nd")
+        code, text = reply(f, "RNFR file.txt")
+        if code == 350:
+            code, text = reply(f, "RNTO y.txt")
+        self.assertEqual(code, 550, text)
+        self.assertEqual(snapshot(self.srv.root), self.before)
+
+    def test_only_w(self):
+        f = self.login("only_w")
+        stor(f, "upload.txt", b"up")
+        self.assertEqual(self.srv.read("upload.txt"), b"up")
+        self.before = snapshot(self.srv.root)
+        self.denied(f, "RETR file.txt", "LIST", "APPE upload.txt", data=True)
+        self.denied(f, "CWD dir", "DELE upload.txt", "MKD x")
+
+
+if __name__ == "__main__":
+    unittest.main()

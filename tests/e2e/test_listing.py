@@ -1,0 +1,165 @@
+"""Listings: LIST in `ls -l` form, NLST names, MLSD/MLST facts, STAT path."""
+import calendar
+import os
+import re
+import time
+import unittest
+
+from ftpd_harness import ServerTestCase, listing, nlst, reply, retr
+
+LS_RE = re.compile(r"^([-dl])([-rwxsStT]{9})\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)\s+"
+                   r"(\w{3})\s+(\d{1,2})\s+(\d{1,2}:\d{2}|\d{4})\s+(.+)$")
+
+
+class TestListing(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.srv.make_file("file1.bin", 1234, seed=1)
+        self.srv.make_file("file 2.txt", 10)
+        self.srv.mkdir("dir1")
+        self.srv.make_file("dir1/inner.bin", 77)
+        self.srv.write("old.txt", b"old", mtime=1262304000)  # 2010-01-01
+
+    def test_list_ls_format(self):
+        f = self.srv.ftp()
+        lines = listing(f)
+        parsed = {}
+        for l in lines:
+            m = LS_RE.match(l)
+            self.assertTrue(m, "not ls -l form: %r" % l)
+            parsed[m.group(10)] = m
+        self.assertEqual(set(parsed), {"file1.bin", "file 2.txt", "dir1", "old.txt"})
+        self.assertEqual(parsed["file1.bin"].group(1), "-")
+        self.assertEqual(parsed["file1.bin"].group(6), "1234")
+        self.assertEqual(parsed["dir1"].group(1), "d")
+        self.assertEqual(parsed["old.txt"].group(9), "2010")  # old files show the year
+        self.assertRegex(parsed["file1.bin"].group(9), r"^\d{1,2}:\d{2}$")
+
+    def test_ftplib_dir_and_list_of_path(self):
+        f = self.srv.ftp()
+        out = []
+        f.dir("dir1", out.append)
+        self.assertEqual(len(out), 1, out)
+        self.assertTrue(out[0].endswith(" inner.bin"), out)
+        # LIST of a single file gives one line for it
+        lines = listing(f, "file1.bin")
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("1234", lines[0])
+        self.assertTrue(lines[0].endswith("file1.bin"), lines)
+
+    def test_list_options_accepted(self):
+        f = self.srv.ftp()
+        for opt in ("-a", "-l", "-la", "-al"):
+            names = {LS_RE.match(l).group(10) for l in listing(f, opt)}
+            self.assertTrue({"file1.bin", "dir1"} <= names, (opt, names))
+        names = {LS_RE.match(l).group(10) for l in listing(f, "-la dir1")}
+        self.assertIn("inner.bin", names)
+
+    def test_list_missing_path(self):
+        f = self.srv.ftp()
+        f.voidcmd("TYPE A")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "LIST nosuch"), (450, 550))
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_nlst(self):
+        f = self.srv.ftp()
+        self.assertEqual(sorted(nlst(f)), sorted(["file1.bin", "file 2.txt", "dir1", "old.txt"]))
+        self.assertEqual([os.path.basename(n) for n in nlst(f, "dir1")], ["inner.bin"])
+
+    def test_nlst_empty_dir(self):
+        self.srv.mkdir("empty")
+        f = self.srv.ftp()
+        self.assertEqual(nlst(f, "empty"), [])
+
+    def test_mlsd(self):
+        f = self.srv.ftp()
+        entries = {n: facts for n, facts in f.mlsd("", ["type", "size", "modify", "perm", "unique"])}
+        types = {n: e["type"] for n, e in entries.items()}
+        self.assertEqual({n for n, t in types.items() if t in ("file", "dir")},
+                         {"file1.bin", "file 2.txt", "dir1", "old.txt"})
+        for n, t in types.items():
+            self.assertIn(t, ("file", "dir", "cdir", "pdir"), n)
+        e = entries["file1.bin"]
+        self.assertEqual(e["size"], "1234")
+        mtime = int(os.stat(self.srv.local("file1.bin")).st_mtime)
+        self.assertEqual(e["modify"][:14], time.strftime("%Y%m%d%H%M%S", time.gmtime(mtime)))
+        self.assertEqual(entries["old.txt"]["modify"][:14], "20100101000000")
+        self.assertTrue(e["unique"])
+        self.assertNotEqual(e["unique"], entries["dir1"]["unique"])
+        self.assertTrue(set("r") <= set(e["perm"]), e["perm"])
+        self.assertTrue(set("el") <= set(entries["dir1"]["perm"]), entries["dir1"]["perm"])
+        self.assertEqual(entries["dir1"]["type"], "dir")
+
+    def test_mlsd_of_subdir_and_errors(self):
+        f = self.srv.ftp()
+        names = [n for n, e in f.mlsd("dir1") if e.get("type") == "file"]
+        self.assertEqual(names, ["inner.bin"])
+        f.voidcmd("TYPE A")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "MLSD file1.bin"), (501, 550))
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "MLSD nosuch"), 550)
+
+    def test_mlst(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "MLST file1.bin")
+        self.assertEqual(code, 250, text)
+        lines = text.splitlines()
+        self.assertTrue(lines[0].startswith("250-") and lines[-1].startswith("250"), text)
+        self.assertEqual(len(lines), 3, text)
+        self.assertTrue(lines[1].startswith(" "), text)
+        facts, name = lines[1][1:].split(" ", 1)
+        self.assertTrue(name.endswith("file1.bin"), name)
+        d = dict(kv.split("=", 1) for kv in facts.rstrip(";").split(";"))
+        self.assertEqual(d["type"].lower(), "file")
+        self.assertEqual(d["size"], "1234")
+        code, text = reply(f, "MLST")
+        self.assertEqual(code, 250, text)
+        self.assertRegex(text.lower(), r"type=(cdir|dir)")
+        self.assertCode(reply(f, "MLST nosuch"), 550)
+
+    def test_stat_path(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "STAT file1.bin")
+        self.assertEqual(code, 213, text)
+        self.assertTrue(text.splitlines()[0].startswith("213-"), text)
+        self.assertIn("file1.bin", text)
+        self.assertIn("1234", text)
+        code, text = reply(f, "STAT dir1")
+        self.assertEqual(code, 213, text)
+        self.assertIn("inner.bin", text)
+        code, text = reply(f, "STAT /")
+        self.assertEqual(code, 213, text)
+        for n in ("file1.bin", "file 2.txt", "dir1", "old.txt"):
+            self.assertIn(n, text)
+        self.assertCode(reply(f, "STAT nosuch"), (450, 550))
+
+    def test_many_entries(self):
+        for i in range(1500):
+            self.srv.write("many/entry-%04d-%s.txt" % (i, "x" * 40), b"")
+        f = self.srv.ftp(timeout=30)
+        names = nlst(f, "many")
+        self.assertEqual(len(names), 1500)
+        lines = listing(f, "many")
+        self.assertEqual(len(lines), 1500)
+        self.assertEqual(len([1 for n, e in f.mlsd("many") if e["type"] == "file"]), 1500)
+
+    def test_utf8_names(self):
+        name = "gr\u00fc\u00dfe-\u65e5\u672c.txt"
+        self.srv.write(name, b"utf8")
+        f = self.srv.ftp()
+        self.assertIn(name, nlst(f))
+        self.assertIn(name, [n for n, _ in f.mlsd()])
+        self.assertEqual(retr(f, name), b"utf8")
+
+    def test_symlinks_in_listing(self):
+        os.symlink("file1.bin", self.srv.local("link-to-file"))
+        f = self.srv.ftp()
+        self.assertIn("link-to-file", nlst(f))
+        lines = [l for l in listing(f) if "link-to-file" in l]
+        self.assertEqual(len(lines), 1, lines)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,274 @@
+"""Escapes and abuse: '..', absolute paths and symlinks cannot leave the root; PORT/EPRT only
+to the client's own address and never below port 1024; passive connections from another
+address are refused."""
+import ftplib
+import os
+import re
+import socket
+import time
+import unittest
+
+from ftpd_harness import (ServerTestCase, listing, nlst, recv_all, reply, retr, stor)
+
+
+class TestPathEscapes(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        # a secret next to the root that an escape would reach
+        self.outside = os.path.join(self.srv.base, "outside")
+        self.srv.mkdir(self.outside)
+        self.srv.write(os.path.join(self.outside, "secret.txt"), b"outside secret")
+        self.srv.write("inside.txt", b"inside")
+        self.srv.mkdir("sub")
+        self.srv.write("sub/s.txt", b"sub file")
+        os.symlink("/etc", self.srv.local("evil"))
+        os.symlink(self.outside, self.srv.local("evil2"))
+        os.symlink("../outside", self.srv.local("evil3"))
+        os.symlink("../outside/secret.txt", self.srv.local("evil-file"))
+        os.symlink("/etc/passwd", self.srv.local("passwd-link"))
+        os.symlink("sub", self.srv.local("good"))
+        os.symlink("../inside.txt", self.srv.local("sub/good-file"))
+        self.outside_before = sorted(os.listdir(self.outside))
+
+    def tearDown(self):
+        self.assertEqual(sorted(os.listdir(self.outside)), self.outside_before,
+                         "something was created or removed outside the root")
+        self.assertFalse(os.path.exists("/etc/ftpd-e2e-escape"))
+
+    def retr_refused(self, f, path):
+        f.voidcmd("TYPE I")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        code, text = reply(f, "RETR " + path)
+        self.assertEqual(code, 550, "RETR %s -> %s" % (path, text))
+
+    def test_dotdot_cwd_stays_inside(self):
+        f = self.srv.ftp()
+        for p in ("..", "../../..", "/..", "sub/../../..", "/../../.."):
+            code, text = reply(f, "CWD " + p)
+            self.assertIn(code, (250, 550), "CWD %s -> %s" % (p, text))
+            self.assertEqual(f.pwd(), "/", p)
+            f.cwd("/")
+        self.assertCode(reply(f, "CWD /../../etc"), 550)
+        f.cwd("../../..")
+        self.assertEqual(f.pwd(), "/")
+        self.assertEqual(sorted(nlst(f)), sorted(os.listdir(self.srv.root)))
+        self.assertCode(reply(f, "CDUP"), (200, 250))
+        self.assertEqual(f.pwd(), "/")
+
+    def test_dotdot_retr(self):
+        f = self.srv.ftp()
+        for p in ("../outside/secret.txt", "../../../../etc/passwd", "/../outside/secret.txt",
+                  "sub/../../outside/secret.txt", "/etc/passwd", "//etc/passwd"):
+            self.retr_refused(f, p)
+
+    def test_dotdot_inside_root_resolves_inside(self):
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "/../../inside.txt"), b"inside")
+        self.assertEqual(retr(f, "sub/../inside.txt"), b"inside")
+
+    def test_list_escape(self):
+        f = self.srv.ftp()
+        for p in ("/etc", "../outside", "/../outside", "evil", "evil2", "evil3", "evil/",
+                  "../../../../etc"):
+            lines = []
+            try:
+                f.retrlines("LIST " + p, lines.append)
+            except ftplib.error_perm:
+                pass
+            for l in lines:
+                for bad in (" secret.txt", " passwd", " hostname", " group"):
+                    self.assertFalse(l.endswith(bad), "LIST %s showed %r" % (p, l))
+            names = []
+            try:
+                f.retrlines("NLST " + p, names.append)
+            except ftplib.error_perm:
+                pass
+            base = {n.rsplit("/", 1)[-1] for n in names}
+            self.assertFalse(base & {"secret.txt", "passwd", "hostname"}, (p, names))
+        lines = listing(f, "..")
+        self.assertTrue(any(l.endswith(" inside.txt") for l in lines), lines)
+
+    def test_symlink_out_refused(self):
+        f = self.srv.ftp()
+        for d in ("evil", "evil2", "evil3"):
+            code, text = reply(f, "CWD " + d)
+            self.assertEqual(code, 550, "CWD %s -> %s" % (d, text))
+            self.assertEqual(f.pwd(), "/")
+        for p in ("evil/passwd", "evil2/secret.txt", "evil3/secret.txt", "evil-file",
+                  "passwd-link"):
+            self.retr_refused(f, p)
+        for p in ("evil/passwd", "evil2/secret.txt", "evil-file", "passwd-link"):
+            self.assertCode(reply(f, "SIZE " + p), 550, p)
+            self.assertCode(reply(f, "MDTM " + p), 550, p)
+
+    def test_symlink_out_no_writes(self):
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for p in ("evil/ftpd-e2e-escape", "evil2/new.txt", "evil3/new.txt"):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, "STOR " + p), (550, 553), p)
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "APPE evil-file"), (550, 553))
+        for cmd in ("MKD evil2/newdir", "MKD evil/ftpd-e2e-escape", "DELE evil2/secret.txt",
+                    "DELE evil3/secret.txt", "RMD evil2"):
+            code, text = reply(f, cmd)
+            if cmd == "RMD evil2":
+                self.assertGreaterEqual(code, 500, text)  # not a directory (or refused)
+            else:
+                self.assertEqual(code, 550, "%s -> %s" % (cmd, text))
+        code, text = reply(f, "RNFR evil2/secret.txt")
+        self.assertEqual(code, 550, text)
+        self.assertCode(reply(f, "RNFR inside.txt"), 350)
+        self.assertCode(reply(f, "RNTO evil2/stolen.txt"), (550, 553))
+        self.assertTrue(self.srv.exists("inside.txt"))
+
+    def test_stor_dotdot_stays_inside(self):
+        f = self.srv.ftp()
+        for name, p in (("escaped.txt", "../escaped.txt"), ("escaped2.txt", "../../escaped2.txt"),
+                        ("escaped3.txt", "/../escaped3.txt"), ("escaped4.txt", "sub/../../escaped4.txt")):
+            try:
+                stor(f, p, b"x")
+                self.assertEqual(self.srv.read(name), b"x", p)  # landed inside the root
+            except ftplib.error_perm:
+                self.assertFalse(self.srv.exists(name))
+            self.assertFalse(os.path.exists(os.path.join(self.srv.base, name)), p)
+        self.assertCode(reply(f, "MKD ../newdir"), (257, 550))
+        self.assertFalse(os.path.exists(os.path.join(self.srv.base, "newdir")))
+
+    def test_symlink_inside_works(self):
+        f = self.srv.ftp()
+        f.cwd("good")
+        self.assertEqual(retr(f, "s.txt"), b"sub file")
+        f.cwd("/")
+        self.assertEqual(retr(f, "good/s.txt"), b"sub file")
+        self.assertEqual(retr(f, "sub/good-file"), b"inside")
+        self.assertIn("s.txt", nlst(f, "good"))
+
+    def test_long_path(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "CWD " + "a/" * 2000)
+        self.assertIn(code, (500, 501, 550, 553), text)
+        code, text = reply(f, "MKD " + "b" * 300)
+        self.assertIn(code, (550, 553, 501), text)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+
+class TestDataAddress(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.srv.make_file("f.bin", 100000)
+
+    def listener(self, host):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        ls.bind((host, 0))
+        ls.listen(4)
+        ls.settimeout(1.5)
+        return ls
+
+    def assert_no_connection(self, ls):
+        try:
+            conn, addr = ls.accept()
+            conn.close()
+            self.fail("the server connected to %r" % (addr,))
+        except socket.timeout:
+            pass
+        finally:
+            ls.close()
+
+    def test_port_to_foreign_address(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ls = self.listener("127.0.0.2")  # loopback, but not the client's own address
+        p = ls.getsockname()[1]
+        code, text = c.cmd("PORT 127,0,0,2,%d,%d" % (p >> 8, p & 255))
+        self.assertGreaterEqual(code, 500, text)
+        code, text = c.cmd("RETR f.bin")
+        self.assertGreaterEqual(code, 400, text)
+        self.assert_no_connection(ls)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_eprt_to_foreign_address(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ls = self.listener("127.0.0.2")
+        code, text = c.cmd("EPRT |1|127.0.0.2|%d|" % ls.getsockname()[1])
+        self.assertGreaterEqual(code, 500, text)
+        code, text = c.cmd("RETR f.bin")
+        self.assertGreaterEqual(code, 400, text)
+        self.assert_no_connection(ls)
+
+    def test_port_from_other_source_to_127_0_0_1(self):
+        # the client connects from 127.0.0.2 and asks for 127.0.0.1: also foreign
+        c = self.srv.control(source="127.0.0.2")
+        c.login()
+        c.cmd("TYPE I")
+        ls = self.listener("127.0.0.1")
+        p = ls.getsockname()[1]
+        code, text = c.cmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))
+        self.assertGreaterEqual(code, 500, text)
+        c.cmd("RETR f.bin")
+        self.assert_no_connection(ls)
+        # its own address works
+        ls2 = self.listener("127.0.0.2")
+        p = ls2.getsockname()[1]
+        self.assertEqual(c.cmd("PORT 127,0,0,2,%d,%d" % (p >> 8, p & 255))[0], 200)
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        ls2.settimeout(10)
+        ds, _ = ls2.accept()
+        ls2.close()
+        self.assertEqual(len(recv_all(ds)), 100000)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+
+    def test_port_below_1024(self):
+        c = self.srv.control()
+        c.login()
+        for cmd in ("PORT 127,0,0,1,0,21", "PORT 127,0,0,1,3,255", "EPRT |1|127.0.0.1|80|",
+                    "PORT 127,0,0,1,0,0"):
+            code, text = c.cmd(cmd)
+            self.assertGreaterEqual(code, 500, "%s -> %s" % (cmd, text))
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_port_malformed(self):
+        c = self.srv.control()
+        c.login()
+        for cmd in ("PORT 127,0,0,1,300,1", "PORT 127,0,0,1,1", "PORT a,b,c,d,e,f",
+                    "PORT 127,0,0,1,-1,5", "EPRT |1|127.0.0.1|99999|", "EPRT |1|nonsense|5000|",
+                    "EPRT 1|127.0.0.1|5000", "PORT 999,0,0,1,200,1"):
+            code, text = c.cmd(cmd)
+            self.assertGreaterEqual(code, 500, "%s -> %s" % (cmd, text))
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_pasv_connection_from_foreign_address(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        nums = [int(x) for x in re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()]
+        port = nums[4] * 256 + nums[5]
+        # a thief from 127.0.0.2 connects first; it must get no data
+        thief = socket.socket()
+        thief.bind(("127.0.0.2", 0))
+        thief.settimeout(5)
+        thief.connect(("127.0.0.1", port))
+        time.sleep(0.2)
+        good = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        got = recv_all(good)
+        good.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(len(got), 100000)
+        try:
+            stolen = thief.recv(65536)
+        except (socket.timeout, OSError):
+            stolen = b""
+        thief.close()
+        self.assertEqual(stolen, b"")
+
+
+if __name__ == "__main__":
+    unittest.main()

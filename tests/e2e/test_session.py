@@ -1,0 +1,465 @@
+"""Session level: greeting, login, anonymous, commands before login, FEAT/SYST/OPTS/HELP,
+TYPE/MODE/STRU, line parsing, limits (line length, sessions, per-address), idle timeout,
+failed-login delay and disconnect, password never logged, xferlog."""
+import ftplib
+import os
+import re
+import socket
+import threading
+import time
+import unittest
+
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, ServerTestCase, reply, retr, stor,
+                          wait_for)
+
+FAST_FAIL = ["--login-failure-delay", "50"]
+
+
+class TestLogin(ServerTestCase):
+    server_kwargs = {"args": FAST_FAIL}
+
+    def test_greeting_is_220(self):
+        c = self.srv.control(greet=False)
+        code, text = c.reply()
+        self.assertEqual(code, 220, text)
+
+    def test_login_ok(self):
+        c = self.srv.control()
+        self.assertEqual(c.cmd("USER " + DEFAULT_USER)[0], 331)
+        self.assertCode(c.cmd("PASS " + DEFAULT_PASSWORD), 230)
+        self.assertCode(c.cmd("PWD"), 257)
+        self.assertCode(c.cmd("QUIT"), 221)
+        self.assertTrue(c.closed())
+
+    def test_wrong_password_530(self):
+        c = self.srv.control()
+        c.cmd("USER " + DEFAULT_USER)
+        self.assertCode(c.cmd("PASS nope"), 530)
+        # still usable: the right password now works
+        c.cmd("USER " + DEFAULT_USER)
+        self.assertCode(c.cmd("PASS " + DEFAULT_PASSWORD), 230)
+
+    def test_unknown_user_530(self):
+        c = self.srv.control()
+        code, text = c.cmd("USER nosuchuser")
+        if code == 331:
+            code, text = c.cmd("PASS whatever")
+        self.assertEqual(code, 530, text)
+
+    def test_pass_without_user_503(self):
+        c = self.srv.control()
+        code, text = c.cmd("PASS " + DEFAULT_PASSWORD)
+        self.assertIn(code, (503, 530), text)
+        self.assertCode(c.cmd("PWD"), 530)
+
+    def test_commands_before_login_530(self):
+        c = self.srv.control()
+        for cmd in ("PWD", "CWD /", "LIST", "NLST", "RETR x", "STOR x", "MKD d", "DELE x",
+                    "PASV", "EPSV", "PORT 127,0,0,1,200,1", "SIZE x", "MDTM x", "TYPE I",
+                    "MLSD", "STAT /", "RNFR x", "CDUP", "REST 0"):
+            self.assertCode(c.cmd(cmd), 530, cmd)
+        self.assertFalse(self.srv.exists("d"))
+
+    def test_allowed_before_login(self):
+        c = self.srv.control()
+        self.assertCode(c.cmd("NOOP"), 200)
+        self.assertCode(c.cmd("SYST"), 215)
+        self.assertCode(c.cmd("FEAT"), 211)
+        self.assertCode(c.cmd("HELP"), 214)
+        self.assertCode(c.cmd("OPTS UTF8 ON"), 200)
+        self.assertNotEqual(c.cmd("AUTH TLS")[0], 530)
+        self.assertCode(c.cmd("QUIT"), 221)
+
+    def test_max_login_failures_then_421(self):
+        c = self.srv.control()
+        for _ in range(2):
+            c.cmd("USER " + DEFAULT_USER)
+            self.assertCode(c.cmd("PASS bad"), 530)
+        c.cmd("USER " + DEFAULT_USER)
+        code, text = c.cmd("PASS bad")
+        # the third failure: 530 then 421 (or 421 at once), then the connection closes
+        if code == 530:
+            code, text = c.reply(timeout=5)
+        self.assertEqual(code, 421, text)
+        self.assertTrue(c.closed(5), "session not closed after max login failures")
+
+    def test_max_login_failures_option(self):
+        srv = self.start_server(args=FAST_FAIL + ["--max-login-failures", "1"])
+        c = srv.control()
+        c.cmd("USER " + DEFAULT_USER)
+        code, text = c.cmd("PASS bad")
+        if code == 530:
+            code, text = c.reply(timeout=5)
+        self.assertEqual(code, 421, text)
+        self.assertTrue(c.closed(5))
+
+    def test_anonymous_login(self):
+        self.srv.write("hello.txt", b"anon data\n", base=self.srv.anon_root)
+        for name in ("anonymous", "ftp"):
+            f = self.srv.ftp(name, "guest@example.org")
+            self.assertEqual(f.pwd(), "/")
+            self.assertEqual(retr(f, "hello.txt"), b"anon data\n")
+            f.quit()
+
+    def test_anonymous_is_read_only(self):
+        self.srv.write("keep.txt", b"keep", base=self.srv.anon_root)
+        self.srv.mkdir("dir", base=self.srv.anon_root)
+        before = sorted(os.listdir(self.srv.anon_root))
+        f = self.srv.ftp("anonymous", "x@y")
+        f.voidcmd("TYPE I")
+        for cmd in ("STOR new.txt", "APPE keep.txt", "STOU"):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, cmd), 550, cmd)
+        self.assertCode(reply(f, "MKD newdir"), 550)
+        self.assertCode(reply(f, "RMD dir"), 550)
+        self.assertCode(reply(f, "DELE keep.txt"), 550)
+        code, text = reply(f, "RNFR keep.txt")
+        if code == 350:
+            code, text = reply(f, "RNTO moved.txt")
+        self.assertEqual(code, 550, text)
+        f.quit()
+        self.assertEqual(sorted(os.listdir(self.srv.anon_root)), before)
+        self.assertEqual(self.srv.read("keep.txt", base=self.srv.anon_root), b"keep")
+
+    def test_no_anonymous(self):
+        srv = self.start_server(anonymous=False, args=FAST_FAIL)
+        c = srv.control()
+        code, text = c.cmd("USER anonymous")
+        if code == 331:
+            code, text = c.cmd("PASS a@b")
+        self.assertEqual(code, 530, text)
+
+    def test_failed_login_delay_does_not_block_others(self):
+        srv = self.start_server(args=["--login-failure-delay", "1500"])
+        bad = srv.control()
+        bad.cmd("USER " + DEFAULT_USER)
+        t0 = time.monotonic()
+        bad.send("PASS wrong\r\n")
+        # meanwhile another session logs in and works at once
+        f = srv.ftp()
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+        self.assertLess(time.monotonic() - t0, 1.2, "a delayed 530 blocked other sessions")
+        code, text = bad.reply(timeout=10)
+        self.assertEqual(code, 530, text)
+        self.assertGreaterEqual(time.monotonic() - t0, 1.3, "530 was not delayed")
+
+    def test_default_failure_delay(self):
+        srv = self.start_server()  # default --login-failure-delay (1000 ms)
+        c = srv.control()
+        c.cmd("USER " + DEFAULT_USER)
+        t0 = time.monotonic()
+        code, text = c.cmd("PASS wrong", timeout=10)
+        self.assertEqual(code, 530, text)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.9)
+
+    def test_password_never_logged(self):
+        secret = "Zq9-very-SECRET-pw"
+        srv = self.start_server(users=[("bob", secret, "elr")], args=FAST_FAIL)
+        f = srv.ftp("bob", secret)
+        f.quit()
+        c = srv.control()
+        c.cmd("USER bob")
+        c.cmd("PASS Wrong-SECRET-attempt")
+        c.close()
+        f = srv.ftp("anonymous", "anon-SECRET-mail@x")
+        f.quit()
+        time.sleep(0.3)
+        text = srv.log_text()
+        self.assertIn("bob", text, "the log should name the user")
+        for s in (secret, "Wrong-SECRET-attempt", "anon-SECRET-mail"):
+            self.assertNotIn(s, text)
+
+
+class TestCommands(ServerTestCase):
+    def test_syst(self):
+        c = self.srv.control()
+        code, text = c.cmd("SYST")
+        self.assertEqual(code, 215)
+        self.assertIn("UNIX", text.upper())
+
+    def test_feat(self):
+        c = self.srv.control()
+        code, text = c.cmd("FEAT")
+        self.assertEqual(code, 211, text)
+        lines = text.splitlines()
+        self.assertTrue(lines[0].startswith("211-") and lines[-1].startswith("211 "), text)
+        feats = [l.strip() for l in lines[1:-1]]
+        for l in lines[1:-1]:
+            self.assertTrue(l.startswith(" "), "feature line without leading space: %r" % l)
+        names = {f.split()[0].upper() for f in feats if f}
+        for want in ("EPRT", "EPSV", "MDTM", "MLST", "PASV", "REST", "SIZE", "TVFS", "UTF8"):
+            self.assertIn(want, names, text)
+        rest = [f for f in feats if f.upper().startswith("REST")][0]
+        self.assertIn("STREAM", rest.upper())
+        mlst = [f for f in feats if f.upper().startswith("MLST")][0]
+        for fact in ("type*", "size*", "modify*", "perm*", "unique*"):
+            self.assertIn(fact, mlst.lower())
+
+    def test_opts(self):
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "OPTS UTF8 ON"), 200)
+        self.assertCode(reply(f, "OPTS MLST type;size;"), 200)
+        self.assertCode(reply(f, "OPTS NOSUCH x"), "5xx")
+
+    def test_opts_mlst_selects_facts(self):
+        # RFC 3659 7.9: after OPTS MLST, MLST/MLSD show only the selected facts
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "OPTS MLST type;size;"), 200)
+        self.srv.write("m.txt", b"12345")
+        code, text = reply(f, "MLST m.txt")
+        self.assertEqual(code, 250, text)
+        facts = text.splitlines()[1]
+        self.assertIn("size=5", facts.lower())
+        self.assertNotIn("modify=", facts.lower())
+
+    def test_help_noop_allo(self):
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "HELP"), 214)
+        self.assertCode(reply(f, "NOOP"), 200)
+        self.assertCode(reply(f, "ALLO 1000"), (200, 202))
+
+    def test_type_mode_stru(self):
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "TYPE A"), 200)
+        self.assertCode(reply(f, "TYPE A N"), 200)
+        self.assertCode(reply(f, "TYPE I"), 200)
+        self.assertCode(reply(f, "TYPE L 8"), (200, 504))
+        self.assertCode(reply(f, "TYPE E"), (501, 504))
+        self.assertCode(reply(f, "TYPE Q"), (501, 504))
+        self.assertCode(reply(f, "MODE S"), 200)
+        self.assertCode(reply(f, "MODE B"), 504)
+        self.assertCode(reply(f, "MODE C"), 504)
+        self.assertCode(reply(f, "STRU F"), 200)
+        self.assertCode(reply(f, "STRU R"), 504)
+        self.assertCode(reply(f, "STRU P"), 504)
+
+    def test_unknown_command(self):
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "XYZZY"), (500, 502))
+        self.assertCode(reply(f, "SITE NOSUCH"), (500, 502, 504))
+        self.assertCode(reply(f, "NOOP"), 200)
+
+    def test_missing_argument_501(self):
+        f = self.srv.ftp()
+        for cmd in ("CWD", "MKD", "DELE", "RNFR", "SIZE", "MDTM", "RETR", "USER"):
+            code, text = reply(f, cmd)
+            self.assertIn(code, (500, 501), "%s -> %s" % (cmd, text))
+        self.assertCode(reply(f, "REST abc"), 501)
+        self.assertCode(reply(f, "REST -5"), 501)
+        self.assertCode(reply(f, "PORT 1,2,3"), 501)
+        self.assertCode(reply(f, "EPRT |9|127.0.0.1|5000|"), (501, 522))
+
+    def test_pwd_cwd_cdup(self):
+        self.srv.mkdir("a/b")
+        f = self.srv.ftp()
+        self.assertEqual(f.pwd(), "/")
+        f.cwd("a")
+        self.assertEqual(f.pwd(), "/a")
+        f.cwd("b")
+        self.assertEqual(f.pwd(), "/a/b")
+        self.assertCode(reply(f, "CDUP"), (200, 250))
+        self.assertEqual(f.pwd(), "/a")
+        f.cwd("/a/b/../b/./")
+        self.assertEqual(f.pwd(), "/a/b")
+        f.cwd("/")
+        self.assertCode(reply(f, "CDUP"), (200, 250))
+        self.assertEqual(f.pwd(), "/")
+        self.assertCode(reply(f, "CWD nosuch"), 550)
+        self.assertEqual(f.pwd(), "/")
+
+    def test_pwd_quotes_double_quotes(self):
+        self.srv.mkdir('we"ird')
+        f = self.srv.ftp()
+        f.cwd('we"ird')
+        code, text = reply(f, "PWD")
+        self.assertEqual(code, 257)
+        self.assertIn('"/we""ird"', text)
+
+    def test_stat_without_transfer(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "STAT")
+        self.assertEqual(code, 211, text)
+        self.assertTrue(text.splitlines()[-1].startswith("211 "), text)
+
+    def test_quit_closes(self):
+        c = self.srv.control()
+        c.login()
+        self.assertCode(c.cmd("QUIT"), 221)
+        self.assertTrue(c.closed(5))
+
+
+class TestLineParsing(ServerTestCase):
+    def test_bare_lf(self):
+        c = self.srv.control()
+        c.send("NOOP\n")
+        self.assertEqual(c.reply()[0], 200)
+        c.send("USER %s\nPASS %s\n" % (DEFAULT_USER, DEFAULT_PASSWORD))
+        self.assertEqual(c.reply()[0], 331)
+        self.assertEqual(c.reply()[0], 230)
+
+    def test_split_and_merged_lines(self):
+        c = self.srv.control()
+        for piece in (b"NO", b"O", b"P\r", b"\n"):
+            c.send(piece)
+            time.sleep(0.05)
+        self.assertEqual(c.reply()[0], 200)
+        c.send(b"NOOP\r\nSYST\r\nNOOP\r\n")
+        self.assertEqual([c.reply()[0] for _ in range(3)], [200, 215, 200])
+
+    def test_lowercase_commands(self):
+        c = self.srv.control()
+        self.assertEqual(c.cmd("noop")[0], 200)
+        self.assertEqual(c.cmd("user " + DEFAULT_USER)[0], 331)
+        self.assertEqual(c.cmd("pass " + DEFAULT_PASSWORD)[0], 230)
+        self.assertEqual(c.cmd("pwd")[0], 257)
+
+    def test_telnet_iac_stripped(self):
+        c = self.srv.control()
+        c.send(b"\xff\xf4\xff\xf2NOOP\r\n")  # IAC IP, IAC DM (what clients put before ABOR)
+        self.assertEqual(c.reply()[0], 200)
+        c.send(b"NO\xff\xfb\x01OP\r\n")  # IAC WILL ECHO inside a line
+        self.assertEqual(c.reply()[0], 200)
+
+    def test_long_line_500_then_continue(self):
+        c = self.srv.control()
+        c.login()
+        c.send("NOOP " + "x" * 5000 + "\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 500, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_line_just_under_limit_is_a_command(self):
+        c = self.srv.control()
+        c.login()
+        code, text = c.cmd("CWD " + "a/" * 1990)  # about 4 KB: parsed, the path does not exist
+        self.assertNotEqual(code, 500, text)
+        self.assertGreaterEqual(code, 500, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_huge_line_does_not_grow_memory(self):
+        c = self.srv.control()
+        rss0 = self.srv.rss_kib()
+        chunk = b"A" * 65536
+        for _ in range(64):  # 4 MiB without a newline
+            c.send(chunk)
+        c.send(b"\r\n")
+        code, text = c.reply(timeout=10)
+        self.assertEqual(code, 500, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        if not self.srv.sanitized():
+            self.assertLess(self.srv.rss_kib() - rss0, 2048, "server memory grew with a long line")
+
+    def test_nul_in_argument(self):
+        f = self.srv.ftp()
+        for cmd in ("CWD a\x00b", "SIZE a\x00b", "MKD a\x00b"):
+            f.putcmd(cmd)
+            resp = f.getmultiline()
+            self.assertGreaterEqual(int(resp[:3]), 500, resp)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+        self.assertEqual(os.listdir(self.srv.root), [])
+
+
+class TestLimits(ServerTestCase):
+    server_kwargs = {"args": ["--max-per-ip", "2", "--max-sessions", "3"]}
+
+    def test_max_per_ip(self):
+        c1 = self.srv.control()
+        c2 = self.srv.control()
+        c3 = self.srv.control(greet=False)
+        code, text = c3.reply()
+        self.assertEqual(code, 421, text)
+        self.assertTrue(c3.closed(5))
+        # the first two still work; after one leaves, a new one is welcome
+        self.assertEqual(c1.cmd("NOOP")[0], 200)
+        self.assertEqual(c2.cmd("NOOP")[0], 200)
+        c1.cmd("QUIT")
+        self.assertTrue(c1.closed(5))
+
+        def fresh():
+            c = self.srv.control(greet=False)
+            code, _ = c.reply()
+            if code != 220:
+                c.close()
+            return code == 220
+        self.assertTrue(wait_for(fresh, 5, 0.2), "no session slot after one left")
+
+    def test_max_sessions(self):
+        # two from 127.0.0.1, one from 127.0.0.2 = 3 sessions; a 4th from 127.0.0.3 -> 421
+        a = self.srv.control()
+        b = self.srv.control()
+        c = self.srv.control(source="127.0.0.2")
+        d = self.srv.control(source="127.0.0.3", greet=False)
+        code, text = d.reply()
+        self.assertEqual(code, 421, text)
+        self.assertTrue(d.closed(5))
+        for x in (a, b, c):
+            self.assertEqual(x.cmd("NOOP")[0], 200)
+
+
+class TestIdleTimeout(ServerTestCase):
+    server_kwargs = {"args": ["--idle-timeout", "1"]}
+
+    def test_idle_421(self):
+        c = self.srv.control()
+        c.login()
+        t0 = time.monotonic()
+        code, text = c.reply(timeout=10)
+        took = time.monotonic() - t0
+        self.assertEqual(code, 421, text)
+        self.assertTrue(c.closed(5))
+        self.assertGreater(took, 0.5)
+        self.assertLess(took, 5)
+
+    def test_activity_resets_idle(self):
+        c = self.srv.control()
+        c.login()
+        for _ in range(4):
+            time.sleep(0.5)
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class TestXferlog(ServerTestCase):
+    def setUp(self):
+        pass
+
+    def test_xferlog_lines(self):
+        from ftpd_harness import FtpdServer
+        srv = FtpdServer()
+        path = os.path.join(srv.base, "xferlog")
+        srv.args = ["--xferlog", path]
+        srv.start()
+        self.addCleanup(srv.stop)
+        data = srv.make_file("down.bin", 12345, seed=1)
+        f = srv.ftp()
+        self.assertEqual(retr(f, "down.bin"), data)
+        stor(f, "up file.bin", b"u" * 777)
+        f.quit()
+
+        def lines():
+            try:
+                with open(path) as fh:
+                    ls = [l for l in fh.read().splitlines() if l.strip()]
+                return ls if len(ls) >= 2 else None
+            except FileNotFoundError:
+                return None
+        ls = wait_for(lines, 5)
+        if not ls:
+            self.fail("xferlog has not two lines: %r"
+                      % (srv.read(path) if os.path.exists(path) else "no file"))
+        self.assertEqual(len(ls), 2, ls)
+        # wu-ftpd: DDD MMM dd hh:mm:ss YYYY secs host bytes path type flag dir mode user
+        #          service auth authuser status
+        rx = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} (\d+) (\S+) (\d+) (\S+) "
+                        r"([ab]) (\S+) ([oi]) ([agr]) (\S+) (\S+) ([01]) (\S+) ([ci])$")
+        m1, m2 = rx.match(ls[0]), rx.match(ls[1])
+        self.assertTrue(m1 and m2, ls)
+        self.assertEqual(m1.group(2), "127.0.0.1")
+        self.assertEqual((m1.group(3), m1.group(4), m1.group(5), m1.group(7), m1.group(8),
+                          m1.group(9), m1.group(13)),
+                         ("12345", "/down.bin", "b", "o", "r", DEFAULT_USER, "c"))
+        self.assertEqual((m2.group(3), m2.group(4), m2.group(7), m2.group(13)),
+                         ("777", "/up_file.bin", "i", "c"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,411 @@
+"""Transfers with ftplib and raw sockets: binary and ASCII both ways, resume (REST) in both
+directions, APPE, STOU, SIZE, MDTM, passive (PASV, EPSV, EPSV ALL) and active (PORT, EPRT)."""
+import ftplib
+import os
+import re
+import socket
+import time
+import unittest
+
+from ftpd_harness import (ServerTestCase, data_bytes, recv_all, reply, retr, sha, stor)
+
+
+def text_lines(n, seed=0):
+    """ASCII text with LF line ends (no CR), lines of varying length."""
+    import random
+    r = random.Random(seed)
+    out = []
+    for i in range(n):
+        out.append(("line %d " % i + "abcdefghijklmnopqrstuvwxyz" * r.randint(0, 6)).encode())
+    return b"\n".join(out) + b"\n"
+
+
+class TestBinary(ServerTestCase):
+    def test_roundtrip_1mib(self):
+        data = data_bytes(1 << 20, 1)
+        f = self.srv.ftp()
+        stor(f, "up.bin", data)
+        self.assertEqual(sha(self.srv.read("up.bin")), sha(data))
+        self.assertEqual(sha(retr(f, "up.bin")), sha(data))
+
+    def test_binary_keeps_crlf_and_nul(self):
+        data = b"a\r\nb\nc\rd\x00\xff\r\n" * 1000
+        f = self.srv.ftp()
+        stor(f, "crlf.bin", data)
+        self.assertEqual(self.srv.read("crlf.bin"), data)
+        self.assertEqual(retr(f, "crlf.bin"), data)
+
+    def test_empty_file(self):
+        self.srv.write("empty.bin", b"")
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "empty.bin"), b"")
+        stor(f, "empty2.bin", b"")
+        self.assertTrue(self.srv.exists("empty2.bin"))
+        self.assertEqual(self.srv.read("empty2.bin"), b"")
+        self.assertEqual(f.size("empty2.bin"), 0)
+
+    def test_large_download_and_upload(self):
+        data = self.srv.make_file("big.bin", 32 << 20, seed=2)
+        f = self.srv.ftp(timeout=30)
+        got = retr(f, "big.bin", blocksize=1 << 20)
+        self.assertEqual(len(got), len(data))
+        self.assertEqual(sha(got), sha(data))
+        up = data_bytes(24 << 20, 3)
+        stor(f, "bigup.bin", up, blocksize=1 << 20)
+        self.assertEqual(sha(self.srv.read("bigup.bin")), sha(up))
+
+    def test_overwrite_existing(self):
+        self.srv.make_file("o.bin", 5000, seed=4)
+        new = data_bytes(100, 5)
+        f = self.srv.ftp()
+        stor(f, "o.bin", new)
+        self.assertEqual(self.srv.read("o.bin"), new)
+        self.assertEqual(retr(f, "o.bin"), new)
+
+    def test_many_transfers_one_session(self):
+        f = self.srv.ftp()
+        for i in range(40):
+            d = data_bytes(1000 + i * 517, 100 + i)
+            stor(f, "m%d.bin" % i, d)
+            self.assertEqual(retr(f, "m%d.bin" % i), d)
+
+    def test_subdir_and_absolute_paths(self):
+        d = self.srv.make_file("dir/sub/x.bin", 3000, seed=6)
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "dir/sub/x.bin"), d)
+        self.assertEqual(retr(f, "/dir/sub/x.bin"), d)
+        f.cwd("dir/sub")
+        self.assertEqual(retr(f, "x.bin"), d)
+        self.assertEqual(retr(f, "../sub/x.bin"), d)
+        stor(f, "/dir/y.bin", b"yy")
+        self.assertEqual(self.srv.read("dir/y.bin"), b"yy")
+
+    def test_names_with_spaces_and_utf8(self):
+        f = self.srv.ftp()
+        for name in ("with space.txt", "h\u00e9llo-\u00fc\u6f22.txt", "semi;colon.txt"):
+            stor(f, name, name.encode())
+            self.assertEqual(self.srv.read(name), name.encode())
+            self.assertEqual(retr(f, name), name.encode())
+
+    def test_retr_errors(self):
+        self.srv.mkdir("adir")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for path in ("nosuch.bin", "adir", "nodir/x"):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, "RETR " + path), 550, path)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_stor_into_missing_dir(self):
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "STOR nodir/x.bin"), (550, 553))
+        self.assertFalse(self.srv.exists("nodir"))
+        self.srv.mkdir("adir")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "STOR adir"), (550, 553))
+        self.assertTrue(os.path.isdir(self.srv.local("adir")))
+
+    def test_transfer_without_data_setup(self):
+        self.srv.write("x.txt", b"x")
+        c = self.srv.control()
+        c.login()
+        code, text = c.cmd("RETR x.txt")
+        self.assertIn(code, (425, 503), text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class TestAscii(ServerTestCase):
+    def test_ascii_download_converts_lf(self):
+        data = text_lines(20000, 1)
+        self.srv.write("t.txt", data)
+        f = self.srv.ftp()
+        lines = []
+        f.retrlines("RETR t.txt", lines.append)
+        self.assertEqual(b"\n".join(l.encode() for l in lines) + b"\n", data)
+        # raw bytes on the wire are CRLF
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        ds = c.pasv()
+        self.assertEqual(c.cmd("RETR t.txt")[0], 150)
+        wire = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(wire, data.replace(b"\n", b"\r\n"))
+
+    def test_ascii_upload_converts_crlf(self):
+        data = text_lines(20000, 2)
+        wire = data.replace(b"\n", b"\r\n")
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        ds = c.pasv()
+        self.assertEqual(c.cmd("STOR t.txt")[0], 150)
+        # odd-sized pieces so that CR and LF fall into different reads
+        view = memoryview(wire)
+        pos = 0
+        step = 4093
+        while pos < len(view):
+            ds.sendall(view[pos:pos + step])
+            pos += step
+        # and a few CRLFs split on purpose, with pauses
+        for piece in (b"tail one\r", b"\ntail two\r", b"\n"):
+            ds.sendall(piece)
+            time.sleep(0.05)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(self.srv.read("t.txt"), data + b"tail one\ntail two\n")
+
+    def test_ftplib_storlines(self):
+        import io
+        data = text_lines(500, 3)
+        f = self.srv.ftp()
+        f.storlines("STOR s.txt", io.BytesIO(data))
+        self.assertEqual(self.srv.read("s.txt"), data)
+
+    def test_type_switch_per_transfer(self):
+        data = b"one\ntwo\n"
+        self.srv.write("sw.txt", data)
+        c = self.srv.control()
+        c.login()
+        for typ, want in (("A", b"one\r\ntwo\r\n"), ("I", data), ("A", b"one\r\ntwo\r\n")):
+            c.cmd("TYPE " + typ)
+            ds = c.pasv()
+            self.assertEqual(c.cmd("RETR sw.txt")[0], 150)
+            self.assertEqual(recv_all(ds), want)
+            ds.close()
+            self.assertEqual(c.reply()[0], 226)
+
+
+class TestResume(ServerTestCase):
+    def test_rest_retr(self):
+        data = self.srv.make_file("r.bin", 100000, seed=7)
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "r.bin", rest=12345), data[12345:])
+        self.assertEqual(retr(f, "r.bin", rest=0), data)
+        self.assertEqual(retr(f, "r.bin", rest=100000), b"")
+        # REST applies to one transfer only
+        self.assertEqual(retr(f, "r.bin"), data)
+
+    def test_rest_reply_350(self):
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        code, text = reply(f, "REST 100")
+        self.assertEqual(code, 350, text)
+
+    def test_rest_stor_resumes(self):
+        full = data_bytes(300000, 8)
+        self.srv.write("u.bin", full[:120000])
+        f = self.srv.ftp()
+        stor(f, "u.bin", full[120000:], rest=120000)
+        self.assertEqual(sha(self.srv.read("u.bin")), sha(full))
+
+    def test_rest_stor_inside_file_truncates_after(self):
+        old = data_bytes(1000, 9)
+        self.srv.write("v.bin", old)
+        f = self.srv.ftp()
+        stor(f, "v.bin", b"N" * 300, rest=500)
+        self.assertEqual(self.srv.read("v.bin"), old[:500] + b"N" * 300)
+
+    def test_rest_stor_beyond_end_refused(self):
+        old = data_bytes(1000, 10)
+        self.srv.write("w.bin", old)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertEqual(reply(f, "REST 5000")[0], 350)
+        code, text = reply(f, "STOR w.bin")
+        self.assertGreaterEqual(code, 500, text)
+        self.assertEqual(self.srv.read("w.bin"), old)
+
+    def test_appe(self):
+        a = data_bytes(70000, 11)
+        b = data_bytes(50000, 12)
+        self.srv.write("a.bin", a)
+        f = self.srv.ftp()
+        stor(f, "a.bin", b, cmd="APPE")
+        self.assertEqual(sha(self.srv.read("a.bin")), sha(a + b))
+        stor(f, "new-by-appe.bin", b, cmd="APPE")
+        self.assertEqual(self.srv.read("new-by-appe.bin"), b)
+
+
+class TestInfo(ServerTestCase):
+    def test_size(self):
+        self.srv.make_file("s.bin", 123456)
+        self.srv.mkdir("d")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("s.bin"), 123456)
+        self.assertEqual(reply(f, "SIZE s.bin"), (213, "213 123456"))
+        self.assertCode(reply(f, "SIZE nosuch"), 550)
+        self.assertCode(reply(f, "SIZE d"), 550)
+
+    def test_mdtm(self):
+        self.srv.write("t.bin", b"x", mtime=1700000000)  # 2023-11-14 22:13:20 UTC
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "MDTM t.bin"), (213, "213 20231114221320"))
+        self.assertCode(reply(f, "MDTM nosuch"), 550)
+
+    def test_stou(self):
+        data = data_bytes(5000, 13)
+        self.srv.write("taken.bin", b"old")
+        f = self.srv.ftp()
+        before = set(os.listdir(self.srv.root))
+        f.voidcmd("TYPE I")
+        conn, _ = f.ntransfercmd("STOU")
+        conn.sendall(data)
+        conn.close()
+        resp = f.voidresp()
+        self.assertTrue(resp.startswith("226") or resp.startswith("250"), resp)
+        new = set(os.listdir(self.srv.root)) - before
+        self.assertEqual(len(new), 1, new)
+        name = new.pop()
+        self.assertEqual(self.srv.read(name), data)
+        self.assertEqual(self.srv.read("taken.bin"), b"old")
+        # a second STOU with a suggested name that exists never overwrites it
+        conn, _ = f.ntransfercmd("STOU taken.bin")
+        conn.sendall(b"second")
+        conn.close()
+        f.voidresp()
+        self.assertEqual(self.srv.read("taken.bin"), b"old")
+
+
+class TestDataConnections(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.data = self.srv.make_file("f.bin", 300000, seed=14)
+
+    def test_pasv(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "PASV")
+        self.assertEqual(code, 227)
+        self.assertIn("127,0,0,1", text)
+        self.assertEqual(retr(f, "f.bin"), self.data)
+
+    def test_port_active(self):
+        f = self.srv.ftp(passive=False)
+        self.assertEqual(retr(f, "f.bin"), self.data)
+        up = data_bytes(200000, 15)
+        stor(f, "port-up.bin", up)
+        self.assertEqual(self.srv.read("port-up.bin"), up)
+        lines = []
+        f.retrlines("LIST", lines.append)
+        self.assertTrue(any("f.bin" in l for l in lines), lines)
+
+    def _active(self, c, command):
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        port = ls.getsockname()[1]
+        code, text = c.cmd(command % port if "%" in command else command)
+        return ls, code, text
+
+    def test_eprt_active(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ls, code, text = self._active(c, "EPRT |1|127.0.0.1|%d|")
+        self.assertEqual(code, 200, text)
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        ds, addr = ls.accept()
+        ls.close()
+        self.assertEqual(addr[0], "127.0.0.1")
+        got = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(got, self.data)
+
+    def test_port_raw_upload(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        p = ls.getsockname()[1]
+        code, text = c.cmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))
+        self.assertEqual(code, 200, text)
+        self.assertEqual(c.cmd("STOR p.bin")[0], 150)
+        ds, _ = ls.accept()
+        ls.close()
+        ds.sendall(b"active upload")
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(self.srv.read("p.bin"), b"active upload")
+
+    def test_epsv(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.epsv()
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        got = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(got, self.data)
+        self.assertEqual(c.cmd("EPSV 1")[0], 229)
+        self.assertEqual(c.cmd("EPSV 2")[0], 522)
+
+    def test_epsv_all(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        self.assertEqual(c.cmd("EPSV ALL")[0], 200)
+        self.assertGreaterEqual(c.cmd("PASV")[0], 500)
+        self.assertGreaterEqual(c.cmd("PORT 127,0,0,1,200,10")[0], 500)
+        self.assertGreaterEqual(c.cmd("EPRT |1|127.0.0.1|51210|")[0], 500)
+        ds = c.epsv()
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        got = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(got, self.data)
+
+    def test_pasv_again_replaces_listener(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        for _ in range(5):
+            code, _ = c.cmd("PASV")
+            self.assertEqual(code, 227)
+        ds = c.pasv()
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        self.assertEqual(recv_all(ds), self.data)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+
+
+class TestPasvOptions(ServerTestCase):
+    def setUp(self):
+        # a free block of ports in the non-ephemeral range, chosen by pid to avoid clashes
+        self.first = 20000 + (os.getpid() * 10) % 9000
+        self.last = self.first + 4
+        self.srv = self.start_server(args=["--pasv-ports", "%d-%d" % (self.first, self.last),
+                                           "--pasv-address", "127.0.0.1"])
+
+    def test_pasv_ports_range(self):
+        data = self.srv.make_file("r.bin", 10000)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        for _ in range(8):
+            code, text = c.cmd("PASV")
+            self.assertEqual(code, 227, text)
+            self.assertIn("127,0,0,1,", text)
+            nums = [int(x) for x in re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()]
+            port = nums[4] * 256 + nums[5]
+            self.assertTrue(self.first <= port <= self.last, port)
+            code, text = c.cmd("EPSV")
+            port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
+            self.assertTrue(self.first <= port <= self.last, port)
+        f = self.srv.ftp()
+        for _ in range(10):
+            self.assertEqual(retr(f, "r.bin"), data)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,282 @@
+"""Uploads are written aside and renamed into place when complete: readers see the old file
+during an upload, a killed or aborted upload leaves the old file intact byte for byte, a killed
+upload of a new file can be resumed (SIZE reports the partial, REST+STOR / APPE continue it),
+and the server's internal names never show up or open."""
+import os
+import socket
+import threading
+import time
+import unittest
+
+from ftpd_harness import (INTERNAL_PREFIXES, ServerTestCase, data_bytes, internal_names,
+                          listing, nlst, reply, reset_close, retr, sha, stor, wait_for)
+
+
+class UploadSafetyBase(ServerTestCase):
+    def begin_upload(self, name, part, cmd="STOR", rest=None, expect_size=None):
+        """Starts an upload of name on a raw session and sends part; returns (control, data)
+        once the server has written at least expect_size bytes (default len(part) plus the
+        REST offset) into its hidden file."""
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        if rest is not None:
+            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
+        code, text = c.cmd(cmd + " " + name)
+        self.assertIn(code, (125, 150), text)
+        ds.sendall(part)
+        want = expect_size if expect_size is not None else len(part) + (rest or 0)
+        directory = os.path.dirname(self.srv.local(name))
+        # a new upload writes into .ftpd-up.*; a resumed one may continue a .ftpd-partial.*
+        prefixes = (".ftpd-up.",) if rest is None and cmd == "STOR" else INTERNAL_PREFIXES
+
+        def written():
+            for n in os.listdir(directory):
+                if n.startswith(prefixes):
+                    try:
+                        if os.stat(os.path.join(directory, n)).st_size >= want:
+                            return n
+                    except FileNotFoundError:
+                        pass
+            return None
+        hidden = wait_for(written, 10)
+        self.assertTrue(hidden, "no hidden upload file reached %d bytes; dir: %r"
+                        % (want, os.listdir(directory)))
+        return c, ds
+
+    def kill_client(self, c, ds):
+        """A killed client: the control connection drops first; once the server has given up
+        the data connection (it must close it), the data socket is reset."""
+        c.close()
+        ds.settimeout(5)
+        t0 = time.monotonic()
+        closed = False
+        try:
+            while time.monotonic() - t0 < 5:
+                if not ds.recv(65536):
+                    closed = True
+                    break
+        except socket.timeout:
+            closed = False
+        except OSError:  # reset by the server
+            closed = True
+        reset_close(ds)
+        return closed
+
+    def assert_no_internal_visible(self, f, path=None):
+        self.assertEqual(internal_names(nlst(f, path)), [])
+        self.assertEqual(internal_names(listing(f, path)), [])
+        self.assertEqual(internal_names(listing(f, ("-a " + path) if path else "-a")), [])
+        self.assertEqual(internal_names([n for n, _ in f.mlsd(path or "")]), [])
+
+
+class TestReadersDuringUpload(UploadSafetyBase):
+    def test_reader_sees_old_file_during_upload(self):
+        old = self.srv.make_file("doc.bin", 100000, seed=1)
+        new = data_bytes(1 << 20, 2)
+        c, ds = self.begin_upload("doc.bin", new[:400000])
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("doc.bin"), len(old))
+        self.assertEqual(retr(f, "doc.bin"), old)
+        self.assertEqual(self.srv.read("doc.bin"), old)
+        lines = [l for l in listing(f) if l.endswith(" doc.bin")]
+        self.assertEqual(len(lines), 1, listing(f))
+        self.assertIn(" %d " % len(old), lines[0])
+        self.assert_no_internal_visible(f)
+        # finish the upload: now everyone sees the new file, and nothing is left aside
+        ds.sendall(new[400000:])
+        ds.close()
+        self.assertEqual(c.reply(timeout=20)[0], 226)
+        self.assertEqual(sha(retr(f, "doc.bin")), sha(new))
+        self.assertEqual(f.size("doc.bin"), len(new))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_new_file_invisible_until_complete(self):
+        c, ds = self.begin_upload("fresh.bin", b"z" * 50000)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "RETR fresh.bin"), 550)
+        self.assertNotIn("fresh.bin", nlst(f))
+        self.assert_no_internal_visible(f)
+        ds.close()
+        self.assertEqual(c.reply(timeout=20)[0], 226)
+        self.assertEqual(retr(f, "fresh.bin"), b"z" * 50000)
+
+    def test_two_uploads_same_name_do_not_mix(self):
+        a = data_bytes(600000, 3)
+        b = data_bytes(500000, 4)
+        c1, d1 = self.begin_upload("same.bin", a[:300000])
+        c2, d2 = self.begin_upload("same.bin", b[:250000], expect_size=250000)
+        d1.sendall(a[300000:])
+        d2.sendall(b[250000:])
+        d1.close()
+        self.assertEqual(c1.reply(timeout=20)[0], 226)
+        self.assertEqual(self.srv.read("same.bin"), a)
+        d2.close()
+        self.assertEqual(c2.reply(timeout=20)[0], 226)
+        self.assertEqual(self.srv.read("same.bin"), b)
+        self.assertEqual(self.srv.internal_files(), [])
+
+
+class TestKilledUploads(UploadSafetyBase):
+    def test_killed_control_keeps_old_file(self):
+        old = self.srv.make_file("keep.bin", 250000, seed=5)
+        c, ds = self.begin_upload("keep.bin", data_bytes(300000, 6))
+        self.assertTrue(self.kill_client(c, ds),
+                        "server did not close the data connection after the control one dropped")
+        f = self.srv.ftp()
+        self.assertEqual(sha(retr(f, "keep.bin")), sha(old))
+        self.assertEqual(sha(self.srv.read("keep.bin")), sha(old))
+        self.assert_no_internal_visible(f)
+
+    def test_reset_data_keeps_old_file(self):
+        old = self.srv.make_file("keep2.bin", 250000, seed=7)
+        c, ds = self.begin_upload("keep2.bin", data_bytes(200000, 8))
+        reset_close(ds)
+        code, text = c.reply(timeout=10)
+        self.assertIn(code, (426, 451), text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        f = self.srv.ftp()
+        self.assertEqual(sha(retr(f, "keep2.bin")), sha(old))
+        self.assert_no_internal_visible(f)
+
+    def test_abor_during_stor_keeps_old_file(self):
+        old = self.srv.make_file("keep3.bin", 250000, seed=9)
+        c, ds = self.begin_upload("keep3.bin", data_bytes(200000, 10))
+        c.send("ABOR\r\n")
+        code, text = c.reply(timeout=5)
+        if code == 426:
+            code, text = c.reply(timeout=5)
+        self.assertIn(code, (225, 226), text)
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertEqual(sha(self.srv.read("keep3.bin")), sha(old))
+        f = self.srv.ftp()
+        self.assertEqual(sha(retr(f, "keep3.bin")), sha(old))
+        self.assert_no_internal_visible(f)
+
+    def test_killed_new_upload_then_rest_stor_resume(self):
+        full = data_bytes(700000, 11)
+        c, ds = self.begin_upload("new.bin", full[:300000])
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "RETR new.bin"), 550)
+        self.assertNotIn("new.bin", nlst(f))
+        self.assertFalse(self.srv.exists("new.bin"))
+        self.assert_no_internal_visible(f)
+        self.assertEqual(f.size("new.bin"), 300000)
+        stor(f, "new.bin", full[300000:], rest=300000)
+        self.assertEqual(sha(retr(f, "new.bin")), sha(full))
+        self.assertEqual(sha(self.srv.read("new.bin")), sha(full))
+        self.assertEqual(f.size("new.bin"), len(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_killed_new_upload_then_appe_resume(self):
+        full = data_bytes(500000, 12)
+        c, ds = self.begin_upload("appe.bin", full[:123457])
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        n = f.size("appe.bin")
+        self.assertEqual(n, 123457)
+        stor(f, "appe.bin", full[n:], cmd="APPE")
+        self.assertEqual(sha(self.srv.read("appe.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_resume_twice(self):
+        full = data_bytes(900000, 13)
+        c, ds = self.begin_upload("twice.bin", full[:200000])
+        self.kill_client(c, ds)
+        c, ds = self.begin_upload("twice.bin", full[200000:500000], rest=200000)
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("twice.bin"), 500000)
+        stor(f, "twice.bin", full[500000:], rest=500000)
+        self.assertEqual(sha(self.srv.read("twice.bin")), sha(full))
+
+    def test_killed_overwrite_resume(self):
+        old = self.srv.make_file("ow.bin", 50000, seed=14)
+        new = data_bytes(400000, 15)
+        c, ds = self.begin_upload("ow.bin", new[:150000])
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(retr(f, "ow.bin"), old)
+        n = f.size("ow.bin")  # the partial's size, so that clients resume it
+        self.assertEqual(n, 150000)
+        stor(f, "ow.bin", new[n:], rest=n)
+        self.assertEqual(sha(self.srv.read("ow.bin")), sha(new))
+
+    def test_fresh_stor_after_partial_wins(self):
+        c, ds = self.begin_upload("p.bin", b"p" * 80000)
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("p.bin"), 80000)
+        stor(f, "p.bin", b"complete")
+        self.assertEqual(retr(f, "p.bin"), b"complete")
+        self.assertEqual(f.size("p.bin"), len(b"complete"))
+
+    def test_delete_after_partial(self):
+        c, ds = self.begin_upload("gone.bin", b"g" * 80000)
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        # the name does not exist for RETR; DELE of it must not touch other files
+        self.srv.write("other.bin", b"other")
+        code, text = reply(f, "DELE gone.bin")
+        self.assertIn(code, (250, 550), text)
+        self.assertEqual(self.srv.read("other.bin"), b"other")
+
+
+class TestInternalNames(UploadSafetyBase):
+    def test_internal_names_cannot_be_used(self):
+        c, ds = self.begin_upload("x.bin", b"x" * 70000)
+        self.kill_client(c, ds)
+        c, ds = self.begin_upload("y.bin", b"y" * 70000)  # in progress
+        names = self.srv.internal_files()
+        self.assertTrue(any(n.startswith(".ftpd-partial.") for n in names), names)
+        self.assertTrue(any(n.startswith(".ftpd-up.") for n in names), names)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for n in names:
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, "RETR " + n), 550, n)
+            self.assertCode(reply(f, "SIZE " + n), 550, n)
+            self.assertCode(reply(f, "MDTM " + n), 550, n)
+            self.assertCode(reply(f, "DELE " + n), 550, n)
+            self.assertCode(reply(f, "RNFR " + n), 550, n)
+            self.assertCode(reply(f, "MLST " + n), 550, n)
+        for n in (".ftpd-up.mine", ".ftpd-partial.mine"):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            self.assertCode(reply(f, "STOR " + n), "5xx", n)
+            self.assertCode(reply(f, "MKD " + n), "5xx", n)
+        self.srv.write("r.txt", b"r")
+        self.assertCode(reply(f, "RNFR r.txt"), 350)
+        self.assertCode(reply(f, "RNTO .ftpd-up.evil"), "5xx")
+        self.assertTrue(self.srv.exists("r.txt"))
+        self.assertEqual(set(self.srv.internal_files()), set(names))
+        self.assert_no_internal_visible(f)
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+
+    def test_internal_names_hidden_in_subdir(self):
+        self.srv.mkdir("sub")
+        c, ds = self.begin_upload("sub/a.bin", b"a" * 70000)
+        f = self.srv.ftp()
+        self.assert_no_internal_visible(f, "sub")
+        self.assertEqual(reply(f, "CWD sub")[0], 250)
+        self.assert_no_internal_visible(f)
+        code, text = reply(f, "STAT .")
+        self.assertNotIn(".ftpd-", text)
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,210 @@
+"""The control connection stays responsive during a transfer: STAT reports progress, ABOR stops
+the transfer (426 then 226), QUIT ends the session; a stalled reader neither grows the
+server's memory nor slows another client; the data timeout ends a stalled transfer."""
+import ftplib
+import re
+import socket
+import threading
+import time
+import unittest
+
+from ftpd_harness import (ServerTestCase, data_bytes, recv_all, recv_exactly, reply, retr, sha,
+                          stor)
+
+BIG = 256 << 20  # sparse: costs no disk
+
+
+class TestStatAbor(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.srv.make_sparse("big.bin", BIG)
+
+    def start_retr(self, c, read=1 << 20):
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        code, text = c.cmd("RETR big.bin")
+        self.assertEqual(code, 150, text)
+        got = recv_exactly(ds, read)
+        self.assertEqual(len(got), read)
+        return ds
+
+    def test_stat_during_retr(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        t0 = time.monotonic()
+        code, text = c.cmd("STAT", timeout=5)
+        self.assertLess(time.monotonic() - t0, 2.0, "STAT was not answered at once")
+        self.assertEqual(code, 211, text)
+        lines = text.splitlines()
+        self.assertTrue(lines[0].startswith("211-") and lines[-1].startswith("211 "), text)
+        m = re.search(r"(\d+) of (\d+) bytes", text)
+        self.assertTrue(m, text)
+        self.assertIn("big.bin", text)
+        done, total = int(m.group(1)), int(m.group(2))
+        self.assertEqual(total, BIG)
+        self.assertGreaterEqual(done, 1 << 20)
+        self.assertLess(done, BIG)
+        # progress moves when we read more
+        recv_exactly(ds, 8 << 20)
+        code, text = c.cmd("STAT", timeout=5)
+        done2 = int(re.search(r"(\d+) of (\d+) bytes", text).group(1))
+        self.assertGreater(done2, done)
+        # the status of another session during its own idle time is plain
+        c.send("ABOR\r\n")
+        codes = [c.reply(timeout=5)[0]]
+        if codes[0] == 426:
+            codes.append(c.reply(timeout=5)[0])
+        ds.close()
+
+    def test_abor_during_retr(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        t0 = time.monotonic()
+        c.send("ABOR\r\n")
+        code1, text1 = c.reply(timeout=5)
+        code2, text2 = c.reply(timeout=5)
+        self.assertLess(time.monotonic() - t0, 3.0)
+        self.assertEqual((code1, code2), (426, 226), (text1, text2))
+        # the data connection is closed by the server
+        ds.settimeout(5)
+        total = 0
+        try:
+            while True:
+                chunk = ds.recv(1 << 20)
+                if not chunk:
+                    break
+                total += len(chunk)
+                self.assertLess(total, BIG, "the server kept sending after ABOR")
+        except ConnectionResetError:
+            pass
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        # and the session transfers normally afterwards
+        self.srv.write("small.bin", b"small")
+        ds = c.pasv()
+        self.assertEqual(c.cmd("RETR small.bin")[0], 150)
+        self.assertEqual(recv_all(ds), b"small")
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+
+    def test_abor_with_telnet_sync(self):
+        # what RFC 959 clients send: IAC IP, then IAC DM as urgent data, then ABOR
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        c.sock.sendall(b"\xff\xf4\xff", socket.MSG_OOB)
+        c.sock.sendall(b"\xf2ABOR\r\n")
+        code1, _ = c.reply(timeout=5)
+        code2 = c.reply(timeout=5)[0] if code1 == 426 else None
+        self.assertEqual((code1, code2), (426, 226))
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_ftplib_abort(self):
+        # ftplib sends "ABOR\r\n" with MSG_OOB (the last byte urgent)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        conn = f.transfercmd("RETR big.bin")
+        recv_exactly(conn, 1 << 20)
+        resp = f.abort()
+        self.assertTrue(resp[:3] in ("426", "225", "226"), resp)
+        conn.close()
+        if resp.startswith("426"):
+            self.assertTrue(f.getmultiline().startswith("226"))
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_abor_without_transfer(self):
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "ABOR"), (225, 226))
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_quit_during_transfer(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        code, text = c.cmd("QUIT", timeout=5)
+        if code == 426:
+            code, text = c.reply(timeout=5)
+        self.assertEqual(code, 221, text)
+        self.assertTrue(c.closed(5))
+        ds.close()
+        # the server is fine
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_control_lost_during_retr(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        c.close()
+        # the server must drop the data connection too
+        ds.settimeout(10)
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < 10:
+                if not ds.recv(1 << 20):
+                    break
+        except OSError:
+            pass
+        self.assertLess(time.monotonic() - t0, 10, "data connection kept after control loss")
+        ds.close()
+
+    def test_stalled_reader_does_not_slow_others_or_grow_memory(self):
+        data = self.srv.make_file("small.bin", 4 << 20, seed=3)
+        staller = self.srv.control()
+        staller.login()
+        ds = self.start_retr(staller, read=64 << 10)
+        time.sleep(0.3)
+        rss0 = self.srv.rss_kib()
+        f = self.srv.ftp()
+        t0 = time.monotonic()
+        for _ in range(3):
+            self.assertEqual(sha(retr(f, "small.bin")), sha(data))
+        took = time.monotonic() - t0
+        self.assertLess(took, 8.0, "a stalled reader slowed another client")
+        time.sleep(0.5)
+        if not self.srv.sanitized():
+            self.assertLess(self.srv.rss_kib() - rss0, 16 << 10, "server memory grew")
+        code, text = staller.cmd("STAT", timeout=5)
+        self.assertEqual(code, 211, text)
+        staller.send("ABOR\r\n")
+        ds.close()
+
+
+class TestDataTimeout(ServerTestCase):
+    server_kwargs = {"args": ["--data-timeout", "1"]}
+
+    def test_stalled_transfer_times_out(self):
+        self.srv.make_sparse("big.bin", BIG)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+        recv_exactly(ds, 1 << 16)
+        t0 = time.monotonic()
+        code, text = c.reply(timeout=10)  # no reading: the transfer stalls
+        self.assertIn(code, (426, 421), text)
+        self.assertLess(time.monotonic() - t0, 6)
+        ds.close()
+
+    def test_pasv_never_connected_times_out(self):
+        self.srv.write("x.bin", b"x")
+        c = self.srv.control()
+        c.login()
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227)
+        c.send("RETR x.bin\r\n")
+        code, text = c.reply(timeout=10)
+        if code in (125, 150):
+            code, text = c.reply(timeout=10)
+        self.assertEqual(code, 425, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
