@@ -1,0 +1,83 @@
+"""A full disk: an upload that runs out of space is answered 452 (or 552), the previous version
+of the file stays exactly as it was, and the space the failed upload used is given back.
+Runs on a 2 MiB tmpfs mounted for the test (needs root; skipped otherwise)."""
+import ftplib
+import os
+import subprocess
+import tempfile
+import unittest
+
+from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor
+
+SIZE = "2m"
+
+
+class TestDiskFull(unittest.TestCase):
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("mounting a small tmpfs needs root")
+        self.mnt = tempfile.mkdtemp(prefix="ftpd-full-")
+        self.addCleanup(os.rmdir, self.mnt)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0777" % SIZE, "tmpfs",
+                            self.mnt], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs here: " + r.stderr.strip())
+        self.addCleanup(subprocess.run, ["umount", self.mnt], timeout=30)
+        self.old = data_bytes(512 * 1024, seed=7)
+        with open(os.path.join(self.mnt, "keep.bin"), "wb") as fh:
+            fh.write(self.old)
+        os.chmod(os.path.join(self.mnt, "keep.bin"), 0o666)
+        self.srv = FtpdServer(users=[("alice", "secret", "elradfmw", self.mnt)],
+                              anonymous=False)
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    def upload_expecting_full(self, f, cmd, name, data):
+        """Sends data with cmd; the server may close the data connection early, so a send
+        error is expected. Returns the final reply code."""
+        f.voidcmd("TYPE I")
+        conn = f.transfercmd("%s %s" % (cmd, name))
+        try:
+            view = memoryview(data)
+            for i in range(0, len(view), 65536):
+                conn.sendall(view[i:i + 65536])
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        try:
+            resp = f.getresp()
+        except (ftplib.error_temp, ftplib.error_perm) as e:
+            resp = str(e)
+        return int(resp[:3])
+
+    def assert_space_back_and_old_intact(self, f):
+        self.assertEqual(self.srv.read(os.path.join(self.mnt, "keep.bin")), self.old)
+        self.assertEqual(internal_names(os.listdir(self.mnt)), [])
+        # the failed upload's space is free again: a 1 MiB upload fits
+        small = data_bytes(1024 * 1024, seed=9)
+        self.assertTrue(stor(f, "small.bin", small).startswith("226"))
+        self.assertEqual(retr(f, "small.bin"), small)
+
+    def test_replacing_upload_too_big(self):
+        f = self.srv.ftp()
+        code = self.upload_expecting_full(f, "STOR", "keep.bin", data_bytes(3 << 20, seed=8))
+        self.assertIn(code, (452, 552))
+        self.assert_space_back_and_old_intact(f)
+
+    def test_new_upload_too_big(self):
+        f = self.srv.ftp()
+        code = self.upload_expecting_full(f, "STOR", "new.bin", data_bytes(3 << 20, seed=8))
+        self.assertIn(code, (452, 552))
+        self.assertFalse(os.path.exists(os.path.join(self.mnt, "new.bin")))
+        self.assert_space_back_and_old_intact(f)
+
+    def test_append_too_big(self):
+        f = self.srv.ftp()
+        code = self.upload_expecting_full(f, "APPE", "keep.bin", data_bytes(3 << 20, seed=8))
+        self.assertIn(code, (452, 552))
+        self.assert_space_back_and_old_intact(f)
+
+
+if __name__ == "__main__":
+    unittest.main()
