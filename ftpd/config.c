@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "strutil.h"
 #include "net.h"
 #include "users.h"
 
@@ -295,16 +296,6 @@ int config_set(ftpd_config *cfg, const char *key, const char *value, char *err, 
     return set_value(cfg, &ctx, key, value, err, err_size);
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err, size_t err_size)
 {
     FILE *f = fopen(path, "re");
@@ -328,7 +319,7 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
     char msg[512];
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
-        char *s = trim(line);
+        char *s = str_trim(line);
         if (*s == '\0' || *s == '#')
             continue;
         char *eq = strchr(s, '=');
@@ -338,8 +329,8 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
             break;
         }
         *eq = '\0';
-        char *key = trim(s);
-        char *value = trim(eq + 1);
+        char *key = str_trim(s);
+        char *value = str_trim(eq + 1);
         if (*key == '\0') {
             rc = set_error(err, err_size, "%s:%zu: expected 'key = value', missing the key", path,
                            lineno);

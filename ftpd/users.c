@@ -12,6 +12,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "strutil.h"
+
 #define USER_NAME_MAX 64
 
 /* A SHA-512-crypt hash of a random string nobody knows (made once with `openssl passwd -6`).
@@ -104,16 +106,6 @@ static bool valid_hash(const char *h)
         if (!is_crypt64(h[i]))
             return false;
     return true;
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
 }
 
 /* Resolves home (relative to the users file's directory) to an absolute path. */
@@ -244,7 +236,7 @@ int users_load(const char *path, ftpd_users *users, char *err, size_t err_size)
     int rc = 0;
     while (getline(&line, &line_cap, f) >= 0) {
         lineno++;
-        char *s = trim(line);
+        char *s = str_trim(line);
         if (*s == '\0' || *s == '#')
             continue;
         ftpd_user u;
