@@ -108,8 +108,7 @@ char *progress_duration_str(long seconds, char *out, size_t out_size)
     else if (seconds < 3600)
         snprintf(out, out_size, "%ld:%02ld", seconds / 60, seconds % 60);
     else if (seconds < 100L * 3600)
-        snprintf(out, out_size, "%ld:%02ld:%02ld", seconds / 3600, seconds / 60 % 60,
-                 seconds % 60);
+        snprintf(out, out_size, "%ld:%02ld:%02ld", seconds / 3600, seconds / 60 % 60, seconds % 60);
     else
         snprintf(out, out_size, "%ldd %02ldh", seconds / 86400, seconds / 3600 % 24);
     return out;
@@ -145,7 +144,7 @@ size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
     size_t pos = 0;
     if (style == PROGRESS_BAR_UNICODE) {
         /* U+2588 FULL BLOCK and U+2589..U+258F, seven to one eighths of a block. */
-        static const char *const eighths[] = {"", "\u258f", "\u258e", "\u258d",
+        static const char *const eighths[] = {"",       "\u258f", "\u258e", "\u258d",
                                               "\u258c", "\u258b", "\u258a", "\u2589"};
         long total8 = (long)(fraction * cells * 8.0); /* >= 0, so truncation floors */
         int full = (int)(total8 / 8);

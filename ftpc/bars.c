@@ -1,0 +1,656 @@
+/* The progress display. A frame is assembled in memory and written with one write(2): cursor
+ * up over the live lines, the new permanent lines (summaries, messages), the live lines each
+ * cleared and rewritten, then "clear to end of screen" for lines that went away. Lines never
+ * reach the last column, so the terminal never wraps them and the cursor-up count stays
+ * right. */
+#include "bars.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <langinfo.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "progress.h"
+
+#define TICK_LIVE_MS 100
+#define TICK_PLAIN_MS 1000
+#define NAME_MAX_BYTES 256
+
+struct ftpc_bar {
+    ftpc_bars *b;
+    struct ftpc_bar *prev, *next;
+    char name[NAME_MAX_BYTES];
+    int64_t total;
+    uint64_t offset, pos;
+    long long start_ms;
+    progress_rate rate;
+};
+
+typedef struct strbuf {
+    char *p;
+    size_t len, cap;
+} strbuf;
+
+struct ftpc_bars {
+    ev_loop *loop;
+    int fd;
+    bool live;  /* redrawn bars on a terminal */
+    bool plain; /* periodic plain lines */
+    bool quiet;
+    bool color, unicode;
+    int width, rows;
+    bool fixed_width;
+    ftpc_bar *head, *tail;
+    int nlive;
+    int nfiles, nfinished;
+    uint64_t moved;          /* bytes moved by all transfers of the run */
+    uint64_t finished_bytes; /* file sizes of finished transfers */
+    progress_rate total_rate;
+    int drawn;      /* live lines on screen below the permanent ones */
+    strbuf pending; /* permanent lines waiting for the next frame */
+    strbuf frame;
+    strbuf last; /* the live text last drawn */
+    ev_timer timer;
+};
+
+/* The one piece of state a signal handler may touch: "the terminal changed size". */
+static volatile sig_atomic_t winch_flag;
+
+static void winch_handler(int sig)
+{
+    (void)sig;
+    winch_flag = 1;
+}
+
+/* ---- small string buffer ---- */
+
+static void sb_reserve(strbuf *s, size_t more)
+{
+    if (s->len + more + 1 <= s->cap)
+        return;
+    size_t cap = s->cap ? s->cap : 1024;
+    while (cap < s->len + more + 1)
+        cap *= 2;
+    char *n = realloc(s->p, cap);
+    if (n == NULL)
+        return;
+    s->p = n;
+    s->cap = cap;
+}
+
+static void sb_add(strbuf *s, const char *src, size_t n)
+{
+    sb_reserve(s, n);
+    if (s->len + n + 1 > s->cap)
+        return; /* out of memory: the frame loses text, nothing worse */
+    memcpy(s->p + s->len, src, n);
+    s->len += n;
+    s->p[s->len] = '\0';
+}
+
+static void sb_str(strbuf *s, const char *src)
+{
+    sb_add(s, src, strlen(src));
+}
+
+__attribute__((format(printf, 2, 3))) static void sb_printf(strbuf *s, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        sb_add(s, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static void write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        return;
+    }
+}
+
+/* ---- text helpers ---- */
+
+/* Cells of a UTF-8 string, counting each code point as one cell. */
+static size_t cells(const char *s)
+{
+    size_t n = 0;
+    for (; *s != '\0'; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+    return n;
+}
+
+/* Appends s cut or padded to exactly w cells; a cut name ends in "..." (or "~" when tiny). */
+static void add_fitted(strbuf *out, const char *s, size_t w)
+{
+    size_t have = cells(s);
+    if (have <= w) {
+        sb_str(out, s);
+        for (size_t i = have; i < w; i++)
+            sb_add(out, " ", 1);
+        return;
+    }
+    size_t keep = w > 3 ? w - 3 : (w > 0 ? w - 1 : 0);
+    size_t cellsn = 0;
+    const char *p = s;
+    while (*p != '\0') {
+        if (((unsigned char)*p & 0xC0) != 0x80) {
+            if (cellsn == keep)
+                break;
+            cellsn++;
+        }
+        p++;
+    }
+    sb_add(out, s, (size_t)(p - s));
+    if (w > 3)
+        sb_str(out, "...");
+    else if (w > 0)
+        sb_str(out, "~");
+}
+
+static void sanitize(char *dst, size_t dst_size, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1 < dst_size; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    /* Do not leave half a UTF-8 sequence at the cut. */
+    while (i > 0 && ((unsigned char)dst[i - 1] & 0x80) && src[i] != '\0' &&
+           ((unsigned char)src[i] & 0xC0) == 0x80) {
+        i--;
+        if (((unsigned char)dst[i] & 0xC0) == 0xC0)
+            break;
+    }
+    dst[i] = '\0';
+}
+
+/* Cuts s to at most max visible cells (escape sequences take none). */
+static void cut_to_cells(strbuf *s, size_t max, bool color)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->len;) {
+        if (s->p[i] == '\x1b') {
+            i++;
+            while (i < s->len && !(s->p[i] >= '@' && s->p[i] <= '~' && s->p[i] != '['))
+                i++;
+            i++;
+            continue;
+        }
+        if (((unsigned char)s->p[i] & 0xC0) != 0x80) {
+            if (n == max) {
+                s->len = i;
+                s->p[i] = '\0';
+                if (color)
+                    sb_str(s, "\x1b[0m");
+                return;
+            }
+            n++;
+        }
+        i++;
+    }
+}
+
+/* The name column's upper bound for a terminal width. */
+static int name_column_max(int width)
+{
+    int w = (width - 1) * 3 / 10;
+    if (w < 8)
+        w = 8;
+    if (w > 40)
+        w = 40;
+    return w;
+}
+
+size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,
+                             bool unicode, const char *name, uint64_t pos, int64_t total,
+                             double bps)
+{
+    strbuf s = {0};
+    char done_s[24], total_s[24], sizes[64], rate[32], eta_s[24], eta[32], pct[8];
+    int avail = width - 1;
+    if (avail < 10)
+        avail = 10;
+
+    progress_size_str(pos, done_s, sizeof(done_s));
+    if (total >= 0) {
+        progress_size_str((uint64_t)total, total_s, sizeof(total_s));
+        snprintf(sizes, sizeof(sizes), "%s / %s", done_s, total_s);
+        snprintf(pct, sizeof(pct), "%3d%%", progress_percent(pos, (uint64_t)total));
+        uint64_t left = pos < (uint64_t)total ? (uint64_t)total - pos : 0;
+        progress_duration_str(left == 0 ? 0 : progress_eta(left, bps), eta_s, sizeof(eta_s));
+    } else {
+        snprintf(sizes, sizeof(sizes), "%s", done_s);
+        snprintf(pct, sizeof(pct), "  --");
+        progress_duration_str(-1, eta_s, sizeof(eta_s));
+    }
+    if (bps > 0.0)
+        progress_rate_str(bps, rate, sizeof(rate));
+    else
+        snprintf(rate, sizeof(rate), "--");
+    snprintf(eta, sizeof(eta), "ETA %s", eta_s);
+
+    /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes, least useful
+     * first: the bar shrinks, then the ETA, then the sizes, then the name is cut. */
+    int name_w = name_column_max(width);
+    int name_len = (int)cells(name);
+    int want_w = name_cells > 0 ? name_cells : (name_len > 8 ? name_len : 8);
+    const int sizes_w = 19, rate_w = 10, eta_w = 11;
+    bool show_eta = true, show_sizes = true, show_bar = true;
+    if (want_w < name_w)
+        name_w = want_w;
+    int fixed = 1 + 4 + 2 + sizes_w + 2 + rate_w + 2 + eta_w;
+    int bar_w = avail - name_w - fixed - 3; /* " [" and "]" */
+    if (bar_w < 6) {
+        show_bar = false;
+        bar_w = 0;
+    }
+    if (!show_bar && name_w + fixed > avail) {
+        show_sizes = false;
+        fixed -= 2 + sizes_w;
+    }
+    if (!show_bar && name_w + fixed > avail) {
+        show_eta = false;
+        fixed -= 2 + eta_w;
+    }
+    if (name_w + fixed > avail)
+        name_w = avail - fixed > 4 ? avail - fixed : 4;
+
+    add_fitted(&s, name, (size_t)name_w);
+    sb_printf(&s, " %s", pct);
+    if (show_bar) {
+        char bar[3 * 512 + 1];
+        if (bar_w > 512)
+            bar_w = 512;
+        double frac = total > 0 ? (double)pos / (double)total : (total == 0 ? 1.0 : 0.0);
+        progress_bar(bar, sizeof(bar), bar_w, frac,
+                     unicode ? PROGRESS_BAR_UNICODE : PROGRESS_BAR_ASCII);
+        sb_str(&s, " [");
+        if (color)
+            sb_str(&s, "\x1b[32m");
+        sb_str(&s, bar);
+        if (color)
+            sb_str(&s, "\x1b[0m");
+        sb_str(&s, "]");
+    }
+    if (show_sizes)
+        sb_printf(&s, " %*s", sizes_w, sizes);
+    sb_printf(&s, "  %*s", rate_w, rate);
+    if (show_eta)
+        sb_printf(&s, "  %-*s", eta_w, eta);
+    /* Trailing blanks would only cost bytes. */
+    while (s.len > 0 && s.p[s.len - 1] == ' ')
+        s.p[--s.len] = '\0';
+    cut_to_cells(&s, (size_t)avail, color);
+
+    size_t n = 0;
+    if (out_size > 0) {
+        n = s.len < out_size - 1 ? s.len : out_size - 1;
+        if (s.p != NULL)
+            memcpy(out, s.p, n);
+        out[n] = '\0';
+    }
+    free(s.p);
+    return n;
+}
+
+/* ---- the display ---- */
+
+static void query_size(ftpc_bars *b)
+{
+    if (b->fixed_width)
+        return;
+    struct winsize ws;
+    if (ioctl(b->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        b->width = ws.ws_col;
+        b->rows = ws.ws_row > 0 ? ws.ws_row : 24;
+        return;
+    }
+    const char *cols = getenv("COLUMNS");
+    int w = cols ? atoi(cols) : 0;
+    b->width = w > 10 ? w : 80;
+    b->rows = 24;
+}
+
+static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long long now)
+{
+    char size[24], el[24], rate[32], off[24];
+    uint64_t moved = bar->pos - bar->offset;
+    long long ms = now - bar->start_ms;
+    double avg = (double)moved * 1000.0 / (double)(ms > 0 ? ms : 1);
+    sb_printf(out, "%s: %s in %s (%s)", bar->name, progress_size_str(moved, size, sizeof(size)),
+              progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
+    if (bar->offset > 0)
+        sb_printf(out, ", resumed at %s", progress_size_str(bar->offset, off, sizeof(off)));
+}
+
+static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
+{
+    char done_s[24], total_s[24], rate[32], eta[24];
+    double bps = progress_rate_bps(&bar->rate, now);
+    progress_size_str(bar->pos, done_s, sizeof(done_s));
+    if (bar->total >= 0) {
+        uint64_t left = bar->pos < (uint64_t)bar->total ? (uint64_t)bar->total - bar->pos : 0;
+        sb_printf(out, "%s: %d%% (%s of %s), %s, ETA %s\n", bar->name,
+                  progress_percent(bar->pos, (uint64_t)bar->total), done_s,
+                  progress_size_str((uint64_t)bar->total, total_s, sizeof(total_s)),
+                  progress_rate_str(bps, rate, sizeof(rate)),
+                  progress_duration_str(left == 0 ? 0 : progress_eta(left, bps), eta, sizeof(eta)));
+    } else {
+        sb_printf(out, "%s: %s, %s\n", bar->name, done_s,
+                  progress_rate_str(bps, rate, sizeof(rate)));
+    }
+}
+
+static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
+{
+    char line[4096];
+    int n = 0;
+    int room = b->rows - 2; /* keep the prompt line and one spare */
+    bool total_line = b->nfiles > 1 && b->nlive > 0;
+    if (total_line)
+        room--;
+    if (room < 1)
+        room = 1;
+    int shown = 0;
+    char total_name[64];
+    snprintf(total_name, sizeof(total_name), "Total %d/%d", b->nfinished, b->nfiles);
+    /* One name column for the whole frame, so the bars line up. */
+    int name_cells = total_line ? (int)cells(total_name) : 0;
+    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
+        if ((int)cells(bar->name) > name_cells)
+            name_cells = (int)cells(bar->name);
+    if (name_cells < 8)
+        name_cells = 8;
+    if (name_cells > name_column_max(b->width))
+        name_cells = name_column_max(b->width);
+    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
+        if (shown == room - 1 && b->nlive > room) {
+            sb_printf(out, "\x1b[2K... and %d more\n", b->nlive - shown);
+            n++;
+            break;
+        }
+        ftpc_bars_format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
+                              bar->name, bar->pos, bar->total, progress_rate_bps(&bar->rate, now));
+        sb_str(out, "\x1b[2K");
+        sb_str(out, line);
+        sb_str(out, "\n");
+        n++;
+        shown++;
+    }
+    if (total_line) {
+        uint64_t pos = b->finished_bytes;
+        int64_t total = (int64_t)b->finished_bytes;
+        for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
+            pos += bar->pos;
+            if (total >= 0 && bar->total >= 0)
+                total += bar->total;
+            else
+                total = -1;
+        }
+        ftpc_bars_format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
+                              total_name, pos, total, progress_rate_bps(&b->total_rate, now));
+        sb_str(out, "\x1b[2K");
+        sb_str(out, line);
+        sb_str(out, "\n");
+        n++;
+    }
+    *lines = n;
+}
+
+/* Draws a frame if anything changed (or force). */
+static void draw(ftpc_bars *b, bool force)
+{
+    long long now = ev_now(b->loop);
+    if (winch_flag) {
+        winch_flag = 0;
+        query_size(b);
+        force = true;
+    }
+    strbuf live = {0};
+    int lines = 0;
+    build_live(b, &live, now, &lines);
+    bool same =
+        live.len == b->last.len && (live.len == 0 || memcmp(live.p, b->last.p, live.len) == 0);
+    if (same && b->pending.len == 0 && !force) {
+        free(live.p);
+        return;
+    }
+    b->frame.len = 0;
+    if (b->drawn > 0)
+        sb_printf(&b->frame, "\r\x1b[%dA", b->drawn);
+    if (b->pending.len > 0) {
+        /* Permanent lines: each cleared first, since it overwrites a live line. */
+        const char *p = b->pending.p;
+        const char *end = p + b->pending.len;
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+            sb_str(&b->frame, "\x1b[2K");
+            sb_add(&b->frame, p, n);
+            p += n;
+        }
+        b->pending.len = 0;
+    }
+    if (live.len > 0)
+        sb_add(&b->frame, live.p, live.len);
+    sb_str(&b->frame, "\x1b[J");
+    write_all(b->fd, b->frame.p, b->frame.len);
+    b->drawn = lines;
+    free(b->last.p);
+    b->last = live;
+    if (b->frame.cap > 256 * 1024) {
+        free(b->frame.p);
+        b->frame = (strbuf){0};
+    }
+}
+
+static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_bars *b = ud;
+    long long now = ev_now(loop);
+    progress_rate_update(&b->total_rate, now, b->moved);
+    if (b->live) {
+        draw(b, false);
+        return b->nlive > 0 || b->pending.len > 0 ? TICK_LIVE_MS : EV_TIMER_STOP;
+    }
+    if (b->plain && b->nlive > 0) {
+        strbuf out = {0};
+        for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
+            plain_line(&out, bar, now);
+        if (out.len > 0)
+            write_all(b->fd, out.p, out.len);
+        free(out.p);
+        return TICK_PLAIN_MS;
+    }
+    return EV_TIMER_STOP;
+}
+
+static void ensure_timer(ftpc_bars *b)
+{
+    if (ev_timer_active(&b->timer))
+        return;
+    if (b->live)
+        ev_timer_start(b->loop, &b->timer, TICK_LIVE_MS);
+    else if (b->plain)
+        ev_timer_start(b->loop, &b->timer, TICK_PLAIN_MS);
+}
+
+static bool utf8_locale(void)
+{
+    const char *cs = nl_langinfo(CODESET);
+    return cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
+}
+
+ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
+{
+    ftpc_bars *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    b->loop = loop;
+    b->fd = cfg->fd;
+    b->quiet = cfg->quiet;
+    bool tty = cfg->tty >= 0 ? cfg->tty != 0 : isatty(cfg->fd) == 1;
+    ftpc_progress_mode mode = cfg->mode;
+    if (mode == FTPC_PROGRESS_AUTO)
+        mode = tty ? FTPC_PROGRESS_BAR : FTPC_PROGRESS_NONE;
+    if (!b->quiet) {
+        b->live = mode == FTPC_PROGRESS_BAR;
+        b->plain = mode == FTPC_PROGRESS_PLAIN;
+    }
+    const char *nc = getenv("NO_COLOR");
+    b->color = cfg->color >= 0 ? cfg->color != 0 : (tty && (nc == NULL || nc[0] == '\0'));
+    b->unicode = cfg->unicode >= 0 ? cfg->unicode != 0 : utf8_locale();
+    if (cfg->width > 0) {
+        b->width = cfg->width;
+        b->rows = 1000;
+        b->fixed_width = true;
+    } else {
+        query_size(b);
+    }
+    if (b->live && !b->fixed_width) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = winch_handler;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_RESTART;
+        sigaction(SIGWINCH, &sa, NULL);
+    }
+    ev_timer_init(&b->timer, tick_cb, b);
+    progress_rate_init(&b->total_rate, ev_now(loop), 0);
+    return b;
+}
+
+void ftpc_bars_free(ftpc_bars *b)
+{
+    if (b == NULL)
+        return;
+    while (b->head != NULL) {
+        ftpc_bar *bar = b->head;
+        b->head = bar->next;
+        free(bar);
+    }
+    b->tail = NULL;
+    b->nlive = 0;
+    if (b->live && (b->drawn > 0 || b->pending.len > 0))
+        draw(b, true);
+    else if (b->pending.len > 0)
+        write_all(b->fd, b->pending.p, b->pending.len);
+    ev_timer_stop(b->loop, &b->timer);
+    if (b->live && !b->fixed_width)
+        signal(SIGWINCH, SIG_DFL);
+    free(b->pending.p);
+    free(b->frame.p);
+    free(b->last.p);
+    free(b);
+}
+
+void ftpc_bars_set_files(ftpc_bars *b, int nfiles)
+{
+    b->nfiles = nfiles;
+}
+
+bool ftpc_bars_live(const ftpc_bars *b)
+{
+    return b->live;
+}
+
+ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t offset)
+{
+    ftpc_bar *bar = calloc(1, sizeof(*bar));
+    if (bar == NULL)
+        return NULL;
+    bar->b = b;
+    sanitize(bar->name, sizeof(bar->name), name);
+    bar->total = total;
+    bar->offset = bar->pos = offset;
+    bar->start_ms = ev_now(b->loop);
+    progress_rate_init(&bar->rate, bar->start_ms, offset);
+    bar->prev = b->tail;
+    if (b->tail != NULL)
+        b->tail->next = bar;
+    else
+        b->head = bar;
+    b->tail = bar;
+    b->nlive++;
+    ensure_timer(b);
+    return bar;
+}
+
+void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)
+{
+    if (bar == NULL || pos < bar->pos)
+        return;
+    bar->b->moved += pos - bar->pos;
+    bar->pos = pos;
+    progress_rate_update(&bar->rate, ev_now(bar->b->loop), pos);
+}
+
+void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
+{
+    if (bar == NULL)
+        return;
+    bar->offset = bar->pos = pos;
+    bar->start_ms = ev_now(bar->b->loop);
+    progress_rate_init(&bar->rate, bar->start_ms, pos);
+}
+
+void ftpc_bar_done(ftpc_bar *bar, bool ok)
+{
+    if (bar == NULL)
+        return;
+    ftpc_bars *b = bar->b;
+    if (bar->prev != NULL)
+        bar->prev->next = bar->next;
+    else
+        b->head = bar->next;
+    if (bar->next != NULL)
+        bar->next->prev = bar->prev;
+    else
+        b->tail = bar->prev;
+    b->nlive--;
+    if (ok) {
+        b->nfinished++;
+        b->finished_bytes += bar->pos;
+        if (!b->quiet) {
+            summary_line(b, &b->pending, bar, ev_now(b->loop));
+            sb_str(&b->pending, "\n");
+            if (!b->live) {
+                write_all(b->fd, b->pending.p, b->pending.len);
+                b->pending.len = 0;
+            }
+        }
+    }
+    free(bar);
+    if (b->live)
+        ensure_timer(b);
+}
+
+void ftpc_bars_message(ftpc_bars *b, const char *line)
+{
+    sb_str(&b->pending, line);
+    sb_str(&b->pending, "\n");
+    if (b->live && (b->drawn > 0 || b->nlive > 0)) {
+        draw(b, true);
+        return;
+    }
+    write_all(b->fd, b->pending.p, b->pending.len);
+    b->pending.len = 0;
+}

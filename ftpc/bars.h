@@ -1,0 +1,61 @@
+/* The progress display. On a terminal: one line per running transfer (name, percent, bar,
+ * bytes done of total, current rate, ETA) plus a total line when the run has several files,
+ * redrawn in place at most ten times a second and only when the text changed, each frame one
+ * write(2); each finished file leaves a summary line above the live lines. Not a terminal:
+ * summary lines only, or with --progress=plain a plain line per running transfer about every
+ * second. Quiet: nothing but the messages passed to ftpc_bars_message().
+ *
+ * The display reads the terminal width with TIOCGWINSZ and again after SIGWINCH, and uses
+ * colour only on a terminal with NO_COLOR unset.
+ */
+#ifndef FTPC_BARS_H
+#define FTPC_BARS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ev.h"
+#include "opts.h"
+
+typedef struct ftpc_bars ftpc_bars;
+typedef struct ftpc_bar ftpc_bar;
+
+typedef struct ftpc_bars_cfg {
+    int fd;                  /* where the display goes (stderr) */
+    ftpc_progress_mode mode; /* AUTO resolves to BAR on a terminal, NONE otherwise */
+    bool quiet;
+    /* For tests; normally detected: -1 = ask (isatty, TIOCGWINSZ/COLUMNS, NO_COLOR, locale). */
+    int tty, width, color, unicode;
+} ftpc_bars_cfg;
+
+/* A display on loop. Returns NULL when out of memory. */
+ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg);
+/* Draws the final state (no live lines left), restores the cursor and frees. */
+void ftpc_bars_free(ftpc_bars *b);
+/* Number of files in the run; a total line is shown when it is more than one. */
+void ftpc_bars_set_files(ftpc_bars *b, int nfiles);
+/* True when live bars are drawn (a terminal in bar mode). */
+bool ftpc_bars_live(const ftpc_bars *b);
+
+/* A running transfer named name (control characters are shown as '?'). total is the file size
+ * (-1 when unknown); offset is where a resumed transfer starts. Returns NULL when out of
+ * memory (the transfer then simply has no line). */
+ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t offset);
+/* The position in the file (offset plus bytes moved). Cheap: only records the number. */
+void ftpc_bar_update(ftpc_bar *bar, uint64_t pos);
+/* Restarts the line at pos (a server that refused REST: the transfer starts from zero). */
+void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos);
+/* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. Frees bar. */
+void ftpc_bar_done(ftpc_bar *bar, bool ok);
+
+/* Prints one line (no newline needed) above the live lines. Always shown, even when quiet. */
+void ftpc_bars_message(ftpc_bars *b, const char *line);
+
+/* The line for one transfer into out (at most width-1 cells, no newline), exposed for tests.
+ * name_cells is the width of the name column shared by the lines of a frame (0: fit this
+ * name alone). Returns the byte length. */
+size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,
+                             bool unicode, const char *name, uint64_t pos, int64_t total,
+                             double bps);
+
+#endif

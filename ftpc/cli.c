@@ -1,0 +1,606 @@
+/* Command-line parsing and the run of one-shot commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rglob.h"
+#include "netrc.h"
+#include "ratelimit.h"
+
+enum {
+    OPT_ACTIVE = 256,
+    OPT_PASSIVE,
+    OPT_RETRY,
+    OPT_RETRY_DELAY,
+    OPT_LIMIT_RATE,
+    OPT_TIMEOUT,
+    OPT_PROGRESS,
+    OPT_NETRC_FILE,
+    OPT_NO_NETRC,
+    OPT_NO_GLOB,
+};
+
+static const struct option long_opts[] = {
+    {"output", required_argument, NULL, 'o'},
+    {"output-dir", required_argument, NULL, 'O'},
+    {"continue", no_argument, NULL, 'c'},
+    {"jobs", required_argument, NULL, 'j'},
+    {"long", no_argument, NULL, 'l'},
+    {"parents", no_argument, NULL, 'p'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"active", no_argument, NULL, OPT_ACTIVE},
+    {"passive", no_argument, NULL, OPT_PASSIVE},
+    {"retry", required_argument, NULL, OPT_RETRY},
+    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+    {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"netrc-file", required_argument, NULL, OPT_NETRC_FILE},
+    {"no-netrc", no_argument, NULL, OPT_NO_NETRC},
+    {"no-glob", no_argument, NULL, OPT_NO_GLOB},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+void ftpc_cli_usage(FILE *f)
+{
+    fputs("Usage: ftpc [OPTIONS] COMMAND ARGS...\n"
+          "\n"
+          "Commands (URL: ftp://[user[:password]@]host[:port]/path, %-escapes decoded;\n"
+          "anonymous login when no user is given):\n"
+          "  get URL... [-o FILE|-] [-O DIR]  download files (to the current directory);\n"
+          "                                   * ? [..] in the last part of a URL match files\n"
+          "  put FILE... URL                  upload files (URL ending in / or several files:\n"
+          "                                   a directory)\n"
+          "  ls [-l] URL                      list a directory (-l: long listing)\n"
+          "  cat URL...                       write remote files to standard output\n"
+          "  rm URL...                        delete remote files\n"
+          "  mkdir [-p] URL                   create a directory (-p: parents too, no error\n"
+          "                                   if it exists)\n"
+          "  rmdir URL                        remove an empty directory\n"
+          "  mv URL NEWNAME                   rename (NEWNAME relative to URL's directory,\n"
+          "                                   or absolute)\n"
+          "\n"
+          "Options:\n"
+          "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
+          "  -O, --output-dir DIR    download into DIR\n"
+          "  -c, --continue          resume partial downloads (REST) and uploads\n"
+          "                          (SIZE, then REST+STOR or APPE)\n"
+          "  -j, --jobs N            run N file transfers at once (default 1)\n"
+          "  -l, --long              ls: long listing (LIST instead of NLST)\n"
+          "  -p, --parents           mkdir: create missing parents\n"
+          "      --active            active mode (EPRT, falling back to PORT)\n"
+          "      --passive           passive mode (EPSV, falling back to PASV; default)\n"
+          "      --retry N           try a failed connection or transfer N more times,\n"
+          "                          resuming where it stopped\n"
+          "      --retry-delay SECS  first back-off delay (default 1; doubles each retry)\n"
+          "      --limit-rate RATE   limit each transfer to RATE bytes/s (k, M, G suffixes)\n"
+          "      --timeout SECS      connect and inactivity timeout (default 30)\n"
+          "      --progress MODE     auto (bars on a terminal), bar, plain (a line per\n"
+          "                          transfer every second), none (summaries only)\n"
+          "      --no-glob           take * ? [ in URLs and local names literally\n"
+          "      --netrc-file FILE   credentials from FILE (default $NETRC, else ~/.netrc)\n"
+          "      --no-netrc          do not read a netrc file\n"
+          "  -q, --quiet             no progress and no summaries; errors only\n"
+          "  -v, --verbose           show the FTP dialogue on standard error\n"
+          "  -h, --help              show this help\n"
+          "  -V, --version           show the version\n"
+          "\n"
+          "Downloads are written to .NAME.ftpc-part and renamed into place when complete.\n"
+          "\n"
+          "Exit status:\n"
+          "  0  success\n"
+          "  2  usage error\n"
+          "  3  cannot connect (name lookup, connection refused, timeout, service refused)\n"
+          "  4  login failed\n"
+          "  5  remote file missing, permission denied or operation refused\n"
+          "  6  local I/O error\n"
+          "  7  transfer interrupted (connection lost, timeout, signal)\n"
+          "  8  verification failed (transferred size differs)\n"
+          "When several operations fail, the status is that of the first in command-line\n"
+          "order.\n",
+          f);
+}
+
+__attribute__((format(printf, 3, 4))) static int usage_err(char *err, size_t err_size,
+                                                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int parse_seconds(const char *s, long *ms)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || !(v >= 0.0) || v > 86400.0 * 365)
+        return -1;
+    *ms = (long)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static ftpc_task *add_task(ftpc_cli *cli, ftpc_task_kind kind)
+{
+    ftpc_task *n = realloc(cli->tasks, (cli->ntasks + 1) * sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    cli->tasks = n;
+    ftpc_task *t = &n[cli->ntasks];
+    memset(t, 0, sizeof(*t));
+    t->kind = kind;
+    t->index = cli->ntasks++;
+    return t;
+}
+
+/* Completes the credentials of u: a password the URL lacks (or user and password, when it
+ * names no user) from the netrc file; a user still without password is asked for one on the
+ * terminal, once per host and user. Without any of that the login is anonymous. */
+static void fill_credentials(ftpc_cli *cli, ftpc_url *u)
+{
+    if (u->has_user && u->has_pass)
+        return;
+    if (!cli->no_netrc) {
+        char path[4096];
+        const char *file = cli->netrc_file;
+        if (file == NULL)
+            file = getenv("NETRC");
+        if (file == NULL && getenv("HOME") != NULL) {
+            snprintf(path, sizeof(path), "%s/.netrc", getenv("HOME"));
+            file = path;
+        }
+        ftpc_netrc_entry e;
+        if (file != NULL &&
+            ftpc_netrc_lookup(file, u->host, u->has_user ? u->user : NULL, &e) == 1 &&
+            (e.has_login || u->has_user)) {
+            if (!u->has_user) {
+                snprintf(u->user, sizeof(u->user), "%s", e.login);
+                u->has_user = true;
+            }
+            if (e.has_password) {
+                snprintf(u->pass, sizeof(u->pass), "%s", e.password);
+                u->has_pass = true;
+            }
+            memset(&e, 0, sizeof(e));
+        }
+    }
+    if (!u->has_user || u->has_pass)
+        return;
+    /* Asked already for this host and user? */
+    for (ftpc_endpoint *ep = cli->endpoints; ep != NULL; ep = ep->next) {
+        if (ep->port == u->port && strcmp(ep->host, u->host) == 0 &&
+            strcmp(ep->user, u->user) == 0) {
+            snprintf(u->pass, sizeof(u->pass), "%s", ep->pass);
+            u->has_pass = true;
+            return;
+        }
+    }
+    char prompt[600];
+    snprintf(prompt, sizeof(prompt), "Password for %s@%s: ", u->user, u->host);
+    if (ftpc_prompt_password(prompt, u->pass, sizeof(u->pass)) == 0)
+        u->has_pass = true;
+}
+
+/* Parses url into u and binds the task to its endpoint. */
+static int task_url(ftpc_cli *cli, ftpc_task *t, const char *s, ftpc_url *u, char *err,
+                    size_t err_size)
+{
+    char why[128];
+    if (ftpc_url_parse(s, u, why, sizeof(why)) < 0)
+        return usage_err(err, err_size, "%s: %s", s, why);
+    fill_credentials(cli, u);
+    t->ep = ftpc_endpoint_get(&cli->endpoints, u);
+    if (t->ep == NULL)
+        return usage_err(err, err_size, "out of memory");
+    ftpc_url_display(u, t->display, sizeof(t->display));
+    snprintf(t->remote, sizeof(t->remote), "%s", u->path);
+    return 0;
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+static void strip_trailing_slashes(char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+}
+
+int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, bool to_stdout)
+{
+    if (to_stdout) {
+        snprintf(t->local, sizeof(t->local), "-");
+        return 0;
+    }
+    if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -1;
+    int n;
+    if (cli->output) {
+        struct stat st;
+        if (stat(cli->output, &st) == 0 && S_ISDIR(st.st_mode))
+            n = snprintf(t->local, sizeof(t->local), "%s/%s", cli->output, name);
+        else
+            n = snprintf(t->local, sizeof(t->local), "%s", cli->output);
+    } else if (cli->output_dir) {
+        n = snprintf(t->local, sizeof(t->local), "%s/%s", cli->output_dir, name);
+    } else {
+        n = snprintf(t->local, sizeof(t->local), "%s", name);
+    }
+    return n > 0 && (size_t)n < sizeof(t->local) ? 0 : -1;
+}
+
+/* A URL whose last component is a pattern: expanded by listing its directory when the run
+ * starts (run.c), into tasks at this position. */
+static int add_glob(ftpc_cli *cli, ftpc_task_kind kind, const ftpc_url *u, const char *arg,
+                    char *err, size_t err_size)
+{
+    ftpc_glob_req *n = realloc(cli->globs, (cli->nglobs + 1) * sizeof(*n));
+    if (n == NULL)
+        return usage_err(err, err_size, "out of memory");
+    cli->globs = n;
+    ftpc_glob_req *g = &n[cli->nglobs++];
+    memset(g, 0, sizeof(*g));
+    g->at = cli->ntasks;
+    g->kind = kind;
+    g->url = *u;
+    const char *bn = ftpc_url_basename(u);
+    snprintf(g->pattern, sizeof(g->pattern), "%s", bn);
+    size_t dl = (size_t)(bn - u->path);
+    memcpy(g->dir, u->path, dl);
+    g->dir[dl] = '\0';
+    (void)arg;
+    g->ep = ftpc_endpoint_get(&cli->endpoints, u);
+    if (g->ep == NULL)
+        return usage_err(err, err_size, "out of memory");
+    return 0;
+}
+
+static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs, char *err,
+                     size_t err_size)
+{
+    if (nargs < 1)
+        return usage_err(err, err_size, "%s needs at least one URL", cli->command);
+    bool to_stdout = kind == FTPC_T_CAT || (cli->output && strcmp(cli->output, "-") == 0);
+    if (cli->output && !to_stdout && nargs > 1)
+        return usage_err(err, err_size, "-o FILE takes a single URL (use -O DIR for several)");
+    if (cli->output && cli->output_dir)
+        return usage_err(err, err_size, "-o and -O cannot be combined");
+    cli->to_stdout = to_stdout;
+    for (int i = 0; i < nargs; i++) {
+        ftpc_url u;
+        char why[128];
+        if (ftpc_url_parse(args[i], &u, why, sizeof(why)) < 0)
+            return usage_err(err, err_size, "%s: %s", args[i], why);
+        const char *bn = ftpc_url_basename(&u);
+        if (bn[0] == '\0' || u.dir_slash)
+            return usage_err(err, err_size, "%s names a directory, not a file", args[i]);
+        if (!cli->no_glob && ftpc_glob_magic(bn)) {
+            fill_credentials(cli, &u);
+            if (add_glob(cli, kind, &u, args[i], err, err_size) < 0)
+                return -1;
+            continue;
+        }
+        ftpc_task *t = add_task(cli, kind);
+        if (t == NULL)
+            return usage_err(err, err_size, "out of memory");
+        if (task_url(cli, t, args[i], &u, err, err_size) < 0)
+            return -1;
+        if (ftpc_cli_get_target(cli, t, bn, to_stdout) < 0)
+            return usage_err(err, err_size, "%s has no usable file name", args[i]);
+        if (kind == FTPC_T_GET && !to_stdout)
+            cli->nfiles++;
+    }
+    if (to_stdout)
+        cli->opts.jobs = 1; /* output in command-line order */
+    return 0;
+}
+
+static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *file, char *err,
+                   size_t err_size)
+{
+    ftpc_task *t = add_task(cli, FTPC_T_PUT);
+    if (t == NULL)
+        return usage_err(err, err_size, "out of memory");
+    ftpc_url fu = *u;
+    const char *bn = base_name(file);
+    if (into_dir) {
+        if (bn[0] == '\0')
+            return usage_err(err, err_size, "%s has no file name", file);
+        size_t pl = strlen(fu.path);
+        int n = snprintf(fu.path + pl, sizeof(fu.path) - pl, "%s%s",
+                         pl > 0 && fu.path[pl - 1] != '/' ? "/" : "", bn);
+        if (n < 0 || (size_t)n >= sizeof(fu.path) - pl)
+            return usage_err(err, err_size, "remote path too long");
+    }
+    t->ep = ftpc_endpoint_get(&cli->endpoints, &fu);
+    if (t->ep == NULL)
+        return usage_err(err, err_size, "out of memory");
+    ftpc_url_display(&fu, t->display, sizeof(t->display));
+    snprintf(t->remote, sizeof(t->remote), "%s", fu.path);
+    if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
+        return usage_err(err, err_size, "local file name too long");
+    cli->nfiles++;
+    return 0;
+}
+
+static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t err_size)
+{
+    if (nargs < 2)
+        return usage_err(err, err_size, "put needs FILE... URL");
+    ftpc_url u;
+    char why[128];
+    const char *target = args[nargs - 1];
+    if (ftpc_url_parse(target, &u, why, sizeof(why)) < 0)
+        return usage_err(err, err_size, "%s: %s", target, why);
+    fill_credentials(cli, &u);
+    /* Local patterns are expanded here too (for names no shell expanded: quoted, or from a
+     * script); an argument that names an existing file, or matches nothing, is taken as it
+     * is (a missing file then fails to open: exit 6). */
+    char **files = NULL;
+    size_t nfiles = 0;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < nargs - 1; i++) {
+        struct stat st;
+        glob_t g;
+        memset(&g, 0, sizeof(g));
+        bool expand = !cli->no_glob && ftpc_glob_magic(args[i]) && lstat(args[i], &st) < 0 &&
+                      glob(args[i], 0, NULL, &g) == 0;
+        size_t add = expand ? g.gl_pathc : 1;
+        char **grown = realloc(files, (nfiles + add) * sizeof(*grown));
+        if (grown == NULL) {
+            rc = usage_err(err, err_size, "out of memory");
+        } else {
+            files = grown;
+            for (size_t k = 0; k < add; k++) {
+                char *dup = strdup(expand ? g.gl_pathv[k] : args[i]);
+                if (dup == NULL) {
+                    rc = usage_err(err, err_size, "out of memory");
+                    break;
+                }
+                files[nfiles++] = dup;
+            }
+        }
+        if (expand)
+            globfree(&g);
+    }
+    bool into_dir = nfiles > 1 || u.dir_slash;
+    for (size_t i = 0; rc == 0 && i < nfiles; i++)
+        rc = add_put(cli, &u, into_dir, files[i], err, err_size);
+    for (size_t i = 0; i < nfiles; i++)
+        free(files[i]);
+    free(files);
+    return rc;
+}
+
+static int build_simple(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs, int min,
+                        int max, char *err, size_t err_size)
+{
+    if (nargs < min || (max > 0 && nargs > max))
+        return usage_err(err, err_size, "%s: wrong number of arguments", cli->command);
+    for (int i = 0; i < nargs; i++) {
+        ftpc_task *t = add_task(cli, kind);
+        ftpc_url u;
+        if (t == NULL)
+            return usage_err(err, err_size, "out of memory");
+        if (task_url(cli, t, args[i], &u, err, err_size) < 0)
+            return -1;
+        t->long_list = cli->long_list;
+        t->parents = cli->parents;
+        if (kind != FTPC_T_LS) {
+            strip_trailing_slashes(t->remote);
+            if (t->remote[0] == '\0' || strcmp(t->remote, "/") == 0)
+                return usage_err(err, err_size, "%s: %s needs a path", cli->command, args[i]);
+        }
+    }
+    if (kind == FTPC_T_LS)
+        cli->opts.jobs = 1;
+    return 0;
+}
+
+static int build_mv(ftpc_cli *cli, char **args, int nargs, char *err, size_t err_size)
+{
+    if (nargs != 2)
+        return usage_err(err, err_size, "mv needs URL NEWNAME");
+    ftpc_task *t = add_task(cli, FTPC_T_MV);
+    ftpc_url u;
+    if (t == NULL)
+        return usage_err(err, err_size, "out of memory");
+    if (task_url(cli, t, args[0], &u, err, err_size) < 0)
+        return -1;
+    strip_trailing_slashes(t->remote);
+    if (t->remote[0] == '\0')
+        return usage_err(err, err_size, "mv: %s needs a path", args[0]);
+    const char *newname = args[1];
+    char decoded[FTPC_URL_PATH_MAX];
+    if (strncasecmp(newname, "ftp://", 6) == 0) {
+        ftpc_url nu;
+        char why[128];
+        if (ftpc_url_parse(newname, &nu, why, sizeof(why)) < 0)
+            return usage_err(err, err_size, "%s: %s", newname, why);
+        snprintf(t->arg, sizeof(t->arg), "%s", nu.path);
+    } else {
+        /* A plain name is taken literally (no %-decoding), but must still be one line. */
+        if (strpbrk(newname, "\r\n") != NULL || newname[0] == '\0')
+            return usage_err(err, err_size, "mv: bad new name");
+        snprintf(decoded, sizeof(decoded), "%s", newname);
+        const char *slash = strrchr(t->remote, '/');
+        if (decoded[0] == '/' || slash == NULL) {
+            snprintf(t->arg, sizeof(t->arg), "%s", decoded);
+        } else {
+            int n = snprintf(t->arg, sizeof(t->arg), "%.*s/%s", (int)(slash - t->remote), t->remote,
+                             decoded);
+            if (n < 0 || (size_t)n >= sizeof(t->arg))
+                return usage_err(err, err_size, "mv: new name too long");
+        }
+    }
+    strip_trailing_slashes(t->arg);
+    if (t->arg[0] == '\0')
+        return usage_err(err, err_size, "mv: bad new name");
+    return 0;
+}
+
+int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size)
+{
+    memset(cli, 0, sizeof(*cli));
+    ftpc_opts_defaults(&cli->opts);
+    ftpc_opts *o = &cli->opts;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, ":o:O:cj:lpqvhV", long_opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o':
+            cli->output = optarg;
+            break;
+        case 'O':
+            cli->output_dir = optarg;
+            break;
+        case 'c':
+            o->resume = true;
+            break;
+        case 'j':
+            if (parse_int(optarg, 1, 64, &o->jobs) < 0)
+                return usage_err(err, err_size, "-j needs a number from 1 to 64");
+            break;
+        case 'l':
+            cli->long_list = 1;
+            break;
+        case 'p':
+            cli->parents = 1;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        case 'h':
+            cli->show_help = 1;
+            break;
+        case 'V':
+            cli->show_version = 1;
+            break;
+        case OPT_ACTIVE:
+            o->active = true;
+            break;
+        case OPT_PASSIVE:
+            o->active = false;
+            break;
+        case OPT_RETRY:
+            if (parse_int(optarg, 0, 1000, &o->retries) < 0)
+                return usage_err(err, err_size, "--retry needs a number from 0 to 1000");
+            break;
+        case OPT_RETRY_DELAY:
+            if (parse_seconds(optarg, &o->retry_delay_ms) < 0)
+                return usage_err(err, err_size, "--retry-delay needs seconds");
+            break;
+        case OPT_LIMIT_RATE:
+            if (ftpc_parse_rate(optarg, &o->limit_rate) < 0)
+                return usage_err(err, err_size, "--limit-rate: bad rate '%s' (e.g. 500k, 2M)",
+                                 optarg);
+            break;
+        case OPT_TIMEOUT:
+            if (parse_seconds(optarg, &o->timeout_ms) < 0 || o->timeout_ms < 100)
+                return usage_err(err, err_size, "--timeout needs seconds (at least 0.1)");
+            break;
+        case OPT_PROGRESS:
+            if (strcmp(optarg, "auto") == 0)
+                o->progress = FTPC_PROGRESS_AUTO;
+            else if (strcmp(optarg, "bar") == 0)
+                o->progress = FTPC_PROGRESS_BAR;
+            else if (strcmp(optarg, "plain") == 0)
+                o->progress = FTPC_PROGRESS_PLAIN;
+            else if (strcmp(optarg, "none") == 0)
+                o->progress = FTPC_PROGRESS_NONE;
+            else
+                return usage_err(err, err_size, "--progress: auto, bar, plain or none");
+            break;
+        case OPT_NETRC_FILE:
+            cli->netrc_file = optarg;
+            break;
+        case OPT_NO_NETRC:
+            cli->no_netrc = 1;
+            break;
+        case OPT_NO_GLOB:
+            cli->no_glob = 1;
+            break;
+        case ':':
+            return usage_err(err, err_size, "option %s needs an argument", argv[optind - 1]);
+        default:
+            if (optopt != 0)
+                return usage_err(err, err_size, "unknown option -%c", optopt);
+            return usage_err(err, err_size, "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (cli->show_help || cli->show_version)
+        return 0;
+    if (optind >= argc)
+        return usage_err(err, err_size, "no command given");
+    cli->command = argv[optind];
+    char **args = argv + optind + 1;
+    int nargs = argc - optind - 1;
+    const char *cmd = cli->command;
+    bool is_get = strcmp(cmd, "get") == 0;
+    if ((cli->output || cli->output_dir) && !is_get)
+        return usage_err(err, err_size, "-o and -O are for get");
+    if (cli->long_list && strcmp(cmd, "ls") != 0)
+        return usage_err(err, err_size, "-l is for ls");
+    if (cli->parents && strcmp(cmd, "mkdir") != 0)
+        return usage_err(err, err_size, "-p is for mkdir");
+    if (is_get)
+        return build_get(cli, FTPC_T_GET, args, nargs, err, err_size);
+    if (strcmp(cmd, "cat") == 0)
+        return build_get(cli, FTPC_T_CAT, args, nargs, err, err_size);
+    if (strcmp(cmd, "put") == 0)
+        return build_put(cli, args, nargs, err, err_size);
+    if (strcmp(cmd, "ls") == 0)
+        return build_simple(cli, FTPC_T_LS, args, nargs, 1, 1, err, err_size);
+    if (strcmp(cmd, "rm") == 0)
+        return build_simple(cli, FTPC_T_RM, args, nargs, 1, 0, err, err_size);
+    if (strcmp(cmd, "mkdir") == 0)
+        return build_simple(cli, FTPC_T_MKDIR, args, nargs, 1, 0, err, err_size);
+    if (strcmp(cmd, "rmdir") == 0)
+        return build_simple(cli, FTPC_T_RMDIR, args, nargs, 1, 0, err, err_size);
+    if (strcmp(cmd, "mv") == 0)
+        return build_mv(cli, args, nargs, err, err_size);
+    return usage_err(err, err_size, "unknown command '%s'", cmd);
+}
+
+void ftpc_cli_free(ftpc_cli *cli)
+{
+    for (size_t i = 0; i < cli->ntasks; i++)
+        free(cli->tasks[i].listing);
+    free(cli->tasks);
+    cli->tasks = NULL;
+    free(cli->globs);
+    cli->globs = NULL;
+    ftpc_endpoint_free_all(cli->endpoints);
+    cli->endpoints = NULL;
+}

@@ -1,0 +1,58 @@
+/* The command line: one-shot commands (get, put, ls, cat, rm, mkdir, rmdir, mv) with their
+ * options, turned into a list of tasks, and the run of those tasks on one loop. */
+#ifndef FTPC_CLI_H
+#define FTPC_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "endpoint.h"
+#include "opts.h"
+#include "task.h"
+
+/* get/cat of a URL whose last component is a pattern, expanded when the run starts. */
+typedef struct ftpc_glob_req {
+    size_t at; /* the expanded tasks go before tasks[at] */
+    ftpc_task_kind kind;
+    ftpc_url url; /* with credentials filled in */
+    ftpc_endpoint *ep;
+    char dir[FTPC_URL_PATH_MAX]; /* the path up to and including the last '/' ("" for none) */
+    char pattern[FTPC_URL_PATH_MAX];
+} ftpc_glob_req;
+
+typedef struct ftpc_cli {
+    ftpc_opts opts;
+    const char *command;
+    ftpc_task *tasks;
+    size_t ntasks;
+    int nfiles; /* tasks that are file transfers (for the total line) */
+    ftpc_endpoint *endpoints;
+    int show_help, show_version;
+    const char *output;     /* -o */
+    const char *output_dir; /* -O */
+    int long_list, parents;
+    const char *netrc_file; /* --netrc-file; NULL: $NETRC, else ~/.netrc */
+    int no_netrc;
+    int no_glob;
+    bool to_stdout; /* get/cat output goes to standard output */
+    ftpc_glob_req *globs;
+    size_t nglobs;
+} ftpc_cli;
+
+/* Parses argv. Returns 0, or -1 with a message in err (a usage error, exit code 2). */
+int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size);
+void ftpc_cli_free(ftpc_cli *cli);
+
+/* Sets t->local for a download of the remote file name under the -o/-O settings ("-" for
+ * standard output). Returns 0, or -1 when the name is unusable ("", ".", "..") or too long. */
+int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, bool to_stdout);
+
+/* Runs the parsed tasks; returns the exit code. *stop is polled after every loop iteration
+ * (a signal handler sets it). */
+int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop);
+
+void ftpc_cli_usage(FILE *f);
+
+#endif

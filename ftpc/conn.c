@@ -1,0 +1,845 @@
+/* The control connection state machine. Every handler is a switch on the state; a failure
+ * closes the sockets at once and tells the owner, and the memory is freed later from the
+ * loop's before-sleep hook, so no callback up the stack ever touches freed memory. Failures
+ * caused inside a call from the owner (a send that hits a dead socket) are reported from a
+ * zero-delay timer instead of re-entering the owner. */
+#include "conn.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dataaddr.h"
+#include "net.h"
+#include "stream.h"
+
+#define CTL_IN_CAP (64 * 1024)
+#define CTL_OUT_CAP (16 * 1024)
+#define QUIT_WAIT_MS 2000
+
+typedef enum {
+    CS_CONNECTING,
+    CS_GREETING,
+    CS_USER,
+    CS_PASS,
+    CS_FEAT,
+    CS_TYPE,
+    CS_READY,
+    CS_CMD, /* the owner's command is waiting for its final reply */
+    CS_EPSV,
+    CS_PASV,
+    CS_DATA_CONNECTING,
+    CS_EPRT,
+    CS_PORT,
+    CS_QUIT,
+    CS_DEAD,
+} conn_state;
+
+struct ftpc_conn {
+    ftpc_ctx *ctx;
+    const ftpc_endpoint *ep;
+    int addr_index;
+    int last_connect_errno;
+    conn_state state;
+    stream ctl; /* ctl.fd < 0 when closed */
+    buf in, out;
+    ftp_reply_parser rp;
+    ftp_reply_msg msg; /* the same struct until ftp_reply_next returns 1 */
+    ev_timer timer;    /* inactivity timeout while waiting; QUIT grace period */
+    ev_timer kick;     /* zero-delay: deferred ready or failure */
+    long long last_activity;
+    const ftpc_conn_owner *owner;
+    void *ud;
+    bool ready_pending;
+    bool fail_pending;
+    unsigned feat;
+    bool no_epsv, no_eprt;
+    int data_fd;   /* passive: connecting or connected, not yet taken */
+    int listen_fd; /* active: waiting for the server */
+    struct sockaddr_storage peer, local;
+    char doing[192]; /* the last command, for messages (PASS masked) */
+    ftpc_err err;
+    ftpc_defer defer;
+    ftpc_conn *prev_live, *next_live; /* ctx->conns, while not freed */
+};
+
+static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
+static void data_connect_cb(ev_loop *loop, int fd, int mask, void *ud);
+static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static char *endpoint_str(const ftpc_conn *c, char *out, size_t n)
+{
+    return ftpc_endpoint_str(c->ep, out, n);
+}
+
+static void close_fd(ftpc_conn *c, int *fd)
+{
+    if (*fd >= 0) {
+        ev_del(c->ctx->loop, *fd, EV_READ | EV_WRITE);
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void close_all(ftpc_conn *c)
+{
+    if (c->ctl.fd >= 0) {
+        ev_del(c->ctx->loop, c->ctl.fd, EV_READ | EV_WRITE);
+        stream_close(&c->ctl);
+    }
+    close_fd(c, &c->data_fd);
+    close_fd(c, &c->listen_fd);
+    ev_timer_stop(c->ctx->loop, &c->timer);
+    ev_timer_stop(c->ctx->loop, &c->kick);
+    buf_free(&c->in);
+    buf_free(&c->out);
+}
+
+static void conn_release(void *p)
+{
+    ftpc_conn *c = p;
+    free(c);
+}
+
+void ftpc_conn_free(ftpc_conn *c)
+{
+    if (c == NULL || c->defer.queued)
+        return;
+    close_all(c);
+    c->state = CS_DEAD;
+    c->owner = NULL;
+    c->ctx->nconns--;
+    if (c->prev_live != NULL)
+        c->prev_live->next_live = c->next_live;
+    else
+        c->ctx->conns = c->next_live;
+    if (c->next_live != NULL)
+        c->next_live->prev_live = c->prev_live;
+    c->prev_live = c->next_live = NULL;
+    ftpc_ctx_defer(c->ctx, &c->defer, conn_release, c);
+}
+
+__attribute__((format(printf, 3, 4))) static void conn_fail(ftpc_conn *c, int status,
+                                                            const char *fmt, ...)
+{
+    if (c->state == CS_DEAD)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    c->err.status = status;
+    vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+    va_end(ap);
+    close_all(c);
+    c->state = CS_DEAD;
+    const ftpc_conn_owner *owner = c->owner;
+    if (owner == NULL) {
+        ftpc_conn_free(c);
+        return;
+    }
+    owner->failed(c, &c->err, c->ud);
+}
+
+/* For failures found inside a call from the owner: report from the loop instead. */
+__attribute__((format(printf, 3, 4))) static void conn_fail_later(ftpc_conn *c, int status,
+                                                                  const char *fmt, ...)
+{
+    if (c->state == CS_DEAD || c->fail_pending)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    c->err.status = status;
+    vsnprintf(c->err.msg, sizeof(c->err.msg), fmt, ap);
+    va_end(ap);
+    c->fail_pending = true;
+    ev_timer_start(c->ctx->loop, &c->kick, 0);
+}
+
+static long kick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_conn *c = ud;
+    if (c->fail_pending) {
+        c->fail_pending = false;
+        ftpc_err e = c->err;
+        conn_fail(c, e.status, "%s", e.msg);
+        return EV_TIMER_STOP;
+    }
+    if (c->ready_pending) {
+        c->ready_pending = false;
+        if (c->state == CS_READY && c->owner != NULL && c->owner->ready != NULL)
+            c->owner->ready(c, c->ud);
+    }
+    return EV_TIMER_STOP;
+}
+
+static bool waiting_state(conn_state s)
+{
+    return s != CS_READY && s != CS_DEAD;
+}
+
+static void arm_timer(ftpc_conn *c)
+{
+    c->last_activity = ev_now(c->ctx->loop);
+    if (!ev_timer_active(&c->timer))
+        ev_timer_start(c->ctx->loop, &c->timer, c->ctx->opts->timeout_ms);
+}
+
+static void try_connect(ftpc_conn *c);
+
+static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_conn *c = ud;
+    if (c->state == CS_QUIT) {
+        ftpc_conn_free(c);
+        return EV_TIMER_STOP;
+    }
+    if (!waiting_state(c->state))
+        return EV_TIMER_STOP;
+    long long idle = ev_now(loop) - c->last_activity;
+    long limit = c->ctx->opts->timeout_ms;
+    if (idle < limit)
+        return (long)(limit - idle);
+    char ep[NET_ADDR_STRLEN + 8];
+    if (c->state == CS_CONNECTING) {
+        /* This address does not answer; the next one may. */
+        c->last_connect_errno = ETIMEDOUT;
+        ev_del(loop, c->ctl.fd, EV_READ | EV_WRITE);
+        stream_close(&c->ctl);
+        c->addr_index++;
+        try_connect(c);
+        return EV_TIMER_STOP;
+    }
+    int status = c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER;
+    conn_fail(c, status, "timed out after %ld s waiting for %s (%s)", limit / 1000,
+              endpoint_str(c, ep, sizeof(ep)), c->doing[0] ? c->doing : "its greeting");
+    return EV_TIMER_STOP;
+}
+
+static void flush_out(ftpc_conn *c)
+{
+    while (!buf_empty(&c->out)) {
+        ssize_t n = stream_write(&c->ctl, buf_head(&c->out), buf_len(&c->out));
+        if (n > 0) {
+            buf_consume(&c->out, (size_t)n);
+            continue;
+        }
+        if (n < 0 && c->ctl.last_errno == EAGAIN) {
+            ev_add(c->ctx->loop, c->ctl.fd, EV_WRITE, ctl_cb, c);
+            return;
+        }
+        conn_fail_later(c, c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER,
+                        "lost the control connection while sending %s: %s", c->doing,
+                        strerror(c->ctl.last_errno));
+        return;
+    }
+    ev_del(c->ctx->loop, c->ctl.fd, EV_WRITE);
+    buf_trim(&c->out);
+}
+
+static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
+{
+    char line[FTPC_URL_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(line, "\r\n") != NULL) {
+        conn_fail_later(c, FTPC_EXIT_USAGE, "refusing to send a malformed command");
+        return;
+    }
+    /* Cut to fit: only for messages. */
+    const char *what = shown ? shown : line;
+    size_t wl = strlen(what);
+    if (wl >= sizeof(c->doing))
+        wl = sizeof(c->doing) - 1;
+    memcpy(c->doing, what, wl);
+    c->doing[wl] = '\0';
+    if (c->ctx->opts->verbose)
+        ftpc_msg(c->ctx, "> %s", c->doing);
+    if (buf_printf(&c->out, "%s\r\n", line) < 0) {
+        conn_fail_later(c, FTPC_EXIT_XFER, "control connection output is full");
+        return;
+    }
+    arm_timer(c);
+    flush_out(c);
+}
+
+static void deliver_ready(ftpc_conn *c)
+{
+    if (c->owner != NULL && c->owner->ready != NULL)
+        c->owner->ready(c, c->ud);
+}
+
+static void parse_feat(ftpc_conn *c, const char *text)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } feats[] = {
+        {"SIZE", FTPC_FEAT_SIZE}, {"REST STREAM", FTPC_FEAT_REST}, {"EPSV", FTPC_FEAT_EPSV},
+        {"MDTM", FTPC_FEAT_MDTM}, {"MLST", FTPC_FEAT_MLST},        {"UTF8", FTPC_FEAT_UTF8},
+    };
+    c->feat |= FTPC_FEAT_ANSWERED;
+    const char *line = text;
+    while (line != NULL && *line != '\0') {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        while (len > 0 && *line == ' ') {
+            line++;
+            len--;
+        }
+        for (size_t i = 0; i < sizeof(feats) / sizeof(feats[0]); i++) {
+            size_t fl = strlen(feats[i].name);
+            if (len >= fl && strncasecmp(line, feats[i].name, fl) == 0 &&
+                (len == fl || line[fl] == ' '))
+                c->feat |= feats[i].bit;
+        }
+        line = end ? end + 1 : NULL;
+    }
+}
+
+static void start_data_connect(ftpc_conn *c, int port)
+{
+    struct sockaddr_storage addr = c->peer;
+    char where[NET_ADDR_STRLEN];
+    /* The PASV address is ignored: the data connection goes to the address the control
+     * connection reached, which is right behind NAT and cannot be used to aim ftpc at a
+     * third host. */
+    net_set_port(&addr, port);
+    net_addr_str(&addr, where, sizeof(where));
+    int fd = net_connect(&addr, NULL);
+    if (fd < 0) {
+        conn_fail(c, FTPC_EXIT_XFER, "opening the data connection to %s: %s", where,
+                  strerror(errno));
+        return;
+    }
+    c->data_fd = fd;
+    c->state = CS_DATA_CONNECTING;
+    snprintf(c->doing, sizeof(c->doing), "the data connection to %s", where);
+    arm_timer(c);
+    ev_add(c->ctx->loop, fd, EV_WRITE, data_connect_cb, c);
+}
+
+static void data_connect_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    ftpc_conn *c = ud;
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr == EINPROGRESS)
+        return;
+    ev_del(loop, fd, EV_READ | EV_WRITE);
+    if (soerr != 0) {
+        char what[sizeof(c->doing)];
+        snprintf(what, sizeof(what), "%s", c->doing);
+        conn_fail(c, FTPC_EXIT_XFER, "opening %s: %s", what, strerror(soerr));
+        return;
+    }
+    c->state = CS_READY;
+    if (c->owner != NULL && c->owner->data_prepared != NULL)
+        c->owner->data_prepared(c, c->ud);
+}
+
+static void send_pasv_or_fail(ftpc_conn *c, const ftp_reply_msg *m)
+{
+    char q[600];
+    if (c->peer.ss_family == AF_INET ||
+        (c->peer.ss_family == AF_INET6 &&
+         IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&c->peer)->sin6_addr))) {
+        c->state = CS_PASV;
+        send_line(c, NULL, "PASV");
+        return;
+    }
+    conn_fail(c, FTPC_EXIT_XFER, "opening a data connection: EPSV refused on IPv6: %s",
+              ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+}
+
+static void start_active(ftpc_conn *c)
+{
+    struct sockaddr_storage addr = c->local;
+    net_set_port(&addr, 0);
+    int fd = net_listen(&addr, 1);
+    if (fd < 0) {
+        conn_fail_later(c, FTPC_EXIT_XFER, "listening for an active data connection: %s",
+                        strerror(errno));
+        return;
+    }
+    struct sockaddr_storage bound;
+    if (net_local_addr(fd, &bound) < 0) {
+        close(fd);
+        conn_fail_later(c, FTPC_EXIT_XFER, "listening for an active data connection: %s",
+                        strerror(errno));
+        return;
+    }
+    c->listen_fd = fd;
+    char arg[128];
+    if (!c->no_eprt && ftpc_format_eprt(&bound, arg, sizeof(arg)) == 0) {
+        c->state = CS_EPRT;
+        send_line(c, NULL, "EPRT %s", arg);
+    } else if (ftpc_format_port(&bound, arg, sizeof(arg)) == 0) {
+        c->state = CS_PORT;
+        send_line(c, NULL, "PORT %s", arg);
+    } else {
+        conn_fail_later(c, FTPC_EXIT_XFER,
+                        "active mode over IPv6 needs EPRT, which the server "
+                        "refused");
+    }
+}
+
+static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
+{
+    char q[600], ep[NET_ADDR_STRLEN + 8];
+    int code = m->code;
+    switch (c->state) {
+    case CS_GREETING:
+        if (code < 200)
+            return;
+        if (code != 220) {
+            conn_fail(c, FTPC_EXIT_CONNECT, "connecting to %s: the server replied %s",
+                      endpoint_str(c, ep, sizeof(ep)),
+                      ftpc_quote_reply(code, m->text, q, sizeof(q)));
+            return;
+        }
+        c->state = CS_USER;
+        send_line(c, NULL, "USER %s", c->ep->user);
+        return;
+    case CS_USER:
+    case CS_PASS:
+        if (code < 200)
+            return;
+        if (code == 331 && c->state == CS_USER) {
+            c->state = CS_PASS;
+            send_line(c, "PASS ****", "PASS %s", c->ep->pass);
+            return;
+        }
+        if (code == 230 || (code == 202 && c->state == CS_PASS)) {
+            c->state = CS_FEAT;
+            send_line(c, NULL, "FEAT");
+            return;
+        }
+        conn_fail(c, code == 421 ? FTPC_EXIT_CONNECT : FTPC_EXIT_LOGIN,
+                  "logging in to %s as %s: the server replied %s", endpoint_str(c, ep, sizeof(ep)),
+                  c->ep->user, ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        return;
+    case CS_FEAT:
+        if (code < 200)
+            return;
+        if (code == 211)
+            parse_feat(c, m->text);
+        c->state = CS_TYPE;
+        send_line(c, NULL, "TYPE I");
+        return;
+    case CS_TYPE:
+        if (code < 200)
+            return;
+        if (code != 200) {
+            conn_fail(c, ftpc_status_for_reply(code),
+                      "setting binary mode (TYPE I) on %s: the server replied %s",
+                      endpoint_str(c, ep, sizeof(ep)),
+                      ftpc_quote_reply(code, m->text, q, sizeof(q)));
+            return;
+        }
+        c->state = CS_READY;
+        c->doing[0] = '\0';
+        deliver_ready(c);
+        return;
+    case CS_CMD:
+        if (code >= 200)
+            c->state = CS_READY;
+        if (c->owner != NULL && c->owner->reply != NULL)
+            c->owner->reply(c, m, c->ud);
+        return;
+    case CS_EPSV:
+        if (code < 200)
+            return;
+        if (code == 229) {
+            int port = ftpc_parse_epsv(m->text);
+            if (port < 0) {
+                conn_fail(c, FTPC_EXIT_XFER, "cannot parse the EPSV reply %s",
+                          ftpc_quote_reply(code, m->text, q, sizeof(q)));
+                return;
+            }
+            start_data_connect(c, port);
+            return;
+        }
+        if (code >= 500) {
+            c->no_epsv = true;
+            send_pasv_or_fail(c, m);
+            return;
+        }
+        conn_fail(c, FTPC_EXIT_XFER, "opening a data connection (EPSV): the server replied %s",
+                  ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        return;
+    case CS_PASV: {
+        if (code < 200)
+            return;
+        struct sockaddr_storage given;
+        int port = code == 227 ? ftpc_parse_pasv(m->text, &given) : -1;
+        if (port < 0) {
+            conn_fail(c, FTPC_EXIT_XFER, "opening a data connection (PASV): the server replied %s",
+                      ftpc_quote_reply(code, m->text, q, sizeof(q)));
+            return;
+        }
+        start_data_connect(c, port);
+        return;
+    }
+    case CS_EPRT:
+    case CS_PORT:
+        if (code < 200)
+            return;
+        if (code == 200) {
+            c->state = CS_READY;
+            if (c->owner != NULL && c->owner->data_prepared != NULL)
+                c->owner->data_prepared(c, c->ud);
+            return;
+        }
+        if (c->state == CS_EPRT && code >= 500) {
+            char arg[128];
+            struct sockaddr_storage bound;
+            c->no_eprt = true;
+            if (net_local_addr(c->listen_fd, &bound) == 0 &&
+                ftpc_format_port(&bound, arg, sizeof(arg)) == 0) {
+                c->state = CS_PORT;
+                send_line(c, NULL, "PORT %s", arg);
+                return;
+            }
+        }
+        conn_fail(
+            c, FTPC_EXIT_XFER, "opening an active data connection (%s): the server replied %s",
+            c->state == CS_EPRT ? "EPRT" : "PORT", ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        return;
+    case CS_QUIT:
+        ftpc_conn_free(c);
+        return;
+    case CS_READY:
+    case CS_DATA_CONNECTING:
+    case CS_CONNECTING:
+        conn_fail(c, FTPC_EXIT_XFER, "%s sent an unexpected reply %s",
+                  endpoint_str(c, ep, sizeof(ep)), ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        return;
+    case CS_DEAD:
+        return;
+    }
+}
+
+static void trace_reply(ftpc_conn *c, const ftp_reply_msg *m)
+{
+    /* As the server sent it: "CODE-first", the middle lines, "CODE last". */
+    const char *line = m->text;
+    bool multi = strchr(line, '\n') != NULL;
+    bool first = true;
+    while (line != NULL) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        if (first)
+            ftpc_msg(c->ctx, "< %03d%c%.*s", m->code, multi ? '-' : ' ', len, line);
+        else if (end == NULL)
+            ftpc_msg(c->ctx, "< %03d %.*s", m->code, len, line);
+        else
+            ftpc_msg(c->ctx, "< %.*s", len, line);
+        first = false;
+        line = end ? end + 1 : NULL;
+    }
+}
+
+static void process_input(ftpc_conn *c)
+{
+    for (;;) {
+        int rc = ftp_reply_next(&c->rp, &c->in, &c->msg);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            char ep[NET_ADDR_STRLEN + 8];
+            conn_fail(c, c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER,
+                      "%s sent a malformed reply; is it an FTP server?",
+                      endpoint_str(c, ep, sizeof(ep)));
+            return;
+        }
+        if (c->ctx->opts->verbose)
+            trace_reply(c, &c->msg);
+        handle_reply(c, &c->msg);
+        if (c->state == CS_DEAD)
+            return;
+    }
+}
+
+static void on_connected(ftpc_conn *c)
+{
+    ev_del(c->ctx->loop, c->ctl.fd, EV_WRITE);
+    net_peer_addr(c->ctl.fd, &c->peer);
+    net_local_addr(c->ctl.fd, &c->local);
+    c->state = CS_GREETING;
+    c->doing[0] = '\0';
+    arm_timer(c);
+    ev_add(c->ctx->loop, c->ctl.fd, EV_READ, ctl_cb, c);
+}
+
+static void read_ctl(ftpc_conn *c)
+{
+    /* Replies are small; a few reads per wakeup are plenty and keep the work bounded. */
+    for (int i = 0; i < 8; i++) {
+        size_t avail;
+        char *tail = buf_tail(&c->in, &avail);
+        if (tail == NULL) {
+            process_input(c); /* reports an over-long line */
+            return;
+        }
+        ssize_t n = stream_read(&c->ctl, tail, avail);
+        if (n > 0) {
+            buf_commit(&c->in, (size_t)n);
+            c->last_activity = ev_now(c->ctx->loop);
+            process_input(c);
+            if (c->state == CS_DEAD || c->ctl.fd < 0)
+                return;
+            continue;
+        }
+        if (n < 0 && c->ctl.last_errno == EAGAIN)
+            return;
+        if (c->state == CS_QUIT) {
+            ftpc_conn_free(c);
+            return;
+        }
+        char ep[NET_ADDR_STRLEN + 8];
+        int status = c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER;
+        if (n == 0)
+            conn_fail(c, status, "%s closed the control connection%s%s",
+                      endpoint_str(c, ep, sizeof(ep)), c->doing[0] ? " after " : "", c->doing);
+        else
+            conn_fail(c, status, "reading from %s: %s", endpoint_str(c, ep, sizeof(ep)),
+                      strerror(c->ctl.last_errno));
+        return;
+    }
+}
+
+static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    ftpc_conn *c = ud;
+    if (c->state == CS_CONNECTING) {
+        int soerr = 0;
+        socklen_t len = sizeof(soerr);
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+            soerr = errno;
+        if (soerr == EINPROGRESS)
+            return;
+        if (soerr != 0) {
+            c->last_connect_errno = soerr;
+            ev_del(loop, fd, EV_READ | EV_WRITE);
+            stream_close(&c->ctl);
+            c->addr_index++;
+            try_connect(c);
+            return;
+        }
+        on_connected(c);
+        return;
+    }
+    if (mask & EV_WRITE) {
+        flush_out(c);
+        if (c->state == CS_DEAD || c->ctl.fd < 0)
+            return;
+    }
+    if (mask & EV_READ)
+        read_ctl(c);
+}
+
+static void try_connect(ftpc_conn *c)
+{
+    char ep[NET_ADDR_STRLEN + 8];
+    if (c->ep->naddrs == 0) {
+        conn_fail_later(c, FTPC_EXIT_CONNECT, "%s", c->ep->resolve_err);
+        return;
+    }
+    while (c->addr_index < c->ep->naddrs) {
+        int fd = net_connect(&c->ep->addrs[c->addr_index], NULL);
+        if (fd < 0) {
+            c->last_connect_errno = errno;
+            c->addr_index++;
+            continue;
+        }
+        stream_plain_init(&c->ctl, fd);
+        c->state = CS_CONNECTING;
+        if (ev_add(c->ctx->loop, fd, EV_WRITE, ctl_cb, c) < 0) {
+            c->last_connect_errno = errno;
+            stream_close(&c->ctl);
+            c->addr_index++;
+            continue;
+        }
+        c->last_activity = ev_now(c->ctx->loop);
+        ev_timer_start(c->ctx->loop, &c->timer, c->ctx->opts->timeout_ms);
+        return;
+    }
+    conn_fail_later(c, FTPC_EXIT_CONNECT, "cannot connect to %s: %s",
+                    endpoint_str(c, ep, sizeof(ep)), strerror(c->last_connect_errno));
+}
+
+ftpc_conn *ftpc_conn_new(ftpc_ctx *ctx, const ftpc_endpoint *ep, const ftpc_conn_owner *owner,
+                         void *ud)
+{
+    ftpc_conn *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->ctx = ctx;
+    c->ep = ep;
+    c->owner = owner;
+    c->ud = ud;
+    c->ctl.fd = -1;
+    c->data_fd = -1;
+    c->listen_fd = -1;
+    c->state = CS_CONNECTING;
+    buf_init(&c->in, CTL_IN_CAP);
+    buf_init(&c->out, CTL_OUT_CAP);
+    ev_timer_init(&c->timer, timer_cb, c);
+    ev_timer_init(&c->kick, kick_cb, c);
+    ctx->nconns++;
+    c->next_live = ctx->conns;
+    if (ctx->conns != NULL)
+        ctx->conns->prev_live = c;
+    ctx->conns = c;
+    try_connect(c);
+    return c;
+}
+
+void ftpc_conn_set_owner(ftpc_conn *c, const ftpc_conn_owner *owner, void *ud)
+{
+    c->owner = owner;
+    c->ud = ud;
+    if (c->state == CS_READY && owner != NULL && owner->ready != NULL) {
+        c->ready_pending = true;
+        ev_timer_start(c->ctx->loop, &c->kick, 0);
+    }
+}
+
+bool ftpc_conn_is_ready(const ftpc_conn *c)
+{
+    return c->state == CS_READY && !c->fail_pending;
+}
+
+bool ftpc_conn_is_dead(const ftpc_conn *c)
+{
+    return c->state == CS_DEAD || c->fail_pending;
+}
+
+const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c)
+{
+    return c->ep;
+}
+
+unsigned ftpc_conn_features(const ftpc_conn *c)
+{
+    return c->feat;
+}
+
+int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
+{
+    if (c->state != CS_READY || c->fail_pending)
+        return -1;
+    char line[FTPC_URL_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(line, "\r\n") != NULL)
+        return -1;
+    c->state = CS_CMD;
+    send_line(c, NULL, "%s", line);
+    return 0;
+}
+
+void ftpc_conn_open_data(ftpc_conn *c)
+{
+    if (c->state != CS_READY || c->fail_pending) {
+        conn_fail_later(c, FTPC_EXIT_XFER, "internal error: data connection requested while busy");
+        return;
+    }
+    close_fd(c, &c->data_fd);
+    close_fd(c, &c->listen_fd);
+    if (c->ctx->opts->active) {
+        start_active(c);
+        return;
+    }
+    if (c->no_epsv) {
+        c->state = CS_PASV;
+        send_line(c, NULL, "PASV");
+    } else {
+        c->state = CS_EPSV;
+        send_line(c, NULL, "EPSV");
+    }
+}
+
+static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    ftpc_conn *c = ud;
+    for (int i = 0; i < 4; i++) {
+        struct sockaddr_storage peer;
+        int dfd = net_accept(fd, &peer);
+        if (dfd < 0)
+            return; /* EAGAIN, or an aborted attempt; keep waiting (the timeout still runs) */
+        /* Only the server may connect: anyone else who finds the port is refused. */
+        if (!net_same_host(&peer, &c->peer)) {
+            close(dfd);
+            continue;
+        }
+        close_fd(c, &c->listen_fd);
+        c->last_activity = ev_now(loop);
+        if (c->owner != NULL && c->owner->data_open != NULL)
+            c->owner->data_open(c, dfd, c->ud);
+        else
+            close(dfd);
+        return;
+    }
+}
+
+int ftpc_conn_take_data(ftpc_conn *c)
+{
+    if (c->data_fd >= 0) {
+        int fd = c->data_fd;
+        ev_del(c->ctx->loop, fd, EV_READ | EV_WRITE);
+        c->data_fd = -1;
+        return fd;
+    }
+    if (c->listen_fd >= 0)
+        ev_add(c->ctx->loop, c->listen_fd, EV_READ, accept_cb, c);
+    return -1;
+}
+
+void ftpc_conn_close_data(ftpc_conn *c)
+{
+    close_fd(c, &c->data_fd);
+    close_fd(c, &c->listen_fd);
+}
+
+void ftpc_conn_touch(ftpc_conn *c)
+{
+    c->last_activity = ev_now(c->ctx->loop);
+}
+
+void ftpc_conn_quit(ftpc_conn *c)
+{
+    if (c == NULL)
+        return;
+    c->owner = NULL;
+    c->ud = NULL;
+    if (c->state != CS_READY || c->fail_pending) {
+        ftpc_conn_free(c);
+        return;
+    }
+    close_fd(c, &c->data_fd);
+    close_fd(c, &c->listen_fd);
+    c->state = CS_QUIT;
+    send_line(c, NULL, "QUIT");
+    ev_timer_stop(c->ctx->loop, &c->timer);
+    ev_timer_start(c->ctx->loop, &c->timer, QUIT_WAIT_MS);
+}
+
+void ftpc_conn_free_all(ftpc_ctx *ctx)
+{
+    while (ctx->conns != NULL)
+        ftpc_conn_free(ctx->conns);
+}

@@ -1,0 +1,89 @@
+/* One FTP control connection as an event-driven state machine on the loop: connect (trying
+ * each resolved address), greeting, USER/PASS, FEAT, TYPE I, then idle ("ready"). Its owner (an
+ * operation) sends commands and receives their replies through callbacks; the connection also
+ * sets up data connections: passive EPSV, falling back to PASV, or active EPRT, falling back
+ * to PORT. Many connections share one loop.
+ *
+ * Ownership: the creator frees a connection with ftpc_conn_free() (deferred, so it is safe
+ * inside any callback) or hands it to ftpc_conn_quit(), after which it frees itself. A
+ * connection that failed stays allocated, dead, until then.
+ */
+#ifndef FTPC_CONN_H
+#define FTPC_CONN_H
+
+#include <stdbool.h>
+
+#include "ctx.h"
+#include "endpoint.h"
+#include "ftp_reply.h"
+#include "status.h"
+
+typedef struct ftpc_conn ftpc_conn;
+
+/* Features from FEAT. */
+enum {
+    FTPC_FEAT_SIZE = 1 << 0,
+    FTPC_FEAT_REST = 1 << 1, /* REST STREAM */
+    FTPC_FEAT_EPSV = 1 << 2,
+    FTPC_FEAT_MDTM = 1 << 3,
+    FTPC_FEAT_MLST = 1 << 4,
+    FTPC_FEAT_UTF8 = 1 << 5,
+    FTPC_FEAT_ANSWERED = 1 << 15, /* FEAT itself was understood */
+};
+
+typedef struct ftpc_conn_owner {
+    /* Logged in and idle: the owner may send a command. Called once per ftpc_conn_set_owner
+     * when the connection becomes (or already is) ready; never from inside a conn function. */
+    void (*ready)(ftpc_conn *c, void *ud);
+    /* A reply to the owner's command. Preliminary replies (1xx) come too; the command is
+     * finished (the connection ready again) when code >= 200. */
+    void (*reply)(ftpc_conn *c, const ftp_reply_msg *m, void *ud);
+    /* ftpc_conn_open_data() succeeded: send REST/RETR/STOR/LIST now, then call
+     * ftpc_conn_take_data(). */
+    void (*data_prepared)(ftpc_conn *c, void *ud);
+    /* Active mode: the server connected; fd now belongs to the owner. */
+    void (*data_open)(ftpc_conn *c, int fd, void *ud);
+    /* The connection is dead (err says why); no further callbacks come. */
+    void (*failed)(ftpc_conn *c, const ftpc_err *err, void *ud);
+} ftpc_conn_owner;
+
+/* Starts connecting to ep (which must outlive the connection). Returns NULL only when out of
+ * memory; every other failure arrives through owner->failed. */
+ftpc_conn *ftpc_conn_new(ftpc_ctx *ctx, const ftpc_endpoint *ep, const ftpc_conn_owner *owner,
+                         void *ud);
+/* Gives the connection to another owner (NULL: nobody; replies are then unexpected and an
+ * unexpected reply or close just ends the connection). If it is ready, owner->ready follows
+ * from the loop. */
+void ftpc_conn_set_owner(ftpc_conn *c, const ftpc_conn_owner *owner, void *ud);
+
+bool ftpc_conn_is_ready(const ftpc_conn *c);
+bool ftpc_conn_is_dead(const ftpc_conn *c);
+const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c);
+unsigned ftpc_conn_features(const ftpc_conn *c);
+
+/* Sends one command (without CRLF) while ready. Returns 0, or -1 if not ready or the line is
+ * too long / contains CR or LF (a bug in the caller). */
+int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prepares a data connection while ready: passive (connected when data_prepared comes) or
+ * active (listening, EPRT/PORT accepted). */
+void ftpc_conn_open_data(ftpc_conn *c);
+/* After sending the transfer command: the connected data fd (passive; ownership passes to the
+ * caller), or -1 when it will arrive through owner->data_open (active). */
+int ftpc_conn_take_data(ftpc_conn *c);
+/* Drops a data connection that was prepared but not taken (the transfer command failed). */
+void ftpc_conn_close_data(ftpc_conn *c);
+
+/* Data is flowing: keeps the inactivity timeout from firing while the control connection
+ * is quiet during a long transfer. */
+void ftpc_conn_touch(ftpc_conn *c);
+
+/* Sends QUIT if possible and frees the connection when the server answers or closes, or
+ * after a short wait. The caller must not use c afterwards. */
+void ftpc_conn_quit(ftpc_conn *c);
+/* Closes at once and frees later (deferred). The caller must not use c afterwards. */
+void ftpc_conn_free(ftpc_conn *c);
+/* Frees every connection still alive in ctx (the end of a run: QUITs not answered in time). */
+void ftpc_conn_free_all(ftpc_ctx *ctx);
+
+#endif

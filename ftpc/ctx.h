@@ -1,0 +1,42 @@
+/* What every part of one ftpc run shares: the loop, the settings, the progress display, and
+ * deferred frees. Objects that a callback further up the stack may still touch (connections,
+ * operations) are never freed in place: they are queued here and freed in the loop's
+ * before-sleep hook, when no callback is running. */
+#ifndef FTPC_CTX_H
+#define FTPC_CTX_H
+
+#include "ev.h"
+#include "opts.h"
+
+typedef struct ftpc_bars ftpc_bars;
+typedef struct ftpc_conn ftpc_conn;
+
+/* Embedded in a deferrable object. */
+typedef struct ftpc_defer {
+    struct ftpc_defer *next;
+    void (*fn)(void *p);
+    void *p;
+    int queued;
+} ftpc_defer;
+
+typedef struct ftpc_ctx {
+    ev_loop *loop;
+    const ftpc_opts *opts;
+    ftpc_bars *bars; /* NULL: messages go straight to stderr */
+    ftpc_defer *deferred;
+    int nconns;       /* live control connections (for the QUIT drain at the end) */
+    ftpc_conn *conns; /* every live connection, for the final clean-up (conn.c keeps it) */
+} ftpc_ctx;
+
+/* Fills ctx and installs the before-sleep hook on loop. */
+void ftpc_ctx_init(ftpc_ctx *ctx, ev_loop *loop, const ftpc_opts *opts);
+/* Queues fn(p) for the next before-sleep hook; d is embedded in p. Queuing twice is a no-op. */
+void ftpc_ctx_defer(ftpc_ctx *ctx, ftpc_defer *d, void (*fn)(void *p), void *p);
+/* Runs the queued frees now (teardown, outside callbacks). */
+void ftpc_ctx_flush(ftpc_ctx *ctx);
+
+/* One line on stderr ("ftpc: " is not added), through the progress display when there is one
+ * so it lands above the live bars. A trailing newline is added. */
+void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

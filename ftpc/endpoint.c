@@ -1,0 +1,80 @@
+/* Endpoints: credentials and resolved addresses. */
+#include "endpoint.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void resolve(ftpc_endpoint *ep)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", ep->port);
+    int rc = getaddrinfo(ep->host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(ep->resolve_err, sizeof(ep->resolve_err), "cannot resolve %s: %s", ep->host,
+                 gai_strerror(rc));
+        return;
+    }
+    for (struct addrinfo *ai = res; ai != NULL && ep->naddrs < FTPC_MAX_ADDRS; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(ep->addrs[0]))
+            continue;
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            continue;
+        memset(&ep->addrs[ep->naddrs], 0, sizeof(ep->addrs[0]));
+        memcpy(&ep->addrs[ep->naddrs], ai->ai_addr, ai->ai_addrlen);
+        ep->naddrs++;
+    }
+    freeaddrinfo(res);
+    if (ep->naddrs == 0)
+        snprintf(ep->resolve_err, sizeof(ep->resolve_err), "cannot resolve %s: no address",
+                 ep->host);
+}
+
+ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u)
+{
+    const char *user = u->has_user ? u->user : "anonymous";
+    const char *pass = u->has_pass ? u->pass : (u->has_user ? "" : "ftpc@");
+    ftpc_endpoint **tail = list;
+    for (ftpc_endpoint *ep = *list; ep != NULL; ep = ep->next) {
+        if (ep->port == u->port && strcmp(ep->host, u->host) == 0 && strcmp(ep->user, user) == 0 &&
+            strcmp(ep->pass, pass) == 0)
+            return ep;
+        tail = &ep->next;
+    }
+    ftpc_endpoint *ep = calloc(1, sizeof(*ep));
+    if (ep == NULL)
+        return NULL;
+    snprintf(ep->host, sizeof(ep->host), "%s", u->host);
+    ep->port = u->port;
+    snprintf(ep->user, sizeof(ep->user), "%s", user);
+    snprintf(ep->pass, sizeof(ep->pass), "%s", pass);
+    resolve(ep);
+    *tail = ep;
+    return ep;
+}
+
+void ftpc_endpoint_free_all(ftpc_endpoint *list)
+{
+    while (list != NULL) {
+        ftpc_endpoint *next = list->next;
+        /* The password is in there. */
+        memset(list->pass, 0, sizeof(list->pass));
+        free(list);
+        list = next;
+    }
+}
+
+char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size)
+{
+    if (strchr(ep->host, ':') != NULL)
+        snprintf(out, out_size, "[%s]:%d", ep->host, ep->port);
+    else
+        snprintf(out, out_size, "%s:%d", ep->host, ep->port);
+    return out;
+}

@@ -1,0 +1,33 @@
+/* A server and the account used on it. Tasks naming the same host, port and credentials share
+ * one endpoint, so their connections can be reused from one task to the next. */
+#ifndef FTPC_ENDPOINT_H
+#define FTPC_ENDPOINT_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "url.h"
+
+#define FTPC_MAX_ADDRS 8
+
+typedef struct ftpc_endpoint {
+    char host[256]; /* as written in the URL (brackets removed) */
+    int port;
+    char user[256]; /* "anonymous" when the URL names none */
+    char pass[256];
+    struct sockaddr_storage addrs[FTPC_MAX_ADDRS]; /* tried in order */
+    int naddrs;
+    char resolve_err[512]; /* why naddrs is 0 */
+    struct ftpc_endpoint *next;
+} ftpc_endpoint;
+
+/* Finds the endpoint for u in *list or appends a new, resolved one. Returns it, or NULL when
+ * out of memory. Name resolution (getaddrinfo) blocks, so it happens here, before the loop
+ * runs; a failure is kept in resolve_err and reported by the first connection attempt. */
+ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u);
+void ftpc_endpoint_free_all(ftpc_endpoint *list);
+
+/* "host:port" ("[v6]:port") of the endpoint for messages. Returns out. */
+char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size);
+
+#endif

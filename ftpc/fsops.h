@@ -1,0 +1,20 @@
+/* Remote file-system commands on one control connection: rm (DELE), mkdir (MKD; with -p
+ * every parent first, and an existing directory is success), rmdir (RMD), mv (RNFR/RNTO). */
+#ifndef FTPC_FSOPS_H
+#define FTPC_FSOPS_H
+
+#include "conn.h"
+#include "ctx.h"
+#include "task.h"
+
+typedef struct ftpc_fsop ftpc_fsop;
+
+/* An operation for task t (kind RM, MKDIR, RMDIR or MV); done runs once with the result, also
+ * stored in t->err. Returns NULL when out of memory. */
+ftpc_fsop *ftpc_fsop_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void *ud);
+/* Runs on c (ready now or later); the operation becomes c's owner. */
+void ftpc_fsop_start(ftpc_fsop *op, ftpc_conn *c);
+/* Stops (no done callback) and frees later. Safe after done. */
+void ftpc_fsop_free(ftpc_fsop *op);
+
+#endif

@@ -1,0 +1,323 @@
+/* Job runner: slots, a pool of idle connections, retries. */
+#include "jobs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "fsops.h"
+#include "xfer.h"
+
+#define RETRY_MAX_DELAY_MS 60000L
+
+typedef struct slot {
+    ftpc_runner *r;
+    ftpc_task *t; /* NULL: free */
+    ftpc_conn *c;
+    ftpc_xfer *x;
+    ftpc_fsop *f;
+    ev_timer retry;
+} slot;
+
+struct ftpc_runner {
+    ftpc_ctx *ctx;
+    ftpc_task *tasks;
+    size_t n;
+    size_t next; /* first task not started */
+    size_t ndone;
+    int nslots;
+    slot *slots;
+    ftpc_conn **pool; /* idle, logged-in connections */
+    int npool;
+};
+
+static bool is_transfer(const ftpc_task *t)
+{
+    return t->kind == FTPC_T_GET || t->kind == FTPC_T_PUT || t->kind == FTPC_T_LS ||
+           t->kind == FTPC_T_CAT;
+}
+
+/* ---- the pool ---- */
+
+static void pool_remove(ftpc_runner *r, ftpc_conn *c)
+{
+    for (int i = 0; i < r->npool; i++) {
+        if (r->pool[i] == c) {
+            r->pool[i] = r->pool[--r->npool];
+            return;
+        }
+    }
+}
+
+static void pool_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    /* An idle connection the server closed (idle timeout): simply forget it. */
+    pool_remove(ud, c);
+    ftpc_conn_free(c);
+}
+
+static const ftpc_conn_owner pool_owner = {.failed = pool_failed};
+
+static void pool_put(ftpc_runner *r, ftpc_conn *c)
+{
+    if (r->npool >= r->nslots) {
+        /* Keep the number of connections bounded: drop the oldest idle one. */
+        ftpc_conn *old = r->pool[0];
+        r->pool[0] = r->pool[--r->npool];
+        ftpc_conn_quit(old);
+    }
+    ftpc_conn_set_owner(c, &pool_owner, r);
+    r->pool[r->npool++] = c;
+}
+
+static ftpc_conn *pool_take(ftpc_runner *r, const ftpc_endpoint *ep)
+{
+    for (int i = 0; i < r->npool; i++) {
+        ftpc_conn *c = r->pool[i];
+        if (ftpc_conn_endpoint(c) == ep && ftpc_conn_is_ready(c)) {
+            r->pool[i] = r->pool[--r->npool];
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* ---- slots ---- */
+
+static void fill_slots(ftpc_runner *r);
+
+static void task_final(ftpc_runner *r, ftpc_task *t)
+{
+    t->finished = true;
+    r->ndone++;
+    if (t->err.status != FTPC_OK)
+        ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
+}
+
+static void start_task(slot *s);
+
+static long retry_cb(ev_loop *loop, ev_timer *tm, void *ud)
+{
+    start_task(ud);
+    return EV_TIMER_STOP;
+}
+
+static void op_done(void *ud, int status, bool reusable)
+{
+    slot *s = ud;
+    ftpc_runner *r = s->r;
+    ftpc_task *t = s->t;
+    if (s->x != NULL) {
+        ftpc_xfer_free(s->x);
+        s->x = NULL;
+    }
+    if (s->f != NULL) {
+        ftpc_fsop_free(s->f);
+        s->f = NULL;
+    }
+    if (s->c != NULL) {
+        if (reusable)
+            pool_put(r, s->c);
+        else
+            ftpc_conn_free(s->c);
+        s->c = NULL;
+    }
+    const ftpc_opts *o = r->ctx->opts;
+    /* A listing already partly on standard output cannot be resumed. */
+    bool retriable = !(t->kind == FTPC_T_LS && t->out_written > 0);
+    if (status != FTPC_OK && ftpc_status_transient(status) && retriable &&
+        t->attempts <= o->retries) {
+        long delay = o->retry_delay_ms;
+        for (int i = 1; i < t->attempts && delay < RETRY_MAX_DELAY_MS; i++)
+            delay *= 2;
+        if (delay > RETRY_MAX_DELAY_MS)
+            delay = RETRY_MAX_DELAY_MS;
+        ftpc_msg(r->ctx, "ftpc: %s; retrying in %.1f s (attempt %d of %d)", t->err.msg,
+                 (double)delay / 1000.0, t->attempts + 1, o->retries + 1);
+        ev_timer_start(r->ctx->loop, &s->retry, delay);
+        return;
+    }
+    task_final(r, t);
+    s->t = NULL;
+    fill_slots(r);
+}
+
+static void start_task(slot *s)
+{
+    ftpc_runner *r = s->r;
+    ftpc_task *t = s->t;
+    t->attempts++;
+    t->err.status = FTPC_OK;
+    t->err.msg[0] = '\0';
+    ftpc_conn *c = pool_take(r, t->ep);
+    if (c == NULL)
+        c = ftpc_conn_new(r->ctx, t->ep, NULL, NULL);
+    if (c == NULL) {
+        ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);
+        task_final(r, t);
+        s->t = NULL;
+        return;
+    }
+    s->c = c;
+    if (is_transfer(t)) {
+        s->x = ftpc_xfer_new(r->ctx, t, op_done, s);
+        if (s->x != NULL) {
+            ftpc_xfer_start(s->x, c);
+            return;
+        }
+    } else {
+        s->f = ftpc_fsop_new(r->ctx, t, op_done, s);
+        if (s->f != NULL) {
+            ftpc_fsop_start(s->f, c);
+            return;
+        }
+    }
+    ftpc_conn_free(c);
+    s->c = NULL;
+    ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);
+    task_final(r, t);
+    s->t = NULL;
+}
+
+/* Skips tasks that came already finished (a glob that matched nothing). */
+static void skip_finished(ftpc_runner *r)
+{
+    while (r->next < r->n && r->tasks[r->next].finished) {
+        r->next++;
+        r->ndone++;
+    }
+}
+
+/* Two transfers to the same file must not run at once (one part file, one rename). */
+static bool same_target(const ftpc_task *a, const ftpc_task *b)
+{
+    if (a->kind == FTPC_T_GET && b->kind == FTPC_T_GET)
+        return strcmp(a->local, "-") != 0 && strcmp(a->local, b->local) == 0;
+    if (a->kind == FTPC_T_PUT && b->kind == FTPC_T_PUT)
+        return a->ep == b->ep && strcmp(a->remote, b->remote) == 0;
+    return false;
+}
+
+static bool conflicts(const ftpc_runner *r, const ftpc_task *t)
+{
+    for (int i = 0; i < r->nslots; i++)
+        if (r->slots[i].t != NULL && same_target(r->slots[i].t, t))
+            return true;
+    return false;
+}
+
+static void fill_slots(ftpc_runner *r)
+{
+    skip_finished(r);
+    for (int i = 0; i < r->nslots && r->next < r->n; i++) {
+        slot *s = &r->slots[i];
+        if (s->t != NULL)
+            continue;
+        /* The next task waits (and the ones after it, keeping the order) while a running
+         * task writes the same file. */
+        if (conflicts(r, &r->tasks[r->next]))
+            break;
+        s->t = &r->tasks[r->next++];
+        start_task(s);
+        skip_finished(r);
+    }
+    /* Nothing left to start: idle connections have no further use. */
+    if (r->next >= r->n) {
+        while (r->npool > 0)
+            ftpc_conn_quit(r->pool[--r->npool]);
+    }
+}
+
+ftpc_runner *ftpc_runner_new(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs)
+{
+    if (jobs < 1)
+        jobs = 1;
+    if ((size_t)jobs > n && n > 0)
+        jobs = (int)n;
+    ftpc_runner *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->slots = calloc((size_t)jobs, sizeof(*r->slots));
+    r->pool = calloc((size_t)jobs, sizeof(*r->pool));
+    if (r->slots == NULL || r->pool == NULL) {
+        free(r->slots);
+        free(r->pool);
+        free(r);
+        return NULL;
+    }
+    r->ctx = ctx;
+    r->tasks = tasks;
+    r->n = n;
+    r->nslots = jobs;
+    for (int i = 0; i < jobs; i++) {
+        r->slots[i].r = r;
+        ev_timer_init(&r->slots[i].retry, retry_cb, &r->slots[i]);
+    }
+    return r;
+}
+
+void ftpc_runner_start(ftpc_runner *r)
+{
+    fill_slots(r);
+}
+
+bool ftpc_runner_finished(const ftpc_runner *r)
+{
+    return r->ndone >= r->n;
+}
+
+void ftpc_runner_stop(ftpc_runner *r, const char *reason)
+{
+    for (int i = 0; i < r->nslots; i++) {
+        slot *s = &r->slots[i];
+        ev_timer_stop(r->ctx->loop, &s->retry);
+        ftpc_xfer_free(s->x);
+        ftpc_fsop_free(s->f);
+        s->x = NULL;
+        s->f = NULL;
+        if (s->c != NULL)
+            ftpc_conn_free(s->c);
+        s->c = NULL;
+        s->t = NULL;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        ftpc_task *t = &r->tasks[i];
+        if (t->finished)
+            continue;
+        /* Tasks never started stay silent; the running ones say they were cut off. */
+        ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: %s", t->display, reason);
+        if (t->attempts > 0)
+            ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
+        t->finished = true;
+        r->ndone++;
+    }
+    r->next = r->n;
+}
+
+void ftpc_runner_free(ftpc_runner *r)
+{
+    if (r == NULL)
+        return;
+    for (int i = 0; i < r->nslots; i++) {
+        slot *s = &r->slots[i];
+        ev_timer_stop(r->ctx->loop, &s->retry);
+        ftpc_xfer_free(s->x);
+        ftpc_fsop_free(s->f);
+        if (s->c != NULL)
+            ftpc_conn_free(s->c);
+    }
+    while (r->npool > 0)
+        ftpc_conn_quit(r->pool[--r->npool]);
+    free(r->slots);
+    free(r->pool);
+    free(r);
+}
+
+int ftpc_runner_status(const ftpc_runner *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->tasks[i].err.status != FTPC_OK)
+            return r->tasks[i].err.status;
+    return FTPC_OK;
+}

@@ -1,0 +1,102 @@
+/* Matching a remote directory listing against a pattern. */
+#include "rglob.h"
+
+#include <fnmatch.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+bool ftpc_glob_magic(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* An MLSD line "fact=v;fact=v; name": the name, or NULL when it is not a plain file. */
+static const char *mlsd_file_name(char *line)
+{
+    char *sp = strstr(line, "; ");
+    if (sp == NULL) {
+        /* No facts at all: "; name" would start the line; a bare " name" has none either. */
+        return NULL;
+    }
+    *sp = '\0';
+    const char *name = sp + 2;
+    bool is_file = false;
+    for (char *f = line; f != NULL && *f != '\0';) {
+        char *semi = strchr(f, ';');
+        if (semi != NULL)
+            *semi = '\0';
+        if (strncasecmp(f, "type=", 5) == 0)
+            is_file = strcasecmp(f + 5, "file") == 0;
+        f = semi ? semi + 1 : NULL;
+    }
+    return is_file ? name : NULL;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names)
+{
+    char **out = NULL;
+    int n = 0, cap = 0;
+    size_t pos = 0;
+    *names = NULL;
+    while (pos < len) {
+        const char *start = listing + pos;
+        const char *nl = memchr(start, '\n', len - pos);
+        size_t l = nl ? (size_t)(nl - start) : len - pos;
+        pos += l + 1;
+        if (l > 0 && start[l - 1] == '\r')
+            l--;
+        if (l == 0)
+            continue;
+        char *line = malloc(l + 1);
+        if (line == NULL)
+            goto oom;
+        memcpy(line, start, l);
+        line[l] = '\0';
+        const char *name = line;
+        if (mlsd) {
+            name = mlsd_file_name(line);
+        } else {
+            const char *slash = strrchr(line, '/');
+            if (slash != NULL)
+                name = slash + 1;
+        }
+        if (name == NULL || name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+            fnmatch(pattern, name, FNM_PERIOD) != 0) {
+            free(line);
+            continue;
+        }
+        if (n == cap) {
+            int ncap = cap ? cap * 2 : 16;
+            char **grown = realloc(out, (size_t)ncap * sizeof(*grown));
+            if (grown == NULL) {
+                free(line);
+                goto oom;
+            }
+            out = grown;
+            cap = ncap;
+        }
+        /* The name may sit inside the line: keep only it. */
+        memmove(line, name, strlen(name) + 1);
+        out[n++] = line;
+    }
+    if (n > 1)
+        qsort(out, (size_t)n, sizeof(*out), cmp_names);
+    *names = out;
+    return n;
+oom:
+    ftpc_glob_free(out, n);
+    return -1;
+}
+
+void ftpc_glob_free(char **names, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}

@@ -1,0 +1,22 @@
+/* Remote glob patterns: a URL whose last component is a pattern, such as logs/[*].gz with
+ * the brackets left out, names every plain file of the directory whose name matches, as a
+ * shell would (fnmatch; '*' and '?' do not match a leading dot). The pattern
+ * is only in the last component; the directory is listed (MLSD when the server offers it,
+ * which tells files from directories, else NLST) and the names are matched here. */
+#ifndef FTPC_RGLOB_H
+#define FTPC_RGLOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* True when s has a glob character ('*', '?' or '['). */
+bool ftpc_glob_magic(const char *s);
+
+/* The names in a listing (LF-separated lines; MLSD lines when mlsd) that match pattern,
+ * sorted; for MLSD only entries of type "file". Returns the count (0: none) with *names a
+ * malloc'd array of malloc'd strings, or -1 when out of memory. NLST lines that carry a
+ * directory ("dir/name") are reduced to the name. */
+int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names);
+void ftpc_glob_free(char **names, int n);
+
+#endif

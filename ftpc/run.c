@@ -1,0 +1,243 @@
+/* Running a parsed command line: the glob expansion phase (list the directories, match the
+ * names), then the tasks, then a short wait for the QUITs to be answered. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bars.h"
+#include "cli.h"
+#include "conn.h"
+#include "ctx.h"
+#include "ev.h"
+#include "rglob.h"
+#include "jobs.h"
+
+#define DRAIN_MS 2500
+
+/* Runs tasks to their end (or until *stop). Returns false when stopped. */
+static bool run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
+                      volatile sig_atomic_t *stop, int *status)
+{
+    ftpc_runner *r = ftpc_runner_new(ctx, tasks, n, jobs);
+    if (r == NULL) {
+        ftpc_msg(ctx, "ftpc: out of memory");
+        *status = FTPC_EXIT_LOCAL;
+        return true;
+    }
+    ftpc_runner_start(r);
+    bool completed = true;
+    /* Bounded by the tasks themselves: every wait has a timeout. */
+    while (!ftpc_runner_finished(r)) {
+        if (*stop) {
+            ftpc_runner_stop(r, "interrupted");
+            completed = false;
+            break;
+        }
+        if (ev_run_once(ctx->loop, -1) < 0) {
+            ftpc_runner_stop(r, "event loop failure");
+            break;
+        }
+    }
+    *status = ftpc_runner_status(r);
+    ftpc_runner_free(r);
+    return completed;
+}
+
+static char *display_of(const ftpc_url *base, const char *path, char *out, size_t out_size)
+{
+    ftpc_url u = *base;
+    snprintf(u.path, sizeof(u.path), "%s", path);
+    return ftpc_url_display(&u, out, out_size);
+}
+
+typedef struct task_list {
+    ftpc_task *v;
+    size_t n, cap;
+} task_list;
+
+/* A new zeroed task at the end, or NULL when out of memory. */
+static ftpc_task *push_task(task_list *l)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        ftpc_task *grown = realloc(l->v, cap * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        l->v = grown;
+        l->cap = cap;
+    }
+    ftpc_task *t = &l->v[l->n++];
+    memset(t, 0, sizeof(*t));
+    return t;
+}
+
+/* Appends the tasks for one glob request: one per match, or one already finished with the
+ * listing's error or "no file matches". Returns 0, -1 when out of memory, -2 for a usage
+ * error (several matches for -o FILE). */
+static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
+                       const ftpc_task *listing, task_list *out)
+{
+    char **names = NULL;
+    int nm = 0;
+    if (listing->err.status == FTPC_OK) {
+        nm = ftpc_glob_match(listing->listing ? listing->listing : "", listing->listing_len,
+                             listing->listing_mlsd, g->pattern, &names);
+        if (nm < 0)
+            return -1;
+    }
+    char shown[sizeof(listing->display)];
+    display_of(&g->url, g->url.path, shown, sizeof(shown));
+    if (nm == 0) {
+        ftpc_task *t = push_task(out);
+        if (t == NULL)
+            return -1;
+        t->kind = g->kind;
+        t->ep = g->ep;
+        t->finished = true;
+        snprintf(t->display, sizeof(t->display), "%s", shown);
+        if (listing->err.status != FTPC_OK) {
+            t->err = listing->err; /* the runner reported it */
+        } else {
+            ftpc_err_set(&t->err, FTPC_EXIT_REMOTE, "%s: no file matches", shown);
+            ftpc_msg(ctx, "ftpc: %s", t->err.msg);
+        }
+        return 0;
+    }
+    if (cli->output != NULL && !cli->to_stdout && nm > 1) {
+        ftpc_msg(ctx, "ftpc: %s matches %d files, but -o names one file (use -O DIR)", shown, nm);
+        ftpc_glob_free(names, nm);
+        return -2;
+    }
+    int rc = 0;
+    for (int k = 0; k < nm; k++) {
+        ftpc_task *t = push_task(out);
+        if (t == NULL) {
+            rc = -1;
+            break;
+        }
+        t->kind = g->kind;
+        t->ep = g->ep;
+        int len = snprintf(t->remote, sizeof(t->remote), "%s%s", g->dir, names[k]);
+        display_of(&g->url, t->remote, t->display, sizeof(t->display));
+        if (len < 0 || (size_t)len >= sizeof(t->remote) ||
+            ftpc_cli_get_target(cli, t, names[k], cli->to_stdout) < 0) {
+            t->finished = true;
+            ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: unusable file name", t->display);
+            ftpc_msg(ctx, "ftpc: %s", t->err.msg);
+        } else if (t->kind == FTPC_T_GET && !cli->to_stdout) {
+            cli->nfiles++;
+        }
+    }
+    ftpc_glob_free(names, nm);
+    return rc;
+}
+
+/* Expands the glob requests into tasks: lists each directory (all at once, up to -j), then
+ * rebuilds cli->tasks with the matches in command-line order. Returns 0, or the exit code
+ * that ends the run (stopped, out of memory, usage error). */
+static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *stop)
+{
+    size_t ng = cli->nglobs;
+    ftpc_task *lists = calloc(ng, sizeof(*lists));
+    if (lists == NULL)
+        return FTPC_EXIT_LOCAL;
+    for (size_t i = 0; i < ng; i++) {
+        ftpc_glob_req *g = &cli->globs[i];
+        ftpc_task *t = &lists[i];
+        t->kind = FTPC_T_LS;
+        t->index = i;
+        t->ep = g->ep;
+        t->capture = true;
+        snprintf(t->remote, sizeof(t->remote), "%s", g->dir);
+        display_of(&g->url, g->dir, t->display, sizeof(t->display));
+    }
+    int status;
+    int rc = run_tasks(ctx, lists, ng, cli->opts.jobs, stop, &status) ? 0 : FTPC_EXIT_XFER;
+
+    task_list out = {0};
+    size_t gi = 0;
+    for (size_t ti = 0; rc == 0 && ti <= cli->ntasks; ti++) {
+        for (; rc == 0 && gi < ng && cli->globs[gi].at == ti; gi++) {
+            int r = add_matches(ctx, cli, &cli->globs[gi], &lists[gi], &out);
+            if (r < 0)
+                rc = r == -2 ? FTPC_EXIT_USAGE : FTPC_EXIT_LOCAL;
+        }
+        if (rc == 0 && ti < cli->ntasks) {
+            ftpc_task *t = push_task(&out);
+            if (t == NULL)
+                rc = FTPC_EXIT_LOCAL;
+            else
+                *t = cli->tasks[ti];
+        }
+    }
+    for (size_t i = 0; i < ng; i++)
+        free(lists[i].listing);
+    free(lists);
+    if (rc != 0) {
+        free(out.v);
+        return rc;
+    }
+    for (size_t i = 0; i < out.n; i++)
+        out.v[i].index = i;
+    free(cli->tasks);
+    cli->tasks = out.v;
+    cli->ntasks = out.n;
+    if (ctx->bars != NULL)
+        ftpc_bars_set_files(ctx->bars, cli->nfiles);
+    return 0;
+}
+
+int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
+{
+    if (cli->output_dir != NULL) {
+        struct stat st;
+        if (stat(cli->output_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "ftpc: -O %s: not a directory\n", cli->output_dir);
+            return FTPC_EXIT_LOCAL;
+        }
+    }
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    if (loop == NULL) {
+        fprintf(stderr, "ftpc: cannot create the event loop: %s\n", strerror(errno));
+        return FTPC_EXIT_LOCAL;
+    }
+    ftpc_ctx ctx;
+    ftpc_ctx_init(&ctx, loop, &cli->opts);
+
+    ftpc_bars_cfg bc = {.fd = STDERR_FILENO,
+                        .mode = cli->opts.progress,
+                        .quiet = cli->opts.quiet,
+                        .tty = -1,
+                        .width = 0,
+                        .color = -1,
+                        .unicode = -1};
+    /* Data on a terminal's standard output and bars on the same terminal would mix. */
+    bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout);
+    if (!files && bc.mode == FTPC_PROGRESS_AUTO)
+        bc.mode = FTPC_PROGRESS_NONE;
+    ctx.bars = ftpc_bars_new(loop, &bc);
+    if (ctx.bars != NULL)
+        ftpc_bars_set_files(ctx.bars, cli->nfiles);
+
+    int status = cli->nglobs > 0 ? expand_globs(&ctx, cli, stop) : FTPC_OK;
+    if (status == FTPC_OK &&
+        !run_tasks(&ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
+        status = FTPC_EXIT_XFER;
+
+    /* Let the QUITs be answered, briefly. */
+    ev_update_time(loop);
+    long long deadline = ev_now(loop) + DRAIN_MS;
+    while (ctx.nconns > 0 && ev_now(loop) < deadline && !*stop)
+        if (ev_run_once(loop, 100) < 0)
+            break;
+    ftpc_conn_free_all(&ctx);
+    ftpc_ctx_flush(&ctx);
+    ftpc_bars *bars = ctx.bars;
+    ctx.bars = NULL;
+    ftpc_bars_free(bars);
+    ev_loop_free(loop);
+    return status;
+}

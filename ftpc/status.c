@@ -1,0 +1,60 @@
+/* Error records and reply classification. */
+#include "status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
+{
+    va_list ap;
+    e->status = status;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    va_end(ap);
+}
+
+int ftpc_status_for_reply(int code)
+{
+    switch (code) {
+    case 530:
+    case 532:
+        return FTPC_EXIT_LOGIN;
+    case 421:
+    case 425:
+    case 426:
+    case 451:
+        return FTPC_EXIT_XFER;
+    default:
+        return FTPC_EXIT_REMOTE;
+    }
+}
+
+int ftpc_status_transient(int status)
+{
+    return status == FTPC_EXIT_CONNECT || status == FTPC_EXIT_XFER;
+}
+
+char *ftpc_quote_reply(int code, const char *text, char *out, size_t out_size)
+{
+    if (out_size == 0)
+        return out;
+    int n = snprintf(out, out_size, "%03d ", code);
+    size_t pos = n > 0 && (size_t)n < out_size ? (size_t)n : 0;
+    for (const char *p = text; *p != '\0' && pos + 1 < out_size; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '\n') {
+            if (pos + 4 >= out_size)
+                break;
+            memcpy(out + pos, " / ", 3);
+            pos += 3;
+            continue;
+        }
+        out[pos++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    out[pos] = '\0';
+    /* Mark a cut so the reader knows the quote is not the whole reply. */
+    if (strlen(text) + 4 >= out_size && out_size > 8)
+        memcpy(out + out_size - 4, "...", 4);
+    return out;
+}

@@ -1,0 +1,41 @@
+/* Exit codes and the error record every ftpc operation reports through. */
+#ifndef FTPC_STATUS_H
+#define FTPC_STATUS_H
+
+#include <stddef.h>
+
+/* Exit codes, documented in ftpc(1) and --help. The numbers are part of the interface. */
+enum {
+    FTPC_OK = 0,
+    FTPC_EXIT_USAGE = 2,   /* bad command line */
+    FTPC_EXIT_CONNECT = 3, /* cannot resolve, connect, or the server refused service */
+    FTPC_EXIT_LOGIN = 4,   /* login refused */
+    FTPC_EXIT_REMOTE = 5,  /* remote file missing, permission denied, remote operation refused */
+    FTPC_EXIT_LOCAL = 6,   /* local file could not be read, created or written */
+    FTPC_EXIT_XFER = 7,    /* transfer interrupted: connection lost, timeout, signal */
+    FTPC_EXIT_VERIFY = 8,  /* transferred size differs from the source's size */
+};
+
+/* What went wrong: an exit code and a message that says what ftpc was doing and quotes the
+ * server's reply where there was one. */
+typedef struct ftpc_err {
+    int status;
+    char msg[1536];
+} ftpc_err;
+
+void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The exit code for a failed reply to a file or directory command: 5 for permanent errors
+ * and busy/storage refusals, 4 for 530, 7 for transient 4xx (421, 425, 426, 451). */
+int ftpc_status_for_reply(int code);
+
+/* Whether a failure with this status may succeed when tried again (connect failures,
+ * interrupted transfers). */
+int ftpc_status_transient(int status);
+
+/* Copies reply text into out for quoting: lines joined by " / ", control characters
+ * replaced, truncated with "...". Returns out. */
+char *ftpc_quote_reply(int code, const char *text, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,54 @@
+/* One unit of work from the command line: a file to download or upload, a listing, or a
+ * remote file-system command. Tasks are run by the job runner (jobs.h), each on a control
+ * connection of its endpoint, and keep their own result. */
+#ifndef FTPC_TASK_H
+#define FTPC_TASK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "status.h"
+#include "url.h"
+
+typedef enum {
+    FTPC_T_GET,   /* RETR into a file (local), or to standard output when local is "-" */
+    FTPC_T_PUT,   /* STOR local to remote */
+    FTPC_T_LS,    /* NLST, or LIST with long_list, to standard output */
+    FTPC_T_CAT,   /* RETR to standard output */
+    FTPC_T_RM,    /* DELE */
+    FTPC_T_MKDIR, /* MKD, every missing parent first with parents */
+    FTPC_T_RMDIR, /* RMD */
+    FTPC_T_MV,    /* RNFR remote, RNTO arg */
+} ftpc_task_kind;
+
+typedef struct ftpc_task {
+    ftpc_task_kind kind;
+    size_t index;                          /* position on the command line */
+    ftpc_endpoint *ep;                     /* shared */
+    char display[FTPC_URL_PATH_MAX + 300]; /* the URL without password, for messages */
+    char remote[FTPC_URL_PATH_MAX];        /* path sent to the server; "" = login directory */
+    char local[FTPC_URL_PATH_MAX];         /* get: destination, "-" = stdout; put: source */
+    char arg[FTPC_URL_PATH_MAX];           /* mv: the new remote path */
+    bool long_list;
+    bool parents;
+    /* ls for glob expansion: the listing is kept in memory instead of going to standard
+     * output, taken with MLSD when the server offers it (then listing_mlsd is set). */
+    bool capture;
+    char *listing; /* malloc'd by the transfer; freed by whoever made the task */
+    size_t listing_len;
+    bool listing_mlsd;
+
+    int attempts;         /* started so far */
+    uint64_t out_written; /* bytes already written to standard output, over all attempts */
+    bool finished;
+    ftpc_err err;   /* err.status 0 on success */
+    uint64_t bytes; /* moved by the successful attempt */
+} ftpc_task;
+
+/* Called once when an operation ends. reusable: the control connection is idle and may run
+ * the next task. */
+typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
+
+#endif

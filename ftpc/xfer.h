@@ -1,0 +1,27 @@
+/* A data transfer on one control connection: get (RETR into a ".NAME.ftpc-part" file renamed
+ * into place when complete, or to standard output), put (STOR with sendfile), ls (NLST/LIST)
+ * and cat. Resume (-c, and every retry): REST from the part file or the existing file for a
+ * download; SIZE, then REST+STOR or APPE for an upload. Sizes are verified after the transfer.
+ */
+#ifndef FTPC_XFER_H
+#define FTPC_XFER_H
+
+#include "conn.h"
+#include "ctx.h"
+#include "task.h"
+
+typedef struct ftpc_xfer ftpc_xfer;
+
+/* A transfer for task t (kind GET, PUT, LS or CAT). done runs once with the result, which is
+ * also stored in t->err. Returns NULL when out of memory. */
+ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void *ud);
+/* Runs on c (ready now or later); the transfer becomes c's owner. */
+void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c);
+/* Stops at once (no done callback), keeping a partial download for a later resume, and frees
+ * later (deferred). Safe after done. */
+void ftpc_xfer_free(ftpc_xfer *x);
+
+/* ".NAME.ftpc-part" beside path. Returns 0 or -1 (too long). */
+int ftpc_part_name(const char *path, char *out, size_t out_size);
+
+#endif

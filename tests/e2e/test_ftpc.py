@@ -1,0 +1,957 @@
+"""End-to-end tests of the ftpc client: the real binary against the real ftpd (and, for
+misbehaviour ftpd never shows, a small scripted server in this file).
+
+Every command with bytes compared, -j, resume after a killed transfer in both directions,
+--retry across a server restart, exit codes, active mode, IPv6, and the progress display in
+a pseudo-terminal (tmux) and as plain text.
+
+FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback; every wait is
+bounded.
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from ftpd_harness import (FTPD_BIN, SANITIZER_MARKERS, FtpdServer, ServerTestCase, data_bytes,
+                          have_ipv6, wait_for)
+
+FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
+MiB = 1024 * 1024
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FtpcCase(ServerTestCase):
+    """A server per test (self.srv) and a scratch directory (self.tmp) where ftpc runs."""
+
+    def setUp(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found: %s" % FTPC_BIN)
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def check_output(self, r):
+        err = r.stderr.decode("utf-8", "replace") if isinstance(r.stderr, bytes) else r.stderr
+        for marker in SANITIZER_MARKERS:
+            if marker in (err or ""):
+                self.fail("sanitizer report in ftpc output:\n" + err[-6000:])
+
+    def env(self, **extra):
+        """The environment for ftpc: no netrc file of the person running the tests."""
+        env = dict(os.environ)
+        env["NETRC"] = os.path.join(self.tmp, "no-such-netrc")
+        env.update(extra)
+        return env
+
+    def ftpc(self, *args, rc=0, timeout=60, cwd=None, env=None):
+        """Runs ftpc with args in self.tmp; asserts the exit code (None: any)."""
+        env = env or self.env()
+        r = subprocess.run([FTPC_BIN] + [str(a) for a in args], cwd=cwd or self.tmp,
+                           capture_output=True, timeout=timeout, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.check_output(r)
+        if rc is not None:
+            self.assertEqual(r.returncode, rc,
+                             "ftpc %s: exit %d, expected %d\nstderr:\n%s"
+                             % (" ".join(map(str, args)), r.returncode, rc,
+                                r.stderr.decode("utf-8", "replace")[-3000:]))
+        return r
+
+    def popen(self, *args, **kw):
+        kw.setdefault("env", self.env())
+        p = subprocess.Popen([FTPC_BIN] + [str(a) for a in args], cwd=self.tmp,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, **kw)
+
+        def reap():
+            if p.poll() is None:
+                p.kill()
+            p.communicate(timeout=10)
+        self.addCleanup(reap)
+        return p
+
+    def local(self, name):
+        return os.path.join(self.tmp, name)
+
+    def read_local(self, name):
+        with open(self.local(name), "rb") as fh:
+            return fh.read()
+
+    def write_local(self, name, data):
+        with open(self.local(name), "wb") as fh:
+            fh.write(data)
+        return self.local(name)
+
+    def anon_url(self, path=""):
+        return "ftp://%s:%d/%s" % (self.srv.host, self.srv.port, path)
+
+
+    def tmux(self, cmd, width=120, height=30):
+        """Starts cmd in a detached tmux session of its own server (a private socket);
+        returns a function that captures the screen. Skips when tmux is missing."""
+        if shutil.which("tmux") is None:
+            self.skipTest("tmux not installed")
+        sock = "ftpc-e2e-%d-%d" % (os.getpid(), id(self) % 100000)
+        cmd = "NETRC=%s %s" % (os.path.join(self.tmp, "no-such-netrc"), cmd)
+        subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-x",
+                        str(width), "-y", str(height), "-c", self.tmp, cmd], check=True,
+                       timeout=20)
+        self.addCleanup(subprocess.run, ["tmux", "-L", sock, "kill-server"], timeout=20,
+                        capture_output=True)
+
+        def capture():
+            r = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p"], capture_output=True,
+                               timeout=20)
+            return r.stdout.decode("utf-8", "replace")
+
+        def keys(*k):
+            subprocess.run(["tmux", "-L", sock, "send-keys"] + list(k), check=True, timeout=20)
+        capture.keys = keys
+        return capture
+
+    def wait_file(self, path, timeout=30):
+        """Waits for a non-empty file; returns its stripped text ("" on timeout)."""
+        def read():
+            try:
+                with open(path) as fh:
+                    return fh.read().strip()
+            except OSError:
+                return ""
+        return wait_for(read, timeout=timeout) or ""
+
+
+# ------------------------------------------------------------------ get / put
+
+class TestGet(FtpcCase):
+    def test_get_file(self):
+        data = self.srv.make_file("a.bin", 300000, seed=1)
+        r = self.ftpc("get", self.srv.url("a.bin"))
+        self.assertEqual(self.read_local("a.bin"), data)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["a.bin"])  # no part file left
+        self.assertIn("a.bin: ", r.stderr.decode())  # a summary line
+        self.assertEqual(r.stdout, b"")
+
+    def test_get_empty_file(self):
+        self.srv.write("empty", b"")
+        self.ftpc("get", self.srv.url("empty"))
+        self.assertEqual(self.read_local("empty"), b"")
+
+    def test_get_large_file(self):
+        data = self.srv.make_file("large.bin", 24 * MiB + 17, seed=2)
+        self.ftpc("-q", "get", self.srv.url("large.bin"))
+        self.assertEqual(self.read_local("large.bin"), data)
+
+    def test_get_several_into_dir(self):
+        files = {"d/one.bin": 1000, "d/two.bin": 70000, "three.bin": 1}
+        want = {n: self.srv.make_file(n, s, seed=i) for i, (n, s) in enumerate(files.items())}
+        os.mkdir(self.local("out"))
+        self.ftpc("get", "-O", "out", *[self.srv.url(n) for n in files])
+        for n, data in want.items():
+            self.assertEqual(self.read_local(os.path.join("out", os.path.basename(n))), data)
+
+    def test_get_output_file(self):
+        data = self.srv.make_file("src.bin", 5000)
+        self.ftpc("get", self.srv.url("src.bin"), "-o", "renamed.bin")
+        self.assertEqual(self.read_local("renamed.bin"), data)
+        self.assertFalse(os.path.exists(self.local("src.bin")))
+
+    def test_get_into_fifo(self):
+        # A destination that is not a regular file (a FIFO here, /dev/null in real use) is
+        # written directly: no part file beside it, and never renamed over.
+        data = self.srv.make_file("f.bin", 3 * MiB + 1, seed=8)
+        fifo = self.local("fifo")
+        os.mkfifo(fifo)
+        got = []
+        reader = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+        reader.start()
+        try:
+            self.ftpc("get", "-o", "fifo", self.srv.url("f.bin"))
+        finally:
+            if reader.is_alive():  # unblock the reader if ftpc never opened the FIFO
+                with open(fifo, "wb"):
+                    pass
+            reader.join(10)
+        self.assertEqual(got, [data])
+        self.assertTrue(stat.S_ISFIFO(os.lstat(fifo).st_mode))
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["fifo"])
+
+    def test_get_overwrites_existing(self):
+        data = self.srv.make_file("o.bin", 5000)
+        self.write_local("o.bin", b"old contents that are longer than nothing" * 500)
+        self.ftpc("get", self.srv.url("o.bin"))
+        self.assertEqual(self.read_local("o.bin"), data)
+
+    def test_get_to_stdout(self):
+        a = self.srv.make_file("a", 70000, seed=1)
+        b = self.srv.make_file("b", 30000, seed=2)
+        r = self.ftpc("get", "-o", "-", self.srv.url("a"), self.srv.url("b"))
+        self.assertEqual(r.stdout, a + b)  # in command-line order
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_get_escaped_names(self):
+        data = self.srv.make_file("with space %25 \u00e9.txt", 1234)
+        r = self.ftpc("get", self.srv.url("with space %25 \u00e9.txt"))
+        self.assertEqual(self.read_local("with space %25 \u00e9.txt"), data, r.stderr)
+
+    def test_get_absolute_path_url(self):
+        # "//path" is an absolute server path; ftpd's root is "/" for alice.
+        data = self.srv.make_file("abs/f.bin", 100)
+        url = self.srv.url("").rstrip("/") + "//abs/f.bin"
+        self.ftpc("get", url)
+        self.assertEqual(self.read_local("f.bin"), data)
+
+    def test_get_anonymous(self):
+        data = self.srv.make_file("pub.bin", 4000, base=self.srv.anon_root)
+        self.ftpc("get", self.anon_url("pub.bin"))
+        self.assertEqual(self.read_local("pub.bin"), data)
+
+    def test_get_localhost_name(self):
+        # A host name (resolved before the loop runs; ::1 may be tried first and refused).
+        data = self.srv.make_file("n.bin", 100)
+        url = self.srv.url("n.bin").replace("127.0.0.1", "localhost")
+        self.ftpc("get", url)
+        self.assertEqual(self.read_local("n.bin"), data)
+
+
+class TestPut(FtpcCase):
+    def test_put_named(self):
+        data = data_bytes(400000, 3)
+        self.write_local("up.bin", data)
+        self.ftpc("put", "up.bin", self.srv.url("dest.bin"))
+        self.assertEqual(self.srv.read("dest.bin"), data)
+
+    def test_put_into_dir(self):
+        self.srv.mkdir("incoming")
+        data = data_bytes(5000, 4)
+        self.write_local("x.bin", data)
+        self.ftpc("put", self.local("x.bin"), self.srv.url("incoming/"))
+        self.assertEqual(self.srv.read("incoming/x.bin"), data)
+
+    def test_put_several(self):
+        self.srv.mkdir("many")
+        want = {}
+        for i in range(4):
+            want["f%d.bin" % i] = self.write_local("f%d.bin" % i, data_bytes(1000 * i + 1, i))
+        self.ftpc("put", *sorted(want), self.srv.url("many"))
+        for name in want:
+            self.assertEqual(self.srv.read("many/" + name), self.read_local(name))
+
+    def test_put_empty_and_large(self):
+        self.write_local("empty", b"")
+        big = data_bytes(20 * MiB + 5, 9)
+        self.write_local("big", big)
+        self.ftpc("put", "empty", "big", self.srv.url(""))
+        self.assertEqual(self.srv.read("empty"), b"")
+        self.assertEqual(self.srv.read("big"), big)
+
+    def test_put_escaped_name(self):
+        data = data_bytes(100, 5)
+        self.write_local("local.txt", data)
+        self.ftpc("put", "local.txt", self.srv.url("a b#c.txt"))
+        self.assertEqual(self.srv.read("a b#c.txt"), data)
+
+
+# ------------------------------------------------------------------ other commands
+
+class TestCommands(FtpcCase):
+    def test_ls_names(self):
+        self.srv.make_file("dir/a.txt", 10)
+        self.srv.make_file("dir/b.txt", 20)
+        self.srv.mkdir("dir/sub")
+        r = self.ftpc("ls", self.srv.url("dir/"))
+        self.assertEqual(sorted(r.stdout.decode().splitlines()), ["a.txt", "b.txt", "sub"])
+        self.assertNotIn(b"\r", r.stdout)
+
+    def test_ls_long(self):
+        self.srv.make_file("dir/a.txt", 12345)
+        r = self.ftpc("ls", "-l", self.srv.url("dir"))
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        self.assertRegex(lines[0], r"^-.*12345 .*a\.txt$")
+
+    def test_ls_root(self):
+        self.srv.make_file("top.bin", 1)
+        r = self.ftpc("ls", self.srv.url(""))
+        self.assertIn("top.bin", r.stdout.decode().splitlines())
+
+    def test_cat(self):
+        a = self.srv.make_file("c1", 100000, seed=1)
+        b = self.srv.make_file("c2", 10, seed=2)
+        r = self.ftpc("cat", self.srv.url("c1"), self.srv.url("c2"))
+        self.assertEqual(r.stdout, a + b)
+
+    def test_rm(self):
+        self.srv.make_file("r1", 1)
+        self.srv.make_file("r2", 1)
+        self.srv.make_file("keep", 1)
+        self.ftpc("rm", self.srv.url("r1"), self.srv.url("r2"))
+        self.assertFalse(self.srv.exists("r1"))
+        self.assertFalse(self.srv.exists("r2"))
+        self.assertTrue(self.srv.exists("keep"))
+
+    def test_mkdir(self):
+        self.ftpc("mkdir", self.srv.url("newdir"))
+        self.assertTrue(os.path.isdir(self.srv.local("newdir")))
+        r = self.ftpc("mkdir", self.srv.url("newdir"), rc=5)
+        self.assertIn("550", r.stderr.decode())
+
+    def test_mkdir_parents(self):
+        self.ftpc("mkdir", "-p", self.srv.url("p1/p2/p3/"))
+        self.assertTrue(os.path.isdir(self.srv.local("p1/p2/p3")))
+        # existing: no error with -p
+        self.ftpc("mkdir", "-p", self.srv.url("p1/p2"))
+        # a file in the way is still an error
+        self.srv.make_file("p1/file", 1)
+        self.ftpc("mkdir", "-p", self.srv.url("p1/file"), rc=5)
+
+    def test_rmdir(self):
+        self.srv.mkdir("gone")
+        self.srv.make_file("full/x", 1)
+        self.ftpc("rmdir", self.srv.url("gone"))
+        self.assertFalse(self.srv.exists("gone"))
+        r = self.ftpc("rmdir", self.srv.url("full"), rc=5)
+        self.assertIn("RMD", r.stderr.decode())
+        self.assertTrue(self.srv.exists("full/x"))
+
+    def test_mv_relative(self):
+        data = self.srv.make_file("d/old.txt", 77)
+        self.ftpc("mv", self.srv.url("d/old.txt"), "new.txt")
+        self.assertFalse(self.srv.exists("d/old.txt"))
+        self.assertEqual(self.srv.read("d/new.txt"), data)
+
+    def test_mv_absolute_and_url(self):
+        data = self.srv.make_file("d/m.txt", 7)
+        self.srv.mkdir("e")
+        self.ftpc("mv", self.srv.url("d/m.txt"), "/e/m2.txt")
+        self.assertEqual(self.srv.read("e/m2.txt"), data)
+        self.ftpc("mv", self.srv.url("e/m2.txt"), self.srv.url("m3 x.txt"))
+        self.assertEqual(self.srv.read("m3 x.txt"), data)
+
+    def test_mv_missing(self):
+        r = self.ftpc("mv", self.srv.url("nope"), "x", rc=5)
+        self.assertIn("RNFR", r.stderr.decode())
+
+
+# ------------------------------------------------------------------ exit codes and messages
+
+class TestExitCodes(FtpcCase):
+    def test_usage_errors(self):
+        for args in (["get"], ["frobnicate", self.srv.url("x")], ["get", "http://x/y"],
+                     ["get", self.srv.url("dir/")], ["put", "onlyone"],
+                     ["get", "-o", "f", self.srv.url("a"), self.srv.url("b")],
+                     ["ls", "-p", self.srv.url("")], ["--bogus"], ["-j", "0", "get", "x"],
+                     ["get", "--limit-rate", "fast", self.srv.url("a")],
+                     ["get", "ftp://127.0.0.1:%d/a%%0d%%0aDELE%%20b" % self.srv.port], []):
+            r = self.ftpc(*args, rc=2)
+            self.assertIn(b"ftpc: ", r.stderr, args)
+
+    def test_connection_refused(self):
+        port = free_port()
+        r = self.ftpc("get", "ftp://127.0.0.1:%d/x" % port, rc=3)
+        err = r.stderr.decode()
+        self.assertIn("cannot connect to 127.0.0.1:%d" % port, err)
+        self.assertIn("refused", err)
+
+    def test_unknown_host(self):
+        self.ftpc("get", "ftp://no-such-host.invalid/x", rc=3)
+
+    def test_bad_login(self):
+        self.srv.make_file("a", 1)
+        r = self.ftpc("get", self.srv.url("a", pw="wrong"), rc=4)
+        err = r.stderr.decode()
+        self.assertIn("logging in", err)
+        self.assertIn("530", err)  # the server's reply is quoted
+        self.assertNotIn("wrong", err)  # the password is not
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_missing_remote_file(self):
+        r = self.ftpc("get", self.srv.url("missing.bin"), rc=5)
+        err = r.stderr.decode()
+        self.assertIn("downloading", err)
+        self.assertIn("missing.bin", err)
+        self.assertRegex(err, r"550 .*No such file")
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_first_failure_decides(self):
+        self.srv.make_file("ok", 10)
+        # missing (5) first, bad local file (6) second
+        self.write_local("exists", b"x")
+        r = self.ftpc("rm", self.srv.url("nope1"), self.srv.url("nope2"), rc=5)
+        self.assertEqual(r.stderr.decode().count("ftpc: removing"), 2)
+        r = self.ftpc("get", self.srv.url("ok"), self.srv.url("nope"), rc=5)
+        self.assertEqual(self.read_local("ok"), self.srv.read("ok"))
+
+    def test_local_errors(self):
+        self.ftpc("put", "no-such-local-file", self.srv.url("x"), rc=6)
+        self.srv.make_file("a", 1)
+        self.ftpc("get", "-O", "no-such-dir", self.srv.url("a"), rc=6)
+        self.ftpc("get", "-o", "no-such-dir/f", self.srv.url("a"), rc=6)
+
+    def test_permission_denied(self):
+        srv = self.start_server(users=[("ro", "ro-Pw-1", "elr")])
+        srv.make_file("f", 10)
+        self.write_local("up", b"data")
+        r = self.ftpc("put", "up", srv.url("f2", user="ro", pw="ro-Pw-1"), rc=5)
+        self.assertRegex(r.stderr.decode(), r"STOR: the server replied 5\d\d")
+        self.ftpc("rm", srv.url("f", user="ro", pw="ro-Pw-1"), rc=5)
+        self.assertTrue(srv.exists("f"))
+
+
+# ------------------------------------------------------------------ a scripted server
+
+class FakeFtp(threading.Thread):
+    """One scripted session: the misbehaviour ftpd never shows (a SIZE that lies, no EPSV,
+    multi-line replies everywhere). Bounded: every socket has a timeout."""
+
+    def __init__(self, size_reply="213 100", payload=b"x" * 50, epsv=True):
+        super().__init__(daemon=True)
+        self.size_reply = size_reply
+        self.payload = payload
+        self.epsv = epsv
+        self.commands = []
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.lsock.settimeout(20)
+        self.port = self.lsock.getsockname()[1]
+        self.dsock = None
+
+    def _data_listener(self):
+        self.dsock = socket.socket()
+        self.dsock.bind(("127.0.0.1", 0))
+        self.dsock.listen(1)
+        self.dsock.settimeout(10)
+        return self.dsock.getsockname()[1]
+
+    def run(self):
+        try:
+            conn, _ = self.lsock.accept()
+        except OSError:
+            return
+        conn.settimeout(10)
+        f = conn.makefile("rwb")
+
+        def send(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        try:
+            send("220-Welcome to the fake\r\n220 ready")
+            for raw in f:
+                line = raw.decode().rstrip("\r\n")
+                self.commands.append(line)
+                verb = line.split(" ")[0].upper()
+                if verb == "USER":
+                    send("331 pw")
+                elif verb == "PASS":
+                    send("230-Hello\r\n more text\r\n230 in")
+                elif verb == "FEAT":
+                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n211 End")
+                elif verb == "TYPE":
+                    send("200 ok")
+                elif verb == "SIZE":
+                    send(self.size_reply)
+                elif verb == "EPSV" and self.epsv:
+                    send("229 Entering Extended Passive Mode (|||%d|)" % self._data_listener())
+                elif verb == "PASV":
+                    p = self._data_listener()
+                    send("227 Entering Passive Mode (127,0,0,1,%d,%d)" % (p >> 8, p & 255))
+                elif verb == "RETR":
+                    send("150 here it comes")
+                    d, _ = self.dsock.accept()
+                    d.sendall(self.payload)
+                    d.close()
+                    send("226 done")
+                elif verb == "QUIT":
+                    send("221 bye")
+                    break
+                else:
+                    send("500 not understood")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            self.lsock.close()
+            if self.dsock:
+                self.dsock.close()
+
+
+class TestScripted(unittest.TestCase):
+    def setUp(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def run_ftpc(self, *args):
+        return subprocess.run([FTPC_BIN] + list(args), cwd=self.tmp, capture_output=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    def test_size_mismatch_is_verification_failure(self):
+        fake = FakeFtp(size_reply="213 100", payload=b"y" * 50)
+        fake.start()
+        r = self.run_ftpc("get", "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port)
+        fake.join(20)
+        self.assertEqual(r.returncode, 8, r.stderr)
+        self.assertIn(b"size mismatch", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "f.bin")))
+        # the bytes stay in the part file for a later resume
+        with open(os.path.join(self.tmp, ".f.bin.ftpc-part"), "rb") as fh:
+            self.assertEqual(fh.read(), b"y" * 50)
+
+    def test_pasv_fallback_and_multiline(self):
+        fake = FakeFtp(size_reply="213 5", payload=b"hello", epsv=False)
+        fake.start()
+        r = self.run_ftpc("get", "ftp://u:p@127.0.0.1:%d/h.txt" % fake.port)
+        fake.join(20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.tmp, "h.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), b"hello")
+        verbs = [c.split(" ")[0] for c in fake.commands]
+        self.assertLess(verbs.index("EPSV"), verbs.index("PASV"))
+        self.assertIn("PASS p", fake.commands)
+
+
+# ------------------------------------------------------------------ globs
+
+class TestGlobs(FtpcCase):
+    def test_remote_glob(self):
+        want = {n: self.srv.make_file("logs/" + n, 1000 + i, seed=i)
+                for i, n in enumerate(["a.gz", "b.gz", "c.gz"])}
+        self.srv.make_file("logs/skip.txt", 5)
+        self.srv.make_file("logs/.hidden.gz", 5)
+        self.srv.mkdir("logs/dir.gz")  # a directory is no file to fetch
+        r = self.ftpc("-j", "2", "get", self.srv.url("logs/*.gz"))
+        self.assertEqual(sorted(os.listdir(self.tmp)), sorted(want))
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+        self.assertEqual(len(r.stderr.decode().splitlines()), 3)  # three summaries
+
+    def test_remote_glob_order_and_other_urls(self):
+        a = self.srv.make_file("x1", 10, seed=1)
+        b = self.srv.make_file("x2", 20, seed=2)
+        c = self.srv.make_file("single", 30, seed=3)
+        r = self.ftpc("cat", self.srv.url("single"), self.srv.url("x?"))
+        self.assertEqual(r.stdout, c + a + b)
+
+    def test_remote_glob_no_match(self):
+        self.srv.make_file("d/a.txt", 1)
+        r = self.ftpc("get", self.srv.url("d/*.gz"), rc=5)
+        self.assertIn("no file matches", r.stderr.decode())
+        r = self.ftpc("get", self.srv.url("missing-dir/*.gz"), rc=5)
+        self.assertIn("550", r.stderr.decode())
+
+    def test_remote_glob_with_o_file(self):
+        self.srv.make_file("g1", 1)
+        self.srv.make_file("g2", 1)
+        self.ftpc("get", "-o", "one", self.srv.url("g*"), rc=2)
+        data = self.srv.make_file("h1", 5)
+        self.ftpc("get", "-o", "one", self.srv.url("h*"))
+        self.assertEqual(self.read_local("one"), data)
+
+    def test_no_glob(self):
+        data = self.srv.make_file("star*name", 7)
+        self.srv.make_file("starXname", 1)
+        self.ftpc("--no-glob", "get", "-o", "out", self.srv.url("star*name"))
+        self.assertEqual(self.read_local("out"), data)
+
+    def test_local_glob_for_put(self):
+        self.srv.mkdir("up")
+        for i in range(3):
+            self.write_local("f%d.log" % i, data_bytes(100 + i, i))
+        self.write_local("other.txt", b"no")
+        self.ftpc("put", "f*.log", self.srv.url("up"))  # quoted: no shell expanded it
+        self.assertEqual(sorted(os.listdir(self.srv.local("up"))), ["f0.log", "f1.log", "f2.log"])
+        self.ftpc("put", "nothing*.log", self.srv.url("up/"), rc=6)
+
+
+# ------------------------------------------------------------------ modes
+
+class TestModes(FtpcCase):
+    def test_active_get_put(self):
+        data = self.srv.make_file("act.bin", 2 * MiB + 3, seed=5)
+        r = self.ftpc("-v", "--active", "get", self.srv.url("act.bin"))
+        self.assertEqual(self.read_local("act.bin"), data)
+        self.assertRegex(r.stderr.decode(), r"> (EPRT|PORT) ")
+        self.assertNotIn("> EPSV", r.stderr.decode())
+        self.ftpc("--active", "put", "act.bin", self.srv.url("back.bin"))
+        self.assertEqual(self.srv.read("back.bin"), data)
+        r = self.ftpc("--active", "ls", self.srv.url(""))
+        self.assertIn("back.bin", r.stdout.decode().splitlines())
+
+    def test_passive_uses_epsv(self):
+        self.srv.make_file("p.bin", 10)
+        r = self.ftpc("-v", "get", self.srv.url("p.bin"))
+        err = r.stderr.decode()
+        self.assertIn("> EPSV", err)
+        self.assertIn("> TYPE I", err)
+        self.assertIn("> PASS ****", err)
+        self.assertNotIn(self.srv.password, err)
+
+    @unittest.skipUnless(have_ipv6(), "no IPv6 loopback")
+    def test_ipv6(self):
+        srv = self.start_server(listen="[::1]:0")
+        data = srv.make_file("six.bin", 100000, seed=6)
+        url = srv.url("six.bin")
+        self.assertIn("[::1]", url)
+        self.ftpc("get", url)
+        self.assertEqual(self.read_local("six.bin"), data)
+        self.ftpc("put", "six.bin", srv.url("six-up.bin"))
+        self.assertEqual(srv.read("six-up.bin"), data)
+        self.ftpc("--active", "get", "-o", "six-active.bin", url)
+        self.assertEqual(self.read_local("six-active.bin"), data)
+
+
+# ------------------------------------------------------------------ parallel
+
+class TestParallel(FtpcCase):
+    def test_get_j4(self):
+        names = ["par%d.bin" % i for i in range(8)]
+        want = {n: self.srv.make_file(n, 256 * 1024 + i, seed=i) for i, n in enumerate(names)}
+        t0 = time.monotonic()
+        # 8 files of 256 KiB at 256 KiB/s each: about 2 s with 4 at once, 8 s one by one
+        self.ftpc("-j", "4", "--limit-rate", "256k", "get", *[self.srv.url(n) for n in names])
+        elapsed = time.monotonic() - t0
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+        self.assertLess(elapsed, 6.0, "-j 4 did not run transfers at once")
+
+    def test_put_j4(self):
+        # 8 files at 200 KiB/s each: about 2 s with 4 at once, 8 s one by one
+        names = ["up%d.bin" % i for i in range(8)]
+        for i, n in enumerate(names):
+            self.write_local(n, data_bytes(200 * 1024 + i, 10 + i))
+        t0 = time.monotonic()
+        self.ftpc("-j", "4", "--limit-rate", "200k", "put", *names, self.srv.url(""))
+        elapsed = time.monotonic() - t0
+        for n in names:
+            self.assertEqual(self.srv.read(n), self.read_local(n))
+        self.assertLess(elapsed, 6.0, "-j 4 did not run uploads at once")
+
+    def test_same_destination_not_at_once(self):
+        # Two downloads to one file must not share the part file at the same time.
+        data = self.srv.make_file("dup.bin", 2 * MiB, seed=40)
+        self.srv.make_file("d2/dup.bin", 100, seed=41)
+        self.ftpc("-j", "4", "get", self.srv.url("dup.bin"), self.srv.url("dup.bin"),
+                  self.srv.url("d2/dup.bin"), self.srv.url("dup.bin"))
+        self.assertEqual(self.read_local("dup.bin"), data)  # the last one wins
+        self.assertEqual(os.listdir(self.tmp), ["dup.bin"])
+
+    def test_get_j4_many_small_files(self):
+        # More files than jobs, on reused connections.
+        want = {"s%02d" % i: self.srv.make_file("s%02d" % i, i * 100, seed=i) for i in range(30)}
+        self.ftpc("-j", "4", "get", *[self.srv.url(n) for n in want])
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+
+
+# ------------------------------------------------------------------ resume and retry
+
+class TestResume(FtpcCase):
+    def _kill_when(self, p, pred, what):
+        ok = wait_for(pred, timeout=15)
+        if not ok:
+            p.kill()
+            out, err = p.communicate(timeout=10)
+            self.fail("%s never happened; ftpc exit %s, stderr %r" % (what, p.returncode, err))
+        p.kill()  # SIGKILL: no chance to clean anything up
+        p.communicate(timeout=10)
+
+    def test_resume_killed_download(self):
+        data = self.srv.make_file("big.bin", 3 * MiB, seed=11)
+        part = self.local(".big.bin.ftpc-part")
+        p = self.popen("-q", "--limit-rate", "1M", "get", self.srv.url("big.bin"))
+        self._kill_when(p, lambda: os.path.exists(part) and os.path.getsize(part) >= 400 * 1024,
+                        "a partial download")
+        have = os.path.getsize(part)
+        self.assertLess(have, len(data))
+        self.assertFalse(os.path.exists(self.local("big.bin")))
+        self.assertEqual(self.read_local(".big.bin.ftpc-part"), data[:have])
+        r = self.ftpc("-v", "-c", "get", self.srv.url("big.bin"))
+        self.assertRegex(r.stderr.decode(), r"> REST %d\b" % have)
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertFalse(os.path.exists(part))
+
+    def test_resume_existing_file_in_place(self):
+        data = self.srv.make_file("inplace.bin", 100000, seed=12)
+        self.write_local("inplace.bin", data[:30000])
+        r = self.ftpc("-v", "-c", "get", self.srv.url("inplace.bin"))
+        self.assertIn("> REST 30000", r.stderr.decode())
+        self.assertEqual(self.read_local("inplace.bin"), data)
+
+    def test_resume_complete_file_transfers_nothing(self):
+        data = self.srv.make_file("done.bin", 5000, seed=13)
+        self.write_local("done.bin", data)
+        r = self.ftpc("-v", "-c", "get", self.srv.url("done.bin"))
+        self.assertNotIn("> RETR", r.stderr.decode())
+        self.assertEqual(self.read_local("done.bin"), data)
+
+    def test_without_c_starts_over(self):
+        data = self.srv.make_file("fresh.bin", 5000, seed=14)
+        self.write_local(".fresh.bin.ftpc-part", b"garbage" * 10)
+        r = self.ftpc("-v", "get", self.srv.url("fresh.bin"))
+        self.assertNotIn("> REST", r.stderr.decode())
+        self.assertEqual(self.read_local("fresh.bin"), data)
+
+    def test_resume_killed_upload(self):
+        data = data_bytes(3 * MiB, 15)
+        self.write_local("up.bin", data)
+        p = self.popen("-q", "--limit-rate", "1M", "put", "up.bin", self.srv.url("up.bin"))
+
+        def uploading():
+            for n in self.srv.internal_files():
+                try:
+                    if os.path.getsize(self.srv.local(n)) >= 400 * 1024:
+                        return True
+                except OSError:
+                    pass
+            return False
+        self._kill_when(p, uploading, "a partial upload")
+        # The server settles: in stream mode the end of the data connection may look like the
+        # end of the file (a truncated up.bin), or the upload is aborted and kept as a partial
+        # file. Either way SIZE tells where to resume.
+        def settled():
+            names = self.srv.internal_files()
+            if any(n.startswith(".ftpd-up.") for n in names):
+                return False
+            return self.srv.exists("up.bin") or any(n.startswith(".ftpd-partial.")
+                                                    for n in names)
+        self.assertTrue(wait_for(settled, 10), self.srv.internal_files())
+        if self.srv.exists("up.bin"):
+            self.assertLess(len(self.srv.read("up.bin")), len(data))
+        r = self.ftpc("-v", "-c", "put", "up.bin", self.srv.url("up.bin"))
+        err = r.stderr.decode()
+        m = re.search(r"> REST (\d+)", err)
+        self.assertTrue(m or "> APPE" in err, err)
+        if m:
+            self.assertGreater(int(m.group(1)), 0)
+        self.assertEqual(self.srv.read("up.bin"), data)
+
+    def test_resume_upload_complete_transfers_nothing(self):
+        data = data_bytes(5000, 16)
+        self.write_local("same.bin", data)
+        self.srv.write("same.bin", data)
+        r = self.ftpc("-v", "-c", "put", "same.bin", self.srv.url("same.bin"))
+        self.assertNotIn("> STOR", r.stderr.decode())
+
+    def test_retry_until_server_starts(self):
+        port = free_port()
+        url = "ftp://alice:alice-Pw-4711@127.0.0.1:%d/late.bin" % port
+        p = self.popen("--retry", "8", "--retry-delay", "0.3", "get", url)
+        time.sleep(0.8)
+        srv = FtpdServer(listen="127.0.0.1:%d" % port)
+        data = srv.make_file("late.bin", 50000, seed=17)
+        srv.start()
+        self.addCleanup(srv.stop)
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn(b"retrying in", err)
+        self.assertEqual(self.read_local("late.bin"), data)
+
+    def test_retry_resumes_after_server_dies(self):
+        port = free_port()
+        srv1 = FtpdServer(listen="127.0.0.1:%d" % port)
+        data = srv1.make_file("r.bin", 3 * MiB, seed=18)
+        srv1.start()
+        url = srv1.url("r.bin")
+        part = self.local(".r.bin.ftpc-part")
+        p = self.popen("-v", "--retry", "10", "--retry-delay", "0.3", "--limit-rate", "1M",
+                       "get", url)
+        if not wait_for(lambda: os.path.exists(part) and os.path.getsize(part) >= 400 * 1024,
+                        timeout=15):
+            srv1.stop(check=False)
+            self.fail("no partial download")
+        srv1.proc.kill()
+        srv1.stop(check=False)
+        srv2 = FtpdServer(listen="127.0.0.1:%d" % port)
+        srv2.make_file("r.bin", 3 * MiB, seed=18)
+        # the port may take a moment to be free again
+        for _ in range(50):
+            try:
+                srv2.start()
+                break
+            except AssertionError:
+                srv2 = FtpdServer(listen="127.0.0.1:%d" % port)
+                srv2.make_file("r.bin", 3 * MiB, seed=18)
+                time.sleep(0.1)
+        self.addCleanup(srv2.stop)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.assertEqual(p.returncode, 0, err[-3000:])
+        self.assertIn("retrying in", err)
+        m = re.search(r"> REST (\d+)", err)
+        self.assertTrue(m and int(m.group(1)) > 0, err[-3000:])
+        self.assertEqual(self.read_local("r.bin"), data)
+
+    def test_interrupt_keeps_part(self):
+        data = self.srv.make_file("int.bin", 2 * MiB, seed=19)
+        part = self.local(".int.bin.ftpc-part")
+        p = self.popen("--limit-rate", "512k", "get", self.srv.url("int.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 0, 10))
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertIn(b"interrupted", err)
+        self.assertTrue(os.path.exists(part))
+        self.ftpc("-c", "get", self.srv.url("int.bin"))
+        self.assertEqual(self.read_local("int.bin"), data)
+
+
+# ------------------------------------------------------------------ progress display
+
+class TestProgress(FtpcCase):
+    def test_bars_in_tmux(self):
+        names = ["t%d.bin" % i for i in range(1, 4)]
+        want = {n: self.srv.make_file(n, 3 * MiB, seed=20 + i) for i, n in enumerate(names)}
+        done = self.local("exit-status")
+        capture = self.tmux("%s get -j 3 --limit-rate 1M %s; echo $? > %s; sleep 30" % (
+            FTPC_BIN, " ".join(self.srv.url(n) for n in names), done))
+        bar_re = r"^t\d\.bin\s+\d+% .*(B|KiB|MiB) / 3\.00 MiB .*/s\s+ETA \d+:\d\d"
+        seen = {}
+
+        def all_lines():
+            screen = capture()
+            bars = [l for l in screen.splitlines() if re.match(bar_re, l)]
+            total = [l for l in screen.splitlines() if re.match(r"^Total 0/3\s+\d+%", l)]
+            if len(bars) == 3 and len(total) == 1:
+                seen["screen"] = screen
+                return True
+            seen["last"] = screen
+            return False
+        self.assertTrue(wait_for(all_lines, timeout=8, interval=0.1),
+                        "no 3 bars + total line on screen:\n" + seen.get("last", ""))
+        for line in seen["screen"].splitlines():
+            self.assertLessEqual(len(line), 120)
+        self.assertEqual(self.wait_file(done), "0")
+        final = capture()
+        for n in names:
+            self.assertRegex(final, r"%s: 3\.00 MiB in [\d.]+ s" % re.escape(n))
+            self.assertEqual(self.read_local(n), want[n])
+        self.assertNotRegex(final, r"(?m)^t\d\.bin\s+\d+%")  # no live lines left
+
+    def test_plain_when_not_a_tty(self):
+        data = self.srv.make_file("plain.bin", 2 * MiB + 512 * 1024, seed=30)
+        r = self.ftpc("--progress=plain", "--limit-rate", "1M", "get", self.srv.url("plain.bin"))
+        err = r.stderr.decode()
+        self.assertNotIn("\r", err)
+        self.assertNotIn("\x1b", err)
+        progress = re.findall(r"^plain\.bin: \d+% \(.* of 2\.50 MiB\), .*/s, ETA \d+:\d\d$", err,
+                              re.M)
+        self.assertGreaterEqual(len(progress), 1, err)
+        self.assertRegex(err, r"(?m)^plain\.bin: 2\.50 MiB in [\d.]+ s \(.*/s\)$")
+        self.assertEqual(self.read_local("plain.bin"), data)
+
+    def test_default_not_a_tty_summary_only(self):
+        self.srv.make_file("s.bin", 100000)
+        r = self.ftpc("get", self.srv.url("s.bin"))
+        err = r.stderr.decode()
+        self.assertNotIn("\r", err)
+        self.assertNotIn("\x1b", err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertRegex(err, r"^s\.bin: 97\.7 KiB in [\d.]+ s \(.*/s\)\n$")
+
+    def test_quiet(self):
+        self.srv.make_file("q.bin", 100000)
+        r = self.ftpc("-q", "get", self.srv.url("q.bin"))
+        self.assertEqual(r.stderr, b"")
+        r = self.ftpc("-q", "get", self.srv.url("nope"), rc=5)
+        self.assertIn(b"550", r.stderr)  # errors are still shown
+
+
+class TestCredentials(FtpcCase):
+    def write_netrc(self, text):
+        path = self.local("netrc")
+        with open(path, "w") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+        return path
+
+    def test_netrc_file(self):
+        data = self.srv.make_file("n.bin", 1000)
+        netrc = self.write_netrc("machine other login x password y\n"
+                                 "machine %s login %s password %s\n"
+                                 % (self.srv.host, self.srv.user, self.srv.password))
+        url = "ftp://%s:%d/n.bin" % (self.srv.host, self.srv.port)
+        self.ftpc("--netrc-file", netrc, "get", url)
+        self.assertEqual(self.read_local("n.bin"), data)
+        os.unlink(self.local("n.bin"))
+        # $NETRC names the file too
+        self.ftpc("get", url, env=self.env(NETRC=netrc))
+        self.assertEqual(self.read_local("n.bin"), data)
+        # --no-netrc: anonymous, where n.bin does not exist
+        self.ftpc("--no-netrc", "get", "-o", "x", url, env=self.env(NETRC=netrc), rc=5)
+
+    def test_netrc_password_for_url_user(self):
+        data = self.srv.make_file("u.bin", 10)
+        netrc = self.write_netrc("machine %s login someone password nope\n"
+                                 "machine %s login %s password %s\n"
+                                 % (self.srv.host, self.srv.host, self.srv.user,
+                                    self.srv.password))
+        url = "ftp://%s@%s:%d/u.bin" % (self.srv.user, self.srv.host, self.srv.port)
+        self.ftpc("--netrc-file", netrc, "get", url)
+        self.assertEqual(self.read_local("u.bin"), data)
+
+    def test_password_prompt_without_echo(self):
+        data = self.srv.make_file("p.bin", 10)
+        done = self.local("exit-status")
+        url = "ftp://%s@%s:%d/p.bin" % (self.srv.user, self.srv.host, self.srv.port)
+        capture = self.tmux("%s get %s; echo $? > %s; sleep 30" % (FTPC_BIN, url, done))
+        prompt = "Password for %s@%s:" % (self.srv.user, self.srv.host)
+        self.assertTrue(wait_for(lambda: prompt in capture(), timeout=10), capture())
+        capture.keys(self.srv.password, "Enter")
+        self.assertEqual(self.wait_file(done), "0", capture())
+        self.assertEqual(self.read_local("p.bin"), data)
+        self.assertNotIn(self.srv.password, capture())  # not echoed
+
+    def test_no_terminal_no_prompt(self):
+        # No terminal to ask on: an empty password, refused by the server.
+        self.srv.make_file("p.bin", 10)
+        url = "ftp://%s@%s:%d/p.bin" % (self.srv.user, self.srv.host, self.srv.port)
+        r = subprocess.run(["setsid", FTPC_BIN, "get", url], cwd=self.tmp, capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL, env=self.env())
+        self.assertEqual(r.returncode, 4, r.stderr)
+
+
+class TestHelp(unittest.TestCase):
+    def test_help_and_version(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        r = subprocess.run([FTPC_BIN, "--help"], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        out = r.stdout.decode()
+        for word in ("get", "put", "ls", "cat", "rm", "mkdir", "rmdir", "mv", "--jobs",
+                     "--continue", "--retry", "--limit-rate", "--active", "--progress",
+                     "Exit status"):
+            self.assertIn(word, out)
+        for code in range(2, 9):
+            self.assertRegex(out, r"(?m)^  %d  " % code)
+        # every long option of --help is in the manual page
+        src = os.environ.get("FTP_SOURCE_DIR") or os.path.join(os.path.dirname(__file__),
+                                                               "..", "..")
+        man = os.path.join(src, "man", "ftpc.1")
+        if os.path.exists(man):
+            with open(man) as fh:
+                text = fh.read().replace("\\-", "-")
+            for opt in set(re.findall(r"--[a-z][a-z-]+", out)):
+                self.assertTrue(opt in text, "%s is not in ftpc.1" % opt)
+            for code in range(2, 9):
+                self.assertTrue(".B %d\n" % code in text, "exit status %d not in ftpc.1" % code)
+        r = subprocess.run([FTPC_BIN, "--version"], capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.decode(), r"^ftpc \d+\.\d+")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,316 @@
+/* Check suite for ftpc/bars: line layout at several widths, and the frames written to a
+ * (pretend) terminal: cursor movement, permanent summary lines, redraw only on change, plain
+ * mode without carriage returns. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bars.h"
+#include "ev.h"
+
+/* Terminal cells of s: escape sequences take none, a UTF-8 code point one. */
+static int visible_cells(const char *s)
+{
+    int n = 0;
+    while (*s != '\0') {
+        if (*s == '\x1b') {
+            s++;
+            if (*s == '[') {
+                s++;
+                while (*s != '\0' && !(*s >= '@' && *s <= '~'))
+                    s++;
+                if (*s != '\0')
+                    s++;
+            }
+            continue;
+        }
+        if (((unsigned char)*s & 0xC0) != 0x80)
+            n++;
+        s++;
+    }
+    return n;
+}
+
+START_TEST(test_line_wide)
+{
+    char out[1024];
+    ftpc_bars_format_line(out, sizeof(out), 100, 0, false, false, "file.bin", 50, 100, 10.0);
+    ck_assert_ptr_nonnull(strstr(out, "file.bin"));
+    ck_assert_ptr_nonnull(strstr(out, " 50% ["));
+    ck_assert_ptr_nonnull(strstr(out, "=>"));
+    ck_assert_ptr_nonnull(strstr(out, "50 B / 100 B"));
+    ck_assert_ptr_nonnull(strstr(out, "10 B/s"));
+    ck_assert_ptr_nonnull(strstr(out, "ETA 0:05"));
+    ck_assert_int_le(visible_cells(out), 99);
+    ck_assert_ptr_null(strchr(out, '\n'));
+    ck_assert_ptr_null(strchr(out, '\r'));
+}
+END_TEST
+
+START_TEST(test_line_fits_every_width)
+{
+    char out[2048];
+    for (int w = 12; w <= 300; w++) {
+        for (int color = 0; color <= 1; color++) {
+            ftpc_bars_format_line(out, sizeof(out), w, 0, color, color,
+                                  "a-rather-long-file-name-that-needs-cutting.tar.gz", 123456789,
+                                  987654321, 12345678.0);
+            ck_assert_msg(visible_cells(out) <= w - 1 || w - 1 < 10, "width %d: %d cells: %s", w,
+                          visible_cells(out), out);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_line_narrow_drops_columns)
+{
+    char out[512];
+    /* 60 columns: no room for a bar, the rest stays. */
+    ftpc_bars_format_line(out, sizeof(out), 60, 0, false, false, "f.bin", 1024, 2048, 512.0);
+    ck_assert_ptr_null(strchr(out, '['));
+    ck_assert_ptr_nonnull(strstr(out, "50%"));
+    ck_assert_ptr_nonnull(strstr(out, "ETA"));
+    /* 30 columns: name, percent and rate. */
+    ftpc_bars_format_line(out, sizeof(out), 30, 0, false, false, "f.bin", 1024, 2048, 512.0);
+    ck_assert_ptr_nonnull(strstr(out, "50%"));
+    ck_assert_ptr_nonnull(strstr(out, "512 B/s"));
+    ck_assert_ptr_null(strstr(out, "ETA"));
+    ck_assert_int_le(visible_cells(out), 29);
+}
+END_TEST
+
+START_TEST(test_line_unknown_total)
+{
+    char out[512];
+    ftpc_bars_format_line(out, sizeof(out), 100, 0, false, false, "x", 2048, -1, 0.0);
+    ck_assert_ptr_nonnull(strstr(out, "  --"));
+    ck_assert_ptr_nonnull(strstr(out, "2.00 KiB"));
+    ck_assert_ptr_nonnull(strstr(out, "--:--"));
+    ck_assert_ptr_null(strchr(out, '%'));
+}
+END_TEST
+
+START_TEST(test_line_long_name_cut)
+{
+    char out[512];
+    char name[200];
+    memset(name, 'n', sizeof(name) - 1);
+    name[sizeof(name) - 1] = '\0';
+    ftpc_bars_format_line(out, sizeof(out), 80, 0, false, false, name, 1, 2, 1.0);
+    ck_assert_ptr_nonnull(strstr(out, "..."));
+    ck_assert_int_le(visible_cells(out), 79);
+}
+END_TEST
+
+START_TEST(test_line_shared_name_column)
+{
+    char a[512], b[512];
+    ftpc_bars_format_line(a, sizeof(a), 100, 12, false, false, "a", 1, 2, 1.0);
+    ftpc_bars_format_line(b, sizeof(b), 100, 12, false, false, "longer-name", 1, 2, 1.0);
+    /* The percent column starts at the same place in both lines. */
+    ck_assert_int_eq((int)(strstr(a, "50%") - a), (int)(strstr(b, "50%") - b));
+}
+END_TEST
+
+/* ---- frames ---- */
+
+static int pfd[2];
+
+static void setup_pipe(void)
+{
+    ck_assert_int_eq(pipe2(pfd, O_NONBLOCK), 0);
+}
+
+static void teardown_pipe(void)
+{
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+/* Everything written so far ("" when nothing). */
+static char *drain(void)
+{
+    static char buf[65536];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(pfd[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static int count(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+/* Runs the loop until the bars' timer has fired at least once more (about ms). */
+static void run_for(ev_loop *loop, int ms)
+{
+    ev_update_time(loop);
+    long long until = ev_now(loop) + ms;
+    int guard = 0;
+    while (ev_now(loop) < until && guard++ < 1000)
+        ev_run_once(loop, 20);
+}
+
+START_TEST(test_frames_tty)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars_cfg cfg = {.fd = pfd[1],
+                         .mode = FTPC_PROGRESS_AUTO,
+                         .quiet = false,
+                         .tty = 1,
+                         .width = 80,
+                         .color = 0,
+                         .unicode = 0};
+    ftpc_bars *b = ftpc_bars_new(loop, &cfg);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(ftpc_bars_live(b));
+    ftpc_bars_set_files(b, 3);
+    ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
+    ftpc_bar *y = ftpc_bar_start(b, "two\x1b[2J.bin", 2000, 500);
+    run_for(loop, 150);
+    char *f = drain();
+    /* First frame: no cursor-up yet, three live lines (two bars and the total). */
+    ck_assert_ptr_null(strstr(f, "\x1b[3A"));
+    ck_assert_int_eq(count(f, "\x1b[2K"), 3);
+    ck_assert_int_eq(count(f, "\n"), 3);
+    ck_assert_ptr_nonnull(strstr(f, "one.bin"));
+    ck_assert_ptr_nonnull(strstr(f, "  0%"));
+    ck_assert_ptr_nonnull(strstr(f, "two?[2J.bin")); /* the name's escape is neutralised */
+    ck_assert_ptr_nonnull(strstr(f, "Total 0/3"));
+    ck_assert_ptr_null(strchr(f, '\r'));
+
+    /* Nothing changed (no bytes, no rate yet): nothing is written. */
+    run_for(loop, 250);
+    ck_assert_str_eq(drain(), "");
+
+    /* Progress: redrawn in place. */
+    ftpc_bar_update(x, 250);
+    run_for(loop, 150);
+    f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "\r\x1b[3A"));
+    ck_assert_ptr_nonnull(strstr(f, " 25%"));
+
+    /* A finished file: cursor up over the three lines, its summary, then two live lines. */
+    ftpc_bar_update(x, 1000);
+    ftpc_bar_done(x, true);
+    run_for(loop, 150);
+    f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "\r\x1b[3A"));
+    ck_assert_ptr_nonnull(strstr(f, "one.bin: 0.98 KiB in"));
+    ck_assert_ptr_nonnull(strstr(f, "Total 1/3"));
+    ck_assert_ptr_nonnull(strstr(f, "\x1b[J"));
+    ck_assert_int_eq(count(f, "one.bin: "), 1); /* the summary is written once */
+
+    /* A message lands above the live lines at once. */
+    ftpc_bars_message(b, "ftpc: something failed");
+    f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "\r\x1b[2A"));
+    ck_assert_ptr_nonnull(strstr(f, "ftpc: something failed\n"));
+
+    ftpc_bar_done(y, false);
+    ftpc_bars_free(b);
+    f = drain();
+    /* The last frame removes the live lines and leaves the cursor below the summaries. */
+    ck_assert_ptr_nonnull(strstr(f, "\x1b[J"));
+    ck_assert_ptr_null(strstr(f, "two?[2J.bin"));
+    ck_assert_uint_eq(ev_live_handles(loop), 0);
+    ev_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_plain_mode)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ftpc_bars_cfg cfg = {
+        .fd = pfd[1], .mode = FTPC_PROGRESS_PLAIN, .tty = 0, .width = 80, .color = 0, .unicode = 0};
+    ftpc_bars *b = ftpc_bars_new(loop, &cfg);
+    ck_assert(!ftpc_bars_live(b));
+    ftpc_bar *x = ftpc_bar_start(b, "p.bin", 4096, 0);
+    ftpc_bar_update(x, 1024);
+    run_for(loop, 1150);
+    char *f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "p.bin: 25% (1.00 KiB of 4.00 KiB)"));
+    ck_assert_ptr_null(strchr(f, '\r'));
+    ck_assert_ptr_null(strchr(f, '\x1b'));
+    ftpc_bar_update(x, 4096);
+    ftpc_bar_done(x, true);
+    f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "p.bin: 4.00 KiB in"));
+    ftpc_bars_free(b);
+    ck_assert_uint_eq(ev_live_handles(loop), 0);
+    ev_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_auto_not_tty_and_quiet)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    /* Not a terminal: summaries only. */
+    ftpc_bars_cfg cfg = {
+        .fd = pfd[1], .mode = FTPC_PROGRESS_AUTO, .tty = 0, .width = 80, .color = -1, .unicode = 0};
+    ftpc_bars *b = ftpc_bars_new(loop, &cfg);
+    ftpc_bar *x = ftpc_bar_start(b, "s.bin", 10, 0);
+    run_for(loop, 150);
+    ck_assert_str_eq(drain(), "");
+    ftpc_bar_update(x, 10);
+    ftpc_bar_done(x, true);
+    char *f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "s.bin: 10 B in"));
+    ck_assert_ptr_null(strchr(f, '\x1b')); /* no colour off a terminal */
+    ftpc_bars_free(b);
+
+    /* Quiet: only messages. */
+    cfg.quiet = true;
+    b = ftpc_bars_new(loop, &cfg);
+    x = ftpc_bar_start(b, "q.bin", 10, 0);
+    ftpc_bar_update(x, 10);
+    ftpc_bar_done(x, true);
+    ck_assert_str_eq(drain(), "");
+    ftpc_bars_message(b, "ftpc: error");
+    ck_assert_str_eq(drain(), "ftpc: error\n");
+    ftpc_bars_free(b);
+    ev_loop_free(loop);
+}
+END_TEST
+
+static Suite *bars_suite(void)
+{
+    Suite *s = suite_create("ftpc_bars");
+    TCase *tc = tcase_create("line");
+    tcase_add_test(tc, test_line_wide);
+    tcase_add_test(tc, test_line_fits_every_width);
+    tcase_add_test(tc, test_line_narrow_drops_columns);
+    tcase_add_test(tc, test_line_unknown_total);
+    tcase_add_test(tc, test_line_long_name_cut);
+    tcase_add_test(tc, test_line_shared_name_column);
+    suite_add_tcase(s, tc);
+    TCase *tf = tcase_create("frames");
+    tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
+    tcase_add_test(tf, test_frames_tty);
+    tcase_add_test(tf, test_plain_mode);
+    tcase_add_test(tf, test_auto_not_tty_and_quiet);
+    suite_add_tcase(s, tf);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(bars_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,93 @@
+/* Check suite for ftpc/rglob: matching remote listings (NLST and MLSD) against patterns. */
+#include <check.h>
+#include <string.h>
+
+#include "rglob.h"
+
+START_TEST(test_magic)
+{
+    ck_assert(ftpc_glob_magic("*.gz"));
+    ck_assert(ftpc_glob_magic("a?c"));
+    ck_assert(ftpc_glob_magic("[ab].txt"));
+    ck_assert(!ftpc_glob_magic("plain.txt"));
+    ck_assert(!ftpc_glob_magic(""));
+}
+END_TEST
+
+START_TEST(test_nlst)
+{
+    const char *l = "b.gz\nA.gz\n.hidden.gz\nc.txt\nsub/d.gz\r\n\n";
+    char **names;
+    int n = ftpc_glob_match(l, strlen(l), false, "*.gz", &names);
+    ck_assert_int_eq(n, 3);
+    /* sorted, dot files left out, directories stripped from NLST names */
+    ck_assert_str_eq(names[0], "A.gz");
+    ck_assert_str_eq(names[1], "b.gz");
+    ck_assert_str_eq(names[2], "d.gz");
+    ftpc_glob_free(names, n);
+
+    n = ftpc_glob_match(l, strlen(l), false, ".*", &names);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(names[0], ".hidden.gz");
+    ftpc_glob_free(names, n);
+
+    n = ftpc_glob_match(l, strlen(l), false, "[bc].*", &names);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(names[0], "b.gz");
+    ck_assert_str_eq(names[1], "c.txt");
+    ftpc_glob_free(names, n);
+
+    n = ftpc_glob_match(l, strlen(l), false, "*.zip", &names);
+    ck_assert_int_eq(n, 0);
+    ftpc_glob_free(names, n);
+}
+END_TEST
+
+START_TEST(test_mlsd_files_only)
+{
+    const char *l = "type=file;size=10;modify=20240101000000; one.log\n"
+                    "type=dir;modify=20240101000000; logs.log\n"
+                    "type=cdir; .\n"
+                    "type=pdir; ..\n"
+                    "Type=File;Size=3; two words.log\n"
+                    "size=5;type=OS.unix=symlink; link.log\n"
+                    "no facts line.log\n";
+    char **names;
+    int n = ftpc_glob_match(l, strlen(l), true, "*.log", &names);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(names[0], "one.log");
+    ck_assert_str_eq(names[1], "two words.log");
+    ftpc_glob_free(names, n);
+}
+END_TEST
+
+START_TEST(test_empty)
+{
+    char **names;
+    ck_assert_int_eq(ftpc_glob_match("", 0, false, "*", &names), 0);
+    ftpc_glob_free(names, 0);
+    ck_assert_int_eq(ftpc_glob_match("\n\n", 2, true, "*", &names), 0);
+    ftpc_glob_free(names, 0);
+}
+END_TEST
+
+static Suite *rglob_suite(void)
+{
+    Suite *s = suite_create("ftpc_rglob");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_magic);
+    tcase_add_test(tc, test_nlst);
+    tcase_add_test(tc, test_mlsd_files_only);
+    tcase_add_test(tc, test_empty);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rglob_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,256 @@
+/* Check suite for common/progress: rate window, ETA, human sizes, durations, bars. */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "progress.h"
+
+START_TEST(test_rate_constant)
+{
+    progress_rate r;
+    progress_rate_init(&r, 1000, 0);
+    /* 1 MB/s reported every 10 ms for 3 s. */
+    for (long long t = 1010; t <= 4000; t += 10)
+        progress_rate_update(&r, t, (uint64_t)(t - 1000) * 1000);
+    double bps = progress_rate_bps(&r, 4000);
+    ck_assert_double_eq_tol(bps, 1e6, 1e4);
+}
+END_TEST
+
+START_TEST(test_rate_too_early)
+{
+    progress_rate r;
+    progress_rate_init(&r, 0, 0);
+    progress_rate_update(&r, 50, 100000);
+    ck_assert_double_eq(progress_rate_bps(&r, 100), 0.0);
+    /* After 200 ms there is an answer. */
+    ck_assert_double_eq_tol(progress_rate_bps(&r, 250), 400000.0, 1.0);
+}
+END_TEST
+
+START_TEST(test_rate_window_follows_change)
+{
+    progress_rate r;
+    progress_rate_init(&r, 0, 0);
+    uint64_t total = 0;
+    /* 10 s at 1 MB/s, then 10 s at 4 MB/s: the window only sees the new speed. */
+    for (long long t = 100; t <= 10000; t += 100) {
+        total += 100000;
+        progress_rate_update(&r, t, total);
+    }
+    for (long long t = 10100; t <= 20000; t += 100) {
+        total += 400000;
+        progress_rate_update(&r, t, total);
+    }
+    ck_assert_double_eq_tol(progress_rate_bps(&r, 20000), 4e6, 1e5);
+}
+END_TEST
+
+START_TEST(test_rate_stall_decays)
+{
+    progress_rate r;
+    progress_rate_init(&r, 0, 0);
+    for (long long t = 100; t <= 5000; t += 100)
+        progress_rate_update(&r, t, (uint64_t)t * 1000);
+    double before = progress_rate_bps(&r, 5000);
+    ck_assert_double_eq_tol(before, 1e6, 5e4);
+    /* Nothing more arrives: the rate falls as time passes. */
+    double later = progress_rate_bps(&r, 8000);
+    ck_assert(later < before * 0.7);
+    double much_later = progress_rate_bps(&r, 60000);
+    ck_assert(much_later < later);
+}
+END_TEST
+
+START_TEST(test_rate_resume_offset_not_counted)
+{
+    progress_rate r;
+    progress_rate_init(&r, 0, 1000000000ULL); /* resumed at 1 GB */
+    for (long long t = 100; t <= 2000; t += 100)
+        progress_rate_update(&r, t, 1000000000ULL + (uint64_t)t * 500);
+    ck_assert_double_eq_tol(progress_rate_bps(&r, 2000), 500000.0, 1000.0);
+}
+END_TEST
+
+START_TEST(test_rate_ignores_backwards)
+{
+    progress_rate r;
+    progress_rate_init(&r, 0, 0);
+    progress_rate_update(&r, 500, 5000);
+    progress_rate_update(&r, 600, 100);  /* smaller total: ignored */
+    progress_rate_update(&r, 400, 9000); /* earlier time: ignored */
+    ck_assert_uint_eq(r.latest, 5000);
+}
+END_TEST
+
+START_TEST(test_eta)
+{
+    ck_assert_int_eq(progress_eta(1000, 100.0), 10);
+    ck_assert_int_eq(progress_eta(1001, 100.0), 11); /* rounded up */
+    ck_assert_int_eq(progress_eta(0, 100.0), 0);
+    ck_assert_int_eq(progress_eta(1000, 0.0), -1);
+    ck_assert_int_eq(progress_eta(1000, -5.0), -1);
+    ck_assert_int_eq(progress_eta(UINT64_MAX, 1e-3), -1);
+}
+END_TEST
+
+typedef struct {
+    uint64_t bytes;
+    const char *want;
+} size_case;
+
+static const size_case sizes[] = {
+    {0, "0 B"},
+    {1, "1 B"},
+    {999, "999 B"},
+    {1000, "0.98 KiB"},
+    {1024, "1.00 KiB"},
+    {1536, "1.50 KiB"},
+    {10240, "10.0 KiB"},
+    {102400, "100 KiB"},
+    {1023 * 1024, "1.00 MiB"}, /* 1023 KiB would need four digits: the next unit */
+    {1048576, "1.00 MiB"},
+    {15 * 1048576ULL, "15.0 MiB"},
+    {150 * 1048576ULL, "150 MiB"},
+    {1073741824ULL, "1.00 GiB"},
+    {5ULL << 40, "5.00 TiB"},
+};
+
+START_TEST(test_size_str)
+{
+    char out[32];
+    const size_case *c = &sizes[_i];
+    progress_size_str(c->bytes, out, sizeof(out));
+    ck_assert_str_eq(out, c->want);
+}
+END_TEST
+
+START_TEST(test_size_str_never_four_digits)
+{
+    char out[32];
+    for (uint64_t b = 1000; b < (1ULL << 34); b = b * 1013 / 1000 + 7) {
+        progress_size_str(b, out, sizeof(out));
+        const char *sp = strchr(out, ' ');
+        ck_assert_ptr_nonnull(sp);
+        ck_assert_msg(sp - out <= 4, "%llu -> %s", (unsigned long long)b, out);
+    }
+}
+END_TEST
+
+START_TEST(test_rate_str)
+{
+    char out[32];
+    ck_assert_str_eq(progress_rate_str(0.0, out, sizeof(out)), "0 B/s");
+    ck_assert_str_eq(progress_rate_str(-3.0, out, sizeof(out)), "0 B/s");
+    ck_assert_str_eq(progress_rate_str(512.0, out, sizeof(out)), "512 B/s");
+    ck_assert_str_eq(progress_rate_str(3.5 * 1048576.0, out, sizeof(out)), "3.50 MiB/s");
+}
+END_TEST
+
+START_TEST(test_duration_str)
+{
+    char out[32];
+    ck_assert_str_eq(progress_duration_str(-1, out, sizeof(out)), "--:--");
+    ck_assert_str_eq(progress_duration_str(0, out, sizeof(out)), "0:00");
+    ck_assert_str_eq(progress_duration_str(5, out, sizeof(out)), "0:05");
+    ck_assert_str_eq(progress_duration_str(754, out, sizeof(out)), "12:34");
+    ck_assert_str_eq(progress_duration_str(3723, out, sizeof(out)), "1:02:03");
+    ck_assert_str_eq(progress_duration_str(99L * 3600 + 59 * 60 + 59, out, sizeof(out)),
+                     "99:59:59");
+    ck_assert_str_eq(progress_duration_str(5L * 86400 + 3 * 3600, out, sizeof(out)), "5d 03h");
+}
+END_TEST
+
+START_TEST(test_elapsed_str)
+{
+    char out[32];
+    ck_assert_str_eq(progress_elapsed_str(0, out, sizeof(out)), "0.0 s");
+    ck_assert_str_eq(progress_elapsed_str(440, out, sizeof(out)), "0.4 s");
+    ck_assert_str_eq(progress_elapsed_str(12345, out, sizeof(out)), "12.3 s");
+    ck_assert_str_eq(progress_elapsed_str(125000, out, sizeof(out)), "2:05");
+}
+END_TEST
+
+START_TEST(test_bar_ascii)
+{
+    char out[64];
+    ck_assert_uint_eq(progress_bar(out, sizeof(out), 10, 0.0, PROGRESS_BAR_ASCII), 10);
+    ck_assert_str_eq(out, "          ");
+    progress_bar(out, sizeof(out), 10, 0.5, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "=====>    ");
+    progress_bar(out, sizeof(out), 10, 1.0, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "==========");
+    progress_bar(out, sizeof(out), 10, 7.0, PROGRESS_BAR_ASCII); /* clamped */
+    ck_assert_str_eq(out, "==========");
+    progress_bar(out, sizeof(out), 10, -1.0, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "          ");
+    progress_bar(out, sizeof(out), 4, 0.01, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, ">   ");
+    /* Too small a buffer: nothing written. */
+    ck_assert_uint_eq(progress_bar(out, 10, 10, 0.5, PROGRESS_BAR_ASCII), 0);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
+START_TEST(test_bar_unicode)
+{
+    char out[64];
+    /* 4 cells at 50%: two full blocks and two spaces. */
+    size_t n = progress_bar(out, sizeof(out), 4, 0.5, PROGRESS_BAR_UNICODE);
+    ck_assert_str_eq(out, "\u2588\u2588  ");
+    ck_assert_uint_eq(n, 8);
+    /* 1 cell at 50%: a half block. */
+    progress_bar(out, sizeof(out), 1, 0.5, PROGRESS_BAR_UNICODE);
+    ck_assert_str_eq(out, "\u258c");
+    /* 2 cells at 1/16: one eighth of the first cell. */
+    progress_bar(out, sizeof(out), 2, 1.0 / 16.0, PROGRESS_BAR_UNICODE);
+    ck_assert_str_eq(out, "\u258f ");
+    progress_bar(out, sizeof(out), 3, 1.0, PROGRESS_BAR_UNICODE);
+    ck_assert_str_eq(out, "\u2588\u2588\u2588");
+    ck_assert_uint_eq(progress_bar(out, 9, 3, 1.0, PROGRESS_BAR_UNICODE), 0);
+}
+END_TEST
+
+START_TEST(test_percent)
+{
+    ck_assert_int_eq(progress_percent(0, 100), 0);
+    ck_assert_int_eq(progress_percent(50, 100), 50);
+    ck_assert_int_eq(progress_percent(999, 1000), 99); /* 100 only when complete */
+    ck_assert_int_eq(progress_percent(1000, 1000), 100);
+    ck_assert_int_eq(progress_percent(0, 0), 100);
+    ck_assert_int_eq(progress_percent(5, 3), 100);
+    ck_assert_int_eq(progress_percent(UINT64_MAX / 2, UINT64_MAX), 50);
+}
+END_TEST
+
+static Suite *progress_suite(void)
+{
+    Suite *s = suite_create("progress");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_rate_constant);
+    tcase_add_test(tc, test_rate_too_early);
+    tcase_add_test(tc, test_rate_window_follows_change);
+    tcase_add_test(tc, test_rate_stall_decays);
+    tcase_add_test(tc, test_rate_resume_offset_not_counted);
+    tcase_add_test(tc, test_rate_ignores_backwards);
+    tcase_add_test(tc, test_eta);
+    tcase_add_loop_test(tc, test_size_str, 0, (int)(sizeof(sizes) / sizeof(sizes[0])));
+    tcase_add_test(tc, test_size_str_never_four_digits);
+    tcase_add_test(tc, test_rate_str);
+    tcase_add_test(tc, test_duration_str);
+    tcase_add_test(tc, test_elapsed_str);
+    tcase_add_test(tc, test_bar_ascii);
+    tcase_add_test(tc, test_bar_unicode);
+    tcase_add_test(tc, test_percent);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(progress_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
