@@ -215,6 +215,8 @@ static void run_line(session *s, char *line)
     ftp_parse_line(line, &cmd);
     if (!cmd.verb[0] && !cmd.verb_too_long)
         return; /* an empty line: ignore it, as most servers do */
+    if (s->xfer)
+        xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
     if (xfer_busy(s->xfer) && !runs_during_transfer(cmd.verb)) {
         size_t need = strlen(cmd.verb) + 1 + strlen(cmd.arg) + 1;
         free(s->deferred_line);

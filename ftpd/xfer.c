@@ -25,6 +25,7 @@
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
 static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+static void log_transfer(xfer *x, bool complete);
 
 static ev_loop *loop_of(const xfer *x)
 {
@@ -104,8 +105,11 @@ static void release(xfer *x, bool keep_partial)
 
 void xfer_free(xfer *x)
 {
-    if (x)
-        release(x, true);
+    if (!x)
+        return;
+    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING)
+        log_transfer(x, false); /* cut short by the session's end: still one log line */
+    release(x, true);
 }
 
 xfer *xfer_pasv(session *s)
@@ -369,6 +373,27 @@ static int drain_to_file(xfer *x)
     return 0;
 }
 
+/* In stream mode the end of an upload is the end of its data connection, and a client that
+ * is killed closes that connection just as a finished one does. Its control connection
+ * closes a moment later (the kernel sends the data connection's FIN first), while a client
+ * that finished waits quietly for 226. So the upload settles briefly before it is committed:
+ * a control connection that dies meanwhile leaves the data as a partial for resuming (the
+ * session's close frees the transfer), anything else commits it. */
+#define UPLOAD_SETTLE_MS 3
+
+static void upload_ended(xfer *x)
+{
+    (void)stream_shutdown(&x->data); /* TLS: answer the client's close_notify with ours */
+    close_data(x);
+    x->state = XS_UPLOAD_SETTLING;
+    ev_timer_start(loop_of(x), &x->timer, UPLOAD_SETTLE_MS);
+}
+
+static void upload_settled(xfer *x)
+{
+    finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+}
+
 /* Binary upload on a stream that can splice: socket to file inside the kernel. */
 static void pump_in_direct(xfer *x)
 {
@@ -382,7 +407,7 @@ static void pump_in_direct(xfer *x)
             continue;
         }
         if (n == 0) {
-            finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+            upload_ended(x);
             return;
         }
         if (x->data.last_errno == EAGAIN)
@@ -432,7 +457,7 @@ static void pump_in(xfer *x)
                 fail_local(x, errno);
                 return;
             }
-            finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+            upload_ended(x);
             return;
         }
         if (n < 0)
@@ -572,6 +597,8 @@ void xfer_poll_input(xfer *x)
 {
     if (x->state == XS_RUNNING && x->kind == XK_STOR)
         pump_in(x);
+    else if (x->state == XS_UPLOAD_SETTLING)
+        upload_settled(x); /* the control connection spoke: the client is alive */
 }
 
 void xfer_abort(session *s)
@@ -609,6 +636,10 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     xfer *x = ud;
     session *s = x->s;
+    if (x->state == XS_UPLOAD_SETTLING) {
+        upload_settled(x);
+        return EV_TIMER_STOP;
+    }
     long long limit = (long long)s->srv->cfg->data_timeout * 1000;
     long long idle = ev_now(loop) - x->last_progress;
     if (idle < limit)

@@ -21,6 +21,7 @@ typedef enum {
     XS_CONNECTING,      /* active connect in progress */
     XS_CONNECTED,       /* data connection up, waiting for the data command */
     XS_RUNNING,         /* bytes moving */
+    XS_UPLOAD_SETTLING, /* upload data ended; committed unless the control connection dies */
 } xfer_state;
 
 typedef enum { XK_NONE = 0, XK_RETR, XK_STOR, XK_LIST, XK_NLST, XK_MLSD } xfer_kind;
@@ -62,8 +63,9 @@ xfer *xfer_port(struct session *s, const struct sockaddr_storage *target);
 /* Starts the data command prepared in x (kind, file_fd/up/dl set by the caller): connects or
  * waits for the connection as needed, sends 150, and streams. Replies and frees on failure. */
 void xfer_start(xfer *x);
-/* Moves what an upload's data connection holds now, which may finish the transfer (and free
- * x). Used before QUIT ends a transfer, so an upload already sent in full is not lost. */
+/* Called when the control connection delivers a command: moves what an upload's data
+ * connection holds now, and commits an upload whose data has ended (the client is alive).
+ * Either may finish the transfer and free x. */
 void xfer_poll_input(xfer *x);
 /* ABOR: stops a transfer (426 then 226) or just drops the data channel (226). */
 void xfer_abort(struct session *s);

@@ -4,6 +4,8 @@ upload of a new file can be resumed (SIZE reports the partial, REST+STOR / APPE 
 and the server's internal names never show up or open."""
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -131,6 +133,37 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(sha(retr(f, "keep.bin")), sha(old))
         self.assertEqual(sha(self.srv.read("keep.bin")), sha(old))
         self.assert_no_internal_visible(f)
+
+    def test_sigkilled_client_keeps_old_file(self):
+        """A client process killed mid-upload closes both its sockets with a plain FIN, so
+        the data connection ends exactly as a finished upload's would. The server must still
+        not commit the truncated file over the old one."""
+        old = self.srv.make_file("victim.bin", 400000, seed=11)
+        script = (
+            "import ftplib, sys, time\n"
+            "f = ftplib.FTP(); f.connect('%s', %d, timeout=10); f.login('%s', '%s')\n"
+            "f.voidcmd('TYPE I')\n"
+            "c = f.transfercmd('STOR victim.bin')\n"
+            "c.sendall(b'x' * 200000)\n"
+            "print('sent', flush=True)\n"
+            "time.sleep(60)\n" % (self.srv.host, self.srv.port, self.srv.user, self.srv.password))
+        p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        try:
+            self.assertEqual(p.stdout.readline().strip(), "sent")
+            directory = os.path.dirname(self.srv.local("victim.bin"))
+            self.assertTrue(wait_for(lambda: any(
+                n.startswith(".ftpd-up.") and
+                os.stat(os.path.join(directory, n)).st_size >= 200000
+                for n in os.listdir(directory))), "the upload's bytes never arrived")
+        finally:
+            p.kill()
+            p.wait(timeout=10)
+            p.stdout.close()
+        self.assertTrue(self.srv.wait_log(r"STOR /victim\.bin (failed|ok)", timeout=10))
+        f = self.srv.ftp()
+        self.assertEqual(sha(retr(f, "victim.bin")), sha(old))
+        # the bytes that did arrive are kept for a resume
+        self.assertEqual(reply(f, "SIZE victim.bin"), (213, "213 200000"))
 
     def test_reset_data_keeps_old_file(self):
         old = self.srv.make_file("keep2.bin", 250000, seed=7)
