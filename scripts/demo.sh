@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Quick start: builds ftpd, serves sample_data/ on 127.0.0.1:2121 (anonymous read-only on
-# sample_data/pub, and the demo account demo/demo that may upload), and runs client transfers
-# you can watch: a download and an upload of a generated 256 MiB file, rate-limited so the
-# progress bar is visible, each checked byte for byte. The server stops at the end; pass
-# --keep to leave it running in the foreground instead.
+# Quick start: builds ftpd and ftpc, serves sample_data/ on 127.0.0.1:2121 (anonymous
+# read-only on sample_data/pub, and the demo account demo/demo that may upload), and runs
+# client transfers you can watch: ftpc downloads three generated 96 MiB files at once and
+# uploads them back, rate-limited so the progress bars are visible, and every copy is checked
+# byte for byte. The server stops at the end; pass --keep to leave it running in the
+# foreground instead.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -18,10 +19,12 @@ cmake --build build -j"$(nproc)" >/dev/null
 # Big files are made here, never committed (sample_data/pub/generated/ is git-ignored).
 gen=sample_data/pub/generated
 mkdir -p "$gen"
-if [[ ! -s $gen/demo-256M.bin ]]; then
-    echo "== generating $gen/demo-256M.bin"
-    head -c 256M /dev/urandom >"$gen/demo-256M.bin"
-fi
+for i in 1 2 3; do
+    if [[ ! -s $gen/demo-$i.bin ]]; then
+        echo "== generating $gen/demo-$i.bin (96 MiB)"
+        head -c 96M /dev/urandom >"$gen/demo-$i.bin"
+    fi
+done
 
 args=()
 if [[ $(id -u) == 0 ]]; then
@@ -47,16 +50,19 @@ grep -q "listening on" "$log" || { cat "$log"; echo "ftpd did not start" >&2; ex
 sed 's/^/   ftpd| /' "$log"
 
 out=$(mktemp -d /tmp/ftpd-demo.XXXXXX)
-echo "== download: anonymous, ftp://127.0.0.1:2121/generated/demo-256M.bin"
-curl --limit-rate 64M -# -o "$out/demo.bin" ftp://127.0.0.1:2121/generated/demo-256M.bin
-cmp "$out/demo.bin" "$gen/demo-256M.bin" && echo "   identical to the source"
-echo "== upload: demo/demo, into /incoming/"
-curl --limit-rate 64M -# -T "$out/demo.bin" ftp://demo:demo@127.0.0.1:2121/incoming/demo-upload.bin \
-    -o /dev/null
-cmp "$out/demo.bin" sample_data/pub/incoming/demo-upload.bin && echo "   identical to the source"
-echo "== listing"
-curl -s ftp://demo:demo@127.0.0.1:2121/incoming/
-rm -rf "$out" sample_data/pub/incoming/demo-upload.bin
+ftpc=./build/ftpc
+echo "== download: anonymous, three files at once (ftpc get -j 3)"
+$ftpc get -j 3 --limit-rate 40M -O "$out" 'ftp://127.0.0.1:2121/generated/demo-*.bin'
+for i in 1 2 3; do cmp "$out/demo-$i.bin" "$gen/demo-$i.bin"; done
+echo "   all three identical to the source"
+echo "== upload: demo/demo into /incoming/ (ftpc put -j 3)"
+$ftpc put -j 3 --limit-rate 40M "$out"/demo-*.bin ftp://demo:demo@127.0.0.1:2121/incoming/
+for i in 1 2 3; do cmp "$out/demo-$i.bin" "sample_data/pub/incoming/demo-$i.bin"; done
+echo "   all three identical to the source"
+echo "== listing of /incoming/ (ftpc ls -l)"
+$ftpc ls -l ftp://demo:demo@127.0.0.1:2121/incoming/
+rm -rf "$out" sample_data/pub/incoming/demo-*.bin
 echo "== server log"
 sed 's/^/   ftpd| /' "$log" | tail -n 8
-echo "Done. Run ./scripts/demo.sh --keep to leave the server running for your own clients."
+echo "Done. ./scripts/demo.sh --keep leaves the server running for your own clients"
+echo "(ftpc, curl, lftp, FileZilla: see README.md)."
