@@ -30,6 +30,8 @@ struct workq {
     workq_job *q_head, *q_tail;       /* guarded by mu */
     workq_job *done_head, *done_tail; /* guarded by mu */
     bool stopping;                    /* guarded by mu */
+    int limit;                        /* guarded by mu: jobs allowed to run at once */
+    int running;                      /* guarded by mu */
 
     /* Loop thread only: jobs taken from the done list whose callbacks have not run yet, and
      * a flag the current delivery watches in case a done callback frees the queue. */
@@ -62,7 +64,7 @@ static void *worker_main(void *arg)
 
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->stopping && q->q_head == NULL)
+        while (!q->stopping && (q->q_head == NULL || q->running >= q->limit))
             pthread_cond_wait(&q->cv, &q->mu);
         if (q->stopping)
             break;
@@ -70,11 +72,14 @@ static void *worker_main(void *arg)
         q->q_head = j->next;
         if (q->q_head == NULL)
             q->q_tail = NULL;
+        q->running++;
         pthread_mutex_unlock(&q->mu);
 
         j->fn(j->arg);
 
         pthread_mutex_lock(&q->mu);
+        if (q->running-- > q->limit || q->q_head != NULL)
+            pthread_cond_broadcast(&q->cv); /* a held-back worker may take the next job */
         j->next = NULL;
         bool wake = q->done_head == NULL;
         if (q->done_tail != NULL)
@@ -183,6 +188,7 @@ workq *workq_new(ev_loop *loop, int threads)
     }
     if (ev_add(loop, q->efd, EV_READ, workq_wake_cb, q) != 0)
         goto fail_cv;
+    q->limit = threads;
 
     /* Workers block every signal so that SIGTERM, SIGCHLD and friends reach the loop thread,
      * where they interrupt the wait; threads inherit the creator's mask. */
@@ -270,4 +276,21 @@ int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg)
 size_t workq_pending(const workq *q)
 {
     return atomic_load(&q->pending);
+}
+
+void workq_set_limit(workq *q, int limit)
+{
+    if (limit < 1)
+        limit = 1;
+    pthread_mutex_lock(&q->mu);
+    bool raised = limit > q->limit;
+    q->limit = limit;
+    if (raised)
+        pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+int workq_threads(const workq *q)
+{
+    return q->nthreads;
 }

@@ -21,6 +21,11 @@ void workq_free(workq *q);
 /* Queues a job. fn runs on a worker with arg; done then runs on the loop thread with arg.
  * arg must stay valid until done runs. Returns 0 or -1 with errno. */
 int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg);
+/* Lets at most `limit` (>= 1) jobs run at once; workers above it wait. Starts at the number
+ * of threads. A server lowers it while transfers run, so background work never takes every
+ * core (and the memory bandwidth with them) from the loop. Jobs already running finish. */
+void workq_set_limit(workq *q, int limit);
+int workq_threads(const workq *q);
 /* Jobs queued or running, not yet delivered. */
 size_t workq_pending(const workq *q);
 

@@ -135,6 +135,18 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
     }
 }
 
+void server_transfer_started(server *srv)
+{
+    if (srv->running_transfers++ == 0 && srv->wq)
+        workq_set_limit(srv->wq, workq_threads(srv->wq) - 1);
+}
+
+void server_transfer_ended(server *srv)
+{
+    if (--srv->running_transfers == 0 && srv->wq)
+        workq_set_limit(srv->wq, workq_threads(srv->wq));
+}
+
 static void close_fn(void *arg)
 {
     close(*(int *)arg);

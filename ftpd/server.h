@@ -28,6 +28,7 @@ typedef struct server {
     unsigned long next_id;
     FILE *xferlog;
     unsigned long long bytes_in, bytes_out, transfers;
+    size_t running_transfers;
 } server;
 
 /* Binds every configured listener and opens the transfer log: the steps that may need
@@ -42,6 +43,11 @@ void server_shutdown(server *srv);
 /* Closes fd on a worker thread: the last reference to a large replaced file frees its
  * storage, which must not stall the loop. */
 void server_close_later(server *srv, int fd);
+
+/* A transfer started or ended moving bytes. While any runs, background work leaves one core
+ * to the loop (the worker pool's limit drops to one less than its threads). */
+void server_transfer_started(server *srv);
+void server_transfer_ended(server *srv);
 
 /* Called by a session when it closes: unlinks it and queues it for freeing. */
 void server_session_closed(server *srv, session *s);

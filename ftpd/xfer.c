@@ -89,6 +89,8 @@ static void close_data(xfer *x)
 
 static void release(xfer *x, bool keep_partial)
 {
+    if (x->counted)
+        server_transfer_ended(x->s->srv);
     close_data(x);
     ev_timer_stop(loop_of(x), &x->timer);
     if (x->file_fd >= 0)
@@ -469,6 +471,8 @@ static void begin_streaming(xfer *x)
 {
     session *s = x->s;
     x->state = XS_RUNNING;
+    x->counted = true;
+    server_transfer_started(s->srv);
     x->started_ms = ev_now(loop_of(x));
     x->last_progress = x->started_ms;
     x->expect = x->kind == XK_RETR && !x->ascii ? (long long)(x->total - x->offset) : -1;

@@ -37,6 +37,7 @@ typedef struct xfer {
     bool ascii;
     bool cr_pending; /* ASCII upload: a CR ended the last chunk */
     bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
+    bool counted;    /* counted in the server's running transfers */
     int listen_fd;
     int data_fd; /* -1 until connected; then owned by `data` */
     stream data;

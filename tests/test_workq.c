@@ -144,6 +144,51 @@ START_TEST(test_pending_accounting)
 }
 END_TEST
 
+/* Jobs that record how many of them ran at the same time. */
+static atomic_int g_now, g_peak;
+
+static void overlap_fn(void *arg)
+{
+    int now = atomic_fetch_add(&g_now, 1) + 1;
+    int peak = atomic_load(&g_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&g_peak, &peak, now))
+        ;
+    sleep_ms(20);
+    atomic_fetch_sub(&g_now, 1);
+}
+
+static void count_done(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+START_TEST(test_limit_caps_concurrency)
+{
+    workq *q = workq_new(L, 4);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(workq_threads(q), 4);
+    int done = 0;
+    atomic_store(&g_now, 0);
+    atomic_store(&g_peak, 0);
+    workq_set_limit(q, 1);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(workq_submit(q, overlap_fn, count_done, &done), 0);
+    run_until_idle(q);
+    ck_assert_int_eq(done, 8);
+    ck_assert_int_eq(atomic_load(&g_peak), 1);
+
+    /* Raising the limit lets held-back workers go at once. */
+    atomic_store(&g_peak, 0);
+    workq_set_limit(q, 4);
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(workq_submit(q, overlap_fn, count_done, &done), 0);
+    run_until_idle(q);
+    ck_assert_int_eq(done, 16);
+    ck_assert_int_ge(atomic_load(&g_peak), 2);
+    workq_free(q);
+}
+END_TEST
+
 START_TEST(test_many_jobs)
 {
     enum { N = 1000 };
@@ -370,6 +415,7 @@ int main(void)
     tcase_add_test(tc, test_threads_and_delivery);
     tcase_add_test(tc, test_pending_accounting);
     tcase_add_test(tc, test_many_jobs);
+    tcase_add_test(tc, test_limit_caps_concurrency);
     tcase_add_test(tc, test_free_with_queued_jobs);
     tcase_add_test(tc, test_free_with_undelivered_done);
     tcase_add_test(tc, test_submit_from_done);
