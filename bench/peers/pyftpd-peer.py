@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""pyftpdlib server for the loopback benchmark (started by start-server.sh).
+
+pyftpdlib's default FTPServer: one process on epoll, the same design as ftpd.
+
+usage: pyftpd-peer.py PORT ROOTDIR PASV_MIN PASV_MAX [USER PASS]
+"""
+import logging
+import sys
+
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+
+
+def main():
+    port, root, pmin, pmax = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+    user = sys.argv[5] if len(sys.argv) > 5 else "ftpbench"
+    password = sys.argv[6] if len(sys.argv) > 6 else "ftpbench"
+    logging.basicConfig(level=logging.WARNING)
+
+    auth = DummyAuthorizer()  # compares the password in plaintext: its login costs nothing
+    auth.add_user(user, password, root, perm="elradfmwMT")
+
+    handler = FTPHandler
+    handler.authorizer = auth
+    handler.passive_ports = range(int(pmin), int(pmax) + 1)
+    handler.permit_foreign_addresses = False
+    handler.use_sendfile = True
+    handler.banner = "pyftpdlib bench ready."
+
+    server = FTPServer(("127.0.0.1", int(port)), handler)
+    server.max_cons = 20000
+    server.max_cons_per_ip = 0
+    server.serve_forever(timeout=1.0, blocking=True, handle_exit=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# start-server.sh NAME PORT ROOTDIR
+#   NAME     ftpd | vsftpd | pure-ftpd | proftpd | pyftpdlib
+#   PORT     control port on 127.0.0.1
+#   ROOTDIR  directory served as the bench account's root (created and chowned to it;
+#            every server jails or virtual-roots the account there)
+#
+# Starts the server in the background in its own session (its PID is its process group
+# id), writes $BENCH_RUN/NAME/{pid,port,root} plus its config and logs, and waits until
+# it is ready: ftpd's "listening on 127.0.0.1:PORT" on stderr, or the port accepting
+# connections. Stop it with stop-server.sh NAME.
+#
+# Settings shared by all servers: account $FTPBENCH_USER/$FTPBENCH_PASS checked against
+# the crypt(3) hash in /etc/shadow (pyftpdlib excepted: its DummyAuthorizer compares
+# plaintext), anonymous off, uploads allowed, umask 022, passive mode on 127.0.0.1 with
+# ports PASV_MIN..PASV_MAX (default 10000+(PORT%5)*4000, 4000 ports, all below the
+# ephemeral range), no TLS, no reverse DNS or ident, transfer logs off, no login delay,
+# session limits far above the test sizes, fd limit raised to the hard limit.
+#
+# Environment (defaults in brackets):
+#   BENCH_RUN      run-state directory                       [/tmp/ftpd-bench-run]
+#   PEERS_PREFIX   servers unpacked by install-peers.sh      [/opt/ftp-peers]
+#   FTPD_BIN       the ftpd binary                           [bench/build/ftpd]
+#   PEER_PYTHON    python with pyftpdlib                     [/usr/bin/python3]
+#   FTPBENCH_USER / FTPBENCH_PASS                            [ftpbench / ftpbench]
+#   PASV_MIN / PASV_MAX                                      [see above]
+set -euo pipefail
+
+NAME=${1:?usage: start-server.sh NAME PORT ROOTDIR}
+PORT=${2:?usage: start-server.sh NAME PORT ROOTDIR}
+ROOTDIR=${3:?usage: start-server.sh NAME PORT ROOTDIR}
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BENCH_RUN=${BENCH_RUN:-/tmp/ftpd-bench-run}
+PEERS_PREFIX=${PEERS_PREFIX:-/opt/ftp-peers}
+FTPD_BIN=${FTPD_BIN:-$HERE/../build/ftpd}
+PEER_PYTHON=${PEER_PYTHON:-/usr/bin/python3}
+FTPBENCH_USER=${FTPBENCH_USER:-ftpbench}
+FTPBENCH_PASS=${FTPBENCH_PASS:-ftpbench}
+PASV_MIN=${PASV_MIN:-$((10000 + (PORT % 5) * 4000))}
+PASV_MAX=${PASV_MAX:-$((PASV_MIN + 3999))}
+
+RUN="$BENCH_RUN/$NAME"
+mkdir -p "$RUN"
+chmod 755 "$BENCH_RUN" "$RUN"
+
+if [[ -f "$RUN/pid" ]] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; then
+    echo "$NAME already running (pid $(cat "$RUN/pid")); stop-server.sh $NAME first" >&2
+    exit 1
+fi
+if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+    echo "port $PORT on 127.0.0.1 is already in use" >&2
+    exit 1
+fi
+id "$FTPBENCH_USER" >/dev/null 2>&1 || { echo "user $FTPBENCH_USER missing: run install-peers.sh" >&2; exit 1; }
+
+mkdir -p "$ROOTDIR"
+ROOTDIR=$(cd "$ROOTDIR" && pwd)
+chown "$FTPBENCH_USER:" "$ROOTDIR"
+chmod 755 "$ROOTDIR"
+HASH=$(getent shadow "$FTPBENCH_USER" | cut -d: -f2)
+U_ID=$(id -u "$FTPBENCH_USER"); G_ID=$(id -g "$FTPBENCH_USER")
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+case "$NAME" in
+ftpd)
+    [[ -x "$FTPD_BIN" ]] || { echo "no ftpd binary at $FTPD_BIN" >&2; exit 1; }
+    # the very hash /etc/shadow holds, so ftpd checks the same hash type as the peers
+    printf '%s:%s:%s:elradfmw\n' "$FTPBENCH_USER" "$HASH" "$ROOTDIR" > "$RUN/users"
+    chown "root:$G_ID" "$RUN/users"
+    chmod 640 "$RUN/users"
+    # ftpd refuses to run as root without --user: it binds, then drops to the bench account
+    CMD=("$FTPD_BIN" --users "$RUN/users" --no-anonymous --listen "127.0.0.1:$PORT"
+         --pasv-ports "$PASV_MIN-$PASV_MAX" --max-sessions 20000 --max-per-ip 20000
+         --log-level warn --login-failure-delay 0 --user "$FTPBENCH_USER")
+    ;;
+vsftpd)
+    EMPTY="$PEERS_PREFIX/vsftpd/empty"
+    mkdir -p "$EMPTY"; chmod 555 "$EMPTY"
+    cat > "$RUN/vsftpd.conf" <<CONF
+listen=YES
+listen_ipv6=NO
+listen_address=127.0.0.1
+listen_port=$PORT
+background=NO
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+local_root=$ROOTDIR
+chroot_local_user=YES
+allow_writeable_chroot=YES
+pasv_enable=YES
+pasv_min_port=$PASV_MIN
+pasv_max_port=$PASV_MAX
+pasv_address=127.0.0.1
+port_enable=YES
+pam_service_name=ftpbench-vsftpd
+secure_chroot_dir=$EMPTY
+ssl_enable=NO
+xferlog_enable=NO
+dual_log_enable=NO
+vsftpd_log_file=$RUN/vsftpd.log
+tcp_wrappers=NO
+userlist_enable=NO
+use_sendfile=YES
+lock_upload_files=NO
+max_clients=0
+max_per_ip=0
+dirmessage_enable=NO
+seccomp_sandbox=NO
+CONF
+    chmod 600 "$RUN/vsftpd.conf"
+    CMD=("$PEERS_PREFIX/vsftpd/usr/sbin/vsftpd" "$RUN/vsftpd.conf")
+    ;;
+pure-ftpd)
+    # A puredb virtual user mapped onto the bench account, home ROOTDIR. Its password
+    # field is the shadow hash: pure-pw's own default (argon2id) would cost far more
+    # per login than the others' crypt().
+    rm -f "$RUN/pureftpd.passwd" "$RUN/pureftpd.pdb"
+    printf '%s:%s:%s:%s::%s/./::::::::::::\n' "$FTPBENCH_USER" "$HASH" "$U_ID" "$G_ID" "$ROOTDIR" \
+        > "$RUN/pureftpd.passwd"
+    chmod 600 "$RUN/pureftpd.passwd"
+    "$PEERS_PREFIX/pure-ftpd/usr/bin/pure-pw" mkdb "$RUN/pureftpd.pdb" -f "$RUN/pureftpd.passwd"
+    # -c is capped at half the passive range, hence the wide range
+    CMD=("$PEERS_PREFIX/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$PORT" -4 -E
+         -l "puredb:$RUN/pureftpd.pdb" -p "$PASV_MIN:$PASV_MAX" -P 127.0.0.1 -A -H
+         -c 4096 -C 4096 -u 1 -U 133:022 -Y 0 -g "$RUN/pure-ftpd.pid" -I 15)
+    ;;
+proftpd)
+    cat > "$RUN/proftpd.conf" <<CONF
+ServerName              "proftpd bench"
+ServerType              standalone
+UseIPv6                 off
+DefaultAddress          127.0.0.1
+SocketBindTight         on
+Port                    $PORT
+PassivePorts            $PASV_MIN $PASV_MAX
+ModulePath              $PEERS_PREFIX/proftpd-core/usr/lib/proftpd
+PidFile                 $RUN/proftpd.pid
+ScoreboardFile          $RUN/proftpd.scoreboard
+SystemLog               $RUN/proftpd.log
+TransferLog             none
+WtmpLog                 off
+UseLastlog              off
+User                    nobody
+Group                   nogroup
+MaxInstances            4096
+MaxClients              none
+MaxClientsPerHost       none
+MaxLoginAttempts        100
+UseReverseDNS           off
+<IfModule mod_ident.c>
+  IdentLookups          off
+</IfModule>
+DelayEngine             off
+AuthOrder               mod_auth_unix.c
+AuthPAM                 off
+RequireValidShell       off
+DefaultRoot             $ROOTDIR
+DefaultChdir            $ROOTDIR
+Umask                   022 022
+AllowOverwrite          on
+AllowStoreRestart       on
+UseSendfile             on
+TimeoutIdle             900
+TimeoutNoTransfer       900
+<Limit LOGIN>
+  AllowUser $FTPBENCH_USER
+  DenyAll
+</Limit>
+CONF
+    CMD=("$PEERS_PREFIX/proftpd-core/usr/sbin/proftpd" -n -q -c "$RUN/proftpd.conf")
+    ;;
+pyftpdlib)
+    # runs as the bench account, so it holds no root privileges and its files are owned
+    # by that account as with the other servers
+    CMD=(setpriv --reuid="$FTPBENCH_USER" --regid="$G_ID" --init-groups
+         "$PEER_PYTHON" "$HERE/pyftpd-peer.py" "$PORT" "$ROOTDIR" "$PASV_MIN" "$PASV_MAX"
+         "$FTPBENCH_USER" "$FTPBENCH_PASS")
+    ;;
+*)
+    echo "unknown server '$NAME' (ftpd | vsftpd | pure-ftpd | proftpd | pyftpdlib)" >&2
+    exit 2
+    ;;
+esac
+
+# setsid: own session and process group (PGID == PID), so stop-server.sh can end the
+# master and its per-connection children together. vsftpd reports start-up errors on
+# fd 0, so for it fd 0 is the log file too.
+: > "$RUN/stderr.log"
+if [[ "$NAME" == vsftpd ]]; then
+    setsid "${CMD[@]}" > "$RUN/stdout.log" 2>> "$RUN/stderr.log" 0>> "$RUN/stderr.log" &
+else
+    setsid "${CMD[@]}" > "$RUN/stdout.log" 2>> "$RUN/stderr.log" < /dev/null &
+fi
+PID=$!
+echo "$PID" > "$RUN/pid"
+echo "$PORT" > "$RUN/port"
+echo "$ROOTDIR" > "$RUN/root"
+
+for _ in $(seq 1 100); do
+    if ! kill -0 "$PID" 2>/dev/null; then
+        echo "$NAME exited during start-up; $RUN/stderr.log says:" >&2
+        tail -20 "$RUN/stderr.log" >&2 || true
+        rm -f "$RUN/pid"
+        exit 1
+    fi
+    # ftpd announces "listening on 127.0.0.1:PORT", but only at log level info and
+    # above; under --log-level warn the open port is the sign
+    if { [[ "$NAME" == ftpd ]] && grep -q "listening on 127.0.0.1:$PORT" "$RUN/stderr.log"; } ||
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        echo "$NAME started: pid $PID, port $PORT, root $ROOTDIR, pasv $PASV_MIN-$PASV_MAX"
+        exit 0
+    fi
+    sleep 0.1
+done
+echo "$NAME did not become ready on 127.0.0.1:$PORT within 10 s; stopping it" >&2
+"$HERE/stop-server.sh" "$NAME" >&2
+exit 1
