@@ -95,6 +95,16 @@ void log_msg(log_level_t level, const char *fmt, ...)
     errno = saved;
 }
 
+void log_startup(const char *fmt, ...)
+{
+    int saved = errno;
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(LOG_INFO, fmt, ap);
+    va_end(ap);
+    errno = saved;
+}
+
 _Noreturn void log_assert_fail(const char *cond, const char *file, int line)
 {
     log_msg(LOG_ERROR, "assertion failed: %s at %s:%d", cond, file, line);

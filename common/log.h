@@ -11,6 +11,10 @@ extern log_level_t log_level;
 int log_parse_level(const char *s, log_level_t *out);
 void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Start-up facts (listening addresses, readiness) that scripts and people wait for: printed
+ * whatever the level, labelled INFO. */
+void log_startup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)                                                                              \

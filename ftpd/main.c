@@ -111,7 +111,7 @@ int main(int argc, char **argv)
     if (server_start(&srv) < 0)
         goto out;
     ev_add(loop, sfd, EV_READ, signal_cb, NULL);
-    log_info("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
+    log_startup("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
     rc = ev_run(loop) < 0 ? 1 : 0;
     ev_del(loop, sfd, EV_READ);
 out:

@@ -95,7 +95,7 @@ int server_start(server *srv)
         struct sockaddr_storage bound;
         char name[NET_ADDR_STRLEN];
         net_local_addr(srv->listen_fds[i], &bound);
-        log_info("listening on %s", net_addr_str(&bound, name, sizeof name));
+        log_startup("listening on %s", net_addr_str(&bound, name, sizeof name));
     }
     return 0;
 }
