@@ -34,6 +34,10 @@ typedef struct stream_ops {
     int (*want)(const stream *s);
     /* Bytes already decoded and waiting inside the stream (must be drained before sleeping). */
     size_t (*pending)(const stream *s);
+    /* Completes the stream's own set-up (a TLS handshake) before payload moves. Returns 0 when
+     * done, -1 with last_errno (EAGAIN: call again on the events stream_want() reports). NULL
+     * for streams with nothing to set up. */
+    int (*handshake)(stream *s);
 } stream_ops;
 
 struct stream {
@@ -69,6 +73,10 @@ static inline int stream_want(const stream *s)
 static inline size_t stream_pending(const stream *s)
 {
     return s->ops->pending ? s->ops->pending(s) : 0;
+}
+static inline int stream_handshake(stream *s)
+{
+    return s->ops->handshake ? s->ops->handshake(s) : 0;
 }
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "commands_int.h"
 #include "dirlist.h"
+#include "ftps.h"
 #include "net.h"
 #include "path.h"
 #include "server.h"
@@ -205,6 +206,11 @@ void cmd_rest(session *s, const char *arg)
 /* The data channel a transfer command needs, or a 425 reply. */
 static xfer *need_channel(session *s)
 {
+    const char *refusal = ftps_data_refusal(s);
+    if (refusal) {
+        session_reply(s, FTP_PROT_NEEDED, "%s", refusal);
+        return NULL;
+    }
     if (!s->xfer || xfer_busy(s->xfer)) {
         session_reply(s, FTP_CANT_OPEN_DATA, "Use PORT, PASV or EPSV first.");
         return NULL;

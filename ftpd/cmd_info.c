@@ -11,6 +11,7 @@
 #include "listfmt.h"
 #include "net.h"
 #include "path.h"
+#include "server.h"
 #include "xfer.h"
 
 void cmd_syst(session *s, const char *arg)
@@ -20,26 +21,34 @@ void cmd_syst(session *s, const char *arg)
 
 void cmd_feat(session *s, const char *arg)
 {
-    char facts[128], text[512];
+    char facts[128], text[512], hash[64];
     listfmt_format_facts(s->mlst_facts, true, facts, sizeof facts);
+    hash_feat(s, hash, sizeof hash);
+    /* RFC 4217: AUTH TLS, PBSZ and PROT are listed only when TLS is offered. */
+    bool tls = s->srv->tls_ctx != NULL;
     snprintf(text, sizeof text,
              "Features:\n"
+             "%s"
              "EPRT\n"
              "EPSV\n"
+             "%s\n"
              "MDTM\n"
              "MLST %s\n"
              "PASV\n"
+             "%s"
              "REST STREAM\n"
              "SIZE\n"
              "TVFS\n"
              "UTF8\n"
              "End",
-             facts);
+             tls ? "AUTH TLS\n" : "", hash, facts, tls ? "PBSZ\nPROT\n" : "");
     session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }
 
 void cmd_opts(session *s, const char *arg)
 {
+    if (hash_opts(s, arg))
+        return;
     if (strncasecmp(arg, "UTF8", 4) == 0) {
         session_reply(s, FTP_CMD_OK, "Always in UTF8 mode.");
         return;

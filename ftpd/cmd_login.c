@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "commands_int.h"
+#include "ftps.h"
 #include "log.h"
 #include "server.h"
 #include "users.h"
@@ -72,6 +73,13 @@ void cmd_user(session *s, const char *arg)
 {
     if (s->state == SESS_READY) {
         session_reply(s, FTP_BAD_SEQUENCE, "Already logged in.");
+        return;
+    }
+    const char *refusal =
+        ftps_login_refusal(s, arg, is_anonymous_name(arg) && s->srv->cfg->anon_root != NULL);
+    if (refusal) {
+        session_log(s, "refused USER %s: TLS required", arg);
+        session_reply(s, FTP_NOT_LOGGED_IN, "%s", refusal);
         return;
     }
     free(s->user_name);

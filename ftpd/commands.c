@@ -25,6 +25,10 @@ static const command commands[] = {
     {"USER", cmd_user, CMD_ARG, 0},
     {"PASS", cmd_pass, 0, 0},
     {"QUIT", cmd_quit, 0, 0},
+    {"AUTH", cmd_auth, CMD_ARG, 0},
+    {"PBSZ", cmd_pbsz, CMD_ARG, 0},
+    {"PROT", cmd_prot, CMD_ARG, 0},
+    {"CCC", cmd_ccc, 0, 0},
     {"SYST", cmd_syst, 0, 0},
     {"FEAT", cmd_feat, 0, 0},
     {"OPTS", cmd_opts, CMD_ARG, 0},
@@ -51,6 +55,8 @@ static const command commands[] = {
     {"SIZE", cmd_size, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ},
     {"MDTM", cmd_mdtm, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ},
     {"MLST", cmd_mlst, CMD_LOGIN, PERM_LIST},
+    {"HASH", cmd_hash, CMD_LOGIN | CMD_ARG, PERM_READ},
+    {"RANG", cmd_rang, CMD_LOGIN | CMD_ARG, 0},
     {"PASV", cmd_pasv, CMD_LOGIN, 0},
     {"EPSV", cmd_epsv, CMD_LOGIN, 0},
     {"PORT", cmd_port, CMD_LOGIN | CMD_ARG, 0},
@@ -67,8 +73,7 @@ static const command commands[] = {
 };
 
 /* Known to the protocol but deliberately not offered. */
-static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", "SITE", "AUTH",
-                                              "PBSZ", "PROT", "CCC",  "HASH", NULL};
+static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", "SITE", NULL};
 
 void commands_dispatch(session *s, const ftp_cmd *cmd)
 {
@@ -111,6 +116,8 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
         free(s->rename_from);
         s->rename_from = NULL;
     }
+    if (s->rang_set && !hash_rang_allows(s, c->handler))
+        return;
     c->handler(s, cmd->arg);
 }
 

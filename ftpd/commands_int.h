@@ -44,6 +44,22 @@ void cmd_size(session *s, const char *arg);
 void cmd_mdtm(session *s, const char *arg);
 void cmd_mlst(session *s, const char *arg);
 
+/* FTPS (cmd_tls.c) */
+void cmd_auth(session *s, const char *arg);
+void cmd_pbsz(session *s, const char *arg);
+void cmd_prot(session *s, const char *arg);
+void cmd_ccc(session *s, const char *arg);
+
+/* Digests (cmd_hash.c) */
+void cmd_hash(session *s, const char *arg);
+void cmd_rang(session *s, const char *arg);
+/* With a RANG pending: false (after replying) when the next command must not run. */
+bool hash_rang_allows(session *s, cmd_handler next);
+/* OPTS HASH [name]: true when arg was for HASH (and has been answered). */
+bool hash_opts(session *s, const char *arg);
+/* The FEAT line, "HASH SHA-256*;SHA-1;MD5;". */
+void hash_feat(const session *s, char *out, size_t size);
+
 /* Data channel and transfers (cmd_data.c) */
 void cmd_pasv(session *s, const char *arg);
 void cmd_epsv(session *s, const char *arg);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 
 #define DEFAULT_LISTEN "127.0.0.1:2121"
 #define DEFAULT_PORT 2121
+#define DEFAULT_IMPLICIT_PORT 990
 
 /* Where a setting comes from, so that the first `listen` of a source replaces the list the
  * previous source built (flags over file over defaults) while later ones add to it. */
@@ -57,6 +59,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->login_failure_delay_ms = 1000;
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
+    cfg->tls_require_reuse = true;
 }
 
 void config_free(ftpd_config *cfg)
@@ -67,8 +70,12 @@ void config_free(ftpd_config *cfg)
     free(cfg->run_as_user);
     free(cfg->xferlog_file);
     free(cfg->config_file);
+    free(cfg->tls_cert);
+    free(cfg->tls_key);
+    free(cfg->state_dir);
     cfg->users_file = cfg->anon_root = cfg->pasv_address = NULL;
     cfg->run_as_user = cfg->xferlog_file = cfg->config_file = NULL;
+    cfg->tls_cert = cfg->tls_key = cfg->state_dir = NULL;
 }
 
 /* Strict decimal: optional '-', digits, nothing else (strtol alone would take " 12", "+1",
@@ -179,6 +186,53 @@ static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *e
     return 0;
 }
 
+/* An implicit-FTPS listener: like `listen`, but its list is only ever added to. */
+static int set_listen_implicit(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (net_parse_hostport(value, DEFAULT_IMPLICIT_PORT, &ss, &len) != 0)
+        return set_error(err, err_size,
+                         "listen-implicit: expected ADDR:PORT or [IPV6-ADDR]:PORT with a numeric "
+                         "address, got '%s'",
+                         value);
+    if (cfg->listen_implicit_count >= CONFIG_MAX_LISTEN)
+        return set_error(err, err_size, "listen-implicit: at most %d addresses, got one more: '%s'",
+                         CONFIG_MAX_LISTEN, value);
+    cfg->listen_implicit[cfg->listen_implicit_count++] = ss;
+    return 0;
+}
+
+/* yes/no settings; a flag without a value (value NULL) means yes. */
+typedef struct bool_key {
+    const char *key;
+    size_t offset;
+    size_t also; /* a second field set alike (require-tls sets login and data); 0: none */
+} bool_key;
+
+static const bool_key bool_keys[] = {
+    {"tls", offsetof(ftpd_config, tls), 0},
+    {"require-tls", offsetof(ftpd_config, require_tls_login),
+     offsetof(ftpd_config, require_tls_data)},
+    {"require-tls-login", offsetof(ftpd_config, require_tls_login), 0},
+    {"require-tls-data", offsetof(ftpd_config, require_tls_data), 0},
+    {"require-tls-anonymous", offsetof(ftpd_config, require_tls_anonymous), 0},
+    {"tls-require-reuse", offsetof(ftpd_config, tls_require_reuse), 0},
+};
+
+static int parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"yes", "on", "true", "1"};
+    static const char *const no[] = {"no", "off", "false", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
+            *out = strcasecmp(v, yes[i]) == 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static int set_pasv_ports(ftpd_config *cfg, const char *value, char *err, size_t err_size)
 {
     const char *dash = strchr(value, '-');
@@ -205,6 +259,20 @@ bad:
 static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char *value, char *err,
                      size_t err_size)
 {
+    for (size_t i = 0; i < sizeof(bool_keys) / sizeof(bool_keys[0]); i++) {
+        const bool_key *k = &bool_keys[i];
+        if (strcmp(key, k->key) != 0)
+            continue;
+        bool v = true;
+        if (value && parse_bool(value, &v) != 0)
+            return set_error(err, err_size, "%s: expected yes or no, got '%s'", key, value);
+        *(bool *)(void *)((char *)cfg + k->offset) = v;
+        if (k->also)
+            *(bool *)(void *)((char *)cfg + k->also) = v;
+        return 0;
+    }
+    if (!value)
+        return set_error(err, err_size, "%s: expected a value", key);
     for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
         const int_key *k = &int_keys[i];
         if (strcmp(key, k->key) != 0)
@@ -221,6 +289,25 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
         return set_listen(cfg, ctx, value, err, err_size);
     if (strcmp(key, "pasv-ports") == 0)
         return set_pasv_ports(cfg, value, err, err_size);
+    if (strcmp(key, "listen-implicit") == 0)
+        return set_listen_implicit(cfg, value, err, err_size);
+    if (strcmp(key, "tls-cert") == 0 || strcmp(key, "tls-key") == 0) {
+        char *p;
+        if (existing_path(ctx, key, value, false, &p, err, err_size) != 0)
+            return -1;
+        replace_str(key[4] == 'c' ? &cfg->tls_cert : &cfg->tls_key, p);
+        return 0;
+    }
+    if (strcmp(key, "state-dir") == 0) {
+        if (*value == '\0')
+            return set_error(err, err_size, "state-dir: expected a path, got an empty value");
+        /* Created at start-up when missing, so it need not exist yet. */
+        char *p = absolute_path(ctx, value);
+        if (!p)
+            return set_error(err, err_size, "state-dir: '%s': %s", value, strerror(errno));
+        replace_str(&cfg->state_dir, p);
+        return 0;
+    }
     if (strcmp(key, "users") == 0) {
         char *p;
         if (existing_path(ctx, key, value, false, &p, err, err_size) != 0)
@@ -382,6 +469,16 @@ enum {
     OPT_LOG_LEVEL,
     OPT_WORKERS,
     OPT_HASH_PASSWORD,
+    OPT_TLS,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_REQUIRE_TLS,
+    OPT_REQUIRE_TLS_LOGIN,
+    OPT_REQUIRE_TLS_DATA,
+    OPT_REQUIRE_TLS_ANONYMOUS,
+    OPT_TLS_REQUIRE_REUSE,
+    OPT_LISTEN_IMPLICIT,
+    OPT_STATE_DIR,
 };
 
 static const struct option long_opts[] = {
@@ -406,6 +503,16 @@ static const struct option long_opts[] = {
     {"xferlog", required_argument, NULL, OPT_XFERLOG},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"require-tls", no_argument, NULL, OPT_REQUIRE_TLS},
+    {"require-tls-login", no_argument, NULL, OPT_REQUIRE_TLS_LOGIN},
+    {"require-tls-data", no_argument, NULL, OPT_REQUIRE_TLS_DATA},
+    {"require-tls-anonymous", no_argument, NULL, OPT_REQUIRE_TLS_ANONYMOUS},
+    {"tls-require-reuse", required_argument, NULL, OPT_TLS_REQUIRE_REUSE},
+    {"listen-implicit", required_argument, NULL, OPT_LISTEN_IMPLICIT},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {NULL, 0, NULL, 0},
 };
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
@@ -455,6 +562,30 @@ static void print_help(void)
           "      --log-level LEVEL     error, warn, info or debug (default info)\n"
           "      --workers N           threads for password checks and slow file work,\n"
           "                            0..1024; 0 means one per CPU (default 0)\n"
+          "\n"
+          "FTPS (TLS, RFC 4217):\n"
+          "      --tls                 offer AUTH TLS on the control connection\n"
+          "      --tls-cert FILE       PEM certificate (chain) for TLS (default: a self-signed\n"
+          "                            one, generated at first start in the state directory)\n"
+          "      --tls-key FILE        PEM private key (default: the --tls-cert file)\n"
+          "      --require-tls         logins and data connections must be protected\n"
+          "                            (= --require-tls-login --require-tls-data)\n"
+          "      --require-tls-login   USER/PASS only after AUTH TLS\n"
+          "      --require-tls-data    data connections only under PROT P\n"
+          "      --require-tls-anonymous\n"
+          "                            hold anonymous sessions to the two rules above too\n"
+          "                            (default: anonymous sessions are exempt)\n"
+          "      --tls-require-reuse yes|no\n"
+          "                            a PROT P data connection must resume the control\n"
+          "                            connection's TLS session (default yes)\n"
+          "      --listen-implicit ADDR:PORT\n"
+          "                            also listen for implicit FTPS (TLS from the first\n"
+          "                            byte), e.g. 0.0.0.0:990; up to 8 times\n"
+          "      --state-dir DIR       where the generated certificate is kept (default:\n"
+          "                            /var/lib/ftpd as root, else $XDG_STATE_HOME/ftpd or\n"
+          "                            ~/.local/state/ftpd)\n"
+          "      The --require-tls* options and --listen-implicit turn --tls on.\n"
+          "\n"
           "      --hash-password       read a password from standard input, print its\n"
           "                            SHA-512-crypt hash for a users file, and exit\n"
           "  -h, --help                show this help and exit\n"
@@ -665,5 +796,7 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
         return CONFIG_ERROR;
     }
     cfg->demo_account_warning = cfg->users_file && ends_with(cfg->users_file, "sample_data/users");
+    if (cfg->require_tls_login || cfg->require_tls_data || cfg->listen_implicit_count > 0)
+        cfg->tls = true;
     return CONFIG_OK;
 }

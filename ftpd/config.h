@@ -31,6 +31,18 @@ typedef struct ftpd_config {
     int worker_threads;         /* 0: as many as cores */
     bool demo_account_warning;  /* set when the users file holds the shipped demo account */
     char *config_file;          /* the -c FILE that was read, for messages */
+    /* FTPS (RFC 4217) */
+    bool tls;                   /* AUTH TLS offered; implied by require-tls* and listen-implicit */
+    char *tls_cert;             /* PEM certificate chain; NULL: generated in state_dir */
+    char *tls_key;              /* PEM private key; NULL: tls_cert (one file with both) */
+    bool require_tls_login;     /* USER/PASS only on a protected control connection */
+    bool require_tls_data;      /* data connections only under PROT P */
+    bool require_tls_anonymous; /* the two above bind anonymous sessions too (default: exempt) */
+    bool tls_require_reuse;     /* data connections must resume the control's session (yes) */
+    /* implicit FTPS listeners */
+    struct sockaddr_storage listen_implicit[CONFIG_MAX_LISTEN];
+    size_t listen_implicit_count;
+    char *state_dir; /* generated certificate's home; NULL: the default (ftpd(8)) */
 } ftpd_config;
 
 typedef enum {

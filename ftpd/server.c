@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ftps.h"
 #include "log.h"
 #include "net.h"
 #include "session.h"
@@ -31,6 +32,20 @@ int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev
         }
         srv->listen_fds[srv->nlisten++] = fd;
     }
+    for (size_t i = 0; i < cfg->listen_implicit_count; i++) {
+        char name[NET_ADDR_STRLEN];
+        net_addr_str(&cfg->listen_implicit[i], name, sizeof name);
+        int fd = net_listen(&cfg->listen_implicit[i], LISTEN_BACKLOG);
+        if (fd < 0) {
+            log_error("cannot listen on %s: %s", name, strerror(errno));
+            return -1;
+        }
+        srv->listen_implicit[srv->nlisten] = true;
+        srv->listen_fds[srv->nlisten++] = fd;
+    }
+    /* Before privileges are dropped: the key may be readable by root only. */
+    if (ftps_server_init(srv) < 0)
+        return -1;
     if (cfg->xferlog_file) {
         srv->xferlog = fopen(cfg->xferlog_file, "ae");
         if (!srv->xferlog) {
@@ -95,12 +110,13 @@ int server_start(server *srv)
         struct sockaddr_storage bound;
         char name[NET_ADDR_STRLEN];
         net_local_addr(srv->listen_fds[i], &bound);
-        log_startup("listening on %s", net_addr_str(&bound, name, sizeof name));
+        log_startup("listening on %s%s", net_addr_str(&bound, name, sizeof name),
+                    srv->listen_implicit[i] ? " (implicit FTPS)" : "");
     }
     return 0;
 }
 
-static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer)
+static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer, bool implicit_tls)
 {
     const ftpd_config *cfg = srv->cfg;
     const char *refuse = NULL;
@@ -108,8 +124,8 @@ static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer)
         refuse = "Too many users, try again later.";
     else if (ipcount_get(&srv->per_ip, peer) >= (unsigned)cfg->max_per_ip)
         refuse = "Too many connections from your address.";
-    session *s = session_new(srv, fd, peer, refuse);
-    if (s && !refuse) {
+    session *s = session_new(srv, fd, peer, refuse, implicit_tls);
+    if (s && !refuse && s->state != SESS_CLOSED) { /* implicit TLS may have failed at once */
         if (ipcount_inc(&srv->per_ip, peer))
             s->flags |= SF_COUNTED;
     }
@@ -118,11 +134,15 @@ static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer)
 static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     server *srv = ud;
+    bool implicit_tls = false;
+    for (size_t i = 0; i < srv->nlisten; i++)
+        if (srv->listen_fds[i] == fd)
+            implicit_tls = srv->listen_implicit[i];
     for (int i = 0; i < ACCEPTS_PER_WAKEUP; i++) {
         struct sockaddr_storage peer;
         int cfd = net_accept(fd, &peer);
         if (cfd >= 0) {
-            accept_one(srv, cfd, &peer);
+            accept_one(srv, cfd, &peer, implicit_tls);
             continue;
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -199,9 +219,11 @@ void server_shutdown(server *srv)
         session *s = srv->closing;
         srv->closing = s->next;
         session_discard_auth(s);
+        session_discard_hash(s);
         session_free(s);
     }
     ipcount_free(&srv->per_ip);
+    ftps_server_free(srv);
     if (srv->xferlog) {
         fclose(srv->xferlog);
         srv->xferlog = NULL;

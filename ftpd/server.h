@@ -11,13 +11,15 @@
 #include "workq.h"
 
 typedef struct session session;
+struct ssl_ctx_st;
 
 typedef struct server {
     const ftpd_config *cfg;
     const ftpd_users *users;
     ev_loop *loop;
     workq *wq;
-    int listen_fds[CONFIG_MAX_LISTEN];
+    int listen_fds[2 * CONFIG_MAX_LISTEN];
+    bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;
     bool accept_paused; /* out of fds: listeners unregistered until the timer retries */
     ev_timer accept_retry;
@@ -27,6 +29,7 @@ typedef struct server {
     ipcount per_ip;
     unsigned long next_id;
     FILE *xferlog;
+    struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
     size_t running_transfers;
 } server;

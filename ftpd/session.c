@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "ftp_reply.h"
+#include "ftps.h"
 #include "listfmt.h"
 #include "log.h"
 #include "net.h"
@@ -22,10 +23,22 @@
 
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+static long drain_cb(ev_loop *loop, ev_timer *t, void *ud);
+static void tls_step(session *s);
+static void process_input(session *s);
 
 static bool reading_allowed(const session *s)
 {
-    return (s->state == SESS_LOGIN || s->state == SESS_READY) && !(s->flags & SF_READ_PAUSED);
+    return (s->state == SESS_LOGIN || s->state == SESS_READY) &&
+           !(s->flags & (SF_READ_PAUSED | SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+}
+
+/* Input that OpenSSL already decrypted raises no socket event: come back for it before the
+ * loop sleeps (a 0 ms timer keeps the loop from sleeping). */
+static void check_pending(session *s)
+{
+    if (reading_allowed(s) && stream_pending(&s->ctl) > 0)
+        ev_timer_start(s->srv->loop, &s->drain, 0);
 }
 
 /* The control fd asks for writable events only while replies wait in `out`. */
@@ -35,6 +48,8 @@ static void update_events(session *s)
         return;
     ev_loop *loop = s->srv->loop;
     int want = (reading_allowed(s) ? EV_READ : 0) | (buf_empty(&s->out) ? 0 : EV_WRITE);
+    if (s->flags & SF_TLS_HANDSHAKE)
+        want = 0; /* only what the handshake waits for */
     want |= stream_want(&s->ctl);
     int have = ev_mask(loop, s->ctl.fd);
     if (have & ~want)
@@ -45,6 +60,10 @@ static void update_events(session *s)
 
 static void flush_out(session *s)
 {
+    if (s->flags & SF_TLS_HANDSHAKE) { /* replies wait for the TLS handshake */
+        update_events(s);
+        return;
+    }
     while (!buf_empty(&s->out)) {
         ssize_t n = stream_write(&s->ctl, buf_head(&s->out), buf_len(&s->out));
         if (n > 0) {
@@ -60,11 +79,52 @@ static void flush_out(session *s)
     if (buf_empty(&s->out)) {
         buf_trim(&s->out);
         if (s->state == SESS_CLOSING) {
+            /* End the stream properly (TLS: close_notify) before closing. */
+            if (stream_shutdown(&s->ctl) < 0 && s->ctl.last_errno == EAGAIN) {
+                update_events(s);
+                return;
+            }
             session_close(s);
+            return;
+        }
+        if (s->flags & SF_TLS_PENDING) { /* 234 is out: the handshake begins */
+            s->flags &= ~SF_TLS_PENDING;
+            if (ftps_session_start(s) < 0) {
+                session_close(s);
+                return;
+            }
+            s->flags |= SF_TLS_HANDSHAKE;
+            tls_step(s);
             return;
         }
     }
     update_events(s);
+}
+
+/* Drives the control connection's TLS handshake; input and replies wait until it is done.
+ * A client that stalls it is closed by the login timeout. */
+static void tls_step(session *s)
+{
+    if (stream_handshake(&s->ctl) < 0) {
+        if (s->ctl.last_errno == EAGAIN) {
+            update_events(s);
+            return;
+        }
+        session_log(s, "TLS handshake failed: %s", ftps_session_error(s));
+        session_close(s);
+        return;
+    }
+    s->flags &= ~SF_TLS_HANDSHAKE;
+    s->last_activity = ev_now(s->srv->loop);
+    ftps_session_ready(s);
+    flush_out(s); /* the greeting of implicit FTPS */
+    if (s->state == SESS_CLOSED)
+        return;
+    process_input(s);
+    if (s->state != SESS_CLOSED) {
+        update_events(s);
+        check_pending(s);
+    }
 }
 
 static void queued(session *s, int rc)
@@ -113,7 +173,7 @@ void session_log(const session *s, const char *fmt, ...)
 }
 
 session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,
-                     const char *refuse)
+                     const char *refuse, bool implicit_tls)
 {
     session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -136,6 +196,7 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     s->vfs.root_fd = -1;
     s->mlst_facts = MLSX_ALL;
     ev_timer_init(&s->timer, session_timer_cb, s);
+    ev_timer_init(&s->drain, drain_cb, s);
     s->last_activity = ev_now(srv->loop);
 
     s->next = srv->sessions;
@@ -144,6 +205,11 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     srv->sessions = s;
     srv->nsessions++;
 
+    if (refuse && implicit_tls) { /* a 421 would need a handshake first: just close */
+        session_log(s, "refused: %s", refuse);
+        session_close(s);
+        return s;
+    }
     if (refuse) {
         session_log(s, "refused: %s", refuse);
         session_reply(s, FTP_SERVICE_UNAVAILABLE, "%s", refuse);
@@ -152,7 +218,19 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     }
     session_log(s, "connected");
     ev_timer_start(srv->loop, &s->timer, (long)srv->cfg->login_timeout * 1000);
+    if (implicit_tls) {
+        if (ftps_session_start(s) < 0) {
+            session_close(s);
+            return s;
+        }
+        /* Implicit FTPS clients expect protected data without asking (PROT P). */
+        s->flags |= SF_TLS | SF_TLS_HANDSHAKE | SF_PROT_P | SF_PBSZ;
+    }
     session_reply(s, FTP_READY, "ftpd " FTP_VERSION " ready.");
+    if (implicit_tls) {
+        tls_step(s);
+        return s;
+    }
     update_events(s);
     return s;
 }
@@ -174,6 +252,7 @@ void session_close(session *s)
     if (s->xfer)
         xfer_free(s->xfer);
     ev_timer_stop(s->srv->loop, &s->timer);
+    ev_timer_stop(s->srv->loop, &s->drain);
     ev_del(s->srv->loop, s->ctl.fd, EV_READ | EV_WRITE);
     stream_close(&s->ctl);
     s->state = SESS_CLOSED;
@@ -275,7 +354,10 @@ void session_resume(session *s)
     }
     if (s->state != SESS_CLOSED) {
         process_input(s);
-        update_events(s);
+        if (s->state != SESS_CLOSED) {
+            update_events(s);
+            check_pending(s);
+        }
     }
 }
 
@@ -295,7 +377,7 @@ static void read_input(session *s)
         if (n > 0) {
             buf_commit(&s->in, (size_t)n);
             process_input(s);
-            if ((size_t)n < avail)
+            if ((size_t)n < avail && stream_pending(&s->ctl) == 0)
                 break;
             continue;
         }
@@ -313,12 +395,33 @@ static void read_input(session *s)
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     session *s = ud;
-    if (mask & EV_WRITE)
+    if (s->flags & SF_TLS_HANDSHAKE) {
+        tls_step(s);
+        return;
+    }
+    /* Events the stream asked for itself (a TLS read that must write, or the reverse): retry
+     * both directions, whichever was waiting. */
+    int extra = stream_want(&s->ctl);
+    if ((mask & EV_WRITE) || extra)
         flush_out(s);
-    if ((mask & EV_READ) && reading_allowed(s))
+    if (((mask & EV_READ) || extra) && reading_allowed(s))
         read_input(s);
-    if (s->state != SESS_CLOSED)
+    if (s->state != SESS_CLOSED) {
         update_events(s);
+        check_pending(s);
+    }
+}
+
+static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    session *s = ud;
+    if (reading_allowed(s))
+        read_input(s);
+    if (s->state != SESS_CLOSED) {
+        update_events(s);
+        check_pending(s);
+    }
+    return EV_TIMER_STOP;
 }
 
 static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
@@ -349,6 +452,11 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     long long idle = now - s->last_activity;
     if (idle < limit)
         return (long)(limit - idle);
+    if (s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE)) { /* nothing can be said to it now */
+        session_log(s, "TLS handshake timeout");
+        session_close(s);
+        return EV_TIMER_STOP;
+    }
     session_log(s, "%s timeout", s->state == SESS_READY ? "idle" : "login");
     session_reply(s, FTP_SERVICE_UNAVAILABLE, "Timeout (%d seconds): closing control connection.",
                   (int)(limit / 1000));

@@ -10,6 +10,7 @@
 #include "ev.h"
 #include "ftp_parse.h"
 #include "stream.h"
+#include "stream_tls.h"
 #include "users.h"
 #include "vfs.h"
 
@@ -34,6 +35,12 @@ enum {
     SF_WANT_WRITE = 1 << 4,  /* control output pending in `out` */
     SF_READ_PAUSED = 1 << 5, /* input not read while a command waits (transfer, login) */
     SF_COUNTED = 1 << 6,     /* counted in the per-address table */
+    /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
+    SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
+    SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */
+    SF_TLS_HANDSHAKE = 1 << 18, /* control handshake running; input and replies wait */
+    SF_PROT_P = 1 << 19,        /* PROT P: data connections are TLS */
+    SF_PBSZ = 1 << 20,          /* PBSZ seen */
 };
 
 typedef struct session {
@@ -41,7 +48,10 @@ typedef struct session {
     unsigned long id;
     session_state state;
     unsigned flags;
-    stream ctl;
+    union { /* the control stream: plain, or TLS after AUTH (ctl_tls.base is ctl) */
+        stream ctl;
+        stream_tls ctl_tls;
+    };
     struct sockaddr_storage peer;
     struct sockaddr_storage local;
     char peer_str[64];
@@ -59,17 +69,24 @@ typedef struct session {
     char *rename_from;
     int login_failures;
     ev_timer timer; /* login/idle timeout and the failed-login delay */
+    ev_timer drain; /* 0 ms: input OpenSSL already decrypted waits to be read */
     long long last_activity;
     struct xfer *xfer;
     struct auth_job *auth;
     int jobs;               /* other worker jobs that still refer to this session */
     unsigned long xfer_seq; /* numbers data channels, so a job can tell its own from a new one */
+    int hash_algo;          /* digest_algo chosen with OPTS HASH (cmd_hash.c); 0 is SHA-256 */
+    struct hash_job *hash;  /* a HASH running on the workers, or NULL */
+    bool rang_set;          /* RANG given: the next HASH covers rang_start..rang_end */
+    off_t rang_start, rang_end;
     struct session *prev, *next;
 } session;
 
-/* Takes ownership of fd, sends the greeting (or 421 with reason and closes when `refuse`). */
+/* Takes ownership of fd, sends the greeting (or 421 with reason and closes when `refuse`).
+ * With implicit_tls (implicit FTPS) the TLS handshake comes first and the greeting follows
+ * it; a refused implicit connection is closed without a word. */
 session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,
-                     const char *refuse);
+                     const char *refuse, bool implicit_tls);
 /* Frees a closed session (called by the server outside any callback). */
 void session_free(session *s);
 /* Queues a reply and flushes what the socket takes now. */
@@ -84,6 +101,8 @@ void session_close(session *s);
 void session_resume(session *s);
 /* Frees a password check that will never report back (the worker pool was stopped). */
 void session_discard_auth(session *s);
+/* Frees a HASH that will never report back (the worker pool was stopped; cmd_hash.c). */
+void session_discard_hash(session *s);
 /* Logs "[id] peer user: message" at info level. */
 void session_log(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Resolves a client path against cwd into out (PATH_VMAX). Replies 553/550 and returns -1

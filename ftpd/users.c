@@ -21,7 +21,7 @@
 static const char dummy_hash[] = "$6$.OXf0Xf5IS5nvuUg$tIB1LSUS2ACKjdNwPpAkwz9lLseFqrhQcn14ZI/0zuH6k"
                                  "R8JVnYehAdsCn/Kh2yU747ajTWkcflL21EsQMSOq/";
 
-static const char perm_letters[] = "elradfmw";
+static const char perm_letters[] = "elradfmwS";
 
 int users_parse_perms(const char *s, unsigned *perms)
 {

@@ -10,6 +10,7 @@
 
 #include "dirlist.h"
 #include "ftp_reply.h"
+#include "ftps.h"
 #include "log.h"
 #include "net.h"
 #include "path.h"
@@ -25,6 +26,8 @@
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
 static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+static long drain_cb(ev_loop *loop, ev_timer *t, void *ud);
+static void handshake_step(xfer *x);
 static void log_transfer(xfer *x, bool complete);
 
 static ev_loop *loop_of(const xfer *x)
@@ -67,6 +70,7 @@ static xfer *xfer_new(session *s)
     x->total = -1;
     buf_init(&x->fbuf, XFER_BUF_SIZE);
     ev_timer_init(&x->timer, xfer_timer_cb, x);
+    ev_timer_init(&x->drain, drain_cb, x);
     x->last_progress = ev_now(s->srv->loop);
     ev_timer_start(s->srv->loop, &x->timer, (long)s->srv->cfg->data_timeout * 1000);
     s->xfer = x;
@@ -93,6 +97,7 @@ static void release(xfer *x, bool keep_partial)
         server_transfer_ended(x->s->srv);
     close_data(x);
     ev_timer_stop(loop_of(x), &x->timer);
+    ev_timer_stop(loop_of(x), &x->drain);
     if (x->file_fd >= 0)
         close(x->file_fd);
     if (x->uploading)
@@ -227,6 +232,18 @@ static void fail_network(xfer *x, int err)
     finish(x, FTP_TRANSFER_ABORTED, text, true);
 }
 
+/* Registers exactly `want` for the data connection. Returns 0 or -1 (errno). */
+static int set_events(xfer *x, int want)
+{
+    ev_loop *loop = loop_of(x);
+    int have = ev_mask(loop, x->data_fd);
+    if (have & ~want)
+        ev_del(loop, x->data_fd, have & ~want);
+    if (want & ~have)
+        return ev_add(loop, x->data_fd, want & ~have, data_cb, x);
+    return 0;
+}
+
 static void progress(xfer *x, size_t n)
 {
     x->done += (long long)n;
@@ -279,6 +296,19 @@ static int fill(xfer *x)
     return 0;
 }
 
+/* Everything is sent: the stream's end goes out (TLS: close_notify, which tells the client
+ * the data is complete rather than cut) before the 226. */
+static void end_stream(xfer *x)
+{
+    x->state = XS_SHUTDOWN;
+    if (stream_shutdown(&x->data) < 0 && x->data.last_errno == EAGAIN) {
+        if (set_events(x, stream_want(&x->data)) < 0)
+            fail_local(x, errno);
+        return;
+    }
+    finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+}
+
 static void pump_out(xfer *x)
 {
     size_t budget = XFER_WAKEUP_BUDGET;
@@ -298,7 +328,7 @@ static void pump_out(xfer *x)
             continue;
         }
         if (x->eof || (direct && x->offset >= x->total)) {
-            finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+            end_stream(x);
             return;
         }
         if (direct) {
@@ -441,6 +471,9 @@ static void pump_in(xfer *x)
             buf_commit(&x->fbuf, (size_t)n);
             progress(x, (size_t)n);
             budget = budget > (size_t)n ? budget - (size_t)n : 0;
+            /* A TLS read returns one record (16 KiB): gather them, one file write a buffer. */
+            if (budget > 0 && !buf_full(&x->fbuf))
+                continue;
         }
         if (n < 0 && x->data.last_errno != EAGAIN) {
             if (drain_to_file(x) == 0)
@@ -449,7 +482,7 @@ static void pump_in(xfer *x)
                 fail_local(x, errno);
             return;
         }
-        /* The file write is synchronous, so the buffer never holds more than one read. */
+        /* The file write is synchronous, so the buffer is empty after each turn. */
         if (drain_to_file(x) < 0) {
             fail_local(x, errno);
             return;
@@ -487,15 +520,71 @@ static void begin_streaming(xfer *x)
         session_reply(s, FTP_FILE_STATUS_OK, "Here comes the directory listing.");
     if (s->state == SESS_CLOSED || s->xfer != x)
         return;
-    int mask = x->kind == XK_STOR ? EV_READ : EV_WRITE;
-    if (ev_add(loop_of(x), x->data_fd, mask, data_cb, x) < 0) {
-        fail_local(x, errno);
+    /* Under PROT P the data connection becomes TLS; clients start its handshake once they
+     * have the 150 (RFC 4217), so it runs now, before any payload. */
+    if (ftps_data_wrap(x) < 0) {
+        finish(x, FTP_CANT_OPEN_DATA, "Can't open data connection: TLS unavailable.", false);
         return;
     }
+    x->state = XS_TLS_HANDSHAKE;
+    handshake_step(x);
+}
+
+/* One turn of moving data; then, unless the turn ended the transfer (x is then freed), the
+ * fd's events follow what the transfer and the stream wait for, and bytes already decrypted
+ * inside the stream are read before the loop sleeps. */
+static void pump(xfer *x)
+{
+    session *s = x->s;
+    unsigned long seq = x->seq;
     if (x->kind == XK_STOR)
         pump_in(x);
     else
         pump_out(x);
+    if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
+        return;
+    int base = x->kind == XK_STOR ? EV_READ : EV_WRITE;
+    if (set_events(x, base | stream_want(&x->data)) < 0) {
+        fail_local(x, errno);
+        return;
+    }
+    if (x->kind == XK_STOR && stream_pending(&x->data) > 0)
+        ev_timer_start(loop_of(x), &x->drain, 0);
+}
+
+static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    xfer *x = ud;
+    if (x->state == XS_RUNNING)
+        pump(x);
+    return EV_TIMER_STOP;
+}
+
+/* The data connection's own set-up (TLS handshake; nothing for a plain socket), then the
+ * TLS policy check (session reuse), then the payload. */
+static void handshake_step(xfer *x)
+{
+    if (stream_handshake(&x->data) < 0) {
+        if (x->data.last_errno == EAGAIN) {
+            if (set_events(x, stream_want(&x->data)) < 0)
+                fail_local(x, errno);
+            return;
+        }
+        char text[256];
+        snprintf(text, sizeof text, "Data connection TLS handshake failed (%s).",
+                 ftps_data_error(x));
+        session_log(x->s, "%s", text);
+        finish(x, FTP_TLS_DATA_REFUSED, text, false);
+        return;
+    }
+    const char *refusal = ftps_data_check(x);
+    if (refusal) {
+        finish(x, FTP_TLS_DATA_REFUSED, refusal, false);
+        return;
+    }
+    x->state = XS_RUNNING;
+    x->last_progress = ev_now(loop_of(x));
+    pump(x);
 }
 
 static void connected(xfer *x, int fd)
@@ -550,16 +639,22 @@ static void connect_done(xfer *x)
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     xfer *x = ud;
-    if (x->state == XS_CONNECTING) {
+    switch (x->state) {
+    case XS_CONNECTING:
         connect_done(x);
-        return;
+        break;
+    case XS_TLS_HANDSHAKE:
+        handshake_step(x);
+        break;
+    case XS_RUNNING:
+        pump(x);
+        break;
+    case XS_SHUTDOWN:
+        end_stream(x);
+        break;
+    default:
+        break;
     }
-    if (x->state != XS_RUNNING)
-        return;
-    if (x->kind == XK_STOR)
-        pump_in(x);
-    else
-        pump_out(x);
 }
 
 void xfer_start(xfer *x)

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "ev.h"
 #include "stream.h"
+#include "stream_tls.h"
 #include "upload.h"
 
 struct session;
@@ -22,6 +23,8 @@ typedef enum {
     XS_CONNECTED,       /* data connection up, waiting for the data command */
     XS_RUNNING,         /* bytes moving */
     XS_UPLOAD_SETTLING, /* upload data ended; committed unless the control connection dies */
+    XS_TLS_HANDSHAKE,   /* 150 sent; the data connection's own set-up (TLS handshake) runs */
+    XS_SHUTDOWN,        /* download sent; the stream's end (TLS close_notify) is written */
 } xfer_state;
 
 typedef enum { XK_NONE = 0, XK_RETR, XK_STOR, XK_LIST, XK_NLST, XK_MLSD } xfer_kind;
@@ -40,7 +43,10 @@ typedef struct xfer {
     bool counted;    /* counted in the server's running transfers */
     int listen_fd;
     int data_fd; /* -1 until connected; then owned by `data` */
-    stream data;
+    union {      /* plain, or TLS under PROT P (data_tls.base is data) */
+        stream data;
+        stream_tls data_tls;
+    };
     struct sockaddr_storage port_addr;
     int file_fd;
     upload up;
@@ -53,6 +59,7 @@ typedef struct xfer {
     long long expect; /* payload bytes this transfer will move; -1 unknown */
     char *vpath;      /* for STAT, logs and xferlog */
     ev_timer timer;   /* data timeout */
+    ev_timer drain;   /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
     long long last_progress;
     long long started_ms;
 } xfer;

@@ -508,6 +508,16 @@ START_TEST(test_help_and_version)
         "--xferlog",
         "--log-level",
         "--workers",
+        "--tls ",
+        "--tls-cert",
+        "--tls-key",
+        "--require-tls ",
+        "--require-tls-login",
+        "--require-tls-data",
+        "--require-tls-anonymous",
+        "--tls-require-reuse",
+        "--listen-implicit",
+        "--state-dir",
         "--hash-password",
         "--help",
         "--version",
@@ -524,6 +534,79 @@ START_TEST(test_help_and_version)
     capture_end(&c, out, sizeof(out));
     ck_assert_int_eq(r, CONFIG_EXIT_OK);
     ck_assert_str_eq(out, "ftpd " FTP_VERSION "\n");
+}
+END_TEST
+
+/* FTPS settings: flags, file keys, implications and errors. */
+START_TEST(test_tls_settings)
+{
+    ftpd_config cfg;
+    char err[2048];
+    config_result r = load_args(&cfg, err, sizeof(err), "--users", users_path, NULL);
+    ck_assert_msg(r == CONFIG_OK, "%s", err);
+    ck_assert(!cfg.tls);
+    ck_assert(cfg.tls_require_reuse); /* on by default */
+    ck_assert(!cfg.require_tls_login && !cfg.require_tls_data && !cfg.require_tls_anonymous);
+    ck_assert_uint_eq(cfg.listen_implicit_count, 0);
+    ck_assert_ptr_null(cfg.state_dir);
+    config_free(&cfg);
+
+    r = load_args(&cfg, err, sizeof(err), "--users", users_path, "--require-tls",
+                  "--tls-require-reuse", "no", "--tls-cert", users_path, "--state-dir", "st",
+                  "--listen-implicit", "127.0.0.1", "--listen-implicit", "[::1]:9990", NULL);
+    ck_assert_msg(r == CONFIG_OK, "%s", err);
+    ck_assert(cfg.tls); /* implied */
+    ck_assert(cfg.require_tls_login && cfg.require_tls_data && !cfg.require_tls_anonymous);
+    ck_assert(!cfg.tls_require_reuse);
+    ck_assert_str_eq(cfg.tls_cert, users_path);
+    ck_assert_ptr_null(cfg.tls_key);
+    ck_assert_uint_eq(cfg.listen_implicit_count, 2);
+    assert_v4(&cfg.listen_implicit[0], "127.0.0.1", 990);
+    assert_v6(&cfg.listen_implicit[1], "::1", 9990);
+    ck_assert_uint_eq(cfg.listen_count, 1); /* the plain default stays */
+    char cwd[PATH_MAX], want[PATH_MAX + 8];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    snprintf(want, sizeof(want), "%s/st", cwd);
+    ck_assert_str_eq(cfg.state_dir, want);
+    config_free(&cfg);
+
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "users = %s\n"
+             "tls = yes\n"
+             "require-tls-data = on\n"
+             "require-tls-anonymous = true\n"
+             "tls-key = users\n"
+             "state-dir = state\n",
+             users_path);
+    write_conf(text);
+    r = load_args(&cfg, err, sizeof(err), "-c", conf_path, NULL);
+    ck_assert_msg(r == CONFIG_OK, "%s", err);
+    ck_assert(cfg.tls && cfg.require_tls_data && !cfg.require_tls_login);
+    ck_assert(cfg.require_tls_anonymous);
+    ck_assert_str_eq(cfg.tls_key, users_path);
+    snprintf(want, sizeof(want), "%s/state", tmpdir);
+    ck_assert_str_eq(cfg.state_dir, want);
+    config_free(&cfg);
+
+    static const struct {
+        const char *flag, *value, *want;
+    } bad[] = {
+        {"--tls-require-reuse", "maybe", "ftpd: --tls-require-reuse: expected yes or no"},
+        {"--tls-cert", "/nonexistent.pem", "ftpd: --tls-cert: '/nonexistent.pem'"},
+        {"--listen-implicit", "localhost:990", "ftpd: --listen-implicit: expected ADDR:PORT"},
+        {"--state-dir", "", "ftpd: --state-dir: expected a path"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = load_args(&cfg, err, sizeof(err), "--users", users_path, bad[i].flag, bad[i].value,
+                      NULL);
+        ck_assert_int_eq(r, CONFIG_ERROR);
+        ck_assert_msg(strncmp(err, bad[i].want, strlen(bad[i].want)) == 0, "%s", err);
+    }
+    write_conf("tls = perhaps\n");
+    r = load_args(&cfg, err, sizeof(err), "-c", conf_path, "--users", users_path, NULL);
+    ck_assert_int_eq(r, CONFIG_ERROR);
+    ck_assert_msg(strstr(err, ":1: tls: expected yes or no") != NULL, "%s", err);
 }
 END_TEST
 
@@ -640,6 +723,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_hash_password_flag);
     tcase_add_test(tc, test_hash_password_empty);
     tcase_add_test(tc, test_sample_data_fallback);
+    tcase_add_test(tc, test_tls_settings);
     suite_add_tcase(s, tc);
     return s;
 }

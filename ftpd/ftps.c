@@ -1,0 +1,255 @@
+/* FTPS for ftpd: certificate, TLS context and policy (see ftps.h). */
+#include "ftps.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+#include "session.h"
+#include "stream_tls.h"
+#include "tlscert.h"
+#include "users.h"
+#include "xfer.h"
+
+#define CERT_NAME "tls-cert.pem"
+#define KEY_NAME "tls-key.pem"
+
+char *ftps_state_dir(const char *configured, char *out, size_t out_size)
+{
+    int n;
+    if (configured) {
+        n = snprintf(out, out_size, "%s", configured);
+    } else if (geteuid() == 0) {
+        n = snprintf(out, out_size, "/var/lib/ftpd");
+    } else {
+        /* XDG Base Directory: state that should persist but is not worth backing up. */
+        const char *xdg = getenv("XDG_STATE_HOME");
+        const char *home = getenv("HOME");
+        if (xdg && xdg[0] == '/') {
+            n = snprintf(out, out_size, "%s/ftpd", xdg);
+        } else {
+            if (!home || home[0] != '/') {
+                struct passwd *pw = getpwuid(geteuid());
+                home = pw ? pw->pw_dir : NULL;
+            }
+            if (!home || home[0] != '/')
+                return NULL;
+            n = snprintf(out, out_size, "%s/.local/state/ftpd", home);
+        }
+    }
+    return n > 0 && (size_t)n < out_size ? out : NULL;
+}
+
+/* mkdir -p, each created component private to the user. */
+static int make_dirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = tmp + 1;; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+            return -1;
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+/* The certificate and key in the state directory, generated when neither exists. */
+static int state_cert(const ftpd_config *cfg, char *cert, char *key, size_t size, bool *generated)
+{
+    char dir[PATH_MAX];
+    if (!ftps_state_dir(cfg->state_dir, dir, sizeof dir)) {
+        log_error("TLS: no state directory for the generated certificate (no $HOME): give "
+                  "--state-dir DIR or --tls-cert FILE");
+        return -1;
+    }
+    if ((size_t)snprintf(cert, size, "%s/" CERT_NAME, dir) >= size ||
+        (size_t)snprintf(key, size, "%s/" KEY_NAME, dir) >= size) {
+        log_error("TLS: state directory path too long: %s", dir);
+        return -1;
+    }
+    bool have_cert = access(cert, F_OK) == 0, have_key = access(key, F_OK) == 0;
+    if (have_cert && have_key)
+        return 0;
+    if (have_cert != have_key) {
+        log_error("TLS: %s exists but %s does not; remove it to have a new certificate "
+                  "generated, or give --tls-cert and --tls-key",
+                  have_cert ? cert : key, have_cert ? key : cert);
+        return -1;
+    }
+    if (make_dirs(dir) < 0) {
+        log_error("TLS: cannot create the state directory %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    char err[512];
+    if (tlscert_generate(cert, key, err, sizeof err) < 0) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    *generated = true;
+    return 0;
+}
+
+int ftps_server_init(server *srv)
+{
+    const ftpd_config *cfg = srv->cfg;
+    if (!cfg->tls) {
+        if (cfg->tls_cert)
+            log_warn("tls-cert is set but TLS is off: give --tls to offer AUTH TLS");
+        return 0;
+    }
+    char cert[PATH_MAX], key[PATH_MAX];
+    bool generated = false;
+    if (cfg->tls_cert) {
+        snprintf(cert, sizeof cert, "%s", cfg->tls_cert);
+        snprintf(key, sizeof key, "%s", cfg->tls_key ? cfg->tls_key : cfg->tls_cert);
+    } else if (cfg->tls_key) {
+        log_error("TLS: tls-key is set without tls-cert");
+        return -1;
+    } else if (state_cert(cfg, cert, key, sizeof cert, &generated) < 0) {
+        return -1;
+    }
+    char err[512], fp[TLSCERT_FP_LEN], pin[TLSCERT_PIN_LEN];
+    srv->tls_ctx = stream_tls_server_ctx(cert, key, err, sizeof err);
+    if (!srv->tls_ctx) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    if (tlscert_fingerprint(cert, fp, pin, sizeof pin, err, sizeof err) < 0) {
+        log_error("TLS: %s", err);
+        return -1;
+    }
+    log_startup("TLS certificate %s (%s): SHA-256 fingerprint %s, public key pin sha256//%s", cert,
+                generated ? "self-signed, generated now" : "loaded", fp, pin);
+    log_info("FTPS: AUTH TLS offered%s%s%s; data connections %s reuse the control "
+             "connection's TLS session",
+             cfg->require_tls_login ? ", required for logins" : "",
+             cfg->require_tls_data ? ", required for data" : "",
+             (cfg->require_tls_login || cfg->require_tls_data) && !cfg->require_tls_anonymous
+                 ? " (anonymous exempt)"
+                 : "",
+             cfg->tls_require_reuse ? "must" : "need not");
+    return 0;
+}
+
+void ftps_server_free(server *srv)
+{
+    if (srv->tls_ctx) {
+        stream_tls_ctx_free(srv->tls_ctx);
+        srv->tls_ctx = NULL;
+    }
+}
+
+int ftps_session_start(session *s)
+{
+    int fd = s->ctl.fd;
+    if (stream_tls_init(&s->ctl_tls, fd, s->srv->tls_ctx, STREAM_TLS_SERVER) < 0) {
+        session_log(s, "%s", s->ctl_tls.err);
+        return -1;
+    }
+    return 0;
+}
+
+void ftps_session_ready(session *s)
+{
+    session_log(s, "TLS on the control connection: %s %s%s", stream_tls_version(&s->ctl_tls),
+                stream_tls_cipher(&s->ctl_tls),
+                stream_tls_resumed(&s->ctl_tls) ? " (session resumed)" : "");
+}
+
+const char *ftps_session_error(const session *s)
+{
+    return stream_is_tls(&s->ctl) && s->ctl_tls.err[0] ? s->ctl_tls.err : "connection closed";
+}
+
+/* The requirements apply to anonymous sessions only when asked. */
+static bool exempt(const session *s, bool anonymous)
+{
+    return anonymous && !s->srv->cfg->require_tls_anonymous;
+}
+
+/* An account whose permissions carry S must use TLS whatever the global settings. (USER
+ * answering 530 tells such an account exists; asking at PASS would be too late, with the
+ * password already sent in clear.) */
+static bool account_requires_tls(const session *s, const char *name)
+{
+    const ftpd_user *u = users_find(s->srv->users, name);
+    return u && (u->perms & PERM_TLS);
+}
+
+const char *ftps_login_refusal(const session *s, const char *name, bool anonymous)
+{
+    if (s->flags & SF_TLS)
+        return NULL;
+    if ((s->srv->cfg->require_tls_login && !exempt(s, anonymous)) ||
+        (!anonymous && account_requires_tls(s, name)))
+        return "TLS required: send AUTH TLS before logging in.";
+    return NULL;
+}
+
+const char *ftps_data_refusal(const session *s)
+{
+    bool required = (s->srv->cfg->require_tls_data && !exempt(s, (s->flags & SF_ANONYMOUS) != 0)) ||
+                    (s->user && (s->user->perms & PERM_TLS));
+    if (!required || (s->flags & SF_PROT_P))
+        return NULL;
+    return (s->flags & SF_TLS) ? "Data connections must be protected: send PROT P."
+                               : "Data connections must be protected: use AUTH TLS and PROT P.";
+}
+
+int ftps_data_wrap(xfer *x)
+{
+    session *s = x->s;
+    if (!(s->flags & SF_PROT_P))
+        return 0;
+    if (stream_tls_init(&x->data_tls, x->data.fd, s->srv->tls_ctx, STREAM_TLS_SERVER) < 0) {
+        session_log(s, "data connection: %s", x->data_tls.err);
+        return -1;
+    }
+    stream_tls_bind_data(&x->data_tls, &s->ctl_tls);
+    return 0;
+}
+
+const char *ftps_data_check(xfer *x)
+{
+    if (!stream_is_tls(&x->data))
+        return NULL;
+    session *s = x->s;
+    bool resumed = stream_tls_resumed(&x->data_tls);
+    log_debug("[%lu] data connection TLS: %s %s%s", s->id, stream_tls_version(&x->data_tls),
+              stream_tls_cipher(&x->data_tls), resumed ? " (session resumed)" : "");
+    if (!s->srv->cfg->tls_require_reuse || stream_tls_bound(&x->data_tls))
+        return NULL;
+    session_log(s, "refused a data connection: its TLS session %s",
+                resumed ? "was resumed from another connection than this control connection"
+                        : "is new, not resumed from the control connection");
+    return "TLS session of the data connection must be resumed from the control connection "
+           "(session reuse required).";
+}
+
+const char *ftps_data_error(const xfer *x)
+{
+    return stream_is_tls(&x->data) && x->data_tls.err[0] ? x->data_tls.err : "connection closed";
+}

@@ -1,0 +1,260 @@
+"""HASH (draft-bryan-ftpext-hash-02), OPTS HASH and RANG: the digests equal hashlib's for
+empty, small and large files; errors; FEAT; and a long hash runs on a worker, so other
+sessions are answered at once while it runs."""
+import hashlib
+import os
+import re
+import select
+import time
+import unittest
+
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, ServerTestCase, reply, retr,
+                          run_as_user, stor)
+
+HASH_RE = re.compile(r"^213 (\S+) (\d+)-(\d+) ([0-9a-f]+) (.+)$")
+
+
+def parse_hash(text):
+    m = HASH_RE.match(text)
+    if not m:
+        raise AssertionError("malformed HASH reply %r" % text)
+    return m.group(1), int(m.group(2)), int(m.group(3)), m.group(4), m.group(5)
+
+
+def file_digest(path, algo, start=0, end=None):
+    h = hashlib.new(algo)
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        left = None if end is None else end - start + 1
+        while left is None or left > 0:
+            chunk = fh.read(1 << 20 if left is None else min(1 << 20, left))
+            if not chunk:
+                break
+            h.update(chunk)
+            if left is not None:
+                left -= len(chunk)
+    return h.hexdigest()
+
+
+class TestHash(ServerTestCase):
+    server_kwargs = {"users": [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmw"),
+                               ("bob", "bob-Pw-0815", "el")]}
+
+    def hash(self, f, path):
+        code, text = reply(f, "HASH " + path)
+        self.assertEqual(code, 213, text)
+        return parse_hash(text)
+
+    def test_digests_match_hashlib(self):
+        self.srv.write("empty.bin", b"")
+        self.srv.make_file("small.bin", 1000, seed=1)
+        self.srv.make_file("sub/big.bin", 64 << 20, seed=2)
+        f = self.srv.ftp()
+        for algo, name in (("sha256", None), ("sha1", "SHA-1"), ("md5", "MD5"),
+                           ("sha256", "sha-256")):
+            if name:
+                code, text = reply(f, "OPTS HASH " + name)
+                self.assertEqual(code, 200, text)
+                self.assertEqual(text, "200 " + name.upper())
+            for path, size in (("empty.bin", 0), ("small.bin", 1000), ("sub/big.bin", 64 << 20)):
+                got_algo, start, end, digest, echoed = self.hash(f, path)
+                self.assertEqual(got_algo, {"sha256": "SHA-256", "sha1": "SHA-1", "md5": "MD5"}[algo])
+                self.assertEqual(start, 0)
+                self.assertEqual(end, max(size - 1, 0))  # an empty file is reported as 0-0
+                self.assertEqual(digest, file_digest(self.srv.local(path), algo), path)
+                self.assertEqual(echoed, path)
+
+    def test_relative_and_spaced_paths(self):
+        data = self.srv.make_file("a dir/my file.txt", 5000, seed=3)
+        f = self.srv.ftp()
+        f.cwd("a dir")
+        _, _, _, digest, echoed = self.hash(f, "my file.txt")
+        self.assertEqual(digest, hashlib.sha256(data).hexdigest())
+        self.assertEqual(echoed, "my file.txt")
+        _, _, _, digest, echoed = self.hash(f, "/a dir/my file.txt")
+        self.assertEqual(digest, hashlib.sha256(data).hexdigest())
+        self.assertEqual(echoed, "/a dir/my file.txt")
+        # what the client downloads hashes the same
+        self.assertEqual(hashlib.sha256(retr(f, "my file.txt")).hexdigest(), digest)
+
+    def test_feat_and_opts(self):
+        f = self.srv.ftp()
+        feat = f.sendcmd("FEAT")
+        self.assertIn("\n HASH SHA-256*;SHA-1;MD5;\n", feat)
+        self.assertNotIn("RANG STREAM", feat)  # RANG works with HASH only
+        self.assertEqual(reply(f, "OPTS HASH"), (200, "200 SHA-256"))
+        self.assertEqual(reply(f, "OPTS HASH md5"), (200, "200 MD5"))
+        self.assertIn("\n HASH SHA-256;SHA-1;MD5*;\n", f.sendcmd("FEAT"))
+        # draft section 3.2: an unknown algorithm is a 501 and changes nothing
+        code, text = reply(f, "OPTS HASH CRC-37")
+        self.assertEqual(code, 501, text)
+        self.assertEqual(reply(f, "OPTS HASH"), (200, "200 MD5"))
+        # the choice is per session
+        g = self.srv.ftp()
+        self.assertEqual(reply(g, "OPTS HASH"), (200, "200 SHA-256"))
+
+    def test_errors(self):
+        self.srv.mkdir("adir")
+        self.srv.write("f.txt", b"hello")
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "HASH nosuch.bin"), 550)
+        self.assertCode(reply(f, "HASH adir/nosuch"), 550)
+        # draft section 3.5: the hash of a directory is not defined, a 553
+        self.assertCode(reply(f, "HASH adir"), 553)
+        self.assertCode(reply(f, "HASH /"), 553)
+        self.assertCode(reply(f, "HASH"), 501)
+        self.assertCode(reply(f, "HASH ../../../etc/passwd"), 550)
+        # the session is still fine
+        self.assertEqual(self.hash(f, "f.txt")[3], hashlib.sha256(b"hello").hexdigest())
+        # not logged in
+        c = self.srv.control()
+        self.assertCode(c.cmd("HASH f.txt"), 530)
+
+    def test_no_permission(self):
+        self.srv.write("f.txt", b"secret")
+        f = self.srv.ftp(user="bob", pw="bob-Pw-0815")  # "el": may list, may not read
+        code, text = reply(f, "HASH f.txt")
+        self.assertEqual(code, 550, text)
+        self.assertNotIn("213", text)
+
+    @unittest.skipIf(os.geteuid() == 0 and not run_as_user(), "root reads any file")
+    def test_unreadable_file(self):
+        p = self.srv.write("locked.bin", b"x" * 100)
+        os.chmod(p, 0)
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "HASH locked.bin"), 550)
+
+    def test_hash_changes_with_the_file(self):
+        self.srv.write("v.txt", b"version 1\n")
+        f = self.srv.ftp()
+        h1 = self.hash(f, "v.txt")[3]
+        self.assertEqual(h1, hashlib.sha256(b"version 1\n").hexdigest())
+        self.srv.write("v.txt", b"version 2\n")  # changed behind the server's back
+        h2 = self.hash(f, "v.txt")[3]
+        self.assertEqual(h2, hashlib.sha256(b"version 2\n").hexdigest())
+        stor(f, "v.txt", b"version 3, uploaded\n")  # and by an upload
+        h3 = self.hash(f, "v.txt")
+        self.assertEqual(h3[3], hashlib.sha256(b"version 3, uploaded\n").hexdigest())
+        self.assertEqual(h3[2], len(b"version 3, uploaded\n") - 1)
+        self.assertEqual(len({h1, h2, h3[3]}), 3)
+
+    def test_rang(self):
+        data = self.srv.make_file("r.bin", 100000, seed=4)
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "RANG 10 99"), 350)
+        algo, start, end, digest, _ = self.hash(f, "r.bin")
+        self.assertEqual((algo, start, end), ("SHA-256", 10, 99))
+        self.assertEqual(digest, hashlib.sha256(data[10:100]).hexdigest())
+        # a range applies to one HASH
+        self.assertEqual(self.hash(f, "r.bin")[1:4], (0, 99999, hashlib.sha256(data).hexdigest()))
+        # RANG 0 0 is the first byte; an end beyond the file is clamped to its last byte
+        self.assertCode(reply(f, "RANG 0 0"), 350)
+        self.assertEqual(self.hash(f, "r.bin")[1:4], (0, 0, hashlib.sha256(data[:1]).hexdigest()))
+        self.assertCode(reply(f, "RANG 99990 5000000000"), 350)
+        self.assertEqual(self.hash(f, "r.bin")[1:4],
+                         (99990, 99999, hashlib.sha256(data[99990:]).hexdigest()))
+        # other commands in between keep the range for the next HASH
+        self.assertCode(reply(f, "RANG 5 6"), 350)
+        self.assertCode(reply(f, "NOOP"), 200)
+        self.assertEqual(self.hash(f, "r.bin")[1:3], (5, 6))
+        # RANG 1 0 resets; start > end is a 501 and resets
+        self.assertCode(reply(f, "RANG 5 6"), 350)
+        self.assertCode(reply(f, "RANG 1 0"), 350)
+        self.assertEqual(self.hash(f, "r.bin")[1:3], (0, 99999))
+        self.assertCode(reply(f, "RANG 5 6"), 350)
+        self.assertCode(reply(f, "RANG 7 6"), 501)
+        self.assertEqual(self.hash(f, "r.bin")[1:3], (0, 99999))
+        # a start beyond the end of the file
+        self.assertCode(reply(f, "RANG 100000 100001"), 350)
+        self.assertCode(reply(f, "HASH r.bin"), 554)
+        self.srv.write("empty", b"")
+        self.assertCode(reply(f, "RANG 0 0"), 350)
+        self.assertCode(reply(f, "HASH empty"), 554)
+        # syntax
+        for bad in ("RANG", "RANG 1", "RANG a b", "RANG -1 5", "RANG 1 2 3", "RANG 1  2",
+                    "RANG 99999999999999999999999 1"):
+            self.assertCode(reply(f, bad), 501, bad)
+        # RANG is for HASH only: a transfer after it is refused, not silently widened
+        self.assertCode(reply(f, "RANG 0 9"), 350)
+        f.voidcmd("TYPE I")
+        self.assertCode(reply(f, "RETR r.bin"), 504)
+        self.assertEqual(retr(f, "r.bin"), data)  # and the range is gone
+
+    def test_pipelined_commands_wait_for_the_hash(self):
+        self.srv.make_sparse("big.sparse", 64 << 20)
+        c = self.srv.control()
+        c.login()
+        c.send("HASH big.sparse\r\nNOOP\r\nHASH big.sparse\r\n")
+        code, text = c.reply(timeout=60)
+        self.assertEqual(code, 213, text)
+        self.assertEqual(parse_hash(text)[3], hashlib.sha256(bytes(64 << 20)).hexdigest())
+        self.assertEqual(c.reply(timeout=60)[0], 200)
+        self.assertEqual(c.reply(timeout=60)[0], 213)
+
+    def test_long_hash_does_not_block_other_sessions(self):
+        size = 256 << 20
+        self.srv.make_sparse("huge.sparse", size)
+        a = self.srv.control(timeout=120)
+        a.login()
+        b = self.srv.control()
+        b.login()
+        t0 = time.monotonic()
+        a.send("HASH huge.sparse\r\n")
+        latencies, during = [], 0
+        while True:
+            pending = not select.select([a.sock], [], [], 0)[0]
+            if not pending or time.monotonic() - t0 > 120:
+                break
+            t = time.monotonic()
+            self.assertEqual(b.cmd("NOOP")[0], 200)
+            latencies.append(time.monotonic() - t)
+            during += 1
+            # a new session can log in meanwhile (its password check also uses the workers)
+            if during == 1:
+                c = self.srv.control()
+                t = time.monotonic()
+                c.login()
+                login_time = time.monotonic() - t
+                c.close()
+            time.sleep(0.005)
+        code, text = a.reply(timeout=120)
+        elapsed = time.monotonic() - t0
+        self.assertEqual(code, 213, text)
+        self.assertEqual(parse_hash(text)[2], size - 1)
+        self.assertEqual(parse_hash(text)[3], hashlib.sha256(bytes(size)).hexdigest())
+        # Hashing on the loop thread would leave one NOOP waiting for the whole hash.
+        self.assertGreaterEqual(during, 2, "the hash ended before other sessions could be "
+                                           "served (%.3f s)" % elapsed)
+        self.assertLess(max(latencies), min(0.5, elapsed / 3),
+                        "NOOP latencies while hashing for %.3f s: %r" % (elapsed, latencies[:20]))
+        self.assertLess(login_time, 2.0)
+
+    def test_client_gone_during_hash(self):
+        self.srv.make_sparse("huge.sparse", 256 << 20)
+        a = self.srv.control()
+        a.login()
+        a.send("HASH huge.sparse\r\n")
+        time.sleep(0.05)
+        a.close()
+        # the server carries on and serves others; the closed session is freed once its
+        # hash has stopped (watch for it so the server is not stopped mid-hash)
+        f = self.srv.ftp()
+        self.srv.write("x", b"x")
+        self.assertEqual(self.hash(f, "x")[3], hashlib.sha256(b"x").hexdigest())
+        self.assertTrue(self.srv.wait_log(r"\[\d+\] \S+ alice: disconnected", timeout=60))
+
+    def test_stop_during_hash(self):
+        """SIGTERM while a hash is on the workers: a clean exit, no leak reports (the job
+        dropped from the stopped pool is freed with its session)."""
+        for delay in (0.0, 0.1):
+            srv = self.start_server()
+            srv.make_sparse("huge.sparse", 1 << 30)
+            a = srv.control()
+            a.login()
+            a.send("HASH huge.sparse\r\n")
+            time.sleep(delay)
+            srv.stop()  # raises on a bad exit status or a sanitizer report
+
+
+if __name__ == "__main__":
+    unittest.main()
