@@ -233,7 +233,8 @@ void cmd_retr(session *s, const char *arg)
     xfer *x = need_channel(s);
     if (!x || session_path(s, arg, vpath) < 0)
         return;
-    int fd = vfs_open(&s->vfs, vpath, O_RDONLY, 0);
+    /* O_NONBLOCK: opening a FIFO must not block the loop; it is refused just below. */
+    int fd = vfs_open(&s->vfs, vpath, O_RDONLY | O_NONBLOCK, 0);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         int err = errno;
@@ -303,11 +304,32 @@ static void prepare_fn(void *arg)
     j->err = errno;
 }
 
+static void free_prepare(prepare_job *j)
+{
+    vfs_close(&j->v);
+    free(j->vpath);
+    free(j);
+}
+
+/* At shutdown the worker pool drops jobs without delivering them; a prepared upload is kept
+ * as a partial, as for any upload cut short. */
+void session_discard_prepare(session *s)
+{
+    prepare_job *j = s->prepare;
+    if (!j)
+        return;
+    if (j->rc == 0)
+        upload_abort(&j->up, true);
+    free_prepare(j);
+    s->prepare = NULL;
+}
+
 static void prepare_done(void *arg)
 {
     prepare_job *j = arg;
     session *s = j->s;
     s->jobs--;
+    s->prepare = NULL;
     bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
     if (j->rc == 0 && ours) {
         s->xfer->up = j->up;
@@ -317,9 +339,7 @@ static void prepare_done(void *arg)
     } else if (ours) {
         upload_failed(s, j->err);
     }
-    vfs_close(&j->v);
-    free(j->vpath);
-    free(j);
+    free_prepare(j);
     session_resume(s);
 }
 
@@ -343,26 +363,23 @@ static void start_upload(session *s, const char *vpath, upload_mode mode, off_t 
         j->vpath = strdup(vpath);
     }
     if (!j || j->v.root_fd < 0 || !j->vpath) {
-        if (j) {
-            vfs_close(&j->v);
-            free(j->vpath);
-            free(j);
-        }
+        if (j)
+            free_prepare(j);
         session_reply(s, FTP_LOCAL_ERROR, "Out of resources.");
         return;
     }
     j->s = s;
+    j->rc = -1; /* not run yet: a job dropped at shutdown has no upload to undo */
     j->xfer_seq = x->seq;
     j->mode = mode;
     j->rest = rest;
     if (workq_submit(s->srv->wq, prepare_fn, prepare_done, j) < 0) {
-        vfs_close(&j->v);
-        free(j->vpath);
-        free(j);
+        free_prepare(j);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot start the upload now.");
         return;
     }
     s->jobs++;
+    s->prepare = j;
     s->flags |= SF_READ_PAUSED;
 }
 

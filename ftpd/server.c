@@ -220,6 +220,7 @@ void server_shutdown(server *srv)
         srv->closing = s->next;
         session_discard_auth(s);
         session_discard_hash(s);
+        session_discard_prepare(s);
         session_free(s);
     }
     ipcount_free(&srv->per_ip);

@@ -77,7 +77,8 @@ typedef struct session {
     unsigned long xfer_seq; /* numbers data channels, so a job can tell its own from a new one */
     int hash_algo;          /* digest_algo chosen with OPTS HASH (cmd_hash.c); 0 is SHA-256 */
     struct hash_job *hash;  /* a HASH running on the workers, or NULL */
-    bool rang_set;          /* RANG given: the next HASH covers rang_start..rang_end */
+    struct prepare_job *prepare; /* a resumed upload being prepared on the workers, or NULL */
+    bool rang_set;               /* RANG given: the next HASH covers rang_start..rang_end */
     off_t rang_start, rang_end;
     struct session *prev, *next;
 } session;
@@ -103,6 +104,7 @@ void session_resume(session *s);
 void session_discard_auth(session *s);
 /* Frees a HASH that will never report back (the worker pool was stopped; cmd_hash.c). */
 void session_discard_hash(session *s);
+void session_discard_prepare(session *s);
 /* Logs "[id] peer user: message" at info level. */
 void session_log(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Resolves a client path against cwd into out (PATH_VMAX). Replies 553/550 and returns -1

@@ -21,6 +21,21 @@ def text_lines(n, seed=0):
 
 
 class TestBinary(ServerTestCase):
+    def test_retr_of_a_fifo_is_refused_without_blocking(self):
+        # Opening a FIFO for reading blocks until a writer comes: the server must neither
+        # block its loop on it nor send it.
+        os.mkfifo(self.srv.local("pipe"))
+        self.srv.chown(self.srv.local("pipe"))
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        t0 = time.monotonic()
+        with self.assertRaises(ftplib.error_perm) as cm:
+            f.retrbinary("RETR pipe", lambda b: None)
+        self.assertTrue(str(cm.exception).startswith("550"), str(cm.exception))
+        self.assertLess(time.monotonic() - t0, 5)
+        g = self.srv.ftp()
+        self.assertEqual(reply(g, "NOOP")[0], 200)
+
     def test_roundtrip_1mib(self):
         data = data_bytes(1 << 20, 1)
         f = self.srv.ftp()
