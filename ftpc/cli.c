@@ -14,6 +14,7 @@
 #include "rglob.h"
 #include "netrc.h"
 #include "ratelimit.h"
+#include "segget.h"
 
 enum {
     OPT_ACTIVE = 256,
@@ -26,6 +27,11 @@ enum {
     OPT_NETRC_FILE,
     OPT_NO_NETRC,
     OPT_NO_GLOB,
+    OPT_ONLY_NEWER,
+    OPT_DELETE,
+    OPT_DRY_RUN,
+    OPT_EXCLUDE,
+    OPT_SEGMENTS,
 };
 
 static const struct option long_opts[] = {
@@ -47,6 +53,12 @@ static const struct option long_opts[] = {
     {"netrc-file", required_argument, NULL, OPT_NETRC_FILE},
     {"no-netrc", no_argument, NULL, OPT_NO_NETRC},
     {"no-glob", no_argument, NULL, OPT_NO_GLOB},
+    {"reverse", no_argument, NULL, 'R'},
+    {"only-newer", no_argument, NULL, OPT_ONLY_NEWER},
+    {"delete", no_argument, NULL, OPT_DELETE},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"segments", required_argument, NULL, OPT_SEGMENTS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -70,6 +82,9 @@ void ftpc_cli_usage(FILE *f)
           "  rmdir URL                        remove an empty directory\n"
           "  mv URL NEWNAME                   rename (NEWNAME relative to URL's directory,\n"
           "                                   or absolute)\n"
+          "  mirror URL DIR                   download the remote tree URL into DIR\n"
+          "  mirror -R DIR URL                upload the local tree DIR to URL\n"
+          "                                   (files of the same size and time are skipped)\n"
           "\n"
           "Options:\n"
           "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
@@ -77,6 +92,8 @@ void ftpc_cli_usage(FILE *f)
           "  -c, --continue          resume partial downloads (REST) and uploads\n"
           "                          (SIZE, then REST+STOR or APPE)\n"
           "  -j, --jobs N            run N file transfers at once (default 1)\n"
+          "      --segments N        get, mirror: split each download over N connections\n"
+          "                          (REST at each part's offset; parts of at least 1 MiB)\n"
           "  -l, --long              ls: long listing (LIST instead of NLST)\n"
           "  -p, --parents           mkdir: create missing parents\n"
           "      --active            active mode (EPRT, falling back to PORT)\n"
@@ -89,6 +106,11 @@ void ftpc_cli_usage(FILE *f)
           "      --progress MODE     auto (bars on a terminal), bar, plain (a line per\n"
           "                          transfer every second), none (summaries only)\n"
           "      --no-glob           take * ? [ in URLs and local names literally\n"
+          "  -R, --reverse           mirror: upload (DIR URL) instead of download\n"
+          "      --only-newer        mirror: transfer only files newer than the target's\n"
+          "      --delete            mirror: delete target files the source no longer has\n"
+          "      --dry-run           mirror: print what would be done, change nothing\n"
+          "      --exclude GLOB      mirror: skip paths or names matching GLOB (repeatable)\n"
           "      --netrc-file FILE   credentials from FILE (default $NETRC, else ~/.netrc)\n"
           "      --no-netrc          do not read a netrc file\n"
           "  -q, --quiet             no progress and no summaries; errors only\n"
@@ -466,6 +488,30 @@ static int build_mv(ftpc_cli *cli, char **args, int nargs, char *err, size_t err
     return 0;
 }
 
+static int build_mirror(ftpc_cli *cli, char **args, int nargs, char *err, size_t err_size)
+{
+    if (nargs != 2)
+        return usage_err(err, err_size,
+                         cli->mirror_reverse ? "mirror -R needs DIR URL" : "mirror needs URL DIR");
+    const char *url = args[cli->mirror_reverse ? 1 : 0];
+    const char *dir = args[cli->mirror_reverse ? 0 : 1];
+    ftpc_url *u = &cli->mirror_url;
+    char why[128];
+    if (ftpc_url_parse(url, u, why, sizeof(why)) < 0)
+        return usage_err(err, err_size, "%s: %s", url, why);
+    if (dir[0] == '\0')
+        return usage_err(err, err_size, "mirror: empty directory name");
+    if (strlen(dir) > FTPC_URL_PATH_MAX / 2 || strlen(u->path) > FTPC_URL_PATH_MAX / 2)
+        return usage_err(err, err_size, "mirror: path too long");
+    fill_credentials(cli, u);
+    cli->mirror_ep = ftpc_endpoint_get(&cli->endpoints, u);
+    if (cli->mirror_ep == NULL)
+        return usage_err(err, err_size, "out of memory");
+    cli->mirror = true;
+    cli->mirror_dir = dir;
+    return 0;
+}
+
 int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size)
 {
     memset(cli, 0, sizeof(*cli));
@@ -474,7 +520,7 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
     optind = 1;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":o:O:cj:lpqvhV", long_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":o:O:cj:lpqvhVR", long_opts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             cli->output = optarg;
@@ -551,6 +597,31 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         case OPT_NO_GLOB:
             cli->no_glob = 1;
             break;
+        case 'R':
+            cli->mirror_reverse = true;
+            break;
+        case OPT_ONLY_NEWER:
+            cli->only_newer = true;
+            break;
+        case OPT_DELETE:
+            cli->mirror_delete = true;
+            break;
+        case OPT_DRY_RUN:
+            cli->dry_run = true;
+            break;
+        case OPT_SEGMENTS:
+            if (parse_int(optarg, 1, FTPC_SEGMENTS_MAX, &o->segments) < 0)
+                return usage_err(err, err_size, "--segments needs a number from 1 to %d",
+                                 FTPC_SEGMENTS_MAX);
+            break;
+        case OPT_EXCLUDE: {
+            char **g = realloc(cli->excludes, (cli->nexcludes + 1) * sizeof(*g));
+            if (g == NULL)
+                return usage_err(err, err_size, "out of memory");
+            cli->excludes = g;
+            cli->excludes[cli->nexcludes++] = optarg;
+            break;
+        }
         case ':':
             return usage_err(err, err_size, "option %s needs an argument", argv[optind - 1]);
         default:
@@ -574,6 +645,15 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         return usage_err(err, err_size, "-l is for ls");
     if (cli->parents && strcmp(cmd, "mkdir") != 0)
         return usage_err(err, err_size, "-p is for mkdir");
+    if (o->segments > 1 && !is_get && strcmp(cmd, "mirror") != 0)
+        return usage_err(err, err_size, "--segments is for get and mirror");
+    bool is_mirror = strcmp(cmd, "mirror") == 0;
+    if (!is_mirror && (cli->mirror_reverse || cli->only_newer || cli->mirror_delete ||
+                       cli->dry_run || cli->nexcludes > 0))
+        return usage_err(err, err_size,
+                         "-R, --only-newer, --delete, --dry-run and --exclude are for mirror");
+    if (is_mirror)
+        return build_mirror(cli, args, nargs, err, err_size);
     if (is_get)
         return build_get(cli, FTPC_T_GET, args, nargs, err, err_size);
     if (strcmp(cmd, "cat") == 0)
@@ -601,6 +681,8 @@ void ftpc_cli_free(ftpc_cli *cli)
     cli->tasks = NULL;
     free(cli->globs);
     cli->globs = NULL;
+    free(cli->excludes);
+    cli->excludes = NULL;
     ftpc_endpoint_free_all(cli->endpoints);
     cli->endpoints = NULL;
 }

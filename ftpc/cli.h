@@ -39,6 +39,13 @@ typedef struct ftpc_cli {
     bool to_stdout; /* get/cat output goes to standard output */
     ftpc_glob_req *globs;
     size_t nglobs;
+    /* mirror [-R] */
+    bool mirror, mirror_reverse, only_newer, mirror_delete, dry_run;
+    char **excludes; /* --exclude patterns (point into argv) */
+    size_t nexcludes;
+    const char *mirror_dir; /* the local directory */
+    ftpc_url mirror_url;    /* the remote directory, credentials filled in */
+    ftpc_endpoint *mirror_ep;
 } ftpc_cli;
 
 /* Parses argv. Returns 0, or -1 with a message in err (a usage error, exit code 2). */

@@ -11,6 +11,9 @@ typedef enum {
     FS_PARENT, /* mkdir -p: MKD of a parent, result ignored */
     FS_CMD,    /* DELE, MKD, RMD */
     FS_CHECK,  /* mkdir -p: MLST after MKD failed: is it a directory already? */
+    FS_PWD,    /* the same check without MLST: PWD, CWD path, CWD back */
+    FS_CWD,
+    FS_CWD_BACK,
     FS_RNFR,
     FS_RNTO,
     FS_DONE,
@@ -23,7 +26,8 @@ struct ftpc_fsop {
     ftpc_op_done_cb done;
     void *done_ud;
     fs_state state;
-    size_t parent_end; /* mkdir -p: end of the parent prefix last created */
+    size_t parent_end;           /* mkdir -p: end of the parent prefix last created */
+    char cwd[FTPC_URL_PATH_MAX]; /* the directory PWD named, to go back to */
     ftpc_defer defer;
     bool finished;
 };
@@ -149,6 +153,28 @@ static bool mlst_is_dir(const char *text)
     return false;
 }
 
+/* The directory of a 257 reply: the first quoted string, "" standing for one quote. */
+static bool parse_pwd(const char *text, char *out, size_t out_size)
+{
+    const char *p = strchr(text, '"');
+    if (p == NULL)
+        return false;
+    size_t o = 0;
+    for (p++; *p != '\0'; p++) {
+        if (*p == '"') {
+            if (p[1] != '"') {
+                out[o] = '\0';
+                return o > 0 && strpbrk(out, "\r\n") == NULL;
+            }
+            p++;
+        }
+        if (o + 1 >= out_size)
+            return false;
+        out[o++] = *p;
+    }
+    return false;
+}
+
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_fsop *op = ud;
@@ -170,7 +196,13 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             ftpc_quote_reply(code, m->text, q, sizeof(q));
             ftpc_err_set(&op->t->err, FTPC_EXIT_REMOTE, "%s %s: MKD: the server replied %s",
                          action(op->t), op->t->display, q);
-            send_or_fail(op, FS_CHECK, "MLST", op->t->remote);
+            if (ftpc_conn_features(c) & FTPC_FEAT_MLST) {
+                send_or_fail(op, FS_CHECK, "MLST", op->t->remote);
+            } else {
+                op->state = FS_PWD;
+                if (ftpc_conn_send(c, "PWD") < 0)
+                    finish(op, FTPC_EXIT_XFER, false);
+            }
             return;
         }
         fail_reply(op,
@@ -186,6 +218,27 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         /* Report the MKD failure recorded before the check. */
         finish(op, FTPC_EXIT_REMOTE, true);
+        return;
+    case FS_PWD:
+        if (code != 257 || !parse_pwd(m->text, op->cwd, sizeof(op->cwd))) {
+            finish(op, FTPC_EXIT_REMOTE, true);
+            return;
+        }
+        send_or_fail(op, FS_CWD, "CWD", op->t->remote);
+        return;
+    case FS_CWD:
+        if (code < 200 || code >= 300) {
+            finish(op, FTPC_EXIT_REMOTE, true); /* not a directory: the MKD failure stands */
+            return;
+        }
+        /* It is a directory: success, once the connection is back where it was. */
+        op->t->err.status = FTPC_OK;
+        op->t->err.msg[0] = '\0';
+        send_or_fail(op, FS_CWD_BACK, "CWD", op->cwd);
+        return;
+    case FS_CWD_BACK:
+        /* Elsewhere now: the connection must not run further tasks. */
+        finish(op, FTPC_OK, code >= 200 && code < 300);
         return;
     case FS_RNFR:
         if (code != 350) {

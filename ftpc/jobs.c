@@ -7,6 +7,7 @@
 
 #include "conn.h"
 #include "fsops.h"
+#include "segget.h"
 #include "xfer.h"
 
 #define RETRY_MAX_DELAY_MS 60000L
@@ -17,6 +18,7 @@ typedef struct slot {
     ftpc_conn *c;
     ftpc_xfer *x;
     ftpc_fsop *f;
+    ftpc_segget *g;
     ev_timer retry;
 } slot;
 
@@ -116,6 +118,10 @@ static void op_done(void *ud, int status, bool reusable)
         ftpc_fsop_free(s->f);
         s->f = NULL;
     }
+    if (s->g != NULL) {
+        ftpc_segget_free(s->g);
+        s->g = NULL;
+    }
     if (s->c != NULL) {
         if (reusable)
             pool_put(r, s->c);
@@ -160,7 +166,13 @@ static void start_task(slot *s)
         return;
     }
     s->c = c;
-    if (is_transfer(t)) {
+    if (t->kind == FTPC_T_GET && r->ctx->opts->segments > 1) {
+        s->g = ftpc_segget_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
+        if (s->g != NULL) {
+            ftpc_segget_start(s->g, c);
+            return;
+        }
+    } else if (is_transfer(t)) {
         s->x = ftpc_xfer_new(r->ctx, t, op_done, s);
         if (s->x != NULL) {
             ftpc_xfer_start(s->x, c);
@@ -274,8 +286,10 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
         ev_timer_stop(r->ctx->loop, &s->retry);
         ftpc_xfer_free(s->x);
         ftpc_fsop_free(s->f);
+        ftpc_segget_free(s->g);
         s->x = NULL;
         s->f = NULL;
+        s->g = NULL;
         if (s->c != NULL)
             ftpc_conn_free(s->c);
         s->c = NULL;
@@ -304,6 +318,7 @@ void ftpc_runner_free(ftpc_runner *r)
         ev_timer_stop(r->ctx->loop, &s->retry);
         ftpc_xfer_free(s->x);
         ftpc_fsop_free(s->f);
+        ftpc_segget_free(s->g);
         if (s->c != NULL)
             ftpc_conn_free(s->c);
     }

@@ -22,6 +22,7 @@ typedef struct ftpc_opts {
     long retry_delay_ms; /* first back-off delay, doubled per attempt */
     uint64_t limit_rate; /* bytes/s per transfer, 0 = unlimited */
     long timeout_ms;     /* connect and reply/data inactivity limit */
+    int segments;        /* get --segments: connections per download (<= 1: one) */
     ftpc_progress_mode progress;
 } ftpc_opts;
 

@@ -14,12 +14,13 @@
 #include "ev.h"
 #include "rglob.h"
 #include "jobs.h"
+#include "mirror.h"
 
 #define DRAIN_MS 2500
 
 /* Runs tasks to their end (or until *stop). Returns false when stopped. */
-static bool run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
-                      volatile sig_atomic_t *stop, int *status)
+bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
+                    volatile sig_atomic_t *stop, int *status)
 {
     ftpc_runner *r = ftpc_runner_new(ctx, tasks, n, jobs);
     if (r == NULL) {
@@ -155,7 +156,7 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
         display_of(&g->url, g->dir, t->display, sizeof(t->display));
     }
     int status;
-    int rc = run_tasks(ctx, lists, ng, cli->opts.jobs, stop, &status) ? 0 : FTPC_EXIT_XFER;
+    int rc = ftpc_run_tasks(ctx, lists, ng, cli->opts.jobs, stop, &status) ? 0 : FTPC_EXIT_XFER;
 
     task_list out = {0};
     size_t gi = 0;
@@ -215,7 +216,7 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
                         .color = -1,
                         .unicode = -1};
     /* Data on a terminal's standard output and bars on the same terminal would mix. */
-    bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout);
+    bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout) || cli->mirror;
     if (!files && bc.mode == FTPC_PROGRESS_AUTO)
         bc.mode = FTPC_PROGRESS_NONE;
     ctx.bars = ftpc_bars_new(loop, &bc);
@@ -223,8 +224,10 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
         ftpc_bars_set_files(ctx.bars, cli->nfiles);
 
     int status = cli->nglobs > 0 ? expand_globs(&ctx, cli, stop) : FTPC_OK;
-    if (status == FTPC_OK &&
-        !run_tasks(&ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
+    if (cli->mirror)
+        status = ftpc_mirror_run(cli, &ctx, stop);
+    else if (status == FTPC_OK &&
+             !ftpc_run_tasks(&ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
         status = FTPC_EXIT_XFER;
 
     /* Let the QUITs be answered, briefly. */

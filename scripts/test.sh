@@ -11,6 +11,10 @@
 # Options:
 #   --quick       only the normal build (step 2)
 #   --asan-only   only the sanitizer build (step 3)
+#   --no-interop  do not run bench/peers/install-peers.sh first. By default, as root, it
+#                 unpacks vsftpd & co. from Debian's archive (first run only; ~1 s once
+#                 installed) so tests/e2e/test_ftpc_interop.py runs ftpc against vsftpd;
+#                 without root, or if that install fails, the interop test skips and says why
 #   -h, --help    this text
 # Environment:
 #   JOBS          parallel compile jobs (default: number of cores)
@@ -27,10 +31,12 @@ ROOT=$(pwd)
 
 run_normal=1
 run_asan=1
+run_interop=$([[ $(id -u) == 0 ]] && echo 1 || echo 0)
 for arg in "$@"; do
     case $arg in
     --quick) run_asan=0 ;;
     --asan-only) run_normal=0 ;;
+    --no-interop) run_interop=0 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "test.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
     esac
@@ -62,6 +68,12 @@ section() { printf '\n==== %s (%ss) ====\n' "$1" "$((SECONDS - START))"; }
 # ---------------------------------------------------------------- packages
 STAGE="packages"
 "$ROOT/scripts/deps.sh"
+
+if [[ $run_interop == 1 ]]; then
+    STAGE="interop peers"
+    "$ROOT/bench/peers/install-peers.sh" ||
+        echo "test.sh: WARNING: install-peers.sh failed; the vsftpd interop test will skip" >&2
+fi
 
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 CTEST_JOBS=${CTEST_JOBS:-2}

@@ -1,0 +1,887 @@
+/* ftpc mirror: listing parsers, the two tree walks, the plan and its run. */
+#include "mirror.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bars.h"
+
+#define MIRROR_MAX_DEPTH 64
+#define MIRROR_MAX_ENTRIES 1000000
+
+/* ---- trees ---- */
+
+void ftpc_mtree_free(ftpc_mtree *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->v[i].rel);
+    free(t->v);
+    memset(t, 0, sizeof(*t));
+}
+
+static ftpc_mentry *mtree_add(ftpc_mtree *t, const char *rel, size_t rel_len)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        ftpc_mentry *v = realloc(t->v, cap * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        t->v = v;
+        t->cap = cap;
+    }
+    char *r = malloc(rel_len + 1);
+    if (r == NULL)
+        return NULL;
+    memcpy(r, rel, rel_len);
+    r[rel_len] = '\0';
+    ftpc_mentry *e = &t->v[t->n++];
+    memset(e, 0, sizeof(*e));
+    e->rel = r;
+    e->size = -1;
+    e->mtime = -1;
+    e->prec = 1;
+    return e;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return strcmp(((const ftpc_mentry *)a)->rel, ((const ftpc_mentry *)b)->rel);
+}
+
+static void mtree_sort(ftpc_mtree *t)
+{
+    if (t->n > 1)
+        qsort(t->v, t->n, sizeof(*t->v), cmp_entry);
+}
+
+static const ftpc_mentry *mtree_find(const ftpc_mtree *t, const char *rel)
+{
+    ftpc_mentry key = {.rel = (char *)rel};
+    if (t->n == 0)
+        return NULL;
+    return bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_entry);
+}
+
+static bool good_name(const char *p, size_t n)
+{
+    if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '/' || p[i] == '\0' || (unsigned char)p[i] < 0x20)
+            return false;
+    return true;
+}
+
+/* ---- listing parsers ---- */
+
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+/* "YYYYMMDDHHMMSS[.sss]" (UTC) into seconds, or -1. */
+static int64_t parse_mdtm(const char *s, size_t n)
+{
+    if (n < 14)
+        return -1;
+    for (int i = 0; i < 14; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = digits(s, 4) - 1900;
+    tm.tm_mon = digits(s + 4, 2) - 1;
+    tm.tm_mday = digits(s + 6, 2);
+    tm.tm_hour = digits(s + 8, 2);
+    tm.tm_min = digits(s + 10, 2);
+    tm.tm_sec = digits(s + 12, 2);
+    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    return (int64_t)timegm(&tm);
+}
+
+static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
+{
+    const char *sp = memchr(p, ' ', n);
+    if (sp == NULL)
+        return 0;
+    const char *name = sp + 1;
+    size_t name_len = n - (size_t)(name - p);
+    if (!good_name(name, name_len))
+        return 0;
+    int type = -1; /* 0 file, 1 dir */
+    int64_t size = -1, mtime = -1;
+    const char *f = p;
+    while (f < sp) {
+        const char *semi = memchr(f, ';', (size_t)(sp - f));
+        const char *end = semi ? semi : sp;
+        const char *eq = memchr(f, '=', (size_t)(end - f));
+        if (eq != NULL) {
+            size_t kl = (size_t)(eq - f), vl = (size_t)(end - eq - 1);
+            const char *v = eq + 1;
+            if (kl == 4 && strncasecmp(f, "type", 4) == 0) {
+                if (vl == 4 && strncasecmp(v, "file", 4) == 0)
+                    type = 0;
+                else if (vl == 3 && strncasecmp(v, "dir", 3) == 0)
+                    type = 1;
+            } else if (kl == 4 && strncasecmp(f, "size", 4) == 0 && vl > 0 && vl < 20) {
+                char buf[24];
+                memcpy(buf, v, vl);
+                buf[vl] = '\0';
+                char *e = NULL;
+                long long s = strtoll(buf, &e, 10);
+                if (*e == '\0' && s >= 0)
+                    size = s;
+            } else if (kl == 6 && strncasecmp(f, "modify", 6) == 0) {
+                mtime = parse_mdtm(v, vl);
+            }
+        }
+        if (semi == NULL)
+            break;
+        f = semi + 1;
+    }
+    if (type < 0)
+        return 0;
+    ftpc_mentry *e = mtree_add(tree, name, name_len);
+    if (e == NULL)
+        return -1;
+    e->dir = type == 1;
+    e->size = e->dir ? -1 : size;
+    e->mtime = mtime;
+    return 1;
+}
+
+static int month_of(const char *s, size_t n)
+{
+    static const char m[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    if (n != 3)
+        return -1;
+    for (int i = 0; i < 12; i++)
+        if (strncasecmp(s, m + 3 * i, 3) == 0)
+            return i;
+    return -1;
+}
+
+/* A Unix "ls -l" line: PERMS LINKS OWNER [GROUP] SIZE MON DAY (HH:MM|YEAR) NAME. */
+static int parse_list_line(const char *p, size_t n, time_t now, ftpc_mtree *tree)
+{
+    if (n < 10 || (p[0] != '-' && p[0] != 'd'))
+        return 0; /* "total N", links, devices */
+    /* Token boundaries. */
+    const char *tok[16];
+    size_t tlen[16];
+    int nt = 0;
+    size_t i = 0;
+    while (i < n && nt < 16) {
+        while (i < n && p[i] == ' ')
+            i++;
+        if (i >= n)
+            break;
+        size_t st = i;
+        while (i < n && p[i] != ' ')
+            i++;
+        tok[nt] = p + st;
+        tlen[nt] = i - st;
+        nt++;
+    }
+    for (int k = 3; k + 3 < nt; k++) {
+        int mon = month_of(tok[k], tlen[k]);
+        if (mon < 0 || tlen[k + 1] > 2 || !isdigit((unsigned char)tok[k + 1][0]))
+            continue;
+        /* SIZE before the month */
+        char buf[24];
+        if (tlen[k - 1] >= sizeof(buf))
+            continue;
+        memcpy(buf, tok[k - 1], tlen[k - 1]);
+        buf[tlen[k - 1]] = '\0';
+        char *e = NULL;
+        long long size = strtoll(buf, &e, 10);
+        if (*e != '\0' || size < 0)
+            continue;
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        tm.tm_mon = mon;
+        tm.tm_mday = atoi(tok[k + 1]);
+        const char *ty = tok[k + 2];
+        size_t tyl = tlen[k + 2];
+        int prec = 60;
+        struct tm nowtm;
+        gmtime_r(&now, &nowtm);
+        if (tyl == 5 && ty[2] == ':') {
+            tm.tm_hour = atoi(ty);
+            tm.tm_min = atoi(ty + 3);
+            tm.tm_year = nowtm.tm_year;
+            /* A date more than a day ahead is from last year. */
+            if ((int64_t)timegm(&tm) > (int64_t)now + 86400)
+                tm.tm_year--;
+        } else if (tyl == 4) {
+            tm.tm_year = atoi(ty) - 1900;
+            prec = 86400;
+        } else {
+            continue;
+        }
+        /* The name: after exactly one space following the time or year. */
+        const char *name = ty + tyl + 1;
+        if (name >= p + n)
+            return 0;
+        size_t name_len = n - (size_t)(name - p);
+        if (!good_name(name, name_len))
+            return 0;
+        ftpc_mentry *en = mtree_add(tree, name, name_len);
+        if (en == NULL)
+            return -1;
+        en->dir = p[0] == 'd';
+        en->size = en->dir ? -1 : size;
+        en->mtime = (int64_t)timegm(&tm);
+        en->prec = prec;
+        return 1;
+    }
+    return 0;
+}
+
+int ftpc_mirror_parse(const char *buf, size_t len, bool mlsd, time_t now, ftpc_mtree *tree)
+{
+    int added = 0;
+    size_t i = 0;
+    while (i < len) {
+        const char *nl = memchr(buf + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        size_t n = end - i;
+        if (n > 0 && buf[i + n - 1] == '\r')
+            n--;
+        int r = n == 0 ? 0
+                : mlsd ? parse_mlsd_line(buf + i, n, tree)
+                       : parse_list_line(buf + i, n, now, tree);
+        if (r < 0)
+            return -1;
+        added += r;
+        i = end + 1;
+    }
+    return added;
+}
+
+bool ftpc_mirror_excluded(const char *rel, char *const *pats, size_t n)
+{
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    for (size_t i = 0; i < n; i++)
+        if (fnmatch(pats[i], rel, 0) == 0 || fnmatch(pats[i], base, 0) == 0)
+            return true;
+    return false;
+}
+
+bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_newer)
+{
+    if (dst == NULL)
+        return true;
+    bool times = src->mtime >= 0 && dst->mtime >= 0;
+    if (only_newer) {
+        if (times && src->mtime != dst->mtime)
+            return src->mtime > dst->mtime;
+        return src->size >= 0 && dst->size >= 0 && src->size != dst->size;
+    }
+    if (src->size >= 0 && dst->size >= 0 && src->size != dst->size)
+        return true;
+    return times && src->mtime != dst->mtime;
+}
+
+/* ---- paths ---- */
+
+/* base joined with rel ("" rel: base itself). Returns 0 or -1 (too long). */
+static int join(char *out, size_t size, const char *base, const char *rel)
+{
+    size_t bl = strlen(base);
+    int n;
+    if (rel[0] == '\0')
+        n = snprintf(out, size, "%s", base);
+    else if (bl == 0)
+        n = snprintf(out, size, "%s", rel);
+    else
+        n = snprintf(out, size, "%s%s%s", base, base[bl - 1] == '/' ? "" : "/", rel);
+    return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* ---- the local tree ---- */
+
+static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int depth, char *const *ex,
+                      size_t nex, ftpc_mtree *tree)
+{
+    char path[FTPC_URL_PATH_MAX];
+    if (join(path, sizeof(path), root, rel) < 0)
+        return 0;
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        ftpc_msg(ctx, "ftpc: mirror: cannot read %s: %s", path, strerror(errno));
+        return FTPC_EXIT_LOCAL;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (!good_name(name, strlen(name)))
+            continue;
+        char sub[FTPC_URL_PATH_MAX], full[FTPC_URL_PATH_MAX];
+        if (join(sub, sizeof(sub), rel, name) < 0 || join(full, sizeof(full), root, sub) < 0)
+            continue;
+        if (ftpc_mirror_excluded(sub, ex, nex))
+            continue;
+        struct stat st;
+        if (lstat(full, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+            continue; /* symbolic links and special files are left alone */
+        if (tree->n >= MIRROR_MAX_ENTRIES) {
+            ftpc_msg(ctx, "ftpc: mirror: too many files under %s", root);
+            rc = FTPC_EXIT_LOCAL;
+            break;
+        }
+        ftpc_mentry *e = mtree_add(tree, sub, strlen(sub));
+        if (e == NULL) {
+            rc = FTPC_EXIT_LOCAL;
+            break;
+        }
+        e->dir = S_ISDIR(st.st_mode);
+        e->size = e->dir ? -1 : (int64_t)st.st_size;
+        e->mtime = (int64_t)st.st_mtime;
+        if (e->dir && depth + 1 < MIRROR_MAX_DEPTH) {
+            int r = walk_local(ctx, root, sub, depth + 1, ex, nex, tree);
+            if (r != 0 && rc == 0)
+                rc = r;
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* ---- the remote tree ---- */
+
+static void set_display(const ftpc_cli *cli, const char *path, char *out, size_t size)
+{
+    ftpc_url u = cli->mirror_url;
+    snprintf(u.path, sizeof(u.path), "%s", path);
+    ftpc_url_display(&u, out, size);
+}
+
+/* Lists the remote tree level by level. *root_missing is set when the root cannot be listed
+ * (then the tree is empty and nothing else is reported). Returns 0 or an exit code for errors
+ * below the root (those listings are left out) or a stop. */
+static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, ftpc_mtree *tree,
+                       bool *root_missing)
+{
+    const char *base = cli->mirror_url.path;
+    char **level = calloc(1, sizeof(char *));
+    size_t nlevel = 1;
+    int rc = 0;
+    *root_missing = false;
+    if (level == NULL || (level[0] = strdup("")) == NULL) {
+        free(level);
+        return FTPC_EXIT_LOCAL;
+    }
+    time_t now = time(NULL);
+    for (int depth = 0; nlevel > 0 && depth < MIRROR_MAX_DEPTH; depth++) {
+        ftpc_task *ts = calloc(nlevel, sizeof(*ts));
+        if (ts == NULL) {
+            rc = FTPC_EXIT_LOCAL;
+            break;
+        }
+        for (size_t i = 0; i < nlevel; i++) {
+            ftpc_task *t = &ts[i];
+            t->kind = FTPC_T_LS;
+            t->index = i;
+            t->ep = cli->mirror_ep;
+            t->capture = true;
+            t->long_list = true; /* LIST when the server has no MLSD */
+            if (join(t->remote, sizeof(t->remote), base, level[i]) < 0) {
+                t->finished = true;
+                ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: path too long");
+            }
+            set_display(cli, t->remote, t->display, sizeof(t->display));
+        }
+        int st = 0;
+        bool done = ftpc_run_tasks(ctx, ts, nlevel, cli->opts.jobs, stop, &st);
+        char **next = NULL;
+        size_t nnext = 0, cnext = 0;
+        for (size_t i = 0; done && rc == 0 && i < nlevel; i++) {
+            ftpc_task *t = &ts[i];
+            if (t->err.status != FTPC_OK) {
+                if (depth == 0)
+                    *root_missing = true;
+                else
+                    rc = t->err.status;
+                continue;
+            }
+            ftpc_mtree one = {0};
+            if (ftpc_mirror_parse(t->listing ? t->listing : "", t->listing_len, t->listing_mlsd,
+                                  now, &one) < 0) {
+                ftpc_mtree_free(&one);
+                rc = FTPC_EXIT_LOCAL;
+                break;
+            }
+            for (size_t k = 0; rc == 0 && k < one.n; k++) {
+                char rel[FTPC_URL_PATH_MAX];
+                if (join(rel, sizeof(rel), level[i], one.v[k].rel) < 0)
+                    continue;
+                if (ftpc_mirror_excluded(rel, cli->excludes, cli->nexcludes))
+                    continue;
+                if (tree->n >= MIRROR_MAX_ENTRIES) {
+                    ftpc_msg(ctx, "ftpc: mirror: too many remote files");
+                    rc = FTPC_EXIT_LOCAL;
+                    break;
+                }
+                ftpc_mentry *e = mtree_add(tree, rel, strlen(rel));
+                if (e == NULL) {
+                    rc = FTPC_EXIT_LOCAL;
+                    break;
+                }
+                e->dir = one.v[k].dir;
+                e->size = one.v[k].size;
+                e->mtime = one.v[k].mtime;
+                e->prec = one.v[k].prec;
+                if (e->dir) {
+                    if (nnext == cnext) {
+                        cnext = cnext ? cnext * 2 : 16;
+                        char **g = realloc(next, cnext * sizeof(*g));
+                        if (g == NULL) {
+                            rc = FTPC_EXIT_LOCAL;
+                            break;
+                        }
+                        next = g;
+                    }
+                    if ((next[nnext] = strdup(rel)) == NULL) {
+                        rc = FTPC_EXIT_LOCAL;
+                        break;
+                    }
+                    nnext++;
+                }
+            }
+            ftpc_mtree_free(&one);
+        }
+        for (size_t i = 0; i < nlevel; i++) {
+            free(ts[i].listing);
+            free(level[i]);
+        }
+        free(ts);
+        free(level);
+        level = next;
+        nlevel = nnext;
+        if (!done) {
+            rc = FTPC_EXIT_XFER;
+            break;
+        }
+        if (rc != 0)
+            break;
+    }
+    for (size_t i = 0; i < nlevel; i++)
+        free(level[i]);
+    free(level);
+    mtree_sort(tree);
+    return rc;
+}
+
+/* ---- the plan ---- */
+
+typedef struct tasks {
+    ftpc_task *v;
+    size_t n, cap;
+    int64_t *mtime; /* downloads: the time to set afterwards */
+} tasks;
+
+static ftpc_task *tasks_add(tasks *l, ftpc_task_kind kind)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        ftpc_task *v = realloc(l->v, cap * sizeof(*v));
+        if (v == NULL)
+            return NULL;
+        l->v = v;
+        int64_t *m = realloc(l->mtime, cap * sizeof(*m));
+        if (m == NULL)
+            return NULL;
+        l->mtime = m;
+        l->cap = cap;
+    }
+    ftpc_task *t = &l->v[l->n];
+    memset(t, 0, sizeof(*t));
+    t->kind = kind;
+    t->index = l->n;
+    l->mtime[l->n] = -1;
+    l->n++;
+    return t;
+}
+
+static void tasks_free(tasks *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i].listing);
+    free(l->v);
+    free(l->mtime);
+    memset(l, 0, sizeof(*l));
+}
+
+/* A task on the remote path for rel. */
+static ftpc_task *remote_task(ftpc_cli *cli, tasks *l, ftpc_task_kind kind, const char *rel)
+{
+    ftpc_task *t = tasks_add(l, kind);
+    if (t == NULL)
+        return NULL;
+    t->ep = cli->mirror_ep;
+    if (join(t->remote, sizeof(t->remote), cli->mirror_url.path, rel) < 0)
+        return NULL;
+    set_display(cli, t->remote, t->display, sizeof(t->display));
+    return t;
+}
+
+static int worse(int a, int b)
+{
+    return a != FTPC_OK ? a : b;
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[FTPC_URL_PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return -1;
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+        return -1;
+    struct stat st;
+    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
+}
+
+typedef struct counts {
+    long transferred, skipped, deleted;
+} counts;
+
+static void plan_line(const ftpc_cli *cli, const char *verb, const char *rel)
+{
+    if (cli->dry_run)
+        printf("%s %s\n", verb, rel);
+}
+
+/* Download: remote tree into cli->mirror_dir. */
+static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
+{
+    const char *root = cli->mirror_dir;
+    ftpc_mtree rt = {0}, lt = {0};
+    bool root_missing;
+    int status = walk_remote(cli, ctx, stop, &rt, &root_missing);
+    if (root_missing)
+        status = worse(status, FTPC_EXIT_REMOTE);
+    if (status != FTPC_OK) {
+        ftpc_mtree_free(&rt);
+        return status;
+    }
+    struct stat st;
+    if (stat(root, &st) == 0) {
+        if (!S_ISDIR(st.st_mode)) {
+            ftpc_msg(ctx, "ftpc: mirror: %s is not a directory", root);
+            ftpc_mtree_free(&rt);
+            return FTPC_EXIT_LOCAL;
+        }
+        status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, &lt);
+        mtree_sort(&lt);
+    } else if (!cli->dry_run && mkdir_p(root) < 0) {
+        ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", root, strerror(errno));
+        ftpc_mtree_free(&rt);
+        return FTPC_EXIT_LOCAL;
+    }
+    tasks gets = {0};
+    char path[FTPC_URL_PATH_MAX];
+    /* Directories of rt that are real local directories (or will be, in a dry run): nothing
+     * is written below one that is not, so a symbolic link is never written through. */
+    bool *real = rt.n > 0 ? calloc(rt.n, sizeof(*real)) : NULL;
+    bool fatal = rt.n > 0 && real == NULL;
+    for (size_t i = 0; !fatal && i < rt.n; i++) {
+        const ftpc_mentry *e = &rt.v[i];
+        const ftpc_mentry *l = mtree_find(&lt, e->rel);
+        if (join(path, sizeof(path), root, e->rel) < 0) {
+            fatal = true;
+            break;
+        }
+        const char *slash = strrchr(e->rel, '/');
+        if (slash != NULL) {
+            char parent[FTPC_URL_PATH_MAX];
+            snprintf(parent, sizeof(parent), "%.*s", (int)(slash - e->rel), e->rel);
+            const ftpc_mentry *pe = mtree_find(&rt, parent);
+            if (pe == NULL || !real[pe - rt.v])
+                continue; /* below a directory that could not be made: reported already */
+        }
+        if (e->dir) {
+            if (l != NULL && l->dir) {
+                real[i] = true;
+                continue;
+            }
+            if (lstat(path, &st) == 0) {
+                ftpc_msg(ctx, "ftpc: mirror: %s is not a directory; left alone", path);
+                status = worse(status, FTPC_EXIT_LOCAL);
+                continue;
+            }
+            plan_line(cli, "mkdir", e->rel);
+            if (!cli->dry_run && mkdir(path, 0777) < 0) {
+                ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", path, strerror(errno));
+                status = worse(status, FTPC_EXIT_LOCAL);
+                continue;
+            }
+            real[i] = true;
+            continue;
+        }
+        if (l != NULL && l->dir) {
+            ftpc_msg(ctx, "ftpc: mirror: %s is a directory here, a file there", path);
+            status = worse(status, FTPC_EXIT_LOCAL);
+            continue;
+        }
+        if (l == NULL && lstat(path, &st) == 0) {
+            /* Excluded or not a regular file: never written through. */
+            ftpc_msg(ctx, "ftpc: mirror: %s is not a regular file; left alone", path);
+            status = worse(status, FTPC_EXIT_LOCAL);
+            continue;
+        }
+        if (!ftpc_mirror_want(e, l, cli->only_newer)) {
+            c->skipped++;
+            continue;
+        }
+        plan_line(cli, "get", e->rel);
+        if (cli->dry_run) {
+            c->transferred++;
+            continue;
+        }
+        ftpc_task *t = remote_task(cli, &gets, FTPC_T_GET, e->rel);
+        if (t == NULL) {
+            fatal = true;
+            break;
+        }
+        snprintf(t->local, sizeof(t->local), "%s", path);
+        gets.mtime[gets.n - 1] = e->mtime;
+    }
+    if (fatal)
+        status = FTPC_EXIT_LOCAL;
+    if (!fatal && gets.n > 0) {
+        if (ctx->bars != NULL)
+            ftpc_bars_set_files(ctx->bars, (int)gets.n);
+        int st2 = 0;
+        if (!ftpc_run_tasks(ctx, gets.v, gets.n, cli->opts.jobs, stop, &st2))
+            st2 = FTPC_EXIT_XFER;
+        status = worse(status, st2);
+        for (size_t i = 0; i < gets.n; i++) {
+            ftpc_task *t = &gets.v[i];
+            if (!t->finished || t->err.status != FTPC_OK)
+                continue;
+            c->transferred++;
+            if (gets.mtime[i] >= 0) {
+                struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
+                                         {.tv_sec = (time_t)gets.mtime[i]}};
+                utimensat(AT_FDCWD, t->local, ts, AT_SYMLINK_NOFOLLOW);
+            }
+        }
+    }
+    tasks_free(&gets);
+    free(real);
+    /* Delete what the remote tree no longer has: files first, then directories deepest
+     * first. Only after a complete, error-free pass. */
+    if (cli->mirror_delete && status == FTPC_OK && !*stop) {
+        for (int pass = 0; pass < 2; pass++) {
+            for (size_t k = lt.n; k-- > 0;) {
+                const ftpc_mentry *l = &lt.v[k];
+                if (l->dir != (pass == 1) || mtree_find(&rt, l->rel) != NULL)
+                    continue;
+                if (join(path, sizeof(path), root, l->rel) < 0)
+                    continue;
+                plan_line(cli, l->dir ? "rmdir" : "rm", l->rel);
+                if (cli->dry_run) {
+                    c->deleted++;
+                    continue;
+                }
+                if ((l->dir ? rmdir(path) : unlink(path)) == 0) {
+                    c->deleted++;
+                } else if (!(l->dir && (errno == ENOTEMPTY || errno == EEXIST))) {
+                    ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
+                    status = worse(status, FTPC_EXIT_LOCAL);
+                }
+            }
+        }
+    }
+    ftpc_mtree_free(&rt);
+    ftpc_mtree_free(&lt);
+    return status;
+}
+
+static int run_list(ftpc_ctx *ctx, tasks *l, int jobs, volatile sig_atomic_t *stop)
+{
+    if (l->n == 0)
+        return FTPC_OK;
+    int st = 0;
+    if (!ftpc_run_tasks(ctx, l->v, l->n, jobs, stop, &st))
+        st = FTPC_EXIT_XFER;
+    return st;
+}
+
+static long count_ok(const tasks *l)
+{
+    long n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].finished && l->v[i].err.status == FTPC_OK;
+    return n;
+}
+
+/* Upload: cli->mirror_dir into the remote directory. */
+static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
+{
+    const char *root = cli->mirror_dir;
+    struct stat st;
+    if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        ftpc_msg(ctx, "ftpc: mirror: %s is not a directory", root);
+        return FTPC_EXIT_LOCAL;
+    }
+    ftpc_mtree lt = {0}, rt = {0};
+    int status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, &lt);
+    mtree_sort(&lt);
+    if (status != FTPC_OK) {
+        ftpc_mtree_free(&lt);
+        return status;
+    }
+    /* The remote root first (an existing directory is fine). */
+    const char *base = cli->mirror_url.path;
+    if (!cli->dry_run && base[0] != '\0' && strcmp(base, "/") != 0) {
+        tasks mk = {0};
+        ftpc_task *t = remote_task(cli, &mk, FTPC_T_MKDIR, "");
+        if (t == NULL) {
+            tasks_free(&mk);
+            ftpc_mtree_free(&lt);
+            return FTPC_EXIT_LOCAL;
+        }
+        t->parents = true;
+        size_t rl = strlen(t->remote);
+        while (rl > 1 && t->remote[rl - 1] == '/')
+            t->remote[--rl] = '\0';
+        status = run_list(ctx, &mk, 1, stop);
+        tasks_free(&mk);
+        if (status != FTPC_OK) {
+            ftpc_mtree_free(&lt);
+            return status;
+        }
+    }
+    bool root_missing;
+    status = walk_remote(cli, ctx, stop, &rt, &root_missing);
+    if (root_missing && !cli->dry_run)
+        status = worse(status, FTPC_EXIT_REMOTE);
+    tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0};
+    bool fatal = status != FTPC_OK; /* the remote tree is incomplete */
+    for (size_t i = 0; !fatal && i < lt.n; i++) {
+        const ftpc_mentry *l = &lt.v[i];
+        const ftpc_mentry *r = mtree_find(&rt, l->rel);
+        if (r != NULL && r->dir != l->dir) {
+            ftpc_msg(ctx, "ftpc: mirror: %s is a %s here and a %s on the server; left alone",
+                     l->rel, l->dir ? "directory" : "file", r->dir ? "directory" : "file");
+            status = worse(status, FTPC_EXIT_REMOTE);
+            continue;
+        }
+        if (l->dir) {
+            if (r != NULL)
+                continue;
+            plan_line(cli, "mkdir", l->rel);
+            if (!cli->dry_run && remote_task(cli, &dirs, FTPC_T_MKDIR, l->rel) == NULL)
+                fatal = true;
+            continue;
+        }
+        /* Upload when missing, of another size, or changed here since it was uploaded (the
+         * server's time is that of the upload, as exact as its listing says). */
+        bool times = r != NULL && l->mtime >= 0 && r->mtime >= 0;
+        bool newer = times && l->mtime >= r->mtime + (r->prec > 0 ? r->prec : 1);
+        bool want = r == NULL || newer || (l->size >= 0 && r->size >= 0 && l->size != r->size);
+        if (cli->only_newer && times && !newer)
+            want = false;
+        if (!want) {
+            c->skipped++;
+            continue;
+        }
+        plan_line(cli, "put", l->rel);
+        if (cli->dry_run) {
+            c->transferred++;
+            continue;
+        }
+        ftpc_task *t = remote_task(cli, &puts, FTPC_T_PUT, l->rel);
+        if (t == NULL || join(t->local, sizeof(t->local), root, l->rel) < 0)
+            fatal = true;
+    }
+    if (cli->mirror_delete && status == FTPC_OK && !fatal) {
+        for (size_t k = rt.n; k-- > 0;) {
+            const ftpc_mentry *r = &rt.v[k];
+            if (mtree_find(&lt, r->rel) != NULL)
+                continue;
+            plan_line(cli, r->dir ? "rmdir" : "rm", r->rel);
+            if (cli->dry_run) {
+                c->deleted++;
+                continue;
+            }
+            if (remote_task(cli, r->dir ? &rmdirs : &rms, r->dir ? FTPC_T_RMDIR : FTPC_T_RM,
+                            r->rel) == NULL)
+                fatal = true;
+        }
+    }
+    if (fatal)
+        status = worse(status, FTPC_EXIT_LOCAL);
+    if (!fatal && !*stop)
+        status = worse(status, run_list(ctx, &dirs, 1, stop));
+    if (!fatal && !*stop && puts.n > 0) {
+        if (ctx->bars != NULL)
+            ftpc_bars_set_files(ctx->bars, (int)puts.n);
+        status = worse(status, run_list(ctx, &puts, cli->opts.jobs, stop));
+        c->transferred += count_ok(&puts);
+    }
+    /* Deletions only after every upload succeeded. */
+    if (status == FTPC_OK && !*stop) {
+        status = run_list(ctx, &rms, cli->opts.jobs, stop);
+        c->deleted += count_ok(&rms);
+    }
+    if (status == FTPC_OK && !*stop) {
+        status = run_list(ctx, &rmdirs, 1, stop);
+        c->deleted += count_ok(&rmdirs);
+    }
+    tasks_free(&dirs);
+    tasks_free(&puts);
+    tasks_free(&rms);
+    tasks_free(&rmdirs);
+    ftpc_mtree_free(&lt);
+    ftpc_mtree_free(&rt);
+    return status;
+}
+
+int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
+{
+    counts c = {0};
+    int status =
+        cli->mirror_reverse ? mirror_put(cli, ctx, stop, &c) : mirror_get(cli, ctx, stop, &c);
+    char line[200];
+    if (cli->dry_run)
+        snprintf(line, sizeof(line),
+                 "mirror (dry run): %ld files would be transferred, %ld skipped, %ld would be "
+                 "deleted",
+                 c.transferred, c.skipped, c.deleted);
+    else
+        snprintf(line, sizeof(line), "mirror: %ld files transferred, %ld skipped, %ld deleted",
+                 c.transferred, c.skipped, c.deleted);
+    if (!cli->opts.quiet || cli->dry_run) {
+        fflush(stdout);
+        printf("%s\n", line);
+        fflush(stdout);
+    }
+    return status;
+}

@@ -1,0 +1,56 @@
+/* ftpc mirror: download a remote tree into a local directory, or (-R) upload a local tree to
+ * a remote directory. The remote tree is listed level by level (MLSD when FEAT offers MLST,
+ * else LIST, parsed here), the local tree walked without following symbolic links; files whose
+ * size and time match are skipped, so a second run over an unchanged tree transfers nothing.
+ * Downloaded files get the remote modification time. --delete removes what the source no
+ * longer has (files, then directories, deepest first), never outside the target and never
+ * excluded names. --dry-run prints the plan and changes nothing. */
+#ifndef FTPC_MIRROR_H
+#define FTPC_MIRROR_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cli.h"
+#include "ctx.h"
+#include "task.h"
+
+/* One file or directory of a tree, by its path relative to the tree's root. */
+typedef struct ftpc_mentry {
+    char *rel; /* malloc'd; "a/b/c", no leading or trailing '/' */
+    bool dir;
+    int64_t size;  /* -1 when unknown */
+    int64_t mtime; /* seconds since the epoch (UTC), -1 when unknown */
+    int prec;      /* how exact mtime is, in seconds: 1, or 60 / 86400 from a LIST line */
+} ftpc_mentry;
+
+typedef struct ftpc_mtree {
+    ftpc_mentry *v;
+    size_t n, cap;
+} ftpc_mtree;
+
+/* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries
+ * named by their bare name, appended to tree. Only plain files and directories are kept;
+ * ".", "..", names with '/' and unparsable lines are skipped. now decides the year of LIST
+ * dates given without one. Returns the number added, or -1 when out of memory. */
+int ftpc_mirror_parse(const char *buf, size_t len, bool mlsd, time_t now, ftpc_mtree *tree);
+
+/* Whether rel (or its last component) matches one of the n patterns (fnmatch). */
+bool ftpc_mirror_excluded(const char *rel, char *const *pats, size_t n);
+
+/* Whether the source entry must be transferred over the target (NULL: missing). */
+bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_newer);
+
+void ftpc_mtree_free(ftpc_mtree *t);
+
+/* Runs the mirror described by cli (cli->mirror set). Returns the exit code. */
+int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop);
+
+/* Runs tasks on loop (run.c). Returns false when stopped by *stop. */
+bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
+                    volatile sig_atomic_t *stop, int *status);
+
+#endif

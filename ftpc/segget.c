@@ -1,0 +1,593 @@
+/* Segmented downloads: one range per control connection, written in place. */
+#include "segget.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bars.h"
+#include "xfer.h"
+
+#define SEG_BUF_SIZE (1024 * 1024)
+#define SEG_CHUNKS_PER_WAKEUP 8
+
+typedef enum {
+    SS_WAIT, /* for the connection */
+    SS_DATA, /* data connection being prepared */
+    SS_REST, /* REST sent */
+    SS_RETR, /* RETR sent; receiving */
+    SS_DONE, /* the range is in and the server answered */
+} seg_state;
+
+typedef struct seg {
+    ftpc_segget *g;
+    ftpc_conn *c; /* the operation's connection for segment 0, an own one for the others */
+    seg_state state;
+    uint64_t start, end, pos;
+    int data_fd;
+    bool data_done, ctrl_done;
+    bool orphan; /* its connection was refused: another connection takes the range over */
+} seg;
+
+struct ftpc_segget {
+    ftpc_ctx *ctx;
+    ftpc_task *t;
+    int nseg_req;
+    ftpc_op_done_cb done;
+    void *done_ud;
+    ftpc_conn *c; /* from the runner; freed by it */
+    bool c_dead;
+    bool sizing; /* SIZE sent on c */
+    int64_t size;
+    int n, ncomplete;
+    seg segs[FTPC_SEGMENTS_MAX];
+    int fd;
+    bool created; /* path exists and is ours */
+    char path[PATH_MAX];
+    char *buf;
+    ftpc_bar *bar;
+    ftpc_xfer *x; /* the ordinary transfer when not segmenting */
+    ftpc_defer defer;
+    bool finished;
+};
+
+static const ftpc_conn_owner main_owner;
+static const ftpc_conn_owner seg_owner;
+static void fail(ftpc_segget *g, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int ftpc_segget_count(int64_t size, int nseg)
+{
+    if (size < 0 || nseg < 2)
+        return 1;
+    if (nseg > FTPC_SEGMENTS_MAX)
+        nseg = FTPC_SEGMENTS_MAX;
+    int64_t fit = size / FTPC_SEGMENT_MIN;
+    if (fit < nseg)
+        nseg = (int)fit;
+    return nseg < 1 ? 1 : nseg;
+}
+
+static const char *bar_name(const ftpc_task *t)
+{
+    const char *slash = strrchr(t->remote, '/');
+    return slash && slash[1] ? slash + 1 : t->remote;
+}
+
+static void seg_close_data(ftpc_segget *g, seg *s)
+{
+    if (s->data_fd >= 0) {
+        ev_del(g->ctx->loop, s->data_fd, EV_READ);
+        close(s->data_fd);
+        s->data_fd = -1;
+    }
+}
+
+/* Closes every socket and file of the segmented attempt; unlinks an unfinished file. */
+static void release(ftpc_segget *g, bool keep_file)
+{
+    for (int i = 0; i < g->n; i++) {
+        seg *s = &g->segs[i];
+        seg_close_data(g, s);
+        if (s->c != NULL) {
+            if (s->c == g->c)
+                ftpc_conn_close_data(s->c);
+            else
+                ftpc_conn_free(s->c);
+            s->c = NULL;
+        }
+    }
+    if (g->fd >= 0) {
+        close(g->fd);
+        g->fd = -1;
+    }
+    if (g->created && !keep_file)
+        unlink(g->path);
+    g->created = false;
+    if (g->bar != NULL) {
+        ftpc_bar_done(g->bar, false);
+        g->bar = NULL;
+    }
+}
+
+static void finish(ftpc_segget *g, int status, bool reusable)
+{
+    if (g->finished)
+        return;
+    g->finished = true;
+    release(g, false);
+    g->t->err.status = status;
+    if (status == FTPC_OK)
+        g->t->err.msg[0] = '\0';
+    reusable = reusable && !g->c_dead && ftpc_conn_is_ready(g->c);
+    g->done(g->done_ud, status, reusable);
+}
+
+__attribute__((format(printf, 3, 4))) static void fail(ftpc_segget *g, int status, const char *fmt,
+                                                       ...)
+{
+    char what[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    ftpc_err_set(&g->t->err, status, "downloading %s: %s", g->t->display, what);
+    finish(g, status, false);
+}
+
+/* ---- the ordinary transfer ---- */
+
+static void fallback_done(void *ud, int status, bool reusable)
+{
+    ftpc_segget *g = ud;
+    g->finished = true;
+    g->done(g->done_ud, status, reusable);
+}
+
+static void fallback(ftpc_segget *g)
+{
+    g->x = ftpc_xfer_new(g->ctx, g->t, fallback_done, g);
+    if (g->x == NULL) {
+        fail(g, FTPC_EXIT_LOCAL, "out of memory");
+        return;
+    }
+    ftpc_xfer_start(g->x, g->c);
+}
+
+/* ---- one range ---- */
+
+static void update_bar(ftpc_segget *g)
+{
+    if (g->bar == NULL)
+        return;
+    uint64_t sum = 0;
+    for (int i = 0; i < g->n; i++)
+        sum += g->segs[i].pos - g->segs[i].start;
+    ftpc_bar_update(g->bar, sum);
+}
+
+static void complete(ftpc_segget *g)
+{
+    struct stat st;
+    if (fstat(g->fd, &st) < 0 || (int64_t)st.st_size != g->size) {
+        fail(g, FTPC_EXIT_VERIFY, "size mismatch: %s has %lld bytes, the server said %" PRId64,
+             g->path, (long long)st.st_size, g->size);
+        return;
+    }
+    int rc = close(g->fd);
+    g->fd = -1;
+    if (rc < 0) {
+        fail(g, FTPC_EXIT_LOCAL, "writing %s: %s", g->path, strerror(errno));
+        return;
+    }
+    /* Only a regular file (or nothing) is replaced. */
+    if (lstat(g->t->local, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fail(g, FTPC_EXIT_LOCAL, "%s is not a regular file; not replaced", g->t->local);
+        return;
+    }
+    if (rename(g->path, g->t->local) < 0) {
+        fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, g->t->local, strerror(errno));
+        return;
+    }
+    g->created = false;
+    /* An ordinary part file of an earlier attempt is now stale. */
+    char part[PATH_MAX];
+    if (ftpc_part_name(g->t->local, part, sizeof(part)) == 0 && lstat(part, &st) == 0 &&
+        S_ISREG(st.st_mode))
+        unlink(part);
+    g->t->bytes = (uint64_t)g->size;
+    if (g->bar != NULL) {
+        ftpc_bar_update(g->bar, (uint64_t)g->size);
+        ftpc_bar_done(g->bar, true);
+        g->bar = NULL;
+    }
+    finish(g, FTPC_OK, true);
+}
+
+/* Ranges whose connection was refused (a server's per-address limit) go to connections whose
+ * range is done. Fails the download when an orphan is left and nothing is running that could
+ * take it later. */
+static void adopt(ftpc_segget *g)
+{
+    for (int i = 0; i < g->n; i++) {
+        seg *o = &g->segs[i];
+        if (!o->orphan)
+            continue;
+        for (int k = 0; k < g->n; k++) {
+            seg *d = &g->segs[k];
+            if (d->state != SS_DONE || d->c == NULL || !ftpc_conn_is_ready(d->c) ||
+                (d->c == g->c && g->c_dead))
+                continue;
+            o->orphan = false;
+            o->c = d->c;
+            d->c = NULL;
+            o->state = SS_WAIT;
+            ftpc_conn_set_owner(o->c, &seg_owner, o);
+            break;
+        }
+    }
+    bool orphans = false, running = false;
+    for (int i = 0; i < g->n; i++) {
+        orphans |= g->segs[i].orphan;
+        running |= !g->segs[i].orphan && g->segs[i].state != SS_DONE;
+    }
+    if (orphans && !running)
+        fail(g, FTPC_EXIT_CONNECT, "no connection left for the remaining segments");
+}
+
+static void seg_check(seg *s)
+{
+    ftpc_segget *g = s->g;
+    if (!s->data_done || !s->ctrl_done || s->state == SS_DONE)
+        return;
+    s->state = SS_DONE;
+    if (++g->ncomplete == g->n) {
+        complete(g);
+        return;
+    }
+    adopt(g);
+    if (s->c != NULL && s->c != g->c) {
+        ftpc_conn_quit(s->c);
+        s->c = NULL;
+    }
+}
+
+static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
+{
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            off += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    seg *s = ud;
+    ftpc_segget *g = s->g;
+    for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP && s->data_fd >= 0; i++) {
+        uint64_t left = s->end - s->pos;
+        size_t want = left < SEG_BUF_SIZE ? (size_t)left : SEG_BUF_SIZE;
+        ssize_t n = want > 0 ? recv(s->data_fd, g->buf, want, 0) : 0;
+        if (n > 0) {
+            if (pwrite_all(g->fd, g->buf, (size_t)n, s->pos) < 0) {
+                fail(g, FTPC_EXIT_LOCAL, "writing %s: %s", g->path, strerror(errno));
+                return;
+            }
+            s->pos += (uint64_t)n;
+            update_bar(g);
+            if (s->c != NULL)
+                ftpc_conn_touch(s->c);
+            if (s->pos < s->end)
+                continue;
+        } else if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return;
+            fail(g, FTPC_EXIT_XFER, "data connection: %s", strerror(errno));
+            return;
+        }
+        /* The range is in (the server's stream goes on: closing ends it), or EOF. */
+        seg_close_data(g, s);
+        if (s->pos != s->end) {
+            fail(g, FTPC_EXIT_VERIFY,
+                 "the data ended at %" PRIu64 " bytes, short of %" PRIu64
+                 " (the file changed on the server?)",
+                 s->pos, s->end);
+            return;
+        }
+        s->data_done = true;
+        seg_check(s);
+        return;
+    }
+}
+
+static void seg_attach(seg *s, int fd)
+{
+    s->data_fd = fd;
+    ev_add(s->g->ctx->loop, fd, EV_READ, seg_data_cb, s);
+}
+
+static void seg_retr(seg *s)
+{
+    ftpc_segget *g = s->g;
+    if (ftpc_conn_send(s->c, "RETR %s", g->t->remote) < 0) {
+        fail(g, FTPC_EXIT_XFER, "cannot send RETR");
+        return;
+    }
+    s->state = SS_RETR;
+    int fd = ftpc_conn_take_data(s->c);
+    if (fd >= 0)
+        seg_attach(s, fd);
+}
+
+static void seg_ready(ftpc_conn *c, void *ud)
+{
+    seg *s = ud;
+    if (s->state != SS_WAIT || s->g->finished)
+        return;
+    s->state = SS_DATA;
+    ftpc_conn_open_data(c);
+}
+
+static void seg_data_prepared(ftpc_conn *c, void *ud)
+{
+    seg *s = ud;
+    if (s->state != SS_DATA || s->g->finished)
+        return;
+    if (s->start > 0) {
+        s->state = SS_REST;
+        ftpc_conn_send(c, "REST %" PRIu64, s->start);
+        return;
+    }
+    seg_retr(s);
+}
+
+static void seg_data_open(ftpc_conn *c, int fd, void *ud)
+{
+    seg *s = ud;
+    if (s->g->finished || s->data_fd >= 0 || s->data_done) {
+        close(fd);
+        return;
+    }
+    seg_attach(s, fd);
+}
+
+static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    seg *s = ud;
+    ftpc_segget *g = s->g;
+    char q[600];
+    if (g->finished || m->code < 200)
+        return;
+    switch (s->state) {
+    case SS_REST:
+        if (m->code != 350) {
+            fail(g, ftpc_status_for_reply(m->code), "REST %" PRIu64 ": the server replied %s",
+                 s->start, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            return;
+        }
+        seg_retr(s);
+        return;
+    case SS_RETR:
+        s->ctrl_done = true;
+        /* After the client closed the data connection a 426 is expected: the range is in. */
+        if (m->code >= 300 && !s->data_done) {
+            fail(g, ftpc_status_for_reply(m->code), "RETR: the server replied %s",
+                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            return;
+        }
+        seg_check(s);
+        return;
+    default:
+        fail(g, FTPC_EXIT_XFER, "unexpected reply %03d", m->code);
+        return;
+    }
+}
+
+static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    seg *s = ud;
+    ftpc_segget *g = s->g;
+    if (c == g->c)
+        g->c_dead = true;
+    if (s->state == SS_DONE || g->finished)
+        return; /* an idle connection closed after its range was in */
+    if (c != g->c && s->state == SS_WAIT && s->pos == s->start &&
+        err->status == FTPC_EXIT_CONNECT) {
+        /* Never logged in (refused, or 421 at the greeting): leave the range to another
+         * connection. There is always one: g->c never gets here in SS_WAIT. */
+        ftpc_conn_free(c);
+        s->c = NULL;
+        s->orphan = true;
+        adopt(g);
+        return;
+    }
+    int status = err->status;
+    if (s->state >= SS_DATA && status == FTPC_EXIT_CONNECT)
+        status = FTPC_EXIT_XFER;
+    fail(g, status, "%s", err->msg);
+}
+
+static const ftpc_conn_owner seg_owner = {
+    .ready = seg_ready,
+    .reply = seg_reply,
+    .data_prepared = seg_data_prepared,
+    .data_open = seg_data_open,
+    .failed = seg_failed,
+};
+
+/* ---- the start: SIZE, then the ranges ---- */
+
+static void begin_segments(ftpc_segget *g)
+{
+    ftpc_task *t = g->t;
+    if (ftpc_part_name(t->local, g->path, sizeof(g->path)) < 0) {
+        fail(g, FTPC_EXIT_LOCAL, "local file name too long");
+        return;
+    }
+    /* ".NAME.ftpc-part" -> ".NAME.ftpc-seg": a file with holes is never taken for a prefix
+     * to continue by an ordinary resume. */
+    size_t pl = strlen(g->path);
+    if (pl < 5 || pl + 1 >= sizeof(g->path)) {
+        fail(g, FTPC_EXIT_LOCAL, "local file name too long");
+        return;
+    }
+    memcpy(g->path + pl - 4, "seg", 4);
+    g->fd = open(g->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (g->fd < 0) {
+        fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
+        return;
+    }
+    g->created = true;
+    if (g->ctx->bars != NULL)
+        g->bar = ftpc_bar_start(g->ctx->bars, bar_name(t), g->size, 0);
+    uint64_t size = (uint64_t)g->size;
+    for (int i = 0; i < g->n; i++) {
+        seg *s = &g->segs[i];
+        s->g = g;
+        s->data_fd = -1;
+        s->start = size * (uint64_t)i / (uint64_t)g->n;
+        s->end = size * (uint64_t)(i + 1) / (uint64_t)g->n;
+        s->pos = s->start;
+        s->state = SS_WAIT;
+    }
+    g->segs[0].c = g->c;
+    ftpc_conn_set_owner(g->c, &seg_owner, &g->segs[0]);
+    for (int i = 1; i < g->n; i++) {
+        g->segs[i].c = ftpc_conn_new(g->ctx, t->ep, &seg_owner, &g->segs[i]);
+        if (g->segs[i].c == NULL) {
+            fail(g, FTPC_EXIT_LOCAL, "out of memory");
+            return;
+        }
+    }
+}
+
+static void main_ready(ftpc_conn *c, void *ud)
+{
+    ftpc_segget *g = ud;
+    if (g->sizing || g->finished)
+        return;
+    ftpc_task *t = g->t;
+    const ftpc_opts *o = g->ctx->opts;
+    struct stat st;
+    char part[PATH_MAX];
+    unsigned feat = ftpc_conn_features(c);
+    bool size_ok = (feat & FTPC_FEAT_SIZE) || !(feat & FTPC_FEAT_ANSWERED);
+    bool resume = o->resume || t->attempts > 1;
+    bool target_odd =
+        strcmp(t->local, "-") == 0 || (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode));
+    bool have_part =
+        ftpc_part_name(t->local, part, sizeof(part)) < 0 || (resume && lstat(part, &st) == 0);
+    if (t->kind != FTPC_T_GET || !size_ok || target_odd || have_part || o->limit_rate > 0 ||
+        (o->resume && lstat(t->local, &st) == 0)) {
+        fallback(g);
+        return;
+    }
+    g->sizing = true;
+    ftpc_conn_send(c, "SIZE %s", t->remote);
+}
+
+static int64_t parse_size(const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || errno != 0 || v > (unsigned long long)INT64_MAX)
+        return -1;
+    return (int64_t)v;
+}
+
+static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    ftpc_segget *g = ud;
+    if (!g->sizing || g->finished || m->code < 200)
+        return;
+    g->sizing = false;
+    g->size = m->code == 213 ? parse_size(m->text) : -1;
+    g->n = ftpc_segget_count(g->size, g->nseg_req);
+    if (g->n < 2) {
+        g->n = 0;
+        fallback(g); /* it reports a missing file itself */
+        return;
+    }
+    begin_segments(g);
+}
+
+static void main_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    ftpc_segget *g = ud;
+    g->c_dead = true;
+    fail(g, err->status, "%s", err->msg);
+}
+
+static const ftpc_conn_owner main_owner = {
+    .ready = main_ready,
+    .reply = main_reply,
+    .failed = main_failed,
+};
+
+ftpc_segget *ftpc_segget_new(ftpc_ctx *ctx, ftpc_task *t, int nseg, ftpc_op_done_cb done, void *ud)
+{
+    ftpc_segget *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    g->buf = malloc(SEG_BUF_SIZE);
+    if (g->buf == NULL) {
+        free(g);
+        return NULL;
+    }
+    g->ctx = ctx;
+    g->t = t;
+    g->nseg_req = nseg;
+    g->done = done;
+    g->done_ud = ud;
+    g->fd = -1;
+    g->size = -1;
+    return g;
+}
+
+void ftpc_segget_start(ftpc_segget *g, ftpc_conn *c)
+{
+    g->c = c;
+    ftpc_conn_set_owner(c, &main_owner, g);
+}
+
+static void segget_release(void *p)
+{
+    ftpc_segget *g = p;
+    free(g->buf);
+    free(g);
+}
+
+void ftpc_segget_free(ftpc_segget *g)
+{
+    if (g == NULL || g->defer.queued)
+        return;
+    if (g->x != NULL) {
+        ftpc_xfer_free(g->x);
+        g->x = NULL;
+    }
+    g->finished = true;
+    release(g, false);
+    ftpc_ctx_defer(g->ctx, &g->defer, segget_release, g);
+}

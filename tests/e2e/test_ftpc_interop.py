@@ -1,0 +1,182 @@
+"""Interop: ftpc get/put/ls/mirror (and a segmented get) against vsftpd on loopback.
+
+vsftpd cannot be apt-installed beside the other FTP servers, so bench/peers/install-peers.sh
+unpacks it under $PEERS_PREFIX (/opt/ftp-peers) and creates the account ftpbench/ftpbench.
+This test starts that vsftpd itself with bench/peers/start-server.sh (with a private
+run-state directory, a free port and a scratch root), stops it with stop-server.sh (which
+signals only the recorded PID's process group), and compares bytes. vsftpd has no MLSD, so
+mirror goes through LIST parsing here.
+
+The test skips, saying why, when it is not root or vsftpd is not installed there; it never
+installs anything itself (`scripts/test.sh --interop` runs install-peers.sh first).
+"""
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from test_ftpc import FTPC_BIN, SANITIZER_MARKERS, data_bytes
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.normpath(os.path.join(HERE, "..", "..", "bench", "peers"))
+PEERS_PREFIX = os.environ.get("PEERS_PREFIX", "/opt/ftp-peers")
+VSFTPD = os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd")
+USER = os.environ.get("FTPBENCH_USER", "ftpbench")
+PASS = os.environ.get("FTPBENCH_PASS", "ftpbench")
+MiB = 1024 * 1024
+
+
+def why_not():
+    if os.geteuid() != 0:
+        return "not root (vsftpd must start as root to chroot the account)"
+    if not os.access(VSFTPD, os.X_OK):
+        return ("vsftpd not installed at %s (run bench/peers/install-peers.sh as root, or "
+                "scripts/test.sh --interop)" % VSFTPD)
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        return "account %s missing (run bench/peers/install-peers.sh)" % USER
+    if not os.path.exists("/etc/pam.d/ftpbench-vsftpd"):
+        return "PAM service ftpbench-vsftpd missing (run bench/peers/install-peers.sh)"
+    if not os.access(FTPC_BIN, os.X_OK):
+        return "ftpc binary not found: %s" % FTPC_BIN
+    return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@unittest.skipIf(why_not() is not None, why_not() or "")
+class TestVsftpd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.base = tempfile.mkdtemp(prefix="ftpc-interop-")
+        os.chmod(cls.base, 0o755)
+        cls.root = os.path.join(cls.base, "root")
+        cls.run_dir = os.path.join(cls.base, "run")
+        cls.port = free_port()
+        cls.env = dict(os.environ, BENCH_RUN=cls.run_dir, PEERS_PREFIX=PEERS_PREFIX)
+        r = subprocess.run([os.path.join(PEERS, "start-server.sh"), "vsftpd", str(cls.port),
+                            cls.root], env=cls.env, capture_output=True, timeout=30)
+        if r.returncode != 0:
+            shutil.rmtree(cls.base, True)
+            raise unittest.SkipTest("vsftpd did not start: %s"
+                                    % (r.stderr.decode(errors="replace")[-500:]))
+        with open(os.path.join(cls.run_dir, "vsftpd", "pid")) as fh:
+            cls.pid = int(fh.read())
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run([os.path.join(PEERS, "stop-server.sh"), "vsftpd"], env=cls.env,
+                       capture_output=True, timeout=30)
+        shutil.rmtree(cls.base, True)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-interop-c-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.uid = pwd.getpwnam(USER).pw_uid
+        self.gid = pwd.getpwnam(USER).pw_gid
+        # a fresh directory per test below the served root
+        self.d = self.id().rsplit(".", 1)[-1]
+        self.srv_dir = os.path.join(self.root, self.d)
+        os.mkdir(self.srv_dir)
+        os.chown(self.srv_dir, self.uid, self.gid)
+
+    def url(self, path=""):
+        return "ftp://%s:%s@127.0.0.1:%d/%s/%s" % (USER, PASS, self.port, self.d, path)
+
+    def srv_write(self, rel, data, mtime=None):
+        p = os.path.join(self.srv_dir, rel)
+        parent = os.path.dirname(p)
+        if not os.path.isdir(parent):
+            os.makedirs(parent)
+            cur = parent
+            while cur != self.srv_dir:
+                os.chown(cur, self.uid, self.gid)
+                cur = os.path.dirname(cur)
+        with open(p, "wb") as fh:
+            fh.write(data)
+        os.chown(p, self.uid, self.gid)
+        if mtime is not None:
+            os.utime(p, (mtime, mtime))
+        return data
+
+    def srv_read(self, rel):
+        with open(os.path.join(self.srv_dir, rel), "rb") as fh:
+            return fh.read()
+
+    def ftpc(self, *args, rc=0):
+        env = dict(os.environ, NETRC=os.path.join(self.tmp, "no-netrc"))
+        r = subprocess.run([FTPC_BIN] + list(args), cwd=self.tmp, capture_output=True,
+                           timeout=120, env=env, stdin=subprocess.DEVNULL)
+        err = r.stderr.decode(errors="replace")
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, err)
+        self.assertEqual(r.returncode, rc, "ftpc %s: exit %d\n%s"
+                         % (" ".join(args), r.returncode, err[-3000:]))
+        return r
+
+    def test_get_put_ls(self):
+        data = self.srv_write("a.bin", data_bytes(3 * MiB + 17, 1))
+        self.ftpc("get", "-o", "a.bin", self.url("a.bin"))
+        with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        up = data_bytes(2 * MiB + 3, 2)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
+            fh.write(up)
+        self.ftpc("put", "up.bin", self.url("up.bin"))
+        self.assertEqual(self.srv_read("up.bin"), up)
+        r = self.ftpc("ls", self.url(""))
+        # vsftpd's NLST of a directory names its entries with the directory
+        names = sorted(os.path.basename(n) for n in r.stdout.decode().split())
+        self.assertEqual(names, ["a.bin", "up.bin"])
+        # mkdir -p of an existing directory (vsftpd has no MLST: checked with CWD)
+        self.ftpc("mkdir", "-p", self.url("new/deeper"))
+        self.ftpc("mkdir", "-p", self.url("new/deeper"))
+        self.assertTrue(os.path.isdir(os.path.join(self.srv_dir, "new", "deeper")))
+        r = self.ftpc("ls", "-l", self.url(""))
+        self.assertIn("a.bin", r.stdout.decode())
+
+    def test_segmented_get(self):
+        data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
+        self.ftpc("--segments", "4", "get", self.url("big.bin"))
+        with open(os.path.join(self.tmp, "big.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+
+    def test_mirror_both_ways(self):
+        old = time.time() - 3600
+        want = {"x.bin": data_bytes(300000, 4), "sub/y.txt": data_bytes(5000, 5),
+                "sub/deeper/z.bin": data_bytes(70000, 6), "empty": b""}
+        for rel, d in want.items():
+            self.srv_write("src/" + rel, d, mtime=old)
+        r = self.ftpc("mirror", self.url("src"), "out")
+        self.assertIn(b"mirror: 4 files transferred, 0 skipped, 0 deleted", r.stdout)
+        for rel, d in want.items():
+            with open(os.path.join(self.tmp, "out", rel), "rb") as fh:
+                self.assertEqual(fh.read(), d, rel)
+        r = self.ftpc("mirror", "--delete", self.url("src"), "out")
+        self.assertIn(b"mirror: 0 files transferred, 4 skipped, 0 deleted", r.stdout)
+        # upload the tree back under another name; a second run sends nothing
+        r = self.ftpc("mirror", "-R", "-j", "2", "out", self.url("back"))
+        self.assertIn(b"mirror: 4 files transferred, 0 skipped, 0 deleted", r.stdout)
+        for rel, d in want.items():
+            self.assertEqual(self.srv_read("back/" + rel), d, rel)
+        r = self.ftpc("mirror", "-R", "out", self.url("back"))
+        self.assertIn(b"mirror: 0 files transferred, 4 skipped, 0 deleted", r.stdout)
+        # --delete on the server
+        os.remove(os.path.join(self.tmp, "out", "sub", "deeper", "z.bin"))
+        os.rmdir(os.path.join(self.tmp, "out", "sub", "deeper"))
+        r = self.ftpc("mirror", "-R", "--delete", "out", self.url("back"))
+        self.assertIn(b"mirror: 0 files transferred, 3 skipped, 2 deleted", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "back", "sub", "deeper")))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,222 @@
+"""End-to-end tests of `ftpc mirror` (download) and `ftpc mirror -R` (upload) against the
+built ftpd: trees compared byte for byte, a second run transfers nothing, --only-newer,
+--delete removes only what it should, --dry-run changes nothing, --exclude, -j.
+"""
+import os
+import re
+import unittest
+
+from ftpd_harness import data_bytes
+from test_ftpc import FtpcCase
+
+SUMMARY = re.compile(rb"mirror: (\d+) files transferred, (\d+) skipped, (\d+) deleted")
+
+
+def tree(root):
+    """{relative path: bytes or None for a directory} of everything under root."""
+    out = {}
+    for d, dirs, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        for n in dirs:
+            out[os.path.normpath(os.path.join(rel, n))] = None
+        for n in files:
+            with open(os.path.join(d, n), "rb") as fh:
+                out[os.path.normpath(os.path.join(rel, n))] = fh.read()
+    return out
+
+
+class MirrorCase(FtpcCase):
+    def summary(self, r):
+        m = SUMMARY.search(r.stdout)
+        self.assertIsNotNone(m, "no summary line in %r" % r.stdout)
+        return tuple(int(x) for x in m.groups())
+
+    def make_remote_tree(self):
+        self.srv.make_file("src/a.bin", 300000, seed=1)
+        self.srv.make_file("src/empty", 0)
+        self.srv.make_file("src/sub/b.txt", 5000, seed=2)
+        self.srv.make_file("src/sub/deep/c.bin", 70000, seed=3)
+        self.srv.make_file("src/sp ace/d#e.txt", 10, seed=4)
+        self.srv.mkdir("src/emptydir")
+
+    def make_local_tree(self, root):
+        files = {"a.bin": data_bytes(200000, 5), "empty": b"", "sub/b.txt": data_bytes(3000, 6),
+                 "sub/deep/c.bin": data_bytes(90000, 7), "sp ace/x y.txt": b"hello"}
+        for rel, data in files.items():
+            p = os.path.join(root, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as fh:
+                fh.write(data)
+        os.makedirs(os.path.join(root, "emptydir"), exist_ok=True)
+
+
+class TestMirrorGet(MirrorCase):
+    def test_download_tree_and_second_run(self):
+        self.make_remote_tree()
+        r = self.ftpc("mirror", self.srv.url("src"), "out")
+        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
+        self.assertEqual(self.summary(r), (5, 0, 0))
+        # local times follow the remote modify fact
+        self.assertEqual(int(os.stat(self.local("out/sub/b.txt")).st_mtime),
+                         int(os.stat(self.srv.local("src/sub/b.txt")).st_mtime))
+        r = self.ftpc("mirror", self.srv.url("src/"), "out")
+        self.assertEqual(self.summary(r), (0, 5, 0))
+
+    def test_parallel_and_changes(self):
+        self.make_remote_tree()
+        self.ftpc("mirror", "-j", "4", self.srv.url("src"), "out")
+        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
+        # a changed remote file (other size) and a new one are fetched; nothing else
+        self.srv.make_file("src/sub/b.txt", 6000, seed=9)
+        self.srv.make_file("src/new.bin", 1234, seed=8)
+        r = self.ftpc("mirror", "-j", "4", self.srv.url("src"), "out")
+        self.assertEqual(self.summary(r), (2, 4, 0))
+        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
+
+    def test_only_newer(self):
+        self.make_remote_tree()
+        self.ftpc("mirror", self.srv.url("src"), "out")
+        # a local copy newer than the remote one is kept with --only-newer
+        p = self.local("out/a.bin")
+        with open(p, "wb") as fh:
+            fh.write(b"local edit")
+        st = os.stat(self.srv.local("src/a.bin"))
+        os.utime(p, (st.st_mtime + 100, st.st_mtime + 100))
+        r = self.ftpc("mirror", "--only-newer", self.srv.url("src"), "out")
+        self.assertEqual(self.summary(r), (0, 5, 0))
+        self.assertEqual(self.read_local("out/a.bin"), b"local edit")
+        # an older local copy is replaced
+        os.utime(p, (st.st_mtime - 100, st.st_mtime - 100))
+        r = self.ftpc("mirror", "--only-newer", self.srv.url("src"), "out")
+        self.assertEqual(self.summary(r), (1, 4, 0))
+        self.assertEqual(self.read_local("out/a.bin"), self.srv.read("src/a.bin"))
+        # without --only-newer a differing local copy is replaced whatever its time
+        with open(p, "wb") as fh:
+            fh.write(b"x")
+        os.utime(p, (st.st_mtime + 100, st.st_mtime + 100))
+        r = self.ftpc("mirror", self.srv.url("src"), "out")
+        self.assertEqual(self.summary(r), (1, 4, 0))
+
+    def test_delete_only_what_it_should(self):
+        self.make_remote_tree()
+        outside = self.write_local("outside.txt", b"keep me")
+        self.ftpc("mirror", self.srv.url("src"), "out")
+        os.makedirs(self.local("out/extra/inner"))
+        self.write_local("out/extra/inner/x", b"1")
+        self.write_local("out/stale.txt", b"2")
+        self.write_local("out/keep.log", b"3")
+        os.symlink(outside, self.local("out/link"))
+        os.remove(self.srv.local("src/sub/deep/c.bin"))
+        os.rmdir(self.srv.local("src/sub/deep"))
+        r = self.ftpc("mirror", "--delete", "--exclude", "*.log", self.srv.url("src"), "out")
+        # stale.txt, extra/inner/x, extra/inner, extra, sub/deep/c.bin, sub/deep
+        self.assertEqual(self.summary(r), (0, 4, 6))
+        self.assertTrue(os.path.exists(self.local("out/keep.log")))  # excluded: kept
+        self.assertTrue(os.path.islink(self.local("out/link")))      # not ours: kept
+        self.assertEqual(self.read_local("outside.txt"), b"keep me")
+        os.remove(self.local("out/keep.log"))
+        os.remove(self.local("out/link"))
+        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
+        # without --delete nothing is removed
+        self.write_local("out/stale2.txt", b"2")
+        r = self.ftpc("mirror", self.srv.url("src"), "out")
+        self.assertEqual(self.summary(r), (0, 4, 0))
+        self.assertTrue(os.path.exists(self.local("out/stale2.txt")))
+
+    def test_symlink_in_target_not_followed(self):
+        self.make_remote_tree()
+        os.makedirs(self.local("out"))
+        os.makedirs(self.local("elsewhere"))
+        os.symlink(self.local("elsewhere"), self.local("out/sub"))
+        os.symlink("/dev/null", self.local("out/a.bin"))
+        r = self.ftpc("mirror", "--delete", self.srv.url("src"), "out", rc=6)
+        self.assertIn(b"left alone", r.stderr)
+        self.assertEqual(os.listdir(self.local("elsewhere")), [])
+        self.assertTrue(os.path.islink(self.local("out/a.bin")))
+        self.assertTrue(os.path.islink(self.local("out/sub")))
+        self.assertTrue(os.path.exists(self.local("out/emptydir")))
+
+    def test_dry_run(self):
+        self.make_remote_tree()
+        os.makedirs(self.local("out"))
+        self.write_local("out/stale.txt", b"2")
+        r = self.ftpc("mirror", "--dry-run", "--delete", self.srv.url("src"), "out")
+        self.assertEqual(sorted(os.listdir(self.local("out"))), ["stale.txt"])
+        lines = r.stdout.decode().splitlines()
+        self.assertIn("get a.bin", lines)
+        self.assertIn("get sub/deep/c.bin", lines)
+        self.assertIn("mkdir sub", lines)
+        self.assertIn("rm stale.txt", lines)
+        self.assertIn("mirror (dry run): 5 files would be transferred, 0 skipped, "
+                      "1 would be deleted", lines)
+
+    def test_exclude(self):
+        self.make_remote_tree()
+        r = self.ftpc("mirror", "--exclude", "sub/deep", "--exclude", "*.txt",
+                      self.srv.url("src"), "out")
+        got = tree(self.local("out"))
+        self.assertEqual(sorted(got), ["a.bin", "empty", "emptydir", "sp ace", "sub"])
+        self.assertEqual(self.summary(r), (2, 0, 0))
+
+    def test_progress_lines(self):
+        self.make_remote_tree()
+        r = self.ftpc("--progress=plain", "-j", "3", "mirror", self.srv.url("src"), "out")
+        for name in (b"a.bin:", b"b.txt:", b"c.bin:"):
+            self.assertIn(name, r.stderr)
+        r = self.ftpc("-q", "mirror", self.srv.url("src"), "out")
+        self.assertEqual((r.stdout, r.stderr), (b"", b""))
+
+    def test_help_and_man(self):
+        r = self.ftpc("--help")
+        for s in (b"mirror URL DIR", b"mirror -R DIR URL", b"--only-newer", b"--delete",
+                  b"--dry-run", b"--exclude", b"--segments"):
+            self.assertIn(s, r.stdout)
+        man = os.path.join(os.path.dirname(__file__), "..", "..", "man", "ftpc.1")
+        with open(man) as fh:
+            text = fh.read()
+        for s in ("mirror", "\\-\\-only\\-newer", "\\-\\-delete", "\\-\\-dry\\-run",
+                  "\\-\\-exclude", "\\-\\-segments"):
+            self.assertIn(s, text)
+
+    def test_missing_remote(self):
+        r = self.ftpc("mirror", self.srv.url("nope"), "out", rc=5)
+        self.assertIn(b"nope", r.stderr)
+
+    def test_usage(self):
+        self.ftpc("mirror", self.srv.url("src"), rc=2)
+        self.ftpc("get", "--delete", self.srv.url("x"), rc=2)
+
+
+class TestMirrorPut(MirrorCase):
+    def test_upload_tree_and_second_run(self):
+        self.make_local_tree(self.local("up"))
+        r = self.ftpc("mirror", "-R", "-j", "3", "up", self.srv.url("dst/tree"))
+        self.assertEqual(tree(self.srv.local("dst/tree")), tree(self.local("up")))
+        self.assertEqual(self.summary(r), (5, 0, 0))
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst/tree"))
+        self.assertEqual(self.summary(r), (0, 5, 0))
+        # a changed local file goes up again
+        with open(self.local("up/sub/b.txt"), "ab") as fh:
+            fh.write(b"more")
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst/tree"))
+        self.assertEqual(self.summary(r), (1, 4, 0))
+        self.assertEqual(tree(self.srv.local("dst/tree")), tree(self.local("up")))
+
+    def test_upload_delete_and_dry_run(self):
+        self.make_local_tree(self.local("up"))
+        self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.srv.make_file("dst/old/x.bin", 10)
+        self.srv.make_file("dst/stale", 10)
+        self.srv.make_file("other/keep", 10)
+        r = self.ftpc("mirror", "-R", "--delete", "--dry-run", "up", self.srv.url("dst"))
+        self.assertIn(b"rm old/x.bin", r.stdout)
+        self.assertIn(b"rmdir old", r.stdout)
+        self.assertTrue(self.srv.exists("dst/old/x.bin"))
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 5, 3))
+        self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
+        self.assertTrue(self.srv.exists("other/keep"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,215 @@
+"""End-to-end tests of `ftpc get --segments N` against the built ftpd: the file split over
+several connections (REST at each segment's offset, checked in the server's log), written in
+place and identical to the source; small files use fewer segments; the cases that fall back to
+one ordinary transfer (standard output, a device, -c with a part file) still work.
+"""
+import os
+import re
+import socket
+import stat
+import subprocess
+import tempfile
+import shutil
+import threading
+import unittest
+
+from ftpd_harness import data_bytes
+from test_ftpc import FTPC_BIN, FtpcCase, MiB
+
+
+class ShortFtp(threading.Thread):
+    """Serves sessions (bounded) for a file SIZE says has `size` bytes, but RETR after a
+    REST of `short_at` sends only 1000 bytes: one segment comes up short."""
+
+    def __init__(self, size, short_at, sessions=8):
+        super().__init__(daemon=True)
+        self.size, self.short_at, self.sessions = size, short_at, sessions
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(10)
+        self.port = self.lsock.getsockname()[1]
+        self.threads = []
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                t = threading.Thread(target=self.session, args=(conn,), daemon=True)
+                t.start()
+                self.threads.append(t)
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+    def session(self, conn):
+        conn.settimeout(10)
+        f = conn.makefile("rwb")
+        dsock = None
+        rest = 0
+
+        def send(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        try:
+            send("220 ready")
+            for raw in f:
+                line = raw.decode().rstrip("\r\n")
+                verb, _, arg = line.partition(" ")
+                verb = verb.upper()
+                if verb in ("USER", "PASS"):
+                    send("331 pw" if verb == "USER" else "230 in")
+                elif verb == "FEAT":
+                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n211 End")
+                elif verb == "TYPE":
+                    send("200 ok")
+                elif verb == "SIZE":
+                    send("213 %d" % self.size)
+                elif verb == "EPSV":
+                    dsock = socket.socket()
+                    dsock.bind(("127.0.0.1", 0))
+                    dsock.listen(1)
+                    dsock.settimeout(10)
+                    send("229 Entering Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
+                elif verb == "REST":
+                    rest = int(arg)
+                    send("350 ok")
+                elif verb == "RETR":
+                    send("150 here")
+                    d, _ = dsock.accept()
+                    n = self.size - rest
+                    if rest == self.short_at:
+                        n = 1000
+                    try:
+                        d.sendall(b"z" * n)
+                    except OSError:
+                        pass
+                    d.close()
+                    send("226 done")
+                elif verb == "QUIT":
+                    send("221 bye")
+                    break
+                else:
+                    send("500 no")
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+            if dsock:
+                dsock.close()
+
+
+class TestSegmentsPerAddressLimit(FtpcCase):
+    """Connections the server refuses (421 at the greeting) leave their ranges to the
+    connections that are in."""
+    server_kwargs = {"args": ["--max-per-ip", "2"]}
+
+    def test_refused_connections_ranges_taken_over(self):
+        size = 8 * MiB + 7
+        data = self.srv.make_file("big.bin", size, seed=30)
+        self.ftpc("--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        log = self.srv.log_text()
+        self.assertIn("421", log)
+        rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
+        self.assertEqual(rests, [size * i // 4 for i in range(1, 4)])
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+
+
+class TestSegmentFailure(unittest.TestCase):
+    def test_short_segment_fails_and_leaves_nothing(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        size = 4 * MiB
+        fake = ShortFtp(size, short_at=size // 4 * 2, sessions=4)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.join(20)
+        self.assertEqual(r.returncode, 8, r.stderr)
+        self.assertIn(b"short of", r.stderr)
+        self.assertEqual(os.listdir(tmp), [])
+
+
+class TestSegments(FtpcCase):
+    def rests(self):
+        return sorted(int(n) for n in re.findall(r"-> REST (\d+)", self.srv.log_text()))
+
+    def retrs(self, name):
+        return len(re.findall(r"-> RETR %s\b" % re.escape(name), self.srv.log_text()))
+
+    def test_four_segments(self):
+        size = 20 * MiB + 3
+        data = self.srv.make_file("big.bin", size, seed=11)
+        r = self.ftpc("--progress=plain", "--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(self.retrs("big.bin"), 4)
+        self.assertEqual(self.rests(), [size * i // 4 for i in range(1, 4)])
+        # one progress line for the file, and no segment file left
+        self.assertEqual(r.stderr.count(b"big.bin:"), 1, r.stderr)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["big.bin"])
+
+    def test_small_files_use_fewer_segments(self):
+        d3 = self.srv.make_file("three.bin", 3 * MiB + 100, seed=12)
+        d1 = self.srv.make_file("one.bin", MiB + 5, seed=13)
+        self.ftpc("--segments", "8", "get", self.srv.url("three.bin"), self.srv.url("one.bin"))
+        self.assertEqual(self.read_local("three.bin"), d3)
+        self.assertEqual(self.read_local("one.bin"), d1)
+        self.assertEqual(self.retrs("three.bin"), 3)
+        self.assertEqual(self.retrs("one.bin"), 1)
+
+    def test_parallel_and_active(self):
+        want = {}
+        for i in range(3):
+            want["f%d" % i] = self.srv.make_file("f%d" % i, 4 * MiB + i, seed=20 + i)
+        self.ftpc("-j", "3", "--segments", "3", "--active", "get",
+                  *[self.srv.url(n) for n in sorted(want)])
+        for n, d in want.items():
+            self.assertEqual(self.read_local(n), d)
+            self.assertEqual(self.retrs(n), 3)
+
+    def test_fallbacks(self):
+        data = self.srv.make_file("big.bin", 6 * MiB, seed=14)
+        r = self.ftpc("--segments", "4", "get", "-o", "-", self.srv.url("big.bin"))
+        self.assertEqual(r.stdout, data)
+        self.ftpc("--segments", "4", "get", "-o", "/dev/null", self.srv.url("big.bin"))
+        self.assertTrue(stat.S_ISCHR(os.stat("/dev/null").st_mode))
+        # -c continues an ordinary part file (a prefix) with one transfer
+        self.write_local(".big.bin.ftpc-part", data[:1000000])
+        self.ftpc("-c", "--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertIn("-> REST 1000000", self.srv.log_text())
+
+    def test_missing_file(self):
+        self.ftpc("--segments", "4", "get", self.srv.url("nope.bin"), rc=5)
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_replaces_existing(self):
+        data = self.srv.make_file("big.bin", 5 * MiB, seed=15)
+        self.write_local("big.bin", data_bytes(9 * MiB, 1))
+        self.write_local(".big.bin.ftpc-part", b"stale")  # no -c: not continued, removed
+        self.ftpc("--segments", "5", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(self.retrs("big.bin"), 5)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+
+    def test_mirror_segments(self):
+        data = self.srv.make_file("tree/sub/big.bin", 4 * MiB, seed=16)
+        self.ftpc("--segments", "4", "mirror", self.srv.url("tree"), "out")
+        self.assertEqual(self.read_local("out/sub/big.bin"), data)
+        self.assertEqual(self.retrs("tree/sub/big.bin"), 4)
+
+    def test_usage(self):
+        self.ftpc("--segments", "0", "get", self.srv.url("x"), rc=2)
+        self.ftpc("--segments", "4", "put", "x", self.srv.url("x"), rc=2)
+        self.ftpc("--segments", "4", "cat", self.srv.url("x"), rc=2)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()
