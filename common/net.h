@@ -34,6 +34,11 @@ int net_connect(const struct sockaddr_storage *ss, const struct sockaddr_storage
 /* accept4 non-blocking close-on-exec. Returns fd or -1 with errno. */
 int net_accept(int lfd, struct sockaddr_storage *peer);
 int net_set_nonblock(int fd);
+/* Turns Nagle's algorithm off on a control connection. Its replies and commands are whole
+ * lines written at once, so Nagle saves nothing there; it only holds back a second reply
+ * (RETR's 226 after its 150) until the peer's delayed ACK comes, 40 ms or more later.
+ * Returns 0, or -1 with errno (harmless: the connection only stays slower). */
+int net_set_nodelay(int fd);
 /* Local or peer address of a socket. Returns 0 or -1. */
 int net_local_addr(int fd, struct sockaddr_storage *ss);
 int net_peer_addr(int fd, struct sockaddr_storage *ss);

@@ -663,6 +663,7 @@ static void try_connect(ftpc_conn *c)
             c->addr_index++;
             continue;
         }
+        net_set_nodelay(fd);
         stream_plain_init(&c->ctl, fd);
         c->state = CS_CONNECTING;
         if (ev_add(c->ctx->loop, fd, EV_WRITE, ctl_cb, c) < 0) {

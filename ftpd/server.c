@@ -142,6 +142,7 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
         struct sockaddr_storage peer;
         int cfd = net_accept(fd, &peer);
         if (cfd >= 0) {
+            net_set_nodelay(cfd);
             accept_one(srv, cfd, &peer, implicit_tls);
             continue;
         }
