@@ -12,6 +12,7 @@
 #include "net.h"
 #include "path.h"
 #include "server.h"
+#include "stream_tls.h"
 #include "xfer.h"
 
 void cmd_syst(session *s, const char *arg)
@@ -34,6 +35,7 @@ void cmd_feat(session *s, const char *arg)
              "%s\n"
              "MDTM\n"
              "MLST %s\n"
+             "MODE Z\n"
              "PASV\n"
              "%s"
              "REST STREAM\n"
@@ -45,9 +47,40 @@ void cmd_feat(session *s, const char *arg)
     session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }
 
+/* OPTS MODE Z [LEVEL n] (draft-preston-ftpext-deflate, as ProFTPD's mod_deflate): the
+ * compression level of the following MODE Z downloads; without an option, the current one.
+ * Returns false when arg is not about MODE Z. */
+static bool mode_z_opts(session *s, const char *arg)
+{
+    if (strncasecmp(arg, "MODE Z", 6) != 0 || (arg[6] != ' ' && arg[6] != '\0'))
+        return false;
+    const char *p = arg + 6;
+    while (*p == ' ')
+        p++;
+    if (!*p) {
+        session_reply(s, FTP_CMD_OK, "MODE Z LEVEL %d", s->mz_level);
+        return true;
+    }
+    if (strncasecmp(p, "LEVEL", 5) != 0 || (p[5] != ' ' && p[5] != '\0')) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "OPTS MODE Z: unknown option (LEVEL 0-9 is known).");
+        return true;
+    }
+    p += 5;
+    while (*p == ' ')
+        p++;
+    if (p[0] < '0' || p[0] > '9' || p[1] != '\0') {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR,
+                      "OPTS MODE Z LEVEL: expected a level from 0 to 9; level not changed.");
+        return true;
+    }
+    s->mz_level = p[0] - '0';
+    session_reply(s, FTP_CMD_OK, "MODE Z LEVEL set to %d.", s->mz_level);
+    return true;
+}
+
 void cmd_opts(session *s, const char *arg)
 {
-    if (hash_opts(s, arg))
+    if (hash_opts(s, arg) || mode_z_opts(s, arg))
         return;
     if (strncasecmp(arg, "UTF8", 4) == 0) {
         session_reply(s, FTP_CMD_OK, "Always in UTF8 mode.");
@@ -93,10 +126,16 @@ void cmd_type(session *s, const char *arg)
 
 void cmd_mode(session *s, const char *arg)
 {
-    if (strcasecmp(arg, "S") == 0)
+    /* S (stream) and Z (deflate, draft-preston-ftpext-deflate); B and C are not offered. */
+    if (strcasecmp(arg, "S") == 0) {
+        s->flags &= ~SF_MODE_Z;
         session_reply(s, FTP_CMD_OK, "Mode set to S.");
-    else
+    } else if (strcasecmp(arg, "Z") == 0) {
+        s->flags |= SF_MODE_Z;
+        session_reply(s, FTP_CMD_OK, "Mode set to Z (deflate, level %d).", s->mz_level);
+    } else {
         session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "MODE %s not implemented.", arg);
+    }
 }
 
 void cmd_stru(session *s, const char *arg)
@@ -112,9 +151,22 @@ void cmd_allo(session *s, const char *arg)
     session_reply(s, FTP_CMD_SUPERFLUOUS, "ALLO not needed.");
 }
 
+/* The TLS line of STAT: the control connection's protocol and cipher and the PROT level. */
+static void stat_tls(const session *s, char *out, size_t size)
+{
+    if (stream_is_tls(&s->ctl))
+        snprintf(out, size, "TLS: %s, cipher %s; data connections %s\n",
+                 stream_tls_version(&s->ctl_tls), stream_tls_cipher(&s->ctl_tls),
+                 (s->flags & SF_PROT_P) ? "protected (PROT P)" : "in clear (PROT C)");
+    else if (s->srv->tls_ctx)
+        snprintf(out, size, "TLS: not in use (AUTH TLS is offered)\n");
+    else
+        out[0] = '\0';
+}
+
 static void stat_server(session *s)
 {
-    char text[2048], local[NET_ADDR_STRLEN], xs[512];
+    char text[2048], local[NET_ADDR_STRLEN], xs[512], mode[64], tls[256];
     net_addr_str(&s->local, local, sizeof local);
     if (s->xfer && s->xfer->state == XS_RUNNING)
         xfer_status(s->xfer, xs, sizeof xs);
@@ -123,18 +175,24 @@ static void stat_server(session *s)
                  s->xfer->passive ? "passive" : "active");
     else
         snprintf(xs, sizeof xs, "No data connection.");
+    if (s->flags & SF_MODE_Z)
+        snprintf(mode, sizeof mode, "Z (deflate, level %d)", s->mz_level);
+    else
+        snprintf(mode, sizeof mode, "Stream");
+    stat_tls(s, tls, sizeof tls);
     snprintf(text, sizeof text,
              "ftpd " FTP_VERSION " status:\n"
              "Connected from %s to %s\n"
              "Logged in as %s\n"
-             "TYPE: %s, STRUcture: File, MODE: Stream\n"
+             "TYPE: %s, STRUcture: File, MODE: %s\n"
+             "%s"
              "%s\n"
              "End of status",
              s->peer_str, local,
              s->user                     ? s->user->name
              : (s->flags & SF_ANONYMOUS) ? "anonymous"
                                          : "-",
-             (s->flags & SF_ASCII) ? "ASCII" : "BINARY", xs);
+             (s->flags & SF_ASCII) ? "ASCII" : "BINARY", mode, tls, xs);
     session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }
 

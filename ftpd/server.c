@@ -168,19 +168,53 @@ void server_transfer_ended(server *srv)
         workq_set_limit(srv->wq, workq_threads(srv->wq));
 }
 
+/* The pool drops queued jobs at shutdown without a word, so the server keeps its close jobs
+ * in a list and closes what a dropped job left open. */
+typedef struct close_job {
+    server *srv;
+    int fd;
+    bool closed; /* set by the worker; read on the loop only after the pool is joined */
+    struct close_job *prev, *next;
+} close_job;
+
 static void close_fn(void *arg)
 {
-    close(*(int *)arg);
+    close_job *j = arg;
+    close(j->fd);
+    j->closed = true;
+}
+
+static void close_unlink(close_job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        j->srv->close_jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+}
+
+static void close_done(void *arg)
+{
+    close_job *j = arg;
+    close_unlink(j);
+    free(j);
 }
 
 void server_close_later(server *srv, int fd)
 {
-    int *job = malloc(sizeof *job);
-    if (job) {
-        *job = fd;
-        if (workq_submit(srv->wq, close_fn, free, job) == 0)
+    close_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->srv = srv;
+        j->fd = fd;
+        j->next = srv->close_jobs;
+        if (j->next)
+            j->next->prev = j;
+        srv->close_jobs = j;
+        if (workq_submit(srv->wq, close_fn, close_done, j) == 0)
             return;
-        free(job);
+        close_unlink(j);
+        free(j);
     }
     close(fd);
 }
@@ -215,6 +249,13 @@ void server_shutdown(server *srv)
     if (srv->wq) {
         workq_free(srv->wq);
         srv->wq = NULL;
+    }
+    while (srv->close_jobs) { /* undelivered: run (fd closed) or dropped (still open) */
+        close_job *j = srv->close_jobs;
+        srv->close_jobs = j->next;
+        if (!j->closed)
+            close(j->fd);
+        free(j);
     }
     while (srv->closing) {
         session *s = srv->closing;

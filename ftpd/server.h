@@ -12,6 +12,7 @@
 
 typedef struct session session;
 struct ssl_ctx_st;
+struct close_job;
 
 typedef struct server {
     const ftpd_config *cfg;
@@ -32,6 +33,7 @@ typedef struct server {
     struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
     size_t running_transfers;
+    struct close_job *close_jobs; /* server_close_later jobs not yet delivered */
 } server;
 
 /* Binds every configured listener and opens the transfer log: the steps that may need

@@ -195,6 +195,7 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     buf_init(&s->out, CTL_OUT_MAX);
     s->vfs.root_fd = -1;
     s->mlst_facts = MLSX_ALL;
+    s->mz_level = XFER_MZ_LEVEL_DEFAULT;
     ev_timer_init(&s->timer, session_timer_cb, s);
     ev_timer_init(&s->drain, drain_cb, s);
     s->last_activity = ev_now(srv->loop);

@@ -35,6 +35,7 @@ enum {
     SF_WANT_WRITE = 1 << 4,  /* control output pending in `out` */
     SF_READ_PAUSED = 1 << 5, /* input not read while a command waits (transfer, login) */
     SF_COUNTED = 1 << 6,     /* counted in the per-address table */
+    SF_MODE_Z = 1 << 7,      /* MODE Z: transfers are deflate-compressed (xfer_mz.c) */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
     SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */
@@ -66,6 +67,7 @@ typedef struct session {
     char *cwd;
     off_t rest;
     unsigned mlst_facts; /* MLSX_ bits chosen with OPTS MLST */
+    int mz_level;        /* MODE Z compression level, 0..9 (OPTS MODE Z LEVEL) */
     char *rename_from;
     int login_failures;
     ev_timer timer; /* login/idle timeout and the failed-login delay */

@@ -16,12 +16,15 @@
 #include "path.h"
 #include "server.h"
 #include "session.h"
+#include "xfer_int.h"
 #include "xferlog.h"
 
 #define XFER_BUF_SIZE (256 * 1024)
 /* Bytes one connection may move per wakeup, so one fast transfer cannot starve the others.
  * The socket buffer usually ends a turn sooner. */
 #define XFER_WAKEUP_BUDGET (4 * 1024 * 1024)
+/* MODE Z wire-side buffer (compressed bytes). */
+#define XFER_ZBUF_SIZE (128 * 1024)
 
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
 static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
@@ -69,6 +72,7 @@ static xfer *xfer_new(session *s)
     x->up.dir_fd = -1;
     x->total = -1;
     buf_init(&x->fbuf, XFER_BUF_SIZE);
+    buf_init(&x->zbuf, XFER_ZBUF_SIZE);
     ev_timer_init(&x->timer, xfer_timer_cb, x);
     ev_timer_init(&x->drain, drain_cb, x);
     x->last_progress = ev_now(s->srv->loop);
@@ -104,6 +108,8 @@ static void release(xfer *x, bool keep_partial)
         upload_abort(&x->up, keep_partial);
     dirlist_free(x->dl);
     buf_free(&x->fbuf);
+    buf_free(&x->zbuf);
+    mz_end(&x->z);
     free(x->vpath);
     if (x->s->xfer == x)
         x->s->xfer = NULL;
@@ -160,8 +166,11 @@ static void log_transfer(xfer *x, bool complete)
     session *s = x->s;
     server *srv = s->srv;
     double secs = elapsed_s(x);
-    session_log(s, "%s %s %s: %lld bytes in %.3f s (%.1f MiB/s)", kind_name(x->kind),
-                x->vpath ? x->vpath : "", complete ? "ok" : "failed", x->done, secs,
+    char wire[64] = "";
+    if (x->zmode)
+        snprintf(wire, sizeof wire, " (MODE Z, %lld on the wire)", x->wire);
+    session_log(s, "%s %s %s: %lld bytes%s in %.3f s (%.1f MiB/s)", kind_name(x->kind),
+                x->vpath ? x->vpath : "", complete ? "ok" : "failed", x->done, wire, secs,
                 (double)x->done / secs / 1048576.0);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
@@ -191,7 +200,7 @@ static void log_transfer(xfer *x, bool complete)
 }
 
 /* Ends a transfer: replies, logs, frees and lets the session read commands again. */
-static void finish(xfer *x, int code, const char *text, bool keep_partial)
+void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
 {
     session *s = x->s;
     bool ok = code == FTP_TRANSFER_OK;
@@ -209,27 +218,34 @@ static void finish(xfer *x, int code, const char *text, bool keep_partial)
             text = "Could not store the file.";
         }
     }
+    char ztext[160];
+    if (ok && x->zmode) {
+        /* The counts clients and logs rely on are file bytes; the wire bytes show the gain. */
+        snprintf(ztext, sizeof ztext, "Transfer complete: %lld bytes, %lld on the wire (MODE Z).",
+                 x->done, x->wire);
+        text = ztext;
+    }
     log_transfer(x, ok);
     release(x, keep_partial);
     session_reply(s, code, "%s", text);
     session_resume(s);
 }
 
-static void fail_local(xfer *x, int err)
+void xfer_fail_local(xfer *x, int err)
 {
     bool full = err == ENOSPC || err == EDQUOT;
     char text[256];
     snprintf(text, sizeof text, "Local error: %s.", strerror(err));
     /* A full disk keeps nothing: freeing the space matters more than a resume. */
-    finish(x, full ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR, text, false);
+    xfer_finish(x, full ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR, text, false);
 }
 
-static void fail_network(xfer *x, int err)
+void xfer_fail_network(xfer *x, int err)
 {
     char text[256];
     snprintf(text, sizeof text, "Connection closed; transfer aborted (%s).",
              err ? strerror(err) : "peer closed");
-    finish(x, FTP_TRANSFER_ABORTED, text, true);
+    xfer_finish(x, FTP_TRANSFER_ABORTED, text, true);
 }
 
 /* Registers exactly `want` for the data connection. Returns 0 or -1 (errno). */
@@ -269,7 +285,7 @@ static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
 }
 
 /* Refills fbuf from the file or the listing. Returns 0, or -1 with errno. */
-static int fill(xfer *x)
+int xfer_fill(xfer *x)
 {
     if (x->kind != XK_RETR) {
         if (dirlist_fill(x->dl, &x->fbuf) == 0)
@@ -298,19 +314,23 @@ static int fill(xfer *x)
 
 /* Everything is sent: the stream's end goes out (TLS: close_notify, which tells the client
  * the data is complete rather than cut) before the 226. */
-static void end_stream(xfer *x)
+void xfer_end_stream(xfer *x)
 {
     x->state = XS_SHUTDOWN;
     if (stream_shutdown(&x->data) < 0 && x->data.last_errno == EAGAIN) {
         if (set_events(x, stream_want(&x->data)) < 0)
-            fail_local(x, errno);
+            xfer_fail_local(x, errno);
         return;
     }
-    finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+    xfer_finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
 }
 
 static void pump_out(xfer *x)
 {
+    if (x->zmode) {
+        xfer_mz_pump_out(x);
+        return;
+    }
     size_t budget = XFER_WAKEUP_BUDGET;
     bool direct = x->kind == XK_RETR && !x->ascii && x->data.ops->sendfile;
     while (budget > 0) {
@@ -319,7 +339,7 @@ static void pump_out(xfer *x)
             if (n < 0) {
                 if (x->data.last_errno == EAGAIN)
                     return;
-                fail_network(x, x->data.last_errno);
+                xfer_fail_network(x, x->data.last_errno);
                 return;
             }
             buf_consume(&x->fbuf, (size_t)n);
@@ -328,7 +348,7 @@ static void pump_out(xfer *x)
             continue;
         }
         if (x->eof || (direct && x->offset >= x->total)) {
-            end_stream(x);
+            xfer_end_stream(x);
             return;
         }
         if (direct) {
@@ -339,9 +359,9 @@ static void pump_out(xfer *x)
                 if (x->data.last_errno == EAGAIN)
                     return;
                 if (x->data.last_errno == EPIPE || x->data.last_errno == ECONNRESET)
-                    fail_network(x, x->data.last_errno);
+                    xfer_fail_network(x, x->data.last_errno);
                 else
-                    fail_local(x, x->data.last_errno);
+                    xfer_fail_local(x, x->data.last_errno);
                 return;
             }
             if (n == 0) { /* the file shrank under us: send what there was */
@@ -352,8 +372,8 @@ static void pump_out(xfer *x)
             budget = budget > (size_t)n ? budget - (size_t)n : 0;
             continue;
         }
-        if (fill(x) < 0) {
-            fail_local(x, errno);
+        if (xfer_fill(x) < 0) {
+            xfer_fail_local(x, errno);
             return;
         }
     }
@@ -385,7 +405,7 @@ static int write_ascii(xfer *x, char *p, size_t len, size_t *out_len)
 }
 
 /* Writes all of fbuf to the upload file. Returns 0 or -1 with errno. */
-static int drain_to_file(xfer *x)
+int xfer_drain_to_file(xfer *x)
 {
     size_t len = buf_len(&x->fbuf);
     char *p = (char *)buf_head(&x->fbuf);
@@ -421,9 +441,18 @@ static void upload_ended(xfer *x)
     ev_timer_start(loop_of(x), &x->timer, UPLOAD_SETTLE_MS);
 }
 
+void xfer_upload_data_ended(xfer *x)
+{
+    if (x->ascii && x->cr_pending && write(x->up.fd, "\r", 1) != 1) {
+        xfer_fail_local(x, errno);
+        return;
+    }
+    upload_ended(x);
+}
+
 static void upload_settled(xfer *x)
 {
-    finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
+    xfer_finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
 }
 
 /* Binary upload on a stream that can splice: socket to file inside the kernel. */
@@ -445,15 +474,19 @@ static void pump_in_direct(xfer *x)
         if (x->data.last_errno == EAGAIN)
             return;
         if (file_err)
-            fail_local(x, x->data.last_errno);
+            xfer_fail_local(x, x->data.last_errno);
         else
-            fail_network(x, x->data.last_errno);
+            xfer_fail_network(x, x->data.last_errno);
         return;
     }
 }
 
 static void pump_in(xfer *x)
 {
+    if (x->zmode) {
+        xfer_mz_pump_in(x);
+        return;
+    }
     if (!x->ascii && x->data.ops->recvfile) {
         pump_in_direct(x);
         return;
@@ -463,7 +496,7 @@ static void pump_in(xfer *x)
         size_t avail;
         char *tail = buf_tail(&x->fbuf, &avail);
         if (!tail) {
-            fail_local(x, ENOMEM);
+            xfer_fail_local(x, ENOMEM);
             return;
         }
         ssize_t n = stream_read(&x->data, tail, avail);
@@ -476,23 +509,19 @@ static void pump_in(xfer *x)
                 continue;
         }
         if (n < 0 && x->data.last_errno != EAGAIN) {
-            if (drain_to_file(x) == 0)
-                fail_network(x, x->data.last_errno);
+            if (xfer_drain_to_file(x) == 0)
+                xfer_fail_network(x, x->data.last_errno);
             else
-                fail_local(x, errno);
+                xfer_fail_local(x, errno);
             return;
         }
         /* The file write is synchronous, so the buffer is empty after each turn. */
-        if (drain_to_file(x) < 0) {
-            fail_local(x, errno);
+        if (xfer_drain_to_file(x) < 0) {
+            xfer_fail_local(x, errno);
             return;
         }
         if (n == 0) {
-            if (x->ascii && x->cr_pending && write(x->up.fd, "\r", 1) != 1) {
-                fail_local(x, errno);
-                return;
-            }
-            upload_ended(x);
+            xfer_upload_data_ended(x);
             return;
         }
         if (n < 0)
@@ -510,20 +539,24 @@ static void begin_streaming(xfer *x)
     x->last_progress = x->started_ms;
     x->expect = x->kind == XK_RETR && !x->ascii ? (long long)(x->total - x->offset) : -1;
     const char *mode = x->ascii ? "ASCII" : "BINARY";
+    /* Clients read the size from the "(N bytes)" that ends a RETR's 150: keep it last. */
+    const char *z = x->zmode ? ", MODE Z," : "";
     if (x->kind == XK_RETR)
-        session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection for %s (%lld bytes).",
-                      mode, x->vpath, (long long)(x->total - x->offset));
+        session_reply(s, FTP_FILE_STATUS_OK,
+                      "Opening %s mode data connection%s for %s (%lld bytes).", mode, z, x->vpath,
+                      (long long)(x->total - x->offset));
     else if (x->kind == XK_STOR)
-        session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection for %s.", mode,
+        session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection%s for %s.", mode, z,
                       x->vpath);
     else
-        session_reply(s, FTP_FILE_STATUS_OK, "Here comes the directory listing.");
+        session_reply(s, FTP_FILE_STATUS_OK, "Here comes the directory listing%s.",
+                      x->zmode ? " (MODE Z)" : "");
     if (s->state == SESS_CLOSED || s->xfer != x)
         return;
     /* Under PROT P the data connection becomes TLS; clients start its handshake once they
      * have the 150 (RFC 4217), so it runs now, before any payload. */
     if (ftps_data_wrap(x) < 0) {
-        finish(x, FTP_CANT_OPEN_DATA, "Can't open data connection: TLS unavailable.", false);
+        xfer_finish(x, FTP_CANT_OPEN_DATA, "Can't open data connection: TLS unavailable.", false);
         return;
     }
     x->state = XS_TLS_HANDSHAKE;
@@ -545,10 +578,10 @@ static void pump(xfer *x)
         return;
     int base = x->kind == XK_STOR ? EV_READ : EV_WRITE;
     if (set_events(x, base | stream_want(&x->data)) < 0) {
-        fail_local(x, errno);
+        xfer_fail_local(x, errno);
         return;
     }
-    if (x->kind == XK_STOR && stream_pending(&x->data) > 0)
+    if (x->kind == XK_STOR && (stream_pending(&x->data) > 0 || xfer_mz_backlog(x)))
         ev_timer_start(loop_of(x), &x->drain, 0);
 }
 
@@ -567,19 +600,19 @@ static void handshake_step(xfer *x)
     if (stream_handshake(&x->data) < 0) {
         if (x->data.last_errno == EAGAIN) {
             if (set_events(x, stream_want(&x->data)) < 0)
-                fail_local(x, errno);
+                xfer_fail_local(x, errno);
             return;
         }
         char text[256];
         snprintf(text, sizeof text, "Data connection TLS handshake failed (%s).",
                  ftps_data_error(x));
         session_log(x->s, "%s", text);
-        finish(x, FTP_TLS_DATA_REFUSED, text, false);
+        xfer_finish(x, FTP_TLS_DATA_REFUSED, text, false);
         return;
     }
     const char *refusal = ftps_data_check(x);
     if (refusal) {
-        finish(x, FTP_TLS_DATA_REFUSED, refusal, false);
+        xfer_finish(x, FTP_TLS_DATA_REFUSED, refusal, false);
         return;
     }
     x->state = XS_RUNNING;
@@ -650,7 +683,7 @@ static void data_cb(ev_loop *loop, int fd, int mask, void *ud)
         pump(x);
         break;
     case XS_SHUTDOWN:
-        end_stream(x);
+        xfer_end_stream(x);
         break;
     default:
         break;
@@ -662,6 +695,13 @@ void xfer_start(xfer *x)
     session *s = x->s;
     x->ascii = (s->flags & SF_ASCII) && (x->kind == XK_RETR || x->kind == XK_STOR);
     x->last_progress = ev_now(loop_of(x));
+    if ((s->flags & SF_MODE_Z) && xfer_mz_begin(x, s->mz_level) < 0) {
+        char text[160];
+        snprintf(text, sizeof text, "Cannot start MODE Z: %s.", mz_error(&x->z));
+        release(x, false);
+        session_reply(s, FTP_LOCAL_ERROR, "%s", text);
+        return;
+    }
     switch (x->state) {
     case XS_PASV_LISTEN:
         break; /* streaming starts when the client connects */
@@ -695,7 +735,7 @@ void xfer_start(xfer *x)
 void xfer_poll_input(xfer *x)
 {
     if (x->state == XS_RUNNING && x->kind == XK_STOR)
-        pump_in(x);
+        pump(x); /* a whole turn: its events and any backlog follow it */
     else if (x->state == XS_UPLOAD_SETTLING)
         upload_settled(x); /* the control connection spoke: the client is alive */
 }
@@ -722,13 +762,16 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
     double secs = (double)(ev_now(x->s->srv->loop) - x->started_ms) / 1000.0;
     double rate = secs > 0 ? (double)x->done / secs / 1048576.0 : 0;
     const char *path = x->vpath ? x->vpath : "";
+    int n;
     if (x->expect >= 0)
-        snprintf(out, out_size, "%s %s: %lld of %lld bytes (%d%%), %.1f MiB/s", kind_name(x->kind),
-                 path, x->done, x->expect, x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100,
-                 rate);
+        n = snprintf(out, out_size, "%s %s: %lld of %lld bytes (%d%%), %.1f MiB/s",
+                     kind_name(x->kind), path, x->done, x->expect,
+                     x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100, rate);
     else
-        snprintf(out, out_size, "%s %s: %lld bytes so far, %.1f MiB/s", kind_name(x->kind), path,
-                 x->done, rate);
+        n = snprintf(out, out_size, "%s %s: %lld bytes so far, %.1f MiB/s", kind_name(x->kind),
+                     path, x->done, rate);
+    if (x->zmode && n > 0 && (size_t)n < out_size)
+        snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
 }
 
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
@@ -745,7 +788,7 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         return (long)(limit - idle);
     session_log(s, "data connection timeout");
     if (x->state == XS_RUNNING) {
-        finish(x, FTP_TRANSFER_ABORTED, "Data connection timed out; transfer aborted.", true);
+        xfer_finish(x, FTP_TRANSFER_ABORTED, "Data connection timed out; transfer aborted.", true);
     } else if (x->kind != XK_NONE) {
         release(x, false);
         session_reply(s, FTP_CANT_OPEN_DATA, "Can't open data connection: timed out.");

@@ -1,5 +1,6 @@
 /* Data connections: passive listeners, active connects, and the transfer state machine
- * (RETR with sendfile or through a buffer, STOR into a safe upload, directory listings). */
+ * (RETR with sendfile or through a buffer, STOR into a safe upload, directory listings), in
+ * stream mode or MODE Z (deflate, xfer_mz.c). */
 #ifndef XFER_H
 #define XFER_H
 
@@ -10,9 +11,15 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "mz.h"
 #include "stream.h"
 #include "stream_tls.h"
 #include "upload.h"
+
+/* MODE Z compression level when the client names none (OPTS MODE Z LEVEL). Level 1, not
+ * zlib's 6: compression runs on the event loop, and on text level 1 is 3..6 times as fast
+ * (45..85 MiB/s against ~13 MiB/s on one core here) for 27% of the size against 20..22%. */
+#define XFER_MZ_LEVEL_DEFAULT 1
 
 struct session;
 
@@ -53,9 +60,15 @@ typedef struct xfer {
     bool uploading;
     dirlist *dl;
     buf fbuf;         /* file-side bytes not yet written to their destination */
+    bool zmode;       /* MODE Z: the codec sits between fbuf and the stream */
+    bool z_more;      /* MODE Z: the codec filled its output; it may hold more */
+    size_t z_turn;    /* MODE Z: uncompressed bytes one turn may pass through the codec */
+    mz z;             /* MODE Z: deflate (downloads) or inflate (uploads) */
+    buf zbuf;         /* MODE Z: wire bytes (compressed) not yet sent or decoded */
+    long long wire;   /* MODE Z: wire bytes moved on the data connection */
     off_t offset;     /* RETR: next file offset; STOR: start offset */
     off_t total;      /* RETR: file size; -1 unknown */
-    long long done;   /* payload bytes moved on the data connection */
+    long long done;   /* payload (file) bytes moved; in MODE Z, before compression */
     long long expect; /* payload bytes this transfer will move; -1 unknown */
     char *vpath;      /* for STAT, logs and xferlog */
     ev_timer timer;   /* data timeout */
@@ -84,7 +97,8 @@ static inline bool xfer_busy(const xfer *x)
 {
     return x && x->kind != XK_NONE;
 }
-/* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)") into out. */
+/* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)", and the wire bytes in MODE Z)
+ * into out. */
 void xfer_status(const xfer *x, char *out, size_t out_size);
 
 #endif

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import shutil
 import threading
+import time
 import unittest
 
 from ftpd_harness import data_bytes
@@ -137,11 +138,23 @@ class TestSegmentFailure(unittest.TestCase):
 
 
 class TestSegments(FtpcCase):
+    def settled_log(self):
+        # ftpd's log reaches the harness through a reader thread: wait until it has been
+        # quiet for a moment, so the last commands ftpc sent are counted too.
+        text, deadline = self.srv.log_text(), time.monotonic() + 5
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            now = self.srv.log_text()
+            if now == text:
+                break
+            text = now
+        return text
+
     def rests(self):
-        return sorted(int(n) for n in re.findall(r"-> REST (\d+)", self.srv.log_text()))
+        return sorted(int(n) for n in re.findall(r"-> REST (\d+)", self.settled_log()))
 
     def retrs(self, name):
-        return len(re.findall(r"-> RETR %s\b" % re.escape(name), self.srv.log_text()))
+        return len(re.findall(r"-> RETR %s\b" % re.escape(name), self.settled_log()))
 
     def test_four_segments(self):
         size = 20 * MiB + 3

@@ -1,0 +1,242 @@
+/* MODE Z transfers (draft-preston-ftpext-deflate): each transfer's data is one zlib stream,
+ * ended with Z_FINISH by the sender.
+ *
+ * The codec sits between the file-side buffer and the data stream, so the same code runs over
+ * a plain socket and a TLS connection (the stream's ops differ, not this file):
+ *   download (RETR, LIST, NLST, MLSD): file or listing -> fbuf -> deflate -> zbuf -> stream
+ *   upload (STOR, APPE, STOU):         stream -> zbuf -> inflate -> fbuf -> file
+ * TYPE A works on the file side of the codec: LF becomes CRLF before compression, CRLF
+ * becomes LF after decompression (the compressed data is the ASCII form, as in MODE S).
+ * sendfile and splice are not used: the bytes must pass through the codec.
+ *
+ * Counts: x->done is file bytes (what xferlog, the 226 reply and STAT report, as in stream
+ * mode; a REST offset is in file bytes too), x->wire the compressed bytes on the connection.
+ *
+ * Fairness and memory: a turn passes at most MZ_TURN_BUDGET uncompressed bytes through the
+ * codec (less at high deflate levels), so compressing a very compressible file (little to
+ * send, much to compute) cannot hold the loop; an upload inflates at most that much per turn and
+ * writes it to the file before the next, so a "zip bomb" only grows at the file-write pace, in
+ * bounded buffers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ftp_reply.h"
+#include "server.h"
+#include "session.h"
+#include "xfer_int.h"
+
+/* Uncompressed bytes per turn. Inflating 256 KiB takes about a millisecond; deflate slows
+ * down steeply with the level (on text, one core here: levels 1..3 45..85 MiB/s, 6 ~13, 9
+ * 2..9 MiB/s), so its share shrinks with the level to keep a turn near 5 ms at most. */
+#define MZ_TURN_BUDGET (256 * 1024)
+static const unsigned deflate_turn_kib[10] = {256, 256, 256, 256, 128, 64, 64, 32, 16, 16};
+/* Deflate hands out its output in small blocks: a download writes to the stream once this
+ * much is gathered (or at the end of a turn or of the data), not after every block. */
+#define MZ_SEND_MIN (64 * 1024)
+/* Wire bytes an upload reads per turn: bounds even a stream that decodes to nothing (a
+ * client sending endless empty blocks). */
+#define MZ_WIRE_BUDGET (4 * 1024 * 1024)
+
+int xfer_mz_begin(xfer *x, int level)
+{
+    x->zmode = true;
+    x->z_turn = MZ_TURN_BUDGET;
+    if (x->kind != XK_STOR && level >= 0 && level <= 9)
+        x->z_turn = (size_t)deflate_turn_kib[level] * 1024;
+    return mz_init(&x->z, x->kind == XK_STOR ? MZ_INFLATE : MZ_DEFLATE, level);
+}
+
+static void wire_moved(xfer *x, size_t n)
+{
+    x->wire += (long long)n;
+    x->last_progress = ev_now(x->s->srv->loop);
+}
+
+/* Decoded bytes are progress too: a small stream that inflates for long is not stalled. */
+static void inflated(xfer *x, size_t n)
+{
+    x->done += (long long)n;
+    if (n > 0)
+        x->last_progress = ev_now(x->s->srv->loop);
+}
+
+/* ------------------------------------------------------------------ downloads */
+
+void xfer_mz_pump_out(xfer *x)
+{
+    size_t budget = x->z_turn;
+    for (;;) {
+        bool ended = mz_ended(&x->z);
+        bool send = ended || budget == 0 || buf_len(&x->zbuf) >= MZ_SEND_MIN;
+        if (!buf_empty(&x->zbuf) && send) {
+            ssize_t n = stream_write(&x->data, buf_head(&x->zbuf), buf_len(&x->zbuf));
+            if (n < 0) {
+                if (x->data.last_errno != EAGAIN)
+                    xfer_fail_network(x, x->data.last_errno);
+                return;
+            }
+            buf_consume(&x->zbuf, (size_t)n);
+            wire_moved(x, (size_t)n);
+            continue;
+        }
+        if (ended) {
+            xfer_end_stream(x);
+            return;
+        }
+        if (budget == 0)
+            return; /* the next writable event continues */
+        if (buf_empty(&x->fbuf) && !x->eof && !x->z_more) {
+            if (xfer_fill(x) < 0) {
+                xfer_fail_local(x, errno);
+                return;
+            }
+            continue;
+        }
+        size_t room, used = 0, made = 0;
+        char *out = buf_tail(&x->zbuf, &room);
+        if (!out) { /* never full here: a full zbuf is sent first */
+            xfer_fail_local(x, ENOMEM);
+            return;
+        }
+        int rc;
+        if (buf_empty(&x->fbuf) && x->eof) {
+            rc = mz_finish(&x->z, out, room, &made); /* MZ_AGAIN until the trailer is out */
+        } else {
+            size_t len = buf_len(&x->fbuf) < budget ? buf_len(&x->fbuf) : budget;
+            rc = mz_add(&x->z, buf_head(&x->fbuf), len, &used, out, room, &made);
+            buf_consume(&x->fbuf, used);
+            budget -= used;
+            x->done += (long long)used;
+            x->z_more = made == room;
+        }
+        buf_commit(&x->zbuf, made);
+        if (rc == MZ_ERROR) {
+            char text[200];
+            snprintf(text, sizeof text, "Local error: compression failed (%s).", mz_error(&x->z));
+            xfer_finish(x, FTP_LOCAL_ERROR, text, false);
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ uploads */
+
+/* The client's data is not a valid zlib stream: nothing of it is trusted or kept (the
+ * decoded bytes before the fault may already be wrong: the checksum comes last). */
+static void upload_corrupt(xfer *x)
+{
+    char text[200];
+    snprintf(text, sizeof text, "Upload failed: invalid compressed data (%s); nothing stored.",
+             mz_error(&x->z));
+    session_log(x->s, "MODE Z upload %s: %s", x->vpath ? x->vpath : "", mz_error(&x->z));
+    xfer_finish(x, FTP_LOCAL_ERROR, text, false);
+}
+
+/* The data connection ended: a complete stream commits (after the usual settling); one
+ * without its end marker was cut, like a broken connection in stream mode: 426, and what
+ * was decoded (a valid prefix) stays as the partial file for a resume. */
+static void upload_eof(xfer *x)
+{
+    while (!mz_ended(&x->z)) {
+        if (buf_full(&x->fbuf) && xfer_drain_to_file(x) < 0) {
+            xfer_fail_local(x, errno);
+            return;
+        }
+        size_t room, made = 0;
+        char *out = buf_tail(&x->fbuf, &room);
+        if (!out) {
+            xfer_fail_local(x, ENOMEM);
+            return;
+        }
+        int rc = mz_finish(&x->z, out, room, &made);
+        buf_commit(&x->fbuf, made);
+        inflated(x, made);
+        if (rc == MZ_ERROR) {
+            session_log(x->s, "MODE Z upload %s: %s", x->vpath ? x->vpath : "", mz_error(&x->z));
+            if (xfer_drain_to_file(x) < 0) {
+                xfer_fail_local(x, errno);
+                return;
+            }
+            xfer_finish(x, FTP_TRANSFER_ABORTED,
+                        "Connection closed; transfer aborted (compressed data ended early).", true);
+            return;
+        }
+    }
+    if (xfer_drain_to_file(x) < 0) {
+        xfer_fail_local(x, errno);
+        return;
+    }
+    xfer_upload_data_ended(x);
+}
+
+void xfer_mz_pump_in(xfer *x)
+{
+    size_t budget = x->z_turn, wire_budget = MZ_WIRE_BUDGET;
+    for (;;) {
+        /* Decode what is buffered (or still held by the codec) before reading more. */
+        if (!buf_empty(&x->zbuf) || x->z_more) {
+            if (budget == 0)
+                break; /* the backlog is picked up by the next turn (xfer_mz_backlog) */
+            if (buf_full(&x->fbuf) && xfer_drain_to_file(x) < 0) {
+                xfer_fail_local(x, errno);
+                return;
+            }
+            size_t room, used = 0, made = 0;
+            char *out = buf_tail(&x->fbuf, &room);
+            if (!out) {
+                xfer_fail_local(x, ENOMEM);
+                return;
+            }
+            if (room > budget)
+                room = budget;
+            int rc = mz_add(&x->z, buf_head(&x->zbuf), buf_len(&x->zbuf), &used, out, room, &made);
+            buf_consume(&x->zbuf, used);
+            buf_commit(&x->fbuf, made);
+            inflated(x, made);
+            budget -= made;
+            x->z_more = rc == MZ_OK && made == room;
+            if (rc == MZ_ERROR) {
+                upload_corrupt(x);
+                return;
+            }
+            continue;
+        }
+        if (wire_budget == 0)
+            break;
+        size_t avail;
+        char *tail = buf_tail(&x->zbuf, &avail);
+        if (!tail) {
+            xfer_fail_local(x, ENOMEM);
+            return;
+        }
+        ssize_t n = stream_read(&x->data, tail, avail < wire_budget ? avail : wire_budget);
+        if (n > 0) {
+            buf_commit(&x->zbuf, (size_t)n);
+            wire_moved(x, (size_t)n);
+            wire_budget -= (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            upload_eof(x);
+            return;
+        }
+        if (x->data.last_errno == EAGAIN)
+            break;
+        int err = x->data.last_errno;
+        if (xfer_drain_to_file(x) < 0)
+            xfer_fail_local(x, errno);
+        else
+            xfer_fail_network(x, err);
+        return;
+    }
+    /* The file write is synchronous, so fbuf is empty after each turn. */
+    if (xfer_drain_to_file(x) < 0)
+        xfer_fail_local(x, errno);
+}
+
+bool xfer_mz_backlog(const xfer *x)
+{
+    return x->zmode && x->state == XS_RUNNING && (!buf_empty(&x->zbuf) || x->z_more);
+}

@@ -1,0 +1,556 @@
+"""MODE Z (deflate transmission mode, draft-preston-ftpext-deflate) end to end: FEAT, MODE Z/S,
+OPTS MODE Z LEVEL, STAT; RETR, LIST, NLST and MLSD compressed and STOR, APPE and STOU
+decompressed (Python's zlib by hand, counting the bytes on the data connection); REST with
+RETR and STOR (offsets in file bytes); TYPE A under MODE Z; a corrupt, a truncated and an
+over-long stream from the client (451/426, the old file kept); a small stream that inflates
+to much (bounded, the loop stays responsive); lftp with ftp:use-mode-z both ways, in clear and
+over TLS; Python's FTP_TLS under PROT P."""
+import ftplib
+import os
+import random
+import re
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import zlib
+
+from ftpd_harness import FtpdServer, ServerTestCase, data_bytes, reply, retr, sha, wait_for
+from test_ftps import ReuseFTP_TLS, TlsServerMixin
+
+LFTP = shutil.which("lftp")
+TEXT_SIZE = 20 << 20
+RANDOM_SIZE = 4 << 20
+
+_text_cache = {}
+
+
+def text_bytes(size, seed=1):
+    """size bytes of deterministic, compressible text (lines of words, like logs or prose)."""
+    key = (size, seed)
+    if key not in _text_cache:
+        rnd = random.Random(seed)
+        words = ["transfer", "server", "client", "deflate", "stream", "buffer", "socket",
+                 "session", "connection", "the", "of", "and", "a", "to", "in", "is", "file",
+                 "bytes", "mode", "compressed", "data", "ftp", "reply", "command", "loop"]
+        lines = []
+        total = 0
+        n = 0
+        while total < min(size, 2 << 20):
+            line = "%08d %s\n" % (n, " ".join(rnd.choice(words) for _ in range(rnd.randint(4, 14))))
+            lines.append(line)
+            total += len(line)
+            n += 1
+        block = "".join(lines).encode()
+        out = (block * (size // len(block) + 1))[:size]
+        _text_cache[key] = out
+    return _text_cache[key]
+
+
+def zretr(f, cmd, rest=None):
+    """Runs a download command (RETR/LIST/NLST/MLSD) in MODE Z with Python's zlib on the data
+    connection. Returns (decoded bytes, wire bytes, final reply, stream complete)."""
+    conn = f.transfercmd(cmd, rest)
+    d = zlib.decompressobj()
+    out = []
+    wire = 0
+    try:
+        while True:
+            chunk = conn.recv(1 << 16)
+            if not chunk:
+                break
+            wire += len(chunk)  # the counting side: every byte that crossed the connection
+            out.append(d.decompress(chunk))
+        out.append(d.flush())
+        if isinstance(conn, ssl.SSLSocket):
+            conn.unwrap()
+    finally:
+        conn.close()
+    resp = f.voidresp()
+    return b"".join(out), wire, resp, d.eof and not d.unused_data
+
+
+def compress(data, level=6):
+    c = zlib.compressobj(level)
+    return c.compress(data) + c.flush()
+
+
+def zstor(f, cmd, wire_data, rest=None, block=65536):
+    """Sends wire_data (already compressed, or made invalid on purpose) on an upload command's
+    data connection and returns (code, reply text) without raising on 4xx/5xx."""
+    conn = f.transfercmd(cmd, rest)
+    try:
+        for i in range(0, len(wire_data), block):
+            conn.sendall(wire_data[i:i + block])
+        if isinstance(conn, ssl.SSLSocket):
+            conn.unwrap()
+    except OSError:
+        pass  # the server may refuse the rest of a bad stream; its reply says why
+    finally:
+        conn.close()
+    try:
+        resp = f.getresp()
+    except ftplib.Error as e:
+        resp = str(e)
+    return int(resp[:3]), resp
+
+
+class TestModeZ(ServerTestCase):
+
+    def zftp(self, level=None):
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        if level is not None:
+            f.voidcmd("OPTS MODE Z LEVEL %d" % level)
+        self.assertTrue(f.voidcmd("MODE Z").startswith("200"))
+        return f
+
+    # ------------------------------------------------------------------ protocol
+
+    def test_feat_mode_opts(self):
+        f = self.srv.ftp()
+        feats = [l.strip() for l in f.sendcmd("FEAT").splitlines()[1:-1]]
+        self.assertIn("MODE Z", feats)
+        self.assertCode(reply(f, "MODE Z"), 200)
+        self.assertCode(reply(f, "MODE z"), 200)
+        self.assertCode(reply(f, "MODE S"), 200)
+        self.assertCode(reply(f, "MODE B"), 504)
+        self.assertCode(reply(f, "MODE C"), 504)
+        for level in range(10):
+            text = self.assertCode(reply(f, "OPTS MODE Z LEVEL %d" % level), 200)
+            self.assertIn(str(level), text)
+        for bad in ("10", "-1", "x", "", "1 2", "9x"):
+            self.assertCode(reply(f, ("OPTS MODE Z LEVEL " + bad).rstrip()), 501, bad)
+        self.assertCode(reply(f, "OPTS MODE Z FAST 1"), 501)
+        # a bad value changed nothing; OPTS MODE Z alone reports the level
+        self.assertIn("LEVEL 9", self.assertCode(reply(f, "OPTS MODE Z"), 200))
+        self.assertCode(reply(f, "OPTS MODE ZZ"), 501)
+
+    def test_stat_reports_mode(self):
+        f = self.srv.ftp()
+        text = self.assertCode(reply(f, "STAT"), 211)
+        self.assertIn("MODE: Stream", text)
+        self.assertNotIn("TLS:", text)  # no TLS on this server
+        f.voidcmd("OPTS MODE Z LEVEL 3")
+        f.voidcmd("MODE Z")
+        text = self.assertCode(reply(f, "STAT"), 211)
+        self.assertIn("MODE: Z (deflate, level 3)", text)
+        f.voidcmd("MODE S")
+        self.assertIn("MODE: Stream", self.assertCode(reply(f, "STAT"), 211))
+
+    # ------------------------------------------------------------------ downloads
+
+    def test_retr_compressible(self):
+        data = text_bytes(TEXT_SIZE)
+        self.srv.write("text.log", data)
+        f = self.zftp()
+        got, wire, resp, complete = zretr(f, "RETR text.log")
+        self.assertTrue(complete, "the zlib stream did not end with its trailer")
+        self.assertEqual(len(got), len(data))
+        self.assertEqual(sha(got), sha(data))
+        self.assertLess(wire, len(data) // 3, "compressible text barely compressed")
+        # the 226 counts file bytes and names the wire bytes
+        self.assertIn("%d bytes" % len(data), resp)
+        self.assertIn("%d on the wire" % wire, resp)
+        self.assertTrue(self.srv.wait_log(r"RETR /text\.log ok: %d bytes \(MODE Z, %d on the wire\)"
+                                          % (len(data), wire)))
+
+    def test_retr_incompressible(self):
+        data = self.srv.make_file("rand.bin", RANDOM_SIZE, seed=3)
+        f = self.zftp()
+        got, wire, resp, complete = zretr(f, "RETR rand.bin")
+        self.assertTrue(complete)
+        self.assertEqual(sha(got), sha(data))
+        # stored blocks: a few bytes per 64 KiB more than the file, never much more
+        self.assertGreaterEqual(wire, len(data))
+        self.assertLess(wire, len(data) * 1.01)
+
+    def test_empty_file(self):
+        self.srv.write("empty", b"")
+        f = self.zftp()
+        got, wire, _, complete = zretr(f, "RETR empty")
+        self.assertTrue(complete)
+        self.assertEqual(got, b"")
+        self.assertGreater(wire, 0)  # a valid, empty zlib stream is still a few bytes
+
+    def test_listings_compressed(self):
+        for i in range(300):
+            self.srv.write("dir/file-%03d.txt" % i, b"x" * i)
+        f = self.srv.ftp()
+        plain = {}
+        for cmd in ("LIST dir", "NLST dir", "MLSD dir"):
+            lines = []
+            f.retrlines(cmd, lines.append)
+            plain[cmd] = lines
+        f.voidcmd("MODE Z")
+        for cmd in ("LIST dir", "NLST dir", "MLSD dir"):
+            got, wire, resp, complete = zretr(f, cmd)
+            self.assertTrue(complete, cmd)
+            lines = got.decode().split("\r\n")
+            self.assertEqual(lines[-1], "", cmd)
+            self.assertEqual(sorted(lines[:-1]), sorted(plain[cmd]), cmd)
+            self.assertLess(wire, len(got) // 2, cmd)
+
+    def test_mode_s_afterwards(self):
+        data = text_bytes(1 << 20)
+        self.srv.write("t.txt", data)
+        f = self.zftp()
+        got, _, _, _ = zretr(f, "RETR t.txt")
+        self.assertEqual(got, data)
+        f.voidcmd("MODE S")
+        self.assertEqual(retr(f, "t.txt"), data)  # plain bytes again
+        lines = []
+        f.retrlines("NLST", lines.append)
+        self.assertIn("t.txt", lines)
+
+    def test_rest_retr(self):
+        """REST counts file bytes (as lftp and ProFTPD have it): the stream starts there."""
+        data = text_bytes(3 << 20, seed=5)
+        self.srv.write("r.txt", data)
+        f = self.zftp()
+        for off in (1, 1000000, len(data) - 1, len(data)):
+            got, _, resp, complete = zretr(f, "RETR r.txt", rest=off)
+            self.assertTrue(complete, off)
+            self.assertEqual(got, data[off:], off)
+            self.assertIn("%d bytes" % (len(data) - off), resp)
+
+    def test_levels(self):
+        data = text_bytes(2 << 20, seed=7)
+        self.srv.write("l.txt", data)
+        f = self.zftp()
+        wires = {}
+        for level in (0, 1, 6, 9):
+            f.voidcmd("OPTS MODE Z LEVEL %d" % level)
+            got, wire, _, complete = zretr(f, "RETR l.txt")
+            self.assertTrue(complete)
+            self.assertEqual(got, data, level)
+            wires[level] = wire
+        self.assertGreater(wires[0], len(data))  # level 0 stores
+        self.assertLess(wires[1], len(data) // 2)
+        self.assertLessEqual(wires[9], wires[6])
+        self.assertLess(wires[6], wires[1])
+
+    def test_type_a(self):
+        """TYPE A converts on the file side: LF <-> CRLF, then the codec."""
+        text = b"".join(b"line %d of text\n" % i for i in range(50000))
+        self.srv.write("a.txt", text)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE A")
+        f.voidcmd("MODE Z")
+        got, _, _, complete = zretr(f, "RETR a.txt")
+        self.assertTrue(complete)
+        self.assertEqual(got, text.replace(b"\n", b"\r\n"))
+        code, text_ = zstor(f, "STOR up.txt", compress(text.replace(b"\n", b"\r\n")))
+        self.assertEqual(code, 226, text_)
+        self.assertEqual(self.srv.read("up.txt"), text)
+
+    def test_stat_during_transfer(self):
+        """STAT during a MODE Z download shows file bytes and wire bytes."""
+        data = text_bytes(128 << 20, seed=9)
+        self.srv.write("big.txt", data)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        self.assertEqual(c.cmd("MODE Z")[0], 200)
+        ds = c.epsv()
+        c.send("RETR big.txt\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 150, text)
+        self.assertIn("MODE Z", text)
+        self.assertIn("(%d bytes)" % len(data), text)
+        d = zlib.decompressobj()
+        got = 0
+        ds.settimeout(10)
+        while got < 8 << 20:
+            got += len(d.decompress(ds.recv(1 << 16)))
+        code, text = c.cmd("STAT", timeout=5)
+        self.assertEqual(code, 211, text)
+        m = re.search(r"RETR /big\.txt: (\d+) of (\d+) bytes.*MODE Z, (\d+) bytes on the wire", text)
+        self.assertTrue(m, text)
+        done, total, wire = (int(g) for g in m.groups())
+        self.assertEqual(total, len(data))
+        self.assertGreaterEqual(done, 8 << 20)
+        self.assertLess(wire, done)
+        c.send("ABOR\r\n")
+        codes = [c.reply(timeout=5)[0]]
+        if codes[0] == 426:
+            codes.append(c.reply(timeout=5)[0])
+        self.assertEqual(codes[-1], 226)
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_xferlog_counts_file_bytes(self):
+        srv = FtpdServer()
+        log = os.path.join(srv.base, "xferlog")
+        srv.args = ["--xferlog", log]
+        srv.start()
+        self.addCleanup(srv.stop)
+        data = text_bytes(3 << 20, seed=25)
+        srv.write("x.txt", data)
+        f = srv.ftp()
+        f.voidcmd("TYPE I")
+        f.voidcmd("MODE Z")
+        got, wire, _, _ = zretr(f, "RETR x.txt")
+        self.assertEqual(got, data)
+        code, text = zstor(f, "STOR y.txt", compress(data))
+        self.assertEqual(code, 226, text)
+        f.quit()
+
+        def lines():
+            if not os.path.exists(log):
+                return None
+            with open(log) as fh:
+                ls = [l.split() for l in fh if l.strip()]
+            return ls if len(ls) >= 2 else None
+        ls = wait_for(lines, 5)
+        self.assertTrue(ls, "xferlog has not two lines")
+        # field 8 is the byte count, 9 the path, 12 the direction
+        self.assertEqual([(l[7], l[8], l[11]) for l in ls],
+                         [(str(len(data)), "/x.txt", "o"), (str(len(data)), "/y.txt", "i")])
+        self.assertLess(wire, len(data) // 3)
+
+    # ------------------------------------------------------------------ uploads
+
+    def test_stor_appe_stou(self):
+        data = text_bytes(TEXT_SIZE, seed=11)
+        f = self.zftp()
+        wire = compress(data)
+        self.assertLess(len(wire), len(data) // 3)
+        code, text = zstor(f, "STOR up.log", wire)
+        self.assertEqual(code, 226, text)
+        self.assertIn("%d bytes, %d on the wire" % (len(data), len(wire)), text)
+        self.assertEqual(sha(self.srv.read("up.log")), sha(data))
+        # APPE adds a second, independent stream's bytes
+        tail = data_bytes(300000, 12)
+        code, text = zstor(f, "APPE up.log", compress(tail, 1))
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sha(self.srv.read("up.log")), sha(data + tail))
+        # STOU
+        code, text = zstor(f, "STOU", compress(tail))
+        self.assertEqual(code, 226, text)
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_stor_incompressible_and_small_blocks(self):
+        data = data_bytes(RANDOM_SIZE, 13)
+        f = self.zftp()
+        code, text = zstor(f, "STOR r.bin", compress(data, 1))
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sha(self.srv.read("r.bin")), sha(data))
+        # the stream cut into tiny pieces decodes the same
+        small = text_bytes(200000, seed=14)
+        code, text = zstor(f, "STOR s.txt", compress(small), block=7)
+        self.assertEqual(code, 226, text)
+        self.assertEqual(self.srv.read("s.txt"), small)
+
+    def test_rest_stor(self):
+        """REST + STOR resumes at a file offset; the stream carries the rest."""
+        data = text_bytes(2 << 20, seed=15)
+        self.srv.write("res.txt", data[:700000])
+        f = self.zftp()
+        code, text = zstor(f, "STOR res.txt", compress(data[700000:]), rest=700000)
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sha(self.srv.read("res.txt")), sha(data))
+
+    def corrupt_cases(self):
+        data = text_bytes(1 << 20, seed=17)
+        good = compress(data)
+        flipped = bytearray(good)
+        for i in range(len(good) // 3, len(good) // 3 + 64):
+            flipped[i] ^= 0x5A
+        bad_trailer = bytearray(good)
+        bad_trailer[-1] ^= 0xFF  # every block decodes; the Adler-32 check fails
+        return {
+            "flipped": bytes(flipped),
+            "bad header": b"\x00\x01" + good[2:],
+            "bad checksum": bytes(bad_trailer),
+            "garbage after the end": good + b"extra bytes",
+            "not zlib at all": data[:100000],
+        }
+
+    def test_corrupt_stream_keeps_old_file(self):
+        old = b"the good old content\n" * 1000
+        f = self.zftp()
+        for name, wire in self.corrupt_cases().items():
+            self.srv.write("keep.txt", old)
+            code, text = zstor(f, "STOR keep.txt", wire)
+            # flipped bits may also look like a stream cut short (426); the rest is invalid
+            self.assertIn(code, (451, 426) if name == "flipped" else (451,), "%s: %s" % (name, text))
+            self.assertEqual(self.srv.read("keep.txt"), old, name)
+            if code == 451:  # invalid data: nothing of it is kept (426: cut, kept to resume)
+                self.assertEqual(self.srv.internal_files(), [], name)
+            # the session goes on, in MODE Z
+            got, _, _, complete = zretr(f, "RETR keep.txt")
+            self.assertEqual(got, old, name)
+        self.assertTrue(self.srv.wait_log(r"MODE Z upload /keep\.txt: inflate"))
+
+    def test_truncated_stream_not_committed(self):
+        """The client closes the data connection after half of the stream: like a broken
+        connection, 426, the old file stays and no new file appears."""
+        data = text_bytes(4 << 20, seed=19)
+        wire = compress(data)
+        old = b"previous version\n" * 100
+        self.srv.write("t.txt", old)
+        f = self.zftp()
+        code, text = zstor(f, "STOR t.txt", wire[:len(wire) // 2])
+        self.assertEqual(code, 426, text)
+        self.assertEqual(self.srv.read("t.txt"), old)
+        code, text = zstor(f, "STOR new.txt", wire[:len(wire) // 2])
+        self.assertEqual(code, 426, text)
+        self.assertFalse(self.srv.exists("new.txt"))
+        # an empty data connection is no stream at all
+        code, text = zstor(f, "STOR t.txt", b"")
+        self.assertEqual(code, 426, text)
+        self.assertEqual(self.srv.read("t.txt"), old)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_inflation_is_bounded_and_fair(self):
+        """A small stream that inflates to much: written at the file's pace in bounded
+        buffers, while other sessions are answered at once."""
+        size = 128 << 20
+        c = zlib.compressobj(9)
+        parts = [c.compress(b"\0" * (1 << 20)) for _ in range(size >> 20)]
+        wire = b"".join(parts) + c.flush()
+        self.assertLess(len(wire), 1 << 20)
+        f = self.zftp()
+        other = self.srv.ftp()
+        rss0 = self.srv.rss_kib()
+        delays = []
+        result = {}
+
+        def upload():
+            result["r"] = zstor(f, "STOR zeros.bin", wire)
+        t = threading.Thread(target=upload)
+        t.start()
+        while t.is_alive():
+            t0 = time.monotonic()
+            other.voidcmd("NOOP")
+            delays.append(time.monotonic() - t0)
+            time.sleep(0.01)
+        t.join()
+        code, text = result["r"]
+        self.assertEqual(code, 226, text)
+        self.assertEqual(os.path.getsize(self.srv.local("zeros.bin")), size)
+        self.assertLess(max(delays), 1.0, "a NOOP waited %.3f s during the inflation" % max(delays))
+        if not self.srv.sanitized():
+            self.assertLess(self.srv.rss_kib() - rss0, 16 << 10, "memory grew with the inflation")
+
+
+# ------------------------------------------------------------------ lftp
+
+LFTP_SETTINGS = ("set cmd:fail-exit yes; set net:max-retries 1; set net:timeout 20; "
+                 "set net:reconnect-interval-base 1; set net:persist-retries 0; "
+                 "set xfer:clobber on; set cmd:interactive no; "
+                 "set ftp:use-mode-z yes; set ftp:compressed-re ''; ")
+
+
+class LftpMixin:
+    def lftp(self, commands, tls=False):
+        extra = ("set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
+                 "set ssl:verify-certificate no; " if tls else "set ftp:ssl-allow no; ")
+        script = LFTP_SETTINGS + extra + commands + "; bye"
+        env = dict(os.environ, HOME=self.tmp, LC_ALL="C.UTF-8")
+        env.pop("LFTP_HOME", None)
+        cmd = [LFTP, "-u", "%s,%s" % (self.srv.user, self.srv.password), "-p", str(self.srv.port),
+               "-e", script, self.srv.host]
+        r = subprocess.run(cmd, capture_output=True, timeout=120, cwd=self.tmp, env=env,
+                           stdin=subprocess.DEVNULL)
+        if r.returncode != 0:
+            self.fail("lftp -e %r -> exit %d\nstdout: %s\nstderr: %s\nserver log tail:\n%s" % (
+                commands, r.returncode, r.stdout.decode(errors="replace")[-2000:],
+                r.stderr.decode(errors="replace")[-2000:], "\n".join(self.srv.logs()[-30:])))
+        return r
+
+    def wire_of(self, kind, path, size):
+        """The wire bytes the server logged for a MODE Z transfer of size file bytes."""
+        m = self.srv.wait_log(r"%s %s ok: %d bytes \(MODE Z, (\d+) on the wire\)"
+                              % (kind, re.escape(path), size))
+        self.assertTrue(m, "no MODE Z %s of %s in the log:\n%s"
+                        % (kind, path, "\n".join(self.srv.logs()[-20:])))
+        return int(m.group(1))
+
+    def roundtrip(self, tls):
+        text = text_bytes(TEXT_SIZE, seed=21)
+        rand = data_bytes(RANDOM_SIZE, 22)
+        self.srv.write("text.log", text)
+        self.srv.write("rand.bin", rand)
+        for name, data in (("text-up.log", text), ("rand-up.bin", rand)):
+            with open(os.path.join(self.tmp, name), "wb") as fh:
+                fh.write(data)
+        r = self.lftp("ls; get text.log -o %s/text.log; get rand.bin -o %s/rand.bin; "
+                      "put %s/text-up.log -o text-up.log; put %s/rand-up.bin -o rand-up.bin"
+                      % (self.tmp, self.tmp, self.tmp, self.tmp), tls=tls)
+        self.assertIn(b"text.log", r.stdout)
+        for name, data in (("text.log", text), ("rand.bin", rand)):
+            with open(os.path.join(self.tmp, name), "rb") as fh:
+                self.assertEqual(sha(fh.read()), sha(data), name)
+        self.assertEqual(sha(self.srv.read("text-up.log")), sha(text))
+        self.assertEqual(sha(self.srv.read("rand-up.bin")), sha(rand))
+        # all four went in MODE Z; the text shrank on the wire both ways
+        self.assertLess(self.wire_of("RETR", "/text.log", len(text)), len(text) // 3)
+        self.assertLess(self.wire_of("STOR", "/text-up.log", len(text)), len(text) // 3)
+        self.assertGreaterEqual(self.wire_of("RETR", "/rand.bin", len(rand)), len(rand))
+        self.wire_of("STOR", "/rand-up.bin", len(rand))
+        # resume a download in MODE Z: REST counts file bytes
+        with open(os.path.join(self.tmp, "part.log"), "wb") as fh:
+            fh.write(text[:5000000])
+        self.lftp("get -c text.log -o %s/part.log" % self.tmp, tls=tls)
+        with open(os.path.join(self.tmp, "part.log"), "rb") as fh:
+            self.assertEqual(sha(fh.read()), sha(text))
+        self.assertTrue(self.srv.wait_log(r"-> REST 5000000"))
+
+
+@unittest.skipIf(LFTP is None, "lftp is not installed")
+class TestModeZLftp(LftpMixin, ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.tmp = tempfile.mkdtemp(prefix="ftpd-e2e-modez-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_lftp_mode_z(self):
+        self.roundtrip(tls=False)
+
+
+class TestModeZTls(LftpMixin, TlsServerMixin, unittest.TestCase):
+
+    @unittest.skipIf(LFTP is None, "lftp is not installed")
+    def test_lftp_mode_z_tls(self):
+        self.roundtrip(tls=True)
+        self.assertTrue(self.srv.wait_log(r"data connection TLS: TLSv1\.3"))
+
+    def test_ftplib_tls_mode_z(self):
+        """Python's FTP_TLS under PROT P: the codec works over the TLS stream, and STAT tells
+        the TLS state."""
+        f = self.ftps(cls=ReuseFTP_TLS)
+        f.voidcmd("TYPE I")
+        f.voidcmd("MODE Z")
+        stat = f.sendcmd("STAT")
+        self.assertRegex(stat, r"TLS: TLSv1\.[23], cipher \S+; data connections protected \(PROT P\)")
+        self.assertIn("MODE: Z (deflate, level 1)", stat)  # the default
+        data = text_bytes(8 << 20, seed=23)
+        self.srv.write("t.log", data)
+        got, wire, resp, complete = zretr(f, "RETR t.log")
+        self.assertTrue(complete)
+        self.assertEqual(sha(got), sha(data))
+        self.assertLess(wire, len(data) // 3)
+        got, _, _, complete = zretr(f, "MLSD")
+        self.assertTrue(complete)
+        self.assertIn(b"t.log", got)
+        code, text = zstor(f, "STOR up.log", compress(data))
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sha(self.srv.read("up.log")), sha(data))
+        # a corrupt stream over TLS: the same clean refusal
+        code, text = zstor(f, "STOR up.log", b"\x78\x9c" + b"\xff" * 5000)
+        self.assertIn(code, (451, 426), text)
+        self.assertEqual(sha(self.srv.read("up.log")), sha(data))
+        f.voidcmd("PROT C")
+        self.assertIn("data connections in clear (PROT C)", f.sendcmd("STAT"))
+        # a session in clear on the same server is told TLS is there for the asking
+        plain = self.srv.ftp()
+        self.assertIn("TLS: not in use (AUTH TLS is offered)", plain.sendcmd("STAT"))
+
+
+if __name__ == "__main__":
+    unittest.main()
