@@ -28,6 +28,7 @@ struct ftpc_bar {
     char name[NAME_MAX_BYTES];
     int64_t total;
     uint64_t offset, pos;
+    uint64_t wire; /* MODE Z: bytes on the wire, 0 when not compressed */
     long long start_ms;
     progress_rate rate;
 };
@@ -223,8 +224,16 @@ size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cel
                              bool unicode, const char *name, uint64_t pos, int64_t total,
                              double bps)
 {
+    return ftpc_bars_format_line_wire(out, out_size, width, name_cells, color, unicode, name, pos,
+                                      total, bps, 0);
+}
+
+size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int name_cells, bool color,
+                                  bool unicode, const char *name, uint64_t pos, int64_t total,
+                                  double bps, uint64_t wire)
+{
     strbuf s = {0};
-    char done_s[24], total_s[24], sizes[64], rate[32], eta_s[24], eta[32], pct[8];
+    char done_s[24], total_s[24], sizes[96], rate[32], eta_s[24], eta[32], pct[8];
     int avail = width - 1;
     if (avail < 10)
         avail = 10;
@@ -246,13 +255,22 @@ size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cel
     else
         snprintf(rate, sizeof(rate), "--");
     snprintf(eta, sizeof(eta), "ETA %s", eta_s);
+    if (wire > 0) {
+        char wire_s[24];
+        size_t sl = strlen(sizes);
+        snprintf(sizes + sl, sizeof(sizes) - sl, " (wire %s)",
+                 progress_size_str(wire, wire_s, sizeof(wire_s)));
+    }
 
     /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes, least useful
      * first: the bar shrinks, then the ETA, then the sizes, then the name is cut. */
     int name_w = name_column_max(width);
     int name_len = (int)cells(name);
     int want_w = name_cells > 0 ? name_cells : (name_len > 8 ? name_len : 8);
-    const int sizes_w = 19, rate_w = 10, eta_w = 11;
+    const int rate_w = 10, eta_w = 11;
+    int sizes_w = 19;
+    if (wire > 0 && (int)strlen(sizes) > sizes_w)
+        sizes_w = (int)strlen(sizes);
     bool show_eta = true, show_sizes = true, show_bar = true;
     if (want_w < name_w)
         name_w = want_w;
@@ -339,22 +357,28 @@ static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long lo
               progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
     if (bar->offset > 0)
         sb_printf(out, ", resumed at %s", progress_size_str(bar->offset, off, sizeof(off)));
+    if (bar->wire > 0)
+        sb_printf(out, ", wire %s (MODE Z)", progress_size_str(bar->wire, off, sizeof(off)));
 }
 
 static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
 {
     char done_s[24], total_s[24], rate[32], eta[24];
     double bps = progress_rate_bps(&bar->rate, now);
+    char wire_s[24], wire_note[48] = "";
     progress_size_str(bar->pos, done_s, sizeof(done_s));
+    if (bar->wire > 0)
+        snprintf(wire_note, sizeof(wire_note), " (wire %s)",
+                 progress_size_str(bar->wire, wire_s, sizeof(wire_s)));
     if (bar->total >= 0) {
         uint64_t left = bar->pos < (uint64_t)bar->total ? (uint64_t)bar->total - bar->pos : 0;
-        sb_printf(out, "%s: %d%% (%s of %s), %s, ETA %s\n", bar->name,
+        sb_printf(out, "%s: %d%% (%s of %s)%s, %s, ETA %s\n", bar->name,
                   progress_percent(bar->pos, (uint64_t)bar->total), done_s,
-                  progress_size_str((uint64_t)bar->total, total_s, sizeof(total_s)),
+                  progress_size_str((uint64_t)bar->total, total_s, sizeof(total_s)), wire_note,
                   progress_rate_str(bps, rate, sizeof(rate)),
                   progress_duration_str(left == 0 ? 0 : progress_eta(left, bps), eta, sizeof(eta)));
     } else {
-        sb_printf(out, "%s: %s, %s\n", bar->name, done_s,
+        sb_printf(out, "%s: %s%s, %s\n", bar->name, done_s, wire_note,
                   progress_rate_str(bps, rate, sizeof(rate)));
     }
 }
@@ -387,8 +411,9 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             n++;
             break;
         }
-        ftpc_bars_format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
-                              bar->name, bar->pos, bar->total, progress_rate_bps(&bar->rate, now));
+        ftpc_bars_format_line_wire(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
+                                   bar->name, bar->pos, bar->total,
+                                   progress_rate_bps(&bar->rate, now), bar->wire);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");
@@ -603,6 +628,12 @@ void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)
     progress_rate_update(&bar->rate, ev_now(bar->b->loop), pos);
 }
 
+void ftpc_bar_wire(ftpc_bar *bar, uint64_t wire)
+{
+    if (bar != NULL)
+        bar->wire = wire;
+}
+
 void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
 {
     if (bar == NULL)
@@ -641,6 +672,37 @@ void ftpc_bar_done(ftpc_bar *bar, bool ok)
     free(bar);
     if (b->live)
         ensure_timer(b);
+}
+
+size_t ftpc_bars_snapshot(ftpc_bars *b, char *out, size_t out_size, int width)
+{
+    if (out_size > 0)
+        out[0] = '\0';
+    if (b == NULL || out_size == 0)
+        return 0;
+    int w = b->width, rows = b->rows;
+    bool color = b->color;
+    b->width = width;
+    b->rows = 1000;
+    b->color = false;
+    strbuf live = {0};
+    int lines = 0;
+    build_live(b, &live, ev_now(b->loop), &lines);
+    b->width = w;
+    b->rows = rows;
+    b->color = color;
+    /* Drop the "clear line" sequences meant for the terminal. */
+    size_t o = 0;
+    for (size_t i = 0; i < live.len && o + 1 < out_size;) {
+        if (live.len - i >= 4 && memcmp(live.p + i, "\x1b[2K", 4) == 0) {
+            i += 4;
+            continue;
+        }
+        out[o++] = live.p[i++];
+    }
+    out[o] = '\0';
+    free(live.p);
+    return o;
 }
 
 void ftpc_bars_message(ftpc_bars *b, const char *line)

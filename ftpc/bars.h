@@ -43,6 +43,9 @@ bool ftpc_bars_live(const ftpc_bars *b);
 ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t offset);
 /* The position in the file (offset plus bytes moved). Cheap: only records the number. */
 void ftpc_bar_update(ftpc_bar *bar, uint64_t pos);
+/* Bytes on the wire so far when they differ from the file's (MODE Z): the line then shows
+ * both ("120 MiB / 1.0 GiB (wire 14 MiB)"), and so does the summary. */
+void ftpc_bar_wire(ftpc_bar *bar, uint64_t wire);
 /* Restarts the line at pos (a server that refused REST: the transfer starts from zero). */
 void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos);
 /* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. Frees bar. */
@@ -57,5 +60,15 @@ void ftpc_bars_message(ftpc_bars *b, const char *line);
 size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,
                              bool unicode, const char *name, uint64_t pos, int64_t total,
                              double bps);
+/* The live lines as the display would draw them now (one per running transfer, plus the
+ * total line), for a list of background jobs: no escape sequences or colour, each line at
+ * most width-1 cells and ending in '\n'. Works whatever the display's mode. Returns the
+ * length written to out (NUL-terminated, cut to fit); 0 when b is NULL or nothing runs. */
+size_t ftpc_bars_snapshot(ftpc_bars *b, char *out, size_t out_size, int width);
+
+/* The same with the wire bytes of a compressed transfer (0: none shown). */
+size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int name_cells, bool color,
+                                  bool unicode, const char *name, uint64_t pos, int64_t total,
+                                  double bps, uint64_t wire);
 
 #endif

@@ -15,6 +15,7 @@
 #include "netrc.h"
 #include "ratelimit.h"
 #include "segget.h"
+#include "tls.h"
 
 enum {
     OPT_ACTIVE = 256,
@@ -32,6 +33,13 @@ enum {
     OPT_DRY_RUN,
     OPT_EXCLUDE,
     OPT_SEGMENTS,
+    OPT_TLS,
+    OPT_CACERT,
+    OPT_PIN,
+    OPT_INSECURE,
+    OPT_TLS_MAX,
+    OPT_VERIFY,
+    OPT_NO_VERIFY,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +67,15 @@ static const struct option long_opts[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"segments", required_argument, NULL, OPT_SEGMENTS},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"pin", required_argument, NULL, OPT_PIN},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"tls-max", required_argument, NULL, OPT_TLS_MAX},
+    {"compress", no_argument, NULL, 'z'},
+    {"ascii", no_argument, NULL, 'a'},
+    {"verify", no_argument, NULL, OPT_VERIFY},
+    {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -67,9 +84,11 @@ static const struct option long_opts[] = {
 void ftpc_cli_usage(FILE *f)
 {
     fputs("Usage: ftpc [OPTIONS] COMMAND ARGS...\n"
+          "       ftpc [OPTIONS] [URL]   the interactive shell (type help in it; piped\n"
+          "                              input runs as a script)\n"
           "\n"
           "Commands (URL: ftp://[user[:password]@]host[:port]/path, %-escapes decoded;\n"
-          "anonymous login when no user is given):\n"
+          "anonymous login when no user is given; ftpes:// and ftps:// for FTPS):\n"
           "  get URL... [-o FILE|-] [-O DIR]  download files (to the current directory);\n"
           "                                   * ? [..] in the last part of a URL match files\n"
           "  put FILE... URL                  upload files (URL ending in / or several files:\n"
@@ -85,6 +104,9 @@ void ftpc_cli_usage(FILE *f)
           "  mirror URL DIR                   download the remote tree URL into DIR\n"
           "  mirror -R DIR URL                upload the local tree DIR to URL\n"
           "                                   (files of the same size and time are skipped)\n"
+          "  stress URL [OPTIONS]             many simulated clients against a server, every\n"
+          "                                   byte verified, with a latency report (see\n"
+          "                                   'ftpc stress --help')\n"
           "\n"
           "Options:\n"
           "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
@@ -93,7 +115,27 @@ void ftpc_cli_usage(FILE *f)
           "                          (SIZE, then REST+STOR or APPE)\n"
           "  -j, --jobs N            run N file transfers at once (default 1)\n"
           "      --segments N        get, mirror: split each download over N connections\n"
-          "                          (REST at each part's offset; parts of at least 1 MiB)\n"
+          "                          (REST at each part's offset; parts of at least 1 MiB);\n"
+          "                          put: STOR the first part, then REST+STOR the others at\n"
+          "                          once where the server writes them in place (else the\n"
+          "                          rest goes sequentially)\n"
+          "      --verify            after each transfer (and each segment) compare the\n"
+          "                          server's HASH (SHA-256) with the local bytes; the\n"
+          "                          default where the server's FEAT offers HASH\n"
+          "      --no-verify         do not ask for HASH\n"
+          "  -z, --compress          MODE Z (deflate) for transfers and listings where the\n"
+          "                          server's FEAT offers it (else a warning, uncompressed)\n"
+          "  -a, --ascii             get, put, cat: TYPE A, converting CRLF <-> LF (no\n"
+          "                          resume, no size check)\n"
+          "      --tls               FTPS for ftp:// URLs: AUTH TLS, required (ftpes:// URLs\n"
+          "                          do the same; ftps:// is implicit TLS, port 990); data\n"
+          "                          connections protected (PROT P), resuming the session\n"
+          "      --cacert FILE       trust the certificates in FILE instead of the system's\n"
+          "      --pin sha256//B64   also require the server's public key to have this\n"
+          "                          SHA-256 (base64; several separated by ';')\n"
+          "      --insecure          do not verify the certificate chain or host name\n"
+          "                          (a --pin is still checked)\n"
+          "      --tls-max 1.2|1.3   highest TLS version to offer (default: 1.3)\n"
           "  -l, --long              ls: long listing (LIST instead of NLST)\n"
           "  -p, --parents           mkdir: create missing parents\n"
           "      --active            active mode (EPRT, falling back to PORT)\n"
@@ -128,7 +170,8 @@ void ftpc_cli_usage(FILE *f)
           "  5  remote file missing, permission denied or operation refused\n"
           "  6  local I/O error\n"
           "  7  transfer interrupted (connection lost, timeout, signal)\n"
-          "  8  verification failed (transferred size differs)\n"
+          "  8  verification failed (transferred size or HASH differs)\n"
+          "  9  TLS failed: AUTH TLS refused, certificate or --pin check failed, handshake\n"
           "When several operations fail, the status is that of the first in command-line\n"
           "order.\n",
           f);
@@ -461,7 +504,7 @@ static int build_mv(ftpc_cli *cli, char **args, int nargs, char *err, size_t err
         return usage_err(err, err_size, "mv: %s needs a path", args[0]);
     const char *newname = args[1];
     char decoded[FTPC_URL_PATH_MAX];
-    if (strncasecmp(newname, "ftp://", 6) == 0) {
+    if (ftpc_url_is_url(newname)) {
         ftpc_url nu;
         char why[128];
         if (ftpc_url_parse(newname, &nu, why, sizeof(why)) < 0)
@@ -517,10 +560,19 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
     memset(cli, 0, sizeof(*cli));
     ftpc_opts_defaults(&cli->opts);
     ftpc_opts *o = &cli->opts;
-    optind = 1;
+    if (argc >= 2 && strcmp(argv[1], "stress") == 0) {
+        /* stress has options of its own (stress_opts.c); ftpc_cli_run hands them over. */
+        cli->command = argv[1];
+        cli->stress_argc = argc - 1;
+        cli->stress_argv = argv + 1;
+        return 0;
+    }
+    /* 0, not 1: glibc then resets all its state (the shell parses many command lines, and
+     * a cluster like -R left half-read would point into a freed argv). */
+    optind = 0;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":o:O:cj:lpqvhVR", long_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":o:O:cj:lpqvhVRza", long_opts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             cli->output = optarg;
@@ -609,10 +661,50 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         case OPT_DRY_RUN:
             cli->dry_run = true;
             break;
+        case OPT_TLS:
+            o->tls = true;
+            break;
+        case OPT_CACERT:
+            if (access(optarg, R_OK) != 0)
+                return usage_err(err, err_size, "--cacert: cannot read %s: %s", optarg,
+                                 strerror(errno));
+            o->cacert = optarg;
+            break;
+        case OPT_PIN: {
+            unsigned char pins[FTPC_PIN_MAX][FTPC_PIN_LEN];
+            char why[200];
+            if (ftpc_tls_parse_pins(optarg, pins, FTPC_PIN_MAX, why, sizeof(why)) < 0)
+                return usage_err(err, err_size, "%s", why);
+            o->pin = optarg;
+            break;
+        }
+        case OPT_INSECURE:
+            o->insecure = true;
+            break;
+        case OPT_TLS_MAX:
+            if (strcmp(optarg, "1.2") == 0)
+                o->tls_max = 12;
+            else if (strcmp(optarg, "1.3") == 0)
+                o->tls_max = 13;
+            else
+                return usage_err(err, err_size, "--tls-max: 1.2 or 1.3");
+            break;
+        case 'z':
+            o->compress = true;
+            break;
+        case 'a':
+            o->ascii = true;
+            break;
         case OPT_SEGMENTS:
             if (parse_int(optarg, 1, FTPC_SEGMENTS_MAX, &o->segments) < 0)
                 return usage_err(err, err_size, "--segments needs a number from 1 to %d",
                                  FTPC_SEGMENTS_MAX);
+            break;
+        case OPT_VERIFY:
+            o->verify = true;
+            break;
+        case OPT_NO_VERIFY:
+            o->verify = false;
             break;
         case OPT_EXCLUDE: {
             char **g = realloc(cli->excludes, (cli->nexcludes + 1) * sizeof(*g));
@@ -632,8 +724,14 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
     }
     if (cli->show_help || cli->show_version)
         return 0;
-    if (optind >= argc)
-        return usage_err(err, err_size, "no command given");
+    if (optind >= argc || (optind + 1 == argc && ftpc_url_is_url(argv[optind]))) {
+        /* No command, or a URL alone: the interactive shell. */
+        cli->shell = true;
+        cli->shell_url = optind < argc ? argv[optind] : NULL;
+        cli->shell_opts = argv + 1;
+        cli->shell_nopts = optind - 1;
+        return 0;
+    }
     cli->command = argv[optind];
     char **args = argv + optind + 1;
     int nargs = argc - optind - 1;
@@ -645,8 +743,8 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         return usage_err(err, err_size, "-l is for ls");
     if (cli->parents && strcmp(cmd, "mkdir") != 0)
         return usage_err(err, err_size, "-p is for mkdir");
-    if (o->segments > 1 && !is_get && strcmp(cmd, "mirror") != 0)
-        return usage_err(err, err_size, "--segments is for get and mirror");
+    if (o->segments > 1 && !is_get && strcmp(cmd, "mirror") != 0 && strcmp(cmd, "put") != 0)
+        return usage_err(err, err_size, "--segments is for get, put and mirror");
     bool is_mirror = strcmp(cmd, "mirror") == 0;
     if (!is_mirror && (cli->mirror_reverse || cli->only_newer || cli->mirror_delete ||
                        cli->dry_run || cli->nexcludes > 0))
@@ -685,4 +783,9 @@ void ftpc_cli_free(ftpc_cli *cli)
     cli->excludes = NULL;
     ftpc_endpoint_free_all(cli->endpoints);
     cli->endpoints = NULL;
+}
+
+void ftpc_cli_fill_credentials(ftpc_cli *cli, ftpc_url *u)
+{
+    fill_credentials(cli, u);
 }

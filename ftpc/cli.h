@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ctx.h"
 #include "endpoint.h"
 #include "opts.h"
 #include "task.h"
@@ -46,6 +47,14 @@ typedef struct ftpc_cli {
     const char *mirror_dir; /* the local directory */
     ftpc_url mirror_url;    /* the remote directory, credentials filled in */
     ftpc_endpoint *mirror_ep;
+    /* stress: its own command line (argv[0] = "stress"), parsed by ftpc_stress_main */
+    int stress_argc;
+    char **stress_argv;
+    /* No command, or a URL alone: the interactive shell (shell.h), opening shell_url. */
+    bool shell;
+    const char *shell_url;
+    char **shell_opts; /* the options given (point into argv), passed on to transfers */
+    int shell_nopts;
 } ftpc_cli;
 
 /* Parses argv. Returns 0, or -1 with a message in err (a usage error, exit code 2). */
@@ -59,6 +68,11 @@ int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, boo
 /* Runs the parsed tasks; returns the exit code. *stop is polled after every loop iteration
  * (a signal handler sets it). */
 int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop);
+/* The core of ftpc_cli_run on a context the caller set up (loop, bars): glob expansion, then
+ * the mirror or the tasks. Returns the exit code; the caller drains and frees. */
+int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop);
+/* Completes the credentials of u as the command line does (netrc, else a password prompt). */
+void ftpc_cli_fill_credentials(ftpc_cli *cli, ftpc_url *u);
 
 void ftpc_cli_usage(FILE *f);
 

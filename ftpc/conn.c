@@ -19,6 +19,7 @@
 #include "dataaddr.h"
 #include "net.h"
 #include "stream.h"
+#include "stream_tls.h"
 
 #define CTL_IN_CAP (64 * 1024)
 #define CTL_OUT_CAP (16 * 1024)
@@ -26,11 +27,16 @@
 
 typedef enum {
     CS_CONNECTING,
+    CS_TLS_HANDSHAKE, /* implicit: before the greeting; explicit: after 234 to AUTH TLS */
     CS_GREETING,
+    CS_AUTH, /* AUTH TLS sent */
     CS_USER,
     CS_PASS,
+    CS_PBSZ,
+    CS_PROT,
     CS_FEAT,
     CS_TYPE,
+    CS_MODE, /* MODE Z sent (-z) */
     CS_READY,
     CS_CMD, /* the owner's command is waiting for its final reply */
     CS_EPSV,
@@ -48,7 +54,20 @@ struct ftpc_conn {
     int addr_index;
     int last_connect_errno;
     conn_state state;
-    stream ctl; /* ctl.fd < 0 when closed */
+    union {
+        stream plain;
+        stream_tls tls;
+    } cs;        /* the control stream's storage */
+    stream *ctl; /* into cs; ctl->fd < 0 when closed */
+    ftpc_tls_mode tls_mode;
+    ftpc_tls *tls;       /* the endpoint's TLS settings, when tls_mode asks for TLS */
+    bool tls_on;         /* the control connection runs TLS (handshake done) */
+    bool prot_p;         /* data connections are protected (PROT P accepted) */
+    conn_state after_hs; /* where the TLS handshake leads */
+    bool read_again;     /* TLS holds decrypted bytes a read cap left behind */
+    bool mode_z;         /* MODE Z accepted: transfers are deflate streams */
+    char type;           /* the TYPE in force: 'I' or 'A' (0 before login) */
+    char type_sent;      /* a TYPE the owner sent, in force once 200 comes */
     buf in, out;
     ftp_reply_parser rp;
     ftp_reply_msg msg; /* the same struct until ftp_reply_next returns 1 */
@@ -91,9 +110,13 @@ static void close_fd(ftpc_conn *c, int *fd)
 
 static void close_all(ftpc_conn *c)
 {
-    if (c->ctl.fd >= 0) {
-        ev_del(c->ctx->loop, c->ctl.fd, EV_READ | EV_WRITE);
-        stream_close(&c->ctl);
+    if (c->ctl->fd >= 0) {
+        ev_del(c->ctx->loop, c->ctl->fd, EV_READ | EV_WRITE);
+        /* A TLS close done properly: close_notify goes out (one try; nothing waits for the
+         * peer's). After a failed handshake the stream knows to send nothing. */
+        if (c->tls_on)
+            stream_shutdown(c->ctl);
+        stream_close(c->ctl);
     }
     close_fd(c, &c->data_fd);
     close_fd(c, &c->listen_fd);
@@ -162,6 +185,8 @@ __attribute__((format(printf, 3, 4))) static void conn_fail_later(ftpc_conn *c, 
     ev_timer_start(c->ctx->loop, &c->kick, 0);
 }
 
+static void read_ctl(ftpc_conn *c);
+
 static long kick_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     ftpc_conn *c = ud;
@@ -170,6 +195,12 @@ static long kick_cb(ev_loop *loop, ev_timer *t, void *ud)
         ftpc_err e = c->err;
         conn_fail(c, e.status, "%s", e.msg);
         return EV_TIMER_STOP;
+    }
+    if (c->read_again) {
+        c->read_again = false;
+        read_ctl(c);
+        if (c->state == CS_DEAD)
+            return EV_TIMER_STOP;
     }
     if (c->ready_pending) {
         c->ready_pending = false;
@@ -210,8 +241,8 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     if (c->state == CS_CONNECTING) {
         /* This address does not answer; the next one may. */
         c->last_connect_errno = ETIMEDOUT;
-        ev_del(loop, c->ctl.fd, EV_READ | EV_WRITE);
-        stream_close(&c->ctl);
+        ev_del(loop, c->ctl->fd, EV_READ | EV_WRITE);
+        stream_close(c->ctl);
         c->addr_index++;
         try_connect(c);
         return EV_TIMER_STOP;
@@ -222,24 +253,44 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     return EV_TIMER_STOP;
 }
 
+/* The control fd waits for replies, for room when output is queued, and for whatever the
+ * TLS stream needs besides (a read that must write first); during a handshake only the
+ * latter. */
+static void update_events(ftpc_conn *c)
+{
+    if (c->ctl->fd < 0 || c->state == CS_CONNECTING || c->state == CS_DEAD)
+        return;
+    int want = stream_want(c->ctl);
+    if (c->state != CS_TLS_HANDSHAKE) {
+        want |= EV_READ;
+        if (!buf_empty(&c->out))
+            want |= EV_WRITE;
+    }
+    int have = ev_mask(c->ctx->loop, c->ctl->fd);
+    if (have & ~want)
+        ev_del(c->ctx->loop, c->ctl->fd, have & ~want);
+    if (want & ~have)
+        ev_add(c->ctx->loop, c->ctl->fd, want, ctl_cb, c);
+}
+
 static void flush_out(ftpc_conn *c)
 {
     while (!buf_empty(&c->out)) {
-        ssize_t n = stream_write(&c->ctl, buf_head(&c->out), buf_len(&c->out));
+        ssize_t n = stream_write(c->ctl, buf_head(&c->out), buf_len(&c->out));
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             continue;
         }
-        if (n < 0 && c->ctl.last_errno == EAGAIN) {
-            ev_add(c->ctx->loop, c->ctl.fd, EV_WRITE, ctl_cb, c);
+        if (n < 0 && c->ctl->last_errno == EAGAIN) {
+            update_events(c);
             return;
         }
         conn_fail_later(c, c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER,
                         "lost the control connection while sending %s: %s", c->doing,
-                        strerror(c->ctl.last_errno));
+                        strerror(c->ctl->last_errno));
         return;
     }
-    ev_del(c->ctx->loop, c->ctl.fd, EV_WRITE);
+    update_events(c);
     buf_trim(&c->out);
 }
 
@@ -283,8 +334,9 @@ static void parse_feat(ftpc_conn *c, const char *text)
         const char *name;
         unsigned bit;
     } feats[] = {
-        {"SIZE", FTPC_FEAT_SIZE}, {"REST STREAM", FTPC_FEAT_REST}, {"EPSV", FTPC_FEAT_EPSV},
-        {"MDTM", FTPC_FEAT_MDTM}, {"MLST", FTPC_FEAT_MLST},        {"UTF8", FTPC_FEAT_UTF8},
+        {"SIZE", FTPC_FEAT_SIZE},    {"REST STREAM", FTPC_FEAT_REST}, {"EPSV", FTPC_FEAT_EPSV},
+        {"MDTM", FTPC_FEAT_MDTM},    {"MLST", FTPC_FEAT_MLST},        {"UTF8", FTPC_FEAT_UTF8},
+        {"MODE Z", FTPC_FEAT_MODEZ},
     };
     c->feat |= FTPC_FEAT_ANSWERED;
     const char *line = text;
@@ -394,6 +446,76 @@ static void start_active(ftpc_conn *c)
     }
 }
 
+static void send_user(ftpc_conn *c)
+{
+    c->state = CS_USER;
+    send_line(c, NULL, "USER %s", c->ep->user);
+}
+
+static void become_ready(ftpc_conn *c)
+{
+    c->state = CS_READY;
+    c->doing[0] = '\0';
+    deliver_ready(c);
+}
+
+/* Runs the control connection's handshake as far as the socket allows. */
+static void tls_step(ftpc_conn *c)
+{
+    char ep[NET_ADDR_STRLEN + 8], why[400];
+    if (stream_handshake(c->ctl) < 0) {
+        if (c->ctl->last_errno == EAGAIN) {
+            update_events(c);
+            return;
+        }
+        ftpc_tls_describe(&c->cs.tls, why, sizeof(why));
+        conn_fail(c, FTPC_EXIT_TLS, "TLS with %s failed: %s", endpoint_str(c, ep, sizeof(ep)), why);
+        return;
+    }
+    c->tls_on = true;
+    c->last_activity = ev_now(c->ctx->loop);
+    if (c->ctx->opts->verbose) {
+        ftpc_tls_summary(&c->cs.tls, why, sizeof(why));
+        ftpc_msg(c->ctx, "* TLS with %s: %s", endpoint_str(c, ep, sizeof(ep)), why);
+    }
+    if (c->after_hs == CS_GREETING) {
+        c->state = CS_GREETING;
+        c->doing[0] = '\0';
+        update_events(c);
+        return;
+    }
+    update_events(c);
+    send_user(c);
+}
+
+/* Turns the plain control stream into TLS and starts the handshake; next is the state it
+ * leads to (the greeting for implicit FTPS, USER after AUTH TLS). */
+static void start_tls(ftpc_conn *c, conn_state next)
+{
+    char ep[NET_ADDR_STRLEN + 8], why[400];
+    int fd = c->ctl->fd;
+    ftpc_tls *tls = ftpc_endpoint_tls(c->ep, c->ctx->opts, why, sizeof(why));
+    if (tls == NULL) {
+        conn_fail(c, FTPC_EXIT_TLS, "TLS with %s: %s", endpoint_str(c, ep, sizeof(ep)), why);
+        return;
+    }
+    c->tls = tls;
+    /* The plain stream's struct is overwritten by the TLS one, which takes over fd; no
+     * recvfile pipe was ever made on a control connection. */
+    if (ftpc_tls_start(tls, &c->cs.tls, fd, c->ep->host, NULL, why, sizeof(why)) < 0) {
+        stream_plain_init(&c->cs.plain, fd); /* fd is still open: closed as plain */
+        c->ctl = &c->cs.plain;
+        conn_fail(c, FTPC_EXIT_TLS, "TLS with %s: %s", endpoint_str(c, ep, sizeof(ep)), why);
+        return;
+    }
+    c->ctl = &c->cs.tls.base;
+    c->state = CS_TLS_HANDSHAKE;
+    c->after_hs = next;
+    snprintf(c->doing, sizeof(c->doing), "the TLS handshake");
+    arm_timer(c);
+    tls_step(c);
+}
+
 static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
 {
     char q[600], ep[NET_ADDR_STRLEN + 8];
@@ -408,8 +530,28 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
                       ftpc_quote_reply(code, m->text, q, sizeof(q)));
             return;
         }
-        c->state = CS_USER;
-        send_line(c, NULL, "USER %s", c->ep->user);
+        if (c->tls_mode == FTPC_TLS_EXPLICIT && !c->tls_on) {
+            c->state = CS_AUTH;
+            send_line(c, NULL, "AUTH TLS");
+            return;
+        }
+        send_user(c);
+        return;
+    case CS_AUTH:
+        if (code < 200)
+            return;
+        if (code != 234) {
+            /* Required, never a fallback: USER and PASS must not go out in clear text. */
+            conn_fail(c, FTPC_EXIT_TLS,
+                      "%s refused AUTH TLS: the server replied %s; TLS was asked for "
+                      "(ftpes://, ftps:// or --tls), so ftpc did not log in",
+                      endpoint_str(c, ep, sizeof(ep)),
+                      ftpc_quote_reply(code, m->text, q, sizeof(q)));
+            return;
+        }
+        /* Anything after the 234 in clear text is not to be trusted. */
+        buf_consume(&c->in, buf_len(&c->in));
+        start_tls(c, CS_USER);
         return;
     case CS_USER:
     case CS_PASS:
@@ -421,6 +563,12 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
             return;
         }
         if (code == 230 || (code == 202 && c->state == CS_PASS)) {
+            if (c->tls_on) {
+                /* RFC 4217: no buffering (PBSZ 0), then protected data connections. */
+                c->state = CS_PBSZ;
+                send_line(c, NULL, "PBSZ 0");
+                return;
+            }
             c->state = CS_FEAT;
             send_line(c, NULL, "FEAT");
             return;
@@ -428,6 +576,27 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
         conn_fail(c, code == 421 ? FTPC_EXIT_CONNECT : FTPC_EXIT_LOGIN,
                   "logging in to %s as %s: the server replied %s", endpoint_str(c, ep, sizeof(ep)),
                   c->ep->user, ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        return;
+    case CS_PBSZ:
+    case CS_PROT:
+        if (code < 200)
+            return;
+        if (code != 200) {
+            conn_fail(c, FTPC_EXIT_TLS,
+                      "%s refused %s, so data connections could not be protected: the "
+                      "server replied %s",
+                      endpoint_str(c, ep, sizeof(ep)), c->state == CS_PBSZ ? "PBSZ 0" : "PROT P",
+                      ftpc_quote_reply(code, m->text, q, sizeof(q)));
+            return;
+        }
+        if (c->state == CS_PBSZ) {
+            c->state = CS_PROT;
+            send_line(c, NULL, "PROT P");
+            return;
+        }
+        c->prot_p = true;
+        c->state = CS_FEAT;
+        send_line(c, NULL, "FEAT");
         return;
     case CS_FEAT:
         if (code < 200)
@@ -447,13 +616,39 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
                       ftpc_quote_reply(code, m->text, q, sizeof(q)));
             return;
         }
-        c->state = CS_READY;
-        c->doing[0] = '\0';
-        deliver_ready(c);
+        c->type = 'I';
+        if (c->ctx->opts->compress) {
+            if (c->feat & FTPC_FEAT_MODEZ) {
+                c->state = CS_MODE;
+                send_line(c, NULL, "MODE Z");
+                return;
+            }
+            if (ftpc_endpoint_warn_once_modez(c->ep))
+                ftpc_msg(c->ctx,
+                         "ftpc: warning: %s does not offer MODE Z; transferring "
+                         "uncompressed",
+                         endpoint_str(c, ep, sizeof(ep)));
+        }
+        become_ready(c);
+        return;
+    case CS_MODE:
+        if (code < 200)
+            return;
+        if (code == 200)
+            c->mode_z = true;
+        else if (ftpc_endpoint_warn_once_modez(c->ep))
+            ftpc_msg(c->ctx, "ftpc: warning: %s refused MODE Z (%s); transferring uncompressed",
+                     endpoint_str(c, ep, sizeof(ep)),
+                     ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        become_ready(c);
         return;
     case CS_CMD:
-        if (code >= 200)
+        if (code >= 200) {
             c->state = CS_READY;
+            if (code == 200 && c->type_sent)
+                c->type = c->type_sent;
+            c->type_sent = 0;
+        }
         if (c->owner != NULL && c->owner->reply != NULL)
             c->owner->reply(c, m, c->ud);
         return;
@@ -522,6 +717,7 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
     case CS_READY:
     case CS_DATA_CONNECTING:
     case CS_CONNECTING:
+    case CS_TLS_HANDSHAKE:
         conn_fail(c, FTPC_EXIT_XFER, "%s sent an unexpected reply %s",
                   endpoint_str(c, ep, sizeof(ep)), ftpc_quote_reply(code, m->text, q, sizeof(q)));
         return;
@@ -573,13 +769,17 @@ static void process_input(ftpc_conn *c)
 
 static void on_connected(ftpc_conn *c)
 {
-    ev_del(c->ctx->loop, c->ctl.fd, EV_WRITE);
-    net_peer_addr(c->ctl.fd, &c->peer);
-    net_local_addr(c->ctl.fd, &c->local);
+    ev_del(c->ctx->loop, c->ctl->fd, EV_WRITE);
+    net_peer_addr(c->ctl->fd, &c->peer);
+    net_local_addr(c->ctl->fd, &c->local);
+    if (c->tls_mode == FTPC_TLS_IMPLICIT) {
+        start_tls(c, CS_GREETING);
+        return;
+    }
     c->state = CS_GREETING;
     c->doing[0] = '\0';
     arm_timer(c);
-    ev_add(c->ctx->loop, c->ctl.fd, EV_READ, ctl_cb, c);
+    ev_add(c->ctx->loop, c->ctl->fd, EV_READ, ctl_cb, c);
 }
 
 static void read_ctl(ftpc_conn *c)
@@ -592,17 +792,19 @@ static void read_ctl(ftpc_conn *c)
             process_input(c); /* reports an over-long line */
             return;
         }
-        ssize_t n = stream_read(&c->ctl, tail, avail);
+        ssize_t n = stream_read(c->ctl, tail, avail);
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
             c->last_activity = ev_now(c->ctx->loop);
             process_input(c);
-            if (c->state == CS_DEAD || c->ctl.fd < 0)
+            if (c->state == CS_DEAD || c->ctl->fd < 0 || c->state == CS_TLS_HANDSHAKE)
                 return;
             continue;
         }
-        if (n < 0 && c->ctl.last_errno == EAGAIN)
+        if (n < 0 && c->ctl->last_errno == EAGAIN) {
+            update_events(c);
             return;
+        }
         if (c->state == CS_QUIT) {
             ftpc_conn_free(c);
             return;
@@ -614,8 +816,14 @@ static void read_ctl(ftpc_conn *c)
                       endpoint_str(c, ep, sizeof(ep)), c->doing[0] ? " after " : "", c->doing);
         else
             conn_fail(c, status, "reading from %s: %s", endpoint_str(c, ep, sizeof(ep)),
-                      strerror(c->ctl.last_errno));
+                      strerror(c->ctl->last_errno));
         return;
+    }
+    /* The cap was reached: bytes TLS already decrypted would wait for a socket event that
+     * never comes. */
+    if (stream_pending(c->ctl) > 0) {
+        c->read_again = true;
+        ev_timer_start(c->ctx->loop, &c->kick, 0);
     }
 }
 
@@ -632,7 +840,7 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
         if (soerr != 0) {
             c->last_connect_errno = soerr;
             ev_del(loop, fd, EV_READ | EV_WRITE);
-            stream_close(&c->ctl);
+            stream_close(c->ctl);
             c->addr_index++;
             try_connect(c);
             return;
@@ -640,9 +848,14 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
         on_connected(c);
         return;
     }
-    if (mask & EV_WRITE) {
+    if (c->state == CS_TLS_HANDSHAKE) {
+        tls_step(c);
+        return;
+    }
+    /* A TLS write may have waited for the socket to become readable. */
+    if ((mask & EV_WRITE) || !buf_empty(&c->out)) {
         flush_out(c);
-        if (c->state == CS_DEAD || c->ctl.fd < 0)
+        if (c->state == CS_DEAD || c->ctl->fd < 0)
             return;
     }
     if (mask & EV_READ)
@@ -664,11 +877,12 @@ static void try_connect(ftpc_conn *c)
             continue;
         }
         net_set_nodelay(fd);
-        stream_plain_init(&c->ctl, fd);
+        stream_plain_init(&c->cs.plain, fd);
+        c->ctl = &c->cs.plain;
         c->state = CS_CONNECTING;
         if (ev_add(c->ctx->loop, fd, EV_WRITE, ctl_cb, c) < 0) {
             c->last_connect_errno = errno;
-            stream_close(&c->ctl);
+            stream_close(c->ctl);
             c->addr_index++;
             continue;
         }
@@ -690,7 +904,11 @@ ftpc_conn *ftpc_conn_new(ftpc_ctx *ctx, const ftpc_endpoint *ep, const ftpc_conn
     c->ep = ep;
     c->owner = owner;
     c->ud = ud;
-    c->ctl.fd = -1;
+    stream_plain_init(&c->cs.plain, -1);
+    c->ctl = &c->cs.plain;
+    c->tls_mode = ep->tls_mode != FTPC_TLS_NONE
+                      ? ep->tls_mode
+                      : (ctx->opts->tls ? FTPC_TLS_EXPLICIT : FTPC_TLS_NONE);
     c->data_fd = -1;
     c->listen_fd = -1;
     c->state = CS_CONNECTING;
@@ -749,6 +967,11 @@ int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(line, "\r\n") != NULL)
         return -1;
     c->state = CS_CMD;
+    c->type_sent = 0;
+    if (strncasecmp(line, "TYPE ", 5) == 0 && (line[5] == 'A' || line[5] == 'a'))
+        c->type_sent = 'A';
+    else if (strncasecmp(line, "TYPE ", 5) == 0 && (line[5] == 'I' || line[5] == 'i'))
+        c->type_sent = 'I';
     send_line(c, NULL, "%s", line);
     return 0;
 }
@@ -843,4 +1066,25 @@ void ftpc_conn_free_all(ftpc_ctx *ctx)
 {
     while (ctx->conns != NULL)
         ftpc_conn_free(ctx->conns);
+}
+
+bool ftpc_conn_data_tls(ftpc_conn *c, ftpc_tls **tls, const char **host,
+                        struct ssl_session_st **sess)
+{
+    if (!c->prot_p || !c->tls_on || c->tls == NULL)
+        return false;
+    *tls = c->tls;
+    *host = c->ep->host;
+    *sess = stream_tls_get1_session(&c->cs.tls);
+    return true;
+}
+
+bool ftpc_conn_mode_z(const ftpc_conn *c)
+{
+    return c->mode_z;
+}
+
+char ftpc_conn_type(const ftpc_conn *c)
+{
+    return c->type;
 }

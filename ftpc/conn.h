@@ -1,5 +1,8 @@
 /* One FTP control connection as an event-driven state machine on the loop: connect (trying
- * each resolved address), greeting, USER/PASS, FEAT, TYPE I, then idle ("ready"). Its owner (an
+ * each resolved address), [TLS handshake (implicit FTPS)], greeting, [AUTH TLS and its
+ * handshake (explicit FTPS)], USER/PASS, [PBSZ 0, PROT P], FEAT, TYPE I, [MODE Z with -z],
+ * then idle ("ready"). TLS that was asked for is required: a refusal ends the connection
+ * (FTPC_EXIT_TLS) before USER is sent. Its owner (an
  * operation) sends commands and receives their replies through callbacks; the connection also
  * sets up data connections: passive EPSV, falling back to PASV, or active EPRT, falling back
  * to PORT. Many connections share one loop.
@@ -17,6 +20,9 @@
 #include "endpoint.h"
 #include "ftp_reply.h"
 #include "status.h"
+#include "tls.h"
+
+struct ssl_session_st;
 
 typedef struct ftpc_conn ftpc_conn;
 
@@ -28,6 +34,7 @@ enum {
     FTPC_FEAT_MDTM = 1 << 3,
     FTPC_FEAT_MLST = 1 << 4,
     FTPC_FEAT_UTF8 = 1 << 5,
+    FTPC_FEAT_MODEZ = 1 << 6,     /* MODE Z */
     FTPC_FEAT_ANSWERED = 1 << 15, /* FEAT itself was understood */
 };
 
@@ -73,6 +80,19 @@ void ftpc_conn_open_data(ftpc_conn *c);
 int ftpc_conn_take_data(ftpc_conn *c);
 /* Drops a data connection that was prepared but not taken (the transfer command failed). */
 void ftpc_conn_close_data(ftpc_conn *c);
+
+/* Data connections of c are TLS (PROT P): the settings, the host the certificate must name,
+ * and a reference to the control connection's current session to resume (the caller frees
+ * it with SSL_SESSION_free; NULL if none yet). Returns false when data connections are
+ * plain. The session is taken at each call, not at the handshake: TLS 1.3 tickets arrive
+ * after the handshake, with the first reads on the control connection. */
+bool ftpc_conn_data_tls(ftpc_conn *c, ftpc_tls **tls, const char **host,
+                        struct ssl_session_st **sess);
+/* True when the server accepted MODE Z (-z): every transfer on c is a deflate stream. */
+bool ftpc_conn_mode_z(const ftpc_conn *c);
+/* The TYPE in force ('I' or 'A'). A TYPE command sent with ftpc_conn_send() takes effect
+ * when the server answers 200. */
+char ftpc_conn_type(const ftpc_conn *c);
 
 /* Data is flowing: keeps the inactivity timeout from firing while the control connection
  * is quiet during a long transfer. */

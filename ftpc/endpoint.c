@@ -42,7 +42,8 @@ ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u)
     const char *pass = u->has_pass ? u->pass : (u->has_user ? "" : "ftpc@");
     ftpc_endpoint **tail = list;
     for (ftpc_endpoint *ep = *list; ep != NULL; ep = ep->next) {
-        if (ep->port == u->port && strcmp(ep->host, u->host) == 0 && strcmp(ep->user, user) == 0 &&
+        if (ep->port == u->port && ep->tls_mode == (ftpc_tls_mode)u->tls &&
+            strcmp(ep->host, u->host) == 0 && strcmp(ep->user, user) == 0 &&
             strcmp(ep->pass, pass) == 0)
             return ep;
         tail = &ep->next;
@@ -52,6 +53,7 @@ ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u)
         return NULL;
     snprintf(ep->host, sizeof(ep->host), "%s", u->host);
     ep->port = u->port;
+    ep->tls_mode = (ftpc_tls_mode)u->tls;
     snprintf(ep->user, sizeof(ep->user), "%s", user);
     snprintf(ep->pass, sizeof(ep->pass), "%s", pass);
     resolve(ep);
@@ -65,6 +67,7 @@ void ftpc_endpoint_free_all(ftpc_endpoint *list)
         ftpc_endpoint *next = list->next;
         /* The password is in there. */
         memset(list->pass, 0, sizeof(list->pass));
+        ftpc_tls_free(list->tls);
         free(list);
         list = next;
     }
@@ -77,4 +80,20 @@ char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size)
     else
         snprintf(out, out_size, "%s:%d", ep->host, ep->port);
     return out;
+}
+
+ftpc_tls *ftpc_endpoint_tls(const ftpc_endpoint *ep, const ftpc_opts *o, char *err, size_t err_size)
+{
+    ftpc_endpoint *m = (ftpc_endpoint *)ep; /* the cache only; see endpoint.h */
+    if (m->tls == NULL)
+        m->tls = ftpc_tls_new(o, err, err_size);
+    return m->tls;
+}
+
+bool ftpc_endpoint_warn_once_modez(const ftpc_endpoint *ep)
+{
+    ftpc_endpoint *m = (ftpc_endpoint *)ep;
+    bool first = !m->warned_no_modez;
+    m->warned_no_modez = true;
+    return first;
 }

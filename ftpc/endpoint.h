@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "opts.h"
+#include "tls.h"
 #include "url.h"
 
 #define FTPC_MAX_ADDRS 8
@@ -17,7 +19,12 @@ typedef struct ftpc_endpoint {
     char pass[256];
     struct sockaddr_storage addrs[FTPC_MAX_ADDRS]; /* tried in order */
     int naddrs;
-    char resolve_err[512]; /* why naddrs is 0 */
+    char resolve_err[512];  /* why naddrs is 0 */
+    ftpc_tls_mode tls_mode; /* from the URL's scheme (--tls applies to ftp:// at connect) */
+    /* Made at the first TLS connection and shared by every connection to the endpoint
+     * (loading the system's trusted certificates once); freed with the endpoint. */
+    ftpc_tls *tls;
+    bool warned_no_modez; /* -z: "no MODE Z here" was said once */
     struct ftpc_endpoint *next;
 } ftpc_endpoint;
 
@@ -26,6 +33,14 @@ typedef struct ftpc_endpoint {
  * runs; a failure is kept in resolve_err and reported by the first connection attempt. */
 ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u);
 void ftpc_endpoint_free_all(ftpc_endpoint *list);
+
+/* The endpoint's TLS settings, made from o at the first call. The endpoint is const to its
+ * connections; this cache is the one thing they may fill in. Returns NULL with a message in
+ * err. */
+ftpc_tls *ftpc_endpoint_tls(const ftpc_endpoint *ep, const ftpc_opts *o, char *err,
+                            size_t err_size);
+/* Records that the -z warning was given for ep; returns true the first time. */
+bool ftpc_endpoint_warn_once_modez(const ftpc_endpoint *ep);
 
 /* "host:port" ("[v6]:port") of the endpoint for messages. Returns out. */
 char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size);

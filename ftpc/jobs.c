@@ -8,6 +8,8 @@
 #include "conn.h"
 #include "fsops.h"
 #include "segget.h"
+#include "segput.h"
+#include "verify.h"
 #include "xfer.h"
 
 #define RETRY_MAX_DELAY_MS 60000L
@@ -19,6 +21,8 @@ typedef struct slot {
     ftpc_xfer *x;
     ftpc_fsop *f;
     ftpc_segget *g;
+    ftpc_segput *p;
+    ftpc_verify *v; /* the HASH check after a transfer */
     ev_timer retry;
 } slot;
 
@@ -105,11 +109,64 @@ static long retry_cb(ev_loop *loop, ev_timer *tm, void *ud)
     return EV_TIMER_STOP;
 }
 
+static void op_done(void *ud, int status, bool reusable);
+
+/* A transfer that worked is checked against the server's HASH before it counts, on the same
+ * connection (a new one if that is not reusable). Segmented transfers check their ranges
+ * themselves; they say so. Returns true when the check started (op_done comes again). */
+static bool start_verify(slot *s, int status, bool reusable)
+{
+    ftpc_runner *r = s->r;
+    ftpc_task *t = s->t;
+    if (status != FTPC_OK || !ftpc_verify_wanted(r->ctx, t))
+        return false;
+    digest_algo algo = DIGEST_SHA256;
+    int nseg = 0;
+    if (s->g != NULL)
+        nseg = ftpc_segget_verified(s->g, &algo);
+    else if (s->p != NULL)
+        nseg = ftpc_segput_verified(s->p, &algo);
+    if (nseg != 0) {
+        if (nseg > 0) {
+            char detail[64];
+            snprintf(detail, sizeof(detail), "%d segments", nseg);
+            ftpc_verify_report(r->ctx, t, true, algo, detail);
+        }
+        return false;
+    }
+    ftpc_xfer_free(s->x);
+    ftpc_segget_free(s->g);
+    ftpc_segput_free(s->p);
+    s->x = NULL;
+    s->g = NULL;
+    s->p = NULL;
+    if (s->c == NULL || !reusable) {
+        if (s->c != NULL)
+            ftpc_conn_free(s->c);
+        s->c = ftpc_conn_new(r->ctx, t->ep, NULL, NULL);
+    }
+    s->v = s->c != NULL ? ftpc_verify_new(r->ctx, t, op_done, s) : NULL;
+    if (s->v == NULL)
+        return false;
+    ftpc_verify_start(s->v, s->c);
+    return true;
+}
+
 static void op_done(void *ud, int status, bool reusable)
 {
     slot *s = ud;
     ftpc_runner *r = s->r;
     ftpc_task *t = s->t;
+    if (s->v != NULL) {
+        ftpc_verify_free(s->v);
+        s->v = NULL;
+    } else if (start_verify(s, status, reusable)) {
+        return;
+    }
+    if (s->p != NULL) {
+        ftpc_segput_free(s->p);
+        s->p = NULL;
+    }
     if (s->x != NULL) {
         ftpc_xfer_free(s->x);
         s->x = NULL;
@@ -166,7 +223,13 @@ static void start_task(slot *s)
         return;
     }
     s->c = c;
-    if (t->kind == FTPC_T_GET && r->ctx->opts->segments > 1) {
+    if (t->kind == FTPC_T_PUT && r->ctx->opts->segments > 1) {
+        s->p = ftpc_segput_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
+        if (s->p != NULL) {
+            ftpc_segput_start(s->p, c);
+            return;
+        }
+    } else if (t->kind == FTPC_T_GET && r->ctx->opts->segments > 1) {
         s->g = ftpc_segget_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
         if (s->g != NULL) {
             ftpc_segget_start(s->g, c);
@@ -287,9 +350,13 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
         ftpc_xfer_free(s->x);
         ftpc_fsop_free(s->f);
         ftpc_segget_free(s->g);
+        ftpc_segput_free(s->p);
+        ftpc_verify_free(s->v);
         s->x = NULL;
         s->f = NULL;
         s->g = NULL;
+        s->p = NULL;
+        s->v = NULL;
         if (s->c != NULL)
             ftpc_conn_free(s->c);
         s->c = NULL;
@@ -319,6 +386,8 @@ void ftpc_runner_free(ftpc_runner *r)
         ftpc_xfer_free(s->x);
         ftpc_fsop_free(s->f);
         ftpc_segget_free(s->g);
+        ftpc_segput_free(s->p);
+        ftpc_verify_free(s->v);
         if (s->c != NULL)
             ftpc_conn_free(s->c);
     }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "shell.h"
 #include "status.h"
 
 #ifndef FTP_VERSION
@@ -51,6 +52,11 @@ int main(int argc, char **argv)
         printf("ftpc %s\n", FTP_VERSION);
         ftpc_cli_free(&cli);
         return FTPC_OK;
+    }
+    if (cli.shell) {
+        int src = ftpc_shell_run(&cli, &stop_flag);
+        ftpc_cli_free(&cli);
+        return src;
     }
     int rc = ftpc_cli_run(&cli, &stop_flag);
     ftpc_cli_free(&cli);

@@ -11,4 +11,5 @@ void ftpc_opts_defaults(ftpc_opts *o)
     o->retry_delay_ms = 1000;
     o->timeout_ms = 30000;
     o->progress = FTPC_PROGRESS_AUTO;
+    o->verify = true;
 }

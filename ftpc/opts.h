@@ -22,8 +22,21 @@ typedef struct ftpc_opts {
     long retry_delay_ms; /* first back-off delay, doubled per attempt */
     uint64_t limit_rate; /* bytes/s per transfer, 0 = unlimited */
     long timeout_ms;     /* connect and reply/data inactivity limit */
-    int segments;        /* get --segments: connections per download (<= 1: one) */
+    int segments;        /* get/put --segments: connections per transfer (<= 1: one) */
+    bool verify;         /* --verify (default) / --no-verify: HASH after each transfer */
     ftpc_progress_mode progress;
+    /* FTPS. ftps:// (implicit) and ftpes:// (explicit) URLs ask for TLS themselves; --tls
+     * makes ftp:// URLs explicit too. TLS asked for is required: never a plain fallback. */
+    bool tls;           /* --tls */
+    bool insecure;      /* --insecure: no chain or name check (a --pin is still enforced) */
+    const char *cacert; /* --cacert FILE (or a hashed directory); NULL: the system store */
+    const char *pin;    /* --pin sha256//BASE64[;...]: the server's public key must match */
+    int tls_max;        /* --tls-max: 12 or 13 (TLS 1.2 / 1.3), 0: OpenSSL's highest */
+    bool compress;      /* -z: MODE Z where FEAT lists it (else a warning and plain) */
+    /* -a: TYPE A for get, put and cat, with CRLF <-> LF conversion in the client (RFC 959).
+     * Read before each transfer, so the shell's `ascii`/`binary` may flip it between
+     * transfers: the next one sends TYPE A or TYPE I as needed. */
+    bool ascii;
 } ftpc_opts;
 
 /* Defaults: passive, one job, no retries, 1 s back-off, 30 s timeout, auto progress. */

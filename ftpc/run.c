@@ -15,6 +15,7 @@
 #include "rglob.h"
 #include "jobs.h"
 #include "mirror.h"
+#include "stress.h"
 
 #define DRAIN_MS 2500
 
@@ -191,8 +192,21 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     return 0;
 }
 
+int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
+{
+    int status = cli->nglobs > 0 ? expand_globs(ctx, cli, stop) : FTPC_OK;
+    if (cli->mirror)
+        status = ftpc_mirror_run(cli, ctx, stop);
+    else if (status == FTPC_OK &&
+             !ftpc_run_tasks(ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
+        status = FTPC_EXIT_XFER;
+    return status;
+}
+
 int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
 {
+    if (cli->stress_argv != NULL)
+        return ftpc_stress_main(cli->stress_argc, cli->stress_argv, stop);
     if (cli->output_dir != NULL) {
         struct stat st;
         if (stat(cli->output_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -223,12 +237,7 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     if (ctx.bars != NULL)
         ftpc_bars_set_files(ctx.bars, cli->nfiles);
 
-    int status = cli->nglobs > 0 ? expand_globs(&ctx, cli, stop) : FTPC_OK;
-    if (cli->mirror)
-        status = ftpc_mirror_run(cli, &ctx, stop);
-    else if (status == FTPC_OK &&
-             !ftpc_run_tasks(&ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
-        status = FTPC_EXIT_XFER;
+    int status = ftpc_cli_exec(cli, &ctx, stop);
 
     /* Let the QUITs be answered, briefly. */
     ev_update_time(loop);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "bars.h"
+#include "dchan.h"
+#include "verify.h"
 #include "xfer.h"
 
 #define SEG_BUF_SIZE (1024 * 1024)
@@ -32,9 +34,11 @@ typedef struct seg {
     ftpc_conn *c; /* the operation's connection for segment 0, an own one for the others */
     seg_state state;
     uint64_t start, end, pos;
-    int data_fd;
+    ftpc_dchan dc; /* the data connection (plain or TLS) */
     bool data_done, ctrl_done;
-    bool orphan; /* its connection was refused: another connection takes the range over */
+    bool orphan;      /* its connection was refused: another connection takes the range over */
+    ftpc_rcheck *chk; /* --verify: the range's digest, computed as it arrives */
+    bool checking;    /* the range's HASH check has run (or runs) */
 } seg;
 
 struct ftpc_segget {
@@ -57,6 +61,8 @@ struct ftpc_segget {
     ftpc_xfer *x; /* the ordinary transfer when not segmenting */
     ftpc_defer defer;
     bool finished;
+    int nverified; /* ranges whose HASH matched */
+    digest_algo valgo;
 };
 
 static const ftpc_conn_owner main_owner;
@@ -84,11 +90,7 @@ static const char *bar_name(const ftpc_task *t)
 
 static void seg_close_data(ftpc_segget *g, seg *s)
 {
-    if (s->data_fd >= 0) {
-        ev_del(g->ctx->loop, s->data_fd, EV_READ);
-        close(s->data_fd);
-        s->data_fd = -1;
-    }
+    ftpc_dchan_close(&s->dc);
 }
 
 /* Closes every socket and file of the segmented attempt; unlinks an unfinished file. */
@@ -97,6 +99,8 @@ static void release(ftpc_segget *g, bool keep_file)
     for (int i = 0; i < g->n; i++) {
         seg *s = &g->segs[i];
         seg_close_data(g, s);
+        ftpc_rcheck_free(s->chk);
+        s->chk = NULL;
         if (s->c != NULL) {
             if (s->c == g->c)
                 ftpc_conn_close_data(s->c);
@@ -243,10 +247,48 @@ static void adopt(ftpc_segget *g)
         fail(g, FTPC_EXIT_CONNECT, "no connection left for the remaining segments");
 }
 
+static void seg_check(seg *s);
+
+static void seg_verified(void *ud, const ftpc_vresult *r)
+{
+    seg *s = ud;
+    ftpc_segget *g = s->g;
+    if (g->finished)
+        return;
+    ftpc_conn_set_owner(s->c, &seg_owner, s);
+    switch (r->state) {
+    case FTPC_V_VERIFIED:
+        g->nverified++;
+        g->valgo = r->algo;
+        break;
+    case FTPC_V_MISMATCH:
+    case FTPC_V_ERROR:
+        fail(g, r->err.status, "%s", r->err.msg);
+        return;
+    default:
+        break; /* no ranges here: the whole file is checked once it is in place */
+    }
+    seg_check(s);
+}
+
+/* --verify: a range counts once the server's HASH over it (RANG) matches what arrived. Returns
+ * true while that check runs on the range's connection. */
+static bool seg_verify(seg *s)
+{
+    ftpc_segget *g = s->g;
+    if (s->chk == NULL || s->checking || s->c == NULL || (s->c == g->c && g->c_dead))
+        return false;
+    s->checking = true;
+    ftpc_rcheck_run(s->chk, s->c, seg_verified, s);
+    return true;
+}
+
 static void seg_check(seg *s)
 {
     ftpc_segget *g = s->g;
     if (!s->data_done || !s->ctrl_done || s->state == SS_DONE)
+        return;
+    if (seg_verify(s))
         return;
     s->state = SS_DONE;
     if (++g->ncomplete == g->n) {
@@ -283,15 +325,31 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     seg *s = ud;
     ftpc_segget *g = s->g;
-    for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP && s->data_fd >= 0; i++) {
+    if (!s->dc.hs_done) {
+        char why[400];
+        int r = ftpc_dchan_handshake(&s->dc, why, sizeof(why));
+        if (r < 0) {
+            fail(g, FTPC_EXIT_XFER, "data connection: TLS: %s", why);
+            return;
+        }
+        ftpc_dchan_watch(&s->dc, r > 0 ? EV_READ : 0, seg_data_cb, s);
+        if (r == 0)
+            return;
+    }
+    /* No read is ever smaller than a TLS record unless it takes the range's last bytes, so
+     * TLS never holds decrypted bytes after this loop that no event would announce. */
+    for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP && ftpc_dchan_is_open(&s->dc); i++) {
         uint64_t left = s->end - s->pos;
         size_t want = left < SEG_BUF_SIZE ? (size_t)left : SEG_BUF_SIZE;
-        ssize_t n = want > 0 ? recv(s->data_fd, g->buf, want, 0) : 0;
+        ssize_t n = want > 0 ? stream_read(s->dc.s, g->buf, want) : 0;
+        if (n < 0)
+            errno = s->dc.s->last_errno;
         if (n > 0) {
             if (pwrite_all(g->fd, g->buf, (size_t)n, s->pos) < 0) {
                 fail(g, FTPC_EXIT_LOCAL, "writing %s: %s", g->path, strerror(errno));
                 return;
             }
+            ftpc_rcheck_feed(s->chk, g->buf, (size_t)n);
             s->pos += (uint64_t)n;
             update_bar(g);
             if (s->c != NULL)
@@ -301,9 +359,12 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
         } else if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN)
+            if (errno == EAGAIN) {
+                ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
                 return;
-            fail(g, FTPC_EXIT_XFER, "data connection: %s", strerror(errno));
+            }
+            const char *why = ftpc_dchan_error(&s->dc);
+            fail(g, FTPC_EXIT_XFER, "data connection: %s", why ? why : strerror(errno));
             return;
         }
         /* The range is in (the server's stream goes on: closing ends it), or EOF. */
@@ -319,12 +380,20 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
         seg_check(s);
         return;
     }
+    /* The cap was reached with data still coming (the first round runs before any
+     * registration). */
+    ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
 }
 
 static void seg_attach(seg *s, int fd)
 {
-    s->data_fd = fd;
-    ev_add(s->g->ctx->loop, fd, EV_READ, seg_data_cb, s);
+    char why[400];
+    if (ftpc_dchan_open(&s->dc, s->c, fd, why, sizeof(why)) < 0) {
+        fail(s->g, FTPC_EXIT_XFER, "data connection: %s", why);
+        return;
+    }
+    /* Starts the TLS handshake, if any, and registers for what it or the data needs. */
+    seg_data_cb(s->g->ctx->loop, s->dc.s->fd, 0, s);
 }
 
 static void seg_retr(seg *s)
@@ -365,7 +434,7 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
 static void seg_data_open(ftpc_conn *c, int fd, void *ud)
 {
     seg *s = ud;
-    if (s->g->finished || s->data_fd >= 0 || s->data_done) {
+    if (s->g->finished || ftpc_dchan_is_open(&s->dc) || s->data_done) {
         close(fd);
         return;
     }
@@ -465,11 +534,16 @@ static void begin_segments(ftpc_segget *g)
     for (int i = 0; i < g->n; i++) {
         seg *s = &g->segs[i];
         s->g = g;
-        s->data_fd = -1;
+        ftpc_dchan_init(&s->dc, g->ctx->loop);
         s->start = size * (uint64_t)i / (uint64_t)g->n;
         s->end = size * (uint64_t)(i + 1) / (uint64_t)g->n;
         s->pos = s->start;
         s->state = SS_WAIT;
+        if (g->ctx->opts->verify &&
+            (s->chk = ftpc_rcheck_new(g->ctx, t, g->path, s->start, s->end)) == NULL) {
+            fail(g, FTPC_EXIT_LOCAL, "out of memory");
+            return;
+        }
     }
     g->segs[0].c = g->c;
     ftpc_conn_set_owner(g->c, &seg_owner, &g->segs[0]);
@@ -498,8 +572,9 @@ static void main_ready(ftpc_conn *c, void *ud)
         strcmp(t->local, "-") == 0 || (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode));
     bool have_part =
         ftpc_part_name(t->local, part, sizeof(part)) < 0 || (resume && lstat(part, &st) == 0);
+    /* MODE Z and TYPE A streams cannot be cut into byte ranges: one ordinary transfer. */
     if (t->kind != FTPC_T_GET || !size_ok || target_odd || have_part || o->limit_rate > 0 ||
-        (o->resume && lstat(t->local, &st) == 0)) {
+        ftpc_conn_mode_z(c) || o->ascii || (o->resume && lstat(t->local, &st) == 0)) {
         fallback(g);
         return;
     }
@@ -570,6 +645,12 @@ void ftpc_segget_start(ftpc_segget *g, ftpc_conn *c)
 {
     g->c = c;
     ftpc_conn_set_owner(c, &main_owner, g);
+}
+
+int ftpc_segget_verified(const ftpc_segget *g, digest_algo *algo)
+{
+    *algo = g->valgo;
+    return g->x == NULL && g->n > 1 && g->nverified == g->n ? g->n : 0;
 }
 
 static void segget_release(void *p)

@@ -17,6 +17,7 @@
 
 #include "conn.h"
 #include "ctx.h"
+#include "digest.h"
 #include "task.h"
 
 #define FTPC_SEGMENT_MIN (1024 * 1024)
@@ -34,5 +35,10 @@ ftpc_segget *ftpc_segget_new(ftpc_ctx *ctx, ftpc_task *t, int nseg, ftpc_op_done
 void ftpc_segget_start(ftpc_segget *g, ftpc_conn *c);
 /* Stops at once (no done callback) and frees later. Safe after done. */
 void ftpc_segget_free(ftpc_segget *g);
+
+/* With --verify every range is checked as it completes, with HASH over RANG on its own
+ * connection. Returns the number of ranges when all of them matched (*algo: the algorithm),
+ * else 0: then the whole file is still to be verified. */
+int ftpc_segget_verified(const ftpc_segget *g, digest_algo *algo);
 
 #endif

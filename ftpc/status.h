@@ -13,7 +13,11 @@ enum {
     FTPC_EXIT_REMOTE = 5,  /* remote file missing, permission denied, remote operation refused */
     FTPC_EXIT_LOCAL = 6,   /* local file could not be read, created or written */
     FTPC_EXIT_XFER = 7,    /* transfer interrupted: connection lost, timeout, signal */
-    FTPC_EXIT_VERIFY = 8,  /* transferred size differs from the source's size */
+    FTPC_EXIT_VERIFY =
+        8, /* size or HASH of the result differs from the source, stress byte check */
+    /* TLS was asked for and could not be had: the server refused AUTH TLS, PBSZ or PROT, its
+     * certificate failed verification (or --pin), or the TLS handshake failed. Never retried. */
+    FTPC_EXIT_TLS = 9,
 };
 
 /* What went wrong: an exit code and a message that says what ftpc was doing and quotes the

@@ -69,13 +69,38 @@ static int parse_port(const char *s, size_t len)
     return v >= 1 && v <= 65535 ? v : -1;
 }
 
+static const struct {
+    const char *prefix;
+    int tls, port;
+} schemes[] = {{"ftp://", 0, 21}, {"ftpes://", 1, 21}, {"ftps://", 2, 990}};
+
+static size_t scheme_len(const char *s, int *tls, int *port)
+{
+    for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t n = strlen(schemes[i].prefix);
+        if (strncasecmp(s, schemes[i].prefix, n) == 0) {
+            if (tls != NULL)
+                *tls = schemes[i].tls;
+            if (port != NULL)
+                *port = schemes[i].port;
+            return n;
+        }
+    }
+    return 0;
+}
+
+bool ftpc_url_is_url(const char *s)
+{
+    return scheme_len(s, NULL, NULL) > 0;
+}
+
 int ftpc_url_parse(const char *s, ftpc_url *u, char *err, size_t err_size)
 {
     memset(u, 0, sizeof(*u));
-    u->port = 21;
-    if (strncasecmp(s, "ftp://", 6) != 0)
-        return fail(err, err_size, "not an ftp:// URL");
-    const char *auth = s + 6;
+    size_t sl = scheme_len(s, &u->tls, &u->port);
+    if (sl == 0)
+        return fail(err, err_size, "not an ftp://, ftpes:// or ftps:// URL");
+    const char *auth = s + sl;
     size_t auth_len = strcspn(auth, "/");
     const char *rest = auth + auth_len; /* "" or "/..." */
 
@@ -183,7 +208,8 @@ char *ftpc_url_display(const ftpc_url *u, char *out, size_t out_size)
     if (out_size == 0)
         return out;
     out[0] = '\0';
-    size_t pos = put_clean(out, 0, out_size, "ftp://");
+    int tls = u->tls >= 0 && u->tls <= 2 ? u->tls : 0;
+    size_t pos = put_clean(out, 0, out_size, schemes[tls].prefix);
     if (u->has_user) {
         pos = put_clean(out, pos, out_size, u->user);
         pos = put_clean(out, pos, out_size, "@");
@@ -194,7 +220,7 @@ char *ftpc_url_display(const ftpc_url *u, char *out, size_t out_size)
     pos = put_clean(out, pos, out_size, u->host);
     if (v6)
         pos = put_clean(out, pos, out_size, "]");
-    if (u->port != 21) {
+    if (u->port != schemes[tls].port) {
         char port[16];
         snprintf(port, sizeof(port), ":%d", u->port);
         pos = put_clean(out, pos, out_size, port);

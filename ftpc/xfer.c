@@ -1,6 +1,12 @@
 /* The transfer state machine. The state says which reply is awaited; the streaming phase is
  * two flags (the final reply arrived, the data connection finished) because servers and
- * kernels deliver them in either order. */
+ * kernels deliver them in either order.
+ *
+ * The data path is layered: the data connection is a stream (plain or TLS, dchan.h); under
+ * MODE Z a deflate codec sits between it and the file (mz.h); under TYPE A the line ends are
+ * converted (ascii.h). sendfile and splice are used where the stream offers them and no layer
+ * needs to see the bytes. x->pos counts file bytes (what the bar shows and SIZE compares),
+ * x->wire the bytes on the data connection. */
 #include "xfer.h"
 
 #include <errno.h>
@@ -17,7 +23,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ascii.h"
 #include "bars.h"
+#include "dchan.h"
+#include "mz.h"
 #include "ratelimit.h"
 
 /* Large reads and writes keep the per-byte cost low; a few per wakeup keep one fast transfer
@@ -26,9 +35,13 @@
 #define XFER_CHUNKS_PER_WAKEUP 8
 #define XFER_SENDFILE_CHUNK (4 * 1024 * 1024)
 #define XFER_LISTING_MAX (64 * 1024 * 1024)
+/* Bounds one wakeup's work when reads are small (TLS returns one 16 KiB record a call). */
+#define XFER_READS_PER_WAKEUP 64
+#define XFER_ZBUF_SIZE (256 * 1024)
 
 typedef enum {
     XS_WAIT_CONN, /* for the connection to be ready */
+    XS_TYPE,      /* TYPE A or TYPE I sent (-a, or the shell's ascii/binary) */
     XS_SIZE,      /* SIZE before the transfer */
     XS_OPEN_DATA, /* EPSV/PASV or EPRT/PORT under way */
     XS_REST,      /* REST sent */
@@ -48,7 +61,7 @@ struct ftpc_xfer {
     int64_t remote_size; /* -1 unknown */
     uint64_t local_size; /* put: the source's size */
     uint64_t offset;     /* where this attempt started */
-    uint64_t pos;        /* offset + bytes moved */
+    uint64_t pos;        /* offset + file bytes moved (after MODE Z, before TYPE A) */
 
     int file_fd;    /* get: destination, put: source; -1 when none */
     int out_fd;     /* where received data goes: file_fd or STDOUT_FILENO */
@@ -57,14 +70,32 @@ struct ftpc_xfer {
     char part[PATH_MAX];
     const char *verb; /* RETR, STOR, APPE, LIST, NLST */
 
-    int data_fd;
-    bool data_eof;  /* download: EOF seen; upload: all sent and closed */
-    bool ctrl_done; /* final 2xx for the transfer command */
-    bool prelim;    /* 1xx seen */
-    int data_errno; /* the data connection failed; waiting for the server's word */
+    ftpc_dchan dc;      /* the data connection */
+    bool data_eof;      /* download: EOF seen; upload: all sent and closed */
+    bool ctrl_done;     /* final 2xx for the transfer command */
+    bool prelim;        /* 1xx seen */
+    int data_errno;     /* the data connection failed; waiting for the server's word */
+    char data_why[400]; /* ... and why, in words */
     bool use_sendfile;
-    bool crlf; /* listing: turn CRLF into LF */
+    bool crlf; /* listing or TYPE A download: turn CRLF into LF */
     bool pending_cr;
+    bool ascii;       /* TYPE A: line ends converted both ways */
+    bool closing;     /* upload: everything sent; reading until the server closes */
+    bool shut;        /* ... and our end (close_notify, FIN) is out */
+    uint64_t wire;    /* bytes moved on the data connection */
+    size_t retry_len; /* a TLS write that must be retried with at least this much */
+    ev_timer kick;    /* zero delay: bytes TLS holds, or a handshake to start */
+
+    /* MODE Z: the codec, and wire bytes waiting to be sent (upload) or file bytes made
+     * (download) in zbuf; an upload's file bytes waiting for the codec in iobuf. */
+    mz z;
+    bool zon, zinit;
+    bool src_eof;  /* upload: the file has been read to its end */
+    uint64_t fpos; /* upload: where the next file read starts */
+    char *zbuf;    /* XFER_ZBUF_SIZE: MODE Z or TYPE A, and uploads not sent by sendfile */
+    char *abuf;    /* TYPE A conversions: XFER_BUF_SIZE * 2 + 1 */
+    size_t zoff, zlen;
+    size_t in_off, in_len;
 
     char *iobuf;
     int pipe_r, pipe_w; /* download to a file: socket -> pipe -> file with splice(2) */
@@ -119,12 +150,9 @@ static const char *bar_name(const ftpc_xfer *x)
 
 static void close_data(ftpc_xfer *x)
 {
-    if (x->data_fd >= 0) {
-        ev_del(x->ctx->loop, x->data_fd, EV_READ | EV_WRITE);
-        close(x->data_fd);
-        x->data_fd = -1;
-    }
+    ftpc_dchan_close(&x->dc);
     ev_timer_stop(x->ctx->loop, &x->rate_timer);
+    ev_timer_stop(x->ctx->loop, &x->kick);
     x->paused = false;
 }
 
@@ -151,6 +179,10 @@ static void release(ftpc_xfer *x)
     if (x->bar != NULL) {
         ftpc_bar_done(x->bar, false);
         x->bar = NULL;
+    }
+    if (x->zinit) {
+        mz_end(&x->z);
+        x->zinit = false;
     }
 }
 
@@ -186,9 +218,9 @@ __attribute__((format(printf, 4, 5))) static void fail(ftpc_xfer *x, int status,
 static void fail_reply(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
 {
     char q[600];
-    char extra[160] = "";
+    char extra[460] = "";
     if (x->data_errno != 0)
-        snprintf(extra, sizeof(extra), " (data connection: %s)", strerror(x->data_errno));
+        snprintf(extra, sizeof(extra), " (data connection: %s)", x->data_why);
     fail(x, ftpc_status_for_reply(m->code), true, "%s: the server replied %s%s", cmd,
          ftpc_quote_reply(m->code, m->text, q, sizeof(q)), extra);
 }
@@ -198,6 +230,8 @@ static void succeed(ftpc_xfer *x)
     x->t->bytes = x->pos - x->offset;
     if (x->bar != NULL) {
         ftpc_bar_update(x->bar, x->pos);
+        if (x->zon)
+            ftpc_bar_wire(x->bar, x->wire);
         ftpc_bar_done(x->bar, true);
         x->bar = NULL;
     }
@@ -253,51 +287,79 @@ static int emit(ftpc_xfer *x, const char *p, size_t len)
     return x->t->capture ? capture_add(x, p, len) : write_all(x->out_fd, p, len);
 }
 
-/* Listings come with CRLF line ends; a terminal and a pipe want LF. */
-static int write_listing(ftpc_xfer *x, const char *p, size_t len)
+/* Listings and TYPE A downloads come with CRLF line ends; a terminal, a pipe and a Unix file
+ * want LF. */
+static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
 {
-    char out[8192];
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char ch = p[i];
-        if (x->pending_cr) {
-            x->pending_cr = false;
-            if (ch != '\n')
-                out[o++] = '\r';
-        }
-        if (ch == '\r') {
-            x->pending_cr = true;
-            continue;
-        }
-        out[o++] = ch;
-        if (o >= sizeof(out) - 2) {
-            if (emit(x, out, o) < 0)
-                return -1;
-            o = 0;
-        }
+    while (len > 0) {
+        size_t chunk = len < XFER_BUF_SIZE ? len : XFER_BUF_SIZE;
+        size_t o = ftpc_ascii_from_wire(&x->pending_cr, p, chunk, x->abuf);
+        if (o > 0 && emit(x, x->abuf, o) < 0)
+            return -1;
+        p += chunk;
+        len -= chunk;
     }
-    return o > 0 ? emit(x, out, o) : 0;
+    return 0;
 }
 
 static int sink(ftpc_xfer *x, const char *p, size_t len)
 {
-    int rc = x->crlf ? write_listing(x, p, len) : write_all(x->out_fd, p, len);
+    int rc = x->crlf ? write_crlf(x, p, len) : emit(x, p, len);
     if (rc == 0 && x->out_fd == STDOUT_FILENO)
         x->t->out_written += len;
     return rc;
+}
+
+static void sink_failed(ftpc_xfer *x)
+{
+    int e = errno;
+    if (x->t->capture)
+        fail(x, FTPC_EXIT_LOCAL, false, "keeping the listing: %s", strerror(e));
+    else if (x->out_fd == STDOUT_FILENO)
+        fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
+    else
+        fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s", x->have_part ? x->part : x->t->local,
+             strerror(e));
 }
 
 /* ---- data connection ---- */
 
 static void maybe_complete(ftpc_xfer *x);
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
+static void data_run(ftpc_xfer *x);
+
+/* What the data connection waits for now: the handshake's wants only, then reads (downloads,
+ * and an upload waiting for the server's end) or writes (an upload after the server's 1xx,
+ * so a refused STOR costs nothing). Nothing while paused by the rate limit. */
+static void watch(ftpc_xfer *x)
+{
+    if (!ftpc_dchan_is_open(&x->dc))
+        return;
+    if (x->paused) {
+        ev_del(x->ctx->loop, x->dc.s->fd, EV_READ | EV_WRITE);
+        return;
+    }
+    int base = 0;
+    if (!x->dc.hs_done)
+        base = 0;
+    else if (is_download(x) || x->closing)
+        base = EV_READ;
+    else if (x->prelim)
+        base = EV_WRITE;
+    ftpc_dchan_watch(&x->dc, base, data_cb, x);
+}
+
+static long kick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    data_run(ud);
+    return EV_TIMER_STOP;
+}
 
 static long rate_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     ftpc_xfer *x = ud;
     x->paused = false;
-    if (x->data_fd >= 0)
-        ev_add(loop, x->data_fd, is_download(x) ? EV_READ : EV_WRITE, data_cb, x);
+    data_run(x);
     return EV_TIMER_STOP;
 }
 
@@ -307,30 +369,47 @@ static uint64_t allowance(ftpc_xfer *x)
     uint64_t allow = ftpc_rl_allow(&x->rl, ev_now(x->ctx->loop));
     if (allow > 0)
         return allow;
-    ev_del(x->ctx->loop, x->data_fd, EV_READ | EV_WRITE);
     x->paused = true;
+    watch(x);
     ev_timer_start(x->ctx->loop, &x->rate_timer, ftpc_rl_wait_ms(&x->rl));
     return 0;
 }
 
-static void data_failed(ftpc_xfer *x, int err)
+/* The data connection failed (why: in words, or NULL for strerror(err)). */
+static void data_failed(ftpc_xfer *x, int err, const char *why)
 {
     close_data(x);
-    x->data_errno = err;
+    x->data_errno = err ? err : EPROTO;
+    snprintf(x->data_why, sizeof(x->data_why), "%s", why ? why : strerror(x->data_errno));
     /* The reason is usually on the control connection (426, 451, 552): wait for it while the
      * command is still open, else report what the socket said. */
     if (x->ctrl_done || x->c == NULL || ftpc_conn_is_ready(x->c) || ftpc_conn_is_dead(x->c))
-        fail(x, FTPC_EXIT_XFER, false, "data connection: %s", strerror(err));
+        fail(x, FTPC_EXIT_XFER, false, "data connection: %s", x->data_why);
+}
+
+/* n bytes crossed the data connection. */
+static void wire_moved(ftpc_xfer *x, size_t n)
+{
+    x->wire += n;
+    ftpc_rl_consume(&x->rl, n);
+    if (x->bar != NULL && x->zon)
+        ftpc_bar_wire(x->bar, x->wire);
+    if (x->c != NULL)
+        ftpc_conn_touch(x->c);
+}
+
+/* n file bytes were written or read. */
+static void file_moved(ftpc_xfer *x, size_t n)
+{
+    x->pos += n;
+    if (x->bar != NULL)
+        ftpc_bar_update(x->bar, x->pos);
 }
 
 static void progress(ftpc_xfer *x, size_t n)
 {
-    x->pos += n;
-    ftpc_rl_consume(&x->rl, n);
-    if (x->bar != NULL)
-        ftpc_bar_update(x->bar, x->pos);
-    if (x->c != NULL)
-        ftpc_conn_touch(x->c);
+    wire_moved(x, n);
+    file_moved(x, n);
 }
 
 /* Moves n bytes already in the pipe into the file. Returns 0, or -1 with errno. */
@@ -372,6 +451,85 @@ static int drain_pipe(ftpc_xfer *x, size_t n)
     return 0;
 }
 
+/* The end of the data: what the codec and the line-end conversion still hold, then done. */
+static void receive_end(ftpc_xfer *x)
+{
+    /* The server ended its side (under TLS with close_notify): answer in kind, once, without
+     * waiting, then close. */
+    if (ftpc_dchan_is_open(&x->dc))
+        stream_shutdown(x->dc.s);
+    close_data(x);
+    if (x->zon && !mz_ended(&x->z) && x->wire > 0) {
+        for (;;) {
+            size_t prod = 0;
+            int rc = mz_finish(&x->z, x->zbuf, XFER_ZBUF_SIZE, &prod);
+            if (rc == MZ_ERROR) {
+                fail(x, FTPC_EXIT_XFER, true, "the compressed data (MODE Z) ended early: %s",
+                     mz_error(&x->z));
+                return;
+            }
+            if (prod > 0) {
+                file_moved(x, prod);
+                if (sink(x, x->zbuf, prod) < 0) {
+                    sink_failed(x);
+                    return;
+                }
+            }
+            if (rc == MZ_END)
+                break;
+        }
+    }
+    if (x->crlf) {
+        char cr;
+        if (ftpc_ascii_from_wire_end(&x->pending_cr, &cr) > 0 && emit(x, &cr, 1) < 0) {
+            sink_failed(x);
+            return;
+        }
+    }
+    x->data_eof = true;
+    maybe_complete(x);
+}
+
+/* Wire bytes in: through the codec under MODE Z, then to the sink. Returns 0, or -1 after
+ * failing the transfer. */
+static int take_in(ftpc_xfer *x, const char *p, size_t len)
+{
+    wire_moved(x, len);
+    if (!x->zon) {
+        file_moved(x, len);
+        if (sink(x, p, len) < 0) {
+            sink_failed(x);
+            return -1;
+        }
+        return 0;
+    }
+    size_t off = 0;
+    for (;;) {
+        size_t used = 0, prod = 0;
+        if (mz_ended(&x->z) && off < len) {
+            fail(x, FTPC_EXIT_XFER, false, "data after the end of the compressed stream");
+            return -1;
+        }
+        int rc = mz_add(&x->z, p + off, len - off, &used, x->zbuf, XFER_ZBUF_SIZE, &prod);
+        if (rc == MZ_ERROR) {
+            fail(x, FTPC_EXIT_XFER, false, "corrupt compressed data (MODE Z): %s", mz_error(&x->z));
+            return -1;
+        }
+        off += used;
+        if (prod > 0) {
+            file_moved(x, prod);
+            if (sink(x, x->zbuf, prod) < 0) {
+                sink_failed(x);
+                return -1;
+            }
+        }
+        if (rc == MZ_END && off == len)
+            return 0;
+        if (off == len && prod < XFER_ZBUF_SIZE)
+            return 0;
+    }
+}
+
 /* The splice path: the bytes go from the socket to the page cache without a trip through
  * user space. Returns 1 when the caller should fall back to recv/write (splice refused), else
  * 0. */
@@ -385,7 +543,7 @@ static int receive_splice(ftpc_xfer *x)
         if (allow < want)
             want = (size_t)allow;
         ssize_t n =
-            splice(x->data_fd, NULL, x->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+            splice(x->dc.s->fd, NULL, x->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n > 0) {
             if (drain_pipe(x, (size_t)n) < 0) {
                 fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s",
@@ -398,9 +556,7 @@ static int receive_splice(ftpc_xfer *x)
             continue;
         }
         if (n == 0) {
-            close_data(x);
-            x->data_eof = true;
-            maybe_complete(x);
+            receive_end(x);
             return 0;
         }
         if (errno == EINTR)
@@ -409,7 +565,7 @@ static int receive_splice(ftpc_xfer *x)
             return 0;
         if (errno == EINVAL && x->pos == x->offset)
             return 1;
-        data_failed(x, errno);
+        data_failed(x, errno, NULL);
         return 0;
     }
     return 0;
@@ -422,57 +578,181 @@ static void receive(ftpc_xfer *x)
             return;
         close_pipe(x);
     }
-    for (int i = 0; i < XFER_CHUNKS_PER_WAKEUP; i++) {
+    size_t moved = 0;
+    for (int i = 0;
+         i < XFER_READS_PER_WAKEUP && moved < (size_t)XFER_CHUNKS_PER_WAKEUP * XFER_BUF_SIZE; i++) {
         size_t want = XFER_BUF_SIZE;
         uint64_t allow = allowance(x);
         if (allow == 0)
             return;
         if (allow < want)
             want = (size_t)allow;
-        ssize_t n = recv(x->data_fd, x->iobuf, want, 0);
+        ssize_t n = stream_read(x->dc.s, x->iobuf, want);
         if (n > 0) {
-            if (sink(x, x->iobuf, (size_t)n) < 0) {
-                int e = errno;
-                if (x->t->capture)
-                    fail(x, FTPC_EXIT_LOCAL, false, "keeping the listing: %s", strerror(e));
-                else if (x->out_fd == STDOUT_FILENO)
-                    fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
-                else
-                    fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s",
-                         x->have_part ? x->part : x->t->local, strerror(e));
+            moved += (size_t)n;
+            if (take_in(x, x->iobuf, (size_t)n) < 0)
                 return;
-            }
-            progress(x, (size_t)n);
             continue;
         }
         if (n == 0) {
-            close_data(x);
-            x->data_eof = true;
-            maybe_complete(x);
+            receive_end(x);
             return;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN)
+        if (x->dc.s->last_errno == EAGAIN)
             return;
-        data_failed(x, errno);
+        data_failed(x, x->dc.s->last_errno, ftpc_dchan_error(&x->dc));
         return;
     }
 }
 
-static void send_done(ftpc_xfer *x)
+/* Upload: reads up to cap file bytes at fpos into dst, converted to CRLF under TYPE A
+ * (then at most 2 * cap bytes come out). Returns the bytes placed, 0 at the end of the file,
+ * -1 after failing the transfer. */
+static ssize_t read_source(ftpc_xfer *x, char *dst, size_t cap)
 {
-    /* Closing is the end-of-file mark in stream mode. */
-    close_data(x);
-    x->data_eof = true;
-    maybe_complete(x);
+    if (x->fpos >= x->local_size) {
+        x->src_eof = true;
+        return 0;
+    }
+    uint64_t left = x->local_size - x->fpos;
+    size_t want = left < cap ? (size_t)left : cap;
+    char *into = x->ascii ? x->abuf : dst;
+    ssize_t r;
+    do {
+        r = pread(x->file_fd, into, want, (off_t)x->fpos);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+        fail(x, FTPC_EXIT_LOCAL, false, "reading %s: %s", x->t->local, strerror(errno));
+        return -1;
+    }
+    if (r == 0) {
+        fail(x, FTPC_EXIT_LOCAL, false, "%s shrank while being uploaded", x->t->local);
+        return -1;
+    }
+    x->fpos += (uint64_t)r;
+    file_moved(x, (size_t)r);
+    if (!x->ascii)
+        return r;
+    return (ssize_t)ftpc_ascii_to_wire(x->abuf, (size_t)r, dst);
+}
+
+/* Upload: makes sure zbuf holds wire bytes to send. Returns 1 when it does, 0 when everything
+ * has been produced, -1 after failing the transfer. */
+static int fill_wire(ftpc_xfer *x)
+{
+    for (;;) {
+        if (x->zoff < x->zlen)
+            return 1;
+        x->zoff = x->zlen = 0;
+        if (!x->zon) {
+            /* TYPE A without MODE Z: half the buffer, since LF doubles. */
+            ssize_t r = read_source(x, x->zbuf, XFER_ZBUF_SIZE / 2);
+            if (r < 0)
+                return -1;
+            if (r == 0)
+                return 0;
+            x->zlen = (size_t)r;
+            continue;
+        }
+        if (x->in_off == x->in_len && !x->src_eof) {
+            ssize_t r = read_source(x, x->iobuf, x->ascii ? XFER_BUF_SIZE / 2 : XFER_BUF_SIZE);
+            if (r < 0)
+                return -1;
+            x->in_off = 0;
+            x->in_len = (size_t)r;
+        }
+        size_t prod = 0;
+        if (x->in_off < x->in_len) {
+            size_t used = 0;
+            int rc = mz_add(&x->z, x->iobuf + x->in_off, x->in_len - x->in_off, &used, x->zbuf,
+                            XFER_ZBUF_SIZE, &prod);
+            if (rc == MZ_ERROR) {
+                fail(x, FTPC_EXIT_LOCAL, false, "compressing: %s", mz_error(&x->z));
+                return -1;
+            }
+            x->in_off += used;
+        } else if (x->src_eof) {
+            if (mz_ended(&x->z))
+                return 0;
+            int rc = mz_finish(&x->z, x->zbuf, XFER_ZBUF_SIZE, &prod);
+            if (rc == MZ_ERROR) {
+                fail(x, FTPC_EXIT_LOCAL, false, "compressing: %s", mz_error(&x->z));
+                return -1;
+            }
+        }
+        x->zlen = prod;
+    }
+}
+
+/* Upload complete: our end goes out (close_notify under TLS, then a FIN), and the connection
+ * is read until the server closes it. Closing at once would reset it if the server had sent
+ * anything (a TLS 1.3 session ticket), and a reset can destroy data still in flight. */
+static void begin_close(ftpc_xfer *x)
+{
+    x->closing = true;
+    if (!x->shut) {
+        if (stream_shutdown(x->dc.s) < 0 && x->dc.s->last_errno == EAGAIN)
+            return;
+        x->shut = true;
+    }
+    for (int i = 0; i < XFER_READS_PER_WAKEUP; i++) {
+        ssize_t n = stream_read(x->dc.s, x->iobuf, XFER_BUF_SIZE);
+        if (n > 0)
+            continue; /* nothing is expected; whatever comes is dropped */
+        if (n < 0 && x->dc.s->last_errno == EAGAIN)
+            return;
+        /* The server's end (or an error after all was sent: the reply decides). */
+        close_data(x);
+        x->data_eof = true;
+        maybe_complete(x);
+        return;
+    }
+}
+
+static void transmit_buffered(ftpc_xfer *x)
+{
+    for (int i = 0; i < XFER_READS_PER_WAKEUP; i++) {
+        int r = fill_wire(x);
+        if (r < 0)
+            return;
+        if (r == 0) {
+            begin_close(x);
+            return;
+        }
+        size_t want = x->zlen - x->zoff;
+        uint64_t allow = allowance(x);
+        if (allow == 0)
+            return;
+        if (allow < want)
+            want = (size_t)allow;
+        /* OpenSSL wants a retried write to offer at least what it offered before. */
+        if (want < x->retry_len)
+            want = x->retry_len < x->zlen - x->zoff ? x->retry_len : x->zlen - x->zoff;
+        ssize_t n = stream_write(x->dc.s, x->zbuf + x->zoff, want);
+        if (n > 0) {
+            x->retry_len = 0;
+            x->zoff += (size_t)n;
+            wire_moved(x, (size_t)n);
+            continue;
+        }
+        if (n < 0 && x->dc.s->last_errno == EAGAIN) {
+            x->retry_len = want;
+            return;
+        }
+        data_failed(x, x->dc.s->last_errno, ftpc_dchan_error(&x->dc));
+        return;
+    }
 }
 
 static void transmit(ftpc_xfer *x)
 {
+    if (!x->use_sendfile) {
+        transmit_buffered(x);
+        return;
+    }
     for (int i = 0; i < XFER_CHUNKS_PER_WAKEUP; i++) {
         if (x->pos >= x->local_size) {
-            send_done(x);
+            begin_close(x);
             return;
         }
         uint64_t left = x->local_size - x->pos;
@@ -482,28 +762,15 @@ static void transmit(ftpc_xfer *x)
             return;
         if (allow < want)
             want = (size_t)allow;
-        ssize_t n;
-        if (x->use_sendfile) {
-            off_t off = (off_t)x->pos;
-            n = sendfile(x->data_fd, x->file_fd, &off, want);
-            if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
-                x->use_sendfile = false;
-                continue;
-            }
-        } else {
-            if (want > XFER_BUF_SIZE)
-                want = XFER_BUF_SIZE;
-            ssize_t r = pread(x->file_fd, x->iobuf, want, (off_t)x->pos);
-            if (r < 0) {
-                fail(x, FTPC_EXIT_LOCAL, false, "reading %s: %s", x->t->local, strerror(errno));
-                return;
-            }
-            if (r == 0) {
-                n = 0;
-            } else {
-                /* A short send leaves the rest in the file; it is read again next time. */
-                n = send(x->data_fd, x->iobuf, (size_t)r, MSG_NOSIGNAL);
-            }
+        off_t off = (off_t)x->pos;
+        ssize_t n = x->dc.s->ops->sendfile(x->dc.s, x->file_fd, &off, want);
+        int e = x->dc.s->last_errno;
+        if (n < 0 && (e == EINVAL || e == ENOSYS)) {
+            /* This file cannot be sent from the page cache: read it instead. */
+            x->use_sendfile = false;
+            x->fpos = x->pos;
+            transmit_buffered(x);
+            return;
         }
         if (n > 0) {
             progress(x, (size_t)n);
@@ -513,36 +780,79 @@ static void transmit(ftpc_xfer *x)
             fail(x, FTPC_EXIT_LOCAL, false, "%s shrank while being uploaded", x->t->local);
             return;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN)
+        if (e == EAGAIN)
             return;
-        if (x->use_sendfile && errno == EIO) {
-            fail(x, FTPC_EXIT_LOCAL, false, "reading %s: %s", x->t->local, strerror(errno));
+        if (e == EIO) {
+            fail(x, FTPC_EXIT_LOCAL, false, "reading %s: %s", x->t->local, strerror(e));
             return;
         }
-        data_failed(x, errno);
+        data_failed(x, e, NULL);
         return;
     }
 }
 
-static void data_cb(ev_loop *loop, int fd, int mask, void *ud)
+/* One round of work on the data connection, from its events and the timers. */
+static void data_run(ftpc_xfer *x)
 {
-    ftpc_xfer *x = ud;
+    if (x->finished || !ftpc_dchan_is_open(&x->dc))
+        return;
+    if (!x->dc.hs_done) {
+        char why[400];
+        int r = ftpc_dchan_handshake(&x->dc, why, sizeof(why));
+        if (r < 0) {
+            char what[460];
+            snprintf(what, sizeof(what), "TLS: %s", why);
+            data_failed(x, EPROTO, what);
+            return;
+        }
+        if (r == 0) {
+            watch(x);
+            return;
+        }
+        if (x->ctx->opts->verbose > 1) {
+            ftpc_tls_summary(&x->dc.u.tls, why, sizeof(why));
+            ftpc_msg(x->ctx, "* data connection: %s", why);
+        }
+    }
+    if (x->paused)
+        return;
     if (is_download(x))
         receive(x);
-    else
+    else if (x->closing)
+        begin_close(x);
+    else if (x->prelim)
         transmit(x);
+    if (x->finished || !ftpc_dchan_is_open(&x->dc))
+        return;
+    watch(x);
+    /* Bytes TLS decrypted beyond what this round took would wait for a socket event that
+     * may never come. */
+    if (!x->paused && is_download(x) && ftpc_dchan_pending(&x->dc) > 0)
+        ev_timer_start(x->ctx->loop, &x->kick, 0);
+}
+
+static void data_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    data_run(ud);
 }
 
 static void attach_data(ftpc_xfer *x, int fd)
 {
-    x->data_fd = fd;
-    /* An upload waits for the server's 150 before sending, so a refused STOR costs nothing. */
-    if (is_download(x))
-        ev_add(x->ctx->loop, fd, EV_READ, data_cb, x);
-    else if (x->prelim)
-        ev_add(x->ctx->loop, fd, EV_WRITE, data_cb, x);
+    char why[400];
+    if (ftpc_dchan_open(&x->dc, x->c, fd, why, sizeof(why)) < 0) {
+        data_failed(x, EPROTO, why);
+        return;
+    }
+    /* Kernel shortcuts only where the stream passes bytes through untouched and nothing in
+     * between needs to see them. */
+    bool raw = !x->zon && !x->ascii;
+    if (x->use_splice && (!raw || x->dc.s->ops->recvfile == NULL))
+        close_pipe(x);
+    x->use_sendfile = x->use_sendfile && raw && x->dc.s->ops->sendfile != NULL;
+    if (!x->use_sendfile)
+        x->fpos = x->pos;
+    /* The handshake (if any) starts now, from the loop. */
+    ev_timer_start(x->ctx->loop, &x->kick, 0);
 }
 
 /* ---- the command sequence ---- */
@@ -566,8 +876,36 @@ static void send_transfer_cmd(ftpc_xfer *x)
         attach_data(x, fd);
 }
 
+/* Sets up the layers this transfer needs (MODE Z, TYPE A conversion). Returns 0, or -1 after
+ * failing the transfer. */
+static int setup_layers(ftpc_xfer *x)
+{
+    x->zon = ftpc_conn_mode_z(x->c);
+    if (x->zon && !x->zinit) {
+        if (mz_init(&x->z, is_download(x) ? MZ_INFLATE : MZ_DEFLATE, MZ_LEVEL_DEFAULT) < 0) {
+            fail(x, FTPC_EXIT_LOCAL, false, "MODE Z: %s", mz_error(&x->z));
+            return -1;
+        }
+        x->zinit = true;
+    }
+    /* zbuf: the codec's output, and an upload's wire bytes when they cannot go by
+     * sendfile (TLS). */
+    bool need_z = x->zon || x->ascii || !is_download(x);
+    if (need_z && x->zbuf == NULL)
+        x->zbuf = malloc(XFER_ZBUF_SIZE);
+    if ((x->crlf || x->ascii) && x->abuf == NULL)
+        x->abuf = malloc(2 * (size_t)XFER_BUF_SIZE + 1);
+    if ((need_z && x->zbuf == NULL) || ((x->crlf || x->ascii) && x->abuf == NULL)) {
+        fail(x, FTPC_EXIT_LOCAL, false, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static void open_data(ftpc_xfer *x)
 {
+    if (setup_layers(x) < 0)
+        return;
     x->state = XS_OPEN_DATA;
     ftpc_conn_open_data(x->c);
 }
@@ -609,7 +947,7 @@ static void begin_get(ftpc_xfer *x)
          * standard output cannot be taken back. */
         if (t->kind != FTPC_T_LS)
             x->offset = x->pos = t->out_written;
-        x->crlf = t->kind == FTPC_T_LS;
+        x->crlf = t->kind == FTPC_T_LS || x->ascii;
         x->verb = t->kind == FTPC_T_LS ? (t->long_list ? "LIST" : "NLST") : "RETR";
         if (t->capture) {
             /* Every attempt lists afresh. */
@@ -628,8 +966,10 @@ static void begin_get(ftpc_xfer *x)
         fail(x, FTPC_EXIT_LOCAL, false, "local file name too long");
         return;
     }
-    /* Every retry resumes; -c resumes the first attempt too. */
-    bool resume = x->ctx->opts->resume || t->attempts > 1;
+    /* Every retry resumes; -c resumes the first attempt too. Not in TYPE A: offsets in the
+     * converted stream are not offsets in the file. */
+    bool resume = (x->ctx->opts->resume || t->attempts > 1) && !x->ascii;
+    x->crlf = x->ascii;
     struct stat st;
     x->offset = 0;
     if (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
@@ -645,7 +985,7 @@ static void begin_get(ftpc_xfer *x)
     if (resume && stat(x->part, &st) == 0 && S_ISREG(st.st_mode)) {
         x->have_part = true;
         x->offset = (uint64_t)st.st_size;
-    } else if (x->ctx->opts->resume && stat(t->local, &st) == 0 && S_ISREG(st.st_mode)) {
+    } else if (resume && x->ctx->opts->resume && stat(t->local, &st) == 0 && S_ISREG(st.st_mode)) {
         x->in_place = true;
         x->offset = (uint64_t)st.st_size;
     } else {
@@ -703,11 +1043,31 @@ static void after_size(ftpc_xfer *x)
         begin_get(x);
 }
 
+static void after_type(ftpc_xfer *x);
+
 static void conn_ready(ftpc_conn *c, void *ud)
 {
     ftpc_xfer *x = ud;
     if (x->state != XS_WAIT_CONN)
         return;
+    ftpc_task *t = x->t;
+    /* Files move in the type asked for now (the shell may switch between transfers);
+     * listings in whatever type is in force. */
+    if (t->kind == FTPC_T_GET || t->kind == FTPC_T_PUT || t->kind == FTPC_T_CAT) {
+        x->ascii = x->ctx->opts->ascii;
+        char want = x->ascii ? 'A' : 'I';
+        if (ftpc_conn_type(c) != want) {
+            x->state = XS_TYPE;
+            ftpc_conn_send(c, "TYPE %c", want);
+            return;
+        }
+    }
+    after_type(x);
+}
+
+static void after_type(ftpc_xfer *x)
+{
+    ftpc_conn *c = x->c;
     ftpc_task *t = x->t;
     unsigned feat = ftpc_conn_features(c);
     bool size_ok = (feat & FTPC_FEAT_SIZE) || !(feat & FTPC_FEAT_ANSWERED);
@@ -728,7 +1088,7 @@ static void conn_ready(ftpc_conn *c, void *ud)
         }
         x->local_size = (uint64_t)st.st_size;
         x->use_sendfile = true;
-        bool resume = x->ctx->opts->resume || t->attempts > 1;
+        bool resume = (x->ctx->opts->resume || t->attempts > 1) && !x->ascii;
         if (resume && size_ok) {
             x->state = XS_SIZE;
             ftpc_conn_send(c, "SIZE %s", t->remote);
@@ -737,7 +1097,8 @@ static void conn_ready(ftpc_conn *c, void *ud)
         begin_put(x);
         return;
     }
-    if ((t->kind == FTPC_T_GET || t->kind == FTPC_T_CAT) && size_ok) {
+    /* SIZE counts the file's bytes, which TYPE A changes on the way. */
+    if ((t->kind == FTPC_T_GET || t->kind == FTPC_T_CAT) && size_ok && !x->ascii) {
         x->state = XS_SIZE;
         ftpc_conn_send(c, "SIZE %s", t->remote);
         return;
@@ -762,7 +1123,7 @@ static void maybe_complete(ftpc_xfer *x)
     ftpc_task *t = x->t;
     if (t->kind == FTPC_T_PUT) {
         unsigned feat = ftpc_conn_features(x->c);
-        if ((feat & FTPC_FEAT_SIZE) && x->pos > x->offset) {
+        if ((feat & FTPC_FEAT_SIZE) && x->pos > x->offset && !x->ascii) {
             x->state = XS_VERIFY;
             ftpc_conn_send(x->c, "SIZE %s", t->remote);
             return;
@@ -799,6 +1160,15 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     ftpc_task *t = x->t;
     int code = m->code;
     switch (x->state) {
+    case XS_TYPE:
+        if (code < 200)
+            return;
+        if (code != 200) {
+            fail_reply(x, x->ascii ? "TYPE A" : "TYPE I", m);
+            return;
+        }
+        after_type(x);
+        return;
     case XS_SIZE:
         if (code < 200)
             return;
@@ -842,8 +1212,8 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_CMD:
         if (code < 200) {
             x->prelim = true;
-            if (!is_download(x) && x->data_fd >= 0 && !x->paused)
-                ev_add(x->ctx->loop, x->data_fd, EV_WRITE, data_cb, x);
+            if (!is_download(x))
+                data_run(x);
             return;
         }
         if (code >= 300) {
@@ -853,10 +1223,15 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;
         }
         if (x->data_errno != 0) {
-            fail(x, FTPC_EXIT_XFER, true, "data connection: %s", strerror(x->data_errno));
+            fail(x, FTPC_EXIT_XFER, true, "data connection: %s", x->data_why);
             return;
         }
         x->ctrl_done = true;
+        if (!is_download(x) && x->closing && !x->data_eof) {
+            /* All sent and our end is out: the server's word is enough. */
+            close_data(x);
+            x->data_eof = true;
+        }
         if (!is_download(x) && !x->data_eof) {
             /* 226 before everything was sent: the server stopped reading. */
             fail(x, FTPC_EXIT_XFER, true, "%s: the server ended the transfer early", x->verb);
@@ -900,7 +1275,7 @@ static void conn_data_prepared(ftpc_conn *c, void *ud)
 static void conn_data_open(ftpc_conn *c, int fd, void *ud)
 {
     ftpc_xfer *x = ud;
-    if (x->finished || x->data_fd >= 0) {
+    if (x->finished || ftpc_dchan_is_open(&x->dc) || x->state != XS_CMD) {
         close(fd);
         return;
     }
@@ -941,12 +1316,13 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     x->done_ud = ud;
     x->file_fd = -1;
     x->out_fd = -1;
-    x->data_fd = -1;
+    ftpc_dchan_init(&x->dc, ctx->loop);
     x->pipe_r = x->pipe_w = -1;
     x->remote_size = -1;
     x->state = XS_WAIT_CONN;
     ftpc_rl_init(&x->rl, ctx->opts->limit_rate, ev_now(ctx->loop));
     ev_timer_init(&x->rate_timer, rate_cb, x);
+    ev_timer_init(&x->kick, kick_cb, x);
     return x;
 }
 
@@ -968,6 +1344,8 @@ static void xfer_release(void *p)
 {
     ftpc_xfer *x = p;
     free(x->iobuf);
+    free(x->zbuf);
+    free(x->abuf);
     free(x);
 }
 

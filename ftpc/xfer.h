@@ -2,6 +2,9 @@
  * into place when complete, or to standard output), put (STOR with sendfile), ls (NLST/LIST)
  * and cat. Resume (-c, and every retry): REST from the part file or the existing file for a
  * download; SIZE, then REST+STOR or APPE for an upload. Sizes are verified after the transfer.
+ * The data connection may be TLS (PROT P), a MODE Z deflate stream (-z) or TYPE A text (-a,
+ * read from the options at each transfer's start); sendfile and splice are used where none of
+ * that needs to see the bytes.
  */
 #ifndef FTPC_XFER_H
 #define FTPC_XFER_H

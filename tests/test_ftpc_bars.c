@@ -34,6 +34,26 @@ static int visible_cells(const char *s)
     return n;
 }
 
+START_TEST(test_line_wire)
+{
+    char out[1024];
+    /* MODE Z: the wire bytes beside the file bytes, within the width */
+    ftpc_bars_format_line_wire(out, sizeof(out), 120, 0, false, false, "log.txt", 120ull << 20,
+                               1ll << 30, 1e6, 14ull << 20);
+    ck_assert_msg(strstr(out, "120 MiB / 1.00 GiB (wire 14.0 MiB)") != NULL, "%s", out);
+    ck_assert_int_le(visible_cells(out), 119);
+    for (int w = 20; w <= 200; w += 7) {
+        ftpc_bars_format_line_wire(out, sizeof(out), w, 0, false, false, "log.txt", 5, 10, 1.0, 3);
+        ck_assert_int_le(visible_cells(out), w - 1);
+    }
+    /* wire 0: exactly the plain line */
+    char plain[1024];
+    ftpc_bars_format_line(plain, sizeof(plain), 100, 0, false, false, "f", 1, 2, 1.0);
+    ftpc_bars_format_line_wire(out, sizeof(out), 100, 0, false, false, "f", 1, 2, 1.0, 0);
+    ck_assert_str_eq(out, plain);
+}
+END_TEST
+
 START_TEST(test_line_wide)
 {
     char out[1024];
@@ -291,6 +311,7 @@ static Suite *bars_suite(void)
     Suite *s = suite_create("ftpc_bars");
     TCase *tc = tcase_create("line");
     tcase_add_test(tc, test_line_wide);
+    tcase_add_test(tc, test_line_wire);
     tcase_add_test(tc, test_line_fits_every_width);
     tcase_add_test(tc, test_line_narrow_drops_columns);
     tcase_add_test(tc, test_line_unknown_total);

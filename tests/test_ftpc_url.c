@@ -175,6 +175,30 @@ START_TEST(test_display)
 }
 END_TEST
 
+START_TEST(test_schemes)
+{
+    ftpc_url u;
+    char out[256];
+    ck_assert(ftpc_url_is_url("ftps://h/x") && ftpc_url_is_url("FTPES://h") &&
+              ftpc_url_is_url("ftp://h") && !ftpc_url_is_url("http://h") &&
+              !ftpc_url_is_url("ftpx://h"));
+    ck_assert_int_eq(ftpc_url_parse("ftps://u@h/f", &u, NULL, 0), 0);
+    ck_assert_int_eq(u.tls, 2);
+    ck_assert_int_eq(u.port, 990);
+    ck_assert_str_eq(ftpc_url_display(&u, out, sizeof(out)), "ftps://u@h/f");
+    ck_assert_int_eq(ftpc_url_parse("ftps://h:21/f", &u, NULL, 0), 0);
+    ck_assert_int_eq(u.port, 21);
+    ck_assert_str_eq(ftpc_url_display(&u, out, sizeof(out)), "ftps://h:21/f");
+    ck_assert_int_eq(ftpc_url_parse("ftpes://h/f", &u, NULL, 0), 0);
+    ck_assert_int_eq(u.tls, 1);
+    ck_assert_int_eq(u.port, 21);
+    ck_assert_str_eq(ftpc_url_display(&u, out, sizeof(out)), "ftpes://h/f");
+    ck_assert_int_eq(ftpc_url_parse("ftp://h/f", &u, NULL, 0), 0);
+    ck_assert_int_eq(u.tls, 0);
+    ck_assert_int_eq(ftpc_url_parse("sftp://h/f", &u, NULL, 0), -1);
+}
+END_TEST
+
 static Suite *url_suite(void)
 {
     Suite *s = suite_create("ftpc_url");
@@ -189,6 +213,7 @@ static Suite *url_suite(void)
     tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_urls) / sizeof(bad_urls[0])));
     tcase_add_test(tc, test_decode);
     tcase_add_test(tc, test_display);
+    tcase_add_test(tc, test_schemes);
     suite_add_tcase(s, tc);
     return s;
 }

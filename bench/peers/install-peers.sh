@@ -32,7 +32,7 @@ APT=(apt-get -o DPkg::Lock::Timeout=300)
 
 # 1. load tools, build tools and the libraries the unpacked servers need. None of
 #    these starts a daemon (iperf3's debconf default is "no daemon").
-PKGS=(curl iperf3 python3 python3-pyftpdlib python3-psutil procps util-linux
+PKGS=(curl lftp iperf3 openssl gzip python3 python3-pyftpdlib python3-psutil python3-matplotlib procps util-linux
       gcc libcrypt-dev cmake make pkg-config check libssl-dev zlib1g-dev
       libcap2 libpam0g libpam-modules libpam-runtime libssl3 libwrap0
       libsodium23 libcrypt1 libhiredis0.14 libmemcached11 libmemcachedutil2

@@ -15,7 +15,9 @@
 # plaintext), anonymous off, uploads allowed, umask 022, passive mode on 127.0.0.1 with
 # ports PASV_MIN..PASV_MAX (default 10000+(PORT%5)*4000, 4000 ports, all below the
 # ephemeral range), no TLS, no reverse DNS or ident, transfer logs off, no login delay,
-# session limits far above the test sizes, fd limit raised to the hard limit.
+# session limits far above the test sizes, fd limit raised to the hard limit, listen
+# backlog as large as each allows: 4096 (ftpd, pyftpdlib), 255 (ProFTPD's TCPBackLog
+# maximum); vsftpd's is fixed at 32, pure-ftpd's is 3 + its session limit / 8.
 #
 # Environment (defaults in brackets):
 #   BENCH_RUN      run-state directory                       [/tmp/ftpd-bench-run]
@@ -24,6 +26,12 @@
 #   PEER_PYTHON    python with pyftpdlib                     [/usr/bin/python3]
 #   FTPBENCH_USER / FTPBENCH_PASS                            [ftpbench / ftpbench]
 #   PASV_MIN / PASV_MAX                                      [see above]
+#   MAX_CLIENTS    session limits of pure-ftpd (-c, -C) and ProFTPD (MaxInstances),
+#                  raised for the 5,000-client phase (pure-ftpd caps -c at half the
+#                  passive range)                            [4096]
+#   TLS_CERT / TLS_KEY  PEM files: explicit FTPS (AUTH TLS) on; only ftpd and vsftpd.
+#                  Both then require TLS for the login and PROT P for data.
+#   VSFTPD_SSL_REUSE    vsftpd's require_ssl_reuse           [YES, vsftpd's default]
 set -euo pipefail
 
 NAME=${1:?usage: start-server.sh NAME PORT ROOTDIR}
@@ -39,6 +47,14 @@ FTPBENCH_USER=${FTPBENCH_USER:-ftpbench}
 FTPBENCH_PASS=${FTPBENCH_PASS:-ftpbench}
 PASV_MIN=${PASV_MIN:-$((10000 + (PORT % 5) * 4000))}
 PASV_MAX=${PASV_MAX:-$((PASV_MIN + 3999))}
+MAX_CLIENTS=${MAX_CLIENTS:-4096}
+TLS_CERT=${TLS_CERT:-}
+TLS_KEY=${TLS_KEY:-}
+VSFTPD_SSL_REUSE=${VSFTPD_SSL_REUSE:-YES}
+if [[ -n "$TLS_CERT" && "$NAME" != ftpd && "$NAME" != vsftpd ]]; then
+    echo "TLS is set up for ftpd and vsftpd only, not $NAME" >&2
+    exit 2
+fi
 
 RUN="$BENCH_RUN/$NAME"
 mkdir -p "$RUN"
@@ -74,6 +90,9 @@ ftpd)
     CMD=("$FTPD_BIN" --users "$RUN/users" --no-anonymous --listen "127.0.0.1:$PORT"
          --pasv-ports "$PASV_MIN-$PASV_MAX" --max-sessions 20000 --max-per-ip 20000
          --log-level warn --login-failure-delay 0 --user "$FTPBENCH_USER")
+    if [[ -n "$TLS_CERT" ]]; then
+        CMD+=(--tls-cert "$TLS_CERT" --tls-key "${TLS_KEY:-$TLS_CERT}" --require-tls)
+    fi
     ;;
 vsftpd)
     EMPTY="$PEERS_PREFIX/vsftpd/empty"
@@ -111,6 +130,19 @@ max_per_ip=0
 dirmessage_enable=NO
 seccomp_sandbox=NO
 CONF
+    if [[ -n "$TLS_CERT" ]]; then
+        # vsftpd's own default cipher list is DES-CBC3-SHA, which OpenSSL 3 refuses
+        cat >> "$RUN/vsftpd.conf" <<CONF
+ssl_enable=YES
+rsa_cert_file=$TLS_CERT
+rsa_private_key_file=${TLS_KEY:-$TLS_CERT}
+ssl_ciphers=HIGH
+force_local_logins_ssl=YES
+force_local_data_ssl=YES
+require_ssl_reuse=$VSFTPD_SSL_REUSE
+CONF
+        sed -i 's/^ssl_enable=NO$//' "$RUN/vsftpd.conf"
+    fi
     chmod 600 "$RUN/vsftpd.conf"
     CMD=("$PEERS_PREFIX/vsftpd/usr/sbin/vsftpd" "$RUN/vsftpd.conf")
     ;;
@@ -126,7 +158,7 @@ pure-ftpd)
     # -c is capped at half the passive range, hence the wide range
     CMD=("$PEERS_PREFIX/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$PORT" -4 -E
          -l "puredb:$RUN/pureftpd.pdb" -p "$PASV_MIN:$PASV_MAX" -P 127.0.0.1 -A -H
-         -c 4096 -C 4096 -u 1 -U 133:022 -Y 0 -g "$RUN/pure-ftpd.pid" -I 15)
+         -c "$MAX_CLIENTS" -C "$MAX_CLIENTS" -u 1 -U 133:022 -Y 0 -g "$RUN/pure-ftpd.pid" -I 15)
     ;;
 proftpd)
     cat > "$RUN/proftpd.conf" <<CONF
@@ -146,7 +178,8 @@ WtmpLog                 off
 UseLastlog              off
 User                    nobody
 Group                   nogroup
-MaxInstances            4096
+MaxInstances            $MAX_CLIENTS
+TCPBackLog              255
 MaxClients              none
 MaxClientsPerHost       none
 MaxLoginAttempts        100

@@ -349,12 +349,13 @@ class TestCommands(FtpcCase):
 
 class TestExitCodes(FtpcCase):
     def test_usage_errors(self):
+        # (no command at all starts the interactive shell: test_ftpc_shell.py)
         for args in (["get"], ["frobnicate", self.srv.url("x")], ["get", "http://x/y"],
                      ["get", self.srv.url("dir/")], ["put", "onlyone"],
                      ["get", "-o", "f", self.srv.url("a"), self.srv.url("b")],
                      ["ls", "-p", self.srv.url("")], ["--bogus"], ["-j", "0", "get", "x"],
                      ["get", "--limit-rate", "fast", self.srv.url("a")],
-                     ["get", "ftp://127.0.0.1:%d/a%%0d%%0aDELE%%20b" % self.srv.port], []):
+                     ["get", "ftp://127.0.0.1:%d/a%%0d%%0aDELE%%20b" % self.srv.port]):
             r = self.ftpc(*args, rc=2)
             self.assertIn(b"ftpc: ", r.stderr, args)
 
@@ -537,7 +538,10 @@ class TestGlobs(FtpcCase):
         self.assertEqual(sorted(os.listdir(self.tmp)), sorted(want))
         for n, data in want.items():
             self.assertEqual(self.read_local(n), data)
-        self.assertEqual(len(r.stderr.decode().splitlines()), 3)  # three summaries
+        lines = r.stderr.decode().splitlines()
+        # three summaries, each followed by its HASH check (--verify, the default)
+        self.assertEqual(len([l for l in lines if "verified sha256" not in l]), 3)
+        self.assertEqual(len([l for l in lines if "verified sha256" in l]), 3)
 
     def test_remote_glob_order_and_other_urls(self):
         a = self.srv.make_file("x1", 10, seed=1)
@@ -859,8 +863,9 @@ class TestProgress(FtpcCase):
         err = r.stderr.decode()
         self.assertNotIn("\r", err)
         self.assertNotIn("\x1b", err)
-        self.assertEqual(len(err.splitlines()), 1, err)
-        self.assertRegex(err, r"^s\.bin: 97\.7 KiB in [\d.]+ s \(.*/s\)\n$")
+        # the summary, then the HASH check's line (--verify, the default)
+        self.assertEqual(len(err.splitlines()), 2, err)
+        self.assertRegex(err, r"^s\.bin: 97\.7 KiB in [\d.]+ s \(.*/s\)\ns\.bin: verified sha256\n$")
 
     def test_quiet(self):
         self.srv.make_file("q.bin", 100000)

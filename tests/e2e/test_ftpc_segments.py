@@ -164,7 +164,10 @@ class TestSegments(FtpcCase):
         self.assertEqual(self.retrs("big.bin"), 4)
         self.assertEqual(self.rests(), [size * i // 4 for i in range(1, 4)])
         # one progress line for the file, and no segment file left
-        self.assertEqual(r.stderr.count(b"big.bin:"), 1, r.stderr)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len([l for l in lines if l.startswith(b"big.bin:")
+                              and b"verified" not in l]), 1, r.stderr)
+        self.assertIn(b"big.bin: verified sha256 (4 segments)", lines)
         self.assertEqual(sorted(os.listdir(self.tmp)), ["big.bin"])
 
     def test_small_files_use_fewer_segments(self):
@@ -219,7 +222,7 @@ class TestSegments(FtpcCase):
 
     def test_usage(self):
         self.ftpc("--segments", "0", "get", self.srv.url("x"), rc=2)
-        self.ftpc("--segments", "4", "put", "x", self.srv.url("x"), rc=2)
+        self.ftpc("--segments", "4", "ls", self.srv.url("x"), rc=2)
         self.ftpc("--segments", "4", "cat", self.srv.url("x"), rc=2)
 
 

@@ -1,0 +1,60 @@
+/* A data connection as a stream: plain, or TLS (PROT P) resuming the control connection's
+ * session, so transfer code reads and writes it the same way whatever it is. The handshake
+ * runs non-blocking on the loop; the fd's registration is always what the owner waits for
+ * plus what the stream itself needs (a TLS read that must write first, and so on).
+ *
+ * Embedded in its owner (a transfer, a segment); it must not move while open.
+ */
+#ifndef FTPC_DCHAN_H
+#define FTPC_DCHAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn.h"
+#include "ev.h"
+#include "stream.h"
+#include "stream_tls.h"
+
+typedef struct ftpc_dchan {
+    union {
+        stream plain;
+        stream_tls tls;
+    } u;
+    stream *s; /* NULL while closed */
+    ev_loop *loop;
+    bool hs_done;
+} ftpc_dchan;
+
+/* A closed channel. */
+void ftpc_dchan_init(ftpc_dchan *d, ev_loop *loop);
+
+/* Wraps the connected fd of c's data connection (ftpc_conn_take_data or data_open). Returns
+ * 0, or -1 with a message in err and fd closed. */
+int ftpc_dchan_open(ftpc_dchan *d, ftpc_conn *c, int fd, char *err, size_t err_size);
+
+static inline bool ftpc_dchan_is_open(const ftpc_dchan *d)
+{
+    return d->s != NULL;
+}
+
+/* Advances the handshake. Returns 1 when done (at once for a plain stream), 0 while waiting
+ * (the registration then asks for what it needs: call ftpc_dchan_watch again after each
+ * try), -1 when it failed, with a message in err. */
+int ftpc_dchan_handshake(ftpc_dchan *d, char *err, size_t err_size);
+
+/* Registers the fd for base (EV_READ/EV_WRITE the owner waits for; 0 for nothing) plus the
+ * stream's own wants, with cb(ud). */
+void ftpc_dchan_watch(ftpc_dchan *d, int base, ev_io_cb cb, void *ud);
+
+/* Bytes decrypted and waiting inside the stream, which no socket event will announce. */
+size_t ftpc_dchan_pending(const ftpc_dchan *d);
+
+/* The stream's own account of its last failure (a TLS alert, a protocol error), or NULL when
+ * errno says it all. */
+const char *ftpc_dchan_error(const ftpc_dchan *d);
+
+/* Closes at once (no close_notify: for aborts and finished reads). Safe when closed. */
+void ftpc_dchan_close(ftpc_dchan *d);
+
+#endif

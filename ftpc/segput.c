@@ -1,0 +1,1017 @@
+/* Segmented uploads: one range per control connection (REST+STOR), with the detection of
+ * servers that cannot write in place and the sequential fallback. */
+#include "segput.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bars.h"
+#include "dchan.h"
+#include "segget.h"
+#include "verify.h"
+#include "xfer.h"
+
+#define SP_BUF_SIZE (256 * 1024)
+#define SP_CHUNKS_PER_WAKEUP 8
+#define SP_SENDFILE_CHUNK (4 * 1024 * 1024)
+#define SP_MIN_SIZE (2 * FTPC_SEGMENT_MIN)
+
+typedef enum {
+    PS_IDLE,  /* not started */
+    PS_WAIT,  /* for its connection */
+    PS_DATA,  /* data connection being prepared */
+    PS_REST,  /* REST sent */
+    PS_STOR,  /* STOR/APPE sent; sending */
+    PS_CHECK, /* the range's HASH or SIZE check runs */
+    PS_DONE,  /* the range is on the server */
+    PS_FAILED /* refused or stopped: the fallback covers it */
+} ps_state;
+
+typedef enum {
+    P_START,    /* SIZE-less start: waiting for the first connection */
+    P_FIRST,    /* STOR of the first range */
+    P_PARALLEL, /* the other ranges at once */
+    P_SEQ,      /* the sequential fallback */
+    P_SIZE,     /* SIZE before the fallback, or the final size check */
+    P_VERIFY,   /* the whole-file check */
+    P_DONE,
+} phase;
+
+typedef struct pseg {
+    ftpc_segput *p;
+    ftpc_conn *c; /* the operation's connection for the first range and the fallback */
+    ps_state state;
+    uint64_t start, end;
+    uint64_t pos;  /* next byte to send */
+    uint64_t rpos; /* next byte to read (and hash) into buf */
+    const char *verb;
+    bool use_rest;
+    ftpc_dchan dc; /* the data connection: plain, or TLS under PROT P */
+    bool raw;      /* sendfile: a plain stream and no digest to compute on the way */
+    bool closing;  /* all sent: close_notify / FIN out, reading until the server closes */
+    bool shut;
+    size_t retry_len; /* TLS: a write to offer again at least this long */
+    bool prelim, data_done, ctrl_done;
+    char *buf;
+    size_t buf_off, buf_len;
+    ftpc_rcheck *chk;
+} pseg;
+
+struct ftpc_segput {
+    ftpc_ctx *ctx;
+    ftpc_task *t;
+    int nseg_req;
+    ftpc_op_done_cb done;
+    void *done_ud;
+    ftpc_conn *c; /* from the runner; freed by it */
+    bool c_dead;
+    phase ph;
+    int fd;
+    uint64_t size;
+    int n;
+    pseg segs[FTPC_SEGMENTS_MAX];
+    pseg seq;        /* the sequential fallback's range */
+    bool refused;    /* a range was refused: finish sequentially from the complete prefix */
+    bool suspect;    /* the server does not write in place: start over */
+    bool probed;     /* the first parallel range was checked */
+    bool no_ranges;  /* HASH over RANG is not available: no per-range checks */
+    bool fell_back;  /* the sequential upload ran */
+    bool full_seq;   /* ... from the start: a failed final check is then final */
+    bool final_size; /* P_SIZE is the final check, not the fallback's */
+    int nranges_ok;
+    digest_algo valgo;
+    int verified; /* for ftpc_segput_verified */
+    uint64_t seq_prefix;
+    ftpc_bar *bar;
+    ftpc_xfer *x;   /* the ordinary transfer when not segmenting */
+    ftpc_verify *v; /* the whole-file check */
+    ftpc_defer defer;
+    bool finished;
+};
+
+static const ftpc_conn_owner main_owner;
+static const ftpc_conn_owner seg_owner;
+static void fail(ftpc_segput *p, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void seg_go(pseg *s);
+static void after_parallel(ftpc_segput *p);
+static void final_check(ftpc_segput *p);
+
+static const char *bar_name(const ftpc_task *t)
+{
+    const char *slash = strrchr(t->local, '/');
+    return slash && slash[1] ? slash + 1 : t->local;
+}
+
+static bool seg_running(const pseg *s)
+{
+    return s->state >= PS_WAIT && s->state <= PS_CHECK;
+}
+
+static void seg_close_data(pseg *s)
+{
+    ftpc_dchan_close(&s->dc);
+}
+
+/* Stops a range: its data connection closed, its own connection dropped. */
+static void seg_stop(pseg *s, ps_state to)
+{
+    ftpc_segput *p = s->p;
+    seg_close_data(s);
+    ftpc_rcheck_free(s->chk);
+    s->chk = NULL;
+    if (s->c != NULL) {
+        if (s->c == p->c) {
+            ftpc_conn_close_data(s->c);
+            if (!p->c_dead && s->state != PS_DONE && s->state != PS_IDLE && s->state != PS_FAILED &&
+                !ftpc_conn_is_ready(s->c))
+                p->c_dead = true; /* left mid-command: not reusable */
+            ftpc_conn_set_owner(s->c, &main_owner, p);
+        } else if (s->state == PS_DONE) {
+            ftpc_conn_quit(s->c);
+        } else {
+            ftpc_conn_free(s->c);
+        }
+        s->c = NULL;
+    }
+    free(s->buf);
+    s->buf = NULL;
+    s->state = to;
+}
+
+static void release(ftpc_segput *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->segs[i].state != PS_IDLE || p->segs[i].c != NULL)
+            seg_stop(&p->segs[i], p->segs[i].state == PS_DONE ? PS_DONE : PS_FAILED);
+    if (p->seq.p != NULL)
+        seg_stop(&p->seq, PS_FAILED);
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+    if (p->bar != NULL) {
+        ftpc_bar_done(p->bar, false);
+        p->bar = NULL;
+    }
+}
+
+static void finish(ftpc_segput *p, int status)
+{
+    if (p->finished)
+        return;
+    p->finished = true;
+    p->ph = P_DONE;
+    release(p);
+    p->t->err.status = status;
+    if (status == FTPC_OK)
+        p->t->err.msg[0] = '\0';
+    bool reusable = !p->c_dead && ftpc_conn_is_ready(p->c);
+    if (reusable)
+        ftpc_conn_set_owner(p->c, NULL, NULL);
+    p->done(p->done_ud, status, reusable);
+}
+
+static void fail(ftpc_segput *p, int status, const char *fmt, ...)
+{
+    char what[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof(what), fmt, ap);
+    va_end(ap);
+    ftpc_err_set(&p->t->err, status, "uploading %s: %s", p->t->display, what);
+    finish(p, status);
+}
+
+static void succeed(ftpc_segput *p)
+{
+    p->t->bytes = p->size;
+    if (p->bar != NULL) {
+        ftpc_bar_update(p->bar, p->size);
+        ftpc_bar_done(p->bar, true);
+        p->bar = NULL;
+    }
+    finish(p, FTPC_OK);
+}
+
+/* ---- the ordinary transfer ---- */
+
+static void fallback_done(void *ud, int status, bool reusable)
+{
+    ftpc_segput *p = ud;
+    p->finished = true;
+    p->done(p->done_ud, status, reusable);
+}
+
+static void plain_upload(ftpc_segput *p)
+{
+    if (p->fd >= 0) {
+        close(p->fd);
+        p->fd = -1;
+    }
+    p->x = ftpc_xfer_new(p->ctx, p->t, fallback_done, p);
+    if (p->x == NULL) {
+        fail(p, FTPC_EXIT_LOCAL, "out of memory");
+        return;
+    }
+    ftpc_xfer_start(p->x, p->c);
+}
+
+/* ---- progress ---- */
+
+static void update_bar(ftpc_segput *p)
+{
+    if (p->bar == NULL)
+        return;
+    uint64_t sum = 0;
+    if (p->ph == P_SEQ || p->fell_back) {
+        sum = p->seq.pos;
+    } else {
+        for (int i = 0; i < p->n; i++)
+            sum += p->segs[i].pos - p->segs[i].start;
+    }
+    ftpc_bar_update(p->bar, sum);
+}
+
+/* ---- one range: sending ---- */
+
+static void seg_sent(pseg *s);
+
+/* Sends from the local file: through buf when the range is hashed on the way, else with
+ * sendfile. Returns 1 when the range is all sent, 0 to wait, -1 after failing. */
+static int pump(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    for (int i = 0; i < SP_CHUNKS_PER_WAKEUP; i++) {
+        if (s->pos >= s->end)
+            return 1;
+        ssize_t n;
+        if (!s->raw) {
+            if (s->buf_off == s->buf_len) {
+                uint64_t left = s->end - s->rpos;
+                size_t want = left < SP_BUF_SIZE ? (size_t)left : SP_BUF_SIZE;
+                ssize_t r = pread(p->fd, s->buf, want, (off_t)s->rpos);
+                if (r <= 0) {
+                    if (r < 0 && errno == EINTR)
+                        continue;
+                    fail(p, FTPC_EXIT_LOCAL, "reading %s: %s", p->t->local,
+                         r == 0 ? "it shrank while being uploaded" : strerror(errno));
+                    return -1;
+                }
+                ftpc_rcheck_feed(s->chk, s->buf, (size_t)r);
+                s->rpos += (uint64_t)r;
+                s->buf_off = 0;
+                s->buf_len = (size_t)r;
+            }
+            size_t want = s->buf_len - s->buf_off;
+            /* OpenSSL wants a retried write to offer at least what it offered before. */
+            if (want < s->retry_len)
+                want = s->retry_len;
+            n = stream_write(s->dc.s, s->buf + s->buf_off, want);
+            if (n > 0) {
+                s->retry_len = 0;
+                s->buf_off += (size_t)n;
+            } else if (n < 0) {
+                errno = s->dc.s->last_errno;
+                if (errno == EAGAIN)
+                    s->retry_len = want;
+            }
+        } else {
+            uint64_t left = s->end - s->pos;
+            size_t want = left < SP_SENDFILE_CHUNK ? (size_t)left : SP_SENDFILE_CHUNK;
+            off_t off = (off_t)s->pos;
+            n = s->dc.s->ops->sendfile(s->dc.s, p->fd, &off, want);
+            if (n < 0)
+                errno = s->dc.s->last_errno;
+            if (n == 0) {
+                fail(p, FTPC_EXIT_LOCAL, "%s shrank while being uploaded", p->t->local);
+                return -1;
+            }
+        }
+        if (n > 0) {
+            s->pos += (uint64_t)n;
+            update_bar(p);
+            if (s->c != NULL)
+                ftpc_conn_touch(s->c);
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return 0;
+        int e = errno;
+        const char *why = ftpc_dchan_error(&s->dc);
+        fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s", s->start,
+             s->end - 1, why != NULL ? why : strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud);
+
+/* All sent: our end goes out (close_notify under TLS, then a FIN; closing is the end-of-file
+ * mark in stream mode), and the connection is read until the server closes it, since closing
+ * at once could reset it (a TLS 1.3 ticket unread) and lose data in flight. */
+static void seg_closing(pseg *s)
+{
+    char sink[4096];
+    if (!s->shut) {
+        if (stream_shutdown(s->dc.s) < 0 && s->dc.s->last_errno == EAGAIN) {
+            ftpc_dchan_watch(&s->dc, 0, seg_data_cb, s);
+            return;
+        }
+        s->shut = true;
+    }
+    for (int i = 0; i < 64; i++) {
+        ssize_t n = stream_read(s->dc.s, sink, sizeof(sink));
+        if (n > 0)
+            continue; /* nothing is expected; whatever comes is dropped */
+        if (n < 0 && s->dc.s->last_errno == EAGAIN) {
+            ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
+            return;
+        }
+        break; /* the server's end (or an error: the reply decides) */
+    }
+    seg_close_data(s);
+    s->data_done = true;
+    seg_sent(s);
+}
+
+/* One round of work on the range's data connection. */
+static void seg_run(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    if (p->finished || !ftpc_dchan_is_open(&s->dc))
+        return;
+    if (!s->dc.hs_done) {
+        char why[400];
+        int r = ftpc_dchan_handshake(&s->dc, why, sizeof(why));
+        if (r < 0) {
+            fail(p, FTPC_EXIT_XFER, "data connection: TLS: %s", why);
+            return;
+        }
+        if (r == 0) {
+            ftpc_dchan_watch(&s->dc, 0, seg_data_cb, s);
+            return;
+        }
+    }
+    if (!s->prelim) {
+        /* Wait for the server's 1xx: a refused STOR then costs nothing. */
+        ftpc_dchan_watch(&s->dc, 0, seg_data_cb, s);
+        return;
+    }
+    if (s->closing) {
+        seg_closing(s);
+        return;
+    }
+    int r = pump(s);
+    if (r < 0 || p->finished)
+        return;
+    if (r == 1) {
+        s->closing = true;
+        seg_closing(s);
+        return;
+    }
+    ftpc_dchan_watch(&s->dc, EV_WRITE, seg_data_cb, s);
+}
+
+static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    seg_run(ud);
+}
+
+static void seg_attach(pseg *s, int fd)
+{
+    ftpc_segput *p = s->p;
+    char why[400];
+    if (ftpc_dchan_open(&s->dc, s->c, fd, why, sizeof(why)) < 0) {
+        fail(p, FTPC_EXIT_XFER, "data connection: %s", why);
+        return;
+    }
+    /* sendfile only where the bytes pass untouched and unseen; TLS and hashing go through
+     * the buffer. */
+    s->raw = s->chk == NULL && s->dc.hs_done && s->dc.s->ops->sendfile != NULL;
+    if (!s->raw && s->buf == NULL && (s->buf = malloc(SP_BUF_SIZE)) == NULL) {
+        fail(p, FTPC_EXIT_LOCAL, "out of memory");
+        return;
+    }
+    seg_run(s);
+}
+
+static void seg_stor(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    if (ftpc_conn_send(s->c, "%s %s", s->verb, p->t->remote) < 0) {
+        fail(p, FTPC_EXIT_XFER, "cannot send %s", s->verb);
+        return;
+    }
+    s->state = PS_STOR;
+    int fd = ftpc_conn_take_data(s->c);
+    if (fd >= 0)
+        seg_attach(s, fd);
+}
+
+/* ---- one range: the command sequence ---- */
+
+static void seg_done(pseg *s);
+
+/* A range is complete on the server (its data sent, 226). */
+static void seg_sent(pseg *s)
+{
+    if (!s->data_done || !s->ctrl_done || s->state != PS_STOR)
+        return;
+    seg_done(s);
+}
+
+/* A parallel range was refused or could not start: the rest goes sequentially. */
+static void seg_refused(pseg *s, const char *why)
+{
+    ftpc_segput *p = s->p;
+    if (p->ctx->opts->verbose)
+        ftpc_msg(p->ctx, "ftpc: %s: bytes %" PRIu64 "-%" PRIu64 " not uploaded in parallel: %s",
+                 p->t->display, s->start, s->end - 1, why);
+    p->refused = true;
+    seg_stop(s, PS_FAILED);
+    after_parallel(p);
+}
+
+static void seg_ready(ftpc_conn *c, void *ud)
+{
+    pseg *s = ud;
+    if (s->state != PS_WAIT || s->p->finished)
+        return;
+    s->state = PS_DATA;
+    ftpc_conn_open_data(c);
+}
+
+static void seg_data_prepared(ftpc_conn *c, void *ud)
+{
+    pseg *s = ud;
+    if (s->state != PS_DATA || s->p->finished)
+        return;
+    if (s->use_rest) {
+        s->state = PS_REST;
+        ftpc_conn_send(c, "REST %" PRIu64, s->start);
+        return;
+    }
+    seg_stor(s);
+}
+
+static void seg_data_open(ftpc_conn *c, int fd, void *ud)
+{
+    pseg *s = ud;
+    if (s->p->finished || ftpc_dchan_is_open(&s->dc) || s->state != PS_STOR) {
+        close(fd);
+        return;
+    }
+    seg_attach(s, fd);
+}
+
+static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    pseg *s = ud;
+    ftpc_segput *p = s->p;
+    char q[600];
+    if (p->finished)
+        return;
+    bool parallel = s != &p->seq && s != &p->segs[0];
+    switch (s->state) {
+    case PS_REST:
+        if (m->code < 200)
+            return;
+        if (m->code != 350) {
+            if (parallel) {
+                seg_refused(s, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                return;
+            }
+            if (s == &p->seq && s->start == p->seq_prefix) {
+                /* No REST for STOR: APPE adds at the end, which SIZE said is here. */
+                s->verb = "APPE";
+                seg_stor(s);
+                return;
+            }
+            fail(p, ftpc_status_for_reply(m->code), "REST %" PRIu64 ": the server replied %s",
+                 s->start, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            return;
+        }
+        seg_stor(s);
+        return;
+    case PS_STOR:
+        if (m->code < 200) {
+            s->prelim = true;
+            seg_run(s);
+            return;
+        }
+        if (m->code < 300 && s->closing && !s->data_done) {
+            /* All sent and our end is out: the server's word is enough. */
+            seg_close_data(s);
+            s->data_done = true;
+        }
+        if (m->code >= 300 || !s->data_done) {
+            char what[700];
+            if (m->code >= 300)
+                snprintf(what, sizeof(what), "%s: the server replied %s", s->verb,
+                         ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            else
+                snprintf(what, sizeof(what), "%s: the server ended the transfer early", s->verb);
+            if (parallel) {
+                seg_refused(s, what);
+                return;
+            }
+            fail(p, m->code >= 300 ? ftpc_status_for_reply(m->code) : FTPC_EXIT_XFER, "%s", what);
+            return;
+        }
+        s->ctrl_done = true;
+        seg_sent(s);
+        return;
+    default:
+        return;
+    }
+}
+
+static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    pseg *s = ud;
+    ftpc_segput *p = s->p;
+    if (c == p->c)
+        p->c_dead = true;
+    if (p->finished)
+        return;
+    bool parallel = s != &p->seq && s != &p->segs[0];
+    if (parallel && s->state == PS_WAIT) {
+        /* Never logged in (a per-address limit, say): the fallback takes the range. */
+        seg_refused(s, err->msg);
+        return;
+    }
+    if (s->state == PS_DONE)
+        return;
+    int status = err->status == FTPC_EXIT_CONNECT ? FTPC_EXIT_XFER : err->status;
+    fail(p, status, "%s", err->msg);
+}
+
+static void seg_reply_any(ftpc_conn *c, const ftp_reply_msg *m, void *ud);
+
+static const ftpc_conn_owner seg_owner = {
+    .ready = seg_ready,
+    .reply = seg_reply_any,
+    .data_prepared = seg_data_prepared,
+    .data_open = seg_data_open,
+    .failed = seg_failed,
+};
+
+/* Starts range s on its connection (s->c set), or on a new one. */
+static void seg_go(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    s->state = PS_WAIT;
+    s->pos = s->rpos = s->start;
+    s->prelim = s->data_done = s->ctrl_done = false;
+    s->closing = s->shut = false;
+    s->retry_len = 0;
+    s->buf_off = s->buf_len = 0;
+    if (p->ctx->opts->verify && !p->no_ranges && s != &p->seq) {
+        s->buf = malloc(SP_BUF_SIZE);
+        s->chk = s->buf ? ftpc_rcheck_new(p->ctx, p->t, p->t->local, s->start, s->end) : NULL;
+        if (s->chk == NULL) {
+            fail(p, FTPC_EXIT_LOCAL, "out of memory");
+            return;
+        }
+    }
+    if (s->c == NULL) {
+        s->c = ftpc_conn_new(p->ctx, p->t->ep, &seg_owner, s);
+        if (s->c == NULL)
+            fail(p, FTPC_EXIT_LOCAL, "out of memory");
+        return;
+    }
+    ftpc_conn_set_owner(s->c, &seg_owner, s);
+}
+
+/* ---- checks of a range ---- */
+
+static void seg_checked(pseg *s, bool ok, const char *why)
+{
+    ftpc_segput *p = s->p;
+    if (!ok) {
+        /* The server took the range but the file does not hold it: it does not write REST+STOR
+         * in place. Stop the others; start over sequentially. */
+        if (p->ctx->opts->verbose)
+            ftpc_msg(p->ctx, "ftpc: %s: %s; uploading sequentially", p->t->display, why);
+        p->suspect = true;
+        for (int i = 1; i < p->n; i++)
+            if (&p->segs[i] != s && seg_running(&p->segs[i]))
+                seg_stop(&p->segs[i], PS_FAILED);
+        seg_stop(s, PS_FAILED);
+        after_parallel(p);
+        return;
+    }
+    if (s->c != NULL && s->c != p->c) {
+        ftpc_conn_quit(s->c);
+        s->c = NULL;
+    } else if (s->c == p->c) {
+        ftpc_conn_set_owner(s->c, &main_owner, p);
+        s->c = NULL;
+    }
+    ftpc_rcheck_free(s->chk);
+    s->chk = NULL;
+    free(s->buf);
+    s->buf = NULL;
+    s->state = PS_DONE;
+    after_parallel(p);
+}
+
+static void seg_hash_checked(void *ud, const ftpc_vresult *r)
+{
+    pseg *s = ud;
+    ftpc_segput *p = s->p;
+    if (p->finished)
+        return;
+    switch (r->state) {
+    case FTPC_V_VERIFIED:
+        p->nranges_ok++;
+        p->valgo = r->algo;
+        if (s != &p->segs[0])
+            p->probed = true;
+        seg_checked(s, true, NULL);
+        return;
+    case FTPC_V_MISMATCH:
+        seg_checked(s, false, r->err.msg);
+        return;
+    case FTPC_V_ERROR:
+        fail(p, r->err.status, "%s", r->err.msg);
+        return;
+    default:
+        /* No HASH over ranges: the probe is SIZE, the final check the whole file. */
+        p->no_ranges = true;
+        ftpc_rcheck_free(s->chk);
+        s->chk = NULL;
+        if (s != &p->segs[0] && !p->probed) {
+            s->state = PS_CHECK;
+            ftpc_conn_set_owner(s->c, &seg_owner, s);
+            p->probed = true;
+            ftpc_conn_send(s->c, "SIZE %s", p->t->remote);
+            return;
+        }
+        seg_checked(s, true, NULL);
+        return;
+    }
+}
+
+static int64_t parse_size(const char *text)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || errno != 0 || v > (unsigned long long)INT64_MAX)
+        return -1;
+    return (int64_t)v;
+}
+
+/* The range's data is sent and the server said 226. */
+static void seg_done(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    if (s == &p->seq) {
+        s->state = PS_DONE;
+        ftpc_conn_set_owner(s->c, &main_owner, p);
+        s->c = NULL;
+        final_check(p);
+        return;
+    }
+    s->state = PS_CHECK;
+    if (s == &p->segs[0] && p->ph == P_FIRST) {
+        /* The file exists now: the other ranges go at once, while the first is checked. */
+        p->ph = P_PARALLEL;
+        for (int i = 1; i < p->n && !p->finished; i++)
+            seg_go(&p->segs[i]);
+        if (p->finished)
+            return;
+    }
+    if (s->chk != NULL) {
+        ftpc_rcheck_run(s->chk, s->c, seg_hash_checked, s);
+        return;
+    }
+    if (s != &p->segs[0] && !p->probed) {
+        /* The first parallel range to finish: SIZE must reach its end. */
+        p->probed = true;
+        ftpc_conn_send(s->c, "SIZE %s", p->t->remote);
+        return;
+    }
+    seg_checked(s, true, NULL);
+}
+
+/* ---- the first connection ---- */
+
+static void main_ready(ftpc_conn *c, void *ud);
+static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud);
+
+static void main_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    ftpc_segput *p = ud;
+    p->c_dead = true;
+    if (p->ph == P_PARALLEL && !p->refused && !p->suspect)
+        return; /* idle meanwhile; the fallback, if any, will find it dead */
+    fail(p, err->status == FTPC_EXIT_CONNECT && p->ph != P_START ? FTPC_EXIT_XFER : err->status,
+         "%s", err->msg);
+}
+
+static const ftpc_conn_owner main_owner = {
+    .ready = main_ready,
+    .reply = main_reply,
+    .failed = main_failed,
+};
+
+/* SIZE replies for a range's probe come to the range's owner: route them here. */
+static void seg_probe_reply(pseg *s, const ftp_reply_msg *m)
+{
+    char why[200];
+    int64_t n = m->code == 213 ? parse_size(m->text) : -1;
+    if (n >= 0 && (uint64_t)n < s->end) {
+        snprintf(why, sizeof(why),
+                 "after bytes %" PRIu64 "-%" PRIu64 " the server's file has only %" PRId64 " bytes",
+                 s->start, s->end - 1, n);
+        seg_checked(s, false, why);
+        return;
+    }
+    seg_checked(s, true, NULL);
+}
+
+/* Ranges are file bytes at file offsets: not under MODE Z (a deflate stream per STOR) or
+ * TYPE A (line ends converted). */
+static bool data_binary(ftpc_conn *c)
+{
+    return !ftpc_conn_mode_z(c) && ftpc_conn_type(c) == 'I';
+}
+
+static void begin(ftpc_segput *p)
+{
+    ftpc_task *t = p->t;
+    const ftpc_opts *o = p->ctx->opts;
+    unsigned feat = ftpc_conn_features(p->c);
+    bool rest_ok = (feat & FTPC_FEAT_REST) || !(feat & FTPC_FEAT_ANSWERED);
+    p->fd = open(t->local, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (p->fd < 0 || fstat(p->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        plain_upload(p); /* it reports the problem */
+        return;
+    }
+    p->size = (uint64_t)st.st_size;
+    p->n = p->size < SP_MIN_SIZE ? 1 : ftpc_segget_count((int64_t)p->size, p->nseg_req);
+    if (p->n < 2 || o->resume || o->limit_rate > 0 || o->ascii || !rest_ok || !data_binary(p->c)) {
+        p->n = 0;
+        plain_upload(p);
+        return;
+    }
+    (void)posix_fadvise(p->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (p->ctx->bars != NULL)
+        p->bar = ftpc_bar_start(p->ctx->bars, bar_name(t), (int64_t)p->size, 0);
+    for (int i = 0; i < p->n; i++) {
+        pseg *s = &p->segs[i];
+        s->p = p;
+        s->start = p->size * (uint64_t)i / (uint64_t)p->n;
+        s->end = p->size * (uint64_t)(i + 1) / (uint64_t)p->n;
+        s->pos = s->rpos = s->start;
+        s->verb = "STOR";
+        s->use_rest = i > 0;
+    }
+    p->ph = P_FIRST;
+    p->segs[0].c = p->c;
+    seg_go(&p->segs[0]);
+}
+
+static void main_ready(ftpc_conn *c, void *ud)
+{
+    ftpc_segput *p = ud;
+    if (p->finished)
+        return;
+    switch (p->ph) {
+    case P_START:
+        begin(p);
+        return;
+    case P_SIZE:
+        ftpc_conn_send(c, "SIZE %s", p->t->remote);
+        return;
+    default:
+        return;
+    }
+}
+
+static void start_seq(ftpc_segput *p, uint64_t from)
+{
+    p->ph = P_SEQ;
+    p->fell_back = true;
+    p->full_seq |= from == 0;
+    p->seq_prefix = from;
+    pseg *s = &p->seq;
+    memset(s, 0, sizeof(*s));
+    ftpc_dchan_init(&s->dc, p->ctx->loop);
+    s->p = p;
+    s->start = from;
+    s->end = p->size;
+    s->verb = "STOR";
+    s->use_rest = from > 0;
+    s->c = p->c;
+    if (p->bar != NULL)
+        ftpc_bar_restart(p->bar, from);
+    if (from == p->size) {
+        /* Everything is there already. */
+        s->state = PS_DONE;
+        s->c = NULL;
+        final_check(p);
+        return;
+    }
+    seg_go(s);
+}
+
+static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    ftpc_segput *p = ud;
+    if (p->finished || m->code < 200 || p->ph != P_SIZE)
+        return;
+    int64_t n = m->code == 213 ? parse_size(m->text) : -1;
+    if (p->final_size) {
+        if (n >= 0 && (uint64_t)n != p->size) {
+            if (!p->full_seq) {
+                if (p->ctx->opts->verbose)
+                    ftpc_msg(p->ctx,
+                             "ftpc: %s: the server has %" PRId64 " bytes of %" PRIu64
+                             "; uploading sequentially",
+                             p->t->display, n, p->size);
+                start_seq(p, 0);
+                return;
+            }
+            fail(p, FTPC_EXIT_VERIFY,
+                 "size mismatch: the server has %" PRId64 " bytes, %s has %" PRIu64, n, p->t->local,
+                 p->size);
+            return;
+        }
+        if (p->nranges_ok == p->n && !p->fell_back)
+            p->verified = p->n;
+        succeed(p);
+        return;
+    }
+    /* Before the fallback: continue at the end of the complete ranges when the server's
+     * file ends exactly there; anything else may hold stray bytes, so start over. */
+    uint64_t prefix = 0;
+    if (!p->suspect)
+        for (int i = 0; i < p->n && p->segs[i].state == PS_DONE; i++)
+            prefix = p->segs[i].end;
+    start_seq(p, n >= 0 && (uint64_t)n == prefix ? prefix : 0);
+}
+
+/* Called whenever a parallel range ends: once none runs, the upload is complete or falls
+ * back. */
+static void after_parallel(ftpc_segput *p)
+{
+    if (p->finished || p->ph != P_PARALLEL)
+        return;
+    for (int i = 0; i < p->n; i++)
+        if (seg_running(&p->segs[i]))
+            return;
+    if (!p->refused && !p->suspect) {
+        final_check(p);
+        return;
+    }
+    if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
+        fail(p, FTPC_EXIT_XFER, "the control connection was lost before the sequential upload");
+        return;
+    }
+    if (!p->ctx->opts->quiet)
+        ftpc_msg(p->ctx, "%s: %s; uploading the rest sequentially", bar_name(p->t),
+                 p->suspect ? "the server does not write REST+STOR ranges in place"
+                            : "the server refused parallel ranges (REST+STOR at an offset)");
+    p->ph = P_SIZE;
+    p->final_size = false;
+    ftpc_conn_set_owner(p->c, &main_owner, p);
+}
+
+/* ---- the final check ---- */
+
+static void verify_done(void *ud, int status, bool reusable)
+{
+    ftpc_segput *p = ud;
+    ftpc_verify_free(p->v);
+    p->v = NULL;
+    if (!reusable)
+        p->c_dead = true;
+    if (status == FTPC_EXIT_VERIFY && !p->full_seq) {
+        if (p->ctx->opts->verbose)
+            ftpc_msg(p->ctx, "ftpc: %s; uploading sequentially", p->t->err.msg);
+        if (p->c_dead) {
+            finish(p, status);
+            return;
+        }
+        p->t->err.status = FTPC_OK;
+        p->t->err.msg[0] = '\0';
+        start_seq(p, 0);
+        return;
+    }
+    if (status != FTPC_OK) {
+        finish(p, status); /* t->err was set by the check */
+        return;
+    }
+    p->verified = -1;
+    succeed(p);
+}
+
+static void final_check(ftpc_segput *p)
+{
+    if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
+        fail(p, FTPC_EXIT_XFER, "the control connection was lost before the final check");
+        return;
+    }
+    bool ranges = p->nranges_ok == p->n && !p->fell_back;
+    if (p->ctx->opts->verify && !ranges) {
+        /* The whole file against its HASH (SIZE where there is no HASH). */
+        p->ph = P_VERIFY;
+        p->v = ftpc_verify_new(p->ctx, p->t, verify_done, p);
+        if (p->v == NULL) {
+            fail(p, FTPC_EXIT_LOCAL, "out of memory");
+            return;
+        }
+        ftpc_verify_set_size_check(p->v, true);
+        ftpc_verify_start(p->v, p->c);
+        return;
+    }
+    p->ph = P_SIZE;
+    p->final_size = true;
+    ftpc_conn_set_owner(p->c, &main_owner, p);
+}
+
+/* ---- SIZE probes on a range's connection ---- */
+
+/* seg_reply sees the probe's reply in PS_CHECK; this wrapper keeps seg_reply's switch on the
+ * transfer states. */
+static void seg_reply_any(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    pseg *s = ud;
+    if (s->state == PS_CHECK) {
+        if (m->code >= 200 && !s->p->finished)
+            seg_probe_reply(s, m);
+        return;
+    }
+    seg_reply(c, m, ud);
+}
+
+/* ---- life cycle ---- */
+
+ftpc_segput *ftpc_segput_new(ftpc_ctx *ctx, ftpc_task *t, int nseg, ftpc_op_done_cb done, void *ud)
+{
+    ftpc_segput *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->ctx = ctx;
+    p->t = t;
+    p->nseg_req = nseg;
+    p->done = done;
+    p->done_ud = ud;
+    p->fd = -1;
+    for (int i = 0; i < FTPC_SEGMENTS_MAX; i++)
+        ftpc_dchan_init(&p->segs[i].dc, ctx->loop);
+    ftpc_dchan_init(&p->seq.dc, ctx->loop);
+    return p;
+}
+
+void ftpc_segput_start(ftpc_segput *p, ftpc_conn *c)
+{
+    p->c = c;
+    p->ph = P_START;
+    ftpc_conn_set_owner(c, &main_owner, p);
+}
+
+int ftpc_segput_verified(const ftpc_segput *p, digest_algo *algo)
+{
+    *algo = p->valgo;
+    return p->x != NULL ? 0 : p->verified;
+}
+
+static void segput_release(void *q)
+{
+    free(q);
+}
+
+void ftpc_segput_free(ftpc_segput *p)
+{
+    if (p == NULL || p->defer.queued)
+        return;
+    if (p->x != NULL) {
+        ftpc_xfer_free(p->x);
+        p->x = NULL;
+    }
+    if (p->v != NULL) {
+        ftpc_verify_free(p->v);
+        p->v = NULL;
+    }
+    p->finished = true;
+    release(p);
+    ftpc_ctx_defer(p->ctx, &p->defer, segput_release, p);
+}

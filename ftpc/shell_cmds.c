@@ -1,0 +1,599 @@
+/* The shell's commands: a table of names, handlers and help, the line splitter, and the
+ * handlers. Commands on the remote state (cd, pwd, ls, quote, rename, delete, mkdir, rmdir)
+ * run on the control connection; the transfers are in shell_xfer.c. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shell_int.h"
+
+typedef int (*sh_fn)(shell *sh, int argc, char **argv);
+
+typedef struct sh_cmd {
+    const char *name;
+    sh_fn fn;
+    const char *usage;
+    const char *help;
+} sh_cmd;
+
+/* ---- splitting ---- */
+
+void sh_words_free(char **words, int n)
+{
+    if (words == NULL)
+        return;
+    for (int i = 0; i < n; i++)
+        free(words[i]);
+    free(words);
+}
+
+int sh_split(const char *line, char ***words)
+{
+    size_t len = strlen(line);
+    char **v = NULL;
+    int n = 0;
+    char *cur = malloc(len + 1);
+    if (cur == NULL)
+        return -1;
+    size_t cl = 0;
+    bool in_word = false;
+    char quote = 0;
+    for (size_t i = 0; i <= len; i++) {
+        char c = line[i];
+        bool end = c == '\0';
+        if (quote == '\'' && !end) {
+            if (c == '\'')
+                quote = 0;
+            else
+                cur[cl++] = c;
+            continue;
+        }
+        if (quote == '"' && !end) {
+            if (c == '"')
+                quote = 0;
+            else if (c == '\\' && line[i + 1] != '\0' && strchr("\"\\", line[i + 1]) != NULL)
+                cur[cl++] = line[++i];
+            else
+                cur[cl++] = c;
+            continue;
+        }
+        if (quote != 0 && end) {
+            sh_words_free(v, n);
+            free(cur);
+            return -1;
+        }
+        if (end || isspace((unsigned char)c)) {
+            if (in_word) {
+                char **g = realloc(v, (size_t)(n + 2) * sizeof(*g));
+                char *w = malloc(cl + 1);
+                if (g == NULL || w == NULL) {
+                    free(w);
+                    sh_words_free(g ? g : v, n);
+                    free(cur);
+                    return -1;
+                }
+                v = g;
+                memcpy(w, cur, cl);
+                w[cl] = '\0';
+                v[n++] = w;
+                v[n] = NULL;
+                cl = 0;
+                in_word = false;
+            }
+            continue;
+        }
+        in_word = true;
+        if (c == '\'' || c == '"')
+            quote = c;
+        else if (c == '\\' && line[i + 1] != '\0')
+            cur[cl++] = line[++i];
+        else
+            cur[cl++] = c;
+    }
+    free(cur);
+    *words = v;
+    return n;
+}
+/* ---- helpers ---- */
+
+static int parse_id(const char *s)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (s[0] == '%')
+        v = strtol(s + 1, &end, 10);
+    if (end == NULL || *end != '\0' || v < 1 || v > 1000000)
+        return -1;
+    return (int)v;
+}
+static void print_reply_error(shell *sh, const char *what, const ftp_reply_msg *m)
+{
+    char q[600];
+    sh_fail(sh, ftpc_status_for_reply(m->code), "%s: the server replied %s", what,
+            ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+}
+
+/* ---- the control connection's commands ---- */
+
+int sh_open(shell *sh, const char *target, const char *port)
+{
+    char s[FTPC_URL_PATH_MAX + 600];
+    if (ftpc_url_is_url(target)) {
+        if (port != NULL)
+            return sh_fail(sh, FTPC_EXIT_USAGE, "give the port in the URL");
+        snprintf(s, sizeof(s), "%s", target);
+    } else {
+        /* A bare IPv6 address gets its brackets. */
+        const char *c = strchr(target, ':');
+        bool v6 = c != NULL && strchr(c + 1, ':') != NULL && target[0] != '[';
+        snprintf(s, sizeof(s), "ftp://%s%s%s%s%s", v6 ? "[" : "", target, v6 ? "]" : "",
+                 port ? ":" : "", port ? port : "");
+    }
+    ftpc_url u;
+    char why[128];
+    if (ftpc_url_parse(s, &u, why, sizeof(why)) < 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "%s: %s", target, why);
+    if (sh->open) {
+        sh_conn_drop(sh);
+        sh->open = false;
+    }
+    ftpc_cli_fill_credentials(sh->base, &u);
+    ftpc_endpoint *ep = ftpc_endpoint_get(&sh->base->endpoints, &u);
+    if (ep == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    sh->site = u;
+    sh->site.path[0] = '\0';
+    sh->ep = ep;
+    sh->open = true;
+    sh_cache_clear(sh);
+    int rc = sh_conn_open(sh, &u);
+    memset(&u, 0, sizeof(u));
+    if (rc != 0 && sh->conn == NULL) {
+        sh->open = false; /* not logged in */
+        return rc;
+    }
+    if (sh->tty) {
+        char where[300];
+        sh_out(sh, "Connected to %s as %s.", ftpc_endpoint_str(ep, where, sizeof(where)), ep->user);
+    }
+    return rc;
+}
+
+static int cmd_open(shell *sh, int argc, char **argv)
+{
+    if (argc < 2 || argc > 3)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: open HOST [PORT] or open URL");
+    return sh_open(sh, argv[1], argc > 2 ? argv[2] : NULL);
+}
+
+static int cmd_user(shell *sh, int argc, char **argv)
+{
+    if (argc < 2 || argc > 3)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: user NAME [PASSWORD]");
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    ftpc_url u = sh->site;
+    snprintf(u.user, sizeof(u.user), "%s", argv[1]);
+    u.has_user = true;
+    u.has_pass = argc > 2;
+    memset(u.pass, 0, sizeof(u.pass));
+    if (argc > 2)
+        snprintf(u.pass, sizeof(u.pass), "%s", argv[2]);
+    else
+        ftpc_cli_fill_credentials(sh->base, &u); /* netrc, else asks */
+    ftpc_endpoint *ep = ftpc_endpoint_get(&sh->base->endpoints, &u);
+    if (ep == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    sh_conn_drop(sh);
+    sh->site = u;
+    sh->ep = ep;
+    sh_cache_clear(sh);
+    rc = sh_conn_open(sh, &u);
+    memset(&u, 0, sizeof(u));
+    if (rc != 0 && sh->conn == NULL)
+        sh->open = false;
+    else if (rc == 0 && sh->tty)
+        sh_out(sh, "Logged in as %s.", ep->user);
+    return rc;
+}
+
+static int cmd_close(shell *sh, int argc, char **argv)
+{
+    if (!sh->open)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "not connected");
+    sh_conn_drop(sh);
+    sh->open = false;
+    sh->cwd[0] = '\0';
+    sh_cache_clear(sh);
+    return FTPC_OK;
+}
+
+static int cmd_pwd(shell *sh, int argc, char **argv)
+{
+    int rc = sh_conn_pwd(sh);
+    if (rc == 0)
+        sh_out(sh, "%s", sh->cwd);
+    return rc;
+}
+
+static int cmd_cd(shell *sh, int argc, char **argv)
+{
+    if (argc > 2)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: cd [DIR]");
+    const char *dir = argc > 1 ? argv[1] : (sh->home[0] ? sh->home : "/");
+    ftp_reply_msg m;
+    int rc = sh_conn_cmd(sh, &m, "CWD %s", dir);
+    if (rc != 0)
+        return rc;
+    sh_cache_clear(sh);
+    if (m.code != 250) {
+        print_reply_error(sh, "CWD", &m);
+        return ftpc_status_for_reply(m.code);
+    }
+    return sh_conn_pwd(sh);
+}
+
+static int cmd_lcd(shell *sh, int argc, char **argv)
+{
+    if (argc > 2)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: lcd [DIR]");
+    char path[PATH_MAX];
+    const char *dir = argc > 1 ? argv[1] : getenv("HOME");
+    if (dir == NULL)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "no directory given and HOME is not set");
+    if (sh_abs_local(dir, path, sizeof(path)) < 0 || chdir(path) < 0)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "%s: %s", dir, strerror(errno ? errno : ENAMETOOLONG));
+    if (getcwd(path, sizeof(path)) != NULL)
+        sh_out(sh, "Local directory now %s", path);
+    return FTPC_OK;
+}
+
+static int cmd_ls(shell *sh, int argc, char **argv)
+{
+    bool long_list = strcmp(argv[0], "dir") == 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-l") == 0 && !long_list) {
+            long_list = true;
+        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+            return sh_fail(sh, FTPC_EXIT_USAGE, "unknown option %s (only -l)", argv[i]);
+        } else if (path == NULL) {
+            path = argv[i];
+        } else {
+            return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s",
+                           long_list ? "dir [PATH]" : "ls [-l] [PATH]");
+        }
+    }
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    ftpc_task t;
+    memset(&t, 0, sizeof(t));
+    t.kind = FTPC_T_LS;
+    t.long_list = long_list;
+    snprintf(t.remote, sizeof(t.remote), "%s", path ? path : "");
+    sh_display(sh, t.remote, t.display, sizeof(t.display));
+    rc = sh_conn_task(sh, &t, false);
+    free(t.listing);
+    return rc;
+}
+
+/* One file operation per argument; all are tried, the first failure counts. */
+static int file_ops(shell *sh, int argc, char **argv, ftpc_task_kind kind, int first)
+{
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    int status = FTPC_OK;
+    bool parents = false;
+    int nargs = 0;
+    for (int i = first; i < argc; i++) {
+        if (kind == FTPC_T_MKDIR && strcmp(argv[i], "-p") == 0) {
+            parents = true;
+            continue;
+        }
+        nargs++;
+    }
+    if (nargs == 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s %s", argv[0],
+                       kind == FTPC_T_MKDIR ? "[-p] DIR..." : "PATH...");
+    for (int i = first; i < argc; i++) {
+        if (kind == FTPC_T_MKDIR && strcmp(argv[i], "-p") == 0)
+            continue;
+        ftpc_task t;
+        memset(&t, 0, sizeof(t));
+        t.kind = kind;
+        t.parents = parents;
+        snprintf(t.remote, sizeof(t.remote), "%s", argv[i]);
+        sh_display(sh, argv[i], t.display, sizeof(t.display));
+        rc = sh_conn_task(sh, &t, false);
+        if (status == FTPC_OK)
+            status = rc;
+        if (ftpc_sh_intr || (rc != FTPC_OK && sh->conn == NULL && !sh->open))
+            break;
+    }
+    sh_cache_clear(sh);
+    return status;
+}
+
+static int cmd_delete(shell *sh, int argc, char **argv)
+{
+    return file_ops(sh, argc, argv, FTPC_T_RM, 1);
+}
+
+static int cmd_mkdir(shell *sh, int argc, char **argv)
+{
+    return file_ops(sh, argc, argv, FTPC_T_MKDIR, 1);
+}
+
+static int cmd_rmdir(shell *sh, int argc, char **argv)
+{
+    return file_ops(sh, argc, argv, FTPC_T_RMDIR, 1);
+}
+
+static int cmd_rename(shell *sh, int argc, char **argv)
+{
+    if (argc != 3)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s FROM TO", argv[0]);
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    ftpc_task t;
+    memset(&t, 0, sizeof(t));
+    t.kind = FTPC_T_MV;
+    snprintf(t.remote, sizeof(t.remote), "%s", argv[1]);
+    snprintf(t.arg, sizeof(t.arg), "%s", argv[2]);
+    sh_display(sh, argv[1], t.display, sizeof(t.display));
+    rc = sh_conn_task(sh, &t, false);
+    sh_cache_clear(sh);
+    return rc;
+}
+
+static int cmd_type(shell *sh, int argc, char **argv)
+{
+    if (argc != 1)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s", argv[0]);
+    sh->opts.ascii = strcmp(argv[0], "ascii") == 0;
+    if (sh->tty)
+        sh_out(sh, "%s",
+               sh->opts.ascii ? "Transfers in ASCII (TYPE A, line ends converted)."
+                              : "Transfers in binary (TYPE I).");
+    return FTPC_OK;
+}
+
+static int cmd_mode(shell *sh, int argc, char **argv)
+{
+    if (argc != 1)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s", argv[0]);
+    sh->opts.active = strcmp(argv[0], "active") == 0;
+    if (sh->tty)
+        sh_out(sh, "%s",
+               sh->opts.active ? "Active mode (EPRT, falling back to PORT)."
+                               : "Passive mode (EPSV, falling back to PASV).");
+    return FTPC_OK;
+}
+
+static int cmd_quote(shell *sh, int argc, char **argv)
+{
+    if (argc < 2)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: quote COMMAND [ARGS...]");
+    char line[FTPC_URL_PATH_MAX];
+    size_t o = 0;
+    for (int i = 1; i < argc; i++) {
+        int n = snprintf(line + o, sizeof(line) - o, "%s%s", i > 1 ? " " : "", argv[i]);
+        if (n < 0 || (size_t)n >= sizeof(line) - o)
+            return sh_fail(sh, FTPC_EXIT_USAGE, "command too long");
+        o += (size_t)n;
+    }
+    sh->echo_replies = true;
+    ftp_reply_msg m;
+    int rc = sh_conn_cmd(sh, &m, "%s", line);
+    sh->echo_replies = false;
+    if (rc != 0)
+        return rc;
+    sh_cache_clear(sh);
+    char verb[8];
+    snprintf(verb, sizeof(verb), "%s", argv[1]);
+    for (char *c = verb; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    if (strcmp(verb, "QUIT") == 0) {
+        /* The server closes: forget the connection; the next command opens a new one. */
+        sh_conn_drop(sh);
+        return FTPC_OK;
+    }
+    /* These move the remote directory (or the login): ask where we are now. */
+    static const char *const moves[] = {"CWD",  "CDUP", "XCWD", "XCUP",
+                                        "USER", "PASS", "REIN", NULL};
+    bool moved = false;
+    for (int i = 0; moves[i] != NULL; i++)
+        moved |= strcmp(verb, moves[i]) == 0;
+    if (moved && m.code < 400 && sh->conn != NULL && ftpc_conn_is_ready(sh->conn)) {
+        ftp_reply_msg p;
+        char dir[FTPC_URL_PATH_MAX];
+        if (sh_conn_cmd(sh, &p, "PWD") == 0 && p.code == 257) {
+            const char *q = strchr(p.text, '"');
+            const char *e = q ? strrchr(q + 1, '"') : NULL;
+            if (q && e && e > q + 1 && (size_t)(e - q - 1) < sizeof(dir)) {
+                snprintf(dir, sizeof(dir), "%.*s", (int)(e - q - 1), q + 1);
+                if (strstr(dir, "\"\"") == NULL)
+                    snprintf(sh->cwd, sizeof(sh->cwd), "%s", dir);
+            }
+        }
+    }
+    if (m.code >= 400)
+        return sh_fail(sh, ftpc_status_for_reply(m.code), "the server replied %d", m.code);
+    return FTPC_OK;
+}
+
+static int cmd_status(shell *sh, int argc, char **argv)
+{
+    char cwd[PATH_MAX];
+    if (sh->open) {
+        char where[300];
+        sh_out(sh, "Connected to %s as %s (%s, control connection %s).",
+               ftpc_endpoint_str(sh->ep, where, sizeof(where)), sh->ep->user,
+               sh->site.tls == 0 && !sh->opts.tls ? "plain FTP" : "FTPS",
+               sh->conn != NULL && ftpc_conn_is_ready(sh->conn) ? "open" : "closed");
+        sh_out(sh, "Remote directory: %s", sh->cwd[0] ? sh->cwd : "(unknown)");
+    } else {
+        sh_out(sh, "Not connected.");
+    }
+    sh_out(sh, "Local directory: %s", getcwd(cwd, sizeof(cwd)) ? cwd : "(unknown)");
+    sh_out(sh, "Mode: %s; type: %s.", sh->opts.active ? "active" : "passive",
+           sh->opts.ascii ? "ascii" : "binary");
+    sh_out(sh, "Background jobs: %d.", sh_jobs_running(sh));
+    if (sh->tty)
+        sh_out(sh, "History: %s", sh->hist_file[0] ? sh->hist_file : "(not saved)");
+    return FTPC_OK;
+}
+
+static int cmd_jobs(shell *sh, int argc, char **argv)
+{
+    return sh_jobs_list(sh);
+}
+
+static int cmd_wait(shell *sh, int argc, char **argv)
+{
+    if (argc > 2)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: wait [N]");
+    int id = 0;
+    if (argc == 2 && (id = parse_id(argv[1])) < 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "%s: not a job number", argv[1]);
+    return sh_jobs_wait(sh, id);
+}
+
+static int cmd_kill(shell *sh, int argc, char **argv)
+{
+    int id;
+    if (argc != 2)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: kill N");
+    if ((id = parse_id(argv[1])) < 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "%s: not a job number", argv[1]);
+    return sh_jobs_kill(sh, id);
+}
+
+static int cmd_quit(shell *sh, int argc, char **argv)
+{
+    sh->quit = true;
+    return FTPC_OK;
+}
+
+static int cmd_help(shell *sh, int argc, char **argv);
+
+static const sh_cmd commands[] = {
+    {"open", cmd_open, "open HOST [PORT] | open URL",
+     "connect and log in (URL: ftp://[user[:pass]@]host[:port]/dir)"},
+    {"user", cmd_user, "user NAME [PASSWORD]", "log in again as NAME (asks for the password)"},
+    {"close", cmd_close, "close", "disconnect"},
+    {"ls", cmd_ls, "ls [-l] [PATH]", "list a remote directory (-l: long listing)"},
+    {"dir", cmd_ls, "dir [PATH]", "long listing of a remote directory"},
+    {"cd", cmd_cd, "cd [DIR]", "change the remote directory (none: the login directory)"},
+    {"lcd", cmd_lcd, "lcd [DIR]", "change the local directory (none: home)"},
+    {"pwd", cmd_pwd, "pwd", "print the remote directory"},
+    {"get", sh_cmd_get, "get [-b] [OPTS] REMOTE [LOCAL]",
+     "download a file (-b: in the background)"},
+    {"reget", sh_cmd_reget, "reget [-b] [OPTS] REMOTE [LOCAL]", "resume a download"},
+    {"mget", sh_cmd_mget, "mget [-b] [OPTS] REMOTE...", "download files; * ? [..] match names"},
+    {"put", sh_cmd_put, "put [-b] [OPTS] LOCAL [REMOTE]", "upload a file"},
+    {"reput", sh_cmd_reput, "reput [-b] [OPTS] LOCAL [REMOTE]", "resume an upload"},
+    {"mput", sh_cmd_mput, "mput [-b] [OPTS] LOCAL...", "upload files; * ? [..] match names"},
+    {"mirror", sh_cmd_mirror, "mirror [-b] [-R] [OPTS] [SRC [DST]]",
+     "download a remote tree (-R: upload a local tree)"},
+    {"rename", cmd_rename, "rename FROM TO", "rename a remote file"},
+    {"mv", cmd_rename, "mv FROM TO", "the same as rename"},
+    {"delete", cmd_delete, "delete FILE...", "delete remote files"},
+    {"rm", cmd_delete, "rm FILE...", "the same as delete"},
+    {"mkdir", cmd_mkdir, "mkdir [-p] DIR...", "create remote directories (-p: parents too)"},
+    {"rmdir", cmd_rmdir, "rmdir DIR...", "remove empty remote directories"},
+    {"binary", cmd_type, "binary", "transfer files as they are (TYPE I, the default)"},
+    {"ascii", cmd_type, "ascii", "transfer text with line ends converted (TYPE A)"},
+    {"passive", cmd_mode, "passive", "passive data connections (EPSV/PASV, the default)"},
+    {"active", cmd_mode, "active", "active data connections (EPRT/PORT)"},
+    {"quote", cmd_quote, "quote COMMAND [ARGS]", "send a raw command, print the reply"},
+    {"status", cmd_status, "status", "show the connection and the settings"},
+    {"jobs", cmd_jobs, "jobs", "list background jobs with their progress"},
+    {"wait", cmd_wait, "wait [N]", "wait for background job N (none: all of them)"},
+    {"kill", cmd_kill, "kill N", "stop background job N"},
+    {"help", cmd_help, "help [COMMAND]", "list the commands, or explain one"},
+    {"quit", cmd_quit, "quit", "leave (stops background jobs)"},
+    {"bye", cmd_quit, "bye", "the same as quit"},
+    {"exit", cmd_quit, "exit", "the same as quit"},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const sh_cmd *lookup(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+const char *const *sh_command_names(void)
+{
+    static const char *names[NCOMMANDS + 1];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    names[NCOMMANDS] = NULL;
+    return names;
+}
+
+static int cmd_help(shell *sh, int argc, char **argv)
+{
+    if (argc > 1) {
+        const sh_cmd *c = lookup(argv[1]);
+        if (c == NULL)
+            return sh_fail(sh, FTPC_EXIT_USAGE, "unknown command '%s'", argv[1]);
+        sh_out(sh, "%s\n    %s", c->usage, c->help);
+        if (c->fn == sh_cmd_get || c->fn == sh_cmd_put || c->fn == sh_cmd_mget ||
+            c->fn == sh_cmd_mput || c->fn == sh_cmd_reget || c->fn == sh_cmd_reput ||
+            c->fn == sh_cmd_mirror)
+            sh_out(sh, "    OPTS: those of the one-shot command (ftpc --help), e.g. -c, "
+                       "-j N, --limit-rate R, --segments N");
+        return FTPC_OK;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        sh_out(sh, "  %-38s %s", commands[i].usage, commands[i].help);
+    return FTPC_OK;
+}
+
+void sh_exec_line(shell *sh, const char *line)
+{
+    sh->lineno++;
+    while (isspace((unsigned char)*line))
+        line++;
+    if (*line == '\0' || *line == '#')
+        return;
+    snprintf(sh->cmd_line, sizeof(sh->cmd_line), "%s", line);
+    size_t l = strlen(sh->cmd_line);
+    while (l > 0 && isspace((unsigned char)sh->cmd_line[l - 1]))
+        sh->cmd_line[--l] = '\0';
+    char **w = NULL;
+    int n = sh_split(line, &w);
+    if (n < 0) {
+        sh->cmd_name = NULL;
+        sh_fail(sh, FTPC_EXIT_USAGE, "unterminated quote: %s", sh->cmd_line);
+        return;
+    }
+    if (n == 0) {
+        sh_words_free(w, n);
+        return;
+    }
+    const sh_cmd *c = lookup(w[0]);
+    if (c == NULL) {
+        sh->cmd_name = NULL;
+        sh_fail(sh, FTPC_EXIT_USAGE, "unknown command '%s' (try help)", w[0]);
+        sh_words_free(w, n);
+        return;
+    }
+    sh->cmd_name = c->name;
+    int rc = c->fn(sh, n, w);
+    sh_record(sh, rc);
+    sh->cmd_name = NULL;
+    sh_words_free(w, n);
+}

@@ -1,0 +1,401 @@
+/* The shell's control connection: one logged-in connection kept for cd, pwd, ls, quote and
+ * the file commands, so their state (the remote directory) lives on the server. Commands
+ * wait for their reply by running the loop; Ctrl-C gives up on the connection, and a lost
+ * connection is opened again on the next command, going back to the remote directory. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fsops.h"
+#include "shell_int.h"
+#include "xfer.h"
+
+static void print_reply(const ftp_reply_msg *m)
+{
+    /* As the server sent it: "CODE-first", the middle lines, "CODE last". */
+    const char *line = m->text;
+    bool multi = strchr(line, '\n') != NULL;
+    bool first = true;
+    while (line != NULL) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        if (first)
+            printf("%03d%c%.*s\n", m->code, multi ? '-' : ' ', len, line);
+        else if (end == NULL)
+            printf("%03d %.*s\n", m->code, len, line);
+        else
+            printf("%.*s\n", len, line);
+        first = false;
+        line = end ? end + 1 : NULL;
+    }
+    fflush(stdout);
+}
+
+static void own_ready(ftpc_conn *c, void *ud)
+{
+    (void)c;
+    (void)ud; /* readiness is asked with ftpc_conn_is_ready */
+}
+
+static void own_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    shell *sh = ud;
+    if (c != sh->conn)
+        return;
+    if (sh->echo_replies)
+        print_reply(m);
+    if (m->code >= 200) {
+        sh->reply = *m;
+        sh->reply_done = true;
+    }
+}
+
+static void own_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    shell *sh = ud;
+    if (c != sh->conn)
+        return;
+    sh->conn_err = *err;
+    sh->conn_failed = true;
+}
+
+static const ftpc_conn_owner sh_owner = {
+    .ready = own_ready, .reply = own_reply, .failed = own_failed};
+
+static void forget_conn(shell *sh)
+{
+    if (sh->conn != NULL)
+        ftpc_conn_free(sh->conn);
+    sh->conn = NULL;
+    sh->conn_failed = false;
+}
+
+/* The failure of the connection, printed; the connection is forgotten. */
+static int conn_lost(shell *sh)
+{
+    ftpc_err e = sh->conn_err;
+    forget_conn(sh);
+    return sh_fail(sh, e.status ? e.status : FTPC_EXIT_XFER, "%s", e.msg);
+}
+
+static int interrupted(shell *sh)
+{
+    ftpc_sh_intr = 0;
+    forget_conn(sh);
+    return sh_fail(sh, FTPC_EXIT_XFER, "interrupted");
+}
+
+void sh_conn_reap(shell *sh)
+{
+    if (sh->conn != NULL && sh->conn_failed) {
+        /* Died while idle (the server's idle timeout): quietly open again when needed. */
+        if (sh->opts.verbose)
+            sh_notify(sh, sh->conn_err.msg);
+        forget_conn(sh);
+    }
+}
+
+static int raw_cmd(shell *sh, ftp_reply_msg *out, const char *line)
+{
+    sh->reply_done = false;
+    if (ftpc_conn_send(sh->conn, "%s", line) < 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "cannot send this command (too long?)");
+    while (!sh->reply_done) {
+        if (sh->conn_failed)
+            return conn_lost(sh);
+        if (ftpc_sh_intr)
+            return interrupted(sh);
+        if (ev_run_once(sh->loop, -1) < 0)
+            return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
+    }
+    *out = sh->reply;
+    return 0;
+}
+
+static int parse_257(const char *text, char *out, size_t out_size)
+{
+    const char *p = strchr(text, '"');
+    if (p == NULL)
+        return -1;
+    p++;
+    size_t o = 0;
+    for (; *p != '\0'; p++) {
+        if (*p == '"') {
+            if (p[1] != '"')
+                break;
+            p++; /* a doubled quote is one quote */
+        }
+        if (o + 1 >= out_size)
+            return -1;
+        out[o++] = *p;
+    }
+    if (*p != '"' || o == 0)
+        return -1;
+    out[o] = '\0';
+    return 0;
+}
+
+static int pwd_raw(shell *sh)
+{
+    ftp_reply_msg m;
+    int rc = raw_cmd(sh, &m, "PWD");
+    if (rc != 0)
+        return rc;
+    char q[600];
+    if (m.code != 257 || parse_257(m.text, sh->cwd, sizeof(sh->cwd)) < 0) {
+        sh->cwd[0] = '\0';
+        return sh_fail(sh, FTPC_EXIT_REMOTE, "PWD: the server replied %s",
+                       ftpc_quote_reply(m.code, m.text, q, sizeof(q)));
+    }
+    return 0;
+}
+
+/* Opens the connection and logs in; after a reconnect, goes back to the remote directory. */
+static int connect_login(shell *sh)
+{
+    forget_conn(sh);
+    sh->conn = ftpc_conn_new(&sh->ctx, sh->ep, &sh_owner, sh);
+    if (sh->conn == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    while (!ftpc_conn_is_ready(sh->conn)) {
+        if (sh->conn_failed)
+            return conn_lost(sh);
+        if (ftpc_sh_intr)
+            return interrupted(sh);
+        if (ev_run_once(sh->loop, -1) < 0)
+            return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
+    }
+    if (sh->cwd[0] == '\0')
+        return 0;
+    char line[FTPC_URL_PATH_MAX + 8];
+    snprintf(line, sizeof(line), "CWD %s", sh->cwd);
+    ftp_reply_msg m;
+    int rc = raw_cmd(sh, &m, line);
+    if (rc != 0)
+        return rc;
+    if (m.code != 250) {
+        char q[600];
+        fprintf(stderr,
+                "ftpc: cannot go back to %s after reconnecting (%s); now in the login "
+                "directory\n",
+                sh->cwd, ftpc_quote_reply(m.code, m.text, q, sizeof(q)));
+        sh->cwd[0] = '\0';
+        return pwd_raw(sh);
+    }
+    return 0;
+}
+
+int sh_conn_ensure(shell *sh)
+{
+    if (!sh->open)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "not connected (use: open HOST)");
+    sh_conn_reap(sh);
+    if (sh->conn != NULL && ftpc_conn_is_ready(sh->conn))
+        return 0;
+    return connect_login(sh);
+}
+
+int sh_conn_cmd(shell *sh, ftp_reply_msg *out, const char *fmt, ...)
+{
+    char line[FTPC_URL_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return sh_fail(sh, FTPC_EXIT_USAGE, "command too long");
+    int rc = sh_conn_ensure(sh);
+    if (rc != 0)
+        return rc;
+    return raw_cmd(sh, out, line);
+}
+
+int sh_conn_pwd(shell *sh)
+{
+    int rc = sh_conn_ensure(sh);
+    if (rc != 0)
+        return rc;
+    return pwd_raw(sh);
+}
+
+int sh_conn_open(shell *sh, const ftpc_url *u)
+{
+    sh->cwd[0] = '\0';
+    sh->home[0] = '\0';
+    int rc = connect_login(sh);
+    if (rc == 0)
+        rc = pwd_raw(sh);
+    if (rc != 0)
+        return rc;
+    snprintf(sh->home, sizeof(sh->home), "%s", sh->cwd);
+    if (u->path[0] == '\0')
+        return 0;
+    char line[FTPC_URL_PATH_MAX + 8];
+    snprintf(line, sizeof(line), "CWD %s", u->path);
+    ftp_reply_msg m;
+    rc = raw_cmd(sh, &m, line);
+    if (rc != 0)
+        return rc;
+    if (m.code != 250) {
+        char q[600];
+        return sh_fail(sh, ftpc_status_for_reply(m.code), "cd %s: the server replied %s", u->path,
+                       ftpc_quote_reply(m.code, m.text, q, sizeof(q)));
+    }
+    return pwd_raw(sh);
+}
+
+void sh_conn_drop(shell *sh)
+{
+    if (sh->conn != NULL) {
+        if (!sh->conn_failed && ftpc_conn_is_ready(sh->conn))
+            ftpc_conn_quit(sh->conn);
+        else
+            ftpc_conn_free(sh->conn);
+    }
+    sh->conn = NULL;
+    sh->conn_failed = false;
+}
+
+static void op_done_cb(void *ud, int status, bool reusable)
+{
+    shell *sh = ud;
+    sh->op_done = true;
+    sh->op_status = status;
+    sh->op_reusable = reusable;
+}
+
+int sh_conn_task(shell *sh, ftpc_task *t, bool quiet)
+{
+    int rc = sh_conn_ensure(sh);
+    if (rc != 0)
+        return rc;
+    t->ep = sh->ep;
+    sh->op_done = false;
+    ftpc_xfer *x = NULL;
+    ftpc_fsop *f = NULL;
+    fflush(stdout); /* a listing is written to the fd directly */
+    if (t->kind == FTPC_T_LS) {
+        x = ftpc_xfer_new(&sh->ctx, t, op_done_cb, sh);
+        if (x != NULL)
+            ftpc_xfer_start(x, sh->conn);
+    } else {
+        f = ftpc_fsop_new(&sh->ctx, t, op_done_cb, sh);
+        if (f != NULL)
+            ftpc_fsop_start(f, sh->conn);
+    }
+    if (x == NULL && f == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    bool stopped = false;
+    while (!sh->op_done) {
+        if (ftpc_sh_intr || ev_run_once(sh->loop, -1) < 0) {
+            stopped = true;
+            break;
+        }
+    }
+    ftpc_xfer_free(x);
+    ftpc_fsop_free(f);
+    if (stopped) {
+        /* The operation was abandoned half way: the connection's state is unknown. */
+        if (x != NULL)
+            fflush(stdout);
+        return interrupted(sh);
+    }
+    if (sh->op_reusable && sh->conn != NULL && ftpc_conn_is_ready(sh->conn))
+        ftpc_conn_set_owner(sh->conn, &sh_owner, sh);
+    else
+        forget_conn(sh);
+    if (t->err.status != FTPC_OK && !quiet)
+        sh_fail(sh, t->err.status, "%s", t->err.msg);
+    return t->err.status;
+}
+
+/* ---- paths and URLs ---- */
+
+char *sh_resolve(const shell *sh, const char *path, char *out, size_t out_size)
+{
+    if (path[0] == '/' || sh->cwd[0] == '\0') {
+        snprintf(out, out_size, "%s", path);
+        return out;
+    }
+    if (path[0] == '\0') {
+        snprintf(out, out_size, "%s", sh->cwd);
+        return out;
+    }
+    size_t cl = strlen(sh->cwd);
+    bool slash = cl > 0 && sh->cwd[cl - 1] == '/';
+    snprintf(out, out_size, "%s%s%s", sh->cwd, slash ? "" : "/", path);
+    return out;
+}
+
+/* %-encodes s onto out at *o. Returns 0, or -1 when out is full. */
+static int enc(char *out, size_t size, size_t *o, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                     (*p >= '0' && *p <= '9') || (*p != 0 && strchr("-._~", *p) != NULL) ||
+                     (*p != 0 && strchr(keep, *p) != NULL);
+        if (*o + 4 >= size)
+            return -1;
+        if (plain) {
+            out[(*o)++] = (char)*p;
+        } else {
+            out[(*o)++] = '%';
+            out[(*o)++] = hex[*p >> 4];
+            out[(*o)++] = hex[*p & 15];
+        }
+    }
+    out[*o] = '\0';
+    return 0;
+}
+
+static int lit(char *out, size_t size, size_t *o, const char *s)
+{
+    size_t n = strlen(s);
+    if (*o + n + 1 >= size)
+        return -1;
+    memcpy(out + *o, s, n + 1);
+    *o += n;
+    return 0;
+}
+
+int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_size)
+{
+    static const char *const schemes[] = {"ftp://", "ftpes://", "ftps://"};
+    const ftpc_url *u = &sh->site;
+    char abs[FTPC_URL_PATH_MAX];
+    sh_resolve(sh, path, abs, sizeof(abs));
+    size_t o = 0;
+    char port[16];
+    snprintf(port, sizeof(port), ":%d", u->port);
+    int tls = u->tls >= 0 && u->tls <= 2 ? u->tls : 0;
+    int rc = lit(out, out_size, &o, schemes[tls]);
+    if (rc == 0 && u->has_user) {
+        rc = enc(out, out_size, &o, u->user, "");
+        if (rc == 0 && u->has_pass)
+            rc = lit(out, out_size, &o, ":") || enc(out, out_size, &o, u->pass, "");
+        if (rc == 0)
+            rc = lit(out, out_size, &o, "@");
+    }
+    bool v6 = strchr(u->host, ':') != NULL;
+    if (rc == 0)
+        rc = lit(out, out_size, &o, v6 ? "[" : "") || lit(out, out_size, &o, u->host) ||
+             lit(out, out_size, &o, v6 ? "]" : "") || lit(out, out_size, &o, port) ||
+             lit(out, out_size, &o, "/");
+    /* Glob characters stay as they are, so a pattern still reads as one. */
+    if (rc == 0)
+        rc = enc(out, out_size, &o, abs, "/*?[]");
+    size_t al = strlen(abs);
+    if (rc == 0 && dir && al > 0 && abs[al - 1] != '/')
+        rc = lit(out, out_size, &o, "/");
+    return rc == 0 ? 0 : -1;
+}
+
+char *sh_display(const shell *sh, const char *path, char *out, size_t out_size)
+{
+    ftpc_url u = sh->site;
+    sh_resolve(sh, path, u.path, sizeof(u.path));
+    return ftpc_url_display(&u, out, out_size);
+}

@@ -1,0 +1,474 @@
+/* Transfer jobs of the shell. A transfer command becomes a one-shot command line (URLs with
+ * the session's credentials and absolute paths), parsed by the one-shot parser and run by
+ * the one-shot machinery (ftpc_cli_exec) on a loop of its own in a worker thread: mirror and
+ * glob expansion are sequential code that runs the loop to completion at each step, so
+ * running them on the shell's loop would stall the prompt (or, with the prompt fed from
+ * inside those steps, nest commands in one another). A job shares nothing with the shell but
+ * this record: its stop flag and wake-up eventfd (kill), a memfd where a background job's
+ * display writes its summary lines and messages (relayed above the prompt by the main
+ * thread), a progress snapshot under a mutex (jobs), and the done flag plus the shell's
+ * eventfd (the end). A foreground job runs the same way while the shell waits for it. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bars.h"
+#include "shell_int.h"
+
+#define SNAPSHOT_MS 200
+#define RELAY_MS 250
+#define DRAIN_MS 2500
+#define PROGRESS_MAX 4096
+
+struct sh_job {
+    sh_job *next;
+    int id;
+    char what[512];
+    char **argv;
+    int argc;
+    ftpc_cli cli;
+    bool background;
+    pthread_t th;
+    bool started, joined;
+    volatile sig_atomic_t stop;
+    bool killed;
+    int wake_fd;   /* eventfd on the job's loop */
+    int msg_fd;    /* memfd (background), -1 in the foreground */
+    off_t msg_off; /* relayed up to here */
+    int notify_fd; /* the shell's eventfd */
+    pthread_mutex_t mu;
+    char progress[PROGRESS_MAX];
+    atomic_bool done;
+    int status;
+    struct timespec start;
+};
+
+/* ---- the worker thread ---- */
+
+typedef struct snap_ud {
+    sh_job *j;
+    ftpc_ctx *ctx;
+} snap_ud;
+
+static void wake_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    uint64_t v;
+    ssize_t n = read(fd, &v, sizeof(v));
+    (void)n; /* returning from the wait is the point: the stop flag is checked next */
+}
+
+static long snap_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    snap_ud *s = ud;
+    char snapbuf[PROGRESS_MAX];
+    ftpc_bars_snapshot(s->ctx->bars, snapbuf, sizeof(snapbuf), 100);
+    pthread_mutex_lock(&s->j->mu);
+    memcpy(s->j->progress, snapbuf, sizeof(snapbuf));
+    pthread_mutex_unlock(&s->j->mu);
+    return SNAPSHOT_MS;
+}
+
+static int run_job(sh_job *j)
+{
+    ftpc_cli *cli = &j->cli;
+    if (cli->output_dir != NULL) {
+        struct stat st;
+        if (stat(cli->output_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            dprintf(j->background ? j->msg_fd : STDERR_FILENO, "ftpc: %s: not a directory\n",
+                    cli->output_dir);
+            return FTPC_EXIT_LOCAL;
+        }
+    }
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    if (loop == NULL) {
+        dprintf(j->background ? j->msg_fd : STDERR_FILENO,
+                "ftpc: cannot create an event loop: %s\n", strerror(errno));
+        return FTPC_EXIT_LOCAL;
+    }
+    ftpc_ctx ctx;
+    ftpc_ctx_init(&ctx, loop, &cli->opts);
+    ftpc_bars_cfg bc = {.fd = STDERR_FILENO,
+                        .mode = cli->opts.progress,
+                        .quiet = cli->opts.quiet,
+                        .tty = -1,
+                        .width = 0,
+                        .color = -1,
+                        .unicode = -1};
+    bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout) || cli->mirror;
+    if (j->background) {
+        /* Summary lines and messages only, into the memfd; progress through snapshots. */
+        bc.fd = j->msg_fd;
+        bc.mode = FTPC_PROGRESS_NONE;
+        bc.tty = 0;
+        bc.color = 0;
+    } else if (!files && bc.mode == FTPC_PROGRESS_AUTO) {
+        bc.mode = FTPC_PROGRESS_NONE;
+    }
+    ctx.bars = ftpc_bars_new(loop, &bc);
+    if (ctx.bars != NULL)
+        ftpc_bars_set_files(ctx.bars, cli->nfiles);
+    ev_add(loop, j->wake_fd, EV_READ, wake_cb, j);
+    snap_ud su = {.j = j, .ctx = &ctx};
+    ev_timer snap;
+    ev_timer_init(&snap, snap_cb, &su);
+    if (j->background && ctx.bars != NULL)
+        ev_timer_start(loop, &snap, 100);
+
+    int status = ftpc_cli_exec(cli, &ctx, &j->stop);
+
+    ev_timer_stop(loop, &snap);
+    pthread_mutex_lock(&j->mu);
+    j->progress[0] = '\0';
+    pthread_mutex_unlock(&j->mu);
+    /* Let the QUITs be answered, briefly. */
+    ev_update_time(loop);
+    long long deadline = ev_now(loop) + DRAIN_MS;
+    while (ctx.nconns > 0 && ev_now(loop) < deadline && !j->stop)
+        if (ev_run_once(loop, 100) < 0)
+            break;
+    ev_del(loop, j->wake_fd, EV_READ | EV_WRITE);
+    ftpc_conn_free_all(&ctx);
+    ftpc_ctx_flush(&ctx);
+    ftpc_bars *bars = ctx.bars;
+    ctx.bars = NULL;
+    ftpc_bars_free(bars);
+    ev_loop_free(loop);
+    return status;
+}
+
+static void *job_thread(void *p)
+{
+    sh_job *j = p;
+    j->status = run_job(j);
+    atomic_store(&j->done, true);
+    uint64_t one = 1;
+    ssize_t n = write(j->notify_fd, &one, sizeof(one));
+    (void)n;
+    return NULL;
+}
+
+/* ---- the shell's side ---- */
+
+static void job_free(sh_job *j)
+{
+    if (j == NULL)
+        return;
+    if (j->started && !j->joined)
+        pthread_join(j->th, NULL);
+    if (j->wake_fd >= 0)
+        close(j->wake_fd);
+    if (j->msg_fd >= 0)
+        close(j->msg_fd);
+    ftpc_cli_free(&j->cli);
+    for (int i = 0; i < j->argc; i++) {
+        /* The URLs hold the password. */
+        memset(j->argv[i], 0, strlen(j->argv[i]));
+        free(j->argv[i]);
+    }
+    free(j->argv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static void wake(sh_job *j)
+{
+    uint64_t one = 1;
+    ssize_t n = write(j->wake_fd, &one, sizeof(one));
+    (void)n;
+}
+
+static void join(sh_job *j)
+{
+    if (j->started && !j->joined) {
+        pthread_join(j->th, NULL);
+        j->joined = true;
+    }
+}
+
+/* Relays the complete lines a background job wrote since last time (all of it at the end). */
+static void relay(shell *sh, sh_job *j, bool all)
+{
+    if (j->msg_fd < 0)
+        return;
+    struct stat st;
+    if (fstat(j->msg_fd, &st) < 0 || st.st_size <= j->msg_off)
+        return;
+    char chunk[16384];
+    while (j->msg_off < st.st_size) {
+        size_t want = (size_t)(st.st_size - j->msg_off);
+        if (want > sizeof(chunk) - 1)
+            want = sizeof(chunk) - 1;
+        ssize_t n = pread(j->msg_fd, chunk, want, j->msg_off);
+        if (n <= 0)
+            return;
+        size_t used = 0;
+        for (ssize_t i = 0; i < n; i++) {
+            if (chunk[i] != '\n')
+                continue;
+            chunk[i] = '\0';
+            char line[sizeof(chunk) + 16];
+            snprintf(line, sizeof(line), "[%d] %s", j->id, chunk + used);
+            sh_notify(sh, line);
+            used = (size_t)i + 1;
+        }
+        if (used == 0) {
+            if (!all && (size_t)n < sizeof(chunk) - 1)
+                return; /* half a line: wait for the rest */
+            chunk[n] = '\0';
+            char line[sizeof(chunk) + 16];
+            snprintf(line, sizeof(line), "[%d] %s", j->id, chunk);
+            sh_notify(sh, line);
+            used = (size_t)n;
+        }
+        j->msg_off += (off_t)used;
+    }
+}
+
+static long relay_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    shell *sh = ud;
+    /* Only wakes the main loop, which relays after the iteration (outside callbacks). */
+    return sh->jobs != NULL ? RELAY_MS : EV_TIMER_STOP;
+}
+
+int sh_jobs_init(shell *sh)
+{
+    sh->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (sh->notify_fd < 0)
+        return -1;
+    ev_timer_init(&sh->relay, relay_cb, sh);
+    sh->next_job = 1;
+    return 0;
+}
+
+void sh_jobs_free(shell *sh)
+{
+    while (sh->jobs != NULL) {
+        sh_job *j = sh->jobs;
+        sh->jobs = j->next;
+        job_free(j);
+    }
+    ev_timer_stop(sh->loop, &sh->relay);
+    if (sh->notify_fd >= 0)
+        close(sh->notify_fd);
+    sh->notify_fd = -1;
+}
+
+static double elapsed_s(const sh_job *j)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - j->start.tv_sec) + (double)(now.tv_nsec - j->start.tv_nsec) / 1e9;
+}
+
+int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *what)
+{
+    sh_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        for (int i = 0; i < argc; i++)
+            free(argv[i]);
+        free(argv);
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    }
+    j->argv = argv;
+    j->argc = argc;
+    j->wake_fd = j->msg_fd = -1;
+    j->background = background;
+    j->notify_fd = sh->notify_fd;
+    pthread_mutex_init(&j->mu, NULL);
+    snprintf(j->what, sizeof(j->what), "%s", what);
+    char err[512];
+    if (ftpc_cli_parse(argc, argv, &j->cli, err, sizeof(err)) < 0) {
+        int rc = sh_fail(sh, FTPC_EXIT_USAGE, "%s", err);
+        job_free(j);
+        return rc;
+    }
+    /* The type is the session's (binary / ascii commands). */
+    j->cli.opts.ascii = sh->opts.ascii;
+    j->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (background)
+        j->msg_fd = memfd_create("ftpc-job", MFD_CLOEXEC);
+    if (j->wake_fd < 0 || (background && j->msg_fd < 0)) {
+        int rc = sh_fail(sh, FTPC_EXIT_LOCAL, "cannot set up the job: %s", strerror(errno));
+        job_free(j);
+        return rc;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &j->start);
+    /* The worker must not take the shell's signals: block them while it is created (it
+     * inherits the mask), so Ctrl-C always reaches the main thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int prc = pthread_create(&j->th, NULL, job_thread, j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (prc != 0) {
+        int rc = sh_fail(sh, FTPC_EXIT_LOCAL, "cannot start a thread: %s", strerror(prc));
+        job_free(j);
+        return rc;
+    }
+    j->started = true;
+    if (!background) {
+        fflush(stdout);
+        while (!atomic_load(&j->done)) {
+            if (ftpc_sh_intr) {
+                /* Ctrl-C stops this transfer (a partial download stays for reget). */
+                ftpc_sh_intr = 0;
+                j->stop = 1;
+                j->killed = true;
+                wake(j);
+            }
+            if (ev_run_once(sh->loop, -1) < 0)
+                break;
+        }
+        join(j);
+        int rc = j->status;
+        if (j->killed)
+            rc = FTPC_EXIT_XFER; /* the transfer said so */
+        if (rc != FTPC_OK && !sh->tty)
+            /* The transfer said what failed; a script also wants to know which line. */
+            sh_fail(sh, rc, "failed (exit status %d)", rc);
+        sh_record(sh, rc);
+        job_free(j);
+        return rc;
+    }
+    j->id = sh->next_job++;
+    sh_job **tail = &sh->jobs;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = j;
+    if (!ev_timer_active(&sh->relay))
+        ev_timer_start(sh->loop, &sh->relay, RELAY_MS);
+    sh_out(sh, "[%d] %s", j->id, j->what);
+    return FTPC_OK;
+}
+
+void sh_jobs_poll(shell *sh)
+{
+    for (sh_job **pp = &sh->jobs; *pp != NULL;) {
+        sh_job *j = *pp;
+        relay(sh, j, false);
+        if (!atomic_load(&j->done)) {
+            pp = &j->next;
+            continue;
+        }
+        join(j);
+        relay(sh, j, true);
+        char line[700];
+        if (j->killed)
+            snprintf(line, sizeof(line), "[%d] Stopped  %s", j->id, j->what);
+        else if (j->status == FTPC_OK)
+            snprintf(line, sizeof(line), "[%d] Done     %s (%.1f s)", j->id, j->what, elapsed_s(j));
+        else
+            snprintf(line, sizeof(line), "[%d] Exit %d   %s", j->id, j->status, j->what);
+        sh_notify(sh, line);
+        if (!j->killed)
+            sh_record(sh, j->status);
+        *pp = j->next;
+        job_free(j);
+    }
+}
+
+int sh_jobs_running(const shell *sh)
+{
+    int n = 0;
+    for (const sh_job *j = sh->jobs; j != NULL; j = j->next)
+        n++;
+    return n;
+}
+
+static sh_job *find(shell *sh, int id)
+{
+    for (sh_job *j = sh->jobs; j != NULL; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+int sh_jobs_list(shell *sh)
+{
+    sh_jobs_poll(sh);
+    if (sh->jobs == NULL) {
+        sh_out(sh, "No background jobs.");
+        return FTPC_OK;
+    }
+    for (sh_job *j = sh->jobs; j != NULL; j = j->next) {
+        char prog[PROGRESS_MAX];
+        pthread_mutex_lock(&j->mu);
+        memcpy(prog, j->progress, sizeof(prog));
+        pthread_mutex_unlock(&j->mu);
+        sh_out(sh, "[%d] %-8s %s (%.0f s)", j->id, j->killed ? "Stopping" : "Running", j->what,
+               elapsed_s(j));
+        if (prog[0] == '\0') {
+            sh_out(sh, "    (no transfer running yet: connecting or listing)");
+            continue;
+        }
+        for (char *line = prog; *line != '\0';) {
+            char *nl = strchr(line, '\n');
+            if (nl != NULL)
+                *nl = '\0';
+            sh_out(sh, "    %s", line);
+            if (nl == NULL)
+                break;
+            line = nl + 1;
+        }
+    }
+    return FTPC_OK;
+}
+
+int sh_jobs_wait(shell *sh, int id)
+{
+    if (id > 0 && find(sh, id) == NULL)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "no job %d", id);
+    for (;;) {
+        sh_jobs_poll(sh);
+        bool pending = id > 0 ? find(sh, id) != NULL : sh->jobs != NULL;
+        if (!pending || ftpc_sh_term)
+            break;
+        if (ftpc_sh_intr) {
+            ftpc_sh_intr = 0;
+            sh_out(sh, "(the jobs go on in the background)");
+            break;
+        }
+        if (ev_run_once(sh->loop, -1) < 0)
+            break;
+    }
+    return FTPC_OK;
+}
+
+int sh_jobs_kill(shell *sh, int id)
+{
+    sh_job *j = find(sh, id);
+    if (j == NULL)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "no job %d", id);
+    if (atomic_load(&j->done)) {
+        sh_jobs_poll(sh); /* it ended meanwhile: say how */
+        return FTPC_OK;
+    }
+    j->stop = 1;
+    j->killed = true;
+    wake(j);
+    sh_out(sh, "[%d] stopping %s", j->id, j->what);
+    return FTPC_OK;
+}
+
+void sh_jobs_stop_all(shell *sh)
+{
+    for (sh_job *j = sh->jobs; j != NULL; j = j->next) {
+        if (!atomic_load(&j->done)) {
+            j->stop = 1;
+            j->killed = true;
+            wake(j);
+        }
+    }
+    for (sh_job *j = sh->jobs; j != NULL; j = j->next)
+        join(j); /* each stops at its next loop iteration */
+}

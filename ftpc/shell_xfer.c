@@ -1,0 +1,433 @@
+/* The shell's transfer commands (get, reget, mget, put, reput, mput, mirror): each becomes a
+ * one-shot command line, with URLs built from the session (its credentials and the remote
+ * directory) and local paths made absolute, so a later lcd cannot move a background
+ * transfer; the line is then parsed by the one-shot parser and run as a job
+ * (shell_jobs.c). The words the user typed pass through as one-shot options, except -b. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shell_int.h"
+
+/* An absolute local path for p ("~" is the home directory). Returns 0 or -1 (too long). */
+int sh_abs_local(const char *p, char *out, size_t out_size)
+{
+    int n;
+    const char *home = getenv("HOME");
+    if (p[0] == '/') {
+        n = snprintf(out, out_size, "%s", p);
+    } else if (home != NULL && p[0] == '~' && (p[1] == '\0' || p[1] == '/')) {
+        n = snprintf(out, out_size, "%s%s", home, p + 1);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return -1;
+        if (strcmp(p, ".") == 0)
+            n = snprintf(out, out_size, "%s", cwd);
+        else
+            n = snprintf(out, out_size, "%s/%s", cwd, p);
+    }
+    return n > 0 && (size_t)n < out_size ? 0 : -1;
+}
+
+static const char *last_part(const char *p)
+{
+    /* "a/b/" gives "b/": the caller strips slashes first. */
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+typedef struct xargs {
+    char **v;
+    int n, cap;
+    bool oom;
+} xargs;
+
+static void xpush(xargs *a, const char *s)
+{
+    if (a->oom)
+        return;
+    if (a->n + 2 > a->cap) {
+        int cap = a->cap ? a->cap * 2 : 32;
+        char **g = realloc(a->v, (size_t)cap * sizeof(*g));
+        if (g == NULL) {
+            a->oom = true;
+            return;
+        }
+        a->v = g;
+        a->cap = cap;
+    }
+    char *d = strdup(s);
+    if (d == NULL) {
+        a->oom = true;
+        return;
+    }
+    a->v[a->n++] = d;
+    a->v[a->n] = NULL;
+}
+
+static void xfree(xargs *a)
+{
+    for (int i = 0; i < a->n; i++) {
+        memset(a->v[i], 0, strlen(a->v[i]));
+        free(a->v[i]);
+    }
+    free(a->v);
+    memset(a, 0, sizeof(*a));
+}
+
+/* Long options of the one-shot parser that take a separate value. */
+static bool long_needs_value(const char *name)
+{
+    static const char *const names[] = {
+        "output",   "output-dir", "jobs",     "retry",  "retry-delay", "limit-rate", "timeout",
+        "progress", "exclude",    "segments", "cacert", "pin",         "tls-max",    NULL};
+    for (int i = 0; names[i] != NULL; i++)
+        if (strcmp(name, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* A transfer command's words: its options (passed on, local paths made absolute) and its
+ * operands. */
+typedef struct xcmd {
+    xargs opts;
+    char **ops; /* point into argv */
+    int nops;
+    bool background, has_o, has_O, reverse;
+} xcmd;
+
+static int split_xfer(shell *sh, int argc, char **argv, xcmd *x)
+{
+    memset(x, 0, sizeof(*x));
+    x->ops = calloc((size_t)argc + 1, sizeof(*x->ops));
+    if (x->ops == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    char path[PATH_MAX];
+    bool only_ops = false;
+    for (int i = 1; i < argc; i++) {
+        const char *w = argv[i];
+        if (only_ops || w[0] != '-' || w[1] == '\0') {
+            x->ops[x->nops++] = argv[i];
+            continue;
+        }
+        if (strcmp(w, "--") == 0) {
+            only_ops = true;
+            continue;
+        }
+        if (w[1] == '-') {
+            char name[64];
+            const char *eq = strchr(w + 2, '=');
+            size_t nl = eq ? (size_t)(eq - (w + 2)) : strlen(w + 2);
+            snprintf(name, sizeof(name), "%.*s", (int)(nl < 63 ? nl : 63), w + 2);
+            if (strcmp(name, "background") == 0) {
+                x->background = true;
+                continue;
+            }
+            if (strcmp(name, "reverse") == 0)
+                x->reverse = true;
+            bool local = strcmp(name, "output") == 0 || strcmp(name, "output-dir") == 0;
+            x->has_o |= strcmp(name, "output") == 0;
+            x->has_O |= strcmp(name, "output-dir") == 0;
+            const char *val = NULL;
+            if (eq != NULL) {
+                val = eq + 1;
+            } else if (long_needs_value(name)) {
+                if (i + 1 >= argc)
+                    return sh_fail(sh, FTPC_EXIT_USAGE, "option %s needs a value", w);
+                val = argv[++i];
+            }
+            if (val == NULL) {
+                xpush(&x->opts, w);
+                continue;
+            }
+            char opt[80];
+            snprintf(opt, sizeof(opt), "--%s", name);
+            xpush(&x->opts, opt);
+            if (local && strcmp(val, "-") != 0) {
+                if (sh_abs_local(val, path, sizeof(path)) < 0)
+                    return sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", val);
+                val = path;
+            }
+            xpush(&x->opts, val);
+            continue;
+        }
+        /* A cluster of short options; -b is the shell's, o, O and j take a value. */
+        char flags[64] = "-";
+        size_t fl = 1;
+        for (const char *c = w + 1; *c != '\0'; c++) {
+            if (*c == 'b') {
+                x->background = true;
+                continue;
+            }
+            if (*c == 'R')
+                x->reverse = true;
+            if (*c != 'o' && *c != 'O' && *c != 'j') {
+                if (fl + 1 < sizeof(flags))
+                    flags[fl++] = *c;
+                continue;
+            }
+            const char *val = c[1] != '\0' ? c + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (val == NULL)
+                return sh_fail(sh, FTPC_EXIT_USAGE, "option -%c needs a value", *c);
+            x->has_o |= *c == 'o';
+            x->has_O |= *c == 'O';
+            if (*c != 'j' && strcmp(val, "-") != 0) {
+                if (sh_abs_local(val, path, sizeof(path)) < 0)
+                    return sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", val);
+                val = path;
+            }
+            char opt[3] = {'-', *c, '\0'};
+            flags[fl] = '\0';
+            if (fl > 1)
+                xpush(&x->opts, flags);
+            fl = 1;
+            xpush(&x->opts, opt);
+            xpush(&x->opts, val);
+            break;
+        }
+        flags[fl] = '\0';
+        if (fl > 1)
+            xpush(&x->opts, flags);
+    }
+    if (x->opts.oom)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    return 0;
+}
+
+static void xcmd_free(xcmd *x)
+{
+    xfree(&x->opts);
+    free(x->ops);
+}
+
+/* The start of a one-shot command line: the command line's own options, then the session's
+ * mode, then the command and its options. */
+static void begin_argv(shell *sh, xargs *a, const char *cmd, const xcmd *x)
+{
+    xpush(a, "ftpc");
+    for (int i = 0; i < sh->ngopts; i++)
+        xpush(a, sh->gopts[i]);
+    xpush(a, "--no-netrc"); /* the credentials are in the URLs */
+    xpush(a, sh->opts.active ? "--active" : "--passive");
+    xpush(a, cmd);
+    for (int i = 0; i < x->opts.n; i++)
+        xpush(a, x->opts.v[i]);
+}
+
+static int push_url(shell *sh, xargs *a, const char *path, bool dir)
+{
+    char url[FTPC_URL_PATH_MAX + 1200];
+    if (sh_url(sh, path, dir, url, sizeof(url)) < 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", path);
+    xpush(a, url);
+    return 0;
+}
+
+static int push_local(shell *sh, xargs *a, const char *p)
+{
+    char path[PATH_MAX];
+    if (sh_abs_local(p, path, sizeof(path)) < 0)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", p);
+    xpush(a, path);
+    return 0;
+}
+
+/* Runs the built command line; takes a's strings. */
+static int run_argv(shell *sh, xargs *a, bool background)
+{
+    if (a->oom) {
+        xfree(a);
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    }
+    char **v = a->v;
+    int n = a->n;
+    memset(a, 0, sizeof(*a));
+    return sh_job_run(sh, v, n, background, sh->cmd_line);
+}
+
+int sh_need_site(shell *sh)
+{
+    if (!sh->open)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "not connected (use: open HOST)");
+    return 0;
+}
+
+/* get, reget, mget. */
+static int do_get(shell *sh, int argc, char **argv, bool resume, bool many)
+{
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    xcmd x;
+    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
+        xcmd_free(&x);
+        return rc;
+    }
+    if (x.nops == 0 || (!many && x.nops > 2)) {
+        xcmd_free(&x);
+        return sh_fail(sh, FTPC_EXIT_USAGE,
+                       many ? "usage: mget [-b] [OPTIONS] REMOTE..."
+                            : "usage: %s [-b] [OPTIONS] REMOTE [LOCAL] "
+                              "(mget for several files)",
+                       argv[0]);
+    }
+    bool local_given = !many && x.nops == 2;
+    if (local_given && (x.has_o || x.has_O)) {
+        xcmd_free(&x);
+        return sh_fail(sh, FTPC_EXIT_USAGE, "a LOCAL name and -o/-O cannot be combined");
+    }
+    xargs a = {0};
+    begin_argv(sh, &a, "get", &x);
+    if (resume)
+        xpush(&a, "-c");
+    if (local_given) {
+        xpush(&a, "-o");
+        rc = push_local(sh, &a, x.ops[1]);
+    } else if (!x.has_o && !x.has_O) {
+        /* Into the local directory of now, even if lcd moves before the job ends. */
+        xpush(&a, "-O");
+        rc = push_local(sh, &a, ".");
+    }
+    xpush(&a, "--");
+    int nremote = local_given ? 1 : x.nops;
+    for (int i = 0; rc == 0 && i < nremote; i++)
+        rc = push_url(sh, &a, x.ops[i], false);
+    bool bg = x.background;
+    xcmd_free(&x);
+    if (rc != 0) {
+        xfree(&a);
+        return rc;
+    }
+    return run_argv(sh, &a, bg);
+}
+
+/* put, reput, mput. */
+static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
+{
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    xcmd x;
+    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
+        xcmd_free(&x);
+        return rc;
+    }
+    if (x.nops == 0 || (!many && x.nops > 2)) {
+        xcmd_free(&x);
+        return sh_fail(sh, FTPC_EXIT_USAGE,
+                       many ? "usage: mput [-b] [OPTIONS] LOCAL..."
+                            : "usage: %s [-b] [OPTIONS] LOCAL [REMOTE] "
+                              "(mput for several files)",
+                       argv[0]);
+    }
+    xargs a = {0};
+    begin_argv(sh, &a, "put", &x);
+    if (resume)
+        xpush(&a, "-c");
+    xpush(&a, "--");
+    bool remote_given = !many && x.nops == 2;
+    int nlocal = remote_given ? 1 : x.nops;
+    for (int i = 0; rc == 0 && i < nlocal; i++)
+        rc = push_local(sh, &a, x.ops[i]);
+    if (rc == 0) {
+        if (remote_given) {
+            size_t l = strlen(x.ops[1]);
+            rc = push_url(sh, &a, x.ops[1], l > 0 && x.ops[1][l - 1] == '/');
+        } else {
+            rc = push_url(sh, &a, "", true); /* into the remote directory */
+        }
+    }
+    bool bg = x.background;
+    xcmd_free(&x);
+    sh_cache_clear(sh);
+    if (rc != 0) {
+        xfree(&a);
+        return rc;
+    }
+    return run_argv(sh, &a, bg);
+}
+
+int sh_cmd_get(shell *sh, int argc, char **argv)
+{
+    return do_get(sh, argc, argv, false, false);
+}
+
+int sh_cmd_reget(shell *sh, int argc, char **argv)
+{
+    return do_get(sh, argc, argv, true, false);
+}
+
+int sh_cmd_mget(shell *sh, int argc, char **argv)
+{
+    return do_get(sh, argc, argv, false, true);
+}
+
+int sh_cmd_put(shell *sh, int argc, char **argv)
+{
+    return do_put(sh, argc, argv, false, false);
+}
+
+int sh_cmd_reput(shell *sh, int argc, char **argv)
+{
+    return do_put(sh, argc, argv, true, false);
+}
+
+int sh_cmd_mput(shell *sh, int argc, char **argv)
+{
+    return do_put(sh, argc, argv, false, true);
+}
+
+int sh_cmd_mirror(shell *sh, int argc, char **argv)
+{
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    xcmd x;
+    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
+        xcmd_free(&x);
+        return rc;
+    }
+    if (x.nops > 2 || (x.reverse && x.nops == 0)) {
+        xcmd_free(&x);
+        return sh_fail(sh, FTPC_EXIT_USAGE,
+                       "usage: mirror [-b] [OPTIONS] [REMOTE [LOCAL]] or mirror -R [OPTIONS] "
+                       "LOCAL [REMOTE]");
+    }
+    xargs a = {0};
+    begin_argv(sh, &a, "mirror", &x);
+    xpush(&a, "--");
+    char name[PATH_MAX];
+    if (!x.reverse) {
+        const char *remote = x.nops > 0 ? x.ops[0] : "";
+        char abs[FTPC_URL_PATH_MAX];
+        sh_resolve(sh, remote, abs, sizeof(abs));
+        size_t l = strlen(abs);
+        while (l > 1 && abs[l - 1] == '/')
+            abs[--l] = '\0';
+        /* Into LOCAL, else a directory named as the remote one (here, for the root). */
+        const char *base = last_part(abs);
+        snprintf(name, sizeof(name), "%s",
+                 x.nops > 1 ? x.ops[1] : (base[0] && strcmp(base, "/") ? base : "."));
+        rc = push_url(sh, &a, remote, false);
+        if (rc == 0)
+            rc = push_local(sh, &a, name);
+    } else {
+        snprintf(name, sizeof(name), "%s", x.ops[0]);
+        size_t l = strlen(name);
+        while (l > 1 && name[l - 1] == '/')
+            name[--l] = '\0';
+        rc = push_local(sh, &a, name);
+        if (rc == 0)
+            rc = push_url(sh, &a, x.nops > 1 ? x.ops[1] : last_part(name), false);
+        sh_cache_clear(sh);
+    }
+    bool bg = x.background;
+    xcmd_free(&x);
+    if (rc != 0) {
+        xfree(&a);
+        return rc;
+    }
+    return run_argv(sh, &a, bg);
+}

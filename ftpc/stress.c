@@ -1,0 +1,439 @@
+/* The run of `ftpc stress`: limits, set-up phase, ramp-up, the timed or counted main phase,
+ * the live view and the report (see stress.h). */
+#include "stress.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "net.h"
+#include "status.h"
+#include "stream_tls.h"
+#include "stress_client.h"
+#include "stress_opts.h"
+#include "stress_report.h"
+#include "stress_view.h"
+
+#define TICK_MS 250
+#define SETUP_CLIENTS 4
+#define FDS_RESERVED 64 /* stdio, epoll, the set-up clients, report files */
+#define SCRATCH_SIZE (128u * 1024)
+#define ZSCRATCH_SIZE (64u * 1024)
+#define RBUF_SIZE (16u * 1024)
+
+typedef struct stress_main {
+    stress_run run;
+    stress_view view;
+    ev_timer tick, deadline;
+    volatile sig_atomic_t *stop;
+    long long end_by_ms; /* after the deadline: clients still busy at this time are cut off */
+} stress_main;
+
+static stress_main *the_main(stress_run *run)
+{
+    return (stress_main *)run; /* run is the first member */
+}
+
+void stress_run_message(stress_run *run, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    stress_view *v = run->view;
+    if (v != NULL && v->enabled) {
+        stress_view_message(v, msg);
+    } else {
+        fprintf(stderr, "%s\n", msg);
+        fflush(stderr);
+    }
+}
+
+static void view_update(stress_main *m)
+{
+    stress_run *run = &m->run;
+    stress_view_sample s = {
+        .now_ms = ev_now(run->loop),
+        .elapsed_s = run->main_phase ? (double)(stress_now_us() - run->t0_us) / 1e6 : 0.0,
+        .total_s = (double)run->o->duration_ms / 1000.0,
+        .phase = !run->main_phase ? "setup"
+                 : run->ending    ? "ending"
+                                  : "run",
+        .clients = run->nclients,
+        .connected = run->connected,
+        .inflight = run->inflight,
+        .st = &run->st,
+    };
+    stress_view_update(&m->view, &s);
+}
+
+static void kill_all(stress_run *run)
+{
+    for (int i = 0; i < run->nsetup; i++)
+        stress_client_kill(&run->setup[i]);
+    if (run->main_phase)
+        for (int i = 0; i < run->nclients; i++)
+            stress_client_kill(&run->clients[i]);
+}
+
+static void end_run(stress_main *m)
+{
+    stress_run *run = &m->run;
+    if (run->ending)
+        return;
+    run->ending = true;
+    long grace = run->o->timeout_ms < 10000 ? run->o->timeout_ms : 10000;
+    m->end_by_ms = ev_now(run->loop) + grace;
+    for (int i = 0; i < run->nclients; i++)
+        stress_client_end(&run->clients[i]);
+}
+
+static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)t;
+    stress_main *m = ud;
+    stress_run *run = &m->run;
+    if (*m->stop && !run->aborting) {
+        run->aborting = true;
+        stress_run_message(run, "ftpc stress: interrupted; reporting what was done");
+        kill_all(run);
+        if (run->t_end_us == 0)
+            run->t_end_us = stress_now_us();
+        ev_stop(loop);
+        return EV_TIMER_STOP;
+    }
+    if (run->ending && m->end_by_ms && ev_now(loop) >= m->end_by_ms) {
+        /* Clients still busy this long after the end are cut off (counted, not failed). */
+        kill_all(run);
+        return EV_TIMER_STOP;
+    }
+    view_update(m);
+    return TICK_MS;
+}
+
+static long deadline_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    end_run(ud);
+    return EV_TIMER_STOP;
+}
+
+static void start_main(stress_main *m)
+{
+    stress_run *run = &m->run;
+    const stress_opts *o = run->o;
+    if (o->verify == STRESS_VERIFY_HASH && !run->server_hash)
+        stress_run_message(run, "ftpc stress: the server's FEAT offers no HASH with SHA-256 "
+                                "selected; uploads are read back instead");
+    run->main_phase = true;
+    /* The set-up's transfers are not the workload. */
+    run->st.bytes_down = run->st.bytes_up = 0;
+    run->t0_us = stress_now_us();
+    for (int i = 0; i < run->nclients; i++) {
+        long delay = o->ramp_ms > 0 && run->nclients > 1
+                         ? (long)((long long)o->ramp_ms * i / (run->nclients - 1))
+                         : 0;
+        stress_client_start(&run->clients[i], delay);
+    }
+    if (o->duration_ms > 0)
+        ev_timer_start(run->loop, &m->deadline, o->duration_ms);
+}
+
+void stress_run_setup_done(stress_run *run)
+{
+    stress_main *m = the_main(run);
+    if (--run->setup_live > 0)
+        return;
+    if (run->setup_rc != 0 || run->aborting) {
+        ev_stop(run->loop);
+        return;
+    }
+    start_main(m);
+}
+
+void stress_run_client_done(stress_run *run)
+{
+    if (++run->done < run->nclients)
+        return;
+    run->t_end_us = stress_now_us();
+    ev_stop(run->loop);
+}
+
+/* Raises the soft open-file limit to the hard one; returns how many clients fit. */
+static int fit_clients(int want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return want;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    /* Two descriptors a client: control and data. */
+    rlim_t need = (rlim_t)want * 2 + FDS_RESERVED;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return want;
+    long fit = ((long)rl.rlim_cur - FDS_RESERVED) / 2;
+    if (fit < 0)
+        fit = 0;
+    fprintf(stderr,
+            "ftpc stress: the open-file limit is %llu (hard limit %llu), which allows %ld "
+            "clients (2 descriptors each, %d reserved), not %d; running %ld. Raise it with "
+            "`ulimit -n %llu` (as root, or via the hard limit) to run them all.\n",
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, fit, FDS_RESERVED,
+            want, fit, (unsigned long long)need);
+    return (int)fit;
+}
+
+/* Peak RSS of this program: VmHWM, which exec resets; ru_maxrss would include the image of
+ * the process that forked us (a Python harness) when that was bigger. */
+static long peak_rss_kib(const struct rusage *ru)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    long kib = -1;
+    if (f != NULL) {
+        char line[256];
+        while (fgets(line, sizeof(line), f) != NULL)
+            if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+                break;
+        fclose(f);
+    }
+    return kib > 0 ? kib : ru->ru_maxrss;
+}
+
+static int resolve(const ftpc_url *u, struct sockaddr_storage *ss)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", u->port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(u->host, port, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        fprintf(stderr, "ftpc stress: cannot resolve %s: %s\n", u->host, gai_strerror(rc));
+        return -1;
+    }
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+static struct ssl_ctx_st *make_tls(const stress_opts *o)
+{
+    char err[256];
+    SSL_CTX *ctx = stream_tls_client_ctx(err, sizeof(err));
+    if (ctx == NULL) {
+        fprintf(stderr, "ftpc stress: %s\n", err);
+        return NULL;
+    }
+    if (o->insecure) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        return ctx;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    int ok = o->cacert ? SSL_CTX_load_verify_locations(ctx, o->cacert, NULL)
+                       : SSL_CTX_set_default_verify_paths(ctx);
+    if (ok != 1) {
+        fprintf(stderr, "ftpc stress: cannot load CA certificates%s%s\n", o->cacert ? " from " : "",
+                o->cacert ? o->cacert : "");
+        stream_tls_ctx_free(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
+static void mix_str(const stress_opts *o, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int i = 0; i < STRESS_OP_COUNT; i++) {
+        if (o->mix[i] == 0)
+            continue;
+        int w = snprintf(out + n, size - n, "%s%s=%u", n ? "," : "", stress_op_name((stress_op)i),
+                         o->mix[i]);
+        if (w < 0 || (size_t)w >= size - n)
+            break;
+        n += (size_t)w;
+    }
+}
+
+static int write_report(const char *path, void (*fn)(FILE *, const stress_result *),
+                        const stress_result *r)
+{
+    if (strcmp(path, "-") == 0) {
+        fn(stdout, r);
+        fflush(stdout);
+        return 0;
+    }
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "ftpc stress: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fn(f, r);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "ftpc stress: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
+{
+    static stress_opts o; /* large (URL buffers); one run per process */
+    char err[512];
+    if (stress_opts_parse(argc, argv, &o, err, sizeof(err)) < 0) {
+        fprintf(stderr, "ftpc stress: %s\nTry 'ftpc stress --help' for more information.\n", err);
+        return FTPC_EXIT_USAGE;
+    }
+    if (o.show_help) {
+        stress_opts_usage(stdout);
+        return FTPC_OK;
+    }
+    stress_main *m = calloc(1, sizeof(*m));
+    if (m == NULL) {
+        fprintf(stderr, "ftpc stress: out of memory\n");
+        return FTPC_EXIT_LOCAL;
+    }
+    stress_run *run = &m->run;
+    run->o = &o;
+    m->stop = stop;
+    const char *trace = getenv("FTPC_STRESS_TRACE");
+    run->trace = trace != NULL && trace[0] != '\0' && strcmp(trace, "0") != 0;
+    int rc = FTPC_OK;
+    bool inited = false;
+    stress_stats_init(&run->st);
+    for (int i = 0; i < STRESS_CMD_COUNT; i++)
+        stress_hist_init(&run->st.cmd[i]);
+    snprintf(run->host, sizeof(run->host), "%s", o.url.host);
+    if (resolve(&o.url, &run->addr) < 0) {
+        free(m);
+        return FTPC_EXIT_CONNECT;
+    }
+    int nclients = fit_clients(o.clients);
+    if (nclients < 1) {
+        free(m);
+        return FTPC_EXIT_LOCAL;
+    }
+    if (o.tls && (run->tls = make_tls(&o)) == NULL) {
+        free(m);
+        return FTPC_EXIT_LOCAL;
+    }
+    run->loop = ev_loop_new(EV_BACKEND_AUTO);
+    run->nclients = nclients;
+    run->nsetup = o.files < SETUP_CLIENTS ? (int)o.files : SETUP_CLIENTS;
+    run->clients = calloc((size_t)nclients, sizeof(*run->clients));
+    run->setup = calloc((size_t)run->nsetup, sizeof(*run->setup));
+    run->scratch_size = SCRATCH_SIZE;
+    run->scratch = malloc(run->scratch_size);
+    run->zscratch_size = ZSCRATCH_SIZE;
+    run->zscratch = o.compress ? malloc(run->zscratch_size) : NULL;
+    buf_init(&run->rbuf, RBUF_SIZE);
+    if (run->loop == NULL || run->clients == NULL || run->setup == NULL || run->scratch == NULL ||
+        (o.compress && run->zscratch == NULL)) {
+        fprintf(stderr, "ftpc stress: out of memory\n");
+        rc = FTPC_EXIT_LOCAL;
+        goto out;
+    }
+    stress_view_init(&m->view, STDERR_FILENO, !o.no_view);
+    run->view = &m->view;
+    ev_timer_init(&m->tick, tick_cb, m);
+    ev_timer_init(&m->deadline, deadline_cb, m);
+    for (int i = 0; i < nclients; i++)
+        stress_client_init(&run->clients[i], run, (uint32_t)i, false);
+    for (int i = 0; i < run->nsetup; i++) {
+        stress_client_init(&run->setup[i], run, (uint32_t)i, true);
+        stress_client_start(&run->setup[i], 0);
+    }
+    inited = true;
+    run->setup_live = run->nsetup;
+    ev_timer_start(run->loop, &m->tick, TICK_MS);
+    ev_run(run->loop);
+    ev_timer_stop(run->loop, &m->tick);
+    ev_timer_stop(run->loop, &m->deadline);
+    if (run->t_end_us == 0)
+        run->t_end_us = stress_now_us();
+    if (run->main_phase)
+        view_update(m);
+    stress_view_finish(&m->view);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    char target[FTPC_URL_PATH_MAX + 600], mix[128], size[64];
+    ftpc_url_display(&o.url, target, sizeof(target));
+    mix_str(&o, mix, sizeof(mix));
+    if (o.size_min == o.size_max)
+        snprintf(size, sizeof(size), "%" PRIu64, o.size_min);
+    else
+        snprintf(size, sizeof(size), "%" PRIu64 "-%" PRIu64, o.size_min, o.size_max);
+    uint64_t ops = stress_stats_ops_total(&run->st);
+    uint64_t failed = 0;
+    for (int i = 0; i < STRESS_OP_COUNT; i++)
+        failed += run->st.op_errors[i];
+    if (run->setup_rc != 0)
+        rc = run->setup_rc;
+    else if (run->st.verify_failures > 0)
+        rc = FTPC_EXIT_VERIFY;
+    else if (run->aborting || (ops > 0 && failed == ops))
+        rc = FTPC_EXIT_XFER;
+    stress_result r = {
+        .target = target,
+        .clients = nclients,
+        .clients_requested = o.clients,
+        .duration_s = run->main_phase ? (double)(run->t_end_us - run->t0_us) / 1e6 : 0.0,
+        .iterations = o.iterations,
+        .seed = o.seed,
+        .st = &run->st,
+        .vfail = run->vfail,
+        .nvfail = run->nvfail,
+        .unfinished = run->unfinished,
+        .cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+        .cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+        .peak_rss_kib = peak_rss_kib(&ru),
+        .exit_status = rc,
+        .mix = mix,
+        .size = size,
+        .tls = o.tls,
+        .compress = o.compress,
+    };
+    /* The text goes to standard output unless a machine format claimed it. */
+    bool stdout_taken = (o.json && strcmp(o.json, "-") == 0) || (o.csv && strcmp(o.csv, "-") == 0);
+    stress_report_text(stdout_taken ? stderr : stdout, &r);
+    fflush(stdout_taken ? stderr : stdout);
+    if (o.json && write_report(o.json, stress_report_json, &r) < 0 && rc == FTPC_OK)
+        rc = FTPC_EXIT_LOCAL;
+    if (o.csv && write_report(o.csv, stress_report_csv, &r) < 0 && rc == FTPC_OK)
+        rc = FTPC_EXIT_LOCAL;
+out:
+    if (inited) {
+        for (int i = 0; i < nclients; i++)
+            stress_client_free(&run->clients[i]);
+        for (int i = 0; i < run->nsetup; i++)
+            stress_client_free(&run->setup[i]);
+    }
+    free(run->clients);
+    free(run->setup);
+    free(run->scratch);
+    free(run->zscratch);
+    buf_free(&run->rbuf);
+    if (run->loop)
+        ev_loop_free(run->loop);
+    if (run->tls)
+        stream_tls_ctx_free(run->tls);
+    free(m);
+    return rc;
+}

@@ -1,0 +1,32 @@
+/* The final report of ftpc stress: human text, JSON (--json) and CSV (--csv). */
+#ifndef FTPC_STRESS_REPORT_H
+#define FTPC_STRESS_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stress_client.h"
+
+typedef struct stress_result {
+    const char *target; /* the URL without password */
+    int clients, clients_requested;
+    double duration_s;
+    long iterations; /* per client, 0 when the run was timed */
+    uint64_t seed;
+    const stress_stats *st;
+    const stress_vfail *vfail;
+    int nvfail;
+    uint64_t unfinished;
+    double cpu_user_s, cpu_sys_s;
+    long peak_rss_kib;
+    int exit_status;
+    const char *mix;  /* "login=1,get=4,put=2,list=1" */
+    const char *size; /* "65536" or "1024-4194304" */
+    int tls, compress;
+} stress_result;
+
+void stress_report_text(FILE *f, const stress_result *r);
+void stress_report_json(FILE *f, const stress_result *r);
+void stress_report_csv(FILE *f, const stress_result *r);
+
+#endif

@@ -1,0 +1,143 @@
+/* The live view of ftpc stress (see the header). */
+#include "stress_view.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PLAIN_EVERY_MS 1000
+
+void stress_view_init(stress_view *v, int fd, bool enabled)
+{
+    memset(v, 0, sizeof(*v));
+    v->fd = fd;
+    v->enabled = enabled;
+    v->tty = enabled && isatty(fd);
+    const char *term = getenv("TERM");
+    if (v->tty && term != NULL && strcmp(term, "dumb") == 0)
+        v->tty = false;
+    const char *nc = getenv("NO_COLOR");
+    v->color = v->tty && (nc == NULL || nc[0] == '\0');
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return; /* a closed terminal is no reason to stop the run */
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Moves to the first line of the frame and clears it, ready for new text. */
+static size_t erase(const stress_view *v, char *out, size_t size)
+{
+    size_t o = 0;
+    if (v->drawn > 1)
+        o += (size_t)snprintf(out + o, size - o, "\033[%dA", v->drawn - 1);
+    if (v->drawn > 0)
+        o += (size_t)snprintf(out + o, size - o, "\r\033[J");
+    return o;
+}
+
+static void ms_str(uint64_t us, char *out, size_t size)
+{
+    if (us == 0)
+        snprintf(out, size, "-");
+    else if (us < 10000)
+        snprintf(out, size, "%.2f ms", (double)us / 1000.0);
+    else if (us < 1000000)
+        snprintf(out, size, "%.1f ms", (double)us / 1000.0);
+    else
+        snprintf(out, size, "%.2f s", (double)us / 1e6);
+}
+
+void stress_view_update(stress_view *v, const stress_view_sample *s)
+{
+    if (!v->enabled)
+        return;
+    const stress_stats *st = s->st;
+    uint64_t ops = stress_stats_ops_total(st);
+    if (!v->rates_started) {
+        progress_rate_init(&v->down, s->now_ms, st->bytes_down);
+        progress_rate_init(&v->up, s->now_ms, st->bytes_up);
+        progress_rate_init(&v->ops, s->now_ms, ops);
+        v->rates_started = true;
+    } else {
+        progress_rate_update(&v->down, s->now_ms, st->bytes_down);
+        progress_rate_update(&v->up, s->now_ms, st->bytes_up);
+        progress_rate_update(&v->ops, s->now_ms, ops);
+    }
+    if (!v->tty && s->now_ms - v->last_plain_ms < PLAIN_EVERY_MS && v->last_plain_ms != 0)
+        return;
+    v->last_plain_ms = s->now_ms;
+
+    char down[32], up[32], p50[32], p99[32], el[32];
+    progress_rate_str(progress_rate_bps(&v->down, s->now_ms), down, sizeof(down));
+    progress_rate_str(progress_rate_bps(&v->up, s->now_ms), up, sizeof(up));
+    ms_str(stress_hist_pct(&st->ops, 50), p50, sizeof(p50));
+    ms_str(stress_hist_pct(&st->ops, 99), p99, sizeof(p99));
+    snprintf(el, sizeof(el), "%.1f s", s->elapsed_s);
+    double ops_s = progress_rate_bps(&v->ops, s->now_ms);
+    uint64_t errs = stress_stats_errors_total(st);
+    uint64_t faults = st->faults_abort + st->faults_drop;
+
+    char frame[2048];
+    size_t o = 0;
+    if (v->tty) {
+        o = erase(v, frame, sizeof(frame));
+        const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
+        const char *bold = v->color ? "\033[1m" : "";
+        const char *off = v->color ? "\033[0m" : "";
+        char total[32] = "";
+        if (s->total_s > 0)
+            snprintf(total, sizeof(total), s->total_s < 10 ? " / %.1f s" : " / %.0f s", s->total_s);
+        o +=
+            (size_t)snprintf(frame + o, sizeof(frame) - o,
+                             "%sstress%s %-6s %s%s   clients %d/%d connected   in flight %d\n",
+                             bold, off, s->phase, el, total, s->connected, s->clients, s->inflight);
+        o += (size_t)snprintf(frame + o, sizeof(frame) - o,
+                              "ops %" PRIu64 " (%.0f/s)   down %s   up %s\n", ops, ops_s, down, up);
+        o += (size_t)snprintf(frame + o, sizeof(frame) - o,
+                              "%serrors %" PRIu64 "   verify failures %" PRIu64
+                              "%s   faults %" PRIu64 "   latency p50 %s  p99 %s",
+                              red, errs, st->verify_failures, red[0] ? off : "", faults, p50, p99);
+        v->drawn = 3;
+    } else {
+        o += (size_t)snprintf(frame + o, sizeof(frame) - o,
+                              "stress %s %s: %d/%d connected, %d in flight, ops %" PRIu64
+                              " (%.0f/s), down %s, up %s, errors %" PRIu64
+                              ", verify failures %" PRIu64 ", faults %" PRIu64 ", p50 %s, p99 %s\n",
+                              s->phase, el, s->connected, s->clients, s->inflight, ops, ops_s, down,
+                              up, errs, st->verify_failures, faults, p50, p99);
+    }
+    if (o >= sizeof(frame))
+        o = sizeof(frame) - 1;
+    write_all(v->fd, frame, o);
+}
+
+void stress_view_message(stress_view *v, const char *msg)
+{
+    char out[1200];
+    size_t o = 0;
+    if (v->tty && v->drawn > 0) {
+        o = erase(v, out, sizeof(out));
+        v->drawn = 0; /* redrawn by the next update */
+    }
+    int n = snprintf(out + o, sizeof(out) - o, "%s\n", msg);
+    if (n > 0)
+        o += (size_t)n < sizeof(out) - o ? (size_t)n : sizeof(out) - o - 1;
+    write_all(v->fd, out, o);
+}
+
+void stress_view_finish(stress_view *v)
+{
+    if (v->tty && v->drawn > 0) {
+        write_all(v->fd, "\n", 1);
+        v->drawn = 0;
+    }
+}

@@ -1,0 +1,193 @@
+"""ftpc --ascii (TYPE A): CRLF on the wire, LF in local files.
+
+Against ftpd (which converts on its side too) a text round-trips byte for byte; against a
+small scripted server that records and serves the raw wire bytes, the client's own conversion
+is checked: LF -> CRLF on the way out, CRLF -> LF on the way in, a lone CR kept, and CRs split
+across reads.
+"""
+import os
+import socket
+import threading
+import unittest
+
+from ftpd_harness import data_bytes
+from test_ftpc import FTPC_BIN, FtpcCase
+
+TEXT = (b"first line\nsecond line\r\nthird with a lone \r in it\n\nlast line without end"
+        + b"\n".join(b"line %d of a longer text" % i for i in range(20000)) + b"\r\n")
+
+
+def to_wire(b):
+    return b.replace(b"\n", b"\r\n")
+
+
+def from_wire(b):
+    return b.replace(b"\r\n", b"\n")
+
+
+class RawFtp(threading.Thread):
+    """A scripted server session that keeps the bytes of a STOR and sends payload for RETR
+    exactly as given, whatever the TYPE; records the commands. feat: the FEAT lines."""
+
+    def __init__(self, payload=b"", feat=("REST STREAM",), sessions=1):
+        super().__init__(daemon=True)
+        self.payload = payload
+        self.feat = feat
+        self.sessions = sessions
+        self.commands = []
+        self.stored = b""
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(4)
+        self.lsock.settimeout(20)
+        self.port = self.lsock.getsockname()[1]
+        self.dsock = None
+
+    def _session(self, conn):
+        conn.settimeout(10)
+        f = conn.makefile("rwb")
+
+        def send(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        send("220 raw")
+        for raw in f:
+            line = raw.decode().rstrip("\r\n")
+            self.commands.append(line)
+            verb = line.split(" ")[0].upper()
+            if verb == "USER":
+                send("331 pw")
+            elif verb == "PASS":
+                send("230 in")
+            elif verb == "FEAT":
+                send("211-Features:\r\n" + "".join(" %s\r\n" % x for x in self.feat) + "211 End")
+            elif verb in ("TYPE", "MODE"):
+                send("200 ok")
+            elif verb == "SIZE":
+                send("550 no size here")
+            elif verb == "EPSV":
+                self.dsock = socket.socket()
+                self.dsock.bind(("127.0.0.1", 0))
+                self.dsock.listen(1)
+                self.dsock.settimeout(10)
+                send("229 Entering Extended Passive Mode (|||%d|)" % self.dsock.getsockname()[1])
+            elif verb == "RETR":
+                send("150 here")
+                d, _ = self.dsock.accept()
+                # in small pieces, so CRLF pairs are split between reads
+                for i in range(0, len(self.payload), 7):
+                    d.sendall(self.payload[i:i + 7])
+                d.close()
+                send("226 done")
+            elif verb == "STOR":
+                send("150 go")
+                d, _ = self.dsock.accept()
+                d.settimeout(10)
+                chunks = []
+                while True:
+                    c = d.recv(65536)
+                    if not c:
+                        break
+                    chunks.append(c)
+                d.close()
+                self.stored = b"".join(chunks)
+                send("226 stored")
+            elif verb == "QUIT":
+                send("221 bye")
+                break
+            else:
+                send("500 not understood")
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                try:
+                    self._session(conn)
+                except OSError:
+                    pass
+                finally:
+                    conn.close()
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+            if self.dsock:
+                self.dsock.close()
+
+
+class TestAsciiFtpd(FtpcCase):
+    def test_round_trip(self):
+        self.write_local("t.txt", TEXT)
+        r = self.ftpc("-v", "--ascii", "put", "t.txt", self.srv.url("t.txt"))
+        self.assertIn("> TYPE A", r.stderr.decode())
+        # ftpd (Unix) stores what a Unix client had: the wire's CRLF back to LF
+        self.assertEqual(self.srv.read("t.txt"), from_wire(to_wire(TEXT)))
+        os.unlink(self.local("t.txt"))
+        r = self.ftpc("-v", "-a", "get", self.srv.url("t.txt"))
+        self.assertIn("> TYPE A", r.stderr.decode())
+        self.assertEqual(self.read_local("t.txt"), TEXT)
+        r = self.ftpc("-a", "cat", self.srv.url("t.txt"))
+        self.assertEqual(r.stdout, TEXT)
+
+    def test_binary_default_and_switch_per_transfer(self):
+        data = data_bytes(100000, 5)
+        self.srv.write("b.bin", data)
+        r = self.ftpc("-v", "get", self.srv.url("b.bin"))
+        self.assertNotIn("> TYPE A", r.stderr.decode())
+        self.assertEqual(self.read_local("b.bin"), data)
+
+
+class TestAsciiWire(unittest.TestCase):
+    """The client's conversion, seen on the wire."""
+
+    def setUp(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        import tempfile
+        import shutil
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-e2e-ascii-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def run_ftpc(self, *args):
+        import subprocess
+        return subprocess.run([FTPC_BIN] + list(args), cwd=self.tmp, capture_output=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    def test_put_sends_crlf(self):
+        fake = RawFtp()
+        fake.start()
+        with open(os.path.join(self.tmp, "t.txt"), "wb") as fh:
+            fh.write(TEXT)
+        r = self.run_ftpc("--ascii", "put", "t.txt", "ftp://u:p@127.0.0.1:%d/t.txt" % fake.port)
+        fake.join(20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TYPE A", fake.commands)
+        self.assertEqual(fake.stored, to_wire(TEXT))
+
+    def test_get_receives_lf(self):
+        wire = b"a\r\nb\r\r\nc\rd\r\n" * 5000 + b"end\r"
+        fake = RawFtp(payload=wire)
+        fake.start()
+        r = self.run_ftpc("--ascii", "get", "ftp://u:p@127.0.0.1:%d/w.txt" % fake.port)
+        fake.join(20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TYPE A", fake.commands)
+        with open(os.path.join(self.tmp, "w.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), from_wire(wire))
+
+    def test_binary_untouched(self):
+        wire = b"a\r\nb\r\n"
+        fake = RawFtp(payload=wire)
+        fake.start()
+        r = self.run_ftpc("get", "ftp://u:p@127.0.0.1:%d/w.bin" % fake.port)
+        fake.join(20)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("TYPE I", fake.commands)
+        self.assertNotIn("TYPE A", fake.commands)
+        with open(os.path.join(self.tmp, "w.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), wire)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,415 @@
+"""End-to-end tests of `ftpc put --segments N`: STOR of the first range, then REST+STOR of the
+others at once on their own connections.
+
+- vsftpd writes REST+STOR in place: the file is assembled from N parallel connections. A small
+  control-connection relay in front of vsftpd records what each connection sent and when, so
+  the test sees N connections, the REST offsets, and STORs that overlapped in time; the bytes
+  are compared.
+- ftpd writes uploads aside and lets REST+STOR continue only at the end of what is there, so
+  the ranges beyond are refused (554): ftpc finishes sequentially, the bytes are right, no
+  internal upload file is left, and the result is verified with HASH.
+- A scripted server that accepts REST but ignores it (writes every STOR from offset 0) is found
+  out by the check after the first parallel range and the file is uploaded again from the
+  start.
+"""
+import os
+import re
+import socket
+import threading
+import time
+import unittest
+
+from ftpd_harness import data_bytes
+from test_ftpc import FTPC_BIN, FtpcCase, MiB
+import test_ftpc_interop as interop
+import test_ftpc_tls as tlstests
+
+
+class ControlRelay(threading.Thread):
+    """Relays control connections from a local port to (host, port) and records, per
+    connection, the client's command lines and the server's reply lines with times. Data
+    connections do not pass through it: ftpc connects them to the control connection's peer
+    address, which is the same loopback host.
+
+    With barrier=N, the server's "150" to a STOR that follows a REST at an offset is held
+    until N such STORs were sent (or 10 s passed), and ftpc sends no data before the 150: a
+    client that runs the ranges at once gets them all going, a sequential one would stall
+    at the first. So overlap does not depend on how fast the machine is."""
+
+    def __init__(self, host, port, barrier=0):
+        super().__init__(daemon=True)
+        self.target = (host, port)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.conns = []  # list of lists of (time, "C"|"S", line)
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.barrier = barrier
+        self.ranged_stors = 0
+        self.cond = threading.Condition()
+
+    def run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            s = socket.create_connection(self.target, timeout=10)
+            log = []
+            with self.lock:
+                self.conns.append(log)
+            state = {"rest": 0, "ranged": False}
+            for a, b, tag in ((c, s, "C"), (s, c, "S")):
+                threading.Thread(target=self.pump, args=(a, b, tag, log, state),
+                                 daemon=True).start()
+        self.lsock.close()
+
+    def pump(self, src, dst, tag, log, state):
+        pending = b""
+        try:
+            while True:
+                chunk = src.recv(65536)
+                if not chunk:
+                    break
+                pending += chunk
+                hold = False
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    text = line.decode(errors="replace").strip()
+                    with self.lock:
+                        log.append((time.monotonic(), tag, text))
+                    if tag == "C" and text.startswith("REST "):
+                        state["rest"] = int(text[5:])
+                    elif tag == "C" and text.startswith("STOR "):
+                        state["ranged"] = state["rest"] > 0
+                        state["rest"] = 0
+                        if state["ranged"]:
+                            with self.cond:
+                                self.ranged_stors += 1
+                                self.cond.notify_all()
+                    elif tag == "S" and text.startswith("150") and state["ranged"]:
+                        hold = True
+                if hold and self.barrier:
+                    with self.cond:
+                        self.cond.wait_for(lambda: self.ranged_stors >= self.barrier, 10)
+                dst.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for x in (src, dst):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def stop(self):
+        self.stopping = True
+        self.join(5)
+
+
+@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
+class TestSegputVsftpd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        interop.TestVsftpd.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        interop.TestVsftpd.tearDownClass.__func__(cls)
+
+    setUp = interop.TestVsftpd.setUp
+    srv_read = interop.TestVsftpd.srv_read
+    ftpc = interop.TestVsftpd.ftpc
+
+    def relay_url(self, relay, path):
+        return "ftp://%s:%s@127.0.0.1:%d/%s/%s" % (interop.USER, interop.PASS, relay.port,
+                                                   self.d, path)
+
+    def test_parallel_ranges_in_place(self):
+        size = 16 * MiB + 9
+        src = data_bytes(size, 61)
+        with open(os.path.join(self.tmp, "big.bin"), "wb") as fh:
+            fh.write(src)
+        relay = ControlRelay("127.0.0.1", self.port, barrier=3)
+        relay.start()
+        self.addCleanup(relay.stop)
+        r = self.ftpc("--segments", "4", "put", "big.bin", self.relay_url(relay, "big.bin"))
+        self.assertEqual(self.srv_read("big.bin"), src)
+        err = r.stderr.decode()
+        self.assertNotIn("sequentially", err)
+        self.assertIn("big.bin: not verified (the server offers no HASH; size matches)", err)
+        bounds = [size * i // 4 for i in range(5)]
+        stors = []  # (rest offset, time STOR sent, time of its final reply)
+        for log in relay.conns:
+            rest = 0
+            for i, (t, tag, line) in enumerate(log):
+                if tag == "C" and line.startswith("REST "):
+                    rest = int(line[5:])
+                if tag == "C" and line.startswith("STOR "):
+                    end = next((t2 for t2, tag2, l2 in log[i + 1:]
+                                if tag2 == "S" and re.match(r"^[2-5]\d\d ", l2)), None)
+                    stors.append((rest, t, end))
+                    rest = 0
+        self.assertEqual(sorted(s[0] for s in stors), bounds[:4])
+        conns_with_stor = [log for log in relay.conns
+                           if any(tag == "C" and l.startswith("STOR ") for _, tag, l in log)]
+        self.assertEqual(len(conns_with_stor), 4)
+        # the three REST+STOR ranges ran at the same time: all were sent before any ended
+        par = sorted(s for s in stors if s[0] > 0)
+        self.assertLess(max(s[1] for s in par), min(s[2] for s in par), par)
+
+    def test_small_file_not_segmented(self):
+        src = data_bytes(MiB, 62)
+        with open(os.path.join(self.tmp, "s.bin"), "wb") as fh:
+            fh.write(src)
+        self.ftpc("--segments", "4", "put", "s.bin", self.url("s.bin"))
+        self.assertEqual(self.srv_read("s.bin"), src)
+
+    url = interop.TestVsftpd.url
+
+
+class TestSegputFtpd(FtpcCase):
+    def test_falls_back_and_verifies(self):
+        size = 12 * MiB + 5
+        src = data_bytes(size, 63)
+        self.write_local("big.bin", src)
+        # an older version of the file is replaced
+        self.srv.make_file("big.bin", 3 * MiB, seed=64)
+        r = self.ftpc("--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read("big.bin"), src)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("big.bin: verified sha256", err)
+        log = self.srv.log_text()
+        rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
+        bounds = [size * i // 4 for i in range(1, 4)]
+        # every range was tried in parallel at its offset ...
+        self.assertTrue(set(bounds) <= set(rests), rests)
+        # ... and ftpd refused those beyond the end of what it had committed (554), unless
+        # the range before had already been committed when the REST+STOR came (then ftpd
+        # continues from it: the ranges end up chained); refused ranges are sent sequentially.
+        if "554" in log:
+            self.assertIn("uploading the rest sequentially", err)
+
+    def test_falls_back_without_verify(self):
+        size = 6 * MiB + 1
+        src = data_bytes(size, 65)
+        self.write_local("b.bin", src)
+        r = self.ftpc("--no-verify", "--segments", "3", "put", "b.bin", self.srv.url("b.bin"))
+        self.assertEqual(self.srv.read("b.bin"), src)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertNotIn("verified", r.stderr.decode())
+
+    def test_several_files(self):
+        a = data_bytes(5 * MiB, 66)
+        b = data_bytes(300000, 67)
+        self.write_local("a.bin", a)
+        self.write_local("b.bin", b)
+        self.srv.mkdir("d")
+        self.ftpc("-j", "2", "--segments", "4", "put", "a.bin", "b.bin", self.srv.url("d/"))
+        self.assertEqual(self.srv.read("d/a.bin"), a)
+        self.assertEqual(self.srv.read("d/b.bin"), b)
+        self.assertEqual(self.srv.internal_files("d"), [])
+
+
+class TestSegputFtpdLimit(FtpcCase):
+    """Two connections per address: two of the three parallel ranges are refused at login
+    (421), so the fallback runs every time: the range that got in finishes, then the rest
+    goes sequentially from the end of the complete ranges (REST+STOR there)."""
+    server_kwargs = {"args": ["--max-per-ip", "2"]}
+
+    def test_refused_ranges_sent_sequentially(self):
+        size = 8 * MiB + 1
+        src = data_bytes(size, 69)
+        self.write_local("c.bin", src)
+        r = self.ftpc("--segments", "4", "put", "c.bin", self.srv.url("c.bin"))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read("c.bin"), src)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("c.bin: the server refused parallel ranges", err)
+        self.assertIn("uploading the rest sequentially", err)
+        self.assertIn("c.bin: verified sha256", err)
+        log = self.srv.log_text()
+        self.assertIn("421", log)
+        # REST only at range bounds: the parallel ranges', and the sequential part's where
+        # the complete ranges ended
+        rests = [int(n) for n in re.findall(r"-> REST (\d+)", log)]
+        self.assertTrue(rests and set(rests) <= set(size * i // 4 for i in range(1, 4)), rests)
+
+
+class TestSegputTls(tlstests.TlsCase):
+    """Over FTPS (PROT P): every range's data connection is TLS, resuming its control
+    connection's session, which ftpd requires."""
+
+    def test_ftpd_over_tls(self):
+        size = 8 * MiB + 7
+        src = data_bytes(size, 70)
+        self.write_local("t.bin", src)
+        r = self.tls("-v", "--segments", "4", "put", "t.bin", self.url("t.bin"))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read("t.bin"), src)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("t.bin: verified sha256", err)
+        self.assertEqual(err.count("> PROT P"), err.count("> USER"))
+        self.assertGreaterEqual(len(re.findall(r"> REST \d+", err)), 3)
+
+
+@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
+class TestSegputVsftpdTls(unittest.TestCase):
+    """vsftpd with TLS required for logins and data, and session reuse required: the ranges
+    go in parallel, each data connection resuming its own control connection's session."""
+
+    @classmethod
+    def setUpClass(cls):
+        tlstests.TestVsftpdTls.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        tlstests.TestVsftpdTls.tearDownClass.__func__(cls)
+
+    setUp = tlstests.TestVsftpdTls.setUp
+    url = tlstests.TestVsftpdTls.url
+    ftpc = tlstests.TestVsftpdTls.ftpc
+
+    def test_parallel_over_tls(self):
+        size = 16 * MiB + 3
+        src = data_bytes(size, 71)
+        with open(os.path.join(self.tmp, "v.bin"), "wb") as fh:
+            fh.write(src)
+        r = self.ftpc("-v", "--segments", "4", "put", "v.bin", self.url("v.bin"))
+        err = r.stderr.decode()
+        with open(os.path.join(self.root, "v.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), src)
+        self.assertNotIn("sequentially", err)
+        rests = sorted(int(n) for n in re.findall(r"> REST (\d+)", err))
+        self.assertEqual(rests, [size * i // 4 for i in range(1, 4)])
+        self.assertIn("v.bin: not verified (the server offers no HASH; size matches)", err)
+
+
+class IgnoresRestFtp(threading.Thread):
+    """A server that answers REST with 350 but writes every STOR from offset 0 (as a server
+    that ignored the offset would), with SIZE and no HASH."""
+
+    def __init__(self, sessions=12):
+        super().__init__(daemon=True)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(30)
+        self.port = self.lsock.getsockname()[1]
+        self.sessions = sessions
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.stors = []
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+    def session(self, conn):
+        conn.settimeout(15)
+        f = conn.makefile("rwb")
+        dsock = None
+        rest = 0
+
+        def send(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        try:
+            send("220 ready")
+            for raw in f:
+                line = raw.decode().rstrip("\r\n")
+                verb, _, arg = line.partition(" ")
+                verb = verb.upper()
+                if verb in ("USER", "PASS"):
+                    send("331 pw" if verb == "USER" else "230 in")
+                elif verb == "FEAT":
+                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n EPSV\r\n211 End")
+                elif verb == "TYPE":
+                    send("200 ok")
+                elif verb == "SIZE":
+                    with self.lock:
+                        send("213 %d" % len(self.data))
+                elif verb == "EPSV":
+                    dsock = socket.socket()
+                    dsock.bind(("127.0.0.1", 0))
+                    dsock.listen(1)
+                    dsock.settimeout(15)
+                    send("229 Entering Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
+                elif verb == "REST":
+                    rest = int(arg)
+                    send("350 ok")
+                elif verb in ("STOR", "APPE"):
+                    send("150 go")
+                    d, _ = dsock.accept()
+                    got = bytearray()
+                    while True:
+                        chunk = d.recv(65536)
+                        if not chunk:
+                            break
+                        got += chunk
+                    d.close()
+                    # A range the client stopped (its control connection closed with the data
+                    # connection) is dropped, as a server would discard an aborted upload.
+                    time.sleep(0.05)
+                    conn.setblocking(False)
+                    try:
+                        alive = conn.recv(1, socket.MSG_PEEK) != b""
+                    except BlockingIOError:
+                        alive = True
+                    except OSError:
+                        alive = False
+                    conn.settimeout(15)
+                    if not alive:
+                        break
+                    with self.lock:
+                        self.stors.append((rest, len(got)))
+                        if rest == 0 and verb == "STOR":
+                            self.data = bytearray(got)   # truncates, as STOR does
+                        else:
+                            # the bug: the offset is ignored, bytes land at 0
+                            self.data[0:len(got)] = got
+                    rest = 0
+                    send("226 done")
+                elif verb == "QUIT":
+                    send("221 bye")
+                    break
+                else:
+                    send("502 no")
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+            if dsock:
+                dsock.close()
+
+
+class TestSegputBadServer(FtpcCase):
+    def test_ignored_rest_is_detected(self):
+        fake = IgnoresRestFtp()
+        fake.start()
+        size = 8 * MiB + 3
+        src = data_bytes(size, 68)
+        self.write_local("x.bin", src)
+        r = self.ftpc("--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port)
+        err = r.stderr.decode()
+        self.assertIn("does not write REST+STOR ranges in place", err)
+        self.assertEqual(bytes(fake.data), src)
+        # the last STOR was the whole file from offset 0
+        self.assertEqual(fake.stors[-1], (0, size))
+
+
+if __name__ == "__main__":
+    unittest.main()

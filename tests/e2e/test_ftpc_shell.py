@@ -1,0 +1,437 @@
+"""End-to-end tests of ftpc's interactive shell against the real ftpd.
+
+Scripted (commands on a pipe): every command, with bytes compared for the transfers, the
+remote and local directory state, quote, status, errors naming the failed line and the exit
+status of the first failure, background jobs with jobs/wait/kill. In a pseudo-terminal
+(tmux): Tab completion of a command and of a remote path, history kept across two sessions
+(Up recalls), and a background download that goes on while the prompt answers pwd and jobs.
+
+FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback; every wait is
+bounded.
+"""
+import os
+import re
+import stat
+import subprocess
+import time
+import unittest
+
+from ftpd_harness import SANITIZER_MARKERS, data_bytes, wait_for
+from test_ftpc import FTPC_BIN, FtpcCase
+
+MiB = 1024 * 1024
+
+
+class ShellCase(FtpcCase):
+    def shell(self, script, *args, rc=0, timeout=90, env=None):
+        """Runs `ftpc ARGS...` (by default the server's URL, logged in as alice) with script
+        on standard input; asserts the exit status (None: any). Returns (stdout, stderr)."""
+        if not args:
+            args = (self.srv.url(),)
+        env = env or self.env()
+        r = subprocess.run([FTPC_BIN] + [str(a) for a in args], cwd=self.tmp, input=script.encode(),
+                           capture_output=True, timeout=timeout, env=env)
+        self.check_output(r)
+        out = r.stdout.decode("utf-8", "replace")
+        err = r.stderr.decode("utf-8", "replace")
+        if rc is not None:
+            self.assertEqual(r.returncode, rc, "exit %d, expected %d\nstdout:\n%s\nstderr:\n%s"
+                             % (r.returncode, rc, out[-3000:], err[-3000:]))
+        return out, err
+
+
+class TestShellScript(ShellCase):
+    def test_directories_listing_quote_status(self):
+        self.srv.make_file("top.bin", 1000, seed=1)
+        script = "\n".join([
+            "pwd",
+            "mkdir -p sub/deeper",
+            "cd sub",
+            "pwd",
+            "cd deeper",
+            "pwd",
+            "cd ..",
+            "pwd",
+            "cd",
+            "pwd",
+            "ls",
+            "dir",
+            "ls -l sub",
+            "quote NOOP",
+            "quote SYST",
+            "status",
+            "help",
+            "help get",
+            "# a comment, then an empty line",
+            "",
+            "bye",
+            "pwd",  # never runs
+        ]) + "\n"
+        out, err = self.shell(script)
+        lines = out.splitlines()
+        dirs = [l for l in lines if l.startswith("/")]
+        self.assertEqual(dirs[:5], ["/", "/sub", "/sub/deeper", "/sub", "/"], out)
+        self.assertTrue(os.path.isdir(self.srv.local("sub/deeper")))
+        self.assertIn("top.bin", lines)  # ls: NLST names
+        self.assertTrue(any(re.search(r"^d.* sub$", l) for l in lines), out)  # dir: LIST
+        self.assertTrue(any(re.search(r"^d.* deeper$", l) for l in lines), out)  # ls -l sub
+        self.assertTrue(any(l.startswith("200") for l in lines), out)  # quote NOOP
+        self.assertTrue(any(l.startswith("215") for l in lines), out)  # quote SYST
+        self.assertIn("Remote directory: /", out)
+        self.assertIn("Local directory: %s" % os.path.realpath(self.tmp), out)
+        self.assertIn("Mode: passive; type: binary.", out)
+        for name in ("open", "user", "close", "ls", "dir", "cd", "lcd", "pwd", "get", "put",
+                     "mget", "mput", "reget", "reput", "mirror", "rename", "delete", "mkdir",
+                     "rmdir", "binary", "ascii", "passive", "active", "quote", "status",
+                     "help", "quit", "bye", "exit", "rm", "mv", "jobs", "wait", "kill"):
+            self.assertRegex(out, r"(?m)^  %s\b" % name)
+        self.assertIn("get [-b] [OPTS] REMOTE [LOCAL]\n    download a file", out)
+        self.assertEqual(dirs.count("/"), 2, "nothing runs after bye")
+        self.assertEqual(err, "")
+
+    def test_get_put_mget_mput_rename_delete(self):
+        a = self.srv.make_file("a.bin", 300000, seed=2)
+        up = data_bytes(200000, seed=3)
+        m1, m2 = data_bytes(70000, seed=4), data_bytes(90001, seed=5)
+        self.write_local("up.bin", up)
+        self.write_local("m1.bin", m1)
+        self.write_local("m2.bin", m2)
+        os.mkdir(self.local("dl"))
+        script = "\n".join([
+            "get a.bin",
+            "get a.bin copy.bin",
+            "put up.bin",
+            "put up.bin remote-up.bin",
+            "mkdir in",
+            "cd in",
+            "mput m*.bin",
+            "lcd dl",
+            "mget *.bin",
+            "cd /",
+            "rename remote-up.bin renamed.bin",
+            "mv renamed.bin in/moved.bin",
+            "delete up.bin",
+            "rm in/m2.bin",
+            "rmdir sub-that-does-not-exist",
+        ]) + "\n"
+        out, err = self.shell(script, rc=5)
+        self.assertEqual(self.read_local("a.bin"), a)
+        self.assertEqual(self.read_local("copy.bin"), a)
+        self.assertEqual(self.srv.read("in/moved.bin"), up)
+        self.assertEqual(self.srv.read("in/m1.bin"), m1)
+        self.assertFalse(self.srv.exists("in/m2.bin"))
+        self.assertFalse(self.srv.exists("up.bin"))
+        self.assertFalse(self.srv.exists("renamed.bin"))
+        self.assertEqual(self.read_local("dl/m1.bin"), m1)
+        self.assertEqual(self.read_local("dl/m2.bin"), m2)
+        self.assertIn("Local directory now %s" % os.path.realpath(self.local("dl")), out)
+        # the only failure: the last line, reported with its line number and the reply
+        self.assertRegex(err, r"ftpc: line 15: rmdir sub-that-does-not-exist: .*550")
+        self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc:")]), 1, err)
+
+    def test_quoted_and_odd_names(self):
+        odd = self.srv.make_file("dir with space/my file;type=a%20.bin", 5000, seed=19)
+        local = self.write_local("local name.bin", data_bytes(3000, seed=20))
+        script = "\n".join([
+            'cd "dir with space"',
+            "get 'my file;type=a%20.bin' got\\ it.bin",
+            'put "local name.bin" "remote \\"q\\".bin"',
+            "ls",
+        ]) + "\n"
+        out, err = self.shell(script)
+        self.assertEqual(self.read_local("got it.bin"), odd)
+        with open(local, "rb") as fh:
+            self.assertEqual(self.srv.read('dir with space/remote "q".bin'), fh.read())
+        self.assertIn('remote "q".bin', out.splitlines())
+
+    def test_reget_reput_resume(self):
+        big = self.srv.make_file("big.bin", 2 * MiB + 123, seed=6)
+        self.write_local("big.bin", big[:700000])
+        full = data_bytes(1500000, seed=7)
+        self.srv.write("part.bin", full[:500000])
+        self.write_local("part.bin", full)
+        out, err = self.shell("reget big.bin\nreput part.bin\n")
+        self.assertEqual(self.read_local("big.bin"), big)
+        self.assertEqual(self.srv.read("part.bin"), full)
+        # both summaries say where they resumed (700000 B = 684 KiB, 500000 B = 488 KiB)
+        self.assertRegex(err, r"big\.bin: .*resumed at 684 KiB")
+        self.assertRegex(err, r"part\.bin: .*resumed at 488 KiB")
+
+    def test_mirror_both_ways(self):
+        t1 = self.srv.make_file("tree/a.txt", 1234, seed=8)
+        t2 = self.srv.make_file("tree/sub/b.bin", 250000, seed=9)
+        os.makedirs(self.local("mine/x"))
+        l1 = self.write_local("mine/one.bin", data_bytes(5000, seed=10))
+        l2 = self.write_local("mine/x/two.bin", data_bytes(77777, seed=11))
+        out, err = self.shell("mirror tree\nmirror -R mine uploaded\nmirror tree got\n"
+                              "mirror -b tree bg\nmirror -b -R mine bg-up\nwait\n")
+        self.assertEqual(self.read_local("bg/sub/b.bin"), t2)
+        self.assertEqual(self.read_local("bg/a.txt"), t1)
+        self.assertRegex(err, r"\[1\] Done +mirror -b tree bg")
+        self.assertRegex(err, r"\[2\] Done +mirror -b -R mine bg-up")
+        self.assertEqual(self.read_local("tree/a.txt"), t1)
+        self.assertEqual(self.read_local("tree/sub/b.bin"), t2)
+        self.assertEqual(self.read_local("got/sub/b.bin"), t2)
+        with open(l1, "rb") as f1, open(l2, "rb") as f2:
+            self.assertEqual(self.srv.read("uploaded/one.bin"), f1.read())
+            self.assertEqual(self.srv.read("uploaded/x/two.bin"), f2.read())
+        self.assertEqual(self.srv.read("bg-up/x/two.bin"), self.srv.read("uploaded/x/two.bin"))
+
+    def test_type_and_mode_commands(self):
+        text = b"line one\nline two\n" * 100
+        self.srv.write("text.txt", text)
+        a = self.srv.make_file("a.bin", 100000, seed=12)
+        script = "\n".join([
+            "ascii", "get text.txt t-ascii.txt",
+            "binary", "get text.txt t-bin.txt",
+            "active", "get a.bin act.bin", "ls",
+            "passive", "get a.bin pas.bin",
+        ]) + "\n"
+        out, err = self.shell(script, "-v", self.srv.url())
+        self.assertEqual(self.read_local("t-ascii.txt"), text)
+        self.assertEqual(self.read_local("t-bin.txt"), text)
+        self.assertEqual(self.read_local("act.bin"), a)
+        self.assertEqual(self.read_local("pas.bin"), a)
+        # the protocol trace shows each setting at work, in order
+        trace = [l for l in err.splitlines() if l.startswith("> ")]
+        joined = "\n".join(trace)
+        i_a = joined.index("> TYPE A")
+        i_retr1 = joined.index("> RETR", i_a)
+        i_i = joined.index("> TYPE I", i_retr1)
+        i_eprt = joined.index("> EPRT", i_i)
+        i_epsv = joined.index("> EPSV", i_eprt)
+        self.assertLess(i_a, i_epsv)
+        self.assertIn("text.txt", out + err)
+
+    def test_errors_exit_status_and_not_connected(self):
+        self.srv.make_file("ok.bin", 1000, seed=13)
+        script = "cd nosuch\npwd\nget missing.bin\nbogus\nget ok.bin\n"
+        out, err = self.shell(script, rc=5)
+        self.assertEqual(out.splitlines()[0], "/")
+        self.assertRegex(err, r"ftpc: line 1: cd nosuch: .*550")
+        self.assertRegex(err, r"ftpc: line 3: get missing.bin: failed \(exit status 5\)")
+        self.assertIn("ftpc: line 4: unknown command 'bogus'", err)
+        self.assertTrue(os.path.exists(self.local("ok.bin")), "later commands still run")
+        # no site: every remote command says so; the first failure is a usage error (2)
+        out, err = self.shell("pwd\nget x\nopen %s\npwd\n" % self.srv.url(), "--no-netrc",
+                              rc=2)
+        self.assertRegex(err, r"line 1: pwd: not connected")
+        self.assertEqual(out.strip().splitlines()[-1], "/")
+
+    def test_open_user_close(self):
+        up = self.write_local("up.bin", data_bytes(4096, seed=14))
+        self.srv.mkdir("sub")
+        script = "\n".join([
+            "open %s %d" % (self.srv.host, self.srv.port),
+            "pwd",
+            "status",
+            "user %s %s" % (self.srv.user, self.srv.password),
+            "put up.bin",
+            "status",
+            "close",
+            "pwd",
+            "open %s" % self.srv.url("sub"),
+            "pwd",
+        ]) + "\n"
+        out, err = self.shell(script, "--no-netrc", rc=2)
+        self.assertIn("as anonymous", out)
+        self.assertIn("as %s" % self.srv.user, out)
+        with open(up, "rb") as fh:
+            self.assertEqual(self.srv.read("up.bin"), fh.read())  # alice's root, not anon's
+        self.assertEqual([l for l in out.splitlines() if l.startswith("/")], ["/", "/sub"])
+        self.assertRegex(err, r"line 8: pwd: not connected")
+        # a refused login: exit status 4, the server's reply quoted
+        out, err = self.shell("user %s wrong-password\npwd\n" % self.srv.user, rc=4)
+        self.assertRegex(err, r"line 1: user .*530")
+
+    def test_background_jobs_in_a_script(self):
+        big = self.srv.make_file("big.bin", 3 * MiB, seed=15)
+        p = subprocess.Popen([FTPC_BIN, self.srv.url()], cwd=self.tmp, env=self.env(),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        # The commands come while the first job runs (3 MiB at 1 MiB/s): the shell reads
+        # and answers them meanwhile.
+        p.stdin.write(b"get -b --limit-rate 1M big.bin\n")
+        p.stdin.flush()
+        partial = self.local(".big.bin.ftpc-part")
+        self.assertTrue(wait_for(lambda: os.path.exists(partial) and
+                                 os.path.getsize(partial) > 200000, 20))
+        time.sleep(0.5)  # a progress snapshot is taken every 0.2 s
+        p.stdin.write(b"jobs\npwd\n")
+        p.stdin.flush()
+        script = "\n".join([
+            "wait",
+            "jobs",
+            "get -b --limit-rate 100k big.bin k.bin",
+            "kill 2",
+            "wait",
+            "kill 1",
+            "put -b big.bin back.bin",
+        ]) + "\n"  # the script ends: its last background job still finishes
+        out, err = p.communicate(script.encode(), timeout=90)
+        out, err = out.decode(), err.decode()
+        self.check_output(subprocess.CompletedProcess([], p.returncode, out, err))
+        self.assertEqual(p.returncode, 2, err)  # kill 1: no such job (any more)
+        self.assertEqual(self.read_local("big.bin"), big)
+        self.assertEqual(self.srv.read("back.bin"), big)
+        self.assertIn("[1] get -b --limit-rate 1M big.bin", out)
+        self.assertRegex(out, r"\[1\] Running +get -b")
+        self.assertRegex(out, r"big\.bin +\d+%")  # the job's progress line
+        self.assertLess(out.index("Running"), out.index("\n/\n"))  # pwd answered meanwhile
+        self.assertRegex(err, r"\[1\] Done +get -b --limit-rate 1M big\.bin")
+        self.assertIn("No background jobs.", out)
+        self.assertIn("[2] stopping get -b --limit-rate 100k big.bin k.bin", out)
+        self.assertRegex(err, r"\[2\] Stopped +get -b")
+        self.assertRegex(err, r"ftpc: line 9: kill 1: no job 1")
+        self.assertFalse(os.path.exists(self.local("k.bin")))
+        self.assertRegex(err, r"\[3\] Done +put -b big\.bin back\.bin")
+
+    def test_reconnects_after_idle_timeout_and_reads_a_file(self):
+        # The server drops the idle control connection; the next command opens a new one
+        # and goes back to the remote directory.
+        srv = self.start_server(args=["--idle-timeout", "1"])
+        srv.mkdir("sub")
+        data = srv.make_file("sub/f.bin", 50000, seed=18)
+        p = subprocess.Popen([FTPC_BIN, srv.url()], cwd=self.tmp, env=self.env(),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p.stdin.write(b"cd sub\npwd\n")
+        p.stdin.flush()
+        time.sleep(2.5)
+        out, err = p.communicate(b"pwd\nls\nget f.bin\n", timeout=60)
+        self.check_output(subprocess.CompletedProcess([], p.returncode, out, err))
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.decode().splitlines(), ["/sub", "/sub", "f.bin"])
+        self.assertEqual(self.read_local("f.bin"), data)
+        # commands from a regular file (which cannot be polled) and a refused connection
+        script = self.local("script.txt")
+        with open(script, "w") as fh:
+            fh.write("open 127.0.0.1 1\npwd\nopen %s\ncd sub\npwd\n" % srv.url())
+        with open(script, "rb") as fh:
+            r = subprocess.run([FTPC_BIN], cwd=self.tmp, env=self.env(), stdin=fh,
+                               capture_output=True, timeout=60)
+        self.check_output(r)
+        self.assertEqual(r.returncode, 3, r.stderr)
+        self.assertRegex(r.stderr.decode(), r"line 1: open 127.0.0.1 1: cannot connect")
+        self.assertEqual(r.stdout.decode(), "/sub\n")
+
+    def test_shell_option_errors(self):
+        r = subprocess.run([FTPC_BIN, "-o", "x", self.srv.url()], capture_output=True,
+                           stdin=subprocess.DEVNULL, timeout=30, env=self.env())
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"not with the interactive shell", r.stderr)
+        out, err = self.shell("get\nput a b c\nmirror -R\nwait x\nkill\ncd 'open\n", rc=2)
+        for n in range(1, 7):
+            self.assertRegex(err, r"line %d: " % n)
+
+
+class TestShellTerminal(ShellCase):
+    """The shell on a terminal (tmux): completion, history, background jobs."""
+
+    def start(self, name, home):
+        """ftpc on the server's URL in tmux session name (a private tmux server); returns
+        (capture, rc file); capture.keys(...) types."""
+        if subprocess.run(["which", "tmux"], capture_output=True).returncode != 0:
+            self.skipTest("tmux not installed")
+        done = self.local(name + ".rc")
+        asan = os.environ.get("ASAN_OPTIONS", "")
+        asan = (asan + ":" if asan else "") + "log_path=" + self.local(name + ".asan")
+        cmd = ("env -u XDG_STATE_HOME NETRC=%s HOME=%s ASAN_OPTIONS=%s %s %s; echo $? > %s; "
+               "sleep 60" % (self.local("no-netrc"), home, asan, FTPC_BIN, self.srv.url(),
+                             done))
+        sock = "ftpc-shell-%d-%d" % (os.getpid(), id(self) % 100000)
+        subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", name,
+                        "-x", "150", "-y", "40", "-c", self.tmp, cmd], check=True, timeout=20)
+        self.addCleanup(subprocess.run, ["tmux", "-L", sock, "kill-server"], timeout=20,
+                        capture_output=True)
+
+        def capture():
+            r = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", name],
+                               capture_output=True, timeout=20)
+            return r.stdout.decode("utf-8", "replace")
+
+        def keys(*k):
+            subprocess.run(["tmux", "-L", sock, "send-keys", "-t", name] + list(k), check=True,
+                           timeout=20)
+        capture.keys = keys
+        return capture, done
+
+    def no_sanitizer_reports(self):
+        for f in os.listdir(self.tmp):
+            if ".asan" in f:
+                with open(self.local(f), errors="replace") as fh:
+                    self.fail("sanitizer report:\n" + fh.read()[-5000:])
+
+    def prompt_line(self, capture):
+        lines = [l for l in capture().splitlines() if l.startswith("ftpc ")]
+        return lines[-1] if lines else ""
+
+    def test_completion_history_background(self):
+        big = self.srv.make_file("bigfile.bin", 6 * MiB, seed=16)
+        self.srv.make_file("other.txt", 10, seed=17)
+        self.srv.mkdir("subdir")
+        home = self.local("home")
+        os.mkdir(home)
+        self.write_local("localfile.bin", b"x")
+        capture, done = self.start("s1", home)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        # Tab completes a command name ...
+        keys("he", "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("> help"), 10),
+                        capture())
+        keys("C-u")
+        # ... and a remote path, from a listing of the remote directory
+        keys("get bigf", "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            "> get bigfile.bin"), 10), capture())
+        keys("C-u", "put localf", "Tab")  # a local path for put
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            "> put localfile.bin"), 10), capture())
+        keys("C-u", "cd sub", "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("> cd subdir/"), 10),
+                        capture())
+        keys("C-u")
+        # a background download goes on while the prompt answers
+        keys("get -b --limit-rate 1M bigfile.bin", "Enter")
+        self.assertTrue(wait_for(lambda: "[1] get -b" in capture(), 10), capture())
+        keys("pwd", "Enter")
+        self.assertTrue(wait_for(lambda: re.search(r"(?m)^/$", capture()), 10), capture())
+        # jobs shows the transfer's progress line once it has started
+        partial = self.local(".bigfile.bin.ftpc-part")
+        self.assertTrue(wait_for(lambda: os.path.exists(partial) and
+                                 os.path.getsize(partial) > 100000, 20), capture())
+        time.sleep(0.5)
+        keys("jobs", "Enter")
+        self.assertTrue(wait_for(lambda: re.search(r"bigfile\.bin +\d+% .*ETA", capture()), 10),
+                        capture())
+        self.assertFalse(os.path.exists(self.local("bigfile.bin")), "still running")
+        keys("wait", "Enter")
+        self.assertTrue(wait_for(lambda: "[1] Done" in capture(), 30), capture())
+        self.assertEqual(self.read_local("bigfile.bin"), big)
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        hist = os.path.join(home, ".ftpc_history")
+        self.assertTrue(os.path.exists(hist))
+        self.assertEqual(stat.S_IMODE(os.stat(hist).st_mode), 0o600)
+
+        # a second session: Up recalls the first one's commands
+        capture2, done2 = self.start("s2", home)
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture2).endswith("/>"), 20),
+                        capture2())
+        capture2.keys("Up")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture2).endswith("> quit"), 10),
+                        capture2())
+        capture2.keys("Up")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture2).endswith("> wait"), 10),
+                        capture2())
+        capture2.keys("C-u", "bye", "Enter")
+        self.assertEqual(self.wait_file(done2, 20), "0", capture2())
+        self.no_sanitizer_reports()
+
+
+if __name__ == "__main__":
+    unittest.main()

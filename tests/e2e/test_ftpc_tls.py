@@ -1,0 +1,341 @@
+"""ftpc over FTPS against the real ftpd: explicit TLS (ftpes:// and --tls), implicit TLS
+(ftps://), 100 MiB both ways with bytes compared, listings under PROT P, certificate
+verification (the system store refuses ftpd's self-signed certificate; --cacert, --pin and
+--insecure), TLS 1.2 and TLS 1.3, resume, active mode, parallel and segmented transfers, and
+--tls against a server without TLS (a clean failure, USER never sent in clear text); and
+interop with vsftpd requiring TLS and session reuse, under TLS 1.3 and 1.2 (skipped, saying
+why, where bench/peers has not installed vsftpd).
+
+ftpd requires data connections to resume the control connection's TLS session (its default),
+so every transfer that passes here proves ftpc's session reuse.
+"""
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import unittest
+
+import test_ftpc_interop as interop
+
+from ftpd_harness import FtpdServer, data_bytes, wait_for
+from test_ftpc import FtpcCase, MiB
+
+EXIT_TLS = 9
+PIN_RE = re.compile(r"public key pin (sha256//\S+)")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class TlsCase(FtpcCase):
+    """A TLS-enabled ftpd per test (self.srv, its certificate in self.srv.cafile)."""
+
+    tls_args = ["--tls"]
+
+    def start_server(self, **kw):
+        srv = FtpdServer(**kw)
+        state = os.path.join(srv.base, "state")
+        srv.args += list(self.tls_args) + ["--state-dir", state]
+        srv.start()
+        self.addCleanup(srv.stop)
+        srv.cafile = os.path.join(state, "tls-cert.pem")
+        m = srv.wait_log(PIN_RE.pattern)
+        srv.pin = m.group(1) if m else None
+        return srv
+
+    def url(self, path="", scheme="ftpes", srv=None):
+        return (srv or self.srv).url(path).replace("ftp://", scheme + "://", 1)
+
+    def tls(self, *args, **kw):
+        """ftpc with the server's certificate as the only trusted one."""
+        return self.ftpc("--cacert", self.srv.cafile, *args, **kw)
+
+
+class TestFtpcTls(TlsCase):
+    def test_explicit_100mib_put_and_get(self):
+        src = self.local("big.bin")
+        with open(src, "wb") as fh:
+            for i in range(100):
+                fh.write(data_bytes(MiB, 1000 + i))
+        want = sha_file(src)
+        r = self.tls("-v", "put", "big.bin", self.url("big.bin"))
+        err = r.stderr.decode()
+        # AUTH TLS before USER; PBSZ 0 and PROT P after the login
+        self.assertLess(err.index("> AUTH TLS"), err.index("> USER"))
+        self.assertLess(err.index("> PASS"), err.index("> PBSZ 0"))
+        self.assertLess(err.index("> PBSZ 0"), err.index("> PROT P"))
+        self.assertRegex(err, r"\* TLS with .*TLSv1\.3")
+        self.assertEqual(sha_file(self.srv.local("big.bin")), want)
+        os.unlink(src)
+        self.tls("get", self.url("big.bin"))
+        self.assertEqual(sha_file(src), want)
+
+    def test_tls_flag_with_ftp_url(self):
+        data = self.srv.make_file("t.bin", 3 * MiB + 17, seed=2)
+        r = self.tls("-v", "--tls", "get", self.srv.url("t.bin"))
+        self.assertIn("> PROT P", r.stderr.decode())
+        self.assertEqual(self.read_local("t.bin"), data)
+        data2 = data_bytes(2 * MiB + 5, 3)
+        self.write_local("up.bin", data2)
+        self.tls("--tls", "put", "up.bin", self.srv.url("up.bin"))
+        self.assertEqual(self.srv.read("up.bin"), data2)
+
+    def test_listing_and_cat_under_prot_p(self):
+        self.srv.make_file("dir/one.txt", 10, seed=4)
+        self.srv.make_file("dir/two.txt", 20, seed=5)
+        r = self.tls("ls", self.url("dir/"))
+        self.assertEqual(sorted(r.stdout.decode().split()), ["one.txt", "two.txt"])
+        r = self.tls("ls", "-l", self.url("dir/"))
+        self.assertIn("two.txt", r.stdout.decode())
+        self.assertNotIn("\r", r.stdout.decode())
+        data = self.srv.make_file("c.bin", 70000, seed=6)
+        r = self.tls("cat", self.url("c.bin"))
+        self.assertEqual(r.stdout, data)
+
+    def test_active_mode(self):
+        data = self.srv.make_file("a.bin", 1 * MiB, seed=7)
+        self.tls("--active", "get", self.url("a.bin"))
+        self.assertEqual(self.read_local("a.bin"), data)
+        self.write_local("b.bin", data[::-1])
+        self.tls("--active", "put", "b.bin", self.url("b.bin"))
+        self.assertEqual(self.srv.read("b.bin"), data[::-1])
+
+    def test_parallel_segmented_and_mirror(self):
+        files = {"p%d.bin" % i: self.srv.make_file("m/p%d.bin" % i, 300000 + i, seed=10 + i)
+                 for i in range(4)}
+        self.tls("-j", "4", "get", *[self.url("m/" + n) for n in files])
+        for n, d in files.items():
+            self.assertEqual(self.read_local(n), d)
+        big = self.srv.make_file("seg.bin", 8 * MiB + 3, seed=20)
+        self.tls("--segments", "4", "-o", "seg.out", "get", self.url("seg.bin"))
+        self.assertEqual(self.read_local("seg.out"), big)
+        self.tls("mirror", self.url("m/"), "mirrored")
+        for n, d in files.items():
+            self.assertEqual(self.read_local(os.path.join("mirrored", n)), d)
+
+    def test_resume_over_tls(self):
+        data = self.srv.make_file("r.bin", 2 * MiB, seed=21)
+        self.write_local(".r.bin.ftpc-part", data[:700001])
+        r = self.tls("-v", "-c", "get", self.url("r.bin"))
+        self.assertIn("> REST 700001", r.stderr.decode())
+        self.assertEqual(self.read_local("r.bin"), data)
+        up = data_bytes(MiB + 9, 22)
+        self.write_local("u.bin", up)
+        self.srv.write("u.bin", up[:300000])
+        r = self.tls("-v", "-c", "put", "u.bin", self.url("u.bin"))
+        err = r.stderr.decode()
+        self.assertTrue("> REST 300000" in err or "> APPE" in err, err)
+        self.assertEqual(self.srv.read("u.bin"), up)
+
+    def test_tls12_and_tls13(self):
+        data = self.srv.make_file("v.bin", 2 * MiB + 1, seed=23)
+        for version in ("1.2", "1.3"):
+            os.path.exists(self.local("v.bin")) and os.unlink(self.local("v.bin"))
+            r = self.tls("-vv", "--tls-max", version, "get", self.url("v.bin"))
+            err = r.stderr.decode()
+            self.assertRegex(err, r"\* TLS with .*TLSv%s" % re.escape(version))
+            # -vv shows the data connection's handshake: it resumed the session
+            self.assertRegex(err, r"\* data connection: TLSv%s .*session resumed"
+                             % re.escape(version))
+            self.assertEqual(self.read_local("v.bin"), data)
+            up = data[::-1]
+            self.write_local("w.bin", up)
+            self.tls("--tls-max", version, "put", "w.bin", self.url("w%s.bin" % version))
+            self.assertEqual(self.srv.read("w%s.bin" % version), up)
+
+    # ------------------------------------------------------------------ trust
+
+    def test_self_signed_refused_without_cacert(self):
+        self.srv.make_file("x.bin", 100, seed=24)
+        r = self.ftpc("-v", "get", self.url("x.bin"), rc=EXIT_TLS)
+        err = r.stderr.decode()
+        self.assertIn("certificate failed verification", err)
+        self.assertIn("self-signed", err)
+        self.assertIn("--cacert", err)
+        self.assertNotIn("> USER", err)
+        self.assertFalse(os.path.exists(self.local("x.bin")))
+
+    def test_cacert_and_host_name(self):
+        data = self.srv.make_file("y.bin", 1000, seed=25)
+        # the certificate names localhost, 127.0.0.1 and ::1
+        u = self.url("y.bin").replace("127.0.0.1", "localhost")
+        self.tls("get", u)
+        self.assertEqual(self.read_local("y.bin"), data)
+        # another CA file: refused
+        other = os.path.join(self.tmp, "other.pem")
+        r = __import__("subprocess").run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", os.path.join(self.tmp, "k.pem"), "-out", other, "-days", "1",
+             "-subj", "/CN=localhost"], capture_output=True, timeout=30)
+        if r.returncode == 0:
+            r = self.ftpc("--cacert", other, "get", self.url("y.bin"), rc=EXIT_TLS)
+            self.assertIn("verification", r.stderr.decode())
+        r = self.ftpc("--cacert", os.path.join(self.tmp, "missing.pem"), "get",
+                      self.url("y.bin"), rc=2)
+        self.assertIn("--cacert", r.stderr.decode())
+
+    def test_pin(self):
+        self.assertIsNotNone(self.srv.pin, "ftpd did not log its public key pin")
+        data = self.srv.make_file("z.bin", 5000, seed=26)
+        self.ftpc("--insecure", "--pin", self.srv.pin, "get", self.url("z.bin"))
+        self.assertEqual(self.read_local("z.bin"), data)
+        os.unlink(self.local("z.bin"))
+        self.tls("--pin", self.srv.pin, "get", self.url("z.bin"))
+        self.assertEqual(self.read_local("z.bin"), data)
+        os.unlink(self.local("z.bin"))
+        wrong = "sha256//" + "A" * 43 + "="
+        for extra in (["--insecure"], ["--cacert", self.srv.cafile]):
+            r = self.ftpc(*extra, "-v", "--pin", wrong, "get", self.url("z.bin"), rc=EXIT_TLS)
+            err = r.stderr.decode()
+            self.assertIn("does not match --pin", err)
+            self.assertNotIn("> USER", err)
+        self.assertFalse(os.path.exists(self.local("z.bin")))
+        r = self.ftpc("--pin", "sha256//short", "get", self.url("z.bin"), rc=2)
+        self.assertIn("--pin", r.stderr.decode())
+
+    def test_insecure(self):
+        data = self.srv.make_file("i.bin", 4000, seed=27)
+        self.ftpc("--insecure", "get", self.url("i.bin"))
+        self.assertEqual(self.read_local("i.bin"), data)
+
+
+class TestFtpcImplicit(TlsCase):
+    def setUp(self):
+        self.implicit_port = free_port()
+        self.tls_args = ["--tls", "--listen-implicit", "127.0.0.1:%d" % self.implicit_port]
+        super().setUp()
+
+    def test_ftps_url(self):
+        data = self.srv.make_file("imp.bin", 5 * MiB + 3, seed=30)
+        u = self.srv.url("imp.bin").replace(
+            "ftp://", "ftps://", 1).replace(":%d/" % self.srv.port, ":%d/" % self.implicit_port)
+        r = self.tls("-v", "get", u)
+        err = r.stderr.decode()
+        self.assertNotIn("> AUTH TLS", err)
+        self.assertIn("> PROT P", err)
+        self.assertEqual(self.read_local("imp.bin"), data)
+        up = data[::-1]
+        self.write_local("back.bin", up)
+        self.tls("put", "back.bin", u.replace("imp.bin", "back.bin"))
+        self.assertEqual(self.srv.read("back.bin"), up)
+        r = self.tls("ls", u.replace("imp.bin", ""))
+        self.assertIn("imp.bin", r.stdout.decode().split())
+
+    def test_ftps_against_plain_port_fails_cleanly(self):
+        # implicit TLS to the explicit (plain greeting) port: the handshake fails
+        u = self.srv.url("x").replace("ftp://", "ftps://", 1)
+        r = self.tls("--timeout", "5", "get", u, rc=EXIT_TLS)
+        self.assertIn("TLS", r.stderr.decode())
+
+
+class TestFtpcTlsRequired(FtpcCase):
+    """A server without TLS: --tls and ftpes:// fail with their own exit code and never send
+    USER or PASS."""
+
+    def test_refused_auth_tls(self):
+        self.srv.make_file("s.bin", 100, seed=31)
+        for args in (["--tls", "get", self.srv.url("s.bin")],
+                     ["get", self.srv.url("s.bin").replace("ftp://", "ftpes://", 1)]):
+            r = self.ftpc("-v", *args, rc=EXIT_TLS)
+            err = r.stderr.decode()
+            self.assertIn("refused AUTH TLS", err)
+            self.assertIn("did not log in", err)
+            self.assertNotIn("> USER", err)
+            self.assertNotIn("> PASS", err)
+        self.assertFalse(os.path.exists(self.local("s.bin")))
+
+
+@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
+class TestVsftpdTls(unittest.TestCase):
+    """ftpc against vsftpd with explicit FTPS, TLS required for login and data, and
+    require_ssl_reuse=YES (vsftpd's default, known to break clients under TLS 1.3): TLS 1.3
+    and TLS 1.2, bytes compared. vsftpd is started and stopped by bench/peers' scripts."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base = tempfile.mkdtemp(prefix="ftpc-vsftpd-tls-")
+        os.chmod(cls.base, 0o755)
+        cls.root = os.path.join(cls.base, "root")
+        cls.cert = os.path.join(cls.base, "cert.pem")
+        key = os.path.join(cls.base, "key.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out",
+                            cls.cert, "-days", "2", "-subj", "/CN=localhost", "-addext",
+                            "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                           capture_output=True, timeout=30)
+        if r.returncode != 0:
+            shutil.rmtree(cls.base, True)
+            raise unittest.SkipTest("openssl could not make a certificate: %r" % r.stderr[-300:])
+        os.chmod(cls.cert, 0o644)
+        os.chmod(key, 0o644)
+        cls.port = free_port()
+        cls.env = dict(os.environ, BENCH_RUN=os.path.join(cls.base, "run"),
+                       PEERS_PREFIX=interop.PEERS_PREFIX, TLS_CERT=cls.cert, TLS_KEY=key)
+        r = subprocess.run([os.path.join(interop.PEERS, "start-server.sh"), "vsftpd",
+                            str(cls.port), cls.root], env=cls.env, capture_output=True,
+                           timeout=30)
+        if r.returncode != 0:
+            shutil.rmtree(cls.base, True)
+            raise unittest.SkipTest("vsftpd did not start: %s"
+                                    % r.stderr.decode(errors="replace")[-500:])
+
+    @classmethod
+    def tearDownClass(cls):
+        subprocess.run([os.path.join(interop.PEERS, "stop-server.sh"), "vsftpd"], env=cls.env,
+                       capture_output=True, timeout=30)
+        shutil.rmtree(cls.base, True)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-vsftpd-tls-c-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def url(self, path=""):
+        return "ftpes://%s:%s@127.0.0.1:%d/%s" % (interop.USER, interop.PASS, self.port, path)
+
+    def ftpc(self, *args, rc=0):
+        env = dict(os.environ, NETRC=os.path.join(self.tmp, "no-netrc"))
+        r = subprocess.run([interop.FTPC_BIN, "--cacert", self.cert] + list(args), cwd=self.tmp,
+                           capture_output=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+        err = r.stderr.decode(errors="replace")
+        for m in interop.SANITIZER_MARKERS:
+            self.assertNotIn(m, err)
+        self.assertEqual(r.returncode, rc, "ftpc %s: exit %d\n%s"
+                         % (" ".join(args), r.returncode, err[-3000:]))
+        return r
+
+    def test_tls13_and_tls12_with_required_reuse(self):
+        for version in ("1.3", "1.2"):
+            name = "v%s.bin" % version
+            data = data_bytes(5 * MiB + 1, 40)
+            with open(os.path.join(self.tmp, name), "wb") as fh:
+                fh.write(data)
+            r = self.ftpc("-vv", "--tls-max", version, "put", name, self.url(name))
+            err = r.stderr.decode()
+            self.assertRegex(err, r"\* data connection: TLSv%s .*session resumed"
+                             % re.escape(version))
+            with open(os.path.join(self.root, name), "rb") as fh:
+                self.assertEqual(fh.read(), data)
+            os.unlink(os.path.join(self.tmp, name))
+            self.ftpc("--tls-max", version, "get", self.url(name))
+            with open(os.path.join(self.tmp, name), "rb") as fh:
+                self.assertEqual(fh.read(), data)
+            r = self.ftpc("--tls-max", version, "ls", self.url(""))
+            self.assertIn(name, [os.path.basename(n) for n in r.stdout.decode().split()])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,307 @@
+"""End-to-end tests of ftpc's transfer verification (--verify, the default; --no-verify): after
+a download or upload ftpc asks the server for HASH and compares it with the SHA-256 of the
+local bytes. Against the built ftpd: get and put say "verified sha256"; a file changed on the
+server during a download (same size, bytes already sent) and a source changed during an
+upload are caught with exit code 8 and both digests named; --no-verify sends no HASH; a
+segmented get checks every segment with HASH over RANG. Against vsftpd (no HASH): the
+transfers work and say "not verified".
+"""
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from ftpd_harness import SANITIZER_MARKERS, data_bytes, wait_for
+from test_ftpc import FTPC_BIN, FtpcCase, MiB
+import test_ftpc_interop as interop
+
+VERIFY_EXIT = 8
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+class TestVerifyFtpd(FtpcCase):
+    def no_sanitizer(self, err):
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, err)
+
+    def hash_cmds(self):
+        return re.findall(r"-> HASH (.*)", self.srv.log_text())
+
+    def test_get_verified(self):
+        data = self.srv.make_file("a.bin", 3 * MiB + 11, seed=41)
+        r = self.ftpc("get", self.srv.url("a.bin"))
+        self.assertEqual(self.read_local("a.bin"), data)
+        self.assertIn("a.bin: verified sha256", r.stderr.decode())
+        self.assertEqual(self.hash_cmds(), ["a.bin"])
+
+    def test_put_verified(self):
+        up = data_bytes(2 * MiB + 5, 42)
+        self.write_local("up.bin", up)
+        r = self.ftpc("put", "up.bin", self.srv.url("up.bin"))
+        self.assertEqual(self.srv.read("up.bin"), up)
+        self.assertIn("up.bin: verified sha256", r.stderr.decode())
+        self.assertEqual(self.hash_cmds(), ["up.bin"])
+
+    def test_empty_and_several(self):
+        self.srv.write("empty", b"")
+        d1 = self.srv.make_file("one.bin", 70000, seed=43)
+        r = self.ftpc("-j", "2", "get", self.srv.url("empty"), self.srv.url("one.bin"))
+        err = r.stderr.decode()
+        self.assertIn("empty: verified sha256", err)
+        self.assertIn("one.bin: verified sha256", err)
+        self.assertEqual(self.read_local("empty"), b"")
+        self.assertEqual(self.read_local("one.bin"), d1)
+
+    def test_no_verify(self):
+        data = self.srv.make_file("a.bin", 100000, seed=44)
+        r = self.ftpc("--no-verify", "get", self.srv.url("a.bin"))
+        self.assertEqual(self.read_local("a.bin"), data)
+        self.assertNotIn("verified", r.stderr.decode())
+        self.write_local("u.bin", data)
+        self.ftpc("--no-verify", "put", "u.bin", self.srv.url("u.bin"))
+        self.assertEqual(self.hash_cmds(), [])
+
+    def test_quiet_says_nothing(self):
+        self.srv.make_file("a.bin", 1000, seed=45)
+        r = self.ftpc("-q", "get", self.srv.url("a.bin"))
+        self.assertEqual(r.stderr, b"")
+        self.assertEqual(self.hash_cmds(), ["a.bin"])
+
+    def test_file_changed_on_server_during_get(self):
+        """The server's file changes (same size) after its head was sent: the download is
+        complete by size but not what the server now holds."""
+        size = 2 * MiB
+        old = self.srv.make_file("live.bin", size, seed=46)
+        new_head = bytes(255 - b for b in old[:65536])
+        part = self.local(".live.bin.ftpc-part")
+        p = self.popen("--limit-rate", "1M", "get", self.srv.url("live.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and
+                                 os.path.getsize(part) > 256 * 1024, timeout=20))
+        with open(self.srv.local("live.bin"), "r+b") as fh:
+            fh.write(new_head)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.no_sanitizer(err)
+        self.assertEqual(p.returncode, VERIFY_EXIT, err)
+        now = new_head + old[65536:]
+        self.assertIn("verification failed", err)
+        self.assertIn(sha256(old), err)   # what arrived (the local file)
+        self.assertIn(sha256(now), err)   # what the server has now
+        self.assertIn("kept as live.bin", err)
+        self.assertEqual(self.read_local("live.bin"), old)
+
+    def test_source_changed_during_put(self):
+        size = 2 * MiB
+        src = data_bytes(size, 47)
+        self.write_local("src.bin", src)
+        p = self.popen("--limit-rate", "1M", "put", "src.bin", self.srv.url("dst.bin"))
+        time.sleep(0.6)
+        with open(self.local("src.bin"), "r+b") as fh:
+            fh.write(b"\0" * 4096)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.no_sanitizer(err)
+        self.assertEqual(p.returncode, VERIFY_EXIT, err)
+        self.assertIn("verification failed", err)
+        self.assertIn(sha256(src), err)  # the server got the original head
+
+    def test_segmented_get_verified_per_segment(self):
+        size = 8 * MiB + 3
+        data = self.srv.make_file("big.bin", size, seed=48)
+        r = self.ftpc("--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertIn("big.bin: verified sha256 (4 segments)", r.stderr.decode())
+        log = self.srv.log_text()
+        rangs = sorted(tuple(int(x) for x in m)
+                       for m in re.findall(r"-> RANG (\d+) (\d+)", log))
+        bounds = [size * i // 4 for i in range(5)]
+        self.assertEqual(rangs, [(bounds[i], bounds[i + 1] - 1) for i in range(4)])
+        self.assertEqual(len(self.hash_cmds()), 4)
+
+
+class RangeHashFtp(threading.Thread):
+    """Serves `data` (SIZE, REST, RETR) and HASH over RANG, with a wrong digest for the range
+    starting at bad_start: one segment of a segmented get does not match."""
+
+    def __init__(self, data, bad_start, sessions=8, hash_delay=0.0):
+        super().__init__(daemon=True)
+        self.data, self.bad_start, self.sessions = data, bad_start, sessions
+        self.hash_delay = hash_delay  # seconds before each HASH reply (a slow server)
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(15)
+        self.port = self.lsock.getsockname()[1]
+        self.hashes = []
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+    def session(self, conn):
+        conn.settimeout(15)
+        f = conn.makefile("rwb")
+        dsock = None
+        rest = 0
+        rang = None
+
+        def send(text):
+            f.write(text.encode() + b"\r\n")
+            f.flush()
+        try:
+            send("220 ready")
+            for raw in f:
+                line = raw.decode().rstrip("\r\n")
+                verb, _, arg = line.partition(" ")
+                verb = verb.upper()
+                if verb in ("USER", "PASS"):
+                    send("331 pw" if verb == "USER" else "230 in")
+                elif verb == "FEAT":
+                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n HASH SHA-256*;MD5;\r\n211 End")
+                elif verb == "TYPE":
+                    send("200 ok")
+                elif verb == "SIZE":
+                    send("213 %d" % len(self.data))
+                elif verb == "EPSV":
+                    dsock = socket.socket()
+                    dsock.bind(("127.0.0.1", 0))
+                    dsock.listen(1)
+                    dsock.settimeout(15)
+                    send("229 Entering Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
+                elif verb == "REST":
+                    rest = int(arg)
+                    send("350 ok")
+                elif verb == "RETR":
+                    send("150 here")
+                    d, _ = dsock.accept()
+                    try:
+                        d.sendall(self.data[rest:])
+                    except OSError:
+                        pass
+                    d.close()
+                    rest = 0
+                    send("226 done")
+                elif verb == "RANG":
+                    a, b = (int(x) for x in arg.split())
+                    rang = (a, b)
+                    send("350 range set")
+                elif verb == "HASH":
+                    a, b = rang if rang else (0, len(self.data) - 1)
+                    rang = None
+                    part = self.data[a:b + 1]
+                    if a == self.bad_start:
+                        part = b"not " + part
+                    self.hashes.append((a, b))
+                    time.sleep(self.hash_delay)
+                    send("213 SHA-256 %d-%d %s %s" % (a, b, hashlib.sha256(part).hexdigest(), arg))
+                elif verb == "QUIT":
+                    send("221 bye")
+                    break
+                else:
+                    send("502 no")
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+            if dsock:
+                dsock.close()
+
+
+class TestSegmentMismatch(unittest.TestCase):
+    def test_bad_segment_fails(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        size = 4 * MiB
+        data = data_bytes(size, 50)
+        fake = RangeHashFtp(data, bad_start=size // 4 * 2)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, VERIFY_EXIT, err)
+        self.assertIn("verification failed", err)
+        self.assertIn("bytes %d-%d" % (size // 2, size // 4 * 3 - 1), err)
+        self.assertIn(hashlib.sha256(data[size // 2:size // 4 * 3]).hexdigest(), err)
+        self.assertFalse(os.path.exists(os.path.join(tmp, "f.bin")))
+
+
+class TestSlowHash(unittest.TestCase):
+    """A server takes a while to hash a large file: ftpc waits beyond --timeout, by an
+    allowance of one second per 32 MiB of the file, and no longer."""
+
+    def run_get(self, data, delay):
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = RangeHashFtp(data, bad_start=-1, sessions=2, hash_delay=delay)
+        fake.start()
+        t = time.monotonic()
+        r = subprocess.run([FTPC_BIN, "--timeout", "1", "get",
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        return r, time.monotonic() - t
+
+    def test_allowance(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        data = data_bytes(64 * MiB, 51)  # allowance: 1 s + 64 MiB / 32 MiB/s = 3 s
+        r, _ = self.run_get(data, 2.0)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"f.bin: verified sha256", r.stderr)
+        r, took = self.run_get(data, 8.0)
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertIn(b"timed out", r.stderr)
+        self.assertIn(b"HASH f.bin", r.stderr)
+        self.assertLess(took, 7.5)
+
+
+@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
+class TestVerifyVsftpd(unittest.TestCase):
+    """vsftpd has no HASH: transfers work and say they were not verified."""
+
+    @classmethod
+    def setUpClass(cls):
+        interop.TestVsftpd.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        interop.TestVsftpd.tearDownClass.__func__(cls)
+
+    setUp = interop.TestVsftpd.setUp
+    url = interop.TestVsftpd.url
+    srv_write = interop.TestVsftpd.srv_write
+    srv_read = interop.TestVsftpd.srv_read
+    ftpc = interop.TestVsftpd.ftpc
+
+    def test_not_verified(self):
+        data = self.srv_write("a.bin", data_bytes(MiB + 3, 49))
+        r = self.ftpc("get", self.url("a.bin"))
+        with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        self.assertIn("a.bin: not verified (the server offers no HASH)", r.stderr.decode())
+        r = self.ftpc("put", os.path.join(self.tmp, "a.bin"), self.url("b.bin"))
+        self.assertEqual(self.srv_read("b.bin"), data)
+        self.assertIn("a.bin: not verified", r.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()

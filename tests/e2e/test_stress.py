@@ -1,0 +1,497 @@
+"""End-to-end tests of `ftpc stress`: the real binary drives the real ftpd (and vsftpd when
+installed) over loopback; every byte is verified by ftpc and the JSON report is checked.
+
+- 100 clients for a few seconds with ABOR and drop faults: zero verification failures, zero
+  errors, a well-formed report with sane numbers, and nothing left behind on the server;
+- a corrupted fixture on the server is reported with client, file and offset (exit 8);
+- FTPS (--tls against ftpd --tls), HASH-verified uploads, MODE Z where ftpd offers it;
+- counted iterations, the rate limit, the open-file limit message, the live view on a
+  terminal and as plain lines, usage errors and an unreachable server;
+- the same load against vsftpd, pure-ftpd, ProFTPD and pyftpdlib started with
+  bench/peers/start-server.sh (each skips, saying why, when not root or not installed).
+The content generator is re-implemented here (20 lines) so the fixture bytes on the server
+are checked independently of ftpc.
+"""
+import json
+import os
+import pty
+import pwd
+import re
+import resource
+import select
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from ftpd_harness import FTPD_BIN, INTERNAL_PREFIXES, SANITIZER_MARKERS, FtpdServer
+
+FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.normpath(os.path.join(HERE, "..", "..", "bench", "peers"))
+PEERS_PREFIX = os.environ.get("PEERS_PREFIX", "/opt/ftp-peers")
+
+TOP_KEYS = ["target", "clients", "duration_s", "iterations", "seed", "ops_total", "ops_per_s",
+            "bytes_down", "bytes_up", "mb_per_s_down", "mb_per_s_up", "latency_ms", "ops",
+            "errors_by_code", "verify_failures", "faults_injected", "cpu_user_s", "cpu_sys_s",
+            "peak_rss_kib", "exit_status"]
+COMMANDS = ["connect", "login", "pasv", "retr", "stor", "list"]
+M64 = (1 << 64) - 1
+
+
+def mix64(x):
+    x ^= x >> 30
+    x = (x * 0xBF58476D1CE4E5B9) & M64
+    x ^= x >> 27
+    x = (x * 0x94D049BB133111EB) & M64
+    return x ^ (x >> 31)
+
+
+def fixture_key(seed, index):
+    return mix64((mix64(seed ^ 0x6669787475726573) + index) & M64)
+
+
+def fixture_size(key, lo, hi):
+    return lo if hi <= lo else lo + mix64(key ^ 0x73697A6573697A65) % (hi - lo + 1)
+
+
+def content(key, size):
+    words = (size + 7) // 8
+    out = b"".join(mix64((key + k * 0x9E3779B97F4A7C15) & M64).to_bytes(8, "little")
+                   for k in range(words))
+    return out[:size]
+
+
+def have_ftpc():
+    return os.access(FTPC_BIN, os.X_OK)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class StressCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-stress-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def server(self, **kw):
+        args = list(kw.pop("args", [])) + ["--max-per-ip", "5000", "--max-sessions", "5000",
+                                           "--log-level", "warn"]
+        srv = FtpdServer(args=args, **kw)
+        srv.start()
+        self.addCleanup(srv.stop)
+        return srv
+
+    def stress(self, *args, rc=0, timeout=120, preexec=None, env=None):
+        """Runs ftpc stress with --json; returns (report dict or None, stdout, stderr)."""
+        jpath = os.path.join(self.tmp, "report-%d.json" % time.monotonic_ns())
+        cmd = [FTPC_BIN, "stress"] + [str(a) for a in args] + ["--json", jpath]
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           preexec_fn=preexec, env=env)
+        out = r.stdout.decode("utf-8", "replace")
+        err = r.stderr.decode("utf-8", "replace")
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, err, "sanitizer report:\n" + err[-6000:])
+        if rc is not None:
+            self.assertEqual(r.returncode, rc, "ftpc %s: exit %d\nstdout:\n%s\nstderr:\n%s"
+                             % (" ".join(cmd), r.returncode, out[-3000:], err[-3000:]))
+        rep = None
+        if os.path.exists(jpath):
+            with open(jpath) as fh:
+                rep = json.load(fh)
+        return rep, out, err
+
+    def check_report(self, rep, clients):
+        for k in TOP_KEYS:
+            self.assertIn(k, rep)
+        self.assertEqual(rep["clients"], clients)
+        for c in COMMANDS:
+            for k in ("count", "p50", "p90", "p99", "max"):
+                self.assertIn(k, rep["latency_ms"][c])
+            lat = rep["latency_ms"][c]
+            if lat["count"]:
+                self.assertLessEqual(lat["p50"], lat["p90"] + 1e-9)
+                self.assertLessEqual(lat["p90"], lat["p99"] + 1e-9)
+                self.assertLessEqual(lat["p99"], lat["max"] + 1e-9)
+                self.assertGreaterEqual(lat["p50"], 0)
+        for op in ("get", "put", "list", "login"):
+            self.assertIn("count", rep["ops"][op])
+            self.assertIn("errors", rep["ops"][op])
+            self.assertLessEqual(rep["ops"][op]["errors"], rep["ops"][op]["count"])
+        self.assertEqual(rep["ops_total"], sum(rep["ops"][o]["count"] for o in rep["ops"]))
+        self.assertGreater(rep["duration_s"], 0)
+        self.assertAlmostEqual(rep["ops_per_s"], rep["ops_total"] / rep["duration_s"],
+                               delta=0.01 * rep["ops_per_s"] + 0.01)
+        self.assertGreaterEqual(rep["cpu_user_s"] + rep["cpu_sys_s"], 0)
+        self.assertGreater(rep["peak_rss_kib"], 0)
+
+
+class TestStressFtpd(StressCase):
+    def test_100_clients_with_faults(self):
+        srv = self.server()
+        url = srv.url("stress")
+        rep, out, err = self.stress(url, "--clients", 100, "--duration", 4, "--ramp-up", 0.5,
+                                    "--mix", "mixed", "--size", "1K-96K", "--files", 6,
+                                    "--abort-fraction", 0.05, "--drop-fraction", 0.05,
+                                    "--seed", 11, "--no-view")
+        self.check_report(rep, 100)
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["errors_by_code"], {}, err[-3000:])
+        self.assertEqual(rep["exit_status"], 0)
+        self.assertEqual(rep["seed"], 11)
+        self.assertGreater(rep["faults_injected"], 0)
+        self.assertEqual(rep["faults_injected"], rep["faults"]["abort"] + rep["faults"]["drop"])
+        self.assertGreater(rep["faults"]["abort"], 0)
+        self.assertGreater(rep["faults"]["drop"], 0)
+        for op in ("get", "put", "list", "login"):
+            self.assertGreater(rep["ops"][op]["count"], 0, op)
+        # at least one login per client, and the latency rows were filled
+        self.assertGreaterEqual(rep["latency_ms"]["login"]["count"], 100)
+        self.assertGreaterEqual(rep["latency_ms"]["connect"]["count"], 100)
+        for c in COMMANDS:
+            self.assertGreater(rep["latency_ms"][c]["count"], 0, c)
+        self.assertGreater(rep["bytes_down"], 0)
+        self.assertGreater(rep["bytes_up"], 0)
+        self.assertGreater(rep["duration_s"], 3.5)
+        self.assertLess(rep["duration_s"], 30)
+        self.assertIn("latency (ms)", out)
+        self.assertIn("verification   0 failures", out)
+        # the server is still healthy and nothing of the uploads is left behind
+        # (ftpd keeps an interrupted upload aside as .ftpd-partial.NAME for a resume: those
+        # are the server's own files, not the name the client uploaded and deleted)
+        names = sorted(n for n in os.listdir(os.path.join(srv.root, "stress"))
+                       if not n.startswith(INTERNAL_PREFIXES))
+        self.assertEqual([n for n in names if n.endswith(".up")], [])
+        self.assertEqual(names, ["ftpc-stress-11-f%d.dat" % i for i in range(6)])
+        # fixtures on the server hold exactly the documented content
+        for i in range(6):
+            key = fixture_key(11, i)
+            want = content(key, fixture_size(key, 1024, 96 * 1024))
+            self.assertEqual(srv.read("stress/ftpc-stress-11-f%d.dat" % i), want)
+        f = srv.ftp()
+        self.assertTrue(f.nlst("stress"))
+        f.quit()
+
+    def test_corrupted_fixture(self):
+        srv = self.server()
+        url = srv.url("")
+        rep, _, _ = self.stress(url, "--clients", 2, "--iterations", 1, "--mix", "get",
+                                "--files", 1, "--size", 5000, "--no-view")
+        self.assertEqual(rep["verify_failures"], 0)
+        path = os.path.join(srv.root, "ftpc-stress-1-f0.dat")
+        with open(path, "r+b") as fh:
+            fh.seek(1234)
+            b = fh.read(1)
+            fh.seek(1234)
+            fh.write(bytes([b[0] ^ 0x01]))
+        rep, out, err = self.stress(url, "--clients", 3, "--iterations", 2, "--mix", "get",
+                                    "--files", 1, "--size", 5000, "--no-view", rc=8)
+        self.assertRegex(err, r"VERIFY FAILED: client (setup|\d+), file ftpc-stress-1-f0\.dat, "
+                              r"offset 1234: expected 0x[0-9a-f]{2}, got 0x[0-9a-f]{2}")
+        self.assertGreaterEqual(rep["verify_failures"], 1)
+        self.assertEqual(rep["exit_status"], 8)
+        d = rep["verify_failures_detail"][0]
+        self.assertEqual(d["file"], "ftpc-stress-1-f0.dat")
+        self.assertEqual(d["offset"], 1234)
+        self.assertEqual(d["got"], d["expected"] ^ 1)
+        self.assertIn("offset 1234", out)
+
+    def test_truncated_fixture_same_name(self):
+        # a fixture of the wrong size is replaced by the set-up, not reported
+        srv = self.server()
+        srv.write("ftpc-stress-5-f0.dat", b"short")
+        rep, _, _ = self.stress(srv.url(""), "--clients", 2, "--iterations", 2, "--mix", "get",
+                                "--files", 1, "--size", 3000, "--seed", 5, "--no-view")
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["ops"]["get"]["count"], 4)
+        self.assertEqual(len(srv.read("ftpc-stress-5-f0.dat")), 3000)
+
+    def test_iterations_exact(self):
+        srv = self.server()
+        rep, _, _ = self.stress(srv.url("it"), "--clients", 5, "--iterations", 3, "--mix",
+                                "get=1,put=1,list=1", "--size", "10K", "--no-view")
+        self.check_report(rep, 5)
+        self.assertEqual(rep["iterations"], 3)
+        self.assertEqual(rep["ops"]["get"]["count"] + rep["ops"]["put"]["count"] +
+                         rep["ops"]["list"]["count"], 15)
+        self.assertEqual(rep["ops"]["login"]["count"], 5)
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["errors_by_code"], {})
+        puts = rep["ops"]["put"]["count"]
+        gets = rep["ops"]["get"]["count"]
+        # a put is read back: its bytes go both ways
+        self.assertEqual(rep["bytes_up"], puts * 10240)
+        self.assertEqual(rep["bytes_down"] - gets * 10240 - puts * 10240 >= 0, True)
+        self.assertEqual(rep["latency_ms"]["stor"]["count"], puts)
+        self.assertEqual(rep["latency_ms"]["retr"]["count"], gets + puts)
+
+    def test_put_verified_by_hash(self):
+        srv = self.server()
+        rep, _, err = self.stress(srv.url(""), "--clients", 4, "--iterations", 3, "--mix", "put",
+                                  "--size", "1K-200K", "--verify-put", "hash", "--no-view")
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["ops"]["put"]["count"], 12)
+        self.assertEqual(rep["ops"]["put"]["errors"], 0)
+        # read back by HASH, not RETR
+        self.assertEqual(rep["latency_ms"]["retr"]["count"], 0)
+        self.assertNotIn("read back instead", err)
+
+    def test_rate_limit(self):
+        srv = self.server()
+        rep, _, _ = self.stress(srv.url(""), "--clients", 3, "--iterations", 2, "--mix", "get",
+                                "--files", 1, "--size", "128K", "--limit-rate", "128K",
+                                "--no-view")
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["ops"]["get"]["count"], 6)
+        # 256 KiB per client at 128 KiB/s: about 2 s, whatever the loopback speed
+        self.assertGreater(rep["duration_s"], 1.5)
+        self.assertLess(rep["duration_s"], 10)
+
+    def test_tls(self):
+        srv = FtpdServer(args=["--tls", "--max-per-ip", "1000", "--log-level", "warn"])
+        state = os.path.join(srv.base, "state")
+        srv.args += ["--state-dir", state]
+        srv.start()
+        self.addCleanup(srv.stop)
+        cafile = os.path.join(state, "tls-cert.pem")
+        rep, _, err = self.stress(srv.url("tls"), "--tls", "--cacert", cafile, "--clients", 20,
+                                  "--duration", 2, "--size", "1K-64K", "--abort-fraction", 0.05,
+                                  "--drop-fraction", 0.05, "--no-view")
+        self.check_report(rep, 20)
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["errors_by_code"], {}, err[-2000:])
+        self.assertGreater(rep["ops"]["get"]["count"], 0)
+        self.assertGreater(rep["ops"]["put"]["count"], 0)
+        # without the CA the certificate is refused: the set-up fails and says why
+        rep, _, err = self.stress(srv.url("tls"), "--tls", "--clients", 1, "--iterations", 1,
+                                  "--no-view", rc=9)
+        self.assertEqual(rep["exit_status"], 9)
+        self.assertIn("certificate verify failed", err)
+
+    def test_compress(self):
+        srv = self.server()
+        f = srv.ftp()
+        feats = f.sendcmd("FEAT")
+        f.quit()
+        if "MODE Z" not in feats:
+            self.skipTest("this ftpd offers no MODE Z in FEAT")
+        rep, _, err = self.stress(srv.url(""), "--compress", "--clients", 6, "--iterations", 4,
+                                  "--mix", "get=1,put=1", "--size", "1K-300K", "--no-view")
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["errors_by_code"], {}, err[-2000:])
+
+    def test_csv_to_stdout(self):
+        srv = self.server()
+        r = subprocess.run([FTPC_BIN, "stress", srv.url(""), "--clients", "2", "--iterations",
+                            "2", "--mix", "list", "--csv", "-", "--no-view"],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual(lines[0], "command,count,p50_ms,p90_ms,p99_ms,max_ms")
+        self.assertEqual([l.split(",")[0] for l in lines[1:]], COMMANDS)
+        rows = {l.split(",")[0]: l.split(",") for l in lines[1:]}
+        self.assertEqual(rows["list"][1], "4")
+        self.assertEqual(rows["retr"][1], "0")
+        # the text report went to standard error instead
+        self.assertIn("latency (ms)", r.stderr.decode())
+
+    def test_fd_limit_message(self):
+        srv = self.server()
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100))
+        rep, _, err = self.stress(srv.url(""), "--clients", 200, "--iterations", 1, "--mix",
+                                  "list", "--no-view", preexec=low_limit)
+        self.assertIn("allows 18 clients", err)
+        self.assertEqual(rep["clients"], 18)
+        self.assertEqual(rep["clients_requested"], 200)
+        self.assertEqual(rep["ops"]["list"]["count"], 18)
+
+    def test_live_view_terminal(self):
+        srv = self.server()
+        for color in (True, False):
+            master, slave = pty.openpty()
+            env = dict(os.environ, TERM="xterm")
+            env.pop("NO_COLOR", None)
+            if not color:
+                env["NO_COLOR"] = "1"
+            p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
+                                  "--duration", "1.5", "--mix", "list"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=slave, env=env)
+            os.close(slave)
+            data = b""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.5)
+                if r:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    data += chunk
+                elif p.poll() is not None:
+                    break
+            os.close(master)
+            self.assertEqual(p.wait(30), 0)
+            text = data.decode("utf-8", "replace")
+            for m in SANITIZER_MARKERS:
+                self.assertNotIn(m, text)
+            # redrawn in place: cursor up and clear, several frames
+            self.assertGreaterEqual(text.count("\x1b[2A"), 3, text[-2000:])
+            self.assertIn("connected", text)
+            self.assertIn("latency p50", text)
+            if color:
+                self.assertIn("\x1b[1m", text)
+            else:
+                self.assertNotIn("\x1b[1m", text)
+                self.assertNotIn("\x1b[31m", text)
+
+    def test_plain_lines_when_not_a_terminal(self):
+        srv = self.server()
+        rep, _, err = self.stress(srv.url(""), "--clients", 3, "--duration", 2.5, "--mix",
+                                  "list")
+        lines = [l for l in err.splitlines() if l.startswith("stress run")]
+        self.assertGreaterEqual(len(lines), 2, err)
+        self.assertNotIn("\x1b[", err)
+        self.assertRegex(lines[-1], r"\d+/3 connected, \d+ in flight, ops \d+")
+
+    def test_usage_errors(self):
+        for args, msg in ((["--clients", "0", "ftp://127.0.0.1/"], "--clients"),
+                          (["--mix", "fetch=1", "ftp://127.0.0.1/"], "--mix"),
+                          (["--size", "9-3", "ftp://127.0.0.1/"], "--size"),
+                          (["--duration", "1", "--iterations", "2", "ftp://127.0.0.1/"],
+                           "exclude"),
+                          (["--bogus", "ftp://127.0.0.1/"], "unknown option"),
+                          ([], "needs a URL"),
+                          (["http://x/"], "http://x/")):
+            r = subprocess.run([FTPC_BIN, "stress"] + args, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(msg, r.stderr.decode(), args)
+        r = subprocess.run([FTPC_BIN, "stress", "--help"], capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--abort-fraction", r.stdout.decode())
+        r = subprocess.run([FTPC_BIN, "--help"], capture_output=True, timeout=30)
+        self.assertIn("stress URL", r.stdout.decode())
+
+    def test_unreachable(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        rep, _, err = self.stress("ftp://127.0.0.1:%d/" % port, "--clients", 2, "--duration",
+                                  1, "--no-view", rc=3)
+        self.assertIn("cannot connect (ECONNREFUSED)", err)
+        self.assertEqual(rep["exit_status"], 3)
+
+    def test_bad_password(self):
+        srv = self.server()
+        rep, _, err = self.stress(srv.url("", pw="wrong"), "--clients", 2, "--duration", 1,
+                                  "--no-view", rc=4)
+        self.assertIn("530", err)
+
+
+PEER_BINARIES = {
+    "vsftpd": os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd"),
+    "pure-ftpd": os.path.join(PEERS_PREFIX, "pure-ftpd", "usr", "sbin", "pure-ftpd"),
+    "proftpd": os.path.join(PEERS_PREFIX, "proftpd-core", "usr", "sbin", "proftpd"),
+}
+
+
+def peer_why_not(name):
+    """Why the peer server cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "not root (the peers start as root and drop to the ftpbench account)"
+    try:
+        pwd.getpwnam("ftpbench")
+    except KeyError:
+        return "account ftpbench missing (run bench/peers/install-peers.sh as root)"
+    if name == "pyftpdlib":
+        py = os.environ.get("PEER_PYTHON", "/usr/bin/python3")  # as start-server.sh
+        r = subprocess.run([py, "-c", "import pyftpdlib"], capture_output=True)
+        return None if r.returncode == 0 else "pyftpdlib not installed (install-peers.sh)"
+    if not os.access(PEER_BINARIES[name], os.X_OK):
+        return "%s not installed at %s (run bench/peers/install-peers.sh as root)" % (
+            name, PEER_BINARIES[name])
+    if name == "vsftpd" and not os.path.exists("/etc/pam.d/ftpbench-vsftpd"):
+        return "PAM service ftpbench-vsftpd missing (run bench/peers/install-peers.sh)"
+    return None
+
+
+class TestStressPeers(StressCase):
+    """The same load against the servers people run (bench/peers starts them as the
+    benchmark does: account ftpbench, its real crypt hash, passive ports on loopback)."""
+
+    def start_peer(self, name):
+        why = peer_why_not(name)
+        if why:
+            self.skipTest(why)
+        base = tempfile.mkdtemp(prefix="ftpc-stress-%s-" % name)
+        self.addCleanup(shutil.rmtree, base, True)
+        os.chmod(base, 0o755)
+        root = os.path.join(base, "root")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, BENCH_RUN=os.path.join(base, "run"), PEERS_PREFIX=PEERS_PREFIX)
+        r = subprocess.run([os.path.join(PEERS, "start-server.sh"), name, str(port), root],
+                           env=env, capture_output=True, timeout=60)
+        if r.returncode != 0:
+            self.skipTest("%s did not start: %s" % (name, r.stderr.decode(errors="replace")[-500:]))
+        self.addCleanup(subprocess.run, [os.path.join(PEERS, "stop-server.sh"), name], env=env,
+                        capture_output=True, timeout=60)
+        pw = pwd.getpwnam("ftpbench")
+        d = os.path.join(root, "st")
+        os.mkdir(d)
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        return "ftp://ftpbench:ftpbench@127.0.0.1:%d/st" % port, d
+
+    def run_peer(self, name, faults=True):
+        url, d = self.start_peer(name)
+        # forking servers hash the account's password per login: a modest load
+        args = [url, "--clients", 20, "--duration", 3, "--ramp-up", 1, "--size", "1K-64K",
+                "--files", 4, "--no-view"]
+        if faults:
+            args += ["--abort-fraction", 0.05, "--drop-fraction", 0.05]
+        rep, _, err = self.stress(*args, timeout=180)
+        self.check_report(rep, 20)
+        self.assertEqual(rep["verify_failures"], 0, err[-2000:])
+        # Every byte must be right; a rare refusal by the peer itself under resets (pure-ftpd
+        # answered one transfer in some runs with 425) is its business, so up to 1% of the
+        # operations may fail there. ftpd is held to zero (TestStressFtpd).
+        errors = sum(rep["errors_by_code"].values())
+        self.assertLessEqual(errors, max(1, rep["ops_total"] // 100),
+                             "%s\n%s" % (rep["errors_by_code"], err[-2000:]))
+        for op in ("get", "put", "list"):
+            self.assertGreater(rep["ops"][op]["count"], 0, op)
+        if faults:
+            self.assertGreater(rep["faults_injected"], 0)
+        # A dropped upload is deleted after the reconnect; a forking server whose dropped
+        # session process opens the file only after that DELE keeps it: at most one per drop.
+        left = [n for n in os.listdir(d) if n.endswith(".up")]
+        self.assertLessEqual(len(left), rep["faults"]["drop"], left)
+        return rep
+
+    def test_vsftpd(self):
+        self.run_peer("vsftpd")
+
+    def test_pure_ftpd(self):
+        self.run_peer("pure-ftpd")
+
+    def test_proftpd(self):
+        # ProFTPD sends 226 only once the client closed its end of a download (lingering
+        # close): a client that waits for 226 before closing stalls 10 s per transfer
+        rep = self.run_peer("proftpd")
+        self.assertLess(rep["latency_ms"]["retr"]["p50"], 2000)
+
+    def test_pyftpdlib(self):
+        # Without fault injection: with resets mid-transfer, pyftpdlib itself (1.5.x) resets
+        # other sessions' data connections, refuses announced passive ports and logs
+        # tracebacks ("I/O operation on closed file"); a put read back right after its 226
+        # then came back empty now and then (reported as verification failures).
+        self.run_peer("pyftpdlib", faults=False)
+
+
+if __name__ == "__main__":
+    unittest.main()
