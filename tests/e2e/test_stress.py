@@ -454,7 +454,14 @@ class TestStressPeers(StressCase):
                 "--files", 4, "--no-view"]
         if faults:
             args += ["--abort-fraction", 0.05, "--drop-fraction", 0.05]
-        rep, _, err = self.stress(*args, timeout=180)
+        rep, _, err = self.stress(*args, rc=None, timeout=180)
+        if rep is not None and rep["exit_status"] == 5 and "set-up failed" in err:
+            # A forking peer under a loaded machine sometimes resets the very first
+            # connections (seen with pure-ftpd and ProFTPD while other suites ran): that is
+            # the peer's start-up, not the run under test, so the set-up gets one more try.
+            time.sleep(1)
+            rep, _, err = self.stress(*args, rc=None, timeout=180)
+        self.assertEqual(rep["exit_status"] if rep else None, 0, err[-3000:])
         self.check_report(rep, 20)
         self.assertEqual(rep["verify_failures"], 0, err[-2000:])
         # Every byte must be right; a rare refusal by the peer itself under resets (pure-ftpd
