@@ -77,7 +77,8 @@ enum {
     CF_LOGIN_T = 1 << 17,     /* t_cmd times the login */
     CF_ZEND = 1 << 18,        /* MODE Z: the stream ended (inflate) or was finished */
     CF_DONE_COUNTED = 1 << 19,
-    CF_DATA_TCP = 1 << 20, /* the data connection's TCP connect completed */
+    CF_DATA_TCP = 1 << 20,   /* the data connection's TCP connect completed */
+    CF_DATA_DRAIN = 1 << 21, /* TLS upload sent close_notify and FIN: reading to the end */
 };
 
 #define READ_BUDGET (1u << 20) /* bytes one data connection moves per wakeup */
@@ -165,6 +166,8 @@ static void data_update(stress_client *c)
         want = EV_WRITE; /* writable: connected (or failed) */
     else if (!(c->flags & CF_DATA_UP))
         want = stream_want(c->data) ? stream_want(c->data) : EV_READ; /* TLS handshake */
+    else if (c->flags & CF_DATA_DRAIN)
+        want = EV_READ | stream_want(c->data);
     else if (c->xk == X_STOR || c->xk == X_FIX_STOR)
         want = EV_WRITE | stream_want(c->data);
     else
@@ -229,7 +232,7 @@ static void close_data(stress_client *c, bool reset)
         c->run->inflight--;
         c->flags &= ~CF_INFLIGHT;
     }
-    c->flags &= ~(CF_DATA_UP | CF_DATA_TCP | CF_PAUSED | CF_KICK | CF_DATA_SHUT);
+    c->flags &= ~(CF_DATA_UP | CF_DATA_TCP | CF_PAUSED | CF_KICK | CF_DATA_SHUT | CF_DATA_DRAIN);
     c->tls_try = 0;
     free_codec(c);
 }
@@ -824,7 +827,7 @@ static void open_data(stress_client *c, int port)
     net_set_port(&ss, port);
     c->pos = 0;
     c->flags &= ~(CF_FINAL | CF_DATA_DONE | CF_VFAILED | CF_DATA_UP | CF_DATA_TCP | CF_DATA_SHUT |
-                  CF_DATA_ERR | CF_ZEND);
+                  CF_DATA_ERR | CF_ZEND | CF_DATA_DRAIN);
     int fd = connect_nodelay(&ss);
     stream *s = fd >= 0 ? malloc(sizeof(*s)) : NULL;
     if (s == NULL) {
@@ -1135,12 +1138,50 @@ static void data_read(stress_client *c)
     }
 }
 
-/* Upload end: TLS close_notify, then close; the server's final reply follows. */
+static void upload_closed(stress_client *c)
+{
+    close_data(c, false);
+    c->flags |= CF_DATA_DONE;
+    if (c->flags & CF_FINAL)
+        xfer_complete(c);
+}
+
+/* After a TLS upload's close_notify and FIN: reads (and drops) what the server still sends,
+ * its TLS 1.3 session tickets and its own close_notify, until it closes. Closing with those
+ * bytes unread would make the kernel answer with a reset, which can destroy the end of the
+ * upload before the server has read it. */
+static void upload_drain(stress_client *c)
+{
+    stress_run *run = c->run;
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = stream_read(c->data, run->scratch, run->scratch_size);
+        if (n > 0) {
+            touch(c);
+            continue;
+        }
+        if (n < 0 && c->data->last_errno == EAGAIN) {
+            data_update(c);
+            return;
+        }
+        upload_closed(c); /* EOF, or an error: everything was sent; the reply decides */
+        return;
+    }
+    data_update(c);
+}
+
+/* Upload end: TLS close_notify (then FIN and a drain), or a plain close; the server's final
+ * reply follows. */
 static void upload_done(stress_client *c)
 {
     c->flags |= CF_DATA_SHUT;
     if (stream_shutdown(c->data) < 0 && c->data->last_errno == EAGAIN) {
         data_update(c);
+        return;
+    }
+    if (stream_is_tls(c->data)) {
+        shutdown(c->data->fd, SHUT_WR);
+        c->flags |= CF_DATA_DRAIN;
+        upload_drain(c);
         return;
     }
     close_data(c, false);
@@ -1308,7 +1349,9 @@ static void data_step(stress_client *c)
         c->flags |= CF_DATA_UP;
         touch(c);
     }
-    if (c->xk == X_STOR || c->xk == X_FIX_STOR)
+    if (c->flags & CF_DATA_DRAIN)
+        upload_drain(c);
+    else if (c->xk == X_STOR || c->xk == X_FIX_STOR)
         data_write(c);
     else
         data_read(c);

@@ -101,14 +101,24 @@ void cmd_dele(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
+    /* The name's kept partial upload (upload.h) goes with it: left behind, it would be
+     * resumed into a file the client deleted, and a client that only has a partial (its
+     * upload was cut) deletes that. */
     if (vfs_unlink(&s->vfs, vpath) < 0) {
-        if (errno == EISDIR)
+        int err = errno;
+        if (err == ENOENT && upload_discard_partial(&s->vfs, vpath) > 0) {
+            session_log(s, "DELE %s (partial upload)", vpath);
+            session_reply(s, FTP_FILE_ACTION_OK, "Partial upload deleted.");
+            return;
+        }
+        if (err == EISDIR)
             session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Is a directory (use RMD).");
         else
-            reply_errno(s, errno, "DELE");
+            reply_errno(s, err, "DELE");
         return;
     }
-    session_log(s, "DELE %s", vpath);
+    int partial = upload_discard_partial(&s->vfs, vpath);
+    session_log(s, "DELE %s%s", vpath, partial > 0 ? " (and its partial upload)" : "");
     session_reply(s, FTP_FILE_ACTION_OK, "File deleted.");
 }
 

@@ -10,6 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -229,6 +232,14 @@ int ftps_data_wrap(xfer *x)
         return -1;
     }
     stream_tls_bind_data(&x->data_tls, &s->ctl_tls);
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* The context takes a TCP end without close_notify for a clean end (clients commonly
+     * skip close_notify after downloads and before closing the control connection). An
+     * upload cannot: only the client's close_notify tells a complete file from a cut one,
+     * so here OpenSSL must report the unexpected end (ftps_data_truncated). */
+    if (x->kind == XK_STOR)
+        SSL_clear_options(x->data_tls.ssl, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     return 0;
 }
 
@@ -252,4 +263,24 @@ const char *ftps_data_check(xfer *x)
 const char *ftps_data_error(const xfer *x)
 {
     return stream_is_tls(&x->data) && x->data_tls.err[0] ? x->data_tls.err : "connection closed";
+}
+
+bool ftps_data_truncated(const xfer *x)
+{
+    if (x->kind != XK_STOR || !stream_is_tls(&x->data) || !x->data_tls.ssl)
+        return false;
+    if (SSL_get_shutdown(x->data_tls.ssl) & SSL_RECEIVED_SHUTDOWN)
+        return false; /* the client's close_notify came */
+    if (x->data.last_errno == ECONNRESET)
+        return false; /* reported as the reset it is */
+    if (x->data.last_errno != EPROTO)
+        return true; /* a bare end (OpenSSL 1.1 returns it as a clean one) */
+#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
+    /* OpenSSL 3 reports the end as a protocol error; stream_tls keeps only its text. */
+    const char *why =
+        ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, SSL_R_UNEXPECTED_EOF_WHILE_READING));
+    return why && strstr(x->data_tls.err, why) != NULL;
+#else
+    return false;
+#endif
 }

@@ -50,5 +50,9 @@ int ftps_data_wrap(struct xfer *x);
 const char *ftps_data_check(struct xfer *x);
 /* The last TLS error of the data connection, for replies and logs. */
 const char *ftps_data_error(const struct xfer *x);
+/* True when x's upload came over TLS and its stream ended (a TCP FIN, or a reset the kernel
+ * reported as an end) without the client's close_notify: a truncation (RFC 4217 section 10,
+ * RFC 8446 section 6.1) that must not be committed as a complete file. */
+bool ftps_data_truncated(const struct xfer *x);
 
 #endif

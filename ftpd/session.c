@@ -312,10 +312,28 @@ static void run_line(session *s, char *line)
     commands_dispatch(s, &cmd);
 }
 
+/* Runs the commands waiting in `in`, one at a time and in order. A command can end a
+ * transfer (ABOR, or a settling upload committed when its client speaks), and ending it
+ * resumes the session: that resume must not run the next lines before this one has replied,
+ * so only the outermost call reads. */
 static void process_input(session *s)
 {
+    if (s->flags & SF_IN_INPUT)
+        return; /* re-entered: the loop below goes on once the current command returns */
+    s->flags |= SF_IN_INPUT;
     char line[FTP_LINE_MAX + 1];
     while (reading_allowed(s)) {
+        if (s->deferred_line) { /* it came before anything still in `in` */
+            if (xfer_busy(s->xfer)) {
+                s->flags |= SF_READ_PAUSED;
+                break;
+            }
+            char *deferred = s->deferred_line;
+            s->deferred_line = NULL;
+            run_line(s, deferred);
+            free(deferred);
+            continue;
+        }
         ftp_cmd cmd;
         ftp_parse_result r = ftp_parse_next(&s->parser, &s->in, &cmd, line, sizeof line);
         if (r == FTP_PARSE_NEED_MORE)
@@ -338,6 +356,7 @@ static void process_input(session *s)
         }
         run_line(s, joined);
     }
+    s->flags &= ~SF_IN_INPUT;
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
         buf_trim(&s->in);
 }
@@ -347,18 +366,12 @@ void session_resume(session *s)
     if (s->state == SESS_CLOSED)
         return;
     s->flags &= ~SF_READ_PAUSED;
-    if (s->deferred_line && !(xfer_busy(s->xfer))) {
-        char *line = s->deferred_line;
-        s->deferred_line = NULL;
-        run_line(s, line);
-        free(line);
-    }
+    if (s->flags & SF_IN_INPUT)
+        return;       /* called from a command: process_input goes on, its caller updates events */
+    process_input(s); /* the deferred line first, then what followed it */
     if (s->state != SESS_CLOSED) {
-        process_input(s);
-        if (s->state != SESS_CLOSED) {
-            update_events(s);
-            check_pending(s);
-        }
+        update_events(s);
+        check_pending(s);
     }
 }
 

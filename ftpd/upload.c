@@ -342,3 +342,24 @@ off_t upload_resume_size(const vfs *v, const char *vpath)
     errno = saved;
     return size;
 }
+
+int upload_discard_partial(const vfs *v, const char *vpath)
+{
+    const char *base;
+    int dfd = vfs_open_parent(v, vpath, &base);
+    if (dfd < 0)
+        return errno == ENOENT ? 0 : -1;
+    int rc = 0;
+    char partial[300];
+    if (strlen(base) <= TARGET_MAX && !strchr(base, '/') &&
+        partial_name(partial, sizeof(partial), base) == 0) {
+        if (unlinkat(dfd, partial, 0) == 0)
+            rc = 1;
+        else if (errno != ENOENT)
+            rc = -1;
+    }
+    int saved = errno;
+    close(dfd);
+    errno = saved;
+    return rc;
+}

@@ -44,5 +44,8 @@ int upload_commit_keep_old(upload *u, int *old_fd);
 void upload_abort(upload *u, bool keep_partial);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
 off_t upload_resume_size(const vfs *v, const char *vpath);
+/* Removes the kept partial upload of vpath (DELE of vpath removes its resume point too).
+ * Returns 1 when one was removed, 0 when there was none, -1 with errno on failure. */
+int upload_discard_partial(const vfs *v, const char *vpath);
 
 #endif

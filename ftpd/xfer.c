@@ -243,8 +243,12 @@ void xfer_fail_local(xfer *x, int err)
 void xfer_fail_network(xfer *x, int err)
 {
     char text[256];
-    snprintf(text, sizeof text, "Connection closed; transfer aborted (%s).",
-             err ? strerror(err) : "peer closed");
+    if (ftps_data_truncated(x))
+        snprintf(text, sizeof text,
+                 "Connection closed without TLS close_notify; upload truncated, aborted.");
+    else
+        snprintf(text, sizeof text, "Connection closed; transfer aborted (%s).",
+                 err ? strerror(err) : "peer closed");
     xfer_finish(x, FTP_TRANSFER_ABORTED, text, true);
 }
 
@@ -443,6 +447,10 @@ static void upload_ended(xfer *x)
 
 void xfer_upload_data_ended(xfer *x)
 {
+    if (ftps_data_truncated(x)) { /* only a close_notify ends a TLS upload */
+        xfer_fail_network(x, x->data.last_errno);
+        return;
+    }
     if (x->ascii && x->cr_pending && write(x->up.fd, "\r", 1) != 1) {
         xfer_fail_local(x, errno);
         return;

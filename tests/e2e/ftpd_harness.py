@@ -476,6 +476,9 @@ class FtpdServer:
 
     def listen_addresses(self):
         """Every (host, port) the server reported listening on."""
+        # start() returns at the first "listening on" line; the others precede the
+        # "ready" line, which the reader thread may not have collected yet.
+        self.wait_log(r" ready \(", timeout=10)
         out = []
         with self._lines_lock:
             for line in self._lines:
