@@ -74,7 +74,8 @@ void sh_cache_clear(shell *sh)
 static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
 {
     char key[FTPC_URL_PATH_MAX];
-    sh_resolve(sh, dir, key, sizeof(key));
+    if (sh_resolve(sh, dir, key, sizeof(key)) == NULL)
+        return NULL;
     for (int i = 0; i < SH_DIR_CACHE; i++)
         if (sh->dirs[i] != NULL && strcmp(sh->dirs[i]->path, key) == 0)
             return &sh->dirs[i]->tree;

@@ -323,9 +323,18 @@ char *sh_resolve(const shell *sh, const char *path, char *out, size_t out_size)
         snprintf(out, out_size, "%s", sh->cwd);
         return out;
     }
-    size_t cl = strlen(sh->cwd);
+    size_t cl = strlen(sh->cwd), pl = strlen(path);
     bool slash = cl > 0 && sh->cwd[cl - 1] == '/';
-    snprintf(out, out_size, "%s%s%s", sh->cwd, slash ? "" : "/", path);
+    size_t need = cl + (slash ? 0 : 1) + pl;
+    if (need >= out_size) { /* a cut path would name another file: refuse it */
+        if (out_size > 0)
+            out[0] = '\0';
+        return NULL;
+    }
+    memcpy(out, sh->cwd, cl);
+    if (!slash)
+        out[cl++] = '/';
+    memcpy(out + cl, path, pl + 1);
     return out;
 }
 
@@ -366,7 +375,8 @@ int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_si
     static const char *const schemes[] = {"ftp://", "ftpes://", "ftps://"};
     const ftpc_url *u = &sh->site;
     char abs[FTPC_URL_PATH_MAX];
-    sh_resolve(sh, path, abs, sizeof(abs));
+    if (sh_resolve(sh, path, abs, sizeof(abs)) == NULL)
+        return -1;
     size_t o = 0;
     char port[16];
     snprintf(port, sizeof(port), ":%d", u->port);
@@ -396,6 +406,9 @@ int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_si
 char *sh_display(const shell *sh, const char *path, char *out, size_t out_size)
 {
     ftpc_url u = sh->site;
-    sh_resolve(sh, path, u.path, sizeof(u.path));
+    if (sh_resolve(sh, path, u.path, sizeof(u.path)) == NULL) {
+        snprintf(out, out_size, "%s", path);
+        return out;
+    }
     return ftpc_url_display(&u, out, out_size);
 }

@@ -129,7 +129,8 @@ void sh_conn_drop(shell *sh);
 /* Frees a connection that died while idle. */
 void sh_conn_reap(shell *sh);
 /* The absolute remote path for path as typed (relative to the remote directory), or path
- * itself when the directory is unknown. Returns out. */
+ * itself when the directory is unknown. Returns out, or NULL (out empty) when it does not
+ * fit: a cut path would name another file. */
 char *sh_resolve(const shell *sh, const char *path, char *out, size_t out_size);
 /* The URL of remote path (as typed), with the session's credentials; dir adds a '/'.
  * Returns 0, or -1 when too long. */

@@ -13,7 +13,8 @@ keep=0
 
 ./scripts/deps.sh
 echo "== building (build/)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# Warnings are errors in CI (scripts/test.sh), not here: a newer compiler must not stop the demo.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFTP_WERROR=OFF >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 
 # Big files are made here, never committed (sample_data/pub/generated/ is git-ignored).
