@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh -- the performance comparison of issue 2: ftpd against vsftpd, pure-ftpd,
+# bench/run.sh -- the performance comparison of issues 2-5: ftpd against vsftpd, pure-ftpd,
 # ProFTPD and pyftpdlib on loopback, every server measured in the same run with
-# interleaved rounds. Run as root:   sudo bench/run.sh
+# interleaved rounds, and ftpc against curl and lftp. Run as root:   sudo bench/run.sh
 #
 # Phases (see bench/README.md for what each one measures and why):
 #   a  one 1 GiB RETR and one 1 GiB STOR with curl per server and round (tmpfs)
@@ -10,12 +10,15 @@
 #   b  200 clients log in at once, then each RETRs a 1 MiB file 5 times, with an MD5-crypt
 #      hash for the account: total time and peak server memory
 #   d  1,000 idle logged-in sessions (MD5-crypt): memory per session
+#   e-k (phases5.sh, MD5-crypt): pyftpdlib's ftpbench rows (e), ftpc vs curl vs lftp (f),
+#      FTPS (g), MODE Z vs gzip -1 (h), ftpc stress with 1,000/5,000 clients (i), 4 KiB
+#      files (j), stress driver CPU vs conc-dl.py (k)
 # The account's password is switched to MD5-crypt for b and d and back to yescrypt
 # afterwards (also on any exit, by a trap).
 #
 # Environment (defaults in brackets):
 #   ROUNDS          interleaved rounds per phase                        [3]
-#   SKIP            phases or steps to leave out: a b c d iperf install build   [""]
+#   SKIP            phases or steps to leave out: a-k iperf install build plots  [""]
 #   PEERS           peers to compare against     [vsftpd pure-ftpd proftpd pyftpdlib]
 #   CLIENTS         clients of phases b and c                           [200]
 #   REPEAT          RETRs per client in phase b                         [5]
@@ -24,6 +27,8 @@
 #   BENCH_SRC       source files (tmpfs)                                [/dev/shm/ftpd-bench-src]
 #   KEEP_SRC=1      keep the 1 GiB source file in tmpfs for the next run
 #   FTPD_BIN        use this ftpd instead of building bench/build/ftpd
+#   FTPC_BIN        use this ftpc instead of building bench/build/ftpc
+#   more knobs of phases e-k: see the head of phases5.sh
 #   PORT_<name>     control port, e.g. PORT_ftpd=2145, PORT_pure_ftpd=2142
 set -uo pipefail
 
@@ -100,6 +105,11 @@ if [[ "$FTPD_BIN" == "$HERE/build/ftpd" ]] && ! skip build; then
     else
         log "ftpd build FAILED (see $RAW/build.log); measuring the peers only"
     fi
+    if [[ -z "${FTPC_BIN:-}" ]] &&
+        ! cmake --build "$HERE/build" --target ftpc -j"$(nproc)" >> "$RAW/build.log" 2>&1; then
+        log "ftpc build FAILED (see $RAW/build.log); its cells read n/a"
+        rm -f "$HERE/build/ftpc"
+    fi
 fi
 [[ -x "$FTPD_BIN" ]] && HAVE_FTPD=1
 mkdir -p "$TOOLS"
@@ -119,6 +129,9 @@ for p in $PEERS; do SERVERS+=("$p"); done
     sed 's/^/peer: /' /opt/ftp-peers/VERSIONS 2>/dev/null
     echo "pyftpdlib: $($PY -c 'import pyftpdlib; print(pyftpdlib.__ver__)' 2>/dev/null)"
     echo "curl: $(curl --version | head -1 | cut -d' ' -f1-2)"
+    echo "lftp: $(lftp --version 2>/dev/null | head -1 | sed 's/.*Version \([^ ]*\).*/\1/')"
+    echo "ftpc: $("${FTPC_BIN:-$HERE/build/ftpc}" --version 2>&1 | head -1)"
+    echo "gzip: $(gzip --version | head -1)"
     echo "params: ROUNDS=$ROUNDS CLIENTS=$CLIENTS REPEAT=$REPEAT IDLE_SESSIONS=$IDLE_SESSIONS SKIP='$SKIP' PEERS='$PEERS'"
     echo "servers: ${SERVERS[*]}"
     echo "loadavg_start: $(cat /proc/loadavg)"
@@ -257,7 +270,7 @@ if ! skip c; then
 fi
 
 # ------------------------------------------------------------------ phases b and d
-if ! skip b || ! skip d; then
+if ! skip b || ! skip d || ! skip e || ! skip f || ! skip g || ! skip h || ! skip i || ! skip j || ! skip k; then
     set_hash MD5
 fi
 if ! skip b; then
@@ -291,6 +304,8 @@ if ! skip d; then
     done
     rm -rf "${BENCH_ROOT:?}"/*
 fi
+# shellcheck source=phases5.sh
+. "$HERE/phases5.sh"
 if [[ $HASH_CHANGED == 1 ]]; then set_hash YESCRYPT; fi
 
 # ------------------------------------------------------------------ summary
@@ -299,5 +314,8 @@ for n in "${SERVERS[@]}"; do   # keep each server's logs next to the figures
     [[ -s "$BENCH_RUN/$n/stderr.log" ]] && cp "$BENCH_RUN/$n/stderr.log" "$RAW/log-$n.stderr"
 done
 "$PY" "$HERE/summarize.py" "$RAW" > "$OUT/summary.md" || log "summarize.py failed"
+if ! skip plots; then
+    "$PY" "$HERE/plots.py" "$RAW" "$OUT" >> "$RAW/run.log" 2>&1 || log "plots.py failed (see run.log)"
+fi
 cat "$OUT/summary.md"
 log "summary: $OUT/summary.md   raw data: $RAW"

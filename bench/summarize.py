@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Turns a bench/run.sh raw-data folder into the Markdown summary (on stdout) and a
-per-round detail file (RAW/details.md).
+per-round detail file (RAW/details.md). Phases e-k: summarize5.py.
 
 usage: summarize.py RAW_DIR
 
 Every figure is a median over the rounds of one run; ratios are between servers measured
-in that run. Targets are those of issue 2.
+in that run. Targets are those of issues 2-5.
 """
 import csv
 import glob
@@ -13,6 +13,9 @@ import json
 import os
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import summarize5  # noqa: E402  phases e-k
 
 ORDER = ["ftpd", "vsftpd", "pure-ftpd", "proftpd", "pyftpdlib"]
 C_PEERS = ["vsftpd", "pure-ftpd", "proftpd"]
@@ -334,13 +337,15 @@ def main():
         detail.append("| (d) time to log all in, s | %s |" % " | ".join(
             fmt(d[s]["login_all_s"], 2) if d.get(s) else "n/a" for s in servers))
 
+    summarize5.add_server_rows(raw, servers, row, notes, detail)
+
     # ------------------------------------------------------------ output
     rounds = ""
     for p in env.get("params", []):
         for w in p.split():
             if w.startswith("ROUNDS="):
                 rounds = w[7:]
-    head = ["# ftpd vs peer FTP servers (issue 2, bench/run.sh)", "",
+    head = ["# ftpd vs peer FTP servers (issues 2-5, bench/run.sh)", "",
             "%s · %s · kernel %s · %s rounds, medians · %s" % (
                 env.get("date_utc", ["?"])[0], env.get("cpu", ["?"])[0], env.get("kernel", ["?"])[0],
                 rounds or "?", env.get("ftpd", ["?"])[0]), "",
@@ -354,9 +359,13 @@ def main():
                      (la0 or ["?"])[0], (la1 or ["?"])[0]))
     if notes:
         out += [""] + ["- " + n for n in notes]
+    out += summarize5.extra_tables(raw)
     out += ["", "Peers: " + "; ".join(env.get("peer", [])) + "; pyftpdlib " +
             (env.get("pyftpdlib", ["?"])[0]) + " (plaintext password check). Per-round figures: "
             "`details.md` in the raw folder (bench/results/raw/, not committed)."]
+    if env.get("lftp") or env.get("ftpc"):
+        out += ["", "Clients: %s; lftp %s; %s; %s." % (env.get("curl", ["curl ?"])[0], env.get("lftp", ["?"])[0],
+                                                    env.get("ftpc", ["ftpc ?"])[0], env.get("gzip", ["gzip ?"])[0])]
     print("\n".join(out))
 
     with open(os.path.join(raw, "details.md"), "w") as f:
