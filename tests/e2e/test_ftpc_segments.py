@@ -5,100 +5,45 @@ one ordinary transfer (standard output, a device, -c with a part file) still wor
 """
 import os
 import re
-import socket
 import stat
 import subprocess
 import tempfile
 import shutil
-import threading
 import time
 import unittest
 
 from ftpd_harness import data_bytes
+from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 
 
-class ShortFtp(threading.Thread):
+class ShortFtp(ScriptedFtp):
     """Serves sessions (bounded) for a file SIZE says has `size` bytes, but RETR after a
     REST of `short_at` sends only 1000 bytes: one segment comes up short."""
 
+    FEATURES = ("SIZE", "REST STREAM")
+    UNKNOWN = "500 no"
+
     def __init__(self, size, short_at, sessions=8):
-        super().__init__(daemon=True)
-        self.size, self.short_at, self.sessions = size, short_at, sessions
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.lsock.settimeout(10)
-        self.port = self.lsock.getsockname()[1]
-        self.threads = []
+        super().__init__(sessions, timeout=10)
+        self.size, self.short_at = size, short_at
 
-    def run(self):
-        try:
-            for _ in range(self.sessions):
-                conn, _ = self.lsock.accept()
-                t = threading.Thread(target=self.session, args=(conn,), daemon=True)
-                t.start()
-                self.threads.append(t)
-        except OSError:
-            pass
-        finally:
-            self.lsock.close()
-
-    def session(self, conn):
-        conn.settimeout(10)
-        f = conn.makefile("rwb")
-        dsock = None
-        rest = 0
-
-        def send(text):
-            f.write(text.encode() + b"\r\n")
-            f.flush()
-        try:
-            send("220 ready")
-            for raw in f:
-                line = raw.decode().rstrip("\r\n")
-                verb, _, arg = line.partition(" ")
-                verb = verb.upper()
-                if verb in ("USER", "PASS"):
-                    send("331 pw" if verb == "USER" else "230 in")
-                elif verb == "FEAT":
-                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n211 End")
-                elif verb == "TYPE":
-                    send("200 ok")
-                elif verb == "SIZE":
-                    send("213 %d" % self.size)
-                elif verb == "EPSV":
-                    dsock = socket.socket()
-                    dsock.bind(("127.0.0.1", 0))
-                    dsock.listen(1)
-                    dsock.settimeout(10)
-                    send("229 Entering Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
-                elif verb == "REST":
-                    rest = int(arg)
-                    send("350 ok")
-                elif verb == "RETR":
-                    send("150 here")
-                    d, _ = dsock.accept()
-                    n = self.size - rest
-                    if rest == self.short_at:
-                        n = 1000
-                    try:
-                        d.sendall(b"z" * n)
-                    except OSError:
-                        pass
-                    d.close()
-                    send("226 done")
-                elif verb == "QUIT":
-                    send("221 bye")
-                    break
-                else:
-                    send("500 no")
-        except (OSError, ValueError):
-            pass
-        finally:
-            conn.close()
-            if dsock:
-                dsock.close()
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % self.size)
+        elif verb == "RETR":
+            s.send("150 here")
+            d = s.accept_data()
+            n = 1000 if s.rest == self.short_at else self.size - s.rest
+            try:
+                d.sendall(b"z" * n)
+            except OSError:
+                pass
+            d.close()
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
 
 
 class TestSegmentsPerAddressLimit(FtpcCase):

@@ -20,6 +20,7 @@ import time
 import unittest
 
 from ftpd_harness import data_bytes
+from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 import test_ftpc_interop as interop
 import test_ftpc_tls as tlstests
@@ -291,108 +292,57 @@ class TestSegputVsftpdTls(unittest.TestCase):
         self.assertIn("v.bin: not verified (the server offers no HASH; size matches)", err)
 
 
-class IgnoresRestFtp(threading.Thread):
+class IgnoresRestFtp(ScriptedFtp):
     """A server that answers REST with 350 but writes every STOR from offset 0 (as a server
     that ignored the offset would), with SIZE and no HASH."""
 
+    FEATURES = ("SIZE", "REST STREAM", "EPSV")
+
     def __init__(self, sessions=12):
-        super().__init__(daemon=True)
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.lsock.settimeout(30)
-        self.port = self.lsock.getsockname()[1]
-        self.sessions = sessions
+        super().__init__(sessions, timeout=15, accept_timeout=30)
         self.data = bytearray()
         self.lock = threading.Lock()
         self.stors = []
 
-    def run(self):
-        try:
-            for _ in range(self.sessions):
-                conn, _ = self.lsock.accept()
-                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
-        except OSError:
-            pass
-        finally:
-            self.lsock.close()
-
-    def session(self, conn):
-        conn.settimeout(15)
-        f = conn.makefile("rwb")
-        dsock = None
-        rest = 0
-
-        def send(text):
-            f.write(text.encode() + b"\r\n")
-            f.flush()
-        try:
-            send("220 ready")
-            for raw in f:
-                line = raw.decode().rstrip("\r\n")
-                verb, _, arg = line.partition(" ")
-                verb = verb.upper()
-                if verb in ("USER", "PASS"):
-                    send("331 pw" if verb == "USER" else "230 in")
-                elif verb == "FEAT":
-                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n EPSV\r\n211 End")
-                elif verb == "TYPE":
-                    send("200 ok")
-                elif verb == "SIZE":
-                    with self.lock:
-                        send("213 %d" % len(self.data))
-                elif verb == "EPSV":
-                    dsock = socket.socket()
-                    dsock.bind(("127.0.0.1", 0))
-                    dsock.listen(1)
-                    dsock.settimeout(15)
-                    send("229 Entering Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
-                elif verb == "REST":
-                    rest = int(arg)
-                    send("350 ok")
-                elif verb in ("STOR", "APPE"):
-                    send("150 go")
-                    d, _ = dsock.accept()
-                    got = bytearray()
-                    while True:
-                        chunk = d.recv(65536)
-                        if not chunk:
-                            break
-                        got += chunk
-                    d.close()
-                    # A range the client stopped (its control connection closed with the data
-                    # connection) is dropped, as a server would discard an aborted upload.
-                    time.sleep(0.05)
-                    conn.setblocking(False)
-                    try:
-                        alive = conn.recv(1, socket.MSG_PEEK) != b""
-                    except BlockingIOError:
-                        alive = True
-                    except OSError:
-                        alive = False
-                    conn.settimeout(15)
-                    if not alive:
-                        break
-                    with self.lock:
-                        self.stors.append((rest, len(got)))
-                        if rest == 0 and verb == "STOR":
-                            self.data = bytearray(got)   # truncates, as STOR does
-                        else:
-                            # the bug: the offset is ignored, bytes land at 0
-                            self.data[0:len(got)] = got
-                    rest = 0
-                    send("226 done")
-                elif verb == "QUIT":
-                    send("221 bye")
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            with self.lock:
+                s.send("213 %d" % len(self.data))
+        elif verb in ("STOR", "APPE"):
+            s.send("150 go")
+            d = s.accept_data()
+            got = bytearray()
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
                     break
+                got += chunk
+            d.close()
+            # A range the client stopped (its control connection closed with the data
+            # connection) is dropped, as a server would discard an aborted upload.
+            time.sleep(0.05)
+            s.conn.setblocking(False)
+            try:
+                alive = s.conn.recv(1, socket.MSG_PEEK) != b""
+            except BlockingIOError:
+                alive = True
+            except OSError:
+                alive = False
+            s.conn.settimeout(15)
+            if not alive:
+                return False
+            with self.lock:
+                self.stors.append((s.rest, len(got)))
+                if s.rest == 0 and verb == "STOR":
+                    self.data = bytearray(got)   # truncates, as STOR does
                 else:
-                    send("502 no")
-        except (OSError, ValueError):
-            pass
-        finally:
-            conn.close()
-            if dsock:
-                dsock.close()
+                    # the bug: the offset is ignored, bytes land at 0
+                    self.data[0:len(got)] = got
+            s.rest = 0
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
 
 
 class TestSegputBadServer(FtpcCase):

@@ -10,14 +10,13 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 from ftpd_harness import SANITIZER_MARKERS, data_bytes, wait_for
+from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 import test_ftpc_interop as interop
 
@@ -128,98 +127,46 @@ class TestVerifyFtpd(FtpcCase):
         self.assertEqual(len(self.hash_cmds()), 4)
 
 
-class RangeHashFtp(threading.Thread):
+class RangeHashFtp(ScriptedFtp):
     """Serves `data` (SIZE, REST, RETR) and HASH over RANG, with a wrong digest for the range
     starting at bad_start: one segment of a segmented get does not match."""
 
+    FEATURES = ("SIZE", "REST STREAM", "HASH SHA-256*;MD5;")
+
     def __init__(self, data, bad_start, sessions=8, hash_delay=0.0):
-        super().__init__(daemon=True)
-        self.data, self.bad_start, self.sessions = data, bad_start, sessions
+        super().__init__(sessions, timeout=15)
+        self.data, self.bad_start = data, bad_start
         self.hash_delay = hash_delay  # seconds before each HASH reply (a slow server)
-        self.lsock = socket.socket()
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(16)
-        self.lsock.settimeout(15)
-        self.port = self.lsock.getsockname()[1]
         self.hashes = []
 
-    def run(self):
-        try:
-            for _ in range(self.sessions):
-                conn, _ = self.lsock.accept()
-                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
-        except OSError:
-            pass
-        finally:
-            self.lsock.close()
-
-    def session(self, conn):
-        conn.settimeout(15)
-        f = conn.makefile("rwb")
-        dsock = None
-        rest = 0
-        rang = None
-
-        def send(text):
-            f.write(text.encode() + b"\r\n")
-            f.flush()
-        try:
-            send("220 ready")
-            for raw in f:
-                line = raw.decode().rstrip("\r\n")
-                verb, _, arg = line.partition(" ")
-                verb = verb.upper()
-                if verb in ("USER", "PASS"):
-                    send("331 pw" if verb == "USER" else "230 in")
-                elif verb == "FEAT":
-                    send("211-Features:\r\n SIZE\r\n REST STREAM\r\n HASH SHA-256*;MD5;\r\n211 End")
-                elif verb == "TYPE":
-                    send("200 ok")
-                elif verb == "SIZE":
-                    send("213 %d" % len(self.data))
-                elif verb == "EPSV":
-                    dsock = socket.socket()
-                    dsock.bind(("127.0.0.1", 0))
-                    dsock.listen(1)
-                    dsock.settimeout(15)
-                    send("229 Entering Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
-                elif verb == "REST":
-                    rest = int(arg)
-                    send("350 ok")
-                elif verb == "RETR":
-                    send("150 here")
-                    d, _ = dsock.accept()
-                    try:
-                        d.sendall(self.data[rest:])
-                    except OSError:
-                        pass
-                    d.close()
-                    rest = 0
-                    send("226 done")
-                elif verb == "RANG":
-                    a, b = (int(x) for x in arg.split())
-                    rang = (a, b)
-                    send("350 range set")
-                elif verb == "HASH":
-                    a, b = rang if rang else (0, len(self.data) - 1)
-                    rang = None
-                    part = self.data[a:b + 1]
-                    if a == self.bad_start:
-                        part = b"not " + part
-                    self.hashes.append((a, b))
-                    time.sleep(self.hash_delay)
-                    send("213 SHA-256 %d-%d %s %s" % (a, b, hashlib.sha256(part).hexdigest(), arg))
-                elif verb == "QUIT":
-                    send("221 bye")
-                    break
-                else:
-                    send("502 no")
-        except (OSError, ValueError):
-            pass
-        finally:
-            conn.close()
-            if dsock:
-                dsock.close()
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "RETR":
+            s.send("150 here")
+            d = s.accept_data()
+            try:
+                d.sendall(self.data[s.rest:])
+            except OSError:
+                pass
+            d.close()
+            s.rest = 0
+            s.send("226 done")
+        elif verb == "RANG":
+            s.rang = tuple(int(x) for x in arg.split())
+            s.send("350 range set")
+        elif verb == "HASH":
+            a, b = getattr(s, "rang", None) or (0, len(self.data) - 1)
+            s.rang = None
+            part = self.data[a:b + 1]
+            if a == self.bad_start:
+                part = b"not " + part
+            self.hashes.append((a, b))
+            time.sleep(self.hash_delay)
+            s.send("213 SHA-256 %d-%d %s %s" % (a, b, hashlib.sha256(part).hexdigest(), arg))
+        else:
+            return super().command(s, verb, arg)
+        return True
 
 
 class TestSegmentMismatch(unittest.TestCase):

@@ -1,0 +1,96 @@
+"""A scripted FTP server for ftpc's e2e tests: it shows behaviour that ftpd never shows (a
+segment that comes up short, a wrong HASH for one range, a server that ignores REST), so
+ftpc's reaction to it can be checked.
+
+ScriptedFtp serves a bounded number of sessions, each on its own thread: the greeting, any
+USER/PASS, FEAT (from FEATURES), TYPE, EPSV (one listening data socket) and REST; QUIT ends
+the session. A subclass answers its own commands in command() and hands the rest to
+super().command().
+"""
+import socket
+import threading
+
+
+class Session:
+    """One control connection: its reply writer and its data-connection state."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.f = conn.makefile("rwb")
+        self.dsock = None  # the EPSV listening socket
+        self.rest = 0      # the last REST offset
+
+    def send(self, text):
+        self.f.write(text.encode() + b"\r\n")
+        self.f.flush()
+
+    def accept_data(self):
+        d, _ = self.dsock.accept()
+        return d
+
+
+class ScriptedFtp(threading.Thread):
+    FEATURES = ("SIZE", "REST STREAM")
+    UNKNOWN = "502 no"
+
+    def __init__(self, sessions, timeout=15, accept_timeout=None):
+        super().__init__(daemon=True)
+        self.sessions, self.timeout = sessions, timeout
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.lsock.settimeout(accept_timeout or timeout)
+        self.port = self.lsock.getsockname()[1]
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+    def session(self, conn):
+        conn.settimeout(self.timeout)
+        s = Session(conn)
+        try:
+            s.send("220 ready")
+            for raw in s.f:
+                verb, _, arg = raw.decode().rstrip("\r\n").partition(" ")
+                verb = verb.upper()
+                if verb == "QUIT":
+                    s.send("221 bye")
+                    break
+                if self.command(s, verb, arg) is False:
+                    break
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+            if s.dsock:
+                s.dsock.close()
+
+    def command(self, s, verb, arg):
+        """Answers one command. Returns False to end the session."""
+        if verb in ("USER", "PASS"):
+            s.send("331 pw" if verb == "USER" else "230 in")
+        elif verb == "FEAT":
+            s.send("211-Features:\r\n" + "".join(" %s\r\n" % f for f in self.FEATURES) + "211 End")
+        elif verb == "TYPE":
+            s.send("200 ok")
+        elif verb == "EPSV":
+            if s.dsock:
+                s.dsock.close()
+            s.dsock = socket.socket()
+            s.dsock.bind(("127.0.0.1", 0))
+            s.dsock.listen(1)
+            s.dsock.settimeout(self.timeout)
+            s.send("229 Entering Extended Passive Mode (|||%d|)" % s.dsock.getsockname()[1])
+        elif verb == "REST":
+            s.rest = int(arg)
+            s.send("350 ok")
+        else:
+            s.send(self.UNKNOWN)
+        return True
