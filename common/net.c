@@ -324,6 +324,12 @@ int net_set_nodelay(int fd)
     return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+int net_set_cork(int fd, bool on)
+{
+    int v = on ? 1 : 0;
+    return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
 int net_local_addr(int fd, struct sockaddr_storage *ss)
 {
     socklen_t len = sizeof(*ss);

@@ -39,6 +39,8 @@ int net_set_nonblock(int fd);
  * (RETR's 226 after its 150) until the peer's delayed ACK comes, 40 ms or more later.
  * Returns 0, or -1 with errno (harmless: the connection only stays slower). */
 int net_set_nodelay(int fd);
+/* TCP_CORK: only full segments leave until it is cleared, which flushes the rest. */
+int net_set_cork(int fd, bool on);
 /* Local or peer address of a socket. Returns 0 or -1. */
 int net_local_addr(int fd, struct sockaddr_storage *ss);
 int net_peer_addr(int fd, struct sockaddr_storage *ss);

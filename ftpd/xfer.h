@@ -46,6 +46,7 @@ typedef struct xfer {
     bool passive;
     bool ascii;
     bool cr_pending; /* ASCII upload: a CR ended the last chunk */
+    bool corked;     /* TCP_CORK set on the data socket for a sendfile stream */
     bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
     bool counted;    /* counted in the server's running transfers */
     int listen_fd;
