@@ -26,6 +26,9 @@ int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg);
  * core (and the memory bandwidth with them) from the loop. Jobs already running finish. */
 void workq_set_limit(workq *q, int limit);
 int workq_threads(const workq *q);
+/* hook runs on a worker, outside the lock, each time it finds the queue empty and is about
+ * to sleep, and once more as it exits: the place to drop per-thread caches. */
+void workq_set_idle_hook(workq *q, void (*hook)(void));
 /* Jobs queued or running, not yet delivered. */
 size_t workq_pending(const workq *q);
 

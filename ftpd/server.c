@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "crypt_scratch.h"
 #include "ftps.h"
 #include "log.h"
 #include "net.h"
@@ -103,6 +104,7 @@ int server_start(server *srv)
         log_error("cannot start worker threads: %s", strerror(errno));
         return -1;
     }
+    workq_set_idle_hook(srv->wq, crypt_scratch_release);
     ev_timer_init(&srv->accept_retry, accept_retry_cb, srv);
     ev_set_before_sleep(srv->loop, before_sleep, srv);
     set_accepting(srv, true);

@@ -12,6 +12,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "crypt_scratch.h"
 #include "strutil.h"
 
 #define USER_NAME_MAX 64
@@ -308,7 +309,9 @@ bool users_check_password(const char *hash, const char *password)
     if (!cd)
         return false;
     const char *setting = hash ? hash : dummy_hash;
+    crypt_scratch_begin();
     const char *out = crypt_r(password ? password : "", setting, cd);
+    crypt_scratch_end();
     /* crypt_r reports failure as NULL or a string starting with '*'. */
     bool ok = out && out[0] != '*' && const_time_equal(out, setting);
     explicit_bzero(cd, sizeof(*cd));

@@ -406,6 +406,44 @@ START_TEST(test_bad_args)
 }
 END_TEST
 
+/* The idle hook runs on the workers, between bursts of work and at exit. */
+static atomic_int g_idle_calls;
+static pthread_t g_idle_thread;
+
+static void idle_hook(void)
+{
+    g_idle_thread = pthread_self();
+    atomic_fetch_add(&g_idle_calls, 1);
+}
+
+START_TEST(test_idle_hook)
+{
+    atomic_store(&g_idle_calls, 0);
+    workq *q = workq_new(L, 1);
+    ck_assert_ptr_nonnull(q);
+    workq_set_idle_hook(q, idle_hook);
+    wait_ran(&g_idle_calls, 1); /* the waiting worker ran it once at once */
+    sleep_ms(20);
+    ck_assert_int_eq(atomic_load(&g_idle_calls), 1); /* and not again while nothing happens */
+    ck_assert(!pthread_equal(g_idle_thread, g_loop_thread));
+
+    job j[3];
+    memset(j, 0, sizeof(j));
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(workq_submit(q, job_fn, job_done, &j[i]), 0);
+    run_until_idle(q);
+    wait_ran(&g_idle_calls, 2); /* again once the queue ran dry */
+    sleep_ms(20);
+    int after_burst = atomic_load(&g_idle_calls);
+    ck_assert_int_le(after_burst, 4); /* at most once per job, however they interleaved */
+    sleep_ms(20);
+    ck_assert_int_eq(atomic_load(&g_idle_calls), after_burst);
+
+    workq_free(q);
+    ck_assert_int_eq(atomic_load(&g_idle_calls), after_burst + 1); /* and as the worker exits */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("workq");
@@ -422,6 +460,7 @@ int main(void)
     tcase_add_test(tc, test_free_from_done);
     tcase_add_test(tc, test_ev_run_until_done);
     tcase_add_test(tc, test_bad_args);
+    tcase_add_test(tc, test_idle_hook);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
