@@ -1,16 +1,23 @@
 /* USER, PASS and QUIT. Password hashes are checked on a worker thread so a slow hash never
- * stalls the loop; the session holds its input meanwhile. */
+ * stalls the loop; the session holds its input meanwhile. A method measured cheap (MD5-crypt:
+ * 0.15 ms here) is checked inline instead: the round trip through the worker queue costs
+ * more than the hash, and on a busy machine an idle-priority worker waits for a CPU. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands_int.h"
+#include "crypt_scratch.h"
 #include "ftps.h"
+#include "hashcost.h"
 #include "log.h"
 #include "server.h"
 #include "users.h"
 #include "workq.h"
 #include "xfer.h"
+
+/* Methods whose checks cost less CPU than this on average run on the loop thread. */
+#define INLINE_CHECK_MAX_NS (250 * 1000)
 
 typedef struct auth_job {
     session *s;
@@ -98,7 +105,10 @@ void cmd_user(session *s, const char *arg)
 static void check_fn(void *arg)
 {
     auth_job *job = arg;
+    long long t0 = hashcost_thread_ns();
     job->ok = users_check_password(job->hash, job->password);
+    if (job->hash)
+        hashcost_record(job->hash, hashcost_thread_ns() - t0);
 }
 
 static void check_done(void *arg)
@@ -137,6 +147,20 @@ void cmd_pass(session *s, const char *arg)
         return;
     }
     const ftpd_user *u = users_find(s->srv->users, s->user_name);
+    /* An unknown name is checked against the dummy hash, on a worker like any dear method. */
+    if (u && hashcost_cheap(u->hash, INLINE_CHECK_MAX_NS)) {
+        long long t0 = hashcost_thread_ns();
+        bool ok = users_check_password(u->hash, arg);
+        long long spent = hashcost_thread_ns() - t0;
+        hashcost_record(u->hash, spent);
+        log_debug("[%lu] password checked inline (%lld us)", s->id, spent / 1000);
+        crypt_scratch_release(); /* the loop thread keeps no hash scratch */
+        if (ok)
+            login_ok(s, u, u->home, u->perms);
+        else
+            login_failed(s);
+        return;
+    }
     auth_job *job = calloc(1, sizeof *job);
     if (!job || !(job->password = strdup(arg)) || (u && !(job->hash = strdup(u->hash)))) {
         if (job)

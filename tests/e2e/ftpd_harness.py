@@ -43,25 +43,29 @@ _hash_cache = {}
 _hash_lock = threading.Lock()
 
 
-def hash_password(password):
-    """A SHA-512-crypt hash of password (openssl passwd -6, else Python's crypt), cached."""
+def hash_password(password, method="6"):
+    """A crypt hash of password, cached: SHA-512-crypt (method "6") or MD5-crypt ("1"), made
+    by openssl passwd, else Python's crypt."""
+    key = (password, method)
     with _hash_lock:
-        if password in _hash_cache:
-            return _hash_cache[password]
+        if key in _hash_cache:
+            return _hash_cache[key]
     h = None
+    prefix = "$%s$" % method
     if shutil.which("openssl"):
-        r = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
+        r = subprocess.run(["openssl", "passwd", "-" + method, "-stdin"], input=password + "\n",
                            capture_output=True, text=True, timeout=30)
-        if r.returncode == 0 and r.stdout.startswith("$6$"):
+        if r.returncode == 0 and r.stdout.startswith(prefix):
             h = r.stdout.strip()
     if h is None:
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             import crypt  # removed in Python 3.13; openssl is the first choice
-        h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+        h = crypt.crypt(password, crypt.mksalt(
+            crypt.METHOD_MD5 if method == "1" else crypt.METHOD_SHA512))
     with _hash_lock:
-        _hash_cache[password] = h
+        _hash_cache[key] = h
     return h
 
 
@@ -296,6 +300,7 @@ class FtpdServer:
     users: list of (name, password, perms) or (name, password, perms, home) where home is a
            path relative to the root (created) or absolute; default: alice with elradfmw and
            the root as home.
+    hash_method: the users file's crypt method: "6" SHA-512-crypt (default) or "1" MD5-crypt.
     anonymous: True: anonymous logins served from self.anon_root; False: --no-anonymous.
     args: extra command-line arguments.
     listen: the --listen value (default 127.0.0.1:0).
@@ -305,7 +310,9 @@ class FtpdServer:
     """
 
     def __init__(self, users=None, anonymous=True, args=(), listen="127.0.0.1:0",
-                 config=None, start_timeout=10.0, log_level="debug", bare=False):
+                 config=None, start_timeout=10.0, log_level="debug", bare=False,
+                 hash_method="6"):
+        self.hash_method = hash_method
         self.users = users if users is not None else [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmw")]
         self.user = self.users[0][0] if self.users else None
         self.password = self.users[0][1] if self.users else None
@@ -405,7 +412,8 @@ class FtpdServer:
             name, password, perms = u[0], u[1], u[2]
             home = u[3] if len(u) > 3 else ""
             home = self.mkdir(home) if home else self.root
-            lines.append("%s:%s:%s:%s" % (name, hash_password(password), home, perms))
+            lines.append("%s:%s:%s:%s" % (name, hash_password(password, self.hash_method),
+                                          home, perms))
         return "\n".join(lines) + "\n"
 
     def command_line(self):

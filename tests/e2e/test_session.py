@@ -170,6 +170,47 @@ class TestLogin(ServerTestCase):
             self.assertNotIn(s, text)
 
 
+class TestCheapHashInline(ServerTestCase):
+    """MD5-crypt costs ~0.15 ms: once measured on the workers a few times, ftpd checks it on
+    the loop thread. Logins must behave exactly as before, right and wrong passwords alike."""
+    server_kwargs = {"args": FAST_FAIL, "hash_method": "1"}
+
+    def inline_checks(self):
+        return len(re.findall(r"password checked inline", self.srv.log_text()))
+
+    def test_cheap_method_goes_inline_and_stays_correct(self):
+        for _ in range(4):  # the first checks run on a worker and are measured
+            f = self.srv.ftp()
+            f.quit()
+        self.assertTrue(wait_for(lambda: self.inline_checks() >= 1, timeout=5),
+                        "MD5-crypt logins never moved to the loop thread")
+        before = self.inline_checks()
+        c = self.srv.control()
+        c.cmd("USER " + DEFAULT_USER)
+        t0 = time.monotonic()
+        self.assertCode(c.cmd("PASS nope"), 530)  # a wrong password still fails, delayed
+        self.assertGreaterEqual(time.monotonic() - t0, 0.04)
+        # pipelined: USER, PASS and PWD in one segment, answered in order
+        c.send("USER %s\r\nPASS %s\r\nPWD\r\n" % (DEFAULT_USER, DEFAULT_PASSWORD))
+        self.assertEqual(c.reply()[0], 331)
+        self.assertEqual(c.reply()[0], 230)
+        self.assertEqual(c.reply()[0], 257)
+        self.assertTrue(wait_for(lambda: self.inline_checks() == before + 2, timeout=5),
+                        "expected two more inline checks, log has %d" % self.inline_checks())
+        # unknown names still go to the workers (checked against the dummy hash)
+        u = self.srv.control()
+        u.cmd("USER nosuchuser")
+        self.assertCode(u.cmd("PASS whatever"), 530)
+        time.sleep(0.2)
+        self.assertEqual(self.inline_checks(), before + 2)
+
+    def test_sha512_stays_on_workers(self):
+        srv = self.start_server(args=FAST_FAIL)  # SHA-512-crypt: ~3 ms a check
+        for _ in range(5):
+            srv.ftp().quit()
+        self.assertNotIn("password checked inline", srv.log_text())
+
+
 class TestCommands(ServerTestCase):
     def test_syst(self):
         c = self.srv.control()
