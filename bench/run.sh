@@ -8,7 +8,8 @@
 #   c  200 logins at once with the account's yescrypt hash: login phase against the
 #      measured hash cost, and a full-speed download's rate during the storm
 #   b  200 clients log in at once, then each RETRs a 1 MiB file 5 times, with an MD5-crypt
-#      hash for the account: total time and peak server memory
+#      hash for the account: total time and peak server memory (driver conc-dl.py, then the
+#      same work from ftpc stress)
 #   d  1,000 idle logged-in sessions (MD5-crypt): memory per session
 #   e-k (phases5.sh, MD5-crypt): pyftpdlib's ftpbench rows (e), ftpc vs curl vs lftp (f),
 #      FTPS (g), MODE Z vs gzip -1 (h), ftpc stress with 1,000/5,000 clients (i), 4 KiB
@@ -275,6 +276,7 @@ if ! skip b || ! skip d || ! skip e || ! skip f || ! skip g || ! skip h || ! ski
 fi
 if ! skip b; then
     log "phase b: $CLIENTS clients x $REPEAT RETR 1 MiB, MD5-crypt, $ROUNDS rounds"
+    B_FTPC=${FTPC_BIN:-$HERE/build/ftpc}
     start_servers "${SERVERS[@]}"
     for r in $(seq 1 "$ROUNDS"); do
         for n in $(rotated "$r" "${UP[@]}"); do
@@ -284,6 +286,18 @@ if ! skip b; then
                 --repeat "$REPEAT" --server-pid "$(pid_of "$n")" --deadline 180 --timeout 30 \
                 --label "$n" --json "$RAW/b-conc-$n-$r.json" > "$RAW/b-conc-$n-$r.txt" 2>&1 \
                 || log "$n: conc-dl rc=$? (see b-conc-$n-$r.txt)"
+            # The same work from a driver that is not the bottleneck: conc-dl.py's 200 Python
+            # threads share one GIL, ftpc stress runs every client on one event loop in C.
+            if [[ -x "$B_FTPC" ]]; then
+                settle
+                log "phase b round $r/$ROUNDS: $n, ftpc stress"
+                "$PY" "$HERE/tools/rusage.py" --timeout 120 --server-pid "$(pid_of "$n")" \
+                    --json "$RAW/b-stress-$n-$r-rusage.json" -- \
+                    "$B_FTPC" stress "$(url "$n")/b-stress" --no-view --seed 1 --clients "$CLIENTS" \
+                    --iterations "$REPEAT" --mix get=1 --size 1M --files 1 --think 0 \
+                    --json "$RAW/b-stress-$n-$r.json" > "$RAW/b-stress-$n-$r.txt" 2>&1 \
+                    || log "$n: ftpc stress rc=$? (see b-stress-$n-$r.txt)"
+            fi
         done
     done
     stop_servers

@@ -223,6 +223,43 @@ def main():
         detail.append("| (b) errors per round | %s |" % " | ".join(
             " / ".join(str(j["error_count"]) for j in b.get(s, [])) or "n/a" for s in servers))
 
+    # ------------------------------------------------------------ b', the same work from C
+    bs = by_round("b-stress-*[0-9].json", raw)
+    if bs:
+        def stress_errors(j):
+            return sum(v.get("errors", 0) for v in j.get("ops", {}).values()) + \
+                j.get("verify_failures", 0) + j.get("ops_unfinished", 0)
+
+        def stress_cpu(s, j):
+            ru = load(os.path.join(raw, "b-stress-%s-%d-rusage.json" % (s, j["_round"])))
+            return ru.get("server_cpu_s") if ru else None
+
+        stot = {s: med([j["duration_s"] for j in bs.get(s, [])]) for s in servers}
+        serr = {s: sum(stress_errors(j) for j in bs.get(s, [])) for s in servers}
+        lbl = "(b′) the same work from ftpc stress (C, one event loop)"
+        vals = {s: fmt(stot[s], 2) + ("*" if serr[s] else "") for s in servers}
+        cbest = [(stot[s], s) for s in C_PEERS if stot.get(s)]
+        best = min(cbest) if cbest else None
+        r1 = stot.get("ftpd") / best[0] if best and stot.get("ftpd") else None
+        row(lbl + ": total s", vals, "%s ÷ %s (best C)" % (fmt(r1, 2), best[1]) if best else "n/a",
+            "≤ 0.50", judge(r1, "<=", 0.5))
+        py = stot.get("pyftpdlib")
+        r2 = stot.get("ftpd") / py if py and stot.get("ftpd") else None
+        row(lbl + ": total s", {s: "″" for s in servers}, "%s ÷ pyftpdlib" % fmt(r2, 2), "≤ 1.00",
+            judge(r2, "<=", 1.0))
+        scpu = {s: med([stress_cpu(s, j) for j in bs.get(s, [])]) for s in servers}
+        row("(b′) same: server CPU time, s", {s: fmt(scpu[s], 2) for s in servers}, "", "(info)")
+        if any(serr.values()):
+            notes.append("* errors in (b′) (failed or unfinished operations, verification "
+                         "failures): " + "; ".join("%s: %d" % (s, serr[s]) for s in servers if serr[s]))
+        notes.append("(b′) is (b)'s work (%d clients log in at once, then 5 × RETR of a 1 MiB file "
+                     "each, QUIT) driven by `ftpc stress --iterations 5 --mix get=1`, which checks "
+                     "every byte; no barrier between the logins and the downloads. conc-dl.py's "
+                     "Python threads share one interpreter lock and are the bottleneck of (b)." %
+                     next(iter(bs.values()))[0]["clients"])
+        detail.append("| (b′) total s | %s |" % " | ".join(
+            rng([j["duration_s"] for j in bs.get(s, [])], 2) for s in servers))
+
     # ------------------------------------------------------------ c
     hc = load(os.path.join(raw, "c-hash-cost.json"))
     storm = by_round("c-storm-*.json", raw)
