@@ -16,14 +16,12 @@
 #include "workq.h"
 #include "xfer.h"
 
-/* Methods whose checks cost less CPU than this on average run on the loop thread. */
-#define INLINE_CHECK_MAX_NS (250 * 1000)
-
 typedef struct auth_job {
     session *s;
     char *hash; /* copy of the account's hash; NULL for an unknown name */
     char *password;
     bool ok;
+    long long cpu_ns; /* what the check cost the worker */
 } auth_job;
 
 static bool is_anonymous_name(const char *name)
@@ -107,8 +105,9 @@ static void check_fn(void *arg)
     auth_job *job = arg;
     long long t0 = hashcost_thread_ns();
     job->ok = users_check_password(job->hash, job->password);
+    job->cpu_ns = hashcost_thread_ns() - t0;
     if (job->hash)
-        hashcost_record(job->hash, hashcost_thread_ns() - t0);
+        hashcost_record(job->hash, job->cpu_ns);
 }
 
 static void check_done(void *arg)
@@ -117,6 +116,7 @@ static void check_done(void *arg)
     session *s = job->s;
     s->auth = NULL;
     bool ok = job->ok;
+    log_debug("[%lu] password checked on a worker (%lld us)", s->id, job->cpu_ns / 1000);
     free_job(job);
     if (s->state != SESS_AUTHING)
         return; /* closed meanwhile: the server frees it now that no job refers to it */
@@ -148,7 +148,8 @@ void cmd_pass(session *s, const char *arg)
     }
     const ftpd_user *u = users_find(s->srv->users, s->user_name);
     /* An unknown name is checked against the dummy hash, on a worker like any dear method. */
-    if (u && hashcost_cheap(u->hash, INLINE_CHECK_MAX_NS)) {
+    long long inline_max_ns = (long long)cfg->inline_hash_max_us * 1000;
+    if (u && inline_max_ns > 0 && hashcost_cheap(u->hash, inline_max_ns)) {
         long long t0 = hashcost_thread_ns();
         bool ok = users_check_password(u->hash, arg);
         long long spent = hashcost_thread_ns() - t0;

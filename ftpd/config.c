@@ -57,6 +57,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->max_per_ip = 200;
     cfg->max_login_failures = 3;
     cfg->login_failure_delay_ms = 1000;
+    cfg->inline_hash_max_us = 250;
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
     cfg->tls_require_reuse = true;
@@ -164,6 +165,7 @@ static const int_key int_keys[] = {
     {"max-login-failures", offsetof(ftpd_config, max_login_failures), 1, 1000},
     {"login-failure-delay", offsetof(ftpd_config, login_failure_delay_ms), 0, 60000},
     {"workers", offsetof(ftpd_config, worker_threads), 0, 1024},
+    {"inline-hash-max", offsetof(ftpd_config, inline_hash_max_us), 0, 100000},
 };
 
 static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *err, size_t err_size)
@@ -468,6 +470,7 @@ enum {
     OPT_XFERLOG,
     OPT_LOG_LEVEL,
     OPT_WORKERS,
+    OPT_INLINE_HASH_MAX,
     OPT_HASH_PASSWORD,
     OPT_TLS,
     OPT_TLS_CERT,
@@ -503,6 +506,7 @@ static const struct option long_opts[] = {
     {"xferlog", required_argument, NULL, OPT_XFERLOG},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"workers", required_argument, NULL, OPT_WORKERS},
+    {"inline-hash-max", required_argument, NULL, OPT_INLINE_HASH_MAX},
     {"tls", no_argument, NULL, OPT_TLS},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -562,6 +566,9 @@ static void print_help(void)
           "      --log-level LEVEL     error, warn, info or debug (default info)\n"
           "      --workers N           threads for password checks and slow file work,\n"
           "                            0..1024; 0 means one per CPU (default 0)\n"
+          "      --inline-hash-max US  check hash methods measured cheaper than US\n"
+          "                            microseconds of CPU on the event loop, not on a\n"
+          "                            worker; 0..100000, 0 never (default 250)\n"
           "\n"
           "FTPS (TLS, RFC 4217):\n"
           "      --tls                 offer AUTH TLS on the control connection\n"

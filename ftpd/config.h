@@ -29,6 +29,7 @@ typedef struct ftpd_config {
     char *xferlog_file;         /* NULL: off */
     log_level_t log_level;      /* info */
     int worker_threads;         /* 0: as many as cores */
+    int inline_hash_max_us;     /* 250: hash methods cheaper than this are checked on the loop */
     bool demo_account_warning;  /* set when the users file holds the shipped demo account */
     char *config_file;          /* the -c FILE that was read, for messages */
     /* FTPS (RFC 4217) */

@@ -12,8 +12,8 @@
 
 /* Records one check of hash (any thread). */
 void hashcost_record(const char *hash, long long cpu_ns);
-/* True once checks of hash's method have been measured a few times and cost under max_ns
- * on average. */
+/* True once checks of hash's method have been measured a few times (the first check, which
+ * pays for cold caches, left out) and cost under max_ns on average. */
 bool hashcost_cheap(const char *hash, long long max_ns);
 /* The calling thread's CPU time in ns: what to take before and after a check. */
 long long hashcost_thread_ns(void);

@@ -157,12 +157,13 @@ START_TEST(test_every_flag)
 {
     ftpd_config cfg;
     char err[2048];
-    config_result r = load_args(
-        &cfg, err, sizeof(err), "--listen", "0.0.0.0:21", "--users", users_path, "--anonymous",
-        pub_path, "--pasv-ports", "50000-50100", "--pasv-address", "203.0.113.5", "--max-sessions",
-        "10", "--max-per-ip", "3", "--idle-timeout", "30", "--login-timeout", "7", "--data-timeout",
-        "9", "--max-login-failures", "5", "--login-failure-delay", "0", "--user", "root",
-        "--xferlog", "/var/log/xferlog", "--log-level", "debug", "--workers", "4", NULL);
+    config_result r =
+        load_args(&cfg, err, sizeof(err), "--listen", "0.0.0.0:21", "--users", users_path,
+                  "--anonymous", pub_path, "--pasv-ports", "50000-50100", "--pasv-address",
+                  "203.0.113.5", "--max-sessions", "10", "--max-per-ip", "3", "--idle-timeout",
+                  "30", "--login-timeout", "7", "--data-timeout", "9", "--max-login-failures", "5",
+                  "--login-failure-delay", "0", "--user", "root", "--xferlog", "/var/log/xferlog",
+                  "--log-level", "debug", "--workers", "4", "--inline-hash-max", "0", NULL);
     ck_assert_msg(r == CONFIG_OK, "%s", err);
     ck_assert_str_eq(err, "");
     ck_assert_uint_eq(cfg.listen_count, 1);
@@ -183,6 +184,7 @@ START_TEST(test_every_flag)
     ck_assert_str_eq(cfg.xferlog_file, "/var/log/xferlog");
     ck_assert_int_eq(cfg.log_level, LOG_DEBUG);
     ck_assert_int_eq(cfg.worker_threads, 4);
+    ck_assert_int_eq(cfg.inline_hash_max_us, 0);
     ck_assert(!cfg.demo_account_warning);
     ck_assert_ptr_null(cfg.config_file);
     config_free(&cfg);
@@ -235,6 +237,8 @@ static const bad_flag bad_flags[] = {
     {"--login-failure-delay", "60001",
      "ftpd: --login-failure-delay: expected a number from 0 to 60000, got '60001'\n"},
     {"--workers", "-2", "ftpd: --workers: expected a number from 0 to 1024, got '-2'\n"},
+    {"--inline-hash-max", "100001",
+     "ftpd: --inline-hash-max: expected a number from 0 to 100000, got '100001'\n"},
     {"--log-level", "loud", "ftpd: --log-level: expected error, warn, info or debug, got 'loud'\n"},
     {"--pasv-ports", "100-200",
      "ftpd: --pasv-ports: expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535, got "
@@ -474,6 +478,9 @@ START_TEST(test_config_set)
     ck_assert_int_eq(config_set(&cfg, "workers", "1025", err, sizeof(err)), -1);
     ck_assert_str_eq(err, "workers: expected a number from 0 to 1024, got '1025'");
     ck_assert_int_eq(cfg.worker_threads, 0);
+    ck_assert_int_eq(cfg.inline_hash_max_us, 250); /* the default */
+    ck_assert_int_eq(config_set(&cfg, "inline-hash-max", "1000", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.inline_hash_max_us, 1000);
     config_free(&cfg);
     ck_assert_ptr_null(cfg.pasv_address);
 }
