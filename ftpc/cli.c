@@ -15,6 +15,7 @@
 #include "netrc.h"
 #include "ratelimit.h"
 #include "segget.h"
+#include "strutil.h"
 #include "tls.h"
 
 enum {
@@ -199,10 +200,8 @@ static int parse_seconds(const char *s, long *ms)
 
 static int parse_int(const char *s, int lo, int hi, int *out)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
+    long v;
+    if (str_to_long(s, lo, hi, &v) < 0)
         return -1;
     *out = (int)v;
     return 0;

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "ratelimit.h"
+#include "strutil.h"
 
 enum {
     O_CLIENTS = 256,
@@ -126,17 +127,6 @@ static int parse_ms(const char *s, double scale, long *out)
     return 0;
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_fraction(const char *s, double *out)
 {
     char *end = NULL;
@@ -251,7 +241,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
     while ((ch = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
         switch (ch) {
         case O_CLIENTS:
-            if (parse_long(optarg, 1, STRESS_MAX_CLIENTS, &v) < 0)
+            if (str_to_long(optarg, 1, STRESS_MAX_CLIENTS, &v) < 0)
                 return fail(err, err_size, "--clients needs a number from 1 to %d",
                             STRESS_MAX_CLIENTS);
             o->clients = (int)v;
@@ -262,7 +252,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             have_duration = true;
             break;
         case O_ITERATIONS:
-            if (parse_long(optarg, 1, 1000000000L, &o->iterations) < 0)
+            if (str_to_long(optarg, 1, 1000000000L, &o->iterations) < 0)
                 return fail(err, err_size, "--iterations needs a number from 1");
             break;
         case O_RAMP:
@@ -302,7 +292,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         }
         case O_FILES:
-            if (parse_long(optarg, 1, 100000, &v) < 0)
+            if (str_to_long(optarg, 1, 100000, &v) < 0)
                 return fail(err, err_size, "--files needs a number from 1 to 100000");
             o->files = (unsigned)v;
             break;
