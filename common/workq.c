@@ -31,6 +31,7 @@ struct workq {
     workq_job *q_head, *q_tail;       /* guarded by mu */
     workq_job *done_head, *done_tail; /* guarded by mu */
     bool stopping;                    /* guarded by mu */
+    bool background;                  /* set before the threads start */
     int limit;                        /* guarded by mu: jobs allowed to run at once */
     int running;                      /* guarded by mu */
     void (*idle_hook)(void);          /* guarded by mu */
@@ -57,17 +58,23 @@ static void free_jobs(workq_job *j)
  * download 18% of its rate on two cores). */
 #define WORKQ_NICE 19
 
-static void *worker_main(void *arg)
+/* Background work (password hashes, checksums) yields the CPU to the loop thread: a burst of
+ * logins must not slow the transfers in flight. Linux applies nice per thread. */
+static void lower_priority(void)
 {
-    workq *q = arg;
-    /* Background work (password hashes, checksums) yields the CPU to the loop thread: a burst
-     * of logins must not slow the transfers in flight. Linux applies nice per thread. */
     (void)setpriority(PRIO_PROCESS, (id_t)gettid(), WORKQ_NICE); /* failure only costs fairness */
     /* SCHED_IDLE goes further than nice 19: the scheduler runs the worker only on a CPU that
      * nothing else wants. A download during 200 yescrypt logins kept 90% of its rate at
      * nice 19 and 96% under SCHED_IDLE; the logins then take what the transfers leave. */
     struct sched_param idle = {0};
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+}
+
+static void *worker_main(void *arg)
+{
+    workq *q = arg;
+    if (q->background)
+        lower_priority();
 
     bool idled = false; /* the hook ran since the last job */
     pthread_mutex_lock(&q->mu);
@@ -179,7 +186,7 @@ static void stop_threads(workq *q, int n)
         pthread_join(q->threads[i], NULL);
 }
 
-workq *workq_new(ev_loop *loop, int threads)
+static workq *start(ev_loop *loop, int threads, bool background)
 {
     if (loop == NULL || threads < 1) {
         errno = EINVAL;
@@ -190,6 +197,7 @@ workq *workq_new(ev_loop *loop, int threads)
     if (q == NULL)
         return NULL;
     q->loop = loop;
+    q->background = background;
     atomic_init(&q->pending, 0);
     q->threads = calloc((size_t)threads, sizeof(*q->threads));
     if (q->threads == NULL)
@@ -251,6 +259,16 @@ fail_q:
     free(q);
     errno = err;
     return NULL;
+}
+
+workq *workq_new(ev_loop *loop, int threads)
+{
+    return start(loop, threads, true);
+}
+
+workq *workq_new_foreground(ev_loop *loop, int threads)
+{
+    return start(loop, threads, false);
 }
 
 void workq_free(workq *q)

@@ -13,8 +13,12 @@ typedef struct workq workq;
 typedef void (*workq_fn)(void *arg);
 typedef void (*workq_done_cb)(void *arg);
 
-/* Starts `threads` workers (>= 1) and registers the wake-up fd on loop. NULL with errno. */
+/* Starts `threads` workers (>= 1) and registers the wake-up fd on loop. NULL with errno. The
+ * workers run at the lowest priority (SCHED_IDLE): background work takes only idle CPU. */
 workq *workq_new(ev_loop *loop, int threads);
+/* As workq_new, but the workers keep the loop's priority: for work that is part of moving
+ * data (an upload's copy into its file), which must get its share of the CPU. */
+workq *workq_new_foreground(ev_loop *loop, int threads);
 /* Waits for running jobs, drops queued ones without calling them, joins the threads and
  * unregisters from the loop. Done callbacks of finished jobs not yet delivered are not run. */
 void workq_free(workq *q);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "net.h"
 #include "session.h"
+#include "upwriter.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define LISTEN_BACKLOG 4096
@@ -105,6 +106,11 @@ int server_start(server *srv)
         return -1;
     }
     workq_set_idle_hook(srv->wq, crypt_scratch_release);
+    srv->uw = upwriter_new(srv->loop, threads);
+    if (!srv->uw) {
+        log_error("cannot start upload writer threads: %s", strerror(errno));
+        return -1;
+    }
     ev_timer_init(&srv->accept_retry, accept_retry_cb, srv);
     ev_set_before_sleep(srv->loop, before_sleep, srv);
     set_accepting(srv, true);
@@ -252,6 +258,8 @@ void server_shutdown(server *srv)
         workq_free(srv->wq);
         srv->wq = NULL;
     }
+    upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
+    srv->uw = NULL;
     while (srv->close_jobs) { /* undelivered: run (fd closed) or dropped (still open) */
         close_job *j = srv->close_jobs;
         srv->close_jobs = j->next;

@@ -19,6 +19,7 @@ typedef struct server {
     const ftpd_users *users;
     ev_loop *loop;
     workq *wq;
+    struct upwriter *uw; /* moves plain binary uploads into their files (upwriter.h) */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

@@ -16,6 +16,7 @@
 #include "path.h"
 #include "server.h"
 #include "session.h"
+#include "upwriter.h"
 #include "xfer_int.h"
 #include "xferlog.h"
 
@@ -34,6 +35,14 @@
  * one transfer at a time) lost 20% when a lone transfer's file left in one burst. */
 #define XFER_LONE_BUDGET (4 * 1024 * 1024)
 #define XFER_LONE_MIN_LEFT (16 * 1024 * 1024)
+/* An upload's first bytes are written on the loop, through fbuf: a small file is in before a
+ * writer thread could have woken (64 clients putting 4 KiB files managed about 13% fewer files
+ * a second when each went through a writer: medians of 3, 5857 against 6753). Larger uploads
+ * then go to the writers. */
+#define XFER_INLINE_UPLOAD (256 * 1024)
+/* Most bytes one upload writer's move takes from a socket (upwriter.h). A move that reaches
+ * it is queued again at once, behind the other uploads' moves. */
+#define XFER_WRITER_MAX (4 * 1024 * 1024)
 /* A sendfile stream this long or longer runs corked, as ProFTPD's does: only full segments
  * leave until the end. Uncorked, each sendfile call's tail went out as a short segment, and
  * a 1 GiB download ran at 0.7-0.8x ProFTPD's rate on loopback (with 64 KiB turns, 0.6x);
@@ -136,7 +145,7 @@ void xfer_free(xfer *x)
 {
     if (!x)
         return;
-    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING)
+    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING || x->state == XS_UPLOAD_FLUSHING)
         log_transfer(x, false); /* cut short by the session's end: still one log line */
     release(x, true);
 }
@@ -216,10 +225,26 @@ static void log_transfer(xfer *x, bool complete)
 }
 
 /* Ends a transfer: replies, logs, frees and lets the session read commands again. */
+/* Holds an upload's end until its writer's move is in the file (upload_moved). */
+static void defer_end(xfer *x, int how, int code, const char *text, bool keep_partial)
+{
+    close_data(x); /* the writer reads through its own duplicate of the socket */
+    x->fin = how;
+    x->fin_code = code;
+    x->fin_keep = keep_partial;
+    snprintf(x->fin_text, sizeof x->fin_text, "%s", text);
+    x->state = XS_UPLOAD_FLUSHING;
+    ev_timer_stop(loop_of(x), &x->timer);
+}
+
 void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
 {
     session *s = x->s;
     bool ok = code == FTP_TRANSFER_OK;
+    if (x->writing) {
+        defer_end(x, XF_FINISH, code, text, keep_partial);
+        return;
+    }
     close_data(x); /* the data is out (or lost) before the reply says so */
     if (ok && x->uploading) {
         int old = -1;
@@ -487,30 +512,53 @@ static void upload_settled(xfer *x)
     xfer_finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
 }
 
-/* Binary upload on a stream that can splice: socket to file inside the kernel. */
-static void pump_in_direct(xfer *x)
+static void pump(xfer *x);
+
+/* A writer's move came back. The session outlives its jobs (s->jobs), the transfer may not. */
+static void upload_moved(void *ctx, unsigned long seq, const upwrite_result *r)
 {
-    size_t budget = XFER_WAKEUP_BUDGET;
-    while (budget > 0) {
-        bool file_err;
-        ssize_t n = x->data.ops->recvfile(&x->data, x->up.fd, budget, &file_err);
-        if (n > 0) {
-            progress(x, (size_t)n);
-            budget = budget > (size_t)n ? budget - (size_t)n : 0;
-            continue;
-        }
-        if (n == 0) {
-            upload_ended(x);
-            return;
-        }
-        if (x->data.last_errno == EAGAIN)
-            return;
-        if (file_err)
-            xfer_fail_local(x, x->data.last_errno);
+    session *s = ctx;
+    s->jobs--;
+    xfer *x = s->xfer;
+    if (s->state == SESS_CLOSED || !x || x->seq != seq || !x->writing)
+        return; /* the transfer ended meanwhile; the bytes are in its file all the same */
+    x->writing = false;
+    if (r->moved > 0)
+        progress(x, r->moved);
+    if (x->state == XS_UPLOAD_FLUSHING) {
+        if (x->fin == XF_ABORT)
+            xfer_abort(s);
         else
-            xfer_fail_network(x, x->data.last_errno);
+            xfer_finish(x, x->fin_code, x->fin_text, x->fin_keep);
         return;
     }
+    if (r->err && r->file_err) {
+        xfer_fail_local(x, r->err);
+    } else if (r->err) {
+        xfer_fail_network(x, r->err);
+    } else if (r->eof) {
+        upload_ended(x);
+    } else if (r->moved == XFER_WRITER_MAX) {
+        pump(x); /* more is likely waiting: the next move now, without asking epoll */
+    } else if (set_events(x, EV_READ) < 0) {
+        xfer_fail_local(x, errno);
+    }
+}
+
+/* Binary upload on a plain socket: an upload writer moves the bytes (socket -> pipe -> file,
+ * inside the kernel) while the loop stops watching the socket; upload_moved resumes. */
+static void pump_in_offload(xfer *x)
+{
+    if (x->writing)
+        return;
+    session *s = x->s;
+    if (upwriter_submit(s->srv->uw, x->data.fd, x->up.fd, XFER_WRITER_MAX, upload_moved, s,
+                        x->seq) < 0) {
+        xfer_fail_local(x, errno);
+        return;
+    }
+    x->writing = true;
+    s->jobs++;
 }
 
 static void pump_in(xfer *x)
@@ -519,8 +567,8 @@ static void pump_in(xfer *x)
         xfer_mz_pump_in(x);
         return;
     }
-    if (!x->ascii && x->data.ops->recvfile) {
-        pump_in_direct(x);
+    if (!x->ascii && x->data.ops->recvfile && x->s->srv->uw && x->done >= XFER_INLINE_UPLOAD) {
+        pump_in_offload(x);
         return;
     }
     size_t budget = XFER_WAKEUP_BUDGET;
@@ -608,7 +656,7 @@ static void pump(xfer *x)
         pump_out(x);
     if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
         return;
-    int base = x->kind == XK_STOR ? EV_READ : EV_WRITE;
+    int base = x->kind != XK_STOR ? EV_WRITE : x->writing ? 0 : EV_READ;
     if (set_events(x, base | stream_want(&x->data)) < 0) {
         xfer_fail_local(x, errno);
         return;
@@ -781,7 +829,11 @@ void xfer_abort(session *s)
         session_reply(s, FTP_TRANSFER_OK, "No transfer to abort.");
         return;
     }
-    if (x->state == XS_RUNNING)
+    if (x->writing) { /* the reply waits for the writer's move: see defer_end */
+        defer_end(x, XF_ABORT, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
+        return;
+    }
+    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_FLUSHING)
         log_transfer(x, false);
     release(x, true);
     session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");

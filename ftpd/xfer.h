@@ -32,6 +32,7 @@ typedef enum {
     XS_UPLOAD_SETTLING, /* upload data ended; committed unless the control connection dies */
     XS_TLS_HANDSHAKE,   /* 150 sent; the data connection's own set-up (TLS handshake) runs */
     XS_SHUTDOWN,        /* download sent; the stream's end (TLS close_notify) is written */
+    XS_UPLOAD_FLUSHING, /* upload ended (failed or aborted); an upload writer's move finishes */
 } xfer_state;
 
 typedef enum { XK_NONE = 0, XK_RETR, XK_STOR, XK_LIST, XK_NLST, XK_MLSD } xfer_kind;
@@ -49,6 +50,7 @@ typedef struct xfer {
     bool corked;     /* TCP_CORK set on the data socket for a sendfile stream */
     bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
     bool counted;    /* counted in the server's running transfers */
+    bool writing;    /* plain binary upload: an upload writer is moving its bytes now */
     int listen_fd;
     int data_fd; /* -1 until connected; then owned by `data` */
     union {      /* plain, or TLS under PROT P (data_tls.base is data) */
@@ -74,6 +76,12 @@ typedef struct xfer {
     char *vpath;      /* for STAT, logs and xferlog */
     ev_timer timer;   /* data timeout */
     ev_timer drain;   /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
+    /* An upload's end decided while a writer was busy: the reply waits for the writer, so it
+     * never speaks of a file (or a partial to resume from) still being written. */
+    enum { XF_NONE = 0, XF_FINISH, XF_ABORT } fin;
+    int fin_code;
+    bool fin_keep;
+    char fin_text[200];
     long long last_progress;
     long long started_ms;
 } xfer;

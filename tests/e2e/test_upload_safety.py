@@ -311,5 +311,78 @@ class TestInternalNames(UploadSafetyBase):
         self.assertEqual(c.reply(timeout=10)[0], 226)
 
 
+class TestLargeUploads(UploadSafetyBase):
+    """Past its first 256 KiB an upload is written by ftpd's upload writer threads, not by the
+    event loop: the same guarantees must hold there (every byte in order, the old file intact,
+    a partial kept and resumable, the reply only once the bytes are in the file)."""
+    BIG = 3 * 1024 * 1024
+
+    def test_parallel_large_uploads_arrive_intact(self):
+        blobs = [data_bytes(self.BIG + 4099 * i, 40 + i) for i in range(6)]
+        errors = []
+
+        def put(i):
+            try:
+                f = self.srv.ftp()
+                self.assertTrue(stor(f, "par%d.bin" % i, blobs[i]).startswith("226"))
+                f.quit()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+        threads = [threading.Thread(target=put, args=(i,)) for i in range(len(blobs))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(errors, [])
+        for i, blob in enumerate(blobs):
+            self.assertEqual(sha(self.srv.read("par%d.bin" % i)), sha(blob), i)
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_abor_during_large_upload_keeps_partial_and_resumes(self):
+        old = self.srv.make_file("bigab.bin", 100000, seed=41)
+        full = data_bytes(self.BIG + 12345, 42)
+        part = self.BIG - 777
+        c, ds = self.begin_upload("bigab.bin", full[:part])
+        c.send("ABOR\r\n")
+        code, text = c.reply(timeout=10)
+        if code == 426:
+            code, text = c.reply(timeout=10)
+        self.assertIn(code, (225, 226), text)
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertEqual(sha(self.srv.read("bigab.bin")), sha(old))
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("bigab.bin"), part)
+        stor(f, "bigab.bin", full[part:], rest=part)
+        self.assertEqual(sha(self.srv.read("bigab.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_reset_during_large_upload_keeps_old_file(self):
+        old = self.srv.make_file("bigrst.bin", 300000, seed=43)
+        c, ds = self.begin_upload("bigrst.bin", data_bytes(self.BIG, 44))
+        reset_close(ds)
+        code, text = c.reply(timeout=10)
+        self.assertIn(code, (426, 451), text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        f = self.srv.ftp()
+        self.assertEqual(sha(retr(f, "bigrst.bin")), sha(old))
+        self.assert_no_internal_visible(f)
+
+    def test_killed_large_upload_resumes_from_its_partial(self):
+        old = self.srv.make_file("bigkill.bin", 50000, seed=45)
+        full = data_bytes(self.BIG + 99999, 46)
+        part = self.BIG - 5
+        c, ds = self.begin_upload("bigkill.bin", full[:part])
+        self.assertTrue(self.kill_client(c, ds))
+        f = self.srv.ftp()
+        self.assertEqual(sha(retr(f, "bigkill.bin")), sha(old))
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("bigkill.bin"), part)
+        stor(f, "bigkill.bin", full[part:], rest=part)
+        self.assertEqual(sha(retr(f, "bigkill.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
+
 if __name__ == "__main__":
     unittest.main()
