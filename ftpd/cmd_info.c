@@ -168,7 +168,7 @@ static void stat_server(session *s)
 {
     char text[2048], local[NET_ADDR_STRLEN], xs[512], mode[64], tls[256];
     net_addr_str(&s->local, local, sizeof local);
-    if (s->xfer && s->xfer->state == XS_RUNNING)
+    if (s->xfer && (s->xfer->state == XS_RUNNING || s->xfer->state == XS_UPLOAD_FLUSHING))
         xfer_status(s->xfer, xs, sizeof xs);
     else if (s->xfer)
         snprintf(xs, sizeof xs, "Data connection ready (%s).",

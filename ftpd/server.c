@@ -11,6 +11,7 @@
 #include "net.h"
 #include "session.h"
 #include "upwriter.h"
+#include "xfer.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define LISTEN_BACKLOG 4096
@@ -273,6 +274,7 @@ void server_shutdown(server *srv)
         session_discard_auth(s);
         session_discard_hash(s);
         session_discard_prepare(s);
+        xfer_discard_orphan(s);
         session_free(s);
     }
     ipcount_free(&srv->per_ip);

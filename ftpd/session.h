@@ -80,8 +80,9 @@ typedef struct session {
     unsigned long xfer_seq; /* numbers data channels, so a job can tell its own from a new one */
     int hash_algo;          /* digest_algo chosen with OPTS HASH (cmd_hash.c); 0 is SHA-256 */
     struct hash_job *hash;  /* a HASH running on the workers, or NULL */
-    struct prepare_job *prepare; /* a resumed upload being prepared on the workers, or NULL */
-    bool rang_set;               /* RANG given: the next HASH covers rang_start..rang_end */
+    struct prepare_job *prepare;  /* a resumed upload being prepared on the workers, or NULL */
+    struct upload_orphan *orphan; /* an ended transfer's upload whose writer still runs */
+    bool rang_set;                /* RANG given: the next HASH covers rang_start..rang_end */
     off_t rang_start, rang_end;
     struct session *prev, *next;
 } session;

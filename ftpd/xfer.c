@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,14 @@
 /* Most bytes one upload writer's move takes from a socket (upwriter.h). A move that reaches
  * it is queued again at once, behind the other uploads' moves. */
 #define XFER_WRITER_MAX (4 * 1024 * 1024)
+/* Bytes an offloaded upload's socket collects before it wakes the loop (SO_RCVLOWAT; its
+ * end wakes it at once). Fewer, larger moves: each wakeup costs the sending client an
+ * interrupt on its own CPU, and the loop and a writer a handoff. One 1 GiB STOR (curl) ran
+ * about 30% faster with it (12 of 14 alternating runs). A client that trickles slower than
+ * this is still served: every XFER_LOWAT_POLL_MS the data timer moves what is waiting, so
+ * STAT stays current and a slow client is never mistaken for a stalled one. */
+#define XFER_WRITER_LOWAT (256 * 1024)
+#define XFER_LOWAT_POLL_MS 1000
 /* A sendfile stream this long or longer runs corked, as ProFTPD's does: only full segments
  * leave until the end. Uncorked, each sendfile call's tail went out as a short segment, and
  * a 1 GiB download ran at 0.7-0.8x ProFTPD's rate on loopback (with 64 KiB turns, 0.6x);
@@ -120,6 +129,42 @@ static void close_data(xfer *x)
     }
 }
 
+/* An upload whose transfer ended while a writer was moving its bytes: the move still writes
+ * into the file, so the upload ends (kept as a partial, or removed) only once the move is
+ * back (upload_moved); a partial published earlier would still be growing, and a resume
+ * from its size would misplace bytes. */
+typedef struct upload_orphan {
+    upload up;
+    bool keep;
+    unsigned long seq; /* the transfer whose move it waits for */
+} upload_orphan;
+
+static void end_upload(xfer *x, bool keep_partial)
+{
+    session *s = x->s;
+    upload_orphan *o = x->writing && !s->orphan ? malloc(sizeof *o) : NULL;
+    if (!o) {
+        upload_abort(&x->up, keep_partial);
+        return;
+    }
+    *o = (upload_orphan){.up = x->up, .keep = keep_partial, .seq = x->seq};
+    s->orphan = o;
+}
+
+static void end_orphan(session *s)
+{
+    upload_orphan *o = s->orphan;
+    s->orphan = NULL;
+    upload_abort(&o->up, o->keep);
+    free(o);
+}
+
+void xfer_discard_orphan(session *s)
+{
+    if (s->orphan)
+        end_orphan(s);
+}
+
 static void release(xfer *x, bool keep_partial)
 {
     if (x->counted)
@@ -130,7 +175,7 @@ static void release(xfer *x, bool keep_partial)
     if (x->file_fd >= 0)
         close(x->file_fd);
     if (x->uploading)
-        upload_abort(&x->up, keep_partial);
+        end_upload(x, keep_partial);
     dirlist_free(x->dl);
     buf_free(&x->fbuf);
     buf_free(&x->zbuf);
@@ -235,6 +280,9 @@ static void defer_end(xfer *x, int how, int code, const char *text, bool keep_pa
     snprintf(x->fin_text, sizeof x->fin_text, "%s", text);
     x->state = XS_UPLOAD_FLUSHING;
     ev_timer_stop(loop_of(x), &x->timer);
+    /* Commands after this point are answered after its replies, as they would have been
+     * without a writer; xfer_finish and xfer_abort resume reading. */
+    x->s->flags |= SF_READ_PAUSED;
 }
 
 void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
@@ -546,6 +594,10 @@ static void upload_moved(void *ctx, unsigned long seq, const upwrite_result *r)
 {
     session *s = ctx;
     s->jobs--;
+    if (s->orphan && s->orphan->seq == seq) {
+        end_orphan(s);
+        return;
+    }
     xfer *x = s->xfer;
     if (s->state == SESS_CLOSED || !x || x->seq != seq || !x->writing)
         return; /* the transfer ended meanwhile; the bytes are in its file all the same */
@@ -579,9 +631,16 @@ static void pump_in_offload(xfer *x)
     if (x->writing)
         return;
     session *s = x->s;
+    if (!x->lowat) {
+        int lowat = XFER_WRITER_LOWAT;
+        if (setsockopt(x->data.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat) == 0) {
+            x->lowat = true; /* without it each burst is just smaller */
+            ev_timer_start(loop_of(x), &x->timer, XFER_LOWAT_POLL_MS);
+        }
+    }
     if (upwriter_submit(s->srv->uw, x->data.fd, x->up.fd, XFER_WRITER_MAX, upload_moved, s,
                         x->seq) < 0) {
-        xfer_fail_local(x, errno);
+        pump_in_direct(x); /* out of descriptors or memory: this turn runs on the loop */
         return;
     }
     x->writing = true;
@@ -896,10 +955,26 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         upload_settled(x);
         return EV_TIMER_STOP;
     }
+    if (x->state == XS_RUNNING && x->writing) {
+        /* a writer moves this upload's bytes (or waits behind others, or for a slow disk):
+         * the client is not idle */
+        x->last_progress = ev_now(loop);
+        return x->lowat ? XFER_LOWAT_POLL_MS : (long)s->srv->cfg->data_timeout * 1000;
+    }
+    int waiting = 0;
+    if (x->state == XS_RUNNING && x->lowat && ioctl(x->data.fd, FIONREAD, &waiting) == 0 &&
+        waiting > 0) {
+        /* a slow client's bytes, held back by the low-water mark: move them now */
+        unsigned long seq = x->seq;
+        pump(x);
+        return s->xfer == x && s->xfer_seq == seq ? XFER_LOWAT_POLL_MS : EV_TIMER_STOP;
+    }
     long long limit = (long long)s->srv->cfg->data_timeout * 1000;
     long long idle = ev_now(loop) - x->last_progress;
-    if (idle < limit)
-        return (long)(limit - idle);
+    if (idle < limit) {
+        long long next = limit - idle;
+        return (long)(x->lowat && next > XFER_LOWAT_POLL_MS ? XFER_LOWAT_POLL_MS : next);
+    }
     session_log(s, "data connection timeout");
     if (x->state == XS_RUNNING) {
         xfer_finish(x, FTP_TRANSFER_ABORTED, "Data connection timed out; transfer aborted.", true);

@@ -51,6 +51,7 @@ typedef struct xfer {
     bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
     bool counted;    /* counted in the server's running transfers */
     bool writing;    /* plain binary upload: an upload writer is moving its bytes now */
+    bool lowat;      /* ...and its socket wakes the loop only for XFER_WRITER_LOWAT bytes */
     int listen_fd;
     int data_fd; /* -1 until connected; then owned by `data` */
     union {      /* plain, or TLS under PROT P (data_tls.base is data) */
@@ -101,6 +102,9 @@ void xfer_poll_input(xfer *x);
 void xfer_abort(struct session *s);
 /* Drops the data channel silently (new PASV/PORT, session end). Keeps a partial upload. */
 void xfer_free(xfer *x);
+/* At shutdown, after the upload writers are joined: ends an upload whose transfer ended while
+ * a writer still moved its bytes (kept as a partial, as for any upload cut short). */
+void xfer_discard_orphan(struct session *s);
 /* True while a data command (RETR, STOR, LIST...) is in progress on x. */
 static inline bool xfer_busy(const xfer *x)
 {

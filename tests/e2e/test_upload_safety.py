@@ -384,5 +384,109 @@ class TestLargeUploads(UploadSafetyBase):
         self.assertEqual(self.srv.internal_files(), [])
 
 
+class TestBusyWriter(ServerTestCase):
+    """One upload writer kept busy by three endless uploads, so each new upload's move waits
+    in its queue: an end that comes meanwhile must wait for the move, in reply order, and a
+    partial must not grow once SIZE has reported it."""
+    server_kwargs = {"args": ["--workers", "1"]}
+
+    def setUp(self):
+        super().setUp()
+        self.stop = threading.Event()
+        self.hogs = []
+        for i in range(3):
+            c = self.srv.control()
+            c.login()
+            c.cmd("TYPE I")
+            ds = c.pasv()
+            c.cmd("STOR hog%d.bin" % i)
+            t = threading.Thread(target=self.hog, args=(ds,), daemon=True)
+            t.start()
+            self.hogs.append((c, ds, t))
+        time.sleep(0.3)
+
+    def hog(self, ds):
+        blob = data_bytes(1 << 20, 50)
+        while not self.stop.is_set():
+            try:
+                ds.sendall(blob)
+            except OSError:
+                break
+
+    def tearDown(self):
+        self.stop.set()
+        for c, ds, t in self.hogs:
+            reset_close(ds)
+            c.close()
+            t.join(10)
+        super().tearDown()
+
+    def start_big_upload(self, name, first, rest):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        self.assertIn(c.cmd("STOR " + name)[0], (125, 150))
+        ds.sendall(first)
+        time.sleep(0.3)
+        ds.sendall(rest)
+        return c, ds
+
+    def test_abor_then_noop_answered_in_order(self):
+        data = data_bytes(3 << 20, 51)
+        c, ds = self.start_big_upload("ab.bin", data[:1 << 20], data[1 << 20:])
+        c.send("ABOR\r\nNOOP\r\nABOR\r\n")
+        codes = [c.reply(timeout=20)[0] for _ in range(4)]
+        self.assertEqual(codes, [426, 226, 200, 226])
+        ds.close()
+        c.close()
+
+    def test_session_end_mid_move_then_appe_resume(self):
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for trial in range(2):
+            name = "cut%d.bin" % trial
+            data = data_bytes(4 << 20, 52 + trial)
+            c, ds = self.start_big_upload(name, data[:1 << 20], data[1 << 20:3 << 20])
+            c.close()  # the control connection drops while the move is queued or running
+            size = wait_for(lambda: self.size_or_none(f, name), 20)
+            self.assertIsNotNone(size)
+            time.sleep(0.1)
+            stor(f, name, data[size:], cmd="APPE")
+            self.assertEqual(sha(self.srv.read(name)), sha(data), trial)
+            reset_close(ds)
+
+    @staticmethod
+    def size_or_none(f, name):
+        try:
+            return f.size(name)
+        except Exception:  # noqa: BLE001 - 550 until the partial is published
+            return None
+
+
+class TestSlowLargeUpload(UploadSafetyBase):
+    """Once an upload goes to the writers its socket wakes the loop only for 256 KiB at a time
+    (SO_RCVLOWAT). A client that then trickles must still be served and never be timed out."""
+    server_kwargs = {"args": ["--data-timeout", "2"]}
+
+    def test_trickle_after_a_fast_start_is_not_a_stall(self):
+        data = data_bytes(600 * 1024 + 12 * 4096, 60)
+        c, ds = self.begin_upload("slow.bin", data[:600 * 1024])
+        stat_counts = []
+        for i in range(12):  # 4.8 s at 10 KiB/s, well past the 2 s data timeout
+            ds.sendall(data[600 * 1024 + i * 4096:600 * 1024 + (i + 1) * 4096])
+            time.sleep(0.4)
+            if i in (5, 11):
+                code, text = c.cmd("STAT")
+                self.assertEqual(code, 211, text)
+                stat_counts.append([ln for ln in text.splitlines() if "STOR" in ln])
+        ds.close()
+        code, text = c.reply(timeout=10)
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sha(self.srv.read("slow.bin")), sha(data))
+        self.assertNotEqual(stat_counts[0], stat_counts[1], "STAT showed no progress")
+
+
 if __name__ == "__main__":
     unittest.main()
