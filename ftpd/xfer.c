@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -155,6 +156,11 @@ static void end_orphan(session *s)
 {
     upload_orphan *o = s->orphan;
     s->orphan = NULL;
+    struct stat st;
+    /* The transfer's log line was written when it ended, before these last bytes landed. */
+    if (o->keep && o->up.fd >= 0 && fstat(o->up.fd, &st) == 0)
+        session_log(s, "upload of %s: its writer finished; the partial holds %lld bytes",
+                    o->up.target, (long long)st.st_size);
     upload_abort(&o->up, o->keep);
     free(o);
 }
