@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,7 +35,13 @@
  * from starving the others on the loop. */
 #define XFER_BUF_SIZE (1024 * 1024)
 #define XFER_CHUNKS_PER_WAKEUP 8
-#define XFER_SENDFILE_CHUNK (4 * 1024 * 1024)
+/* Uploads: each sendfile call ends by pushing its segments out, so calls of 64 KiB, with at
+ * most 128 KiB queued unsent (TCP_NOTSENT_LOWAT), send the file from ftpc's own CPU. With
+ * 4 MiB calls the unsent queue grew to megabytes that the server's ACKs pushed out, on the
+ * server's CPU: a 1 GiB put to ftpd on loopback ran at 1699 MiB/s against 1964 (medians of
+ * 7, faster in all 7 pairs; curl 1932); against pure-ftpd, 1563 against 1582. */
+#define XFER_SENDFILE_CHUNK (64 * 1024)
+#define XFER_UPLOAD_NOTSENT_LOWAT (128 * 1024)
 #define XFER_LISTING_MAX (64 * 1024 * 1024)
 /* Bounds one wakeup's work when reads are small (TLS returns one 16 KiB record a call). */
 #define XFER_READS_PER_WAKEUP 64
@@ -851,6 +859,10 @@ static void attach_data(ftpc_xfer *x, int fd)
     x->use_sendfile = x->use_sendfile && raw && x->dc.s->ops->sendfile != NULL;
     if (!x->use_sendfile)
         x->fpos = x->pos;
+    if (x->use_sendfile) {
+        int lowat = XFER_UPLOAD_NOTSENT_LOWAT; /* best effort: only where the send happens */
+        (void)setsockopt(x->dc.s->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+    }
     /* The handshake (if any) starts now, from the loop. */
     ev_timer_start(x->ctx->loop, &x->kick, 0);
 }
