@@ -50,6 +50,13 @@ struct stream {
 /* Makes s a plain socket stream over fd (which the stream now owns). */
 void stream_plain_init(stream *s, int fd);
 
+/* One round of socket -> pipe -> file inside the kernel: up to len bytes from the socket fd
+ * into the empty pipe (without waiting), then all of them on into out_fd at its position.
+ * Returns the bytes written, 0 at the socket's EOF, or -1 with errno (EAGAIN: no data now).
+ * *file_err tells whether out_fd failed; bytes may then remain in the pipe. Used by the plain
+ * stream's recvfile and by ftpd's upload writers, which keep a pipe of their own. */
+ssize_t splice_via_pipe(int fd, const int pipe_fds[2], int out_fd, size_t len, bool *file_err);
+
 static inline ssize_t stream_read(stream *s, void *dst, size_t len)
 {
     return s->ops->read(s, dst, len);

@@ -60,24 +60,31 @@ static ssize_t plain_recvfile(stream *s, int out_fd, size_t len, bool *file_err)
     }
     if (len > PLAIN_PIPE_SIZE)
         len = PLAIN_PIPE_SIZE;
-    ssize_t in;
-    do {
-        in = splice(s->fd, NULL, s->pipe_fds[1], NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-    } while (in < 0 && errno == EINTR);
-    if (in <= 0) {
-        if (in < 0)
-            s->last_errno = errno;
-        return in;
-    }
     /* Everything taken from the socket goes to the file now, so the pipe is empty between
      * calls and no byte can be stranded in it. */
+    ssize_t n = splice_via_pipe(s->fd, s->pipe_fds, out_fd, len, file_err);
+    if (n < 0)
+        s->last_errno = errno;
+    return n;
+}
+
+ssize_t splice_via_pipe(int fd, const int pipe_fds[2], int out_fd, size_t len, bool *file_err)
+{
+    *file_err = false;
+    ssize_t in;
+    do {
+        in = splice(fd, NULL, pipe_fds[1], NULL, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    } while (in < 0 && errno == EINTR);
+    if (in <= 0)
+        return in;
     ssize_t out = 0;
     while (out < in) {
-        ssize_t n = splice(s->pipe_fds[0], NULL, out_fd, NULL, (size_t)(in - out), SPLICE_F_MOVE);
+        ssize_t n = splice(pipe_fds[0], NULL, out_fd, NULL, (size_t)(in - out), SPLICE_F_MOVE);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            s->last_errno = n < 0 ? errno : EIO;
+            if (n == 0)
+                errno = EIO;
             *file_err = true;
             return -1;
         }

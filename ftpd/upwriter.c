@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "stream.h"
 #include "workq.h"
 
 /* Each writer's staging pipe. Larger pipes mean fewer calls; the default 64 KiB pipe halves
@@ -95,37 +96,25 @@ static void move_fn(void *arg)
     }
     size_t left = j->max;
     while (left > 0) {
-        size_t want = left < p->cap ? left : p->cap;
-        /* The socket is non-blocking; the pipe is empty, so its side never waits either. */
-        ssize_t in =
-            splice(j->sock_fd, NULL, p->fd[1], NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-        if (in < 0 && errno == EINTR)
-            continue;
-        if (in == 0) {
+        bool file_err;
+        ssize_t n = splice_via_pipe(j->sock_fd, p->fd, j->file_fd, left < p->cap ? left : p->cap,
+                                    &file_err);
+        if (n == 0) {
             j->r.eof = true;
             return;
         }
-        if (in < 0) {
-            if (errno != EAGAIN)
+        if (n < 0) {
+            if (file_err) {
                 j->r.err = errno;
+                j->r.file_err = true;
+                drop_pipe(p);
+            } else if (errno != EAGAIN) {
+                j->r.err = errno;
+            }
             return;
         }
-        ssize_t out = 0;
-        while (out < in) {
-            ssize_t n = splice(p->fd[0], NULL, j->file_fd, NULL, (size_t)(in - out), SPLICE_F_MOVE);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                j->r.err = n < 0 ? errno : EIO;
-                j->r.file_err = true;
-                j->r.moved += (size_t)out;
-                drop_pipe(p);
-                return;
-            }
-            out += n;
-        }
-        j->r.moved += (size_t)in;
-        left -= (size_t)in;
+        j->r.moved += (size_t)n;
+        left -= (size_t)n;
     }
 }
 
