@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 /* inet_pton is strict (no "127.1" or hex forms); getaddrinfo is only needed for a zone index
@@ -328,6 +330,17 @@ int net_set_cork(int fd, bool on)
 {
     int v = on ? 1 : 0;
     return setsockopt(fd, IPPROTO_TCP, TCP_CORK, &v, sizeof v);
+}
+
+int net_set_notsent_lowat(int fd, int bytes)
+{
+    return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes);
+}
+
+int net_unsent_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCOUTQNSD, &n) < 0 ? -1 : n;
 }
 
 int net_local_addr(int fd, struct sockaddr_storage *ss)

@@ -41,6 +41,12 @@ int net_set_nonblock(int fd);
 int net_set_nodelay(int fd);
 /* TCP_CORK: only full segments leave until it is cleared, which flushes the rest. */
 int net_set_cork(int fd, bool on);
+/* TCP_NOTSENT_LOWAT: the socket accepts writes only while fewer than `bytes` of what was
+ * written are still unsent, and polls writable only below half that. 1 means "once all of
+ * it has left". Returns 0 or -1 with errno. */
+int net_set_notsent_lowat(int fd, int bytes);
+/* Bytes written to a TCP socket that it has not sent yet (SIOCOUTQNSD), or -1. */
+int net_unsent_bytes(int fd);
 /* Local or peer address of a socket. Returns 0 or -1. */
 int net_local_addr(int fd, struct sockaddr_storage *ss);
 int net_peer_addr(int fd, struct sockaddr_storage *ss);

@@ -48,6 +48,7 @@ typedef struct xfer {
     bool ascii;
     bool cr_pending; /* ASCII upload: a CR ended the last chunk */
     bool corked;     /* TCP_CORK set on the data socket for a sendfile stream */
+    bool paced;      /* ...and TCP_NOTSENT_LOWAT: its end waits until the data has left */
     bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
     bool counted;    /* counted in the server's running transfers */
     bool writing;    /* plain binary upload: an upload writer is moving its bytes now */

@@ -324,6 +324,71 @@ START_TEST(test_set_nonblock)
 }
 END_TEST
 
+/* A connected loopback pair: *sender is the accepted (non-blocking) end. */
+static void tcp_pair(int *sender, int *receiver)
+{
+    struct sockaddr_storage ss, bound, peer;
+    socklen_t len;
+    ck_assert_int_eq(net_parse_hostport("127.0.0.1:0", 0, &ss, &len), 0);
+    int lfd = net_listen(&ss, 4);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(net_local_addr(lfd, &bound), 0);
+    *receiver = net_connect(&bound, NULL);
+    ck_assert_int_ge(*receiver, 0);
+    struct pollfd lp = {.fd = lfd, .events = POLLIN};
+    ck_assert_int_eq(poll(&lp, 1, 5000), 1);
+    *sender = net_accept(lfd, &peer);
+    ck_assert_int_ge(*sender, 0);
+    close(lfd);
+}
+
+START_TEST(test_notsent_lowat)
+{
+    int snd, rcv;
+    tcp_pair(&snd, &rcv);
+    int small = 64 * 1024;
+    ck_assert_int_eq(setsockopt(rcv, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    ck_assert_int_eq(net_set_notsent_lowat(snd, 128 * 1024), 0);
+    ck_assert_int_eq(net_unsent_bytes(snd), 0);
+
+    /* the receiver reads nothing: the sender's socket stops taking bytes near the mark */
+    static char chunk[64 * 1024];
+    memset(chunk, 'x', sizeof chunk);
+    long long sent = 0;
+    for (int i = 0; i < 1024; i++) {
+        ssize_t n = write(snd, chunk, sizeof chunk);
+        if (n < 0) {
+            ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
+        sent += n;
+    }
+    ck_assert_int_lt(sent, 16LL << 20);
+    int unsent = net_unsent_bytes(snd);
+    ck_assert_int_gt(unsent, 0);
+    ck_assert_int_lt(unsent, 256 * 1024);
+
+    /* a mark of 1: writable only once nothing is left unsent */
+    ck_assert_int_eq(net_set_notsent_lowat(snd, 1), 0);
+    struct pollfd wp = {.fd = snd, .events = POLLOUT};
+    ck_assert_int_eq(poll(&wp, 1, 100), 0);
+    long long got = 0;
+    char in[64 * 1024];
+    while (got < sent) {
+        struct pollfd rp = {.fd = rcv, .events = POLLIN};
+        ck_assert_int_eq(poll(&rp, 1, 5000), 1);
+        ssize_t n = read(rcv, in, sizeof in);
+        ck_assert_int_gt(n, 0);
+        got += n;
+    }
+    ck_assert_int_eq(poll(&wp, 1, 5000), 1);
+    ck_assert_int_eq(net_unsent_bytes(snd), 0);
+    close(snd);
+    close(rcv);
+    ck_assert_int_eq(net_unsent_bytes(-1), -1);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
     Suite *s = suite_create("net");
@@ -341,6 +406,7 @@ static Suite *net_suite(void)
     tcase_add_test(k, test_listen_range_skips_busy);
     tcase_add_test(k, test_listen_range_rotates);
     tcase_add_test(k, test_set_nonblock);
+    tcase_add_test(k, test_notsent_lowat);
     suite_add_tcase(s, k);
     return s;
 }

@@ -1,6 +1,7 @@
 """The control connection stays responsive during a transfer: STAT reports progress, ABOR stops
 the transfer (426 then 226), QUIT ends the session; a stalled reader neither grows the
-server's memory nor slows another client; the data timeout ends a stalled transfer."""
+server's memory nor slows another client; the data timeout ends a stalled transfer; a download
+keeps little queued unsent in its socket and answers 226 only once its data has left."""
 import ftplib
 import re
 import socket
@@ -172,6 +173,61 @@ class TestStatAbor(ServerTestCase):
         self.assertEqual(code, 211, text)
         staller.send("ABOR\r\n")
         ds.close()
+
+
+def server_send_queue(ds):
+    """Bytes the server's end of data socket `ds` holds unacknowledged or unsent (tx_queue in
+    /proc/net/tcp), or None when that socket is no longer established."""
+    local, peer = ds.getsockname()[1], ds.getpeername()[1]
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            if (int(col[1].rsplit(":", 1)[1], 16) == peer and
+                    int(col[2].rsplit(":", 1)[1], 16) == local and col[3] == "01"):
+                return int(col[4].split(":")[0], 16)
+    return None
+
+
+class TestSendQueue(ServerTestCase):
+    """A download's socket holds at most about 128 KiB it has not sent (TCP_NOTSENT_LOWAT):
+    the server sends its data itself instead of queueing megabytes for the client's ACKs to
+    push out, and the 226 waits until the last byte has left."""
+
+    def start(self, name, size):
+        data = self.srv.make_file(name, size, seed=5)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        code, text = c.cmd("RETR " + name)
+        self.assertEqual(code, 150, text)
+        return c, ds, data
+
+    def test_stalled_reader_leaves_little_queued(self):
+        c, ds, data = self.start("q.bin", 4 << 20)
+        got = recv_exactly(ds, 64 << 10)
+        time.sleep(0.5)  # the reader stalls; the server fills what its socket takes
+        queued = server_send_queue(ds)
+        self.assertIsNotNone(queued, "the server's data socket is gone")
+        self.assertLess(queued, 256 << 10, "a stalled download queued %d bytes" % queued)
+        got += recv_all(ds)
+        self.assertEqual(sha(got), sha(data))
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+
+    def test_226_waits_until_the_data_has_left(self):
+        c, ds, data = self.start("m.bin", 1 << 20)
+        with self.assertRaises(socket.timeout, msg="226 came while the data sat unsent"):
+            c.reply(timeout=0.5)
+        self.assertEqual(sha(recv_all(ds)), sha(data))
+        code, text = c.reply(timeout=10)
+        self.assertEqual(code, 226, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
 class TestDataTimeout(ServerTestCase):
