@@ -428,7 +428,7 @@ void xfer_end_stream(xfer *x)
         (void)net_set_cork(x->data.fd, false);
         x->corked = false;
     }
-    if (x->paced && net_unsent_bytes(x->data.fd) > 0) {
+    if (x->paced && x->state == XS_RUNNING && net_unsent_bytes(x->data.fd) > 0) {
         /* Writable again once the socket holds nothing unsent: then the data has left under
          * the server's own steam and the 226 cannot overtake it. */
         if (net_set_notsent_lowat(x->data.fd, 1) == 0 && set_events(x, EV_WRITE) == 0)
