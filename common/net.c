@@ -339,6 +339,12 @@ int net_set_notsent_lowat(int fd, int bytes)
 
 int net_unsent_bytes(int fd)
 {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == TCP_CLOSE) {
+        errno = ECONNRESET;
+        return -1;
+    }
     int n = 0;
     return ioctl(fd, SIOCOUTQNSD, &n) < 0 ? -1 : n;
 }

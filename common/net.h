@@ -45,7 +45,9 @@ int net_set_cork(int fd, bool on);
  * written are still unsent, and polls writable only below half that. 1 means "once all of
  * it has left". Returns 0 or -1 with errno. */
 int net_set_notsent_lowat(int fd, int bytes);
-/* Bytes written to a TCP socket that it has not sent yet (SIOCOUTQNSD), or -1. */
+/* Bytes written to a TCP socket that it has not sent yet (SIOCOUTQNSD), or -1 with errno.
+ * A connection the peer reset keeps its count but will never send it: that is -1 with
+ * ECONNRESET. */
 int net_unsent_bytes(int fd);
 /* Local or peer address of a socket. Returns 0 or -1. */
 int net_local_addr(int fd, struct sockaddr_storage *ss);

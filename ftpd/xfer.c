@@ -420,6 +420,15 @@ int xfer_fill(xfer *x)
     return 0;
 }
 
+/* A paced download's end waits for its last bytes to leave the socket (xfer_end_stream), with
+ * nothing for sendfile to count: a client still reading them is making progress all the same. */
+static void tail_progress(xfer *x, int unsent)
+{
+    if (x->tail_unsent > 0 && unsent < x->tail_unsent)
+        x->last_progress = ev_now(loop_of(x));
+    x->tail_unsent = unsent;
+}
+
 /* Everything is sent: the stream's end goes out (TLS: close_notify, which tells the client
  * the data is complete rather than cut) before the 226. */
 void xfer_end_stream(xfer *x)
@@ -428,11 +437,20 @@ void xfer_end_stream(xfer *x)
         (void)net_set_cork(x->data.fd, false);
         x->corked = false;
     }
-    if (x->paced && x->state == XS_RUNNING && net_unsent_bytes(x->data.fd) > 0) {
-        /* Writable again once the socket holds nothing unsent: then the data has left under
-         * the server's own steam and the 226 cannot overtake it. */
-        if (net_set_notsent_lowat(x->data.fd, 1) == 0 && set_events(x, EV_WRITE) == 0)
+    if (x->paced && x->state == XS_RUNNING) {
+        int unsent = net_unsent_bytes(x->data.fd);
+        if (unsent < 0 && errno == ECONNRESET) {
+            /* the client reset the connection before the rest could leave: it is lost */
+            xfer_fail_network(x, ECONNRESET);
             return;
+        }
+        if (unsent > 0) {
+            /* Writable again once the socket holds nothing unsent: then the data has left
+             * under the server's own steam and the 226 cannot overtake it. */
+            tail_progress(x, unsent);
+            if (net_set_notsent_lowat(x->data.fd, 1) == 0 && set_events(x, EV_WRITE) == 0)
+                return;
+        }
     }
     x->state = XS_SHUTDOWN;
     if (stream_shutdown(&x->data) < 0 && x->data.last_errno == EAGAIN) {
@@ -991,6 +1009,11 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         unsigned long seq = x->seq;
         pump(x);
         return s->xfer == x && s->xfer_seq == seq ? XFER_LOWAT_POLL_MS : EV_TIMER_STOP;
+    }
+    if (x->state == XS_RUNNING && x->tail_unsent > 0) {
+        int unsent = net_unsent_bytes(x->data.fd);
+        if (unsent >= 0)
+            tail_progress(x, unsent);
     }
     long long limit = (long long)s->srv->cfg->data_timeout * 1000;
     long long idle = ev_now(loop) - x->last_progress;

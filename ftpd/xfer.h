@@ -49,6 +49,7 @@ typedef struct xfer {
     bool cr_pending; /* ASCII upload: a CR ended the last chunk */
     bool corked;     /* TCP_CORK set on the data socket for a sendfile stream */
     bool paced;      /* ...and TCP_NOTSENT_LOWAT: its end waits until the data has left */
+    int tail_unsent; /* ...bytes still unsent in that wait when last looked; 0 outside it */
     bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
     bool counted;    /* counted in the server's running transfers */
     bool writing;    /* plain binary upload: an upload writer is moving its bytes now */

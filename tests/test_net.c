@@ -389,6 +389,30 @@ START_TEST(test_notsent_lowat)
 }
 END_TEST
 
+START_TEST(test_unsent_after_reset)
+{
+    int snd, rcv;
+    tcp_pair(&snd, &rcv);
+    int small = 64 * 1024;
+    ck_assert_int_eq(setsockopt(rcv, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    ck_assert_int_eq(net_set_notsent_lowat(snd, 128 * 1024), 0);
+    static char chunk[64 * 1024];
+    memset(chunk, 'y', sizeof chunk);
+    while (write(snd, chunk, sizeof chunk) > 0)
+        ;
+    ck_assert_int_gt(net_unsent_bytes(snd), 0);
+    close(rcv); /* with unread data: a reset */
+    struct pollfd hp = {.fd = snd, .events = POLLOUT};
+    ck_assert_int_eq(poll(&hp, 1, 5000), 1);
+    ck_assert(hp.revents & (POLLERR | POLLHUP));
+    /* the kernel leaves the unsent count standing; the helper reports the reset instead */
+    errno = 0;
+    ck_assert_int_eq(net_unsent_bytes(snd), -1);
+    ck_assert_int_eq(errno, ECONNRESET);
+    close(snd);
+}
+END_TEST
+
 static Suite *net_suite(void)
 {
     Suite *s = suite_create("net");
@@ -407,6 +431,7 @@ static Suite *net_suite(void)
     tcase_add_test(k, test_listen_range_rotates);
     tcase_add_test(k, test_set_nonblock);
     tcase_add_test(k, test_notsent_lowat);
+    tcase_add_test(k, test_unsent_after_reset);
     suite_add_tcase(s, k);
     return s;
 }

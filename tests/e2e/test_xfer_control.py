@@ -230,6 +230,45 @@ class TestSendQueue(ServerTestCase):
         self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
+    def test_reset_while_the_end_waits_is_a_failure(self):
+        # all of 160 KiB fits in the client's window plus the 128 KiB the socket may hold
+        # unsent, so the server reaches the end's wait while the client has read nothing
+        c, ds, _ = self.start("r.bin", 160 << 10)
+        with self.assertRaises(socket.timeout):
+            c.reply(timeout=0.5)
+        ds.close()  # unread data: the kernel resets the connection
+        code, text = c.reply(timeout=5)
+        self.assertEqual(code, 426, text)
+        self.assertIn("Connection closed", text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class TestSlowReaderAtTheEnd(ServerTestCase):
+    """A client reading the last bytes slowly is making progress, though the server has
+    nothing left to hand to sendfile: the data timeout must not end its download."""
+    server_kwargs = {"args": ["--data-timeout", "2"]}
+
+    def test_slow_reader_gets_everything_and_226(self):
+        data = self.srv.make_file("s.bin", 256 << 10, seed=6)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.assertEqual(c.cmd("RETR s.bin")[0], 150)
+        got = b""
+        while len(got) < len(data):  # 64 KiB/s: the last 190 KiB or so take about 3 s
+            chunk = ds.recv(16 << 10)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.25)
+        got += recv_all(ds)
+        self.assertEqual(sha(got), sha(data))
+        code, text = c.reply(timeout=10)
+        self.assertEqual(code, 226, text)
+
+
 class TestDataTimeout(ServerTestCase):
     server_kwargs = {"args": ["--data-timeout", "1"]}
 
