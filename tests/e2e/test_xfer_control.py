@@ -231,9 +231,10 @@ class TestSendQueue(ServerTestCase):
 
 
     def test_reset_while_the_end_waits_is_a_failure(self):
-        # all of 160 KiB fits in the client's window plus the 128 KiB the socket may hold
-        # unsent, so the server reaches the end's wait while the client has read nothing
-        c, ds, _ = self.start("r.bin", 160 << 10)
+        # 128 KiB: all of it goes into the socket at once (it may hold that much unsent beside
+        # the client's window), so the server reaches the end's wait while the client, whose
+        # window is smaller, has read nothing
+        c, ds, _ = self.start("r.bin", 128 << 10)
         with self.assertRaises(socket.timeout):
             c.reply(timeout=0.5)
         ds.close()  # unread data: the kernel resets the connection
