@@ -342,27 +342,34 @@ static void tcp_pair(int *sender, int *receiver)
     close(lfd);
 }
 
-START_TEST(test_notsent_lowat)
+/* A loopback pair whose receiver (64 KiB buffer) reads nothing and whose sender, with a
+ * 128 KiB unsent mark, has been written to until it refused more. Returns the bytes written. */
+static long long stalled_sender(int *snd, int *rcv)
 {
-    int snd, rcv;
-    tcp_pair(&snd, &rcv);
+    tcp_pair(snd, rcv);
     int small = 64 * 1024;
-    ck_assert_int_eq(setsockopt(rcv, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-    ck_assert_int_eq(net_set_notsent_lowat(snd, 128 * 1024), 0);
-    ck_assert_int_eq(net_unsent_bytes(snd), 0);
-
-    /* the receiver reads nothing: the sender's socket stops taking bytes near the mark */
+    ck_assert_int_eq(setsockopt(*rcv, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    ck_assert_int_eq(net_set_notsent_lowat(*snd, 128 * 1024), 0);
+    ck_assert_int_eq(net_unsent_bytes(*snd), 0);
     static char chunk[64 * 1024];
     memset(chunk, 'x', sizeof chunk);
     long long sent = 0;
     for (int i = 0; i < 1024; i++) {
-        ssize_t n = write(snd, chunk, sizeof chunk);
+        ssize_t n = write(*snd, chunk, sizeof chunk);
         if (n < 0) {
             ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
             break;
         }
         sent += n;
     }
+    return sent;
+}
+
+START_TEST(test_notsent_lowat)
+{
+    int snd, rcv;
+    /* the sender's socket stops taking bytes near the mark */
+    long long sent = stalled_sender(&snd, &rcv);
     ck_assert_int_lt(sent, 16LL << 20);
     int unsent = net_unsent_bytes(snd);
     ck_assert_int_gt(unsent, 0);
@@ -392,14 +399,7 @@ END_TEST
 START_TEST(test_unsent_after_reset)
 {
     int snd, rcv;
-    tcp_pair(&snd, &rcv);
-    int small = 64 * 1024;
-    ck_assert_int_eq(setsockopt(rcv, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-    ck_assert_int_eq(net_set_notsent_lowat(snd, 128 * 1024), 0);
-    static char chunk[64 * 1024];
-    memset(chunk, 'y', sizeof chunk);
-    while (write(snd, chunk, sizeof chunk) > 0)
-        ;
+    (void)stalled_sender(&snd, &rcv);
     ck_assert_int_gt(net_unsent_bytes(snd), 0);
     close(rcv); /* with unread data: a reset */
     struct pollfd hp = {.fd = snd, .events = POLLOUT};

@@ -193,21 +193,27 @@ def server_send_queue(ds):
     return None
 
 
+def small_window_retr(test, name, size):
+    """Makes a file of size bytes, logs in and starts its RETR on a data connection with a
+    64 KiB receive buffer; returns the control connection, the data socket and the bytes."""
+    data = test.srv.make_file(name, size, seed=5)
+    c = test.srv.control()
+    c.login()
+    c.cmd("TYPE I")
+    ds = c.pasv()
+    ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    code, text = c.cmd("RETR " + name)
+    test.assertEqual(code, 150, text)
+    return c, ds, data
+
+
 class TestSendQueue(ServerTestCase):
     """A download's socket holds at most about 128 KiB it has not sent (TCP_NOTSENT_LOWAT):
     the server sends its data itself instead of queueing megabytes for the client's ACKs to
     push out, and the 226 waits until the last byte has left."""
 
     def start(self, name, size):
-        data = self.srv.make_file(name, size, seed=5)
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        ds = c.pasv()
-        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        code, text = c.cmd("RETR " + name)
-        self.assertEqual(code, 150, text)
-        return c, ds, data
+        return small_window_retr(self, name, size)
 
     def test_stalled_reader_leaves_little_queued(self):
         c, ds, data = self.start("q.bin", 4 << 20)
@@ -229,7 +235,6 @@ class TestSendQueue(ServerTestCase):
         self.assertEqual(code, 226, text)
         self.assertEqual(c.cmd("NOOP")[0], 200)
 
-
     def test_reset_while_the_end_waits_is_a_failure(self):
         # 128 KiB: all of it goes into the socket at once (it may hold that much unsent beside
         # the client's window), so the server reaches the end's wait while the client, whose
@@ -250,13 +255,7 @@ class TestSlowReaderAtTheEnd(ServerTestCase):
     server_kwargs = {"args": ["--data-timeout", "2"]}
 
     def test_slow_reader_gets_everything_and_226(self):
-        data = self.srv.make_file("s.bin", 256 << 10, seed=6)
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        ds = c.pasv()
-        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        self.assertEqual(c.cmd("RETR s.bin")[0], 150)
+        c, ds, data = small_window_retr(self, "s.bin", 256 << 10)
         got = b""
         while len(got) < len(data):  # 64 KiB/s: the last 190 KiB or so take about 3 s
             chunk = ds.recv(16 << 10)
