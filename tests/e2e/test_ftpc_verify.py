@@ -33,6 +33,12 @@ class TestVerifyFtpd(FtpcCase):
             self.assertNotIn(m, err)
 
     def hash_cmds(self):
+        # ftpd's log reaches the harness through a reader thread, possibly after ftpc has
+        # exited: wait until every session in it has ended
+        def settled():
+            text = self.srv.log_text()
+            return text.count(": connected") == text.count(": disconnected")
+        wait_for(settled, timeout=5)
         return re.findall(r"-> HASH (.*)", self.srv.log_text())
 
     def test_get_verified(self):
