@@ -17,6 +17,7 @@
 #define LISTEN_BACKLOG 4096
 
 static void accept_cb(ev_loop *loop, int fd, int mask, void *ud);
+static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud);
 
 int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev_loop *loop)
 {
@@ -24,6 +25,10 @@ int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev
     srv->cfg = cfg;
     srv->users = users;
     srv->loop = loop;
+    /* Ready for server_shutdown from here on, even when a step below fails: the listeners
+     * join the loop only in server_start. */
+    ev_timer_init(&srv->accept_retry, accept_retry_cb, srv);
+    srv->accept_paused = true;
     ipcount_init(&srv->per_ip);
     for (size_t i = 0; i < cfg->listen_count; i++) {
         char name[NET_ADDR_STRLEN];
@@ -112,7 +117,6 @@ int server_start(server *srv)
         log_error("cannot start upload writer threads: %s", strerror(errno));
         return -1;
     }
-    ev_timer_init(&srv->accept_retry, accept_retry_cb, srv);
     ev_set_before_sleep(srv->loop, before_sleep, srv);
     set_accepting(srv, true);
     for (size_t i = 0; i < srv->nlisten; i++) {

@@ -1,6 +1,7 @@
 """ftpd's command line: --version, --help, bad flags, --hash-password, -c FILE, --user."""
 import os
 import pwd
+import socket
 import subprocess
 import time
 import unittest
@@ -42,6 +43,21 @@ class TestCommandLine(unittest.TestCase):
             r = run(args + ["--no-anonymous"])
             self.assertEqual(r.returncode, 2, "%s: %s" % (args, r.stdout + r.stderr))
             self.assertTrue(r.stderr.strip(), args)
+
+    def test_start_up_failures_exit_1_with_the_reason(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        try:
+            for args, reason in ((["--listen", "127.0.0.1:%d" % port], "Address already in use"),
+                                 (["--listen", "127.0.0.1:0", "--xferlog", "/"], "Is a directory")):
+                r = run(args + ["--anonymous", os.path.dirname(os.path.abspath(__file__))])
+                self.assertEqual(r.returncode, 1, "%s: %s" % (args, r.stderr))
+                self.assertIn(reason, r.stderr)
+                self.assertNotIn("Sanitizer", r.stderr)
+        finally:
+            busy.close()
 
     def test_missing_users_file_fails_cleanly(self):
         r = run(["--users", "/nonexistent/users-file", "--listen", "127.0.0.1:0"])
