@@ -134,7 +134,11 @@ static void close_data(xfer *x)
     }
     if (x->data_fd >= 0) {
         ev_del(loop_of(x), x->data_fd, EV_READ | EV_WRITE);
-        stream_close(&x->data);
+        /* An active connection that never completed has a socket but no stream yet. */
+        if (x->data.ops)
+            stream_close(&x->data);
+        else
+            close(x->data_fd);
         x->data_fd = -1;
     }
 }

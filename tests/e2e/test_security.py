@@ -223,6 +223,21 @@ class TestDataAddress(ServerTestCase):
         ds.close()
         self.assertEqual(c.reply()[0], 226)
 
+    def test_port_to_a_closed_port_is_a_425(self):
+        # the connect fails before any data stream exists: a reply, and the server lives on
+        ls = self.listener("127.0.0.1")
+        p = ls.getsockname()[1]
+        ls.close()  # nothing listens there now: the connect is refused
+        c = self.srv.control()
+        c.login()
+        for setup, cmd in (("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255), "LIST"),
+                           ("EPRT |1|127.0.0.1|%d|" % p, "RETR f.bin")):
+            self.assertEqual(c.cmd(setup)[0], 200)
+            code, text = c.cmd(cmd)
+            self.assertEqual(code, 425, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.srv.control().login()  # a new session still gets in
+
     def test_port_below_1024(self):
         c = self.srv.control()
         c.login()
