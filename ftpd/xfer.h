@@ -84,7 +84,7 @@ typedef struct xfer {
     enum { XF_NONE = 0, XF_FINISH, XF_ABORT } fin;
     int fin_code;
     bool fin_keep;
-    char fin_text[200];
+    char fin_text[256]; /* as long as the longest reply text built for it */
     long long last_progress;
     long long started_ms;
 } xfer;
