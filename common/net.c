@@ -203,6 +203,20 @@ bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_stora
     return memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
 }
 
+bool net_is_loopback(const struct sockaddr_storage *ss)
+{
+    const unsigned char *v4 = v4_bytes(ss);
+    if (v4 != NULL)
+        return v4[0] == 127;
+    return ss->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+bool net_on_this_host(const struct sockaddr_storage *peer, const struct sockaddr_storage *local)
+{
+    return net_is_loopback(peer) || net_same_host(peer, local);
+}
+
 socklen_t net_sockaddr_len(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET)
@@ -335,6 +349,11 @@ int net_set_cork(int fd, bool on)
 int net_set_notsent_lowat(int fd, int bytes)
 {
     return setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &bytes, sizeof bytes);
+}
+
+int net_set_congestion(int fd, const char *name)
+{
+    return setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, (socklen_t)strlen(name));
 }
 
 int net_unsent_bytes(int fd)

@@ -22,6 +22,11 @@ int net_port(const struct sockaddr_storage *ss);
 void net_set_port(struct sockaddr_storage *ss, int port);
 /* True when both name the same host (IPv4-mapped IPv6 equal to its IPv4). */
 bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address. */
+bool net_is_loopback(const struct sockaddr_storage *ss);
+/* True when a connection between these two ends stays on this machine (it crosses the
+ * loopback device): the peer is a loopback address or the local address itself. */
+bool net_on_this_host(const struct sockaddr_storage *peer, const struct sockaddr_storage *local);
 socklen_t net_sockaddr_len(const struct sockaddr_storage *ss);
 
 /* Non-blocking, close-on-exec, SO_REUSEADDR listener (IPV6_V6ONLY for v6). Returns fd or -1. */
@@ -45,6 +50,10 @@ int net_set_cork(int fd, bool on);
  * written are still unsent, and polls writable only below half that. 1 means "once all of
  * it has left". Returns 0 or -1 with errno. */
 int net_set_notsent_lowat(int fd, int bytes);
+/* TCP_CONGESTION: the congestion control algorithm of this socket ("reno", "bbr", ...). An
+ * unprivileged process may pick only those in net.ipv4.tcp_allowed_congestion_control (reno
+ * always is). Returns 0, or -1 with errno (ENOENT: not available, EPERM: not allowed). */
+int net_set_congestion(int fd, const char *name);
 /* Bytes written to a TCP socket that it has not sent yet (SIOCOUTQNSD), or -1 with errno.
  * A connection the peer reset keeps its count but will never send it: that is -1 with
  * ECONNRESET. */

@@ -21,6 +21,7 @@
 #define DEFAULT_LISTEN "127.0.0.1:2121"
 #define DEFAULT_PORT 2121
 #define DEFAULT_IMPLICIT_PORT 990
+#define DEFAULT_LOCAL_CONGESTION "reno"
 
 /* Where a setting comes from, so that the first `listen` of a source replaces the list the
  * previous source built (flags over file over defaults) while later ones add to it. */
@@ -61,6 +62,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
     cfg->tls_require_reuse = true;
+    snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s", DEFAULT_LOCAL_CONGESTION);
 }
 
 void config_free(ftpd_config *cfg)
@@ -258,6 +260,27 @@ bad:
                      value);
 }
 
+/* A kernel congestion control name ("reno", "cubic", "bbr"...), or "system". Whether the
+ * kernel has it and lets this user pick it is checked once the server runs as that user. */
+static int set_local_congestion(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+{
+    if (strcmp(value, "system") == 0) {
+        cfg->local_congestion[0] = '\0';
+        return 0;
+    }
+    size_t n = strlen(value);
+    bool ok = n > 0 && n < sizeof cfg->local_congestion;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)value[i]) || value[i] == '_' || value[i] == '-';
+    if (!ok)
+        return set_error(err, err_size,
+                         "local-congestion: expected an algorithm name such as reno or cubic "
+                         "(at most %zu letters, digits, '_' or '-'), or system; got '%s'",
+                         sizeof cfg->local_congestion - 1, value);
+    memcpy(cfg->local_congestion, value, n + 1);
+    return 0;
+}
+
 static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char *value, char *err,
                      size_t err_size)
 {
@@ -367,6 +390,8 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
         replace_str(&cfg->xferlog_file, p);
         return 0;
     }
+    if (strcmp(key, "local-congestion") == 0)
+        return set_local_congestion(cfg, value, err, err_size);
     if (strcmp(key, "log-level") == 0) {
         if (log_parse_level(value, &cfg->log_level) != 0)
             return set_error(err, err_size,
@@ -482,6 +507,7 @@ enum {
     OPT_TLS_REQUIRE_REUSE,
     OPT_LISTEN_IMPLICIT,
     OPT_STATE_DIR,
+    OPT_LOCAL_CONGESTION,
 };
 
 static const struct option long_opts[] = {
@@ -517,6 +543,7 @@ static const struct option long_opts[] = {
     {"tls-require-reuse", required_argument, NULL, OPT_TLS_REQUIRE_REUSE},
     {"listen-implicit", required_argument, NULL, OPT_LISTEN_IMPLICIT},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"local-congestion", required_argument, NULL, OPT_LOCAL_CONGESTION},
     {NULL, 0, NULL, 0},
 };
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
@@ -570,6 +597,11 @@ static void print_help(void)
           "      --inline-hash-max US  check hash methods measured cheaper than US\n"
           "                            microseconds of CPU on the event loop, not on a\n"
           "                            worker; 0..100000, 0 never (default 250)\n"
+          "      --local-congestion NAME\n"
+          "                            TCP congestion control for a large download that\n"
+          "                            runs alone to a client on this host, or system for\n"
+          "                            the system's default (default " DEFAULT_LOCAL_CONGESTION
+          ")\n"
           "\n"
           "FTPS (TLS, RFC 4217):\n"
           "      --tls                 offer AUTH TLS on the control connection\n"

@@ -30,6 +30,8 @@ typedef struct ftpd_config {
     log_level_t log_level;      /* info */
     int worker_threads;         /* 0: as many as cores */
     int inline_hash_max_us;     /* 250: hash methods cheaper than this are checked on the loop */
+    char local_congestion[16];  /* TCP congestion control of data connections with a client
+                                 * on this host; "": the system default (default "reno") */
     bool demo_account_warning;  /* set when the users file holds the shipped demo account */
     char *config_file;          /* the -c FILE that was read, for messages */
     /* FTPS (RFC 4217) */

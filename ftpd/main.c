@@ -3,6 +3,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "config.h"
 #include "ev.h"
 #include "log.h"
+#include "net.h"
 #include "server.h"
 #include "users.h"
 
@@ -44,6 +46,25 @@ static void raise_fd_limit(void)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+/* Tried once, as the user the server runs as: an unprivileged process may pick only the
+ * algorithms in net.ipv4.tcp_allowed_congestion_control, and a name may not be built in. */
+static void check_local_congestion(ftpd_config *cfg)
+{
+    if (cfg->local_congestion[0] == '\0')
+        return;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && net_set_congestion(fd, cfg->local_congestion) == 0) {
+        close(fd);
+        return;
+    }
+    log_warn("local-congestion %s: %s; data connections on this host keep the system's "
+             "default",
+             cfg->local_congestion, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    cfg->local_congestion[0] = '\0';
 }
 
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -108,6 +129,7 @@ int main(int argc, char **argv)
         goto out;
     if (cfg.run_as_user && drop_privileges(cfg.run_as_user) < 0)
         goto out;
+    check_local_congestion(&cfg);
     if (server_start(&srv) < 0)
         goto out;
     ev_add(loop, sfd, EV_READ, signal_cb, NULL);

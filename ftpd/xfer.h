@@ -46,14 +46,15 @@ typedef struct xfer {
     xfer_kind kind; /* the data command; XK_NONE until one arrives */
     bool passive;
     bool ascii;
-    bool cr_pending; /* ASCII upload: a CR ended the last chunk */
-    bool corked;     /* TCP_CORK set on the data socket for a sendfile stream */
-    bool paced;      /* ...and TCP_NOTSENT_LOWAT: its end waits until the data has left */
-    int tail_unsent; /* ...bytes still unsent in that wait when last looked; 0 outside it */
-    bool eof;        /* source exhausted (RETR/LIST) or peer finished (STOR) */
-    bool counted;    /* counted in the server's running transfers */
-    bool writing;    /* plain binary upload: an upload writer is moving its bytes now */
-    bool lowat;      /* ...and its socket wakes the loop only for XFER_WRITER_LOWAT bytes */
+    bool cr_pending;      /* ASCII upload: a CR ended the last chunk */
+    bool corked;          /* TCP_CORK set on the data socket for a sendfile stream */
+    bool paced;           /* ...and TCP_NOTSENT_LOWAT: its end waits until the data has left */
+    int tail_unsent;      /* ...bytes still unsent in that wait when last looked; 0 outside it */
+    bool lone_congestion; /* local-congestion was tried on it, a download running alone */
+    bool eof;             /* source exhausted (RETR/LIST) or peer finished (STOR) */
+    bool counted;         /* counted in the server's running transfers */
+    bool writing;         /* plain binary upload: an upload writer is moving its bytes now */
+    bool lowat;           /* ...and its socket wakes the loop only for XFER_WRITER_LOWAT bytes */
     int listen_fd;
     int data_fd; /* -1 until connected; then owned by `data` */
     union {      /* plain, or TLS under PROT P (data_tls.base is data) */

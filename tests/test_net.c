@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,6 +119,48 @@ START_TEST(test_same_host)
     ck_assert_int_eq(net_parse_hostport("[::c000:207]:2", 0, &a, &len), 0); /* v4-compatible */
     ck_assert_int_eq(net_parse_hostport("192.0.2.7", 0, &b, &len), 0);
     ck_assert(!net_same_host(&a, &b));
+}
+END_TEST
+
+START_TEST(test_on_this_host)
+{
+    struct sockaddr_storage peer, local;
+    socklen_t len;
+    const char *loopbacks[] = {"127.0.0.1:1", "127.9.8.7:1", "[::1]:1", "[::ffff:127.0.0.2]:1"};
+    ck_assert_int_eq(net_parse_hostport("192.0.2.1:21", 0, &local, &len), 0);
+    for (size_t i = 0; i < sizeof loopbacks / sizeof loopbacks[0]; i++) {
+        ck_assert_int_eq(net_parse_hostport(loopbacks[i], 0, &peer, &len), 0);
+        ck_assert_msg(net_is_loopback(&peer), "%s", loopbacks[i]);
+        ck_assert(net_on_this_host(&peer, &local));
+    }
+    const char *others[] = {"128.0.0.1:1", "126.255.255.255:1", "[::2]:1", "[::ffff:10.0.0.1]:1",
+                            "[::127.0.0.1]:1"};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        ck_assert_int_eq(net_parse_hostport(others[i], 0, &peer, &len), 0);
+        ck_assert_msg(!net_is_loopback(&peer), "%s", others[i]);
+        ck_assert(!net_on_this_host(&peer, &local));
+    }
+    /* a client on this machine that connected to one of its own public addresses */
+    ck_assert_int_eq(net_parse_hostport("192.0.2.1:40000", 0, &peer, &len), 0);
+    ck_assert(!net_is_loopback(&peer));
+    ck_assert(net_on_this_host(&peer, &local));
+}
+END_TEST
+
+START_TEST(test_set_congestion)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    /* reno is built into every kernel and always allowed */
+    ck_assert_int_eq(net_set_congestion(fd, "reno"), 0);
+    char name[16] = "";
+    socklen_t len = sizeof name;
+    ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &len), 0);
+    ck_assert_str_eq(name, "reno");
+    errno = 0;
+    ck_assert_int_eq(net_set_congestion(fd, "no-such-cc"), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    close(fd);
 }
 END_TEST
 
@@ -421,6 +464,7 @@ static Suite *net_suite(void)
     tcase_add_test(a, test_parse_rejects);
     tcase_add_test(a, test_parse_addr);
     tcase_add_test(a, test_same_host);
+    tcase_add_test(a, test_on_this_host);
     suite_add_tcase(s, a);
     TCase *k = tcase_create("sockets");
     tcase_add_test(k, test_listen_connect_v4);
@@ -432,6 +476,7 @@ static Suite *net_suite(void)
     tcase_add_test(k, test_set_nonblock);
     tcase_add_test(k, test_notsent_lowat);
     tcase_add_test(k, test_unsent_after_reset);
+    tcase_add_test(k, test_set_congestion);
     suite_add_tcase(s, k);
     return s;
 }

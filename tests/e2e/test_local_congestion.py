@@ -1,0 +1,107 @@
+"""A large download running alone, to a client on this host, gets the congestion control that
+--local-congestion names (default reno); `system` leaves the system's default, and so does a
+download that shares the server with another. Read from the server's own socket with ss(8)
+while the download is in flight."""
+import re
+import socket
+import subprocess
+import unittest
+
+from ftpd_harness import ServerTestCase, recv_all, recv_exactly
+
+SIZE = 64 << 20
+
+
+def sysctl(name):
+    with open("/proc/sys/net/ipv4/" + name) as fh:
+        return fh.read().split()
+
+
+SYSTEM_DEFAULT = sysctl("tcp_congestion_control")[0]
+ALLOWED = sysctl("tcp_allowed_congestion_control")
+
+
+def server_side_congestion(port):
+    """The algorithm of the established socket whose local port is `port`."""
+    out = subprocess.run(["ss", "-tinH", "state", "established", "( sport = :%d )" % port],
+                         capture_output=True, text=True, check=True).stdout
+    names = re.findall(r"^\s+([a-z0-9_-]+)\s", out, re.M)
+    assert len(names) == 1, out
+    return names[0]
+
+
+class LocalCongestionCase(ServerTestCase):
+    def setUp(self):
+        super().setUp()
+        self.srv.make_sparse("big.bin", SIZE)
+
+    def start_download(self):
+        """Starts a RETR and reads its first MiB; returns (control, data socket, port)."""
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        code, text = c.cmd("EPSV")
+        self.assertEqual(code, 229, text)
+        port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
+        ds = socket.create_connection(("127.0.0.1", port), timeout=10)
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        code, text = c.cmd("RETR big.bin")
+        self.assertEqual(code, 150, text)
+        self.assertEqual(len(recv_exactly(ds, 1 << 20)), 1 << 20)
+        return c, ds, port
+
+    def finish_download(self, c, ds):
+        got = (1 << 20) + len(recv_all(ds))
+        ds.close()
+        self.assertEqual(got, SIZE)
+        self.assertEqual(c.reply()[0], 226)
+
+    def congestion_of_a_download(self):
+        """Runs a RETR alone, reads its algorithm while it runs, checks every byte came."""
+        c, ds, port = self.start_download()
+        name = server_side_congestion(port)
+        self.finish_download(c, ds)
+        return name
+
+
+# The algorithm ftpd is asked for must differ from the system's default, or the test could
+# not tell them apart: reno (the default setting) unless the system already uses it.
+OTHER = "reno" if SYSTEM_DEFAULT != "reno" else next(
+    (a for a in ALLOWED if a != SYSTEM_DEFAULT), None)
+
+
+@unittest.skipIf(OTHER is None, "only %s is allowed here" % SYSTEM_DEFAULT)
+class TestChosenAlgorithm(LocalCongestionCase):
+    server_kwargs = {"args": [] if OTHER == "reno" else ["--local-congestion", OTHER]}
+
+    def test_download_uses_it(self):
+        self.assertEqual(self.congestion_of_a_download(), OTHER)
+
+    def test_a_download_beside_another_keeps_the_system_default(self):
+        first = self.start_download()
+        second = self.start_download()
+        self.assertEqual(server_side_congestion(first[2]), OTHER)
+        self.assertEqual(server_side_congestion(second[2]), SYSTEM_DEFAULT)
+        self.finish_download(first[0], first[1])
+        self.finish_download(second[0], second[1])
+
+
+class TestSystemDefault(LocalCongestionCase):
+    server_kwargs = {"args": ["--local-congestion", "system"]}
+
+    def test_download_keeps_the_system_default(self):
+        self.assertEqual(self.congestion_of_a_download(), SYSTEM_DEFAULT)
+
+
+class TestUnavailableAlgorithm(LocalCongestionCase):
+    server_kwargs = {"args": ["--local-congestion", "no-such-cc"]}
+
+    def test_warns_once_and_keeps_the_default(self):
+        self.assertEqual(self.congestion_of_a_download(), SYSTEM_DEFAULT)
+        log = self.srv.log_text()
+        self.assertEqual(log.count("local-congestion no-such-cc"), 1, log)
+        self.assertIn("keep the system's default", log)
+
+
+if __name__ == "__main__":
+    unittest.main()
