@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,11 +34,46 @@ static bool reading_allowed(const session *s)
            !(s->flags & (SF_READ_PAUSED | SF_TLS_PENDING | SF_TLS_HANDSHAKE));
 }
 
+/* A command that arrived during a transfer waits for its end (run_line), and so does every
+ * line after it, but an ABOR among them must still stop the transfer at once: input goes on
+ * being read, as far as `in` holds, and looked through for one (abor_waiting). */
+static bool watching_for_abor(const session *s)
+{
+    return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) && s->deferred_line &&
+           xfer_busy(s->xfer) && !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+}
+
+static bool wants_input(const session *s)
+{
+    return reading_allowed(s) || (watching_for_abor(s) && !buf_full(&s->in));
+}
+
+/* True when a whole line in `in` is ABOR, after any Telnet IAC pairs a client puts in front
+ * of it (IP, and the Synch's DM when it comes inline as urgent data). */
+static bool abor_waiting(const buf *in)
+{
+    const unsigned char *p = (const unsigned char *)buf_head(in);
+    const unsigned char *end = p + buf_len(in);
+    while (p < end) {
+        const unsigned char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            return false;
+        const unsigned char *q = p;
+        while (q < eol && (*q == ' ' || (*q == 0xFF && q + 1 < eol)))
+            q += *q == ' ' ? 1 : 2;
+        if (eol - q >= 4 && strncasecmp((const char *)q, "ABOR", 4) == 0 &&
+            (q + 4 == eol || q[4] == '\r' || q[4] == ' '))
+            return true;
+        p = eol + 1;
+    }
+    return false;
+}
+
 /* Input that OpenSSL already decrypted raises no socket event: come back for it before the
  * loop sleeps (a 0 ms timer keeps the loop from sleeping). */
 static void check_pending(session *s)
 {
-    if (reading_allowed(s) && stream_pending(&s->ctl) > 0)
+    if (wants_input(s) && stream_pending(&s->ctl) > 0)
         ev_timer_start(s->srv->loop, &s->drain, 0);
 }
 
@@ -47,7 +83,7 @@ static void update_events(session *s)
     if (s->state == SESS_CLOSED)
         return;
     ev_loop *loop = s->srv->loop;
-    int want = (reading_allowed(s) ? EV_READ : 0) | (buf_empty(&s->out) ? 0 : EV_WRITE);
+    int want = (wants_input(s) ? EV_READ : 0) | (buf_empty(&s->out) ? 0 : EV_WRITE);
     if (s->flags & SF_TLS_HANDSHAKE)
         want = 0; /* only what the handshake waits for */
     want |= stream_want(&s->ctl);
@@ -377,7 +413,7 @@ void session_resume(session *s)
 
 static void read_input(session *s)
 {
-    for (int i = 0; i < CTL_READS_PER_WAKEUP && reading_allowed(s); i++) {
+    for (int i = 0; i < CTL_READS_PER_WAKEUP && wants_input(s); i++) {
         size_t avail;
         char *tail = buf_tail(&s->in, &avail);
         if (!tail) {
@@ -390,7 +426,14 @@ static void read_input(session *s)
         ssize_t n = stream_read(&s->ctl, tail, avail);
         if (n > 0) {
             buf_commit(&s->in, (size_t)n);
-            process_input(s);
+            if (reading_allowed(s))
+                process_input(s);
+            /* The transfer's end (426) resumes the session: the waiting lines then run in
+             * order, the ABOR last, with nothing left to abort. */
+            if (watching_for_abor(s) && abor_waiting(&s->in))
+                xfer_cut(s->xfer);
+            if (s->state == SESS_CLOSED)
+                return;
             if ((size_t)n < avail && stream_pending(&s->ctl) == 0)
                 break;
             continue;
@@ -418,7 +461,7 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
     int extra = stream_want(&s->ctl);
     if ((mask & EV_WRITE) || extra)
         flush_out(s);
-    if (((mask & EV_READ) || extra) && reading_allowed(s))
+    if (((mask & EV_READ) || extra) && wants_input(s))
         read_input(s);
     if (s->state != SESS_CLOSED) {
         update_events(s);
@@ -429,7 +472,7 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     session *s = ud;
-    if (reading_allowed(s))
+    if (wants_input(s))
         read_input(s);
     if (s->state != SESS_CLOSED) {
         update_events(s);

@@ -995,6 +995,13 @@ void xfer_abort(session *s)
     session_resume(s);
 }
 
+void xfer_cut(xfer *x)
+{
+    if (x->state == XS_UPLOAD_FLUSHING)
+        return; /* its end is settled already: it waits for a writer's move */
+    xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
+}
+
 void xfer_status(const xfer *x, char *out, size_t out_size)
 {
     double secs = (double)(ev_now(x->s->srv->loop) - x->started_ms) / 1000.0;

@@ -109,6 +109,9 @@ void xfer_free(xfer *x);
  * a writer still moved its bytes (kept as a partial, as for any upload cut short). */
 void xfer_discard_orphan(struct session *s);
 /* True while a data command (RETR, STOR, LIST...) is in progress on x. */
+/* Ends a busy transfer as ABOR does (426, a partial upload kept) but without ABOR's own
+ * reply: for an ABOR that still waits behind other lines. */
+void xfer_cut(xfer *x);
 static inline bool xfer_busy(const xfer *x)
 {
     return x && x->kind != XK_NONE;

@@ -104,6 +104,38 @@ class TestStatAbor(ServerTestCase):
         ds.close()
         self.assertEqual(c.cmd("NOOP")[0], 200)
 
+    def assert_abor_behind_pwd_is_prompt(self, c, ds):
+        # the transfer's 426 first, then the waiting PWD, then ABOR's own reply
+        t0 = time.monotonic()
+        replies = [c.reply(timeout=5) for _ in range(3)]
+        self.assertLess(time.monotonic() - t0, 3.0, "ABOR waited for the transfer")
+        self.assertEqual([code for code, _ in replies], [426, 257, 226], replies)
+        ds.settimeout(5)
+        try:
+            while ds.recv(1 << 20):
+                pass
+        except ConnectionResetError:
+            pass
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_abor_behind_another_command(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        c.send("PWD\r\nABOR\r\n")
+        self.assert_abor_behind_pwd_is_prompt(c, ds)
+
+    def test_abor_with_telnet_sync_behind_another_command(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        c.send("PWD\r\n")
+        time.sleep(0.2)  # PWD is already waiting when the Synch comes
+        c.sock.sendall(b"\xff\xf4\xff", socket.MSG_OOB)
+        c.sock.sendall(b"\xf2ABOR\r\n")
+        self.assert_abor_behind_pwd_is_prompt(c, ds)
+
     def test_ftplib_abort(self):
         # ftplib sends "ABOR\r\n" with MSG_OOB (the last byte urgent)
         f = self.srv.ftp()
