@@ -174,8 +174,11 @@ void cmd_size(session *s, const char *arg)
         return;
     bool have = vfs_stat(&s->vfs, vpath, &st) == 0;
     int err = errno;
-    /* An interrupted upload newer than the file is what a resuming client needs to know. */
-    off_t partial = upload_resume_size(&s->vfs, vpath);
+    /* An interrupted upload's size is what a resuming client needs to know. Only a session
+     * that may upload can resume; every other one is about to download the file itself, and
+     * a size that is not the file's would break that download. */
+    off_t partial =
+        (s->perms & (PERM_WRITE | PERM_APPEND)) ? upload_resume_size(&s->vfs, vpath) : -1;
     if (partial >= 0) {
         session_reply(s, FTP_FILE_STATUS, "%lld", (long long)partial);
         return;

@@ -10,8 +10,9 @@ import threading
 import time
 import unittest
 
-from ftpd_harness import (INTERNAL_PREFIXES, ServerTestCase, data_bytes, internal_names,
-                          listing, nlst, reply, reset_close, retr, sha, stor, wait_for)
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, INTERNAL_PREFIXES, ServerTestCase,
+                          data_bytes, internal_names, listing, nlst, reply, reset_close, retr, sha,
+                          stor, wait_for)
 
 
 class UploadSafetyBase(ServerTestCase):
@@ -265,6 +266,25 @@ class TestKilledUploads(UploadSafetyBase):
         code, text = reply(f, "DELE gone.bin")
         self.assertIn(code, (250, 550), text)
         self.assertEqual(self.srv.read("other.bin"), b"other")
+
+
+class TestPartialsAndReaders(UploadSafetyBase):
+    """A session that cannot upload never resumes: SIZE tells it the file's own size, which
+    its download of the file will get, whatever partial upload waits beside it."""
+    server_kwargs = {"users": [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmw"),
+                               ("reader", "reader-Pw-1", "elr")]}
+
+    def test_size_for_a_reader_is_the_file_not_the_partial(self):
+        old = self.srv.make_file("doc.bin", 50000, seed=21)
+        c, ds = self.begin_upload("doc.bin", data_bytes(150000, 22))
+        self.kill_client(c, ds)
+        reader = self.srv.ftp("reader", "reader-Pw-1")
+        reader.voidcmd("TYPE I")
+        self.assertEqual(reader.size("doc.bin"), len(old))
+        self.assertEqual(retr(reader, "doc.bin"), old)
+        writer = self.srv.ftp()
+        writer.voidcmd("TYPE I")
+        self.assertEqual(writer.size("doc.bin"), 150000)  # what a resume continues from
 
 
 class TestInternalNames(UploadSafetyBase):
