@@ -65,6 +65,11 @@ static size_t strip_telnet(const unsigned char *raw, size_t n, char *out)
 
 void ftp_parse_line(char *line, ftp_cmd *cmd)
 {
+    /* Leading spaces are dropped rather than refused: some clients and scripts indent
+     * commands, and taking the verb as the first word is what most servers do. Without this
+     * the verb would be "" and the line would read as an empty command. */
+    while (*line == ' ')
+        line++;
     size_t w = 0;
     while (line[w] != '\0' && line[w] != ' ')
         w++;

@@ -23,7 +23,7 @@ typedef struct ftp_parser {
 } ftp_parser;
 
 typedef struct ftp_cmd {
-    char verb[FTP_VERB_MAX + 1]; /* upper-cased; "" for an empty line */
+    char verb[FTP_VERB_MAX + 1]; /* upper-cased; "" for an empty or blank line */
     bool verb_too_long;          /* the first word was longer than FTP_VERB_MAX */
     const char *arg;             /* text after the first space ("" if none); points into line */
     bool has_arg;                /* a space followed the verb (arg may still be "") */
@@ -36,7 +36,8 @@ typedef struct ftp_cmd {
  * buffer is full without an LF); the remainder is discarded silently. */
 ftp_parse_result ftp_parse_next(ftp_parser *p, buf *in, ftp_cmd *cmd, char *line, size_t line_cap);
 
-/* Splits an already complete line (no CR/LF) into cmd; line is modified in place. */
+/* Splits an already complete line (no CR/LF) into cmd; line is modified in place. Leading
+ * spaces are skipped, so " NOOP" is NOOP and a line of spaces has the empty verb "". */
 void ftp_parse_line(char *line, ftp_cmd *cmd);
 
 #endif

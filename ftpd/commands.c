@@ -77,6 +77,11 @@ static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", "SITE", NU
 
 void commands_dispatch(session *s, const ftp_cmd *cmd)
 {
+    if (!cmd->verb[0]) {
+        /* Every line gets a reply: a client that sent one waits for it. */
+        session_reply(s, FTP_SYNTAX_ERROR, "Empty command.");
+        return;
+    }
     const command *c = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(commands[i].name, cmd->verb) == 0) {

@@ -318,19 +318,19 @@ int session_path(session *s, const char *arg, char *out)
     return 0;
 }
 
-/* Commands that must be answered while a transfer runs; the rest wait for it to end. */
+/* Commands that must be answered while a transfer runs; the rest wait for it to end. An empty
+ * line is answered at once, like NOOP: held back, it would stop reading and so hide an ABOR
+ * that follows it. */
 static bool runs_during_transfer(const char *verb)
 {
-    return strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 || strcmp(verb, "NOOP") == 0 ||
-           strcmp(verb, "QUIT") == 0;
+    return verb[0] == '\0' || strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 ||
+           strcmp(verb, "NOOP") == 0 || strcmp(verb, "QUIT") == 0;
 }
 
 static void run_line(session *s, char *line)
 {
     ftp_cmd cmd;
     ftp_parse_line(line, &cmd);
-    if (!cmd.verb[0] && !cmd.verb_too_long)
-        return; /* an empty line: ignore it, as most servers do */
     if (s->xfer)
         xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
     if (xfer_busy(s->xfer) && !runs_during_transfer(cmd.verb)) {

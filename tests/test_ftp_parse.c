@@ -127,8 +127,29 @@ START_TEST(test_arg_spaces_kept)
     expect_cmd("CWD", true, "");
     feeds("CWD\r\n");
     expect_cmd("CWD", false, "");
-    feeds(" USER x\r\n");
-    expect_cmd("", true, "USER x");
+}
+END_TEST
+
+START_TEST(test_leading_spaces_skipped)
+{
+    feeds(" NOOP\r\n   USER x\r\n  stor  a \r\n");
+    expect_cmd("NOOP", false, "");
+    expect_cmd("USER", true, "x");
+    /* only the spaces before the verb go; the argument keeps its own */
+    expect_cmd("STOR", true, " a ");
+    /* Telnet bytes before the spaces do not hide the verb */
+    feeds("\xff\xf4\xff\xf2  ABOR\r\n");
+    expect_cmd("ABOR", false, "");
+}
+END_TEST
+
+START_TEST(test_blank_line_is_empty_verb)
+{
+    feeds(" \r\n     \n   \xff\xf1 \r\nPWD\r\n");
+    expect_cmd("", false, "");
+    expect_cmd("", false, "");
+    expect_cmd("", false, "");
+    expect_cmd("PWD", false, "");
 }
 END_TEST
 
@@ -298,6 +319,10 @@ START_TEST(test_parse_line_direct)
     ck_assert_str_eq(cmd.verb, "");
     ck_assert(!cmd.has_arg);
     ck_assert_str_eq(cmd.arg, "");
+    char lead[] = "  cwd  x";
+    ftp_parse_line(lead, &cmd);
+    ck_assert_str_eq(cmd.verb, "CWD");
+    ck_assert_str_eq(cmd.arg, " x");
 }
 END_TEST
 
@@ -312,6 +337,8 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, test_empty_line);
     tcase_add_test(tc, test_lowercase_verb);
     tcase_add_test(tc, test_arg_spaces_kept);
+    tcase_add_test(tc, test_leading_spaces_skipped);
+    tcase_add_test(tc, test_blank_line_is_empty_verb);
     tcase_add_test(tc, test_only_one_trailing_cr_stripped);
     tcase_add_test(tc, test_verb_too_long);
     tcase_add_test(tc, test_iac_abor);

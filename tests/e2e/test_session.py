@@ -362,6 +362,35 @@ class TestLineParsing(ServerTestCase):
         c.send(b"NOOP\r\nSYST\r\nNOOP\r\n")
         self.assertEqual([c.reply()[0] for _ in range(3)], [200, 215, 200])
 
+    def test_empty_and_blank_lines_get_500(self):
+        c = self.srv.control()
+        for line in (b"\r\n", b"\n", b"    \r\n", b" \n"):
+            c.send(line)
+            code, text = c.reply(timeout=5)
+            self.assertEqual(code, 500, "%r -> %s" % (line, text))
+            self.assertIn("Empty command", text)
+        c.login()
+        self.assertEqual(c.cmd("")[0], 500)
+        self.assertEqual(c.cmd("PWD")[0], 257)
+
+    def test_leading_spaces_before_the_verb(self):
+        self.srv.mkdir("sub dir")
+        c = self.srv.control()
+        self.assertEqual(c.cmd(" NOOP")[0], 200)
+        self.assertEqual(c.cmd("   USER " + DEFAULT_USER)[0], 331)
+        self.assertEqual(c.cmd("  PASS " + DEFAULT_PASSWORD)[0], 230)
+        self.assertEqual(c.cmd(" CWD sub dir")[0], 250)
+        code, text = c.cmd("   pwd")
+        self.assertEqual(code, 257, text)
+        self.assertIn('"/sub dir"', text)
+
+    def test_pipelined_blank_lines_keep_order(self):
+        c = self.srv.control()
+        c.send(b"\r\nNOOP\r\n  \r\n SYST\n\xff\xf4\xff\xf2\r\nNOOP\r\n")
+        codes = [c.reply(timeout=5)[0] for _ in range(5)]
+        self.assertEqual(codes, [500, 200, 500, 215, 500])
+        self.assertEqual(c.reply(timeout=5)[0], 200)
+
     def test_lowercase_commands(self):
         c = self.srv.control()
         self.assertEqual(c.cmd("noop")[0], 200)

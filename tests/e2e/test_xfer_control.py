@@ -91,6 +91,21 @@ class TestStatAbor(ServerTestCase):
         ds.close()
         self.assertEqual(c.reply()[0], 226)
 
+    def test_empty_line_during_retr_is_answered_and_abor_still_works(self):
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        t0 = time.monotonic()
+        code, text = c.cmd("", timeout=5)
+        self.assertLess(time.monotonic() - t0, 2.0, "the empty line was not answered at once")
+        self.assertEqual(code, 500, text)
+        c.send("ABOR\r\n")
+        code1, _ = c.reply(timeout=5)
+        code2 = c.reply(timeout=5)[0] if code1 == 426 else None
+        self.assertEqual((code1, code2), (426, 226))
+        ds.close()
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
     def test_abor_with_telnet_sync(self):
         # what RFC 959 clients send: IAC IP, then IAC DM as urgent data, then ABOR
         c = self.srv.control()
