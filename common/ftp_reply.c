@@ -55,6 +55,18 @@ static char *reserve(buf *out, size_t total)
     return out->data + out->end;
 }
 
+int ftp_reply_text(buf *out, int code, const char *text, size_t len)
+{
+    char code_str[CODE_STR_MAX];
+    int cl = snprintf(code_str, sizeof(code_str), "%03d", code);
+    size_t total = (size_t)cl + 1 + len + 2;
+    char *dst = reserve(out, total);
+    if (dst == NULL)
+        return -1;
+    buf_commit(out, put_line(dst, code_str, (size_t)cl, ' ', text, len));
+    return 0;
+}
+
 int ftp_reply(buf *out, int code, const char *fmt, ...)
 {
     char stack[512];
@@ -76,16 +88,7 @@ int ftp_reply(buf *out, int code, const char *fmt, ...)
         vsnprintf(text, (size_t)n + 1, fmt, ap);
         va_end(ap);
     }
-
-    char code_str[CODE_STR_MAX];
-    int cl = snprintf(code_str, sizeof(code_str), "%03d", code);
-    size_t total = (size_t)cl + 1 + (size_t)n + 2;
-    int rc = -1;
-    char *dst = reserve(out, total);
-    if (dst != NULL) {
-        buf_commit(out, put_line(dst, code_str, (size_t)cl, ' ', text, (size_t)n));
-        rc = 0;
-    }
+    int rc = ftp_reply_text(out, code, text, (size_t)n);
     if (text != stack)
         free(text);
     return rc;

@@ -52,6 +52,9 @@ enum ftp_code {
 /* Appends "CODE text\r\n". CR and LF inside the text become spaces. All or nothing: returns
  * 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
 int ftp_reply(buf *out, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* As ftp_reply, for a text already formatted: the len bytes at text. All or nothing: returns
+ * 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
+int ftp_reply_text(buf *out, int code, const char *text, size_t len);
 /* Multi-line reply from text whose lines are separated by '\n': "CODE-first", " middle"...,
  * "CODE last". A single line gives a single-line reply. All or nothing, as ftp_reply. */
 int ftp_reply_lines(buf *out, int code, const char *text);

@@ -15,9 +15,12 @@
 
 static void reply_path(session *s, int code, const char *vpath, const char *what)
 {
-    char q[2 * PATH_VMAX + 1];
-    if (ftp_quote_path(vpath, q, sizeof q) < 0)
-        snprintf(q, sizeof q, "?");
+    char q[2 * PATH_VMAX + 1]; /* every byte of the longest path may be a doubled '"' */
+    if (ftp_quote_path(vpath, q, sizeof q) < 0) {
+        /* A stand-in would read as a real path; an error cannot be mistaken for one. */
+        session_reply(s, FTP_LOCAL_ERROR, "Path too long for a reply.");
+        return;
+    }
     session_reply(s, code, "\"%s\" %s", q, what);
 }
 

@@ -20,6 +20,10 @@
 #include "xfer.h"
 
 #define CTL_OUT_MAX (64 * 1024) /* FEAT, HELP and STAT replies fit with room to spare */
+/* A single-line reply's text. The longest real one, a 257 reply quoting a path of PATH_VMAX
+ * bytes whose every '"' is doubled, stays far below it; the bound keeps a bug from turning
+ * into an allocation as large as its format asks for. */
+#define REPLY_TEXT_MAX (CTL_OUT_MAX / 2)
 #define CTL_READS_PER_WAKEUP 4
 
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
@@ -174,17 +178,51 @@ static void queued(session *s, int rc)
     flush_out(s);
 }
 
+/* Formats a reply text into stack when it fits, else into the heap (the caller frees a text
+ * that is not stack), and sets *len. NULL with errno on a format error, ENOMEM, or a text
+ * longer than REPLY_TEXT_MAX (EMSGSIZE). */
+static char *format_reply(char *stack, size_t cap, size_t *len, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(stack, cap, fmt, ap);
+    char *text = stack;
+    if (n < 0) {
+        text = NULL;
+    } else if ((size_t)n > REPLY_TEXT_MAX) {
+        errno = EMSGSIZE;
+        text = NULL;
+    } else if ((size_t)n >= cap) {
+        text = malloc((size_t)n + 1);
+        if (text != NULL)
+            vsnprintf(text, (size_t)n + 1, fmt, again);
+    }
+    va_end(again);
+    if (text != NULL)
+        *len = (size_t)n;
+    return text;
+}
+
 void session_reply(session *s, int code, const char *fmt, ...)
 {
     if (s->state == SESS_CLOSED)
         return;
-    char text[1024];
+    char stack[1024];
+    size_t len = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    char *text = format_reply(stack, sizeof stack, &len, fmt, ap);
     va_end(ap);
+    if (text == NULL) {
+        /* An error, never a cut reply: a client would take a cut path for a real one. */
+        session_log(s, "reply %d not sent: %s", code, strerror(errno));
+        queued(s, ftp_reply(&s->out, FTP_LOCAL_ERROR, "Local error: cannot build the reply."));
+        return;
+    }
     log_debug("[%lu] <- %d %s", s->id, code, text);
-    queued(s, ftp_reply(&s->out, code, "%s", text));
+    queued(s, ftp_reply_text(&s->out, code, text, len));
+    if (text != stack)
+        free(text);
 }
 
 void session_reply_lines(session *s, int code, const char *text)

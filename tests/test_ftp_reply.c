@@ -56,6 +56,52 @@ START_TEST(test_reply_long_text)
 }
 END_TEST
 
+START_TEST(test_reply_text)
+{
+    buf out;
+    buf_init(&out, 16);
+    ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "ok then", 2), 0); /* only len bytes */
+    expect_buf(&out, "200 ok\r\n");
+    ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "a\r\nb", 4), 0);
+    expect_buf(&out, "200 a  b\r\n");
+    ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "0123456789", 10), 0); /* exact fit */
+    ck_assert(buf_full(&out));
+    errno = 0;
+    ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "", 0), -1);
+    ck_assert_int_eq(errno, ENOBUFS);
+    ck_assert_uint_eq(buf_len(&out), 16);
+    buf_free(&out);
+}
+END_TEST
+
+/* A 257 reply for a path far longer than any fixed line buffer, with quotes doubled. */
+START_TEST(test_reply_long_quoted_path)
+{
+    enum { PATH_LEN = 4000 };
+    char *path = malloc(PATH_LEN + 1), *q = malloc(2 * PATH_LEN + 1);
+    for (size_t i = 0; i < PATH_LEN; i++)
+        path[i] = i % 251 == 0 ? '/' : (i % 3 == 0 ? '"' : 'p');
+    path[PATH_LEN] = '\0';
+    ck_assert_int_eq(ftp_quote_path(path, q, 2 * PATH_LEN + 1), 0);
+    size_t quotes = 0;
+    for (size_t i = 0; i < PATH_LEN; i++)
+        quotes += path[i] == '"';
+    ck_assert_uint_eq(strlen(q), PATH_LEN + quotes);
+
+    buf out;
+    buf_init(&out, 64 * 1024);
+    ck_assert_int_eq(ftp_reply(&out, FTP_PATH_CREATED, "\"%s\" created.", q), 0);
+    size_t want = 4 + 1 + strlen(q) + strlen("\" created.\r\n");
+    ck_assert_uint_eq(buf_len(&out), want);
+    ck_assert_mem_eq(buf_head(&out), "257 \"", 5);
+    ck_assert_mem_eq(buf_head(&out) + 5, q, strlen(q));
+    ck_assert_mem_eq(buf_head(&out) + 5 + strlen(q), "\" created.\r\n", 12);
+    buf_free(&out);
+    free(q);
+    free(path);
+}
+END_TEST
+
 START_TEST(test_reply_all_or_nothing)
 {
     buf out;
@@ -310,6 +356,8 @@ static Suite *reply_suite(void)
     tcase_add_test(w, test_reply_single);
     tcase_add_test(w, test_reply_sanitises);
     tcase_add_test(w, test_reply_long_text);
+    tcase_add_test(w, test_reply_text);
+    tcase_add_test(w, test_reply_long_quoted_path);
     tcase_add_test(w, test_reply_all_or_nothing);
     tcase_add_test(w, test_reply_lines);
     tcase_add_test(w, test_quote_path);

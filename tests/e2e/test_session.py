@@ -344,6 +344,94 @@ class TestCommands(ServerTestCase):
         self.assertTrue(c.closed(5))
 
 
+class TestLongPaths(ServerTestCase):
+    """Replies carry a path whole however long it is: 257 (PWD, MKD) with every '"' doubled,
+    250 (CWD), 150 (RETR, STOR), 213 (HASH), 250 (MLST)."""
+
+    # 5 x 250-byte names: a path of 1255 bytes, 1505 once the quotes in it are doubled
+    NAMES = ["a" * 249 + '"', "b" * 250, '"' * 250, "d" * 125 + " " + "d" * 124, "e" * 250]
+
+    def ftp(self):
+        f = self.srv.ftp()
+        f.maxline = 1 << 16  # ftplib's default 8 KiB is less than a 257 reply may need
+        return f
+
+    def descend(self, f, names):
+        """MKD and CWD into each of names in turn, checking the replies; returns the path."""
+        path = ""
+        for name in names:
+            path += "/" + name
+            self.assertEqual(f.mkd(name), path)
+            resp = f.cwd(name)
+            self.assertEqual(resp, "250 Directory changed to %s." % path)
+            self.assertEqual(f.pwd(), path)
+        return path
+
+    def test_pwd_mkd_cwd_with_a_long_quoted_path(self):
+        f = self.ftp()
+        path = self.descend(f, self.NAMES)
+        self.assertGreater(len(path), 1100)
+        code, text = reply(f, "PWD")
+        self.assertEqual(text, '257 "%s" is the current directory.' % path.replace('"', '""'))
+        self.assertEqual(f.mkd(path + "/new"), path + "/new")  # an absolute MKD
+        self.assertEqual(reply(f, "NOOP")[0], 200)  # nothing left over in the stream
+        f.cwd("/")
+        f.cwd(path)
+        self.assertEqual(f.pwd(), path)
+
+    def test_longest_path_of_quotes(self):
+        # near PATH_VMAX, every byte a quote after the first: the 257 text doubles to ~8 KB
+        f = self.ftp()
+        names = ['"' * 250] * 16
+        path = self.descend(f, names)
+        self.assertGreater(len(path), 4000)
+        self.assertEqual(f.pwd(), path)
+        code, text = reply(f, "MKD " + '"' * 60)
+        self.assertEqual(code, 257, text[:80])
+        self.assertEqual(ftplib.parse257(text), path + "/" + '"' * 60)
+        # one more level would pass PATH_VMAX: refused, not cut
+        code, text = reply(f, "CWD " + "x" * 200)
+        self.assertIn(code, (550, 553), text)
+        self.assertEqual(f.pwd(), path)
+
+    def test_transfer_hash_and_mlst_replies_deep_in_the_tree(self):
+        # made here rather than with MKD, so each reply below is checked on its own
+        data = b"deep file\n" * 10
+        self.srv.write("/".join(self.NAMES + ["f.bin"]), data)
+        path = "/" + "/".join(self.NAMES)
+        f = self.ftp()
+        f.cwd(path)
+        f.voidcmd("TYPE I")
+        # RETR's 150 ends in "(N bytes)", which clients read the size from
+        conn, size = f.ntransfercmd("RETR f.bin")
+        self.assertEqual(size, len(data))
+        conn.close()
+        f.voidresp()
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        code, text = c.cmd("RETR %s/f.bin" % path)
+        self.assertEqual(text, "150 Opening BINARY mode data connection for %s/f.bin (%d bytes)."
+                         % (path, len(data)))
+        ds.close()
+        self.assertIn(c.reply()[0], (226, 426))
+        ds = c.pasv()
+        code, text = c.cmd("STOR %s/g.bin" % path)
+        self.assertEqual(text, "150 Opening BINARY mode data connection for %s/g.bin." % path)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        code, text = c.cmd("HASH %s/f.bin" % path)
+        self.assertEqual(code, 213, text)
+        self.assertTrue(text.endswith(" %s/f.bin" % path), text[-80:])
+        code, text = c.cmd("MLST %s/f.bin" % path)
+        self.assertEqual(code, 250, text)
+        self.assertTrue(text.splitlines()[-2].endswith(" %s/f.bin" % path), text[-80:])
+        code, text = c.cmd("CWD %s/nosuch" % path)
+        self.assertEqual(code, 550, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
 class TestLineParsing(ServerTestCase):
     def test_bare_lf(self):
         c = self.srv.control()
