@@ -70,7 +70,9 @@ typedef struct ftp_reply_parser {
 
 typedef struct ftp_reply_msg {
     int code;
-    char text[1024]; /* lines joined by '\n', each without its code prefix; truncated */
+    /* Lines joined by '\n', each without its code prefix; truncated beyond this. It holds a
+     * 257 reply's longest path: 4095 bytes with every '"' doubled. */
+    char text[9 * 1024];
 } ftp_reply_msg;
 
 /* Takes lines from `in` until a complete reply (single or multi-line) is gathered.

@@ -2,6 +2,7 @@
 #include <check.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "buf.h"
@@ -306,13 +307,34 @@ START_TEST(test_parser_line_too_long)
 }
 END_TEST
 
+START_TEST(test_parser_keeps_a_long_path)
+{
+    /* a 257 reply for a 4095-byte path made of '"', each doubled */
+    static char reply[9000], path[4096];
+    memset(path, '"', sizeof path - 1);
+    char quoted[8200];
+    ck_assert_int_eq(ftp_quote_path(path, quoted, sizeof quoted), 0);
+    int n = snprintf(reply, sizeof reply, "257 \"%s\" is the current directory.\r\n", quoted);
+    buf in;
+    buf_init(&in, 16384);
+    ck_assert_int_eq(buf_append_all(&in, reply, (size_t)n), 0);
+    ftp_reply_parser p = {0};
+    static ftp_reply_msg msg;
+    ck_assert_int_eq(ftp_reply_next(&p, &in, &msg), 1);
+    ck_assert_int_eq(msg.code, 257);
+    ck_assert_uint_eq(strlen(msg.text), (size_t)n - 6);
+    ck_assert(strstr(msg.text, "is the current directory.") != NULL);
+    buf_free(&in);
+}
+END_TEST
+
 START_TEST(test_parser_truncates_text)
 {
     buf in;
-    buf_init(&in, 4096);
+    buf_init(&in, 16384);
     ftp_reply_parser p = {0};
-    ftp_reply_msg msg;
-    char line[600];
+    static ftp_reply_msg msg;
+    char line[6000];
     memset(line, 'y', sizeof(line));
     buf_append_all(&in, "214-", 4);
     buf_append_all(&in, line, sizeof(line));
@@ -322,7 +344,7 @@ START_TEST(test_parser_truncates_text)
     ck_assert_int_eq(ftp_reply_next(&p, &in, &msg), 1);
     ck_assert_int_eq(msg.code, 214);
     ck_assert_uint_eq(strlen(msg.text), sizeof(msg.text) - 1);
-    ck_assert_int_eq(msg.text[600], '\n');
+    ck_assert_int_eq(msg.text[6000], '\n');
     ck_assert_int_eq(ftp_reply_next(&p, &in, &msg), 1);
     ck_assert_int_eq(msg.code, 221);
     ck_assert_str_eq(msg.text, "bye");
@@ -369,6 +391,7 @@ static Suite *reply_suite(void)
     tcase_add_test(r, test_parser_malformed);
     tcase_add_test(r, test_parser_line_too_long);
     tcase_add_test(r, test_parser_truncates_text);
+    tcase_add_test(r, test_parser_keeps_a_long_path);
     tcase_add_test(r, test_round_trip);
     suite_add_tcase(s, r);
     return s;
