@@ -265,14 +265,16 @@ void cmd_retr(session *s, const char *arg)
     xfer_start(x);
 }
 
-static void upload_failed(session *s, int err)
+/* verb is the command the client sent (STOR, APPE, STOU), so the reply names it. */
+static void upload_failed(session *s, int err, const char *verb, upload_mode mode)
 {
-    if (err == EINVAL)
+    /* Only a restart has a REST offset to blame: EINVAL elsewhere is some other fault. */
+    if (err == EINVAL && mode == UPLOAD_RESTART)
         session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
     else if (err == EISDIR)
-        session_reply(s, FTP_FILE_UNAVAILABLE, "Is a directory.");
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", verb);
     else
-        reply_errno(s, err, "STOR");
+        reply_errno(s, err, verb);
 }
 
 static void upload_ready(session *s, xfer *x)
@@ -291,6 +293,7 @@ typedef struct prepare_job {
     unsigned long xfer_seq;
     vfs v; /* a duplicate of the session's root, valid even if the session closes */
     char *vpath;
+    const char *verb; /* a string literal: STOR or APPE */
     upload_mode mode;
     off_t rest;
     upload up;
@@ -337,13 +340,15 @@ static void prepare_done(void *arg)
     } else if (j->rc == 0) {
         upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
     } else if (ours) {
-        upload_failed(s, j->err);
+        upload_failed(s, j->err, j->verb, j->mode);
     }
     free_prepare(j);
     session_resume(s);
 }
 
-static void start_upload(session *s, const char *vpath, upload_mode mode, off_t rest)
+/* verb: the command being served, a string literal (it outlives a worker's job). */
+static void start_upload(session *s, const char *verb, const char *vpath, upload_mode mode,
+                         off_t rest)
 {
     xfer *x = s->xfer;
     if (set_vpath(x, vpath) < 0) {
@@ -352,7 +357,7 @@ static void start_upload(session *s, const char *vpath, upload_mode mode, off_t 
     }
     if (mode == UPLOAD_NEW) { /* creating an empty file is quick: no worker needed */
         if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0)
-            upload_failed(s, errno);
+            upload_failed(s, errno, verb, mode);
         else
             upload_ready(s, x);
         return;
@@ -371,6 +376,7 @@ static void start_upload(session *s, const char *vpath, upload_mode mode, off_t 
     j->s = s;
     j->rc = -1; /* not run yet: a job dropped at shutdown has no upload to undo */
     j->xfer_seq = x->seq;
+    j->verb = verb;
     j->mode = mode;
     j->rest = rest;
     if (workq_submit(s->srv->wq, prepare_fn, prepare_done, j) < 0) {
@@ -383,6 +389,30 @@ static void start_upload(session *s, const char *vpath, upload_mode mode, off_t 
     s->flags |= SF_READ_PAUSED;
 }
 
+/* Resolves the file an upload names. path_resolve() drops a trailing '/' and folds "." and
+ * "..", so without this "name/" would quietly create a file "name" (or replace one), and "/"
+ * or "." would reach upload_begin as a path with no file name at all. Each names a
+ * directory, never a file. */
+static int upload_path(session *s, const char *arg, char *vpath)
+{
+    if (session_path(s, arg, vpath) < 0)
+        return -1;
+    const char *last = strrchr(arg, '/');
+    last = last ? last + 1 : arg;
+    bool dir_form = strcmp(vpath, "/") == 0 || last[0] == '\0' || strcmp(last, ".") == 0 ||
+                    strcmp(last, "..") == 0;
+    if (!dir_form)
+        return 0;
+    struct stat st;
+    if (vfs_stat(&s->vfs, vpath, &st) == 0 && S_ISDIR(st.st_mode))
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", arg);
+    else if (last[0] == '\0')
+        session_reply(s, FTP_BAD_FILENAME, "%s: A file name cannot end in '/'.", arg);
+    else
+        session_reply(s, FTP_BAD_FILENAME, "%s: Not a valid file name.", arg);
+    return -1;
+}
+
 void cmd_stor(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
@@ -392,25 +422,26 @@ void cmd_stor(session *s, const char *arg)
         session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied: resuming needs append.");
         return;
     }
-    if (!need_channel(s) || session_path(s, arg, vpath) < 0)
+    if (!need_channel(s) || upload_path(s, arg, vpath) < 0)
         return;
-    start_upload(s, vpath, rest > 0 ? UPLOAD_RESTART : UPLOAD_NEW, rest);
+    start_upload(s, "STOR", vpath, rest > 0 ? UPLOAD_RESTART : UPLOAD_NEW, rest);
 }
 
 void cmd_appe(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
     s->rest = 0;
-    if (!need_channel(s) || session_path(s, arg, vpath) < 0)
+    if (!need_channel(s) || upload_path(s, arg, vpath) < 0)
         return;
-    start_upload(s, vpath, UPLOAD_APPEND, 0);
+    start_upload(s, "APPE", vpath, UPLOAD_APPEND, 0);
 }
 
 void cmd_stou(session *s, const char *arg)
 {
     char vpath[PATH_VMAX], name[PATH_VMAX];
     s->rest = 0;
-    if (!need_channel(s))
+    /* The suggested name must itself be a file name: "dir/" would put "dir/.N.0" inside. */
+    if (!need_channel(s) || (arg[0] && upload_path(s, arg, vpath) < 0))
         return;
     const char *base = arg[0] ? arg : "ftpd";
     struct stat st;
@@ -422,7 +453,7 @@ void cmd_stou(session *s, const char *arg)
         if (session_path(s, name, vpath) < 0)
             return;
         if (vfs_stat(&s->vfs, vpath, &st) < 0 && errno == ENOENT) {
-            start_upload(s, vpath, UPLOAD_NEW, 0);
+            start_upload(s, "STOU", vpath, UPLOAD_NEW, 0);
             return;
         }
     }

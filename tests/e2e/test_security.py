@@ -108,7 +108,9 @@ class TestPathEscapes(ServerTestCase):
             self.assertEqual(reply(f, "PASV")[0], 227)
             self.assertCode(reply(f, "STOR " + p), (550, 553), p)
         self.assertEqual(reply(f, "PASV")[0], 227)
-        self.assertCode(reply(f, "APPE evil-file"), (550, 553))
+        code, text = reply(f, "APPE evil-file")
+        self.assertIn(code, (550, 553), text)
+        self.assertTrue(text.startswith("%d APPE: " % code), text)  # not "STOR"
         for cmd in ("MKD evil2/newdir", "MKD evil/ftpd-e2e-escape", "DELE evil2/secret.txt",
                     "DELE evil3/secret.txt", "RMD evil2"):
             code, text = reply(f, cmd)

@@ -122,6 +122,39 @@ class TestBinary(ServerTestCase):
         self.assertCode(reply(f, "STOR adir"), (550, 553))
         self.assertTrue(os.path.isdir(self.srv.local("adir")))
 
+    def test_upload_to_a_directory_says_so(self):
+        # "/" and "." have no file name: this was a 554 about REST, which nobody had sent
+        self.srv.mkdir("adir")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for cmd in ("STOR /", "STOR .", "APPE /", "APPE .", "STOR adir/..", "STOR adir/"):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            code, text = reply(f, cmd)
+            self.assertEqual(code, 550, "%s -> %s" % (cmd, text))
+            self.assertIn("Is a directory", text, cmd)
+        f.cwd("adir")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        code, text = reply(f, "STOR .")
+        self.assertEqual(code, 550, text)
+        self.assertIn("Is a directory", text)
+        self.assertEqual(os.listdir(self.srv.local("adir")), [])
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
+    def test_upload_name_ending_in_slash_refused(self):
+        # path resolution drops a trailing '/': "new/" used to create (or replace) "new"
+        self.srv.write("keep.txt", b"keep")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for cmd in ("STOR new/", "APPE new/", "STOU new/", "STOR keep.txt/", "APPE keep.txt/",
+                    "STOR new/."):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            code, text = reply(f, cmd)
+            self.assertIn(code, (550, 553), "%s -> %s" % (cmd, text))
+        self.assertFalse(self.srv.exists("new"))
+        self.assertEqual(self.srv.read("keep.txt"), b"keep")
+        self.assertEqual(sorted(os.listdir(self.srv.root)), ["keep.txt"])
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+
     def test_transfer_without_data_setup(self):
         self.srv.write("x.txt", b"x")
         c = self.srv.control()
