@@ -477,6 +477,7 @@ static const char *skip_options(const char *arg, bool *all)
 
 static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_kind kind)
 {
+    const char *verb = fmt == DL_NLST ? "NLST" : fmt == DL_MLSD ? "MLSD" : "LIST";
     char vpath[PATH_VMAX];
     bool all = fmt != DL_LIST;
     s->rest = 0;
@@ -492,7 +493,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
         if (errno == ENOTDIR)
             session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");
         else
-            reply_errno(s, errno, "LIST");
+            reply_errno(s, errno, verb);
         return;
     }
     if (set_vpath(x, vpath) < 0) {

@@ -101,6 +101,17 @@ class TestListing(ServerTestCase):
         self.assertEqual(reply(f, "PASV")[0], 227)
         self.assertCode(reply(f, "MLSD nosuch"), 550)
 
+    def test_errors_name_the_command(self):
+        os.symlink("/etc", self.srv.local("out"))
+        f = self.srv.ftp()
+        f.voidcmd("TYPE A")
+        for cmd, path in (("NLST", "nosuch"), ("MLSD", "nosuch"), ("MLSD", "out"),
+                          ("NLST", "out/passwd"), ("LIST", "nosuch")):
+            self.assertEqual(reply(f, "PASV")[0], 227)
+            code, text = reply(f, "%s %s" % (cmd, path))
+            self.assertEqual(code, 550, text)
+            self.assertTrue(text.startswith("550 %s: " % cmd), text)
+
     def test_mlst(self):
         f = self.srv.ftp()
         code, text = reply(f, "MLST file1.bin")
