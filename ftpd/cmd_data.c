@@ -75,11 +75,13 @@ void cmd_epsv(session *s, const char *arg)
                       !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&s->local)->sin6_addr)
                   ? 2
                   : 1;
-    if (arg[0] && !((arg[0] == '1' || arg[0] == '2') && arg[1] == '\0')) {
+    if (arg[0] && strspn(arg, "0123456789") != strlen(arg)) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPSV: bad argument.");
         return;
     }
-    if (arg[0] && arg[0] - '0' != fam) {
+    /* Any other number is a protocol we do not speak: RFC 2428 wants 522 and the list of
+     * those we do, which is the one family the control connection's address allows. */
+    if (arg[0] && !(arg[0] - '0' == fam && arg[1] == '\0')) {
         session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (%d).", fam);
         return;
     }

@@ -397,6 +397,12 @@ class TestDataConnections(ServerTestCase):
         self.assertEqual(got, self.data)
         self.assertEqual(c.cmd("EPSV 1")[0], 229)
         self.assertEqual(c.cmd("EPSV 2")[0], 522)
+        # an unknown protocol number is 522 with the usable ones too (RFC 2428), not a 501
+        for arg in ("3", "99"):
+            code, text = c.cmd("EPSV " + arg)
+            self.assertEqual(code, 522, text)
+            self.assertIn("(1)", text)
+        self.assertEqual(c.cmd("EPSV x")[0], 501)
 
     def test_epsv_all(self):
         c = self.srv.control()
