@@ -215,6 +215,8 @@ static void stat_path(session *s, const char *arg)
         reply_errno(s, errno, "STAT");
         return;
     }
+    /* RFC 959: a directory's status is 212, a file's 213. */
+    int code = dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
     buf lines;
     buf_init(&lines, 48 * 1024);
     buf_printf(&lines, "Status of %s:\n", vpath);
@@ -228,7 +230,7 @@ static void stat_path(session *s, const char *arg)
         if (*r != '\r')
             *w++ = *r;
     *w = '\0';
-    session_reply_lines(s, FTP_FILE_STATUS, text);
+    session_reply_lines(s, code, text);
     buf_free(&lines);
 }
 

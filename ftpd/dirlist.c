@@ -22,6 +22,7 @@ struct dirlist {
     char **names;
     size_t count, next;
     time_t now;
+    bool is_dir; /* a directory's entries, not a single file */
 };
 
 static int cmp_names(const void *a, const void *b)
@@ -81,6 +82,7 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
         return d;
     }
 
+    d->is_dir = true;
     DIR *dir = vfs_opendir(v, vpath);
     if (!dir || !(d->dir_vpath = strdup(vpath))) {
         if (dir)
@@ -156,6 +158,11 @@ int dirlist_fill(dirlist *d, buf *out)
         d->next++;
     }
     return 0;
+}
+
+bool dirlist_is_dir(const dirlist *d)
+{
+    return d->is_dir;
 }
 
 void dirlist_free(dirlist *d)

@@ -20,6 +20,8 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
                       unsigned mlsx_facts, bool show_hidden);
 /* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done. */
 int dirlist_fill(dirlist *d, buf *out);
+/* True when d lists a directory's entries, false when it lists a single file. */
+bool dirlist_is_dir(const dirlist *d);
 void dirlist_free(dirlist *d);
 
 #endif

@@ -137,11 +137,14 @@ class TestListing(ServerTestCase):
         self.assertTrue(text.splitlines()[0].startswith("213-"), text)
         self.assertIn("file1.bin", text)
         self.assertIn("1234", text)
+        # RFC 959: a directory's status is 212, a file's 213
         code, text = reply(f, "STAT dir1")
-        self.assertEqual(code, 213, text)
+        self.assertEqual(code, 212, text)
+        self.assertTrue(text.splitlines()[0].startswith("212-"), text)
+        self.assertTrue(text.splitlines()[-1].startswith("212 "), text)
         self.assertIn("inner.bin", text)
         code, text = reply(f, "STAT /")
-        self.assertEqual(code, 213, text)
+        self.assertEqual(code, 212, text)
         for n in ("file1.bin", "file 2.txt", "dir1", "old.txt"):
             self.assertIn(n, text)
         self.assertCode(reply(f, "STAT nosuch"), (450, 550))
