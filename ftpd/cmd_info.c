@@ -100,6 +100,16 @@ void cmd_opts(session *s, const char *arg)
 
 void cmd_help(session *s, const char *arg)
 {
+    if (arg[0]) {
+        const char *name, *syntax = commands_syntax(arg, &name);
+        if (syntax)
+            session_reply(s, FTP_HELP, "Syntax: %s %s", name, syntax);
+        else if (commands_not_implemented(arg))
+            session_reply(s, FTP_NOT_IMPLEMENTED, "%s not implemented.", arg);
+        else
+            session_reply(s, FTP_NOT_IMPLEMENTED, "Unknown command %s.", arg);
+        return;
+    }
     char text[2048];
     commands_help_text(text, sizeof text);
     session_reply_lines(s, FTP_HELP, text);

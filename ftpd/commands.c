@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "commands_int.h"
 #include "log.h"
@@ -18,62 +19,81 @@ typedef struct command {
     const char *name;
     cmd_handler handler;
     unsigned flags;
-    unsigned perm; /* PERM_ bits of which at least one is needed; 0: none */
+    unsigned perm;      /* PERM_ bits of which at least one is needed; 0: none */
+    const char *syntax; /* for "HELP name": its arguments, or what it does if it takes none */
 } command;
 
 static const command commands[] = {
-    {"USER", cmd_user, CMD_ARG, 0},
-    {"PASS", cmd_pass, 0, 0},
-    {"QUIT", cmd_quit, 0, 0},
-    {"AUTH", cmd_auth, CMD_ARG, 0},
-    {"PBSZ", cmd_pbsz, CMD_ARG, 0},
-    {"PROT", cmd_prot, CMD_ARG, 0},
-    {"CCC", cmd_ccc, 0, 0},
-    {"SYST", cmd_syst, 0, 0},
-    {"FEAT", cmd_feat, 0, 0},
-    {"OPTS", cmd_opts, CMD_ARG, 0},
-    {"HELP", cmd_help, 0, 0},
-    {"NOOP", cmd_noop, 0, 0},
-    {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG, 0},
-    {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG, 0},
-    {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG, 0},
-    {"ALLO", cmd_allo, CMD_LOGIN, 0},
-    {"STAT", cmd_stat, CMD_LOGIN, 0},
-    {"PWD", cmd_pwd, CMD_LOGIN, 0},
-    {"XPWD", cmd_pwd, CMD_LOGIN, 0},
-    {"CWD", cmd_cwd, CMD_LOGIN | CMD_ARG, PERM_CWD},
-    {"XCWD", cmd_cwd, CMD_LOGIN | CMD_ARG, PERM_CWD},
-    {"CDUP", cmd_cdup, CMD_LOGIN, PERM_CWD},
-    {"XCUP", cmd_cdup, CMD_LOGIN, PERM_CWD},
-    {"MKD", cmd_mkd, CMD_LOGIN | CMD_ARG, PERM_MKDIR},
-    {"XMKD", cmd_mkd, CMD_LOGIN | CMD_ARG, PERM_MKDIR},
-    {"RMD", cmd_rmd, CMD_LOGIN | CMD_ARG, PERM_DELETE},
-    {"XRMD", cmd_rmd, CMD_LOGIN | CMD_ARG, PERM_DELETE},
-    {"DELE", cmd_dele, CMD_LOGIN | CMD_ARG, PERM_DELETE},
-    {"RNFR", cmd_rnfr, CMD_LOGIN | CMD_ARG, PERM_RENAME},
-    {"RNTO", cmd_rnto, CMD_LOGIN | CMD_ARG, PERM_RENAME},
-    {"SIZE", cmd_size, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ},
-    {"MDTM", cmd_mdtm, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ},
-    {"MLST", cmd_mlst, CMD_LOGIN, PERM_LIST},
-    {"HASH", cmd_hash, CMD_LOGIN | CMD_ARG, PERM_READ},
-    {"RANG", cmd_rang, CMD_LOGIN | CMD_ARG, 0},
-    {"PASV", cmd_pasv, CMD_LOGIN, 0},
-    {"EPSV", cmd_epsv, CMD_LOGIN, 0},
-    {"PORT", cmd_port, CMD_LOGIN | CMD_ARG, 0},
-    {"EPRT", cmd_eprt, CMD_LOGIN | CMD_ARG, 0},
-    {"REST", cmd_rest, CMD_LOGIN | CMD_ARG, 0},
-    {"RETR", cmd_retr, CMD_LOGIN | CMD_ARG, PERM_READ},
-    {"STOR", cmd_stor, CMD_LOGIN | CMD_ARG, PERM_WRITE},
-    {"STOU", cmd_stou, CMD_LOGIN, PERM_WRITE},
-    {"APPE", cmd_appe, CMD_LOGIN | CMD_ARG, PERM_APPEND},
-    {"LIST", cmd_list, CMD_LOGIN, PERM_LIST},
-    {"NLST", cmd_nlst, CMD_LOGIN, PERM_LIST},
-    {"MLSD", cmd_mlsd, CMD_LOGIN, PERM_LIST},
-    {"ABOR", cmd_abor, CMD_LOGIN, 0},
+    {"USER", cmd_user, CMD_ARG, 0, "<sp> username"},
+    {"PASS", cmd_pass, 0, 0, "<sp> password"},
+    {"QUIT", cmd_quit, 0, 0, "(end the session)"},
+    {"AUTH", cmd_auth, CMD_ARG, 0, "<sp> TLS"},
+    {"PBSZ", cmd_pbsz, CMD_ARG, 0, "<sp> 0"},
+    {"PROT", cmd_prot, CMD_ARG, 0, "<sp> C | P"},
+    {"CCC", cmd_ccc, 0, 0, "(clear the command channel)"},
+    {"SYST", cmd_syst, 0, 0, "(system type)"},
+    {"FEAT", cmd_feat, 0, 0, "(list the extensions)"},
+    {"OPTS", cmd_opts, CMD_ARG, 0, "<sp> command [<sp> options]"},
+    {"HELP", cmd_help, 0, 0, "[<sp> command]"},
+    {"NOOP", cmd_noop, 0, 0, "(no operation)"},
+    {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG, 0, "<sp> A | I"},
+    {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG, 0, "<sp> S | Z"},
+    {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG, 0, "<sp> F"},
+    {"ALLO", cmd_allo, CMD_LOGIN, 0, "[<sp> bytes] (not needed)"},
+    {"STAT", cmd_stat, CMD_LOGIN, 0, "[<sp> path-name]"},
+    {"PWD", cmd_pwd, CMD_LOGIN, 0, "(print the working directory)"},
+    {"XPWD", cmd_pwd, CMD_LOGIN, 0, "(print the working directory)"},
+    {"CWD", cmd_cwd, CMD_LOGIN | CMD_ARG, PERM_CWD, "<sp> directory-name"},
+    {"XCWD", cmd_cwd, CMD_LOGIN | CMD_ARG, PERM_CWD, "<sp> directory-name"},
+    {"CDUP", cmd_cdup, CMD_LOGIN, PERM_CWD, "(change to the parent directory)"},
+    {"XCUP", cmd_cdup, CMD_LOGIN, PERM_CWD, "(change to the parent directory)"},
+    {"MKD", cmd_mkd, CMD_LOGIN | CMD_ARG, PERM_MKDIR, "<sp> directory-name"},
+    {"XMKD", cmd_mkd, CMD_LOGIN | CMD_ARG, PERM_MKDIR, "<sp> directory-name"},
+    {"RMD", cmd_rmd, CMD_LOGIN | CMD_ARG, PERM_DELETE, "<sp> directory-name"},
+    {"XRMD", cmd_rmd, CMD_LOGIN | CMD_ARG, PERM_DELETE, "<sp> directory-name"},
+    {"DELE", cmd_dele, CMD_LOGIN | CMD_ARG, PERM_DELETE, "<sp> file-name"},
+    {"RNFR", cmd_rnfr, CMD_LOGIN | CMD_ARG, PERM_RENAME, "<sp> file-name"},
+    {"RNTO", cmd_rnto, CMD_LOGIN | CMD_ARG, PERM_RENAME, "<sp> file-name"},
+    {"SIZE", cmd_size, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ, "<sp> file-name"},
+    {"MDTM", cmd_mdtm, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ, "<sp> file-name"},
+    {"MLST", cmd_mlst, CMD_LOGIN, PERM_LIST, "[<sp> path-name]"},
+    {"HASH", cmd_hash, CMD_LOGIN | CMD_ARG, PERM_READ, "<sp> file-name"},
+    {"RANG", cmd_rang, CMD_LOGIN | CMD_ARG, 0, "<sp> start <sp> end"},
+    {"PASV", cmd_pasv, CMD_LOGIN, 0, "(enter passive mode)"},
+    {"EPSV", cmd_epsv, CMD_LOGIN, 0, "[<sp> 1 | 2 | ALL]"},
+    {"PORT", cmd_port, CMD_LOGIN | CMD_ARG, 0, "<sp> h1,h2,h3,h4,p1,p2"},
+    {"EPRT", cmd_eprt, CMD_LOGIN | CMD_ARG, 0, "<sp> |af|address|port|"},
+    {"REST", cmd_rest, CMD_LOGIN | CMD_ARG, 0, "<sp> offset"},
+    {"RETR", cmd_retr, CMD_LOGIN | CMD_ARG, PERM_READ, "<sp> file-name"},
+    {"STOR", cmd_stor, CMD_LOGIN | CMD_ARG, PERM_WRITE, "<sp> file-name"},
+    {"STOU", cmd_stou, CMD_LOGIN, PERM_WRITE, "[<sp> file-name]"},
+    {"APPE", cmd_appe, CMD_LOGIN | CMD_ARG, PERM_APPEND, "<sp> file-name"},
+    {"LIST", cmd_list, CMD_LOGIN, PERM_LIST, "[<sp> path-name]"},
+    {"NLST", cmd_nlst, CMD_LOGIN, PERM_LIST, "[<sp> path-name]"},
+    {"MLSD", cmd_mlsd, CMD_LOGIN, PERM_LIST, "[<sp> directory-name]"},
+    {"ABOR", cmd_abor, CMD_LOGIN, 0, "(abort the transfer)"},
 };
 
 /* Known to the protocol but deliberately not offered. */
 static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", "SITE", NULL};
+
+static const command *find_command(const char *verb)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcasecmp(commands[i].name, verb) == 0)
+            return &commands[i];
+    }
+    return NULL;
+}
+
+bool commands_not_implemented(const char *verb)
+{
+    for (const char *const *n = not_implemented; *n; n++) {
+        if (strcasecmp(*n, verb) == 0)
+            return true;
+    }
+    return false;
+}
 
 void commands_dispatch(session *s, const ftp_cmd *cmd)
 {
@@ -82,24 +102,16 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
         session_reply(s, FTP_SYNTAX_ERROR, "Empty command.");
         return;
     }
-    const command *c = NULL;
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(commands[i].name, cmd->verb) == 0) {
-            c = &commands[i];
-            break;
-        }
-    }
+    const command *c = find_command(cmd->verb);
     if (strcmp(cmd->verb, "PASS") == 0)
         log_debug("[%lu] -> PASS ****", s->id);
     else
         log_debug("[%lu] -> %s%s%s", s->id, cmd->verb, cmd->has_arg ? " " : "", cmd->arg);
 
     if (!c) {
-        for (const char *const *n = not_implemented; *n; n++) {
-            if (strcmp(*n, cmd->verb) == 0) {
-                session_reply(s, FTP_NOT_IMPLEMENTED, "%s not implemented.", cmd->verb);
-                return;
-            }
+        if (commands_not_implemented(cmd->verb)) {
+            session_reply(s, FTP_NOT_IMPLEMENTED, "%s not implemented.", cmd->verb);
+            return;
         }
         session_reply(s, FTP_SYNTAX_ERROR, "Unknown command.");
         return;
@@ -135,6 +147,15 @@ void commands_help_text(char *out, size_t out_size)
     }
     if (len < out_size)
         snprintf(out + len, out_size - len, "\nHelp OK.");
+}
+
+const char *commands_syntax(const char *verb, const char **name)
+{
+    const command *c = find_command(verb);
+    if (!c)
+        return NULL;
+    *name = c->name;
+    return c->syntax;
 }
 
 void reply_errno(session *s, int err, const char *action)

@@ -3,11 +3,18 @@
 #ifndef COMMANDS_H
 #define COMMANDS_H
 
+#include <stdbool.h>
+
 #include "ftp_parse.h"
 #include "session.h"
 
 void commands_dispatch(session *s, const ftp_cmd *cmd);
 /* "HELP" text: the implemented commands, eight a line. */
 void commands_help_text(char *out, size_t out_size);
+/* "HELP verb": the syntax line of the command verb names (any case), with *name set to its
+ * canonical spelling; NULL when no such command is implemented. */
+const char *commands_syntax(const char *verb, const char **name);
+/* True for a command known to the protocol but deliberately not offered (ACCT, SITE, ...). */
+bool commands_not_implemented(const char *verb);
 
 #endif

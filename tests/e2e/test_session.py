@@ -274,6 +274,21 @@ class TestCommands(ServerTestCase):
         self.assertCode(reply(f, "NOOP"), 200)
         self.assertCode(reply(f, "ALLO 1000"), (200, 202))
 
+    def test_help_of_one_command(self):
+        f = self.srv.ftp()
+        code, text = reply(f, "HELP")
+        self.assertEqual(code, 214, text)
+        self.assertIn("RETR", text)
+        self.assertGreater(len(text.splitlines()), 2, text)
+        for arg in ("RETR", "retr"):
+            self.assertEqual(reply(f, "HELP " + arg), (214, "214 Syntax: RETR <sp> file-name"))
+        code, text = reply(f, "HELP PASV")
+        self.assertEqual(code, 214, text)
+        self.assertTrue(text.startswith("214 Syntax: PASV"), text)
+        self.assertEqual(len(text.splitlines()), 1, text)
+        self.assertEqual(reply(f, "HELP XYZ"), (502, "502 Unknown command XYZ."))
+        self.assertCode(reply(f, "HELP SITE"), 502)
+
     def test_type_mode_stru(self):
         f = self.srv.ftp()
         self.assertCode(reply(f, "TYPE A"), 200)
