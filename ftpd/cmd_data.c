@@ -279,9 +279,11 @@ static void upload_failed(session *s, int err, const char *verb, upload_mode mod
         reply_errno(s, err, verb);
 }
 
-static void upload_ready(session *s, xfer *x)
+/* unique: the upload is a STOU's, whose 150 names the file it chose (RFC 1123 4.1.2.9). */
+static void upload_ready(session *s, xfer *x, bool unique)
 {
     x->uploading = true;
+    x->unique = unique;
     x->kind = XK_STOR;
     x->offset = x->up.offset;
     x->total = -1;
@@ -338,7 +340,7 @@ static void prepare_done(void *arg)
     bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
     if (j->rc == 0 && ours) {
         s->xfer->up = j->up;
-        upload_ready(s, s->xfer);
+        upload_ready(s, s->xfer, false);
     } else if (j->rc == 0) {
         upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
     } else if (ours) {
@@ -361,7 +363,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0)
             upload_failed(s, errno, verb, mode);
         else
-            upload_ready(s, x);
+            upload_ready(s, x, strcmp(verb, "STOU") == 0);
         return;
     }
     prepare_job *j = calloc(1, sizeof *j);

@@ -779,6 +779,9 @@ static void begin_streaming(xfer *x)
         session_reply(s, FTP_FILE_STATUS_OK,
                       "Opening %s mode data connection%s for %s (%lld bytes).", mode, z, x->vpath,
                       (long long)(x->total - x->offset));
+    else if (x->kind == XK_STOR && x->unique)
+        /* Nothing may follow the name: clients take the rest of the line as the name. */
+        session_reply(s, FTP_FILE_STATUS_OK, "FILE: %s", x->vpath);
     else if (x->kind == XK_STOR)
         session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection%s for %s.", mode, z,
                       x->vpath);

@@ -319,6 +319,27 @@ class TestInfo(ServerTestCase):
         f.voidresp()
         self.assertEqual(self.srv.read("taken.bin"), b"old")
 
+    def test_stou_150_names_the_file(self):
+        # RFC 1123 4.1.2.9: "150 FILE: pppp", the rest of the line being the name
+        self.srv.mkdir("sub")
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        c.cmd("CWD sub")
+        for arg, data in (("", b"first"), (" mine.txt", b"second"), (" mine.txt", b"third")):
+            ds = c.pasv()
+            code, text = c.cmd("STOU" + arg)
+            self.assertEqual(code, 150, text)
+            m = re.fullmatch(r"150 FILE: (\S.*)", text)
+            self.assertTrue(m, text)
+            ds.sendall(data)
+            ds.close()
+            self.assertEqual(c.reply()[0], 226)
+            name = m.group(1)
+            self.assertTrue(name.startswith("/sub/"), name)
+            self.assertEqual(self.srv.read(name.lstrip("/")), data)
+        self.assertEqual(self.srv.read("sub/mine.txt"), b"second")
+
 
 class TestDataConnections(ServerTestCase):
     def setUp(self):
