@@ -169,6 +169,23 @@ class TestStatAbor(ServerTestCase):
         self.assertCode(reply(f, "ABOR"), (225, 226))
         self.assertEqual(reply(f, "NOOP")[0], 200)
 
+    def test_abor_before_data_connection(self):
+        # no 150 went out, so no transfer was in progress: 226 alone, no 426 first
+        self.srv.write("small.bin", b"x" * 100)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        for cmd in ("RETR small.bin", "STOR new.bin", "LIST", None):
+            code, text = c.cmd("PASV")
+            self.assertEqual(code, 227, text)
+            if cmd:
+                c.send(cmd + "\r\n")  # its 150 waits for the data connection
+            code, text = c.cmd("ABOR")
+            self.assertIn(code, (225, 226), "%s: %s" % (cmd, text))
+            self.assertEqual(c.cmd("NOOP"), (200, "200 NOOP ok."), cmd)
+        self.assertFalse(self.srv.exists("new.bin"))
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_quit_during_transfer(self):
         c = self.srv.control()
         c.login()
