@@ -479,6 +479,28 @@ static const char *skip_options(const char *arg, bool *all)
     return arg;
 }
 
+/* "NLST *.txt", "LIST -l sub/a?.bin": a name that no entry has, whose last part holds a
+ * wildcard, lists the entries of its directory that match (what a client's mget asks for).
+ * Only the last part may hold one. Returns NULL with errno (ENOENT: nothing matches). */
+static dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt)
+{
+    const char *slash = strrchr(arg, '/');
+    const char *pattern = slash ? slash + 1 : arg;
+    char prefix[PATH_VMAX], dir[PATH_VMAX];
+    size_t plen = (size_t)(pattern - arg);
+    if (!strpbrk(pattern, "*?[") || plen >= sizeof prefix) {
+        errno = ENOENT;
+        return NULL;
+    }
+    memcpy(prefix, arg, plen);
+    prefix[plen] = '\0';
+    if (path_resolve(s->cwd ? s->cwd : "/", plen ? prefix : ".", dir, sizeof dir) < 0) {
+        errno = ENOENT;
+        return NULL;
+    }
+    return dirlist_open_glob(&s->vfs, dir, pattern, prefix, fmt, s->perms);
+}
+
 static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_kind kind)
 {
     const char *verb = fmt == DL_NLST ? "NLST" : fmt == DL_MLSD ? "MLSD" : "LIST";
@@ -493,6 +515,8 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
     if (session_path(s, arg, vpath) < 0)
         return;
     dirlist *d = dirlist_open(&s->vfs, vpath, fmt, s->perms, s->mlst_facts, all);
+    if (!d && errno == ENOENT && fmt != DL_MLSD)
+        d = open_wildcard(s, arg, fmt);
     if (!d) {
         if (errno == ENOTDIR)
             session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");

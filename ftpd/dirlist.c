@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ struct dirlist {
     int dir_fd; /* the listed directory, or the parent of a listed file */
     const vfs *v;
     char *dir_vpath; /* for resolving symlinks beneath the root */
+    char *prefix;    /* put before each name in LIST and NLST lines; NULL: none */
     char **names;
     size_t count, next;
     time_t now;
@@ -46,18 +48,84 @@ static int add_name(dirlist *d, size_t *cap, const char *name)
     return 0;
 }
 
-dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
-                      unsigned mlsx_facts, bool show_hidden)
+/* Reads the names of directory vpath (those matching pattern, when one is given), sorted.
+ * Returns 0, or -1 with errno. */
+static int read_names(dirlist *d, const char *vpath, const char *pattern, bool show_hidden)
+{
+    size_t cap = 0;
+    int err = 0;
+    DIR *dir = vfs_opendir(d->v, vpath);
+    if (!dir || !(d->dir_vpath = strdup(vpath))) {
+        err = errno;
+        if (dir)
+            closedir(dir);
+        errno = err;
+        return -1;
+    }
+    /* Keep a separate fd for fstatat: closedir() below closes the DIR's own. */
+    d->dir_fd = fcntl(dirfd(dir), F_DUPFD_CLOEXEC, 0);
+    if (d->dir_fd < 0)
+        err = errno;
+    struct dirent *de;
+    while (!err && (de = readdir(dir)) != NULL) {
+        const char *n = de->d_name;
+        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || vfs_is_internal_name(n))
+            continue;
+        if (pattern ? fnmatch(pattern, n, FNM_PERIOD) != 0
+                    : !show_hidden && n[0] == '.' && d->fmt == DL_LIST)
+            continue;
+        if (add_name(d, &cap, n) < 0)
+            err = errno;
+    }
+    closedir(dir);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    if (d->count > 1) /* an empty directory has no array at all: qsort(NULL) is undefined */
+        qsort(d->names, d->count, sizeof *d->names, cmp_names);
+    return 0;
+}
+
+static dirlist *dirlist_new(const vfs *v, dirlist_format fmt, unsigned perms, unsigned facts)
 {
     dirlist *d = calloc(1, sizeof *d);
     if (!d)
         return NULL;
     d->fmt = fmt;
     d->perms = perms;
-    d->facts = mlsx_facts;
+    d->facts = facts;
     d->dir_fd = -1;
     d->v = v;
     d->now = time(NULL);
+    return d;
+}
+
+dirlist *dirlist_open_glob(const vfs *v, const char *dir_vpath, const char *pattern,
+                           const char *prefix, dirlist_format fmt, unsigned perms)
+{
+    dirlist *d = dirlist_new(v, fmt, perms, 0);
+    if (!d)
+        return NULL;
+    int err = 0;
+    if ((prefix[0] && !(d->prefix = strdup(prefix))) || read_names(d, dir_vpath, pattern, true) < 0)
+        err = errno;
+    else if (d->count == 0)
+        err = ENOENT;
+    if (err) {
+        dirlist_free(d);
+        errno = err;
+        return NULL;
+    }
+    return d;
+}
+
+dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
+                      unsigned mlsx_facts, bool show_hidden)
+{
+    dirlist *d = dirlist_new(v, fmt, perms, mlsx_facts);
+    if (!d)
+        return NULL;
     size_t cap = 0;
     int err = 0;
 
@@ -83,35 +151,10 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
     }
 
     d->is_dir = true;
-    DIR *dir = vfs_opendir(v, vpath);
-    if (!dir || !(d->dir_vpath = strdup(vpath))) {
-        if (dir)
-            closedir(dir);
+    if (read_names(d, vpath, NULL, show_hidden) < 0) {
         err = errno;
         goto fail;
     }
-    /* Keep a separate fd for fstatat: closedir() below closes the DIR's own. */
-    d->dir_fd = fcntl(dirfd(dir), F_DUPFD_CLOEXEC, 0);
-    struct dirent *de;
-    while (d->dir_fd >= 0 && (de = readdir(dir)) != NULL) {
-        const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || vfs_is_internal_name(n))
-            continue;
-        if (!show_hidden && n[0] == '.' && fmt == DL_LIST)
-            continue;
-        if (add_name(d, &cap, n) < 0) {
-            err = errno;
-            closedir(dir);
-            goto fail;
-        }
-    }
-    if (d->dir_fd < 0)
-        err = errno;
-    closedir(dir);
-    if (err)
-        goto fail;
-    if (d->count > 1) /* an empty directory has no array at all: qsort(NULL) is undefined */
-        qsort(d->names, d->count, sizeof *d->names, cmp_names);
     return d;
 fail:
     dirlist_free(d);
@@ -121,6 +164,13 @@ fail:
 
 static int format_entry(dirlist *d, const char *name, char *line, size_t line_size)
 {
+    char shown[PATH_VMAX];
+    const char *label = name;
+    if (d->prefix) {
+        if ((size_t)snprintf(shown, sizeof shown, "%s%s", d->prefix, name) >= sizeof shown)
+            return -1;
+        label = shown;
+    }
     struct stat st;
     if (fstatat(d->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return 0;
@@ -135,12 +185,12 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
     }
     switch (d->fmt) {
     case DL_LIST:
-        return listfmt_ls(line, line_size, name, &st, d->now);
+        return listfmt_ls(line, line_size, label, &st, d->now);
     case DL_MLSD:
         return listfmt_mlsx_facts(line, line_size, name, &st, d->perms, NULL, 0, d->facts);
     case DL_NLST:
     default:
-        return snprintf(line, line_size, "%s\r\n", name);
+        return snprintf(line, line_size, "%s\r\n", label);
     }
 }
 
@@ -173,6 +223,7 @@ void dirlist_free(dirlist *d)
         free(d->names[i]);
     free(d->names);
     free(d->dir_vpath);
+    free(d->prefix);
     if (d->dir_fd >= 0)
         close(d->dir_fd);
     free(d);

@@ -18,6 +18,12 @@ typedef struct dirlist dirlist;
  */
 dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
                       unsigned mlsx_facts, bool show_hidden);
+/* Opens a listing of the entries of directory dir_vpath whose names match the fnmatch(3)
+ * pattern (a leading '.' only by a pattern that starts with one). Each LIST or NLST line names
+ * its entry as prefix + name: NLST of sub/ with the pattern *.txt answers "sub/a.txt", the path a
+ * client's mget fetches. Returns NULL with errno, ENOENT when no name matches. */
+dirlist *dirlist_open_glob(const vfs *v, const char *dir_vpath, const char *pattern,
+                           const char *prefix, dirlist_format fmt, unsigned perms);
 /* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done. */
 int dirlist_fill(dirlist *d, buf *out);
 /* True when d lists a directory's entries, false when it lists a single file. */

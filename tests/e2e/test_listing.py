@@ -67,6 +67,35 @@ class TestListing(ServerTestCase):
         self.assertEqual(sorted(nlst(f)), sorted(["file1.bin", "file 2.txt", "dir1", "old.txt"]))
         self.assertEqual([os.path.basename(n) for n in nlst(f, "dir1")], ["inner.bin"])
 
+    def test_nlst_and_list_with_wildcards(self):
+        # what a classic client's `mget *.bin` sends
+        self.srv.make_file("dir1/other.txt", 5)
+        self.srv.write(".hidden.bin", b"h")
+        f = self.srv.ftp()
+        self.assertEqual(nlst(f, "*.bin"), ["file1.bin"])  # a leading dot needs a leading dot
+        self.assertEqual(nlst(f, ".*.bin"), [".hidden.bin"])
+        self.assertEqual(nlst(f, "*.txt"), ["file 2.txt", "old.txt"])
+        self.assertEqual(nlst(f, "file?.bin"), ["file1.bin"])
+        self.assertEqual(nlst(f, "dir1/*"), ["dir1/inner.bin", "dir1/other.txt"])
+        self.assertEqual(nlst(f, "/dir1/[io]*.bin"), ["/dir1/inner.bin"])
+        lines = listing(f, "-l *.txt")
+        self.assertEqual([LS_RE.match(l).group(10) for l in lines], ["file 2.txt", "old.txt"])
+        for name in nlst(f, "dir1/*"):  # the names NLST gives are ones RETR takes
+            self.assertEqual(len(retr(f, name)), {"dir1/inner.bin": 77, "dir1/other.txt": 5}[name])
+        f.voidcmd("TYPE A")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "NLST *.none"), 550)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+        # a name that holds the wildcard itself is listed as that name
+        self.srv.write("star*.txt", b"*")
+        self.assertEqual(nlst(f, "star*.txt"), ["star*.txt"])
+
+    def test_wildcards_stay_beneath_the_root(self):
+        f = self.srv.ftp()
+        names = nlst(f, "../../*.bin")  # the client's own words, resolved beneath the root
+        self.assertEqual(names, ["../../file1.bin"])
+        self.assertEqual(len(retr(f, names[0])), 1234)
+
     def test_nlst_empty_dir(self):
         self.srv.mkdir("empty")
         f = self.srv.ftp()
