@@ -357,8 +357,7 @@ int session_path(session *s, const char *arg, char *out)
 }
 
 /* Commands that must be answered while a transfer runs; the rest wait for it to end. An empty
- * line is answered at once, like NOOP: held back, it would stop reading and so hide an ABOR
- * that follows it. */
+ * line is answered at once, like NOOP: its 500 has nothing to wait for. */
 static bool runs_during_transfer(const char *verb)
 {
     return verb[0] == '\0' || strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 ||
