@@ -992,12 +992,8 @@ void xfer_abort(session *s)
     }
     if (x->state == XS_RUNNING || x->state == XS_UPLOAD_FLUSHING)
         log_transfer(x, false);
-    /* Before the data connection came no 150 went out: no transfer was in progress to be
-     * answered with 426 (RFC 959), only the ABOR itself. */
-    bool begun = x->state != XS_PASV_LISTEN && x->state != XS_PORT_SET && x->state != XS_CONNECTING;
     release(x, true);
-    if (begun)
-        session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");
+    session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");
     session_reply(s, FTP_TRANSFER_OK, "ABOR successful.");
     session_resume(s);
 }
