@@ -518,7 +518,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
     if (!d && errno == ENOENT && fmt != DL_MLSD)
         d = open_wildcard(s, arg, fmt);
     if (!d) {
-        if (errno == ENOTDIR)
+        if (errno == ENOTDIR && fmt == DL_MLSD)
             session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");
         else
             reply_errno(s, errno, verb);

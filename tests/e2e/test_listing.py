@@ -135,7 +135,8 @@ class TestListing(ServerTestCase):
         f = self.srv.ftp()
         f.voidcmd("TYPE A")
         for cmd, path in (("NLST", "nosuch"), ("MLSD", "nosuch"), ("MLSD", "out"),
-                          ("NLST", "out/passwd"), ("LIST", "nosuch")):
+                          ("NLST", "out/passwd"), ("LIST", "nosuch"), ("NLST", "file1.bin/*"),
+                          ("LIST", "file1.bin/x")):
             self.assertEqual(reply(f, "PASV")[0], 227)
             code, text = reply(f, "%s %s" % (cmd, path))
             self.assertEqual(code, 550, text)
