@@ -49,6 +49,8 @@ static bool watching_for_abor(const session *s)
 
 static bool wants_input(const session *s)
 {
+    if (s->flags & SF_PEER_EOF)
+        return false;
     return reading_allowed(s) || (watching_for_abor(s) && !buf_full(&s->in));
 }
 
@@ -429,6 +431,10 @@ static void process_input(session *s)
         }
         run_line(s, joined);
     }
+    /* Every whole line the client sent before closing its side has run (the loop stopped for
+     * want of more, not for a transfer): nothing more can come. */
+    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !s->deferred_line)
+        session_close_after_flush(s);
     s->flags &= ~SF_IN_INPUT;
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
         buf_trim(&s->in);
@@ -468,7 +474,7 @@ static void read_input(session *s)
             /* The transfer's end (426) resumes the session: the waiting lines then run in
              * order, the ABOR last, with nothing left to abort. */
             if (watching_for_abor(s) && abor_waiting(&s->in))
-                xfer_cut(s->xfer);
+                xfer_cut(s);
             if (s->state == SESS_CLOSED)
                 return;
             if ((size_t)n < avail && stream_pending(&s->ctl) == 0)
@@ -477,6 +483,12 @@ static void read_input(session *s)
         }
         if (n < 0 && s->ctl.last_errno == EAGAIN)
             break;
+        if (n == 0 && !reading_allowed(s)) {
+            /* Read only to watch for ABOR: the lines already here still run, after the
+             * transfer, as they would have without the watch; process_input closes then. */
+            s->flags |= SF_PEER_EOF;
+            break;
+        }
         if (n < 0)
             session_log(s, "control connection error: %s", strerror(s->ctl.last_errno));
         session_close(s);

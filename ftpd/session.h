@@ -37,6 +37,7 @@ enum {
     SF_COUNTED = 1 << 6,     /* counted in the per-address table */
     SF_MODE_Z = 1 << 7,      /* MODE Z: transfers are deflate-compressed (xfer_mz.c) */
     SF_IN_INPUT = 1 << 8,    /* process_input is running: a nested resume leaves it to it */
+    SF_PEER_EOF = 1 << 9,    /* the client closed its side while lines waited: run them, close */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
     SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */

@@ -998,10 +998,14 @@ void xfer_abort(session *s)
     session_resume(s);
 }
 
-void xfer_cut(xfer *x)
+void xfer_cut(session *s)
 {
-    if (x->state == XS_UPLOAD_FLUSHING)
-        return; /* its end is settled already: it waits for a writer's move */
+    /* First what any command read does (run_line): an upload whose data has all come is
+     * committed, not cut. That may end the transfer. */
+    xfer_poll_input(s->xfer);
+    xfer *x = s->xfer;
+    if (!xfer_busy(x) || x->state == XS_UPLOAD_FLUSHING)
+        return; /* ended, or its end is settled and waits for a writer's move */
     xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
 }
 

@@ -112,7 +112,7 @@ void xfer_discard_orphan(struct session *s);
 /* True while a data command (RETR, STOR, LIST...) is in progress on x. */
 /* Ends a busy transfer as ABOR does (426, a partial upload kept) but without ABOR's own
  * reply: for an ABOR that still waits behind other lines. */
-void xfer_cut(xfer *x);
+void xfer_cut(struct session *s);
 static inline bool xfer_busy(const xfer *x)
 {
     return x && x->kind != XK_NONE;

@@ -151,6 +151,20 @@ class TestStatAbor(ServerTestCase):
         c.sock.sendall(b"\xf2ABOR\r\n")
         self.assert_abor_behind_pwd_is_prompt(c, ds)
 
+    def test_half_closed_control_still_gets_its_replies(self):
+        # the client sends a command and closes its side while the download runs: the
+        # download completes, the waiting command is answered, then the server closes
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        c.send("PWD\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        got = (1 << 20) + len(recv_all(ds, timeout=30))
+        ds.close()
+        self.assertEqual(got, BIG)
+        self.assertEqual([c.reply(timeout=10)[0] for _ in range(2)], [226, 257])
+        self.assertTrue(c.closed(5))
+
     def test_ftplib_abort(self):
         # ftplib sends "ABOR\r\n" with MSG_OOB (the last byte urgent)
         f = self.srv.ftp()
