@@ -343,8 +343,9 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     run->zscratch_size = ZSCRATCH_SIZE;
     run->zscratch = o.compress ? malloc(run->zscratch_size) : NULL;
     buf_init(&run->rbuf, RBUF_SIZE);
+    int expect_rc = stress_expect_init(&run->expect, o.files, STRESS_EXPECT_CAP);
     if (run->loop == NULL || run->clients == NULL || run->setup == NULL || run->scratch == NULL ||
-        (o.compress && run->zscratch == NULL)) {
+        (o.compress && run->zscratch == NULL) || expect_rc < 0) {
         fprintf(stderr, "ftpc stress: out of memory\n");
         rc = FTPC_EXIT_LOCAL;
         goto out;
@@ -429,6 +430,7 @@ out:
     free(run->setup);
     free(run->scratch);
     free(run->zscratch);
+    stress_expect_free(&run->expect);
     buf_free(&run->rbuf);
     if (run->loop)
         ev_loop_free(run->loop);

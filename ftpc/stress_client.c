@@ -1021,6 +1021,15 @@ static void data_eof(stress_client *c)
         xfer_complete(c);
 }
 
+/* Index of the first byte of p[0..n) that is not byte c->pos + i of the current file. */
+static size_t first_wrong(stress_client *c, const unsigned char *p, size_t n)
+{
+    const unsigned char *want = NULL;
+    if (c->xk == X_GET)
+        want = stress_expect_fixture(&c->run->expect, c->fixture, c->key, c->size);
+    return want ? stress_first_diff(want + c->pos, p, n) : stress_check(c->key, c->pos, p, n);
+}
+
 /* Checks plain file bytes [pos, pos + n) of the current download. */
 static void check_bytes(stress_client *c, const unsigned char *p, size_t n)
 {
@@ -1031,7 +1040,7 @@ static void check_bytes(stress_client *c, const unsigned char *p, size_t n)
     char name[96];
     if (c->pos + n > c->size) {
         size_t inside = c->pos < c->size ? (size_t)(c->size - c->pos) : 0;
-        size_t bad = stress_check(c->key, c->pos, p, inside);
+        size_t bad = first_wrong(c, p, inside);
         xfer_file_name(c, name, sizeof(name));
         if (bad < inside)
             vfail(c, name, c->pos + bad, stress_byte(c->key, c->pos + bad), p[bad]);
@@ -1040,7 +1049,7 @@ static void check_bytes(stress_client *c, const unsigned char *p, size_t n)
         c->pos += n;
         return;
     }
-    size_t bad = stress_check(c->key, c->pos, p, n);
+    size_t bad = first_wrong(c, p, n);
     if (bad < n) {
         xfer_file_name(c, name, sizeof(name));
         vfail(c, name, c->pos + bad, stress_byte(c->key, c->pos + bad), p[bad]);

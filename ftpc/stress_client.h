@@ -21,6 +21,7 @@
 #include "ftp_reply.h"
 #include "ratelimit.h"
 #include "stream.h"
+#include "stress_expect.h"
 #include "stress_opts.h"
 #include "stress_stats.h"
 
@@ -56,6 +57,7 @@ typedef struct stress_run {
     size_t scratch_size;
     unsigned char *zscratch; /* MODE Z: inflated data, or file bytes to deflate */
     size_t zscratch_size;
+    stress_expect expect; /* download fixtures' bytes, while they are small */
 
     /* What the set-up learned about the server. */
     bool no_epsv;     /* EPSV refused: PASV from now on */
