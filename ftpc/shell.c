@@ -134,7 +134,7 @@ static void build_prompt(shell *sh)
     const char *dir = sh->cwd[0] ? sh->cwd : "?";
     size_t dl = strlen(dir);
     const char *cut = dl > 60 ? dir + dl - 57 : dir;
-    snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%s> ", sh->site.host,
+    snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%.60s> ", sh->site.host,
              cut != dir ? "..." : "", cut);
     /* Control characters in a directory name would be sent to the terminal as they are. */
     for (char *c = sh->prompt; *c; c++)
