@@ -154,6 +154,7 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
     u->target[0] = '\0';
     u->temp[0] = '\0';
     u->offset = 0;
+    u->claimed = false;
 
     if (rest < 0) {
         errno = EINVAL;
@@ -247,6 +248,7 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
     if (lseek(u->fd, size, SEEK_SET) < 0)
         goto fail;
     u->offset = size;
+    u->claimed = owns == CLAIMED;
     return 0;
 
 fail:;
@@ -303,11 +305,12 @@ void upload_abort(upload *u, bool keep_partial)
     struct stat st;
     bool keep = false;
     if (keep_partial && u->fd >= 0 && fstat(u->fd, &st) == 0) {
-        /* Kept whenever it holds data, not only when it grew: an upload that resumed from a
-         * partial and failed before its first byte (a data connection that never came) would
-         * otherwise destroy the partial it had claimed. A prefix copied from the target and
-         * kept unchanged is harmless: resuming from it gives what copying again would. */
-        keep = st.st_size > 0 && st.st_size >= u->offset;
+        /* A claimed partial is kept even when nothing arrived: an upload that resumed and
+         * failed before its first byte (a data connection that never came) would otherwise
+         * destroy the resume point it had claimed. A prefix copied from the target that got
+         * nothing more is dropped: it only repeats bytes the target still holds, and an
+         * aborted APPE of a large file would leave a whole copy of it behind. */
+        keep = st.st_size > 0 && (u->claimed ? st.st_size >= u->offset : st.st_size > u->offset);
     }
     close_fd(&u->fd);
     char partial[300];

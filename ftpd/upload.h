@@ -23,6 +23,7 @@ typedef struct upload {
     char target[256]; /* target's name in dir_fd */
     char temp[300];   /* the hidden file's name in dir_fd */
     off_t offset;     /* bytes the file held when the upload started */
+    bool claimed;     /* it continues a kept partial, which a failure must not destroy */
 } upload;
 
 typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;
@@ -39,8 +40,9 @@ int upload_commit(upload *u);
  * replaced (-1 if none): closing it frees that file's storage, which for a large file takes
  * long enough to be worth doing off the event loop. */
 int upload_commit_keep_old(upload *u, int *old_fd);
-/* Ends a failed upload. With keep_partial and a file that holds data, its data is kept as the
- * target's partial file for a later resume; otherwise it is removed. */
+/* Ends a failed upload. With keep_partial, a file that received bytes, or that continues a
+ * kept partial, is kept as the target's partial file for a later resume; otherwise it is
+ * removed (a copy of the target's bytes alone is not worth a partial). */
 void upload_abort(upload *u, bool keep_partial);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
 off_t upload_resume_size(const vfs *v, const char *vpath);

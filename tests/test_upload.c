@@ -248,6 +248,30 @@ START_TEST(test_appe_from_target)
 }
 END_TEST
 
+START_TEST(test_copied_prefix_alone_is_not_kept)
+{
+    /* APPE, or REST + STOR, copies the target's bytes first. Aborted before a byte of its
+     * own arrived (ABOR before the data connection), that copy is no resume point: it goes. */
+    upload u;
+    put_file("f", "0123456789");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_APPEND, 0, 1), 0);
+    upload_abort(&u, true);
+    ck_assert_int_eq(upload_resume_size(&v, "/f"), -1);
+    ck_assert_int_eq(internal_files("."), 0);
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 4, 2), 0);
+    upload_abort(&u, true);
+    ck_assert_int_eq(internal_files("."), 0);
+    ck_assert_str_eq(content("f"), "0123456789");
+
+    /* One byte of its own makes it worth keeping. */
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_APPEND, 0, 3), 0);
+    wr(&u, "A");
+    upload_abort(&u, true);
+    ck_assert_str_eq(content(".ftpd-partial.f"), "0123456789A");
+    ck_assert_int_eq(upload_resume_size(&v, "/f"), 11);
+}
+END_TEST
+
 START_TEST(test_rest_from_target)
 {
     upload u;
@@ -513,6 +537,7 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_new_commit_atomic);
     tcase_add_test(tc, test_abort_without_keep);
     tcase_add_test(tc, test_abort_with_keep);
+    tcase_add_test(tc, test_copied_prefix_alone_is_not_kept);
     tcase_add_test(tc, test_rest_from_partial);
     tcase_add_test(tc, test_rest_from_partial_fails_again);
     tcase_add_test(tc, test_appe_from_partial);

@@ -117,6 +117,21 @@ class TestPlainAbortOrder(ServerTestCase):
             codes = [code for code, _ in got]
             self.assertIn(codes, ([226, 226, 200], [426, 226, 200]), "round %d: %r" % (i, got))
 
+    def test_appe_aborted_before_its_data_connection_leaves_nothing(self):
+        # APPE starts from a copy of the target; aborted before a byte of its own arrived,
+        # that copy is no resume point and must not stay behind as one
+        data = data_bytes(300000, 7)
+        self.srv.write("a.bin", data)
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(c.cmd("PASV")[0], 227)
+        c.send("APPE a.bin\r\nABOR\r\nNOOP\r\n")
+        self.assertEqual([c.reply(timeout=5)[0] for _ in range(3)], [426, 226, 200])
+        self.assertEqual(self.srv.read("a.bin"), data)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertEqual(c.cmd("SIZE a.bin"), (213, "213 %d" % len(data)))
+
 
 class TestTlsUploadEnd(TlsUploadBase):
     def test_close_notify_commits(self):
