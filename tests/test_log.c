@@ -1,0 +1,149 @@
+/* Check suite for common/log: the line format, level filtering, start-up lines at any level,
+ * control characters that cannot forge a second line, long messages cut to one bounded line,
+ * and errno left as the caller had it. */
+#include <check.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static char captured[16384];
+
+/* Runs fn with standard error sent to a temporary file; leaves what it wrote in captured. */
+static void capture(void (*fn)(void))
+{
+    char path[] = "/tmp/test_log_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(fd, STDERR_FILENO), 0);
+    fn();
+    ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+    close(saved);
+    ssize_t n = pread(fd, captured, sizeof captured - 1, 0);
+    ck_assert_int_ge(n, 0);
+    captured[n] = '\0';
+    close(fd);
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static void levels(void)
+{
+    log_level = LOG_WARN;
+    log_error("e %d", 1);
+    log_warn("w %s", "two");
+    log_info("dropped");
+    log_debug("dropped too");
+    log_startup("listening on %s", "127.0.0.1:2121");
+    log_level = LOG_INFO;
+}
+
+START_TEST(test_format_and_levels)
+{
+    capture(levels);
+    ck_assert_int_eq(count_lines(captured), 3);
+    ck_assert_ptr_null(strstr(captured, "dropped"));
+    regex_t re;
+    ck_assert_int_eq(regcomp(&re,
+                             "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z "
+                             "ERROR e 1\n"
+                             "[0-9T:.Z-]+ WARN w two\n"
+                             "[0-9T:.Z-]+ INFO listening on 127\\.0\\.0\\.1:2121\n$",
+                             REG_EXTENDED),
+                     0);
+    ck_assert_msg(regexec(&re, captured, 0, NULL, 0) == 0, "unexpected log: %s", captured);
+    regfree(&re);
+}
+END_TEST
+
+static void forged(void)
+{
+    log_warn("user %s failed", "bob\r\n2026-01-01T00:00:00.000Z INFO admin logged in\x7f");
+}
+
+START_TEST(test_control_characters_neutralised)
+{
+    capture(forged);
+    ck_assert_int_eq(count_lines(captured), 1);
+    ck_assert_ptr_nonnull(strstr(captured, "user bob??2026-01-01T00:00:00.000Z INFO admin "
+                                           "logged in? failed\n"));
+}
+END_TEST
+
+static void long_line(void)
+{
+    static char big[10000];
+    memset(big, 'x', sizeof big - 1);
+    log_error("%s", big);
+}
+
+START_TEST(test_long_message_is_one_bounded_line)
+{
+    capture(long_line);
+    size_t len = strlen(captured);
+    ck_assert_int_eq(count_lines(captured), 1);
+    ck_assert_uint_le(len, 4096);
+    ck_assert_uint_ge(len, 4000);
+    ck_assert_str_eq(captured + len - 5, "x...\n");
+}
+END_TEST
+
+static int errno_after;
+
+static void keeps_errno(void)
+{
+    errno = ENOSPC;
+    log_error("disk full");
+    log_debug("not shown");
+    errno_after = errno;
+}
+
+START_TEST(test_errno_kept_and_parse_level)
+{
+    capture(keeps_errno);
+    ck_assert_int_eq(errno_after, ENOSPC);
+    log_level_t l = LOG_ERROR;
+    ck_assert_int_eq(log_parse_level("debug", &l), 0);
+    ck_assert_int_eq(l, LOG_DEBUG);
+    ck_assert_int_eq(log_parse_level("WARN", &l), 0);
+    ck_assert_int_eq(l, LOG_WARN);
+    ck_assert_int_eq(log_parse_level("warning", &l), -1);
+    ck_assert_int_eq(log_parse_level(NULL, &l), -1);
+    ck_assert_int_eq(l, LOG_WARN);
+}
+END_TEST
+
+static Suite *log_suite(void)
+{
+    Suite *s = suite_create("log");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_format_and_levels);
+    tcase_add_test(tc, test_control_characters_neutralised);
+    tcase_add_test(tc, test_long_message_is_one_bounded_line);
+    tcase_add_test(tc, test_errno_kept_and_parse_level);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(log_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
