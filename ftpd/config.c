@@ -686,7 +686,8 @@ out:
 
 /* A file or directory of the shipped sample_data/, looked for in the working directory, then
  * beside the executable (../ and ../../ of its directory cover build/ftpd and deeper build
- * trees). Returns a malloc'd real path or NULL. */
+ * trees), then in the source tree it was built from (a build directory anywhere else, as
+ * `cmake -B /tmp/build` makes). Returns a malloc'd real path or NULL. */
 static char *find_sample(const char *rel, bool want_dir)
 {
     char exe[PATH_MAX];
@@ -700,14 +701,20 @@ static char *find_sample(const char *rel, bool want_dir)
             snprintf(exe_dir, sizeof(exe_dir), "%s", exe);
         }
     }
-    const char *prefixes[] = {".", exe_dir[0] ? exe_dir : NULL};
+#ifdef FTPD_SOURCE_DIR
+    const char *source_dir = FTPD_SOURCE_DIR;
+#else
+    const char *source_dir = NULL;
+#endif
+    const char *prefixes[] = {".", exe_dir[0] ? exe_dir : NULL, source_dir};
     const char *ups[] = {"", "/..", "/../.."};
-    for (size_t p = 0; p < 2; p++) {
+    for (size_t p = 0; p < 3; p++) {
         if (!prefixes[p])
             continue;
         for (size_t u = 0; u < 3; u++) {
-            /* The working directory is searched only at its own level. */
-            if ((p == 0) != (u == 0))
+            /* The working directory and the source tree at their own level, the
+             * executable's directory one and two levels up. */
+            if ((u != 0) != (p == 1))
                 continue;
             char cand[PATH_MAX * 2];
             snprintf(cand, sizeof(cand), "%s%s/sample_data/%s", prefixes[p], ups[u], rel);
