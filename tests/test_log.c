@@ -3,6 +3,7 @@
  * and errno left as the caller had it. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,20 +103,41 @@ START_TEST(test_long_message_is_one_bounded_line)
 }
 END_TEST
 
-static int errno_after;
+static int errno_after, startup_errno_after;
 
+/* Standard error is read-only here, so each line's write(2) fails with EBADF: errno survives
+ * only because log_msg and log_startup restore it (a successful write would leave it as it
+ * was whether or not they did). */
 static void keeps_errno(void)
 {
     errno = ENOSPC;
     log_error("disk full");
     log_debug("not shown");
     errno_after = errno;
+    errno = EROFS;
+    log_startup("listening");
+    startup_errno_after = errno;
 }
 
 START_TEST(test_errno_kept_and_parse_level)
 {
-    capture(keeps_errno);
+    int ro = open("/dev/null", O_RDONLY);
+    ck_assert_int_ge(ro, 0);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    ck_assert_int_ge(saved, 0);
+    ck_assert_int_ge(dup2(ro, STDERR_FILENO), 0);
+    errno = 0;
+    ssize_t wrote = write(STDERR_FILENO, "x", 1);
+    int write_errno = errno;
+    keeps_errno();
+    ck_assert_int_ge(dup2(saved, STDERR_FILENO), 0);
+    close(saved);
+    close(ro);
+    ck_assert_int_eq(wrote, -1); /* the premise: writes do fail */
+    ck_assert_int_eq(write_errno, EBADF);
     ck_assert_int_eq(errno_after, ENOSPC);
+    ck_assert_int_eq(startup_errno_after, EROFS);
     log_level_t l = LOG_ERROR;
     ck_assert_int_eq(log_parse_level("debug", &l), 0);
     ck_assert_int_eq(l, LOG_DEBUG);
