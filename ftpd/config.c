@@ -684,10 +684,29 @@ out:
     return res;
 }
 
+/* The source tree this ftpd was built from, when it runs from its own build directory (a
+ * build directory outside the tree, as `cmake -B /tmp/build` makes). An installed copy never
+ * looks there: the path was the build machine's, and anyone may have created it since. */
+static const char *own_source_dir(const char *exe_dir)
+{
+#if defined(FTPD_SOURCE_DIR) && defined(FTPD_BUILD_DIR)
+    char *build = realpath(FTPD_BUILD_DIR, NULL);
+    if (!build)
+        return NULL;
+    size_t n = strlen(build);
+    bool inside = strncmp(exe_dir, build, n) == 0 && (exe_dir[n] == '\0' || exe_dir[n] == '/');
+    free(build);
+    return inside ? FTPD_SOURCE_DIR : NULL;
+#else
+    (void)exe_dir;
+    return NULL;
+#endif
+}
+
 /* A file or directory of the shipped sample_data/, looked for in the working directory, then
  * beside the executable (../ and ../../ of its directory cover build/ftpd and deeper build
- * trees), then in the source tree it was built from (a build directory anywhere else, as
- * `cmake -B /tmp/build` makes). Returns a malloc'd real path or NULL. */
+ * trees), then in the source tree of the build directory it runs from. Returns a malloc'd
+ * real path or NULL. */
 static char *find_sample(const char *rel, bool want_dir)
 {
     char exe[PATH_MAX];
@@ -701,11 +720,7 @@ static char *find_sample(const char *rel, bool want_dir)
             snprintf(exe_dir, sizeof(exe_dir), "%s", exe);
         }
     }
-#ifdef FTPD_SOURCE_DIR
-    const char *source_dir = FTPD_SOURCE_DIR;
-#else
-    const char *source_dir = NULL;
-#endif
+    const char *source_dir = exe_dir[0] ? own_source_dir(exe_dir) : NULL;
     const char *prefixes[] = {".", exe_dir[0] ? exe_dir : NULL, source_dir};
     const char *ups[] = {"", "/..", "/../.."};
     for (size_t p = 0; p < 3; p++) {

@@ -1,8 +1,10 @@
 """ftpd's command line: --version, --help, bad flags, --hash-password, -c FILE, --user."""
 import os
 import pwd
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -152,6 +154,19 @@ class TestDefaults(unittest.TestCase):
             f.quit()
             self.assertRegex(srv.log_text().lower(), r"warn.*demo|demo.*warn")
             self.assertFalse(os.path.exists(os.path.join(SAMPLE_PUB, "should-not-exist")))
+
+    def test_copy_outside_its_build_tree_ignores_the_source_tree(self):
+        # an installed copy must not fall back to the build machine's source path, which
+        # anyone could have created since; it asks for accounts instead
+        with tempfile.TemporaryDirectory() as d:
+            deep = os.path.join(d, "a", "b", "c")
+            os.makedirs(deep)
+            shutil.copy2(FTPD_BIN, deep)
+            user = ["--user", run_as_user()] if run_as_user() else []
+            r = subprocess.run([os.path.join(deep, "ftpd"), "--listen", "127.0.0.1:0"] + user,
+                               cwd=d, capture_output=True, text=True, timeout=20)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("no accounts configured", r.stderr)
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
