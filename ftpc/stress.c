@@ -18,6 +18,7 @@
 #include "status.h"
 #include "stream_tls.h"
 #include "stress_client.h"
+#include "stress_content.h"
 #include "stress_opts.h"
 #include "stress_report.h"
 #include "stress_view.h"
@@ -135,6 +136,13 @@ static void start_main(stress_main *m)
     if (o->verify == STRESS_VERIFY_HASH && !run->server_hash)
         stress_run_message(run, "ftpc stress: the server's FEAT offers no HASH with SHA-256 "
                                 "selected; uploads are read back instead");
+    /* Held copies of the fixtures are made now, before the clock starts: made at a
+     * download's first bytes, a large one would stall every client in the middle of the run. */
+    for (uint32_t i = 0; o->mix[STRESS_OP_GET] > 0 && i < o->files; i++) {
+        uint64_t key = stress_key_fixture(o->seed, i);
+        (void)stress_expect_fixture(&run->expect, i, key,
+                                    stress_size_for(key, o->size_min, o->size_max));
+    }
     run->main_phase = true;
     /* The set-up's transfers are not the workload. */
     run->st.bytes_down = run->st.bytes_up = 0;
