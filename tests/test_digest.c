@@ -26,8 +26,14 @@ START_TEST(test_known_vectors)
     ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     hex_of(DIGEST_SHA1, "abc", hex);
     ck_assert_str_eq(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
-    hex_of(DIGEST_MD5, "abc", hex);
-    ck_assert_str_eq(hex, "900150983cd24fb0d6963f7d28e17f72");
+    digest probe;
+    if (digest_init(&probe, DIGEST_MD5) == 0) { /* a FIPS provider refuses MD5 (EINVAL) */
+        digest_free(&probe);
+        hex_of(DIGEST_MD5, "abc", hex);
+        ck_assert_str_eq(hex, "900150983cd24fb0d6963f7d28e17f72");
+    } else {
+        ck_assert_int_eq(errno, EINVAL);
+    }
     hex_of(DIGEST_SHA256, "", hex);
     ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
