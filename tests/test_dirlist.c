@@ -1,0 +1,215 @@
+/* Check suite for ftpd/dirlist: NLST/LIST/MLSD lines of a directory in name order, dot files
+ * out of LIST unless asked for and the server's own files out of every listing, a file listing
+ * as itself, wildcard listings that name each match with the client's own prefix, and a large
+ * directory produced through a small buffer. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "dirlist.h"
+#include "listfmt.h"
+#include "users.h"
+#include "vfs.h"
+
+static char base[PATH_MAX];
+static vfs v;
+
+static void touch(const char *rel, const char *content)
+{
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof p, "%s/%s", base, rel);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+}
+
+static void mkd(const char *rel)
+{
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof p, "%s/%s", base, rel);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+}
+
+static void setup(void)
+{
+    snprintf(base, sizeof base, "/tmp/test_dirlist_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(base));
+    ck_assert_int_eq(vfs_open_root(&v, base), 0);
+    touch("b.txt", "bb");
+    touch("a.txt", "a");
+    touch("c.bin", "ccc");
+    touch(".hidden", "h");
+    touch(".ftpd-partial.a.txt", "internal");
+    mkd("sub");
+    touch("sub/x.txt", "x");
+    touch("sub/y.dat", "y");
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static void teardown(void)
+{
+    vfs_close(&v);
+    nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Every line of a listing, produced through a buffer of `cap` bytes. */
+static char *all_lines(dirlist *d, size_t cap)
+{
+    ck_assert_ptr_nonnull(d);
+    size_t size = 0, len = 0;
+    char *out = NULL;
+    buf b;
+    buf_init(&b, cap);
+    int more;
+    do {
+        more = dirlist_fill(d, &b);
+        size_t n = buf_len(&b);
+        ck_assert_uint_le(n, cap);
+        out = realloc(out, size = size + n + 1);
+        ck_assert_ptr_nonnull(out);
+        memcpy(out + len, buf_head(&b), n);
+        len += n;
+        buf_clear(&b);
+    } while (more);
+    out[len] = '\0';
+    buf_free(&b);
+    dirlist_free(d);
+    return out;
+}
+
+START_TEST(test_names_sorted_internal_never_shown)
+{
+    /* NLST gives every name, dot files too, in byte order; the server's own files never. */
+    char *s = all_lines(dirlist_open(&v, "/", DL_NLST, PERM_DEFAULT, 0, false), 4096);
+    ck_assert_str_eq(s, ".hidden\r\na.txt\r\nb.txt\r\nc.bin\r\nsub\r\n");
+    free(s);
+    /* LIST hides dot files, as ls does, unless asked to show them (LIST -a). */
+    s = all_lines(dirlist_open(&v, "/", DL_LIST, PERM_DEFAULT, 0, false), 4096);
+    ck_assert_ptr_null(strstr(s, ".hidden"));
+    ck_assert_ptr_nonnull(strstr(s, " a.txt\r\n"));
+    free(s);
+    s = all_lines(dirlist_open(&v, "/", DL_LIST, PERM_DEFAULT, 0, true), 4096);
+    ck_assert_ptr_nonnull(strstr(s, " .hidden\r\n"));
+    ck_assert_ptr_null(strstr(s, ".ftpd-"));
+    free(s);
+}
+END_TEST
+
+START_TEST(test_list_and_mlsd_lines)
+{
+    dirlist *d = dirlist_open(&v, "/sub", DL_LIST, PERM_DEFAULT, 0, false);
+    ck_assert(dirlist_is_dir(d));
+    char *s = all_lines(d, 4096);
+    /* ls -l form: a mode string first, the name last. */
+    ck_assert_msg(strncmp(s, "-rw-r--r-- ", 11) == 0, "%s", s);
+    ck_assert_ptr_nonnull(strstr(s, " x.txt\r\n"));
+    ck_assert(strstr(s, " x.txt\r\n") < strstr(s, " y.dat\r\n"));
+    free(s);
+    s = all_lines(dirlist_open(&v, "/", DL_MLSD, PERM_DEFAULT, MLSX_TYPE | MLSX_SIZE, false), 4096);
+    ck_assert_ptr_nonnull(strstr(s, "type=file;size=2; b.txt\r\n"));
+    ck_assert_ptr_nonnull(strstr(s, "type=dir;"));
+    free(s);
+}
+END_TEST
+
+START_TEST(test_file_lists_as_itself)
+{
+    dirlist *d = dirlist_open(&v, "/sub/x.txt", DL_NLST, PERM_DEFAULT, 0, false);
+    ck_assert_ptr_nonnull(d);
+    ck_assert(!dirlist_is_dir(d));
+    char *s = all_lines(d, 4096);
+    ck_assert_ptr_nonnull(strstr(s, "x.txt\r\n"));
+    free(s);
+    errno = 0;
+    ck_assert_ptr_null(dirlist_open(&v, "/sub/x.txt", DL_MLSD, PERM_DEFAULT, MLSX_ALL, false));
+    ck_assert_int_eq(errno, ENOTDIR);
+    errno = 0;
+    ck_assert_ptr_null(dirlist_open(&v, "/nothing", DL_NLST, PERM_DEFAULT, 0, false));
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(test_glob)
+{
+    char *s = all_lines(dirlist_open_glob(&v, "/", "*.txt", "", DL_NLST, PERM_DEFAULT), 4096);
+    ck_assert_str_eq(s, "a.txt\r\nb.txt\r\n");
+    free(s);
+    /* The client's directory part names each match, as its mget will fetch it. */
+    s = all_lines(dirlist_open_glob(&v, "/sub", "?.*", "sub/", DL_NLST, PERM_DEFAULT), 4096);
+    ck_assert_str_eq(s, "sub/x.txt\r\nsub/y.dat\r\n");
+    free(s);
+    s = all_lines(dirlist_open_glob(&v, "/", "[ac]*", "", DL_NLST, PERM_DEFAULT), 4096);
+    ck_assert_str_eq(s, "a.txt\r\nc.bin\r\n");
+    free(s);
+    /* A leading dot only by a pattern that starts with one; internal names never. */
+    s = all_lines(dirlist_open_glob(&v, "/", ".*", "", DL_NLST, PERM_DEFAULT), 4096);
+    ck_assert_str_eq(s, ".hidden\r\n");
+    free(s);
+    errno = 0;
+    ck_assert_ptr_null(dirlist_open_glob(&v, "/", "*.none", "", DL_NLST, PERM_DEFAULT));
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+START_TEST(test_large_directory_small_buffer)
+{
+    mkd("many");
+    char rel[64];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(rel, sizeof rel, "many/f%05d", i);
+        touch(rel, "");
+    }
+    char *s = all_lines(dirlist_open(&v, "/many", DL_LIST, PERM_DEFAULT, 0, false), 512);
+    int lines = 0;
+    const char *prev = NULL;
+    for (char *p = s; (p = strstr(p, "\r\n")) != NULL; p += 2) {
+        lines++;
+        /* Names ascend: f00000 before f00001 ... */
+        char *name = p;
+        while (name > s && name[-1] != ' ')
+            name--;
+        if (prev)
+            ck_assert_int_lt(strncmp(prev, name, 6), 0);
+        prev = name;
+    }
+    ck_assert_int_eq(lines, 3000);
+    free(s);
+}
+END_TEST
+
+static Suite *dirlist_suite(void)
+{
+    Suite *s = suite_create("dirlist");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_names_sorted_internal_never_shown);
+    tcase_add_test(tc, test_list_and_mlsd_lines);
+    tcase_add_test(tc, test_file_lists_as_itself);
+    tcase_add_test(tc, test_glob);
+    tcase_add_test(tc, test_large_directory_small_buffer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(dirlist_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
