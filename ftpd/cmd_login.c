@@ -181,9 +181,9 @@ void cmd_pass(session *s, const char *arg)
 
 void cmd_quit(session *s, const char *arg)
 {
-    /* A client that quits mid-transfer wants out; waiting for a transfer whose peer may have
-     * stopped reading could take until the data timeout. (An upload whose last bytes are
-     * already here was completed when this command was read.) */
+    /* A client that quits mid-download wants out; waiting for a transfer whose peer may have
+     * stopped reading could take until the data timeout. (QUIT behind an upload waits for
+     * its end: session.c, quit_waits.) */
     if (xfer_busy(s->xfer)) {
         session_log(s, "QUIT during a transfer: aborting it");
         xfer_free(s->xfer);

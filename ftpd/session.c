@@ -366,13 +366,23 @@ static bool runs_during_transfer(const char *verb)
            strcmp(verb, "NOOP") == 0 || strcmp(verb, "QUIT") == 0;
 }
 
+/* QUIT waits for an upload to end, as RFC 959 says (the connection stays open for the
+ * transfer's reply): a client that closes its data connection and quits at once has sent a
+ * whole file, part of it still on its way through the socket. Any other transfer is cut at
+ * once (cmd_quit): its client wants out, and a peer that stopped reading could keep it until
+ * the data timeout. */
+static bool quit_waits(const session *s, const char *verb)
+{
+    return strcmp(verb, "QUIT") == 0 && s->xfer->kind == XK_STOR;
+}
+
 static void run_line(session *s, char *line)
 {
     ftp_cmd cmd;
     ftp_parse_line(line, &cmd);
     if (s->xfer)
         xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
-    if (xfer_busy(s->xfer) && !runs_during_transfer(cmd.verb)) {
+    if (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || quit_waits(s, cmd.verb))) {
         size_t need = strlen(cmd.verb) + 1 + strlen(cmd.arg) + 1;
         free(s->deferred_line);
         s->deferred_line = malloc(need);

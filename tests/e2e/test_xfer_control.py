@@ -194,6 +194,29 @@ class TestStatAbor(ServerTestCase):
         self.assertCode(reply(f, "ABOR"), (225, 226))
         self.assertEqual(reply(f, "NOOP")[0], 200)
 
+    def test_quit_right_after_an_upload_waits_for_it(self):
+        # "put file; bye": the data connection is closed and QUIT follows at once, while part
+        # of the file is still in the server's socket. The upload ends with 226, then 221
+        # (RFC 959), and the whole file is there. Also with the control connection
+        # half-closed behind QUIT, as a client that does not wait for 221 leaves it.
+        for i, (size, half_close) in enumerate(((300000, False), (3 << 20, False),
+                                                (3 << 20, True))):
+            data = data_bytes(size, i)
+            c = self.srv.control()
+            c.login()
+            self.assertEqual(c.cmd("TYPE I")[0], 200)
+            ds = c.pasv()
+            c.send("STOR q%d.bin\r\n" % i)
+            self.assertEqual(c.reply(timeout=5)[0], 150)
+            ds.sendall(data)
+            ds.close()
+            c.send("QUIT\r\n")
+            if half_close:
+                c.sock.shutdown(socket.SHUT_WR)
+            self.assertEqual([c.reply(timeout=10)[0] for _ in range(2)], [226, 221])
+            self.assertTrue(c.closed(5))
+            self.assertEqual(sha(self.srv.read("q%d.bin" % i)), sha(data))
+
     def test_quit_during_transfer(self):
         c = self.srv.control()
         c.login()
