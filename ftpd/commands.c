@@ -103,7 +103,12 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
         return;
     }
     const command *c = find_command(cmd->verb);
-    if (strcmp(cmd->verb, "PASS") == 0)
+    /* An unknown line is not echoed: a mistyped PASS ("PASS<TAB>secret", a stray Telnet
+     * byte inside the verb) is one, and the password must never reach a log. */
+    if (!c)
+        log_debug("[%lu] -> unknown command (%zu bytes)", s->id,
+                  strlen(cmd->verb) + (cmd->has_arg ? 1 + strlen(cmd->arg) : 0));
+    else if (strcmp(cmd->verb, "PASS") == 0)
         log_debug("[%lu] -> PASS ****", s->id);
     else
         log_debug("[%lu] -> %s%s%s", s->id, cmd->verb, cmd->has_arg ? " " : "", cmd->arg);

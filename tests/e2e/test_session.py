@@ -161,12 +161,20 @@ class TestLogin(ServerTestCase):
         c.cmd("USER bob")
         c.cmd("PASS Wrong-SECRET-attempt")
         c.close()
+        # mistyped PASS lines are unknown commands, and are not echoed either
+        c = srv.control()
+        c.cmd("USER bob")
+        self.assertEqual(c.cmd("PASS\tTab-SECRET-typo")[0], 500)
+        c.send(b"P\xffASS Iac-SECRET-typo\r\n")
+        c.reply(timeout=5)
+        c.close()
         f = srv.ftp("anonymous", "anon-SECRET-mail@x")
         f.quit()
         time.sleep(0.3)
         text = srv.log_text()
         self.assertIn("bob", text, "the log should name the user")
-        for s in (secret, "Wrong-SECRET-attempt", "anon-SECRET-mail"):
+        for s in (secret, "Wrong-SECRET-attempt", "anon-SECRET-mail", "TAB-SECRET-TYPO",
+                  "Tab-SECRET-typo", "Iac-SECRET-typo", "IAC-SECRET-TYPO"):
             self.assertNotIn(s, text)
 
 
