@@ -274,7 +274,7 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     s->mz_level = XFER_MZ_LEVEL_DEFAULT;
     ev_timer_init(&s->timer, session_timer_cb, s);
     ev_timer_init(&s->drain, drain_cb, s);
-    s->last_activity = ev_now(srv->loop);
+    s->last_activity = s->connected_at = ev_now(srv->loop);
 
     s->next = srv->sessions;
     if (srv->sessions)
@@ -565,7 +565,9 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     long long limit = (s->state == SESS_READY ? cfg->idle_timeout : cfg->login_timeout) * 1000LL;
     if (xfer_busy(s->xfer))
         return (long)limit; /* a running transfer has its own data timeout */
-    long long idle = now - s->last_activity;
+    /* Idle time after login; before it, time since connecting: a client that never logs in
+     * must not hold its session slot by sending NOOP or USER now and then. */
+    long long idle = now - (s->state == SESS_READY ? s->last_activity : s->connected_at);
     if (idle < limit)
         return (long)(limit - idle);
     if (s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE)) { /* nothing can be said to it now */

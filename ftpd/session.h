@@ -75,6 +75,7 @@ typedef struct session {
     ev_timer timer; /* login/idle timeout and the failed-login delay */
     ev_timer drain; /* 0 ms: input OpenSSL already decrypted waits to be read */
     long long last_activity;
+    long long connected_at; /* the login timeout counts from here, not from the last line */
     struct xfer *xfer;
     struct auth_job *auth;
     int jobs;               /* other worker jobs that still refer to this session */

@@ -178,6 +178,27 @@ class TestLogin(ServerTestCase):
             self.assertNotIn(s, text)
 
 
+    def test_login_timeout_counts_from_connect(self):
+        # a client that never logs in cannot keep its slot by sending NOOP or USER now and
+        # then: the login timeout runs from the connection, not from its last line
+        srv = self.start_server(args=FAST_FAIL + ["--login-timeout", "2"])
+        c = srv.control()
+        t0 = time.monotonic()
+        code = None
+        while time.monotonic() - t0 < 8:
+            try:
+                code, _ = c.cmd("NOOP" if int(time.monotonic() * 4) % 2 else "USER bob",
+                                timeout=5)
+            except (EOFError, OSError):
+                break
+            if code == 421:
+                break
+            time.sleep(0.25)
+        self.assertEqual(code, 421)
+        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assertTrue(c.closed(5))
+
+
 class TestCheapHashInline(ServerTestCase):
     """MD5-crypt costs ~0.15 ms: once measured on the workers a few times, ftpd checks it on
     the loop thread. Logins must behave exactly as before, right and wrong passwords alike.
