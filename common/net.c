@@ -368,6 +368,12 @@ int net_unsent_bytes(int fd)
     return ioctl(fd, SIOCOUTQNSD, &n) < 0 ? -1 : n;
 }
 
+int net_queued_bytes(int fd)
+{
+    int n = 0;
+    return ioctl(fd, SIOCOUTQ, &n) < 0 ? -1 : n;
+}
+
 int net_local_addr(int fd, struct sockaddr_storage *ss)
 {
     socklen_t len = sizeof(*ss);

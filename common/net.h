@@ -58,6 +58,9 @@ int net_set_congestion(int fd, const char *name);
  * A connection the peer reset keeps its count but will never send it: that is -1 with
  * ECONNRESET. */
 int net_unsent_bytes(int fd);
+/* Bytes written to a TCP socket that the peer has not acknowledged yet, sent or not
+ * (SIOCOUTQ), or -1 with errno. */
+int net_queued_bytes(int fd);
 /* Local or peer address of a socket. Returns 0 or -1. */
 int net_local_addr(int fd, struct sockaddr_storage *ss);
 int net_peer_addr(int fd, struct sockaddr_storage *ss);

@@ -53,6 +53,11 @@
  * STAT stays current and a slow client is never mistaken for a stalled one. */
 #define XFER_WRITER_LOWAT (256 * 1024)
 #define XFER_LOWAT_POLL_MS 1000
+/* A download progresses while its client takes bytes, even when the server writes nothing:
+ * a slow reader drains a full send queue (up to megabytes) for longer than the data timeout
+ * without the server writing once. Every XFER_TAKEN_POLL_MS the data timer looks at what the
+ * client has acknowledged; a client that takes nothing times out to within that. */
+#define XFER_TAKEN_POLL_MS 1000
 /* A sendfile stream this long or longer runs corked, as ProFTPD's does: only full segments
  * leave until the end. Uncorked, each sendfile call's tail went out as a short segment, and
  * a 1 GiB download ran at 0.7-0.8x ProFTPD's rate on loopback (with 64 KiB turns, 0.6x);
@@ -771,6 +776,8 @@ static void begin_streaming(xfer *x)
     server_transfer_started(s->srv);
     x->started_ms = ev_now(loop_of(x));
     x->last_progress = x->started_ms;
+    if (x->kind != XK_STOR) /* what the client takes is looked at from now on */
+        ev_timer_start(loop_of(x), &x->timer, XFER_TAKEN_POLL_MS);
     x->expect = x->kind == XK_RETR && !x->ascii ? (long long)(x->total - x->offset) : -1;
     const char *mode = x->ascii ? "ASCII" : "BINARY";
     /* Clients read the size from the "(N bytes)" that ends a RETR's 150: keep it last. */
@@ -1053,11 +1060,24 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         if (unsent >= 0)
             tail_progress(x, unsent);
     }
+    bool download = x->state == XS_RUNNING && x->kind != XK_STOR;
+    if (download) {
+        int queued = net_queued_bytes(x->data.fd);
+        long long taken = queued >= 0 ? x->done - queued : x->taken;
+        if (taken > x->taken) {
+            x->taken = taken;
+            x->last_progress = ev_now(loop);
+        }
+    }
     long long limit = (long long)s->srv->cfg->data_timeout * 1000;
     long long idle = ev_now(loop) - x->last_progress;
     if (idle < limit) {
         long long next = limit - idle;
-        return (long)(x->lowat && next > XFER_LOWAT_POLL_MS ? XFER_LOWAT_POLL_MS : next);
+        if (x->lowat && next > XFER_LOWAT_POLL_MS)
+            next = XFER_LOWAT_POLL_MS;
+        if (download && next > XFER_TAKEN_POLL_MS)
+            next = XFER_TAKEN_POLL_MS;
+        return (long)next;
     }
     session_log(s, "data connection timeout");
     if (x->state == XS_RUNNING) {

@@ -88,6 +88,7 @@ typedef struct xfer {
     bool fin_keep;
     char fin_text[256]; /* as long as the longest reply text built for it */
     long long last_progress;
+    long long taken; /* a download's bytes the client has acknowledged, as last looked */
     long long started_ms;
 } xfer;
 

@@ -439,6 +439,31 @@ START_TEST(test_notsent_lowat)
 }
 END_TEST
 
+START_TEST(test_queued_shrinks_as_the_peer_takes)
+{
+    int snd, rcv;
+    long long sent = stalled_sender(&snd, &rcv);
+    /* Everything the stalled receiver has not taken is still queued, sent or not. */
+    int queued = net_queued_bytes(snd);
+    ck_assert_int_gt(queued, 0);
+    ck_assert_int_ge(queued, net_unsent_bytes(snd));
+    ck_assert_int_le(queued, sent);
+    /* The receiver reads a little: the sender's queue shrinks (what a download's data timer
+     * counts as progress while the server writes nothing). */
+    char in[64 * 1024];
+    ck_assert_int_gt(read(rcv, in, sizeof in), 0);
+    int later = queued;
+    for (int i = 0; i < 200 && later >= queued; i++) {
+        usleep(5000);
+        later = net_queued_bytes(snd);
+    }
+    ck_assert_int_lt(later, queued);
+    close(snd);
+    close(rcv);
+    ck_assert_int_eq(net_queued_bytes(-1), -1);
+}
+END_TEST
+
 START_TEST(test_unsent_after_reset)
 {
     int snd, rcv;
@@ -475,6 +500,7 @@ static Suite *net_suite(void)
     tcase_add_test(k, test_listen_range_rotates);
     tcase_add_test(k, test_set_nonblock);
     tcase_add_test(k, test_notsent_lowat);
+    tcase_add_test(k, test_queued_shrinks_as_the_peer_takes);
     tcase_add_test(k, test_unsent_after_reset);
     tcase_add_test(k, test_set_congestion);
     suite_add_tcase(s, k);

@@ -364,6 +364,25 @@ class TestSlowReaderAtTheEnd(ServerTestCase):
         self.assertEqual(code, 226, text)
 
 
+    def test_slow_reader_in_the_middle_is_not_timed_out(self):
+        # 32 KiB/s for 5 s, over twice the data timeout: the server writes nothing while the
+        # client drains its queue, but the client keeps taking bytes, so the download goes on
+        c, ds, data = small_window_retr(self, "m.bin", 8 << 20)
+        got = b""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5:
+            chunk = ds.recv(8 << 10)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.25)
+        self.assertLess(len(got), len(data), "the slow phase should not have reached the end")
+        got += recv_all(ds)
+        self.assertEqual(sha(got), sha(data))
+        code, text = c.reply(timeout=10)
+        self.assertEqual(code, 226, text)
+
+
 class TestDataTimeout(ServerTestCase):
     server_kwargs = {"args": ["--data-timeout", "1"]}
 
