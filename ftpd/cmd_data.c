@@ -20,25 +20,25 @@
 #include "workq.h"
 #include "xfer.h"
 
-/* The IPv4 address to announce in a 227 reply. */
+/* The IPv4 address to announce in a 227 reply, or -1 for a session on IPv6: its passive
+ * listener is IPv6 too, and no IPv4 address (--pasv-address included) would reach it. */
 static int pasv_ipv4(session *s, const struct sockaddr_storage *bound, unsigned char out[4])
 {
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)bound)->sin6_addr;
+    bool mapped = bound->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(a6);
+    if (bound->ss_family != AF_INET && !mapped)
+        return -1;
     const char *cfg_addr = s->srv->cfg->pasv_address;
     struct in_addr a;
     if (cfg_addr && inet_pton(AF_INET, cfg_addr, &a) == 1) {
         memcpy(out, &a, 4);
         return 0;
     }
-    if (bound->ss_family == AF_INET) {
-        memcpy(out, &((const struct sockaddr_in *)bound)->sin_addr, 4);
-        return 0;
-    }
-    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)bound)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+    if (mapped)
         memcpy(out, a6->s6_addr + 12, 4);
-        return 0;
-    }
-    return -1;
+    else
+        memcpy(out, &((const struct sockaddr_in *)bound)->sin_addr, 4);
+    return 0;
 }
 
 void cmd_pasv(session *s, const char *arg)

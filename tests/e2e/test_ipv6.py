@@ -40,6 +40,16 @@ class TestIPv6(ServerTestCase):
         code, text = reply(f, "EPRT |2|::1|80|")
         self.assertGreaterEqual(code, 500, text)
 
+    def test_pasv_refused_with_a_pasv_address_too(self):
+        # --pasv-address names an IPv4 address, which cannot reach the IPv6-only passive
+        # listener of a session on [::1]: PASV is refused all the same, EPSV still works
+        srv = self.start_server(listen="[::1]:0", args=["--pasv-address", "127.0.0.1"])
+        f = srv.ftp()
+        code, text = reply(f, "PASV")
+        self.assertEqual(code, 425, text)
+        srv.write("p6.txt", b"six")
+        self.assertEqual(retr(f, "p6.txt"), b"six")
+
     @unittest.skipIf(shutil.which("curl") is None, "curl is not installed")
     def test_curl_v6(self):
         data = self.srv.make_file("c6.bin", 200000, seed=3)
