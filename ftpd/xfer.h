@@ -48,7 +48,7 @@ typedef struct xfer {
     bool ascii;
     bool cr_pending;      /* ASCII upload: a CR ended the last chunk */
     bool corked;          /* TCP_CORK set on the data socket for a sendfile stream */
-    bool paced;           /* ...and TCP_NOTSENT_LOWAT: its end waits until the data has left */
+    bool paced;           /* corked or alone (xfer.c): its end waits until the data has left */
     int tail_unsent;      /* ...bytes still unsent in that wait when last looked; 0 outside it */
     bool lone_congestion; /* local-congestion was tried on it, a download running alone */
     bool eof;             /* source exhausted (RETR/LIST) or peer finished (STOR) */
