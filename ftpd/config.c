@@ -62,6 +62,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
     cfg->tls_require_reuse = true;
+    cfg->local_download_slots = -1;
     snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s", DEFAULT_LOCAL_CONGESTION);
 }
 
@@ -168,6 +169,7 @@ static const int_key int_keys[] = {
     {"login-failure-delay", offsetof(ftpd_config, login_failure_delay_ms), 0, 60000},
     {"workers", offsetof(ftpd_config, worker_threads), 0, 1024},
     {"inline-hash-max", offsetof(ftpd_config, inline_hash_max_us), 0, 100000},
+    {"local-download-slots", offsetof(ftpd_config, local_download_slots), 0, 100000},
 };
 
 static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *err, size_t err_size)
@@ -508,6 +510,7 @@ enum {
     OPT_LISTEN_IMPLICIT,
     OPT_STATE_DIR,
     OPT_LOCAL_CONGESTION,
+    OPT_LOCAL_DOWNLOAD_SLOTS,
 };
 
 static const struct option long_opts[] = {
@@ -544,6 +547,7 @@ static const struct option long_opts[] = {
     {"listen-implicit", required_argument, NULL, OPT_LISTEN_IMPLICIT},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"local-congestion", required_argument, NULL, OPT_LOCAL_CONGESTION},
+    {"local-download-slots", required_argument, NULL, OPT_LOCAL_DOWNLOAD_SLOTS},
     {NULL, 0, NULL, 0},
 };
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
@@ -602,6 +606,10 @@ static void print_help(void)
           "                            runs alone to a client on this host, or system for\n"
           "                            the system's default (default " DEFAULT_LOCAL_CONGESTION
           ")\n"
+          "      --local-download-slots N\n"
+          "                            downloads to clients on this host fed at once, the\n"
+          "                            rest waiting in line; 0 for no limit (default: twice\n"
+          "                            the number of CPUs)\n"
           "\n"
           "FTPS (TLS, RFC 4217):\n"
           "      --tls                 offer AUTH TLS on the control connection\n"

@@ -18,6 +18,7 @@
 
 static void accept_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud);
+static long dl_tick_cb(ev_loop *loop, ev_timer *t, void *ud);
 
 int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev_loop *loop)
 {
@@ -28,6 +29,7 @@ int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev
     /* Ready for server_shutdown from here on, even when a step below fails: the listeners
      * join the loop only in server_start. */
     ev_timer_init(&srv->accept_retry, accept_retry_cb, srv);
+    ev_timer_init(&srv->dl_tick, dl_tick_cb, srv);
     srv->accept_paused = true;
     ipcount_init(&srv->per_ip);
     for (size_t i = 0; i < cfg->listen_count; i++) {
@@ -106,6 +108,12 @@ int server_start(server *srv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 2;
     }
+    int slots = cfg->local_download_slots;
+    if (slots < 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        slots = 2 * (n > 0 ? (int)n : 1);
+    }
+    dlslots_init(&srv->dl_slots, slots, xfer_slot_resume);
     srv->wq = workq_new(srv->loop, threads);
     if (!srv->wq) {
         log_error("cannot start worker threads: %s", strerror(errno));
@@ -167,6 +175,22 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
         }
         return;
     }
+}
+
+bool server_download_may_send(server *srv, dlslot *sl)
+{
+    if (dlslots_enter(&srv->dl_slots, sl, ev_now(srv->loop)))
+        return true;
+    if (!ev_timer_active(&srv->dl_tick))
+        ev_timer_start(srv->loop, &srv->dl_tick, DLSLOT_TICK_MS);
+    return false;
+}
+
+static long dl_tick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    server *srv = ud;
+    dlslots_tick(&srv->dl_slots, ev_now(loop));
+    return dlslots_busy(&srv->dl_slots) ? DLSLOT_TICK_MS : EV_TIMER_STOP;
 }
 
 void server_transfer_started(server *srv)
@@ -254,6 +278,8 @@ void server_shutdown(server *srv)
         set_accepting(srv, false);
     if (srv->loop)
         ev_timer_stop(srv->loop, &srv->accept_retry);
+    if (srv->loop)
+        ev_timer_stop(srv->loop, &srv->dl_tick);
     for (size_t i = 0; i < srv->nlisten; i++)
         close(srv->listen_fds[i]);
     srv->nlisten = 0;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "dlslots.h"
 #include "ev.h"
 #include "ipcount.h"
 #include "users.h"
@@ -34,6 +35,8 @@ typedef struct server {
     struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
     size_t running_transfers;
+    dlslots dl_slots;             /* downloads to clients on this host fed at once */
+    ev_timer dl_tick;             /* runs dlslots_tick while a download waits for a slot */
     struct close_job *close_jobs; /* server_close_later jobs not yet delivered */
 } server;
 
@@ -54,6 +57,9 @@ void server_close_later(server *srv, int fd);
  * to the loop (the worker pool's limit drops to one less than its threads). */
 void server_transfer_started(server *srv);
 void server_transfer_ended(server *srv);
+
+/* A download asks to send (dlslots_enter); false: it waits for the resume callback. */
+bool server_download_may_send(server *srv, dlslot *sl);
 
 /* Called by a session when it closes: unlinks it and queues it for freeing. */
 void server_session_closed(server *srv, session *s);

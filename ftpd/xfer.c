@@ -193,8 +193,28 @@ void xfer_discard_orphan(session *s)
         end_orphan(s);
 }
 
+/* The download needs no slot any more: all of it is sent, or it ends. */
+static void leave_slot(xfer *x)
+{
+    if (!x->slot_wanted)
+        return;
+    x->slot_wanted = false;
+    dlslots_leave(&x->s->srv->dl_slots, &x->slot, ev_now(loop_of(x)));
+}
+
+void xfer_slot_resume(void *owner)
+{
+    xfer *x = owner;
+    if (x->slot_wait_start > 0) {
+        x->slot_waited_ms += ev_now(loop_of(x)) - x->slot_wait_start;
+        x->slot_wait_start = 0;
+    }
+    ev_timer_start(loop_of(x), &x->drain, 0); /* drain_cb pumps it */
+}
+
 static void release(xfer *x, bool keep_partial)
 {
+    leave_slot(x);
     if (x->counted)
         server_transfer_ended(x->s->srv);
     close_data(x);
@@ -264,12 +284,15 @@ static void log_transfer(xfer *x, bool complete)
     session *s = x->s;
     server *srv = s->srv;
     double secs = elapsed_s(x);
-    char wire[64] = "";
+    char wire[64] = "", line_wait[80] = "";
     if (x->zmode)
         snprintf(wire, sizeof wire, " (MODE Z, %lld on the wire)", x->wire);
-    session_log(s, "%s %s %s: %lld bytes%s in %.3f s (%.1f MiB/s)", kind_name(x->kind),
+    if (x->slot_waits > 0)
+        snprintf(line_wait, sizeof line_wait, ", %lld ms of it in line for a download slot (%u %s)",
+                 x->slot_waited_ms, x->slot_waits, x->slot_waits == 1 ? "wait" : "waits");
+    session_log(s, "%s %s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s", kind_name(x->kind),
                 x->vpath ? x->vpath : "", complete ? "ok" : "failed", x->done, wire, secs,
-                (double)x->done / secs / 1048576.0);
+                (double)x->done / secs / 1048576.0, line_wait);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else
@@ -446,6 +469,7 @@ static void tail_progress(xfer *x, int unsent)
  * the data is complete rather than cut) before the 226. */
 void xfer_end_stream(xfer *x)
 {
+    leave_slot(x);
     if (x->corked) {
         (void)net_set_cork(x->data.fd, false);
         x->corked = false;
@@ -810,6 +834,14 @@ static void begin_streaming(xfer *x)
     x->last_progress = x->started_ms;
     if (x->kind != XK_STOR) /* what the client takes is looked at from now on */
         ev_timer_start(loop_of(x), &x->timer, XFER_TAKEN_POLL_MS);
+    /* One turn sends a small file whole: it never keeps a reader waiting on another, so it
+     * needs no place in line. */
+    if (x->kind == XK_RETR && x->total - x->offset > XFER_WAKEUP_BUDGET &&
+        net_on_this_host(&s->peer, &s->local)) {
+        x->slot_wanted = true;
+        x->slot.owner = x;
+        x->slot.last_progress = &x->last_progress;
+    }
     x->expect = x->kind == XK_RETR && !x->ascii ? (long long)(x->total - x->offset) : -1;
     const char *mode = x->ascii ? "ASCII" : "BINARY";
     /* Clients read the size from the "(N bytes)" that ends a RETR's 150: keep it last. */
@@ -846,6 +878,15 @@ static void pump(xfer *x)
 {
     session *s = x->s;
     unsigned long seq = x->seq;
+    if (x->slot_wanted && !server_download_may_send(s->srv, &x->slot)) {
+        if (x->slot_wait_start == 0) {
+            x->slot_wait_start = ev_now(loop_of(x));
+            x->slot_waits++;
+        }
+        if (set_events(x, 0) < 0) /* until xfer_slot_resume */
+            xfer_fail_local(x, errno);
+        return;
+    }
     if (x->kind == XK_STOR)
         pump_in(x);
     else
@@ -1062,7 +1103,9 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
         n = snprintf(out, out_size, "%s %s: %lld bytes so far, %.1f MiB/s", kind_name(x->kind),
                      path, x->done, rate);
     if (x->zmode && n > 0 && (size_t)n < out_size)
-        snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
+        n += snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
+    if (x->slot.state == DLS_WAITING && n > 0 && (size_t)n < out_size)
+        snprintf(out + n, out_size - (size_t)n, "; waiting in line for a download slot");
 }
 
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
@@ -1073,6 +1116,8 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         upload_settled(x);
         return EV_TIMER_STOP;
     }
+    if (x->state == XS_RUNNING && x->slot.state == DLS_WAITING)
+        x->last_progress = ev_now(loop); /* waiting in line is the server's doing */
     if (x->state == XS_RUNNING && x->writing) {
         /* a writer moves this upload's bytes (or waits behind others, or for a slow disk):
          * the client is not idle */

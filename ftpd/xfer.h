@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "dlslots.h"
 #include "ev.h"
 #include "mz.h"
 #include "stream.h"
@@ -51,10 +52,15 @@ typedef struct xfer {
     bool paced;           /* corked or alone (xfer.c): its end waits until the data has left */
     int tail_unsent;      /* ...bytes still unsent in that wait when last looked; 0 outside it */
     bool lone_congestion; /* local-congestion was tried on it, a download running alone */
-    bool eof;             /* source exhausted (RETR/LIST) or peer finished (STOR) */
-    bool counted;         /* counted in the server's running transfers */
-    bool writing;         /* plain binary upload: an upload writer is moving its bytes now */
-    bool lowat;           /* ...and its socket wakes the loop only for XFER_WRITER_LOWAT bytes */
+    bool slot_wanted;     /* a download to a client on this host: sends only with a slot */
+    dlslot slot;          /* ...its place in the server's download slots (dlslots.h) */
+    long long slot_wait_start; /* ...when its current wait in line began, ms; 0: not waiting */
+    long long slot_waited_ms;  /* ...time spent in line so far */
+    unsigned slot_waits;       /* ...how often it waited */
+    bool eof;                  /* source exhausted (RETR/LIST) or peer finished (STOR) */
+    bool counted;              /* counted in the server's running transfers */
+    bool writing;              /* plain binary upload: an upload writer is moving its bytes now */
+    bool lowat; /* ...and its socket wakes the loop only for XFER_WRITER_LOWAT bytes */
     int listen_fd;
     int data_fd; /* -1 until connected; then owned by `data` */
     union {      /* plain, or TLS under PROT P (data_tls.base is data) */
@@ -118,6 +124,8 @@ static inline bool xfer_busy(const xfer *x)
 {
     return x && x->kind != XK_NONE;
 }
+/* dlslots' resume callback: a download that waited for a slot sends again. */
+void xfer_slot_resume(void *owner);
 /* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)", and the wire bytes in MODE Z)
  * into out. */
 void xfer_status(const xfer *x, char *out, size_t out_size);

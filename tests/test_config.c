@@ -239,6 +239,8 @@ static const bad_flag bad_flags[] = {
     {"--workers", "-2", "ftpd: --workers: expected a number from 0 to 1024, got '-2'\n"},
     {"--inline-hash-max", "100001",
      "ftpd: --inline-hash-max: expected a number from 0 to 100000, got '100001'\n"},
+    {"--local-download-slots", "many",
+     "ftpd: --local-download-slots: expected a number from 0 to 100000, got 'many'\n"},
     {"--log-level", "loud", "ftpd: --log-level: expected error, warn, info or debug, got 'loud'\n"},
     {"--pasv-ports", "100-200",
      "ftpd: --pasv-ports: expected FIRST-LAST with 1024 <= FIRST <= LAST <= 65535, got "
@@ -481,6 +483,11 @@ START_TEST(test_config_set)
     ck_assert_int_eq(cfg.inline_hash_max_us, 250); /* the default */
     ck_assert_int_eq(config_set(&cfg, "inline-hash-max", "1000", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.inline_hash_max_us, 1000);
+    ck_assert_int_eq(cfg.local_download_slots, -1); /* the default: twice the CPUs */
+    ck_assert_int_eq(config_set(&cfg, "local-download-slots", "0", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.local_download_slots, 0);
+    ck_assert_int_eq(config_set(&cfg, "local-download-slots", "-1", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "local-download-slots: expected a number from 0 to 100000, got '-1'");
     config_free(&cfg);
     ck_assert_ptr_null(cfg.pasv_address);
 }
