@@ -24,11 +24,6 @@ typedef struct auth_job {
     long long cpu_ns; /* what the check cost the worker */
 } auth_job;
 
-static bool is_anonymous_name(const char *name)
-{
-    return strcmp(name, "anonymous") == 0 || strcmp(name, "ftp") == 0;
-}
-
 static void free_job(auth_job *job)
 {
     if (job->password) {
@@ -81,7 +76,7 @@ void cmd_user(session *s, const char *arg)
         return;
     }
     const char *refusal =
-        ftps_login_refusal(s, arg, is_anonymous_name(arg) && s->srv->cfg->anon_root != NULL);
+        ftps_login_refusal(s, arg, users_is_anonymous_name(arg) && s->srv->cfg->anon_root != NULL);
     if (refusal) {
         session_log(s, "refused USER %s: TLS required", arg);
         session_reply(s, FTP_NOT_LOGGED_IN, "%s", refusal);
@@ -94,7 +89,7 @@ void cmd_user(session *s, const char *arg)
         return;
     }
     s->flags |= SF_USER_GIVEN;
-    if (is_anonymous_name(arg) && s->srv->cfg->anon_root)
+    if (users_is_anonymous_name(arg) && s->srv->cfg->anon_root)
         session_reply(s, FTP_NEED_PASSWORD, "Anonymous login ok, send your e-mail as password.");
     else
         session_reply(s, FTP_NEED_PASSWORD, "Password required for %s.", arg);
@@ -141,7 +136,7 @@ void cmd_pass(session *s, const char *arg)
     }
     s->flags &= ~SF_USER_GIVEN;
     const ftpd_config *cfg = s->srv->cfg;
-    if (is_anonymous_name(s->user_name) && cfg->anon_root) {
+    if (users_is_anonymous_name(s->user_name) && cfg->anon_root) {
         s->flags |= SF_ANONYMOUS;
         login_ok(s, NULL, cfg->anon_root, PERM_DEFAULT);
         return;

@@ -67,6 +67,19 @@ static void check_local_congestion(ftpd_config *cfg)
     cfg->local_congestion[0] = '\0';
 }
 
+/* While anonymous access is on, "ftp" and "anonymous" log in anonymously: an account of
+ * that name could never log in, and nothing else would say why. */
+static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *users)
+{
+    if (!cfg->anon_root)
+        return;
+    for (size_t i = 0; i < users->n; i++)
+        if (users_is_anonymous_name(users->v[i].name))
+            log_warn("account '%s' in %s cannot log in while anonymous access is on: the name "
+                     "means an anonymous login. Rename it, or use --no-anonymous.",
+                     users->v[i].name, cfg->users_file);
+}
+
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     struct signalfd_siginfo si;
@@ -101,6 +114,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    warn_shadowed_accounts(&cfg, &users);
     if (cfg.demo_account_warning)
         log_warn("the shipped demo users file (%s) is in use: account 'demo' with password "
                  "'demo' can log in and upload. Use --users FILE for real accounts.",

@@ -58,6 +58,11 @@ void users_free(ftpd_users *users)
     users->n = 0;
 }
 
+bool users_is_anonymous_name(const char *name)
+{
+    return strcmp(name, "anonymous") == 0 || strcmp(name, "ftp") == 0;
+}
+
 const ftpd_user *users_find(const ftpd_users *users, const char *name)
 {
     for (size_t i = 0; i < users->n; i++)

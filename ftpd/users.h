@@ -41,6 +41,8 @@ void users_format_perms(unsigned perms, char *out);
 int users_load(const char *path, ftpd_users *users, char *err, size_t err_size);
 void users_free(ftpd_users *users);
 const ftpd_user *users_find(const ftpd_users *users, const char *name);
+/* "anonymous" and "ftp": the names of an anonymous login while anonymous access is on. */
+bool users_is_anonymous_name(const char *name);
 /* Checks password against hash with crypt_r(). A NULL hash still spends the time of a real
  * check (against a fixed dummy hash) and returns false, so unknown names cannot be told from
  * wrong passwords by timing. Thread-safe. */

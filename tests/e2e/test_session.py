@@ -198,6 +198,18 @@ class TestLogin(ServerTestCase):
         self.assertLess(time.monotonic() - t0, 4.0)
         self.assertTrue(c.closed(5))
 
+    def test_account_named_ftp_is_shadowed_by_anonymous_access(self):
+        users = [("alice", "secret", "elr"), ("ftp", "ftppass", "elr")]
+        srv = self.start_server(users=users, args=FAST_FAIL)
+        self.assertTrue(srv.wait_log(r"account 'ftp' in .* cannot log in while anonymous"),
+                        srv.log_text())
+        self.assertNotIn("account 'alice'", srv.log_text())
+        # without anonymous access the name is an account like any other
+        srv = self.start_server(users=users, anonymous=False, args=FAST_FAIL)
+        f = srv.ftp("ftp", "ftppass")
+        f.quit()
+        self.assertNotIn("cannot log in", srv.log_text())
+
 
 class TestCheapHashInline(ServerTestCase):
     """MD5-crypt costs ~0.15 ms: once measured on the workers a few times, ftpd checks it on
