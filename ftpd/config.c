@@ -62,7 +62,6 @@ void config_defaults(ftpd_config *cfg)
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
     cfg->tls_require_reuse = true;
-    cfg->local_download_slots = -1;
     snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s", DEFAULT_LOCAL_CONGESTION);
 }
 
@@ -608,8 +607,7 @@ static void print_help(void)
           ")\n"
           "      --local-download-slots N\n"
           "                            downloads to clients on this host fed at once, the\n"
-          "                            rest waiting in line; 0 for no limit (default: twice\n"
-          "                            the number of CPUs)\n"
+          "                            rest waiting in line; 0 for no limit (default 0)\n"
           "\n"
           "FTPS (TLS, RFC 4217):\n"
           "      --tls                 offer AUTH TLS on the control connection\n"

@@ -33,7 +33,7 @@ typedef struct ftpd_config {
     char local_congestion[16];  /* TCP congestion control of data connections with a client
                                  * on this host; "": the system default (default "reno") */
     int local_download_slots;   /* downloads to clients on this host fed at once (dlslots.h);
-                                 * 0: no limit; -1 (default): twice the CPUs */
+                                 * 0 (default): no limit */
     bool demo_account_warning;  /* set when the users file holds the shipped demo account */
     char *config_file;          /* the -c FILE that was read, for messages */
     /* FTPS (RFC 4217) */

@@ -1,13 +1,13 @@
 /* Download slots: how many downloads to clients on this host ftpd feeds at once.
  *
- * Such a client shares the server's CPUs. Fed all at once, 200 downloads make 200 readers
- * runnable together, and a client that runs them as threads (Python's ftplib under its
- * interpreter lock, say) spends its time handing the CPU between them; fed a few at a time,
- * each download finishes in a burst while the others wait in line, and the same bytes arrive
- * sooner. A download holds its slot while it moves; one that stops moving (its client reads
- * slowly, or not at all) gives up its slot and runs on unlimited, and one that has held its
- * slot for a long turn while others wait goes to the back of the line, so neither a stalled
- * client nor a large file keeps the rest waiting. Remote clients never queue: their
+ * Off unless configured (--local-download-slots). Such a client shares the server's CPUs. Fed all
+ * at once, 200 downloads make 200 readers runnable together, and a client that runs them as threads
+ * (Python's ftplib under its interpreter lock, say) spends its time handing the CPU between them;
+ * fed a few at a time, each download finishes in a burst while the others wait in line, and the
+ * same bytes arrive sooner. A download holds its slot while it moves; one that stops moving (its
+ * client reads slowly, or not at all) gives up its slot and runs on unlimited, and one that has
+ * held its slot for a long turn while others wait goes to the back of the line, so neither a
+ * stalled client nor a large file keeps the rest waiting. Remote clients never queue: their
  * downloads wait on the network, and feeding many of them at once is what keeps it busy.
  *
  * Pure bookkeeping on the loop thread: the owner (an xfer) pauses itself when told to wait

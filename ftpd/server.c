@@ -108,12 +108,7 @@ int server_start(server *srv)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 2;
     }
-    int slots = cfg->local_download_slots;
-    if (slots < 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        slots = 2 * (n > 0 ? (int)n : 1);
-    }
-    dlslots_init(&srv->dl_slots, slots, xfer_slot_resume);
+    dlslots_init(&srv->dl_slots, cfg->local_download_slots, xfer_slot_resume);
     srv->wq = workq_new(srv->loop, threads);
     if (!srv->wq) {
         log_error("cannot start worker threads: %s", strerror(errno));

@@ -483,9 +483,9 @@ START_TEST(test_config_set)
     ck_assert_int_eq(cfg.inline_hash_max_us, 250); /* the default */
     ck_assert_int_eq(config_set(&cfg, "inline-hash-max", "1000", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.inline_hash_max_us, 1000);
-    ck_assert_int_eq(cfg.local_download_slots, -1); /* the default: twice the CPUs */
-    ck_assert_int_eq(config_set(&cfg, "local-download-slots", "0", err, sizeof(err)), 0);
-    ck_assert_int_eq(cfg.local_download_slots, 0);
+    ck_assert_int_eq(cfg.local_download_slots, 0); /* the default: no limit */
+    ck_assert_int_eq(config_set(&cfg, "local-download-slots", "4", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.local_download_slots, 4);
     ck_assert_int_eq(config_set(&cfg, "local-download-slots", "-1", err, sizeof(err)), -1);
     ck_assert_str_eq(err, "local-download-slots: expected a number from 0 to 100000, got '-1'");
     config_free(&cfg);
