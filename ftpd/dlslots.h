@@ -8,7 +8,9 @@
  * client reads slowly, or not at all) gives up its slot and runs on unlimited, and one that has
  * held its slot for a long turn while others wait goes to the back of the line, so neither a
  * stalled client nor a large file keeps the rest waiting. Remote clients never queue: their
- * downloads wait on the network, and feeding many of them at once is what keeps it busy.
+ * downloads wait on the network, and feeding many of them at once is what keeps it busy. The
+ * price is the wait itself: many local clients that each read slowly make a long line while the
+ * server idles, hence off by default.
  *
  * Pure bookkeeping on the loop thread: the owner (an xfer) pauses itself when told to wait
  * and is resumed through the callback.
