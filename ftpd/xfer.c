@@ -835,9 +835,9 @@ static void begin_streaming(xfer *x)
     if (x->kind != XK_STOR) /* what the client takes is looked at from now on */
         ev_timer_start(loop_of(x), &x->timer, XFER_TAKEN_POLL_MS);
     /* One turn sends a small file whole: it never keeps a reader waiting on another, so it
-     * needs no place in line. */
-    if (x->kind == XK_RETR && x->total - x->offset > XFER_WAKEUP_BUDGET &&
-        net_on_this_host(&s->peer, &s->local)) {
+     * needs no place in line. Without a limit (the default) no download needs one. */
+    if (x->kind == XK_RETR && s->srv->dl_slots.limit > 0 &&
+        x->total - x->offset > XFER_WAKEUP_BUDGET && net_on_this_host(&s->peer, &s->local)) {
         x->slot_wanted = true;
         x->slot.owner = x;
         x->slot.last_progress = &x->last_progress;
