@@ -547,6 +547,8 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     long long now = ev_now(loop);
     if (s->state == SESS_LOGIN_DELAY) {
         session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect.");
+        if (s->state == SESS_CLOSED) /* the client had gone: its session is freed soon */
+            return EV_TIMER_STOP;
         if (s->login_failures >= cfg->max_login_failures) {
             session_log(s, "too many login failures, closing");
             session_reply(s, FTP_SERVICE_UNAVAILABLE, "Too many login failures, closing.");

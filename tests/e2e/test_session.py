@@ -5,6 +5,7 @@ import ftplib
 import os
 import re
 import socket
+import struct
 import threading
 import time
 import unittest
@@ -142,6 +143,23 @@ class TestLogin(ServerTestCase):
         code, text = bad.reply(timeout=10)
         self.assertEqual(code, 530, text)
         self.assertGreaterEqual(time.monotonic() - t0, 1.3, "530 was not delayed")
+
+    def test_client_gone_before_delayed_530(self):
+        # The delayed 530 finds the connection reset: the session closes then, and its timer
+        # must not be armed again for the session that is about to be freed.
+        srv = self.start_server(args=["--login-failure-delay", "200"])
+        for _ in range(3):
+            c = srv.control()
+            self.assertEqual(c.cmd("USER " + DEFAULT_USER)[0], 331)
+            c.send("PASS wrong\r\n")
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.sock.close()  # RST, before the 530 is due
+        time.sleep(0.6)
+        for _ in range(3):  # the timers of other sessions still run
+            f = srv.ftp()
+            self.assertEqual(reply(f, "NOOP")[0], 200)
+            f.quit()
+        self.assertIsNone(srv.proc.poll(), "ftpd died")
 
     def test_default_failure_delay(self):
         srv = self.start_server()  # default --login-failure-delay (1000 ms)
