@@ -177,11 +177,12 @@ void cmd_size(session *s, const char *arg)
         return;
     bool have = vfs_stat(&s->vfs, vpath, &st) == 0;
     int err = errno;
-    /* An interrupted upload's size is what a resuming client needs to know. Only a session
-     * that may upload can resume; every other one is about to download the file itself, and
-     * a size that is not the file's would break that download. */
-    off_t partial =
-        (s->perms & (PERM_WRITE | PERM_APPEND)) ? upload_resume_size(&s->vfs, vpath) : -1;
+    /* SIZE is what RETR would send (RFC 3659), so a file that exists reports its own size,
+     * whatever upload of it was cut short. A name that only has a partial upload (its first
+     * upload never completed) reports the partial to a session that may resume it. */
+    off_t partial = !have && err == ENOENT && (s->perms & (PERM_WRITE | PERM_APPEND))
+                        ? upload_resume_size(&s->vfs, vpath)
+                        : -1;
     if (partial >= 0) {
         session_reply(s, FTP_FILE_STATUS, "%lld", (long long)partial);
         return;

@@ -209,7 +209,9 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
         }
     }
 
-    if (mode != UPLOAD_NEW) {
+    /* APPE appends to the file that exists, the one SIZE reports; only a name without one
+     * continues its partial. REST n continues a partial that holds n bytes either way. */
+    if (mode == UPLOAD_RESTART || (mode == UPLOAD_APPEND && !have_target && !have_mode)) {
         int c = claim_partial(u, mode == UPLOAD_RESTART ? rest : 1, &size);
         if (c < 0)
             goto fail;

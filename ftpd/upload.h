@@ -3,11 +3,12 @@
  * upload never damages the previous version.
  *
  * Resume: when an upload fails after some bytes arrived, its data is kept as the target's
- * hidden partial file. REST n + STOR and APPE continue from that partial when it exists (and
- * holds at least n bytes); otherwise they start from a copy of the first n bytes (REST) or all
- * bytes (APPE) of the current target. upload_resume_size() is what SIZE reports while a
- * partial exists, so clients that ask SIZE before resuming (curl -C -, lftp reput) get the
- * right offset.
+ * hidden partial file. REST n + STOR continues from that partial when it holds at least n
+ * bytes, and APPE when the target does not exist; otherwise they start from a copy of the
+ * first n bytes (REST) or all bytes (APPE) of the current target. SIZE reports
+ * upload_resume_size() only for a name without a file, so that it always agrees with what
+ * RETR sends, and clients that ask SIZE before resuming (curl -C -, lftp reput) resume an
+ * interrupted first upload.
  */
 #ifndef UPLOAD_H
 #define UPLOAD_H

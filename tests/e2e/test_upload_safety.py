@@ -1,6 +1,7 @@
 """Uploads are written aside and renamed into place when complete: readers see the old file
 during an upload, a killed or aborted upload leaves the old file intact byte for byte, a killed
-upload of a new file can be resumed (SIZE reports the partial, REST+STOR / APPE continue it),
+upload of a new file can be resumed (SIZE reports the partial, REST+STOR / APPE continue it;
+a file that exists keeps its own SIZE),
 and the server's internal names never show up or open."""
 import os
 import socket
@@ -163,8 +164,10 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertTrue(self.srv.wait_log(r"STOR /victim\.bin (failed|ok)", timeout=10))
         f = self.srv.ftp()
         self.assertEqual(sha(retr(f, "victim.bin")), sha(old))
-        # the bytes that did arrive are kept for a resume
-        self.assertEqual(reply(f, "SIZE victim.bin"), (213, "213 200000"))
+        # SIZE stays the file's; the bytes that did arrive are kept for a resume (REST)
+        self.assertEqual(reply(f, "SIZE victim.bin"), (213, "213 %d" % len(old)))
+        self.assertEqual(os.path.getsize(os.path.join(directory, ".ftpd-partial.victim.bin")),
+                         200000)
 
     def test_reset_data_keeps_old_file(self):
         old = self.srv.make_file("keep2.bin", 250000, seed=7)
@@ -234,18 +237,32 @@ class TestKilledUploads(UploadSafetyBase):
         stor(f, "twice.bin", full[500000:], rest=500000)
         self.assertEqual(sha(self.srv.read("twice.bin")), sha(full))
 
-    def test_killed_overwrite_resume(self):
+    def test_killed_overwrite_keeps_size_and_rest_resumes(self):
         old = self.srv.make_file("ow.bin", 50000, seed=14)
         new = data_bytes(400000, 15)
         c, ds = self.begin_upload("ow.bin", new[:150000])
         self.kill_client(c, ds)
         f = self.srv.ftp()
         f.voidcmd("TYPE I")
+        # SIZE is what RETR sends, also to a session that may upload (RFC 3659)
+        self.assertEqual(f.size("ow.bin"), len(old))
         self.assertEqual(retr(f, "ow.bin"), old)
-        n = f.size("ow.bin")  # the partial's size, so that clients resume it
-        self.assertEqual(n, 150000)
-        stor(f, "ow.bin", new[n:], rest=n)
+        # a client that knows how far it got continues the kept partial with REST
+        stor(f, "ow.bin", new[150000:], rest=150000)
         self.assertEqual(sha(self.srv.read("ow.bin")), sha(new))
+        self.assertEqual(f.size("ow.bin"), len(new))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_appe_appends_to_the_file_not_a_partial_beside_it(self):
+        old = self.srv.make_file("log.txt", 30000, seed=16)
+        c, ds = self.begin_upload("log.txt", data_bytes(90000, 17))
+        self.kill_client(c, ds)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        stor(f, "log.txt", b"appended", cmd="APPE")
+        self.assertEqual(self.srv.read("log.txt"), old + b"appended")
+        self.assertEqual(f.size("log.txt"), len(old) + len(b"appended"))
+        self.assertEqual(self.srv.internal_files(), [])
 
     def test_fresh_stor_after_partial_wins(self):
         c, ds = self.begin_upload("p.bin", b"p" * 80000)
@@ -269,22 +286,32 @@ class TestKilledUploads(UploadSafetyBase):
 
 
 class TestPartialsAndReaders(UploadSafetyBase):
-    """A session that cannot upload never resumes: SIZE tells it the file's own size, which
-    its download of the file will get, whatever partial upload waits beside it."""
+    """SIZE tells every session the file's own size, which its download of the file gets,
+    whatever partial upload waits beside it."""
     server_kwargs = {"users": [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmw"),
                                ("reader", "reader-Pw-1", "elr")]}
 
-    def test_size_for_a_reader_is_the_file_not_the_partial(self):
+    def test_size_is_the_file_not_the_partial(self):
         old = self.srv.make_file("doc.bin", 50000, seed=21)
         c, ds = self.begin_upload("doc.bin", data_bytes(150000, 22))
         self.kill_client(c, ds)
-        reader = self.srv.ftp("reader", "reader-Pw-1")
-        reader.voidcmd("TYPE I")
-        self.assertEqual(reader.size("doc.bin"), len(old))
-        self.assertEqual(retr(reader, "doc.bin"), old)
-        writer = self.srv.ftp()
-        writer.voidcmd("TYPE I")
-        self.assertEqual(writer.size("doc.bin"), 150000)  # what a resume continues from
+        for who in (("reader", "reader-Pw-1"), (DEFAULT_USER, DEFAULT_PASSWORD)):
+            f = self.srv.ftp(*who)
+            f.voidcmd("TYPE I")
+            self.assertEqual(f.size("doc.bin"), len(old), who[0])
+            self.assertEqual(retr(f, "doc.bin"), old, who[0])
+            f.quit()
+
+    def test_curl_download_after_a_cut_upload(self):
+        old = self.srv.make_file("c.bin", 400000, seed=23)
+        c, ds = self.begin_upload("c.bin", data_bytes(100000, 24))
+        self.kill_client(c, ds)
+        out = os.path.join(self.srv.base, "c.out")  # curl asks SIZE, then RETR
+        r = subprocess.run(["curl", "-sS", "--max-time", "20", "-o", out, self.srv.url("c.bin")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out, "rb") as fh:
+            self.assertEqual(fh.read(), old)
 
 
 class TestInternalNames(UploadSafetyBase):
@@ -373,7 +400,7 @@ class TestLargeUploads(UploadSafetyBase):
         self.assertEqual(sha(self.srv.read("bigab.bin")), sha(old))
         f = self.srv.ftp()
         f.voidcmd("TYPE I")
-        self.assertEqual(f.size("bigab.bin"), part)
+        self.assertEqual(f.size("bigab.bin"), len(old))
         stor(f, "bigab.bin", full[part:], rest=part)
         self.assertEqual(sha(self.srv.read("bigab.bin")), sha(full))
         self.assertEqual(self.srv.internal_files(), [])
@@ -398,7 +425,7 @@ class TestLargeUploads(UploadSafetyBase):
         f = self.srv.ftp()
         self.assertEqual(sha(retr(f, "bigkill.bin")), sha(old))
         f.voidcmd("TYPE I")
-        self.assertEqual(f.size("bigkill.bin"), part)
+        self.assertEqual(f.size("bigkill.bin"), len(old))
         stor(f, "bigkill.bin", full[part:], rest=part)
         self.assertEqual(sha(retr(f, "bigkill.bin")), sha(full))
         self.assertEqual(self.srv.internal_files(), [])
