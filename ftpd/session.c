@@ -376,13 +376,21 @@ static bool quit_waits(const session *s, const char *verb)
     return strcmp(verb, "QUIT") == 0 && s->xfer->kind == XK_STOR;
 }
 
+/* Until its 150 is out a transfer has nothing to report, and a reply to a later command
+ * would come before that 150: only ABOR and QUIT act on it then. */
+static bool waits_for_150(const session *s, const char *verb)
+{
+    return xfer_unannounced(s->xfer) && strcmp(verb, "ABOR") != 0 && strcmp(verb, "QUIT") != 0;
+}
+
 static void run_line(session *s, char *line)
 {
     ftp_cmd cmd;
     ftp_parse_line(line, &cmd);
     if (s->xfer)
         xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
-    if (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || quit_waits(s, cmd.verb))) {
+    if (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || quit_waits(s, cmd.verb) ||
+                               waits_for_150(s, cmd.verb))) {
         size_t need = strlen(cmd.verb) + 1 + strlen(cmd.arg) + 1;
         free(s->deferred_line);
         s->deferred_line = malloc(need);

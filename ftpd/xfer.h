@@ -124,6 +124,12 @@ static inline bool xfer_busy(const xfer *x)
 {
     return x && x->kind != XK_NONE;
 }
+/* A transfer command was given and its 150 has not gone out yet (the data connection is
+ * not there yet). */
+static inline bool xfer_unannounced(const xfer *x)
+{
+    return xfer_busy(x) && x->state <= XS_CONNECTED;
+}
 /* dlslots' resume callback: a download that waited for a slot sends again. */
 void xfer_slot_resume(void *owner);
 /* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)", and the wire bytes in MODE Z)

@@ -189,6 +189,24 @@ class TestStatAbor(ServerTestCase):
         codes = [c.reply(timeout=5)[0] for _ in range(3)]
         self.assertEqual(codes, [426, 226, 200])
 
+    def test_replies_in_order_when_commands_follow_retr_before_its_150(self):
+        # The data connection comes after RETR, NOOP and STAT: their replies must not pass
+        # the 150 that RETR gets once the connection is there
+        self.srv.write("small.bin", b"s" * 5000)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        nums = [int(n) for n in re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()]
+        c.send("RETR small.bin\r\nNOOP\r\nSTAT\r\n")
+        time.sleep(0.3)
+        ds = socket.create_connection((c.host, nums[4] * 256 + nums[5]), timeout=10)
+        self.assertEqual(recv_all(ds), b"s" * 5000)
+        ds.close()
+        codes = [c.reply(timeout=5)[0] for _ in range(4)]
+        self.assertEqual(codes, [150, 226, 200, 211])
+
     def test_abor_without_transfer(self):
         f = self.srv.ftp()
         self.assertCode(reply(f, "ABOR"), (225, 226))
