@@ -97,12 +97,16 @@ bool commands_not_implemented(const char *verb)
 
 void commands_dispatch(session *s, const ftp_cmd *cmd)
 {
+    const command *c = find_command(cmd->verb);
+    /* RNTO must follow RNFR at once (RFC 959): any other line, even one refused, ends the
+     * rename, and so does an RNTO refused for want of its argument. */
+    if (s->rename_from && (!c || c->handler != cmd_rnto || !cmd->arg[0]))
+        session_forget_rename(s);
     if (!cmd->verb[0]) {
         /* Every line gets a reply: a client that sent one waits for it. */
         session_reply(s, FTP_SYNTAX_ERROR, "Empty command.");
         return;
     }
-    const command *c = find_command(cmd->verb);
     /* An unknown line is not echoed: a mistyped PASS ("PASS<TAB>secret", a stray Telnet
      * byte inside the verb) is one, and the password must never reach a log. */
     if (!c)
@@ -132,11 +136,6 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
     if (c->perm && !(s->perms & c->perm)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied.");
         return;
-    }
-    /* RNTO must follow RNFR at once (RFC 959). */
-    if (s->rename_from && c->handler != cmd_rnto) {
-        free(s->rename_from);
-        s->rename_from = NULL;
     }
     if (s->rang_set && !hash_rang_allows(s, c->handler))
         return;

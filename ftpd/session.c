@@ -312,6 +312,12 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     return s;
 }
 
+void session_forget_rename(session *s)
+{
+    free(s->rename_from);
+    s->rename_from = NULL;
+}
+
 void session_close_after_flush(session *s)
 {
     if (s->state == SESS_CLOSED)
@@ -433,6 +439,7 @@ static void process_input(session *s)
             break;
         s->last_activity = ev_now(s->srv->loop);
         if (r == FTP_PARSE_TOO_LONG) {
+            session_forget_rename(s);
             session_reply(s, FTP_SYNTAX_ERROR, "Command line too long.");
             continue;
         }
@@ -440,10 +447,12 @@ static void process_input(session *s)
         char joined[FTP_LINE_MAX + 1];
         snprintf(joined, sizeof joined, cmd.has_arg ? "%s %s" : "%s%s", cmd.verb, cmd.arg);
         if (cmd.has_nul) {
+            session_forget_rename(s);
             session_reply(s, FTP_ARG_SYNTAX_ERROR, "NUL byte in command line.");
             continue;
         }
         if (cmd.verb_too_long) {
+            session_forget_rename(s);
             session_reply(s, FTP_SYNTAX_ERROR, "Unknown command.");
             continue;
         }

@@ -100,6 +100,8 @@ void session_free(session *s);
 void session_reply(session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void session_reply_lines(session *s, int code, const char *text);
+/* Ends a pending rename: the RNFR is forgotten (RNTO must follow it at once). */
+void session_forget_rename(session *s);
 /* Sends what is queued, then closes (QUIT, 421). */
 void session_close_after_flush(session *s);
 /* Closes at once (peer gone, fatal error). Safe to call twice. */

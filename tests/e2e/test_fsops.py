@@ -78,6 +78,12 @@ class TestFsOps(ServerTestCase):
         self.assertCode(reply(f, "NOOP"), 200)
         self.assertCode(reply(f, "RNTO sub3"), 503)
         self.assertTrue(self.srv.exists("sub2"))
+        # so does a line that is refused: unknown, without its argument, with a NUL, too long
+        for between in ("BOGUS", "DELE", "RNTO", "NO\0OP", "X" * 5000):
+            self.assertCode(reply(f, "RNFR sub2"), 350)
+            self.assertEqual(reply(f, between)[0] // 100, 5, between[:10])
+            self.assertCode(reply(f, "RNTO sub3"), 503, between[:10])
+            self.assertTrue(self.srv.exists("sub2"))
         # rename over an existing file replaces it
         self.srv.write("x1", b"one")
         self.srv.write("x2", b"two")
