@@ -82,8 +82,14 @@ void cmd_opts(session *s, const char *arg)
 {
     if (hash_opts(s, arg) || mode_z_opts(s, arg))
         return;
-    if (strncasecmp(arg, "UTF8", 4) == 0) {
-        session_reply(s, FTP_CMD_OK, "Always in UTF8 mode.");
+    if (strncasecmp(arg, "UTF8", 4) == 0 && (arg[4] == ' ' || arg[4] == '\0')) {
+        const char *v = arg[4] ? arg + 5 : "";
+        if (v[0] == '\0' || strcasecmp(v, "ON") == 0)
+            session_reply(s, FTP_CMD_OK, "Always in UTF8 mode.");
+        else if (strcasecmp(v, "OFF") == 0)
+            session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "UTF8 cannot be turned off.");
+        else
+            session_reply(s, FTP_ARG_SYNTAX_ERROR, "OPTS UTF8 takes ON or OFF.");
         return;
     }
     if (strncasecmp(arg, "MLST", 4) == 0 && (arg[4] == ' ' || arg[4] == '\0')) {

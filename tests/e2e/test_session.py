@@ -68,6 +68,10 @@ class TestLogin(ServerTestCase):
         self.assertCode(c.cmd("FEAT"), 211)
         self.assertCode(c.cmd("HELP"), 214)
         self.assertCode(c.cmd("OPTS UTF8 ON"), 200)
+        self.assertCode(c.cmd("OPTS UTF8"), 200)
+        self.assertCode(c.cmd("OPTS UTF8 OFF"), 504)
+        self.assertCode(c.cmd("OPTS UTF8 FOO"), 501)
+        self.assertCode(c.cmd("OPTS UTF8X"), 501)
         self.assertNotEqual(c.cmd("AUTH TLS")[0], 530)
         self.assertCode(c.cmd("QUIT"), 221)
 
