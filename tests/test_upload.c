@@ -216,14 +216,29 @@ END_TEST
 START_TEST(test_appe_from_partial)
 {
     upload u;
-    put_file("f", "old");
-    put_file(".ftpd-partial.f", "abc");
+    put_file(".ftpd-partial.f", "abc"); /* the name's first upload never completed */
     ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_APPEND, 0, 1), 0);
     ck_assert_int_eq(u.offset, 3);
     ck_assert_int_eq(lseek(u.fd, 0, SEEK_CUR), 3);
     wr(&u, "def");
     ck_assert_int_eq(upload_commit(&u), 0);
     ck_assert_str_eq(content("f"), "abcdef");
+    ck_assert_int_eq(internal_files("."), 0);
+}
+END_TEST
+
+/* APPE appends to the file that exists (what SIZE reports), not to a partial beside it; the
+ * complete upload then supersedes the partial. */
+START_TEST(test_appe_to_file_beside_partial)
+{
+    upload u;
+    put_file("f", "old");
+    put_file(".ftpd-partial.f", "abc");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_APPEND, 0, 1), 0);
+    ck_assert_int_eq(u.offset, 3);
+    wr(&u, "def");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("f"), "olddef");
     ck_assert_int_eq(internal_files("."), 0);
 }
 END_TEST
@@ -541,6 +556,7 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_rest_from_partial);
     tcase_add_test(tc, test_rest_from_partial_fails_again);
     tcase_add_test(tc, test_appe_from_partial);
+    tcase_add_test(tc, test_appe_to_file_beside_partial);
     tcase_add_test(tc, test_appe_from_target);
     tcase_add_test(tc, test_rest_from_target);
     tcase_add_test(tc, test_large_copy);
