@@ -236,9 +236,7 @@ class Control:
         """PASV and connect; returns the data socket."""
         code, text = self.cmd("PASV")
         assert code == 227, text
-        nums = re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()
-        port = int(nums[4]) * 256 + int(nums[5])
-        return socket.create_connection((self.host, port), timeout=timeout)
+        return socket.create_connection((self.host, pasv_port(text)), timeout=timeout)
 
     def epsv(self, timeout=10):
         """EPSV and connect; returns the data socket."""
@@ -246,6 +244,12 @@ class Control:
         assert code == 229, text
         port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
         return socket.create_connection((self.host, port), timeout=timeout)
+
+
+def pasv_port(text):
+    """The port a 227 reply (h1,h2,h3,h4,p1,p2) announces."""
+    nums = re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()
+    return int(nums[4]) * 256 + int(nums[5])
 
 
 def recv_all(sock, limit=1 << 30, timeout=20):

@@ -3,12 +3,12 @@ to the client's own address and never below port 1024; passive connections from 
 address are refused."""
 import ftplib
 import os
-import re
 import socket
 import time
 import unittest
 
-from ftpd_harness import (ServerTestCase, listing, nlst, recv_all, reply, retr, stor)
+from ftpd_harness import (ServerTestCase, listing, nlst, pasv_port, recv_all, reply, retr,
+                          stor)
 
 
 class TestPathEscapes(ServerTestCase):
@@ -265,8 +265,7 @@ class TestDataAddress(ServerTestCase):
         c.cmd("TYPE I")
         code, text = c.cmd("PASV")
         self.assertEqual(code, 227, text)
-        nums = [int(x) for x in re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()]
-        port = nums[4] * 256 + nums[5]
+        port = pasv_port(text)
         # a thief from 127.0.0.2 connects first; it must get no data
         thief = socket.socket()
         thief.bind(("127.0.0.2", 0))

@@ -7,7 +7,8 @@ import socket
 import time
 import unittest
 
-from ftpd_harness import (ServerTestCase, data_bytes, recv_all, reply, retr, sha, stor)
+from ftpd_harness import (ServerTestCase, data_bytes, pasv_port, recv_all, reply, retr, sha,
+                          stor)
 
 
 def text_lines(n, seed=0):
@@ -471,8 +472,7 @@ class TestPasvOptions(ServerTestCase):
             code, text = c.cmd("PASV")
             self.assertEqual(code, 227, text)
             self.assertIn("127,0,0,1,", text)
-            nums = [int(x) for x in re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()]
-            port = nums[4] * 256 + nums[5]
+            port = pasv_port(text)
             self.assertTrue(self.first <= port <= self.last, port)
             code, text = c.cmd("EPSV")
             port = int(re.search(r"\(\|\|\|(\d+)\|\)", text).group(1))
