@@ -175,13 +175,12 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
     if (fstatat(d->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return 0;
     if (S_ISLNK(st.st_mode)) {
-        /* Report what a link points to, as clients expect, but only when the target lies
-         * beneath the root: a link out of the root shows as a link and reveals nothing. */
+        /* Report what a link points to, as clients expect. A link out of the root, or to
+         * nothing, is left out: listed, it would reveal what lies outside, and a mirroring
+         * client would stop at the 550 that fetching it must give. */
         char vp[PATH_VMAX];
-        struct stat target;
-        if (path_resolve(d->dir_vpath, name, vp, sizeof vp) == 0 &&
-            vfs_stat(d->v, vp, &target) == 0)
-            st = target;
+        if (path_resolve(d->dir_vpath, name, vp, sizeof vp) != 0 || vfs_stat(d->v, vp, &st) != 0)
+            return 0;
     }
     switch (d->fmt) {
     case DL_LIST:

@@ -86,6 +86,15 @@ class TestLftp(ServerTestCase):
         for p in tree:
             self.assertEqual(self.srv.read("rtree/" + p[len("tree/"):]), self.srv.read(p), p)
 
+    def test_mirror_passes_over_links_it_could_not_fetch(self):
+        data = self.srv.make_file("m/a.bin", 4096, seed=3)
+        os.symlink("/etc/passwd", self.srv.local("m/out"))
+        os.symlink("missing.bin", self.srv.local("m/dangling"))
+        os.symlink("a.bin", self.srv.local("m/in"))
+        self.lftp("mirror m %s" % self.local("mm"))
+        self.assertEqual(sorted(os.listdir(self.local("mm"))), ["a.bin", "in"])
+        self.assertEqual(self.readlocal("mm/in"), data)
+
     def test_ls_and_cls(self):
         self.srv.write("l/one.txt", b"1")
         self.srv.write("l/two words.txt", b"22")

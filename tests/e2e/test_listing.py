@@ -203,6 +203,31 @@ class TestListing(ServerTestCase):
         self.assertIn("link-to-file", nlst(f))
         lines = [l for l in listing(f) if "link-to-file" in l]
         self.assertEqual(len(lines), 1, lines)
+        self.assertTrue(lines[0].startswith("-") and " 1234 " in lines[0], lines)  # the file's
+        facts = dict(f.mlsd())["link-to-file"]
+        self.assertEqual((facts["type"], facts["size"]), ("file", "1234"))
+
+    def test_links_out_of_the_root_or_to_nothing_are_not_listed(self):
+        outside = os.path.join(self.srv.base, "outside.txt")
+        with open(outside, "wb") as fh:
+            fh.write(b"secret outside the root")
+        os.symlink(outside, self.srv.local("out-abs"))
+        os.symlink("../outside.txt", self.srv.local("out-rel"))
+        os.symlink("/etc", self.srv.local("out-dir"))
+        os.symlink("nowhere", self.srv.local("dangling"))
+        os.symlink("dir1", self.srv.local("in-dir"))
+        hidden = {"out-abs", "out-rel", "out-dir", "dangling"}
+        f = self.srv.ftp()
+        names = set(nlst(f))
+        self.assertFalse(names & hidden, names)
+        self.assertIn("in-dir", names)
+        lines = listing(f)
+        self.assertFalse([l for l in lines if l.split()[-1] in hidden], lines)
+        self.assertTrue([l for l in lines if l.startswith("d") and l.endswith(" in-dir")], lines)
+        mlsd = dict(f.mlsd())
+        self.assertFalse(set(mlsd) & hidden, mlsd)
+        self.assertEqual(mlsd["in-dir"]["type"], "dir")
+        self.assertEqual(nlst(f, "*"), sorted(names))  # a glob leaves them out too
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ class TestPathEscapes(ServerTestCase):
         self.assertCode(reply(f, "CWD /../../etc"), 550)
         f.cwd("../../..")
         self.assertEqual(f.pwd(), "/")
-        self.assertEqual(sorted(nlst(f)), sorted(os.listdir(self.srv.root)))
+        # the root's own names, less the links that lead out of it
+        self.assertEqual(sorted(nlst(f)), ["good", "inside.txt", "sub"])
         self.assertCode(reply(f, "CDUP"), (200, 250))
         self.assertEqual(f.pwd(), "/")
 
