@@ -111,7 +111,7 @@ void ftpc_cli_usage(FILE *f)
           "\n"
           "Options:\n"
           "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
-          "  -O, --output-dir DIR    download into DIR\n"
+          "  -O, --output-dir DIR    download into DIR (created if missing)\n"
           "  -c, --continue          resume partial downloads (REST) and uploads\n"
           "                          (SIZE, then REST+STOR or APPE)\n"
           "  -j, --jobs N            run N file transfers at once (default 1)\n"

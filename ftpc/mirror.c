@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bars.h"
+#include "localdir.h"
 
 #define MIRROR_MAX_DEPTH 64
 #define MIRROR_MAX_ENTRIES 1000000
@@ -547,25 +548,6 @@ static int worse(int a, int b)
     return a != FTPC_OK ? a : b;
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[FTPC_URL_PATH_MAX];
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-        return -1;
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
-}
-
 typedef struct counts {
     long transferred, skipped, deleted;
 } counts;
@@ -598,7 +580,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, &lt);
         mtree_sort(&lt);
-    } else if (!cli->dry_run && mkdir_p(root) < 0) {
+    } else if (!cli->dry_run && ftpc_mkdir_p(root) < 0) {
         ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", root, strerror(errno));
         ftpc_mtree_free(&rt);
         return FTPC_EXIT_LOCAL;

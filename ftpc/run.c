@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bars.h"
@@ -14,6 +13,7 @@
 #include "ev.h"
 #include "rglob.h"
 #include "jobs.h"
+#include "localdir.h"
 #include "mirror.h"
 #include "stress.h"
 
@@ -207,12 +207,9 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
 {
     if (cli->stress_argv != NULL)
         return ftpc_stress_main(cli->stress_argc, cli->stress_argv, stop);
-    if (cli->output_dir != NULL) {
-        struct stat st;
-        if (stat(cli->output_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            fprintf(stderr, "ftpc: -O %s: not a directory\n", cli->output_dir);
-            return FTPC_EXIT_LOCAL;
-        }
+    if (cli->output_dir != NULL && ftpc_mkdir_p(cli->output_dir) < 0) {
+        fprintf(stderr, "ftpc: -O %s: %s\n", cli->output_dir, strerror(errno));
+        return FTPC_EXIT_LOCAL;
     }
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
     if (loop == NULL) {

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bars.h"
+#include "localdir.h"
 #include "shell_int.h"
 
 #define SNAPSHOT_MS 200
@@ -80,13 +81,10 @@ static long snap_cb(ev_loop *loop, ev_timer *t, void *ud)
 static int run_job(sh_job *j)
 {
     ftpc_cli *cli = &j->cli;
-    if (cli->output_dir != NULL) {
-        struct stat st;
-        if (stat(cli->output_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            dprintf(j->background ? j->msg_fd : STDERR_FILENO, "ftpc: %s: not a directory\n",
-                    cli->output_dir);
-            return FTPC_EXIT_LOCAL;
-        }
+    if (cli->output_dir != NULL && ftpc_mkdir_p(cli->output_dir) < 0) {
+        dprintf(j->background ? j->msg_fd : STDERR_FILENO, "ftpc: -O %s: %s\n", cli->output_dir,
+                strerror(errno));
+        return FTPC_EXIT_LOCAL;
     }
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
     if (loop == NULL) {

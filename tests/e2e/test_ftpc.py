@@ -162,6 +162,11 @@ class TestGet(FtpcCase):
         for n, data in want.items():
             self.assertEqual(self.read_local(os.path.join("out", os.path.basename(n))), data)
 
+    def test_get_into_a_dir_that_is_not_there_yet(self):
+        data = self.srv.make_file("one.bin", 3000, seed=5)
+        self.ftpc("get", "-O", "new/deeper", self.srv.url("one.bin"))
+        self.assertEqual(self.read_local("new/deeper/one.bin"), data)
+
     def test_get_output_file(self):
         data = self.srv.make_file("src.bin", 5000)
         self.ftpc("get", self.srv.url("src.bin"), "-o", "renamed.bin")
@@ -398,7 +403,10 @@ class TestExitCodes(FtpcCase):
     def test_local_errors(self):
         self.ftpc("put", "no-such-local-file", self.srv.url("x"), rc=6)
         self.srv.make_file("a", 1)
-        self.ftpc("get", "-O", "no-such-dir", self.srv.url("a"), rc=6)
+        with open(self.local("plain-file"), "wb") as fh:
+            fh.write(b"x")
+        self.ftpc("get", "-O", "plain-file/sub", self.srv.url("a"), rc=6)
+        self.ftpc("get", "-O", "plain-file", self.srv.url("a"), rc=6)
         self.ftpc("get", "-o", "no-such-dir/f", self.srv.url("a"), rc=6)
 
     def test_permission_denied(self):
