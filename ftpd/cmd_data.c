@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "commands_int.h"
+#include "dataarg.h"
 #include "dirlist.h"
 #include "ftps.h"
 #include "net.h"
@@ -114,40 +115,34 @@ static void set_port_target(session *s, struct sockaddr_storage *target)
     session_reply(s, FTP_CMD_OK, "PORT command successful.");
 }
 
+/* An IPv4 client on a dual-stack socket is an IPv4-mapped IPv6 peer: the data connection
+ * goes out from that socket's family, so its target is written the same way. */
+static void match_control_family(const session *s, struct sockaddr_storage *target)
+{
+    if (target->ss_family != AF_INET || s->peer.ss_family != AF_INET6)
+        return;
+    struct sockaddr_in v4 = *(struct sockaddr_in *)target;
+    memset(target, 0, sizeof *target);
+    struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)target;
+    t6->sin6_family = AF_INET6;
+    t6->sin6_port = v4.sin_port;
+    t6->sin6_addr.s6_addr[10] = 0xff;
+    t6->sin6_addr.s6_addr[11] = 0xff;
+    memcpy(&t6->sin6_addr.s6_addr[12], &v4.sin_addr, 4);
+}
+
 void cmd_port(session *s, const char *arg)
 {
     if (s->flags & SF_EPSV_ALL) {
         session_reply(s, FTP_BAD_SEQUENCE, "EPSV ALL in effect: use EPSV.");
         return;
     }
-    unsigned v[6];
-    char tail;
-    if (sscanf(arg, "%u,%u,%u,%u,%u,%u%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) != 6) {
-        session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: expected h1,h2,h3,h4,p1,p2.");
+    struct sockaddr_storage target;
+    if (dataarg_port(arg, &target) != DATAARG_OK) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: expected h1,h2,h3,h4,p1,p2 (each 0-255).");
         return;
     }
-    for (int i = 0; i < 6; i++) {
-        if (v[i] > 255) {
-            session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: number out of range.");
-            return;
-        }
-    }
-    struct sockaddr_storage target;
-    memset(&target, 0, sizeof target);
-    if (s->peer.ss_family == AF_INET6) {
-        /* An IPv4 client on a dual-stack socket: compare as a mapped address. */
-        struct sockaddr_in6 *t6 = (struct sockaddr_in6 *)&target;
-        t6->sin6_family = AF_INET6;
-        t6->sin6_addr.s6_addr[10] = 0xff;
-        t6->sin6_addr.s6_addr[11] = 0xff;
-        for (int i = 0; i < 4; i++)
-            t6->sin6_addr.s6_addr[12 + i] = (unsigned char)v[i];
-    } else {
-        struct sockaddr_in *t4 = (struct sockaddr_in *)&target;
-        t4->sin_family = AF_INET;
-        t4->sin_addr.s_addr = htonl((v[0] << 24) | (v[1] << 16) | (v[2] << 8) | v[3]);
-    }
-    net_set_port(&target, (int)(v[4] * 256 + v[5]));
+    match_control_family(s, &target);
     set_port_target(s, &target);
 }
 
@@ -157,38 +152,20 @@ void cmd_eprt(session *s, const char *arg)
         session_reply(s, FTP_BAD_SEQUENCE, "EPSV ALL in effect: use EPSV.");
         return;
     }
-    /* |proto|address|port| with any printable delimiter (RFC 2428). */
-    char d = arg[0], copy[256], *f[4] = {0};
-    if (!d || strlen(arg) >= sizeof copy) {
-        session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPRT: bad argument.");
-        return;
-    }
-    strcpy(copy, arg + 1);
-    char *p = copy;
-    for (int i = 0; i < 3; i++) {
-        char *e = strchr(p, d);
-        if (!e) {
-            session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPRT: bad argument.");
-            return;
-        }
-        *e = '\0';
-        f[i] = p;
-        p = e + 1;
-    }
-    if (strcmp(f[0], "1") != 0 && strcmp(f[0], "2") != 0) {
+    struct sockaddr_storage target;
+    switch (dataarg_eprt(arg, &target)) {
+    case DATAARG_PROTO:
         session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (1,2).");
         return;
-    }
-    char *end;
-    long port = strtol(f[2], &end, 10);
-    struct sockaddr_storage target;
-    socklen_t len;
-    if (*end || port < 1 || port > 65535 || net_parse_addr(f[1], &target, &len) < 0 ||
-        (target.ss_family == AF_INET) != (f[0][0] == '1')) {
-        session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPRT: bad address or port.");
+    case DATAARG_SYNTAX:
+        session_reply(s, FTP_ARG_SYNTAX_ERROR,
+                      "EPRT: expected |1|IPv4 address|port| or "
+                      "|2|IPv6 address|port|.");
         return;
+    case DATAARG_OK:
+        break;
     }
-    net_set_port(&target, (int)port);
+    match_control_family(s, &target);
     set_port_target(s, &target);
 }
 

@@ -260,6 +260,30 @@ class TestDataAddress(ServerTestCase):
             self.assertGreaterEqual(code, 500, "%s -> %s" % (cmd, text))
         self.assertEqual(c.cmd("NOOP")[0], 200)
 
+    def test_port_and_eprt_read_strictly(self):
+        # forms a lax reader took for a real address (sign, space, text after the end)
+        c = self.srv.control()
+        c.login()
+        ls = self.listener("127.0.0.1")
+        p = ls.getsockname()[1]
+        for cmd in ("EPRT |1|127.0.0.1|+%d|" % p, "EPRT |1|127.0.0.1|%d|x" % p,
+                    "EPRT |1|127.0.0.1| %d|" % p, "EPRT |2|[::1]|%d|" % p,
+                    "PORT 127,0,0,1,%d,%d junk" % (p >> 8, p & 255),
+                    "PORT +127,0,0,1,%d,%d" % (p >> 8, p & 255)):
+            code, text = c.cmd(cmd)
+            self.assertEqual(code, 501, "%s -> %s" % (cmd, text))
+        self.assertEqual(c.cmd("EPRT |7|127.0.0.1|%d|" % p)[0], 522)
+        # the IPv4-mapped form of the client's own address is that address
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(c.cmd("EPRT |2|::ffff:127.0.0.1|%d|" % p)[0], 200)
+        self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+        ls.settimeout(10)
+        ds, _ = ls.accept()
+        ls.close()
+        self.assertEqual(len(recv_all(ds)), 100000)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+
     def test_pasv_connection_from_foreign_address(self):
         c = self.srv.control()
         c.login()
