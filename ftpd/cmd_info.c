@@ -34,6 +34,7 @@ void cmd_feat(session *s, const char *arg)
              "EPSV\n"
              "%s\n"
              "MDTM\n"
+             "MFMT\n"
              "MLST %s\n"
              "MODE Z\n"
              "PASV\n"

@@ -56,6 +56,7 @@ static const command commands[] = {
     {"RNTO", cmd_rnto, CMD_LOGIN | CMD_ARG, PERM_RENAME, "<sp> file-name"},
     {"SIZE", cmd_size, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ, "<sp> file-name"},
     {"MDTM", cmd_mdtm, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ, "<sp> file-name"},
+    {"MFMT", cmd_mfmt, CMD_LOGIN | CMD_ARG, PERM_MTIME, "<sp> YYYYMMDDHHMMSS <sp> file-name"},
     {"MLST", cmd_mlst, CMD_LOGIN, PERM_LIST, "[<sp> path-name]"},
     {"HASH", cmd_hash, CMD_LOGIN | CMD_ARG, PERM_READ, "<sp> file-name"},
     {"RANG", cmd_rang, CMD_LOGIN | CMD_ARG, 0, "<sp> start <sp> end"},

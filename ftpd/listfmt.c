@@ -220,6 +220,56 @@ void listfmt_mdtm(char *out, size_t out_size, time_t t)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+static bool digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+int listfmt_parse_mdtm(const char *s, struct timespec *out)
+{
+    static const int width[6] = {4, 2, 2, 2, 2, 2};
+    int f[6];
+    for (int i = 0, at = 0; i < 6; at += width[i], i++)
+        if (!digits(s + at, width[i], &f[i]))
+            return -1;
+    long nsec = 0;
+    const char *p = s + 14;
+    if (*p == '.') {
+        int n = 0;
+        for (p++; *p >= '0' && *p <= '9' && n < 9; p++, n++)
+            nsec = nsec * 10 + (*p - '0');
+        if (n == 0)
+            return -1;
+        for (; n < 9; n++)
+            nsec *= 10;
+    }
+    if (*p != '\0' || f[0] < 1970)
+        return -1;
+    struct tm tm = {.tm_year = f[0] - 1900,
+                    .tm_mon = f[1] - 1,
+                    .tm_mday = f[2],
+                    .tm_hour = f[3],
+                    .tm_min = f[4],
+                    .tm_sec = f[5]};
+    time_t t = timegm(&tm);
+    struct tm back;
+    /* timegm() rolls 31 February over into March: a date it had to change was not real. */
+    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_year != f[0] - 1900 ||
+        back.tm_mon != f[1] - 1 || back.tm_mday != f[2] || back.tm_hour != f[3] ||
+        back.tm_min != f[4] || back.tm_sec != f[5])
+        return -1;
+    out->tv_sec = t;
+    out->tv_nsec = nsec;
+    return 0;
+}
+
 int listfmt_mlsx(char *out, size_t out_size, const char *name, const struct stat *st,
                  unsigned perms, const char *type_override, int leading_space)
 {

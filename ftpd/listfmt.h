@@ -37,5 +37,9 @@ unsigned listfmt_parse_facts(const char *list);
 void listfmt_format_facts(unsigned facts, bool starred, char *out, size_t out_size);
 /* "YYYYMMDDHHMMSS" in UTC for MDTM and the modify fact. out_size >= 15. */
 void listfmt_mdtm(char *out, size_t out_size, time_t t);
+/* Reads MFMT's time, "YYYYMMDDHHMMSS" in UTC with an optional fraction of a second
+ * (".s" to ".sssssssss"), a real date and time from 1970 on and nothing else. Returns 0,
+ * or -1 and leaves *out alone. */
+int listfmt_parse_mdtm(const char *s, struct timespec *out);
 
 #endif

@@ -17,6 +17,7 @@ enum {
     PERM_MKDIR = 1 << 6,  /* m: make directory */
     PERM_WRITE = 1 << 7,  /* w: upload */
     PERM_TLS = 1 << 8,    /* S: not a permission but a policy: login and data only over TLS */
+    PERM_MTIME = 1 << 9,  /* T: set a file's modification time (MFMT) */
 };
 #define PERM_DEFAULT (PERM_CWD | PERM_LIST | PERM_READ)
 
@@ -32,9 +33,9 @@ typedef struct ftpd_users {
     size_t n;
 } ftpd_users;
 
-/* Parses "elradfmwS" letters into *perms. Returns 0, or -1 on an unknown letter. */
+/* Parses "elradfmwST" letters into *perms. Returns 0, or -1 on an unknown letter. */
 int users_parse_perms(const char *s, unsigned *perms);
-/* Writes the letters of perms into out (>= 10 bytes). */
+/* Writes the letters of perms into out (>= 11 bytes). */
 void users_format_perms(unsigned perms, char *out);
 /* Loads a users file; blank lines and '#' comments are skipped. Returns 0, or -1 with
  * "FILE:LINE: message" in err. */

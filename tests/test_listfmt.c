@@ -177,6 +177,42 @@ START_TEST(test_mdtm)
 }
 END_TEST
 
+START_TEST(test_parse_mdtm)
+{
+    struct timespec ts = {1, 2};
+    ck_assert_int_eq(listfmt_parse_mdtm("20231114221320", &ts), 0);
+    ck_assert_int_eq(ts.tv_sec, NOW);
+    ck_assert_int_eq(ts.tv_nsec, 0);
+    ck_assert_int_eq(listfmt_parse_mdtm("19700101000000.25", &ts), 0);
+    ck_assert_int_eq(ts.tv_sec, 0);
+    ck_assert_int_eq(ts.tv_nsec, 250000000);
+    ck_assert_int_eq(listfmt_parse_mdtm("20240229235959.123456789", &ts), 0);
+    ck_assert_int_eq(ts.tv_nsec, 123456789);
+
+    static const char *bad[] = {"",
+                                "2023111422132",
+                                "202311142213200",
+                                "20231114221320.",
+                                "20231114221320.1234567890",
+                                "20231114221320 ",
+                                " 20231114221320",
+                                "2023111422132x",
+                                "+2023111422132",
+                                "20230229120000",
+                                "20231131120000",
+                                "20231314120000",
+                                "20231114241320",
+                                "20231114226020",
+                                "20231114221360",
+                                "19691231235959"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ts.tv_sec = 7;
+        ck_assert_msg(listfmt_parse_mdtm(bad[i], &ts) == -1, "accepted \"%s\"", bad[i]);
+        ck_assert_int_eq(ts.tv_sec, 7);
+    }
+}
+END_TEST
+
 START_TEST(test_too_small)
 {
     struct stat st = mkstat(S_IFREG | 0644, 1, NOBODY_UID, NOBODY_GID, 10, NOW);
@@ -231,6 +267,7 @@ static Suite *listfmt_suite(void)
     tcase_add_test(tc, test_mlsx_file);
     tcase_add_test(tc, test_mlsx_dir);
     tcase_add_test(tc, test_mdtm);
+    tcase_add_test(tc, test_parse_mdtm);
     tcase_add_test(tc, test_too_small);
     tcase_add_test(tc, test_mlsx_fact_selection);
     suite_add_tcase(s, tc);

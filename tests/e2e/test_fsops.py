@@ -1,5 +1,5 @@
 """File-system commands (MKD RMD DELE RNFR/RNTO CWD CDUP) and the permission letters
-e l r a d f m w: a denied command gets 550 and leaves the file system unchanged."""
+e l r a d f m w T: a denied command gets 550 and leaves the file system unchanged."""
 import os
 import unittest
 
@@ -93,6 +93,38 @@ class TestFsOps(ServerTestCase):
         self.assertCode(reply(f, "RNTO nodir/x"), 550)
         self.assertEqual(self.srv.read("x2"), b"one")
 
+    def test_mfmt(self):
+        self.srv.write("f.txt", b"keep these bytes")
+        self.srv.mkdir("d")
+        os.symlink("f.txt", self.srv.local("link"))
+        os.symlink("/etc/hostname", self.srv.local("out"))
+        f = self.srv.ftp()
+        self.assertIn("MFMT", f.sendcmd("FEAT"))
+        code, text = reply(f, "MFMT 20240229120000 f.txt")
+        self.assertEqual((code, text), (213, "213 Modify=20240229120000; f.txt"))
+        self.assertEqual(f.sendcmd("MDTM f.txt"), "213 20240229120000")  # read back as set
+        self.assertEqual(self.srv.read("f.txt"), b"keep these bytes")
+        facts = dict(f.mlsd())["f.txt"]
+        self.assertEqual(facts["modify"], "20240229120000")
+        # a name with spaces, and a link beneath the root sets its target's time
+        self.srv.write("with space.txt", b"x")
+        self.assertCode(reply(f, "MFMT 20010101000000 with space.txt"), 213)
+        self.assertEqual(f.sendcmd("MDTM with space.txt"), "213 20010101000000")
+        self.assertCode(reply(f, "MFMT 20050607080910 link"), 213)
+        self.assertEqual(f.sendcmd("MDTM f.txt"), "213 20050607080910")
+        etc_before = os.stat("/etc/hostname").st_mtime_ns
+        for cmd, want in (("MFMT 20240230120000 f.txt", 501),  # no 30 February
+                          ("MFMT 2024022912000 f.txt", 501), ("MFMT 202402291200000 f.txt", 501),
+                          ("MFMT 19691231235959 f.txt", 501), ("MFMT 20240229120000. f.txt", 501),
+                          ("MFMT +0240229120000 f.txt", 501), ("MFMT 20240229120000", 501),
+                          ("MFMT 20240229120000 ", 501), ("MFMT", 501),
+                          ("MFMT 20240229120000 nosuch", 550), ("MFMT 20240229120000 out", 550),
+                          ("MFMT 20240229120000 ../../etc/hostname", 550)):
+            code, text = reply(f, cmd)
+            self.assertEqual(code, want, "%s -> %s" % (cmd, text))
+        self.assertEqual(f.sendcmd("MDTM f.txt"), "213 20050607080910")
+        self.assertEqual(os.stat("/etc/hostname").st_mtime_ns, etc_before)
+
     def test_cwd_errors(self):
         self.srv.write("plain", b"x")
         f = self.srv.ftp()
@@ -123,7 +155,7 @@ class TestHome(ServerTestCase):
 
 
 PERM_USERS = [
-    ("all", "pw-all", "elradfmw"),
+    ("all", "pw-all", "elradfmwT"),
     ("no_e", "pw-e", "lradfmw"),
     ("no_l", "pw-l", "eradfmw"),
     ("no_r", "pw-r", "eladfmw"),
@@ -134,6 +166,7 @@ PERM_USERS = [
     ("no_w", "pw-w", "elradfm"),
     ("ro", "pw-ro", "elr"),
     ("only_w", "pw-ow", "w"),
+    ("only_t", "pw-ot", "T"),
 ]
 
 
@@ -160,6 +193,26 @@ class TestPermissions(ServerTestCase):
                 self.assertEqual(reply(f, "PASV")[0], 227)
             self.assertCode(reply(f, cmd), 550, cmd)
         self.assertEqual(snapshot(self.srv.root), self.before, "file system changed")
+
+    def mtime(self, name):
+        return os.stat(self.srv.local(name)).st_mtime_ns
+
+    def test_t_mfmt(self):
+        for user in ("all", "no_e", "ro", "only_w"):
+            f = self.login(user)
+            code, text = reply(f, "MFMT 20200102030405 file.txt")
+            want = "213 Modify=20200102030405; file.txt" if user == "all" else "550 "
+            self.assertTrue(text.startswith(want), "%s: %s" % (user, text))
+        self.assertEqual(self.mtime("file.txt"), 1577934245 * 10**9)
+        f = self.login("only_t")  # T alone sets times, of files and directories, nothing else
+        self.assertCode(reply(f, "MFMT 19991231235959.5 dir"), 213)
+        self.assertEqual(self.mtime("dir"), 946684799 * 10**9 + 5 * 10**8)
+        self.assertCode(reply(f, "MFMT 20210304050607 dir/inner.txt"), 213)
+        self.assertEqual(self.mtime("dir/inner.txt"), 1614834367 * 10**9)
+        self.assertCode(reply(f, "MDTM file.txt"), 550)
+        self.before = snapshot(self.srv.root)
+        self.denied(f, "RETR file.txt", "LIST", data=True)
+        self.denied(f, "DELE file.txt", "MKD x")
 
     def test_all_allows_everything(self):
         f = self.login("all")
