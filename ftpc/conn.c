@@ -336,7 +336,7 @@ static void parse_feat(ftpc_conn *c, const char *text)
     } feats[] = {
         {"SIZE", FTPC_FEAT_SIZE},    {"REST STREAM", FTPC_FEAT_REST}, {"EPSV", FTPC_FEAT_EPSV},
         {"MDTM", FTPC_FEAT_MDTM},    {"MLST", FTPC_FEAT_MLST},        {"UTF8", FTPC_FEAT_UTF8},
-        {"MODE Z", FTPC_FEAT_MODEZ},
+        {"MODE Z", FTPC_FEAT_MODEZ}, {"MFMT", FTPC_FEAT_MFMT},
     };
     c->feat |= FTPC_FEAT_ANSWERED;
     const char *line = text;

@@ -35,6 +35,7 @@ enum {
     FTPC_FEAT_MLST = 1 << 4,
     FTPC_FEAT_UTF8 = 1 << 5,
     FTPC_FEAT_MODEZ = 1 << 6,     /* MODE Z */
+    FTPC_FEAT_MFMT = 1 << 7,      /* MFMT: set a file's time */
     FTPC_FEAT_ANSWERED = 1 << 15, /* FEAT itself was understood */
 };
 

@@ -800,8 +800,12 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             continue;
         }
         ftpc_task *t = remote_task(cli, &puts, FTPC_T_PUT, l->rel);
-        if (t == NULL || join(t->local, sizeof(t->local), root, l->rel) < 0)
+        if (t == NULL || join(t->local, sizeof(t->local), root, l->rel) < 0) {
             fatal = true;
+        } else if (l->mtime >= 0) {
+            t->keep_mtime = true;
+            t->mtime = l->mtime;
+        }
     }
     if (cli->mirror_delete && status == FTPC_OK && !fatal) {
         for (size_t k = rt.n; k-- > 0;) {

@@ -33,6 +33,10 @@ typedef struct ftpc_task {
     char arg[FTPC_URL_PATH_MAX];           /* mv: the new remote path */
     bool long_list;
     bool parents;
+    /* put: after the upload, set the server's copy to this time (UTC seconds) where FEAT
+     * offers MFMT, so that mirrors both ways see the file unchanged */
+    bool keep_mtime;
+    int64_t mtime;
     /* ls for glob expansion: the listing is kept in memory instead of going to standard
      * output, taken with MLSD when the server offers it (then listing_mlsd is set). */
     bool capture;

@@ -23,6 +23,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ascii.h"
@@ -55,6 +56,7 @@ typedef enum {
     XS_REST,      /* REST sent */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
     XS_VERIFY,    /* SIZE after an upload */
+    XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
 } xstate;
 
@@ -1128,6 +1130,25 @@ static int64_t parse_size(const char *text)
     return (int64_t)v;
 }
 
+/* An upload is complete and checked: its time is set when the task asks for it. A server
+ * that refuses only leaves the time of the upload, which mirror -R also reads correctly. */
+static void put_complete(ftpc_xfer *x)
+{
+    ftpc_task *t = x->t;
+    if (t->keep_mtime && x->state != XS_MFMT && (ftpc_conn_features(x->c) & FTPC_FEAT_MFMT)) {
+        time_t when = (time_t)t->mtime;
+        struct tm tm;
+        char stamp[32];
+        if (gmtime_r(&when, &tm) != NULL &&
+            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) == 14) {
+            x->state = XS_MFMT;
+            ftpc_conn_send(x->c, "MFMT %s %s", stamp, t->remote);
+            return;
+        }
+    }
+    succeed(x);
+}
+
 static void maybe_complete(ftpc_xfer *x)
 {
     if (!x->data_eof || !x->ctrl_done || x->finished)
@@ -1140,7 +1161,7 @@ static void maybe_complete(ftpc_xfer *x)
             ftpc_conn_send(x->c, "SIZE %s", t->remote);
             return;
         }
-        succeed(x);
+        put_complete(x);
         return;
     }
     if (x->remote_size >= 0 && x->pos != (uint64_t)x->remote_size && t->kind != FTPC_T_LS) {
@@ -1263,7 +1284,11 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                 return;
             }
         }
-        succeed(x);
+        put_complete(x);
+        return;
+    case XS_MFMT:
+        if (code >= 200)
+            succeed(x);
         return;
     default:
         fail(x, FTPC_EXIT_XFER, false, "unexpected reply %03d", code);

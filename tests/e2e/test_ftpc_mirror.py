@@ -202,6 +202,21 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(self.summary(r), (1, 4, 0))
         self.assertEqual(tree(self.srv.local("dst/tree")), tree(self.local("up")))
 
+    def test_upload_keeps_times_so_a_mirror_back_takes_nothing(self):
+        self.make_local_tree(self.local("up"))
+        when = 1262304000  # 2010-01-01, an older time than any upload's
+        for dirpath, _, files in os.walk(self.local("up")):
+            for n in files:
+                os.utime(os.path.join(dirpath, n), (when, when))
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (5, 0, 0))
+        self.assertEqual(int(os.stat(self.srv.local("dst/sub/deep/c.bin")).st_mtime), when)
+        # the server's copies carry the local times: a mirror back finds nothing changed
+        r = self.ftpc("mirror", self.srv.url("dst"), "up")
+        self.assertEqual(self.summary(r), (0, 5, 0))
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 5, 0))
+
     def test_upload_delete_and_dry_run(self):
         self.make_local_tree(self.local("up"))
         self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
