@@ -222,7 +222,7 @@ void cmd_mfmt(session *s, const char *arg)
 {
     char when[32], vpath[PATH_VMAX];
     const char *sp = strchr(arg, ' ');
-    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {0}};
+    struct timespec when_ts;
     if (!sp || !sp[1]) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "MFMT: expected YYYYMMDDHHMMSS path.");
         return;
@@ -233,37 +233,19 @@ void cmd_mfmt(session *s, const char *arg)
     }
     memcpy(when, arg, (size_t)(sp - arg));
     when[sp - arg] = '\0';
-    if (listfmt_parse_mdtm(when, &ts[1]) < 0) {
+    if (listfmt_parse_mdtm(when, &when_ts) < 0) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "MFMT: bad time (YYYYMMDDHHMMSS, UTC).");
         return;
     }
     const char *name = sp + 1;
     if (session_path(s, name, vpath) < 0)
         return;
-    /* An fd opened beneath the root, not a path: utimensat() by name would follow a link out. */
-    int fd = vfs_open(&s->vfs, vpath, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        reply_errno(s, err, "MFMT");
-        return;
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
-        close(fd);
-        session_reply(s, FTP_FILE_UNAVAILABLE, "MFMT: Not a regular file or directory.");
-        return;
-    }
-    int rc = futimens(fd, ts);
-    int err = errno;
-    close(fd);
-    if (rc < 0) {
-        reply_errno(s, err, "MFMT");
+    if (vfs_set_mtime(&s->vfs, vpath, &when_ts) < 0) {
+        reply_errno(s, errno, "MFMT");
         return;
     }
     char shown[16];
-    listfmt_mdtm(shown, sizeof shown, ts[1].tv_sec);
+    listfmt_mdtm(shown, sizeof shown, when_ts.tv_sec);
     session_log(s, "MFMT %s %s", shown, vpath);
     session_reply(s, FTP_FILE_STATUS, "Modify=%s; %s", shown, name);
 }

@@ -56,6 +56,7 @@ static const command commands[] = {
     {"RNTO", cmd_rnto, CMD_LOGIN | CMD_ARG, PERM_RENAME, "<sp> file-name"},
     {"SIZE", cmd_size, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ, "<sp> file-name"},
     {"MDTM", cmd_mdtm, CMD_LOGIN | CMD_ARG, PERM_LIST | PERM_READ, "<sp> file-name"},
+    {"SITE", cmd_site, CMD_LOGIN | CMD_ARG, 0, "<sp> CHMOD | HELP (see SITE HELP)"},
     {"MFMT", cmd_mfmt, CMD_LOGIN | CMD_ARG, PERM_MTIME, "<sp> YYYYMMDDHHMMSS <sp> file-name"},
     {"MLST", cmd_mlst, CMD_LOGIN, PERM_LIST, "[<sp> path-name]"},
     {"HASH", cmd_hash, CMD_LOGIN | CMD_ARG, PERM_READ, "<sp> file-name"},
@@ -76,7 +77,7 @@ static const command commands[] = {
 };
 
 /* Known to the protocol but deliberately not offered. */
-static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", "SITE", NULL};
+static const char *const not_implemented[] = {"ACCT", "SMNT", "REIN", NULL};
 
 static const command *find_command(const char *verb)
 {

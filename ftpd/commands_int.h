@@ -43,6 +43,7 @@ void cmd_rnto(session *s, const char *arg);
 void cmd_size(session *s, const char *arg);
 void cmd_mdtm(session *s, const char *arg);
 void cmd_mfmt(session *s, const char *arg);
+void cmd_site(session *s, const char *arg);
 void cmd_mlst(session *s, const char *arg);
 
 /* FTPS (cmd_tls.c) */

@@ -22,7 +22,7 @@
 static const char dummy_hash[] = "$6$.OXf0Xf5IS5nvuUg$tIB1LSUS2ACKjdNwPpAkwz9lLseFqrhQcn14ZI/0zuH6k"
                                  "R8JVnYehAdsCn/Kh2yU747ajTWkcflL21EsQMSOq/";
 
-static const char perm_letters[] = "elradfmwST";
+static const char perm_letters[] = "elradfmwSTM";
 
 int users_parse_perms(const char *s, unsigned *perms)
 {
@@ -187,7 +187,7 @@ static int parse_line(char *s, const char *path, size_t lineno, const char *file
                               name);
         if (users_parse_perms(perms_s, &perms) != 0)
             return load_error(err, err_size, path, lineno,
-                              "user '%s': bad permissions '%s' (letters from 'elradfmwST')", name,
+                              "user '%s': bad permissions '%s' (letters from 'elradfmwSTM')", name,
                               perms_s);
     }
     if (*home == '\0')

@@ -18,6 +18,7 @@ enum {
     PERM_WRITE = 1 << 7,  /* w: upload */
     PERM_TLS = 1 << 8,    /* S: not a permission but a policy: login and data only over TLS */
     PERM_MTIME = 1 << 9,  /* T: set a file's modification time (MFMT) */
+    PERM_CHMOD = 1 << 10, /* M: change permission bits (SITE CHMOD) */
 };
 #define PERM_DEFAULT (PERM_CWD | PERM_LIST | PERM_READ)
 
@@ -33,9 +34,9 @@ typedef struct ftpd_users {
     size_t n;
 } ftpd_users;
 
-/* Parses "elradfmwST" letters into *perms. Returns 0, or -1 on an unknown letter. */
+/* Parses "elradfmwSTM" letters into *perms. Returns 0, or -1 on an unknown letter. */
 int users_parse_perms(const char *s, unsigned *perms);
-/* Writes the letters of perms into out (>= 11 bytes). */
+/* Writes the letters of perms into out (>= 12 bytes). */
 void users_format_perms(unsigned perms, char *out);
 /* Loads a users file; blank lines and '#' comments are skipped. Returns 0, or -1 with
  * "FILE:LINE: message" in err. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -505,6 +506,41 @@ int vfs_unlink(const vfs *v, const char *vpath)
     if (dfd < 0)
         return -1;
     return close_keep_errno(dfd, unlinkat(dfd, base, 0));
+}
+
+/* Opens vpath with O_PATH and names it by its /proc/self/fd link: a path would follow a
+ * link out of the root, and an fd opened for reading or writing needs the very permission
+ * bits the caller may be about to restore. Returns the fd, or -1 with errno. */
+static int open_by_fd_name(const vfs *v, const char *vpath, char *name, size_t name_size)
+{
+    const char *rel = rel_of(vpath);
+    if (last_is_internal(rel)) {
+        errno = ENOENT;
+        return -1;
+    }
+    int fd = beneath_open(v, rel, O_PATH, 0);
+    if (fd >= 0)
+        snprintf(name, name_size, "/proc/self/fd/%d", fd);
+    return fd;
+}
+
+int vfs_chmod(const vfs *v, const char *vpath, mode_t mode)
+{
+    char name[40];
+    int fd = open_by_fd_name(v, vpath, name, sizeof name);
+    if (fd < 0)
+        return -1;
+    return close_keep_errno(fd, chmod(name, mode));
+}
+
+int vfs_set_mtime(const vfs *v, const char *vpath, const struct timespec *mtime)
+{
+    char name[40];
+    int fd = open_by_fd_name(v, vpath, name, sizeof name);
+    if (fd < 0)
+        return -1;
+    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, *mtime};
+    return close_keep_errno(fd, utimensat(AT_FDCWD, name, ts, 0));
 }
 
 int vfs_rename(const vfs *v, const char *from, const char *to)

@@ -33,6 +33,10 @@ int vfs_mkdir(const vfs *v, const char *vpath, mode_t mode);
 int vfs_rmdir(const vfs *v, const char *vpath);
 int vfs_unlink(const vfs *v, const char *vpath);
 int vfs_rename(const vfs *v, const char *from, const char *to);
+/* chmod() and the modification time of vpath (links followed beneath the root), whatever its
+ * own permission bits: a file chmod 000 can be given its bits back. */
+int vfs_chmod(const vfs *v, const char *vpath, mode_t mode);
+int vfs_set_mtime(const vfs *v, const char *vpath, const struct timespec *mtime);
 
 /* Names the server uses for uploads in progress and kept partial uploads. Clients never see
  * them in listings and cannot open them by name. */

@@ -245,7 +245,7 @@ END_TEST
 START_TEST(test_perms_round_trip)
 {
     char out[16];
-    for (unsigned p = 0; p < 1024; p++) {
+    for (unsigned p = 0; p < 2048; p++) {
         users_format_perms(p, out);
         unsigned back = 999;
         ck_assert_int_eq(users_parse_perms(out, &back), 0);
@@ -257,6 +257,8 @@ START_TEST(test_perms_round_trip)
     ck_assert_str_eq(out, "elradfmw");
     users_format_perms(0xff | PERM_MTIME, out);
     ck_assert_str_eq(out, "elradfmwT");
+    users_format_perms(PERM_CHMOD | PERM_READ, out);
+    ck_assert_str_eq(out, "rM");
     users_format_perms(0, out);
     ck_assert_str_eq(out, "");
 

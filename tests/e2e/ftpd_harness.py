@@ -302,7 +302,7 @@ class FtpdServer:
     """One ftpd process on a temp tree.
 
     users: list of (name, password, perms) or (name, password, perms, home) where home is a
-           path relative to the root (created) or absolute; default: alice with elradfmwT and
+           path relative to the root (created) or absolute; default: alice with elradfmwTM and
            the root as home.
     hash_method: the users file's crypt method: "6" SHA-512-crypt (default) or "1" MD5-crypt.
     anonymous: True: anonymous logins served from self.anon_root; False: --no-anonymous.
@@ -317,7 +317,7 @@ class FtpdServer:
                  config=None, start_timeout=10.0, log_level="debug", bare=False,
                  hash_method="6"):
         self.hash_method = hash_method
-        self.users = users if users is not None else [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmwT")]
+        self.users = users if users is not None else [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmwTM")]
         self.user = self.users[0][0] if self.users else None
         self.password = self.users[0][1] if self.users else None
         self.anonymous = anonymous

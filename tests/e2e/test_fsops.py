@@ -1,5 +1,5 @@
 """File-system commands (MKD RMD DELE RNFR/RNTO CWD CDUP) and the permission letters
-e l r a d f m w T: a denied command gets 550 and leaves the file system unchanged."""
+e l r a d f m w T M: a denied command gets 550 and leaves the file system unchanged."""
 import os
 import unittest
 
@@ -125,6 +125,36 @@ class TestFsOps(ServerTestCase):
         self.assertEqual(f.sendcmd("MDTM f.txt"), "213 20050607080910")
         self.assertEqual(os.stat("/etc/hostname").st_mtime_ns, etc_before)
 
+    def test_site_chmod(self):
+        self.srv.write("f.txt", b"bytes")
+        os.symlink("/etc/hostname", self.srv.local("out"))
+        os.symlink("f.txt", self.srv.local("link"))
+        mode = lambda n: os.stat(self.srv.local(n)).st_mode & 0o7777
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "SITE CHMOD 600 f.txt"), (200, "200 SITE CHMOD command successful."))
+        self.assertEqual(mode("f.txt"), 0o600)
+        # a file without any permission bits gets them back
+        self.assertCode(reply(f, "site chmod 0 f.txt"), 200)
+        self.assertEqual(mode("f.txt"), 0)
+        self.assertCode(reply(f, "SITE CHMOD 755 link"), 200)  # a link beneath the root: its file
+        self.assertEqual(mode("f.txt"), 0o755)
+        self.assertEqual(self.srv.read("f.txt"), b"bytes")
+        etc_mode = os.stat("/etc/hostname").st_mode
+        for cmd, want in (("SITE CHMOD 4755 f.txt", 501), ("SITE CHMOD 1777 f.txt", 501),
+                          ("SITE CHMOD 648 f.txt", 501), ("SITE CHMOD 07555 f.txt", 501),
+                          ("SITE CHMOD -644 f.txt", 501), ("SITE CHMOD u+x f.txt", 501),
+                          ("SITE CHMOD 644", 501), ("SITE CHMOD", 501), ("SITE", 501),
+                          ("SITE CHMOD 644 nosuch", 550), ("SITE CHMOD 777 out", 550),
+                          ("SITE CHMOD 777 ../../etc/hostname", 550),
+                          ("SITE EXEC ls", 502), ("SITE UTIME f.txt", 502)):
+            code, text = reply(f, cmd)
+            self.assertEqual(code, want, "%s -> %s" % (cmd, text))
+        self.assertEqual(mode("f.txt"), 0o755)
+        self.assertEqual(os.stat("/etc/hostname").st_mode, etc_mode)
+        code, text = reply(f, "SITE HELP")
+        self.assertEqual(code, 214, text)
+        self.assertIn("CHMOD", text)
+
     def test_cwd_errors(self):
         self.srv.write("plain", b"x")
         f = self.srv.ftp()
@@ -155,7 +185,7 @@ class TestHome(ServerTestCase):
 
 
 PERM_USERS = [
-    ("all", "pw-all", "elradfmwT"),
+    ("all", "pw-all", "elradfmwTM"),
     ("no_e", "pw-e", "lradfmw"),
     ("no_l", "pw-l", "eradfmw"),
     ("no_r", "pw-r", "eladfmw"),
@@ -167,6 +197,7 @@ PERM_USERS = [
     ("ro", "pw-ro", "elr"),
     ("only_w", "pw-ow", "w"),
     ("only_t", "pw-ot", "T"),
+    ("only_m", "pw-om", "M"),
 ]
 
 
@@ -213,6 +244,25 @@ class TestPermissions(ServerTestCase):
         self.before = snapshot(self.srv.root)
         self.denied(f, "RETR file.txt", "LIST", data=True)
         self.denied(f, "DELE file.txt", "MKD x")
+
+    def mode(self, name):
+        return os.stat(self.srv.local(name)).st_mode & 0o7777
+
+    def test_m_site_chmod(self):
+        before = self.mode("file.txt")
+        for user in ("no_e", "ro", "only_w", "only_t"):
+            f = self.login(user)
+            self.assertCode(reply(f, "SITE CHMOD 600 file.txt"), 550, user)
+            self.assertCode(reply(f, "SITE HELP"), 214, user)  # asking is no change
+        self.assertEqual(self.mode("file.txt"), before)
+        f = self.login("only_m")
+        self.assertCode(reply(f, "SITE CHMOD 640 file.txt"), 200)
+        self.assertEqual(self.mode("file.txt"), 0o640)
+        self.assertCode(reply(f, "SITE CHMOD 0711 dir"), 200)
+        self.assertEqual(self.mode("dir"), 0o711)
+        self.before = snapshot(self.srv.root)
+        self.denied(f, "RETR file.txt", data=True)
+        self.denied(f, "MFMT 20200102030405 file.txt", "DELE file.txt")
 
     def test_all_allows_everything(self):
         f = self.login("all")

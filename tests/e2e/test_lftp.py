@@ -95,16 +95,21 @@ class TestLftp(ServerTestCase):
         self.assertEqual(sorted(os.listdir(self.local("mm"))), ["a.bin", "in"])
         self.assertEqual(self.readlocal("mm/in"), data)
 
-    def test_mirror_up_keeps_file_times(self):
-        # lftp sets each uploaded file's time with MFMT where FEAT offers it
+    def test_mirror_up_keeps_file_times_and_modes(self):
+        # lftp sets each uploaded file's time with MFMT where FEAT offers it, and its mode
+        # with SITE CHMOD
         self.local("up/a.bin", data_bytes(3000, 4))
         self.local("up/sub/b.bin", data_bytes(10, 5))
         when = 1431252672  # 2015-05-10
         for p in ("up/a.bin", "up/sub/b.bin"):
             os.utime(self.local(p), (when, when))
+        os.chmod(self.local("up/a.bin"), 0o640)
+        os.chmod(self.local("up/sub/b.bin"), 0o751)
         self.lftp("mirror -R %s up" % self.local("up"))
         for p in ("up/a.bin", "up/sub/b.bin"):
             self.assertEqual(int(os.stat(self.srv.local(p)).st_mtime), when, p)
+            self.assertEqual(os.stat(self.srv.local(p)).st_mode & 0o777,
+                             os.stat(self.local(p)).st_mode & 0o777, p)
             self.assertEqual(self.srv.read(p), self.readlocal(p))
         self.assertTrue([l for l in self.srv.logs() if " MFMT 20150510" in l])
 

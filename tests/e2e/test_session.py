@@ -350,7 +350,8 @@ class TestCommands(ServerTestCase):
         self.assertTrue(text.startswith("214 Syntax: PASV"), text)
         self.assertEqual(len(text.splitlines()), 1, text)
         self.assertEqual(reply(f, "HELP XYZ"), (502, "502 Unknown command XYZ."))
-        self.assertCode(reply(f, "HELP SITE"), 502)
+        self.assertTrue(reply(f, "HELP SITE")[1].startswith("214 Syntax: SITE"))
+        self.assertCode(reply(f, "HELP REIN"), 502)
 
     def test_type_mode_stru(self):
         f = self.srv.ftp()

@@ -1,0 +1,72 @@
+/* SITE: the server-specific commands, HELP and CHMOD (as vsftpd, ProFTPD and pyftpdlib
+ * offer it). lftp's mirror -R and FileZilla send SITE CHMOD to carry a file's permission
+ * bits up with it. */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "commands_int.h"
+#include "ftp_reply.h"
+#include "path.h"
+
+/* 1 to 4 octal digits for the bits 0..0777: set-id and sticky bits stay the server's. */
+static int parse_mode(const char *s, size_t n, mode_t *out)
+{
+    if (n == 0 || n > 4)
+        return -1;
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '7')
+            return -1;
+        v = v * 8 + (unsigned)(s[i] - '0');
+    }
+    if (v > 0777)
+        return -1;
+    *out = (mode_t)v;
+    return 0;
+}
+
+static void site_chmod(session *s, const char *arg)
+{
+    if (!(s->perms & PERM_CHMOD)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "SITE CHMOD: Permission denied.");
+        return;
+    }
+    const char *sp = strchr(arg, ' ');
+    mode_t mode;
+    if (!sp || !sp[1]) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "SITE CHMOD: expected mode (octal) and path.");
+        return;
+    }
+    if (parse_mode(arg, (size_t)(sp - arg), &mode) < 0) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "SITE CHMOD: mode must be octal, 0 to 777.");
+        return;
+    }
+    char vpath[PATH_VMAX];
+    if (session_path(s, sp + 1, vpath) < 0)
+        return;
+    if (vfs_chmod(&s->vfs, vpath, mode) < 0) {
+        reply_errno(s, errno, "SITE CHMOD");
+        return;
+    }
+    session_log(s, "SITE CHMOD %03o %s", (unsigned)mode, vpath);
+    session_reply(s, FTP_CMD_OK, "SITE CHMOD command successful.");
+}
+
+void cmd_site(session *s, const char *arg)
+{
+    size_t n = strcspn(arg, " ");
+    const char *rest = arg[n] ? arg + n + 1 : "";
+    if (n == 5 && strncasecmp(arg, "CHMOD", 5) == 0) {
+        site_chmod(s, rest);
+    } else if (n == 4 && strncasecmp(arg, "HELP", 4) == 0) {
+        session_reply_lines(s, FTP_HELP,
+                            "The SITE commands are:\n"
+                            " CHMOD <sp> mode <sp> path-name\n"
+                            " HELP\n"
+                            "End");
+    } else {
+        session_reply(s, FTP_NOT_IMPLEMENTED, "SITE %.*s not implemented (see SITE HELP).",
+                      (int)(n > 64 ? 64 : n), arg);
+    }
+}
