@@ -508,39 +508,43 @@ int vfs_unlink(const vfs *v, const char *vpath)
     return close_keep_errno(dfd, unlinkat(dfd, base, 0));
 }
 
-/* Opens vpath with O_PATH and names it by its /proc/self/fd link: a path would follow a
- * link out of the root, and an fd opened for reading or writing needs the very permission
- * bits the caller may be about to restore. Returns the fd, or -1 with errno. */
-static int open_by_fd_name(const vfs *v, const char *vpath, char *name, size_t name_size)
+/* chmod() or the mtime of vpath, through an O_PATH fd opened beneath the root and named by its
+ * /proc/self/fd link: a path would follow a link out of the root, and an fd opened for
+ * reading needs the very permission bits a chmod may be about to restore. Without /proc
+ * (some containers), an fd opened for reading does it, where the bits allow. */
+static int change_beneath(const vfs *v, const char *vpath, const mode_t *mode,
+                          const struct timespec *mtime)
 {
     const char *rel = rel_of(vpath);
     if (last_is_internal(rel)) {
         errno = ENOENT;
         return -1;
     }
+    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {0}};
+    if (mtime)
+        ts[1] = *mtime;
     int fd = beneath_open(v, rel, O_PATH, 0);
-    if (fd >= 0)
-        snprintf(name, name_size, "/proc/self/fd/%d", fd);
-    return fd;
+    if (fd < 0)
+        return -1;
+    char name[40];
+    snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
+    int rc = mode ? chmod(name, *mode) : utimensat(AT_FDCWD, name, ts, 0);
+    if (rc == 0 || errno != ENOENT)
+        return close_keep_errno(fd, rc);
+    close(fd);
+    if ((fd = beneath_open(v, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0)) < 0)
+        return -1;
+    return close_keep_errno(fd, mode ? fchmod(fd, *mode) : futimens(fd, ts));
 }
 
 int vfs_chmod(const vfs *v, const char *vpath, mode_t mode)
 {
-    char name[40];
-    int fd = open_by_fd_name(v, vpath, name, sizeof name);
-    if (fd < 0)
-        return -1;
-    return close_keep_errno(fd, chmod(name, mode));
+    return change_beneath(v, vpath, &mode, NULL);
 }
 
 int vfs_set_mtime(const vfs *v, const char *vpath, const struct timespec *mtime)
 {
-    char name[40];
-    int fd = open_by_fd_name(v, vpath, name, sizeof name);
-    if (fd < 0)
-        return -1;
-    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, *mtime};
-    return close_keep_errno(fd, utimensat(AT_FDCWD, name, ts, 0));
+    return change_beneath(v, vpath, NULL, mtime);
 }
 
 int vfs_rename(const vfs *v, const char *from, const char *to)

@@ -418,6 +418,57 @@ START_TEST(test_internal_names)
 END_TEST
 
 /* FTPD_VFS_FORCE_FALLBACK is read once, at first use: a fresh child process shows it. */
+static mode_t mode_of(const char *rel)
+{
+    char p[PATH_MAX * 2];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", base, rel);
+    ck_assert_int_eq(stat(p, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static time_t mtime_of(const char *rel)
+{
+    char p[PATH_MAX * 2];
+    struct stat st;
+    snprintf(p, sizeof(p), "%s/%s", base, rel);
+    ck_assert_int_eq(stat(p, &st), 0);
+    return st.st_mtime;
+}
+
+START_TEST(test_chmod_and_mtime)
+{
+    use_mode(_i);
+    ck_assert_int_eq(vfs_chmod(&v, "/top.txt", 0), 0);
+    ck_assert_uint_eq(mode_of("root/top.txt"), 0);
+    /* no permission bits at all: still changed, through the O_PATH fd */
+    ck_assert_int_eq(vfs_chmod(&v, "/top.txt", 0640), 0);
+    ck_assert_uint_eq(mode_of("root/top.txt"), 0640);
+    ck_assert_int_eq(vfs_chmod(&v, "/dirlink", 0700), 0); /* a link inside: its directory */
+    ck_assert_uint_eq(mode_of("root/a/b"), 0700);
+    struct timespec t = {1000000000, 0};
+    ck_assert_int_eq(vfs_set_mtime(&v, "/a/in", &t), 0);
+    ck_assert_int_eq(mtime_of("root/top.txt"), 1000000000);
+
+    mode_t secret_mode = mode_of("outside/secret");
+    time_t secret_time = mtime_of("outside/secret");
+    static const char *out[] = {"/abs_file", "/esc", "/a/esc2", "/a/escdir/secret"};
+    for (size_t k = 0; k < sizeof out / sizeof *out; k++) {
+        errno = 0;
+        ck_assert_int_eq(vfs_chmod(&v, out[k], 0777), -1);
+        ck_assert_int_eq(errno, EACCES);
+        ck_assert_int_eq(vfs_set_mtime(&v, out[k], &t), -1);
+        ck_assert_int_eq(errno, EACCES);
+    }
+    ck_assert_uint_eq(mode_of("outside/secret"), secret_mode);
+    ck_assert_int_eq(mtime_of("outside/secret"), secret_time);
+    ck_assert_int_eq(vfs_chmod(&v, "/.ftpd-partial.x", 0777), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    ck_assert_int_eq(vfs_set_mtime(&v, "/nosuch", &t), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 START_TEST(test_env_forces_fallback)
 {
     pid_t pid = fork();
@@ -451,6 +502,7 @@ static Suite *vfs_suite(void)
     tcase_add_loop_test(tc, test_long_chain, 0, 2);
     tcase_add_loop_test(tc, test_dir_ops, 0, 2);
     tcase_add_loop_test(tc, test_internal_names, 0, 2);
+    tcase_add_loop_test(tc, test_chmod_and_mtime, 0, 2);
     suite_add_tcase(s, tc);
 
     /* Only meaningful where no earlier test has fixed the mode in this process. */
