@@ -277,6 +277,7 @@ fi
 if ! skip b; then
     log "phase b: $CLIENTS clients x $REPEAT RETR 1 MiB, MD5-crypt, $ROUNDS rounds"
     B_FTPC=${FTPC_BIN:-$HERE/build/ftpc}
+    B_CPU=$(($(nproc) - 1))
     start_servers "${SERVERS[@]}"
     for r in $(seq 1 "$ROUNDS"); do
         for n in $(rotated "$r" "${UP[@]}"); do
@@ -286,6 +287,16 @@ if ! skip b; then
                 --repeat "$REPEAT" --server-pid "$(pid_of "$n")" --deadline 180 --timeout 30 \
                 --label "$n" --json "$RAW/b-conc-$n-$r.json" > "$RAW/b-conc-$n-$r.txt" 2>&1 \
                 || log "$n: conc-dl rc=$? (see b-conc-$n-$r.txt)"
+            # The same driver held to one CPU. Unpinned, its 200 threads spread over every idle
+            # CPU and hand the interpreter lock from CPU to CPU: against a server that leaves a
+            # CPU idle most of the context switches are then lock waits, and the driver takes
+            # longer the less CPU the server uses (bench/README.md, phase b).
+            settle
+            log "phase b round $r/$ROUNDS: $n, conc-dl.py on CPU $B_CPU"
+            timeout 240 taskset -c "$B_CPU" "$PY" "$HERE/tools/conc-dl.py" --port "${PORT[$n]}" \
+                --clients "$CLIENTS" --repeat "$REPEAT" --deadline 180 --timeout 30 --label "$n" \
+                --json "$RAW/b-pin-$n-$r.json" > "$RAW/b-pin-$n-$r.txt" 2>&1 \
+                || log "$n: conc-dl on one CPU rc=$? (see b-pin-$n-$r.txt)"
             # The same work from a driver that is not the bottleneck: conc-dl.py's 200 Python
             # threads share one GIL, ftpc stress runs every client on one event loop in C.
             if [[ -x "$B_FTPC" ]]; then

@@ -216,6 +216,10 @@ def main():
                               ("agg_mib_s_transfer_phase", "MiB/s in transfer phase", 0)):
             detail.append("| (b) %s | %s |" % (name, " | ".join(
                 rng([j[key] for j in b.get(s, [])], nd) for s in servers)))
+        for key, name, nd in (("driver_cpu_s", "driver CPU s", 2),
+                              ("driver_voluntary_switches", "driver voluntary context switches", 0)):
+            detail.append("| (b) %s | %s |" % (name, " | ".join(
+                rng([j[key] for j in b.get(s, []) if key in j], nd) for s in servers)))
         detail.append("| (b) server CPU s | %s |" % " | ".join(
             rng([j.get("server_cpu_s") for j in b.get(s, [])], 2) for s in servers))
         detail.append("| (b) peak PSS MiB | %s |" % " | ".join(
@@ -254,6 +258,25 @@ def main():
                      next(iter(bs.values()))[0]["clients"])
         detail.append("| (b′) total s | %s |" % " | ".join(
             rng([j["duration_s"] for j in bs.get(s, [])], 2) for s in servers))
+
+    # ------------------------------------------------------------ b″, conc-dl.py on one CPU
+    bp = by_round("b-pin-*.json", raw)
+    if bp:
+        ptot = {s: med([j["total_s"] for j in bp.get(s, [])]) for s in servers}
+        perr = {s: sum(j["error_count"] for j in bp.get(s, [])) for s in servers}
+        b_total_rows("(b″) (b) again, conc-dl.py held to one CPU (taskset)", ptot, perr)
+        if any(perr.values()):
+            notes.append("* errors in (b″): " + "; ".join(
+                "%s: %d" % (s, perr[s]) for s in servers if perr[s]))
+        notes.append("(b″) runs (b)'s driver under `taskset -c` on one CPU. Left free, its threads "
+                     "spread over every idle CPU and hand the interpreter lock between CPUs; a "
+                     "server that leaves a CPU idle then makes the driver slower (bench/README.md).")
+        for key, name, nd in (("total_s", "total s", 2), ("login_phase_s", "login phase s", 2),
+                              ("transfer_phase_s", "transfer phase s", 2),
+                              ("driver_cpu_s", "driver CPU s", 2),
+                              ("driver_voluntary_switches", "driver voluntary context switches", 0)):
+            detail.append("| (b″) %s | %s |" % (name, " | ".join(
+                rng([j[key] for j in bp.get(s, []) if key in j], nd) for s in servers)))
 
     # ------------------------------------------------------------ c
     hc = load(os.path.join(raw, "c-hash-cost.json"))
