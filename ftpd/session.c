@@ -43,8 +43,9 @@ static bool reading_allowed(const session *s)
  * being read, as far as `in` holds, and looked through for one (abor_waiting). */
 static bool watching_for_abor(const session *s)
 {
-    return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) && s->deferred_line &&
-           xfer_busy(s->xfer) && !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+    return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) &&
+           (s->deferred_line || s->deferred_refusal) && xfer_busy(s->xfer) &&
+           !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
 }
 
 static bool wants_input(const session *s)
@@ -411,6 +412,22 @@ static void run_line(session *s, char *line)
     commands_dispatch(s, &cmd);
 }
 
+/* Answers a line refused before it could be parsed. Like an empty line it is answered at once
+ * during a transfer, but not before the transfer's 150, which its reply must not overtake: it
+ * then waits for the transfer's end, as any command would. False when it waits: stop reading. */
+static bool refuse_line(session *s, int code, const char *text)
+{
+    session_forget_rename(s);
+    if (xfer_unannounced(s->xfer)) {
+        s->deferred_refusal = text;
+        s->deferred_refusal_code = code;
+        s->flags |= SF_READ_PAUSED;
+        return false;
+    }
+    session_reply(s, code, "%s", text);
+    return true;
+}
+
 /* Runs the commands waiting in `in`, one at a time and in order. A command can end a
  * transfer (ABOR, or a settling upload committed when its client speaks), and ending it
  * resumes the session: that resume must not run the next lines before this one has replied,
@@ -422,10 +439,16 @@ static void process_input(session *s)
     s->flags |= SF_IN_INPUT;
     char line[FTP_LINE_MAX + 1];
     while (reading_allowed(s)) {
-        if (s->deferred_line) { /* it came before anything still in `in` */
+        if (s->deferred_line || s->deferred_refusal) { /* it came before anything in `in` */
             if (xfer_busy(s->xfer)) {
                 s->flags |= SF_READ_PAUSED;
                 break;
+            }
+            if (s->deferred_refusal) {
+                const char *text = s->deferred_refusal;
+                s->deferred_refusal = NULL;
+                session_reply(s, s->deferred_refusal_code, "%s", text);
+                continue;
             }
             char *deferred = s->deferred_line;
             s->deferred_line = NULL;
@@ -439,28 +462,28 @@ static void process_input(session *s)
             break;
         s->last_activity = ev_now(s->srv->loop);
         if (r == FTP_PARSE_TOO_LONG) {
-            session_forget_rename(s);
-            session_reply(s, FTP_SYNTAX_ERROR, "Command line too long.");
+            if (!refuse_line(s, FTP_SYNTAX_ERROR, "Command line too long."))
+                break;
             continue;
         }
         /* Re-join verb and argument: run_line parses again so deferred lines share a path. */
         char joined[FTP_LINE_MAX + 1];
         snprintf(joined, sizeof joined, cmd.has_arg ? "%s %s" : "%s%s", cmd.verb, cmd.arg);
         if (cmd.has_nul) {
-            session_forget_rename(s);
-            session_reply(s, FTP_ARG_SYNTAX_ERROR, "NUL byte in command line.");
+            if (!refuse_line(s, FTP_ARG_SYNTAX_ERROR, "NUL byte in command line."))
+                break;
             continue;
         }
         if (cmd.verb_too_long) {
-            session_forget_rename(s);
-            session_reply(s, FTP_SYNTAX_ERROR, "Unknown command.");
+            if (!refuse_line(s, FTP_SYNTAX_ERROR, "Unknown command."))
+                break;
             continue;
         }
         run_line(s, joined);
     }
     /* Every whole line the client sent before closing its side has run (the loop stopped for
      * want of more, not for a transfer): nothing more can come. */
-    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !s->deferred_line)
+    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !s->deferred_line && !s->deferred_refusal)
         session_close_after_flush(s);
     s->flags &= ~SF_IN_INPUT;
     if (s->state != SESS_CLOSED && buf_empty(&s->in))

@@ -61,8 +61,10 @@ typedef struct session {
     buf in;
     buf out;
     ftp_parser parser;
-    char *deferred_line; /* a command that arrived during a transfer, run when it ends */
-    char *user_name;     /* from USER */
+    char *deferred_line;          /* a command that arrived during a transfer, run when it ends */
+    const char *deferred_refusal; /* or a line refused unread (too long, NUL), answered then */
+    int deferred_refusal_code;
+    char *user_name; /* from USER */
     const ftpd_user *user;
     unsigned perms;
     vfs vfs;
