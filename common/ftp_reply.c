@@ -15,17 +15,35 @@
  * three digits. */
 #define CODE_STR_MAX 16
 
-/* Copies text into dst with CR and LF turned into spaces: a CR or LF inside a reply line would
- * let text (a file name, say) forge a reply line of its own. */
-static void copy_sanitised(char *dst, const char *text, size_t len)
+#define TELNET_IAC ((char)0xFF)
+
+/* Bytes that text takes on the wire: a 0xFF byte (a name in a non-UTF-8 encoding, say) is
+ * Telnet's IAC, which a control connection carries as data only doubled (RFC 854). */
+static size_t wire_len(const char *text, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = text[i];
-        dst[i] = (c == '\r' || c == '\n') ? ' ' : c;
-    }
+    size_t n = len;
+    for (size_t i = 0; i < len; i++)
+        n += text[i] == TELNET_IAC;
+    return n;
 }
 
-/* Writes "<code><sep><text>\r\n" at dst; returns bytes written. code_len+1+len+2 bytes. */
+/* Copies text into dst with CR and LF turned into spaces, and IAC doubled; returns the bytes
+ * written (wire_len). A CR or LF inside a reply line would let text (a file name, say) forge
+ * a reply line of its own. */
+static size_t copy_sanitised(char *dst, const char *text, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        dst[o++] = (c == '\r' || c == '\n') ? ' ' : c;
+        if (c == TELNET_IAC)
+            dst[o++] = TELNET_IAC;
+    }
+    return o;
+}
+
+/* Writes "<code><sep><text>\r\n" at dst; returns bytes written: code_len + 1 +
+ * wire_len(text) + 2. */
 static size_t put_line(char *dst, const char *code, size_t code_len, char sep, const char *text,
                        size_t len)
 {
@@ -33,8 +51,7 @@ static size_t put_line(char *dst, const char *code, size_t code_len, char sep, c
     memcpy(dst, code, code_len);
     o += code_len;
     dst[o++] = sep;
-    copy_sanitised(dst + o, text, len);
-    o += len;
+    o += copy_sanitised(dst + o, text, len);
     dst[o++] = '\r';
     dst[o++] = '\n';
     return o;
@@ -59,7 +76,7 @@ int ftp_reply_text(buf *out, int code, const char *text, size_t len)
 {
     char code_str[CODE_STR_MAX];
     int cl = snprintf(code_str, sizeof(code_str), "%03d", code);
-    size_t total = (size_t)cl + 1 + len + 2;
+    size_t total = (size_t)cl + 1 + wire_len(text, len) + 2;
     char *dst = reserve(out, total);
     if (dst == NULL)
         return -1;
@@ -130,7 +147,7 @@ int ftp_reply_lines(buf *out, int code, const char *text)
     const char *s = text, *next;
     for (size_t i = 0; i < lines; i++, s = next) {
         size_t len = line_at(s, end, &next);
-        total += (i == 0 || i + 1 == lines ? prefix : 1) + len + 2;
+        total += (i == 0 || i + 1 == lines ? prefix : 1) + wire_len(s, len) + 2;
     }
 
     char *dst = reserve(out, total);
@@ -148,8 +165,7 @@ int ftp_reply_lines(buf *out, int code, const char *text)
             o += put_line(dst + o, code_str, (size_t)cl, '-', s, len);
         } else {
             dst[o++] = ' ';
-            copy_sanitised(dst + o, s, len);
-            o += len;
+            o += copy_sanitised(dst + o, s, len);
             dst[o++] = '\r';
             dst[o++] = '\n';
         }
@@ -183,14 +199,37 @@ int ftp_quote_path(const char *path, char *out, size_t out_size)
 
 /* Client side. */
 
+/* Adds a line's text with a doubled IAC (0xFF) taken as one data byte, as the writer sends
+ * it; a lone 0xFF from a server that does not double stays as it is. */
 static void text_add(ftp_reply_parser *p, ftp_reply_msg *msg, const char *s, size_t len)
 {
     size_t room = sizeof(msg->text) - 1 - p->text_len;
-    size_t n = len < room ? len : room; /* truncation is not an error */
-    for (size_t i = 0; i < n; i++)
-        msg->text[p->text_len + i] = s[i] == '\0' ? ' ' : s[i];
-    p->text_len += n;
-    msg->text[p->text_len] = '\0';
+    size_t o = p->text_len;
+    for (size_t i = 0; i < len && room > 0; i++, room--) { /* truncation is not an error */
+        msg->text[o++] = s[i] == '\0' ? ' ' : s[i];
+        if (s[i] == TELNET_IAC && i + 1 < len && s[i + 1] == TELNET_IAC)
+            i++;
+    }
+    p->text_len = o;
+    msg->text[o] = '\0';
+}
+
+int ftp_command_put(buf *out, const char *line)
+{
+    size_t len = strlen(line);
+    char *dst = reserve(out, wire_len(line, len) + 2);
+    if (dst == NULL)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        dst[o++] = line[i];
+        if (line[i] == TELNET_IAC)
+            dst[o++] = TELNET_IAC;
+    }
+    dst[o++] = '\r';
+    dst[o++] = '\n';
+    buf_commit(out, o);
+    return 0;
 }
 
 static bool is_digit(char c)

@@ -49,7 +49,8 @@ enum ftp_code {
     FTP_BAD_FILENAME = 553,
 };
 
-/* Appends "CODE text\r\n". CR and LF inside the text become spaces. All or nothing: returns
+/* Appends "CODE text\r\n". CR and LF inside the text become spaces; a 0xFF byte (Telnet's
+ * IAC) goes out doubled, as RFC 854 carries it as data. All or nothing: returns
  * 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
 int ftp_reply(buf *out, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* As ftp_reply, for a text already formatted: the len bytes at text. All or nothing: returns
@@ -75,7 +76,13 @@ typedef struct ftp_reply_msg {
     char text[9 * 1024];
 } ftp_reply_msg;
 
-/* Takes lines from `in` until a complete reply (single or multi-line) is gathered.
+/* Appends a command line and CRLF with every 0xFF byte doubled (Telnet IAC), as a server that
+ * reads Telnet undoubles it. The line holds no CR or LF (the caller refuses those). All or
+ * nothing: returns 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
+int ftp_command_put(buf *out, const char *line);
+
+/* Takes lines from `in` until a complete reply (single or multi-line) is gathered; a doubled
+ * 0xFF in its text counts as one byte.
  * Returns 1 with *msg filled, 0 when more input is needed, -1 on a malformed reply (a line
  * that does not start with a code outside a multi-line reply) or a line longer than in's bound. */
 int ftp_reply_next(ftp_reply_parser *p, buf *in, ftp_reply_msg *msg);

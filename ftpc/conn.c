@@ -314,7 +314,7 @@ static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
     c->doing[wl] = '\0';
     if (c->ctx->opts->verbose)
         ftpc_msg(c->ctx, "> %s", c->doing);
-    if (buf_printf(&c->out, "%s\r\n", line) < 0) {
+    if (ftp_command_put(&c->out, line) < 0) {
         conn_fail_later(c, FTPC_EXIT_XFER, "control connection output is full");
         return;
     }

@@ -103,6 +103,39 @@ START_TEST(test_reply_long_quoted_path)
 }
 END_TEST
 
+START_TEST(test_reply_doubles_iac)
+{
+    buf out;
+    buf_init(&out, 1024);
+    /* a 0xFF in a name is Telnet's IAC: on the control connection it goes out doubled */
+    ck_assert_int_eq(ftp_reply(&out, FTP_PATH_CREATED, "\"/a\xff\" created"), 0);
+    expect_buf(&out, "257 \"/a\xff\xff\" created\r\n");
+    ck_assert_int_eq(ftp_reply_lines(&out, FTP_SYSTEM_STATUS, "x\xff\n\xff\xff\nz\xff"), 0);
+    expect_buf(&out, "211-x\xff\xff\r\n \xff\xff\xff\xff\r\n211 z\xff\xff\r\n");
+    /* the doubled bytes count toward all or nothing */
+    buf_free(&out);
+    buf_init(&out, 9);
+    ck_assert_int_eq(ftp_reply(&out, FTP_CMD_OK, "\xff\xff"), -1); /* 10 bytes */
+    ck_assert_uint_eq(buf_len(&out), 0);
+    ck_assert_int_eq(ftp_reply(&out, FTP_CMD_OK, "\xff"), 0); /* 8 bytes */
+    expect_buf(&out, "200 \xff\xff\r\n");
+    buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_command_put)
+{
+    buf out;
+    buf_init(&out, 16);
+    ck_assert_int_eq(ftp_command_put(&out, "RETR a\xff"), 0);
+    expect_buf(&out, "RETR a\xff\xff\r\n");
+    ck_assert_int_eq(ftp_command_put(&out, "RETR \xff\xff\xff\xff\xff\xff"), -1); /* 19 */
+    ck_assert_int_eq(errno, ENOBUFS);
+    ck_assert_uint_eq(buf_len(&out), 0);
+    buf_free(&out);
+}
+END_TEST
+
 START_TEST(test_reply_all_or_nothing)
 {
     buf out;
@@ -371,6 +404,26 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+START_TEST(test_round_trip_iac)
+{
+    buf b;
+    buf_init(&b, 1024);
+    ftp_reply_parser p = {0};
+    ftp_reply_msg msg;
+    ck_assert_int_eq(ftp_reply(&b, FTP_PATH_CREATED, "\"/\xff\xff\" created"), 0);
+    ck_assert_int_eq(ftp_reply_lines(&b, FTP_SYSTEM_STATUS, "a\xff\nb\xff"), 0);
+    ck_assert_int_eq(ftp_reply_next(&p, &b, &msg), 1);
+    ck_assert_str_eq(msg.text, "\"/\xff\xff\" created");
+    ck_assert_int_eq(ftp_reply_next(&p, &b, &msg), 1);
+    ck_assert_str_eq(msg.text, "a\xff\nb\xff");
+    /* a server that does not double: a lone 0xFF stays */
+    ck_assert_int_eq(buf_append_all(&b, "257 \"/\xff\"\r\n", 10), 0);
+    ck_assert_int_eq(ftp_reply_next(&p, &b, &msg), 1);
+    ck_assert_str_eq(msg.text, "\"/\xff\"");
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *reply_suite(void)
 {
     Suite *s = suite_create("ftp_reply");
@@ -381,6 +434,8 @@ static Suite *reply_suite(void)
     tcase_add_test(w, test_reply_text);
     tcase_add_test(w, test_reply_long_quoted_path);
     tcase_add_test(w, test_reply_all_or_nothing);
+    tcase_add_test(w, test_reply_doubles_iac);
+    tcase_add_test(w, test_command_put);
     tcase_add_test(w, test_reply_lines);
     tcase_add_test(w, test_quote_path);
     suite_add_tcase(s, w);
@@ -393,6 +448,7 @@ static Suite *reply_suite(void)
     tcase_add_test(r, test_parser_truncates_text);
     tcase_add_test(r, test_parser_keeps_a_long_path);
     tcase_add_test(r, test_round_trip);
+    tcase_add_test(r, test_round_trip_iac);
     suite_add_tcase(s, r);
     return s;
 }

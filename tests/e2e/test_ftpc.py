@@ -211,6 +211,15 @@ class TestGet(FtpcCase):
         r = self.ftpc("get", self.srv.url("with space %25 \u00e9.txt"))
         self.assertEqual(self.read_local("with space %25 \u00e9.txt"), data, r.stderr)
 
+    def test_get_and_put_a_name_with_byte_ff(self):
+        # 0xFF is Telnet's IAC: ftpc must send it doubled, or the server reads a Telnet
+        # command there and the name loses bytes
+        data = self.srv.make_file("x\udcffy.bin", 3000, seed=4)
+        self.ftpc("get", self.srv.url("") + "x%FFy.bin")
+        self.assertEqual(self.read_local("x\udcffy.bin"), data)
+        self.ftpc("put", "x\udcffy.bin", self.srv.url("") + "p%FFq.bin")
+        self.assertEqual(self.srv.read("p\udcffq.bin"), data)
+
     def test_get_absolute_path_url(self):
         # "//path" is an absolute server path; ftpd's root is "/" for alice.
         data = self.srv.make_file("abs/f.bin", 100)

@@ -572,6 +572,20 @@ class TestLineParsing(ServerTestCase):
         c.send(b"NO\xff\xfb\x01OP\r\n")  # IAC WILL ECHO inside a line
         self.assertEqual(c.reply()[0], 200)
 
+    def test_iac_in_a_name_is_doubled_both_ways(self):
+        # A 0xFF byte in a name travels as IAC IAC (RFC 854): undoubled in the command,
+        # doubled again in the 257 that names the directory
+        c = self.srv.control()
+        c.login()
+        c.send(b"MKD d\xff\xffe\r\n")
+        raw = b""
+        while not raw.endswith(b"\r\n"):
+            chunk = c.sock.recv(4096)
+            self.assertTrue(chunk, "connection closed")
+            raw += chunk
+        self.assertEqual(raw, b'257 "/d\xff\xffe" created.\r\n')
+        self.assertTrue(os.path.isdir(os.path.join(os.fsencode(self.srv.root), b"d\xffe")))
+
     def test_long_line_500_then_continue(self):
         c = self.srv.control()
         c.login()
