@@ -417,6 +417,27 @@ void cmd_appe(session *s, const char *arg)
     start_upload(s, "APPE", vpath, UPLOAD_APPEND, 0);
 }
 
+/* Candidate i for STOU's name: the suggestion itself first, then "<suggestion>.<session>.<i>".
+ * A suggestion that is already a long name is cut (at a character boundary, not inside a UTF-8
+ * sequence) so that the whole name fits in an upload's UPLOAD_NAME_MAX bytes. */
+static void stou_candidate(const char *base, unsigned long session_id, unsigned i, char *out,
+                           size_t out_size)
+{
+    char suffix[48] = "";
+    if (i > 0)
+        snprintf(suffix, sizeof suffix, ".%lu.%u", session_id, i - 1);
+    const char *slash = strrchr(base, '/');
+    size_t dir_len = slash ? (size_t)(slash - base) + 1 : 0;
+    size_t name_len = strlen(base) - dir_len;
+    size_t room = UPLOAD_NAME_MAX - strlen(suffix);
+    if (name_len > room) {
+        name_len = room;
+        while (name_len > 0 && ((unsigned char)base[dir_len + name_len] & 0xC0) == 0x80)
+            name_len--;
+    }
+    snprintf(out, out_size, "%.*s%s", (int)(dir_len + name_len), base, suffix);
+}
+
 void cmd_stou(session *s, const char *arg)
 {
     char vpath[PATH_VMAX], name[PATH_VMAX];
@@ -426,17 +447,18 @@ void cmd_stou(session *s, const char *arg)
         return;
     const char *base = arg[0] ? arg : "ftpd";
     struct stat st;
-    for (unsigned i = 0; i < 1000; i++) {
-        if (i == 0 && arg[0])
-            snprintf(name, sizeof name, "%s", base);
-        else
-            snprintf(name, sizeof name, "%s.%lu.%u", base, s->id, i);
+    for (unsigned i = arg[0] ? 0 : 1; i <= 1000; i++) {
+        stou_candidate(base, s->id, i, name, sizeof name);
         if (session_path(s, name, vpath) < 0)
             return;
-        if (vfs_stat(&s->vfs, vpath, &st) < 0 && errno == ENOENT) {
+        if (vfs_stat(&s->vfs, vpath, &st) == 0)
+            continue; /* taken */
+        if (errno == ENOENT) {
             start_upload(s, "STOU", vpath, UPLOAD_NEW, 0);
             return;
         }
+        reply_errno(s, errno, "STOU"); /* no such folder, not allowed, ...: no name will do */
+        return;
     }
     session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");
 }

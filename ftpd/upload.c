@@ -9,8 +9,6 @@
 
 #define TEMP_PREFIX ".ftpd-up."
 #define PARTIAL_PREFIX ".ftpd-partial."
-/* Leaves room for the prefixes and the tag within NAME_MAX (255). */
-#define TARGET_MAX 200
 
 static void close_fd(int *fd)
 {
@@ -173,7 +171,7 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
         errno = EISDIR;
         goto fail;
     }
-    if (blen > TARGET_MAX) {
+    if (blen > UPLOAD_NAME_MAX) {
         errno = ENAMETOOLONG;
         goto fail;
     }
@@ -339,7 +337,7 @@ off_t upload_resume_size(const vfs *v, const char *vpath)
     off_t size = -1;
     char partial[300];
     struct stat st;
-    if (strlen(base) <= TARGET_MAX && !strchr(base, '/') &&
+    if (strlen(base) <= UPLOAD_NAME_MAX && !strchr(base, '/') &&
         partial_name(partial, sizeof(partial), base) == 0 &&
         fstatat(dfd, partial, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
         size = st.st_size;
@@ -356,7 +354,7 @@ int upload_discard_partial(const vfs *v, const char *vpath)
         return errno == ENOENT ? 0 : -1;
     int rc = 0;
     char partial[300];
-    if (strlen(base) <= TARGET_MAX && !strchr(base, '/') &&
+    if (strlen(base) <= UPLOAD_NAME_MAX && !strchr(base, '/') &&
         partial_name(partial, sizeof(partial), base) == 0) {
         if (unlinkat(dfd, partial, 0) == 0)
             rc = 1;

@@ -13,6 +13,10 @@
 #ifndef UPLOAD_H
 #define UPLOAD_H
 
+/* The longest name an upload can have, in bytes: the rest of NAME_MAX (255) holds the prefix
+ * and tag of the name it is written under until complete. */
+#define UPLOAD_NAME_MAX 200
+
 #include <stdbool.h>
 #include <sys/types.h>
 

@@ -341,6 +341,37 @@ class TestInfo(ServerTestCase):
             self.assertEqual(self.srv.read(name.lstrip("/")), data)
         self.assertEqual(self.srv.read("sub/mine.txt"), b"second")
 
+    def test_stou_with_a_long_taken_name_shortens_it(self):
+        # the suggestion takes all 255 bytes a name may have and exists: the unique name
+        # keeps as much of it as fits beside the suffix in an upload's 200 bytes, cut
+        # between characters
+        long_name = "\u00e9" * 127 + "x"  # 255 bytes in UTF-8
+        self.srv.write(long_name, b"old")
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        code, text = c.cmd("STOU " + long_name)
+        self.assertEqual(code, 150, text)
+        name = re.fullmatch(r"150 FILE: /(\S.*)", text).group(1)
+        self.assertLessEqual(len(name.encode()), 200)
+        self.assertTrue(name.startswith("\u00e9" * 90), name)
+        ds.sendall(b"new")
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(self.srv.read(name), b"new")
+        self.assertEqual(self.srv.read(long_name), b"old")
+
+    def test_stou_under_a_file_says_why(self):
+        # no name can be made there: the reply gives the reason at once
+        self.srv.write("afile", b"x")
+        c = self.srv.control()
+        c.login()
+        c.pasv()
+        code, text = c.cmd("STOU afile/x")
+        self.assertEqual(code, 550, text)
+        self.assertNotIn("unique", text)
+
 
 class TestDataConnections(ServerTestCase):
     def setUp(self):
