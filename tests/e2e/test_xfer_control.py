@@ -189,39 +189,33 @@ class TestStatAbor(ServerTestCase):
         codes = [c.reply(timeout=5)[0] for _ in range(3)]
         self.assertEqual(codes, [426, 226, 200])
 
-    def test_replies_in_order_when_commands_follow_retr_before_its_150(self):
-        # The data connection comes after RETR, NOOP and STAT: their replies must not pass
-        # the 150 that RETR gets once the connection is there
+    def retr_then_lines_before_the_data_connection(self, lines, n_replies):
+        """Sends RETR of a small file and then `lines` before connecting for the data; returns
+        the codes of the next n_replies replies."""
         self.srv.write("small.bin", b"s" * 5000)
         c = self.srv.control()
         c.login()
         c.cmd("TYPE I")
         code, text = c.cmd("PASV")
         self.assertEqual(code, 227, text)
-        c.send("RETR small.bin\r\nNOOP\r\nSTAT\r\n")
+        c.send("RETR small.bin\r\n" + lines)
         time.sleep(0.3)
         ds = socket.create_connection((c.host, pasv_port(text)), timeout=10)
         self.assertEqual(recv_all(ds), b"s" * 5000)
         ds.close()
-        codes = [c.reply(timeout=5)[0] for _ in range(4)]
+        return [c.reply(timeout=5)[0] for _ in range(n_replies)]
+
+    def test_replies_in_order_when_commands_follow_retr_before_its_150(self):
+        # The data connection comes after RETR, NOOP and STAT: their replies must not pass
+        # the 150 that RETR gets once the connection is there
+        codes = self.retr_then_lines_before_the_data_connection("NOOP\r\nSTAT\r\n", 4)
         self.assertEqual(codes, [150, 226, 200, 211])
 
     def test_refused_lines_after_retr_wait_for_its_150(self):
         # A line refused before it is parsed (a NUL in it, or far too long) follows the same
         # order: its 500/501 must not pass the 150 either
-        self.srv.write("small.bin", b"s" * 5000)
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        code, text = c.cmd("PASV")
-        self.assertEqual(code, 227, text)
-        nums = [int(n) for n in re.search(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)", text).groups()]
-        c.send("RETR small.bin\r\nNO\x00OP\r\n" + "X" * 9000 + "\r\nNOOP\r\n")
-        time.sleep(0.3)
-        ds = socket.create_connection((c.host, nums[4] * 256 + nums[5]), timeout=10)
-        self.assertEqual(recv_all(ds), b"s" * 5000)
-        ds.close()
-        codes = [c.reply(timeout=5)[0] for _ in range(5)]
+        codes = self.retr_then_lines_before_the_data_connection(
+            "NO\x00OP\r\n" + "X" * 9000 + "\r\nNOOP\r\n", 5)
         self.assertEqual(codes, [150, 226, 501, 500, 200])
 
     def test_abor_without_transfer(self):
