@@ -220,12 +220,7 @@ int ftp_command_put(buf *out, const char *line)
     char *dst = reserve(out, wire_len(line, len) + 2);
     if (dst == NULL)
         return -1;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        dst[o++] = line[i];
-        if (line[i] == TELNET_IAC)
-            dst[o++] = TELNET_IAC;
-    }
+    size_t o = copy_sanitised(dst, line, len); /* no CR or LF to turn: only IAC doubled */
     dst[o++] = '\r';
     dst[o++] = '\n';
     buf_commit(out, o);

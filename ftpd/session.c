@@ -38,14 +38,19 @@ static bool reading_allowed(const session *s)
            !(s->flags & (SF_READ_PAUSED | SF_TLS_PENDING | SF_TLS_HANDSHAKE));
 }
 
+/* A line that came during a transfer and waits for its end: a command, or a refusal. */
+static bool has_deferred(const session *s)
+{
+    return s->deferred_line != NULL || s->deferred_refusal != NULL;
+}
+
 /* A command that arrived during a transfer waits for its end (run_line), and so does every
  * line after it, but an ABOR among them must still stop the transfer at once: input goes on
  * being read, as far as `in` holds, and looked through for one (abor_waiting). */
 static bool watching_for_abor(const session *s)
 {
-    return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) &&
-           (s->deferred_line || s->deferred_refusal) && xfer_busy(s->xfer) &&
-           !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+    return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) && has_deferred(s) &&
+           xfer_busy(s->xfer) && !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
 }
 
 static bool wants_input(const session *s)
@@ -439,7 +444,7 @@ static void process_input(session *s)
     s->flags |= SF_IN_INPUT;
     char line[FTP_LINE_MAX + 1];
     while (reading_allowed(s)) {
-        if (s->deferred_line || s->deferred_refusal) { /* it came before anything in `in` */
+        if (has_deferred(s)) { /* it came before anything still in `in` */
             if (xfer_busy(s->xfer)) {
                 s->flags |= SF_READ_PAUSED;
                 break;
@@ -483,7 +488,7 @@ static void process_input(session *s)
     }
     /* Every whole line the client sent before closing its side has run (the loop stopped for
      * want of more, not for a transfer): nothing more can come. */
-    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !s->deferred_line && !s->deferred_refusal)
+    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !has_deferred(s))
         session_close_after_flush(s);
     s->flags &= ~SF_IN_INPUT;
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
