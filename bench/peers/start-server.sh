@@ -23,6 +23,7 @@
 #   BENCH_RUN      run-state directory                       [/tmp/ftpd-bench-run]
 #   PEERS_PREFIX   servers unpacked by install-peers.sh      [/opt/ftp-peers]
 #   FTPD_BIN       the ftpd binary                           [bench/build/ftpd]
+#   FTPD_ARGS      further ftpd options, split on spaces (to compare settings) []
 #   PEER_PYTHON    python with pyftpdlib                     [/usr/bin/python3]
 #   FTPBENCH_USER / FTPBENCH_PASS                            [ftpbench / ftpbench]
 #   PASV_MIN / PASV_MAX                                      [see above]
@@ -90,6 +91,8 @@ ftpd)
     CMD=("$FTPD_BIN" --users "$RUN/users" --no-anonymous --listen "127.0.0.1:$PORT"
          --pasv-ports "$PASV_MIN-$PASV_MAX" --max-sessions 20000 --max-per-ip 20000
          --log-level warn --login-failure-delay 0 --user "$FTPBENCH_USER")
+    # shellcheck disable=SC2206 # word splitting wanted: several options
+    [[ -n "${FTPD_ARGS:-}" ]] && CMD+=($FTPD_ARGS)
     if [[ -n "$TLS_CERT" ]]; then
         CMD+=(--tls-cert "$TLS_CERT" --tls-key "${TLS_KEY:-$TLS_CERT}" --require-tls)
     fi
