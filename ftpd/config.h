@@ -31,7 +31,7 @@ typedef struct ftpd_config {
     int worker_threads;         /* 0: as many as cores */
     int inline_hash_max_us;     /* 250: hash methods cheaper than this are checked on the loop */
     char local_congestion[16];  /* TCP congestion control of data connections with a client
-                                 * on this host; "": the system default (default "reno") */
+                                 * on this host; "": the system default (default "cubic") */
     int local_download_slots;   /* downloads to clients on this host fed at once (dlslots.h);
                                  * 0 (default): no limit */
     bool demo_account_warning;  /* set when the users file holds the shipped demo account */

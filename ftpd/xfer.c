@@ -498,13 +498,17 @@ void xfer_end_stream(xfer *x)
     xfer_finish(x, FTP_TRANSFER_OK, "Transfer complete.", false);
 }
 
-/* A download running alone, to a client on this host, gets local-congestion (reno). Such a
+/* A download running alone, to a client on this host, gets local-congestion (cubic). Such a
  * connection crosses the loopback device, which has no queue for a pacing algorithm such as
  * BBR (a common system default) to protect; there pacing caps one stream and costs the server
- * a timer per burst. One 1 GiB RETR to curl, BBR against reno, medians of 8: 1546 against
- * 2215 MiB/s (ProFTPD 1591), the server's CPU 0.6 s against 0.25 s. Many streams at once did
- * better under BBR (300 x 10 MiB at once: 0.73-0.85 s against 0.99-1.39 s; 200 clients x 5 x
- * 1 MiB: 0.40-0.51 s against 0.46-0.64 s), so they keep the system's default. */
+ * a timer per burst. One 1 GiB RETR to curl, medians of 8: BBR 1546 MiB/s against reno 2215
+ * (ProFTPD 1591), the server's CPU 0.6 s against 0.25 s. Segments still arrive out of order
+ * now and then (ss: about 5% of the bytes resent, every one reported back as a duplicate),
+ * each time costing the window a cut, and cubic cuts less than reno: on two later hosts, medians of 8-10 alternating rounds, cubic 2739-2780
+ * against reno 2288-2410 and BBR 1712 (ProFTPD 2729-2837), and 2775 against 2430 and 2680.
+ * Many streams at once did better under BBR (300 x 10 MiB at once: 0.73-0.85 s against
+ * 0.99-1.39 s under reno; 200 clients x 5 x 1 MiB: 0.40-0.51 s against 0.46-0.64 s), so they
+ * keep the system's default. */
 static void set_lone_congestion(xfer *x)
 {
     x->lone_congestion = true;

@@ -1,5 +1,5 @@
 """A large download running alone, to a client on this host, gets the congestion control that
---local-congestion names (default reno); `system` leaves the system's default, and so does a
+--local-congestion names (default cubic); `system` leaves the system's default, and so does a
 download that shares the server with another. Read from the server's own socket with ss(8)
 while the download is in flight."""
 import re
@@ -61,14 +61,15 @@ class LocalCongestionCase(ServerTestCase):
 
 
 # The algorithm ftpd is asked for must differ from the system's default, or the test could
-# not tell them apart: reno (the default setting) unless the system already uses it.
-OTHER = "reno" if SYSTEM_DEFAULT != "reno" else next(
-    (a for a in ALLOWED if a != SYSTEM_DEFAULT), None)
+# not tell them apart: cubic (the default setting) unless the system already uses it.
+DEFAULT_SETTING = "cubic"
+OTHER = DEFAULT_SETTING if SYSTEM_DEFAULT != DEFAULT_SETTING and DEFAULT_SETTING in ALLOWED \
+    else next((a for a in ALLOWED if a != SYSTEM_DEFAULT), None)
 
 
 @unittest.skipIf(OTHER is None, "only %s is allowed here" % SYSTEM_DEFAULT)
 class TestChosenAlgorithm(LocalCongestionCase):
-    server_kwargs = {"args": [] if OTHER == "reno" else ["--local-congestion", OTHER]}
+    server_kwargs = {"args": [] if OTHER == DEFAULT_SETTING else ["--local-congestion", OTHER]}
 
     def test_download_uses_it(self):
         self.assertEqual(self.congestion_of_a_download(), OTHER)
