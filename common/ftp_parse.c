@@ -6,7 +6,9 @@
  *
  * A NUL byte does not end a line (that would let one line smuggle a second command); it stays
  * in the copied line, so the verb or argument seen by the caller, being C strings, end at the
- * first NUL and the rest of the line up to its LF is ignored.
+ * first NUL and the rest of the line up to its LF is ignored. The one exception is CR NUL,
+ * Telnet's carriage return that is not a line end: it is how a pathname carries a CR (RFC 2640
+ * section 3.1), and it becomes that CR.
  */
 #include "ftp_parse.h"
 
@@ -59,6 +61,18 @@ static size_t strip_telnet(const unsigned char *raw, size_t n, char *out)
             /* any other two-byte command: IP, DM, AYT, NOP, a stray SE ... */
             i += 2;
         }
+    }
+    return o;
+}
+
+/* Turns each CR NUL in line[0..n) into a CR; returns the new length. */
+static size_t unpad_cr(char *line, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        line[o++] = line[i];
+        if (line[i] == '\r' && i + 1 < n && line[i + 1] == '\0')
+            i++;
     }
     return o;
 }
@@ -133,6 +147,7 @@ ftp_parse_result ftp_parse_next(ftp_parser *p, buf *in, ftp_cmd *cmd, char *line
         buf_consume(in, raw_len + 1);
         if (n > 0 && line[n - 1] == '\r')
             n--;
+        n = unpad_cr(line, n);
         line[n] = '\0';
         ftp_parse_line(line, cmd);
         /* A NUL would silently shorten a path into another one; the caller refuses it. */

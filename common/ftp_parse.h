@@ -27,12 +27,12 @@ typedef struct ftp_cmd {
     bool verb_too_long;          /* the first word was longer than FTP_VERB_MAX */
     const char *arg;             /* text after the first space ("" if none); points into line */
     bool has_arg;                /* a space followed the verb (arg may still be "") */
-    bool has_nul;                /* the line held a NUL byte (verb/arg stop at it) */
+    bool has_nul;                /* the line held a NUL byte not after a CR (verb/arg stop at it) */
 } ftp_cmd;
 
-/* Takes the next command out of `in`. On FTP_PARSE_CMD the line (CR/LF and IAC removed,
- * NUL-terminated) is copied into `line` (line_cap >= FTP_LINE_MAX + 1) and cmd points into it.
- * FTP_PARSE_TOO_LONG is returned once per over-long line, as soon as it is detected (the
+/* Takes the next command out of `in`. On FTP_PARSE_CMD the line (CR/LF and IAC removed, CR NUL
+ * made a CR, NUL-terminated) is copied into `line` (line_cap >= FTP_LINE_MAX + 1) and cmd points
+ * into it. FTP_PARSE_TOO_LONG is returned once per over-long line, as soon as it is detected (the
  * buffer is full without an LF); the remainder is discarded silently. */
 ftp_parse_result ftp_parse_next(ftp_parser *p, buf *in, ftp_cmd *cmd, char *line, size_t line_cap);
 

@@ -18,26 +18,30 @@
 #define TELNET_IAC ((char)0xFF)
 
 /* Bytes that text takes on the wire: a 0xFF byte (a name in a non-UTF-8 encoding, say) is
- * Telnet's IAC, which a control connection carries as data only doubled (RFC 854). */
+ * Telnet's IAC, which a control connection carries as data only doubled (RFC 854), and a CR
+ * is followed by a NUL (below). */
 static size_t wire_len(const char *text, size_t len)
 {
     size_t n = len;
     for (size_t i = 0; i < len; i++)
-        n += text[i] == TELNET_IAC;
+        n += text[i] == TELNET_IAC || text[i] == '\r';
     return n;
 }
 
-/* Copies text into dst with CR and LF turned into spaces, and IAC doubled; returns the bytes
- * written (wire_len). A CR or LF inside a reply line would let text (a file name, say) forge
- * a reply line of its own. */
+/* Copies text into dst as a control connection carries it; returns the bytes written
+ * (wire_len). A CR goes as CR NUL, Telnet's carriage return that ends no line, as RFC 2640
+ * (3.1) has a pathname carry one; an LF, which has no such form, becomes a space. Either raw
+ * would let text (a file name, say) forge a reply line of its own. IAC is doubled. */
 static size_t copy_sanitised(char *dst, const char *text, size_t len)
 {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        dst[o++] = (c == '\r' || c == '\n') ? ' ' : c;
+        dst[o++] = c == '\n' ? ' ' : c;
         if (c == TELNET_IAC)
             dst[o++] = TELNET_IAC;
+        else if (c == '\r')
+            dst[o++] = '\0';
     }
     return o;
 }
@@ -199,15 +203,17 @@ int ftp_quote_path(const char *path, char *out, size_t out_size)
 
 /* Client side. */
 
-/* Adds a line's text with a doubled IAC (0xFF) taken as one data byte, as the writer sends
- * it; a lone 0xFF from a server that does not double stays as it is. */
+/* Adds a line's text with a doubled IAC (0xFF) taken as one data byte and CR NUL as a CR, as
+ * the writer sends them; a lone 0xFF from a server that does not double stays as it is, and
+ * any other NUL becomes a space, as the text is a C string. */
 static void text_add(ftp_reply_parser *p, ftp_reply_msg *msg, const char *s, size_t len)
 {
     size_t room = sizeof(msg->text) - 1 - p->text_len;
     size_t o = p->text_len;
     for (size_t i = 0; i < len && room > 0; i++, room--) { /* truncation is not an error */
         msg->text[o++] = s[i] == '\0' ? ' ' : s[i];
-        if (s[i] == TELNET_IAC && i + 1 < len && s[i + 1] == TELNET_IAC)
+        if ((s[i] == TELNET_IAC || s[i] == '\r') && i + 1 < len &&
+            s[i + 1] == (s[i] == '\r' ? '\0' : TELNET_IAC))
             i++;
     }
     p->text_len = o;
@@ -220,7 +226,7 @@ int ftp_command_put(buf *out, const char *line)
     char *dst = reserve(out, wire_len(line, len) + 2);
     if (dst == NULL)
         return -1;
-    size_t o = copy_sanitised(dst, line, len); /* no CR or LF to turn: only IAC doubled */
+    size_t o = copy_sanitised(dst, line, len);
     dst[o++] = '\r';
     dst[o++] = '\n';
     buf_commit(out, o);

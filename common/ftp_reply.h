@@ -49,9 +49,10 @@ enum ftp_code {
     FTP_BAD_FILENAME = 553,
 };
 
-/* Appends "CODE text\r\n". CR and LF inside the text become spaces; a 0xFF byte (Telnet's
- * IAC) goes out doubled, as RFC 854 carries it as data. All or nothing: returns
- * 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
+/* Appends "CODE text\r\n". A CR inside the text goes out as CR NUL (RFC 2640 3.1) and an LF
+ * as a space, so neither ends the line; a 0xFF byte (Telnet's IAC) goes out doubled, as
+ * RFC 854 carries it as data. All or nothing: returns 0, or -1 (ENOBUFS) when the buffer
+ * cannot hold it. */
 int ftp_reply(buf *out, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* As ftp_reply, for a text already formatted: the len bytes at text. All or nothing: returns
  * 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
@@ -77,12 +78,14 @@ typedef struct ftp_reply_msg {
 } ftp_reply_msg;
 
 /* Appends a command line and CRLF with every 0xFF byte doubled (Telnet IAC), as a server that
- * reads Telnet undoubles it. The line holds no CR or LF (the caller refuses those). All or
- * nothing: returns 0, or -1 (ENOBUFS) when the buffer cannot hold it. */
+ * reads Telnet undoubles it. The line holds no LF, and no CR either: the CR NUL it would go as
+ * reads, on a server that does not take it as RFC 2640 says, as a name cut short at the NUL,
+ * another file's name. The caller refuses both. All or nothing: returns 0, or -1 (ENOBUFS)
+ * when the buffer cannot hold it. */
 int ftp_command_put(buf *out, const char *line);
 
 /* Takes lines from `in` until a complete reply (single or multi-line) is gathered; a doubled
- * 0xFF in its text counts as one byte.
+ * 0xFF in its text counts as one byte, and CR NUL as a CR.
  * Returns 1 with *msg filled, 0 when more input is needed, -1 on a malformed reply (a line
  * that does not start with a code outside a multi-line reply) or a line longer than in's bound. */
 int ftp_reply_next(ftp_reply_parser *p, buf *in, ftp_reply_msg *msg);

@@ -238,6 +238,22 @@ START_TEST(test_nul_truncates_arg)
 }
 END_TEST
 
+START_TEST(test_cr_nul_is_a_cr)
+{
+    /* RFC 2640 3.1: a CR in a pathname travels as CR NUL */
+    static const char msg[] = "MKD a\r\0b\r\nRNFR c\r\0\r\nDELE d\r\0\0e\r\n";
+    feed(msg, sizeof(msg) - 1);
+    expect_cmd("MKD", true, "a\rb");
+    ck_assert(!cmd.has_nul);
+    /* at the end of the name, before the line's own CRLF */
+    expect_cmd("RNFR", true, "c\r");
+    ck_assert(!cmd.has_nul);
+    /* only the one NUL after the CR is padding: a second is a NUL, refused */
+    expect_cmd("DELE", true, "d\r");
+    ck_assert(cmd.has_nul);
+}
+END_TEST
+
 START_TEST(test_too_long_then_normal)
 {
     char chunk[1000];
@@ -344,6 +360,7 @@ static Suite *parse_suite(void)
     tcase_add_test(tc, test_iac_abor);
     tcase_add_test(tc, test_iac_sequences);
     tcase_add_test(tc, test_nul_truncates_arg);
+    tcase_add_test(tc, test_cr_nul_is_a_cr);
     tcase_add_test(tc, test_too_long_then_normal);
     tcase_add_test(tc, test_too_long_twice);
     tcase_add_test(tc, test_longest_line_fits);

@@ -8,12 +8,16 @@
 #include "buf.h"
 #include "ftp_reply.h"
 
-static void expect_buf(buf *b, const char *want)
+static void expect_mem(buf *b, const char *want, size_t n)
 {
-    size_t n = strlen(want);
     ck_assert_uint_eq(buf_len(b), n);
     ck_assert_mem_eq(buf_head(b), want, n);
     buf_clear(b);
+}
+
+static void expect_buf(buf *b, const char *want)
+{
+    expect_mem(b, want, strlen(want));
 }
 
 START_TEST(test_reply_single)
@@ -34,7 +38,9 @@ START_TEST(test_reply_sanitises)
     buf_init(&out, 1024);
     /* a file name must not forge a reply line of its own */
     ck_assert_int_eq(ftp_reply(&out, FTP_FILE_UNAVAILABLE, "%s: no", "a\r\n250 ok\nb\rc"), 0);
-    expect_buf(&out, "550 a  250 ok b c: no\r\n");
+    /* a CR goes as CR NUL (RFC 2640 3.1), which ends no line; an LF as a space */
+    static const char want[] = "550 a\r\0 250 ok b\r\0c: no\r\n";
+    expect_mem(&out, want, sizeof want - 1);
     buf_free(&out);
 }
 END_TEST
@@ -63,8 +69,8 @@ START_TEST(test_reply_text)
     buf_init(&out, 16);
     ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "ok then", 2), 0); /* only len bytes */
     expect_buf(&out, "200 ok\r\n");
-    ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "a\r\nb", 4), 0);
-    expect_buf(&out, "200 a  b\r\n");
+    ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "a\nb", 3), 0);
+    expect_buf(&out, "200 a b\r\n");
     ck_assert_int_eq(ftp_reply_text(&out, FTP_CMD_OK, "0123456789", 10), 0); /* exact fit */
     ck_assert(buf_full(&out));
     errno = 0;
@@ -181,9 +187,10 @@ START_TEST(test_reply_lines)
     /* empty middle lines still get their space */
     ck_assert_int_eq(ftp_reply_lines(&out, FTP_HELP, "a\n\nb"), 0);
     expect_buf(&out, "214-a\r\n \r\n214 b\r\n");
-    /* CRLF separators; a lone CR becomes a space */
+    /* CRLF separators; a lone CR goes as CR NUL */
     ck_assert_int_eq(ftp_reply_lines(&out, FTP_HELP, "a\r\nb\rc\r\nd"), 0);
-    expect_buf(&out, "214-a\r\n b c\r\n214 d\r\n");
+    static const char want[] = "214-a\r\n b\r\0c\r\n214 d\r\n";
+    expect_mem(&out, want, sizeof want - 1);
     /* a middle line that looks like an end line is indented */
     ck_assert_int_eq(ftp_reply_lines(&out, FTP_DIR_STATUS, "x\n212 fake\ny"), 0);
     expect_buf(&out, "212-x\r\n 212 fake\r\n212 y\r\n");
@@ -424,6 +431,26 @@ START_TEST(test_round_trip_iac)
 }
 END_TEST
 
+START_TEST(test_round_trip_cr)
+{
+    buf b;
+    buf_init(&b, 1024);
+    ftp_reply_parser p = {0};
+    ftp_reply_msg msg;
+    ck_assert_int_eq(ftp_reply(&b, FTP_PATH_CREATED, "\"/a\rb\r\" created"), 0);
+    ck_assert_int_eq(ftp_reply_lines(&b, FTP_SYSTEM_STATUS, "x\n\ry\nz"), 0);
+    ck_assert_int_eq(ftp_reply_next(&p, &b, &msg), 1);
+    ck_assert_str_eq(msg.text, "\"/a\rb\r\" created");
+    ck_assert_int_eq(ftp_reply_next(&p, &b, &msg), 1);
+    ck_assert_str_eq(msg.text, "x\n \ry\nz");
+    /* any other NUL cannot live in the C string: a space */
+    ck_assert_int_eq(buf_append_all(&b, "257 a\0b\r\r\n", 10), 0);
+    ck_assert_int_eq(ftp_reply_next(&p, &b, &msg), 1);
+    ck_assert_str_eq(msg.text, "a b\r");
+    buf_free(&b);
+}
+END_TEST
+
 static Suite *reply_suite(void)
 {
     Suite *s = suite_create("ftp_reply");
@@ -449,6 +476,7 @@ static Suite *reply_suite(void)
     tcase_add_test(r, test_parser_keeps_a_long_path);
     tcase_add_test(r, test_round_trip);
     tcase_add_test(r, test_round_trip_iac);
+    tcase_add_test(r, test_round_trip_cr);
     suite_add_tcase(s, r);
     return s;
 }

@@ -586,6 +586,40 @@ class TestLineParsing(ServerTestCase):
         self.assertEqual(raw, b'257 "/d\xff\xffe" created.\r\n')
         self.assertTrue(os.path.isdir(os.path.join(os.fsencode(self.srv.root), b"d\xffe")))
 
+    def raw_reply(self, c):
+        raw = b""
+        while not raw.endswith(b"\r\n"):
+            chunk = c.sock.recv(4096)
+            self.assertTrue(chunk, "connection closed")
+            raw += chunk
+        return raw
+
+    def test_cr_in_a_name_travels_as_cr_nul(self):
+        # RFC 2640 3.1: a CR in a pathname goes as CR NUL both ways, and it is the name's CR
+        c = self.srv.control()
+        c.login()
+        c.send(b"MKD d\r\x00e\r\n")
+        self.assertEqual(self.raw_reply(c), b'257 "/d\r\x00e" created.\r\n')
+        root = os.fsencode(self.srv.root)
+        self.assertTrue(os.path.isdir(os.path.join(root, b"d\re")))
+        c.send(b"CWD d\r\x00e\r\n")
+        self.assertTrue(self.raw_reply(c).startswith(b"250 "))
+        c.send(b"PWD\r\n")
+        self.assertEqual(self.raw_reply(c)[:11], b'257 "/d\r\x00e"')
+        c.cmd("TYPE I")
+        ds = c.epsv()
+        c.send(b"STOR f\r\x00\r\n")
+        self.assertTrue(self.raw_reply(c).startswith(b"150 "))
+        ds.sendall(b"payload")
+        ds.close()
+        self.assertTrue(self.raw_reply(c).startswith(b"226 "))
+        with open(os.path.join(root, b"d\re", b"f\r"), "rb") as fh:
+            self.assertEqual(fh.read(), b"payload")
+        # a NUL anywhere else still cuts the line short, so it is refused
+        c.send(b"DELE f\r\x00\x00x\r\n")
+        self.assertTrue(self.raw_reply(c).startswith(b"501 "))
+        self.assertTrue(os.path.exists(os.path.join(root, b"d\re", b"f\r")))
+
     def test_long_line_500_then_continue(self):
         c = self.srv.control()
         c.login()
