@@ -126,7 +126,7 @@ for p in $PEERS; do SERVERS+=("$p"); done
     echo "kernel: $(uname -r)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //') x $(nproc)"
     echo "mem: $(free -m | awk '/Mem:/{print $2" MiB"}')"
-    echo "ftpd: $([[ $HAVE_FTPD == 1 ]] && "$FTPD_BIN" --version 2>&1 | head -1 || echo absent) ($(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))"
+    echo "ftpd: $([[ $HAVE_FTPD == 1 ]] && "$FTPD_BIN" --version 2>&1 | head -1 || echo absent) ($(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo 'no commit'))${FTPD_ARGS:+ with $FTPD_ARGS}"
     sed 's/^/peer: /' /opt/ftp-peers/VERSIONS 2>/dev/null
     echo "pyftpdlib: $($PY -c 'import pyftpdlib; print(pyftpdlib.__ver__)' 2>/dev/null)"
     echo "curl: $(curl --version | head -1 | cut -d' ' -f1-2)"
