@@ -380,11 +380,13 @@ class TestStressFtpd(StressCase):
         self.assertIn("stress URL", r.stdout.decode())
 
     def test_unreachable(self):
+        # The port stays bound, never listening, for the whole run: connects are refused, and
+        # no server of a test running beside this one can take the port meanwhile.
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        rep, _, err = self.stress("ftp://127.0.0.1:%d/" % port, "--clients", 2, "--duration",
-                                  1, "--no-view", rc=3)
+            rep, _, err = self.stress("ftp://127.0.0.1:%d/" % port, "--clients", 2,
+                                      "--duration", 1, "--no-view", rc=3)
         self.assertIn("cannot connect (ECONNREFUSED)", err)
         self.assertEqual(rep["exit_status"], 3)
 
