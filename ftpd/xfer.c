@@ -504,11 +504,11 @@ void xfer_end_stream(xfer *x)
  * a timer per burst. One 1 GiB RETR to curl, medians of 8: BBR 1546 MiB/s against reno 2215
  * (ProFTPD 1591), the server's CPU 0.6 s against 0.25 s. Segments still arrive out of order
  * now and then (ss: about 5% of the bytes resent, every one reported back as a duplicate),
- * each time costing the window a cut, and cubic cuts less than reno: on two later hosts, medians of 8-10 alternating rounds, cubic 2739-2780
- * against reno 2288-2410 and BBR 1712 (ProFTPD 2729-2837), and 2775 against 2430 and 2680.
- * Many streams at once did better under BBR (300 x 10 MiB at once: 0.73-0.85 s against
- * 0.99-1.39 s under reno; 200 clients x 5 x 1 MiB: 0.40-0.51 s against 0.46-0.64 s), so they
- * keep the system's default. */
+ * each time costing the window a cut, and cubic cuts less than reno: on two later hosts, medians of
+ * 8-10 alternating rounds, cubic 2739-2780 against reno 2288-2410 and BBR 1712 (ProFTPD 2729-2837),
+ * and 2775 against 2430 and 2680. Many streams at once did better under BBR (300 x 10 MiB at once:
+ * 0.73-0.85 s against 0.99-1.39 s under reno; 200 clients x 5 x 1 MiB: 0.40-0.51 s against
+ * 0.46-0.64 s), so they keep the system's default. */
 static void set_lone_congestion(xfer *x)
 {
     x->lone_congestion = true;
