@@ -578,15 +578,11 @@ class TestLineParsing(ServerTestCase):
         c = self.srv.control()
         c.login()
         c.send(b"MKD d\xff\xffe\r\n")
-        raw = b""
-        while not raw.endswith(b"\r\n"):
-            chunk = c.sock.recv(4096)
-            self.assertTrue(chunk, "connection closed")
-            raw += chunk
-        self.assertEqual(raw, b'257 "/d\xff\xffe" created.\r\n')
+        self.assertEqual(self.raw_reply(c), b'257 "/d\xff\xffe" created.\r\n')
         self.assertTrue(os.path.isdir(os.path.join(os.fsencode(self.srv.root), b"d\xffe")))
 
     def raw_reply(self, c):
+        """One reply line's bytes as they came, before any decoding."""
         raw = b""
         while not raw.endswith(b"\r\n"):
             chunk = c.sock.recv(4096)
