@@ -802,6 +802,7 @@ struct ftpc_rcheck {
     uint64_t start, end;
     digest d;
     bool d_ok;
+    uint64_t fed; /* bytes streamed in; short of the range, the file is read back */
     char hex[DIGEST_HEX_MAX];
     ftpc_rhash *rh;
     ftpc_hash_reply remote;
@@ -832,7 +833,10 @@ ftpc_rcheck *ftpc_rcheck_new(ftpc_ctx *ctx, const ftpc_task *t, const char *loca
 
 void ftpc_rcheck_feed(ftpc_rcheck *k, const void *p, size_t n)
 {
-    if (k != NULL && k->d_ok && digest_update(&k->d, p, n) < 0)
+    if (k == NULL)
+        return;
+    k->fed += n;
+    if (k->d_ok && digest_update(&k->d, p, n) < 0)
         k->d_ok = false;
 }
 
@@ -890,12 +894,13 @@ static void rc_remote_done(void *ud, int state, const ftpc_hash_reply *reply, co
         return;
     }
     k->remote = *reply;
-    if (reply->algo == DIGEST_SHA256 && k->d_ok && digest_final_hex(&k->d, k->hex) == 0) {
+    if (reply->algo == DIGEST_SHA256 && k->d_ok && k->fed == k->end - k->start &&
+        digest_final_hex(&k->d, k->hex) == 0) {
         k->d_ok = false;
         rc_compare(k, k->hex, DIGEST_SHA256);
         return;
     }
-    /* Another algorithm than the streamed one: read the range back. */
+    /* Another algorithm than the streamed one, or nothing streamed: read the range back. */
     if (lh_start(&k->lh, k->ctx, k->path, reply->algo, (off_t)k->start, (off_t)k->end - 1,
                  rc_local_done, k) < 0) {
         k->lh.err = errno;

@@ -131,7 +131,8 @@ typedef struct ftpc_rcheck ftpc_rcheck;
 
 /* A range [start, end) of t's file whose bytes will be fed in order; SHA-256 is computed as
  * they come. local_path is a file holding the range at the same offsets, read only if the
- * server cannot give SHA-256. NULL when out of memory. */
+ * server cannot give SHA-256 or the range was not fed whole (a range already on disk, such as
+ * a partial file about to be resumed, needs no feeding). NULL when out of memory. */
 ftpc_rcheck *ftpc_rcheck_new(ftpc_ctx *ctx, const ftpc_task *t, const char *local_path,
                              uint64_t start, uint64_t end);
 void ftpc_rcheck_feed(ftpc_rcheck *k, const void *p, size_t n);

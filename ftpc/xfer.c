@@ -31,6 +31,7 @@
 #include "dchan.h"
 #include "mz.h"
 #include "ratelimit.h"
+#include "verify.h"
 
 /* Large reads and writes keep the per-byte cost low; a few per wakeup keep one fast transfer
  * from starving the others on the loop. */
@@ -52,6 +53,7 @@ typedef enum {
     XS_WAIT_CONN, /* for the connection to be ready */
     XS_TYPE,      /* TYPE A or TYPE I sent (-a, or the shell's ascii/binary) */
     XS_SIZE,      /* SIZE before the transfer */
+    XS_PREFIX,    /* -c: HASH over RANG of the bytes already there (check_prefix) */
     XS_OPEN_DATA, /* EPSV/PASV or EPRT/PORT under way */
     XS_REST,      /* REST sent */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
@@ -117,6 +119,10 @@ struct ftpc_xfer {
     ftpc_bar *bar;
     ftpc_defer defer;
     bool finished;
+
+    ftpc_rcheck *prefix; /* the check of the bytes -c would keep */
+    bool prefix_checked; /* ... done (or not possible) */
+    bool prefix_differs; /* ... and they are not the server's: start over */
 };
 
 static const ftpc_conn_owner xfer_owner;
@@ -178,6 +184,10 @@ static void close_pipe(ftpc_xfer *x)
 
 static void release(ftpc_xfer *x)
 {
+    if (x->prefix != NULL) {
+        ftpc_rcheck_free(x->prefix);
+        x->prefix = NULL;
+    }
     close_data(x);
     close_pipe(x);
     if (x->c != NULL)
@@ -951,6 +961,61 @@ static void setup_splice(ftpc_xfer *x)
     x->use_splice = true;
 }
 
+static void after_size(ftpc_xfer *x);
+
+static void prefix_checked(void *ud, const ftpc_vresult *r)
+{
+    ftpc_xfer *x = ud;
+    ftpc_rcheck_free(x->prefix);
+    x->prefix = NULL;
+    if (x->finished)
+        return;
+    ftpc_conn_set_owner(x->c, &xfer_owner, x);
+    switch (r->state) {
+    case FTPC_V_MISMATCH:
+        x->prefix_differs = true;
+        if (x->ctx->opts->quiet)
+            break;
+        if (x->t->kind == FTPC_T_PUT)
+            ftpc_msg(x->ctx,
+                     "%s: the %" PRId64 " bytes already on the server differ from the start "
+                     "of %s: uploading it all again",
+                     bar_name(x), x->remote_size, x->t->local);
+        else
+            ftpc_msg(x->ctx,
+                     "%s: the %" PRIu64 " bytes already in %s differ from the server's: "
+                     "downloading it all again",
+                     bar_name(x), x->offset, x->in_place ? x->t->local : x->part);
+        break;
+    case FTPC_V_ERROR:
+        fail(x, r->err.status, r->conn_ok, "checking the bytes to resume after: %s", r->err.msg);
+        return;
+    default: /* the server cannot hash byte ranges: resume unchecked, as other clients do */
+        break;
+    }
+    after_size(x);
+}
+
+/* -c keeps the first len bytes of a file that was there before this run (local for a get,
+ * the server's for a put), but the file may have changed on either side since: where the
+ * server hashes byte ranges (HASH over RANG), they are compared with the source first, and a
+ * difference starts the transfer over instead of ending in a file that fails verification.
+ * A retry needs no check: it resumes after bytes this run moved itself. Returns true when the
+ * check runs; the transfer goes on from after_size once it is done. */
+static bool check_prefix(ftpc_xfer *x, const char *local, uint64_t len)
+{
+    const ftpc_opts *o = x->ctx->opts;
+    if (x->prefix_checked || len == 0 || x->t->attempts > 1 || !o->resume || !o->verify || x->ascii)
+        return false;
+    x->prefix_checked = true;
+    x->prefix = ftpc_rcheck_new(x->ctx, x->t, local, 0, len);
+    if (x->prefix == NULL)
+        return false;
+    x->state = XS_PREFIX;
+    ftpc_rcheck_run(x->prefix, x->c, prefix_checked, x);
+    return true;
+}
+
 /* Download: choose where to write and from which offset, then open the data connection. */
 static void begin_get(ftpc_xfer *x)
 {
@@ -1005,11 +1070,21 @@ static void begin_get(ftpc_xfer *x)
     } else {
         x->have_part = true;
     }
-    const char *path = x->in_place ? t->local : x->part;
     if (x->remote_size >= 0 && x->offset > (uint64_t)x->remote_size) {
         /* Larger than the remote file: not a prefix of it, so start over. */
         x->offset = 0;
+    } else if (check_prefix(x, x->in_place ? t->local : x->part, x->offset)) {
+        return;
+    } else if (x->prefix_differs) {
+        x->offset = 0;
     }
+    if (x->in_place && x->offset == 0) {
+        /* Starting over into a part file: the local file stays as it was until the new one
+         * is complete. */
+        x->in_place = false;
+        x->have_part = true;
+    }
+    const char *path = x->in_place ? t->local : x->part;
     int flags = O_WRONLY | O_CREAT | (x->offset == 0 ? O_TRUNC : 0);
     x->file_fd = open_local(x, path, flags);
     if (x->file_fd < 0)
@@ -1033,6 +1108,11 @@ static void begin_get(ftpc_xfer *x)
 
 static void begin_put(ftpc_xfer *x)
 {
+    if (x->remote_size > 0 && (uint64_t)x->remote_size <= x->local_size &&
+        check_prefix(x, x->t->local, (uint64_t)x->remote_size))
+        return;
+    if (x->prefix_differs)
+        x->remote_size = 0; /* not a prefix of ours: upload it all */
     if (x->remote_size >= 0 && (uint64_t)x->remote_size == x->local_size && x->local_size > 0) {
         x->offset = x->pos = x->local_size;
         x->data_eof = x->ctrl_done = true;

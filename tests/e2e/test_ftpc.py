@@ -763,6 +763,85 @@ class TestResume(FtpcCase):
             self.assertGreater(int(m.group(1)), 0)
         self.assertEqual(self.srv.read("up.bin"), data)
 
+    # -c checks the bytes it would keep against the server's (HASH over RANG) before resuming
+    def test_resume_changed_partial_starts_over(self):
+        data = self.srv.make_file("chg.bin", 300000, seed=71)
+        self.write_local(".chg.bin.ftpc-part", data_bytes(100000, 72))
+        r = self.ftpc("-v", "-c", "get", self.srv.url("chg.bin"))
+        err = r.stderr.decode()
+        self.assertIn("-> RANG 0 99999", self.srv.log_text())
+        self.assertIn("the 100000 bytes already in .chg.bin.ftpc-part differ from the server's: "
+                      "downloading it all again", err)
+        self.assertNotIn("> REST", err)
+        self.assertIn("chg.bin: verified sha256", err)
+        self.assertEqual(self.read_local("chg.bin"), data)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["chg.bin"])
+
+    def test_resume_matching_partial_continues(self):
+        data = self.srv.make_file("ok.bin", 300000, seed=73)
+        self.write_local(".ok.bin.ftpc-part", data[:120000])
+        r = self.ftpc("-v", "-c", "get", self.srv.url("ok.bin"))
+        err = r.stderr.decode()
+        self.assertIn("-> RANG 0 119999", self.srv.log_text())
+        self.assertIn("> REST 120000", err)
+        self.assertNotIn("differ", err)
+        self.assertEqual(self.read_local("ok.bin"), data)
+
+    def test_resume_changed_file_in_place_kept_until_replaced(self):
+        data = self.srv.make_file("inp.bin", 200000, seed=74)
+        old = data_bytes(50000, 75)
+        self.write_local("inp.bin", old)
+        # killed while it fetches the file anew: the old file must survive
+        p = self.popen("-q", "-c", "--limit-rate", "64K", "get", self.srv.url("inp.bin"))
+        part = self.local(".inp.bin.ftpc-part")
+        self._kill_when(p, lambda: os.path.exists(part) and os.path.getsize(part) > 0,
+                        "a new part file")
+        self.assertEqual(self.read_local("inp.bin"), old)
+        os.unlink(part)
+        r = self.ftpc("-c", "get", self.srv.url("inp.bin"))
+        self.assertIn("differ from the server's", r.stderr.decode())
+        self.assertEqual(self.read_local("inp.bin"), data)
+
+    def test_resume_same_size_but_different_fetches_again(self):
+        data = self.srv.make_file("ss.bin", 40000, seed=76)
+        self.write_local("ss.bin", data_bytes(40000, 77))
+        r = self.ftpc("-v", "-c", "get", self.srv.url("ss.bin"))
+        err = r.stderr.decode()
+        self.assertIn("> RETR", err)
+        self.assertNotIn("> REST", err)
+        self.assertEqual(self.read_local("ss.bin"), data)
+
+    def test_resume_without_verify_trusts_the_partial(self):
+        data = self.srv.make_file("nv.bin", 30000, seed=78)
+        stale = data_bytes(10000, 79)
+        self.write_local(".nv.bin.ftpc-part", stale)
+        r = self.ftpc("-v", "-c", "--no-verify", "get", self.srv.url("nv.bin"))
+        self.assertIn("> REST 10000", r.stderr.decode())
+        self.assertNotIn("-> RANG", self.srv.log_text())
+        self.assertEqual(self.read_local("nv.bin"), stale + data[10000:])
+
+    def test_resume_upload_changed_remote_starts_over(self):
+        data = data_bytes(200000, 80)
+        self.write_local("upc.bin", data)
+        self.srv.write("upc.bin", data_bytes(70000, 81))
+        r = self.ftpc("-v", "-c", "put", "upc.bin", self.srv.url("upc.bin"))
+        err = r.stderr.decode()
+        self.assertIn("the 70000 bytes already on the server differ from the start of upc.bin: "
+                      "uploading it all again", err)
+        self.assertIn("> STOR upc.bin", err)
+        self.assertNotIn("> REST", err)
+        self.assertNotIn("> APPE", err)
+        self.assertIn("upc.bin: verified sha256", err)
+        self.assertEqual(self.srv.read("upc.bin"), data)
+
+    def test_resume_upload_same_size_but_different_uploads_again(self):
+        data = data_bytes(5000, 82)
+        self.write_local("ssu.bin", data)
+        self.srv.write("ssu.bin", data_bytes(5000, 83))
+        r = self.ftpc("-v", "-c", "put", "ssu.bin", self.srv.url("ssu.bin"))
+        self.assertIn("> STOR ssu.bin", r.stderr.decode())
+        self.assertEqual(self.srv.read("ssu.bin"), data)
+
     def test_resume_upload_complete_transfers_nothing(self):
         data = data_bytes(5000, 16)
         self.write_local("same.bin", data)
