@@ -1,8 +1,9 @@
 /* The progress display. A frame is assembled in memory and written with one write(2): cursor
- * up over the live lines, the new permanent lines (summaries, messages), the live lines each
- * cleared and rewritten, then "clear to end of screen" for lines that went away. Lines never
- * reach the last column, so the terminal never wraps them and the cursor-up count stays
- * right. */
+ * up over the live lines, the new permanent lines (summaries, messages) after clearing the
+ * screen below, the live lines each cleared and rewritten, then "clear to end of screen" for
+ * lines that went away. Live lines never reach the last column, so the terminal never wraps
+ * them and the cursor-up count stays right; permanent lines may wrap, as they are not
+ * redrawn. */
 #include "bars.h"
 
 #include <errno.h>
@@ -462,16 +463,11 @@ static void draw(ftpc_bars *b, bool force)
     if (b->drawn > 0)
         sb_printf(&b->frame, "\r\x1b[%dA", b->drawn);
     if (b->pending.len > 0) {
-        /* Permanent lines: each cleared first, since it overwrites a live line. */
-        const char *p = b->pending.p;
-        const char *end = p + b->pending.len;
-        while (p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-            sb_str(&b->frame, "\x1b[2K");
-            sb_add(&b->frame, p, n);
-            p += n;
-        }
+        /* Permanent lines overwrite the live ones, and one wider than the terminal wraps onto
+         * the rows below: everything from here down is cleared first, or the tail of an old
+         * bar would stay beside the wrapped text. */
+        sb_str(&b->frame, "\x1b[J");
+        sb_add(&b->frame, b->pending.p, b->pending.len);
         b->pending.len = 0;
     }
     if (live.len > 0)

@@ -944,6 +944,22 @@ class TestProgress(FtpcCase):
             self.assertEqual(self.read_local(n), want[n])
         self.assertNotRegex(final, r"(?m)^t\d\.bin\s+\d+%")  # no live lines left
 
+    def test_summary_wider_than_the_terminal_leaves_no_bar_behind(self):
+        # a summary wraps onto the row below it, where a live bar was drawn
+        long_name = "a-rather-long-name-so-the-summary-wraps.bin"
+        want = {long_name: self.srv.make_file(long_name, MiB, seed=30),
+                "slow.bin": self.srv.make_file("slow.bin", 3 * MiB, seed=31)}
+        done = self.local("exit-status")
+        capture = self.tmux("%s get -j 2 --limit-rate 1M %s %s; echo $? > %s; sleep 30" % (
+            FTPC_BIN, self.srv.url(long_name), self.srv.url("slow.bin"), done), width=60)
+        self.assertEqual(self.wait_file(done), "0")
+        final = capture()
+        self.assertIn(long_name + ": 1.00 MiB in", final.replace("\n", ""))
+        self.assertRegex(final, r"slow\.bin: 3\.00 MiB in [\d.]+ s")
+        self.assertNotIn("ETA", final, final)  # no remnant of a live line
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+
     def test_plain_when_not_a_tty(self):
         data = self.srv.make_file("plain.bin", 2 * MiB + 512 * 1024, seed=30)
         r = self.ftpc("--progress=plain", "--limit-rate", "1M", "get", self.srv.url("plain.bin"))
