@@ -226,8 +226,12 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
                         .width = 0,
                         .color = -1,
                         .unicode = -1};
-    /* Data on a terminal's standard output and bars on the same terminal would mix. */
-    bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout) || cli->mirror;
+    /* Data on a terminal's standard output and bars on the same terminal would mix; a get
+     * whose data goes to a file or a pipe (-o - > file) leaves the terminal to its bar, as
+     * curl's meter does. */
+    bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout) || cli->mirror ||
+                 (cli->to_stdout && cli->command != NULL && strcmp(cli->command, "get") == 0 &&
+                  isatty(STDOUT_FILENO) != 1);
     if (!files && bc.mode == FTPC_PROGRESS_AUTO)
         bc.mode = FTPC_PROGRESS_NONE;
     ctx.bars = ftpc_bars_new(loop, &bc);

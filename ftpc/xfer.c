@@ -934,10 +934,11 @@ static void open_data(ftpc_xfer *x)
     ftpc_conn_open_data(x->c);
 }
 
+/* A download to standard output has a bar only when that is not a terminal (run.c). */
 static void start_bar(ftpc_xfer *x, int64_t total)
 {
     if (x->ctx->bars != NULL && (x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_PUT) &&
-        x->out_fd != STDOUT_FILENO)
+        (x->out_fd != STDOUT_FILENO || isatty(STDOUT_FILENO) != 1))
         x->bar = ftpc_bar_start(x->ctx->bars, bar_name(x), total, x->offset);
 }
 

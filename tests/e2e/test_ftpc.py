@@ -960,6 +960,18 @@ class TestProgress(FtpcCase):
         for n, data in want.items():
             self.assertEqual(self.read_local(n), data)
 
+    def test_bar_for_standard_output_sent_to_a_file(self):
+        data = self.srv.make_file("so.bin", 2 * MiB, seed=32)
+        done = self.local("exit-status")
+        capture = self.tmux("%s get --limit-rate 1M %s -o - > out.bin; echo $? > %s; sleep 30" % (
+            FTPC_BIN, self.srv.url("so.bin"), done))
+        seen = wait_for(lambda: re.search(r"(?m)^so\.bin\s+\d+% .*/ 2\.00 MiB", capture()),
+                        timeout=8, interval=0.1)
+        self.assertTrue(seen, capture())
+        self.assertEqual(self.wait_file(done), "0")
+        self.assertRegex(capture(), r"(?m)^so\.bin: 2\.00 MiB in [\d.]+ s")
+        self.assertEqual(self.read_local("out.bin"), data)
+
     def test_plain_when_not_a_tty(self):
         data = self.srv.make_file("plain.bin", 2 * MiB + 512 * 1024, seed=30)
         r = self.ftpc("--progress=plain", "--limit-rate", "1M", "get", self.srv.url("plain.bin"))
