@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "conn.h"
 #include "fsops.h"
@@ -342,10 +343,36 @@ bool ftpc_runner_finished(const ftpc_runner *r)
     return r->ndone >= r->n;
 }
 
+/* A task stopped while its HASH check ran has its whole file in place: it says so. */
+static void stop_verifying(ftpc_runner *r, ftpc_task *t, const char *reason)
+{
+    ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: complete, but not verified: the check was %s",
+                 t->display, reason);
+    ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
+    t->finished = true;
+    r->ndone++;
+}
+
+/* What a stopped transfer leaves, and how to go on from it. */
+static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
+{
+    char part[FTPC_URL_PATH_MAX + 32];
+    struct stat st;
+    out[0] = '\0';
+    if (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0 &&
+        ftpc_part_name(t->local, part, sizeof(part)) == 0 && stat(part, &st) == 0 &&
+        S_ISREG(st.st_mode) && st.st_size > 0)
+        snprintf(out, out_size, " (%s kept: get -c resumes it)", part);
+    else if (t->kind == FTPC_T_PUT)
+        snprintf(out, out_size, " (put -c resumes it)");
+}
+
 void ftpc_runner_stop(ftpc_runner *r, const char *reason)
 {
     for (int i = 0; i < r->nslots; i++) {
         slot *s = &r->slots[i];
+        if (s->v != NULL && s->t != NULL && !s->t->finished)
+            stop_verifying(r, s->t, reason);
         ev_timer_stop(r->ctx->loop, &s->retry);
         ftpc_xfer_free(s->x);
         ftpc_fsop_free(s->f);
@@ -367,7 +394,10 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
         if (t->finished)
             continue;
         /* Tasks never started stay silent; the running ones say they were cut off. */
-        ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: %s", t->display, reason);
+        char hint[FTPC_URL_PATH_MAX + 64];
+        resume_hint(t, hint, sizeof(hint));
+        ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: %s%s", t->display, reason,
+                     t->attempts > 0 ? hint : "");
         if (t->attempts > 0)
             ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
         t->finished = true;

@@ -906,7 +906,7 @@ class TestResume(FtpcCase):
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=15)
         self.assertEqual(p.returncode, 7, err)
-        self.assertIn(b"interrupted", err)
+        self.assertIn(b"int.bin: interrupted (.int.bin.ftpc-part kept: get -c resumes it)", err)
         self.assertTrue(os.path.exists(part))
         self.ftpc("-c", "get", self.srv.url("int.bin"))
         self.assertEqual(self.read_local("int.bin"), data)

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -225,6 +226,29 @@ class TestSlowHash(unittest.TestCase):
         self.assertIn(b"timed out", r.stderr)
         self.assertIn(b"HASH f.bin", r.stderr)
         self.assertLess(took, 7.5)
+
+
+class TestInterruptedCheck(unittest.TestCase):
+    def test_interrupt_during_the_check_says_the_file_is_complete(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        data = data_bytes(300000, 52)
+        fake = RangeHashFtp(data, bad_start=-1, sessions=2, hash_delay=8.0)
+        fake.start()
+        p = subprocess.Popen([FTPC_BIN, "get", "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port],
+                             cwd=tmp, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
+                             env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        self.assertTrue(wait_for(lambda: fake.hashes, timeout=10))
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=15)
+        err = err.decode()
+        self.assertEqual(p.returncode, 7, err)
+        self.assertIn("f.bin: complete, but not verified: the check was interrupted", err)
+        with open(os.path.join(tmp, "f.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
 
 
 @unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
