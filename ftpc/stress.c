@@ -147,6 +147,11 @@ static void start_main(stress_main *m)
     /* The set-up's transfers are not the workload. */
     run->st.bytes_down = run->st.bytes_up = 0;
     run->t0_us = stress_now_us();
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        run->cpu0_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+        run->cpu0_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    }
     for (int i = 0; i < run->nclients; i++) {
         long delay = o->ramp_ms > 0 && run->nclients > 1
                          ? (long)((long long)o->ramp_ms * i / (run->nclients - 1))
@@ -344,6 +349,8 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     run->loop = ev_loop_new(EV_BACKEND_AUTO);
     run->nclients = nclients;
     run->nsetup = o.files < SETUP_CLIENTS ? (int)o.files : SETUP_CLIENTS;
+    if (o.mix[STRESS_OP_GET] == 0)
+        run->nsetup = 1; /* no fixtures to upload: one session checks the directory */
     run->clients = calloc((size_t)nclients, sizeof(*run->clients));
     run->setup = calloc((size_t)run->nsetup, sizeof(*run->setup));
     run->scratch_size = SCRATCH_SIZE;
@@ -410,8 +417,10 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         .vfail = run->vfail,
         .nvfail = run->nvfail,
         .unfinished = run->unfinished,
-        .cpu_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-        .cpu_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6,
+        .cpu_user_s =
+            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 - run->cpu0_user_s,
+        .cpu_sys_s =
+            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 - run->cpu0_sys_s,
         .peak_rss_kib = peak_rss_kib(&ru),
         .exit_status = rc,
         .mix = mix,

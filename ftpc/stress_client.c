@@ -417,10 +417,17 @@ static void op_error(stress_client *c, int code)
     if (is_setup(c)) {
         char name[96];
         stress_fixture_name(c->run, c->fixture, name, sizeof(name));
-        setup_fail(c, FTPC_EXIT_REMOTE, "%s: %d %s", name, code, c->run->msg.text);
+        /* A read-only account can still be loaded: with the fixtures put there beforehand,
+         * or with a mix that downloads nothing. */
+        bool refused = c->xk == X_FIX_STOR && code >= 500;
+        setup_fail(c, FTPC_EXIT_REMOTE, "uploading the download fixture %s: %d %s%s", name, code,
+                   c->run->msg.text,
+                   refused ? " (get needs --files fixtures the account may upload, or that are "
+                             "there already; a --mix without get needs none)"
+                           : "");
         return;
     }
-    stress_stats_error(stats(c), code, 0);
+    stress_stats_reply_error(stats(c), code, c->run->msg.text);
     c->flags |= CF_OP_ERR;
 }
 
@@ -688,7 +695,7 @@ static void login_refused(stress_client *c, int code)
         setup_fail(c, rc, "%d %s", code, c->run->msg.text);
         return;
     }
-    stress_stats_error(stats(c), code, 0);
+    stress_stats_reply_error(stats(c), code, c->run->msg.text);
     stats(c)->op_count[STRESS_OP_LOGIN]++;
     stats(c)->op_errors[STRESS_OP_LOGIN]++;
     c->flags &= ~CF_ESTABLISH;
@@ -750,7 +757,8 @@ static void pick_fault(stress_client *c)
 static void setup_next_fixture(stress_client *c)
 {
     stress_run *run = c->run;
-    if (run->setup_rc != 0 || run->setup_next >= run->o->files) {
+    /* Only downloads read the fixtures: a mix without get needs none (a read-only account). */
+    if (run->setup_rc != 0 || run->setup_next >= run->o->files || run->o->mix[STRESS_OP_GET] == 0) {
         quit(c);
         return;
     }
@@ -1495,13 +1503,15 @@ static void on_reply(stress_client *c, int code, char *text)
             chain_next(c);
             return;
         case L_MKD:
+            if (code / 100 != 2) /* another set-up session may have made it meanwhile */
+                snprintf(run->mkd_reply, sizeof(run->mkd_reply), "%d %s", code, text);
             c->step = L_CWD2;
             send_cmd(c, "CWD %s", run->o->dir);
             return;
         case L_CWD2:
             if (code / 100 != 2) {
-                setup_fail(c, FTPC_EXIT_REMOTE, "cannot enter or create directory %s: %d %s",
-                           run->o->dir, code, text);
+                setup_fail(c, FTPC_EXIT_REMOTE, "cannot enter or create directory %s: %s",
+                           run->o->dir, run->mkd_reply[0] ? run->mkd_reply : text);
                 return;
             }
             c->step = L_DELE;

@@ -53,6 +53,7 @@ typedef struct stress_run {
     /* Shared buffers: every read lands here and is consumed before the next client runs. */
     buf rbuf;               /* control replies */
     ftp_reply_msg msg;      /* the reply being handled */
+    char mkd_reply[160];    /* set-up: why MKD of --dir failed, if it did */
     unsigned char *scratch; /* data in and out */
     size_t scratch_size;
     unsigned char *zscratch; /* MODE Z: inflated data, or file bytes to deflate */
@@ -73,12 +74,13 @@ typedef struct stress_run {
     int setup_rc; /* exit status of a failed set-up, 0 while fine */
 
     bool main_phase;
-    bool ending;    /* no new operations: finish, QUIT */
-    bool aborting;  /* stop now: close everything */
-    int done;       /* main clients finished */
-    int connected;  /* control connections up */
-    int inflight;   /* data connections open */
-    uint64_t t0_us; /* the main phase's start */
+    bool ending;                    /* no new operations: finish, QUIT */
+    bool aborting;                  /* stop now: close everything */
+    int done;                       /* main clients finished */
+    int connected;                  /* control connections up */
+    int inflight;                   /* data connections open */
+    uint64_t t0_us;                 /* the main phase's start */
+    double cpu0_user_s, cpu0_sys_s; /* ftpc's CPU time then: the set-up's is not the run's */
     uint64_t t_end_us;
     uint64_t unfinished; /* operations cut off by the end of the run */
 

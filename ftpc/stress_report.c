@@ -60,6 +60,9 @@ void stress_report_text(FILE *f, const stress_result *r)
     for (size_t i = 0; i < st->nerrs; i++)
         fprintf(f, "%s%s: %" PRIu64, i ? ", " : "", st->errs[i].key, st->errs[i].n);
     fputc('\n', f);
+    for (size_t i = 0; i < st->nerrs; i++)
+        if (st->errs[i].sample[0] != '\0')
+            fprintf(f, "  %s %s\n", st->errs[i].key, st->errs[i].sample);
     fprintf(f, "verification   %" PRIu64 " failure%s\n", st->verify_failures,
             st->verify_failures == 1 ? "" : "s");
     for (int i = 0; i < r->nvfail; i++) {
@@ -131,6 +134,17 @@ void stress_report_json(FILE *f, const stress_result *r)
         fprintf(f, "%s", i ? ", " : "");
         json_str(f, st->errs[i].key);
         fprintf(f, ": %" PRIu64, st->errs[i].n);
+    }
+    fprintf(f, "},\n  \"error_replies\": {");
+    bool first = true;
+    for (size_t i = 0; i < st->nerrs; i++) {
+        if (st->errs[i].sample[0] == '\0')
+            continue;
+        fprintf(f, "%s", first ? "" : ", ");
+        first = false;
+        json_str(f, st->errs[i].key);
+        fprintf(f, ": ");
+        json_str(f, st->errs[i].sample);
     }
     fprintf(f, "},\n  \"verify_failures\": %" PRIu64 ",\n  \"verify_failures_detail\": [",
             st->verify_failures);

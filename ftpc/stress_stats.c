@@ -156,6 +156,20 @@ void stress_stats_error(stress_stats *s, int code, int err)
     }
 }
 
+void stress_stats_reply_error(stress_stats *s, int code, const char *text)
+{
+    stress_stats_error(s, code, 0);
+    char key[16];
+    snprintf(key, sizeof(key), "%d", code);
+    for (size_t i = 0; i < s->nerrs; i++) {
+        stress_err_count *e = &s->errs[i];
+        if (strcmp(e->key, key) == 0 && e->sample[0] == '\0' && text != NULL) {
+            snprintf(e->sample, sizeof(e->sample), "%s", text);
+            break;
+        }
+    }
+}
+
 uint64_t stress_stats_errors_total(const stress_stats *s)
 {
     uint64_t n = 0;

@@ -61,6 +61,7 @@ const char *stress_op_name(stress_op o);   /* "login", "get", "put", "list" */
 typedef struct stress_err_count {
     char key[16]; /* "530", "ECONNREFUSED", "EOF", "other" */
     uint64_t n;
+    char sample[80]; /* a reply code's first text, so the report says what it meant */
 } stress_err_count;
 
 typedef struct stress_stats {
@@ -80,6 +81,8 @@ void stress_stats_init(stress_stats *s);
 /* Counts one error under a reply code (100..599) or, for code 0, under err's errno name
  * (e.g. "ECONNREFUSED"; err 0 counts "EOF": the peer closed unexpectedly). */
 void stress_stats_error(stress_stats *s, int code, int err);
+/* stress_stats_error for a reply, keeping the first text seen for its code. */
+void stress_stats_reply_error(stress_stats *s, int code, const char *text);
 /* Counts one error under an explicit key (truncated to 15 bytes). */
 void stress_stats_error_key(stress_stats *s, const char *key);
 uint64_t stress_stats_errors_total(const stress_stats *s);

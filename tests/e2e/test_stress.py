@@ -390,6 +390,36 @@ class TestStressFtpd(StressCase):
         self.assertIn("cannot connect (ECONNREFUSED)", err)
         self.assertEqual(rep["exit_status"], 3)
 
+    def anon_url(self, srv, path=""):
+        return "ftp://%s:%d/%s" % (srv.host, srv.port, path)
+
+    def test_read_only_account_without_downloads(self):
+        # anonymous may not upload: a mix without get needs no fixtures
+        srv = self.server()
+        for mix, op in (("login", "login"), ("list", "list")):
+            rep, _, err = self.stress(self.anon_url(srv), "--clients", 4, "--iterations", 3,
+                                      "--mix", mix, "--no-view")
+            self.assertEqual(rep["errors_by_code"], {}, err)
+            self.assertGreaterEqual(rep["ops"][op]["count"], 12, err)
+        self.assertNotIn("STOR", srv.log_text())
+
+    def test_read_only_account_with_downloads_says_why(self):
+        srv = self.server()
+        _, _, err = self.stress(self.anon_url(srv), "--clients", 2, "--iterations", 1,
+                                "--mix", "get", "--no-view", rc=5)
+        self.assertIn("uploading the download fixture ftpc-stress-1-f", err)
+        self.assertIn("a --mix without get needs none", err)
+
+    def test_error_replies_carry_their_text(self):
+        srv = FtpdServer(args=["--max-per-ip", "2", "--log-level", "warn"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        rep, out, _ = self.stress(srv.url(""), "--clients", 6, "--iterations", 2,
+                                  "--mix", "list", "--no-view")
+        self.assertGreater(rep["errors_by_code"].get("421", 0), 0, out)
+        self.assertEqual(rep["error_replies"]["421"], "Too many connections from your address.")
+        self.assertIn("  421 Too many connections from your address.", out)
+
     def test_bad_password(self):
         srv = self.server()
         rep, _, err = self.stress(srv.url("", pw="wrong"), "--clients", 2, "--duration", 1,
