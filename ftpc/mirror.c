@@ -539,6 +539,8 @@ static ftpc_task *remote_task(ftpc_cli *cli, tasks *l, ftpc_task_kind kind, cons
     t->ep = cli->mirror_ep;
     if (join(t->remote, sizeof(t->remote), cli->mirror_url.path, rel) < 0)
         return NULL;
+    if (rel[0] != '\0')
+        t->name_off = strlen(t->remote) - strlen(rel); /* join ends with rel */
     set_display(cli, t->remote, t->display, sizeof(t->display));
     return t;
 }
@@ -556,6 +558,14 @@ static void plan_line(const ftpc_cli *cli, const char *verb, const char *rel)
 {
     if (cli->dry_run)
         printf("%s %s\n", verb, rel);
+}
+
+/* --delete names what it removed, as lftp's mirror does. */
+static void say_deleted(const ftpc_cli *cli, ftpc_ctx *ctx, const char *rel, bool dir,
+                        const char *where)
+{
+    if (!cli->opts.quiet)
+        ftpc_msg(ctx, "%s%s: deleted%s", rel, dir ? "/" : "", where);
 }
 
 /* Download: remote tree into cli->mirror_dir. */
@@ -693,6 +703,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 }
                 if ((l->dir ? rmdir(path) : unlink(path)) == 0) {
                     c->deleted++;
+                    say_deleted(cli, ctx, l->rel, l->dir, "");
                 } else if (!(l->dir && (errno == ENOTEMPTY || errno == EEXIST))) {
                     ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
                     status = worse(status, FTPC_EXIT_LOCAL);
@@ -721,6 +732,15 @@ static long count_ok(const tasks *l)
     for (size_t i = 0; i < l->n; i++)
         n += l->v[i].finished && l->v[i].err.status == FTPC_OK;
     return n;
+}
+
+static long deleted_ok(const ftpc_cli *cli, ftpc_ctx *ctx, const tasks *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].finished && l->v[i].err.status == FTPC_OK)
+            say_deleted(cli, ctx, ftpc_task_name(&l->v[i]), l->v[i].kind == FTPC_T_RMDIR,
+                        " on the server");
+    return count_ok(l);
 }
 
 /* Upload: cli->mirror_dir into the remote directory. */
@@ -835,11 +855,11 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     /* Deletions only after every upload succeeded. */
     if (status == FTPC_OK && !*stop) {
         status = run_list(ctx, &rms, cli->opts.jobs, stop);
-        c->deleted += count_ok(&rms);
+        c->deleted += deleted_ok(cli, ctx, &rms);
     }
     if (status == FTPC_OK && !*stop) {
         status = run_list(ctx, &rmdirs, 1, stop);
-        c->deleted += count_ok(&rmdirs);
+        c->deleted += deleted_ok(cli, ctx, &rmdirs);
     }
     tasks_free(&dirs);
     tasks_free(&puts);

@@ -84,8 +84,7 @@ int ftpc_segget_count(int64_t size, int nseg)
 
 static const char *bar_name(const ftpc_task *t)
 {
-    const char *slash = strrchr(t->remote, '/');
-    return slash && slash[1] ? slash + 1 : t->remote;
+    return ftpc_task_name(t);
 }
 
 static void seg_close_data(ftpc_segget *g, seg *s)

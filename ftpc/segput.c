@@ -108,8 +108,7 @@ static void final_check(ftpc_segput *p);
 
 static const char *bar_name(const ftpc_task *t)
 {
-    const char *slash = strrchr(t->local, '/');
-    return slash && slash[1] ? slash + 1 : t->local;
+    return ftpc_task_name(t);
 }
 
 static bool seg_running(const pseg *s)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "endpoint.h"
 #include "status.h"
@@ -44,6 +45,10 @@ typedef struct ftpc_task {
     size_t listing_len;
     bool listing_mlsd;
 
+    /* Messages name the file by remote + name_off when it is not 0: a mirror's tasks, by their
+     * path below the tree's root, so that a/x and b/x are told apart. */
+    size_t name_off;
+
     int attempts;         /* started so far */
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
     bool finished;
@@ -54,5 +59,16 @@ typedef struct ftpc_task {
 /* Called once when an operation ends. reusable: the control connection is idle and may run
  * the next task. */
 typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
+
+/* The name a task's bar and messages give its file: see name_off; else the last component of
+ * the local file for a put, of the remote one otherwise. */
+static inline const char *ftpc_task_name(const ftpc_task *t)
+{
+    if (t->name_off > 0)
+        return t->remote + t->name_off;
+    const char *p = t->kind == FTPC_T_PUT ? t->local : t->remote;
+    const char *slash = strrchr(p, '/');
+    return slash && slash[1] ? slash + 1 : p;
+}
 
 #endif

@@ -506,18 +506,12 @@ static int lh_start(lhash *l, ftpc_ctx *ctx, const char *path, digest_algo a, of
 
 /* ---- reports ---- */
 
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s && s[1] ? s + 1 : p;
-}
-
 void ftpc_verify_report(ftpc_ctx *ctx, const ftpc_task *t, bool verified, digest_algo algo,
                         const char *detail)
 {
     if (ctx->opts->quiet)
         return;
-    const char *name = base_name(t->kind == FTPC_T_PUT ? t->local : t->remote);
+    const char *name = ftpc_task_name(t);
     if (verified)
         ftpc_msg(ctx, "%s: verified %s%s%s%s", name, ftpc_hash_label(algo),
                  detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "");

@@ -159,9 +159,7 @@ static const char *action(const ftpc_xfer *x)
 
 static const char *bar_name(const ftpc_xfer *x)
 {
-    const char *p = x->t->kind == FTPC_T_PUT ? x->t->local : x->t->remote;
-    const char *slash = strrchr(p, '/');
-    return slash && slash[1] ? slash + 1 : p;
+    return ftpc_task_name(x->t);
 }
 
 static void close_data(ftpc_xfer *x)

@@ -111,6 +111,9 @@ class TestMirrorGet(MirrorCase):
         r = self.ftpc("mirror", "--delete", "--exclude", "*.log", self.srv.url("src"), "out")
         # stale.txt, extra/inner/x, extra/inner, extra, sub/deep/c.bin, sub/deep
         self.assertEqual(self.summary(r), (0, 4, 6))
+        said = sorted(re.findall(r"(?m)^(\S+): deleted$", r.stderr.decode()))
+        self.assertEqual(said, ["extra/", "extra/inner/", "extra/inner/x", "stale.txt",
+                                "sub/deep/", "sub/deep/c.bin"])
         self.assertTrue(os.path.exists(self.local("out/keep.log")))  # excluded: kept
         self.assertTrue(os.path.islink(self.local("out/link")))      # not ours: kept
         self.assertEqual(self.read_local("outside.txt"), b"keep me")
@@ -161,8 +164,10 @@ class TestMirrorGet(MirrorCase):
     def test_progress_lines(self):
         self.make_remote_tree()
         r = self.ftpc("--progress=plain", "-j", "3", "mirror", self.srv.url("src"), "out")
-        for name in (b"a.bin:", b"b.txt:", b"c.bin:"):
-            self.assertIn(name, r.stderr)
+        # each file by its path in the tree, so that two of the same name are told apart
+        for name in (b"a.bin", b"sub/b.txt", b"sub/deep/c.bin"):
+            self.assertRegex(r.stderr, rb"(?m)^" + re.escape(name) + rb": .* in [\d.]+ s")
+            self.assertRegex(r.stderr, rb"(?m)^" + re.escape(name) + rb": verified sha256$")
         r = self.ftpc("-q", "mirror", self.srv.url("src"), "out")
         self.assertEqual((r.stdout, r.stderr), (b"", b""))
 
@@ -229,6 +234,8 @@ class TestMirrorPut(MirrorCase):
         self.assertTrue(self.srv.exists("dst/old/x.bin"))
         r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
         self.assertEqual(self.summary(r), (0, 5, 3))
+        said = sorted(re.findall(r"(?m)^(\S+): deleted on the server$", r.stderr.decode()))
+        self.assertEqual(said, ["old/", "old/x.bin", "stale"])
         self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
         self.assertTrue(self.srv.exists("other/keep"))
 
