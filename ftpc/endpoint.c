@@ -97,3 +97,11 @@ bool ftpc_endpoint_warn_once_modez(const ftpc_endpoint *ep)
     m->warned_no_modez = true;
     return first;
 }
+
+bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep)
+{
+    ftpc_endpoint *m = (ftpc_endpoint *)ep;
+    bool first = !m->warned_no_hash;
+    m->warned_no_hash = true;
+    return first;
+}

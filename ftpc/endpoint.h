@@ -25,6 +25,7 @@ typedef struct ftpc_endpoint {
      * (loading the system's trusted certificates once); freed with the endpoint. */
     ftpc_tls *tls;
     bool warned_no_modez; /* -z: "no MODE Z here" was said once */
+    bool warned_no_hash;  /* "the server offers no HASH" was said once */
     struct ftpc_endpoint *next;
 } ftpc_endpoint;
 
@@ -41,6 +42,8 @@ ftpc_tls *ftpc_endpoint_tls(const ftpc_endpoint *ep, const ftpc_opts *o, char *e
                             size_t err_size);
 /* Records that the -z warning was given for ep; returns true the first time. */
 bool ftpc_endpoint_warn_once_modez(const ftpc_endpoint *ep);
+/* The same for "no HASH here": true the first time only. */
+bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep);
 
 /* "host:port" ("[v6]:port") of the endpoint for messages. Returns out. */
 char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size);

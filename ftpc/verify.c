@@ -289,7 +289,7 @@ static void rh_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         ftpc_hash_feat_parse(m->text, &f);
         if (!f.offered) {
-            rh_result(h, FTPC_V_UNAVAILABLE, 0, "the server offers no HASH");
+            rh_result(h, FTPC_V_UNAVAILABLE, 0, FTPC_NO_HASH);
             return;
         }
         int a = h->want >= 0 && (f.algos & (1u << h->want)) ? h->want : ftpc_hash_choose(&f);
@@ -512,6 +512,13 @@ void ftpc_verify_report(ftpc_ctx *ctx, const ftpc_task *t, bool verified, digest
     if (ctx->opts->quiet)
         return;
     const char *name = ftpc_task_name(t);
+    /* A server without HASH is said once: a mirror from it would otherwise get a line a file. */
+    if (!verified && detail != NULL && strcmp(detail, FTPC_NO_HASH) == 0) {
+        if (t->ep != NULL && !ftpc_endpoint_warn_once_hash(t->ep))
+            return;
+        ftpc_msg(ctx, "%s: not verified (%s, so no file from it is)", name, detail);
+        return;
+    }
     if (verified)
         ftpc_msg(ctx, "%s: verified %s%s%s%s", name, ftpc_hash_label(algo),
                  detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "");

@@ -81,6 +81,9 @@ typedef struct ftpc_vresult {
 
 typedef void (*ftpc_vdone_cb)(void *ud, const ftpc_vresult *r);
 
+/* The reason given where FEAT lists no HASH. */
+#define FTPC_NO_HASH "the server offers no HASH"
+
 /* "sha256", "sha1", "md5": the lowercase names used in reports. */
 const char *ftpc_hash_label(digest_algo a);
 
@@ -121,7 +124,8 @@ void ftpc_verify_free(ftpc_verify *v);
  * a regular file or PUT. */
 bool ftpc_verify_wanted(const ftpc_ctx *ctx, const ftpc_task *t);
 
-/* Prints "NAME: verified ALGO (DETAIL)" or "NAME: not verified (WHY)" unless quiet. */
+/* Prints "NAME: verified ALGO (DETAIL)" or "NAME: not verified (WHY)" unless quiet; a server
+ * without HASH (FTPC_NO_HASH) is named once per run, with the first of its files. */
 void ftpc_verify_report(ftpc_ctx *ctx, const ftpc_task *t, bool verified, digest_algo algo,
                         const char *detail);
 

@@ -274,10 +274,18 @@ class TestVerifyVsftpd(unittest.TestCase):
         r = self.ftpc("get", self.url("a.bin"))
         with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
             self.assertEqual(fh.read(), data)
-        self.assertIn("a.bin: not verified (the server offers no HASH)", r.stderr.decode())
+        self.assertIn("a.bin: not verified (the server offers no HASH, so no file from it is)",
+                      r.stderr.decode())
         r = self.ftpc("put", os.path.join(self.tmp, "a.bin"), self.url("b.bin"))
         self.assertEqual(self.srv_read("b.bin"), data)
         self.assertIn("a.bin: not verified", r.stderr.decode())
+
+    def test_said_once_per_server(self):
+        for n in ("x1", "x2", "x3"):
+            self.srv_write(n, data_bytes(1000, 53))
+        r = self.ftpc("-j", "2", "get", "-O", "several", self.url("x1"), self.url("x2"),
+                      self.url("x3"))
+        self.assertEqual(r.stderr.decode().count("not verified"), 1, r.stderr.decode())
 
 
 if __name__ == "__main__":
