@@ -639,6 +639,16 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
     progress_rate_init(&bar->rate, bar->start_ms, pos);
 }
 
+void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
+{
+    if (bar == NULL)
+        return;
+    bar->pos = pos;
+    if (bar->offset > pos)
+        bar->offset = pos;
+    progress_rate_init(&bar->rate, ev_now(bar->b->loop), pos);
+}
+
 void ftpc_bar_done(ftpc_bar *bar, bool ok)
 {
     if (bar == NULL)

@@ -48,6 +48,9 @@ void ftpc_bar_update(ftpc_bar *bar, uint64_t pos);
 void ftpc_bar_wire(ftpc_bar *bar, uint64_t wire);
 /* Restarts the line at pos (a server that refused REST: the transfer starts from zero). */
 void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos);
+/* Moves the bar to pos, back or on, as one transfer's progress: its summary still counts from
+ * its start (a segmented upload that goes on sequentially). */
+void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos);
 /* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. Frees bar. */
 void ftpc_bar_done(ftpc_bar *bar, bool ok);
 

@@ -820,7 +820,9 @@ static void start_seq(ftpc_segput *p, uint64_t from)
     s->use_rest = from > 0;
     s->c = p->c;
     if (p->bar != NULL)
-        ftpc_bar_restart(p->bar, from);
+        ftpc_bar_rewind(p->bar, from);
+    else if (p->ctx->bars != NULL) /* after a failed final check: the bar was done */
+        p->bar = ftpc_bar_start(p->ctx->bars, bar_name(p->t), (int64_t)p->size, from);
     if (from == p->size) {
         /* Everything is there already. */
         s->state = PS_DONE;
@@ -930,7 +932,13 @@ static void final_check(ftpc_segput *p)
     }
     bool ranges = p->nranges_ok == p->n && !p->fell_back;
     if (p->ctx->opts->verify && !ranges) {
-        /* The whole file against its HASH (SIZE where there is no HASH). */
+        /* The whole file against its HASH (SIZE where there is no HASH), after its summary,
+         * as a plain transfer's check comes. */
+        if (p->bar != NULL) {
+            ftpc_bar_update(p->bar, p->size);
+            ftpc_bar_done(p->bar, true);
+            p->bar = NULL;
+        }
         p->ph = P_VERIFY;
         p->v = ftpc_verify_new(p->ctx, p->t, verify_done, p);
         if (p->v == NULL) {

@@ -235,6 +235,9 @@ class TestSegputFtpdLimit(FtpcCase):
         self.assertIn("c.bin: the server refused parallel ranges", err)
         self.assertIn("uploading the rest sequentially", err)
         self.assertIn("c.bin: verified sha256", err)
+        # one summary for the whole file, from its start, before the check's line
+        self.assertRegex(err, r"(?m)^c\.bin: 8\.00 MiB in [\d.]+ s \([^)]*\)\nc\.bin: verified")
+        self.assertNotIn("resumed at", err)
         log = self.srv.log_text()
         self.assertIn("421", log)
         # REST only at range bounds: the parallel ranges', and the sequential part's where
