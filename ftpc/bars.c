@@ -221,17 +221,30 @@ static int name_column_max(int width)
     return w;
 }
 
+static size_t format_line(char *out, size_t out_size, int width, int name_cells, bool color,
+                          bool unicode, const char *name, uint64_t pos, int64_t total, double bps,
+                          uint64_t wire, long eta_min);
+
 size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,
                              bool unicode, const char *name, uint64_t pos, int64_t total,
                              double bps)
 {
-    return ftpc_bars_format_line_wire(out, out_size, width, name_cells, color, unicode, name, pos,
-                                      total, bps, 0);
+    return format_line(out, out_size, width, name_cells, color, unicode, name, pos, total, bps, 0,
+                       -1);
 }
 
 size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int name_cells, bool color,
                                   bool unicode, const char *name, uint64_t pos, int64_t total,
                                   double bps, uint64_t wire)
+{
+    return format_line(out, out_size, width, name_cells, color, unicode, name, pos, total, bps,
+                       wire, -1);
+}
+
+/* eta_min: the ETA is at least this many seconds (-1: no floor). */
+static size_t format_line(char *out, size_t out_size, int width, int name_cells, bool color,
+                          bool unicode, const char *name, uint64_t pos, int64_t total, double bps,
+                          uint64_t wire, long eta_min)
 {
     strbuf s = {0};
     char done_s[24], total_s[24], sizes[96], rate[32], eta_s[24], eta[32], pct[8];
@@ -245,7 +258,10 @@ size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int nam
         snprintf(sizes, sizeof(sizes), "%s / %s", done_s, total_s);
         snprintf(pct, sizeof(pct), "%3d%%", progress_percent(pos, (uint64_t)total));
         uint64_t left = pos < (uint64_t)total ? (uint64_t)total - pos : 0;
-        progress_duration_str(left == 0 ? 0 : progress_eta(left, bps), eta_s, sizeof(eta_s));
+        long eta_left = left == 0 ? 0 : progress_eta(left, bps);
+        if (eta_left >= 0 && eta_min > eta_left)
+            eta_left = eta_min;
+        progress_duration_str(eta_left, eta_s, sizeof(eta_s));
     } else {
         snprintf(sizes, sizeof(sizes), "%s", done_s);
         snprintf(pct, sizeof(pct), "  --");
@@ -424,15 +440,24 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
     if (total_line) {
         uint64_t pos = b->finished_bytes;
         int64_t total = (int64_t)b->finished_bytes;
+        /* The run lasts at least as long as its slowest transfer: the sum of the rates says
+         * less when each transfer is held to its own (--limit-rate) and the fast ones end. */
+        long slowest = -1;
         for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
             pos += bar->pos;
             if (total >= 0 && bar->total >= 0)
                 total += bar->total;
             else
                 total = -1;
+            if (bar->total >= 0 && bar->pos < (uint64_t)bar->total) {
+                long eta = progress_eta((uint64_t)bar->total - bar->pos,
+                                        progress_rate_bps(&bar->rate, now));
+                if (eta > slowest)
+                    slowest = eta;
+            }
         }
-        ftpc_bars_format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
-                              total_name, pos, total, progress_rate_bps(&b->total_rate, now));
+        format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode, total_name, pos,
+                    total, progress_rate_bps(&b->total_rate, now), 0, slowest);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");

@@ -960,6 +960,33 @@ class TestProgress(FtpcCase):
         for n, data in want.items():
             self.assertEqual(self.read_local(n), data)
 
+    def test_total_eta_waits_for_the_slowest_transfer(self):
+        # each transfer is held to 1 MiB/s: the run ends with the 4 MiB file, not when
+        # 5 MiB at 2 MiB/s would
+        self.srv.make_file("small.bin", MiB, seed=33)
+        self.srv.make_file("large.bin", 4 * MiB, seed=34)
+        done = self.local("exit-status")
+        capture = self.tmux("%s get -j 2 --limit-rate 1M %s %s; echo $? > %s; sleep 30" % (
+            FTPC_BIN, self.srv.url("small.bin"), self.srv.url("large.bin"), done))
+
+        def secs(line):
+            m = re.search(r"ETA (\d+):(\d\d)", line)
+            return int(m.group(1)) * 60 + int(m.group(2)) if m else None
+        seen = {}
+
+        def both():
+            lines = capture().splitlines()
+            large = [secs(l) for l in lines if l.startswith("large.bin ")]
+            total = [secs(l) for l in lines if l.startswith("Total ")]
+            if large and total and large[0] is not None and total[0] is not None \
+                    and large[0] >= 2:
+                seen["large"], seen["total"] = large[0], total[0]
+                return True
+            return False
+        self.assertTrue(wait_for(both, timeout=8, interval=0.05), capture())
+        self.assertGreaterEqual(seen["total"], seen["large"], seen)
+        self.assertEqual(self.wait_file(done), "0")
+
     def test_bar_for_standard_output_sent_to_a_file(self):
         data = self.srv.make_file("so.bin", 2 * MiB, seed=32)
         done = self.local("exit-status")
