@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,9 +332,15 @@ static int sink(ftpc_xfer *x, const char *p, size_t len)
 static void sink_failed(ftpc_xfer *x)
 {
     int e = errno;
-    if (x->t->capture)
+    if (x->t->capture) {
         fail(x, FTPC_EXIT_LOCAL, false, "keeping the listing: %s", strerror(e));
-    else if (x->out_fd == STDOUT_FILENO)
+    } else if (x->out_fd == STDOUT_FILENO && e == EPIPE) {
+        /* The reader left (ftpc cat f | head): end as cat does, by the signal the socket
+         * writes ignore, without a word. Standard output has no part file to keep. */
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+        fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
+    } else if (x->out_fd == STDOUT_FILENO)
         fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
     else
         fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s", x->have_part ? x->part : x->t->local,

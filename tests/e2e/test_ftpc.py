@@ -307,6 +307,17 @@ class TestCommands(FtpcCase):
         r = self.ftpc("cat", self.srv.url("c1"), self.srv.url("c2"))
         self.assertEqual(r.stdout, a + b)
 
+    def test_cat_into_a_reader_that_leaves(self):
+        # ftpc cat f | head -c 10: ends as cat does, by SIGPIPE and without a word
+        data = self.srv.make_file("long.bin", 8 * MiB, seed=3)
+        p = self.popen("cat", self.srv.url("long.bin"))
+        self.assertEqual(p.stdout.read(10), data[:10])
+        p.stdout.close()
+        err = p.stderr.read()
+        p.wait(timeout=20)
+        self.assertEqual(p.returncode, -signal.SIGPIPE, err)
+        self.assertEqual(err, b"")
+
     def test_rm(self):
         self.srv.make_file("r1", 1)
         self.srv.make_file("r2", 1)
