@@ -196,7 +196,9 @@ int listfmt_ls(char *out, size_t out_size, const char *name, const struct stat *
     mode_string(st->st_mode, mode);
     id_name(false, (unsigned long)st->st_uid, owner);
     id_name(true, (unsigned long)st->st_gid, group);
-    put(&o, "%s %llu %s %s %lld ", mode, (unsigned long long)st->st_nlink, owner, group,
+    /* Columns as vsftpd and ls -l line them up, at widths that suit most trees: parsers split
+     * on blanks either way, and a listing read by eye is not ragged. */
+    put(&o, "%s %4llu %-8s %-8s %12lld ", mode, (unsigned long long)st->st_nlink, owner, group,
         (long long)st->st_size);
 
     time_t t = st->st_mtime;
