@@ -219,7 +219,7 @@ void cmd_retr(session *s, const char *arg)
         int err = errno;
         if (fd >= 0)
             close(fd);
-        reply_errno(s, err, "RETR");
+        reply_errno(s, err, "RETR", arg);
         return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -244,8 +244,9 @@ void cmd_retr(session *s, const char *arg)
     xfer_start(x);
 }
 
-/* verb is the command the client sent (STOR, APPE, STOU), so the reply names it. */
-static void upload_failed(session *s, int err, const char *verb, upload_mode mode)
+/* verb is the command the client sent (STOR, APPE, STOU), and vpath the file. */
+static void upload_failed(session *s, int err, const char *verb, const char *vpath,
+                          upload_mode mode)
 {
     /* Only a restart has a REST offset to blame: EINVAL elsewhere is some other fault. */
     if (err == EINVAL && mode == UPLOAD_RESTART)
@@ -253,7 +254,7 @@ static void upload_failed(session *s, int err, const char *verb, upload_mode mod
     else if (err == EISDIR)
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", verb);
     else
-        reply_errno(s, err, verb);
+        reply_errno(s, err, verb, vpath);
 }
 
 /* unique: the upload is a STOU's, whose 150 names the file it chose (RFC 1123 4.1.2.9). */
@@ -321,7 +322,7 @@ static void prepare_done(void *arg)
     } else if (j->rc == 0) {
         upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
     } else if (ours) {
-        upload_failed(s, j->err, j->verb, j->mode);
+        upload_failed(s, j->err, j->verb, j->vpath, j->mode);
     }
     free_prepare(j);
     session_resume(s);
@@ -338,7 +339,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     }
     if (mode == UPLOAD_NEW) { /* creating an empty file is quick: no worker needed */
         if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0)
-            upload_failed(s, errno, verb, mode);
+            upload_failed(s, errno, verb, vpath, mode);
         else
             upload_ready(s, x, strcmp(verb, "STOU") == 0);
         return;
@@ -457,7 +458,7 @@ void cmd_stou(session *s, const char *arg)
             start_upload(s, "STOU", vpath, UPLOAD_NEW, 0);
             return;
         }
-        reply_errno(s, errno, "STOU"); /* no such folder, not allowed, ...: no name will do */
+        reply_errno(s, errno, "STOU", arg); /* no such folder, not allowed: no name will do */
         return;
     }
     session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");
@@ -520,7 +521,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
         if (errno == ENOTDIR && fmt == DL_MLSD)
             session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");
         else
-            reply_errno(s, errno, verb);
+            reply_errno(s, errno, verb, arg);
         return;
     }
     if (set_vpath(x, vpath) < 0) {

@@ -36,7 +36,7 @@ static void change_dir(session *s, const char *arg)
     if (session_path(s, arg, vpath) < 0)
         return;
     if (vfs_stat(&s->vfs, vpath, &st) < 0) {
-        reply_errno(s, errno, "CWD");
+        reply_errno(s, errno, "CWD", arg);
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -72,7 +72,7 @@ void cmd_mkd(session *s, const char *arg)
         if (errno == EEXIST)
             session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
         else
-            reply_errno(s, errno, "MKD");
+            reply_errno(s, errno, "MKD", arg);
         return;
     }
     session_log(s, "MKD %s", vpath);
@@ -92,7 +92,7 @@ void cmd_rmd(session *s, const char *arg)
         if (errno == ENOTEMPTY || errno == EEXIST)
             session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Directory not empty.");
         else
-            reply_errno(s, errno, "RMD");
+            reply_errno(s, errno, "RMD", arg);
         return;
     }
     session_log(s, "RMD %s", vpath);
@@ -117,7 +117,7 @@ void cmd_dele(session *s, const char *arg)
         if (err == EISDIR)
             session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Is a directory (use RMD).");
         else
-            reply_errno(s, err, "DELE");
+            reply_errno(s, err, "DELE", arg);
         return;
     }
     int partial = upload_discard_partial(&s->vfs, vpath);
@@ -137,7 +137,7 @@ void cmd_rnfr(session *s, const char *arg)
         int err = errno;
         if (pfd >= 0)
             close(pfd);
-        reply_errno(s, err, "RNFR");
+        reply_errno(s, err, "RNFR", arg);
         return;
     }
     close(pfd);
@@ -160,7 +160,7 @@ void cmd_rnto(session *s, const char *arg)
     s->rename_from = NULL;
     if (session_path(s, arg, vpath) == 0) {
         if (vfs_rename(&s->vfs, from, vpath) < 0) {
-            reply_errno(s, errno, "RNTO");
+            reply_errno(s, errno, "RNTO", arg);
         } else {
             session_log(s, "RENAME %s -> %s", from, vpath);
             session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");
@@ -188,7 +188,7 @@ void cmd_size(session *s, const char *arg)
         return;
     }
     if (!have) {
-        reply_errno(s, err, "SIZE");
+        reply_errno(s, err, "SIZE", arg);
         return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -205,7 +205,7 @@ void cmd_mdtm(session *s, const char *arg)
     if (session_path(s, arg, vpath) < 0)
         return;
     if (vfs_stat(&s->vfs, vpath, &st) < 0) {
-        reply_errno(s, errno, "MDTM");
+        reply_errno(s, errno, "MDTM", arg);
         return;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -241,7 +241,7 @@ void cmd_mfmt(session *s, const char *arg)
     if (session_path(s, name, vpath) < 0)
         return;
     if (vfs_set_mtime(&s->vfs, vpath, &when_ts) < 0) {
-        reply_errno(s, errno, "MFMT");
+        reply_errno(s, errno, "MFMT", name);
         return;
     }
     char shown[16];
@@ -257,7 +257,7 @@ void cmd_mlst(session *s, const char *arg)
     if (session_path(s, arg, vpath) < 0)
         return;
     if (vfs_stat(&s->vfs, vpath, &st) < 0) {
-        reply_errno(s, errno, "MLST");
+        reply_errno(s, errno, "MLST", arg);
         return;
     }
     int n = listfmt_mlsx_facts(facts, sizeof facts, vpath, &st, s->perms, NULL, 0, s->mlst_facts);

@@ -141,7 +141,7 @@ static void reply_failure(session *s, const hash_job *j)
 {
     switch (j->code) {
     case 0:
-        reply_errno(s, j->err, "HASH");
+        reply_errno(s, j->err, "HASH", j->arg);
         break;
     case FTP_BAD_FILENAME:
         session_reply(s, FTP_BAD_FILENAME, "HASH: %s.",

@@ -229,7 +229,7 @@ static void stat_path(session *s, const char *arg)
         return;
     dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, MLSX_ALL, true);
     if (!d) {
-        reply_errno(s, errno, "STAT");
+        reply_errno(s, errno, "STAT", arg);
         return;
     }
     /* RFC 959: a directory's status is 212, a file's 213. */

@@ -46,7 +46,7 @@ static void site_chmod(session *s, const char *arg)
     if (session_path(s, sp + 1, vpath) < 0)
         return;
     if (vfs_chmod(&s->vfs, vpath, mode) < 0) {
-        reply_errno(s, errno, "SITE CHMOD");
+        reply_errno(s, errno, "SITE CHMOD", sp + 1);
         return;
     }
     session_log(s, "SITE CHMOD %03o %s", (unsigned)mode, vpath);

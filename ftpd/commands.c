@@ -164,8 +164,9 @@ const char *commands_syntax(const char *verb, const char **name)
     return c->syntax;
 }
 
-void reply_errno(session *s, int err, const char *action)
+void reply_errno(session *s, int err, const char *verb, const char *name)
 {
+    const char *action = name != NULL && name[0] != '\0' ? name : verb;
     switch (err) {
     case ENOENT:
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: No such file or directory.", action);

@@ -11,8 +11,9 @@
 typedef void (*cmd_handler)(session *s, const char *arg);
 
 /* Replies with the code that fits errno (550 for most, 452 for a full disk, 553 for a bad
- * name), naming the action. */
-void reply_errno(session *s, int err, const char *action);
+ * name), naming the file (name: the client's argument, or the path an upload resolved to),
+ * or the command (verb) when there is none: "550 notes.txt: No such file or directory." */
+void reply_errno(session *s, int err, const char *verb, const char *name);
 
 /* Login (cmd_login.c) */
 void cmd_user(session *s, const char *arg);

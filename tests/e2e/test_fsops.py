@@ -163,6 +163,17 @@ class TestFsOps(ServerTestCase):
         self.assertEqual(f.pwd(), "/")
 
 
+class TestErrorReplies(ServerTestCase):
+    def test_errors_name_the_file(self):
+        f = self.srv.ftp()
+        for cmd in ("CWD", "DELE", "SIZE", "MDTM", "RNFR", "MLST", "RMD", "HASH"):
+            self.assertEqual(reply(f, "%s no/such file" % cmd),
+                             (550, "550 no/such file: No such file or directory."), cmd)
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertEqual(reply(f, "RETR missing.bin"),
+                         (550, "550 missing.bin: No such file or directory."))
+
+
 class TestHome(ServerTestCase):
     """A user whose home is a sub-directory sees it as '/' and nothing above it."""
 

@@ -130,7 +130,7 @@ class TestListing(ServerTestCase):
         self.assertEqual(reply(f, "PASV")[0], 227)
         self.assertCode(reply(f, "MLSD nosuch"), 550)
 
-    def test_errors_name_the_command(self):
+    def test_errors_name_the_path(self):
         os.symlink("/etc", self.srv.local("out"))
         f = self.srv.ftp()
         f.voidcmd("TYPE A")
@@ -140,7 +140,13 @@ class TestListing(ServerTestCase):
             self.assertEqual(reply(f, "PASV")[0], 227)
             code, text = reply(f, "%s %s" % (cmd, path))
             self.assertEqual(code, 550, text)
-            self.assertTrue(text.startswith("550 %s: " % cmd), text)
+            self.assertTrue(text.startswith("550 %s: " % path), text)
+        # without a path, the command: the working directory went away
+        self.srv.mkdir("gone")
+        f.cwd("gone")
+        os.rmdir(self.srv.local("gone"))
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertEqual(reply(f, "NLST"), (550, "550 NLST: No such file or directory."))
 
     def test_mlst(self):
         f = self.srv.ftp()

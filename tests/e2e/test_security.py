@@ -111,7 +111,7 @@ class TestPathEscapes(ServerTestCase):
         self.assertEqual(reply(f, "PASV")[0], 227)
         code, text = reply(f, "APPE evil-file")
         self.assertIn(code, (550, 553), text)
-        self.assertTrue(text.startswith("%d APPE: " % code), text)  # not "STOR"
+        self.assertTrue(text.startswith("%d /evil-file: " % code), text)
         for cmd in ("MKD evil2/newdir", "MKD evil/ftpd-e2e-escape", "DELE evil2/secret.txt",
                     "DELE evil3/secret.txt", "RMD evil2"):
             code, text = reply(f, cmd)
