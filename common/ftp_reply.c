@@ -128,6 +128,11 @@ static size_t line_at(const char *s, const char *end, const char **next)
     return len;
 }
 
+size_t ftp_reply_line_size(const char *text, size_t len)
+{
+    return CODE_STR_MAX + 1 + wire_len(text, len) + 2;
+}
+
 int ftp_reply_lines(buf *out, int code, const char *text)
 {
     char code_str[CODE_STR_MAX];

@@ -60,6 +60,9 @@ int ftp_reply_text(buf *out, int code, const char *text, size_t len);
 /* Multi-line reply from text whose lines are separated by '\n': "CODE-first", " middle"...,
  * "CODE last". A single line gives a single-line reply. All or nothing, as ftp_reply. */
 int ftp_reply_lines(buf *out, int code, const char *text);
+/* The most bytes one line of len text bytes takes in a reply (code, separator, the text as
+ * sent, CRLF), for callers that must keep a long reply within a buffer. */
+size_t ftp_reply_line_size(const char *text, size_t len);
 /* Writes `path` into out as RFC 959 wants inside a 257 reply: each '"' doubled.
  * Returns 0, or -1 if out_size is too small. */
 int ftp_quote_path(const char *path, char *out, size_t out_size);

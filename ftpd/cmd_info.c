@@ -214,6 +214,36 @@ static void stat_server(session *s)
 }
 
 /* STAT path: the listing on the control connection, as LIST would send it. */
+/* Raw bytes of a STAT listing, and what its reply may take on the wire: a name's 0xFF bytes
+ * go doubled and its CRs as CR NUL, so a listing of such names sent whole would outgrow the
+ * session's output buffer (64 KiB), and the session would close instead of answering. */
+#define STAT_LISTING_MAX (48 * 1024)
+#define STAT_REPLY_MAX (48 * 1024)
+
+/* Turns the listing's CRLF line ends into the '\n' the reply writer wants (a CR inside a name
+ * stays: it goes as CR NUL) and cuts it after the last whole line that keeps the reply within
+ * STAT_REPLY_MAX. Returns 1 when lines were cut. */
+static int fit_listing(char *text)
+{
+    char *w = text;
+    for (const char *r = text; *r; r++)
+        if (!(r[0] == '\r' && r[1] == '\n'))
+            *w++ = *r;
+    *w = '\0';
+    size_t total = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        total += ftp_reply_line_size(line, len);
+        if (total > STAT_REPLY_MAX) {
+            *line = '\0';
+            return 1;
+        }
+        line += len + (nl != NULL);
+    }
+    return 0;
+}
+
 static void stat_path(session *s, const char *arg)
 {
     if (!(s->perms & PERM_LIST)) {
@@ -235,19 +265,20 @@ static void stat_path(session *s, const char *arg)
     /* RFC 959: a directory's status is 212, a file's 213. */
     int code = dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
     buf lines;
-    buf_init(&lines, 48 * 1024);
+    buf_init(&lines, STAT_LISTING_MAX);
     buf_printf(&lines, "Status of %s:\n", vpath);
     int more = dirlist_fill(d, &lines);
     dirlist_free(d);
-    buf_printf(&lines, more ? "(listing cut short; use LIST)\nEnd of status" : "End of status");
     buf_append(&lines, "", 1);
-    /* LIST lines end in CRLF; the reply writer wants '\n' between lines. */
-    char *text = (char *)buf_head(&lines), *w = text;
-    for (const char *r = text; *r; r++)
-        if (*r != '\r')
-            *w++ = *r;
-    *w = '\0';
-    session_reply_lines(s, code, text);
+    char *text = (char *)buf_head(&lines);
+    more |= fit_listing(text);
+    buf out;
+    buf_init(&out, STAT_LISTING_MAX + 64);
+    buf_printf(&out, more ? "%s(listing cut short; use LIST)\nEnd of status" : "%sEnd of status",
+               text);
+    buf_append(&out, "", 1);
+    session_reply_lines(s, code, (const char *)buf_head(&out));
+    buf_free(&out);
     buf_free(&lines);
 }
 

@@ -198,6 +198,31 @@ START_TEST(test_reply_lines)
 }
 END_TEST
 
+START_TEST(test_line_size_bounds_each_line)
+{
+    /* A reply takes no more than the sizes of its lines: what a caller adds up to keep a long
+     * reply within its buffer. Lines with IAC and CR grow on the wire. */
+    static const char *const texts[] = {"plain", "\xff\xff iac\nlast", "first\ncr\rname\nlast",
+                                        "first\n\nlast", "x\xff\r\n\xff\n\r"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        buf out;
+        buf_init(&out, 1024);
+        ck_assert_int_eq(ftp_reply_lines(&out, 212, texts[i]), 0);
+        size_t sum = 0;
+        for (const char *line = texts[i];;) {
+            const char *nl = strchr(line, '\n');
+            size_t len = nl ? (size_t)(nl - line) : strlen(line);
+            sum += ftp_reply_line_size(line, len);
+            if (!nl)
+                break;
+            line = nl + 1;
+        }
+        ck_assert_msg(buf_len(&out) <= sum, "text %zu: %zu > %zu", i, buf_len(&out), sum);
+        buf_free(&out);
+    }
+}
+END_TEST
+
 START_TEST(test_quote_path)
 {
     char out[16];
@@ -465,6 +490,7 @@ static Suite *reply_suite(void)
     tcase_add_test(w, test_command_put);
     tcase_add_test(w, test_reply_lines);
     tcase_add_test(w, test_quote_path);
+    tcase_add_test(w, test_line_size_bounds_each_line);
     suite_add_tcase(s, w);
     TCase *r = tcase_create("parser");
     tcase_add_test(r, test_parser_all_in_one);

@@ -616,6 +616,38 @@ class TestLineParsing(ServerTestCase):
         self.assertTrue(self.raw_reply(c).startswith(b"501 "))
         self.assertTrue(os.path.exists(os.path.join(root, b"d\re", b"f\r")))
 
+    def raw_until(self, c, end):
+        raw = b""
+        while not raw.endswith(end):
+            chunk = c.sock.recv(65536)
+            self.assertTrue(chunk, "connection closed after %r" % raw[-200:])
+            raw += chunk
+        return raw
+
+    def test_stat_of_names_that_grow_on_the_wire(self):
+        # every 0xFF goes doubled: a listing that fits raw would outgrow the output buffer
+        root = os.fsencode(self.srv.root)
+        os.mkdir(os.path.join(root, b"s"))
+        for i in range(160):
+            os.mkdir(os.path.join(root, b"s", b"\xff" * 200 + b"%03d" % i))
+        c = self.srv.control()
+        c.login()
+        c.send(b"STAT s\r\n")
+        raw = self.raw_until(c, b"212 End of status\r\n")
+        self.assertTrue(raw.startswith(b"212-Status of /s:\r\n"), raw[:100])
+        self.assertIn(b" (listing cut short; use LIST)\r\n", raw)
+        self.assertIn(b"\xff\xff" * 200 + b"000", raw)
+        self.assertLess(len(raw), 64 * 1024)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_stat_keeps_a_cr_in_a_name(self):
+        os.mkdir(os.path.join(os.fsencode(self.srv.root), b"cr\rname"))
+        c = self.srv.control()
+        c.login()
+        c.send(b"STAT /\r\n")
+        raw = self.raw_until(c, b"212 End of status\r\n")
+        self.assertIn(b" cr\r\x00name\r\n", raw)
+
     def test_long_line_500_then_continue(self):
         c = self.srv.control()
         c.login()
