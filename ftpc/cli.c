@@ -82,102 +82,6 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
-void ftpc_cli_usage(FILE *f)
-{
-    fputs("Usage: ftpc [OPTIONS] COMMAND ARGS...\n"
-          "       ftpc [OPTIONS] [URL]   the interactive shell (type help in it; piped\n"
-          "                              input runs as a script)\n"
-          "\n"
-          "Commands (URL: ftp://[user[:password]@]host[:port]/path, %-escapes decoded;\n"
-          "anonymous login when no user is given; ftpes:// and ftps:// for FTPS):\n"
-          "  get URL... [-o FILE|-] [-O DIR]  download files (to the current directory);\n"
-          "                                   * ? [..] in the last part of a URL match files\n"
-          "  put FILE... URL                  upload files (URL ending in / or several files:\n"
-          "                                   a directory)\n"
-          "  ls [-l] URL                      list a directory (-l: long listing)\n"
-          "  cat URL...                       write remote files to standard output\n"
-          "  rm URL...                        delete remote files\n"
-          "  mkdir [-p] URL                   create a directory (-p: parents too, no error\n"
-          "                                   if it exists)\n"
-          "  rmdir URL                        remove an empty directory\n"
-          "  mv URL NEWNAME                   rename (NEWNAME relative to URL's directory,\n"
-          "                                   or absolute)\n"
-          "  mirror URL DIR                   download the remote tree URL into DIR\n"
-          "  mirror -R DIR URL                upload the local tree DIR to URL\n"
-          "                                   (files of the same size and time are skipped)\n"
-          "  stress URL [OPTIONS]             many simulated clients against a server, every\n"
-          "                                   byte verified, with a latency report (see\n"
-          "                                   'ftpc stress --help')\n"
-          "\n"
-          "Options:\n"
-          "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
-          "  -O, --output-dir DIR    download into DIR (created if missing)\n"
-          "  -c, --continue          resume partial downloads (REST) and uploads\n"
-          "                          (SIZE, then REST+STOR or APPE)\n"
-          "  -j, --jobs N            run N file transfers at once (default 1)\n"
-          "      --segments N        get, mirror: split each download over N connections\n"
-          "                          (REST at each part's offset; parts of at least 1 MiB);\n"
-          "                          put: STOR the first part, then REST+STOR the others at\n"
-          "                          once where the server writes them in place (else the\n"
-          "                          rest goes sequentially)\n"
-          "      --verify            after each transfer (and each segment) compare the\n"
-          "                          server's HASH (SHA-256) with the local bytes; the\n"
-          "                          default where the server's FEAT offers HASH\n"
-          "      --no-verify         do not ask for HASH\n"
-          "  -z, --compress          MODE Z (deflate) for transfers and listings where the\n"
-          "                          server's FEAT offers it (else a warning, uncompressed)\n"
-          "  -a, --ascii             get, put, cat: TYPE A, converting CRLF <-> LF (no\n"
-          "                          resume, no size check)\n"
-          "      --tls               FTPS for ftp:// URLs: AUTH TLS, required (ftpes:// URLs\n"
-          "                          do the same; ftps:// is implicit TLS, port 990); data\n"
-          "                          connections protected (PROT P), resuming the session\n"
-          "      --cacert FILE       trust the certificates in FILE instead of the system's\n"
-          "      --pin sha256//B64   also require the server's public key to have this\n"
-          "                          SHA-256 (base64; several separated by ';')\n"
-          "      --insecure          do not verify the certificate chain or host name\n"
-          "                          (a --pin is still checked)\n"
-          "      --tls-max 1.2|1.3   highest TLS version to offer (default: 1.3)\n"
-          "  -l, --long              ls: long listing (LIST instead of NLST)\n"
-          "  -p, --parents           mkdir: create missing parents\n"
-          "      --active            active mode (EPRT, falling back to PORT)\n"
-          "      --passive           passive mode (EPSV, falling back to PASV; default)\n"
-          "      --retry N           try a failed connection or transfer N more times,\n"
-          "                          resuming where it stopped\n"
-          "      --retry-delay SECS  first back-off delay (default 1; doubles each retry)\n"
-          "      --limit-rate RATE   limit each transfer to RATE bytes/s (k, M, G suffixes)\n"
-          "      --timeout SECS      connect and inactivity timeout (default 30)\n"
-          "      --progress MODE     auto (bars on a terminal), bar, plain (a line per\n"
-          "                          transfer every second), none (summaries only)\n"
-          "      --no-glob           take * ? [ in URLs and local names literally\n"
-          "  -R, --reverse           mirror: upload (DIR URL) instead of download\n"
-          "      --only-newer        mirror: transfer only files newer than the target's\n"
-          "      --delete            mirror: delete target files the source no longer has\n"
-          "      --dry-run           mirror: print what would be done, change nothing\n"
-          "      --exclude GLOB      mirror: skip paths or names matching GLOB (repeatable)\n"
-          "      --netrc-file FILE   credentials from FILE (default $NETRC, else ~/.netrc)\n"
-          "      --no-netrc          do not read a netrc file\n"
-          "  -q, --quiet             no progress and no summaries; errors only\n"
-          "  -v, --verbose           show the FTP dialogue on standard error\n"
-          "  -h, --help              show this help\n"
-          "  -V, --version           show the version\n"
-          "\n"
-          "Downloads are written to .NAME.ftpc-part and renamed into place when complete.\n"
-          "\n"
-          "Exit status:\n"
-          "  0  success\n"
-          "  2  usage error\n"
-          "  3  cannot connect (name lookup, connection refused, timeout, service refused)\n"
-          "  4  login failed\n"
-          "  5  remote file missing, permission denied or operation refused\n"
-          "  6  local I/O error\n"
-          "  7  transfer interrupted (connection lost, timeout, signal)\n"
-          "  8  verification failed (transferred size or HASH differs)\n"
-          "  9  TLS failed: AUTH TLS refused, certificate or --pin check failed, handshake\n"
-          "When several operations fail, the status is that of the first in command-line\n"
-          "order.\n",
-          f);
-}
-
 __attribute__((format(printf, 3, 4))) static int usage_err(char *err, size_t err_size,
                                                            const char *fmt, ...)
 {
@@ -721,8 +625,11 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
             return usage_err(err, err_size, "unknown option %s", argv[optind - 1]);
         }
     }
-    if (cli->show_help || cli->show_version)
+    if (cli->show_help || cli->show_version) {
+        if (optind < argc)
+            cli->command = argv[optind]; /* ftpc get --help */
         return 0;
+    }
     if (optind >= argc || (optind + 1 == argc && ftpc_url_is_url(argv[optind]))) {
         /* No command, or a URL alone: the interactive shell. */
         cli->shell = true;

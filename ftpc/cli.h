@@ -75,5 +75,8 @@ int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop);
 void ftpc_cli_fill_credentials(ftpc_cli *cli, ftpc_url *u);
 
 void ftpc_cli_usage(FILE *f);
+/* ftpc COMMAND --help: that command's usage and options. false for a command it does not
+ * know (the caller then prints the whole help). */
+bool ftpc_cli_command_help(FILE *f, const char *command);
 
 #endif

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
         return FTPC_EXIT_USAGE;
     }
     if (cli.show_help) {
-        ftpc_cli_usage(stdout);
+        if (cli.command == NULL || !ftpc_cli_command_help(stdout, cli.command))
+            ftpc_cli_usage(stdout);
         ftpc_cli_free(&cli);
         return FTPC_OK;
     }

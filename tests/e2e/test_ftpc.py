@@ -1095,6 +1095,32 @@ class TestCredentials(FtpcCase):
 
 
 class TestHelp(unittest.TestCase):
+    def test_command_help(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        whole = subprocess.run([FTPC_BIN, "--help"], capture_output=True, timeout=10).stdout
+        whole_lines = set(whole.decode().splitlines())
+        wants = {"get": "--output", "put": "--continue", "ls": "--long", "cat": "--ascii",
+                 "mkdir": "--parents", "mirror": "--reverse", "rm": "--jobs"}
+        for cmd in ("get", "put", "ls", "cat", "rm", "mkdir", "rmdir", "mv", "mirror"):
+            for form in ([cmd, "--help"], ["-h", cmd]):
+                r = subprocess.run([FTPC_BIN] + form, capture_output=True, timeout=10)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                out = r.stdout.decode()
+                self.assertTrue(out.startswith("Usage: ftpc [OPTIONS] %s" % cmd), out)
+                self.assertNotEqual(r.stdout, whole)
+                # each option line is the whole help's own line
+                for line in out.splitlines():
+                    if line.startswith("  -") or line.startswith("      --"):
+                        self.assertIn(line, whole_lines, cmd)
+                if cmd in wants:
+                    self.assertIn(wants[cmd], out)
+        self.assertNotIn("--reverse", subprocess.run([FTPC_BIN, "get", "--help"],
+                                                     capture_output=True).stdout.decode())
+        # an unknown command: the whole help
+        r = subprocess.run([FTPC_BIN, "frobnicate", "--help"], capture_output=True, timeout=10)
+        self.assertEqual(r.stdout, whole)
+
     def test_help_and_version(self):
         if not os.access(FTPC_BIN, os.X_OK):
             self.skipTest("ftpc binary not found")
