@@ -574,8 +574,13 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
             return;
         }
         conn_fail(c, code == 421 ? FTPC_EXIT_CONNECT : FTPC_EXIT_LOGIN,
-                  "logging in to %s as %s: the server replied %s", endpoint_str(c, ep, sizeof(ep)),
-                  c->ep->user, ftpc_quote_reply(code, m->text, q, sizeof(q)));
+                  "logging in to %s as %s: the server replied %s%s",
+                  endpoint_str(c, ep, sizeof(ep)), c->ep->user,
+                  ftpc_quote_reply(code, m->text, q, sizeof(q)),
+                  c->ep->no_password && code != 421
+                      ? " (no password was given: put it in the URL or ~/.netrc, or run ftpc "
+                        "where it can ask on a terminal)"
+                      : "");
         return;
     case CS_PBSZ:
     case CS_PROT:

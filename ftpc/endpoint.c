@@ -56,6 +56,7 @@ ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u)
     ep->tls_mode = (ftpc_tls_mode)u->tls;
     snprintf(ep->user, sizeof(ep->user), "%s", user);
     snprintf(ep->pass, sizeof(ep->pass), "%s", pass);
+    ep->no_password = u->has_user && !u->has_pass;
     resolve(ep);
     *tail = ep;
     return ep;

@@ -26,6 +26,7 @@ typedef struct ftpc_endpoint {
     ftpc_tls *tls;
     bool warned_no_modez; /* -z: "no MODE Z here" was said once */
     bool warned_no_hash;  /* "the server offers no HASH" was said once */
+    bool no_password;     /* a user with no password from the URL, netrc or a prompt */
     struct ftpc_endpoint *next;
 } ftpc_endpoint;
 

@@ -1092,6 +1092,14 @@ class TestCredentials(FtpcCase):
         r = subprocess.run(["setsid", FTPC_BIN, "get", url], cwd=self.tmp, capture_output=True,
                            timeout=60, stdin=subprocess.DEVNULL, env=self.env())
         self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertIn(b"530", r.stderr)
+        self.assertIn(b"(no password was given: put it in the URL or ~/.netrc", r.stderr)
+        # a wrong password given is just refused
+        url = "ftp://%s:wrong@%s:%d/p.bin" % (self.srv.user, self.srv.host, self.srv.port)
+        r = subprocess.run([FTPC_BIN, "get", url], cwd=self.tmp, capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL, env=self.env())
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertNotIn(b"no password", r.stderr)
 
 
 class TestHelp(unittest.TestCase):
