@@ -1078,6 +1078,11 @@ static void begin_get(ftpc_xfer *x)
     }
     if (x->remote_size >= 0 && x->offset > (uint64_t)x->remote_size) {
         /* Larger than the remote file: not a prefix of it, so start over. */
+        if (!x->ctx->opts->quiet && t->attempts == 1)
+            ftpc_msg(x->ctx,
+                     "%s: the %" PRIu64 " bytes already in %s are more than the server's %" PRId64
+                     ": downloading it all again",
+                     bar_name(x), x->offset, x->in_place ? t->local : x->part, x->remote_size);
         x->offset = 0;
     } else if (check_prefix(x, x->in_place ? t->local : x->part, x->offset)) {
         return;

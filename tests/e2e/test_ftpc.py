@@ -813,6 +813,14 @@ class TestResume(FtpcCase):
         self.assertIn("differ from the server's", r.stderr.decode())
         self.assertEqual(self.read_local("inp.bin"), data)
 
+    def test_resume_longer_local_file_fetches_again_and_says_so(self):
+        data = self.srv.make_file("lg.bin", 20000, seed=84)
+        self.write_local("lg.bin", data_bytes(30000, 85))
+        r = self.ftpc("-c", "get", self.srv.url("lg.bin"))
+        self.assertIn("lg.bin: the 30000 bytes already in lg.bin are more than the server's "
+                      "20000: downloading it all again", r.stderr.decode())
+        self.assertEqual(self.read_local("lg.bin"), data)
+
     def test_resume_same_size_but_different_fetches_again(self):
         data = self.srv.make_file("ss.bin", 40000, seed=76)
         self.write_local("ss.bin", data_bytes(40000, 77))
