@@ -130,7 +130,7 @@ static size_t line_at(const char *s, const char *end, const char **next)
 
 size_t ftp_reply_line_size(const char *text, size_t len)
 {
-    return CODE_STR_MAX + 1 + wire_len(text, len) + 2;
+    return 3 + 1 + wire_len(text, len) + 2; /* a reply code has three digits */
 }
 
 int ftp_reply_lines(buf *out, int code, const char *text)

@@ -213,37 +213,41 @@ static void stat_server(session *s)
     session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }
 
-/* STAT path: the listing on the control connection, as LIST would send it. */
-/* Raw bytes of a STAT listing, and what its reply may take on the wire: a name's 0xFF bytes
- * go doubled and its CRs as CR NUL, so a listing of such names sent whole would outgrow the
- * session's output buffer (64 KiB), and the session would close instead of answering. */
+/* Raw bytes of a STAT listing, and the most its reply may take on the wire. A name's 0xFF
+ * bytes go doubled and its CRs as CR NUL, so a listing sent whole could outgrow the session's
+ * output buffer (64 KiB), and the session would close instead of answering. */
 #define STAT_LISTING_MAX (48 * 1024)
-#define STAT_REPLY_MAX (48 * 1024)
+#define STAT_REPLY_MAX (56 * 1024)
+#define STAT_CUT_NOTE "(listing cut short; use LIST)\n"
+#define STAT_END "End of status"
 
-/* Turns the listing's CRLF line ends into the '\n' the reply writer wants (a CR inside a name
- * stays: it goes as CR NUL) and cuts it after the last whole line that keeps the reply within
- * STAT_REPLY_MAX. Returns 1 when lines were cut. */
-static int fit_listing(char *text)
+/* Turns the len bytes of listing at text into reply lines, in place: the CRLF line ends become
+ * the '\n' the reply writer wants (a CR inside a name stays, to go as CR NUL), and the text is
+ * cut after the last whole line that keeps the reply within budget bytes on the wire. Returns
+ * the length kept (text is NUL-terminated there), and sets *cut when lines were dropped. */
+static size_t fit_listing(char *text, size_t len, size_t budget, bool *cut)
 {
-    char *w = text;
-    for (const char *r = text; *r; r++)
-        if (!(r[0] == '\r' && r[1] == '\n'))
-            *w++ = *r;
-    *w = '\0';
-    size_t total = 0;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        total += ftp_reply_line_size(line, len);
-        if (total > STAT_REPLY_MAX) {
-            *line = '\0';
-            return 1;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++)
+        if (!(text[i] == '\r' && i + 1 < len && text[i + 1] == '\n'))
+            text[o++] = text[i];
+    text[o] = '\0';
+    size_t total = 0, at = 0;
+    while (at < o) {
+        char *nl = memchr(text + at, '\n', o - at);
+        size_t n = nl ? (size_t)(nl - (text + at)) : o - at;
+        total += ftp_reply_line_size(text + at, n);
+        if (total > budget) {
+            text[at] = '\0';
+            *cut = true;
+            return at;
         }
-        line += len + (nl != NULL);
+        at += n + (nl != NULL);
     }
-    return 0;
+    return o;
 }
 
+/* STAT path: the listing on the control connection, as LIST would send it. */
 static void stat_path(session *s, const char *arg)
 {
     if (!(s->perms & PERM_LIST)) {
@@ -266,20 +270,28 @@ static void stat_path(session *s, const char *arg)
     int code = dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
     buf lines;
     buf_init(&lines, STAT_LISTING_MAX);
-    buf_printf(&lines, "Status of %s:\n", vpath);
-    int more = dirlist_fill(d, &lines);
+    bool cut = buf_printf(&lines, "Status of %s:\n", vpath) < 0 || dirlist_fill(d, &lines) != 0;
     dirlist_free(d);
-    buf_append(&lines, "", 1);
-    char *text = (char *)buf_head(&lines);
-    more |= fit_listing(text);
-    buf out;
-    buf_init(&out, STAT_LISTING_MAX + 64);
-    buf_printf(&out, more ? "%s(listing cut short; use LIST)\nEnd of status" : "%sEnd of status",
-               text);
-    buf_append(&out, "", 1);
-    session_reply_lines(s, code, (const char *)buf_head(&out));
-    buf_free(&out);
+    /* The listing may fill lines to its last byte: the reply is built in a copy with room for
+     * its end. Replies still queued (a client that pipelines) leave less room. */
+    size_t len = buf_len(&lines);
+    size_t tail = sizeof(STAT_CUT_NOTE) + sizeof(STAT_END);
+    char *text = malloc(len + tail);
+    if (text == NULL) {
+        buf_free(&lines);
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    if (len > 0)
+        memcpy(text, buf_head(&lines), len);
     buf_free(&lines);
+    size_t room = s->out.cap - buf_len(&s->out);
+    size_t budget = room < STAT_REPLY_MAX ? room : STAT_REPLY_MAX;
+    budget = budget > 2 * tail ? budget - 2 * tail : 0;
+    len = fit_listing(text, len, budget, &cut);
+    snprintf(text + len, tail, "%s%s", cut ? STAT_CUT_NOTE : "", STAT_END);
+    session_reply_lines(s, code, text);
+    free(text);
 }
 
 void cmd_stat(session *s, const char *arg)

@@ -640,6 +640,43 @@ class TestLineParsing(ServerTestCase):
         self.assertLess(len(raw), 64 * 1024)
         self.assertEqual(c.cmd("NOOP")[0], 200)
 
+    def test_stat_of_a_listing_that_fills_its_buffer_exactly(self):
+        # 48 KiB of listing to the byte, with nothing left for a terminating NUL
+        root = os.path.join(self.srv.root, "s")
+        os.mkdir(root)
+
+        def make(name):
+            p = os.path.join(root, name)
+            with open(p, "wb"):
+                pass
+            os.utime(p, (1700000000, 1700000000))
+        make("p" * 100)
+        c = self.srv.control()
+        c.login()
+        c.send(b"STAT s\r\n")
+        raw = self.raw_until(c, b"212 End of status\r\n")
+        line = [l for l in raw.split(b"\r\n") if l.endswith(b"p" * 100)][0]
+        per = len(line) - 1 + 2  # without the reply's leading space, with LIST's CRLF
+        header = len(b"Status of /s:\n")
+        left = 48 * 1024 - header - per
+        k = left // per - 1
+        rest = left - k * per  # one more line takes what is left: per <= rest < 2 * per
+        for i in range(k):
+            make("%05d" % i + "q" * 95)
+        extra = rest - per
+        if extra <= 150:
+            make("x" * (100 + extra))
+        else:  # a name of 100 + extra bytes would be too long: two lines instead
+            both = 200 + rest - 2 * per
+            make("x" * (both // 2))
+            make("y" * (both - both // 2))
+        c.send(b"STAT s\r\n")
+        raw = self.raw_until(c, b"212 End of status\r\n")
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        listing = raw.split(b"\r\n")[1:-2]
+        self.assertEqual(sum(len(l) - 1 + 2 for l in listing) + header, 48 * 1024)
+        self.assertNotIn(b"cut short", raw)
+
     def test_stat_keeps_a_cr_in_a_name(self):
         os.mkdir(os.path.join(os.fsencode(self.srv.root), b"cr\rname"))
         c = self.srv.control()
