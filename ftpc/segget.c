@@ -566,7 +566,7 @@ static void main_ready(ftpc_conn *c, void *ud)
     char part[PATH_MAX];
     unsigned feat = ftpc_conn_features(c);
     bool size_ok = (feat & FTPC_FEAT_SIZE) || !(feat & FTPC_FEAT_ANSWERED);
-    bool resume = o->resume || t->attempts > 1;
+    bool resume = o->resume || t->own_prefix;
     bool target_odd =
         strcmp(t->local, "-") == 0 || (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode));
     bool have_part =

@@ -49,7 +49,11 @@ typedef struct ftpc_task {
      * path below the tree's root, so that a/x and b/x are told apart. */
     size_t name_off;
 
-    int attempts;         /* started so far */
+    int attempts; /* started so far */
+    /* The bytes a resume would keep are this run's: an attempt wrote them (from the start),
+     * or checked or trusted them under -c. A retry resumes only then: a part file that an
+     * attempt never reached is not the run's to continue. */
+    bool own_prefix;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
     bool finished;
     ftpc_err err;   /* err.status 0 on success */

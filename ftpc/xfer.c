@@ -1006,12 +1006,16 @@ static void prefix_checked(void *ud, const ftpc_vresult *r)
  * the server's for a put), but the file may have changed on either side since: where the
  * server hashes byte ranges (HASH over RANG), they are compared with the source first, and a
  * difference starts the transfer over instead of ending in a file that fails verification.
- * A retry needs no check: it resumes after bytes this run moved itself. Returns true when the
- * check runs; the transfer goes on from after_size once it is done. */
+ * A download's retry resumes unchecked after bytes the run wrote itself (task.h); an
+ * upload's is checked all the same, since a server that keeps the previous version of a file
+ * whose upload was cut (ftpd does) reports that version's size. Returns true when the check
+ * runs; the transfer goes on from after_size once it is done. */
 static bool check_prefix(ftpc_xfer *x, const char *local, uint64_t len)
 {
     const ftpc_opts *o = x->ctx->opts;
-    if (x->prefix_checked || len == 0 || x->t->attempts > 1 || !o->resume || !o->verify || x->ascii)
+    const ftpc_task *t = x->t;
+    bool wanted = t->kind == FTPC_T_PUT ? o->resume || t->own_prefix : o->resume && !t->own_prefix;
+    if (!wanted || x->prefix_checked || len == 0 || !o->verify || x->ascii)
         return false;
     x->prefix_checked = true;
     x->prefix = ftpc_rcheck_new(x->ctx, x->t, local, 0, len);
@@ -1051,9 +1055,9 @@ static void begin_get(ftpc_xfer *x)
         fail(x, FTPC_EXIT_LOCAL, false, "local file name too long");
         return;
     }
-    /* Every retry resumes; -c resumes the first attempt too. Not in TYPE A: offsets in the
-     * converted stream are not offsets in the file. */
-    bool resume = (x->ctx->opts->resume || t->attempts > 1) && !x->ascii;
+    /* A retry resumes after what an earlier attempt wrote; -c resumes the first attempt too.
+     * Not in TYPE A: offsets in the converted stream are not offsets in the file. */
+    bool resume = (x->ctx->opts->resume || t->own_prefix) && !x->ascii;
     x->crlf = x->ascii;
     struct stat st;
     x->offset = 0;
@@ -1107,6 +1111,7 @@ static void begin_get(ftpc_xfer *x)
         return;
     }
     x->pos = x->offset;
+    t->own_prefix = true;
     if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0) {
         /* Already complete: nothing to fetch. */
         x->data_eof = x->ctrl_done = true;
@@ -1135,6 +1140,7 @@ static void begin_put(ftpc_xfer *x)
     else
         x->offset = 0;
     x->pos = x->offset;
+    x->t->own_prefix = true;
     x->verb = "STOR";
     start_bar(x, (int64_t)x->local_size);
     open_data(x);
@@ -1193,7 +1199,7 @@ static void after_type(ftpc_xfer *x)
         }
         x->local_size = (uint64_t)st.st_size;
         x->use_sendfile = true;
-        bool resume = (x->ctx->opts->resume || t->attempts > 1) && !x->ascii;
+        bool resume = (x->ctx->opts->resume || t->own_prefix) && !x->ascii;
         if (resume && size_ok) {
             x->state = XS_SIZE;
             ftpc_conn_send(c, "SIZE %s", t->remote);

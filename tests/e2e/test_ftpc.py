@@ -882,6 +882,26 @@ class TestResume(FtpcCase):
         self.assertIn(b"retrying in", err)
         self.assertEqual(self.read_local("late.bin"), data)
 
+    def test_retry_checks_a_partial_no_attempt_wrote(self):
+        # the first attempts never reach the file: the stale part file is still checked,
+        # and a retry without -c does not continue it at all
+        for opts, part_note in ((["-c"], True), ([], False)):
+            port = free_port()
+            url = "ftp://alice:alice-Pw-4711@127.0.0.1:%d/late.bin" % port
+            self.write_local(".late.bin.ftpc-part", data_bytes(20000, 86))
+            p = self.popen("--retry", "8", "--retry-delay", "0.3", *opts, "get", url)
+            time.sleep(0.8)
+            srv = FtpdServer(listen="127.0.0.1:%d" % port)
+            data = srv.make_file("late.bin", 50000, seed=87)
+            srv.start()
+            self.addCleanup(srv.stop)
+            out, err = p.communicate(timeout=60)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertIn(b"retrying in", err)
+            self.assertEqual(b"differ from the server's" in err, part_note, err)
+            self.assertEqual(self.read_local("late.bin"), data)
+            os.unlink(self.local("late.bin"))
+
     def test_retry_resumes_after_server_dies(self):
         port = free_port()
         srv1 = FtpdServer(listen="127.0.0.1:%d" % port)
