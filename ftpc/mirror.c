@@ -539,8 +539,10 @@ static ftpc_task *remote_task(ftpc_cli *cli, tasks *l, ftpc_task_kind kind, cons
     t->ep = cli->mirror_ep;
     if (join(t->remote, sizeof(t->remote), cli->mirror_url.path, rel) < 0)
         return NULL;
-    if (rel[0] != '\0')
+    if (rel[0] != '\0') {
+        t->by_path = true;
         t->name_off = strlen(t->remote) - strlen(rel); /* join ends with rel */
+    }
     set_display(cli, t->remote, t->display, sizeof(t->display));
     return t;
 }

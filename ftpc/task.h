@@ -45,8 +45,9 @@ typedef struct ftpc_task {
     size_t listing_len;
     bool listing_mlsd;
 
-    /* Messages name the file by remote + name_off when it is not 0: a mirror's tasks, by their
+    /* With by_path, messages name the file by remote + name_off: a mirror's tasks, by their
      * path below the tree's root, so that a/x and b/x are told apart. */
+    bool by_path;
     size_t name_off;
 
     int attempts; /* started so far */
@@ -64,11 +65,11 @@ typedef struct ftpc_task {
  * the next task. */
 typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
 
-/* The name a task's bar and messages give its file: see name_off; else the last component of
+/* The name a task's bar and messages give its file: see by_path; else the last component of
  * the local file for a put, of the remote one otherwise. */
 static inline const char *ftpc_task_name(const ftpc_task *t)
 {
-    if (t->name_off > 0)
+    if (t->by_path)
         return t->remote + t->name_off;
     const char *p = t->kind == FTPC_T_PUT ? t->local : t->remote;
     const char *slash = strrchr(p, '/');

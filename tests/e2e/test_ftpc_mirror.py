@@ -171,6 +171,14 @@ class TestMirrorGet(MirrorCase):
         r = self.ftpc("-q", "mirror", self.srv.url("src"), "out")
         self.assertEqual((r.stdout, r.stderr), (b"", b""))
 
+    def test_names_from_the_server_root(self):
+        self.srv.make_file("a/same.txt", 100, seed=8)
+        self.srv.make_file("b/same.txt", 200, seed=9)
+        r = self.ftpc("--progress=plain", "mirror", self.srv.url(""), "out")
+        err = r.stderr.decode()
+        for name in ("a/same.txt", "b/same.txt"):
+            self.assertRegex(err, r"(?m)^%s: .* in [\d.]+ s" % re.escape(name))
+
     def test_help_and_man(self):
         r = self.ftpc("--help")
         for s in (b"mirror URL DIR", b"mirror -R DIR URL", b"--only-newer", b"--delete",
