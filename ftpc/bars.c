@@ -674,6 +674,14 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
     progress_rate_init(&bar->rate, ev_now(bar->b->loop), pos);
 }
 
+void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes)
+{
+    if (b == NULL || b->nfinished == 0)
+        return;
+    b->nfinished--;
+    b->finished_bytes = b->finished_bytes > bytes ? b->finished_bytes - bytes : 0;
+}
+
 void ftpc_bar_done(ftpc_bar *bar, bool ok)
 {
     if (bar == NULL)

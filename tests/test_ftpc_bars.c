@@ -234,6 +234,13 @@ START_TEST(test_frames_tty)
     ck_assert_ptr_nonnull(strstr(f, "\x1b[J"));
     ck_assert_int_eq(count(f, "one.bin: "), 1); /* the summary is written once */
 
+    /* A finished file that must go again no longer counts in the Total line. */
+    ftpc_bars_retract(b, 1000);
+    ftpc_bar_update(y, 600);
+    run_for(loop, 150);
+    f = drain();
+    ck_assert_ptr_nonnull(strstr(f, "Total 0/3"));
+
     /* A message lands above the live lines at once. */
     ftpc_bars_message(b, "ftpc: something failed");
     f = drain();
