@@ -674,6 +674,16 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
     progress_rate_init(&bar->rate, ev_now(bar->b->loop), pos);
 }
 
+void ftpc_bars_erase(ftpc_bars *b)
+{
+    if (b == NULL || !b->live || b->drawn == 0)
+        return;
+    char seq[32];
+    int n = snprintf(seq, sizeof(seq), "\r\x1b[%dA\x1b[J", b->drawn);
+    write_all(b->fd, seq, (size_t)n);
+    b->drawn = 0;
+}
+
 void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes)
 {
     if (b == NULL || b->nfinished == 0)

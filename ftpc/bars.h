@@ -51,6 +51,8 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos);
 /* Moves the bar to pos, back or on, as one transfer's progress: its summary still counts from
  * its start (a segmented upload that goes on sequentially). */
 void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos);
+/* Takes the live lines off the screen at once, for a process about to die (SIGPIPE). */
+void ftpc_bars_erase(ftpc_bars *b);
 /* A file whose line ended ok goes again (its check failed): it no longer counts as finished
  * in the Total line. bytes: what its line had counted. */
 void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes);

@@ -35,7 +35,8 @@ static const char USAGE[] =
     "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
     "  -O, --output-dir DIR    download into DIR (created if missing)\n"
     "  -c, --continue          resume partial downloads (REST) and uploads\n"
-    "                          (SIZE, then REST+STOR or APPE)\n"
+    "                          (SIZE, then REST+STOR or APPE), after checking the\n"
+    "                          bytes kept against the server's HASH where it has one\n"
     "  -j, --jobs N            run N file transfers at once (default 1)\n"
     "      --segments N        get, mirror: split each download over N connections\n"
     "                          (REST at each part's offset; parts of at least 1 MiB);\n"
@@ -194,7 +195,7 @@ bool ftpc_cli_command_help(FILE *f, const char *command)
         }
         fprintf(f, "\nEvery command also takes the connection options (--tls, --cacert, --pin,\n"
                    "--insecure, --tls-max, --active, --passive, --timeout, --netrc-file,\n"
-                   "--no-netrc) and -q, -v: see 'ftpc --help' and man ftpc.\n");
+                   "--no-netrc) and --progress, -q, -v: see 'ftpc --help' and man ftpc.\n");
         return true;
     }
     return false;

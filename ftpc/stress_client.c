@@ -419,12 +419,13 @@ static void op_error(stress_client *c, int code)
         stress_fixture_name(c->run, c->fixture, name, sizeof(name));
         /* A read-only account can still be loaded: with the fixtures put there beforehand,
          * or with a mix that downloads nothing. */
-        bool refused = c->xk == X_FIX_STOR && code >= 500;
-        setup_fail(c, FTPC_EXIT_REMOTE, "uploading the download fixture %s: %d %s%s", name, code,
-                   c->run->msg.text,
-                   refused ? " (get needs --files fixtures the account may upload, or that are "
-                             "there already; a --mix without get needs none)"
-                           : "");
+        bool storing = c->xk == X_FIX_STOR;
+        setup_fail(c, FTPC_EXIT_REMOTE, "%s the download fixture %s: %d %s%s",
+                   storing ? "uploading" : "checking", name, code, c->run->msg.text,
+                   storing && code >= 500
+                       ? " (get needs --files fixtures the account may upload, or that are "
+                         "there already; a --mix without get needs none)"
+                       : "");
         return;
     }
     stress_stats_reply_error(stats(c), code, c->run->msg.text);

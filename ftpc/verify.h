@@ -125,7 +125,7 @@ void ftpc_verify_free(ftpc_verify *v);
 bool ftpc_verify_wanted(const ftpc_ctx *ctx, const ftpc_task *t);
 
 /* Prints "NAME: verified ALGO (DETAIL)" or "NAME: not verified (WHY)" unless quiet; a server
- * without HASH (FTPC_NO_HASH) is named once per run, with the first of its files. */
+ * without HASH (FTPC_NO_HASH) is said once per server, with the first of its files. */
 void ftpc_verify_report(ftpc_ctx *ctx, const ftpc_task *t, bool verified, digest_algo algo,
                         const char *detail);
 

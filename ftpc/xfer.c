@@ -337,6 +337,7 @@ static void sink_failed(ftpc_xfer *x)
     } else if (x->out_fd == STDOUT_FILENO && e == EPIPE) {
         /* The reader left (ftpc cat f | head): end as cat does, by the signal the socket
          * writes ignore, without a word. Standard output has no part file to keep. */
+        ftpc_bars_erase(x->ctx->bars);
         signal(SIGPIPE, SIG_DFL);
         raise(SIGPIPE);
         fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
