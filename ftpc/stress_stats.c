@@ -109,12 +109,12 @@ void stress_stats_init(stress_stats *s)
     memset(s, 0, sizeof(*s));
 }
 
-void stress_stats_error_key(stress_stats *s, const char *key)
+stress_err_count *stress_stats_error_key(stress_stats *s, const char *key)
 {
     for (size_t i = 0; i < s->nerrs; i++) {
         if (strncmp(s->errs[i].key, key, sizeof(s->errs[i].key) - 1) == 0) {
             s->errs[i].n++;
-            return;
+            return &s->errs[i];
         }
     }
     /* The last slot is kept for "other", so a flood of odd codes cannot hide the counts. */
@@ -122,7 +122,7 @@ void stress_stats_error_key(stress_stats *s, const char *key)
         stress_err_count *e = &s->errs[s->nerrs++];
         snprintf(e->key, sizeof(e->key), "%s", key);
         e->n = 1;
-        return;
+        return e;
     }
     stress_err_count *o = &s->errs[STRESS_ERR_KEYS - 1];
     if (s->nerrs < STRESS_ERR_KEYS) {
@@ -131,6 +131,7 @@ void stress_stats_error_key(stress_stats *s, const char *key)
         o->n = 0;
     }
     o->n++;
+    return o;
 }
 
 const char *stress_errno_name(int err, char *buf, size_t size)
@@ -142,32 +143,25 @@ const char *stress_errno_name(int err, char *buf, size_t size)
     return buf;
 }
 
-void stress_stats_error(stress_stats *s, int code, int err)
+stress_err_count *stress_stats_error(stress_stats *s, int code, int err)
 {
     char key[16];
     if (code >= 100 && code <= 599) {
         snprintf(key, sizeof(key), "%d", code);
-        stress_stats_error_key(s, key);
-    } else if (err == 0) {
-        stress_stats_error_key(s, "EOF");
-    } else {
-        char tmp[16];
-        stress_stats_error_key(s, stress_errno_name(err, tmp, sizeof(tmp)));
+        return stress_stats_error_key(s, key);
     }
+    if (err == 0)
+        return stress_stats_error_key(s, "EOF");
+    char tmp[16];
+    return stress_stats_error_key(s, stress_errno_name(err, tmp, sizeof(tmp)));
 }
 
 void stress_stats_reply_error(stress_stats *s, int code, const char *text)
 {
-    stress_stats_error(s, code, 0);
-    char key[16];
-    snprintf(key, sizeof(key), "%d", code);
-    for (size_t i = 0; i < s->nerrs; i++) {
-        stress_err_count *e = &s->errs[i];
-        if (strcmp(e->key, key) == 0 && e->sample[0] == '\0' && text != NULL) {
-            snprintf(e->sample, sizeof(e->sample), "%s", text);
-            break;
-        }
-    }
+    stress_err_count *e = stress_stats_error(s, code, 0);
+    /* "other" mixes codes: no one text speaks for it */
+    if (e->sample[0] == '\0' && text != NULL && strcmp(e->key, "other") != 0)
+        snprintf(e->sample, sizeof(e->sample), "%s", text);
 }
 
 uint64_t stress_stats_errors_total(const stress_stats *s)

@@ -80,11 +80,12 @@ typedef struct stress_stats {
 void stress_stats_init(stress_stats *s);
 /* Counts one error under a reply code (100..599) or, for code 0, under err's errno name
  * (e.g. "ECONNREFUSED"; err 0 counts "EOF": the peer closed unexpectedly). */
-void stress_stats_error(stress_stats *s, int code, int err);
+stress_err_count *stress_stats_error(stress_stats *s, int code, int err);
 /* stress_stats_error for a reply, keeping the first text seen for its code. */
 void stress_stats_reply_error(stress_stats *s, int code, const char *text);
-/* Counts one error under an explicit key (truncated to 15 bytes). */
-void stress_stats_error_key(stress_stats *s, const char *key);
+/* Counts one error under an explicit key (truncated to 15 bytes). Both return the entry
+ * counted in ("other" once the table is full). */
+stress_err_count *stress_stats_error_key(stress_stats *s, const char *key);
 uint64_t stress_stats_errors_total(const stress_stats *s);
 uint64_t stress_stats_ops_total(const stress_stats *s);
 
