@@ -7,8 +7,8 @@
 #
 # Starts the server in the background in its own session (its PID is its process group
 # id), writes $BENCH_RUN/NAME/{pid,port,root} plus its config and logs, and waits until
-# it is ready: ftpd's "listening on 127.0.0.1:PORT" on stderr, or the port accepting
-# connections. Stop it with stop-server.sh NAME.
+# it is ready: ftpd's "listening on 127.0.0.1:PORT" on stderr, or the server's 220 greeting.
+# Stop it with stop-server.sh NAME.
 #
 # Settings shared by all servers: account $FTPBENCH_USER/$FTPBENCH_PASS checked against
 # the crypt(3) hash in /etc/shadow (pyftpdlib excepted: its DummyAuthorizer compares
@@ -236,7 +236,20 @@ echo "$PID" > "$RUN/pid"
 echo "$PORT" > "$RUN/port"
 echo "$ROOTDIR" > "$RUN/root"
 
-for _ in $(seq 1 100); do
+# Ready means a 220 greeting, not merely an accepted connect: a connect to a port in the
+# ephemeral range that nobody listens on yet can meet itself (TCP simultaneous open) and
+# succeed, and then the caller's first session found the port closed.
+greets() {
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+        line=""
+        read -r -t 5 -u 3 line || true
+        [[ "$line" == 220* ]]
+    ) 2>/dev/null
+}
+
+deadline=$((SECONDS + 10))
+while ((SECONDS < deadline)); do
     if ! kill -0 "$PID" 2>/dev/null; then
         echo "$NAME exited during start-up; $RUN/stderr.log says:" >&2
         tail -20 "$RUN/stderr.log" >&2 || true
@@ -244,9 +257,9 @@ for _ in $(seq 1 100); do
         exit 1
     fi
     # ftpd announces "listening on 127.0.0.1:PORT", but only at log level info and
-    # above; under --log-level warn the open port is the sign
+    # above; under --log-level warn its banner is the sign
     if { [[ "$NAME" == ftpd ]] && grep -q "listening on 127.0.0.1:$PORT" "$RUN/stderr.log"; } ||
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+        greets "$PORT"; then
         echo "$NAME started: pid $PID, port $PORT, root $ROOTDIR, pasv $PASV_MIN-$PASV_MAX"
         exit 0
     fi

@@ -480,7 +480,15 @@ class TestStressPeers(StressCase):
         d = os.path.join(root, "st")
         os.mkdir(d)
         os.chown(d, pw.pw_uid, pw.pw_gid)
+        self.peer_log = os.path.join(base, "run", name, "stderr.log")
         return "ftp://ftpbench:ftpbench@127.0.0.1:%d/st" % port, d
+
+    def peer_says(self):
+        try:
+            with open(self.peer_log, errors="replace") as f:
+                return "\n-- the peer's log ends:\n" + f.read()[-1500:]
+        except OSError as e:
+            return "\n-- no peer log: %s" % e
 
     def run_peer(self, name, faults=True):
         url, d = self.start_peer(name)
@@ -496,7 +504,7 @@ class TestStressPeers(StressCase):
             # the peer's start-up, not the run under test, so the set-up gets one more try.
             time.sleep(1)
             rep, _, err = self.stress(*args, rc=None, timeout=180)
-        self.assertEqual(rep["exit_status"] if rep else None, 0, err[-3000:])
+        self.assertEqual(rep["exit_status"] if rep else None, 0, err[-3000:] + self.peer_says())
         self.check_report(rep, 20)
         self.assertEqual(rep["verify_failures"], 0, err[-2000:])
         # Every byte must be right; a rare refusal by the peer itself under resets (pure-ftpd
