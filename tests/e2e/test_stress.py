@@ -481,7 +481,15 @@ class TestStressPeers(StressCase):
         os.mkdir(d)
         os.chown(d, pw.pw_uid, pw.pw_gid)
         self.peer_log = os.path.join(base, "run", name, "stderr.log")
+        self.peer_port = port
         return "ftp://ftpbench:ftpbench@127.0.0.1:%d/st" % port, d
+
+    def peer_listens(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.peer_port), timeout=5).close()
+            return True
+        except OSError:
+            return False
 
     def peer_says(self):
         try:
@@ -504,6 +512,10 @@ class TestStressPeers(StressCase):
             # the peer's start-up, not the run under test, so the set-up gets one more try.
             time.sleep(1)
             rep, _, err = self.stress(*args, rc=None, timeout=180)
+        if rep is not None and rep["exit_status"] == 3 and not self.peer_listens():
+            # Nothing of ftpc's is under test once the peer closed its own listening socket
+            # (pyftpdlib closes it for good on any error of accept(); seen once in CI).
+            self.skipTest("%s stopped listening: %s" % (name, self.peer_says()))
         self.assertEqual(rep["exit_status"] if rep else None, 0, err[-3000:] + self.peer_says())
         self.check_report(rep, 20)
         self.assertEqual(rep["verify_failures"], 0, err[-2000:])
