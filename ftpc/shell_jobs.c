@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -29,6 +30,8 @@
 #define RELAY_MS 250
 #define DRAIN_MS 2500
 #define PROGRESS_MAX 4096
+/* jobs indents a job's progress lines by this much under its heading */
+#define PROGRESS_INDENT 4
 
 struct sh_job {
     sh_job *next;
@@ -67,11 +70,29 @@ static void wake_cb(ev_loop *loop, int fd, int mask, void *ud)
     (void)n; /* returning from the wait is the point: the stop flag is checked next */
 }
 
+/* The width a progress line may take in jobs' listing: the shell's terminal, read at each
+ * snapshot so that a resized window is followed, less the indent. */
+static int snapshot_width(void)
+{
+    struct winsize ws;
+    int cols = 0;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        cols = ws.ws_col;
+    } else {
+        const char *env = getenv("COLUMNS");
+        cols = env != NULL ? atoi(env) : 0;
+    }
+    if (cols <= 10)
+        cols = 80;
+    int w = cols - PROGRESS_INDENT;
+    return w < 20 ? 20 : w;
+}
+
 static long snap_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     snap_ud *s = ud;
     char snapbuf[PROGRESS_MAX];
-    ftpc_bars_snapshot(s->ctx->bars, snapbuf, sizeof(snapbuf), 100);
+    ftpc_bars_snapshot(s->ctx->bars, snapbuf, sizeof(snapbuf), snapshot_width());
     pthread_mutex_lock(&s->j->mu);
     memcpy(s->j->progress, snapbuf, sizeof(snapbuf));
     pthread_mutex_unlock(&s->j->mu);
@@ -413,7 +434,7 @@ int sh_jobs_list(shell *sh)
             char *nl = strchr(line, '\n');
             if (nl != NULL)
                 *nl = '\0';
-            sh_out(sh, "    %s", line);
+            sh_out(sh, "%*s%s", PROGRESS_INDENT, "", line);
             if (nl == NULL)
                 break;
             line = nl + 1;

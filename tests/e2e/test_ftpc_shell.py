@@ -330,9 +330,9 @@ class TestShellScript(ShellCase):
 class TestShellTerminal(ShellCase):
     """The shell on a terminal (tmux): completion, history, background jobs."""
 
-    def start(self, name, home):
-        """ftpc on the server's URL in tmux session name (a private tmux server); returns
-        (capture, rc file); capture.keys(...) types."""
+    def start(self, name, home, columns=150):
+        """ftpc on the server's URL in tmux session name (a private tmux server), in a window
+        of the given width; returns (capture, rc file); capture.keys(...) types."""
         if subprocess.run(["which", "tmux"], capture_output=True).returncode != 0:
             self.skipTest("tmux not installed")
         done = self.local(name + ".rc")
@@ -343,7 +343,8 @@ class TestShellTerminal(ShellCase):
                              done))
         sock = "ftpc-shell-%d-%d" % (os.getpid(), id(self) % 100000)
         subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", name,
-                        "-x", "150", "-y", "40", "-c", self.tmp, cmd], check=True, timeout=20)
+                        "-x", str(columns), "-y", "40", "-c", self.tmp, cmd], check=True,
+                       timeout=20)
         self.addCleanup(subprocess.run, ["tmux", "-L", sock, "kill-server"], timeout=20,
                         capture_output=True)
 
@@ -430,6 +431,31 @@ class TestShellTerminal(ShellCase):
                         capture2())
         capture2.keys("C-u", "bye", "Enter")
         self.assertEqual(self.wait_file(done2, 20), "0", capture2())
+        self.no_sanitizer_reports()
+
+    def test_jobs_fit_a_narrow_terminal(self):
+        # jobs indents each progress line under its job: drawn for the terminal's width less
+        # the indent, a line neither wraps nor loses its rate and ETA
+        self.srv.make_file("a-file-with-a-rather-long-name.bin", 6 * MiB, seed=18)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s3", home, columns=60)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("get -b --limit-rate 1M a-file-with-a-rather-long-name.bin", "Enter")
+        partial = self.local(".a-file-with-a-rather-long-name.bin.ftpc-part")
+        self.assertTrue(wait_for(lambda: os.path.exists(partial) and
+                                 os.path.getsize(partial) > 100000, 20), capture())
+        time.sleep(0.5)
+        keys("jobs", "Enter")
+        # each row of the pane is a line as ftpc wrote it: a wrapped line would split the
+        # percentage from its ETA
+        self.assertTrue(wait_for(lambda: re.search(r"(?m)^    \S.* \d+% .*ETA", capture()), 10),
+                        capture())
+        keys("kill 1", "Enter")
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
 
