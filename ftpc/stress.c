@@ -162,11 +162,31 @@ static void start_main(stress_main *m)
         ev_timer_start(run->loop, &m->deadline, o->duration_ms);
 }
 
+/* --clean, after the report: one set-up session deletes the fixtures and the directory the
+ * set-up made. The measured run is over, so a failure here is said but leaves the exit
+ * status alone. */
+static void clean_up(stress_run *run)
+{
+    stress_client *c = &run->setup[0];
+    stress_client_free(c);
+    stress_client_init(c, run, 0, true);
+    run->tearing_down = true;
+    run->setup_live = 1;
+    stress_client_start(c, 0);
+    ev_run(run->loop);
+    if (run->clean_failed)
+        fprintf(stderr, "ftpc stress: --clean: some of the run's files are still on the server\n");
+}
+
 void stress_run_setup_done(stress_run *run)
 {
     stress_main *m = the_main(run);
     if (--run->setup_live > 0)
         return;
+    if (run->tearing_down) {
+        ev_stop(run->loop);
+        return;
+    }
     if (run->setup_rc != 0 || run->aborting) {
         ev_stop(run->loop);
         return;
@@ -436,6 +456,8 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         rc = FTPC_EXIT_LOCAL;
     if (o.csv && write_report(o.csv, stress_report_csv, &r) < 0 && rc == FTPC_OK)
         rc = FTPC_EXIT_LOCAL;
+    if (o.clean && run->setup_rc == 0 && !run->aborting)
+        clean_up(run);
 out:
     if (inited) {
         for (int i = 0; i < nclients; i++)

@@ -38,10 +38,13 @@ enum {
     S_XFER,  /* RETR/STOR/LIST sent, data connection open */
     S_HASH,
     S_DELE,
-    S_SIZE,    /* set-up: is the fixture there? */
-    S_ABORT,   /* ABOR sent: waiting for its reply and the transfer's (c->step of them) */
-    S_SYNC,    /* NOOP sent after an ABOR: replies are dropped until its 200 */
-    S_RELOGIN, /* QUIT of a login operation */
+    S_SIZE,       /* set-up: is the fixture there? */
+    S_CLEAN_DELE, /* --clean: a fixture's DELE */
+    S_CLEAN_CDUP, /* --clean: out of the directory the set-up made ... */
+    S_CLEAN_RMD,  /* ... to remove it */
+    S_ABORT,      /* ABOR sent: waiting for its reply and the transfer's (c->step of them) */
+    S_SYNC,       /* NOOP sent after an ABOR: replies are dropped until its 200 */
+    S_RELOGIN,    /* QUIT of a login operation */
     S_QUIT,
     S_DONE,
 };
@@ -296,7 +299,11 @@ __attribute__((format(printf, 3, 4))) static void setup_fail(stress_client *c, i
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (c->run->setup_rc == 0) {
+    if (c->run->tearing_down) {
+        /* the run's results stand; what is left on the server is said */
+        c->run->clean_failed = true;
+        stress_run_message(c->run, "ftpc stress: --clean: %s", msg);
+    } else if (c->run->setup_rc == 0) {
         c->run->setup_rc = rc;
         stress_run_message(c->run, "ftpc stress: set-up failed: %s", msg);
     }
@@ -755,9 +762,43 @@ static void pick_fault(stress_client *c)
         c->cut = 1 + stress_rand_below(&c->rng, c->size - 1);
 }
 
+/* The last component of a directory path ("a/b/" gives "b"), into out. */
+static const char *dir_basename(const char *dir, char *out, size_t size)
+{
+    snprintf(out, size, "%s", dir);
+    size_t n = strlen(out);
+    while (n > 1 && out[n - 1] == '/')
+        out[--n] = '\0';
+    const char *slash = strrchr(out, '/');
+    return slash != NULL && slash[1] != '\0' ? slash + 1 : out;
+}
+
+/* --clean: the fixtures go one DELE at a time, then the directory if the set-up made it. */
+static void clean_next(stress_client *c)
+{
+    stress_run *run = c->run;
+    if (run->o->mix[STRESS_OP_GET] > 0 && run->clean_next < run->o->files) {
+        char name[96];
+        stress_fixture_name(run, run->clean_next++, name, sizeof(name));
+        c->state = S_CLEAN_DELE;
+        send_cmd(c, "DELE %s", name);
+        return;
+    }
+    if (run->made_dir && c->state != S_CLEAN_CDUP) {
+        c->state = S_CLEAN_CDUP;
+        send_cmd(c, "CDUP");
+        return;
+    }
+    quit(c);
+}
+
 static void setup_next_fixture(stress_client *c)
 {
     stress_run *run = c->run;
+    if (run->tearing_down) {
+        clean_next(c);
+        return;
+    }
     /* Only downloads read the fixtures: a mix without get needs none (a read-only account). */
     if (run->setup_rc != 0 || run->setup_next >= run->o->files || run->o->mix[STRESS_OP_GET] == 0) {
         quit(c);
@@ -1492,6 +1533,11 @@ static void on_reply(stress_client *c, int code, char *text)
             break;
         case L_CWD:
             if (code / 100 != 2) {
+                if (run->tearing_down) {
+                    setup_fail(c, FTPC_EXIT_REMOTE, "cannot enter %s: %d %s", run->o->dir, code,
+                               text);
+                    return;
+                }
                 if (is_setup(c)) {
                     c->step = L_MKD;
                     send_cmd(c, "MKD %s", run->o->dir);
@@ -1506,6 +1552,8 @@ static void on_reply(stress_client *c, int code, char *text)
         case L_MKD:
             if (code / 100 != 2) /* another set-up session may have made it meanwhile */
                 snprintf(run->mkd_reply, sizeof(run->mkd_reply), "%d %s", code, text);
+            else
+                run->made_dir = true;
             c->step = L_CWD2;
             send_cmd(c, "CWD %s", run->o->dir);
             return;
@@ -1610,6 +1658,33 @@ static void on_reply(stress_client *c, int code, char *text)
         send_pasv(c);
         return;
     }
+    case S_CLEAN_DELE: {
+        if (code / 100 != 2) {
+            char name[96];
+            stress_fixture_name(run, run->clean_next - 1, name, sizeof(name));
+            run->clean_failed = true;
+            stress_run_message(run, "ftpc stress: --clean: DELE %s: %d %s", name, code, text);
+        }
+        clean_next(c);
+        return;
+    }
+    case S_CLEAN_CDUP: {
+        if (code / 100 != 2) {
+            setup_fail(c, FTPC_EXIT_REMOTE, "CDUP out of %s: %d %s", run->o->dir, code, text);
+            return;
+        }
+        char base[sizeof(run->o->dir)];
+        c->state = S_CLEAN_RMD;
+        send_cmd(c, "RMD %s", dir_basename(run->o->dir, base, sizeof(base)));
+        return;
+    }
+    case S_CLEAN_RMD:
+        if (code / 100 != 2) {
+            run->clean_failed = true;
+            stress_run_message(run, "ftpc stress: --clean: RMD %s: %d %s", run->o->dir, code, text);
+        }
+        quit(c);
+        return;
     case S_ABORT:
         /* 225 can only answer ABOR: whatever the transfer had to say came before it (some
          * servers, pyftpdlib, say nothing for the transfer itself). */

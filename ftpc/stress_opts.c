@@ -34,6 +34,7 @@ enum {
     O_DIR,
     O_VERIFY,
     O_TIMEOUT,
+    O_CLEAN,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +60,7 @@ static const struct option long_opts[] = {
     {"dir", required_argument, NULL, O_DIR},
     {"verify-put", required_argument, NULL, O_VERIFY},
     {"timeout", required_argument, NULL, O_TIMEOUT},
+    {"clean", no_argument, NULL, O_CLEAN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -80,7 +82,7 @@ void stress_opts_usage(FILE *f)
           "                          default 64K)\n"
           "  --files N               download fixtures (default 8); uploaded at start\n"
           "                          unless present with the right size (then verified),\n"
-          "                          and kept; a mix without get needs none\n"
+          "                          and kept (see --clean); a mix without get needs none\n"
           "  --think MS              pause between a client's operations (default 0)\n"
           "  --limit-rate RATE       per-transfer rate limit, bytes/s (k, M, G)\n"
           "  --tls                   explicit FTPS: AUTH TLS, PROT P, TLS session reuse\n"
@@ -96,6 +98,8 @@ void stress_opts_usage(FILE *f)
           "  --timeout SECS          connect and inactivity limit (default 30)\n"
           "  --dir DIR               remote working directory (default: the URL's path);\n"
           "                          created (one level) when missing\n"
+          "  --clean                 when the run ends, delete the fixtures, and the\n"
+          "                          directory if this run created it\n"
           "  --json FILE|-           write the report as JSON\n"
           "  --csv FILE|-            write per-command latency as CSV\n"
           "  --no-view               no live view on standard error\n"
@@ -342,6 +346,9 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         case O_NO_VIEW:
             o->no_view = true;
+            break;
+        case O_CLEAN:
+            o->clean = true;
             break;
         case O_DIR:
             if (strlen(optarg) >= sizeof(o->dir) || strpbrk(optarg, "\r\n") != NULL)

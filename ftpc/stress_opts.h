@@ -34,6 +34,7 @@ typedef struct stress_opts {
     uint64_t seed;
     const char *json, *csv;    /* report files ("-" = standard output) */
     bool no_view;              /* no live view */
+    bool clean;                /* delete the fixtures (and a directory made) at the end */
     stress_verify_mode verify; /* how uploads are checked */
     long timeout_ms;           /* connect and inactivity limit */
     bool show_help;

@@ -410,6 +410,39 @@ class TestStressFtpd(StressCase):
         self.assertIn("uploading the download fixture ftpc-stress-1-f", err)
         self.assertIn("a --mix without get needs none", err)
 
+    def test_clean(self):
+        srv = self.server()
+        # a directory the run creates goes with its fixtures ...
+        rep, _, err = self.stress(srv.url("made"), "--clients", 3, "--iterations", 4,
+                                  "--files", 3, "--no-view", "--clean")
+        self.assertGreater(rep["ops"]["get"]["count"], 0, err)
+        self.assertFalse(srv.exists("made"), err)
+        # ... one that was there stays, with whatever else it holds
+        srv.mkdir("kept")
+        srv.write("kept/mine.txt", b"mine")
+        rep, _, err = self.stress(srv.url("kept"), "--clients", 3, "--iterations", 4,
+                                  "--files", 3, "--no-view", "--clean")
+        self.assertGreater(rep["ops"]["get"]["count"], 0, err)
+        self.assertEqual(sorted(os.listdir(srv.local("kept"))), ["mine.txt"], err)
+        # without --clean the fixtures are kept for the next run
+        self.stress(srv.url("kept"), "--clients", 2, "--iterations", 2, "--files", 3,
+                    "--no-view")
+        self.assertEqual(len([n for n in os.listdir(srv.local("kept"))
+                              if n.startswith("ftpc-stress-1-f")]), 3)
+
+    def test_clean_refused_is_said(self):
+        # an account that may upload but not delete: the run's figures stand (status 0),
+        # and each file left behind is named with the server's reply
+        srv = self.server(users=[("nodel", "pw", "elrw")])
+        srv.mkdir("d")
+        rep, _, err = self.stress(srv.url("d"), "--clients", 2, "--iterations", 3, "--files", 2,
+                                  "--mix", "get", "--no-view", "--clean")
+        self.assertEqual(rep["verify_failures"], 0, err)
+        for i in range(2):
+            self.assertRegex(err, r"--clean: DELE ftpc-stress-1-f%d\.dat: 550 " % i)
+            self.assertTrue(srv.exists("d/ftpc-stress-1-f%d.dat" % i))
+        self.assertIn("some of the run's files are still on the server", err)
+
     def test_error_replies_carry_their_text(self):
         srv = FtpdServer(args=["--max-per-ip", "2", "--log-level", "warn"])
         srv.start()
