@@ -171,6 +171,7 @@ static void clean_up(stress_run *run)
     stress_client_free(c);
     stress_client_init(c, run, 0, true);
     run->tearing_down = true;
+    run->ending = false; /* set when --duration ran out: it would end this session unstarted */
     run->setup_live = 1;
     stress_client_start(c, 0);
     ev_run(run->loop);

@@ -412,12 +412,17 @@ class TestStressFtpd(StressCase):
 
     def test_clean(self):
         srv = self.server()
-        # a directory the run creates goes with its fixtures ...
+        # a directory the run creates goes with its fixtures
         rep, _, err = self.stress(srv.url("made"), "--clients", 3, "--iterations", 4,
                                   "--files", 3, "--no-view", "--clean")
         self.assertGreater(rep["ops"]["get"]["count"], 0, err)
         self.assertFalse(srv.exists("made"), err)
-        # ... one that was there stays, with whatever else it holds
+        # a run ended by --duration cleans up too
+        rep, _, err = self.stress(srv.url("timed"), "--clients", 3, "--duration", 1,
+                                  "--files", 3, "--no-view", "--clean")
+        self.assertGreater(rep["ops"]["get"]["count"], 0, err)
+        self.assertFalse(srv.exists("timed"), err)
+        # one that was there stays, with whatever else it holds
         srv.mkdir("kept")
         srv.write("kept/mine.txt", b"mine")
         rep, _, err = self.stress(srv.url("kept"), "--clients", 3, "--iterations", 4,
