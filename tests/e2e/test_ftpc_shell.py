@@ -365,6 +365,16 @@ class TestShellTerminal(ShellCase):
                 with open(self.local(f), errors="replace") as fh:
                     self.fail("sanitizer report:\n" + fh.read()[-5000:])
 
+    def jobs_once_started(self, capture, name, expect):
+        """Types jobs once the background download of name is under way; waits for the
+        listing to match the regular expression expect."""
+        partial = self.local("." + name + ".ftpc-part")
+        self.assertTrue(wait_for(lambda: os.path.exists(partial) and
+                                 os.path.getsize(partial) > 100000, 20), capture())
+        time.sleep(0.5)
+        capture.keys("jobs", "Enter")
+        self.assertTrue(wait_for(lambda: re.search(expect, capture()), 10), capture())
+
     def prompt_line(self, capture):
         lines = [l for l in capture().splitlines() if l.startswith("ftpc ")]
         return lines[-1] if lines else ""
@@ -402,13 +412,7 @@ class TestShellTerminal(ShellCase):
         keys("pwd", "Enter")
         self.assertTrue(wait_for(lambda: re.search(r"(?m)^/$", capture()), 10), capture())
         # jobs shows the transfer's progress line once it has started
-        partial = self.local(".bigfile.bin.ftpc-part")
-        self.assertTrue(wait_for(lambda: os.path.exists(partial) and
-                                 os.path.getsize(partial) > 100000, 20), capture())
-        time.sleep(0.5)
-        keys("jobs", "Enter")
-        self.assertTrue(wait_for(lambda: re.search(r"bigfile\.bin +\d+% .*ETA", capture()), 10),
-                        capture())
+        self.jobs_once_started(capture, "bigfile.bin", r"bigfile\.bin +\d+% .*ETA")
         self.assertFalse(os.path.exists(self.local("bigfile.bin")), "still running")
         keys("wait", "Enter")
         self.assertTrue(wait_for(lambda: "[1] Done" in capture(), 30), capture())
@@ -444,15 +448,10 @@ class TestShellTerminal(ShellCase):
         self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
                         capture())
         keys("get -b --limit-rate 1M a-file-with-a-rather-long-name.bin", "Enter")
-        partial = self.local(".a-file-with-a-rather-long-name.bin.ftpc-part")
-        self.assertTrue(wait_for(lambda: os.path.exists(partial) and
-                                 os.path.getsize(partial) > 100000, 20), capture())
-        time.sleep(0.5)
-        keys("jobs", "Enter")
         # each row of the pane is a line as ftpc wrote it: a wrapped line would split the
         # percentage from its ETA
-        self.assertTrue(wait_for(lambda: re.search(r"(?m)^    \S.* \d+% .*ETA", capture()), 10),
-                        capture())
+        self.jobs_once_started(capture, "a-file-with-a-rather-long-name.bin",
+                               r"(?m)^    \S.* \d+% .*ETA")
         keys("kill 1", "Enter")
         keys("quit", "Enter")
         self.assertEqual(self.wait_file(done, 20), "0", capture())
