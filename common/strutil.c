@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,4 +25,58 @@ int str_to_long(const char *s, long lo, long hi, long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+unsigned str_distance(const char *a, const char *b, unsigned cap)
+{
+    enum { MAXLEN = 63 };
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > MAXLEN || lb > MAXLEN)
+        return cap + 1;
+    unsigned row[MAXLEN + 1];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        unsigned diag = row[0], best = (unsigned)i;
+        row[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned up = row[j];
+            unsigned v = diag + (a[i - 1] != b[j - 1]);
+            if (up + 1 < v)
+                v = up + 1;
+            if (row[j - 1] + 1 < v)
+                v = row[j - 1] + 1;
+            row[j] = v;
+            diag = up;
+            if (v < best)
+                best = v;
+        }
+        if (best > cap)
+            return cap + 1; /* every later row only grows */
+    }
+    return row[lb] > cap ? cap + 1 : row[lb];
+}
+
+const char *str_nearest_option(const char *word, const struct option *opts)
+{
+    char w[64];
+    if (word[0] == '-' && word[1] == '-')
+        word += 2;
+    size_t n = strcspn(word, "=");
+    if (n == 0 || n >= sizeof(w))
+        return NULL;
+    memcpy(w, word, n);
+    w[n] = '\0';
+    unsigned cap = n < 5 ? 1 : 2, best = cap + 1;
+    const char *found = NULL;
+    for (const struct option *o = opts; o->name != NULL; o++) {
+        unsigned d = str_distance(w, o->name, cap);
+        if (d == 0)
+            return NULL;
+        if (d < best) {
+            best = d;
+            found = o->name;
+        }
+    }
+    return found;
 }

@@ -8,4 +8,14 @@ char *str_trim(char *s);
  * -1 and leaves *out alone. */
 int str_to_long(const char *s, long lo, long hi, long *out);
 
+/* Edit distance (insertions, deletions, substitutions) between a and b; any value above
+ * cap comes back as cap + 1, as does a word longer than 63 bytes. */
+unsigned str_distance(const char *a, const char *b, unsigned cap);
+
+struct option;
+/* For "did you mean": the long option of opts (getopt_long's table) nearest to word, a
+ * name with or without its leading "--" and "=value"; NULL when none is close (two edits,
+ * one for a word under five letters) or the word is exactly an option. */
+const char *str_nearest_option(const char *word, const struct option *opts);
+
 #endif

@@ -622,6 +622,10 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         default:
             if (optopt != 0)
                 return usage_err(err, err_size, "unknown option -%c", optopt);
+            const char *near = str_nearest_option(argv[optind - 1], long_opts);
+            if (near != NULL)
+                return usage_err(err, err_size, "unknown option %s (did you mean --%s?)",
+                                 argv[optind - 1], near);
             return usage_err(err, err_size, "unknown option %s", argv[optind - 1]);
         }
     }

@@ -375,6 +375,10 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
         default:
             if (optopt != 0)
                 return fail(err, err_size, "unknown option -%c", optopt);
+            const char *near = str_nearest_option(argv[optind - 1], long_opts);
+            if (near != NULL)
+                return fail(err, err_size, "unknown option %s (did you mean --%s?)",
+                            argv[optind - 1], near);
             return fail(err, err_size, "unknown option %s", argv[optind - 1]);
         }
     }

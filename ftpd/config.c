@@ -282,6 +282,8 @@ static int set_local_congestion(ftpd_config *cfg, const char *value, char *err, 
     return 0;
 }
 
+static const char *nearest_setting(const char *key);
+
 static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char *value, char *err,
                      size_t err_size)
 {
@@ -402,6 +404,9 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
     if (strcmp(key, "no-anonymous") == 0)
         return set_error(err, err_size,
                          "no-anonymous: a command-line flag only; write 'anonymous = off'");
+    const char *near = nearest_setting(key);
+    if (near != NULL)
+        return set_error(err, err_size, "unknown setting '%s' (did you mean '%s'?)", key, near);
     return set_error(err, err_size, "unknown setting '%s'", key);
 }
 
@@ -552,6 +557,23 @@ static const struct option long_opts[] = {
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
  * reported; the leading ':' is absent so getopt itself explains a missing argument. */
 static const char short_opts[] = "c:hV";
+
+/* The flags that are no setting of a config file. */
+static const struct option flag_only[] = {
+    {"config", 0, NULL, 0},        {"help", 0, NULL, 0}, {"version", 0, NULL, 0},
+    {"hash-password", 0, NULL, 0}, {NULL, 0, NULL, 0},
+};
+
+static const char *nearest_setting(const char *key)
+{
+    const char *near = str_nearest_option(key, long_opts);
+    if (near == NULL)
+        return NULL;
+    for (const struct option *o = flag_only; o->name != NULL; o++)
+        if (strcmp(near, o->name) == 0)
+            return NULL;
+    return near;
+}
 
 static const char *long_name(int c)
 {
@@ -828,10 +850,18 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
             key = "anonymous";
             value = "off";
             break;
-        case '?':
+        case '?': {
+            /* getopt named the option; a long one that is a typo gets a suggestion */
+            const char *bad = argv[optind - 1];
+            const char *near = optopt == 0 && strncmp(bad, "--", 2) == 0
+                                   ? str_nearest_option(bad, long_opts)
+                                   : NULL;
+            if (near != NULL)
+                fprintf(stderr, "Did you mean '--%s'?\n", near);
             fputs("Try 'ftpd --help' for more information.\n", stderr);
             config_free(cfg);
             return CONFIG_ERROR;
+        }
         default:
             key = long_name(c);
             break;

@@ -269,6 +269,9 @@ static const bad_flag bad_flags[] = {
     {"--user", "", "ftpd: --user: expected a user name"},
     {"--xferlog", "", "ftpd: --xferlog: expected a path"},
     {"--bogus", "1", "ftpd: unrecognized option '--bogus'\nTry 'ftpd --help'"},
+    {"--max-sesions", "1",
+     "ftpd: unrecognized option '--max-sesions'\nDid you mean '--max-sessions'?\nTry 'ftpd "
+     "--help'"},
     {"stray", NULL, "ftpd: unexpected argument 'stray'\n"},
     {"--config", "/nonexistent/ftpd.conf",
      "ftpd: /nonexistent/ftpd.conf: No such file or directory\n"},
@@ -352,6 +355,7 @@ START_TEST(test_config_file_errors)
         const char *text, *want;
     } cases[] = {
         {"# c\n\nfoo = 1\n", ":3: unknown setting 'foo'"},
+        {"idle-timout = 5\n", ":1: unknown setting 'idle-timout' (did you mean 'idle-timeout'?)"},
         {"max-sessions = 5\njust some words\n",
          ":2: expected 'key = value', got 'just some words'"},
         {"= 5\n", ":1: expected 'key = value', missing the key"},
@@ -370,6 +374,14 @@ START_TEST(test_config_file_errors)
         ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s', want '%s'", err, want);
         config_free(&cfg);
     }
+    /* a flag that is no setting is not suggested for one */
+    write_conf("helpp = 1\n");
+    ftpd_config cfg;
+    config_defaults(&cfg);
+    char err[1024];
+    ck_assert_int_eq(config_read_file(&cfg, conf_path, err, sizeof(err)), -1);
+    ck_assert_str_eq(err + strlen(conf_path), ":1: unknown setting 'helpp'");
+    config_free(&cfg);
 }
 END_TEST
 

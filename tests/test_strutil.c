@@ -1,5 +1,7 @@
 /* common/strutil.c: trimming and whole-string decimal numbers. */
 #include <check.h>
+#include <string.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -32,12 +34,49 @@ START_TEST(test_to_long)
 }
 END_TEST
 
+START_TEST(test_distance)
+{
+    ck_assert_uint_eq(str_distance("kitten", "sitting", 5), 3);
+    ck_assert_uint_eq(str_distance("", "abc", 5), 3);
+    ck_assert_uint_eq(str_distance("same", "same", 0), 0);
+    ck_assert_uint_eq(str_distance("kitten", "sitting", 2), 3); /* over the cap: cap + 1 */
+    ck_assert_uint_eq(str_distance("abcdef", "zzzzzz", 1), 2);
+    char longw[80];
+    memset(longw, 'a', sizeof(longw) - 1);
+    longw[sizeof(longw) - 1] = '\0';
+    ck_assert_uint_eq(str_distance(longw, longw, 4), 5); /* too long to compare */
+}
+END_TEST
+
+START_TEST(test_nearest_option)
+{
+    static const struct option opts[] = {
+        {"max-sessions", required_argument, NULL, 1},
+        {"max-per-ip", required_argument, NULL, 2},
+        {"listen", required_argument, NULL, 3},
+        {"help", no_argument, NULL, 4},
+        {NULL, 0, NULL, 0},
+    };
+    ck_assert_str_eq(str_nearest_option("--max-sesions", opts), "max-sessions");
+    ck_assert_str_eq(str_nearest_option("--lsten=127.0.0.1:21", opts), "listen");
+    ck_assert_str_eq(str_nearest_option("max-per-ipp", opts), "max-per-ip");
+    ck_assert_str_eq(str_nearest_option("hlp", opts), "help"); /* one edit in a short word */
+    ck_assert_ptr_null(str_nearest_option("hp", opts));        /* two are too many there */
+    ck_assert_ptr_null(str_nearest_option("--listen", opts));  /* exact: nothing to suggest */
+    ck_assert_ptr_null(str_nearest_option("--xyzzy", opts));
+    ck_assert_ptr_null(str_nearest_option("--", opts));
+    ck_assert_ptr_null(str_nearest_option("--=1", opts));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("strutil");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_trim);
     tcase_add_test(tc, test_to_long);
+    tcase_add_test(tc, test_distance);
+    tcase_add_test(tc, test_nearest_option);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -383,6 +383,9 @@ class TestExitCodes(FtpcCase):
                      ["get", "ftp://127.0.0.1:%d/a%%0d%%0aDELE%%20b" % self.srv.port]):
             r = self.ftpc(*args, rc=2)
             self.assertIn(b"ftpc: ", r.stderr, args)
+        # a misspelt long option is named with the one meant
+        r = self.ftpc("get", "--limt-rate", "1M", self.srv.url("a"), rc=2)
+        self.assertIn(b"unknown option --limt-rate (did you mean --limit-rate?)", r.stderr)
 
     def test_connection_refused(self):
         # bound but never listening for the whole run: refused, and no test beside it takes it

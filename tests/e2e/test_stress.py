@@ -368,6 +368,8 @@ class TestStressFtpd(StressCase):
                           (["--duration", "1", "--iterations", "2", "ftp://127.0.0.1/"],
                            "exclude"),
                           (["--bogus", "ftp://127.0.0.1/"], "unknown option"),
+                          (["--clents", "5", "ftp://127.0.0.1/"],
+                           "unknown option --clents (did you mean --clients?)"),
                           ([], "needs a URL"),
                           (["http://x/"], "http://x/")):
             r = subprocess.run([FTPC_BIN, "stress"] + args, capture_output=True, timeout=30)
