@@ -236,9 +236,9 @@ echo "$PID" > "$RUN/pid"
 echo "$PORT" > "$RUN/port"
 echo "$ROOTDIR" > "$RUN/root"
 
-# Ready means a 220 greeting, not merely an accepted connect: a connect to a port in the
-# ephemeral range that nobody listens on yet can meet itself (TCP simultaneous open) and
-# succeed, and then the caller's first session found the port closed.
+# Ready means a 220 greeting, not merely an accepted connect: the greeting shows that the
+# server accepts and serves a session (once in CI a peer said started by a connect refused
+# the caller's first session).
 greets() {
     (
         exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
