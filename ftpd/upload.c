@@ -207,6 +207,12 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
         }
     }
 
+    /* The file's own mode guards it as it would guard a write in place: the rename below
+     * needs only the directory's write permission, and would replace a read-only file (or
+     * one of another owner) that vsftpd or ProFTPD refuse to open for writing. */
+    if (have_mode && faccessat(u->dir_fd, u->target, W_OK, AT_EACCESS) < 0)
+        goto fail;
+
     /* APPE appends to the file that exists, the one SIZE reports; only a name without one
      * continues its partial. REST n continues a partial that holds n bytes either way. */
     if (mode == UPLOAD_RESTART || (mode == UPLOAD_APPEND && !have_target && !have_mode)) {

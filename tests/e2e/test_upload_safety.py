@@ -3,6 +3,7 @@ during an upload, a killed or aborted upload leaves the old file intact byte for
 upload of a new file can be resumed (SIZE reports the partial, REST+STOR / APPE continue it;
 a file that exists keeps its own SIZE),
 and the server's internal names never show up or open."""
+import ftplib
 import os
 import socket
 import subprocess
@@ -283,6 +284,29 @@ class TestKilledUploads(UploadSafetyBase):
         code, text = reply(f, "DELE gone.bin")
         self.assertIn(code, (250, 550), text)
         self.assertEqual(self.srv.read("other.bin"), b"other")
+
+
+class TestFileModeGuards(UploadSafetyBase):
+    def test_read_only_file_is_not_replaced(self):
+        # the upload is written aside and renamed over the file, which needs only the
+        # directory's permission: the file's own mode must still guard it
+        old = self.srv.make_file("ro.txt", 5000, seed=30)
+        os.chmod(self.srv.local("ro.txt"), 0o444)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for cmd, rest in (("STOR", None), ("APPE", None), ("STOR", 100)):
+            if rest is not None:
+                self.assertEqual(reply(f, "REST %d" % rest)[0], 350)
+            with self.assertRaises(ftplib.error_perm) as cm:
+                stor(f, "ro.txt", b"new", cmd=cmd)
+            self.assertIn("550 /ro.txt: Permission denied", str(cm.exception), cmd)
+            self.assertEqual(self.srv.read("ro.txt"), old, cmd)
+        self.assertEqual(self.srv.internal_files(), [])
+        # a writable file is replaced and keeps its mode
+        os.chmod(self.srv.local("ro.txt"), 0o640)
+        stor(f, "ro.txt", b"new")
+        self.assertEqual(self.srv.read("ro.txt"), b"new")
+        self.assertEqual(os.stat(self.srv.local("ro.txt")).st_mode & 0o777, 0o640)
 
 
 class TestPartialsAndReaders(UploadSafetyBase):
