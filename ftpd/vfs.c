@@ -412,7 +412,18 @@ static int open_parent(const vfs *v, const char *vpath, const char **base, int i
 int vfs_open_root(vfs *v, const char *dir)
 {
     v->root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    return v->root_fd < 0 ? -1 : 0;
+    if (v->root_fd < 0)
+        return -1;
+    /* O_PATH opens a directory the server's user may not enter; every path of the session
+     * would then fail, so the login should. Looking up "." needs that search permission. */
+    if (faccessat(v->root_fd, ".", X_OK, AT_EACCESS) < 0) {
+        int err = errno;
+        close(v->root_fd);
+        v->root_fd = -1;
+        errno = err;
+        return -1;
+    }
+    return 0;
 }
 
 void vfs_close(vfs *v)

@@ -233,6 +233,27 @@ class TestLogin(ServerTestCase):
         self.assertNotIn("cannot log in", srv.log_text())
 
 
+class TestHomeAccess(ServerTestCase):
+    server_kwargs = {"args": FAST_FAIL,
+                     "users": [(DEFAULT_USER, DEFAULT_PASSWORD, "elr"),
+                               ("shut", "shut-Pw-1", "elr", "shut-home")]}
+
+    def test_home_the_server_cannot_enter_refuses_the_login(self):
+        # the home opens (O_PATH needs no permission), but every path in it would fail:
+        # the login is refused with the reason, and the log says which directory
+        os.chmod(self.srv.local("shut-home"), 0)
+        self.addCleanup(os.chmod, self.srv.local("shut-home"), 0o755)
+        c = self.srv.control()
+        c.cmd("USER shut")
+        code, text = c.cmd("PASS shut-Pw-1")
+        self.assertEqual(code, 530, text)
+        self.assertIn("home directory unavailable", text)
+        self.assertTrue(self.srv.wait_log(r"cannot open home .*shut-home: Permission denied"),
+                        self.srv.log_text())
+        c2 = self.srv.control()
+        c2.login()  # the others are not affected
+
+
 class TestCheapHashInline(ServerTestCase):
     """MD5-crypt costs ~0.15 ms: once measured on the workers a few times, ftpd checks it on
     the loop thread. Logins must behave exactly as before, right and wrong passwords alike.
