@@ -374,8 +374,14 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
         if (*value == '\0')
             return set_error(err, err_size, "user: expected a user name, got an empty value");
         /* Caught here rather than after binding, when the error would be harder to read. */
-        if (!getpwnam(value))
+        const struct passwd *pw = getpwnam(value);
+        if (!pw)
             return set_error(err, err_size, "user: no such user '%s'", value);
+        /* dropping to uid 0 drops nothing: the reason to refuse root stands */
+        if (pw->pw_uid == 0)
+            return set_error(err, err_size,
+                             "user: '%s' has uid 0; name an unprivileged account such as nobody",
+                             value);
         char *p = strdup(value);
         if (!p)
             return set_error(err, err_size, "user: out of memory");

@@ -162,7 +162,7 @@ START_TEST(test_every_flag)
                   "--anonymous", pub_path, "--pasv-ports", "50000-50100", "--pasv-address",
                   "203.0.113.5", "--max-sessions", "10", "--max-per-ip", "3", "--idle-timeout",
                   "30", "--login-timeout", "7", "--data-timeout", "9", "--max-login-failures", "5",
-                  "--login-failure-delay", "0", "--user", "root", "--xferlog", "/var/log/xferlog",
+                  "--login-failure-delay", "0", "--user", "nobody", "--xferlog", "/var/log/xferlog",
                   "--log-level", "debug", "--workers", "4", "--inline-hash-max", "0", NULL);
     ck_assert_msg(r == CONFIG_OK, "%s", err);
     ck_assert_str_eq(err, "");
@@ -180,7 +180,7 @@ START_TEST(test_every_flag)
     ck_assert_int_eq(cfg.data_timeout, 9);
     ck_assert_int_eq(cfg.max_login_failures, 5);
     ck_assert_int_eq(cfg.login_failure_delay_ms, 0);
-    ck_assert_str_eq(cfg.run_as_user, "root");
+    ck_assert_str_eq(cfg.run_as_user, "nobody");
     ck_assert_str_eq(cfg.xferlog_file, "/var/log/xferlog");
     ck_assert_int_eq(cfg.log_level, LOG_DEBUG);
     ck_assert_int_eq(cfg.worker_threads, 4);
@@ -267,6 +267,7 @@ static const bad_flag bad_flags[] = {
     {"--anonymous", "/etc/passwd", "ftpd: --anonymous: '/etc/passwd' is not a directory\n"},
     {"--user", "no-such-user-xyzzy", "ftpd: --user: no such user 'no-such-user-xyzzy'\n"},
     {"--user", "", "ftpd: --user: expected a user name"},
+    {"--user", "root", "ftpd: --user: 'root' has uid 0; name an unprivileged account"},
     {"--xferlog", "", "ftpd: --xferlog: expected a path"},
     {"--bogus", "1", "ftpd: unrecognized option '--bogus'\nTry 'ftpd --help'"},
     {"--max-sesions", "1",
