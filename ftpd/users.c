@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -114,6 +115,41 @@ static bool valid_hash(const char *h)
     return true;
 }
 
+/* For the common methods, the length of the checksum that ends a complete hash: a hash cut
+ * short (a pasting accident) still has a valid prefix, and would load an account that no
+ * password can open. 0 for a method not listed here, which is left to crypt(3). */
+static size_t checksum_len(const char *h)
+{
+    static const struct {
+        const char *prefix;
+        size_t len;
+    } methods[] = {
+        {"$1$", 22}, {"$5$", 43}, {"$6$", 86}, {"$y$", 43}, {"$gy$", 43}, {"$7$", 43},
+    };
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strncmp(h, methods[i].prefix, strlen(methods[i].prefix)) == 0)
+            return methods[i].len;
+    return 0;
+}
+
+/* Whether a hash of a method checksum_len knows is whole: its last '$' field has the
+ * checksum's length in crypt's alphabet (bcrypt, "$2b$NN$" and 53 more, is whole at 60). */
+static bool hash_complete(const char *h)
+{
+    if (h[0] == '$' && h[1] == '2' && h[2] != '\0' && h[3] == '$')
+        return strlen(h) == 60;
+    size_t want = checksum_len(h);
+    if (want == 0)
+        return true;
+    const char *sum = strrchr(h, '$') + 1;
+    if (strlen(sum) != want || sum - h <= (ptrdiff_t)strlen("$x$"))
+        return false;
+    for (const char *p = sum; *p; p++)
+        if (!is_crypt64(*p))
+            return false;
+    return true;
+}
+
 /* Resolves home (relative to the users file's directory) to an absolute path. */
 static char *resolve_home(const char *file_dir, const char *home, int *err_no)
 {
@@ -171,6 +207,11 @@ static int parse_line(char *s, const char *path, size_t lineno, const char *file
         return load_error(err, err_size, path, lineno,
                           "user '%s': the password field is not a crypt(3) hash "
                           "(make one with `ftpd --hash-password`)",
+                          name);
+    if (hash[0] == '$' && !hash_complete(hash))
+        return load_error(err, err_size, path, lineno,
+                          "user '%s': the password hash is cut short or malformed (its "
+                          "checksum after the last '$' is incomplete)",
                           name);
 #ifdef CRYPT_CHECKSALT_AVAILABLE
     if (crypt_checksalt(hash) == CRYPT_SALT_INVALID)

@@ -156,6 +156,17 @@ static const bad_case bad_cases[] = {
     {"alice:secret:home1\n", "1: user 'alice': the password field is not a crypt(3) hash"},
     {"alice::home1\n", "1: user 'alice': the password field is not a crypt(3) hash"},
     {"alice:$:home1\n", "1: user 'alice': the password field is not a crypt(3) hash"},
+    /* whole prefixes, cut checksums */
+    {"alice:$6$abc:home1\n", "1: user 'alice': the password hash is cut short or malformed"},
+    {"alice:$6$saltsalt$tooShort:home1\n", "1: user 'alice': the password hash is cut short"},
+    {"alice:$1$ZIt8zV6n$0msLWSeRYrIysS27gJAx9:home1\n",
+     "1: user 'alice': the password hash is cut"},
+    {"alice:$y$j9T$DiizdIb7sIT4zKv10kL0I0$DT5.nSwKutTivVV1x8F8uNzslAViwl:home1\n",
+     "1: user 'alice': the password hash is cut short"},
+    {"alice:$2b$05$7IiVAS1J/mMz68aAA8Jxb.AnaR4BzmZFiTwq:home1\n",
+     "1: user 'alice': the password hash is cut short"},
+    {"alice:$5$salt$6eXrr12EytmEqM0ilclwGyW9jVetzYWmt3huvvKNPX*:home1\n",
+     "1: user 'alice': the password hash is cut short or malformed"},
 };
 
 START_TEST(test_parse_bad)
@@ -182,6 +193,29 @@ START_TEST(test_missing_file)
     char want[PATH_MAX + 64];
     snprintf(want, sizeof(want), "%s: No such file or directory", path);
     ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_whole_hashes_accepted)
+{
+    /* one of each method whose checksum length is checked, made by openssl passwd -1/-5 and
+     * mkpasswd -m yescrypt/bcrypt with the password "pw" */
+    const char *hashes[] = {
+        "$1$ZIt8zV6n$0msLWSeRYrIysS27gJAx90",
+        "$5$UhUUFZsuaZ5ZhPG/$6eXrr12EytmEqM0ilclwGyW9jVetzYWmt3huvvKNPX4",
+        "$y$j9T$DiizdIb7sIT4zKv10kL0I0$DT5.nSwKutTivVV1x8F8uNzslAViwlcVYK77KNJGjy2",
+        "$2b$05$7IiVAS1J/mMz68aAA8Jxb.AnaR4BzmZFiTwqphIJMuYBpaV0LNzIy",
+    };
+    for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "u:%s:home1\n", hashes[i]);
+        ftpd_users u;
+        char err[512] = "";
+        int rc = load_text(text, &u, err, sizeof(err));
+        ck_assert_msg(rc == 0, "%s: %s", hashes[i], err);
+        ck_assert_msg(users_check_password(u.v[0].hash, "pw"), "%s", hashes[i]);
+        users_free(&u);
+    }
 }
 END_TEST
 
@@ -286,6 +320,7 @@ static Suite *users_suite(void)
     tcase_add_loop_test(tc, test_parse_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_des_hash_accepted);
+    tcase_add_test(tc, test_whole_hashes_accepted);
     suite_add_tcase(s, tc);
 
     TCase *tp = tcase_create("password");
