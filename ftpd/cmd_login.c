@@ -82,6 +82,14 @@ void cmd_user(session *s, const char *arg)
         session_reply(s, FTP_NOT_LOGGED_IN, "%s", refusal);
         return;
     }
+    /* Whether anonymous logins are served is no secret: say so now, instead of asking for a
+     * password and counting the refusal as a failed login. */
+    if (users_is_anonymous_name(arg) && !s->srv->cfg->anon_root &&
+        !users_find(s->srv->users, arg)) {
+        session_log(s, "refused USER %s: anonymous logins are off", arg);
+        session_reply(s, FTP_NOT_LOGGED_IN, "Anonymous logins are not allowed on this server.");
+        return;
+    }
     free(s->user_name);
     s->user_name = strdup(arg);
     if (!s->user_name) {

@@ -127,12 +127,16 @@ class TestLogin(ServerTestCase):
         self.assertEqual(self.srv.read("keep.txt", base=self.srv.anon_root), b"keep")
 
     def test_no_anonymous(self):
-        srv = self.start_server(anonymous=False, args=FAST_FAIL)
+        # refused at USER, as vsftpd and ProFTPD do: no password asked, no failure counted
+        srv = self.start_server(anonymous=False, args=FAST_FAIL + ["--max-login-failures", "1"])
         c = srv.control()
-        code, text = c.cmd("USER anonymous")
-        if code == 331:
-            code, text = c.cmd("PASS a@b")
-        self.assertEqual(code, 530, text)
+        for name in ("anonymous", "ftp", "anonymous"):
+            code, text = c.cmd("USER " + name)
+            self.assertEqual(code, 530, text)
+            self.assertIn("Anonymous logins are not allowed", text)
+        c.login()  # still open: nothing counted against the session
+        self.assertTrue(srv.wait_log(r"refused USER anonymous: anonymous logins are off"),
+                        srv.log_text())
 
     def test_failed_login_delay_does_not_block_others(self):
         srv = self.start_server(args=["--login-failure-delay", "1500"])
