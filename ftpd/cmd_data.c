@@ -42,6 +42,25 @@ static int pasv_ipv4(session *s, const struct sockaddr_storage *bound, unsigned 
     return 0;
 }
 
+/* The client is told; the operator is warned too (at most every 10 s, as a busy server can
+ * fail many in a row), since a passive range too small for the load is theirs to widen. */
+static void pasv_failed(session *s, int err)
+{
+    server *srv = s->srv;
+    long long now = ev_now(srv->loop);
+    if (srv->pasv_warned_ms == 0 || now - srv->pasv_warned_ms >= 10000) {
+        srv->pasv_warned_ms = now;
+        const ftpd_config *cfg = srv->cfg;
+        if (cfg->pasv_first > 0)
+            log_warn("cannot open a passive port: %s (--pasv-ports %d-%d; each data "
+                     "connection being set up holds a port of that range)",
+                     strerror(err), cfg->pasv_first, cfg->pasv_last);
+        else
+            log_warn("cannot open a passive port: %s", strerror(err));
+    }
+    session_reply(s, FTP_CANT_OPEN_DATA, "Cannot open passive port: %s.", strerror(err));
+}
+
 void cmd_pasv(session *s, const char *arg)
 {
     if (s->flags & SF_EPSV_ALL) {
@@ -55,7 +74,7 @@ void cmd_pasv(session *s, const char *arg)
     }
     xfer *x = xfer_pasv(s);
     if (!x) {
-        session_reply(s, FTP_CANT_OPEN_DATA, "Cannot open passive port: %s.", strerror(errno));
+        pasv_failed(s, errno);
         return;
     }
     struct sockaddr_storage bound;
@@ -88,7 +107,7 @@ void cmd_epsv(session *s, const char *arg)
     }
     xfer *x = xfer_pasv(s);
     if (!x) {
-        session_reply(s, FTP_CANT_OPEN_DATA, "Cannot open passive port: %s.", strerror(errno));
+        pasv_failed(s, errno);
         return;
     }
     struct sockaddr_storage bound;
@@ -257,11 +276,13 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
         reply_errno(s, err, verb, vpath);
 }
 
-/* unique: the upload is a STOU's, whose 150 names the file it chose (RFC 1123 4.1.2.9). */
-static void upload_ready(session *s, xfer *x, bool unique)
+/* verb: STOR, APPE or STOU, a string literal; a STOU's 150 names the file it chose (RFC 1123
+ * 4.1.2.9). */
+static void upload_ready(session *s, xfer *x, const char *verb)
 {
     x->uploading = true;
-    x->unique = unique;
+    x->unique = strcmp(verb, "STOU") == 0;
+    x->verb = verb;
     x->kind = XK_STOR;
     x->offset = x->up.offset;
     x->total = -1;
@@ -318,7 +339,7 @@ static void prepare_done(void *arg)
     bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
     if (j->rc == 0 && ours) {
         s->xfer->up = j->up;
-        upload_ready(s, s->xfer, false);
+        upload_ready(s, s->xfer, j->verb);
     } else if (j->rc == 0) {
         upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
     } else if (ours) {
@@ -341,7 +362,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0)
             upload_failed(s, errno, verb, vpath, mode);
         else
-            upload_ready(s, x, strcmp(verb, "STOU") == 0);
+            upload_ready(s, x, verb);
         return;
     }
     prepare_job *j = calloc(1, sizeof *j);

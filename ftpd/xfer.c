@@ -84,7 +84,7 @@ static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud);
 static void handshake_step(xfer *x);
-static void log_transfer(xfer *x, bool complete);
+static void log_transfer(xfer *x, bool complete, const char *why);
 
 static ev_loop *loop_of(const xfer *x)
 {
@@ -239,7 +239,7 @@ void xfer_free(xfer *x)
     if (!x)
         return;
     if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING || x->state == XS_UPLOAD_FLUSHING)
-        log_transfer(x, false); /* cut short by the session's end: still one log line */
+        log_transfer(x, false, "the session ended first"); /* still one log line */
     release(x, true);
 }
 
@@ -279,20 +279,27 @@ static double elapsed_s(const xfer *x)
     return t > 0.001 ? t : 0.001;
 }
 
-static void log_transfer(xfer *x, bool complete)
+/* One line per transfer; a failed one says why (the reply the client got, or what cut it
+ * short), since an operator reads the log, not the client's screen. */
+static void log_transfer(xfer *x, bool complete, const char *why)
 {
     session *s = x->s;
     server *srv = s->srv;
     double secs = elapsed_s(x);
-    char wire[64] = "", line_wait[80] = "";
+    char wire[64] = "", line_wait[80] = "", from[48] = "", reason[300] = "";
     if (x->zmode)
         snprintf(wire, sizeof wire, " (MODE Z, %lld on the wire)", x->wire);
     if (x->slot_waits > 0)
         snprintf(line_wait, sizeof line_wait, ", %lld ms of it in line for a download slot (%u %s)",
                  x->slot_waited_ms, x->slot_waits, x->slot_waits == 1 ? "wait" : "waits");
-    session_log(s, "%s %s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s", kind_name(x->kind),
-                x->vpath ? x->vpath : "", complete ? "ok" : "failed", x->done, wire, secs,
-                (double)x->done / secs / 1048576.0, line_wait);
+    if (x->kind == XK_STOR && x->offset > 0)
+        snprintf(from, sizeof from, " from byte %lld", (long long)x->offset);
+    if (!complete && why)
+        snprintf(reason, sizeof reason, ": %s", why);
+    session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s",
+                x->verb ? x->verb : kind_name(x->kind), x->vpath ? x->vpath : "", from,
+                complete ? "ok" : "failed", x->done, wire, secs, (double)x->done / secs / 1048576.0,
+                line_wait, reason);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else
@@ -365,7 +372,9 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
                  x->done, x->wire);
         text = ztext;
     }
-    log_transfer(x, ok);
+    char why[300];
+    snprintf(why, sizeof why, "%d %s", code, text);
+    log_transfer(x, ok, why);
     release(x, keep_partial);
     session_reply(s, code, "%s", text);
     session_resume(s);
@@ -1075,7 +1084,7 @@ void xfer_abort(session *s)
         return;
     }
     if (x->state == XS_RUNNING || x->state == XS_UPLOAD_FLUSHING)
-        log_transfer(x, false);
+        log_transfer(x, false, "aborted by the client (ABOR)");
     release(x, true);
     session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");
     session_reply(s, FTP_TRANSFER_OK, "ABOR successful.");

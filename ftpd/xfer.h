@@ -71,7 +71,8 @@ typedef struct xfer {
     int file_fd;
     upload up;
     bool uploading;
-    bool unique; /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
+    bool unique;      /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
+    const char *verb; /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
     dirlist *dl;
     buf fbuf;         /* file-side bytes not yet written to their destination */
     bool zmode;       /* MODE Z: the codec sits between fbuf and the stream */

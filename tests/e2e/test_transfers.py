@@ -7,8 +7,8 @@ import socket
 import time
 import unittest
 
-from ftpd_harness import (ServerTestCase, data_bytes, pasv_port, recv_all, reply, retr, sha,
-                          stor)
+from ftpd_harness import (ServerTestCase, data_bytes, pasv_port, recv_all, reply, reset_close,
+                          retr, sha, stor)
 
 
 def text_lines(n, seed=0):
@@ -19,6 +19,51 @@ def text_lines(n, seed=0):
     for i in range(n):
         out.append(("line %d " % i + "abcdefghijklmnopqrstuvwxyz" * r.randint(0, 6)).encode())
     return b"\n".join(out) + b"\n"
+
+
+class TestTransferLog(ServerTestCase):
+    """The operator's log: one line per transfer, with its command, where an upload started,
+    and why a failed one failed."""
+
+    def test_lines_name_the_command_and_the_failure(self):
+        self.srv.write("a.txt", b"12345")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        stor(f, "a.txt", b"678", cmd="APPE")
+        self.assertTrue(self.srv.wait_log(r"APPE /a\.txt from byte 5 ok: 3 bytes"),
+                        self.srv.log_text()[-2000:])
+        # a data connection reset mid-upload: the line gives the reply the client got
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        self.assertEqual(c.cmd("STOR cut.bin")[0], 150)
+        ds.sendall(b"x" * 100000)
+        time.sleep(0.2)
+        reset_close(ds)
+        code, text = c.reply()
+        self.assertEqual(code, 426, text)
+        self.assertTrue(self.srv.wait_log(
+            r"STOR /cut\.bin failed: \d+ bytes in .*: 426 Connection closed; transfer aborted"),
+            self.srv.log_text()[-2000:])
+
+
+class TestPassiveRangeExhausted(ServerTestCase):
+    def test_refusal_is_logged_for_the_operator(self):
+        # one passive port for everyone: the second session's PASV finds it taken
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        srv = self.start_server(args=["--pasv-ports", "%d-%d" % (port, port)])
+        a, b = srv.control(), srv.control()
+        a.login()
+        b.login()
+        self.assertEqual(a.cmd("PASV")[0], 227)
+        code, text = b.cmd("EPSV")
+        self.assertEqual(code, 425, text)
+        self.assertIn("Cannot open passive port", text)
+        self.assertTrue(srv.wait_log(r"cannot open a passive port: .*--pasv-ports %d-%d"
+                                     % (port, port)), srv.log_text()[-2000:])
 
 
 class TestBinary(ServerTestCase):
