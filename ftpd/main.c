@@ -1,6 +1,8 @@
 /* ftpd: start-up, privilege drop, signals; then the event loop runs everything. */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -65,6 +67,23 @@ static void check_local_congestion(ftpd_config *cfg)
     if (fd >= 0)
         close(fd);
     cfg->local_congestion[0] = '\0';
+}
+
+/* The demo account uploads into its home's incoming/, which a server started as root and
+ * dropped to --user cannot write unless it owns it: say so before the first upload fails. */
+static void check_demo_upload_dir(const ftpd_config *cfg, const ftpd_users *users)
+{
+    const ftpd_user *demo = users_find(users, "demo");
+    if (!cfg->demo_account_warning || !demo)
+        return;
+    char dir[PATH_MAX];
+    int n = snprintf(dir, sizeof dir, "%s/incoming", demo->home);
+    if (n < 0 || (size_t)n >= sizeof dir || access(dir, F_OK) < 0)
+        return;
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+        log_warn("%s: the server's user cannot write there (%s), so the demo account's "
+                 "uploads into incoming/ will be refused; give it that folder (chown %s %s)",
+                 dir, strerror(errno), cfg->run_as_user ? cfg->run_as_user : "USER", dir);
 }
 
 /* While anonymous access is on, "ftp" and "anonymous" log in anonymously: an account of
@@ -144,6 +163,7 @@ int main(int argc, char **argv)
     if (cfg.run_as_user && drop_privileges(cfg.run_as_user) < 0)
         goto out;
     check_local_congestion(&cfg);
+    check_demo_upload_dir(&cfg, &users);
     if (server_start(&srv) < 0)
         goto out;
     ev_add(loop, sfd, EV_READ, signal_cb, NULL);

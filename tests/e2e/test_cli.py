@@ -155,6 +155,36 @@ class TestDefaults(unittest.TestCase):
             self.assertRegex(srv.log_text().lower(), r"warn.*demo|demo.*warn")
             self.assertFalse(os.path.exists(os.path.join(SAMPLE_PUB, "should-not-exist")))
 
+    def test_demo_upload_folder_the_server_cannot_write_is_warned_about(self):
+        # as root with --user nobody, a checkout's incoming/ belongs to root: the demo
+        # account's uploads would all fail with nothing in the log to say why
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            data = os.path.join(d, "sample_data")
+            shutil.copytree(os.path.join(SOURCE_DIR, "sample_data"), data)
+            incoming = os.path.join(data, "pub", "incoming")
+            for writable in (False, True):
+                if writable:
+                    os.chmod(incoming, 0o777)
+                else:
+                    os.chmod(incoming, 0o555)
+                user = ["--user", run_as_user()] if run_as_user() else []
+                p = subprocess.Popen([FTPD_BIN, "--users", os.path.join(data, "users"),
+                                      "--listen", "127.0.0.1:0"] + user,
+                                     stderr=subprocess.PIPE, text=True)
+                lines = []
+                try:
+                    for line in p.stderr:
+                        lines.append(line)
+                        if " ready " in line:
+                            break
+                finally:
+                    p.terminate()
+                    p.wait(timeout=10)
+                log = "".join(lines)
+                warned = "the demo account's uploads into incoming/ will be refused" in log
+                self.assertEqual(warned, not writable, log)
+
     def test_copy_outside_its_build_tree_ignores_the_source_tree(self):
         # an installed copy must not fall back to the build machine's source path, which
         # anyone could have created since; it asks for accounts instead
