@@ -501,13 +501,58 @@ int vfs_mkdir(const vfs *v, const char *vpath, mode_t mode)
     return close_keep_errno(dfd, mkdirat(dfd, base, mode));
 }
 
+/* A directory that looks empty to the client may still hold partial uploads kept for a
+ * resume, which listings hide: RMD of it removes them. Returns 0 when they were all there
+ * was (and are gone); -1 with ENOTEMPTY when anything else is there, an upload in progress
+ * included. */
+static int remove_kept_partials(int dfd, const char *base)
+{
+    int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -1;
+    }
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) { /* look first, then remove */
+        rewinddir(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            if (strncmp(e->d_name, INTERNAL_PARTIAL_PREFIX, sizeof(INTERNAL_PARTIAL_PREFIX) - 1) !=
+                0) {
+                errno = ENOTEMPTY;
+                rc = -1;
+                break;
+            }
+            if (pass == 1 && unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
+                rc = -1;
+                break;
+            }
+        }
+    }
+    int err = errno;
+    closedir(d);
+    errno = err;
+    return rc;
+}
+
 int vfs_rmdir(const vfs *v, const char *vpath)
 {
     const char *base;
     int dfd = open_parent(v, vpath, &base, ENOENT);
     if (dfd < 0)
         return -1;
-    return close_keep_errno(dfd, unlinkat(dfd, base, AT_REMOVEDIR));
+    int rc = unlinkat(dfd, base, AT_REMOVEDIR);
+    if (rc < 0 && (errno == ENOTEMPTY || errno == EEXIST)) {
+        errno = ENOTEMPTY;
+        if (remove_kept_partials(dfd, base) == 0)
+            rc = unlinkat(dfd, base, AT_REMOVEDIR);
+    }
+    return close_keep_errno(dfd, rc);
 }
 
 int vfs_unlink(const vfs *v, const char *vpath)

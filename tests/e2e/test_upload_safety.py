@@ -275,6 +275,28 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(retr(f, "p.bin"), b"complete")
         self.assertEqual(f.size("p.bin"), len(b"complete"))
 
+    def test_rmd_of_a_directory_with_only_a_kept_partial(self):
+        # the partial is hidden from listings: a directory that looks empty is removed
+        self.srv.mkdir("pdir")
+        c, ds = self.begin_upload("pdir/cut.bin", b"c" * 50000)
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: any(n.startswith(".ftpd-partial.")
+                                             for n in os.listdir(self.srv.local("pdir"))), 10))
+        f = self.srv.ftp()
+        self.assertEqual(nlst(f, "pdir"), [])
+        self.assertEqual(reply(f, "RMD pdir")[0], 250)
+        self.assertFalse(self.srv.exists("pdir"))
+        # a visible file still keeps a directory from going, partials and all
+        self.srv.mkdir("qdir")
+        self.srv.write("qdir/keep.txt", b"k")
+        c, ds = self.begin_upload("qdir/cut.bin", b"c" * 50000)
+        self.kill_client(c, ds)
+        code, text = reply(f, "RMD qdir")
+        self.assertEqual(code, 550, text)
+        self.assertIn("not empty", text)
+        self.assertEqual(self.srv.read("qdir/keep.txt"), b"k")
+        self.assertEqual(f.size("qdir/cut.bin"), 50000)  # its partial is still there to resume
+
     def test_delete_after_partial(self):
         c, ds = self.begin_upload("gone.bin", b"g" * 80000)
         self.kill_client(c, ds)
