@@ -427,6 +427,11 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
     FILE *f = fopen(path, "re");
     if (!f)
         return set_error(err, err_size, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return set_error(err, err_size, "%s: %s", path, strerror(EISDIR));
+    }
     /* Paths inside the file are relative to the file, as a reader of the file expects. */
     char *real = realpath(path, NULL);
     if (real) {
@@ -445,7 +450,11 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
     char msg[512];
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
-        char *s = str_trim(line);
+        char *s = line;
+        /* a byte order mark some editors write would otherwise join the first key */
+        if (lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
+        s = str_trim(s);
         if (*s == '\0' || *s == '#')
             continue;
         char *eq = strchr(s, '=');

@@ -375,6 +375,26 @@ START_TEST(test_config_file_errors)
         ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s', want '%s'", err, want);
         config_free(&cfg);
     }
+    /* an editor's byte order mark before the first key is no part of it */
+    {
+        write_conf("\xEF\xBB\xBFmax-sessions = 12\n");
+        ftpd_config bom;
+        config_defaults(&bom);
+        char e[1024] = "";
+        ck_assert_msg(config_read_file(&bom, conf_path, e, sizeof(e)) == 0, "%s", e);
+        ck_assert_int_eq(bom.max_sessions, 12);
+        config_free(&bom);
+    }
+    /* a directory named as the config file says what it is */
+    {
+        ftpd_config dir;
+        config_defaults(&dir);
+        char e[1024] = "", want[PATH_MAX + 64];
+        ck_assert_int_eq(config_read_file(&dir, tmpdir, e, sizeof(e)), -1);
+        snprintf(want, sizeof(want), "%s: Is a directory", tmpdir);
+        ck_assert_str_eq(e, want);
+        config_free(&dir);
+    }
     /* a flag that is no setting is not suggested for one */
     write_conf("helpp = 1\n");
     ftpd_config cfg;
