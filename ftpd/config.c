@@ -187,6 +187,11 @@ static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *e
     if (cfg->listen_count >= CONFIG_MAX_LISTEN)
         return set_error(err, err_size, "listen: at most %d addresses, got one more: '%s'",
                          CONFIG_MAX_LISTEN, value);
+    /* the second bind would fail with a misleading "Address already in use" */
+    for (size_t i = 0; i < cfg->listen_count; i++)
+        if (net_port(&ss) != 0 && net_port(&cfg->listen[i]) == net_port(&ss) &&
+            net_same_host(&cfg->listen[i], &ss))
+            return set_error(err, err_size, "listen: '%s' is given twice", value);
     cfg->listen[cfg->listen_count++] = ss;
     return 0;
 }

@@ -290,6 +290,23 @@ START_TEST(test_bad_flag)
 }
 END_TEST
 
+START_TEST(test_listen_twice)
+{
+    ftpd_config cfg;
+    char err[2048];
+    ck_assert_int_eq(load_args(&cfg, err, sizeof(err), "--users", users_path, "--listen",
+                               "127.0.0.1:2100", "--listen", "[::1]:2100", "--listen",
+                               "127.0.0.1:2100", NULL),
+                     CONFIG_ERROR);
+    ck_assert_msg(strstr(err, "--listen: '127.0.0.1:2100' is given twice") != NULL, "%s", err);
+    /* port 0 asks the kernel for any port: twice is two listeners */
+    ck_assert_int_eq(load_args(&cfg, err, sizeof(err), "--users", users_path, "--listen",
+                               "127.0.0.1:0", "--listen", "127.0.0.1:0", NULL),
+                     CONFIG_OK);
+    config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_missing_argument)
 {
     ftpd_config cfg;
@@ -761,6 +778,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_equals_form_and_relative_paths);
     tcase_add_loop_test(tc, test_bad_flag, 0, (int)(sizeof(bad_flags) / sizeof(bad_flags[0])));
     tcase_add_test(tc, test_missing_argument);
+    tcase_add_test(tc, test_listen_twice);
     tcase_add_test(tc, test_config_file);
     tcase_add_test(tc, test_config_file_errors);
     tcase_add_test(tc, test_flags_override_file);
