@@ -89,6 +89,7 @@ __attribute__((format(printf, 3, 4))) static int usage_err(char *err, size_t err
     va_start(ap, fmt);
     vsnprintf(err, err_size, fmt, ap);
     va_end(ap);
+    ftpc_redact_passwords(err); /* messages quote URLs as typed */
     return -1;
 }
 

@@ -77,12 +77,17 @@ int sh_fail(shell *sh, int status, const char *fmt, ...)
     fflush(stdout);
     /* In a script the whole command and its line number say which one failed. */
     char where[600] = "";
-    if (!sh->tty && sh->lineno > 0 && sh->cmd_name != NULL)
+    bool secret = sh->cmd_name != NULL && strcmp(sh->cmd_name, "user") == 0; /* its PASS */
+    if (!sh->tty && sh->lineno > 0 && sh->cmd_name != NULL && !secret)
         snprintf(where, sizeof(where), "line %ld: %.200s: ", sh->lineno, sh->cmd_line);
+    else if (!sh->tty && sh->lineno > 0 && sh->cmd_name != NULL)
+        snprintf(where, sizeof(where), "line %ld: %s: ", sh->lineno, sh->cmd_name);
     else if (!sh->tty && sh->lineno > 0)
         snprintf(where, sizeof(where), "line %ld: ", sh->lineno);
     else if (sh->cmd_name != NULL)
         snprintf(where, sizeof(where), "%s: ", sh->cmd_name);
+    ftpc_redact_passwords(where);
+    ftpc_redact_passwords(msg);
     fprintf(stderr, "ftpc: %s%s\n", where, msg);
     fflush(stderr);
     sh_record(sh, status);

@@ -10,6 +10,7 @@
 
 #include "ratelimit.h"
 #include "strutil.h"
+#include "url.h"
 
 enum {
     O_CLIENTS = 256,
@@ -118,6 +119,7 @@ __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_size
     va_start(ap, fmt);
     vsnprintf(err, err_size, fmt, ap);
     va_end(ap);
+    ftpc_redact_passwords(err); /* messages quote the URL as typed */
     return -1;
 }
 

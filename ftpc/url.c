@@ -235,3 +235,20 @@ const char *ftpc_url_basename(const ftpc_url *u)
     const char *slash = strrchr(u->path, '/');
     return slash ? slash + 1 : u->path;
 }
+
+void ftpc_redact_passwords(char *s)
+{
+    for (char *p = strstr(s, "://"); p != NULL; p = strstr(p, "://")) {
+        char *user = p + 3;
+        /* the authority ends at the path, or at white space in a message */
+        size_t alen = strcspn(user, "/ \t\r\n");
+        char *at = NULL;
+        for (char *q = user; q < user + alen; q++)
+            if (*q == '@')
+                at = q; /* the last one: a password may hold an unescaped '@' */
+        char *colon = at ? memchr(user, ':', (size_t)(at - user)) : NULL;
+        if (colon != NULL)
+            memmove(colon, at, strlen(at) + 1);
+        p = user;
+    }
+}

@@ -38,6 +38,9 @@ long ftpc_url_decode(const char *s, size_t len, char *out, size_t out_size);
 /* The URL for messages, without the password: "ftp://user@host:port/path" (the scheme as
  * parsed). Returns out. */
 char *ftpc_url_display(const ftpc_url *u, char *out, size_t out_size);
+/* Drops the password of every "scheme://user:password@host" in s, in place, for messages
+ * that quote what the user typed (a URL too broken to parse included): "ftp://u@host". */
+void ftpc_redact_passwords(char *s);
 
 /* The last component of the URL path ("" when the path is empty or ends with '/'). */
 const char *ftpc_url_basename(const ftpc_url *u);

@@ -383,6 +383,16 @@ class TestExitCodes(FtpcCase):
                      ["get", "ftp://127.0.0.1:%d/a%%0d%%0aDELE%%20b" % self.srv.port]):
             r = self.ftpc(*args, rc=2)
             self.assertIn(b"ftpc: ", r.stderr, args)
+        # a URL quoted in a message never shows its password, parsed or not
+        for url in ("ftp://u:Secret-9@127.0.0.1:99999/x", "ftp://u:Secret-9@[::1/x",
+                    "ftp://u:Secret-9@127.0.0.1:%d/dir/" % self.srv.port):
+            r = self.ftpc("get", url, rc=2)
+            self.assertNotIn(b"Secret-9", r.stderr, url)
+            self.assertIn(b"ftp://u@", r.stderr, url)
+        r = subprocess.run([FTPC_BIN, "stress", "http://u:Secret-9@127.0.0.1/"],
+                           capture_output=True, timeout=30)
+        self.assertIn(b"http://u@127.0.0.1/", r.stderr)
+        self.assertNotIn(b"Secret-9", r.stderr)
         # a misspelt long option is named with the one meant
         r = self.ftpc("get", "--limt-rate", "1M", self.srv.url("a"), rc=2)
         self.assertIn(b"unknown option --limt-rate (did you mean --limit-rate?)", r.stderr)

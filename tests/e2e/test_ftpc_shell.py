@@ -218,6 +218,15 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"line 1: pwd: not connected")
         self.assertEqual(out.strip().splitlines()[-1], "/")
 
+    def test_a_failed_line_never_shows_a_password(self):
+        # a script's failing line is quoted, but not its password (open URL, user NAME PASS)
+        bad = self.srv.url().replace("@", "x@", 1)  # the right user, a wrong password
+        _, err = self.shell("open %s\nuser alice Wrong-Pw-7\n" % bad, "--no-netrc", rc=4)
+        self.assertNotIn("Wrong-Pw-7", err)
+        self.assertNotIn(bad.split("//")[1].split("@")[0], err)  # user:passwordx
+        self.assertRegex(err, r"line 1: open ftp://alice@")
+        self.assertRegex(err, r"line 2: user: ")
+
     def test_open_user_close(self):
         up = self.write_local("up.bin", data_bytes(4096, seed=14))
         self.srv.mkdir("sub")
