@@ -1063,6 +1063,18 @@ class TestProgress(FtpcCase):
         self.assertRegex(err, r"(?m)^plain\.bin: 2\.50 MiB in [\d.]+ s \(.*/s\)$")
         self.assertEqual(self.read_local("plain.bin"), data)
 
+    def test_server_names_cannot_drive_the_terminal(self):
+        # a file name is the server's to choose: an escape sequence in it is shown as '?'
+        # in every line that names the file, the check's line as well as the summary
+        name = "red\x1b[31mX\x1b[0m.bin"
+        self.srv.make_file(name, 3000, seed=31)
+        os.mkdir(self.local("ev"))
+        r = self.ftpc("get", "-O", self.local("ev"), self.srv.url("red*"))
+        err = r.stderr.decode()
+        self.assertNotIn("\x1b", err)
+        self.assertRegex(err, r"(?m)^red\?\[31mX\?\[0m\.bin: verified sha256$")
+        self.assertEqual(os.listdir(self.local("ev")), [name])
+
     def test_default_not_a_tty_summary_only(self):
         self.srv.make_file("s.bin", 100000)
         r = self.ftpc("get", self.srv.url("s.bin"))
