@@ -1209,6 +1209,13 @@ static void after_type(ftpc_xfer *x)
         begin_put(x);
         return;
     }
+    /* The download would land in a part file and fail only at its rename: refuse now. */
+    struct stat lst;
+    if (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0 && stat(t->local, &lst) == 0 &&
+        S_ISDIR(lst.st_mode)) {
+        fail(x, FTPC_EXIT_LOCAL, true, "%s is a directory", t->local);
+        return;
+    }
     /* SIZE counts the file's bytes, which TYPE A changes on the way. */
     if ((t->kind == FTPC_T_GET || t->kind == FTPC_T_CAT) && size_ok && !x->ascii) {
         x->state = XS_SIZE;

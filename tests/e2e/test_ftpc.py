@@ -173,6 +173,14 @@ class TestGet(FtpcCase):
         self.assertEqual(self.read_local("renamed.bin"), data)
         self.assertFalse(os.path.exists(self.local("src.bin")))
 
+    def test_get_onto_a_local_directory_is_refused_before_the_transfer(self):
+        self.srv.make_file("big.bin", 3 * MiB, seed=9)
+        os.makedirs(self.local("d/big.bin"))
+        r = self.ftpc("get", "-O", "d", self.srv.url("big.bin"), rc=6)
+        self.assertIn(b"d/big.bin is a directory", r.stderr)
+        self.assertEqual(os.listdir(self.local("d")), ["big.bin"])  # no part file left
+        self.assertNotIn("RETR", self.srv.log_text())
+
     def test_get_into_fifo(self):
         # A destination that is not a regular file (a FIFO here, /dev/null in real use) is
         # written directly: no part file beside it, and never renamed over.
