@@ -10,12 +10,14 @@
 #include <stdarg.h>
 #include <langinfo.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+#include <wchar.h>
 
 #include "progress.h"
 
@@ -130,12 +132,33 @@ static void write_all(int fd, const char *p, size_t len)
 /* ---- text helpers ---- */
 
 /* Cells of a UTF-8 string, counting each code point as one cell. */
+/* The terminal cells of the UTF-8 character at s, whose length goes to *len: two for the
+ * wide ones of CJK scripts, none for a combining mark, one when the locale cannot tell. */
+static size_t char_cells(const char *s, size_t *len)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c < 0xC0 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    uint32_t cp = n == 1 ? c : (uint32_t)(c & (0x3F >> (n - 1)));
+    for (size_t i = 1; i < n; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) { /* cut short: one byte, one cell */
+            n = 1;
+            cp = 0xFFFD;
+            break;
+        }
+        cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
+    }
+    *len = n;
+    if (cp < 0x80)
+        return 1;
+    int w = wcwidth((wchar_t)cp);
+    return w < 0 ? 1 : (size_t)w;
+}
+
 static size_t cells(const char *s)
 {
-    size_t n = 0;
-    for (; *s != '\0'; s++)
-        if (((unsigned char)*s & 0xC0) != 0x80)
-            n++;
+    size_t n = 0, len;
+    for (; *s != '\0'; s += len)
+        n += char_cells(s, &len);
     return n;
 }
 
@@ -150,21 +173,22 @@ static void add_fitted(strbuf *out, const char *s, size_t w)
         return;
     }
     size_t keep = w > 3 ? w - 3 : (w > 0 ? w - 1 : 0);
-    size_t cellsn = 0;
+    size_t used = 0, len;
     const char *p = s;
     while (*p != '\0') {
-        if (((unsigned char)*p & 0xC0) != 0x80) {
-            if (cellsn == keep)
-                break;
-            cellsn++;
-        }
-        p++;
+        size_t cw = char_cells(p, &len);
+        if (used + cw > keep)
+            break;
+        used += cw;
+        p += len;
     }
     sb_add(out, s, (size_t)(p - s));
     if (w > 3)
         sb_str(out, "...");
     else if (w > 0)
         sb_str(out, "~");
+    for (; used < keep; used++) /* a wide character that did not fit leaves a cell */
+        sb_add(out, " ", 1);
 }
 
 static void sanitize(char *dst, size_t dst_size, const char *src)
@@ -196,17 +220,16 @@ static void cut_to_cells(strbuf *s, size_t max, bool color)
             i++;
             continue;
         }
-        if (((unsigned char)s->p[i] & 0xC0) != 0x80) {
-            if (n == max) {
-                s->len = i;
-                s->p[i] = '\0';
-                if (color)
-                    sb_str(s, "\x1b[0m");
-                return;
-            }
-            n++;
+        size_t len, cw = char_cells(s->p + i, &len);
+        if (n + cw > max) {
+            s->len = i;
+            s->p[i] = '\0';
+            if (color)
+                sb_str(s, "\x1b[0m");
+            return;
         }
-        i++;
+        n += cw;
+        i += len;
     }
 }
 

@@ -10,6 +10,7 @@ bounded.
 """
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -1058,6 +1059,23 @@ class TestProgress(FtpcCase):
         self.assertEqual(self.wait_file(done), "0")
         self.assertRegex(capture(), r"(?m)^so\.bin: 2\.00 MiB in [\d.]+ s")
         self.assertEqual(self.read_local("out.bin"), data)
+
+    def test_wide_characters_take_two_cells(self):
+        # CJK characters are two cells wide: counted as one, the bar line overflowed an
+        # 80-column terminal and wrapped, and the redraw left stale lines behind
+        name = "\u65e5\u672c\u8a9e\u306e\u30d5\u30a1\u30a4\u30eb\u540d\u3067\u3059.bin"
+        data = self.srv.make_file(name, 2 * MiB, seed=32)
+        done = self.local("rc")
+        capture = self.tmux("env LC_ALL=C.UTF-8 %s get --limit-rate 700k %s; echo $? > %s; "
+                            "sleep 30" % (FTPC_BIN, shlex.quote(self.srv.url(name)), done),
+                            width=80)
+        seen = wait_for(lambda: re.search(r"(?m)^\u65e5\u672c.*\d+% .*ETA", capture()),
+                        timeout=8, interval=0.1)
+        self.assertTrue(seen, capture())
+        for row in capture().splitlines():
+            self.assertLessEqual(sum(2 if ord(ch) >= 0x3000 else 1 for ch in row), 80, row)
+        self.assertEqual(self.wait_file(done), "0", capture())
+        self.assertEqual(self.read_local(name), data)
 
     def test_plain_when_not_a_tty(self):
         data = self.srv.make_file("plain.bin", 2 * MiB + 512 * 1024, seed=30)
