@@ -362,9 +362,10 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
     if (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0 &&
         ftpc_part_name(t->local, part, sizeof(part)) == 0 && stat(part, &st) == 0 &&
         S_ISREG(st.st_mode) && st.st_size > 0)
-        snprintf(out, out_size, " (%s kept: get -c resumes it)", part);
+        snprintf(out, out_size, " (%s kept: %s resumes it)", part,
+                 t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see task.h */
     else if (t->kind == FTPC_T_PUT)
-        snprintf(out, out_size, " (put -c resumes it)");
+        snprintf(out, out_size, " (%s resumes it)", t->by_path ? "mirror -R -c" : "put -c");
 }
 
 void ftpc_runner_stop(ftpc_runner *r, const char *reason)

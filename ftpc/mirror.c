@@ -880,12 +880,12 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     char line[200];
     if (cli->dry_run)
         snprintf(line, sizeof(line),
-                 "mirror (dry run): %ld files would be transferred, %ld skipped, %ld would be "
+                 "mirror (dry run): %ld %s would be transferred, %ld skipped, %ld would be "
                  "deleted",
-                 c.transferred, c.skipped, c.deleted);
+                 c.transferred, c.transferred == 1 ? "file" : "files", c.skipped, c.deleted);
     else
-        snprintf(line, sizeof(line), "mirror: %ld files transferred, %ld skipped, %ld deleted",
-                 c.transferred, c.skipped, c.deleted);
+        snprintf(line, sizeof(line), "mirror: %ld %s transferred, %ld skipped, %ld deleted",
+                 c.transferred, c.transferred == 1 ? "file" : "files", c.skipped, c.deleted);
     if (!cli->opts.quiet || cli->dry_run) {
         fflush(stdout);
         printf("%s\n", line);

@@ -972,6 +972,21 @@ class TestResume(FtpcCase):
         self.ftpc("-c", "get", self.srv.url("int.bin"))
         self.assertEqual(self.read_local("int.bin"), data)
 
+    def test_interrupted_mirror_names_mirror_c(self):
+        # a plain mirror starts its files over: the hint names the command that resumes
+        self.srv.mkdir("tree")
+        data = self.srv.make_file("tree/m.bin", 2 * MiB, seed=20)
+        part = self.local("out/.m.bin.ftpc-part")
+        p = self.popen("--limit-rate", "512k", "mirror", self.srv.url("tree"), "out")
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 0, 10))
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=15)
+        self.assertIn(b"m.bin: interrupted (out/.m.bin.ftpc-part kept: mirror -c resumes it)",
+                      err)
+        r = self.ftpc("mirror", "-c", self.srv.url("tree"), "out")
+        self.assertIn(b"mirror: 1 file transferred", r.stdout)
+        self.assertEqual(self.read_local("out/m.bin"), data)
+
 
 # ------------------------------------------------------------------ progress display
 
