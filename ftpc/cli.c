@@ -621,6 +621,11 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         case ':':
             return usage_err(err, err_size, "option %s needs an argument", argv[optind - 1]);
         default:
+            if (optopt == 'r') /* as in cp -r, scp -r: the recursive copy is mirror */
+                return usage_err(err, err_size,
+                                 "unknown option -r (directory trees are copied with mirror: "
+                                 "'mirror URL DIR' downloads one, 'mirror -R DIR URL' uploads "
+                                 "one)");
             if (optopt != 0)
                 return usage_err(err, err_size, "unknown option -%c", optopt);
             const char *near = str_nearest_option(argv[optind - 1], long_opts);

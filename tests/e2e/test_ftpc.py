@@ -402,6 +402,9 @@ class TestExitCodes(FtpcCase):
                            capture_output=True, timeout=30)
         self.assertIn(b"http://u@127.0.0.1/", r.stderr)
         self.assertNotIn(b"Secret-9", r.stderr)
+        # put -r, as scp -r: mirror is named
+        r = self.ftpc("put", "-r", "somedir", self.srv.url(""), rc=2)
+        self.assertIn(b"'mirror -R DIR URL' uploads one", r.stderr)
         # a misspelt long option is named with the one meant
         r = self.ftpc("get", "--limt-rate", "1M", self.srv.url("a"), rc=2)
         self.assertIn(b"unknown option --limt-rate (did you mean --limit-rate?)", r.stderr)
