@@ -151,8 +151,14 @@ int sh_open(shell *sh, const char *target, const char *port)
     sh_cache_clear(sh);
     int rc = sh_conn_open(sh, &u);
     memset(&u, 0, sizeof(u));
+    if (rc == FTPC_EXIT_LOGIN && sh->conn == NULL) {
+        /* the host answered: it stays the site, so that user NAME can try again (ftp, lftp) */
+        if (sh->tty)
+            sh_out(sh, "Not logged in; 'user NAME' tries another login on %s.", sh->site.host);
+        return rc;
+    }
     if (rc != 0 && sh->conn == NULL) {
-        sh->open = false; /* not logged in */
+        sh->open = false; /* not connected */
         return rc;
     }
     if (sh->tty) {
@@ -194,8 +200,8 @@ static int cmd_user(shell *sh, int argc, char **argv)
     sh_cache_clear(sh);
     rc = sh_conn_open(sh, &u);
     memset(&u, 0, sizeof(u));
-    if (rc != 0 && sh->conn == NULL)
-        sh->open = false;
+    if (rc != 0 && rc != FTPC_EXIT_LOGIN && sh->conn == NULL)
+        sh->open = false; /* a refused login leaves the site for another try */
     else if (rc == 0 && sh->tty)
         sh_out(sh, "Logged in as %s.", ep->user);
     return rc;

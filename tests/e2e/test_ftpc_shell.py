@@ -227,6 +227,15 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"line 1: open ftp://alice@")
         self.assertRegex(err, r"line 2: user: ")
 
+    def test_user_retries_after_a_refused_login(self):
+        # as in ftp and lftp, the host stays the site after a 530, so user can try again
+        bad = self.srv.url().replace("@", "x@", 1)
+        out, err = self.shell("open %s\nuser alice wrong\nuser %s %s\npwd\n"
+                              % (bad, self.srv.user, self.srv.password), "--no-netrc", rc=4)
+        self.assertEqual(out.strip().splitlines()[-1], "/", err)
+        self.assertNotIn("not connected", err)
+        self.assertEqual(len(re.findall(r"530", err)), 2, err)
+
     def test_open_user_close(self):
         up = self.write_local("up.bin", data_bytes(4096, seed=14))
         self.srv.mkdir("sub")
