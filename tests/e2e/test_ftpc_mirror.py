@@ -9,7 +9,7 @@ import unittest
 from ftpd_harness import data_bytes
 from test_ftpc import FtpcCase
 
-SUMMARY = re.compile(rb"mirror: (\d+) files transferred, (\d+) skipped, (\d+) deleted")
+SUMMARY = re.compile(rb"mirror: (\d+) files? transferred, (\d+) skipped, (\d+) deleted")
 
 
 def tree(root):
