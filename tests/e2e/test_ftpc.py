@@ -893,36 +893,32 @@ class TestResume(FtpcCase):
         r = self.ftpc("-v", "-c", "put", "same.bin", self.srv.url("same.bin"))
         self.assertNotIn("> STOR", r.stderr.decode())
 
-    def test_retry_until_server_starts(self):
+    def get_from_a_late_server(self, opts, seed):
+        """get late.bin with --retry from a port whose server starts only after the first
+        attempts failed; asserts success after a retry and returns (data served, stderr)."""
         port = free_port()
         url = "ftp://alice:alice-Pw-4711@127.0.0.1:%d/late.bin" % port
-        p = self.popen("--retry", "8", "--retry-delay", "0.3", "get", url)
+        p = self.popen("--retry", "8", "--retry-delay", "0.3", *opts, "get", url)
         time.sleep(0.8)
         srv = FtpdServer(listen="127.0.0.1:%d" % port)
-        data = srv.make_file("late.bin", 50000, seed=17)
+        data = srv.make_file("late.bin", 50000, seed=seed)
         srv.start()
         self.addCleanup(srv.stop)
         out, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 0, err)
         self.assertIn(b"retrying in", err)
+        return data, err
+
+    def test_retry_until_server_starts(self):
+        data, _ = self.get_from_a_late_server([], seed=17)
         self.assertEqual(self.read_local("late.bin"), data)
 
     def test_retry_checks_a_partial_no_attempt_wrote(self):
         # the first attempts never reach the file: the stale part file is still checked,
         # and a retry without -c does not continue it at all
         for opts, part_note in ((["-c"], True), ([], False)):
-            port = free_port()
-            url = "ftp://alice:alice-Pw-4711@127.0.0.1:%d/late.bin" % port
             self.write_local(".late.bin.ftpc-part", data_bytes(20000, 86))
-            p = self.popen("--retry", "8", "--retry-delay", "0.3", *opts, "get", url)
-            time.sleep(0.8)
-            srv = FtpdServer(listen="127.0.0.1:%d" % port)
-            data = srv.make_file("late.bin", 50000, seed=87)
-            srv.start()
-            self.addCleanup(srv.stop)
-            out, err = p.communicate(timeout=60)
-            self.assertEqual(p.returncode, 0, err)
-            self.assertIn(b"retrying in", err)
+            data, err = self.get_from_a_late_server(opts, seed=87)
             self.assertEqual(b"differ from the server's" in err, part_note, err)
             self.assertEqual(self.read_local("late.bin"), data)
             os.unlink(self.local("late.bin"))
