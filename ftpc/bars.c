@@ -131,7 +131,6 @@ static void write_all(int fd, const char *p, size_t len)
 
 /* ---- text helpers ---- */
 
-/* Cells of a UTF-8 string, counting each code point as one cell. */
 /* The terminal cells of the UTF-8 character at s, whose length goes to *len: two for the
  * wide ones of CJK scripts, none for a combining mark, one when the locale cannot tell. */
 static size_t char_cells(const char *s, size_t *len)
@@ -154,6 +153,7 @@ static size_t char_cells(const char *s, size_t *len)
     return w < 0 ? 1 : (size_t)w;
 }
 
+/* Cells of a UTF-8 string. */
 static size_t cells(const char *s)
 {
     size_t n = 0, len;
