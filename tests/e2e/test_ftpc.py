@@ -9,6 +9,7 @@ FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback; eve
 bounded.
 """
 import os
+import random
 import re
 import shlex
 import shutil
@@ -29,9 +30,24 @@ MiB = 1024 * 1024
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now, for a server a test starts later. It is taken below the ephemeral
+    range: there another test's outgoing connection may take it meanwhile, and the late
+    server's bind then fails (EADDRINUSE). 30000 up keeps clear of the peers' passive ports."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(30000, low) if low > 30001 else 0
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise AssertionError("no free port below %d" % low)
 
 
 class FtpcCase(ServerTestCase):
