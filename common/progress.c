@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <wchar.h>
 
 void progress_rate_init(progress_rate *r, long long now_ms, uint64_t bytes)
 {
@@ -190,4 +191,49 @@ int progress_percent(uint64_t done, uint64_t total)
     if (p < 0)
         p = 0;
     return p;
+}
+
+size_t progress_char_cells(const char *s, size_t *len)
+{
+    unsigned char c = (unsigned char)s[0];
+    size_t n = c < 0xC0 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    uint32_t cp = n == 1 ? c : (uint32_t)(c & (0x3F >> (n - 1)));
+    for (size_t i = 1; i < n; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) { /* cut short: one byte, one cell */
+            n = 1;
+            cp = 0xFFFD;
+            break;
+        }
+        cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
+    }
+    *len = n;
+    if (cp < 0x80)
+        return 1;
+    int w = wcwidth((wchar_t)cp);
+    if (w < 0)
+        return cp >= 0x1100 ? 2 : 1;
+    return (size_t)w;
+}
+
+size_t progress_cells(const char *s)
+{
+    size_t n = 0, len;
+    for (; *s != '\0'; s += len)
+        n += progress_char_cells(s, &len);
+    return n;
+}
+
+size_t progress_fit_prefix(const char *s, size_t cells, size_t *used)
+{
+    size_t n = 0, len;
+    const char *p = s;
+    while (*p != '\0') {
+        size_t cw = progress_char_cells(p, &len);
+        if (n + cw > cells)
+            break;
+        n += cw;
+        p += len;
+    }
+    *used = n;
+    return (size_t)(p - s);
 }

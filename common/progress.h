@@ -61,4 +61,15 @@ size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
  * (an empty file is complete). */
 int progress_percent(uint64_t done, uint64_t total);
 
+/* The terminal cells of the UTF-8 character at s (its byte length goes to *len): two for the
+ * wide ones of CJK scripts, none for a combining mark. When the locale cannot tell (wcwidth
+ * fails), one below U+1100 and two from there on, so a line never comes out wider than
+ * reckoned. */
+size_t progress_char_cells(const char *s, size_t *len);
+/* Cells of a UTF-8 string. */
+size_t progress_cells(const char *s);
+/* Bytes of the longest start of s that fits in `cells` cells; *used gets the cells it takes
+ * (less than `cells` when a wide character did not fit). */
+size_t progress_fit_prefix(const char *s, size_t cells, size_t *used);
+
 #endif

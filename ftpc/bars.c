@@ -131,41 +131,10 @@ static void write_all(int fd, const char *p, size_t len)
 
 /* ---- text helpers ---- */
 
-/* The terminal cells of the UTF-8 character at s, whose length goes to *len: two for the
- * wide ones of CJK scripts, none for a combining mark, one when the locale cannot tell. */
-static size_t char_cells(const char *s, size_t *len)
-{
-    unsigned char c = (unsigned char)s[0];
-    size_t n = c < 0xC0 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-    uint32_t cp = n == 1 ? c : (uint32_t)(c & (0x3F >> (n - 1)));
-    for (size_t i = 1; i < n; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) { /* cut short: one byte, one cell */
-            n = 1;
-            cp = 0xFFFD;
-            break;
-        }
-        cp = (cp << 6) | ((unsigned char)s[i] & 0x3F);
-    }
-    *len = n;
-    if (cp < 0x80)
-        return 1;
-    int w = wcwidth((wchar_t)cp);
-    return w < 0 ? 1 : (size_t)w;
-}
-
-/* Cells of a UTF-8 string. */
-static size_t cells(const char *s)
-{
-    size_t n = 0, len;
-    for (; *s != '\0'; s += len)
-        n += char_cells(s, &len);
-    return n;
-}
-
 /* Appends s cut or padded to exactly w cells; a cut name ends in "..." (or "~" when tiny). */
 static void add_fitted(strbuf *out, const char *s, size_t w)
 {
-    size_t have = cells(s);
+    size_t have = progress_cells(s);
     if (have <= w) {
         sb_str(out, s);
         for (size_t i = have; i < w; i++)
@@ -173,16 +142,8 @@ static void add_fitted(strbuf *out, const char *s, size_t w)
         return;
     }
     size_t keep = w > 3 ? w - 3 : (w > 0 ? w - 1 : 0);
-    size_t used = 0, len;
-    const char *p = s;
-    while (*p != '\0') {
-        size_t cw = char_cells(p, &len);
-        if (used + cw > keep)
-            break;
-        used += cw;
-        p += len;
-    }
-    sb_add(out, s, (size_t)(p - s));
+    size_t used;
+    sb_add(out, s, progress_fit_prefix(s, keep, &used));
     if (w > 3)
         sb_str(out, "...");
     else if (w > 0)
@@ -220,7 +181,7 @@ static void cut_to_cells(strbuf *s, size_t max, bool color)
             i++;
             continue;
         }
-        size_t len, cw = char_cells(s->p + i, &len);
+        size_t len, cw = progress_char_cells(s->p + i, &len);
         if (n + cw > max) {
             s->len = i;
             s->p[i] = '\0';
@@ -305,7 +266,7 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes, least useful
      * first: the bar shrinks, then the ETA, then the sizes, then the name is cut. */
     int name_w = name_column_max(width);
-    int name_len = (int)cells(name);
+    int name_len = (int)progress_cells(name);
     int want_w = name_cells > 0 ? name_cells : (name_len > 8 ? name_len : 8);
     const int rate_w = 10, eta_w = 11;
     int sizes_w = 19;
@@ -437,10 +398,10 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
     char total_name[64];
     snprintf(total_name, sizeof(total_name), "Total %d/%d", b->nfinished, b->nfiles);
     /* One name column for the whole frame, so the bars line up. */
-    int name_cells = total_line ? (int)cells(total_name) : 0;
+    int name_cells = total_line ? (int)progress_cells(total_name) : 0;
     for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
-        if ((int)cells(bar->name) > name_cells)
-            name_cells = (int)cells(bar->name);
+        if ((int)progress_cells(bar->name) > name_cells)
+            name_cells = (int)progress_cells(bar->name);
     if (name_cells < 8)
         name_cells = 8;
     if (name_cells > name_column_max(b->width))
