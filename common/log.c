@@ -2,9 +2,11 @@
 #include "log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,13 @@ int log_parse_level(const char *s, log_level_t *out)
     return -1;
 }
 
+/* The status block (log_footer_set). Lines come from the loop and the worker threads; the
+ * mutex keeps a line from landing between the block's erasure and its redraw. */
+static pthread_mutex_t footer_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *footer;
+static size_t footer_len;
+static int footer_lines;
+
 static void write_all(const char *p, size_t len)
 {
     while (len > 0) {
@@ -42,6 +51,39 @@ static void write_all(const char *p, size_t len)
         p += n;
         len -= (size_t)n;
     }
+}
+
+/* The sequence that takes the block off the screen: the cursor sits at the end of its last
+ * line, so it goes to the start of the first and clears to the end of the screen. */
+static size_t erase_footer(char *out, size_t size)
+{
+    int n;
+    if (footer_lines <= 0)
+        n = snprintf(out, size, "%s", "");
+    else if (footer_lines == 1)
+        n = snprintf(out, size, "\r\033[J");
+    else
+        n = snprintf(out, size, "\r\033[%dA\033[J", footer_lines - 1);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* A log line written above the block: erase, the line, the block again, in one write. */
+static void write_framed(const char *line, size_t len)
+{
+    char erase[32];
+    size_t n = erase_footer(erase, sizeof(erase));
+    char *frame = malloc(n + len + footer_len);
+    if (frame == NULL) {
+        write_all(erase, n);
+        write_all(line, len);
+        write_all(footer, footer_len);
+        return;
+    }
+    memcpy(frame, erase, n);
+    memcpy(frame + n, line, len);
+    memcpy(frame + n + len, footer, footer_len);
+    write_all(frame, n + len + footer_len);
+    free(frame);
 }
 
 __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, const char *fmt,
@@ -79,7 +121,48 @@ __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, co
             line[i] = '?';
     }
     line[pos++] = '\n';
-    write_all(line, pos);
+    pthread_mutex_lock(&footer_mu);
+    if (footer_lines > 0)
+        write_framed(line, pos);
+    else
+        write_all(line, pos);
+    pthread_mutex_unlock(&footer_mu);
+}
+
+void log_footer_set(const char *text, int lines)
+{
+    pthread_mutex_lock(&footer_mu);
+    char *copy = NULL;
+    size_t len = 0;
+    if (text != NULL && lines > 0) {
+        len = strlen(text);
+        copy = malloc(len + 1);
+        if (copy != NULL)
+            memcpy(copy, text, len + 1);
+    }
+    if (copy == NULL)
+        lines = 0;
+    char erase[32];
+    size_t n = erase_footer(erase, sizeof(erase));
+    free(footer);
+    footer = copy;
+    footer_len = len;
+    footer_lines = lines;
+    /* One write per frame, so the terminal never shows a half-drawn block. */
+    size_t total = n + footer_len;
+    char *frame = malloc(total + 1);
+    if (frame != NULL) {
+        memcpy(frame, erase, n);
+        if (footer_len > 0)
+            memcpy(frame + n, footer, footer_len);
+        write_all(frame, total);
+        free(frame);
+    } else {
+        write_all(erase, n);
+        if (footer_len > 0)
+            write_all(footer, footer_len);
+    }
+    pthread_mutex_unlock(&footer_mu);
 }
 
 void log_msg(log_level_t level, const char *fmt, ...)

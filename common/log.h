@@ -15,6 +15,12 @@ void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(prin
  * whatever the level, labelled INFO. */
 void log_startup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A status block kept below the log lines on a terminal (the server's live view): every log
+ * line is written above it, and the block is drawn again under the line in the same write.
+ * text holds `lines` lines separated by '\n', without a final newline, each narrower than the
+ * terminal so none wraps. NULL (or 0 lines) takes the block off the screen. Thread-safe. */
+void log_footer_set(const char *text, int lines);
+
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)                                                                              \

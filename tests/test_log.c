@@ -149,6 +149,39 @@ START_TEST(test_errno_kept_and_parse_level)
 }
 END_TEST
 
+static void footer_steps(void)
+{
+    log_footer_set("view A\nview B", 2);
+    log_warn("between");
+    log_footer_set("view C", 1);
+    log_warn("after");
+    log_footer_set(NULL, 0);
+    log_warn("plain");
+}
+
+/* The live view's block stays below the log: a log line erases it (cursor up to its first
+ * line, clear to the end), is written, and the block follows it again. */
+START_TEST(test_footer_stays_below_log_lines)
+{
+    capture(footer_steps);
+    const char *p = captured;
+    ck_assert_int_eq(strncmp(p, "view A\nview B", 13), 0);
+    p += 13;
+    ck_assert_int_eq(strncmp(p, "\r\033[1A\033[J", 8), 0);
+    p = strstr(p, "WARN between\n");
+    ck_assert_ptr_nonnull(p);
+    p += strlen("WARN between\n");
+    ck_assert_int_eq(strncmp(p, "view A\nview B\r\033[1A\033[Jview C", 27), 0);
+    p = strstr(p, "WARN after\nview C\r\033[J");
+    ck_assert_ptr_nonnull(p);
+    /* the block is gone: the last line comes alone */
+    p = strstr(p, "\r\033[J") + 4;
+    ck_assert_ptr_nonnull(strstr(p, "WARN plain\n"));
+    ck_assert_ptr_null(strstr(p, "view"));
+    ck_assert_ptr_null(strstr(p, "\033"));
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -157,6 +190,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_control_characters_neutralised);
     tcase_add_test(tc, test_long_message_is_one_bounded_line);
     tcase_add_test(tc, test_errno_kept_and_parse_level);
+    tcase_add_test(tc, test_footer_stays_below_log_lines);
     suite_add_tcase(s, tc);
     return s;
 }
