@@ -129,6 +129,7 @@ int server_start(server *srv)
         log_startup("listening on %s%s", net_addr_str(&bound, name, sizeof name),
                     srv->listen_implicit[i] ? " (implicit FTPS)" : "");
     }
+    srv->started = true;
     return 0;
 }
 
@@ -308,6 +309,7 @@ void server_shutdown(server *srv)
         fclose(srv->xferlog);
         srv->xferlog = NULL;
     }
-    log_info("served %llu transfers: %llu bytes in, %llu bytes out", srv->transfers, srv->bytes_in,
-             srv->bytes_out);
+    if (srv->started) /* after a failed start, the error is the last word */
+        log_info("served %llu transfers: %llu bytes in, %llu bytes out", srv->transfers,
+                 srv->bytes_in, srv->bytes_out);
 }
