@@ -412,6 +412,15 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
                              "log-level: expected error, warn, info or debug, got '%s'", value);
         return 0;
     }
+    if (strcmp(key, "progress") == 0) {
+        static const char *const modes[] = {"auto", "on", "off"};
+        for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+            if (strcmp(value, modes[i]) == 0) {
+                cfg->view = (ftpd_view_mode)i;
+                return 0;
+            }
+        return set_error(err, err_size, "progress: expected auto, on or off, got '%s'", value);
+    }
     if (strcmp(key, "no-anonymous") == 0)
         return set_error(err, err_size,
                          "no-anonymous: a command-line flag only; write 'anonymous = off'");
@@ -520,6 +529,7 @@ enum {
     OPT_USER,
     OPT_XFERLOG,
     OPT_LOG_LEVEL,
+    OPT_PROGRESS,
     OPT_WORKERS,
     OPT_INLINE_HASH_MAX,
     OPT_HASH_PASSWORD,
@@ -558,6 +568,7 @@ static const struct option long_opts[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"xferlog", required_argument, NULL, OPT_XFERLOG},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
     {"workers", required_argument, NULL, OPT_WORKERS},
     {"inline-hash-max", required_argument, NULL, OPT_INLINE_HASH_MAX},
     {"tls", no_argument, NULL, OPT_TLS},
@@ -636,6 +647,10 @@ static void print_help(void)
           "      --user NAME           after binding, switch to user NAME (needed as root)\n"
           "      --xferlog FILE        append an xferlog line per transfer (default: off)\n"
           "      --log-level LEVEL     error, warn, info or debug (default info)\n"
+          "      --progress auto|on|off\n"
+          "                            a live view of sessions and transfers (bars, rates)\n"
+          "                            below the log; auto: when standard error is a\n"
+          "                            terminal (default auto)\n"
           "      --workers N           threads for password checks and slow file work,\n"
           "                            0..1024; 0 means one per CPU (default 0); as\n"
           "                            many threads write large uploads into files\n"

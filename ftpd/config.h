@@ -11,6 +11,13 @@
 
 #define CONFIG_MAX_LISTEN 8
 
+/* The live view of sessions and transfers below the log (liveview.h). */
+typedef enum {
+    FTPD_VIEW_AUTO = 0, /* on when standard error is a terminal */
+    FTPD_VIEW_ON,
+    FTPD_VIEW_OFF,
+} ftpd_view_mode;
+
 typedef struct ftpd_config {
     struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
     size_t listen_count;        /* default: 127.0.0.1:2121 */
@@ -28,6 +35,7 @@ typedef struct ftpd_config {
     char *run_as_user;          /* --user NAME: drop to this user after binding */
     char *xferlog_file;         /* NULL: off */
     log_level_t log_level;      /* info */
+    ftpd_view_mode view;        /* --progress; auto */
     int worker_threads;         /* 0: as many as cores */
     int inline_hash_max_us;     /* 250: hash methods cheaper than this are checked on the loop */
     char local_congestion[16];  /* TCP congestion control of data connections with a client

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "liveview.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
@@ -168,7 +169,9 @@ int main(int argc, char **argv)
         goto out;
     ev_add(loop, sfd, EV_READ, signal_cb, NULL);
     log_startup("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
+    liveview *view = liveview_start(&srv);
     rc = ev_run(loop) < 0 ? 1 : 0;
+    liveview_stop(view);
     ev_del(loop, sfd, EV_READ);
 out:
     server_shutdown(&srv);

@@ -250,8 +250,12 @@ void session_log(const session *s, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    const char *who = s->user ? s->user->name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-";
-    log_info("[%lu] %s %s: %s", s->id, s->peer_str, who, text);
+    log_info("[%lu] %s %s: %s", s->id, s->peer_str, session_who(s), text);
+}
+
+const char *session_who(const session *s)
+{
+    return s->user ? s->user->name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-";
 }
 
 session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,

@@ -115,6 +115,8 @@ void session_discard_auth(session *s);
 /* Frees a HASH that will never report back (the worker pool was stopped; cmd_hash.c). */
 void session_discard_hash(session *s);
 void session_discard_prepare(session *s);
+/* The account the session is logged in as, "anonymous", or "-" before a login. */
+const char *session_who(const session *s);
 /* Logs "[id] peer user: message" at info level. */
 void session_log(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Resolves a client path against cwd into out (PATH_VMAX). Replies 553/550 and returns -1

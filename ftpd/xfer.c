@@ -109,6 +109,11 @@ static const char *kind_name(xfer_kind k)
     }
 }
 
+const char *xfer_verb(const xfer *x)
+{
+    return x->verb ? x->verb : kind_name(x->kind);
+}
+
 static xfer *xfer_new(session *s)
 {
     if (s->xfer)
@@ -296,10 +301,9 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         snprintf(from, sizeof from, " from byte %lld", (long long)x->offset);
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
-    session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s",
-                x->verb ? x->verb : kind_name(x->kind), x->vpath ? x->vpath : "", from,
-                complete ? "ok" : "failed", x->done, wire, secs, (double)x->done / secs / 1048576.0,
-                line_wait, reason);
+    session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s", xfer_verb(x),
+                x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire, secs,
+                (double)x->done / secs / 1048576.0, line_wait, reason);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else

@@ -97,6 +97,8 @@ typedef struct xfer {
     long long last_progress;
     long long taken; /* a download's bytes the client has acknowledged, as last looked */
     long long started_ms;
+    long long view_ms, view_done; /* the live view's last look: when, and done then */
+    double view_bps;              /* ...and the rate it shows (liveview.c) */
 } xfer;
 
 /* Opens a passive listener (PASV/EPSV). Returns the new xfer or NULL (errno). */
@@ -133,6 +135,8 @@ static inline bool xfer_unannounced(const xfer *x)
 }
 /* dlslots' resume callback: a download that waited for a slot sends again. */
 void xfer_slot_resume(void *owner);
+/* The command the transfer runs, for logs and the live view: STOR, APPE, STOU, RETR, LIST... */
+const char *xfer_verb(const xfer *x);
 /* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)", and the wire bytes in MODE Z)
  * into out. */
 void xfer_status(const xfer *x, char *out, size_t out_size);

@@ -1,0 +1,363 @@
+/* The server's live view: a status block below the log on a terminal (liveview.h). */
+#include "liveview.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "progress.h"
+#include "server.h"
+#include "session.h"
+#include "xfer.h"
+
+/* Four frames a second: a rate that moves is readable, and the loop barely notices. */
+#define LIVEVIEW_TICK_MS 250
+/* Transfer lines at most, whatever the terminal's height: the log must keep room to scroll. */
+#define LIVEVIEW_MAX_LINES 20
+/* Wider terminals get lines this wide: room enough, and a line's bytes stay bounded. */
+#define LIVEVIEW_MAX_WIDTH 400
+#define LIVEVIEW_LINE_MAX (4 * LIVEVIEW_MAX_WIDTH + 64)
+/* A user name longer than this is cut, so the paths keep their room. */
+#define USER_CELLS 16
+/* Below this many cells for the path, the line drops its bar, then its ETA. */
+#define PATH_MIN_CELLS 12
+
+struct liveview {
+    server *srv;
+    ev_timer tick;
+    xfer **items; /* this frame's transfers, reused from frame to frame */
+    size_t cap;
+    char *last; /* the text last drawn */
+};
+
+/* ---- text ---- */
+
+typedef struct text {
+    char *p;
+    size_t len, size; /* size > 0; p[len] is always '\0' */
+} text;
+
+static void put(text *t, const char *s, size_t n)
+{
+    if (t->len + n >= t->size)
+        n = t->size - 1 - t->len;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static void put_str(text *t, const char *s)
+{
+    put(t, s, strlen(s));
+}
+
+static void put_spaces(text *t, size_t n)
+{
+    while (n-- > 0)
+        put(t, " ", 1);
+}
+
+/* Client-chosen text with its control characters shown as '?', cut at a character's start. */
+static void sanitize(char *dst, size_t size, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1 < size; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    if (src[i] != '\0')
+        while (i > 0 && ((unsigned char)src[i] & 0xC0) == 0x80)
+            i--;
+    dst[i] = '\0';
+}
+
+/* Appends s in exactly w cells: padded, or cut with "..." where it was cut, at its start
+ * when keep_tail (a path's file name is what tells transfers apart), else at its end. */
+static void put_fitted(text *t, const char *s, size_t w, bool pad, bool keep_tail)
+{
+    size_t have = progress_cells(s);
+    if (have <= w) {
+        put_str(t, s);
+        if (pad)
+            put_spaces(t, w - have);
+        return;
+    }
+    size_t dots = w >= 4 ? 3 : 0;
+    size_t keep = w - dots, used;
+    if (!keep_tail) {
+        put(t, s, progress_fit_prefix(s, keep, &used));
+        put(t, "...", dots);
+    } else {
+        /* drop characters from the start until the rest fits */
+        const char *p = s;
+        size_t rest = have, len;
+        while (*p != '\0' && rest > keep) {
+            rest -= progress_char_cells(p, &len);
+            p += len;
+        }
+        used = rest;
+        put(t, "...", dots);
+        put_str(t, p);
+    }
+    if (pad)
+        put_spaces(t, keep - used); /* a wide character that did not fit leaves a cell */
+}
+
+/* Cuts t to at most w cells. */
+static void cut_cells(text *t, size_t w)
+{
+    size_t used;
+    t->len = progress_fit_prefix(t->p, w, &used);
+    t->p[t->len] = '\0';
+}
+
+/* ---- lines ---- */
+
+size_t liveview_format_item(char *out, size_t size, int width, const liveview_item *it)
+{
+    if (size == 0)
+        return 0;
+    text t = {out, 0, size};
+    out[0] = '\0';
+    size_t w = width > 20 ? (size_t)width - 1 : 19;
+
+    char user[128], path[LIVEVIEW_LINE_MAX], left[256];
+    sanitize(user, sizeof(user), it->user ? it->user : "-");
+    sanitize(path, sizeof(path), it->path ? it->path : "");
+    text l = {left, 0, sizeof(left)};
+    char id[32];
+    snprintf(id, sizeof(id), "[%lu] ", it->id);
+    put_str(&l, id);
+    put_fitted(&l, user, USER_CELLS, false, false);
+    put_str(&l, " ");
+    put_str(&l, it->verb ? it->verb : "?");
+    put_str(&l, " ");
+
+    char done_s[16], exp_s[16], rate_s[32], eta_s[24], bar[128];
+    progress_size_str(it->done > 0 ? (uint64_t)it->done : 0, done_s, sizeof(done_s));
+    progress_rate_str(it->bps, rate_s, sizeof(rate_s));
+    /* The fullest variant first; each later one gives the path more room. */
+    char variants[3][256];
+    int nvar = 0;
+    const char *speed = it->waiting ? "waiting for a download slot" : rate_s;
+    if (it->expect >= 0) {
+        uint64_t done = it->done > 0 ? (uint64_t)it->done : 0, total = (uint64_t)it->expect;
+        int pct = progress_percent(done, total);
+        progress_size_str(total, exp_s, sizeof(exp_s));
+        long eta = done >= total ? 0 : progress_eta(total - done, it->bps);
+        progress_duration_str(eta, eta_s, sizeof(eta_s));
+        int cells = (int)w / 10;
+        cells = cells < 6 ? 6 : cells > 30 ? 30 : cells;
+        progress_bar(bar, sizeof(bar), cells, total > 0 ? (double)done / (double)total : 1.0,
+                     PROGRESS_BAR_ASCII);
+        if (it->waiting) {
+            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% [%s] %s/%s %s", pct, bar,
+                     done_s, exp_s, speed);
+            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% %s/%s %s", pct, done_s, exp_s,
+                     speed);
+        } else {
+            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% [%s] %s/%s %s ETA %s", pct, bar,
+                     done_s, exp_s, speed, eta_s);
+            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% %s/%s %s ETA %s", pct, done_s,
+                     exp_s, speed, eta_s);
+        }
+        snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% %s", pct,
+                 it->waiting ? "waiting" : rate_s);
+    } else {
+        snprintf(variants[nvar++], sizeof(variants[0]), " %s %s", done_s, speed);
+        snprintf(variants[nvar++], sizeof(variants[0]), " %s", done_s);
+    }
+    size_t lc = progress_cells(left);
+    int pick = nvar - 1;
+    for (int i = 0; i < nvar; i++)
+        if (lc + progress_cells(variants[i]) + PATH_MIN_CELLS <= w) {
+            pick = i;
+            break;
+        }
+    size_t rc = progress_cells(variants[pick]);
+    put_str(&t, left);
+    if (lc + rc < w)
+        put_fitted(&t, path, w - lc - rc, true, true);
+    put_str(&t, variants[pick]);
+    cut_cells(&t, w);
+    return t.len;
+}
+
+static const char *plural(size_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+size_t liveview_format_totals(char *out, size_t size, int width, const liveview_totals *tot)
+{
+    if (size == 0)
+        return 0;
+    text t = {out, 0, size};
+    out[0] = '\0';
+    size_t w = width > 20 ? (size_t)width - 1 : 19;
+    char in_s[32], out_s[32], line[512];
+    progress_rate_str(tot->in_bps, in_s, sizeof(in_s));
+    progress_rate_str(tot->out_bps, out_s, sizeof(out_s));
+    int n = snprintf(line, sizeof(line), "ftpd: %zu %s, %zu %s (in %s, out %s), %llu done",
+                     tot->sessions, plural(tot->sessions, "session", "sessions"), tot->transfers,
+                     plural(tot->transfers, "transfer", "transfers"), in_s, out_s, tot->done);
+    if (tot->shown < tot->transfers && n > 0 && (size_t)n < sizeof(line))
+        snprintf(line + n, sizeof(line) - (size_t)n, "; %zu shown", tot->shown);
+    put_str(&t, line);
+    cut_cells(&t, w);
+    return t.len;
+}
+
+/* ---- the view ---- */
+
+static void term_size(int *width, int *rows)
+{
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        *width = ws.ws_col;
+        *rows = ws.ws_row > 0 ? ws.ws_row : 24;
+    } else {
+        const char *cols = getenv("COLUMNS"), *lines = getenv("LINES");
+        *width = cols && atoi(cols) > 20 ? atoi(cols) : 80;
+        *rows = lines && atoi(lines) > 2 ? atoi(lines) : 24;
+    }
+    if (*width > LIVEVIEW_MAX_WIDTH)
+        *width = LIVEVIEW_MAX_WIDTH;
+}
+
+/* The rate the view shows for x: smoothed over the last frames, so it reads steadily. */
+static double sample_rate(xfer *x, long long now)
+{
+    if (x->view_ms == 0) {
+        long long ms = now - x->started_ms;
+        x->view_bps = ms > 0 ? (double)x->done * 1000.0 / (double)ms : 0;
+    } else if (now > x->view_ms) {
+        double inst = (double)(x->done - x->view_done) * 1000.0 / (double)(now - x->view_ms);
+        x->view_bps = x->view_bps * 0.5 + inst * 0.5;
+    } else {
+        return x->view_bps;
+    }
+    x->view_ms = now;
+    x->view_done = x->done;
+    return x->view_bps;
+}
+
+static int by_session(const void *a, const void *b)
+{
+    unsigned long x = (*(xfer *const *)a)->s->id, y = (*(xfer *const *)b)->s->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Fills v->items with the running transfers; the totals get their count and rates. */
+static size_t collect(liveview *v, long long now, liveview_totals *tot)
+{
+    size_t n = 0;
+    for (session *s = v->srv->sessions; s != NULL; s = s->next) {
+        xfer *x = s->xfer;
+        if (!xfer_busy(x))
+            continue;
+        double bps = sample_rate(x, now);
+        if (x->kind == XK_STOR)
+            tot->in_bps += bps;
+        else
+            tot->out_bps += bps;
+        tot->transfers++;
+        if (n == v->cap) {
+            size_t cap = v->cap ? v->cap * 2 : 64;
+            xfer **items = realloc(v->items, cap * sizeof *items);
+            if (items == NULL)
+                continue; /* counted, not shown */
+            v->items = items;
+            v->cap = cap;
+        }
+        v->items[n++] = x;
+    }
+    qsort(v->items, n, sizeof *v->items, by_session);
+    return n;
+}
+
+static void draw(liveview *v)
+{
+    server *srv = v->srv;
+    long long now = ev_now(srv->loop);
+    int width, rows;
+    term_size(&width, &rows);
+    liveview_totals tot = {.sessions = srv->nsessions, .done = srv->transfers};
+    size_t n = collect(v, now, &tot);
+    size_t room = rows > 4 ? (size_t)rows - 4 : 0;
+    if (room > LIVEVIEW_MAX_LINES)
+        room = LIVEVIEW_MAX_LINES;
+    tot.shown = n < room ? n : room;
+
+    size_t size = (tot.shown + 1) * LIVEVIEW_LINE_MAX;
+    char *frame = malloc(size);
+    if (frame == NULL)
+        return;
+    size_t len = 0;
+    for (size_t i = 0; i < tot.shown && len + LIVEVIEW_LINE_MAX < size; i++) {
+        xfer *x = v->items[i];
+        liveview_item it = {
+            .id = x->s->id,
+            .user = session_who(x->s),
+            .verb = xfer_verb(x),
+            .path = x->vpath,
+            .done = x->done,
+            .expect = x->expect,
+            .bps = x->view_bps,
+            .waiting = x->slot.state == DLS_WAITING,
+        };
+        len += liveview_format_item(frame + len, size - len, width, &it);
+        frame[len++] = '\n';
+    }
+    len += liveview_format_totals(frame + len, size - len, width, &tot);
+    frame[len] = '\0';
+    if (v->last == NULL || strcmp(v->last, frame) != 0) {
+        log_footer_set(frame, (int)tot.shown + 1);
+        free(v->last);
+        v->last = frame;
+    } else {
+        free(frame);
+    }
+}
+
+static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    draw(ud);
+    return LIVEVIEW_TICK_MS;
+}
+
+liveview *liveview_start(server *srv)
+{
+    ftpd_view_mode mode = srv->cfg->view;
+    if (mode == FTPD_VIEW_OFF)
+        return NULL;
+    if (mode == FTPD_VIEW_AUTO) {
+        const char *term = getenv("TERM");
+        if (!isatty(STDERR_FILENO) || (term != NULL && strcmp(term, "dumb") == 0))
+            return NULL;
+    }
+    liveview *v = calloc(1, sizeof *v);
+    if (v == NULL)
+        return NULL;
+    v->srv = srv;
+    ev_timer_init(&v->tick, tick_cb, v);
+    draw(v);
+    ev_timer_start(srv->loop, &v->tick, LIVEVIEW_TICK_MS);
+    return v;
+}
+
+void liveview_stop(liveview *v)
+{
+    if (v == NULL)
+        return;
+    ev_timer_stop(v->srv->loop, &v->tick);
+    log_footer_set(NULL, 0);
+    free(v->items);
+    free(v->last);
+    free(v);
+}

@@ -1,0 +1,179 @@
+"""The server's live view (--progress): a block below the log with a line per running
+transfer and a total line, drawn by the real binary while real transfers run. On by itself
+when standard error is a terminal; never on a pipe unless asked for."""
+import os
+import pty
+import re
+import select
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from ftpd_harness import (FTPD_BIN, ServerTestCase, data_bytes, recv_all, recv_exactly,
+                          run_as_user, wait_for)
+
+BIG = 64 << 20  # sparse: costs no disk
+ERASE = "\r\x1b["
+
+
+class TestLiveViewOn(ServerTestCase):
+    server_kwargs = {"args": ["--progress", "on"]}
+
+    def setUp(self):
+        super().setUp()
+        self.srv.make_sparse("big.bin", BIG)
+
+    def test_download_line_moves_then_counts_as_done(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        code, text = c.cmd("RETR big.bin")
+        self.assertEqual(code, 150, text)
+        recv_exactly(ds, 1 << 20)
+        # the client reads no more: the line stands at what it took, with its percent
+        line = self.srv.wait_log(r"\[\d+\] alice RETR /big\.bin +(\d+)% \[[=> ]+\] "
+                                 r"[\d.]+ [KM]iB/64\.0 MiB [\d.]+ [KMG]?i?B/s ETA ", timeout=5)
+        self.assertTrue(line, self.srv.log_text()[-3000:])
+        self.assertLess(int(line.group(1)), 100)
+        self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 1 transfer \(in 0 B/s, out "
+                                          r"[^)]*\), 0 done", timeout=5))
+        recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        # the log line comes above the block: the block is erased first, then drawn again
+        ok = self.srv.wait_log(r"\x1b\[J[^\n]*RETR /big\.bin ok", timeout=5)
+        self.assertTrue(ok, self.srv.log_text()[-3000:])
+        # The block's last line ends in no newline: the next log line (NOOP's, at debug level)
+        # lets the line reader see the frame the next tick drew.
+        time.sleep(0.6)
+        c.cmd("NOOP")
+        self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 0 transfers \(in 0 B/s, out 0 B/s\),"
+                                          r" 1 done", timeout=5), self.srv.log_text()[-3000:])
+
+    def test_upload_line_has_bytes_but_no_percent(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        code, text = c.cmd("STOR up.bin")
+        self.assertEqual(code, 150, text)
+        data = data_bytes(3 << 20, seed=5)
+        ds.sendall(data)
+        line = self.srv.wait_log(r"\[\d+\] alice STOR /up\.bin +3\.00 MiB ", timeout=5)
+        self.assertTrue(line, self.srv.log_text()[-3000:])
+        self.assertNotIn("%", line.string[line.start():])
+        self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 1 transfer \(in ", timeout=5))
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        self.assertEqual(self.srv.read("up.bin"), data)
+
+    def test_hostile_names_cannot_reach_the_terminal(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        code, text = c.cmd("STOR evil\x1b[2Jname.bin")
+        self.assertEqual(code, 150, text)
+        ds.sendall(b"x" * 100000)
+        line = self.srv.wait_log(r"alice STOR /evil\?\[2Jname\.bin ", timeout=5)
+        self.assertTrue(line, self.srv.log_text()[-3000:])
+        self.assertNotIn("\x1b[2J", self.srv.log_text())
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+
+    def test_view_is_gone_after_shutdown(self):
+        self.srv.stop()
+        text = self.srv.log_text()
+        self.assertIn("ftpd: 0 sessions, 0 transfers", text)
+        # the last thing written takes the block away; the final log line follows alone
+        tail = text[text.rindex(ERASE):]
+        self.assertIn("served 0 transfers", tail)
+        self.assertNotIn("ftpd: 0 sessions", tail)
+
+
+class TestLiveViewAuto(ServerTestCase):
+    def test_no_view_on_a_pipe(self):
+        self.srv.make_file("a.bin", 200000)
+        f = self.srv.ftp()
+        f.retrbinary("RETR a.bin", lambda b: None)
+        f.quit()
+        self.assertTrue(self.srv.wait_log(r"RETR /a\.bin ok", timeout=5))
+        self.assertNotIn("\x1b", self.srv.log_text())
+        self.assertNotIn("ftpd: 1 session", self.srv.log_text())
+
+    def test_bad_mode_is_refused(self):
+        r = subprocess.run([FTPD_BIN, "--progress", "sometimes"], capture_output=True, text=True,
+                           timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("progress: expected auto, on or off, got 'sometimes'", r.stderr)
+
+
+class TestLiveViewTerminal(unittest.TestCase):
+    """Default settings with standard error on a pseudo-terminal: the view draws itself, in
+    the terminal's width."""
+
+    def test_view_on_a_terminal(self):
+        master, slave = pty.openpty()
+        # 50 columns: every line the view draws must fit in 49
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 50, 0, 0))
+        root = os.path.dirname(os.path.abspath(__file__))
+        users = tempfile.NamedTemporaryFile("w", prefix="ftpd-e2e-users-", delete=False)
+        users.close()
+        os.chmod(users.name, 0o644)
+        self.addCleanup(os.unlink, users.name)
+        cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--no-anonymous", "--users", users.name]
+        if run_as_user():
+            cmd += ["--user", run_as_user()]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                cwd=root)
+        os.close(slave)
+        out = b""
+        try:
+            deadline = time.monotonic() + 10
+            port = None
+            while time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if r:
+                    try:
+                        out += os.read(master, 65536)
+                    except OSError:
+                        break
+                m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
+                if m and port is None:
+                    port = int(m.group(1))
+                    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+                if port is not None and re.search(rb"ftpd: 1 session, 0 transfers", out):
+                    break
+            self.assertIsNotNone(port, out[-2000:])
+            self.assertRegex(out, rb"ftpd: 1 session, 0 transfers", out[-2000:])
+            s.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
+            while True:
+                r, _, _ = select.select([master], [], [], 0.2)
+                if not r:
+                    break
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            os.close(master)
+        text = out.decode("utf-8", "replace")
+        for frame_line in re.findall(r"ftpd: \d+ sessions?[^\r\n\x1b]*", text):
+            self.assertLessEqual(len(frame_line), 49, frame_line)
+        self.assertEqual(proc.returncode, 0, text[-2000:])
+
+
+if __name__ == "__main__":
+    unittest.main()

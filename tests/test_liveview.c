@@ -1,0 +1,138 @@
+/* Check suite for ftpd/liveview's lines: what a transfer's line and the total line say, and
+ * that no line is ever wider than the terminal (a wrapped line would break the redraw). */
+#include <check.h>
+#include <string.h>
+
+#include "liveview.h"
+#include "progress.h"
+
+#define MiB (1024LL * 1024)
+
+static char line[4096];
+
+static size_t format(int width, const liveview_item *it)
+{
+    size_t n = liveview_format_item(line, sizeof line, width, it);
+    ck_assert_uint_eq(n, strlen(line));
+    ck_assert_uint_le(progress_cells(line), (size_t)width - 1);
+    return n;
+}
+
+START_TEST(test_download_line)
+{
+    liveview_item it = {7,         "alice",    "RETR",      "/pub/big.iso",
+                        512 * MiB, 1024 * MiB, 100.0 * MiB, false};
+    format(80, &it);
+    ck_assert_ptr_eq(strstr(line, "[7] alice RETR /pub/big.iso "), line);
+    ck_assert_ptr_nonnull(strstr(line, " 50% ["));
+    ck_assert_ptr_nonnull(strstr(line, "] 512 MiB/1.00 GiB 100 MiB/s ETA 0:06"));
+    /* the path is padded so the columns of several lines line up */
+    ck_assert_uint_eq(strlen(line), 79);
+}
+END_TEST
+
+START_TEST(test_long_path_keeps_its_file_name)
+{
+    char path[300];
+    memset(path, 'd', 250);
+    strcpy(path + 250, "/final-name.bin");
+    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false};
+    format(80, &it);
+    ck_assert_ptr_nonnull(strstr(line, "[12] bob STOR ..."));
+    ck_assert_ptr_nonnull(strstr(line, "final-name.bin 3.00 MiB 2.00 MiB/s"));
+    /* an upload's size is not known: no percent, no ETA */
+    ck_assert_ptr_null(strchr(line, '%'));
+    ck_assert_ptr_null(strstr(line, "ETA"));
+}
+END_TEST
+
+START_TEST(test_control_characters_shown_as_marks)
+{
+    liveview_item it = {3, "ev\x1b[2Jil", "RETR", "/a\r\nb\x07.bin", 10, 100, 0, false};
+    format(80, &it);
+    for (const char *p = line; *p; p++)
+        ck_assert_int_ge((unsigned char)*p, 0x20);
+    ck_assert_ptr_nonnull(strstr(line, "ev?[2Jil RETR /a??b?.bin"));
+}
+END_TEST
+
+START_TEST(test_narrow_terminal_drops_the_bar_first)
+{
+    liveview_item it = {1,        "anonymous", "RETR",    "/pub/file.bin",
+                        25 * MiB, 100 * MiB,   5.0 * MiB, false};
+    format(75, &it);
+    ck_assert_ptr_null(strstr(line, "% ["));
+    ck_assert_ptr_nonnull(strstr(line, " 25% 25.0 MiB/100 MiB 5.00 MiB/s ETA 0:15"));
+    format(60, &it); /* then the sizes and the ETA */
+    ck_assert_ptr_nonnull(strstr(line, "RETR /pub/file.bin "));
+    ck_assert_ptr_nonnull(strstr(line, " 25% 5.00 MiB/s"));
+    ck_assert_ptr_null(strstr(line, "ETA"));
+    format(21, &it);
+    ck_assert_ptr_nonnull(strstr(line, "[1] anonymous RETR"));
+}
+END_TEST
+
+START_TEST(test_waiting_download_says_so)
+{
+    liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true};
+    format(100, &it);
+    ck_assert_ptr_nonnull(strstr(line, "waiting for a download slot"));
+    ck_assert_ptr_null(strstr(line, "ETA"));
+}
+END_TEST
+
+START_TEST(test_wide_characters_counted_as_two_cells)
+{
+    /* 40 CJK characters take 80 cells: the path must be cut, the line stay within 79 */
+    char path[200] = "/";
+    for (int i = 0; i < 40; i++)
+        strcat(path, "\xe6\x96\x87");
+    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false};
+    format(80, &it);
+    ck_assert_ptr_nonnull(strstr(line, "..."));
+}
+END_TEST
+
+START_TEST(test_totals_line)
+{
+    liveview_totals t = {.sessions = 1,
+                         .transfers = 3,
+                         .shown = 2,
+                         .in_bps = 2.0 * MiB,
+                         .out_bps = 1536.0 * MiB,
+                         .done = 42};
+    size_t n = liveview_format_totals(line, sizeof line, 120, &t);
+    ck_assert_uint_eq(n, strlen(line));
+    ck_assert_str_eq(line, "ftpd: 1 session, 3 transfers (in 2.00 MiB/s, out 1.50 GiB/s), 42 done; "
+                           "2 shown");
+    liveview_totals one = {.sessions = 2, .transfers = 1, .shown = 1};
+    liveview_format_totals(line, sizeof line, 120, &one);
+    ck_assert_str_eq(line, "ftpd: 2 sessions, 1 transfer (in 0 B/s, out 0 B/s), 0 done");
+    liveview_format_totals(line, sizeof line, 30, &t);
+    ck_assert_uint_eq(strlen(line), 29);
+}
+END_TEST
+
+static Suite *liveview_suite(void)
+{
+    Suite *s = suite_create("liveview");
+    TCase *tc = tcase_create("lines");
+    tcase_add_test(tc, test_download_line);
+    tcase_add_test(tc, test_long_path_keeps_its_file_name);
+    tcase_add_test(tc, test_control_characters_shown_as_marks);
+    tcase_add_test(tc, test_narrow_terminal_drops_the_bar_first);
+    tcase_add_test(tc, test_waiting_download_says_so);
+    tcase_add_test(tc, test_wide_characters_counted_as_two_cells);
+    tcase_add_test(tc, test_totals_line);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(liveview_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
