@@ -55,6 +55,7 @@ struct ftpc_bars {
     int nfiles, nfinished;
     uint64_t moved;          /* bytes moved by all transfers of the run */
     uint64_t finished_bytes; /* file sizes of finished transfers */
+    long long first_ms;      /* when the run's first transfer started; 0: none yet */
     progress_rate total_rate;
     int drawn;      /* live lines on screen below the permanent ones */
     strbuf pending; /* permanent lines waiting for the next frame */
@@ -568,10 +569,28 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
     return b;
 }
 
+/* A run of several files ends with one line for all of them: the files' own lines say how
+ * each went, this one what the whole run took. */
+static void total_summary(ftpc_bars *b, strbuf *out)
+{
+    char files[48], size[24], el[24], rate[32];
+    long long ms = ev_now(b->loop) - b->first_ms;
+    double avg = (double)b->moved * 1000.0 / (double)(ms > 0 ? ms : 1);
+    if (b->nfinished < b->nfiles)
+        snprintf(files, sizeof(files), "%d of %d files", b->nfinished, b->nfiles);
+    else
+        snprintf(files, sizeof(files), "%d files", b->nfinished);
+    sb_printf(out, "Total: %s, %s in %s (%s)\n", files,
+              progress_size_str(b->moved, size, sizeof(size)),
+              progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
+}
+
 void ftpc_bars_free(ftpc_bars *b)
 {
     if (b == NULL)
         return;
+    if (!b->quiet && b->nfiles > 1 && b->nfinished > 1 && b->first_ms > 0)
+        total_summary(b, &b->pending);
     while (b->head != NULL) {
         ftpc_bar *bar = b->head;
         b->head = bar->next;
@@ -612,6 +631,8 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     bar->total = total;
     bar->offset = bar->pos = offset;
     bar->start_ms = ev_now(b->loop);
+    if (b->first_ms == 0)
+        b->first_ms = bar->start_ms;
     progress_rate_init(&bar->rate, bar->start_ms, offset);
     bar->prev = b->tail;
     if (b->tail != NULL)

@@ -175,9 +175,14 @@ class TestGet(FtpcCase):
         files = {"d/one.bin": 1000, "d/two.bin": 70000, "three.bin": 1}
         want = {n: self.srv.make_file(n, s, seed=i) for i, (n, s) in enumerate(files.items())}
         os.mkdir(self.local("out"))
-        self.ftpc("get", "-O", "out", *[self.srv.url(n) for n in files])
+        r = self.ftpc("get", "-O", "out", *[self.srv.url(n) for n in files])
         for n, data in want.items():
             self.assertEqual(self.read_local(os.path.join("out", os.path.basename(n))), data)
+        # one line for the whole run after the files' own lines
+        last = r.stderr.decode().splitlines()[-1]
+        self.assertRegex(last, r"^Total: 3 files, 69\.3 KiB in [\d.:]+ s? ?\([\d.]+ [KMG]?i?B/s\)$")
+        r = self.ftpc("get", "-O", "out", self.srv.url("three.bin"))
+        self.assertNotIn("Total:", r.stderr.decode())
 
     def test_get_into_a_dir_that_is_not_there_yet(self):
         data = self.srv.make_file("one.bin", 3000, seed=5)
