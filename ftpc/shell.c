@@ -37,7 +37,7 @@ static void on_term(int sig)
     ftpc_sh_term = 1;
 }
 
-static void write_all(int fd, const char *p, size_t n)
+void sh_write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -109,14 +109,14 @@ void sh_notify(shell *sh, const char *line)
         int row = cols > 0 ? (int)(pos / (size_t)cols) : 0;
         int n = row > 0 ? snprintf(clear, sizeof(clear), "\r\x1b[%dA\x1b[J", row)
                         : snprintf(clear, sizeof(clear), "\r\x1b[J");
-        write_all(STDOUT_FILENO, clear, (size_t)n);
-        write_all(STDERR_FILENO, line, strlen(line));
-        write_all(STDERR_FILENO, "\n", 1);
+        sh_write_all(STDOUT_FILENO, clear, (size_t)n);
+        sh_write_all(STDERR_FILENO, line, strlen(line));
+        sh_write_all(STDERR_FILENO, "\n", 1);
         el_set(sh->el, EL_REFRESH);
         return;
     }
-    write_all(STDERR_FILENO, line, strlen(line));
-    write_all(STDERR_FILENO, "\n", 1);
+    sh_write_all(STDERR_FILENO, line, strlen(line));
+    sh_write_all(STDERR_FILENO, "\n", 1);
 }
 
 /* ---- the prompt ---- */

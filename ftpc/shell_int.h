@@ -104,6 +104,8 @@ int sh_fail(shell *sh, int status, const char *fmt, ...) __attribute__((format(p
 /* A line that arrives on its own (a background job's message): printed above the prompt,
  * which is then drawn again with what was typed. */
 void sh_notify(shell *sh, const char *line);
+/* Writes all of p to fd, going on after EINTR; gives up on any other error. */
+void sh_write_all(int fd, const char *p, size_t n);
 /* Records status as the session's exit status when it is the first failure. */
 void sh_record(shell *sh, int status);
 

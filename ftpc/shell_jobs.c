@@ -24,6 +24,7 @@
 
 #include "bars.h"
 #include "localdir.h"
+#include "progress.h"
 #include "shell_int.h"
 
 #define SNAPSHOT_MS 200
@@ -32,6 +33,8 @@
 #define PROGRESS_MAX 4096
 /* jobs indents a job's progress lines by this much under its heading */
 #define PROGRESS_INDENT 4
+/* wait redraws the jobs it waits for this often */
+#define WAIT_REDRAW_MS 250
 
 struct sh_job {
     sh_job *next;
@@ -412,6 +415,39 @@ static sh_job *find(shell *sh, int id)
     return NULL;
 }
 
+/* A job as jobs lists it: a heading, then its progress lines indented under it (or what it
+ * is doing before its first transfer), each line ending in '\n'. Returns the length. */
+static size_t format_job(sh_job *j, char *out, size_t size)
+{
+    char prog[PROGRESS_MAX];
+    pthread_mutex_lock(&j->mu);
+    memcpy(prog, j->progress, sizeof(prog));
+    pthread_mutex_unlock(&j->mu);
+    size_t len = 0;
+    int n = snprintf(out, size, "[%d] %-8s %s (%.0f s)\n", j->id,
+                     j->killed ? "Stopping" : "Running", j->what, elapsed_s(j));
+    len = n > 0 && (size_t)n < size ? (size_t)n : size - 1;
+    if (prog[0] == '\0') {
+        n = snprintf(out + len, size - len,
+                     "    (no transfer running yet: connecting or "
+                     "listing)\n");
+        return len + (n > 0 && (size_t)n < size - len ? (size_t)n : 0);
+    }
+    for (char *line = prog; *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        n = snprintf(out + len, size - len, "%*s%s\n", PROGRESS_INDENT, "", line);
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+        if (nl == NULL)
+            break;
+        line = nl + 1;
+    }
+    return len;
+}
+
 int sh_jobs_list(shell *sh)
 {
     sh_jobs_poll(sh);
@@ -419,35 +455,69 @@ int sh_jobs_list(shell *sh)
         sh_out(sh, "No background jobs.");
         return FTPC_OK;
     }
+    char text[PROGRESS_MAX + 1024];
     for (sh_job *j = sh->jobs; j != NULL; j = j->next) {
-        char prog[PROGRESS_MAX];
-        pthread_mutex_lock(&j->mu);
-        memcpy(prog, j->progress, sizeof(prog));
-        pthread_mutex_unlock(&j->mu);
-        sh_out(sh, "[%d] %-8s %s (%.0f s)", j->id, j->killed ? "Stopping" : "Running", j->what,
-               elapsed_s(j));
-        if (prog[0] == '\0') {
-            sh_out(sh, "    (no transfer running yet: connecting or listing)");
+        fwrite(text, 1, format_job(j, text, sizeof(text)), stdout);
+        fflush(stdout);
+    }
+    return FTPC_OK;
+}
+
+/* What `wait` shows on a terminal while it waits: the awaited jobs as jobs lists them, each
+ * line cut to the terminal's width so that none wraps. Returns the lines drawn. */
+static int draw_waiting(shell *sh, int id)
+{
+    int cols = snapshot_width() + PROGRESS_INDENT;
+    char text[PROGRESS_MAX + 1024];
+    char *frame = NULL;
+    size_t len = 0;
+    int lines = 0;
+    for (sh_job *j = sh->jobs; j != NULL; j = j->next) {
+        if (id > 0 && j->id != id)
             continue;
-        }
-        for (char *line = prog; *line != '\0';) {
-            char *nl = strchr(line, '\n');
-            if (nl != NULL)
-                *nl = '\0';
-            sh_out(sh, "%*s%s", PROGRESS_INDENT, "", line);
-            if (nl == NULL)
-                break;
+        size_t n = format_job(j, text, sizeof(text));
+        char *grown = realloc(frame, len + n + 1);
+        if (grown == NULL)
+            break;
+        frame = grown;
+        for (char *line = text; line < text + n;) {
+            char *nl = memchr(line, '\n', (size_t)(text + n - line));
+            *nl = '\0';
+            size_t used;
+            size_t keep = progress_fit_prefix(line, (size_t)cols - 1, &used);
+            memcpy(frame + len, line, keep);
+            len += keep;
+            frame[len++] = '\n';
+            lines++;
             line = nl + 1;
         }
     }
-    return FTPC_OK;
+    if (frame != NULL)
+        sh_write_all(STDOUT_FILENO, frame, len);
+    free(frame);
+    return lines;
+}
+
+static void erase_waiting(int lines)
+{
+    if (lines <= 0)
+        return;
+    char seq[32];
+    int n = snprintf(seq, sizeof(seq), "\x1b[%dA\x1b[J", lines);
+    sh_write_all(STDOUT_FILENO, seq, (size_t)n);
 }
 
 int sh_jobs_wait(shell *sh, int id)
 {
     if (id > 0 && find(sh, id) == NULL)
         return sh_fail(sh, FTPC_EXIT_USAGE, "no job %d", id);
+    /* On a terminal the jobs' progress stays in view while the shell waits; it is taken
+     * away before any other line (a job's end, its messages) and drawn again after. */
+    bool live = sh->tty && isatty(STDOUT_FILENO);
+    int drawn = 0;
     for (;;) {
+        erase_waiting(drawn);
+        drawn = 0;
         sh_jobs_poll(sh);
         bool pending = id > 0 ? find(sh, id) != NULL : sh->jobs != NULL;
         if (!pending || ftpc_sh_term)
@@ -457,9 +527,13 @@ int sh_jobs_wait(shell *sh, int id)
             sh_out(sh, "(the jobs go on in the background)");
             break;
         }
-        if (ev_run_once(sh->loop, -1) < 0)
+        fflush(stdout);
+        if (live)
+            drawn = draw_waiting(sh, id);
+        if (ev_run_once(sh->loop, live ? WAIT_REDRAW_MS : -1) < 0)
             break;
     }
+    erase_waiting(drawn);
     return FTPC_OK;
 }
 

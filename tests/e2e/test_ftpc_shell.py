@@ -476,6 +476,31 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
+    def test_wait_shows_the_jobs_progress(self):
+        # wait on a terminal keeps the awaited job's progress in view, and takes it away when
+        # the job ends, before its Done line
+        big = self.srv.make_file("waited.bin", 3 * MiB, seed=19)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s4", home, columns=100)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("get -b --limit-rate 1M waited.bin", "Enter")
+        keys("wait", "Enter")
+        self.assertTrue(wait_for(lambda: re.search(
+            r"(?m)^\[1\] Running +get -b --limit-rate 1M waited\.bin \(\d+ s\)\n"
+            r"    waited\.bin .* \d+% .*ETA", capture()), 10), capture())
+        self.assertTrue(wait_for(lambda: "[1] Done" in capture(), 20), capture())
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 10),
+                        capture())
+        screen = capture()
+        self.assertNotIn("Running", screen[screen.index("[1] Done"):], screen)
+        self.assertEqual(self.read_local("waited.bin"), big)
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
+
 
 if __name__ == "__main__":
     unittest.main()
