@@ -72,13 +72,23 @@ static const ftpc_mentry *mtree_find(const ftpc_mtree *t, const char *rel)
     return bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_entry);
 }
 
-static bool good_name(const char *p, size_t n)
+/* Whether a listed name can be mirrored. One that cannot be a local file's name (or would
+ * escape the tree) is counted in tree as refused, "." and ".." are not. */
+static bool good_name(const char *p, size_t n, ftpc_mtree *tree)
 {
     if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] == '/' || p[i] == '\0' || (unsigned char)p[i] < 0x20)
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '/' || p[i] == '\0' || (unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
+            if (tree->refused++ == 0) {
+                size_t k = n < sizeof(tree->refused_name) - 1 ? n : sizeof(tree->refused_name) - 1;
+                for (size_t j = 0; j < k; j++)
+                    tree->refused_name[j] = (unsigned char)p[j] < 0x20 || p[j] == 0x7f ? '?' : p[j];
+                tree->refused_name[k] = '\0';
+            }
             return false;
+        }
+    }
     return true;
 }
 
@@ -121,7 +131,7 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
         return 0;
     const char *name = sp + 1;
     size_t name_len = n - (size_t)(name - p);
-    if (!good_name(name, name_len))
+    if (!good_name(name, name_len, tree))
         return 0;
     int type = -1; /* 0 file, 1 dir */
     int64_t size = -1, mtime = -1;
@@ -239,7 +249,7 @@ static int parse_list_line(const char *p, size_t n, time_t now, ftpc_mtree *tree
         if (name >= p + n)
             return 0;
         size_t name_len = n - (size_t)(name - p);
-        if (!good_name(name, name_len))
+        if (!good_name(name, name_len, tree))
             return 0;
         ftpc_mentry *en = mtree_add(tree, name, name_len);
         if (en == NULL)
@@ -332,7 +342,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *name = de->d_name;
-        if (!good_name(name, strlen(name)))
+        if (!good_name(name, strlen(name), tree))
             continue;
         char sub[FTPC_URL_PATH_MAX], full[FTPC_URL_PATH_MAX];
         if (join(sub, sizeof(sub), rel, name) < 0 || join(full, sizeof(full), root, sub) < 0)
@@ -429,6 +439,9 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                 rc = FTPC_EXIT_LOCAL;
                 break;
             }
+            if (one.refused > 0 && tree->refused == 0)
+                memcpy(tree->refused_name, one.refused_name, sizeof(tree->refused_name));
+            tree->refused += one.refused;
             for (size_t k = 0; rc == 0 && k < one.n; k++) {
                 char rel[FTPC_URL_PATH_MAX];
                 if (join(rel, sizeof(rel), level[i], one.v[k].rel) < 0)
@@ -570,6 +583,18 @@ static void say_deleted(const ftpc_cli *cli, ftpc_ctx *ctx, const char *rel, boo
         ftpc_msg(ctx, "%s%s: deleted%s", rel, dir ? "/" : "", where);
 }
 
+/* Names of the tree copied from that cannot be copied: said once, counted as skipped. */
+static void say_refused(ftpc_ctx *ctx, const ftpc_mtree *t, const char *side, counts *c)
+{
+    if (t->refused == 0)
+        return;
+    ftpc_msg(ctx,
+             "ftpc: mirror: %zu %s %s left out: a control character or '/' in the name ('%s'%s)",
+             t->refused, side, t->refused == 1 ? "name" : "names", t->refused_name,
+             t->refused > 1 ? " and others" : "");
+    c->skipped += (long)t->refused;
+}
+
 /* Download: remote tree into cli->mirror_dir. */
 static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
 {
@@ -583,6 +608,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         ftpc_mtree_free(&rt);
         return status;
     }
+    say_refused(ctx, &rt, "remote", c);
     struct stat st;
     if (stat(root, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
@@ -761,6 +787,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         ftpc_mtree_free(&lt);
         return status;
     }
+    say_refused(ctx, &lt, "local", c);
     /* The remote root first (an existing directory is fine). */
     const char *base = cli->mirror_url.path;
     if (!cli->dry_run && base[0] != '\0' && strcmp(base, "/") != 0) {

@@ -30,11 +30,16 @@ typedef struct ftpc_mentry {
 typedef struct ftpc_mtree {
     ftpc_mentry *v;
     size_t n, cap;
+    /* Names a listing held that cannot be a local file's (a control character or '/'):
+     * left out, counted, and the first kept (its control characters as '?') to be named. */
+    size_t refused;
+    char refused_name[80];
 } ftpc_mtree;
 
 /* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries
  * named by their bare name, appended to tree. Only plain files and directories are kept;
- * ".", "..", names with '/' and unparsable lines are skipped. now decides the year of LIST
+ * ".", "..", and unparsable lines are skipped, and so are names with '/' or a control
+ * character, which tree->refused counts. now decides the year of LIST
  * dates given without one. Returns the number added, or -1 when out of memory. */
 int ftpc_mirror_parse(const char *buf, size_t len, bool mlsd, time_t now, ftpc_mtree *tree);
 

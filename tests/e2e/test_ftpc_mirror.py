@@ -62,6 +62,27 @@ class TestMirrorGet(MirrorCase):
         r = self.ftpc("mirror", self.srv.url("src/"), "out")
         self.assertEqual(self.summary(r), (0, 5, 0))
 
+    def test_names_that_cannot_be_mirrored_are_counted_and_named(self):
+        self.srv.make_file("odd/ok.bin", 1000, seed=3)
+        self.srv.make_file("odd/bad\x01name.bin", 10, seed=4)
+        self.srv.make_file("odd/sub/worse\x1b[2J.bin", 10, seed=5)
+        r = self.ftpc("mirror", self.srv.url("odd"), "out")
+        err = r.stderr.decode()
+        self.assertIn("ftpc: mirror: 2 remote names left out: a control character or '/' in the "
+                      "name (", err)
+        self.assertNotIn("\x1b[2J", err)
+        self.assertEqual(self.summary(r), (1, 2, 0))
+        self.assertEqual(sorted(os.listdir(self.local("out"))), ["ok.bin", "sub"])
+        self.assertEqual(os.listdir(self.local("out/sub")), [])
+        # and the other way: a local name the same holds back from an upload
+        os.mkdir(self.local("up"))
+        self.write_local("up/fine.txt", b"fine")
+        self.write_local("up/tab\there.txt", b"tab")
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dest"))
+        self.assertIn("ftpc: mirror: 1 local name left out: a control character or '/' in the "
+                      "name ('tab?here.txt')", r.stderr.decode())
+        self.assertEqual(sorted(os.listdir(self.srv.local("dest"))), ["fine.txt"])
+
     def test_parallel_and_changes(self):
         self.make_remote_tree()
         self.ftpc("mirror", "-j", "4", self.srv.url("src"), "out")
