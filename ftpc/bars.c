@@ -33,6 +33,7 @@ struct ftpc_bar {
     uint64_t offset, pos;
     uint64_t wire; /* MODE Z: bytes on the wire, 0 when not compressed */
     long long start_ms;
+    long long end_ms; /* the bytes all moved (ftpc_bar_checking); 0 while they move */
     progress_rate rate;
 };
 
@@ -257,6 +258,10 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     else
         snprintf(rate, sizeof(rate), "--");
     snprintf(eta, sizeof(eta), "ETA %s", eta_s);
+    if (bps < 0.0) { /* FTPC_BAR_CHECKING */
+        snprintf(rate, sizeof(rate), "verifying");
+        eta[0] = '\0';
+    }
     if (wire > 0) {
         char wire_s[24];
         size_t sl = strlen(sizes);
@@ -353,7 +358,7 @@ static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long lo
 {
     char size[24], el[24], rate[32], off[24];
     uint64_t moved = bar->pos - bar->offset;
-    long long ms = now - bar->start_ms;
+    long long ms = (bar->end_ms > 0 ? bar->end_ms : now) - bar->start_ms;
     double avg = (double)moved * 1000.0 / (double)(ms > 0 ? ms : 1);
     sb_printf(out, "%s: %s in %s (%s)", bar->name, progress_size_str(moved, size, sizeof(size)),
               progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
@@ -363,10 +368,20 @@ static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long lo
         sb_printf(out, ", wire %s (MODE Z)", progress_size_str(bar->wire, off, sizeof(off)));
 }
 
+/* A bar's rate for its line; negative while its bytes are checked (the line says so). */
+static double bar_bps(const ftpc_bar *bar, long long now)
+{
+    return bar->end_ms > 0 ? -1.0 : progress_rate_bps(&bar->rate, now);
+}
+
 static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
 {
     char done_s[24], total_s[24], rate[32], eta[24];
     double bps = progress_rate_bps(&bar->rate, now);
+    if (bar->end_ms > 0) {
+        sb_printf(out, "%s: verifying\n", bar->name);
+        return;
+    }
     char wire_s[24], wire_note[48] = "";
     progress_size_str(bar->pos, done_s, sizeof(done_s));
     if (bar->wire > 0)
@@ -414,8 +429,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             break;
         }
         ftpc_bars_format_line_wire(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
-                                   bar->name, bar->pos, bar->total,
-                                   progress_rate_bps(&bar->rate, now), bar->wire);
+                                   bar->name, bar->pos, bar->total, bar_bps(bar, now), bar->wire);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");
@@ -697,7 +711,18 @@ void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes)
     b->finished_bytes = b->finished_bytes > bytes ? b->finished_bytes - bytes : 0;
 }
 
+void ftpc_bar_checking(ftpc_bar *bar)
+{
+    if (bar != NULL && bar->end_ms == 0)
+        bar->end_ms = ev_now(bar->b->loop);
+}
+
 void ftpc_bar_done(ftpc_bar *bar, bool ok)
+{
+    ftpc_bar_done_note(bar, ok, NULL);
+}
+
+void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
 {
     if (bar == NULL)
         return;
@@ -716,6 +741,8 @@ void ftpc_bar_done(ftpc_bar *bar, bool ok)
         b->finished_bytes += bar->pos;
         if (!b->quiet) {
             summary_line(b, &b->pending, bar, ev_now(b->loop));
+            if (note != NULL)
+                sb_printf(&b->pending, ", %s", note);
             sb_str(&b->pending, "\n");
             if (!b->live) {
                 write_all(b->fd, b->pending.p, b->pending.len);

@@ -58,11 +58,17 @@ void ftpc_bars_erase(ftpc_bars *b);
 void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes);
 /* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. Frees bar. */
 void ftpc_bar_done(ftpc_bar *bar, bool ok);
+/* The same with note appended to the summary ("a.bin: 3 MiB in 0.1 s (30 MiB/s), note"). */
+void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note);
+/* The bytes have all moved and a check of them runs: the line says "verifying" in place of
+ * rate and ETA, and the summary's time and rate are the transfer's, without the check. */
+void ftpc_bar_checking(ftpc_bar *bar);
 
 /* Prints one line (no newline needed) above the live lines. Always shown, even when quiet. */
 void ftpc_bars_message(ftpc_bars *b, const char *line);
 
 /* The line for one transfer into out (at most width-1 cells, no newline), exposed for tests.
+ * A negative bps stands for a transfer being verified: "verifying" in place of rate and ETA.
  * name_cells is the width of the name column shared by the lines of a frame (0: fit this
  * name alone). Returns the byte length. */
 size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "bars.h"
 #include "conn.h"
 #include "fsops.h"
 #include "segget.h"
@@ -164,6 +165,10 @@ static void op_done(void *ud, int status, bool reusable)
     } else if (start_verify(s, status, reusable)) {
         return;
     }
+    /* A line held for a check that did not run (or did not say) ends as the transfer did. */
+    ftpc_bar_done(t->held_bar, status == FTPC_OK);
+    t->held_bar = NULL;
+    t->hold_bar = false;
     if (s->p != NULL) {
         ftpc_segput_free(s->p);
         s->p = NULL;
@@ -237,6 +242,8 @@ static void start_task(slot *s)
             return;
         }
     } else if (is_transfer(t)) {
+        /* whether a check follows is known at the end (the local file exists by then) */
+        t->hold_bar = r->ctx->opts->verify;
         s->x = ftpc_xfer_new(r->ctx, t, op_done, s);
         if (s->x != NULL) {
             ftpc_xfer_start(s->x, c);

@@ -57,6 +57,10 @@ typedef struct ftpc_task {
     bool own_prefix;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
     bool finished;
+    /* A transfer whose HASH check follows (jobs.c): its line stays up, marked as checking,
+     * and ends with the check's outcome in its summary ("..., verified sha256"). */
+    bool hold_bar;
+    struct ftpc_bar *held_bar;
     ftpc_err err;   /* err.status 0 on success */
     uint64_t bytes; /* moved by the successful attempt */
 } ftpc_task;

@@ -506,9 +506,21 @@ static int lh_start(lhash *l, ftpc_ctx *ctx, const char *path, digest_algo a, of
 
 /* ---- reports ---- */
 
-void ftpc_verify_report(ftpc_ctx *ctx, const ftpc_task *t, bool verified, digest_algo algo,
+void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo algo,
                         const char *detail)
 {
+    /* The transfer's line waited for this: a match goes into its summary, anything else
+     * follows it on a line of its own. */
+    if (t->held_bar != NULL && verified) {
+        char note[96];
+        snprintf(note, sizeof(note), "verified %s%s%s%s", ftpc_hash_label(algo),
+                 detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "");
+        ftpc_bar_done_note(t->held_bar, true, note);
+        t->held_bar = NULL;
+        return;
+    }
+    ftpc_bar_done(t->held_bar, true);
+    t->held_bar = NULL;
     if (ctx->opts->quiet)
         return;
     const char *name = ftpc_task_name(t);

@@ -126,7 +126,7 @@ bool ftpc_verify_wanted(const ftpc_ctx *ctx, const ftpc_task *t);
 
 /* Prints "NAME: verified ALGO (DETAIL)" or "NAME: not verified (WHY)" unless quiet; a server
  * without HASH (FTPC_NO_HASH) is said once per server, with the first of its files. */
-void ftpc_verify_report(ftpc_ctx *ctx, const ftpc_task *t, bool verified, digest_algo algo,
+void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo algo,
                         const char *detail);
 
 /* ---- a streamed byte range ---- */

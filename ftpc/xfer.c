@@ -251,7 +251,12 @@ static void succeed(ftpc_xfer *x)
         ftpc_bar_update(x->bar, x->pos);
         if (x->zon)
             ftpc_bar_wire(x->bar, x->wire);
-        ftpc_bar_done(x->bar, true);
+        if (x->t->hold_bar) { /* its check follows: the line ends with the outcome */
+            ftpc_bar_checking(x->bar);
+            x->t->held_bar = x->bar;
+        } else {
+            ftpc_bar_done(x->bar, true);
+        }
         x->bar = NULL;
     }
     finish(x, FTPC_OK, true);

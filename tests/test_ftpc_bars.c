@@ -113,6 +113,17 @@ START_TEST(test_line_unknown_total)
 }
 END_TEST
 
+/* A transfer whose bytes have all moved while its HASH check runs (a negative rate). */
+START_TEST(test_line_verifying)
+{
+    char out[512];
+    ftpc_bars_format_line(out, sizeof(out), 100, 0, false, false, "v.bin", 100, 100, -1.0);
+    ck_assert_ptr_nonnull(strstr(out, "100%"));
+    ck_assert_ptr_nonnull(strstr(out, "verifying"));
+    ck_assert_ptr_null(strstr(out, "ETA"));
+}
+END_TEST
+
 START_TEST(test_line_long_name_cut)
 {
     char out[512];
@@ -318,6 +329,7 @@ static Suite *bars_suite(void)
     Suite *s = suite_create("ftpc_bars");
     TCase *tc = tcase_create("line");
     tcase_add_test(tc, test_line_wide);
+    tcase_add_test(tc, test_line_verifying);
     tcase_add_test(tc, test_line_wire);
     tcase_add_test(tc, test_line_fits_every_width);
     tcase_add_test(tc, test_line_narrow_drops_columns);

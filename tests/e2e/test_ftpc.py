@@ -616,9 +616,11 @@ class TestGlobs(FtpcCase):
         for n, data in want.items():
             self.assertEqual(self.read_local(n), data)
         lines = r.stderr.decode().splitlines()
-        # three summaries, each followed by its HASH check (--verify, the default)
-        self.assertEqual(len([l for l in lines if "verified sha256" not in l]), 3)
-        self.assertEqual(len([l for l in lines if "verified sha256" in l]), 3)
+        # three summaries, each ending with its HASH check (--verify, the default), and the
+        # run's total
+        self.assertEqual(len([l for l in lines if l.endswith(", verified sha256")]), 3, lines)
+        self.assertEqual(len(lines), 4, lines)
+        self.assertTrue(lines[-1].startswith("Total: 3 files, "), lines)
 
     def test_remote_glob_order_and_other_urls(self):
         a = self.srv.make_file("x1", 10, seed=1)
@@ -830,7 +832,7 @@ class TestResume(FtpcCase):
         self.assertIn("the 100000 bytes already in .chg.bin.ftpc-part differ from the server's: "
                       "downloading it all again", err)
         self.assertNotIn("> REST", err)
-        self.assertIn("chg.bin: verified sha256", err)
+        self.assertRegex(err, r"(?m)^chg\.bin: .*, verified sha256$")
         self.assertEqual(self.read_local("chg.bin"), data)
         self.assertEqual(sorted(os.listdir(self.tmp)), ["chg.bin"])
 
@@ -896,7 +898,7 @@ class TestResume(FtpcCase):
         self.assertIn("> STOR upc.bin", err)
         self.assertNotIn("> REST", err)
         self.assertNotIn("> APPE", err)
-        self.assertIn("upc.bin: verified sha256", err)
+        self.assertRegex(err, r"(?m)^upc\.bin: .*, verified sha256$")
         self.assertEqual(self.srv.read("upc.bin"), data)
 
     def test_resume_upload_same_size_but_different_uploads_again(self):
@@ -1121,19 +1123,19 @@ class TestProgress(FtpcCase):
         progress = re.findall(r"^plain\.bin: \d+% \(.* of 2\.50 MiB\), .*/s, ETA \d+:\d\d$", err,
                               re.M)
         self.assertGreaterEqual(len(progress), 1, err)
-        self.assertRegex(err, r"(?m)^plain\.bin: 2\.50 MiB in [\d.]+ s \(.*/s\)$")
+        self.assertRegex(err, r"(?m)^plain\.bin: 2\.50 MiB in [\d.]+ s \(.*/s\), verified sha256$")
         self.assertEqual(self.read_local("plain.bin"), data)
 
     def test_server_names_cannot_drive_the_terminal(self):
         # a file name is the server's to choose: an escape sequence in it is shown as '?'
-        # in every line that names the file, the check's line as well as the summary
+        # in every line that names the file
         name = "red\x1b[31mX\x1b[0m.bin"
         self.srv.make_file(name, 3000, seed=31)
         os.mkdir(self.local("ev"))
         r = self.ftpc("get", "-O", self.local("ev"), self.srv.url("red*"))
         err = r.stderr.decode()
         self.assertNotIn("\x1b", err)
-        self.assertRegex(err, r"(?m)^red\?\[31mX\?\[0m\.bin: verified sha256$")
+        self.assertRegex(err, r"(?m)^red\?\[31mX\?\[0m\.bin: .*, verified sha256$")
         self.assertEqual(os.listdir(self.local("ev")), [name])
 
     def test_default_not_a_tty_summary_only(self):
@@ -1142,9 +1144,9 @@ class TestProgress(FtpcCase):
         err = r.stderr.decode()
         self.assertNotIn("\r", err)
         self.assertNotIn("\x1b", err)
-        # the summary, then the HASH check's line (--verify, the default)
-        self.assertEqual(len(err.splitlines()), 2, err)
-        self.assertRegex(err, r"^s\.bin: 97\.7 KiB in [\d.]+ s \(.*/s\)\ns\.bin: verified sha256\n$")
+        # one line: the summary, with the HASH check's outcome (--verify, the default)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertRegex(err, r"^s\.bin: 97\.7 KiB in [\d.]+ s \(.*/s\), verified sha256\n$")
 
     def test_quiet(self):
         self.srv.make_file("q.bin", 100000)

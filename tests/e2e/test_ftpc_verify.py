@@ -1,6 +1,6 @@
 """End-to-end tests of ftpc's transfer verification (--verify, the default; --no-verify): after
 a download or upload ftpc asks the server for HASH and compares it with the SHA-256 of the
-local bytes. Against the built ftpd: get and put say "verified sha256"; a file changed on the
+local bytes. Against the built ftpd: get and put end their lines with "verified sha256"; a file changed on the
 server during a download (same size, bytes already sent) and a source changed during an
 upload are caught with exit code 8 and both digests named; --no-verify sends no HASH; a
 segmented get checks every segment with HASH over RANG. Against vsftpd (no HASH): the
@@ -46,7 +46,7 @@ class TestVerifyFtpd(FtpcCase):
         data = self.srv.make_file("a.bin", 3 * MiB + 11, seed=41)
         r = self.ftpc("get", self.srv.url("a.bin"))
         self.assertEqual(self.read_local("a.bin"), data)
-        self.assertIn("a.bin: verified sha256", r.stderr.decode())
+        self.assertRegex(r.stderr.decode(), r"(?m)^a\.bin: .*, verified sha256$")
         self.assertEqual(self.hash_cmds(), ["a.bin"])
 
     def test_put_verified(self):
@@ -54,7 +54,7 @@ class TestVerifyFtpd(FtpcCase):
         self.write_local("up.bin", up)
         r = self.ftpc("put", "up.bin", self.srv.url("up.bin"))
         self.assertEqual(self.srv.read("up.bin"), up)
-        self.assertIn("up.bin: verified sha256", r.stderr.decode())
+        self.assertRegex(r.stderr.decode(), r"(?m)^up\.bin: .*, verified sha256$")
         self.assertEqual(self.hash_cmds(), ["up.bin"])
 
     def test_empty_and_several(self):
@@ -62,8 +62,8 @@ class TestVerifyFtpd(FtpcCase):
         d1 = self.srv.make_file("one.bin", 70000, seed=43)
         r = self.ftpc("-j", "2", "get", self.srv.url("empty"), self.srv.url("one.bin"))
         err = r.stderr.decode()
-        self.assertIn("empty: verified sha256", err)
-        self.assertIn("one.bin: verified sha256", err)
+        self.assertRegex(err, r"(?m)^empty: 0 B in .*, verified sha256$")
+        self.assertRegex(err, r"(?m)^one\.bin: 68\.4 KiB in .*, verified sha256$")
         self.assertEqual(self.read_local("empty"), b"")
         self.assertEqual(self.read_local("one.bin"), d1)
 
@@ -220,7 +220,7 @@ class TestSlowHash(unittest.TestCase):
         data = data_bytes(64 * MiB, 51)  # allowance: 1 s + 64 MiB / 32 MiB/s = 3 s
         r, _ = self.run_get(data, 2.0)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(b"f.bin: verified sha256", r.stderr)
+        self.assertRegex(r.stderr, rb"(?m)^f\.bin: .*, verified sha256$")
         r, took = self.run_get(data, 8.0)
         self.assertEqual(r.returncode, 7, r.stderr)
         self.assertIn(b"timed out", r.stderr)
