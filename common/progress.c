@@ -237,3 +237,20 @@ size_t progress_fit_prefix(const char *s, size_t cells, size_t *used)
     *used = n;
     return (size_t)(p - s);
 }
+
+void progress_sanitize(char *dst, size_t dst_size, const char *src)
+{
+    size_t i = 0;
+    for (; src[i] != '\0' && i + 1 < dst_size; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    /* Do not leave half a UTF-8 sequence at the cut. */
+    while (i > 0 && ((unsigned char)dst[i - 1] & 0x80) && src[i] != '\0' &&
+           ((unsigned char)src[i] & 0xC0) == 0x80) {
+        i--;
+        if (((unsigned char)dst[i] & 0xC0) == 0xC0)
+            break;
+    }
+    dst[i] = '\0';
+}

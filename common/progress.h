@@ -68,6 +68,9 @@ int progress_percent(uint64_t done, uint64_t total);
 size_t progress_char_cells(const char *s, size_t *len);
 /* Cells of a UTF-8 string. */
 size_t progress_cells(const char *s);
+/* src for a terminal into dst: control characters become '?', and a cut never leaves half a
+ * UTF-8 sequence. */
+void progress_sanitize(char *dst, size_t size, const char *src);
 /* Bytes of the longest start of s that fits in `cells` cells; *used gets the cells it takes
  * (less than `cells` when a wide character did not fit). */
 size_t progress_fit_prefix(const char *s, size_t cells, size_t *used);

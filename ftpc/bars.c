@@ -154,23 +154,6 @@ static void add_fitted(strbuf *out, const char *s, size_t w)
         sb_add(out, " ", 1);
 }
 
-static void sanitize(char *dst, size_t dst_size, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] != '\0' && i + 1 < dst_size; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    /* Do not leave half a UTF-8 sequence at the cut. */
-    while (i > 0 && ((unsigned char)dst[i - 1] & 0x80) && src[i] != '\0' &&
-           ((unsigned char)src[i] & 0xC0) == 0x80) {
-        i--;
-        if (((unsigned char)dst[i] & 0xC0) == 0xC0)
-            break;
-    }
-    dst[i] = '\0';
-}
-
 /* Cuts s to at most max visible cells (escape sequences take none). */
 static void cut_to_cells(strbuf *s, size_t max, bool color)
 {
@@ -641,7 +624,7 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     if (bar == NULL)
         return NULL;
     bar->b = b;
-    sanitize(bar->name, sizeof(bar->name), name);
+    progress_sanitize(bar->name, sizeof(bar->name), name);
     bar->total = total;
     bar->offset = bar->pos = offset;
     bar->start_ms = ev_now(b->loop);

@@ -60,20 +60,6 @@ static void put_spaces(text *t, size_t n)
         put(t, " ", 1);
 }
 
-/* Client-chosen text with its control characters shown as '?', cut at a character's start. */
-static void sanitize(char *dst, size_t size, const char *src)
-{
-    size_t i = 0;
-    for (; src[i] != '\0' && i + 1 < size; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    if (src[i] != '\0')
-        while (i > 0 && ((unsigned char)src[i] & 0xC0) == 0x80)
-            i--;
-    dst[i] = '\0';
-}
-
 /* Appends s in exactly w cells: padded, or cut with "..." where it was cut, at its start
  * when keep_tail (a path's file name is what tells transfers apart), else at its end. */
 static void put_fitted(text *t, const char *s, size_t w, bool pad, bool keep_tail)
@@ -125,8 +111,8 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
     size_t w = width > 20 ? (size_t)width - 1 : 19;
 
     char user[128], path[LIVEVIEW_LINE_MAX], left[256];
-    sanitize(user, sizeof(user), it->user ? it->user : "-");
-    sanitize(path, sizeof(path), it->path ? it->path : "");
+    progress_sanitize(user, sizeof(user), it->user ? it->user : "-");
+    progress_sanitize(path, sizeof(path), it->path ? it->path : "");
     text l = {left, 0, sizeof(left)};
     char id[32];
     snprintf(id, sizeof(id), "[%lu] ", it->id);

@@ -223,11 +223,27 @@ START_TEST(test_percent)
 }
 END_TEST
 
+START_TEST(test_sanitize_marks_controls_and_cuts_whole_characters)
+{
+    char out[8];
+    progress_sanitize(out, sizeof(out), "a\x1b[2J\r\n");
+    ck_assert_str_eq(out, "a?[2J??");
+    /* "ab" then three 3-byte characters: room for 7 bytes keeps only the first whole one */
+    progress_sanitize(out, sizeof(out), "ab\xe6\x96\x87\xe6\x96\x87\xe6\x96\x87");
+    ck_assert_str_eq(out, "ab\xe6\x96\x87");
+    ck_assert_uint_eq(progress_cells("ab\xe6\x96\x87"), 4);
+    size_t used;
+    ck_assert_uint_eq(progress_fit_prefix("ab\xe6\x96\x87z", 3, &used), 2);
+    ck_assert_uint_eq(used, 2);
+}
+END_TEST
+
 static Suite *progress_suite(void)
 {
     Suite *s = suite_create("progress");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_rate_constant);
+    tcase_add_test(tc, test_sanitize_marks_controls_and_cuts_whole_characters);
     tcase_add_test(tc, test_rate_too_early);
     tcase_add_test(tc, test_rate_window_follows_change);
     tcase_add_test(tc, test_rate_stall_decays);

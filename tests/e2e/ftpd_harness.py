@@ -286,6 +286,30 @@ def reset_close(sock):
     sock.close()
 
 
+def read_pty(master, timeout, done=None, proc=None):
+    """What arrives on a pseudo-terminal's master side, read until done(data) holds, the other
+    side is closed, proc (if given) has exited with nothing more to read, or timeout seconds
+    have passed."""
+    import select
+    data = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            data += chunk
+            if done is not None and done(data):
+                break
+        elif proc is not None and proc.poll() is not None:
+            break
+    return data
+
+
 def wait_for(pred, timeout=10.0, interval=0.02):
     """Polls pred() until it returns a true value (returned) or timeout (returns the last)."""
     deadline = time.monotonic() + timeout

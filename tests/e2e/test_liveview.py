@@ -1,18 +1,20 @@
 """The server's live view (--progress): a block below the log with a line per running
 transfer and a total line, drawn by the real binary while real transfers run. On by itself
 when standard error is a terminal; never on a pipe unless asked for."""
+import fcntl
 import os
 import pty
 import re
-import select
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 import unittest
 
-from ftpd_harness import (FTPD_BIN, ServerTestCase, data_bytes, recv_all, recv_exactly,
-                          run_as_user, wait_for)
+from ftpd_harness import (FTPD_BIN, ServerTestCase, data_bytes, read_pty, recv_all,
+                          recv_exactly, run_as_user)
 
 BIG = 64 << 20  # sparse: costs no disk
 ERASE = "\r\x1b["
@@ -119,9 +121,6 @@ class TestLiveViewTerminal(unittest.TestCase):
     def test_view_on_a_terminal(self):
         master, slave = pty.openpty()
         # 50 columns: every line the view draws must fit in 49
-        import fcntl
-        import struct
-        import termios
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 50, 0, 0))
         root = os.path.dirname(os.path.abspath(__file__))
         users = tempfile.NamedTemporaryFile("w", prefix="ftpd-e2e-users-", delete=False)
@@ -134,40 +133,21 @@ class TestLiveViewTerminal(unittest.TestCase):
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                                 cwd=root)
         os.close(slave)
+        s = None
         out = b""
         try:
-            deadline = time.monotonic() + 10
-            port = None
-            while time.monotonic() < deadline:
-                r, _, _ = select.select([master], [], [], 0.2)
-                if r:
-                    try:
-                        out += os.read(master, 65536)
-                    except OSError:
-                        break
-                m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
-                if m and port is None:
-                    port = int(m.group(1))
-                    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-                if port is not None and re.search(rb"ftpd: 1 session, 0 transfers", out):
-                    break
-            self.assertIsNotNone(port, out[-2000:])
-            self.assertRegex(out, rb"ftpd: 1 session, 0 transfers", out[-2000:])
-            s.close()
+            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
+            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
+            self.assertTrue(m, out[-2000:])
+            s = socket.create_connection(("127.0.0.1", int(m.group(1))), timeout=5)
+            out += read_pty(master, 10, done=lambda d: b"ftpd: 1 session, 0 transfers" in d)
+            self.assertIn(b"ftpd: 1 session, 0 transfers", out, out[-2000:])
         finally:
+            if s is not None:
+                s.close()
             proc.terminate()
             proc.wait(10)
-            while True:
-                r, _, _ = select.select([master], [], [], 0.2)
-                if not r:
-                    break
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                out += chunk
+            out += read_pty(master, 5)
             os.close(master)
         text = out.decode("utf-8", "replace")
         for frame_line in re.findall(r"ftpd: \d+ sessions?[^\r\n\x1b]*", text):

@@ -18,7 +18,6 @@ import pty
 import pwd
 import re
 import resource
-import select
 import shutil
 import socket
 import subprocess
@@ -26,7 +25,7 @@ import tempfile
 import time
 import unittest
 
-from ftpd_harness import FTPD_BIN, INTERNAL_PREFIXES, SANITIZER_MARKERS, FtpdServer
+from ftpd_harness import FTPD_BIN, INTERNAL_PREFIXES, SANITIZER_MARKERS, FtpdServer, read_pty
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -323,20 +322,7 @@ class TestStressFtpd(StressCase):
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                  stderr=slave, env=env)
             os.close(slave)
-            data = b""
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                r, _, _ = select.select([master], [], [], 0.5)
-                if r:
-                    try:
-                        chunk = os.read(master, 65536)
-                    except OSError:
-                        break
-                    if not chunk:
-                        break
-                    data += chunk
-                elif p.poll() is not None:
-                    break
+            data = read_pty(master, 30, proc=p)
             os.close(master)
             self.assertEqual(p.wait(30), 0)
             text = data.decode("utf-8", "replace")
