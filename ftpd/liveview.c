@@ -23,7 +23,7 @@
 /* A user name longer than this is cut, so the paths keep their room. */
 #define USER_CELLS 16
 /* Below this many cells for the path, the line drops its bar, then its ETA. */
-#define PATH_MIN_CELLS 12
+#define PATH_MIN_CELLS 20
 
 struct liveview {
     server *srv;
@@ -122,40 +122,40 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
     put_str(&l, it->verb ? it->verb : "?");
     put_str(&l, " ");
 
-    char done_s[16], exp_s[16], rate_s[32], eta_s[24], bar[128];
-    progress_size_str(it->done > 0 ? (uint64_t)it->done : 0, done_s, sizeof(done_s));
-    progress_rate_str(it->bps, rate_s, sizeof(rate_s));
+    /* Fixed-width columns after the path, as in ftpc's bars, so that the lines of a frame
+     * line up and a line does not shift as its numbers change; an upload (size unknown)
+     * leaves its percent, bar and ETA blank. */
+    char pct_s[8] = "  --", sizes[40], rate_s[32], eta_s[32] = "", bar[128];
+    uint64_t done = it->done > 0 ? (uint64_t)it->done : 0;
+    int cells = (int)w / 10;
+    cells = cells < 6 ? 6 : cells > 30 ? 30 : cells;
+    double frac = 0.0;
+    progress_size_str(done, sizes, sizeof(sizes));
+    if (it->expect >= 0) {
+        uint64_t total = (uint64_t)it->expect;
+        char total_s[16], dur[24];
+        snprintf(pct_s, sizeof(pct_s), "%3d%%", progress_percent(done, total));
+        size_t n = strlen(sizes);
+        snprintf(sizes + n, sizeof(sizes) - n, "/%s",
+                 progress_size_str(total, total_s, sizeof(total_s)));
+        frac = total > 0 ? (double)done / (double)total : 1.0;
+        long eta = done >= total ? 0 : progress_eta(total - done, it->bps);
+        if (!it->waiting)
+            snprintf(eta_s, sizeof(eta_s), "ETA %s", progress_duration_str(eta, dur, sizeof(dur)));
+    }
+    if (it->waiting)
+        snprintf(rate_s, sizeof(rate_s), "queued"); /* in line for a download slot */
+    else
+        progress_rate_str(it->bps, rate_s, sizeof(rate_s));
+    progress_bar(bar, sizeof(bar), cells, frac, PROGRESS_BAR_ASCII);
     /* The fullest variant first; each later one gives the path more room. */
     char variants[3][256];
     int nvar = 0;
-    const char *speed = it->waiting ? "waiting for a download slot" : rate_s;
-    if (it->expect >= 0) {
-        uint64_t done = it->done > 0 ? (uint64_t)it->done : 0, total = (uint64_t)it->expect;
-        int pct = progress_percent(done, total);
-        progress_size_str(total, exp_s, sizeof(exp_s));
-        long eta = done >= total ? 0 : progress_eta(total - done, it->bps);
-        progress_duration_str(eta, eta_s, sizeof(eta_s));
-        int cells = (int)w / 10;
-        cells = cells < 6 ? 6 : cells > 30 ? 30 : cells;
-        progress_bar(bar, sizeof(bar), cells, total > 0 ? (double)done / (double)total : 1.0,
-                     PROGRESS_BAR_ASCII);
-        if (it->waiting) {
-            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% [%s] %s/%s %s", pct, bar,
-                     done_s, exp_s, speed);
-            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% %s/%s %s", pct, done_s, exp_s,
-                     speed);
-        } else {
-            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% [%s] %s/%s %s ETA %s", pct, bar,
-                     done_s, exp_s, speed, eta_s);
-            snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% %s/%s %s ETA %s", pct, done_s,
-                     exp_s, speed, eta_s);
-        }
-        snprintf(variants[nvar++], sizeof(variants[0]), " %3d%% %s", pct,
-                 it->waiting ? "waiting" : rate_s);
-    } else {
-        snprintf(variants[nvar++], sizeof(variants[0]), " %s %s", done_s, speed);
-        snprintf(variants[nvar++], sizeof(variants[0]), " %s", done_s);
-    }
+    snprintf(variants[nvar++], sizeof(variants[0]), " %s [%s] %17s %10s %-9s", pct_s, bar, sizes,
+             rate_s, eta_s);
+    snprintf(variants[nvar++], sizeof(variants[0]), " %s %17s %10s %-9s", pct_s, sizes, rate_s,
+             eta_s);
+    snprintf(variants[nvar++], sizeof(variants[0]), " %s %10s", pct_s, rate_s);
     size_t lc = progress_cells(left);
     int pick = nvar - 1;
     for (int i = 0; i < nvar; i++)
@@ -169,6 +169,8 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
         put_fitted(&t, path, w - lc - rc, true, true);
     put_str(&t, variants[pick]);
     cut_cells(&t, w);
+    while (t.len > 0 && out[t.len - 1] == ' ') /* blanks at the end would only cost bytes */
+        out[--t.len] = '\0';
     return t.len;
 }
 
