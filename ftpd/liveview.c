@@ -263,7 +263,8 @@ static size_t collect(liveview *v, long long now, liveview_totals *tot)
         }
         v->items[n++] = x;
     }
-    qsort(v->items, n, sizeof *v->items, by_session);
+    if (n > 1) /* qsort's array may not be NULL, even for no items */
+        qsort(v->items, n, sizeof *v->items, by_session);
     return n;
 }
 
