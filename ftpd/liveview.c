@@ -102,13 +102,20 @@ static void cut_cells(text *t, size_t w)
 
 /* ---- lines ---- */
 
+/* The cells a line may take: one less than the terminal's width, so that it never wraps,
+ * and room for the shortest line even on a tiny terminal. */
+static size_t line_cells(int width)
+{
+    return width > 20 ? (size_t)width - 1 : 19;
+}
+
 size_t liveview_format_item(char *out, size_t size, int width, const liveview_item *it)
 {
     if (size == 0)
         return 0;
     text t = {out, 0, size};
     out[0] = '\0';
-    size_t w = width > 20 ? (size_t)width - 1 : 19;
+    size_t w = line_cells(width);
 
     char user[128], path[LIVEVIEW_LINE_MAX], left[256];
     progress_sanitize(user, sizeof(user), it->user ? it->user : "-");
@@ -185,7 +192,7 @@ size_t liveview_format_totals(char *out, size_t size, int width, const liveview_
         return 0;
     text t = {out, 0, size};
     out[0] = '\0';
-    size_t w = width > 20 ? (size_t)width - 1 : 19;
+    size_t w = line_cells(width);
     char in_s[32], out_s[32], line[512];
     progress_rate_str(tot->in_bps, in_s, sizeof(in_s));
     progress_rate_str(tot->out_bps, out_s, sizeof(out_s));
