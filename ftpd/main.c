@@ -18,6 +18,7 @@
 #include "liveview.h"
 #include "log.h"
 #include "net.h"
+#include "recover.h"
 #include "server.h"
 #include "users.h"
 
@@ -170,7 +171,9 @@ int main(int argc, char **argv)
     ev_add(loop, sfd, EV_READ, signal_cb, NULL);
     log_startup("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
     liveview *view = liveview_start(&srv);
+    recovery *rec = recovery_start(&users);
     rc = ev_run(loop) < 0 ? 1 : 0;
+    recovery_stop(rec);
     liveview_stop(view);
     ev_del(loop, sfd, EV_READ);
 out:

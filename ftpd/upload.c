@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -78,8 +79,21 @@ static int copy_prefix(int src, int dst, off_t len)
     return 0;
 }
 
-/* Creates the temp file exclusively. A temp file with our own tag can only be left over
- * from a crash (one session runs one upload at a time), so it is replaced once. */
+/* A live upload holds an exclusive flock on its file from the moment it has the temp name
+ * until the name is gone (committed, kept as a partial or removed): a file under a temp name
+ * that nobody holds was left by a server that died. */
+static bool lock_file(int fd)
+{
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        return true;
+    /* A filesystem without flock (ENOLCK) leaves the upload unmarked: it still works, and
+     * recovery, which needs the lock too, leaves its file alone. */
+    return errno != EWOULDBLOCK;
+}
+
+/* Creates the temp file exclusively and locks it. A temp file with our own tag can only be
+ * left by a server that died (one session runs one upload at a time, and tags restart with
+ * the server): it is recovered as a partial first. */
 static int create_temp(upload *u)
 {
     for (int tries = 0; tries < 2; tries++) {
@@ -87,15 +101,22 @@ static int create_temp(upload *u)
             openat(u->dir_fd, u->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (u->fd >= 0 || errno != EEXIST)
             break;
-        if (unlinkat(u->dir_fd, u->temp, 0) < 0 && errno != ENOENT)
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (upload_recover_stale(u->dir_fd, u->temp, &now, NULL) == UPLOAD_STALE_NONE) {
+            errno = EEXIST; /* another server's live upload, on a shared tree */
             return -1;
-        errno = EEXIST;
+        }
     }
-    return u->fd < 0 ? -1 : 0;
+    if (u->fd < 0)
+        return -1;
+    (void)lock_file(u->fd);
+    return 0;
 }
 
 /* Gives a claimed partial back under its partial name (failures while claiming or starting
- * must not destroy a resume point). If a newer partial appeared meanwhile, that one wins. */
+ * must not destroy a resume point). If a newer partial appeared meanwhile, that one wins.
+ * The caller still holds the file open, so its lock covers the rename. */
 static void return_partial(upload *u)
 {
     char partial[300];
@@ -104,38 +125,56 @@ static void return_partial(upload *u)
         unlinkat(u->dir_fd, u->temp, 0);
 }
 
-/* Claims the partial by renaming it to our temp name: of several sessions racing for it,
- * exactly one rename succeeds. Returns 1 when claimed (u->fd open, *size its length), 0 when
- * there is no usable partial holding at least min bytes, -1 on error. */
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Claims the partial: opens and locks it, then renames it to our temp name. Of several
+ * sessions racing for it exactly one gets the lock; the lock is taken before the rename so
+ * that the file is never under a temp name unlocked. Returns 1 when claimed (u->fd open,
+ * *size its length), 0 when there is no usable partial holding at least min bytes, -1 on
+ * error. */
 static int claim_partial(upload *u, off_t min, off_t *size)
 {
     char partial[300];
-    struct stat st;
+    struct stat st, now;
     if (partial_name(partial, sizeof(partial), u->target) < 0)
         return -1;
-    if (fstatat(u->dir_fd, partial, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISREG(st.st_mode) || st.st_size < min)
-        return 0;
-    if (renameat(u->dir_fd, partial, u->dir_fd, u->temp) < 0)
-        return errno == ENOENT ? 0 : -1; /* another session took it */
-    int err = 0;
-    u->fd = openat(u->dir_fd, u->temp, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (u->fd < 0 || fstat(u->fd, &st) < 0) {
-        err = errno;
-    } else if (S_ISREG(st.st_mode) && st.st_size >= min) {
-        *size = st.st_size;
-        return 1;
+    /* O_NONBLOCK: a FIFO under the partial's name must not stall the open */
+    int fd = openat(u->dir_fd, partial, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT || errno == ELOOP || errno == ENXIO ? 0 : -1;
+    int rc = 0;
+    if (fstat(fd, &st) < 0) {
+        rc = -1;
+        goto out;
     }
-    /* What we renamed is not what we looked at: a shorter partial replaced it between the
-     * stat and the rename. It is still somebody's resume point. */
-    close_fd(&u->fd);
-    return_partial(u);
-    if (err) {
-        errno = err;
-        return -1;
+    if (!S_ISREG(st.st_mode) || st.st_size < min || !lock_file(fd))
+        goto out; /* not a resume point, too short, or another session is claiming it */
+    if (renameat(u->dir_fd, partial, u->dir_fd, u->temp) < 0) {
+        rc = errno == ENOENT ? 0 : -1; /* another session took it */
+        goto out;
     }
-    return 0;
+    if (fstatat(u->dir_fd, u->temp, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now)) {
+        /* A newer partial replaced the one we locked between the open and the rename: it is
+         * still somebody's resume point. */
+        return_partial(u);
+        goto out;
+    }
+    if (fcntl(fd, F_SETFL, 0) < 0) {
+        rc = -1;
+        return_partial(u);
+        goto out;
+    }
+    u->fd = fd;
+    *size = st.st_size;
+    return 1;
+out:;
+    int err = errno;
+    close(fd);
+    errno = err;
+    return rc;
 }
 
 int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
@@ -260,11 +299,11 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
 fail:;
     int err = errno;
     close_fd(&tfd);
-    close_fd(&u->fd);
     if (owns == CREATED)
         unlinkat(u->dir_fd, u->temp, 0);
     else if (owns == CLAIMED)
         return_partial(u);
+    close_fd(&u->fd);
     close_fd(&u->dir_fd);
     errno = err;
     return -1;
@@ -318,15 +357,13 @@ void upload_abort(upload *u, bool keep_partial)
          * aborted APPE of a large file would leave a whole copy of it behind. */
         keep = st.st_size > 0 && (u->claimed ? st.st_size >= u->offset : st.st_size > u->offset);
     }
-    close_fd(&u->fd);
+    /* The name goes before the file is closed: unlocked under its temp name, it would look
+     * like the leftover of a dead server. */
     char partial[300];
-    if (keep && partial_name(partial, sizeof(partial), u->target) == 0 &&
-        renameat(u->dir_fd, u->temp, u->dir_fd, partial) == 0) {
-        close_fd(&u->dir_fd);
-        errno = saved;
-        return;
-    }
-    unlinkat(u->dir_fd, u->temp, 0);
+    if (!keep || partial_name(partial, sizeof(partial), u->target) < 0 ||
+        renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0)
+        unlinkat(u->dir_fd, u->temp, 0);
+    close_fd(&u->fd);
     close_fd(&u->dir_fd);
     errno = saved;
 }
@@ -371,4 +408,64 @@ int upload_discard_partial(const vfs *v, const char *vpath)
     close(dfd);
     errno = saved;
     return rc;
+}
+
+/* The target of a temp name, ".ftpd-up.TARGET.TAG" with a hexadecimal TAG. */
+static bool temp_target(const char *name, char *target, size_t size)
+{
+    size_t plen = strlen(TEMP_PREFIX);
+    if (strncmp(name, TEMP_PREFIX, plen) != 0)
+        return false;
+    const char *t = name + plen;
+    const char *dot = strrchr(t, '.');
+    if (!dot || dot == t || dot[1] == '\0' || (size_t)(dot - t) > UPLOAD_NAME_MAX ||
+        (size_t)(dot - t) >= size)
+        return false;
+    for (const char *c = dot + 1; *c; c++)
+        if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
+            return false;
+    memcpy(target, t, (size_t)(dot - t));
+    target[dot - t] = '\0';
+    return true;
+}
+
+static bool written_before(const struct stat *st, const struct timespec *t)
+{
+    return st->st_mtim.tv_sec < t->tv_sec ||
+           (st->st_mtim.tv_sec == t->tv_sec && st->st_mtim.tv_nsec < t->tv_nsec);
+}
+
+upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
+                                  off_t *size)
+{
+    char target[UPLOAD_NAME_MAX + 1], partial[300];
+    if (!temp_target(name, target, sizeof target) ||
+        partial_name(partial, sizeof partial, target) < 0)
+        return UPLOAD_STALE_NONE;
+    int saved = errno;
+    upload_stale r = UPLOAD_STALE_NONE;
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        goto out;
+    struct stat st, now, part;
+    /* Locked means live. The lock is taken first and the name checked after it, so that the
+     * file renamed is the one found unlocked. */
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !written_before(&st, before) ||
+        flock(fd, LOCK_EX | LOCK_NB) < 0 || fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !same_file(&st, &now) || fstat(fd, &st) < 0)
+        goto out;
+    if (size)
+        *size = st.st_size;
+    if (fstatat(dir_fd, partial, &part, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(part.st_mode) &&
+        part.st_size >= st.st_size) {
+        if (unlinkat(dir_fd, name, 0) == 0)
+            r = UPLOAD_STALE_DROPPED;
+    } else if (renameat(dir_fd, name, dir_fd, partial) == 0) {
+        r = UPLOAD_STALE_KEPT;
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return r;
 }

@@ -9,6 +9,10 @@
  * upload_resume_size() only for a name without a file, so that it always agrees with what
  * RETR sends, and clients that ask SIZE before resuming (curl -C -, lftp reput) resume an
  * interrupted first upload.
+ *
+ * A live upload holds an exclusive flock(2) on its file for as long as the file has a temp
+ * name, so a file under a temp name that nobody holds was left by a server that died
+ * (upload_recover_stale; recover.h walks the homes for them at start).
  */
 #ifndef UPLOAD_H
 #define UPLOAD_H
@@ -19,6 +23,7 @@
 
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "vfs.h"
 
@@ -54,5 +59,22 @@ off_t upload_resume_size(const vfs *v, const char *vpath);
 /* Removes the kept partial upload of vpath (DELE of vpath removes its resume point too).
  * Returns 1 when one was removed, 0 when there was none, -1 with errno on failure. */
 int upload_discard_partial(const vfs *v, const char *vpath);
+
+/* What upload_recover_stale did with a file under an upload's temporary name. */
+typedef enum {
+    UPLOAD_STALE_NONE = 0, /* nothing: not a temp name, a live upload's, or too new */
+    UPLOAD_STALE_KEPT,     /* it is now its target's partial, for a resume */
+    UPLOAD_STALE_DROPPED,  /* removed: the target's partial already held as many bytes */
+} upload_stale;
+
+/* A server that dies (killed, crashed, power lost) leaves each upload it was receiving under
+ * the hidden temporary name, where no resume can find it. Given such a name in dir_fd,
+ * this makes the file its target's partial when no live upload holds it (live uploads lock
+ * their file) and it was last written before `before` (the server's start: a file created
+ * since then may be one this server has not locked yet). An existing partial that is at
+ * least as long wins and the leftover is removed. *size, when not NULL, gets the file's
+ * length. */
+upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
+                                  off_t *size);
 
 #endif

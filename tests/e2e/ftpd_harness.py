@@ -502,6 +502,23 @@ class FtpdServer:
                              "(exit %s)\ncommand: %s\noutput:\n%s"
                              % (self.start_timeout, self.proc.returncode, " ".join(cmd), out[-4000:]))
 
+    def crash_and_restart(self):
+        """SIGKILL, so the server cleans up nothing, then starts it again on the same files
+        (on a new port)."""
+        self.proc.kill()
+        self.proc.wait(10)
+        self._reader.join(5)
+        self.proc.stdout.close()
+        for c in self._clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        self._clients = []
+        with self._lines_lock:
+            self._lines = []
+        return self.start()
+
     def _find_listen(self):
         with self._lines_lock:
             for line in self._lines:

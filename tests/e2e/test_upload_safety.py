@@ -477,6 +477,69 @@ class TestLargeUploads(UploadSafetyBase):
         self.assertEqual(self.srv.internal_files(), [])
 
 
+class TestCrashedServer(UploadSafetyBase):
+    """A server killed mid-upload leaves the bytes it had under a hidden temporary name; the
+    next start makes them resume points, so the clients' resume continues them."""
+
+    def test_uploads_cut_by_a_crash_resume_after_restart(self):
+        self.srv.mkdir("deep/er")
+        top = data_bytes(3 * 1024 * 1024, 61)
+        deep = data_bytes(700000, 62)
+        c1, d1 = self.begin_upload("top.bin", top[:1100000])
+        c2, d2 = self.begin_upload("deep/er/curl.bin", deep[:300000])
+        self.assertEqual(len(self.srv.internal_files()), 1)  # the live upload's temp file
+        self.srv.crash_and_restart()
+        for s in (c1, d1, c2, d2):
+            s.close()
+        done = self.srv.wait_log(r"upload recovery: 2 interrupted uploads kept for a resume, "
+                                 r"0 removed", 10)
+        self.assertTrue(done, self.srv.log_text())
+        log = self.srv.log_text()
+        self.assertIn("top.bin: 1100000 bytes of an interrupted upload kept", log)
+        self.assertIn("deep/er/curl.bin: 300000 bytes", log)
+        self.assertEqual(self.srv.internal_files(), [".ftpd-partial.top.bin"])
+        self.assertEqual(self.srv.internal_files("deep/er"), [".ftpd-partial.curl.bin"])
+
+        # python ftplib: SIZE, then REST + STOR of the rest
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("top.bin"), 1100000)
+        stor(f, "top.bin", top[1100000:], rest=1100000)
+        self.assertEqual(sha(retr(f, "top.bin")), sha(top))
+        self.assert_no_internal_visible(f)
+        f.quit()
+        # curl -C -: SIZE, then APPE of what the server lacks
+        local = os.path.join(self.srv.base, "curl.bin")
+        with open(local, "wb") as fh:
+            fh.write(deep)
+        r = subprocess.run(["curl", "-sS", "--max-time", "20", "-C", "-", "-T", local,
+                            self.srv.url("deep/er/curl.bin")],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.srv.read("deep/er/curl.bin"), deep)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertEqual(self.srv.internal_files("deep/er"), [])
+
+    def test_a_leftover_shorter_than_the_partial_is_dropped(self):
+        # an earlier failed attempt kept 400000 bytes; a second attempt died with fewer
+        full = data_bytes(900000, 63)
+        c, ds = self.begin_upload("twice.bin", full[:400000])
+        self.assertTrue(self.kill_client(c, ds))
+        self.assertEqual(self.srv.internal_files(), [".ftpd-partial.twice.bin"])
+        c, ds = self.begin_upload("twice.bin", full[:100000])
+        self.srv.crash_and_restart()
+        c.close()
+        ds.close()
+        self.assertTrue(self.srv.wait_log(r"upload recovery: 0 interrupted uploads kept for a "
+                                          r"resume, 1 removed", 10), self.srv.log_text())
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("twice.bin"), 400000)
+        stor(f, "twice.bin", full[400000:], rest=400000)
+        self.assertEqual(sha(retr(f, "twice.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
+
 class TestBusyWriter(ServerTestCase):
     """One upload writer kept busy by three endless uploads, so each new upload's move waits
     in its queue: an end that comes meanwhile must wait for the move, in reply order, and a

@@ -1,0 +1,284 @@
+/* Recovery of uploads a dead server left under their temporary names (upload_recover_stale,
+ * and the start-up walk of recover.c). */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "recover.h"
+#include "upload.h"
+#include "users.h"
+#include "vfs.h"
+
+static char base[PATH_MAX];
+static vfs v;
+static int root_fd = -1;
+static struct timespec now; /* "the server's start" in these tests */
+
+static void path_of(char *out, size_t size, const char *rel)
+{
+    snprintf(out, size, "%s/%s", base, rel);
+}
+
+/* Writes rel with content, last modified `age` seconds ago. */
+static void put(const char *rel, const char *content, int age)
+{
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, rel);
+    FILE *f = fopen(p, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(content, f);
+    ck_assert_int_eq(fclose(f), 0);
+    struct timespec t[2] = {{now.tv_sec - age, 0}, {now.tv_sec - age, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, p, t, 0), 0);
+}
+
+static const char *content(const char *rel)
+{
+    static char buf[256];
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, rel);
+    int fd = open(p, O_RDONLY);
+    if (fd < 0)
+        return "<missing>";
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n < 0 ? 0 : n] = '\0';
+    return buf;
+}
+
+static bool exists(const char *rel)
+{
+    char p[PATH_MAX * 2];
+    struct stat st;
+    path_of(p, sizeof p, rel);
+    return lstat(p, &st) == 0;
+}
+
+static void setup(void)
+{
+    snprintf(base, sizeof base, "/tmp/test_recover.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(base));
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, "sub");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(vfs_open_root(&v, base), 0);
+    root_fd = open(base, O_RDONLY | O_DIRECTORY);
+    ck_assert_int_ge(root_fd, 0);
+    clock_gettime(CLOCK_REALTIME, &now);
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void teardown(void)
+{
+    close(root_fd);
+    vfs_close(&v);
+    nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+START_TEST(test_leftover_becomes_partial)
+{
+    put(".ftpd-up.f.b.7", "abcdef", 60);
+    off_t size = -1;
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.f.b.7", &now, &size),
+                     UPLOAD_STALE_KEPT);
+    ck_assert_int_eq(size, 6);
+    ck_assert(!exists(".ftpd-up.f.b.7"));
+    ck_assert_str_eq(content(".ftpd-partial.f.b"), "abcdef");
+    /* SIZE now reports it, and REST resumes from it. */
+    ck_assert_int_eq(upload_resume_size(&v, "/f.b"), 6);
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/f.b", UPLOAD_RESTART, 6, 1), 0);
+    ck_assert_int_eq(write(u.fd, "gh", 2), 2);
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("f.b"), "abcdefgh");
+}
+END_TEST
+
+START_TEST(test_not_a_leftover)
+{
+    /* Names that only look like temp names, and a file written since the start. */
+    put(".ftpd-up.f", "x", 60);
+    put(".ftpd-up.f.", "x", 60);
+    put(".ftpd-up..1", "x", 60);
+    put(".ftpd-up.f.1g", "x", 60);
+    put("f.1", "x", 60);
+    put(".ftpd-up.new.1", "x", -5);
+    const char *names[] = {".ftpd-up.f", ".ftpd-up.f.",    ".ftpd-up..1",       ".ftpd-up.f.1g",
+                           "f.1",        ".ftpd-up.new.1", ".ftpd-up.missing.1"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_int_eq(upload_recover_stale(root_fd, names[i], &now, NULL), UPLOAD_STALE_NONE);
+    ck_assert(exists(".ftpd-up.new.1"));
+    ck_assert(!exists(".ftpd-partial.new"));
+    /* A directory under a temp name is left alone. */
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, ".ftpd-up.d.2");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.d.2", &now, NULL), UPLOAD_STALE_NONE);
+}
+END_TEST
+
+START_TEST(test_live_upload_is_left_alone)
+{
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/g", UPLOAD_NEW, 0, 5), 0);
+    ck_assert_int_eq(write(u.fd, "live", 4), 4);
+    /* Old enough to be a leftover: only its lock says it is live. */
+    struct timespec t[2] = {{now.tv_sec - 60, 0}, {now.tv_sec - 60, 0}};
+    ck_assert_int_eq(utimensat(root_fd, u.temp, t, 0), 0);
+    ck_assert_int_eq(upload_recover_stale(root_fd, u.temp, &now, NULL), UPLOAD_STALE_NONE);
+    ck_assert(exists(u.temp));
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("g"), "live");
+}
+END_TEST
+
+START_TEST(test_claimed_partial_is_left_alone)
+{
+    put(".ftpd-partial.h", "resumed", 60);
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/h", UPLOAD_RESTART, 7, 9), 0);
+    ck_assert(u.claimed);
+    /* The claimed partial kept its old time under the temp name. */
+    ck_assert_int_eq(upload_recover_stale(root_fd, u.temp, &now, NULL), UPLOAD_STALE_NONE);
+    ck_assert(exists(u.temp));
+    upload_abort(&u, true);
+    ck_assert_str_eq(content(".ftpd-partial.h"), "resumed");
+    /* Given back, it is unlocked, and a second claim succeeds. */
+    ck_assert_int_eq(upload_begin(&u, &v, "/h", UPLOAD_RESTART, 7, 9), 0);
+    ck_assert(u.claimed);
+    upload_abort(&u, true);
+}
+END_TEST
+
+START_TEST(test_partial_being_claimed_is_skipped)
+{
+    put(".ftpd-partial.k", "12345", 60);
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, ".ftpd-partial.k");
+    int held = open(p, O_RDONLY);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0); /* another session's claim, half done */
+    upload u;
+    /* REST 5 needs the partial; it is not to be had, and the target has no 5 bytes. */
+    ck_assert_int_eq(upload_begin(&u, &v, "/k", UPLOAD_RESTART, 5, 3), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_str_eq(content(".ftpd-partial.k"), "12345");
+    close(held);
+    ck_assert_int_eq(upload_begin(&u, &v, "/k", UPLOAD_RESTART, 5, 3), 0);
+    ck_assert(u.claimed);
+    upload_abort(&u, true);
+}
+END_TEST
+
+START_TEST(test_longer_partial_wins)
+{
+    put(".ftpd-partial.m", "abcdef", 60);
+    put(".ftpd-up.m.3", "abc", 60);
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.m.3", &now, NULL),
+                     UPLOAD_STALE_DROPPED);
+    ck_assert(!exists(".ftpd-up.m.3"));
+    ck_assert_str_eq(content(".ftpd-partial.m"), "abcdef");
+
+    put(".ftpd-up.m.4", "abcdefghij", 60);
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.m.4", &now, NULL), UPLOAD_STALE_KEPT);
+    ck_assert_str_eq(content(".ftpd-partial.m"), "abcdefghij");
+}
+END_TEST
+
+START_TEST(test_same_tag_leftover_is_kept)
+{
+    /* Tags restart with the server: session 1's new upload meets session 1's leftover. */
+    put(".ftpd-up.n.1", "left", 60);
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/n", UPLOAD_NEW, 0, 1), 0);
+    ck_assert_int_eq(upload_resume_size(&v, "/n"), 4);
+    ck_assert_int_eq(write(u.fd, "new", 3), 3);
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("n"), "new");
+    ck_assert(!exists(".ftpd-partial.n")); /* superseded by the complete upload */
+}
+END_TEST
+
+static ftpd_users users_with(const char *home, unsigned perms)
+{
+    ftpd_users us = {.n = 1};
+    us.v = calloc(1, sizeof *us.v);
+    us.v[0].name = strdup("u");
+    us.v[0].hash = strdup("x");
+    us.v[0].home = strdup(home);
+    us.v[0].perms = perms;
+    return us;
+}
+
+START_TEST(test_walk_recovers_the_tree)
+{
+    put(".ftpd-up.top.1", "top", 60);
+    put("sub/.ftpd-up.deep.bin.2a", "deep", 60);
+    put("sub/.ftpd-up.fresh.3", "fresh", -5); /* written after the walk's start */
+    put("sub/plain.txt", "plain", 60);
+    ftpd_users us = users_with(base, PERM_DEFAULT | PERM_WRITE);
+    recovery *r = recovery_start(&us);
+    ck_assert_ptr_nonnull(r);
+    recovery_wait(r);
+    recovery_stop(r);
+    ck_assert_str_eq(content(".ftpd-partial.top"), "top");
+    ck_assert_str_eq(content("sub/.ftpd-partial.deep.bin"), "deep");
+    ck_assert(!exists("sub/.ftpd-up.deep.bin.2a"));
+    ck_assert(exists("sub/.ftpd-up.fresh.3"));
+    ck_assert_str_eq(content("sub/plain.txt"), "plain");
+    users_free(&us);
+}
+END_TEST
+
+START_TEST(test_walk_skips_read_only_homes)
+{
+    put(".ftpd-up.top.1", "top", 60);
+    ftpd_users us = users_with(base, PERM_DEFAULT);
+    ck_assert_ptr_null(recovery_start(&us)); /* no account may upload: nothing to walk */
+    ck_assert(exists(".ftpd-up.top.1"));
+    recovery_stop(NULL);
+    users_free(&us);
+}
+END_TEST
+
+static Suite *recover_suite(void)
+{
+    Suite *s = suite_create("recover");
+    TCase *tc = tcase_create("recover");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_leftover_becomes_partial);
+    tcase_add_test(tc, test_not_a_leftover);
+    tcase_add_test(tc, test_live_upload_is_left_alone);
+    tcase_add_test(tc, test_claimed_partial_is_left_alone);
+    tcase_add_test(tc, test_partial_being_claimed_is_skipped);
+    tcase_add_test(tc, test_longer_partial_wins);
+    tcase_add_test(tc, test_same_tag_leftover_is_kept);
+    tcase_add_test(tc, test_walk_recovers_the_tree);
+    tcase_add_test(tc, test_walk_skips_read_only_homes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(recover_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
