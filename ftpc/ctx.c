@@ -19,6 +19,7 @@ void ftpc_ctx_init(ftpc_ctx *ctx, ev_loop *loop, const ftpc_opts *opts)
     memset(ctx, 0, sizeof(*ctx));
     ctx->loop = loop;
     ctx->opts = opts;
+    ctx->out_fd = STDOUT_FILENO;
     ev_set_before_sleep(loop, before_sleep_cb, ctx);
 }
 
@@ -79,4 +80,32 @@ void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...)
         p += w;
         len -= (size_t)w;
     }
+}
+
+void ftpc_out(ftpc_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (ctx->out_fd == STDOUT_FILENO) {
+        /* through stdio, in order with whatever else the command printed there */
+        vprintf(fmt, ap);
+        putchar('\n');
+        fflush(stdout);
+    } else {
+        char line[2048];
+        int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+        if (n >= 0) {
+            size_t len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
+            line[len++] = '\n';
+            for (size_t off = 0; off < len;) {
+                ssize_t w = write(ctx->out_fd, line + off, len - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    break;
+                off += (size_t)w;
+            }
+        }
+    }
+    va_end(ap);
 }

@@ -26,6 +26,9 @@ typedef struct ftpc_ctx {
     ftpc_defer *deferred;
     int nconns;       /* live control connections (for the QUIT drain at the end) */
     ftpc_conn *conns; /* every live connection, for the final clean-up (conn.c keeps it) */
+    /* Where report lines go (a mirror's plan and summary): standard output, or a background
+     * job's message channel, so that the shell tags them and never writes over its prompt. */
+    int out_fd;
 } ftpc_ctx;
 
 /* Fills ctx and installs the before-sleep hook on loop. */
@@ -38,5 +41,7 @@ void ftpc_ctx_flush(ftpc_ctx *ctx);
 /* One line on stderr ("ftpc: " is not added), through the progress display when there is one
  * so it lands above the live bars. A trailing newline is added. */
 void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One report line to ctx->out_fd (a trailing newline is added). */
+void ftpc_out(ftpc_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -569,10 +569,10 @@ typedef struct counts {
     long transferred, skipped, deleted;
 } counts;
 
-static void plan_line(const ftpc_cli *cli, const char *verb, const char *rel)
+static void plan_line(const ftpc_cli *cli, ftpc_ctx *ctx, const char *verb, const char *rel)
 {
     if (cli->dry_run)
-        printf("%s %s\n", verb, rel);
+        ftpc_out(ctx, "%s %s", verb, rel);
 }
 
 /* --delete names what it removed, as lftp's mirror does. */
@@ -654,7 +654,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 status = worse(status, FTPC_EXIT_LOCAL);
                 continue;
             }
-            plan_line(cli, "mkdir", e->rel);
+            plan_line(cli, ctx, "mkdir", e->rel);
             if (!cli->dry_run && mkdir(path, 0777) < 0) {
                 ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", path, strerror(errno));
                 status = worse(status, FTPC_EXIT_LOCAL);
@@ -678,7 +678,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             c->skipped++;
             continue;
         }
-        plan_line(cli, "get", e->rel);
+        plan_line(cli, ctx, "get", e->rel);
         if (cli->dry_run) {
             c->transferred++;
             continue;
@@ -724,7 +724,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                     continue;
                 if (join(path, sizeof(path), root, l->rel) < 0)
                     continue;
-                plan_line(cli, l->dir ? "rmdir" : "rm", l->rel);
+                plan_line(cli, ctx, l->dir ? "rmdir" : "rm", l->rel);
                 if (cli->dry_run) {
                     c->deleted++;
                     continue;
@@ -827,7 +827,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         if (l->dir) {
             if (r != NULL)
                 continue;
-            plan_line(cli, "mkdir", l->rel);
+            plan_line(cli, ctx, "mkdir", l->rel);
             if (!cli->dry_run && remote_task(cli, &dirs, FTPC_T_MKDIR, l->rel) == NULL)
                 fatal = true;
             continue;
@@ -843,7 +843,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             c->skipped++;
             continue;
         }
-        plan_line(cli, "put", l->rel);
+        plan_line(cli, ctx, "put", l->rel);
         if (cli->dry_run) {
             c->transferred++;
             continue;
@@ -861,7 +861,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             const ftpc_mentry *r = &rt.v[k];
             if (mtree_find(&lt, r->rel) != NULL)
                 continue;
-            plan_line(cli, r->dir ? "rmdir" : "rm", r->rel);
+            plan_line(cli, ctx, r->dir ? "rmdir" : "rm", r->rel);
             if (cli->dry_run) {
                 c->deleted++;
                 continue;
@@ -913,10 +913,7 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     else
         snprintf(line, sizeof(line), "mirror: %ld %s transferred, %ld skipped, %ld deleted",
                  c.transferred, c.transferred == 1 ? "file" : "files", c.skipped, c.deleted);
-    if (!cli->opts.quiet || cli->dry_run) {
-        fflush(stdout);
-        printf("%s\n", line);
-        fflush(stdout);
-    }
+    if (!cli->opts.quiet || cli->dry_run)
+        ftpc_out(ctx, "%s", line);
     return status;
 }

@@ -129,6 +129,7 @@ static int run_job(sh_job *j)
     if (j->background) {
         /* Summary lines and messages only, into the memfd; progress through snapshots. */
         bc.fd = j->msg_fd;
+        ctx.out_fd = j->msg_fd;
         bc.mode = FTPC_PROGRESS_NONE;
         bc.tty = 0;
         bc.color = 0;

@@ -169,6 +169,10 @@ class TestShellScript(ShellCase):
         self.assertEqual(self.read_local("bg/a.txt"), t1)
         self.assertRegex(err, r"\[1\] Done +mirror -b tree bg")
         self.assertRegex(err, r"\[2\] Done +mirror -b -R mine bg-up")
+        # a background job's summary comes tagged with its job, never loose on stdout
+        self.assertRegex(err, r"\[1\] mirror: 2 files transferred, 0 skipped, 0 deleted")
+        self.assertRegex(err, r"\[2\] mirror: 2 files transferred, 0 skipped, 0 deleted")
+        self.assertEqual(out.count("mirror: 2 files transferred"), 3, out)
         self.assertEqual(self.read_local("tree/a.txt"), t1)
         self.assertEqual(self.read_local("tree/sub/b.bin"), t2)
         self.assertEqual(self.read_local("got/sub/b.bin"), t2)
