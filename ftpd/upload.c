@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "digest.h"
+
 #define TEMP_PREFIX ".ftpd-up."
 #define PARTIAL_PREFIX ".ftpd-partial."
 
@@ -18,9 +20,39 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/* The part of the internal names that stands for the target: the name itself when it is at
+ * most UPLOAD_READABLE_MAX bytes, else '#' and the SHA-256 of the name in hex, so that prefix
+ * and tag still fit in NAME_MAX. A cryptographic digest, because a crafted name that collided
+ * with another would resume into (or from) that other upload's data. */
+static int internal_key(char *out, size_t size, const char *target)
+{
+    size_t n = strlen(target);
+    if (n <= UPLOAD_READABLE_MAX) {
+        if (n >= size) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(out, target, n + 1);
+        return 0;
+    }
+    char hex[DIGEST_HEX_MAX];
+    digest d;
+    if (size < 66 || digest_init(&d, DIGEST_SHA256) < 0)
+        return -1;
+    if (digest_update(&d, target, n) < 0 || digest_final_hex(&d, hex) < 0) {
+        digest_free(&d);
+        return -1;
+    }
+    snprintf(out, size, "#%s", hex);
+    return 0;
+}
+
 static int partial_name(char *out, size_t size, const char *target)
 {
-    int n = snprintf(out, size, PARTIAL_PREFIX "%s", target);
+    char key[UPLOAD_READABLE_MAX + 1];
+    if (internal_key(key, sizeof key, target) < 0)
+        return -1;
+    int n = snprintf(out, size, PARTIAL_PREFIX "%s", key);
     if (n < 0 || (size_t)n >= size) {
         errno = ENAMETOOLONG;
         return -1;
@@ -215,7 +247,10 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
         goto fail;
     }
     memcpy(u->target, base, blen + 1);
-    snprintf(u->temp, sizeof(u->temp), TEMP_PREFIX "%s.%lx", u->target, unique_tag);
+    char key[UPLOAD_READABLE_MAX + 1];
+    if (internal_key(key, sizeof key, u->target) < 0)
+        goto fail;
+    snprintf(u->temp, sizeof(u->temp), TEMP_PREFIX "%s.%lx", key, unique_tag);
 
     /* The target is opened through vfs, not fstatat() on dir_fd, because it may be a
      * symlink and its data is copied into the upload: both must stay beneath the root.
@@ -410,7 +445,8 @@ int upload_discard_partial(const vfs *v, const char *vpath)
     return rc;
 }
 
-/* The target of a temp name, ".ftpd-up.TARGET.TAG" with a hexadecimal TAG. */
+/* The target's key (internal_key) in a temp name, ".ftpd-up.KEY.TAG" with a hexadecimal
+ * TAG. The key is its own key, so partial_name() of it names the target's partial. */
 static bool temp_target(const char *name, char *target, size_t size)
 {
     size_t plen = strlen(TEMP_PREFIX);
@@ -418,7 +454,7 @@ static bool temp_target(const char *name, char *target, size_t size)
         return false;
     const char *t = name + plen;
     const char *dot = strrchr(t, '.');
-    if (!dot || dot == t || dot[1] == '\0' || (size_t)(dot - t) > UPLOAD_NAME_MAX ||
+    if (!dot || dot == t || dot[1] == '\0' || (size_t)(dot - t) > UPLOAD_READABLE_MAX ||
         (size_t)(dot - t) >= size)
         return false;
     for (const char *c = dot + 1; *c; c++)
@@ -438,7 +474,7 @@ static bool written_before(const struct stat *st, const struct timespec *t)
 upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
                                   off_t *size)
 {
-    char target[UPLOAD_NAME_MAX + 1], partial[300];
+    char target[UPLOAD_READABLE_MAX + 1], partial[300];
     if (!temp_target(name, target, sizeof target) ||
         partial_name(partial, sizeof partial, target) < 0)
         return UPLOAD_STALE_NONE;

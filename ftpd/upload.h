@@ -17,9 +17,11 @@
 #ifndef UPLOAD_H
 #define UPLOAD_H
 
-/* The longest name an upload can have, in bytes: the rest of NAME_MAX (255) holds the prefix
- * and tag of the name it is written under until complete. */
-#define UPLOAD_NAME_MAX 200
+/* The longest name an upload can have, in bytes: any name the filesystem takes. */
+#define UPLOAD_NAME_MAX 255
+/* Names up to this long show in the hidden names an upload is written under (the rest of
+ * NAME_MAX holds their prefix and tag); longer names are represented there by a digest. */
+#define UPLOAD_READABLE_MAX 200
 
 #include <stdbool.h>
 #include <sys/types.h>

@@ -214,6 +214,28 @@ START_TEST(test_same_tag_leftover_is_kept)
 }
 END_TEST
 
+START_TEST(test_leftover_with_a_long_name)
+{
+    /* A 230-byte name: its temp name carries a digest, which names its partial all the same. */
+    char name[240];
+    name[0] = '/';
+    memset(name + 1, 'L', 230);
+    name[231] = '\0';
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, name, UPLOAD_NEW, 0, 4), 0);
+    ck_assert_int_eq(write(u.fd, "long", 4), 4);
+    char temp[sizeof u.temp];
+    strcpy(temp, u.temp);
+    close(u.fd); /* the server dies: the name stays, the lock goes */
+    close(u.dir_fd);
+    struct timespec t[2] = {{now.tv_sec - 60, 0}, {now.tv_sec - 60, 0}};
+    ck_assert_int_eq(utimensat(root_fd, temp, t, 0), 0);
+    ck_assert_int_eq(upload_resume_size(&v, name), -1);
+    ck_assert_int_eq(upload_recover_stale(root_fd, temp, &now, NULL), UPLOAD_STALE_KEPT);
+    ck_assert_int_eq(upload_resume_size(&v, name), 4);
+}
+END_TEST
+
 static ftpd_users users_with(const char *home, unsigned perms)
 {
     ftpd_users us = {.n = 1};
@@ -268,6 +290,7 @@ static Suite *recover_suite(void)
     tcase_add_test(tc, test_partial_being_claimed_is_skipped);
     tcase_add_test(tc, test_longer_partial_wins);
     tcase_add_test(tc, test_same_tag_leftover_is_kept);
+    tcase_add_test(tc, test_leftover_with_a_long_name);
     tcase_add_test(tc, test_walk_recovers_the_tree);
     tcase_add_test(tc, test_walk_skips_read_only_homes);
     suite_add_tcase(s, tc);

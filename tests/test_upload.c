@@ -430,16 +430,50 @@ START_TEST(test_bad_targets)
 
     char name[260];
     name[0] = '/';
-    memset(name + 1, 'n', 201);
-    name[202] = '\0';
+    memset(name + 1, 'n', 256);
+    name[257] = '\0';
     ck_assert_int_eq(upload_begin(&u, &v, name, UPLOAD_NEW, 0, ~0UL), -1);
     ck_assert_int_eq(errno, ENAMETOOLONG);
-    name[201] = '\0'; /* 200 bytes: fine, even with the longest tag */
+    name[201] = '\0'; /* 200 bytes: its hidden names hold it, even with the longest tag */
     ck_assert_int_eq(upload_begin(&u, &v, name, UPLOAD_NEW, 0, ~0UL), 0);
+    ck_assert_int_eq(strncmp(u.temp, ".ftpd-up.nnn", 12), 0);
     wr(&u, "x");
     upload_abort(&u, true);
     ck_assert_int_eq(upload_resume_size(&v, name), 1);
     ck_assert_int_eq(internal_files("."), 1);
+}
+END_TEST
+
+/* Names of 201 to 255 bytes (70 CJK characters are 210) are uploaded, kept and resumed like
+ * any other: their hidden names carry a digest of the name instead of the name. */
+START_TEST(test_longest_names)
+{
+    upload u;
+    char a[260], b[260];
+    a[0] = b[0] = '/';
+    memset(a + 1, 'a', 255);
+    a[256] = '\0';
+    memcpy(b, a, sizeof a);
+    b[255] = 'b'; /* same length, last byte differs */
+    ck_assert_int_eq(upload_begin(&u, &v, a, UPLOAD_NEW, 0, ~0UL), 0);
+    ck_assert_int_eq(strncmp(u.temp, ".ftpd-up.#", 10), 0);
+    ck_assert_uint_le(strlen(u.temp), 255);
+    wr(&u, "first half");
+    upload_abort(&u, true);
+    ck_assert_int_eq(upload_resume_size(&v, a), 10);
+    ck_assert_int_eq(upload_resume_size(&v, b), -1); /* another name: another partial */
+    ck_assert_int_eq(upload_begin(&u, &v, a, UPLOAD_RESTART, 10, 2), 0);
+    ck_assert(u.claimed);
+    wr(&u, ", second");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content(a + 1), "first half, second");
+    ck_assert_int_eq(internal_files("."), 0);
+
+    ck_assert_int_eq(upload_begin(&u, &v, b, UPLOAD_NEW, 0, 3), 0);
+    wr(&u, "b");
+    upload_abort(&u, true);
+    ck_assert_int_eq(upload_discard_partial(&v, b), 1);
+    ck_assert_int_eq(internal_files("."), 0);
 }
 END_TEST
 
@@ -564,6 +598,7 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_concurrent_uploads);
     tcase_add_test(tc, test_resume_size);
     tcase_add_test(tc, test_bad_targets);
+    tcase_add_test(tc, test_longest_names);
     tcase_add_test(tc, test_hidden_names);
     tcase_add_test(tc, test_mode_kept);
     tcase_add_test(tc, test_symlink_target_stays_inside);

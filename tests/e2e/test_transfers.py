@@ -388,8 +388,8 @@ class TestInfo(ServerTestCase):
 
     def test_stou_with_a_long_taken_name_shortens_it(self):
         # the suggestion takes all 255 bytes a name may have and exists: the unique name
-        # keeps as much of it as fits beside the suffix in an upload's 200 bytes, cut
-        # between characters
+        # keeps as much of it as fits beside the suffix in 255 bytes, cut between
+        # characters
         long_name = "\u00e9" * 127 + "x"  # 255 bytes in UTF-8
         self.srv.write(long_name, b"old")
         c = self.srv.control()
@@ -399,8 +399,8 @@ class TestInfo(ServerTestCase):
         code, text = c.cmd("STOU " + long_name)
         self.assertEqual(code, 150, text)
         name = re.fullmatch(r"150 FILE: /(\S.*)", text).group(1)
-        self.assertLessEqual(len(name.encode()), 200)
-        self.assertTrue(name.startswith("\u00e9" * 90), name)
+        self.assertLessEqual(len(name.encode()), 255)
+        self.assertTrue(name.startswith("\u00e9" * 120), name)
         ds.sendall(b"new")
         ds.close()
         self.assertEqual(c.reply()[0], 226)

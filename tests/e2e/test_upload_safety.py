@@ -275,6 +275,26 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(retr(f, "p.bin"), b"complete")
         self.assertEqual(f.size("p.bin"), len(b"complete"))
 
+    def test_a_long_utf8_name_uploads_and_resumes(self):
+        # 76 CJK characters and ".bin": 232 bytes, more than the hidden names can spell out
+        name = "\u6587" * 76 + ".bin"
+        full = data_bytes(300000, 47)
+        c, ds = self.begin_upload(name, full[:120000])
+        self.assertTrue(self.kill_client(c, ds))
+        f = self.srv.ftp()
+        f.encoding = "utf-8"
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size(name), 120000)
+        self.assertEqual(internal_names(nlst(f)), [])
+        stor(f, name, full[120000:], rest=120000)
+        self.assertEqual(sha(retr(f, name)), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+        # and a plain upload of the longest name there is, 255 bytes
+        longest = "\u00e9" * 127 + "x"
+        stor(f, longest, b"longest")
+        self.assertEqual(self.srv.read(longest), b"longest")
+        self.assertEqual(f.sendcmd("DELE " + longest)[:3], "250")
+
     def test_rmd_of_a_directory_with_only_a_kept_partial(self):
         # the partial is hidden from listings: a directory that looks empty is removed
         self.srv.mkdir("pdir")
