@@ -30,6 +30,7 @@
 #include "ascii.h"
 #include "bars.h"
 #include "dchan.h"
+#include "digest.h"
 #include "mz.h"
 #include "ratelimit.h"
 #include "verify.h"
@@ -128,14 +129,36 @@ struct ftpc_xfer {
 
 static const ftpc_conn_owner xfer_owner;
 
+/* Bytes of a long name kept in its part file's name; the digest after them tells apart names
+ * that share their start. */
+#define PART_NAME_KEEP 200
+
 int ftpc_part_name(const char *path, char *out, size_t out_size)
 {
     const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    int dir_len = slash ? (int)(slash - path) + 1 : 0;
+    size_t blen = strlen(base);
     int n;
-    if (slash != NULL)
-        n = snprintf(out, out_size, "%.*s/.%s.ftpc-part", (int)(slash - path), path, slash + 1);
-    else
-        n = snprintf(out, out_size, ".%s.ftpc-part", path);
+    if (1 + blen + strlen(".ftpc-part") <= NAME_MAX) {
+        n = snprintf(out, out_size, "%.*s.%s.ftpc-part", dir_len, path, base);
+    } else {
+        /* ".NAME.ftpc-part" would pass NAME_MAX: the start of the name (cut between UTF-8
+         * characters) and a digest of all of it, the same on every run so -c finds it. */
+        size_t keep = PART_NAME_KEEP;
+        while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)
+            keep--;
+        char hex[DIGEST_HEX_MAX];
+        digest d;
+        if (digest_init(&d, DIGEST_SHA256) < 0)
+            return -1;
+        if (digest_update(&d, base, blen) < 0 || digest_final_hex(&d, hex) < 0) {
+            digest_free(&d);
+            return -1;
+        }
+        n = snprintf(out, out_size, "%.*s.%.*s~%.16s.ftpc-part", dir_len, path, (int)keep, base,
+                     hex);
+    }
     return n > 0 && (size_t)n < out_size ? 0 : -1;
 }
 

@@ -24,7 +24,9 @@ void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c);
  * later (deferred). Safe after done. */
 void ftpc_xfer_free(ftpc_xfer *x);
 
-/* ".NAME.ftpc-part" beside path. Returns 0 or -1 (too long). */
+/* ".NAME.ftpc-part" beside path; for a NAME too long for that, ".START~DIGEST.ftpc-part"
+ * (the name's first 200 bytes and 16 hex digits of its SHA-256). Returns 0 or -1 (too
+ * long). */
 int ftpc_part_name(const char *path, char *out, size_t out_size);
 
 #endif

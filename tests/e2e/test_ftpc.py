@@ -767,6 +767,29 @@ class TestResume(FtpcCase):
         self.assertEqual(self.read_local("big.bin"), data)
         self.assertFalse(os.path.exists(part))
 
+    def test_resume_killed_download_of_a_long_name(self):
+        # 252 bytes: ".NAME.ftpc-part" would not fit in a file name, so the part file
+        # keeps the name's start and a digest of all of it, and -c finds it again
+        name = "\u00e9" * 124 + ".bin"
+        data = self.srv.make_file(name, 3 * MiB, seed=12)
+        p = self.popen("-q", "--limit-rate", "1M", "get", self.srv.url(name))
+
+        def part():
+            parts = [n for n in os.listdir(self.tmp) if n.endswith(".ftpc-part")]
+            if parts and os.path.getsize(self.local(parts[0])) >= 400 * 1024:
+                return parts[0]
+            return None
+        self._kill_when(p, part, "a partial download")
+        parts = [n for n in os.listdir(self.tmp) if n.endswith(".ftpc-part")]
+        self.assertEqual(len(parts), 1, parts)
+        self.assertRegex(parts[0], r"^\.\u00e9{100}\u00e9*~[0-9a-f]{16}\.ftpc-part$")
+        self.assertLessEqual(len(parts[0].encode()), 255)
+        have = os.path.getsize(self.local(parts[0]))
+        r = self.ftpc("-v", "-c", "get", self.srv.url(name))
+        self.assertRegex(r.stderr.decode(), r"> REST %d\b" % have)
+        self.assertEqual(self.read_local(name), data)
+        self.assertEqual(os.listdir(self.tmp), [name])
+
     def test_resume_existing_file_in_place(self):
         data = self.srv.make_file("inplace.bin", 100000, seed=12)
         self.write_local("inplace.bin", data[:30000])
