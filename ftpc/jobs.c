@@ -229,6 +229,8 @@ static void start_task(slot *s)
         return;
     }
     s->c = c;
+    /* whether a check follows is known at the end (the local file exists by then) */
+    t->hold_bar = is_transfer(t) && r->ctx->opts->verify;
     if (t->kind == FTPC_T_PUT && r->ctx->opts->segments > 1) {
         s->p = ftpc_segput_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
         if (s->p != NULL) {
@@ -242,8 +244,6 @@ static void start_task(slot *s)
             return;
         }
     } else if (is_transfer(t)) {
-        /* whether a check follows is known at the end (the local file exists by then) */
-        t->hold_bar = r->ctx->opts->verify;
         s->x = ftpc_xfer_new(r->ctx, t, op_done, s);
         if (s->x != NULL) {
             ftpc_xfer_start(s->x, c);

@@ -209,7 +209,7 @@ static void complete(ftpc_segget *g)
     g->t->bytes = (uint64_t)g->size;
     if (g->bar != NULL) {
         ftpc_bar_update(g->bar, (uint64_t)g->size);
-        ftpc_bar_done(g->bar, true);
+        ftpc_task_end_bar(g->t, g->bar);
         g->bar = NULL;
     }
     finish(g, FTPC_OK, true);

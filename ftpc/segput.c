@@ -196,7 +196,7 @@ static void succeed(ftpc_segput *p)
     p->t->bytes = p->size;
     if (p->bar != NULL) {
         ftpc_bar_update(p->bar, p->size);
-        ftpc_bar_done(p->bar, true);
+        ftpc_task_end_bar(p->t, p->bar);
         p->bar = NULL;
     }
     finish(p, FTPC_OK);
@@ -933,11 +933,11 @@ static void final_check(ftpc_segput *p)
     }
     bool ranges = p->nranges_ok == p->n && !p->fell_back;
     if (p->ctx->opts->verify && !ranges) {
-        /* The whole file against its HASH (SIZE where there is no HASH), after its summary,
-         * as a plain transfer's check comes. */
+        /* The whole file against its HASH (SIZE where there is no HASH), as a plain
+         * transfer's check comes: its outcome ends the line. */
         if (p->bar != NULL) {
             ftpc_bar_update(p->bar, p->size);
-            ftpc_bar_done(p->bar, true);
+            ftpc_task_end_bar(p->t, p->bar);
             p->bar = NULL;
         }
         p->ph = P_VERIFY;

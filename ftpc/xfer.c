@@ -129,6 +129,16 @@ struct ftpc_xfer {
 
 static const ftpc_conn_owner xfer_owner;
 
+void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar)
+{
+    if (t->hold_bar) { /* its check follows: the line ends with the outcome */
+        ftpc_bar_checking(bar);
+        t->held_bar = bar;
+    } else {
+        ftpc_bar_done(bar, true);
+    }
+}
+
 /* Bytes of a long name kept in its part file's name; the digest after them tells apart names
  * that share their start. */
 #define PART_NAME_KEEP 200
@@ -274,12 +284,7 @@ static void succeed(ftpc_xfer *x)
         ftpc_bar_update(x->bar, x->pos);
         if (x->zon)
             ftpc_bar_wire(x->bar, x->wire);
-        if (x->t->hold_bar) { /* its check follows: the line ends with the outcome */
-            ftpc_bar_checking(x->bar);
-            x->t->held_bar = x->bar;
-        } else {
-            ftpc_bar_done(x->bar, true);
-        }
+        ftpc_task_end_bar(x->t, x->bar);
         x->bar = NULL;
     }
     finish(x, FTPC_OK, true);

@@ -24,6 +24,9 @@ void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c);
  * later (deferred). Safe after done. */
 void ftpc_xfer_free(ftpc_xfer *x);
 
+/* Ends the line of a transfer whose bytes all moved: held, marked as checking, when its HASH
+ * check follows (t->hold_bar; the check's report ends it), else done. */
+void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar);
 /* ".NAME.ftpc-part" beside path; for a NAME too long for that, ".START~DIGEST.ftpc-part"
  * (the name's first 200 bytes and 16 hex digits of its SHA-256). Returns 0 or -1 (too
  * long). */

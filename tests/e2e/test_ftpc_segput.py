@@ -185,7 +185,7 @@ class TestSegputFtpd(FtpcCase):
         err = r.stderr.decode()
         self.assertEqual(self.srv.read("big.bin"), src)
         self.assertEqual(self.srv.internal_files(), [])
-        self.assertIn("big.bin: verified sha256", err)
+        self.assertRegex(err, r"(?m)^big\.bin: .* in .*, verified sha256$")
         log = self.srv.log_text()
         rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
         bounds = [size * i // 4 for i in range(1, 4)]
@@ -234,9 +234,8 @@ class TestSegputFtpdLimit(FtpcCase):
         self.assertEqual(self.srv.internal_files(), [])
         self.assertIn("c.bin: the server refused parallel ranges", err)
         self.assertIn("uploading the rest sequentially", err)
-        self.assertIn("c.bin: verified sha256", err)
-        # one summary for the whole file, from its start, before the check's line
-        self.assertRegex(err, r"(?m)^c\.bin: 8\.00 MiB in [\d.]+ s \([^)]*\)\nc\.bin: verified")
+        # one summary for the whole file, from its start, ending with the check's outcome
+        self.assertRegex(err, r"(?m)^c\.bin: 8\.00 MiB in [\d.]+ s \([^)]*\), verified sha256$")
         self.assertNotIn("resumed at", err)
         log = self.srv.log_text()
         self.assertIn("421", log)
@@ -258,7 +257,7 @@ class TestSegputTls(tlstests.TlsCase):
         err = r.stderr.decode()
         self.assertEqual(self.srv.read("t.bin"), src)
         self.assertEqual(self.srv.internal_files(), [])
-        self.assertIn("t.bin: verified sha256", err)
+        self.assertRegex(err, r"(?m)^t\.bin: .* in .*, verified sha256$")
         self.assertEqual(err.count("> PROT P"), err.count("> USER"))
         self.assertGreaterEqual(len(re.findall(r"> REST \d+", err)), 3)
 

@@ -125,7 +125,8 @@ class TestVerifyFtpd(FtpcCase):
         data = self.srv.make_file("big.bin", size, seed=48)
         r = self.ftpc("--segments", "4", "get", self.srv.url("big.bin"))
         self.assertEqual(self.read_local("big.bin"), data)
-        self.assertIn("big.bin: verified sha256 (4 segments)", r.stderr.decode())
+        self.assertRegex(r.stderr.decode(),
+                         r"(?m)^big\.bin: 8\.00 MiB in .*, verified sha256 \(4 segments\)$")
         log = self.srv.log_text()
         rangs = sorted(tuple(int(x) for x in m)
                        for m in re.findall(r"-> RANG (\d+) (\d+)", log))
