@@ -13,12 +13,16 @@
 typedef struct recovery recovery;
 
 /* Starts the walk over the homes of accounts with the w or a permission (anonymous sessions
- * cannot upload); a home inside another is walked once. Returns NULL when there is nothing
- * to walk or the thread cannot start (that is logged; the server runs without it). */
+ * cannot upload). Each home is walked from itself, so a home inside another is reached even
+ * where the outer walk cannot go (another filesystem, a directory it may not read); a
+ * directory reached twice (shared homes, bind mounts) is walked once. Returns NULL when
+ * there is nothing to walk or the thread cannot start (that is logged; the server runs
+ * without it). */
 recovery *recovery_start(const ftpd_users *users);
-/* Stops a walk still running, waits for its thread and frees it. NULL is fine. */
+/* Stops a walk still running, waits for its thread (a little: one stuck on a dead mount is
+ * left to the process's exit) and frees it. NULL is fine. */
 void recovery_stop(recovery *r);
-/* Waits for the walk to finish (tests and the shutdown path use recovery_stop instead). */
+/* Waits for the walk to finish (for tests). */
 void recovery_wait(recovery *r);
 
 #endif

@@ -2,16 +2,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "digest.h"
 
 #define TEMP_PREFIX ".ftpd-up."
 #define PARTIAL_PREFIX ".ftpd-partial."
+/* A target whose key is a digest keeps its real name here, for recovery's log lines. */
+#define NAME_XATTR "user.ftpd.name"
+/* How long a claim waits for a partial that another thread or server holds locked: it is
+ * locked under its partial name only for the moment between a rename and a close. */
+#define CLAIM_WAIT_TRIES 50
+#define CLAIM_WAIT_US 1000
 
 static void close_fd(int *fd)
 {
@@ -21,13 +33,13 @@ static void close_fd(int *fd)
 }
 
 /* The part of the internal names that stands for the target: the name itself when it is at
- * most UPLOAD_READABLE_MAX bytes, else '#' and the SHA-256 of the name in hex, so that prefix
- * and tag still fit in NAME_MAX. A cryptographic digest, because a crafted name that collided
- * with another would resume into (or from) that other upload's data. */
+ * most UPLOAD_READABLE_MAX bytes and does not start with '#', else '#' and the SHA-256 of
+ * the name in hex, so that prefix and tag still fit in NAME_MAX. A name of one kind never
+ * looks like one of the other, and only a SHA-256 collision gives two names one partial. */
 static int internal_key(char *out, size_t size, const char *target)
 {
     size_t n = strlen(target);
-    if (n <= UPLOAD_READABLE_MAX) {
+    if (n <= UPLOAD_READABLE_MAX && target[0] != '#') {
         if (n >= size) {
             errno = ENAMETOOLONG;
             return -1;
@@ -47,17 +59,37 @@ static int internal_key(char *out, size_t size, const char *target)
     return 0;
 }
 
-static int partial_name(char *out, size_t size, const char *target)
+static int key_partial_name(char *out, size_t size, const char *key)
 {
-    char key[UPLOAD_READABLE_MAX + 1];
-    if (internal_key(key, sizeof key, target) < 0)
-        return -1;
     int n = snprintf(out, size, PARTIAL_PREFIX "%s", key);
     if (n < 0 || (size_t)n >= size) {
         errno = ENAMETOOLONG;
         return -1;
     }
     return 0;
+}
+
+static int partial_name(char *out, size_t size, const char *target)
+{
+    char key[UPLOAD_READABLE_MAX + 1];
+    if (internal_key(key, sizeof key, target) < 0)
+        return -1;
+    return key_partial_name(out, size, key);
+}
+
+/* Part of every temp name this process makes, so that servers sharing a tree (and a server
+ * and the leftovers of its previous run) never pick the same name: session numbers restart
+ * with each server. */
+static uint32_t process_salt;
+static pthread_once_t salt_once = PTHREAD_ONCE_INIT;
+
+static void init_salt(void)
+{
+    if (getrandom(&process_salt, sizeof process_salt, GRND_NONBLOCK) != sizeof process_salt) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        process_salt = (uint32_t)getpid() ^ (uint32_t)t.tv_nsec ^ (uint32_t)t.tv_sec;
+    }
 }
 
 /* Copies len bytes from the start of src into dst at offset 0. Short source (the target
@@ -113,36 +145,39 @@ static int copy_prefix(int src, int dst, off_t len)
 
 /* A live upload holds an exclusive flock on its file from the moment it has the temp name
  * until the name is gone (committed, kept as a partial or removed): a file under a temp name
- * that nobody holds was left by a server that died. */
-static bool lock_file(int fd)
+ * that nobody holds was left by a server that died. Returns 0, or -1 with errno:
+ * EWOULDBLOCK when somebody else holds it. A filesystem without flock (ENOLCK) leaves the
+ * upload unmarked: it still works, and recovery, which needs the lock too, leaves it alone. */
+static int lock_file(int fd)
 {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-        return true;
-    /* A filesystem without flock (ENOLCK) leaves the upload unmarked: it still works, and
-     * recovery, which needs the lock too, leaves its file alone. */
-    return errno != EWOULDBLOCK;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+        return 0;
+    return -1;
 }
 
-/* Creates the temp file exclusively and locks it. A temp file with our own tag can only be
- * left by a server that died (one session runs one upload at a time, and tags restart with
- * the server): it is recovered as a partial first. */
+/* Creates the temp file exclusively and locks it. A temp file of the same name can only be
+ * left by a server that died with the same salt: it is recovered as a partial first. */
 static int create_temp(upload *u)
 {
-    for (int tries = 0; tries < 2; tries++) {
+    for (int tries = 0; tries < 3; tries++) {
         u->fd =
             openat(u->dir_fd, u->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (u->fd >= 0 || errno != EEXIST)
             break;
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
-        if (upload_recover_stale(u->dir_fd, u->temp, &now, NULL) == UPLOAD_STALE_NONE) {
-            errno = EEXIST; /* another server's live upload, on a shared tree */
+        if (upload_recover_stale(u->dir_fd, u->temp, &now, NULL) == UPLOAD_STALE_NONE &&
+            faccessat(u->dir_fd, u->temp, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+            errno = EEXIST; /* a live upload of that name */
             return -1;
         }
     }
     if (u->fd < 0)
         return -1;
-    (void)lock_file(u->fd);
+    /* Between the create and the lock, recovery may hold the lock for a moment: it leaves
+     * an empty file alone. */
+    for (int tries = 0; lock_file(u->fd) < 0 && tries < 1000; tries++)
+        sched_yield();
     return 0;
 }
 
@@ -163,27 +198,39 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 /* Claims the partial: opens and locks it, then renames it to our temp name. Of several
- * sessions racing for it exactly one gets the lock; the lock is taken before the rename so
- * that the file is never under a temp name unlocked. Returns 1 when claimed (u->fd open,
- * *size its length), 0 when there is no usable partial holding at least min bytes, -1 on
- * error. */
+ * sessions racing for it exactly one gets it; the lock is taken before the rename so that the
+ * file is never under a temp name unlocked. A partial found locked is waited for: it is
+ * being renamed (by its claimer, by an upload that just kept it, or by recovery), and taking
+ * it for absent would start a resume from byte 0. Returns 1 when claimed (u->fd open, *size
+ * its length), 0 when there is no usable partial holding at least min bytes, -1 on error
+ * (EBUSY: it stayed locked). Blocking: for worker threads. */
 static int claim_partial(upload *u, off_t min, off_t *size)
 {
     char partial[300];
     struct stat st, now;
     if (partial_name(partial, sizeof(partial), u->target) < 0)
         return -1;
-    /* O_NONBLOCK: a FIFO under the partial's name must not stall the open */
-    int fd = openat(u->dir_fd, partial, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT || errno == ELOOP || errno == ENXIO ? 0 : -1;
-    int rc = 0;
-    if (fstat(fd, &st) < 0) {
-        rc = -1;
-        goto out;
+    int fd = -1, rc = 0;
+    for (int tries = 0;; tries++) {
+        /* O_NONBLOCK: a FIFO under the partial's name must not stall the open */
+        fd = openat(u->dir_fd, partial, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            return errno == ENOENT || errno == ELOOP || errno == ENXIO ? 0 : -1;
+        if (fstat(fd, &st) < 0) {
+            rc = -1;
+            goto out;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size < min)
+            goto out; /* not a resume point, or too short */
+        if (lock_file(fd) == 0)
+            break;
+        close(fd);
+        if (tries == CLAIM_WAIT_TRIES) {
+            errno = EBUSY;
+            return -1;
+        }
+        usleep(CLAIM_WAIT_US);
     }
-    if (!S_ISREG(st.st_mode) || st.st_size < min || !lock_file(fd))
-        goto out; /* not a resume point, too short, or another session is claiming it */
     if (renameat(u->dir_fd, partial, u->dir_fd, u->temp) < 0) {
         rc = errno == ENOENT ? 0 : -1; /* another session took it */
         goto out;
@@ -250,7 +297,9 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
     char key[UPLOAD_READABLE_MAX + 1];
     if (internal_key(key, sizeof key, u->target) < 0)
         goto fail;
-    snprintf(u->temp, sizeof(u->temp), TEMP_PREFIX "%s.%lx", key, unique_tag);
+    pthread_once(&salt_once, init_salt);
+    snprintf(u->temp, sizeof(u->temp), TEMP_PREFIX "%s.%08x%lx", key, (unsigned)process_salt,
+             unique_tag);
 
     /* The target is opened through vfs, not fstatat() on dir_fd, because it may be a
      * symlink and its data is copied into the upload: both must stay beneath the root.
@@ -316,6 +365,8 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
         if (create_temp(u) < 0)
             goto fail;
         owns = CREATED;
+        if (key[0] == '#') /* best effort: recovery's log then names the file */
+            (void)fsetxattr(u->fd, NAME_XATTR, u->target, strlen(u->target), 0);
         if (copy > 0 && copy_prefix(tfd, u->fd, copy) < 0)
             goto fail;
         size = copy;
@@ -446,8 +497,8 @@ int upload_discard_partial(const vfs *v, const char *vpath)
 }
 
 /* The target's key (internal_key) in a temp name, ".ftpd-up.KEY.TAG" with a hexadecimal
- * TAG. The key is its own key, so partial_name() of it names the target's partial. */
-static bool temp_target(const char *name, char *target, size_t size)
+ * TAG. */
+static bool temp_key(const char *name, char *key, size_t size)
 {
     size_t plen = strlen(TEMP_PREFIX);
     if (strncmp(name, TEMP_PREFIX, plen) != 0)
@@ -460,45 +511,92 @@ static bool temp_target(const char *name, char *target, size_t size)
     for (const char *c = dot + 1; *c; c++)
         if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f')))
             return false;
-    memcpy(target, t, (size_t)(dot - t));
-    target[dot - t] = '\0';
+    memcpy(key, t, (size_t)(dot - t));
+    key[dot - t] = '\0';
     return true;
 }
 
-static bool written_before(const struct stat *st, const struct timespec *t)
+static bool written_before(const struct stat *st, const struct timespec *t, time_t margin)
 {
-    return st->st_mtim.tv_sec < t->tv_sec ||
-           (st->st_mtim.tv_sec == t->tv_sec && st->st_mtim.tv_nsec < t->tv_nsec);
+    time_t sec = t->tv_sec - margin;
+    return st->st_mtim.tv_sec < sec ||
+           (st->st_mtim.tv_sec == sec && st->st_mtim.tv_nsec < t->tv_nsec);
+}
+
+/* Filesystems that keep times in whole seconds (or two) may stamp a file created after the
+ * start before it; an empty leftover is removed only when it is older than that. */
+#define COARSE_TIME_MARGIN 3
+
+/* Makes the leftover (open as fd and locked, name in dir_fd) its key's partial. */
+static upload_stale adopt(int dir_fd, const char *name, const char *key, off_t size)
+{
+    char partial[300];
+    if (key_partial_name(partial, sizeof partial, key) < 0)
+        return UPLOAD_STALE_NONE;
+    for (int tries = 0; tries < 3; tries++) {
+        if (renameat2(dir_fd, name, dir_fd, partial, RENAME_NOREPLACE) == 0)
+            return UPLOAD_STALE_KEPT;
+        if (errno != EEXIST)
+            return UPLOAD_STALE_NONE;
+        struct stat part;
+        if (fstatat(dir_fd, partial, &part, AT_SYMLINK_NOFOLLOW) < 0) {
+            if (errno == ENOENT)
+                continue; /* claimed meanwhile: try again */
+            return UPLOAD_STALE_NONE;
+        }
+        if (!S_ISREG(part.st_mode))
+            return UPLOAD_STALE_NONE;
+        if (part.st_size >= size)
+            return unlinkat(dir_fd, name, 0) == 0 ? UPLOAD_STALE_DROPPED : UPLOAD_STALE_NONE;
+        if (renameat(dir_fd, name, dir_fd, partial) == 0)
+            return UPLOAD_STALE_KEPT;
+        return UPLOAD_STALE_NONE;
+    }
+    return UPLOAD_STALE_NONE;
 }
 
 upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
-                                  off_t *size)
+                                  upload_stale_info *info)
 {
-    char target[UPLOAD_READABLE_MAX + 1], partial[300];
-    if (!temp_target(name, target, sizeof target) ||
-        partial_name(partial, sizeof partial, target) < 0)
+    char key[UPLOAD_READABLE_MAX + 1];
+    if (!temp_key(name, key, sizeof key))
         return UPLOAD_STALE_NONE;
     int saved = errno;
     upload_stale r = UPLOAD_STALE_NONE;
-    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
+    struct stat st, now;
+    int fd = -1;
+    /* The type first: opening a device node can have effects of its own. */
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        !written_before(&st, before, 0))
         goto out;
-    struct stat st, now, part;
+    fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES) /* an upload keeps its target's mode, maybe write-only */
+        fd = openat(dir_fd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     /* Locked means live. The lock is taken first and the name checked after it, so that the
      * file renamed is the one found unlocked. */
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !written_before(&st, before) ||
-        flock(fd, LOCK_EX | LOCK_NB) < 0 || fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
-        !same_file(&st, &now) || fstat(fd, &st) < 0)
+    if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 ||
+        fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now) ||
+        fstat(fd, &st) < 0)
         goto out;
-    if (size)
-        *size = st.st_size;
-    if (fstatat(dir_fd, partial, &part, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(part.st_mode) &&
-        part.st_size >= st.st_size) {
-        if (unlinkat(dir_fd, name, 0) == 0)
-            r = UPLOAD_STALE_DROPPED;
-    } else if (renameat(dir_fd, name, dir_fd, partial) == 0) {
-        r = UPLOAD_STALE_KEPT;
+    if (info) {
+        info->size = st.st_size;
+        snprintf(info->target, sizeof info->target, "%s", key);
+        char real[NAME_MAX + 1];
+        ssize_t n = key[0] == '#' ? fgetxattr(fd, NAME_XATTR, real, sizeof real - 1) : -1;
+        if (n > 0) {
+            real[n] = '\0';
+            snprintf(info->target, sizeof info->target, "%s", real);
+        }
     }
+    if (st.st_size == 0) {
+        /* Nothing to resume. It may also be an upload created this very moment and not
+         * locked yet, which on a coarse clock can look older than the start: only an old
+         * one goes. */
+        if (written_before(&st, before, COARSE_TIME_MARGIN) && unlinkat(dir_fd, name, 0) == 0)
+            r = UPLOAD_STALE_DROPPED;
+        goto out;
+    }
+    r = adopt(dir_fd, name, key, st.st_size);
 out:
     if (fd >= 0)
         close(fd);

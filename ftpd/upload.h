@@ -66,17 +66,23 @@ int upload_discard_partial(const vfs *v, const char *vpath);
 typedef enum {
     UPLOAD_STALE_NONE = 0, /* nothing: not a temp name, a live upload's, or too new */
     UPLOAD_STALE_KEPT,     /* it is now its target's partial, for a resume */
-    UPLOAD_STALE_DROPPED,  /* removed: the target's partial already held as many bytes */
+    UPLOAD_STALE_DROPPED,  /* removed: empty, or the target's partial held as many bytes */
 } upload_stale;
 
+/* What upload_recover_stale found, for the log. */
+typedef struct upload_stale_info {
+    off_t size;
+    char target[256]; /* the target's name, or for a long one its digest ('#' and hex) when
+                       * the filesystem kept no copy of the name */
+} upload_stale_info;
+
 /* A server that dies (killed, crashed, power lost) leaves each upload it was receiving under
- * the hidden temporary name, where no resume can find it. Given such a name in dir_fd,
- * this makes the file its target's partial when no live upload holds it (live uploads lock
- * their file) and it was last written before `before` (the server's start: a file created
- * since then may be one this server has not locked yet). An existing partial that is at
- * least as long wins and the leftover is removed. *size, when not NULL, gets the file's
- * length. */
+ * the hidden temporary name, where no resume can find it. Given such a name in dir_fd, this
+ * makes the file its target's partial when no live upload holds it (live uploads lock their
+ * file) and it was last written before `before` (the server's start). An existing partial
+ * that is at least as long wins and the leftover is removed, as is an empty leftover written
+ * well before `before`. info, when not NULL, gets the file's length and target. */
 upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
-                                  off_t *size);
+                                  upload_stale_info *info);
 
 #endif

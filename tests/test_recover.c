@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,10 +96,11 @@ static void teardown(void)
 START_TEST(test_leftover_becomes_partial)
 {
     put(".ftpd-up.f.b.7", "abcdef", 60);
-    off_t size = -1;
-    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.f.b.7", &now, &size),
+    upload_stale_info info;
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.f.b.7", &now, &info),
                      UPLOAD_STALE_KEPT);
-    ck_assert_int_eq(size, 6);
+    ck_assert_int_eq(info.size, 6);
+    ck_assert_str_eq(info.target, "f.b");
     ck_assert(!exists(".ftpd-up.f.b.7"));
     ck_assert_str_eq(content(".ftpd-partial.f.b"), "abcdef");
     /* SIZE now reports it, and REST resumes from it. */
@@ -166,22 +169,66 @@ START_TEST(test_claimed_partial_is_left_alone)
 }
 END_TEST
 
-START_TEST(test_partial_being_claimed_is_skipped)
+static void *release_later(void *arg)
+{
+    usleep(20 * 1000);
+    close(*(int *)arg);
+    return NULL;
+}
+
+START_TEST(test_locked_partial_is_waited_for)
 {
     put(".ftpd-partial.k", "12345", 60);
     char p[PATH_MAX * 2];
     path_of(p, sizeof p, ".ftpd-partial.k");
     int held = open(p, O_RDONLY);
-    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0); /* another session's claim, half done */
+    /* held for a moment, as by an upload between keeping it and closing it */
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, release_later, &held), 0);
     upload u;
-    /* REST 5 needs the partial; it is not to be had, and the target has no 5 bytes. */
+    /* APPE of a name without a file continues the partial; taking it for absent would
+     * start from byte 0 and then replace the partial */
+    ck_assert_int_eq(upload_begin(&u, &v, "/k", UPLOAD_APPEND, 0, 3), 0);
+    pthread_join(t, NULL);
+    ck_assert(u.claimed);
+    ck_assert_int_eq(u.offset, 5);
+    ck_assert_int_eq(write(u.fd, "67", 2), 2);
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("k"), "1234567");
+}
+END_TEST
+
+START_TEST(test_partial_locked_for_good_is_busy)
+{
+    put(".ftpd-partial.k", "12345", 60);
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, ".ftpd-partial.k");
+    int held = open(p, O_RDONLY);
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    upload u;
     ck_assert_int_eq(upload_begin(&u, &v, "/k", UPLOAD_RESTART, 5, 3), -1);
-    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(errno, EBUSY); /* 450: try again, rather than a resume from nothing */
     ck_assert_str_eq(content(".ftpd-partial.k"), "12345");
     close(held);
     ck_assert_int_eq(upload_begin(&u, &v, "/k", UPLOAD_RESTART, 5, 3), 0);
     ck_assert(u.claimed);
     upload_abort(&u, true);
+}
+END_TEST
+
+START_TEST(test_empty_leftover)
+{
+    /* Nothing to resume: an old one is removed; a recent one may be an upload that has not
+     * taken its lock yet, stamped early by a clock of whole seconds. */
+    put(".ftpd-up.e.1", "", 60);
+    put(".ftpd-up.e.2", "", 1);
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.e.1", &now, NULL),
+                     UPLOAD_STALE_DROPPED);
+    ck_assert(!exists(".ftpd-up.e.1"));
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.e.2", &now, NULL), UPLOAD_STALE_NONE);
+    ck_assert(exists(".ftpd-up.e.2"));
+    ck_assert(!exists(".ftpd-partial.e"));
 }
 END_TEST
 
@@ -200,17 +247,60 @@ START_TEST(test_longer_partial_wins)
 }
 END_TEST
 
-START_TEST(test_same_tag_leftover_is_kept)
+START_TEST(test_same_name_leftover_is_kept)
 {
-    /* Tags restart with the server: session 1's new upload meets session 1's leftover. */
-    put(".ftpd-up.n.1", "left", 60);
+    /* Temp names carry a salt of the process, so a leftover of the same name can only come
+     * from a process that had the same salt and session number; it is kept, not replaced. */
     upload u;
     ck_assert_int_eq(upload_begin(&u, &v, "/n", UPLOAD_NEW, 0, 1), 0);
+    char temp[sizeof u.temp];
+    strcpy(temp, u.temp);
+    upload_abort(&u, false);
+    put(temp, "left", 60);
+    ck_assert_int_eq(upload_begin(&u, &v, "/n", UPLOAD_NEW, 0, 1), 0);
+    ck_assert_str_eq(u.temp, temp);
     ck_assert_int_eq(upload_resume_size(&v, "/n"), 4);
     ck_assert_int_eq(write(u.fd, "new", 3), 3);
     ck_assert_int_eq(upload_commit(&u), 0);
     ck_assert_str_eq(content("n"), "new");
     ck_assert(!exists(".ftpd-partial.n")); /* superseded by the complete upload */
+}
+END_TEST
+
+/* As a second server would: a new process names its upload of /s in dir (main's
+ * --temp-name). */
+static void temp_name_of_new_process(char *out, size_t size)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], STDOUT_FILENO);
+        execl("/proc/self/exe", "test_recover", "--temp-name", base, (char *)NULL);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    ssize_t n = read(pipefd[0], out, size - 1);
+    close(pipefd[0]);
+    waitpid(pid, NULL, 0);
+    ck_assert_int_gt(n, 0);
+    out[n] = '\0';
+}
+
+START_TEST(test_names_differ_between_processes)
+{
+    /* Session numbers restart with each server: a salt of the process keeps two servers'
+     * session 1 (or a server's and its dead predecessor's) apart. */
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/s", UPLOAD_NEW, 0, 1), 0);
+    char mine[sizeof u.temp], theirs[sizeof u.temp], third[sizeof u.temp];
+    strcpy(mine, u.temp);
+    upload_abort(&u, false);
+    temp_name_of_new_process(theirs, sizeof theirs);
+    temp_name_of_new_process(third, sizeof third);
+    ck_assert_int_eq(strncmp(theirs, ".ftpd-up.s.", 11), 0);
+    ck_assert_str_ne(mine, theirs);
+    ck_assert_str_ne(theirs, third);
 }
 END_TEST
 
@@ -231,8 +321,33 @@ START_TEST(test_leftover_with_a_long_name)
     struct timespec t[2] = {{now.tv_sec - 60, 0}, {now.tv_sec - 60, 0}};
     ck_assert_int_eq(utimensat(root_fd, temp, t, 0), 0);
     ck_assert_int_eq(upload_resume_size(&v, name), -1);
-    ck_assert_int_eq(upload_recover_stale(root_fd, temp, &now, NULL), UPLOAD_STALE_KEPT);
+    upload_stale_info info;
+    ck_assert_int_eq(upload_recover_stale(root_fd, temp, &now, &info), UPLOAD_STALE_KEPT);
     ck_assert_int_eq(upload_resume_size(&v, name), 4);
+    /* the log names the file where the filesystem kept its name (an extended attribute),
+     * else the digest */
+    ck_assert(strcmp(info.target, name + 1) == 0 || info.target[0] == '#');
+}
+END_TEST
+
+START_TEST(test_name_starting_with_hash_has_its_own_partial)
+{
+    /* "#" and a digest is how a long name appears; a short name that looks like that is
+     * itself digested, so the two never share a partial */
+    char name[240];
+    name[0] = '/';
+    memset(name + 1, 'L', 230);
+    name[231] = '\0';
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, name, UPLOAD_NEW, 0, 4), 0);
+    char key[80];
+    const char *dot = strrchr(u.temp, '.');
+    snprintf(key, sizeof key, "/%.*s", (int)(dot - u.temp - 9), u.temp + 9);
+    ck_assert_int_eq(key[1], '#');
+    ck_assert_int_eq(write(u.fd, "long", 4), 4);
+    upload_abort(&u, true);
+    ck_assert_int_eq(upload_resume_size(&v, name), 4);
+    ck_assert_int_eq(upload_resume_size(&v, key), -1);
 }
 END_TEST
 
@@ -267,6 +382,55 @@ START_TEST(test_walk_recovers_the_tree)
 }
 END_TEST
 
+START_TEST(test_walk_leaves_live_uploads_alone)
+{
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/sub/live.bin", UPLOAD_NEW, 0, 6), 0);
+    ck_assert_int_eq(write(u.fd, "live bytes", 10), 10);
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof p, "%s/sub/%s", base, u.temp);
+    struct timespec t[2] = {{now.tv_sec - 60, 0}, {now.tv_sec - 60, 0}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, p, t, 0), 0); /* as old as any leftover */
+    put("sub/.ftpd-up.dead.bin.1", "dead", 60);
+    ftpd_users us = users_with(base, PERM_DEFAULT | PERM_WRITE);
+    recovery *r = recovery_start(&us);
+    ck_assert_ptr_nonnull(r);
+    recovery_wait(r);
+    recovery_stop(r);
+    ck_assert_str_eq(content("sub/.ftpd-partial.dead.bin"), "dead");
+    ck_assert_int_eq(access(p, F_OK), 0);
+    ck_assert(!exists("sub/.ftpd-partial.live.bin"));
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("sub/live.bin"), "live bytes");
+    users_free(&us);
+}
+END_TEST
+
+START_TEST(test_walk_covers_nested_homes_once)
+{
+    put(".ftpd-up.outer.1", "outer", 60);
+    put("sub/.ftpd-up.inner.1", "inner", 60);
+    char inner[PATH_MAX * 2];
+    path_of(inner, sizeof inner, "sub");
+    ftpd_users us = {.n = 3};
+    us.v = calloc(3, sizeof *us.v);
+    const char *homes[] = {inner, base, inner}; /* inner first, and twice */
+    for (int i = 0; i < 3; i++) {
+        us.v[i].name = strdup("u");
+        us.v[i].hash = strdup("x");
+        us.v[i].home = strdup(homes[i]);
+        us.v[i].perms = PERM_DEFAULT | PERM_WRITE;
+    }
+    recovery *r = recovery_start(&us);
+    ck_assert_ptr_nonnull(r);
+    recovery_wait(r);
+    recovery_stop(r);
+    ck_assert_str_eq(content(".ftpd-partial.outer"), "outer");
+    ck_assert_str_eq(content("sub/.ftpd-partial.inner"), "inner");
+    users_free(&us);
+}
+END_TEST
+
 START_TEST(test_walk_skips_read_only_homes)
 {
     put(".ftpd-up.top.1", "top", 60);
@@ -287,18 +451,34 @@ static Suite *recover_suite(void)
     tcase_add_test(tc, test_not_a_leftover);
     tcase_add_test(tc, test_live_upload_is_left_alone);
     tcase_add_test(tc, test_claimed_partial_is_left_alone);
-    tcase_add_test(tc, test_partial_being_claimed_is_skipped);
+    tcase_add_test(tc, test_locked_partial_is_waited_for);
+    tcase_add_test(tc, test_partial_locked_for_good_is_busy);
+    tcase_add_test(tc, test_empty_leftover);
     tcase_add_test(tc, test_longer_partial_wins);
-    tcase_add_test(tc, test_same_tag_leftover_is_kept);
+    tcase_add_test(tc, test_same_name_leftover_is_kept);
+    tcase_add_test(tc, test_names_differ_between_processes);
     tcase_add_test(tc, test_leftover_with_a_long_name);
+    tcase_add_test(tc, test_name_starting_with_hash_has_its_own_partial);
     tcase_add_test(tc, test_walk_recovers_the_tree);
+    tcase_add_test(tc, test_walk_leaves_live_uploads_alone);
+    tcase_add_test(tc, test_walk_covers_nested_homes_once);
     tcase_add_test(tc, test_walk_skips_read_only_homes);
     suite_add_tcase(s, tc);
     return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--temp-name") == 0) {
+        vfs root;
+        upload u;
+        if (vfs_open_root(&root, argv[2]) < 0 ||
+            upload_begin(&u, &root, "/s", UPLOAD_NEW, 0, 1) < 0)
+            return 1;
+        fputs(u.temp, stdout);
+        upload_abort(&u, false);
+        return 0;
+    }
     SRunner *sr = srunner_create(recover_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -482,12 +482,17 @@ START_TEST(test_hidden_names)
     upload u;
     struct stat st;
     ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_NEW, 0, 0xab), 0);
-    ck_assert_str_eq(u.temp, ".ftpd-up.f.ab");
+    /* ".ftpd-up.", the target, '.', the process's salt and the session's tag in hex */
+    ck_assert_uint_eq(strlen(u.temp), strlen(".ftpd-up.f.") + 8 + 2);
+    ck_assert_int_eq(strncmp(u.temp, ".ftpd-up.f.", 11), 0);
+    ck_assert_str_eq(u.temp + strlen(u.temp) - 2, "ab");
     wr(&u, "abc");
+    char temp_path[320];
+    snprintf(temp_path, sizeof temp_path, "/%s", u.temp);
     errno = 0;
-    ck_assert_int_eq(vfs_open(&v, "/.ftpd-up.f.ab", O_RDONLY, 0), -1);
+    ck_assert_int_eq(vfs_open(&v, temp_path, O_RDONLY, 0), -1);
     ck_assert_int_eq(errno, ENOENT);
-    ck_assert_int_eq(vfs_stat(&v, "/.ftpd-up.f.ab", &st), -1);
+    ck_assert_int_eq(vfs_stat(&v, temp_path, &st), -1);
     upload_abort(&u, true);
     ck_assert(exists(".ftpd-partial.f"));
     ck_assert_int_eq(vfs_open(&v, "/.ftpd-partial.f", O_RDONLY, 0), -1);

@@ -540,12 +540,34 @@ class TestCrashedServer(UploadSafetyBase):
         self.assertEqual(self.srv.internal_files(), [])
         self.assertEqual(self.srv.internal_files("deep/er"), [])
 
+    def test_a_write_only_file_being_replaced(self):
+        # the upload takes its target's mode, here write-only: the restarted server (not
+        # root) still recovers it
+        old = self.srv.write("wo.bin", b"old content")
+        os.chmod(old, 0o200)
+        full = data_bytes(500000, 64)
+        c, ds = self.begin_upload("wo.bin", full[:200000])
+        self.srv.crash_and_restart()
+        c.close()
+        ds.close()
+        self.assertTrue(self.srv.wait_log(r"upload recovery: 1 interrupted upload kept", 10),
+                        self.srv.log_text())
+        self.assertEqual(self.srv.internal_files(), [".ftpd-partial.wo.bin"])
+        self.assertEqual(os.path.getsize(self.srv.local(".ftpd-partial.wo.bin")), 200000)
+        os.chmod(old, 0o600)  # a resume reads the target (ftpd.8): let it
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        stor(f, "wo.bin", full[200000:], rest=200000)
+        self.assertEqual(self.srv.read("wo.bin"), full)
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_a_leftover_shorter_than_the_partial_is_dropped(self):
         # an earlier failed attempt kept 400000 bytes; a second attempt died with fewer
         full = data_bytes(900000, 63)
         c, ds = self.begin_upload("twice.bin", full[:400000])
         self.assertTrue(self.kill_client(c, ds))
-        self.assertEqual(self.srv.internal_files(), [".ftpd-partial.twice.bin"])
+        kept = wait_for(lambda: self.srv.internal_files() == [".ftpd-partial.twice.bin"], 5)
+        self.assertTrue(kept, self.srv.internal_files())
         c, ds = self.begin_upload("twice.bin", full[:100000])
         self.srv.crash_and_restart()
         c.close()
