@@ -1,5 +1,6 @@
 /* PASV EPSV PORT EPRT REST RETR STOR STOU APPE LIST NLST MLSD ABOR. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -192,8 +193,9 @@ void cmd_rest(session *s, const char *arg)
 {
     char *end;
     errno = 0;
-    long long v = strtoll(arg, &end, 10);
-    if (errno || *end || v < 0 || end == arg) {
+    /* digits only: strtoll would also take blanks, a sign, "-0" */
+    long long v = isdigit((unsigned char)arg[0]) ? strtoll(arg, &end, 10) : -1;
+    if (v < 0 || errno || *end) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "REST: expected a byte offset.");
         return;
     }

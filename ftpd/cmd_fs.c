@@ -244,8 +244,12 @@ void cmd_mfmt(session *s, const char *arg)
         reply_errno(s, errno, "MFMT", name);
         return;
     }
+    /* The time the filesystem kept, which is what MDTM and listings will say: it may clamp
+     * a time outside its range (ext4 ends in 2446) or round to its own precision. */
+    struct stat st;
+    time_t kept = vfs_stat(&s->vfs, vpath, &st) == 0 ? st.st_mtime : when_ts.tv_sec;
     char shown[16];
-    listfmt_mdtm(shown, sizeof shown, when_ts.tv_sec);
+    listfmt_mdtm(shown, sizeof shown, kept);
     session_log(s, "MFMT %s %s", shown, vpath);
     session_reply(s, FTP_FILE_STATUS, "Modify=%s; %s", shown, name);
 }

@@ -231,8 +231,19 @@ static int claim_partial(upload *u, off_t min, off_t *size)
         }
         usleep(CLAIM_WAIT_US);
     }
-    if (renameat(u->dir_fd, partial, u->dir_fd, u->temp) < 0) {
-        rc = errno == ENOENT ? 0 : -1; /* another session took it */
+    /* Never over another file: one under our temp name is a leftover of a process that had
+     * our salt and session number, and it goes to recovery first. */
+    int moved = renameat2(u->dir_fd, partial, u->dir_fd, u->temp, RENAME_NOREPLACE);
+    if (moved < 0 && errno == EEXIST) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        if (upload_recover_stale(u->dir_fd, u->temp, &t, NULL) != UPLOAD_STALE_NONE)
+            moved = renameat2(u->dir_fd, partial, u->dir_fd, u->temp, RENAME_NOREPLACE);
+        else
+            errno = EEXIST;
+    }
+    if (moved < 0) {
+        rc = errno == ENOENT ? 0 : -1; /* ENOENT: another session took it */
         goto out;
     }
     if (fstatat(u->dir_fd, u->temp, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now)) {

@@ -287,6 +287,26 @@ static void temp_name_of_new_process(char *out, size_t size)
     out[n] = '\0';
 }
 
+START_TEST(test_claim_never_replaces_a_file_under_its_temp_name)
+{
+    /* A leftover under the very name a claim renames the partial to (same salt, same
+     * session) is recovered, not overwritten: here it is shorter, so it goes. */
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_NEW, 0, 7), 0);
+    char temp[sizeof u.temp];
+    strcpy(temp, u.temp);
+    upload_abort(&u, false);
+    put(".ftpd-partial.q", "12345", 60);
+    put(temp, "abc", 60);
+    ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_RESTART, 5, 7), 0);
+    ck_assert(u.claimed);
+    ck_assert_int_eq(u.offset, 5);
+    ck_assert_int_eq(write(u.fd, "6", 1), 1);
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("q"), "123456");
+}
+END_TEST
+
 START_TEST(test_names_differ_between_processes)
 {
     /* Session numbers restart with each server: a salt of the process keeps two servers'
@@ -456,6 +476,7 @@ static Suite *recover_suite(void)
     tcase_add_test(tc, test_empty_leftover);
     tcase_add_test(tc, test_longer_partial_wins);
     tcase_add_test(tc, test_same_name_leftover_is_kept);
+    tcase_add_test(tc, test_claim_never_replaces_a_file_under_its_temp_name);
     tcase_add_test(tc, test_names_differ_between_processes);
     tcase_add_test(tc, test_leftover_with_a_long_name);
     tcase_add_test(tc, test_name_starting_with_hash_has_its_own_partial);

@@ -124,6 +124,12 @@ class TestFsOps(ServerTestCase):
             self.assertEqual(code, want, "%s -> %s" % (cmd, text))
         self.assertEqual(f.sendcmd("MDTM f.txt"), "213 20050607080910")
         self.assertEqual(os.stat("/etc/hostname").st_mtime_ns, etc_before)
+        # a time the filesystem cannot hold (ext4 ends in 2446) is answered as it was kept,
+        # the time MDTM will say
+        code, text = reply(f, "MFMT 99991231235959 f.txt")
+        self.assertEqual(code, 213, text)
+        kept = f.sendcmd("MDTM f.txt").split()[1]
+        self.assertEqual(text, "213 Modify=%s; f.txt" % kept)
 
     def test_site_chmod(self):
         self.srv.write("f.txt", b"bytes")

@@ -404,8 +404,10 @@ class TestCommands(ServerTestCase):
         for cmd in ("CWD", "MKD", "DELE", "RNFR", "SIZE", "MDTM", "RETR", "USER"):
             code, text = reply(f, cmd)
             self.assertIn(code, (500, 501), "%s -> %s" % (cmd, text))
-        self.assertCode(reply(f, "REST abc"), 501)
-        self.assertCode(reply(f, "REST -5"), 501)
+        # an offset is digits only: no sign, no blanks, no "-0"
+        for arg in ("abc", "-5", "+7", " 5", "-0", "5x", "99999999999999999999"):
+            self.assertCode(reply(f, "REST " + arg), 501)
+        self.assertCode(reply(f, "REST 007"), 350)
         self.assertCode(reply(f, "PORT 1,2,3"), 501)
         self.assertCode(reply(f, "EPRT |9|127.0.0.1|5000|"), (501, 522))
 
