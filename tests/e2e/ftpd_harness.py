@@ -509,12 +509,7 @@ class FtpdServer:
         self.proc.wait(10)
         self._reader.join(5)
         self.proc.stdout.close()
-        for c in self._clients:
-            try:
-                c.close()
-            except Exception:
-                pass
-        self._clients = []
+        self._close_clients()
         with self._lines_lock:
             self._lines = []
         return self.start()
@@ -591,6 +586,14 @@ class FtpdServer:
             except subprocess.TimeoutExpired:
                 pass
 
+    def _close_clients(self):
+        for c in self._clients:
+            try:
+                c.close()
+            except Exception:
+                pass
+        self._clients = []
+
     def _cleanup(self):
         if self.proc is not None and self.proc.stdout is not None:
             if self._reader is not None:
@@ -599,12 +602,7 @@ class FtpdServer:
                 self.proc.stdout.close()
             except OSError:
                 pass
-        for c in self._clients:
-            try:
-                c.close()
-            except Exception:
-                pass
-        self._clients = []
+        self._close_clients()
         if os.environ.get("FTPD_E2E_KEEP"):
             sys.stderr.write("[harness] kept %s\n" % self.base)
             with open(os.path.join(self.base, "ftpd.log"), "w") as fh:
