@@ -673,6 +673,7 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
     bar->pos = pos;
     if (bar->offset > pos)
         bar->offset = pos;
+    bar->end_ms = 0; /* a line held for a check (ftpc_bar_checking) moves again */
     progress_rate_init(&bar->rate, ev_now(bar->b->loop), pos);
 }
 

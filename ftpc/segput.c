@@ -913,7 +913,12 @@ static void verify_done(void *ud, int status, bool reusable)
         }
         p->t->err.status = FTPC_OK;
         p->t->err.msg[0] = '\0';
-        ftpc_bars_retract(p->ctx->bars, p->size); /* its line ended before the check */
+        if (p->t->held_bar != NULL) { /* its line waited for the check: it goes on */
+            p->bar = p->t->held_bar;
+            p->t->held_bar = NULL;
+        } else {
+            ftpc_bars_retract(p->ctx->bars, p->size); /* its line ended before the check */
+        }
         start_seq(p, 0);
         return;
     }

@@ -274,6 +274,8 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
         session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
     else if (err == EISDIR)
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", verb);
+    else if (err == EBUSY) /* its resume point is being moved: a moment's wait (upload.h) */
+        session_reply(s, FTP_FILE_BUSY, "%s: In use right now; try again.", verb);
     else
         reply_errno(s, err, verb, vpath);
 }

@@ -184,9 +184,6 @@ void reply_errno(session *s, int err, const char *verb, const char *name)
     case ENAMETOOLONG:
         session_reply(s, FTP_BAD_FILENAME, "%s: File name too long.", action);
         break;
-    case EBUSY:
-        session_reply(s, FTP_FILE_BUSY, "%s: In use right now; try again.", action);
-        break;
     default:
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: %s.", action, strerror(err));
         break;

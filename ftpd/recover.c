@@ -117,8 +117,9 @@ static void note(recovery *r, upload_stale what, const char *dir, const upload_s
                  dir, info->target, (long long)info->size);
 }
 
-/* Walks the directory open as fd (which it closes), path its name for the log. */
-static void walk(recovery *r, int fd, char *path, size_t plen, int depth)
+/* Walks the directory open as fd (which it closes), path its name for the log, staying on
+ * the root's device dev. */
+static void walk(recovery *r, int fd, char *path, size_t plen, dev_t dev, int depth)
 {
     DIR *d = fdopendir(fd);
     if (!d) {
@@ -148,10 +149,13 @@ static void walk(recovery *r, int fd, char *path, size_t plen, int depth)
         size_t nlen = strlen(n);
         dir_id id = {0};
         int added = -1;
-        if (fstat(sub, &st) == 0) {
+        /* Another filesystem mounted inside a home (/proc, a network mount) is not the
+         * server's to walk; another home gets a walk of its own, from its own root. */
+        if (fstat(sub, &st) == 0 && st.st_dev == dev) {
             id = (dir_id){st.st_dev, st.st_ino};
-            /* another home gets a walk of its own, from its own root */
             added = set_has(&r->roots, &id) ? 0 : set_add(&r->seen, &id);
+        } else {
+            added = 0;
         }
         if (added < 0)
             r->out_of_memory = true;
@@ -169,35 +173,34 @@ static void walk(recovery *r, int fd, char *path, size_t plen, int depth)
         }
         path[plen] = '/';
         memcpy(path + plen + 1, n, nlen + 1);
-        walk(r, sub, path, plen + 1 + nlen, depth + 1);
+        walk(r, sub, path, plen + 1 + nlen, dev, depth + 1);
         path[plen] = '\0';
     }
     closedir(d);
 }
 
-/* Opens every home and records it as a root; closes and forgets those that cannot be read
- * or repeat another. */
-static size_t open_roots(recovery *r, int *fds, char **names)
+/* Records every home as a root (device and inode), so that no walk enters another's; drops
+ * those that cannot be read or repeat another. The homes are opened one at a time, as their
+ * walk starts: thousands of open directories could take the descriptors sessions need. */
+static size_t find_roots(recovery *r, char **names, dir_id *ids)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->nhomes; i++) {
-        int fd = open(r->homes[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
+        if (stat(r->homes[i], &st) < 0) {
             log_debug("upload recovery: cannot read %s: %s", r->homes[i], strerror(errno));
-            if (fd >= 0)
-                close(fd);
             continue;
         }
+        if (!S_ISDIR(st.st_mode))
+            continue;
         dir_id id = {st.st_dev, st.st_ino};
         int added = set_add(&r->roots, &id);
         if (added <= 0) {
             r->out_of_memory |= added < 0;
-            close(fd);
             continue;
         }
-        fds[n] = fd;
         names[n] = r->homes[i];
+        ids[n] = id;
         n++;
     }
     return n;
@@ -210,24 +213,30 @@ static void *recovery_main(void *arg)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *path = malloc(PATH_MAX);
-    int *fds = malloc((r->nhomes + 1) * sizeof *fds);
+    dir_id *ids = malloc((r->nhomes + 1) * sizeof *ids);
     char **names = malloc((r->nhomes + 1) * sizeof *names);
-    if (!path || !fds || !names) {
+    if (!path || !ids || !names) {
         r->out_of_memory = true;
     } else {
-        size_t n = open_roots(r, fds, names);
-        for (size_t i = 0; i < n; i++) {
+        size_t n = find_roots(r, names, ids);
+        for (size_t i = 0; i < n && !atomic_load(&r->stop); i++) {
             size_t len = strlen(names[i]);
-            if (len >= PATH_MAX || atomic_load(&r->stop)) {
-                close(fds[i]);
+            int fd = len < PATH_MAX ? open(names[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+            struct stat st;
+            if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != ids[i].dev ||
+                st.st_ino != ids[i].ino) {
+                log_debug("upload recovery: cannot read %s: %s", names[i],
+                          fd < 0 ? strerror(errno) : "it changed");
+                if (fd >= 0)
+                    close(fd);
                 continue;
             }
             memcpy(path, names[i], len + 1);
-            walk(r, fds[i], path, len, 0);
+            walk(r, fd, path, len, st.st_dev, 0);
         }
     }
     free(names);
-    free(fds);
+    free(ids);
     free(path);
     free(r->seen.v); /* a tree's worth of entries: not kept for the server's whole life */
     r->seen = (dir_set){0};

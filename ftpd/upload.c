@@ -175,20 +175,49 @@ static int create_temp(upload *u)
     if (u->fd < 0)
         return -1;
     /* Between the create and the lock, recovery may hold the lock for a moment: it leaves
-     * an empty file alone. */
-    for (int tries = 0; lock_file(u->fd) < 0 && tries < 1000; tries++)
+     * an empty file alone. Unlocked, the upload would look like a leftover. */
+    for (int tries = 0; lock_file(u->fd) < 0; tries++) {
+        if (tries == 1000) {
+            close_fd(&u->fd);
+            unlinkat(u->dir_fd, u->temp, 0);
+            errno = EBUSY;
+            return -1;
+        }
         sched_yield();
+    }
     return 0;
 }
 
+/* rename(2) within dir_fd that fails with EEXIST rather than replace `to`. Where the
+ * filesystem has no RENAME_NOREPLACE (NFS, many FUSE filesystems) a hard link and an unlink
+ * do the same: link(2) never replaces either. Where there are no hard links either, a check
+ * and a plain rename are the best there is. */
+static int rename_noreplace(int dir_fd, const char *from, const char *to)
+{
+    if (renameat2(dir_fd, from, dir_fd, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return -1;
+    if (linkat(dir_fd, from, dir_fd, to, 0) == 0) {
+        (void)unlinkat(dir_fd, from, 0);
+        return 0;
+    }
+    if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+        return -1;
+    if (faccessat(dir_fd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+        errno = EEXIST;
+        return -1;
+    }
+    return renameat(dir_fd, from, dir_fd, to);
+}
+
 /* Gives a claimed partial back under its partial name (failures while claiming or starting
- * must not destroy a resume point). If a newer partial appeared meanwhile, that one wins.
- * The caller still holds the file open, so its lock covers the rename. */
+ * must not destroy a resume point). If a newer partial appeared meanwhile, that one wins. */
 static void return_partial(upload *u)
 {
     char partial[300];
     if (partial_name(partial, sizeof(partial), u->target) < 0 ||
-        renameat2(u->dir_fd, u->temp, u->dir_fd, partial, RENAME_NOREPLACE) < 0)
+        rename_noreplace(u->dir_fd, u->temp, partial) < 0)
         unlinkat(u->dir_fd, u->temp, 0);
 }
 
@@ -197,19 +226,11 @@ static bool same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Claims the partial: opens and locks it, then renames it to our temp name. Of several
- * sessions racing for it exactly one gets it; the lock is taken before the rename so that the
- * file is never under a temp name unlocked. A partial found locked is waited for: it is
- * being renamed (by its claimer, by an upload that just kept it, or by recovery), and taking
- * it for absent would start a resume from byte 0. Returns 1 when claimed (u->fd open, *size
- * its length), 0 when there is no usable partial holding at least min bytes, -1 on error
- * (EBUSY: it stayed locked). Blocking: for worker threads. */
-static int claim_partial(upload *u, off_t min, off_t *size)
+/* One attempt of claim_partial: 1 claimed, 0 none, -1 error, 2 the file under the partial
+ * name changed while it was being claimed (try again). */
+static int claim_once(upload *u, const char *partial, off_t min, off_t *size)
 {
-    char partial[300];
     struct stat st, now;
-    if (partial_name(partial, sizeof(partial), u->target) < 0)
-        return -1;
     int fd = -1, rc = 0;
     for (int tries = 0;; tries++) {
         /* O_NONBLOCK: a FIFO under the partial's name must not stall the open */
@@ -233,12 +254,12 @@ static int claim_partial(upload *u, off_t min, off_t *size)
     }
     /* Never over another file: one under our temp name is a leftover of a process that had
      * our salt and session number, and it goes to recovery first. */
-    int moved = renameat2(u->dir_fd, partial, u->dir_fd, u->temp, RENAME_NOREPLACE);
+    int moved = rename_noreplace(u->dir_fd, partial, u->temp);
     if (moved < 0 && errno == EEXIST) {
         struct timespec t;
         clock_gettime(CLOCK_REALTIME, &t);
         if (upload_recover_stale(u->dir_fd, u->temp, &t, NULL) != UPLOAD_STALE_NONE)
-            moved = renameat2(u->dir_fd, partial, u->dir_fd, u->temp, RENAME_NOREPLACE);
+            moved = rename_noreplace(u->dir_fd, partial, u->temp);
         else
             errno = EEXIST;
     }
@@ -247,9 +268,10 @@ static int claim_partial(upload *u, off_t min, off_t *size)
         goto out;
     }
     if (fstatat(u->dir_fd, u->temp, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now)) {
-        /* A newer partial replaced the one we locked between the open and the rename: it is
-         * still somebody's resume point. */
+        /* Another file replaced the one we locked between the open and the rename (a partial
+         * kept meanwhile, or a leftover recovery preferred): give it back and look again. */
         return_partial(u);
+        rc = 2;
         goto out;
     }
     if (fcntl(fd, F_SETFL, 0) < 0) {
@@ -265,6 +287,24 @@ out:;
     close(fd);
     errno = err;
     return rc;
+}
+
+/* Claims the partial: opens and locks it, then renames it to our temp name. Of several
+ * sessions racing for it exactly one gets it; the lock is taken before the rename so that the
+ * file is never under a temp name unlocked. A partial found locked is waited for: it is
+ * being renamed (by its claimer, by an upload that just kept it, or by recovery), and taking
+ * it for absent would start a resume from byte 0. Returns 1 when claimed (u->fd open, *size
+ * its length), 0 when there is no usable partial holding at least min bytes, -1 on error
+ * (EBUSY: it stayed locked). Blocking: for worker threads. */
+static int claim_partial(upload *u, off_t min, off_t *size)
+{
+    char partial[300];
+    if (partial_name(partial, sizeof(partial), u->target) < 0)
+        return -1;
+    int rc = 2;
+    for (int tries = 0; rc == 2 && tries < 3; tries++)
+        rc = claim_once(u, partial, min, size);
+    return rc == 2 ? 0 : rc;
 }
 
 int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
@@ -545,7 +585,7 @@ static upload_stale adopt(int dir_fd, const char *name, const char *key, off_t s
     if (key_partial_name(partial, sizeof partial, key) < 0)
         return UPLOAD_STALE_NONE;
     for (int tries = 0; tries < 3; tries++) {
-        if (renameat2(dir_fd, name, dir_fd, partial, RENAME_NOREPLACE) == 0)
+        if (rename_noreplace(dir_fd, name, partial) == 0)
             return UPLOAD_STALE_KEPT;
         if (errno != EEXIST)
             return UPLOAD_STALE_NONE;

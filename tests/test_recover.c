@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,6 +20,20 @@
 #include "upload.h"
 #include "users.h"
 #include "vfs.h"
+
+/* Filesystems without RENAME_NOREPLACE (NFS, many FUSE ones) fail renameat2 with flags with
+ * EINVAL: this definition stands in for the C library's when no_rename_flags is set. */
+static bool no_rename_flags;
+
+int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+              unsigned int flags)
+{
+    if (no_rename_flags && flags != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
 
 static char base[PATH_MAX];
 static vfs v;
@@ -307,6 +322,49 @@ START_TEST(test_claim_never_replaces_a_file_under_its_temp_name)
 }
 END_TEST
 
+START_TEST(test_claim_takes_a_longer_leftover_under_its_temp_name)
+{
+    /* The leftover under the claim's temp name is longer than the partial: recovery makes it
+     * the partial, and the claim takes that one. */
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_NEW, 0, 7), 0);
+    char temp[sizeof u.temp];
+    strcpy(temp, u.temp);
+    upload_abort(&u, false);
+    put(".ftpd-partial.q", "12345", 60);
+    put(temp, "abcdefgh", 60);
+    ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_RESTART, 5, 7), 0);
+    ck_assert(u.claimed);
+    ck_assert_int_eq(write(u.fd, "6", 1), 1);
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("q"), "abcde6");
+}
+END_TEST
+
+START_TEST(test_without_rename_flags)
+{
+    /* As on NFS: claims, give-backs and recovery fall back to link and unlink. */
+    no_rename_flags = true;
+    put(".ftpd-partial.r", "12345", 60);
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, "/r", UPLOAD_APPEND, 0, 2), 0);
+    ck_assert(u.claimed);
+    ck_assert_int_eq(write(u.fd, "67", 2), 2);
+    upload_abort(&u, true);
+    ck_assert_str_eq(content(".ftpd-partial.r"), "1234567");
+    ck_assert_int_eq(upload_begin(&u, &v, "/r", UPLOAD_RESTART, 7, 2), 0);
+    ck_assert_int_eq(write(u.fd, "8", 1), 1);
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("r"), "12345678");
+
+    put(".ftpd-up.t.1", "left", 60);
+    ck_assert_int_eq(upload_recover_stale(root_fd, ".ftpd-up.t.1", &now, NULL), UPLOAD_STALE_KEPT);
+    ck_assert_str_eq(content(".ftpd-partial.t"), "left");
+    ck_assert(!exists(".ftpd-up.t.1"));
+    no_rename_flags = false;
+}
+END_TEST
+
 START_TEST(test_names_differ_between_processes)
 {
     /* Session numbers restart with each server: a salt of the process keeps two servers'
@@ -477,6 +535,8 @@ static Suite *recover_suite(void)
     tcase_add_test(tc, test_longer_partial_wins);
     tcase_add_test(tc, test_same_name_leftover_is_kept);
     tcase_add_test(tc, test_claim_never_replaces_a_file_under_its_temp_name);
+    tcase_add_test(tc, test_claim_takes_a_longer_leftover_under_its_temp_name);
+    tcase_add_test(tc, test_without_rename_flags);
     tcase_add_test(tc, test_names_differ_between_processes);
     tcase_add_test(tc, test_leftover_with_a_long_name);
     tcase_add_test(tc, test_name_starting_with_hash_has_its_own_partial);

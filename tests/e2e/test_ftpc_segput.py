@@ -363,5 +363,69 @@ class TestSegputBadServer(FtpcCase):
         self.assertEqual(fake.stors[-1], (0, size))
 
 
+class SizeOffOnceFtp(ScriptedFtp):
+    """Writes REST+STOR in place, offers no HASH, and the first time the whole file is there
+    SIZE says one byte more: the final size check fails once, and the client uploads again
+    from the start."""
+
+    FEATURES = ("SIZE", "REST STREAM", "EPSV")
+
+    def __init__(self, want):
+        super().__init__(20, timeout=15, accept_timeout=30)
+        self.want = want
+        self.data = bytearray()
+        self.lock = threading.Lock()
+        self.full_stors = 0
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            with self.lock:
+                n = len(self.data)
+                if self.full_stors == 1 and n == self.want:
+                    n += 1
+            s.send("213 %d" % n)
+        elif verb == "STOR":
+            s.send("150 go")
+            d = s.accept_data()
+            got = bytearray()
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+            d.close()
+            with self.lock:
+                if s.rest == 0:
+                    self.full_stors += 1
+                    self.data = bytearray(got)
+                else:
+                    if len(self.data) < s.rest:
+                        self.data += bytes(s.rest - len(self.data))
+                    self.data[s.rest:s.rest + len(got)] = got
+            s.rest = 0
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestSegputFailedCheck(FtpcCase):
+    def test_failed_final_check_goes_again_on_the_same_line(self):
+        size = 4 * MiB + 3
+        fake = SizeOffOnceFtp(size)
+        fake.start()
+        src = data_bytes(size, 70)
+        self.write_local("x.bin", src)
+        r = self.ftpc("--progress", "bar", "--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port)
+        err = r.stderr.decode()
+        self.assertEqual(bytes(fake.data), src)
+        self.assertEqual(fake.full_stors, 2)
+        # the line that waited for the check moved on with the second upload and ended in
+        # one summary; no bar of the file is drawn after it (a line left held stayed up)
+        self.assertEqual(err.count("x.bin: 4.00 MiB in "), 1, err[-800:])
+        self.assertNotIn("100%", err.split("x.bin: 4.00 MiB in ")[1], err[-800:])
+
+
 if __name__ == "__main__":
     unittest.main()
