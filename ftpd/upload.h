@@ -42,7 +42,10 @@ typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;
 
 /* Starts an upload to vpath. With UPLOAD_RESTART, `rest` is the REST offset. Returns 0, or -1
  * with errno (ENOENT: no such directory; EISDIR; EINVAL: REST beyond what exists; ENAMETOOLONG;
- * ENOSPC/EDQUOT while copying). `unique_tag` keeps concurrent uploads apart (a session id). */
+ * ENOSPC/EDQUOT while copying; EBUSY: the partial to resume, or the new file, stayed locked by
+ * someone else). `unique_tag` keeps one process's concurrent uploads apart (a session id);
+ * a random number of the process keeps processes apart. REST and APPE may wait a few
+ * milliseconds for a partial being renamed: they run on a worker, a plain STOR never waits. */
 int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
                  unsigned long unique_tag);
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
