@@ -108,6 +108,15 @@ static void teardown(void)
     nftw(base, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The temp name this process gives an upload of vpath by session tag. */
+static void temp_name_for(const char *vpath, unsigned long tag, char *out, size_t size)
+{
+    upload u;
+    ck_assert_int_eq(upload_begin(&u, &v, vpath, UPLOAD_NEW, 0, tag), 0);
+    snprintf(out, size, "%s", u.temp);
+    upload_abort(&u, false);
+}
+
 START_TEST(test_leftover_becomes_partial)
 {
     put(".ftpd-up.f.b.7", "abcdef", 60);
@@ -267,10 +276,8 @@ START_TEST(test_same_name_leftover_is_kept)
     /* Temp names carry a salt of the process, so a leftover of the same name can only come
      * from a process that had the same salt and session number; it is kept, not replaced. */
     upload u;
-    ck_assert_int_eq(upload_begin(&u, &v, "/n", UPLOAD_NEW, 0, 1), 0);
     char temp[sizeof u.temp];
-    strcpy(temp, u.temp);
-    upload_abort(&u, false);
+    temp_name_for("/n", 1, temp, sizeof temp);
     put(temp, "left", 60);
     ck_assert_int_eq(upload_begin(&u, &v, "/n", UPLOAD_NEW, 0, 1), 0);
     ck_assert_str_eq(u.temp, temp);
@@ -307,10 +314,8 @@ START_TEST(test_claim_never_replaces_a_file_under_its_temp_name)
     /* A leftover under the very name a claim renames the partial to (same salt, same
      * session) is recovered, not overwritten: here it is shorter, so it goes. */
     upload u;
-    ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_NEW, 0, 7), 0);
     char temp[sizeof u.temp];
-    strcpy(temp, u.temp);
-    upload_abort(&u, false);
+    temp_name_for("/q", 7, temp, sizeof temp);
     put(".ftpd-partial.q", "12345", 60);
     put(temp, "abc", 60);
     ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_RESTART, 5, 7), 0);
@@ -327,10 +332,8 @@ START_TEST(test_claim_takes_a_longer_leftover_under_its_temp_name)
     /* The leftover under the claim's temp name is longer than the partial: recovery makes it
      * the partial, and the claim takes that one. */
     upload u;
-    ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_NEW, 0, 7), 0);
     char temp[sizeof u.temp];
-    strcpy(temp, u.temp);
-    upload_abort(&u, false);
+    temp_name_for("/q", 7, temp, sizeof temp);
     put(".ftpd-partial.q", "12345", 60);
     put(temp, "abcdefgh", 60);
     ck_assert_int_eq(upload_begin(&u, &v, "/q", UPLOAD_RESTART, 5, 7), 0);
