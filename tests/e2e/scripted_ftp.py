@@ -28,6 +28,19 @@ class Session:
         d, _ = self.dsock.accept()
         return d
 
+    def receive_upload(self):
+        """Answers 150, then reads the data connection to its end; returns the bytes."""
+        self.send("150 go")
+        d = self.accept_data()
+        got = bytearray()
+        while True:
+            chunk = d.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        d.close()
+        return got
+
 
 class ScriptedFtp(threading.Thread):
     FEATURES = ("SIZE", "REST STREAM")

@@ -311,15 +311,7 @@ class IgnoresRestFtp(ScriptedFtp):
             with self.lock:
                 s.send("213 %d" % len(self.data))
         elif verb in ("STOR", "APPE"):
-            s.send("150 go")
-            d = s.accept_data()
-            got = bytearray()
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            d.close()
+            got = s.receive_upload()
             # A range the client stopped (its control connection closed with the data
             # connection) is dropped, as a server would discard an aborted upload.
             time.sleep(0.05)
@@ -385,15 +377,7 @@ class SizeOffOnceFtp(ScriptedFtp):
                     n += 1
             s.send("213 %d" % n)
         elif verb == "STOR":
-            s.send("150 go")
-            d = s.accept_data()
-            got = bytearray()
-            while True:
-                chunk = d.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            d.close()
+            got = s.receive_upload()
             with self.lock:
                 if s.rest == 0:
                     self.full_stors += 1
