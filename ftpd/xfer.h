@@ -49,9 +49,11 @@ typedef struct xfer {
     bool ascii;
     bool cr_pending;      /* ASCII upload: a CR ended the last chunk */
     bool corked;          /* TCP_CORK set on the data socket for a sendfile stream */
+    bool limited;         /* ...and its unsent bytes held to XFER_NOTSENT_LOWAT (xfer.c) */
     bool paced;           /* corked or alone (xfer.c): its end waits until the data has left */
     int tail_unsent;      /* ...bytes still unsent in that wait when last looked; 0 outside it */
     bool lone_congestion; /* local-congestion was tried on it, a download running alone */
+    bool lone_switched;   /* ...and the socket took it */
     bool slot_wanted;     /* a download to a client on this host: sends only with a slot */
     dlslot slot;          /* ...its place in the server's download slots (dlslots.h) */
     long long slot_wait_start; /* ...when its current wait in line began, ms; 0: not waiting */
