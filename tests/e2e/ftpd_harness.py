@@ -708,6 +708,13 @@ class ServerTestCase(unittest.TestCase):
         self.addCleanup(srv.stop)
         return srv
 
+    def assertLogged(self, pattern, timeout=5.0):
+        """The server's log has a line matching the regex `pattern`. Waits for it: a reader
+        thread collects the log, and a client that has just exited may have read the 226
+        before that thread has the line written just ahead of it."""
+        if self.srv.wait_log(pattern, timeout) is None:
+            self.fail("no log line matches %r; log tail:\n%s" % (pattern, self.srv.log_text()[-3000:]))
+
     def assertCode(self, got, expected, msg=None):
         """got is (code, text); expected an int, a tuple of ints, or a class like '5xx'."""
         code, text = got

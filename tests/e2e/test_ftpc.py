@@ -851,7 +851,7 @@ class TestResume(FtpcCase):
         self.write_local(".chg.bin.ftpc-part", data_bytes(100000, 72))
         r = self.ftpc("-v", "-c", "get", self.srv.url("chg.bin"))
         err = r.stderr.decode()
-        self.assertIn("-> RANG 0 99999", self.srv.log_text())
+        self.assertLogged(r"-> RANG 0 99999")
         self.assertIn("the 100000 bytes already in .chg.bin.ftpc-part differ from the server's: "
                       "downloading it all again", err)
         self.assertNotIn("> REST", err)
@@ -864,7 +864,7 @@ class TestResume(FtpcCase):
         self.write_local(".ok.bin.ftpc-part", data[:120000])
         r = self.ftpc("-v", "-c", "get", self.srv.url("ok.bin"))
         err = r.stderr.decode()
-        self.assertIn("-> RANG 0 119999", self.srv.log_text())
+        self.assertLogged(r"-> RANG 0 119999")
         self.assertIn("> REST 120000", err)
         self.assertNotIn("differ", err)
         self.assertEqual(self.read_local("ok.bin"), data)

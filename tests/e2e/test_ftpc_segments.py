@@ -144,7 +144,7 @@ class TestSegments(FtpcCase):
         self.write_local(".big.bin.ftpc-part", data[:1000000])
         self.ftpc("-c", "--segments", "4", "get", self.srv.url("big.bin"))
         self.assertEqual(self.read_local("big.bin"), data)
-        self.assertIn("-> REST 1000000", self.srv.log_text())
+        self.assertLogged(r"-> REST 1000000")
 
     def test_missing_file(self):
         self.ftpc("--segments", "4", "get", self.srv.url("nope.bin"), rc=5)

@@ -46,7 +46,7 @@ class TestWget(ServerTestCase):
         data = self.srv.make_file("w.bin", (3 << 20) + 7, seed=81)
         self.wget("-O", "w.bin", self.url("w.bin"))
         self.assertEqual(sha(self.readlocal("w.bin")), sha(data))
-        self.assertIn("RETR /w.bin ok: %d bytes" % len(data), self.srv.log_text())
+        self.assertLogged(r"RETR /w\.bin ok: %d bytes" % len(data))
 
     def test_anonymous_download(self):
         data = data_bytes(200000, 82)
@@ -60,7 +60,7 @@ class TestWget(ServerTestCase):
             fh.write(data[:300001])
         self.wget("-c", self.url("r.bin"))
         self.assertEqual(sha(self.readlocal("r.bin")), sha(data))
-        self.assertIn("REST 300001", self.srv.log_text())
+        self.assertLogged(r"REST 300001")
 
     def test_recursive_download_of_a_tree(self):
         files = {
@@ -85,7 +85,7 @@ class TestWget(ServerTestCase):
         data = self.srv.make_file("act.bin", 500000, seed=86)
         self.wget("--no-passive-ftp", "-O", "act.bin", self.url("act.bin"))
         self.assertEqual(self.readlocal("act.bin"), data)
-        self.assertRegex(self.srv.log_text(), r"-> (PORT|EPRT) ")
+        self.assertLogged(r"-> (PORT|EPRT) ")
 
     def test_name_with_spaces_and_utf8(self):
         name = "r\u00e9sum\u00e9 final #1.txt"
@@ -97,7 +97,7 @@ class TestWget(ServerTestCase):
         r = self.wget("-O", "none.bin", self.url("none.bin"), ok=False)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("No such file", r.stderr.decode(errors="replace"))
-        self.assertRegex(self.srv.log_text(), r"550")
+        self.assertLogged(r"550")
 
 
 if __name__ == "__main__":
