@@ -550,6 +550,18 @@ class FtpdServer:
     def log_text(self):
         return "\n".join(self.logs())
 
+    def settled_log_text(self, timeout=5.0):
+        """The log once every session in it has ended. It reaches the harness through a
+        reader thread, possibly after a client has exited: a client's last lines may still
+        be on their way."""
+        def settled():
+            text = self.log_text()
+            # a refused connection (421) logs "refused" and its end, but no "connected"
+            began = text.count(": connected") + text.count(": refused: ")
+            return text.count(": disconnected") >= began
+        wait_for(settled, timeout)
+        return self.log_text()
+
     def wait_log(self, pattern, timeout=5.0):
         """Waits for a log line matching the regex; returns the match or None."""
         rx = re.compile(pattern)

@@ -56,7 +56,7 @@ class TestSegmentsPerAddressLimit(FtpcCase):
         data = self.srv.make_file("big.bin", size, seed=30)
         self.ftpc("--segments", "4", "get", self.srv.url("big.bin"))
         self.assertEqual(self.read_local("big.bin"), data)
-        log = self.srv.log_text()
+        log = self.srv.settled_log_text()
         self.assertIn("421", log)
         rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
         self.assertEqual(rests, [size * i // 4 for i in range(1, 4)])

@@ -186,7 +186,7 @@ class TestSegputFtpd(FtpcCase):
         self.assertEqual(self.srv.read("big.bin"), src)
         self.assertEqual(self.srv.internal_files(), [])
         self.assertRegex(err, r"(?m)^big\.bin: .* in .*, verified sha256$")
-        log = self.srv.log_text()
+        log = self.srv.settled_log_text()
         rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
         bounds = [size * i // 4 for i in range(1, 4)]
         # every range was tried in parallel at its offset ...
@@ -237,7 +237,7 @@ class TestSegputFtpdLimit(FtpcCase):
         # one summary for the whole file, from its start, ending with the check's outcome
         self.assertRegex(err, r"(?m)^c\.bin: 8\.00 MiB in [\d.]+ s \([^)]*\), verified sha256$")
         self.assertNotIn("resumed at", err)
-        log = self.srv.log_text()
+        log = self.srv.settled_log_text()
         self.assertIn("421", log)
         # REST only at range bounds: the parallel ranges', and the sequential part's where
         # the complete ranges ended

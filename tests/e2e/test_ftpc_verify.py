@@ -34,13 +34,7 @@ class TestVerifyFtpd(FtpcCase):
             self.assertNotIn(m, err)
 
     def hash_cmds(self):
-        # ftpd's log reaches the harness through a reader thread, possibly after ftpc has
-        # exited: wait until every session in it has ended
-        def settled():
-            text = self.srv.log_text()
-            return text.count(": connected") == text.count(": disconnected")
-        wait_for(settled, timeout=5)
-        return re.findall(r"-> HASH (.*)", self.srv.log_text())
+        return re.findall(r"-> HASH (.*)", self.srv.settled_log_text())
 
     def test_get_verified(self):
         data = self.srv.make_file("a.bin", 3 * MiB + 11, seed=41)
@@ -127,7 +121,7 @@ class TestVerifyFtpd(FtpcCase):
         self.assertEqual(self.read_local("big.bin"), data)
         self.assertRegex(r.stderr.decode(),
                          r"(?m)^big\.bin: 8\.00 MiB in .*, verified sha256 \(4 segments\)$")
-        log = self.srv.log_text()
+        log = self.srv.settled_log_text()
         rangs = sorted(tuple(int(x) for x in m)
                        for m in re.findall(r"-> RANG (\d+) (\d+)", log))
         bounds = [size * i // 4 for i in range(5)]
