@@ -559,9 +559,9 @@ static bool runs_alone(const xfer *x)
 static void shape_stream(xfer *x, bool alone, off_t left)
 {
     bool cork = alone ? !x->lone_switched : x->corked || left >= XFER_CORK_MIN;
-    bool limit = !alone && cork; /* without the limit a corked stream is only less fair */
     if (cork != x->corked && net_set_cork(x->data.fd, cork) == 0)
         x->corked = cork;
+    bool limit = !alone && x->corked; /* without the limit a corked stream is only less fair */
     if (limit != x->limited &&
         net_set_notsent_lowat(x->data.fd, limit ? XFER_NOTSENT_LOWAT : 0) == 0) /* 0: no limit */
         x->limited = limit;
