@@ -6,7 +6,8 @@
 # Phases (see bench/README.md for what each one measures and why):
 #   a  one 1 GiB RETR and one 1 GiB STOR with curl per server and round (tmpfs)
 #   c  200 logins at once with the account's yescrypt hash: login phase against the
-#      measured hash cost, and a full-speed download's rate during the storm
+#      measured hash cost, and a full-speed download's rate during the storm (driver
+#      tools/login-storm, C; C_DRIVER=python drives it with conc-dl.py as before)
 #   b  200 clients log in at once, then each RETRs a 1 MiB file 5 times, with an MD5-crypt
 #      hash for the account: total time and peak server memory (driver conc-dl.py, then the
 #      same work from ftpc stress)
@@ -24,6 +25,7 @@
 #   CLIENTS         clients of phases b and c                           [200]
 #   REPEAT          RETRs per client in phase b                         [5]
 #   IDLE_SESSIONS   sessions of phase d                                 [1000]
+#   C_DRIVER        login storm driver of phase c: c or python          [c]
 #   BENCH_ROOT      server roots (tmpfs)                                [/dev/shm/ftpd-bench]
 #   BENCH_SRC       source files (tmpfs)                                [/dev/shm/ftpd-bench-src]
 #   KEEP_SRC=1      keep the 1 GiB source file in tmpfs for the next run
@@ -44,6 +46,7 @@ PEERS=${PEERS:-vsftpd pure-ftpd proftpd pyftpdlib}
 CLIENTS=${CLIENTS:-200}
 REPEAT=${REPEAT:-5}
 IDLE_SESSIONS=${IDLE_SESSIONS:-1000}
+C_DRIVER=${C_DRIVER:-c}
 BENCH_ROOT=${BENCH_ROOT:-/dev/shm/ftpd-bench}
 BENCH_SRC=${BENCH_SRC:-/dev/shm/ftpd-bench-src}
 KEEP_SRC=${KEEP_SRC:-0}
@@ -116,6 +119,7 @@ fi
 mkdir -p "$TOOLS"
 gcc -O2 -Wall -o "$TOOLS/ftp-rate" "$HERE/tools/ftp-rate.c" || die "cannot build ftp-rate"
 gcc -O2 -Wall -pthread -o "$TOOLS/crypt-cost" "$HERE/tools/crypt-cost.c" -lcrypt || die "cannot build crypt-cost"
+gcc -O2 -Wall -o "$TOOLS/login-storm" "$HERE/tools/login-storm.c" || die "cannot build login-storm"
 
 SERVERS=()
 [[ $HAVE_FTPD == 1 ]] && SERVERS+=(ftpd)
@@ -236,6 +240,10 @@ if ! skip c; then
     "$TOOLS/crypt-cost" "$HASH" "$FTPBENCH_PASS" 30 "$(nproc)" > "$RAW/c-hash-cost.json" 2>>"$RAW/run.log" \
         || log "crypt-cost failed"
     log "hash cost: $(cat "$RAW/c-hash-cost.json")"
+    # The C driver costs the download far less CPU than 200 Python threads (bench/README.md)
+    STORM=("$TOOLS/login-storm")
+    [[ $C_DRIVER == python ]] && STORM=("$PY" "$HERE/tools/conc-dl.py" --repeat 0)
+    STORM+=(--user "$FTPBENCH_USER" --password "$FTPBENCH_PASS")
     CS=()   # pyftpdlib compares plaintext passwords: nothing to measure here
     for n in "${SERVERS[@]}"; do [[ $n == pyftpdlib ]] || CS+=("$n"); done
     ensure_src
@@ -248,8 +256,8 @@ if ! skip c; then
         for n in $(rotated "$r" "${UP[@]}"); do
             settle
             log "phase c round $r/$ROUNDS: $n"
-            timeout 150 "$PY" "$HERE/tools/conc-dl.py" --port "${PORT[$n]}" --clients "$CLIENTS" \
-                --repeat 0 --deadline 120 --timeout 30 --label "$n" \
+            timeout 150 "${STORM[@]}" --port "${PORT[$n]}" --clients "$CLIENTS" \
+                --deadline 120 --timeout 30 --label "$n" \
                 --json "$RAW/c-storm-$n-$r.json" > "$RAW/c-storm-$n-$r.txt" 2>&1 \
                 || log "$n: login storm rc=$? (see c-storm-$n-$r.txt)"
             settle
@@ -258,8 +266,8 @@ if ! skip c; then
                 > "$RAW/c-rate-$n-$r.txt" 2> "$RAW/c-rate-$n-$r.err" &
             dpid=$!; BG_PIDS+=("$dpid")
             sleep 2.5   # the download alone: the reference rate
-            timeout 150 "$PY" "$HERE/tools/conc-dl.py" --port "${PORT[$n]}" --clients "$CLIENTS" \
-                --repeat 0 --deadline 120 --timeout 30 --label "$n+download" \
+            timeout 150 "${STORM[@]}" --port "${PORT[$n]}" --clients "$CLIENTS" \
+                --deadline 120 --timeout 30 --label "$n+download" \
                 --json "$RAW/c-stormdl-$n-$r.json" > "$RAW/c-stormdl-$n-$r.txt" 2>&1 \
                 || log "$n: login storm during download rc=$? (see c-stormdl-$n-$r.txt)"
             sleep 2.5   # the download alone again: the reference is before and after

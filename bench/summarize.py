@@ -340,6 +340,11 @@ def main():
                              "yescrypt" if h0["hash_id"] == "y" else h0["hash_id"], rng(costs, 1),
                              h0["parallel_threads"], rng(par), clients, clients / med(par),
                              clients, cores, ideal))
+        drivers = {j.get("driver", "conc-dl.py") for v in list(storm.values()) + list(stormdl.values()) for j in v}
+        dcpu = [j["driver_cpu_s"] for j in stormdl.get("ftpd", []) if j.get("driver_cpu_s") is not None]
+        notes.append("(c) storm driver: %s%s." % (
+            " and ".join(sorted(drivers)),
+            "; its CPU during ftpd's storms with the download: %s s" % rng(dcpu, 2) if dcpu else ""))
         if any(errs.values()):
             notes.append("* errors in (c): " + "; ".join("%s: %d" % (s, errs[s]) for s in servers if errs[s]))
         detail.append("| (c) login phase s, alone | %s |" % " | ".join(
