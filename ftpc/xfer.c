@@ -125,6 +125,7 @@ struct ftpc_xfer {
     ftpc_rcheck *prefix; /* the check of the bytes -c would keep */
     bool prefix_checked; /* ... done (or not possible) */
     bool prefix_differs; /* ... and they are not the server's: start over */
+    bool resume_refused; /* the server refused a resumed upload; it is being sent whole */
 };
 
 static const ftpc_conn_owner xfer_owner;
@@ -1173,6 +1174,13 @@ static void begin_put(ftpc_xfer *x)
         x->offset = (uint64_t)x->remote_size;
     else
         x->offset = 0;
+    /* Longer than the source: not a prefix of it, so the upload replaces it. */
+    if (x->remote_size > 0 && (uint64_t)x->remote_size > x->local_size && x->ctx->opts->resume &&
+        !x->ctx->opts->quiet && x->t->attempts == 1)
+        ftpc_msg(x->ctx,
+                 "%s: the %" PRId64 " bytes already on the server are more than %s's %" PRIu64
+                 ": uploading it all again",
+                 bar_name(x), x->remote_size, x->t->local, x->local_size);
     x->pos = x->offset;
     x->t->own_prefix = true;
     x->verb = "STOR";
@@ -1325,6 +1333,36 @@ static void maybe_complete(ftpc_xfer *x)
     succeed(x);
 }
 
+/* A resumed upload the server refused outright (ftpd, for one, wants the append right for
+ * REST+STOR and APPE) can still be sent whole: a later STOR replaces what is there. The
+ * upload sends nothing before the server's 1xx, so no byte of it left. */
+static bool can_upload_whole(const ftpc_xfer *x, int code)
+{
+    return x->t->kind == FTPC_T_PUT && x->offset > 0 && !x->prelim && code >= 500 &&
+           !x->resume_refused;
+}
+
+static void upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    if (!x->ctx->opts->quiet) {
+        char q[600];
+        ftpc_msg(x->ctx,
+                 "%s: the server refused to resume after %" PRIu64 " bytes (%s %s): "
+                 "uploading it all again",
+                 bar_name(x), x->offset, x->verb, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    }
+    x->resume_refused = true;
+    x->offset = x->pos = x->fpos = 0;
+    x->wire = 0;
+    x->data_eof = x->ctrl_done = x->closing = x->shut = x->src_eof = false;
+    x->data_errno = 0;
+    x->zoff = x->zlen = x->in_off = x->in_len = 0;
+    x->verb = "STOR";
+    if (x->bar != NULL)
+        ftpc_bar_restart(x->bar, 0);
+    open_data(x);
+}
+
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -1390,6 +1428,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         if (code >= 300) {
             close_data(x);
             ftpc_conn_close_data(c);
+            if (can_upload_whole(x, code)) {
+                upload_whole(x, m);
+                return;
+            }
             fail_reply(x, x->verb, m);
             return;
         }

@@ -845,6 +845,29 @@ class TestResume(FtpcCase):
             self.assertGreater(int(m.group(1)), 0)
         self.assertEqual(self.srv.read("up.bin"), data)
 
+    def test_resume_refused_without_append_right_uploads_whole(self):
+        # ftpd wants the append right (a) for REST+STOR: without it the upload starts over
+        srv = self.start_server(users=[("noapp", "pw", "elrw")])
+        data = data_bytes(200000, 78)
+        self.write_local("na.bin", data)
+        srv.write("na.bin", data[:50000])
+        r = self.ftpc("-v", "-c", "put", "na.bin", srv.url("na.bin"))
+        err = r.stderr.decode()
+        self.assertIn("> REST 50000", err)
+        self.assertIn("na.bin: the server refused to resume after 50000 bytes (STOR 550 ", err)
+        self.assertIn("uploading it all again", err)
+        self.assertEqual(srv.read("na.bin"), data)
+        self.assertEqual(len(re.findall(r"> STOR na\.bin", err)), 2, err)
+
+    def test_resume_longer_remote_file_uploads_whole_and_says_so(self):
+        data = data_bytes(20000, 86)
+        self.write_local("lr.bin", data)
+        self.srv.write("lr.bin", data_bytes(30000, 87))
+        r = self.ftpc("-c", "put", "lr.bin", self.srv.url("lr.bin"))
+        self.assertIn("lr.bin: the 30000 bytes already on the server are more than lr.bin's "
+                      "20000: uploading it all again", r.stderr.decode())
+        self.assertEqual(self.srv.read("lr.bin"), data)
+
     # -c checks the bytes it would keep against the server's (HASH over RANG) before resuming
     def test_resume_changed_partial_starts_over(self):
         data = self.srv.make_file("chg.bin", 300000, seed=71)
