@@ -305,6 +305,33 @@ static void mix_str(const stress_opts *o, char *out, size_t size)
     }
 }
 
+/* Exit status 7: every transfer and listing of the mix failed. Logins count only in a
+ * login-only mix: the sessions of a run whose every upload was refused still logged in. */
+static bool all_work_failed(const stress_stats *st)
+{
+    uint64_t ops = stress_stats_ops_total(st), failed = 0;
+    for (int i = 0; i < STRESS_OP_COUNT; i++)
+        failed += st->op_errors[i];
+    uint64_t work = ops - st->op_count[STRESS_OP_LOGIN];
+    uint64_t work_failed = failed - st->op_errors[STRESS_OP_LOGIN];
+    return work > 0 ? work_failed == work : ops > 0 && failed == ops;
+}
+
+/* A report file that cannot be written would only fail after the whole run: try it now
+ * (opened for appending, so an existing file keeps its contents until the report). */
+static int check_report_path(const char *path)
+{
+    if (path == NULL || strcmp(path, "-") == 0)
+        return 0;
+    FILE *f = fopen(path, "a");
+    if (f == NULL) {
+        fprintf(stderr, "ftpc stress: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
 static int write_report(const char *path, void (*fn)(FILE *, const stress_result *),
                         const stress_result *r)
 {
@@ -338,6 +365,8 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         stress_opts_usage(stdout);
         return FTPC_OK;
     }
+    if (check_report_path(o.json) < 0 || check_report_path(o.csv) < 0)
+        return FTPC_EXIT_LOCAL;
     stress_main *m = calloc(1, sizeof(*m));
     if (m == NULL) {
         fprintf(stderr, "ftpc stress: out of memory\n");
@@ -417,15 +446,11 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         snprintf(size, sizeof(size), "%" PRIu64, o.size_min);
     else
         snprintf(size, sizeof(size), "%" PRIu64 "-%" PRIu64, o.size_min, o.size_max);
-    uint64_t ops = stress_stats_ops_total(&run->st);
-    uint64_t failed = 0;
-    for (int i = 0; i < STRESS_OP_COUNT; i++)
-        failed += run->st.op_errors[i];
     if (run->setup_rc != 0)
         rc = run->setup_rc;
     else if (run->st.verify_failures > 0)
         rc = FTPC_EXIT_VERIFY;
-    else if (run->aborting || (ops > 0 && failed == ops))
+    else if (run->aborting || all_work_failed(&run->st))
         rc = FTPC_EXIT_XFER;
     stress_result r = {
         .target = target,
@@ -448,6 +473,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         .size = size,
         .tls = o.tls,
         .compress = o.compress,
+        .setup_error = run->setup_error,
     };
     /* The text goes to standard output unless a machine format claimed it. */
     bool stdout_taken = (o.json && strcmp(o.json, "-") == 0) || (o.csv && strcmp(o.csv, "-") == 0);

@@ -82,6 +82,7 @@ enum {
     CF_DONE_COUNTED = 1 << 19,
     CF_DATA_TCP = 1 << 20,   /* the data connection's TCP connect completed */
     CF_DATA_DRAIN = 1 << 21, /* TLS upload sent close_notify and FIN: reading to the end */
+    CF_PRELIM = 1 << 22,     /* the transfer command's 1xx came */
 };
 
 #define READ_BUDGET (1u << 20) /* bytes one data connection moves per wakeup */
@@ -305,6 +306,7 @@ __attribute__((format(printf, 3, 4))) static void setup_fail(stress_client *c, i
         stress_run_message(c->run, "ftpc stress: --clean: %s", msg);
     } else if (c->run->setup_rc == 0) {
         c->run->setup_rc = rc;
+        snprintf(c->run->setup_error, sizeof(c->run->setup_error), "%s", msg);
         stress_run_message(c->run, "ftpc stress: set-up failed: %s", msg);
     }
     finish(c);
@@ -877,7 +879,7 @@ static void open_data(stress_client *c, int port)
     net_set_port(&ss, port);
     c->pos = 0;
     c->flags &= ~(CF_FINAL | CF_DATA_DONE | CF_VFAILED | CF_DATA_UP | CF_DATA_TCP | CF_DATA_SHUT |
-                  CF_DATA_ERR | CF_ZEND | CF_DATA_DRAIN);
+                  CF_DATA_ERR | CF_ZEND | CF_DATA_DRAIN | CF_PRELIM);
     int fd = connect_nodelay(&ss);
     stream *s = fd >= 0 ? malloc(sizeof(*s)) : NULL;
     if (s == NULL) {
@@ -1613,14 +1615,20 @@ static void on_reply(stress_client *c, int code, char *text)
         return;
     }
     case S_XFER:
-        if (code < 200)
+        if (code < 200) {
+            c->flags |= CF_PRELIM;
             return;
+        }
         c->flags |= CF_FINAL;
         c->final_code = code;
         if (code >= 300) {
             /* Refused or failed: the data connection has nothing more to say. */
             close_data(c, true);
             c->flags |= CF_DATA_DONE;
+            /* An upload starts on the data connection before the 1xx; when the server
+             * refuses the STOR outright, what the kernel took was never stored. */
+            if ((c->xk == X_STOR || c->xk == X_FIX_STOR) && !(c->flags & CF_PRELIM))
+                stats(c)->bytes_up -= c->pos;
         }
         if (c->flags & CF_DATA_DONE)
             xfer_complete(c);

@@ -71,10 +71,11 @@ typedef struct stress_run {
     int nsetup;
     unsigned setup_next; /* next fixture to prepare */
     int setup_live;
-    int setup_rc;        /* exit status of a failed set-up, 0 while fine */
-    bool made_dir;       /* the set-up created --dir */
-    bool tearing_down;   /* --clean: set-up client 0 deletes what the set-up left */
-    unsigned clean_next; /* next fixture to delete */
+    int setup_rc;          /* exit status of a failed set-up, 0 while fine */
+    char setup_error[512]; /* ... and why, for the report */
+    bool made_dir;         /* the set-up created --dir */
+    bool tearing_down;     /* --clean: set-up client 0 deletes what the set-up left */
+    unsigned clean_next;   /* next fixture to delete */
     bool clean_failed;
 
     bool main_phase;

@@ -107,8 +107,9 @@ void stress_opts_usage(FILE *f)
           "Environment: FTPC_STRESS_TRACE=1 prints every command and reply (PASS masked).\n"
           "\n"
           "Exit status: 0 done (errors are reported, not fatal), 8 verification failures,\n"
-          "7 every operation failed, 3 cannot connect, 4 login refused, 5 the set-up\n"
-          "failed (directory, fixtures, MODE Z), 9 TLS failed, 2 usage error.\n",
+          "7 every transfer and listing failed (with --mix login: every login) or the run\n"
+          "was interrupted, 3 cannot connect, 4 login refused, 5 the set-up failed\n"
+          "(directory, fixtures, MODE Z), 9 TLS failed, 2 usage error.\n",
           f);
 }
 

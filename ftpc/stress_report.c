@@ -33,9 +33,13 @@ void stress_report_text(FILE *f, const stress_result *r)
 {
     const stress_stats *st = r->st;
     uint64_t ops = stress_stats_ops_total(st);
-    fprintf(f, "ftpc stress %s: %d clients, %.2f s, seed %" PRIu64 "%s%s\n", r->target, r->clients,
-            r->duration_s, r->seed, r->tls ? ", TLS" : "", r->compress ? ", MODE Z" : "");
+    fprintf(f, "ftpc stress %s: %d client%s, %.2f s, seed %" PRIu64 "%s%s\n", r->target, r->clients,
+            r->clients == 1 ? "" : "s", r->duration_s, r->seed, r->tls ? ", TLS" : "",
+            r->compress ? ", MODE Z" : "");
     fprintf(f, "  mix %s, size %s\n", r->mix, r->size);
+    if (r->setup_error != NULL && r->setup_error[0] != '\0')
+        fprintf(f, "set-up failed  %s (exit status %d; no client ran)\n", r->setup_error,
+                r->exit_status);
     fprintf(f, "operations     %" PRIu64 " (%.1f/s)", ops, per_s(ops, r->duration_s));
     for (int i = 0; i < STRESS_OP_COUNT; i++)
         fprintf(f, "%s %s %" PRIu64 " (%" PRIu64 " failed)", i ? "," : ";",
@@ -108,6 +112,12 @@ void stress_report_json(FILE *f, const stress_result *r)
     json_str(f, r->size);
     fprintf(f, ",\n  \"tls\": %s,\n  \"compress\": %s,\n", r->tls ? "true" : "false",
             r->compress ? "true" : "false");
+    fprintf(f, "  \"setup_error\": ");
+    if (r->setup_error != NULL && r->setup_error[0] != '\0')
+        json_str(f, r->setup_error);
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\n");
     fprintf(f, "  \"ops_total\": %" PRIu64 ",\n  \"ops_per_s\": %.2f,\n", ops,
             per_s(ops, r->duration_s));
     fprintf(f, "  \"bytes_down\": %" PRIu64 ",\n  \"bytes_up\": %" PRIu64 ",\n", st->bytes_down,

@@ -23,6 +23,7 @@ typedef struct stress_result {
     const char *mix;  /* "login=1,get=4,put=2,list=1" */
     const char *size; /* "65536" or "1024-4194304" */
     int tls, compress;
+    const char *setup_error; /* why the set-up failed; "" when it did not */
 } stress_result;
 
 void stress_report_text(FILE *f, const stress_result *r);

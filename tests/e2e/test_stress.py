@@ -448,9 +448,34 @@ class TestStressFtpd(StressCase):
 
     def test_bad_password(self):
         srv = self.server()
-        rep, _, err = self.stress(srv.url("", pw="wrong"), "--clients", 2, "--duration", 1,
-                                  "--no-view", rc=4)
+        rep, out, err = self.stress(srv.url("", pw="wrong"), "--clients", 2, "--duration", 1,
+                                    "--no-view", rc=4)
         self.assertIn("530", err)
+        # the reports carry the cause, not just an empty table
+        self.assertRegex(rep["setup_error"], r"^530 ")
+        self.assertRegex(out, r"(?m)^set-up failed  530 .*\(exit status 4; no client ran\)$")
+
+    def test_refused_uploads_count_no_bytes_and_fail_the_run(self):
+        # a read-only account: every STOR is refused (550) while the sessions log in fine
+        srv = self.server(users=[("reader", "pw", "elr")])
+        srv.mkdir("ro")
+        rep, _, err = self.stress(srv.url("ro"), "--clients", 3, "--iterations", 4,
+                                  "--mix", "put", "--size", "256K", "--no-view", rc=7)
+        self.assertEqual(rep["ops"]["put"], {"count": 12, "errors": 12}, err)
+        self.assertEqual(rep["bytes_up"], 0)
+        self.assertEqual(rep["errors_by_code"].get("550"), 12)
+        self.assertIsNone(rep["setup_error"])
+
+    def test_unwritable_report_path_fails_before_the_run(self):
+        srv = self.server()
+        t0 = time.monotonic()
+        r = subprocess.run([FTPC_BIN, "stress", srv.url(""), "--clients", "2", "--duration", "5",
+                            "--no-view", "--json", os.path.join(self.tmp, "no", "such", "r.json")],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertLess(time.monotonic() - t0, 4)
+        self.assertIn(b"cannot write", r.stderr)
+        self.assertEqual(srv.log_text().count("connected"), 0)
 
 
 PEER_BINARIES = {
