@@ -536,15 +536,19 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
     b->fd = cfg->fd;
     b->quiet = cfg->quiet;
     bool tty = cfg->tty >= 0 ? cfg->tty != 0 : isatty(cfg->fd) == 1;
+    /* A terminal that cannot move the cursor (TERM=dumb, as in an editor's shell) gets
+     * the plain lines, without escape sequences. */
+    const char *term = getenv("TERM");
+    bool dumb = term != NULL && strcmp(term, "dumb") == 0;
     ftpc_progress_mode mode = cfg->mode;
     if (mode == FTPC_PROGRESS_AUTO)
-        mode = tty ? FTPC_PROGRESS_BAR : FTPC_PROGRESS_NONE;
+        mode = tty ? (dumb ? FTPC_PROGRESS_PLAIN : FTPC_PROGRESS_BAR) : FTPC_PROGRESS_NONE;
     if (!b->quiet) {
         b->live = mode == FTPC_PROGRESS_BAR;
         b->plain = mode == FTPC_PROGRESS_PLAIN;
     }
     const char *nc = getenv("NO_COLOR");
-    b->color = cfg->color >= 0 ? cfg->color != 0 : (tty && (nc == NULL || nc[0] == '\0'));
+    b->color = cfg->color >= 0 ? cfg->color != 0 : (tty && !dumb && (nc == NULL || nc[0] == '\0'));
     b->unicode = cfg->unicode >= 0 ? cfg->unicode != 0 : utf8_locale();
     if (cfg->width > 0) {
         b->width = cfg->width;

@@ -21,7 +21,6 @@
 #define DEFAULT_LISTEN "127.0.0.1:2121"
 #define DEFAULT_PORT 2121
 #define DEFAULT_IMPLICIT_PORT 990
-#define DEFAULT_LOCAL_CONGESTION "cubic"
 
 /* Where a setting comes from, so that the first `listen` of a source replaces the list the
  * previous source built (flags over file over defaults) while later ones add to it. */

@@ -18,6 +18,9 @@ typedef enum {
     FTPD_VIEW_OFF,
 } ftpd_view_mode;
 
+/* --local-congestion when none is given (ftpd.8 says why cubic). */
+#define DEFAULT_LOCAL_CONGESTION "cubic"
+
 typedef struct ftpd_config {
     struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
     size_t listen_count;        /* default: 127.0.0.1:2121 */

@@ -63,9 +63,16 @@ static void check_local_congestion(ftpd_config *cfg)
         close(fd);
         return;
     }
-    log_warn("local-congestion %s: %s; data connections on this host keep the system's "
-             "default",
-             cfg->local_congestion, strerror(errno));
+    /* The default on a host that does not let unprivileged processes pick it is no fault
+     * of the set-up: lone downloads then run corked under the system's algorithm (xfer.c). */
+    if (errno == EPERM && strcmp(cfg->local_congestion, DEFAULT_LOCAL_CONGESTION) == 0)
+        log_info("local-congestion %s: not in net.ipv4.tcp_allowed_congestion_control; data "
+                 "connections on this host keep the system's default",
+                 cfg->local_congestion);
+    else
+        log_warn("local-congestion %s: %s; data connections on this host keep the system's "
+                 "default",
+                 cfg->local_congestion, strerror(errno));
     if (fd >= 0)
         close(fd);
     cfg->local_congestion[0] = '\0';

@@ -9,6 +9,7 @@ FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback; eve
 bounded.
 """
 import os
+import pty
 import random
 import re
 import shlex
@@ -23,7 +24,7 @@ import time
 import unittest
 
 from ftpd_harness import (FTPD_BIN, SANITIZER_MARKERS, FtpdServer, ServerTestCase, data_bytes,
-                          have_ipv6, wait_for)
+                          have_ipv6, read_pty, wait_for)
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 MiB = 1024 * 1024
@@ -1059,6 +1060,25 @@ class TestResume(FtpcCase):
 # ------------------------------------------------------------------ progress display
 
 class TestProgress(FtpcCase):
+    def test_dumb_terminal_gets_plain_lines(self):
+        # TERM=dumb cannot move the cursor: plain progress lines, no escape sequences
+        self.srv.make_file("d.bin", 2 * MiB, seed=34)
+        master, slave = pty.openpty()
+        env = self.env(TERM="dumb")
+        env.pop("NO_COLOR", None)
+        p = subprocess.Popen([FTPC_BIN, "get", "--limit-rate", "1M", self.srv.url("d.bin")],
+                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                             env=env)
+        os.close(slave)
+        data = read_pty(master, 30, proc=p)
+        os.close(master)
+        self.assertEqual(p.wait(30), 0)
+        text = data.decode("utf-8", "replace")
+        self.assertNotIn("\x1b", text)
+        self.assertRegex(text, r"d\.bin: 2\.00 MiB in [\d.]+ s")
+        self.assertRegex(text, r"(?m)^d\.bin: \d+% \(")  # a plain progress line on its way
+        self.assertEqual(self.read_local("d.bin"), self.srv.read("d.bin"))
+
     def test_bars_in_tmux(self):
         names = ["t%d.bin" % i for i in range(1, 4)]
         want = {n: self.srv.make_file(n, 3 * MiB, seed=20 + i) for i, n in enumerate(names)}

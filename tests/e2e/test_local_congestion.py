@@ -92,6 +92,18 @@ class TestSystemDefault(LocalCongestionCase):
         self.assertEqual(self.congestion_of_a_download(), SYSTEM_DEFAULT)
 
 
+@unittest.skipIf(DEFAULT_SETTING in ALLOWED, "%s is allowed here" % DEFAULT_SETTING)
+class TestDefaultNotAllowed(LocalCongestionCase):
+    # a host that lets unprivileged processes pick only its own default (BBR, say) and reno:
+    # the shipped default is no fault of the set-up, so a note rather than a warning
+    def test_noted_at_info_and_keeps_the_default(self):
+        self.assertEqual(self.congestion_of_a_download(), SYSTEM_DEFAULT)
+        log = self.srv.log_text()
+        self.assertRegex(log, r"INFO +local-congestion cubic: not in "
+                              r"net\.ipv4\.tcp_allowed_congestion_control; data connections")
+        self.assertNotRegex(log, r"WARN +local-congestion")
+
+
 class TestUnavailableAlgorithm(LocalCongestionCase):
     server_kwargs = {"args": ["--local-congestion", "no-such-cc"]}
 
