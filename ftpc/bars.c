@@ -425,7 +425,9 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         /* The run lasts at least as long as its slowest transfer: the sum of the rates says
          * less when each transfer is held to its own (--limit-rate) and the fast ones end. */
         long slowest = -1;
+        int started = b->nfinished;
         for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
+            started++;
             pos += bar->pos;
             if (total >= 0 && bar->total >= 0)
                 total += bar->total;
@@ -437,6 +439,12 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
                 if (eta > slowest)
                     slowest = eta;
             }
+        }
+        /* Files still waiting for a connection have no size yet: no percentage or ETA
+         * rather than 100% of the files begun. */
+        if (started < b->nfiles) {
+            total = -1;
+            slowest = -1;
         }
         format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode, total_name, pos,
                     total, progress_rate_bps(&b->total_rate, now), 0, slowest);

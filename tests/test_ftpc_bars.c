@@ -269,6 +269,64 @@ START_TEST(test_frames_tty)
 }
 END_TEST
 
+/* The rest of the line from `at` (a pointer into a frame) to its end, in a static buffer. */
+static const char *line_at(const char *at)
+{
+    static char line[512];
+    size_t n = strcspn(at, "\n");
+    if (n >= sizeof(line))
+        n = sizeof(line) - 1;
+    memcpy(line, at, n);
+    line[n] = '\0';
+    return line;
+}
+
+START_TEST(test_total_unknown_while_files_wait)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars_cfg cfg = {.fd = pfd[1],
+                         .mode = FTPC_PROGRESS_AUTO,
+                         .quiet = false,
+                         .tty = 1,
+                         .width = 100,
+                         .color = 0,
+                         .unicode = 0};
+    ftpc_bars *b = ftpc_bars_new(loop, &cfg);
+    ftpc_bars_set_files(b, 3);
+    /* Two of three files under way (-j 2): the third's size is not known yet, so the
+     * total has no percentage and no ETA, even when both are complete. */
+    ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
+    ftpc_bar *y = ftpc_bar_start(b, "two.bin", 1000, 0);
+    ftpc_bar_update(x, 1000);
+    ftpc_bar_update(y, 1000);
+    run_for(loop, 150);
+    char *f = drain();
+    const char *t = strstr(f, "Total 0/3");
+    ck_assert_ptr_nonnull(t);
+    const char *line = line_at(t);
+    ck_assert_msg(strchr(line, '%') == NULL, "%s", line);
+    ck_assert_msg(strstr(line, "  --") != NULL && strstr(line, "ETA --") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "1.95 KiB") != NULL, "%s", line);
+
+    /* One done, the last one started: all sizes known, the percentage is back. */
+    ftpc_bar_done(x, true);
+    ftpc_bar *z = ftpc_bar_start(b, "three.bin", 2000, 0);
+    run_for(loop, 150);
+    f = drain();
+    t = strstr(f, "Total 1/3");
+    ck_assert_ptr_nonnull(t);
+    line = line_at(t);
+    ck_assert_msg(strstr(line, " 50%") != NULL, "%s", line);
+
+    ftpc_bar_done(y, true);
+    ftpc_bar_done(z, false);
+    ftpc_bars_free(b);
+    drain();
+    ev_loop_free(loop);
+}
+END_TEST
+
 START_TEST(test_plain_mode)
 {
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
@@ -340,6 +398,7 @@ static Suite *bars_suite(void)
     TCase *tf = tcase_create("frames");
     tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
     tcase_add_test(tf, test_frames_tty);
+    tcase_add_test(tf, test_total_unknown_while_files_wait);
     tcase_add_test(tf, test_plain_mode);
     tcase_add_test(tf, test_auto_not_tty_and_quiet);
     suite_add_tcase(s, tf);
