@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define PLAIN_EVERY_MS 1000
@@ -42,6 +43,59 @@ static size_t erase(const stress_view *v, char *out, size_t size)
     if (v->drawn > 0)
         o += (size_t)snprintf(out + o, size - o, "\r\033[J");
     return o;
+}
+
+static int term_width(int fd)
+{
+    struct winsize ws;
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+/* The terminal frame's text: fields laid out on lines no wider than the terminal, because a
+ * line that wraps moves the frame's start out of reach of the next redraw's cursor-up. Each
+ * group starts a line; a field that does not fit goes to the next one, cut if it must. */
+typedef struct layout {
+    char *out;
+    size_t size, len;
+    int width, col, lines;
+} layout;
+
+static void lay_raw(layout *l, const char *p, size_t n)
+{
+    if (l->len + n >= l->size)
+        n = l->len + 1 < l->size ? l->size - l->len - 1 : 0;
+    memcpy(l->out + l->len, p, n);
+    l->len += n;
+    l->out[l->len] = '\0';
+}
+
+/* Adds field text; its first hl bytes (all of them if fewer) between on and off. */
+static void lay(layout *l, bool new_group, const char *text, size_t hl, const char *on,
+                const char *off)
+{
+    int max = l->width - 1 > 10 ? l->width - 1 : 10;
+    size_t n = strlen(text);
+    if (n > (size_t)max)
+        n = (size_t)max;
+    if (hl > n)
+        hl = n;
+    if (l->lines == 0) {
+        l->lines = 1;
+    } else if (new_group || l->col + 3 + (int)n > max) {
+        lay_raw(l, "\n", 1);
+        l->lines++;
+        l->col = 0;
+    } else {
+        lay_raw(l, "   ", 3);
+        l->col += 3;
+    }
+    lay_raw(l, on, strlen(on));
+    lay_raw(l, text, hl);
+    lay_raw(l, off, strlen(off));
+    lay_raw(l, text + hl, n - hl);
+    l->col += (int)n;
 }
 
 static void ms_str(uint64_t us, char *out, size_t size)
@@ -93,20 +147,33 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
         const char *bold = v->color ? "\033[1m" : "";
         const char *off = v->color ? "\033[0m" : "";
-        char total[32] = "";
+        char total[32] = "", f[128];
         if (s->total_s > 0)
             snprintf(total, sizeof(total), s->total_s < 10 ? " / %.1f s" : " / %.0f s", s->total_s);
-        o +=
-            (size_t)snprintf(frame + o, sizeof(frame) - o,
-                             "%sstress%s %-6s %s%s   clients %d/%d connected   in flight %d\n",
-                             bold, off, s->phase, el, total, s->connected, s->clients, s->inflight);
-        o += (size_t)snprintf(frame + o, sizeof(frame) - o,
-                              "ops %" PRIu64 " (%.0f/s)   down %s   up %s\n", ops, ops_s, down, up);
-        o += (size_t)snprintf(frame + o, sizeof(frame) - o,
-                              "%serrors %" PRIu64 "   verify failures %" PRIu64
-                              "%s   faults %" PRIu64 "   latency p50 %s  p99 %s",
-                              red, errs, st->verify_failures, red[0] ? off : "", faults, p50, p99);
-        v->drawn = 3;
+        layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = term_width(v->fd)};
+        size_t all = sizeof(f);
+        snprintf(f, sizeof(f), "stress %s %s%s", s->phase, el, total);
+        lay(&l, true, f, strlen("stress"), bold, off);
+        snprintf(f, sizeof(f), "clients %d/%d connected", s->connected, s->clients);
+        lay(&l, false, f, 0, "", "");
+        snprintf(f, sizeof(f), "in flight %d", s->inflight);
+        lay(&l, false, f, 0, "", "");
+        snprintf(f, sizeof(f), "ops %" PRIu64 " (%.0f/s)", ops, ops_s);
+        lay(&l, true, f, 0, "", "");
+        snprintf(f, sizeof(f), "down %s", down);
+        lay(&l, false, f, 0, "", "");
+        snprintf(f, sizeof(f), "up %s", up);
+        lay(&l, false, f, 0, "", "");
+        snprintf(f, sizeof(f), "errors %" PRIu64, errs);
+        lay(&l, true, f, all, red, red[0] ? off : "");
+        snprintf(f, sizeof(f), "verify failures %" PRIu64, st->verify_failures);
+        lay(&l, false, f, all, red, red[0] ? off : "");
+        snprintf(f, sizeof(f), "faults %" PRIu64, faults);
+        lay(&l, false, f, 0, "", "");
+        snprintf(f, sizeof(f), "latency p50 %s  p99 %s", p50, p99);
+        lay(&l, false, f, 0, "", "");
+        o += l.len;
+        v->drawn = l.lines;
     } else {
         o += (size_t)snprintf(frame + o, sizeof(frame) - o,
                               "stress %s %s: %d/%d connected, %d in flight, ops %" PRIu64

@@ -12,6 +12,7 @@ installed) over loopback; every byte is verified by ftpc and the JSON report is 
 The content generator is re-implemented here (20 lines) so the fixture bytes on the server
 are checked independently of ftpc.
 """
+import fcntl
 import json
 import os
 import pty
@@ -20,8 +21,10 @@ import re
 import resource
 import shutil
 import socket
+import struct
 import subprocess
 import tempfile
+import termios
 import time
 import unittest
 
@@ -337,6 +340,30 @@ class TestStressFtpd(StressCase):
             else:
                 self.assertNotIn("\x1b[1m", text)
                 self.assertNotIn("\x1b[31m", text)
+
+    def test_live_view_fits_a_narrow_terminal(self):
+        # a line wider than the terminal wraps, and the next frame's cursor-up then misses
+        # the frame's first line: every line must fit
+        srv = self.server()
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+        env = dict(os.environ, TERM="xterm")
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
+                              "--duration", "1.5", "--mix", "list"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave, env=env)
+        os.close(slave)
+        data = read_pty(master, 30, proc=p)
+        os.close(master)
+        self.assertEqual(p.wait(30), 0)
+        text = data.decode("utf-8", "replace")
+        plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+        self.assertIn("latency p50", plain)
+        for line in re.split(r"[\r\n]+", plain):
+            self.assertLessEqual(len(line), 39, repr(line))
+        # more than three lines now, and each redraw goes up over all of them
+        ups = set(re.findall(r"\x1b\[(\d+)A", text))
+        self.assertTrue(ups and all(int(n) >= 3 for n in ups), ups)
 
     def test_plain_lines_when_not_a_terminal(self):
         srv = self.server()
