@@ -21,6 +21,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/file.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1135,10 +1136,25 @@ static void begin_get(ftpc_xfer *x)
         x->have_part = true;
     }
     const char *path = x->in_place ? t->local : x->part;
-    int flags = O_WRONLY | O_CREAT | (x->offset == 0 ? O_TRUNC : 0);
-    x->file_fd = open_local(x, path, flags);
-    if (x->file_fd < 0)
+    /* Truncated only once it is ours: another ftpc (or another task of this one) fetching
+     * the same file into the same place holds the lock, and its bytes stay as they are. */
+    x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (x->file_fd < 0) {
+        /* named as the user gave it: the part file beside it is ftpc's business */
+        fail(x, FTPC_EXIT_LOCAL, false, "cannot write %s: %s", t->local, strerror(errno));
         return;
+    }
+    if (flock(x->file_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK) {
+            fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", bar_name(x), path);
+            return;
+        }
+        /* a file system without locks: go on unguarded, as before */
+    }
+    if (x->offset == 0 && ftruncate(x->file_fd, 0) < 0) {
+        fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", path, strerror(errno));
+        return;
+    }
     x->out_fd = x->file_fd;
     setup_splice(x);
     if (lseek(x->file_fd, (off_t)x->offset, SEEK_SET) < 0) {

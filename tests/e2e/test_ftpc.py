@@ -477,7 +477,10 @@ class TestExitCodes(FtpcCase):
             fh.write(b"x")
         self.ftpc("get", "-O", "plain-file/sub", self.srv.url("a"), rc=6)
         self.ftpc("get", "-O", "plain-file", self.srv.url("a"), rc=6)
-        self.ftpc("get", "-o", "no-such-dir/f", self.srv.url("a"), rc=6)
+        r = self.ftpc("get", "-o", "no-such-dir/f", self.srv.url("a"), rc=6)
+        # named as given, not by the part file ftpc writes first
+        self.assertIn(b"cannot write no-such-dir/f: No such file or directory", r.stderr)
+        self.assertNotIn(b"ftpc-part", r.stderr)
 
     def test_permission_denied(self):
         srv = self.start_server(users=[("ro", "ro-Pw-1", "elr")])
@@ -845,6 +848,17 @@ class TestResume(FtpcCase):
         if m:
             self.assertGreater(int(m.group(1)), 0)
         self.assertEqual(self.srv.read("up.bin"), data)
+
+    def test_second_fetch_into_the_same_place_leaves_the_first_alone(self):
+        data = self.srv.make_file("same.bin", 2 * MiB, seed=79)
+        part = self.local(".same.bin.ftpc-part")
+        first = self.popen("-q", "--limit-rate", "1M", "get", self.srv.url("same.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 0, 10))
+        r = self.ftpc("get", self.srv.url("same.bin"), rc=6)
+        self.assertIn("same.bin: another transfer is writing .same.bin.ftpc-part", r.stderr.decode())
+        out, err = first.communicate(timeout=30)
+        self.assertEqual(first.returncode, 0, err)
+        self.assertEqual(self.read_local("same.bin"), data)
 
     def test_resume_refused_without_append_right_uploads_whole(self):
         # ftpd wants the append right (a) for REST+STOR: without it the upload starts over
