@@ -849,6 +849,19 @@ class TestResume(FtpcCase):
             self.assertGreater(int(m.group(1)), 0)
         self.assertEqual(self.srv.read("up.bin"), data)
 
+    def test_resumed_download_keeps_to_the_rate_limit(self):
+        # the check of 48 MiB kept by -c takes a while: the limit's allowance must not fill
+        # up meanwhile and let the rest start ahead of the rate
+        data = self.srv.make_file("rl.bin", 48 * MiB + MiB, seed=80)
+        self.write_local(".rl.bin.ftpc-part", data[:48 * MiB])
+        r = self.ftpc("-c", "--limit-rate", "1M", "get", self.srv.url("rl.bin"))
+        m = re.search(r"rl\.bin: 1\.00 MiB in [\d.]+ s \(([\d.]+) (KiB|MiB)/s\), resumed",
+                      r.stderr.decode())
+        self.assertTrue(m, r.stderr)
+        rate = float(m.group(1)) / (1024 if m.group(2) == "KiB" else 1)
+        self.assertLessEqual(rate, 1.03, r.stderr)
+        self.assertEqual(self.read_local("rl.bin"), data)
+
     def test_second_fetch_into_the_same_place_leaves_the_first_alone(self):
         data = self.srv.make_file("same.bin", 2 * MiB, seed=79)
         part = self.local(".same.bin.ftpc-part")
