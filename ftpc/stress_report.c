@@ -1,8 +1,11 @@
-/* Report writers of ftpc stress. MB means 10^6 bytes throughout, as network rates do. */
+/* Report writers of ftpc stress. The text says rates in binary units, as the live view and
+ * the transfer bars do; the JSON and CSV fields named MB mean 10^6 bytes, as network rates do. */
 #include "stress_report.h"
 
 #include <inttypes.h>
 #include <string.h>
+
+#include "progress.h"
 
 static double ms(uint64_t us)
 {
@@ -47,10 +50,12 @@ void stress_report_text(FILE *f, const stress_result *r)
     fputc('\n', f);
     if (r->unfinished)
         fprintf(f, "               %" PRIu64 " cut off by the end of the run\n", r->unfinished);
-    fprintf(f,
-            "throughput     down %.2f MB/s (%" PRIu64 " bytes), up %.2f MB/s (%" PRIu64 " bytes)\n",
-            per_s(st->bytes_down, r->duration_s) / 1e6, st->bytes_down,
-            per_s(st->bytes_up, r->duration_s) / 1e6, st->bytes_up);
+    /* The live view's units (binary); the JSON keeps its MB/s (10^6) fields. */
+    char down[32], up[32];
+    progress_rate_str(per_s(st->bytes_down, r->duration_s), down, sizeof(down));
+    progress_rate_str(per_s(st->bytes_up, r->duration_s), up, sizeof(up));
+    fprintf(f, "throughput     down %s (%" PRIu64 " bytes), up %s (%" PRIu64 " bytes)\n", down,
+            st->bytes_down, up, st->bytes_up);
     fprintf(f, "latency (ms)   %8s %9s %9s %9s %9s\n", "count", "p50", "p90", "p99", "max");
     for (int i = 0; i < STRESS_CMD_COUNT; i++) {
         const stress_hist *h = &st->cmd[i];

@@ -486,8 +486,9 @@ class TestStressFtpd(StressCase):
         # a read-only account: every STOR is refused (550) while the sessions log in fine
         srv = self.server(users=[("reader", "pw", "elr")])
         srv.mkdir("ro")
-        rep, _, err = self.stress(srv.url("ro"), "--clients", 3, "--iterations", 4,
-                                  "--mix", "put", "--size", "256K", "--no-view", rc=7)
+        rep, out, err = self.stress(srv.url("ro"), "--clients", 3, "--iterations", 4,
+                                    "--mix", "put", "--size", "256K", "--no-view", rc=7)
+        self.assertRegex(out, r"(?m)^throughput +down .*, up 0 B/s \(0 bytes\)$")
         self.assertEqual(rep["ops"]["put"], {"count": 12, "errors": 12}, err)
         self.assertEqual(rep["bytes_up"], 0)
         self.assertEqual(rep["errors_by_code"].get("550"), 12)
