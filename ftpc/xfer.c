@@ -904,11 +904,11 @@ static void attach_data(ftpc_xfer *x, int fd)
         data_failed(x, EPROTO, why);
         return;
     }
-    /* Kernel shortcuts only where the stream passes bytes through untouched and nothing in
-     * between needs to see them. */
     /* The allowance starts with the data: the log-in, SIZE and the check of the bytes -c
      * keeps would otherwise fill the bucket, and the start run ahead of --limit-rate. */
     ftpc_rl_init(&x->rl, x->ctx->opts->limit_rate, ev_now(x->ctx->loop));
+    /* Kernel shortcuts only where the stream passes bytes through untouched and nothing in
+     * between needs to see them. */
     bool raw = !x->zon && !x->ascii;
     if (x->use_splice && (!raw || x->dc.s->ops->recvfile == NULL))
         close_pipe(x);
