@@ -137,7 +137,7 @@ static void conn_ready(ftpc_conn *c, void *ud)
     }
 }
 
-static bool mlst_is_dir(const char *text)
+bool ftpc_mlst_is_dir(const char *text)
 {
     /* "250-Listing x\n type=dir;...; x\n250 End": look for the type fact. */
     const char *p = text;
@@ -212,7 +212,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                    m);
         return;
     case FS_CHECK:
-        if (code >= 200 && code < 300 && mlst_is_dir(m->text)) {
+        if (code >= 200 && code < 300 && ftpc_mlst_is_dir(m->text)) {
             finish(op, FTPC_OK, true);
             return;
         }

@@ -16,5 +16,7 @@ ftpc_fsop *ftpc_fsop_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
 void ftpc_fsop_start(ftpc_fsop *op, ftpc_conn *c);
 /* Stops (no done callback) and frees later. Safe after done. */
 void ftpc_fsop_free(ftpc_fsop *op);
+/* An MLST reply's text (ftp_reply_msg) names a directory: type=dir, cdir or pdir. */
+bool ftpc_mlst_is_dir(const char *text);
 
 #endif

@@ -32,6 +32,7 @@
 #include "bars.h"
 #include "dchan.h"
 #include "digest.h"
+#include "fsops.h"
 #include "mz.h"
 #include "ratelimit.h"
 #include "verify.h"
@@ -60,6 +61,7 @@ typedef enum {
     XS_OPEN_DATA, /* EPSV/PASV or EPRT/PORT under way */
     XS_REST,      /* REST sent */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
+    XS_DIRCHECK,  /* MLST of a put's target that the server refused: a directory? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -127,6 +129,9 @@ struct ftpc_xfer {
     bool prefix_checked; /* ... done (or not possible) */
     bool prefix_differs; /* ... and they are not the server's: start over */
     bool resume_refused; /* the server refused a resumed upload; it is being sent whole */
+    bool dir_checked;    /* a refused put's target was checked for being a directory */
+    int refusal_code;    /* ... and the refusal, for the message if it is not one */
+    char refusal[600];
 };
 
 static const ftpc_conn_owner xfer_owner;
@@ -981,6 +986,10 @@ static void open_data(ftpc_xfer *x)
 /* A download to standard output has a bar only when that is not a terminal (run.c). */
 static void start_bar(ftpc_xfer *x, int64_t total)
 {
+    if (x->bar != NULL) { /* the same file going again (into a directory, say) */
+        ftpc_bar_restart(x->bar, x->offset);
+        return;
+    }
     if (x->ctx->bars != NULL && (x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_PUT) &&
         (x->out_fd != STDOUT_FILENO || isatty(STDOUT_FILENO) != 1))
         x->bar = ftpc_bar_start(x->ctx->bars, bar_name(x), total, x->offset);
@@ -1382,6 +1391,53 @@ static void upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
     open_data(x);
 }
 
+/* "put f ftp://host/incoming" where incoming is a directory: the server refuses the STOR
+ * (550 or 553, in words of its own), and cp or scp would have put f into it. MLST tells;
+ * it is asked only after a refusal, so a plain upload costs no round trip more. */
+static bool can_check_dir(const ftpc_xfer *x, int code)
+{
+    const ftpc_task *t = x->t;
+    size_t n = strlen(t->remote);
+    return t->kind == FTPC_T_PUT && !t->by_path && !x->prelim && code >= 500 && !x->dir_checked &&
+           n > 0 && t->remote[n - 1] != '/' && strcmp(t->local, "-") != 0 &&
+           (ftpc_conn_features(x->c) & FTPC_FEAT_MLST);
+}
+
+static void check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    x->dir_checked = true;
+    x->refusal_code = m->code;
+    ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
+    x->state = XS_DIRCHECK;
+    ftpc_conn_send(x->c, "MLST %s", x->t->remote);
+}
+
+/* The target is a directory: the upload goes into it under the source's name. */
+static void put_into_dir(ftpc_xfer *x)
+{
+    ftpc_task *t = x->t;
+    const char *slash = strrchr(t->local, '/');
+    const char *name = slash && slash[1] ? slash + 1 : t->local;
+    size_t n = strlen(t->remote), d = strlen(t->display);
+    if (n + 1 + strlen(name) >= sizeof(t->remote)) {
+        fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
+             x->refusal);
+        return;
+    }
+    if (!x->ctx->opts->quiet)
+        ftpc_msg(x->ctx, "%s: %s is a directory on the server: uploading into it", bar_name(x),
+                 t->remote);
+    size_t nl = strlen(name);
+    t->remote[n] = '/';
+    memcpy(t->remote + n + 1, name, nl + 1);
+    if (d + 1 + nl < sizeof(t->display)) {
+        t->display[d] = '/';
+        memcpy(t->display + d + 1, name, nl + 1);
+    }
+    x->verb = "STOR";
+    after_type(x);
+}
+
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -1451,6 +1507,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                 upload_whole(x, m);
                 return;
             }
+            if (can_check_dir(x, code)) {
+                check_dir(x, m);
+                return;
+            }
             fail_reply(x, x->verb, m);
             return;
         }
@@ -1470,6 +1530,16 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;
         }
         maybe_complete(x);
+        return;
+    case XS_DIRCHECK:
+        if (code < 200)
+            return;
+        if (code < 300 && ftpc_mlst_is_dir(m->text)) {
+            put_into_dir(x);
+            return;
+        }
+        fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
+             x->refusal);
         return;
     case XS_VERIFY:
         if (code < 200)

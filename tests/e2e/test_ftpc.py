@@ -285,6 +285,23 @@ class TestPut(FtpcCase):
         self.ftpc("put", self.local("x.bin"), self.srv.url("incoming/"))
         self.assertEqual(self.srv.read("incoming/x.bin"), data)
 
+    def test_put_into_dir_named_without_slash(self):
+        # as cp and scp do: the server refuses the STOR, MLST says directory, and the file
+        # goes into it; a refusal for any other reason is reported as it was
+        self.srv.mkdir("incoming")
+        data = data_bytes(6000, 5)
+        self.write_local("y.bin", data)
+        r = self.ftpc("-v", "put", "y.bin", self.srv.url("incoming"))
+        err = r.stderr.decode()
+        self.assertIn("y.bin: incoming is a directory on the server: uploading into it", err)
+        self.assertIn("> MLST incoming", err)
+        self.assertEqual(self.srv.read("incoming/y.bin"), data)
+        self.assertRegex(err, r"(?m)^y\.bin: .*, verified sha256$")
+        srv = self.start_server(users=[("ro2", "ro2-Pw-1", "elr")])
+        r = self.ftpc("put", "y.bin", srv.url("nodir", user="ro2", pw="ro2-Pw-1"), rc=5)
+        self.assertRegex(r.stderr.decode(), r"STOR: the server replied 550 ")
+        self.assertNotIn(b"is a directory", r.stderr)
+
     def test_put_several(self):
         self.srv.mkdir("many")
         want = {}
