@@ -1085,6 +1085,24 @@ class TestResume(FtpcCase):
         self.ftpc("-c", "get", self.srv.url("int.bin"))
         self.assertEqual(self.read_local("int.bin"), data)
 
+    def test_interrupted_put_hints_put_c_only_once_it_began(self):
+        self.write_local("ip.bin", data_bytes(2 * MiB, 21))
+        p = self.popen("--limit-rate", "512k", "put", "ip.bin", self.srv.url("ip.bin"))
+        self.assertTrue(wait_for(lambda: any(
+            n.startswith(".ftpd-up.") for n in self.srv.internal_files()), 10))
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertIn(b"ip.bin: interrupted (put -c resumes it)", err)
+        # stopped while its log-in waits out a refusal: nothing to resume, no hint
+        srv = self.start_server(args=["--login-failure-delay", "5"])
+        p = self.popen("put", "ip.bin", srv.url("ip.bin", pw="wrong"))
+        self.assertTrue(srv.wait_log(r"PASS|login.*fail|failed login", 10), srv.log_text())
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=15)
+        self.assertIn(b"interrupted", err)
+        self.assertNotIn(b"resumes it", err)
+
     def test_interrupted_mirror_names_mirror_c(self):
         # a plain mirror starts its files over: the hint names the command that resumes
         self.srv.mkdir("tree")
