@@ -371,7 +371,7 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
         S_ISREG(st.st_mode) && st.st_size > 0)
         snprintf(out, out_size, " (%s kept: %s resumes it)", part,
                  t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see task.h */
-    else if (t->kind == FTPC_T_PUT && t->own_prefix) /* its upload had begun */
+    else if (t->kind == FTPC_T_PUT && t->own_prefix)   /* its upload had begun */
         snprintf(out, out_size, " (%s resumes it)", t->by_path ? "mirror -R -c" : "put -c");
 }
 
