@@ -194,19 +194,27 @@ static void run_for(ev_loop *loop, int ms)
         ev_run_once(loop, 20);
 }
 
-START_TEST(test_frames_tty)
+/* Live bars as on a terminal `width` columns wide, without colour or Unicode, writing to
+ * the test's pipe. */
+static ftpc_bars *tty_bars(ev_loop *loop, int width)
 {
-    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
-    ck_assert_ptr_nonnull(loop);
     ftpc_bars_cfg cfg = {.fd = pfd[1],
                          .mode = FTPC_PROGRESS_AUTO,
                          .quiet = false,
                          .tty = 1,
-                         .width = 80,
+                         .width = width,
                          .color = 0,
                          .unicode = 0};
     ftpc_bars *b = ftpc_bars_new(loop, &cfg);
     ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+START_TEST(test_frames_tty)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 80);
     ck_assert(ftpc_bars_live(b));
     ftpc_bars_set_files(b, 3);
     ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
@@ -285,14 +293,7 @@ START_TEST(test_total_unknown_while_files_wait)
 {
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
     ck_assert_ptr_nonnull(loop);
-    ftpc_bars_cfg cfg = {.fd = pfd[1],
-                         .mode = FTPC_PROGRESS_AUTO,
-                         .quiet = false,
-                         .tty = 1,
-                         .width = 100,
-                         .color = 0,
-                         .unicode = 0};
-    ftpc_bars *b = ftpc_bars_new(loop, &cfg);
+    ftpc_bars *b = tty_bars(loop, 100);
     ftpc_bars_set_files(b, 3);
     /* Two of three files under way (-j 2): the third's size is not known yet, so the
      * total has no percentage and no ETA, even when both are complete. */

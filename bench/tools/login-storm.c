@@ -109,40 +109,36 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The log-in, step by step: the reply each step waits for, then the command it sends. */
+static const struct {
+    int want;
+    const char *fmt;
+} script[] = {
+    [GREETING] = {220, "USER %s\r\n"},
+    [USER_SENT] = {331, "PASS %s\r\n"},
+    [PASS_SENT] = {230, "TYPE I%s\r\n"},
+    [TYPE_SENT] = {200, NULL},
+};
+
 /* Acts on one final reply line; returns 1 when the client finished its login. */
 static int on_reply(client *c, int code, const char *line)
 {
-    switch (c->step) {
-    case GREETING:
-        if (code != 220)
-            break;
-        send_line(c, "USER %s\r\n", opt.user);
-        c->step = USER_SENT;
-        return 0;
-    case USER_SENT:
-        if (code != 331)
-            break;
-        send_line(c, "PASS %s\r\n", opt.password);
-        c->step = PASS_SENT;
-        return 0;
-    case PASS_SENT:
-        if (code != 230)
-            break;
-        send_line(c, "TYPE %s\r\n", "I");
-        c->step = TYPE_SENT;
-        return 0;
-    case TYPE_SENT:
-        if (code != 200)
-            break;
-        c->step = LOGGED_IN;
-        return 1;
-    case QUIT_SENT:
+    if (c->step == QUIT_SENT) { /* whatever the reply: done */
         close(c->fd);
         c->fd = -1;
         c->step = DONE;
         return 0;
-    default:
-        break;
+    }
+    if (c->step >= GREETING && c->step <= TYPE_SENT && code == script[c->step].want) {
+        if (script[c->step].fmt == NULL) {
+            c->step = LOGGED_IN;
+            return 1;
+        }
+        const char *arg = c->step == GREETING ? opt.user : c->step == USER_SENT ? opt.password : "";
+        send_line(c, script[c->step].fmt, arg);
+        if (c->step != DONE)
+            c->step++;
+        return 0;
     }
     char what[48];
     snprintf(what, sizeof what, "reply %d", code);

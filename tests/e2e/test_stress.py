@@ -312,25 +312,33 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["clients_requested"], 200)
         self.assertEqual(rep["ops"]["list"]["count"], 18)
 
+    def stress_on_pty(self, srv, env, columns=None):
+        """Runs a short list-only stress run with its standard error on a pseudo-terminal
+        (columns wide if given); returns what the terminal received, as text."""
+        master, slave = pty.openpty()
+        if columns:
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
+                              "--duration", "1.5", "--mix", "list"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave, env=env)
+        os.close(slave)
+        data = read_pty(master, 30, proc=p)
+        os.close(master)
+        self.assertEqual(p.wait(30), 0)
+        text = data.decode("utf-8", "replace")
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, text)
+        return text
+
     def test_live_view_terminal(self):
         srv = self.server()
         for color in (True, False):
-            master, slave = pty.openpty()
             env = dict(os.environ, TERM="xterm")
             env.pop("NO_COLOR", None)
             if not color:
                 env["NO_COLOR"] = "1"
-            p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
-                                  "--duration", "1.5", "--mix", "list"],
-                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                 stderr=slave, env=env)
-            os.close(slave)
-            data = read_pty(master, 30, proc=p)
-            os.close(master)
-            self.assertEqual(p.wait(30), 0)
-            text = data.decode("utf-8", "replace")
-            for m in SANITIZER_MARKERS:
-                self.assertNotIn(m, text)
+            text = self.stress_on_pty(srv, env)
             # redrawn in place: cursor up and clear, several frames
             self.assertGreaterEqual(text.count("\x1b[2A"), 3, text[-2000:])
             self.assertIn("connected", text)
@@ -344,19 +352,7 @@ class TestStressFtpd(StressCase):
     def test_live_view_fits_a_narrow_terminal(self):
         # a line wider than the terminal wraps, and the next frame's cursor-up then misses
         # the frame's first line: every line must fit
-        srv = self.server()
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
-        env = dict(os.environ, TERM="xterm")
-        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
-                              "--duration", "1.5", "--mix", "list"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=slave, env=env)
-        os.close(slave)
-        data = read_pty(master, 30, proc=p)
-        os.close(master)
-        self.assertEqual(p.wait(30), 0)
-        text = data.decode("utf-8", "replace")
+        text = self.stress_on_pty(self.server(), dict(os.environ, TERM="xterm"), columns=40)
         plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
         self.assertIn("latency p50", plain)
         for line in re.split(r"[\r\n]+", plain):
