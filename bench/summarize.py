@@ -327,9 +327,11 @@ def main():
                     ks.append(dur / ref)
             keep[s], refs[s], during[s] = med(ks), rs, ds
         rk = keep.get("ftpd")
+        # a storm with failed logins loaded the server less: its figure is not comparable
         row("(c) that RETR's rate during the storm ÷ its rate alone",
-            {s: fmt(100 * keep[s], 0, "%") if s in cs and keep.get(s) is not None else
-             ("n/a" if s in cs else "—") for s in servers},
+            {s: fmt(100 * keep[s], 0, "%") + ("*" if errs[s] else "")
+             if s in cs and keep.get(s) is not None else ("n/a" if s in cs else "—")
+             for s in servers},
             fmt(rk, 2), "≥ 0.90", judge(rk, ">=", 0.9))
         if costs:
             h0 = hc or next(iter(hcr.values()))
@@ -346,7 +348,18 @@ def main():
             " and ".join(sorted(drivers)),
             "; its CPU during ftpd's storms with the download: %s s" % rng(dcpu, 2) if dcpu else ""))
         if any(errs.values()):
-            notes.append("* errors in (c): " + "; ".join("%s: %d" % (s, errs[s]) for s in servers if errs[s]))
+            kinds = {}
+            for s in servers:
+                for j in storm.get(s, []) + stormdl.get(s, []):
+                    for k, n in (j.get("errors") or {}).items():
+                        kinds.setdefault(s, {}).setdefault(k, 0)
+                        kinds[s][k] += n
+            notes.append("* errors in (c) (failed logins over all its storms; a storm with "
+                         "failed logins loads the server less, so its download figure is not "
+                         "comparable): " + "; ".join(
+                             "%s: %d (%s)" % (s, errs[s], ", ".join(
+                                 "%s %d" % kv for kv in sorted(kinds.get(s, {}).items())))
+                             for s in servers if errs[s]))
         detail.append("| (c) login phase s, alone | %s |" % " | ".join(
             rng([j["login_phase_s"] for j in storm.get(s, [])], 2) for s in servers))
         detail.append("| (c) login phase s, during RETR | %s |" % " | ".join(

@@ -377,7 +377,10 @@ int main(int argc, char **argv)
         double now = now_s();
         for (int i = 0; i < n; i++) {
             client *c = &cs[i];
-            if (c->step != DONE && now - c->t_last > opt.timeout)
+            /* A connect waits on the kernel's SYN retries (a server with a short listen
+             * backlog drops some of 200 at once), bounded by the deadline; the timeout is
+             * for a server that stops answering. */
+            if (c->step != DONE && c->step != CONNECTING && now - c->t_last > opt.timeout)
                 fail(c, "TimeoutError", "timed out");
             if (c->step < LOGGED_IN)
                 pending++;
