@@ -2,6 +2,8 @@
 #include "stress_view.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,10 +73,16 @@ static void lay_raw(layout *l, const char *p, size_t n)
     l->out[l->len] = '\0';
 }
 
-/* Adds field text; its first hl bytes (all of them if fewer) between on and off. */
-static void lay(layout *l, bool new_group, const char *text, size_t hl, const char *on,
-                const char *off)
+/* Adds a field (printf-style); its first hl bytes (all of them if fewer) between on and
+ * off. */
+__attribute__((format(printf, 6, 7))) static void
+lay(layout *l, bool new_group, size_t hl, const char *on, const char *off, const char *fmt, ...)
 {
+    char text[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
     int max = l->width - 1 > 10 ? l->width - 1 : 10;
     size_t n = strlen(text);
     if (n > (size_t)max)
@@ -147,31 +155,21 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
         const char *bold = v->color ? "\033[1m" : "";
         const char *off = v->color ? "\033[0m" : "";
-        char total[32] = "", f[128];
+        char total[32] = "";
         if (s->total_s > 0)
             snprintf(total, sizeof(total), s->total_s < 10 ? " / %.1f s" : " / %.0f s", s->total_s);
         layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = term_width(v->fd)};
-        size_t all = sizeof(f);
-        snprintf(f, sizeof(f), "stress %s %s%s", s->phase, el, total);
-        lay(&l, true, f, strlen("stress"), bold, off);
-        snprintf(f, sizeof(f), "clients %d/%d connected", s->connected, s->clients);
-        lay(&l, false, f, 0, "", "");
-        snprintf(f, sizeof(f), "in flight %d", s->inflight);
-        lay(&l, false, f, 0, "", "");
-        snprintf(f, sizeof(f), "ops %" PRIu64 " (%.0f/s)", ops, ops_s);
-        lay(&l, true, f, 0, "", "");
-        snprintf(f, sizeof(f), "down %s", down);
-        lay(&l, false, f, 0, "", "");
-        snprintf(f, sizeof(f), "up %s", up);
-        lay(&l, false, f, 0, "", "");
-        snprintf(f, sizeof(f), "errors %" PRIu64, errs);
-        lay(&l, true, f, all, red, red[0] ? off : "");
-        snprintf(f, sizeof(f), "verify failures %" PRIu64, st->verify_failures);
-        lay(&l, false, f, all, red, red[0] ? off : "");
-        snprintf(f, sizeof(f), "faults %" PRIu64, faults);
-        lay(&l, false, f, 0, "", "");
-        snprintf(f, sizeof(f), "latency p50 %s  p99 %s", p50, p99);
-        lay(&l, false, f, 0, "", "");
+        const char *red_off = red[0] ? off : "";
+        lay(&l, true, strlen("stress"), bold, off, "stress %s %s%s", s->phase, el, total);
+        lay(&l, false, 0, "", "", "clients %d/%d connected", s->connected, s->clients);
+        lay(&l, false, 0, "", "", "in flight %d", s->inflight);
+        lay(&l, true, 0, "", "", "ops %" PRIu64 " (%.0f/s)", ops, ops_s);
+        lay(&l, false, 0, "", "", "down %s", down);
+        lay(&l, false, 0, "", "", "up %s", up);
+        lay(&l, true, SIZE_MAX, red, red_off, "errors %" PRIu64, errs);
+        lay(&l, false, SIZE_MAX, red, red_off, "verify failures %" PRIu64, st->verify_failures);
+        lay(&l, false, 0, "", "", "faults %" PRIu64, faults);
+        lay(&l, false, 0, "", "", "latency p50 %s  p99 %s", p50, p99);
         o += l.len;
         v->drawn = l.lines;
     } else {

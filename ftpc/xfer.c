@@ -1379,12 +1379,10 @@ static void upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
                  "uploading it all again",
                  bar_name(x), x->offset, x->verb, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
     }
+    /* Nothing was sent: only where the upload starts changes. */
     x->resume_refused = true;
     x->offset = x->pos = x->fpos = 0;
-    x->wire = 0;
-    x->data_eof = x->ctrl_done = x->closing = x->shut = x->src_eof = false;
     x->data_errno = 0;
-    x->zoff = x->zlen = x->in_off = x->in_len = 0;
     x->verb = "STOR";
     if (x->bar != NULL)
         ftpc_bar_restart(x->bar, 0);
@@ -1412,16 +1410,21 @@ static void check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
     ftpc_conn_send(x->c, "MLST %s", x->t->remote);
 }
 
+/* The STOR's refusal kept by check_dir, reported as fail_reply would have. */
+static void fail_refused(ftpc_xfer *x)
+{
+    fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
+         x->refusal);
+}
+
 /* The target is a directory: the upload goes into it under the source's name. */
 static void put_into_dir(ftpc_xfer *x)
 {
     ftpc_task *t = x->t;
-    const char *slash = strrchr(t->local, '/');
-    const char *name = slash && slash[1] ? slash + 1 : t->local;
+    const char *name = ftpc_task_name(t); /* a put's: its local file's last component */
     size_t n = strlen(t->remote), d = strlen(t->display);
     if (n + 1 + strlen(name) >= sizeof(t->remote)) {
-        fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
-             x->refusal);
+        fail_refused(x);
         return;
     }
     if (!x->ctx->opts->quiet)
@@ -1534,12 +1537,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_DIRCHECK:
         if (code < 200)
             return;
-        if (code < 300 && ftpc_mlst_is_dir(m->text)) {
+        if (code < 300 && ftpc_mlst_is_dir(m->text))
             put_into_dir(x);
-            return;
-        }
-        fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
-             x->refusal);
+        else
+            fail_refused(x);
         return;
     case XS_VERIFY:
         if (code < 200)
