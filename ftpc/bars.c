@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 #include <wchar.h>
 
 #include "progress.h"
+#include "termsize.h"
 
 #define TICK_LIVE_MS 100
 #define TICK_PLAIN_MS 1000
@@ -325,16 +325,9 @@ static void query_size(ftpc_bars *b)
 {
     if (b->fixed_width)
         return;
-    struct winsize ws;
-    if (ioctl(b->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-        b->width = ws.ws_col;
-        b->rows = ws.ws_row > 0 ? ws.ws_row : 24;
-        return;
-    }
-    const char *cols = getenv("COLUMNS");
-    int w = cols ? atoi(cols) : 0;
-    b->width = w > 10 ? w : 80;
-    b->rows = 24;
+    term_size t = term_size_of(b->fd);
+    b->width = t.cols;
+    b->rows = t.rows;
 }
 
 static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long long now)

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,6 +24,7 @@
 #include "bars.h"
 #include "localdir.h"
 #include "progress.h"
+#include "termsize.h"
 #include "shell_int.h"
 
 #define SNAPSHOT_MS 200
@@ -77,17 +77,7 @@ static void wake_cb(ev_loop *loop, int fd, int mask, void *ud)
  * snapshot so that a resized window is followed, less the indent. */
 static int snapshot_width(void)
 {
-    struct winsize ws;
-    int cols = 0;
-    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-        cols = ws.ws_col;
-    } else {
-        const char *env = getenv("COLUMNS");
-        cols = env != NULL ? atoi(env) : 0;
-    }
-    if (cols <= 10)
-        cols = 80;
-    int w = cols - PROGRESS_INDENT;
+    int w = term_size_of(STDOUT_FILENO).cols - PROGRESS_INDENT;
     return w < 20 ? 20 : w;
 }
 

@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "termsize.h"
 
 #define PLAIN_EVERY_MS 1000
 
@@ -45,14 +46,6 @@ static size_t erase(const stress_view *v, char *out, size_t size)
     if (v->drawn > 0)
         o += (size_t)snprintf(out + o, size - o, "\r\033[J");
     return o;
-}
-
-static int term_width(int fd)
-{
-    struct winsize ws;
-    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        return ws.ws_col;
-    return 80;
 }
 
 /* The terminal frame's text: fields laid out on lines no wider than the terminal, because a
@@ -158,7 +151,7 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         char total[32] = "";
         if (s->total_s > 0)
             snprintf(total, sizeof(total), s->total_s < 10 ? " / %.1f s" : " / %.0f s", s->total_s);
-        layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = term_width(v->fd)};
+        layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = term_size_of(v->fd).cols};
         const char *red_off = red[0] ? off : "";
         lay(&l, true, strlen("stress"), bold, off, "stress %s %s%s", s->phase, el, total);
         lay(&l, false, 0, "", "", "clients %d/%d connected", s->connected, s->clients);

@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "progress.h"
+#include "termsize.h"
 #include "server.h"
 #include "session.h"
 #include "xfer.h"
@@ -208,19 +208,11 @@ size_t liveview_format_totals(char *out, size_t size, int width, const liveview_
 
 /* ---- the view ---- */
 
-static void term_size(int *width, int *rows)
+static void view_size(int *width, int *rows)
 {
-    struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
-        *width = ws.ws_col;
-        *rows = ws.ws_row > 0 ? ws.ws_row : 24;
-    } else {
-        const char *cols = getenv("COLUMNS"), *lines = getenv("LINES");
-        *width = cols && atoi(cols) > 20 ? atoi(cols) : 80;
-        *rows = lines && atoi(lines) > 2 ? atoi(lines) : 24;
-    }
-    if (*width > LIVEVIEW_MAX_WIDTH)
-        *width = LIVEVIEW_MAX_WIDTH;
+    term_size t = term_size_of(STDERR_FILENO);
+    *width = t.cols > LIVEVIEW_MAX_WIDTH ? LIVEVIEW_MAX_WIDTH : t.cols;
+    *rows = t.rows;
 }
 
 /* The rate the view shows for x: smoothed over the last frames, so it reads steadily. */
@@ -280,7 +272,7 @@ static void draw(liveview *v)
     server *srv = v->srv;
     long long now = ev_now(srv->loop);
     int width, rows;
-    term_size(&width, &rows);
+    view_size(&width, &rows);
     liveview_totals tot = {.sessions = srv->nsessions, .done = srv->transfers};
     size_t n = collect(v, now, &tot);
     size_t room = rows > 4 ? (size_t)rows - 4 : 0;
