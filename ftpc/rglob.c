@@ -33,17 +33,26 @@ static const char *mlsd_file_name(char *line)
     return is_file ? name : NULL;
 }
 
+/* The local file is named after the listed name: one with a '/' could be written outside
+ * the target directory. (Control characters are only shown as '?' in messages.) */
+static bool unsafe_name(const char *name)
+{
+    return strchr(name, '/') != NULL;
+}
+
 static int cmp_names(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names)
+int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names,
+                    size_t *refused)
 {
     char **out = NULL;
     int n = 0, cap = 0;
     size_t pos = 0;
     *names = NULL;
+    *refused = 0;
     while (pos < len) {
         const char *start = listing + pos;
         const char *nl = memchr(start, '\n', len - pos);
@@ -68,6 +77,11 @@ int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *patt
         }
         if (name == NULL || name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
             fnmatch(pattern, name, FNM_PERIOD) != 0) {
+            free(line);
+            continue;
+        }
+        if (mlsd && unsafe_name(name)) { /* NLST names were cut to their last part above */
+            (*refused)++;
             free(line);
             continue;
         }

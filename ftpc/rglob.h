@@ -15,8 +15,11 @@ bool ftpc_glob_magic(const char *s);
 /* The names in a listing (LF-separated lines; MLSD lines when mlsd) that match pattern,
  * sorted; for MLSD only entries of type "file". Returns the count (0: none) with *names a
  * malloc'd array of malloc'd strings, or -1 when out of memory. NLST lines that carry a
- * directory ("dir/name") are reduced to the name. */
-int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names);
+ * directory ("dir/name") are reduced to the name. A matching MLSD name with a '/' in it
+ * (only a hostile or broken server lists one) is left out and counted in *refused: the local
+ * file is named after it. */
+int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names,
+                    size_t *refused);
 void ftpc_glob_free(char **names, int n);
 
 #endif

@@ -84,14 +84,18 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
 {
     char **names = NULL;
     int nm = 0;
+    size_t refused = 0;
     if (listing->err.status == FTPC_OK) {
         nm = ftpc_glob_match(listing->listing ? listing->listing : "", listing->listing_len,
-                             listing->listing_mlsd, g->pattern, &names);
+                             listing->listing_mlsd, g->pattern, &names, &refused);
         if (nm < 0)
             return -1;
     }
     char shown[sizeof(listing->display)];
     display_of(&g->url, g->url.path, shown, sizeof(shown));
+    if (refused > 0)
+        ftpc_msg(ctx, "ftpc: %s: %zu matching %s left out: a '/' in the name", shown, refused,
+                 refused == 1 ? "name" : "names");
     if (nm == 0) {
         ftpc_task *t = push_task(out);
         if (t == NULL)

@@ -18,7 +18,8 @@ START_TEST(test_nlst)
 {
     const char *l = "b.gz\nA.gz\n.hidden.gz\nc.txt\nsub/d.gz\r\n\n";
     char **names;
-    int n = ftpc_glob_match(l, strlen(l), false, "*.gz", &names);
+    size_t refused;
+    int n = ftpc_glob_match(l, strlen(l), false, "*.gz", &names, &refused);
     ck_assert_int_eq(n, 3);
     /* sorted, dot files left out, directories stripped from NLST names */
     ck_assert_str_eq(names[0], "A.gz");
@@ -26,18 +27,18 @@ START_TEST(test_nlst)
     ck_assert_str_eq(names[2], "d.gz");
     ftpc_glob_free(names, n);
 
-    n = ftpc_glob_match(l, strlen(l), false, ".*", &names);
+    n = ftpc_glob_match(l, strlen(l), false, ".*", &names, &refused);
     ck_assert_int_eq(n, 1);
     ck_assert_str_eq(names[0], ".hidden.gz");
     ftpc_glob_free(names, n);
 
-    n = ftpc_glob_match(l, strlen(l), false, "[bc].*", &names);
+    n = ftpc_glob_match(l, strlen(l), false, "[bc].*", &names, &refused);
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(names[0], "b.gz");
     ck_assert_str_eq(names[1], "c.txt");
     ftpc_glob_free(names, n);
 
-    n = ftpc_glob_match(l, strlen(l), false, "*.zip", &names);
+    n = ftpc_glob_match(l, strlen(l), false, "*.zip", &names, &refused);
     ck_assert_int_eq(n, 0);
     ftpc_glob_free(names, n);
 }
@@ -53,7 +54,8 @@ START_TEST(test_mlsd_files_only)
                     "size=5;type=OS.unix=symlink; link.log\n"
                     "no facts line.log\n";
     char **names;
-    int n = ftpc_glob_match(l, strlen(l), true, "*.log", &names);
+    size_t refused;
+    int n = ftpc_glob_match(l, strlen(l), true, "*.log", &names, &refused);
     ck_assert_int_eq(n, 2);
     ck_assert_str_eq(names[0], "one.log");
     ck_assert_str_eq(names[1], "two words.log");
@@ -61,12 +63,40 @@ START_TEST(test_mlsd_files_only)
 }
 END_TEST
 
+/* A hostile server's MLSD names a file outside the directory being fetched into. */
+START_TEST(test_unsafe_names_left_out)
+{
+    const char *l = "type=file;size=1; /tmp/victim.txt\n"
+                    "type=file;size=1; sub/../../up.txt\n"
+                    "type=file;size=1; esc\033[2J.txt\n" /* shown as '?', but a name */
+                    "type=file;size=1; good.txt\n"
+                    "type=file;size=1; other.bin\n";
+    char **names;
+    size_t refused;
+    int n = ftpc_glob_match(l, strlen(l), true, "*.txt", &names, &refused);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(names[0], "esc\033[2J.txt");
+    ck_assert_str_eq(names[1], "good.txt");
+    ck_assert_uint_eq(refused, 2);
+    ftpc_glob_free(names, n);
+    /* NLST "dir/name" lines keep only the name, as before */
+    const char *nl = "dir/a.txt\n../b.txt\n";
+    n = ftpc_glob_match(nl, strlen(nl), false, "*.txt", &names, &refused);
+    ck_assert_int_eq(n, 2);
+    ck_assert_str_eq(names[0], "a.txt");
+    ck_assert_str_eq(names[1], "b.txt");
+    ck_assert_uint_eq(refused, 0);
+    ftpc_glob_free(names, n);
+}
+END_TEST
+
 START_TEST(test_empty)
 {
     char **names;
-    ck_assert_int_eq(ftpc_glob_match("", 0, false, "*", &names), 0);
+    size_t refused;
+    ck_assert_int_eq(ftpc_glob_match("", 0, false, "*", &names, &refused), 0);
     ftpc_glob_free(names, 0);
-    ck_assert_int_eq(ftpc_glob_match("\n\n", 2, true, "*", &names), 0);
+    ck_assert_int_eq(ftpc_glob_match("\n\n", 2, true, "*", &names, &refused), 0);
     ftpc_glob_free(names, 0);
 }
 END_TEST
@@ -78,6 +108,7 @@ static Suite *rglob_suite(void)
     tcase_add_test(tc, test_magic);
     tcase_add_test(tc, test_nlst);
     tcase_add_test(tc, test_mlsd_files_only);
+    tcase_add_test(tc, test_unsafe_names_left_out);
     tcase_add_test(tc, test_empty);
     suite_add_tcase(s, tc);
     return s;
