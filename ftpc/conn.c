@@ -73,7 +73,11 @@ struct ftpc_conn {
     ftp_reply_msg msg; /* the same struct until ftp_reply_next returns 1 */
     ev_timer timer;    /* inactivity timeout while waiting; QUIT grace period */
     ev_timer kick;     /* zero-delay: deferred ready or failure */
+    /* What keeps the timeout away: a command sent, a whole reply, data moving (touch). Bytes
+     * alone do not, nor a second 1xx to one command: a server that sends an endless
+     * multi-line reply or "please wait" forever times out like a silent one. */
     long long last_activity;
+    bool prelim_seen; /* a 1xx has answered the command in flight */
     const ftpc_conn_owner *owner;
     void *ud;
     bool ready_pending;
@@ -218,6 +222,7 @@ static bool waiting_state(conn_state s)
 static void arm_timer(ftpc_conn *c)
 {
     c->last_activity = ev_now(c->ctx->loop);
+    c->prelim_seen = false;
     if (!ev_timer_active(&c->timer))
         ev_timer_start(c->ctx->loop, &c->timer, c->ctx->opts->timeout_ms);
 }
@@ -766,6 +771,10 @@ static void process_input(ftpc_conn *c)
         }
         if (c->ctx->opts->verbose)
             trace_reply(c, &c->msg);
+        if (c->msg.code >= 200 || !c->prelim_seen) {
+            c->last_activity = ev_now(c->ctx->loop);
+            c->prelim_seen = c->msg.code < 200;
+        }
         handle_reply(c, &c->msg);
         if (c->state == CS_DEAD)
             return;
@@ -800,7 +809,6 @@ static void read_ctl(ftpc_conn *c)
         ssize_t n = stream_read(c->ctl, tail, avail);
         if (n > 0) {
             buf_commit(&c->in, (size_t)n);
-            c->last_activity = ev_now(c->ctx->loop);
             process_input(c);
             if (c->state == CS_DEAD || c->ctl->fd < 0 || c->state == CS_TLS_HANDSHAKE)
                 return;

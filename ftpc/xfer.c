@@ -84,6 +84,7 @@ struct ftpc_xfer {
     int out_fd;     /* where received data goes: file_fd or STDOUT_FILENO */
     bool in_place;  /* resuming into the final file itself (no part file) */
     bool have_part; /* writing the part file */
+    bool part_ours; /* ... locked and set up by this transfer */
     char part[PATH_MAX];
     const char *verb; /* RETR, STOR, APPE, LIST, NLST */
 
@@ -102,6 +103,10 @@ struct ftpc_xfer {
     uint64_t wire;    /* bytes moved on the data connection */
     size_t retry_len; /* a TLS write that must be retried with at least this much */
     ev_timer kick;    /* zero delay: bytes TLS holds, or a handshake to start */
+    /* After the final reply nothing waits on the control connection, so this times out a
+     * data connection that stays open without data (the server's word came first). */
+    ev_timer tail_timer;
+    long long last_data_ms;
 
     /* MODE Z: the codec, and wire bytes waiting to be sent (upload) or file bytes made
      * (download) in zbuf; an upload's file bytes waiting for the codec in iobuf. */
@@ -208,6 +213,7 @@ static void close_data(ftpc_xfer *x)
     ftpc_dchan_close(&x->dc);
     ev_timer_stop(x->ctx->loop, &x->rate_timer);
     ev_timer_stop(x->ctx->loop, &x->kick);
+    ev_timer_stop(x->ctx->loop, &x->tail_timer);
     x->paused = false;
 }
 
@@ -234,6 +240,9 @@ static void release(ftpc_xfer *x)
     if (x->file_fd >= 0) {
         close(x->file_fd);
         x->file_fd = -1;
+        /* A part file that never got a byte keeps nothing worth resuming. */
+        if (x->part_ours && x->pos == 0)
+            (void)unlink(x->part);
     }
     if (x->bar != NULL) {
         ftpc_bar_done(x->bar, false);
@@ -282,6 +291,14 @@ static void fail_reply(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
         snprintf(extra, sizeof(extra), " (data connection: %s)", x->data_why);
     fail(x, ftpc_status_for_reply(m->code), true, "%s: the server replied %s%s", cmd,
          ftpc_quote_reply(m->code, m->text, q, sizeof(q)), extra);
+}
+
+/* What a failed download leaves behind, for its message. */
+static const char *kept_note(const ftpc_xfer *x)
+{
+    if (x->in_place)
+        return " (the file keeps what arrived)";
+    return x->have_part && x->pos > 0 ? " (the partial file is kept)" : "";
 }
 
 static void succeed(ftpc_xfer *x)
@@ -421,6 +438,30 @@ static long kick_cb(ev_loop *loop, ev_timer *t, void *ud)
     return EV_TIMER_STOP;
 }
 
+static long tail_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_xfer *x = ud;
+    long limit = x->ctx->opts->timeout_ms;
+    long long idle = ev_now(loop) - x->last_data_ms;
+    if (x->finished || x->data_eof)
+        return EV_TIMER_STOP;
+    if (x->paused || idle < limit) /* the rate limit holds the data back, not the server */
+        return x->paused ? limit : (long)(limit - idle);
+    if (x->remote_size >= 0 && x->pos == (uint64_t)x->remote_size) {
+        /* Everything SIZE announced is in and the server has said 226: only its close is
+         * missing. */
+        close_data(x);
+        x->data_eof = true;
+        maybe_complete(x);
+        return EV_TIMER_STOP;
+    }
+    fail(x, FTPC_EXIT_XFER, false,
+         "the server's final reply came, but the data connection stayed open without data for "
+         "%ld s after %" PRIu64 " bytes%s",
+         limit / 1000, x->pos - x->offset, kept_note(x));
+    return EV_TIMER_STOP;
+}
+
 static long rate_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -457,6 +498,7 @@ static void data_failed(ftpc_xfer *x, int err, const char *why)
 static void wire_moved(ftpc_xfer *x, size_t n)
 {
     x->wire += n;
+    x->last_data_ms = ev_now(x->ctx->loop);
     ftpc_rl_consume(&x->rl, n);
     if (x->bar != NULL && x->zon)
         ftpc_bar_wire(x->bar, x->wire);
@@ -556,6 +598,23 @@ static void receive_end(ftpc_xfer *x)
     maybe_complete(x);
 }
 
+/* A download that goes past the size SIZE announced is stopped there: a server that keeps
+ * sending (or a small MODE Z stream that inflates without end) must not fill the disk. */
+static bool overran(ftpc_xfer *x)
+{
+    if (x->remote_size < 0 || x->t->kind == FTPC_T_LS || x->pos <= (uint64_t)x->remote_size)
+        return false;
+    uint64_t past = x->pos;
+    /* What is kept is at most what SIZE announced, so -c can still take it up. */
+    if ((x->have_part || x->in_place) && ftruncate(x->file_fd, (off_t)x->remote_size) == 0)
+        x->pos = (uint64_t)x->remote_size;
+    fail(x, FTPC_EXIT_VERIFY, false,
+         "the server sent more than the %" PRId64 " bytes SIZE announced (%" PRIu64
+         " so far): stopped%s",
+         x->remote_size, past, kept_note(x));
+    return true;
+}
+
 /* Wire bytes in: through the codec under MODE Z, then to the sink. Returns 0, or -1 after
  * failing the transfer. */
 static int take_in(ftpc_xfer *x, const char *p, size_t len)
@@ -567,7 +626,7 @@ static int take_in(ftpc_xfer *x, const char *p, size_t len)
             sink_failed(x);
             return -1;
         }
-        return 0;
+        return overran(x) ? -1 : 0;
     }
     size_t off = 0;
     for (;;) {
@@ -588,6 +647,8 @@ static int take_in(ftpc_xfer *x, const char *p, size_t len)
                 sink_failed(x);
                 return -1;
             }
+            if (overran(x))
+                return -1;
         }
         if (rc == MZ_END && off == len)
             return 0;
@@ -617,6 +678,8 @@ static int receive_splice(ftpc_xfer *x)
                 return 0;
             }
             progress(x, (size_t)n);
+            if (overran(x))
+                return 0;
             if (!x->use_splice)
                 return 1; /* the drain fell back: so does the rest */
             continue;
@@ -1175,6 +1238,7 @@ static void begin_get(ftpc_xfer *x)
     }
     x->pos = x->offset;
     t->own_prefix = true;
+    x->part_ours = x->have_part;
     if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0) {
         /* Already complete: nothing to fetch. */
         x->data_eof = x->ctrl_done = true;
@@ -1340,8 +1404,8 @@ static void maybe_complete(ftpc_xfer *x)
     }
     if (x->remote_size >= 0 && x->pos != (uint64_t)x->remote_size && t->kind != FTPC_T_LS) {
         fail(x, FTPC_EXIT_VERIFY, true,
-             "size mismatch: received %" PRIu64 " bytes of %" PRId64 " (the partial file is kept)",
-             x->pos, x->remote_size);
+             "size mismatch: received %" PRIu64 " bytes of %" PRId64 "%s", x->pos, x->remote_size,
+             kept_note(x));
         return;
     }
     if (x->file_fd >= 0) {
@@ -1522,6 +1586,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;
         }
         x->ctrl_done = true;
+        if (is_download(x) && !x->data_eof) {
+            x->last_data_ms = ev_now(x->ctx->loop);
+            ev_timer_start(x->ctx->loop, &x->tail_timer, x->ctx->opts->timeout_ms);
+        }
         if (!is_download(x) && x->closing && !x->data_eof) {
             /* All sent and our end is out: the server's word is enough. */
             close_data(x);
@@ -1630,6 +1698,7 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     ftpc_rl_init(&x->rl, ctx->opts->limit_rate, ev_now(ctx->loop));
     ev_timer_init(&x->rate_timer, rate_cb, x);
     ev_timer_init(&x->kick, kick_cb, x);
+    ev_timer_init(&x->tail_timer, tail_cb, x);
     return x;
 }
 

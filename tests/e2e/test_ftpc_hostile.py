@@ -1,0 +1,152 @@
+"""End-to-end tests of ftpc against servers that misbehave in ways ftpd never does: a listing
+that names files outside the target directory, a 226 while the data connection stays open,
+"please wait" replies without end, and a download that runs past the size SIZE announced.
+Each must end within the timeout with a clear message, and leave the files the user had as
+they were.
+"""
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from scripted_ftp import ScriptedFtp
+from test_ftpc import FTPC_BIN
+
+GOOD = b"GOOD CONTENT\n"
+
+
+class HostileFtp(ScriptedFtp):
+    """One behaviour per instance (`how`), for RETR and MLSD; FEAT offers MLST and SIZE."""
+
+    FEATURES = ("SIZE", "REST STREAM", "MLST type*;size*;")
+    UNKNOWN = "500 no"
+
+    def __init__(self, how, size=1000, listing=""):
+        super().__init__(sessions=2, timeout=20)
+        self.how, self.size, self.listing = how, size, listing
+        self.stop = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % self.size)
+        elif verb == "MLSD":
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(self.listing.encode())
+            d.close()
+            s.send("226 done")
+        elif verb == "RETR" and arg != "f.bin":
+            s.send("150 here")  # the files the listing names
+            d = s.accept_data()
+            d.sendall(b"x" * self.size)
+            d.close()
+            s.send("226 done")
+        elif verb == "RETR" and self.how == "226-open":
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(b"y" * (self.size // 2))
+            s.send("226 done")  # ... and the data connection stays open
+            self.stop.wait(30)
+            d.close()
+        elif verb == "RETR" and self.how == "wait-forever":
+            while not self.stop.wait(0.2):
+                s.send("150 please wait")
+        elif verb == "RETR" and self.how == "too-much":
+            s.send("150 here")
+            d = s.accept_data()
+            try:
+                for _ in range(64):
+                    d.sendall(b"z" * 65536)
+            except OSError:
+                pass
+            d.close()
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestHostileServers(unittest.TestCase):
+    def setUp(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found: %s" % FTPC_BIN)
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-hostile-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        self.work = os.path.join(self.tmp, "work")
+        os.mkdir(self.work)
+        with open(os.path.join(self.work, "f.bin"), "wb") as f:
+            f.write(GOOD)
+
+    def serve(self, fake):
+        fake.start()
+        self.addCleanup(fake.stop.set)
+        return "ftp://u:p@127.0.0.1:%d/" % fake.port
+
+    def ftpc(self, *args, timeout=60):
+        t0 = time.monotonic()
+        r = subprocess.run([FTPC_BIN, "--timeout", "3"] + list(args), cwd=self.work,
+                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(self.tmp, "none")))
+        return r, time.monotonic() - t0
+
+    def assert_good_file_kept(self):
+        with open(os.path.join(self.work, "f.bin"), "rb") as f:
+            self.assertEqual(f.read(), GOOD)
+
+    def test_glob_leaves_out_names_that_escape(self):
+        victim = os.path.join(self.tmp, "victim.txt")
+        with open(victim, "wb") as f:
+            f.write(b"precious")
+        os.mkdir(os.path.join(self.work, "sub"))
+        listing = ("type=file;size=10; %s\r\n" % victim
+                   + "type=file;size=10; sub/../../up.txt\r\n"
+                   + "type=file;size=10; ok.txt\r\n")
+        url = self.serve(HostileFtp("glob", size=10, listing=listing))
+        r, _ = self.ftpc("get", url + "*.txt")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"2 matching names left out: a '/' in the name",
+                      r.stderr)
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"precious")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "up.txt")))
+        with open(os.path.join(self.work, "ok.txt"), "rb") as f:
+            self.assertEqual(f.read(), b"x" * 10)
+
+    def test_final_reply_with_data_connection_left_open(self):
+        url = self.serve(HostileFtp("226-open", size=1000))
+        r, took = self.ftpc("get", url + "f.bin")
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertIn(b"the server's final reply came, but the data connection stayed open "
+                      b"without data for 3 s after 500 bytes (the partial file is kept)",
+                      r.stderr)
+        self.assertLess(took, 20)
+        self.assert_good_file_kept()
+        with open(os.path.join(self.work, ".f.bin.ftpc-part"), "rb") as f:
+            self.assertEqual(f.read(), b"y" * 500)
+
+    def test_endless_preliminary_replies_time_out(self):
+        url = self.serve(HostileFtp("wait-forever"))
+        r, took = self.ftpc("get", url + "f.bin")
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertIn(b"timed out after 3 s waiting for", r.stderr)
+        self.assertIn(b"(RETR f.bin)", r.stderr)
+        self.assertLess(took, 20)
+        self.assert_good_file_kept()
+        # nothing arrived, so there is no part file to keep
+        self.assertEqual(sorted(os.listdir(self.work)), ["f.bin"])
+
+    def test_download_stops_at_the_announced_size(self):
+        url = self.serve(HostileFtp("too-much", size=1000))
+        r, _ = self.ftpc("get", url + "f.bin")
+        self.assertEqual(r.returncode, 8, r.stderr)
+        self.assertIn(b"the server sent more than the 1000 bytes SIZE announced", r.stderr)
+        self.assert_good_file_kept()
+        # what is kept is what SIZE promised, so that -c could take it up
+        self.assertEqual(os.path.getsize(os.path.join(self.work, ".f.bin.ftpc-part")), 1000)
+
+
+if __name__ == "__main__":
+    unittest.main()
