@@ -19,6 +19,11 @@
 #include "xfer.h"
 
 #define SEG_BUF_SIZE (1024 * 1024)
+/* Each range after the first starts this many bytes early, and the bytes it gets there must
+ * be the ones its neighbour wrote: a server that answers REST with 350 but sends from the
+ * start of the file anyway would otherwise leave a scrambled file that passes the size
+ * check. */
+#define SEG_OVERLAP 4096
 #define SEG_CHUNKS_PER_WAKEUP 8
 
 typedef enum {
@@ -36,9 +41,11 @@ typedef struct seg {
     uint64_t start, end, pos;
     ftpc_dchan dc; /* the data connection (plain or TLS) */
     bool data_done, ctrl_done;
-    bool orphan;      /* its connection was refused: another connection takes the range over */
-    ftpc_rcheck *chk; /* --verify: the range's digest, computed as it arrives */
-    bool checking;    /* the range's HASH check has run (or runs) */
+    bool orphan;           /* its connection was refused: another connection takes the range over */
+    ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
+    bool checking;         /* the range's HASH check has run (or runs) */
+    char ovl[SEG_OVERLAP]; /* the bytes before start, as this range's connection sent them */
+    size_t ovl_len, ovl_got;
 } seg;
 
 struct ftpc_segget {
@@ -177,12 +184,34 @@ static void update_bar(ftpc_segget *g)
     ftpc_bar_update(g->bar, sum);
 }
 
+/* True when every range's early bytes agree with what the range before it wrote. */
+static bool overlaps_agree(ftpc_segget *g)
+{
+    char here[SEG_OVERLAP];
+    for (int i = 1; i < g->n; i++) {
+        const seg *s = &g->segs[i];
+        off_t at = (off_t)(s->start - s->ovl_len);
+        if (pread(g->fd, here, s->ovl_len, at) != (ssize_t)s->ovl_len ||
+            memcmp(here, s->ovl, s->ovl_len) != 0)
+            return false;
+    }
+    return true;
+}
+
 static void complete(ftpc_segget *g)
 {
     struct stat st;
     if (fstat(g->fd, &st) < 0 || (int64_t)st.st_size != g->size) {
         fail(g, FTPC_EXIT_VERIFY, "size mismatch: %s has %lld bytes, the server said %" PRId64,
              g->path, (long long)st.st_size, g->size);
+        return;
+    }
+    if (!overlaps_agree(g)) {
+        fail(g, FTPC_EXIT_VERIFY,
+             "the segments do not fit together: the server did not send from the offsets "
+             "REST asked for (or the file changed); %s is left as it was (try without "
+             "--segments)",
+             g->t->local);
         return;
     }
     int rc = close(g->fd);
@@ -340,9 +369,18 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
     for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP && ftpc_dchan_is_open(&s->dc); i++) {
         uint64_t left = s->end - s->pos;
         size_t want = left < SEG_BUF_SIZE ? (size_t)left : SEG_BUF_SIZE;
-        ssize_t n = want > 0 ? stream_read(s->dc.s, g->buf, want) : 0;
+        bool early = s->ovl_got < s->ovl_len;
+        if (early)
+            want = s->ovl_len - s->ovl_got;
+        ssize_t n = want > 0 ? stream_read(s->dc.s, early ? s->ovl + s->ovl_got : g->buf, want) : 0;
         if (n < 0)
             errno = s->dc.s->last_errno;
+        if (n > 0 && early) {
+            s->ovl_got += (size_t)n;
+            if (s->c != NULL)
+                ftpc_conn_touch(s->c);
+            continue;
+        }
         if (n > 0) {
             if (pwrite_all(g->fd, g->buf, (size_t)n, s->pos) < 0) {
                 fail(g, FTPC_EXIT_LOCAL, "writing %s: %s", g->path, strerror(errno));
@@ -424,7 +462,7 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
         return;
     if (s->start > 0) {
         s->state = SS_REST;
-        ftpc_conn_send(c, "REST %" PRIu64, s->start);
+        ftpc_conn_send(c, "REST %" PRIu64, s->start - s->ovl_len);
         return;
     }
     seg_retr(s);
@@ -451,7 +489,7 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case SS_REST:
         if (m->code != 350) {
             fail(g, ftpc_status_for_reply(m->code), "REST %" PRIu64 ": the server replied %s",
-                 s->start, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                 s->start - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             return;
         }
         seg_retr(s);
@@ -521,7 +559,8 @@ static void begin_segments(ftpc_segget *g)
         return;
     }
     memcpy(g->path + pl - 4, "seg", 4);
-    g->fd = open(g->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    /* read back too: the ranges' overlaps are compared at the end */
+    g->fd = open(g->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (g->fd < 0) {
         fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
         return;
@@ -537,6 +576,8 @@ static void begin_segments(ftpc_segget *g)
         s->start = size * (uint64_t)i / (uint64_t)g->n;
         s->end = size * (uint64_t)(i + 1) / (uint64_t)g->n;
         s->pos = s->start;
+        s->ovl_len = i > 0 ? (size_t)(s->start < SEG_OVERLAP ? s->start : SEG_OVERLAP) : 0;
+        s->ovl_got = 0;
         s->state = SS_WAIT;
         if (g->ctx->opts->verify &&
             (s->chk = ftpc_rcheck_new(g->ctx, t, g->path, s->start, s->end)) == NULL) {

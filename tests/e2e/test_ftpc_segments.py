@@ -1,5 +1,5 @@
 """End-to-end tests of `ftpc get --segments N` against the built ftpd: the file split over
-several connections (REST at each segment's offset, checked in the server's log), written in
+several connections (REST 4 KiB before each later segment's offset, checked in the server's log), written in
 place and identical to the source; small files use fewer segments; the cases that fall back to
 one ordinary transfer (standard output, a device, -c with a part file) still work.
 """
@@ -16,10 +16,14 @@ from ftpd_harness import data_bytes
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 
+# Each range after the first starts this much early: ftpc checks that those bytes match what
+# its neighbour wrote (a server that ignores REST is caught).
+OVERLAP = 4096
+
 
 class ShortFtp(ScriptedFtp):
-    """Serves sessions (bounded) for a file SIZE says has `size` bytes, but RETR after a
-    REST of `short_at` sends only 1000 bytes: one segment comes up short."""
+    """Serves sessions (bounded) for a file SIZE says has `size` bytes, but the RETR of the
+    range that starts at `short_at` sends only 1000 bytes: one segment comes up short."""
 
     FEATURES = ("SIZE", "REST STREAM")
     UNKNOWN = "500 no"
@@ -34,7 +38,7 @@ class ShortFtp(ScriptedFtp):
         elif verb == "RETR":
             s.send("150 here")
             d = s.accept_data()
-            n = 1000 if s.rest == self.short_at else self.size - s.rest
+            n = 1000 if s.rest == self.short_at - OVERLAP else self.size - s.rest
             try:
                 d.sendall(b"z" * n)
             except OSError:
@@ -59,8 +63,35 @@ class TestSegmentsPerAddressLimit(FtpcCase):
         log = self.srv.settled_log_text()
         self.assertIn("421", log)
         rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
-        self.assertEqual(rests, [size * i // 4 for i in range(1, 4)])
+        self.assertEqual(rests, [size * i // 4 - OVERLAP for i in range(1, 4)])
         self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+
+
+class RestIgnoredFtp(ScriptedFtp):
+    """Answers REST with 350 but sends every RETR from the start of the file."""
+
+    FEATURES = ("SIZE", "REST STREAM")
+    UNKNOWN = "500 no"
+
+    def __init__(self, data, sessions=8):
+        super().__init__(sessions, timeout=10)
+        self.data = data
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "RETR":
+            s.send("150 here")
+            d = s.accept_data()
+            try:
+                d.sendall(self.data)
+            except OSError:
+                pass
+            d.close()
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
 
 
 class TestSegmentFailure(unittest.TestCase):
@@ -80,6 +111,26 @@ class TestSegmentFailure(unittest.TestCase):
         self.assertEqual(r.returncode, 8, r.stderr)
         self.assertIn(b"short of", r.stderr)
         self.assertEqual(os.listdir(tmp), [])
+
+    def test_rest_ignored_leaves_the_old_file(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with open(os.path.join(tmp, "f.bin"), "wb") as f:
+            f.write(b"old and good")
+        fake = RestIgnoredFtp(os.urandom(4 * MiB), sessions=4)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.join(20)
+        self.assertEqual(r.returncode, 8, r.stderr)
+        self.assertIn(b"the segments do not fit together", r.stderr)
+        self.assertEqual(os.listdir(tmp), ["f.bin"])
+        with open(os.path.join(tmp, "f.bin"), "rb") as f:
+            self.assertEqual(f.read(), b"old and good")
 
 
 class TestSegments(FtpcCase):
@@ -107,7 +158,7 @@ class TestSegments(FtpcCase):
         r = self.ftpc("--progress=plain", "--segments", "4", "get", self.srv.url("big.bin"))
         self.assertEqual(self.read_local("big.bin"), data)
         self.assertEqual(self.retrs("big.bin"), 4)
-        self.assertEqual(self.rests(), [size * i // 4 for i in range(1, 4)])
+        self.assertEqual(self.rests(), [size * i // 4 - OVERLAP for i in range(1, 4)])
         # one line for the file, its check in it, and no segment file left
         lines = r.stderr.splitlines()
         self.assertEqual(len([l for l in lines if l.startswith(b"big.bin:")]), 1, r.stderr)
