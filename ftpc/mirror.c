@@ -365,7 +365,9 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         e->dir = S_ISDIR(st.st_mode);
         e->size = e->dir ? -1 : (int64_t)st.st_size;
         e->mtime = (int64_t)st.st_mtime;
-        if (e->dir && depth + 1 < MIRROR_MAX_DEPTH) {
+        if (e->dir && depth + 1 >= MIRROR_MAX_DEPTH) {
+            tree->too_deep++;
+        } else if (e->dir) {
             int r = walk_local(ctx, root, sub, depth + 1, ex, nex, tree);
             if (r != 0 && rc == 0)
                 rc = r;
@@ -496,6 +498,8 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
         if (rc != 0)
             break;
     }
+    if (rc == 0)
+        tree->too_deep += nlevel; /* the loop stopped at the depth limit with these left */
     for (size_t i = 0; i < nlevel; i++)
         free(level[i]);
     free(level);
@@ -586,6 +590,12 @@ static void say_deleted(const ftpc_cli *cli, ftpc_ctx *ctx, const char *rel, boo
 /* Names of the tree copied from that cannot be copied: said once, counted as skipped. */
 static void say_refused(ftpc_ctx *ctx, const ftpc_mtree *t, const char *side, counts *c)
 {
+    if (t->too_deep > 0) {
+        ftpc_msg(ctx, "ftpc: mirror: the contents of %zu %s %s more than %d levels down left out",
+                 t->too_deep, side, t->too_deep == 1 ? "directory" : "directories",
+                 MIRROR_MAX_DEPTH);
+        c->skipped += (long)t->too_deep;
+    }
     if (t->refused == 0)
         return;
     ftpc_msg(ctx,

@@ -34,6 +34,8 @@ typedef struct ftpc_mtree {
      * left out, counted, and the first kept (its control characters as '?') to be named. */
     size_t refused;
     char refused_name[80];
+    /* Directories deeper than mirror goes (64 levels): listed, their contents left out. */
+    size_t too_deep;
 } ftpc_mtree;
 
 /* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries

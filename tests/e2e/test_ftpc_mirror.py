@@ -83,6 +83,22 @@ class TestMirrorGet(MirrorCase):
                       "name ('tab?here.txt')", r.stderr.decode())
         self.assertEqual(sorted(os.listdir(self.srv.local("dest"))), ["fine.txt"])
 
+    def test_depth_limit_is_said(self):
+        chain = "/".join("d%d" % i for i in range(1, 67))
+        self.srv.make_file("deep/top.txt", 10, seed=1)
+        self.srv.make_file("deep/%s/bottom.txt" % chain, 10, seed=2)
+        r = self.ftpc("mirror", self.srv.url("deep"), "out")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("ftpc: mirror: the contents of 1 remote directory more than 64 levels down "
+                      "left out", r.stderr.decode())
+        self.assertEqual(self.summary(r), (1, 1, 0))
+        # the same below a local root, for an upload
+        os.makedirs(self.local("up/" + chain))
+        self.write_local("up/%s/bottom.txt" % chain, b"x")
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("updeep"))
+        self.assertIn("ftpc: mirror: the contents of 1 local directory more than 64 levels down "
+                      "left out", r.stderr.decode())
+
     def test_parallel_and_changes(self):
         self.make_remote_tree()
         self.ftpc("mirror", "-j", "4", self.srv.url("src"), "out")
