@@ -622,23 +622,13 @@ static void main_ready(ftpc_conn *c, void *ud)
     ftpc_conn_send(c, "SIZE %s", t->remote);
 }
 
-static int64_t parse_size(const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || errno != 0 || v > (unsigned long long)INT64_MAX)
-        return -1;
-    return (int64_t)v;
-}
-
 static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_segget *g = ud;
     if (!g->sizing || g->finished || m->code < 200)
         return;
     g->sizing = false;
-    g->size = m->code == 213 ? parse_size(m->text) : -1;
+    g->size = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
     g->n = ftpc_segget_count(g->size, g->nseg_req);
     if (g->n < 2) {
         g->n = 0;

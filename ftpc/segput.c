@@ -665,16 +665,6 @@ static void seg_hash_checked(void *ud, const ftpc_vresult *r)
     }
 }
 
-static int64_t parse_size(const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || errno != 0 || v > (unsigned long long)INT64_MAX)
-        return -1;
-    return (int64_t)v;
-}
-
 /* The range's data is sent and the server said 226. */
 static void seg_done(pseg *s)
 {
@@ -733,7 +723,7 @@ static const ftpc_conn_owner main_owner = {
 static void seg_probe_reply(pseg *s, const ftp_reply_msg *m)
 {
     char why[200];
-    int64_t n = m->code == 213 ? parse_size(m->text) : -1;
+    int64_t n = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
     if (n >= 0 && (uint64_t)n < s->end) {
         snprintf(why, sizeof(why),
                  "after bytes %" PRIu64 "-%" PRIu64 " the server's file has only %" PRId64 " bytes",
@@ -838,7 +828,7 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     ftpc_segput *p = ud;
     if (p->finished || m->code < 200 || p->ph != P_SIZE)
         return;
-    int64_t n = m->code == 213 ? parse_size(m->text) : -1;
+    int64_t n = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
     if (p->final_size) {
         if (n >= 0 && (uint64_t)n != p->size) {
             if (!p->full_seq) {

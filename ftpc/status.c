@@ -1,8 +1,11 @@
 /* Error records and reply classification. */
 #include "status.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
@@ -57,4 +60,20 @@ char *ftpc_quote_reply(int code, const char *text, char *out, size_t out_size)
     if (strlen(text) + 4 >= out_size && out_size > 8)
         memcpy(out + out_size - 4, "...", 4);
     return out;
+}
+
+int64_t ftpc_parse_size_reply(const char *text)
+{
+    while (*text == ' ')
+        text++;
+    if (!isdigit((unsigned char)*text))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    while (isspace((unsigned char)*end))
+        end++;
+    if (*end != '\0' || errno != 0 || v > (unsigned long long)INT64_MAX)
+        return -1;
+    return (int64_t)v;
 }

@@ -3,6 +3,7 @@
 #define FTPC_STATUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Exit codes, documented in ftpc(1) and --help. The numbers are part of the interface. */
 enum {
@@ -41,5 +42,9 @@ int ftpc_status_transient(int status);
 /* Copies reply text into out for quoting: lines joined by " / ", control characters
  * replaced, truncated with "...". Returns out. */
 char *ftpc_quote_reply(int code, const char *text, char *out, size_t out_size);
+
+/* The size in a 213 reply to SIZE: a decimal number and nothing else ("213 12abc" or
+ * "213 0x4b0" is not one). Returns it, or -1 when the reply is not a size ftpc can trust. */
+int64_t ftpc_parse_size_reply(const char *text);
 
 #endif

@@ -1358,16 +1358,6 @@ static void after_type(ftpc_xfer *x)
     begin_get(x);
 }
 
-static int64_t parse_size(const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (end == text || errno != 0 || v > (unsigned long long)INT64_MAX)
-        return -1;
-    return (int64_t)v;
-}
-
 /* An upload is complete and checked: its time is set when the task asks for it. A server
  * that refuses only leaves the time of the upload, which mirror -R also reads correctly. */
 static void put_complete(ftpc_xfer *x)
@@ -1524,7 +1514,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         if (code < 200)
             return;
         if (code == 213) {
-            x->remote_size = parse_size(m->text);
+            x->remote_size = ftpc_parse_size_reply(m->text);
         } else if (code == 550 && t->kind != FTPC_T_PUT) {
             /* No such file (or not a plain file): RETR would say the same. */
             fail_reply(x, "SIZE", m);
@@ -1614,7 +1604,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         if (code < 200)
             return;
         if (code == 213) {
-            int64_t n = parse_size(m->text);
+            int64_t n = ftpc_parse_size_reply(m->text);
             if (n >= 0 && (uint64_t)n != x->local_size) {
                 fail(x, FTPC_EXIT_VERIFY, true,
                      "size mismatch: the server has %" PRId64 " bytes, %s has %" PRIu64, n,

@@ -1,0 +1,49 @@
+/* ftpc/status.c: exit codes for replies, quoting, and the size in a SIZE reply. */
+#include <check.h>
+#include <stdlib.h>
+
+#include "status.h"
+
+START_TEST(test_size_reply)
+{
+    ck_assert_int_eq(ftpc_parse_size_reply("1200"), 1200);
+    ck_assert_int_eq(ftpc_parse_size_reply("0"), 0);
+    ck_assert_int_eq(ftpc_parse_size_reply(" 77 "), 77);
+    ck_assert_int_eq(ftpc_parse_size_reply("9223372036854775807"), INT64_MAX);
+    /* what a broken or hostile server may say: not a size to trust */
+    const char *bad[] = {"",
+                         "abc",
+                         "12abc",
+                         "0x4b0",
+                         "-5",
+                         "+5",
+                         "1 2",
+                         "1.5",
+                         "9223372036854775808",
+                         "99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(ftpc_parse_size_reply(bad[i]) == -1, "'%s' was taken", bad[i]);
+}
+END_TEST
+
+START_TEST(test_status_for_reply)
+{
+    ck_assert_int_eq(ftpc_status_for_reply(550), FTPC_EXIT_REMOTE);
+    ck_assert_int_eq(ftpc_status_for_reply(530), FTPC_EXIT_LOGIN);
+    ck_assert_int_eq(ftpc_status_for_reply(426), FTPC_EXIT_XFER);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("ftpc_status");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_size_reply);
+    tcase_add_test(tc, test_status_for_reply);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
