@@ -95,7 +95,8 @@ struct ftpc_xfer {
     int data_errno;     /* the data connection failed; waiting for the server's word */
     char data_why[400]; /* ... and why, in words */
     bool use_sendfile;
-    bool crlf; /* listing or TYPE A download: turn CRLF into LF */
+    bool crlf;   /* listing or TYPE A download: turn CRLF into LF */
+    bool shield; /* a listing shown on a terminal: its control characters become '?' */
     bool pending_cr;
     bool ascii;       /* TYPE A: line ends converted both ways */
     bool closing;     /* upload: everything sent; reading until the server closes */
@@ -370,6 +371,12 @@ static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
     while (len > 0) {
         size_t chunk = len < XFER_BUF_SIZE ? len : XFER_BUF_SIZE;
         size_t o = ftpc_ascii_from_wire(&x->pending_cr, p, chunk, x->abuf);
+        if (x->shield)
+            for (size_t i = 0; i < o; i++) {
+                unsigned char c = (unsigned char)x->abuf[i];
+                if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+                    x->abuf[i] = '?'; /* a server's name must not drive the terminal */
+            }
         if (o > 0 && emit(x, x->abuf, o) < 0)
             return -1;
         p += chunk;
@@ -1148,6 +1155,7 @@ static void begin_get(ftpc_xfer *x)
         if (t->kind != FTPC_T_LS)
             x->offset = x->pos = t->out_written;
         x->crlf = t->kind == FTPC_T_LS || x->ascii;
+        x->shield = t->kind == FTPC_T_LS && !t->capture && isatty(STDOUT_FILENO);
         x->verb = t->kind == FTPC_T_LS ? (t->long_list ? "LIST" : "NLST") : "RETR";
         if (t->capture) {
             /* Every attempt lists afresh. */

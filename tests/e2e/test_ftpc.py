@@ -1266,6 +1266,22 @@ class TestProgress(FtpcCase):
         self.assertRegex(err, r"(?m)^red\?\[31mX\?\[0m\.bin: .*, verified sha256$")
         self.assertEqual(os.listdir(self.local("ev")), [name])
 
+    def test_listing_on_a_terminal_shows_control_characters_as_marks(self):
+        self.srv.make_file("red\x1b[31mX\x1b[0m.bin", 10, seed=32)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FTPC_BIN, "ls", self.srv.url("")], cwd=self.tmp,
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                             env=self.env())
+        os.close(slave)
+        data = read_pty(master, 30, proc=p)
+        os.close(master)
+        self.assertEqual(p.wait(30), 0, data)
+        self.assertIn(b"red?[31mX?[0m.bin", data)
+        self.assertNotIn(b"\x1b", data)
+        # into a pipe or a file the names stay as the server sent them
+        r = self.ftpc("ls", self.srv.url(""))
+        self.assertIn(b"red\x1b[31mX\x1b[0m.bin", r.stdout)
+
     def test_default_not_a_tty_summary_only(self):
         self.srv.make_file("s.bin", 100000)
         r = self.ftpc("get", self.srv.url("s.bin"))
