@@ -689,7 +689,9 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
         struct sockaddr_storage given;
         int port = code == 227 ? ftpc_parse_pasv(m->text, &given) : -1;
         if (port < 0) {
-            conn_fail(c, FTPC_EXIT_XFER, "opening a data connection (PASV): the server replied %s",
+            conn_fail(c, FTPC_EXIT_XFER, "%s %s",
+                      code == 227 ? "cannot parse the PASV reply"
+                                  : "opening a data connection (PASV): the server replied",
                       ftpc_quote_reply(code, m->text, q, sizeof(q)));
             return;
         }

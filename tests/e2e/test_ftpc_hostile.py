@@ -32,6 +32,10 @@ class HostileFtp(ScriptedFtp):
     def command(self, s, verb, arg):
         if verb == "SIZE":
             s.send("213 %d" % self.size)
+        elif verb == "EPSV" and self.how == "bad-pasv":
+            s.send("500 no EPSV here")
+        elif verb == "PASV" and self.how == "bad-pasv":
+            s.send("227 Entering Passive Mode (127,0,0,1,999)")
         elif verb == "MLSD":
             s.send("150 here")
             d = s.accept_data()
@@ -137,6 +141,14 @@ class TestHostileServers(unittest.TestCase):
         self.assert_good_file_kept()
         # nothing arrived, so there is no part file to keep
         self.assertEqual(sorted(os.listdir(self.work)), ["f.bin"])
+
+    def test_unreadable_pasv_reply_is_named_as_such(self):
+        url = self.serve(HostileFtp("bad-pasv"))
+        r, _ = self.ftpc("get", url + "f.bin")
+        self.assertEqual(r.returncode, 7, r.stderr)
+        self.assertIn(b"cannot parse the PASV reply 227 Entering Passive Mode (127,0,0,1,999)",
+                      r.stderr)
+        self.assert_good_file_kept()
 
     def test_download_stops_at_the_announced_size(self):
         url = self.serve(HostileFtp("too-much", size=1000))
