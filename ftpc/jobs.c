@@ -1,6 +1,8 @@
 /* Job runner: slots, a pool of idle connections, retries. */
 #include "jobs.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +156,24 @@ static bool start_verify(slot *s, int status, bool reusable)
     return true;
 }
 
+/* A download that waited in its part file for its check goes in place now, unless the check
+ * failed: then the part file stays (the failure names it) and the old file is untouched. */
+static int settle_download(ftpc_task *t, int status)
+{
+    if (!t->rename_pending)
+        return status;
+    t->rename_pending = false;
+    if (status != FTPC_OK)
+        return status;
+    char part[PATH_MAX];
+    if (ftpc_part_name(t->local, part, sizeof(part)) < 0 || rename(part, t->local) < 0) {
+        ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "downloading %s: renaming %s to %s: %s", t->display,
+                     part, t->local, strerror(errno));
+        return FTPC_EXIT_LOCAL;
+    }
+    return status;
+}
+
 static void op_done(void *ud, int status, bool reusable)
 {
     slot *s = ud;
@@ -165,6 +185,7 @@ static void op_done(void *ud, int status, bool reusable)
     } else if (start_verify(s, status, reusable)) {
         return;
     }
+    status = settle_download(t, status);
     /* A line held for a check that did not run (or did not say) ends as the transfer did. */
     ftpc_bar_done(t->held_bar, status == FTPC_OK);
     t->held_bar = NULL;
@@ -353,6 +374,12 @@ bool ftpc_runner_finished(const ftpc_runner *r)
 /* A task stopped while its HASH check ran has its whole file in place: it says so. */
 static void stop_verifying(ftpc_runner *r, ftpc_task *t, const char *reason)
 {
+    if (settle_download(t, FTPC_OK) != FTPC_OK) {
+        ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
+        t->finished = true;
+        r->ndone++;
+        return;
+    }
     ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: complete, but not verified: the check was %s",
                  t->display, reason);
     ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);

@@ -61,6 +61,10 @@ typedef struct ftpc_task {
      * and ends with the check's outcome in its summary ("..., verified sha256"). */
     bool hold_bar;
     struct ftpc_bar *held_bar;
+    /* get over an existing file: the download is complete in its part file and goes in place
+     * of local only once its HASH check has passed or could not run (jobs.c), so that a
+     * download that fails the check never replaces the file that was there. */
+    bool rename_pending;
     ftpc_err err;   /* err.status 0 on success */
     uint64_t bytes; /* moved by the successful attempt */
 } ftpc_task;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bars.h"
+#include "xfer.h"
 
 #define LH_SLICE (8 * 1024 * 1024) /* bytes hashed per loop wakeup: a few ms of SHA-256 */
 #define LH_BUF (1024 * 1024)
@@ -538,6 +539,15 @@ void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo 
         ftpc_msg(ctx, "%s: not verified (%s)", name, detail ? detail : "no HASH");
 }
 
+/* The local copy to check: a download waits in its part file until the check is done. */
+static int local_copy(const ftpc_task *t, char *out, size_t size)
+{
+    if (t->rename_pending)
+        return ftpc_part_name(t->local, out, size);
+    int n = snprintf(out, size, "%s", t->local);
+    return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
 bool ftpc_verify_wanted(const ftpc_ctx *ctx, const ftpc_task *t)
 {
     /* ASCII transfers convert line ends: the local bytes are not the server's. */
@@ -547,8 +557,9 @@ bool ftpc_verify_wanted(const ftpc_ctx *ctx, const ftpc_task *t)
         return true;
     if (t->kind != FTPC_T_GET || strcmp(t->local, "-") == 0)
         return false;
+    char path[PATH_MAX];
     struct stat st;
-    return stat(t->local, &st) == 0 && S_ISREG(st.st_mode);
+    return local_copy(t, path, sizeof(path)) == 0 && stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* ---- whole-file verification ---- */
@@ -558,6 +569,7 @@ typedef enum { VS_WAIT, VS_HASHING, VS_SIZE, VS_DONE } vstate;
 struct ftpc_verify {
     ftpc_ctx *ctx;
     ftpc_task *t;
+    char path[PATH_MAX]; /* the local copy checked (local_copy) */
     ftpc_conn *c;
     vstate state;
     ftpc_op_done_cb done;
@@ -639,7 +651,7 @@ static void v_compare(ftpc_verify *v)
         return;
     }
     if (v->lh.err != 0) {
-        v_fail(v, FTPC_EXIT_LOCAL, "reading %s: %s", v->t->local,
+        v_fail(v, FTPC_EXIT_LOCAL, "reading %s: %s", v->path,
                v->lh.err == ENODATA ? "it shrank meanwhile" : strerror(v->lh.err));
         return;
     }
@@ -647,14 +659,18 @@ static void v_compare(ftpc_verify *v)
     bool same =
         strcmp(v->lh.hex, v->remote.hex) == 0 && v->remote.first == 0 && rsize == v->local_size;
     if (!same) {
-        bool get = v->t->kind == FTPC_T_GET;
+        char kept[2 * PATH_MAX + 64] = "";
+        if (v->t->rename_pending)
+            snprintf(kept, sizeof(kept), "; the download is kept as %s, not put in place of %s",
+                     v->path, v->t->local);
+        else if (v->t->kind == FTPC_T_GET)
+            snprintf(kept, sizeof(kept), "; the downloaded file is kept as %s", v->path);
         ftpc_err_set(&v->t->err, FTPC_EXIT_VERIFY,
                      "verification failed for %s: local %s %s (%s, %" PRId64
-                     " bytes) differs from the server's %s %s (bytes %" PRId64 "-%" PRId64 ")%s%s",
-                     v->t->display, ftpc_hash_label(v->local_algo), v->lh.hex, v->t->local,
+                     " bytes) differs from the server's %s %s (bytes %" PRId64 "-%" PRId64 ")%s",
+                     v->t->display, ftpc_hash_label(v->local_algo), v->lh.hex, v->path,
                      v->local_size, ftpc_hash_label(v->remote.algo), v->remote.hex, v->remote.first,
-                     v->remote.last, get ? "; the downloaded file is kept as " : "",
-                     get ? v->t->local : "");
+                     v->remote.last, kept);
         v_finish(v, FTPC_EXIT_VERIFY);
         return;
     }
@@ -670,7 +686,7 @@ static void v_local_done(void *ud)
 static void v_start_local(ftpc_verify *v, digest_algo a)
 {
     v->local_algo = a;
-    if (lh_start(&v->lh, v->ctx, v->t->local, a, 0, -1, v_local_done, v) < 0) {
+    if (lh_start(&v->lh, v->ctx, v->path, a, 0, -1, v_local_done, v) < 0) {
         v->lh.err = errno;
         v->lh.done = true;
     }
@@ -718,14 +734,13 @@ static void vsize_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     ftpc_verify *v = ud;
     if (m->code < 200 || v->state != VS_SIZE)
         return;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long n = strtoull(m->text, &end, 10);
-    if (m->code == 213 && end != m->text && errno == 0) {
-        if ((int64_t)n != v->local_size) {
+    int64_t n = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
+    if (n >= 0) {
+        if (n != v->local_size) {
             ftpc_err_set(&v->t->err, FTPC_EXIT_VERIFY,
-                         "verification failed for %s: the server has %llu bytes, %s has %" PRId64,
-                         v->t->display, n, v->t->local, v->local_size);
+                         "verification failed for %s: the server has %" PRId64
+                         " bytes, %s has %" PRId64,
+                         v->t->display, n, v->path, v->local_size);
             v_finish(v, FTPC_EXIT_VERIFY);
             return;
         }
@@ -774,8 +789,12 @@ void ftpc_verify_start(ftpc_verify *v, ftpc_conn *c)
     v->c = c;
     v->state = VS_HASHING;
     struct stat st;
-    if (stat(v->t->local, &st) < 0) {
-        v_fail(v, FTPC_EXIT_LOCAL, "%s: %s", v->t->local, strerror(errno));
+    if (local_copy(v->t, v->path, sizeof(v->path)) < 0) {
+        v_fail(v, FTPC_EXIT_LOCAL, "%s: name too long", v->t->local);
+        return;
+    }
+    if (stat(v->path, &st) < 0) {
+        v_fail(v, FTPC_EXIT_LOCAL, "%s: %s", v->path, strerror(errno));
         return;
     }
     v->local_size = (int64_t)st.st_size;

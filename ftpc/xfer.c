@@ -1414,7 +1414,13 @@ static void maybe_complete(ftpc_xfer *x)
                  strerror(errno));
             return;
         }
-        if (x->have_part && rename(x->part, t->local) < 0) {
+        /* A download that would replace a file and whose HASH check follows waits for the
+         * check in the part file (jobs.c). */
+        struct stat old;
+        t->rename_pending = x->have_part && stat(t->local, &old) == 0 && S_ISREG(old.st_mode);
+        if (t->rename_pending && !ftpc_verify_wanted(x->ctx, t))
+            t->rename_pending = false;
+        if (x->have_part && !t->rename_pending && rename(x->part, t->local) < 0) {
             fail(x, FTPC_EXIT_LOCAL, true, "renaming %s to %s: %s", x->part, t->local,
                  strerror(errno));
             return;

@@ -99,6 +99,34 @@ class TestVerifyFtpd(FtpcCase):
         self.assertIn("kept as live.bin", err)
         self.assertEqual(self.read_local("live.bin"), old)
 
+    def test_failed_check_does_not_replace_the_old_file(self):
+        """As above, over a file already there: that file stays, the download waits in its part
+        file."""
+        size = 2 * MiB
+        old = self.srv.make_file("live2.bin", size, seed=48)
+        self.write_local("live2.bin", b"the good old copy")
+        part = self.local(".live2.bin.ftpc-part")
+        p = self.popen("--limit-rate", "1M", "get", self.srv.url("live2.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and
+                                 os.path.getsize(part) > 256 * 1024, timeout=20))
+        with open(self.srv.local("live2.bin"), "r+b") as fh:
+            fh.write(bytes(255 - b for b in old[:65536]))
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.no_sanitizer(err)
+        self.assertEqual(p.returncode, VERIFY_EXIT, err)
+        self.assertIn("the download is kept as .live2.bin.ftpc-part, not put in place of "
+                      "live2.bin", err)
+        self.assertEqual(self.read_local("live2.bin"), b"the good old copy")
+        self.assertEqual(self.read_local(".live2.bin.ftpc-part"), old)
+        # once the server's file is whole again, -c takes the part file up and checks it
+        with open(self.srv.local("live2.bin"), "r+b") as fh:
+            fh.write(old[:65536])
+        r = self.ftpc("get", "-c", self.srv.url("live2.bin"))
+        self.assertIn(b"verified sha256", r.stderr)
+        self.assertEqual(self.read_local("live2.bin"), old)
+        self.assertFalse(os.path.exists(part))
+
     def test_source_changed_during_put(self):
         size = 2 * MiB
         src = data_bytes(size, 47)
