@@ -396,7 +396,10 @@ static int sink(ftpc_xfer *x, const char *p, size_t len)
 static void sink_failed(ftpc_xfer *x)
 {
     int e = errno;
-    if (x->t->capture) {
+    if (x->t->capture && e == EFBIG) {
+        fail(x, FTPC_EXIT_REMOTE, false, "the listing is longer than the %d MiB ftpc keeps",
+             XFER_LISTING_MAX / (1024 * 1024));
+    } else if (x->t->capture) {
         fail(x, FTPC_EXIT_LOCAL, false, "keeping the listing: %s", strerror(e));
     } else if (x->out_fd == STDOUT_FILENO && e == EPIPE) {
         /* The reader left (ftpc cat f | head): end as cat does, by the signal the socket
