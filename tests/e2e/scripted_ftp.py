@@ -28,6 +28,18 @@ class Session:
         d, _ = self.dsock.accept()
         return d
 
+    def send_download(self, data):
+        """Answers 150, sends data on the data connection (a client that closes early just
+        ends it), closes it and answers 226."""
+        self.send("150 here")
+        d = self.accept_data()
+        try:
+            d.sendall(data)
+        except OSError:
+            pass
+        d.close()
+        self.send("226 done")
+
     def receive_upload(self):
         """Answers 150, then reads the data connection to its end; returns the bytes."""
         self.send("150 go")

@@ -37,17 +37,9 @@ class HostileFtp(ScriptedFtp):
         elif verb == "PASV" and self.how == "bad-pasv":
             s.send("227 Entering Passive Mode (127,0,0,1,999)")
         elif verb == "MLSD":
-            s.send("150 here")
-            d = s.accept_data()
-            d.sendall(self.listing.encode())
-            d.close()
-            s.send("226 done")
-        elif verb == "RETR" and arg != "f.bin":
-            s.send("150 here")  # the files the listing names
-            d = s.accept_data()
-            d.sendall(b"x" * self.size)
-            d.close()
-            s.send("226 done")
+            s.send_download(self.listing.encode())
+        elif verb == "RETR" and arg != "f.bin":  # the files the listing names
+            s.send_download(b"x" * self.size)
         elif verb == "RETR" and self.how == "226-open":
             s.send("150 here")
             d = s.accept_data()
@@ -59,15 +51,7 @@ class HostileFtp(ScriptedFtp):
             while not self.stop.wait(0.2):
                 s.send("150 please wait")
         elif verb == "RETR" and self.how == "too-much":
-            s.send("150 here")
-            d = s.accept_data()
-            try:
-                for _ in range(64):
-                    d.sendall(b"z" * 65536)
-            except OSError:
-                pass
-            d.close()
-            s.send("226 done")
+            s.send_download(b"z" * (4 * 1024 * 1024))
         else:
             return super().command(s, verb, arg)
         return True

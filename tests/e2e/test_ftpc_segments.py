@@ -36,15 +36,8 @@ class ShortFtp(ScriptedFtp):
         if verb == "SIZE":
             s.send("213 %d" % self.size)
         elif verb == "RETR":
-            s.send("150 here")
-            d = s.accept_data()
-            n = 1000 if s.rest == self.short_at - OVERLAP else self.size - s.rest
-            try:
-                d.sendall(b"z" * n)
-            except OSError:
-                pass
-            d.close()
-            s.send("226 done")
+            s.send_download(b"z" * (1000 if s.rest == self.short_at - OVERLAP else
+                                    self.size - s.rest))
         else:
             return super().command(s, verb, arg)
         return True
@@ -81,55 +74,43 @@ class RestIgnoredFtp(ScriptedFtp):
         if verb == "SIZE":
             s.send("213 %d" % len(self.data))
         elif verb == "RETR":
-            s.send("150 here")
-            d = s.accept_data()
-            try:
-                d.sendall(self.data)
-            except OSError:
-                pass
-            d.close()
-            s.send("226 done")
+            s.send_download(self.data)  # whatever REST said
         else:
             return super().command(s, verb, arg)
         return True
 
 
 class TestSegmentFailure(unittest.TestCase):
-    def test_short_segment_fails_and_leaves_nothing(self):
+    def setUp(self):
         if not os.access(FTPC_BIN, os.X_OK):
             self.skipTest("ftpc binary not found")
-        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        size = 4 * MiB
-        fake = ShortFtp(size, short_at=size // 4 * 2, sessions=4)
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def get_in_four(self, fake):
         fake.start()
         r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
-                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=self.tmp,
                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+                           env=dict(os.environ, NETRC=os.path.join(self.tmp, "none")))
         fake.join(20)
+        return r
+
+    def test_short_segment_fails_and_leaves_nothing(self):
+        size = 4 * MiB
+        r = self.get_in_four(ShortFtp(size, short_at=size // 4 * 2, sessions=4))
         self.assertEqual(r.returncode, 8, r.stderr)
         self.assertIn(b"short of", r.stderr)
-        self.assertEqual(os.listdir(tmp), [])
+        self.assertEqual(os.listdir(self.tmp), [])
 
     def test_rest_ignored_leaves_the_old_file(self):
-        if not os.access(FTPC_BIN, os.X_OK):
-            self.skipTest("ftpc binary not found")
-        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        with open(os.path.join(tmp, "f.bin"), "wb") as f:
+        with open(os.path.join(self.tmp, "f.bin"), "wb") as f:
             f.write(b"old and good")
-        fake = RestIgnoredFtp(os.urandom(4 * MiB), sessions=4)
-        fake.start()
-        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
-                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
-        fake.join(20)
+        r = self.get_in_four(RestIgnoredFtp(os.urandom(4 * MiB), sessions=4))
         self.assertEqual(r.returncode, 8, r.stderr)
         self.assertIn(b"the segments do not fit together", r.stderr)
-        self.assertEqual(os.listdir(tmp), ["f.bin"])
-        with open(os.path.join(tmp, "f.bin"), "rb") as f:
+        self.assertEqual(os.listdir(self.tmp), ["f.bin"])
+        with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
             self.assertEqual(f.read(), b"old and good")
 
 

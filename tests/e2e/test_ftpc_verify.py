@@ -173,15 +173,8 @@ class RangeHashFtp(ScriptedFtp):
         if verb == "SIZE":
             s.send("213 %d" % len(self.data))
         elif verb == "RETR":
-            s.send("150 here")
-            d = s.accept_data()
-            try:
-                d.sendall(self.data[s.rest:])
-            except OSError:
-                pass
-            d.close()
-            s.rest = 0
-            s.send("226 done")
+            rest, s.rest = s.rest, 0
+            s.send_download(self.data[rest:])
         elif verb == "RANG":
             s.rang = tuple(int(x) for x in arg.split())
             s.send("350 range set")
