@@ -46,7 +46,7 @@ static bool has_deferred(const session *s)
 
 /* A command that arrived during a transfer waits for its end (run_line), and so does every
  * line after it, but an ABOR among them must still stop the transfer at once: input goes on
- * being read, as far as `in` holds, and looked through for one (abor_waiting). */
+ * being read, as far as `in` holds, and looked through for one (line_waiting). */
 static bool watching_for_abor(const session *s)
 {
     return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) && has_deferred(s) &&
@@ -55,14 +55,14 @@ static bool watching_for_abor(const session *s)
 
 static bool wants_input(const session *s)
 {
-    if (s->flags & SF_PEER_EOF)
+    if (s->flags & (SF_PEER_EOF | SF_OUT_BACKLOG))
         return false;
     return reading_allowed(s) || (watching_for_abor(s) && !buf_full(&s->in));
 }
 
-/* True when a whole line in `in` is ABOR, after any Telnet IAC pairs a client puts in front
- * of it (IP, and the Synch's DM when it comes inline as urgent data). */
-static bool abor_waiting(const buf *in)
+/* True when a whole line in `in` is the command verb (4 letters), after any Telnet IAC pairs
+ * a client puts in front of it (IP, and the Synch's DM when it comes inline as urgent data). */
+static bool line_waiting(const buf *in, const char *verb)
 {
     const unsigned char *p = (const unsigned char *)buf_head(in);
     const unsigned char *end = p + buf_len(in);
@@ -73,12 +73,29 @@ static bool abor_waiting(const buf *in)
         const unsigned char *q = p;
         while (q < eol && (*q == ' ' || (*q == 0xFF && q + 1 < eol)))
             q += *q == ' ' ? 1 : 2;
-        if (eol - q >= 4 && strncasecmp((const char *)q, "ABOR", 4) == 0 &&
+        if (eol - q >= 4 && strncasecmp((const char *)q, verb, 4) == 0 &&
             (q + 4 == eol || q[4] == '\r' || q[4] == ' '))
             return true;
         p = eol + 1;
     }
     return false;
+}
+
+/* The client closed its side while lines wait behind a transfer. A transfer that has its
+ * data connection goes on, and the lines run after it: a client may half-close and still
+ * read (RFC 959's "put file; bye"). One still waiting for its data connection ends the
+ * session, as a close with nothing waiting does: the client has gone, and the transfer
+ * would hold the session until the data timeout. Only a QUIT behind an upload keeps it then
+ * too: the client may open the data connection after it (quit_waits). */
+static bool keeps_session_at_eof(const session *s)
+{
+    if (!xfer_unannounced(s->xfer))
+        return true;
+    if (s->xfer->kind != XK_STOR)
+        return false;
+    return (s->deferred_line && strncasecmp(s->deferred_line, "QUIT", 4) == 0 &&
+            (s->deferred_line[4] == '\0' || s->deferred_line[4] == ' ')) ||
+           line_waiting(&s->in, "QUIT");
 }
 
 /* Input that OpenSSL already decrypted raises no socket event: come back for it before the
@@ -126,6 +143,10 @@ static void flush_out(session *s)
     }
     if (buf_empty(&s->out)) {
         buf_trim(&s->out);
+        if (s->flags & SF_OUT_BACKLOG) { /* the client has read every reply: go on */
+            s->flags &= ~SF_OUT_BACKLOG;
+            ev_timer_start(s->srv->loop, &s->drain, 0);
+        }
         if (s->state == SESS_CLOSING) {
             /* End the stream properly (TLS: close_notify) before closing. */
             if (stream_shutdown(&s->ctl) < 0 && s->ctl.last_errno == EAGAIN) {
@@ -448,11 +469,18 @@ static void process_input(session *s)
     s->flags |= SF_IN_INPUT;
     char line[FTP_LINE_MAX + 1];
     while (reading_allowed(s)) {
-        if (has_deferred(s)) { /* it came before anything still in `in` */
-            if (xfer_busy(s->xfer)) {
-                s->flags |= SF_READ_PAUSED;
-                break;
-            }
+        if (has_deferred(s) && xfer_busy(s->xfer)) { /* it came before anything in `in` */
+            s->flags |= SF_READ_PAUSED;
+            break;
+        }
+        /* A client that sends commands faster than it reads their replies: the next one
+         * waits, and so does reading, until it has read them (flush_out). Replies never
+         * outgrow `out`, and the client gets every one. */
+        if (!buf_empty(&s->out)) {
+            s->flags |= SF_OUT_BACKLOG;
+            break;
+        }
+        if (has_deferred(s)) {
             if (s->deferred_refusal) {
                 const char *text = s->deferred_refusal;
                 s->deferred_refusal = NULL;
@@ -492,7 +520,8 @@ static void process_input(session *s)
     }
     /* Every whole line the client sent before closing its side has run (the loop stopped for
      * want of more, not for a transfer): nothing more can come. */
-    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !has_deferred(s))
+    if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !has_deferred(s) &&
+        !(s->flags & SF_OUT_BACKLOG))
         session_close_after_flush(s);
     s->flags &= ~SF_IN_INPUT;
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
@@ -532,7 +561,7 @@ static void read_input(session *s)
                 process_input(s);
             /* The transfer's end (426) resumes the session: the waiting lines then run in
              * order, the ABOR last, with nothing left to abort. */
-            if (watching_for_abor(s) && abor_waiting(&s->in))
+            if (watching_for_abor(s) && line_waiting(&s->in, "ABOR"))
                 xfer_cut(s);
             if (s->state == SESS_CLOSED)
                 return;
@@ -542,12 +571,15 @@ static void read_input(session *s)
         }
         if (n < 0 && s->ctl.last_errno == EAGAIN)
             break;
-        if (n == 0 && !reading_allowed(s)) {
+        if (n == 0 && !reading_allowed(s) && keeps_session_at_eof(s)) {
             /* Read only to watch for ABOR: the lines already here still run, after the
              * transfer, as they would have without the watch; process_input closes then. */
             s->flags |= SF_PEER_EOF;
             break;
         }
+        if (n == 0 && has_deferred(s))
+            session_log(s, "the client closed the connection before the data connection came,"
+                           " with commands waiting");
         if (n < 0)
             session_log(s, "control connection error: %s", strerror(s->ctl.last_errno));
         session_close(s);
@@ -580,7 +612,9 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     session *s = ud;
-    if (wants_input(s))
+    if (reading_allowed(s) && !(s->flags & SF_OUT_BACKLOG))
+        process_input(s); /* lines read before the replies backed up */
+    if (s->state != SESS_CLOSED && wants_input(s))
         read_input(s);
     if (s->state != SESS_CLOSED) {
         update_events(s);

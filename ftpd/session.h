@@ -32,7 +32,7 @@ enum {
     SF_EPSV_ALL = 1 << 1,    /* EPSV ALL: only EPSV may open data connections */
     SF_ANONYMOUS = 1 << 2,   /* logged in anonymously */
     SF_USER_GIVEN = 1 << 3,  /* USER seen, PASS expected */
-    SF_WANT_WRITE = 1 << 4,  /* control output pending in `out` */
+    SF_OUT_BACKLOG = 1 << 4, /* commands wait until the client reads the replies in `out` */
     SF_READ_PAUSED = 1 << 5, /* input not read while a command waits (transfer, login) */
     SF_COUNTED = 1 << 6,     /* counted in the per-address table */
     SF_MODE_Z = 1 << 7,      /* MODE Z: transfers are deflate-compressed (xfer_mz.c) */

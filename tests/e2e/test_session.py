@@ -10,8 +10,8 @@ import threading
 import time
 import unittest
 
-from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, ServerTestCase, reply, retr, stor,
-                          wait_for)
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, Control, ServerTestCase, reply, retr,
+                          stor, wait_for)
 
 FAST_FAIL = ["--login-failure-delay", "50"]
 
@@ -749,6 +749,40 @@ class TestLineParsing(ServerTestCase):
             self.assertGreaterEqual(int(resp[:3]), 500, resp)
         self.assertEqual(reply(f, "NOOP")[0], 200)
         self.assertEqual(os.listdir(self.srv.root), [])
+
+
+class TestBackpressure(ServerTestCase):
+    """A client that sends commands faster than it reads the replies: the server stops reading
+    until the client catches up, and every reply arrives."""
+
+    def slow_reader(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((self.srv.host, self.srv.port))
+        c = Control.__new__(Control)
+        c.sock, c.host, c.buf = sock, self.srv.host, b""
+        self.addCleanup(c.close)
+        sock.settimeout(20)
+        c.greeting()
+        c.login()
+        return c
+
+    def test_pipelined_stat_listings_are_all_answered(self):
+        # 100 listings of about 56 KiB each: far more than the reply buffer and the sockets hold
+        d = os.path.join(self.srv.root, "big")
+        os.mkdir(d)
+        for i in range(1500):
+            open(os.path.join(d, "file-with-a-longish-name-%04d.txt" % i), "wb").close()
+        c = self.slow_reader()
+        c.send("STAT big\r\n" * 100 + "NOOP\r\n")
+        time.sleep(1.5)  # the client reads nothing yet
+        for i in range(100):
+            code, text = c.reply()
+            self.assertEqual(code, 212, "reply %d: %s" % (i, text[:200]))
+            self.assertIn("file-with-a-longish-name-0000.txt", text)
+        self.assertEqual(c.reply()[0], 200)
+        self.assertNotIn("reply buffer full", self.srv.log_text())
+        self.assertEqual(c.cmd("PWD")[0], 257)
 
 
 class TestLimits(ServerTestCase):

@@ -10,7 +10,7 @@ import time
 import unittest
 
 from ftpd_harness import (ServerTestCase, data_bytes, pasv_port, recv_all, recv_exactly, reply,
-                          retr, sha, stor)
+                          retr, sha, stor, wait_for)
 
 BIG = 256 << 20  # sparse: costs no disk
 
@@ -442,6 +442,38 @@ class TestDataTimeout(ServerTestCase):
             code, text = c.reply(timeout=10)
         self.assertEqual(code, 425, text)
         self.assertEqual(c.cmd("NOOP")[0], 200)
+
+    def test_close_with_commands_behind_a_transfer_ends_the_session(self):
+        # The client is gone: the listing waiting for its data connection is dropped at once,
+        # not at the data timeout, and the DELE queued behind it never runs.
+        self.srv.write("keep.txt", b"still here")
+        c = self.srv.control()
+        c.login()
+        port = pasv_port(c.cmd("PASV")[1])
+        c.send("LIST\r\nNOOP\r\nDELE keep.txt\r\n")
+        time.sleep(0.3)
+        c.close()
+        self.assertTrue(wait_for(lambda: "commands waiting" in self.srv.log_text(), 0.9),
+                        self.srv.log_text()[-2000:])
+        with self.assertRaises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        time.sleep(1.5)  # past the data timeout
+        self.assertEqual(self.srv.read("keep.txt"), b"still here")
+
+    def test_quit_behind_an_upload_keeps_it_after_a_close(self):
+        # "put file; bye" with the data connection opened after the control side closed
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        port = pasv_port(c.cmd("PASV")[1])
+        c.send("STOR late.bin\r\nQUIT\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)
+        data = data_bytes(200000, 7)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as ds:
+            ds.sendall(data)
+        self.assertEqual([c.reply(timeout=10)[0] for _ in range(3)], [150, 226, 221])
+        self.assertEqual(sha(self.srv.read("late.bin")), sha(data))
 
 
 if __name__ == "__main__":
