@@ -504,10 +504,7 @@ static const char *skip_options(const char *arg, bool *all)
     return arg;
 }
 
-/* "NLST *.txt", "LIST -l sub/a?.bin": a name that no entry has, whose last part holds a
- * wildcard, lists the entries of its directory that match (what a client's mget asks for).
- * Only the last part may hold one. Returns NULL with errno (ENOENT: nothing matches). */
-static dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt)
+dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt)
 {
     const char *slash = strrchr(arg, '/');
     const char *pattern = slash ? slash + 1 : arg;

@@ -68,8 +68,8 @@ void cmd_mkd(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
-    if (vfs_mkdir(&s->vfs, vpath, 0755) < 0) {
-        if (errno == EEXIST)
+    if (strcmp(vpath, "/") == 0 || vfs_mkdir(&s->vfs, vpath, 0755) < 0) {
+        if (strcmp(vpath, "/") == 0 || errno == EEXIST)
             session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
         else
             reply_errno(s, errno, "MKD", arg);
@@ -104,6 +104,10 @@ void cmd_dele(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
+    if (strcmp(vpath, "/") == 0) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Cannot delete the root directory.");
+        return;
+    }
     /* The name's kept partial upload (upload.h) goes with it: left behind, it would be
      * resumed into a file the client deleted, and a client that only has a partial (its
      * upload was cut) deletes that. */
@@ -131,6 +135,10 @@ void cmd_rnfr(session *s, const char *arg)
     struct stat st;
     if (session_path(s, arg, vpath) < 0)
         return;
+    if (strcmp(vpath, "/") == 0) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "RNFR: Cannot rename the root directory.");
+        return;
+    }
     const char *base;
     int pfd = vfs_open_parent(&s->vfs, vpath, &base);
     if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -159,8 +167,14 @@ void cmd_rnto(session *s, const char *arg)
     char *from = s->rename_from;
     s->rename_from = NULL;
     if (session_path(s, arg, vpath) == 0) {
-        if (vfs_rename(&s->vfs, from, vpath) < 0) {
-            reply_errno(s, errno, "RNTO", arg);
+        if (strcmp(vpath, "/") == 0) {
+            session_reply(s, FTP_FILE_UNAVAILABLE, "RNTO: Cannot replace the root directory.");
+        } else if (vfs_rename(&s->vfs, from, vpath) < 0) {
+            if (errno == EINVAL) /* rename(2)'s answer to a directory moved into itself */
+                session_reply(s, FTP_FILE_UNAVAILABLE,
+                              "RNTO: Cannot move a directory into itself.");
+            else
+                reply_errno(s, errno, "RNTO", arg);
         } else {
             session_log(s, "RENAME %s -> %s", from, vpath);
             session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");

@@ -262,12 +262,18 @@ static void stat_path(session *s, const char *arg)
     if (session_path(s, arg, vpath) < 0)
         return;
     dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, MLSX_ALL, true);
+    bool matches = false;
+    if (!d && errno == ENOENT) {
+        d = open_wildcard(s, arg, DL_LIST);
+        matches = d != NULL;
+    }
     if (!d) {
         reply_errno(s, errno, "STAT", arg);
         return;
     }
-    /* RFC 959: a directory's status is 212, a file's 213. */
-    int code = dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
+    /* RFC 959: a directory's status is 212, a file's 213; a wildcard's matches are part of
+     * a directory. */
+    int code = matches || dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
     buf lines;
     buf_init(&lines, STAT_LISTING_MAX);
     bool cut = buf_printf(&lines, "Status of %s:\n", vpath) < 0 || dirlist_fill(d, &lines) != 0;

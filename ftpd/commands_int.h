@@ -2,6 +2,7 @@
 #ifndef COMMANDS_INT_H
 #define COMMANDS_INT_H
 
+#include "dirlist.h"
 #include "ftp_reply.h"
 #include "session.h"
 
@@ -14,6 +15,12 @@ typedef void (*cmd_handler)(session *s, const char *arg);
  * name), naming the file (name: the client's argument, or the path an upload resolved to),
  * or the command (verb) when there is none: "550 notes.txt: No such file or directory." */
 void reply_errno(session *s, int err, const char *verb, const char *name);
+
+/* "NLST *.txt", "LIST -l sub/a?.bin", "STAT *": a name that no entry has, whose last part
+ * holds a wildcard, lists the entries of its directory that match (what a client's mget asks
+ * for). Only the last part may hold one. Returns NULL with errno (ENOENT: nothing matches).
+ * In cmd_data.c. */
+dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt);
 
 /* Login (cmd_login.c) */
 void cmd_user(session *s, const char *arg);

@@ -179,6 +179,20 @@ class TestErrorReplies(ServerTestCase):
         self.assertEqual(reply(f, "RETR missing.bin"),
                          (550, "550 missing.bin: No such file or directory."))
 
+    def test_the_root_and_a_directory_into_itself_are_named(self):
+        self.srv.mkdir("sub")
+        f = self.srv.ftp()
+        expected = [("DELE /", "550 DELE: Cannot delete the root directory."),
+                    ("MKD /", "550 MKD: File exists."),
+                    ("RNFR /", "550 RNFR: Cannot rename the root directory."),
+                    ("RNFR sub", "350 Ready for RNTO."),
+                    ("RNTO sub/inner", "550 RNTO: Cannot move a directory into itself."),
+                    ("RNFR sub", "350 Ready for RNTO."),
+                    ("RNTO sub/..", "550 RNTO: Cannot replace the root directory.")]
+        for cmd, text in expected:
+            self.assertEqual(reply(f, cmd)[1], text, cmd)
+        self.assertEqual(os.listdir(self.srv.root), ["sub"])
+
 
 class TestHome(ServerTestCase):
     """A user whose home is a sub-directory sees it as '/' and nothing above it."""

@@ -184,6 +184,12 @@ class TestListing(ServerTestCase):
         for n in ("file1.bin", "file 2.txt", "dir1", "old.txt"):
             self.assertIn(n, text)
         self.assertCode(reply(f, "STAT nosuch"), (450, 550))
+        # a wildcard lists what matches, as LIST does
+        code, text = reply(f, "STAT *.bin")
+        self.assertEqual(code, 212, text)
+        self.assertIn("file1.bin", text)
+        self.assertNotIn("file 2.txt", text)
+        self.assertCode(reply(f, "STAT *.nosuch"), 550)
 
     def test_many_entries(self):
         for i in range(1500):
