@@ -25,8 +25,8 @@ int sh_abs_local(const char *p, char *out, size_t out_size)
             return -1;
         if (strcmp(p, ".") == 0)
             n = snprintf(out, out_size, "%s", cwd);
-        else
-            n = snprintf(out, out_size, "%s/%s", cwd, p);
+        else /* the root's "/" already ends in a slash: no "//name" in messages */
+            n = snprintf(out, out_size, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/", p);
     }
     return n > 0 && (size_t)n < out_size ? 0 : -1;
 }

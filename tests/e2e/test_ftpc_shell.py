@@ -222,6 +222,10 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"line 1: pwd: not connected")
         self.assertEqual(out.strip().splitlines()[-1], "/")
 
+    def test_paths_under_the_local_root_have_one_slash(self):
+        out, err = self.shell("lcd /\nput no-such-file-xyz.bin\n", rc=None)
+        self.assertIn("cannot open /no-such-file-xyz.bin:", err)
+
     def test_a_failed_line_never_shows_a_password(self):
         # a script's failing line is quoted, but not its password (open URL, user NAME PASS)
         bad = self.srv.url().replace("@", "x@", 1)  # the right user, a wrong password
