@@ -153,7 +153,7 @@ int ev_add(ev_loop *loop, int fd, int mask, ev_io_cb cb, void *ud)
         errno = EBADF;
         return -1;
     }
-    if (cb == NULL || (mask & ~(EV_READ | EV_WRITE)) != 0) {
+    if (cb == NULL || (mask & ~(EV_READ | EV_WRITE | EV_HANGUP)) != 0) {
         errno = EINVAL;
         return -1;
     }

@@ -12,7 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum { EV_NONE = 0, EV_READ = 1, EV_WRITE = 2 };
+/* EV_HANGUP: the peer has shut down its sending side, seen even while unread bytes wait in
+ * front of the end (EPOLLRDHUP, POLLRDHUP). For an owner that has stopped reading and still
+ * wants to know that its peer has gone. */
+enum { EV_NONE = 0, EV_READ = 1, EV_WRITE = 2, EV_HANGUP = 4 };
 
 /* Value a timer callback returns to say "do not fire again". */
 #define EV_TIMER_STOP (-1L)

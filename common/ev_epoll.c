@@ -52,7 +52,8 @@ static void epoll_destroy_state(void *state)
 
 static uint32_t to_epoll(int mask)
 {
-    return (mask & EV_READ ? EPOLLIN : 0) | (mask & EV_WRITE ? EPOLLOUT : 0);
+    return (mask & EV_READ ? EPOLLIN : 0) | (mask & EV_WRITE ? EPOLLOUT : 0) |
+           (mask & EV_HANGUP ? EPOLLRDHUP : 0);
 }
 
 static int epoll_update(void *state, int fd, int old_mask, int new_mask)
@@ -106,7 +107,9 @@ static int epoll_wait_ready(void *state, ev_loop *loop, int timeout_ms,
         uint32_t e = st->events[i].events;
         int mask = 0;
         if (e & (EPOLLHUP | EPOLLERR))
-            mask = EV_READ | EV_WRITE;
+            mask = EV_READ | EV_WRITE | EV_HANGUP;
+        if (e & EPOLLRDHUP)
+            mask |= EV_HANGUP;
         if (e & EPOLLIN)
             mask |= EV_READ;
         if (e & EPOLLOUT)

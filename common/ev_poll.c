@@ -40,7 +40,8 @@ static void poll_destroy_state(void *state)
 
 static short to_poll(int mask)
 {
-    return (short)((mask & EV_READ ? POLLIN : 0) | (mask & EV_WRITE ? POLLOUT : 0));
+    return (short)((mask & EV_READ ? POLLIN : 0) | (mask & EV_WRITE ? POLLOUT : 0) |
+                   (mask & EV_HANGUP ? POLLRDHUP : 0));
 }
 
 static int grow_slots(poll_state *st, int fd)
@@ -119,7 +120,9 @@ static int poll_wait_ready(void *state, ev_loop *loop, int timeout_ms,
             continue;
         int mask = 0;
         if (re & (POLLHUP | POLLERR | POLLNVAL))
-            mask = EV_READ | EV_WRITE;
+            mask = EV_READ | EV_WRITE | EV_HANGUP;
+        if (re & POLLRDHUP)
+            mask |= EV_HANGUP;
         if (re & POLLIN)
             mask |= EV_READ;
         if (re & POLLOUT)

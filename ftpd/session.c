@@ -113,6 +113,9 @@ static void update_events(session *s)
         return;
     ev_loop *loop = s->srv->loop;
     int want = (wants_input(s) ? EV_READ : 0) | (buf_empty(&s->out) ? 0 : EV_WRITE);
+    /* Lines fill `in` behind a transfer: nothing is read, but a close must still be seen. */
+    if (watching_for_abor(s) && buf_full(&s->in) && !(s->flags & (SF_PEER_EOF | SF_HANGUP_SEEN)))
+        want |= EV_HANGUP;
     if (s->flags & SF_TLS_HANDSHAKE)
         want = 0; /* only what the handshake waits for */
     want |= stream_want(&s->ctl);
@@ -542,6 +545,13 @@ void session_resume(session *s)
     }
 }
 
+static void close_gone_client(session *s)
+{
+    session_log(s, "the client closed the connection before the data connection came, with "
+                   "commands waiting");
+    session_close(s);
+}
+
 static void read_input(session *s)
 {
     for (int i = 0; i < CTL_READS_PER_WAKEUP && wants_input(s); i++) {
@@ -577,9 +587,10 @@ static void read_input(session *s)
             s->flags |= SF_PEER_EOF;
             break;
         }
-        if (n == 0 && has_deferred(s))
-            session_log(s, "the client closed the connection before the data connection came,"
-                           " with commands waiting");
+        if (n == 0 && has_deferred(s)) {
+            close_gone_client(s);
+            return;
+        }
         if (n < 0)
             session_log(s, "control connection error: %s", strerror(s->ctl.last_errno));
         session_close(s);
@@ -595,6 +606,13 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
     if (s->flags & SF_TLS_HANDSHAKE) {
         tls_step(s);
         return;
+    }
+    if (mask & EV_HANGUP) {
+        if (!keeps_session_at_eof(s)) {
+            close_gone_client(s);
+            return;
+        }
+        s->flags |= SF_HANGUP_SEEN; /* the end is read in its turn, after the lines before it */
     }
     /* Events the stream asked for itself (a TLS read that must write, or the reverse): retry
      * both directions, whichever was waiting. */

@@ -28,16 +28,17 @@ typedef enum {
 } session_state;
 
 enum {
-    SF_ASCII = 1 << 0,       /* TYPE A */
-    SF_EPSV_ALL = 1 << 1,    /* EPSV ALL: only EPSV may open data connections */
-    SF_ANONYMOUS = 1 << 2,   /* logged in anonymously */
-    SF_USER_GIVEN = 1 << 3,  /* USER seen, PASS expected */
-    SF_OUT_BACKLOG = 1 << 4, /* commands wait until the client reads the replies in `out` */
-    SF_READ_PAUSED = 1 << 5, /* input not read while a command waits (transfer, login) */
-    SF_COUNTED = 1 << 6,     /* counted in the per-address table */
-    SF_MODE_Z = 1 << 7,      /* MODE Z: transfers are deflate-compressed (xfer_mz.c) */
-    SF_IN_INPUT = 1 << 8,    /* process_input is running: a nested resume leaves it to it */
-    SF_PEER_EOF = 1 << 9,    /* the client closed its side while lines waited: run them, close */
+    SF_ASCII = 1 << 0,        /* TYPE A */
+    SF_EPSV_ALL = 1 << 1,     /* EPSV ALL: only EPSV may open data connections */
+    SF_ANONYMOUS = 1 << 2,    /* logged in anonymously */
+    SF_USER_GIVEN = 1 << 3,   /* USER seen, PASS expected */
+    SF_OUT_BACKLOG = 1 << 4,  /* commands wait until the client reads the replies in `out` */
+    SF_READ_PAUSED = 1 << 5,  /* input not read while a command waits (transfer, login) */
+    SF_COUNTED = 1 << 6,      /* counted in the per-address table */
+    SF_MODE_Z = 1 << 7,       /* MODE Z: transfers are deflate-compressed (xfer_mz.c) */
+    SF_IN_INPUT = 1 << 8,     /* process_input is running: a nested resume leaves it to it */
+    SF_PEER_EOF = 1 << 9,     /* the client closed its side while lines waited: run them, close */
+    SF_HANGUP_SEEN = 1 << 10, /* that close was seen (EV_HANGUP) before `in` let it be read */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
     SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */

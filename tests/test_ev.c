@@ -165,7 +165,7 @@ START_TEST(test_add_errors_and_high_fd)
     errno = 0;
     ck_assert_int_eq(ev_add(L, -1, EV_READ, rec_cb, &r), -1);
     ck_assert_int_eq(errno, EBADF);
-    ck_assert_int_eq(ev_add(L, sv[0], 4, rec_cb, &r), -1);
+    ck_assert_int_eq(ev_add(L, sv[0], 8, rec_cb, &r), -1);
     ck_assert_int_eq(errno, EINVAL);
     ck_assert_int_eq(ev_add(L, sv[0], EV_READ, NULL, &r), -1);
     ck_assert_int_eq(errno, EINVAL);
@@ -481,6 +481,43 @@ START_TEST(test_hangup_masked_to_registered)
     ck_assert_int_eq(r.last_mask, EV_WRITE);
     ck_assert_int_eq(ev_del(L, sv[0], EV_WRITE), 0);
     close(sv[0]);
+}
+END_TEST
+
+START_TEST(test_peer_shutdown_seen_behind_unread_bytes)
+{
+    /* The peer writes, then shuts down its side: EV_HANGUP says so though the bytes in front
+     * of the end are still unread, and nothing fires before the shutdown. */
+    int sv[2];
+    rec r = {0};
+    mkpair(sv);
+    ck_assert_int_eq(ev_add(L, sv[0], EV_HANGUP, rec_cb, &r), 0);
+    put(sv[1]);
+    ck_assert_int_eq(ev_run_once(L, 50), 0);
+    ck_assert_int_eq(r.calls, 0);
+    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+    ck_assert_int_eq(ev_run_once(L, 1000), 1);
+    ck_assert_int_eq(r.last_mask, EV_HANGUP);
+    char b;
+    ck_assert_int_eq(read(sv[0], &b, 1), 1); /* the byte is still there */
+    ck_assert_int_eq(ev_del(L, sv[0], EV_HANGUP), 0);
+    ck_assert_int_eq(ev_mask(L, sv[0]), EV_NONE);
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_hangup_not_reported_unasked)
+{
+    /* READ alone: a shutdown reads as READ (the end of the stream), never as EV_HANGUP. */
+    int sv[2];
+    rec r = {0};
+    mkpair(sv);
+    ck_assert_int_eq(ev_add(L, sv[0], EV_READ, rec_cb, &r), 0);
+    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+    ck_assert_int_eq(ev_run_once(L, 1000), 1);
+    ck_assert_int_eq(r.last_mask, EV_READ);
+    closepair(sv);
 }
 END_TEST
 
@@ -1091,6 +1128,8 @@ static Suite *backend_suite(const char *name, void (*setup)(void))
     tcase_add_test(tc, test_hangup_pipe_read_end);
     tcase_add_test(tc, test_error_pipe_write_end);
     tcase_add_test(tc, test_hangup_masked_to_registered);
+    tcase_add_test(tc, test_peer_shutdown_seen_behind_unread_bytes);
+    tcase_add_test(tc, test_hangup_not_reported_unasked);
     tcase_add_test(tc, test_many_fds);
     tcase_add_test(tc, test_timers_fire_in_order);
     tcase_add_test(tc, test_timer_restart_and_stop_outside);

@@ -445,20 +445,23 @@ class TestDataTimeout(ServerTestCase):
 
     def test_close_with_commands_behind_a_transfer_ends_the_session(self):
         # The client is gone: the listing waiting for its data connection is dropped at once,
-        # not at the data timeout, and the DELE queued behind it never runs.
-        self.srv.write("keep.txt", b"still here")
-        c = self.srv.control()
-        c.login()
-        port = pasv_port(c.cmd("PASV")[1])
-        c.send("LIST\r\nNOOP\r\nDELE keep.txt\r\n")
-        time.sleep(0.3)
-        c.close()
-        self.assertTrue(wait_for(lambda: "commands waiting" in self.srv.log_text(), 0.9),
-                        self.srv.log_text()[-2000:])
-        with self.assertRaises(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        time.sleep(1.5)  # past the data timeout
-        self.assertEqual(self.srv.read("keep.txt"), b"still here")
+        # not at the data timeout, and the DELE queued behind it never runs. Also when the
+        # lines behind it are more than the server reads ahead (it then sees the close
+        # without reading up to it).
+        for i, filler in enumerate(("", "NOOP\r\n" * 2000)):
+            self.srv.write("keep.txt", b"still here")
+            c = self.srv.control()
+            c.login()
+            port = pasv_port(c.cmd("PASV")[1])
+            c.send("LIST\r\n" + filler + "NOOP\r\nDELE keep.txt\r\n")
+            time.sleep(0.3)
+            c.close()
+            gone = lambda: self.srv.log_text().count("commands waiting") == i + 1
+            self.assertTrue(wait_for(gone, 0.9), self.srv.log_text()[-2000:])
+            with self.assertRaises(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            time.sleep(1.5)  # past the data timeout
+            self.assertEqual(self.srv.read("keep.txt"), b"still here")
 
     def test_quit_behind_an_upload_keeps_it_after_a_close(self):
         # "put file; bye" with the data connection opened after the control side closed
