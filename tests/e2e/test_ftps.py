@@ -163,6 +163,22 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
         c.sock.settimeout(5)
         self.assertEqual(c.sock.recv(100), b"")
 
+    def test_pipelined_replies_wait_for_a_slow_reader(self):
+        # replies far larger than the server's reply buffer, to a TLS client that reads late
+        d = os.path.join(self.srv.root, "big")
+        os.mkdir(d)
+        for i in range(1500):
+            open(os.path.join(d, "file-with-a-longish-name-%04d.txt" % i), "wb").close()
+        c = self.tls_control()
+        c.login()
+        c.send("STAT big\r\n" * 250 + "NOOP\r\n")
+        time.sleep(2)
+        for i in range(250):
+            code, text = c.reply(timeout=20)
+            self.assertEqual(code, 212, "reply %d: %s" % (i, text[:200]))
+        self.assertEqual(c.reply()[0], 200)
+        self.assertEqual(c.cmd("PWD")[0], 257)
+
     def test_plaintext_after_auth_is_discarded(self):
         """Commands sent in plain text behind AUTH TLS must not run under TLS (CVE-2011-0411)."""
         c = self.srv.control()
