@@ -15,7 +15,7 @@
 /* EV_HANGUP: the peer has shut down its sending side, seen even while unread bytes wait in
  * front of the end (EPOLLRDHUP, POLLRDHUP). For an owner that has stopped reading and still
  * wants to know that its peer has gone. */
-enum { EV_NONE = 0, EV_READ = 1, EV_WRITE = 2, EV_HANGUP = 4 };
+enum { EV_NONE = 0, EV_READ = 1, EV_WRITE = 2, EV_HANGUP = 4, EV_ALL = 7 };
 
 /* Value a timer callback returns to say "do not fire again". */
 #define EV_TIMER_STOP (-1L)
@@ -53,7 +53,8 @@ const char *ev_backend_name(const ev_loop *loop);
  * callback per fd). Returns 0, or -1 with errno set. */
 int ev_add(ev_loop *loop, int fd, int mask, ev_io_cb cb, void *ud);
 /* Removes the bits of mask; when none remain the fd is forgotten. Safe on unknown fds.
- * Must be called (with EV_READ | EV_WRITE) before an fd is closed. Returns 0 or -1. */
+ * Must be called (with every bit it was added with, or EV_ALL) before an fd is closed: a
+ * registration left behind would outlive its owner. Returns 0 or -1. */
 int ev_del(ev_loop *loop, int fd, int mask);
 /* Returns the registered mask of fd (EV_NONE if unknown). */
 int ev_mask(const ev_loop *loop, int fd);

@@ -25,6 +25,10 @@
  * into an allocation as large as its format asks for. */
 #define REPLY_TEXT_MAX (CTL_OUT_MAX / 2)
 #define CTL_READS_PER_WAKEUP 4
+/* How long the last replies (a 421, a 221) may take to leave before the connection is closed
+ * regardless, at most: a client that reads nothing must not keep its session slot. Never
+ * longer than the idle timeout. */
+#define CLOSING_GRACE_MS 10000L
 
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
@@ -49,15 +53,18 @@ static bool has_deferred(const session *s)
  * being read, as far as `in` holds, and looked through for one (line_waiting). */
 static bool watching_for_abor(const session *s)
 {
-    return s->state == SESS_READY && (s->flags & SF_READ_PAUSED) && has_deferred(s) &&
-           xfer_busy(s->xfer) && !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+    bool held = ((s->flags & SF_READ_PAUSED) && has_deferred(s)) || (s->flags & SF_OUT_BACKLOG);
+    return s->state == SESS_READY && held && xfer_busy(s->xfer) &&
+           !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
 }
 
 static bool wants_input(const session *s)
 {
-    if (s->flags & (SF_PEER_EOF | SF_OUT_BACKLOG))
+    if (s->flags & SF_PEER_EOF)
         return false;
-    return reading_allowed(s) || (watching_for_abor(s) && !buf_full(&s->in));
+    if (watching_for_abor(s))
+        return !buf_full(&s->in);
+    return reading_allowed(s) && !(s->flags & SF_OUT_BACKLOG);
 }
 
 /* True when a whole line in `in` is the command verb (4 letters), after any Telnet IAC pairs
@@ -136,6 +143,8 @@ static void flush_out(session *s)
         ssize_t n = stream_write(&s->ctl, buf_head(&s->out), buf_len(&s->out));
         if (n > 0) {
             buf_consume(&s->out, (size_t)n);
+            if (s->flags & SF_OUT_BACKLOG) /* reading a long backlog of replies is not idling */
+                s->last_activity = ev_now(s->srv->loop);
             continue;
         }
         if (n < 0 && s->ctl.last_errno == EAGAIN)
@@ -359,6 +368,9 @@ void session_close_after_flush(session *s)
     s->state = SESS_CLOSING;
     if (s->xfer)
         xfer_free(s->xfer);
+    long idle_ms = (long)s->srv->cfg->idle_timeout * 1000;
+    ev_timer_start(s->srv->loop, &s->timer,
+                   idle_ms < CLOSING_GRACE_MS ? idle_ms : CLOSING_GRACE_MS);
     flush_out(s);
 }
 
@@ -370,7 +382,7 @@ void session_close(session *s)
         xfer_free(s->xfer);
     ev_timer_stop(s->srv->loop, &s->timer);
     ev_timer_stop(s->srv->loop, &s->drain);
-    ev_del(s->srv->loop, s->ctl.fd, EV_READ | EV_WRITE);
+    ev_del(s->srv->loop, s->ctl.fd, EV_ALL);
     stream_close(&s->ctl);
     s->state = SESS_CLOSED;
     session_log(s, "disconnected");
@@ -663,8 +675,13 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         session_resume(s);
         return EV_TIMER_STOP;
     }
-    if (s->state == SESS_CLOSING || s->state == SESS_CLOSED)
+    if (s->state == SESS_CLOSED)
         return EV_TIMER_STOP;
+    if (s->state == SESS_CLOSING) {
+        session_log(s, "the client does not read its last replies: closing");
+        session_close(s);
+        return EV_TIMER_STOP;
+    }
     long long limit = (s->state == SESS_READY ? cfg->idle_timeout : cfg->login_timeout) * 1000LL;
     if (xfer_busy(s->xfer))
         return (long)limit; /* a running transfer has its own data timeout */

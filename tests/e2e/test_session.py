@@ -751,29 +751,35 @@ class TestLineParsing(ServerTestCase):
         self.assertEqual(os.listdir(self.srv.root), [])
 
 
+def make_big_dir(srv, entries=1500):
+    d = os.path.join(srv.root, "big")
+    os.mkdir(d)
+    for i in range(entries):
+        open(os.path.join(d, "file-with-a-longish-name-%04d.txt" % i), "wb").close()
+
+
+def slow_reader(test):
+    """A logged-in Control with a 4 KiB receive buffer: replies back up at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((test.srv.host, test.srv.port))
+    c = Control.__new__(Control)
+    c.sock, c.host, c.buf = sock, test.srv.host, b""
+    test.addCleanup(c.close)
+    sock.settimeout(20)
+    c.greeting()
+    c.login()
+    return c
+
+
 class TestBackpressure(ServerTestCase):
     """A client that sends commands faster than it reads the replies: the server stops reading
     until the client catches up, and every reply arrives."""
 
-    def slow_reader(self):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((self.srv.host, self.srv.port))
-        c = Control.__new__(Control)
-        c.sock, c.host, c.buf = sock, self.srv.host, b""
-        self.addCleanup(c.close)
-        sock.settimeout(20)
-        c.greeting()
-        c.login()
-        return c
-
     def test_pipelined_stat_listings_are_all_answered(self):
         # 100 listings of about 56 KiB each: far more than the reply buffer and the sockets hold
-        d = os.path.join(self.srv.root, "big")
-        os.mkdir(d)
-        for i in range(1500):
-            open(os.path.join(d, "file-with-a-longish-name-%04d.txt" % i), "wb").close()
-        c = self.slow_reader()
+        make_big_dir(self.srv)
+        c = slow_reader(self)
         c.send("STAT big\r\n" * 100 + "NOOP\r\n")
         time.sleep(1.5)  # the client reads nothing yet
         for i in range(100):
@@ -835,6 +841,16 @@ class TestIdleTimeout(ServerTestCase):
         self.assertTrue(c.closed(5))
         self.assertGreater(took, 0.5)
         self.assertLess(took, 5)
+
+    def test_a_client_that_never_reads_its_replies_is_closed(self):
+        # its commands wait behind the unread replies, so it idles; the 421 cannot leave
+        # either, and the connection is closed anyway
+        make_big_dir(self.srv, 600)
+        c = slow_reader(self)
+        c.send("STAT big\r\n" * 300)
+        self.assertTrue(wait_for(lambda: "disconnected" in self.srv.log_text(), 8),
+                        self.srv.log_text()[-1500:])
+        self.assertIn("idle timeout", self.srv.log_text())
 
     def test_activity_resets_idle(self):
         c = self.srv.control()

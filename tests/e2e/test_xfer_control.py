@@ -3,6 +3,7 @@ the transfer (426 then 226), QUIT ends the session; a stalled reader neither gro
 server's memory nor slows another client; the data timeout ends a stalled transfer; a download
 keeps little queued unsent in its socket and answers 226 only once its data has left."""
 import ftplib
+import os
 import re
 import socket
 import threading
@@ -462,6 +463,28 @@ class TestDataTimeout(ServerTestCase):
                 socket.create_connection(("127.0.0.1", port), timeout=2).close()
             time.sleep(1.5)  # past the data timeout
             self.assertEqual(self.srv.read("keep.txt"), b"still here")
+
+    def test_the_server_goes_on_after_such_a_close_on_both_backends(self):
+        # the closed session's fd must leave the event loop entirely: its number comes back
+        # for the next passive listener
+        for backend in ("poll", "epoll"):
+            os.environ["FTP_EV_BACKEND"] = backend
+            try:
+                srv = self.start_server(args=["--data-timeout", "5"])
+            finally:
+                del os.environ["FTP_EV_BACKEND"]
+            self.assertIn("(%s backend)" % backend, srv.log_text())
+            f = srv.ftp()  # logged in before: its next passive listener takes the freed fd
+            c = srv.control()
+            c.login()
+            c.cmd("PASV")
+            c.send("LIST\r\n" + "NOOP\r\n" * 2000)
+            time.sleep(0.3)
+            c.close()
+            self.assertTrue(wait_for(lambda: "commands waiting" in srv.log_text(), 2))
+            for _ in range(3):
+                self.assertEqual(f.nlst(), [])
+            self.assertEqual(reply(f, "NOOP")[0], 200)
 
     def test_quit_behind_an_upload_keeps_it_after_a_close(self):
         # "put file; bye" with the data connection opened after the control side closed
