@@ -53,6 +53,12 @@ static void change_dir(session *s, const char *arg)
     session_reply(s, FTP_FILE_ACTION_OK, "Directory changed to %s.", vpath);
 }
 
+/* The user's root: it cannot be deleted, renamed or replaced, and always exists. */
+static bool is_root(const char *vpath)
+{
+    return strcmp(vpath, "/") == 0;
+}
+
 void cmd_cwd(session *s, const char *arg)
 {
     change_dir(s, arg);
@@ -68,11 +74,14 @@ void cmd_mkd(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
-    if (strcmp(vpath, "/") == 0 || vfs_mkdir(&s->vfs, vpath, 0755) < 0) {
-        if (strcmp(vpath, "/") == 0 || errno == EEXIST)
-            session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
-        else
-            reply_errno(s, errno, "MKD", arg);
+    /* mkdir(2) answers EINVAL, not EEXIST, for the root */
+    int err = is_root(vpath) ? EEXIST : vfs_mkdir(&s->vfs, vpath, 0755) < 0 ? errno : 0;
+    if (err == EEXIST) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
+        return;
+    }
+    if (err) {
+        reply_errno(s, err, "MKD", arg);
         return;
     }
     session_log(s, "MKD %s", vpath);
@@ -84,7 +93,7 @@ void cmd_rmd(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
-    if (strcmp(vpath, "/") == 0) {
+    if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Cannot remove the root directory.");
         return;
     }
@@ -104,7 +113,7 @@ void cmd_dele(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
-    if (strcmp(vpath, "/") == 0) {
+    if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Cannot delete the root directory.");
         return;
     }
@@ -135,7 +144,7 @@ void cmd_rnfr(session *s, const char *arg)
     struct stat st;
     if (session_path(s, arg, vpath) < 0)
         return;
-    if (strcmp(vpath, "/") == 0) {
+    if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "RNFR: Cannot rename the root directory.");
         return;
     }
@@ -167,7 +176,7 @@ void cmd_rnto(session *s, const char *arg)
     char *from = s->rename_from;
     s->rename_from = NULL;
     if (session_path(s, arg, vpath) == 0) {
-        if (strcmp(vpath, "/") == 0) {
+        if (is_root(vpath)) {
             session_reply(s, FTP_FILE_UNAVAILABLE, "RNTO: Cannot replace the root directory.");
         } else if (vfs_rename(&s->vfs, from, vpath) < 0) {
             if (errno == EINVAL) /* rename(2)'s answer to a directory moved into itself */

@@ -67,8 +67,15 @@ static bool wants_input(const session *s)
     return reading_allowed(s) && !(s->flags & SF_OUT_BACKLOG);
 }
 
-/* True when a whole line in `in` is the command verb (4 letters), after any Telnet IAC pairs
- * a client puts in front of it (IP, and the Synch's DM when it comes inline as urgent data). */
+/* True when the line p (len bytes, without its LF) is the 4-letter verb, alone or with an
+ * argument. */
+static bool is_verb(const char *p, size_t len, const char *verb)
+{
+    return len >= 4 && strncasecmp(p, verb, 4) == 0 && (len == 4 || p[4] == '\r' || p[4] == ' ');
+}
+
+/* True when a whole line in `in` is the command verb, after any Telnet IAC pairs a client
+ * puts in front of it (IP, and the Synch's DM when it comes inline as urgent data). */
 static bool line_waiting(const buf *in, const char *verb)
 {
     const unsigned char *p = (const unsigned char *)buf_head(in);
@@ -80,8 +87,7 @@ static bool line_waiting(const buf *in, const char *verb)
         const unsigned char *q = p;
         while (q < eol && (*q == ' ' || (*q == 0xFF && q + 1 < eol)))
             q += *q == ' ' ? 1 : 2;
-        if (eol - q >= 4 && strncasecmp((const char *)q, verb, 4) == 0 &&
-            (q + 4 == eol || q[4] == '\r' || q[4] == ' '))
+        if (is_verb((const char *)q, (size_t)(eol - q), verb))
             return true;
         p = eol + 1;
     }
@@ -100,9 +106,8 @@ static bool keeps_session_at_eof(const session *s)
         return true;
     if (s->xfer->kind != XK_STOR)
         return false;
-    return (s->deferred_line && strncasecmp(s->deferred_line, "QUIT", 4) == 0 &&
-            (s->deferred_line[4] == '\0' || s->deferred_line[4] == ' ')) ||
-           line_waiting(&s->in, "QUIT");
+    const char *d = s->deferred_line;
+    return (d && is_verb(d, strlen(d), "QUIT")) || line_waiting(&s->in, "QUIT");
 }
 
 /* Input that OpenSSL already decrypted raises no socket event: come back for it before the
