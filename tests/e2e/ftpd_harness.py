@@ -310,6 +310,35 @@ def read_pty(master, timeout, done=None, proc=None):
     return data
 
 
+def free_port(count=1):
+    """The first of `count` consecutive ports free now on 127.0.0.1, for a server or a
+    passive range a test sets up later. They are taken below the ephemeral range: there
+    another test's outgoing connection may take them meanwhile, and the late bind then fails
+    (EADDRINUSE). 30000 up keeps clear of the peers' passive ports (10000-29999)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
+            low = int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    if low - count <= 30000:
+        raise AssertionError("no room below the ephemeral range (%d)" % low)
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.randrange(30000, low - count + 1)
+        if all(port_is_free(p) for p in range(first, first + count)):
+            return first
+    raise AssertionError("no %d free ports below %d" % (count, low))
+
+
+def port_is_free(port):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def wait_for(pred, timeout=10.0, interval=0.02):
     """Polls pred() until it returns a true value (returned) or timeout (returns the last)."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,6 @@ bounded.
 """
 import os
 import pty
-import random
 import re
 import shlex
 import shutil
@@ -24,31 +23,10 @@ import time
 import unittest
 
 from ftpd_harness import (FTPD_BIN, SANITIZER_MARKERS, FtpdServer, ServerTestCase, data_bytes,
-                          have_ipv6, read_pty, wait_for)
+                          free_port, have_ipv6, read_pty, wait_for)
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 MiB = 1024 * 1024
-
-
-def free_port():
-    """A port free now, for a server a test starts later. It is taken below the ephemeral
-    range: there another test's outgoing connection may take it meanwhile, and the late
-    server's bind then fails (EADDRINUSE). 30000 up keeps clear of the peers' passive ports."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as fh:
-            low = int(fh.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(30000, low) if low > 30001 else 0
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise AssertionError("no free port below %d" % low)
 
 
 class FtpcCase(ServerTestCase):

@@ -13,12 +13,12 @@ installs anything itself (`scripts/test.sh --interop` runs install-peers.sh firs
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
+from ftpd_harness import free_port
 from test_ftpc import FTPC_BIN, SANITIZER_MARKERS, data_bytes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,12 +45,6 @@ def why_not():
     if not os.access(FTPC_BIN, os.X_OK):
         return "ftpc binary not found: %s" % FTPC_BIN
     return None
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @unittest.skipIf(why_not() is not None, why_not() or "")

@@ -13,24 +13,17 @@ import hashlib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import unittest
 
 import test_ftpc_interop as interop
 
-from ftpd_harness import FtpdServer, data_bytes, wait_for
+from ftpd_harness import FtpdServer, data_bytes, free_port, wait_for
 from test_ftpc import FtpcCase, MiB
 
 EXIT_TLS = 9
 PIN_RE = re.compile(r"public key pin (sha256//\S+)")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def sha_file(path):

@@ -28,7 +28,8 @@ import termios
 import time
 import unittest
 
-from ftpd_harness import FTPD_BIN, INTERNAL_PREFIXES, SANITIZER_MARKERS, FtpdServer, read_pty
+from ftpd_harness import (FTPD_BIN, INTERNAL_PREFIXES, SANITIZER_MARKERS, FtpdServer, free_port,
+                          read_pty)
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -541,9 +542,7 @@ class TestStressPeers(StressCase):
         self.addCleanup(shutil.rmtree, base, True)
         os.chmod(base, 0o755)
         root = os.path.join(base, "root")
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         env = dict(os.environ, BENCH_RUN=os.path.join(base, "run"), PEERS_PREFIX=PEERS_PREFIX)
         r = subprocess.run([os.path.join(PEERS, "start-server.sh"), name, str(port), root],
                            env=env, capture_output=True, timeout=60)

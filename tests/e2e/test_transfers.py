@@ -7,8 +7,8 @@ import socket
 import time
 import unittest
 
-from ftpd_harness import (ServerTestCase, data_bytes, pasv_port, recv_all, reply, reset_close,
-                          retr, sha, stor)
+from ftpd_harness import (ServerTestCase, data_bytes, free_port, pasv_port, recv_all, reply,
+                          reset_close, retr, sha, stor)
 
 
 def text_lines(n, seed=0):
@@ -51,14 +51,13 @@ class TestTransferLog(ServerTestCase):
 class TestPassiveRangeExhausted(ServerTestCase):
     def test_refusal_is_logged_for_the_operator(self):
         # one passive port for everyone: the second session's PASV finds it taken
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         srv = self.start_server(args=["--pasv-ports", "%d-%d" % (port, port)])
         a, b = srv.control(), srv.control()
         a.login()
         b.login()
-        self.assertEqual(a.cmd("PASV")[0], 227)
+        code, text = a.cmd("PASV")
+        self.assertEqual(code, 227, text)
         code, text = b.cmd("EPSV")
         self.assertEqual(code, 425, text)
         self.assertIn("Cannot open passive port", text)
@@ -533,8 +532,7 @@ class TestDataConnections(ServerTestCase):
 
 class TestPasvOptions(ServerTestCase):
     def setUp(self):
-        # a free block of ports in the non-ephemeral range, chosen by pid to avoid clashes
-        self.first = 20000 + (os.getpid() * 10) % 9000
+        self.first = free_port(5)
         self.last = self.first + 4
         self.srv = self.start_server(args=["--pasv-ports", "%d-%d" % (self.first, self.last),
                                            "--pasv-address", "127.0.0.1"])
