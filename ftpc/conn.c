@@ -1059,6 +1059,16 @@ void ftpc_conn_touch(ftpc_conn *c)
     c->last_activity = ev_now(c->ctx->loop);
 }
 
+void ftpc_conn_settle(ftpc_conn *c)
+{
+    if (c->state != CS_CMD)
+        return;
+    c->state = CS_READY;
+    c->type_sent = 0;
+    c->prelim_seen = false;
+    c->last_activity = ev_now(c->ctx->loop);
+}
+
 void ftpc_conn_quit(ftpc_conn *c)
 {
     if (c == NULL)

@@ -99,6 +99,11 @@ char ftpc_conn_type(const ftpc_conn *c);
  * is quiet during a long transfer. */
 void ftpc_conn_touch(ftpc_conn *c);
 
+/* Takes the command in flight as answered, though its reply was a 1xx: for a server that
+ * reports a transfer the client cut short with a further 1xx and nothing after it
+ * (pure-ftpd). The connection is ready for the next command. */
+void ftpc_conn_settle(ftpc_conn *c);
+
 /* Sends QUIT if possible and frees the connection when the server answers or closes, or
  * after a short wait. The caller must not use c afterwards. */
 void ftpc_conn_quit(ftpc_conn *c);

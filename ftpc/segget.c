@@ -41,6 +41,8 @@ typedef struct seg {
     uint64_t start, end, pos;
     ftpc_dchan dc; /* the data connection (plain or TLS) */
     bool data_done, ctrl_done;
+    bool cut;              /* the client closed the data connection once the range was in */
+    int prelims;           /* 1xx replies to its RETR */
     bool orphan;           /* its connection was refused: another connection takes the range over */
     ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
     bool checking;         /* the range's HASH check has run (or runs) */
@@ -405,6 +407,7 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
             return;
         }
         /* The range is in (the server's stream goes on: closing ends it), or EOF. */
+        s->cut = !(n == 0 && want > 0);
         seg_close_data(g, s);
         if (s->pos != s->end) {
             fail(g, FTPC_EXIT_VERIFY,
@@ -483,8 +486,18 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     seg *s = ud;
     ftpc_segget *g = s->g;
     char q[600];
-    if (g->finished || m->code < 200)
+    if (g->finished)
         return;
+    if (m->code < 200) {
+        /* pure-ftpd answers a data connection the client closed with one more 1xx (its
+         * figures for the transfer) and then nothing: that is the range's end. */
+        if (s->state == SS_RETR && ++s->prelims > 1 && s->cut && s->data_done) {
+            ftpc_conn_settle(c);
+            s->ctrl_done = true;
+            seg_check(s);
+        }
+        return;
+    }
     switch (s->state) {
     case SS_REST:
         if (m->code != 350) {
@@ -518,6 +531,17 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
         g->c_dead = true;
     if (s->state == SS_DONE || g->finished)
         return; /* an idle connection closed after its range was in */
+    if (s->state == SS_RETR && s->data_done && s->cut) {
+        /* The range is in, and the server never answered the close of its data connection
+         * (or hung up instead): the connection is lost, not the range. */
+        if (c != g->c) {
+            ftpc_conn_free(c);
+            s->c = NULL;
+        }
+        s->ctrl_done = true;
+        seg_check(s);
+        return;
+    }
     if (c != g->c && s->state == SS_WAIT && s->pos == s->start &&
         err->status == FTPC_EXIT_CONNECT) {
         /* Never logged in (refused, or 421 at the greeting): leave the range to another

@@ -9,6 +9,7 @@ import stat
 import subprocess
 import tempfile
 import shutil
+import socket
 import time
 import unittest
 
@@ -80,22 +81,93 @@ class RestIgnoredFtp(ScriptedFtp):
         return True
 
 
-class TestSegmentFailure(unittest.TestCase):
+def send_range(s, data):
+    """Sends data on the session's data connection. True when the client took it all and
+    closed; False when it closed with bytes still coming (it reset the connection)."""
+    d = s.accept_data()
+    try:
+        d.sendall(data)
+        d.shutdown(socket.SHUT_WR)
+        d.settimeout(10)
+        return d.recv(1) == b""
+    except OSError:
+        return False
+    finally:
+        d.close()
+
+
+class PureLikeFtp(ScriptedFtp):
+    """Answers a RETR whose data connection the client closed early as pure-ftpd 1.0.50
+    does: with one more 150 line (its figures for the transfer) and no final reply. With
+    silent=True it sends nothing at all then."""
+
+    FEATURES = ("SIZE", "REST STREAM")
+    UNKNOWN = "500 no"
+
+    def __init__(self, data, silent=False, sessions=8):
+        super().__init__(sessions, timeout=20)
+        self.data, self.silent = data, silent
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "RETR":
+            s.send("150-Accepted data connection\r\n150 %.1f kbytes to download"
+                   % ((len(self.data) - s.rest) / 1024))
+            if send_range(s, self.data[s.rest:]):
+                s.send("226-File successfully transferred\r\n226 0.010 seconds (measured here)")
+            elif not self.silent:
+                s.send("150 0.003 seconds (measured here), 364.05 Mbytes per second")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class ScriptedCase(unittest.TestCase):
+    """ftpc against a scripted server, in a scratch directory."""
+
     def setUp(self):
         if not os.access(FTPC_BIN, os.X_OK):
             self.skipTest("ftpc binary not found")
         self.tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
-    def get_in_four(self, fake):
+    def get_in_four(self, fake, *opts):
         fake.start()
-        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
+        r = subprocess.run([FTPC_BIN, *opts, "--segments", "4", "get",
                             "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=self.tmp,
                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
                            env=dict(os.environ, NETRC=os.path.join(self.tmp, "none")))
         fake.join(20)
         return r
 
+
+class TestSegmentCutReplies(ScriptedCase):
+    """What a server answers when ftpc closes a range's data connection: pure-ftpd sends a
+    further 1xx and nothing after it, and a server may send nothing at all."""
+
+    def test_a_second_1xx_ends_the_range(self):
+        data = os.urandom(16 * MiB + 5)
+        t0 = time.monotonic()
+        r = self.get_in_four(PureLikeFtp(data, sessions=4), "--timeout", "20")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLess(time.monotonic() - t0, 10, "waited for a reply that never comes")
+        with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(os.listdir(self.tmp), ["f.bin"])
+
+    def test_no_reply_after_the_close_costs_the_timeout_not_the_file(self):
+        data = os.urandom(16 * MiB + 5)
+        # the first range's connection, the operation's own, is lost too: the check of
+        # the finished file (HASH or not) logs in again
+        r = self.get_in_four(PureLikeFtp(data, silent=True, sessions=5), "--timeout", "2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(os.listdir(self.tmp), ["f.bin"])
+
+
+class TestSegmentFailure(ScriptedCase):
     def test_short_segment_fails_and_leaves_nothing(self):
         size = 4 * MiB
         r = self.get_in_four(ShortFtp(size, short_at=size // 4 * 2, sessions=4))
