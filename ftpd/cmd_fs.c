@@ -54,7 +54,7 @@ static void change_dir(session *s, const char *arg)
 }
 
 /* The user's root: it cannot be deleted, renamed or replaced, and always exists. */
-static bool is_root(const char *vpath)
+bool is_root(const char *vpath)
 {
     return strcmp(vpath, "/") == 0;
 }

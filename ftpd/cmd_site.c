@@ -45,6 +45,13 @@ static void site_chmod(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, sp + 1, vpath) < 0)
         return;
+    /* The session itself runs as the root's owner, so the kernel would let it take its own
+     * way in away (000, 644): the account would be locked out, and no session could undo it. */
+    if (is_root(vpath)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE,
+                      "SITE CHMOD: Cannot change the mode of the root directory.");
+        return;
+    }
     if (vfs_chmod(&s->vfs, vpath, mode) < 0) {
         reply_errno(s, errno, "SITE CHMOD", sp + 1);
         return;

@@ -16,6 +16,10 @@ typedef void (*cmd_handler)(session *s, const char *arg);
  * or the command (verb) when there is none: "550 notes.txt: No such file or directory." */
 void reply_errno(session *s, int err, const char *verb, const char *name);
 
+/* The user's root, as session_path resolves every way of naming it ("/", ".." at the top, "."
+ * there). Commands that would remove, rename or lock it refuse it by this test. */
+bool is_root(const char *vpath);
+
 /* "NLST *.txt", "LIST -l sub/a?.bin", "STAT *": a name that no entry has, whose last part
  * holds a wildcard, lists the entries of its directory that match (what a client's mget asks
  * for). Only the last part may hold one. Returns NULL with errno (ENOENT: nothing matches).

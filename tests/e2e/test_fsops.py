@@ -157,6 +157,14 @@ class TestFsOps(ServerTestCase):
             self.assertEqual(code, want, "%s -> %s" % (cmd, text))
         self.assertEqual(mode("f.txt"), 0o755)
         self.assertEqual(os.stat("/etc/hostname").st_mode, etc_mode)
+        # the session runs as the root's owner: 000 there would lock the account out for good
+        self.srv.mkdir("sub")
+        root_mode = os.stat(self.srv.root).st_mode
+        for where in ("/", ".", "sub/..", ".."):
+            self.assertEqual(reply(f, "SITE CHMOD 000 " + where),
+                             (550, "550 SITE CHMOD: Cannot change the mode of the root directory."))
+        self.assertEqual(os.stat(self.srv.root).st_mode, root_mode)
+        self.assertIn("sub", self.srv.ftp().nlst())
         code, text = reply(f, "SITE HELP")
         self.assertEqual(code, 214, text)
         self.assertIn("CHMOD", text)
