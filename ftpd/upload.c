@@ -384,8 +384,14 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
     /* The file's own mode guards it as it would guard a write in place: the rename below
      * needs only the directory's write permission, and would replace a read-only file (or
      * one of another owner) that vsftpd or ProFTPD refuse to open for writing. */
-    if (have_mode && faccessat(u->dir_fd, u->target, W_OK, AT_EACCESS) < 0)
-        goto fail;
+    if (have_mode && faccessat(u->dir_fd, u->target, W_OK, AT_EACCESS) < 0) {
+        if (errno != ENOENT)
+            goto fail;
+        /* Another session deleted or renamed the target since it was opened: the upload
+         * goes on as it would have had the name been free from the start. */
+        have_mode = have_target = false;
+        close_fd(&tfd);
+    }
 
     /* APPE appends to the file that exists, the one SIZE reports; only a name without one
      * continues its partial. REST n continues a partial that holds n bytes either way. */
