@@ -175,9 +175,13 @@ void cmd_rnto(session *s, const char *arg)
     }
     char *from = s->rename_from;
     s->rename_from = NULL;
+    struct stat st;
     if (session_path(s, arg, vpath) == 0) {
         if (is_root(vpath)) {
             session_reply(s, FTP_FILE_UNAVAILABLE, "RNTO: Cannot replace the root directory.");
+        } else if (path_names_dir(arg) && vfs_stat(&s->vfs, from, &st) == 0 &&
+                   !S_ISDIR(st.st_mode)) {
+            reply_errno(s, ENOTDIR, "RNTO", arg); /* "new/" would name a directory */
         } else if (vfs_rename(&s->vfs, from, vpath) < 0) {
             if (errno == EINVAL) /* rename(2)'s answer to a directory moved into itself */
                 session_reply(s, FTP_FILE_UNAVAILABLE,

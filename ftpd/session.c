@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -406,10 +407,23 @@ void session_free(session *s)
     free(s);
 }
 
+bool path_names_dir(const char *arg)
+{
+    size_t n = strlen(arg);
+    return (n > 0 && arg[n - 1] == '/') || (n >= 2 && strcmp(arg + n - 2, "/.") == 0);
+}
+
 int session_path(session *s, const char *arg, char *out)
 {
     if (path_resolve(s->cwd ? s->cwd : "/", arg, out, PATH_VMAX) < 0) {
         session_reply(s, FTP_BAD_FILENAME, "Path too long or invalid.");
+        return -1;
+    }
+    /* path_resolve drops a trailing "/" or "/.", which POSIX resolution would hold to
+     * naming a directory: "DELE notes.txt/" must not delete the file. */
+    struct stat st;
+    if (path_names_dir(arg) && vfs_stat(&s->vfs, out, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Not a directory.", arg);
         return -1;
     }
     return 0;

@@ -187,6 +187,24 @@ class TestErrorReplies(ServerTestCase):
         self.assertEqual(reply(f, "RETR missing.bin"),
                          (550, "550 missing.bin: No such file or directory."))
 
+    def test_a_trailing_slash_names_only_a_directory(self):
+        # "name/" and "name/." can only name a directory: the file of that name is left alone
+        self.srv.write("f.txt", b"keep")
+        self.srv.mkdir("d")
+        f = self.srv.ftp()
+        for cmd in ("DELE f.txt/", "DELE f.txt/.", "SIZE f.txt/", "MDTM f.txt/.",
+                    "RNFR f.txt/", "SITE CHMOD 600 f.txt/", "CWD f.txt/"):
+            self.assertEqual(reply(f, cmd), (550, "550 %s: Not a directory." % cmd.split()[-1]))
+        self.assertEqual(reply(f, "RNFR f.txt")[0], 350)
+        self.assertEqual(reply(f, "RNTO g.txt/"), (550, "550 g.txt/: Not a directory."))
+        self.assertEqual(sorted(os.listdir(self.srv.root)), ["d", "f.txt"])
+        self.assertEqual(self.srv.read("f.txt"), b"keep")
+        # a directory may still be named so
+        self.assertEqual(reply(f, "RNFR d/")[0], 350)
+        self.assertEqual(reply(f, "RNTO e/")[0], 250)
+        self.assertEqual(reply(f, "CWD e/.")[0], 250)
+        self.assertEqual(reply(f, "RMD /e/")[0], 250)
+
     def test_the_root_and_a_directory_into_itself_are_named(self):
         self.srv.mkdir("sub")
         f = self.srv.ftp()
