@@ -83,6 +83,7 @@ enum {
     CF_DATA_TCP = 1 << 20,   /* the data connection's TCP connect completed */
     CF_DATA_DRAIN = 1 << 21, /* TLS upload sent close_notify and FIN: reading to the end */
     CF_PRELIM = 1 << 22,     /* the transfer command's 1xx came */
+    CF_WAS_IN = 1 << 23,     /* logged in at least once */
 };
 
 #define READ_BUDGET (1u << 20) /* bytes one data connection moves per wakeup */
@@ -278,12 +279,17 @@ static void finish(stress_client *c)
         c->flags &= ~CF_IN_OP;
         if (!(c->flags & CF_FAULTED))
             c->run->unfinished++;
+    } else if ((c->flags & CF_ESTABLISH) && !is_setup(c)) {
+        /* Cut off while its first session was still connecting or logging in. */
+        c->run->unfinished++;
     }
     close_ctl(c, false);
     ev_timer_stop(c->run->loop, &c->timer);
     c->state = S_DONE;
     if (!(c->flags & CF_DONE_COUNTED)) {
         c->flags |= CF_DONE_COUNTED;
+        if (!is_setup(c) && !(c->flags & CF_WAS_IN))
+            c->run->never_in++;
         if (is_setup(c))
             stress_run_setup_done(c->run);
         else
@@ -690,7 +696,7 @@ static void logged_in(stress_client *c)
         if (!is_setup(c))
             stress_hist_add(&stats(c)->cmd[STRESS_CMD_LOGIN], stress_now_us() - c->t_cmd);
     }
-    c->flags |= CF_LOGGED_IN;
+    c->flags |= CF_LOGGED_IN | CF_WAS_IN;
     c->step = L_PBSZ;
     chain_next(c);
 }

@@ -88,6 +88,7 @@ typedef struct stress_run {
     double cpu0_user_s, cpu0_sys_s; /* ftpc's CPU time then: the set-up's is not the run's */
     uint64_t t_end_us;
     uint64_t unfinished; /* operations cut off by the end of the run */
+    int never_in;        /* main clients that ended without ever logging in */
 
     stress_vfail vfail[STRESS_VFAIL_DETAIL];
     int nvfail;

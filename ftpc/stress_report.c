@@ -50,6 +50,11 @@ void stress_report_text(FILE *f, const stress_result *r)
     fputc('\n', f);
     if (r->unfinished)
         fprintf(f, "               %" PRIu64 " cut off by the end of the run\n", r->unfinished);
+    if (r->never_in)
+        fprintf(
+            f,
+            "clients        %d of %d never logged in (refused, or not answered before the end)\n",
+            r->never_in, r->clients);
     /* The live view's units (binary); the JSON keeps its MB/s (10^6) fields. */
     char down[32], up[32];
     progress_rate_str(per_s(st->bytes_down, r->duration_s), down, sizeof(down));
@@ -143,8 +148,10 @@ void stress_report_json(FILE *f, const stress_result *r)
         fprintf(f, "%s\n    \"%s\": {\"count\": %" PRIu64 ", \"errors\": %" PRIu64 "}",
                 k ? "," : "", stress_op_name(i), st->op_count[i], st->op_errors[i]);
     }
-    fprintf(f, "\n  },\n  \"ops_unfinished\": %" PRIu64 ",\n  \"errors_by_code\": {",
-            r->unfinished);
+    fprintf(f,
+            "\n  },\n  \"ops_unfinished\": %" PRIu64
+            ",\n  \"clients_never_logged_in\": %d,\n  \"errors_by_code\": {",
+            r->unfinished, r->never_in);
     for (size_t i = 0; i < st->nerrs; i++) {
         fprintf(f, "%s", i ? ", " : "");
         json_str(f, st->errs[i].key);

@@ -17,6 +17,7 @@ typedef struct stress_result {
     const stress_vfail *vfail;
     int nvfail;
     uint64_t unfinished;
+    int never_in; /* clients that never logged in (connects or logins that never completed) */
     double cpu_user_s, cpu_sys_s;
     long peak_rss_kib;
     int exit_status;

@@ -39,7 +39,7 @@ PEERS_PREFIX = os.environ.get("PEERS_PREFIX", "/opt/ftp-peers")
 TOP_KEYS = ["target", "clients", "duration_s", "iterations", "seed", "ops_total", "ops_per_s",
             "bytes_down", "bytes_up", "mb_per_s_down", "mb_per_s_up", "latency_ms", "ops",
             "errors_by_code", "verify_failures", "faults_injected", "cpu_user_s", "cpu_sys_s",
-            "peak_rss_kib", "exit_status"]
+            "peak_rss_kib", "exit_status", "ops_unfinished", "clients_never_logged_in"]
 COMMANDS = ["connect", "login", "pasv", "retr", "stor", "list"]
 M64 = (1 << 64) - 1
 
@@ -227,6 +227,17 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["bytes_down"] - gets * 10240 - puts * 10240 >= 0, True)
         self.assertEqual(rep["latency_ms"]["stor"]["count"], puts)
         self.assertEqual(rep["latency_ms"]["retr"]["count"], gets + puts)
+
+    def test_clients_that_never_logged_in_are_counted(self):
+        # three sessions for six clients that hold theirs (no login ops): three never get in
+        srv = FtpdServer(args=["--max-sessions", "3", "--log-level", "warn"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        rep, out, err = self.stress(srv.url("ni"), "--clients", 6, "--duration", 2, "--mix",
+                                    "list=1", "--no-view", rc=None)
+        self.assertEqual(rep["clients_never_logged_in"], 3)
+        self.assertIn("3 of 6 never logged in", out + err)
+        self.assertGreater(rep["ops"]["list"]["count"], 0)
 
     def test_put_verified_by_hash(self):
         srv = self.server()
