@@ -125,6 +125,26 @@ static ftpc_task *add_task(ftpc_cli *cli, ftpc_task_kind kind)
     return t;
 }
 
+/* Looks host up in the netrc file, and says once a run what is wrong with the file: a quoted
+ * token left open (the file is then not used) or others able to read its passwords. */
+static int netrc_lookup(ftpc_cli *cli, const char *file, const ftpc_url *u, ftpc_netrc_entry *e)
+{
+    int rc = ftpc_netrc_lookup(file, u->host, u->has_user ? u->user : NULL, e);
+    struct stat st;
+    if (!cli->netrc_warned && rc == -2) {
+        fprintf(stderr,
+                "ftpc: %s line %d: a quoted token has no closing quote; the file is not used\n",
+                file, e->bad_line);
+        cli->netrc_warned = true;
+    } else if (!cli->netrc_warned && rc == 1 && e->has_password && stat(file, &st) == 0 &&
+               (st.st_mode & 077) != 0) {
+        fprintf(stderr, "ftpc: warning: %s holds passwords and others can read it (chmod 600 %s)\n",
+                file, file);
+        cli->netrc_warned = true;
+    }
+    return rc;
+}
+
 /* Completes the credentials of u: a password the URL lacks (or user and password, when it
  * names no user) from the netrc file; a user still without password is asked for one on the
  * terminal, once per host and user. Without any of that the login is anonymous. */
@@ -142,9 +162,7 @@ static void fill_credentials(ftpc_cli *cli, ftpc_url *u)
             file = path;
         }
         ftpc_netrc_entry e;
-        if (file != NULL &&
-            ftpc_netrc_lookup(file, u->host, u->has_user ? u->user : NULL, &e) == 1 &&
-            (e.has_login || u->has_user)) {
+        if (file != NULL && netrc_lookup(cli, file, u, &e) == 1 && (e.has_login || u->has_user)) {
             if (!u->has_user) {
                 snprintf(u->user, sizeof(u->user), "%s", e.login);
                 u->has_user = true;

@@ -36,6 +36,7 @@ typedef struct ftpc_cli {
     int long_list, parents;
     const char *netrc_file; /* --netrc-file; NULL: $NETRC, else ~/.netrc */
     int no_netrc;
+    bool netrc_warned; /* a warning about the netrc file was given (once a run) */
     int no_glob;
     bool to_stdout; /* get/cat output goes to standard output */
     ftpc_glob_req *globs;

@@ -14,6 +14,8 @@
 
 typedef struct lexer {
     const char *p;
+    int line;     /* of p, from 1 */
+    int bad_line; /* of a quoted token without its closing quote on its line; 0 if none */
 } lexer;
 
 /* The next token into out (cut to out_size); returns false at the end. */
@@ -21,7 +23,7 @@ static bool next_token(lexer *lx, char *out, size_t out_size)
 {
     const char *p = lx->p;
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')
-        p++;
+        lx->line += *p++ == '\n';
     if (*p == '\0') {
         lx->p = p;
         return false;
@@ -29,15 +31,19 @@ static bool next_token(lexer *lx, char *out, size_t out_size)
     size_t o = 0;
     if (*p == '"') {
         p++;
-        while (*p != '\0' && *p != '"') {
+        /* A quote left open would swallow the lines after it (a password with a newline in
+         * it, which no server takes): it ends at its line, and the file is reported. */
+        while (*p != '\0' && *p != '"' && *p != '\n' && *p != '\r') {
             char c = *p++;
-            if (c == '\\' && *p != '\0')
+            if (c == '\\' && *p != '\0' && *p != '\n' && *p != '\r')
                 c = *p++;
             if (o + 1 < out_size)
                 out[o++] = c;
         }
         if (*p == '"')
             p++;
+        else if (lx->bad_line == 0)
+            lx->bad_line = lx->line;
     } else {
         while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
             char c = *p++;
@@ -62,7 +68,9 @@ static void skip_macdef(lexer *lx)
     const char *end_crlf = strstr(lx->p, "\r\n\r\n");
     if (end_crlf != NULL && (end == NULL || end_crlf < end))
         end = end_crlf;
-    lx->p = end ? end : lx->p + strlen(lx->p);
+    end = end ? end : lx->p + strlen(lx->p);
+    for (; lx->p < end; lx->p++)
+        lx->line += *lx->p == '\n';
 }
 
 typedef struct finder {
@@ -106,18 +114,19 @@ static void open_entry(finder *f, bool machine_ok, bool is_default)
 int ftpc_netrc_find(const char *text, const char *host, const char *want_login,
                     ftpc_netrc_entry *out)
 {
-    lexer lx = {.p = text};
+    lexer lx = {.p = text, .line = 1};
     char tok[512];
     finder f;
     memset(&f, 0, sizeof(f));
     f.host = host;
     f.want_login = want_login;
+    bool found = false;
     while (next_token(&lx, tok, sizeof(tok))) {
         if (strcmp(tok, "machine") == 0 || strcmp(tok, "default") == 0 ||
             strcmp(tok, "macdef") == 0) {
             if (close_entry(&f)) {
-                *out = f.cur;
-                return 1;
+                found = true;
+                break;
             }
             if (strcmp(tok, "macdef") == 0) {
                 skip_macdef(&lx);
@@ -142,7 +151,19 @@ int ftpc_netrc_find(const char *text, const char *host, const char *want_login,
         }
         /* Anything else is ignored, as other netrc readers do. */
     }
-    if (close_entry(&f)) {
+    if (!found)
+        found = close_entry(&f);
+    /* The rest of the file is read for a quote left open all the same. */
+    while (next_token(&lx, tok, sizeof(tok)))
+        if (strcmp(tok, "macdef") == 0)
+            skip_macdef(&lx);
+    if (lx.bad_line != 0) {
+        memset(&f, 0, sizeof(f));
+        memset(out, 0, sizeof(*out));
+        out->bad_line = lx.bad_line;
+        return -2;
+    }
+    if (found) {
         *out = f.cur;
         return 1;
     }

@@ -11,16 +11,18 @@ typedef struct ftpc_netrc_entry {
     char login[256];
     char password[256];
     bool has_login, has_password;
+    int bad_line; /* with -2: the line of a quoted token without its closing quote */
 } ftpc_netrc_entry;
 
 /* Finds the entry for host (case-insensitive) in the netrc text; when want_login is not NULL,
  * only an entry for that login matches. The first matching "machine" wins, else "default".
- * Returns 1 with *out filled, 0 when nothing matches. */
+ * Returns 1 with *out filled, 0 when nothing matches, -2 (out->bad_line set) when a quoted
+ * token has no closing quote on its line: then nothing in the text is used. */
 int ftpc_netrc_find(const char *text, const char *host, const char *want_login,
                     ftpc_netrc_entry *out);
 
-/* ftpc_netrc_find on the file at path (at most 1 MiB is read). Returns 1, 0, or -1 when the
- * file cannot be read. */
+/* ftpc_netrc_find on the file at path (at most 1 MiB is read). Returns 1, 0, -2, or -1 when
+ * the file cannot be read. */
 int ftpc_netrc_lookup(const char *path, const char *host, const char *want_login,
                       ftpc_netrc_entry *out);
 

@@ -82,6 +82,26 @@ START_TEST(test_default_and_none)
 }
 END_TEST
 
+START_TEST(test_open_quote_is_reported_with_its_line)
+{
+    ftpc_netrc_entry e;
+    const char *open_quote = "machine a login b password \"c\nmachine x login y password z\n";
+    ck_assert_int_eq(ftpc_netrc_find(open_quote, "x", NULL, &e), -2);
+    ck_assert_int_eq(e.bad_line, 1);
+    ck_assert_int_eq(e.has_password, 0);
+    /* lines are counted across a macdef, CRLF and a good quoted token */
+    const char *later = "macdef m\nline\n\nmachine a login \"b c\"\r\n password \"open";
+    ck_assert_int_eq(ftpc_netrc_find(later, "a", NULL, &e), -2);
+    ck_assert_int_eq(e.bad_line, 5);
+    /* after the entry that matches, too */
+    ck_assert_int_eq(
+        ftpc_netrc_find("machine a password p\nmachine z password \"open", "a", NULL, &e), -2);
+    ck_assert_int_eq(e.bad_line, 2);
+    ck_assert_int_eq(ftpc_netrc_find("machine a password \"closed\"", "a", NULL, &e), 1);
+    ck_assert_str_eq(e.password, "closed");
+}
+END_TEST
+
 START_TEST(test_lookup_file)
 {
     char path[] = "/tmp/ftpc-netrc-XXXXXX";
@@ -107,6 +127,7 @@ static Suite *netrc_suite(void)
     tcase_add_test(tc, test_account_skipped);
     tcase_add_test(tc, test_macdef_skipped);
     tcase_add_test(tc, test_default_and_none);
+    tcase_add_test(tc, test_open_quote_is_reported_with_its_line);
     tcase_add_test(tc, test_lookup_file);
     suite_add_tcase(s, tc);
     return s;

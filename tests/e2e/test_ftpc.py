@@ -1301,6 +1301,23 @@ class TestCredentials(FtpcCase):
         # --no-netrc: anonymous, where n.bin does not exist
         self.ftpc("--no-netrc", "get", "-o", "x", url, env=self.env(NETRC=netrc), rc=5)
 
+    def test_netrc_faults_are_named(self):
+        data = self.srv.make_file("q.bin", 10)
+        url = "ftp://%s:%d/q.bin" % (self.srv.host, self.srv.port)
+        # a quote left open would take the next lines into the password: the file is not used
+        netrc = self.write_netrc("# mine\nmachine %s login %s password \"%s\nmachine x\n"
+                                 % (self.srv.host, self.srv.user, self.srv.password))
+        r = self.ftpc("--netrc-file", netrc, "get", "-o", "x", url, rc=5)  # anonymous: no q.bin
+        self.assertIn(b"%s line 2: a quoted token has no closing quote; the file is not used"
+                      % netrc.encode(), r.stderr)
+        # a good file that others can read is used, with a warning, once
+        netrc = self.write_netrc("machine %s login %s password %s\n"
+                                 % (self.srv.host, self.srv.user, self.srv.password))
+        os.chmod(netrc, 0o644)
+        r = self.ftpc("--netrc-file", netrc, "get", url, url)
+        self.assertEqual(self.read_local("q.bin"), data)
+        self.assertEqual(r.stderr.count(b"holds passwords and others can read it"), 1, r.stderr)
+
     def test_netrc_password_for_url_user(self):
         data = self.srv.make_file("u.bin", 10)
         netrc = self.write_netrc("machine %s login someone password nope\n"
