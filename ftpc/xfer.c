@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/file.h>
@@ -282,6 +283,19 @@ __attribute__((format(printf, 4, 5))) static void fail(ftpc_xfer *x, int status,
     va_end(ap);
     ftpc_err_set(&x->t->err, status, "%s %s: %s", action(x), x->t->display, what);
     finish(x, status, reusable);
+}
+
+/* vsftpd answers a listing of a directory it cannot open (missing or unreadable) with
+ * "226 Transfer done (but failed to open directory)." and no entries: a success in form only. */
+static bool listing_failed_in_2xx(const ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    static const char said[] = "failed to open directory";
+    if (x->t->kind != FTPC_T_LS || x->pos > 0)
+        return false;
+    for (const char *p = m->text; *p != '\0'; p++)
+        if (strncasecmp(p, said, sizeof(said) - 1) == 0)
+            return true;
+    return false;
 }
 
 static void fail_reply(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
@@ -1590,6 +1604,15 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         if (x->data_errno != 0) {
             fail(x, FTPC_EXIT_XFER, true, "data connection: %s", x->data_why);
+            return;
+        }
+        if (listing_failed_in_2xx(x, m)) {
+            char q[600];
+            close_data(x);
+            ftpc_conn_close_data(c);
+            fail(x, FTPC_EXIT_REMOTE, true,
+                 "%s: no such directory, or not readable (the server replied %s)", x->verb,
+                 ftpc_quote_reply(code, m->text, q, sizeof(q)));
             return;
         }
         x->ctrl_done = true;

@@ -38,6 +38,11 @@ class HostileFtp(ScriptedFtp):
             s.send("227 Entering Passive Mode (127,0,0,1,999)")
         elif verb == "MLSD":
             s.send_download(self.listing.encode())
+        elif verb in ("LIST", "NLST") and self.how == "vsftpd-no-dir":
+            # vsftpd's answer for a directory it cannot open
+            s.send("150 Here comes the directory listing.")
+            s.accept_data().close()
+            s.send("226 Transfer done (but failed to open directory).")
         elif verb == "RETR" and arg != "f.bin":  # the files the listing names
             s.send_download(b"x" * self.size)
         elif verb == "RETR" and self.how == "226-open":
@@ -102,6 +107,15 @@ class TestHostileServers(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "up.txt")))
         with open(os.path.join(self.work, "ok.txt"), "rb") as f:
             self.assertEqual(f.read(), b"x" * 10)
+
+    def test_a_listing_that_failed_in_a_226_fails(self):
+        url = self.serve(HostileFtp("vsftpd-no-dir"))
+        for args in (["ls"], ["ls", "-l"]):
+            r, _ = self.ftpc(*args, url + "nodir/")
+            self.assertEqual(r.returncode, 5, r.stderr)
+            self.assertIn(b"no such directory, or not readable (the server replied 226 "
+                          b"Transfer done (but failed to open directory).)", r.stderr)
+            self.assertEqual(r.stdout, b"")
 
     def test_final_reply_with_data_connection_left_open(self):
         url = self.serve(HostileFtp("226-open", size=1000))
