@@ -186,6 +186,8 @@ static void op_done(void *ud, int status, bool reusable)
         return;
     }
     status = settle_download(t, status);
+    if (status == FTPC_OK && t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0)
+        ftpc_segget_drop_stale(t->local);
     /* A line held for a check that did not run (or did not say) ends as the transfer did. */
     ftpc_bar_done(t->held_bar, status == FTPC_OK);
     t->held_bar = NULL;

@@ -568,21 +568,34 @@ static const ftpc_conn_owner seg_owner = {
 
 /* ---- the start: SIZE, then the ranges ---- */
 
+/* ".NAME.ftpc-part" -> ".NAME.ftpc-seg": a file with holes is never taken for a prefix to
+ * continue by an ordinary resume. */
+static int seg_name(const char *local, char *out, size_t out_size)
+{
+    if (ftpc_part_name(local, out, out_size) < 0)
+        return -1;
+    size_t pl = strlen(out);
+    if (pl < 5 || pl + 1 >= out_size)
+        return -1;
+    memcpy(out + pl - 4, "seg", 4);
+    return 0;
+}
+
+void ftpc_segget_drop_stale(const char *local)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (seg_name(local, path, sizeof(path)) == 0 && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(path);
+}
+
 static void begin_segments(ftpc_segget *g)
 {
     ftpc_task *t = g->t;
-    if (ftpc_part_name(t->local, g->path, sizeof(g->path)) < 0) {
+    if (seg_name(t->local, g->path, sizeof(g->path)) < 0) {
         fail(g, FTPC_EXIT_LOCAL, "local file name too long");
         return;
     }
-    /* ".NAME.ftpc-part" -> ".NAME.ftpc-seg": a file with holes is never taken for a prefix
-     * to continue by an ordinary resume. */
-    size_t pl = strlen(g->path);
-    if (pl < 5 || pl + 1 >= sizeof(g->path)) {
-        fail(g, FTPC_EXIT_LOCAL, "local file name too long");
-        return;
-    }
-    memcpy(g->path + pl - 4, "seg", 4);
     /* read back too: the ranges' overlaps are compared at the end */
     g->fd = open(g->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
     if (g->fd < 0) {

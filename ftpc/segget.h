@@ -36,6 +36,10 @@ void ftpc_segget_start(ftpc_segget *g, ftpc_conn *c);
 /* Stops at once (no done callback) and frees later. Safe after done. */
 void ftpc_segget_free(ftpc_segget *g);
 
+/* Removes the ".NAME.ftpc-seg" a killed segmented download of local left behind: called once
+ * an ordinary download has put local in place. */
+void ftpc_segget_drop_stale(const char *local);
+
 /* With --verify every range is checked as it completes, with HASH over RANG on its own
  * connection. Returns the number of ranges when all of them matched (*algo: the algorithm),
  * else 0: then the whole file is still to be verified. */

@@ -219,6 +219,17 @@ class TestSegments(FtpcCase):
                                    rb"\(4 segments\)$")
         self.assertEqual(sorted(os.listdir(self.tmp)), ["big.bin"])
 
+    def test_a_killed_attempts_segment_file_goes_with_the_next_download(self):
+        # SIGKILL leaves ".NAME.ftpc-seg"; the next download of NAME, segmented or not,
+        # removes it once the file is in place
+        data = self.srv.make_file("k.bin", 3 * MiB, seed=14)
+        for opts in ([], ["--segments", "4"], ["-c"]):
+            self.write_local(".k.bin.ftpc-seg", b"\0" * 4096)
+            self.ftpc(*opts, "get", self.srv.url("k.bin"))
+            self.assertEqual(self.read_local("k.bin"), data)
+            self.assertEqual(sorted(os.listdir(self.tmp)), ["k.bin"], opts)
+            os.unlink(self.local("k.bin"))
+
     def test_small_files_use_fewer_segments(self):
         d3 = self.srv.make_file("three.bin", 3 * MiB + 100, seed=12)
         d1 = self.srv.make_file("one.bin", MiB + 5, seed=13)
