@@ -24,6 +24,7 @@
 #include "status.h"
 #include "stream_tls.h"
 #include "stress_content.h"
+#include "tls.h"
 
 enum {
     S_IDLE = 0,   /* waiting for the timer: start, think, back-off */
@@ -540,11 +541,13 @@ static void conn_failed(stress_client *c, int err)
 
 /* ---- session set-up ---- */
 
-static void tls_note(stress_client *c, const stream_tls *t)
+static void tls_note(stress_client *c, stream_tls *t)
 {
-    if (c->run->tls_errors_shown < 3 && t->err[0]) {
+    if (c->run->tls_errors_shown < 3) {
+        char why[600];
+        ftpc_tls_describe_hint(t, false, why, sizeof(why)); /* with the way out */
         c->run->tls_errors_shown++;
-        stress_run_message(c->run, "ftpc stress: %s", t->err);
+        stress_run_message(c->run, "ftpc stress: TLS: %s", why);
     }
 }
 
@@ -1864,7 +1867,9 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
                 return;
             }
             if (is_setup(c)) {
-                setup_fail(c, FTPC_EXIT_TLS, "%s", ((stream_tls *)s)->err);
+                char why[600];
+                ftpc_tls_describe_hint((stream_tls *)s, false, why, sizeof(why));
+                setup_fail(c, FTPC_EXIT_TLS, "TLS: %s", why);
                 return;
             }
             tls_note(c, (stream_tls *)s);

@@ -233,6 +233,11 @@ int ftpc_tls_start(ftpc_tls *tls, stream_tls *t, int fd, const char *host,
 
 void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size)
 {
+    ftpc_tls_describe_hint(t, true, out, out_size);
+}
+
+void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_size)
+{
     SSL *ssl = stream_tls_ssl(t);
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
     if (vr == X509_V_ERR_APPLICATION_VERIFICATION) {
@@ -247,9 +252,10 @@ void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size)
                          vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
         snprintf(out, out_size, "the server's certificate failed verification: %s%s",
                  X509_verify_cert_error_string(vr),
-                 untrusted ? " (trust it with --cacert FILE or --pin, or skip the check with "
-                             "--insecure)"
-                           : "");
+                 !untrusted ? ""
+                 : pin_ok   ? " (trust it with --cacert FILE or --pin, or skip the check with "
+                              "--insecure)"
+                            : " (trust it with --cacert FILE, or skip the check with --insecure)");
         return;
     }
     snprintf(out, out_size, "%s", t->err[0] ? t->err : "TLS handshake failed");

@@ -51,8 +51,10 @@ void ftpc_tls_free(ftpc_tls *tls);
 int ftpc_tls_start(ftpc_tls *tls, stream_tls *t, int fd, const char *host,
                    struct ssl_session_st *sess, char *err, size_t err_size);
 
-/* After a failed handshake on t: why, in words, with a hint for an untrusted certificate. */
+/* After a failed handshake on t: why, in words, with a hint for an untrusted certificate
+ * (naming --pin only where the command has it). */
 void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size);
+void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_size);
 
 /* After a handshake: "TLSv1.3 TLS_AES_256_GCM_SHA384, session resumed" for -v. */
 void ftpc_tls_summary(stream_tls *t, char *out, size_t out_size);

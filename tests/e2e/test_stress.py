@@ -283,7 +283,9 @@ class TestStressFtpd(StressCase):
         rep, _, err = self.stress(srv.url("tls"), "--tls", "--clients", 1, "--iterations", 1,
                                   "--no-view", rc=9)
         self.assertEqual(rep["exit_status"], 9)
-        self.assertIn("certificate verify failed", err)
+        self.assertIn("TLS: the server's certificate failed verification: self-signed "
+                      "certificate (trust it with --cacert FILE, or skip the check with "
+                      "--insecure)", err)
 
     def test_compress(self):
         srv = self.server()
