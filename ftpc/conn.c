@@ -94,6 +94,19 @@ struct ftpc_conn {
 };
 
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
+
+/* A login refused over plain FTP because the server wants TLS: vsftpd "Non-anonymous
+ * sessions must use encryption.", ProFTPD "SSL/TLS required on the control channel",
+ * pure-ftpd "This server requires encryption". */
+static bool asks_for_tls(const char *text)
+{
+    static const char *const words[] = {"encrypt", "TLS", "SSL"};
+    for (const char *p = text; *p != '\0'; p++)
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+            if (strncasecmp(p, words[i], strlen(words[i])) == 0)
+                return true;
+    return false;
+}
 static void data_connect_cb(ev_loop *loop, int fd, int mask, void *ud);
 static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -582,7 +595,8 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
                   "logging in to %s as %s: the server replied %s%s",
                   endpoint_str(c, ep, sizeof(ep)), c->ep->user,
                   ftpc_quote_reply(code, m->text, q, sizeof(q)),
-                  c->ep->no_password && code != 421
+                  !c->tls_on && asks_for_tls(m->text) ? " (it wants TLS: use ftpes:// or --tls)"
+                  : c->ep->no_password && code != 421
                       ? " (no password was given: put it in the URL or ~/.netrc, or run ftpc "
                         "where it can ask on a terminal)"
                       : "");

@@ -235,6 +235,18 @@ class TestFtpcImplicit(TlsCase):
         self.assertIn("TLS", r.stderr.decode())
 
 
+class TestFtpcPlainRefused(TlsCase):
+    """A server that wants TLS refuses a plain login: the message says how to get in."""
+    tls_args = ["--require-tls"]
+
+    def test_plain_login_refused_names_the_way_in(self):
+        self.srv.make_file("r.bin", 100, seed=32)
+        r = self.ftpc("get", self.srv.url("r.bin"), rc=4)
+        self.assertIn(b"(it wants TLS: use ftpes:// or --tls)", r.stderr)
+        self.tls("--tls", "get", self.srv.url("r.bin"))
+        self.assertTrue(os.path.exists(self.local("r.bin")))
+
+
 class TestFtpcTlsRequired(FtpcCase):
     """A server without TLS: --tls and ftpes:// fail with their own exit code and never send
     USER or PASS."""
