@@ -217,9 +217,8 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
 {
     strbuf s = {0};
     char done_s[24], total_s[24], sizes[96], rate[32], eta_s[24], eta[32], pct[8];
-    int avail = width - 1;
-    if (avail < 10)
-        avail = 10;
+    /* A line as wide as the terminal would wrap, and each redraw would leave a row behind. */
+    int avail = width > 1 ? width - 1 : 1;
 
     progress_size_str(pos, done_s, sizeof(done_s));
     if (total >= 0) {
@@ -280,6 +279,11 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     }
     if (name_w + fixed > avail)
         name_w = avail - fixed > 4 ? avail - fixed : 4;
+    /* Columns that went leave room a short bar can use after all. */
+    if (!show_bar && (!show_sizes || !show_eta) && avail - name_w - fixed - 3 >= 6) {
+        show_bar = true;
+        bar_w = avail - name_w - fixed - 3;
+    }
 
     add_fitted(&s, name, (size_t)name_w);
     sb_printf(&s, " %s", pct);
