@@ -94,22 +94,17 @@ struct ftpc_conn {
 };
 
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
+static void data_connect_cb(ev_loop *loop, int fd, int mask, void *ud);
+static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* A login refused over plain FTP because the server wants TLS: vsftpd "Non-anonymous
  * sessions must use encryption.", ProFTPD "SSL/TLS required on the control channel",
  * pure-ftpd "This server requires encryption". */
 static bool asks_for_tls(const char *text)
 {
-    static const char *const words[] = {"encrypt", "TLS", "SSL"};
-    for (const char *p = text; *p != '\0'; p++)
-        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-            if (strncasecmp(p, words[i], strlen(words[i])) == 0)
-                return true;
-    return false;
+    return strcasestr(text, "encrypt") || strcasestr(text, "TLS") || strcasestr(text, "SSL");
 }
-static void data_connect_cb(ev_loop *loop, int fd, int mask, void *ud);
-static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 static char *endpoint_str(const ftpc_conn *c, char *out, size_t n)
 {

@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/file.h>
@@ -289,13 +288,8 @@ __attribute__((format(printf, 4, 5))) static void fail(ftpc_xfer *x, int status,
  * "226 Transfer done (but failed to open directory)." and no entries: a success in form only. */
 static bool listing_failed_in_2xx(const ftpc_xfer *x, const ftp_reply_msg *m)
 {
-    static const char said[] = "failed to open directory";
-    if (x->t->kind != FTPC_T_LS || x->pos > 0)
-        return false;
-    for (const char *p = m->text; *p != '\0'; p++)
-        if (strncasecmp(p, said, sizeof(said) - 1) == 0)
-            return true;
-    return false;
+    return x->t->kind == FTPC_T_LS && x->pos == 0 &&
+           strcasestr(m->text, "failed to open directory") != NULL;
 }
 
 static void fail_reply(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
