@@ -26,6 +26,9 @@
  * into an allocation as large as its format asks for. */
 #define REPLY_TEXT_MAX (CTL_OUT_MAX / 2)
 #define CTL_READS_PER_WAKEUP 4
+/* Pipelined lines one session runs before the loop serves the others: a client that sends a
+ * hundred STATs of a large directory must not hold every other session for their sum. */
+#define CTL_LINES_PER_TURN 4
 /* How long the last replies (a 421, a 221) may take to leave before the connection is closed
  * regardless, at most: a client that reads nothing must not keep its session slot. Never
  * longer than the idle timeout. */
@@ -65,7 +68,7 @@ static bool wants_input(const session *s)
         return false;
     if (watching_for_abor(s))
         return !buf_full(&s->in);
-    return reading_allowed(s) && !(s->flags & SF_OUT_BACKLOG);
+    return reading_allowed(s) && !(s->flags & (SF_OUT_BACKLOG | SF_TURN_OVER));
 }
 
 /* True when the line p (len bytes, without its LF) is the 4-letter verb, alone or with an
@@ -502,6 +505,7 @@ static void process_input(session *s)
         return; /* re-entered: the loop below goes on once the current command returns */
     s->flags |= SF_IN_INPUT;
     char line[FTP_LINE_MAX + 1];
+    int budget = CTL_LINES_PER_TURN;
     while (reading_allowed(s)) {
         if (has_deferred(s) && xfer_busy(s->xfer)) { /* it came before anything in `in` */
             s->flags |= SF_READ_PAUSED;
@@ -512,6 +516,11 @@ static void process_input(session *s)
          * outgrow `out`, and the client gets every one. */
         if (!buf_empty(&s->out)) {
             s->flags |= SF_OUT_BACKLOG;
+            break;
+        }
+        if (budget-- == 0) { /* the rest in a later turn; reading waits for it too */
+            s->flags |= SF_TURN_OVER;
+            ev_timer_start(s->srv->loop, &s->drain, 0);
             break;
         }
         if (has_deferred(s)) {
@@ -555,7 +564,7 @@ static void process_input(session *s)
     /* Every whole line the client sent before closing its side has run (the loop stopped for
      * want of more, not for a transfer): nothing more can come. */
     if ((s->flags & SF_PEER_EOF) && reading_allowed(s) && !has_deferred(s) &&
-        !(s->flags & SF_OUT_BACKLOG))
+        !(s->flags & (SF_OUT_BACKLOG | SF_TURN_OVER)))
         session_close_after_flush(s);
     s->flags &= ~SF_IN_INPUT;
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
@@ -661,8 +670,9 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     session *s = ud;
+    s->flags &= ~SF_TURN_OVER;
     if (reading_allowed(s) && !(s->flags & SF_OUT_BACKLOG))
-        process_input(s); /* lines read before the replies backed up */
+        process_input(s); /* lines read before the replies backed up, or beyond a turn */
     if (s->state != SESS_CLOSED && wants_input(s))
         read_input(s);
     if (s->state != SESS_CLOSED) {

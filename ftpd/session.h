@@ -39,6 +39,7 @@ enum {
     SF_IN_INPUT = 1 << 8,     /* process_input is running: a nested resume leaves it to it */
     SF_PEER_EOF = 1 << 9,     /* the client closed its side while lines waited: run them, close */
     SF_HANGUP_SEEN = 1 << 10, /* that close was seen (EV_HANGUP) before `in` let it be read */
+    SF_TURN_OVER = 1 << 11,   /* ran its lines for this turn: the rest wait for the drain timer */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
     SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */

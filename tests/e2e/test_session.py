@@ -776,6 +776,29 @@ class TestBackpressure(ServerTestCase):
     """A client that sends commands faster than it reads the replies: the server stops reading
     until the client catches up, and every reply arrives."""
 
+    def test_a_pipelining_client_does_not_hold_the_others(self):
+        # 300 pipelined STATs that each read a 5,000-entry directory for one match: another
+        # session's NOOP is answered between them, not after the last
+        make_big_dir(self.srv, entries=5000)
+        a = self.srv.control()
+        a.login()
+        b = self.srv.control()
+        b.login()
+        got = []
+
+        def read_all():
+            for _ in range(300):
+                got.append(a.reply()[0])
+
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        a.send("STAT big/*-0001.txt\r\n" * 300)
+        self.assertEqual(b.cmd("NOOP")[0], 200)
+        answered_before = len(got)
+        reader.join(60)
+        self.assertEqual(got, [212] * 300)
+        self.assertLess(answered_before, 150)
+
     def test_pipelined_stat_listings_are_all_answered(self):
         # 100 listings of about 56 KiB each: far more than the reply buffer and the sockets hold
         make_big_dir(self.srv)
