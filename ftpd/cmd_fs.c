@@ -43,6 +43,19 @@ static void change_dir(session *s, const char *arg)
         session_reply(s, FTP_FILE_UNAVAILABLE, "CWD: Not a directory.");
         return;
     }
+    /* A directory the server may not search (no x bit for it) would be a dead end: every
+     * name in it fails. Looking up "." in it needs that permission, as any name does. */
+    int dfd = vfs_open(&s->vfs, vpath, O_PATH | O_DIRECTORY, 0);
+    int in = dfd >= 0 ? openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    int err = errno;
+    if (in >= 0)
+        close(in);
+    if (dfd >= 0)
+        close(dfd);
+    if (in < 0) {
+        reply_errno(s, err, "CWD", arg);
+        return;
+    }
     char *n = strdup(vpath);
     if (!n) {
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");

@@ -175,6 +175,13 @@ class TestFsOps(ServerTestCase):
         self.assertCode(reply(f, "CWD nosuch"), 550)
         self.assertCode(reply(f, "CWD plain"), 550)
         self.assertEqual(f.pwd(), "/")
+        # a directory the server may not search: every name in it would fail
+        self.srv.mkdir("noexec")
+        os.chmod(self.srv.local("noexec"), 0o644)
+        self.assertEqual(reply(f, "CWD noexec"), (550, "550 noexec: Permission denied."))
+        self.assertEqual(f.pwd(), "/")
+        os.chmod(self.srv.local("noexec"), 0o311)  # search without read: a way in all the same
+        self.assertCode(reply(f, "CWD noexec"), 250)
 
 
 class TestErrorReplies(ServerTestCase):
