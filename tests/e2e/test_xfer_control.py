@@ -473,7 +473,8 @@ class TestDataTimeout(ServerTestCase):
                 srv = self.start_server(args=["--data-timeout", "5"])
             finally:
                 del os.environ["FTP_EV_BACKEND"]
-            self.assertIn("(%s backend)" % backend, srv.log_text())
+            # "ready" is logged after "listening on", which start_server waits for
+            self.assertTrue(srv.wait_log(r"\(%s backend\)" % backend), srv.log_text())
             f = srv.ftp()  # logged in before: its next passive listener takes the freed fd
             c = srv.control()
             c.login()
