@@ -457,7 +457,11 @@ class TestDataTimeout(ServerTestCase):
             c.send("LIST\r\n" + filler + "NOOP\r\nDELE keep.txt\r\n")
             time.sleep(0.3)
             c.close()
-            gone = lambda: self.srv.log_text().count("commands waiting") == i + 1
+            # "disconnected" is logged once the session and its passive listener are closed
+            def gone():
+                text = self.srv.log_text()
+                return (text.count("commands waiting") == i + 1
+                        and ": disconnected" in text.rsplit("commands waiting", 1)[-1])
             self.assertTrue(wait_for(gone, 0.9), self.srv.log_text()[-2000:])
             with self.assertRaises(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=2).close()
