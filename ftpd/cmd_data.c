@@ -294,7 +294,12 @@ static void upload_ready(session *s, xfer *x, const char *verb)
 }
 
 /* Resuming or appending starts from a copy of what exists, which for a large file takes long
- * enough to belong on a worker; the session holds its input meanwhile. */
+ * enough to belong on a worker; the session holds its input meanwhile. The copy runs in slices
+ * of PREPARE_SLICE bytes, one job each, the next queued from the loop when the last reports:
+ * password checks queued behind it wait for a slice, not for a whole file (two APPEs onto
+ * 3 GiB files held a login for 16 s when each copy was one job). */
+#define PREPARE_SLICE (16 * 1024 * 1024) /* ~5-20 ms of copying */
+
 typedef struct prepare_job {
     session *s;
     unsigned long xfer_seq;
@@ -304,14 +309,28 @@ typedef struct prepare_job {
     upload_mode mode;
     off_t rest;
     upload up;
-    int rc, err;
+    bool begun; /* upload_begin_staged has succeeded: up is open */
+    int rc;     /* -1 failed (err), 0 more to copy, 1 ready */
+    int err;
 } prepare_job;
 
 static void prepare_fn(void *arg)
 {
     prepare_job *j = arg;
-    j->rc = upload_begin(&j->up, &j->v, j->vpath, j->mode, j->rest, j->s->id);
-    j->err = errno;
+    if (!j->begun) {
+        if (upload_begin_staged(&j->up, &j->v, j->vpath, j->mode, j->rest, j->s->id) < 0) {
+            j->rc = -1;
+            j->err = errno;
+            return;
+        }
+        j->begun = true;
+    }
+    j->rc = upload_copy_step(&j->up, PREPARE_SLICE);
+    if (j->rc < 0) {
+        j->err = errno;
+        upload_abort(&j->up, false);
+        j->begun = false;
+    }
 }
 
 static void free_prepare(prepare_job *j)
@@ -328,7 +347,7 @@ void session_discard_prepare(session *s)
     prepare_job *j = s->prepare;
     if (!j)
         return;
-    if (j->rc == 0)
+    if (j->begun)
         upload_abort(&j->up, true);
     free_prepare(j);
     s->prepare = NULL;
@@ -338,13 +357,23 @@ static void prepare_done(void *arg)
 {
     prepare_job *j = arg;
     session *s = j->s;
+    bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
+    if (ours && j->rc == 0) {
+        /* More to copy: the client is waiting, not idle. */
+        s->last_activity = ev_now(s->srv->loop);
+        if (workq_submit(s->srv->wq, prepare_fn, prepare_done, j) == 0)
+            return;
+        j->err = errno;
+        j->rc = -1;
+        upload_abort(&j->up, false);
+        j->begun = false;
+    }
     s->jobs--;
     s->prepare = NULL;
-    bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
-    if (j->rc == 0 && ours) {
+    if (j->rc == 1 && ours) {
         s->xfer->up = j->up;
         upload_ready(s, s->xfer, j->verb);
-    } else if (j->rc == 0) {
+    } else if (j->begun) {
         upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
     } else if (ours) {
         upload_failed(s, j->err, j->verb, j->vpath, j->mode);
@@ -381,7 +410,6 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         return;
     }
     j->s = s;
-    j->rc = -1; /* not run yet: a job dropped at shutdown has no upload to undo */
     j->xfer_seq = x->seq;
     j->verb = verb;
     j->mode = mode;

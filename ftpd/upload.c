@@ -92,16 +92,19 @@ static void init_salt(void)
     }
 }
 
-/* Copies len bytes from the start of src into dst at offset 0. Short source (the target
- * shrank under us) is EINVAL, as REST beyond the end would be. */
-static int copy_prefix(int src, int dst, off_t len)
+/* Copies the bytes from *pos up to end of src into dst at the same offsets, at most max of
+ * them, and advances *pos. A short source (the target shrank under us) is EINVAL, as REST
+ * beyond the end would be. */
+static int copy_range(int src, int dst, off_t *pos, off_t end, off_t max)
 {
-    off_t in = 0, out = 0;
+    off_t in = *pos, out = *pos;
+    off_t stop = end - in > max ? in + max : end;
     bool use_cfr = true;
     char buf[64 * 1024];
+    int rc = 0;
 
-    while (in < len) {
-        size_t want = (size_t)(len - in);
+    while (in < stop) {
+        size_t want = (size_t)(stop - in);
         ssize_t n;
         if (use_cfr) {
             n = copy_file_range(src, &in, dst, &out, want, 0);
@@ -122,7 +125,8 @@ static int copy_prefix(int src, int dst, off_t len)
                     if (w < 0) {
                         if (errno == EINTR)
                             continue;
-                        return -1;
+                        rc = -1;
+                        goto out;
                     }
                     off += w;
                     out += w;
@@ -133,14 +137,18 @@ static int copy_prefix(int src, int dst, off_t len)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return -1;
+            rc = -1;
+            break;
         }
         if (n == 0) {
             errno = EINVAL;
-            return -1;
+            rc = -1;
+            break;
         }
     }
-    return 0;
+out:
+    *pos = out;
+    return rc;
 }
 
 /* A live upload holds an exclusive flock on its file from the moment it has the temp name
@@ -307,8 +315,8 @@ static int claim_partial(upload *u, off_t min, off_t *size)
     return rc == 2 ? 0 : rc;
 }
 
-int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
-                 unsigned long unique_tag)
+int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
+                        unsigned long unique_tag)
 {
     enum { NONE, CREATED, CLAIMED } owns = NONE;
     int tfd = -1;
@@ -322,6 +330,8 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
     u->temp[0] = '\0';
     u->offset = 0;
     u->claimed = false;
+    u->copy_fd = -1;
+    u->copied = 0;
 
     if (rest < 0) {
         errno = EINVAL;
@@ -424,8 +434,10 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
         owns = CREATED;
         if (key[0] == '#') /* best effort: recovery's log then names the file */
             (void)fsetxattr(u->fd, NAME_XATTR, u->target, strlen(u->target), 0);
-        if (copy > 0 && copy_prefix(tfd, u->fd, copy) < 0)
-            goto fail;
+        if (copy > 0) { /* upload_copy_step copies it */
+            u->copy_fd = tfd;
+            tfd = -1;
+        }
         size = copy;
     }
     close_fd(&tfd);
@@ -442,6 +454,7 @@ int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, o
 fail:;
     int err = errno;
     close_fd(&tfd);
+    close_fd(&u->copy_fd);
     if (owns == CREATED)
         unlinkat(u->dir_fd, u->temp, 0);
     else if (owns == CLAIMED)
@@ -450,6 +463,33 @@ fail:;
     close_fd(&u->dir_fd);
     errno = err;
     return -1;
+}
+
+int upload_copy_step(upload *u, off_t max)
+{
+    if (u->copy_fd < 0)
+        return 1;
+    if (copy_range(u->copy_fd, u->fd, &u->copied, u->offset, max) < 0)
+        return -1;
+    if (u->copied < u->offset)
+        return 0;
+    close_fd(&u->copy_fd);
+    return 1;
+}
+
+int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
+                 unsigned long unique_tag)
+{
+    if (upload_begin_staged(u, v, vpath, mode, rest, unique_tag) < 0)
+        return -1;
+    int r;
+    while ((r = upload_copy_step(u, (off_t)1 << 62)) == 0)
+        ;
+    if (r < 0) {
+        upload_abort(u, false);
+        return -1;
+    }
+    return 0;
 }
 
 int upload_commit(upload *u)
@@ -480,6 +520,7 @@ int upload_commit_keep_old(upload *u, int *old_fd)
     char partial[300];
     if (partial_name(partial, sizeof(partial), u->target) == 0)
         unlinkat(u->dir_fd, partial, 0);
+    close_fd(&u->copy_fd);
     close_fd(&u->fd);
     close_fd(&u->dir_fd);
     return 0;
@@ -502,6 +543,7 @@ void upload_abort(upload *u, bool keep_partial)
     }
     /* The name goes before the file is closed: unlocked under its temp name, it would look
      * like the leftover of a dead server. */
+    close_fd(&u->copy_fd);
     char partial[300];
     if (!keep || partial_name(partial, sizeof(partial), u->target) < 0 ||
         renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0)

@@ -36,6 +36,8 @@ typedef struct upload {
     char temp[300];   /* the hidden file's name in dir_fd */
     off_t offset;     /* bytes the file held when the upload started */
     bool claimed;     /* it continues a kept partial, which a failure must not destroy */
+    int copy_fd;      /* the target whose first `offset` bytes are still being copied, or -1 */
+    off_t copied;     /* bytes of that copy done */
 } upload;
 
 typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;
@@ -48,6 +50,15 @@ typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;
  * milliseconds for a partial being renamed: they run on a worker, a plain STOR never waits. */
 int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
                  unsigned long unique_tag);
+/* As upload_begin, but a copy of the target's bytes (REST onto a file, APPE) is left to
+ * upload_copy_step, so that a worker can do it in slices and other jobs get their turn between
+ * them. */
+int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
+                        unsigned long unique_tag);
+/* Copies up to `max` more bytes of a staged upload's prefix. Returns 1 once the copy is
+ * complete (at once when there is none), 0 when more remains, -1 with errno (EINVAL: the
+ * target shrank meanwhile; ENOSPC/EDQUOT). After -1 the upload is still open: abort it. */
+int upload_copy_step(upload *u, off_t max);
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
  * aborted without keeping data). */
 int upload_commit(upload *u);

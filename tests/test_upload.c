@@ -263,6 +263,43 @@ START_TEST(test_appe_from_target)
 }
 END_TEST
 
+/* A staged APPE copies the target in steps; the file is whole only after the last. */
+START_TEST(test_staged_copy_in_steps)
+{
+    put_file("s", "0123456789");
+    upload u;
+    ck_assert_int_eq(upload_begin_staged(&u, &v, "/s", UPLOAD_APPEND, 0, 1), 0);
+    ck_assert_int_eq(u.offset, 10);
+    int steps = 0, r;
+    while ((r = upload_copy_step(&u, 4)) == 0)
+        steps++;
+    ck_assert_int_eq(r, 1);
+    ck_assert_int_eq(steps, 2); /* 4 + 4 + 2 */
+    ck_assert_int_eq(upload_copy_step(&u, 4), 1);
+    wr(&u, "ab");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("s"), "0123456789ab");
+    ck_assert_int_eq(internal_files("."), 0);
+}
+END_TEST
+
+/* The target shrinks between two steps: EINVAL, and aborting leaves the directory clean. */
+START_TEST(test_staged_copy_of_a_shrinking_target)
+{
+    put_file("t", "0123456789");
+    upload u;
+    ck_assert_int_eq(upload_begin_staged(&u, &v, "/t", UPLOAD_RESTART, 8, 1), 0);
+    ck_assert_int_eq(upload_copy_step(&u, 4), 0);
+    put_file("t", "01");
+    errno = 0;
+    ck_assert_int_eq(upload_copy_step(&u, 4), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    upload_abort(&u, true); /* a partial copy of the target is not worth keeping */
+    ck_assert_int_eq(internal_files("."), 0);
+    ck_assert_str_eq(content("t"), "01");
+}
+END_TEST
+
 START_TEST(test_copied_prefix_alone_is_not_kept)
 {
     /* APPE, or REST + STOR, copies the target's bytes first. Aborted before a byte of its
@@ -592,6 +629,8 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_abort_without_keep);
     tcase_add_test(tc, test_abort_with_keep);
     tcase_add_test(tc, test_copied_prefix_alone_is_not_kept);
+    tcase_add_test(tc, test_staged_copy_in_steps);
+    tcase_add_test(tc, test_staged_copy_of_a_shrinking_target);
     tcase_add_test(tc, test_rest_from_partial);
     tcase_add_test(tc, test_rest_from_partial_fails_again);
     tcase_add_test(tc, test_appe_from_partial);

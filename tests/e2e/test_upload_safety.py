@@ -663,6 +663,66 @@ class TestBusyWriter(ServerTestCase):
             return None
 
 
+class TestAppendCopyInSlices(UploadSafetyBase):
+    """APPE onto a large file starts from a copy of it, made on the worker pool that also
+    checks passwords and hashes files. With one worker, a HASH sent while the copy runs must
+    get its turn between slices of the copy, not after all of it."""
+    server_kwargs = {"args": ["--workers", "1"]}
+    SIZE = 256 << 20  # 16 slices; about 0.5 s of copying here
+
+    def start_appe(self, name):
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        c.send("APPE %s\r\n" % name)
+        return c, ds
+
+    def test_a_hash_is_answered_while_the_copy_runs(self):
+        self.srv.make_sparse("big.bin", self.SIZE)
+        self.srv.write("small.txt", b"small")
+        b = self.srv.control()
+        b.login()
+        a, ds = self.start_appe("big.bin")
+        time.sleep(0.05)  # the copy's first slice is on the worker
+        b.send("HASH small.txt\r\n")
+        code, text = b.reply(timeout=60)
+        self.assertEqual(code, 213, text)
+        a.sock.setblocking(False)
+        try:
+            early = a.sock.recv(4096)
+        except BlockingIOError:
+            early = b""
+        a.sock.setblocking(True)
+        self.assertEqual(early, b"", "the APPE's copy ended before the HASH was answered")
+        code, text = a.reply(timeout=60)
+        self.assertIn(code, (125, 150), text)
+        ds.sendall(b"tail")
+        ds.close()
+        self.assertEqual(a.reply(timeout=60)[0], 226)
+        self.assertEqual(os.path.getsize(self.srv.local("big.bin")), self.SIZE + 4)
+        with open(self.srv.local("big.bin"), "rb") as fh:
+            fh.seek(self.SIZE - 4)
+            self.assertEqual(fh.read(), bytes(4) + b"tail")
+        a.close()
+        b.close()
+
+    def test_a_session_closed_mid_copy_leaves_nothing_behind(self):
+        self.srv.make_sparse("big.bin", self.SIZE)
+        a, ds = self.start_appe("big.bin")
+        time.sleep(0.05)
+        a.close()
+        ds.close()
+        self.assertTrue(self.srv.wait_log(r": disconnected", timeout=10))
+        directory = os.path.dirname(self.srv.local("big.bin"))
+        leftovers = lambda: [n for n in os.listdir(directory) if n.startswith(INTERNAL_PREFIXES)]
+        # the copy stops at its next slice and its file goes: it only repeats big.bin
+        self.assertTrue(wait_for(lambda: not leftovers(), 20), leftovers())
+        self.assertEqual(os.path.getsize(self.srv.local("big.bin")), self.SIZE)
+        f = self.srv.ftp()
+        self.assertEqual(f.size("big.bin"), self.SIZE)
+
+
 class TestSlowLargeUpload(UploadSafetyBase):
     """Once an upload goes to the writers its socket wakes the loop only for 256 KiB at a time
     (SO_RCVLOWAT). A client that then trickles must still be served and never be timed out."""
