@@ -188,9 +188,11 @@ static void op_done(void *ud, int status, bool reusable)
     status = settle_download(t, status);
     if (status == FTPC_OK && t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0)
         ftpc_segget_drop_stale(t->local);
-    /* A line held for a check that did not run (or did not say) ends as the transfer did. */
-    ftpc_bar_done(t->held_bar, status == FTPC_OK);
+    /* A line held for a check that did not run (or did not say), or for the rename after it,
+     * ends as the transfer did. */
+    ftpc_bar_done_note(t->held_bar, status == FTPC_OK, t->held_note[0] ? t->held_note : NULL);
     t->held_bar = NULL;
+    t->held_note[0] = '\0';
     t->hold_bar = false;
     if (s->p != NULL) {
         ftpc_segput_free(s->p);

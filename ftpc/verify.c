@@ -511,17 +511,22 @@ void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo 
                         const char *detail)
 {
     /* The transfer's line waited for this: a match goes into its summary, anything else
-     * follows it on a line of its own. */
+     * follows it on a line of its own. A download still to be renamed into place keeps its
+     * line up until the rename is done (jobs.c ends it). */
     if (t->held_bar != NULL && verified) {
-        char note[96];
-        snprintf(note, sizeof(note), "verified %s%s%s%s", ftpc_hash_label(algo),
+        snprintf(t->held_note, sizeof(t->held_note), "verified %s%s%s%s", ftpc_hash_label(algo),
                  detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "");
-        ftpc_bar_done_note(t->held_bar, true, note);
+        if (t->rename_pending)
+            return;
+        ftpc_bar_done_note(t->held_bar, true, t->held_note);
         t->held_bar = NULL;
+        t->held_note[0] = '\0';
         return;
     }
-    ftpc_bar_done(t->held_bar, true);
-    t->held_bar = NULL;
+    if (!t->rename_pending) {
+        ftpc_bar_done(t->held_bar, true);
+        t->held_bar = NULL;
+    }
     if (ctx->opts->quiet)
         return;
     const char *name = ftpc_task_name(t);

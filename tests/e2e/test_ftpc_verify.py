@@ -127,6 +127,28 @@ class TestVerifyFtpd(FtpcCase):
         self.assertEqual(self.read_local("live2.bin"), old)
         self.assertFalse(os.path.exists(part))
 
+    def test_failed_rename_after_the_check_prints_no_summary(self):
+        """A verified download over a file that cannot be replaced (immutable): the error says
+        why, and no summary line reads as if the file had arrived."""
+        data = self.srv.make_file("imm.bin", 100000, seed=49)
+        self.write_local("imm.bin", b"old")
+        target = self.local("imm.bin")
+        if subprocess.run(["chattr", "+i", target], capture_output=True).returncode != 0:
+            self.skipTest("chattr +i is not available here")
+        try:
+            p = self.popen("get", self.srv.url("imm.bin"))
+            out, err = p.communicate(timeout=60)
+        finally:
+            subprocess.run(["chattr", "-i", target], capture_output=True)
+        err = err.decode()
+        self.no_sanitizer(err)
+        self.assertEqual(p.returncode, 6, err)
+        self.assertRegex(err, r"renaming \.imm\.bin\.ftpc-part to imm\.bin: Operation not permitted")
+        self.assertNotIn("verified", err)
+        self.assertNotRegex(err, r"(?m)^imm\.bin: ")
+        self.assertEqual(self.read_local("imm.bin"), b"old")
+        self.assertEqual(self.read_local(".imm.bin.ftpc-part"), data)
+
     def test_source_changed_during_put(self):
         size = 2 * MiB
         src = data_bytes(size, 47)
