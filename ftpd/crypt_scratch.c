@@ -70,9 +70,10 @@ static int sys_munmap(void *addr, size_t len)
 
 #define HUGE_PAGE (2u << 20)
 
-/* Maps len bytes on a huge-page boundary and asks for huge pages. yescrypt reads its 16 MiB
- * at random: with 4 KiB pages nearly every read misses the TLB, and the page walks cost the
- * hash time and evict cache lines that a running transfer uses. */
+/* Maps len bytes on a huge-page boundary and asks for huge pages. A worker gives its region
+ * back when it goes idle, so the first check after a quiet spell maps it afresh: with 4 KiB
+ * pages that was about 4,100 page faults, most of the check's 57 ms here, against 11 ms with
+ * huge pages. */
 static void *map_huge(size_t len, int prot, int flags)
 {
     size_t span = len + HUGE_PAGE;
