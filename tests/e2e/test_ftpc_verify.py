@@ -154,7 +154,17 @@ class TestVerifyFtpd(FtpcCase):
         src = data_bytes(size, 47)
         self.write_local("src.bin", src)
         p = self.popen("--limit-rate", "1M", "put", "src.bin", self.srv.url("dst.bin"))
-        time.sleep(0.6)
+        # the head is changed once the server has it (not after a fixed time: a loaded
+        # machine may not have logged in by then); the rest takes about 2 s
+        def uploading():
+            for n in self.srv.internal_files():
+                try:
+                    if os.path.getsize(self.srv.local(n)) >= 65536:
+                        return True
+                except OSError:  # committed meanwhile
+                    pass
+            return False
+        self.assertTrue(wait_for(uploading, 20), "the upload never began")
         with open(self.local("src.bin"), "r+b") as fh:
             fh.write(b"\0" * 4096)
         out, err = p.communicate(timeout=60)
