@@ -486,7 +486,12 @@ class TestDataTimeout(ServerTestCase):
             c.send("LIST\r\n" + "NOOP\r\n" * 2000)
             time.sleep(0.3)
             c.close()
-            self.assertTrue(wait_for(lambda: "commands waiting" in srv.log_text(), 2))
+            # "commands waiting" is logged just before the session closes: its fd is free
+            # once "disconnected" follows (f stays connected)
+            def gone():
+                text = srv.log_text()
+                return ": disconnected" in text.partition("commands waiting")[2]
+            self.assertTrue(wait_for(gone, 2), srv.log_text()[-2000:])
             for _ in range(3):
                 self.assertEqual(f.nlst(), [])
             self.assertEqual(reply(f, "NOOP")[0], 200)
