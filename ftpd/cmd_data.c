@@ -16,6 +16,7 @@
 #include "dataarg.h"
 #include "dirlist.h"
 #include "ftps.h"
+#include "log.h"
 #include "net.h"
 #include "path.h"
 #include "server.h"
@@ -309,8 +310,9 @@ typedef struct prepare_job {
     upload_mode mode;
     off_t rest;
     upload up;
-    bool begun; /* upload_begin_staged has succeeded: up is open */
-    int rc;     /* -1 failed (err), 0 more to copy, 1 ready */
+    bool begun;     /* upload_begin_staged has succeeded: up is open */
+    bool cancelled; /* ABOR came: no further slice, the upload gets 426 */
+    int rc;         /* -1 failed (err), 0 more to copy, 1 ready */
     int err;
 } prepare_job;
 
@@ -353,11 +355,29 @@ void session_discard_prepare(session *s)
     s->prepare = NULL;
 }
 
+void session_cancel_prepare(session *s)
+{
+    if (s->prepare)
+        s->prepare->cancelled = true; /* prepare_done acts on it, on this thread */
+}
+
 static void prepare_done(void *arg)
 {
     prepare_job *j = arg;
     session *s = j->s;
     bool ours = s->state != SESS_CLOSED && s->xfer && s->xfer->seq == j->xfer_seq;
+    if (ours && j->cancelled) {
+        s->jobs--;
+        s->prepare = NULL;
+        if (j->begun)
+            upload_abort(&j->up, false); /* nothing came: a copy alone is not worth keeping */
+        session_log(s, "%s %s aborted by the client (ABOR) while its file was being copied",
+                    j->verb, j->vpath);
+        session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
+        free_prepare(j);
+        session_resume(s);
+        return;
+    }
     if (ours && j->rc == 0) {
         /* More to copy: the client is waiting, not idle. */
         s->last_activity = ev_now(s->srv->loop);
@@ -374,6 +394,10 @@ static void prepare_done(void *arg)
         s->xfer->up = j->up;
         upload_ready(s, s->xfer, j->verb);
     } else if (j->begun) {
+        if (j->rc == 0)
+            log_info("[%lu] %s %s: the copy of the existing file stopped at %jd of %jd bytes: "
+                     "the session or its data channel has gone",
+                     s->id, j->verb, j->vpath, (intmax_t)j->up.copied, (intmax_t)j->up.offset);
         upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
     } else if (ours) {
         upload_failed(s, j->err, j->verb, j->vpath, j->mode);

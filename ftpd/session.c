@@ -57,9 +57,15 @@ static bool has_deferred(const session *s)
  * being read, as far as `in` holds, and looked through for one (line_waiting). */
 static bool watching_for_abor(const session *s)
 {
+    if (s->state != SESS_READY || (s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE)))
+        return false;
+    /* An APPE or REST+STOR whose copy of the existing file runs on the workers (cmd_data.c)
+     * holds the session's input too, for seconds with a large file: ABOR, or the client's
+     * going, must stop that copy. */
+    if (s->prepare)
+        return true;
     bool held = ((s->flags & SF_READ_PAUSED) && has_deferred(s)) || (s->flags & SF_OUT_BACKLOG);
-    return s->state == SESS_READY && held && xfer_busy(s->xfer) &&
-           !(s->flags & (SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+    return held && xfer_busy(s->xfer);
 }
 
 static bool wants_input(const session *s)
@@ -106,6 +112,8 @@ static bool line_waiting(const buf *in, const char *verb)
  * too: the client may open the data connection after it (quit_waits). */
 static bool keeps_session_at_eof(const session *s)
 {
+    if (s->prepare) /* unannounced as well: only "put file; bye" keeps it */
+        return line_waiting(&s->in, "QUIT");
     if (!xfer_unannounced(s->xfer))
         return true;
     if (s->xfer->kind != XK_STOR)
@@ -587,8 +595,12 @@ void session_resume(session *s)
 
 static void close_gone_client(session *s)
 {
-    session_log(s, "the client closed the connection before the data connection came, with "
-                   "commands waiting");
+    if (s->prepare)
+        session_log(s, "the client closed the connection while its upload's file was being "
+                       "copied");
+    else
+        session_log(s, "the client closed the connection before the data connection came, "
+                       "with commands waiting");
     session_close(s);
 }
 
@@ -611,8 +623,12 @@ static void read_input(session *s)
                 process_input(s);
             /* The transfer's end (426) resumes the session: the waiting lines then run in
              * order, the ABOR last, with nothing left to abort. */
-            if (watching_for_abor(s) && line_waiting(&s->in, "ABOR"))
-                xfer_cut(s);
+            if (watching_for_abor(s) && line_waiting(&s->in, "ABOR")) {
+                if (s->prepare)
+                    session_cancel_prepare(s);
+                else
+                    xfer_cut(s);
+            }
             if (s->state == SESS_CLOSED)
                 return;
             if ((size_t)n < avail && stream_pending(&s->ctl) == 0)

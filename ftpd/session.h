@@ -117,6 +117,9 @@ void session_discard_auth(session *s);
 /* Frees a HASH that will never report back (the worker pool was stopped; cmd_hash.c). */
 void session_discard_hash(session *s);
 void session_discard_prepare(session *s);
+/* ABOR came while an upload is being prepared: its copy stops after the slice on the workers
+ * now, and the upload gets 426 (cmd_data.c). The ABOR itself then runs in its turn. */
+void session_cancel_prepare(session *s);
 /* The account the session is logged in as, "anonymous", or "-" before a login. */
 const char *session_who(const session *s);
 /* Logs "[id] peer user: message" at info level. */

@@ -707,20 +707,43 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         a.close()
         b.close()
 
-    def test_a_session_closed_mid_copy_leaves_nothing_behind(self):
-        self.srv.make_sparse("big.bin", self.SIZE)
-        a, ds = self.start_appe("big.bin")
+    def test_a_session_closed_mid_copy_stops_it_and_leaves_nothing_behind(self):
+        # 1 GiB: 64 slices, far more than the copy does before the close is seen
+        size = 1 << 30
+        self.srv.make_sparse("huge.bin", size)
+        a, ds = self.start_appe("huge.bin")
         time.sleep(0.05)
         a.close()
         ds.close()
-        self.assertTrue(self.srv.wait_log(r": disconnected", timeout=10))
-        directory = os.path.dirname(self.srv.local("big.bin"))
+        stopped = self.srv.wait_log(r"APPE /huge\.bin: the copy of the existing file stopped at "
+                                    r"(\d+) of (\d+) bytes", timeout=60)
+        self.assertIsNotNone(stopped, self.srv.log_text()[-2000:])
+        self.assertLess(int(stopped.group(1)), size)
+        self.assertEqual(int(stopped.group(2)), size)
+        directory = os.path.dirname(self.srv.local("huge.bin"))
         leftovers = lambda: [n for n in os.listdir(directory) if n.startswith(INTERNAL_PREFIXES)]
-        # the copy stops at its next slice and its file goes: it only repeats big.bin
         self.assertTrue(wait_for(lambda: not leftovers(), 20), leftovers())
-        self.assertEqual(os.path.getsize(self.srv.local("big.bin")), self.SIZE)
+        self.assertEqual(os.path.getsize(self.srv.local("huge.bin")), size)
         f = self.srv.ftp()
-        self.assertEqual(f.size("big.bin"), self.SIZE)
+        self.assertEqual(f.size("huge.bin"), size)
+
+    def test_abor_stops_the_copy(self):
+        # ABOR before the 150: the APPE gets 426, the ABOR 226, and the file is as it was
+        size = 1 << 30
+        self.srv.make_sparse("huge.bin", size)
+        a, ds = self.start_appe("huge.bin")
+        time.sleep(0.05)
+        a.send("ABOR\r\n")
+        code, text = a.reply(timeout=60)
+        self.assertEqual(code, 426, text)
+        self.assertEqual(a.reply(timeout=60)[0], 226)
+        self.assertEqual(a.cmd("NOOP")[0], 200)
+        self.assertRegex(self.srv.log_text(), r"APPE /huge\.bin aborted by the client \(ABOR\)")
+        directory = os.path.dirname(self.srv.local("huge.bin"))
+        self.assertEqual([n for n in os.listdir(directory) if n.startswith(INTERNAL_PREFIXES)], [])
+        self.assertEqual(os.path.getsize(self.srv.local("huge.bin")), size)
+        ds.close()
+        a.close()
 
 
 class TestSlowLargeUpload(UploadSafetyBase):
