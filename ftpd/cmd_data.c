@@ -381,7 +381,7 @@ static void prepare_done(void *arg)
     if (ours && j->rc == 0) {
         /* More to copy: the client is waiting, not idle. */
         s->last_activity = ev_now(s->srv->loop);
-        if (workq_submit(s->srv->wq, prepare_fn, prepare_done, j) == 0)
+        if (workq_submit(server_work_queue(s->srv), prepare_fn, prepare_done, j) == 0)
             return;
         j->err = errno;
         j->rc = -1;
@@ -438,7 +438,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     j->verb = verb;
     j->mode = mode;
     j->rest = rest;
-    if (workq_submit(s->srv->wq, prepare_fn, prepare_done, j) < 0) {
+    if (workq_submit(server_work_queue(s->srv), prepare_fn, prepare_done, j) < 0) {
         free_prepare(j);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot start the upload now.");
         return;

@@ -170,7 +170,7 @@ static void hash_done(void *arg)
     if (live && j->rc == 0) {
         /* More to hash: the client is waiting, not idle. */
         s->last_activity = ev_now(s->srv->loop);
-        if (workq_submit(s->srv->wq, hash_fn, hash_done, j) == 0)
+        if (workq_submit(server_work_queue(s->srv), hash_fn, hash_done, j) == 0)
             return;
         job_fail(j, FTP_LOCAL_ERROR, errno);
     }
@@ -199,7 +199,7 @@ void cmd_hash(session *s, const char *arg)
     s->rang_set = false; /* a range applies to one HASH */
     if (session_path(s, arg, vpath) < 0)
         return;
-    if (workq_pending(s->srv->wq) > HASH_BUSY_JOBS) {
+    if (server_work_pending(s->srv) > HASH_BUSY_JOBS) {
         session_reply(s, FTP_FILE_BUSY, "Server busy hashing: try HASH again later.");
         return;
     }
@@ -221,7 +221,7 @@ void cmd_hash(session *s, const char *arg)
     j->ranged = ranged;
     j->rstart = s->rang_start;
     j->rend = s->rang_end;
-    if (workq_submit(s->srv->wq, hash_fn, hash_done, j) < 0) {
+    if (workq_submit(server_work_queue(s->srv), hash_fn, hash_done, j) < 0) {
         free_job(j);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot start the hash now.");
         return;

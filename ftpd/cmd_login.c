@@ -173,7 +173,7 @@ void cmd_pass(session *s, const char *arg)
         return;
     }
     job->s = s;
-    if (workq_submit(s->srv->wq, check_fn, check_done, job) < 0) {
+    if (workq_submit(server_work_queue(s->srv), check_fn, check_done, job) < 0) {
         free_job(job);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot check the password now.");
         return;

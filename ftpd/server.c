@@ -115,6 +115,12 @@ int server_start(server *srv)
         return -1;
     }
     workq_set_idle_hook(srv->wq, crypt_scratch_release);
+    srv->wq_fg = workq_new_foreground(srv->loop, threads);
+    if (!srv->wq_fg) {
+        log_error("cannot start worker threads: %s", strerror(errno));
+        return -1;
+    }
+    workq_set_idle_hook(srv->wq_fg, crypt_scratch_release);
     srv->uw = upwriter_new(srv->loop, threads);
     if (!srv->uw) {
         log_error("cannot start upload writer threads: %s", strerror(errno));
@@ -187,6 +193,16 @@ static long dl_tick_cb(ev_loop *loop, ev_timer *t, void *ud)
     server *srv = ud;
     dlslots_tick(&srv->dl_slots, ev_now(loop));
     return dlslots_busy(&srv->dl_slots) ? DLSLOT_TICK_MS : EV_TIMER_STOP;
+}
+
+workq *server_work_queue(server *srv)
+{
+    return srv->running_transfers > 0 || !srv->wq_fg ? srv->wq : srv->wq_fg;
+}
+
+size_t server_work_pending(const server *srv)
+{
+    return (srv->wq ? workq_pending(srv->wq) : 0) + (srv->wq_fg ? workq_pending(srv->wq_fg) : 0);
 }
 
 void server_transfer_started(server *srv)
@@ -284,6 +300,10 @@ void server_shutdown(server *srv)
     if (srv->wq) {
         workq_free(srv->wq);
         srv->wq = NULL;
+    }
+    if (srv->wq_fg) {
+        workq_free(srv->wq_fg);
+        srv->wq_fg = NULL;
     }
     upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
     srv->uw = NULL;

@@ -19,7 +19,8 @@ typedef struct server {
     const ftpd_config *cfg;
     const ftpd_users *users;
     ev_loop *loop;
-    workq *wq;
+    workq *wq;           /* slow work while transfers run: idle CPU priority (workq.h) */
+    workq *wq_fg;        /* slow work while none runs: normal priority (server_work_queue) */
     struct upwriter *uw; /* moves plain binary uploads into their files (upwriter.h) */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
@@ -41,6 +42,15 @@ typedef struct server {
     ev_timer dl_tick;             /* runs dlslots_tick while a download waits for a slot */
     struct close_job *close_jobs; /* server_close_later jobs not yet delivered */
 } server;
+
+/* The pool for a password check or other slow work submitted now. While transfers run it is
+ * the idle-priority pool, so a login storm takes only CPU they leave; while none runs there
+ * is nothing to protect, and the normal-priority pool keeps logins from starving behind other
+ * programs busy on the machine (at idle priority two CPU-bound processes held each login's
+ * reply for a quarter to half a second). */
+workq *server_work_queue(server *srv);
+/* Jobs queued or running on both pools. */
+size_t server_work_pending(const server *srv);
 
 /* Binds every configured listener and opens the transfer log: the steps that may need
  * privileges. Returns 0 or -1 with a message logged. */
