@@ -370,7 +370,7 @@ static void prepare_done(void *arg)
         s->jobs--;
         s->prepare = NULL;
         if (j->begun)
-            upload_abort(&j->up, false); /* nothing came: a copy alone is not worth keeping */
+            upload_abort(&j->up, true); /* a claimed partial stays; a bare copy is dropped */
         session_log(s, "%s %s aborted by the client (ABOR) while its file was being copied",
                     j->verb, j->vpath);
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);

@@ -745,6 +745,32 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         ds.close()
         a.close()
 
+    def test_abor_keeps_the_claimed_partial(self):
+        # REST onto a kept partial, STOR and ABOR in one packet: the ABOR reaches the upload
+        # while the partial is being claimed; the resume point must survive it
+        full = data_bytes(200000, 41)
+        self.srv.write(".ftpd-partial.x.bin", full[:100000])
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        c.send("REST 100000\r\nSTOR x.bin\r\nABOR\r\n")
+        self.assertEqual(c.reply(timeout=20)[0], 350)
+        code, text = c.reply(timeout=20)
+        if code in (125, 150):
+            code, text = c.reply(timeout=20)
+        self.assertEqual(code, 426, text)
+        self.assertEqual(c.reply(timeout=20)[0], 226)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        ds.close()
+        c.close()
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("x.bin"), 100000)
+        stor(f, "x.bin", full[100000:], rest=100000)
+        self.assertEqual(sha(self.srv.read("x.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
 
 class TestSlowLargeUpload(UploadSafetyBase):
     """Once an upload goes to the writers its socket wakes the loop only for 256 KiB at a time
