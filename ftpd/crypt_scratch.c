@@ -76,6 +76,10 @@ static int sys_munmap(void *addr, size_t len)
  * huge pages. */
 static void *map_huge(size_t len, int prot, int flags)
 {
+    /* yescrypt asks for 16801856 bytes, not a whole number of pages; the tail to give back
+     * must start on a page boundary or munmap() refuses it and 2 MiB of address space leaks. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    len = (len + page - 1) & ~(page - 1);
     size_t span = len + HUGE_PAGE;
     char *p = sys_mmap(NULL, span, prot, flags, -1, 0);
     if (p == MAP_FAILED)

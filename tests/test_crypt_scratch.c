@@ -4,6 +4,7 @@
 #include <crypt.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -92,7 +93,6 @@ static void *check_on_thread(void *arg)
     return NULL;
 }
 
-/* Each thread keeps its own region: two checking at once must both be right. */
 /* The kept region starts on a huge-page boundary, where the kernel can back it with huge
  * pages: a fresh region then takes a few page faults instead of thousands. */
 START_TEST(test_scratch_is_huge_page_aligned)
@@ -111,6 +111,44 @@ START_TEST(test_scratch_is_huge_page_aligned)
 }
 END_TEST
 
+static long vm_size_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    long kib = -1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    ck_assert_int_gt(kib, 0);
+    return kib;
+}
+
+/* yescrypt's request is not a whole number of pages (16801856 bytes at Debian's cost). A
+ * region mapped and given back again and again must leave the address space as it was. */
+START_TEST(test_an_odd_sized_region_leaves_nothing_mapped)
+{
+    if (!crypt_scratch_enabled())
+        return;
+    size_t len = 16801856;
+    long before = vm_size_kib();
+    for (int i = 0; i < 8; i++) {
+        crypt_scratch_begin();
+        unsigned char *p =
+            mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ck_assert_ptr_ne(p, MAP_FAILED);
+        p[len - 1] = 1;
+        ck_assert_int_eq(munmap(p, len), 0);
+        crypt_scratch_end();
+        crypt_scratch_release();
+    }
+    long grown = vm_size_kib() - before;
+    ck_assert_msg(grown < 1024, "the address space grew by %ld KiB over 8 regions", grown);
+}
+END_TEST
+
+/* Each thread keeps its own region: two checking at once must both be right. */
 START_TEST(test_threads_keep_their_own)
 {
     make_hash();
@@ -134,6 +172,7 @@ int main(void)
     tcase_add_test(tc, test_other_mappings_untouched);
     tcase_add_test(tc, test_threads_keep_their_own);
     tcase_add_test(tc, test_scratch_is_huge_page_aligned);
+    tcase_add_test(tc, test_an_odd_sized_region_leaves_nothing_mapped);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
