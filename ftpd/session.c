@@ -503,6 +503,18 @@ static bool refuse_line(session *s, int code, const char *text)
     return true;
 }
 
+/* The transfer's end (426) resumes the session: the waiting lines then run in order, the
+ * ABOR last, with nothing left to abort. */
+static void stop_for_waiting_abor(session *s)
+{
+    if (s->state == SESS_CLOSED || !watching_for_abor(s) || !line_waiting(&s->in, "ABOR"))
+        return;
+    if (s->prepare)
+        session_cancel_prepare(s);
+    else
+        xfer_cut(s);
+}
+
 /* Runs the commands waiting in `in`, one at a time and in order. A command can end a
  * transfer (ABOR, or a settling upload committed when its client speaks), and ending it
  * resumes the session: that resume must not run the next lines before this one has replied,
@@ -575,6 +587,9 @@ static void process_input(session *s)
         !(s->flags & (SF_OUT_BACKLOG | SF_TURN_OVER)))
         session_close_after_flush(s);
     s->flags &= ~SF_IN_INPUT;
+    /* A transfer started from lines read in an earlier wakeup (a drain turn, or the resume
+     * after a transfer) would otherwise notice an ABOR already read only when more input came. */
+    stop_for_waiting_abor(s);
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
         buf_trim(&s->in);
 }
@@ -620,15 +635,9 @@ static void read_input(session *s)
         if (n > 0) {
             buf_commit(&s->in, (size_t)n);
             if (reading_allowed(s))
-                process_input(s);
-            /* The transfer's end (426) resumes the session: the waiting lines then run in
-             * order, the ABOR last, with nothing left to abort. */
-            if (watching_for_abor(s) && line_waiting(&s->in, "ABOR")) {
-                if (s->prepare)
-                    session_cancel_prepare(s);
-                else
-                    xfer_cut(s);
-            }
+                process_input(s); /* it ends by looking for an ABOR as well */
+            else
+                stop_for_waiting_abor(s);
             if (s->state == SESS_CLOSED)
                 return;
             if ((size_t)n < avail && stream_pending(&s->ctl) == 0)

@@ -745,6 +745,26 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         ds.close()
         a.close()
 
+    def test_abor_behind_lines_of_an_earlier_turn_stops_the_copy(self):
+        # the APPE comes after more lines than a turn runs, so it starts in a later turn,
+        # with its ABOR already read: no more input will come to point at it
+        size = 1 << 30
+        self.srv.make_sparse("huge.bin", size)
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        c.send("NOOP\r\n" * 8 + "APPE huge.bin\r\nABOR\r\n")
+        for _ in range(8):
+            self.assertEqual(c.reply(timeout=60)[0], 200)
+        code, text = c.reply(timeout=60)
+        self.assertEqual(code, 426, text)
+        self.assertEqual(c.reply(timeout=60)[0], 226)
+        self.assertRegex(self.srv.log_text(), r"APPE /huge\.bin aborted by the client \(ABOR\)")
+        self.assertEqual(os.path.getsize(self.srv.local("huge.bin")), size)
+        ds.close()
+        c.close()
+
     def test_abor_keeps_the_claimed_partial(self):
         # REST onto a kept partial, STOR and ABOR in one packet: the ABOR reaches the upload
         # while the partial is being claimed; the resume point must survive it
