@@ -369,8 +369,8 @@ static void prepare_done(void *arg)
     if (ours && j->cancelled) {
         s->jobs--;
         s->prepare = NULL;
-        if (j->begun)
-            upload_abort(&j->up, true); /* a claimed partial stays; a bare copy is dropped */
+        if (j->begun) /* a claimed partial stays; a bare copy is dropped */
+            server_close_later(s->srv, upload_abort_detach(&j->up, true));
         session_log(s, "%s %s aborted by the client (ABOR) while its file was being copied",
                     j->verb, j->vpath);
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
@@ -398,7 +398,8 @@ static void prepare_done(void *arg)
             log_info("[%lu] %s %s: the copy of the existing file stopped at %jd of %jd bytes: "
                      "the session or its data channel has gone",
                      s->id, j->verb, j->vpath, (intmax_t)j->up.copied, (intmax_t)j->up.offset);
-        upload_abort(&j->up, true); /* the channel went away meanwhile: keep what was there */
+        /* the channel went away meanwhile: keep what was there */
+        server_close_later(s->srv, upload_abort_detach(&j->up, true));
     } else if (ours) {
         upload_failed(s, j->err, j->verb, j->vpath, j->mode);
     }

@@ -252,6 +252,12 @@ static void close_done(void *arg)
 
 void server_close_later(server *srv, int fd)
 {
+    if (fd < 0)
+        return;
+    if (!srv->wq) { /* shutting down: the pool is gone */
+        close(fd);
+        return;
+    }
     close_job *j = calloc(1, sizeof *j);
     if (j) {
         j->srv = srv;

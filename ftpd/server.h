@@ -61,8 +61,8 @@ int server_start(server *srv);
 /* Closes every session and listener and frees what the server holds. */
 void server_shutdown(server *srv);
 
-/* Closes fd on a worker thread: the last reference to a large replaced file frees its
- * storage, which must not stall the loop. */
+/* Closes fd on a worker thread: the last reference to a large replaced or dropped file frees
+ * its storage, which must not stall the loop. A negative fd is ignored. */
 void server_close_later(server *srv, int fd);
 
 /* A transfer started or ended moving bytes. While any runs, background work leaves one core

@@ -526,10 +526,10 @@ int upload_commit_keep_old(upload *u, int *old_fd)
     return 0;
 }
 
-void upload_abort(upload *u, bool keep_partial)
+int upload_abort_detach(upload *u, bool keep_partial)
 {
     if (u->dir_fd < 0)
-        return;
+        return -1;
     int saved = errno;
     struct stat st;
     bool keep = false;
@@ -548,8 +548,19 @@ void upload_abort(upload *u, bool keep_partial)
     if (!keep || partial_name(partial, sizeof(partial), u->target) < 0 ||
         renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0)
         unlinkat(u->dir_fd, u->temp, 0);
-    close_fd(&u->fd);
+    int fd = u->fd;
+    u->fd = -1;
     close_fd(&u->dir_fd);
+    errno = saved;
+    return fd;
+}
+
+void upload_abort(upload *u, bool keep_partial)
+{
+    int fd = upload_abort_detach(u, keep_partial);
+    int saved = errno;
+    if (fd >= 0)
+        close(fd);
     errno = saved;
 }
 

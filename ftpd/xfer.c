@@ -174,7 +174,7 @@ static void end_upload(xfer *x, bool keep_partial)
     session *s = x->s;
     upload_orphan *o = x->writing && !s->orphan ? malloc(sizeof *o) : NULL;
     if (!o) {
-        upload_abort(&x->up, keep_partial);
+        server_close_later(s->srv, upload_abort_detach(&x->up, keep_partial));
         return;
     }
     *o = (upload_orphan){.up = x->up, .keep = keep_partial, .seq = x->seq};
@@ -190,7 +190,7 @@ static void end_orphan(session *s)
     if (o->keep && o->up.fd >= 0 && fstat(o->up.fd, &st) == 0)
         session_log(s, "upload of %s: its writer finished; the partial holds %lld bytes",
                     o->up.target, (long long)st.st_size);
-    upload_abort(&o->up, o->keep);
+    server_close_later(s->srv, upload_abort_detach(&o->up, o->keep));
     free(o);
 }
 

@@ -139,6 +139,37 @@ START_TEST(test_abort_without_keep)
 }
 END_TEST
 
+/* The detached descriptor of a dropped upload is its file, already gone from the directory:
+ * closing it, wherever the caller does that, only frees the storage. */
+START_TEST(test_abort_detach_hands_back_the_unlinked_file)
+{
+    upload u;
+    put_file("f", "old");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_NEW, 0, 7), 0);
+    wr(&u, "partial data");
+    int fd = upload_abort_detach(&u, false);
+    ck_assert_int_ge(fd, 0);
+    struct stat st;
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(st.st_nlink, 0);
+    ck_assert_int_eq(st.st_size, 12);
+    ck_assert_int_eq(internal_files("."), 0);
+    ck_assert_str_eq(content("f"), "old");
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(upload_abort_detach(&u, false), -1); /* nothing more to hand back */
+
+    /* A kept partial: the descriptor is the partial's, still linked under its name. */
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_NEW, 0, 8), 0);
+    wr(&u, "abc");
+    fd = upload_abort_detach(&u, true);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(fstat(fd, &st), 0);
+    ck_assert_int_eq(st.st_nlink, 1);
+    ck_assert_int_eq(close(fd), 0);
+    ck_assert_str_eq(content(".ftpd-partial.f"), "abc");
+}
+END_TEST
+
 START_TEST(test_abort_with_keep)
 {
     upload u;
@@ -628,6 +659,7 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_new_commit_atomic);
     tcase_add_test(tc, test_abort_without_keep);
     tcase_add_test(tc, test_abort_with_keep);
+    tcase_add_test(tc, test_abort_detach_hands_back_the_unlinked_file);
     tcase_add_test(tc, test_copied_prefix_alone_is_not_kept);
     tcase_add_test(tc, test_staged_copy_in_steps);
     tcase_add_test(tc, test_staged_copy_of_a_shrinking_target);
