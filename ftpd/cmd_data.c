@@ -361,6 +361,40 @@ void session_cancel_prepare(session *s)
         s->prepare->cancelled = true; /* prepare_done acts on it, on this thread */
 }
 
+static void drop_append_lock(xfer *x)
+{
+    appendlock_release(&x->s->srv->append_locks, x->append_lock);
+    x->append_lock = NULL;
+}
+
+/* An APPE or a resumed STOR builds on the file's present bytes: a second one onto the same
+ * file at once would lose the first one's bytes when it renames its copy over the file.
+ * Returns 0, or -1 with the refusal sent. */
+static int take_append_lock(session *s, const char *verb, const char *vpath)
+{
+    xfer *x = s->xfer;
+    drop_append_lock(x);
+    const char *base;
+    int dfd = vfs_open_parent(&s->vfs, vpath, &base);
+    if (dfd < 0)
+        return 0; /* upload_begin meets the same fault and names it */
+    struct stat st;
+    int rc = fstat(dfd, &st);
+    if (rc == 0)
+        x->append_lock = appendlock_take(&s->srv->append_locks, st.st_dev, st.st_ino, base);
+    close(dfd);
+    if (rc < 0 || x->append_lock)
+        return 0;
+    if (errno == EBUSY)
+        session_reply(s, FTP_FILE_BUSY,
+                      "%s: %s is being appended to or resumed by another upload; try again "
+                      "when it ends.",
+                      verb, vpath);
+    else
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+    return -1;
+}
+
 static void prepare_done(void *arg)
 {
     prepare_job *j = arg;
@@ -369,6 +403,7 @@ static void prepare_done(void *arg)
     if (ours && j->cancelled) {
         s->jobs--;
         s->prepare = NULL;
+        drop_append_lock(s->xfer);
         if (j->begun) /* a claimed partial stays; a bare copy is dropped */
             server_close_later(s->srv, upload_abort_detach(&j->up, true));
         session_log(s, "%s %s aborted by the client (ABOR) while its file was being copied",
@@ -401,6 +436,7 @@ static void prepare_done(void *arg)
         /* the channel went away meanwhile: keep what was there */
         server_close_later(s->srv, upload_abort_detach(&j->up, true));
     } else if (ours) {
+        drop_append_lock(s->xfer);
         upload_failed(s, j->err, j->verb, j->vpath, j->mode);
     }
     free_prepare(j);
@@ -423,6 +459,8 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
             upload_ready(s, x, verb);
         return;
     }
+    if (take_append_lock(s, verb, vpath) < 0)
+        return;
     prepare_job *j = calloc(1, sizeof *j);
     if (j) {
         j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);
@@ -431,6 +469,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     if (!j || j->v.root_fd < 0 || !j->vpath) {
         if (j)
             free_prepare(j);
+        drop_append_lock(x);
         session_reply(s, FTP_LOCAL_ERROR, "Out of resources.");
         return;
     }
@@ -441,6 +480,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     j->rest = rest;
     if (workq_submit(server_work_queue(s->srv), prepare_fn, prepare_done, j) < 0) {
         free_prepare(j);
+        drop_append_lock(x);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot start the upload now.");
         return;
     }

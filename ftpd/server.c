@@ -329,6 +329,7 @@ void server_shutdown(server *srv)
         xfer_discard_orphan(s);
         session_free(s);
     }
+    appendlocks_free(&srv->append_locks);
     ipcount_free(&srv->per_ip);
     ftps_server_free(srv);
     if (srv->xferlog) {

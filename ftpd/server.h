@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "appendlock.h"
 #include "config.h"
 #include "dlslots.h"
 #include "ev.h"
@@ -41,6 +42,7 @@ typedef struct server {
     dlslots dl_slots;             /* downloads to clients on this host fed at once */
     ev_timer dl_tick;             /* runs dlslots_tick while a download waits for a slot */
     struct close_job *close_jobs; /* server_close_later jobs not yet delivered */
+    appendlocks append_locks;     /* files an APPE or a resumed STOR is building on */
 } server;
 
 /* The pool for a password check or other slow work submitted now. While transfers run it is

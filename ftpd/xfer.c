@@ -231,6 +231,7 @@ static void release(xfer *x, bool keep_partial)
         close(x->file_fd);
     if (x->uploading)
         end_upload(x, keep_partial);
+    appendlock_release(&x->s->srv->append_locks, x->append_lock);
     dirlist_free(x->dl);
     buf_free(&x->fbuf);
     buf_free(&x->zbuf);

@@ -72,6 +72,7 @@ typedef struct xfer {
     struct sockaddr_storage port_addr;
     int file_fd;
     upload up;
+    struct appendlock *append_lock; /* an APPE or resumed STOR holds its file (appendlock.h) */
     bool uploading;
     bool unique;      /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
     const char *verb; /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */

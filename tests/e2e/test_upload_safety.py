@@ -327,6 +327,48 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertIn(code, (250, 550), text)
         self.assertEqual(self.srv.read("other.bin"), b"other")
 
+    def test_a_second_append_onto_a_file_is_refused_while_the_first_runs(self):
+        # each APPE writes a copy of the file plus its bytes and renames it over the file:
+        # two at once would both start from the same bytes and the later rename would drop
+        # the other's append, after a 226 to both
+        base = data_bytes(100000, 42)
+        a = data_bytes(80000, 43)
+        b = data_bytes(70000, 44)
+        self.srv.write("log.bin", base)
+        c1, d1 = self.begin_upload("log.bin", a[:40000], cmd="APPE",
+                                   expect_size=len(base) + 40000)
+        c2 = self.srv.control()
+        c2.login()
+        self.assertEqual(c2.cmd("TYPE I")[0], 200)
+        d2 = c2.pasv()
+        code, text = c2.cmd("APPE log.bin")
+        self.assertEqual(code, 450, text)
+        self.assertIn("another upload", text)
+        self.assertEqual(c2.cmd("REST 100000")[0], 350)
+        code, text = c2.cmd("STOR log.bin")  # a resume builds on the file too
+        self.assertEqual(code, 450, text)
+        d2.close()
+        # another file, and a plain STOR, are not held up
+        f = self.srv.ftp()
+        stor(f, "other.bin", b"x" * 1000, cmd="APPE")
+        d1.sendall(a[40000:])
+        d1.close()
+        self.assertEqual(c1.reply(timeout=20)[0], 226)
+        c1.close()
+        stor(f, "log.bin", b, cmd="APPE")  # free again once the first has ended
+        self.assertEqual(sha(self.srv.read("log.bin")), sha(base + a + b))
+        c2.close()
+        # an aborted one gives the file back as well
+        c3, d3 = self.begin_upload("log.bin", b"c" * 1000, cmd="APPE",
+                                   expect_size=len(base + a + b) + 1000)
+        c3.send("ABOR\r\n")
+        self.assertEqual(c3.reply(timeout=20)[0], 426)
+        self.assertEqual(c3.reply(timeout=20)[0], 226)
+        d3.close()
+        stor(f, "log.bin", b"d" * 10, cmd="APPE")
+        self.assertEqual(sha(self.srv.read("log.bin")), sha(base + a + b + b"d" * 10))
+        c3.close()
+
 
 class TestFileModeGuards(UploadSafetyBase):
     def test_read_only_file_is_not_replaced(self):
