@@ -86,6 +86,21 @@ static bool is_verb(const char *p, size_t len, const char *verb)
 
 /* True when a whole line in `in` is the command verb, after any Telnet IAC pairs a client
  * puts in front of it (IP, and the Synch's DM when it comes inline as urgent data). */
+static bool line_is(const unsigned char *p, const unsigned char *eol, const char *verb)
+{
+    while (p < eol && (*p == ' ' || (*p == 0xFF && p + 1 < eol)))
+        p += *p == ' ' ? 1 : 2;
+    return is_verb((const char *)p, (size_t)(eol - p), verb);
+}
+
+/* True when the first whole line in `in` is the command verb (see line_waiting). */
+static bool next_line_is(const buf *in, const char *verb)
+{
+    const unsigned char *p = (const unsigned char *)buf_head(in);
+    const unsigned char *eol = memchr(p, '\n', buf_len(in));
+    return eol && line_is(p, eol, verb);
+}
+
 static bool line_waiting(const buf *in, const char *verb)
 {
     const unsigned char *p = (const unsigned char *)buf_head(in);
@@ -94,10 +109,7 @@ static bool line_waiting(const buf *in, const char *verb)
         const unsigned char *eol = memchr(p, '\n', (size_t)(end - p));
         if (!eol)
             return false;
-        const unsigned char *q = p;
-        while (q < eol && (*q == ' ' || (*q == 0xFF && q + 1 < eol)))
-            q += *q == ' ' ? 1 : 2;
-        if (is_verb((const char *)q, (size_t)(eol - q), verb))
+        if (line_is(p, eol, verb))
             return true;
         p = eol + 1;
     }
@@ -504,10 +516,16 @@ static bool refuse_line(session *s, int code, const char *text)
 }
 
 /* The transfer's end (426) resumes the session: the waiting lines then run in order, the
- * ABOR last, with nothing left to abort. */
-static void stop_for_waiting_abor(session *s)
+ * ABOR last, with nothing left to abort. Lines just read are looked through for an ABOR
+ * anywhere (it aborts what runs now, whatever waits between); lines read earlier only when
+ * the ABOR is next (next_only): such an ABOR stays in `in` until its turn, and each transfer
+ * started from the lines before it would otherwise be cut by it again. */
+static void stop_for_waiting_abor(session *s, bool next_only)
 {
-    if (s->state == SESS_CLOSED || !watching_for_abor(s) || !line_waiting(&s->in, "ABOR"))
+    if (s->state == SESS_CLOSED || !watching_for_abor(s))
+        return;
+    if (next_only ? has_deferred(s) || !next_line_is(&s->in, "ABOR")
+                  : !line_waiting(&s->in, "ABOR"))
         return;
     if (s->prepare)
         session_cancel_prepare(s);
@@ -589,7 +607,7 @@ static void process_input(session *s)
     s->flags &= ~SF_IN_INPUT;
     /* A transfer started from lines read in an earlier wakeup (a drain turn, or the resume
      * after a transfer) would otherwise notice an ABOR already read only when more input came. */
-    stop_for_waiting_abor(s);
+    stop_for_waiting_abor(s, true);
     if (s->state != SESS_CLOSED && buf_empty(&s->in))
         buf_trim(&s->in);
 }
@@ -635,9 +653,8 @@ static void read_input(session *s)
         if (n > 0) {
             buf_commit(&s->in, (size_t)n);
             if (reading_allowed(s))
-                process_input(s); /* it ends by looking for an ABOR as well */
-            else
-                stop_for_waiting_abor(s);
+                process_input(s);
+            stop_for_waiting_abor(s, false);
             if (s->state == SESS_CLOSED)
                 return;
             if ((size_t)n < avail && stream_pending(&s->ctl) == 0)

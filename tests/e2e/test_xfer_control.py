@@ -190,6 +190,25 @@ class TestStatAbor(ServerTestCase):
         codes = [c.reply(timeout=5)[0] for _ in range(3)]
         self.assertEqual(codes, [426, 226, 200])
 
+    def test_one_abor_cuts_only_the_transfer_it_found(self):
+        # An ABOR behind many pipelined LISTs aborts the one waiting when it was read; the
+        # LISTs after it then run in turn and wait for their own data connections. It is not
+        # taken up again by each of them (401 transfers were cut by one ABOR, recursively).
+        c = self.srv.control()
+        c.login()
+        c.send("PASV\r\nLIST\r\n" + "PASV\r\nLIST\r\n" * 200 + "ABOR\r\n")
+        self.assertEqual(c.reply(timeout=5)[0], 227)
+        self.assertEqual(c.reply(timeout=5)[0], 426)
+        self.assertEqual(c.reply(timeout=5)[0], 227)  # the next PASV; its LIST now waits
+        c.sock.settimeout(0.5)
+        try:
+            more = c.sock.recv(4096)
+        except socket.timeout:
+            more = b""
+        self.assertEqual(more, b"")
+        self.assertEqual(len(re.findall(r"LIST / failed", self.srv.log_text())), 1)
+        c.close()
+
     def retr_then_lines_before_the_data_connection(self, lines, n_replies):
         """Sends RETR of a small file and then `lines` before connecting for the data; returns
         the codes of the next n_replies replies."""
