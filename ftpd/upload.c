@@ -545,12 +545,18 @@ int upload_abort_detach(upload *u, bool keep_partial)
      * like the leftover of a dead server. */
     close_fd(&u->copy_fd);
     char partial[300];
-    if (!keep || partial_name(partial, sizeof(partial), u->target) < 0 ||
-        renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0)
+    if (keep && (partial_name(partial, sizeof(partial), u->target) < 0 ||
+                 renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0))
+        keep = false;
+    if (!keep)
         unlinkat(u->dir_fd, u->temp, 0);
     int fd = u->fd;
     u->fd = -1;
     close_fd(&u->dir_fd);
+    /* A kept partial is closed now: its descriptor holds the lock a resume claiming it waits
+     * for, and closing it frees nothing. */
+    if (keep)
+        close_fd(&fd);
     errno = saved;
     return fd;
 }

@@ -70,9 +70,10 @@ int upload_commit_keep_old(upload *u, int *old_fd);
  * kept partial, is kept as the target's partial file for a later resume; otherwise it is
  * removed (a copy of the target's bytes alone is not worth a partial). */
 void upload_abort(upload *u, bool keep_partial);
-/* As upload_abort, but hands back the file's descriptor (-1 if none) instead of closing it: a
- * dropped file is unlinked already, and its last close frees its storage, which for a file of
- * GiBs takes long enough (50-110 ms here) to be worth doing off the event loop. */
+/* As upload_abort, but hands back a dropped file's descriptor (-1 if none, or if the file
+ * was kept as a partial) instead of closing it: the file is unlinked already, and its last
+ * close frees its storage, which for a file of GiBs takes long enough (50-110 ms here) to be
+ * worth doing off the event loop. */
 int upload_abort_detach(upload *u, bool keep_partial);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
 off_t upload_resume_size(const vfs *v, const char *vpath);

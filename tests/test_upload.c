@@ -158,15 +158,14 @@ START_TEST(test_abort_detach_hands_back_the_unlinked_file)
     ck_assert_int_eq(close(fd), 0);
     ck_assert_int_eq(upload_abort_detach(&u, false), -1); /* nothing more to hand back */
 
-    /* A kept partial: the descriptor is the partial's, still linked under its name. */
+    /* A kept partial is closed at once: a resume claiming it must not wait for its lock. */
     ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_NEW, 0, 8), 0);
     wr(&u, "abc");
-    fd = upload_abort_detach(&u, true);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(fstat(fd, &st), 0);
-    ck_assert_int_eq(st.st_nlink, 1);
-    ck_assert_int_eq(close(fd), 0);
+    ck_assert_int_eq(upload_abort_detach(&u, true), -1);
     ck_assert_str_eq(content(".ftpd-partial.f"), "abc");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 3, 9), 0);
+    ck_assert(u.claimed);
+    upload_abort(&u, true);
 }
 END_TEST
 
