@@ -1144,6 +1144,12 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     }
     if (x->state == XS_RUNNING && x->slot.state == DLS_WAITING)
         x->last_progress = ev_now(loop); /* waiting in line is the server's doing */
+    if (s->prepare && s->xfer == x) {
+        /* The upload's copy of the existing file runs: the client waits for its 150, and
+         * dropping the channel now would leave the APPE without any reply. */
+        x->last_progress = ev_now(loop);
+        return (long)s->srv->cfg->data_timeout * 1000;
+    }
     if (x->state == XS_RUNNING && x->writing) {
         /* a writer moves this upload's bytes (or waits behind others, or for a slow disk):
          * the client is not idle */

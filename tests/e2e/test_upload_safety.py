@@ -780,7 +780,8 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         self.assertEqual(code, 426, text)
         self.assertEqual(a.reply(timeout=60)[0], 226)
         self.assertEqual(a.cmd("NOOP")[0], 200)
-        self.assertRegex(self.srv.log_text(), r"APPE /huge\.bin aborted by the client \(ABOR\)")
+        self.assertIsNotNone(self.srv.wait_log(r"APPE /huge\.bin aborted by the client \(ABOR\)",
+                                               timeout=10), self.srv.log_text()[-2000:])
         directory = os.path.dirname(self.srv.local("huge.bin"))
         self.assertEqual([n for n in os.listdir(directory) if n.startswith(INTERNAL_PREFIXES)], [])
         self.assertEqual(os.path.getsize(self.srv.local("huge.bin")), size)
@@ -802,7 +803,8 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         code, text = c.reply(timeout=60)
         self.assertEqual(code, 426, text)
         self.assertEqual(c.reply(timeout=60)[0], 226)
-        self.assertRegex(self.srv.log_text(), r"APPE /huge\.bin aborted by the client \(ABOR\)")
+        self.assertIsNotNone(self.srv.wait_log(r"APPE /huge\.bin aborted by the client \(ABOR\)",
+                                               timeout=10), self.srv.log_text()[-2000:])
         self.assertEqual(os.path.getsize(self.srv.local("huge.bin")), size)
         ds.close()
         c.close()
@@ -832,6 +834,29 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         stor(f, "x.bin", full[100000:], rest=100000)
         self.assertEqual(sha(self.srv.read("x.bin")), sha(full))
         self.assertEqual(self.srv.internal_files(), [])
+
+
+class TestCopyLongerThanTheDataTimeout(UploadSafetyBase):
+    """The copy that starts an APPE is the server's work: however long it takes, the data
+    timeout must not drop the channel under it (the APPE then never got a reply at all)."""
+    server_kwargs = {"args": ["--workers", "1", "--data-timeout", "1"]}
+
+    def test_appe_gets_its_150_after_a_long_copy(self):
+        size = 2 << 30  # a few seconds of copying here
+        self.srv.make_sparse("big.bin", size)
+        c = self.srv.control(timeout=120)
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        t0 = time.monotonic()
+        code, text = c.cmd("APPE big.bin", timeout=120)
+        took = time.monotonic() - t0
+        self.assertIn(code, (125, 150), "%s (after %.1f s)" % (text, took))
+        ds.sendall(b"tail")
+        ds.close()
+        self.assertEqual(c.reply(timeout=60)[0], 226)
+        self.assertEqual(os.path.getsize(self.srv.local("big.bin")), size + 4)
+        c.close()
 
 
 class TestSlowLargeUpload(UploadSafetyBase):

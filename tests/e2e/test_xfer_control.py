@@ -206,6 +206,7 @@ class TestStatAbor(ServerTestCase):
         except socket.timeout:
             more = b""
         self.assertEqual(more, b"")
+        self.assertTrue(self.srv.wait_log(r"LIST / failed"), self.srv.log_text()[-2000:])
         self.assertEqual(len(re.findall(r"LIST / failed", self.srv.log_text())), 1)
         c.close()
 
