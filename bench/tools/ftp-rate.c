@@ -137,8 +137,8 @@ int main(int argc, char **argv)
             return fail("PASV", line);
         unsigned h[4], p[2];
         char *paren = strchr(line, '(');
-        if (paren == NULL || sscanf(paren, "(%u,%u,%u,%u,%u,%u)", &h[0], &h[1], &h[2], &h[3],
-                                    &p[0], &p[1]) != 6)
+        if (paren == NULL ||
+            sscanf(paren, "(%u,%u,%u,%u,%u,%u)", &h[0], &h[1], &h[2], &h[3], &p[0], &p[1]) != 6)
             return fail("PASV reply", line);
         int d = dial(p[0] * 256 + p[1]);
         if (d < 0)
