@@ -84,7 +84,7 @@ static bool is_verb(const char *p, size_t len, const char *verb)
     return len >= 4 && strncasecmp(p, verb, 4) == 0 && (len == 4 || p[4] == '\r' || p[4] == ' ');
 }
 
-/* True when a whole line in `in` is the command verb, after any Telnet IAC pairs a client
+/* True when the line from p to eol is the command verb, after any Telnet IAC pairs a client
  * puts in front of it (IP, and the Synch's DM when it comes inline as urgent data). */
 static bool line_is(const unsigned char *p, const unsigned char *eol, const char *verb)
 {
@@ -101,6 +101,7 @@ static bool next_line_is(const buf *in, const char *verb)
     return eol && line_is(p, eol, verb);
 }
 
+/* True when a whole line in `in` is the command verb (line_is). */
 static bool line_waiting(const buf *in, const char *verb)
 {
     const unsigned char *p = (const unsigned char *)buf_head(in);
