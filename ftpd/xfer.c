@@ -281,8 +281,12 @@ xfer *xfer_port(session *s, const struct sockaddr_storage *target)
     return x;
 }
 
+/* Seconds since the data began to move; 0 for a transfer cut before its data connection
+ * served it (started_ms is still 0). */
 static double elapsed_s(const xfer *x)
 {
+    if (x->started_ms == 0)
+        return 0;
     double t = (double)(ev_now(loop_of(x)) - x->started_ms) / 1000.0;
     return t > 0.001 ? t : 0.001;
 }
@@ -304,9 +308,13 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         snprintf(from, sizeof from, " from byte %lld", (long long)x->offset);
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
-    session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s", xfer_verb(x),
-                x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire, secs,
-                (double)x->done / secs / 1048576.0, line_wait, reason);
+    if (secs == 0)
+        session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x),
+                    x->vpath ? x->vpath : "", from, complete ? "ended" : "failed", reason);
+    else
+        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s", xfer_verb(x),
+                    x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire,
+                    secs, (double)x->done / secs / 1048576.0, line_wait, reason);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else
