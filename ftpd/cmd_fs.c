@@ -304,7 +304,8 @@ void cmd_mlst(session *s, const char *arg)
         reply_errno(s, errno, "MLST", arg);
         return;
     }
-    int n = listfmt_mlsx_facts(facts, sizeof facts, vpath, &st, s->perms, NULL, 0, s->mlst_facts);
+    unsigned perms = s->perms | (strcmp(vpath, "/") == 0 ? LISTFMT_ROOT : 0);
+    int n = listfmt_mlsx_facts(facts, sizeof facts, vpath, &st, perms, NULL, 0, s->mlst_facts);
     if (n < 2) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "MLST: Name too long.");
         return;

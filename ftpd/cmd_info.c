@@ -99,7 +99,7 @@ void cmd_opts(session *s, const char *arg)
         char facts[128];
         s->mlst_facts = listfmt_parse_facts(arg[4] ? arg + 5 : "");
         listfmt_format_facts(s->mlst_facts, false, facts, sizeof facts);
-        session_reply(s, FTP_CMD_OK, "MLST OPTS %s", facts);
+        session_reply(s, FTP_CMD_OK, "MLST OPTS%s%s", facts[0] ? " " : "", facts);
         return;
     }
     session_reply(s, FTP_ARG_SYNTAX_ERROR, "Option not understood.");
@@ -127,8 +127,24 @@ void cmd_noop(session *s, const char *arg)
     session_reply(s, FTP_CMD_OK, "NOOP ok.");
 }
 
-void cmd_type(session *s, const char *arg)
+/* arg with its spaces made single and its ends trimmed, so that "I " and "A  N" read as the
+ * type codes they are (ProFTPD, pure-ftpd and pyftpdlib take them too). */
+static const char *type_code(const char *arg, char *out, size_t out_size)
 {
+    size_t o = 0;
+    for (const char *p = arg; *p && o + 1 < out_size; p++)
+        if (*p != ' ' || (o > 0 && out[o - 1] != ' '))
+            out[o++] = *p;
+    while (o > 0 && out[o - 1] == ' ')
+        o--;
+    out[o] = '\0';
+    return out;
+}
+
+void cmd_type(session *s, const char *raw)
+{
+    char code[16];
+    const char *arg = type_code(raw, code, sizeof code);
     /* "A", "A N", "I", "L 8" are what clients send; the format control N is the default. */
     if (strcasecmp(arg, "A") == 0 || strcasecmp(arg, "A N") == 0) {
         s->flags |= SF_ASCII;
@@ -137,12 +153,14 @@ void cmd_type(session *s, const char *arg)
         s->flags &= ~SF_ASCII;
         session_reply(s, FTP_CMD_OK, "Switching to Binary mode.");
     } else {
-        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "TYPE %s not implemented.", arg);
+        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "TYPE %s not implemented.", raw);
     }
 }
 
-void cmd_mode(session *s, const char *arg)
+void cmd_mode(session *s, const char *raw)
 {
+    char code[16];
+    const char *arg = type_code(raw, code, sizeof code);
     /* S (stream) and Z (deflate, draft-preston-ftpext-deflate); B and C are not offered. */
     if (strcasecmp(arg, "S") == 0) {
         s->flags &= ~SF_MODE_Z;
@@ -151,16 +169,17 @@ void cmd_mode(session *s, const char *arg)
         s->flags |= SF_MODE_Z;
         session_reply(s, FTP_CMD_OK, "Mode set to Z (deflate, level %d).", s->mz_level);
     } else {
-        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "MODE %s not implemented.", arg);
+        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "MODE %s not implemented.", raw);
     }
 }
 
-void cmd_stru(session *s, const char *arg)
+void cmd_stru(session *s, const char *raw)
 {
-    if (strcasecmp(arg, "F") == 0)
+    char code[16];
+    if (strcasecmp(type_code(raw, code, sizeof code), "F") == 0)
         session_reply(s, FTP_CMD_OK, "Structure set to F.");
     else
-        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "STRU %s not implemented.", arg);
+        session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "STRU %s not implemented.", raw);
 }
 
 void cmd_allo(session *s, const char *arg)

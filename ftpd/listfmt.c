@@ -297,9 +297,10 @@ int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struc
             perm[n++] = 'c';
         if (perms & PERM_MKDIR)
             perm[n++] = 'm';
-        if (perms & PERM_DELETE)
+        bool root = (perms & LISTFMT_ROOT) != 0;
+        if ((perms & PERM_DELETE) && !root)
             perm[n++] = 'd';
-        if (perms & PERM_RENAME)
+        if ((perms & PERM_RENAME) && !root)
             perm[n++] = 'f';
         if (perms & PERM_DELETE)
             perm[n++] = 'p';

@@ -27,6 +27,9 @@ enum {
     MLSX_UNIQUE = 1 << 4,
     MLSX_ALL = (1 << 5) - 1,
 };
+/* Or'ed into perms: the entry is the user's root, which no one may remove or rename, so its
+ * perm fact offers neither (RFC 3659 7.5.5: perm tells what the client may do). */
+#define LISTFMT_ROOT (1u << 31)
 /* As listfmt_mlsx, with only the facts in `facts` (MLSX_ bits). */
 int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struct stat *st,
                        unsigned perms, const char *type_override, int leading_space,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -61,7 +62,8 @@ void users_free(ftpd_users *users)
 
 bool users_is_anonymous_name(const char *name)
 {
-    return strcmp(name, "anonymous") == 0 || strcmp(name, "ftp") == 0;
+    /* Any case, as vsftpd and ProFTPD take it: "ANONYMOUS" is no one's account name. */
+    return strcasecmp(name, "anonymous") == 0 || strcasecmp(name, "ftp") == 0;
 }
 
 const ftpd_user *users_find(const ftpd_users *users, const char *name)

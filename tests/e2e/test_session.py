@@ -102,7 +102,7 @@ class TestLogin(ServerTestCase):
 
     def test_anonymous_login(self):
         self.srv.write("hello.txt", b"anon data\n", base=self.srv.anon_root)
-        for name in ("anonymous", "ftp"):
+        for name in ("anonymous", "ftp", "ANONYMOUS", "Ftp"):  # any case, as vsftpd takes it
             f = self.srv.ftp(name, "guest@example.org")
             self.assertEqual(f.pwd(), "/")
             self.assertEqual(retr(f, "hello.txt"), b"anon data\n")
@@ -421,6 +421,32 @@ class TestCommands(ServerTestCase):
         self.assertCode(reply(f, "STRU F"), 200)
         self.assertCode(reply(f, "STRU R"), 504)
         self.assertCode(reply(f, "STRU P"), 504)
+        # Extra spaces around the code are no other type (ProFTPD, pure-ftpd, pyftpdlib).
+        self.assertCode(reply(f, "TYPE I "), 200)
+        self.assertCode(reply(f, "TYPE A  N "), 200)
+        self.assertCode(reply(f, "MODE S "), 200)
+        self.assertCode(reply(f, "STRU F "), 200)
+        self.assertCode(reply(f, "TYPE IX"), 504)
+
+    def test_opts_mlst_without_facts(self):
+        # RFC 3659 7.9: the reply lists the facts now selected, after a space only if any.
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "OPTS MLST"), (200, "200 MLST OPTS"))
+        self.assertEqual(reply(f, "OPTS MLST size;"), (200, "200 MLST OPTS size;"))
+
+    def test_mlst_of_the_root_offers_no_delete_or_rename(self):
+        # RFC 3659 7.5.5: perm says what the client may do; RMD / and RNFR / are refused.
+        f = self.srv.ftp()
+        code, text = reply(f, "MLST /")
+        self.assertEqual(code, 250, text)
+        perm = re.search(r"perm=([a-z]*);", text).group(1)
+        self.assertNotIn("d", perm, text)
+        self.assertNotIn("f", perm, text)
+        self.assertIn("p", perm, text)  # files in it may still be deleted
+        self.assertCode(reply(f, "RMD /"), 550)
+        f.mkd("sub")
+        code, text = reply(f, "MLST /sub")
+        self.assertIn("d", re.search(r"perm=([a-z]*);", text).group(1), text)
 
     def test_unknown_command(self):
         f = self.srv.ftp()
