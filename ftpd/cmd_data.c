@@ -639,7 +639,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
             reply_errno(s, errno, verb, arg);
         return;
     }
-    if (set_vpath(x, vpath) < 0) {
+    if (dirlist_name_as_typed(d, arg) < 0 || set_vpath(x, vpath) < 0) {
         dirlist_free(d);
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
         return;

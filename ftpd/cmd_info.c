@@ -290,6 +290,11 @@ static void stat_path(session *s, const char *arg)
         reply_errno(s, errno, "STAT", arg);
         return;
     }
+    if (dirlist_name_as_typed(d, arg) < 0) {
+        dirlist_free(d);
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
     /* RFC 959: a directory's status is 212, a file's 213; a wildcard's matches are part of
      * a directory. */
     int code = matches || dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;

@@ -209,6 +209,19 @@ int dirlist_fill(dirlist *d, buf *out)
     return 0;
 }
 
+int dirlist_name_as_typed(dirlist *d, const char *arg)
+{
+    const char *slash = strrchr(arg, '/');
+    if (d->is_dir || !slash)
+        return 0;
+    char *prefix = strndup(arg, (size_t)(slash - arg) + 1);
+    if (!prefix)
+        return -1;
+    free(d->prefix);
+    d->prefix = prefix;
+    return 0;
+}
+
 bool dirlist_is_dir(const dirlist *d)
 {
     return d->is_dir;

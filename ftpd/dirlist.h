@@ -26,6 +26,11 @@ dirlist *dirlist_open_glob(const vfs *v, const char *dir_vpath, const char *patt
                            const char *prefix, dirlist_format fmt, unsigned perms);
 /* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done. */
 int dirlist_fill(dirlist *d, buf *out);
+/* A single file's line names it as the client's argument did, directory part and all ("NLST
+ * docs/a.txt" answers "docs/a.txt"), as ls, ProFTPD and vsftpd do: a client that fetches each
+ * name NLST gives must get a path that works. A directory's listing is left as it is.
+ * Returns 0, or -1 with errno. */
+int dirlist_name_as_typed(dirlist *d, const char *arg);
 /* True when d lists a directory's entries, false when it lists a single file. */
 bool dirlist_is_dir(const dirlist *d);
 void dirlist_free(dirlist *d);

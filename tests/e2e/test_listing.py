@@ -67,6 +67,24 @@ class TestListing(ServerTestCase):
         self.assertEqual(sorted(nlst(f)), sorted(["file1.bin", "file 2.txt", "dir1", "old.txt"]))
         self.assertEqual([os.path.basename(n) for n in nlst(f, "dir1")], ["inner.bin"])
 
+    def test_a_file_lists_under_the_path_it_was_asked_by(self):
+        # As ls, ProFTPD and vsftpd: NLST of dir1/inner.bin answers that path, not the bare
+        # name, so a client fetching each name NLST gives (mget) gets a path that works.
+        f = self.srv.ftp()
+        for path in ("dir1/inner.bin", "/dir1/inner.bin", "dir1/../dir1/inner.bin"):
+            self.assertEqual(nlst(f, path), [path])
+            self.assertEqual(len(retr(f, nlst(f, path)[0])), 77)
+            lines = listing(f, path)
+            self.assertEqual(len(lines), 1, lines)
+            self.assertEqual(LS_RE.match(lines[0]).group(10), path)
+        self.assertEqual(nlst(f, "file1.bin"), ["file1.bin"])
+        code, text = reply(f, "STAT dir1/inner.bin")
+        self.assertEqual(code, 213, text)
+        self.assertTrue(text.splitlines()[1].endswith(" dir1/inner.bin"), text)
+        f.cwd("dir1")
+        self.assertEqual(nlst(f, "../file1.bin"), ["../file1.bin"])
+        self.assertEqual(nlst(f), ["inner.bin"])  # a directory's entries keep their names
+
     def test_nlst_and_list_with_wildcards(self):
         # what a classic client's `mget *.bin` sends
         self.srv.make_file("dir1/other.txt", 5)
