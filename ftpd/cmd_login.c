@@ -184,14 +184,7 @@ void cmd_pass(session *s, const char *arg)
 
 void cmd_quit(session *s, const char *arg)
 {
-    /* A client that quits mid-download wants out; waiting for a transfer whose peer may have
-     * stopped reading could take until the data timeout. (QUIT behind an upload waits for
-     * its end: session.c, quit_waits.) */
-    if (xfer_busy(s->xfer)) {
-        session_log(s, "QUIT during a transfer: aborting it");
-        xfer_free(s->xfer);
-        session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted by QUIT.");
-    }
+    /* A transfer under way has ended first: QUIT waits for it (session.c, runs_during_transfer). */
     session_reply(s, FTP_GOODBYE, "Goodbye.");
     session_close_after_flush(s);
 }

@@ -121,16 +121,14 @@ static bool line_waiting(const buf *in, const char *verb)
  * data connection goes on, and the lines run after it: a client may half-close and still
  * read (RFC 959's "put file; bye"). One still waiting for its data connection ends the
  * session, as a close with nothing waiting does: the client has gone, and the transfer
- * would hold the session until the data timeout. Only a QUIT behind an upload keeps it then
- * too: the client may open the data connection after it (quit_waits). */
+ * would hold the session until the data timeout. Only a QUIT behind the transfer keeps it
+ * then too: the client may open the data connection after it (runs_during_transfer). */
 static bool keeps_session_at_eof(const session *s)
 {
     if (s->prepare) /* unannounced as well: only "put file; bye" keeps it */
         return line_waiting(&s->in, "QUIT");
     if (!xfer_unannounced(s->xfer))
         return true;
-    if (s->xfer->kind != XK_STOR)
-        return false;
     const char *d = s->deferred_line;
     return (d && is_verb(d, strlen(d), "QUIT")) || line_waiting(&s->in, "QUIT");
 }
@@ -454,28 +452,23 @@ int session_path(session *s, const char *arg, char *out)
 }
 
 /* Commands that must be answered while a transfer runs; the rest wait for it to end. An empty
- * line is answered at once, like NOOP: its 500 has nothing to wait for. */
+ * line is answered at once, like NOOP: its 500 has nothing to wait for. QUIT waits too, as
+ * RFC 959 4.1.1 says (the connection stays open for the transfer's reply) and vsftpd does: a
+ * client that closes its data connection and quits at once has sent a whole file, part of it
+ * still on its way through the socket, and one that pipelines "RETR file" and QUIT still
+ * wants the file. A peer that stops reading is cut by the data timeout, as any stalled
+ * transfer is; ABOR cuts it at once. */
 static bool runs_during_transfer(const char *verb)
 {
     return verb[0] == '\0' || strcmp(verb, "ABOR") == 0 || strcmp(verb, "STAT") == 0 ||
-           strcmp(verb, "NOOP") == 0 || strcmp(verb, "QUIT") == 0;
-}
-
-/* QUIT waits for an upload to end, as RFC 959 says (the connection stays open for the
- * transfer's reply): a client that closes its data connection and quits at once has sent a
- * whole file, part of it still on its way through the socket. Any other transfer is cut at
- * once (cmd_quit): its client wants out, and a peer that stopped reading could keep it until
- * the data timeout. */
-static bool quit_waits(const session *s, const char *verb)
-{
-    return strcmp(verb, "QUIT") == 0 && s->xfer->kind == XK_STOR;
+           strcmp(verb, "NOOP") == 0;
 }
 
 /* Until its 150 is out a transfer has nothing to report, and a reply to a later command
- * would come before that 150: only ABOR and QUIT act on it then. */
+ * would come before that 150: only ABOR acts on it then. */
 static bool waits_for_150(const session *s, const char *verb)
 {
-    return xfer_unannounced(s->xfer) && strcmp(verb, "ABOR") != 0 && strcmp(verb, "QUIT") != 0;
+    return xfer_unannounced(s->xfer) && strcmp(verb, "ABOR") != 0;
 }
 
 static void run_line(session *s, char *line)
@@ -484,8 +477,7 @@ static void run_line(session *s, char *line)
     ftp_parse_line(line, &cmd);
     if (s->xfer)
         xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
-    if (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || quit_waits(s, cmd.verb) ||
-                               waits_for_150(s, cmd.verb))) {
+    if (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || waits_for_150(s, cmd.verb))) {
         size_t need = strlen(cmd.verb) + 1 + strlen(cmd.arg) + 1;
         free(s->deferred_line);
         s->deferred_line = malloc(need);

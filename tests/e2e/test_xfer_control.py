@@ -270,19 +270,49 @@ class TestStatAbor(ServerTestCase):
             self.assertTrue(c.closed(5))
             self.assertEqual(sha(self.srv.read("q%d.bin" % i)), sha(data))
 
-    def test_quit_during_transfer(self):
+    def test_quit_during_a_download_waits_for_its_end(self):
+        # RFC 959 4.1.1: the connection stays open for the transfer's reply, then closes.
         c = self.srv.control()
         c.login()
         ds = self.start_retr(c)
-        code, text = c.cmd("QUIT", timeout=5)
-        if code == 426:
-            code, text = c.reply(timeout=5)
-        self.assertEqual(code, 221, text)
+        c.send("QUIT\r\n")
+        c.sock.settimeout(0.5)
+        with self.assertRaises(socket.timeout):  # no 426: the file goes on
+            c.sock.recv(4096)
+        rest = recv_all(ds, timeout=30)
+        self.assertEqual(len(rest), BIG - (1 << 20))
+        ds.close()
+        self.assertEqual([c.reply(timeout=10)[0] for _ in range(2)], [226, 221])
+        self.assertTrue(c.closed(5))
+
+    def test_quit_pipelined_behind_retr_gets_the_file(self):
+        self.srv.write("small.bin", data_bytes(300000, 3))
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        port = pasv_port(c.cmd("PASV")[1])
+        c.send("RETR small.bin\r\nQUIT\r\n")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as ds:
+            got = recv_all(ds, timeout=10)
+        self.assertEqual(got, data_bytes(300000, 3))
+        self.assertEqual([c.reply(timeout=10)[0] for _ in range(3)], [150, 226, 221])
+        self.assertTrue(c.closed(5))
+
+    def test_quit_during_a_stalled_download_ends_at_the_data_timeout(self):
+        srv = self.start_server(args=["--data-timeout", "1"])
+        srv.make_sparse("big.bin", BIG)
+        c = srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+        c.send("QUIT\r\n")  # and never read the data
+        codes = [c.reply(timeout=15)[0] for _ in range(2)]
+        self.assertEqual(codes[1], 221, codes)
+        self.assertIn(codes[0], (421, 426), codes)
         self.assertTrue(c.closed(5))
         ds.close()
-        # the server is fine
-        f = self.srv.ftp()
-        self.assertEqual(reply(f, "NOOP")[0], 200)
 
     def test_control_lost_during_retr(self):
         c = self.srv.control()
