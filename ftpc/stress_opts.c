@@ -75,7 +75,8 @@ void stress_opts_usage(FILE *f)
           "  --clients N             simulated clients (default 10)\n"
           "  --duration SECS         run for SECS (default 10)\n"
           "  --iterations N          or: N operations per client, then stop\n"
-          "  --ramp-up SECS          spread the first connects over SECS (default 0)\n"
+          "  --ramp-up SECS          spread the first connects over SECS (default 0; less\n"
+          "                          than --duration)\n"
           "  --mix SPEC              operation weights login=W,get=W,put=W,list=W, or a\n"
           "                          preset: login, get, put, list, mixed (default:\n"
           "                          mixed = login=1,get=4,put=2,list=1)\n"
@@ -400,6 +401,14 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
         return fail(err, err_size, "--duration and --iterations exclude each other");
     if (!have_duration && o->iterations == 0)
         o->duration_ms = 10000;
+    /* Clients due to connect at or after the end would never start, and be reported as
+     * never logged in. With --iterations every client runs its operations, so any ramp does. */
+    if (o->duration_ms > 0 && o->ramp_ms > 0 && o->ramp_ms >= o->duration_ms)
+        return fail(err, err_size,
+                    "--ramp-up (%.3g s) must be shorter than --duration (%.3g s%s): clients "
+                    "due after the end would never start",
+                    (double)o->ramp_ms / 1000.0, (double)o->duration_ms / 1000.0,
+                    have_duration ? "" : ", the default");
     if ((o->insecure || o->cacert) && !o->tls)
         return fail(err, err_size, "--insecure and --cacert need --tls");
     if (o->insecure && o->cacert)
