@@ -491,6 +491,51 @@ static void xfer_file_name(stress_client *c, char *out, size_t size)
         stress_upload_name(c->run, c->id, c->op_iter, out, size);
 }
 
+/* What a session not yet logged in was waiting for, as `ftpc ls` says it. */
+static const char *awaited(const stress_client *c)
+{
+    switch (c->state) {
+    case S_GREETING:
+        return "its greeting";
+    case S_AUTH:
+        return "the reply to AUTH TLS";
+    case S_TLS_HS:
+        return "the TLS handshake";
+    case S_USER:
+        return "the reply to USER";
+    case S_PASS:
+        return "the reply to PASS";
+    default:
+        return "a reply";
+    }
+}
+
+/* The set-up's session failed: until it is logged in, the server cannot be reached in any
+ * useful way (exit 3, as `ftpc ls` gives); after that, the server failed the set-up. */
+static void setup_conn_failed(stress_client *c, int err)
+{
+    stress_run *run = c->run;
+    char e[32], ep[300];
+    bool in = (c->flags & CF_LOGGED_IN) != 0;
+    int rc = in ? FTPC_EXIT_REMOTE : FTPC_EXIT_CONNECT;
+    if (strchr(run->host, ':') != NULL)
+        snprintf(ep, sizeof(ep), "[%s]:%d", run->host, run->o->url.port);
+    else
+        snprintf(ep, sizeof(ep), "%s:%d", run->host, run->o->url.port);
+    if (c->state == S_CONNECTING)
+        setup_fail(c, rc, "cannot connect (%s)",
+                   err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+    else if (err == ETIMEDOUT && !in)
+        setup_fail(c, rc, "timed out after %g s waiting for %s (%s)",
+                   (double)run->o->timeout_ms / 1000.0, ep, awaited(c));
+    else if (!in)
+        setup_fail(c, rc, "connection to %s lost while waiting for %s (%s)", ep, awaited(c),
+                   err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+    else
+        setup_fail(c, rc, "connection lost (%s)",
+                   err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+}
+
 /* The control connection is lost (err 0: closed by the server), a timeout, a protocol
  * error: the operation fails, the session is closed, and the client reconnects after a
  * back-off (or stops, when the run ends). */
@@ -499,10 +544,7 @@ static void conn_failed(stress_client *c, int err)
     stress_run *run = c->run;
     trace_err(c, "control connection", err);
     if (is_setup(c)) {
-        char e[32];
-        const char *what = c->state == S_CONNECTING ? "cannot connect" : "connection lost";
-        setup_fail(c, c->state <= S_CONNECTING ? FTPC_EXIT_CONNECT : FTPC_EXIT_REMOTE, "%s (%s)",
-                   what, err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+        setup_conn_failed(c, err);
         return;
     }
     if (!run->aborting) {

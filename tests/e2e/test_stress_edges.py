@@ -36,5 +36,23 @@ class TestStressOptions(StressCase):
                 self.assertEqual(r.returncode, 3, (args, r.stderr))
 
 
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressSilentServer(StressCase):
+    def test_no_greeting_is_a_connect_failure(self):
+        # The kernel completes the handshake of a listening socket nobody accepts from: the
+        # server is there but never greets. As for `ftpc ls`, exit 3 with what was awaited.
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(16)
+            port = s.getsockname()[1]
+            rep, out, err = self.stress("ftp://127.0.0.1:%d/" % port, "--timeout", 2,
+                                        "--mix", "login", "--no-view", rc=3, timeout=60)
+        self.assertIn("timed out after 2 s waiting for 127.0.0.1:%d (its greeting)" % port, err)
+        self.assertNotIn("connection lost", err)
+        self.assertEqual(rep["exit_status"], 3)
+        self.assertIn("its greeting", rep["setup_error"])
+        self.assertIn("(exit status 3; no client ran)", out)
+
+
 if __name__ == "__main__":
     unittest.main()
