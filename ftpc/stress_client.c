@@ -38,6 +38,7 @@ enum {
     S_PASV,  /* EPSV or PASV sent */
     S_XFER,  /* RETR/STOR/LIST sent, data connection open */
     S_HASH,
+    S_HASH_WAIT, /* the server was busy hashing: HASH again from the timer */
     S_DELE,
     S_SIZE,       /* set-up: is the fixture there? */
     S_CLEAN_DELE, /* --clean: a fixture's DELE */
@@ -90,6 +91,11 @@ enum {
 #define READ_BUDGET (1u << 20) /* bytes one data connection moves per wakeup */
 #define ZBUF_SIZE (32u * 1024)
 #define ABOR_WAIT_MS 1500 /* then NOOP even if fewer replies to ABOR came */
+/* A HASH answered 4xx (ftpd: "450 Server busy hashing") is asked again after a pause that
+ * doubles, with jitter so that clients refused together do not come back together; after
+ * HASH_BUSY_TRIES answers the upload is read back instead (as --verify-put retr). */
+#define HASH_BUSY_TRIES 5
+#define HASH_BUSY_DELAY_MS 200
 
 static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud);
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
@@ -1025,6 +1031,7 @@ static void xfer_complete(stress_client *c)
     case X_STOR:
         if (c->dg != NULL) {
             c->state = S_HASH;
+            c->hash_tries = 0;
             send_cmd(c, "HASH %s", name);
             return;
         }
@@ -1491,6 +1498,26 @@ static const char *hash_hex(char *text)
     return hex;
 }
 
+/* HASH answered 4xx: a busy server, not a failed upload. The pause runs on the client's
+ * timer, so the loop and the other clients go on meanwhile. */
+static void hash_busy(stress_client *c)
+{
+    stats(c)->hash_busy++;
+    if (++c->hash_tries < HASH_BUSY_TRIES) {
+        uint64_t d = (uint64_t)HASH_BUSY_DELAY_MS << (c->hash_tries - 1);
+        c->state = S_HASH_WAIT;
+        arm(c, (long)(d / 2 + stress_rand_below(&c->rng, d / 2 + 1)));
+        return;
+    }
+    /* Still busy: what the server stored is checked byte by byte instead. */
+    stats(c)->hash_readback++;
+    digest_free(c->dg);
+    free(c->dg);
+    c->dg = NULL;
+    c->xk = X_READBACK;
+    send_pasv(c);
+}
+
 static void feat_parse(stress_run *run, const char *text)
 {
     /* " HASH SHA-256*;SHA-1;MD5;": usable when SHA-256 is the current choice. */
@@ -1685,6 +1712,10 @@ static void on_reply(stress_client *c, int code, char *text)
             xfer_complete(c);
         return;
     case S_HASH: {
+        if (code >= 400 && code < 500 && c->dg != NULL) {
+            hash_busy(c);
+            return;
+        }
         char name[96];
         stress_upload_name(run, c->id, c->op_iter, name, sizeof(name));
         char want[DIGEST_HEX_MAX] = "";
@@ -1980,6 +2011,14 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     }
     if (c->state == S_ABORT) {
         abort_sync(c); /* fewer replies than RFC 959 says: NOOP finds the end */
+        return EV_TIMER_STOP;
+    }
+    if (c->state == S_HASH_WAIT) {
+        char name[96];
+        stress_upload_name(run, c->id, c->op_iter, name, sizeof(name));
+        c->state = S_HASH;
+        arm(c, run->o->timeout_ms);
+        send_cmd(c, "HASH %s", name);
         return EV_TIMER_STOP;
     }
     if (c->flags & (CF_PAUSED | CF_KICK)) {

@@ -105,6 +105,7 @@ struct stress_client {
     uint16_t gen; /* bumped whenever a stream is closed or replaced: handlers that may have
                    * closed theirs compare it, never the (reusable) pointer */
     uint8_t state, wake, op, xk, step, fault;
+    uint8_t hash_tries; /* HASH replies "busy" so far for this upload */
     uint32_t flags;
     uint32_t id;
     uint32_t iter;    /* operations started */

@@ -79,6 +79,12 @@ void stress_report_text(FILE *f, const stress_result *r)
             fprintf(f, "  %s %s\n", st->errs[i].key, st->errs[i].sample);
     fprintf(f, "verification   %" PRIu64 " failure%s\n", st->verify_failures,
             st->verify_failures == 1 ? "" : "s");
+    if (st->hash_busy)
+        fprintf(f,
+                "               HASH busy %" PRIu64 " time%s (asked again later); %" PRIu64
+                " upload%s read back instead\n",
+                st->hash_busy, st->hash_busy == 1 ? "" : "s", st->hash_readback,
+                st->hash_readback == 1 ? "" : "s");
     for (int i = 0; i < r->nvfail; i++) {
         const stress_vfail *v = &r->vfail[i];
         if (v->offset == UINT64_MAX)
@@ -184,6 +190,8 @@ void stress_report_json(FILE *f, const stress_result *r)
     }
     fprintf(f, "%s],\n", r->nvfail ? "\n  " : "");
     fprintf(f, "  \"faults_injected\": %" PRIu64 ",\n", st->faults_abort + st->faults_drop);
+    fprintf(f, "  \"hash_busy\": %" PRIu64 ",\n  \"hash_readback\": %" PRIu64 ",\n", st->hash_busy,
+            st->hash_readback);
     fprintf(f, "  \"faults\": {\"abort\": %" PRIu64 ", \"drop\": %" PRIu64 "},\n", st->faults_abort,
             st->faults_drop);
     fprintf(f, "  \"cpu_user_s\": %.3f,\n  \"cpu_sys_s\": %.3f,\n  \"peak_rss_kib\": %ld,\n",

@@ -72,6 +72,8 @@ typedef struct stress_stats {
     uint64_t bytes_down, bytes_up;
     uint64_t verify_failures;
     uint64_t faults_abort, faults_drop;
+    uint64_t hash_busy;     /* 4xx replies to HASH (busy), tried again after a pause */
+    uint64_t hash_readback; /* uploads read back instead: the server stayed busy */
     stress_err_count errs[STRESS_ERR_KEYS];
     size_t nerrs;
 } stress_stats;

@@ -4,10 +4,13 @@ it leaves on the server, and the live view during the set-up. The real ftpc driv
 real ftpd, or a scripted server (scripted_ftp.py) where ftpd cannot be made to misbehave
 on cue, over loopback.
 """
+import hashlib
 import socket
 import subprocess
+import threading
 import unittest
 
+from scripted_ftp import ScriptedFtp
 from test_stress import FTPC_BIN, StressCase, have_ftpc
 
 
@@ -52,6 +55,86 @@ class TestStressSilentServer(StressCase):
         self.assertEqual(rep["exit_status"], 3)
         self.assertIn("its greeting", rep["setup_error"])
         self.assertIn("(exit status 3; no client ran)", out)
+
+
+class BusyHashFtp(ScriptedFtp):
+    """Keeps uploads in memory and answers the first `busy` HASH of each upload with ftpd's
+    450 (busy=None: every one)."""
+    FEATURES = ("SIZE", "HASH SHA-256*;SHA-1")
+
+    def __init__(self, busy, **kw):
+        super().__init__(**kw)
+        self.busy = busy
+        self.files, self.asked, self.seen = {}, {}, []
+        self.lock = threading.Lock()
+
+    def command(self, s, verb, arg):
+        with self.lock:
+            self.seen.append(verb)
+        if verb == "STOR":
+            data = s.receive_upload()
+            with self.lock:
+                self.files[arg] = bytes(data)
+            s.send("226 stored")
+        elif verb == "HASH":
+            with self.lock:
+                n = self.asked[arg] = self.asked.get(arg, 0) + 1
+                data = self.files.get(arg)
+            if data is None:
+                s.send("550 no such file")
+            elif self.busy is None or n <= self.busy:
+                s.send("450 Server busy hashing: try HASH again later.")
+            else:
+                s.send("213 SHA-256 0-%d %s %s" % (len(data), hashlib.sha256(data).hexdigest(),
+                                                   arg))
+        elif verb == "RETR":
+            with self.lock:
+                data = self.files.get(arg)
+            if data is None:
+                s.send("550 no such file")
+            else:
+                s.send_download(data)
+        elif verb == "DELE":
+            with self.lock:
+                gone = self.files.pop(arg, None)
+            s.send("250 deleted" if gone is not None else "550 no such file")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressHashBusy(StressCase):
+    def run_busy(self, busy):
+        srv = BusyHashFtp(busy, sessions=20)
+        srv.start()
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                                    "--iterations", 2, "--mix", "put", "--size", "20K",
+                                    "--verify-put", "hash", "--no-view", "--timeout", 10,
+                                    timeout=90)
+        self.assertEqual(rep["ops"]["put"], {"count": 4, "errors": 0}, out + err)
+        self.assertEqual(rep["errors_by_code"], {}, out + err)
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(srv.files, {}, "every upload deleted")
+        return rep, out, srv
+
+    def test_busy_hash_is_asked_again(self):
+        # ftpd answers 450 while its queue of slow work is full: not a failed upload
+        rep, out, srv = self.run_busy(2)
+        self.assertEqual(rep["hash_busy"], 8)
+        self.assertEqual(rep["hash_readback"], 0)
+        self.assertEqual(srv.seen.count("HASH"), 12)
+        self.assertEqual(srv.seen.count("RETR"), 0)
+        self.assertIn("HASH busy 8 times (asked again later); 0 uploads read back instead", out)
+
+    def test_hash_busy_for_good_reads_back(self):
+        # after a bounded number of tries the upload is verified by reading it back
+        rep, out, srv = self.run_busy(None)
+        self.assertEqual(rep["hash_readback"], 4)
+        self.assertEqual(rep["hash_busy"], 20)
+        self.assertEqual(srv.seen.count("HASH"), 20)
+        self.assertEqual(srv.seen.count("RETR"), 4)
+        self.assertEqual(rep["latency_ms"]["retr"]["count"], 4)
 
 
 if __name__ == "__main__":
