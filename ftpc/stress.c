@@ -64,7 +64,8 @@ static void view_update(stress_main *m)
     stress_run *run = &m->run;
     stress_view_sample s = {
         .now_ms = ev_now(run->loop),
-        .elapsed_s = run->main_phase ? (double)(stress_now_us() - run->t0_us) / 1e6 : 0.0,
+        .elapsed_s =
+            (double)(stress_now_us() - (run->main_phase ? run->t0_us : run->setup_t0_us)) / 1e6,
         .total_s = (double)run->o->duration_ms / 1000.0,
         .phase = !run->main_phase ? "setup"
                  : run->ending    ? "ending"
@@ -145,8 +146,9 @@ static void start_main(stress_main *m)
     }
     run->main_phase = true;
     /* The set-up's transfers are not the workload. */
+    run->setup_bytes = run->st.bytes_down + run->st.bytes_up;
     run->st.bytes_down = run->st.bytes_up = 0;
-    run->t0_us = stress_now_us();
+    run->t0_us = run->setup_end_us = stress_now_us();
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         run->cpu0_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
@@ -427,12 +429,19 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     }
     inited = true;
     run->setup_live = run->nsetup;
+    run->setup_t0_us = stress_now_us();
     ev_timer_start(run->loop, &m->tick, TICK_MS);
     ev_run(run->loop);
     ev_timer_stop(run->loop, &m->tick);
     ev_timer_stop(run->loop, &m->deadline);
     if (run->t_end_us == 0)
         run->t_end_us = stress_now_us();
+    if (!run->main_phase) {
+        /* No client ran: what moved was the set-up's, reported as such and not as a rate. */
+        run->setup_end_us = run->t_end_us;
+        run->setup_bytes = run->st.bytes_down + run->st.bytes_up;
+        run->st.bytes_down = run->st.bytes_up = 0;
+    }
     if (run->main_phase)
         view_update(m);
     stress_view_finish(&m->view);
@@ -475,6 +484,12 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         .tls = o.tls,
         .compress = o.compress,
         .setup_error = run->setup_error,
+        .no_run = !run->main_phase,
+        .setup_s = (double)(run->setup_end_us - run->setup_t0_us) / 1e6,
+        .setup_bytes = run->setup_bytes,
+        .interrupted = !run->aborting    ? NULL
+                       : run->main_phase ? "run"
+                                         : "setup",
     };
     /* The text goes to standard output unless a machine format claimed it. */
     bool stdout_taken = (o.json && strcmp(o.json, "-") == 0) || (o.csv && strcmp(o.csv, "-") == 0);

@@ -84,6 +84,9 @@ typedef struct stress_run {
     int done;                       /* main clients finished */
     int connected;                  /* control connections up */
     int inflight;                   /* data connections open */
+    uint64_t setup_t0_us;           /* the set-up's start */
+    uint64_t setup_end_us;          /* ... and its end (or the interrupt's) */
+    uint64_t setup_bytes;           /* file bytes the set-up moved (fixtures) */
     uint64_t t0_us;                 /* the main phase's start */
     double cpu0_user_s, cpu0_sys_s; /* ftpc's CPU time then: the set-up's is not the run's */
     uint64_t t_end_us;

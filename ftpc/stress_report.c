@@ -36,12 +36,22 @@ void stress_report_text(FILE *f, const stress_result *r)
 {
     const stress_stats *st = r->st;
     uint64_t ops = stress_stats_ops_total(st);
-    fprintf(f, "ftpc stress %s: %d client%s, %.2f s, seed %" PRIu64 "%s%s\n", r->target, r->clients,
-            r->clients == 1 ? "" : "s", r->duration_s, r->seed, r->tls ? ", TLS" : "",
+    char when[64];
+    if (r->no_run)
+        snprintf(when, sizeof(when), "%s after %.2f s of set-up",
+                 r->interrupted ? "interrupted" : "stopped", r->setup_s);
+    else
+        snprintf(when, sizeof(when), "%.2f s%s", r->duration_s,
+                 r->interrupted ? " (interrupted)" : "");
+    fprintf(f, "ftpc stress %s: %d client%s, %s, seed %" PRIu64 "%s%s\n", r->target, r->clients,
+            r->clients == 1 ? "" : "s", when, r->seed, r->tls ? ", TLS" : "",
             r->compress ? ", MODE Z" : "");
     fprintf(f, "  mix %s, size %s\n", r->mix, r->size);
     if (r->setup_error != NULL && r->setup_error[0] != '\0')
         fprintf(f, "set-up failed  %s (exit status %d; no client ran)\n", r->setup_error,
+                r->exit_status);
+    else if (r->no_run && r->interrupted)
+        fprintf(f, "set-up         interrupted during the set-up (exit status %d; no client ran)\n",
                 r->exit_status);
     fprintf(f, "operations     %" PRIu64 " (%.1f/s)", ops, per_s(ops, r->duration_s));
     for (int i = 0; i < STRESS_OP_COUNT; i++)
@@ -59,8 +69,12 @@ void stress_report_text(FILE *f, const stress_result *r)
     char down[32], up[32];
     progress_rate_str(per_s(st->bytes_down, r->duration_s), down, sizeof(down));
     progress_rate_str(per_s(st->bytes_up, r->duration_s), up, sizeof(up));
-    fprintf(f, "throughput     down %s (%" PRIu64 " bytes), up %s (%" PRIu64 " bytes)\n", down,
-            st->bytes_down, up, st->bytes_up);
+    if (r->no_run)
+        fprintf(f, "throughput     none: no client ran (the set-up moved %" PRIu64 " bytes)\n",
+                r->setup_bytes);
+    else
+        fprintf(f, "throughput     down %s (%" PRIu64 " bytes), up %s (%" PRIu64 " bytes)\n", down,
+                st->bytes_down, up, st->bytes_up);
     fprintf(f, "latency (ms)   %8s %9s %9s %9s %9s\n", "count", "p50", "p90", "p99", "max");
     for (int i = 0; i < STRESS_CMD_COUNT; i++) {
         const stress_hist *h = &st->cmd[i];
@@ -133,7 +147,13 @@ void stress_report_json(FILE *f, const stress_result *r)
         json_str(f, r->setup_error);
     else
         fprintf(f, "null");
-    fprintf(f, ",\n");
+    fprintf(f, ",\n  \"interrupted\": ");
+    if (r->interrupted != NULL)
+        json_str(f, r->interrupted);
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\n  \"setup_s\": %.6f,\n  \"setup_bytes\": %" PRIu64 ",\n", r->setup_s,
+            r->setup_bytes);
     fprintf(f, "  \"ops_total\": %" PRIu64 ",\n  \"ops_per_s\": %.2f,\n", ops,
             per_s(ops, r->duration_s));
     fprintf(f, "  \"bytes_down\": %" PRIu64 ",\n  \"bytes_up\": %" PRIu64 ",\n", st->bytes_down,

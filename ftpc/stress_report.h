@@ -2,6 +2,7 @@
 #ifndef FTPC_STRESS_REPORT_H
 #define FTPC_STRESS_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -25,6 +26,12 @@ typedef struct stress_result {
     const char *size; /* "65536" or "1024-4194304" */
     int tls, compress;
     const char *setup_error; /* why the set-up failed; "" when it did not */
+    /* No client ran (the set-up failed or was interrupted): what the set-up took, and the
+     * fixture bytes it moved (not the workload: the rates would read 0 B/s over 0 s). */
+    bool no_run;
+    double setup_s;
+    uint64_t setup_bytes;
+    const char *interrupted; /* "setup", "run", or NULL */
 } stress_result;
 
 void stress_report_text(FILE *f, const stress_result *r);

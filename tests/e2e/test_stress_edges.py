@@ -5,9 +5,14 @@ real ftpd, or a scripted server (scripted_ftp.py) where ftpd cannot be made to m
 on cue, over loopback.
 """
 import hashlib
+import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import threading
+import time
 import unittest
 
 from scripted_ftp import ScriptedFtp
@@ -135,6 +140,59 @@ class TestStressHashBusy(StressCase):
         self.assertEqual(srv.seen.count("HASH"), 20)
         self.assertEqual(srv.seen.count("RETR"), 4)
         self.assertEqual(rep["latency_ms"]["retr"]["count"], 4)
+
+
+def read_lines_until(proc, pred, limit_s):
+    """Reads proc's stderr line by line until pred(lines) holds or limit_s passes."""
+    lines, t_end = [], time.monotonic() + limit_s
+    while time.monotonic() < t_end and not pred(lines):
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line.decode("utf-8", "replace"))
+    return lines
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressSetupPhase(StressCase):
+    def test_setup_clock_runs_and_interrupt_says_so(self):
+        # One 4 MiB fixture at 1 MiB/s: the set-up takes about 4 s. Its status lines (stderr
+        # is not a terminal: one plain line a second) must show its clock running, and an
+        # interrupt during it a report that says so, with no rate over 0 s.
+        srv = self.server()
+        jpath = os.path.join(self.tmp, "r.json")
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url("slow"), "--clients", "2",
+                              "--duration", "5", "--mix", "get", "--files", "1", "--size", "4M",
+                              "--limit-rate", "1M", "--json", jpath],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            lines = read_lines_until(
+                p, lambda ls: sum(l.startswith("stress setup") for l in ls) >= 3, 20)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        out = out.decode("utf-8", "replace")
+        err = "".join(lines) + err.decode("utf-8", "replace")
+        clock = [float(m) for m in re.findall(r"(?m)^stress setup ([0-9.]+) s:", err)]
+        self.assertGreaterEqual(len(clock), 3, err)
+        self.assertEqual(clock, sorted(clock), err)
+        self.assertGreaterEqual(clock[-1], 1.5, err)
+        self.assertEqual(p.returncode, 7, out + err)
+        self.assertRegex(out, r"2 clients, interrupted after [0-9.]+ s of set-up")
+        self.assertIn("interrupted during the set-up (exit status 7; no client ran)", out)
+        self.assertRegex(out, r"(?m)^throughput     none: no client ran \(the set-up moved "
+                              r"[1-9][0-9]* bytes\)$")
+        self.assertNotRegex(out, r"0 B/s \([1-9]")
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertEqual(rep["interrupted"], "setup")
+        self.assertEqual(rep["bytes_up"], 0)
+        self.assertGreater(rep["setup_bytes"], 0)
+        self.assertGreaterEqual(rep["setup_s"], 1.5)
 
 
 if __name__ == "__main__":
