@@ -29,6 +29,10 @@
 #define SCRATCH_SIZE (128u * 1024)
 #define ZSCRATCH_SIZE (64u * 1024)
 #define RBUF_SIZE (16u * 1024)
+/* After Ctrl-C: how long clients get to end their operations (and delete their uploads),
+ * then how long the clean-up session gets; a second Ctrl-C quits at once. */
+#define INTERRUPT_GRACE_MS 3000
+#define INTERRUPT_CLEAN_MS 5000
 
 typedef struct stress_main {
     stress_run run;
@@ -99,19 +103,63 @@ static void end_run(stress_main *m)
         stress_client_end(&run->clients[i]);
 }
 
+/* A second signal after the first: the clean-up is abandoned, nothing more is said. */
+static void on_second_stop(int sig)
+{
+    (void)sig;
+    static const char msg[] = "ftpc stress: interrupted again; quitting without cleaning up\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)w;
+    _exit(FTPC_EXIT_XFER);
+}
+
+static void second_stop_quits(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_second_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+/* The first signal: the measured run ends now. During the set-up nothing of the workload is
+ * on the server yet, so everything closes at once; in the run, clients end their operation
+ * (a transfer is cut with ABOR) and delete their uploads, for a few seconds at most. */
+static void interrupt_run(stress_main *m)
+{
+    stress_run *run = &m->run;
+    run->interrupted = true;
+    second_stop_quits();
+    if (run->t_end_us == 0)
+        run->t_end_us = stress_now_us();
+    if (!run->main_phase) {
+        stress_run_message(run, "ftpc stress: interrupted during the set-up; reporting");
+        run->aborting = true;
+        kill_all(run);
+        ev_stop(run->loop);
+        return;
+    }
+    stress_run_message(run, "ftpc stress: interrupted; stopping the clients and cleaning up "
+                            "this run's uploads (interrupt again to quit at once)");
+    end_run(m);
+    long long by = ev_now(run->loop) + INTERRUPT_GRACE_MS;
+    if (m->end_by_ms == 0 || by < m->end_by_ms)
+        m->end_by_ms = by;
+    for (int i = 0; i < run->nclients; i++)
+        stress_client_interrupt(&run->clients[i]);
+}
+
 static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     (void)t;
     stress_main *m = ud;
     stress_run *run = &m->run;
-    if (*m->stop && !run->aborting) {
-        run->aborting = true;
-        stress_run_message(run, "ftpc stress: interrupted; reporting what was done");
-        kill_all(run);
-        if (run->t_end_us == 0)
-            run->t_end_us = stress_now_us();
-        ev_stop(loop);
-        return EV_TIMER_STOP;
+    if (*m->stop && !run->interrupted) {
+        interrupt_run(m);
+        if (!run->main_phase)
+            return EV_TIMER_STOP;
     }
     if (run->ending && m->end_by_ms && ev_now(loop) >= m->end_by_ms) {
         /* Clients still busy this long after the end are cut off (counted, not failed). */
@@ -164,21 +212,45 @@ static void start_main(stress_main *m)
         ev_timer_start(run->loop, &m->deadline, o->duration_ms);
 }
 
-/* --clean, after the report: one set-up session deletes the fixtures and the directory the
- * set-up made. The measured run is over, so a failure here is said but leaves the exit
- * status alone. */
+static long clean_limit_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    stress_run *run = ud;
+    run->clean_failed = true;
+    stress_run_message(run, "ftpc stress: the clean-up did not finish within %d s",
+                       INTERRUPT_CLEAN_MS / 1000);
+    stress_client_kill(&run->setup[0]);
+    return EV_TIMER_STOP;
+}
+
+/* After the report: one set-up session deletes the uploads of clients stopped before they
+ * could (Ctrl-C, or cut off at the end), and with --clean the fixtures and the directory
+ * the set-up made. The measured run is over, so a failure here is said but leaves the exit
+ * status alone. After Ctrl-C it gets a few seconds. */
 static void clean_up(stress_run *run)
 {
+    if (run->interrupted)
+        stress_run_message(run, "ftpc stress: cleaning up: %d upload%s of stopped clients%s",
+                           run->left_uploads, run->left_uploads == 1 ? "" : "s",
+                           run->o->clean ? ", the fixtures and the directory made" : "");
     stress_client *c = &run->setup[0];
     stress_client_free(c);
     stress_client_init(c, run, 0, true);
     run->tearing_down = true;
     run->ending = false; /* set when --duration ran out: it would end this session unstarted */
+    run->aborting = false;
     run->setup_live = 1;
+    ev_timer limit;
+    ev_timer_init(&limit, clean_limit_cb, run);
+    if (run->interrupted)
+        ev_timer_start(run->loop, &limit, INTERRUPT_CLEAN_MS);
     stress_client_start(c, 0);
     ev_run(run->loop);
+    ev_timer_stop(run->loop, &limit);
     if (run->clean_failed)
-        fprintf(stderr, "ftpc stress: --clean: some of the run's files are still on the server\n");
+        fprintf(stderr, "ftpc stress: %s: some of the run's files are still on the server\n",
+                run->o->clean ? "--clean" : "clean-up");
 }
 
 void stress_run_setup_done(stress_run *run)
@@ -201,7 +273,8 @@ void stress_run_client_done(stress_run *run)
 {
     if (++run->done < run->nclients)
         return;
-    run->t_end_us = stress_now_us();
+    if (run->t_end_us == 0) /* an interrupt ended the measured run earlier */
+        run->t_end_us = stress_now_us();
     ev_stop(run->loop);
 }
 
@@ -459,7 +532,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         rc = run->setup_rc;
     else if (run->st.verify_failures > 0)
         rc = FTPC_EXIT_VERIFY;
-    else if (run->aborting || all_work_failed(&run->st))
+    else if (run->interrupted || all_work_failed(&run->st))
         rc = FTPC_EXIT_XFER;
     stress_result r = {
         .target = target,
@@ -487,7 +560,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         .no_run = !run->main_phase,
         .setup_s = (double)(run->setup_end_us - run->setup_t0_us) / 1e6,
         .setup_bytes = run->setup_bytes,
-        .interrupted = !run->aborting    ? NULL
+        .interrupted = !run->interrupted ? NULL
                        : run->main_phase ? "run"
                                          : "setup",
     };
@@ -499,7 +572,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         rc = FTPC_EXIT_LOCAL;
     if (o.csv && write_report(o.csv, stress_report_csv, &r) < 0 && rc == FTPC_OK)
         rc = FTPC_EXIT_LOCAL;
-    if (o.clean && run->setup_rc == 0 && !run->aborting)
+    if (run->setup_rc == 0 && (o.clean || run->left_uploads > 0))
         clean_up(run);
 out:
     if (inited) {

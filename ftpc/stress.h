@@ -8,7 +8,8 @@
 #include <signal.h>
 
 /* Runs `ftpc stress` with argv[0] = "stress". Returns the exit status. *stop is polled a few
- * times a second (a signal handler sets it): the run then ends at once and still reports. */
+ * times a second (a signal handler sets it): the run then ends, reports, and deletes its
+ * uploads within a few seconds; a second signal exits at once (its handler is replaced). */
 int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop);
 
 #endif

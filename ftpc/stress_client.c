@@ -42,6 +42,7 @@ enum {
     S_DELE,
     S_SIZE,       /* set-up: is the fixture there? */
     S_CLEAN_DELE, /* --clean: a fixture's DELE */
+    S_CLEAN_LEFT, /* the DELE of an upload a stopped client may have left */
     S_CLEAN_CDUP, /* --clean: out of the directory the set-up made ... */
     S_CLEAN_RMD,  /* ... to remove it */
     S_ABORT,      /* ABOR sent: waiting for its reply and the transfer's (c->step of them) */
@@ -86,6 +87,7 @@ enum {
     CF_DATA_DRAIN = 1 << 21, /* TLS upload sent close_notify and FIN: reading to the end */
     CF_PRELIM = 1 << 22,     /* the transfer command's 1xx came */
     CF_WAS_IN = 1 << 23,     /* logged in at least once */
+    CF_LEFT_UP = 1 << 24,    /* stopped while its upload may be on the server */
 };
 
 #define READ_BUDGET (1u << 20) /* bytes one data connection moves per wakeup */
@@ -281,6 +283,12 @@ static void close_ctl(stress_client *c, bool reset)
 
 static void finish(stress_client *c)
 {
+    /* Stopped before deleting its upload: the clean-up session deletes it. */
+    if (!is_setup(c) && !(c->flags & CF_LEFT_UP) &&
+        ((c->flags & CF_PENDING_DELE) || ((c->flags & CF_IN_OP) && c->op == STRESS_OP_PUT))) {
+        c->flags |= CF_LEFT_UP;
+        c->run->left_uploads++;
+    }
     if (c->flags & CF_IN_OP) {
         /* Cut off by the end of the run between two of its steps. */
         c->flags &= ~CF_IN_OP;
@@ -832,10 +840,25 @@ static const char *dir_basename(const char *dir, char *out, size_t size)
     return slash != NULL && slash[1] != '\0' ? slash + 1 : out;
 }
 
-/* --clean: the fixtures go one DELE at a time, then the directory if the set-up made it. */
+/* The clean-up: uploads that stopped clients may have left, then (--clean) the fixtures one
+ * DELE at a time, then the directory if the set-up made it. */
 static void clean_next(stress_client *c)
 {
     stress_run *run = c->run;
+    while (run->left_next < run->nclients) {
+        stress_client *l = &run->clients[run->left_next++];
+        if (l->flags & CF_LEFT_UP) {
+            char name[96];
+            stress_upload_name(run, l->id, l->op_iter, name, sizeof(name));
+            c->state = S_CLEAN_LEFT;
+            send_cmd(c, "DELE %s", name);
+            return;
+        }
+    }
+    if (!run->o->clean) {
+        quit(c);
+        return;
+    }
     if (run->o->mix[STRESS_OP_GET] > 0 && run->clean_next < run->o->files) {
         char name[96];
         stress_fixture_name(run, run->clean_next++, name, sizeof(name));
@@ -1748,8 +1771,15 @@ static void on_reply(stress_client *c, int code, char *text)
         send_pasv(c);
         return;
     }
+    case S_CLEAN_LEFT:
+        /* 550: the upload had not begun, or its session deleted it after all. */
+        if (code / 100 == 2)
+            run->left_deleted++;
+        clean_next(c);
+        return;
     case S_CLEAN_DELE: {
-        if (code / 100 != 2) {
+        /* After an interrupted set-up a fixture may never have been uploaded. */
+        if (code / 100 != 2 && !(code == 550 && run->interrupted && !run->main_phase)) {
             char name[96];
             stress_fixture_name(run, run->clean_next - 1, name, sizeof(name));
             run->clean_failed = true;
@@ -2065,6 +2095,23 @@ void stress_client_end(stress_client *c)
 {
     if (c->state == S_IDLE)
         end_idle(c);
+}
+
+void stress_client_interrupt(stress_client *c)
+{
+    if (c->state == S_XFER && c->data != NULL && (c->flags & CF_IN_OP)) {
+        /* A transfer could run for long: it is cut as an injected ABOR is (its upload then
+         * deleted by the session), but counted as cut off by the end, not as a fault. */
+        c->run->unfinished++;
+        c->flags |= CF_FAULTED;
+        close_data(c, true);
+        c->state = S_ABORT;
+        c->step = (c->flags & CF_FINAL) ? 1 : 2;
+        arm(c, ABOR_WAIT_MS);
+        send_cmd(c, "ABOR");
+        return;
+    }
+    stress_client_end(c);
 }
 
 void stress_client_kill(stress_client *c)

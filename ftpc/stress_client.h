@@ -77,10 +77,14 @@ typedef struct stress_run {
     bool tearing_down;     /* --clean: set-up client 0 deletes what the set-up left */
     unsigned clean_next;   /* next fixture to delete */
     bool clean_failed;
+    int left_uploads; /* clients stopped while their upload may be on the server */
+    int left_next;    /* the clean-up's next client to look at */
+    int left_deleted; /* ... and how many of those uploads it deleted */
 
     bool main_phase;
     bool ending;                    /* no new operations: finish, QUIT */
     bool aborting;                  /* stop now: close everything */
+    bool interrupted;               /* a signal (Ctrl-C) ended the run */
     int done;                       /* main clients finished */
     int connected;                  /* control connections up */
     int inflight;                   /* data connections open */
@@ -135,6 +139,9 @@ void stress_client_init(stress_client *c, stress_run *run, uint32_t id, bool set
 void stress_client_start(stress_client *c, long delay_ms);
 /* The run reached its end: an idle client quits now, a busy one after its operation. */
 void stress_client_end(stress_client *c);
+/* Ctrl-C: a transfer under way is cut with ABOR (an upload then deleted), anything else
+ * ends as with stress_client_end. */
+void stress_client_interrupt(stress_client *c);
 /* Closes everything at once (signal or hard deadline); the client counts as done. */
 void stress_client_kill(stress_client *c);
 /* Frees what c still holds (after the loop stopped). */

@@ -195,5 +195,138 @@ class TestStressSetupPhase(StressCase):
         self.assertGreaterEqual(rep["setup_s"], 1.5)
 
 
+def stress_files(names):
+    """Names on the server that an upload of ftpc stress leaves: the upload itself, or
+    ftpd's temporary and kept partial files of it."""
+    return [n for n in names if n.endswith(".up") or n.startswith((".ftpd-up.", ".ftpd-partial."))]
+
+
+class HangingFtp(ScriptedFtp):
+    """Answers a STOR's 150 and takes its data, then answers nothing more on that session;
+    a DELE is never answered either."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.uploading = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "STOR":
+            s.send("150 go")
+            d = s.accept_data()
+            self.uploading.set()
+            try:
+                while d.recv(65536):
+                    pass
+            except OSError:
+                pass
+            d.close()
+            time.sleep(self.timeout)
+            return False
+        if verb == "DELE":
+            time.sleep(self.timeout)
+            return False
+        return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressInterrupt(StressCase):
+    def start_uploads(self, srv, *extra):
+        """Starts 6 clients uploading 2 MiB files at 256 KiB/s each (8 s a file) and returns
+        the process once uploads are under way on the server."""
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url("up"), "--clients", "6",
+                              "--duration", "60", "--mix", "put", "--size", "2M",
+                              "--limit-rate", "256K", "--no-view"] + list(extra),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        t_end = time.monotonic() + 20
+        while time.monotonic() < t_end:
+            if os.path.isdir(srv.local("up")) and len(os.listdir(srv.local("up"))) >= 6:
+                break
+            time.sleep(0.1)
+        self.assertGreaterEqual(len(os.listdir(srv.local("up"))), 6, "uploads never began")
+        time.sleep(0.5)
+        return p
+
+    def test_first_interrupt_cleans_up_the_uploads(self):
+        srv = self.server()
+        p = self.start_uploads(srv)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        took = time.monotonic() - t0
+        out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, out + err)
+        self.assertLess(took, 10, err)  # a few seconds of grace and clean-up at most
+        self.assertIn("interrupted; stopping the clients and cleaning up", err)
+        self.assertIn("(interrupted)", out)
+        # nothing of the uploads is left: not the names, not ftpd's partial files (a cut
+        # upload's partial goes with the DELE of its name, which ftpd may log a moment later)
+        left = []
+        t_end = time.monotonic() + 5
+        while time.monotonic() < t_end:
+            left = stress_files(os.listdir(srv.local("up")))
+            if not left:
+                break
+            time.sleep(0.2)
+        self.assertEqual(left, [], out + err)
+        # a server still serving
+        f = srv.ftp()
+        f.nlst("up")
+        f.quit()
+
+    def test_interrupt_with_clean_removes_the_directory(self):
+        srv = self.server()
+        p = self.start_uploads(srv, "--clean")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        err = err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, err)
+        self.assertFalse(srv.exists("up"), "%s\n%s" % (
+            os.listdir(srv.local("up")) if srv.exists("up") else "", err))
+
+    def hanging_run(self):
+        """Two clients uploading to a server that stops answering once an upload began (not
+        ABOR, not NOOP, not a later session's DELE): every stage of the stop runs to its
+        limit."""
+        srv = HangingFtp(sessions=20, timeout=30)
+        srv.start()
+        p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
+                              "--clients", "2", "--duration", "60", "--mix", "put",
+                              "--size", "1M", "--limit-rate", "64K", "--no-view"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        self.assertTrue(srv.uploading.wait(20), "no upload began")
+        time.sleep(0.5)
+        return p
+
+    def test_interrupt_is_bounded_in_time(self):
+        p = self.hanging_run()
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        took = time.monotonic() - t0
+        err = err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, err)
+        # 3 s for the clients, 5 s for the clean-up session, and a tick or two
+        self.assertLess(took, 10.5, err)
+        self.assertGreater(took, 7, err)
+        self.assertIn("cleaning up: 2 uploads of stopped clients", err)
+        self.assertIn("the clean-up did not finish within 5 s", err)
+        self.assertIn("some of the run's files are still on the server", err)
+
+    def test_second_interrupt_quits_at_once(self):
+        p = self.hanging_run()
+        p.send_signal(signal.SIGINT)
+        time.sleep(1)  # the first is seen within a tick (250 ms); the stop takes seconds here
+        self.assertIsNone(p.poll())
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertIn(b"interrupted again; quitting without cleaning up", err)
+
 if __name__ == "__main__":
     unittest.main()
