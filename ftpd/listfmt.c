@@ -279,12 +279,30 @@ int listfmt_mlsx(char *out, size_t out_size, const char *name, const struct stat
                               MLSX_ALL);
 }
 
+/* The type fact of what is neither a directory nor a regular file: RFC 3659 7.5.1's
+ * "OS.name=type" form, so a client does not take a FIFO for a file it could download. */
+static const char *special_type(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return "file";
+    if (S_ISFIFO(mode))
+        return "OS.unix=fifo";
+    if (S_ISSOCK(mode))
+        return "OS.unix=socket";
+    if (S_ISCHR(mode))
+        return "OS.unix=chr";
+    if (S_ISBLK(mode))
+        return "OS.unix=blk";
+    return "OS.unix=other";
+}
+
 int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struct stat *st,
                        unsigned perms, const char *type_override, int leading_space, unsigned facts)
 {
     outbuf o = {out, out_size, 0, out_size == 0};
     bool dir = type_override != NULL || S_ISDIR(st->st_mode);
-    const char *type = type_override ? type_override : dir ? "dir" : "file";
+    const char *type = type_override ? type_override : dir ? "dir" : special_type(st->st_mode);
+    bool special = !dir && !S_ISREG(st->st_mode); /* RETR and STOR refuse it */
     char modify[32], perm[16];
     size_t n = 0;
 
@@ -305,11 +323,11 @@ int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struc
         if (perms & PERM_DELETE)
             perm[n++] = 'p';
     } else {
-        if (perms & PERM_READ)
+        if ((perms & PERM_READ) && !special)
             perm[n++] = 'r';
-        if (perms & PERM_WRITE)
+        if ((perms & PERM_WRITE) && !special)
             perm[n++] = 'w';
-        if (perms & PERM_APPEND)
+        if ((perms & PERM_APPEND) && !special)
             perm[n++] = 'a';
         if (perms & PERM_DELETE)
             perm[n++] = 'd';

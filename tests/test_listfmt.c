@@ -181,6 +181,37 @@ START_TEST(test_mlsx_dir)
 }
 END_TEST
 
+START_TEST(test_mlsx_special_files)
+{
+    /* Neither downloadable nor uploadable: an OS.unix type, and only delete and rename. */
+    struct stat st = mkstat(S_IFIFO | 0644, 1, 0, 0, 0, NOW);
+    char out[256];
+    listfmt_mlsx(out, sizeof(out), "pipe", &st, 0xff, NULL, 0);
+    ck_assert_str_eq(
+        out, "type=OS.unix=fifo;size=0;modify=20231114221320;perm=df;unique=803g1a; pipe\r\n");
+    st.st_mode = S_IFSOCK | 0755;
+    listfmt_mlsx(out, sizeof(out), "s", &st, PERM_DEFAULT, NULL, 0);
+    ck_assert_str_eq(out,
+                     "type=OS.unix=socket;size=0;modify=20231114221320;perm=;unique=803g1a; s\r\n");
+    st.st_mode = S_IFCHR | 0644;
+    listfmt_mlsx(out, sizeof(out), "c", &st, PERM_DEFAULT, NULL, 0);
+    ck_assert_ptr_nonnull(strstr(out, "type=OS.unix=chr;"));
+    st.st_mode = S_IFBLK | 0644;
+    listfmt_mlsx(out, sizeof(out), "b", &st, PERM_DEFAULT, NULL, 0);
+    ck_assert_ptr_nonnull(strstr(out, "type=OS.unix=blk;"));
+}
+END_TEST
+
+START_TEST(test_mlsx_root)
+{
+    /* The root: files in it may go (p), the root itself neither goes nor moves (d, f). */
+    struct stat st = mkstat(S_IFDIR | 0755, 2, 0, 0, 4096, 1600000000);
+    char out[256];
+    listfmt_mlsx(out, sizeof(out), "/", &st, 0xff | LISTFMT_ROOT, NULL, 0);
+    ck_assert_str_eq(out, "type=dir;modify=20200913122640;perm=elcmp;unique=803g1a; /\r\n");
+}
+END_TEST
+
 START_TEST(test_mdtm)
 {
     char out[15];
@@ -280,6 +311,8 @@ static Suite *listfmt_suite(void)
     tcase_add_test(tc, test_ls_cache);
     tcase_add_test(tc, test_mlsx_file);
     tcase_add_test(tc, test_mlsx_dir);
+    tcase_add_test(tc, test_mlsx_special_files);
+    tcase_add_test(tc, test_mlsx_root);
     tcase_add_test(tc, test_mdtm);
     tcase_add_test(tc, test_parse_mdtm);
     tcase_add_test(tc, test_too_small);
