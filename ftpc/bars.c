@@ -622,6 +622,12 @@ void ftpc_bars_set_files(ftpc_bars *b, int nfiles)
     b->nfiles = nfiles;
 }
 
+void ftpc_bars_file_skipped(ftpc_bars *b)
+{
+    if (b->nfiles > 0)
+        b->nfiles--;
+}
+
 bool ftpc_bars_live(const ftpc_bars *b)
 {
     return b->live;

@@ -34,6 +34,8 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg);
 void ftpc_bars_free(ftpc_bars *b);
 /* Number of files in the run; a total line is shown when it is more than one. */
 void ftpc_bars_set_files(ftpc_bars *b, int nfiles);
+/* One of them turned out to be nothing to transfer (a directory a pattern matched). */
+void ftpc_bars_file_skipped(ftpc_bars *b);
 /* True when live bars are drawn (a terminal in bar mode). */
 bool ftpc_bars_live(const ftpc_bars *b);
 

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dirprobe.h"
+
 typedef enum {
     FS_WAIT_CONN,
     FS_PARENT, /* mkdir -p: MKD of a parent, result ignored */
@@ -153,28 +155,6 @@ bool ftpc_mlst_is_dir(const char *text)
     return false;
 }
 
-/* The directory of a 257 reply: the first quoted string, "" standing for one quote. */
-static bool parse_pwd(const char *text, char *out, size_t out_size)
-{
-    const char *p = strchr(text, '"');
-    if (p == NULL)
-        return false;
-    size_t o = 0;
-    for (p++; *p != '\0'; p++) {
-        if (*p == '"') {
-            if (p[1] != '"') {
-                out[o] = '\0';
-                return o > 0 && strpbrk(out, "\r\n") == NULL;
-            }
-            p++;
-        }
-        if (o + 1 >= out_size)
-            return false;
-        out[o++] = *p;
-    }
-    return false;
-}
-
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_fsop *op = ud;
@@ -220,7 +200,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         finish(op, FTPC_EXIT_REMOTE, true);
         return;
     case FS_PWD:
-        if (code != 257 || !parse_pwd(m->text, op->cwd, sizeof(op->cwd))) {
+        if (code != 257 || !ftpc_parse_pwd(m->text, op->cwd, sizeof(op->cwd))) {
             finish(op, FTPC_EXIT_REMOTE, true);
             return;
         }

@@ -122,7 +122,7 @@ static bool start_verify(slot *s, int status, bool reusable)
 {
     ftpc_runner *r = s->r;
     ftpc_task *t = s->t;
-    if (status != FTPC_OK || !ftpc_verify_wanted(r->ctx, t))
+    if (status != FTPC_OK || t->skipped || !ftpc_verify_wanted(r->ctx, t))
         return false;
     digest_algo algo = DIGEST_SHA256;
     int nseg = 0;

@@ -50,6 +50,11 @@ typedef struct ftpc_task {
     bool by_path;
     size_t name_off;
 
+    /* get of a name an NLST pattern matched: it may be a directory (xfer.c asks when the
+     * server refuses it); skipped: it was one, and nothing was transferred */
+    bool nlst_match;
+    bool skipped;
+
     int attempts; /* started so far */
     /* The bytes a resume would keep are this run's: an attempt wrote them (from the start),
      * or checked or trusted them under -c. A retry resumes only then: a part file that an

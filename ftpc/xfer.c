@@ -32,6 +32,7 @@
 #include "bars.h"
 #include "dchan.h"
 #include "digest.h"
+#include "dirprobe.h"
 #include "fsops.h"
 #include "mz.h"
 #include "ratelimit.h"
@@ -62,6 +63,7 @@ typedef enum {
     XS_REST,      /* REST sent */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
     XS_DIRCHECK,  /* MLST of a put's target that the server refused: a directory? */
+    XS_DIRPROBE,  /* CWD into a get's name that SIZE or RETR refused: a directory? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -138,6 +140,8 @@ struct ftpc_xfer {
     bool dir_checked;    /* a refused put's target was checked for being a directory */
     int refusal_code;    /* ... and the refusal, for the message if it is not one */
     char refusal[600];
+    const char *refused_cmd; /* a get's SIZE or RETR, refused: the probe's subject */
+    ftpc_dirprobe probe;
 };
 
 static const ftpc_conn_owner xfer_owner;
@@ -1520,6 +1524,47 @@ static void put_into_dir(ftpc_xfer *x)
     after_type(x);
 }
 
+/* A name an NLST pattern matched may be a directory, which NLST does not tell from a file
+ * (MLSD does, and its directories never get here): a refused SIZE or RETR is checked with CWD
+ * (dirprobe.h) before it counts, and a directory is left out as MLSD would have left it. */
+static bool can_probe_dir(const ftpc_xfer *x, int code)
+{
+    return x->t->kind == FTPC_T_GET && x->t->nlst_match && !x->prelim && code >= 500 &&
+           x->refused_cmd == NULL;
+}
+
+static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
+{
+    ftpc_xfer *x = ud;
+    if (x->finished)
+        return;
+    ftpc_conn_set_owner(x->c, &xfer_owner, x);
+    switch (r) {
+    case FTPC_PROBE_NOT_DIR:
+        fail(x, ftpc_status_for_reply(x->refusal_code), true, "%s: the server replied %s",
+             x->refused_cmd, x->refusal);
+        return;
+    case FTPC_PROBE_FAILED:
+        fail(x, err->status, false, "%s", err->msg);
+        return;
+    default:
+        x->t->skipped = true;
+        if (x->ctx->bars != NULL)
+            ftpc_bars_file_skipped(x->ctx->bars);
+        finish(x, FTPC_OK, r == FTPC_PROBE_DIR);
+        return;
+    }
+}
+
+static void probe_dir(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
+{
+    x->refused_cmd = cmd;
+    x->refusal_code = m->code;
+    ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
+    x->state = XS_DIRPROBE;
+    ftpc_dirprobe_run(&x->probe, x->c, x->t->remote, dir_probed, x);
+}
+
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -1542,7 +1587,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             x->remote_size = ftpc_parse_size_reply(m->text);
         } else if (code == 550 && t->kind != FTPC_T_PUT) {
             /* No such file (or not a plain file): RETR would say the same. */
-            fail_reply(x, "SIZE", m);
+            if (can_probe_dir(x, code))
+                probe_dir(x, "SIZE", m);
+            else
+                fail_reply(x, "SIZE", m);
             return;
         } else {
             x->remote_size = t->kind == FTPC_T_PUT && code == 550 ? 0 : -1;
@@ -1591,6 +1639,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             }
             if (can_check_dir(x, code)) {
                 check_dir(x, m);
+                return;
+            }
+            if (can_probe_dir(x, code)) {
+                probe_dir(x, x->verb, m);
                 return;
             }
             fail_reply(x, x->verb, m);

@@ -138,6 +138,26 @@ class TestVsftpd(unittest.TestCase):
         r = self.ftpc("ls", "-l", self.url(""))
         self.assertIn("a.bin", r.stdout.decode())
 
+    def test_glob_get_skips_directories(self):
+        # vsftpd has no MLSD: the pattern is matched against NLST, which names directories
+        # too; SIZE refuses them ("550 Could not get file size."), and they are skipped.
+        a = self.srv_write("a.bin", data_bytes(70000, 7))
+        b = self.srv_write("b.txt", data_bytes(500, 8))
+        self.srv_write("docs/inner.txt", b"inner")
+        self.srv_write("zz/more.bin", b"more")
+        # -j 1: every task runs on the one connection, back in its directory after the probe
+        r = self.ftpc("-j", "1", "get", "-O", "d", self.url("*"))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.tmp, "d"))), ["a.bin", "b.txt"])
+        with open(os.path.join(self.tmp, "d", "a.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), a)
+        with open(os.path.join(self.tmp, "d", "b.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), b)
+        self.assertNotIn(b"550", r.stderr)
+        # a file the server refuses is still an error, with the server's word
+        os.chmod(os.path.join(self.srv_dir, "b.txt"), 0)
+        r = self.ftpc("get", "-O", "e", self.url("b*"), rc=5)
+        self.assertIn(b"550", r.stderr)
+
     def test_segmented_get(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
         self.ftpc("--segments", "4", "get", self.url("big.bin"))
