@@ -33,6 +33,7 @@
 #include "dchan.h"
 #include "digest.h"
 #include "dirprobe.h"
+#include "dotnames.h"
 #include "fsops.h"
 #include "mz.h"
 #include "ratelimit.h"
@@ -100,6 +101,8 @@ struct ftpc_xfer {
     bool crlf;   /* listing or TYPE A download: turn CRLF into LF */
     bool shield; /* a listing shown on a terminal: its control characters become '?' */
     bool pending_cr;
+    bool dotless; /* ls without -l: "." and ".." are left out (dotnames.h) */
+    ftpc_dotnames dots;
     bool ascii;       /* TYPE A: line ends converted both ways */
     bool closing;     /* upload: everything sent; reading until the server closes */
     bool shut;        /* ... and our end (close_notify, FIN) is out */
@@ -376,6 +379,17 @@ static int emit(ftpc_xfer *x, const char *p, size_t len)
     return x->t->capture ? capture_add(x, p, len) : write_all(x->out_fd, p, len);
 }
 
+static int emit_cb(void *ud, const char *p, size_t len)
+{
+    return emit(ud, p, len);
+}
+
+/* Text after its line ends are converted. */
+static int emit_text(ftpc_xfer *x, const char *p, size_t len)
+{
+    return x->dotless ? ftpc_dotnames_feed(&x->dots, p, len, emit_cb, x) : emit(x, p, len);
+}
+
 /* Listings and TYPE A downloads come with CRLF line ends; a terminal, a pipe and a Unix file
  * want LF. */
 static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
@@ -389,7 +403,7 @@ static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
                 if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
                     x->abuf[i] = '?'; /* a server's name must not drive the terminal */
             }
-        if (o > 0 && emit(x, x->abuf, o) < 0)
+        if (o > 0 && emit_text(x, x->abuf, o) < 0)
             return -1;
         p += chunk;
         len -= chunk;
@@ -611,10 +625,14 @@ static void receive_end(ftpc_xfer *x)
     }
     if (x->crlf) {
         char cr;
-        if (ftpc_ascii_from_wire_end(&x->pending_cr, &cr) > 0 && emit(x, &cr, 1) < 0) {
+        if (ftpc_ascii_from_wire_end(&x->pending_cr, &cr) > 0 && emit_text(x, &cr, 1) < 0) {
             sink_failed(x);
             return;
         }
+    }
+    if (x->dotless && ftpc_dotnames_end(&x->dots, emit_cb, x) < 0) {
+        sink_failed(x);
+        return;
     }
     x->data_eof = true;
     maybe_complete(x);
@@ -1171,6 +1189,7 @@ static void begin_get(ftpc_xfer *x)
             x->offset = x->pos = t->out_written;
         x->crlf = t->kind == FTPC_T_LS || x->ascii;
         x->shield = t->kind == FTPC_T_LS && !t->capture && isatty(STDOUT_FILENO);
+        x->dotless = t->kind == FTPC_T_LS && !t->capture && !t->long_list;
         x->verb = t->kind == FTPC_T_LS ? (t->long_list ? "LIST" : "NLST") : "RETR";
         if (t->capture) {
             /* Every attempt lists afresh. */

@@ -1,4 +1,5 @@
-"""Interop: ftpc get/put/ls/mirror (and a segmented get) against vsftpd on loopback.
+"""Interop: ftpc get/put/ls/mirror (and a segmented get) against vsftpd (and pure-ftpd) on
+loopback.
 
 vsftpd cannot be apt-installed beside the other FTP servers, so bench/peers/install-peers.sh
 unpacks it under $PEERS_PREFIX (/opt/ftp-peers) and creates the account ftpbench/ftpbench.
@@ -24,31 +25,36 @@ from test_ftpc import FTPC_BIN, SANITIZER_MARKERS, data_bytes
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.normpath(os.path.join(HERE, "..", "..", "bench", "peers"))
 PEERS_PREFIX = os.environ.get("PEERS_PREFIX", "/opt/ftp-peers")
-VSFTPD = os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd")
+BINARIES = {
+    "vsftpd": os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd"),
+    "pure-ftpd": os.path.join(PEERS_PREFIX, "pure-ftpd", "usr", "sbin", "pure-ftpd"),
+}
 USER = os.environ.get("FTPBENCH_USER", "ftpbench")
 PASS = os.environ.get("FTPBENCH_PASS", "ftpbench")
 MiB = 1024 * 1024
 
 
-def why_not():
+def why_not(name="vsftpd"):
     if os.geteuid() != 0:
-        return "not root (vsftpd must start as root to chroot the account)"
-    if not os.access(VSFTPD, os.X_OK):
-        return ("vsftpd not installed at %s (run bench/peers/install-peers.sh as root, or "
-                "scripts/test.sh --interop)" % VSFTPD)
+        return "not root (%s must start as root to chroot the account)" % name
+    if not os.access(BINARIES[name], os.X_OK):
+        return ("%s not installed at %s (run bench/peers/install-peers.sh as root, or "
+                "scripts/test.sh --interop)" % (name, BINARIES[name]))
     try:
         pwd.getpwnam(USER)
     except KeyError:
         return "account %s missing (run bench/peers/install-peers.sh)" % USER
-    if not os.path.exists("/etc/pam.d/ftpbench-vsftpd"):
+    if name == "vsftpd" and not os.path.exists("/etc/pam.d/ftpbench-vsftpd"):
         return "PAM service ftpbench-vsftpd missing (run bench/peers/install-peers.sh)"
     if not os.access(FTPC_BIN, os.X_OK):
         return "ftpc binary not found: %s" % FTPC_BIN
     return None
 
 
-@unittest.skipIf(why_not() is not None, why_not() or "")
-class TestVsftpd(unittest.TestCase):
+class PeerMixin:
+    """Starts SERVER for the class and gives each test a directory of its own on it."""
+    SERVER = None
+
     @classmethod
     def setUpClass(cls):
         cls.base = tempfile.mkdtemp(prefix="ftpc-interop-")
@@ -57,18 +63,18 @@ class TestVsftpd(unittest.TestCase):
         cls.run_dir = os.path.join(cls.base, "run")
         cls.port = free_port()
         cls.env = dict(os.environ, BENCH_RUN=cls.run_dir, PEERS_PREFIX=PEERS_PREFIX)
-        r = subprocess.run([os.path.join(PEERS, "start-server.sh"), "vsftpd", str(cls.port),
+        r = subprocess.run([os.path.join(PEERS, "start-server.sh"), cls.SERVER, str(cls.port),
                             cls.root], env=cls.env, capture_output=True, timeout=30)
         if r.returncode != 0:
             shutil.rmtree(cls.base, True)
-            raise unittest.SkipTest("vsftpd did not start: %s"
-                                    % (r.stderr.decode(errors="replace")[-500:]))
-        with open(os.path.join(cls.run_dir, "vsftpd", "pid")) as fh:
+            raise unittest.SkipTest("%s did not start: %s"
+                                    % (cls.SERVER, r.stderr.decode(errors="replace")[-500:]))
+        with open(os.path.join(cls.run_dir, cls.SERVER, "pid")) as fh:
             cls.pid = int(fh.read())
 
     @classmethod
     def tearDownClass(cls):
-        subprocess.run([os.path.join(PEERS, "stop-server.sh"), "vsftpd"], env=cls.env,
+        subprocess.run([os.path.join(PEERS, "stop-server.sh"), cls.SERVER], env=cls.env,
                        capture_output=True, timeout=30)
         shutil.rmtree(cls.base, True)
 
@@ -116,6 +122,12 @@ class TestVsftpd(unittest.TestCase):
         self.assertEqual(r.returncode, rc, "ftpc %s: exit %d\n%s"
                          % (" ".join(args), r.returncode, err[-3000:]))
         return r
+
+
+
+@unittest.skipIf(why_not() is not None, why_not() or "")
+class TestVsftpd(PeerMixin, unittest.TestCase):
+    SERVER = "vsftpd"
 
     def test_get_put_ls(self):
         data = self.srv_write("a.bin", data_bytes(3 * MiB + 17, 1))
@@ -190,6 +202,27 @@ class TestVsftpd(unittest.TestCase):
         r = self.ftpc("mirror", "-R", "--delete", "out", self.url("back"))
         self.assertIn(b"mirror: 0 files transferred, 3 skipped, 2 deleted", r.stdout)
         self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "back", "sub", "deeper")))
+
+
+
+@unittest.skipIf(why_not("pure-ftpd") is not None, why_not("pure-ftpd") or "")
+class TestPureFtpd(PeerMixin, unittest.TestCase):
+    SERVER = "pure-ftpd"
+
+    def test_ls_leaves_out_dot_entries(self):
+        # pure-ftpd's NLST names "." and ".." among the entries: not files, left out
+        self.srv_write("a.bin", b"a")
+        self.srv_write("sub/b.txt", b"b")
+        r = self.ftpc("ls", self.url(""))
+        # (NLST of a directory names its entries with the directory: "d/a.bin", "d/.")
+        self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().splitlines()),
+                         ["a.bin", "sub"])
+        r = self.ftpc("ls", self.url("sub/"))
+        self.assertEqual([os.path.basename(n) for n in r.stdout.decode().splitlines()],
+                         ["b.txt"])
+        # the long listing is the server's, passed on as it came
+        r = self.ftpc("ls", "-l", self.url(""))
+        self.assertIn("a.bin", r.stdout.decode())
 
 
 if __name__ == "__main__":
