@@ -569,8 +569,10 @@ static int worse(int a, int b)
     return a != FTPC_OK ? a : b;
 }
 
+/* failed: files and directories whose transfer, creation or removal was reported as an
+ * error, so that the summary does not read as a complete copy after them. */
 typedef struct counts {
-    long transferred, skipped, deleted;
+    long transferred, skipped, deleted, failed;
 } counts;
 
 static void plan_line(const ftpc_cli *cli, ftpc_ctx *ctx, const char *verb, const char *rel)
@@ -662,12 +664,14 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             if (lstat(path, &st) == 0) {
                 ftpc_msg(ctx, "ftpc: mirror: %s is not a directory; left alone", path);
                 status = worse(status, FTPC_EXIT_LOCAL);
+                c->failed++;
                 continue;
             }
             plan_line(cli, ctx, "mkdir", e->rel);
             if (!cli->dry_run && mkdir(path, 0777) < 0) {
                 ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", path, strerror(errno));
                 status = worse(status, FTPC_EXIT_LOCAL);
+                c->failed++;
                 continue;
             }
             real[i] = true;
@@ -676,12 +680,14 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         if (l != NULL && l->dir) {
             ftpc_msg(ctx, "ftpc: mirror: %s is a directory here, a file there", path);
             status = worse(status, FTPC_EXIT_LOCAL);
+            c->failed++;
             continue;
         }
         if (l == NULL && lstat(path, &st) == 0) {
             /* Excluded or not a regular file: never written through. */
             ftpc_msg(ctx, "ftpc: mirror: %s is not a regular file; left alone", path);
             status = worse(status, FTPC_EXIT_LOCAL);
+            c->failed++;
             continue;
         }
         if (!ftpc_mirror_want(e, l, cli->only_newer)) {
@@ -712,6 +718,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         status = worse(status, st2);
         for (size_t i = 0; i < gets.n; i++) {
             ftpc_task *t = &gets.v[i];
+            c->failed += t->finished && t->err.status != FTPC_OK;
             if (!t->finished || t->err.status != FTPC_OK)
                 continue;
             c->transferred++;
@@ -745,6 +752,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 } else if (!(l->dir && (errno == ENOTEMPTY || errno == EEXIST))) {
                     ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
                     status = worse(status, FTPC_EXIT_LOCAL);
+                    c->failed++;
                 }
             }
         }
@@ -769,6 +777,14 @@ static long count_ok(const tasks *l)
     long n = 0;
     for (size_t i = 0; i < l->n; i++)
         n += l->v[i].finished && l->v[i].err.status == FTPC_OK;
+    return n;
+}
+
+static long count_failed(const tasks *l)
+{
+    long n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += l->v[i].finished && l->v[i].err.status != FTPC_OK;
     return n;
 }
 
@@ -832,6 +848,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             ftpc_msg(ctx, "ftpc: mirror: %s is a %s here and a %s on the server; left alone",
                      l->rel, l->dir ? "directory" : "file", r->dir ? "directory" : "file");
             status = worse(status, FTPC_EXIT_REMOTE);
+            c->failed++;
             continue;
         }
         if (l->dir) {
@@ -883,22 +900,27 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     }
     if (fatal)
         status = worse(status, FTPC_EXIT_LOCAL);
-    if (!fatal && !*stop)
+    if (!fatal && !*stop) {
         status = worse(status, run_list(ctx, &dirs, 1, stop));
+        c->failed += count_failed(&dirs);
+    }
     if (!fatal && !*stop && puts.n > 0) {
         if (ctx->bars != NULL)
             ftpc_bars_set_files(ctx->bars, (int)puts.n);
         status = worse(status, run_list(ctx, &puts, cli->opts.jobs, stop));
         c->transferred += count_ok(&puts);
+        c->failed += count_failed(&puts);
     }
     /* Deletions only after every upload succeeded. */
     if (status == FTPC_OK && !*stop) {
         status = run_list(ctx, &rms, cli->opts.jobs, stop);
         c->deleted += deleted_ok(cli, ctx, &rms);
+        c->failed += count_failed(&rms);
     }
     if (status == FTPC_OK && !*stop) {
         status = run_list(ctx, &rmdirs, 1, stop);
         c->deleted += deleted_ok(cli, ctx, &rmdirs);
+        c->failed += count_failed(&rmdirs);
     }
     tasks_free(&dirs);
     tasks_free(&puts);
@@ -923,6 +945,9 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     else
         snprintf(line, sizeof(line), "mirror: %ld %s transferred, %ld skipped, %ld deleted",
                  c.transferred, c.transferred == 1 ? "file" : "files", c.skipped, c.deleted);
+    /* Said only when there are any: a clean run's line stays as scripts know it. */
+    if (c.failed > 0)
+        snprintf(line + strlen(line), sizeof(line) - strlen(line), ", %ld failed", c.failed);
     if (!cli->opts.quiet || cli->dry_run)
         ftpc_out(ctx, "%s", line);
     return status;

@@ -62,6 +62,20 @@ class TestMirrorGet(MirrorCase):
         r = self.ftpc("mirror", self.srv.url("src/"), "out")
         self.assertEqual(self.summary(r), (0, 5, 0))
 
+    def test_summary_counts_failures(self):
+        self.make_remote_tree()
+        self.srv.make_file("src/sub/locked.bin", 1000, seed=9)
+        os.chmod(self.srv.local("src/sub/locked.bin"), 0)  # ftpd runs as nobody: 550
+        r = self.ftpc("mirror", self.srv.url("src"), "out", rc=5)
+        self.assertIn(b"550", r.stderr)
+        self.assertEqual(self.summary(r), (5, 0, 0))
+        self.assertRegex(r.stdout, rb"(?m)^mirror: 5 files transferred, 0 skipped, 0 deleted, "
+                                   rb"1 failed$")
+        # a clean run's line has no failure count
+        os.chmod(self.srv.local("src/sub/locked.bin"), 0o644)
+        r = self.ftpc("mirror", self.srv.url("src"), "out")
+        self.assertRegex(r.stdout, rb"(?m)^mirror: 1 file transferred, 5 skipped, 0 deleted$")
+
     def test_names_that_cannot_be_mirrored_are_counted_and_named(self):
         self.srv.make_file("odd/ok.bin", 1000, seed=3)
         self.srv.make_file("odd/bad\x01name.bin", 10, seed=4)
