@@ -97,12 +97,24 @@ static ftpc_conn *pool_take(ftpc_runner *r, const ftpc_endpoint *ep)
 
 static void fill_slots(ftpc_runner *r);
 
+static void resume_hint(const ftpc_task *t, char *out, size_t out_size);
+
 static void task_final(ftpc_runner *r, ftpc_task *t)
 {
     t->finished = true;
     r->ndone++;
-    if (t->err.status != FTPC_OK)
-        ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
+    if (t->err.status == FTPC_OK)
+        return;
+    /* A transfer cut off (the server gone, a timeout) leaves what a stopped one leaves, and
+     * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. */
+    char hint[FTPC_URL_PATH_MAX + 64];
+    size_t len = strlen(t->err.msg);
+    if (ftpc_status_transient(t->err.status) && t->attempts > 0) {
+        resume_hint(t, hint, sizeof(hint));
+        if (len + strlen(hint) < sizeof(t->err.msg))
+            memcpy(t->err.msg + len, hint, strlen(hint) + 1);
+    }
+    ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
 }
 
 static void start_task(slot *s);

@@ -491,10 +491,11 @@ static long tail_cb(ev_loop *loop, ev_timer *t, void *ud)
         maybe_complete(x);
         return EV_TIMER_STOP;
     }
+    /* A part file kept is named by the runner's resume hint (jobs.c), as for any cut. */
     fail(x, FTPC_EXIT_XFER, false,
          "the server's final reply came, but the data connection stayed open without data for "
          "%ld s after %" PRIu64 " bytes%s",
-         limit / 1000, x->pos - x->offset, kept_note(x));
+         limit / 1000, x->pos - x->offset, x->in_place ? kept_note(x) : "");
     return EV_TIMER_STOP;
 }
 

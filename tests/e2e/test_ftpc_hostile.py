@@ -52,6 +52,15 @@ class HostileFtp(ScriptedFtp):
             s.send("226 done")  # ... and the data connection stays open
             self.stop.wait(30)
             d.close()
+        elif verb == "RETR" and self.how in ("die-mid", "stall-mid"):
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(b"y" * (self.size // 2))
+            if self.how == "die-mid":
+                d.close()
+                return False  # the session ends: control connection closed, no reply
+            self.stop.wait(30)  # silent, both connections open
+            d.close()
         elif verb == "RETR" and self.how == "wait-forever":
             while not self.stop.wait(0.2):
                 s.send("150 please wait")
@@ -122,12 +131,28 @@ class TestHostileServers(unittest.TestCase):
         r, took = self.ftpc("get", url + "f.bin")
         self.assertEqual(r.returncode, 7, r.stderr)
         self.assertIn(b"the server's final reply came, but the data connection stayed open "
-                      b"without data for 3 s after 500 bytes (the partial file is kept)",
+                      b"without data for 3 s after 500 bytes (.f.bin.ftpc-part kept: get -c "
+                      b"resumes it)",
                       r.stderr)
         self.assertLess(took, 20)
         self.assert_good_file_kept()
         with open(os.path.join(self.work, ".f.bin.ftpc-part"), "rb") as f:
             self.assertEqual(f.read(), b"y" * 500)
+
+    def test_cut_transfer_names_the_part_file_it_keeps(self):
+        # as an interrupted one does: the server gone, or the --timeout, mid-transfer
+        for how, said in (("die-mid", b"closed the control connection"),
+                          ("stall-mid", b"timed out after 3 s")):
+            url = self.serve(HostileFtp(how, size=100000))
+            r, took = self.ftpc("get", url + "f.bin")
+            self.assertEqual(r.returncode, 7, r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertIn(b"(.f.bin.ftpc-part kept: get -c resumes it)", r.stderr)
+            self.assertLess(took, 20)
+            self.assert_good_file_kept()
+            with open(os.path.join(self.work, ".f.bin.ftpc-part"), "rb") as f:
+                self.assertEqual(f.read(), b"y" * 50000)
+            os.remove(os.path.join(self.work, ".f.bin.ftpc-part"))
 
     def test_endless_preliminary_replies_time_out(self):
         url = self.serve(HostileFtp("wait-forever"))
