@@ -370,6 +370,22 @@ static int lit(char *out, size_t size, size_t *o, const char *s)
     return 0;
 }
 
+/* The path a URL carries for abs: below the login directory, relative to it, as a URL's path
+ * is read (ftp://host/dir/file is dir/file from there); only a path outside it keeps the
+ * absolute form, which the URL's second slash gives (ftp://host//etc/motd). Joining abs to
+ * the host's slash as it is made every message read ftp://host//dir/file. */
+static const char *url_path(const shell *sh, const char *abs)
+{
+    size_t hl = strlen(sh->home);
+    if (hl == 0 || sh->home[0] != '/')
+        return abs; /* the login directory is not known */
+    while (hl > 0 && sh->home[hl - 1] == '/')
+        hl--;
+    if (strncmp(abs, sh->home, hl) != 0 || (abs[hl] != '\0' && abs[hl] != '/'))
+        return abs;
+    return abs[hl] == '\0' ? "" : abs + hl + 1;
+}
+
 int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_size)
 {
     static const char *const schemes[] = {"ftp://", "ftpes://", "ftps://"};
@@ -395,10 +411,11 @@ int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_si
              lit(out, out_size, &o, v6 ? "]" : "") || lit(out, out_size, &o, port) ||
              lit(out, out_size, &o, "/");
     /* Glob characters stay as they are, so a pattern still reads as one. */
+    const char *up = url_path(sh, abs);
     if (rc == 0)
-        rc = enc(out, out_size, &o, abs, "/*?[]");
-    size_t al = strlen(abs);
-    if (rc == 0 && dir && al > 0 && abs[al - 1] != '/')
+        rc = enc(out, out_size, &o, up, "/*?[]");
+    size_t al = strlen(up);
+    if (rc == 0 && dir && al > 0 && up[al - 1] != '/')
         rc = lit(out, out_size, &o, "/");
     return rc == 0 ? 0 : -1;
 }
@@ -406,9 +423,11 @@ int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_si
 char *sh_display(const shell *sh, const char *path, char *out, size_t out_size)
 {
     ftpc_url u = sh->site;
-    if (sh_resolve(sh, path, u.path, sizeof(u.path)) == NULL) {
+    char abs[FTPC_URL_PATH_MAX];
+    if (sh_resolve(sh, path, abs, sizeof(abs)) == NULL) {
         snprintf(out, out_size, "%s", path);
         return out;
     }
+    snprintf(u.path, sizeof(u.path), "%s", url_path(sh, abs));
     return ftpc_url_display(&u, out, out_size);
 }

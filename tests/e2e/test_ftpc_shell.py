@@ -222,6 +222,14 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"line 1: pwd: not connected")
         self.assertEqual(out.strip().splitlines()[-1], "/")
 
+    def test_remote_urls_in_messages_have_one_slash(self):
+        data = self.srv.make_file("big/b.bin", 1000, seed=14)
+        out, err = self.shell("cd big\nget missing.bin\nget /big/gone.bin\nget b.bin\n", rc=5)
+        self.assertNotIn("//big", err)
+        self.assertRegex(err, r"ftp://alice@127\.0\.0\.1:%d/big/missing\.bin: " % self.srv.port)
+        self.assertRegex(err, r"ftp://alice@127\.0\.0\.1:%d/big/gone\.bin: " % self.srv.port)
+        self.assertEqual(self.read_local("b.bin"), data)
+
     def test_paths_under_the_local_root_have_one_slash(self):
         out, err = self.shell("lcd /\nput no-such-file-xyz.bin\n", rc=None)
         self.assertIn("cannot open /no-such-file-xyz.bin:", err)
