@@ -154,23 +154,27 @@ static void add_fitted(strbuf *out, const char *s, size_t w)
         sb_add(out, " ", 1);
 }
 
-/* Cuts s to at most max visible cells (escape sequences take none). */
-static void cut_to_cells(strbuf *s, size_t max, bool color)
+/* Cuts s to at most max visible cells (escape sequences take none). A colour left open at
+ * the cut is closed; none is closed that was not open. */
+static void cut_to_cells(strbuf *s, size_t max)
 {
     size_t n = 0;
+    bool open = false;
     for (size_t i = 0; i < s->len;) {
         if (s->p[i] == '\x1b') {
+            size_t at = i;
             i++;
             while (i < s->len && !(s->p[i] >= '@' && s->p[i] <= '~' && s->p[i] != '['))
                 i++;
             i++;
+            open = !(i - at == 4 && memcmp(s->p + at, "\x1b[0m", 4) == 0);
             continue;
         }
         size_t len, cw = progress_char_cells(s->p + i, &len);
         if (n + cw > max) {
             s->len = i;
             s->p[i] = '\0';
-            if (color)
+            if (open)
                 sb_str(s, "\x1b[0m");
             return;
         }
@@ -251,42 +255,65 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
                  progress_size_str(wire, wire_s, sizeof(wire_s)));
     }
 
-    /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes, least useful
-     * first: the bar shrinks, then the ETA, then the sizes, then the name is cut. */
+    /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes whole, least
+     * useful first: the bar shrinks and goes, then the sizes and the ETA, then the name is
+     * cut (to NAME_MIN cells), then the columns lose their padding, then the rate and the
+     * percentage go. A field cut short would misread: a rate without its "/s" reads as a
+     * size. */
+    enum { F_PCT, F_SIZES, F_RATE, F_ETA, NF };
+    enum { NAME_MIN = 4 };
+    const char *text[NF] = {pct, sizes, rate, eta};
+    int w[NF] = {4, 19, 10, 11};
+    const int gap[NF] = {1, 1, 2, 2};
+    bool on[NF] = {true, true, true, eta[0] != '\0'};
     int name_w = name_column_max(width);
     int name_len = (int)progress_cells(name);
     int want_w = name_cells > 0 ? name_cells : (name_len > 8 ? name_len : 8);
-    const int rate_w = 10, eta_w = 11;
-    int sizes_w = 19;
-    if (wire > 0 && (int)strlen(sizes) > sizes_w)
-        sizes_w = (int)strlen(sizes);
-    bool show_eta = true, show_sizes = true, show_bar = true;
     if (want_w < name_w)
         name_w = want_w;
-    int fixed = 1 + 4 + 2 + sizes_w + 2 + rate_w + 2 + eta_w;
-    int bar_w = avail - name_w - fixed - 3; /* " [" and "]" */
-    if (bar_w < 6) {
-        show_bar = false;
-        bar_w = 0;
+    const int name_full = name_w;
+    int fields = 0;
+    for (int i = 0; i < NF; i++) {
+        if ((int)strlen(text[i]) > w[i])
+            w[i] = (int)strlen(text[i]);
+        fields += on[i] ? gap[i] + w[i] : 0;
     }
-    if (!show_bar && name_w + fixed > avail) {
-        show_sizes = false;
-        fixed -= 2 + sizes_w;
-    }
-    if (!show_bar && name_w + fixed > avail) {
-        show_eta = false;
-        fixed -= 2 + eta_w;
-    }
-    if (name_w + fixed > avail)
-        name_w = avail - fixed > 4 ? avail - fixed : 4;
-    /* Columns that went leave room a short bar can use after all. */
-    if (!show_bar && (!show_sizes || !show_eta) && avail - name_w - fixed - 3 >= 6) {
-        show_bar = true;
-        bar_w = avail - name_w - fixed - 3;
+    int bar_w = avail - name_w - fields - 3; /* " [" and "]" */
+    bool show_bar = bar_w >= 6;
+    if (!show_bar) {
+        static const int first[] = {F_SIZES, F_ETA};
+        for (int k = 0; k < 2 && name_w + fields > avail; k++)
+            if (on[first[k]]) {
+                on[first[k]] = false;
+                fields -= gap[first[k]] + w[first[k]];
+            }
+        if (name_w + fields > avail && name_w > NAME_MIN)
+            name_w = avail - fields > NAME_MIN ? avail - fields : NAME_MIN;
+        if (name_w + fields > avail) {
+            fields = 0;
+            for (int i = 0; i < NF; i++) {
+                w[i] = (int)strlen(text[i]);
+                fields += on[i] ? gap[i] + w[i] : 0;
+            }
+        }
+        static const int last[] = {F_RATE, F_PCT};
+        for (int k = 0; k < 2 && name_w + fields > avail; k++)
+            if (on[last[k]]) {
+                on[last[k]] = false;
+                fields -= gap[last[k]] + w[last[k]];
+            }
+        /* The name takes back what the columns that went leave, up to its width. */
+        name_w = avail - fields < name_full ? avail - fields : name_full;
+        if (name_w < 1)
+            name_w = 1;
+        /* Columns that went leave room a short bar can use after all. */
+        bar_w = avail - name_w - fields - 3;
+        show_bar = bar_w >= 6;
     }
 
     add_fitted(&s, name, (size_t)name_w);
-    sb_printf(&s, " %s", pct);
+    if (on[F_PCT])
+        sb_printf(&s, " %s", pct);
     if (show_bar) {
         char bar[3 * 512 + 1];
         if (bar_w > 512)
@@ -302,15 +329,16 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
             sb_str(&s, "\x1b[0m");
         sb_str(&s, "]");
     }
-    if (show_sizes)
-        sb_printf(&s, " %*s", sizes_w, sizes);
-    sb_printf(&s, "  %*s", rate_w, rate);
-    if (show_eta)
-        sb_printf(&s, "  %-*s", eta_w, eta);
+    if (on[F_SIZES])
+        sb_printf(&s, " %*s", w[F_SIZES], sizes);
+    if (on[F_RATE])
+        sb_printf(&s, "  %*s", w[F_RATE], rate);
+    if (on[F_ETA])
+        sb_printf(&s, "  %-*s", w[F_ETA], eta);
     /* Trailing blanks would only cost bytes. */
     while (s.len > 0 && s.p[s.len - 1] == ' ')
         s.p[--s.len] = '\0';
-    cut_to_cells(&s, (size_t)avail, color);
+    cut_to_cells(&s, (size_t)avail);
 
     size_t n = 0;
     if (out_size > 0) {

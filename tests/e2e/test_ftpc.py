@@ -1133,6 +1133,41 @@ class TestProgress(FtpcCase):
         self.assertRegex(text, r"(?m)^d\.bin: \d+% \(")  # a plain progress line on its way
         self.assertEqual(self.read_local("d.bin"), self.srv.read("d.bin"))
 
+    def test_narrow_terminal_drops_whole_fields(self):
+        # 20 columns: no room for every field; those that go, go whole (a rate cut to
+        # "39.9 MiB" would read as a size), and no colour is reset that was not set
+        import fcntl
+        import struct
+        import termios
+        self.srv.make_file("n.bin", 3 * MiB, seed=35)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 20, 0, 0))
+        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env.pop("NO_COLOR", None)
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "get", "--limit-rate", "1M", self.srv.url("n.bin")],
+                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                             env=env)
+        os.close(slave)
+        data = read_pty(master, 30, proc=p)
+        os.close(master)
+        self.assertEqual(p.wait(30), 0, data)
+        text = data.decode("utf-8", "replace").replace("\r", "\n")
+        field = (r"^\S+ +(\d+%|--)( \[[^\]]*\])?( +[\d.]+ \S*B / [\d.]+ \S*B)?"
+                 r"( +([\d.]+ \S*B/s|--|verifying))?( +ETA \S+)?$")
+        live = 0
+        for raw in text.split("\x1b[2K")[1:]:
+            line = raw.split("\n")[0]
+            self.assertEqual(line.count("\x1b[0m"), line.count("\x1b[32m"), repr(line))
+            shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line)
+            if "%" not in shown:
+                continue  # the summary line
+            live += 1
+            self.assertLessEqual(len(shown), 19, repr(shown))
+            self.assertRegex(shown, field)
+        self.assertGreater(live, 0, text)
+        self.assertEqual(self.read_local("n.bin"), self.srv.read("n.bin"))
+
     def test_bars_in_tmux(self):
         names = ["t%d.bin" % i for i in range(1, 4)]
         want = {n: self.srv.make_file(n, 3 * MiB, seed=20 + i) for i, n in enumerate(names)}
