@@ -78,6 +78,10 @@ struct ftpc_conn {
      * multi-line reply or "please wait" forever times out like a silent one. */
     long long last_activity;
     bool prelim_seen; /* a 1xx has answered the command in flight */
+    /* ABOR sent behind the command in flight: two final replies end both (RFC 959 4.1.3:
+     * the transfer's 426 or 226, then ABOR's 226); abor_finals counts those seen. */
+    bool aborting;
+    int abor_finals;
     const ftpc_conn_owner *owner;
     void *ud;
     bool ready_pending;
@@ -662,7 +666,15 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
         become_ready(c);
         return;
     case CS_CMD:
+        if (code >= 200 && c->aborting && ++c->abor_finals == 1) {
+            /* the transfer's own reply: ABOR's comes next */
+            if (c->owner != NULL && c->owner->reply != NULL)
+                c->owner->reply(c, m, c->ud);
+            return;
+        }
         if (code >= 200) {
+            c->aborting = false;
+            c->abor_finals = 0;
             c->state = CS_READY;
             if (code == 200 && c->type_sent)
                 c->type = c->type_sent;
@@ -1068,6 +1080,16 @@ void ftpc_conn_touch(ftpc_conn *c)
     c->last_activity = ev_now(c->ctx->loop);
 }
 
+int ftpc_conn_abort(ftpc_conn *c)
+{
+    if (c->state != CS_CMD || c->fail_pending || c->aborting)
+        return -1;
+    c->aborting = true;
+    c->abor_finals = 0;
+    send_line(c, NULL, "ABOR");
+    return 0;
+}
+
 void ftpc_conn_settle(ftpc_conn *c)
 {
     if (c->state != CS_CMD)
@@ -1075,6 +1097,8 @@ void ftpc_conn_settle(ftpc_conn *c)
     c->state = CS_READY;
     c->type_sent = 0;
     c->prelim_seen = false;
+    c->aborting = false;
+    c->abor_finals = 0;
     c->last_activity = ev_now(c->ctx->loop);
 }
 

@@ -99,6 +99,11 @@ char ftpc_conn_type(const ftpc_conn *c);
  * is quiet during a long transfer. */
 void ftpc_conn_touch(ftpc_conn *c);
 
+/* Sends ABOR behind the transfer command in flight (RFC 959 4.1.3): the owner then gets
+ * the transfer's final reply (426, or 226 if it had ended) and ABOR's, and the connection is
+ * ready after the second. Returns -1 when no command is in flight. */
+int ftpc_conn_abort(ftpc_conn *c);
+
 /* Takes the command in flight as answered, though its reply was a 1xx: for a server that
  * reports a transfer the client cut short with a further 1xx and nothing after it
  * (pure-ftpd). The connection is ready for the next command. */

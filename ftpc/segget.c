@@ -41,7 +41,12 @@ typedef struct seg {
     uint64_t start, end, pos;
     ftpc_dchan dc; /* the data connection (plain or TLS) */
     bool data_done, ctrl_done;
-    bool cut;              /* the client closed the data connection once the range was in */
+    bool cut; /* the client closed the data connection once the range was in */
+    /* ... after ABOR, which ends the server's transfer as the client's (a close with bytes
+     * unread resets the connection, which the server logs as a failed transfer): the rest of
+     * the stream is read and dropped until the server closes it; two final replies follow */
+    bool aborting;
+    int finals;
     int prelims;           /* 1xx replies to its RETR */
     bool orphan;           /* its connection was refused: another connection takes the range over */
     ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
@@ -366,6 +371,23 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
         if (r == 0)
             return;
     }
+    if (s->aborting) {
+        for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP; i++) {
+            ssize_t n = stream_read(s->dc.s, g->buf, SEG_BUF_SIZE);
+            if (n > 0)
+                continue;
+            if (n < 0 && s->dc.s->last_errno == EINTR)
+                continue;
+            if (n < 0 && s->dc.s->last_errno == EAGAIN) {
+                ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
+                return;
+            }
+            seg_close_data(g, s); /* the server's end (a reset too: the range is in) */
+            return;
+        }
+        ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
+        return;
+    }
     /* No read is ever smaller than a TLS record unless it takes the range's last bytes, so
      * TLS never holds decrypted bytes after this loop that no event would announce. */
     for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP && ftpc_dchan_is_open(&s->dc); i++) {
@@ -406,9 +428,14 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
             fail(g, FTPC_EXIT_XFER, "data connection: %s", why ? why : strerror(errno));
             return;
         }
-        /* The range is in (the server's stream goes on: closing ends it), or EOF. */
+        /* The range is in (the server's stream goes on: ABOR, or closing, ends it), or EOF. */
         s->cut = !(n == 0 && want > 0);
-        seg_close_data(g, s);
+        if (s->cut && s->c != NULL && ftpc_conn_abort(s->c) == 0) {
+            s->aborting = true;
+            ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
+        } else {
+            seg_close_data(g, s);
+        }
         if (s->pos != s->end) {
             fail(g, FTPC_EXIT_VERIFY,
                  "the data ended at %" PRIu64 " bytes, short of %" PRIu64
@@ -508,6 +535,8 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         seg_retr(s);
         return;
     case SS_RETR:
+        if (s->aborting && ++s->finals == 1)
+            return; /* the transfer's 426 (or 226): ABOR's reply follows */
         s->ctrl_done = true;
         /* After the client closed the data connection a 426 is expected: the range is in. */
         if (m->code >= 300 && !s->data_done) {

@@ -13,7 +13,7 @@ import socket
 import time
 import unittest
 
-from ftpd_harness import data_bytes
+from ftpd_harness import data_bytes, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 
@@ -220,6 +220,22 @@ class TestSegments(FtpcCase):
         self.assertRegex(r.stderr, rb"(?m)^big\.bin: 20\.0 MiB in .*, verified sha256 "
                                    rb"\(4 segments\)$")
         self.assertEqual(sorted(os.listdir(self.tmp)), ["big.bin"])
+
+    def test_ranges_end_with_abor_not_a_reset(self):
+        # a range that is in ends its RETR with ABOR (RFC 959 4.1.3): the server logs the
+        # transfer as aborted by the client, not as a connection reset by the peer
+        data = self.srv.make_file("ab.bin", 40 * MiB, seed=12)
+        self.ftpc("--segments", "4", "get", self.srv.url("ab.bin"))
+        self.assertEqual(self.read_local("ab.bin"), data)
+        self.assertTrue(self.srv.wait_log(r"RETR /ab\.bin ok: ", 10), self.srv.log_text())
+        for _ in range(3):
+            self.assertTrue(self.srv.wait_log(r"RETR /ab\.bin .*aborted by the client \(ABOR\)",
+                                              10), self.srv.log_text())
+        # (all four lines may come after ftpc is gone: their count is waited for too)
+        self.assertTrue(wait_for(lambda: len(re.findall(r"aborted by the client \(ABOR\)",
+                                                        self.srv.log_text())) == 3, 10),
+                        self.srv.log_text())
+        self.assertNotIn("Connection reset", self.srv.log_text())
 
     def test_a_killed_attempts_segment_file_goes_with_the_next_download(self):
         # SIGKILL leaves ".NAME.ftpc-seg"; the next download of NAME, segmented or not,
