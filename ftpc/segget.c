@@ -25,6 +25,11 @@
  * check. */
 #define SEG_OVERLAP 4096
 #define SEG_CHUNKS_PER_WAKEUP 8
+/* After a range's ABOR, the bytes read and dropped before the data connection is closed
+ * regardless. ftpd stops at once and its 426 closes the range's data side earlier; vsftpd
+ * and pure-ftpd do not act on an ABOR until the file is sent, and reading it all would
+ * send most of the file again for each range. */
+#define SEG_ABOR_DRAIN_MAX (4 * 1024 * 1024)
 
 typedef enum {
     SS_WAIT, /* for the connection */
@@ -47,6 +52,7 @@ typedef struct seg {
      * the stream is read and dropped until the server closes it; two final replies follow */
     bool aborting;
     int finals;
+    uint64_t drained;      /* bytes read and dropped since the ABOR */
     int prelims;           /* 1xx replies to its RETR */
     bool orphan;           /* its connection was refused: another connection takes the range over */
     ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
@@ -374,8 +380,12 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
     if (s->aborting) {
         for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP; i++) {
             ssize_t n = stream_read(s->dc.s, g->buf, SEG_BUF_SIZE);
-            if (n > 0)
+            if (n > 0 && (s->drained += (uint64_t)n) < SEG_ABOR_DRAIN_MAX)
                 continue;
+            if (n > 0) { /* a server that sends on regardless: the close ends its transfer */
+                seg_close_data(g, s);
+                return;
+            }
             if (n < 0 && s->dc.s->last_errno == EINTR)
                 continue;
             if (n < 0 && s->dc.s->last_errno == EAGAIN) {
@@ -432,6 +442,7 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
         s->cut = !(n == 0 && want > 0);
         if (s->cut && s->c != NULL && ftpc_conn_abort(s->c) == 0) {
             s->aborting = true;
+            s->drained = 0;
             ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
         } else {
             seg_close_data(g, s);
@@ -535,8 +546,10 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         seg_retr(s);
         return;
     case SS_RETR:
-        if (s->aborting && ++s->finals == 1)
-            return; /* the transfer's 426 (or 226): ABOR's reply follows */
+        if (s->aborting && ++s->finals == 1) {
+            seg_close_data(g, s); /* the transfer has ended: what is still coming is moot */
+            return;               /* ABOR's reply follows */
+        }
         s->ctrl_done = true;
         /* After the client closed the data connection a 426 is expected: the range is in. */
         if (m->code >= 300 && !s->data_done) {
