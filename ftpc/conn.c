@@ -1090,6 +1090,12 @@ int ftpc_conn_abort(ftpc_conn *c)
     return 0;
 }
 
+void ftpc_conn_abort_transfer_ended(ftpc_conn *c)
+{
+    if (c->aborting && c->abor_finals == 0)
+        c->abor_finals = 1;
+}
+
 void ftpc_conn_settle(ftpc_conn *c)
 {
     if (c->state != CS_CMD)

@@ -103,6 +103,10 @@ void ftpc_conn_touch(ftpc_conn *c);
  * the transfer's final reply (426, or 226 if it had ended) and ABOR's, and the connection is
  * ready after the second. Returns -1 when no command is in flight. */
 int ftpc_conn_abort(ftpc_conn *c);
+/* After ftpc_conn_abort: the transfer has ended without a final reply of its own (pure-ftpd
+ * answers a data connection closed under it with one more 1xx), so the next final reply is
+ * ABOR's and makes the connection ready. */
+void ftpc_conn_abort_transfer_ended(ftpc_conn *c);
 
 /* Takes the command in flight as answered, though its reply was a 1xx: for a server that
  * reports a transfer the client cut short with a further 1xx and nothing after it

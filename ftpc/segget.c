@@ -530,6 +530,11 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         /* pure-ftpd answers a data connection the client closed with one more 1xx (its
          * figures for the transfer) and then nothing: that is the range's end. */
         if (s->state == SS_RETR && ++s->prelims > 1 && s->cut && s->data_done) {
+            if (s->aborting && s->finals == 0) { /* the transfer's end: ABOR's reply is next */
+                s->finals = 1;
+                ftpc_conn_abort_transfer_ended(c);
+                return;
+            }
             ftpc_conn_settle(c);
             s->ctrl_done = true;
             seg_check(s);
