@@ -115,6 +115,7 @@ class ControlRelay(threading.Thread):
 
 @unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
 class TestSegputVsftpd(unittest.TestCase):
+    SERVER = "vsftpd"  # for interop.PeerMixin's set-up, borrowed below
     @classmethod
     def setUpClass(cls):
         interop.TestVsftpd.setUpClass.__func__(cls)

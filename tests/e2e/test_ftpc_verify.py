@@ -303,6 +303,8 @@ class TestInterruptedCheck(unittest.TestCase):
 class TestVerifyVsftpd(unittest.TestCase):
     """vsftpd has no HASH: transfers work and say they were not verified."""
 
+    SERVER = "vsftpd"  # for interop.PeerMixin's set-up, borrowed below
+
     @classmethod
     def setUpClass(cls):
         interop.TestVsftpd.setUpClass.__func__(cls)
