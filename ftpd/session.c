@@ -101,8 +101,9 @@ static bool next_line_is(const buf *in, const char *verb)
     return eol && line_is(p, eol, verb);
 }
 
-/* True when a whole line in `in` is the command verb (line_is). */
-static bool line_waiting(const buf *in, const char *verb)
+/* True when a whole line in `in` is the command verb (line_is), before any line that is
+ * the command `until` (NULL: none stops the search). */
+static bool line_waiting_before(const buf *in, const char *verb, const char *until)
 {
     const unsigned char *p = (const unsigned char *)buf_head(in);
     const unsigned char *end = p + buf_len(in);
@@ -112,9 +113,16 @@ static bool line_waiting(const buf *in, const char *verb)
             return false;
         if (line_is(p, eol, verb))
             return true;
+        if (until && line_is(p, eol, until))
+            return false;
         p = eol + 1;
     }
     return false;
+}
+
+static bool line_waiting(const buf *in, const char *verb)
+{
+    return line_waiting_before(in, verb, NULL);
 }
 
 /* The client closed its side while lines wait behind a transfer. A transfer that has its
@@ -517,8 +525,13 @@ static void stop_for_waiting_abor(session *s, bool next_only)
 {
     if (s->state == SESS_CLOSED || !watching_for_abor(s))
         return;
-    if (next_only ? has_deferred(s) || !next_line_is(&s->in, "ABOR")
-                  : !line_waiting(&s->in, "ABOR"))
+    /* An ABOR behind a QUIT is not the client's word on this transfer: QUIT lets it end,
+     * and the ABOR then finds nothing to abort. */
+    const char *d = s->deferred_line;
+    bool quit_first = d && is_verb(d, strlen(d), "QUIT");
+    bool abor = next_only ? !has_deferred(s) && next_line_is(&s->in, "ABOR")
+                          : !quit_first && line_waiting_before(&s->in, "ABOR", "QUIT");
+    if (!abor)
         return;
     if (s->prepare)
         session_cancel_prepare(s);

@@ -285,6 +285,19 @@ class TestStatAbor(ServerTestCase):
         self.assertEqual([c.reply(timeout=10)[0] for _ in range(2)], [226, 221])
         self.assertTrue(c.closed(5))
 
+    def test_an_abor_behind_quit_does_not_cut_the_transfer(self):
+        # After QUIT the client's session is over once the transfer ends: an ABOR behind it
+        # is never run, so it neither cuts the file nor goes unanswered after a 426.
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        c.send("QUIT\r\nABOR\r\n")
+        rest = recv_all(ds, timeout=30)
+        self.assertEqual(len(rest), BIG - (1 << 20))
+        ds.close()
+        self.assertEqual([c.reply(timeout=10)[0] for _ in range(2)], [226, 221])
+        self.assertTrue(c.closed(5))
+
     def test_quit_pipelined_behind_retr_gets_the_file(self):
         self.srv.write("small.bin", data_bytes(300000, 3))
         c = self.srv.control()
