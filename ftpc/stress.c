@@ -103,11 +103,12 @@ static void end_run(stress_main *m)
         stress_client_end(&run->clients[i]);
 }
 
-/* A second signal after the first: the clean-up is abandoned, nothing more is said. */
+/* A signal once the run is over (a second one, or one during the clean-up): the clean-up is
+ * abandoned, nothing more is said. */
 static void on_second_stop(int sig)
 {
     (void)sig;
-    static const char msg[] = "ftpc stress: interrupted again; quitting without cleaning up\n";
+    static const char msg[] = "ftpc stress: interrupted; quitting without cleaning up\n";
     ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
     (void)w;
     _exit(FTPC_EXIT_XFER);
@@ -227,12 +228,15 @@ static long clean_limit_cb(ev_loop *loop, ev_timer *t, void *ud)
 /* After the report: one set-up session deletes the uploads of clients stopped before they
  * could (Ctrl-C, or cut off at the end), and with --clean the fixtures and the directory
  * the set-up made. The measured run is over, so a failure here is said but leaves the exit
- * status alone. After Ctrl-C it gets a few seconds. */
+ * status alone. After Ctrl-C it gets a few seconds; Ctrl-C during it quits at once (each of
+ * its commands is bounded by --timeout otherwise). */
 static void clean_up(stress_run *run)
 {
-    if (run->interrupted)
-        stress_run_message(run, "ftpc stress: cleaning up: %d upload%s of stopped clients%s",
+    second_stop_quits();
+    if (run->interrupted || run->left_uploads > 0)
+        stress_run_message(run, "ftpc stress: cleaning up: %d upload%s of %s clients%s",
                            run->left_uploads, run->left_uploads == 1 ? "" : "s",
+                           run->interrupted ? "stopped" : "cut-off",
                            run->o->clean ? ", the fixtures and the directory made" : "");
     stress_client *c = &run->setup[0];
     stress_client_free(c);

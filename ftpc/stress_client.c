@@ -324,7 +324,8 @@ __attribute__((format(printf, 3, 4))) static void setup_fail(stress_client *c, i
     if (c->run->tearing_down) {
         /* the run's results stand; what is left on the server is said */
         c->run->clean_failed = true;
-        stress_run_message(c->run, "ftpc stress: --clean: %s", msg);
+        stress_run_message(c->run, "ftpc stress: %s: %s", c->run->o->clean ? "--clean" : "clean-up",
+                           msg);
     } else if (c->run->setup_rc == 0) {
         c->run->setup_rc = rc;
         snprintf(c->run->setup_error, sizeof(c->run->setup_error), "%s", msg);
@@ -1772,9 +1773,17 @@ static void on_reply(stress_client *c, int code, char *text)
         return;
     }
     case S_CLEAN_LEFT:
-        /* 550: the upload had not begun, or its session deleted it after all. */
-        if (code / 100 == 2)
+        /* 550: the upload had not begun, or its session deleted it after all. Anything else
+         * (450 busy, 553, 530) may leave it there: said, as a failed --clean is. */
+        if (code / 100 == 2) {
             run->left_deleted++;
+        } else if (code != 550) {
+            char name[96];
+            stress_client *l = &run->clients[run->left_next - 1];
+            stress_upload_name(run, l->id, l->op_iter, name, sizeof(name));
+            run->clean_failed = true;
+            stress_run_message(run, "ftpc stress: clean-up: DELE %s: %d %s", name, code, text);
+        }
         clean_next(c);
         return;
     case S_CLEAN_DELE: {
