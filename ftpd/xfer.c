@@ -309,12 +309,12 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
     if (secs == 0)
-        session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x),
-                    x->vpath ? x->vpath : "", from, complete ? "ended" : "failed", reason);
+        session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), x->vpath ? x->vpath : "",
+                    from, complete ? "ended" : "failed", reason);
     else
         session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s", xfer_verb(x),
-                    x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire,
-                    secs, (double)x->done / secs / 1048576.0, line_wait, reason);
+                    x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire, secs,
+                    (double)x->done / secs / 1048576.0, line_wait, reason);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else
