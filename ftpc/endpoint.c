@@ -74,13 +74,18 @@ void ftpc_endpoint_free_all(ftpc_endpoint *list)
     }
 }
 
+char *ftpc_host_port_str(const char *host, int port, char *out, size_t out_size)
+{
+    if (strchr(host, ':') != NULL)
+        snprintf(out, out_size, "[%s]:%d", host, port);
+    else
+        snprintf(out, out_size, "%s:%d", host, port);
+    return out;
+}
+
 char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size)
 {
-    if (strchr(ep->host, ':') != NULL)
-        snprintf(out, out_size, "[%s]:%d", ep->host, ep->port);
-    else
-        snprintf(out, out_size, "%s:%d", ep->host, ep->port);
-    return out;
+    return ftpc_host_port_str(ep->host, ep->port, out, out_size);
 }
 
 ftpc_tls *ftpc_endpoint_tls(const ftpc_endpoint *ep, const ftpc_opts *o, char *err, size_t err_size)

@@ -48,5 +48,7 @@ bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep);
 
 /* "host:port" ("[v6]:port") of the endpoint for messages. Returns out. */
 char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size);
+/* The same for any host and port. Returns out. */
+char *ftpc_host_port_str(const char *host, int port, char *out, size_t out_size);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "dataaddr.h"
 #include "digest.h"
+#include "endpoint.h"
 #include "mz.h"
 #include "net.h"
 #include "status.h"
@@ -533,10 +534,7 @@ static void setup_conn_failed(stress_client *c, int err)
     char e[32], ep[300];
     bool in = (c->flags & CF_LOGGED_IN) != 0;
     int rc = in ? FTPC_EXIT_REMOTE : FTPC_EXIT_CONNECT;
-    if (strchr(run->host, ':') != NULL)
-        snprintf(ep, sizeof(ep), "[%s]:%d", run->host, run->o->url.port);
-    else
-        snprintf(ep, sizeof(ep), "%s:%d", run->host, run->o->url.port);
+    ftpc_host_port_str(run->host, run->o->url.port, ep, sizeof(ep));
     if (c->state == S_CONNECTING)
         setup_fail(c, rc, "cannot connect (%s)",
                    err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");

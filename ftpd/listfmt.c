@@ -279,9 +279,9 @@ int listfmt_mlsx(char *out, size_t out_size, const char *name, const struct stat
                               MLSX_ALL);
 }
 
-/* The type fact of what is neither a directory nor a regular file: RFC 3659 7.5.1's
+/* The type fact of what is not a directory: "file", or for anything else RFC 3659 7.5.1's
  * "OS.name=type" form, so a client does not take a FIFO for a file it could download. */
-static const char *special_type(mode_t mode)
+static const char *nondir_type(mode_t mode)
 {
     if (S_ISREG(mode))
         return "file";
@@ -301,7 +301,7 @@ int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struc
 {
     outbuf o = {out, out_size, 0, out_size == 0};
     bool dir = type_override != NULL || S_ISDIR(st->st_mode);
-    const char *type = type_override ? type_override : dir ? "dir" : special_type(st->st_mode);
+    const char *type = type_override ? type_override : dir ? "dir" : nondir_type(st->st_mode);
     bool special = !dir && !S_ISREG(st->st_mode); /* RETR and STOR refuse it */
     char modify[32], perm[16];
     size_t n = 0;

@@ -125,6 +125,13 @@ static bool line_waiting(const buf *in, const char *verb)
     return line_waiting_before(in, verb, NULL);
 }
 
+/* The line waiting for the transfer to end is a QUIT. */
+static bool quit_deferred(const session *s)
+{
+    const char *d = s->deferred_line;
+    return d && is_verb(d, strlen(d), "QUIT");
+}
+
 /* The client closed its side while lines wait behind a transfer. A transfer that has its
  * data connection goes on, and the lines run after it: a client may half-close and still
  * read (RFC 959's "put file; bye"). One still waiting for its data connection ends the
@@ -137,8 +144,7 @@ static bool keeps_session_at_eof(const session *s)
         return line_waiting(&s->in, "QUIT");
     if (!xfer_unannounced(s->xfer))
         return true;
-    const char *d = s->deferred_line;
-    return (d && is_verb(d, strlen(d), "QUIT")) || line_waiting(&s->in, "QUIT");
+    return quit_deferred(s) || line_waiting(&s->in, "QUIT");
 }
 
 /* Input that OpenSSL already decrypted raises no socket event: come back for it before the
@@ -527,10 +533,8 @@ static void stop_for_waiting_abor(session *s, bool next_only)
         return;
     /* An ABOR behind a QUIT is not the client's word on this transfer: QUIT lets it end,
      * and the ABOR then finds nothing to abort. */
-    const char *d = s->deferred_line;
-    bool quit_first = d && is_verb(d, strlen(d), "QUIT");
     bool abor = next_only ? !has_deferred(s) && next_line_is(&s->in, "ABOR")
-                          : !quit_first && line_waiting_before(&s->in, "ABOR", "QUIT");
+                          : !quit_deferred(s) && line_waiting_before(&s->in, "ABOR", "QUIT");
     if (!abor)
         return;
     if (s->prepare)
