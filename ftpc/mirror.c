@@ -386,9 +386,9 @@ static void set_display(const ftpc_cli *cli, const char *path, char *out, size_t
     ftpc_url_display(&u, out, size);
 }
 
-/* Lists the remote tree level by level. *root_missing is set when the root cannot be listed
- * (then the tree is empty and nothing else is reported). Returns 0 or an exit code for errors
- * below the root (those listings are left out) or a stop. */
+/* Lists the remote tree level by level. *root_missing is set when the server refuses to list
+ * the root (then the tree is empty and nothing else is reported). Returns 0 or an exit code
+ * for other errors at the root, errors below it (those listings are left out) or a stop. */
 static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, ftpc_mtree *tree,
                        bool *root_missing)
 {
@@ -428,7 +428,8 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
         for (size_t i = 0; done && rc == 0 && i < nlevel; i++) {
             ftpc_task *t = &ts[i];
             if (t->err.status != FTPC_OK) {
-                if (depth == 0)
+                /* Only a refusal is a missing root: a failed login or connection is not. */
+                if (depth == 0 && t->err.status == FTPC_EXIT_REMOTE)
                     *root_missing = true;
                 else
                     rc = t->err.status;

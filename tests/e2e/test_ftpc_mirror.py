@@ -6,7 +6,7 @@ import os
 import re
 import unittest
 
-from ftpd_harness import data_bytes
+from ftpd_harness import data_bytes, free_port
 from test_ftpc import FtpcCase
 
 SUMMARY = re.compile(rb"mirror: (\d+) files? transferred, (\d+) skipped, (\d+) deleted")
@@ -245,6 +245,15 @@ class TestMirrorGet(MirrorCase):
     def test_missing_remote(self):
         r = self.ftpc("mirror", self.srv.url("nope"), "out", rc=5)
         self.assertIn(b"nope", r.stderr)
+
+    def test_failed_login_or_connection_is_not_a_missing_folder(self):
+        # the exit status says what went wrong, as get's does: 4 login, 3 connection
+        self.make_remote_tree()
+        self.ftpc("mirror", self.srv.url("src", pw="wrong"), "out", rc=4)
+        self.ftpc("mirror", "-R", self.local("."), self.srv.url("up", pw="wrong"), rc=4)
+        port = free_port()
+        self.ftpc("mirror", "ftp://u:p@127.0.0.1:%d/src" % port, "out", rc=3)
+        self.assertFalse(os.path.exists(self.local("out")))
 
     def test_usage(self):
         self.ftpc("mirror", self.srv.url("src"), rc=2)
