@@ -244,7 +244,10 @@ void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_si
         snprintf(out, out_size, "the server's public key does not match --pin");
         return;
     }
-    if (vr != X509_V_OK) {
+    /* Under --insecure OpenSSL still records what the check would have found; a handshake
+     * that failed all the same failed for another reason, which is the one to tell. */
+    const ftpc_tls *tls = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+    if (vr != X509_V_OK && !(tls != NULL && tls->insecure)) {
         bool untrusted = vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
                          vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
                          vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||

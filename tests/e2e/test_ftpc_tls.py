@@ -13,8 +13,11 @@ import hashlib
 import os
 import re
 import shutil
+import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import unittest
 
 import test_ftpc_interop as interop
@@ -340,6 +343,77 @@ class TestVsftpdTls(unittest.TestCase):
                 self.assertEqual(fh.read(), data)
             r = self.ftpc("--tls-max", version, "ls", self.url(""))
             self.assertIn(name, [os.path.basename(n) for n in r.stdout.decode().split()])
+
+
+class PlainDataServer(threading.Thread):
+    """One FTPS session whose certificate names localhost only, and whose data connection
+    then answers the TLS handshake with plain text."""
+
+    def __init__(self, tmp):
+        super().__init__(daemon=True)
+        cert, key = os.path.join(tmp, "lc.pem"), os.path.join(tmp, "lk.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=localhost"], check=True, capture_output=True)
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(cert, key)
+        self.lsock = socket.create_server(("127.0.0.1", 0))
+        self.lsock.settimeout(20)
+        self.port = self.lsock.getsockname()[1]
+        self.start()
+
+    def run(self):
+        try:
+            conn, _ = self.lsock.accept()
+            conn.settimeout(20)
+            dsock = None
+            send = lambda c, t: c.sendall(t.encode() + b"\r\n")  # noqa: E731
+            send(conn, "220 hello")
+            f = conn.makefile("rb")
+            for line in iter(lambda: f.readline(4096), b""):
+                verb = line.split()[0].upper().decode() if line.split() else ""
+                if verb == "AUTH":
+                    send(conn, "234 go ahead")
+                    conn = self.ctx.wrap_socket(conn, server_side=True)
+                    f = conn.makefile("rb")
+                elif verb == "EPSV":
+                    dsock = socket.create_server(("127.0.0.1", 0))
+                    dsock.settimeout(20)
+                    send(conn, "229 Extended Passive Mode (|||%d|)" % dsock.getsockname()[1])
+                elif verb == "RETR":
+                    send(conn, "150 here")
+                    d, _ = dsock.accept()
+                    d.sendall(b"this is no TLS handshake\r\n")
+                    d.close()
+                    send(conn, "426 data connection failed")
+                elif verb == "QUIT":
+                    send(conn, "221 bye")
+                    break
+                else:
+                    send(conn, {"USER": "331 password", "PASS": "230 in", "SIZE": "213 10",
+                                "PBSZ": "200 ok", "PROT": "200 ok", "TYPE": "200 ok"}.get(
+                                    verb, "502 not here"))
+            conn.close()
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            self.lsock.close()
+
+
+class TestInsecureDataHandshake(FtpcCase):
+    def test_failure_names_its_cause_not_the_skipped_check(self):
+        # Under --insecure the name check is skipped, yet OpenSSL records that 127.0.0.1 is
+        # not the certificate's name; a data handshake that fails for another reason must not
+        # be reported as that.
+        srv = PlainDataServer(self.tmp)
+        r = self.ftpc("--tls", "--insecure", "get", "ftp://u:p@127.0.0.1:%d/f.bin" % srv.port,
+                      rc=None)
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertIn(r.returncode, (7, EXIT_TLS), err)
+        self.assertIn("data connection", err)
+        self.assertNotIn("failed verification", err)
+        self.assertNotIn("mismatch", err)
+        srv.join(10)
 
 
 if __name__ == "__main__":
