@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -38,8 +39,9 @@ NAMES = [b"f.bin", b"a b.txt", b"../escape.txt", b"/abs.txt", b"sub/../../up.txt
 class RandomFtp:
     """Serves sessions until stopped, each on its own thread, answering at random."""
 
-    def __init__(self, seed):
+    def __init__(self, seed, tls=None):
         self.seed = seed
+        self.tls = tls  # a server-side SSLContext: AUTH TLS and PROT P are offered
         self.lsock = socket.socket()
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(16)
@@ -47,6 +49,7 @@ class RandomFtp:
         self.port = self.lsock.getsockname()[1]
         self.stopping = threading.Event()
         self.sessions = 0
+        self.handshakes = 0  # control connections switched to TLS
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
@@ -70,6 +73,7 @@ class RandomFtp:
     def session(self, conn, rnd):
         conn.settimeout(5)
         dsock = None
+        self.prot = False
         try:
             f = conn.makefile("rb")
             self.reply(conn, rnd, b"220 random ftp", wrong=0.05)
@@ -81,7 +85,18 @@ class RandomFtp:
                 verb = verb.upper()
                 if rnd.random() < 0.02:
                     break  # drop the connection at any command
-                if verb in (b"EPSV", b"PASV"):
+                if verb == b"AUTH" and self.tls is not None and rnd.random() < 0.9:
+                    self.send(conn, b"234 go ahead")
+                    if rnd.random() < 0.05:
+                        conn.sendall(os.urandom(100))  # garbage instead of a handshake
+                        break
+                    conn = self.tls.wrap_socket(conn, server_side=True)
+                    self.handshakes += 1
+                    f = conn.makefile("rb")
+                elif verb == b"PROT" and self.tls is not None:
+                    self.prot = arg.upper() == b"P"
+                    self.reply(conn, rnd, b"200 PROT ok")
+                elif verb in (b"EPSV", b"PASV"):
                     if dsock is not None:
                         dsock.close()
                     dsock = socket.socket()
@@ -98,12 +113,19 @@ class RandomFtp:
                     break
                 else:
                     self.reply(conn, rnd, self.good(rnd, verb))
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass
         finally:
             if dsock is not None:
                 dsock.close()
             conn.close()
+
+    def accept(self, rnd, dsock):
+        """The data connection, under TLS when PROT P asked for it (mostly)."""
+        d, _ = dsock.accept()
+        if self.prot and rnd.random() < 0.9:
+            d = self.tls.wrap_socket(d, server_side=True)
+        return d
 
     def send(self, conn, data):
         conn.sendall(data + b"\r\n")
@@ -146,7 +168,7 @@ class RandomFtp:
         if verb == b"RNFR":
             return b"350 go on"
         if verb == b"AUTH":
-            return b"534 no TLS here"
+            return b"534 no TLS now"
         return b"502 not here"
 
     def passive(self, conn, rnd, verb, port):
@@ -180,8 +202,8 @@ class RandomFtp:
             return
         self.reply(conn, rnd, b"150 here", wrong=0.1)
         try:
-            d, _ = dsock.accept()
-        except OSError:
+            d = self.accept(rnd, dsock)
+        except (OSError, ssl.SSLError):
             self.send(conn, b"425 you never came")
             return
         try:
@@ -190,7 +212,9 @@ class RandomFtp:
             else:
                 data = self.listing(rnd, verb)
             d.sendall(data[:rnd.randrange(len(data) + 1)] if rnd.random() < 0.2 else data)
-        except OSError:
+            if isinstance(d, ssl.SSLSocket) and rnd.random() < 0.7:
+                d = d.unwrap()  # close_notify, as a careful server sends
+        except (OSError, ssl.SSLError):
             pass
         finally:
             if rnd.random() < 0.1:
@@ -205,8 +229,8 @@ class RandomFtp:
             return
         self.reply(conn, rnd, b"150 send it", wrong=0.1)
         try:
-            d, _ = dsock.accept()
-        except OSError:
+            d = self.accept(rnd, dsock)
+        except (OSError, ssl.SSLError):
             self.send(conn, b"425 you never came")
             return
         try:
@@ -214,7 +238,7 @@ class RandomFtp:
             for _ in range(1000):
                 if rnd.random() < 0.01 or not d.recv(65536):
                     break
-        except OSError:
+        except (OSError, ssl.SSLError):
             pass
         d.close()
         self.reply(conn, rnd, rnd.choice([b"226 stored", b"226 stored", b"452 disk full"]))
@@ -246,8 +270,18 @@ class TestFtpcAgainstRandomServer(unittest.TestCase):
             print("%d %s: %s" % (p.returncode, " ".join(args), last[0][:150]))
         return p.returncode
 
-    def fuzz(self, seed, commands):
-        server = RandomFtp(SEED * 7919 + seed)
+    def tls_context(self):
+        cert, key = os.path.join(self.tmp, "c.pem"), os.path.join(self.tmp, "k.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        return ctx
+
+    def fuzz(self, seed, commands, tls=False):
+        server = RandomFtp(SEED * 7919 + seed, self.tls_context() if tls else None)
+        self.server = server
         self.addCleanup(server.close)
         statuses = set()
         rnd = random.Random(seed)
@@ -284,6 +318,16 @@ class TestFtpcAgainstRandomServer(unittest.TestCase):
             ["put", "--segments", "2", "UP", "URL/up.bin"], ["put", "-z", "UP", "URL/"],
             ["mirror", "-R", ".", "URL/d"]])
         self.assertTrue(statuses - {0})
+
+    def test_over_tls(self):
+        tls = ["--tls", "--insecure"]
+        statuses = self.fuzz(4, [
+            tls + ["get", "URL/f.bin"], tls + ["get", "-c", "URL/f.bin"],
+            tls + ["get", "--segments", "2", "URL/f.bin"], tls + ["ls", "-l", "URL/"],
+            tls + ["put", "UP", "URL/up.bin"], tls + ["mirror", "URL/d", "."],
+            tls + ["cat", "URL/f.bin"]], tls=True)
+        self.assertTrue(statuses - {0})
+        self.assertGreater(self.server.handshakes, 0, "no session got as far as TLS")
 
 
 if __name__ == "__main__":
