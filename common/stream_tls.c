@@ -36,13 +36,27 @@ enum {
 #define TLS_TICKETS 2
 static const unsigned char session_id_context[] = "ftpd";
 
+/* OpenSSL's reasons when the first bytes from the peer are not a TLS record at all. */
+static bool not_tls_at_all(unsigned long e)
+{
+    int r = ERR_GET_REASON(e);
+    return ERR_GET_LIB(e) == ERR_LIB_SSL &&
+           (r == SSL_R_WRONG_VERSION_NUMBER || r == SSL_R_PACKET_LENGTH_TOO_LONG ||
+            r == SSL_R_HTTP_REQUEST);
+}
+
 static void set_err(stream_tls *t, const char *what)
 {
     unsigned long e = ERR_peek_last_error();
     if (e) {
         char text[128];
         ERR_error_string_n(e, text, sizeof text);
-        snprintf(t->err, sizeof t->err, "%s: %s", what, text);
+        const char *reason = ERR_reason_error_string(e);
+        if (not_tls_at_all(e))
+            snprintf(t->err, sizeof t->err, "%s: the other side is not speaking TLS (%.40s)", what,
+                     reason ? reason : "not a TLS record");
+        else
+            snprintf(t->err, sizeof t->err, "%s: %s", what, text);
     } else if (t->base.last_errno) {
         snprintf(t->err, sizeof t->err, "%s: %s", what, strerror(t->base.last_errno));
     } else {

@@ -413,6 +413,7 @@ class TestInsecureDataHandshake(FtpcCase):
         self.assertIn("data connection", err)
         self.assertNotIn("failed verification", err)
         self.assertNotIn("mismatch", err)
+        self.assertIn("not speaking TLS", err)
         srv.join(10)
 
 
