@@ -27,8 +27,8 @@ VERBS = ("USER PASS QUIT NOOP SYST FEAT OPTS HELP STAT TYPE MODE STRU PWD CWD CD
          "RNFR RNTO SIZE MDTM MLST MLSD LIST NLST RETR STOR STOU APPE REST ABOR ALLO PASV EPSV "
          "PORT EPRT HASH RANG AUTH PBSZ PROT CCC SITE XPWD XCWD XMKD XRMD CLNT MFMT").split()
 ARGS = ["", "a.txt", "b.bin", "d", "d/e", "..", "../..", "/", "/etc/passwd", "out/passwd",
-        "out/new", "sp ace.txt", "x" * 5000, "\xff\xfe", "I", "A", "A N", "E", "L 8", "Z", "S", "B", "F",
-        "P", "C", "0", "-1", "99999999999999999999", "1,2,3,4,5,6", "127,0,0,1,4,1",
+        "out/new", "sp ace.txt", "x" * 5000, "\xff\xfe", "I", "A", "A N", "E", "L 8", "Z", "S",
+        "B", "F", "P", "C", "0", "-1", "99999999999999999999", "1,2,3,4,5,6", "127,0,0,1,4,1",
         "|1|127.0.0.1|1025|", "|2|::1|1025|", "ALL", "UTF8 ON", "MLST type;size;", "HASH SHA-1",
         "0-10", "10-0", "*", "-la", "new", "d/new", "20260101000000 a.txt", "%s%n", "\x00"]
 ENDINGS = [b"\r\n", b"\r\n", b"\r\n", b"\n", b"\r\n\xff\xf4\xff\xf2", b""]
@@ -122,6 +122,29 @@ class Fuzzer:
                 return None
         return d
 
+    def active_data(self, rnd, s, pre, verb, prot):
+        """PORT or EPRT to a listener of ours, then the data command; the server's data
+        connection, if it comes (None otherwise)."""
+        with socket.create_server((self.srv.host, 0)) as lsock:
+            lsock.settimeout(1)
+            port = lsock.getsockname()[1]
+            if rnd.random() < 0.5:
+                cmd = b"PORT 127,0,0,1,%d,%d" % (port // 256, port % 256)
+            else:
+                cmd = b"EPRT |1|127.0.0.1|%d|" % port
+            s.sendall(pre + cmd + b"\r\n" + verb + b"\r\n")
+            try:
+                d, _ = lsock.accept()
+            except OSError:
+                return None
+        if prot and rnd.random() < 0.9:
+            try:
+                d = self.ctx.wrap_socket(d, server_hostname="localhost")
+            except NET_ERRORS:
+                quiet_close(d)
+                return None
+        return d
+
     def command_session(self, rnd):
         """Any verb with any argument, in any order; data connections opened on a whim."""
         s, prot = self.login(rnd, self.connect())
@@ -154,15 +177,18 @@ class Fuzzer:
             for _ in range(rnd.randrange(1, 12)):
                 pre = rnd.choice([b"", b"TYPE A\r\n", b"TYPE I\r\n", b"MODE Z\r\n", b"MODE S\r\n",
                                   b"REST %d\r\n" % rnd.choice([0, 1, 99, 299999, 300000, 900000])])
-                s.sendall(pre + rnd.choice([b"PASV\r\n", b"EPSV\r\n"]))
-                time.sleep(0.01)
-                reply = quiet_recv(s, 4000)
                 verb = rnd.choice(DATA_VERBS)
-                connect_first = rnd.random() < 0.5
-                d = self.open_data(rnd, reply, prot) if connect_first else None
-                s.sendall(verb + b"\r\n")
-                if not connect_first and rnd.random() < 0.9:
-                    d = self.open_data(rnd, reply, prot)
+                if rnd.random() < 0.25:
+                    d = self.active_data(rnd, s, pre, verb, prot)
+                else:
+                    s.sendall(pre + rnd.choice([b"PASV\r\n", b"EPSV\r\n"]))
+                    time.sleep(0.01)
+                    reply = quiet_recv(s, 4000)
+                    connect_first = rnd.random() < 0.5
+                    d = self.open_data(rnd, reply, prot) if connect_first else None
+                    s.sendall(verb + b"\r\n")
+                    if not connect_first and rnd.random() < 0.9:
+                        d = self.open_data(rnd, reply, prot)
                 try:
                     if d is not None and verb[:4] in (b"STOR", b"APPE", b"STOU"):
                         for _ in range(rnd.randrange(0, 30)):
