@@ -48,11 +48,12 @@ static bool not_tls_at_all(unsigned long e)
 static void set_err(stream_tls *t, const char *what)
 {
     unsigned long e = ERR_peek_last_error();
+    t->peer_not_tls = e != 0 && not_tls_at_all(e);
     if (e) {
         char text[128];
         ERR_error_string_n(e, text, sizeof text);
         const char *reason = ERR_reason_error_string(e);
-        if (not_tls_at_all(e))
+        if (t->peer_not_tls)
             snprintf(t->err, sizeof t->err, "%s: the other side is not speaking TLS (%.40s)", what,
                      reason ? reason : "not a TLS record");
         else

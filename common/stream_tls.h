@@ -46,6 +46,7 @@ typedef struct stream_tls {
     unsigned char binding[STREAM_TLS_BINDING_LEN];
     unsigned char resumed[STREAM_TLS_BINDING_LEN]; /* binding found in a decrypted ticket */
     char err[160];                                 /* the last TLS error, for logs; "" if none */
+    bool peer_not_tls; /* that error: the peer's first bytes were no TLS record at all */
 } stream_tls;
 
 /* A server context: TLS 1.2 minimum, OpenSSL's default ciphers, no compression, no

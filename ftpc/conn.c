@@ -265,8 +265,11 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         return EV_TIMER_STOP;
     }
     int status = c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER;
-    conn_fail(c, status, "timed out after %ld s waiting for %s (%s)", limit / 1000,
-              endpoint_str(c, ep, sizeof(ep)), c->doing[0] ? c->doing : "its greeting");
+    /* An implicit FTPS port says nothing until the client starts TLS. */
+    bool silent = c->state == CS_GREETING && !c->tls_on;
+    conn_fail(c, status, "timed out after %ld s waiting for %s (%s)%s", limit / 1000,
+              endpoint_str(c, ep, sizeof(ep)), c->doing[0] ? c->doing : "its greeting",
+              silent ? "; an implicit FTPS port? try ftps://" : "");
     return EV_TIMER_STOP;
 }
 
@@ -486,7 +489,10 @@ static void tls_step(ftpc_conn *c)
             return;
         }
         ftpc_tls_describe(&c->cs.tls, why, sizeof(why));
-        conn_fail(c, FTPC_EXIT_TLS, "TLS with %s failed: %s", endpoint_str(c, ep, sizeof(ep)), why);
+        /* ftps:// to a port that greets in plain text: the usual mix-up of the two schemes */
+        bool plain_port = c->after_hs == CS_GREETING && c->cs.tls.peer_not_tls;
+        conn_fail(c, FTPC_EXIT_TLS, "TLS with %s failed: %s%s", endpoint_str(c, ep, sizeof(ep)),
+                  why, plain_port ? " (a plain FTP port? try ftpes:// or ftp://)" : "");
         return;
     }
     c->tls_on = true;

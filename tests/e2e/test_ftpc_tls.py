@@ -235,7 +235,14 @@ class TestFtpcImplicit(TlsCase):
         # implicit TLS to the explicit (plain greeting) port: the handshake fails
         u = self.srv.url("x").replace("ftp://", "ftps://", 1)
         r = self.tls("--timeout", "5", "get", u, rc=EXIT_TLS)
-        self.assertIn("TLS", r.stderr.decode())
+        self.assertIn("not speaking TLS", r.stderr.decode())
+        self.assertIn("(a plain FTP port? try ftpes:// or ftp://)", r.stderr.decode())
+
+    def test_plain_url_against_implicit_port_says_what_it_may_be(self):
+        # the implicit port says nothing until TLS starts: the wait for a greeting times out
+        u = self.srv.url("x").replace(":%d/" % self.srv.port, ":%d/" % self.implicit_port)
+        r = self.ftpc("--timeout", "1", "get", u, rc=3)
+        self.assertIn("(its greeting); an implicit FTPS port? try ftps://", r.stderr.decode())
 
 
 class TestFtpcPlainRefused(TlsCase):
