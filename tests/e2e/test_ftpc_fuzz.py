@@ -1,7 +1,8 @@
 """ftpc against a server that answers at random: right replies mixed with wrong codes,
 malformed and endless lines, unterminated multi-line replies, silly sizes and hashes, PASV
-and EPSV ports that lead nowhere, listings naming paths outside the target, data that stops
-short or runs long, and connections dropped at any point.
+and EPSV ports that lead nowhere, active data connections (PORT, EPRT), listings naming
+paths outside the target, data that stops short or runs long, and connections dropped at
+any point.
 
 Every ftpc command must end within its timeout with one of its documented exit statuses (no
 crash, no hang, no sanitizer report), and mirror must never write outside its target. The
@@ -34,6 +35,30 @@ BAD_REPLIES = [b"2", b"abc", b"22 x", b"", b"\x00\xff\xfe", b"999 what", b"099 l
                b"226 done", b"550 no", b"331 again", b"110 MARK yes = mark"]
 NAMES = [b"f.bin", b"a b.txt", b"../escape.txt", b"/abs.txt", b"sub/../../up.txt", b"..", b".",
          b"d", b"x" * 300, b"\xff\xfe.bin", b"nul\x00name", b"ok.txt"]
+
+
+class ActiveTarget:
+    """The client's side of an active data connection (PORT or EPRT): accept() connects to
+    it, so the server's code is the same as for a passive one."""
+
+    def __init__(self, port):
+        self.port = port
+
+    @classmethod
+    def parse(cls, verb, arg):
+        try:
+            if verb == b"PORT":
+                p = [int(x) for x in arg.split(b",")]
+                return cls(p[4] * 256 + p[5])
+            return cls(int(arg.split(arg[:1])[3]))
+        except (ValueError, IndexError):
+            return None
+
+    def accept(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=3), None
+
+    def close(self):
+        pass
 
 
 class RandomFtp:
@@ -104,6 +129,11 @@ class RandomFtp:
                     dsock.listen(4)
                     dsock.settimeout(3)
                     self.passive(conn, rnd, verb, dsock.getsockname()[1])
+                elif verb in (b"PORT", b"EPRT"):
+                    if dsock is not None:
+                        dsock.close()
+                    dsock = ActiveTarget.parse(verb, arg)
+                    self.reply(conn, rnd, b"200 ok" if dsock else b"501 what address?")
                 elif verb in (b"RETR", b"LIST", b"NLST", b"MLSD"):
                     self.download(conn, rnd, verb, dsock)
                 elif verb in (b"STOR", b"APPE"):
@@ -302,7 +332,8 @@ class TestFtpcAgainstRandomServer(unittest.TestCase):
             ["get", "URL/f.bin"], ["get", "-c", "URL/f.bin"],
             ["get", "--segments", "3", "URL/f.bin"], ["get", "-z", "URL/f.bin"],
             ["get", "-a", "URL/f.bin"], ["get", "--verify", "URL/f.bin"], ["get", "URL/*.txt"],
-            ["cat", "URL/f.bin"], ["get", "--retry", "1", "--retry-delay", "0.1", "URL/f.bin"]])
+            ["cat", "URL/f.bin"], ["get", "--retry", "1", "--retry-delay", "0.1", "URL/f.bin"],
+            ["--active", "get", "URL/f.bin"], ["--active", "ls", "-l", "URL/"]])
         self.assertTrue(statuses - {0}, "no run failed: the server was not random enough")
 
     def test_listings_and_mirror(self):
@@ -316,7 +347,7 @@ class TestFtpcAgainstRandomServer(unittest.TestCase):
         statuses = self.fuzz(3, [
             ["put", "UP", "URL/up.bin"], ["put", "-c", "UP", "URL/up.bin"],
             ["put", "--segments", "2", "UP", "URL/up.bin"], ["put", "-z", "UP", "URL/"],
-            ["mirror", "-R", ".", "URL/d"]])
+            ["mirror", "-R", ".", "URL/d"], ["--active", "put", "UP", "URL/up.bin"]])
         self.assertTrue(statuses - {0})
 
     def test_over_tls(self):
@@ -325,7 +356,7 @@ class TestFtpcAgainstRandomServer(unittest.TestCase):
             tls + ["get", "URL/f.bin"], tls + ["get", "-c", "URL/f.bin"],
             tls + ["get", "--segments", "2", "URL/f.bin"], tls + ["ls", "-l", "URL/"],
             tls + ["put", "UP", "URL/up.bin"], tls + ["mirror", "URL/d", "."],
-            tls + ["cat", "URL/f.bin"]], tls=True)
+            tls + ["cat", "URL/f.bin"], tls + ["--active", "get", "URL/f.bin"]], tls=True)
         self.assertTrue(statuses - {0})
         self.assertGreater(self.server.handshakes, 0, "no session got as far as TLS")
 
