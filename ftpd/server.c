@@ -266,7 +266,7 @@ void server_close_later(server *srv, int fd)
         if (j->next)
             j->next->prev = j;
         srv->close_jobs = j;
-        if (workq_submit(srv->wq, close_fn, close_done, j) == 0)
+        if (workq_submit(server_work_queue(srv), close_fn, close_done, j) == 0)
             return;
         close_unlink(j);
         free(j);
