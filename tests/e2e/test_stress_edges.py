@@ -332,12 +332,13 @@ class TestStressInterrupt(StressCase):
 
     def test_interrupt_during_the_clean_up_of_a_finished_run_quits(self):
         # The run ends by --duration with both uploads cut off; their clean-up session then
-        # hangs on its DELE (for --timeout, 20 s here). Ctrl-C there quits at once.
+        # hangs on its DELE (for --timeout, 5 s here: the cut-off waits as long, and the
+        # interrupt comes 0.5 s into the DELE's wait). Ctrl-C there quits at once.
         srv = HangingFtp(sessions=20, timeout=30)
         srv.start()
         p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
                               "--clients", "2", "--duration", "2", "--mix", "put", "--size",
-                              "1M", "--limit-rate", "64K", "--timeout", "20", "--no-view"],
+                              "1M", "--limit-rate", "64K", "--timeout", "5", "--no-view"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
