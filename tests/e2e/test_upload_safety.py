@@ -842,7 +842,7 @@ class TestCopyLongerThanTheDataTimeout(UploadSafetyBase):
     server_kwargs = {"args": ["--workers", "1", "--data-timeout", "1"]}
 
     def test_appe_gets_its_150_after_a_long_copy(self):
-        size = 2 << 30  # a few seconds of copying here
+        size = 1 << 30  # seconds of copying here: the data timeout is 1 s
         self.srv.make_sparse("big.bin", size)
         c = self.srv.control(timeout=120)
         c.login()
