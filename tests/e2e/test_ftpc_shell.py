@@ -334,7 +334,11 @@ class TestShellScript(ShellCase):
         self.addCleanup(lambda: p.poll() is None and p.kill())
         p.stdin.write(b"cd sub\npwd\n")
         p.stdin.flush()
-        time.sleep(2.5)
+        # the server's idle timeout (1 s) closes the session; then a moment for ftpc to
+        # take in the 421 and the close before the next command
+        self.assertIsNotNone(srv.wait_log(r"idle timeout", timeout=10), srv.log_text()[-2000:])
+        self.assertIsNotNone(srv.wait_log(r": disconnected", timeout=10), srv.log_text()[-2000:])
+        time.sleep(0.3)
         out, err = p.communicate(b"pwd\nls\nget f.bin\n", timeout=60)
         self.check_output(subprocess.CompletedProcess([], p.returncode, out, err))
         self.assertEqual(p.returncode, 0, err)
