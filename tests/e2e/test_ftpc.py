@@ -399,6 +399,10 @@ class TestCommands(FtpcCase):
 # ------------------------------------------------------------------ exit codes and messages
 
 class TestExitCodes(FtpcCase):
+    # The refused logins here test how ftpc takes a 530, not ftpd's delay before it
+    # (test_session.py does): 50 ms instead of the default 1 s.
+    server_kwargs = {"args": ["--login-failure-delay", "50"]}
+
     def test_usage_errors(self):
         # (no command at all starts the interactive shell: test_ftpc_shell.py)
         for args in (["get"], ["frobnicate", self.srv.url("x")], ["get", "http://x/y"],
@@ -1328,6 +1332,10 @@ class TestProgress(FtpcCase):
 
 
 class TestCredentials(FtpcCase):
+    # The refused logins here test how ftpc takes a 530, not ftpd's delay before it
+    # (test_session.py does): 50 ms instead of the default 1 s.
+    server_kwargs = {"args": ["--login-failure-delay", "50"]}
+
     def write_netrc(self, text):
         path = self.local("netrc")
         with open(path, "w") as fh:

@@ -41,6 +41,10 @@ class ShellCase(FtpcCase):
 
 
 class TestShellScript(ShellCase):
+    # The refused logins here test how ftpc takes a 530, not ftpd's delay before it
+    # (test_session.py does): 50 ms instead of the default 1 s.
+    server_kwargs = {"args": ["--login-failure-delay", "50"]}
+
     def test_directories_listing_quote_status(self):
         self.srv.make_file("top.bin", 1000, seed=1)
         script = "\n".join([

@@ -484,7 +484,7 @@ class TestStressFtpd(StressCase):
         self.assertIn("  421 Too many connections from your address.", out)
 
     def test_bad_password(self):
-        srv = self.server()
+        srv = self.server(args=["--login-failure-delay", "50"])  # the 530 matters, not its delay
         rep, out, err = self.stress(srv.url("", pw="wrong"), "--clients", 2, "--duration", 1,
                                     "--no-view", rc=4)
         self.assertIn("530", err)
