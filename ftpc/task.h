@@ -50,8 +50,8 @@ typedef struct ftpc_task {
     bool by_path;
     size_t name_off;
 
-    /* get of a name an NLST pattern matched: it may be a directory (xfer.c asks when the
-     * server refuses it); skipped: it was one, and nothing was transferred */
+    /* get of a name an NLST pattern matched: it may be a directory (xfer_refused.c asks when
+     * the server refuses it); skipped: it was one, and nothing was transferred */
     bool nlst_match;
     bool skipped;
 

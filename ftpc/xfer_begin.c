@@ -1,0 +1,257 @@
+/* Where a transfer begins, once SIZE has said what the server has: for a download the place
+ * written (standard output, a captured listing, a device, the part file or, with -c, the file
+ * itself) and the offset it resumes from; for an upload the offset; with -c, first the check
+ * that the bytes kept are the source's. */
+#include "xfer_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A download to standard output has a bar only when that is not a terminal (run.c). */
+static void start_bar(ftpc_xfer *x, int64_t total)
+{
+    if (x->bar != NULL) { /* the same file going again (into a directory, say) */
+        ftpc_bar_restart(x->bar, x->offset);
+        return;
+    }
+    if (x->ctx->bars != NULL && (x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_PUT) &&
+        (x->out_fd != STDOUT_FILENO || isatty(STDOUT_FILENO) != 1))
+        x->bar = ftpc_bar_start(x->ctx->bars, xf_bar_name(x), total, x->offset);
+}
+
+static int open_local(ftpc_xfer *x, const char *path, int flags)
+{
+    int fd = open(path, flags | O_CLOEXEC, 0666);
+    if (fd < 0)
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "cannot open %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static void setup_splice(ftpc_xfer *x)
+{
+    int p[2];
+    if (getenv("FTPC_NO_SPLICE") != NULL || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+        return;
+    /* A larger pipe means fewer system calls per megabyte; the default 64 KiB still works. */
+    fcntl(p[1], F_SETPIPE_SZ, XFER_BUF_SIZE);
+    x->pipe_r = p[0];
+    x->pipe_w = p[1];
+    x->use_splice = true;
+}
+
+static void prefix_checked(void *ud, const ftpc_vresult *r)
+{
+    ftpc_xfer *x = ud;
+    ftpc_rcheck_free(x->prefix);
+    x->prefix = NULL;
+    if (x->finished)
+        return;
+    ftpc_conn_set_owner(x->c, &xf_owner, x);
+    switch (r->state) {
+    case FTPC_V_MISMATCH:
+        x->prefix_differs = true;
+        if (x->ctx->opts->quiet)
+            break;
+        if (x->t->kind == FTPC_T_PUT)
+            ftpc_msg(x->ctx,
+                     "%s: the %" PRId64 " bytes already on the server differ from the start "
+                     "of %s: uploading it all again",
+                     xf_bar_name(x), x->remote_size, x->t->local);
+        else
+            ftpc_msg(x->ctx,
+                     "%s: the %" PRIu64 " bytes already in %s differ from the server's: "
+                     "downloading it all again",
+                     xf_bar_name(x), x->offset, x->in_place ? x->t->local : x->part);
+        break;
+    case FTPC_V_ERROR:
+        xf_fail(x, r->err.status, r->conn_ok, "checking the bytes to resume after: %s", r->err.msg);
+        return;
+    default: /* the server cannot hash byte ranges: resume unchecked, as other clients do */
+        break;
+    }
+    xf_after_size(x);
+}
+
+/* -c keeps the first len bytes of a file that was there before this run (local for a get,
+ * the server's for a put), but the file may have changed on either side since: where the
+ * server hashes byte ranges (HASH over RANG), they are compared with the source first, and a
+ * difference starts the transfer over instead of ending in a file that fails verification.
+ * A download's retry resumes unchecked after bytes the run wrote itself (task.h); an
+ * upload's is checked all the same, since a server that keeps the previous version of a file
+ * whose upload was cut (ftpd does) reports that version's size. Returns true when the check
+ * runs; the transfer goes on from xf_after_size once it is done. */
+static bool check_prefix(ftpc_xfer *x, const char *local, uint64_t len)
+{
+    const ftpc_opts *o = x->ctx->opts;
+    const ftpc_task *t = x->t;
+    bool wanted = t->kind == FTPC_T_PUT ? o->resume || t->own_prefix : o->resume && !t->own_prefix;
+    if (!wanted || x->prefix_checked || len == 0 || !o->verify || x->ascii)
+        return false;
+    x->prefix_checked = true;
+    x->prefix = ftpc_rcheck_new(x->ctx, x->t, local, 0, len);
+    if (x->prefix == NULL)
+        return false;
+    x->state = XS_PREFIX;
+    ftpc_rcheck_run(x->prefix, x->c, prefix_checked, x);
+    return true;
+}
+
+/* Download: choose where to write and from which offset, then open the data connection. */
+void xf_begin_get(ftpc_xfer *x)
+{
+    ftpc_task *t = x->t;
+    if (t->kind != FTPC_T_GET || strcmp(t->local, "-") == 0) {
+        x->out_fd = STDOUT_FILENO;
+        /* A retry continues after what the earlier attempts already wrote: the bytes on
+         * standard output cannot be taken back. */
+        if (t->kind != FTPC_T_LS)
+            x->offset = x->pos = t->out_written;
+        x->crlf = t->kind == FTPC_T_LS || x->ascii;
+        x->shield = t->kind == FTPC_T_LS && !t->capture && isatty(STDOUT_FILENO);
+        x->dotless = t->kind == FTPC_T_LS && !t->capture && !t->long_list;
+        x->verb = t->kind == FTPC_T_LS ? (t->long_list ? "LIST" : "NLST") : "RETR";
+        if (t->capture) {
+            /* Every attempt lists afresh. */
+            x->out_fd = -1;
+            t->listing_len = 0;
+            t->listing_mlsd = (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) != 0;
+            if (t->listing_mlsd)
+                x->verb = "MLSD";
+        }
+        start_bar(x, x->remote_size);
+        xf_open_data(x);
+        return;
+    }
+    x->verb = "RETR";
+    if (ftpc_part_name(t->local, x->part, sizeof(x->part)) < 0) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "local file name too long");
+        return;
+    }
+    /* A retry resumes after what an earlier attempt wrote; -c resumes the first attempt too.
+     * Not in TYPE A: offsets in the converted stream are not offsets in the file. */
+    bool resume = (x->ctx->opts->resume || t->own_prefix) && !x->ascii;
+    x->crlf = x->ascii;
+    struct stat st;
+    x->offset = 0;
+    if (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        /* A device or a FIFO (-o /dev/null): written directly, no part file, no resume. */
+        x->file_fd = open_local(x, t->local, O_WRONLY);
+        if (x->file_fd < 0)
+            return;
+        x->out_fd = x->file_fd;
+        start_bar(x, x->remote_size);
+        xf_open_data(x);
+        return;
+    }
+    if (resume && stat(x->part, &st) == 0 && S_ISREG(st.st_mode)) {
+        x->have_part = true;
+        x->offset = (uint64_t)st.st_size;
+    } else if (resume && x->ctx->opts->resume && stat(t->local, &st) == 0 && S_ISREG(st.st_mode)) {
+        x->in_place = true;
+        x->offset = (uint64_t)st.st_size;
+    } else {
+        x->have_part = true;
+    }
+    if (x->remote_size >= 0 && x->offset > (uint64_t)x->remote_size) {
+        /* Larger than the remote file: not a prefix of it, so start over. */
+        if (!x->ctx->opts->quiet && t->attempts == 1)
+            ftpc_msg(x->ctx,
+                     "%s: the %" PRIu64 " bytes already in %s are more than the server's %" PRId64
+                     ": downloading it all again",
+                     xf_bar_name(x), x->offset, x->in_place ? t->local : x->part, x->remote_size);
+        x->offset = 0;
+    } else if (check_prefix(x, x->in_place ? t->local : x->part, x->offset)) {
+        return;
+    } else if (x->prefix_differs) {
+        x->offset = 0;
+    }
+    if (x->in_place && x->offset == 0) {
+        /* Starting over into a part file: the local file stays as it was until the new one
+         * is complete. */
+        x->in_place = false;
+        x->have_part = true;
+    }
+    const char *path = x->in_place ? t->local : x->part;
+    /* Truncated only once it is ours: another ftpc (or another task of this one) fetching
+     * the same file into the same place holds the lock, and its bytes stay as they are. */
+    x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (x->file_fd < 0) {
+        /* named as the user gave it: the part file beside it is ftpc's business */
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "cannot write %s: %s", t->local, strerror(errno));
+        return;
+    }
+    if (flock(x->file_fd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK) {
+            xf_fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", xf_bar_name(x),
+                    path);
+            return;
+        }
+        /* a file system without locks: go on unguarded, as before */
+    }
+    if (x->offset == 0 && ftruncate(x->file_fd, 0) < 0) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", path, strerror(errno));
+        return;
+    }
+    x->out_fd = x->file_fd;
+    setup_splice(x);
+    if (lseek(x->file_fd, (off_t)x->offset, SEEK_SET) < 0) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "seeking in %s: %s", path, strerror(errno));
+        return;
+    }
+    x->pos = x->offset;
+    t->own_prefix = true;
+    x->part_ours = x->have_part;
+    if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0) {
+        /* Already complete: nothing to fetch. */
+        x->data_eof = x->ctrl_done = true;
+        xf_maybe_complete(x);
+        return;
+    }
+    start_bar(x, x->remote_size);
+    xf_open_data(x);
+}
+
+void xf_begin_put(ftpc_xfer *x)
+{
+    if (x->remote_size > 0 && (uint64_t)x->remote_size <= x->local_size &&
+        check_prefix(x, x->t->local, (uint64_t)x->remote_size))
+        return;
+    if (x->prefix_differs)
+        x->remote_size = 0; /* not a prefix of ours: upload it all */
+    if (x->remote_size >= 0 && (uint64_t)x->remote_size == x->local_size && x->local_size > 0) {
+        x->offset = x->pos = x->local_size;
+        x->data_eof = x->ctrl_done = true;
+        xf_maybe_complete(x);
+        return;
+    }
+    if (x->remote_size > 0 && (uint64_t)x->remote_size < x->local_size)
+        x->offset = (uint64_t)x->remote_size;
+    else
+        x->offset = 0;
+    /* Longer than the source: not a prefix of it, so the upload replaces it. */
+    if (x->remote_size > 0 && (uint64_t)x->remote_size > x->local_size && x->ctx->opts->resume &&
+        !x->ctx->opts->quiet && x->t->attempts == 1)
+        ftpc_msg(x->ctx,
+                 "%s: the %" PRId64 " bytes already on the server are more than %s's %" PRIu64
+                 ": uploading it all again",
+                 xf_bar_name(x), x->remote_size, x->t->local, x->local_size);
+    x->pos = x->offset;
+    x->t->own_prefix = true;
+    x->verb = "STOR";
+    start_bar(x, (int64_t)x->local_size);
+    xf_open_data(x);
+}
+
+void xf_after_size(ftpc_xfer *x)
+{
+    if (x->t->kind == FTPC_T_PUT)
+        xf_begin_put(x);
+    else
+        xf_begin_get(x);
+}

@@ -1,0 +1,350 @@
+/* A download's bytes: from the data connection (by splice into the file where nothing needs
+ * to see them, else read, and inflated under MODE Z), stopped where SIZE said the file ends,
+ * to where they go: the file, standard output, or a listing kept in memory, with the line
+ * ends of listings and TYPE A converted and "." and ".." left out of a short listing. */
+#include "xfer_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ascii.h"
+
+#define XFER_LISTING_MAX (64 * 1024 * 1024)
+
+/* ---- local output ---- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            /* Standard output may be a non-blocking pipe shared with another process. */
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            poll(&pfd, 1, 1000);
+            continue;
+        }
+        if (n == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* A captured listing grows in memory, up to a bound. */
+static int capture_add(ftpc_xfer *x, const char *p, size_t len)
+{
+    ftpc_task *t = x->t;
+    if (t->listing_len + len + 1 > XFER_LISTING_MAX) {
+        errno = EFBIG;
+        return -1;
+    }
+    char *n = realloc(t->listing, t->listing_len + len + 1);
+    if (n == NULL)
+        return -1;
+    memcpy(n + t->listing_len, p, len);
+    t->listing = n;
+    t->listing_len += len;
+    n[t->listing_len] = '\0';
+    return 0;
+}
+
+static int emit(ftpc_xfer *x, const char *p, size_t len)
+{
+    return x->t->capture ? capture_add(x, p, len) : write_all(x->out_fd, p, len);
+}
+
+static int emit_cb(void *ud, const char *p, size_t len)
+{
+    return emit(ud, p, len);
+}
+
+/* Text after its line ends are converted. */
+static int emit_text(ftpc_xfer *x, const char *p, size_t len)
+{
+    return x->dotless ? ftpc_dotnames_feed(&x->dots, p, len, emit_cb, x) : emit(x, p, len);
+}
+
+/* Listings and TYPE A downloads come with CRLF line ends; a terminal, a pipe and a Unix file
+ * want LF. */
+static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
+{
+    while (len > 0) {
+        size_t chunk = len < XFER_BUF_SIZE ? len : XFER_BUF_SIZE;
+        size_t o = ftpc_ascii_from_wire(&x->pending_cr, p, chunk, x->abuf);
+        if (x->shield)
+            for (size_t i = 0; i < o; i++) {
+                unsigned char c = (unsigned char)x->abuf[i];
+                if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+                    x->abuf[i] = '?'; /* a server's name must not drive the terminal */
+            }
+        if (o > 0 && emit_text(x, x->abuf, o) < 0)
+            return -1;
+        p += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
+static int sink(ftpc_xfer *x, const char *p, size_t len)
+{
+    int rc = x->crlf ? write_crlf(x, p, len) : emit(x, p, len);
+    if (rc == 0 && x->out_fd == STDOUT_FILENO)
+        x->t->out_written += len;
+    return rc;
+}
+
+static void sink_failed(ftpc_xfer *x)
+{
+    int e = errno;
+    if (x->t->capture && e == EFBIG) {
+        xf_fail(x, FTPC_EXIT_REMOTE, false, "the listing is longer than the %d MiB ftpc keeps",
+                XFER_LISTING_MAX / (1024 * 1024));
+    } else if (x->t->capture) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "keeping the listing: %s", strerror(e));
+    } else if (x->out_fd == STDOUT_FILENO && e == EPIPE) {
+        /* The reader left (ftpc cat f | head): end as cat does, by the signal the socket
+         * writes ignore, without a word. Standard output has no part file to keep. */
+        ftpc_bars_erase(x->ctx->bars);
+        signal(SIGPIPE, SIG_DFL);
+        raise(SIGPIPE);
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
+    } else if (x->out_fd == STDOUT_FILENO)
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "writing to standard output: %s", strerror(e));
+    else
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s", x->have_part ? x->part : x->t->local,
+                strerror(e));
+}
+
+/* ---- from the data connection ---- */
+
+/* Moves n bytes already in the pipe into the file. Returns 0, or -1 with errno. */
+static int drain_pipe(ftpc_xfer *x, size_t n)
+{
+    while (n > 0) {
+        ssize_t w;
+        if (x->use_splice) {
+            w = splice(x->pipe_r, NULL, x->out_fd, NULL, n, SPLICE_F_MOVE);
+            if (w < 0 && errno == EINVAL) {
+                /* This file system cannot take spliced pages: copy what is in the pipe,
+                 * then stay with recv/write. */
+                x->use_splice = false;
+                continue;
+            }
+        } else {
+            ssize_t r = read(x->pipe_r, x->iobuf, n < XFER_BUF_SIZE ? n : XFER_BUF_SIZE);
+            if (r <= 0) {
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r == 0)
+                    errno = EIO;
+                return -1;
+            }
+            if (write_all(x->out_fd, x->iobuf, (size_t)r) < 0)
+                return -1;
+            w = r;
+        }
+        if (w > 0) {
+            n -= (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w == 0)
+            errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* The end of the data: what the codec and the line-end conversion still hold, then done. */
+static void receive_end(ftpc_xfer *x)
+{
+    /* The server ended its side (under TLS with close_notify): answer in kind, once, without
+     * waiting, then close. */
+    if (ftpc_dchan_is_open(&x->dc))
+        stream_shutdown(x->dc.s);
+    xf_close_data(x);
+    if (x->zon && !mz_ended(&x->z) && x->wire > 0) {
+        for (;;) {
+            size_t prod = 0;
+            int rc = mz_finish(&x->z, x->zbuf, XFER_ZBUF_SIZE, &prod);
+            if (rc == MZ_ERROR) {
+                xf_fail(x, FTPC_EXIT_XFER, true, "the compressed data (MODE Z) ended early: %s",
+                        mz_error(&x->z));
+                return;
+            }
+            if (prod > 0) {
+                xf_file_moved(x, prod);
+                if (sink(x, x->zbuf, prod) < 0) {
+                    sink_failed(x);
+                    return;
+                }
+            }
+            if (rc == MZ_END)
+                break;
+        }
+    }
+    if (x->crlf) {
+        char cr;
+        if (ftpc_ascii_from_wire_end(&x->pending_cr, &cr) > 0 && emit_text(x, &cr, 1) < 0) {
+            sink_failed(x);
+            return;
+        }
+    }
+    if (x->dotless && ftpc_dotnames_end(&x->dots, emit_cb, x) < 0) {
+        sink_failed(x);
+        return;
+    }
+    x->data_eof = true;
+    xf_maybe_complete(x);
+}
+
+/* A download that goes past the size SIZE announced is stopped there: a server that keeps
+ * sending (or a small MODE Z stream that inflates without end) must not fill the disk. */
+static bool overran(ftpc_xfer *x)
+{
+    if (x->remote_size < 0 || x->t->kind == FTPC_T_LS || x->pos <= (uint64_t)x->remote_size)
+        return false;
+    uint64_t past = x->pos;
+    /* What is kept is at most what SIZE announced, so -c can still take it up. */
+    if ((x->have_part || x->in_place) && ftruncate(x->file_fd, (off_t)x->remote_size) == 0)
+        x->pos = (uint64_t)x->remote_size;
+    xf_fail(x, FTPC_EXIT_VERIFY, false,
+            "the server sent more than the %" PRId64 " bytes SIZE announced (%" PRIu64
+            " so far): stopped%s",
+            x->remote_size, past, xf_kept_note(x));
+    return true;
+}
+
+/* Wire bytes in: through the codec under MODE Z, then to the sink. Returns 0, or -1 after
+ * failing the transfer. */
+static int take_in(ftpc_xfer *x, const char *p, size_t len)
+{
+    xf_wire_moved(x, len);
+    if (!x->zon) {
+        xf_file_moved(x, len);
+        if (sink(x, p, len) < 0) {
+            sink_failed(x);
+            return -1;
+        }
+        return overran(x) ? -1 : 0;
+    }
+    size_t off = 0;
+    for (;;) {
+        size_t used = 0, prod = 0;
+        if (mz_ended(&x->z) && off < len) {
+            xf_fail(x, FTPC_EXIT_XFER, false, "data after the end of the compressed stream");
+            return -1;
+        }
+        int rc = mz_add(&x->z, p + off, len - off, &used, x->zbuf, XFER_ZBUF_SIZE, &prod);
+        if (rc == MZ_ERROR) {
+            xf_fail(x, FTPC_EXIT_XFER, false, "corrupt compressed data (MODE Z): %s",
+                    mz_error(&x->z));
+            return -1;
+        }
+        off += used;
+        if (prod > 0) {
+            xf_file_moved(x, prod);
+            if (sink(x, x->zbuf, prod) < 0) {
+                sink_failed(x);
+                return -1;
+            }
+            if (overran(x))
+                return -1;
+        }
+        if (rc == MZ_END && off == len)
+            return 0;
+        if (off == len && prod < XFER_ZBUF_SIZE)
+            return 0;
+    }
+}
+
+/* The splice path: the bytes go from the socket to the page cache without a trip through
+ * user space. Returns 1 when the caller should fall back to recv/write (splice refused), else
+ * 0. */
+static int receive_splice(ftpc_xfer *x)
+{
+    for (int i = 0; i < XFER_CHUNKS_PER_WAKEUP; i++) {
+        size_t want = XFER_BUF_SIZE;
+        uint64_t allow = xf_allowance(x);
+        if (allow == 0)
+            return 0;
+        if (allow < want)
+            want = (size_t)allow;
+        ssize_t n =
+            splice(x->dc.s->fd, NULL, x->pipe_w, NULL, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) {
+            if (drain_pipe(x, (size_t)n) < 0) {
+                xf_fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s",
+                        x->have_part ? x->part : x->t->local, strerror(errno));
+                return 0;
+            }
+            xf_progress(x, (size_t)n);
+            if (overran(x))
+                return 0;
+            if (!x->use_splice)
+                return 1; /* the drain fell back: so does the rest */
+            continue;
+        }
+        if (n == 0) {
+            receive_end(x);
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return 0;
+        if (errno == EINVAL && x->pos == x->offset)
+            return 1;
+        xf_data_failed(x, errno, NULL);
+        return 0;
+    }
+    return 0;
+}
+
+void xf_receive(ftpc_xfer *x)
+{
+    if (x->use_splice) {
+        if (receive_splice(x) == 0)
+            return;
+        xf_close_pipe(x);
+    }
+    size_t moved = 0;
+    for (int i = 0;
+         i < XFER_READS_PER_WAKEUP && moved < (size_t)XFER_CHUNKS_PER_WAKEUP * XFER_BUF_SIZE; i++) {
+        size_t want = XFER_BUF_SIZE;
+        uint64_t allow = xf_allowance(x);
+        if (allow == 0)
+            return;
+        if (allow < want)
+            want = (size_t)allow;
+        ssize_t n = stream_read(x->dc.s, x->iobuf, want);
+        if (n > 0) {
+            moved += (size_t)n;
+            if (take_in(x, x->iobuf, (size_t)n) < 0)
+                return;
+            continue;
+        }
+        if (n == 0) {
+            receive_end(x);
+            return;
+        }
+        if (x->dc.s->last_errno == EAGAIN)
+            return;
+        xf_data_failed(x, x->dc.s->last_errno, ftpc_dchan_error(&x->dc));
+        return;
+    }
+}

@@ -1,0 +1,129 @@
+/* Second chances after the server refuses a transfer, each tried at most once and only where
+ * nothing has moved yet: a resumed upload is sent whole, a put whose target is a directory
+ * goes into it, and a name an NLST pattern matched that is a directory is skipped. */
+#include "xfer_int.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* A resumed upload the server refused outright (ftpd, for one, wants the append right for
+ * REST+STOR and APPE) can still be sent whole: a later STOR replaces what is there. The
+ * upload sends nothing before the server's 1xx, so no byte of it left. */
+bool xf_can_upload_whole(const ftpc_xfer *x, int code)
+{
+    return x->t->kind == FTPC_T_PUT && x->offset > 0 && !x->prelim && code >= 500 &&
+           !x->resume_refused;
+}
+
+void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    if (!x->ctx->opts->quiet) {
+        char q[600];
+        ftpc_msg(x->ctx,
+                 "%s: the server refused to resume after %" PRIu64 " bytes (%s %s): "
+                 "uploading it all again",
+                 xf_bar_name(x), x->offset, x->verb,
+                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    }
+    /* Nothing was sent: only where the upload starts changes. */
+    x->resume_refused = true;
+    x->offset = x->pos = x->fpos = 0;
+    x->data_errno = 0;
+    x->verb = "STOR";
+    if (x->bar != NULL)
+        ftpc_bar_restart(x->bar, 0);
+    xf_open_data(x);
+}
+
+/* "put f ftp://host/incoming" where incoming is a directory: the server refuses the STOR
+ * (550 or 553, in words of its own), and cp or scp would have put f into it. MLST tells;
+ * it is asked only after a refusal, so a plain upload costs no round trip more. */
+bool xf_can_check_dir(const ftpc_xfer *x, int code)
+{
+    const ftpc_task *t = x->t;
+    size_t n = strlen(t->remote);
+    return t->kind == FTPC_T_PUT && !t->by_path && !x->prelim && code >= 500 && !x->dir_checked &&
+           n > 0 && t->remote[n - 1] != '/' && strcmp(t->local, "-") != 0 &&
+           (ftpc_conn_features(x->c) & FTPC_FEAT_MLST);
+}
+
+void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    x->dir_checked = true;
+    x->refusal_code = m->code;
+    ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
+    x->state = XS_DIRCHECK;
+    ftpc_conn_send(x->c, "MLST %s", x->t->remote);
+}
+
+/* The STOR's refusal kept by xf_check_dir, reported as fail_reply would have. */
+void xf_fail_refused(ftpc_xfer *x)
+{
+    xf_fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
+            x->refusal);
+}
+
+/* The target is a directory: the upload goes into it under the source's name. */
+void xf_put_into_dir(ftpc_xfer *x)
+{
+    ftpc_task *t = x->t;
+    const char *name = ftpc_task_name(t); /* a put's: its local file's last component */
+    size_t n = strlen(t->remote), d = strlen(t->display);
+    if (n + 1 + strlen(name) >= sizeof(t->remote)) {
+        xf_fail_refused(x);
+        return;
+    }
+    if (!x->ctx->opts->quiet)
+        ftpc_msg(x->ctx, "%s: %s is a directory on the server: uploading into it", xf_bar_name(x),
+                 t->remote);
+    size_t nl = strlen(name);
+    t->remote[n] = '/';
+    memcpy(t->remote + n + 1, name, nl + 1);
+    if (d + 1 + nl < sizeof(t->display)) {
+        t->display[d] = '/';
+        memcpy(t->display + d + 1, name, nl + 1);
+    }
+    x->verb = "STOR";
+    xf_after_type(x);
+}
+
+/* A name an NLST pattern matched may be a directory, which NLST does not tell from a file
+ * (MLSD does, and its directories never get here): a refused SIZE or RETR is checked with CWD
+ * (dirprobe.h) before it counts, and a directory is left out as MLSD would have left it. */
+bool xf_can_probe_dir(const ftpc_xfer *x, int code)
+{
+    return x->t->kind == FTPC_T_GET && x->t->nlst_match && !x->prelim && code >= 500 &&
+           x->refused_cmd == NULL;
+}
+
+static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
+{
+    ftpc_xfer *x = ud;
+    if (x->finished)
+        return;
+    ftpc_conn_set_owner(x->c, &xf_owner, x);
+    switch (r) {
+    case FTPC_PROBE_NOT_DIR:
+        xf_fail(x, ftpc_status_for_reply(x->refusal_code), true, "%s: the server replied %s",
+                x->refused_cmd, x->refusal);
+        return;
+    case FTPC_PROBE_FAILED:
+        xf_fail(x, err->status, false, "%s", err->msg);
+        return;
+    default:
+        x->t->skipped = true;
+        if (x->ctx->bars != NULL)
+            ftpc_bars_file_skipped(x->ctx->bars);
+        xf_finish(x, FTPC_OK, r == FTPC_PROBE_DIR);
+        return;
+    }
+}
+
+void xf_probe_dir(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
+{
+    x->refused_cmd = cmd;
+    x->refusal_code = m->code;
+    ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
+    x->state = XS_DIRPROBE;
+    ftpc_dirprobe_run(&x->probe, x->c, x->t->remote, dir_probed, x);
+}
