@@ -134,6 +134,11 @@ void sc_close_ctl(stress_client *c, bool reset)
     free(c->out);
     c->out = NULL;
     c->out_len = c->out_off = 0;
+    sc_drop_digest(c);
+}
+
+void sc_drop_digest(stress_client *c)
+{
     if (c->dg) {
         digest_free(c->dg);
         free(c->dg);

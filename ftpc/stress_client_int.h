@@ -123,6 +123,8 @@ int sc_connect_nodelay(const struct sockaddr_storage *ss);
 void sc_close_data(stress_client *c, bool reset);
 /* Closes both connections and drops the session's pending input and output. */
 void sc_close_ctl(stress_client *c, bool reset);
+/* Drops the running SHA-256 of an upload (--verify-put hash), if there is one. */
+void sc_drop_digest(stress_client *c);
 /* The client is done: what it leaves is counted, and the run told. */
 void sc_finish(stress_client *c);
 /* A fatal set-up problem: the run stops with rc and says why. */

@@ -297,6 +297,8 @@ void sc_open_data(stress_client *c, int port)
             return;
         }
     }
+    /* An earlier upload's digest is left when its HASH check never came (a failed STOR). */
+    sc_drop_digest(c);
     if (c->xk == X_STOR && run->o->verify == STRESS_VERIFY_HASH && run->server_hash) {
         c->dg = calloc(1, sizeof(*c->dg));
         if (c->dg == NULL || digest_init(c->dg, DIGEST_SHA256) < 0) {

@@ -46,9 +46,7 @@ static void hash_busy(stress_client *c)
     }
     /* Still busy: what the server stored is checked byte by byte instead. */
     sc_stats(c)->hash_readback++;
-    digest_free(c->dg);
-    free(c->dg);
-    c->dg = NULL;
+    sc_drop_digest(c);
     c->xk = X_READBACK;
     sc_send_pasv(c);
 }
