@@ -227,15 +227,21 @@ class RandomFtp:
                 lines.append(name)
         return b"\r\n".join(lines) + rnd.choice([b"\r\n", b"", b"\n"])
 
-    def download(self, conn, rnd, verb, dsock):
-        if dsock is None or rnd.random() < 0.1:
+    def open_transfer(self, conn, rnd, dsock, refuse):
+        """The 150 and the data connection, or a 425 and None."""
+        if dsock is None or rnd.random() < refuse:
             self.reply(conn, rnd, b"425 no data connection")
-            return
+            return None
         self.reply(conn, rnd, b"150 here", wrong=0.1)
         try:
-            d = self.accept(rnd, dsock)
+            return self.accept(rnd, dsock)
         except (OSError, ssl.SSLError):
             self.send(conn, b"425 you never came")
+            return None
+
+    def download(self, conn, rnd, verb, dsock):
+        d = self.open_transfer(conn, rnd, dsock, 0.1)
+        if d is None:
             return
         try:
             if verb == b"RETR":
@@ -255,14 +261,8 @@ class RandomFtp:
             self.reply(conn, rnd, rnd.choice([b"226 done", b"226 done", b"426 cut", b"451 oops"]))
 
     def upload(self, conn, rnd, dsock):
-        if dsock is None:
-            self.reply(conn, rnd, b"425 no data connection")
-            return
-        self.reply(conn, rnd, b"150 send it", wrong=0.1)
-        try:
-            d = self.accept(rnd, dsock)
-        except (OSError, ssl.SSLError):
-            self.send(conn, b"425 you never came")
+        d = self.open_transfer(conn, rnd, dsock, 0.0)
+        if d is None:
             return
         try:
             d.settimeout(3)

@@ -105,6 +105,16 @@ class Fuzzer:
         text = verb + (" " + arg if arg else "")
         return text.encode("latin-1", "replace") + rnd.choice(ENDINGS)
 
+    def protect(self, rnd, d, prot):
+        """d under TLS when PROT P was asked for (mostly: now and then left plain)."""
+        if prot and rnd.random() < 0.9:
+            try:
+                return self.ctx.wrap_socket(d, server_hostname="localhost")
+            except NET_ERRORS:
+                quiet_close(d)
+                return None
+        return d
+
     def open_data(self, rnd, reply, prot):
         m = PASV_RE.search(reply)
         if not m:
@@ -114,13 +124,7 @@ class Fuzzer:
             d = socket.create_connection((self.srv.host, port), timeout=2)
         except OSError:
             return None
-        if prot and rnd.random() < 0.9:
-            try:
-                d = self.ctx.wrap_socket(d, server_hostname="localhost")
-            except NET_ERRORS:
-                quiet_close(d)
-                return None
-        return d
+        return self.protect(rnd, d, prot)
 
     def active_data(self, rnd, s, pre, verb, prot):
         """PORT or EPRT to a listener of ours, then the data command; the server's data
@@ -137,13 +141,7 @@ class Fuzzer:
                 d, _ = lsock.accept()
             except OSError:
                 return None
-        if prot and rnd.random() < 0.9:
-            try:
-                d = self.ctx.wrap_socket(d, server_hostname="localhost")
-            except NET_ERRORS:
-                quiet_close(d)
-                return None
-        return d
+        return self.protect(rnd, d, prot)
 
     def command_session(self, rnd):
         """Any verb with any argument, in any order; data connections opened on a whim."""
