@@ -232,10 +232,7 @@ static void upload_done(stress_client *c)
         upload_drain(c);
         return;
     }
-    sc_close_data(c, false);
-    c->flags |= CF_DATA_DONE;
-    if (c->flags & CF_FINAL)
-        sc_xfer_complete(c);
+    upload_closed(c);
 }
 
 /* MODE Z upload: refills zbuf with deflated file bytes. Returns 0 or -1. */
