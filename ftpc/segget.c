@@ -25,11 +25,16 @@
  * check. */
 #define SEG_OVERLAP 4096
 #define SEG_CHUNKS_PER_WAKEUP 8
-/* After a range's ABOR, the bytes read and dropped before the data connection is closed
- * regardless. ftpd stops at once and its 426 closes the range's data side earlier; vsftpd
- * and pure-ftpd do not act on an ABOR until the file is sent, and reading it all would
- * send most of the file again for each range. */
+/* After a range's ABOR, the bytes read and dropped, and the time waited, before the data
+ * connection is closed regardless. ftpd stops at once and its 426 closes the range's data
+ * side earlier; vsftpd and pure-ftpd do not act on an ABOR until the file is sent, and
+ * reading it all would send most of the file again for each range. The bytes alone are no
+ * bound for a server that does act: socket buffers can hold tens of MiB (tcp_rmem allows
+ * 32 MiB on CI's machines), so the client could drain 4 MiB before the server's next turn
+ * had read the ABOR, and the close then reached it as a reset (a failed transfer in its
+ * log, not an aborted one). */
 #define SEG_ABOR_DRAIN_MAX (4 * 1024 * 1024)
+#define SEG_ABOR_GRACE_MS 100
 
 typedef enum {
     SS_WAIT, /* for the connection */
@@ -53,6 +58,7 @@ typedef struct seg {
     bool aborting;
     int finals;
     uint64_t drained;      /* bytes read and dropped since the ABOR */
+    long long abor_ms;     /* when the ABOR went */
     int prelims;           /* 1xx replies to its RETR */
     bool orphan;           /* its connection was refused: another connection takes the range over */
     ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
@@ -380,7 +386,8 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
     if (s->aborting) {
         for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP; i++) {
             ssize_t n = stream_read(s->dc.s, g->buf, SEG_BUF_SIZE);
-            if (n > 0 && (s->drained += (uint64_t)n) < SEG_ABOR_DRAIN_MAX)
+            if (n > 0 && ((s->drained += (uint64_t)n) < SEG_ABOR_DRAIN_MAX ||
+                          ev_now(loop) - s->abor_ms < SEG_ABOR_GRACE_MS))
                 continue;
             if (n > 0) { /* a server that sends on regardless: the close ends its transfer */
                 seg_close_data(g, s);
@@ -443,6 +450,7 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
         if (s->cut && s->c != NULL && ftpc_conn_abort(s->c) == 0) {
             s->aborting = true;
             s->drained = 0;
+            s->abor_ms = ev_now(loop);
             ftpc_dchan_watch(&s->dc, EV_READ, seg_data_cb, s);
         } else {
             seg_close_data(g, s);
