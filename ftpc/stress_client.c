@@ -225,22 +225,20 @@ static const char *awaited(const stress_client *c)
 static void setup_conn_failed(stress_client *c, int err)
 {
     stress_run *run = c->run;
-    char e[32], ep[300];
+    char ep[300];
     bool in = (c->flags & CF_LOGGED_IN) != 0;
     int rc = in ? FTPC_EXIT_REMOTE : FTPC_EXIT_CONNECT;
     ftpc_host_port_str(run->host, run->o->url.port, ep, sizeof(ep));
     if (c->state == S_CONNECTING)
-        sc_setup_fail(c, rc, "cannot connect (%s)",
-                      err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+        sc_setup_fail(c, rc, "cannot connect (%s)", stress_err_meaning(err));
     else if (err == ETIMEDOUT && !in)
         sc_setup_fail(c, rc, "timed out after %g s waiting for %s (%s)",
                       (double)run->o->timeout_ms / 1000.0, ep, awaited(c));
     else if (!in)
         sc_setup_fail(c, rc, "connection to %s lost while waiting for %s (%s)", ep, awaited(c),
-                      err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+                      stress_err_meaning(err));
     else
-        sc_setup_fail(c, rc, "connection lost (%s)",
-                      err ? stress_errno_name(err, e, sizeof(e)) : "closed by the server");
+        sc_setup_fail(c, rc, "connection lost (%s)", stress_err_meaning(err));
 }
 
 /* The control connection is lost (err 0: closed by the server), a timeout, a protocol

@@ -379,7 +379,7 @@ static void ctl_read(stress_client *c)
             if (r == 0)
                 break;
             if (r < 0) {
-                sc_conn_failed(c, errno == EMSGSIZE ? EMSGSIZE : EPROTO);
+                sc_conn_failed(c, errno == EMSGSIZE ? EMSGSIZE : EBADMSG);
                 return;
             }
             *rb = tmp;

@@ -2,6 +2,7 @@
  * the transfer bars do; the JSON and CSV fields named MB mean 10^6 bytes, as network rates do. */
 #include "stress_report.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -186,8 +187,8 @@ void stress_report_json(FILE *f, const stress_result *r)
     fprintf(f, "},\n  \"error_replies\": {");
     bool first = true;
     for (size_t i = 0; i < st->nerrs; i++) {
-        if (st->errs[i].sample[0] == '\0')
-            continue;
+        if (st->errs[i].sample[0] == '\0' || !isdigit((unsigned char)st->errs[i].key[0]))
+            continue; /* a reply's text; the others' meanings are in the text report */
         fprintf(f, "%s", first ? "" : ", ");
         first = false;
         json_str(f, st->errs[i].key);

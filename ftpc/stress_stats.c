@@ -143,6 +143,24 @@ const char *stress_errno_name(int err, char *buf, size_t size)
     return buf;
 }
 
+const char *stress_err_meaning(int err)
+{
+    switch (err) {
+    case 0:
+        return "closed by the server";
+    case EBADMSG:
+        return "a malformed reply";
+    case EPROTO:
+        return "TLS or MODE Z failed (the messages above say how)";
+    case EMSGSIZE:
+        return "a reply line longer than ftpc takes";
+    case ETIMEDOUT:
+        return "timed out";
+    default:
+        return strerror(err);
+    }
+}
+
 stress_err_count *stress_stats_error(stress_stats *s, int code, int err)
 {
     char key[16];
@@ -150,10 +168,12 @@ stress_err_count *stress_stats_error(stress_stats *s, int code, int err)
         snprintf(key, sizeof(key), "%d", code);
         return stress_stats_error_key(s, key);
     }
-    if (err == 0)
-        return stress_stats_error_key(s, "EOF");
     char tmp[16];
-    return stress_stats_error_key(s, stress_errno_name(err, tmp, sizeof(tmp)));
+    stress_err_count *e =
+        stress_stats_error_key(s, err == 0 ? "EOF" : stress_errno_name(err, tmp, sizeof(tmp)));
+    if (e->sample[0] == '\0' && strcmp(e->key, "other") != 0)
+        snprintf(e->sample, sizeof(e->sample), "%s", stress_err_meaning(err));
+    return e;
 }
 
 void stress_stats_reply_error(stress_stats *s, int code, const char *text)

@@ -61,7 +61,8 @@ const char *stress_op_name(stress_op o);   /* "login", "get", "put", "list" */
 typedef struct stress_err_count {
     char key[16]; /* "530", "ECONNREFUSED", "EOF", "other" */
     uint64_t n;
-    char sample[80]; /* a reply code's first text, so the report says what it meant */
+    /* a reply code's first text, or an error's meaning, so the report says what it meant */
+    char sample[80];
 } stress_err_count;
 
 typedef struct stress_stats {
@@ -93,5 +94,9 @@ uint64_t stress_stats_ops_total(const stress_stats *s);
 
 /* The errno name ("ECONNREFUSED"), or "E<number>" in buf. */
 const char *stress_errno_name(int err, char *buf, size_t size);
+/* What an error recorded as err means to the user: 0 is the server closing the connection;
+ * EBADMSG, EMSGSIZE and EPROTO are ftpc's own (a malformed reply, an over-long line, a TLS
+ * or MODE Z failure). */
+const char *stress_err_meaning(int err);
 
 #endif

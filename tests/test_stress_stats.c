@@ -132,6 +132,13 @@ START_TEST(test_errors)
     ck_assert_str_eq(s.errs[1].key, "ECONNREFUSED");
     ck_assert_str_eq(s.errs[2].key, "EOF");
     ck_assert_uint_eq(stress_stats_errors_total(&s), 4);
+    /* an errno key carries its meaning for the report; a reply code waits for its text */
+    ck_assert_str_eq(s.errs[0].sample, "");
+    ck_assert_str_eq(s.errs[1].sample, "Connection refused");
+    ck_assert_str_eq(s.errs[2].sample, "closed by the server");
+    stress_stats_error(&s, 0, EBADMSG);
+    ck_assert_str_eq(s.errs[3].key, "EBADMSG");
+    ck_assert_str_eq(s.errs[3].sample, "a malformed reply");
     /* More distinct keys than slots: the rest is counted as "other", nothing is lost. */
     char key[16];
     for (int i = 0; i < 100; i++) {
@@ -140,7 +147,7 @@ START_TEST(test_errors)
     }
     ck_assert_uint_eq(s.nerrs, STRESS_ERR_KEYS);
     ck_assert_str_eq(s.errs[STRESS_ERR_KEYS - 1].key, "other");
-    ck_assert_uint_eq(stress_stats_errors_total(&s), 104);
+    ck_assert_uint_eq(stress_stats_errors_total(&s), 105);
 }
 END_TEST
 

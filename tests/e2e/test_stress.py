@@ -412,7 +412,7 @@ class TestStressFtpd(StressCase):
             port = s.getsockname()[1]
             rep, _, err = self.stress("ftp://127.0.0.1:%d/" % port, "--clients", 2,
                                       "--duration", 1, "--no-view", rc=3)
-        self.assertIn("cannot connect (ECONNREFUSED)", err)
+        self.assertIn("cannot connect (Connection refused)", err)
         self.assertEqual(rep["exit_status"], 3)
 
     def anon_url(self, srv, path=""):

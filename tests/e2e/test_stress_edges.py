@@ -63,6 +63,43 @@ class TestStressSilentServer(StressCase):
         self.assertIn("(exit status 3; no client ran)", out)
 
 
+class GarbledFtp(ScriptedFtp):
+    """Answers one verb with a line that is no FTP reply."""
+
+    def __init__(self, verb, **kw):
+        super().__init__(**kw)
+        self.verb = verb
+
+    def command(self, s, verb, arg):
+        if verb == self.verb:
+            s.send("2x9 what")
+            return True
+        return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressMalformedReplies(StressCase):
+    def run_garbled(self, verb, rc):
+        srv = GarbledFtp(verb, sessions=20)
+        srv.start()
+        return self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                           "--iterations", 2, "--mix", "list", "--no-view", "--timeout", 10,
+                           rc=rc, timeout=60)
+
+    def test_counted_and_named_in_the_report(self):
+        # each list op's EPSV gets garbage: its own error key, explained under the counts
+        rep, out, err = self.run_garbled("EPSV", 7)
+        self.assertEqual(rep["ops"]["list"], {"count": 4, "errors": 4}, out + err)
+        self.assertEqual(rep["errors_by_code"], {"EBADMSG": 4}, out + err)
+        self.assertIn("errors         EBADMSG: 4\n  EBADMSG a malformed reply\n", out)
+
+    def test_at_login_the_set_up_says_what_came(self):
+        rep, out, err = self.run_garbled("PASS", 3)
+        self.assertRegex(err, r"set-up failed: connection to 127\.0\.0\.1:\d+ lost while "
+                              r"waiting for the reply to PASS \(a malformed reply\)")
+        self.assertEqual(rep["exit_status"], 3)
+
+
 class BusyHashFtp(ScriptedFtp):
     """Keeps uploads in memory and answers the first `busy` HASH of each upload with ftpd's
     450 (busy=None: every one)."""
