@@ -556,6 +556,18 @@ static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
 {
     ftpc_xfer *x = ud;
     int status = err->status;
+    /* A server that sends its last bytes and hangs up: on a busy machine the control
+     * connection's end can be seen first. What already arrived is kept for get -c. */
+    for (int i = 0; i < 64 && xf_is_download(x) && ftpc_dchan_is_open(&x->dc) && x->dc.hs_done &&
+                    !x->paused && !x->finished;
+         i++) {
+        uint64_t before = x->pos;
+        xf_receive(x);
+        if (x->pos == before)
+            break;
+    }
+    if (x->finished)
+        return;
     /* A connection lost mid-transfer is an interrupted transfer whatever the phase. */
     if (x->state >= XS_OPEN_DATA && status == FTPC_EXIT_CONNECT)
         status = FTPC_EXIT_XFER;
