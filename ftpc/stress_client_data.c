@@ -117,6 +117,22 @@ static int inflate_bytes(stress_client *c, const unsigned char *p, size_t n, boo
     }
 }
 
+/* --limit-rate: trims *len to what may move now; with nothing allowed, pauses the data
+ * connection until the allowance returns and returns true. */
+static bool rate_paused(stress_client *c, size_t *len)
+{
+    uint64_t allow = ftpc_rl_allow(&c->rl, ev_now(c->run->loop));
+    if (allow == 0) {
+        c->flags |= CF_PAUSED;
+        sc_data_update(c);
+        sc_arm(c, ftpc_rl_wait_ms(&c->rl));
+        return true;
+    }
+    if (allow < *len)
+        *len = (size_t)allow;
+    return false;
+}
+
 static void data_read(stress_client *c)
 {
     stress_run *run = c->run;
@@ -125,17 +141,8 @@ static void data_read(stress_client *c)
     uint16_t gen = c->gen;
     while (c->gen == gen && budget > 0) {
         size_t want = run->scratch_size;
-        if (run->o->limit_rate) {
-            uint64_t allow = ftpc_rl_allow(&c->rl, ev_now(run->loop));
-            if (allow == 0) {
-                c->flags |= CF_PAUSED;
-                sc_data_update(c);
-                sc_arm(c, ftpc_rl_wait_ms(&c->rl));
-                return;
-            }
-            if (allow < want)
-                want = (size_t)allow;
-        }
+        if (run->o->limit_rate && rate_paused(c, &want))
+            return;
         if (c->fault != F_NONE && c->cut > c->pos && c->cut - c->pos < want && !c->z)
             want = (size_t)(c->cut - c->pos);
         ssize_t n = stream_read(s, run->scratch, want);
@@ -316,17 +323,8 @@ static void data_write(stress_client *c)
                 len = (size_t)(c->cut - c->pos);
             src = run->scratch;
         }
-        if (run->o->limit_rate && c->tls_try == 0) {
-            uint64_t allow = ftpc_rl_allow(&c->rl, ev_now(run->loop));
-            if (allow == 0) {
-                c->flags |= CF_PAUSED;
-                sc_data_update(c);
-                sc_arm(c, ftpc_rl_wait_ms(&c->rl));
-                return;
-            }
-            if (allow < len)
-                len = (size_t)allow;
-        }
+        if (run->o->limit_rate && c->tls_try == 0 && rate_paused(c, &len))
+            return;
         /* TLS: a write that waited must be offered again with at least as many bytes;
          * regenerating them at the same offset gives the very same bytes. */
         if (!c->z && stream_is_tls(s) && len > 16384)
