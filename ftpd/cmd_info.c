@@ -224,11 +224,8 @@ static void stat_server(session *s)
              "%s"
              "%s\n"
              "End of status",
-             s->peer_str, local,
-             s->user                     ? s->user->name
-             : (s->flags & SF_ANONYMOUS) ? "anonymous"
-                                         : "-",
-             (s->flags & SF_ASCII) ? "ASCII" : "BINARY", mode, tls, xs);
+             s->peer_str, local, session_who(s), (s->flags & SF_ASCII) ? "ASCII" : "BINARY", mode,
+             tls, xs);
     session_reply_lines(s, FTP_SYSTEM_STATUS, text);
 }
 

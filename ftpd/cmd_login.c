@@ -48,7 +48,8 @@ static void login_ok(session *s, const ftpd_user *user, const char *root, unsign
         session_close(s);
         return;
     }
-    s->user = user;
+    if (user)
+        s->flags |= SF_ACCOUNT;
     s->perms = perms;
     s->state = SESS_READY;
     s->last_activity = ev_now(s->srv->loop);
@@ -103,6 +104,8 @@ void cmd_user(session *s, const char *arg)
         session_reply(s, FTP_NEED_PASSWORD, "Password required for %s.", arg);
 }
 
+static void check_done(void *arg);
+
 static void check_fn(void *arg)
 {
     auth_job *job = arg;
@@ -113,10 +116,31 @@ static void check_fn(void *arg)
         hashcost_record(job->hash, job->cpu_ns);
 }
 
+/* The users file was read again (SIGHUP) while the check ran and gave the account another
+ * hash: a password the administrator has just replaced must not log in, so the check runs
+ * again against the new one. Returns false when it cannot be queued. */
+static bool recheck(auth_job *job, const char *hash)
+{
+    char *copy = strdup(hash);
+    if (!copy)
+        return false;
+    free(job->hash);
+    job->hash = copy;
+    return workq_submit(server_work_queue(job->s->srv), check_fn, check_done, job) == 0;
+}
+
 static void check_done(void *arg)
 {
     auth_job *job = arg;
     session *s = job->s;
+    if (s->state == SESS_AUTHING && job->ok) {
+        const ftpd_user *now = users_find(s->srv->users, s->user_name);
+        if (now && strcmp(now->hash, job->hash) != 0) {
+            if (recheck(job, now->hash))
+                return;
+            job->ok = false;
+        }
+    }
     s->auth = NULL;
     bool ok = job->ok;
     log_debug("[%lu] password checked on a worker (%lld us)", s->id, job->cpu_ns / 1000);

@@ -215,7 +215,7 @@ const char *ftps_login_refusal(const session *s, const char *name, bool anonymou
 const char *ftps_data_refusal(const session *s)
 {
     bool required = (s->srv->cfg->require_tls_data && !exempt(s, (s->flags & SF_ANONYMOUS) != 0)) ||
-                    (s->user && (s->user->perms & PERM_TLS));
+                    (s->perms & PERM_TLS);
     if (!required || (s->flags & SF_PROT_P))
         return NULL;
     return (s->flags & SF_TLS) ? "Data connections must be protected: send PROT P."

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "net.h"
 #include "recover.h"
+#include "reload.h"
 #include "server.h"
 #include "users.h"
 
@@ -108,13 +109,23 @@ static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *use
                      users->v[i].name, cfg->users_file);
 }
 
+typedef struct running {
+    server *srv;
+    ftpd_users *users; /* the table srv->users points at */
+} running;
+
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
+    running *r = ud;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
             log_info("signal %u: stopping", si.ssi_signo);
             ev_stop(loop);
+        } else if (si.ssi_signo == SIGHUP) {
+            reload_users(r->srv, r->users);
+            warn_shadowed_accounts(r->srv->cfg, r->users);
+            reload_xferlog(r->srv);
         }
     }
 }
@@ -175,7 +186,8 @@ int main(int argc, char **argv)
     check_demo_upload_dir(&cfg, &users);
     if (server_start(&srv) < 0)
         goto out;
-    ev_add(loop, sfd, EV_READ, signal_cb, NULL);
+    running run = {.srv = &srv, .users = &users};
+    ev_add(loop, sfd, EV_READ, signal_cb, &run);
     log_startup("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
     liveview *view = liveview_start(&srv);
     recovery *rec = recovery_start(&users);

@@ -330,7 +330,7 @@ void session_log(const session *s, const char *fmt, ...)
 
 const char *session_who(const session *s)
 {
-    return s->user ? s->user->name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-";
+    return (s->flags & SF_ACCOUNT) ? s->user_name : (s->flags & SF_ANONYMOUS) ? "anonymous" : "-";
 }
 
 session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,

@@ -40,6 +40,7 @@ enum {
     SF_PEER_EOF = 1 << 9,     /* the client closed its side while lines waited: run them, close */
     SF_HANGUP_SEEN = 1 << 10, /* that close was seen (EV_HANGUP) before `in` let it be read */
     SF_TURN_OVER = 1 << 11,   /* ran its lines for this turn: the rest wait for the drain timer */
+    SF_ACCOUNT = 1 << 12,     /* logged in with an account of the users file */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
     SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */
@@ -66,8 +67,9 @@ typedef struct session {
     char *deferred_line;          /* a command that arrived during a transfer, run when it ends */
     const char *deferred_refusal; /* or a line refused unread (too long, NUL), answered then */
     int deferred_refusal_code;
-    char *user_name; /* from USER */
-    const ftpd_user *user;
+    /* From USER; after a login with an account (SF_ACCOUNT), that account's name. The session
+     * keeps no pointer into the users table, which SIGHUP may replace. */
+    char *user_name;
     unsigned perms;
     vfs vfs;
     char *cwd;

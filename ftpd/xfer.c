@@ -333,7 +333,7 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         .ascii = x->ascii,
         .incoming = x->kind == XK_STOR,
         .anonymous = (s->flags & SF_ANONYMOUS) != 0,
-        .user = s->user ? s->user->name : "anonymous",
+        .user = session_who(s),
         .complete = complete,
     };
     if (xferlog_format(line, sizeof line, &e) > 0) {

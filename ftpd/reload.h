@@ -1,0 +1,18 @@
+/* SIGHUP: what a running server picks up without a restart. The users file is read again
+ * (accounts added, removed or changed take effect at the next login; a file that does not
+ * load leaves the accounts as they were) and the transfer log is reopened, so a log rotator
+ * can move it aside. Sessions already logged in keep the rights they logged in with. Other
+ * settings, the listeners and the TLS certificate take a restart. */
+#ifndef RELOAD_H
+#define RELOAD_H
+
+#include "server.h"
+#include "users.h"
+
+/* Replaces *users, the table srv->users points at, with the users file read again; logs
+ * what changed, or why the file was not taken. */
+void reload_users(server *srv, ftpd_users *users);
+/* Reopens the transfer log by its name; if that fails the old one stays open. */
+void reload_xferlog(server *srv);
+
+#endif

@@ -1,0 +1,172 @@
+"""SIGHUP: ftpd reads its users file again and reopens its transfer log, without dropping a
+session. New and changed accounts count from the next login; sessions already logged in keep
+the rights they logged in with; a users file that does not load changes nothing."""
+import ftplib
+import os
+import signal
+import time
+import unittest
+import warnings
+
+from ftpd_harness import ServerTestCase, data_bytes, hash_password, retr, stor, wait_for
+
+
+def users_line(srv, name, password, perms, pw_hash=None):
+    return "%s:%s:%s:%s\n" % (name, pw_hash or hash_password(password), srv.root, perms)
+
+
+class TestUsersReload(ServerTestCase):
+    server_kwargs = {"users": [("alice", "alicepw", "elr")], "anonymous": False,
+                     "args": ["--login-failure-delay", "0"]}
+
+    def rewrite_users(self, text):
+        # written aside and renamed, as an editor or a deployment tool would
+        tmp = self.srv.users_file + ".new"
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        self.srv.chown(tmp)
+        os.rename(tmp, self.srv.users_file)
+
+    def hangup(self):
+        before = len(self.srv.logs())
+        self.srv.proc.send_signal(signal.SIGHUP)
+        ok = wait_for(lambda: any("SIGHUP: " in line for line in self.srv.logs()[before:]), 10)
+        self.assertTrue(ok, "no SIGHUP line in the log:\n" + self.srv.log_text()[-2000:])
+
+    def login_code(self, user, password):
+        c = self.srv.control()
+        c.cmd("USER " + user)
+        code, text = c.cmd("PASS " + password)
+        c.close()
+        return code
+
+    def test_accounts_added_removed_and_changed_take_effect_at_the_next_login(self):
+        data = self.srv.make_file("f.bin", 300_000, seed=3)
+        old = self.srv.ftp("alice", "alicepw")
+        self.rewrite_users(users_line(self.srv, "alice", "newpw", "elrw") +
+                           users_line(self.srv, "bob", "bobpw", "elr"))
+        self.hangup()
+        self.assertLogged(r"SIGHUP: .*users read again: 2 accounts \(1 added, 0 removed, "
+                          r"1 changed\)")
+        self.assertLogged(r"SIGHUP: 1 session logged in with a removed or changed account "
+                          r"keeps the old rights")
+        self.assertEqual(self.login_code("bob", "bobpw"), 230)
+        self.assertEqual(self.login_code("alice", "alicepw"), 530)
+        # the session from before the reload goes on, with the rights it logged in with
+        self.assertEqual(retr(old, "f.bin"), data)
+        with self.assertRaises(ftplib.error_perm) as cm:
+            stor(old, "up.bin", b"x" * 1000)
+        self.assertTrue(str(cm.exception).startswith("550"), cm.exception)
+        # a new session gets the new ones
+        new = self.srv.ftp("alice", "newpw")
+        up = data_bytes(200_000, seed=4)
+        stor(new, "up.bin", up)
+        self.assertEqual(self.srv.read("up.bin"), up)
+        self.assertEqual(retr(old, "up.bin"), up)
+
+        self.rewrite_users(users_line(self.srv, "bob", "bobpw", "elr"))
+        self.hangup()
+        self.assertLogged(r"1 account \(0 added, 1 removed, 0 changed\)")
+        self.assertEqual(self.login_code("alice", "newpw"), 530)
+        self.assertEqual(self.login_code("bob", "bobpw"), 230)
+        self.assertEqual(retr(new, "f.bin"), data)
+
+    def test_a_users_file_that_does_not_load_changes_nothing(self):
+        self.rewrite_users(users_line(self.srv, "alice", "alicepw", "elr") + "bob:no-home\n")
+        self.hangup()
+        self.assertLogged(r"SIGHUP: .*users:2: .*; the accounts stay as they were")
+        self.assertEqual(self.login_code("alice", "alicepw"), 230)
+        self.assertEqual(self.login_code("bob", "x"), 530)
+        os.unlink(self.srv.users_file)
+        self.hangup()
+        self.assertLogged(r"SIGHUP: .*users: No such file or directory; the accounts stay")
+        self.assertEqual(self.login_code("alice", "alicepw"), 230)
+        self.assertIsNone(self.srv.proc.poll())
+
+    def reload_during_check(self, then_users):
+        """Logs carol in with a dear hash (about half a second on a worker) and reads
+        then_users in while that check runs; returns the PASS reply's code. If the signal
+        overtakes the PASS, the check simply runs against then_users: the same answer."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                import crypt
+            except ImportError:
+                self.skipTest("python3 has no crypt module for a slow SHA-512-crypt hash")
+        slow = crypt.crypt("slowpw", crypt.mksalt(crypt.METHOD_SHA512, rounds=2_000_000))
+        self.rewrite_users(users_line(self.srv, "alice", "alicepw", "elr") +
+                           users_line(self.srv, "carol", "slowpw", "elr", pw_hash=slow))
+        self.hangup()
+        t0 = time.monotonic()
+        self.assertEqual(self.login_code("carol", "slowpw"), 230)
+        check = time.monotonic() - t0
+        c = self.srv.control()
+        c.cmd("USER carol")
+        c.send(b"PASS slowpw\r\n")
+        time.sleep(min(0.2, check / 4))
+        self.rewrite_users(then_users)
+        self.hangup()
+        code, text = c.reply(timeout=30)
+        c.close()
+        self.assertEqual(self.login_code("alice", "alicepw"), 230)
+        return code
+
+    def test_an_account_removed_while_its_password_is_checked_is_refused(self):
+        # the reload frees the table the check came from (ASan would see a use of it)
+        self.assertEqual(self.reload_during_check(users_line(self.srv, "alice", "alicepw", "elr")),
+                         530)
+
+    def test_a_password_replaced_while_it_is_checked_no_longer_logs_in(self):
+        base = users_line(self.srv, "alice", "alicepw", "elr")
+        self.assertEqual(self.reload_during_check(base + users_line(self.srv, "carol", "newpw",
+                                                                    "elr")), 530)
+        self.assertEqual(self.login_code("carol", "newpw"), 230)
+
+    def test_the_same_password_hashed_anew_while_it_is_checked_still_logs_in(self):
+        base = users_line(self.srv, "alice", "alicepw", "elr")
+        self.assertEqual(self.reload_during_check(base + users_line(self.srv, "carol", "slowpw",
+                                                                    "elr")), 230)
+
+
+class TestTransferLogReopen(ServerTestCase):
+    def setUp(self):
+        self.log = None
+        super().setUp()
+
+    def start_server(self, **kw):
+        from ftpd_harness import FtpdServer
+        srv = FtpdServer(**kw)
+        self.log = os.path.join(srv.base, "xferlog")
+        srv.args = ["--xferlog", self.log]
+        srv.start()
+        self.addCleanup(srv.stop)
+        return srv
+
+    def lines(self, path, n):
+        def enough():
+            if not os.path.exists(path):
+                return None
+            with open(path) as fh:
+                ls = [line for line in fh if line.strip()]
+            return ls if len(ls) >= n else None
+        return wait_for(enough, 5) or []
+
+    def test_rotated_log_is_reopened_and_the_next_transfer_goes_to_the_new_file(self):
+        data = self.srv.make_file("a.bin", 123_456, seed=5)
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "a.bin"), data)
+        self.assertEqual(len(self.lines(self.log, 1)), 1)
+        os.rename(self.log, self.log + ".1")
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertLogged(r"SIGHUP: transfer log .*xferlog reopened")
+        self.assertEqual(retr(f, "a.bin"), data)  # the session lives on
+        new = self.lines(self.log, 1)
+        self.assertEqual(len(new), 1)
+        self.assertIn(" 123456 ", new[0])
+        self.assertIn("a.bin", new[0])
+        self.assertEqual(len(self.lines(self.log + ".1", 1)), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
