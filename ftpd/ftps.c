@@ -79,8 +79,10 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-/* The certificate and key in the state directory, generated when neither exists. */
-static int state_cert(const ftpd_config *cfg, char *cert, char *key, size_t size, bool *generated)
+/* The certificate and key in the state directory, generated when neither exists and
+ * may_generate: a reload never replaces the certificate clients may have pinned. */
+static int state_cert(const ftpd_config *cfg, bool may_generate, char *cert, char *key, size_t size,
+                      bool *generated)
 {
     char dir[PATH_MAX];
     if (!ftps_state_dir(cfg->state_dir, dir, sizeof dir)) {
@@ -93,9 +95,17 @@ static int state_cert(const ftpd_config *cfg, char *cert, char *key, size_t size
         log_error("TLS: state directory path too long: %s", dir);
         return -1;
     }
-    bool have_cert = access(cert, F_OK) == 0, have_key = access(key, F_OK) == 0;
+    bool have_cert = access(cert, F_OK) == 0;
+    int cert_errno = errno;
+    bool have_key = access(key, F_OK) == 0;
+    int key_errno = errno;
     if (have_cert && have_key)
         return 0;
+    if (!may_generate) {
+        log_error("TLS: %s: %s", have_cert ? key : cert,
+                  strerror(have_cert ? key_errno : cert_errno));
+        return -1;
+    }
     if (have_cert != have_key) {
         log_error("TLS: %s exists but %s does not; remove it to have a new certificate "
                   "generated, or give --tls-cert and --tls-key",
@@ -115,6 +125,46 @@ static int state_cert(const ftpd_config *cfg, char *cert, char *key, size_t size
     return 0;
 }
 
+/* The certificate and key files: the named ones, or the pair in the state directory. */
+static int cert_files(const ftpd_config *cfg, bool may_generate, char *cert, char *key, size_t size,
+                      bool *generated)
+{
+    if (cfg->tls_cert) {
+        snprintf(cert, size, "%s", cfg->tls_cert);
+        snprintf(key, size, "%s", cfg->tls_key ? cfg->tls_key : cfg->tls_cert);
+        return 0;
+    }
+    if (cfg->tls_key) {
+        log_error("TLS: tls-key is set without tls-cert");
+        return -1;
+    }
+    return state_cert(cfg, may_generate, cert, key, size, generated);
+}
+
+/* A context on the certificate files, with its fingerprint logged; NULL with the error logged
+ * after `what`. */
+static struct ssl_ctx_st *load_ctx(const ftpd_config *cfg, bool at_start, const char *what,
+                                   const char *loaded)
+{
+    char cert[PATH_MAX], key[PATH_MAX];
+    bool generated = false;
+    if (cert_files(cfg, at_start, cert, key, sizeof cert, &generated) < 0)
+        return NULL;
+    char err[512], fp[TLSCERT_FP_LEN], pin[TLSCERT_PIN_LEN];
+    struct ssl_ctx_st *ctx = stream_tls_server_ctx(cert, key, err, sizeof err);
+    if (ctx && tlscert_fingerprint(cert, fp, pin, sizeof pin, err, sizeof err) < 0) {
+        stream_tls_ctx_free(ctx);
+        ctx = NULL;
+    }
+    if (!ctx) {
+        log_error("%sTLS: %s", what, err);
+        return NULL;
+    }
+    log_startup("%sTLS certificate %s (%s): SHA-256 fingerprint %s, public key pin sha256//%s",
+                what, cert, generated ? "self-signed, generated now" : loaded, fp, pin);
+    return ctx;
+}
+
 int ftps_server_init(server *srv)
 {
     const ftpd_config *cfg = srv->cfg;
@@ -123,29 +173,9 @@ int ftps_server_init(server *srv)
             log_warn("tls-cert is set but TLS is off: give --tls to offer AUTH TLS");
         return 0;
     }
-    char cert[PATH_MAX], key[PATH_MAX];
-    bool generated = false;
-    if (cfg->tls_cert) {
-        snprintf(cert, sizeof cert, "%s", cfg->tls_cert);
-        snprintf(key, sizeof key, "%s", cfg->tls_key ? cfg->tls_key : cfg->tls_cert);
-    } else if (cfg->tls_key) {
-        log_error("TLS: tls-key is set without tls-cert");
+    srv->tls_ctx = load_ctx(cfg, true, "", "loaded");
+    if (!srv->tls_ctx)
         return -1;
-    } else if (state_cert(cfg, cert, key, sizeof cert, &generated) < 0) {
-        return -1;
-    }
-    char err[512], fp[TLSCERT_FP_LEN], pin[TLSCERT_PIN_LEN];
-    srv->tls_ctx = stream_tls_server_ctx(cert, key, err, sizeof err);
-    if (!srv->tls_ctx) {
-        log_error("TLS: %s", err);
-        return -1;
-    }
-    if (tlscert_fingerprint(cert, fp, pin, sizeof pin, err, sizeof err) < 0) {
-        log_error("TLS: %s", err);
-        return -1;
-    }
-    log_startup("TLS certificate %s (%s): SHA-256 fingerprint %s, public key pin sha256//%s", cert,
-                generated ? "self-signed, generated now" : "loaded", fp, pin);
     log_info("FTPS: AUTH TLS offered%s%s%s; data connections %s reuse the control "
              "connection's TLS session",
              cfg->require_tls_login ? ", required for logins" : "",
@@ -155,6 +185,22 @@ int ftps_server_init(server *srv)
                  : "",
              cfg->tls_require_reuse ? "must" : "need not");
     return 0;
+}
+
+void ftps_reload(server *srv)
+{
+    if (!srv->tls_ctx)
+        return;
+    struct ssl_ctx_st *ctx = load_ctx(srv->cfg, false, "SIGHUP: ", "read again");
+    if (!ctx) {
+        log_error("SIGHUP: the TLS certificate stays as it was");
+        return;
+    }
+    /* Connections made on the old context hold references to it (SSL_new), and their data
+     * connections go on using it (ftps_data_wrap): their session tickets are sealed with its
+     * keys. */
+    stream_tls_ctx_free(srv->tls_ctx);
+    srv->tls_ctx = ctx;
 }
 
 void ftps_server_free(server *srv)
@@ -227,7 +273,10 @@ int ftps_data_wrap(xfer *x)
     session *s = x->s;
     if (!(s->flags & SF_PROT_P))
         return 0;
-    if (stream_tls_init(&x->data_tls, x->data.fd, s->srv->tls_ctx, STREAM_TLS_SERVER) < 0) {
+    /* The control connection's context, even after SIGHUP brought a new one: only it can
+     * open the session ticket the client resumes, which proves the data connection is its. */
+    SSL_CTX *ctx = s->ctl_tls.ssl ? SSL_get_SSL_CTX(s->ctl_tls.ssl) : s->srv->tls_ctx;
+    if (stream_tls_init(&x->data_tls, x->data.fd, ctx, STREAM_TLS_SERVER) < 0) {
         session_log(s, "data connection: %s", x->data_tls.err);
         return -1;
     }

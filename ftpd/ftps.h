@@ -23,6 +23,9 @@ struct xfer;
  * certificate's SHA-256 fingerprint. Returns 0, or -1 with a message logged. */
 int ftps_server_init(struct server *srv);
 void ftps_server_free(struct server *srv);
+/* SIGHUP: makes a new context from the certificate files (a renewed certificate); if they do
+ * not load, the old one stays. Sessions already in TLS keep theirs. */
+void ftps_reload(struct server *srv);
 
 /* The state directory in effect: cfg->state_dir, else /var/lib/ftpd for root, else
  * $XDG_STATE_HOME/ftpd or ~/.local/state/ftpd. Returns out, or NULL when none can be named. */

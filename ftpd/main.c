@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "ftps.h"
 #include "liveview.h"
 #include "log.h"
 #include "net.h"
@@ -126,6 +127,7 @@ static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
             reload_users(r->srv, r->users);
             warn_shadowed_accounts(r->srv->cfg, r->users);
             reload_xferlog(r->srv);
+            ftps_reload(r->srv);
         }
     }
 }

@@ -1,8 +1,9 @@
 /* SIGHUP: what a running server picks up without a restart. The users file is read again
  * (accounts added, removed or changed take effect at the next login; a file that does not
  * load leaves the accounts as they were) and the transfer log is reopened, so a log rotator
- * can move it aside. Sessions already logged in keep the rights they logged in with. Other
- * settings, the listeners and the TLS certificate take a restart. */
+ * can move it aside. Sessions already logged in keep the rights they logged in with. The TLS
+ * certificate is read again too (ftps_reload). Other settings and the listeners take a
+ * restart. */
 #ifndef RELOAD_H
 #define RELOAD_H
 

@@ -2,13 +2,20 @@
 session. New and changed accounts count from the next login; sessions already logged in keep
 the rights they logged in with; a users file that does not load changes nothing."""
 import ftplib
+import hashlib
+import io
 import os
+import shutil
 import signal
+import ssl
+import subprocess
+import tempfile
 import time
 import unittest
 import warnings
 
 from ftpd_harness import ServerTestCase, data_bytes, hash_password, retr, stor, wait_for
+from test_ftps import TlsServerMixin, tls_context
 
 
 def users_line(srv, name, password, perms, pw_hash=None):
@@ -166,6 +173,90 @@ class TestTransferLogReopen(ServerTestCase):
         self.assertIn(" 123456 ", new[0])
         self.assertIn("a.bin", new[0])
         self.assertEqual(len(self.lines(self.log + ".1", 1)), 1)
+
+
+class TestCertificateReload(TlsServerMixin, unittest.TestCase):
+    def setUp(self):
+        # named files the server's user (--user when the tests run as root) can read again
+        self.tmp = tempfile.mkdtemp(prefix="ftpd-e2e-cert-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.chmod(self.tmp, 0o755)
+        cert, key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        self.new_certificate(cert, key)
+        self.srv = self.start_tls_server(args=["--tls-cert", cert, "--tls-key", key])
+        self.srv.cafile = cert
+        self.key = key
+
+    def new_certificate(self, cert, key):
+        tmp_cert, tmp_key = cert + ".new", key + ".new"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj",
+                        "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", tmp_key, "-out", tmp_cert],
+                       check=True, capture_output=True, timeout=30)
+        for path in (tmp_cert, tmp_key):
+            os.chmod(path, 0o644)
+        os.rename(tmp_key, key)
+        os.rename(tmp_cert, cert)
+        out = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", cert],
+                             check=True, capture_output=True, text=True).stdout
+        return out.strip().split("=", 1)[1]
+
+    def test_renewed_certificate_serves_new_connections_and_old_sessions_go_on(self):
+        data = self.srv.make_file("t.bin", 700_000, seed=8)
+        old = self.ftps()
+        self.assertEqual(retr(old, "t.bin"), data)
+        old_ca = os.path.join(self.tmp, "old-ca.pem")
+        with open(self.srv.cafile, "rb") as src, open(old_ca, "wb") as dst:
+            dst.write(src.read())
+        fp = self.new_certificate(self.srv.cafile, self.key)
+
+        self.srv.proc.send_signal(signal.SIGHUP)
+        m = self.srv.wait_log(r"SIGHUP: TLS certificate \S+ \(read again\): SHA-256 fingerprint "
+                              r"([0-9A-F:]{95})", 10)
+        self.assertTrue(m, self.srv.log_text()[-2000:])
+        self.assertEqual(m.group(1), fp)
+        # the session from before: its data connections resume its session on the old context
+        self.assertEqual(retr(old, "t.bin"), data)
+        old.storbinary("STOR up.bin", io.BytesIO(data))  # ends with close_notify
+        self.assertEqual(self.srv.read("up.bin"), data)
+        # new connections get the new certificate
+        self.assertEqual(retr(self.ftps(), "t.bin"), data)
+        with self.assertRaises(ssl.SSLError):
+            self.ftps(context=tls_context(old_ca))
+
+        with open(self.srv.cafile, "w") as fh:
+            fh.write("not a certificate\n")
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.srv.wait_log(r"SIGHUP: the TLS certificate stays as it was", 10),
+                        self.srv.log_text()[-2000:])
+        self.assertEqual(retr(old, "t.bin"), data)
+        # the renewed certificate is still what new connections see
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        f = self.ftps(context=ctx)
+        der = f.sock.getpeercert(binary_form=True)
+        got = hashlib.sha256(der).hexdigest().upper()
+        self.assertEqual(got, fp.replace(":", ""))
+        self.assertEqual(retr(f, "t.bin"), data)
+
+
+class TestGeneratedCertificateReload(TlsServerMixin, unittest.TestCase):
+    def test_a_reload_never_generates_a_new_certificate(self):
+        # clients may have pinned the generated certificate: a missing one is an error
+        data = self.srv.make_file("g.bin", 50_000, seed=9)
+        state = os.path.dirname(self.srv.cafile)
+        kept = os.path.join(self.tmp, "ca.pem")
+        shutil.copy(self.srv.cafile, kept)
+        for name in ("tls-cert.pem", "tls-key.pem"):
+            os.unlink(os.path.join(state, name))
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.srv.wait_log(r"SIGHUP: the TLS certificate stays as it was", 10),
+                        self.srv.log_text()[-2000:])
+        self.assertEqual(sorted(os.listdir(state)), [])
+        self.srv.cafile = kept
+        self.assertEqual(retr(self.ftps(), "g.bin"), data)
 
 
 if __name__ == "__main__":
