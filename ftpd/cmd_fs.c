@@ -113,6 +113,10 @@ void cmd_rmd(session *s, const char *arg)
     if (vfs_rmdir(&s->vfs, vpath) < 0) {
         if (errno == ENOTEMPTY || errno == EEXIST)
             session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Directory not empty.");
+        else if (errno == EBUSY) /* it looks empty: say why it stays (vfs_rmdir) */
+            session_reply(s, FTP_FILE_BUSY,
+                          "RMD: An upload into the directory is in progress; try again when "
+                          "it ends.");
         else
             reply_errno(s, errno, "RMD", arg);
         return;

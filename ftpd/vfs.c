@@ -503,8 +503,9 @@ int vfs_mkdir(const vfs *v, const char *vpath, mode_t mode)
 
 /* A directory that looks empty to the client may still hold partial uploads kept for a
  * resume, which listings hide: RMD of it removes them. Returns 0 when they were all there
- * was (and are gone); -1 with ENOTEMPTY when anything else is there, an upload in progress
- * included. */
+ * was (and are gone); -1 with ENOTEMPTY when anything the client can see is there, or else
+ * EBUSY when an upload into it is in progress (its hidden file stays, and so does the
+ * directory: the upload renames its file into it at its end). */
 static int remove_kept_partials(int dfd, const char *base)
 {
     int fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -515,7 +516,7 @@ static int remove_kept_partials(int dfd, const char *base)
         close(fd);
         return -1;
     }
-    int rc = 0;
+    int rc = 0, why = 0;
     for (int pass = 0; pass < 2 && rc == 0; pass++) { /* look first, then remove */
         rewinddir(d);
         struct dirent *e;
@@ -524,17 +525,23 @@ static int remove_kept_partials(int dfd, const char *base)
                 continue;
             if (strncmp(e->d_name, INTERNAL_PARTIAL_PREFIX, sizeof(INTERNAL_PARTIAL_PREFIX) - 1) !=
                 0) {
-                errno = ENOTEMPTY;
+                /* a visible name wins over an upload's: "not empty" is what the client sees */
                 rc = -1;
-                break;
+                if (strncmp(e->d_name, INTERNAL_UP_PREFIX, sizeof(INTERNAL_UP_PREFIX) - 1) != 0) {
+                    why = ENOTEMPTY;
+                    break;
+                }
+                why = EBUSY;
+                continue;
             }
             if (pass == 1 && unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
                 rc = -1;
+                why = errno;
                 break;
             }
         }
     }
-    int err = errno;
+    int err = why ? why : errno;
     closedir(d);
     errno = err;
     return rc;

@@ -13,8 +13,8 @@ import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, INTERNAL_PREFIXES, ServerTestCase,
-                          data_bytes, internal_names, listing, nlst, reply, reset_close, retr, sha,
-                          stor, wait_for)
+                          data_bytes, internal_names, listing, nlst, recv_all, recv_exactly, reply,
+                          reset_close, retr, sha, stor, wait_for)
 
 
 class UploadSafetyBase(ServerTestCase):
@@ -880,6 +880,46 @@ class TestSlowLargeUpload(UploadSafetyBase):
         self.assertEqual(code, 226, text)
         self.assertEqual(sha(self.srv.read("slow.bin")), sha(data))
         self.assertNotEqual(stat_counts[0], stat_counts[1], "STAT showed no progress")
+
+
+class TestSessionsOnOneFile(UploadSafetyBase):
+    """Several sessions at work on one file. An APPE (or a REST+STOR that starts from the file's
+    own bytes) builds a copy of the file plus its bytes aside and renames it over the file at
+    its end: if another session replaced, deleted or renamed the file meanwhile, that rename
+    would silently undo the other session's 226/250. It must fail instead and replace
+    nothing. The order is forced by the replies: the append has its 150 before the other
+    session acts, and ends after the other session's reply."""
+
+    def open_upload(self, line, rest=None):
+        """Sends line (STOR/APPE/STOU ...) on a raw session; returns (control, data socket,
+        150 text) once the server has answered 150, i.e. the upload has begun."""
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        if rest is not None:
+            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
+        code, text = c.cmd(line, timeout=20)
+        self.assertIn(code, (125, 150), text)
+        return c, ds, text
+
+    def finish(self, c, ds, data):
+        ds.sendall(data)
+        ds.close()
+        return c.reply(timeout=20)
+
+    def test_rmd_of_a_folder_with_an_upload_running(self):
+        self.srv.mkdir("box")
+        c, ds, _ = self.open_upload("STOR box/in.bin")
+        ds.sendall(b"i" * 10000)
+        f = self.srv.ftp()
+        code, text = reply(f, "RMD box")  # it looks empty: say why it stays
+        self.assertEqual(code, 450, text)
+        self.assertIn("upload", text)
+        self.srv.write("box/seen.txt", b"s")
+        self.assertEqual(reply(f, "RMD box")[0], 550)  # and not empty is not empty
+        self.assertEqual(self.finish(c, ds, b"j" * 10000)[0], 226)
+        self.assertEqual(self.srv.read("box/in.bin"), b"i" * 10000 + b"j" * 10000)
 
 
 if __name__ == "__main__":
