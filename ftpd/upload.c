@@ -332,10 +332,17 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
     u->claimed = false;
     u->copy_fd = -1;
     u->copied = 0;
+    u->guarded = u->named = u->based = false;
 
     if (rest < 0) {
         errno = EINVAL;
         return -1;
+    }
+    /* A STOU writes a new file under a name that was free: it must never replace a file that
+     * took the name meanwhile. */
+    if (mode == UPLOAD_UNIQUE) {
+        mode = UPLOAD_NEW;
+        u->guarded = true;
     }
     if (mode == UPLOAD_RESTART && rest == 0)
         mode = UPLOAD_NEW;
@@ -441,6 +448,22 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
         size = copy;
     }
     close_fd(&tfd);
+    /* An APPE, or a REST that starts from the target's own bytes, builds on what the name
+     * holds now (a file, or nothing): the commit checks that it still does, so that a file
+     * another session stored, deleted or renamed meanwhile is not silently replaced by a
+     * copy of its old bytes. A claimed partial continues an earlier STOR of the name, which
+     * replaces what is there like any STOR. */
+    if (mode == UPLOAD_APPEND || (mode == UPLOAD_RESTART && owns != CLAIMED)) {
+        u->guarded = true;
+        if (fstatat(u->dir_fd, u->target, &u->name_st, AT_SYMLINK_NOFOLLOW) == 0)
+            u->named = true;
+        else if (errno != ENOENT)
+            goto fail;
+        if (have_target) {
+            u->based = true;
+            u->base_st = tst;
+        }
+    }
     /* The replacement keeps the target's permissions (never its setuid/setgid/sticky bits:
      * an upload must not be able to produce a setuid file). */
     if (have_mode && fchmod(u->fd, tst.st_mode & 0777) < 0)
@@ -501,12 +524,54 @@ int upload_commit(upload *u)
     return rc;
 }
 
+static bool same_time(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Whether the target's name still holds what a guarded upload began from (upload.h): the
+ * same entry, and through it the same file with the same size and times (ctime too, which
+ * nothing can set back: a write in place by another program changes it). */
+static bool target_unchanged(const upload *u)
+{
+    struct stat now;
+    if (u->named && (fstatat(u->dir_fd, u->target, &now, AT_SYMLINK_NOFOLLOW) < 0 ||
+                     !same_file(&now, &u->name_st)))
+        return false;
+    /* Followed like the open that copied it: the name may be a symlink to the file. */
+    if (u->based &&
+        (fstatat(u->dir_fd, u->target, &now, 0) < 0 || !same_file(&now, &u->base_st) ||
+         now.st_size != u->base_st.st_size || !same_time(&now.st_mtim, &u->base_st.st_mtim) ||
+         !same_time(&now.st_ctim, &u->base_st.st_ctim)))
+        return false;
+    return true;
+}
+
 int upload_commit_keep_old(upload *u, int *old_fd)
 {
-    /* A reference to the replaced file keeps its inode alive past the rename, so the caller
-     * chooses where the cost of freeing a large file's pages is paid. */
-    *old_fd = openat(u->dir_fd, u->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (renameat(u->dir_fd, u->temp, u->dir_fd, u->target) < 0) {
+    *old_fd = -1;
+    int rc;
+    if (u->guarded && !u->named) {
+        /* The name was free: a file stored under it meanwhile must not be replaced, and
+         * rename_noreplace refuses atomically, even against other processes. A file the
+         * upload copied from but whose name was gone a moment later was deleted: changed. */
+        rc = -1;
+        errno = ESTALE;
+        if (!u->based && (rc = rename_noreplace(u->dir_fd, u->temp, u->target)) < 0 &&
+            errno == EEXIST)
+            errno = ESTALE;
+    } else if (u->guarded && !target_unchanged(u)) {
+        /* No other session of this server can change the name between this check and the
+         * rename: ftpd's sessions all change names on the one thread that commits. */
+        rc = -1;
+        errno = ESTALE;
+    } else {
+        /* A reference to the replaced file keeps its inode alive past the rename, so the
+         * caller chooses where the cost of freeing a large file's pages is paid. */
+        *old_fd = openat(u->dir_fd, u->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        rc = renameat(u->dir_fd, u->temp, u->dir_fd, u->target);
+    }
+    if (rc < 0) {
         if (*old_fd >= 0)
             close(*old_fd);
         *old_fd = -1;

@@ -24,6 +24,7 @@
 #define UPLOAD_READABLE_MAX 200
 
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -38,9 +39,18 @@ typedef struct upload {
     bool claimed;     /* it continues a kept partial, which a failure must not destroy */
     int copy_fd;      /* the target whose first `offset` bytes are still being copied, or -1 */
     off_t copied;     /* bytes of that copy done */
+    /* An upload built on what the target's name held when it began (an APPE, a REST that
+     * copies the target's first bytes, a STOU's free name) replaces nothing at its commit
+     * unless the name still holds that: see upload_commit. */
+    bool guarded;
+    bool named; /* the name had an entry then, name_st; else it must still be free */
+    bool based; /* the bytes came from the file the name led to then, base_st */
+    struct stat name_st;
+    struct stat base_st;
 } upload;
 
-typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND } upload_mode;
+/* UPLOAD_UNIQUE is UPLOAD_NEW for a name that must still be free at the commit (STOU). */
+typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND, UPLOAD_UNIQUE } upload_mode;
 
 /* Starts an upload to vpath. With UPLOAD_RESTART, `rest` is the REST offset. Returns 0, or -1
  * with errno (ENOENT: no such directory; EISDIR; EINVAL: REST beyond what exists; ENAMETOOLONG;
@@ -60,7 +70,12 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
  * target shrank meanwhile; ENOSPC/EDQUOT). After -1 the upload is still open: abort it. */
 int upload_copy_step(upload *u, off_t max);
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
- * aborted without keeping data). */
+ * aborted without keeping data). ESTALE: a guarded upload (see upload) found the target's
+ * name changed since it began: another session replaced, deleted or renamed the file (or
+ * wrote under a STOU's name), and renaming over it would silently undo that; nothing was
+ * replaced. The check and the rename are not atomic against other processes, only against
+ * callers on the same thread: ftpd commits on its event loop, where its other sessions
+ * change names too. */
 int upload_commit(upload *u);
 /* As upload_commit, but hands back in *old_fd an O_PATH descriptor of the file that was
  * replaced (-1 if none): closing it frees that file's storage, which for a large file takes

@@ -367,6 +367,7 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
         return;
     }
     close_data(x); /* the data is out (or lost) before the reply says so */
+    char stale[PATH_VMAX + 96];
     if (ok && x->uploading) {
         int old = -1;
         x->uploading = false;
@@ -378,6 +379,14 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
             ok = false;
             code = (err == ENOSPC || err == EDQUOT) ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR;
             text = "Could not store the file.";
+            if (err == ESTALE) {
+                /* Another session stored, deleted or renamed the file this upload built on
+                 * (upload_commit): its result stands, and the client is told to retry. */
+                snprintf(stale, sizeof stale,
+                         "%s changed while the %s ran; nothing was replaced, send it again.",
+                         x->vpath ? x->vpath : "The file", xfer_verb(x));
+                text = stale;
+            }
         }
     }
     char ztext[160];
@@ -387,8 +396,8 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
                  x->done, x->wire);
         text = ztext;
     }
-    char why[300];
-    snprintf(why, sizeof why, "%d %s", code, text);
+    char why[300]; /* for the log line, which names the file already: a long path is cut */
+    snprintf(why, sizeof why, "%d %.290s", code, text);
     log_transfer(x, ok, why);
     release(x, keep_partial);
     session_reply(s, code, "%s", text);

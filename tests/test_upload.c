@@ -650,6 +650,64 @@ START_TEST(test_commit_failure)
 }
 END_TEST
 
+/* An upload that builds on what its name held (APPE, REST from the target, STOU) replaces
+ * nothing when the name changed meanwhile: renaming over it would undo another session's
+ * STOR, DELE or rename. */
+START_TEST(test_guarded_commit_refuses_a_changed_target)
+{
+    upload u;
+    char p[PATH_MAX * 2], q[PATH_MAX * 2];
+    put_file("f", "old");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_APPEND, 0, 1), 0);
+    wr(&u, "new");
+    put_file("other", "stored");
+    snprintf(p, sizeof(p), "%s/other", rootdir);
+    snprintf(q, sizeof(q), "%s/f", rootdir);
+    ck_assert_int_eq(rename(p, q), 0); /* as a STOR's commit, or RNTO, would */
+    errno = 0;
+    ck_assert_int_eq(upload_commit(&u), -1);
+    ck_assert_int_eq(errno, ESTALE);
+    ck_assert_str_eq(content("f"), "stored");
+    ck_assert_int_eq(internal_files("."), 0);
+
+    /* deleted meanwhile: stays deleted */
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 3, 1), 0);
+    wr(&u, "more");
+    ck_assert_int_eq(unlink(q), 0);
+    ck_assert_int_eq(upload_commit(&u), -1);
+    ck_assert_int_eq(errno, ESTALE);
+    ck_assert(!exists("f"));
+
+    /* an APPE that creates the file, and a STOU, never replace a file stored meanwhile */
+    ck_assert_int_eq(upload_begin(&u, &v, "/g", UPLOAD_APPEND, 0, 1), 0);
+    wr(&u, "appended");
+    put_file("g", "first");
+    ck_assert_int_eq(upload_commit(&u), -1);
+    ck_assert_int_eq(errno, ESTALE);
+    ck_assert_str_eq(content("g"), "first");
+    ck_assert_int_eq(upload_begin(&u, &v, "/h", UPLOAD_UNIQUE, 0, 1), 0);
+    wr(&u, "unique");
+    put_file("h", "mine");
+    ck_assert_int_eq(upload_commit(&u), -1);
+    ck_assert_int_eq(errno, ESTALE);
+    ck_assert_str_eq(content("h"), "mine");
+    ck_assert_int_eq(upload_begin(&u, &v, "/i", UPLOAD_UNIQUE, 0, 1), 0);
+    wr(&u, "unique");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("i"), "unique");
+    ck_assert_int_eq(internal_files("."), 0);
+
+    /* unchanged, through a symlink beneath the root: the append goes in */
+    put_file("t", "old");
+    snprintf(p, sizeof(p), "%s/ln", rootdir);
+    ck_assert_int_eq(symlink("t", p), 0);
+    ck_assert_int_eq(upload_begin(&u, &v, "/ln", UPLOAD_APPEND, 0, 1), 0);
+    wr(&u, "new");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("ln"), "oldnew");
+}
+END_TEST
+
 static Suite *upload_suite(void)
 {
     Suite *s = suite_create("upload");
@@ -678,6 +736,7 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_mode_kept);
     tcase_add_test(tc, test_symlink_target_stays_inside);
     tcase_add_test(tc, test_commit_failure);
+    tcase_add_test(tc, test_guarded_commit_refuses_a_changed_target);
     suite_add_tcase(s, tc);
     return s;
 }

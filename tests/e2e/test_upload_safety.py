@@ -908,6 +908,106 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         ds.close()
         return c.reply(timeout=20)
 
+    def assert_refused_as_changed(self, got):
+        code, text = got
+        self.assertEqual(code, 451, text)
+        self.assertIn("changed while", text)
+        self.assertIn("nothing", text)
+
+    def test_stor_during_appe_is_not_undone(self):
+        base, tail, other = data_bytes(100000, 70), data_bytes(30000, 71), data_bytes(5000, 72)
+        self.srv.write("log.bin", base)
+        c, ds, _ = self.open_upload("APPE log.bin")
+        ds.sendall(tail[:10000])
+        f = self.srv.ftp()
+        self.assertTrue(stor(f, "log.bin", other).startswith("226"))
+        self.assert_refused_as_changed(self.finish(c, ds, tail[10000:]))
+        self.assertEqual(sha(self.srv.read("log.bin")), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+        # the file is free again: the next APPE builds on the STOR's file
+        self.assertTrue(stor(f, "log.bin", tail, cmd="APPE").startswith("226"))
+        self.assertEqual(sha(self.srv.read("log.bin")), sha(other + tail))
+
+    def test_dele_during_appe_stays_deleted(self):
+        self.srv.write("log.bin", data_bytes(50000, 73))
+        c, ds, _ = self.open_upload("APPE log.bin")
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "DELE log.bin")[0], 250)
+        self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
+        self.assertFalse(self.srv.exists("log.bin"))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_rename_of_the_file_during_appe(self):
+        base = data_bytes(50000, 74)
+        other = data_bytes(7000, 75)
+        self.srv.write("log.bin", base)
+        self.srv.write("new.bin", other)
+        c, ds, _ = self.open_upload("APPE log.bin")
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "RNFR log.bin")[0], 350)
+        self.assertEqual(reply(f, "RNTO moved.bin")[0], 250)
+        self.assertEqual(reply(f, "RNFR new.bin")[0], 350)
+        self.assertEqual(reply(f, "RNTO log.bin")[0], 250)  # another file takes its name
+        self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
+        self.assertEqual(sha(self.srv.read("moved.bin")), sha(base))
+        self.assertEqual(sha(self.srv.read("log.bin")), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_appe_onto_a_new_name_does_not_replace_a_stor_of_it(self):
+        # APPE of a name without a file creates it; a file stored under that name meanwhile
+        # must not be replaced by it
+        other = data_bytes(9000, 76)
+        c, ds, _ = self.open_upload("APPE fresh.bin")
+        f = self.srv.ftp()
+        self.assertTrue(stor(f, "fresh.bin", other).startswith("226"))
+        self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
+        self.assertEqual(sha(self.srv.read("fresh.bin")), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_resume_from_the_file_during_stor(self):
+        # REST n + STOR with no kept partial starts from the file's first n bytes
+        base = data_bytes(80000, 77)
+        other = data_bytes(6000, 78)
+        self.srv.write("r.bin", base)
+        c, ds, _ = self.open_upload("STOR r.bin", rest=40000)
+        f = self.srv.ftp()
+        self.assertTrue(stor(f, "r.bin", other).startswith("226"))
+        self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
+        self.assertEqual(sha(self.srv.read("r.bin")), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_appe_alongside_readers_and_other_files_still_commits(self):
+        base, tail = data_bytes(60000, 79), data_bytes(20000, 80)
+        self.srv.write("log.bin", base)
+        self.srv.write("x.bin", b"x")
+        c, ds, _ = self.open_upload("APPE log.bin")
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "log.bin"), base)
+        self.assertTrue(stor(f, "x.bin", b"y").startswith("226"))
+        self.assertEqual(reply(f, "DELE x.bin")[0], 250)
+        code, text = self.finish(c, ds, tail)
+        self.assertEqual(code, 226, text)
+        self.assertEqual(sha(self.srv.read("log.bin")), sha(base + tail))
+
+    def test_a_download_sees_the_old_file_whole_through_stor_and_dele(self):
+        old, new = data_bytes(4 << 20, 84), data_bytes(1 << 20, 85)
+        self.srv.write("d.bin", old)
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        code, text = c.cmd("RETR d.bin")
+        self.assertIn(code, (125, 150), text)
+        first = recv_exactly(ds, 65536)
+        f = self.srv.ftp()
+        self.assertTrue(stor(f, "d.bin", new).startswith("226"))
+        self.assertEqual(reply(f, "DELE d.bin")[0], 250)
+        rest = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply(timeout=20)[0], 226)
+        self.assertEqual(sha(first + rest), sha(old))
+        self.assertFalse(self.srv.exists("d.bin"))
+
     def test_rmd_of_a_folder_with_an_upload_running(self):
         self.srv.mkdir("box")
         c, ds, _ = self.open_upload("STOR box/in.bin")
