@@ -2,8 +2,10 @@
  * file (or of its partial) plus the new bytes aside and renames it over the file at the end:
  * two at once onto one file would each start from the same old bytes, and the second rename
  * would silently drop the first one's bytes. The second is refused for as long as the first
- * runs. Keyed by the directory's device and inode and the name in it, so sessions with
- * different roots (or paths through different symlinks) still meet on the same file. */
+ * runs. A STOU holds its chosen name the same way, so that another STOU does not choose it
+ * too before the first one's file is there. Keyed by the directory's device and inode and
+ * the name in it, so sessions with different roots (or paths through different symlinks)
+ * still meet on the same file. */
 #ifndef APPENDLOCK_H
 #define APPENDLOCK_H
 

@@ -367,28 +367,36 @@ static void drop_append_lock(xfer *x)
     x->append_lock = NULL;
 }
 
-/* An APPE or a resumed STOR builds on the file's present bytes: a second one onto the same
- * file at once would lose the first one's bytes when it renames its copy over the file.
- * Returns 0, or -1 with the refusal sent. */
-static int take_append_lock(session *s, const char *verb, const char *vpath)
+/* Takes the transfer's append lock on vpath's name (appendlock.h). Returns 0 (also when the
+ * path has no parent to key it by: upload_begin meets the same fault and names it), or -1
+ * with errno EBUSY (another upload holds it) or ENOMEM. */
+static int lock_name(session *s, const char *vpath)
 {
     xfer *x = s->xfer;
     drop_append_lock(x);
     const char *base;
     int dfd = vfs_open_parent(&s->vfs, vpath, &base);
     if (dfd < 0)
-        return 0; /* upload_begin meets the same fault and names it */
+        return 0;
     struct stat st;
     int rc = fstat(dfd, &st);
     if (rc == 0)
         x->append_lock = appendlock_take(&s->srv->append_locks, st.st_dev, st.st_ino, base);
     close(dfd);
-    if (rc < 0 || x->append_lock)
+    return rc < 0 || x->append_lock ? 0 : -1;
+}
+
+/* An APPE or a resumed STOR builds on the file's present bytes: a second one onto the same
+ * file at once would lose the first one's bytes when it renames its copy over the file.
+ * Returns 0, or -1 with the refusal sent. */
+static int take_append_lock(session *s, const char *verb, const char *vpath)
+{
+    if (lock_name(s, vpath) == 0)
         return 0;
     if (errno == EBUSY)
         session_reply(s, FTP_FILE_BUSY,
-                      "%s: %s is being appended to or resumed by another upload; try again "
-                      "when it ends.",
+                      "%s: %s is being appended to, resumed or created (STOU) by another "
+                      "upload; try again when it ends.",
                       verb, vpath);
     else
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
@@ -449,14 +457,17 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
 {
     xfer *x = s->xfer;
     if (set_vpath(x, vpath) < 0) {
+        drop_append_lock(x); /* a STOU's hold on its name */
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
         return;
     }
-    if (mode == UPLOAD_NEW) { /* creating an empty file is quick: no worker needed */
-        if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0)
+    if (mode == UPLOAD_NEW || mode == UPLOAD_UNIQUE) { /* creating an empty file is quick */
+        if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0) {
+            drop_append_lock(x); /* a STOU's hold on its name */
             upload_failed(s, errno, verb, vpath, mode);
-        else
+        } else {
             upload_ready(s, x, verb);
+        }
         return;
     }
     if (take_append_lock(s, verb, vpath) < 0)
@@ -573,7 +584,16 @@ void cmd_stou(session *s, const char *arg)
         if (vfs_stat(&s->vfs, vpath, &st) == 0)
             continue; /* taken */
         if (errno == ENOENT) {
-            start_upload(s, "STOU", vpath, UPLOAD_NEW, 0);
+            /* A free name may still be another STOU's, whose file is not there until its
+             * end: each holds its name (as an append holds its file) until then, and its
+             * commit never replaces a file that took the name meanwhile (UPLOAD_UNIQUE). */
+            if (lock_name(s, vpath) < 0) {
+                if (errno == EBUSY)
+                    continue;
+                session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+                return;
+            }
+            start_upload(s, "STOU", vpath, UPLOAD_UNIQUE, 0);
             return;
         }
         reply_errno(s, errno, "STOU", arg); /* no such folder, not allowed: no name will do */

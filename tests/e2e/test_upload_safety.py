@@ -989,6 +989,28 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         self.assertEqual(code, 226, text)
         self.assertEqual(sha(self.srv.read("log.bin")), sha(base + tail))
 
+    def test_stou_with_one_suggestion_at_once_gets_two_names(self):
+        a, b = data_bytes(30000, 81), data_bytes(40000, 82)
+        c1, d1, t1 = self.open_upload("STOU u.txt")
+        c2, d2, t2 = self.open_upload("STOU u.txt")
+        n1, n2 = t1.split("FILE: ", 1)[1].strip(), t2.split("FILE: ", 1)[1].strip()
+        self.assertNotEqual(n1, n2)
+        self.assertEqual(self.finish(c1, d1, a)[0], 226)
+        self.assertEqual(self.finish(c2, d2, b)[0], 226)
+        self.assertEqual(sha(self.srv.read(n1.lstrip("/"))), sha(a))
+        self.assertEqual(sha(self.srv.read(n2.lstrip("/"))), sha(b))
+
+    def test_stou_never_replaces_a_file_stored_meanwhile(self):
+        other = data_bytes(3000, 83)
+        c, ds, text = self.open_upload("STOU v.txt")
+        name = text.split("FILE: ", 1)[1].strip().lstrip("/")
+        f = self.srv.ftp()
+        self.assertTrue(stor(f, name, other).startswith("226"))
+        code, text = self.finish(c, ds, b"s" * 5000)
+        self.assertEqual(code, 451, text)
+        self.assertEqual(sha(self.srv.read(name)), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_a_download_sees_the_old_file_whole_through_stor_and_dele(self):
         old, new = data_bytes(4 << 20, 84), data_bytes(1 << 20, 85)
         self.srv.write("d.bin", old)
