@@ -27,6 +27,48 @@ int str_to_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int str_parse_rate(const char *s, unsigned long long *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0.0))
+        return -1;
+    double mul = 1.0;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        mul = 1024.0;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1024.0 * 1024.0;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1024.0 * 1024.0 * 1024.0;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    /* Accept an optional "B" or "B/s" suffix: "200kB", "1MB/s". */
+    if (*end == 'b' || *end == 'B')
+        end++;
+    if (end[0] == '/' && (end[1] == 's' || end[1] == 'S') && end[2] == '\0')
+        end += 2;
+    if (*end != '\0')
+        return -1;
+    v *= mul;
+    if ((v != 0.0 && v < 1.0) || v > 1e15)
+        return -1;
+    *out = (unsigned long long)v;
+    return 0;
+}
+
 unsigned str_distance(const char *a, const char *b, unsigned cap)
 {
     enum { MAXLEN = 63 };

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "strutil.h"
+
 void ftpc_rl_init(ftpc_ratelimit *rl, uint64_t rate, long long now_ms)
 {
     rl->rate = rate;
@@ -48,42 +50,11 @@ long ftpc_rl_wait_ms(const ftpc_ratelimit *rl)
 
 int ftpc_parse_rate(const char *s, uint64_t *out)
 {
-    char *end = NULL;
-    double v = strtod(s, &end);
-    if (end == s || !(v > 0.0))
+    /* One syntax for both programs (strutil.h); here a rate of 0 limits nothing, so it is
+     * refused rather than silently meaning "no limit". */
+    unsigned long long v;
+    if (str_parse_rate(s, &v) != 0 || v == 0)
         return -1;
-    double mul = 1.0;
-    switch (*end) {
-    case '\0':
-        break;
-    case 'k':
-    case 'K':
-        mul = 1024.0;
-        end++;
-        break;
-    case 'm':
-    case 'M':
-        mul = 1024.0 * 1024.0;
-        end++;
-        break;
-    case 'g':
-    case 'G':
-        mul = 1024.0 * 1024.0 * 1024.0;
-        end++;
-        break;
-    default:
-        return -1;
-    }
-    /* Accept an optional "B" or "B/s" suffix: "200kB", "1MB/s". */
-    if (*end == 'b' || *end == 'B')
-        end++;
-    if (end[0] == '/' && (end[1] == 's' || end[1] == 'S') && end[2] == '\0')
-        end += 2;
-    if (*end != '\0')
-        return -1;
-    v *= mul;
-    if (v < 1.0 || v > 1e15)
-        return -1;
-    *out = (uint64_t)v;
+    *out = v;
     return 0;
 }

@@ -34,6 +34,34 @@ START_TEST(test_to_long)
 }
 END_TEST
 
+START_TEST(test_parse_rate)
+{
+    unsigned long long v = 7;
+    ck_assert_int_eq(str_parse_rate("500", &v), 0);
+    ck_assert_uint_eq(v, 500);
+    ck_assert_int_eq(str_parse_rate("512k", &v), 0);
+    ck_assert_uint_eq(v, 512 * 1024);
+    ck_assert_int_eq(str_parse_rate("1.5M", &v), 0);
+    ck_assert_uint_eq(v, 1536 * 1024);
+    ck_assert_int_eq(str_parse_rate("2g", &v), 0);
+    ck_assert_uint_eq(v, 2ULL << 30);
+    ck_assert_int_eq(str_parse_rate("3MB/s", &v), 0);
+    ck_assert_uint_eq(v, 3 << 20);
+    ck_assert_int_eq(str_parse_rate("10KB", &v), 0);
+    ck_assert_uint_eq(v, 10 << 10);
+    /* 0 is a rate here (ftpd: no limit); ftpc refuses it itself */
+    ck_assert_int_eq(str_parse_rate("0", &v), 0);
+    ck_assert_uint_eq(v, 0);
+    ck_assert_int_eq(str_parse_rate("0k", &v), 0);
+    ck_assert_uint_eq(v, 0);
+    v = 7;
+    const char *bad[] = {"", "k", "-5k", "0.5", "12x", "5 k", "1T", "2M/h", "nan", "1e16"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(str_parse_rate(bad[i], &v) == -1, "'%s' accepted", bad[i]);
+    ck_assert_uint_eq(v, 7);
+}
+END_TEST
+
 START_TEST(test_distance)
 {
     ck_assert_uint_eq(str_distance("kitten", "sitting", 5), 3);
@@ -75,6 +103,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_trim);
     tcase_add_test(tc, test_to_long);
+    tcase_add_test(tc, test_parse_rate);
     tcase_add_test(tc, test_distance);
     tcase_add_test(tc, test_nearest_option);
     suite_add_tcase(s, tc);
