@@ -61,6 +61,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
     cfg->tls_require_reuse = true;
+    cfg->anon_max_rate = -1;
     snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s", DEFAULT_LOCAL_CONGESTION);
 }
 
@@ -286,6 +287,18 @@ static int set_local_congestion(ftpd_config *cfg, const char *value, char *err, 
     return 0;
 }
 
+/* --max-rate, --anon-max-rate: ftpc's --limit-rate syntax (str_parse_rate), 0 for none. */
+static int set_rate(const char *key, const char *value, unsigned long long *out, char *err,
+                    size_t err_size)
+{
+    if (str_parse_rate(value, out) != 0)
+        return set_error(err, err_size,
+                         "%s: expected bytes per second such as 800k, 10M or 1.5G (k, M, G: "
+                         "1024, 1024^2, 1024^3), or 0 for no limit; got '%s'",
+                         key, value);
+    return 0;
+}
+
 static const char *nearest_setting(const char *key);
 
 static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char *value, char *err,
@@ -405,6 +418,15 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
     }
     if (strcmp(key, "local-congestion") == 0)
         return set_local_congestion(cfg, value, err, err_size);
+    if (strcmp(key, "max-rate") == 0)
+        return set_rate(key, value, &cfg->max_rate, err, err_size);
+    if (strcmp(key, "anon-max-rate") == 0) {
+        unsigned long long v;
+        if (set_rate(key, value, &v, err, err_size) != 0)
+            return -1;
+        cfg->anon_max_rate = (long long)v; /* at most 1e15: fits */
+        return 0;
+    }
     if (strcmp(key, "log-level") == 0) {
         if (log_parse_level(value, &cfg->log_level) != 0)
             return set_error(err, err_size,
@@ -544,6 +566,8 @@ enum {
     OPT_STATE_DIR,
     OPT_LOCAL_CONGESTION,
     OPT_LOCAL_DOWNLOAD_SLOTS,
+    OPT_MAX_RATE,
+    OPT_ANON_MAX_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -582,6 +606,8 @@ static const struct option long_opts[] = {
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
     {"local-congestion", required_argument, NULL, OPT_LOCAL_CONGESTION},
     {"local-download-slots", required_argument, NULL, OPT_LOCAL_DOWNLOAD_SLOTS},
+    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
+    {"anon-max-rate", required_argument, NULL, OPT_ANON_MAX_RATE},
     {NULL, 0, NULL, 0},
 };
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
@@ -664,6 +690,11 @@ static void print_help(void)
           "      --local-download-slots N\n"
           "                            downloads to clients on this host fed at once, the\n"
           "                            rest waiting in line; 0 for no limit (default 0)\n"
+          "      --max-rate RATE       bytes a second any one transfer (download, upload or\n"
+          "                            listing) may move on its data connection, e.g. 800k,\n"
+          "                            10M, 1.5G (k = 1024); 0 for no limit (default 0)\n"
+          "      --anon-max-rate RATE  the same for anonymous sessions, instead of\n"
+          "                            --max-rate; 0 for no limit (default: --max-rate)\n"
           "\n"
           "FTPS (TLS, RFC 4217):\n"
           "      --tls                 offer AUTH TLS on the control connection\n"

@@ -23,30 +23,32 @@ typedef enum {
 
 typedef struct ftpd_config {
     struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
-    size_t listen_count;        /* default: 127.0.0.1:2121 */
-    char *users_file;           /* NULL: no local accounts (default: sample_data/users) */
-    char *anon_root;            /* NULL: anonymous off (default: sample_data/pub) */
-    int pasv_first, pasv_last;  /* 0,0: any port the kernel picks */
-    char *pasv_address;         /* address to announce in 227; NULL: the control socket's */
-    int max_sessions;           /* 2000 */
-    int max_per_ip;             /* 200 */
-    int idle_timeout;           /* seconds, 300 */
-    int login_timeout;          /* seconds to log in after connecting, 60 */
-    int data_timeout;           /* seconds without data progress, 120 */
-    int max_login_failures;     /* 3 failures, then the session is closed */
-    int login_failure_delay_ms; /* 1000: delay before "530 Login incorrect" */
-    char *run_as_user;          /* --user NAME: drop to this user after binding */
-    char *xferlog_file;         /* NULL: off */
-    log_level_t log_level;      /* info */
-    ftpd_view_mode view;        /* --progress; auto */
-    int worker_threads;         /* 0: as many as cores */
-    int inline_hash_max_us;     /* 250: hash methods cheaper than this are checked on the loop */
-    char local_congestion[16];  /* TCP congestion control of data connections with a client
-                                 * on this host; "": the system default (default "cubic") */
-    int local_download_slots;   /* downloads to clients on this host fed at once (dlslots.h);
-                                 * 0 (default): no limit */
-    bool demo_account_warning;  /* set when the users file holds the shipped demo account */
-    char *config_file;          /* the -c FILE that was read, for messages */
+    size_t listen_count;         /* default: 127.0.0.1:2121 */
+    char *users_file;            /* NULL: no local accounts (default: sample_data/users) */
+    char *anon_root;             /* NULL: anonymous off (default: sample_data/pub) */
+    int pasv_first, pasv_last;   /* 0,0: any port the kernel picks */
+    char *pasv_address;          /* address to announce in 227; NULL: the control socket's */
+    int max_sessions;            /* 2000 */
+    int max_per_ip;              /* 200 */
+    int idle_timeout;            /* seconds, 300 */
+    int login_timeout;           /* seconds to log in after connecting, 60 */
+    int data_timeout;            /* seconds without data progress, 120 */
+    int max_login_failures;      /* 3 failures, then the session is closed */
+    int login_failure_delay_ms;  /* 1000: delay before "530 Login incorrect" */
+    char *run_as_user;           /* --user NAME: drop to this user after binding */
+    char *xferlog_file;          /* NULL: off */
+    log_level_t log_level;       /* info */
+    ftpd_view_mode view;         /* --progress; auto */
+    int worker_threads;          /* 0: as many as cores */
+    int inline_hash_max_us;      /* 250: hash methods cheaper than this are checked on the loop */
+    char local_congestion[16];   /* TCP congestion control of data connections with a client
+                                  * on this host; "": the system default (default "cubic") */
+    int local_download_slots;    /* downloads to clients on this host fed at once (dlslots.h);
+                                  * 0 (default): no limit */
+    unsigned long long max_rate; /* bytes a second one transfer may move; 0 (default): no limit */
+    long long anon_max_rate;     /* the same for anonymous sessions; -1 (default): max_rate */
+    bool demo_account_warning;   /* set when the users file holds the shipped demo account */
+    char *config_file;           /* the -c FILE that was read, for messages */
     /* FTPS (RFC 4217) */
     bool tls;                   /* AUTH TLS offered; implied by require-tls* and listen-implicit */
     char *tls_cert;             /* PEM certificate chain; NULL: generated in state_dir */

@@ -543,6 +543,52 @@ START_TEST(test_config_set)
 }
 END_TEST
 
+START_TEST(test_rates)
+{
+    ftpd_config cfg;
+    char err[2048];
+    /* defaults: no limit, and anonymous sessions follow max-rate */
+    config_defaults(&cfg);
+    ck_assert_uint_eq(cfg.max_rate, 0);
+    ck_assert_int_eq(cfg.anon_max_rate, -1);
+    config_free(&cfg);
+    /* ftpc's --limit-rate syntax; k = 1024 */
+    config_result r =
+        load_args(&cfg, err, sizeof(err), "--max-rate", "512k", "--anon-max-rate", "1.5M", NULL);
+    ck_assert_msg(r == CONFIG_OK, "%s", err);
+    ck_assert_uint_eq(cfg.max_rate, 512 * 1024);
+    ck_assert_int_eq(cfg.anon_max_rate, 1536 * 1024);
+    config_free(&cfg);
+    /* an explicit 0 exempts anonymous sessions from max-rate */
+    r = load_args(&cfg, err, sizeof(err), "--max-rate=2G", "--anon-max-rate=0", NULL);
+    ck_assert_msg(r == CONFIG_OK, "%s", err);
+    ck_assert_uint_eq(cfg.max_rate, 2ULL << 30);
+    ck_assert_int_eq(cfg.anon_max_rate, 0);
+    config_free(&cfg);
+    /* file keys of the same names; flags win */
+    write_conf("max-rate = 100K\nanon-max-rate = 20kB/s\n");
+    r = load_args(&cfg, err, sizeof(err), "-c", conf_path, "--max-rate", "0", NULL);
+    ck_assert_msg(r == CONFIG_OK, "%s", err);
+    ck_assert_uint_eq(cfg.max_rate, 0);
+    ck_assert_int_eq(cfg.anon_max_rate, 20 * 1024);
+    config_free(&cfg);
+    /* bad values: a clear error naming the flag or the file's line */
+    r = load_args(&cfg, err, sizeof(err), "--max-rate", "fast", NULL);
+    ck_assert_int_eq(r, CONFIG_ERROR);
+    ck_assert_str_eq(err, "ftpd: --max-rate: expected bytes per second such as 800k, 10M or "
+                          "1.5G (k, M, G: 1024, 1024^2, 1024^3), or 0 for no limit; got 'fast'\n");
+    r = load_args(&cfg, err, sizeof(err), "--anon-max-rate", "-1", NULL);
+    ck_assert_int_eq(r, CONFIG_ERROR);
+    ck_assert_msg(strstr(err, "--anon-max-rate: expected bytes per second") != NULL, "%s", err);
+    write_conf("max-rate = 10 M\n");
+    r = load_args(&cfg, err, sizeof(err), "-c", conf_path, NULL);
+    ck_assert_int_eq(r, CONFIG_ERROR);
+    char want[PATH_MAX + 200];
+    snprintf(want, sizeof(want), "ftpd: %s:1: max-rate: expected bytes per second", conf_path);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+}
+END_TEST
+
 START_TEST(test_help_and_version)
 {
     ftpd_config cfg;
@@ -582,6 +628,8 @@ START_TEST(test_help_and_version)
         "--tls-require-reuse",
         "--listen-implicit",
         "--state-dir",
+        "--max-rate",
+        "--anon-max-rate",
         "--hash-password",
         "--help",
         "--version",
@@ -784,6 +832,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_flags_override_file);
     tcase_add_test(tc, test_repeated_listen);
     tcase_add_test(tc, test_config_set);
+    tcase_add_test(tc, test_rates);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_hash_password_flag);
     tcase_add_test(tc, test_hash_password_empty);
