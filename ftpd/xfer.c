@@ -16,6 +16,7 @@
 #include "log.h"
 #include "net.h"
 #include "path.h"
+#include "progress.h"
 #include "server.h"
 #include "session.h"
 #include "upwriter.h"
@@ -84,6 +85,8 @@ static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
 static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud);
+static long pace_cb(ev_loop *loop, ev_timer *t, void *ud);
+static void rate_pause(xfer *x);
 static void handshake_step(xfer *x);
 static void log_transfer(xfer *x, bool complete, const char *why);
 
@@ -135,6 +138,7 @@ static xfer *xfer_new(session *s)
     buf_init(&x->zbuf, XFER_ZBUF_SIZE);
     ev_timer_init(&x->timer, xfer_timer_cb, x);
     ev_timer_init(&x->drain, drain_cb, x);
+    ev_timer_init(&x->pace, pace_cb, x); /* x->rate is all zero: no limit until it streams */
     x->last_progress = ev_now(s->srv->loop);
     ev_timer_start(s->srv->loop, &x->timer, (long)s->srv->cfg->data_timeout * 1000);
     s->xfer = x;
@@ -227,6 +231,7 @@ static void release(xfer *x, bool keep_partial)
     close_data(x);
     ev_timer_stop(loop_of(x), &x->timer);
     ev_timer_stop(loop_of(x), &x->drain);
+    ev_timer_stop(loop_of(x), &x->pace);
     if (x->file_fd >= 0)
         close(x->file_fd);
     if (x->uploading)
@@ -298,9 +303,14 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     session *s = x->s;
     server *srv = s->srv;
     double secs = elapsed_s(x);
-    char wire[64] = "", line_wait[80] = "", from[48] = "", reason[300] = "";
+    char wire[64] = "", line_wait[80] = "", from[48] = "", reason[300] = "", cap[48] = "";
     if (x->zmode)
         snprintf(wire, sizeof wire, " (MODE Z, %lld on the wire)", x->wire);
+    if (ratecap_on(&x->rate)) { /* so that a slow transfer is not taken for a slow network */
+        char r[24];
+        snprintf(cap, sizeof cap, ", held to %s",
+                 progress_rate_str((double)x->rate.rate, r, sizeof r));
+    }
     if (x->slot_waits > 0)
         snprintf(line_wait, sizeof line_wait, ", %lld ms of it in line for a download slot (%u %s)",
                  x->slot_waited_ms, x->slot_waits, x->slot_waits == 1 ? "wait" : "waits");
@@ -312,9 +322,9 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), x->vpath ? x->vpath : "",
                     from, complete ? "ended" : "failed", reason);
     else
-        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s)%s%s", xfer_verb(x),
+        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s%s)%s%s", xfer_verb(x),
                     x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire, secs,
-                    (double)x->done / secs / 1048576.0, line_wait, reason);
+                    (double)x->done / secs / 1048576.0, cap, line_wait, reason);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else
@@ -437,8 +447,10 @@ static int set_events(xfer *x, int want)
     return 0;
 }
 
+/* n bytes moved on the data connection (outside MODE Z, where they are file bytes as well). */
 static void progress(xfer *x, size_t n)
 {
+    xfer_rate_spend(x, n);
     x->done += (long long)n;
     x->last_progress = ev_now(loop_of(x));
 }
@@ -596,15 +608,26 @@ static void pump_out(xfer *x)
     }
     size_t budget = XFER_WAKEUP_BUDGET;
     bool direct = x->kind == XK_RETR && !x->ascii && x->data.ops->sendfile;
-    bool alone = direct && runs_alone(x);
+    /* A download held to a rate is never fast alone: it keeps the shared settings. */
+    bool limited = ratecap_on(&x->rate);
+    bool alone = direct && !limited && runs_alone(x);
     if (alone) {
         budget = XFER_LONE_BUDGET;
         if (!x->lone_congestion)
             set_lone_congestion(x);
     }
+    if (limited && budget > xfer_rate_room(x))
+        budget = xfer_rate_room(x); /* sendfile's chunk and the buffer's writes stay within it */
     while (budget > 0) {
         if (!buf_empty(&x->fbuf)) {
-            ssize_t n = stream_write(&x->data, buf_head(&x->fbuf), buf_len(&x->fbuf));
+            size_t len = buf_len(&x->fbuf);
+            /* Unlimited, a whole buffer goes (budget is a turn's soft bound); limited, a byte
+             * beyond the budget would run ahead of the rate. A TLS write that must be retried
+             * (EAGAIN) is retried with at least as much: nothing is spent meanwhile, and the
+             * tokens only grow. */
+            if (limited && len > budget)
+                len = budget;
+            ssize_t n = stream_write(&x->data, buf_head(&x->fbuf), len);
             if (n < 0) {
                 if (x->data.last_errno == EAGAIN)
                     return;
@@ -622,7 +645,10 @@ static void pump_out(xfer *x)
         }
         if (direct) {
             off_t left = x->total - x->offset;
-            shape_stream(x, alone, left);
+            /* A limited stream writes small chunks: corked, on loopback (64 KiB segments) each
+             * would wait up to the cork's 200 ms, and the steady pace would turn into bursts. */
+            if (!limited)
+                shape_stream(x, alone, left);
             size_t chunk = (size_t)left < budget ? (size_t)left : budget;
             ssize_t n = x->data.ops->sendfile(&x->data, x->file_fd, &x->offset, chunk);
             if (n < 0) {
@@ -734,6 +760,8 @@ static void upload_settled(xfer *x)
 static void pump_in_direct(xfer *x)
 {
     size_t budget = XFER_WAKEUP_BUDGET;
+    if (budget > xfer_rate_room(x))
+        budget = xfer_rate_room(x);
     while (budget > 0) {
         bool file_err;
         ssize_t n = x->data.ops->recvfile(&x->data, x->up.fd, budget, &file_err);
@@ -786,8 +814,10 @@ static void upload_moved(void *ctx, unsigned long seq, const upwrite_result *r)
         xfer_fail_network(x, r->err);
     } else if (r->eof) {
         upload_ended(x);
-    } else if (r->moved == XFER_WRITER_MAX) {
-        pump(x); /* more is likely waiting: the next move now, without asking epoll */
+    } else if (r->moved == x->job_max) {
+        /* more is likely waiting: the next move now, without asking epoll (or, when the move
+         * spent the rate's tokens, the pause until the next) */
+        pump(x);
     } else if (set_events(x, EV_READ) < 0) {
         xfer_fail_local(x, errno);
     }
@@ -807,8 +837,13 @@ static void pump_in_offload(xfer *x)
             ev_timer_start(loop_of(x), &x->timer, XFER_LOWAT_POLL_MS);
         }
     }
-    if (upwriter_submit(s->srv->uw, x->data.fd, x->up.fd, XFER_WRITER_MAX, upload_moved, s,
-                        x->seq) < 0) {
+    /* Held to a rate, a move takes only what the tokens allow: the writer would otherwise
+     * read megabytes ahead of it, and the client's data would be in before its time. */
+    x->job_max = XFER_WRITER_MAX;
+    if (x->job_max > xfer_rate_room(x))
+        x->job_max = xfer_rate_room(x);
+    if (upwriter_submit(s->srv->uw, x->data.fd, x->up.fd, x->job_max, upload_moved, s, x->seq) <
+        0) {
         pump_in_direct(x); /* out of descriptors or memory: this turn runs on the loop */
         return;
     }
@@ -830,6 +865,9 @@ static void pump_in(xfer *x)
         return;
     }
     size_t budget = XFER_WAKEUP_BUDGET;
+    bool limited = ratecap_on(&x->rate);
+    if (limited && budget > xfer_rate_room(x))
+        budget = xfer_rate_room(x);
     while (budget > 0) {
         size_t avail;
         char *tail = buf_tail(&x->fbuf, &avail);
@@ -837,6 +875,8 @@ static void pump_in(xfer *x)
             xfer_fail_local(x, ENOMEM);
             return;
         }
+        if (limited && avail > budget)
+            avail = budget; /* TLS keeps the rest of a record for the next turn */
         ssize_t n = stream_read(&x->data, tail, avail);
         if (n > 0) {
             buf_commit(&x->fbuf, (size_t)n);
@@ -867,6 +907,15 @@ static void pump_in(xfer *x)
     }
 }
 
+/* --max-rate, or --anon-max-rate for an anonymous session when it is set. */
+static unsigned long long rate_for(const session *s)
+{
+    const ftpd_config *cfg = s->srv->cfg;
+    if ((s->flags & SF_ANONYMOUS) && cfg->anon_max_rate >= 0)
+        return (unsigned long long)cfg->anon_max_rate;
+    return cfg->max_rate;
+}
+
 static void begin_streaming(xfer *x)
 {
     session *s = x->s;
@@ -875,6 +924,7 @@ static void begin_streaming(xfer *x)
     server_transfer_started(s->srv);
     x->started_ms = ev_now(loop_of(x));
     x->last_progress = x->started_ms;
+    ratecap_init(&x->rate, rate_for(s), x->started_ms);
     if (x->kind != XK_STOR) /* what the client takes is looked at from now on */
         ev_timer_start(loop_of(x), &x->timer, XFER_TAKEN_POLL_MS);
     /* One turn sends a small file whole: it never keeps a reader waiting on another, so it
@@ -930,12 +980,27 @@ static void pump(xfer *x)
             xfer_fail_local(x, errno);
         return;
     }
+    /* A turn needs a worthwhile chunk of the rate's tokens; a writer's move out took its
+     * share when it went (pump_in_offload). */
+    bool limited = ratecap_on(&x->rate) && !x->writing;
+    if (limited) {
+        ratecap_refill(&x->rate, ev_now(loop_of(x)));
+        if (!ratecap_ready(&x->rate)) {
+            rate_pause(x);
+            return;
+        }
+        ev_timer_stop(loop_of(x), &x->pace); /* woken otherwise (a command, a drain turn) */
+    }
     if (x->kind == XK_STOR)
         pump_in(x);
     else
         pump_out(x);
     if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
         return;
+    if (limited && !x->writing && !ratecap_ready(&x->rate)) {
+        rate_pause(x); /* spent: no socket event until the tokens are back */
+        return;
+    }
     int base = x->kind != XK_STOR ? EV_WRITE : x->writing ? 0 : EV_READ;
     if (set_events(x, base | stream_want(&x->data)) < 0) {
         xfer_fail_local(x, errno);
@@ -943,6 +1008,27 @@ static void pump(xfer *x)
     }
     if (x->kind == XK_STOR && (stream_pending(&x->data) > 0 || xfer_mz_backlog(x)))
         ev_timer_start(loop_of(x), &x->drain, 0);
+}
+
+/* The transfer spent its rate's tokens: it stops asking for socket events (a download would
+ * wake for every writable moment, an upload for every byte that came) and a timer resumes
+ * it when the tokens for its next move are there. Bytes TLS already decrypted wait too. */
+static void rate_pause(xfer *x)
+{
+    if (set_events(x, 0) < 0) {
+        xfer_fail_local(x, errno);
+        return;
+    }
+    ev_timer_stop(loop_of(x), &x->drain);
+    ev_timer_start(loop_of(x), &x->pace, ratecap_wait_ms(&x->rate));
+}
+
+static long pace_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    xfer *x = ud;
+    if (x->state == XS_RUNNING)
+        pump(x);
+    return EV_TIMER_STOP;
 }
 
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
@@ -1148,7 +1234,12 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
     if (x->zmode && n > 0 && (size_t)n < out_size)
         n += snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
     if (x->slot.state == DLS_WAITING && n > 0 && (size_t)n < out_size)
-        snprintf(out + n, out_size - (size_t)n, "; waiting in line for a download slot");
+        n += snprintf(out + n, out_size - (size_t)n, "; waiting in line for a download slot");
+    if (ratecap_on(&x->rate) && n > 0 && (size_t)n < out_size) {
+        char r[24];
+        snprintf(out + n, out_size - (size_t)n, "; held to %s",
+                 progress_rate_str((double)x->rate.rate, r, sizeof r));
+    }
 }
 
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
@@ -1161,6 +1252,8 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     }
     if (x->state == XS_RUNNING && x->slot.state == DLS_WAITING)
         x->last_progress = ev_now(loop); /* waiting in line is the server's doing */
+    if (x->state == XS_RUNNING && ev_timer_active(&x->pace))
+        x->last_progress = ev_now(loop); /* so is a pause for --max-rate */
     if (s->prepare && s->xfer == x) {
         /* The upload's copy of the existing file runs: the client waits for its 150, and
          * dropping the channel now would leave the APPE without any reply. */

@@ -13,6 +13,7 @@
 #include "dlslots.h"
 #include "ev.h"
 #include "mz.h"
+#include "ratecap.h"
 #include "stream.h"
 #include "stream_tls.h"
 #include "upload.h"
@@ -84,6 +85,9 @@ typedef struct xfer {
     mz z;             /* MODE Z: deflate (downloads) or inflate (uploads) */
     buf zbuf;         /* MODE Z: wire bytes (compressed) not yet sent or decoded */
     long long wire;   /* MODE Z: wire bytes moved on the data connection */
+    ratecap rate;     /* --max-rate: the data connection's bytes a second (xfer_int.h) */
+    ev_timer pace;    /* ...resumes a transfer paused until its rate allows a move */
+    size_t job_max;   /* plain binary upload: most bytes the upload writer's move may take */
     off_t offset;     /* RETR: next file offset; STOR: start offset */
     off_t total;      /* RETR: file size; -1 unknown */
     long long done;   /* payload (file) bytes moved; in MODE Z, before compression */

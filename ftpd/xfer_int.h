@@ -26,6 +26,24 @@ int xfer_drain_to_file(xfer *x);
 /* Upload: the peer's data ended cleanly (fbuf already written): settles, then commits. */
 void xfer_upload_data_ended(xfer *x);
 
+/* --max-rate, --anon-max-rate. A transfer's cap counts the bytes on its data connection, as
+ * the network sees them: MODE Z's compressed bytes (so a compressible file arrives faster in
+ * file bytes, for the same bandwidth), TLS's plaintext (its framing adds under 1%), TYPE A's
+ * CRLFs. A turn starts only with enough tokens (xfer.c, pump) and moves at most
+ * xfer_rate_room; every byte moved is spent as it moves (progress, and xfer_mz.c's
+ * wire_moved). */
+
+/* Bytes the data connection may still move this turn: SIZE_MAX without a limit. */
+static inline size_t xfer_rate_room(const xfer *x)
+{
+    return ratecap_room(&x->rate);
+}
+/* n bytes moved on the data connection. */
+static inline void xfer_rate_spend(xfer *x, size_t n)
+{
+    ratecap_spend(&x->rate, n);
+}
+
 /* MODE Z (xfer_mz.c). The codec sits between fbuf (file-side bytes) and zbuf (wire bytes). */
 
 /* Prepares x->z for x's direction at the session's level. Returns 0, or -1 (errno). */

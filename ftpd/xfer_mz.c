@@ -50,6 +50,7 @@ int xfer_mz_begin(xfer *x, int level)
 
 static void wire_moved(xfer *x, size_t n)
 {
+    xfer_rate_spend(x, n); /* --max-rate counts these compressed bytes (xfer_int.h) */
     x->wire += (long long)n;
     x->last_progress = ev_now(x->s->srv->loop);
 }
@@ -71,7 +72,12 @@ void xfer_mz_pump_out(xfer *x)
         bool ended = mz_ended(&x->z);
         bool send = ended || budget == 0 || buf_len(&x->zbuf) >= MZ_SEND_MIN;
         if (!buf_empty(&x->zbuf) && send) {
-            ssize_t n = stream_write(&x->data, buf_head(&x->zbuf), buf_len(&x->zbuf));
+            size_t len = buf_len(&x->zbuf), room = xfer_rate_room(x);
+            if (len > room)
+                len = room;
+            if (len == 0)
+                return; /* the rate's tokens are spent: the pump pauses the transfer */
+            ssize_t n = stream_write(&x->data, buf_head(&x->zbuf), len);
             if (n < 0) {
                 if (x->data.last_errno != EAGAIN)
                     xfer_fail_network(x, x->data.last_errno);
@@ -211,7 +217,12 @@ void xfer_mz_pump_in(xfer *x)
             xfer_fail_local(x, ENOMEM);
             return;
         }
-        ssize_t n = stream_read(&x->data, tail, avail < wire_budget ? avail : wire_budget);
+        size_t want = avail < wire_budget ? avail : wire_budget;
+        if (want > xfer_rate_room(x))
+            want = xfer_rate_room(x);
+        if (want == 0)
+            break; /* the rate's tokens are spent: the pump pauses the transfer */
+        ssize_t n = stream_read(&x->data, tail, want);
         if (n > 0) {
             buf_commit(&x->zbuf, (size_t)n);
             wire_moved(x, (size_t)n);
