@@ -133,7 +133,7 @@ class TestUserRate(ServerTestCase, RateCase):
         got = recv_exactly(ds, 512 * KIB)
         t1 = time.monotonic()
         code, text = c.cmd("STAT", timeout=5)
-        self.assertLess(time.monotonic() - t1, 1.0, "STAT was not answered at once")
+        self.assertLess(time.monotonic() - t1, 2.0, "STAT was not answered at once")
         self.assertEqual(code, 211, text)
         m = re.search(r"RETR /s\.bin: (\d+) of 2097152 bytes \(\d+%\), [\d.]+ MiB/s; "
                       r"held to 512 KiB/s", text)
@@ -243,7 +243,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
         c.send("ABOR\r\n")
         first = c.reply(timeout=5)
         second = c.reply(timeout=5)
-        self.assertLess(time.monotonic() - t0, 1.0, "ABOR was not answered at once")
+        self.assertLess(time.monotonic() - t0, 2.0, "ABOR was not answered at once")
         self.assertEqual((first[0], second[0]), (426, 226), (first, second))
 
     def test_abor_of_a_paused_download(self):
@@ -276,7 +276,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
         ds.close()
         code, text = c.reply(timeout=5)
         self.assertEqual(code, 426, text)
-        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertLess(time.monotonic() - t0, 2.0)
 
     def test_quit_during_a_paused_download_follows_its_end(self):
         # QUIT waits for the transfer, as RFC 959 asks (ftpd.8): the pause adds nothing
@@ -292,7 +292,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
         self.assertRate(end - t0, size, RATE, "RETR before QUIT")
         self.assertEqual(c.reply(timeout=5)[0], 226)
         self.assertEqual(c.reply(timeout=5)[0], 221)
-        self.assertLess(time.monotonic() - end, 1.0)
+        self.assertLess(time.monotonic() - end, 2.0)
         self.assertTrue(c.closed(timeout=5))
         ds.close()
 
