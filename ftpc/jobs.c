@@ -106,10 +106,13 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
     if (t->err.status == FTPC_OK)
         return;
     /* A transfer cut off (the server gone, a timeout) leaves what a stopped one leaves, and
-     * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. */
+     * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. A
+     * download stopped by a local error (a full disk) keeps its hidden part file too: the
+     * message names it, or the space it holds would be lost from sight. */
     char hint[FTPC_URL_PATH_MAX + 64];
     size_t len = strlen(t->err.msg);
-    if (ftpc_status_transient(t->err.status) && t->attempts > 0) {
+    bool local_get = t->err.status == FTPC_EXIT_LOCAL && t->kind == FTPC_T_GET;
+    if ((ftpc_status_transient(t->err.status) || local_get) && t->attempts > 0) {
         resume_hint(t, hint, sizeof(hint));
         if (len + strlen(hint) < sizeof(t->err.msg))
             memcpy(t->err.msg + len, hint, strlen(hint) + 1);

@@ -1,5 +1,6 @@
 """A full disk: an upload that runs out of space is answered 452 (or 552), the previous version
-of the file stays exactly as it was, and the space the failed upload used is given back.
+of the file stays exactly as it was, and the space the failed upload used is given back; an
+ftpc download that fills the local disk says which hidden part file it kept.
 Runs on a 2 MiB tmpfs mounted for the test (needs root; skipped otherwise)."""
 import ftplib
 import os
@@ -10,6 +11,8 @@ import unittest
 from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor
 
 SIZE = "2m"
+FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(
+    os.path.dirname(os.environ.get("FTPD_BIN", "")), "ftpc")
 
 
 class TestDiskFull(unittest.TestCase):
@@ -27,8 +30,8 @@ class TestDiskFull(unittest.TestCase):
         with open(os.path.join(self.mnt, "keep.bin"), "wb") as fh:
             fh.write(self.old)
         os.chmod(os.path.join(self.mnt, "keep.bin"), 0o666)
-        self.srv = FtpdServer(users=[("alice", "secret", "elradfmw", self.mnt)],
-                              anonymous=False)
+        self.srv = FtpdServer(users=[("alice", "secret", "elradfmw", self.mnt),
+                                     ("bob", "secret", "elr")], anonymous=False)
         self.srv.start()
         self.addCleanup(self.srv.stop)
 
@@ -77,6 +80,22 @@ class TestDiskFull(unittest.TestCase):
         code = self.upload_expecting_full(f, "APPE", "keep.bin", data_bytes(3 << 20, seed=8))
         self.assertIn(code, (452, 552))
         self.assert_space_back_and_old_intact(f)
+
+    def test_ftpc_download_fills_local_disk(self):
+        """ftpc keeps what it received in .NAME.ftpc-part; on a full disk the message must name
+        that hidden file (it holds the space) and how to go on, as for a cut connection."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found: %s" % FTPC_BIN)
+        self.srv.make_file("big.bin", 3 << 20, seed=5)
+        env = dict(os.environ, NETRC=os.path.join(self.mnt, "no-netrc"))
+        r = subprocess.run([FTPC_BIN, "get", self.srv.url("big.bin", user="bob")],
+                           cwd=self.mnt, capture_output=True, text=True, timeout=60, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertIn("(.big.bin.ftpc-part kept: get -c resumes it)", r.stderr)
+        self.assertTrue(os.path.getsize(os.path.join(self.mnt, ".big.bin.ftpc-part")) > 0)
+        self.assertFalse(os.path.exists(os.path.join(self.mnt, "big.bin")))
 
 
 if __name__ == "__main__":
