@@ -133,7 +133,9 @@ static void write_all(int fd, const char *p, size_t len)
 
 /* ---- text helpers ---- */
 
-/* Appends s cut or padded to exactly w cells; a cut name ends in "..." (or "~" when tiny). */
+/* Appends s cut or padded to exactly w cells. A name cut short loses its middle to "..."
+ * (or its end to "~" when tiny): names of one run often share a long start and differ only
+ * at the end ("backup-2026-12-01.tar", "backup-2026-12-02.tar"), so the end stays. */
 static void add_fitted(strbuf *out, const char *s, size_t w)
 {
     size_t have = progress_cells(s);
@@ -143,14 +145,28 @@ static void add_fitted(strbuf *out, const char *s, size_t w)
             sb_add(out, " ", 1);
         return;
     }
-    size_t keep = w > 3 ? w - 3 : (w > 0 ? w - 1 : 0);
+    if (w <= 3) {
+        size_t keep = w > 0 ? w - 1 : 0, used;
+        sb_add(out, s, progress_fit_prefix(s, keep, &used));
+        if (w > 0)
+            sb_str(out, "~");
+        for (; used < keep; used++)
+            sb_add(out, " ", 1);
+        return;
+    }
+    size_t keep = w - 3;
+    /* The tail: the shortest end of s that takes at most half the room. */
+    const char *tail = s;
+    size_t rest = have, len;
+    while (*tail != '\0' && rest > keep / 2) {
+        rest -= progress_char_cells(tail, &len);
+        tail += len;
+    }
     size_t used;
-    sb_add(out, s, progress_fit_prefix(s, keep, &used));
-    if (w > 3)
-        sb_str(out, "...");
-    else if (w > 0)
-        sb_str(out, "~");
-    for (; used < keep; used++) /* a wide character that did not fit leaves a cell */
+    sb_add(out, s, progress_fit_prefix(s, keep - rest, &used));
+    sb_str(out, "...");
+    sb_str(out, tail);
+    for (used += rest; used < keep; used++) /* a wide character that did not fit leaves a cell */
         sb_add(out, " ", 1);
 }
 

@@ -10,6 +10,7 @@
 
 #include "bars.h"
 #include "ev.h"
+#include "progress.h"
 
 /* Terminal cells of s: escape sequences take none, a UTF-8 code point one. */
 static int visible_cells(const char *s)
@@ -139,6 +140,35 @@ START_TEST(test_line_long_name_cut)
     ftpc_bars_format_line(out, sizeof(out), 80, 0, false, false, name, 1, 2, 1.0);
     ck_assert_ptr_nonnull(strstr(out, "..."));
     ck_assert_int_le(visible_cells(out), 79);
+}
+END_TEST
+
+/* Names that share a long start keep their ends, so their lines can still be told apart. */
+START_TEST(test_line_cut_name_keeps_its_end)
+{
+    char a[512], b[512];
+    const char *na = "file-with-a-rather-long-name-number-1.dat";
+    const char *nb = "file-with-a-rather-long-name-number-2.dat";
+    ftpc_bars_format_line(a, sizeof(a), 50, 0, false, false, na, 1, 2, 1.0);
+    ftpc_bars_format_line(b, sizeof(b), 50, 0, false, false, nb, 1, 2, 1.0);
+    ck_assert_str_ne(a, b);
+    ck_assert_ptr_eq(strstr(a, "file-"), a);
+    ck_assert_ptr_nonnull(strstr(a, "...1.dat "));
+    ck_assert_ptr_nonnull(strstr(b, "...2.dat "));
+    ck_assert_int_le(visible_cells(a), 49);
+    /* the percent column stays where a name of the column's width puts it */
+    ck_assert_int_eq((int)(strstr(a, "50%") - a), (int)(strstr(b, "50%") - b));
+    /* a wide character at the cut leaves a blank, not a misaligned column */
+    char wide[200] = "";
+    for (int i = 0; i < 30; i++)
+        strcat(wide, "\xe6\x96\x87");
+    char c[512];
+    ftpc_bars_format_line(c, sizeof(c), 50, 14, false, false, wide, 1, 2, 1.0);
+    ck_assert_ptr_nonnull(strstr(c, "..."));
+    char *pct = strstr(c, "  50%"); /* the name column, a blank, the padded percent */
+    ck_assert_ptr_nonnull(pct);
+    *pct = '\0';
+    ck_assert_int_eq((int)progress_cells(c), 14);
 }
 END_TEST
 
@@ -400,6 +430,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tc, test_line_narrow_drops_columns);
     tcase_add_test(tc, test_line_unknown_total);
     tcase_add_test(tc, test_line_long_name_cut);
+    tcase_add_test(tc, test_line_cut_name_keeps_its_end);
     tcase_add_test(tc, test_line_shared_name_column);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("frames");
