@@ -337,6 +337,6 @@ void server_shutdown(server *srv)
         srv->xferlog = NULL;
     }
     if (srv->started) /* after a failed start, the error is the last word */
-        log_info("served %llu transfers: %llu bytes in, %llu bytes out", srv->transfers,
-                 srv->bytes_in, srv->bytes_out);
+        log_info("served %llu transfer%s: %llu bytes in, %llu bytes out", srv->transfers,
+                 srv->transfers == 1 ? "" : "s", srv->bytes_in, srv->bytes_out);
 }

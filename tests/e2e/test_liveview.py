@@ -77,6 +77,8 @@ class TestLiveViewOn(ServerTestCase):
         ds.close()
         self.assertEqual(c.reply(timeout=10)[0], 226)
         self.assertEqual(self.srv.read("up.bin"), data)
+        self.srv.stop()
+        self.assertIn("served 1 transfer: 3145728 bytes in, 0 bytes out", self.srv.log_text())
 
     def test_hostile_names_cannot_reach_the_terminal(self):
         c, ds = self.start("STOR evil\x1b[2Jname.bin")
