@@ -54,6 +54,7 @@ struct ftpc_bars {
     ftpc_bar *head, *tail;
     int nlive;
     int nfiles, nfinished;
+    int nfailed;             /* files that failed for good: neither finished nor waiting */
     uint64_t moved;          /* bytes moved by all transfers of the run */
     uint64_t finished_bytes; /* file sizes of finished transfers */
     long long first_ms;      /* when the run's first transfer started; 0: none yet */
@@ -466,7 +467,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         /* The run lasts at least as long as its slowest transfer: the sum of the rates says
          * less when each transfer is held to its own (--limit-rate) and the fast ones end. */
         long slowest = -1;
-        int started = b->nfinished;
+        int started = b->nfinished + b->nfailed;
         for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
             started++;
             pos += bar->pos;
@@ -670,6 +671,12 @@ void ftpc_bars_file_skipped(ftpc_bars *b)
 {
     if (b->nfiles > 0)
         b->nfiles--;
+}
+
+void ftpc_bars_file_failed(ftpc_bars *b)
+{
+    if (b != NULL)
+        b->nfailed++;
 }
 
 bool ftpc_bars_live(const ftpc_bars *b)

@@ -36,6 +36,9 @@ void ftpc_bars_free(ftpc_bars *b);
 void ftpc_bars_set_files(ftpc_bars *b, int nfiles);
 /* One of them turned out to be nothing to transfer (a directory a pattern matched). */
 void ftpc_bars_file_skipped(ftpc_bars *b);
+/* One of them failed for good (its line, if it had one, ended without ok): it is not waiting
+ * any more, so the Total line can give a percentage and an ETA for the others. */
+void ftpc_bars_file_failed(ftpc_bars *b);
 /* True when live bars are drawn (a terminal in bar mode). */
 bool ftpc_bars_live(const ftpc_bars *b);
 

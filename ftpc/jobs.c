@@ -105,6 +105,9 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
     r->ndone++;
     if (t->err.status == FTPC_OK)
         return;
+    if (r->ctx->bars != NULL &&
+        (t->kind == FTPC_T_PUT || (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0)))
+        ftpc_bars_file_failed(r->ctx->bars); /* the files ftpc_bars_set_files counted */
     /* A transfer cut off (the server gone, a timeout) leaves what a stopped one leaves, and
      * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. A
      * download stopped by a local error (a full disk) keeps its hidden part file too: the

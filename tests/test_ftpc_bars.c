@@ -364,6 +364,29 @@ START_TEST(test_total_unknown_while_files_wait)
 }
 END_TEST
 
+/* A file that failed for good waits no more: the others' total has its percentage. */
+START_TEST(test_total_known_after_a_file_fails)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 100);
+    ftpc_bars_set_files(b, 2);
+    ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
+    ftpc_bar_update(x, 250);
+    ftpc_bars_file_failed(b); /* the other one, refused before its line began */
+    run_for(loop, 150);
+    char *f = drain();
+    const char *t = strstr(f, "Total 0/2");
+    ck_assert_ptr_nonnull(t);
+    const char *line = line_at(t);
+    ck_assert_msg(strstr(line, " 25%") != NULL, "%s", line);
+    ftpc_bar_done(x, true);
+    ftpc_bars_free(b);
+    drain();
+    ev_loop_free(loop);
+}
+END_TEST
+
 START_TEST(test_plain_mode)
 {
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
@@ -437,6 +460,7 @@ static Suite *bars_suite(void)
     tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
     tcase_add_test(tf, test_frames_tty);
     tcase_add_test(tf, test_total_unknown_while_files_wait);
+    tcase_add_test(tf, test_total_known_after_a_file_fails);
     tcase_add_test(tf, test_plain_mode);
     tcase_add_test(tf, test_auto_not_tty_and_quiet);
     suite_add_tcase(s, tf);

@@ -1244,6 +1244,26 @@ class TestProgress(FtpcCase):
         self.assertGreaterEqual(seen["total"], seen["large"], seen)
         self.assertEqual(self.wait_file(done), "0")
 
+    def test_total_goes_on_after_a_file_fails(self):
+        # a file that fails is no longer waiting: the Total line sums the others and has its
+        # percentage and ETA again, rather than "--" to the end of the run
+        want = self.srv.make_file("big.bin", 3 * MiB, seed=36)
+        done = self.local("exit-status")
+        capture = self.tmux("%s get -j 2 --limit-rate 1M %s %s; echo $? > %s; sleep 30" % (
+            FTPC_BIN, self.srv.url("missing.bin"), self.srv.url("big.bin"), done))
+        seen = {}
+
+        def total_with_percent():
+            screen = capture()
+            seen["last"] = screen
+            return re.search(r"(?m)^Total 0/2\s+\d+% .*ETA \d+:\d\d", screen) is not None
+        self.assertTrue(wait_for(total_with_percent, timeout=8, interval=0.1), seen.get("last"))
+        self.assertEqual(self.wait_file(done), "5")
+        final = capture()
+        self.assertIn("missing.bin", final)
+        self.assertRegex(final, r"big\.bin: 3\.00 MiB in [\d.]+ s")
+        self.assertEqual(self.read_local("big.bin"), want)
+
     def test_bar_for_standard_output_sent_to_a_file(self):
         data = self.srv.make_file("so.bin", 2 * MiB, seed=32)
         done = self.local("exit-status")
