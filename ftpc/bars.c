@@ -55,6 +55,8 @@ struct ftpc_bars {
     int nlive;
     int nfiles, nfinished;
     int nfailed;             /* files that failed for good: neither finished nor waiting */
+    int nplanned;            /* files whose sizes were known before they started */
+    uint64_t planned_bytes;  /* their sizes, less those of the planned files that failed */
     uint64_t moved;          /* bytes moved by all transfers of the run */
     uint64_t finished_bytes; /* file sizes of finished transfers */
     long long first_ms;      /* when the run's first transfer started; 0: none yet */
@@ -483,8 +485,12 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             }
         }
         /* Files still waiting for a connection have no size yet: no percentage or ETA
-         * rather than 100% of the files begun. */
-        if (started < b->nfiles) {
+         * rather than 100% of the files begun, unless every size was known beforehand. */
+        if (started < b->nfiles && b->nplanned >= b->nfiles && b->nfiles > 0) {
+            total = (int64_t)b->planned_bytes;
+            if ((uint64_t)total < pos)
+                total = (int64_t)pos; /* a file grew since its size was taken */
+        } else if (started < b->nfiles) {
             total = -1;
             slowest = -1;
         }
@@ -665,6 +671,16 @@ void ftpc_bars_free(ftpc_bars *b)
 void ftpc_bars_set_files(ftpc_bars *b, int nfiles)
 {
     b->nfiles = nfiles;
+    b->nplanned = 0;
+    b->planned_bytes = 0;
+}
+
+void ftpc_bars_plan_file(ftpc_bars *b, uint64_t size)
+{
+    if (b == NULL)
+        return;
+    b->nplanned++;
+    b->planned_bytes += size;
 }
 
 void ftpc_bars_file_skipped(ftpc_bars *b)
@@ -677,6 +693,14 @@ void ftpc_bars_file_failed(ftpc_bars *b)
 {
     if (b != NULL)
         b->nfailed++;
+}
+
+void ftpc_bars_planned_file_failed(ftpc_bars *b, uint64_t size)
+{
+    if (b == NULL)
+        return;
+    b->nfailed++;
+    b->planned_bytes = b->planned_bytes > size ? b->planned_bytes - size : 0;
 }
 
 bool ftpc_bars_live(const ftpc_bars *b)

@@ -32,13 +32,19 @@ typedef struct ftpc_bars_cfg {
 ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg);
 /* Draws the final state (no live lines left), restores the cursor and frees. */
 void ftpc_bars_free(ftpc_bars *b);
-/* Number of files in the run; a total line is shown when it is more than one. */
+/* Number of files in the run; a total line is shown when it is more than one. Forgets the
+ * sizes told by ftpc_bars_plan_file. */
 void ftpc_bars_set_files(ftpc_bars *b, int nfiles);
+/* The size of one of those files, known before it starts. When every file's is known, the
+ * Total line has a percentage and an ETA from the start, not only once the last file began. */
+void ftpc_bars_plan_file(ftpc_bars *b, uint64_t size);
 /* One of them turned out to be nothing to transfer (a directory a pattern matched). */
 void ftpc_bars_file_skipped(ftpc_bars *b);
 /* One of them failed for good (its line, if it had one, ended without ok): it is not waiting
  * any more, so the Total line can give a percentage and an ETA for the others. */
 void ftpc_bars_file_failed(ftpc_bars *b);
+/* The same for a file whose size was told with ftpc_bars_plan_file: it leaves the total. */
+void ftpc_bars_planned_file_failed(ftpc_bars *b, uint64_t size);
 /* True when live bars are drawn (a terminal in bar mode). */
 bool ftpc_bars_live(const ftpc_bars *b);
 

@@ -333,6 +333,11 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     snprintf(t->remote, sizeof(t->remote), "%s", fu.path);
     if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
         return usage_err(err, err_size, "local file name too long");
+    struct stat st;
+    if (stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+        t->size_known = true;
+        t->known_size = (uint64_t)st.st_size;
+    }
     cli->nfiles++;
     return 0;
 }

@@ -48,6 +48,12 @@ static bool is_transfer(const ftpc_task *t)
            t->kind == FTPC_T_CAT;
 }
 
+/* A file of those ftpc_bars_set_files counts. */
+static bool counted_file(const ftpc_task *t)
+{
+    return t->kind == FTPC_T_PUT || (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0);
+}
+
 /* ---- the pool ---- */
 
 static void pool_remove(ftpc_runner *r, ftpc_conn *c)
@@ -105,9 +111,12 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
     r->ndone++;
     if (t->err.status == FTPC_OK)
         return;
-    if (r->ctx->bars != NULL &&
-        (t->kind == FTPC_T_PUT || (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0)))
-        ftpc_bars_file_failed(r->ctx->bars); /* the files ftpc_bars_set_files counted */
+    if (r->ctx->bars != NULL && counted_file(t)) {
+        if (t->size_known)
+            ftpc_bars_planned_file_failed(r->ctx->bars, t->known_size);
+        else
+            ftpc_bars_file_failed(r->ctx->bars);
+    }
     /* A transfer cut off (the server gone, a timeout) leaves what a stopped one leaves, and
      * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. A
      * download stopped by a local error (a full disk) keeps its hidden part file too: the
@@ -374,6 +383,9 @@ ftpc_runner *ftpc_runner_new(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs
     }
     r->ctx = ctx;
     r->tasks = tasks;
+    for (size_t i = 0; ctx->bars != NULL && i < n; i++)
+        if (!tasks[i].finished && tasks[i].size_known && counted_file(&tasks[i]))
+            ftpc_bars_plan_file(ctx->bars, tasks[i].known_size);
     r->n = n;
     r->nslots = jobs;
     for (int i = 0; i < jobs; i++) {

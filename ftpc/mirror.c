@@ -707,6 +707,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         snprintf(t->local, sizeof(t->local), "%s", path);
         gets.mtime[gets.n - 1] = e->mtime;
+        t->size_known = e->size >= 0;
+        t->known_size = e->size >= 0 ? (uint64_t)e->size : 0;
     }
     if (fatal)
         status = FTPC_EXIT_LOCAL;
@@ -879,9 +881,13 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         ftpc_task *t = remote_task(cli, &puts, FTPC_T_PUT, l->rel);
         if (t == NULL || join(t->local, sizeof(t->local), root, l->rel) < 0) {
             fatal = true;
-        } else if (l->mtime >= 0) {
-            t->keep_mtime = true;
-            t->mtime = l->mtime;
+        } else {
+            if (l->mtime >= 0) {
+                t->keep_mtime = true;
+                t->mtime = l->mtime;
+            }
+            t->size_known = l->size >= 0;
+            t->known_size = l->size >= 0 ? (uint64_t)l->size : 0;
         }
     }
     if (cli->mirror_delete && status == FTPC_OK && !fatal) {

@@ -55,6 +55,11 @@ typedef struct ftpc_task {
     bool nlst_match;
     bool skipped;
 
+    /* get, put: the file's size, known before the transfer starts (a local file's, a mirror
+     * listing's), for the Total line of the progress display */
+    bool size_known;
+    uint64_t known_size;
+
     int attempts; /* started so far */
     /* The bytes a resume would keep are this run's: an attempt wrote them (from the start),
      * or checked or trusted them under -c. A retry resumes only then: a part file that an

@@ -364,6 +364,41 @@ START_TEST(test_total_unknown_while_files_wait)
 }
 END_TEST
 
+/* Sizes known before the files start (uploads, a mirror's listing): the total has its
+ * percentage while files still wait; a planned file that fails leaves the total. */
+START_TEST(test_total_known_from_planned_sizes)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 100);
+    ftpc_bars_set_files(b, 3);
+    ftpc_bars_plan_file(b, 1000);
+    ftpc_bars_plan_file(b, 1000);
+    ftpc_bars_plan_file(b, 2000);
+    ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
+    ftpc_bar_update(x, 500);
+    run_for(loop, 150);
+    char *f = drain();
+    const char *t = strstr(f, "Total 0/3");
+    ck_assert_ptr_nonnull(t);
+    const char *line = line_at(t);
+    ck_assert_msg(strstr(line, " 12%") != NULL, "%s", line); /* 500 of 4000 */
+    ck_assert_msg(strstr(line, "3.91 KiB") != NULL, "%s", line);
+    ftpc_bars_planned_file_failed(b, 2000);
+    ftpc_bar_update(x, 1000);
+    run_for(loop, 150);
+    f = drain();
+    t = strstr(f, "Total 0/3");
+    ck_assert_ptr_nonnull(t);
+    line = line_at(t);
+    ck_assert_msg(strstr(line, " 50%") != NULL, "%s", line); /* 1000 of 2000 */
+    ftpc_bar_done(x, true);
+    ftpc_bars_free(b);
+    drain();
+    ev_loop_free(loop);
+}
+END_TEST
+
 /* A file that failed for good waits no more: the others' total has its percentage. */
 START_TEST(test_total_known_after_a_file_fails)
 {
@@ -461,6 +496,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tf, test_frames_tty);
     tcase_add_test(tf, test_total_unknown_while_files_wait);
     tcase_add_test(tf, test_total_known_after_a_file_fails);
+    tcase_add_test(tf, test_total_known_from_planned_sizes);
     tcase_add_test(tf, test_plain_mode);
     tcase_add_test(tf, test_auto_not_tty_and_quiet);
     suite_add_tcase(s, tf);

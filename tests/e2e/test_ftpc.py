@@ -1264,6 +1264,28 @@ class TestProgress(FtpcCase):
         self.assertRegex(final, r"big\.bin: 3\.00 MiB in [\d.]+ s")
         self.assertEqual(self.read_local("big.bin"), want)
 
+    def test_upload_total_known_while_files_wait(self):
+        # the local files' sizes are known before they start: with -j 1 and three files the
+        # Total line has its percentage and ETA from the first file on, over all 6 MiB
+        names = ["u%d.bin" % i for i in range(1, 4)]
+        for i, n in enumerate(names):
+            with open(self.local(n), "wb") as fh:
+                fh.write(data_bytes(2 * MiB, seed=40 + i))
+        done = self.local("exit-status")
+        capture = self.tmux("%s put --limit-rate 2M %s %s; echo $? > %s; sleep 30" % (
+            FTPC_BIN, " ".join(names), self.srv.url("/"), done))
+        seen = {}
+
+        def total_with_percent():
+            screen = capture()
+            seen["last"] = screen
+            return re.search(r"(?m)^Total 0/3\s+\d+% .* / 6\.00 MiB .*ETA \d+:\d\d",
+                             screen) is not None
+        self.assertTrue(wait_for(total_with_percent, timeout=8, interval=0.1), seen.get("last"))
+        self.assertEqual(self.wait_file(done), "0")
+        for n in names:
+            self.assertEqual(self.srv.read(n), self.read_local(n))
+
     def test_bar_for_standard_output_sent_to_a_file(self):
         data = self.srv.make_file("so.bin", 2 * MiB, seed=32)
         done = self.local("exit-status")
