@@ -193,14 +193,31 @@ size_t liveview_format_totals(char *out, size_t size, int width, const liveview_
     text t = {out, 0, size};
     out[0] = '\0';
     size_t w = line_cells(width);
-    char in_s[32], out_s[32], line[512];
+    char in_s[32], out_s[32], counts[96], rates[96], done[48], shown[48], line[512];
     progress_rate_str(tot->in_bps, in_s, sizeof(in_s));
     progress_rate_str(tot->out_bps, out_s, sizeof(out_s));
-    int n = snprintf(line, sizeof(line), "ftpd: %zu %s, %zu %s (in %s, out %s), %llu done",
-                     tot->sessions, plural(tot->sessions, "session", "sessions"), tot->transfers,
-                     plural(tot->transfers, "transfer", "transfers"), in_s, out_s, tot->done);
-    if (tot->shown < tot->transfers && n > 0 && (size_t)n < sizeof(line))
-        snprintf(line + n, sizeof(line) - (size_t)n, "; %zu shown", tot->shown);
+    snprintf(counts, sizeof(counts), "%zu %s, %zu %s", tot->sessions,
+             plural(tot->sessions, "session", "sessions"), tot->transfers,
+             plural(tot->transfers, "transfer", "transfers"));
+    snprintf(rates, sizeof(rates), " (in %s, out %s)", in_s, out_s);
+    snprintf(done, sizeof(done), ", %llu done", tot->done);
+    shown[0] = '\0';
+    if (tot->shown < tot->transfers)
+        snprintf(shown, sizeof(shown), "; %zu shown", tot->shown);
+    /* Where the line does not fit, parts go whole, least useful first: a rate cut to
+     * "40.3 MiB/" or a count to "3 d" would misread. Only the last resort is cut. */
+    const struct {
+        bool prefix, rates, done, shown;
+    } forms[] = {{true, true, true, true},    {true, true, false, true},
+                 {true, true, false, false},  {false, true, false, false},
+                 {true, false, false, false}, {false, false, false, false}};
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        snprintf(line, sizeof(line), "%s%s%s%s%s", forms[i].prefix ? "ftpd: " : "", counts,
+                 forms[i].rates ? rates : "", forms[i].done ? done : "",
+                 forms[i].shown ? shown : "");
+        if (progress_cells(line) <= w)
+            break;
+    }
     put_str(&t, line);
     cut_cells(&t, w);
     return t.len;

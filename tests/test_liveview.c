@@ -123,7 +123,34 @@ START_TEST(test_totals_line)
     liveview_format_totals(line, sizeof line, 120, &one);
     ck_assert_str_eq(line, "ftpd: 2 sessions, 1 transfer (in 0 B/s, out 0 B/s), 0 done");
     liveview_format_totals(line, sizeof line, 30, &t);
-    ck_assert_uint_eq(strlen(line), 29);
+    ck_assert_str_eq(line, "ftpd: 1 session, 3 transfers");
+}
+END_TEST
+
+/* A narrow terminal drops whole parts of the total line, never half a rate or a word. */
+START_TEST(test_totals_line_narrow)
+{
+    liveview_totals t = {.sessions = 3,
+                         .transfers = 3,
+                         .shown = 2,
+                         .in_bps = 19.6 * MiB,
+                         .out_bps = 121.0 * MiB,
+                         .done = 1};
+    liveview_format_totals(line, sizeof line, 80, &t);
+    ck_assert_str_eq(
+        line, "ftpd: 3 sessions, 3 transfers (in 19.6 MiB/s, out 121 MiB/s), 1 done; 2 shown");
+    liveview_format_totals(line, sizeof line, 75, &t);
+    ck_assert_str_eq(line, "ftpd: 3 sessions, 3 transfers (in 19.6 MiB/s, out 121 MiB/s); 2 shown");
+    liveview_format_totals(line, sizeof line, 65, &t);
+    ck_assert_str_eq(line, "ftpd: 3 sessions, 3 transfers (in 19.6 MiB/s, out 121 MiB/s)");
+    liveview_format_totals(line, sizeof line, 60, &t);
+    ck_assert_str_eq(line, "3 sessions, 3 transfers (in 19.6 MiB/s, out 121 MiB/s)");
+    liveview_format_totals(line, sizeof line, 40, &t);
+    ck_assert_str_eq(line, "ftpd: 3 sessions, 3 transfers");
+    liveview_format_totals(line, sizeof line, 25, &t); /* then the counts alone, then cut */
+    ck_assert_str_eq(line, "3 sessions, 3 transfers");
+    liveview_format_totals(line, sizeof line, 21, &t);
+    ck_assert_uint_eq(strlen(line), 20);
 }
 END_TEST
 
@@ -138,6 +165,7 @@ static Suite *liveview_suite(void)
     tcase_add_test(tc, test_waiting_download_says_so);
     tcase_add_test(tc, test_wide_characters_counted_as_two_cells);
     tcase_add_test(tc, test_totals_line);
+    tcase_add_test(tc, test_totals_line_narrow);
     suite_add_tcase(s, tc);
     return s;
 }
