@@ -141,14 +141,14 @@ static void data_read(stress_client *c)
     uint16_t gen = c->gen;
     while (c->gen == gen && budget > 0) {
         size_t want = run->scratch_size;
-        if (run->o->limit_rate && rate_paused(c, &want))
+        if (sc_limited(c) && rate_paused(c, &want))
             return;
         if (c->fault != F_NONE && c->cut > c->pos && c->cut - c->pos < want && !c->z)
             want = (size_t)(c->cut - c->pos);
         ssize_t n = stream_read(s, run->scratch, want);
         if (n > 0) {
             sc_touch(c);
-            if (run->o->limit_rate)
+            if (sc_limited(c))
                 ftpc_rl_consume(&c->rl, (uint64_t)n);
             if (c->z) {
                 uint64_t before = c->pos;
@@ -323,7 +323,7 @@ static void data_write(stress_client *c)
                 len = (size_t)(c->cut - c->pos);
             src = run->scratch;
         }
-        if (run->o->limit_rate && c->tls_try == 0 && rate_paused(c, &len))
+        if (sc_limited(c) && c->tls_try == 0 && rate_paused(c, &len))
             return;
         /* TLS: a write that waited must be offered again with at least as many bytes;
          * regenerating them at the same offset gives the very same bytes. */
@@ -337,7 +337,7 @@ static void data_write(stress_client *c)
         if (n > 0) {
             sc_touch(c);
             c->tls_try = 0;
-            if (run->o->limit_rate)
+            if (sc_limited(c))
                 ftpc_rl_consume(&c->rl, (uint64_t)n);
             if (c->z) {
                 c->zoff += (uint32_t)n;

@@ -96,6 +96,13 @@ static inline bool sc_is_setup(const stress_client *c)
     return (c->flags & CF_SETUP) != 0;
 }
 
+/* --limit-rate holds the simulated clients' transfers, not the set-up's: fixtures uploaded
+ * or read back at the clients' pace would keep the run from starting for minutes. */
+static inline bool sc_limited(const stress_client *c)
+{
+    return c->run->o->limit_rate != 0 && !sc_is_setup(c);
+}
+
 static inline stress_stats *sc_stats(stress_client *c)
 {
     return &c->run->st;

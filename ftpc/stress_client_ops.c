@@ -286,7 +286,7 @@ void sc_open_data(stress_client *c, int port)
     c->data = s;
     c->flags |= CF_INFLIGHT;
     run->inflight++;
-    if (run->o->limit_rate)
+    if (sc_limited(c))
         ftpc_rl_init(&c->rl, run->o->limit_rate, ev_now(run->loop));
     if (run->o->compress) {
         c->z = calloc(1, sizeof(*c->z));

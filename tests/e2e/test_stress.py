@@ -261,6 +261,19 @@ class TestStressFtpd(StressCase):
         self.assertGreater(rep["duration_s"], 1.5)
         self.assertLess(rep["duration_s"], 10)
 
+    def test_rate_limit_spares_the_set_up(self):
+        # the fixtures go up at full speed: held to --limit-rate, 4 x 512 KiB at 128 KiB/s
+        # took 4 s before the first client started; the clients' downloads are still held
+        srv = self.server()
+        rep, _, _ = self.stress(srv.url("rl"), "--clients", 1, "--iterations", 1, "--mix",
+                                "get", "--files", 4, "--size", "512K", "--limit-rate", "128K",
+                                "--no-view")
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(rep["setup_bytes"], 4 * 512 * 1024)
+        self.assertLess(rep["setup_s"], 1.5)
+        self.assertEqual(rep["ops"]["get"]["count"], 1)
+        self.assertGreater(rep["duration_s"], 3.0)
+
     def test_tls(self):
         srv = FtpdServer(args=["--tls", "--max-per-ip", "1000", "--log-level", "warn"])
         state = os.path.join(srv.base, "state")
