@@ -204,13 +204,16 @@ size_t liveview_format_totals(char *out, size_t size, int width, const liveview_
     shown[0] = '\0';
     if (tot->shown < tot->transfers)
         snprintf(shown, sizeof(shown), "; %zu shown", tot->shown);
-    /* Where the line does not fit, parts go whole, least useful first: a rate cut to
-     * "40.3 MiB/" or a count to "3 d" would misread. Only the last resort is cut. */
+    /* Where the line does not fit, parts go whole, least useful first (the label stays
+     * longest: it tells this line from the log's): a rate cut to "40.3 MiB/" or a count to
+     * "3 d" would misread. Only the last resort is cut. */
     const struct {
         bool prefix, rates, done, shown;
-    } forms[] = {{true, true, true, true},    {true, true, false, true},
-                 {true, true, false, false},  {false, true, false, false},
-                 {true, false, false, false}, {false, false, false, false}};
+    } forms[] = {{true, true, true, true},
+                 {true, true, false, true},
+                 {true, true, false, false},
+                 {true, false, false, false},
+                 {false, false, false, false}};
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         snprintf(line, sizeof(line), "%s%s%s%s%s", forms[i].prefix ? "ftpd: " : "", counts,
                  forms[i].rates ? rates : "", forms[i].done ? done : "",
