@@ -191,17 +191,38 @@ def read_lines_until(proc, pred, limit_s):
     return lines
 
 
+class StallingStorFtp(ScriptedFtp):
+    """Takes a STOR's data connection and then reads nothing: an upload that never ends (the
+    set-up's fixture upload, which --limit-rate does not slow down)."""
+
+    def command(self, s, verb, arg):
+        if verb == "CWD":
+            s.send("250 ok")
+        elif verb == "SIZE":
+            s.send("550 no such file")
+        elif verb == "STOR":
+            s.send("150 go")
+            d = s.accept_data()
+            time.sleep(self.timeout)
+            d.close()
+            return False
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressSetupPhase(StressCase):
     def test_setup_clock_runs_and_interrupt_says_so(self):
-        # One 4 MiB fixture at 1 MiB/s: the set-up takes about 4 s. Its status lines (stderr
-        # is not a terminal: one plain line a second) must show its clock running, and an
-        # interrupt during it a report that says so, with no rate over 0 s.
-        srv = self.server()
+        # One 4 MiB fixture to a server that never reads it: the set-up goes on. Its status
+        # lines (stderr is not a terminal: one plain line a second) must show its clock
+        # running, and an interrupt during it a report that says so, with no rate over 0 s.
+        srv = StallingStorFtp(sessions=4, timeout=30)
+        srv.start()
         jpath = os.path.join(self.tmp, "r.json")
-        p = subprocess.Popen([FTPC_BIN, "stress", srv.url("slow"), "--clients", "2",
-                              "--duration", "5", "--mix", "get", "--files", "1", "--size", "4M",
-                              "--limit-rate", "1M", "--json", jpath],
+        p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/slow" % srv.port,
+                              "--clients", "2", "--duration", "5", "--mix", "get", "--files",
+                              "1", "--size", "4M", "--json", jpath],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         try:
