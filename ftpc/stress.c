@@ -70,12 +70,14 @@ static void view_update(stress_main *m)
         .now_ms = ev_now(run->loop),
         .elapsed_s =
             (double)(stress_now_us() - (run->main_phase ? run->t0_us : run->setup_t0_us)) / 1e6,
-        .total_s = (double)run->o->duration_ms / 1000.0,
+        /* The set-up is not part of --duration, and its sessions are not the clients: it
+         * shows its own clock, and no client connected yet. */
+        .total_s = run->main_phase ? (double)run->o->duration_ms / 1000.0 : 0.0,
         .phase = !run->main_phase ? "setup"
                  : run->ending    ? "ending"
                                   : "run",
         .clients = run->nclients,
-        .connected = run->connected,
+        .connected = run->main_phase ? run->connected : 0,
         .inflight = run->inflight,
         .st = &run->st,
     };

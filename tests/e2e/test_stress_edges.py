@@ -238,6 +238,9 @@ class TestStressSetupPhase(StressCase):
         err = "".join(lines) + err.decode("utf-8", "replace")
         clock = [float(m) for m in re.findall(r"(?m)^stress setup ([0-9.]+) s:", err)]
         self.assertGreaterEqual(len(clock), 3, err)
+        # the set-up's session is not one of the clients: none of them has connected yet
+        self.assertEqual(re.findall(r"(?m)^stress setup [0-9.]+ s: (\d+/\d+) connected", err),
+                         ["0/2"] * len(clock), err)
         self.assertEqual(clock, sorted(clock), err)
         self.assertGreaterEqual(clock[-1], 1.5, err)
         self.assertEqual(p.returncode, 7, out + err)
