@@ -89,11 +89,12 @@ void xf_put_into_dir(ftpc_xfer *x)
 
 /* A name an NLST pattern matched may be a directory, which NLST does not tell from a file
  * (MLSD does, and its directories never get here): a refused SIZE or RETR is checked with CWD
- * (dirprobe.h) before it counts, and a directory is left out as MLSD would have left it. */
+ * (dirprobe.h) before it counts, and a directory is left out as MLSD would have left it. A
+ * name given on the command line is checked the same way, so that its failure can say it is
+ * a directory and what downloads one, rather than quote the server's refusal of SIZE. */
 bool xf_can_probe_dir(const ftpc_xfer *x, int code)
 {
-    return x->t->kind == FTPC_T_GET && x->t->nlst_match && !x->prelim && code >= 500 &&
-           x->refused_cmd == NULL;
+    return x->t->kind == FTPC_T_GET && !x->prelim && code >= 500 && x->refused_cmd == NULL;
 }
 
 static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
@@ -111,6 +112,13 @@ static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         xf_fail(x, err->status, false, "%s", err->msg);
         return;
     default:
+        if (!x->t->nlst_match) {
+            xf_fail(x, FTPC_EXIT_REMOTE, r == FTPC_PROBE_DIR,
+                    "%s is a directory, not a file (mirror URL DIR downloads a tree, "
+                    "URL/* its files)",
+                    x->t->remote[0] != '\0' ? x->t->remote : "/");
+            return;
+        }
         x->t->skipped = true;
         if (x->ctx->bars != NULL)
             ftpc_bars_file_skipped(x->ctx->bars);

@@ -460,6 +460,19 @@ class TestExitCodes(FtpcCase):
         self.assertRegex(err, r"550 .*No such file")
         self.assertEqual(os.listdir(self.tmp), [])
 
+    def test_remote_directory_named_without_slash(self):
+        # SIZE is refused for a directory; the message says what the name is and what
+        # downloads one, rather than quote the refusal; the next file still goes on the same
+        # connection, and nothing is left locally
+        self.srv.mkdir("tree")
+        data = self.srv.make_file("after.bin", 1000)
+        r = self.ftpc("get", self.srv.url("tree"), self.srv.url("after.bin"), rc=5)
+        err = r.stderr.decode()
+        self.assertIn("tree is a directory, not a file (mirror URL DIR downloads a tree", err)
+        self.assertNotIn("SIZE", err)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["after.bin"])
+        self.assertEqual(self.read_local("after.bin"), data)
+
     def test_first_failure_decides(self):
         self.srv.make_file("ok", 10)
         # missing (5) first, bad local file (6) second
