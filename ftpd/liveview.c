@@ -109,6 +109,29 @@ static size_t line_cells(int width)
     return width > 20 ? (size_t)width - 1 : 19;
 }
 
+/* "[id] user VERB " into left. */
+static void format_left(char *left, size_t size, const liveview_item *it)
+{
+    char user[128];
+    progress_sanitize(user, sizeof(user), it->user ? it->user : "-");
+    text l = {left, 0, size};
+    left[0] = '\0';
+    char id[32];
+    snprintf(id, sizeof(id), "[%lu] ", it->id);
+    put_str(&l, id);
+    put_fitted(&l, user, USER_CELLS, false, false);
+    put_str(&l, " ");
+    put_str(&l, it->verb ? it->verb : "?");
+    put_str(&l, " ");
+}
+
+size_t liveview_left_cells(const liveview_item *it)
+{
+    char left[256];
+    format_left(left, sizeof(left), it);
+    return progress_cells(left);
+}
+
 size_t liveview_format_item(char *out, size_t size, int width, const liveview_item *it)
 {
     if (size == 0)
@@ -117,17 +140,9 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
     out[0] = '\0';
     size_t w = line_cells(width);
 
-    char user[128], path[LIVEVIEW_LINE_MAX], left[256];
-    progress_sanitize(user, sizeof(user), it->user ? it->user : "-");
+    char path[LIVEVIEW_LINE_MAX], left[256];
     progress_sanitize(path, sizeof(path), it->path ? it->path : "");
-    text l = {left, 0, sizeof(left)};
-    char id[32];
-    snprintf(id, sizeof(id), "[%lu] ", it->id);
-    put_str(&l, id);
-    put_fitted(&l, user, USER_CELLS, false, false);
-    put_str(&l, " ");
-    put_str(&l, it->verb ? it->verb : "?");
-    put_str(&l, " ");
+    format_left(left, sizeof(left), it);
 
     /* Fixed-width columns after the path, as in ftpc's bars, so that the lines of a frame
      * line up and a line does not shift as its numbers change; an upload (size unknown)
@@ -164,9 +179,11 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
              eta_s);
     snprintf(variants[nvar++], sizeof(variants[0]), " %s %10s", pct_s, rate_s);
     size_t lc = progress_cells(left);
+    /* The variant is the frame's: one that fits the widest left part of the frame. */
+    size_t frame_lc = it->left_cells > lc ? it->left_cells : lc;
     int pick = nvar - 1;
     for (int i = 0; i < nvar; i++)
-        if (lc + progress_cells(variants[i]) + PATH_MIN_CELLS <= w) {
+        if (frame_lc + progress_cells(variants[i]) + PATH_MIN_CELLS <= w) {
             pick = i;
             break;
         }
@@ -304,21 +321,30 @@ static void draw(liveview *v)
     char *frame = malloc(size);
     if (frame == NULL)
         return;
-    size_t len = 0;
-    for (size_t i = 0; i < tot.shown && len + LIVEVIEW_LINE_MAX < size; i++) {
-        xfer *x = v->items[i];
-        liveview_item it = {
-            .id = x->s->id,
-            .user = session_who(x->s),
-            .verb = xfer_verb(x),
-            .path = x->vpath,
-            .done = x->done,
-            .expect = x->expect,
-            .bps = x->view_bps,
-            .waiting = x->slot.state == DLS_WAITING,
-        };
-        len += liveview_format_item(frame + len, size - len, width, &it);
-        frame[len++] = '\n';
+    size_t len = 0, left_cells = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        /* The first pass finds the widest "[id] user VERB ", the second draws the lines. */
+        for (size_t i = 0; i < tot.shown && len + LIVEVIEW_LINE_MAX < size; i++) {
+            xfer *x = v->items[i];
+            liveview_item it = {
+                .id = x->s->id,
+                .user = session_who(x->s),
+                .verb = xfer_verb(x),
+                .path = x->vpath,
+                .done = x->done,
+                .expect = x->expect,
+                .bps = x->view_bps,
+                .waiting = x->slot.state == DLS_WAITING,
+                .left_cells = left_cells,
+            };
+            if (pass == 0) {
+                size_t lc = liveview_left_cells(&it);
+                left_cells = lc > left_cells ? lc : left_cells;
+                continue;
+            }
+            len += liveview_format_item(frame + len, size - len, width, &it);
+            frame[len++] = '\n';
+        }
     }
     len += liveview_format_totals(frame + len, size - len, width, &tot);
     frame[len] = '\0';

@@ -24,6 +24,9 @@ typedef struct liveview_item {
     long long expect; /* payload bytes the transfer will move; -1 unknown (uploads) */
     double bps;       /* current rate */
     bool waiting;     /* in line for a download slot */
+    /* The widest "[id] user VERB " of the frame (liveview_left_cells), so that every line
+     * of it keeps or drops the same columns and they line up; 0: this line's own. */
+    size_t left_cells;
 } liveview_item;
 
 /* The whole server at a glance. */
@@ -43,6 +46,8 @@ void liveview_stop(liveview *v);
 /* A transfer's line, at most width - 1 cells (so the terminal never wraps it), into out.
  * Control characters of client-chosen text show as '?'. Returns the byte length. */
 size_t liveview_format_item(char *out, size_t size, int width, const liveview_item *it);
+/* The cells of it's "[id] user VERB " part, which comes before the path. */
+size_t liveview_left_cells(const liveview_item *it);
 /* The total line, at most width - 1 cells. Returns the byte length. */
 size_t liveview_format_totals(char *out, size_t size, int width, const liveview_totals *t);
 
