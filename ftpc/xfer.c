@@ -290,6 +290,11 @@ void xf_after_type(ftpc_xfer *x)
             xf_fail(x, FTPC_EXIT_LOCAL, false, "%s: %s", t->local, strerror(errno));
             return;
         }
+        if (S_ISDIR(st.st_mode)) {
+            xf_fail(x, FTPC_EXIT_LOCAL, true,
+                    "%s is a directory, not a file (mirror -R DIR URL uploads a tree)", t->local);
+            return;
+        }
         if (!S_ISREG(st.st_mode)) {
             xf_fail(x, FTPC_EXIT_LOCAL, true, "%s is not a regular file", t->local);
             return;

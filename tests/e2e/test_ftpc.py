@@ -473,6 +473,13 @@ class TestExitCodes(FtpcCase):
         self.assertEqual(sorted(os.listdir(self.tmp)), ["after.bin"])
         self.assertEqual(self.read_local("after.bin"), data)
 
+    def test_put_of_a_local_directory(self):
+        os.makedirs(self.local("tree/sub"))
+        r = self.ftpc("put", "tree", self.srv.url("/"), rc=6)
+        self.assertIn(b"tree is a directory, not a file (mirror -R DIR URL uploads a tree)",
+                      r.stderr)
+        self.assertFalse(self.srv.exists("tree"))
+
     def test_first_failure_decides(self):
         self.srv.make_file("ok", 10)
         # missing (5) first, bad local file (6) second
