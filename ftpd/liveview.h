@@ -46,7 +46,7 @@ void liveview_stop(liveview *v);
 /* A transfer's line, at most width - 1 cells (so the terminal never wraps it), into out.
  * Control characters of client-chosen text show as '?'. Returns the byte length. */
 size_t liveview_format_item(char *out, size_t size, int width, const liveview_item *it);
-/* The cells of it's "[id] user VERB " part, which comes before the path. */
+/* The cells of the "[id] user VERB " part of its line, which comes before the path. */
 size_t liveview_left_cells(const liveview_item *it);
 /* The total line, at most width - 1 cells. Returns the byte length. */
 size_t liveview_format_totals(char *out, size_t size, int width, const liveview_totals *t);
