@@ -8,8 +8,6 @@ char *str_trim(char *s);
  * -1 and leaves *out alone. */
 int str_to_long(const char *s, long lo, long hi, long *out);
 
-/* Edit distance (insertions, deletions, substitutions) between a and b; any value above
- * cap comes back as cap + 1, as does a word longer than 63 bytes. */
 /* A rate in bytes per second as ftpc's --limit-rate and ftpd's --max-rate take it: "500",
  * "200k", "1.5M", "2G" (k, M, G: powers of 1024, either case), with an optional "B" or "B/s"
  * after the suffix ("10kB", "3MB/s"). "0" (in any of these forms) gives 0; a value between
@@ -17,6 +15,8 @@ int str_to_long(const char *s, long lo, long hi, long *out);
  * *out alone. */
 int str_parse_rate(const char *s, unsigned long long *out);
 
+/* Edit distance (insertions, deletions, substitutions) between a and b; any value above
+ * cap comes back as cap + 1, as does a word longer than 63 bytes. */
 unsigned str_distance(const char *a, const char *b, unsigned cap);
 
 struct option;
