@@ -1,6 +1,13 @@
 # Run by ctest (install_layout): installs the build into PREFIX and checks that each program
 # and its manual page are where `cmake --install` users look for them, and that the
-# installed programs run.
+# installed programs run. SBINDIR, BINDIR and MANDIR are the build's CMAKE_INSTALL_* values.
+foreach(dir ${SBINDIR} ${BINDIR} ${MANDIR})
+  if(IS_ABSOLUTE ${dir})
+    # --prefix does not move an absolute directory: installing would write outside PREFIX
+    message(STATUS "skipped: ${dir} is absolute, so the install would leave ${PREFIX}")
+    return()
+  endif()
+endforeach()
 file(REMOVE_RECURSE ${PREFIX})
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${PREFIX}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
@@ -8,12 +15,11 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "cmake --install failed (${rc}):\n${out}")
 endif()
 
-include(GNUInstallDirs)
-set(expected ${CMAKE_INSTALL_SBINDIR}/ftpd ${CMAKE_INSTALL_MANDIR}/man8/ftpd.8)
-set(programs ${CMAKE_INSTALL_SBINDIR}/ftpd)
+set(expected ${SBINDIR}/ftpd ${MANDIR}/man8/ftpd.8)
+set(programs ${SBINDIR}/ftpd)
 if(WITH_FTPC)
-  list(APPEND expected ${CMAKE_INSTALL_BINDIR}/ftpc ${CMAKE_INSTALL_MANDIR}/man1/ftpc.1)
-  list(APPEND programs ${CMAKE_INSTALL_BINDIR}/ftpc)
+  list(APPEND expected ${BINDIR}/ftpc ${MANDIR}/man1/ftpc.1)
+  list(APPEND programs ${BINDIR}/ftpc)
 endif()
 foreach(f ${expected})
   if(NOT EXISTS ${PREFIX}/${f})
