@@ -749,6 +749,20 @@ class ServerTestCase(unittest.TestCase):
         self.addCleanup(srv.stop)
         return srv
 
+    def begin_transfer(self, line, rest=None):
+        """A logged-in binary session on a passive data connection whose `line` (RETR,
+        STOR, APPE, STOU ..., after REST rest if given) got its 150, so the transfer has
+        begun: (control, data socket, the 150's text)."""
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        if rest is not None:
+            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
+        code, text = c.cmd(line, timeout=20)
+        self.assertEqual(code, 150, text)
+        return c, ds, text
+
     def assertLogged(self, pattern, timeout=5.0):
         """The server's log has a line matching the regex `pattern`. Waits for it: a reader
         thread collects the log, and a client that has just exited may have read the 226

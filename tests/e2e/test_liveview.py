@@ -56,18 +56,8 @@ class TestLiveViewOn(ServerTestCase):
         self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 0 transfers \(in 0 B/s, out 0 B/s\),"
                                           r" 1 done", timeout=5), self.srv.log_text()[-3000:])
 
-    def start(self, command):
-        """A logged-in binary session whose data command got its 150: (control, data socket)."""
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        ds = c.pasv()
-        code, text = c.cmd(command)
-        self.assertEqual(code, 150, text)
-        return c, ds
-
     def test_upload_line_has_bytes_but_no_percent(self):
-        c, ds = self.start("STOR up.bin")
+        c, ds, _ = self.begin_transfer("STOR up.bin")
         data = data_bytes(3 << 20, seed=5)
         ds.sendall(data)
         line = self.srv.wait_log(r"\[\d+\] alice STOR /up\.bin +-- +3\.00 MiB ", timeout=5)
@@ -81,7 +71,7 @@ class TestLiveViewOn(ServerTestCase):
         self.assertIn("served 1 transfer: 3145728 bytes in, 0 bytes out", self.srv.log_text())
 
     def test_hostile_names_cannot_reach_the_terminal(self):
-        c, ds = self.start("STOR evil\x1b[2Jname.bin")
+        c, ds, _ = self.begin_transfer("STOR evil\x1b[2Jname.bin")
         ds.sendall(b"x" * 100000)
         line = self.srv.wait_log(r"alice STOR /evil\?\[2Jname\.bin ", timeout=5)
         self.assertTrue(line, self.srv.log_text()[-3000:])

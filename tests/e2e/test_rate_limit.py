@@ -123,13 +123,8 @@ class TestUserRate(ServerTestCase, RateCase):
 
     def test_stat_and_live_view_during_a_limited_download(self):
         data = self.srv.make_file("s.bin", self.SIZE, seed=6)
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        ds = c.pasv()
         t0 = time.monotonic()
-        code, text = c.cmd("RETR s.bin")
-        self.assertEqual(code, 150, text)
+        c, ds, _ = self.begin_transfer("RETR s.bin")
         got = recv_exactly(ds, 512 * KIB)
         t1 = time.monotonic()
         code, text = c.cmd("STAT", timeout=5)
@@ -228,15 +223,6 @@ class TestEachTransferItsOwnRate(ServerTestCase, RateCase):
 class TestPausedTransferControl(ServerTestCase, RateCase):
     server_kwargs = {"args": ["--max-rate", "512k"]}
 
-    def start(self, command):
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        ds = c.pasv()
-        code, text = c.cmd(command)
-        self.assertEqual(code, 150, text)
-        return c, ds
-
     def assert_paced(self, c, t0, size):
         """STAT: the transfer is held to its rate (not merely by a client that stopped
         reading): it has moved no more than the rate allowed since t0."""
@@ -257,7 +243,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
     def test_abor_of_a_paused_download(self):
         self.srv.make_file("big.bin", 8 * MIB, seed=11)
         t0 = time.monotonic()
-        c, ds = self.start("RETR big.bin")
+        c, ds, _ = self.begin_transfer("RETR big.bin")
         recv_exactly(ds, 256 * KIB)
         self.assert_paced(c, t0, 8 * MIB)
         self.abor(c)
@@ -266,7 +252,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
 
     def test_abor_of_a_paused_upload(self):
         t0 = time.monotonic()
-        c, ds = self.start("STOR up.bin")
+        c, ds, _ = self.begin_transfer("STOR up.bin")
         ds.sendall(data_bytes(MIB, seed=12))  # lands in the sockets' buffers
         time.sleep(0.3)
         self.assert_paced(c, t0, MIB)
@@ -277,7 +263,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
     def test_a_dropped_data_connection_ends_a_paused_download(self):
         self.srv.make_file("big.bin", 8 * MIB, seed=13)
         t0 = time.monotonic()
-        c, ds = self.start("RETR big.bin")
+        c, ds, _ = self.begin_transfer("RETR big.bin")
         recv_exactly(ds, 256 * KIB)
         self.assert_paced(c, t0, 8 * MIB)
         t0 = time.monotonic()
@@ -291,7 +277,7 @@ class TestPausedTransferControl(ServerTestCase, RateCase):
         size = 3 * MIB // 2
         data = self.srv.make_file("q.bin", size, seed=14)
         t0 = time.monotonic()
-        c, ds = self.start("RETR q.bin")
+        c, ds, _ = self.begin_transfer("RETR q.bin")
         got = recv_exactly(ds, 128 * KIB)
         c.send("QUIT\r\n")
         got += recv_all(ds)

@@ -22,14 +22,7 @@ class UploadSafetyBase(ServerTestCase):
         """Starts an upload of name on a raw session and sends part; returns (control, data)
         once the server has written at least expect_size bytes (default len(part) plus the
         REST offset) into its hidden file."""
-        c = self.srv.control()
-        c.login()
-        self.assertEqual(c.cmd("TYPE I")[0], 200)
-        ds = c.pasv()
-        if rest is not None:
-            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
-        code, text = c.cmd(cmd + " " + name)
-        self.assertIn(code, (125, 150), text)
+        c, ds, _ = self.begin_transfer(cmd + " " + name, rest)
         ds.sendall(part)
         want = expect_size if expect_size is not None else len(part) + (rest or 0)
         directory = os.path.dirname(self.srv.local(name))
@@ -890,19 +883,6 @@ class TestSessionsOnOneFile(UploadSafetyBase):
     nothing. The order is forced by the replies: the append has its 150 before the other
     session acts, and ends after the other session's reply."""
 
-    def open_upload(self, line, rest=None):
-        """Sends line (STOR/APPE/STOU ...) on a raw session; returns (control, data socket,
-        150 text) once the server has answered 150, i.e. the upload has begun."""
-        c = self.srv.control()
-        c.login()
-        self.assertEqual(c.cmd("TYPE I")[0], 200)
-        ds = c.pasv()
-        if rest is not None:
-            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
-        code, text = c.cmd(line, timeout=20)
-        self.assertIn(code, (125, 150), text)
-        return c, ds, text
-
     def finish(self, c, ds, data):
         ds.sendall(data)
         ds.close()
@@ -917,7 +897,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
     def test_stor_during_appe_is_not_undone(self):
         base, tail, other = data_bytes(100000, 70), data_bytes(30000, 71), data_bytes(5000, 72)
         self.srv.write("log.bin", base)
-        c, ds, _ = self.open_upload("APPE log.bin")
+        c, ds, _ = self.begin_transfer("APPE log.bin")
         ds.sendall(tail[:10000])
         f = self.srv.ftp()
         self.assertTrue(stor(f, "log.bin", other).startswith("226"))
@@ -930,7 +910,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
 
     def test_dele_during_appe_stays_deleted(self):
         self.srv.write("log.bin", data_bytes(50000, 73))
-        c, ds, _ = self.open_upload("APPE log.bin")
+        c, ds, _ = self.begin_transfer("APPE log.bin")
         f = self.srv.ftp()
         self.assertEqual(reply(f, "DELE log.bin")[0], 250)
         self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
@@ -942,7 +922,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         other = data_bytes(7000, 75)
         self.srv.write("log.bin", base)
         self.srv.write("new.bin", other)
-        c, ds, _ = self.open_upload("APPE log.bin")
+        c, ds, _ = self.begin_transfer("APPE log.bin")
         f = self.srv.ftp()
         self.assertEqual(reply(f, "RNFR log.bin")[0], 350)
         self.assertEqual(reply(f, "RNTO moved.bin")[0], 250)
@@ -957,7 +937,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         # APPE of a name without a file creates it; a file stored under that name meanwhile
         # must not be replaced by it
         other = data_bytes(9000, 76)
-        c, ds, _ = self.open_upload("APPE fresh.bin")
+        c, ds, _ = self.begin_transfer("APPE fresh.bin")
         f = self.srv.ftp()
         self.assertTrue(stor(f, "fresh.bin", other).startswith("226"))
         self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
@@ -969,7 +949,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         base = data_bytes(80000, 77)
         other = data_bytes(6000, 78)
         self.srv.write("r.bin", base)
-        c, ds, _ = self.open_upload("STOR r.bin", rest=40000)
+        c, ds, _ = self.begin_transfer("STOR r.bin", rest=40000)
         f = self.srv.ftp()
         self.assertTrue(stor(f, "r.bin", other).startswith("226"))
         self.assert_refused_as_changed(self.finish(c, ds, b"t" * 20000))
@@ -980,7 +960,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         base, tail = data_bytes(60000, 79), data_bytes(20000, 80)
         self.srv.write("log.bin", base)
         self.srv.write("x.bin", b"x")
-        c, ds, _ = self.open_upload("APPE log.bin")
+        c, ds, _ = self.begin_transfer("APPE log.bin")
         f = self.srv.ftp()
         self.assertEqual(retr(f, "log.bin"), base)
         self.assertTrue(stor(f, "x.bin", b"y").startswith("226"))
@@ -991,8 +971,8 @@ class TestSessionsOnOneFile(UploadSafetyBase):
 
     def test_stou_with_one_suggestion_at_once_gets_two_names(self):
         a, b = data_bytes(30000, 81), data_bytes(40000, 82)
-        c1, d1, t1 = self.open_upload("STOU u.txt")
-        c2, d2, t2 = self.open_upload("STOU u.txt")
+        c1, d1, t1 = self.begin_transfer("STOU u.txt")
+        c2, d2, t2 = self.begin_transfer("STOU u.txt")
         n1, n2 = t1.split("FILE: ", 1)[1].strip(), t2.split("FILE: ", 1)[1].strip()
         self.assertNotEqual(n1, n2)
         self.assertEqual(self.finish(c1, d1, a)[0], 226)
@@ -1002,7 +982,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
 
     def test_stou_never_replaces_a_file_stored_meanwhile(self):
         other = data_bytes(3000, 83)
-        c, ds, text = self.open_upload("STOU v.txt")
+        c, ds, text = self.begin_transfer("STOU v.txt")
         name = text.split("FILE: ", 1)[1].strip().lstrip("/")
         f = self.srv.ftp()
         self.assertTrue(stor(f, name, other).startswith("226"))
@@ -1032,7 +1012,7 @@ class TestSessionsOnOneFile(UploadSafetyBase):
 
     def test_rmd_of_a_folder_with_an_upload_running(self):
         self.srv.mkdir("box")
-        c, ds, _ = self.open_upload("STOR box/in.bin")
+        c, ds, _ = self.begin_transfer("STOR box/in.bin")
         ds.sendall(b"i" * 10000)
         f = self.srv.ftp()
         code, text = reply(f, "RMD box")  # it looks empty: say why it stays
