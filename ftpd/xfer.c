@@ -609,23 +609,23 @@ static void pump_out(xfer *x)
     size_t budget = XFER_WAKEUP_BUDGET;
     bool direct = x->kind == XK_RETR && !x->ascii && x->data.ops->sendfile;
     /* A download held to a rate is never fast alone: it keeps the shared settings. */
-    bool limited = ratecap_on(&x->rate);
-    bool alone = direct && !limited && runs_alone(x);
+    bool capped = ratecap_on(&x->rate);
+    bool alone = direct && !capped && runs_alone(x);
     if (alone) {
         budget = XFER_LONE_BUDGET;
         if (!x->lone_congestion)
             set_lone_congestion(x);
     }
-    if (limited && budget > xfer_rate_room(x))
+    if (capped && budget > xfer_rate_room(x))
         budget = xfer_rate_room(x); /* sendfile's chunk and the buffer's writes stay within it */
     while (budget > 0) {
         if (!buf_empty(&x->fbuf)) {
             size_t len = buf_len(&x->fbuf);
-            /* Unlimited, a whole buffer goes (budget is a turn's soft bound); limited, a byte
+            /* Uncapped, a whole buffer goes (budget is a turn's soft bound); capped, a byte
              * beyond the budget would run ahead of the rate. A TLS write that must be retried
              * (EAGAIN) is retried with at least as much: nothing is spent meanwhile, and the
              * tokens only grow. */
-            if (limited && len > budget)
+            if (capped && len > budget)
                 len = budget;
             ssize_t n = stream_write(&x->data, buf_head(&x->fbuf), len);
             if (n < 0) {
@@ -645,9 +645,10 @@ static void pump_out(xfer *x)
         }
         if (direct) {
             off_t left = x->total - x->offset;
-            /* A limited stream writes small chunks: corked, on loopback (64 KiB segments) each
-             * would wait up to the cork's 200 ms, and the steady pace would turn into bursts. */
-            if (!limited)
+            /* Held to a rate, a stream writes small chunks: corked, on loopback (64 KiB
+             * segments) each would wait up to the cork's 200 ms, and the pace would turn into
+             * bursts. */
+            if (!capped)
                 shape_stream(x, alone, left);
             size_t chunk = (size_t)left < budget ? (size_t)left : budget;
             ssize_t n = x->data.ops->sendfile(&x->data, x->file_fd, &x->offset, chunk);
@@ -869,8 +870,8 @@ static void pump_in(xfer *x)
         return;
     }
     size_t budget = XFER_WAKEUP_BUDGET;
-    bool limited = ratecap_on(&x->rate);
-    if (limited && budget > xfer_rate_room(x))
+    bool capped = ratecap_on(&x->rate);
+    if (capped && budget > xfer_rate_room(x))
         budget = xfer_rate_room(x);
     while (budget > 0) {
         size_t avail;
@@ -879,7 +880,7 @@ static void pump_in(xfer *x)
             xfer_fail_local(x, ENOMEM);
             return;
         }
-        if (limited && avail > budget)
+        if (capped && avail > budget)
             avail = budget; /* TLS keeps the rest of a record for the next turn */
         ssize_t n = stream_read(&x->data, tail, avail);
         if (n > 0) {
@@ -986,8 +987,8 @@ static void pump(xfer *x)
     }
     /* A turn needs a worthwhile chunk of the rate's tokens; a writer's move out took its
      * share when it went (pump_in_offload). */
-    bool limited = ratecap_on(&x->rate) && !x->writing;
-    if (limited) {
+    bool capped = ratecap_on(&x->rate) && !x->writing;
+    if (capped) {
         ratecap_refill(&x->rate, ev_now(loop_of(x)));
         if (!ratecap_ready(&x->rate)) {
             rate_pause(x);
@@ -1001,7 +1002,7 @@ static void pump(xfer *x)
         pump_out(x);
     if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
         return;
-    if (limited && !x->writing && !ratecap_ready(&x->rate)) {
+    if (capped && !x->writing && !ratecap_ready(&x->rate)) {
         rate_pause(x); /* spent: no socket event until the tokens are back */
         return;
     }
