@@ -61,7 +61,7 @@ def timed(fn, *args):
 
 class TestUserRate(ServerTestCase, RateCase):
     server_kwargs = {"args": ["--max-rate", "512k", "--progress", "on"]}
-    SIZE = 2 * MIB
+    SIZE = MIB  # 2 s at the rate: enough to tell, short enough for the suite
 
     def test_download_ftplib(self):
         data = self.srv.make_file("a.bin", self.SIZE, seed=1)
@@ -69,7 +69,8 @@ class TestUserRate(ServerTestCase, RateCase):
         got, secs = timed(retr, f, "a.bin")
         self.assertEqual(got, data)
         self.assertRate(secs, self.SIZE, RATE, "RETR")
-        self.assertTrue(self.srv.wait_log(r"RETR /a\.bin ok: 2097152 bytes .*held to 512 KiB/s"))
+        self.assertTrue(self.srv.wait_log(r"RETR /a\.bin ok: %d bytes .*held to 512 KiB/s"
+                                          % self.SIZE))
 
     def test_upload_ftplib(self):
         data = data_bytes(self.SIZE, seed=2)
@@ -122,7 +123,7 @@ class TestUserRate(ServerTestCase, RateCase):
         self.assertRate(secs, size, 64 * KIB, "LIST")
 
     def test_stat_and_live_view_during_a_limited_download(self):
-        data = self.srv.make_file("s.bin", self.SIZE, seed=6)
+        data = self.srv.make_file("s.bin", 2 * MIB, seed=6)  # 4 s: time for 8 frames
         t0 = time.monotonic()
         c, ds, _ = self.begin_transfer("RETR s.bin")
         got = recv_exactly(ds, 512 * KIB)
@@ -318,7 +319,7 @@ def random_bytes(size, seed):
 class TestModeZRate(ServerTestCase, RateCase):
     """MODE Z counts the compressed bytes on the data connection."""
     server_kwargs = {"args": ["--max-rate", "512k"]}
-    SIZE = 3 * MIB // 2
+    SIZE = MIB
 
     def zftp(self):
         f = self.srv.ftp()
@@ -374,7 +375,7 @@ class TestModeZRate(ServerTestCase, RateCase):
 
 class TestTlsRate(TlsServerMixin, RateCase):
     server_kwargs = {"args": ["--max-rate", "512k"]}
-    SIZE = 3 * MIB // 2
+    SIZE = MIB
 
     def test_download_and_upload(self):
         data = self.srv.make_file("t.bin", self.SIZE, seed=19)
