@@ -583,7 +583,10 @@ void cmd_stou(session *s, const char *arg)
             return;
         if (vfs_stat(&s->vfs, vpath, &st) == 0)
             continue; /* taken */
-        if (errno == ENOENT) {
+        int err = errno;
+        if (err == ENOENT && upload_resume_size(&s->vfs, vpath) >= 0)
+            continue; /* an interrupted upload's, which its client may resume: taken too */
+        if (err == ENOENT) {
             /* A free name may still be another STOU's, whose file is not there until its
              * end: each holds its name (as an append holds its file) until then, and its
              * commit never replaces a file that took the name meanwhile (UPLOAD_UNIQUE). */
@@ -596,7 +599,7 @@ void cmd_stou(session *s, const char *arg)
             start_upload(s, "STOU", vpath, UPLOAD_UNIQUE, 0);
             return;
         }
-        reply_errno(s, errno, "STOU", arg); /* no such folder, not allowed: no name will do */
+        reply_errno(s, err, "STOU", arg); /* no such folder, not allowed: no name will do */
         return;
     }
     session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");

@@ -258,6 +258,23 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(f.size("log.txt"), len(old) + len(b"appended"))
         self.assertEqual(self.srv.internal_files(), [])
 
+    def test_stou_does_not_take_a_name_an_interrupted_upload_may_resume(self):
+        full = data_bytes(200000, 86)
+        c, ds = self.begin_upload("first.bin", full[:120000])  # no file of that name before
+        self.kill_client(c, ds)
+        c, ds, text = self.begin_transfer("STOU first.bin")
+        ds.sendall(b"unique")
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        name = text.split("FILE: ", 1)[1].strip().lstrip("/")
+        self.assertNotEqual(name, "first.bin")
+        self.assertEqual(self.srv.read(name), b"unique")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        stor(f, "first.bin", full[120000:], rest=120000)  # the resume point is still there
+        self.assertEqual(sha(self.srv.read("first.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_fresh_stor_after_partial_wins(self):
         c, ds = self.begin_upload("p.bin", b"p" * 80000)
         self.kill_client(c, ds)
