@@ -110,6 +110,11 @@ static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *use
                      users->v[i].name, cfg->users_file);
 }
 
+static void users_reloaded(server *srv, const ftpd_users *users)
+{
+    warn_shadowed_accounts(srv->cfg, users);
+}
+
 typedef struct running {
     server *srv;
     ftpd_users *users; /* the table srv->users points at */
@@ -124,8 +129,7 @@ static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
             log_info("signal %u: stopping", si.ssi_signo);
             ev_stop(loop);
         } else if (si.ssi_signo == SIGHUP) {
-            reload_users(r->srv, r->users);
-            warn_shadowed_accounts(r->srv->cfg, r->users);
+            reload_users(r->srv, r->users, users_reloaded);
             reload_xferlog(r->srv);
             ftps_reload(r->srv);
         }

@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "session.h"
+#include "workq.h"
 
 static bool same_account(const ftpd_user *a, const ftpd_user *b)
 {
@@ -28,33 +30,49 @@ static size_t sessions_on_old_rights(const server *srv, const ftpd_users *fresh)
     return n;
 }
 
-void reload_users(server *srv, ftpd_users *users)
-{
-    const char *path = srv->cfg->users_file;
-    if (!path) {
-        log_info("SIGHUP: no users file to read again (anonymous access only)");
-        return;
-    }
+typedef struct reload_job {
+    server *srv;
+    ftpd_users *users; /* the table srv->users points at */
+    reload_loaded_fn loaded;
     ftpd_users fresh;
+    int rc; /* users_load's, set on the worker */
     char err[512];
-    if (users_load(path, &fresh, err, sizeof err) < 0) {
-        log_error("SIGHUP: %s; the accounts stay as they were", err);
+    bool again; /* another SIGHUP came while this one was read */
+} reload_job;
+
+/* On a worker: the file may be long (a home resolved per account) or on a slow filesystem,
+ * and the loop must not wait for it. */
+static void load_fn(void *arg)
+{
+    reload_job *j = arg;
+    j->rc = users_load(j->srv->cfg->users_file, &j->fresh, j->err, sizeof j->err);
+}
+
+static void apply(reload_job *j)
+{
+    server *srv = j->srv;
+    ftpd_users *users = j->users;
+    const char *path = srv->cfg->users_file;
+    if (j->rc < 0) {
+        log_error("SIGHUP: %s; the accounts stay as they were", j->err);
         return;
     }
     size_t added = 0, removed = 0, changed = 0;
-    for (size_t i = 0; i < fresh.n; i++) {
-        const ftpd_user *old = users_find(users, fresh.v[i].name);
+    for (size_t i = 0; i < j->fresh.n; i++) {
+        const ftpd_user *old = users_find(users, j->fresh.v[i].name);
         added += old == NULL;
-        changed += old != NULL && !same_account(old, &fresh.v[i]);
+        changed += old != NULL && !same_account(old, &j->fresh.v[i]);
     }
     for (size_t i = 0; i < users->n; i++)
-        removed += users_find(&fresh, users->v[i].name) == NULL;
-    size_t on_old = sessions_on_old_rights(srv, &fresh);
+        removed += users_find(&j->fresh, users->v[i].name) == NULL;
+    size_t on_old = sessions_on_old_rights(srv, &j->fresh);
 
     /* Nothing else points into the table: sessions keep names, not entries, and password
      * checks on the workers hold copies of their hashes. */
     users_free(users);
-    *users = fresh;
+    *users = j->fresh;
+    j->fresh = (ftpd_users){0};
+    j->rc = -1; /* nothing left to free */
     log_info("SIGHUP: %s read again: %zu account%s (%zu added, %zu removed, %zu changed)", path,
              users->n, users->n == 1 ? "" : "s", added, removed, changed);
     if (on_old > 0)
@@ -62,6 +80,67 @@ void reload_users(server *srv, ftpd_users *users)
                  "the old rights until %s out",
                  on_old, on_old == 1 ? "" : "s", on_old == 1 ? "s" : "",
                  on_old == 1 ? "it logs" : "they log");
+    if (j->loaded)
+        j->loaded(srv, users);
+}
+
+static void load_done(void *arg);
+
+static int submit(reload_job *j)
+{
+    j->rc = -1;
+    j->again = false;
+    snprintf(j->err, sizeof j->err, "the users file was not read");
+    return workq_submit(server_work_queue(j->srv), load_fn, load_done, j);
+}
+
+static void load_done(void *arg)
+{
+    reload_job *j = arg;
+    apply(j);
+    if (j->again && submit(j) == 0) /* the file may have changed after this read began */
+        return;
+    j->srv->users_reload = NULL;
+    free(j);
+}
+
+void reload_users(server *srv, ftpd_users *users, reload_loaded_fn loaded)
+{
+    if (!srv->cfg->users_file) {
+        log_info("SIGHUP: no users file to read again (anonymous access only)");
+        return;
+    }
+    if (srv->users_reload) {
+        srv->users_reload->again = true;
+        return;
+    }
+    reload_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        log_error("SIGHUP: out of memory; the accounts stay as they were");
+        return;
+    }
+    j->srv = srv;
+    j->users = users;
+    j->loaded = loaded;
+    if (submit(j) < 0) {
+        log_error("SIGHUP: cannot queue the reading of the users file (%s); the accounts stay "
+                  "as they were",
+                  strerror(errno));
+        free(j);
+        return;
+    }
+    srv->users_reload = j;
+}
+
+void reload_discard(server *srv)
+{
+    reload_job *j = srv->users_reload;
+    if (!j)
+        return;
+    if (j->rc == 0)
+        users_free(&j->fresh);
+    free(j);
+    srv->users_reload = NULL;
 }
 
 void reload_xferlog(server *srv)

@@ -9,6 +9,7 @@
 #include "ftps.h"
 #include "log.h"
 #include "net.h"
+#include "reload.h"
 #include "session.h"
 #include "upwriter.h"
 #include "xfer.h"
@@ -311,6 +312,7 @@ void server_shutdown(server *srv)
         workq_free(srv->wq_fg);
         srv->wq_fg = NULL;
     }
+    reload_discard(srv);    /* a SIGHUP's reading the pool did not deliver */
     upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
     srv->uw = NULL;
     while (srv->close_jobs) { /* undelivered: run (fd closed) or dropped (still open) */

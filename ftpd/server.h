@@ -15,6 +15,7 @@
 typedef struct session session;
 struct ssl_ctx_st;
 struct close_job;
+struct reload_job;
 
 typedef struct server {
     const ftpd_config *cfg;
@@ -39,10 +40,11 @@ typedef struct server {
     struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
     size_t running_transfers;
-    dlslots dl_slots;             /* downloads to clients on this host fed at once */
-    ev_timer dl_tick;             /* runs dlslots_tick while a download waits for a slot */
-    struct close_job *close_jobs; /* server_close_later jobs not yet delivered */
-    appendlocks append_locks;     /* files an APPE or a resumed STOR is building on */
+    dlslots dl_slots;                /* downloads to clients on this host fed at once */
+    ev_timer dl_tick;                /* runs dlslots_tick while a download waits for a slot */
+    struct close_job *close_jobs;    /* server_close_later jobs not yet delivered */
+    appendlocks append_locks;        /* files an APPE or a resumed STOR is building on */
+    struct reload_job *users_reload; /* SIGHUP's reading of the users file, while it runs */
 } server;
 
 /* The pool for a password check or other slow work submitted now. While transfers run it is
