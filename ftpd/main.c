@@ -115,23 +115,18 @@ static void users_reloaded(server *srv, const ftpd_users *users)
     warn_shadowed_accounts(srv->cfg, users);
 }
 
-typedef struct running {
-    server *srv;
-    ftpd_users *users; /* the table srv->users points at */
-} running;
-
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
-    running *r = ud;
+    server *srv = ud;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
         if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
             log_info("signal %u: stopping", si.ssi_signo);
             ev_stop(loop);
         } else if (si.ssi_signo == SIGHUP) {
-            reload_users(r->srv, r->users, users_reloaded);
-            reload_xferlog(r->srv);
-            ftps_reload(r->srv);
+            reload_users(srv, users_reloaded);
+            reload_xferlog(srv);
+            ftps_reload(srv);
         }
     }
 }
@@ -192,8 +187,7 @@ int main(int argc, char **argv)
     check_demo_upload_dir(&cfg, &users);
     if (server_start(&srv) < 0)
         goto out;
-    running run = {.srv = &srv, .users = &users};
-    ev_add(loop, sfd, EV_READ, signal_cb, &run);
+    ev_add(loop, sfd, EV_READ, signal_cb, &srv);
     log_startup("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
     liveview *view = liveview_start(&srv);
     recovery *rec = recovery_start(&users);

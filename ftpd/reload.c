@@ -32,7 +32,6 @@ static size_t sessions_on_old_rights(const server *srv, const ftpd_users *fresh)
 
 typedef struct reload_job {
     server *srv;
-    ftpd_users *users; /* the table srv->users points at */
     reload_loaded_fn loaded;
     ftpd_users fresh;
     int rc; /* users_load's, set on the worker */
@@ -51,7 +50,7 @@ static void load_fn(void *arg)
 static void apply(reload_job *j)
 {
     server *srv = j->srv;
-    ftpd_users *users = j->users;
+    ftpd_users *users = srv->users;
     const char *path = srv->cfg->users_file;
     if (j->rc < 0) {
         log_error("SIGHUP: %s; the accounts stay as they were", j->err);
@@ -104,7 +103,7 @@ static void load_done(void *arg)
     free(j);
 }
 
-void reload_users(server *srv, ftpd_users *users, reload_loaded_fn loaded)
+void reload_users(server *srv, reload_loaded_fn loaded)
 {
     if (!srv->cfg->users_file) {
         log_info("SIGHUP: no users file to read again (anonymous access only)");
@@ -120,7 +119,6 @@ void reload_users(server *srv, ftpd_users *users, reload_loaded_fn loaded)
         return;
     }
     j->srv = srv;
-    j->users = users;
     j->loaded = loaded;
     if (submit(j) < 0) {
         log_error("SIGHUP: cannot queue the reading of the users file (%s); the accounts stay "

@@ -12,10 +12,10 @@
 
 typedef void (*reload_loaded_fn)(server *srv, const ftpd_users *users);
 
-/* Reads the users file again on a worker, then, on the loop, replaces *users (the table
- * srv->users points at) with it, logs what changed (or why the file was not taken) and calls
- * loaded. A SIGHUP during a read reads the file once more after it. */
-void reload_users(server *srv, ftpd_users *users, reload_loaded_fn loaded);
+/* Reads the users file again on a worker, then, on the loop, replaces the contents of
+ * srv->users with it, logs what changed (or why the file was not taken) and calls loaded. A
+ * SIGHUP during a read reads the file once more after it. */
+void reload_users(server *srv, reload_loaded_fn loaded);
 /* Frees a reload the pool did not deliver (at shutdown, after the pool is gone). */
 void reload_discard(server *srv);
 /* Reopens the transfer log by its name; if that fails the old one stays open. */

@@ -21,7 +21,7 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long dl_tick_cb(ev_loop *loop, ev_timer *t, void *ud);
 
-int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev_loop *loop)
+int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop *loop)
 {
     memset(srv, 0, sizeof *srv);
     srv->cfg = cfg;

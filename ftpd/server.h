@@ -19,7 +19,7 @@ struct reload_job;
 
 typedef struct server {
     const ftpd_config *cfg;
-    const ftpd_users *users;
+    ftpd_users *users; /* main()'s table; SIGHUP replaces its contents (reload.h) */
     ev_loop *loop;
     workq *wq;           /* slow work while transfers run: idle CPU priority (workq.h) */
     workq *wq_fg;        /* slow work while none runs: normal priority (server_work_queue) */
@@ -58,7 +58,7 @@ size_t server_work_pending(const server *srv);
 
 /* Binds every configured listener and opens the transfer log: the steps that may need
  * privileges. Returns 0 or -1 with a message logged. */
-int server_init(server *srv, const ftpd_config *cfg, const ftpd_users *users, ev_loop *loop);
+int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop *loop);
 /* Starts the worker pool and registers listeners and hooks on the loop; the server then runs
  * with ev_run(). Returns 0 or -1 with a message logged. */
 int server_start(server *srv);
