@@ -88,7 +88,7 @@ void cmd_mkd(session *s, const char *arg)
     if (session_path(s, arg, vpath) < 0)
         return;
     /* mkdir(2) answers EINVAL, not EEXIST, for the root */
-    int err = is_root(vpath) ? EEXIST : vfs_mkdir(&s->vfs, vpath, 0755) < 0 ? errno : 0;
+    int err = is_root(vpath) ? EEXIST : vfs_mkdir(&s->vfs, vpath, 0777) < 0 ? errno : 0;
     if (err == EEXIST) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
         return;

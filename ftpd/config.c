@@ -62,6 +62,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->worker_threads = 0;
     cfg->tls_require_reuse = true;
     cfg->anon_max_rate = -1;
+    cfg->umask = 022;
     snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s", DEFAULT_LOCAL_CONGESTION);
 }
 
@@ -76,6 +77,8 @@ void config_free(ftpd_config *cfg)
     free(cfg->tls_cert);
     free(cfg->tls_key);
     free(cfg->state_dir);
+    free(cfg->banner);
+    cfg->banner = NULL;
     cfg->users_file = cfg->anon_root = cfg->pasv_address = NULL;
     cfg->run_as_user = cfg->xferlog_file = cfg->config_file = NULL;
     cfg->tls_cert = cfg->tls_key = cfg->state_dir = NULL;
@@ -287,6 +290,40 @@ static int set_local_congestion(ftpd_config *cfg, const char *value, char *err, 
     return 0;
 }
 
+/* --umask: octal, as umask(1) takes it; set-id and sticky bits are not the client's to get. */
+static int set_umask(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+{
+    size_t n = strlen(value);
+    bool ok = n >= 1 && n <= 4 && strspn(value, "01234567") == n;
+    long v = ok ? strtol(value, NULL, 8) : -1;
+    if (!ok || v > 0777)
+        return set_error(err, err_size,
+                         "umask: expected an octal mask from 000 to 777 such as 022 or 002, "
+                         "got '%s'",
+                         value);
+    cfg->umask = (int)v;
+    return 0;
+}
+
+/* --banner: one line of printable text; a CR or LF would end the reply early and let the
+ * rest pose as another reply. */
+static int set_banner(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+{
+    size_t n = strlen(value);
+    if (n == 0 || n > 200)
+        return set_error(err, err_size, "banner: expected 1 to 200 characters, got %zu", n);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+            return set_error(err, err_size,
+                             "banner: control characters (such as a line break) are not "
+                             "allowed; the greeting is one line");
+    char *p = strdup(value);
+    if (!p)
+        return set_error(err, err_size, "banner: out of memory");
+    replace_str(&cfg->banner, p);
+    return 0;
+}
+
 /* --max-rate, --anon-max-rate: ftpc's --limit-rate syntax (str_parse_rate), 0 for none. */
 static int set_rate(const char *key, const char *value, unsigned long long *out, char *err,
                     size_t err_size)
@@ -416,6 +453,10 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
         replace_str(&cfg->xferlog_file, p);
         return 0;
     }
+    if (strcmp(key, "umask") == 0)
+        return set_umask(cfg, value, err, err_size);
+    if (strcmp(key, "banner") == 0)
+        return set_banner(cfg, value, err, err_size);
     if (strcmp(key, "local-congestion") == 0)
         return set_local_congestion(cfg, value, err, err_size);
     if (strcmp(key, "max-rate") == 0)
@@ -568,6 +609,8 @@ enum {
     OPT_LOCAL_DOWNLOAD_SLOTS,
     OPT_MAX_RATE,
     OPT_ANON_MAX_RATE,
+    OPT_UMASK,
+    OPT_BANNER,
 };
 
 static const struct option long_opts[] = {
@@ -608,6 +651,8 @@ static const struct option long_opts[] = {
     {"local-download-slots", required_argument, NULL, OPT_LOCAL_DOWNLOAD_SLOTS},
     {"max-rate", required_argument, NULL, OPT_MAX_RATE},
     {"anon-max-rate", required_argument, NULL, OPT_ANON_MAX_RATE},
+    {"umask", required_argument, NULL, OPT_UMASK},
+    {"banner", required_argument, NULL, OPT_BANNER},
     {NULL, 0, NULL, 0},
 };
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
@@ -671,6 +716,10 @@ static void print_help(void)
           "                            wait before \"530 Login incorrect\" (default 1000)\n"
           "      --user NAME           after binding, switch to user NAME (needed as root)\n"
           "      --xferlog FILE        append an xferlog line per transfer (default: off)\n"
+          "      --umask MASK          octal mask for files and folders ftpd creates, from\n"
+          "                            0666 and 0777: 002 makes uploads group-writable\n"
+          "                            (default 022: files 644, folders 755)\n"
+          "      --banner TEXT         the greeting after 220 (default: ftpd VERSION ready.)\n"
           "      --log-level LEVEL     error, warn, info or debug (default info)\n"
           "      --progress auto|on|off\n"
           "                            a live view of sessions and transfers (bars, rates)\n"

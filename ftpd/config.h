@@ -47,6 +47,8 @@ typedef struct ftpd_config {
                                   * 0 (default): no limit */
     unsigned long long max_rate; /* bytes a second one transfer may move; 0 (default): no limit */
     long long anon_max_rate;     /* the same for anonymous sessions; -1 (default): max_rate */
+    int umask;                   /* applied to files and folders created (from 0666, 0777): 022 */
+    char *banner;                /* the 220 greeting's text; NULL: "ftpd VERSION ready." */
     bool demo_account_warning;   /* set when the users file holds the shipped demo account */
     char *config_file;           /* the -c FILE that was read, for messages */
     /* FTPS (RFC 4217) */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -140,6 +141,9 @@ int main(int argc, char **argv)
     if (cr == CONFIG_ERROR)
         return 2;
     log_level = cfg.log_level;
+    /* Clients' files and folders are created from 0666 and 0777 under the configured mask,
+     * not under whatever umask the shell or service manager that started ftpd had. */
+    umask((mode_t)cfg.umask);
 
     if (geteuid() == 0 && !cfg.run_as_user) {
         fprintf(stderr, "ftpd: refusing to run as root; pass --user NAME to drop privileges "

@@ -388,7 +388,8 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
         /* Implicit FTPS clients expect protected data without asking (PROT P). */
         s->flags |= SF_TLS | SF_TLS_HANDSHAKE | SF_PROT_P | SF_PBSZ;
     }
-    session_reply(s, FTP_READY, "ftpd " FTP_VERSION " ready.");
+    session_reply(s, FTP_READY, "%s",
+                  srv->cfg->banner ? srv->cfg->banner : "ftpd " FTP_VERSION " ready.");
     if (implicit_tls) {
         tls_step(s);
         return s;

@@ -169,7 +169,7 @@ static int create_temp(upload *u)
 {
     for (int tries = 0; tries < 3; tries++) {
         u->fd =
-            openat(u->dir_fd, u->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            openat(u->dir_fd, u->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (u->fd >= 0 || errno != EEXIST)
             break;
         struct timespec now;

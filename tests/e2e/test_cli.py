@@ -136,6 +136,76 @@ def readable_by_others(path):
         p = parent
 
 
+class TestCreatedModes(unittest.TestCase):
+    """--umask sets the modes of uploaded files and made folders (from 0666 and 0777),
+    whatever umask ftpd inherited; a file replaced by an upload keeps its own mode."""
+
+    def serve(self, inherited, **kw):
+        old = os.umask(inherited)
+        try:
+            srv = FtpdServer(**kw)
+            srv.start()
+        finally:
+            os.umask(old)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def upload_and_mkdir(self, srv):
+        f = srv.ftp()
+        stor(f, "new.bin", b"x" * 1000)
+        f.mkd("made")
+        f.quit()
+        return (os.stat(srv.local("new.bin")).st_mode & 0o7777,
+                os.stat(srv.local("made")).st_mode & 0o7777)
+
+    def test_default_is_022_whatever_the_inherited_umask(self):
+        srv = self.serve(0o077)
+        self.assertEqual(self.upload_and_mkdir(srv), (0o644, 0o755))
+
+    def test_umask_002_makes_them_group_writable(self):
+        srv = self.serve(0o022, args=["--umask", "002"])
+        self.assertEqual(self.upload_and_mkdir(srv), (0o664, 0o775))
+
+    def test_umask_from_the_config_file_and_a_replaced_file_keeps_its_mode(self):
+        srv = self.serve(0o022, config={"umask": "027"})
+        srv.write("old.bin", b"old")
+        os.chmod(srv.local("old.bin"), 0o600)
+        self.assertEqual(self.upload_and_mkdir(srv), (0o640, 0o750))
+        f = srv.ftp()
+        stor(f, "old.bin", b"new contents")
+        f.quit()
+        self.assertEqual(srv.read("old.bin"), b"new contents")
+        self.assertEqual(os.stat(srv.local("old.bin")).st_mode & 0o7777, 0o600)
+
+    def test_bad_masks_exit_2(self):
+        for mask in ("999", "0o22", "1000", "", "-1", "22x"):
+            r = run(["--umask", mask, "--no-anonymous"])
+            self.assertEqual(r.returncode, 2, "%r: %s" % (mask, r.stdout + r.stderr))
+            self.assertIn("umask", r.stderr)
+
+
+class TestBanner(unittest.TestCase):
+    def test_default_names_ftpd(self):
+        with FtpdServer() as srv:
+            c = srv.control(greet=False)
+            code, text = c.reply()
+            self.assertEqual(code, 220)
+            self.assertRegex(text, r"^220 ftpd \d+\.\d+\.\d+ ready\.$")
+
+    def test_banner_replaces_the_greeting(self):
+        with FtpdServer(config={"banner": "Example Corp file drop: authorised users only"}) as srv:
+            c = srv.control(greet=False)
+            self.assertEqual(c.reply(), (220, "220 Example Corp file drop: authorised users only"))
+            c.login()
+            self.assertEqual(c.cmd("PWD")[0], 257)
+
+    def test_bad_banners_exit_2(self):
+        for text in ("two\r\n230 lines", "bell\a", "", "x" * 201):
+            r = run(["--banner", text, "--no-anonymous"])
+            self.assertEqual(r.returncode, 2, "%r: %s" % (text, r.stdout + r.stderr))
+            self.assertIn("banner", r.stderr)
+
+
 class TestDefaults(unittest.TestCase):
     """With no --users/--anonymous, ftpd serves the shipped sample_data/ (found beside the
     binary): anonymous read-only access to pub/ and the demo account, with a warning."""
