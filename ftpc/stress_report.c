@@ -33,6 +33,15 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+static void report_own_cost(FILE *f, const stress_result *r)
+{
+    fprintf(f,
+            "ftpc itself    CPU user %.2f s, sys %.2f s (%.0f%% of one core); peak RSS %ld KiB\n",
+            r->cpu_user_s, r->cpu_sys_s,
+            r->duration_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / r->duration_s : 0.0,
+            r->peak_rss_kib);
+}
+
 void stress_report_text(FILE *f, const stress_result *r)
 {
     const stress_stats *st = r->st;
@@ -54,6 +63,14 @@ void stress_report_text(FILE *f, const stress_result *r)
     else if (r->no_run && r->interrupted)
         fprintf(f, "set-up         interrupted during the set-up (exit status %d; no client ran)\n",
                 r->exit_status);
+    if (r->no_run) {
+        /* No client ran: a table of zero counts and latencies, "errors none" and "0
+         * verification failures" would read as a clean run. */
+        fprintf(f, "throughput     none: no client ran (the set-up moved %" PRIu64 " bytes)\n",
+                r->setup_bytes);
+        report_own_cost(f, r);
+        return;
+    }
     fprintf(f, "operations     %" PRIu64 " (%.1f/s)", ops, per_s(ops, r->duration_s));
     for (int i = 0; i < STRESS_OP_COUNT; i++)
         fprintf(f, "%s %s %" PRIu64 " (%" PRIu64 " failed)", i ? "," : ";",
@@ -70,12 +87,8 @@ void stress_report_text(FILE *f, const stress_result *r)
     char down[32], up[32];
     progress_rate_str(per_s(st->bytes_down, r->duration_s), down, sizeof(down));
     progress_rate_str(per_s(st->bytes_up, r->duration_s), up, sizeof(up));
-    if (r->no_run)
-        fprintf(f, "throughput     none: no client ran (the set-up moved %" PRIu64 " bytes)\n",
-                r->setup_bytes);
-    else
-        fprintf(f, "throughput     down %s (%" PRIu64 " bytes), up %s (%" PRIu64 " bytes)\n", down,
-                st->bytes_down, up, st->bytes_up);
+    fprintf(f, "throughput     down %s (%" PRIu64 " bytes), up %s (%" PRIu64 " bytes)\n", down,
+            st->bytes_down, up, st->bytes_up);
     fprintf(f, "latency (ms)   %8s %9s %9s %9s %9s\n", "count", "p50", "p90", "p99", "max");
     for (int i = 0; i < STRESS_CMD_COUNT; i++) {
         const stress_hist *h = &st->cmd[i];
@@ -109,11 +122,7 @@ void stress_report_text(FILE *f, const stress_result *r)
     }
     fprintf(f, "faults         %" PRIu64 " injected (%" PRIu64 " ABOR, %" PRIu64 " dropped)\n",
             st->faults_abort + st->faults_drop, st->faults_abort, st->faults_drop);
-    fprintf(f,
-            "ftpc itself    CPU user %.2f s, sys %.2f s (%.0f%% of one core); peak RSS %ld KiB\n",
-            r->cpu_user_s, r->cpu_sys_s,
-            r->duration_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / r->duration_s : 0.0,
-            r->peak_rss_kib);
+    report_own_cost(f, r);
 }
 
 static void json_hist(FILE *f, const stress_hist *h)

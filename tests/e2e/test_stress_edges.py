@@ -61,6 +61,10 @@ class TestStressSilentServer(StressCase):
         self.assertEqual(rep["exit_status"], 3)
         self.assertIn("its greeting", rep["setup_error"])
         self.assertIn("(exit status 3; no client ran)", out)
+        # nothing ran, so no zero-filled latency table, "errors none" or "0 failures"
+        for absent in ("latency (ms)", "errors ", "verification ", "operations "):
+            self.assertNotIn(absent, out)
+        self.assertRegex(out, r"(?m)^ftpc itself ")
 
 
 class GarbledFtp(ScriptedFtp):
@@ -249,6 +253,7 @@ class TestStressSetupPhase(StressCase):
         self.assertRegex(out, r"(?m)^throughput     none: no client ran \(the set-up moved "
                               r"[1-9][0-9]* bytes\)$")
         self.assertNotRegex(out, r"0 B/s \([1-9]")
+        self.assertNotIn("latency (ms)", out)
         with open(jpath) as fh:
             rep = json.load(fh)
         self.assertEqual(rep["interrupted"], "setup")
