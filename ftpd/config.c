@@ -595,6 +595,7 @@ enum {
     OPT_WORKERS,
     OPT_INLINE_HASH_MAX,
     OPT_HASH_PASSWORD,
+    OPT_CHECK,
     OPT_TLS,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
@@ -618,6 +619,7 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {"hash-password", no_argument, NULL, OPT_HASH_PASSWORD},
+    {"check", no_argument, NULL, OPT_CHECK},
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"users", required_argument, NULL, OPT_USERS},
     {"anonymous", required_argument, NULL, OPT_ANONYMOUS},
@@ -661,8 +663,8 @@ static const char short_opts[] = "c:hV";
 
 /* The flags that are no setting of a config file. */
 static const struct option flag_only[] = {
-    {"config", 0, NULL, 0},        {"help", 0, NULL, 0}, {"version", 0, NULL, 0},
-    {"hash-password", 0, NULL, 0}, {NULL, 0, NULL, 0},
+    {"config", 0, NULL, 0},        {"help", 0, NULL, 0},  {"version", 0, NULL, 0},
+    {"hash-password", 0, NULL, 0}, {"check", 0, NULL, 0}, {NULL, 0, NULL, 0},
 };
 
 static const char *nearest_setting(const char *key)
@@ -770,6 +772,9 @@ static void print_help(void)
           "\n"
           "      --hash-password       read a password from standard input, print its\n"
           "                            SHA-512-crypt hash for a users file, and exit\n"
+          "      --check               read and check the settings, users file, TLS\n"
+          "                            certificate and transfer log, print a summary and\n"
+          "                            exit: 0 if ftpd would start with them\n"
           "  -h, --help                show this help and exit\n"
           "  -V, --version             show the version and exit\n"
           "\n"
@@ -959,6 +964,9 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
         case 'h':
         case 'V':
         case OPT_HASH_PASSWORD:
+            continue;
+        case OPT_CHECK:
+            cfg->check_only = true;
             continue;
         case OPT_NO_ANONYMOUS:
             key = "anonymous";

@@ -51,6 +51,7 @@ typedef struct ftpd_config {
     char *banner;                /* the 220 greeting's text; NULL: "ftpd VERSION ready." */
     bool demo_account_warning;   /* set when the users file holds the shipped demo account */
     char *config_file;           /* the -c FILE that was read, for messages */
+    bool check_only;             /* --check: read and judge everything, serve nothing */
     /* FTPS (RFC 4217) */
     bool tls;                   /* AUTH TLS offered; implied by require-tls* and listen-implicit */
     char *tls_cert;             /* PEM certificate chain; NULL: generated in state_dir */

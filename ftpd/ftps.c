@@ -187,6 +187,33 @@ int ftps_server_init(server *srv)
     return 0;
 }
 
+int ftps_check(const ftpd_config *cfg)
+{
+    if (!cfg->tls)
+        return 0;
+    if (!cfg->tls_cert && !cfg->tls_key) {
+        char dir[PATH_MAX], cert[PATH_MAX + 32], key[PATH_MAX + 32];
+        if (!ftps_state_dir(cfg->state_dir, dir, sizeof dir)) {
+            log_error("TLS: no state directory for the generated certificate (no $HOME): give "
+                      "--state-dir DIR or --tls-cert FILE");
+            return -1;
+        }
+        snprintf(cert, sizeof cert, "%s/" CERT_NAME, dir);
+        snprintf(key, sizeof key, "%s/" KEY_NAME, dir);
+        if (access(cert, F_OK) < 0 && access(key, F_OK) < 0) {
+            log_info("TLS: no certificate in %s yet: a self-signed one is generated at the "
+                     "first start",
+                     dir);
+            return 0;
+        }
+    }
+    struct ssl_ctx_st *ctx = load_ctx(cfg, false, "", "checked");
+    if (!ctx)
+        return -1;
+    stream_tls_ctx_free(ctx);
+    return 0;
+}
+
 void ftps_reload(server *srv)
 {
     if (!srv->tls_ctx)

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct ftpd_config;
 struct server;
 struct session;
 struct xfer;
@@ -23,6 +24,9 @@ struct xfer;
  * certificate's SHA-256 fingerprint. Returns 0, or -1 with a message logged. */
 int ftps_server_init(struct server *srv);
 void ftps_server_free(struct server *srv);
+/* ftpd --check: loads the certificate and key as ftps_server_init would, without generating
+ * one (a missing pair that start-up would generate is fine). Returns 0, or -1 logged. */
+int ftps_check(const struct ftpd_config *cfg);
 /* SIGHUP: makes a new context from the certificate files (a renewed certificate); if they do
  * not load, the old one stays. Sessions already in TLS keep theirs. */
 void ftps_reload(struct server *srv);

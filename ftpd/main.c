@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "confcheck.h"
 #include "config.h"
 #include "ev.h"
 #include "ftps.h"
@@ -163,6 +164,12 @@ int main(int argc, char **argv)
         log_warn("the shipped demo users file (%s) is in use: account 'demo' with password "
                  "'demo' can log in and upload. Use --users FILE for real accounts.",
                  cfg.users_file);
+    if (cfg.check_only) {
+        int status = check_config(&cfg, &users);
+        users_free(&users);
+        config_free(&cfg);
+        return status;
+    }
 
     raise_fd_limit();
     signal(SIGPIPE, SIG_IGN);

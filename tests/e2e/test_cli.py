@@ -8,8 +8,8 @@ import tempfile
 import time
 import unittest
 
-from ftpd_harness import (DEFAULT_PASSWORD, FTPD_BIN, FtpdServer, ServerTestCase, nlst, reply,
-                          retr, run_as_user, stor)
+from ftpd_harness import (DEFAULT_PASSWORD, FTPD_BIN, FtpdServer, ServerTestCase, free_port,
+                          nlst, port_is_free, reply, retr, run_as_user, stor)
 
 
 def run(args, **kw):
@@ -206,6 +206,62 @@ class TestBanner(unittest.TestCase):
             self.assertIn("banner", r.stderr)
 
 
+class TestCheck(unittest.TestCase):
+    """--check reads everything start-up reads, serves nothing and says whether ftpd would
+    start: 0 yes, 1 a start-up failure (certificate, transfer log), 2 a bad setting."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ftpd-e2e-check-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        os.chmod(self.dir, 0o777)
+
+    def check(self, *args):
+        port = free_port()
+        r = run(["--check", "--listen", "127.0.0.1:%d" % port,
+                 "--anonymous", self.dir] + list(args))
+        # nothing was bound: the port is still free
+        self.assertTrue(port_is_free(port))
+        return r
+
+    def test_good_configuration_exits_0_with_a_summary(self):
+        r = self.check("--max-rate", "10M", "--umask", "002", "--xferlog",
+                       os.path.join(self.dir, "xfer.log"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("configuration OK", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^  anonymous +%s \(read-only\)$" % self.dir)
+        self.assertRegex(r.stdout, r"(?m)^  limits .*max-rate 10(\.0)? MiB/s$")
+        self.assertRegex(r.stdout, r"(?m)^  umask +002$")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "xfer.log")))
+
+    def test_transfer_log_that_cannot_be_created_exits_1(self):
+        r = self.check("--xferlog", os.path.join(self.dir, "missing", "xfer.log"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot create transfer log", r.stderr)
+        self.assertIn("ftpd would not start", r.stdout)
+
+    def test_certificate_that_does_not_load_exits_1(self):
+        bad = os.path.join(self.dir, "bad.pem")
+        with open(bad, "w") as fh:
+            fh.write("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n")
+        os.chmod(bad, 0o644)
+        r = self.check("--tls-cert", bad, "--tls")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("TLS", r.stderr)
+
+    def test_certificate_yet_to_be_generated_is_fine_and_not_made(self):
+        state = os.path.join(self.dir, "state")
+        r = self.check("--tls", "--state-dir", state)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("generated at the first start", r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^  TLS +offered$")
+        self.assertFalse(os.path.exists(state))
+
+    def test_bad_setting_exits_2(self):
+        r = self.check("--max-sessions", "lots")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("max-sessions", r.stderr)
+
+
 class TestDefaults(unittest.TestCase):
     """With no --users/--anonymous, ftpd serves the shipped sample_data/ (found beside the
     binary): anonymous read-only access to pub/ and the demo account, with a warning."""
@@ -253,6 +309,7 @@ class TestDefaults(unittest.TestCase):
                 finally:
                     p.terminate()
                     p.wait(timeout=10)
+                    p.stderr.close()
                 log = "".join(lines)
                 warned = "the demo account's uploads into incoming/ will be refused" in log
                 self.assertEqual(warned, not writable, log)

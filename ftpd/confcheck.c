@@ -1,0 +1,96 @@
+/* ftpd --check (confcheck.h). */
+#include "confcheck.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ftps.h"
+#include "log.h"
+#include "net.h"
+#include "progress.h"
+
+/* The transfer log is opened for appending at start-up, before privileges are dropped. */
+static int check_xferlog(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            log_error("cannot open transfer log %s: %s", path, strerror(EISDIR));
+            return -1;
+        }
+        if (access(path, W_OK) < 0) {
+            log_error("cannot open transfer log %s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    if (access(slash ? dir : ".", W_OK | X_OK) < 0) {
+        log_error("cannot create transfer log %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void print_listeners(const struct sockaddr_storage *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[NET_ADDR_STRLEN];
+        net_addr_str(&v[i], name, sizeof name);
+        printf("%s%s", i ? ", " : "", name);
+    }
+}
+
+static void print_rate(const char *what, unsigned long long rate)
+{
+    char text[32];
+    if (rate == 0)
+        snprintf(text, sizeof text, "none");
+    else
+        progress_rate_str((double)rate, text, sizeof text);
+    printf(", %s %s", what, text);
+}
+
+int check_config(const ftpd_config *cfg, const ftpd_users *users)
+{
+    int status = 0;
+    if (ftps_check(cfg) < 0)
+        status = 1;
+    if (cfg->xferlog_file && check_xferlog(cfg->xferlog_file) < 0)
+        status = 1;
+    if (status != 0) {
+        printf("ftpd: configuration check failed: ftpd would not start (see above)\n");
+        return status;
+    }
+    printf("ftpd: configuration OK\n");
+    printf("  listen        ");
+    print_listeners(cfg->listen, cfg->listen_count);
+    if (cfg->listen_implicit_count) {
+        printf("; implicit FTPS ");
+        print_listeners(cfg->listen_implicit, cfg->listen_implicit_count);
+    }
+    printf("\n  accounts      %zu%s%s\n", users->n, cfg->users_file ? " from " : "",
+           cfg->users_file ? cfg->users_file : "");
+    printf("  anonymous     %s%s\n", cfg->anon_root ? cfg->anon_root : "off",
+           cfg->anon_root ? " (read-only)" : "");
+    printf("  TLS           %s%s%s\n", cfg->tls ? "offered" : "off",
+           cfg->require_tls_login ? ", required for logins" : "",
+           cfg->require_tls_data ? ", required for data" : "");
+    printf("  transfer log  %s\n", cfg->xferlog_file ? cfg->xferlog_file : "off");
+    printf("  limits        %d sessions, %d per address", cfg->max_sessions, cfg->max_per_ip);
+    print_rate("max-rate", cfg->max_rate);
+    if (cfg->anon_max_rate >= 0)
+        print_rate("anon-max-rate", (unsigned long long)cfg->anon_max_rate);
+    printf("\n  umask         %03o\n", (unsigned)cfg->umask);
+    printf("The listening addresses are not tried: another program may hold them.\n");
+    fflush(stdout);
+    return 0;
+}
