@@ -15,6 +15,7 @@
 #include "netrc.h"
 #include "ratelimit.h"
 #include "segget.h"
+#include "stdsrc.h"
 #include "strutil.h"
 #include "tls.h"
 
@@ -334,7 +335,11 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
         return usage_err(err, err_size, "local file name too long");
     struct stat st;
-    if (stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+    int64_t left = strcmp(file, "-") == 0 ? ftpc_stdsrc_left(STDIN_FILENO) : -1;
+    if (left >= 0) {
+        t->size_known = true; /* a regular file redirected: ftpc put - URL < file */
+        t->known_size = (uint64_t)left;
+    } else if (strcmp(file, "-") != 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
         t->size_known = true;
         t->known_size = (uint64_t)st.st_size;
     }
@@ -342,15 +347,46 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     return 0;
 }
 
+/* put - URL: standard input, read once to its end, is the one upload (a file named "-" is
+ * "./-"). What needs the source twice or at an offset cannot work on it, and says so rather
+ * than send something else than asked. */
+static int build_put_stdin(ftpc_cli *cli, ftpc_url *u, int nfiles, const char *target, char *err,
+                           size_t err_size)
+{
+    if (nfiles > 1)
+        return usage_err(err, err_size,
+                         "put: '-' (standard input) is an upload of its own: put - URL, with no "
+                         "other files (a file named - is ./-)");
+    if (u->dir_slash || ftpc_url_basename(u)[0] == '\0')
+        return usage_err(err, err_size,
+                         "put -: %s names a directory; standard input has no name, so the URL "
+                         "must name the remote file (e.g. %sbackup.tar)",
+                         target, u->dir_slash ? target : "ftp://host/dir/");
+    if (cli->opts.resume)
+        return usage_err(err, err_size,
+                         "put -: -c cannot resume standard input (the bytes sent before are "
+                         "not there to compare or skip); upload it whole without -c");
+    if (cli->opts.segments > 1)
+        return usage_err(err, err_size,
+                         "put -: --segments needs a file to read at several offsets; standard "
+                         "input is read once, in order, on one connection");
+    fill_credentials(cli, u);
+    return add_put(cli, u, false, "-", err, err_size);
+}
+
 static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t err_size)
 {
     if (nargs < 2)
-        return usage_err(err, err_size, "put needs FILE... URL");
+        return usage_err(err, err_size, "put needs FILE... URL (or - URL for standard input)");
     ftpc_url u;
     char why[128];
     const char *target = args[nargs - 1];
     if (ftpc_url_parse(target, &u, why, sizeof(why)) < 0)
         return usage_err(err, err_size, "%s: %s", target, why);
+    for (int i = 0; i < nargs - 1; i++) {
+        if (strcmp(args[i], "-") == 0)
+            return build_put_stdin(cli, &u, nargs - 1, target, err, err_size);
+    }
     fill_credentials(cli, &u);
     /* Local patterns are expanded here too (for names no shell expanded: quoted, or from a
      * script); an argument that names an existing file, or matches nothing, is taken as it

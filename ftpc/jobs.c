@@ -124,7 +124,12 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
     char hint[FTPC_URL_PATH_MAX + 64];
     size_t len = strlen(t->err.msg);
     bool local_get = t->err.status == FTPC_EXIT_LOCAL && t->kind == FTPC_T_GET;
-    if ((ftpc_status_transient(t->err.status) || local_get) && t->attempts > 0) {
+    if (ftpc_task_stdin(t) && t->src_read && ftpc_status_transient(t->err.status) &&
+        r->ctx->opts->retries > 0) {
+        snprintf(hint, sizeof(hint), " (not retried: standard input cannot be read again)");
+        if (len + strlen(hint) < sizeof(t->err.msg))
+            memcpy(t->err.msg + len, hint, strlen(hint) + 1);
+    } else if ((ftpc_status_transient(t->err.status) || local_get) && t->attempts > 0) {
         resume_hint(t, hint, sizeof(hint));
         if (len + strlen(hint) < sizeof(t->err.msg))
             memcpy(t->err.msg + len, hint, strlen(hint) + 1);
@@ -245,8 +250,11 @@ static void op_done(void *ud, int status, bool reusable)
         s->c = NULL;
     }
     const ftpc_opts *o = r->ctx->opts;
-    /* A listing already partly on standard output cannot be resumed. */
-    bool retriable = !(t->kind == FTPC_T_LS && t->out_written > 0);
+    /* A listing already partly on standard output cannot be resumed, nor standard input
+     * read again once an attempt has taken bytes from it (before that, say while the
+     * server cannot be reached, a retry loses nothing). */
+    bool retriable =
+        !(t->kind == FTPC_T_LS && t->out_written > 0) && !(ftpc_task_stdin(t) && t->src_read);
     if (status != FTPC_OK && ftpc_status_transient(status) && retriable &&
         t->attempts <= o->retries) {
         long delay = o->retry_delay_ms;
@@ -432,7 +440,7 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
         S_ISREG(st.st_mode) && st.st_size > 0)
         snprintf(out, out_size, " (%s kept: %s resumes it)", part,
                  t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see task.h */
-    else if (t->kind == FTPC_T_PUT && t->own_prefix)   /* its upload had begun */
+    else if (t->kind == FTPC_T_PUT && t->own_prefix && !ftpc_task_stdin(t)) /* it had begun */
         snprintf(out, out_size, " (%s resumes it)", t->by_path ? "mirror -R -c" : "put -c");
 }
 

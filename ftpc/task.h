@@ -9,13 +9,14 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "digest.h"
 #include "endpoint.h"
 #include "status.h"
 #include "url.h"
 
 typedef enum {
     FTPC_T_GET,   /* RETR into a file (local), or to standard output when local is "-" */
-    FTPC_T_PUT,   /* STOR local to remote */
+    FTPC_T_PUT,   /* STOR local to remote; local "-" is standard input (ftpc_task_stdin) */
     FTPC_T_LS,    /* NLST, or LIST with long_list, to standard output */
     FTPC_T_CAT,   /* RETR to standard output */
     FTPC_T_RM,    /* DELE */
@@ -30,7 +31,7 @@ typedef struct ftpc_task {
     ftpc_endpoint *ep;                     /* shared */
     char display[FTPC_URL_PATH_MAX + 300]; /* the URL without password, for messages */
     char remote[FTPC_URL_PATH_MAX];        /* path sent to the server; "" = login directory */
-    char local[FTPC_URL_PATH_MAX];         /* get: destination, "-" = stdout; put: source */
+    char local[FTPC_URL_PATH_MAX];         /* get: destination, put: source; "-": stdio */
     char arg[FTPC_URL_PATH_MAX];           /* mv: the new remote path */
     bool long_list;
     bool parents;
@@ -66,6 +67,14 @@ typedef struct ftpc_task {
      * attempt never reached is not the run's to continue. */
     bool own_prefix;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
+    /* put from standard input: an attempt has read from it, so no later attempt can send the
+     * same bytes (a retry would upload a truncated stream as if it were whole). */
+    bool src_read;
+    /* ... and the SHA-256 of all it read, computed on the way (there is no file to read back
+     * for --verify); src_digest once the input was read to its end. */
+    bool src_digest;
+    uint64_t src_len;
+    char src_sha256[DIGEST_HEX_MAX];
     bool finished;
     /* A transfer whose HASH check follows (jobs.c): its line stays up, marked as checking,
      * and ends with the check's outcome in its summary ("..., verified sha256"). */
@@ -86,13 +95,20 @@ typedef struct ftpc_task {
  * the next task. */
 typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
 
+/* A put whose source is standard input ("ftpc put - URL"; a file named "-" is "./-"). */
+static inline bool ftpc_task_stdin(const ftpc_task *t)
+{
+    return t->kind == FTPC_T_PUT && strcmp(t->local, "-") == 0;
+}
+
 /* The name a task's bar and messages give its file: see by_path; else the last component of
- * the local file for a put, of the remote one otherwise. */
+ * the local file for a put (of the remote one when that is standard input), of the remote
+ * one otherwise. */
 static inline const char *ftpc_task_name(const ftpc_task *t)
 {
     if (t->by_path)
         return t->remote + t->name_off;
-    const char *p = t->kind == FTPC_T_PUT ? t->local : t->remote;
+    const char *p = t->kind == FTPC_T_PUT && !ftpc_task_stdin(t) ? t->local : t->remote;
     const char *slash = strrchr(p, '/');
     return slash && slash[1] ? slash + 1 : p;
 }

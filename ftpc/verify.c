@@ -589,6 +589,7 @@ struct ftpc_verify {
     int64_t local_size;
     char why[200];   /* not verified: the reason */
     bool size_check; /* without HASH, compare SIZE (the transfer did not) */
+    bool streamed;   /* put from standard input: its SHA-256 was taken as it was read */
     ftpc_defer defer;
     bool finished;
 };
@@ -707,7 +708,14 @@ static void v_remote_done(void *ud, int state, const ftpc_hash_reply *reply, con
         v->remote = *reply;
     if (r != NULL)
         v->rres = *r;
-    if (state == FTPC_V_VERIFIED && reply->algo != v->local_algo) {
+    if (state == FTPC_V_VERIFIED && reply->algo != v->local_algo && v->streamed) {
+        /* Standard input cannot be read again in the server's algorithm. */
+        v->remote_state = FTPC_V_UNAVAILABLE;
+        snprintf(v->rres.why, sizeof(v->rres.why),
+                 "the server hashes with %s, and standard input was hashed with %s as it was "
+                 "read",
+                 ftpc_hash_label(reply->algo), ftpc_hash_label(v->local_algo));
+    } else if (state == FTPC_V_VERIFIED && reply->algo != v->local_algo) {
         /* The server hashed with another algorithm than the one started locally. */
         if (v->lh.running)
             lh_stop(&v->lh);
@@ -789,10 +797,37 @@ void ftpc_verify_set_size_check(ftpc_verify *v, bool on)
     v->size_check = on;
 }
 
+/* put from standard input: there is no file to read back; the digest the transfer took of
+ * every byte it read stands for it. */
+static void v_start_streamed(ftpc_verify *v, ftpc_conn *c)
+{
+    const ftpc_task *t = v->t;
+    if (!t->src_digest) {
+        ftpc_verify_report(v->ctx, v->t, false, DIGEST_SHA256,
+                           "standard input could not be hashed as it was read");
+        v_finish(v, FTPC_OK);
+        return;
+    }
+    v->streamed = true;
+    snprintf(v->path, sizeof(v->path), "standard input");
+    v->local_size = (int64_t)t->src_len;
+    v->local_algo = DIGEST_SHA256;
+    memcpy(v->lh.hex, t->src_sha256, sizeof(v->lh.hex));
+    v->lh.done = true;
+    v->rh =
+        ftpc_rhash_start(v->ctx, c, t->remote, -1, -1, DIGEST_SHA256, t->src_len, v_rh_free_cb, v);
+    if (v->rh == NULL)
+        v_fail(v, FTPC_EXIT_LOCAL, "out of memory");
+}
+
 void ftpc_verify_start(ftpc_verify *v, ftpc_conn *c)
 {
     v->c = c;
     v->state = VS_HASHING;
+    if (ftpc_task_stdin(v->t)) {
+        v_start_streamed(v, c);
+        return;
+    }
     struct stat st;
     if (local_copy(v->t, v->path, sizeof(v->path)) < 0) {
         v_fail(v, FTPC_EXIT_LOCAL, "%s: name too long", v->t->local);

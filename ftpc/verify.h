@@ -107,8 +107,9 @@ void ftpc_rhash_free(ftpc_rhash *h);
 
 typedef struct ftpc_verify ftpc_verify;
 
-/* Verifies t's file (GET: t->local as downloaded; PUT: t->local, the source) against the
- * server's HASH of t->remote. done(ud, status, reusable) runs once: 0 when verified or not
+/* Verifies t's file (GET: t->local as downloaded; PUT: t->local, the source, or for
+ * standard input the SHA-256 the transfer took as it read it) against the server's HASH of
+ * t->remote. done(ud, status, reusable) runs once: 0 when verified or not
  * verifiable (a "NAME: verified sha256" or "NAME: not verified (...)" line is printed unless
  * -q), FTPC_EXIT_VERIFY on a mismatch (t->err names the file and both digests), another
  * status when the check could not run. NULL when out of memory. */

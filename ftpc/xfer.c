@@ -124,6 +124,7 @@ static void release(ftpc_xfer *x)
     }
     abort_upload_data(x);
     xf_close_data(x);
+    xf_stdin_release(x);
     xf_close_pipe(x);
     if (x->c != NULL)
         ftpc_conn_close_data(x->c);
@@ -298,6 +299,10 @@ void xf_after_type(ftpc_xfer *x)
         struct stat st;
         if (x->file_fd < 0) {
             xf_finish(x, FTPC_EXIT_LOCAL, true); /* the message was set by ftpc_xfer_start */
+            return;
+        }
+        if (ftpc_task_stdin(t)) { /* no SIZE: nothing to resume (cli.c refuses -c) */
+            xf_begin_stdin(x);
             return;
         }
         if (fstat(x->file_fd, &st) < 0) {
@@ -532,7 +537,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             if (n >= 0 && (uint64_t)n != x->local_size) {
                 xf_fail(x, FTPC_EXIT_VERIFY, true,
                         "size mismatch: the server has %" PRId64 " bytes, %s has %" PRIu64, n,
-                        t->local, x->local_size);
+                        xf_src_name(x), x->local_size);
                 return;
             }
         }
@@ -625,13 +630,20 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     ev_timer_init(&x->rate_timer, xf_rate_cb, x);
     ev_timer_init(&x->kick, xf_kick_cb, x);
     ev_timer_init(&x->tail_timer, xf_tail_cb, x);
+    xf_stdin_init(x);
     return x;
 }
 
 void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c)
 {
     x->c = c;
-    if (x->t->kind == FTPC_T_PUT) {
+    if (ftpc_task_stdin(x->t)) {
+        /* A copy, so that the end of the transfer closes ours and not the process's. */
+        x->file_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (x->file_fd < 0)
+            ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: standard input: %s",
+                         x->t->display, strerror(errno));
+    } else if (x->t->kind == FTPC_T_PUT) {
         x->file_fd = open(x->t->local, O_RDONLY | O_CLOEXEC);
         if (x->file_fd < 0) {
             /* Reported from the loop, like every other result. */

@@ -1,7 +1,8 @@
 /* A data transfer on one control connection: get (RETR into a ".NAME.ftpc-part" file renamed
- * into place when complete, or to standard output), put (STOR with sendfile), ls (NLST/LIST)
- * and cat. Resume (-c, and every retry): REST from the part file or the existing file for a
- * download; SIZE, then REST+STOR or APPE for an upload. Sizes are verified after the transfer.
+ * into place when complete, or to standard output), put (STOR with sendfile, or from
+ * standard input as it comes), ls (NLST/LIST) and cat. Resume (-c, and every retry): REST
+ * from the part file or the existing file for a download; SIZE, then REST+STOR or APPE for
+ * an upload (not from standard input). Sizes are verified after the transfer.
  * The data connection may be TLS (PROT P), a MODE Z deflate stream (-z) or TYPE A text (-a,
  * read from the options at each transfer's start); sendfile and splice are used where none of
  * that needs to see the bytes.

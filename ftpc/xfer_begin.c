@@ -244,7 +244,7 @@ void xf_begin_put(ftpc_xfer *x)
     x->pos = x->offset;
     x->t->own_prefix = true;
     x->verb = "STOR";
-    start_bar(x, (int64_t)x->local_size);
+    start_bar(x, x->stream_src ? x->src_total : (int64_t)x->local_size);
     xf_open_data(x);
 }
 

@@ -15,7 +15,8 @@ static void data_cb(ev_loop *loop, int fd, int mask, void *ud);
 
 /* What the data connection waits for now: the handshake's wants only, then reads (downloads,
  * and an upload waiting for the server's end) or writes (an upload after the server's 1xx,
- * so a refused STOR costs nothing). Nothing while paused by the rate limit. */
+ * so a refused STOR costs nothing, and while it has bytes to send). Nothing while paused by
+ * the rate limit. */
 static void watch(ftpc_xfer *x)
 {
     if (!ftpc_dchan_is_open(&x->dc))
@@ -29,7 +30,7 @@ static void watch(ftpc_xfer *x)
         base = 0;
     else if (xf_is_download(x) || x->closing)
         base = EV_READ;
-    else if (x->prelim)
+    else if (x->prelim && !x->src_wait) /* not while standard input has nothing to send */
         base = EV_WRITE;
     ftpc_dchan_watch(&x->dc, base, data_cb, x);
 }

@@ -10,6 +10,8 @@
  *   xfer_recv.c     a download's bytes: from the data connection to the file, standard
  *                   output or a captured listing
  *   xfer_send.c     an upload's bytes: from the file to the data connection
+ *   xfer_stdin.c    an upload from standard input: its reads, the wait for a slow producer,
+ *                   the digest taken on the way
  *
  * A function named xf_ is shared between these files; one without the prefix is static to its
  * own. */
@@ -24,6 +26,7 @@
 
 #include "bars.h"
 #include "dchan.h"
+#include "digest.h"
 #include "dirprobe.h"
 #include "dotnames.h"
 #include "ev.h"
@@ -129,6 +132,16 @@ struct ftpc_xfer {
     ftpc_defer defer;
     bool finished;
 
+    /* put from standard input (xfer_stdin.c): read as it comes, once; local_size is its
+     * length once src_eof. */
+    bool stream_src;
+    int64_t src_total;  /* a redirected regular file's length, for the bar; else -1 */
+    bool src_wait;      /* nothing to read now: waiting for the fd to become readable */
+    bool src_block;     /* the loop cannot watch the fd: reads block */
+    ev_timer src_timer; /* meanwhile, keeps the control connection's timeout away */
+    bool src_hashing;   /* src_digest runs (--verify) */
+    digest src_digest;
+
     ftpc_rcheck *prefix; /* the check of the bytes -c would keep */
     bool prefix_checked; /* ... done (or not possible) */
     bool prefix_differs; /* ... and they are not the server's: start over */
@@ -183,6 +196,20 @@ void xf_begin_put(ftpc_xfer *x);
 /* SIZE answered (x->remote_size): xf_begin_put or xf_begin_get. */
 void xf_after_size(ftpc_xfer *x);
 
+/* ---- an upload from standard input (xfer_stdin.c) ---- */
+
+/* For ftpc_xfer_new: the timer. */
+void xf_stdin_init(ftpc_xfer *x);
+/* In place of the file checks and SIZE: sets the source up, then xf_begin_put. */
+void xf_begin_stdin(ftpc_xfer *x);
+/* One read into into (up to cap bytes): the bytes read, 0 at the end of the input, -1 after
+ * failing the transfer, -2 when nothing is there yet (then xf_wait_stdin). */
+ssize_t xf_read_stdin(ftpc_xfer *x, char *into, size_t cap);
+/* Waits for the input to become readable, then runs the data connection again. */
+void xf_wait_stdin(ftpc_xfer *x);
+/* Stops the wait and the digest (the end of the transfer, whatever it was). */
+void xf_stdin_release(ftpc_xfer *x);
+
 /* ---- second chances after a refusal (xfer_refused.c) ---- */
 
 /* Each can_ says whether its second chance applies to the refusal code; the action after it
@@ -229,5 +256,7 @@ void xf_receive(ftpc_xfer *x);
 void xf_begin_close(ftpc_xfer *x);
 /* One wakeup's sending, by sendfile or from the buffer. */
 void xf_transmit(ftpc_xfer *x);
+/* What messages call the upload's source: its file, or "standard input". */
+const char *xf_src_name(const ftpc_xfer *x);
 
 #endif

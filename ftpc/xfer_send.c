@@ -9,24 +9,39 @@
 
 #include "ascii.h"
 
+const char *xf_src_name(const ftpc_xfer *x)
+{
+    return x->stream_src ? "standard input" : x->t->local;
+}
+
 /* Upload: reads up to cap file bytes at fpos into dst, converted to CRLF under TYPE A
  * (then at most 2 * cap bytes come out). Returns the bytes placed, 0 at the end of the file,
- * -1 after failing the transfer. */
+ * -1 after failing the transfer, -2 when standard input has nothing yet. */
 static ssize_t read_source(ftpc_xfer *x, char *dst, size_t cap)
 {
+    char *into = x->ascii ? x->abuf : dst;
+    ssize_t r;
+    if (x->stream_src) {
+        if (x->src_eof)
+            return 0;
+        r = xf_read_stdin(x, into, cap);
+        if (r <= 0)
+            return r;
+        x->fpos += (uint64_t)r;
+        xf_file_moved(x, (size_t)r);
+        return x->ascii ? (ssize_t)ftpc_ascii_to_wire(x->abuf, (size_t)r, dst) : r;
+    }
     if (x->fpos >= x->local_size) {
         x->src_eof = true;
         return 0;
     }
     uint64_t left = x->local_size - x->fpos;
     size_t want = left < cap ? (size_t)left : cap;
-    char *into = x->ascii ? x->abuf : dst;
-    ssize_t r;
     do {
         r = pread(x->file_fd, into, want, (off_t)x->fpos);
     } while (r < 0 && errno == EINTR);
     if (r < 0) {
-        xf_fail(x, FTPC_EXIT_LOCAL, false, "reading %s: %s", x->t->local, strerror(errno));
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "reading %s: %s", xf_src_name(x), strerror(errno));
         return -1;
     }
     if (r == 0) {
@@ -41,7 +56,7 @@ static ssize_t read_source(ftpc_xfer *x, char *dst, size_t cap)
 }
 
 /* Upload: makes sure zbuf holds wire bytes to send. Returns 1 when it does, 0 when everything
- * has been produced, -1 after failing the transfer. */
+ * has been produced, -1 after failing the transfer, 2 when standard input has nothing yet. */
 static int fill_wire(ftpc_xfer *x)
 {
     for (;;) {
@@ -52,7 +67,7 @@ static int fill_wire(ftpc_xfer *x)
             /* TYPE A without MODE Z: half the buffer, since LF doubles. */
             ssize_t r = read_source(x, x->zbuf, XFER_ZBUF_SIZE / 2);
             if (r < 0)
-                return -1;
+                return r == -2 ? 2 : -1;
             if (r == 0)
                 return 0;
             x->zlen = (size_t)r;
@@ -61,7 +76,7 @@ static int fill_wire(ftpc_xfer *x)
         if (x->in_off == x->in_len && !x->src_eof) {
             ssize_t r = read_source(x, x->iobuf, x->ascii ? XFER_BUF_SIZE / 2 : XFER_BUF_SIZE);
             if (r < 0)
-                return -1;
+                return r == -2 ? 2 : -1;
             x->in_off = 0;
             x->in_len = (size_t)r;
         }
@@ -121,6 +136,10 @@ static void transmit_buffered(ftpc_xfer *x)
             return;
         if (r == 0) {
             xf_begin_close(x);
+            return;
+        }
+        if (r == 2) {
+            xf_wait_stdin(x);
             return;
         }
         size_t want = x->zlen - x->zoff;
