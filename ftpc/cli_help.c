@@ -16,6 +16,8 @@ static const char USAGE[] =
     "                                   * ? [..] in the last part of a URL match files\n"
     "  put FILE... URL                  upload files (URL ending in / or several files:\n"
     "                                   a directory)\n"
+    "  put - URL                        upload standard input, read to its end, as the\n"
+    "                                   file URL names (tar c dir | ftpc put - URL)\n"
     "  ls [-l] URL                      list a directory (-l: long listing)\n"
     "  cat URL...                       write remote files to standard output\n"
     "  rm URL...                        delete remote files\n"
@@ -119,8 +121,14 @@ static const cmd_help HELPS[] = {
      "standard output). * ? [..] in the last part of a URL match files. Each download is\n"
      "written to .NAME.ftpc-part and renamed into place when complete.",
      "output output-dir continue segments ascii " XFER_OPTS},
-    {"put", "put FILE... URL",
-     "Upload files. A URL ending in / (or several files) names a directory.",
+    {"put", "put FILE... URL | put - URL",
+     "Upload files. A URL ending in / (or several files) names a directory.\n"
+     "put - URL uploads standard input (a pipe, a terminal, a redirected file), read\n"
+     "once to its end, as the file URL names (a file named - is ./-). Its SHA-256 is\n"
+     "taken as it is read and compared with the server's HASH. It cannot be resumed\n"
+     "or split: -c and --segments are refused, and --retry stops once bytes have been\n"
+     "read. An upload abandoned midway (a read error, an interrupt) resets the data\n"
+     "connection, so the server does not take what it got for the whole file.",
      "continue segments ascii " XFER_OPTS},
     {"ls", "ls [-l] URL", "List a directory on standard output.", "long compress no-glob"},
     {"cat", "cat URL...", "Write remote files to standard output, in command-line order.",
