@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,25 +103,13 @@ void xf_close_pipe(ftpc_xfer *x)
     x->use_splice = false;
 }
 
-/* An upload ftpc gives up before all of it went (a read error, a failure, an interrupt)
- * ends its data connection with a reset, not a FIN: to the server a FIN is the end of the
- * file, and it would keep the bytes so far as the whole upload. A reset makes it an
- * interrupted one (ftpd then keeps them aside, for put -c, and the target is untouched). */
-static void abort_upload_data(ftpc_xfer *x)
-{
-    if (xf_is_download(x) || x->closing || !ftpc_dchan_is_open(&x->dc) || x->dc.s->fd < 0)
-        return;
-    struct linger l = {.l_onoff = 1, .l_linger = 0};
-    (void)setsockopt(x->dc.s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-}
-
 static void release(ftpc_xfer *x)
 {
     if (x->prefix != NULL) {
         ftpc_rcheck_free(x->prefix);
         x->prefix = NULL;
     }
-    abort_upload_data(x);
+    xf_reset_upload_data(x);
     xf_close_data(x);
     xf_stdin_release(x);
     xf_close_pipe(x);

@@ -86,9 +86,21 @@ uint64_t xf_allowance(ftpc_xfer *x)
     return 0;
 }
 
+/* To the server a FIN on an upload's data connection is the end of the file, and it could
+ * keep the bytes so far as the whole upload; a reset makes it an interrupted one (ftpd then
+ * keeps them aside, for put -c, and the target is untouched). */
+void xf_reset_upload_data(ftpc_xfer *x)
+{
+    if (xf_is_download(x) || x->closing || !ftpc_dchan_is_open(&x->dc) || x->dc.s->fd < 0)
+        return;
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    (void)setsockopt(x->dc.s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+}
+
 /* The data connection failed (why: in words, or NULL for strerror(err)). */
 void xf_data_failed(ftpc_xfer *x, int err, const char *why)
 {
+    xf_reset_upload_data(x); /* a TLS failure of ours leaves the socket itself intact */
     xf_close_data(x);
     x->data_errno = err ? err : EPROTO;
     snprintf(x->data_why, sizeof(x->data_why), "%s", why ? why : strerror(x->data_errno));

@@ -170,6 +170,9 @@ extern const ftpc_conn_owner xf_owner;
 
 /* Closes the data connection and stops its timers. */
 void xf_close_data(ftpc_xfer *x);
+/* An upload given up before all of it was sent: the close that follows sends a reset, not a
+ * FIN, so that the server does not take the bytes so far for the whole file. */
+void xf_reset_upload_data(ftpc_xfer *x);
 /* Closes the splice pipe: the bytes go by recv and write from now on. */
 void xf_close_pipe(ftpc_xfer *x);
 /* Ends the transfer: stores the result in the task and tells the runner. Nothing touches x
