@@ -1,0 +1,447 @@
+"""ftpc put - URL: an upload from standard input, read once to its end.
+
+Against ftpd: random bytes through a pipe (with pauses, so ftpc waits for its producer, and
+with --timeout shorter than a pause), an empty input, a regular file redirected (from an
+offset a script already read to), a terminal, MODE Z, TLS and --limit-rate; --verify with the
+SHA-256 taken on the way; the progress display of an input of unknown length; the usage
+errors (a URL ending in /, - among files, -c, --segments); and the failures: a read error
+midway, an interrupt and a server that dies all leave the target as it was (ftpc resets the
+data connection, so ftpd never takes the bytes so far for the whole file), and --retry does
+not send a truncated input again. Against a scripted server: the wire bytes of -a (LF to
+CRLF), and a HASH that differs or uses another algorithm.
+"""
+import hashlib
+import os
+import pty
+import re
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+import unittest
+
+from ftpd_harness import FtpdServer, data_bytes, free_port, wait_for
+from scripted_ftp import ScriptedFtp
+from test_ftpc import FTPC_BIN, FtpcCase, MiB
+from test_ftpc_ascii import TEXT, to_wire
+from test_ftpc_tls import TlsCase
+
+USAGE, LOCAL, XFER, VERIFY = 2, 6, 7, 8
+# Not a multiple of any buffer size ftpc or the kernel uses.
+ODD = 3 * MiB + 12345
+
+
+class StdinCase(FtpcCase):
+    def put_stdin(self, data, *args, rc=0, chunk=None, pause=0.0, timeout=60):
+        """ftpc ARGS... with data written to its standard input through a pipe, in chunks
+        with a pause between them when asked. Returns (exit code, stderr text)."""
+        p = subprocess.Popen([FTPC_BIN] + [str(a) for a in args], cwd=self.tmp,
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=self.env())
+
+        def feed():
+            try:
+                step = chunk or max(len(data), 1)
+                for i in range(0, len(data), step):
+                    p.stdin.write(data[i:i + step])
+                    p.stdin.flush()
+                    if pause:
+                        time.sleep(pause)
+                p.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        err = self.finish(p, timeout)
+        code = p.returncode
+        feeder.join(10)
+        self.check_output(subprocess.CompletedProcess(args, code, b"", err.encode()))
+        if rc is not None:
+            self.assertEqual(code, rc, "ftpc %s: exit %d\n%s" % (" ".join(map(str, args)),
+                                                               code, err[-3000:]))
+        return code, err
+
+    def finish(self, p, timeout=30):
+        """The stderr text of p once it has exited (killed after timeout seconds)."""
+        try:
+            t = threading.Timer(timeout, p.kill)
+            t.start()
+            err = p.stderr.read().decode("utf-8", "replace")
+            p.wait(10)
+            t.cancel()
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            for f in (p.stdin, p.stderr):
+                try:
+                    if f:
+                        f.close()
+                except (BrokenPipeError, ValueError):
+                    pass
+        return err
+
+    def hash_cmds(self):
+        return re.findall(r"-> HASH (.*)", self.srv.settled_log_text())
+
+
+class TestStdinFtpd(StdinCase):
+    def test_pipe_of_random_bytes(self):
+        data = os.urandom(ODD)
+        _, err = self.put_stdin(data, "put", "-", self.srv.url("backup.tar"),
+                                chunk=700001, pause=0.05)
+        self.assertEqual(self.srv.read("backup.tar"), data)
+        # the line is named after the remote file (standard input has no name)
+        self.assertRegex(err, r"(?m)^backup\.tar: 3\.01 MiB in .*, verified sha256$")
+        self.assertEqual(self.hash_cmds(), ["backup.tar"])
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_empty_input_makes_an_empty_file(self):
+        self.srv.write("e1", b"old")
+        r = self.ftpc("put", "-", self.srv.url("e1"))  # /dev/null
+        self.assertEqual(self.srv.read("e1"), b"")
+        self.assertRegex(r.stderr.decode(), r"(?m)^e1: 0 B in ")
+        self.put_stdin(b"", "put", "-", self.srv.url("e2"))  # an empty pipe
+        self.assertEqual(self.srv.read("e2"), b"")
+
+    def test_redirected_regular_file(self):
+        data = data_bytes(2 * MiB + 333, 61)
+        path = self.write_local("src.bin", data)
+        # from where a script already read to: the rest of the file, and a total for the
+        # progress display
+        with open(path, "rb") as fh:
+            fh.seek(1000)
+            r = subprocess.run([FTPC_BIN, "--progress=plain", "--limit-rate", "1M", "put", "-",
+                                self.srv.url("red.bin")], stdin=fh, capture_output=True,
+                               cwd=self.tmp, env=self.env(), timeout=60)
+        self.check_output(r)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(self.srv.read("red.bin"), data[1000:])
+        self.assertRegex(err, r"(?m)^red\.bin: \d+% \(.* of 2\.00 MiB\), .*/s, ETA \d+:\d\d$")
+        self.assertRegex(err, r"(?m)^red\.bin: 2\.00 MiB in .*, verified sha256$")
+
+    def test_progress_of_unknown_length(self):
+        data = data_bytes(2 * MiB + 512 * 1024 + 7, 62)
+        _, err = self.put_stdin(data, "--progress=plain", "--limit-rate", "1M", "put", "-",
+                                self.srv.url("plain.bin"))
+        self.assertNotIn("\r", err)
+        progress = [l for l in err.splitlines() if l.startswith("plain.bin: ") and " in " not in l]
+        self.assertGreaterEqual(len(progress), 1, err)
+        for line in progress:
+            # bytes and rate: no percentage, no total, no ETA
+            self.assertRegex(line, r"^plain\.bin: [\d.]+ (B|KiB|MiB), [\d.]+ (B|KiB|MiB)/s$")
+        self.assertRegex(err, r"(?m)^plain\.bin: 2\.50 MiB in .*, verified sha256$")
+        self.assertEqual(self.srv.read("plain.bin"), data)
+
+    def test_slow_producer_is_not_a_timeout(self):
+        # the producer is silent for longer than --timeout: not the server's fault
+        data = data_bytes(300000, 63)
+        _, err = self.put_stdin(data, "--timeout", "0.5", "put", "-", self.srv.url("slow.bin"),
+                                chunk=100000, pause=1.2)
+        self.assertEqual(self.srv.read("slow.bin"), data)
+
+    def test_terminal(self):
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FTPC_BIN, "-q", "put", "-", self.srv.url("typed.txt")],
+                             cwd=self.tmp, stdin=slave, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=self.env())
+        os.close(slave)
+        try:
+            os.write(master, b"first line\nsecond\n")
+            time.sleep(0.3)
+            os.write(master, b"\x04")  # Ctrl-D at the start of a line: the end
+            err = self.finish(p)
+        finally:
+            os.close(master)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(self.srv.read("typed.txt"), b"first line\nsecond\n")
+
+    def test_mode_z(self):
+        data = data_bytes(MiB + 99, 64) + b"compressible " * 50000
+        _, err = self.put_stdin(data, "-v", "-z", "put", "-", self.srv.url("z.bin"),
+                                chunk=200000)
+        self.assertIn("> MODE Z", err)
+        self.assertRegex(err, r"(?m)^z\.bin: .*\(MODE Z\), verified sha256$")
+        self.assertEqual(self.srv.read("z.bin"), data)
+
+    def test_ascii_round_trip(self):
+        _, err = self.put_stdin(TEXT, "-v", "-a", "put", "-", self.srv.url("t.txt"))
+        self.assertIn("> TYPE A", err)
+        self.assertEqual(self.srv.read("t.txt"), TEXT)
+
+    def test_no_verify(self):
+        self.put_stdin(b"abc" * 1000, "--no-verify", "put", "-", self.srv.url("nv"))
+        self.assertEqual(self.srv.read("nv"), b"abc" * 1000)
+        self.assertEqual(self.hash_cmds(), [])
+
+    def test_a_file_named_dash(self):
+        self.write_local("-", b"the file named dash")
+        self.ftpc("put", "./-", self.srv.url("dash"))
+        self.assertEqual(self.srv.read("dash"), b"the file named dash")
+
+    def test_usage_errors(self):
+        self.write_local("a.bin", b"a")
+        cases = [
+            (["put", "-", self.srv.url("dir/")], r"names a directory; standard input has no name"),
+            (["put", "-", self.anon_url("")], r"names a directory"),
+            (["put", "a.bin", "-", self.srv.url("d/")], r"'-' \(standard input\) is an upload of "
+                                                        r"its own"),
+            (["-c", "put", "-", self.srv.url("c.bin")], r"-c cannot resume standard input"),
+            (["--segments", "2", "put", "-", self.srv.url("s.bin")],
+             r"--segments needs a file to read"),
+        ]
+        for args, msg in cases:
+            r = self.ftpc(*args, rc=USAGE)
+            self.assertRegex(r.stderr.decode(), msg)
+            self.assertNotIn("alice-Pw", r.stderr.decode())  # the password stays hidden
+        # nothing reached the server
+        self.assertNotIn("STOR", self.srv.settled_log_text())
+
+    def test_a_directory_as_input(self):
+        fd = os.open(self.tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            r = subprocess.run([FTPC_BIN, "put", "-", self.srv.url("d.bin")], stdin=fd,
+                               capture_output=True, cwd=self.tmp, env=self.env(), timeout=60)
+        finally:
+            os.close(fd)
+        self.check_output(r)
+        self.assertEqual(r.returncode, LOCAL, r.stderr.decode())
+        self.assertIn("standard input is a directory", r.stderr.decode())
+        self.assertFalse(self.srv.exists("d.bin"))
+
+    def test_read_error_midway_leaves_the_target(self):
+        # a socket as standard input, reset by its peer: a real read error, after bytes
+        self.srv.write("keep.bin", b"the previous version")
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ours = socket.create_connection(ls.getsockname())
+        peer, _ = ls.accept()
+        ls.close()
+        self.addCleanup(peer.close)
+        p = subprocess.Popen([FTPC_BIN, "--retry", "3", "put", "-", self.srv.url("keep.bin")],
+                             cwd=self.tmp, stdin=ours, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=self.env())
+        ours.close()
+        try:
+            peer.sendall(data_bytes(400000, 65))
+            self.assertTrue(wait_for(lambda: "STOR keep.bin" in self.srv.log_text(), 20))
+            time.sleep(0.3)
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, LOCAL, err)
+        self.assertIn("reading standard input: Connection reset by peer", err)
+        self.assertNotIn("retrying", err)
+        self.assertTrue(wait_for(lambda: "aborted" in self.srv.log_text()
+                                 or "failed" in self.srv.log_text(), 10))
+        self.assertEqual(self.srv.read("keep.bin"), b"the previous version")
+
+    def test_interrupt_leaves_the_target(self):
+        self.srv.write("int.bin", b"the previous version")
+        p = subprocess.Popen([FTPC_BIN, "put", "-", self.srv.url("int.bin")], cwd=self.tmp,
+                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=self.env())
+        try:
+            p.stdin.write(data_bytes(500000, 66))
+            p.stdin.flush()
+            self.assertTrue(wait_for(lambda: "STOR int.bin" in self.srv.log_text(), 20))
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, XFER, err)
+        self.assertIn("interrupted", err)
+        self.assertNotIn("put -c", err)  # nothing to resume from
+        time.sleep(0.5)
+        self.assertEqual(self.srv.read("int.bin"), b"the previous version")
+
+    def test_server_dies_midway_no_retry(self):
+        srv = FtpdServer(args=["--max-rate", "256k"]).start()
+        self.addCleanup(srv.stop, False)  # it is killed below
+        p = subprocess.Popen([FTPC_BIN, "--retry", "3", "--retry-delay", "0.1", "put", "-",
+                              srv.url("cut.bin")], cwd=self.tmp, stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env())
+
+        def feed():
+            try:
+                p.stdin.write(data_bytes(3 * MiB, 67))
+                p.stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass
+        threading.Thread(target=feed, daemon=True).start()
+        try:
+            self.assertTrue(wait_for(lambda: "STOR cut.bin" in srv.log_text(), 20))
+            time.sleep(0.5)
+            srv.proc.kill()
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, XFER, err)
+        self.assertIn("not retried: standard input cannot be read again", err)
+        self.assertNotIn("retrying", err)
+        self.assertFalse(srv.exists("cut.bin"))
+
+    def test_retry_before_anything_was_read(self):
+        port = free_port()
+        _, err = self.put_stdin(b"abc", "--retry", "1", "--retry-delay", "0.1", "put", "-",
+                                "ftp://127.0.0.1:%d/x" % port, rc=3)
+        self.assertIn("retrying in 0.1 s (attempt 2 of 2)", err)
+
+
+class TestStdinTls(TlsCase):
+    def test_explicit_tls(self):
+        data = data_bytes(MiB + 4097, 68)
+        r = subprocess.run([FTPC_BIN, "--cacert", self.srv.cafile, "--tls", "put", "-",
+                            self.srv.url("tls.bin")], input=data, capture_output=True,
+                           cwd=self.tmp, env=self.env(), timeout=60)
+        self.check_output(r)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(self.srv.read("tls.bin"), data)
+        self.assertRegex(r.stderr.decode(), r"(?m)^tls\.bin: .*, verified sha256$")
+
+
+class StoreFtp(ScriptedFtp):
+    """Keeps the wire bytes of each STOR and answers HASH over them, in the one algorithm
+    FEAT lists, or with a digest of other bytes when lie is set."""
+
+    def __init__(self, algo="SHA-256", lie=False, sessions=4):
+        super().__init__(sessions)
+        self.FEATURES = ("SIZE", "REST STREAM", "HASH %s*;" % algo)
+        self.algo, self.lie = algo, lie
+        self.stored = None
+        self.stor_seen = threading.Event()
+        self.ended = None  # how the last upload's data connection ended: "eof" or "reset"
+        self.ended_event = threading.Event()
+
+    def receive(self, s):
+        s.send("150 go")
+        self.stor_seen.set()
+        d = s.accept_data()
+        got = bytearray()
+        try:
+            while True:
+                chunk = d.recv(65536)
+                if not chunk:
+                    self.ended = "eof"
+                    break
+                got += chunk
+        except ConnectionResetError:
+            self.ended = "reset"
+        finally:
+            d.close()
+            self.ended_event.set()
+        return bytes(got)
+
+    def command(self, s, verb, arg):
+        if verb == "STOR":
+            self.stored = self.receive(s)
+            s.send("226 stored" if self.ended == "eof" else "426 connection reset")
+        elif verb == "SIZE":
+            s.send("213 %d" % len(self.stored) if self.stored is not None else "550 none")
+        elif verb == "HASH":
+            data = self.stored + (b"!" if self.lie else b"")
+            h = hashlib.new(self.algo.replace("-", "").lower(), data).hexdigest()
+            s.send("213 %s 0-%d %s %s" % (self.algo, max(len(data) - 1, 0), h, arg))
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestStdinScripted(StdinCase):
+    def scripted(self, **kw):
+        srv = StoreFtp(**kw)
+        srv.start()
+        return srv, "ftp://u:p@127.0.0.1:%d/f.bin" % srv.port
+
+    def test_ascii_sends_crlf(self):
+        srv, url = self.scripted()
+        self.put_stdin(TEXT, "-a", "put", "-", url, chunk=4093)
+        self.assertEqual(srv.stored, to_wire(TEXT))
+
+    def test_verified_against_the_streamed_digest(self):
+        data = data_bytes(MiB + 3, 69)
+        srv, url = self.scripted()
+        _, err = self.put_stdin(data, "put", "-", url)
+        self.assertEqual(srv.stored, data)
+        self.assertRegex(err, r"(?m)^f\.bin: .*, verified sha256$")
+
+    def test_a_differing_hash_fails(self):
+        data = data_bytes(200000, 70)
+        srv, url = self.scripted(lie=True)
+        _, err = self.put_stdin(data, "put", "-", url, rc=VERIFY)
+        self.assertIn("verification failed", err)
+        self.assertIn("local sha256 %s (standard input, 200000 bytes)"
+                      % hashlib.sha256(data).hexdigest(), err)
+
+    def test_read_error_resets_the_data_connection(self):
+        # to a server a FIN on the data connection is the end of the file: an upload that
+        # stops because standard input failed must end with a reset instead
+        srv, url = self.scripted()
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ours = socket.create_connection(ls.getsockname())
+        peer, _ = ls.accept()
+        ls.close()
+        self.addCleanup(peer.close)
+        p = subprocess.Popen([FTPC_BIN, "put", "-", url], cwd=self.tmp, stdin=ours,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env())
+        ours.close()
+        try:
+            peer.sendall(b"partial " * 10000)
+            self.assertTrue(srv.stor_seen.wait(20))
+            time.sleep(0.3)
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, LOCAL, err)
+        self.assertTrue(srv.ended_event.wait(10))
+        self.assertEqual(srv.ended, "reset")
+
+    def test_interrupt_resets_the_data_connection(self):
+        srv, url = self.scripted()
+        p = subprocess.Popen([FTPC_BIN, "put", "-", url], cwd=self.tmp, stdin=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env())
+        try:
+            p.stdin.write(b"partial " * 10000)
+            p.stdin.flush()
+            self.assertTrue(srv.stor_seen.wait(20))
+            time.sleep(0.3)
+            p.send_signal(signal.SIGINT)
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, XFER, err)
+        self.assertTrue(srv.ended_event.wait(10))
+        self.assertEqual(srv.ended, "reset")
+
+    def test_an_interrupted_file_upload_resets_too(self):
+        # the same for a file: its upload, cut, must not look complete to the server
+        self.write_local("big.bin", data_bytes(4 * MiB, 71))
+        srv, url = self.scripted()
+        p = subprocess.Popen([FTPC_BIN, "--limit-rate", "1M", "put", "big.bin", url],
+                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, env=self.env())
+        try:
+            self.assertTrue(srv.stor_seen.wait(20))
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, XFER, err)
+        self.assertTrue(srv.ended_event.wait(10))
+        self.assertEqual(srv.ended, "reset")
+
+    def test_another_algorithm_is_not_verified(self):
+        srv, url = self.scripted(algo="MD5")
+        _, err = self.put_stdin(b"x" * 5000, "put", "-", url)
+        self.assertIn("f.bin: not verified (the server hashes with md5, and standard input was "
+                      "hashed with sha256 as it was read)", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
