@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
 #include <stdarg.h>
@@ -370,6 +371,9 @@ static int build_put_stdin(ftpc_cli *cli, ftpc_url *u, int nfiles, const char *t
         return usage_err(err, err_size,
                          "put -: --segments needs a file to read at several offsets; standard "
                          "input is read once, in order, on one connection");
+    /* Checked now: once the run opens its sockets, a closed fd 0 would be one of them. */
+    if (fcntl(STDIN_FILENO, F_GETFD) < 0)
+        return usage_err(err, err_size, "put -: standard input is closed");
     fill_credentials(cli, u);
     return add_put(cli, u, false, "-", err, err_size);
 }

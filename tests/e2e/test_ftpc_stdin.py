@@ -212,6 +212,14 @@ class TestStdinFtpd(StdinCase):
         self.assertIn("standard input is a directory", r.stderr.decode())
         self.assertFalse(self.srv.exists("d.bin"))
 
+    def test_closed_input(self):
+        r = subprocess.run([FTPC_BIN, "put", "-", self.srv.url("c.bin")], stdin=subprocess.DEVNULL,
+                           capture_output=True, cwd=self.tmp, env=self.env(), timeout=60,
+                           preexec_fn=lambda: os.close(0))
+        self.check_output(r)
+        self.assertEqual(r.returncode, USAGE, r.stderr.decode())
+        self.assertIn("standard input is closed", r.stderr.decode())
+
     def test_read_error_midway_leaves_the_target(self):
         # a socket as standard input, reset by its peer: a real read error, after bytes
         self.srv.write("keep.bin", b"the previous version")
