@@ -126,6 +126,43 @@ char *progress_elapsed_str(long long ms, char *out, size_t out_size)
     return out;
 }
 
+size_t progress_bar_busy(char *out, size_t out_size, int cells, uint64_t phase,
+                         progress_bar_style style)
+{
+    if (cells < 0)
+        cells = 0;
+    size_t per = style == PROGRESS_BAR_UNICODE ? 3 : 1;
+    if (out_size < per * (size_t)cells + 1) {
+        if (out_size > 0)
+            out[0] = '\0';
+        return 0;
+    }
+    int block = cells / 5 < 3 ? 3 : cells / 5 > 12 ? 12 : cells / 5;
+    if (block > cells)
+        block = cells;
+    uint64_t span = (uint64_t)(cells - block);
+    uint64_t at = 0;
+    if (span > 0) {
+        uint64_t p = phase % (2 * span);
+        at = p <= span ? p : 2 * span - p;
+    }
+    size_t pos = 0;
+    for (int i = 0; i < cells; i++) {
+        bool in = (uint64_t)i >= at && (uint64_t)i < at + (uint64_t)block;
+        if (!in)
+            out[pos++] = ' ';
+        else if (style == PROGRESS_BAR_UNICODE) {
+            memcpy(out + pos, "\u2588", 3);
+            pos += 3;
+        } else
+            out[pos++] = (uint64_t)i == at                         ? '<'
+                         : (uint64_t)i == at + (uint64_t)block - 1 ? '>'
+                                                                   : '=';
+    }
+    out[pos] = '\0';
+    return pos;
+}
+
 size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
                     progress_bar_style style)
 {

@@ -57,6 +57,13 @@ typedef enum { PROGRESS_BAR_ASCII = 0, PROGRESS_BAR_UNICODE } progress_bar_style
 size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
                     progress_bar_style style);
 
+/* For a transfer of unknown length: a short block at a place given by phase, moving one cell
+ * a phase step and bouncing between the ends, in exactly `cells` cells ("  <==>    " in ASCII,
+ * full blocks in UNICODE). An empty bar would read as nothing done. Same buffer needs and
+ * return value as progress_bar. */
+size_t progress_bar_busy(char *out, size_t out_size, int cells, uint64_t phase,
+                         progress_bar_style style);
+
 /* Whole percent of done over total, rounded down and clamped to [0, 100]; 100 when total is 0
  * (an empty file is complete). */
 int progress_percent(uint64_t done, uint64_t total);

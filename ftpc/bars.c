@@ -35,6 +35,9 @@ struct ftpc_bar {
     long long start_ms;
     long long end_ms; /* the bytes all moved (ftpc_bar_checking); 0 while they move */
     progress_rate rate;
+    /* Unknown length: the busy block's place, which moves a step each tick bytes arrived, so
+     * it stands still when the transfer does. */
+    uint64_t busy_phase, busy_pos;
 };
 
 typedef struct strbuf {
@@ -54,12 +57,13 @@ struct ftpc_bars {
     ftpc_bar *head, *tail;
     int nlive;
     int nfiles, nfinished;
-    int nfailed;             /* files that failed for good: neither finished nor waiting */
-    int nplanned;            /* files whose sizes were known before they started */
-    uint64_t planned_bytes;  /* their sizes, less those of the planned files that failed */
-    uint64_t moved;          /* bytes moved by all transfers of the run */
-    uint64_t finished_bytes; /* file sizes of finished transfers */
-    long long first_ms;      /* when the run's first transfer started; 0: none yet */
+    int nfailed;                     /* files that failed for good: neither finished nor waiting */
+    int nplanned;                    /* files whose sizes were known before they started */
+    uint64_t planned_bytes;          /* their sizes, less those of the planned files that failed */
+    uint64_t moved;                  /* bytes moved by all transfers of the run */
+    uint64_t busy_phase, busy_moved; /* the total line's busy block (ftpc_bar's) */
+    uint64_t finished_bytes;         /* file sizes of finished transfers */
+    long long first_ms;              /* when the run's first transfer started; 0: none yet */
     progress_rate total_rate;
     int drawn;      /* live lines on screen below the permanent ones */
     strbuf pending; /* permanent lines waiting for the next frame */
@@ -215,28 +219,28 @@ static int name_column_max(int width)
 
 static size_t format_line(char *out, size_t out_size, int width, int name_cells, bool color,
                           bool unicode, const char *name, uint64_t pos, int64_t total, double bps,
-                          uint64_t wire, long eta_min);
+                          uint64_t wire, long eta_min, uint64_t busy_phase);
 
 size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,
                              bool unicode, const char *name, uint64_t pos, int64_t total,
                              double bps)
 {
     return format_line(out, out_size, width, name_cells, color, unicode, name, pos, total, bps, 0,
-                       -1);
+                       -1, 0);
 }
 
 size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int name_cells, bool color,
                                   bool unicode, const char *name, uint64_t pos, int64_t total,
-                                  double bps, uint64_t wire)
+                                  double bps, uint64_t wire, uint64_t busy_phase)
 {
     return format_line(out, out_size, width, name_cells, color, unicode, name, pos, total, bps,
-                       wire, -1);
+                       wire, -1, busy_phase);
 }
 
 /* eta_min: the ETA is at least this many seconds (-1: no floor). */
 static size_t format_line(char *out, size_t out_size, int width, int name_cells, bool color,
                           bool unicode, const char *name, uint64_t pos, int64_t total, double bps,
-                          uint64_t wire, long eta_min)
+                          uint64_t wire, long eta_min, uint64_t busy_phase)
 {
     strbuf s = {0};
     char done_s[24], total_s[24], sizes[96], rate[32], eta_s[24], eta[32], pct[8];
@@ -337,9 +341,12 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
         char bar[3 * 512 + 1];
         if (bar_w > 512)
             bar_w = 512;
-        double frac = total > 0 ? (double)pos / (double)total : (total == 0 ? 1.0 : 0.0);
-        progress_bar(bar, sizeof(bar), bar_w, frac,
-                     unicode ? PROGRESS_BAR_UNICODE : PROGRESS_BAR_ASCII);
+        progress_bar_style style = unicode ? PROGRESS_BAR_UNICODE : PROGRESS_BAR_ASCII;
+        if (total < 0)
+            progress_bar_busy(bar, sizeof(bar), bar_w, busy_phase, style);
+        else
+            progress_bar(bar, sizeof(bar), bar_w, total > 0 ? (double)pos / (double)total : 1.0,
+                         style);
         sb_str(&s, " [");
         if (color)
             sb_str(&s, "\x1b[32m");
@@ -456,7 +463,8 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             break;
         }
         ftpc_bars_format_line_wire(line, sizeof(line), b->width, name_cells, b->color, b->unicode,
-                                   bar->name, bar->pos, bar->total, bar_bps(bar, now), bar->wire);
+                                   bar->name, bar->pos, bar->total, bar_bps(bar, now), bar->wire,
+                                   bar->busy_phase);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");
@@ -495,7 +503,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             slowest = -1;
         }
         format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode, total_name, pos,
-                    total, progress_rate_bps(&b->total_rate, now), 0, slowest);
+                    total, progress_rate_bps(&b->total_rate, now), 0, slowest, b->busy_phase);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");
@@ -551,6 +559,15 @@ static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
     ftpc_bars *b = ud;
     long long now = ev_now(loop);
     progress_rate_update(&b->total_rate, now, b->moved);
+    if (b->moved != b->busy_moved) {
+        b->busy_moved = b->moved;
+        b->busy_phase++;
+    }
+    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
+        if (bar->pos != bar->busy_pos) {
+            bar->busy_pos = bar->pos;
+            bar->busy_phase++;
+        }
     if (b->live) {
         draw(b, false);
         return b->nlive > 0 || b->pending.len > 0 ? TICK_LIVE_MS : EV_TIMER_STOP;

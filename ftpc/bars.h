@@ -91,9 +91,10 @@ size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cel
  * length written to out (NUL-terminated, cut to fit); 0 when b is NULL or nothing runs. */
 size_t ftpc_bars_snapshot(ftpc_bars *b, char *out, size_t out_size, int width);
 
-/* The same with the wire bytes of a compressed transfer (0: none shown). */
+/* The same with the wire bytes of a compressed transfer (0: none shown), and for a
+ * transfer of unknown length (total < 0) where its moving block stands (busy_phase). */
 size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int name_cells, bool color,
                                   bool unicode, const char *name, uint64_t pos, int64_t total,
-                                  double bps, uint64_t wire);
+                                  double bps, uint64_t wire, uint64_t busy_phase);
 
 #endif

@@ -40,17 +40,18 @@ START_TEST(test_line_wire)
     char out[1024];
     /* MODE Z: the wire bytes beside the file bytes, within the width */
     ftpc_bars_format_line_wire(out, sizeof(out), 120, 0, false, false, "log.txt", 120ull << 20,
-                               1ll << 30, 1e6, 14ull << 20);
+                               1ll << 30, 1e6, 14ull << 20, 0);
     ck_assert_msg(strstr(out, "120 MiB / 1.00 GiB (wire 14.0 MiB)") != NULL, "%s", out);
     ck_assert_int_le(visible_cells(out), 119);
     for (int w = 20; w <= 200; w += 7) {
-        ftpc_bars_format_line_wire(out, sizeof(out), w, 0, false, false, "log.txt", 5, 10, 1.0, 3);
+        ftpc_bars_format_line_wire(out, sizeof(out), w, 0, false, false, "log.txt", 5, 10, 1.0, 3,
+                                   0);
         ck_assert_int_le(visible_cells(out), w - 1);
     }
     /* wire 0: exactly the plain line */
     char plain[1024];
     ftpc_bars_format_line(plain, sizeof(plain), 100, 0, false, false, "f", 1, 2, 1.0);
-    ftpc_bars_format_line_wire(out, sizeof(out), 100, 0, false, false, "f", 1, 2, 1.0, 0);
+    ftpc_bars_format_line_wire(out, sizeof(out), 100, 0, false, false, "f", 1, 2, 1.0, 0, 0);
     ck_assert_str_eq(out, plain);
 }
 END_TEST
@@ -117,6 +118,11 @@ START_TEST(test_line_unknown_total)
     ck_assert_ptr_nonnull(strstr(out, "2.00 KiB"));
     ck_assert_ptr_nonnull(strstr(out, "--:--"));
     ck_assert_ptr_null(strchr(out, '%'));
+    /* the bar is a moving block, not an empty bar that would read as nothing done */
+    ftpc_bars_format_line_wire(out, sizeof(out), 100, 0, false, false, "x", 2048, -1, 0.0, 0, 0);
+    ck_assert_ptr_nonnull(strstr(out, "[<==="));
+    ftpc_bars_format_line_wire(out, sizeof(out), 100, 0, false, false, "x", 2048, -1, 0.0, 0, 3);
+    ck_assert_ptr_nonnull(strstr(out, "[   <==="));
 }
 END_TEST
 

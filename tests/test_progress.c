@@ -211,6 +211,34 @@ START_TEST(test_bar_unicode)
 }
 END_TEST
 
+START_TEST(test_bar_busy)
+{
+    char out[64];
+    /* 10 cells: a block of 3 that moves a cell a step and bounces back from the far end. */
+    ck_assert_uint_eq(progress_bar_busy(out, sizeof(out), 10, 0, PROGRESS_BAR_ASCII), 10);
+    ck_assert_str_eq(out, "<=>       ");
+    progress_bar_busy(out, sizeof(out), 10, 1, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, " <=>      ");
+    progress_bar_busy(out, sizeof(out), 10, 7, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "       <=>");
+    progress_bar_busy(out, sizeof(out), 10, 8, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "      <=> ");
+    progress_bar_busy(out, sizeof(out), 10, 14, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "<=>       ");
+    /* a wider bar has a wider block (a fifth), at most 12 */
+    progress_bar_busy(out, sizeof(out), 20, 0, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "<==>                ");
+    progress_bar_busy(out, sizeof(out), 60, 2, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "  <==========>                                              ");
+    /* fewer cells than a block: the block fills them */
+    progress_bar_busy(out, sizeof(out), 2, 5, PROGRESS_BAR_ASCII);
+    ck_assert_str_eq(out, "<>");
+    ck_assert_uint_eq(progress_bar_busy(out, sizeof(out), 4, 1, PROGRESS_BAR_UNICODE), 10);
+    ck_assert_str_eq(out, " \u2588\u2588\u2588");
+    ck_assert_uint_eq(progress_bar_busy(out, 10, 4, 0, PROGRESS_BAR_UNICODE), 0);
+}
+END_TEST
+
 START_TEST(test_percent)
 {
     ck_assert_int_eq(progress_percent(0, 100), 0);
@@ -257,6 +285,7 @@ static Suite *progress_suite(void)
     tcase_add_test(tc, test_elapsed_str);
     tcase_add_test(tc, test_bar_ascii);
     tcase_add_test(tc, test_bar_unicode);
+    tcase_add_test(tc, test_bar_busy);
     tcase_add_test(tc, test_percent);
     suite_add_tcase(s, tc);
     return s;

@@ -136,6 +136,18 @@ class TestStdinFtpd(StdinCase):
         self.assertRegex(err, r"(?m)^plain\.bin: 2\.50 MiB in .*, verified sha256$")
         self.assertEqual(self.srv.read("plain.bin"), data)
 
+    def test_bar_of_unknown_length_moves_while_bytes_arrive(self):
+        # An empty bar would read as nothing done: a block moves a cell each redraw bytes came
+        data = data_bytes(1 * MiB + 3, 64)
+        _, err = self.put_stdin(data, "--progress=bar", "put", "-", self.srv.url("busy.bin"),
+                                chunk=64 * 1024, pause=0.1)
+        self.assertEqual(self.srv.read("busy.bin"), data)
+        places = set()
+        for m in re.finditer(r"busy\.bin +-- \[( *)(?:<=+>|\u2588+)( *)\]", err):
+            places.add(len(m.group(1)))
+        self.assertGreaterEqual(len(places), 4, err[-3000:])
+        self.assertNotRegex(err, r"busy\.bin +-- \[ +\]")
+
     def test_slow_producer_is_not_a_timeout(self):
         # the producer is silent for longer than --timeout: not the server's fault
         data = data_bytes(300000, 63)
