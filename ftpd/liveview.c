@@ -146,7 +146,8 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
 
     /* Fixed-width columns after the path, as in ftpc's bars, so that the lines of a frame
      * line up and a line does not shift as its numbers change; an upload (size unknown)
-     * leaves its percent, bar and ETA blank. */
+     * leaves its percent and ETA blank, and its bar holds a block that moves while bytes
+     * come. */
     char pct_s[8] = "  --", sizes[40], rate_s[32], eta_s[32] = "", bar[128];
     uint64_t done = it->done > 0 ? (uint64_t)it->done : 0;
     int cells = (int)w / 10;
@@ -169,7 +170,10 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
         snprintf(rate_s, sizeof(rate_s), "queued"); /* in line for a download slot */
     else
         progress_rate_str(it->bps, rate_s, sizeof(rate_s));
-    progress_bar(bar, sizeof(bar), cells, frac, PROGRESS_BAR_ASCII);
+    if (it->expect >= 0)
+        progress_bar(bar, sizeof(bar), cells, frac, PROGRESS_BAR_ASCII);
+    else /* an empty bar would read as nothing received */
+        progress_bar_busy(bar, sizeof(bar), cells, it->busy_phase, PROGRESS_BAR_ASCII);
     /* The fullest variant first; each later one gives the path more room. */
     char variants[3][256];
     int nvar = 0;
@@ -259,6 +263,8 @@ static double sample_rate(xfer *x, long long now)
         long long ms = now - x->started_ms;
         x->view_bps = ms > 0 ? (double)x->done * 1000.0 / (double)ms : 0;
     } else if (now > x->view_ms) {
+        if (x->done != x->view_done)
+            x->view_phase++;
         double inst = (double)(x->done - x->view_done) * 1000.0 / (double)(now - x->view_ms);
         x->view_bps = x->view_bps * 0.5 + inst * 0.5;
     } else {
@@ -333,6 +339,7 @@ static void draw(liveview *v)
                 .path = x->vpath,
                 .done = x->done,
                 .expect = x->expect,
+                .busy_phase = x->view_phase,
                 .bps = x->view_bps,
                 .waiting = x->slot.state == DLS_WAITING,
                 .left_cells = left_cells,

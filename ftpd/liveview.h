@@ -27,6 +27,7 @@ typedef struct liveview_item {
     /* The widest "[id] user VERB " of the frame (liveview_left_cells), so that every line
      * of it keeps or drops the same columns and they line up; 0: this line's own. */
     size_t left_cells;
+    unsigned long busy_phase; /* expect unknown: where the bar's moving block stands */
 } liveview_item;
 
 /* The whole server at a glance. */

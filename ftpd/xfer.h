@@ -106,6 +106,7 @@ typedef struct xfer {
     long long started_ms;
     long long view_ms, view_done; /* the live view's last look: when, and done then */
     double view_bps;              /* ...and the rate it shows (liveview.c) */
+    unsigned long view_phase;     /* an upload's busy block: a step each look bytes came */
 } xfer;
 
 /* Opens a passive listener (PASV/EPSV). Returns the new xfer or NULL (errno). */

@@ -27,8 +27,8 @@ static size_t format(int width, const liveview_item *it)
 
 START_TEST(test_download_line)
 {
-    liveview_item it = {7,           "alice", "RETR", "/pub/big.iso", 512 * MiB, 1024 * MiB,
-                        100.0 * MiB, false,   0};
+    liveview_item it = {7,     "alice", "RETR", "/pub/big.iso", 512 * MiB, 1024 * MiB, 100.0 * MiB,
+                        false, 0,       0};
     format(100, &it);
     ck_assert_ptr_eq(strstr(line, "[7] alice RETR /pub/big.iso "), line);
     ck_assert_ptr_nonnull(strstr(line, " 50% ["));
@@ -49,7 +49,7 @@ START_TEST(test_long_path_keeps_its_file_name)
     char path[300];
     memset(path, 'd', 250);
     strcpy(path + 250, "/final-name.bin");
-    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0};
+    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0};
     format(80, &it);
     ck_assert_ptr_nonnull(strstr(line, "[12] bob STOR ..."));
     /* an upload's size is not known: no percent, an empty bar, no ETA */
@@ -60,13 +60,26 @@ START_TEST(test_long_path_keeps_its_file_name)
 }
 END_TEST
 
+/* An upload's size is not known: its bar holds a block whose place is busy_phase, not an
+ * empty bar that would read as nothing received. */
+START_TEST(test_upload_bar_moves)
+{
+    liveview_item it = {6, "erin", "STOR", "/up.bin", 3 * MiB, -1, 2.0 * MiB, false, 0, 0};
+    format(140, &it);
+    ck_assert_msg(strstr(line, "   -- [<=>          ]") != NULL, "%s", line);
+    it.busy_phase = 2;
+    format(140, &it);
+    ck_assert_msg(strstr(line, "   -- [  <=>        ]") != NULL, "%s", line);
+}
+END_TEST
+
 /* Lines of one frame keep or drop the same columns, so that they line up: "[10]" is one cell
  * wider than "[9]", and on its own its line would have lost the bar the other keeps. */
 START_TEST(test_lines_of_a_frame_line_up)
 {
     liveview_item a = {9,   "demo",  "RETR",    "/incoming/load/ftpc-stress-1-f4.dat",
                        MiB, 2 * MiB, 2.0 * MiB, false,
-                       0};
+                       0,   0};
     liveview_item b = a;
     b.id = 10;
     char la[4096];
@@ -93,7 +106,7 @@ END_TEST
 
 START_TEST(test_control_characters_shown_as_marks)
 {
-    liveview_item it = {3, "ev\x1b[2Jil", "RETR", "/a\r\nb\x07.bin", 10, 100, 0, false, 0};
+    liveview_item it = {3, "ev\x1b[2Jil", "RETR", "/a\r\nb\x07.bin", 10, 100, 0, false, 0, 0};
     format(80, &it);
     for (const char *p = line; *p; p++)
         ck_assert_int_ge((unsigned char)*p, 0x20);
@@ -103,8 +116,8 @@ END_TEST
 
 START_TEST(test_narrow_terminal_drops_the_bar_first)
 {
-    liveview_item it = {1,         "anonymous", "RETR", "/pub/file.bin", 25 * MiB, 100 * MiB,
-                        5.0 * MiB, false,       0};
+    liveview_item it = {1,     "anonymous", "RETR", "/pub/file.bin", 25 * MiB, 100 * MiB, 5.0 * MiB,
+                        false, 0,           0};
     format(90, &it);
     ck_assert_ptr_null(strstr(line, "% ["));
     ck_assert_ptr_nonnull(strstr(line, " 25%  25.0 MiB/100 MiB 5.00 MiB/s ETA 0:15"));
@@ -119,7 +132,7 @@ END_TEST
 
 START_TEST(test_waiting_download_says_so)
 {
-    liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true, 0};
+    liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true, 0, 0};
     format(100, &it);
     ck_assert(ends_with(line, " queued"));
     ck_assert_ptr_null(strstr(line, "ETA"));
@@ -132,7 +145,7 @@ START_TEST(test_wide_characters_counted_as_two_cells)
     char path[200] = "/";
     for (int i = 0; i < 40; i++)
         strcat(path, "\xe6\x96\x87");
-    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false, 0};
+    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false, 0, 0};
     format(80, &it);
     ck_assert_ptr_nonnull(strstr(line, "..."));
 }
@@ -189,6 +202,7 @@ static Suite *liveview_suite(void)
     TCase *tc = tcase_create("lines");
     tcase_add_test(tc, test_download_line);
     tcase_add_test(tc, test_long_path_keeps_its_file_name);
+    tcase_add_test(tc, test_upload_bar_moves);
     tcase_add_test(tc, test_control_characters_shown_as_marks);
     tcase_add_test(tc, test_lines_of_a_frame_line_up);
     tcase_add_test(tc, test_narrow_terminal_drops_the_bar_first);
