@@ -804,8 +804,14 @@ void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes)
 
 void ftpc_bar_checking(ftpc_bar *bar)
 {
-    if (bar != NULL && bar->end_ms == 0)
+    if (bar == NULL)
+        return;
+    if (bar->end_ms == 0)
         bar->end_ms = ev_now(bar->b->loop);
+    /* Every byte has moved, so a length unknown until now is known: a full bar while the
+     * check runs, not the moving block of a transfer still under way. */
+    if (bar->total < 0)
+        bar->total = (int64_t)bar->pos;
 }
 
 void ftpc_bar_done(ftpc_bar *bar, bool ok)

@@ -370,6 +370,31 @@ START_TEST(test_total_unknown_while_files_wait)
 }
 END_TEST
 
+/* A length unknown while the bytes move (a pipe, no SIZE) is known once they all have: the
+ * HASH check that follows shows a full bar, not the moving block. */
+START_TEST(test_unknown_length_known_at_the_check)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 100);
+    ftpc_bar *x = ftpc_bar_start(b, "piped.bin", -1, 0);
+    ftpc_bar_update(x, 3000);
+    run_for(loop, 150);
+    const char *line = line_at(strstr(drain(), "piped.bin"));
+    ck_assert_msg(strstr(line, "piped.bin   -- [") != NULL, "%s", line);
+    ftpc_bar_checking(x);
+    run_for(loop, 150);
+    line = line_at(strstr(drain(), "piped.bin"));
+    ck_assert_msg(strstr(line, "100% [=====") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "2.93 KiB / 2.93 KiB") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "verifying") != NULL, "%s", line);
+    ftpc_bar_done(x, true);
+    ftpc_bars_free(b);
+    drain();
+    ev_loop_free(loop);
+}
+END_TEST
+
 /* Sizes known before the files start (uploads, a mirror's listing): the total has its
  * percentage while files still wait; a planned file that fails leaves the total. */
 START_TEST(test_total_known_from_planned_sizes)
@@ -501,6 +526,7 @@ static Suite *bars_suite(void)
     tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
     tcase_add_test(tf, test_frames_tty);
     tcase_add_test(tf, test_total_unknown_while_files_wait);
+    tcase_add_test(tf, test_unknown_length_known_at_the_check);
     tcase_add_test(tf, test_total_known_after_a_file_fails);
     tcase_add_test(tf, test_total_known_from_planned_sizes);
     tcase_add_test(tf, test_plain_mode);
