@@ -8,6 +8,7 @@
 #include "log.h"
 #include "session.h"
 #include "workq.h"
+#include "xferlog.h"
 
 static bool same_account(const ftpd_user *a, const ftpd_user *b)
 {
@@ -146,7 +147,7 @@ void reload_xferlog(server *srv)
     const char *path = srv->cfg->xferlog_file;
     if (!path)
         return;
-    FILE *f = fopen(path, "ae");
+    FILE *f = xferlog_open(path);
     if (!f) {
         log_error("SIGHUP: cannot reopen transfer log %s: %s; writing on to the old one", path,
                   strerror(errno));

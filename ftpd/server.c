@@ -13,6 +13,7 @@
 #include "session.h"
 #include "upwriter.h"
 #include "xfer.h"
+#include "xferlog.h"
 
 #define ACCEPTS_PER_WAKEUP 64
 #define LISTEN_BACKLOG 4096
@@ -58,7 +59,7 @@ int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop 
     if (ftps_server_init(srv) < 0)
         return -1;
     if (cfg->xferlog_file) {
-        srv->xferlog = fopen(cfg->xferlog_file, "ae");
+        srv->xferlog = xferlog_open(cfg->xferlog_file);
         if (!srv->xferlog) {
             log_error("cannot open transfer log %s: %s", cfg->xferlog_file, strerror(errno));
             return -1;

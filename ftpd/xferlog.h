@@ -20,6 +20,11 @@ typedef struct xferlog_entry {
     bool complete;    /* 'c' or 'i' */
 } xferlog_entry;
 
+/* Opens the log at path for appending, as fopen "ae" does, but a log it creates starts from
+ * mode 0644, not 0666: --umask is for the clients' files, and a mask of 002 or 000 there
+ * must not let others write lines into the server's own record. NULL with errno on failure. */
+FILE *xferlog_open(const char *path);
+
 /* Formats one line (with '\n'); spaces in the path become '_' as xferlog readers expect.
  * Returns the length, or -1 if out_size is too small. */
 int xferlog_format(char *out, size_t out_size, const xferlog_entry *e);

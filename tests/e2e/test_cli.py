@@ -177,6 +177,17 @@ class TestCreatedModes(unittest.TestCase):
         self.assertEqual(srv.read("old.bin"), b"new contents")
         self.assertEqual(os.stat(srv.local("old.bin")).st_mode & 0o7777, 0o600)
 
+    def test_transfer_log_is_never_writable_by_others(self):
+        # the mask is for the clients' files: 000 must not make the server's own log, created
+        # as root before the privileges are dropped, a file anyone can forge lines into
+        d = tempfile.mkdtemp(prefix="ftpd-e2e-umask-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o777)
+        log = os.path.join(d, "xfer.log")
+        srv = self.serve(0o022, args=["--umask", "000", "--xferlog", log])
+        self.assertEqual(self.upload_and_mkdir(srv), (0o666, 0o777))
+        self.assertEqual(os.stat(log).st_mode & 0o7777, 0o644)
+
     def test_bad_masks_exit_2(self):
         for mask in ("999", "0o22", "1000", "", "-1", "22x"):
             r = run(["--umask", mask, "--no-anonymous"])
