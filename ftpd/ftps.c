@@ -187,6 +187,35 @@ int ftps_server_init(server *srv)
     return 0;
 }
 
+/* Whether a first start could make dir (make_dirs) and write the pair into it: the nearest
+ * existing part of the path must be a directory this user may create entries in. */
+static int check_state_dir(const char *dir)
+{
+    char p[PATH_MAX];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (;;) {
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                errno = ENOTDIR;
+                return -1;
+            }
+            return access(p, W_OK | X_OK);
+        }
+        /* "." or "/" missing: there is nothing above to try */
+        if (errno != ENOENT || strcmp(p, ".") == 0 || strcmp(p, "/") == 0)
+            return -1;
+        char *slash = strrchr(p, '/');
+        if (slash == NULL)
+            snprintf(p, sizeof p, ".");
+        else
+            *(slash == p ? slash + 1 : slash) = '\0';
+    }
+}
+
 int ftps_check(const ftpd_config *cfg)
 {
     if (!cfg->tls)
@@ -201,6 +230,11 @@ int ftps_check(const ftpd_config *cfg)
         snprintf(cert, sizeof cert, "%s/" CERT_NAME, dir);
         snprintf(key, sizeof key, "%s/" KEY_NAME, dir);
         if (access(cert, F_OK) < 0 && access(key, F_OK) < 0) {
+            if (check_state_dir(dir) < 0) {
+                log_error("TLS: cannot create the certificate in the state directory %s: %s", dir,
+                          strerror(errno));
+                return -1;
+            }
             log_info("TLS: no certificate in %s yet: a self-signed one is generated at the "
                      "first start",
                      dir);

@@ -267,6 +267,17 @@ class TestCheck(unittest.TestCase):
         self.assertRegex(r.stdout, r"(?m)^  TLS +offered$")
         self.assertFalse(os.path.exists(state))
 
+    def test_state_directory_that_cannot_be_made_exits_1(self):
+        # a first start would fail to create it: the check must not call that fine
+        blocker = os.path.join(self.dir, "a-file")
+        with open(blocker, "w") as fh:
+            fh.write("not a directory")
+        r = self.check("--tls", "--state-dir", os.path.join(blocker, "state"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot create the certificate in the state directory", r.stderr)
+        self.assertIn("Not a directory", r.stderr)
+        self.assertIn("ftpd would not start", r.stdout)
+
     def test_bad_setting_exits_2(self):
         r = self.check("--max-sessions", "lots")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
