@@ -28,6 +28,10 @@ static int check_xferlog(const char *path)
         }
         return 0;
     }
+    if (errno != ENOENT) { /* ENOTDIR, EACCES, ELOOP: the open would fail the same way */
+        log_error("cannot open transfer log %s: %s", path, strerror(errno));
+        return -1;
+    }
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');

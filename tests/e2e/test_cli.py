@@ -250,6 +250,16 @@ class TestCheck(unittest.TestCase):
         self.assertIn("cannot create transfer log", r.stderr)
         self.assertIn("ftpd would not start", r.stdout)
 
+    def test_transfer_log_under_a_file_exits_1(self):
+        # an executable file as the "folder": root's access(2) lets it pass, open(2) does not
+        blocker = os.path.join(self.dir, "script")
+        with open(blocker, "w") as fh:
+            fh.write("#!/bin/sh\n")
+        os.chmod(blocker, 0o755)
+        r = self.check("--xferlog", os.path.join(blocker, "xfer.log"))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("Not a directory", r.stderr)
+
     def test_certificate_that_does_not_load_exits_1(self):
         bad = os.path.join(self.dir, "bad.pem")
         with open(bad, "w") as fh:
