@@ -149,10 +149,11 @@ class TestStdinFtpd(StdinCase):
         self.assertNotRegex(err, r"busy\.bin +-- \[ +\]")
 
     def test_slow_producer_is_not_a_timeout(self):
-        # the producer is silent for longer than --timeout: not the server's fault
+        # the producer is silent for longer than --timeout: not the server's fault (1 s
+        # leaves a loaded sanitizer build time for each reply)
         data = data_bytes(300000, 63)
-        _, err = self.put_stdin(data, "--timeout", "0.5", "put", "-", self.srv.url("slow.bin"),
-                                chunk=100000, pause=1.2)
+        _, err = self.put_stdin(data, "--timeout", "1", "put", "-", self.srv.url("slow.bin"),
+                                chunk=150000, pause=1.6)
         self.assertEqual(self.srv.read("slow.bin"), data)
 
     def test_terminal(self):
