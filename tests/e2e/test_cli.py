@@ -234,6 +234,14 @@ class TestCheck(unittest.TestCase):
         self.assertTrue(port_is_free(port))
         return r
 
+    def file(self, name, mode=0o644):
+        """A regular file in the test's folder, where a path needs a folder."""
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as fh:
+            fh.write("#!/bin/sh\n")
+        os.chmod(path, mode)
+        return path
+
     def test_good_configuration_exits_0_with_a_summary(self):
         r = self.check("--max-rate", "10M", "--umask", "002", "--xferlog",
                        os.path.join(self.dir, "xfer.log"))
@@ -252,11 +260,7 @@ class TestCheck(unittest.TestCase):
 
     def test_transfer_log_under_a_file_exits_1(self):
         # an executable file as the "folder": root's access(2) lets it pass, open(2) does not
-        blocker = os.path.join(self.dir, "script")
-        with open(blocker, "w") as fh:
-            fh.write("#!/bin/sh\n")
-        os.chmod(blocker, 0o755)
-        r = self.check("--xferlog", os.path.join(blocker, "xfer.log"))
+        r = self.check("--xferlog", os.path.join(self.file("script", 0o755), "xfer.log"))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("Not a directory", r.stderr)
 
@@ -279,10 +283,7 @@ class TestCheck(unittest.TestCase):
 
     def test_state_directory_that_cannot_be_made_exits_1(self):
         # a first start would fail to create it: the check must not call that fine
-        blocker = os.path.join(self.dir, "a-file")
-        with open(blocker, "w") as fh:
-            fh.write("not a directory")
-        r = self.check("--tls", "--state-dir", os.path.join(blocker, "state"))
+        r = self.check("--tls", "--state-dir", os.path.join(self.file("a-file"), "state"))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("cannot create the certificate in the state directory", r.stderr)
         self.assertIn("Not a directory", r.stderr)

@@ -83,6 +83,31 @@ class StdinCase(FtpcCase):
                     pass
         return err
 
+    def fail_input_midway(self, args, data, started):
+        """ftpc ARGS... reading a socket, reset by its peer (a real read error, which no pipe
+        gives) once data was sent and started() says the upload is under way. Returns the
+        stderr text of ftpc, which must have failed with status LOCAL."""
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ours = socket.create_connection(ls.getsockname())
+        peer, _ = ls.accept()
+        ls.close()
+        self.addCleanup(peer.close)
+        p = subprocess.Popen([FTPC_BIN] + args, cwd=self.tmp, stdin=ours,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env())
+        ours.close()
+        try:
+            peer.sendall(data)
+            self.assertTrue(started())
+            time.sleep(0.3)
+            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            peer.close()
+        finally:
+            err = self.finish(p)
+        self.assertEqual(p.returncode, LOCAL, err)
+        return err
+
     def hash_cmds(self):
         return re.findall(r"-> HASH (.*)", self.srv.settled_log_text())
 
@@ -236,26 +261,10 @@ class TestStdinFtpd(StdinCase):
     def test_read_error_midway_leaves_the_target(self):
         # a socket as standard input, reset by its peer: a real read error, after bytes
         self.srv.write("keep.bin", b"the previous version")
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ours = socket.create_connection(ls.getsockname())
-        peer, _ = ls.accept()
-        ls.close()
-        self.addCleanup(peer.close)
-        p = subprocess.Popen([FTPC_BIN, "--retry", "3", "put", "-", self.srv.url("keep.bin")],
-                             cwd=self.tmp, stdin=ours, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=self.env())
-        ours.close()
-        try:
-            peer.sendall(data_bytes(400000, 65))
-            self.assertTrue(wait_for(lambda: "STOR keep.bin" in self.srv.log_text(), 20))
-            time.sleep(0.3)
-            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            peer.close()
-        finally:
-            err = self.finish(p)
-        self.assertEqual(p.returncode, LOCAL, err)
+        err = self.fail_input_midway(["--retry", "3", "put", "-", self.srv.url("keep.bin")],
+                                     data_bytes(400000, 65),
+                                     lambda: wait_for(lambda: "STOR keep.bin"
+                                                      in self.srv.log_text(), 20))
         self.assertIn("reading standard input: Connection reset by peer", err)
         self.assertNotIn("retrying", err)
         self.assertTrue(wait_for(lambda: "aborted" in self.srv.log_text()
@@ -402,52 +411,20 @@ class TestStdinScripted(StdinCase):
         # to a server a FIN on the data connection is the end of the file: an upload that
         # stops because standard input failed must end with a reset instead
         srv, url = self.scripted()
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ours = socket.create_connection(ls.getsockname())
-        peer, _ = ls.accept()
-        ls.close()
-        self.addCleanup(peer.close)
-        p = subprocess.Popen([FTPC_BIN, "put", "-", url], cwd=self.tmp, stdin=ours,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env())
-        ours.close()
-        try:
-            peer.sendall(b"partial " * 10000)
-            self.assertTrue(srv.stor_seen.wait(20))
-            time.sleep(0.3)
-            peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            peer.close()
-        finally:
-            err = self.finish(p)
-        self.assertEqual(p.returncode, LOCAL, err)
+        self.fail_input_midway(["put", "-", url], b"partial " * 10000,
+                               lambda: srv.stor_seen.wait(20))
         self.assertTrue(srv.ended_event.wait(10))
         self.assertEqual(srv.ended, "reset")
 
-    def test_interrupt_resets_the_data_connection(self):
-        srv, url = self.scripted()
-        p = subprocess.Popen([FTPC_BIN, "put", "-", url], cwd=self.tmp, stdin=subprocess.PIPE,
+    def interrupt_upload(self, srv, args, stdin, data=b""):
+        """Runs ftpc ARGS..., writes data to its standard input, interrupts it once its
+        upload is under way, and returns how the data connection ended."""
+        p = subprocess.Popen([FTPC_BIN] + args, cwd=self.tmp, stdin=stdin,
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env())
         try:
-            p.stdin.write(b"partial " * 10000)
-            p.stdin.flush()
-            self.assertTrue(srv.stor_seen.wait(20))
-            time.sleep(0.3)
-            p.send_signal(signal.SIGINT)
-        finally:
-            err = self.finish(p)
-        self.assertEqual(p.returncode, XFER, err)
-        self.assertTrue(srv.ended_event.wait(10))
-        self.assertEqual(srv.ended, "reset")
-
-    def test_an_interrupted_file_upload_resets_too(self):
-        # the same for a file: its upload, cut, must not look complete to the server
-        self.write_local("big.bin", data_bytes(4 * MiB, 71))
-        srv, url = self.scripted()
-        p = subprocess.Popen([FTPC_BIN, "--limit-rate", "1M", "put", "big.bin", url],
-                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, env=self.env())
-        try:
+            if data:
+                p.stdin.write(data)
+                p.stdin.flush()
             self.assertTrue(srv.stor_seen.wait(20))
             time.sleep(0.5)
             p.send_signal(signal.SIGINT)
@@ -455,7 +432,20 @@ class TestStdinScripted(StdinCase):
             err = self.finish(p)
         self.assertEqual(p.returncode, XFER, err)
         self.assertTrue(srv.ended_event.wait(10))
-        self.assertEqual(srv.ended, "reset")
+        return srv.ended
+
+    def test_interrupt_resets_the_data_connection(self):
+        srv, url = self.scripted()
+        ended = self.interrupt_upload(srv, ["put", "-", url], subprocess.PIPE, b"partial " * 10000)
+        self.assertEqual(ended, "reset")
+
+    def test_an_interrupted_file_upload_resets_too(self):
+        # the same for a file: its upload, cut, must not look complete to the server
+        self.write_local("big.bin", data_bytes(4 * MiB, 71))
+        srv, url = self.scripted()
+        ended = self.interrupt_upload(srv, ["--limit-rate", "1M", "put", "big.bin", url],
+                                      subprocess.DEVNULL)
+        self.assertEqual(ended, "reset")
 
     def test_another_algorithm_is_not_verified(self):
         srv, url = self.scripted(algo="MD5")
