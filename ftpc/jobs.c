@@ -441,7 +441,10 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
         snprintf(out, out_size, " (%s kept: %s resumes it)", part,
                  t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see task.h */
     else if (t->kind == FTPC_T_PUT && t->own_prefix && !ftpc_task_stdin(t)) /* it had begun */
-        snprintf(out, out_size, " (%s resumes it)", t->by_path ? "mirror -R -c" : "put -c");
+        /* A server keeps what it received aside, but where the upload was replacing a file
+         * SIZE reports that file (ftpd as any server): -c then checks and sends it whole. */
+        snprintf(out, out_size, " (%s resumes it if the server kept the part sent)",
+                 t->by_path ? "mirror -R -c" : "put -c");
 }
 
 void ftpc_runner_stop(ftpc_runner *r, const char *reason)

@@ -1109,7 +1109,7 @@ class TestResume(FtpcCase):
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=15)
         self.assertEqual(p.returncode, 7, err)
-        self.assertIn(b"ip.bin: interrupted (put -c resumes it)", err)
+        self.assertIn(b"ip.bin: interrupted (put -c resumes it if the server kept the part sent)", err)
         # stopped while its log-in waits out a refusal: nothing to resume, no hint
         srv = self.start_server(args=["--login-failure-delay", "10000"])  # ms
         p = self.popen("put", "ip.bin", srv.url("ip.bin", pw="wrong"))
