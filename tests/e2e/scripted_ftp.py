@@ -77,6 +77,15 @@ class ScriptedFtp(threading.Thread):
         finally:
             self.lsock.close()
 
+    def stop(self, timeout=20):
+        """Once the client is done: accepts no more sessions (the accept() waiting for one the
+        client never opens returns at once, not after the timeout) and waits for the thread."""
+        try:
+            self.lsock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.join(timeout)
+
     def session(self, conn):
         conn.settimeout(self.timeout)
         s = Session(conn)

@@ -138,7 +138,7 @@ class ScriptedCase(unittest.TestCase):
                             "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=self.tmp,
                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
                            env=dict(os.environ, NETRC=os.path.join(self.tmp, "none")))
-        fake.join(20)
+        fake.stop()
         return r
 
 
