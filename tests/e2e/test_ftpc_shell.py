@@ -423,7 +423,7 @@ class TestShellTerminal(ShellCase):
         return lines[-1] if lines else ""
 
     def test_completion_history_background(self):
-        big = self.srv.make_file("bigfile.bin", 6 * MiB, seed=16)
+        big = self.srv.make_file("bigfile.bin", 3 * MiB, seed=16)  # 3 s at 1 MiB/s
         self.srv.make_file("other.txt", 10, seed=17)
         self.srv.mkdir("subdir")
         home = self.local("home")
