@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor
+from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor, wait_for
 
 SIZE = "2m"
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(
@@ -57,8 +57,15 @@ class TestDiskFull(unittest.TestCase):
     def assert_space_back_and_old_intact(self, f):
         self.assertEqual(self.srv.read(os.path.join(self.mnt, "keep.bin")), self.old)
         self.assertEqual(internal_names(os.listdir(self.mnt)), [])
-        # the failed upload's space is free again: a 1 MiB upload fits
+        # the failed upload's space is free again: a 1 MiB upload fits. ftpd closes the
+        # deleted part file on a worker thread, maybe just after its reply: tmpfs frees the
+        # space at that close, so the test waits for it (never given back, the STOR fails)
         small = data_bytes(1024 * 1024, seed=9)
+
+        def free():
+            st = os.statvfs(self.mnt)
+            return st.f_bavail * st.f_frsize
+        wait_for(lambda: free() >= len(small), 5)
         self.assertTrue(stor(f, "small.bin", small).startswith("226"))
         self.assertEqual(retr(f, "small.bin"), small)
 
