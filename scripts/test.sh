@@ -18,8 +18,9 @@
 #   -h, --help    this text
 # Environment:
 #   JOBS          parallel compile jobs (default: number of cores)
-#   CTEST_JOBS    tests run in parallel by ctest (default: 3; most e2e time is spent
-#                 waiting on sockets and timers, under ASan too)
+#   CTEST_JOBS    tests run in parallel by ctest (default: 5 for the normal build, 4 for
+#                 the sanitizer build; most e2e time is spent waiting on sockets and
+#                 timers, the normal build's tests use about one core of two at 3)
 #   CTEST_ARGS    extra ctest arguments, e.g. CTEST_ARGS="-R e2e_test_curl"
 #
 # Exits 0 only if every step passed; the last line says what happened.
@@ -158,7 +159,7 @@ if [[ $run_normal == 1 ]]; then
     if [[ $run_asan == 1 ]]; then
         build_in_background asan build-asan -DFTP_SANITIZE=ON
     fi
-    run_tests normal build 3
+    run_tests normal build 5
 fi
 
 if [[ $run_asan == 1 ]]; then
@@ -172,7 +173,7 @@ if [[ $run_asan == 1 ]]; then
     # the e2e harness also fails a test on any sanitizer line in the server's output.
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    run_tests asan build-asan 3
+    run_tests asan build-asan 4
 fi
 
 STAGE=finished
