@@ -126,17 +126,25 @@ char *progress_elapsed_str(long long ms, char *out, size_t out_size)
     return out;
 }
 
+/* Clamps *cells to >= 0; false (out emptied) when out cannot hold that many cells. */
+static bool bar_fits(char *out, size_t out_size, int *cells, progress_bar_style style)
+{
+    if (*cells < 0)
+        *cells = 0;
+    size_t per = style == PROGRESS_BAR_UNICODE ? 3 : 1;
+    if (out_size < per * (size_t)*cells + 1) {
+        if (out_size > 0)
+            out[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
 size_t progress_bar_busy(char *out, size_t out_size, int cells, uint64_t phase,
                          progress_bar_style style)
 {
-    if (cells < 0)
-        cells = 0;
-    size_t per = style == PROGRESS_BAR_UNICODE ? 3 : 1;
-    if (out_size < per * (size_t)cells + 1) {
-        if (out_size > 0)
-            out[0] = '\0';
+    if (!bar_fits(out, out_size, &cells, style))
         return 0;
-    }
     int block = cells / 5 < 3 ? 3 : cells / 5 > 12 ? 12 : cells / 5;
     if (block > cells)
         block = cells;
@@ -166,14 +174,8 @@ size_t progress_bar_busy(char *out, size_t out_size, int cells, uint64_t phase,
 size_t progress_bar(char *out, size_t out_size, int cells, double fraction,
                     progress_bar_style style)
 {
-    if (cells < 0)
-        cells = 0;
-    size_t per = style == PROGRESS_BAR_UNICODE ? 3 : 1;
-    if (out_size < per * (size_t)cells + 1) {
-        if (out_size > 0)
-            out[0] = '\0';
+    if (!bar_fits(out, out_size, &cells, style))
         return 0;
-    }
     if (!(fraction > 0.0))
         fraction = 0.0;
     if (fraction > 1.0)
