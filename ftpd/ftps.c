@@ -81,11 +81,11 @@ static int make_dirs(const char *path)
 
 /* The certificate and key in the state directory, generated when neither exists and
  * may_generate: a reload never replaces the certificate clients may have pinned. */
-static int state_cert(const ftpd_config *cfg, bool may_generate, char *cert, char *key, size_t size,
-                      bool *generated)
+/* The state directory in effect (dir, PATH_MAX bytes) and its certificate and key paths.
+ * Returns 0, or -1 with the reason logged. */
+static int state_paths(const ftpd_config *cfg, char *dir, char *cert, char *key, size_t size)
 {
-    char dir[PATH_MAX];
-    if (!ftps_state_dir(cfg->state_dir, dir, sizeof dir)) {
+    if (!ftps_state_dir(cfg->state_dir, dir, PATH_MAX)) {
         log_error("TLS: no state directory for the generated certificate (no $HOME): give "
                   "--state-dir DIR or --tls-cert FILE");
         return -1;
@@ -95,6 +95,15 @@ static int state_cert(const ftpd_config *cfg, bool may_generate, char *cert, cha
         log_error("TLS: state directory path too long: %s", dir);
         return -1;
     }
+    return 0;
+}
+
+static int state_cert(const ftpd_config *cfg, bool may_generate, char *cert, char *key, size_t size,
+                      bool *generated)
+{
+    char dir[PATH_MAX];
+    if (state_paths(cfg, dir, cert, key, size) < 0)
+        return -1;
     bool have_cert = access(cert, F_OK) == 0;
     int cert_errno = errno;
     bool have_key = access(key, F_OK) == 0;
@@ -221,14 +230,9 @@ int ftps_check(const ftpd_config *cfg)
     if (!cfg->tls)
         return 0;
     if (!cfg->tls_cert && !cfg->tls_key) {
-        char dir[PATH_MAX], cert[PATH_MAX + 32], key[PATH_MAX + 32];
-        if (!ftps_state_dir(cfg->state_dir, dir, sizeof dir)) {
-            log_error("TLS: no state directory for the generated certificate (no $HOME): give "
-                      "--state-dir DIR or --tls-cert FILE");
+        char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+        if (state_paths(cfg, dir, cert, key, sizeof cert) < 0)
             return -1;
-        }
-        snprintf(cert, sizeof cert, "%s/" CERT_NAME, dir);
-        snprintf(key, sizeof key, "%s/" KEY_NAME, dir);
         if (access(cert, F_OK) < 0 && access(key, F_OK) < 0) {
             if (check_state_dir(dir) < 0) {
                 log_error("TLS: cannot create the certificate in the state directory %s: %s", dir,
