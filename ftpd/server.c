@@ -226,6 +226,9 @@ typedef struct close_job {
     int fd;
     bool closed; /* set by the worker; read on the loop only after the pool is joined */
     struct close_job *prev, *next;
+    session *waiter; /* server_close_then_reply's session, or NULL */
+    int code;
+    char *text;
 } close_job;
 
 static void close_fn(void *arg)
@@ -245,35 +248,71 @@ static void close_unlink(close_job *j)
         j->next->prev = j->prev;
 }
 
+static void reply_and_resume(session *s, int code, const char *text)
+{
+    session_reply(s, code, "%s", text);
+    session_resume(s);
+}
+
+static void free_close_job(close_job *j)
+{
+    free(j->text);
+    free(j);
+}
+
 static void close_done(void *arg)
 {
     close_job *j = arg;
     close_unlink(j);
-    free(j);
+    session *s = j->waiter;
+    if (s) {
+        s->jobs--;
+        if (s->state == SESS_READY) /* else it closed meanwhile and is freed once jobs is 0 */
+            reply_and_resume(s, j->code, j->text);
+    }
+    free_close_job(j);
+}
+
+/* Queues the close of fd. Returns 0, or -1 when fd was closed here instead. */
+static int queue_close(server *srv, int fd, session *waiter, int code, const char *text)
+{
+    if (srv->wq) { /* else shutting down: the pool is gone */
+        close_job *j = calloc(1, sizeof *j);
+        if (j && (!text || (j->text = strdup(text)))) {
+            j->srv = srv;
+            j->fd = fd;
+            j->waiter = waiter;
+            j->code = code;
+            j->next = srv->close_jobs;
+            if (j->next)
+                j->next->prev = j;
+            srv->close_jobs = j;
+            if (workq_submit(server_work_queue(srv), close_fn, close_done, j) == 0) {
+                if (waiter)
+                    waiter->jobs++;
+                return 0;
+            }
+            close_unlink(j);
+        }
+        if (j)
+            free_close_job(j);
+    }
+    close(fd);
+    return -1;
 }
 
 void server_close_later(server *srv, int fd)
 {
-    if (fd < 0)
-        return;
-    if (!srv->wq) { /* shutting down: the pool is gone */
-        close(fd);
-        return;
-    }
-    close_job *j = calloc(1, sizeof *j);
-    if (j) {
-        j->srv = srv;
-        j->fd = fd;
-        j->next = srv->close_jobs;
-        if (j->next)
-            j->next->prev = j;
-        srv->close_jobs = j;
-        if (workq_submit(server_work_queue(srv), close_fn, close_done, j) == 0)
-            return;
-        close_unlink(j);
-        free(j);
-    }
-    close(fd);
+    if (fd >= 0)
+        queue_close(srv, fd, NULL, 0, NULL);
+}
+
+void server_close_then_reply(server *srv, int fd, session *s, int code, const char *text)
+{
+    if (fd >= 0 && queue_close(srv, fd, s, code, text) == 0)
+        session_hold(s);
+    else
+        reply_and_resume(s, code, text);
 }
 
 void server_session_closed(server *srv, session *s)
@@ -321,7 +360,7 @@ void server_shutdown(server *srv)
         srv->close_jobs = j->next;
         if (!j->closed)
             close(j->fd);
-        free(j);
+        free_close_job(j);
     }
     while (srv->closing) {
         session *s = srv->closing;

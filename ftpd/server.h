@@ -68,6 +68,10 @@ void server_shutdown(server *srv);
 /* Closes fd on a worker thread: the last reference to a large replaced or dropped file frees
  * its storage, which must not stall the loop. A negative fd is ignored. */
 void server_close_later(server *srv, int fd);
+/* As server_close_later, and s gets its reply (code, text) and reads commands again only once
+ * the close is done: a client told that its upload failed finds the server done with the
+ * file, the space of a dropped upload free again for its next try. */
+void server_close_then_reply(server *srv, int fd, session *s, int code, const char *text);
 
 /* A transfer started or ended moving bytes. While any runs, background work leaves one core
  * to the loop (the worker pool's limit drops to one less than its threads). */

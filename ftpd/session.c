@@ -637,6 +637,12 @@ void session_resume(session *s)
     }
 }
 
+void session_hold(session *s)
+{
+    s->flags |= SF_READ_PAUSED;
+    update_events(s);
+}
+
 static void close_gone_client(session *s)
 {
     if (s->prepare)

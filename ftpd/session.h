@@ -114,6 +114,9 @@ void session_close_after_flush(session *s);
 void session_close(session *s);
 /* Resumes reading commands after a transfer or a login step ended. */
 void session_resume(session *s);
+/* Runs no further command until session_resume: the reply the next command must follow has
+ * not been sent yet. */
+void session_hold(session *s);
 /* Frees a password check that will never report back (the worker pool was stopped). */
 void session_discard_auth(session *s);
 /* Frees a HASH that will never report back (the worker pool was stopped; cmd_hash.c). */

@@ -409,9 +409,13 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
     char why[300]; /* for the log line, which names the file already: a long path is cut */
     snprintf(why, sizeof why, "%d %.290s", code, text);
     log_transfer(x, ok, why);
+    int dropped = -1; /* a failed upload's file, which the reply waits to see closed */
+    if (!ok && x->uploading && !keep_partial) {
+        dropped = upload_abort_detach(&x->up, false);
+        x->uploading = false;
+    }
     release(x, keep_partial);
-    session_reply(s, code, "%s", text);
-    session_resume(s);
+    server_close_then_reply(s->srv, dropped, s, code, text);
 }
 
 void xfer_fail_local(xfer *x, int err)

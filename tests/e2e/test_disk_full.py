@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 import unittest
 
-from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor, wait_for
+from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor
 
 SIZE = "2m"
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(
@@ -57,15 +57,11 @@ class TestDiskFull(unittest.TestCase):
     def assert_space_back_and_old_intact(self, f):
         self.assertEqual(self.srv.read(os.path.join(self.mnt, "keep.bin")), self.old)
         self.assertEqual(internal_names(os.listdir(self.mnt)), [])
-        # the failed upload's space is free again: a 1 MiB upload fits. ftpd closes the
-        # deleted part file on a worker thread, maybe just after its reply: tmpfs frees the
-        # space at that close, so the test waits for it (never given back, the STOR fails)
+        # the failed upload's space is free again when its failure is answered: a 1 MiB
+        # upload fits
         small = data_bytes(1024 * 1024, seed=9)
-
-        def free():
-            st = os.statvfs(self.mnt)
-            return st.f_bavail * st.f_frsize
-        wait_for(lambda: free() >= len(small), 5)
+        st = os.statvfs(self.mnt)
+        self.assertGreaterEqual(st.f_bavail * st.f_frsize, len(small))
         self.assertTrue(stor(f, "small.bin", small).startswith("226"))
         self.assertEqual(retr(f, "small.bin"), small)
 
@@ -87,6 +83,32 @@ class TestDiskFull(unittest.TestCase):
         code = self.upload_expecting_full(f, "APPE", "keep.bin", data_bytes(3 << 20, seed=8))
         self.assertIn(code, (452, 552))
         self.assert_space_back_and_old_intact(f)
+
+    def test_space_is_free_when_the_failure_is_answered(self):
+        """The 452 waits for the failed upload's file to be closed, which frees its space, even
+        while the one worker that closes it is busy: a client retrying at once must find the
+        space it was told is free again."""
+        big = tempfile.mkdtemp(prefix="ftpd-hash-")
+        self.addCleanup(subprocess.run, ["rm", "-rf", big])
+        with open(os.path.join(big, "sparse.bin"), "wb") as fh:
+            fh.truncate(16 << 30)  # minutes of SHA-256 on the worker, in 16 MiB slices
+        os.chmod(big, 0o755)
+        srv = FtpdServer(users=[("alice", "secret", "elradfmw", self.mnt),
+                                ("carol", "secret", "elr", big)], anonymous=False,
+                         args=["--workers", "1"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        hasher = srv.control()
+        hasher.send("USER carol\r\nPASS secret\r\nHASH sparse.bin\r\n")
+        self.assertTrue(srv.wait_log(r"-> HASH sparse\.bin"), srv.log_text())
+        f = srv.ftp("alice", "secret")
+        for _ in range(3):
+            code = self.upload_expecting_full(f, "STOR", "new.bin", data_bytes(3 << 20, seed=8))
+            self.assertIn(code, (452, 552))
+            st = os.statvfs(self.mnt)
+            self.assertGreaterEqual(st.f_bavail * st.f_frsize, 1 << 20)
+        # the worker was hashing throughout: no reply to the HASH yet
+        self.assertNotIn("carol: HASH", srv.log_text())
 
     def test_ftpc_download_fills_local_disk(self):
         """ftpc keeps what it received in .NAME.ftpc-part; on a full disk the message must name
