@@ -5,7 +5,7 @@ ftpc's reaction to it can be checked.
 ScriptedFtp serves a bounded number of sessions, each on its own thread: the greeting, any
 USER/PASS, FEAT (from FEATURES), TYPE, EPSV (one listening data socket) and REST; QUIT ends
 the session. A subclass answers its own commands in command() and hands the rest to
-super().command().
+super().command(); ended() hears of each session's end.
 """
 import socket
 import threading
@@ -105,6 +105,10 @@ class ScriptedFtp(threading.Thread):
             conn.close()
             if s.dsock:
                 s.dsock.close()
+            self.ended(s)
+
+    def ended(self, s):
+        """Called once a session is over (the client closed it, or it timed out)."""
 
     def command(self, s, verb, arg):
         """Answers one command. Returns False to end the session."""

@@ -82,24 +82,30 @@ class RestIgnoredFtp(ScriptedFtp):
 
 
 def send_range(s, data):
-    """Sends data on the session's data connection. True when the client took it all and
-    closed; False when it closed with bytes still coming (it reset the connection)."""
+    """Sends data on the session's data connection and waits until the client closes it
+    (all read, or cut short)."""
     d = s.accept_data()
     try:
         d.sendall(data)
         d.shutdown(socket.SHUT_WR)
         d.settimeout(10)
-        return d.recv(1) == b""
+        d.recv(1)
     except OSError:
-        return False
+        pass
     finally:
         d.close()
 
 
 class PureLikeFtp(ScriptedFtp):
-    """Answers a RETR whose data connection the client closed early as pure-ftpd 1.0.50
-    does: with one more 150 line (its figures for the transfer) and no final reply. With
-    silent=True it sends nothing at all then."""
+    """Ends every RETR, once its data connection is closed, as pure-ftpd 1.0.50 answers a
+    client that closed it early: with one more 150 line (its figures for the transfer) and no
+    final reply. With silent=True it sends nothing at all then, nor to any later command on
+    that connection (ABOR included). It does so however the data connection ended: ftpc,
+    after its ABOR, usually reads the whole rest of the file before the server sees that ABOR,
+    and a 226 then would end every range before the reply under test.
+
+    `answered` lists the REST offsets of the RETRs that ended so; `silences`, for each
+    connection left without a reply, the seconds until the client closed it."""
 
     FEATURES = ("SIZE", "REST STREAM")
     UNKNOWN = "500 no"
@@ -107,20 +113,29 @@ class PureLikeFtp(ScriptedFtp):
     def __init__(self, data, silent=False, sessions=8):
         super().__init__(sessions, timeout=20)
         self.data, self.silent = data, silent
+        self.answered, self.silences = [], []
 
     def command(self, s, verb, arg):
-        if verb == "SIZE":
+        if getattr(s, "silent_since", None) is not None:
+            pass  # this server has stopped answering on this connection
+        elif verb == "SIZE":
             s.send("213 %d" % len(self.data))
         elif verb == "RETR":
             s.send("150-Accepted data connection\r\n150 %.1f kbytes to download"
                    % ((len(self.data) - s.rest) / 1024))
-            if send_range(s, self.data[s.rest:]):
-                s.send("226-File successfully transferred\r\n226 0.010 seconds (measured here)")
-            elif not self.silent:
+            send_range(s, self.data[s.rest:])
+            self.answered.append(s.rest)
+            if self.silent:
+                s.silent_since = time.monotonic()
+            else:
                 s.send("150 0.003 seconds (measured here), 364.05 Mbytes per second")
         else:
             return super().command(s, verb, arg)
         return True
+
+    def ended(self, s):
+        if getattr(s, "silent_since", None) is not None:
+            self.silences.append(time.monotonic() - s.silent_since)
 
 
 class ScriptedCase(unittest.TestCase):
@@ -148,23 +163,40 @@ class TestSegmentCutReplies(ScriptedCase):
 
     def test_a_second_1xx_ends_the_range(self):
         data = os.urandom(16 * MiB + 5)
+        fake = PureLikeFtp(data, sessions=4)
         t0 = time.monotonic()
-        r = self.get_in_four(PureLikeFtp(data, sessions=4), "--timeout", "20")
+        r = self.get_in_four(fake, "--timeout", "20")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertLess(time.monotonic() - t0, 10, "waited for a reply that never comes")
+        self.assertEqual(sorted(fake.answered), self.range_rests(len(data)))
         with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
             self.assertEqual(f.read(), data)
         self.assertEqual(os.listdir(self.tmp), ["f.bin"])
 
     def test_no_reply_after_the_close_costs_the_timeout_not_the_file(self):
         data = os.urandom(16 * MiB + 5)
-        # the first range's connection, the operation's own, is lost too: the check of
-        # the finished file (HASH or not) logs in again
-        r = self.get_in_four(PureLikeFtp(data, silent=True, sessions=5), "--timeout", "2")
+        # no range's connection hears from the server after its data: each is lost at the
+        # timeout, the operation's own too (the check of the finished file, HASH or not, logs
+        # in again)
+        fake = PureLikeFtp(data, silent=True, sessions=5)
+        t0 = time.monotonic()
+        r = self.get_in_four(fake, "--timeout", "1")
+        took = time.monotonic() - t0
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(fake.answered), self.range_rests(len(data)))
+        self.assertGreaterEqual(took, 1, "a range ended before its connection timed out")
+        # each silent connection is closed by the timeout, once: its wait counts from the
+        # range's last bytes, a little before the server saw its data connection close
+        self.assertTrue(wait_for(lambda: len(fake.silences) == 4, 5), fake.silences)
+        self.assertLess(max(fake.silences), 2, "a silent connection was kept past the timeout")
         with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
             self.assertEqual(f.read(), data)
         self.assertEqual(os.listdir(self.tmp), ["f.bin"])
+
+    @staticmethod
+    def range_rests(size):
+        """The REST offset of each of four ranges' RETRs (0: no REST)."""
+        return [0] + [size * i // 4 - OVERLAP for i in range(1, 4)]
 
 
 class TestSegmentFailure(ScriptedCase):
