@@ -71,6 +71,12 @@ static int read_names(dirlist *d, const char *vpath, const char *pattern, bool s
         const char *n = de->d_name;
         if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || vfs_is_internal_name(n))
             continue;
+        /* A line feed would end the listing's line inside the name, and what follows it
+         * would read as an entry of its own ("x\r\ntype=file;size=1; fake" forges one in
+         * MLSD): RFC 3659 (2.2) has such names converted or left out. No command can name
+         * the file anyway, since the LF would end that command's line. */
+        if (strchr(n, '\n'))
+            continue;
         if (pattern ? fnmatch(pattern, n, FNM_PERIOD) != 0
                     : !show_hidden && n[0] == '.' && d->fmt == DL_LIST)
             continue;

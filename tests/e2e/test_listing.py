@@ -259,6 +259,32 @@ class TestListing(ServerTestCase):
         self.assertEqual(mlsd["in-dir"]["type"], "dir")
         self.assertEqual(nlst(f, "*"), sorted(names))  # a glob leaves them out too
 
+    def test_names_with_a_line_feed_are_left_out(self):
+        # Sent whole, the LF would end the listing line inside the name, and its tail would
+        # be an entry of its own: a forged file in MLSD, a name in NLST (RFC 3659 2.2).
+        self.srv.write("x\r\ntype=file;size=9; forged", b"1")
+        self.srv.write("lf\nforged", b"1")
+        self.srv.write("cr\rkept", b"1")
+        f = self.srv.ftp()
+        expected = ["cr\rkept", "dir1", "file 2.txt", "file1.bin", "old.txt"]
+
+        def raw(cmd):
+            chunks = []
+            f.retrbinary(cmd, chunks.append)
+            return b"".join(chunks)
+
+        for cmd in ("MLSD", "NLST", "LIST", "NLST *"):
+            data = raw(cmd)
+            self.assertNotIn(b"forged", data, cmd)
+            lines = data.split(b"\r\n")
+            self.assertEqual(lines[-1], b"", cmd)
+            self.assertEqual(len(lines) - 1, len(expected), (cmd, data))
+            self.assertNotIn(b"\n", b"".join(lines), (cmd, data))
+        self.assertEqual(sorted(n.decode() for n in raw("NLST").split(b"\r\n")[:-1]), expected)
+        code, text = reply(f, "STAT .")
+        self.assertEqual(code, 212, text)
+        self.assertNotIn("forged", text)
+
 
 if __name__ == "__main__":
     unittest.main()
