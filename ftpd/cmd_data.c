@@ -86,6 +86,15 @@ void cmd_pasv(session *s, const char *arg)
                   ip[3], port >> 8, port & 0xff);
 }
 
+/* RFC 2428's number for the control connection's network protocol: 2 for IPv6, 1 for IPv4
+ * (an IPv4 client on a dual-stack socket included). Data connections go to or come from the
+ * control connection's peer, so this is the one protocol EPSV and EPRT can use. */
+static int control_family(const session *s)
+{
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&s->local;
+    return s->local.ss_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr) ? 2 : 1;
+}
+
 void cmd_epsv(session *s, const char *arg)
 {
     if (strcasecmp(arg, "ALL") == 0) {
@@ -93,10 +102,7 @@ void cmd_epsv(session *s, const char *arg)
         session_reply(s, FTP_CMD_OK, "EPSV ALL ok.");
         return;
     }
-    int fam = s->local.ss_family == AF_INET6 &&
-                      !IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&s->local)->sin6_addr)
-                  ? 2
-                  : 1;
+    int fam = control_family(s);
     if (arg[0] && strspn(arg, "0123456789") != strlen(arg)) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "EPSV: bad argument.");
         return;
@@ -174,9 +180,13 @@ void cmd_eprt(session *s, const char *arg)
         return;
     }
     struct sockaddr_storage target;
+    /* RFC 2428: a protocol the server cannot use gets 522 and the ones it can, which is the
+     * control connection's alone (an address of the other family is never the client's
+     * own). A client told so can retry with that one; a 500 would leave it nowhere. */
+    int fam = control_family(s);
     switch (dataarg_eprt(arg, &target)) {
     case DATAARG_PROTO:
-        session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (1,2).");
+        session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (%d).", fam);
         return;
     case DATAARG_SYNTAX:
         session_reply(s, FTP_ARG_SYNTAX_ERROR,
@@ -185,6 +195,10 @@ void cmd_eprt(session *s, const char *arg)
         return;
     case DATAARG_OK:
         break;
+    }
+    if ((target.ss_family == AF_INET6 ? 2 : 1) != fam) {
+        session_reply(s, FTP_EPSV_PROTO, "Network protocol not supported, use (%d).", fam);
+        return;
     }
     match_control_family(s, &target);
     set_port_target(s, &target);

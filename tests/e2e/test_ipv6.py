@@ -36,7 +36,11 @@ class TestIPv6(ServerTestCase):
     def test_eprt_v4_address_refused(self):
         f = self.srv.ftp()
         code, text = reply(f, "EPRT |1|127.0.0.1|50000|")
-        self.assertGreaterEqual(code, 500, text)
+        self.assertEqual(code, 522, text)  # RFC 2428: with the protocol that can be used
+        self.assertTrue(text.endswith("(2)."), text)
+        code, text = reply(f, "EPRT |7|::1|50000|")
+        self.assertEqual(code, 522, text)
+        self.assertTrue(text.endswith("(2)."), text)
         code, text = reply(f, "EPRT |2|::1|80|")
         self.assertGreaterEqual(code, 500, text)
 

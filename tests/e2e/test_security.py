@@ -272,7 +272,12 @@ class TestDataAddress(ServerTestCase):
                     "PORT +127,0,0,1,%d,%d" % (p >> 8, p & 255)):
             code, text = c.cmd(cmd)
             self.assertEqual(code, 501, "%s -> %s" % (cmd, text))
-        self.assertEqual(c.cmd("EPRT |7|127.0.0.1|%d|" % p)[0], 522)
+        # RFC 2428: a protocol that cannot be used gets 522 and the one that can, the control
+        # connection's: an IPv6 address is never this IPv4 client's own
+        for cmd in ("EPRT |7|127.0.0.1|%d|" % p, "EPRT |2|::1|%d|" % p):
+            code, text = c.cmd(cmd)
+            self.assertEqual(code, 522, "%s -> %s" % (cmd, text))
+            self.assertTrue(text.endswith("(1)."), text)
         # the IPv4-mapped form of the client's own address is that address
         self.assertEqual(c.cmd("TYPE I")[0], 200)
         self.assertEqual(c.cmd("EPRT |2|::ffff:127.0.0.1|%d|" % p)[0], 200)
