@@ -1,5 +1,4 @@
 /* AUTH PBSZ PROT CCC (RFC 2228, RFC 4217). */
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -52,9 +51,8 @@ void cmd_pbsz(session *s, const char *arg)
         session_reply(s, FTP_BAD_SEQUENCE, "PBSZ needs a TLS connection: send AUTH TLS first.");
         return;
     }
-    char *end;
-    strtoul(arg, &end, 10);
-    if (end == arg || *end) {
+    /* A decimal integer (RFC 2228), digits only: strtoul would also take "-1" and " +5". */
+    if (!arg[0] || strspn(arg, "0123456789") != strlen(arg)) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "PBSZ: expected a number.");
         return;
     }
@@ -85,10 +83,11 @@ void cmd_prot(session *s, const char *arg)
 
 void cmd_ccc(session *s, const char *arg)
 {
-    /* Dropping to plain text mid-session would expose the commands that follow; refused as
-     * vsftpd and most servers do. */
+    /* A CCC that is not itself protected gets 533 (RFC 2228). One that is would drop to plain
+     * text mid-session and expose the commands that follow: refused, as vsftpd and most
+     * servers do. */
     if (!(s->flags & SF_TLS))
-        session_reply(s, FTP_BAD_SEQUENCE, "CCC needs a TLS connection.");
+        session_reply(s, FTP_CMD_PROT_DENIED, "CCC needs a TLS-protected control connection.");
     else
         session_reply(s, FTP_POLICY_DENIED, "CCC refused: the control connection stays protected.");
 }

@@ -16,6 +16,7 @@ struct xfer;
 #define FTP_PROT_OK 200
 #define FTP_PROT_NEEDED 521      /* data connection cannot be opened with this PROT setting */
 #define FTP_TLS_DATA_REFUSED 522 /* data connection TLS failed or did not reuse the session */
+#define FTP_CMD_PROT_DENIED 533  /* a command that must be protected came in clear (CCC) */
 #define FTP_POLICY_DENIED 534    /* request denied for policy reasons (CCC) */
 #define FTP_PROT_UNSUPPORTED 536 /* PROT level not supported by the mechanism (S, E) */
 

@@ -142,11 +142,13 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
             self.assertIn("\n " + feat + "\n", text + "\n")
         self.assertEqual(c.cmd("PBSZ 0")[0], 503)  # before AUTH
         self.assertEqual(c.cmd("PROT P")[0], 503)
+        self.assertEqual(c.cmd("CCC")[0], 533)  # RFC 2228: a CCC sent in clear
         self.assertEqual(c.cmd("AUTH KERBEROS")[0], 504)
         c.close()
         c = self.tls_control()
         self.assertEqual(c.cmd("AUTH TLS")[0], 503)  # already
-        self.assertEqual(c.cmd("PBSZ x")[0], 501)
+        for bad in ("x", "-1", "+0", " 0", "0x", "1 2"):  # a decimal integer (RFC 2228)
+            self.assertEqual(c.cmd("PBSZ " + bad)[0], 501, bad)
         code, text = c.cmd("PBSZ 1024")
         self.assertEqual(code, 200)
         self.assertIn("PBSZ=0", text)
@@ -560,6 +562,7 @@ class TestTlsOff(ServerTestCase):
         self.assertNotIn("PROT", text)
         self.assertEqual(c.cmd("AUTH TLS")[0], 502)
         self.assertEqual(c.cmd("PBSZ 0")[0], 503)
+        self.assertEqual(c.cmd("CCC")[0], 533)
 
 
 if __name__ == "__main__":
