@@ -389,6 +389,11 @@ void stress_client_end(stress_client *c)
 {
     if (c->state == S_IDLE)
         end_idle(c);
+    else if ((c->state == S_CONNECTING || c->state == S_GREETING) && !(c->flags & CF_PENDING_DELE))
+        /* Not greeted yet, so the server holds nothing of it to finish. A server at its
+         * session cap may never greet (its accept queue full): waiting out the grace would
+         * stretch the run, and thin every rate of the report, for no operation at all. */
+        stress_client_kill(c);
 }
 
 void stress_client_interrupt(stress_client *c)

@@ -45,6 +45,30 @@ class TestStressOptions(StressCase):
                 self.assertEqual(r.returncode, 3, (args, r.stderr))
 
 
+class FullFtp(ScriptedFtp):
+    """Serves its first sessions, then accepts no more but keeps listening, as a server at
+    its session cap that stops calling accept(): later connects complete (the kernel's
+    backlog) and are never greeted."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+        except OSError:
+            pass
+        self.stopped.wait(60)
+        self.lsock.close()
+
+    def stop(self, timeout=20):
+        self.stopped.set()
+        self.join(timeout)
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressSilentServer(StressCase):
     def test_no_greeting_is_a_connect_failure(self):
@@ -65,6 +89,29 @@ class TestStressSilentServer(StressCase):
         for absent in ("latency (ms)", "errors ", "verification ", "operations "):
             self.assertNotIn(absent, out)
         self.assertRegex(out, r"(?m)^ftpc itself ")
+
+    def test_clients_never_greeted_do_not_stretch_the_run(self):
+        # A server at its session cap that stops accepting (pure-ftpd does): the kernel
+        # completes the handshakes of later connects, and nothing greets them. At the end of
+        # --duration such a client has nothing to finish: the run ends then, not after the
+        # grace given to operations under way (min(--timeout, 10 s)), which would also thin
+        # every rate of the report.
+        srv = FullFtp(sessions=2, timeout=30)  # the set-up's session and one client's
+        srv.start()
+        try:
+            t0 = time.monotonic()
+            rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d" % srv.port, "--clients", 3,
+                                        "--duration", 1, "--mix", "login", "--no-view",
+                                        timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            srv.stop()
+        self.assertLess(took, 5, out + err)
+        self.assertLess(rep["duration_s"], 3, out)
+        # the two clients that were never greeted are named as such, and cut off by the end
+        self.assertEqual(rep["clients_never_logged_in"], 2, out)
+        self.assertGreaterEqual(rep["ops_unfinished"], 2, out)
+        self.assertIn("2 of 3 never logged in", out)
 
 
 class GarbledFtp(ScriptedFtp):
