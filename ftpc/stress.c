@@ -413,13 +413,25 @@ static int check_report_path(const char *path)
     return 0;
 }
 
+/* The report is the run's result: one that standard output could not take (a full disk)
+ * is said, and fails the run as a local I/O error. */
+static int flush_stdout(void)
+{
+    int e = fflush(stdout) != 0 ? errno : 0;
+    if (e == 0 && ferror(stdout))
+        e = EIO;
+    if (e == 0)
+        return 0;
+    fprintf(stderr, "ftpc stress: cannot write the report to standard output: %s\n", strerror(e));
+    return -1;
+}
+
 static int write_report(const char *path, void (*fn)(FILE *, const stress_result *),
                         const stress_result *r)
 {
     if (strcmp(path, "-") == 0) {
         fn(stdout, r);
-        fflush(stdout);
-        return 0;
+        return flush_stdout();
     }
     FILE *f = fopen(path, "w");
     if (f == NULL) {
@@ -573,7 +585,10 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     /* The text goes to standard output unless a machine format claimed it. */
     bool stdout_taken = (o.json && strcmp(o.json, "-") == 0) || (o.csv && strcmp(o.csv, "-") == 0);
     stress_report_text(stdout_taken ? stderr : stdout, &r);
-    fflush(stdout_taken ? stderr : stdout);
+    if (stdout_taken)
+        fflush(stderr);
+    else if (flush_stdout() < 0 && rc == FTPC_OK)
+        r.exit_status = rc = FTPC_EXIT_LOCAL;
     if (o.json && write_report(o.json, stress_report_json, &r) < 0 && rc == FTPC_OK)
         rc = FTPC_EXIT_LOCAL;
     if (o.csv && write_report(o.csv, stress_report_csv, &r) < 0 && rc == FTPC_OK)

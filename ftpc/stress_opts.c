@@ -111,7 +111,8 @@ void stress_opts_usage(FILE *f)
           "Exit status: 0 done (errors are reported, not fatal), 8 verification failures,\n"
           "7 every transfer and listing failed (with --mix login: every login) or the run\n"
           "was interrupted, 3 cannot connect, 4 login refused, 5 the set-up failed\n"
-          "(directory, fixtures, MODE Z), 9 TLS failed, 2 usage error.\n",
+          "(directory, fixtures, MODE Z), 6 a report cannot be written, 9 TLS failed,\n"
+          "2 usage error.\n",
           f);
 }
 

@@ -528,6 +528,19 @@ class TestStressFtpd(StressCase):
         self.assertIn(b"cannot write", r.stderr)
         self.assertEqual(srv.log_text().count("connected"), 0)
 
+    def test_report_standard_output_cannot_take_is_an_error(self):
+        # the report is the run's result: lost on a full disk, it must not exit 0 in silence
+        srv = self.server()
+        for extra in ([], ["--json", "-"]):
+            with open("/dev/full", "wb") as full:
+                r = subprocess.run([FTPC_BIN, "stress", srv.url("full"), "--clients", "1",
+                                    "--iterations", "1", "--mix", "list", "--no-view"] + extra,
+                                   stdout=full, stderr=subprocess.PIPE, timeout=60,
+                                   stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 6, (extra, r.stderr))
+            self.assertIn(b"cannot write the report to standard output: No space left on device",
+                          r.stderr)
+
 
 PEER_BINARIES = {
     "vsftpd": os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd"),
