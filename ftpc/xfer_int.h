@@ -60,7 +60,7 @@ typedef enum {
     XS_REST,      /* REST sent */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
     XS_DIRCHECK,  /* MLST of a put's target that the server refused: a directory? */
-    XS_DIRPROBE,  /* CWD into a get's name that SIZE or RETR refused: a directory? */
+    XS_DIRPROBE,  /* CWD into a name SIZE, RETR or STOR refused: a directory? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -221,9 +221,9 @@ bool xf_can_upload_whole(const ftpc_xfer *x, int code);
 void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m);
 bool xf_can_check_dir(const ftpc_xfer *x, int code);
 void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m);
-/* MLST said the target is no directory: the STOR's refusal stands. */
+/* MLST (or CWD) said the target is no directory: the STOR's refusal stands. */
 void xf_fail_refused(ftpc_xfer *x);
-/* MLST said the target is a directory: the upload goes into it. */
+/* MLST (or CWD) said the target is a directory: the upload goes into it. */
 void xf_put_into_dir(ftpc_xfer *x);
 bool xf_can_probe_dir(const ftpc_xfer *x, int code);
 void xf_probe_dir(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m);

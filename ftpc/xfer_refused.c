@@ -36,15 +36,40 @@ void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
 }
 
 /* "put f ftp://host/incoming" where incoming is a directory: the server refuses the STOR
- * (550 or 553, in words of its own), and cp or scp would have put f into it. MLST tells;
- * it is asked only after a refusal, so a plain upload costs no round trip more. */
+ * (550 or 553, in words of its own), and cp or scp would have put f into it. MLST tells, or
+ * where the server has none (vsftpd) CWD does (dirprobe.h); either is asked only after a
+ * refusal, so a plain upload costs no round trip more. */
 bool xf_can_check_dir(const ftpc_xfer *x, int code)
 {
     const ftpc_task *t = x->t;
     size_t n = strlen(t->remote);
     return t->kind == FTPC_T_PUT && !t->by_path && !x->prelim && code >= 500 && !x->dir_checked &&
-           n > 0 && t->remote[n - 1] != '/' && strcmp(t->local, "-") != 0 &&
-           (ftpc_conn_features(x->c) & FTPC_FEAT_MLST);
+           n > 0 && t->remote[n - 1] != '/' && strcmp(t->local, "-") != 0;
+}
+
+static void put_dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
+{
+    ftpc_xfer *x = ud;
+    if (x->finished)
+        return;
+    ftpc_conn_set_owner(x->c, &xf_owner, x);
+    switch (r) {
+    case FTPC_PROBE_DIR:
+        xf_put_into_dir(x);
+        return;
+    case FTPC_PROBE_DIR_LOST:
+        /* The connection is no longer where the target's path starts from. */
+        xf_fail(x, FTPC_EXIT_REMOTE, false,
+                "%s is a directory on the server (the server replied %s to STOR)", x->t->remote,
+                x->refusal);
+        return;
+    case FTPC_PROBE_FAILED:
+        xf_fail(x, err->status, false, "%s", err->msg);
+        return;
+    default:
+        xf_fail_refused(x);
+        return;
+    }
 }
 
 void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
@@ -52,8 +77,13 @@ void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
     x->dir_checked = true;
     x->refusal_code = m->code;
     ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
-    x->state = XS_DIRCHECK;
-    ftpc_conn_send(x->c, "MLST %s", x->t->remote);
+    if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
+        x->state = XS_DIRCHECK;
+        ftpc_conn_send(x->c, "MLST %s", x->t->remote);
+        return;
+    }
+    x->state = XS_DIRPROBE;
+    ftpc_dirprobe_run(&x->probe, x->c, x->t->remote, put_dir_probed, x);
 }
 
 /* The STOR's refusal kept by xf_check_dir, reported as fail_reply would have. */

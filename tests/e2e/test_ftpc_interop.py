@@ -150,6 +150,22 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         r = self.ftpc("ls", "-l", self.url(""))
         self.assertIn("a.bin", r.stdout.decode())
 
+    def test_put_into_a_directory_named_without_slash(self):
+        # as cp does: vsftpd refuses the STOR ("553 Could not create file.") and has no MLST
+        # to say why; CWD tells it is a directory, and the file goes into it
+        self.srv_write("inbox/old.txt", b"old")
+        up = data_bytes(70000, 9)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
+            fh.write(up)
+        r = self.ftpc("-j", "1", "put", "up.bin", self.url("inbox"))
+        self.assertIn(b"up.bin: %s/inbox is a directory on the server: uploading into it"
+                      % self.d.encode(), r.stderr)
+        self.assertEqual(self.srv_read("inbox/up.bin"), up)
+        # a refusal for another reason keeps the server's word, as before
+        r = self.ftpc("put", "up.bin", self.url("nodir/up.bin"), rc=5)
+        self.assertIn(b"STOR: the server replied 553 ", r.stderr)
+        self.assertNotIn(b"is a directory", r.stderr)
+
     def test_glob_get_skips_directories(self):
         # vsftpd has no MLSD: the pattern is matched against NLST, which names directories
         # too; SIZE refuses them ("550 Could not get file size."), and they are skipped.
