@@ -387,10 +387,12 @@ static void set_display(const ftpc_cli *cli, const char *path, char *out, size_t
 }
 
 /* Lists the remote tree level by level. *root_missing is set when the server refuses to list
- * the root (then the tree is empty and nothing else is reported). Returns 0 or an exit code
- * for other errors at the root, errors below it (those listings are left out) or a stop. */
+ * the root (then the tree is empty and nothing else is reported). With unlisted, a directory
+ * below the root that the server refuses to list (reported by its task) is left out and
+ * counted there; without, it is an error like any other. Returns 0 or an exit code for other
+ * errors at the root, errors below it (those listings are left out) or a stop. */
 static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, ftpc_mtree *tree,
-                       bool *root_missing)
+                       bool *root_missing, size_t *unlisted)
 {
     const char *base = cli->mirror_url.path;
     char **level = calloc(1, sizeof(char *));
@@ -431,6 +433,8 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                 /* Only a refusal is a missing root: a failed login or connection is not. */
                 if (depth == 0 && t->err.status == FTPC_EXIT_REMOTE)
                     *root_missing = true;
+                else if (t->err.status == FTPC_EXIT_REMOTE && unlisted != NULL)
+                    (*unlisted)++;
                 else
                     rc = t->err.status;
                 continue;
@@ -614,7 +618,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     const char *root = cli->mirror_dir;
     ftpc_mtree rt = {0}, lt = {0};
     bool root_missing;
-    int status = walk_remote(cli, ctx, stop, &rt, &root_missing);
+    size_t unlisted = 0;
+    int status = walk_remote(cli, ctx, stop, &rt, &root_missing, &unlisted);
     if (root_missing)
         status = worse(status, FTPC_EXIT_REMOTE);
     if (status != FTPC_OK) {
@@ -635,6 +640,15 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", root, strerror(errno));
         ftpc_mtree_free(&rt);
         return FTPC_EXIT_LOCAL;
+    }
+    /* One unreadable directory does not cost the rest of the tree; but what it holds is
+     * unknown, so nothing is deleted on the strength of the tree's other parts. */
+    if (unlisted > 0) {
+        c->failed += (long)unlisted;
+        status = worse(status, FTPC_EXIT_REMOTE);
+        if (cli->mirror_delete)
+            ftpc_msg(ctx, "ftpc: mirror: nothing deleted: %zu remote %s could not be listed",
+                     unlisted, unlisted == 1 ? "directory" : "directories");
     }
     tasks gets = {0};
     char path[FTPC_URL_PATH_MAX];
@@ -839,7 +853,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
     }
     bool root_missing;
-    status = walk_remote(cli, ctx, stop, &rt, &root_missing);
+    status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL);
     if (root_missing && !cli->dry_run)
         status = worse(status, FTPC_EXIT_REMOTE);
     tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0};

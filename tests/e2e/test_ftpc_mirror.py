@@ -76,6 +76,29 @@ class TestMirrorGet(MirrorCase):
         r = self.ftpc("mirror", self.srv.url("src"), "out")
         self.assertRegex(r.stdout, rb"(?m)^mirror: 1 file transferred, 5 skipped, 0 deleted$")
 
+    def test_unreadable_directory_costs_only_itself(self):
+        # one directory the server will not list (a private folder on a public server) is
+        # reported and counted; the rest of the tree is still copied, and --delete deletes
+        # nothing, since what that directory holds is unknown
+        self.make_remote_tree()
+        self.srv.mkdir("src/locked")
+        os.chmod(self.srv.local("src/locked"), 0)  # ftpd runs as nobody: 550
+        self.addCleanup(os.chmod, self.srv.local("src/locked"), 0o755)
+        r = self.ftpc("mirror", self.srv.url("src"), "out", rc=5)
+        self.assertIn(b"src/locked", r.stderr)
+        self.assertRegex(r.stdout, rb"(?m)^mirror: 5 files transferred, 0 skipped, 0 deleted, "
+                                   rb"1 failed$")
+        self.assertEqual(self.read_local("out/sub/deep/c.bin"),
+                         self.srv.read("src/sub/deep/c.bin"))
+        self.write_local("out/locked/mine.txt", b"mine")
+        self.write_local("out/gone.txt", b"gone")
+        r = self.ftpc("mirror", "--delete", self.srv.url("src"), "out", rc=5)
+        self.assertIn(b"ftpc: mirror: nothing deleted: 1 remote directory could not be listed",
+                      r.stderr)
+        self.assertEqual(self.summary(r), (0, 5, 0))
+        self.assertEqual(self.read_local("out/locked/mine.txt"), b"mine")
+        self.assertEqual(self.read_local("out/gone.txt"), b"gone")
+
     def test_names_that_cannot_be_mirrored_are_counted_and_named(self):
         self.srv.make_file("odd/ok.bin", 1000, seed=3)
         self.srv.make_file("odd/bad\x01name.bin", 10, seed=4)
