@@ -417,9 +417,18 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
             t->ep = cli->mirror_ep;
             t->capture = true;
             t->long_list = true; /* LIST when the server has no MLSD */
-            if (join(t->remote, sizeof(t->remote), base, level[i]) < 0) {
+            /* Named with a trailing /: vsftpd answers LIST of a directory it cannot open
+             * with that directory's own line, as ls -ld would, and 226 (a directory that
+             * seems to hold itself); LIST dir/ makes it say it failed. */
+            size_t rl = 0;
+            if (join(t->remote, sizeof(t->remote), base, level[i]) < 0 ||
+                ((rl = strlen(t->remote)) > 0 && t->remote[rl - 1] != '/' &&
+                 rl + 1 >= sizeof(t->remote))) {
                 t->finished = true;
                 ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: path too long");
+            } else if (rl > 0 && t->remote[rl - 1] != '/') {
+                t->remote[rl] = '/';
+                t->remote[rl + 1] = '\0';
             }
             set_display(cli, t->remote, t->display, sizeof(t->display));
         }

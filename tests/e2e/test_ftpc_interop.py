@@ -186,6 +186,18 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         r = self.ftpc("get", "-O", "e", self.url("b*"), rc=5)
         self.assertIn(b"550", r.stderr)
 
+    def test_mirror_unreadable_directory(self):
+        # vsftpd answers LIST of a directory it cannot open with the directory's own line
+        # ("d--------- ... locked", 226 Directory send OK): listed as locked/, it says it
+        # failed, so no phantom locked/locked appears, and the rest is copied
+        self.srv_write("src/ok/x.bin", data_bytes(1000, 1))
+        self.srv_write("src/locked/y.bin", data_bytes(10, 2))
+        os.chmod(os.path.join(self.srv_dir, "src", "locked"), 0)
+        r = self.ftpc("mirror", self.url("src"), "out", rc=5)
+        self.assertIn(b"src/locked/: LIST: no such directory, or not readable", r.stderr)
+        self.assertIn(b"mirror: 1 file transferred, 0 skipped, 0 deleted, 1 failed", r.stdout)
+        self.assertEqual(os.listdir(os.path.join(self.tmp, "out", "locked")), [])
+
     def test_segmented_get(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
         self.ftpc("--segments", "4", "get", self.url("big.bin"))
