@@ -298,7 +298,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             if (bad)
                 return fail(err, err_size,
                             "--size: SIZE or MIN-MAX with K, M, G suffixes (e.g. 64K, 1K-4M), "
-                            "at most 1T, not '%s'",
+                            "at most 1024G, not '%s'",
                             optarg);
             break;
         }

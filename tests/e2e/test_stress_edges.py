@@ -44,6 +44,14 @@ class TestStressOptions(StressCase):
                                    capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
                 self.assertEqual(r.returncode, 3, (args, r.stderr))
 
+    def test_size_limit_is_said_in_units_it_takes(self):
+        # there is no T suffix: "at most 1T, not '1T'" contradicted itself
+        for size in ("1T", "2048G", "0-1100G"):
+            r = subprocess.run([FTPC_BIN, "stress", "ftp://127.0.0.1:9/", "--size", size],
+                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 2, (size, r.stderr))
+            self.assertIn(b"at most 1024G, not '%s'" % size.encode(), r.stderr)
+
 
 class FullFtp(ScriptedFtp):
     """Serves its first sessions, then accepts no more but keeps listening, as a server at
