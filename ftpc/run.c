@@ -197,6 +197,37 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     return 0;
 }
 
+/* vsftpd lists a path that names nothing as an empty directory (226 Directory send OK), so
+ * ls of a missing directory looked like ls of an empty one. An empty listing of a path given
+ * without a trailing / is asked again as path/, which vsftpd answers with "failed to open
+ * directory" (a failure, xfer.c) when there is no such directory; only empty listings pay
+ * for the second question. */
+static int relist_empty(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *stop)
+{
+    const ftpc_task *t = &cli->tasks[0];
+    size_t n = strlen(t->remote);
+    if (t->kind != FTPC_T_LS || t->capture || !t->finished || t->err.status != FTPC_OK ||
+        t->bytes != 0 || n == 0 || t->remote[n - 1] == '/' || n + 1 >= sizeof(t->remote))
+        return FTPC_OK;
+    ftpc_task *again = calloc(1, sizeof(*again));
+    if (again == NULL)
+        return FTPC_EXIT_LOCAL;
+    again->kind = FTPC_T_LS;
+    again->ep = t->ep;
+    again->long_list = t->long_list;
+    memcpy(again->remote, t->remote, n);
+    memcpy(again->remote + n, "/", 2);
+    size_t d = strlen(t->display);
+    memcpy(again->display, t->display, d + 1);
+    if (d + 1 < sizeof(again->display))
+        memcpy(again->display + d, "/", 2);
+    int status = FTPC_OK;
+    if (!ftpc_run_tasks(ctx, again, 1, 1, stop, &status))
+        status = FTPC_EXIT_XFER;
+    free(again);
+    return status;
+}
+
 int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
 {
     int status = cli->nglobs > 0 ? expand_globs(ctx, cli, stop) : FTPC_OK;
@@ -205,6 +236,8 @@ int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     else if (status == FTPC_OK &&
              !ftpc_run_tasks(ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
         status = FTPC_EXIT_XFER;
+    else if (status == FTPC_OK && cli->ntasks == 1)
+        status = relist_empty(ctx, cli, stop);
     return status;
 }
 

@@ -186,6 +186,18 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         r = self.ftpc("get", "-O", "e", self.url("b*"), rc=5)
         self.assertIn(b"550", r.stderr)
 
+    def test_ls_of_a_missing_directory_fails(self):
+        # vsftpd answers NLST/LIST of a path that names nothing with an empty listing and
+        # "226 Directory send OK", as for an empty directory; asked again as path/ it says
+        # it failed. An empty directory stays an empty listing.
+        os.mkdir(os.path.join(self.srv_dir, "empty"))
+        for opt in ([], ["-l"]):
+            r = self.ftpc("ls", *opt, self.url("nothing"), rc=5)
+            self.assertIn(b"/nothing/: %s: no such directory, or not readable"
+                          % (b"LIST" if opt else b"NLST"), r.stderr)
+            r = self.ftpc("ls", *opt, self.url("empty"))
+            self.assertEqual((r.stdout, r.stderr), (b"", b""))
+
     def test_mirror_unreadable_directory(self):
         # vsftpd answers LIST of a directory it cannot open with the directory's own line
         # ("d--------- ... locked", 226 Directory send OK): listed as locked/, it says it
