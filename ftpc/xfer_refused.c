@@ -124,7 +124,8 @@ void xf_put_into_dir(ftpc_xfer *x)
  * a directory and what downloads one, rather than quote the server's refusal of SIZE. */
 bool xf_can_probe_dir(const ftpc_xfer *x, int code)
 {
-    return x->t->kind == FTPC_T_GET && !x->prelim && code >= 500 && x->refused_cmd == NULL;
+    return (x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_CAT) && !x->prelim && code >= 500 &&
+           x->refused_cmd == NULL;
 }
 
 static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
@@ -143,10 +144,10 @@ static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         return;
     default:
         if (!x->t->nlst_match) {
-            xf_fail(x, FTPC_EXIT_REMOTE, r == FTPC_PROBE_DIR,
-                    "%s is a directory, not a file (mirror URL DIR downloads a tree, "
-                    "URL/* its files)",
-                    x->t->remote[0] != '\0' ? x->t->remote : "/");
+            xf_fail(x, FTPC_EXIT_REMOTE, r == FTPC_PROBE_DIR, "%s is a directory, not a file (%s)",
+                    x->t->remote[0] != '\0' ? x->t->remote : "/",
+                    x->t->kind == FTPC_T_CAT ? "cat URL/* writes its files"
+                                             : "mirror URL DIR downloads a tree, URL/* its files");
             return;
         }
         x->t->skipped = true;

@@ -473,6 +473,17 @@ class TestExitCodes(FtpcCase):
         self.assertEqual(sorted(os.listdir(self.tmp)), ["after.bin"])
         self.assertEqual(self.read_local("after.bin"), data)
 
+    def test_cat_of_a_remote_directory(self):
+        # as for get: named as a directory, not as the server's refusal of SIZE, and the
+        # next file still comes
+        self.srv.mkdir("tree")
+        data = self.srv.make_file("after.bin", 1000)
+        r = self.ftpc("cat", self.srv.url("tree"), self.srv.url("after.bin"), rc=5)
+        err = r.stderr.decode()
+        self.assertIn("tree is a directory, not a file (cat URL/* writes its files)", err)
+        self.assertNotIn("SIZE", err)
+        self.assertEqual(r.stdout, data)
+
     def test_put_of_a_local_directory(self):
         os.makedirs(self.local("tree/sub"))
         r = self.ftpc("put", "tree", self.srv.url("/"), rc=6)
