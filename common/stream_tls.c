@@ -370,6 +370,13 @@ static void ctx_err(char *err, size_t err_size, const char *what, const char *fi
     unsigned long e = ERR_peek_last_error();
     if (e)
         ERR_error_string_n(e, text, sizeof text);
+    /* A file that cannot be opened ends the queue with "SSL routines::system lib"; the
+     * system error before it (Permission denied, say) is what the reader can act on. */
+    for (unsigned long q; (q = ERR_get_error()) != 0;)
+        if (ERR_GET_LIB(q) == ERR_LIB_SYS && ERR_GET_REASON(q) > 0) {
+            snprintf(text, sizeof text, "%s", strerror(ERR_GET_REASON(q)));
+            break;
+        }
     snprintf(err, err_size, "%s%s%s: %s", what, file ? " " : "", file ? file : "",
              text[0] ? text : "failed");
     ERR_clear_error();

@@ -252,9 +252,31 @@ int ftps_check(const ftpd_config *cfg)
     return 0;
 }
 
+/* The generated certificate is written at the first start, before the privilege drop, with
+ * a key only root may read: the server's user cannot read it again at a SIGHUP. That is no
+ * fault to report as an error at every log rotation: say it once, as a note, and keep the
+ * certificate. Returns true when it is so. */
+static bool generated_cert_unreadable(const ftpd_config *cfg)
+{
+    if (cfg->tls_cert || cfg->tls_key)
+        return false;
+    char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
+    if (state_paths(cfg, dir, cert, key, sizeof cert) < 0)
+        return false;
+    const char *path = access(cert, R_OK) < 0 ? cert : access(key, R_OK) < 0 ? key : NULL;
+    if (path == NULL || errno != EACCES)
+        return false;
+    log_info("SIGHUP: the TLS certificate stays as it was: the server's user %s%scannot read "
+             "%s (%s); the generated certificate is read at start, so a new one there takes "
+             "a restart",
+             cfg->run_as_user ? cfg->run_as_user : "", cfg->run_as_user ? " " : "", path,
+             strerror(EACCES));
+    return true;
+}
+
 void ftps_reload(server *srv)
 {
-    if (!srv->tls_ctx)
+    if (!srv->tls_ctx || generated_cert_unreadable(srv->cfg))
         return;
     struct ssl_ctx_st *ctx = load_ctx(srv->cfg, false, "SIGHUP: ", "read again");
     if (!ctx) {

@@ -14,7 +14,8 @@ import time
 import unittest
 import warnings
 
-from ftpd_harness import ServerTestCase, data_bytes, hash_password, retr, stor, wait_for
+from ftpd_harness import (ServerTestCase, data_bytes, hash_password, retr, run_as_user, stor,
+                          wait_for)
 from test_ftps import TlsServerMixin, tls_context
 
 
@@ -261,7 +262,36 @@ class TestCertificateReload(TlsServerMixin, unittest.TestCase):
         self.assertEqual(retr(f, "t.bin"), data)
 
 
+    @unittest.skipUnless(run_as_user(), "needs root: the server drops to --user")
+    def test_a_renewed_key_the_server_user_cannot_read_is_named_with_the_reason(self):
+        data = self.srv.make_file("k.bin", 1000, seed=10)
+        fp = self.new_certificate(self.srv.cafile + ".renewed", self.key)
+        os.chmod(self.key, 0o600)  # root's, as a renewal tool may leave it
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.srv.wait_log(r"SIGHUP: the TLS certificate stays as it was", 10),
+                        self.srv.log_text()[-2000:])
+        self.assertIn("ERROR SIGHUP: TLS: cannot load the private key %s: Permission denied"
+                      % self.key, self.srv.log_text())
+        self.assertNotIn(fp, self.srv.log_text())
+        self.assertEqual(retr(self.ftps(), "k.bin"), data)
+
+
 class TestGeneratedCertificateReload(TlsServerMixin, unittest.TestCase):
+    @unittest.skipUnless(run_as_user(), "needs root: the server drops to --user")
+    def test_a_generated_key_only_root_reads_is_kept_with_a_note_not_an_error(self):
+        # the first start writes it as root, readable by root only; every log rotation
+        # (SIGHUP) would otherwise log errors about a file the server made itself
+        data = self.srv.make_file("g.bin", 1000, seed=11)
+        for n in (1, 2):
+            self.srv.proc.send_signal(signal.SIGHUP)
+            self.assertTrue(wait_for(lambda: self.srv.log_text().count(" read again: ") >= n,
+                                     10), self.srv.log_text()[-2000:])
+        m = self.srv.wait_log(r"INFO SIGHUP: the TLS certificate stays as it was: the server's "
+                              r"user %s cannot read \S+ \(Permission denied\)" % run_as_user())
+        self.assertTrue(m, self.srv.log_text()[-2000:])
+        self.assertNotIn(" ERROR ", self.srv.log_text())
+        self.assertEqual(retr(self.ftps(), "g.bin"), data)
+
     def test_a_reload_never_generates_a_new_certificate(self):
         # clients may have pinned the generated certificate: a missing one is an error
         data = self.srv.make_file("g.bin", 50_000, seed=9)
