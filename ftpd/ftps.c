@@ -174,12 +174,20 @@ static struct ssl_ctx_st *load_ctx(const ftpd_config *cfg, bool at_start, const 
     return ctx;
 }
 
+/* A certificate named while TLS stays off is most likely a forgotten "tls = yes": said by
+ * --check as by a start. */
+static void warn_tls_off(const ftpd_config *cfg)
+{
+    if (cfg->tls_cert || cfg->tls_key)
+        log_warn("%s is set but TLS is off: give --tls to offer AUTH TLS",
+                 cfg->tls_cert ? "tls-cert" : "tls-key");
+}
+
 int ftps_server_init(server *srv)
 {
     const ftpd_config *cfg = srv->cfg;
     if (!cfg->tls) {
-        if (cfg->tls_cert)
-            log_warn("tls-cert is set but TLS is off: give --tls to offer AUTH TLS");
+        warn_tls_off(cfg);
         return 0;
     }
     srv->tls_ctx = load_ctx(cfg, true, "", "loaded");
@@ -227,8 +235,10 @@ static int check_state_dir(const char *dir)
 
 int ftps_check(const ftpd_config *cfg)
 {
-    if (!cfg->tls)
+    if (!cfg->tls) {
+        warn_tls_off(cfg);
         return 0;
+    }
     if (!cfg->tls_cert && !cfg->tls_key) {
         char dir[PATH_MAX], cert[PATH_MAX], key[PATH_MAX];
         if (state_paths(cfg, dir, cert, key, sizeof cert) < 0)

@@ -252,6 +252,13 @@ class TestCheck(unittest.TestCase):
         self.assertRegex(r.stdout, r"(?m)^  umask +002$")
         self.assertFalse(os.path.exists(os.path.join(self.dir, "xfer.log")))
 
+    def test_a_certificate_while_tls_is_off_is_warned_about_as_at_start(self):
+        for option in ("--tls-cert", "--tls-key"):
+            r = self.check(option, self.file("cert.pem"))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("WARN %s is set but TLS is off: give --tls" % option[2:], r.stderr)
+            self.assertRegex(r.stdout, r"(?m)^  TLS +off$")
+
     def test_transfer_log_that_cannot_be_created_exits_1(self):
         r = self.check("--xferlog", os.path.join(self.dir, "missing", "xfer.log"))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
