@@ -276,6 +276,7 @@ void cmd_retr(session *s, const char *arg)
     x->kind = XK_RETR;
     x->file_fd = fd;
     x->offset = rest;
+    x->rest = rest;
     x->total = st.st_size;
     xfer_start(x);
 }

@@ -314,8 +314,10 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     if (x->slot_waits > 0)
         snprintf(line_wait, sizeof line_wait, ", %lld ms of it in line for a download slot (%u %s)",
                  x->slot_waited_ms, x->slot_waits, x->slot_waits == 1 ? "wait" : "waits");
-    if (x->kind == XK_STOR && x->offset > 0)
-        snprintf(from, sizeof from, " from byte %lld", (long long)x->offset);
+    /* A resumed download's bytes would otherwise read as a file cut short. */
+    off_t start = x->kind == XK_STOR ? x->offset : x->kind == XK_RETR ? x->rest : 0;
+    if (start > 0)
+        snprintf(from, sizeof from, " from byte %lld", (long long)start);
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
     if (secs == 0)

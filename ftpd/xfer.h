@@ -89,6 +89,7 @@ typedef struct xfer {
     ev_timer pace;    /* ...resumes a transfer paused until its rate allows a move */
     size_t job_max;   /* plain binary upload: most bytes the upload writer's move may take */
     off_t offset;     /* RETR: next file offset; STOR: start offset */
+    off_t rest;       /* RETR: the offset it started at (REST), for its log line */
     off_t total;      /* RETR: file size; -1 unknown */
     long long done;   /* payload (file) bytes moved; in MODE Z, before compression */
     long long expect; /* payload bytes this transfer will move; -1 unknown */

@@ -32,6 +32,10 @@ class TestTransferLog(ServerTestCase):
         stor(f, "a.txt", b"678", cmd="APPE")
         self.assertTrue(self.srv.wait_log(r"APPE /a\.txt from byte 5 ok: 3 bytes"),
                         self.srv.log_text()[-2000:])
+        # a resumed download says where it started, or its bytes read as a file cut short
+        self.assertEqual(retr(f, "a.txt", rest=2), b"345678")
+        self.assertTrue(self.srv.wait_log(r"RETR /a\.txt from byte 2 ok: 6 bytes"),
+                        self.srv.log_text()[-2000:])
         # a data connection reset mid-upload: the line gives the reply the client got
         c = self.srv.control()
         c.login()
