@@ -24,6 +24,8 @@
 #define USER_CELLS 16
 /* Below this many cells for the path, the line drops its bar, then its ETA. */
 #define PATH_MIN_CELLS 20
+/* ...and the least it is shown in at all */
+#define PATH_SHORTEST_CELLS 8
 
 struct liveview {
     server *srv;
@@ -174,26 +176,36 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
         progress_bar(bar, sizeof(bar), cells, frac, PROGRESS_BAR_ASCII);
     else /* an empty bar would read as nothing received */
         progress_bar_busy(bar, sizeof(bar), cells, it->busy_phase, PROGRESS_BAR_ASCII);
-    /* The fullest variant first; each later one gives the path more room. */
-    char variants[3][256];
+    /* The fullest variant first; each later one gives the path more room. The last ones,
+     * for a terminal too narrow for any path, keep one field, then none: a field is shown
+     * whole or not at all, as "2.0" cut from a rate would misread. */
+    char variants[5][256];
     int nvar = 0;
     snprintf(variants[nvar++], sizeof(variants[0]), " %s [%s] %17s %10s %-9s", pct_s, bar, sizes,
              rate_s, eta_s);
     snprintf(variants[nvar++], sizeof(variants[0]), " %s %17s %10s %-9s", pct_s, sizes, rate_s,
              eta_s);
     snprintf(variants[nvar++], sizeof(variants[0]), " %s %10s", pct_s, rate_s);
+    snprintf(variants[nvar++], sizeof(variants[0]), " %s",
+             it->expect >= 0 && !it->waiting ? pct_s : rate_s);
+    variants[nvar++][0] = '\0';
+    enum { WITH_PATH = 3 }; /* the variants tried with room for a path */
     size_t lc = progress_cells(left);
-    /* The variant is the frame's: one that fits the widest left part of the frame. */
+    /* The variant is the frame's: one that fits the widest left part of the frame, with
+     * room for a path if any does. */
     size_t frame_lc = it->left_cells > lc ? it->left_cells : lc;
-    int pick = nvar - 1;
-    for (int i = 0; i < nvar; i++)
-        if (frame_lc + progress_cells(variants[i]) + PATH_MIN_CELLS <= w) {
+    int pick = -1;
+    for (int i = 0; i < WITH_PATH && pick < 0; i++)
+        if (frame_lc + progress_cells(variants[i]) + PATH_MIN_CELLS <= w)
             pick = i;
-            break;
-        }
+    for (int i = WITH_PATH - 1; i < nvar && pick < 0; i++)
+        if (frame_lc + progress_cells(variants[i]) <= w)
+            pick = i;
+    if (pick < 0)
+        pick = nvar - 1;
     size_t rc = progress_cells(variants[pick]);
     put_str(&t, left);
-    if (lc + rc < w)
+    if (lc + rc + PATH_SHORTEST_CELLS <= w) /* "...n" would tell nothing */
         put_fitted(&t, path, w - lc - rc, true, true);
     put_str(&t, variants[pick]);
     cut_cells(&t, w);

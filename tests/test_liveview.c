@@ -130,6 +130,37 @@ START_TEST(test_narrow_terminal_drops_the_bar_first)
 }
 END_TEST
 
+/* However narrow the terminal, a line drops whole fields: a rate cut to "2.0" or a percent
+ * to "4" would misread. */
+static void assert_whole(const char *part, const char *field, int width)
+{
+    ck_assert_msg(strstr(line, part) == NULL || strstr(line, field) != NULL,
+                  "%d columns: '%s' has part of '%s'", width, line, field);
+}
+
+START_TEST(test_narrow_terminal_never_cuts_a_field)
+{
+    liveview_item down = {5,     "alice", "RETR", "/mir/large.bin", 8 * MiB, 20 * MiB, 2.0 * MiB,
+                          false, 0,       0};
+    liveview_item up = {6, "alice", "STOR", "/up/large.bin", 8 * MiB, -1, 2.0 * MiB, false, 0, 0};
+    for (int width = 20; width <= 120; width++) {
+        format(width, &down);
+        assert_whole(" 4", " 40%", width);
+        assert_whole(" 2.", " 2.00 MiB/s", width);
+        assert_whole(" 8.", " 8.00 MiB/20.0 MiB", width);
+        assert_whole(" ET", " ETA 0:06", width);
+        assert_whole(" ...", "e.bin", width); /* a path is shown in 8 cells or more */
+        /* ...but keeps the percent and the rate wherever they fit beside "[5] alice RETR" */
+        ck_assert_msg(width < 32 || (strstr(line, " 40%") && strstr(line, " 2.00 MiB/s")),
+                      "%d: '%s'", width, line);
+        format(width, &up);
+        assert_whole(" 2.", " 2.00 MiB/s", width);
+        assert_whole(" 8.", " 8.00 MiB", width);
+        ck_assert_msg(width < 27 || strstr(line, " 2.00 MiB/s"), "%d: '%s'", width, line);
+    }
+}
+END_TEST
+
 START_TEST(test_waiting_download_says_so)
 {
     liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true, 0, 0};
@@ -206,6 +237,7 @@ static Suite *liveview_suite(void)
     tcase_add_test(tc, test_control_characters_shown_as_marks);
     tcase_add_test(tc, test_lines_of_a_frame_line_up);
     tcase_add_test(tc, test_narrow_terminal_drops_the_bar_first);
+    tcase_add_test(tc, test_narrow_terminal_never_cuts_a_field);
     tcase_add_test(tc, test_waiting_download_says_so);
     tcase_add_test(tc, test_wide_characters_counted_as_two_cells);
     tcase_add_test(tc, test_totals_line);

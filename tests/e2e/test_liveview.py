@@ -2,9 +2,11 @@
 transfer and a total line, drawn by the real binary while real transfers run. On by itself
 when standard error is a terminal; never on a pipe unless asked for."""
 import fcntl
+import ftplib
 import os
 import pty
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -144,6 +146,53 @@ class TestLiveViewTerminal(unittest.TestCase):
         text = out.decode("utf-8", "replace")
         for frame_line in re.findall(r"ftpd: \d+ sessions?[^\r\n\x1b]*", text):
             self.assertLessEqual(len(frame_line), 49, frame_line)
+        self.assertEqual(proc.returncode, 0, text[-2000:])
+
+    def test_a_narrow_terminal_shows_fields_whole(self):
+        # 32 columns leave "[1] anonymous RETR " room for its percent but not for its rate:
+        # the rate goes whole, never cut to a number that misreads ("0" of "0 B/s")
+        pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
+        self.addCleanup(shutil.rmtree, pub, True)
+        os.chmod(pub, 0o755)
+        with open(os.path.join(pub, "big.bin"), "wb") as fh:
+            fh.truncate(BIG)
+        os.chmod(os.path.join(pub, "big.bin"), 0o644)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 32, 0, 0))
+        cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
+        if run_as_user():
+            cmd += ["--user", run_as_user()]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                cwd=pub)
+        os.close(slave)
+        socks = []
+        out = b""
+        try:
+            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
+            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
+            self.assertTrue(m, out[-2000:])
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", int(m.group(1)), timeout=10)
+            socks.append(f)
+            f.login()
+            f.voidcmd("TYPE I")
+            ds = f.transfercmd("RETR big.bin")  # read no further: the line stays up
+            socks.append(ds)
+            out += read_pty(master, 10, done=lambda d: re.search(rb"RETR +\d+%", d))
+            out += read_pty(master, 1)  # a few more frames, the rate falling to 0 B/s
+        finally:
+            for s in socks:
+                s.close()
+            proc.terminate()
+            proc.wait(10)
+            out += read_pty(master, 5)
+            os.close(master)
+        text = out.decode("utf-8", "replace")
+        lines = re.findall(r"\[1\] anonymous RETR[^\r\n\x1b]*", text)
+        self.assertTrue(lines, text[-2000:])
+        for line in lines:
+            self.assertLessEqual(len(line), 31, line)
+            self.assertRegex(line.rstrip(), r"RETR( +\d+%)?$")
         self.assertEqual(proc.returncode, 0, text[-2000:])
 
 
