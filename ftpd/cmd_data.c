@@ -260,7 +260,7 @@ void cmd_retr(session *s, const char *arg)
     }
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        session_reply(s, FTP_FILE_UNAVAILABLE, "RETR: Not a regular file.");
+        reply_named(s, FTP_FILE_UNAVAILABLE, "RETR", arg, "Not a regular file.");
         return;
     }
     if (rest > st.st_size) {
@@ -289,7 +289,7 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
     if (err == EINVAL && mode == UPLOAD_RESTART)
         session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
     else if (err == EISDIR)
-        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", verb);
+        reply_named(s, FTP_FILE_UNAVAILABLE, verb, vpath, "Is a directory.");
     else if (err == EBUSY) /* its resume point is being moved: a moment's wait (upload.h) */
         session_reply(s, FTP_FILE_BUSY, "%s: In use right now; try again.", verb);
     else
@@ -672,7 +672,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
         d = open_wildcard(s, arg, fmt);
     if (!d) {
         if (errno == ENOTDIR && fmt == DL_MLSD)
-            session_reply(s, FTP_ARG_SYNTAX_ERROR, "MLSD: Not a directory.");
+            reply_named(s, FTP_ARG_SYNTAX_ERROR, "MLSD", arg, "Not a directory.");
         else
             reply_errno(s, errno, verb, arg);
         return;

@@ -40,7 +40,7 @@ static void change_dir(session *s, const char *arg)
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "CWD: Not a directory.");
+        reply_named(s, FTP_FILE_UNAVAILABLE, "CWD", arg, "Not a directory.");
         return;
     }
     /* A directory the server may not search (no x bit for it) would be a dead end: every
@@ -112,7 +112,7 @@ void cmd_rmd(session *s, const char *arg)
     }
     if (vfs_rmdir(&s->vfs, vpath) < 0) {
         if (errno == ENOTEMPTY || errno == EEXIST)
-            session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Directory not empty.");
+            reply_named(s, FTP_FILE_UNAVAILABLE, "RMD", arg, "Directory not empty.");
         else if (errno == EBUSY) /* it looks empty: say why it stays (vfs_rmdir) */
             session_reply(s, FTP_FILE_BUSY,
                           "RMD: An upload into the directory is in progress; try again when "
@@ -145,7 +145,7 @@ void cmd_dele(session *s, const char *arg)
             return;
         }
         if (err == EISDIR)
-            session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Is a directory (use RMD).");
+            reply_named(s, FTP_FILE_UNAVAILABLE, "DELE", arg, "Is a directory (use RMD).");
         else
             reply_errno(s, err, "DELE", arg);
         return;
@@ -236,7 +236,7 @@ void cmd_size(session *s, const char *arg)
         return;
     }
     if (!S_ISREG(st.st_mode)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "SIZE: Not a regular file.");
+        reply_named(s, FTP_FILE_UNAVAILABLE, "SIZE", arg, "Not a regular file.");
         return;
     }
     session_reply(s, FTP_FILE_STATUS, "%lld", (long long)st.st_size);
@@ -253,7 +253,7 @@ void cmd_mdtm(session *s, const char *arg)
         return;
     }
     if (!S_ISREG(st.st_mode)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "MDTM: Not a regular file.");
+        reply_named(s, FTP_FILE_UNAVAILABLE, "MDTM", arg, "Not a regular file.");
         return;
     }
     listfmt_mdtm(when, sizeof when, st.st_mtime);

@@ -164,6 +164,11 @@ const char *commands_syntax(const char *verb, const char **name)
     return c->syntax;
 }
 
+void reply_named(session *s, int code, const char *verb, const char *name, const char *text)
+{
+    session_reply(s, code, "%s: %s", name != NULL && name[0] != '\0' ? name : verb, text);
+}
+
 void reply_errno(session *s, int err, const char *verb, const char *name)
 {
     const char *action = name != NULL && name[0] != '\0' ? name : verb;

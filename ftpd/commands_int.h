@@ -15,6 +15,8 @@ typedef void (*cmd_handler)(session *s, const char *arg);
  * name), naming the file (name: the client's argument, or the path an upload resolved to),
  * or the command (verb) when there is none: "550 notes.txt: No such file or directory." */
 void reply_errno(session *s, int err, const char *verb, const char *name);
+/* "name: text" (verb when name is empty), as reply_errno words a failure. */
+void reply_named(session *s, int code, const char *verb, const char *name, const char *text);
 
 /* The user's root, as session_path resolves every way of naming it ("/", ".." at the top, "."
  * there). Commands that would remove, rename or lock it refuse it by this test. */

@@ -193,6 +193,22 @@ class TestErrorReplies(ServerTestCase):
         self.assertEqual(reply(f, "PASV")[0], 227)
         self.assertEqual(reply(f, "RETR missing.bin"),
                          (550, "550 missing.bin: No such file or directory."))
+        # the wrong kind of file is named too: after "rmdir a b c" or an mget, the reply
+        # alone tells which one failed
+        self.srv.write("full/f.txt", b"x")
+        f.voidcmd("TYPE I")
+        for cmd, text in (("CWD full/f.txt", "Not a directory."),
+                          ("RMD full", "Directory not empty."),
+                          ("DELE full", "Is a directory (use RMD)."),
+                          ("SIZE full", "Not a regular file."),
+                          ("MDTM full", "Not a regular file.")):
+            self.assertEqual(reply(f, cmd), (550, "550 %s: %s" % (cmd.split()[1], text)), cmd)
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertEqual(reply(f, "RETR full"), (550, "550 full: Not a regular file."))
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertEqual(reply(f, "MLSD full/f.txt"), (501, "501 full/f.txt: Not a directory."))
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertEqual(reply(f, "STOR full"), (550, "550 /full: Is a directory."))
 
     def test_a_trailing_slash_names_only_a_directory(self):
         # "name/" and "name/." can only name a directory: the file of that name is left alone
