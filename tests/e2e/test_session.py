@@ -4,10 +4,13 @@ failed-login delay and disconnect, password never logged, xferlog."""
 import ftplib
 import os
 import re
+import shutil
+import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -258,6 +261,25 @@ class TestHomeAccess(ServerTestCase):
                         self.srv.log_text())
         c2 = self.srv.control()
         c2.login()  # the others are not affected
+
+    def test_a_home_the_server_cannot_enter_is_warned_about_at_start_and_reload(self):
+        # an operator should not learn it from the first user who cannot log in
+        shut = tempfile.mkdtemp(prefix="ftpd-e2e-shut-")
+        self.addCleanup(shutil.rmtree, shut, True)
+        os.chmod(shut, 0)
+        self.addCleanup(os.chmod, shut, 0o755)
+        srv = self.start_server(args=FAST_FAIL, users=[(DEFAULT_USER, DEFAULT_PASSWORD, "elr"),
+                                                       ("shut", "shut-Pw-1", "elr", shut)])
+        self.assertTrue(srv.wait_log(r"WARN account 'shut': the server's user.* cannot enter "
+                                     r"its home %s \(Permission denied\), so its logins will "
+                                     r"be refused" % re.escape(shut)), srv.log_text())
+        self.assertNotIn("account '%s'" % DEFAULT_USER, srv.log_text())
+        # and when a reload finds one
+        os.chmod(self.srv.local("shut-home"), 0)
+        self.addCleanup(os.chmod, self.srv.local("shut-home"), 0o755)
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.srv.wait_log(r"WARN account 'shut': .*cannot enter its home "
+                                          r".*shut-home", 10), self.srv.log_text())
 
 
 class TestLoginsOnABusyMachine(ServerTestCase):
