@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ftps.h"
+#include "homecheck.h"
 #include "log.h"
 #include "net.h"
 #include "progress.h"
@@ -69,6 +70,8 @@ int check_config(const ftpd_config *cfg, const ftpd_users *users)
     if (ftps_check(cfg) < 0)
         status = 1;
     if (cfg->xferlog_file && check_xferlog(cfg->xferlog_file) < 0)
+        status = 1;
+    if (homecheck_warn_as_user(cfg, users) < 0)
         status = 1;
     if (status != 0) {
         printf("ftpd: configuration check failed: ftpd would not start (see above)\n");

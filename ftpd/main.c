@@ -18,6 +18,7 @@
 #include "config.h"
 #include "ev.h"
 #include "ftps.h"
+#include "homecheck.h"
 #include "liveview.h"
 #include "log.h"
 #include "net.h"
@@ -112,38 +113,10 @@ static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *use
                      users->v[i].name, cfg->users_file);
 }
 
-/* A home the server's user cannot enter fails every login of its account, and only that
- * login's log line would say why: say it at start and at each reload, once the server runs
- * as that user. The first few are named. */
-#define HOMES_NAMED 10
-
-static void warn_closed_homes(const ftpd_config *cfg, const ftpd_users *users)
-{
-    const char *who = cfg->run_as_user ? cfg->run_as_user : "";
-    const char *sp = cfg->run_as_user ? " " : "";
-    size_t closed = 0;
-    for (size_t i = 0; i < users->n; i++) {
-        const ftpd_user *u = &users->v[i];
-        if (faccessat(AT_FDCWD, u->home, X_OK, AT_EACCESS) == 0)
-            continue;
-        if (++closed <= HOMES_NAMED)
-            log_warn("account '%s': the server's user%s%s cannot enter its home %s (%s), so its "
-                     "logins will be refused",
-                     u->name, sp, who, u->home, strerror(errno));
-    }
-    if (closed > HOMES_NAMED)
-        log_warn("%zu more accounts whose home the server's user cannot enter",
-                 closed - HOMES_NAMED);
-    if (cfg->anon_root && faccessat(AT_FDCWD, cfg->anon_root, X_OK, AT_EACCESS) < 0)
-        log_warn("anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
-                 "will be refused",
-                 sp, who, cfg->anon_root, strerror(errno));
-}
-
 static void users_reloaded(server *srv, const ftpd_users *users)
 {
     warn_shadowed_accounts(srv->cfg, users);
-    warn_closed_homes(srv->cfg, users);
+    homecheck_warn(srv->cfg, users);
 }
 
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -225,7 +198,7 @@ int main(int argc, char **argv)
         goto out;
     check_local_congestion(&cfg);
     check_demo_upload_dir(&cfg, &users);
-    warn_closed_homes(&cfg, &users);
+    homecheck_warn(&cfg, &users);
     if (server_start(&srv) < 0)
         goto out;
     ev_add(loop, sfd, EV_READ, signal_cb, &srv);

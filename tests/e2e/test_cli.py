@@ -9,7 +9,7 @@ import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, FTPD_BIN, FtpdServer, ServerTestCase, free_port,
-                          nlst, port_is_free, reply, retr, run_as_user, stor)
+                          hash_password, nlst, port_is_free, reply, retr, run_as_user, stor)
 
 
 def run(args, **kw):
@@ -258,6 +258,22 @@ class TestCheck(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("WARN %s is set but TLS is off: give --tls" % option[2:], r.stderr)
             self.assertRegex(r.stdout, r"(?m)^  TLS +off$")
+
+    def test_a_home_the_server_cannot_enter_is_warned_about_as_at_start(self):
+        # --check runs as the one who starts the server (root, with --user): it looks at the
+        # homes as the server's user would, not with root's rights
+        shut = os.path.join(self.dir, "shut")
+        os.mkdir(shut, 0)
+        self.addCleanup(os.chmod, shut, 0o755)
+        users = os.path.join(self.dir, "users")
+        with open(users, "w") as fh:
+            fh.write("shut:%s:%s\n" % (hash_password("pw"), shut))
+        os.chmod(users, 0o644)
+        r = self.check("--users", users)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, r"WARN account 'shut': the server's user.* cannot enter its "
+                         r"home %s \(Permission denied\)" % shut)
+        self.assertNotIn("anonymous:", r.stderr)  # self.dir: open to all
 
     def test_transfer_log_that_cannot_be_created_exits_1(self):
         r = self.check("--xferlog", os.path.join(self.dir, "missing", "xfer.log"))

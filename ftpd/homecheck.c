@@ -1,0 +1,66 @@
+/* Homes the server's user cannot enter (homecheck.h). */
+#include "homecheck.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define HOMES_NAMED 10
+#define GROUPS_MAX 1024
+
+void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
+{
+    const char *who = cfg->run_as_user ? cfg->run_as_user : "";
+    const char *sp = cfg->run_as_user ? " " : "";
+    size_t closed = 0;
+    for (size_t i = 0; i < users->n; i++) {
+        const ftpd_user *u = &users->v[i];
+        if (faccessat(AT_FDCWD, u->home, X_OK, AT_EACCESS) == 0)
+            continue;
+        if (++closed <= HOMES_NAMED)
+            log_warn("account '%s': the server's user%s%s cannot enter its home %s (%s), so its "
+                     "logins will be refused",
+                     u->name, sp, who, u->home, strerror(errno));
+    }
+    if (closed > HOMES_NAMED)
+        log_warn("%zu more accounts whose home the server's user cannot enter",
+                 closed - HOMES_NAMED);
+    if (cfg->anon_root && faccessat(AT_FDCWD, cfg->anon_root, X_OK, AT_EACCESS) < 0)
+        log_warn("anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
+                 "will be refused",
+                 sp, who, cfg->anon_root, strerror(errno));
+}
+
+int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users)
+{
+    if (!cfg->run_as_user || geteuid() != 0) {
+        homecheck_warn(cfg, users);
+        return 0;
+    }
+    struct passwd *pw = getpwnam(cfg->run_as_user);
+    if (!pw)
+        return 0; /* config_load has said so */
+    static gid_t saved[GROUPS_MAX];
+    int nsaved = getgroups(GROUPS_MAX, saved);
+    gid_t egid = getegid();
+    bool taken = nsaved >= 0 && initgroups(pw->pw_name, pw->pw_gid) == 0 &&
+                 setegid(pw->pw_gid) == 0 && seteuid(pw->pw_uid) == 0;
+    int err = errno;
+    if (taken)
+        homecheck_warn(cfg, users);
+    else
+        log_error("cannot take the identity of %s to check the homes: %s", cfg->run_as_user,
+                  strerror(err));
+    if (seteuid(0) < 0 || setegid(egid) < 0 ||
+        (nsaved >= 0 && setgroups((size_t)nsaved, saved) < 0)) {
+        log_error("cannot give back the identity taken to check the homes: %s", strerror(errno));
+        return -1;
+    }
+    return taken ? 0 : -1;
+}

@@ -1,0 +1,18 @@
+/* Homes the server's user cannot enter: every login of such an account is refused, and
+ * without a word at start only that login's log line would say why. */
+#ifndef HOMECHECK_H
+#define HOMECHECK_H
+
+#include "config.h"
+#include "users.h"
+
+/* Warns of each account's home (the first few named) and of the anonymous folder that this
+ * process, as it runs now, cannot enter. For a server that already runs as --user. */
+void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users);
+
+/* The same for `ftpd --check` started as root with --user: the checks run with that user's
+ * identity for the moment (effective ids and groups), which is then given back. Returns -1
+ * when the identity could not be taken or given back. */
+int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users);
+
+#endif
