@@ -264,7 +264,8 @@ class TestSegments(FtpcCase):
         self.assertEqual(self.read_local("ab.bin"), data)
 
         def ended():
-            return re.findall(r"RETR /ab\.bin (ok|failed): .*?(aborted by the client \(ABOR\))?$",
+            return re.findall(r"RETR /ab\.bin(?: from byte \d+)? (ok|failed): "
+                              r".*?(aborted by the client \(ABOR\))?$",
                               self.srv.log_text(), re.M)
         # (the four lines may come after ftpc is gone: their count is waited for)
         self.assertTrue(wait_for(lambda: len(ended()) == 4, 10), self.srv.log_text())
