@@ -343,7 +343,7 @@ void server_shutdown(server *srv)
         close(srv->listen_fds[i]);
     srv->nlisten = 0;
     while (srv->sessions)
-        session_close(srv->sessions);
+        session_close_for_shutdown(srv->sessions);
     if (srv->wq) {
         workq_free(srv->wq);
         srv->wq = NULL;

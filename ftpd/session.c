@@ -432,6 +432,19 @@ void session_close(session *s)
     server_session_closed(s->srv, s);
 }
 
+void session_close_for_shutdown(session *s)
+{
+    /* RFC 959's 421 of a service that must shut down: clients show it (lftp, ftplib's
+     * error_temp), where a bare close reads as a network fault. A session already saying
+     * goodbye, or whose replies wait for a TLS handshake, has nothing more said. */
+    if (s->state != SESS_CLOSED && s->state != SESS_CLOSING &&
+        !(s->flags & (SF_TLS_HANDSHAKE | SF_TLS_PENDING)) &&
+        ftp_reply(&s->out, FTP_SERVICE_UNAVAILABLE,
+                  "Server shutting down; closing control connection.") == 0)
+        flush_out(s);
+    session_close(s);
+}
+
 void session_free(session *s)
 {
     buf_free(&s->in);

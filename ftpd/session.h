@@ -112,6 +112,9 @@ void session_forget_rename(session *s);
 void session_close_after_flush(session *s);
 /* Closes at once (peer gone, fatal error). Safe to call twice. */
 void session_close(session *s);
+/* The server stops: a 421 that says so goes out if the connection takes it now (it is not
+ * waited for), then the session is closed. */
+void session_close_for_shutdown(session *s);
 /* Resumes reading commands after a transfer or a login step ended. */
 void session_resume(session *s);
 /* Runs no further command until session_resume: the reply the next command must follow has

@@ -928,6 +928,29 @@ class TestLimits(ServerTestCase):
             self.assertEqual(x.cmd("NOOP")[0], 200)
 
 
+class TestShutdown(ServerTestCase):
+    def test_sessions_are_told_the_server_shuts_down(self):
+        # a bare close would read as a network fault; RFC 959's 421 says what happened.
+        # The clients are the test's own: stop() closes those of the harness first.
+        idle, fresh = (Control(self.srv.host, self.srv.port) for _ in range(2))
+        for c in (idle, fresh):
+            self.addCleanup(c.close)
+            c.greeting()
+        idle.login()
+        f = ftplib.FTP()
+        f.connect(self.srv.host, self.srv.port, timeout=10)
+        self.addCleanup(f.close)
+        f.login(DEFAULT_USER, DEFAULT_PASSWORD)
+        self.assertEqual(self.srv.stop(), 0)
+        for c in (idle, fresh):
+            self.assertEqual(c.reply(timeout=5),
+                             (421, "421 Server shutting down; closing control connection."))
+            self.assertTrue(c.closed())
+        with self.assertRaises(ftplib.error_temp) as cm:
+            f.voidcmd("NOOP")
+        self.assertIn("421 Server shutting down", str(cm.exception))
+
+
 class TestIdleTimeout(ServerTestCase):
     server_kwargs = {"args": ["--idle-timeout", "1"]}
 
