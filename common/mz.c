@@ -69,7 +69,60 @@ int mz_init(mz *z, mz_dir dir, int level)
     }
     z->zs = zs;
     z->state = ST_OPEN;
+    z->level = z->cur_level = level == MZ_LEVEL_DEFAULT ? Z_DEFAULT_COMPRESSION : level;
     return 0;
+}
+
+static uInt clamp(size_t n);
+
+void mz_adapt(mz *z)
+{
+    z->adaptive = z->dir == MZ_DEFLATE && z->level != 0;
+}
+
+/* mz_adapt's judging: the input of a window, a stored run, and the least shrinking (in
+ * hundredths) that keeps the level. */
+#define MZ_ADAPT_WINDOW (1024 * 1024)
+#define MZ_STORED_RUN (16 * 1024 * 1024)
+#define MZ_ADAPT_KEEP_PCT 97
+
+/* Switches the level when a window or a stored run is over. zlib's deflateParams compresses
+ * what it holds with the old level first, into the caller's room: without room enough it
+ * changes nothing (Z_BUF_ERROR), and the next mz_add tries again. */
+static void adapt(mz *z, unsigned char **out, size_t *out_left)
+{
+    uint64_t in = z->total_in - z->win_in, outn = z->total_out - z->win_out;
+    int want = z->cur_level;
+    if (z->cur_level == 0) {
+        if (z->total_in < z->stored_until)
+            return;
+        want = z->level; /* try it again on the next window */
+    } else {
+        if (in < MZ_ADAPT_WINDOW)
+            return;
+        if (outn * 100 >= in * MZ_ADAPT_KEEP_PCT)
+            want = 0;
+    }
+    if (want != z->cur_level) {
+        z_stream *zs = z->zs;
+        uInt ao = clamp(*out_left);
+        zs->next_in = NULL;
+        zs->avail_in = 0;
+        zs->next_out = *out;
+        zs->avail_out = ao;
+        int ret = deflateParams(zs, want, Z_DEFAULT_STRATEGY);
+        size_t used = ao - zs->avail_out;
+        *out += used;
+        *out_left -= used;
+        z->total_out += used;
+        if (ret != Z_OK)
+            return; /* Z_BUF_ERROR: no room to finish the block; an error shows in deflate */
+        if (want == 0)
+            z->stored_until = z->total_in + MZ_STORED_RUN;
+        z->cur_level = want;
+    }
+    z->win_in = z->total_in;
+    z->win_out = z->total_out;
 }
 
 /* zlib counts in uInt: offer at most this much per call and loop. */
@@ -139,7 +192,12 @@ int mz_add(mz *z, const void *in, size_t in_len, size_t *consumed, void *out, si
     const unsigned char *ip = in;
     unsigned char *op = out;
     size_t il = in_len, ol = out_cap;
+    if (z->adaptive && ol > 0)
+        adapt(z, &op, &ol);
+    uint64_t before = z->total_in;
     int ret = pump(z, Z_NO_FLUSH, &ip, &il, &op, &ol);
+    if (z->adaptive && z->cur_level == 0)
+        z->stored_in += z->total_in - before;
     *consumed = in_len - il;
     *produced = out_cap - ol;
     if (ret == Z_STREAM_END && z->dir == MZ_INFLATE) {

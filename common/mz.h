@@ -61,7 +61,12 @@ typedef struct mz {
     unsigned char stage[16]; /* private: flush output when the caller's room is tiny */
     uint64_t total_in;       /* bytes consumed by mz_add (deflate: file bytes; inflate: wire) */
     uint64_t total_out;      /* bytes produced (deflate: wire bytes; inflate: file bytes) */
-    char err[96];            /* last error text, "" if none */
+    /* mz_adapt: the level asked for and the one in use, the totals where the current window
+     * of input began, where a stored run ends, and the input deflate passed through stored */
+    bool adaptive;
+    int level, cur_level;
+    uint64_t win_in, win_out, stored_until, stored_in;
+    char err[96]; /* last error text, "" if none */
 } mz;
 
 /* Prepares z for one stream in direction dir. level is 0..9 or MZ_LEVEL_DEFAULT (ignored for
@@ -96,6 +101,14 @@ int mz_flush(mz *z, void *out, size_t out_cap, size_t *produced);
  * zlib still holds (MZ_AGAIN while out fills), then MZ_END if the stream ended cleanly, or MZ_ERROR
  * ("truncated stream") if it did not: the transfer is incomplete. */
 int mz_finish(mz *z, void *out, size_t out_cap, size_t *produced);
+
+/* Deflate only: from now on, data that does not compress is sent in stored blocks (level 0),
+ * which cost a copy and a checksum, not a search for matches that are not there (on random
+ * data zlib's level 1 runs at some 35 MiB/s on a core, stored at memory speed). Each MiB of
+ * input at the level asked for is judged: if it shrank by less than 3%, the next 16 MiB go
+ * stored, then a MiB is tried at the level again, so a file that turns compressible later
+ * (an archive of mixed files) is compressed again. The stream stays one valid zlib stream. */
+void mz_adapt(mz *z);
 
 /* Frees zlib's memory. Safe on a zeroed, failed or already ended mz. */
 void mz_end(mz *z);

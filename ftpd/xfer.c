@@ -303,8 +303,12 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     session *s = x->s;
     server *srv = s->srv;
     double secs = elapsed_s(x);
-    char wire[64] = "", line_wait[80] = "", from[48] = "", reason[300] = "", cap[48] = "";
-    if (x->zmode)
+    char wire[128] = "", line_wait[80] = "", from[48] = "", reason[300] = "", cap[48] = "";
+    if (x->zmode && x->z.stored_in > 0) /* mz_adapt */
+        snprintf(wire, sizeof wire,
+                 " (MODE Z, %lld on the wire; %llu bytes sent stored: they did not compress)",
+                 x->wire, (unsigned long long)x->z.stored_in);
+    else if (x->zmode)
         snprintf(wire, sizeof wire, " (MODE Z, %lld on the wire)", x->wire);
     if (ratecap_on(&x->rate)) { /* so that a slow transfer is not taken for a slow network */
         char r[24];

@@ -45,7 +45,13 @@ int xfer_mz_begin(xfer *x, int level)
     x->z_turn = MZ_TURN_BUDGET;
     if (x->kind != XK_STOR && level >= 0 && level <= 9)
         x->z_turn = (size_t)deflate_turn_kib[level] * 1024;
-    return mz_init(&x->z, x->kind == XK_STOR ? MZ_INFLATE : MZ_DEFLATE, level);
+    if (mz_init(&x->z, x->kind == XK_STOR ? MZ_INFLATE : MZ_DEFLATE, level) < 0)
+        return -1;
+    /* lftp asks for MODE Z whenever FEAT offers it, for an ISO as for a log: without this,
+     * its downloads of data that does not compress ran at deflate's pace on the event loop
+     * (31 MiB/s against 775 in MODE S here), for nothing gained. */
+    mz_adapt(&x->z);
+    return 0;
 }
 
 static void wire_moved(xfer *x, size_t n)

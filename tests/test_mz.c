@@ -140,12 +140,18 @@ static size_t next_out(splitter *sp)
     return sp->r ? pick_size(sp->r, sp->max_out, false) : sp->out_cap;
 }
 
+/* compress_with: with mz_adapt when set, and the bytes it sent stored. */
+static bool adapting;
+static uint64_t stored;
+
 /* Compresses in[0..n) into out (appended), flushing after every chunk when flush is set. */
 static void compress_with(const uint8_t *in, size_t n, int level, splitter *sp, bool flush,
                           bytes *out)
 {
     mz z;
     REQUIRE(mz_init(&z, MZ_DEFLATE, level) == 0);
+    if (adapting)
+        mz_adapt(&z);
     size_t pos = 0;
     bool first = true;
     while (first || pos < n) {
@@ -187,6 +193,7 @@ static void compress_with(const uint8_t *in, size_t n, int level, splitter *sp, 
     ck_assert(mz_ended(&z));
     REQUIRE(z.total_in == n);
     REQUIRE(z.total_out == out->len);
+    stored = z.stored_in;
     mz_end(&z);
 }
 
@@ -387,6 +394,41 @@ START_TEST(test_one_byte_output)
     check_roundtrip(text, n / 8, 9, &cr, &cr, true);
     free(text);
     free(noise);
+}
+END_TEST
+
+/* mz_adapt: data that does not compress goes stored after its first MiB, data that does is
+ * compressed again after a stored run, and the stream decodes to the input whatever the
+ * rooms (one byte of room leaves the switch of level to a later call). */
+START_TEST(test_adapt_stores_what_does_not_compress)
+{
+    const size_t nr = 20u << 20, nt = 24u << 20;
+    uint8_t *data = malloc(nr + nt), *noise = make_random(nr, 31), *text = make_text(nt, 32);
+    REQUIRE(data != NULL);
+    memcpy(data, noise, nr);
+    memcpy(data + nr, text, nt);
+    splitter c = {.fixed_in = 0, .out_cap = 64 * 1024};
+    splitter d = {.fixed_in = 0, .out_cap = 256 * 1024};
+    bytes comp = {0};
+    adapting = true;
+    compress_with(data, nr + nt, 1, &c, false, &comp);
+    ck_assert_uint_ge(stored, 12u << 20);        /* most of the noise, not its tries at level 1 */
+    ck_assert_uint_lt(stored, nr + (17u << 20)); /* the text compressed after one run */
+    ck_assert_uint_lt(comp.len, nr + nt / 2);
+    bytes back = {0};
+    ck_assert_int_eq(decompress_with(comp.p, comp.len, &d, &back, nr + nt, NULL, NULL, 0), MZ_END);
+    ck_assert(back.len == nr + nt && memcmp(back.p, data, nr + nt) == 0);
+    splitter one = {.fixed_in = 0, .out_cap = 1};
+    check_roundtrip(noise, 3u << 20, 1, &one, &d, false);
+    ck_assert_uint_gt(stored, 0);
+    adapting = false; /* without it, nothing is stored at level 1 */
+    check_roundtrip(noise, 3u << 20, 1, &c, &d, false);
+    ck_assert_uint_eq(stored, 0);
+    free(comp.p);
+    free(back.p);
+    free(data);
+    free(noise);
+    free(text);
 }
 END_TEST
 
@@ -726,6 +768,7 @@ static Suite *mz_suite(void)
     tcase_add_test(tc, test_all_levels);
     tcase_add_test(tc, test_large_random_splits);
     tcase_add_test(tc, test_one_byte_output);
+    tcase_add_test(tc, test_adapt_stores_what_does_not_compress);
     tcase_add_test(tc, test_flush_makes_data_decodable);
     tcase_add_test(tc, test_zlib_interop);
     tcase_add_test(tc, test_corrupt_flipped_bytes);
