@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "log.h"
 #include "session.h"
@@ -147,10 +148,24 @@ void reload_xferlog(server *srv)
     const char *path = srv->cfg->xferlog_file;
     if (!path)
         return;
+    /* A log that was not rotated is the file already open: reopening it would only need the
+     * right to open it again, which a log that root made before the drop to --user denies,
+     * so that every SIGHUP (for the users file, say) logged an error. */
+    struct stat now, open_st;
+    if (srv->xferlog && stat(path, &now) == 0 && fstat(fileno(srv->xferlog), &open_st) == 0 &&
+        now.st_dev == open_st.st_dev && now.st_ino == open_st.st_ino) {
+        log_info("SIGHUP: transfer log %s not rotated; writing on", path);
+        return;
+    }
     FILE *f = xferlog_open(path);
     if (!f) {
-        log_error("SIGHUP: cannot reopen transfer log %s: %s; writing on to the old one", path,
-                  strerror(errno));
+        int err = errno;
+        log_error("SIGHUP: cannot reopen transfer log %s: %s; writing on to the old one%s", path,
+                  strerror(err),
+                  err == EACCES ? " (the server's user must be able to write the new file, "
+                                  "or create it in the log's folder: logrotate's 'create' "
+                                  "can make it so)"
+                                : "");
         return;
     }
     if (srv->xferlog)

@@ -179,6 +179,20 @@ class TestTransferLogReopen(ServerTestCase):
             return ls if len(ls) >= n else None
         return wait_for(enough, 5) or []
 
+    def test_a_log_that_was_not_rotated_is_kept_without_an_error(self):
+        # a SIGHUP for the users file alone: the server's user (--user, or the log's mode
+        # here) may not be able to open the file again, and need not
+        data = self.srv.make_file("k.bin", 1000, seed=6)
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "k.bin"), data)
+        self.assertEqual(len(self.lines(self.log, 1)), 1)
+        os.chmod(self.log, 0o444)
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertLogged(r"SIGHUP: transfer log .*xferlog not rotated; writing on")
+        self.assertNotIn("cannot reopen", self.srv.log_text())
+        self.assertEqual(retr(f, "k.bin"), data)
+        self.assertEqual(len(self.lines(self.log, 2)), 2)
+
     def test_rotated_log_is_reopened_and_the_next_transfer_goes_to_the_new_file(self):
         data = self.srv.make_file("a.bin", 123_456, seed=5)
         f = self.srv.ftp()
