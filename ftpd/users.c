@@ -165,12 +165,19 @@ static char *resolve_home(const char *file_dir, const char *home, int *err_no)
         home = joined;
     }
     char *real = realpath(home, NULL);
+    if (!real && (errno == ENOENT || errno == EACCES)) {
+        /* A home removed, not made yet, or behind a folder the loader may not search (a
+         * SIGHUP reads the file as --user) costs its account the logins, not the server its
+         * start or the other accounts their reload: it loads under the path as written,
+         * homecheck warns of it, and it serves once the folder is there. */
+        real = strdup(home);
+    }
     if (!real) {
         *err_no = errno;
         return NULL;
     }
     struct stat st;
-    if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(real, &st) == 0 && !S_ISDIR(st.st_mode)) {
         *err_no = ENOTDIR;
         free(real);
         return NULL;

@@ -143,7 +143,6 @@ static const bad_case bad_cases[] = {
     {"alice:%H:home1:\n", "1: user 'alice': empty permissions"},
     {"# c\nalice:%H:home1\nbob:%H:home1\nalice:%H:home1:elr\n",
      "4: duplicate user 'alice' (first on line 2)"},
-    {"alice:%H:nosuchdir\n", "1: user 'alice': home 'nosuchdir': No such file or directory"},
     {"alice:%H:plainfile\n", "1: user 'alice': home 'plainfile': Not a directory"},
     {"alice:%H:\n", "1: user 'alice': empty home directory"},
     {"alice:%H\n", "1: expected 'name:hash:home[:perms]'"},
@@ -193,6 +192,21 @@ START_TEST(test_missing_file)
     char want[PATH_MAX + 64];
     snprintf(want, sizeof(want), "%s: No such file or directory", path);
     ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* A home that is not there (yet) costs its account the logins only: it loads under its path. */
+START_TEST(test_missing_home_loads_as_written)
+{
+    ftpd_users u;
+    char err[512] = "";
+    ck_assert_msg(load_text("alice:%H:nosuchdir:elr\nbob:%H:home1\n", &u, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(u.n, 2);
+    char want[PATH_MAX + 16];
+    snprintf(want, sizeof(want), "%s/nosuchdir", tmpdir);
+    ck_assert_str_eq(users_find(&u, "alice")->home, want);
+    users_free(&u);
 }
 END_TEST
 
@@ -319,6 +333,7 @@ static Suite *users_suite(void)
     tcase_add_test(tc, test_empty_file);
     tcase_add_loop_test(tc, test_parse_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_missing_file);
+    tcase_add_test(tc, test_missing_home_loads_as_written);
     tcase_add_test(tc, test_des_hash_accepted);
     tcase_add_test(tc, test_whole_hashes_accepted);
     suite_add_tcase(s, tc);

@@ -275,6 +275,18 @@ class TestCheck(unittest.TestCase):
                          r"home %s \(Permission denied\)" % shut)
         self.assertNotIn("anonymous:", r.stderr)  # self.dir: open to all
 
+    def test_a_missing_home_is_warned_about_not_fatal(self):
+        # one account's folder removed must not keep the server, and everyone else, down
+        missing = os.path.join(self.dir, "gone")
+        users = os.path.join(self.dir, "users")
+        with open(users, "w") as fh:
+            fh.write("gone:%s:%s\n" % (hash_password("pw"), missing))
+        os.chmod(users, 0o644)
+        r = self.check("--users", users)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stderr, r"WARN account 'gone': .*cannot enter its home %s \(No such "
+                         r"file or directory\), so its logins will be refused" % missing)
+
     def test_transfer_log_that_cannot_be_created_exits_1(self):
         r = self.check("--xferlog", os.path.join(self.dir, "missing", "xfer.log"))
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)

@@ -15,8 +15,8 @@ import threading
 import time
 import unittest
 
-from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, Control, ServerTestCase, reply, retr,
-                          stor, wait_for)
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, Control, ServerTestCase, hash_password,
+                          reply, retr, stor, wait_for)
 
 FAST_FAIL = ["--login-failure-delay", "50"]
 
@@ -280,6 +280,30 @@ class TestHomeAccess(ServerTestCase):
         self.srv.proc.send_signal(signal.SIGHUP)
         self.assertTrue(self.srv.wait_log(r"WARN account 'shut': .*cannot enter its home "
                                           r".*shut-home", 10), self.srv.log_text())
+
+
+    def test_a_missing_home_costs_only_its_account(self):
+        # a reload that finds an account whose folder is gone (or not made yet) loads the
+        # others, new ones included; that account logs in once its folder is there
+        later = os.path.join(self.srv.base, "later-home")
+        with open(self.srv.users_file) as fh:
+            text = fh.read()
+        with open(self.srv.users_file, "w") as fh:
+            fh.write(text + "later:%s:%s:elr\nfresh:%s:%s:elr\n" % (
+                hash_password("later-Pw-1"), later, hash_password("fresh-Pw-1"),
+                self.srv.root))
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(self.srv.wait_log(r"WARN account 'later': .*cannot enter its home "
+                                          r".*later-home \(No such file", 10),
+                        self.srv.log_text())
+        self.srv.ftp("fresh", "fresh-Pw-1").quit()
+        c = self.srv.control()
+        c.cmd("USER later")
+        code, text = c.cmd("PASS later-Pw-1")
+        self.assertEqual(code, 530, text)
+        self.assertIn("home directory unavailable", text)
+        self.srv.mkdir(later)
+        self.srv.ftp("later", "later-Pw-1").quit()
 
 
 class TestLoginsOnABusyMachine(ServerTestCase):
