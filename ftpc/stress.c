@@ -77,7 +77,8 @@ static void view_update(stress_main *m)
                  : run->ending    ? "ending"
                                   : "run",
         .clients = run->nclients,
-        .connected = run->main_phase ? run->connected : 0,
+        .logged_in = run->main_phase ? run->logged_in : 0,
+        .awaiting_greeting = run->main_phase ? run->awaiting_greeting : 0,
         .inflight = run->inflight,
         .st = &run->st,
     };

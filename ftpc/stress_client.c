@@ -123,10 +123,9 @@ void sc_close_ctl(stress_client *c, bool reset)
         free(c->ctl);
         c->ctl = NULL;
     }
-    if (c->flags & CF_CONNECTED) {
-        c->run->connected--;
-        c->flags &= ~CF_CONNECTED;
-    }
+    sc_greeted(c);
+    if ((c->flags & CF_LOGGED_IN) && !sc_is_setup(c))
+        c->run->logged_in--;
     c->flags &= ~CF_LOGGED_IN;
     free(c->in_left);
     c->in_left = NULL;
@@ -135,6 +134,14 @@ void sc_close_ctl(stress_client *c, bool reset)
     c->out = NULL;
     c->out_len = c->out_off = 0;
     sc_drop_digest(c);
+}
+
+void sc_greeted(stress_client *c)
+{
+    if (c->flags & CF_AWAIT_GREET) {
+        c->run->awaiting_greeting--;
+        c->flags &= ~CF_AWAIT_GREET;
+    }
 }
 
 void sc_drop_digest(stress_client *c)

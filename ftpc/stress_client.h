@@ -86,7 +86,8 @@ typedef struct stress_run {
     bool aborting;                  /* stop now: close everything */
     bool interrupted;               /* a signal (Ctrl-C) ended the run */
     int done;                       /* main clients finished */
-    int connected;                  /* control connections up */
+    int logged_in;                  /* main clients logged in: sessions the server holds */
+    int awaiting_greeting;          /* ... connected, not greeted (maybe in its listen queue) */
     int inflight;                   /* data connections open */
     uint64_t setup_t0_us;           /* the set-up's start */
     uint64_t setup_end_us;          /* ... and its end (or the interrupt's) */

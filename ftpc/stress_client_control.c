@@ -273,6 +273,8 @@ void sc_logged_in(stress_client *c)
         if (!sc_is_setup(c))
             stress_hist_add(&sc_stats(c)->cmd[STRESS_CMD_LOGIN], stress_now_us() - c->t_cmd);
     }
+    if (!(c->flags & CF_LOGGED_IN) && !sc_is_setup(c))
+        c->run->logged_in++;
     c->flags |= CF_LOGGED_IN | CF_WAS_IN;
     c->step = L_PBSZ;
     sc_chain_next(c);
@@ -425,8 +427,10 @@ void sc_ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
         }
         if (!sc_is_setup(c))
             stress_hist_add(&sc_stats(c)->cmd[STRESS_CMD_CONNECT], stress_now_us() - c->t_cmd);
-        c->flags |= CF_CONNECTED;
-        run->connected++;
+        if (!sc_is_setup(c)) {
+            c->flags |= CF_AWAIT_GREET;
+            run->awaiting_greeting++;
+        }
         c->state = S_GREETING;
         sc_touch(c);
         if (run->o->implicit_tls) {

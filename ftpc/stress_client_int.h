@@ -62,8 +62,8 @@ enum { F_NONE = 0, F_ABORT, F_DROP };
 
 enum {
     CF_SETUP = 1 << 0,
-    CF_CONNECTED = 1 << 1, /* counted in run->connected */
-    CF_LOGGED_IN = 1 << 2,
+    CF_AWAIT_GREET = 1 << 1,  /* counted in run->awaiting_greeting */
+    CF_LOGGED_IN = 1 << 2,    /* (a main client's: counted in run->logged_in) */
     CF_FINAL = 1 << 3,        /* the transfer's final reply came */
     CF_DATA_DONE = 1 << 4,    /* the data connection finished (or failed) */
     CF_VFAILED = 1 << 5,      /* this transfer already reported a mismatch */
@@ -132,6 +132,8 @@ void sc_close_data(stress_client *c, bool reset);
 void sc_close_ctl(stress_client *c, bool reset);
 /* Drops the running SHA-256 of an upload (--verify-put hash), if there is one. */
 void sc_drop_digest(stress_client *c);
+/* The greeting came (or the connection ended first): no longer counted as awaiting it. */
+void sc_greeted(stress_client *c);
 /* The client is done: what it leaves is counted, and the run told. */
 void sc_finish(stress_client *c);
 /* A fatal set-up problem: the run stops with rc and says why. */

@@ -95,6 +95,7 @@ void sc_on_reply(stress_client *c, int code, char *text)
     case S_GREETING:
         if (code == 120)
             return;
+        sc_greeted(c);
         if (code != 220) {
             sc_login_refused(c, code);
             return;

@@ -154,9 +154,13 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = term_size_of(v->fd).cols};
         const char *red_off = red[0] ? off : "";
         lay(&l, true, strlen("stress"), bold, off, "stress %s %s%s", s->phase, el, total);
-        lay(&l, false, 0, "", "", "clients %d/%d connected", s->connected, s->clients);
-        lay(&l, false, 0, "", "", "in flight %d", s->inflight);
+        /* Sessions the server holds, not TCP connections: a server at its cap may leave the
+         * extra connections in its listen queue, never greeted; those are counted apart. */
+        lay(&l, false, 0, "", "", "clients %d/%d logged in", s->logged_in, s->clients);
+        if (s->awaiting_greeting > 0)
+            lay(&l, false, 0, "", "", "%d awaiting greeting", s->awaiting_greeting);
         lay(&l, true, 0, "", "", "ops %" PRIu64 " (%.0f/s)", ops, ops_s);
+        lay(&l, false, 0, "", "", "in flight %d", s->inflight);
         lay(&l, false, 0, "", "", "down %s", down);
         lay(&l, false, 0, "", "", "up %s", up);
         lay(&l, true, SIZE_MAX, red, red_off, "errors %" PRIu64, errs);
@@ -167,11 +171,12 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         v->drawn = l.lines;
     } else {
         o += (size_t)snprintf(frame + o, sizeof(frame) - o,
-                              "stress %s %s: %d/%d connected, %d in flight, ops %" PRIu64
-                              " (%.0f/s), down %s, up %s, errors %" PRIu64
+                              "stress %s %s: %d/%d logged in, %d awaiting greeting, %d in "
+                              "flight, ops %" PRIu64 " (%.0f/s), down %s, up %s, errors %" PRIu64
                               ", verify failures %" PRIu64 ", faults %" PRIu64 ", p50 %s, p99 %s\n",
-                              s->phase, el, s->connected, s->clients, s->inflight, ops, ops_s, down,
-                              up, errs, st->verify_failures, faults, p50, p99);
+                              s->phase, el, s->logged_in, s->clients, s->awaiting_greeting,
+                              s->inflight, ops, ops_s, down, up, errs, st->verify_failures, faults,
+                              p50, p99);
     }
     if (o >= sizeof(frame))
         o = sizeof(frame) - 1;

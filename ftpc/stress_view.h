@@ -16,7 +16,10 @@ typedef struct stress_view_sample {
     double elapsed_s;
     double total_s;    /* planned duration, 0 when iterations bound the run */
     const char *phase; /* "setup", "run", "ending" */
-    int clients, connected, inflight;
+    int clients;
+    int logged_in;         /* sessions the server holds and logged in */
+    int awaiting_greeting; /* TCP connected, not greeted: maybe in the server's listen queue */
+    int inflight;
     const stress_stats *st;
 } stress_view_sample;
 

@@ -368,7 +368,7 @@ class TestStressFtpd(StressCase):
             text = self.stress_on_pty(srv, env)
             # redrawn in place: cursor up and clear, several frames
             self.assertGreaterEqual(text.count("\x1b[2A"), 3, text[-2000:])
-            self.assertIn("connected", text)
+            self.assertIn("clients 5/5 logged in", text)
             self.assertIn("latency p50", text)
             if color:
                 self.assertIn("\x1b[1m", text)
@@ -395,7 +395,7 @@ class TestStressFtpd(StressCase):
         lines = [l for l in err.splitlines() if l.startswith("stress run")]
         self.assertGreaterEqual(len(lines), 2, err)
         self.assertNotIn("\x1b[", err)
-        self.assertRegex(lines[-1], r"\d+/3 connected, \d+ in flight, ops \d+")
+        self.assertRegex(lines[-1], r"\d+/3 logged in, 0 awaiting greeting, \d+ in flight, ops \d+")
 
     def test_usage_errors(self):
         for args, msg in ((["--clients", "0", "ftp://127.0.0.1/"], "--clients"),

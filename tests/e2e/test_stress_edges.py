@@ -7,6 +7,7 @@ on cue, over loopback.
 import hashlib
 import json
 import os
+import pty
 import re
 import select
 import signal
@@ -17,6 +18,7 @@ import time
 import unittest
 
 from scripted_ftp import ScriptedFtp
+from ftpd_harness import SANITIZER_MARKERS, read_pty
 from test_stress import FTPC_BIN, StressCase, have_ftpc
 
 
@@ -77,6 +79,17 @@ class FullFtp(ScriptedFtp):
         self.join(timeout)
 
 
+
+class ListingFullFtp(FullFtp):
+    """FullFtp whose sessions answer LIST (one line), so that a client keeps its session."""
+
+    def command(self, s, verb, arg):
+        if verb == "LIST":
+            s.send_download(b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n")
+            return True
+        return super().command(s, verb, arg)
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressSilentServer(StressCase):
     def test_no_greeting_is_a_connect_failure(self):
@@ -120,6 +133,36 @@ class TestStressSilentServer(StressCase):
         self.assertEqual(rep["clients_never_logged_in"], 2, out)
         self.assertGreaterEqual(rep["ops_unfinished"], 2, out)
         self.assertIn("2 of 3 never logged in", out)
+
+    def test_live_view_counts_sessions_not_queued_connections(self):
+        # A server at its session cap that stops accepting: the kernel completes the later
+        # connects, and the view counted those as "connected" clients (pure-ftpd capped at 8
+        # showed "clients 25/30 connected"). It says how many are logged in, and how many
+        # wait for a greeting, apart.
+        srv = ListingFullFtp(sessions=2, timeout=30)  # the set-up's session and one client's
+        srv.start()
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d" % srv.port,
+                                  "--clients", "4", "--duration", "1.5", "--mix", "list",
+                                  "--think", "50"],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=slave, env=dict(os.environ, TERM="xterm"))
+            os.close(slave)
+            data = read_pty(master, 30, proc=p)
+            p.wait(30)
+        finally:
+            os.close(master)
+            srv.stop()
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", data.decode("utf-8", "replace"))
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, text)
+        self.assertNotIn("connected", text)
+        counts = [int(n) for n in re.findall(r"clients (\d+)/4 logged in", text)]
+        self.assertTrue(counts, text[-2000:])
+        self.assertLessEqual(max(counts), 1, text[-2000:])
+        self.assertIn("clients 1/4 logged in", text)
+        self.assertIn("3 awaiting greeting", text)
 
 
 class GarbledFtp(ScriptedFtp):
@@ -298,7 +341,7 @@ class TestStressSetupPhase(StressCase):
         clock = [float(m) for m in re.findall(r"(?m)^stress setup ([0-9.]+) s:", err)]
         self.assertGreaterEqual(len(clock), 3, err)
         # the set-up's session is not one of the clients: none of them has connected yet
-        self.assertEqual(re.findall(r"(?m)^stress setup [0-9.]+ s: (\d+/\d+) connected", err),
+        self.assertEqual(re.findall(r"(?m)^stress setup [0-9.]+ s: (\d+/\d+) logged in", err),
                          ["0/2"] * len(clock), err)
         self.assertEqual(clock, sorted(clock), err)
         self.assertGreaterEqual(clock[-1], 1.5, err)
