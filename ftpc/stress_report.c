@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <string.h>
 
 #include "progress.h"
@@ -33,95 +34,221 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* The text report's lines fit an 80-column terminal: a line is a label padded to LABEL_W
+ * columns, then pieces; a piece that would pass the last column starts a continuation line,
+ * indented to where the text after the label starts. */
+#define REPORT_W 80
+#define LABEL_W 15
+
+typedef struct rline {
+    FILE *f;
+    int col, indent;
+} rline;
+
+/* Starts a line with the label, padded to pad columns; continuation lines are indented to
+ * indent columns. */
+__attribute__((format(printf, 5, 6))) static void rl_start(rline *l, FILE *f, int pad, int indent,
+                                                           const char *fmt, ...)
+{
+    char label[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(label, sizeof(label), fmt, ap);
+    va_end(ap);
+    l->f = f;
+    l->indent = indent;
+    l->col = fprintf(f, "%-*s", pad, label);
+}
+
+static void rl_put(rline *l, const char *sep, const char *piece, size_t n)
+{
+    size_t seplen = strlen(sep);
+    if (l->col > l->indent && l->col + (int)(seplen + n) > REPORT_W) {
+        while (seplen > 0 && sep[seplen - 1] == ' ')
+            seplen--; /* no trailing blank before the break */
+        fprintf(l->f, "%.*s\n%*s", (int)seplen, sep, l->indent, "");
+        l->col = l->indent;
+    } else {
+        fputs(sep, l->f);
+        l->col += (int)seplen;
+    }
+    fwrite(piece, 1, n, l->f);
+    l->col += (int)n;
+}
+
+/* A piece the line breaks only before: "get 12 (0 failed)". */
+__attribute__((format(printf, 3, 4))) static void rl_item(rline *l, const char *sep,
+                                                          const char *fmt, ...)
+{
+    char piece[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(piece, sizeof(piece), fmt, ap);
+    va_end(ap);
+    rl_put(l, sep, piece, strlen(piece));
+}
+
+/* Prose the line breaks between words; a '\n' in it (a multi-line reply's text) starts a
+ * continuation line. */
+__attribute__((format(printf, 3, 4))) static void rl_text(rline *l, const char *sep,
+                                                          const char *fmt, ...)
+{
+    char text[1200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    const char *p = text;
+    while (*p != '\0') {
+        if (*p == '\n') {
+            l->col = REPORT_W; /* the next word breaks the line */
+            sep = "";
+            p++;
+            continue;
+        }
+        size_t n = strcspn(p, " \n");
+        rl_put(l, sep, p, n);
+        p += n;
+        sep = "";
+        while (*p == ' ') {
+            sep = " ";
+            p++;
+        }
+    }
+}
+
+static void rl_end(rline *l)
+{
+    fputc('\n', l->f);
+}
+
 static void report_own_cost(FILE *f, const stress_result *r)
 {
-    fprintf(f,
-            "ftpc itself    CPU user %.2f s, sys %.2f s (%.0f%% of one core); peak RSS %ld KiB\n",
-            r->cpu_user_s, r->cpu_sys_s,
-            r->duration_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / r->duration_s : 0.0,
-            r->peak_rss_kib);
+    rline l;
+    rl_start(&l, f, LABEL_W, LABEL_W, "ftpc itself");
+    rl_item(&l, "", "CPU user %.2f s", r->cpu_user_s);
+    rl_item(&l, ", ", "sys %.2f s (%.0f%% of one core)", r->cpu_sys_s,
+            r->duration_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / r->duration_s : 0.0);
+    rl_item(&l, "; ", "peak RSS %ld KiB", r->peak_rss_kib);
+    rl_end(&l);
 }
 
 void stress_report_text(FILE *f, const stress_result *r)
 {
     const stress_stats *st = r->st;
     uint64_t ops = stress_stats_ops_total(st);
-    char when[64];
+    rline l;
+    /* continuations under the URL */
+    rl_start(&l, f, 0, (int)strlen("ftpc stress "), "ftpc stress %s:", r->target);
+    rl_item(&l, " ", "%d client%s", r->clients, r->clients == 1 ? "" : "s");
     if (r->no_run)
-        snprintf(when, sizeof(when), "%s after %.2f s of set-up",
-                 r->interrupted ? "interrupted" : "stopped", r->setup_s);
+        rl_item(&l, ", ", "%s after %.2f s of set-up", r->interrupted ? "interrupted" : "stopped",
+                r->setup_s);
     else
-        snprintf(when, sizeof(when), "%.2f s%s", r->duration_s,
-                 r->interrupted ? " (interrupted)" : "");
-    fprintf(f, "ftpc stress %s: %d client%s, %s, seed %" PRIu64 "%s%s\n", r->target, r->clients,
-            r->clients == 1 ? "" : "s", when, r->seed, r->tls ? ", TLS" : "",
-            r->compress ? ", MODE Z" : "");
-    fprintf(f, "  mix %s, size %s\n", r->mix, r->size);
-    if (r->setup_error != NULL && r->setup_error[0] != '\0')
-        fprintf(f, "set-up failed  %s (exit status %d; no client ran)\n", r->setup_error,
+        rl_item(&l, ", ", "%.2f s%s", r->duration_s, r->interrupted ? " (interrupted)" : "");
+    rl_item(&l, ", ", "seed %" PRIu64, r->seed);
+    if (r->tls)
+        rl_item(&l, ", ", "TLS");
+    if (r->compress)
+        rl_item(&l, ", ", "MODE Z");
+    rl_end(&l);
+    rl_start(&l, f, 2, 4, "%s", "");
+    rl_item(&l, "", "mix %s", r->mix);
+    rl_item(&l, ", ", "size %s", r->size);
+    rl_end(&l);
+    if (r->setup_error != NULL && r->setup_error[0] != '\0') {
+        rl_start(&l, f, LABEL_W, LABEL_W, "set-up failed");
+        rl_text(&l, "", "%s (exit status %d; no client ran)", r->setup_error, r->exit_status);
+        rl_end(&l);
+    } else if (r->no_run && r->interrupted) {
+        rl_start(&l, f, LABEL_W, LABEL_W, "set-up");
+        rl_text(&l, "", "interrupted during the set-up (exit status %d; no client ran)",
                 r->exit_status);
-    else if (r->no_run && r->interrupted)
-        fprintf(f, "set-up         interrupted during the set-up (exit status %d; no client ran)\n",
-                r->exit_status);
+        rl_end(&l);
+    }
     if (r->no_run) {
         /* No client ran: a table of zero counts and latencies, "errors none" and "0
          * verification failures" would read as a clean run. */
-        fprintf(f, "throughput     none: no client ran (the set-up moved %" PRIu64 " bytes)\n",
-                r->setup_bytes);
+        rl_start(&l, f, LABEL_W, LABEL_W, "throughput");
+        rl_text(&l, "", "none: no client ran (the set-up moved %" PRIu64 " bytes)", r->setup_bytes);
+        rl_end(&l);
         report_own_cost(f, r);
         return;
     }
-    fprintf(f, "operations     %" PRIu64 " (%.1f/s)", ops, per_s(ops, r->duration_s));
+    rl_start(&l, f, LABEL_W, LABEL_W, "operations");
+    rl_item(&l, "", "%" PRIu64 " (%.1f/s)", ops, per_s(ops, r->duration_s));
     for (int i = 0; i < STRESS_OP_COUNT; i++)
-        fprintf(f, "%s %s %" PRIu64 " (%" PRIu64 " failed)", i ? "," : ";",
+        rl_item(&l, i ? ", " : "; ", "%s %" PRIu64 " (%" PRIu64 " failed)",
                 stress_op_name((stress_op)i), st->op_count[i], st->op_errors[i]);
-    fputc('\n', f);
-    if (r->unfinished)
-        fprintf(f, "               %" PRIu64 " cut off by the end of the run\n", r->unfinished);
-    if (r->never_in)
-        fprintf(
-            f,
-            "clients        %d of %d never logged in (refused, or not answered before the end)\n",
-            r->never_in, r->clients);
+    rl_end(&l);
+    if (r->unfinished) {
+        rl_start(&l, f, LABEL_W, LABEL_W, "%s", "");
+        rl_text(&l, "", "%" PRIu64 " cut off by the end of the run", r->unfinished);
+        rl_end(&l);
+    }
+    if (r->never_in) {
+        rl_start(&l, f, LABEL_W, LABEL_W, "clients");
+        rl_text(&l, "", "%d of %d never logged in (refused, or not answered before the end)",
+                r->never_in, r->clients);
+        rl_end(&l);
+    }
     /* The live view's units (binary); the JSON keeps its MB/s (10^6) fields. */
     char down[32], up[32];
     progress_rate_str(per_s(st->bytes_down, r->duration_s), down, sizeof(down));
     progress_rate_str(per_s(st->bytes_up, r->duration_s), up, sizeof(up));
-    fprintf(f, "throughput     down %s (%" PRIu64 " bytes), up %s (%" PRIu64 " bytes)\n", down,
-            st->bytes_down, up, st->bytes_up);
-    fprintf(f, "latency (ms)   %8s %9s %9s %9s %9s\n", "count", "p50", "p90", "p99", "max");
+    rl_start(&l, f, LABEL_W, LABEL_W, "throughput");
+    rl_item(&l, "", "down %s (%" PRIu64 " bytes)", down, st->bytes_down);
+    rl_item(&l, ", ", "up %s (%" PRIu64 " bytes)", up, st->bytes_up);
+    rl_end(&l);
+    /* 68 columns; a latency of hours still fits its column. */
+    fprintf(f, "latency (ms)    %9s %10s %10s %10s %10s\n", "count", "p50", "p90", "p99", "max");
     for (int i = 0; i < STRESS_CMD_COUNT; i++) {
         const stress_hist *h = &st->cmd[i];
-        fprintf(f, "  %-12s %8" PRIu64 " %9.3f %9.3f %9.3f %9.3f\n", stress_cmd_name((stress_cmd)i),
-                h->count, ms(stress_hist_pct(h, 50)), ms(stress_hist_pct(h, 90)),
-                ms(stress_hist_pct(h, 99)), ms(h->max_us));
+        fprintf(f, "  %-12s %9" PRIu64 " %10.3f %10.3f %10.3f %10.3f\n",
+                stress_cmd_name((stress_cmd)i), h->count, ms(stress_hist_pct(h, 50)),
+                ms(stress_hist_pct(h, 90)), ms(stress_hist_pct(h, 99)), ms(h->max_us));
     }
-    fprintf(f, "errors         ");
+    rl_start(&l, f, LABEL_W, LABEL_W, "errors");
     if (st->nerrs == 0)
-        fprintf(f, "none");
+        rl_item(&l, "", "none");
     for (size_t i = 0; i < st->nerrs; i++)
-        fprintf(f, "%s%s: %" PRIu64, i ? ", " : "", st->errs[i].key, st->errs[i].n);
-    fputc('\n', f);
+        rl_item(&l, i ? ", " : "", "%s: %" PRIu64, st->errs[i].key, st->errs[i].n);
+    rl_end(&l);
     for (size_t i = 0; i < st->nerrs; i++)
-        if (st->errs[i].sample[0] != '\0')
-            fprintf(f, "  %s %s\n", st->errs[i].key, st->errs[i].sample);
+        if (st->errs[i].sample[0] != '\0') {
+            /* continuations under the text, after "  KEY " */
+            int w = 3 + (int)strlen(st->errs[i].key);
+            rl_start(&l, f, w, w, "  %s", st->errs[i].key);
+            rl_text(&l, "", "%s", st->errs[i].sample);
+            rl_end(&l);
+        }
     fprintf(f, "verification   %" PRIu64 " failure%s\n", st->verify_failures,
             st->verify_failures == 1 ? "" : "s");
-    if (st->hash_busy)
-        fprintf(f,
-                "               HASH busy %" PRIu64 " time%s (asked again later); %" PRIu64
-                " upload%s read back instead\n",
-                st->hash_busy, st->hash_busy == 1 ? "" : "s", st->hash_readback,
+    if (st->hash_busy) {
+        rl_start(&l, f, LABEL_W, LABEL_W, "%s", "");
+        rl_item(&l, "", "HASH busy %" PRIu64 " time%s (asked again later)", st->hash_busy,
+                st->hash_busy == 1 ? "" : "s");
+        rl_item(&l, "; ", "%" PRIu64 " upload%s read back instead", st->hash_readback,
                 st->hash_readback == 1 ? "" : "s");
+        rl_end(&l);
+    }
     for (int i = 0; i < r->nvfail; i++) {
         const stress_vfail *v = &r->vfail[i];
-        if (v->offset == UINT64_MAX)
-            fprintf(f, "  client %s, file %s: HASH differs\n", v->who, v->file);
-        else
-            fprintf(f, "  client %s, file %s, offset %" PRIu64 "\n", v->who, v->file, v->offset);
+        rl_start(&l, f, 2, 4, "%s", "");
+        rl_item(&l, "", "client %s", v->who);
+        if (v->offset == UINT64_MAX) {
+            rl_item(&l, ", ", "file %s:", v->file);
+            rl_item(&l, " ", "HASH differs");
+        } else {
+            rl_item(&l, ", ", "file %s", v->file);
+            rl_item(&l, ", ", "offset %" PRIu64, v->offset);
+        }
+        rl_end(&l);
     }
-    fprintf(f, "faults         %" PRIu64 " injected (%" PRIu64 " ABOR, %" PRIu64 " dropped)\n",
-            st->faults_abort + st->faults_drop, st->faults_abort, st->faults_drop);
+    rl_start(&l, f, LABEL_W, LABEL_W, "faults");
+    rl_item(&l, "", "%" PRIu64 " injected", st->faults_abort + st->faults_drop);
+    rl_item(&l, " ", "(%" PRIu64 " ABOR, %" PRIu64 " dropped)", st->faults_abort, st->faults_drop);
+    rl_end(&l);
     report_own_cost(f, r);
 }
 

@@ -104,6 +104,16 @@ class StressCase(unittest.TestCase):
                 rep = json.load(fh)
         return rep, out, err
 
+    def assert_report_fits(self, out):
+        """Every line of the text report fits an 80-column terminal."""
+        for line in out.splitlines():
+            self.assertLessEqual(len(line), 80, "%r in:\n%s" % (line, out))
+
+    @staticmethod
+    def unwrap(out):
+        """The text report with its continuation lines joined to the lines they continue."""
+        return re.sub(r"\n +", " ", out)
+
     def check_report(self, rep, clients):
         for k in TOP_KEYS:
             self.assertIn(k, rep)
@@ -159,6 +169,11 @@ class TestStressFtpd(StressCase):
         self.assertLess(rep["duration_s"], 30)
         self.assertIn("latency (ms)", out)
         self.assertIn("verification   0 failures", out)
+        self.assert_report_fits(out)
+        # the per-operation counts, on continuation lines if need be, all there
+        for op in ("login", "get", "put", "list"):
+            self.assertIn("%s %d (%d failed)" % (op, rep["ops"][op]["count"],
+                                                 rep["ops"][op]["errors"]), self.unwrap(out))
         # the server is still healthy and nothing of the uploads is left behind
         # (ftpd keeps an interrupted upload aside as .ftpd-partial.NAME for a resume: those
         # are the server's own files, not the name the client uploaded and deleted)

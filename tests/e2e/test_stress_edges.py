@@ -105,7 +105,7 @@ class TestStressSilentServer(StressCase):
         self.assertNotIn("connection lost", err)
         self.assertEqual(rep["exit_status"], 3)
         self.assertIn("its greeting", rep["setup_error"])
-        self.assertIn("(exit status 3; no client ran)", out)
+        self.assertIn("(exit status 3; no client ran)", self.unwrap(out))
         # nothing ran, so no zero-filled latency table, "errors none" or "0 failures"
         for absent in ("latency (ms)", "errors ", "verification ", "operations "):
             self.assertNotIn(absent, out)
@@ -270,7 +270,8 @@ class TestStressHashBusy(StressCase):
         self.assertEqual(rep["hash_readback"], 0)
         self.assertEqual(srv.seen.count("HASH"), 12)
         self.assertEqual(srv.seen.count("RETR"), 0)
-        self.assertIn("HASH busy 8 times (asked again later); 0 uploads read back instead", out)
+        self.assertIn("HASH busy 8 times (asked again later); 0 uploads read back instead",
+                      self.unwrap(out))
 
     def test_hash_busy_for_good_reads_back(self):
         # after a bounded number of tries the upload is verified by reading it back
@@ -346,8 +347,9 @@ class TestStressSetupPhase(StressCase):
         self.assertEqual(clock, sorted(clock), err)
         self.assertGreaterEqual(clock[-1], 1.5, err)
         self.assertEqual(p.returncode, 7, out + err)
-        self.assertRegex(out, r"2 clients, interrupted after [0-9.]+ s of set-up")
-        self.assertIn("interrupted during the set-up (exit status 7; no client ran)", out)
+        self.assertRegex(self.unwrap(out), r"2 clients, interrupted after [0-9.]+ s of set-up")
+        self.assertIn("interrupted during the set-up (exit status 7; no client ran)",
+                      self.unwrap(out))
         self.assertRegex(out, r"(?m)^throughput     none: no client ran \(the set-up moved "
                               r"[1-9][0-9]* bytes\)$")
         self.assertNotRegex(out, r"0 B/s \([1-9]")
