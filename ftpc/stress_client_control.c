@@ -71,7 +71,8 @@ __attribute__((format(printf, 2, 3))) int sc_send_cmd(stress_client *c, const ch
         char w[16];
         sc_who(c, w, sizeof(w));
         bool pass = strncmp(line, "PASS ", 5) == 0;
-        fprintf(stderr, "[%s] > %.*s", w, pass ? 8 : n, pass ? "PASS *\r\n" : line);
+        /* without the CR: the trace is a text file's lines */
+        fprintf(stderr, "[%s] > %.*s\n", w, pass ? 6 : n - 2, pass ? "PASS *" : line);
     }
     sc_touch(c);
     if (c->out == NULL) {

@@ -83,14 +83,31 @@ static const char *dir_basename(const char *dir, char *out, size_t size)
     return slash != NULL && slash[1] != '\0' ? slash + 1 : out;
 }
 
+/* As the server sent it ("CODE-first", the middle lines, "CODE last"), every line tagged
+ * with the client: the traces of many clients interleave. */
+static void trace_reply(stress_client *c, int code, const char *text)
+{
+    char w[16];
+    sc_who(c, w, sizeof(w));
+    bool multi = strchr(text, '\n') != NULL;
+    for (const char *line = text; line != NULL;) {
+        const char *end = strchr(line, '\n');
+        int len = end ? (int)(end - line) : (int)strlen(line);
+        if (line == text)
+            fprintf(stderr, "[%s] < %03d%c%.*s\n", w, code, multi ? '-' : ' ', len, line);
+        else if (end == NULL)
+            fprintf(stderr, "[%s] < %03d %.*s\n", w, code, len, line);
+        else
+            fprintf(stderr, "[%s] < %.*s\n", w, len, line);
+        line = end ? end + 1 : NULL;
+    }
+}
+
 void sc_on_reply(stress_client *c, int code, char *text)
 {
     stress_run *run = c->run;
-    if (run->trace) {
-        char w[16];
-        sc_who(c, w, sizeof(w));
-        fprintf(stderr, "[%s] < %d %s\n", w, code, text);
-    }
+    if (run->trace)
+        trace_reply(c, code, text);
     switch (c->state) {
     case S_GREETING:
         if (code == 120)

@@ -501,6 +501,21 @@ class TestStressFtpd(StressCase):
             self.assertTrue(srv.exists("d/ftpc-stress-1-f%d.dat" % i))
         self.assertIn("some of the run's files are still on the server", err)
 
+    def test_trace_tags_every_line_of_a_reply(self):
+        # the traces of many clients interleave: a multi-line reply's lines (FEAT's) each
+        # carry the client, not only its first
+        srv = self.server()
+        _, _, err = self.stress(srv.url(""), "--clients", 2, "--iterations", 1, "--mix", "list",
+                                "--no-view", env=dict(os.environ, FTPC_STRESS_TRACE="1"))
+        lines = err.splitlines()
+        self.assertIn("[setup] < 211-Features:", lines, err)
+        self.assertIn("[setup] <  EPSV", lines, err)
+        self.assertIn("[setup] < 211 End", lines, err)
+        self.assertIn("[0] > LIST", lines, err)
+        self.assertIn("[1] > PASS *", lines, err)
+        for line in lines:
+            self.assertRegex(line, r"^\[(setup|\d+)\] [<>!] .", err)
+
     def test_error_replies_carry_their_text(self):
         srv = FtpdServer(args=["--max-per-ip", "2", "--log-level", "warn"])
         srv.start()
