@@ -43,6 +43,7 @@ enum {
     OPT_TLS_MAX,
     OPT_VERIFY,
     OPT_NO_VERIFY,
+    OPT_CREATE_DIRS,
 };
 
 static const struct option long_opts[] = {
@@ -79,6 +80,7 @@ static const struct option long_opts[] = {
     {"ascii", no_argument, NULL, 'a'},
     {"verify", no_argument, NULL, OPT_VERIFY},
     {"no-verify", no_argument, NULL, OPT_NO_VERIFY},
+    {"create-dirs", no_argument, NULL, OPT_CREATE_DIRS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -348,6 +350,38 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     return 0;
 }
 
+/* put --create-dirs: the target's directory is made as mkdir -p makes it, before the
+ * uploads: a gate task (task.h), so once whatever -j is. The login directory and "/" are
+ * there already. */
+static int add_create_dirs(ftpc_cli *cli, const ftpc_url *u, bool into_dir, char *err,
+                           size_t err_size)
+{
+    if (!cli->create_dirs)
+        return 0;
+    ftpc_url du = *u;
+    size_t n = strlen(du.path);
+    if (!into_dir) {
+        const char *slash = strrchr(du.path, '/');
+        n = slash != NULL ? (size_t)(slash - du.path) : 0;
+    }
+    while (n > 0 && du.path[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return 0;
+    du.path[n] = '\0';
+    ftpc_task *t = add_task(cli, FTPC_T_MKDIR);
+    if (t == NULL)
+        return usage_err(err, err_size, "out of memory");
+    t->ep = ftpc_endpoint_get(&cli->endpoints, &du);
+    if (t->ep == NULL)
+        return usage_err(err, err_size, "out of memory");
+    ftpc_url_display(&du, t->display, sizeof(t->display));
+    snprintf(t->remote, sizeof(t->remote), "%s", du.path);
+    t->parents = true;
+    t->gate = true;
+    return 0;
+}
+
 /* put - URL: standard input, read once to its end, is the one upload (a file named "-" is
  * "./-"). What needs the source twice or at an offset cannot work on it, and says so rather
  * than send something else than asked. */
@@ -375,6 +409,8 @@ static int build_put_stdin(ftpc_cli *cli, ftpc_url *u, int nfiles, const char *t
     if (fcntl(STDIN_FILENO, F_GETFD) < 0)
         return usage_err(err, err_size, "put -: standard input is closed");
     fill_credentials(cli, u);
+    if (add_create_dirs(cli, u, false, err, err_size) < 0)
+        return -1;
     return add_put(cli, u, false, "-", err, err_size);
 }
 
@@ -423,6 +459,8 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
             globfree(&g);
     }
     bool into_dir = nfiles > 1 || u.dir_slash;
+    if (rc == 0)
+        rc = add_create_dirs(cli, &u, into_dir, err, err_size);
     for (size_t i = 0; rc == 0 && i < nfiles; i++)
         rc = add_put(cli, &u, into_dir, files[i], err, err_size);
     for (size_t i = 0; i < nfiles; i++)
@@ -673,6 +711,9 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         case OPT_NO_VERIFY:
             o->verify = false;
             break;
+        case OPT_CREATE_DIRS:
+            cli->create_dirs = true;
+            break;
         case OPT_EXCLUDE: {
             char **g = realloc(cli->excludes, (cli->nexcludes + 1) * sizeof(*g));
             if (g == NULL)
@@ -722,6 +763,9 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
         return usage_err(err, err_size, "-l is for ls");
     if (cli->parents && strcmp(cmd, "mkdir") != 0)
         return usage_err(err, err_size, "-p is for mkdir");
+    if (cli->create_dirs && strcmp(cmd, "put") != 0)
+        return usage_err(err, err_size,
+                         "--create-dirs is for put (mirror -R creates its directories itself)");
     if (o->segments > 1 && !is_get && strcmp(cmd, "mirror") != 0 && strcmp(cmd, "put") != 0)
         return usage_err(err, err_size, "--segments is for get, put and mirror");
     bool is_mirror = strcmp(cmd, "mirror") == 0;

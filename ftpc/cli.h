@@ -34,6 +34,7 @@ typedef struct ftpc_cli {
     const char *output;     /* -o */
     const char *output_dir; /* -O */
     int long_list, parents;
+    bool create_dirs;       /* put --create-dirs: mkdir -p the target's directory first */
     const char *netrc_file; /* --netrc-file; NULL: $NETRC, else ~/.netrc */
     int no_netrc;
     bool netrc_warned; /* a warning about the netrc file was given (once a run) */

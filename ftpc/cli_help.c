@@ -64,6 +64,9 @@ static const char USAGE[] =
     "      --tls-max 1.2|1.3   highest TLS version to offer (default: 1.3)\n"
     "  -l, --long              ls: long listing (LIST instead of NLST)\n"
     "  -p, --parents           mkdir: create missing parents\n"
+    "      --create-dirs       put: first create the target directory, with its\n"
+    "                          parents, when missing (else a missing directory is\n"
+    "                          one error and none of its files is sent)\n"
     "      --active            active mode (EPRT, falling back to PORT)\n"
     "      --passive           passive mode (EPSV, falling back to PASV; default)\n"
     "      --retry N           try a failed connection or transfer N more times,\n"
@@ -128,8 +131,10 @@ static const cmd_help HELPS[] = {
      "taken as it is read and compared with the server's HASH. It cannot be resumed\n"
      "or split: -c and --segments are refused, and --retry stops once bytes have been\n"
      "read. An upload abandoned midway (a read error, an interrupt) resets the data\n"
-     "connection, so the server does not take what it got for the whole file.",
-     "continue segments ascii " XFER_OPTS},
+     "connection, so the server does not take what it got for the whole file.\n"
+     "Into a directory that is not there: one error, and no file is sent (or\n"
+     "--create-dirs makes it first).",
+     "continue segments ascii create-dirs " XFER_OPTS},
     {"ls", "ls [-l] URL", "List a directory on standard output.", "long compress no-glob"},
     {"cat", "cat URL...", "Write remote files to standard output, in command-line order.",
      "ascii compress limit-rate retry retry-delay no-glob"},

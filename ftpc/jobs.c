@@ -11,6 +11,7 @@
 #include "bars.h"
 #include "conn.h"
 #include "fsops.h"
+#include "nodir.h"
 #include "segget.h"
 #include "segput.h"
 #include "verify.h"
@@ -40,6 +41,7 @@ struct ftpc_runner {
     slot *slots;
     ftpc_conn **pool; /* idle, logged-in connections */
     int npool;
+    ftpc_nodirs nodirs; /* directories found not to be on the server */
 };
 
 static bool is_transfer(const ftpc_task *t)
@@ -105,18 +107,63 @@ static void fill_slots(ftpc_runner *r);
 
 static void resume_hint(const ftpc_task *t, char *out, size_t out_size);
 
-static void task_final(ftpc_runner *r, ftpc_task *t)
+static void count_failed(ftpc_runner *r, const ftpc_task *t)
 {
-    t->finished = true;
-    r->ndone++;
-    if (t->err.status == FTPC_OK)
-        return;
     if (r->ctx->bars != NULL && counted_file(t)) {
         if (t->size_known)
             ftpc_bars_planned_file_failed(r->ctx->bars, t->known_size);
         else
             ftpc_bars_file_failed(r->ctx->bars);
     }
+}
+
+/* The tasks other than t running for t's directory. */
+static size_t running_for_dir(const ftpc_runner *r, const ftpc_task *t)
+{
+    size_t n = 0;
+    for (int i = 0; i < r->nslots; i++) {
+        const ftpc_task *o = r->slots[i].t;
+        if (o != NULL && o != t && !o->finished && ftpc_nodir_same_dir(o, t))
+            n++;
+    }
+    return n;
+}
+
+/* t ended: a put (or a gate mkdir) whose directory is not on the server is told once for all
+ * the files for it, and the ones not started are not sent (nodir.h). Returns true when t's
+ * failure is told that way. */
+static bool nodir_final(ftpc_runner *r, ftpc_task *t)
+{
+    if (t->kind != FTPC_T_PUT && !(t->kind == FTPC_T_MKDIR && t->gate))
+        return false;
+    ftpc_nodir_group *g = ftpc_nodirs_find(&r->nodirs, t);
+    if (g != NULL && g->lead != t) {
+        bool told = ftpc_nodirs_ended(g, t);
+        ftpc_nodirs_tell(g, r->ctx, false);
+        return told;
+    }
+    if (t->err.status == FTPC_OK || (t->kind == FTPC_T_PUT && !t->nodir))
+        return false;
+    g = ftpc_nodirs_add(&r->nodirs, t, running_for_dir(r, t));
+    if (g == NULL)
+        return false;
+    for (size_t i = r->next; i < r->n; i++)
+        if (ftpc_nodirs_drop(g, &r->tasks[i]))
+            count_failed(r, &r->tasks[i]);
+    ftpc_nodirs_tell(g, r->ctx, false);
+    return true;
+}
+
+static void task_final(ftpc_runner *r, ftpc_task *t)
+{
+    t->finished = true;
+    r->ndone++;
+    bool told = nodir_final(r, t);
+    if (t->err.status == FTPC_OK)
+        return;
+    count_failed(r, t);
+    if (told)
+        return;
     /* A transfer cut off (the server gone, a timeout) leaves what a stopped one leaves, and
      * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. A
      * download stopped by a local error (a full disk) keeps its hidden part file too: the
@@ -350,10 +397,19 @@ static bool conflicts(const ftpc_runner *r, const ftpc_task *t)
     return false;
 }
 
+/* A gate task runs (task.h): nothing else starts until it has ended. */
+static bool gated(const ftpc_runner *r)
+{
+    for (int i = 0; i < r->nslots; i++)
+        if (r->slots[i].t != NULL && r->slots[i].t->gate)
+            return true;
+    return false;
+}
+
 static void fill_slots(ftpc_runner *r)
 {
     skip_finished(r);
-    for (int i = 0; i < r->nslots && r->next < r->n; i++) {
+    for (int i = 0; i < r->nslots && r->next < r->n && !gated(r); i++) {
         slot *s = &r->slots[i];
         if (s->t != NULL)
             continue;
@@ -501,6 +557,7 @@ void ftpc_runner_free(ftpc_runner *r)
         if (s->c != NULL)
             ftpc_conn_free(s->c);
     }
+    ftpc_nodirs_free(&r->nodirs, r->ctx);
     while (r->npool > 0)
         ftpc_conn_quit(r->pool[--r->npool]);
     free(r->slots);

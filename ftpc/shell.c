@@ -321,7 +321,7 @@ static int init_editline(shell *sh)
 
 static bool bad_shell_options(const ftpc_cli *cli)
 {
-    return cli->output || cli->output_dir || cli->long_list || cli->parents ||
+    return cli->output || cli->output_dir || cli->long_list || cli->parents || cli->create_dirs ||
            cli->mirror_reverse || cli->only_newer || cli->mirror_delete || cli->dry_run ||
            cli->nexcludes > 0;
 }
@@ -330,8 +330,8 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
 {
     (void)stop; /* the shell installs its own handlers: Ctrl-C must not end it */
     if (bad_shell_options(cli)) {
-        fprintf(stderr, "ftpc: -o, -O, -l, -p and the mirror options go with a command, "
-                        "not with the interactive shell\n");
+        fprintf(stderr, "ftpc: -o, -O, -l, -p, --create-dirs and the mirror options go with a "
+                        "command, not with the interactive shell\n");
         return FTPC_EXIT_USAGE;
     }
     shell *sh = calloc(1, sizeof(*sh));

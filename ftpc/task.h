@@ -56,6 +56,13 @@ typedef struct ftpc_task {
     bool nlst_match;
     bool skipped;
 
+    /* put: the STOR was refused and the target's directory is not there (xfer_nodir.c); the
+     * runner then tells it once for every file for that directory (nodir.h). */
+    bool nodir;
+    /* put --create-dirs: the mkdir -p of the target's directory. The tasks after it start
+     * once it has ended, so that it runs once whatever -j is. */
+    bool gate;
+
     /* get, put: the file's size, known before the transfer starts (a local file's, a mirror
      * listing's), for the Total line of the progress display */
     bool size_known;

@@ -471,6 +471,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                 xf_check_dir(x, m);
                 return;
             }
+            if (xf_can_check_parent(x, code)) {
+                xf_check_parent(x, m);
+                return;
+            }
             if (xf_can_probe_dir(x, code)) {
                 xf_probe_dir(x, x->verb, m);
                 return;
@@ -515,6 +519,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             xf_put_into_dir(x);
         else
             xf_fail_refused(x);
+        return;
+    case XS_PARENT:
+        if (code >= 200)
+            xf_parent_mlst(x, m);
         return;
     case XS_VERIFY:
         if (code < 200)

@@ -6,6 +6,7 @@
  *                   from, the check of the bytes -c keeps
  *   xfer_refused.c  second chances after a refusal: a resumed upload sent whole, a put into
  *                   a directory, a name NLST matched that is a directory
+ *   xfer_nodir.c    a refused put whose directory is not on the server
  *   xfer_data.c     the data connection: its events and timers, the rate limit, the counts
  *   xfer_recv.c     a download's bytes: from the data connection to the file, standard
  *                   output or a captured listing
@@ -61,6 +62,7 @@ typedef enum {
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
     XS_DIRCHECK,  /* MLST of a put's target that the server refused: a directory? */
     XS_DIRPROBE,  /* CWD into a name SIZE, RETR or STOR refused: a directory? */
+    XS_PARENT,    /* MLST of the directory of a put's target that the server refused */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -150,6 +152,7 @@ struct ftpc_xfer {
     int refusal_code;    /* ... and the refusal, for the message if it is not one */
     char refusal[600];
     const char *refused_cmd; /* a get's SIZE or RETR, refused: the probe's subject */
+    bool parent_checked;     /* a refused put's directory was checked for being there */
     ftpc_dirprobe probe;
 };
 
@@ -227,6 +230,15 @@ void xf_fail_refused(ftpc_xfer *x);
 void xf_put_into_dir(ftpc_xfer *x);
 bool xf_can_probe_dir(const ftpc_xfer *x, int code);
 void xf_probe_dir(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m);
+
+/* ---- a refused put whose directory is not there (xfer_nodir.c) ---- */
+
+/* The STOR refusal m (or the one xf_check_dir kept, m NULL) may be for a directory that is
+ * not there: xf_check_parent asks, once, and fails the transfer either way. */
+bool xf_can_check_parent(const ftpc_xfer *x, int code);
+void xf_check_parent(ftpc_xfer *x, const ftp_reply_msg *m);
+/* The reply to its MLST. */
+void xf_parent_mlst(ftpc_xfer *x, const ftp_reply_msg *m);
 
 /* ---- the data connection (xfer_data.c) ---- */
 

@@ -86,9 +86,14 @@ void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
     ftpc_dirprobe_run(&x->probe, x->c, x->t->remote, put_dir_probed, x);
 }
 
-/* The STOR's refusal kept by xf_check_dir, reported as fail_reply would have. */
+/* The STOR's refusal kept by xf_check_dir, reported as fail_reply would have, unless it
+ * is for a directory that is not there (xfer_nodir.c). */
 void xf_fail_refused(ftpc_xfer *x)
 {
+    if (xf_can_check_parent(x, x->refusal_code)) {
+        xf_check_parent(x, NULL);
+        return;
+    }
     xf_fail(x, ftpc_status_for_reply(x->refusal_code), true, "STOR: the server replied %s",
             x->refusal);
 }

@@ -166,6 +166,33 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         self.assertIn(b"STOR: the server replied 553 ", r.stderr)
         self.assertNotIn(b"is a directory", r.stderr)
 
+    def test_put_into_a_missing_directory(self):
+        # vsftpd refuses the STOR ("553 Could not create file.") and has no MLST: CWD into
+        # the directory tells it is not there. One error, one STOR (-j 1), no other file
+        # sent; --create-dirs makes the levels (MKD each once) and the files go in.
+        names = []
+        for i in range(5):
+            names.append("f%d.bin" % i)
+            with open(os.path.join(self.tmp, names[-1]), "wb") as fh:
+                fh.write(data_bytes(20000 + i, i))
+        r = self.ftpc("-v", "-j", "1", "put", *names, self.url("new/"), rc=5)
+        err = r.stderr.decode(errors="replace")
+        lines = [l for l in err.splitlines() if l.startswith("ftpc:")]
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("no such directory on the server: %s/new (STOR: the server replied 553 "
+                      % self.d, lines[0])
+        self.assertIn("4 other files for it not sent", lines[0])
+        self.assertEqual(len([l for l in err.splitlines() if "> STOR " in l]), 1, err)
+        self.assertIn("> CWD %s/new" % self.d, err)
+        self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "new")))
+        r = self.ftpc("-v", "-j", "4", "--create-dirs", "put", *names, self.url("new/a/b/"))
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(len([l for l in err.splitlines() if "> MKD %s/new/a/b" % self.d in l]),
+                         1, err)
+        for n in names:
+            with open(os.path.join(self.tmp, n), "rb") as fh:
+                self.assertEqual(self.srv_read("new/a/b/" + n), fh.read(), n)
+
     def test_glob_get_skips_directories(self):
         # vsftpd has no MLSD: the pattern is matched against NLST, which names directories
         # too; SIZE refuses them ("550 Could not get file size."), and they are skipped.

@@ -1,0 +1,96 @@
+/* A put whose target's directory is not on the server: ftpd refuses the STOR with "550
+ * /new/f: No such file or directory", vsftpd with "553 Could not create file.", as it would
+ * for any other reason. After the refusal (never before it: an upload that works costs no
+ * round trip more) MLST of the directory, or where the server has none CWD into it
+ * (dirprobe.h), says whether it is there. When it is not, the failure says so and how to go
+ * on, and marks the task (t->nodir) for the runner, which tells it once for every file for
+ * that directory and sends none of the others (nodir.h). */
+#include "xfer_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fsops.h"
+#include "nodir.h"
+
+bool xf_can_check_parent(const ftpc_xfer *x, int code)
+{
+    const ftpc_task *t = x->t;
+    return t->kind == FTPC_T_PUT && !t->by_path && !x->prelim && code >= 500 &&
+           !x->parent_checked && ftpc_nodir_dir_len(t) > 0;
+}
+
+/* The directory is not there (missing: nothing by its name; else something that is not a
+ * directory). reusable: the connection is where it was. */
+static void fail_nodir(ftpc_xfer *x, bool missing, bool reusable)
+{
+    ftpc_task *t = x->t;
+    int n = (int)ftpc_nodir_dir_len(t);
+    const char *slash = strrchr(t->display, '/');
+    int dn = slash != NULL ? (int)(slash - t->display) + 1 : (int)strlen(t->display);
+    t->nodir = true;
+    if (!missing) {
+        xf_fail(x, FTPC_EXIT_REMOTE, reusable,
+                "%.*s is not a directory on the server (STOR: the server replied %s)", n, t->remote,
+                x->refusal);
+        return;
+    }
+    xf_fail(x, FTPC_EXIT_REMOTE, reusable,
+            "no such directory on the server: %.*s (STOR: the server replied %s); create it "
+            "with 'ftpc mkdir -p %.*s', or upload with put --create-dirs",
+            n, t->remote, x->refusal, dn, t->display);
+}
+
+static void parent_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
+{
+    ftpc_xfer *x = ud;
+    if (x->finished)
+        return;
+    ftpc_conn_set_owner(x->c, &xf_owner, x);
+    switch (r) {
+    case FTPC_PROBE_NOT_DIR:
+        fail_nodir(x, true, true);
+        return;
+    case FTPC_PROBE_FAILED:
+        xf_fail(x, err->status, false, "%s", err->msg);
+        return;
+    case FTPC_PROBE_DIR_LOST:
+        xf_fail(x, ftpc_status_for_reply(x->refusal_code), false, "STOR: the server replied %s",
+                x->refusal);
+        return;
+    default:
+        xf_fail_refused(x); /* the directory is there: the refusal is for something else */
+        return;
+    }
+}
+
+void xf_check_parent(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    ftpc_task *t = x->t;
+    x->parent_checked = true;
+    if (m != NULL) {
+        x->refusal_code = m->code;
+        ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
+    }
+    char dir[FTPC_URL_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%.*s", (int)ftpc_nodir_dir_len(t), t->remote);
+    if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
+        x->state = XS_PARENT;
+        ftpc_conn_send(x->c, "MLST %s", dir);
+        return;
+    }
+    x->state = XS_DIRPROBE;
+    ftpc_dirprobe_run(&x->probe, x->c, dir, parent_probed, x);
+}
+
+void xf_parent_mlst(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    if (m->code >= 200 && m->code < 300 && ftpc_mlst_is_dir(m->text))
+        xf_fail_refused(x);
+    else if (m->code >= 200 && m->code < 300)
+        fail_nodir(x, false, true);
+    else if (m->code >= 500)
+        fail_nodir(x, true, true);
+    else
+        xf_fail_refused(x);
+}
