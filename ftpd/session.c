@@ -96,6 +96,8 @@ static bool line_is(const unsigned char *p, const unsigned char *eol, const char
 /* True when the first whole line in `in` is the command verb (see line_waiting). */
 static bool next_line_is(const buf *in, const char *verb)
 {
+    if (buf_empty(in))
+        return false; /* a trimmed buffer has no storage: memchr must not see its NULL */
     const unsigned char *p = (const unsigned char *)buf_head(in);
     const unsigned char *eol = memchr(p, '\n', buf_len(in));
     return eol && line_is(p, eol, verb);

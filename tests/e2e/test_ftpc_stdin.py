@@ -344,7 +344,7 @@ class StoreFtp(ScriptedFtp):
         self.algo, self.lie = algo, lie
         self.stored = None
         self.stor_seen = threading.Event()
-        self.ended = None  # how the last upload's data connection ended: "eof" or "reset"
+        self.data_end = None  # how the last upload's data connection ended: "eof" or "reset"
         self.ended_event = threading.Event()
 
     def receive(self, s):
@@ -356,11 +356,11 @@ class StoreFtp(ScriptedFtp):
             while True:
                 chunk = d.recv(65536)
                 if not chunk:
-                    self.ended = "eof"
+                    self.data_end = "eof"
                     break
                 got += chunk
         except ConnectionResetError:
-            self.ended = "reset"
+            self.data_end = "reset"
         finally:
             d.close()
             self.ended_event.set()
@@ -369,7 +369,7 @@ class StoreFtp(ScriptedFtp):
     def command(self, s, verb, arg):
         if verb == "STOR":
             self.stored = self.receive(s)
-            s.send("226 stored" if self.ended == "eof" else "426 connection reset")
+            s.send("226 stored" if self.data_end == "eof" else "426 connection reset")
         elif verb == "SIZE":
             s.send("213 %d" % len(self.stored) if self.stored is not None else "550 none")
         elif verb == "HASH":
@@ -414,7 +414,7 @@ class TestStdinScripted(StdinCase):
         self.fail_input_midway(["put", "-", url], b"partial " * 10000,
                                lambda: srv.stor_seen.wait(20))
         self.assertTrue(srv.ended_event.wait(10))
-        self.assertEqual(srv.ended, "reset")
+        self.assertEqual(srv.data_end, "reset")
 
     def interrupt_upload(self, srv, args, stdin, data=b""):
         """Runs ftpc ARGS..., writes data to its standard input, interrupts it once its
@@ -432,7 +432,7 @@ class TestStdinScripted(StdinCase):
             err = self.finish(p)
         self.assertEqual(p.returncode, XFER, err)
         self.assertTrue(srv.ended_event.wait(10))
-        return srv.ended
+        return srv.data_end
 
     def test_interrupt_resets_the_data_connection(self):
         srv, url = self.scripted()
