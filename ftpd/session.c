@@ -507,7 +507,11 @@ static void run_line(session *s, char *line)
     ftp_parse_line(line, &cmd);
     if (s->xfer)
         xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
-    if (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || waits_for_150(s, cmd.verb))) {
+    /* That poll may have ended the transfer with its reply still to come (a failed upload's
+     * waits for its file's close: server_close_then_reply): this line is answered after it. */
+    bool held = (s->flags & SF_READ_PAUSED) && !xfer_busy(s->xfer);
+    if (held ||
+        (xfer_busy(s->xfer) && (!runs_during_transfer(cmd.verb) || waits_for_150(s, cmd.verb)))) {
         size_t need = strlen(cmd.verb) + 1 + strlen(cmd.arg) + 1;
         free(s->deferred_line);
         s->deferred_line = malloc(need);

@@ -10,6 +10,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import ssl
 import subprocess
 import tempfile
@@ -400,6 +401,31 @@ class TestModeZ(ServerTestCase):
             got, _, _, complete = zretr(f, "RETR keep.txt")
             self.assertEqual(got, old, name)
         self.assertTrue(self.srv.wait_log(r"MODE Z upload /keep\.txt: inflate"))
+
+    def test_command_read_with_the_corrupt_data_waits_for_its_451(self):
+        """A command that comes with the corrupt data is read first when its line is the first
+        thing ftpd finds (it was stopped meanwhile): reading it pumps the upload, which fails,
+        and the failure's 451 waits for the dropped file's close. The command must be answered
+        after that 451, never before it. Which of the two ftpd takes first is the kernel's
+        choice (mostly the line, sent first): three rounds."""
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(c.cmd("MODE Z")[0], 200)
+        for _ in range(3):
+            ds = c.pasv()
+            self.assertEqual(c.cmd("STOR bad.bin")[0], 150)
+            os.kill(self.srv.proc.pid, signal.SIGSTOP)
+            try:
+                c.send("PWD\r\n")
+                ds.sendall(b"\x00 this is not a zlib stream" * 40)
+            finally:
+                os.kill(self.srv.proc.pid, signal.SIGCONT)
+            self.assertEqual(c.reply()[0], 451)
+            self.assertEqual(c.reply()[0], 257)
+            ds.close()
+        self.assertFalse(self.srv.exists("bad.bin"))
+        self.assertEqual(self.srv.internal_files(), [])
 
     def test_truncated_stream_not_committed(self):
         """The client closes the data connection after half of the stream: like a broken
