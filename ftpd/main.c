@@ -115,8 +115,7 @@ static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *use
 
 static void users_reloaded(server *srv, const ftpd_users *users)
 {
-    warn_shadowed_accounts(srv->cfg, users);
-    homecheck_warn(srv->cfg, users);
+    warn_shadowed_accounts(srv->cfg, users); /* its homes were looked at on the worker */
 }
 
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "homecheck.h"
 #include "log.h"
 #include "session.h"
 #include "workq.h"
@@ -47,6 +48,10 @@ static void load_fn(void *arg)
 {
     reload_job *j = arg;
     j->rc = users_load(j->srv->cfg->users_file, &j->fresh, j->err, sizeof j->err);
+    /* A look at each home too, here rather than on the loop: one per account, and a home on
+     * a slow or hung mount stalls its caller as long as it takes. */
+    if (j->rc == 0)
+        homecheck_warn(j->srv->cfg, &j->fresh);
 }
 
 static void apply(reload_job *j)

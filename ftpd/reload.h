@@ -12,7 +12,8 @@
 
 typedef void (*reload_loaded_fn)(server *srv, const ftpd_users *users);
 
-/* Reads the users file again on a worker, then, on the loop, replaces the contents of
+/* Reads the users file again on a worker, warning there of homes the server cannot enter
+ * (homecheck_warn), then, on the loop, replaces the contents of
  * srv->users with it, logs what changed (or why the file was not taken) and calls loaded. A
  * SIGHUP during a read reads the file once more after it. */
 void reload_users(server *srv, reload_loaded_fn loaded);

@@ -94,6 +94,36 @@ class TestUsersReload(ServerTestCase):
         self.assertEqual(self.login_code("alice", "alicepw"), 230)
         self.assertIsNone(self.srv.proc.poll())
 
+    @unittest.skipUnless(shutil.which("strace"), "needs strace")
+    def test_homes_of_a_reload_are_looked_at_off_the_loop(self):
+        """Each home of the file read again is looked at (homecheck): one filesystem call per
+        account, which a home on a hung mount holds for as long as it hangs. That must run
+        on the worker that reads the file, never on the loop thread (the process's first)."""
+        home = os.path.join(self.srv.base, "home-looked-at")
+        os.mkdir(home)
+        os.chmod(home, 0o755)
+        self.rewrite_users(users_line(self.srv, "alice", "alicepw", "elr") +
+                           "bob:%s:%s:elr\n" % (hash_password("bobpw"), home))
+        pid = self.srv.proc.pid
+        trace = os.path.join(self.srv.base, "strace.out")
+        st = subprocess.Popen(["strace", "-f", "-p", str(pid), "-o", trace,
+                               "-e", "trace=access,faccessat,faccessat2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(st.wait, 10)
+        self.addCleanup(st.terminate)
+        # "Process N attached with M threads", once it holds them all
+        line = st.stderr.readline()
+        self.assertIn("attached", line, "strace cannot trace here?")
+        self.hangup()
+        self.assertLogged(r"SIGHUP: .*users read again: 2 accounts")
+        st.terminate()
+        st.wait(10)
+        with open(trace) as fh:
+            calls = [line for line in fh if home in line]
+        self.assertTrue(calls, "the home was not looked at")
+        for line in calls:
+            self.assertNotEqual(int(line.split()[0]), pid, "on the loop thread: " + line)
+
     def test_hangups_in_quick_succession_end_with_the_last_file(self):
         self.rewrite_users(users_line(self.srv, "bob", "bobpw", "elr"))
         self.srv.proc.send_signal(signal.SIGHUP)
