@@ -109,6 +109,7 @@ class TestUsersReload(ServerTestCase):
         st = subprocess.Popen(["strace", "-f", "-p", str(pid), "-o", trace,
                                "-e", "trace=access,faccessat,faccessat2"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(st.stderr.close)
         self.addCleanup(st.wait, 10)
         self.addCleanup(st.terminate)
         # "Process N attached with M threads", once it holds them all
