@@ -114,7 +114,8 @@ class TestUsersReload(ServerTestCase):
         self.addCleanup(st.terminate)
         # "Process N attached with M threads", once it holds them all
         line = st.stderr.readline()
-        self.assertIn("attached", line, "strace cannot trace here?")
+        if "attached" not in line:  # ptrace refused (a container's seccomp, yama)
+            self.skipTest("strace cannot attach here: " + line.strip())
         self.hangup()
         self.assertLogged(r"SIGHUP: .*users read again: 2 accounts")
         st.terminate()
