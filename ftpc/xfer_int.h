@@ -221,6 +221,11 @@ void xf_stdin_release(ftpc_xfer *x);
 /* Each can_ says whether its second chance applies to the refusal code; the action after it
  * takes the transfer on from the refusal m. */
 bool xf_can_upload_whole(const ftpc_xfer *x, int code);
+/* Asks whether path is a directory: MLST where the server has it (its reply then comes to x
+ * in state mlst_state), else CWD into it and back (dirprobe.h), whose answer goes to cb. */
+void xf_ask_is_dir(ftpc_xfer *x, const char *path, xstate mlst_state, ftpc_dirprobe_cb cb);
+/* In a dirprobe's cb: x takes its connection back. False when x ended meanwhile. */
+bool xf_probe_answered(ftpc_xfer *x);
 void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m);
 bool xf_can_check_dir(const ftpc_xfer *x, int code);
 void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m);

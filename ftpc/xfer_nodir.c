@@ -44,9 +44,8 @@ static void fail_nodir(ftpc_xfer *x, bool missing, bool reusable)
 static void parent_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
 {
     ftpc_xfer *x = ud;
-    if (x->finished)
+    if (!xf_probe_answered(x))
         return;
-    ftpc_conn_set_owner(x->c, &xf_owner, x);
     switch (r) {
     case FTPC_PROBE_NOT_DIR:
         fail_nodir(x, true, true);
@@ -74,13 +73,7 @@ void xf_check_parent(ftpc_xfer *x, const ftp_reply_msg *m)
     }
     char dir[FTPC_URL_PATH_MAX];
     snprintf(dir, sizeof(dir), "%.*s", (int)ftpc_nodir_dir_len(t), t->remote);
-    if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
-        x->state = XS_PARENT;
-        ftpc_conn_send(x->c, "MLST %s", dir);
-        return;
-    }
-    x->state = XS_DIRPROBE;
-    ftpc_dirprobe_run(&x->probe, x->c, dir, parent_probed, x);
+    xf_ask_is_dir(x, dir, XS_PARENT, parent_probed);
 }
 
 void xf_parent_mlst(ftpc_xfer *x, const ftp_reply_msg *m)

@@ -35,6 +35,25 @@ void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
     xf_open_data(x);
 }
 
+void xf_ask_is_dir(ftpc_xfer *x, const char *path, xstate mlst_state, ftpc_dirprobe_cb cb)
+{
+    if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
+        x->state = mlst_state;
+        ftpc_conn_send(x->c, "MLST %s", path);
+        return;
+    }
+    x->state = XS_DIRPROBE;
+    ftpc_dirprobe_run(&x->probe, x->c, path, cb, x);
+}
+
+bool xf_probe_answered(ftpc_xfer *x)
+{
+    if (x->finished)
+        return false;
+    ftpc_conn_set_owner(x->c, &xf_owner, x);
+    return true;
+}
+
 /* "put f ftp://host/incoming" where incoming is a directory: the server refuses the STOR
  * (550 or 553, in words of its own), and cp or scp would have put f into it. MLST tells, or
  * where the server has none (vsftpd) CWD does (dirprobe.h); either is asked only after a
@@ -50,9 +69,8 @@ bool xf_can_check_dir(const ftpc_xfer *x, int code)
 static void put_dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
 {
     ftpc_xfer *x = ud;
-    if (x->finished)
+    if (!xf_probe_answered(x))
         return;
-    ftpc_conn_set_owner(x->c, &xf_owner, x);
     switch (r) {
     case FTPC_PROBE_DIR:
         xf_put_into_dir(x);
@@ -77,13 +95,7 @@ void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m)
     x->dir_checked = true;
     x->refusal_code = m->code;
     ftpc_quote_reply(m->code, m->text, x->refusal, sizeof(x->refusal));
-    if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
-        x->state = XS_DIRCHECK;
-        ftpc_conn_send(x->c, "MLST %s", x->t->remote);
-        return;
-    }
-    x->state = XS_DIRPROBE;
-    ftpc_dirprobe_run(&x->probe, x->c, x->t->remote, put_dir_probed, x);
+    xf_ask_is_dir(x, x->t->remote, XS_DIRCHECK, put_dir_probed);
 }
 
 /* The STOR's refusal kept by xf_check_dir, reported as fail_reply would have, unless it
@@ -136,9 +148,8 @@ bool xf_can_probe_dir(const ftpc_xfer *x, int code)
 static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
 {
     ftpc_xfer *x = ud;
-    if (x->finished)
+    if (!xf_probe_answered(x))
         return;
-    ftpc_conn_set_owner(x->c, &xf_owner, x);
     switch (r) {
     case FTPC_PROBE_NOT_DIR:
         xf_fail(x, ftpc_status_for_reply(x->refusal_code), true, "%s: the server replied %s",
