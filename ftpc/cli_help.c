@@ -13,25 +13,25 @@ static const char USAGE[] =
     "Commands (URL: ftp://[user[:password]@]host[:port]/path, %-escapes decoded;\n"
     "anonymous login when no user is given; ftpes:// and ftps:// for FTPS):\n"
     "  get URL... [-o FILE|-] [-O DIR]  download files (to the current directory);\n"
-    "                                   * ? [..] in the last part of a URL match files\n"
-    "  put FILE... URL                  upload files (URL ending in / or several files:\n"
-    "                                   a directory)\n"
-    "  put - URL                        upload standard input, read to its end, as the\n"
-    "                                   file URL names (tar c dir | ftpc put - URL)\n"
+    "                                   * ? [..] in a URL's last part match files\n"
+    "  put FILE... URL                  upload files; URL is a directory when it ends\n"
+    "                                   in / or several files are given\n"
+    "  put - URL                        upload standard input as the file URL names,\n"
+    "                                   read to its end (tar c dir | ftpc put - URL)\n"
     "  ls [-l] URL                      list a directory (-l: long listing)\n"
     "  cat URL...                       write remote files to standard output\n"
     "  rm URL...                        delete remote files\n"
-    "  mkdir [-p] URL                   create a directory (-p: parents too, no error\n"
-    "                                   if it exists)\n"
-    "  rmdir URL                        remove an empty directory\n"
+    "  mkdir [-p] URL...                create directories (-p: parents too, no error\n"
+    "                                   if one exists)\n"
+    "  rmdir URL...                     remove empty directories\n"
     "  mv URL NEWNAME                   rename (NEWNAME relative to URL's directory,\n"
     "                                   or absolute)\n"
     "  mirror URL DIR                   download the remote tree URL into DIR\n"
     "  mirror -R DIR URL                upload the local tree DIR to URL\n"
     "                                   (files of the same size and time are skipped)\n"
-    "  stress URL [OPTIONS]             many simulated clients against a server, every\n"
-    "                                   byte verified, with a latency report (see\n"
-    "                                   'ftpc stress --help')\n"
+    "  stress URL [OPTIONS]             many simulated clients against a server,\n"
+    "                                   every byte verified, with a latency report\n"
+    "                                   (see 'ftpc stress --help')\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE       download to FILE; '-' writes to standard output\n"
@@ -53,8 +53,8 @@ static const char USAGE[] =
     "                          server's FEAT offers it (else a warning, uncompressed)\n"
     "  -a, --ascii             get, put, cat: TYPE A, converting CRLF <-> LF (no\n"
     "                          resume, no size check)\n"
-    "      --tls               FTPS for ftp:// URLs: AUTH TLS, required (ftpes:// URLs\n"
-    "                          do the same; ftps:// is implicit TLS, port 990); data\n"
+    "      --tls               FTPS for ftp:// URLs: AUTH TLS, required (as ftpes://\n"
+    "                          does; ftps:// is implicit TLS, port 990); data\n"
     "                          connections protected (PROT P), resuming the session\n"
     "      --cacert FILE       trust the certificates in FILE instead of the system's\n"
     "      --pin sha256//B64   also require the server's public key to have this\n"
@@ -120,9 +120,9 @@ typedef struct cmd_help {
 
 static const cmd_help HELPS[] = {
     {"get", "get URL... [-o FILE|-] [-O DIR]",
-     "Download files into the current directory (or -O DIR, or -o FILE; -o - writes to\n"
-     "standard output). * ? [..] in the last part of a URL match files. Each download is\n"
-     "written to .NAME.ftpc-part and renamed into place when complete.",
+     "Download files into the current directory (or -O DIR, or -o FILE; -o - writes\n"
+     "to standard output). * ? [..] in the last part of a URL match files. Each\n"
+     "download is written to .NAME.ftpc-part and renamed into place when complete.",
      "output output-dir continue segments ascii " XFER_OPTS},
     {"put", "put FILE... URL | put - URL",
      "Upload files. A URL ending in / (or several files) names a directory.\n"
@@ -139,13 +139,16 @@ static const cmd_help HELPS[] = {
     {"cat", "cat URL...", "Write remote files to standard output, in command-line order.",
      "ascii compress limit-rate retry retry-delay no-glob"},
     {"rm", "rm URL...", "Delete remote files.", "jobs"},
-    {"mkdir", "mkdir [-p] URL", "Create a remote directory.", "parents"},
-    {"rmdir", "rmdir URL", "Remove an empty remote directory.", ""},
+    {"mkdir", "mkdir [-p] URL...",
+     "Create remote directories (-p: their missing parents too; one that exists is\n"
+     "no error).",
+     "parents"},
+    {"rmdir", "rmdir URL...", "Remove empty remote directories.", ""},
     {"mv", "mv URL NEWNAME",
      "Rename a remote file; NEWNAME is relative to URL's directory, or absolute.", ""},
     {"mirror", "mirror URL DIR | mirror -R DIR URL",
-     "Download the remote tree URL into DIR, or with -R upload the local tree DIR to URL.\n"
-     "Files of the same size and time are skipped.",
+     "Download the remote tree URL into DIR, or with -R upload the local tree DIR to\n"
+     "URL. Files of the same size and time are skipped.",
      "reverse only-newer delete dry-run exclude segments " XFER_OPTS},
 };
 

@@ -549,22 +549,58 @@ const char *const *sh_command_names(void)
     return names;
 }
 
+/* Help fits an 80-column terminal: text is cut between words, and every line after the
+ * first starts at the column where the first line's text began. */
+#define HELP_WIDTH 80
+
+static void out_wrapped(shell *sh, const char *lead, const char *text)
+{
+    size_t indent = strlen(lead);
+    char line[HELP_WIDTH + 1];
+    size_t room = HELP_WIDTH - indent;
+    bool first = true;
+    while (*text) {
+        size_t n = strlen(text);
+        if (n > room) {
+            n = room;
+            while (n > 0 && text[n] != ' ')
+                n--;
+            if (n == 0) /* one word wider than the room: it goes whole */
+                n = strcspn(text, " ");
+        }
+        snprintf(line, sizeof line, "%*s", (int)indent, first ? lead : "");
+        sh_out(sh, "%s%.*s", line, (int)n, text);
+        text += n;
+        text += strspn(text, " ");
+        first = false;
+    }
+}
+
 static int cmd_help(shell *sh, int argc, char **argv)
 {
     if (argc > 1) {
         const sh_cmd *c = lookup(argv[1]);
         if (c == NULL)
             return sh_fail(sh, FTPC_EXIT_USAGE, "unknown command '%s'", argv[1]);
-        sh_out(sh, "%s\n    %s", c->usage, c->help);
+        sh_out(sh, "%s", c->usage);
+        out_wrapped(sh, "    ", c->help);
         if (c->fn == sh_cmd_get || c->fn == sh_cmd_put || c->fn == sh_cmd_mget ||
             c->fn == sh_cmd_mput || c->fn == sh_cmd_reget || c->fn == sh_cmd_reput ||
             c->fn == sh_cmd_mirror)
-            sh_out(sh, "    OPTS: those of the one-shot command (ftpc --help), e.g. -c, "
-                       "-j N, --limit-rate R, --segments N");
+            out_wrapped(sh, "    ",
+                        "OPTS: those of the one-shot command (ftpc --help), e.g. -c, -j N, "
+                        "--limit-rate R, --segments N");
         return FTPC_OK;
     }
+    size_t width = 0;
     for (size_t i = 0; i < NCOMMANDS; i++)
-        sh_out(sh, "  %-38s %s", commands[i].usage, commands[i].help);
+        if (strlen(commands[i].usage) > width)
+            width = strlen(commands[i].usage);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        char lead[HELP_WIDTH];
+        snprintf(lead, sizeof lead, "  %-*s  ", (int)width, commands[i].usage);
+        out_wrapped(sh, lead, commands[i].help);
+    }
     return FTPC_OK;
 }
 

@@ -701,7 +701,8 @@ static void print_help(void)
           "                            (default, when neither --users nor --anonymous is\n"
           "                            given: the shipped sample_data/users)\n"
           "      --anonymous DIR       allow anonymous read-only access to DIR\n"
-          "                            (default: as for --users, the shipped sample_data/pub)\n"
+          "                            (default: as for --users, the shipped\n"
+          "                            sample_data/pub)\n"
           "      --no-anonymous        refuse anonymous logins (file: anonymous = off)\n"
           "      --pasv-ports FIRST-LAST\n"
           "                            passive data ports, 1024..65535 (default: any)\n"
@@ -721,7 +722,8 @@ static void print_help(void)
           "      --umask MASK          octal mask for files and folders ftpd creates, from\n"
           "                            0666 and 0777: 002 makes uploads group-writable\n"
           "                            (default 022: files 644, folders 755)\n"
-          "      --banner TEXT         the greeting after 220 (default: ftpd VERSION ready.)\n"
+          "      --banner TEXT         the greeting after 220\n"
+          "                            (default: ftpd VERSION ready.)\n"
           "      --log-level LEVEL     error, warn, info or debug (default info)\n"
           "      --progress auto|on|off\n"
           "                            a live view of sessions and transfers (bars, rates)\n"
@@ -749,8 +751,9 @@ static void print_help(void)
           "\n"
           "FTPS (TLS, RFC 4217):\n"
           "      --tls                 offer AUTH TLS on the control connection\n"
-          "      --tls-cert FILE       PEM certificate (chain) for TLS (default: a self-signed\n"
-          "                            one, generated at first start in the state directory)\n"
+          "      --tls-cert FILE       PEM certificate (chain) for TLS (default: a\n"
+          "                            self-signed one, generated at first start in the\n"
+          "                            state directory)\n"
           "      --tls-key FILE        PEM private key (default: the --tls-cert file)\n"
           "      --require-tls         logins and data connections must be protected\n"
           "                            (= --require-tls-login --require-tls-data)\n"
@@ -779,7 +782,8 @@ static void print_help(void)
           "  -V, --version             show the version and exit\n"
           "\n"
           "Exit status: 0 on a clean stop, 1 when start-up fails, 2 on a bad option,\n"
-          "configuration or users file.\n",
+          "configuration or users file, or as root without --user. --check exits as a\n"
+          "start would.\n",
           stdout);
 }
 

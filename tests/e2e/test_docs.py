@@ -1,0 +1,165 @@
+"""The documentation against the programs, so that they cannot drift apart unnoticed.
+
+ftpd's options come from its option table (ftpd/config.c): each must be in `ftpd --help`,
+have an entry in ftpd.8 (with its configuration key, unless it is a command-line flag only)
+and a line in sample_data/ftpd.conf, with the same numeric default in --help and ftpd.8.
+ftpc's options, stress options and shell commands must be in its help and in ftpc.1. Every
+help text fits an 80-column terminal.
+"""
+import os
+import re
+import subprocess
+import unittest
+
+from ftpd_harness import FTPD_BIN
+
+FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
+SRC = os.environ.get("FTP_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+# Options that act on the command line only; every other long option is also a file key.
+FTPD_FLAG_ONLY = {"config", "help", "version", "hash-password", "check", "no-anonymous"}
+
+
+def source(*parts):
+    with open(os.path.join(SRC, *parts), encoding="utf-8") as fh:
+        return fh.read()
+
+
+def long_options(c_text, table):
+    """The names in a `static const struct option TABLE[] = {...}` of C source."""
+    body = re.search(r"struct option %s\[\] = \{(.*?)\n\};" % table, c_text, re.S)
+    assert body, "no option table %s" % table
+    return re.findall(r'\{"([a-z][a-z0-9-]*)",', body.group(1))
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, timeout=20, **kw)
+
+
+def roff_text(lines):
+    """Roff source as plain words: macros dropped, escapes undone, quotes removed."""
+    words = []
+    for line in lines:
+        if line.startswith(".") and not re.match(r"\.(B|I|BR|BI|IR|RB|IB|RI) ", line):
+            continue
+        line = re.sub(r"^\.[A-Z]{1,2} ", "", line)
+        line = re.sub(r"\\f[BIRP]", "", line).replace("\\-", "-").replace('"', "")
+        words.append(line)
+    return re.sub(r"\s+", " ", " ".join(words))
+
+
+def man_option_entries(man, section):
+    """{option name: plain text of its entry} for the .TP entries of one .SH section."""
+    part = man.split(".SH %s\n" % section, 1)[1].split("\n.SH ", 1)[0]
+    entries = {}
+    for item in part.split("\n.TP\n")[1:]:
+        lines = item.split("\n")
+        head = roff_text(lines[:1])
+        text = roff_text(lines[1:])
+        for name in re.findall(r"--([a-z][a-z0-9-]*)", head):
+            entries[name] = text
+    return entries
+
+
+def help_entries(text):
+    """{option name: its text} for the option lines of a --help output."""
+    entries, current = {}, None
+    for line in text.splitlines():
+        m = re.match(r"^  (?:-\w, )?--([a-z][a-z0-9-]*)|^      --([a-z][a-z0-9-]*)", line)
+        if m:
+            current = m.group(1) or m.group(2)
+            entries[current] = line
+        elif current and line.startswith(" " * 20):
+            entries[current] += " " + line.strip()
+        else:
+            current = None
+    return entries
+
+
+class TestFtpdDocs(unittest.TestCase):
+    def setUp(self):
+        self.options = long_options(source("ftpd", "config.c"), "long_opts")
+        self.help = run([FTPD_BIN, "--help"]).stdout
+        self.man = man_option_entries(source("man", "ftpd.8"), "OPTIONS")
+        self.conf = source("sample_data", "ftpd.conf")
+
+    def test_every_option_is_in_help_man_page_and_sample_config(self):
+        self.assertGreater(len(self.options), 30)
+        helped = help_entries(self.help)
+        conf_keys = set(re.findall(r"(?m)^#([a-z][a-z0-9-]*) = ", self.conf))
+        for opt in self.options:
+            self.assertIn(opt, helped, "--%s is not in ftpd --help" % opt)
+            self.assertIn(opt, self.man, "--%s has no entry in ftpd.8 OPTIONS" % opt)
+            if opt in FTPD_FLAG_ONLY:
+                self.assertNotIn(opt, conf_keys, opt)
+                continue
+            self.assertRegex(self.man[opt], r"Key: %s\b" % re.escape(opt),
+                             "ftpd.8 does not name the key of --%s" % opt)
+            self.assertIn(opt, conf_keys, "%s is not in sample_data/ftpd.conf" % opt)
+        # and nothing documented that the program does not take
+        for name in list(helped) + list(self.man) + sorted(conf_keys):
+            self.assertIn(name, self.options, "--%s is documented but not an option" % name)
+
+    def test_numeric_defaults_agree(self):
+        helped = help_entries(self.help)
+        compared = 0
+        for opt in self.options:
+            in_help = re.search(r"\(default (\d+)\)", helped.get(opt, ""))
+            if not in_help:
+                continue
+            in_man = re.search(r"Default: (\d+)", self.man[opt])
+            self.assertTrue(in_man, "ftpd.8 gives no default for --%s" % opt)
+            self.assertEqual(in_help.group(1), in_man.group(1), "default of --%s" % opt)
+            compared += 1
+        self.assertGreater(compared, 8)
+
+
+class TestFtpcDocs(unittest.TestCase):
+    def setUp(self):
+        self.man = source("man", "ftpc.1").replace("\\-", "-")
+
+    def test_options_and_commands_are_in_help_and_man_page(self):
+        helped = run([FTPC_BIN, "--help"]).stdout
+        for opt in long_options(source("ftpc", "cli.c"), "long_opts"):
+            self.assertRegex(helped, r"--%s\b" % re.escape(opt), "ftpc --help lacks --%s" % opt)
+            self.assertRegex(self.man, r"(?m)^\.(B|BR|BI) .*--%s\b" % re.escape(opt),
+                             "ftpc.1 has no entry for --%s" % opt)
+        stress_help = run([FTPC_BIN, "stress", "--help"]).stdout
+        stress_man = self.man.split(".SS Stress options", 1)[1].split("\n.SH ", 1)[0]
+        for opt in long_options(source("ftpc", "stress_opts.c"), "long_opts"):
+            if opt == "help":
+                continue
+            self.assertIn("--%s " % opt, stress_help, "ftpc stress --help lacks --%s" % opt)
+            self.assertRegex(stress_man, r"--%s\b" % re.escape(opt), "ftpc.1 stress: --%s" % opt)
+
+    def test_shell_commands_are_in_help_and_man_page(self):
+        cmds = re.findall(r'^\s+\{"([a-z]+)", (?:sh_)?cmd_',
+                          source("ftpc", "shell_cmds.c"), re.M)
+        self.assertGreater(len(cmds), 30)
+        out = run([FTPC_BIN], input="help\n").stdout
+        shell_man = self.man.split(".SH SHELL", 1)[1].split("\n.SH ", 1)[0]
+        for cmd in cmds:
+            self.assertRegex(out, r"(?m)^  %s\b" % cmd)
+            self.assertRegex(shell_man, r"(?m)^\.(B|BR|BI) .*\b%s\b" % cmd, "ftpc.1: " + cmd)
+
+
+class TestHelpWidth(unittest.TestCase):
+    def assertFits(self, text, what):
+        with self.subTest(what):
+            self.assertTrue(text.strip(), what)
+            for line in text.splitlines():
+                self.assertLessEqual(len(line), 80, "%s: %r" % (what, line))
+
+    def test_every_help_fits_80_columns(self):
+        self.assertFits(run([FTPD_BIN, "--help"]).stdout, "ftpd --help")
+        self.assertFits(run([FTPC_BIN, "--help"]).stdout, "ftpc --help")
+        for cmd in ("get", "put", "ls", "cat", "rm", "mkdir", "rmdir", "mv", "mirror", "stress"):
+            self.assertFits(run([FTPC_BIN, cmd, "--help"]).stdout, "ftpc %s --help" % cmd)
+        cmds = re.findall(r'^\s+\{"([a-z]+)", (?:sh_)?cmd_',
+                          source("ftpc", "shell_cmds.c"), re.M)
+        script = "help\n" + "".join("help %s\n" % c for c in cmds)
+        self.assertFits(run([FTPC_BIN], input=script).stdout, "the shell's help")
+
+
+if __name__ == "__main__":
+    unittest.main()
