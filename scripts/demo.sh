@@ -3,8 +3,8 @@
 # read-only on sample_data/pub, and the demo account demo/demo that may upload), and runs
 # client transfers you can watch: ftpc downloads three generated 96 MiB files at once and
 # uploads them back, rate-limited so the progress bars are visible, and every copy is checked
-# byte for byte. The server stops at the end; pass --keep to leave it running in the
-# foreground instead.
+# byte for byte. The server stops at the end; pass --keep to skip the transfers and run just
+# the server, in the foreground, for your own clients.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -65,5 +65,5 @@ $ftpc ls -l ftp://demo:demo@127.0.0.1:2121/incoming/
 rm -rf "$out" sample_data/pub/incoming/demo-*.bin
 echo "== server log"
 sed 's/^/   ftpd| /' "$log" | tail -n 8
-echo "Done. ./scripts/demo.sh --keep leaves the server running for your own clients"
-echo "(ftpc, curl, lftp, FileZilla: see README.md)."
+echo "Done. ./scripts/demo.sh --keep runs just the server, in the foreground, for your own"
+echo "clients (ftpc, curl, lftp, FileZilla: see README.md)."
