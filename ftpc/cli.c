@@ -560,7 +560,7 @@ static int build_mirror(ftpc_cli *cli, char **args, int nargs, char *err, size_t
     return 0;
 }
 
-int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size)
+static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size)
 {
     memset(cli, 0, sizeof(*cli));
     ftpc_opts_defaults(&cli->opts);
@@ -792,6 +792,27 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
     if (strcmp(cmd, "mv") == 0)
         return build_mv(cli, args, nargs, err, err_size);
     return usage_err(err, err_size, "unknown command '%s'", cmd);
+}
+
+int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size)
+{
+    if (err_size == 0)
+        return parse_command_line(argc, argv, cli, err, err_size);
+    err[0] = '\0';
+    int rc = parse_command_line(argc, argv, cli, err, err_size);
+    if (rc == 0)
+        return 0;
+    /* "ftpc -q stress URL" fails as an unknown command (or on stress's own options, which
+     * ftpc's do not include): say where stress and its options go. */
+    bool stress_later = false;
+    for (int i = 2; i < argc && !stress_later; i++)
+        stress_later = strcmp(argv[i], "stress") == 0;
+    size_t n = strlen(err);
+    if (stress_later && strncmp(err, "unknown", 7) == 0 && n + 1 < err_size)
+        snprintf(err + n, err_size - n,
+                 "; stress must come first, followed by its own options: ftpc stress URL "
+                 "[OPTIONS] (see 'ftpc stress --help')");
+    return rc;
 }
 
 void ftpc_cli_free(ftpc_cli *cli)

@@ -431,6 +431,13 @@ class TestStressFtpd(StressCase):
         self.assertIn("--abort-fraction", r.stdout.decode())
         r = subprocess.run([FTPC_BIN, "--help"], capture_output=True, timeout=30)
         self.assertIn("stress URL", r.stdout.decode())
+        # ftpc's options before the word stress: the message says where stress goes
+        for args in (["-q", "stress", "ftp://127.0.0.1/"],
+                     ["-v", "stress", "ftp://127.0.0.1/", "--clients", "3"]):
+            r = subprocess.run([FTPC_BIN] + args, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("stress must come first, followed by its own options: ftpc stress URL",
+                          r.stderr.decode(), args)
 
     def test_unreachable(self):
         # The port stays bound, never listening, for the whole run: connects are refused, and
