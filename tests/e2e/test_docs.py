@@ -8,6 +8,7 @@ help text fits an 80-column terminal.
 """
 import os
 import re
+import shutil
 import subprocess
 import unittest
 
@@ -159,6 +160,14 @@ class TestHelpWidth(unittest.TestCase):
                           source("ftpc", "shell_cmds.c"), re.M)
         script = "help\n" + "".join("help %s\n" % c for c in cmds)
         self.assertFits(run([FTPC_BIN], input=script).stdout, "the shell's help")
+
+    @unittest.skipUnless(shutil.which("man") and shutil.which("col"), "man(1) not installed")
+    def test_manual_pages_render_within_80_columns(self):
+        env = dict(os.environ, MANWIDTH="80", MANPAGER="cat", LC_ALL="C.UTF-8")
+        for page in ("ftpd.8", "ftpc.1"):
+            r = subprocess.run("man -l %s | col -bx" % os.path.join(SRC, "man", page),
+                               shell=True, capture_output=True, timeout=60, env=env)
+            self.assertFits(r.stdout.decode("utf-8", "replace"), page)
 
 
 if __name__ == "__main__":
