@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "shell.h"
 #include "status.h"
+#include "stress_opts.h"
 
 #ifndef FTP_VERSION
 #define FTP_VERSION "0"
@@ -44,7 +45,9 @@ int main(int argc, char **argv)
         return FTPC_EXIT_USAGE;
     }
     if (cli.show_help) {
-        if (cli.command == NULL || !ftpc_cli_command_help(stdout, cli.command))
+        if (cli.command != NULL && strcmp(cli.command, "stress") == 0)
+            stress_opts_usage(stdout); /* ftpc -h stress: as ftpc stress --help */
+        else if (cli.command == NULL || !ftpc_cli_command_help(stdout, cli.command))
             ftpc_cli_usage(stdout);
         ftpc_cli_free(&cli);
         return FTPC_OK;

@@ -429,6 +429,9 @@ class TestStressFtpd(StressCase):
         r = subprocess.run([FTPC_BIN, "stress", "--help"], capture_output=True, timeout=30)
         self.assertEqual(r.returncode, 0)
         self.assertIn("--abort-fraction", r.stdout.decode())
+        for form in (["-h", "stress"], ["--help", "stress"]):  # as for the other commands
+            self.assertEqual(subprocess.run([FTPC_BIN] + form, capture_output=True,
+                                            timeout=30).stdout, r.stdout, form)
         r = subprocess.run([FTPC_BIN, "--help"], capture_output=True, timeout=30)
         self.assertIn("stress URL", r.stdout.decode())
         # ftpc's options before the word stress: the message says where stress goes
