@@ -96,6 +96,7 @@ class TestFtpdDocs(unittest.TestCase):
                 continue
             self.assertRegex(self.man[opt], r"Key: %s\b" % re.escape(opt),
                              "ftpd.8 does not name the key of --%s" % opt)
+            self.assertIn("Default:", self.man[opt], "ftpd.8 gives no default for --%s" % opt)
             self.assertIn(opt, conf_keys, "%s is not in sample_data/ftpd.conf" % opt)
         # and nothing documented that the program does not take
         for name in list(helped) + list(self.man) + sorted(conf_keys):
