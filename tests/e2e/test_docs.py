@@ -102,6 +102,17 @@ class TestFtpdDocs(unittest.TestCase):
         for name in list(helped) + list(self.man) + sorted(conf_keys):
             self.assertIn(name, self.options, "--%s is documented but not an option" % name)
 
+    def test_readme_configuration_table_names_real_options(self):
+        rows = [l for l in source("README.md").splitlines() if l.startswith("| `--")]
+        self.assertGreater(len(rows), 10)
+        for row in rows:
+            flags = re.findall(r"--([a-z][a-z0-9-]*)", row.split("|")[1])
+            for flag in flags:
+                self.assertIn(flag, self.options, "README's table: --%s" % flag)
+        # the table's (-login, -data) shorthand stands for these two
+        self.assertIn("require-tls-login", self.options)
+        self.assertIn("require-tls-data", self.options)
+
     def test_numeric_defaults_agree(self):
         helped = help_entries(self.help)
         compared = 0
