@@ -17,8 +17,6 @@ from ftpd_harness import FTPD_BIN
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 SRC = os.environ.get("FTP_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 
-# Options that act on the command line only; every other long option is also a file key.
-FTPD_FLAG_ONLY = {"config", "help", "version", "hash-password", "check", "no-anonymous"}
 
 
 def source(*parts):
@@ -79,7 +77,10 @@ def help_entries(text):
 
 class TestFtpdDocs(unittest.TestCase):
     def setUp(self):
-        self.options = long_options(source("ftpd", "config.c"), "long_opts")
+        config_c = source("ftpd", "config.c")
+        self.options = long_options(config_c, "long_opts")
+        # flags that are no key of a file; --no-anonymous is the key anonymous = off
+        self.flag_only = set(long_options(config_c, "flag_only")) | {"no-anonymous"}
         self.help = run([FTPD_BIN, "--help"]).stdout
         self.man = man_option_entries(source("man", "ftpd.8"), "OPTIONS")
         self.conf = source("sample_data", "ftpd.conf")
@@ -91,7 +92,7 @@ class TestFtpdDocs(unittest.TestCase):
         for opt in self.options:
             self.assertIn(opt, helped, "--%s is not in ftpd --help" % opt)
             self.assertIn(opt, self.man, "--%s has no entry in ftpd.8 OPTIONS" % opt)
-            if opt in FTPD_FLAG_ONLY:
+            if opt in self.flag_only:
                 self.assertNotIn(opt, conf_keys, opt)
                 continue
             self.assertRegex(self.man[opt], r"Key: %s\b" % re.escape(opt),
@@ -101,6 +102,15 @@ class TestFtpdDocs(unittest.TestCase):
         # and nothing documented that the program does not take
         for name in list(helped) + list(self.man) + sorted(conf_keys):
             self.assertIn(name, self.options, "--%s is documented but not an option" % name)
+
+    def test_help_and_man_page_name_the_flags_that_are_no_keys(self):
+        said = re.search(r"Every long option but (.*?) is also a key", self.help, re.S)
+        self.assertTrue(said, "ftpd --help does not say which options are keys")
+        self.assertEqual(set(re.findall(r"--([a-z][a-z0-9-]*)", said.group(1))), self.flag_only)
+        man = source("man", "ftpd.8").replace("\\-", "-")
+        said = re.search(r"Every long option except(.*?)is also a key", man, re.S)
+        self.assertTrue(said, "ftpd.8 does not say which options are keys")
+        self.assertEqual(set(re.findall(r"--([a-z][a-z0-9-]*)", said.group(1))), self.flag_only)
 
     def test_readme_configuration_table_names_real_options(self):
         rows = [l for l in source("README.md").splitlines() if l.startswith("| `--")]
