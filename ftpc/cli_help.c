@@ -86,7 +86,7 @@ static const char USAGE[] =
     "      --no-netrc          do not read a netrc file\n"
     "  -q, --quiet             no progress and no summaries; errors only\n"
     "  -v, --verbose           show the FTP dialogue on standard error\n"
-    "  -h, --help              show this help\n"
+    "  -h, --help              show this help; with a command, that command's help\n"
     "  -V, --version           show the version\n"
     "\n"
     "Downloads are written to .NAME.ftpc-part and renamed into place when complete.\n"
