@@ -4,7 +4,7 @@ ftpd's options come from its option table (ftpd/config.c): each must be in `ftpd
 have an entry in ftpd.8 (with its configuration key, unless it is a command-line flag only)
 and a line in sample_data/ftpd.conf, with the same numeric default in --help and ftpd.8.
 ftpc's options, stress options and shell commands must be in its help and in ftpc.1. Every
-help text fits an 80-column terminal.
+help text fits an 80-column terminal, and ftpd.8 lists the commands HELP lists.
 """
 import os
 import re
@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import unittest
 
-from ftpd_harness import FTPD_BIN
+from ftpd_harness import FTPD_BIN, ServerTestCase
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 SRC = os.environ.get("FTP_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
@@ -135,6 +135,22 @@ class TestFtpdDocs(unittest.TestCase):
             self.assertEqual(in_help.group(1), in_man.group(1), "default of --%s" % opt)
             compared += 1
         self.assertGreater(compared, 8)
+
+
+class TestFtpdCommands(ServerTestCase):
+    def test_man_page_lists_the_commands_help_lists(self):
+        c = self.srv.control()
+        code, text = c.cmd("HELP")
+        self.assertEqual(code, 214, text)
+        served = set(re.findall(r"\b[A-Z]{3,4}\b", text.split("\n", 1)[1]))
+        self.assertGreater(len(served), 40)
+        man = source("man", "ftpd.8")
+        section = man.split(".SH COMMANDS\n", 1)[1].split("\n.SH ", 1)[0]
+        items = section.split("\n.TP\n", 1)[1]  # the lists, after the introduction
+        # words that are not commands: a label, a section's name, an argument, the RFC
+        listed = set(re.findall(r"\b[A-Z]{3,4}\b", items)) - {"TLS", "FTPS", "ALL", "RFC"}
+        self.assertEqual(served - listed, set(), "commands ftpd serves that ftpd.8 omits")
+        self.assertEqual(listed - served, set(), "commands in ftpd.8 that ftpd does not serve")
 
 
 class TestFtpcDocs(unittest.TestCase):
