@@ -465,18 +465,23 @@ static void progress(xfer *x, size_t n)
     x->last_progress = ev_now(loop_of(x));
 }
 
-/* ASCII download: LF becomes CRLF. Reads at most half the free space so it always fits. */
+/* ASCII download: LF becomes CRLF, except where the file already has CRLF (a text file
+ * uploaded in binary from Windows): doubling its CR would show as an empty line between
+ * every two lines at the client. The byte before the offset is read too, so a CRLF split
+ * between two reads (or by REST) is still seen. Reads at most half the free space so it
+ * always fits. */
 static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
 {
-    char raw[32 * 1024];
-    size_t want = avail / 2 < sizeof raw ? avail / 2 : sizeof raw;
-    ssize_t n = pread(x->file_fd, raw, want, x->offset);
-    if (n <= 0)
-        return n;
-    x->offset += n;
+    char raw[32 * 1024 + 1];
+    size_t want = avail / 2 < sizeof raw - 1 ? avail / 2 : sizeof raw - 1;
+    size_t before = x->offset > 0 ? 1 : 0;
+    ssize_t n = pread(x->file_fd, raw, want + before, x->offset - (off_t)before);
+    if (n <= (ssize_t)before)
+        return n < 0 ? n : 0;
+    x->offset += n - (ssize_t)before;
     size_t o = 0;
-    for (ssize_t i = 0; i < n; i++) {
-        if (raw[i] == '\n')
+    for (size_t i = before; i < (size_t)n; i++) {
+        if (raw[i] == '\n' && !(i > 0 && raw[i - 1] == '\r'))
             tail[o++] = '\r';
         tail[o++] = raw[i];
     }

@@ -1,6 +1,8 @@
 """ftpc --ascii (TYPE A): CRLF on the wire, LF in local files.
 
-Against ftpd (which converts on its side too) a text round-trips byte for byte; against a
+Against ftpd (which converts on its side too) a text with LF line ends round-trips byte for
+byte (a CRLF in the local file comes back as LF: ftpd keeps it in the file and sends it
+without doubling its CR, as ProFTPD does); against a
 small scripted server that records and serves the raw wire bytes, the client's own conversion
 is checked: LF -> CRLF on the way out, CRLF -> LF on the way in, a lone CR kept, and CRs split
 across reads.
@@ -126,9 +128,17 @@ class TestAsciiFtpd(FtpcCase):
         os.unlink(self.local("t.txt"))
         r = self.ftpc("-v", "-a", "get", self.srv.url("t.txt"))
         self.assertIn("> TYPE A", r.stderr.decode())
-        self.assertEqual(self.read_local("t.txt"), TEXT)
+        self.assertEqual(self.read_local("t.txt"), TEXT.replace(b"\r\n", b"\n"))
         r = self.ftpc("-a", "cat", self.srv.url("t.txt"))
-        self.assertEqual(r.stdout, TEXT)
+        self.assertEqual(r.stdout, TEXT.replace(b"\r\n", b"\n"))
+        # a text with Unix line ends comes back exactly
+        unix = TEXT.replace(b"\r\n", b"\n")
+        self.write_local("u.txt", unix)
+        self.ftpc("-a", "put", "u.txt", self.srv.url("u.txt"))
+        self.assertEqual(self.srv.read("u.txt"), unix)
+        os.unlink(self.local("u.txt"))
+        self.ftpc("-a", "get", self.srv.url("u.txt"))
+        self.assertEqual(self.read_local("u.txt"), unix)
 
     def test_binary_default_and_switch_per_transfer(self):
         data = data_bytes(100000, 5)

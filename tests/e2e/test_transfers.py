@@ -232,6 +232,32 @@ class TestAscii(ServerTestCase):
         self.assertEqual(c.reply()[0], 226)
         self.assertEqual(wire, data.replace(b"\n", b"\r\n"))
 
+    def test_ascii_download_keeps_crlf_already_in_the_file(self):
+        """A text file stored with CRLF (uploaded in binary from Windows) goes out with one CR
+        per line, not CR CR LF, which clients turn into an empty line after every line
+        (proftpd and pyftpdlib do the same); a lone CR stays as it is."""
+        # lines of odd lengths, so CR and LF fall on both sides of the server's reads
+        dos = b"".join(b"d" * (i % 7) + b"\r\n" for i in range(150000))
+        data = dos + b"unix\nlone\rcr\n"
+        self.srv.write("dos.txt", data)
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        ds = c.pasv()
+        self.assertEqual(c.cmd("RETR dos.txt")[0], 150)
+        wire = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(wire, dos + b"unix\r\nlone\rcr\r\n")
+        # resumed between a CR and its LF: the LF is not given a CR of its own
+        ds = c.pasv()
+        self.assertEqual(c.cmd("REST 2")[0], 350)
+        self.assertEqual(c.cmd("RETR dos.txt")[0], 150)
+        wire = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(wire, dos[2:] + b"unix\r\nlone\rcr\r\n")
+
     def test_ascii_upload_converts_crlf(self):
         data = text_lines(20000, 2)
         wire = data.replace(b"\n", b"\r\n")
