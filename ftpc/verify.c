@@ -136,9 +136,9 @@ static bool parse_u63(const char **p, int64_t *out)
     return true;
 }
 
-int ftpc_hash_reply_parse(const char *text, ftpc_hash_reply *out)
+static int parse_hash_reply_line(const char *line, ftpc_hash_reply *out)
 {
-    const char *p = text;
+    const char *p = line;
     while (*p == ' ')
         p++;
     const char *sp = strchr(p, ' ');
@@ -166,6 +166,17 @@ int ftpc_hash_reply_parse(const char *text, ftpc_hash_reply *out)
     out->hex[n] = '\0';
     out->algo = (digest_algo)a;
     return 0;
+}
+
+int ftpc_hash_reply_parse(const char *text, ftpc_hash_reply *out)
+{
+    for (const char *line = text;; line++) {
+        if (parse_hash_reply_line(line, out) == 0)
+            return 0;
+        line = strchr(line, '\n');
+        if (line == NULL)
+            return -1;
+    }
 }
 
 /* ---- remote hash query ---- */
@@ -661,9 +672,11 @@ static void v_compare(ftpc_verify *v)
                v->lh.err == ENODATA ? "it shrank meanwhile" : strerror(v->lh.err));
         return;
     }
+    /* The draft's range is inclusive (0-9 for ten bytes); ProFTPD's mod_digest writes the
+     * end exclusive (0-10). Either names the whole file, and the digest decides. */
     int64_t rsize = v->local_size == 0 ? 0 : v->remote.last + 1;
-    bool same =
-        strcmp(v->lh.hex, v->remote.hex) == 0 && v->remote.first == 0 && rsize == v->local_size;
+    bool whole = rsize == v->local_size || v->remote.last == v->local_size;
+    bool same = strcmp(v->lh.hex, v->remote.hex) == 0 && v->remote.first == 0 && whole;
     if (!same) {
         char kept[2 * PATH_MAX + 64] = "";
         if (v->t->rename_pending)

@@ -58,7 +58,9 @@ typedef struct ftpc_hash_reply {
 
 /* Parses the text of a 213 reply to HASH: "ALGO FIRST-LAST HEX PATH" (the path may be
  * missing or contain spaces). The hex is lowercased and its length checked against the
- * algorithm. Returns 0, or -1 when malformed. */
+ * algorithm. In a multi-line reply the first line of that form counts (ProFTPD's
+ * mod_digest answers "213-Computing SHA-256 digest" first). Returns 0, or -1 when no line
+ * is of that form. */
 int ftpc_hash_reply_parse(const char *text, ftpc_hash_reply *out);
 
 /* ---- results ---- */

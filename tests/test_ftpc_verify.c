@@ -69,6 +69,15 @@ START_TEST(test_reply_ok)
     ck_assert_int_eq(
         ftpc_hash_reply_parse("sha-1 0-9 da39a3ee5e6b4b0d3255bfef95601890afd80709", &r), 0);
     ck_assert_int_eq(r.algo, DIGEST_SHA1);
+    /* ProFTPD's mod_digest: a line of its own first, the digest in the last line. */
+    ck_assert_int_eq(ftpc_hash_reply_parse("Computing SHA-256 digest\nSHA-256 0-300000 "
+                                           "bf0bcccfe8f112a5a70c6c9aab3b0c2c40207386ba280c8a0939"
+                                           "293e721a10a8 h.bin",
+                                           &r),
+                     0);
+    ck_assert_int_eq(r.algo, DIGEST_SHA256);
+    ck_assert_int_eq(r.last, 300000);
+    ck_assert_str_eq(r.hex, "bf0bcccfe8f112a5a70c6c9aab3b0c2c40207386ba280c8a0939293e721a10a8");
 }
 END_TEST
 
@@ -90,6 +99,7 @@ START_TEST(test_reply_bad)
         "MD5 0-9 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 f",
         "SHA-256 0-99999999999999999999 "
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "Computing SHA-256 digest\nnot a digest either",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(ftpc_hash_reply_parse(bad[i], &r) < 0, "accepted: %s", bad[i]);

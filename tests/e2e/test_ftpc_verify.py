@@ -246,6 +246,41 @@ class TestSegmentMismatch(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(tmp, "f.bin")))
 
 
+class ProftpdHashFtp(RangeHashFtp):
+    """Answers HASH as ProFTPD's mod_digest does, in two lines: "213-Computing SHA-256
+    digest", then "213 SHA-256 0-N HEX PATH"."""
+
+    FEATURES = ("SIZE", "REST STREAM", "HASH CRC32;MD5;SHA-1*;SHA-256;SHA-512;")
+
+    def command(self, s, verb, arg):
+        if verb == "OPTS" and arg.upper().startswith("HASH "):
+            s.send("200 " + arg[5:].upper())
+        elif verb == "HASH":
+            s.send("213-Computing SHA-256 digest")
+            s.send("213 SHA-256 0-%d %s %s" % (len(self.data), hashlib.sha256(self.data).hexdigest(),
+                                                arg))
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestMultiLineHashReply(unittest.TestCase):
+    def test_proftpd_style_reply_verifies(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        data = data_bytes(300000, 53)
+        fake = ProftpdHashFtp(data, bad_start=-1, sessions=2)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "get", "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port],
+                           cwd=tmp, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, rb"(?m)^f\.bin: .*, verified sha256$")
+
+
 class TestSlowHash(unittest.TestCase):
     """A server takes a while to hash a large file: ftpc waits beyond --timeout, by an
     allowance of one second per 32 MiB of the file, and no longer."""
