@@ -350,11 +350,13 @@ int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struc
     if (facts & MLSX_UNIQUE)
         put(&o, "unique=%llxg%llx;", (unsigned long long)st->st_dev,
             (unsigned long long)st->st_ino);
+    if (facts & MLSX_UNIX_MODE)
+        put(&o, "UNIX.mode=%04o;", (unsigned)(st->st_mode & 07777));
     put(&o, " %s\r\n", name);
     return finish(&o);
 }
 
-static const char *const fact_names[] = {"type", "size", "modify", "perm", "unique"};
+static const char *const fact_names[] = {"type", "size", "modify", "perm", "unique", "UNIX.mode"};
 
 unsigned listfmt_parse_facts(const char *list)
 {

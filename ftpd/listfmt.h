@@ -12,7 +12,8 @@
  * show the time, older ones the year. Returns the length written (excluding NUL), or -1 if
  * out_size is too small. */
 int listfmt_ls(char *out, size_t out_size, const char *name, const struct stat *st, time_t now);
-/* MLSx facts "type=file;size=10;modify=20261123181700;perm=rw;unique=803g1a; name\r\n".
+/* MLSx facts "type=file;size=10;modify=20261123181700;perm=rw;unique=803g1a;UNIX.mode=0644;
+ * name\r\n".
  * `perms` holds users.h PERM_ bits, mapped to RFC 3659 perm letters; `type_override` is
  * "cdir"/"pdir" or NULL. `leading_space` adds the single space MLST's reply line needs.
  * Returns length or -1. */
@@ -25,7 +26,11 @@ enum {
     MLSX_MODIFY = 1 << 2,
     MLSX_PERM = 1 << 3,
     MLSX_UNIQUE = 1 << 4,
-    MLSX_ALL = (1 << 5) - 1,
+    /* The permission bits, in octal as ProFTPD and pure-ftpd give them: lftp's mirror reads
+     * them from MLSD to give the copies the same modes (an executable stays executable, a
+     * private file private), as it does from a LIST line. */
+    MLSX_UNIX_MODE = 1 << 5,
+    MLSX_ALL = (1 << 6) - 1,
 };
 /* Or'ed into perms: the entry is the user's root, which no one may remove or rename, so its
  * perm fact offers neither (RFC 3659 7.5.5: perm tells what the client may do). */

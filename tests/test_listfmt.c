@@ -149,18 +149,21 @@ START_TEST(test_mlsx_file)
 {
     struct stat st = mkstat(S_IFREG | 0644, 1, 0, 0, 10, NOW);
     char out[256];
-    const char *want = "type=file;size=10;modify=20231114221320;perm=rw;unique=803g1a; name\r\n";
+    const char *want =
+        "type=file;size=10;modify=20231114221320;perm=rw;unique=803g1a;UNIX.mode=0644; name\r\n";
     int n = listfmt_mlsx(out, sizeof(out), "name", &st, PERM_READ | PERM_WRITE, NULL, 0);
     ck_assert_str_eq(out, want);
     ck_assert_int_eq(n, (int)strlen(want));
 
     n = listfmt_mlsx(out, sizeof(out), "my file", &st, 0xff, NULL, 1);
-    ck_assert_str_eq(
-        out, " type=file;size=10;modify=20231114221320;perm=rwadf;unique=803g1a; my file\r\n");
+    ck_assert_str_eq(out, " type=file;size=10;modify=20231114221320;perm=rwadf;unique=803g1a;UNIX."
+                          "mode=0644; my file\r\n");
     listfmt_mlsx(out, sizeof(out), "f", &st, PERM_DEFAULT, NULL, 0);
-    ck_assert_str_eq(out, "type=file;size=10;modify=20231114221320;perm=r;unique=803g1a; f\r\n");
+    ck_assert_str_eq(
+        out, "type=file;size=10;modify=20231114221320;perm=r;unique=803g1a;UNIX.mode=0644; f\r\n");
     listfmt_mlsx(out, sizeof(out), "f", &st, 0, NULL, 0);
-    ck_assert_str_eq(out, "type=file;size=10;modify=20231114221320;perm=;unique=803g1a; f\r\n");
+    ck_assert_str_eq(
+        out, "type=file;size=10;modify=20231114221320;perm=;unique=803g1a;UNIX.mode=0644; f\r\n");
 }
 END_TEST
 
@@ -169,15 +172,19 @@ START_TEST(test_mlsx_dir)
     struct stat st = mkstat(S_IFDIR | 0755, 2, 0, 0, 4096, 1600000000);
     char out[256];
     listfmt_mlsx(out, sizeof(out), "sub", &st, 0xff, NULL, 0);
-    ck_assert_str_eq(out, "type=dir;modify=20200913122640;perm=elcmdfp;unique=803g1a; sub\r\n");
+    ck_assert_str_eq(
+        out, "type=dir;modify=20200913122640;perm=elcmdfp;unique=803g1a;UNIX.mode=0755; sub\r\n");
     listfmt_mlsx(out, sizeof(out), "sub", &st, PERM_DEFAULT, NULL, 0);
-    ck_assert_str_eq(out, "type=dir;modify=20200913122640;perm=el;unique=803g1a; sub\r\n");
+    ck_assert_str_eq(
+        out, "type=dir;modify=20200913122640;perm=el;unique=803g1a;UNIX.mode=0755; sub\r\n");
     int n = listfmt_mlsx(out, sizeof(out), "/pub", &st, PERM_DEFAULT, "cdir", 1);
-    const char *want = " type=cdir;modify=20200913122640;perm=el;unique=803g1a; /pub\r\n";
+    const char *want =
+        " type=cdir;modify=20200913122640;perm=el;unique=803g1a;UNIX.mode=0755; /pub\r\n";
     ck_assert_str_eq(out, want);
     ck_assert_int_eq(n, (int)strlen(want));
     listfmt_mlsx(out, sizeof(out), "..", &st, PERM_CWD | PERM_LIST | PERM_MKDIR, "pdir", 0);
-    ck_assert_str_eq(out, "type=pdir;modify=20200913122640;perm=elm;unique=803g1a; ..\r\n");
+    ck_assert_str_eq(
+        out, "type=pdir;modify=20200913122640;perm=elm;unique=803g1a;UNIX.mode=0755; ..\r\n");
 }
 END_TEST
 
@@ -187,12 +194,12 @@ START_TEST(test_mlsx_special_files)
     struct stat st = mkstat(S_IFIFO | 0644, 1, 0, 0, 0, NOW);
     char out[256];
     listfmt_mlsx(out, sizeof(out), "pipe", &st, 0xff, NULL, 0);
-    ck_assert_str_eq(
-        out, "type=OS.unix=fifo;size=0;modify=20231114221320;perm=df;unique=803g1a; pipe\r\n");
+    ck_assert_str_eq(out, "type=OS.unix=fifo;size=0;modify=20231114221320;perm=df;unique=803g1a;"
+                          "UNIX.mode=0644; pipe\r\n");
     st.st_mode = S_IFSOCK | 0755;
     listfmt_mlsx(out, sizeof(out), "s", &st, PERM_DEFAULT, NULL, 0);
-    ck_assert_str_eq(out,
-                     "type=OS.unix=socket;size=0;modify=20231114221320;perm=;unique=803g1a; s\r\n");
+    ck_assert_str_eq(out, "type=OS.unix=socket;size=0;modify=20231114221320;perm=;unique=803g1a;"
+                          "UNIX.mode=0755; s\r\n");
     st.st_mode = S_IFCHR | 0644;
     listfmt_mlsx(out, sizeof(out), "c", &st, PERM_DEFAULT, NULL, 0);
     ck_assert_ptr_nonnull(strstr(out, "type=OS.unix=chr;"));
@@ -208,7 +215,8 @@ START_TEST(test_mlsx_root)
     struct stat st = mkstat(S_IFDIR | 0755, 2, 0, 0, 4096, 1600000000);
     char out[256];
     listfmt_mlsx(out, sizeof(out), "/", &st, 0xff | LISTFMT_ROOT, NULL, 0);
-    ck_assert_str_eq(out, "type=dir;modify=20200913122640;perm=elcmp;unique=803g1a; /\r\n");
+    ck_assert_str_eq(
+        out, "type=dir;modify=20200913122640;perm=elcmp;unique=803g1a;UNIX.mode=0755; /\r\n");
 }
 END_TEST
 
@@ -287,7 +295,7 @@ START_TEST(test_mlsx_fact_selection)
     listfmt_format_facts(f, false, names, sizeof(names));
     ck_assert_str_eq(names, "type;size;unique;");
     listfmt_format_facts(f, true, names, sizeof(names));
-    ck_assert_str_eq(names, "type*;size*;modify;perm;unique*;");
+    ck_assert_str_eq(names, "type*;size*;modify;perm;unique*;UNIX.mode;");
 
     struct stat st = mkstat(S_IFREG | 0644, 1, 0, 0, 42, NOW);
     char out[256];

@@ -113,6 +113,21 @@ class TestLftp(ServerTestCase):
             self.assertEqual(self.srv.read(p), self.readlocal(p))
         self.assertTrue([l for l in self.srv.logs() if " MFMT 20150510" in l])
 
+    def test_mirror_down_keeps_modes(self):
+        """lftp reads modes from MLSD's UNIX.mode fact (it reads MLSD rather than LIST when
+        FEAT offers MLST): without it a script lost its x bits and a private file became
+        world-readable in the copy."""
+        self.srv.write("ex/run.sh", b"#!/bin/sh\necho hi\n")
+        self.srv.write("ex/priv.txt", b"secret")
+        self.srv.write("ex/sub/tool", b"x")
+        modes = {"ex/run.sh": 0o755, "ex/priv.txt": 0o600, "ex/sub/tool": 0o750}
+        for p, m in modes.items():
+            os.chmod(self.srv.local(p), m)
+        self.lftp("mirror ex %s" % self.local("down"))
+        for p, m in modes.items():
+            got = os.stat(self.local("down" + p[2:])).st_mode & 0o777
+            self.assertEqual(got, m, "%s: %o" % (p, got))
+
     def test_ls_and_cls(self):
         self.srv.write("l/one.txt", b"1")
         self.srv.write("l/two words.txt", b"22")

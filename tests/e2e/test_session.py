@@ -411,7 +411,7 @@ class TestCommands(ServerTestCase):
         rest = [f for f in feats if f.upper().startswith("REST")][0]
         self.assertIn("STREAM", rest.upper())
         mlst = [f for f in feats if f.upper().startswith("MLST")][0]
-        for fact in ("type*", "size*", "modify*", "perm*", "unique*"):
+        for fact in ("type*", "size*", "modify*", "perm*", "unique*", "unix.mode*"):
             self.assertIn(fact, mlst.lower())
 
     def test_opts(self):
