@@ -448,6 +448,15 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                     rc = t->err.status;
                 continue;
             }
+            if (t->listing_truncated) {
+                /* What it lists is real, the rest unknown: like a directory that could not
+                 * be listed, it keeps a download mirror from deleting (the message came with
+                 * the listing); an upload mirror cannot know what the server has. */
+                if (unlisted != NULL)
+                    (*unlisted)++;
+                else
+                    rc = FTPC_EXIT_REMOTE;
+            }
             ftpc_mtree one = {0};
             if (ftpc_mirror_parse(t->listing ? t->listing : "", t->listing_len, t->listing_mlsd,
                                   now, &one) < 0) {
@@ -656,7 +665,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         c->failed += (long)unlisted;
         status = worse(status, FTPC_EXIT_REMOTE);
         if (cli->mirror_delete)
-            ftpc_msg(ctx, "ftpc: mirror: nothing deleted: %zu remote %s could not be listed",
+            ftpc_msg(ctx,
+                     "ftpc: mirror: nothing deleted: %zu remote %s could not be listed in full",
                      unlisted, unlisted == 1 ? "directory" : "directories");
     }
     tasks gets = {0};

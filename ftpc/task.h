@@ -45,6 +45,9 @@ typedef struct ftpc_task {
     char *listing; /* malloc'd by the transfer; freed by whoever made the task */
     size_t listing_len;
     bool listing_mlsd;
+    /* The listing ended in a 2xx that says the server cut it short (pure-ftpd: "226 Output
+     * truncated to 10000 matches"): the names past that point are missing from it. */
+    bool listing_truncated;
 
     /* With by_path, messages name the file by remote + name_off: a mirror's tasks, by their
      * path below the tree's root, so that a/x and b/x are told apart. */

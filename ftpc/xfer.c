@@ -169,6 +169,14 @@ static bool listing_failed_in_2xx(const ftpc_xfer *x, const ftp_reply_msg *m)
            strcasestr(m->text, "failed to open directory") != NULL;
 }
 
+/* pure-ftpd lists at most 10000 names by default (its -L) and says so only in the final
+ * reply, "226 Output truncated to 10000 matches": a listing complete in form only, which a
+ * mirror --delete must not take for the directory's contents. */
+static bool listing_cut_short(const ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    return x->t->kind == FTPC_T_LS && strcasestr(m->text, "truncated") != NULL;
+}
+
 static void fail_reply(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
 {
     char q[600];
@@ -494,6 +502,14 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                     "%s: no such directory, or not readable (the server replied %s)", x->verb,
                     ftpc_quote_reply(code, m->text, q, sizeof(q)));
             return;
+        }
+        if (listing_cut_short(x, m)) {
+            char q[600];
+            x->t->listing_truncated = true;
+            ftpc_msg(x->ctx,
+                     "ftpc: listing %s: the server cut it short (it replied %s); the names past "
+                     "that point are missing",
+                     x->t->display, ftpc_quote_reply(code, m->text, q, sizeof(q)));
         }
         x->ctrl_done = true;
         if (xf_is_download(x) && !x->data_eof) {

@@ -276,6 +276,18 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
 class TestPureFtpd(PeerMixin, unittest.TestCase):
     SERVER = "pure-ftpd"
 
+    def test_listing_cut_short_is_reported(self):
+        # pure-ftpd lists at most 10000 names (its -L default) and says so only in its 226:
+        # ftpc names the cut instead of passing a partial listing off as the directory
+        for i in range(10001):
+            fd = os.open(os.path.join(self.srv_dir, "f%05d" % i), os.O_CREAT | os.O_WRONLY)
+            os.fchown(fd, self.uid, self.gid)
+            os.close(fd)
+        r = self.ftpc("ls", self.url(""))
+        self.assertLess(len(r.stdout.splitlines()), 10001)
+        self.assertIn(b"the server cut it short (it replied 226 Output truncated to 10000 "
+                      b"matches)", r.stderr)
+
     def test_ls_leaves_out_dot_entries(self):
         # pure-ftpd's NLST names "." and ".." among the entries: not files, left out
         self.srv_write("a.bin", b"a")

@@ -4,10 +4,14 @@ built ftpd: trees compared byte for byte, a second run transfers nothing, --only
 """
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 import unittest
 
 from ftpd_harness import data_bytes, free_port
-from test_ftpc import FtpcCase
+from scripted_ftp import ScriptedFtp
+from test_ftpc import FTPC_BIN, FtpcCase
 
 SUMMARY = re.compile(rb"mirror: (\d+) files? transferred, (\d+) skipped, (\d+) deleted")
 
@@ -281,6 +285,61 @@ class TestMirrorGet(MirrorCase):
     def test_usage(self):
         self.ftpc("mirror", self.srv.url("src"), rc=2)
         self.ftpc("get", "--delete", self.srv.url("x"), rc=2)
+
+
+class TruncatingFtp(ScriptedFtp):
+    """Lists a directory as pure-ftpd does past its -L limit (10000 names by default): the
+    first names, then "226 Output truncated to N matches"."""
+
+    FEATURES = ("SIZE", "REST STREAM", "MLST type*;size*;")
+    FILES = {"a.txt": b"alpha", "b.txt": b"bravo"}
+
+    def command(self, s, verb, arg):
+        if verb == "MLSD":
+            lines = "".join("type=file;size=%d; %s\r\n" % (len(d), n)
+                            for n, d in sorted(self.FILES.items()))
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(lines.encode())
+            d.close()
+            s.send("226 Output truncated to %d matches" % len(self.FILES))
+        elif verb == "SIZE":
+            data = self.FILES.get(arg.rsplit("/", 1)[-1])
+            s.send("213 %d" % len(data) if data is not None else "550 no")
+        elif verb == "RETR":
+            s.send_download(self.FILES[arg.rsplit("/", 1)[-1]])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestTruncatedListing(unittest.TestCase):
+    def test_mirror_delete_keeps_what_a_cut_listing_left_out(self):
+        """mirror --delete deleted every local file past the server's cut (2000 of 12000
+        against pure-ftpd), though the server still had them."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
+        os.makedirs(out)
+        with open(os.path.join(out, "c.txt"), "wb") as fh:
+            fh.write(b"charlie")  # on the server too, past the cut
+        fake = TruncatingFtp(sessions=4)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--delete", "--no-verify", "mirror",
+                            "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, out],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 5, err)
+        self.assertIn("the server cut it short (it replied 226 Output truncated to 2 matches)",
+                      err)
+        self.assertIn("nothing deleted: 1 remote directory could not be listed in full", err)
+        self.assertEqual(sorted(os.listdir(out)), ["a.txt", "b.txt", "c.txt"])
+        with open(os.path.join(out, "a.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), b"alpha")
 
 
 class TestMirrorPut(MirrorCase):
