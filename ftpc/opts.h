@@ -37,6 +37,9 @@ typedef struct ftpc_opts {
      * Read before each transfer, so the shell's `ascii`/`binary` may flip it between
      * transfers: the next one sends TYPE A or TYPE I as needed. */
     bool ascii;
+    /* Not an option: the shell's earlier job already said that the session's server has no
+     * HASH, which each job (a fresh set of endpoints) would otherwise say again. */
+    bool no_hash_told;
 } ftpc_opts;
 
 /* Defaults: passive, one job, no retries, 1 s back-off, 30 s timeout, auto progress. */

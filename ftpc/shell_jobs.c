@@ -171,6 +171,18 @@ static void *job_thread(void *p)
 
 /* ---- the shell's side ---- */
 
+/* A job has endpoints of its own: "no HASH on this server" said by one is remembered for the
+ * session's server, for the next job. Only once the job's thread is joined. */
+static void keep_no_hash_told(shell *sh, const sh_job *j)
+{
+    if (sh->ep == NULL)
+        return;
+    for (const ftpc_endpoint *ep = j->cli.endpoints; ep != NULL; ep = ep->next)
+        if (ep->warned_no_hash && ep->port == sh->ep->port && strcmp(ep->host, sh->ep->host) == 0 &&
+            strcmp(ep->user, sh->ep->user) == 0)
+            sh->ep->warned_no_hash = true;
+}
+
 static void job_free(sh_job *j)
 {
     if (j == NULL)
@@ -307,6 +319,7 @@ int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *wh
     }
     /* The type is the session's (binary / ascii commands). */
     j->cli.opts.ascii = sh->opts.ascii;
+    j->cli.opts.no_hash_told = sh->ep != NULL && sh->ep->warned_no_hash;
     j->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (background)
         j->msg_fd = memfd_create("ftpc-job", MFD_CLOEXEC);
@@ -343,6 +356,7 @@ int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *wh
                 break;
         }
         join(j);
+        keep_no_hash_told(sh, j);
         int rc = j->status;
         if (j->killed)
             rc = FTPC_EXIT_XFER; /* the transfer said so */
@@ -374,6 +388,7 @@ void sh_jobs_poll(shell *sh)
             continue;
         }
         join(j);
+        keep_no_hash_told(sh, j);
         relay(sh, j, true);
         char line[700];
         if (j->killed)

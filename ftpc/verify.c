@@ -545,6 +545,8 @@ void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo 
     if (!verified && detail != NULL && strcmp(detail, FTPC_NO_HASH) == 0) {
         if (t->ep != NULL && !ftpc_endpoint_warn_once_hash(t->ep))
             return;
+        if (ctx->opts->no_hash_told)
+            return;
         ftpc_msg(ctx, "%s: not verified (%s, so no file from it is)", name, detail);
         return;
     }

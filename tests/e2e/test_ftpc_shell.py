@@ -11,12 +11,15 @@ bounded.
 """
 import os
 import re
+import shutil
 import stat
 import subprocess
+import tempfile
 import time
 import unittest
 
 from ftpd_harness import SANITIZER_MARKERS, data_bytes, wait_for
+from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase
 
 MiB = 1024 * 1024
@@ -368,6 +371,48 @@ class TestShellScript(ShellCase):
         out, err = self.shell("get\nput a b c\nmirror -R\nwait x\nkill\ncd 'open\n", rc=2)
         for n in range(1, 7):
             self.assertRegex(err, r"line %d: " % n)
+
+
+class NoHashFtp(ScriptedFtp):
+    """A server without HASH (as vsftpd, pure-ftpd and pyftpdlib are) serving f.bin."""
+
+    DATA = b"0123456789" * 1000
+
+    def command(self, s, verb, arg):
+        if verb == "PWD":
+            s.send('257 "/" is the current directory')
+        elif verb == "CWD":
+            s.send("250 ok")
+        elif verb == "SIZE":
+            s.send("213 %d" % len(self.DATA))
+        elif verb == "RETR":
+            rest, s.rest = s.rest, 0
+            s.send_download(self.DATA[rest:])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestShellNoHash(unittest.TestCase):
+    def test_no_hash_is_said_once_a_session(self):
+        # each shell transfer is a job of its own; the man page promises the line once
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = NoHashFtp(sessions=8)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "ftp://u:p@127.0.0.1:%d/" % fake.port],
+                           input=b"get f.bin a\nget f.bin b\nget -b f.bin c\nwait\nget f.bin d\n",
+                           cwd=tmp, capture_output=True, timeout=60,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(err.count("not verified (the server offers no HASH"), 1, err)
+        for n in "abcd":
+            with open(os.path.join(tmp, n), "rb") as fh:
+                self.assertEqual(fh.read(), NoHashFtp.DATA)
 
 
 class TestShellTerminal(ShellCase):
