@@ -56,7 +56,9 @@ void users_free(ftpd_users *users)
         free(users->v[i].home);
     }
     free(users->v);
+    free(users->by_name);
     users->v = NULL;
+    users->by_name = NULL;
     users->n = 0;
 }
 
@@ -68,10 +70,34 @@ bool users_is_anonymous_name(const char *name)
 
 const ftpd_user *users_find(const ftpd_users *users, const char *name)
 {
-    for (size_t i = 0; i < users->n; i++)
-        if (strcmp(users->v[i].name, name) == 0)
-            return &users->v[i];
+    if (!users->by_name) {
+        for (size_t i = 0; i < users->n; i++)
+            if (strcmp(users->v[i].name, name) == 0)
+                return &users->v[i];
+        return NULL;
+    }
+    size_t lo = 0, hi = users->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(users->by_name[mid]->name, name);
+        if (c == 0)
+            return users->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
+}
+
+/* By name, then by place in v: the file's order among accounts of one name. */
+static int by_name_then_line(const void *a, const void *b)
+{
+    const ftpd_user *ua = *(const ftpd_user *const *)a, *ub = *(const ftpd_user *const *)b;
+    int c = strcmp(ua->name, ub->name);
+    if (c != 0)
+        return c;
+    return (ua > ub) - (ua < ub);
 }
 
 __attribute__((format(printf, 5, 6))) static int
@@ -260,9 +286,39 @@ static int parse_line(char *s, const char *path, size_t lineno, const char *file
     return 0;
 }
 
+/* Sorts the accounts by name into users->by_name, where a name given twice lies next to
+ * itself. The one to report is the repeat that comes first in the file, as a reader going
+ * down the file would meet it. Returns 0, or -1 with the error in err. */
+static int index_by_name(ftpd_users *users, const size_t *line_of, const char *path, char *err,
+                         size_t err_size)
+{
+    users->by_name = malloc(users->n * sizeof *users->by_name);
+    if (!users->by_name)
+        return load_error(err, err_size, path, 0, "out of memory");
+    for (size_t i = 0; i < users->n; i++)
+        users->by_name[i] = &users->v[i];
+    qsort(users->by_name, users->n, sizeof *users->by_name, by_name_then_line);
+    const ftpd_user *first = NULL, *repeat = NULL;
+    for (size_t i = 1; i < users->n; i++) {
+        const ftpd_user *a = users->by_name[i - 1], *b = users->by_name[i];
+        if (strcmp(a->name, b->name) == 0 && (!repeat || b < repeat)) {
+            first = a;
+            repeat = b;
+        }
+    }
+    if (!repeat)
+        return 0;
+    /* first is the name's first line in the file: a line of it between first and repeat
+     * would be an earlier repeat. */
+    return load_error(err, err_size, path, line_of[repeat - users->v],
+                      "duplicate user '%s' (first on line %zu)", repeat->name,
+                      line_of[first - users->v]);
+}
+
 int users_load(const char *path, ftpd_users *users, char *err, size_t err_size)
 {
     users->v = NULL;
+    users->by_name = NULL;
     users->n = 0;
     FILE *f = fopen(path, "re");
     if (!f)
@@ -300,15 +356,7 @@ int users_load(const char *path, ftpd_users *users, char *err, size_t err_size)
             rc = -1;
             break;
         }
-        for (size_t i = 0; i < users->n; i++) {
-            if (strcmp(users->v[i].name, u.name) == 0) {
-                load_error(err, err_size, path, lineno, "duplicate user '%s' (first on line %zu)",
-                           u.name, first_line[i]);
-                rc = -1;
-                break;
-            }
-        }
-        if (rc == 0 && users->n == cap) {
+        if (users->n == cap) {
             size_t ncap = cap ? cap * 2 : 8;
             ftpd_user *nv = realloc(users->v, ncap * sizeof(*nv));
             size_t *nl = nv ? realloc(first_line, ncap * sizeof(*nl)) : NULL;
@@ -334,6 +382,10 @@ int users_load(const char *path, ftpd_users *users, char *err, size_t err_size)
     }
     if (rc == 0 && ferror(f))
         rc = load_error(err, err_size, path, 0, "read error");
+    /* Every account read so far lies above the line of any error that stopped the reading,
+     * so a duplicate among them is the first thing wrong with the file. */
+    if (users->n > 0 && index_by_name(users, first_line, path, err, err_size) != 0)
+        rc = -1;
     free(line);
     free(first_line);
     fclose(f);

@@ -140,6 +140,20 @@ typedef struct bad_case {
 
 static const bad_case bad_cases[] = {
     {"alice:%H:home1:elrx\n", "1: user 'alice': bad permissions 'elrx'"},
+    /* Duplicates: the first repeat down the file is named, with its name's first line,
+     * wherever the two lie and however the names sort. */
+    {"alice:%H:home1\nalice:%H:home1\n", "2: duplicate user 'alice' (first on line 1)"},
+    {"zed:%H:home1\nbob:%H:home1\ncarol:%H:home1\nzed:%H:home1\n",
+     "4: duplicate user 'zed' (first on line 1)"},
+    {"zed:%H:home1\namy:%H:home1\nzed:%H:home1\namy:%H:home1\n",
+     "3: duplicate user 'zed' (first on line 1)"},
+    {"amy:%H:home1\nzed:%H:home1\nzed:%H:home1\namy:%H:home1\n",
+     "3: duplicate user 'zed' (first on line 2)"},
+    {"bob:%H:home1\nx:%H:home1\nbob:%H:home1\nbob:%H:home1\n",
+     "3: duplicate user 'bob' (first on line 1)"},
+    {"bob:%H:home1\nbob:%H:home1\nbad:%H:home1:elrx\n",
+     "2: duplicate user 'bob' (first on line 1)"},
+    {"bob:%H:home1\nbad:%H:home1:elrx\nbob:%H:home1\n", "2: user 'bad': bad permissions"},
     {"alice:%H:home1:\n", "1: user 'alice': empty permissions"},
     {"# c\nalice:%H:home1\nbob:%H:home1\nalice:%H:home1:elr\n",
      "4: duplicate user 'alice' (first on line 2)"},
@@ -171,7 +185,7 @@ static const bad_case bad_cases[] = {
 START_TEST(test_parse_bad)
 {
     const bad_case *bc = &bad_cases[_i];
-    ftpd_users u = {(ftpd_user *)1, 99};
+    ftpd_users u = {(ftpd_user *)1, 99, (const ftpd_user **)1};
     char err[512] = "";
     ck_assert_int_eq(load_text(bc->text, &u, err, sizeof(err)), -1);
     char want[PATH_MAX + 600];
@@ -179,6 +193,7 @@ START_TEST(test_parse_bad)
     ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "got '%s', want prefix '%s'", err, want);
     ck_assert_uint_eq(u.n, 0);
     ck_assert_ptr_null(u.v);
+    ck_assert_ptr_null(u.by_name);
 }
 END_TEST
 
@@ -230,6 +245,46 @@ START_TEST(test_whole_hashes_accepted)
         ck_assert_msg(users_check_password(u.v[0].hash, "pw"), "%s", hashes[i]);
         users_free(&u);
     }
+}
+END_TEST
+
+/* Many accounts, names differing in case and in length: each is found, and nothing else,
+ * and one repeat at the very end is still seen. */
+START_TEST(test_many_accounts)
+{
+    enum { N = 3000 };
+    FILE *f = fopen(users_path, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = N - 1; i >= 0; i--)
+        fprintf(f, "%s%d:%s:home1\n", i % 2 ? "U" : "u", i, hash_secret);
+    fclose(f);
+    ftpd_users u;
+    char err[512] = "";
+    ck_assert_msg(users_load(users_path, &u, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_eq(u.n, N);
+    for (int i = 0; i < N; i++) {
+        char name[32], other[32];
+        snprintf(name, sizeof(name), "%s%d", i % 2 ? "U" : "u", i);
+        snprintf(other, sizeof(other), "%s%d", i % 2 ? "u" : "U", i);
+        const ftpd_user *found = users_find(&u, name);
+        ck_assert_ptr_nonnull(found);
+        ck_assert_str_eq(found->name, name);
+        ck_assert_ptr_eq(found, &u.v[N - 1 - i]);
+        ck_assert_ptr_null(users_find(&u, other));
+    }
+    ck_assert_ptr_null(users_find(&u, ""));
+    ck_assert_ptr_null(users_find(&u, "u30000"));
+    users_free(&u);
+
+    f = fopen(users_path, "a");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "u1234:%s:home1\n", hash_secret);
+    fclose(f);
+    ck_assert_int_eq(users_load(users_path, &u, err, sizeof(err)), -1);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof(want), "%s:%d: duplicate user 'u1234' (first on line %d)", users_path,
+             N + 1, N - 1234);
+    ck_assert_str_eq(err, want);
 }
 END_TEST
 
@@ -334,6 +389,7 @@ static Suite *users_suite(void)
     tcase_add_loop_test(tc, test_parse_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_missing_home_loads_as_written);
+    tcase_add_test(tc, test_many_accounts);
     tcase_add_test(tc, test_des_hash_accepted);
     tcase_add_test(tc, test_whole_hashes_accepted);
     suite_add_tcase(s, tc);
