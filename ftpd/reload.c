@@ -33,6 +33,30 @@ static size_t sessions_on_old_rights(const server *srv, const ftpd_users *fresh)
     return n;
 }
 
+/* Walks the two tables side by side in name order: this runs on the loop, and a table of
+ * 300,000 accounts looked up name by name held the loop a tenth of a second. */
+static void count_changes(const ftpd_users *then, const ftpd_users *now, size_t *added,
+                          size_t *removed, size_t *changed)
+{
+    size_t i = 0, k = 0;
+    while (i < then->n || k < now->n) {
+        int c = i == then->n  ? 1
+                : k == now->n ? -1
+                              : strcmp(then->by_name[i]->name, now->by_name[k]->name);
+        if (c < 0) {
+            (*removed)++;
+            i++;
+        } else if (c > 0) {
+            (*added)++;
+            k++;
+        } else {
+            *changed += !same_account(then->by_name[i], now->by_name[k]);
+            i++;
+            k++;
+        }
+    }
+}
+
 typedef struct reload_job {
     server *srv;
     reload_loaded_fn loaded;
@@ -64,13 +88,7 @@ static void apply(reload_job *j)
         return;
     }
     size_t added = 0, removed = 0, changed = 0;
-    for (size_t i = 0; i < j->fresh.n; i++) {
-        const ftpd_user *old = users_find(users, j->fresh.v[i].name);
-        added += old == NULL;
-        changed += old != NULL && !same_account(old, &j->fresh.v[i]);
-    }
-    for (size_t i = 0; i < users->n; i++)
-        removed += users_find(&j->fresh, users->v[i].name) == NULL;
+    count_changes(users, &j->fresh, &added, &removed, &changed);
     size_t on_old = sessions_on_old_rights(srv, &j->fresh);
 
     /* Nothing else points into the table: sessions keep names, not entries, and password

@@ -82,6 +82,21 @@ class TestUsersReload(ServerTestCase):
         self.assertEqual(self.login_code("bob", "bobpw"), 230)
         self.assertEqual(retr(new, "f.bin"), data)
 
+    def test_counts_of_a_reload_interleaved_by_name(self):
+        # names that sort between, before and after the old ones, the file's order not theirs
+        h = hash_password("pw")
+        self.rewrite_users("".join(users_line(self.srv, n, "pw", "elr", h)
+                                   for n in ("g", "c", "alice", "e", "a")))
+        self.hangup()
+        self.assertLogged(r"5 accounts \(4 added, 0 removed, 1 changed\)")
+        self.rewrite_users("".join(users_line(self.srv, n, "pw", p, h)
+                                   for n, p in (("h", "elr"), ("e", "elr"), ("c", "elrw"),
+                                                ("b", "elr"), ("alice", "elr"))))
+        self.hangup()
+        self.assertLogged(r"5 accounts \(2 added, 2 removed, 1 changed\)")
+        self.assertEqual(self.login_code("h", "pw"), 230)
+        self.assertEqual(self.login_code("g", "pw"), 530)
+
     def test_a_users_file_that_does_not_load_changes_nothing(self):
         self.rewrite_users(users_line(self.srv, "alice", "alicepw", "elr") + "bob:no-home\n")
         self.hangup()
