@@ -39,6 +39,15 @@ static void login_ok(session *s, const ftpd_user *user, const char *root, unsign
     if (vfs_open_root(&s->vfs, root) < 0) {
         int err = errno;
         log_error("[%lu] cannot open home %s: %s", s->id, root, strerror(err));
+        if (err == EMFILE || err == ENFILE || err == ENOMEM) {
+            /* The server is short of descriptors (each logged-in session holds its home
+             * open), not the account of a right: a 530 would send the client back to its
+             * user for a password, where 421 tells it to come again later. */
+            session_reply(s, FTP_SERVICE_UNAVAILABLE,
+                          "Server out of resources (%s); try again later.", strerror(err));
+            session_close_after_flush(s);
+            return;
+        }
         session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect: home directory unavailable.");
         return;
     }

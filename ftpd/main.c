@@ -48,13 +48,34 @@ static int drop_privileges(const char *name)
 }
 
 /* Thousands of sessions need thousands of descriptors. */
-static void raise_fd_limit(void)
+/* Descriptors a logged-in session holds while idle: its connection and its home. */
+#define FDS_PER_IDLE_SESSION 2
+/* ...and those of the server itself: listeners, the loop, the workers' wake-ups, logs. */
+#define FDS_OF_THE_SERVER 32
+
+/* Raises the soft limit on descriptors to the hard one, and says when even that leaves no
+ * room for --max-sessions: past it, logins are refused (421) while the limit promised more. */
+static void raise_fd_limit(const ftpd_config *cfg)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    unsigned long long need =
+        (unsigned long long)cfg->max_sessions * FDS_PER_IDLE_SESSION + FDS_OF_THE_SERVER;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        log_warn("max-sessions %d needs about %llu open files (%d a logged-in session, more "
+                 "while it transfers), but this process may open %llu: logins past about "
+                 "%llu sessions will be refused. Raise the limit (ulimit -n, LimitNOFILE=) or "
+                 "lower --max-sessions.",
+                 cfg->max_sessions, need, FDS_PER_IDLE_SESSION, (unsigned long long)rl.rlim_cur,
+                 rl.rlim_cur > FDS_OF_THE_SERVER
+                     ? (unsigned long long)(rl.rlim_cur - FDS_OF_THE_SERVER) / FDS_PER_IDLE_SESSION
+                     : 0);
 }
 
 /* Tried once, as the user the server runs as: an unprivileged process may pick only the
@@ -172,7 +193,7 @@ int main(int argc, char **argv)
         return status;
     }
 
-    raise_fd_limit();
+    raise_fd_limit(&cfg);
     signal(SIGPIPE, SIG_IGN);
     /* Signals arrive through a signalfd on the loop; blocking them first keeps them away
      * from the worker threads too. */

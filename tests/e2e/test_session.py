@@ -15,8 +15,8 @@ import threading
 import time
 import unittest
 
-from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, Control, ServerTestCase, hash_password,
-                          reply, retr, stor, wait_for)
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, Control, FtpdServer, ServerTestCase,
+                          hash_password, reply, retr, stor, wait_for)
 
 FAST_FAIL = ["--login-failure-delay", "50"]
 
@@ -240,6 +240,50 @@ class TestLogin(ServerTestCase):
         f = srv.ftp("ftp", "ftppass")
         f.quit()
         self.assertNotIn("cannot log in", srv.log_text())
+
+
+class TestOutOfDescriptors(ServerTestCase):
+    """Each logged-in session holds its home open: a server at its descriptor limit cannot
+    log one more in, and says so as a passing shortage (421), not as a wrong login (530)."""
+
+    FD_LIMIT = 64
+
+    def setUp(self):
+        self.srv = FtpdServer(users=[])
+        plain = self.srv.command_line
+        self.srv.command_line = lambda: (["prlimit", "--nofile=%d:%d" % ((self.FD_LIMIT,) * 2),
+                                          "--"] + plain())
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+
+    def free_fds(self):
+        return self.FD_LIMIT - len(os.listdir("/proc/%d/fd" % self.srv.proc.pid))
+
+    def test_a_login_past_the_limit_gets_421_and_the_next_one_after_a_close_succeeds(self):
+        # said at the start, where it can be mended
+        self.assertLogged(r"WARN max-sessions 2000 needs about 4032 open files .* this process "
+                          r"may open 64: logins past about 16 sessions will be refused")
+        sessions = []
+        while self.free_fds() >= 3:  # room for a session (2) and one more accept
+            c = self.srv.control()
+            c.login("anonymous", "guest@example.org")
+            sessions.append(c)
+        self.assertGreater(len(sessions), 5)
+        if self.free_fds() == 2:  # a passive listener takes one, so the login finds none
+            sessions[0].pasv()
+        c = self.srv.control()
+        c.cmd("USER anonymous")
+        code, text = c.cmd("PASS guest@example.org")
+        self.assertEqual(code, 421, text)
+        self.assertIn("try again later", text)
+        self.assertTrue(c.closed(5))
+        self.assertLogged(r"cannot open home .*: Too many open files")
+        self.assertCode(sessions[-1].cmd("NOOP"), 200)
+        sessions.pop().close()
+        wait_for(lambda: self.free_fds() >= 2, 5)
+        c = self.srv.control()
+        c.login("anonymous", "guest@example.org")
+        self.assertCode(c.cmd("PWD"), 257)
 
 
 class TestHomeAccess(ServerTestCase):
