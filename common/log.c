@@ -11,6 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
+#include "termsize.h"
+
 log_level_t log_level = LOG_INFO;
 
 /* Lines up to PIPE_BUF bytes are written atomically to a pipe, so lines from the worker
@@ -53,17 +56,41 @@ static void write_all(const char *p, size_t len)
     }
 }
 
+/* The screen rows the block takes now. Its lines were narrower than the terminal when they
+ * were drawn, but a window made narrower since rewraps them (most terminals do: VTE, Konsole,
+ * kitty, iTerm2, Windows Terminal, tmux), and a line wider than a tiny terminal wrapped as it
+ * was written: counting one row a line would leave the top of the old block on the screen. */
+static int footer_rows(void)
+{
+    size_t cols = (size_t)term_size_of(STDERR_FILENO).cols;
+    size_t rows = 0, cells = 0;
+    for (const char *p = footer; p < footer + footer_len;) {
+        if (*p == '\n') {
+            rows += cells > cols ? (cells + cols - 1) / cols : 1;
+            cells = 0;
+            p++;
+            continue;
+        }
+        size_t len;
+        cells += progress_char_cells(p, &len);
+        p += len > 0 ? len : 1;
+    }
+    rows += cells > cols ? (cells + cols - 1) / cols : 1;
+    return rows > (size_t)footer_lines ? (int)rows : footer_lines;
+}
+
 /* The sequence that takes the block off the screen: the cursor sits at the end of its last
- * line, so it goes to the start of the first and clears to the end of the screen. */
+ * row, so it goes to the start of the first and clears to the end of the screen. */
 static size_t erase_footer(char *out, size_t size)
 {
     int n;
-    if (footer_lines <= 0)
+    int rows = footer_lines > 0 ? footer_rows() : 0;
+    if (rows <= 0)
         n = snprintf(out, size, "%s", "");
-    else if (footer_lines == 1)
+    else if (rows == 1)
         n = snprintf(out, size, "\r\033[J");
     else
-        n = snprintf(out, size, "\r\033[%dA\033[J", footer_lines - 1);
+        n = snprintf(out, size, "\r\033[%dA\033[J", rows - 1);
     return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 

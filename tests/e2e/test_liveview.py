@@ -108,6 +108,73 @@ class TestLiveViewAuto(ServerTestCase):
         self.assertIn("progress: expected auto, on or off, got 'sometimes'", r.stderr)
 
 
+class ReflowingTerminal:
+    """The little of a terminal the view needs, as most terminals behave (VTE, Konsole, kitty,
+    tmux): text autowraps at the width, and a narrower window rewraps every line, the cursor
+    keeping its place in the text. Lines are kept whole (logical); rows are cut at display."""
+
+    def __init__(self, cols):
+        self.cols = cols
+        self.lines = [""]
+        self.y = 0  # logical line
+        self.x = 0  # offset in it
+        self.pending = False  # the last column was written: the next character wraps
+
+    def _rows(self, line):
+        return max(1, -(-len(line) // self.cols))
+
+    def _row_col(self):
+        if self.pending:
+            return self.x // self.cols - 1, self.cols - 1
+        return self.x // self.cols, self.x % self.cols
+
+    def resize(self, cols):
+        self.cols = cols
+        line = self.lines[self.y]
+        self.pending = self.x == len(line) and self.x > 0 and self.x % cols == 0
+
+    def feed(self, text):
+        i = 0
+        while i < len(text):
+            ch = text[i]
+            if ch == "\x1b":
+                m = re.match(r"\x1b\[(\d*)([A-Za-z])", text[i:])
+                assert m, repr(text[i:i + 10])
+                n = int(m.group(1) or 1)
+                if m.group(2) == "A":
+                    row, col = self._row_col()
+                    for _ in range(n):
+                        if row > 0:
+                            row -= 1
+                        elif self.y > 0:
+                            self.y -= 1
+                            row = self._rows(self.lines[self.y]) - 1
+                    self.x, self.pending = row * self.cols + col, False
+                elif m.group(2) == "J":
+                    self.lines[self.y] = self.lines[self.y][:self.x]
+                    del self.lines[self.y + 1:]
+                i += m.end()
+                continue
+            if ch == "\r":
+                row, _ = self._row_col()
+                self.x, self.pending = row * self.cols, False
+            elif ch == "\n":
+                self.y += 1
+                if self.y == len(self.lines):
+                    self.lines.append("")
+                self.x, self.pending = 0, False
+            else:
+                line = self.lines[self.y].ljust(self.x)
+                self.lines[self.y] = line[:self.x] + ch + line[self.x + 1:]
+                self.x += 1
+                self.pending = self.x % self.cols == 0
+            i += 1
+
+    def screen(self):
+        return [line[r * self.cols:(r + 1) * self.cols]
+                for line in self.lines for r in range(self._rows(line))]
+
+
 class TestLiveViewTerminal(unittest.TestCase):
     """Default settings with standard error on a pseudo-terminal: the view draws itself, in
     the terminal's width."""
@@ -194,6 +261,63 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertLessEqual(len(line), 31, line)
             self.assertRegex(line.rstrip(), r"RETR( +\d+%)?$")
         self.assertEqual(proc.returncode, 0, text[-2000:])
+
+    def test_a_narrower_window_leaves_no_old_lines(self):
+        # The block is drawn 80 columns wide, then the window narrows to 40: the terminal
+        # rewraps the old lines onto twice the rows, and the next frame must take all of
+        # them away, not only as many rows as the block had lines.
+        pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
+        self.addCleanup(shutil.rmtree, pub, True)
+        os.chmod(pub, 0o755)
+        with open(os.path.join(pub, "big.bin"), "wb") as fh:
+            fh.truncate(BIG)
+        os.chmod(os.path.join(pub, "big.bin"), 0o644)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 80, 0, 0))
+        cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
+        if run_as_user():
+            cmd += ["--user", run_as_user()]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                cwd=pub)
+        os.close(slave)
+        term = ReflowingTerminal(80)
+        socks = []
+        try:
+            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
+            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
+            self.assertTrue(m, out[-2000:])
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", int(m.group(1)), timeout=10)
+            socks.append(f)
+            f.login()
+            f.voidcmd("TYPE I")
+            socks.append(f.transfercmd("RETR big.bin"))  # read no further: the line stays up
+            out += read_pty(master, 10, done=lambda d: re.search(rb"RETR .{40}.*\n?.*ftpd: 1 "
+                                                                 rb"session, 1 transfer \(in", d))
+            term.feed(out.decode())
+            wide = [row for row in term.screen() if "anonymous RETR" in row]
+            self.assertEqual(len(wide), 1, "\n".join(term.screen()))
+            self.assertGreater(len(wide[0].rstrip()), 60, wide)
+
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 40, 0, 0))
+            term.resize(40)
+            # the first frame drawn 40 wide: its total line has no room for the rates
+            out = read_pty(master, 10, done=lambda d: re.search(rb"ftpd: 1 session, 1 "
+                                                                rb"transfer(?! \()", d))
+            term.feed(out.decode())
+            screen = term.screen()
+            self.assertEqual(len([r for r in screen if "anonymous RETR" in r]), 1,
+                             "\n".join(screen))
+            self.assertEqual(len([r for r in screen if "session" in r]), 1, "\n".join(screen))
+            self.assertRegex(screen[-1], r"^ftpd: 1 session, 1 transfer")
+        finally:
+            for s in socks:
+                s.close()
+            proc.terminate()
+            proc.wait(10)
+            read_pty(master, 5)
+            os.close(master)
+        self.assertEqual(proc.returncode, 0)
 
 
 if __name__ == "__main__":
