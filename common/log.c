@@ -56,61 +56,120 @@ static void write_all(const char *p, size_t len)
     }
 }
 
+static size_t cells_of(const char *s, size_t n)
+{
+    size_t cells = 0, len;
+    for (const char *p = s; p < s + n; p += len)
+        cells += progress_char_cells(p, &len);
+    return cells;
+}
+
+/* The rows a line of `cells` takes on a terminal `cols` wide. */
+static size_t rows_of(size_t cells, size_t cols)
+{
+    return cells > cols ? (cells + cols - 1) / cols : 1;
+}
+
 /* The screen rows the block takes now. Its lines were narrower than the terminal when they
  * were drawn, but a window made narrower since rewraps them (most terminals do: VTE, Konsole,
  * kitty, iTerm2, Windows Terminal, tmux), and a line wider than a tiny terminal wrapped as it
  * was written: counting one row a line would leave the top of the old block on the screen. */
-static int footer_rows(void)
+static size_t footer_rows(size_t cols)
 {
-    size_t cols = (size_t)term_size_of(STDERR_FILENO).cols;
-    size_t rows = 0, cells = 0;
-    for (const char *p = footer; p < footer + footer_len;) {
-        if (*p == '\n') {
-            rows += cells > cols ? (cells + cols - 1) / cols : 1;
-            cells = 0;
-            p++;
-            continue;
-        }
-        size_t len;
-        cells += progress_char_cells(p, &len);
-        p += len > 0 ? len : 1;
+    size_t rows = 0;
+    for (const char *p = footer, *end = footer + footer_len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        rows += rows_of(cells_of(p, (size_t)(stop - p)), cols);
+        p = nl ? nl + 1 : end;
     }
-    rows += cells > cols ? (cells + cols - 1) / cols : 1;
-    return rows > (size_t)footer_lines ? (int)rows : footer_lines;
+    return rows > (size_t)footer_lines ? rows : (size_t)footer_lines;
 }
 
-/* The sequence that takes the block off the screen: the cursor sits at the end of its last
- * row, so it goes to the start of the first and clears to the end of the screen. */
-static size_t erase_footer(char *out, size_t size)
-{
-    int n;
-    int rows = footer_lines > 0 ? footer_rows() : 0;
-    if (rows <= 0)
-        n = snprintf(out, size, "%s", "");
-    else if (rows == 1)
-        n = snprintf(out, size, "\r\033[J");
-    else
-        n = snprintf(out, size, "\r\033[%dA\033[J", rows - 1);
-    return n > 0 && (size_t)n < size ? (size_t)n : 0;
-}
+/* Where a frame goes: one buffer, so the terminal never shows half of it, or straight to
+ * standard error piece by piece when there was no memory for the buffer. */
+typedef struct frame {
+    char *p;
+    size_t len, size;
+} frame;
 
-/* A log line written above the block: erase, the line, the block again, in one write. */
-static void write_framed(const char *line, size_t len)
+static void frame_add(frame *f, const char *s, size_t n)
 {
-    char erase[32];
-    size_t n = erase_footer(erase, sizeof(erase));
-    char *frame = malloc(n + len + footer_len);
-    if (frame == NULL) {
-        write_all(erase, n);
-        write_all(line, len);
-        write_all(footer, footer_len);
+    if (f->p == NULL) {
+        write_all(s, n);
         return;
     }
-    memcpy(frame, erase, n);
-    memcpy(frame + n, line, len);
-    memcpy(frame + n + len, footer, footer_len);
-    write_all(frame, n + len + footer_len);
-    free(frame);
+    if (n > f->size - f->len)
+        n = f->size - f->len; /* cannot happen: draw_frame counted every byte */
+    memcpy(f->p + f->len, s, n);
+    f->len += n;
+}
+
+static void frame_str(frame *f, const char *s)
+{
+    frame_add(f, s, strlen(s));
+}
+
+/* A line of the frame over whatever was drawn there. Nothing is cleared ahead of the text:
+ * a terminal may take "clear to the end of the screen" from its top-left corner for a clear
+ * screen and keep a copy of the block in its history (tmux), which after a window made
+ * shorter left one for every frame. So the text goes over the old, then the rest of its last
+ * row is cleared, or with the last line of the frame everything below; except when the text
+ * ends on the right margin, where a clear would take its last character too (the last line's
+ * clear then comes first). */
+static void frame_line(frame *f, const char *s, size_t n, size_t cols, bool last)
+{
+    size_t cells = cells_of(s, n);
+    bool fills_row = cells > 0 && cells % cols == 0;
+    if (last && fills_row)
+        frame_str(f, "\033[J");
+    frame_add(f, s, n);
+    if (!fills_row)
+        frame_str(f, last ? "\033[J" : "\033[K");
+    if (!last)
+        frame_str(f, "\n");
+}
+
+/* Draws over the block on the screen: log_line (with its newline; NULL for none) above the
+ * block in `footer` now. The cursor ends at the end of the block's last row. */
+static void draw_frame(size_t old_rows, const char *log_line, size_t log_len, size_t cols)
+{
+    frame f = {0};
+    f.size = 32 + log_len + footer_len + 4 * ((size_t)footer_lines + 2);
+    f.p = malloc(f.size);
+    char up[32] = "";
+    if (old_rows > 1)
+        snprintf(up, sizeof up, "\r\033[%zuA", old_rows - 1);
+    else if (old_rows == 1)
+        snprintf(up, sizeof up, "\r");
+    frame_str(&f, up);
+    bool block = footer_lines > 0;
+    if (log_line != NULL)
+        frame_line(&f, log_line, log_len - 1, cols, !block);
+    if (!block && log_line == NULL)
+        frame_str(&f, "\033[J"); /* the block taken away */
+    for (const char *p = footer, *end = footer + footer_len; block && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        frame_line(&f, p, (size_t)(stop - p), cols, nl == NULL);
+        p = nl ? nl + 1 : end;
+    }
+    if (f.p != NULL) {
+        write_all(f.p, f.len);
+        free(f.p);
+    }
+}
+
+static size_t terminal_cols(void)
+{
+    return (size_t)term_size_of(STDERR_FILENO).cols;
+}
+
+/* A log line written above the block: over the block, the line, the block again. */
+static void write_framed(const char *line, size_t len)
+{
+    size_t cols = terminal_cols();
+    draw_frame(footer_rows(cols), line, len, cols);
 }
 
 __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, const char *fmt,
@@ -169,26 +228,14 @@ void log_footer_set(const char *text, int lines)
     }
     if (copy == NULL)
         lines = 0;
-    char erase[32];
-    size_t n = erase_footer(erase, sizeof(erase));
+    size_t cols = terminal_cols();
+    size_t old_rows = footer_lines > 0 ? footer_rows(cols) : 0;
     free(footer);
     footer = copy;
     footer_len = len;
     footer_lines = lines;
-    /* One write per frame, so the terminal never shows a half-drawn block. */
-    size_t total = n + footer_len;
-    char *frame = malloc(total + 1);
-    if (frame != NULL) {
-        memcpy(frame, erase, n);
-        if (footer_len > 0)
-            memcpy(frame + n, footer, footer_len);
-        write_all(frame, total);
-        free(frame);
-    } else {
-        write_all(erase, n);
-        if (footer_len > 0)
-            write_all(footer, footer_len);
-    }
+    if (old_rows > 0 || footer_lines > 0)
+        draw_frame(old_rows, NULL, 0, cols);
     pthread_mutex_unlock(&footer_mu);
 }
 

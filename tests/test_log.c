@@ -159,26 +159,57 @@ static void footer_steps(void)
     log_warn("plain");
 }
 
-/* The live view's block stays below the log: a log line erases it (cursor up to its first
- * line, clear to the end), is written, and the block follows it again. */
+/* The live view's block stays below the log: a log line goes up to the block's first row,
+ * is written over it (the rest of its row cleared), and the block follows it again, its last
+ * line clearing everything below. Nothing is cleared from the block's top ahead of the text
+ * (a terminal may keep what is cleared from the top-left corner in its history). */
 START_TEST(test_footer_stays_below_log_lines)
 {
     capture(footer_steps);
     const char *p = captured;
-    ck_assert_int_eq(strncmp(p, "view A\nview B", 13), 0);
-    p += 13;
-    ck_assert_int_eq(strncmp(p, "\r\033[1A\033[J", 8), 0);
-    p = strstr(p, "WARN between\n");
+    const char *first = "view A\033[K\nview B\033[J\r\033[1A";
+    ck_assert_int_eq(strncmp(p, first, strlen(first)), 0);
+    p = strstr(p, "WARN between\033[K\n");
     ck_assert_ptr_nonnull(p);
-    p += strlen("WARN between\n");
-    ck_assert_int_eq(strncmp(p, "view A\nview B\r\033[1A\033[Jview C", 27), 0);
-    p = strstr(p, "WARN after\nview C\r\033[J");
+    p += strlen("WARN between\033[K\n");
+    const char *redrawn = "view A\033[K\nview B\033[J\r\033[1Aview C\033[J\r";
+    ck_assert_int_eq(strncmp(p, redrawn, strlen(redrawn)), 0);
+    p = strstr(p, "WARN after\033[K\nview C\033[J\r\033[J");
     ck_assert_ptr_nonnull(p);
     /* the block is gone: the last line comes alone */
     p = strstr(p, "\r\033[J") + 4;
     ck_assert_ptr_nonnull(strstr(p, "WARN plain\n"));
     ck_assert_ptr_null(strstr(p, "view"));
     ck_assert_ptr_null(strstr(p, "\033"));
+}
+END_TEST
+
+static void narrow_steps(void)
+{
+    /* 12 columns: the first line takes two rows, the last fills its row to the margin */
+    log_footer_set("0123456789abcdefghij\nxy\n0123456789ab", 3);
+    log_warn("w");
+    log_footer_set(NULL, 0);
+}
+
+/* A line wider than the terminal takes a row per width, and the block is gone only when the
+ * cursor goes up all of them; a line that ends on the right margin is not followed by a
+ * clear, which would take its last character. */
+START_TEST(test_footer_counts_rows_not_lines)
+{
+    setenv("COLUMNS", "12", 1);
+    capture(narrow_steps);
+    unsetenv("COLUMNS");
+    const char *block = "0123456789abcdefghij\033[K\nxy\033[K\n\033[J0123456789ab";
+    ck_assert_int_eq(strncmp(captured, block, strlen(block)), 0);
+    const char *p = captured + strlen(block);
+    ck_assert_int_eq(strncmp(p, "\r\033[3A", 5), 0);
+    p = strstr(p, "WARN w\033[K\n");
+    ck_assert_ptr_nonnull(p);
+    p += strlen("WARN w\033[K\n");
+    ck_assert_int_eq(strncmp(p, block, strlen(block)), 0);
+    p += strlen(block);
+    ck_assert_str_eq(p, "\r\033[3A\033[J");
 }
 END_TEST
 
@@ -191,6 +222,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_long_message_is_one_bounded_line);
     tcase_add_test(tc, test_errno_kept_and_parse_level);
     tcase_add_test(tc, test_footer_stays_below_log_lines);
+    tcase_add_test(tc, test_footer_counts_rows_not_lines);
     suite_add_tcase(s, tc);
     return s;
 }

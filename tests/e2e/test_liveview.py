@@ -48,8 +48,10 @@ class TestLiveViewOn(ServerTestCase):
         recv_all(ds)
         ds.close()
         self.assertEqual(c.reply(timeout=10)[0], 226)
-        # the log line comes above the block: the block is erased first, then drawn again
-        ok = self.srv.wait_log(r"\x1b\[J[^\n]*RETR /big\.bin ok", timeout=5)
+        # the log line comes above the block: drawn over the block's first row, the rest of
+        # its row cleared, then the block again
+        ok = self.srv.wait_log(r"\r(?:\x1b\[\d+A)?[^\x1b]*RETR /big\.bin ok[^\x1b]*\x1b\[K$",
+                               timeout=5)
         self.assertTrue(ok, self.srv.log_text()[-3000:])
         # The block's last line ends in no newline: the next log line (NOOP's, at debug level)
         # lets the line reader see the frame the next tick drew.
@@ -108,30 +110,53 @@ class TestLiveViewAuto(ServerTestCase):
         self.assertIn("progress: expected auto, on or off, got 'sometimes'", r.stderr)
 
 
-class ReflowingTerminal:
-    """The little of a terminal the view needs, as most terminals behave (VTE, Konsole, kitty,
-    tmux): text autowraps at the width, and a narrower window rewraps every line, the cursor
-    keeping its place in the text. Lines are kept whole (logical); rows are cut at display."""
+class Terminal:
+    """The little of a terminal the view needs, as tmux behaves (and, for the rewrap, VTE,
+    Konsole, kitty): rows that autowrap at the width and remember it, so that a narrower
+    window rewraps each line whole, the cursor keeping its place in the text; a shorter one
+    drops empty rows below the cursor, then moves rows from the top into the history; and
+    "clear to the end of the screen" from the top-left corner keeps a copy of the screen in
+    the history (tmux's scroll-on-clear)."""
 
-    def __init__(self, cols):
-        self.cols = cols
-        self.lines = [""]
-        self.y = 0  # logical line
-        self.x = 0  # offset in it
+    def __init__(self, cols, height):
+        self.cols, self.height = cols, height
+        self.rows = [["", False]]  # the screen: [text, continues on the next row]
+        self.history = []
+        self.y = self.x = 0
         self.pending = False  # the last column was written: the next character wraps
 
-    def _rows(self, line):
-        return max(1, -(-len(line) // self.cols))
+    def _down(self):
+        self.y += 1
+        if self.y == len(self.rows):
+            self.rows.append(["", False])
+            if len(self.rows) > self.height:
+                self.history.append(self.rows.pop(0)[0])
+                self.y -= 1
 
-    def _row_col(self):
-        if self.pending:
-            return self.x // self.cols - 1, self.cols - 1
-        return self.x // self.cols, self.x % self.cols
-
-    def resize(self, cols):
-        self.cols = cols
-        line = self.lines[self.y]
-        self.pending = self.x == len(line) and self.x > 0 and self.x % cols == 0
+    def resize(self, cols, height):
+        lines, at = [], None  # whole lines; the cursor's (line, offset)
+        for i, (text, wrapped) in enumerate(self.rows):
+            if i == 0 or not self.rows[i - 1][1]:
+                lines.append("")
+            if i == self.y:
+                at = (len(lines) - 1, len(lines[-1]) + self.x + (1 if self.pending else 0))
+            lines[-1] += text.ljust(self.cols) if wrapped else text
+        self.cols, self.height, self.rows = cols, height, []
+        for n, line in enumerate(lines):
+            chunks = [line[i:i + cols] for i in range(0, len(line), cols)] or [""]
+            for k, chunk in enumerate(chunks):
+                if n == at[0] and (at[1] // cols == k or (k == len(chunks) - 1 and
+                                                         at[1] // cols > k)):
+                    self.y = len(self.rows)
+                    self.x = min(at[1] - k * cols, cols - 1)
+                    self.pending = at[1] - k * cols == cols
+                self.rows.append([chunk, k < len(chunks) - 1])
+        while len(self.rows) > height and self.y < len(self.rows) - 1 and \
+                not self.rows[-1][0].strip():
+            self.rows.pop()
+        while len(self.rows) > height:
+            self.history.append(self.rows.pop(0)[0])
+            self.y -= 1
 
     def feed(self, text):
         i = 0
@@ -140,39 +165,37 @@ class ReflowingTerminal:
             if ch == "\x1b":
                 m = re.match(r"\x1b\[(\d*)([A-Za-z])", text[i:])
                 assert m, repr(text[i:i + 10])
-                n = int(m.group(1) or 1)
-                if m.group(2) == "A":
-                    row, col = self._row_col()
-                    for _ in range(n):
-                        if row > 0:
-                            row -= 1
-                        elif self.y > 0:
-                            self.y -= 1
-                            row = self._rows(self.lines[self.y]) - 1
-                    self.x, self.pending = row * self.cols + col, False
-                elif m.group(2) == "J":
-                    self.lines[self.y] = self.lines[self.y][:self.x]
-                    del self.lines[self.y + 1:]
                 i += m.end()
+                if m.group(2) == "A":
+                    self.y = max(0, self.y - int(m.group(1) or 1))
+                    self.pending = False
+                elif m.group(2) in "JK":
+                    if m.group(2) == "J" and self.y == 0 and self.x == 0:
+                        self.history += [r[0] for r in self.rows if r[0].strip()]
+                    self.rows[self.y] = [self.rows[self.y][0][:self.x], False]
+                    if m.group(2) == "J":
+                        del self.rows[self.y + 1:]
                 continue
             if ch == "\r":
-                row, _ = self._row_col()
-                self.x, self.pending = row * self.cols, False
-            elif ch == "\n":
-                self.y += 1
-                if self.y == len(self.lines):
-                    self.lines.append("")
                 self.x, self.pending = 0, False
+            elif ch == "\n":
+                self._down()
+                self.pending = False
             else:
-                line = self.lines[self.y].ljust(self.x)
-                self.lines[self.y] = line[:self.x] + ch + line[self.x + 1:]
-                self.x += 1
-                self.pending = self.x % self.cols == 0
+                if self.pending:
+                    self.rows[self.y][1] = True
+                    self._down()
+                    self.x, self.pending = 0, False
+                row = self.rows[self.y][0].ljust(self.x)
+                self.rows[self.y][0] = row[:self.x] + ch + row[self.x + 1:]
+                if self.x == self.cols - 1:
+                    self.pending = True
+                else:
+                    self.x += 1
             i += 1
 
     def screen(self):
-        return [line[r * self.cols:(r + 1) * self.cols]
-                for line in self.lines for r in range(self._rows(line))]
+        return [text for text, _ in self.rows]
 
 
 class TestLiveViewTerminal(unittest.TestCase):
@@ -280,7 +303,7 @@ class TestLiveViewTerminal(unittest.TestCase):
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                                 cwd=pub)
         os.close(slave)
-        term = ReflowingTerminal(80)
+        term = Terminal(80, 30)
         socks = []
         try:
             out = read_pty(master, 10, done=lambda d: b"listening on" in d)
@@ -300,7 +323,7 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertGreater(len(wide[0].rstrip()), 60, wide)
 
             fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 40, 0, 0))
-            term.resize(40)
+            term.resize(40, 30)
             # the first frame drawn 40 wide: its total line has no room for the rates
             out = read_pty(master, 10, done=lambda d: re.search(rb"ftpd: 1 session, 1 "
                                                                 rb"transfer(?! \()", d))
@@ -310,6 +333,61 @@ class TestLiveViewTerminal(unittest.TestCase):
                              "\n".join(screen))
             self.assertEqual(len([r for r in screen if "session" in r]), 1, "\n".join(screen))
             self.assertRegex(screen[-1], r"^ftpd: 1 session, 1 transfer")
+        finally:
+            for s in socks:
+                s.close()
+            proc.terminate()
+            proc.wait(10)
+            read_pty(master, 5)
+            os.close(master)
+        self.assertEqual(proc.returncode, 0)
+
+    def test_a_shorter_window_keeps_no_copies_of_the_block(self):
+        # Eight transfers make a block of nine lines; the window then gets 8 rows, so the
+        # block is cut to four transfers and sits at the top of the screen. Clearing from
+        # there (tmux keeps the screen it clears in the history) would leave a copy of the
+        # block in the history at every frame.
+        pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
+        self.addCleanup(shutil.rmtree, pub, True)
+        os.chmod(pub, 0o755)
+        with open(os.path.join(pub, "big.bin"), "wb") as fh:
+            fh.truncate(BIG)
+        os.chmod(os.path.join(pub, "big.bin"), 0o644)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 80, 0, 0))
+        cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
+        if run_as_user():
+            cmd += ["--user", run_as_user()]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                                cwd=pub)
+        os.close(slave)
+        term = Terminal(80, 30)
+        socks = []
+        try:
+            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
+            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
+            self.assertTrue(m, out[-2000:])
+            for _ in range(8):
+                f = ftplib.FTP()
+                f.connect("127.0.0.1", int(m.group(1)), timeout=10)
+                socks.append(f)
+                f.login()
+                f.voidcmd("TYPE I")
+                socks.append(f.transfercmd("RETR big.bin"))  # read no further
+            out += read_pty(master, 10, done=lambda d: re.search(rb"\[8\] anonymous RETR[^\n]*\n"
+                                                                 rb"ftpd: 8 sessions", d))
+            term.feed(out.decode())
+
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 8, 80, 0, 0))
+            term.resize(80, 8)
+            # frames drawn 8 rows high, the rates still falling
+            out = read_pty(master, 10, done=lambda d: d.count(b"; 4 shown") >= 4)
+            term.feed(out.decode())
+            self.assertGreaterEqual(out.count(b"; 4 shown"), 4)
+            text = "\n".join(term.history + term.screen())
+            self.assertEqual(len(re.findall(r"ftpd: 8 sessions", text)), 1, text)
+            self.assertRegex(term.screen()[-1], r"^ftpd: 8 sessions, 8 transfers .*; 4 shown")
+            self.assertLessEqual(len(term.screen()), 8)
         finally:
             for s in socks:
                 s.close()
