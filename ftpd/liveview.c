@@ -297,9 +297,8 @@ static int by_session(const void *a, const void *b)
 static size_t collect(liveview *v, long long now, liveview_totals *tot)
 {
     size_t n = 0;
-    for (session *s = v->srv->sessions; s != NULL; s = s->next) {
-        xfer *x = s->xfer;
-        if (!xfer_busy(x))
+    for (xfer *x = v->srv->xfers; x != NULL; x = x->next) {
+        if (!xfer_busy(x) || x->s->xfer != x)
             continue;
         double bps = sample_rate(x, now);
         if (x->kind == XK_STOR)

@@ -32,7 +32,10 @@ typedef struct server {
     long long pasv_warned_ms; /* when a passive port last could not be opened (ev_now) */
     ev_timer accept_retry;
     session *sessions; /* live sessions, doubly linked */
-    session *closing;  /* closed sessions waiting to be freed before the loop sleeps */
+    /* Data channels (from PASV or PORT until they end), doubly linked: the live view looks
+     * for transfers here, not through every session, which may be 100,000 idle ones. */
+    struct xfer *xfers;
+    session *closing; /* closed sessions waiting to be freed before the loop sleeps */
     size_t nsessions;
     ipcount per_ip;
     unsigned long next_id;

@@ -142,6 +142,10 @@ static xfer *xfer_new(session *s)
     x->last_progress = ev_now(s->srv->loop);
     ev_timer_start(s->srv->loop, &x->timer, (long)s->srv->cfg->data_timeout * 1000);
     s->xfer = x;
+    x->next = s->srv->xfers;
+    if (x->next)
+        x->next->prev = x;
+    s->srv->xfers = x;
     return x;
 }
 
@@ -244,6 +248,12 @@ static void release(xfer *x, bool keep_partial)
     free(x->vpath);
     if (x->s->xfer == x)
         x->s->xfer = NULL;
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        x->s->srv->xfers = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
     free(x);
 }
 

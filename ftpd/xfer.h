@@ -43,7 +43,8 @@ typedef struct dirlist dirlist;
 
 typedef struct xfer {
     struct session *s;
-    unsigned long seq; /* the session's xfer_seq when this channel was made */
+    struct xfer *prev, *next; /* in the server's list of data channels */
+    unsigned long seq;        /* the session's xfer_seq when this channel was made */
     xfer_state state;
     xfer_kind kind; /* the data command; XK_NONE until one arrives */
     bool passive;
