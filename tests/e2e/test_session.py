@@ -251,8 +251,10 @@ class TestOutOfDescriptors(ServerTestCase):
     def setUp(self):
         self.srv = FtpdServer(users=[])
         plain = self.srv.command_line
-        self.srv.command_line = lambda: (["prlimit", "--nofile=%d:%d" % ((self.FD_LIMIT,) * 2),
-                                          "--"] + plain())
+        # the limit set by Python itself, which then becomes the server (no prlimit needed)
+        limit = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, (%d, %d)); "
+                 "os.execv(sys.argv[1], sys.argv[1:])" % ((self.FD_LIMIT,) * 2))
+        self.srv.command_line = lambda: [sys.executable, "-c", limit] + plain()
         self.srv.start()
         self.addCleanup(self.srv.stop)
 
