@@ -56,18 +56,24 @@ static void write_all(const char *p, size_t len)
     }
 }
 
-static size_t cells_of(const char *s, size_t n)
+/* The rows a line takes on a terminal `cols` wide, laid out as the terminal lays it out: a
+ * wide character that does not fit in the last cell of a row goes whole to the next row,
+ * leaving that cell empty, so a line of wide characters takes more rows than its cells over
+ * the width. *at_margin: whether the text ends in the row's last cell. */
+static size_t line_rows(const char *s, size_t n, size_t cols, bool *at_margin)
 {
-    size_t cells = 0, len;
-    for (const char *p = s; p < s + n; p += len)
-        cells += progress_char_cells(p, &len);
-    return cells;
-}
-
-/* The rows a line of `cells` takes on a terminal `cols` wide. */
-static size_t rows_of(size_t cells, size_t cols)
-{
-    return cells > cols ? (cells + cols - 1) / cols : 1;
+    size_t rows = 1, col = 0, len;
+    for (const char *p = s; p < s + n; p += len) {
+        size_t w = progress_char_cells(p, &len);
+        if (col > 0 && col + w > cols) {
+            rows++;
+            col = 0;
+        }
+        col += w;
+    }
+    if (at_margin != NULL)
+        *at_margin = col >= cols;
+    return rows;
 }
 
 /* The screen rows the block takes now. Its lines were narrower than the terminal when they
@@ -80,7 +86,7 @@ static size_t footer_rows(size_t cols)
     for (const char *p = footer, *end = footer + footer_len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
-        rows += rows_of(cells_of(p, (size_t)(stop - p)), cols);
+        rows += line_rows(p, (size_t)(stop - p), cols, NULL);
         p = nl ? nl + 1 : end;
     }
     return rows > (size_t)footer_lines ? rows : (size_t)footer_lines;
@@ -119,8 +125,8 @@ static void frame_str(frame *f, const char *s)
  * clear then comes first). */
 static void frame_line(frame *f, const char *s, size_t n, size_t cols, bool last)
 {
-    size_t cells = cells_of(s, n);
-    bool fills_row = cells > 0 && cells % cols == 0;
+    bool fills_row;
+    line_rows(s, n, cols, &fills_row);
     if (last && fills_row)
         frame_str(f, "\033[J");
     frame_add(f, s, n);

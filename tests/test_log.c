@@ -213,6 +213,31 @@ START_TEST(test_footer_counts_rows_not_lines)
 }
 END_TEST
 
+#define WIDE11 "\u6f22\u6f22\u6f22\u6f22\u6f22\u6f22\u6f22\u6f22\u6f22\u6f22\u6f22"
+#define A_WIDE5 "a\u6f22\u6f22\u6f22\u6f22\u6f22"
+
+static void wide_steps(void)
+{
+    /* 11 columns: eleven wide characters go five to a row (a sixth would need the row's
+     * last cell and the next), so three rows, not 22 / 11 = 2; "a" and five wide characters
+     * fill their row to the margin. */
+    log_footer_set(WIDE11 "\nxy\n" A_WIDE5, 3);
+    log_footer_set(NULL, 0);
+}
+
+/* Wide characters are counted where the terminal puts them: the cursor goes up all the rows
+ * the block takes, and the rest of a row is cleared unless the text ends on the margin. */
+START_TEST(test_footer_rows_of_wide_characters)
+{
+    setenv("COLUMNS", "11", 1);
+    capture(wide_steps);
+    unsetenv("COLUMNS");
+    const char *block = WIDE11 "\033[K\nxy\033[K\n\033[J" A_WIDE5;
+    ck_assert_int_eq(strncmp(captured, block, strlen(block)), 0);
+    ck_assert_str_eq(captured + strlen(block), "\r\033[4A\033[J");
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -223,6 +248,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_errno_kept_and_parse_level);
     tcase_add_test(tc, test_footer_stays_below_log_lines);
     tcase_add_test(tc, test_footer_counts_rows_not_lines);
+    tcase_add_test(tc, test_footer_rows_of_wide_characters);
     suite_add_tcase(s, tc);
     return s;
 }
