@@ -56,14 +56,24 @@ static void write_all(const char *p, size_t len)
     }
 }
 
+#define TAB_WIDTH 8 /* the terminals' default tab stops */
+
 /* The rows a line takes on a terminal `cols` wide, laid out as the terminal lays it out: a
  * wide character that does not fit in the last cell of a row goes whole to the next row,
  * leaving that cell empty, so a line of wide characters takes more rows than its cells over
- * the width. *at_margin: whether the text ends in the row's last cell. */
+ * the width. A tab goes to the next stop, or to the last cell. *at_margin: whether the text
+ * ends in the row's last cell. */
 static size_t line_rows(const char *s, size_t n, size_t cols, bool *at_margin)
 {
     size_t rows = 1, col = 0, len;
     for (const char *p = s; p < s + n; p += len) {
+        if (*p == '\t') { /* a log line may hold one (client text): it moves, never wraps */
+            size_t stop = (col / TAB_WIDTH + 1) * TAB_WIDTH;
+            if (col < cols)
+                col = stop < cols ? stop : cols - 1;
+            len = 1;
+            continue;
+        }
         size_t w = progress_char_cells(p, &len);
         if (col > 0 && col + w > cols) {
             rows++;

@@ -238,6 +238,29 @@ START_TEST(test_footer_rows_of_wide_characters)
 }
 END_TEST
 
+static void tab_steps(void)
+{
+    log_footer_set("view", 1);
+    /* 41 columns: "2026-12-06T10:14:00.079Z WARN " is 30, "abcdefgh" takes it to 38, the tab
+     * to the stop at 40, the last cell, and x ends the row on the margin (41 cells, not 40).
+     * Then one wrapping row: the tab at 38 goes to 40, and "yz" wraps to a second row. */
+    log_warn("abcdefgh\tx");
+    log_warn("abcdefgh\tyz");
+    log_footer_set(NULL, 0);
+}
+
+/* A tab in a log line moves to the next tab stop: a line that ends on the margin so is not
+ * followed by a clear (it would take the x), and one that wraps past it is. */
+START_TEST(test_log_line_with_tab_over_the_block)
+{
+    setenv("COLUMNS", "41", 1);
+    capture(tab_steps);
+    unsetenv("COLUMNS");
+    ck_assert_msg(strstr(captured, "WARN abcdefgh\tx\n") != NULL, "%s", captured);
+    ck_assert_msg(strstr(captured, "WARN abcdefgh\tyz\033[K\n") != NULL, "%s", captured);
+}
+END_TEST
+
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
@@ -249,6 +272,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_footer_stays_below_log_lines);
     tcase_add_test(tc, test_footer_counts_rows_not_lines);
     tcase_add_test(tc, test_footer_rows_of_wide_characters);
+    tcase_add_test(tc, test_log_line_with_tab_over_the_block);
     suite_add_tcase(s, tc);
     return s;
 }
