@@ -42,7 +42,8 @@ static void put_str(outbuf *o, const char *s)
 }
 
 /* xferlog is split on spaces, and paths and anonymous "passwords" come from the client: a
- * space would shift every later field and a newline would forge a whole line. */
+ * space would shift every later field and a newline would forge a whole line. A C1 control
+ * in UTF-8 (U+0080-U+009F) goes too: xterm takes U+009B for CSI when the log is shown. */
 static void put_field(outbuf *o, const char *s)
 {
     if (!s || !*s) {
@@ -51,6 +52,13 @@ static void put_field(outbuf *o, const char *s)
     }
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
+        unsigned char next = (unsigned char)s[1];
+        if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
+            put_char(o, '_');
+            put_char(o, '_');
+            s++;
+            continue;
+        }
         put_char(o, (c <= ' ' || c == 0x7f) ? '_' : (char)c);
     }
 }

@@ -85,6 +85,20 @@ START_TEST(test_control_characters_neutralised)
 }
 END_TEST
 
+/* U+009B, a CSI to terminals that honour C1 controls in UTF-8 (xterm); U+00E9, U+00A3 kept. */
+static void c1_in_utf8(void)
+{
+    log_info("RETR /x\xc2\x9b"
+             "2J\xc3\xa9\xc2\x85y\xc2\xa3");
+}
+
+START_TEST(test_c1_controls_in_utf8_neutralised)
+{
+    capture(c1_in_utf8);
+    ck_assert_ptr_nonnull(strstr(captured, "RETR /x??2J\xc3\xa9??y\xc2\xa3\n"));
+}
+END_TEST
+
 static void long_line(void)
 {
     static char big[10000];
@@ -267,6 +281,7 @@ static Suite *log_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_format_and_levels);
     tcase_add_test(tc, test_control_characters_neutralised);
+    tcase_add_test(tc, test_c1_controls_in_utf8_neutralised);
     tcase_add_test(tc, test_long_message_is_one_bounded_line);
     tcase_add_test(tc, test_errno_kept_and_parse_level);
     tcase_add_test(tc, test_footer_stays_below_log_lines);
