@@ -1,6 +1,7 @@
 /* Rate estimation and progress formatting. */
 #include "progress.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <wchar.h>
@@ -277,19 +278,74 @@ size_t progress_fit_prefix(const char *s, size_t cells, size_t *used)
     return (size_t)(p - s);
 }
 
+/* The length of the well-formed UTF-8 sequence at s (its code point to *cp), 0 when s does
+ * not start one: a stray continuation byte, a sequence cut short, an overlong form, a
+ * surrogate or a value past U+10FFFF. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range (RFC 3629's table) */
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else
+        return 0;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    uint32_t v = c & (0x7F >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    *cp = v;
+    return n;
+}
+
+/* Code points a terminal acts on rather than shows: C0 and C1 controls (U+009B is CSI to a
+ * terminal that takes 8-bit controls, xterm among them, even in UTF-8), the line and
+ * paragraph separators, and the bidirectional embeddings, overrides and isolates, which
+ * reorder what follows them on the line ("evil\u202Egnp.exe" shows as "evilexe.png", and a
+ * progress line's numbers after it run backwards). */
+static bool acts_on_terminal(uint32_t cp)
+{
+    return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 void progress_sanitize(char *dst, size_t dst_size, const char *src)
 {
-    size_t i = 0;
-    for (; src[i] != '\0' && i + 1 < dst_size; i++) {
-        unsigned char c = (unsigned char)src[i];
-        dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    if (dst_size == 0)
+        return;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t o = 0;
+    while (*s != '\0') {
+        uint32_t cp;
+        size_t n = utf8_decode(s, &cp);
+        /* A byte that is not part of a character would show as one cell or none, depending
+         * on the terminal, and 0x9B alone is CSI to a terminal not in UTF-8: one '?' each. */
+        bool mark = n == 0 || acts_on_terminal(cp);
+        size_t out = mark ? 1 : n;
+        if (o + out + 1 > dst_size)
+            break; /* whole characters only */
+        if (mark)
+            dst[o] = '?';
+        else
+            memmove(dst + o, s, n); /* dst may be src: o never passes the read position */
+        o += out;
+        s += n == 0 ? 1 : n;
     }
-    /* Do not leave half a UTF-8 sequence at the cut. */
-    while (i > 0 && ((unsigned char)dst[i - 1] & 0x80) && src[i] != '\0' &&
-           ((unsigned char)src[i] & 0xC0) == 0x80) {
-        i--;
-        if (((unsigned char)dst[i] & 0xC0) == 0xC0)
-            break;
-    }
-    dst[i] = '\0';
+    dst[o] = '\0';
 }

@@ -75,8 +75,9 @@ int progress_percent(uint64_t done, uint64_t total);
 size_t progress_char_cells(const char *s, size_t *len);
 /* Cells of a UTF-8 string. */
 size_t progress_cells(const char *s);
-/* src for a terminal into dst: control characters become '?', and a cut never leaves half a
- * UTF-8 sequence. */
+/* src for a terminal into dst: a control character (C0, DEL, C1), a line or paragraph
+ * separator, a bidirectional override or isolate, and each byte that is not part of
+ * well-formed UTF-8 become '?'; a cut never leaves half a character. dst may be src. */
 void progress_sanitize(char *dst, size_t size, const char *src);
 /* Bytes of the longest start of s that fits in `cells` cells; *used gets the cells it takes
  * (less than `cells` when a wide character did not fit). */

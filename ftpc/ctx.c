@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bars.h"
+#include "progress.h"
 
 static void before_sleep_cb(ev_loop *loop, void *ud)
 {
@@ -58,13 +59,12 @@ void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...)
     if (n < 0)
         return;
     size_t len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
-    /* A message is one line, and names in it come from the server: a control byte (an
+    /* A message is one line, and names in it come from the server: a control character (an
      * escape sequence in a file name, say) must not reach the terminal. */
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
-            line[i] = '?';
+    line[len] = '\0';
+    progress_sanitize(line, sizeof(line), line);
+    len = strlen(line);
     if (ctx != NULL && ctx->bars != NULL) {
-        line[len] = '\0';
         ftpc_bars_message(ctx->bars, line);
         return;
     }

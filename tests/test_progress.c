@@ -266,12 +266,44 @@ START_TEST(test_sanitize_marks_controls_and_cuts_whole_characters)
 }
 END_TEST
 
+START_TEST(test_sanitize_marks_what_a_terminal_would_act_on)
+{
+    char out[64];
+    /* U+009B, CSI to xterm even in UTF-8, as a C1 control in UTF-8 and as a lone byte */
+    progress_sanitize(out, sizeof(out),
+                      "a\xc2\x9b"
+                      "31mb\x9b"
+                      "1mc");
+    ck_assert_str_eq(out, "a?31mb?1mc");
+    /* bytes that are not well-formed UTF-8: one mark each, whatever a terminal would show */
+    progress_sanitize(out, sizeof(out), "x\xff\xfe\xc3(\xe6\x96y\xc0\xafz\xed\xa0\x80.");
+    ck_assert_str_eq(out, "x???"
+                          "(??y??z???.");
+    /* bidirectional overrides and isolates, line and paragraph separators */
+    progress_sanitize(out, sizeof(out),
+                      "r\xe2\x80\xae"
+                      "gnp.exe\xe2\x81\xa6\xe2\x80\xa8");
+    ck_assert_str_eq(out, "r?gnp.exe??");
+    /* what a terminal shows stays: wide, combining, emoji, the replacement character */
+    const char *fine = "\xe6\x96\x87"
+                       "e\xcc\x81\xf0\x9f\x98\x80\xef\xbf\xbd";
+    progress_sanitize(out, sizeof(out), fine);
+    ck_assert_str_eq(out, fine);
+    /* in place */
+    char buf[16] = "ok\xc2\x85\xff"
+                   "end";
+    progress_sanitize(buf, sizeof(buf), buf);
+    ck_assert_str_eq(buf, "ok??end");
+}
+END_TEST
+
 static Suite *progress_suite(void)
 {
     Suite *s = suite_create("progress");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_rate_constant);
     tcase_add_test(tc, test_sanitize_marks_controls_and_cuts_whole_characters);
+    tcase_add_test(tc, test_sanitize_marks_what_a_terminal_would_act_on);
     tcase_add_test(tc, test_rate_too_early);
     tcase_add_test(tc, test_rate_window_follows_change);
     tcase_add_test(tc, test_rate_stall_decays);

@@ -1203,6 +1203,29 @@ class TestProgress(FtpcCase):
         self.assertGreater(live, 0, text)
         self.assertEqual(self.read_local("n.bin"), self.srv.read("n.bin"))
 
+    def test_hostile_name_reaches_the_terminal_only_as_marks(self):
+        # a name with U+009B (CSI to xterm, even in UTF-8), a byte that is not UTF-8 and a
+        # right-to-left override: none of them may reach the terminal, in the live line or
+        # the summary, and the file keeps its name on disk
+        name = os.fsdecode(b"h\xc2\x9b" b"31mX\xff\xe2\x80\xae" b"nib.bin")
+        data = self.srv.make_file(name, 1 * MiB, seed=36)
+        os.mkdir(self.local("hn"))
+        master, slave = pty.openpty()
+        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        p = subprocess.Popen([FTPC_BIN, "get", "--limit-rate", "2M", "-O", self.local("hn"),
+                              self.srv.url("h*")], cwd=self.tmp, stdin=subprocess.DEVNULL,
+                             stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        data_seen = read_pty(master, 30, proc=p)
+        os.close(master)
+        self.assertEqual(p.wait(30), 0, data_seen)
+        for bad in (b"\xc2\x9b", b"\xff", b"\xe2\x80\xae"):
+            self.assertNotIn(bad, data_seen)
+        text = data_seen.decode("utf-8")  # strict: every byte shown is well-formed
+        self.assertRegex(text, r"h\?31mX\?\?nib\.bin: 1\.00 MiB in [\d.]+ s")
+        with open(os.path.join(self.local("hn"), name), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+
     def test_bars_in_tmux(self):
         names = ["t%d.bin" % i for i in range(1, 4)]
         want = {n: self.srv.make_file(n, 3 * MiB, seed=20 + i) for i, n in enumerate(names)}
