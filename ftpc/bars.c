@@ -279,12 +279,12 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     }
 
     /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes whole, least
-     * useful first: the bar shrinks and goes, then the sizes and the ETA, then the name is
-     * cut (to NAME_MIN cells), then the columns lose their padding, then the rate and the
-     * percentage go. A field cut short would misread: a rate without its "/s" reads as a
-     * size. */
+     * useful first: a long name gives the bar some room, the bar shrinks and goes, then the sizes
+     * and the ETA, then the name is cut (to NAME_MIN cells), then the columns lose their padding,
+     * then the rate and the percentage go. A field cut short would misread: a rate without its "/s"
+     * reads as a size. */
     enum { F_PCT, F_SIZES, F_RATE, F_ETA, NF };
-    enum { NAME_MIN = 4 };
+    enum { NAME_MIN = 4, NAME_YIELD = 16, BAR_MIN = 6, BAR_COMFORT = 10 };
     const char *text[NF] = {pct, sizes, rate, eta};
     int w[NF] = {4, 19, 10, 11};
     const int gap[NF] = {1, 1, 2, 2};
@@ -302,7 +302,18 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
         fields += on[i] ? gap[i] + w[i] : 0;
     }
     int bar_w = avail - name_w - fields - 3; /* " [" and "]" */
-    bool show_bar = bar_w >= 6;
+    /* The bar is what is read at a glance: a long name gives up cells for it, down to
+     * NAME_YIELD, before it goes (else 80 columns and a 21-cell name showed no bar). */
+    if (bar_w < BAR_COMFORT && name_w > NAME_YIELD) {
+        int give = BAR_COMFORT - bar_w;
+        if (give > name_w - NAME_YIELD)
+            give = name_w - NAME_YIELD;
+        if (bar_w + give >= BAR_MIN) {
+            name_w -= give;
+            bar_w += give;
+        }
+    }
+    bool show_bar = bar_w >= BAR_MIN;
     if (!show_bar) {
         static const int first[] = {F_SIZES, F_ETA};
         for (int k = 0; k < 2 && name_w + fields > avail; k++)
@@ -331,7 +342,7 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
             name_w = 1;
         /* Columns that went leave room a short bar can use after all. */
         bar_w = avail - name_w - fields - 3;
-        show_bar = bar_w >= 6;
+        show_bar = bar_w >= BAR_MIN;
     }
 
     add_fitted(&s, name, (size_t)name_w);

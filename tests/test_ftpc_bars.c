@@ -137,6 +137,24 @@ START_TEST(test_line_verifying)
 }
 END_TEST
 
+/* 80 columns, the commonest terminal, and a name longer than 20 cells: the name gives up
+ * cells so the bar stays, and every line of a frame keeps one name column. */
+START_TEST(test_line_long_name_keeps_the_bar_at_80_columns)
+{
+    char a[512], b[512];
+    const char *name = "ubuntu-24.04.1-live-server-amd64.iso";
+    ftpc_bars_format_line(a, sizeof(a), 80, 0, false, false, name, 1024, 2048, 512.0);
+    ck_assert_ptr_nonnull(strstr(a, " ["));
+    ck_assert_ptr_nonnull(strstr(a, "ubuntu-...64.iso  50% ["));
+    ck_assert_ptr_nonnull(strstr(a, "1.00 KiB / 2.00 KiB"));
+    ck_assert_ptr_nonnull(strstr(a, "ETA 0:02"));
+    ck_assert_int_le(visible_cells(a), 79);
+    ftpc_bars_format_line(b, sizeof(b), 80, (int)strlen(name), false, false, "Total 0/2", 1024,
+                          4096, 512.0);
+    ck_assert_int_eq((int)(strstr(a, "50%") - a), (int)(strstr(b, "25%") - b));
+}
+END_TEST
+
 START_TEST(test_line_long_name_cut)
 {
     char out[512];
@@ -516,6 +534,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tc, test_line_verifying);
     tcase_add_test(tc, test_line_wire);
     tcase_add_test(tc, test_line_fits_every_width);
+    tcase_add_test(tc, test_line_long_name_keeps_the_bar_at_80_columns);
     tcase_add_test(tc, test_line_narrow_drops_columns);
     tcase_add_test(tc, test_line_unknown_total);
     tcase_add_test(tc, test_line_long_name_cut);
