@@ -33,7 +33,8 @@ struct ftpc_bar {
     uint64_t offset, pos;
     uint64_t wire; /* MODE Z: bytes on the wire, 0 when not compressed */
     long long start_ms;
-    long long end_ms; /* the bytes all moved (ftpc_bar_checking); 0 while they move */
+    long long end_ms;   /* the bytes all moved (ftpc_bar_checking); 0 while they move */
+    long long moved_ms; /* when pos last went on (or the line started) */
     progress_rate rate;
     /* Unknown length: the busy block's place, which moves a step each tick bytes arrived, so
      * it stands still when the transfer does. */
@@ -267,7 +268,9 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     else
         snprintf(rate, sizeof(rate), "--");
     snprintf(eta, sizeof(eta), "ETA %s", eta_s);
-    if (bps < 0.0) { /* FTPC_BAR_CHECKING */
+    if (bps == FTPC_BARS_BPS_STALLED) {
+        snprintf(rate, sizeof(rate), "stalled");
+    } else if (bps < 0.0) { /* ftpc_bar_checking */
         snprintf(rate, sizeof(rate), "verifying");
         eta[0] = '\0';
     }
@@ -413,16 +416,31 @@ static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long lo
         sb_printf(out, ", wire %s (MODE Z)", progress_size_str(bar->wire, off, sizeof(off)));
 }
 
-/* A bar's rate for its line; negative while its bytes are checked (the line says so). */
+/* A transfer with no byte for this long says so rather than showing a rate that only
+ * decays: the whole rate window has passed empty. */
+#define STALL_MS PROGRESS_WINDOW_MS
+
+static bool bar_stalled(const ftpc_bar *bar, long long now)
+{
+    bool all_moved = bar->total >= 0 && bar->pos >= (uint64_t)bar->total;
+    return bar->end_ms == 0 && !all_moved && now - bar->moved_ms >= STALL_MS;
+}
+
+/* A bar's rate for its line, or what the line says in its place (verifying, stalled). */
 static double bar_bps(const ftpc_bar *bar, long long now)
 {
-    return bar->end_ms > 0 ? -1.0 : progress_rate_bps(&bar->rate, now);
+    if (bar->end_ms > 0)
+        return FTPC_BARS_BPS_VERIFYING;
+    if (bar_stalled(bar, now))
+        return FTPC_BARS_BPS_STALLED;
+    return progress_rate_bps(&bar->rate, now);
 }
 
 static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
 {
     char done_s[24], total_s[24], rate[32], eta[24];
-    double bps = progress_rate_bps(&bar->rate, now);
+    bool stalled = bar_stalled(bar, now);
+    double bps = stalled ? 0.0 : progress_rate_bps(&bar->rate, now);
     if (bar->end_ms > 0) {
         sb_printf(out, "%s: verifying\n", bar->name);
         return;
@@ -437,11 +455,11 @@ static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
         sb_printf(out, "%s: %d%% (%s of %s)%s, %s, ETA %s\n", bar->name,
                   progress_percent(bar->pos, (uint64_t)bar->total), done_s,
                   progress_size_str((uint64_t)bar->total, total_s, sizeof(total_s)), wire_note,
-                  progress_rate_str(bps, rate, sizeof(rate)),
+                  stalled ? "stalled" : progress_rate_str(bps, rate, sizeof(rate)),
                   progress_duration_str(left == 0 ? 0 : progress_eta(left, bps), eta, sizeof(eta)));
     } else {
         sb_printf(out, "%s: %s%s, %s\n", bar->name, done_s, wire_note,
-                  progress_rate_str(bps, rate, sizeof(rate)));
+                  stalled ? "stalled" : progress_rate_str(bps, rate, sizeof(rate)));
     }
 }
 
@@ -745,7 +763,7 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     progress_sanitize(bar->name, sizeof(bar->name), name);
     bar->total = total;
     bar->offset = bar->pos = offset;
-    bar->start_ms = ev_now(b->loop);
+    bar->start_ms = bar->moved_ms = ev_now(b->loop);
     if (b->first_ms == 0)
         b->first_ms = bar->start_ms;
     progress_rate_init(&bar->rate, bar->start_ms, offset);
@@ -764,6 +782,8 @@ void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)
 {
     if (bar == NULL || pos < bar->pos)
         return;
+    if (pos > bar->pos)
+        bar->moved_ms = ev_now(bar->b->loop);
     bar->b->moved += pos - bar->pos;
     bar->pos = pos;
     progress_rate_update(&bar->rate, ev_now(bar->b->loop), pos);
@@ -780,7 +800,7 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
     if (bar == NULL)
         return;
     bar->offset = bar->pos = pos;
-    bar->start_ms = ev_now(bar->b->loop);
+    bar->start_ms = bar->moved_ms = ev_now(bar->b->loop);
     progress_rate_init(&bar->rate, bar->start_ms, pos);
 }
 
@@ -792,7 +812,8 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
     if (bar->offset > pos)
         bar->offset = pos;
     bar->end_ms = 0; /* a line held for a check (ftpc_bar_checking) moves again */
-    progress_rate_init(&bar->rate, ev_now(bar->b->loop), pos);
+    bar->moved_ms = ev_now(bar->b->loop);
+    progress_rate_init(&bar->rate, bar->moved_ms, pos);
 }
 
 void ftpc_bars_erase(ftpc_bars *b)

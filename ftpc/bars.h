@@ -78,8 +78,14 @@ void ftpc_bar_checking(ftpc_bar *bar);
 /* Prints one line (no newline needed) above the live lines. Always shown, even when quiet. */
 void ftpc_bars_message(ftpc_bars *b, const char *line);
 
+/* What ftpc_bars_format_line shows in place of a rate: the bytes are being checked
+ * ("verifying", no ETA), or none has come for the last five seconds ("stalled", ETA
+ * unknown). */
+#define FTPC_BARS_BPS_VERIFYING (-1.0)
+#define FTPC_BARS_BPS_STALLED (-2.0)
+
 /* The line for one transfer into out (at most width-1 cells, no newline), exposed for tests.
- * A negative bps stands for a transfer being verified: "verifying" in place of rate and ETA.
+ * bps may be one of FTPC_BARS_BPS_*.
  * name_cells is the width of the name column shared by the lines of a frame (0: fit this
  * name alone). Returns the byte length. */
 size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cells, bool color,

@@ -337,6 +337,57 @@ START_TEST(test_frames_tty)
 }
 END_TEST
 
+/* No byte for the whole rate window: the line says "stalled" with no ETA rather than a
+ * rate that only decays, and says the rate again once bytes come. */
+START_TEST(test_stalled_transfer_says_so)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 100);
+    ftpc_bar *x = ftpc_bar_start(b, "slow.bin", 100000, 0);
+    for (int i = 1; i <= 5; i++) {
+        run_for(loop, 100);
+        ftpc_bar_update(x, (uint64_t)i * 1000);
+    }
+    run_for(loop, 150);
+    char *f = drain();
+    ck_assert_ptr_null(strstr(f, "stalled"));
+    run_for(loop, PROGRESS_WINDOW_MS + 200);
+    f = drain();
+    const char *last = strrchr(f, '\r');
+    ck_assert_ptr_nonnull(last);
+    ck_assert_ptr_nonnull(strstr(last, "stalled  ETA --:--"));
+    for (int i = 6; i <= 9; i++) {
+        ftpc_bar_update(x, (uint64_t)i * 1000);
+        run_for(loop, 100);
+    }
+    run_for(loop, 150);
+    f = drain();
+    last = strrchr(f, '\r');
+    ck_assert_ptr_nonnull(last);
+    ck_assert_ptr_null(strstr(last, "stalled"));
+    ck_assert_ptr_nonnull(strstr(last, "B/s"));
+    /* all the bytes moved, the server's last reply awaited: not a stall */
+    ftpc_bar_update(x, 100000);
+    run_for(loop, PROGRESS_WINDOW_MS + 200);
+    f = drain();
+    ck_assert_ptr_null(strstr(f, "stalled"));
+    ftpc_bar_done(x, true);
+    ftpc_bars_free(b);
+    ev_loop_free(loop);
+}
+END_TEST
+
+START_TEST(test_line_stalled)
+{
+    char out[512];
+    ftpc_bars_format_line(out, sizeof(out), 100, 0, false, false, "s.bin", 50, 100,
+                          FTPC_BARS_BPS_STALLED);
+    ck_assert_ptr_nonnull(strstr(out, " 50% ["));
+    ck_assert_ptr_nonnull(strstr(out, "50 B / 100 B     stalled  ETA --:--"));
+}
+END_TEST
+
 /* The rest of the line from `at` (a pointer into a frame) to its end, in a static buffer. */
 static const char *line_at(const char *at)
 {
@@ -540,6 +591,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tc, test_line_long_name_cut);
     tcase_add_test(tc, test_line_cut_name_keeps_its_end);
     tcase_add_test(tc, test_line_shared_name_column);
+    tcase_add_test(tc, test_line_stalled);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("frames");
     tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
@@ -551,6 +603,11 @@ static Suite *bars_suite(void)
     tcase_add_test(tf, test_plain_mode);
     tcase_add_test(tf, test_auto_not_tty_and_quiet);
     suite_add_tcase(s, tf);
+    TCase *ts = tcase_create("stall"); /* waits out the five-second rate window */
+    tcase_add_checked_fixture(ts, setup_pipe, teardown_pipe);
+    tcase_set_timeout(ts, 30);
+    tcase_add_test(ts, test_stalled_transfer_says_so);
+    suite_add_tcase(s, ts);
     return s;
 }
 
