@@ -23,12 +23,10 @@
 
 #define TICK_LIVE_MS 100
 #define TICK_PLAIN_MS 1000
-#define NAME_MAX_BYTES 256
 
 struct ftpc_bar {
     ftpc_bars *b;
     struct ftpc_bar *prev, *next;
-    char name[NAME_MAX_BYTES];
     int64_t total;
     uint64_t offset, pos;
     uint64_t wire; /* MODE Z: bytes on the wire, 0 when not compressed */
@@ -39,6 +37,7 @@ struct ftpc_bar {
     /* Unknown length: the busy block's place, which moves a step each tick bytes arrived, so
      * it stands still when the transfer does. */
     uint64_t busy_phase, busy_pos;
+    char name[]; /* whole, for the summary: a mirror's paths run long */
 };
 
 typedef struct strbuf {
@@ -408,7 +407,8 @@ static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long lo
     uint64_t moved = bar->pos - bar->offset;
     long long ms = (bar->end_ms > 0 ? bar->end_ms : now) - bar->start_ms;
     double avg = (double)moved * 1000.0 / (double)(ms > 0 ? ms : 1);
-    sb_printf(out, "%s: %s in %s (%s)", bar->name, progress_size_str(moved, size, sizeof(size)),
+    sb_str(out, bar->name);
+    sb_printf(out, ": %s in %s (%s)", progress_size_str(moved, size, sizeof(size)),
               progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
     if (bar->offset > 0)
         sb_printf(out, ", resumed at %s", progress_size_str(bar->offset, off, sizeof(off)));
@@ -442,7 +442,8 @@ static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
     bool stalled = bar_stalled(bar, now);
     double bps = stalled ? 0.0 : progress_rate_bps(&bar->rate, now);
     if (bar->end_ms > 0) {
-        sb_printf(out, "%s: verifying\n", bar->name);
+        sb_str(out, bar->name);
+        sb_str(out, ": verifying\n");
         return;
     }
     char wire_s[24], wire_note[48] = "";
@@ -452,13 +453,15 @@ static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
                  progress_size_str(bar->wire, wire_s, sizeof(wire_s)));
     if (bar->total >= 0) {
         uint64_t left = bar->pos < (uint64_t)bar->total ? (uint64_t)bar->total - bar->pos : 0;
-        sb_printf(out, "%s: %d%% (%s of %s)%s, %s, ETA %s\n", bar->name,
+        sb_str(out, bar->name);
+        sb_printf(out, ": %d%% (%s of %s)%s, %s, ETA %s\n",
                   progress_percent(bar->pos, (uint64_t)bar->total), done_s,
                   progress_size_str((uint64_t)bar->total, total_s, sizeof(total_s)), wire_note,
                   stalled ? "stalled" : progress_rate_str(bps, rate, sizeof(rate)),
                   progress_duration_str(left == 0 ? 0 : progress_eta(left, bps), eta, sizeof(eta)));
     } else {
-        sb_printf(out, "%s: %s%s, %s\n", bar->name, done_s, wire_note,
+        sb_str(out, bar->name);
+        sb_printf(out, ": %s%s, %s\n", done_s, wire_note,
                   stalled ? "stalled" : progress_rate_str(bps, rate, sizeof(rate)));
     }
 }
@@ -756,11 +759,12 @@ bool ftpc_bars_live(const ftpc_bars *b)
 
 ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t offset)
 {
-    ftpc_bar *bar = calloc(1, sizeof(*bar));
+    size_t name_size = strlen(name) + 1; /* sanitizing never lengthens */
+    ftpc_bar *bar = calloc(1, sizeof(*bar) + name_size);
     if (bar == NULL)
         return NULL;
     bar->b = b;
-    progress_sanitize(bar->name, sizeof(bar->name), name);
+    progress_sanitize(bar->name, name_size, name);
     bar->total = total;
     bar->offset = bar->pos = offset;
     bar->start_ms = bar->moved_ms = ev_now(b->loop);

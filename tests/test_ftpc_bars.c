@@ -4,6 +4,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -337,6 +338,31 @@ START_TEST(test_frames_tty)
 }
 END_TEST
 
+/* A name longer than any column (a mirror's deep path) is cut on the live line, but its
+ * summary names the file whole. */
+START_TEST(test_summary_keeps_a_long_name_whole)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 80);
+    char name[700];
+    size_t n = 0;
+    for (int i = 0; i < 60; i++)
+        n += (size_t)snprintf(name + n, sizeof(name) - n, "dir%02d/", i);
+    snprintf(name + n, sizeof(name) - n, "last.bin");
+    ftpc_bar *x = ftpc_bar_start(b, name, 1000, 0);
+    run_for(loop, 150);
+    ftpc_bar_update(x, 1000);
+    ftpc_bar_done(x, true);
+    ftpc_bars_free(b);
+    char *f = drain();
+    char *at = strstr(f, name);
+    ck_assert_ptr_nonnull(at);
+    ck_assert_int_eq(strncmp(at + strlen(name), ": 0.98 KiB in", 13), 0);
+    ev_loop_free(loop);
+}
+END_TEST
+
 /* No byte for the whole rate window: the line says "stalled" with no ETA rather than a
  * rate that only decays, and says the rate again once bytes come. */
 START_TEST(test_stalled_transfer_says_so)
@@ -601,6 +627,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tf, test_total_known_after_a_file_fails);
     tcase_add_test(tf, test_total_known_from_planned_sizes);
     tcase_add_test(tf, test_plain_mode);
+    tcase_add_test(tf, test_summary_keeps_a_long_name_whole);
     tcase_add_test(tf, test_auto_not_tty_and_quiet);
     suite_add_tcase(s, tf);
     TCase *ts = tcase_create("stall"); /* waits out the five-second rate window */
