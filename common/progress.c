@@ -1,6 +1,7 @@
 /* Rate estimation and progress formatting. */
 #include "progress.h"
 
+#include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -233,6 +234,26 @@ int progress_percent(uint64_t done, uint64_t total)
     return p;
 }
 
+/* wcwidth answers only in a locale whose character set it knows: under C or POSIX (a
+ * container's default, and ftpd's, which sets no locale) it fails for every character past
+ * ASCII, though the terminal is most likely UTF-8 and a combining mark there takes no cell.
+ * A C.UTF-8 locale object, made once, answers then. */
+static int utf8_wcwidth(uint32_t cp)
+{
+    static locale_t utf8 = (locale_t)0;
+    static bool tried;
+    if (!tried) {
+        tried = true;
+        utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    }
+    if (utf8 == (locale_t)0)
+        return -1;
+    locale_t was = uselocale(utf8);
+    int w = wcwidth((wchar_t)cp);
+    uselocale(was);
+    return w;
+}
+
 size_t progress_char_cells(const char *s, size_t *len)
 {
     unsigned char c = (unsigned char)s[0];
@@ -250,6 +271,8 @@ size_t progress_char_cells(const char *s, size_t *len)
     if (cp < 0x80)
         return 1;
     int w = wcwidth((wchar_t)cp);
+    if (w < 0)
+        w = utf8_wcwidth(cp);
     if (w < 0)
         return cp >= 0x1100 ? 2 : 1;
     return (size_t)w;

@@ -69,9 +69,9 @@ size_t progress_bar_busy(char *out, size_t out_size, int cells, uint64_t phase,
 int progress_percent(uint64_t done, uint64_t total);
 
 /* The terminal cells of the UTF-8 character at s (its byte length goes to *len): two for the
- * wide ones of CJK scripts, none for a combining mark. When the locale cannot tell (wcwidth
- * fails), one below U+1100 and two from there on, so a line never comes out wider than
- * reckoned. */
+ * wide ones of CJK scripts, none for a combining mark. Under a locale that is not UTF-8 (C,
+ * POSIX) the widths are C.UTF-8's; when no locale can tell (wcwidth fails), one below U+1100
+ * and two from there on, so a line never comes out wider than reckoned. */
 size_t progress_char_cells(const char *s, size_t *len);
 /* Cells of a UTF-8 string. */
 size_t progress_cells(const char *s);

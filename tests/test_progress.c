@@ -1,5 +1,6 @@
 /* Check suite for common/progress: rate window, ETA, human sizes, durations, bars. */
 #include <check.h>
+#include <locale.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -297,6 +298,24 @@ START_TEST(test_sanitize_marks_what_a_terminal_would_act_on)
 }
 END_TEST
 
+/* The suite runs in the C locale, as ftpd and a container's shell do: a UTF-8 terminal
+ * still shows a combining mark in no cell and U+FFFD in one. */
+START_TEST(test_cells_under_the_c_locale)
+{
+    locale_t probe = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (probe == (locale_t)0)
+        return; /* no UTF-8 locale to ask: the guesses stand */
+    freelocale(probe);
+    ck_assert_uint_eq(progress_cells("e\xcc\x81"), 1);
+    ck_assert_uint_eq(progress_cells("\xef\xbf\xbd"), 1);
+    ck_assert_uint_eq(progress_cells("\xe6\x96\x87"), 2);
+    ck_assert_uint_eq(progress_cells("\xc3\xa9"), 1);
+    ck_assert_uint_eq(progress_cells("a\xe2\x80\x8b"
+                                     "b"),
+                      2); /* zero width space */
+}
+END_TEST
+
 static Suite *progress_suite(void)
 {
     Suite *s = suite_create("progress");
@@ -304,6 +323,7 @@ static Suite *progress_suite(void)
     tcase_add_test(tc, test_rate_constant);
     tcase_add_test(tc, test_sanitize_marks_controls_and_cuts_whole_characters);
     tcase_add_test(tc, test_sanitize_marks_what_a_terminal_would_act_on);
+    tcase_add_test(tc, test_cells_under_the_c_locale);
     tcase_add_test(tc, test_rate_too_early);
     tcase_add_test(tc, test_rate_window_follows_change);
     tcase_add_test(tc, test_rate_stall_decays);
