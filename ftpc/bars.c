@@ -169,6 +169,10 @@ static void add_fitted(strbuf *out, const char *s, size_t w)
         rest -= progress_char_cells(tail, &len);
         tail += len;
     }
+    /* A combining mark belongs to the character before it, which went: after "..." it would
+     * sit on the last dot. */
+    while (*tail != '\0' && progress_char_cells(tail, &len) == 0)
+        tail += len;
     size_t used;
     sb_add(out, s, progress_fit_prefix(s, keep - rest, &used));
     sb_str(out, "...");

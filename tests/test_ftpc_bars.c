@@ -197,6 +197,22 @@ START_TEST(test_line_cut_name_keeps_its_end)
 }
 END_TEST
 
+/* Decomposed accents: the cut never leaves a combining mark without its letter. */
+START_TEST(test_line_cut_name_keeps_marks_with_their_letters)
+{
+    char name[200] = "decomposed-accents-";
+    for (int i = 0; i < 12; i++)
+        strcat(name, "e\xcc\x81"); /* e + U+0301 */
+    strcat(name, ".txt");
+    char out[512];
+    for (int w = 20; w <= 60; w++) {
+        ftpc_bars_format_line(out, sizeof(out), w, 0, false, false, name, 1, 2, 1.0);
+        ck_assert_msg(strstr(out, "...\xcc\x81") == NULL, "width %d: %s", w, out);
+        ck_assert_int_le(visible_cells(out), w - 1);
+    }
+}
+END_TEST
+
 START_TEST(test_line_shared_name_column)
 {
     char a[512], b[512];
@@ -617,6 +633,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tc, test_line_long_name_cut);
     tcase_add_test(tc, test_line_cut_name_keeps_its_end);
     tcase_add_test(tc, test_line_shared_name_column);
+    tcase_add_test(tc, test_line_cut_name_keeps_marks_with_their_letters);
     tcase_add_test(tc, test_line_stalled);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("frames");
