@@ -2,8 +2,8 @@
  * up over the live lines, the new permanent lines (summaries, messages) after clearing the
  * screen below, the live lines each cleared and rewritten, then "clear to end of screen" for
  * lines that went away. Live lines never reach the last column, so the terminal never wraps
- * them and the cursor-up count stays right; permanent lines may wrap, as they are not
- * redrawn. */
+ * them as drawn; a window made narrower since rewraps them, so the cursor goes up by the rows
+ * they take at the present width. Permanent lines may wrap, as they are not redrawn. */
 #include "bars.h"
 
 #include <errno.h>
@@ -548,6 +548,37 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
     *lines = n;
 }
 
+/* The screen rows the live lines last drawn take now. They were narrower than the terminal
+ * when drawn, but a window made narrower since rewraps them (VTE, Konsole, kitty, iTerm2,
+ * Windows Terminal, tmux): going up one row a line would leave the top of the old lines on
+ * the screen. */
+static int drawn_rows(const ftpc_bars *b)
+{
+    size_t cols = b->width > 0 ? (size_t)b->width : 1, rows = 0, cells = 0;
+    const char *p = b->last.p, *end = b->last.p + b->last.len;
+    while (p < end) {
+        if (*p == '\x1b') { /* a CSI sequence (clear line, colour) takes no cell */
+            p++;
+            if (p < end && *p == '[')
+                p++;
+            while (p < end && !(*p >= '@' && *p <= '~'))
+                p++;
+            p++;
+            continue;
+        }
+        if (*p == '\n') {
+            rows += cells > cols ? (cells + cols - 1) / cols : 1;
+            cells = 0;
+            p++;
+            continue;
+        }
+        size_t len;
+        cells += progress_char_cells(p, &len);
+        p += len;
+    }
+    return rows > (size_t)b->drawn ? (int)rows : b->drawn;
+}
+
 /* Draws a frame if anything changed (or force). */
 static void draw(ftpc_bars *b, bool force)
 {
@@ -568,7 +599,7 @@ static void draw(ftpc_bars *b, bool force)
     }
     b->frame.len = 0;
     if (b->drawn > 0)
-        sb_printf(&b->frame, "\r\x1b[%dA", b->drawn);
+        sb_printf(&b->frame, "\r\x1b[%dA", drawn_rows(b));
     if (b->pending.len > 0) {
         /* Permanent lines overwrite the live ones, and one wider than the terminal wraps onto
          * the rows below: everything from here down is cleared first, or the tail of an old
@@ -829,7 +860,9 @@ void ftpc_bars_erase(ftpc_bars *b)
     if (b == NULL || !b->live || b->drawn == 0)
         return;
     char seq[32];
-    int n = snprintf(seq, sizeof(seq), "\r\x1b[%dA\x1b[J", b->drawn);
+    if (winch_flag)
+        query_size(b); /* the rows the lines take at the width the terminal has now */
+    int n = snprintf(seq, sizeof(seq), "\r\x1b[%dA\x1b[J", drawn_rows(b));
     write_all(b->fd, seq, (size_t)n);
     b->drawn = 0;
 }

@@ -1226,6 +1226,42 @@ class TestProgress(FtpcCase):
         with open(os.path.join(self.local("hn"), name), "rb") as fh:
             self.assertEqual(fh.read(), data)
 
+    def test_narrower_window_leaves_no_old_bars(self):
+        # bars drawn 100 columns wide, then the window narrows to 40: the terminal rewraps
+        # the old lines onto three rows each, and the next frame must take all of them away
+        import fcntl
+        import struct
+        import termios
+        from test_liveview import Terminal
+        for n in ("w1.bin", "w2.bin"):
+            self.srv.make_file(n, 3 * MiB, seed=37)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "get", "-j", "2", "--limit-rate", "1M",
+                              self.srv.url("w1.bin"), self.srv.url("w2.bin")], cwd=self.tmp,
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        term = Terminal(100, 30)
+        try:
+            out = read_pty(master, 10, done=lambda d: re.search(rb"Total 0/2 .*ETA", d))
+            term.feed(out.decode())
+            self.assertTrue([r for r in term.screen() if len(r.rstrip()) > 80], term.screen())
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 40, 0, 0))
+            term.resize(40, 30)
+            p.send_signal(signal.SIGWINCH)  # the pty told the foreground group, if any
+            # a frame drawn 40 wide
+            out = read_pty(master, 10, done=lambda d: re.search(rb"\x1b\[2KTotal 0/2[^\n]{0,30}\n", d))
+            term.feed(out.decode())
+            screen = [r for r in term.screen() if r.strip()]
+            self.assertEqual(len(screen), 3, "\n".join(screen))
+            self.assertRegex(screen[-1], r"^Total 0/2 ")
+        finally:
+            p.kill()
+            p.wait(10)
+            os.close(master)
+
     def test_bars_in_tmux(self):
         names = ["t%d.bin" % i for i in range(1, 4)]
         want = {n: self.srv.make_file(n, 3 * MiB, seed=20 + i) for i, n in enumerate(names)}
