@@ -77,6 +77,25 @@ static int emit_text(ftpc_xfer *x, const char *p, size_t len)
     return x->dotless ? ftpc_dotnames_feed(&x->dots, p, len, emit_cb, x) : emit(x, p, len);
 }
 
+/* A server's names in a listing on a terminal must not drive it: C0 controls but the line
+ * ends and tabs, DEL, and the C1 controls in UTF-8 (U+0080..U+009F, 0xC2 0x80..0x9F: U+009B
+ * is CSI to xterm even in UTF-8) become '?'. A pair cut by the chunk's end loses its second
+ * byte in the next chunk, which leaves no control either. */
+static void shield_text(ftpc_xfer *x, char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        bool c1 =
+            c >= 0x80 && c <= 0x9f && (i > 0 ? (unsigned char)p[i - 1] == 0xc2 : x->shield_c2);
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || c1)
+            p[i] = '?';
+        if (c1 && i > 0)
+            p[i - 1] = '?';
+    }
+    if (n > 0)
+        x->shield_c2 = (unsigned char)p[n - 1] == 0xc2;
+}
+
 /* Listings and TYPE A downloads come with CRLF line ends; a terminal, a pipe and a Unix file
  * want LF. */
 static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
@@ -85,11 +104,7 @@ static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
         size_t chunk = len < XFER_BUF_SIZE ? len : XFER_BUF_SIZE;
         size_t o = ftpc_ascii_from_wire(&x->pending_cr, p, chunk, x->abuf);
         if (x->shield)
-            for (size_t i = 0; i < o; i++) {
-                unsigned char c = (unsigned char)x->abuf[i];
-                if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
-                    x->abuf[i] = '?'; /* a server's name must not drive the terminal */
-            }
+            shield_text(x, x->abuf, o);
         if (o > 0 && emit_text(x, x->abuf, o) < 0)
             return -1;
         p += chunk;
