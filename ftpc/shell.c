@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "shell_int.h"
 
 volatile sig_atomic_t ftpc_sh_intr;
@@ -141,10 +142,9 @@ static void build_prompt(shell *sh)
     const char *cut = dl > 60 ? dir + dl - 57 : dir;
     snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%.60s> ", sh->site.host,
              cut != dir ? "..." : "", cut);
-    /* Control characters in a directory name would be sent to the terminal as they are. */
-    for (char *c = sh->prompt; *c; c++)
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
+    /* Control characters in a directory name (C1 too: U+009B is CSI to xterm) would be sent
+     * to the terminal as they are. */
+    progress_sanitize(sh->prompt, sizeof(sh->prompt), sh->prompt);
 }
 
 static void prompt_show(shell *sh)

@@ -447,6 +447,27 @@ class TestShellTerminal(ShellCase):
         capture.keys = keys
         return capture, done
 
+    def test_prompt_shows_a_c1_control_in_the_directory_as_a_mark(self):
+        # U+009B in the directory the prompt shows is CSI to xterm: it must not reach the
+        # terminal as it is
+        import pty
+        from ftpd_harness import read_pty
+        self.srv.make_file("c1\u009b31mZ/f.txt", 3, seed=1)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FTPC_BIN, self.srv.url("c1\u009b31mZ/")], cwd=self.tmp,
+                             stdin=slave, stdout=slave, stderr=slave, env=self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8"))
+        os.close(slave)
+        try:
+            out = read_pty(master, 15, done=lambda d: b"mZ> " in d)
+            self.assertIn(b"c1?31mZ> ", out)
+            self.assertNotIn(b"\xc2\x9b31mZ>", out)
+            os.write(master, b"quit\r")
+            read_pty(master, 10, proc=p)
+        finally:
+            p.kill()
+            p.wait(10)
+            os.close(master)
+
     def no_sanitizer_reports(self):
         for f in os.listdir(self.tmp):
             if ".asan" in f:
