@@ -14,6 +14,7 @@
 
 #include "rglob.h"
 #include "netrc.h"
+#include "partname.h"
 #include "ratelimit.h"
 #include "segget.h"
 #include "stdsrc.h"
@@ -244,7 +245,11 @@ int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, boo
     } else {
         n = snprintf(t->local, sizeof(t->local), "%s", name);
     }
-    return n > 0 && (size_t)n < sizeof(t->local) ? 0 : -1;
+    if (n <= 0 || (size_t)n >= sizeof(t->local))
+        return -1;
+    const char *slash = strrchr(t->local, '/');
+    const char *base = slash ? slash + 1 : t->local;
+    return ftpc_part_like(base, strlen(base)) ? -2 : 0;
 }
 
 /* A URL whose last component is a pattern: expanded by listing its directory when the run
@@ -303,7 +308,13 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
             return usage_err(err, err_size, "out of memory");
         if (task_url(cli, t, args[i], &u, err, err_size) < 0)
             return -1;
-        if (ftpc_cli_get_target(cli, t, bn, to_stdout) < 0)
+        int target = ftpc_cli_get_target(cli, t, bn, to_stdout);
+        if (target == -2)
+            return usage_err(err, err_size,
+                             "%s: %s has the form of ftpc's part files; name "
+                             "the download otherwise with -o",
+                             args[i], t->local);
+        if (target < 0)
             return usage_err(err, err_size, "%s has no usable file name", args[i]);
         if (kind == FTPC_T_GET && !to_stdout)
             cli->nfiles++;

@@ -15,6 +15,7 @@
 
 #include "bars.h"
 #include "localdir.h"
+#include "partname.h"
 
 #define MIRROR_MAX_DEPTH 64
 #define MIRROR_MAX_ENTRIES 1000000
@@ -73,11 +74,17 @@ static const ftpc_mentry *mtree_find(const ftpc_mtree *t, const char *rel)
 }
 
 /* Whether a listed name can be mirrored. One that cannot be a local file's name (or would
- * escape the tree) is counted in tree as refused, "." and ".." are not. */
-static bool good_name(const char *p, size_t n, ftpc_mtree *tree)
+ * escape the tree) is counted in tree as refused, "." and ".." are not. A remote name of the
+ * form of ftpc's part files is counted apart: copying it would lose it or the file it is
+ * named after (ftpc_part_like). */
+static bool good_name(const char *p, size_t n, ftpc_mtree *tree, bool remote)
 {
     if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
         return false;
+    if (remote && ftpc_part_like(p, n)) {
+        tree->part_like++;
+        return false;
+    }
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '/' || p[i] == '\0' || (unsigned char)p[i] < 0x20 || p[i] == 0x7f) {
             if (tree->refused++ == 0) {
@@ -131,7 +138,7 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
         return 0;
     const char *name = sp + 1;
     size_t name_len = n - (size_t)(name - p);
-    if (!good_name(name, name_len, tree))
+    if (!good_name(name, name_len, tree, true))
         return 0;
     int type = -1; /* 0 file, 1 dir */
     int64_t size = -1, mtime = -1;
@@ -249,7 +256,7 @@ static int parse_list_line(const char *p, size_t n, time_t now, ftpc_mtree *tree
         if (name >= p + n)
             return 0;
         size_t name_len = n - (size_t)(name - p);
-        if (!good_name(name, name_len, tree))
+        if (!good_name(name, name_len, tree, true))
             return 0;
         ftpc_mentry *en = mtree_add(tree, name, name_len);
         if (en == NULL)
@@ -342,7 +349,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *name = de->d_name;
-        if (!good_name(name, strlen(name), tree))
+        if (!good_name(name, strlen(name), tree, false))
             continue;
         char sub[FTPC_URL_PATH_MAX], full[FTPC_URL_PATH_MAX];
         if (join(sub, sizeof(sub), rel, name) < 0 || join(full, sizeof(full), root, sub) < 0)
@@ -467,6 +474,7 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
             if (one.refused > 0 && tree->refused == 0)
                 memcpy(tree->refused_name, one.refused_name, sizeof(tree->refused_name));
             tree->refused += one.refused;
+            tree->part_like += one.part_like;
             for (size_t k = 0; rc == 0 && k < one.n; k++) {
                 char rel[FTPC_URL_PATH_MAX];
                 if (join(rel, sizeof(rel), level[i], one.v[k].rel) < 0)
@@ -620,6 +628,13 @@ static void say_refused(ftpc_ctx *ctx, const ftpc_mtree *t, const char *side, co
                  t->too_deep, side, t->too_deep == 1 ? "directory" : "directories",
                  MIRROR_MAX_DEPTH);
         c->skipped += (long)t->too_deep;
+    }
+    if (t->part_like > 0) {
+        ftpc_msg(ctx,
+                 "ftpc: mirror: %zu %s %s left out: the form of ftpc's part files "
+                 "(.NAME.ftpc-part, .NAME.ftpc-seg)",
+                 t->part_like, side, t->part_like == 1 ? "name" : "names");
+        c->skipped += (long)t->part_like;
     }
     if (t->refused == 0)
         return;

@@ -36,12 +36,16 @@ typedef struct ftpc_mtree {
     char refused_name[80];
     /* Directories deeper than mirror goes (64 levels): listed, their contents left out. */
     size_t too_deep;
+    /* Remote names of the form of ftpc's own part files (ftpc_part_like): left out, as their
+     * download would collide with that of the file they are named after. */
+    size_t part_like;
 } ftpc_mtree;
 
 /* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries
  * named by their bare name, appended to tree. Only plain files and directories are kept;
  * ".", "..", and unparsable lines are skipped, and so are names with '/' or a control
- * character, which tree->refused counts. now decides the year of LIST
+ * character, which tree->refused counts, and names of the form of ftpc's part files, which
+ * tree->part_like counts. now decides the year of LIST
  * dates given without one. Returns the number added, or -1 when out of memory. */
 int ftpc_mirror_parse(const char *buf, size_t len, bool mlsd, time_t now, ftpc_mtree *tree);
 

@@ -129,10 +129,15 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         t->nlst_match = !listing->listing_mlsd;
         int len = snprintf(t->remote, sizeof(t->remote), "%s%s", g->dir, names[k]);
         display_of(&g->url, t->remote, t->display, sizeof(t->display));
-        if (len < 0 || (size_t)len >= sizeof(t->remote) ||
-            ftpc_cli_get_target(cli, t, names[k], cli->to_stdout) < 0) {
+        int target = len < 0 || (size_t)len >= sizeof(t->remote)
+                         ? -1
+                         : ftpc_cli_get_target(cli, t, names[k], cli->to_stdout);
+        if (target < 0) {
             t->finished = true;
-            ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: unusable file name", t->display);
+            ftpc_err_set(&t->err, FTPC_EXIT_LOCAL,
+                         target == -2 ? "%s: left out: the form of ftpc's part files"
+                                      : "%s: unusable file name",
+                         t->display);
             ftpc_msg(ctx, "ftpc: %s", t->err.msg);
         } else if (t->kind == FTPC_T_GET && !cli->to_stdout) {
             cli->nfiles++;

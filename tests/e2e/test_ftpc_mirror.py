@@ -124,6 +124,29 @@ class TestMirrorGet(MirrorCase):
                       "name ('tab?here.txt')", r.stderr.decode())
         self.assertEqual(sorted(os.listdir(self.srv.local("dest"))), ["fine.txt"])
 
+    def test_names_of_ftpc_part_files_are_left_out(self):
+        # f.bin's download writes .f.bin.ftpc-part and renames it to f.bin: copied too, a
+        # remote file of that name was written over and renamed away (or, for .ftpc-seg,
+        # removed once f.bin was in), and with -j f.bin could end up holding its bytes
+        big = self.srv.make_file("pf/f.bin", 2 << 20, seed=1)
+        self.srv.make_file("pf/.f.bin.ftpc-part", 1000, seed=2)
+        self.srv.make_file("pf/.f.bin.ftpc-seg", 1000, seed=3)
+        for jobs in ("3", "1"):
+            out = "out" + jobs
+            # the rate limit holds f.bin back until the small files are done
+            r = self.ftpc("mirror", "-j", jobs, "--no-verify", "--limit-rate", "4M",
+                          self.srv.url("pf"), out)
+            self.assertEqual(tree(self.local(out)), {"f.bin": big}, jobs)
+            self.assertIn("ftpc: mirror: 2 remote names left out: the form of ftpc's part "
+                          "files (.NAME.ftpc-part, .NAME.ftpc-seg)", r.stderr.decode())
+            self.assertEqual(self.summary(r), (1, 2, 0))
+        # named on the command line, such a file needs another local name
+        r = self.ftpc("get", self.srv.url("pf/.f.bin.ftpc-part"), rc=2)
+        self.assertIn(b".f.bin.ftpc-part has the form of ftpc's part files; name the download "
+                      b"otherwise with -o", r.stderr)
+        self.ftpc("get", "-o", "kept.bin", self.srv.url("pf/.f.bin.ftpc-part"))
+        self.assertEqual(self.read_local("kept.bin"), self.srv.read("pf/.f.bin.ftpc-part"))
+
     def test_depth_limit_is_said(self):
         chain = "/".join("d%d" % i for i in range(1, 67))
         self.srv.make_file("deep/top.txt", 10, seed=1)

@@ -1,0 +1,15 @@
+#include "partname.h"
+
+#include <string.h>
+
+static bool ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t k = strlen(suffix);
+    return n > k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+bool ftpc_part_like(const char *name, size_t len)
+{
+    return len > 0 && name[0] == '.' &&
+           (ends_with(name, len, ".ftpc-part") || ends_with(name, len, ".ftpc-seg"));
+}
