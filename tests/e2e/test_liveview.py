@@ -110,6 +110,16 @@ class TestLiveViewAuto(ServerTestCase):
         self.assertIn("progress: expected auto, on or off, got 'sometimes'", r.stderr)
 
 
+def stalled_download(port, socks):
+    """Starts a RETR of big.bin and reads none of it; its sockets go to socks, to close."""
+    f = ftplib.FTP()
+    f.connect("127.0.0.1", port, timeout=10)
+    socks.append(f)
+    f.login()
+    f.voidcmd("TYPE I")
+    socks.append(f.transfercmd("RETR big.bin"))
+
+
 class Terminal:
     """The little of a terminal the view needs, as tmux behaves (and, for the rewrap, VTE,
     Konsole, kitty): rows that autowrap at the width and remember it, so that a narrower
@@ -241,33 +251,14 @@ class TestLiveViewTerminal(unittest.TestCase):
     def test_a_narrow_terminal_shows_fields_whole(self):
         # 32 columns leave "[1] anonymous RETR " room for its percent but not for its rate:
         # the rate goes whole, never cut to a number that misreads ("0" of "0 B/s")
-        pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
-        self.addCleanup(shutil.rmtree, pub, True)
-        os.chmod(pub, 0o755)
-        with open(os.path.join(pub, "big.bin"), "wb") as fh:
-            fh.truncate(BIG)
-        os.chmod(os.path.join(pub, "big.bin"), 0o644)
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 32, 0, 0))
-        cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
-        if run_as_user():
-            cmd += ["--user", run_as_user()]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                                cwd=pub)
-        os.close(slave)
+        proc, master = self.serve_big_file_on_pty(cols=32)
         socks = []
         out = b""
         try:
             out = read_pty(master, 10, done=lambda d: b"listening on" in d)
             m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
             self.assertTrue(m, out[-2000:])
-            f = ftplib.FTP()
-            f.connect("127.0.0.1", int(m.group(1)), timeout=10)
-            socks.append(f)
-            f.login()
-            f.voidcmd("TYPE I")
-            ds = f.transfercmd("RETR big.bin")  # read no further: the line stays up
-            socks.append(ds)
+            stalled_download(int(m.group(1)), socks)  # the line stays up
             out += read_pty(master, 10, done=lambda d: re.search(rb"RETR +\d+%", d))
             out += read_pty(master, 1)  # a few more frames, the rate falling to 0 B/s
         finally:
@@ -285,10 +276,8 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertRegex(line.rstrip(), r"RETR( +\d+%)?$")
         self.assertEqual(proc.returncode, 0, text[-2000:])
 
-    def test_a_narrower_window_leaves_no_old_lines(self):
-        # The block is drawn 80 columns wide, then the window narrows to 40: the terminal
-        # rewraps the old lines onto twice the rows, and the next frame must take all of
-        # them away, not only as many rows as the block had lines.
+    def serve_big_file_on_pty(self, cols=80):
+        """ftpd serving big.bin anonymously, its output on a pty of 30 rows: (process, master)."""
         pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
         self.addCleanup(shutil.rmtree, pub, True)
         os.chmod(pub, 0o755)
@@ -296,25 +285,27 @@ class TestLiveViewTerminal(unittest.TestCase):
             fh.truncate(BIG)
         os.chmod(os.path.join(pub, "big.bin"), 0o644)
         master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 80, 0, 0))
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, cols, 0, 0))
         cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
         if run_as_user():
             cmd += ["--user", run_as_user()]
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                                 cwd=pub)
         os.close(slave)
+        return proc, master
+
+    def test_a_narrower_window_leaves_no_old_lines(self):
+        # The block is drawn 80 columns wide, then the window narrows to 40: the terminal
+        # rewraps the old lines onto twice the rows, and the next frame must take all of
+        # them away, not only as many rows as the block had lines.
+        proc, master = self.serve_big_file_on_pty()
         term = Terminal(80, 30)
         socks = []
         try:
             out = read_pty(master, 10, done=lambda d: b"listening on" in d)
             m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
             self.assertTrue(m, out[-2000:])
-            f = ftplib.FTP()
-            f.connect("127.0.0.1", int(m.group(1)), timeout=10)
-            socks.append(f)
-            f.login()
-            f.voidcmd("TYPE I")
-            socks.append(f.transfercmd("RETR big.bin"))  # read no further: the line stays up
+            stalled_download(int(m.group(1)), socks)  # the line stays up
             out += read_pty(master, 10, done=lambda d: re.search(rb"RETR .{40}.*\n?.*ftpd: 1 "
                                                                  rb"session, 1 transfer \(in", d))
             term.feed(out.decode())
@@ -347,20 +338,7 @@ class TestLiveViewTerminal(unittest.TestCase):
         # block is cut to four transfers and sits at the top of the screen. Clearing from
         # there (tmux keeps the screen it clears in the history) would leave a copy of the
         # block in the history at every frame.
-        pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
-        self.addCleanup(shutil.rmtree, pub, True)
-        os.chmod(pub, 0o755)
-        with open(os.path.join(pub, "big.bin"), "wb") as fh:
-            fh.truncate(BIG)
-        os.chmod(os.path.join(pub, "big.bin"), 0o644)
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 80, 0, 0))
-        cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
-        if run_as_user():
-            cmd += ["--user", run_as_user()]
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                                cwd=pub)
-        os.close(slave)
+        proc, master = self.serve_big_file_on_pty()
         term = Terminal(80, 30)
         socks = []
         try:
@@ -368,12 +346,7 @@ class TestLiveViewTerminal(unittest.TestCase):
             m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
             self.assertTrue(m, out[-2000:])
             for _ in range(8):
-                f = ftplib.FTP()
-                f.connect("127.0.0.1", int(m.group(1)), timeout=10)
-                socks.append(f)
-                f.login()
-                f.voidcmd("TYPE I")
-                socks.append(f.transfercmd("RETR big.bin"))  # read no further
+                stalled_download(int(m.group(1)), socks)
             out += read_pty(master, 10, done=lambda d: re.search(rb"\[8\] anonymous RETR[^\n]*\n"
                                                                  rb"ftpd: 8 sessions", d))
             term.feed(out.decode())
