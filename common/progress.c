@@ -2,6 +2,7 @@
 #include "progress.h"
 
 #include <locale.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -238,14 +239,20 @@ int progress_percent(uint64_t done, uint64_t total)
  * container's default, and ftpd's, which sets no locale) it fails for every character past
  * ASCII, though the terminal is most likely UTF-8 and a combining mark there takes no cell.
  * A C.UTF-8 locale object, made once, answers then. */
+static locale_t utf8_locale = (locale_t)0;
+static pthread_once_t utf8_locale_once = PTHREAD_ONCE_INIT;
+
+static void utf8_locale_make(void)
+{
+    utf8_locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+}
+
+/* Made once for all threads (ftpd's recovery thread logs while the main one draws the live
+ * view): a second thread must wait for it, not take the guesses while it is being made. */
 static int utf8_wcwidth(uint32_t cp)
 {
-    static locale_t utf8 = (locale_t)0;
-    static bool tried;
-    if (!tried) {
-        tried = true;
-        utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
-    }
+    pthread_once(&utf8_locale_once, utf8_locale_make);
+    locale_t utf8 = utf8_locale;
     if (utf8 == (locale_t)0)
         return -1;
     locale_t was = uselocale(utf8);

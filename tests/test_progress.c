@@ -1,6 +1,7 @@
 /* Check suite for common/progress: rate window, ETA, human sizes, durations, bars. */
 #include <check.h>
 #include <locale.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -316,6 +317,39 @@ START_TEST(test_cells_under_the_c_locale)
 }
 END_TEST
 
+/* ftpd's recovery thread logs while the main thread draws the live view, and ftpc's shell
+ * jobs print while the bars draw: the first widths asked for may come from two threads at
+ * once, and each must get C.UTF-8's answer, not the guess meant for a system without it.
+ * Each run of the loop is a fresh process (Check forks), so the first call is a first. */
+enum { RACERS = 8 };
+static pthread_barrier_t racers_ready;
+
+static void *ask_width_of_combining_mark(void *arg)
+{
+    pthread_barrier_wait(&racers_ready);
+    *(size_t *)arg = progress_cells("e\xcc\x81");
+    return NULL;
+}
+
+START_TEST(test_cells_first_asked_from_threads_at_once)
+{
+    locale_t probe = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (probe == (locale_t)0)
+        return;
+    freelocale(probe);
+    pthread_t th[RACERS];
+    size_t cells[RACERS];
+    ck_assert_int_eq(pthread_barrier_init(&racers_ready, NULL, RACERS), 0);
+    for (int i = 0; i < RACERS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, ask_width_of_combining_mark, &cells[i]), 0);
+    for (int i = 0; i < RACERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&racers_ready);
+    for (int i = 0; i < RACERS; i++)
+        ck_assert_uint_eq(cells[i], 1);
+}
+END_TEST
+
 static Suite *progress_suite(void)
 {
     Suite *s = suite_create("progress");
@@ -324,6 +358,7 @@ static Suite *progress_suite(void)
     tcase_add_test(tc, test_sanitize_marks_controls_and_cuts_whole_characters);
     tcase_add_test(tc, test_sanitize_marks_what_a_terminal_would_act_on);
     tcase_add_test(tc, test_cells_under_the_c_locale);
+    tcase_add_loop_test(tc, test_cells_first_asked_from_threads_at_once, 0, 20);
     tcase_add_test(tc, test_rate_too_early);
     tcase_add_test(tc, test_rate_window_follows_change);
     tcase_add_test(tc, test_rate_stall_decays);
