@@ -216,18 +216,17 @@ __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, co
         pos += (size_t)n;
     }
     /* Messages carry client-controlled text (paths, user names): a CR or LF in it must not
-     * forge a second log line, so control characters are neutralised. So are C1 controls
-     * written in UTF-8 (U+0080-U+009F): xterm reads U+009B as CSI, and a file name could
-     * then send the administrator's terminal commands. */
-    for (size_t i = msg_start; i < pos; i++) {
+     * forge a second log line, so control characters are neutralised. So are C1 controls,
+     * in UTF-8 (U+0080-U+009F) or as bytes alone (0x80-0x9F): xterm reads U+009B, or 0x9B
+     * when not in UTF-8, as CSI, and a file name could then send the administrator's
+     * terminal commands. */
+    for (size_t i = msg_start, len; i < pos; i += len) {
         unsigned char c = (unsigned char)line[i];
-        if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        len = 1;
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
             line[i] = '?';
-        } else if (c == 0xc2 && i + 1 < pos && (unsigned char)line[i + 1] >= 0x80 &&
-                   (unsigned char)line[i + 1] <= 0x9f) {
-            line[i] = line[i + 1] = '?';
-            i++;
-        }
+        else if (c >= 0x80 && progress_c1_control(line + i, pos - i, &len))
+            memset(line + i, '?', len);
     }
     line[pos++] = '\n';
     pthread_mutex_lock(&footer_mu);

@@ -82,5 +82,11 @@ void progress_sanitize(char *dst, size_t size, const char *src);
 /* Bytes of the longest start of s that fits in `cells` cells; *used gets the cells it takes
  * (less than `cells` when a wide character did not fit). */
 size_t progress_fit_prefix(const char *s, size_t cells, size_t *used);
+/* Whether the text at s (avail > 0 bytes of it, no NUL needed) starts with a C1 control: one
+ * written in UTF-8 (U+0080-U+009F, xterm takes U+009B for CSI) or a byte 0x80-0x9F that is
+ * not part of a well-formed character (CSI itself to a terminal not in UTF-8). *len gets the
+ * bytes to step over: the control's, a whole character's (whose continuation bytes are not
+ * controls), or one. For logs, which keep every other byte as it came. */
+bool progress_c1_control(const char *s, size_t avail, size_t *len);
 
 #endif

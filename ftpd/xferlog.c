@@ -1,9 +1,12 @@
 #include "xferlog.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "progress.h"
 
 FILE *xferlog_open(const char *path)
 {
@@ -43,20 +46,21 @@ static void put_str(outbuf *o, const char *s)
 
 /* xferlog is split on spaces, and paths and anonymous "passwords" come from the client: a
  * space would shift every later field and a newline would forge a whole line. A C1 control
- * in UTF-8 (U+0080-U+009F) goes too: xterm takes U+009B for CSI when the log is shown. */
+ * goes too, in UTF-8 (U+0080-U+009F) or as a byte alone (0x80-0x9F): xterm takes U+009B,
+ * or 0x9B when not in UTF-8, for CSI when the log is shown. */
 static void put_field(outbuf *o, const char *s)
 {
     if (!s || !*s) {
         put_char(o, '*');
         return;
     }
-    for (; *s; s++) {
+    for (size_t len; *s; s += len) {
         unsigned char c = (unsigned char)*s;
-        unsigned char next = (unsigned char)s[1];
-        if (c == 0xc2 && next >= 0x80 && next <= 0x9f) {
-            put_char(o, '_');
-            put_char(o, '_');
-            s++;
+        len = 1;
+        if (c >= 0x80) {
+            bool c1 = progress_c1_control(s, strnlen(s, 4), &len);
+            for (size_t i = 0; i < len; i++)
+                put_char(o, c1 ? '_' : s[i]);
             continue;
         }
         put_char(o, (c <= ' ' || c == 0x7f) ? '_' : (char)c);

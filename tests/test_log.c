@@ -99,6 +99,21 @@ START_TEST(test_c1_controls_in_utf8_neutralised)
 }
 END_TEST
 
+/* 0x9B alone (a name not in UTF-8) is CSI to a terminal in an 8-bit locale: it goes too; a
+ * Latin-1 letter alone (0xE9) and U+0100, whose second byte is 0x80, stay as they came. */
+static void c1_as_bytes(void)
+{
+    log_info("RETR /x\x9b"
+             "2J\xe9\xc4\x80\x85y");
+}
+
+START_TEST(test_c1_controls_as_bytes_neutralised)
+{
+    capture(c1_as_bytes);
+    ck_assert_ptr_nonnull(strstr(captured, "RETR /x?2J\xe9\xc4\x80?y\n"));
+}
+END_TEST
+
 static void long_line(void)
 {
     static char big[10000];
@@ -282,6 +297,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, test_format_and_levels);
     tcase_add_test(tc, test_control_characters_neutralised);
     tcase_add_test(tc, test_c1_controls_in_utf8_neutralised);
+    tcase_add_test(tc, test_c1_controls_as_bytes_neutralised);
     tcase_add_test(tc, test_long_message_is_one_bounded_line);
     tcase_add_test(tc, test_errno_kept_and_parse_level);
     tcase_add_test(tc, test_footer_stays_below_log_lines);

@@ -67,16 +67,18 @@ START_TEST(test_hostile_fields)
         .host = "192.0.2.1",
         .bytes = 5,
         .path = "/a b\nfake line\r\xc2\x9b"
-                "2J\xc3\xa9\xc2\xa3",
+                "2J\xc3\xa9\xc2\xa3\x9b"
+                "1\xe9\xc4\x80\xc2",
         .anonymous = true,
         .user = "me\tyou x",
         .complete = true,
     };
     char out[512];
     ck_assert_int_gt(xferlog_format(out, sizeof(out), &e), 0);
-    ck_assert_str_eq(
-        out, "Tue Nov 14 22:13:20 2023 1 192.0.2.1 5 /a_b_fake_line___2J\xc3\xa9\xc2\xa3 b _ o a "
-             "me_you_x ftp 0 * c\n");
+    ck_assert_str_eq(out, "Tue Nov 14 22:13:20 2023 1 192.0.2.1 5 "
+                          "/a_b_fake_line___2J\xc3\xa9\xc2\xa3_1\xe9\xc4\x80\xc2 "
+                          "b _ o a "
+                          "me_you_x ftp 0 * c\n");
 }
 END_TEST
 
