@@ -56,36 +56,6 @@ static void write_all(const char *p, size_t len)
     }
 }
 
-#define TAB_WIDTH 8 /* the terminals' default tab stops */
-
-/* The rows a line takes on a terminal `cols` wide, laid out as the terminal lays it out: a
- * wide character that does not fit in the last cell of a row goes whole to the next row,
- * leaving that cell empty, so a line of wide characters takes more rows than its cells over
- * the width. A tab goes to the next stop, or to the last cell. *at_margin: whether the text
- * ends in the row's last cell. */
-static size_t line_rows(const char *s, size_t n, size_t cols, bool *at_margin)
-{
-    size_t rows = 1, col = 0, len;
-    for (const char *p = s; p < s + n; p += len) {
-        if (*p == '\t') { /* a log line may hold one (client text): it moves, never wraps */
-            size_t stop = (col / TAB_WIDTH + 1) * TAB_WIDTH;
-            if (col < cols)
-                col = stop < cols ? stop : cols - 1;
-            len = 1;
-            continue;
-        }
-        size_t w = progress_char_cells(p, &len);
-        if (col > 0 && col + w > cols) {
-            rows++;
-            col = 0;
-        }
-        col += w;
-    }
-    if (at_margin != NULL)
-        *at_margin = col >= cols;
-    return rows;
-}
-
 /* The screen rows the block takes now. Its lines were narrower than the terminal when they
  * were drawn, but a window made narrower since rewraps them (most terminals do: VTE, Konsole,
  * kitty, iTerm2, Windows Terminal, tmux), and a line wider than a tiny terminal wrapped as it
@@ -96,7 +66,7 @@ static size_t footer_rows(size_t cols)
     for (const char *p = footer, *end = footer + footer_len; p < end;) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
-        rows += line_rows(p, (size_t)(stop - p), cols, NULL);
+        rows += progress_text_rows(p, (size_t)(stop - p), cols, NULL);
         p = nl ? nl + 1 : end;
     }
     return rows > (size_t)footer_lines ? rows : (size_t)footer_lines;
@@ -136,7 +106,7 @@ static void frame_str(frame *f, const char *s)
 static void frame_line(frame *f, const char *s, size_t n, size_t cols, bool last)
 {
     bool fills_row;
-    line_rows(s, n, cols, &fills_row);
+    progress_text_rows(s, n, cols, &fills_row);
     if (last && fills_row)
         frame_str(f, "\033[J");
     frame_add(f, s, n);

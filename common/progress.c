@@ -285,6 +285,46 @@ size_t progress_char_cells(const char *s, size_t *len)
     return (size_t)w;
 }
 
+#define TAB_WIDTH 8 /* the terminals' default tab stops */
+
+size_t progress_text_rows(const char *s, size_t n, size_t cols, bool *at_margin)
+{
+    if (cols == 0)
+        cols = 1;
+    size_t rows = 1, col = 0, len;
+    const char *end = s + n;
+    for (const char *p = s; p < end; p += len) {
+        if (*p == '\x1b') { /* CSI: clear line, colour, cursor moves */
+            len = 1;
+            if (p + len < end && p[len] == '[')
+                len++;
+            while (p + len < end && !(p[len] >= '@' && p[len] <= '~'))
+                len++;
+            if (p + len < end)
+                len++;
+            continue;
+        }
+        if (*p == '\t') { /* a log line may hold one (client text): it moves, never wraps */
+            size_t stop = (col / TAB_WIDTH + 1) * TAB_WIDTH;
+            if (col < cols)
+                col = stop < cols ? stop : cols - 1;
+            len = 1;
+            continue;
+        }
+        size_t w = progress_char_cells(p, &len);
+        if (p + len > end)
+            len = (size_t)(end - p);
+        if (col > 0 && col + w > cols) {
+            rows++;
+            col = 0;
+        }
+        col += w;
+    }
+    if (at_margin != NULL)
+        *at_margin = col >= cols;
+    return rows;
+}
+
 size_t progress_cells(const char *s)
 {
     size_t n = 0, len;

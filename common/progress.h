@@ -73,6 +73,13 @@ int progress_percent(uint64_t done, uint64_t total);
  * POSIX) the widths are C.UTF-8's; when no locale can tell (wcwidth fails), one below U+1100
  * and two from there on, so a line never comes out wider than reckoned. */
 size_t progress_char_cells(const char *s, size_t *len);
+/* The rows n bytes of one line (no newline in them) take on a terminal `cols` wide, laid out
+ * as the terminal lays them out: a wide character that does not fit in the last cell of a
+ * row goes whole to the next row, leaving that cell empty, so a line of wide characters
+ * takes more rows than its cells over the width. A tab goes to the next stop of 8, or to
+ * the last cell; an escape sequence (ESC [ ... final byte) takes no cell. *at_margin (may be
+ * NULL): whether the text ends in the row's last cell. */
+size_t progress_text_rows(const char *s, size_t n, size_t cols, bool *at_margin);
 /* Cells of a UTF-8 string. */
 size_t progress_cells(const char *s);
 /* src for a terminal into dst: a control character (C0, DEL, C1), a line or paragraph

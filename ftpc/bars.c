@@ -554,27 +554,13 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
  * the screen. */
 static int drawn_rows(const ftpc_bars *b)
 {
-    size_t cols = b->width > 0 ? (size_t)b->width : 1, rows = 0, cells = 0;
+    size_t cols = b->width > 0 ? (size_t)b->width : 1, rows = 0;
     const char *p = b->last.p, *end = b->last.p + b->last.len;
-    while (p < end) {
-        if (*p == '\x1b') { /* a CSI sequence (clear line, colour) takes no cell */
-            p++;
-            if (p < end && *p == '[')
-                p++;
-            while (p < end && !(*p >= '@' && *p <= '~'))
-                p++;
-            p++;
-            continue;
-        }
-        if (*p == '\n') {
-            rows += cells > cols ? (cells + cols - 1) / cols : 1;
-            cells = 0;
-            p++;
-            continue;
-        }
-        size_t len;
-        cells += progress_char_cells(p, &len);
-        p += len;
+    const char *nl;
+    /* Every live line ends in a newline, so the cursor sits below the last one. */
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        rows += progress_text_rows(p, (size_t)(nl - p), cols, NULL);
+        p = nl + 1;
     }
     return rows > (size_t)b->drawn ? (int)rows : b->drawn;
 }

@@ -350,6 +350,30 @@ START_TEST(test_cells_first_asked_from_threads_at_once)
 }
 END_TEST
 
+/* Live bars redrawn after a narrowing go up by these rows: each must be where the terminal
+ * puts the text, or a row of the old frame stays on the screen. */
+START_TEST(test_text_rows_as_the_terminal_lays_them_out)
+{
+    const char *wide5 = "\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad";
+    bool margin;
+    /* Ten cells at 5 columns: two fit a row, the third goes whole to the next. */
+    ck_assert_uint_eq(progress_text_rows(wide5, strlen(wide5), 5, &margin), 3);
+    ck_assert(!margin);
+    ck_assert_uint_eq(progress_text_rows(wide5, strlen(wide5), 10, &margin), 1);
+    ck_assert(margin);
+    /* Colour and clear-line sequences take no cell. */
+    const char *coloured = "\x1b[2K\x1b[1;32mabcde\x1b[0m";
+    ck_assert_uint_eq(progress_text_rows(coloured, strlen(coloured), 5, &margin), 1);
+    ck_assert(margin);
+    ck_assert_uint_eq(progress_text_rows(coloured, strlen(coloured), 4, NULL), 2);
+    /* A tab moves to its stop and never wraps; an empty line is one row. */
+    ck_assert_uint_eq(progress_text_rows("a\tb", 3, 8, NULL), 1);
+    ck_assert_uint_eq(progress_text_rows("a\tbcdefgh", 9, 8, NULL), 2);
+    ck_assert_uint_eq(progress_text_rows("", 0, 8, &margin), 1);
+    ck_assert(!margin);
+}
+END_TEST
+
 static Suite *progress_suite(void)
 {
     Suite *s = suite_create("progress");
@@ -358,6 +382,7 @@ static Suite *progress_suite(void)
     tcase_add_test(tc, test_sanitize_marks_controls_and_cuts_whole_characters);
     tcase_add_test(tc, test_sanitize_marks_what_a_terminal_would_act_on);
     tcase_add_test(tc, test_cells_under_the_c_locale);
+    tcase_add_test(tc, test_text_rows_as_the_terminal_lays_them_out);
     tcase_add_loop_test(tc, test_cells_first_asked_from_threads_at_once, 0, 20);
     tcase_add_test(tc, test_rate_too_early);
     tcase_add_test(tc, test_rate_window_follows_change);
