@@ -120,6 +120,16 @@ def stalled_download(port, socks):
     socks.append(f.transfercmd("RETR big.bin"))
 
 
+def stop_pty_server(proc, master, socks):
+    """Closes the test's sockets, stops ftpd and reads its last output away."""
+    for s in socks:
+        s.close()
+    proc.terminate()
+    proc.wait(10)
+    read_pty(master, 5)
+    os.close(master)
+
+
 class Terminal:
     """The little of a terminal the view needs, as tmux behaves (and, for the rewrap, VTE,
     Konsole, kitty): rows that autowrap at the width and remember it, so that a narrower
@@ -251,14 +261,10 @@ class TestLiveViewTerminal(unittest.TestCase):
     def test_a_narrow_terminal_shows_fields_whole(self):
         # 32 columns leave "[1] anonymous RETR " room for its percent but not for its rate:
         # the rate goes whole, never cut to a number that misreads ("0" of "0 B/s")
-        proc, master = self.serve_big_file_on_pty(cols=32)
+        proc, master, out, port = self.serve_big_file_on_pty(cols=32)
         socks = []
-        out = b""
         try:
-            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
-            self.assertTrue(m, out[-2000:])
-            stalled_download(int(m.group(1)), socks)  # the line stays up
+            stalled_download(port, socks)  # the line stays up
             out += read_pty(master, 10, done=lambda d: re.search(rb"RETR +\d+%", d))
             out += read_pty(master, 1)  # a few more frames, the rate falling to 0 B/s
         finally:
@@ -277,7 +283,8 @@ class TestLiveViewTerminal(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, text[-2000:])
 
     def serve_big_file_on_pty(self, cols=80):
-        """ftpd serving big.bin anonymously, its output on a pty of 30 rows: (process, master)."""
+        """ftpd serving big.bin anonymously, its output on a pty of 30 rows, once it listens:
+        (process, pty master, output so far, port)."""
         pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
         self.addCleanup(shutil.rmtree, pub, True)
         os.chmod(pub, 0o755)
@@ -292,20 +299,22 @@ class TestLiveViewTerminal(unittest.TestCase):
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                                 cwd=pub)
         os.close(slave)
-        return proc, master
+        out = read_pty(master, 10, done=lambda d: b"listening on" in d)
+        m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
+        if not m:
+            stop_pty_server(proc, master, [])
+        self.assertTrue(m, out[-2000:])
+        return proc, master, out, int(m.group(1))
 
     def test_a_narrower_window_leaves_no_old_lines(self):
         # The block is drawn 80 columns wide, then the window narrows to 40: the terminal
         # rewraps the old lines onto twice the rows, and the next frame must take all of
         # them away, not only as many rows as the block had lines.
-        proc, master = self.serve_big_file_on_pty()
+        proc, master, out, port = self.serve_big_file_on_pty()
         term = Terminal(80, 30)
         socks = []
         try:
-            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
-            self.assertTrue(m, out[-2000:])
-            stalled_download(int(m.group(1)), socks)  # the line stays up
+            stalled_download(port, socks)  # the line stays up
             out += read_pty(master, 10, done=lambda d: re.search(rb"RETR .{40}.*\n?.*ftpd: 1 "
                                                                  rb"session, 1 transfer \(in", d))
             term.feed(out.decode())
@@ -325,12 +334,7 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertEqual(len([r for r in screen if "session" in r]), 1, "\n".join(screen))
             self.assertRegex(screen[-1], r"^ftpd: 1 session, 1 transfer")
         finally:
-            for s in socks:
-                s.close()
-            proc.terminate()
-            proc.wait(10)
-            read_pty(master, 5)
-            os.close(master)
+            stop_pty_server(proc, master, socks)
         self.assertEqual(proc.returncode, 0)
 
     def test_a_shorter_window_keeps_no_copies_of_the_block(self):
@@ -338,15 +342,12 @@ class TestLiveViewTerminal(unittest.TestCase):
         # block is cut to four transfers and sits at the top of the screen. Clearing from
         # there (tmux keeps the screen it clears in the history) would leave a copy of the
         # block in the history at every frame.
-        proc, master = self.serve_big_file_on_pty()
+        proc, master, out, port = self.serve_big_file_on_pty()
         term = Terminal(80, 30)
         socks = []
         try:
-            out = read_pty(master, 10, done=lambda d: b"listening on" in d)
-            m = re.search(rb"listening on 127\.0\.0\.1:(\d+)", out)
-            self.assertTrue(m, out[-2000:])
             for _ in range(8):
-                stalled_download(int(m.group(1)), socks)
+                stalled_download(port, socks)
             out += read_pty(master, 10, done=lambda d: re.search(rb"\[8\] anonymous RETR[^\n]*\n"
                                                                  rb"ftpd: 8 sessions", d))
             term.feed(out.decode())
@@ -362,12 +363,7 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertRegex(term.screen()[-1], r"^ftpd: 8 sessions, 8 transfers .*; 4 shown")
             self.assertLessEqual(len(term.screen()), 8)
         finally:
-            for s in socks:
-                s.close()
-            proc.terminate()
-            proc.wait(10)
-            read_pty(master, 5)
-            os.close(master)
+            stop_pty_server(proc, master, socks)
         self.assertEqual(proc.returncode, 0)
 
 
