@@ -96,9 +96,10 @@ struct ftpc_xfer {
     int data_errno;     /* the data connection failed; waiting for the server's word */
     char data_why[400]; /* ... and why, in words */
     bool use_sendfile;
-    bool crlf;      /* listing or TYPE A download: turn CRLF into LF */
-    bool shield;    /* a listing shown on a terminal: its control characters become '?' */
-    bool shield_c2; /* the last chunk shielded ended with 0xC2, maybe half a C1 control */
+    bool crlf;           /* listing or TYPE A download: turn CRLF into LF */
+    bool shield;         /* a listing shown on a terminal: its control characters become '?' */
+    bool shield_c2;      /* the character being read began with 0xC2: maybe a C1 control */
+    uint8_t shield_need; /* continuation bytes the character being read still expects */
     bool pending_cr;
     bool dotless; /* ls without -l: "." and ".." are left out (dotnames.h) */
     ftpc_dotnames dots;

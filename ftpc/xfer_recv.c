@@ -78,22 +78,31 @@ static int emit_text(ftpc_xfer *x, const char *p, size_t len)
 }
 
 /* A server's names in a listing on a terminal must not drive it: C0 controls but the line
- * ends and tabs, DEL, and the C1 controls in UTF-8 (U+0080..U+009F, 0xC2 0x80..0x9F: U+009B
- * is CSI to xterm even in UTF-8) become '?'. A pair cut by the chunk's end loses its second
- * byte in the next chunk, which leaves no control either. */
+ * ends and tabs, DEL, the C1 controls in UTF-8 (U+0080..U+009F, 0xC2 0x80..0x9F: U+009B is
+ * CSI to xterm even in UTF-8) and a byte 0x80..0x9F outside any character (CSI itself to a
+ * terminal not in UTF-8) become '?'. The state carries a character across chunks; a pair cut
+ * by the chunk's end loses its second byte in the next chunk, which leaves no control. */
 static void shield_text(ftpc_xfer *x, char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
-        bool c1 =
-            c >= 0x80 && c <= 0x9f && (i > 0 ? (unsigned char)p[i - 1] == 0xc2 : x->shield_c2);
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || c1)
-            p[i] = '?';
-        if (c1 && i > 0)
-            p[i - 1] = '?';
+        if (x->shield_need > 0 && c >= 0x80 && c <= 0xbf) {
+            x->shield_need--;
+            if (x->shield_c2 && c <= 0x9f) { /* U+0080..U+009F */
+                p[i] = '?';
+                if (i > 0)
+                    p[i - 1] = '?';
+            }
+            x->shield_c2 = false;
+            continue;
+        }
+        x->shield_need = 0; /* a character cut short ends here */
+        x->shield_c2 = c == 0xc2;
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || (c >= 0x80 && c <= 0x9f))
+            p[i] = '?'; /* 0x80-0x9F alone: a C1 control to a terminal not in UTF-8 */
+        else if (c >= 0xc2 && c <= 0xf4)
+            x->shield_need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
     }
-    if (n > 0)
-        x->shield_c2 = (unsigned char)p[n - 1] == 0xc2;
 }
 
 /* Listings and TYPE A downloads come with CRLF line ends; a terminal, a pipe and a Unix file

@@ -1432,6 +1432,9 @@ class TestProgress(FtpcCase):
     def test_listing_on_a_terminal_shows_control_characters_as_marks(self):
         self.srv.make_file("red\x1b[31mX\x1b[0m.bin", 10, seed=32)
         self.srv.make_file("c1\u009b31mY.bin", 10, seed=33)  # U+009B: CSI to xterm
+        # the byte 0x9B alone is CSI to a terminal in an 8-bit locale
+        self.srv.make_file(os.fsdecode(b"lone\x9b" b"31mZ.bin"), 10, seed=34)
+        self.srv.make_file(os.fsdecode(b"two\xc2\x9b\x9b" b"31mW.bin"), 10, seed=35)
         master, slave = pty.openpty()
         p = subprocess.Popen([FTPC_BIN, "ls", self.srv.url("")], cwd=self.tmp,
                              stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
@@ -1443,7 +1446,9 @@ class TestProgress(FtpcCase):
         self.assertIn(b"red?[31mX?[0m.bin", data)
         self.assertNotIn(b"\x1b", data)
         self.assertIn(b"c1??31mY.bin", data)
-        self.assertNotIn(b"\xc2\x9b", data)
+        self.assertNotIn(b"\x9b", data)
+        self.assertIn(b"lone?31mZ.bin", data)
+        self.assertIn(b"two???31mW.bin", data)
         # into a pipe or a file the names stay as the server sent them
         r = self.ftpc("ls", self.srv.url(""))
         self.assertIn(b"red\x1b[31mX\x1b[0m.bin", r.stdout)
