@@ -63,7 +63,7 @@ echo "   all three identical to the source"
 echo "== listing of /incoming/ (ftpc ls -l)"
 $ftpc ls -l ftp://demo:demo@127.0.0.1:2121/incoming/
 rm -rf "$out" sample_data/pub/incoming/demo-*.bin
-echo "== server log"
+echo "== server log (its last lines; all of it stays in $log)"
 sed 's/^/   ftpd| /' "$log" | tail -n 8
 echo "Done. ./scripts/demo.sh --keep runs just the server, in the foreground, for your own"
 echo "clients (ftpc, curl, lftp, FileZilla: see README.md)."
