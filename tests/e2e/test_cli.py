@@ -242,6 +242,14 @@ class TestCheck(unittest.TestCase):
         os.chmod(path, mode)
         return path
 
+    def one_account(self, name, home):
+        """A users file in the test's folder with the one account name (password pw)."""
+        users = os.path.join(self.dir, "users")
+        with open(users, "w") as fh:
+            fh.write("%s:%s:%s\n" % (name, hash_password("pw"), home))
+        os.chmod(users, 0o644)
+        return users
+
     def test_good_configuration_exits_0_with_a_summary(self):
         r = self.check("--max-rate", "10M", "--umask", "002", "--xferlog",
                        os.path.join(self.dir, "xfer.log"))
@@ -265,11 +273,7 @@ class TestCheck(unittest.TestCase):
         shut = os.path.join(self.dir, "shut")
         os.mkdir(shut, 0)
         self.addCleanup(os.chmod, shut, 0o755)
-        users = os.path.join(self.dir, "users")
-        with open(users, "w") as fh:
-            fh.write("shut:%s:%s\n" % (hash_password("pw"), shut))
-        os.chmod(users, 0o644)
-        r = self.check("--users", users)
+        r = self.check("--users", self.one_account("shut", shut))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertRegex(r.stderr, r"WARN account 'shut': the server's user.* cannot enter its "
                          r"home %s \(Permission denied\)" % shut)
@@ -278,11 +282,7 @@ class TestCheck(unittest.TestCase):
     def test_a_missing_home_is_warned_about_not_fatal(self):
         # one account's folder removed must not keep the server, and everyone else, down
         missing = os.path.join(self.dir, "gone")
-        users = os.path.join(self.dir, "users")
-        with open(users, "w") as fh:
-            fh.write("gone:%s:%s\n" % (hash_password("pw"), missing))
-        os.chmod(users, 0o644)
-        r = self.check("--users", users)
+        r = self.check("--users", self.one_account("gone", missing))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertRegex(r.stderr, r"WARN account 'gone': .*cannot enter its home %s \(No such "
                          r"file or directory\), so its logins will be refused" % missing)

@@ -121,13 +121,16 @@ def stalled_download(port, socks):
 
 
 def stop_pty_server(proc, master, socks):
-    """Closes the test's sockets, stops ftpd and reads its last output away."""
+    """Closes the test's sockets (None stands for one not opened), stops ftpd and returns its
+    last output."""
     for s in socks:
-        s.close()
+        if s is not None:
+            s.close()
     proc.terminate()
     proc.wait(10)
-    read_pty(master, 5)
+    out = read_pty(master, 5)
     os.close(master)
+    return out
 
 
 class Terminal:
@@ -247,12 +250,7 @@ class TestLiveViewTerminal(unittest.TestCase):
             out += read_pty(master, 10, done=lambda d: b"ftpd: 1 session, 0 transfers" in d)
             self.assertIn(b"ftpd: 1 session, 0 transfers", out, out[-2000:])
         finally:
-            if s is not None:
-                s.close()
-            proc.terminate()
-            proc.wait(10)
-            out += read_pty(master, 5)
-            os.close(master)
+            out += stop_pty_server(proc, master, [s])
         text = out.decode("utf-8", "replace")
         for frame_line in re.findall(r"ftpd: \d+ sessions?[^\r\n\x1b]*", text):
             self.assertLessEqual(len(frame_line), 49, frame_line)
@@ -268,12 +266,7 @@ class TestLiveViewTerminal(unittest.TestCase):
             out += read_pty(master, 10, done=lambda d: re.search(rb"RETR +\d+%", d))
             out += read_pty(master, 1)  # a few more frames, the rate falling to 0 B/s
         finally:
-            for s in socks:
-                s.close()
-            proc.terminate()
-            proc.wait(10)
-            out += read_pty(master, 5)
-            os.close(master)
+            out += stop_pty_server(proc, master, socks)
         text = out.decode("utf-8", "replace")
         lines = re.findall(r"\[1\] anonymous RETR[^\r\n\x1b]*", text)
         self.assertTrue(lines, text[-2000:])
