@@ -6,6 +6,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define FTPC_PART_SUFFIX ".ftpc-part"
+#define FTPC_SEG_SUFFIX ".ftpc-seg"
+
 /* Whether the file name (len bytes, no '/') has the form of those work files. A download to
  * such a name would share it with the work file of NAME's download, which writes over it and
  * renames it away, or removes it once NAME is in place: mirror leaves such remote names out

@@ -15,6 +15,7 @@
 
 #include "bars.h"
 #include "dchan.h"
+#include "partname.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -629,10 +630,10 @@ static int seg_name(const char *local, char *out, size_t out_size)
 {
     if (ftpc_part_name(local, out, out_size) < 0)
         return -1;
-    size_t pl = strlen(out);
-    if (pl < 5 || pl + 1 >= out_size)
+    size_t stem = strlen(out) - strlen(FTPC_PART_SUFFIX);
+    if (stem + sizeof(FTPC_SEG_SUFFIX) > out_size)
         return -1;
-    memcpy(out + pl - 4, "seg", 4);
+    memcpy(out + stem, FTPC_SEG_SUFFIX, sizeof(FTPC_SEG_SUFFIX));
     return 0;
 }
 

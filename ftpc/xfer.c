@@ -26,6 +26,7 @@
 
 #include "digest.h"
 #include "fsops.h"
+#include "partname.h"
 
 void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar)
 {
@@ -48,8 +49,8 @@ int ftpc_part_name(const char *path, char *out, size_t out_size)
     int dir_len = slash ? (int)(slash - path) + 1 : 0;
     size_t blen = strlen(base);
     int n;
-    if (1 + blen + strlen(".ftpc-part") <= NAME_MAX) {
-        n = snprintf(out, out_size, "%.*s.%s.ftpc-part", dir_len, path, base);
+    if (1 + blen + strlen(FTPC_PART_SUFFIX) <= NAME_MAX) {
+        n = snprintf(out, out_size, "%.*s.%s" FTPC_PART_SUFFIX, dir_len, path, base);
     } else {
         /* ".NAME.ftpc-part" would pass NAME_MAX: the start of the name (cut between UTF-8
          * characters) and a digest of all of it, the same on every run so -c finds it. */
@@ -64,8 +65,8 @@ int ftpc_part_name(const char *path, char *out, size_t out_size)
             digest_free(&d);
             return -1;
         }
-        n = snprintf(out, out_size, "%.*s.%.*s~%.16s.ftpc-part", dir_len, path, (int)keep, base,
-                     hex);
+        n = snprintf(out, out_size, "%.*s.%.*s~%.16s" FTPC_PART_SUFFIX, dir_len, path, (int)keep,
+                     base, hex);
     }
     return n > 0 && (size_t)n < out_size ? 0 : -1;
 }
