@@ -148,7 +148,8 @@ static const cmd_help HELPS[] = {
      "Rename a remote file; NEWNAME is relative to URL's directory, or absolute.", ""},
     {"mirror", "mirror URL DIR | mirror -R DIR URL",
      "Download the remote tree URL into DIR, or with -R upload the local tree DIR to\n"
-     "URL. Files of the same size and time are skipped.",
+     "URL. Files of the same size and time are skipped. Part files of interrupted\n"
+     "downloads (.NAME.ftpc-part, .NAME.ftpc-seg) are left out.",
      "reverse only-newer delete dry-run exclude segments " XFER_OPTS},
 };
 

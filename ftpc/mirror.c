@@ -74,14 +74,15 @@ static const ftpc_mentry *mtree_find(const ftpc_mtree *t, const char *rel)
 }
 
 /* Whether a listed name can be mirrored. One that cannot be a local file's name (or would
- * escape the tree) is counted in tree as refused, "." and ".." are not. A remote name of the
- * form of ftpc's part files is counted apart: copying it would lose it or the file it is
- * named after (ftpc_part_like). */
-static bool good_name(const char *p, size_t n, ftpc_mtree *tree, bool remote)
+ * escape the tree) is counted in tree as refused, "." and ".." are not. With parts, a name of
+ * the form of ftpc's part files is counted apart: copying a remote one would lose it or the
+ * file it is named after (ftpc_part_like), and a local one is what an interrupted download
+ * left, not a file of the tree. */
+static bool good_name(const char *p, size_t n, ftpc_mtree *tree, bool parts)
 {
     if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
         return false;
-    if (remote && ftpc_part_like(p, n)) {
+    if (parts && ftpc_part_like(p, n)) {
         tree->part_like++;
         return false;
     }
@@ -334,8 +335,11 @@ static int join(char *out, size_t size, const char *base, const char *rel)
 
 /* ---- the local tree ---- */
 
+/* Walks the local tree below root/rel into tree. With parts (an upload's source), names of
+ * the form of ftpc's part files are left out and counted (good_name); a download's target
+ * keeps them in view, for --delete. */
 static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int depth, char *const *ex,
-                      size_t nex, ftpc_mtree *tree)
+                      size_t nex, bool parts, ftpc_mtree *tree)
 {
     char path[FTPC_URL_PATH_MAX];
     if (join(path, sizeof(path), root, rel) < 0)
@@ -349,7 +353,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         const char *name = de->d_name;
-        if (!good_name(name, strlen(name), tree, false))
+        if (!good_name(name, strlen(name), tree, parts))
             continue;
         char sub[FTPC_URL_PATH_MAX], full[FTPC_URL_PATH_MAX];
         if (join(sub, sizeof(sub), rel, name) < 0 || join(full, sizeof(full), root, sub) < 0)
@@ -375,7 +379,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         if (e->dir && depth + 1 >= MIRROR_MAX_DEPTH) {
             tree->too_deep++;
         } else if (e->dir) {
-            int r = walk_local(ctx, root, sub, depth + 1, ex, nex, tree);
+            int r = walk_local(ctx, root, sub, depth + 1, ex, nex, parts, tree);
             if (r != 0 && rc == 0)
                 rc = r;
         }
@@ -667,7 +671,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             ftpc_mtree_free(&rt);
             return FTPC_EXIT_LOCAL;
         }
-        status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, &lt);
+        status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, false, &lt);
         mtree_sort(&lt);
     } else if (!cli->dry_run && ftpc_mkdir_p(root) < 0) {
         ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", root, strerror(errno));
@@ -858,7 +862,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         return FTPC_EXIT_LOCAL;
     }
     ftpc_mtree lt = {0}, rt = {0};
-    int status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, &lt);
+    int status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, true, &lt);
     mtree_sort(&lt);
     if (status != FTPC_OK) {
         ftpc_mtree_free(&lt);

@@ -36,8 +36,9 @@ typedef struct ftpc_mtree {
     char refused_name[80];
     /* Directories deeper than mirror goes (64 levels): listed, their contents left out. */
     size_t too_deep;
-    /* Remote names of the form of ftpc's own part files (ftpc_part_like): left out, as their
-     * download would collide with that of the file they are named after. */
+    /* Names of the form of ftpc's own part files (ftpc_part_like): left out, remote ones as
+     * their download would collide with that of the file they are named after, local ones
+     * (mirror -R) as leftovers of interrupted downloads, not files of the tree. */
     size_t part_like;
 } ftpc_mtree;
 

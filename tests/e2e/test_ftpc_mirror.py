@@ -412,6 +412,21 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
         self.assertTrue(self.srv.exists("other/keep"))
 
+    def test_leftovers_of_interrupted_downloads_stay_here(self):
+        # part files an interrupted download left beside its target went up as files of the
+        # tree; the download side leaves such names out, and so does the upload now
+        up = self.local("up")
+        os.makedirs(os.path.join(up, "sub"))
+        for rel in ("f.bin", ".f.bin.ftpc-part", ".g.bin.ftpc-seg", "sub/.h.ftpc-part",
+                    "sub/h"):
+            with open(os.path.join(up, rel), "wb") as fh:
+                fh.write(b"x" * 10)
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.assertIn("ftpc: mirror: 3 local names left out: the form of ftpc's part files "
+                      "(.NAME.ftpc-part, .NAME.ftpc-seg)", r.stderr.decode())
+        self.assertEqual(self.summary(r), (2, 3, 0))
+        self.assertEqual(sorted(tree(self.srv.local("dst"))), ["f.bin", "sub", "sub/h"])
+
 
 if __name__ == "__main__":
     unittest.main()
