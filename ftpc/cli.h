@@ -42,6 +42,7 @@ typedef struct ftpc_cli {
     bool to_stdout; /* get/cat output goes to standard output */
     ftpc_glob_req *globs;
     size_t nglobs;
+    bool listing_cut; /* a glob's listing was cut short by the server (exit status 5) */
     /* mirror [-R] */
     bool mirror, mirror_reverse, only_newer, mirror_delete, dry_run;
     char **excludes; /* --exclude patterns (point into argv) */

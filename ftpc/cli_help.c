@@ -96,7 +96,8 @@ static const char USAGE[] =
     "  2  usage error\n"
     "  3  cannot connect (name lookup, connection refused, timeout, service refused)\n"
     "  4  login failed\n"
-    "  5  remote file missing, permission denied or operation refused\n"
+    "  5  remote file missing, permission denied or operation refused; a listing\n"
+    "     (ls, a pattern, mirror) the server cut short\n"
     "  6  local I/O error\n"
     "  7  transfer interrupted (connection lost, timeout, signal)\n"
     "  8  verification failed (transferred size or HASH differs)\n"
@@ -135,7 +136,10 @@ static const cmd_help HELPS[] = {
      "Into a directory that is not there: one error, and no file is sent (or\n"
      "--create-dirs makes it first).",
      "continue segments ascii create-dirs " XFER_OPTS},
-    {"ls", "ls [-l] URL", "List a directory on standard output.", "long compress no-glob"},
+    {"ls", "ls [-l] URL",
+     "List a directory on standard output. A listing the server says it cut short\n"
+     "is printed as far as it goes, and the exit status is 5.",
+     "long compress no-glob"},
     {"cat", "cat URL...", "Write remote files to standard output, in command-line order.",
      "ascii compress limit-rate retry retry-delay no-glob"},
     {"rm", "rm URL...", "Delete remote files.", "jobs"},

@@ -168,6 +168,8 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     }
     int status;
     int rc = ftpc_run_tasks(ctx, lists, ng, cli->opts.jobs, stop, &status) ? 0 : FTPC_EXIT_XFER;
+    for (size_t i = 0; i < ng; i++)
+        cli->listing_cut |= lists[i].listing_truncated;
 
     task_list out = {0};
     size_t gi = 0;
@@ -233,6 +235,17 @@ static int relist_empty(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     return status;
 }
 
+/* A listing the server cut short (xfer.c) was printed, or its matches transferred, as far
+ * as it went; the run does not end as a success, as a mirror over it does not: a script would
+ * take the names past the cut for absent. */
+static bool any_listing_cut(const ftpc_cli *cli)
+{
+    bool cut = cli->listing_cut;
+    for (size_t i = 0; i < cli->ntasks; i++)
+        cut |= cli->tasks[i].kind == FTPC_T_LS && cli->tasks[i].listing_truncated;
+    return cut;
+}
+
 int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
 {
     int status = cli->nglobs > 0 ? expand_globs(ctx, cli, stop) : FTPC_OK;
@@ -243,6 +256,8 @@ int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
         status = FTPC_EXIT_XFER;
     else if (status == FTPC_OK && cli->ntasks == 1)
         status = relist_empty(ctx, cli, stop);
+    if (status == FTPC_OK && !cli->mirror && any_listing_cut(cli))
+        status = FTPC_EXIT_REMOTE;
     return status;
 }
 

@@ -285,6 +285,9 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     sh_display(sh, t.remote, t.display, sizeof(t.display));
     rc = sh_conn_task(sh, &t, false);
     free(t.listing);
+    /* Cut short by the server (xfer.c said where): what it printed is not the whole. */
+    if (rc == FTPC_OK && t.listing_truncated)
+        rc = FTPC_EXIT_REMOTE;
     return rc;
 }
 

@@ -318,8 +318,10 @@ class TruncatingFtp(ScriptedFtp):
     FILES = {"a.txt": b"alpha", "b.txt": b"bravo"}
 
     def command(self, s, verb, arg):
-        if verb == "MLSD":
-            lines = "".join("type=file;size=%d; %s\r\n" % (len(d), n)
+        if verb in ("MLSD", "NLST", "LIST"):
+            form = {"MLSD": "type=file;size={size}; {name}\r\n", "NLST": "{name}\r\n",
+                    "LIST": "-rw-r--r-- 1 ftp ftp {size} Jan  1  2025 {name}\r\n"}[verb]
+            lines = "".join(form.format(size=len(d), name=n)
                             for n, d in sorted(self.FILES.items()))
             s.send("150 here")
             d = s.accept_data()
@@ -331,12 +333,50 @@ class TruncatingFtp(ScriptedFtp):
             s.send("213 %d" % len(data) if data is not None else "550 no")
         elif verb == "RETR":
             s.send_download(self.FILES[arg.rsplit("/", 1)[-1]])
+        elif verb == "PWD":
+            s.send('257 "/"')
         else:
             return super().command(s, verb, arg)
         return True
 
 
 class TestTruncatedListing(unittest.TestCase):
+    def run_ftpc(self, *args, sessions=4, script=None):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = TruncatingFtp(sessions=sessions)
+        fake.start()
+        url = "ftp://u:p@127.0.0.1:%d/" % fake.port
+        r = subprocess.run([FTPC_BIN] + [a.replace("URL/", url) for a in args], cwd=tmp,
+                           capture_output=True, timeout=60, input=(script or "").encode(),
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        return r, tmp
+
+    def test_ls_and_patterns_over_a_cut_listing_exit_5(self):
+        """ls and a pattern printed or took what the cut listing held and exited 0: a script
+        could not tell the names past the cut from names the server does not have."""
+        for args in (["ls", "URL/dir/"], ["ls", "-l", "URL/dir/"]):
+            r, _ = self.run_ftpc(*args)
+            self.assertEqual(r.returncode, 5, r.stderr)
+            self.assertIn(b"the server cut it short (it replied 226 Output truncated to 2 "
+                          b"matches)", r.stderr)
+            self.assertIn(b"a.txt", r.stdout)
+            self.assertIn(b"b.txt", r.stdout)
+        # the shell's ls too: its status is the shell's exit status
+        r, _ = self.run_ftpc("URL/", script="ls dir/\n")
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertEqual(r.stderr.count(b"ftpc:"), 1, r.stderr)
+        self.assertIn(b"b.txt", r.stdout)
+        r, tmp = self.run_ftpc("get", "--no-verify", "URL/dir/*.txt")
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn(b"the server cut it short", r.stderr)
+        self.assertEqual(sorted(os.listdir(tmp)), ["a.txt", "b.txt"])
+        with open(os.path.join(tmp, "b.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), b"bravo")
+
     def test_mirror_delete_keeps_what_a_cut_listing_left_out(self):
         """mirror --delete deleted every local file past the server's cut (2000 of 12000
         against pure-ftpd), though the server still had them."""
