@@ -35,6 +35,7 @@ enum {
     OPT_ONLY_NEWER,
     OPT_DELETE,
     OPT_DRY_RUN,
+    OPT_NO_PERMS,
     OPT_EXCLUDE,
     OPT_SEGMENTS,
     OPT_TLS,
@@ -70,6 +71,7 @@ static const struct option long_opts[] = {
     {"only-newer", no_argument, NULL, OPT_ONLY_NEWER},
     {"delete", no_argument, NULL, OPT_DELETE},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"no-perms", no_argument, NULL, OPT_NO_PERMS},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
     {"segments", required_argument, NULL, OPT_SEGMENTS},
     {"tls", no_argument, NULL, OPT_TLS},
@@ -677,6 +679,9 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
         case OPT_DRY_RUN:
             cli->dry_run = true;
             break;
+        case OPT_NO_PERMS:
+            cli->no_perms = true;
+            break;
         case OPT_TLS:
             o->tls = true;
             break;
@@ -781,9 +786,10 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
         return usage_err(err, err_size, "--segments is for get, put and mirror");
     bool is_mirror = strcmp(cmd, "mirror") == 0;
     if (!is_mirror && (cli->mirror_reverse || cli->only_newer || cli->mirror_delete ||
-                       cli->dry_run || cli->nexcludes > 0))
+                       cli->dry_run || cli->no_perms || cli->nexcludes > 0))
         return usage_err(err, err_size,
-                         "-R, --only-newer, --delete, --dry-run and --exclude are for mirror");
+                         "-R, --only-newer, --delete, --dry-run, --no-perms and --exclude are "
+                         "for mirror");
     if (is_mirror)
         return build_mirror(cli, args, nargs, err, err_size);
     if (is_get)

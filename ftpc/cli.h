@@ -45,6 +45,7 @@ typedef struct ftpc_cli {
     bool listing_cut; /* a glob's listing was cut short by the server (exit status 5) */
     /* mirror [-R] */
     bool mirror, mirror_reverse, only_newer, mirror_delete, dry_run;
+    bool no_perms;   /* mirror --no-perms: leave modes as the target makes them */
     char **excludes; /* --exclude patterns (point into argv) */
     size_t nexcludes;
     const char *mirror_dir; /* the local directory */

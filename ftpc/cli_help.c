@@ -81,6 +81,7 @@ static const char USAGE[] =
     "      --only-newer        mirror: transfer only files newer than the target's\n"
     "      --delete            mirror: delete target files the source no longer has\n"
     "      --dry-run           mirror: print what would be done, change nothing\n"
+    "      --no-perms          mirror: do not carry permission bits over\n"
     "      --exclude GLOB      mirror: skip paths or names matching GLOB (repeatable)\n"
     "      --netrc-file FILE   credentials from FILE (default $NETRC, else ~/.netrc)\n"
     "      --no-netrc          do not read a netrc file\n"
@@ -152,9 +153,10 @@ static const cmd_help HELPS[] = {
      "Rename a remote file; NEWNAME is relative to URL's directory, or absolute.", ""},
     {"mirror", "mirror URL DIR | mirror -R DIR URL",
      "Download the remote tree URL into DIR, or with -R upload the local tree DIR to\n"
-     "URL. Files of the same size and time are skipped. Part files of interrupted\n"
-     "downloads (.NAME.ftpc-part, .NAME.ftpc-seg) are left out.",
-     "reverse only-newer delete dry-run exclude segments " XFER_OPTS},
+     "URL. Files of the same size and time are skipped. Permission bits go along\n"
+     "(masked by the umask; SITE CHMOD on upload) unless --no-perms. Part files of\n"
+     "interrupted downloads (.NAME.ftpc-part, .NAME.ftpc-seg) are left out.",
+     "reverse only-newer delete dry-run no-perms exclude segments " XFER_OPTS},
 };
 
 /* An option's first line: "  -o, --output FILE  ..." or "      --segments N  ...". */

@@ -26,7 +26,10 @@ typedef struct ftpc_endpoint {
     ftpc_tls *tls;
     bool warned_no_modez; /* -z: "no MODE Z here" was said once */
     bool warned_no_hash;  /* "the server offers no HASH" was said once */
-    bool no_password;     /* a user with no password from the URL, netrc or a prompt */
+    /* SITE CHMOD: 0 untried, 1 taken once, -1 refused at the first try (said once, and not
+     * sent again: a server without it refuses every file alike) */
+    int site_chmod;
+    bool no_password; /* a user with no password from the URL, netrc or a prompt */
     struct ftpc_endpoint *next;
 } ftpc_endpoint;
 

@@ -11,7 +11,7 @@
 typedef enum {
     FS_WAIT_CONN,
     FS_PARENT, /* mkdir -p: MKD of a parent, result ignored */
-    FS_CMD,    /* DELE, MKD, RMD */
+    FS_CMD,    /* DELE, MKD, RMD, SITE CHMOD */
     FS_CHECK,  /* mkdir -p: MLST after MKD failed: is it a directory already? */
     FS_PWD,    /* the same check without MLST: PWD, CWD path, CWD back */
     FS_CWD,
@@ -43,6 +43,8 @@ static const char *action(const ftpc_task *t)
         return "creating directory";
     case FTPC_T_RMDIR:
         return "removing directory";
+    case FTPC_T_CHMOD:
+        return "setting the mode of";
     default:
         return "renaming";
     }
@@ -132,6 +134,18 @@ static void conn_ready(ftpc_conn *c, void *ud)
     case FTPC_T_MV:
         send_or_fail(op, FS_RNFR, "RNFR", op->t->remote);
         return;
+    case FTPC_T_CHMOD:
+        if (op->t->ep->site_chmod < 0) {
+            finish(op, FTPC_OK, true); /* refused before: see chmod_refused */
+            return;
+        }
+        op->state = FS_CMD;
+        if (ftpc_conn_send(c, "SITE CHMOD %03o %s", op->t->mode & 0777u, op->t->remote) < 0) {
+            ftpc_err_set(&op->t->err, FTPC_EXIT_XFER, "%s %s: cannot send SITE CHMOD",
+                         action(op->t), op->t->display);
+            finish(op, FTPC_EXIT_XFER, false);
+        }
+        return;
     default:
         ftpc_err_set(&op->t->err, FTPC_EXIT_USAGE, "internal error: not a file-system task");
         finish(op, FTPC_EXIT_USAGE, true);
@@ -155,6 +169,28 @@ bool ftpc_mlst_is_dir(const char *text)
     return false;
 }
 
+/* A server without SITE CHMOD (or that keeps it from this user) refuses it for every file
+ * alike: a refusal of the first one on the endpoint is said once, as the server's answer, and
+ * the rest are not sent. Once one was taken, a refusal is that file's. Returns true when the
+ * reply was taken so. */
+static bool chmod_refused(ftpc_fsop *op, const ftp_reply_msg *m)
+{
+    ftpc_endpoint *ep = op->t->ep;
+    if (op->t->kind != FTPC_T_CHMOD || m->code < 500 || ep->site_chmod > 0)
+        return false;
+    if (ep->site_chmod == 0) {
+        char q[600], where[300];
+        ftpc_msg(op->ctx,
+                 "ftpc: %s refused SITE CHMOD (it replied %s): permission bits are not set "
+                 "there",
+                 ftpc_endpoint_str(ep, where, sizeof(where)),
+                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    }
+    ep->site_chmod = -1;
+    finish(op, FTPC_OK, true);
+    return true;
+}
+
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_fsop *op = ud;
@@ -167,9 +203,13 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         return;
     case FS_CMD:
         if (code >= 200 && code < 300) {
+            if (op->t->kind == FTPC_T_CHMOD)
+                op->t->ep->site_chmod = 1;
             finish(op, FTPC_OK, true);
             return;
         }
+        if (chmod_refused(op, m))
+            return;
         if (op->t->kind == FTPC_T_MKDIR && op->t->parents && code == 550) {
             /* Maybe it exists already, which -p accepts. */
             char q[600];
@@ -188,6 +228,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         fail_reply(op,
                    op->t->kind == FTPC_T_RM      ? "DELE"
                    : op->t->kind == FTPC_T_MKDIR ? "MKD"
+                   : op->t->kind == FTPC_T_CHMOD ? "SITE CHMOD"
                                                  : "RMD",
                    m);
         return;

@@ -15,6 +15,7 @@
 
 #include "bars.h"
 #include "localdir.h"
+#include "mirror_modes.h"
 #include "partname.h"
 
 #define MIRROR_MAX_DEPTH 64
@@ -51,6 +52,7 @@ static ftpc_mentry *mtree_add(ftpc_mtree *t, const char *rel, size_t rel_len)
     e->size = -1;
     e->mtime = -1;
     e->prec = 1;
+    e->mode = -1;
     return e;
 }
 
@@ -143,6 +145,7 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
         return 0;
     int type = -1; /* 0 file, 1 dir */
     int64_t size = -1, mtime = -1;
+    int mode = -1;
     const char *f = p;
     while (f < sp) {
         const char *semi = memchr(f, ';', (size_t)(sp - f));
@@ -166,6 +169,8 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
                     size = s;
             } else if (kl == 6 && strncasecmp(f, "modify", 6) == 0) {
                 mtime = parse_mdtm(v, vl);
+            } else if (kl == 9 && strncasecmp(f, "UNIX.mode", 9) == 0) {
+                mode = ftpc_mode_from_fact(v, vl);
             }
         }
         if (semi == NULL)
@@ -180,6 +185,7 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
     e->dir = type == 1;
     e->size = e->dir ? -1 : size;
     e->mtime = mtime;
+    e->mode = mode;
     return 1;
 }
 
@@ -266,6 +272,7 @@ static int parse_list_line(const char *p, size_t n, time_t now, ftpc_mtree *tree
         en->size = en->dir ? -1 : size;
         en->mtime = (int64_t)timegm(&tm);
         en->prec = prec;
+        en->mode = ftpc_mode_from_perms(p + 1, n - 1);
         return 1;
     }
     return 0;
@@ -376,6 +383,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         e->dir = S_ISDIR(st.st_mode);
         e->size = e->dir ? -1 : (int64_t)st.st_size;
         e->mtime = (int64_t)st.st_mtime;
+        e->mode = (int)(st.st_mode & FTPC_MODE_BITS);
         if (e->dir && depth + 1 >= MIRROR_MAX_DEPTH) {
             tree->too_deep++;
         } else if (e->dir) {
@@ -499,6 +507,7 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                 e->size = one.v[k].size;
                 e->mtime = one.v[k].mtime;
                 e->prec = one.v[k].prec;
+                e->mode = one.v[k].mode;
                 if (e->dir) {
                     if (nnext == cnext) {
                         cnext = cnext ? cnext * 2 : 16;
@@ -548,6 +557,7 @@ typedef struct tasks {
     ftpc_task *v;
     size_t n, cap;
     int64_t *mtime; /* downloads: the time to set afterwards */
+    int *mode;      /* transfers: the permission bits to set afterwards, -1 none */
 } tasks;
 
 static ftpc_task *tasks_add(tasks *l, ftpc_task_kind kind)
@@ -562,6 +572,10 @@ static ftpc_task *tasks_add(tasks *l, ftpc_task_kind kind)
         if (m == NULL)
             return NULL;
         l->mtime = m;
+        int *md = realloc(l->mode, cap * sizeof(*md));
+        if (md == NULL)
+            return NULL;
+        l->mode = md;
         l->cap = cap;
     }
     ftpc_task *t = &l->v[l->n];
@@ -569,6 +583,7 @@ static ftpc_task *tasks_add(tasks *l, ftpc_task_kind kind)
     t->kind = kind;
     t->index = l->n;
     l->mtime[l->n] = -1;
+    l->mode[l->n] = -1;
     l->n++;
     return t;
 }
@@ -579,6 +594,7 @@ static void tasks_free(tasks *l)
         free(l->v[i].listing);
     free(l->v);
     free(l->mtime);
+    free(l->mode);
     memset(l, 0, sizeof(*l));
 }
 
@@ -649,6 +665,22 @@ static void say_refused(ftpc_ctx *ctx, const ftpc_mtree *t, const char *side, co
     c->skipped += (long)t->refused;
 }
 
+/* A download's directory that exists here already: the mode it is to have at the end (want,
+ * when it differs from its own, -1 when it is to keep that), made writable and enterable for
+ * its owner meanwhile when it was not, and then given back its own mode at the end. */
+static int local_dir_mode(const ftpc_cli *cli, ftpc_ctx *ctx, const char *path, const char *rel,
+                          int have, int want)
+{
+    int final = want >= 0 && want != have ? want : -1;
+    if (final >= 0)
+        plan_line(cli, ctx, "chmod", rel);
+    if (cli->no_perms || cli->dry_run || have < 0 || (have & 0700) == 0700)
+        return final;
+    if (ftpc_mode_set_local(path, (unsigned)have | 0700) < 0)
+        return final; /* what is written into it fails and says so */
+    return final >= 0 ? final : have;
+}
+
 /* Download: remote tree into cli->mirror_dir. */
 static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
 {
@@ -693,7 +725,13 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     /* Directories of rt that are real local directories (or will be, in a dry run): nothing
      * is written below one that is not, so a symbolic link is never written through. */
     bool *real = rt.n > 0 ? calloc(rt.n, sizeof(*real)) : NULL;
-    bool fatal = rt.n > 0 && real == NULL;
+    /* The modes directories get once nothing more is written into them, -1 none. */
+    int *dir_mode = rt.n > 0 ? malloc(rt.n * sizeof(*dir_mode)) : NULL;
+    bool fatal = rt.n > 0 && (real == NULL || dir_mode == NULL);
+    for (size_t i = 0; dir_mode != NULL && i < rt.n; i++)
+        dir_mode[i] = -1;
+    unsigned umask_bits = ftpc_mode_umask();
+    ftpc_mode_failures mode_failures = {0};
     for (size_t i = 0; !fatal && i < rt.n; i++) {
         const ftpc_mentry *e = &rt.v[i];
         const ftpc_mentry *l = mtree_find(&lt, e->rel);
@@ -709,9 +747,11 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             if (pe == NULL || !real[pe - rt.v])
                 continue; /* below a directory that could not be made: reported already */
         }
+        int want = cli->no_perms ? -1 : ftpc_mode_wanted(e->mode, umask_bits);
         if (e->dir) {
             if (l != NULL && l->dir) {
                 real[i] = true;
+                dir_mode[i] = local_dir_mode(cli, ctx, path, e->rel, l->mode, want);
                 continue;
             }
             if (lstat(path, &st) == 0) {
@@ -728,6 +768,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 continue;
             }
             real[i] = true;
+            if (want >= 0 && (unsigned)want != (0777 & ~umask_bits))
+                dir_mode[i] = want;
             continue;
         }
         if (l != NULL && l->dir) {
@@ -745,6 +787,11 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         if (!ftpc_mirror_want(e, l, cli->only_newer)) {
             c->skipped++;
+            if (l != NULL && want >= 0 && want != l->mode) {
+                plan_line(cli, ctx, "chmod", e->rel);
+                if (!cli->dry_run && ftpc_mode_set_local(path, (unsigned)want) < 0)
+                    ftpc_mode_failed(&mode_failures, path, errno);
+            }
             continue;
         }
         plan_line(cli, ctx, "get", e->rel);
@@ -759,6 +806,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         snprintf(t->local, sizeof(t->local), "%s", path);
         gets.mtime[gets.n - 1] = e->mtime;
+        gets.mode[gets.n - 1] = want;
         t->size_known = e->size >= 0;
         t->known_size = e->size >= 0 ? (uint64_t)e->size : 0;
     }
@@ -777,6 +825,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             if (!t->finished || t->err.status != FTPC_OK)
                 continue;
             c->transferred++;
+            if (gets.mode[i] >= 0 && ftpc_mode_set_local(t->local, (unsigned)gets.mode[i]) < 0)
+                ftpc_mode_failed(&mode_failures, t->local, errno);
             if (gets.mtime[i] >= 0) {
                 struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT},
                                          {.tv_sec = (time_t)gets.mtime[i]}};
@@ -785,7 +835,6 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
     }
     tasks_free(&gets);
-    free(real);
     /* Delete what the remote tree no longer has: files first, then directories deepest
      * first. Only after a complete, error-free pass. */
     if (cli->mirror_delete && status == FTPC_OK && !*stop) {
@@ -812,6 +861,15 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             }
         }
     }
+    /* Directories last, deepest first: each stayed writable while it was filled. */
+    for (size_t k = rt.n; dir_mode != NULL && !cli->dry_run && k-- > 0;) {
+        if (dir_mode[k] >= 0 && join(path, sizeof(path), root, rt.v[k].rel) == 0 &&
+            ftpc_mode_set_local(path, (unsigned)dir_mode[k]) < 0)
+            ftpc_mode_failed(&mode_failures, path, errno);
+    }
+    ftpc_mode_say_failures(ctx, &mode_failures);
+    free(real);
+    free(dir_mode);
     ftpc_mtree_free(&rt);
     ftpc_mtree_free(&lt);
     return status;
@@ -850,6 +908,47 @@ static long deleted_ok(const ftpc_cli *cli, ftpc_ctx *ctx, const tasks *l)
             say_deleted(cli, ctx, ftpc_task_name(&l->v[i]), l->v[i].kind == FTPC_T_RMDIR,
                         " on the server");
     return count_ok(l);
+}
+
+static bool chmod_task(ftpc_cli *cli, tasks *l, const char *rel, unsigned mode)
+{
+    ftpc_task *t = remote_task(cli, l, FTPC_T_CHMOD, rel);
+    if (t != NULL)
+        t->mode = mode;
+    return t != NULL;
+}
+
+/* mirror -R, once the files are up and the deletions done: SITE CHMOD for the files sent and
+ * those whose listed mode differs (chmods holds these), then for the directories made or
+ * listed with another mode, deepest first, so that none changed before its contents. A mode
+ * the server does not take is reported (fsops.c) and leaves the exit status as it was: the
+ * files themselves are there. */
+static void set_remote_modes(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
+                             const ftpc_mtree *lt, int *dir_mode, const tasks *dirs,
+                             const tasks *puts, tasks *chmods)
+{
+    for (size_t i = 0; i < puts->n; i++) {
+        const ftpc_task *p = &puts->v[i];
+        if (puts->mode[i] >= 0 && p->finished && p->err.status == FTPC_OK &&
+            !chmod_task(cli, chmods, p->remote + p->name_off, (unsigned)puts->mode[i]))
+            return;
+    }
+    for (size_t i = 0; dir_mode != NULL && i < dirs->n; i++) {
+        const ftpc_task *d = &dirs->v[i];
+        const ftpc_mentry *e = mtree_find(lt, d->remote + d->name_off);
+        if (e != NULL && (!d->finished || d->err.status != FTPC_OK))
+            dir_mode[e - lt->v] = -1; /* not made: reported already */
+    }
+    int ignored = run_list(ctx, chmods, cli->opts.jobs, stop);
+    tasks later = {0};
+    for (size_t k = lt->n; dir_mode != NULL && k-- > 0 && !*stop;) {
+        if (dir_mode[k] >= 0 && !chmod_task(cli, &later, lt->v[k].rel, (unsigned)dir_mode[k]))
+            break;
+    }
+    if (!*stop)
+        ignored = run_list(ctx, &later, 1, stop);
+    (void)ignored;
+    tasks_free(&later);
 }
 
 /* Upload: cli->mirror_dir into the remote directory. */
@@ -894,8 +993,15 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL);
     if (root_missing && !cli->dry_run)
         status = worse(status, FTPC_EXIT_REMOTE);
-    tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0};
+    tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0}, chmods = {0};
     bool fatal = status != FTPC_OK; /* the remote tree is incomplete */
+    /* The modes of lt's directories to set at the end, -1 none. */
+    int *dir_mode = lt.n > 0 ? malloc(lt.n * sizeof(*dir_mode)) : NULL;
+    if (lt.n > 0 && dir_mode == NULL)
+        fatal = true;
+    for (size_t i = 0; dir_mode != NULL && i < lt.n; i++)
+        dir_mode[i] = -1;
+    unsigned umask_bits = ftpc_mode_umask();
     for (size_t i = 0; !fatal && i < lt.n; i++) {
         const ftpc_mentry *l = &lt.v[i];
         const ftpc_mentry *r = mtree_find(&rt, l->rel);
@@ -906,7 +1012,15 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             c->failed++;
             continue;
         }
+        int want = cli->no_perms ? -1 : ftpc_mode_wanted(l->mode, umask_bits);
+        /* An entry the server has already changes mode only when its listing said another
+         * one; what is made or sent now is given its mode afterwards in any case. */
+        bool differs = r != NULL && want >= 0 && r->mode >= 0 && r->mode != want;
         if (l->dir) {
+            if (r == NULL || differs)
+                dir_mode[i] = want;
+            if (differs)
+                plan_line(cli, ctx, "chmod", l->rel);
             if (r != NULL)
                 continue;
             plan_line(cli, ctx, "mkdir", l->rel);
@@ -918,11 +1032,16 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
          * server's time is that of the upload, as exact as its listing says). */
         bool times = r != NULL && l->mtime >= 0 && r->mtime >= 0;
         bool newer = times && l->mtime >= r->mtime + (r->prec > 0 ? r->prec : 1);
-        bool want = r == NULL || newer || (l->size >= 0 && r->size >= 0 && l->size != r->size);
+        bool send = r == NULL || newer || (l->size >= 0 && r->size >= 0 && l->size != r->size);
         if (cli->only_newer && times && !newer)
-            want = false;
-        if (!want) {
+            send = false;
+        if (!send) {
             c->skipped++;
+            if (differs) {
+                plan_line(cli, ctx, "chmod", l->rel);
+                if (!cli->dry_run && !chmod_task(cli, &chmods, l->rel, (unsigned)want))
+                    fatal = true;
+            }
             continue;
         }
         plan_line(cli, ctx, "put", l->rel);
@@ -940,6 +1059,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             }
             t->size_known = l->size >= 0;
             t->known_size = l->size >= 0 ? (uint64_t)l->size : 0;
+            puts.mode[puts.n - 1] = want;
         }
     }
     if (cli->mirror_delete && status == FTPC_OK && !fatal) {
@@ -981,6 +1101,10 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         c->deleted += deleted_ok(cli, ctx, &rmdirs);
         c->failed += count_failed(&rmdirs);
     }
+    if (!fatal && !*stop && !cli->dry_run && !cli->no_perms)
+        set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
+    free(dir_mode);
+    tasks_free(&chmods);
     tasks_free(&dirs);
     tasks_free(&puts);
     tasks_free(&rms);

@@ -2,7 +2,8 @@
  * a remote directory. The remote tree is listed level by level (MLSD when FEAT offers MLST,
  * else LIST, parsed here), the local tree walked without following symbolic links; files whose
  * size and time match are skipped, so a second run over an unchanged tree transfers nothing.
- * Downloaded files get the remote modification time. --delete removes what the source no
+ * Downloaded files get the remote modification time; files and directories get the source's
+ * permission bits unless --no-perms (mirror_modes.h). --delete removes what the source no
  * longer has (files, then directories, deepest first), never outside the target and never
  * excluded names. --dry-run prints the plan and changes nothing. */
 #ifndef FTPC_MIRROR_H
@@ -25,6 +26,7 @@ typedef struct ftpc_mentry {
     int64_t size;  /* -1 when unknown */
     int64_t mtime; /* seconds since the epoch (UTC), -1 when unknown */
     int prec;      /* how exact mtime is, in seconds: 1, or 60 / 86400 from a LIST line */
+    int mode;      /* permission bits (0777), -1 when unknown (mirror_modes.h) */
 } ftpc_mentry;
 
 typedef struct ftpc_mtree {
@@ -43,7 +45,8 @@ typedef struct ftpc_mtree {
 } ftpc_mtree;
 
 /* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries
- * named by their bare name, appended to tree. Only plain files and directories are kept;
+ * named by their bare name, appended to tree, with the mode of the UNIX.mode fact or of the
+ * LIST line's permission string when there is one. Only plain files and directories are kept;
  * ".", "..", and unparsable lines are skipped, and so are names with '/' or a control
  * character, which tree->refused counts, and names of the form of ftpc's part files, which
  * tree->part_like counts. now decides the year of LIST

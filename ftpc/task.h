@@ -23,6 +23,7 @@ typedef enum {
     FTPC_T_MKDIR, /* MKD, every missing parent first with parents */
     FTPC_T_RMDIR, /* RMD */
     FTPC_T_MV,    /* RNFR remote, RNTO arg */
+    FTPC_T_CHMOD, /* SITE CHMOD mode remote (mirror -R) */
 } ftpc_task_kind;
 
 typedef struct ftpc_task {
@@ -39,6 +40,7 @@ typedef struct ftpc_task {
      * offers MFMT, so that mirrors both ways see the file unchanged */
     bool keep_mtime;
     int64_t mtime;
+    unsigned mode; /* chmod: the permission bits to set */
     /* ls for glob expansion: the listing is kept in memory instead of going to standard
      * output, taken with MLSD when the server offers it (then listing_mlsd is set). */
     bool capture;

@@ -1,9 +1,11 @@
-/* Check suite for ftpc/mirror: MLSD and LIST parsing, excludes, the transfer decision. */
+/* Check suite for ftpc/mirror: MLSD and LIST parsing (modes too), excludes, the transfer
+ * decision. */
 #include <check.h>
 #include <string.h>
 #include <time.h>
 
 #include "mirror.h"
+#include "mirror_modes.h"
 
 static const ftpc_mentry *find(const ftpc_mtree *t, const char *rel)
 {
@@ -72,6 +74,39 @@ START_TEST(test_list)
 }
 END_TEST
 
+START_TEST(test_modes_from_listings)
+{
+    const char *mlsd = "type=file;size=1;UNIX.mode=0755; run.sh\r\n"
+                       "type=file;size=1;unix.mode=4750; suid\r\n"
+                       "type=dir;UNIX.mode=700; priv\r\n"
+                       "type=file;size=1;UNIX.mode=0x1ff; odd\r\n"
+                       "type=file;size=1; none\r\n";
+    ftpc_mtree t = {0};
+    ck_assert_int_eq(ftpc_mirror_parse(mlsd, strlen(mlsd), true, 0, &t), 5);
+    ck_assert_int_eq(find(&t, "run.sh")->mode, 0755);
+    ck_assert_int_eq(find(&t, "suid")->mode, 0750); /* never a set-ID bit */
+    ck_assert_int_eq(find(&t, "priv")->mode, 0700);
+    ck_assert_int_eq(find(&t, "odd")->mode, -1);
+    ck_assert_int_eq(find(&t, "none")->mode, -1);
+    ftpc_mtree_free(&t);
+    const char *list = "-rwxr-x--x 1 ftp ftp 1 Jan  1  2025 x\n"
+                       "-rw------- 1 ftp ftp 1 Jan  1  2025 secret\n"
+                       "drwsr-S--T 2 ftp ftp 1 Jan  1  2025 special\n"
+                       "-rw-r--r--+ 1 ftp ftp 1 Jan  1  2025 acl\n"
+                       "-rwqr--r-- 1 ftp ftp 1 Jan  1  2025 odd\n";
+    ck_assert_int_eq(ftpc_mirror_parse(list, strlen(list), false, 0, &t), 5);
+    ck_assert_int_eq(find(&t, "x")->mode, 0751);
+    ck_assert_int_eq(find(&t, "secret")->mode, 0600);
+    ck_assert_int_eq(find(&t, "special")->mode, 0740);
+    ck_assert_int_eq(find(&t, "acl")->mode, 0644);
+    ck_assert_int_eq(find(&t, "odd")->mode, -1);
+    ftpc_mtree_free(&t);
+    ck_assert_int_eq(ftpc_mode_wanted(0755, 022), 0755);
+    ck_assert_int_eq(ftpc_mode_wanted(0666, 027), 0640);
+    ck_assert_int_eq(ftpc_mode_wanted(-1, 022), -1);
+}
+END_TEST
+
 START_TEST(test_exclude)
 {
     char *pats[] = {"*.log", "tmp", "a/b/*"};
@@ -111,6 +146,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_mlsd);
     tcase_add_test(tc, test_list);
+    tcase_add_test(tc, test_modes_from_listings);
     tcase_add_test(tc, test_exclude);
     tcase_add_test(tc, test_want);
     suite_add_tcase(s, tc);

@@ -14,6 +14,7 @@ installs anything itself (`scripts/test.sh --interop` runs install-peers.sh firs
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -122,6 +123,26 @@ class PeerMixin:
         self.assertEqual(r.returncode, rc, "ftpc %s: exit %d\n%s"
                          % (" ".join(args), r.returncode, err[-3000:]))
         return r
+
+    def check_mirror_modes_both_ways(self):
+        """mirror carries permission bits down (from what the listing says) and up (SITE
+        CHMOD), an executable script and a private file among them."""
+        modes = {"run.sh": 0o755, "secret": 0o600, "d": 0o750, "d/in.txt": 0o640}
+        for rel in ("run.sh", "secret", "d/in.txt"):
+            self.srv_write("src/" + rel, rel.encode())
+        for rel in ("run.sh", "secret", "d/in.txt", "d"):
+            os.chmod(os.path.join(self.srv_dir, "src", rel), modes[rel])
+        old = os.umask(0o022)
+        self.addCleanup(os.umask, old)
+        r = self.ftpc("mirror", self.url("src"), "out")
+        got = {rel: stat.S_IMODE(os.stat(os.path.join(self.tmp, "out", rel)).st_mode)
+               for rel in modes}
+        self.assertEqual(got, modes)
+        r = self.ftpc("mirror", "-R", "out", self.url("back"))
+        self.assertNotIn(b"SITE CHMOD", r.stderr)
+        got = {rel: stat.S_IMODE(os.stat(os.path.join(self.srv_dir, "back", rel)).st_mode)
+               for rel in modes}
+        self.assertEqual(got, modes)
 
 
 
@@ -243,6 +264,9 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         with open(os.path.join(self.tmp, "big.bin"), "rb") as fh:
             self.assertEqual(fh.read(), data)
 
+    def test_mirror_modes_both_ways(self):
+        self.check_mirror_modes_both_ways()
+
     def test_mirror_both_ways(self):
         old = time.time() - 3600
         want = {"x.bin": data_bytes(300000, 4), "sub/y.txt": data_bytes(5000, 5),
@@ -289,6 +313,9 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
         self.assertLess(len(r.stdout.splitlines()), 10001)
         self.assertIn(b"the server cut it short (it replied 226 Output truncated to 10000 "
                       b"matches)", r.stderr)
+
+    def test_mirror_modes_both_ways(self):
+        self.check_mirror_modes_both_ways()
 
     def test_ls_leaves_out_dot_entries(self):
         # pure-ftpd's NLST names "." and ".." among the entries: not files, left out

@@ -1,0 +1,91 @@
+#include "mirror_modes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int ftpc_mode_from_fact(const char *v, size_t n)
+{
+    if (n == 0 || n > 6)
+        return -1;
+    unsigned m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '7')
+            return -1;
+        m = m * 8 + (unsigned)(v[i] - '0');
+    }
+    if (m > 07777)
+        return -1;
+    return (int)(m & FTPC_MODE_BITS);
+}
+
+int ftpc_mode_from_perms(const char *p, size_t n)
+{
+    if (n < 9)
+        return -1;
+    unsigned m = 0;
+    for (int who = 0; who < 3; who++) {
+        const char *t = p + 3 * who;
+        unsigned shift = (unsigned)(2 - who) * 3;
+        if (t[0] != 'r' && t[0] != '-')
+            return -1;
+        if (t[1] != 'w' && t[1] != '-')
+            return -1;
+        /* x, or the set-ID (s, S) or sticky (t, T) letter in its place: lower case when x is
+         * set too. */
+        char special = who == 2 ? 't' : 's';
+        char x = t[2];
+        if (x != 'x' && x != '-' && x != special && x != special - 'a' + 'A')
+            return -1;
+        m |= (unsigned)((t[0] == 'r') << 2 | (t[1] == 'w') << 1 | (x == 'x' || x == special))
+             << shift;
+    }
+    return (int)m;
+}
+
+unsigned ftpc_mode_umask(void)
+{
+    mode_t m = umask(022);
+    umask(m);
+    return (unsigned)m & FTPC_MODE_BITS;
+}
+
+int ftpc_mode_wanted(int mode, unsigned umask_bits)
+{
+    return mode < 0 ? -1 : (int)((unsigned)mode & FTPC_MODE_BITS & ~umask_bits);
+}
+
+int ftpc_mode_set_local(const char *path, unsigned mode)
+{
+    if (fchmodat(AT_FDCWD, path, (mode_t)mode, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != ENOTSUP && errno != EOPNOTSUPP)
+        return -1;
+    /* A C library without fchmodat's no-follow answers so for every file, and Linux for a
+     * symbolic link: only what lstat shows is not one is changed. */
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return -1;
+    if (S_ISLNK(st.st_mode)) {
+        errno = ELOOP;
+        return -1;
+    }
+    return chmod(path, (mode_t)mode);
+}
+
+void ftpc_mode_failed(ftpc_mode_failures *f, const char *path, int err)
+{
+    if (f->n++ == 0)
+        snprintf(f->first, sizeof(f->first), "%s: %s", path, strerror(err));
+}
+
+void ftpc_mode_say_failures(ftpc_ctx *ctx, const ftpc_mode_failures *f)
+{
+    if (f->n == 1)
+        ftpc_msg(ctx, "ftpc: mirror: cannot set the mode of %s", f->first);
+    else if (f->n > 1)
+        ftpc_msg(ctx, "ftpc: mirror: cannot set the mode of %zu files or directories (%s, ...)",
+                 f->n, f->first);
+}
