@@ -482,7 +482,7 @@ class FtpdServer:
             if self.anonymous:
                 cfg["anonymous"] = self.anon_root
             else:
-                cfg["no-anonymous"] = "yes"
+                cfg["anonymous"] = "off"
             cfg.update(self.config)
             conf = os.path.join(self.base, "ftpd.conf")
             with open(conf, "w") as fh:
