@@ -598,6 +598,14 @@ int upload_abort_detach(upload *u, bool keep_partial)
     int saved = errno;
     struct stat st;
     bool keep = false;
+    if (!keep_partial && u->claimed && u->fd >= 0) {
+        /* A failure that keeps nothing (a full disk, a data connection that never came) must
+         * still not destroy the resume point this upload claimed: it goes back as it was
+         * claimed, and what this attempt added is dropped as for any such failure. Should the
+         * cut fail, the bytes kept are still the upload's own, in order. */
+        (void)ftruncate(u->fd, u->offset);
+        keep_partial = true;
+    }
     if (keep_partial && u->fd >= 0 && fstat(u->fd, &st) == 0) {
         /* A claimed partial is kept even when nothing arrived: an upload that resumed and
          * failed before its first byte (a data connection that never came) would otherwise

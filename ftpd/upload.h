@@ -83,7 +83,9 @@ int upload_commit(upload *u);
 int upload_commit_keep_old(upload *u, int *old_fd);
 /* Ends a failed upload. With keep_partial, a file that received bytes, or that continues a
  * kept partial, is kept as the target's partial file for a later resume; otherwise it is
- * removed (a copy of the target's bytes alone is not worth a partial). */
+ * removed (a copy of the target's bytes alone is not worth a partial), except that an upload
+ * that continues a kept partial gives it back cut to the length it had when claimed: what
+ * was there before the upload is never lost. */
 void upload_abort(upload *u, bool keep_partial);
 /* As upload_abort, but hands back a dropped file's descriptor (-1 if none, or if the file
  * was kept as a partial) instead of closing it: the file is unlinked already, and its last

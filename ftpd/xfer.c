@@ -439,7 +439,8 @@ void xfer_fail_local(xfer *x, int err)
     bool full = err == ENOSPC || err == EDQUOT;
     char text[256];
     snprintf(text, sizeof text, "Local error: %s.", strerror(err));
-    /* A full disk keeps nothing: freeing the space matters more than a resume. */
+    /* A full disk keeps nothing this upload wrote: freeing the space matters more than a
+     * resume (a resumed partial goes back to the length it had, upload_abort). */
     xfer_finish(x, full ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR, text, false);
 }
 

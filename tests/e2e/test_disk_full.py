@@ -35,11 +35,11 @@ class TestDiskFull(unittest.TestCase):
         self.srv.start()
         self.addCleanup(self.srv.stop)
 
-    def upload_expecting_full(self, f, cmd, name, data):
-        """Sends data with cmd; the server may close the data connection early, so a send
-        error is expected. Returns the final reply code."""
+    def upload_expecting_full(self, f, cmd, name, data, rest=None):
+        """Sends data with cmd (after REST rest if given); the server may close the data
+        connection early, so a send error is expected. Returns the final reply code."""
         f.voidcmd("TYPE I")
-        conn = f.transfercmd("%s %s" % (cmd, name))
+        conn = f.transfercmd("%s %s" % (cmd, name), rest)
         try:
             view = memoryview(data)
             for i in range(0, len(view), 65536):
@@ -83,6 +83,31 @@ class TestDiskFull(unittest.TestCase):
         code = self.upload_expecting_full(f, "APPE", "keep.bin", data_bytes(3 << 20, seed=8))
         self.assertIn(code, (452, 552))
         self.assert_space_back_and_old_intact(f)
+
+    def test_a_resume_that_fills_the_disk_keeps_its_resume_point(self):
+        """The bytes an interrupted upload kept were there before the resume that ran out of
+        space: they stay, and only what the resume added is given back."""
+        first = data_bytes(1 << 20, seed=10)
+        partial = os.path.join(self.mnt, ".ftpd-partial.big.bin")
+        with open(partial, "wb") as fh:
+            fh.write(first)
+        self.srv.chown(partial)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("big.bin"), len(first))
+        code = self.upload_expecting_full(f, "STOR", "big.bin", data_bytes(3 << 20, seed=11),
+                                          rest=len(first))
+        self.assertIn(code, (452, 552))
+        self.assertEqual(f.size("big.bin"), len(first))
+        with open(partial, "rb") as fh:
+            self.assertEqual(fh.read(), first)
+        self.assertEqual(internal_names(os.listdir(self.mnt)), [".ftpd-partial.big.bin"])
+        self.assertFalse(os.path.exists(os.path.join(self.mnt, "big.bin")))
+        # and the resume completes once what it needs fits
+        rest = data_bytes(256 * 1024, seed=12)
+        self.assertTrue(stor(f, "big.bin", rest, rest=len(first)).startswith("226"))
+        self.assertEqual(retr(f, "big.bin"), first + rest)
+        self.assertEqual(internal_names(os.listdir(self.mnt)), [])
 
     def test_space_is_free_when_the_failure_is_answered(self):
         """The 452 waits for the failed upload's file to be closed, which frees its space, even

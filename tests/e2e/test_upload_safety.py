@@ -13,8 +13,8 @@ import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, INTERNAL_PREFIXES, ServerTestCase,
-                          data_bytes, internal_names, listing, nlst, recv_all, recv_exactly, reply,
-                          reset_close, retr, sha, stor, wait_for)
+                          data_bytes, free_port, internal_names, listing, nlst, recv_all,
+                          recv_exactly, reply, reset_close, retr, sha, stor, wait_for)
 
 
 class UploadSafetyBase(ServerTestCase):
@@ -1048,6 +1048,66 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         self.assertEqual(reply(f, "RMD box")[0], 550)  # and not empty is not empty
         self.assertEqual(self.finish(c, ds, b"j" * 10000)[0], 226)
         self.assertEqual(self.srv.read("box/in.bin"), b"i" * 10000 + b"j" * 10000)
+
+
+class TestResumeWhoseDataNeverCame(UploadSafetyBase):
+    """A resume that fails before its first byte, because its data connection never came,
+    gives back the resume point it claimed: a client that tries active mode behind a firewall,
+    or gives up on a passive one, can still resume."""
+    server_kwargs = {"args": ["--data-timeout", "1"]}
+
+    def setUp(self):
+        super().setUp()
+        self.first = self.srv.make_file(".ftpd-partial.big.bin", 300000, seed=71)
+
+    def assert_resume_point_intact(self):
+        self.assertEqual(self.srv.internal_files(), [".ftpd-partial.big.bin"])
+        self.assertEqual(self.srv.read(".ftpd-partial.big.bin"), self.first)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("big.bin"), len(self.first))
+        rest = data_bytes(100000, seed=72)
+        stor(f, "big.bin", rest, rest=len(self.first))
+        self.assertEqual(self.srv.read("big.bin"), self.first + rest)
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_active_connection_refused(self):
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        port = free_port()  # nobody listens there
+        self.assertEqual(c.cmd("PORT 127,0,0,1,%d,%d" % (port >> 8, port & 255))[0], 200)
+        self.assertEqual(c.cmd("REST %d" % len(self.first))[0], 350)
+        code, text = c.cmd("STOR big.bin", timeout=20)
+        if code == 150:
+            code, text = c.reply(timeout=20)
+        self.assertEqual(code, 425, text)
+        c.close()
+        self.assert_resume_point_intact()
+
+    def test_passive_connection_timed_out(self):
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(c.cmd("PASV")[0], 227)
+        self.assertEqual(c.cmd("REST %d" % len(self.first))[0], 350)
+        code, text = c.cmd("STOR big.bin", timeout=20)
+        self.assertEqual(code, 425, text)
+        c.close()
+        self.assert_resume_point_intact()
+
+    def test_appe_of_a_partial_connection_refused(self):
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        port = free_port()
+        self.assertEqual(c.cmd("PORT 127,0,0,1,%d,%d" % (port >> 8, port & 255))[0], 200)
+        code, text = c.cmd("APPE big.bin", timeout=20)
+        if code == 150:
+            code, text = c.reply(timeout=20)
+        self.assertEqual(code, 425, text)
+        c.close()
+        self.assert_resume_point_intact()
 
 
 if __name__ == "__main__":
