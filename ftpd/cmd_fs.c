@@ -206,7 +206,12 @@ void cmd_rnto(session *s, const char *arg)
             else
                 reply_errno(s, errno, "RNTO", arg);
         } else {
-            session_log(s, "RENAME %s -> %s", from, vpath);
+            /* The name is complete now, as after a STOR of it: a partial of an earlier cut
+             * upload of it is stale (a later REST would resume from it, not from the file),
+             * as upload_commit finds it. */
+            int partial = strcmp(from, vpath) != 0 ? upload_discard_partial(&s->vfs, vpath) : 0;
+            session_log(s, "RENAME %s -> %s%s", from, vpath,
+                        partial > 0 ? " (its partial upload removed)" : "");
             session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");
         }
     }

@@ -441,6 +441,31 @@ class TestPartialsAndReaders(UploadSafetyBase):
             self.assertEqual(fh.read(), old)
 
 
+    def test_a_file_renamed_onto_a_name_supersedes_its_partial(self):
+        """Uploading under a temporary name and renaming it into place (rclone, FileZilla's
+        option) completes the name as a STOR would: the partial of an earlier cut upload of it
+        goes, so that a later REST resumes from the file, not from that stale partial."""
+        c, ds = self.begin_upload("y.bin", data_bytes(300000, 25))
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [".ftpd-partial.y.bin"],
+                                 5), self.srv.internal_files())
+        full = data_bytes(400000, 26)
+        f = self.srv.ftp()
+        stor(f, "y.bin.tmp", full)
+        f.sendcmd("RNFR y.bin.tmp")
+        self.assertEqual(f.sendcmd("RNTO y.bin")[:3], "250")
+        self.assertEqual(self.srv.internal_files(), [])
+        stor(f, "y.bin", full[200000:], rest=200000)
+        self.assertEqual(sha(self.srv.read("y.bin")), sha(full))
+        # a rename of a name onto itself completes nothing: the partial stays
+        c, ds = self.begin_upload("y.bin", data_bytes(100000, 27))
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [".ftpd-partial.y.bin"],
+                                 5), self.srv.internal_files())
+        f.sendcmd("RNFR y.bin")
+        self.assertEqual(f.sendcmd("RNTO /y.bin")[:3], "250")
+        self.assertEqual(self.srv.internal_files(), [".ftpd-partial.y.bin"])
+
 class TestInternalNames(UploadSafetyBase):
     def test_internal_names_cannot_be_used(self):
         c, ds = self.begin_upload("x.bin", b"x" * 70000)
