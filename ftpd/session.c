@@ -505,8 +505,8 @@ static void run_line(session *s, char *line)
 {
     ftp_cmd cmd;
     ftp_parse_line(line, &cmd);
-    if (s->xfer)
-        xfer_poll_input(s->xfer); /* a settling upload's client has just shown it is alive */
+    if (s->xfer) /* a settling upload's client has just shown it is alive */
+        xfer_poll_input(s->xfer, strcmp(cmd.verb, "ABOR") == 0);
     /* That poll may have ended the transfer with its reply still to come (a failed upload's
      * waits for its file's close: server_close_then_reply): this line is answered after it. */
     bool held = (s->flags & SF_READ_PAUSED) && !xfer_busy(s->xfer);

@@ -753,7 +753,9 @@ int xfer_drain_to_file(xfer *x)
  * closes a moment later (the kernel sends the data connection's FIN first), while a client
  * that finished waits quietly for 226. So the upload settles briefly before it is committed:
  * a control connection that dies meanwhile leaves the data as a partial for resuming (the
- * session's close frees the transfer), anything else commits it. */
+ * session's close frees the transfer), and so does an ABOR (a client that stops an upload
+ * may close its data connection first, or its ABOR may arrive after that close); anything
+ * else commits it. */
 #define UPLOAD_SETTLE_MS 3
 
 static void upload_ended(xfer *x)
@@ -1209,11 +1211,11 @@ void xfer_start(xfer *x)
     }
 }
 
-void xfer_poll_input(xfer *x)
+void xfer_poll_input(xfer *x, bool abor)
 {
     if (x->state == XS_RUNNING && x->kind == XK_STOR)
         pump(x); /* a whole turn: its events and any backlog follow it */
-    else if (x->state == XS_UPLOAD_SETTLING)
+    else if (x->state == XS_UPLOAD_SETTLING && !abor)
         upload_settled(x); /* the control connection spoke: the client is alive */
 }
 
@@ -1230,7 +1232,7 @@ void xfer_abort(session *s)
         defer_end(x, XF_ABORT, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
         return;
     }
-    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_FLUSHING)
+    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING || x->state == XS_UPLOAD_FLUSHING)
         log_transfer(x, false, "aborted by the client (ABOR)");
     release(x, true);
     session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");
@@ -1240,9 +1242,9 @@ void xfer_abort(session *s)
 
 void xfer_cut(session *s)
 {
-    /* First what any command read does (run_line): an upload whose data has all come is
-     * committed, not cut. That may end the transfer. */
-    xfer_poll_input(s->xfer);
+    /* First what run_line does for an ABOR: the upload takes in what its data connection
+     * holds. One whose data has all come is still cut, not committed (xfer_poll_input). */
+    xfer_poll_input(s->xfer, true);
     xfer *x = s->xfer;
     if (!xfer_busy(x) || x->state == XS_UPLOAD_FLUSHING)
         return; /* ended, or its end is settled and waits for a writer's move */

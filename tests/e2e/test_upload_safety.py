@@ -5,6 +5,7 @@ a file that exists keeps its own SIZE),
 and the server's internal names never show up or open."""
 import ftplib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -197,6 +198,25 @@ class TestKilledUploads(UploadSafetyBase):
         f = self.srv.ftp()
         self.assertEqual(sha(retr(f, "keep3.bin")), sha(old))
         self.assert_no_internal_visible(f)
+
+    def test_abor_that_follows_the_data_close_keeps_old_file(self):
+        # A client that stops an upload may close its data connection before it sends ABOR
+        # (basic-ftp does), or its ABOR may reach the server after that close: the server
+        # sees the end of the data first, and then the ABOR, which must cut the upload, not
+        # let it commit. Stopped meanwhile, the server finds both at once, the close first.
+        old = self.srv.make_file("keep4.bin", 250000, seed=17)
+        sent = data_bytes(200000, 18)
+        c, ds = self.begin_upload("keep4.bin", sent)
+        os.kill(self.srv.proc.pid, signal.SIGSTOP)
+        try:
+            ds.close()
+            c.send("ABOR\r\n")
+        finally:
+            os.kill(self.srv.proc.pid, signal.SIGCONT)
+        self.assertEqual([c.reply(timeout=10)[0] for _ in range(2)], [426, 226])
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertEqual(sha(self.srv.read("keep4.bin")), sha(old))
+        self.assertEqual(self.srv.read(".ftpd-partial.keep4.bin"), sent)  # REST resumes it
 
     def test_killed_new_upload_then_rest_stor_resume(self):
         full = data_bytes(700000, 11)
