@@ -1,5 +1,6 @@
 #include "upload.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -315,6 +316,40 @@ static int claim_partial(upload *u, off_t min, off_t *size)
     return rc == 2 ? 0 : rc;
 }
 
+static bool temp_key(const char *name, char *key, size_t size);
+
+/* Whether an upload of the target whose key this is runs now, here or in another server: its
+ * file has a temp name and is locked (lock_file). Such an upload may hold bytes its client
+ * counts as sent, which become its partial only when it ends: one whose client was cut but
+ * whose end the server has not seen yet (a dead peer shows only at the data timeout), or
+ * whose writer still moves its last bytes. */
+static bool upload_running(int dir_fd, const char *key)
+{
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    bool running = false;
+    struct dirent *e;
+    char k[UPLOAD_READABLE_MAX + 1];
+    while (!running && (e = readdir(d))) {
+        if (!temp_key(e->d_name, k, sizeof k) || strcmp(k, key) != 0)
+            continue;
+        int f = openat(dir_fd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (f < 0 && errno == EACCES) /* an upload keeps its target's mode, maybe write-only */
+            f = openat(dir_fd, e->d_name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (f < 0)
+            continue;
+        running = flock(f, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+        close(f); /* a shared lock taken on a leftover goes with it */
+    }
+    closedir(d);
+    return running;
+}
+
 int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
                         unsigned long unique_tag)
 {
@@ -426,6 +461,15 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
             size = rest;
         }
     } else {
+        /* A resume without a partial to continue would build on the target's bytes (or on
+         * nothing): while an upload of the name still runs, the bytes its client means to
+         * resume from are in that upload, soon its partial, and the target holds the
+         * previous version. Try again once it has ended. */
+        if ((mode == UPLOAD_RESTART || (mode == UPLOAD_APPEND && !have_target)) &&
+            upload_running(u->dir_fd, key)) {
+            errno = EBUSY;
+            goto fail;
+        }
         off_t copy = 0;
         if (mode == UPLOAD_RESTART) {
             if (!have_target || tst.st_size < rest) {

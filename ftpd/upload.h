@@ -55,9 +55,11 @@ typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND, UPLOAD_UNIQUE } up
 /* Starts an upload to vpath. With UPLOAD_RESTART, `rest` is the REST offset. Returns 0, or -1
  * with errno (ENOENT: no such directory; EISDIR; EINVAL: REST beyond what exists; ENAMETOOLONG;
  * ENOSPC/EDQUOT while copying; EBUSY: the partial to resume, or the new file, stayed locked by
- * someone else). `unique_tag` keeps one process's concurrent uploads apart (a session id);
- * a random number of the process keeps processes apart. REST and APPE may wait a few
- * milliseconds for a partial being renamed: they run on a worker, a plain STOR never waits. */
+ * someone else, or a REST with no partial to continue, or an APPE that would create the name,
+ * found an upload of the name still running). `unique_tag` keeps one process's concurrent uploads
+ * apart (a session id); a random number of the process keeps processes apart. REST and APPE may
+ * wait a few milliseconds for a partial being renamed: they run on a worker, a plain STOR never
+ * waits. */
 int upload_begin(upload *u, const vfs *v, const char *vpath, upload_mode mode, off_t rest,
                  unsigned long unique_tag);
 /* As upload_begin, but a copy of the target's bytes (REST onto a file, APPE) is left to

@@ -449,19 +449,40 @@ START_TEST(test_concurrent_uploads)
     ck_assert_str_eq(content("f"), "from b");
     ck_assert_int_eq(internal_files("."), 0);
 
-    /* Two resumes race for one partial: exactly one gets it. */
+    /* Two resumes race for one partial: exactly one gets it, and the other is told to try
+     * again while it runs, rather than built on the file's bytes ("from b"). */
     put_file(".ftpd-partial.f", "abcdef");
     ck_assert_int_eq(upload_begin(&a, &v, "/f", UPLOAD_RESTART, 6, 0x1), 0);
-    errno = 0;
-    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 6, 0x2), 0);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 6, 0x2), -1);
+    ck_assert_int_eq(errno, EBUSY);
     ck_assert_int_eq(a.offset, 6);
-    ck_assert_int_eq(b.offset, 6); /* from the target "from b" */
     wr(&a, "g");
-    wr(&b, "!");
-    ck_assert_int_eq(upload_commit(&b), 0);
-    ck_assert_str_eq(content("f"), "from b!");
     ck_assert_int_eq(upload_commit(&a), 0);
     ck_assert_str_eq(content("f"), "abcdefg");
+    /* Once it has ended, a resume builds on the file. */
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 6, 0x2), 0);
+    wr(&b, "!");
+    ck_assert_int_eq(upload_commit(&b), 0);
+    ck_assert_str_eq(content("f"), "abcdef!");
+    ck_assert_int_eq(internal_files("."), 0);
+
+    /* While a plain upload of a name runs, so is a REST onto the file, and an APPE that would
+     * create the name; an APPE onto the file, and uploads of other names, go ahead. */
+    ck_assert_int_eq(upload_begin(&a, &v, "/f", UPLOAD_NEW, 0, 0x1), 0);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 3, 0x2), -1);
+    ck_assert_int_eq(errno, EBUSY);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_APPEND, 0, 0x2), 0);
+    upload_abort(&b, false);
+    ck_assert_int_eq(upload_begin(&b, &v, "/g", UPLOAD_RESTART, 0, 0x2), 0);
+    upload_abort(&b, false);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f2", UPLOAD_APPEND, 0, 0x2), 0);
+    upload_abort(&b, false);
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s/f", rootdir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_APPEND, 0, 0x2), -1);
+    ck_assert_int_eq(errno, EBUSY);
+    upload_abort(&a, false);
     ck_assert_int_eq(internal_files("."), 0);
 }
 END_TEST

@@ -218,6 +218,37 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(sha(self.srv.read("keep4.bin")), sha(old))
         self.assertEqual(self.srv.read(".ftpd-partial.keep4.bin"), sent)  # REST resumes it
 
+    def test_a_resume_waits_while_the_cut_upload_still_runs(self):
+        # A client whose connection died resumes on a new session before the server has
+        # seen the old one end (a dead peer shows only at the data timeout): the bytes it
+        # resumes from are still in that upload, not in the file, which holds the previous
+        # version. The resume is told to try again rather than built on that version.
+        old = self.srv.make_file("busy.bin", 500000, seed=19)
+        new = data_bytes(600000, 20)
+        c, ds = self.begin_upload("busy.bin", new[:300000])
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        with self.assertRaises(ftplib.error_temp) as refused:
+            stor(f, "busy.bin", new[300000:], rest=300000)
+        self.assertTrue(str(refused.exception).startswith("450"), refused.exception)
+        self.assertEqual(sha(self.srv.read("busy.bin")), sha(old))
+        # so is an APPE that would create a name whose first upload still runs
+        c2, ds2 = self.begin_upload("fresh.bin", new[:200000])
+        with self.assertRaises(ftplib.error_temp) as refused:
+            stor(f, "fresh.bin", new[200000:], cmd="APPE")
+        self.assertTrue(str(refused.exception).startswith("450"), refused.exception)
+        self.assertFalse(self.srv.exists("fresh.bin"))
+        # once the server has seen those sessions end, their bytes are the partials resumed
+        self.kill_client(c, ds)
+        self.kill_client(c2, ds2)
+        self.assertTrue(wait_for(lambda: sorted(self.srv.internal_files()) == [
+            ".ftpd-partial.busy.bin", ".ftpd-partial.fresh.bin"], 5), self.srv.internal_files())
+        stor(f, "busy.bin", new[300000:], rest=300000)
+        self.assertEqual(sha(self.srv.read("busy.bin")), sha(new))
+        stor(f, "fresh.bin", new[200000:], cmd="APPE")
+        self.assertEqual(sha(self.srv.read("fresh.bin")), sha(new))
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_killed_new_upload_then_rest_stor_resume(self):
         full = data_bytes(700000, 11)
         c, ds = self.begin_upload("new.bin", full[:300000])
