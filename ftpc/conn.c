@@ -92,6 +92,9 @@ struct ftpc_conn {
     int listen_fd; /* active: waiting for the server */
     struct sockaddr_storage peer, local;
     char doing[192]; /* the last command, for messages (PASS masked) */
+    bool logged_in;  /* the server accepted its login */
+    int refusal;     /* the reply that refused the session before login (421, 530), or 0 */
+    char refusal_text[160];
     ftpc_err err;
     ftpc_defer defer;
     ftpc_conn *prev_live, *next_live; /* ctx->conns, while not freed */
@@ -539,6 +542,14 @@ static void start_tls(ftpc_conn *c, conn_state next)
     tls_step(c);
 }
 
+/* The server turned the session away before login: a limit on connections, often, which
+ * the owner may tell from a bad password by the connections that did get in. */
+static void note_refusal(ftpc_conn *c, const ftp_reply_msg *m)
+{
+    c->refusal = m->code;
+    ftpc_quote_reply(m->code, m->text, c->refusal_text, sizeof(c->refusal_text));
+}
+
 static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
 {
     char q[600], ep[NET_ADDR_STRLEN + 8];
@@ -548,6 +559,7 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
         if (code < 200)
             return;
         if (code != 220) {
+            note_refusal(c, m);
             conn_fail(c, FTPC_EXIT_CONNECT, "connecting to %s: the server replied %s",
                       endpoint_str(c, ep, sizeof(ep)),
                       ftpc_quote_reply(code, m->text, q, sizeof(q)));
@@ -586,6 +598,7 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
             return;
         }
         if (code == 230 || (code == 202 && c->state == CS_PASS)) {
+            c->logged_in = true;
             if (c->tls_on) {
                 /* RFC 4217: no buffering (PBSZ 0), then protected data connections. */
                 c->state = CS_PBSZ;
@@ -596,6 +609,7 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
             send_line(c, NULL, "FEAT");
             return;
         }
+        note_refusal(c, m);
         conn_fail(c, code == 421 ? FTPC_EXIT_CONNECT : FTPC_EXIT_LOGIN,
                   "logging in to %s as %s: the server replied %s%s",
                   endpoint_str(c, ep, sizeof(ep)), c->ep->user,
@@ -985,6 +999,18 @@ bool ftpc_conn_is_ready(const ftpc_conn *c)
 bool ftpc_conn_is_dead(const ftpc_conn *c)
 {
     return c->state == CS_DEAD || c->fail_pending;
+}
+
+bool ftpc_conn_logged_in(const ftpc_conn *c)
+{
+    return c->logged_in;
+}
+
+int ftpc_conn_refusal(const ftpc_conn *c, const char **text)
+{
+    if (text != NULL)
+        *text = c->refusal_text;
+    return c->refusal;
 }
 
 const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c)

@@ -66,6 +66,11 @@ void ftpc_conn_set_owner(ftpc_conn *c, const ftpc_conn_owner *owner, void *ud);
 
 bool ftpc_conn_is_ready(const ftpc_conn *c);
 bool ftpc_conn_is_dead(const ftpc_conn *c);
+/* The server accepted its login (230), whatever it is now. */
+bool ftpc_conn_logged_in(const ftpc_conn *c);
+/* The code of the reply that turned the session away before login (a greeting other than
+ * 220, or a refusal of USER or PASS), with its quoted text in *text; 0 when none did. */
+int ftpc_conn_refusal(const ftpc_conn *c, const char **text);
 const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c);
 unsigned ftpc_conn_features(const ftpc_conn *c);
 

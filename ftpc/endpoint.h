@@ -30,6 +30,11 @@ typedef struct ftpc_endpoint {
      * sent again: a server without it refuses every file alike) */
     int site_chmod;
     bool no_password; /* a user with no password from the URL, netrc or a prompt */
+    /* Connections the server let in at once before it turned one more away (jobs.c); 0
+     * while it has turned none away. Kept for the whole run: mirror runs one batch a level. */
+    int conn_limit;
+    bool told_conn_limit;   /* the limit was reported */
+    char conn_refusal[160]; /* the reply that turned a connection away, quoted */
     struct ftpc_endpoint *next;
 } ftpc_endpoint;
 

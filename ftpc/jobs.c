@@ -11,6 +11,7 @@
 #include "bars.h"
 #include "conn.h"
 #include "fsops.h"
+#include "net.h"
 #include "nodir.h"
 #include "segget.h"
 #include "segput.h"
@@ -29,6 +30,9 @@ typedef struct slot {
     ftpc_segput *p;
     ftpc_verify *v; /* the HASH check after a transfer */
     ev_timer retry;
+    /* Its connection was turned away while others of ours to the server were in: the task
+     * waits, unstarted, for one of those to be free (fill_slots). */
+    bool parked;
 } slot;
 
 struct ftpc_runner {
@@ -99,6 +103,92 @@ static ftpc_conn *pool_take(ftpc_runner *r, const ftpc_endpoint *ep)
         }
     }
     return NULL;
+}
+
+/* ---- the server's limit on connections ---- */
+
+/* Our connections to ep that are alive (or, with logged_in, have logged in), but for the one
+ * of slot except: the running tasks' and the idle ones. */
+static int live_conns(const ftpc_runner *r, const ftpc_endpoint *ep, const slot *except,
+                      bool logged_in)
+{
+    int n = 0;
+    for (int i = 0; i < r->nslots; i++) {
+        const ftpc_conn *c = r->slots[i].c;
+        if (&r->slots[i] != except && c != NULL && ftpc_conn_endpoint(c) == ep &&
+            !ftpc_conn_is_dead(c) && (!logged_in || ftpc_conn_logged_in(c)))
+            n++;
+    }
+    for (int i = 0; i < r->npool; i++)
+        if (ftpc_conn_endpoint(r->pool[i]) == ep && !ftpc_conn_is_dead(r->pool[i]))
+            n++;
+    return n;
+}
+
+/* s's connection was turned away before login while others of ours to the same server are
+ * in: the server allows no more at once (ftpd's --max-per-ip, vsftpd's max_per_ip, ProFTPD's
+ * MaxClientsPerHost), and the task is to wait for one of those rather than fail. A greeting
+ * other than 220 or a 421 at login says so whatever the others' state; a 530 only once another
+ * connection has logged in with the same account, or it is a bad password. The endpoint
+ * keeps the number of the others as its limit from then on. */
+static bool turned_away(slot *s, int status)
+{
+    ftpc_task *t = s->t;
+    const char *text = NULL;
+    if (s->c == NULL || ftpc_conn_logged_in(s->c) || ftpc_conn_endpoint(s->c) != t->ep)
+        return false;
+    int code = ftpc_conn_refusal(s->c, &text);
+    bool busy = status == FTPC_EXIT_CONNECT && code != 0;
+    bool login = status == FTPC_EXIT_LOGIN && code == 530;
+    if (!busy && !login)
+        return false;
+    int others = live_conns(s->r, t->ep, s, login);
+    if (others == 0)
+        return false;
+    if (t->ep->conn_limit == 0 || others < t->ep->conn_limit) {
+        t->ep->conn_limit = others;
+        snprintf(t->ep->conn_refusal, sizeof(t->ep->conn_refusal), "%s", text);
+    }
+    return true;
+}
+
+/* The running tasks for ep (a retrying one counts: it will connect again) and the idle
+ * connections to it. */
+static int conns_in_use(const ftpc_runner *r, const ftpc_endpoint *ep)
+{
+    int n = 0;
+    for (int i = 0; i < r->nslots; i++)
+        if (r->slots[i].t != NULL && !r->slots[i].parked && r->slots[i].t->ep == ep)
+            n++;
+    for (int i = 0; i < r->npool; i++)
+        if (ftpc_conn_endpoint(r->pool[i]) == ep)
+            n++;
+    return n;
+}
+
+/* A task for ep may start: an idle connection is there for it, or the server's limit (if it
+ * showed one) leaves room for another. */
+static bool room_for(const ftpc_runner *r, const ftpc_endpoint *ep)
+{
+    if (ep->conn_limit == 0)
+        return true;
+    for (int i = 0; i < r->npool; i++)
+        if (ftpc_conn_endpoint(r->pool[i]) == ep && ftpc_conn_is_ready(r->pool[i]))
+            return true;
+    return conns_in_use(r, ep) < ep->conn_limit;
+}
+
+/* Said once, when the first task that waited starts: by then the connections opened at once
+ * have all been let in or turned away, and the number is the one the run goes on with. */
+static void tell_conn_limit(const ftpc_runner *r, ftpc_endpoint *ep)
+{
+    if (ep->told_conn_limit || r->ctx->opts->quiet)
+        return;
+    ep->told_conn_limit = true;
+    char where[NET_ADDR_STRLEN + 8];
+    ftpc_msg(r->ctx, "ftpc: %s turned away connections beyond %d (%s): going on with %d at once",
+             ftpc_endpoint_str(ep, where, sizeof(where)), ep->conn_limit, ep->conn_refusal,
+             ep->conn_limit);
 }
 
 /* ---- slots ---- */
@@ -258,6 +348,7 @@ static void op_done(void *ud, int status, bool reusable)
     slot *s = ud;
     ftpc_runner *r = s->r;
     ftpc_task *t = s->t;
+    bool checked = s->v != NULL; /* what ends is the check of a finished transfer */
     if (s->v != NULL) {
         ftpc_verify_free(s->v);
         s->v = NULL;
@@ -265,6 +356,7 @@ static void op_done(void *ud, int status, bool reusable)
         return;
     }
     status = settle_download(t, status);
+    bool park = status != FTPC_OK && !checked && turned_away(s, status);
     if (status == FTPC_OK && t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0)
         ftpc_segget_drop_stale(t->local);
     /* A line held for a check that did not run (or did not say), or for the rename after it,
@@ -295,6 +387,15 @@ static void op_done(void *ud, int status, bool reusable)
         else
             ftpc_conn_free(s->c);
         s->c = NULL;
+    }
+    if (park) {
+        /* Not an attempt: nothing was tried. */
+        t->attempts--;
+        t->err.status = FTPC_OK;
+        t->err.msg[0] = '\0';
+        s->parked = true;
+        fill_slots(r); /* an idle connection may be there for it already */
+        return;
     }
     const ftpc_opts *o = r->ctx->opts;
     /* A listing already partly on standard output cannot be resumed, nor standard input
@@ -406,23 +507,52 @@ static bool gated(const ftpc_runner *r)
     return false;
 }
 
+/* Of the waiting tasks that may start now, the one that came first in the list. */
+static slot *first_unparkable(ftpc_runner *r)
+{
+    slot *first = NULL;
+    for (int i = 0; i < r->nslots; i++) {
+        slot *s = &r->slots[i];
+        if (s->parked && (first == NULL || s->t < first->t) && room_for(r, s->t->ep))
+            first = s;
+    }
+    return first;
+}
+
+static bool any_parked(const ftpc_runner *r)
+{
+    for (int i = 0; i < r->nslots; i++)
+        if (r->slots[i].parked)
+            return true;
+    return false;
+}
+
 static void fill_slots(ftpc_runner *r)
 {
+    /* Waiting tasks first: they came before any not started. */
+    slot *w;
+    while ((w = first_unparkable(r)) != NULL) {
+        w->parked = false;
+        tell_conn_limit(r, w->t->ep);
+        start_task(w);
+    }
     skip_finished(r);
     for (int i = 0; i < r->nslots && r->next < r->n && !gated(r); i++) {
         slot *s = &r->slots[i];
         if (s->t != NULL)
             continue;
         /* The next task waits (and the ones after it, keeping the order) while a running
-         * task writes the same file. */
-        if (conflicts(r, &r->tasks[r->next]))
+         * task writes the same file, or while its server has no room for one more of ours
+         * (tasks turned away by it wait for room first). */
+        ftpc_task *next = &r->tasks[r->next];
+        if (conflicts(r, next) || !room_for(r, next->ep))
             break;
         s->t = &r->tasks[r->next++];
         start_task(s);
         skip_finished(r);
     }
     /* Nothing left to start: idle connections have no further use. */
-    if (r->next >= r->n) {
+    if (r->next >= r->n && !any_parked(r)) {
         while (r->npool > 0)
             ftpc_conn_quit(r->pool[--r->npool]);
     }
@@ -524,6 +654,7 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
             ftpc_conn_free(s->c);
         s->c = NULL;
         s->t = NULL;
+        s->parked = false;
     }
     for (size_t i = 0; i < r->n; i++) {
         ftpc_task *t = &r->tasks[i];

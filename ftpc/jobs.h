@@ -2,7 +2,9 @@
  * connection. A finished task's idle connection is reused by the next task for the same
  * endpoint. A task that fails transiently (connect failure, interrupted transfer) is tried
  * again after a back-off that doubles each time (--retry, --retry-delay), and a transfer
- * tried again resumes where it stopped. */
+ * tried again resumes where it stopped. A task whose connection the server turned away while
+ * others of the runner's were in (a limit on connections) waits for one of those instead, and
+ * the endpoint keeps that number as its limit. */
 #ifndef FTPC_JOBS_H
 #define FTPC_JOBS_H
 

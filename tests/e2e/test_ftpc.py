@@ -24,6 +24,7 @@ import unittest
 
 from ftpd_harness import (FTPD_BIN, SANITIZER_MARKERS, FtpdServer, ServerTestCase, data_bytes,
                           free_port, have_ipv6, read_pty, wait_for)
+from scripted_ftp import ScriptedFtp
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 MiB = 1024 * 1024
@@ -786,6 +787,114 @@ class TestParallel(FtpcCase):
         self.ftpc("-j", "4", "get", *[self.srv.url(n) for n in want])
         for n, data in want.items():
             self.assertEqual(self.read_local(n), data)
+
+
+class TestParallelConnLimit(FtpcCase):
+    """Two sessions per address: of -j 8's connections six are turned away (421 at the
+    greeting). Their files wait for the two that got in, nothing fails, the limit is said
+    once, and no connection is tried again beyond the first burst."""
+    server_kwargs = {"args": ["--max-per-ip", "2"]}
+
+    def check_limit_run(self, r, most_refused):
+        err = r.stderr.decode()
+        self.assertEqual(len(re.findall(r"turned away connections beyond 2 \(421 ", err)), 1,
+                         err)
+        self.assertIn("going on with 2 at once", err)
+        self.assertNotIn("retrying", err)
+        refused = len(re.findall(r"refused: Too many", self.srv.settled_log_text()))
+        self.assertTrue(1 <= refused <= most_refused, refused)
+
+    def test_get_j8(self):
+        want = {"c%02d.bin" % i: self.srv.make_file("c%02d.bin" % i, 50000 + i, seed=i)
+                for i in range(20)}
+        r = self.ftpc("-j", "8", "get", *[self.srv.url(n) for n in sorted(want)])
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+        self.assertEqual(sorted(os.listdir(self.tmp)), sorted(want))
+        self.assertRegex(r.stderr.decode(), r"(?m)^Total: 20 files, ")
+        self.check_limit_run(r, 6)
+
+    def test_put_j8(self):
+        names = ["u%02d.bin" % i for i in range(12)]
+        for i, n in enumerate(names):
+            self.write_local(n, data_bytes(40000 + i, 80 + i))
+        r = self.ftpc("-j", "8", "put", *names, self.srv.url(""))
+        for n in names:
+            self.assertEqual(self.srv.read(n), self.read_local(n))
+        self.assertEqual(self.srv.internal_files(), [])
+        self.check_limit_run(r, 6)
+
+
+class Max530Ftp(ScriptedFtp):
+    """ProFTPD's MaxClientsPerHost: two sessions logged in at once; a third is refused at PASS
+    with 530, and only once the two are through their login (TYPE answered), as a server
+    that counts sessions as they log in would answer a client slower than these two."""
+
+    def __init__(self, files, sessions=40):
+        super().__init__(sessions, timeout=10)
+        self.files = files
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.ready = threading.Semaphore(0)
+        self.refused = 0
+
+    def command(self, s, verb, arg):
+        if verb == "PASS":
+            with self.lock:
+                full = self.inside >= 2
+                if not full:
+                    self.inside += 1
+                    s.counted = True
+            if full:
+                self.ready.acquire(timeout=10)  # one of the two is through
+                self.ready.release()
+                with self.lock:
+                    self.refused += 1
+                s.send("530 Sorry, the maximum number of clients (2) from your host are "
+                       "already connected.")
+                return False
+            s.send("230 in")
+        elif verb == "TYPE":
+            s.send("200 ok")
+            self.ready.release()
+        elif verb == "SIZE":
+            name = arg.lstrip("/")
+            s.send("213 %d" % len(self.files[name]) if name in self.files else "550 no")
+        elif verb == "RETR":
+            s.send_download(self.files[arg.lstrip("/")])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+    def ended(self, s):
+        if getattr(s, "counted", False):
+            with self.lock:
+                self.inside -= 1
+
+
+class TestParallelLogin530(FtpcCase):
+    """A 530 to PASS on one connection while another with the same account is in is the
+    server's limit, not a bad password: the file waits for a connection that got in."""
+
+    def test_get_j4_530_limit(self):
+        files = {"p%d.bin" % i: data_bytes(30000 + i, 90 + i) for i in range(8)}
+        srv = Max530Ftp(files)
+        srv.start()
+        self.addCleanup(srv.stop)
+        base = "ftp://u:pw@127.0.0.1:%d/" % srv.port
+        r = self.ftpc("-j", "4", "get", *[base + n for n in sorted(files)])
+        for n, data in files.items():
+            self.assertEqual(self.read_local(n), data)
+        err = r.stderr.decode()
+        self.assertIn("turned away connections beyond 2 (530 Sorry, the maximum", err)
+        self.assertLessEqual(srv.refused, 2)
+
+    def test_bad_password_still_fails(self):
+        # No connection gets in: every 530 is a refused login, as before.
+        r = self.ftpc("-j", "4", "get", *[self.srv.url("nope%d" % i, user="alice",
+                                                       pw="wrong") for i in range(4)],
+                      rc=4)
+        self.assertNotIn("turned away", r.stderr.decode())
 
 
 # ------------------------------------------------------------------ resume and retry

@@ -54,6 +54,29 @@ class MirrorCase(FtpcCase):
         os.makedirs(os.path.join(root, "emptydir"), exist_ok=True)
 
 
+class TestMirrorConnLimit(MirrorCase):
+    """Two sessions per address and -j 8, both ways: the listings and files whose
+    connections the server turned away (421) wait for the two that got in; the tree is
+    copied whole and the limit said once."""
+    server_kwargs = {"args": ["--max-per-ip", "2"]}
+
+    def wide_tree(self):
+        for d in ("d1", "d2", "d3", "d4"):
+            for i in range(4):
+                self.srv.make_file("src/%s/f%d.bin" % (d, i), 20000 + i, seed=i)
+            self.srv.make_file("src/%s/sub/g.bin" % d, 1000, seed=9)
+
+    def test_get_and_put_j8(self):
+        self.wide_tree()
+        r = self.ftpc("-j", "8", "mirror", self.srv.url("src"), "out")
+        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
+        self.assertEqual(self.summary(r), (20, 0, 0))
+        self.assertEqual(r.stderr.count(b"turned away connections beyond 2 (421 "), 1)
+        r = self.ftpc("-j", "8", "mirror", "-R", "out", self.srv.url("back"))
+        self.assertEqual(tree(self.srv.local("back")), tree(self.srv.local("src")))
+        self.assertEqual(self.summary(r), (20, 0, 0))
+
+
 class TestMirrorGet(MirrorCase):
     def test_download_tree_and_second_run(self):
         self.make_remote_tree()
