@@ -53,6 +53,9 @@ typedef struct seg {
     ftpc_dchan dc; /* the data connection (plain or TLS) */
     bool data_done, ctrl_done;
     bool cut; /* the client closed the data connection once the range was in */
+    /* The data connection ended before the range was in: the server's reply (or its loss)
+     * tells a file that changed from a transfer cut off. */
+    bool data_short;
     /* ... after ABOR, which ends the server's transfer as the client's (a close with bytes
      * unread resets the connection, which the server logs as a failed transfer): the rest of
      * the stream is read and dropped until the server closes it; two final replies follow */
@@ -369,6 +372,16 @@ static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
     return 0;
 }
 
+/* A range that came short, though the server called its transfer complete: the file shrank
+ * or was replaced while the ranges were read. */
+static void fail_short(seg *s)
+{
+    fail(s->g, FTPC_EXIT_VERIFY,
+         "the data ended at %" PRIu64 " bytes, short of %" PRIu64
+         " (the file changed on the server?)",
+         s->pos, s->end);
+}
+
 static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     seg *s = ud;
@@ -456,14 +469,13 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
         } else {
             seg_close_data(g, s);
         }
+        s->data_done = true;
         if (s->pos != s->end) {
-            fail(g, FTPC_EXIT_VERIFY,
-                 "the data ended at %" PRIu64 " bytes, short of %" PRIu64
-                 " (the file changed on the server?)",
-                 s->pos, s->end);
+            s->data_short = true;
+            if (s->ctrl_done) /* the server had called it complete */
+                fail_short(s);
             return;
         }
-        s->data_done = true;
         seg_check(s);
         return;
     }
@@ -565,6 +577,17 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;               /* ABOR's reply follows */
         }
         s->ctrl_done = true;
+        if (s->data_short && m->code >= 300) { /* a transfer cut off, as the server says */
+            fail(g, ftpc_status_for_reply(m->code),
+                 "RETR: the data ended at %" PRIu64 " bytes, short of %" PRIu64
+                 ", and the server replied %s",
+                 s->pos, s->end, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            return;
+        }
+        if (s->data_short) {
+            fail_short(s);
+            return;
+        }
         /* After the client closed the data connection a 426 is expected: the range is in. */
         if (m->code >= 300 && !s->data_done) {
             fail(g, ftpc_status_for_reply(m->code), "RETR: the server replied %s",

@@ -199,7 +199,59 @@ class TestSegmentCutReplies(ScriptedCase):
         return [0] + [size * i // 4 - OVERLAP for i in range(1, 4)]
 
 
+class CutFtp(ScriptedFtp):
+    """Serves `data`, but the first RETR of the range that starts at `cut_at` sends 1000 bytes,
+    closes its data connection and then, a moment later, either answers `reply` or (None)
+    hangs up the control connection, as a server killed or restarted mid-transfer does. Every
+    later RETR is whole."""
+
+    FEATURES = ("SIZE", "REST STREAM")
+    UNKNOWN = "500 no"
+
+    def __init__(self, data, cut_at, reply=None, sessions=8):
+        super().__init__(sessions, timeout=10)
+        self.data, self.cut_at, self.reply = data, cut_at, reply
+        self.cut = False
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "RETR" and not self.cut and s.rest == self.cut_at - OVERLAP:
+            self.cut = True
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(self.data[s.rest:s.rest + 1000])
+            d.close()
+            time.sleep(0.3)  # the client sees the data's end first
+            if self.reply is None:
+                return False
+            s.send(self.reply)
+        elif verb == "RETR":
+            s.send_download(self.data[s.rest:])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 class TestSegmentFailure(ScriptedCase):
+    def test_range_cut_off_is_an_interrupted_transfer(self):
+        # A range whose data ends early and whose server then hangs up or answers 426 was cut
+        # off, not changed on the server: status 7, which --retry tries again.
+        size = 4 * MiB
+        data = os.urandom(size)
+        for reply in (None, "426 Connection closed; transfer aborted."):
+            r = self.get_in_four(CutFtp(data, size // 2, reply, sessions=4))
+            self.assertEqual(r.returncode, 7, r.stderr)
+            self.assertNotIn(b"changed on the server", r.stderr)
+            self.assertEqual(os.listdir(self.tmp), [])
+            r = self.get_in_four(CutFtp(data, size // 2, reply), "--retry", "1",
+                                 "--retry-delay", "0")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"retrying", r.stderr)
+            with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
+                self.assertEqual(f.read(), data)
+            os.unlink(os.path.join(self.tmp, "f.bin"))
+
     def test_short_segment_fails_and_leaves_nothing(self):
         size = 4 * MiB
         r = self.get_in_four(ShortFtp(size, short_at=size // 4 * 2, sessions=4))
