@@ -95,6 +95,9 @@ struct ftpc_conn {
     bool logged_in;  /* the server accepted its login */
     int refusal;     /* the reply that refused the session before login (421, 530), or 0 */
     char refusal_text[160];
+    /* Final replies after login, 421 aside: an owner tells a connection that did something
+     * for it from one the server had already closed by whether this moved. */
+    unsigned long answers;
     ftpc_err err;
     ftpc_defer defer;
     ftpc_conn *prev_live, *next_live; /* ctx->conns, while not freed */
@@ -554,6 +557,17 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
 {
     char q[600], ep[NET_ADDR_STRLEN + 8];
     int code = m->code;
+    bool logged_in_state = c->state >= CS_READY && c->state < CS_QUIT;
+    if (logged_in_state && code == 421) {
+        /* RFC 959: the server is closing the control connection, whatever the command (an
+         * idle timeout says so unasked). Its end is the connection's, not a command's. */
+        conn_fail(c, FTPC_EXIT_XFER, "%s closed the control connection%s%s: the server replied %s",
+                  endpoint_str(c, ep, sizeof(ep)), c->doing[0] ? " after " : "", c->doing,
+                  ftpc_quote_reply(code, m->text, q, sizeof(q)));
+        return;
+    }
+    if (logged_in_state && code >= 200)
+        c->answers++;
     switch (c->state) {
     case CS_GREETING:
         if (code < 200)
@@ -999,6 +1013,11 @@ bool ftpc_conn_is_ready(const ftpc_conn *c)
 bool ftpc_conn_is_dead(const ftpc_conn *c)
 {
     return c->state == CS_DEAD || c->fail_pending;
+}
+
+unsigned long ftpc_conn_answers(const ftpc_conn *c)
+{
+    return c->answers;
 }
 
 bool ftpc_conn_logged_in(const ftpc_conn *c)

@@ -66,6 +66,10 @@ void ftpc_conn_set_owner(ftpc_conn *c, const ftpc_conn_owner *owner, void *ud);
 
 bool ftpc_conn_is_ready(const ftpc_conn *c);
 bool ftpc_conn_is_dead(const ftpc_conn *c);
+/* Final replies the server sent after login (a 421 ends the connection instead: RFC 959
+ * makes it the server's close, whatever the command). Unchanged across a task's failure, it
+ * shows the connection had been closed before it did anything for that task. */
+unsigned long ftpc_conn_answers(const ftpc_conn *c);
 /* The server accepted its login (230), whatever it is now. */
 bool ftpc_conn_logged_in(const ftpc_conn *c);
 /* The code of the reply that turned the session away before login (a greeting other than

@@ -33,6 +33,11 @@ typedef struct slot {
     /* Its connection was turned away while others of ours to the server were in: the task
      * waits, unstarted, for one of those to be free (fill_slots). */
     bool parked;
+    /* The connection came from the pool (or was the transfer's, for the check), and the
+     * server's replies on it so far: a failure with none more found it closed already. */
+    bool reused;
+    unsigned long answers;
+    bool fresh; /* the next start takes a new connection, not an idle one */
 } slot;
 
 struct ftpc_runner {
@@ -150,6 +155,24 @@ static bool turned_away(slot *s, int status)
         snprintf(t->ep->conn_refusal, sizeof(t->ep->conn_refusal), "%s", text);
     }
     return true;
+}
+
+/* s's task (or its check) failed on a connection that had served an earlier one, before the
+ * server answered anything for it: the server had closed it meanwhile (an idle timeout,
+ * a limit on commands or files per session). That says nothing about the task, which is
+ * started again at once on a new connection, as if the idle one had never been there. */
+static bool found_closed(const slot *s, int status)
+{
+    return ftpc_status_transient(status) && s->reused && s->c != NULL &&
+           ftpc_conn_answers(s->c) == s->answers;
+}
+
+/* A listing already partly on standard output cannot be resumed, nor standard input read
+ * again once an attempt has taken bytes from it (before that, say while the server cannot be
+ * reached, a retry loses nothing). */
+static bool can_try_again(const ftpc_task *t)
+{
+    return !(t->kind == FTPC_T_LS && t->out_written > 0) && !(ftpc_task_stdin(t) && t->src_read);
 }
 
 /* The running tasks for ep (a retrying one counts: it will connect again) and the idle
@@ -313,11 +336,14 @@ static bool start_verify(slot *s, int status, bool reusable)
     s->x = NULL;
     s->g = NULL;
     s->p = NULL;
-    if (s->c == NULL || !reusable) {
+    s->reused = s->c != NULL && reusable;
+    if (!s->reused) {
         if (s->c != NULL)
             ftpc_conn_free(s->c);
         s->c = ftpc_conn_new(r->ctx, t->ep, NULL, NULL);
     }
+    if (s->c != NULL)
+        s->answers = ftpc_conn_answers(s->c);
     s->v = s->c != NULL ? ftpc_verify_new(r->ctx, t, op_done, s) : NULL;
     if (s->v == NULL)
         return false;
@@ -349,9 +375,14 @@ static void op_done(void *ud, int status, bool reusable)
     ftpc_runner *r = s->r;
     ftpc_task *t = s->t;
     bool checked = s->v != NULL; /* what ends is the check of a finished transfer */
+    bool closed = found_closed(s, status);
     if (s->v != NULL) {
         ftpc_verify_free(s->v);
         s->v = NULL;
+        /* The transfer's connection was closed before the check could start: once more,
+         * on a new one. */
+        if (closed && start_verify(s, FTPC_OK, false))
+            return;
     } else if (start_verify(s, status, reusable)) {
         return;
     }
@@ -388,6 +419,14 @@ static void op_done(void *ud, int status, bool reusable)
             ftpc_conn_free(s->c);
         s->c = NULL;
     }
+    if (closed && !checked && can_try_again(t)) {
+        t->attempts--; /* not an attempt: the task never reached the server */
+        t->err.status = FTPC_OK;
+        t->err.msg[0] = '\0';
+        s->fresh = true;
+        start_task(s);
+        return;
+    }
     if (park) {
         /* Not an attempt: nothing was tried. */
         t->attempts--;
@@ -398,12 +437,7 @@ static void op_done(void *ud, int status, bool reusable)
         return;
     }
     const ftpc_opts *o = r->ctx->opts;
-    /* A listing already partly on standard output cannot be resumed, nor standard input
-     * read again once an attempt has taken bytes from it (before that, say while the
-     * server cannot be reached, a retry loses nothing). */
-    bool retriable =
-        !(t->kind == FTPC_T_LS && t->out_written > 0) && !(ftpc_task_stdin(t) && t->src_read);
-    if (status != FTPC_OK && ftpc_status_transient(status) && retriable &&
+    if (status != FTPC_OK && ftpc_status_transient(status) && can_try_again(t) &&
         t->attempts <= o->retries) {
         long delay = o->retry_delay_ms;
         for (int i = 1; i < t->attempts && delay < RETRY_MAX_DELAY_MS; i++)
@@ -427,8 +461,12 @@ static void start_task(slot *s)
     t->attempts++;
     t->err.status = FTPC_OK;
     t->err.msg[0] = '\0';
-    ftpc_conn *c = pool_take(r, t->ep);
-    if (c == NULL)
+    ftpc_conn *c = s->fresh ? NULL : pool_take(r, t->ep);
+    s->fresh = false;
+    s->reused = c != NULL;
+    if (c != NULL)
+        s->answers = ftpc_conn_answers(c);
+    else
         c = ftpc_conn_new(r->ctx, t->ep, NULL, NULL);
     if (c == NULL) {
         ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);

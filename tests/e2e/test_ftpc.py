@@ -897,6 +897,52 @@ class TestParallelLogin530(FtpcCase):
         self.assertNotIn("turned away", r.stderr.decode())
 
 
+class OneFilePerSessionFtp(ScriptedFtp):
+    """Ends every session after one download, as a server with an idle timeout or a limit on
+    files per session does: with "421" right after the 226 and a close (unasked=True), or
+    with 421 to the next command."""
+
+    def __init__(self, files, unasked, sessions=40):
+        super().__init__(sessions, timeout=10)
+        self.files, self.unasked = files, unasked
+
+    def command(self, s, verb, arg):
+        if getattr(s, "done", False):
+            s.send("421 Timeout (no operation for 1 seconds)")
+            return False
+        if verb == "SIZE":
+            name = arg.lstrip("/")
+            s.send("213 %d" % len(self.files[name]) if name in self.files else "550 no")
+        elif verb == "RETR":
+            s.send_download(self.files[arg.lstrip("/")])
+            s.done = True
+            if self.unasked:
+                s.send("421 Timeout (no operation for 1 seconds)")
+                return False
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestReusedConnectionClosed(FtpcCase):
+    """-j reuses a finished task's connection; one the server closed meanwhile (421, then the
+    close) costs a new connection, not the next file nor the check of the last one."""
+
+    def test_get_j4(self):
+        files = {"s%d.bin" % i: data_bytes(20000 + i, 120 + i) for i in range(10)}
+        for unasked in (True, False):
+            srv = OneFilePerSessionFtp(files, unasked)
+            srv.start()
+            self.addCleanup(srv.stop)
+            base = "ftp://u:pw@127.0.0.1:%d/" % srv.port
+            r = self.ftpc("-j", "4", "get", *[base + n for n in sorted(files)])
+            for n, data in files.items():
+                self.assertEqual(self.read_local(n), data)
+                os.unlink(self.local(n))
+            self.assertNotIn(b"421", r.stderr)
+            self.assertIn(b"Total: 10 files,", r.stderr)
+
+
 # ------------------------------------------------------------------ resume and retry
 
 class TestResume(FtpcCase):
