@@ -1015,6 +1015,33 @@ bool ftpc_conn_is_dead(const ftpc_conn *c)
     return c->state == CS_DEAD || c->fail_pending;
 }
 
+/* Our connections to ep that are not dead, closing ones included: the server still counts
+ * them. */
+static int live_to(const ftpc_ctx *ctx, const ftpc_endpoint *ep)
+{
+    int n = 0;
+    for (const ftpc_conn *c = ctx->conns; c != NULL; c = c->next_live)
+        if (c->ep == ep && !ftpc_conn_is_dead(c))
+            n++;
+    return n;
+}
+
+int ftpc_conn_room(ftpc_ctx *ctx, const ftpc_endpoint *ep, int n)
+{
+    if (ep->conn_limit > 0) {
+        int room = ep->conn_limit - live_to(ctx, ep) + 1; /* its own one is among them */
+        if (n > room)
+            n = room;
+    }
+    return n < 1 ? 1 : n;
+}
+
+void ftpc_conn_note_limit(const ftpc_conn *c)
+{
+    if (c->refusal != 0)
+        ftpc_endpoint_saw_limit(c->ep, live_to(c->ctx, c->ep), c->refusal_text);
+}
+
 unsigned long ftpc_conn_answers(const ftpc_conn *c)
 {
     return c->answers;

@@ -70,6 +70,13 @@ bool ftpc_conn_is_dead(const ftpc_conn *c);
  * makes it the server's close, whatever the command). Unchanged across a task's failure, it
  * shows the connection had been closed before it did anything for that task. */
 unsigned long ftpc_conn_answers(const ftpc_conn *c);
+/* n parallel connections for one operation that has one to ep already, fewer where the
+ * server showed a limit (ftpc_endpoint_saw_limit) and our other live connections to it take
+ * their share; at least 1. */
+int ftpc_conn_room(ftpc_ctx *ctx, const ftpc_endpoint *ep, int n);
+/* A connection of a parallel operation was turned away before login (ftpc_conn_refusal):
+ * records the limit that shows, counting our live connections to the server. */
+void ftpc_conn_note_limit(const ftpc_conn *c);
 /* The server accepted its login (230), whatever it is now. */
 bool ftpc_conn_logged_in(const ftpc_conn *c);
 /* The code of the reply that turned the session away before login (a greeting other than

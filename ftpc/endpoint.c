@@ -111,3 +111,12 @@ bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep)
     m->warned_no_hash = true;
     return first;
 }
+
+void ftpc_endpoint_saw_limit(const ftpc_endpoint *ep, int in, const char *reply)
+{
+    ftpc_endpoint *m = (ftpc_endpoint *)ep;
+    if (in < 1 || (m->conn_limit > 0 && m->conn_limit <= in))
+        return;
+    m->conn_limit = in;
+    snprintf(m->conn_refusal, sizeof(m->conn_refusal), "%s", reply);
+}

@@ -45,14 +45,19 @@ ftpc_endpoint *ftpc_endpoint_get(ftpc_endpoint **list, const ftpc_url *u);
 void ftpc_endpoint_free_all(ftpc_endpoint *list);
 
 /* The endpoint's TLS settings, made from o at the first call. The endpoint is const to its
- * connections; this cache is the one thing they may fill in. Returns NULL with a message in
- * err. */
+ * connections; this cache, the warnings given and the limit seen are what they may fill in. Returns
+ * NULL with a message in err. */
 ftpc_tls *ftpc_endpoint_tls(const ftpc_endpoint *ep, const ftpc_opts *o, char *err,
                             size_t err_size);
 /* Records that the -z warning was given for ep; returns true the first time. */
 bool ftpc_endpoint_warn_once_modez(const ftpc_endpoint *ep);
 /* The same for "no HASH here": true the first time only. */
 bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep);
+
+/* The server turned a connection away while `in` others of ours to it were alive: no more
+ * than those at once from now on (the lowest number seen counts). reply is the refusal,
+ * quoted, for the message that tells the limit. */
+void ftpc_endpoint_saw_limit(const ftpc_endpoint *ep, int in, const char *reply);
 
 /* "host:port" ("[v6]:port") of the endpoint for messages. Returns out. */
 char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size);

@@ -150,10 +150,7 @@ static bool turned_away(slot *s, int status)
     int others = live_conns(s->r, t->ep, s, login);
     if (others == 0)
         return false;
-    if (t->ep->conn_limit == 0 || others < t->ep->conn_limit) {
-        t->ep->conn_limit = others;
-        snprintf(t->ep->conn_refusal, sizeof(t->ep->conn_refusal), "%s", text);
-    }
+    ftpc_endpoint_saw_limit(t->ep, others, text);
     return true;
 }
 

@@ -625,6 +625,7 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
         err->status == FTPC_EXIT_CONNECT) {
         /* Never logged in (refused, or 421 at the greeting): leave the range to another
          * connection. There is always one: g->c never gets here in SS_WAIT. */
+        ftpc_conn_note_limit(c); /* the next file asks for no more than got in */
         ftpc_conn_free(c);
         s->c = NULL;
         s->orphan = true;
@@ -745,7 +746,7 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         return;
     g->sizing = false;
     g->size = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
-    g->n = ftpc_segget_count(g->size, g->nseg_req);
+    g->n = ftpc_segget_count(g->size, ftpc_conn_room(g->ctx, g->t->ep, g->nseg_req));
     if (g->n < 2) {
         g->n = 0;
         fallback(g); /* it reports a missing file itself */

@@ -548,7 +548,9 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
         return;
     bool parallel = s != &p->seq && s != &p->segs[0];
     if (parallel && s->state == PS_WAIT) {
-        /* Never logged in (a per-address limit, say): the fallback takes the range. */
+        /* Never logged in (a per-address limit, say): the fallback takes the range, and the
+         * next file asks for no more connections than got in. */
+        ftpc_conn_note_limit(c);
         seg_refused(s, err->msg);
         return;
     }
@@ -754,7 +756,9 @@ static void begin(ftpc_segput *p)
         return;
     }
     p->size = (uint64_t)st.st_size;
-    p->n = p->size < SP_MIN_SIZE ? 1 : ftpc_segget_count((int64_t)p->size, p->nseg_req);
+    p->n = p->size < SP_MIN_SIZE
+               ? 1
+               : ftpc_segget_count((int64_t)p->size, ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req));
     if (p->n < 2 || o->resume || o->limit_rate > 0 || o->ascii || !rest_ok || !data_binary(p->c)) {
         p->n = 0;
         plain_upload(p);

@@ -60,6 +60,17 @@ class TestSegmentsPerAddressLimit(FtpcCase):
         self.assertEqual(rests, [size * i // 4 - OVERLAP for i in range(1, 4)])
         self.assertEqual(os.listdir(self.tmp), ["big.bin"])
 
+    def test_later_files_ask_for_what_got_in(self):
+        # The first file's refusals show the limit: the later files open no more connections
+        # than it lets in (two refusals in all, not two a file).
+        want = {"s%d.bin" % i: self.srv.make_file("s%d.bin" % i, 4 * MiB + i, seed=40 + i)
+                for i in range(4)}
+        self.ftpc("--segments", "4", "get", *[self.srv.url(n) for n in sorted(want)])
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+        refused = len(re.findall(r"refused: Too many", self.srv.settled_log_text()))
+        self.assertTrue(1 <= refused <= 4, refused)  # 8 when every file tries 4
+
 
 class RestIgnoredFtp(ScriptedFtp):
     """Answers REST with 350 but sends every RETR from the start of the file."""

@@ -245,6 +245,19 @@ class TestSegputFtpdLimit(FtpcCase):
         rests = [int(n) for n in re.findall(r"-> REST (\d+)", log)]
         self.assertTrue(rests and set(rests) <= set(size * i // 4 for i in range(1, 4)), rests)
 
+    def test_later_files_ask_for_what_got_in(self):
+        # The first file's refusals show the limit: the later files open no more connections
+        # than it lets in (two refusals in all, not two a file).
+        names = ["p%d.bin" % i for i in range(4)]
+        for i, n in enumerate(names):
+            self.write_local(n, data_bytes(4 * MiB + i, 80 + i))
+        self.ftpc("--segments", "4", "put", *names, self.srv.url(""))
+        for n in names:
+            self.assertEqual(self.srv.read(n), self.read_local(n))
+        self.assertEqual(self.srv.internal_files(), [])
+        refused = len(re.findall(r"refused: Too many", self.srv.settled_log_text()))
+        self.assertTrue(1 <= refused <= 4, refused)  # 8 when every file tries 4
+
 
 class TestSegputTls(tlstests.TlsCase):
     """Over FTPS (PROT P): every range's data connection is TLS, resuming its control
