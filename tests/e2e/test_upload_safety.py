@@ -463,6 +463,26 @@ class TestFileModeGuards(UploadSafetyBase):
         self.assertEqual(os.stat(self.srv.local("ro.txt")).st_mode & 0o777, 0o640)
 
 
+    def test_an_upload_to_a_symlink_replaces_the_link_not_its_target(self):
+        # ftpd(8), SECURITY: the new version is a file of its own at the uploaded name, as
+        # for a hard link; the file the link pointed to keeps its content
+        target = self.srv.make_file("target.bin", 3000, seed=31)
+        os.symlink("target.bin", self.srv.local("link.bin"))
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        stor(f, "link.bin", b"appended", cmd="APPE")
+        self.assertFalse(os.path.islink(self.srv.local("link.bin")))
+        self.assertEqual(self.srv.read("link.bin"), target + b"appended")
+        self.assertEqual(self.srv.read("target.bin"), target)
+        os.remove(self.srv.local("link.bin"))
+        os.symlink("target.bin", self.srv.local("link.bin"))
+        stor(f, "link.bin", b"new")
+        self.assertFalse(os.path.islink(self.srv.local("link.bin")))
+        self.assertEqual(self.srv.read("link.bin"), b"new")
+        self.assertEqual(self.srv.read("target.bin"), target)
+        self.assertEqual(self.srv.internal_files(), [])
+
+
 class TestPartialsAndReaders(UploadSafetyBase):
     """SIZE tells every session the file's own size, which its download of the file gets,
     whatever partial upload waits beside it."""
