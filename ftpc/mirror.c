@@ -951,6 +951,46 @@ static void set_remote_modes(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t
     tasks_free(&later);
 }
 
+/* mirror -R: a directory the server has and the tree keeps, which its owner may not write
+ * (a mirror of a 0555 one here made it so), is opened for its owner before a file is sent,
+ * made or deleted in it, and given its mode back at the end with the others (dir_mode,
+ * set_remote_modes), as a download does with a local one. rel is what is written. */
+static bool open_remote_parent(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtree *rt,
+                               int *dir_mode, bool *opened, tasks *opens, const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    if (slash == NULL)
+        return true; /* the root's mode is not the mirror's to change */
+    char parent[FTPC_URL_PATH_MAX];
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
+    const ftpc_mentry *l = mtree_find(lt, parent), *r = mtree_find(rt, parent);
+    if (l == NULL || r == NULL || r->mode < 0 || (r->mode & 0700) == 0700)
+        return true;
+    size_t k = (size_t)(l - lt->v);
+    if (opened[k])
+        return true;
+    opened[k] = true;
+    if (dir_mode[k] < 0)
+        dir_mode[k] = r->mode;
+    return chmod_task(cli, opens, parent, (unsigned)r->mode | 0700);
+}
+
+static bool open_remote_parents(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtree *rt,
+                                int *dir_mode, tasks *opens, const tasks *const *writes,
+                                size_t nwrites)
+{
+    if (cli->no_perms || cli->dry_run || lt->n == 0)
+        return true;
+    bool *opened = calloc(lt->n, sizeof(*opened));
+    bool ok = opened != NULL;
+    for (size_t w = 0; ok && w < nwrites; w++)
+        for (size_t i = 0; ok && i < writes[w]->n; i++)
+            ok = open_remote_parent(cli, lt, rt, dir_mode, opened, opens,
+                                    ftpc_task_name(&writes[w]->v[i]));
+    free(opened);
+    return ok;
+}
+
 /* Upload: cli->mirror_dir into the remote directory. */
 static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
 {
@@ -993,7 +1033,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL);
     if (root_missing && !cli->dry_run)
         status = worse(status, FTPC_EXIT_REMOTE);
-    tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0}, chmods = {0};
+    tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0}, chmods = {0}, opens = {0};
     bool fatal = status != FTPC_OK; /* the remote tree is incomplete */
     /* The modes of lt's directories to set at the end, -1 none. */
     int *dir_mode = lt.n > 0 ? malloc(lt.n * sizeof(*dir_mode)) : NULL;
@@ -1077,9 +1117,14 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 fatal = true;
         }
     }
+    const tasks *writes[] = {&dirs, &puts, &rms, &rmdirs};
+    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, &opens, writes, 4))
+        fatal = true;
     if (fatal)
         status = worse(status, FTPC_EXIT_LOCAL);
     if (!fatal && !*stop) {
+        /* a refusal is said once (fsops.c); what it keeps out fails and says so */
+        (void)run_list(ctx, &opens, 1, stop);
         status = worse(status, run_list(ctx, &dirs, 1, stop));
         c->failed += count_failed(&dirs);
     }
@@ -1105,6 +1150,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
     free(dir_mode);
     tasks_free(&chmods);
+    tasks_free(&opens);
     tasks_free(&dirs);
     tasks_free(&puts);
     tasks_free(&rms);

@@ -163,6 +163,39 @@ class TestUploadModes(ModesCase):
         self.assertEqual(self.summary(r), (0, 6, 0))
         self.assertEqual(mode(self.srv.local("dst/plain.txt")), 0o640)
 
+    def test_a_read_only_directory_is_filled_again(self):
+        # ro/ is 0555 on the server after the first run, and ftpd writes as its user, not
+        # as root: a second run that sends a changed ro/f and a new ro/g, and deletes ro/h,
+        # must open ro/ for that and give it back its mode
+        up = self.local("up")
+        os.makedirs(os.path.join(up, "ro"))
+        self.addCleanup(os.chmod, os.path.join(up, "ro"), 0o755)
+        self.addCleanup(lambda: os.path.isdir(self.srv.local("dst/ro")) and
+                        os.chmod(self.srv.local("dst/ro"), 0o755))
+        for name, data in (("f", b"one"), ("h", b"gone")):
+            with open(os.path.join(up, "ro", name), "wb") as fh:
+                fh.write(data)
+        os.chmod(os.path.join(up, "ro"), 0o555)
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (2, 0, 0))
+        self.assertEqual(mode(self.srv.local("dst/ro")), 0o555)
+        os.chmod(os.path.join(up, "ro"), 0o755)
+        os.unlink(os.path.join(up, "ro", "h"))
+        for name, data in (("f", b"two two"), ("g", b"new")):
+            with open(os.path.join(up, "ro", name), "wb") as fh:
+                fh.write(data)
+        os.chmod(os.path.join(up, "ro"), 0o555)
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (2, 0, 1))
+        self.assertEqual(self.srv.read("dst/ro/f"), b"two two")
+        self.assertEqual(self.srv.read("dst/ro/g"), b"new")
+        self.assertFalse(os.path.exists(self.srv.local("dst/ro/h")))
+        self.assertEqual(mode(self.srv.local("dst/ro")), 0o555)
+        # nothing to write there: no SITE CHMOD at all
+        r = self.ftpc("-v", "mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 2, 0))
+        self.assertNotIn(b"> SITE CHMOD", r.stderr)
+
     def test_no_perms(self):
         self.make_local()
         r = self.ftpc("-v", "mirror", "-R", "--no-perms", "up", self.srv.url("dst"))
