@@ -27,6 +27,22 @@ int str_to_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int str_parse_octal(const char *s, size_t n, size_t max_digits, unsigned max, unsigned *out)
+{
+    if (n == 0 || n > max_digits || max_digits > 10)
+        return -1;
+    unsigned long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '7')
+            return -1;
+        v = v * 8 + (unsigned long)(s[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
 int str_parse_rate(const char *s, unsigned long long *out)
 {
     char *end = NULL;

@@ -2,11 +2,18 @@
 #ifndef STRUTIL_H
 #define STRUTIL_H
 
+#include <stddef.h>
+
 /* Trims leading and trailing white space in place; returns the first non-space byte. */
 char *str_trim(char *s);
 /* A decimal number (as strtol reads it) that fills all of s and lies in lo..hi. Returns 0, or
  * -1 and leaves *out alone. */
 int str_to_long(const char *s, long lo, long hi, long *out);
+
+/* The octal number of the n bytes at s (not NUL-terminated): 1 to max_digits digits 0-7 and
+ * a value up to max, as a mode is written ("644", "0755"). Returns 0, or -1 and leaves *out
+ * alone. */
+int str_parse_octal(const char *s, size_t n, size_t max_digits, unsigned max, unsigned *out);
 
 /* A rate in bytes per second as ftpc's --limit-rate and ftpd's --max-rate take it: "500",
  * "200k", "1.5M", "2G" (k, M, G: powers of 1024, either case), with an optional "B" or "B/s"

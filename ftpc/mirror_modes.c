@@ -6,17 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "strutil.h"
+
 int ftpc_mode_from_fact(const char *v, size_t n)
 {
-    if (n == 0 || n > 6)
-        return -1;
-    unsigned m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < '0' || v[i] > '7')
-            return -1;
-        m = m * 8 + (unsigned)(v[i] - '0');
-    }
-    if (m > 07777)
+    unsigned m;
+    if (str_parse_octal(v, n, 6, 07777, &m) < 0)
         return -1;
     return (int)(m & FTPC_MODE_BITS);
 }

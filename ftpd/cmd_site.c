@@ -8,19 +8,13 @@
 #include "commands_int.h"
 #include "ftp_reply.h"
 #include "path.h"
+#include "strutil.h"
 
 /* 1 to 4 octal digits for the bits 0..0777: set-id and sticky bits stay the server's. */
 static int parse_mode(const char *s, size_t n, mode_t *out)
 {
-    if (n == 0 || n > 4)
-        return -1;
-    unsigned v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '7')
-            return -1;
-        v = v * 8 + (unsigned)(s[i] - '0');
-    }
-    if (v > 0777)
+    unsigned v;
+    if (str_parse_octal(s, n, 4, 0777, &v) < 0)
         return -1;
     *out = (mode_t)v;
     return 0;

@@ -34,6 +34,25 @@ START_TEST(test_to_long)
 }
 END_TEST
 
+START_TEST(test_parse_octal)
+{
+    unsigned v = 99;
+    ck_assert_int_eq(str_parse_octal("0755", 4, 4, 0777, &v), 0);
+    ck_assert_uint_eq(v, 0755);
+    ck_assert_int_eq(str_parse_octal("644 rest", 3, 4, 0777, &v), 0);
+    ck_assert_uint_eq(v, 0644);
+    v = 99;
+    ck_assert_int_eq(str_parse_octal("1777", 4, 4, 0777, &v), -1);  /* above max */
+    ck_assert_int_eq(str_parse_octal("00644", 5, 4, 0777, &v), -1); /* too many digits */
+    ck_assert_int_eq(str_parse_octal("68", 2, 4, 0777, &v), -1);
+    ck_assert_int_eq(str_parse_octal("", 0, 4, 0777, &v), -1);
+    ck_assert_int_eq(str_parse_octal("-1", 2, 4, 0777, &v), -1);
+    ck_assert_uint_eq(v, 99);
+    ck_assert_int_eq(str_parse_octal("004750", 6, 6, 07777, &v), 0);
+    ck_assert_uint_eq(v, 04750);
+}
+END_TEST
+
 START_TEST(test_parse_rate)
 {
     unsigned long long v = 7;
@@ -103,6 +122,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_trim);
     tcase_add_test(tc, test_to_long);
+    tcase_add_test(tc, test_parse_octal);
     tcase_add_test(tc, test_parse_rate);
     tcase_add_test(tc, test_distance);
     tcase_add_test(tc, test_nearest_option);
