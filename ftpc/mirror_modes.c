@@ -54,12 +54,6 @@ int ftpc_mode_wanted(int mode, unsigned umask_bits)
 
 int ftpc_mode_set_local(const char *path, unsigned mode)
 {
-    if (fchmodat(AT_FDCWD, path, (mode_t)mode, AT_SYMLINK_NOFOLLOW) == 0)
-        return 0;
-    if (errno != ENOTSUP && errno != EOPNOTSUPP)
-        return -1;
-    /* A C library without fchmodat's no-follow answers so for every file, and Linux for a
-     * symbolic link: only what lstat shows is not one is changed. */
     struct stat st;
     if (lstat(path, &st) < 0)
         return -1;
@@ -67,7 +61,19 @@ int ftpc_mode_set_local(const char *path, unsigned mode)
         errno = ELOOP;
         return -1;
     }
-    return chmod(path, (mode_t)mode);
+    /* A directory keeps its own set-ID bits, as chmod(1) keeps them: the set-group-ID bit
+     * that a shared folder passes on to the directories made in it is what gives their
+     * files the folder's group. */
+    mode_t m = (mode_t)mode;
+    if (S_ISDIR(st.st_mode))
+        m |= st.st_mode & (S_ISUID | S_ISGID);
+    if (fchmodat(AT_FDCWD, path, m, AT_SYMLINK_NOFOLLOW) == 0)
+        return 0;
+    if (errno != ENOTSUP && errno != EOPNOTSUPP)
+        return -1;
+    /* A C library without fchmodat's no-follow answers so for every file: lstat showed this
+     * one is not a symbolic link. */
+    return chmod(path, m);
 }
 
 void ftpc_mode_failed(ftpc_mode_failures *f, const char *path, int err)

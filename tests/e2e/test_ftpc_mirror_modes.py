@@ -107,6 +107,22 @@ class TestDownloadModes(ModesCase):
         self.assertEqual(mode(os.path.join(work, "out/ro")), 0o555)
         self.assertEqual(mode(os.path.join(work, "out/ro/f")), 0o444)
 
+    def test_a_set_group_id_folder_keeps_passing_it_on(self):
+        # out/ is a shared folder: the directories made in it inherit its set-group-ID bit,
+        # which chmod(0750) would clear (chmod(1) keeps it)
+        self.make()
+        out = self.local("out")
+        os.makedirs(out)
+        os.chmod(out, 0o2775)
+        self.ftpc("mirror", self.srv.url("src"), "out")
+        self.assertEqual(mode(os.path.join(out, "priv")), 0o2750)
+        self.assertEqual(mode(os.path.join(out, "ro")), 0o2555)
+        self.assertEqual(mode(os.path.join(out, "priv/in.txt")), 0o640)
+        # and a mode changed on the server alone keeps it too
+        self.remote_modes("src", {"priv": 0o700})
+        self.ftpc("mirror", self.srv.url("src"), "out")
+        self.assertEqual(mode(os.path.join(out, "priv")), 0o2700)
+
     def test_the_umask_applies(self):
         self.make()
         self.ftpc_umask(0o077, "mirror", self.srv.url("src"), "out")
