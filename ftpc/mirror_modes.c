@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,10 +42,28 @@ int ftpc_mode_from_perms(const char *p, size_t n)
     return (int)m;
 }
 
+/* umask() reads the mask only by setting it, and the shell runs its jobs in threads: two
+ * mirrors reading it at once could leave 022 in place of the user's 077 for the rest of the
+ * session, and a file another job made meanwhile would get the wrong mode. Linux shows the
+ * mask in /proc/self/status (since 4.7); elsewhere the readers take turns. */
 unsigned ftpc_mode_umask(void)
 {
+    FILE *f = fopen("/proc/self/status", "re");
+    if (f != NULL) {
+        char line[256];
+        unsigned m;
+        bool found = false;
+        while (!found && fgets(line, sizeof(line), f) != NULL)
+            found = sscanf(line, "Umask: %o", &m) == 1;
+        fclose(f);
+        if (found)
+            return m & FTPC_MODE_BITS;
+    }
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&lock);
     mode_t m = umask(022);
     umask(m);
+    pthread_mutex_unlock(&lock);
     return (unsigned)m & FTPC_MODE_BITS;
 }
 

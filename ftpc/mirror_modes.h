@@ -21,7 +21,8 @@ int ftpc_mode_from_fact(const char *v, size_t n);
  * bits, or -1 when they are not a permission string. */
 int ftpc_mode_from_perms(const char *p, size_t n);
 
-/* The process umask, read without changing it for longer than the call. */
+/* The process umask, read without changing it where the system shows it (Linux), else
+ * changed for no longer than the call, one thread at a time. */
 unsigned ftpc_mode_umask(void);
 
 /* The bits the target of an entry of mode (-1: unknown) is to get: -1, or mode masked. */

@@ -132,6 +132,26 @@ class TestDownloadModes(ModesCase):
         self.assertEqual(mode(os.path.join(out, "ro")), 0o500)
         self.assertEqual(mode(os.path.join(out, "ro/f")), 0o400)
 
+    def test_the_umask_is_read_not_set(self):
+        # the shell runs mirrors as jobs in threads: setting the umask to read it, as
+        # umask() does, could give another job's files the wrong one, or leave it changed
+        strace = shutil.which("strace")
+        if strace is None:
+            self.skipTest("strace is not installed")
+        self.make()
+        log = os.path.join(self.tmp, "strace.log")
+        r = subprocess.run([strace, "-f", "-qq", "-e", "trace=umask", "-o", log, FTPC_BIN,
+                            "mirror", self.srv.url("src"), "out"], cwd=self.tmp,
+                           capture_output=True, timeout=60, env=self.env(),
+                           stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(0o027))
+        if not os.path.exists(log):
+            self.skipTest("strace cannot trace here: %r" % r.stderr[-300:])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(log) as fh:
+            self.assertNotIn("umask(", fh.read())
+        self.assertEqual(mode(self.local("out/run.sh")), 0o750)
+        self.assertEqual(mode(self.local("out/plain.txt")), 0o640)
+
     def test_no_perms(self):
         self.make()
         self.ftpc("mirror", "--no-perms", self.srv.url("src"), "out")
