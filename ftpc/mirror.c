@@ -951,9 +951,9 @@ static void set_remote_modes(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t
     tasks_free(&later);
 }
 
-/* mirror -R: a directory the server has and the tree keeps, which its owner may not write
- * (a mirror of a 0555 one here made it so), is opened for its owner before a file is sent,
- * made or deleted in it, and given its mode back at the end with the others (dir_mode,
+/* mirror -R: a directory the server has which its owner may not write (a mirror of a 0555
+ * one here made it so) is opened for its owner before a file is sent, made or deleted in it;
+ * one the tree keeps is given its mode back at the end with the others (dir_mode,
  * set_remote_modes), as a download does with a local one. rel is what is written. */
 static bool open_remote_parent(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtree *rt,
                                int *dir_mode, bool *opened, tasks *opens, const char *rel)
@@ -963,15 +963,12 @@ static bool open_remote_parent(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_m
         return true; /* the root's mode is not the mirror's to change */
     char parent[FTPC_URL_PATH_MAX];
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
-    const ftpc_mentry *l = mtree_find(lt, parent), *r = mtree_find(rt, parent);
-    if (l == NULL || r == NULL || r->mode < 0 || (r->mode & 0700) == 0700)
+    const ftpc_mentry *r = mtree_find(rt, parent), *l = mtree_find(lt, parent);
+    if (r == NULL || r->mode < 0 || (r->mode & 0700) == 0700 || opened[r - rt->v])
         return true;
-    size_t k = (size_t)(l - lt->v);
-    if (opened[k])
-        return true;
-    opened[k] = true;
-    if (dir_mode[k] < 0)
-        dir_mode[k] = r->mode;
+    opened[r - rt->v] = true;
+    if (l != NULL && dir_mode[l - lt->v] < 0)
+        dir_mode[l - lt->v] = r->mode;
     return chmod_task(cli, opens, parent, (unsigned)r->mode | 0700);
 }
 
@@ -979,9 +976,9 @@ static bool open_remote_parents(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_
                                 int *dir_mode, tasks *opens, const tasks *const *writes,
                                 size_t nwrites)
 {
-    if (cli->no_perms || cli->dry_run || lt->n == 0)
+    if (cli->no_perms || cli->dry_run || rt->n == 0)
         return true;
-    bool *opened = calloc(lt->n, sizeof(*opened));
+    bool *opened = calloc(rt->n, sizeof(*opened));
     bool ok = opened != NULL;
     for (size_t w = 0; ok && w < nwrites; w++)
         for (size_t i = 0; ok && i < writes[w]->n; i++)

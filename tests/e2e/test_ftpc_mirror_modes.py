@@ -205,9 +205,8 @@ class TestUploadModes(ModesCase):
         # must open ro/ for that and give it back its mode
         up = self.local("up")
         os.makedirs(os.path.join(up, "ro"))
-        self.addCleanup(os.chmod, os.path.join(up, "ro"), 0o755)
-        self.addCleanup(lambda: os.path.isdir(self.srv.local("dst/ro")) and
-                        os.chmod(self.srv.local("dst/ro"), 0o755))
+        for d in (os.path.join(up, "ro"), self.srv.local("dst/ro")):
+            self.addCleanup(lambda d=d: os.path.isdir(d) and os.chmod(d, 0o755))
         for name, data in (("f", b"one"), ("h", b"gone")):
             with open(os.path.join(up, "ro", name), "wb") as fh:
                 fh.write(data)
@@ -231,6 +230,12 @@ class TestUploadModes(ModesCase):
         r = self.ftpc("-v", "mirror", "-R", "up", self.srv.url("dst"))
         self.assertEqual(self.summary(r), (0, 2, 0))
         self.assertNotIn(b"> SITE CHMOD", r.stderr)
+        # gone here: --delete empties and removes it on the server too
+        os.chmod(os.path.join(up, "ro"), 0o755)
+        shutil.rmtree(os.path.join(up, "ro"))
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 0, 3))
+        self.assertFalse(os.path.exists(self.srv.local("dst/ro")))
 
     def test_no_perms(self):
         self.make_local()
