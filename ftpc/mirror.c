@@ -681,6 +681,25 @@ static int local_dir_mode(const ftpc_cli *cli, ftpc_ctx *ctx, const char *path, 
     return final >= 0 ? final : have;
 }
 
+/* --delete of a download: a local directory the remote tree no longer has, which its owner
+ * may not write (a mirror of a 0555 one made it so), is opened before what it holds is
+ * removed. One the tree keeps was opened already (local_dir_mode). rel is what is removed. */
+static void open_local_parent(const ftpc_cli *cli, ftpc_mtree *lt, const ftpc_mtree *rt,
+                              const char *root, const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    if (cli->no_perms || slash == NULL)
+        return;
+    char parent[FTPC_URL_PATH_MAX], path[FTPC_URL_PATH_MAX];
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
+    const ftpc_mentry *p = mtree_find(lt, parent);
+    if (p == NULL || !p->dir || p->mode < 0 || (p->mode & 0700) == 0700 ||
+        mtree_find(rt, parent) != NULL || join(path, sizeof(path), root, parent) < 0)
+        return;
+    if (ftpc_mode_set_local(path, (unsigned)p->mode | 0700) == 0)
+        lt->v[p - lt->v].mode |= 0700;
+}
+
 /* Download: remote tree into cli->mirror_dir. */
 static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
 {
@@ -850,6 +869,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                     c->deleted++;
                     continue;
                 }
+                open_local_parent(cli, &lt, &rt, root, l->rel);
                 if ((l->dir ? rmdir(path) : unlink(path)) == 0) {
                     c->deleted++;
                     say_deleted(cli, ctx, l->rel, l->dir, "");

@@ -87,8 +87,8 @@ class TestDownloadModes(ModesCase):
             os.chown(work, nobody.pw_uid, nobody.pw_gid)
             user = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[])
 
-        def run():
-            r = subprocess.run([FTPC_BIN, "mirror", self.srv.url("src"), "out"], cwd=work,
+        def run(*opts):
+            r = subprocess.run([FTPC_BIN, "mirror", *opts, self.srv.url("src"), "out"], cwd=work,
                                capture_output=True, timeout=60, env=self.env(),
                                stdin=subprocess.DEVNULL, **user)
             self.check_output(r)
@@ -106,6 +106,13 @@ class TestDownloadModes(ModesCase):
             self.assertEqual(fh.read(), self.srv.read("src/ro/f"))
         self.assertEqual(mode(os.path.join(work, "out/ro")), 0o555)
         self.assertEqual(mode(os.path.join(work, "out/ro/f")), 0o444)
+        # gone from the server: --delete empties and removes it here too
+        os.chmod(self.srv.local("src/ro"), 0o755)
+        shutil.rmtree(self.srv.local("src/ro"))
+        r = run("--delete")
+        self.assertEqual(self.summary(r), (0, 5, 2))
+        self.assertFalse(os.path.exists(os.path.join(work, "out/ro")))
+        os.makedirs(self.srv.local("src/ro"))  # for make's clean-up
 
     def test_a_set_group_id_folder_keeps_passing_it_on(self):
         # out/ is a shared folder: the directories made in it inherit its set-group-ID bit,
