@@ -83,10 +83,11 @@ int ftpc_mode_set_local(const char *path, unsigned mode)
     }
     /* A directory keeps its own set-ID bits, as chmod(1) keeps them: the set-group-ID bit
      * that a shared folder passes on to the directories made in it is what gives their
-     * files the folder's group. */
+     * files the folder's group. Its sticky bit stays too: a mirror never carries one, so
+     * it takes none away either. */
     mode_t m = (mode_t)mode;
     if (S_ISDIR(st.st_mode))
-        m |= st.st_mode & (S_ISUID | S_ISGID);
+        m |= st.st_mode & (S_ISUID | S_ISGID | S_ISVTX);
     if (fchmodat(AT_FDCWD, path, m, AT_SYMLINK_NOFOLLOW) == 0)
         return 0;
     if (errno != ENOTSUP && errno != EOPNOTSUPP)

@@ -30,7 +30,7 @@ int ftpc_mode_wanted(int mode, unsigned umask_bits);
 
 /* Sets the permission bits of the local file or directory path, never through a symbolic
  * link; a directory keeps its own set-user-ID and set-group-ID bits (as chmod(1) keeps
- * them). Returns 0, or -1 with errno set. */
+ * them) and its sticky bit. Returns 0, or -1 with errno set. */
 int ftpc_mode_set_local(const char *path, unsigned mode);
 
 /* The local modes a run could not set: the first named, the rest counted, and said once at

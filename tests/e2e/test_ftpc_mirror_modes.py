@@ -125,10 +125,11 @@ class TestDownloadModes(ModesCase):
         self.assertEqual(mode(os.path.join(out, "priv")), 0o2750)
         self.assertEqual(mode(os.path.join(out, "ro")), 0o2555)
         self.assertEqual(mode(os.path.join(out, "priv/in.txt")), 0o640)
-        # and a mode changed on the server alone keeps it too
+        # and a mode changed on the server alone keeps it too, and a sticky bit set here
+        os.chmod(os.path.join(out, "priv"), 0o3750)
         self.remote_modes("src", {"priv": 0o700})
         self.ftpc("mirror", self.srv.url("src"), "out")
-        self.assertEqual(mode(os.path.join(out, "priv")), 0o2700)
+        self.assertEqual(mode(os.path.join(out, "priv")), 0o3700)
 
     def test_the_umask_applies(self):
         self.make()
