@@ -10,7 +10,8 @@
 #include "path.h"
 #include "strutil.h"
 
-/* 1 to 4 octal digits for the bits 0..0777: set-id and sticky bits stay the server's. */
+/* 1 to 4 octal digits for the bits 0..0777: set-ID and sticky bits are not the client's to
+ * set (a directory keeps its own set-ID bits: vfs_chmod). */
 static int parse_mode(const char *s, size_t n, mode_t *out)
 {
     unsigned v;

@@ -575,6 +575,17 @@ int vfs_unlink(const vfs *v, const char *vpath)
  * /proc/self/fd link: a path would follow a link out of the root, and an fd opened for
  * reading needs the very permission bits a chmod may be about to restore. Without /proc
  * (some containers), an fd opened for reading does it, where the bits allow. */
+/* A directory keeps its set-ID bits, as chmod(1) keeps them for a numeric mode: a folder
+ * made in a set-group-ID shared one inherits the bit so that what goes into it gets the
+ * group, and a client carrying its own modes over (mirror -R, FileZilla) cannot know it. */
+static mode_t kept_dir_bits(int fd, mode_t mode)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        mode |= st.st_mode & (S_ISUID | S_ISGID);
+    return mode;
+}
+
 static int change_beneath(const vfs *v, const char *vpath, const mode_t *mode,
                           const struct timespec *mtime)
 {
@@ -589,15 +600,16 @@ static int change_beneath(const vfs *v, const char *vpath, const mode_t *mode,
     int fd = beneath_open(v, rel, O_PATH, 0);
     if (fd < 0)
         return -1;
+    mode_t m = mode ? kept_dir_bits(fd, *mode) : 0;
     char name[40];
     snprintf(name, sizeof name, "/proc/self/fd/%d", fd);
-    int rc = mode ? chmod(name, *mode) : utimensat(AT_FDCWD, name, ts, 0);
+    int rc = mode ? chmod(name, m) : utimensat(AT_FDCWD, name, ts, 0);
     if (rc == 0 || errno != ENOENT)
         return close_keep_errno(fd, rc);
     close(fd);
     if ((fd = beneath_open(v, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0)) < 0)
         return -1;
-    return close_keep_errno(fd, mode ? fchmod(fd, *mode) : futimens(fd, ts));
+    return close_keep_errno(fd, mode ? fchmod(fd, kept_dir_bits(fd, *mode)) : futimens(fd, ts));
 }
 
 int vfs_chmod(const vfs *v, const char *vpath, mode_t mode)

@@ -169,6 +169,20 @@ class TestFsOps(ServerTestCase):
         self.assertEqual(code, 214, text)
         self.assertIn("CHMOD", text)
 
+    def test_site_chmod_keeps_a_directorys_set_id_bits(self):
+        # as chmod(1) with a numeric mode: a folder in a set-group-ID shared one keeps the
+        # bit (mirror -R sends the mode it has locally, without it); a file does not
+        self.srv.mkdir("shared")
+        os.chmod(self.srv.local("shared"), 0o2775)
+        self.srv.write("f.txt", b"x")
+        os.chmod(self.srv.local("f.txt"), 0o2755)
+        mode = lambda n: os.stat(self.srv.local(n)).st_mode & 0o7777
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "SITE CHMOD 750 shared"), 200)
+        self.assertEqual(mode("shared"), 0o2750)
+        self.assertCode(reply(f, "SITE CHMOD 644 f.txt"), 200)
+        self.assertEqual(mode("f.txt"), 0o644)
+
     def test_cwd_errors(self):
         self.srv.write("plain", b"x")
         f = self.srv.ftp()
