@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import unittest
 
-from ftpd_harness import FTPD_BIN, FtpdServer, hash_password, run_as_user, wait_for
+from ftpd_harness import FTPD_BIN, FtpdServer, hash_password, wait_for
 
 SRC = os.environ.get("FTP_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
 UNIT_PATH = os.path.join(SRC, "sample_data", "ftpd.service")
