@@ -806,7 +806,11 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         if (!ftpc_mirror_want(e, l, cli->only_newer)) {
             c->skipped++;
-            if (l != NULL && want >= 0 && want != l->mode) {
+            /* --only-newer keeps a copy changed here since (newer than the server's) as it
+             * is, its mode too. */
+            bool kept_newer = cli->only_newer && l != NULL && e->mtime >= 0 && l->mtime >= 0 &&
+                              l->mtime > e->mtime;
+            if (l != NULL && want >= 0 && want != l->mode && !kept_newer) {
                 plan_line(cli, ctx, "chmod", e->rel);
                 if (!cli->dry_run && ftpc_mode_set_local(path, (unsigned)want) < 0)
                     ftpc_mode_failed(&mode_failures, path, errno);

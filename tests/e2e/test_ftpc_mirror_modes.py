@@ -160,6 +160,20 @@ class TestDownloadModes(ModesCase):
         self.assertEqual(mode(self.local("out/run.sh")), 0o750)
         self.assertEqual(mode(self.local("out/plain.txt")), 0o640)
 
+    def test_only_newer_leaves_a_copy_changed_here_alone(self):
+        self.make()
+        self.ftpc("mirror", self.srv.url("src"), "out")
+        out = self.local("out")
+        # edited here since: newer than the server's copy, kept with its mode
+        os.chmod(os.path.join(out, "plain.txt"), 0o600)
+        later = os.stat(os.path.join(out, "plain.txt")).st_mtime + 3600
+        os.utime(os.path.join(out, "plain.txt"), (later, later))
+        self.remote_modes("src", {"secret": 0o640, "plain.txt": 0o664})
+        r = self.ftpc("mirror", "--only-newer", self.srv.url("src"), "out")
+        self.assertEqual(self.summary(r), (0, 6, 0))
+        self.assertEqual(mode(os.path.join(out, "plain.txt")), 0o600)
+        self.assertEqual(mode(os.path.join(out, "secret")), 0o640)  # unchanged here: follows
+
     def test_no_perms(self):
         self.make()
         self.ftpc("mirror", "--no-perms", self.srv.url("src"), "out")
