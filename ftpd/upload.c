@@ -620,6 +620,11 @@ int upload_commit_keep_old(upload *u, int *old_fd)
             close(*old_fd);
         *old_fd = -1;
         int err = errno;
+        /* Another session stored, deleted or renamed the name meanwhile: that change
+         * supersedes a claimed partial as a commit does, and giving it back would leave a
+         * stale resume point beside a name that moved on (cmd_rnto's reason too). */
+        if (err == ESTALE)
+            u->claimed = false;
         upload_abort(u, false);
         errno = err;
         return -1;

@@ -72,11 +72,12 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
  * target shrank meanwhile; ENOSPC/EDQUOT). After -1 the upload is still open: abort it. */
 int upload_copy_step(upload *u, off_t max);
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
- * aborted without keeping data). ESTALE: a guarded upload (see upload) found the target's
- * name changed since it began: another session replaced, deleted or renamed the file (or
- * wrote under a STOU's name), and renaming over it would silently undo that; nothing was
- * replaced. The check and the rename are not atomic against other processes, only against
- * callers on the same thread: ftpd commits on its event loop, where its other sessions
+ * aborted without keeping data, but for a claimed partial given back as upload_abort does
+ * unless the failure is ESTALE, whose newer name supersedes it). ESTALE: a guarded upload (see
+ * upload) found the target's name changed since it began: another session replaced, deleted or
+ * renamed the file (or wrote under a STOU's name), and renaming over it would silently undo that;
+ * nothing was replaced. The check and the rename are not atomic against other processes, only
+ * against callers on the same thread: ftpd commits on its event loop, where its other sessions
  * change names too. */
 int upload_commit(upload *u);
 /* As upload_commit, but hands back in *old_fd an O_PATH descriptor of the file that was

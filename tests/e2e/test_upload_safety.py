@@ -537,6 +537,27 @@ class TestPartialsAndReaders(UploadSafetyBase):
         self.assertEqual(f.sendcmd("RNTO /y.bin")[:3], "250")
         self.assertEqual(self.srv.internal_files(), [".ftpd-partial.y.bin"])
 
+    def test_a_resume_that_loses_its_name_to_a_stor_leaves_no_partial(self):
+        """An APPE that continues a kept partial fails at its commit when another session
+        stored the name meanwhile: that complete file supersedes the partial, as a STOR's
+        commit does, and none is given back for a later REST to resume from."""
+        full = data_bytes(300000, 28)
+        c, ds = self.begin_upload("z.bin", full[:100000])
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [".ftpd-partial.z.bin"],
+                                 5), self.srv.internal_files())
+        c, ds = self.begin_upload("z.bin", full[100000:200000], cmd="APPE", expect_size=200000)
+        other = data_bytes(50000, 29)
+        f = self.srv.ftp()
+        stor(f, "z.bin", other)
+        ds.close()
+        code, text = c.reply(timeout=10)
+        if code == 150:
+            code, text = c.reply(timeout=10)
+        self.assertGreaterEqual(code, 400, text)
+        self.assertEqual(sha(self.srv.read("z.bin")), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+
 class TestInternalNames(UploadSafetyBase):
     def test_internal_names_cannot_be_used(self):
         c, ds = self.begin_upload("x.bin", b"x" * 70000)
