@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +83,60 @@ int str_parse_rate(const char *s, unsigned long long *out)
     if ((v != 0.0 && v < 1.0) || v > 1e15)
         return -1;
     *out = (unsigned long long)v;
+    return 0;
+}
+
+char *str_format_duration(long long secs, char *out, size_t size)
+{
+    static const struct {
+        long long secs;
+        char unit;
+    } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (secs > 0 && secs % units[i].secs == 0) {
+            snprintf(out, size, "%lld%c", secs / units[i].secs, units[i].unit);
+            return out;
+        }
+    snprintf(out, size, "%llds", secs);
+    return out;
+}
+
+int str_parse_duration(const char *s, long long max, long long *out)
+{
+    long long v = 0;
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return -1;
+    for (; isdigit((unsigned char)*p); p++) {
+        v = v * 10 + (*p - '0');
+        if (v > max)
+            return -1;
+    }
+    long long unit = 1;
+    switch (*p) {
+    case '\0':
+        break;
+    case 's':
+        p++;
+        break;
+    case 'm':
+        unit = 60;
+        p++;
+        break;
+    case 'h':
+        unit = 3600;
+        p++;
+        break;
+    case 'd':
+        unit = 86400;
+        p++;
+        break;
+    default:
+        return -1;
+    }
+    if (*p != '\0' || v > max / unit)
+        return -1;
+    *out = v * unit;
     return 0;
 }
 

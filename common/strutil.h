@@ -22,6 +22,15 @@ int str_parse_octal(const char *s, size_t n, size_t max_digits, unsigned max, un
  * *out alone. */
 int str_parse_rate(const char *s, unsigned long long *out);
 
+/* A length of time in whole seconds: digits, then an optional unit s, m, h or d (seconds,
+ * minutes, hours, days; without one, seconds), as "45", "90s", "30m", "12h", "7d". A value
+ * above max seconds, a sign, a fraction or anything else is refused. Returns 0, or -1 and
+ * leaves *out alone. */
+int str_parse_duration(const char *s, long long max, long long *out);
+/* secs in the syntax str_parse_duration reads, in its largest unit that is exact ("7d",
+ * "36h", "90s"); returns out. */
+char *str_format_duration(long long secs, char *out, size_t size);
+
 /* Edit distance (insertions, deletions, substitutions) between a and b; any value above
  * cap comes back as cap + 1, as does a word longer than 63 bytes. */
 unsigned str_distance(const char *a, const char *b, unsigned cap);

@@ -81,6 +81,51 @@ START_TEST(test_parse_rate)
 }
 END_TEST
 
+START_TEST(test_parse_duration)
+{
+    long long v = 7;
+    ck_assert_int_eq(str_parse_duration("45", 1000000, &v), 0);
+    ck_assert_int_eq(v, 45);
+    ck_assert_int_eq(str_parse_duration("2s", 1000000, &v), 0);
+    ck_assert_int_eq(v, 2);
+    ck_assert_int_eq(str_parse_duration("30m", 1000000, &v), 0);
+    ck_assert_int_eq(v, 1800);
+    ck_assert_int_eq(str_parse_duration("12h", 1000000, &v), 0);
+    ck_assert_int_eq(v, 43200);
+    ck_assert_int_eq(str_parse_duration("7d", 1000000, &v), 0);
+    ck_assert_int_eq(v, 604800);
+    ck_assert_int_eq(str_parse_duration("0", 1000000, &v), 0);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(str_parse_duration("0d", 1000000, &v), 0);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(str_parse_duration("11d", 950400, &v), 0); /* max itself */
+    ck_assert_int_eq(v, 950400);
+    v = 7;
+    const char *bad[] = {"",
+                         "d",
+                         "-1d",
+                         "+1d",
+                         "1.5d",
+                         "1 d",
+                         "1D",
+                         "1w",
+                         "1dd",
+                         "12d",
+                         "1e3",
+                         " 1",
+                         "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(str_parse_duration(bad[i], 950400, &v) == -1, "'%s' accepted", bad[i]);
+    ck_assert_int_eq(v, 7);
+    char buf[32];
+    ck_assert_str_eq(str_format_duration(604800, buf, sizeof buf), "7d");
+    ck_assert_str_eq(str_format_duration(129600, buf, sizeof buf), "36h");
+    ck_assert_str_eq(str_format_duration(1800, buf, sizeof buf), "30m");
+    ck_assert_str_eq(str_format_duration(90, buf, sizeof buf), "90s");
+    ck_assert_str_eq(str_format_duration(0, buf, sizeof buf), "0s");
+}
+END_TEST
+
 START_TEST(test_distance)
 {
     ck_assert_uint_eq(str_distance("kitten", "sitting", 5), 3);
@@ -124,6 +169,7 @@ int main(void)
     tcase_add_test(tc, test_to_long);
     tcase_add_test(tc, test_parse_octal);
     tcase_add_test(tc, test_parse_rate);
+    tcase_add_test(tc, test_parse_duration);
     tcase_add_test(tc, test_distance);
     tcase_add_test(tc, test_nearest_option);
     suite_add_tcase(s, tc);
