@@ -13,6 +13,7 @@
 #include "log.h"
 #include "net.h"
 #include "progress.h"
+#include "strutil.h"
 
 /* The transfer log is opened for appending at start-up, before privileges are dropped. */
 static int check_xferlog(const char *path)
@@ -97,6 +98,12 @@ int check_config(const ftpd_config *cfg, const ftpd_users *users)
     if (cfg->anon_max_rate >= 0)
         print_rate("anon-max-rate", (unsigned long long)cfg->anon_max_rate);
     printf("\n  umask         %03o\n", (unsigned)cfg->umask);
+    char age[32];
+    if (cfg->partial_max_age > 0)
+        printf("  partials      removed when unwritten for %s\n",
+               str_format_duration(cfg->partial_max_age, age, sizeof age));
+    else
+        printf("  partials      kept for ever\n");
     printf("The listening addresses are not tried: another program may hold them.\n");
     fflush(stdout);
     return 0;

@@ -63,6 +63,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->tls_require_reuse = true;
     cfg->anon_max_rate = -1;
     cfg->umask = 022;
+    cfg->partial_max_age = DEFAULT_PARTIAL_MAX_AGE;
     snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s", DEFAULT_LOCAL_CONGESTION);
 }
 
@@ -455,6 +456,15 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
     }
     if (strcmp(key, "umask") == 0)
         return set_umask(cfg, value, err, err_size);
+    if (strcmp(key, "partial-max-age") == 0) {
+        if (str_parse_duration(value, PARTIAL_MAX_AGE_MAX, &cfg->partial_max_age) != 0)
+            return set_error(err, err_size,
+                             "partial-max-age: expected a time such as 7d, 12h, 30m or 90s "
+                             "(plain seconds without a unit; at most 3650d), or 0 to keep "
+                             "partial uploads for ever; got '%s'",
+                             value);
+        return 0;
+    }
     if (strcmp(key, "banner") == 0)
         return set_banner(cfg, value, err, err_size);
     if (strcmp(key, "local-congestion") == 0)
@@ -612,6 +622,7 @@ enum {
     OPT_ANON_MAX_RATE,
     OPT_UMASK,
     OPT_BANNER,
+    OPT_PARTIAL_MAX_AGE,
 };
 
 static const struct option long_opts[] = {
@@ -655,6 +666,7 @@ static const struct option long_opts[] = {
     {"anon-max-rate", required_argument, NULL, OPT_ANON_MAX_RATE},
     {"umask", required_argument, NULL, OPT_UMASK},
     {"banner", required_argument, NULL, OPT_BANNER},
+    {"partial-max-age", required_argument, NULL, OPT_PARTIAL_MAX_AGE},
     {NULL, 0, NULL, 0},
 };
 /* '+' is not used: GNU permutation lets options follow stray words so they can be
@@ -726,6 +738,10 @@ static void print_help(void)
           "                            (default 022: files 644, folders 755)\n"
           "      --banner TEXT         the greeting after 220\n"
           "                            (default: ftpd VERSION ready.)\n"
+          "      --partial-max-age TIME\n"
+          "                            remove the bytes of a cut upload kept for a resume\n"
+          "                            once unwritten for TIME, e.g. 12h, 30d (s, m, h, d);\n"
+          "                            0 keeps them for ever (default 7d)\n"
           "      --log-level LEVEL     error, warn, info or debug (default info)\n"
           "      --progress auto|on|off\n"
           "                            a live view of sessions and transfers (bars, rates)\n"

@@ -20,6 +20,9 @@ typedef enum {
 
 /* --local-congestion when none is given (ftpd.8 says why cubic). */
 #define DEFAULT_LOCAL_CONGESTION "cubic"
+/* --partial-max-age when none is given (ftpd.8 says why a week), and the longest taken. */
+#define DEFAULT_PARTIAL_MAX_AGE (7LL * 86400)
+#define PARTIAL_MAX_AGE_MAX (3650LL * 86400)
 
 typedef struct ftpd_config {
     struct sockaddr_storage listen[CONFIG_MAX_LISTEN];
@@ -49,6 +52,8 @@ typedef struct ftpd_config {
     long long anon_max_rate;     /* the same for anonymous sessions; -1 (default): max_rate */
     int umask;                   /* applied to files and folders created (from 0666, 0777): 022 */
     char *banner;                /* the 220 greeting's text; NULL: "ftpd VERSION ready." */
+    long long partial_max_age;   /* seconds a kept partial upload lives unwritten; 0: for
+                                  * ever (default 7 days) */
     bool demo_account_warning;   /* set when the users file holds the shipped demo account */
     char *config_file;           /* the -c FILE that was read, for messages */
     bool check_only;             /* --check: read and judge everything, serve nothing */

@@ -134,9 +134,14 @@ static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *use
                      users->v[i].name, cfg->users_file);
 }
 
+/* The walks that recover and expire partial uploads (recover.h), for a reload to hand new
+ * homes to. */
+static recovery *upload_walks;
+
 static void users_reloaded(server *srv, const ftpd_users *users)
 {
     warn_shadowed_accounts(srv->cfg, users); /* its homes were looked at on the worker */
+    recovery_set_homes(upload_walks, users);
 }
 
 static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -224,9 +229,10 @@ int main(int argc, char **argv)
     ev_add(loop, sfd, EV_READ, signal_cb, &srv);
     log_startup("ftpd " FTP_VERSION " ready (%s backend)", ev_backend_name(loop));
     liveview *view = liveview_start(&srv);
-    recovery *rec = recovery_start(&users);
+    upload_walks = recovery_start(&users, cfg.partial_max_age);
     rc = ev_run(loop) < 0 ? 1 : 0;
-    recovery_stop(rec);
+    recovery_stop(upload_walks);
+    upload_walks = NULL;
     liveview_stop(view);
     ev_del(loop, sfd, EV_READ);
 out:

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "strutil.h"
 #include "upload.h"
 
 /* Deeper trees are not walked further: each level holds a directory open. */
@@ -26,6 +27,12 @@
 #define RECOVER_NICE 10
 /* How long shutdown waits for a walk stuck in the filesystem (a dead network mount). */
 #define RECOVER_STOP_WAIT_S 2
+/* The walks that remove old partials come every max-age / EXPIRE_WALKS_PER_AGE, so that
+ * none outlives the limit by more than a small part of it, but at most once a second and at
+ * least once a day. */
+#define EXPIRE_WALKS_PER_AGE 24
+#define EXPIRE_PERIOD_MIN_S 1
+#define EXPIRE_PERIOD_MAX_S 86400
 
 typedef struct dir_id {
     dev_t dev;
@@ -44,11 +51,22 @@ struct recovery {
     char **homes;
     size_t nhomes;
     struct timespec started; /* files written since belong to this server */
+    long long max_age;       /* seconds; 0: nothing expires, and one walk is all */
     atomic_bool stop;
-    atomic_bool finished;
+    atomic_bool finished; /* the first walk is done */
+    pthread_mutex_t lock; /* with wake: the wait between walks ends at once at a stop */
+    pthread_cond_t wake;
+    /* Under lock: the homes of a reload, taken over at the next walk's start. */
+    char **next_homes;
+    size_t next_nhomes;
+    bool homes_changed;
     dir_set seen, roots;
-    /* the walk's own counts */
-    unsigned long dirs, kept, dropped, too_deep;
+    bool expiring;          /* this walk removes what was last written before cutoff */
+    struct timespec cutoff; /* CLOCK_REALTIME, as file times */
+    unsigned long walks;
+    /* the walk's own counts (too_deep: all walks') */
+    unsigned long dirs, kept, dropped, expired, too_deep;
+    long long expired_bytes;
     bool out_of_memory;
 };
 
@@ -96,14 +114,24 @@ static int set_add(dir_set *s, const dir_id *d)
 
 static void note(recovery *r, upload_stale what, const char *dir, const upload_stale_info *info)
 {
-    unsigned long n = r->kept + r->dropped;
+    unsigned long n = r->kept + r->dropped + r->expired;
     if (what == UPLOAD_STALE_KEPT)
         r->kept++;
-    else
+    else if (what == UPLOAD_STALE_DROPPED)
         r->dropped++;
+    else {
+        r->expired++;
+        r->expired_bytes += info->size;
+    }
     if (n >= RECOVER_LOG_NAMES)
         return;
-    if (what == UPLOAD_STALE_KEPT)
+    char age[32];
+    if (what == UPLOAD_STALE_EXPIRED)
+        log_info("upload expiry: %s/%s: removed %lld bytes of an interrupted upload not "
+                 "resumed for over %s",
+                 dir, info->target, (long long)info->size,
+                 str_format_duration(r->max_age, age, sizeof age));
+    else if (what == UPLOAD_STALE_KEPT)
         log_info("upload recovery: %s/%s: %lld bytes of an interrupted upload kept for a resume "
                  "(REST or APPE)",
                  dir, info->target, (long long)info->size);
@@ -134,7 +162,10 @@ static void walk(recovery *r, int fd, char *path, size_t plen, dev_t dev, int de
             continue;
         if (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) {
             upload_stale_info info;
-            upload_stale what = upload_recover_stale(dirfd(d), n, &r->started, &info);
+            upload_stale what = upload_recover_stale_aged(dirfd(d), n, &r->started,
+                                                          r->expiring ? &r->cutoff : NULL, &info);
+            if (what == UPLOAD_STALE_NONE && r->expiring)
+                what = upload_expire_partial(dirfd(d), n, &r->cutoff, &info);
             if (what != UPLOAD_STALE_NONE) {
                 note(r, what, path, &info);
                 continue;
@@ -206,12 +237,74 @@ static size_t find_roots(recovery *r, char **names, dir_id *ids)
     return n;
 }
 
-static void *recovery_main(void *arg)
+static void free_homes(char **homes, size_t n)
 {
-    recovery *r = arg;
-    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), RECOVER_NICE); /* failure costs fairness */
+    for (size_t i = 0; i < n; i++)
+        free(homes[i]);
+    free(homes);
+}
+
+/* Copies of the homes of the accounts that may upload (w or a; anonymous sessions cannot):
+ * 0 with *homes (NULL when there are none) and *n, -1 when out of memory. */
+static int upload_homes(const ftpd_users *users, char ***homes, size_t *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; users && i < users->n; i++)
+        count += (users->v[i].perms & (PERM_WRITE | PERM_APPEND)) != 0;
+    *homes = NULL;
+    *n = 0;
+    if (count == 0)
+        return 0;
+    char **v = calloc(count, sizeof *v);
+    if (!v)
+        return -1;
+    size_t k = 0;
+    for (size_t i = 0; i < users->n; i++) {
+        if (!(users->v[i].perms & (PERM_WRITE | PERM_APPEND)))
+            continue;
+        if (!(v[k] = strdup(users->v[i].home))) {
+            free_homes(v, k);
+            return -1;
+        }
+        k++;
+    }
+    *homes = v;
+    *n = k;
+    return 0;
+}
+
+/* Takes over the homes of the last reload, if any. */
+static void take_new_homes(recovery *r)
+{
+    pthread_mutex_lock(&r->lock);
+    if (r->homes_changed) {
+        free_homes(r->homes, r->nhomes);
+        r->homes = r->next_homes;
+        r->nhomes = r->next_nhomes;
+        r->next_homes = NULL;
+        r->next_nhomes = 0;
+        r->homes_changed = false;
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* One walk over every home. */
+static void walk_homes(recovery *r)
+{
+    take_new_homes(r);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    r->walks++;
+    r->dirs = r->kept = r->dropped = r->expired = 0; /* too_deep: its warning comes once */
+    r->expired_bytes = 0;
+    r->out_of_memory = false;
+    free(r->roots.v); /* found again: a home may have been made or removed since */
+    r->roots = (dir_set){0};
+    r->expiring = r->max_age > 0;
+    if (r->expiring) {
+        clock_gettime(CLOCK_REALTIME, &r->cutoff);
+        r->cutoff.tv_sec -= r->max_age;
+    }
     char *path = malloc(PATH_MAX);
     dir_id *ids = malloc((r->nhomes + 1) * sizeof *ids);
     char **names = malloc((r->nhomes + 1) * sizeof *names);
@@ -238,64 +331,116 @@ static void *recovery_main(void *arg)
     free(names);
     free(ids);
     free(path);
-    free(r->seen.v); /* a tree's worth of entries: not kept for the server's whole life */
+    free(r->seen.v); /* a tree's worth of entries: not kept between walks */
     r->seen = (dir_set){0};
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     bool stopped = atomic_load(&r->stop);
+    char age[32];
     if (r->out_of_memory)
         log_warn("upload recovery: out of memory; some directories were not walked");
+    if (r->expired > 0)
+        log_info("upload expiry: removed %lu interrupted upload%s (%lld bytes) not resumed for "
+                 "over %s (%lu directories, %.2f s%s)",
+                 r->expired, r->expired == 1 ? "" : "s", r->expired_bytes,
+                 str_format_duration(r->max_age, age, sizeof age), r->dirs, secs,
+                 stopped ? ", stopped early" : "");
     if (r->kept + r->dropped > 0)
         log_info("upload recovery: %lu interrupted upload%s kept for a resume, %lu removed "
                  "(%lu directories, %.2f s%s)",
                  r->kept, r->kept == 1 ? "" : "s", r->dropped, r->dirs, secs,
                  stopped ? ", stopped early" : "");
-    else
+    else if (r->walks == 1)
         log_debug("upload recovery: nothing to recover (%lu directories, %.2f s%s)", r->dirs, secs,
                   stopped ? ", stopped early" : "");
+    if (r->expiring)
+        log_debug("upload expiry: walk %lu done, %lu removed (%lu directories, %.2f s)", r->walks,
+                  r->expired, r->dirs, secs);
+}
+
+/* Sleeps until the next walk is due; false when the server stops meanwhile. */
+static bool wait_for_next_walk(recovery *r)
+{
+    long long period = r->max_age / EXPIRE_WALKS_PER_AGE;
+    if (period < EXPIRE_PERIOD_MIN_S)
+        period = EXPIRE_PERIOD_MIN_S;
+    if (period > EXPIRE_PERIOD_MAX_S)
+        period = EXPIRE_PERIOD_MAX_S;
+    struct timespec due;
+    clock_gettime(CLOCK_MONOTONIC, &due);
+    due.tv_sec += (time_t)period;
+    pthread_mutex_lock(&r->lock);
+    while (!atomic_load(&r->stop) && pthread_cond_timedwait(&r->wake, &r->lock, &due) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&r->lock);
+    return !atomic_load(&r->stop);
+}
+
+static void *recovery_main(void *arg)
+{
+    recovery *r = arg;
+    (void)setpriority(PRIO_PROCESS, (id_t)gettid(), RECOVER_NICE); /* failure costs fairness */
+    walk_homes(r);
     atomic_store(&r->finished, true);
+    while (r->max_age > 0 && wait_for_next_walk(r))
+        walk_homes(r);
     return NULL;
 }
 
 static void free_recovery(recovery *r)
 {
-    for (size_t i = 0; i < r->nhomes; i++)
-        free(r->homes[i]);
-    free(r->homes);
+    free_homes(r->homes, r->nhomes);
+    free_homes(r->next_homes, r->next_nhomes);
     free(r->seen.v);
     free(r->roots.v);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->lock);
     free(r);
 }
 
-recovery *recovery_start(const ftpd_users *users)
+/* The wait between walks runs on the monotonic clock: a clock set back must not put off the
+ * next walk. */
+static bool init_wake(recovery *r)
 {
-    size_t n = 0;
-    for (size_t i = 0; users && i < users->n; i++)
-        n += (users->v[i].perms & (PERM_WRITE | PERM_APPEND)) != 0;
-    if (n == 0)
-        return NULL;
-    recovery *r = calloc(1, sizeof *r);
-    if (r)
-        r->homes = calloc(n, sizeof *r->homes);
-    if (!r || !r->homes) {
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return false;
+    bool ok = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0 &&
+              pthread_cond_init(&r->wake, &attr) == 0;
+    pthread_condattr_destroy(&attr);
+    if (ok && pthread_mutex_init(&r->lock, NULL) != 0) {
+        pthread_cond_destroy(&r->wake);
+        ok = false;
+    }
+    return ok;
+}
+
+recovery *recovery_start(const ftpd_users *users, long long max_age)
+{
+    char **homes;
+    size_t n;
+    recovery *r = NULL;
+    if (upload_homes(users, &homes, &n) < 0 || !(r = calloc(1, sizeof *r)) || !init_wake(r)) {
+        free_homes(homes, n);
         free(r);
         log_warn("upload recovery: out of memory; uploads left by a crash stay hidden");
         return NULL;
     }
-    for (size_t i = 0; i < users->n; i++) {
-        if (!(users->v[i].perms & (PERM_WRITE | PERM_APPEND)))
-            continue;
-        if (!(r->homes[r->nhomes] = strdup(users->v[i].home))) {
-            free_recovery(r);
-            log_warn("upload recovery: out of memory; uploads left by a crash stay hidden");
-            return NULL;
-        }
-        r->nhomes++;
+    /* With nothing to expire, one walk is all, and without a home there is nothing to
+     * walk; with expiry the thread waits for homes a reload may bring. */
+    if (n == 0 && max_age == 0) {
+        pthread_cond_destroy(&r->wake);
+        pthread_mutex_destroy(&r->lock);
+        free(r);
+        return NULL;
     }
+    r->homes = homes;
+    r->nhomes = n;
     /* The coarse clock is the one file times are taken from: a file this server creates from
      * now on is not stamped before it (upload_recover_stale allows for filesystems that keep
      * whole seconds). */
     clock_gettime(CLOCK_REALTIME_COARSE, &r->started);
+    r->max_age = max_age;
     atomic_init(&r->stop, false);
     atomic_init(&r->finished, false);
     int err = pthread_create(&r->thread, NULL, recovery_main, r);
@@ -309,6 +454,25 @@ recovery *recovery_start(const ftpd_users *users)
     return r;
 }
 
+void recovery_set_homes(recovery *r, const ftpd_users *users)
+{
+    char **homes;
+    size_t n;
+    if (!r)
+        return;
+    if (upload_homes(users, &homes, &n) < 0) {
+        log_warn("upload expiry: out of memory; the homes of the accounts read again are not "
+                 "walked");
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    free_homes(r->next_homes, r->next_nhomes);
+    r->next_homes = homes;
+    r->next_nhomes = n;
+    r->homes_changed = true;
+    pthread_mutex_unlock(&r->lock);
+}
+
 void recovery_wait(recovery *r)
 {
     while (r && !atomic_load(&r->finished))
@@ -319,7 +483,10 @@ void recovery_stop(recovery *r)
 {
     if (!r)
         return;
+    pthread_mutex_lock(&r->lock);
     atomic_store(&r->stop, true);
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->lock);
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += RECOVER_STOP_WAIT_S;

@@ -793,8 +793,91 @@ static upload_stale adopt(int dir_fd, const char *name, const char *key, off_t s
     return UPLOAD_STALE_NONE;
 }
 
+/* Opens a file found under an internal name for its lock: read-only, or write-only where an
+ * upload kept its target's write-only mode. */
+static int open_internal(int dir_fd, const char *name)
+{
+    int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES)
+        fd = openat(dir_fd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    return fd;
+}
+
+static void stale_info(upload_stale_info *info, int fd, const char *key, off_t size)
+{
+    if (!info)
+        return;
+    info->size = size;
+    snprintf(info->target, sizeof info->target, "%s", key);
+    char real[NAME_MAX + 1];
+    ssize_t n = key[0] == '#' ? fgetxattr(fd, NAME_XATTR, real, sizeof real - 1) : -1;
+    if (n > 0) {
+        real[n] = '\0';
+        snprintf(info->target, sizeof info->target, "%s", real);
+    }
+}
+
+upload_stale upload_expire_partial(int dir_fd, const char *name, const struct timespec *before,
+                                   upload_stale_info *info)
+{
+    size_t plen = strlen(PARTIAL_PREFIX);
+    const char *key = name + plen;
+    if (strncmp(name, PARTIAL_PREFIX, plen) != 0 || key[0] == '\0' ||
+        strlen(key) > UPLOAD_READABLE_MAX)
+        return UPLOAD_STALE_NONE;
+    int saved = errno;
+    upload_stale r = UPLOAD_STALE_NONE;
+    struct stat st, now;
+    char aside[300];
+    pthread_once(&salt_once, init_salt);
+    /* A temp name no upload uses (its tag is longer than the salt and any session number):
+     * should the server die before the unlink, the next start's recovery finds it, old, and
+     * removes it. */
+    snprintf(aside, sizeof aside, TEMP_PREFIX "%s.%08x%s", key, (unsigned)process_salt,
+             "fffffffffffffffff");
+    int fd = -1;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        !written_before(&st, before, 0))
+        goto out;
+    fd = open_internal(dir_fd, name);
+    /* Held means a resume is claiming it, or an upload just kept it: both are in use. A
+     * filesystem without flock has no holders to ask; the move aside still keeps a newer
+     * partial safe. */
+    if (fd < 0 || (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno != ENOLCK) || fstat(fd, &st) < 0 ||
+        fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now) ||
+        !written_before(&st, before, 0))
+        goto out;
+    /* The name, not the file, is what unlink removes: an upload that ends between a check and
+     * an unlink by name would have its new partial removed. Moved aside, the file is checked
+     * again under a name nobody else renames onto. */
+    if (rename_noreplace(dir_fd, name, aside) < 0)
+        goto out;
+    if (fstatat(dir_fd, aside, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now)) {
+        /* A newer partial took the name just before the move: it goes back (or, if an even
+         * newer one is there now, that one wins, as return_partial decides). */
+        if (rename_noreplace(dir_fd, aside, name) < 0)
+            (void)unlinkat(dir_fd, aside, 0);
+        goto out;
+    }
+    stale_info(info, fd, key, st.st_size);
+    if (unlinkat(dir_fd, aside, 0) == 0)
+        r = UPLOAD_STALE_EXPIRED;
+out:
+    if (fd >= 0)
+        close(fd);
+    errno = saved;
+    return r;
+}
+
 upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
                                   upload_stale_info *info)
+{
+    return upload_recover_stale_aged(dir_fd, name, before, NULL, info);
+}
+
+upload_stale upload_recover_stale_aged(int dir_fd, const char *name, const struct timespec *before,
+                                       const struct timespec *expire_before,
+                                       upload_stale_info *info)
 {
     char key[UPLOAD_READABLE_MAX + 1];
     if (!temp_key(name, key, sizeof key))
@@ -807,24 +890,19 @@ upload_stale upload_recover_stale(int dir_fd, const char *name, const struct tim
     if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
         !written_before(&st, before, 0))
         goto out;
-    fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno == EACCES) /* an upload keeps its target's mode, maybe write-only */
-        fd = openat(dir_fd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    fd = open_internal(dir_fd, name);
     /* Locked means live. The lock is taken first and the name checked after it, so that the
      * file renamed is the one found unlocked. */
     if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0 ||
         fstatat(dir_fd, name, &now, AT_SYMLINK_NOFOLLOW) < 0 || !same_file(&st, &now) ||
         fstat(fd, &st) < 0)
         goto out;
-    if (info) {
-        info->size = st.st_size;
-        snprintf(info->target, sizeof info->target, "%s", key);
-        char real[NAME_MAX + 1];
-        ssize_t n = key[0] == '#' ? fgetxattr(fd, NAME_XATTR, real, sizeof real - 1) : -1;
-        if (n > 0) {
-            real[n] = '\0';
-            snprintf(info->target, sizeof info->target, "%s", real);
-        }
+    stale_info(info, fd, key, st.st_size);
+    if (expire_before && written_before(&st, expire_before, 0)) {
+        /* As a partial it would be removed at once: too old to be resumed. */
+        if (unlinkat(dir_fd, name, 0) == 0)
+            r = UPLOAD_STALE_EXPIRED;
+        goto out;
     }
     if (st.st_size == 0) {
         /* Nothing to resume. It may also be an upload created this very moment and not

@@ -106,6 +106,7 @@ typedef enum {
     UPLOAD_STALE_NONE = 0, /* nothing: not a temp name, a live upload's, or too new */
     UPLOAD_STALE_KEPT,     /* it is now its target's partial, for a resume */
     UPLOAD_STALE_DROPPED,  /* removed: empty, or the target's partial held as many bytes */
+    UPLOAD_STALE_EXPIRED,  /* removed: last written before the age limit (--partial-max-age) */
 } upload_stale;
 
 /* What upload_recover_stale found, for the log. */
@@ -123,5 +124,17 @@ typedef struct upload_stale_info {
  * well before `before`. info, when not NULL, gets the file's length and target. */
 upload_stale upload_recover_stale(int dir_fd, const char *name, const struct timespec *before,
                                   upload_stale_info *info);
+/* As upload_recover_stale, but a leftover last written before expire_before (NULL: none) is
+ * removed rather than made a partial that is already too old to keep: UPLOAD_STALE_EXPIRED. */
+upload_stale upload_recover_stale_aged(int dir_fd, const char *name, const struct timespec *before,
+                                       const struct timespec *expire_before,
+                                       upload_stale_info *info);
+/* Removes the kept partial under name in dir_fd when it was last written before `before`:
+ * UPLOAD_STALE_EXPIRED, else UPLOAD_STALE_NONE (not a partial's name, newer, or held: a
+ * resume claiming it or an upload keeping it holds its lock). The file is locked and moved
+ * aside before it goes, so that a newer partial kept under the name meanwhile is never the
+ * one removed. info, when not NULL, gets the file's length and target. */
+upload_stale upload_expire_partial(int dir_fd, const char *name, const struct timespec *before,
+                                   upload_stale_info *info);
 
 #endif

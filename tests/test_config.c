@@ -533,6 +533,17 @@ START_TEST(test_config_set)
     ck_assert_int_eq(cfg.inline_hash_max_us, 250); /* the default */
     ck_assert_int_eq(config_set(&cfg, "inline-hash-max", "1000", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.inline_hash_max_us, 1000);
+    ck_assert_int_eq(cfg.partial_max_age, 7 * 86400); /* the default: a week */
+    ck_assert_int_eq(config_set(&cfg, "partial-max-age", "12h", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.partial_max_age, 43200);
+    ck_assert_int_eq(config_set(&cfg, "partial-max-age", "0", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.partial_max_age, 0);
+    ck_assert_int_eq(config_set(&cfg, "partial-max-age", "3651d", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&cfg, "partial-max-age", "1w", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "partial-max-age: expected a time such as 7d, 12h, 30m or 90s (plain "
+                          "seconds without a unit; at most 3650d), or 0 to keep partial "
+                          "uploads for ever; got '1w'");
+    ck_assert_int_eq(cfg.partial_max_age, 0);
     ck_assert_int_eq(cfg.local_download_slots, 0); /* the default: no limit */
     ck_assert_int_eq(config_set(&cfg, "local-download-slots", "4", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.local_download_slots, 4);

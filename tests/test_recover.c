@@ -1,6 +1,7 @@
 /* Recovery of uploads a dead server left under their temporary names (upload_recover_stale,
  * and the start-up walk of recover.c). */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -450,7 +451,7 @@ START_TEST(test_walk_recovers_the_tree)
     put("sub/.ftpd-up.fresh.3", "fresh", -5); /* written after the walk's start */
     put("sub/plain.txt", "plain", 60);
     ftpd_users us = users_with(base, PERM_DEFAULT | PERM_WRITE);
-    recovery *r = recovery_start(&us);
+    recovery *r = recovery_start(&us, 0);
     ck_assert_ptr_nonnull(r);
     recovery_wait(r);
     recovery_stop(r);
@@ -474,7 +475,7 @@ START_TEST(test_walk_leaves_live_uploads_alone)
     ck_assert_int_eq(utimensat(AT_FDCWD, p, t, 0), 0); /* as old as any leftover */
     put("sub/.ftpd-up.dead.bin.1", "dead", 60);
     ftpd_users us = users_with(base, PERM_DEFAULT | PERM_WRITE);
-    recovery *r = recovery_start(&us);
+    recovery *r = recovery_start(&us, 0);
     ck_assert_ptr_nonnull(r);
     recovery_wait(r);
     recovery_stop(r);
@@ -502,7 +503,7 @@ START_TEST(test_walk_covers_nested_homes_once)
         us.v[i].home = strdup(homes[i]);
         us.v[i].perms = PERM_DEFAULT | PERM_WRITE;
     }
-    recovery *r = recovery_start(&us);
+    recovery *r = recovery_start(&us, 0);
     ck_assert_ptr_nonnull(r);
     recovery_wait(r);
     recovery_stop(r);
@@ -516,9 +517,103 @@ START_TEST(test_walk_skips_read_only_homes)
 {
     put(".ftpd-up.top.1", "top", 60);
     ftpd_users us = users_with(base, PERM_DEFAULT);
-    ck_assert_ptr_null(recovery_start(&us)); /* no account may upload: nothing to walk */
+    ck_assert_ptr_null(recovery_start(&us, 0)); /* no account may upload: nothing to walk */
     ck_assert(exists(".ftpd-up.top.1"));
     recovery_stop(NULL);
+    users_free(&us);
+}
+END_TEST
+
+/* now - 3600: what a max age of an hour removes. */
+static struct timespec hour_ago(void)
+{
+    return (struct timespec){now.tv_sec - 3600, now.tv_nsec};
+}
+
+START_TEST(test_old_partial_expires)
+{
+    struct timespec cutoff = hour_ago();
+    put(".ftpd-partial.old.bin", "old bytes", 7200);
+    put(".ftpd-partial.young.bin", "young", 60);
+    put("plain.txt", "plain", 7200);
+    put(".ftpd-partial.", "no target", 7200);
+    upload_stale_info info;
+    ck_assert_int_eq(upload_expire_partial(root_fd, ".ftpd-partial.old.bin", &cutoff, &info),
+                     UPLOAD_STALE_EXPIRED);
+    ck_assert_int_eq(info.size, 9);
+    ck_assert_str_eq(info.target, "old.bin");
+    ck_assert(!exists(".ftpd-partial.old.bin"));
+    ck_assert_int_eq(upload_expire_partial(root_fd, ".ftpd-partial.young.bin", &cutoff, NULL),
+                     UPLOAD_STALE_NONE);
+    ck_assert_int_eq(upload_expire_partial(root_fd, "plain.txt", &cutoff, NULL), UPLOAD_STALE_NONE);
+    ck_assert_int_eq(upload_expire_partial(root_fd, ".ftpd-partial.", &cutoff, NULL),
+                     UPLOAD_STALE_NONE);
+    ck_assert_str_eq(content(".ftpd-partial.young.bin"), "young");
+    ck_assert_str_eq(content("plain.txt"), "plain");
+    ck_assert_str_eq(content(".ftpd-partial."), "no target");
+    /* nothing is left under the name it was moved aside to */
+    DIR *d = opendir(base);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        ck_assert_msg(strncmp(e->d_name, ".ftpd-up.", 9) != 0, "left: %s", e->d_name);
+    closedir(d);
+}
+END_TEST
+
+START_TEST(test_held_partial_does_not_expire)
+{
+    struct timespec cutoff = hour_ago();
+    put(".ftpd-partial.held.bin", "held", 7200);
+    char p[PATH_MAX * 2];
+    path_of(p, sizeof p, ".ftpd-partial.held.bin");
+    int held = open(p, O_RDONLY); /* as by a resume claiming it */
+    ck_assert_int_eq(flock(held, LOCK_EX | LOCK_NB), 0);
+    ck_assert_int_eq(upload_expire_partial(root_fd, ".ftpd-partial.held.bin", &cutoff, NULL),
+                     UPLOAD_STALE_NONE);
+    ck_assert_str_eq(content(".ftpd-partial.held.bin"), "held");
+    close(held);
+    ck_assert_int_eq(upload_expire_partial(root_fd, ".ftpd-partial.held.bin", &cutoff, NULL),
+                     UPLOAD_STALE_EXPIRED);
+}
+END_TEST
+
+START_TEST(test_old_leftover_is_removed_not_kept)
+{
+    struct timespec cutoff = hour_ago();
+    put(".ftpd-up.gone.bin.1", "gone", 7200);
+    put(".ftpd-up.kept.bin.2", "kept", 60);
+    upload_stale_info info;
+    ck_assert_int_eq(
+        upload_recover_stale_aged(root_fd, ".ftpd-up.gone.bin.1", &now, &cutoff, &info),
+        UPLOAD_STALE_EXPIRED);
+    ck_assert_int_eq(info.size, 4);
+    ck_assert(!exists(".ftpd-up.gone.bin.1"));
+    ck_assert(!exists(".ftpd-partial.gone.bin"));
+    ck_assert_int_eq(upload_recover_stale_aged(root_fd, ".ftpd-up.kept.bin.2", &now, &cutoff, NULL),
+                     UPLOAD_STALE_KEPT);
+    ck_assert_str_eq(content(".ftpd-partial.kept.bin"), "kept");
+}
+END_TEST
+
+START_TEST(test_walk_expires_and_repeats)
+{
+    put(".ftpd-partial.old", "old", 7200);
+    put("sub/.ftpd-up.older.1", "older", 7200);
+    put(".ftpd-partial.young", "young", -3600); /* written "after" the walks */
+    ftpd_users us = users_with(base, PERM_DEFAULT | PERM_WRITE);
+    recovery *r = recovery_start(&us, 3600);
+    ck_assert_ptr_nonnull(r);
+    recovery_wait(r);
+    ck_assert(!exists(".ftpd-partial.old"));
+    ck_assert(!exists("sub/.ftpd-up.older.1"));
+    ck_assert(!exists("sub/.ftpd-partial.older"));
+    ck_assert_str_eq(content(".ftpd-partial.young"), "young");
+    /* the thread now waits for its next walk, a while off: a stop ends the wait at once */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    recovery_stop(r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 2);
     users_free(&us);
 }
 END_TEST
@@ -547,6 +642,10 @@ static Suite *recover_suite(void)
     tcase_add_test(tc, test_walk_leaves_live_uploads_alone);
     tcase_add_test(tc, test_walk_covers_nested_homes_once);
     tcase_add_test(tc, test_walk_skips_read_only_homes);
+    tcase_add_test(tc, test_old_partial_expires);
+    tcase_add_test(tc, test_held_partial_does_not_expire);
+    tcase_add_test(tc, test_old_leftover_is_removed_not_kept);
+    tcase_add_test(tc, test_walk_expires_and_repeats);
     suite_add_tcase(s, tc);
     return s;
 }
