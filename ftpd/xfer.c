@@ -404,8 +404,17 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
             int err = errno;
             ok = false;
             code = (err == ENOSPC || err == EDQUOT) ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR;
-            text = "Could not store the file.";
-            if (err == ESTALE) {
+            /* The reason goes to the client and the log: "could not" alone leaves both to
+             * guess why bytes that all arrived were not stored. */
+            snprintf(stale, sizeof stale, "Could not store the file: %s.", strerror(err));
+            text = stale;
+            if (err == EISDIR) {
+                /* Another session made a directory of the name (MKD) while the data came:
+                 * a file cannot replace it. */
+                snprintf(stale, sizeof stale,
+                         "%s became a directory while the %s ran; nothing was stored.",
+                         x->vpath ? x->vpath : "The name", xfer_verb(x));
+            } else if (err == ESTALE) {
                 /* Another session stored, deleted or renamed the file this upload built on
                  * (upload_commit): its result stands, and the client is told to retry. */
                 snprintf(stale, sizeof stale,

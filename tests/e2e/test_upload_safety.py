@@ -1051,6 +1051,19 @@ class TestSessionsOnOneFile(UploadSafetyBase):
         self.assertTrue(stor(f, "log.bin", tail, cmd="APPE").startswith("226"))
         self.assertEqual(sha(self.srv.read("log.bin")), sha(other + tail))
 
+    def test_mkd_of_the_name_during_stor_is_the_reason_given(self):
+        c, ds, _ = self.begin_transfer("STOR grows.bin")
+        ds.sendall(b"g" * 10000)
+        f = self.srv.ftp()
+        self.assertEqual(reply(f, "MKD grows.bin")[0], 257)
+        code, text = self.finish(c, ds, b"h" * 10000)
+        self.assertEqual(code, 451, text)
+        self.assertIn("/grows.bin became a directory while the STOR ran", text)
+        self.assertIn("nothing was stored", text)
+        self.assertLogged(r"STOR .*grows\.bin.*451 /grows\.bin became a directory")
+        self.assertTrue(os.path.isdir(self.srv.local("grows.bin")))
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_dele_during_appe_stays_deleted(self):
         self.srv.write("log.bin", data_bytes(50000, 73))
         c, ds, _ = self.begin_transfer("APPE log.bin")
