@@ -155,7 +155,7 @@ static const cmd_help HELPS[] = {
      "Download the remote tree URL into DIR, or with -R upload the local tree DIR to\n"
      "URL. Files of the same size and time are skipped. Permission bits go along\n"
      "(masked by the umask; SITE CHMOD on upload) unless --no-perms. Part files of\n"
-     "interrupted downloads (.NAME.ftpc-part, .NAME.ftpc-seg) are left out.",
+     "interrupted downloads (.NAME.ftpc-part, .NAME.ftpc-seg[.state]) are left out.",
      "reverse only-newer delete dry-run no-perms exclude segments " XFER_OPTS},
 };
 

@@ -652,7 +652,7 @@ static void say_refused(ftpc_ctx *ctx, const ftpc_mtree *t, const char *side, co
     if (t->part_like > 0) {
         ftpc_msg(ctx,
                  "ftpc: mirror: %zu %s %s left out: the form of ftpc's part files "
-                 "(.NAME.ftpc-part, .NAME.ftpc-seg)",
+                 "(.NAME.ftpc-part, .NAME.ftpc-seg[.state])",
                  t->part_like, side, t->part_like == 1 ? "name" : "names");
         c->skipped += (long)t->part_like;
     }

@@ -1,5 +1,6 @@
 /* The names of ftpc's own work files beside a download: its part file (".NAME.ftpc-part",
- * xfer.h) and a segmented download's file (".NAME.ftpc-seg", segget.h). */
+ * xfer.h), a segmented download's file (".NAME.ftpc-seg", segget.h) and that one's status
+ * file (".NAME.ftpc-seg.state", segstate.h, written as ".NAME.ftpc-seg.state.new" first). */
 #ifndef FTPC_PARTNAME_H
 #define FTPC_PARTNAME_H
 
@@ -8,6 +9,8 @@
 
 #define FTPC_PART_SUFFIX ".ftpc-part"
 #define FTPC_SEG_SUFFIX ".ftpc-seg"
+#define FTPC_SEG_STATE_EXT ".state"
+#define FTPC_SEG_STATE_TMP_EXT ".new"
 
 /* Whether the file name (len bytes, no '/') has the form of those work files. A download to
  * such a name would share it with the work file of NAME's download, which writes over it and

@@ -16,6 +16,7 @@
 #include "bars.h"
 #include "dchan.h"
 #include "partname.h"
+#include "segstate.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -36,6 +37,9 @@
  * log, not an aborted one). */
 #define SEG_ABOR_DRAIN_MAX (4 * 1024 * 1024)
 #define SEG_ABOR_GRACE_MS 100
+/* How often the status file is brought up to date while ranges arrive: a killed ftpc loses
+ * at most this much of each range's progress. */
+#define SEG_SAVE_EVERY_MS 1000
 
 typedef enum {
     SS_WAIT, /* for the connection */
@@ -50,7 +54,8 @@ typedef struct seg {
     ftpc_conn *c; /* the operation's connection for segment 0, an own one for the others */
     seg_state state;
     uint64_t start, end, pos;
-    ftpc_dchan dc; /* the data connection (plain or TLS) */
+    uint64_t rest_at; /* where this attempt's data begins: start, or what an earlier one left */
+    ftpc_dchan dc;    /* the data connection (plain or TLS) */
     bool data_done, ctrl_done;
     bool cut; /* the client closed the data connection once the range was in */
     /* The data connection ended before the range was in: the server's reply (or its loss)
@@ -80,12 +85,17 @@ struct ftpc_segget {
     ftpc_conn *c; /* from the runner; freed by it */
     bool c_dead;
     bool sizing; /* SIZE sent on c */
+    bool dating; /* then MDTM */
+    bool resume; /* -c, or a retry after an attempt that kept its ranges */
     int64_t size;
+    char mdtm[32]; /* the server's MDTM answer, "" without one: part of the file's identity */
     int n, ncomplete;
     seg segs[FTPC_SEGMENTS_MAX];
     int fd;
     bool created; /* path exists and is ours */
     char path[PATH_MAX];
+    char state_path[PATH_MAX + 16];
+    long long saved_ms; /* when the status file was last written */
     char *buf;
     ftpc_bar *bar;
     ftpc_xfer *x; /* the ordinary transfer when not segmenting */
@@ -122,7 +132,36 @@ static void seg_close_data(ftpc_segget *g, seg *s)
     ftpc_dchan_close(&s->dc);
 }
 
-/* Closes every socket and file of the segmented attempt; unlinks an unfinished file. */
+/* Writes the status file from the ranges' progress, after the bytes it counts are on disk.
+ * Returns -1 (errno) on failure. */
+static int save_state(ftpc_segget *g)
+{
+    ftpc_segstate *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return -1;
+    ftpc_segstate_set_url(st, g->t->display);
+    st->size = g->size;
+    snprintf(st->mdtm, sizeof(st->mdtm), "%s", g->mdtm);
+    st->n = g->n;
+    for (int i = 0; i < g->n; i++)
+        st->r[i] = (ftpc_segrange){g->segs[i].start, g->segs[i].end, g->segs[i].pos};
+    int rc = fdatasync(g->fd) == 0 ? ftpc_segstate_save(g->state_path, st) : -1;
+    free(st);
+    g->saved_ms = ev_now(g->ctx->loop);
+    return rc;
+}
+
+static bool any_written(const ftpc_segget *g)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->segs[i].pos > g->segs[i].start)
+            return true;
+    return false;
+}
+
+/* Closes every socket and file of the segmented attempt. An unfinished file is kept with its
+ * status file when keep_file and some bytes are in (a rerun with -c, or a retry, resumes
+ * it), else removed. */
 static void release(ftpc_segget *g, bool keep_file)
 {
     for (int i = 0; i < g->n; i++) {
@@ -138,12 +177,23 @@ static void release(ftpc_segget *g, bool keep_file)
             s->c = NULL;
         }
     }
+    if (g->created && keep_file && g->fd >= 0 && any_written(g)) {
+        if (save_state(g) == 0)
+            g->t->seg_kept = true;
+        else
+            keep_file = false; /* without its status the file is of no use */
+    } else {
+        keep_file = false;
+    }
     if (g->fd >= 0) {
         close(g->fd);
         g->fd = -1;
     }
-    if (g->created && !keep_file)
+    if (g->created && !keep_file) {
         unlink(g->path);
+        unlink(g->state_path);
+        g->t->seg_kept = false;
+    }
     g->created = false;
     if (g->bar != NULL) {
         ftpc_bar_done(g->bar, false);
@@ -156,7 +206,8 @@ static void finish(ftpc_segget *g, int status, bool reusable)
     if (g->finished)
         return;
     g->finished = true;
-    release(g, false);
+    /* Bytes that may be wrong (the file changed, a server that ignores REST) are not kept. */
+    release(g, status != FTPC_OK && status != FTPC_EXIT_VERIFY);
     g->t->err.status = status;
     if (status == FTPC_OK)
         g->t->err.msg[0] = '\0';
@@ -211,9 +262,11 @@ static void update_bar(ftpc_segget *g)
 static bool overlaps_agree(ftpc_segget *g)
 {
     char here[SEG_OVERLAP];
-    for (int i = 1; i < g->n; i++) {
+    for (int i = 0; i < g->n; i++) {
         const seg *s = &g->segs[i];
-        off_t at = (off_t)(s->start - s->ovl_len);
+        if (s->ovl_len == 0)
+            continue;
+        off_t at = (off_t)(s->rest_at - s->ovl_len);
         if (pread(g->fd, here, s->ovl_len, at) != (ssize_t)s->ovl_len ||
             memcmp(here, s->ovl, s->ovl_len) != 0)
             return false;
@@ -253,6 +306,8 @@ static void complete(ftpc_segget *g)
         return;
     }
     g->created = false;
+    unlink(g->state_path);
+    g->t->seg_kept = false;
     /* An ordinary part file of an earlier attempt is now stale. */
     char part[PATH_MAX];
     if (ftpc_part_name(g->t->local, part, sizeof(part)) == 0 && lstat(part, &st) == 0 &&
@@ -444,6 +499,8 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
             ftpc_rcheck_feed(s->chk, g->buf, (size_t)n);
             s->pos += (uint64_t)n;
             update_bar(g);
+            if (ev_now(loop) - g->saved_ms >= SEG_SAVE_EVERY_MS)
+                (void)save_state(g); /* a failure costs only a rerun's head start */
             if (s->c != NULL)
                 ftpc_conn_touch(s->c);
             if (s->pos < s->end)
@@ -522,9 +579,9 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
     seg *s = ud;
     if (s->state != SS_DATA || s->g->finished)
         return;
-    if (s->start > 0) {
+    if (s->rest_at > 0) {
         s->state = SS_REST;
-        ftpc_conn_send(c, "REST %" PRIu64, s->start - s->ovl_len);
+        ftpc_conn_send(c, "REST %" PRIu64, s->rest_at - s->ovl_len);
         return;
     }
     seg_retr(s);
@@ -566,7 +623,7 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case SS_REST:
         if (m->code != 350) {
             fail(g, ftpc_status_for_reply(m->code), "REST %" PRIu64 ": the server replied %s",
-                 s->start - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                 s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             return;
         }
         seg_retr(s);
@@ -621,7 +678,7 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
         seg_check(s);
         return;
     }
-    if (c != g->c && s->state == SS_WAIT && s->pos == s->start &&
+    if (c != g->c && s->state == SS_WAIT && s->pos == s->rest_at &&
         err->status == FTPC_EXIT_CONNECT) {
         /* Never logged in (refused, or 421 at the greeting): leave the range to another
          * connection. There is always one: g->c never gets here in SS_WAIT. */
@@ -650,7 +707,7 @@ static const ftpc_conn_owner seg_owner = {
 
 /* ".NAME.ftpc-part" -> ".NAME.ftpc-seg": a file with holes is never taken for a prefix to
  * continue by an ordinary resume. */
-static int seg_name(const char *local, char *out, size_t out_size)
+int ftpc_segget_file_name(const char *local, char *out, size_t out_size)
 {
     if (ftpc_part_name(local, out, out_size) < 0)
         return -1;
@@ -665,58 +722,176 @@ void ftpc_segget_drop_stale(const char *local)
 {
     char path[PATH_MAX];
     struct stat st;
-    if (seg_name(local, path, sizeof(path)) == 0 && lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+    if (ftpc_segget_file_name(local, path, sizeof(path)) < 0)
+        return;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
         unlink(path);
+    char state[PATH_MAX + 16];
+    if (ftpc_segstate_name(path, state, sizeof(state)) == 0 && lstat(state, &st) == 0 &&
+        S_ISREG(st.st_mode))
+        unlink(state);
+}
+
+/* The status an earlier attempt left, when it is of this remote file and fits the file
+ * beside it; else NULL, and a message says why it is not used when there was one. */
+static ftpc_segstate *load_state(ftpc_segget *g)
+{
+    ftpc_segstate *st = malloc(sizeof(*st));
+    ftpc_segstate *want = calloc(1, sizeof(*want));
+    char reason[200] = "", why[PATH_MAX + 600] = "";
+    struct stat seg_st;
+    bool have_seg = lstat(g->path, &seg_st) == 0;
+    int rc = st != NULL && want != NULL
+                 ? ftpc_segstate_load(g->state_path, st, reason, sizeof(reason))
+                 : -1;
+    if (rc == 0) {
+        ftpc_segstate_set_url(want, g->t->display);
+        uint64_t written = 0;
+        for (int i = 0; i < st->n; i++)
+            if (st->r[i].pos > st->r[i].start && st->r[i].pos > written)
+                written = st->r[i].pos;
+        if (strcmp(st->url, want->url) != 0)
+            snprintf(why, sizeof(why), "it is of another URL (%.120s)", st->url);
+        else if (st->size != g->size)
+            snprintf(why, sizeof(why),
+                     "the remote file changed (size %" PRId64 ", %" PRId64 " before)", g->size,
+                     st->size);
+        else if (strcmp(st->mdtm, g->mdtm) != 0)
+            snprintf(why, sizeof(why), "the remote file changed (time %s, %s before)",
+                     g->mdtm[0] ? g->mdtm : "unknown", st->mdtm[0] ? st->mdtm : "unknown");
+        else if (!have_seg || !S_ISREG(seg_st.st_mode))
+            snprintf(why, sizeof(why), "%s is missing", g->path);
+        else if ((uint64_t)seg_st.st_size < written || seg_st.st_size > g->size)
+            snprintf(why, sizeof(why), "%s has %lld bytes, which its state does not account for",
+                     g->path, (long long)seg_st.st_size);
+        else
+            rc = 1;
+    } else if (rc == -2) {
+        snprintf(why, sizeof(why), "%s is unusable: %s", g->state_path, reason);
+    } else if (have_seg) {
+        snprintf(why, sizeof(why), "no saved state beside %s", g->path);
+    }
+    free(want);
+    if (rc == 1)
+        return st;
+    free(st);
+    if (why[0] != '\0')
+        ftpc_msg(g->ctx, "ftpc: %s: cannot resume the segments (%s); starting over", g->t->display,
+                 why);
+    return NULL;
+}
+
+/* --verify: a resumed range's digest takes in the bytes it had already. */
+static int feed_written(ftpc_segget *g, seg *s)
+{
+    for (uint64_t at = s->start; at < s->pos;) {
+        size_t want = s->pos - at < SEG_BUF_SIZE ? (size_t)(s->pos - at) : SEG_BUF_SIZE;
+        ssize_t n = pread(g->fd, g->buf, want, (off_t)at);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n == 0)
+                errno = EIO;
+            return -1;
+        }
+        ftpc_rcheck_feed(s->chk, g->buf, (size_t)n);
+        at += (uint64_t)n;
+    }
+    return 0;
 }
 
 static void begin_segments(ftpc_segget *g)
 {
     ftpc_task *t = g->t;
-    if (seg_name(t->local, g->path, sizeof(g->path)) < 0) {
+    if (ftpc_segget_file_name(t->local, g->path, sizeof(g->path)) < 0 ||
+        ftpc_segstate_name(g->path, g->state_path, sizeof(g->state_path)) < 0) {
         fail(g, FTPC_EXIT_LOCAL, "local file name too long");
         return;
     }
+    ftpc_segstate *st = g->resume ? load_state(g) : NULL;
+    if (st != NULL) {
+        g->n = st->n;
+    } else {
+        /* A status file of other bytes must not outlive them (a kill before the first save
+         * would pair it with this attempt's file). */
+        (void)unlink(g->state_path);
+        t->seg_kept = false;
+    }
     /* read back too: the ranges' overlaps are compared at the end */
-    g->fd = open(g->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+    g->fd = open(g->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (st ? 0 : O_TRUNC), 0666);
     if (g->fd < 0) {
+        free(st);
         fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
         return;
     }
     g->created = true;
-    if (g->ctx->bars != NULL)
-        g->bar = ftpc_bar_start(g->ctx->bars, bar_name(t), g->size, 0);
-    uint64_t size = (uint64_t)g->size;
+    g->saved_ms = ev_now(g->ctx->loop);
+    uint64_t size = (uint64_t)g->size, had = 0;
     for (int i = 0; i < g->n; i++) {
         seg *s = &g->segs[i];
         s->g = g;
         ftpc_dchan_init(&s->dc, g->ctx->loop);
-        s->start = size * (uint64_t)i / (uint64_t)g->n;
-        s->end = size * (uint64_t)(i + 1) / (uint64_t)g->n;
-        s->pos = s->start;
-        s->ovl_len = i > 0 ? (size_t)(s->start < SEG_OVERLAP ? s->start : SEG_OVERLAP) : 0;
+        if (st != NULL) {
+            s->start = st->r[i].start;
+            s->end = st->r[i].end;
+            s->pos = st->r[i].pos;
+        } else {
+            s->start = size * (uint64_t)i / (uint64_t)g->n;
+            s->end = size * (uint64_t)(i + 1) / (uint64_t)g->n;
+            s->pos = s->start;
+        }
+        had += s->pos - s->start;
+        s->rest_at = s->pos;
+        /* The bytes before the offset asked for must match the file's: a neighbour's, or
+         * this range's own from an earlier attempt. */
+        s->ovl_len = s->pos < s->end ? (size_t)(s->pos < SEG_OVERLAP ? s->pos : SEG_OVERLAP) : 0;
         s->ovl_got = 0;
         s->state = SS_WAIT;
-        if (g->ctx->opts->verify &&
+        if (g->ctx->opts->verify && s->pos < s->end &&
             (s->chk = ftpc_rcheck_new(g->ctx, t, g->path, s->start, s->end)) == NULL) {
+            free(st);
+            fail(g, FTPC_EXIT_LOCAL, "out of memory");
+            return;
+        }
+        if (s->chk != NULL && feed_written(g, s) < 0) {
+            free(st);
+            fail(g, FTPC_EXIT_LOCAL, "reading %s: %s", g->path, strerror(errno));
+            return;
+        }
+    }
+    free(st);
+    if (g->ctx->bars != NULL)
+        g->bar = ftpc_bar_start(g->ctx->bars, bar_name(t), g->size, had);
+    /* The operation's connection takes the first range still to fetch; the others get their
+     * own. Ranges an earlier attempt finished are done already. */
+    bool main_used = false;
+    for (int i = 0; i < g->n; i++) {
+        seg *s = &g->segs[i];
+        if (s->pos == s->end) { /* unchecked with --verify: then the whole file is */
+            s->state = SS_DONE;
+            g->ncomplete++;
+            continue;
+        }
+        if (!main_used) {
+            main_used = true;
+            s->c = g->c;
+            ftpc_conn_set_owner(g->c, &seg_owner, s);
+            continue;
+        }
+        s->c = ftpc_conn_new(g->ctx, t->ep, &seg_owner, s);
+        if (s->c == NULL) {
             fail(g, FTPC_EXIT_LOCAL, "out of memory");
             return;
         }
     }
-    g->segs[0].c = g->c;
-    ftpc_conn_set_owner(g->c, &seg_owner, &g->segs[0]);
-    for (int i = 1; i < g->n; i++) {
-        g->segs[i].c = ftpc_conn_new(g->ctx, t->ep, &seg_owner, &g->segs[i]);
-        if (g->segs[i].c == NULL) {
-            fail(g, FTPC_EXIT_LOCAL, "out of memory");
-            return;
-        }
-    }
+    if (g->ncomplete == g->n) /* an earlier attempt got every byte but stopped before the end */
+        complete(g);
 }
 
 static void main_ready(ftpc_conn *c, void *ud)
 {
     ftpc_segget *g = ud;
-    if (g->sizing || g->finished)
+    if (g->sizing || g->dating || g->finished)
         return;
     ftpc_task *t = g->t;
     const ftpc_opts *o = g->ctx->opts;
@@ -725,6 +900,7 @@ static void main_ready(ftpc_conn *c, void *ud)
     unsigned feat = ftpc_conn_features(c);
     bool size_ok = (feat & FTPC_FEAT_SIZE) || !(feat & FTPC_FEAT_ANSWERED);
     bool resume = o->resume || t->own_prefix;
+    g->resume = o->resume || t->seg_kept;
     bool target_odd =
         strcmp(t->local, "-") == 0 || (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode));
     bool have_part =
@@ -739,17 +915,45 @@ static void main_ready(ftpc_conn *c, void *ud)
     ftpc_conn_send(c, "SIZE %s", t->remote);
 }
 
+/* "213 20261206121000" -> "20261206121000"; "" for anything else. */
+static void keep_mdtm(ftpc_segget *g, const ftp_reply_msg *m)
+{
+    g->mdtm[0] = '\0';
+    if (m->code != 213)
+        return;
+    const char *p = m->text;
+    while (*p == ' ')
+        p++;
+    size_t n = strspn(p, "0123456789.");
+    if (n > 0 && n < sizeof(g->mdtm)) {
+        memcpy(g->mdtm, p, n);
+        g->mdtm[n] = '\0';
+    }
+}
+
 static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_segget *g = ud;
-    if (!g->sizing || g->finished || m->code < 200)
+    if (!(g->sizing || g->dating) || g->finished || m->code < 200)
         return;
+    if (g->dating) {
+        g->dating = false;
+        keep_mdtm(g, m);
+        begin_segments(g);
+        return;
+    }
     g->sizing = false;
     g->size = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
     g->n = ftpc_segget_count(g->size, ftpc_conn_room(g->ctx, g->t->ep, g->nseg_req));
     if (g->n < 2) {
         g->n = 0;
         fallback(g); /* it reports a missing file itself */
+        return;
+    }
+    /* The file's time is part of what a resumed download checks is the same file. */
+    if (ftpc_conn_features(c) & FTPC_FEAT_MDTM) {
+        g->dating = true;
+        ftpc_conn_send(c, "MDTM %s", g->t->remote);
         return;
     }
     begin_segments(g);
@@ -816,6 +1020,6 @@ void ftpc_segget_free(ftpc_segget *g)
         g->x = NULL;
     }
     g->finished = true;
-    release(g, false);
+    release(g, true); /* stopped (interrupted): what is in is kept for a rerun with -c */
     ftpc_ctx_defer(g->ctx, &g->defer, segget_release, g);
 }

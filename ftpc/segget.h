@@ -10,8 +10,13 @@
  * Ranges are at least 1 MiB: a smaller file uses fewer connections. When segmenting does not
  * apply (one range, no SIZE, standard output or a device as target, --limit-rate, or -c / a
  * retry with a ".NAME.ftpc-part" to continue), the operation runs an ordinary transfer
- * (xfer.h) on the same connection instead. A segmented attempt that fails removes its
- * ".ftpc-seg" file: a retry starts over. */
+ * (xfer.h) on the same connection instead.
+ *
+ * An attempt that stops or fails with bytes in keeps ".NAME.ftpc-seg" and its status file
+ * (segstate.h), brought up to date every second as well: -c, or a retry in the same run,
+ * resumes every range from there when the remote file's URL, size and MDTM are the same.
+ * Without them, or when the server's bytes cannot be right (the ranges do not fit, a range
+ * came short of a complete transfer), the download starts over. */
 #ifndef FTPC_SEGGET_H
 #define FTPC_SEGGET_H
 
@@ -36,8 +41,11 @@ void ftpc_segget_start(ftpc_segget *g, ftpc_conn *c);
 /* Stops at once (no done callback) and frees later. Safe after done. */
 void ftpc_segget_free(ftpc_segget *g);
 
-/* Removes the ".NAME.ftpc-seg" a killed segmented download of local left behind: called once
- * an ordinary download has put local in place. */
+/* ".NAME.ftpc-seg" beside local. Returns -1 when it does not fit. */
+int ftpc_segget_file_name(const char *local, char *out, size_t out_size);
+
+/* Removes the ".NAME.ftpc-seg" (and its status file) a killed segmented download of local left
+ * behind: called once an ordinary download has put local in place. */
 void ftpc_segget_drop_stale(const char *local);
 
 /* With --verify every range is checked as it completes, with HASH over RANG on its own

@@ -78,6 +78,8 @@ typedef struct ftpc_task {
      * or checked or trusted them under -c. A retry resumes only then: a part file that an
      * attempt never reached is not the run's to continue. */
     bool own_prefix;
+    /* A segmented attempt kept its ".NAME.ftpc-seg" and status file: a retry resumes them. */
+    bool seg_kept;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
     /* put from standard input: an attempt has read from it, so no later attempt can send the
      * same bytes (a retry would upload a truncated stream as if it were whole). */

@@ -154,15 +154,16 @@ class TestMirrorGet(MirrorCase):
         big = self.srv.make_file("pf/f.bin", 2 << 20, seed=1)
         self.srv.make_file("pf/.f.bin.ftpc-part", 1000, seed=2)
         self.srv.make_file("pf/.f.bin.ftpc-seg", 1000, seed=3)
+        self.srv.make_file("pf/.f.bin.ftpc-seg.state", 100, seed=4)
         for jobs in ("3", "1"):
             out = "out" + jobs
             # the rate limit holds f.bin back until the small files are done
             r = self.ftpc("mirror", "-j", jobs, "--no-verify", "--limit-rate", "4M",
                           self.srv.url("pf"), out)
             self.assertEqual(tree(self.local(out)), {"f.bin": big}, jobs)
-            self.assertIn("ftpc: mirror: 2 remote names left out: the form of ftpc's part "
-                          "files (.NAME.ftpc-part, .NAME.ftpc-seg)", r.stderr.decode())
-            self.assertEqual(self.summary(r), (1, 2, 0))
+            self.assertIn("ftpc: mirror: 3 remote names left out: the form of ftpc's part "
+                          "files (.NAME.ftpc-part, .NAME.ftpc-seg[.state])", r.stderr.decode())
+            self.assertEqual(self.summary(r), (1, 3, 0))
         # named on the command line, such a file needs another local name
         r = self.ftpc("get", self.srv.url("pf/.f.bin.ftpc-part"), rc=2)
         self.assertIn(b".f.bin.ftpc-part has the form of ftpc's part files; name the download "
@@ -480,14 +481,14 @@ class TestMirrorPut(MirrorCase):
         # tree; the download side leaves such names out, and so does the upload now
         up = self.local("up")
         os.makedirs(os.path.join(up, "sub"))
-        for rel in ("f.bin", ".f.bin.ftpc-part", ".g.bin.ftpc-seg", "sub/.h.ftpc-part",
-                    "sub/h"):
+        for rel in ("f.bin", ".f.bin.ftpc-part", ".g.bin.ftpc-seg", ".g.bin.ftpc-seg.state",
+                    "sub/.h.ftpc-part", "sub/h"):
             with open(os.path.join(up, rel), "wb") as fh:
                 fh.write(b"x" * 10)
         r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
-        self.assertIn("ftpc: mirror: 3 local names left out: the form of ftpc's part files "
-                      "(.NAME.ftpc-part, .NAME.ftpc-seg)", r.stderr.decode())
-        self.assertEqual(self.summary(r), (2, 3, 0))
+        self.assertIn("ftpc: mirror: 4 local names left out: the form of ftpc's part files "
+                      "(.NAME.ftpc-part, .NAME.ftpc-seg[.state])", r.stderr.decode())
+        self.assertEqual(self.summary(r), (2, 4, 0))
         self.assertEqual(sorted(tree(self.srv.local("dst"))), ["f.bin", "sub", "sub/h"])
 
 

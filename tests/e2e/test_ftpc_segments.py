@@ -5,6 +5,7 @@ one ordinary transfer (standard output, a device, -c with a part file) still wor
 """
 import os
 import re
+import signal
 import stat
 import subprocess
 import tempfile
@@ -214,24 +215,27 @@ class CutFtp(ScriptedFtp):
     """Serves `data`, but the first RETR of the range that starts at `cut_at` sends 1000 bytes,
     closes its data connection and then, a moment later, either answers `reply` or (None)
     hangs up the control connection, as a server killed or restarted mid-transfer does. Every
-    later RETR is whole."""
+    later RETR is whole. `cut_len` bytes go before the cut; `rests` lists each RETR's
+    offset."""
 
     FEATURES = ("SIZE", "REST STREAM")
     UNKNOWN = "500 no"
 
-    def __init__(self, data, cut_at, reply=None, sessions=8):
+    def __init__(self, data, cut_at, reply=None, sessions=8, cut_len=1000):
         super().__init__(sessions, timeout=10)
         self.data, self.cut_at, self.reply = data, cut_at, reply
-        self.cut = False
+        self.cut, self.cut_len, self.rests = False, cut_len, []
 
     def command(self, s, verb, arg):
+        if verb == "RETR":
+            self.rests.append(s.rest)
         if verb == "SIZE":
             s.send("213 %d" % len(self.data))
         elif verb == "RETR" and not self.cut and s.rest == self.cut_at - OVERLAP:
             self.cut = True
             s.send("150 here")
             d = s.accept_data()
-            d.sendall(self.data[s.rest:s.rest + 1000])
+            d.sendall(self.data[s.rest:s.rest + self.cut_len])
             d.close()
             time.sleep(0.3)  # the client sees the data's end first
             if self.reply is None:
@@ -254,14 +258,31 @@ class TestSegmentFailure(ScriptedCase):
             r = self.get_in_four(CutFtp(data, size // 2, reply, sessions=4))
             self.assertEqual(r.returncode, 7, r.stderr)
             self.assertNotIn(b"changed on the server", r.stderr)
-            self.assertEqual(os.listdir(self.tmp), [])
+            # what arrived is kept for -c (the next run, without it, starts over)
+            self.assertEqual(sorted(os.listdir(self.tmp)),
+                             [".f.bin.ftpc-seg", ".f.bin.ftpc-seg.state"])
             r = self.get_in_four(CutFtp(data, size // 2, reply), "--retry", "1",
                                  "--retry-delay", "0")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(b"retrying", r.stderr)
             with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
                 self.assertEqual(f.read(), data)
+            self.assertEqual(os.listdir(self.tmp), ["f.bin"])
             os.unlink(os.path.join(self.tmp, "f.bin"))
+
+    def test_retry_resumes_the_range_cut_off(self):
+        # the range cut off after 1 MiB of its own goes on from there (4 KiB early)
+        size = 8 * MiB
+        data = os.urandom(size)
+        fake = CutFtp(data, size // 2, cut_len=OVERLAP + MiB)
+        r = self.get_in_four(fake, "--retry", "1", "--retry-delay", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"retrying", r.stderr)
+        with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(os.listdir(self.tmp), ["f.bin"])
+        self.assertIn(size // 2 + MiB - OVERLAP, fake.rests[4:])
+        self.assertNotIn(size // 2 - OVERLAP, fake.rests[4:])
 
     def test_short_segment_fails_and_leaves_nothing(self):
         size = 4 * MiB
@@ -402,6 +423,143 @@ class TestSegments(FtpcCase):
         self.ftpc("--segments", "0", "get", self.srv.url("x"), rc=2)
         self.ftpc("--segments", "4", "ls", self.srv.url("x"), rc=2)
         self.ftpc("--segments", "4", "cat", self.srv.url("x"), rc=2)
+
+
+class TestSegmentsResume(FtpcCase):
+    """An interrupted segmented download keeps .NAME.ftpc-seg and its status file; -c resumes
+    every range from what was written. The server holds each transfer to 1 MiB/s, so a
+    download of 8 MiB in four ranges takes two seconds and can be stopped half-way."""
+    server_kwargs = {"args": ["--max-rate", "1M"]}
+    SIZE = 8 * MiB + 5
+
+    def state(self, name="big.bin"):
+        """The ranges of the status file: [(start, end, pos)], or None while there is none."""
+        d, base = os.path.split(name)
+        try:
+            with open(self.local(os.path.join(d, ".%s.ftpc-seg.state" % base))) as fh:
+                return [tuple(map(int, l.split()[1:])) for l in fh if l.startswith("range ")]
+        except FileNotFoundError:
+            return None
+
+    def stop_half_way(self, p, sig, name):
+        """Stops p with sig once the status file of name shows bytes of every range."""
+        def half_way():
+            st = self.state(name)
+            return st is not None and all(pos > start for start, _, pos in st)
+        self.assertTrue(wait_for(half_way, 20), self.srv.log_text())
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=20)
+        d, base = os.path.split(name)
+        self.assertTrue(os.path.exists(self.local(os.path.join(d, ".%s.ftpc-seg" % base))), err)
+        return p.returncode, err.decode()
+
+    def interrupt(self, sig, name="big.bin"):
+        """Starts a download in four ranges and stops it with sig half-way."""
+        p = self.popen("--segments", "4", "get", self.srv.url(name))
+        return self.stop_half_way(p, sig, name)
+
+    def sent(self, name="big.bin"):
+        """[(offset REST asked for, bytes sent)] of the server's RETRs of name so far."""
+        return [(int(f or 0), int(n)) for f, n in re.findall(
+            r"RETR /%s(?: from byte (\d+))? (?:ok|failed): (\d+) bytes" % re.escape(name),
+            self.srv.settled_log_text())]
+
+    def fresh_rests(self):
+        return [self.SIZE * i // 4 - OVERLAP for i in range(1, 4)]
+
+    def test_interrupt_then_continue_fetches_the_rest_only(self):
+        data = self.srv.make_file("big.bin", self.SIZE, seed=50)
+        rc, err = self.interrupt(signal.SIGINT)
+        self.assertEqual(rc, 7, err)
+        self.assertIn("big.bin: interrupted (.big.bin.ftpc-seg kept: get -c resumes it)", err)
+        saved = self.state()
+        first = self.sent()
+        r = self.ftpc("-c", "--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+        self.assertNotIn(b"starting over", r.stderr)
+        second = self.sent()[len(first):]
+        # every range went on from what it had (4 KiB early, checked against those bytes)
+        self.assertEqual(sorted(off for off, _ in second),
+                         sorted(pos - min(pos, OVERLAP) for _, _, pos in saved))
+        # in all, about the file once: not the saved bytes again
+        total = sum(n for _, n in first + second)
+        self.assertLess(total, self.SIZE + self.SIZE // 8, (first, second))
+        self.assertLess(sum(n for _, n in second),
+                        self.SIZE - sum(pos - start for start, _, pos in saved) + MiB)
+
+    def test_killed_ftpc_resumes_from_the_last_saved_state(self):
+        data = self.srv.make_file("big.bin", self.SIZE, seed=51)
+        rc, err = self.interrupt(signal.SIGKILL)
+        self.assertEqual(rc, -signal.SIGKILL, err)
+        saved = self.state()
+        self.assertTrue(all(pos > start for start, _, pos in saved), saved)
+        first = len(self.sent())
+        self.ftpc("-c", "--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+        rests = sorted(off for off, _ in self.sent()[first:])
+        self.assertGreater(rests[0], 0)
+        for got, fresh in zip(rests[1:], self.fresh_rests()):
+            self.assertGreater(got, fresh)
+
+    def test_changed_remote_file_starts_over(self):
+        for change in ("size", "time"):
+            os.makedirs(self.tmp, exist_ok=True)
+            self.srv.make_file("big.bin", self.SIZE, seed=52)
+            self.interrupt(signal.SIGINT)
+            if change == "size":
+                data = self.srv.make_file("big.bin", self.SIZE + 1, seed=53)
+            else:
+                data = self.srv.make_file("big.bin", self.SIZE, seed=54)
+                t = os.path.getmtime(self.srv.local("big.bin")) + 3600
+                os.utime(self.srv.local("big.bin"), (t, t))
+            first = len(self.sent())
+            r = self.ftpc("-c", "--segments", "4", "get", self.srv.url("big.bin"))
+            self.assertRegex(r.stderr, rb"big\.bin: cannot resume the segments \(the remote "
+                                       rb"file changed \(%s" % change.encode())
+            self.assertIn(b"starting over", r.stderr)
+            self.assertEqual(self.read_local("big.bin"), data)
+            self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+            size = len(data)
+            self.assertEqual(sorted(off for off, _ in self.sent()[first:]),
+                             [0] + [size * i // 4 - OVERLAP for i in range(1, 4)])
+            os.unlink(self.local("big.bin"))
+
+    def test_corrupt_status_file_starts_over(self):
+        data = self.srv.make_file("big.bin", self.SIZE, seed=55)
+        self.interrupt(signal.SIGINT)
+        self.write_local(".big.bin.ftpc-seg.state", b"ftpc-seg-state 1\nrange 1 2\n")
+        first = len(self.sent())
+        r = self.ftpc("-c", "--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertIn(b".big.bin.ftpc-seg.state is unusable", r.stderr)
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+        self.assertEqual(sorted(off for off, _ in self.sent()[first:]), [0] + self.fresh_rests())
+
+    def test_without_c_a_rerun_starts_over(self):
+        # as beside a .NAME.ftpc-part: only -c continues
+        data = self.srv.make_file("big.bin", self.SIZE, seed=56)
+        self.interrupt(signal.SIGINT)
+        first = len(self.sent())
+        self.ftpc("--segments", "4", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+        self.assertEqual(sorted(off for off, _ in self.sent()[first:]), [0] + self.fresh_rests())
+
+    def test_mirror_c_resumes(self):
+        self.srv.mkdir("tree")
+        data = self.srv.make_file("tree/m.bin", self.SIZE, seed=57)
+        p = self.popen("--segments", "4", "mirror", self.srv.url("tree"), "out")
+        _, err = self.stop_half_way(p, signal.SIGINT, "out/m.bin")
+        self.assertIn("m.bin: interrupted (out/.m.bin.ftpc-seg kept: mirror -c resumes it)",
+                      err)
+        first = len(self.sent("tree/m.bin"))
+        r = self.ftpc("--segments", "4", "mirror", "-c", self.srv.url("tree"), "out")
+        self.assertNotIn(b"starting over", r.stderr)
+        self.assertEqual(self.read_local("out/m.bin"), data)
+        self.assertEqual(sorted(os.listdir(self.local("out"))), ["m.bin"])
+        self.assertGreater(min(off for off, _ in self.sent("tree/m.bin")[first:]), 0)
 
 
 if __name__ == "__main__":
