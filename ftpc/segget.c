@@ -297,21 +297,28 @@ static void complete(ftpc_segget *g)
         return;
     }
     /* Only a regular file (or nothing) is replaced. */
-    if (lstat(g->t->local, &st) == 0 && !S_ISREG(st.st_mode)) {
+    bool replaces = lstat(g->t->local, &st) == 0;
+    if (replaces && !S_ISREG(st.st_mode)) {
         fail(g, FTPC_EXIT_LOCAL, "%s is not a regular file; not replaced", g->t->local);
         return;
     }
-    if (rename(g->path, g->t->local) < 0) {
-        fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, g->t->local, strerror(errno));
+    /* A file it would replace stays until the check of the whole file that follows (ranges
+     * not all checked) matches: the download waits in the part file, as an ordinary one does,
+     * and jobs.c moves it in place. An ordinary part file of an earlier attempt is stale. */
+    char part[PATH_MAX];
+    bool have_part = ftpc_part_name(g->t->local, part, sizeof(part)) == 0;
+    g->t->rename_pending = replaces && have_part && !(g->n > 1 && g->nverified == g->n) &&
+                           ftpc_verify_wanted(g->ctx, g->t);
+    const char *dest = g->t->rename_pending ? part : g->t->local;
+    if (rename(g->path, dest) < 0) {
+        g->t->rename_pending = false;
+        fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, dest, strerror(errno));
         return;
     }
     g->created = false;
     unlink(g->state_path);
     g->t->seg_kept = false;
-    /* An ordinary part file of an earlier attempt is now stale. */
-    char part[PATH_MAX];
-    if (ftpc_part_name(g->t->local, part, sizeof(part)) == 0 && lstat(part, &st) == 0 &&
-        S_ISREG(st.st_mode))
+    if (!g->t->rename_pending && have_part && lstat(part, &st) == 0 && S_ISREG(st.st_mode))
         unlink(part);
     g->t->bytes = (uint64_t)g->size;
     if (g->bar != NULL) {

@@ -246,6 +246,55 @@ class TestSegmentMismatch(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(tmp, "f.bin")))
 
 
+class NoRangeHashFtp(RangeHashFtp):
+    """HASH of whole files only (RANG unknown), with a wrong digest: a segmented get is
+    checked once it is complete."""
+
+    def command(self, s, verb, arg):
+        if verb == "RANG":
+            s.send("500 RANG not understood")
+            return True
+        return super().command(s, verb, arg)
+
+
+class TestSegmentedWholeFileMismatch(unittest.TestCase):
+    def test_the_file_it_would_replace_stays(self):
+        # the check of the whole file follows the ranges: until it matches, the download
+        # must not take the place of the file already here
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        data = data_bytes(4 * MiB, 53)
+        old = b"the good copy already here\n"
+        with open(os.path.join(tmp, "f.bin"), "wb") as fh:
+            fh.write(old)
+        fake = NoRangeHashFtp(data, bad_start=0)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, VERIFY_EXIT, err)
+        self.assertIn("verification failed", err)
+        with open(os.path.join(tmp, "f.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), old)
+        # and with a matching digest it goes in place
+        fake = NoRangeHashFtp(data, bad_start=-1)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
+                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(tmp, "f.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        self.assertEqual(sorted(os.listdir(tmp)), ["f.bin"])
+
+
 class ProftpdHashFtp(RangeHashFtp):
     """Answers HASH as ProFTPD's mod_digest does, in two lines: "213-Computing SHA-256
     digest", then "213 SHA-256 0-N HEX PATH"."""
