@@ -132,7 +132,11 @@ static void seg_close_data(ftpc_segget *g, seg *s)
     ftpc_dchan_close(&s->dc);
 }
 
-/* Writes the status file from the ranges' progress, after the bytes it counts are on disk.
+/* Writes the status file from the ranges' progress: bytes pwrite took, in the page cache, as
+ * a .ftpc-part's length counts them, which an ftpc killed or interrupted cannot lose. Syncing
+ * them first stalled the loop once a second and halved the rate: 1 GiB in 4 ranges onto ext4
+ * took 2.6-3.8 s instead of 1.4-1.5 s. After a crash of the system, the HASH check (the
+ * default where the server has it) catches bytes that never reached the disk.
  * Returns -1 (errno) on failure. */
 static int save_state(ftpc_segget *g)
 {
@@ -145,7 +149,7 @@ static int save_state(ftpc_segget *g)
     st->n = g->n;
     for (int i = 0; i < g->n; i++)
         st->r[i] = (ftpc_segrange){g->segs[i].start, g->segs[i].end, g->segs[i].pos};
-    int rc = fdatasync(g->fd) == 0 ? ftpc_segstate_save(g->state_path, st) : -1;
+    int rc = ftpc_segstate_save(g->state_path, st);
     free(st);
     g->saved_ms = ev_now(g->ctx->loop);
     return rc;
