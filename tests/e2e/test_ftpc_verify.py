@@ -224,6 +224,13 @@ class RangeHashFtp(ScriptedFtp):
         return True
 
 
+def get_f_bin(fake, tmp, *opts):
+    """Runs `ftpc [opts] get` of f.bin from the started scripted server fake, in tmp."""
+    return subprocess.run([FTPC_BIN, *opts, "get", "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port],
+                          cwd=tmp, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                          env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+
+
 class TestSegmentMismatch(unittest.TestCase):
     def test_bad_segment_fails(self):
         if not os.access(FTPC_BIN, os.X_OK):
@@ -234,10 +241,7 @@ class TestSegmentMismatch(unittest.TestCase):
         data = data_bytes(size, 50)
         fake = RangeHashFtp(data, bad_start=size // 4 * 2)
         fake.start()
-        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
-                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        r = get_f_bin(fake, tmp, "--segments", "4")
         err = r.stderr.decode()
         self.assertEqual(r.returncode, VERIFY_EXIT, err)
         self.assertIn("verification failed", err)
@@ -271,10 +275,7 @@ class TestSegmentedWholeFileMismatch(unittest.TestCase):
             fh.write(old)
         fake = NoRangeHashFtp(data, bad_start=0)
         fake.start()
-        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
-                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        r = get_f_bin(fake, tmp, "--segments", "4")
         fake.stop()
         err = r.stderr.decode()
         self.assertEqual(r.returncode, VERIFY_EXIT, err)
@@ -284,10 +285,7 @@ class TestSegmentedWholeFileMismatch(unittest.TestCase):
         # and with a matching digest it goes in place
         fake = NoRangeHashFtp(data, bad_start=-1)
         fake.start()
-        r = subprocess.run([FTPC_BIN, "--segments", "4", "get",
-                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        r = get_f_bin(fake, tmp, "--segments", "4")
         fake.stop()
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(os.path.join(tmp, "f.bin"), "rb") as fh:
@@ -322,9 +320,7 @@ class TestMultiLineHashReply(unittest.TestCase):
         data = data_bytes(300000, 53)
         fake = ProftpdHashFtp(data, bad_start=-1, sessions=2)
         fake.start()
-        r = subprocess.run([FTPC_BIN, "get", "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port],
-                           cwd=tmp, capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        r = get_f_bin(fake, tmp)
         fake.stop()
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stderr, rb"(?m)^f\.bin: .*, verified sha256$")
@@ -340,10 +336,7 @@ class TestSlowHash(unittest.TestCase):
         fake = RangeHashFtp(data, bad_start=-1, sessions=2, hash_delay=delay)
         fake.start()
         t = time.monotonic()
-        r = subprocess.run([FTPC_BIN, "--timeout", "1", "get",
-                            "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        r = get_f_bin(fake, tmp, "--timeout", "1")
         return r, time.monotonic() - t
 
     def test_allowance(self):
