@@ -49,10 +49,12 @@ int ftpc_part_name(const char *path, char *out, size_t out_size)
     int dir_len = slash ? (int)(slash - path) + 1 : 0;
     size_t blen = strlen(base);
     int n;
-    if (1 + blen + strlen(FTPC_PART_SUFFIX) <= NAME_MAX) {
+    /* Every work file's name (partname.h) follows from the part file's, so the longest of
+     * them decides: a segmented download's ".NAME.ftpc-seg.state.new". */
+    if (1 + blen + strlen(FTPC_SEG_SUFFIX FTPC_SEG_STATE_EXT FTPC_SEG_STATE_TMP_EXT) <= NAME_MAX) {
         n = snprintf(out, out_size, "%.*s.%s" FTPC_PART_SUFFIX, dir_len, path, base);
     } else {
-        /* ".NAME.ftpc-part" would pass NAME_MAX: the start of the name (cut between UTF-8
+        /* A work file's name would pass NAME_MAX: the start of the name (cut between UTF-8
          * characters) and a digest of all of it, the same on every run so -c finds it. */
         size_t keep = PART_NAME_KEEP;
         while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)

@@ -3,6 +3,7 @@ several connections (REST 4 KiB before each later segment's offset, checked in t
 place and identical to the source; small files use fewer segments; the cases that fall back to
 one ordinary transfer (standard output, a device, -c with a part file) still work.
 """
+import glob
 import os
 import re
 import signal
@@ -432,11 +433,19 @@ class TestSegmentsResume(FtpcCase):
     server_kwargs = {"args": ["--max-rate", "1M"]}
     SIZE = 8 * MiB + 5
 
+    def seg_file(self, name, ext=""):
+        """The local path of name's .NAME.ftpc-seg (+ ext); for a name too long to take in
+        whole, the only one of that kind in its directory (a digest stands for its end)."""
+        d, base = os.path.split(name)
+        if len((".%s.ftpc-seg.state.new" % base).encode()) <= 255:
+            return self.local(os.path.join(d, ".%s.ftpc-seg%s" % (base, ext)))
+        found = glob.glob(os.path.join(glob.escape(self.local(d)), ".*~*.ftpc-seg" + ext))
+        return found[0] if len(found) == 1 else os.path.join(self.local(d), "(none)")
+
     def state(self, name="big.bin"):
         """The ranges of the status file: [(start, end, pos)], or None while there is none."""
-        d, base = os.path.split(name)
         try:
-            with open(self.local(os.path.join(d, ".%s.ftpc-seg.state" % base))) as fh:
+            with open(self.seg_file(name, ".state")) as fh:
                 return [tuple(map(int, l.split()[1:])) for l in fh if l.startswith("range ")]
         except FileNotFoundError:
             return None
@@ -449,8 +458,7 @@ class TestSegmentsResume(FtpcCase):
         self.assertTrue(wait_for(half_way, 20), self.srv.log_text())
         p.send_signal(sig)
         _, err = p.communicate(timeout=20)
-        d, base = os.path.split(name)
-        self.assertTrue(os.path.exists(self.local(os.path.join(d, ".%s.ftpc-seg" % base))), err)
+        self.assertTrue(os.path.exists(self.seg_file(name)), err)
         return p.returncode, err.decode()
 
     def interrupt(self, sig, name="big.bin", remote=None):
@@ -514,6 +522,23 @@ class TestSegmentsResume(FtpcCase):
         self.assertGreater(rests[0], 0)
         for got, fresh in zip(rests[1:], self.fresh_rests()):
             self.assertGreater(got, fresh)
+
+    def test_name_near_the_limit_resumes(self):
+        # ".NAME.ftpc-seg.state.new" passes 255 bytes long before ".NAME.ftpc-part" does: the
+        # work files of such a name take the digest form, or no state could be saved
+        for name in ("n" * 236 + ".bin", "é" * 120 + ".bin"):
+            with self.subTest(length=len(name.encode())):
+                data = self.srv.make_file(name, self.SIZE, seed=len(name))
+                rc, err = self.interrupt(signal.SIGINT, name)
+                self.assertEqual(rc, 7, err)
+                self.assertIn("get -c resumes it", err)
+                first = len(self.sent(name))
+                r = self.ftpc("-c", "--segments", "4", "get", self.srv.url(name))
+                self.assertNotIn(b"starting over", r.stderr)
+                self.assertEqual(self.read_local(name), data)
+                self.assertEqual(os.listdir(self.tmp), [name])
+                self.assertGreater(min(off for off, _ in self.sent(name)[first:]), 0)
+                os.unlink(self.local(name))
 
     def test_changed_remote_file_starts_over(self):
         for change in ("size", "time"):
