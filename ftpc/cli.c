@@ -37,6 +37,7 @@ enum {
     OPT_DRY_RUN,
     OPT_NO_PERMS,
     OPT_EXCLUDE,
+    OPT_INCLUDE,
     OPT_SEGMENTS,
     OPT_TLS,
     OPT_CACERT,
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"no-perms", no_argument, NULL, OPT_NO_PERMS},
     {"exclude", required_argument, NULL, OPT_EXCLUDE},
+    {"include", required_argument, NULL, OPT_INCLUDE},
     {"segments", required_argument, NULL, OPT_SEGMENTS},
     {"tls", no_argument, NULL, OPT_TLS},
     {"cacert", required_argument, NULL, OPT_CACERT},
@@ -98,6 +100,17 @@ __attribute__((format(printf, 3, 4))) static int usage_err(char *err, size_t err
     va_end(ap);
     ftpc_redact_passwords(err); /* messages quote URLs as typed */
     return -1;
+}
+
+/* Appends pat (a pointer into argv) to a --exclude or --include list. */
+static int add_pattern(char ***list, size_t *n, char *pat)
+{
+    char **g = realloc(*list, (*n + 1) * sizeof(*g));
+    if (g == NULL)
+        return -1;
+    *list = g;
+    g[(*n)++] = pat;
+    return 0;
 }
 
 static int parse_seconds(const char *s, long *ms)
@@ -730,14 +743,14 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
         case OPT_CREATE_DIRS:
             cli->create_dirs = true;
             break;
-        case OPT_EXCLUDE: {
-            char **g = realloc(cli->excludes, (cli->nexcludes + 1) * sizeof(*g));
-            if (g == NULL)
+        case OPT_EXCLUDE:
+            if (add_pattern(&cli->excludes, &cli->nexcludes, optarg) < 0)
                 return usage_err(err, err_size, "out of memory");
-            cli->excludes = g;
-            cli->excludes[cli->nexcludes++] = optarg;
             break;
-        }
+        case OPT_INCLUDE:
+            if (add_pattern(&cli->includes, &cli->nincludes, optarg) < 0)
+                return usage_err(err, err_size, "out of memory");
+            break;
         case ':':
             return usage_err(err, err_size, "option %s needs an argument", argv[optind - 1]);
         default:
@@ -786,10 +799,10 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
         return usage_err(err, err_size, "--segments is for get, put and mirror");
     bool is_mirror = strcmp(cmd, "mirror") == 0;
     if (!is_mirror && (cli->mirror_reverse || cli->only_newer || cli->mirror_delete ||
-                       cli->dry_run || cli->no_perms || cli->nexcludes > 0))
+                       cli->dry_run || cli->no_perms || cli->nexcludes > 0 || cli->nincludes > 0))
         return usage_err(err, err_size,
-                         "-R, --only-newer, --delete, --dry-run, --no-perms and --exclude are "
-                         "for mirror");
+                         "-R, --only-newer, --delete, --dry-run, --no-perms, --exclude and "
+                         "--include are for mirror");
     if (is_mirror)
         return build_mirror(cli, args, nargs, err, err_size);
     if (is_get)
@@ -842,6 +855,8 @@ void ftpc_cli_free(ftpc_cli *cli)
     cli->globs = NULL;
     free(cli->excludes);
     cli->excludes = NULL;
+    free(cli->includes);
+    cli->includes = NULL;
     ftpc_endpoint_free_all(cli->endpoints);
     cli->endpoints = NULL;
 }

@@ -48,6 +48,8 @@ typedef struct ftpc_cli {
     bool no_perms;   /* mirror --no-perms: leave modes as the target makes them */
     char **excludes; /* --exclude patterns (point into argv) */
     size_t nexcludes;
+    char **includes; /* --include patterns (point into argv) */
+    size_t nincludes;
     const char *mirror_dir; /* the local directory */
     ftpc_url mirror_url;    /* the remote directory, credentials filled in */
     ftpc_endpoint *mirror_ep;

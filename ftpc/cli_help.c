@@ -83,6 +83,8 @@ static const char USAGE[] =
     "      --dry-run           mirror: print what would be done, change nothing\n"
     "      --no-perms          mirror: do not carry permission bits over\n"
     "      --exclude GLOB      mirror: skip paths or names matching GLOB (repeatable)\n"
+    "      --include GLOB      mirror: only files whose path or name, or a parent\n"
+    "                          directory's, matches GLOB (repeatable)\n"
     "      --netrc-file FILE   credentials from FILE (default $NETRC, else ~/.netrc)\n"
     "      --no-netrc          do not read a netrc file\n"
     "  -q, --quiet             no progress and no summaries; errors only\n"
@@ -156,7 +158,7 @@ static const cmd_help HELPS[] = {
      "URL. Files of the same size and time are skipped. Permission bits go along\n"
      "(masked by the umask; SITE CHMOD on upload) unless --no-perms. Part files of\n"
      "interrupted downloads (.NAME.ftpc-part, .NAME.ftpc-seg[.state]) are left out.",
-     "reverse only-newer delete dry-run no-perms exclude segments " XFER_OPTS},
+     "reverse only-newer delete dry-run no-perms exclude include segments " XFER_OPTS},
 };
 
 /* An option's first line: "  -o, --output FILE  ..." or "      --segments N  ...". */

@@ -75,6 +75,43 @@ static const ftpc_mentry *mtree_find(const ftpc_mtree *t, const char *rel)
     return bsearch(&key, t->v, t->n, sizeof(*t->v), cmp_entry);
 }
 
+/* With --include, leaves out of the sorted tree t the files it does not take, then the
+ * directories left holding none of the files it does: a mirror of *.iso makes no empty
+ * skeleton of the rest, and --delete removes no directory that never held such a file.
+ * Returns -1 when out of memory. */
+static int keep_included(ftpc_mtree *t, const ftpc_cli *cli)
+{
+    if (cli->nincludes == 0 || t->n == 0)
+        return 0;
+    bool *keep = calloc(t->n, sizeof(*keep));
+    if (keep == NULL)
+        return -1;
+    for (size_t i = 0; i < t->n; i++) {
+        if (t->v[i].dir || !ftpc_mirror_included(t->v[i].rel, cli->includes, cli->nincludes))
+            continue;
+        keep[i] = true;
+        char dir[FTPC_URL_PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s", t->v[i].rel);
+        for (char *slash = strrchr(dir, '/'); slash != NULL; slash = strrchr(dir, '/')) {
+            *slash = '\0';
+            const ftpc_mentry *d = mtree_find(t, dir);
+            if (d == NULL || keep[d - t->v])
+                break; /* its parents are kept already */
+            keep[d - t->v] = true;
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        if (keep[i])
+            t->v[k++] = t->v[i];
+        else
+            free(t->v[i].rel);
+    }
+    t->n = k;
+    free(keep);
+    return 0;
+}
+
 /* Whether a listed name can be mirrored. One that cannot be a local file's name (or would
  * escape the tree) is counted in tree as refused, "." and ".." are not. With parts, a name of
  * the form of ftpc's part files is counted apart: copying a remote one would lose it or the
@@ -306,6 +343,22 @@ bool ftpc_mirror_excluded(const char *rel, char *const *pats, size_t n)
     for (size_t i = 0; i < n; i++)
         if (fnmatch(pats[i], rel, 0) == 0 || fnmatch(pats[i], base, 0) == 0)
             return true;
+    return false;
+}
+
+/* Whether --include takes the file rel: it, its name, or a directory it lies below (path or
+ * name) matches one of the patterns. */
+bool ftpc_mirror_included(const char *rel, char *const *pats, size_t n)
+{
+    if (n == 0 || ftpc_mirror_excluded(rel, pats, n))
+        return true;
+    char dir[FTPC_URL_PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", rel);
+    for (char *slash = strrchr(dir, '/'); slash != NULL; slash = strrchr(dir, '/')) {
+        *slash = '\0';
+        if (ftpc_mirror_excluded(dir, pats, n))
+            return true;
+    }
     return false;
 }
 
@@ -710,6 +763,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     int status = walk_remote(cli, ctx, stop, &rt, &root_missing, &unlisted);
     if (root_missing)
         status = worse(status, FTPC_EXIT_REMOTE);
+    if (keep_included(&rt, cli) < 0)
+        status = worse(status, FTPC_EXIT_LOCAL);
     if (status != FTPC_OK) {
         ftpc_mtree_free(&rt);
         return status;
@@ -724,6 +779,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, false, &lt);
         mtree_sort(&lt);
+        if (keep_included(&lt, cli) < 0)
+            status = worse(status, FTPC_EXIT_LOCAL);
     } else if (!cli->dry_run && ftpc_mkdir_p(root) < 0) {
         ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", root, strerror(errno));
         ftpc_mtree_free(&rt);
@@ -1024,6 +1081,8 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     ftpc_mtree lt = {0}, rt = {0};
     int status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, true, &lt);
     mtree_sort(&lt);
+    if (keep_included(&lt, cli) < 0)
+        status = worse(status, FTPC_EXIT_LOCAL);
     if (status != FTPC_OK) {
         ftpc_mtree_free(&lt);
         return status;
@@ -1054,6 +1113,8 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL);
     if (root_missing && !cli->dry_run)
         status = worse(status, FTPC_EXIT_REMOTE);
+    if (keep_included(&rt, cli) < 0)
+        status = worse(status, FTPC_EXIT_LOCAL);
     tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0}, chmods = {0}, opens = {0};
     bool fatal = status != FTPC_OK; /* the remote tree is incomplete */
     /* The modes of lt's directories to set at the end, -1 none. */

@@ -5,7 +5,8 @@
  * Downloaded files get the remote modification time; files and directories get the source's
  * permission bits unless --no-perms (mirror_modes.h). --delete removes what the source no
  * longer has (files, then directories, deepest first), never outside the target and never
- * excluded names. --dry-run prints the plan and changes nothing. */
+ * excluded names. --include narrows both trees to the files it takes and the directories
+ * that hold them. --dry-run prints the plan and changes nothing. */
 #ifndef FTPC_MIRROR_H
 #define FTPC_MIRROR_H
 
@@ -55,6 +56,10 @@ int ftpc_mirror_parse(const char *buf, size_t len, bool mlsd, time_t now, ftpc_m
 
 /* Whether rel (or its last component) matches one of the n patterns (fnmatch). */
 bool ftpc_mirror_excluded(const char *rel, char *const *pats, size_t n);
+
+/* Whether --include's n patterns take the file rel: it, its name, or a directory it lies
+ * below (path or name) matches one (fnmatch); n == 0 takes every file. */
+bool ftpc_mirror_included(const char *rel, char *const *pats, size_t n);
 
 /* Whether the source entry must be transferred over the target (NULL: missing). */
 bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_newer);

@@ -323,7 +323,7 @@ static bool bad_shell_options(const ftpc_cli *cli)
 {
     return cli->output || cli->output_dir || cli->long_list || cli->parents || cli->create_dirs ||
            cli->mirror_reverse || cli->only_newer || cli->mirror_delete || cli->dry_run ||
-           cli->no_perms || cli->nexcludes > 0;
+           cli->no_perms || cli->nexcludes > 0 || cli->nincludes > 0;
 }
 
 int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)

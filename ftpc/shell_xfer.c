@@ -80,9 +80,10 @@ static void xfree(xargs *a)
 /* Long options of the one-shot parser that take a separate value. */
 static bool long_needs_value(const char *name)
 {
-    static const char *const names[] = {
-        "output",   "output-dir", "jobs",     "retry",  "retry-delay", "limit-rate", "timeout",
-        "progress", "exclude",    "segments", "cacert", "pin",         "tls-max",    NULL};
+    static const char *const names[] = {"output",      "output-dir", "jobs",     "retry",
+                                        "retry-delay", "limit-rate", "timeout",  "progress",
+                                        "exclude",     "include",    "segments", "cacert",
+                                        "pin",         "tls-max",    NULL};
     for (int i = 0; names[i] != NULL; i++)
         if (strcmp(name, names[i]) == 0)
             return true;

@@ -120,6 +120,21 @@ START_TEST(test_exclude)
 }
 END_TEST
 
+START_TEST(test_include)
+{
+    char *pats[] = {"*.iso", "photos", "a/b"};
+    ck_assert(ftpc_mirror_included("x.iso", pats, 3));
+    ck_assert(ftpc_mirror_included("d/e/x.iso", pats, 3));
+    ck_assert(ftpc_mirror_included("photos/2026/x.jpg", pats, 3)); /* below a named dir */
+    ck_assert(ftpc_mirror_included("d/photos/x.jpg", pats, 3));    /* by its name */
+    ck_assert(ftpc_mirror_included("a/b/c/d.txt", pats, 3));       /* by its path */
+    ck_assert(!ftpc_mirror_included("x/a/b/d.txt", pats, 3));      /* "a/b" is a path */
+    ck_assert(!ftpc_mirror_included("photos.txt", pats, 3));
+    ck_assert(!ftpc_mirror_included("d/x.isox", pats, 3));
+    ck_assert(ftpc_mirror_included("anything", pats, 0)); /* no --include: every file */
+}
+END_TEST
+
 START_TEST(test_want)
 {
     ftpc_mentry src = {.size = 10, .mtime = 1000};
@@ -148,6 +163,7 @@ int main(void)
     tcase_add_test(tc, test_list);
     tcase_add_test(tc, test_modes_from_listings);
     tcase_add_test(tc, test_exclude);
+    tcase_add_test(tc, test_include);
     tcase_add_test(tc, test_want);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -286,6 +286,50 @@ class TestMirrorGet(MirrorCase):
         self.assertEqual(sorted(got), ["a.bin", "empty", "emptydir", "sp ace", "sub"])
         self.assertEqual(self.summary(r), (2, 0, 0))
 
+    def test_include(self):
+        self.make_remote_tree()
+        self.srv.make_file("src/sub/deep/e.txt", 20, seed=9)
+        r = self.ftpc("mirror", "--include", "*.bin", self.srv.url("src"), "out")
+        # only the .bin files, and no empty skeleton of the other directories
+        self.assertEqual(sorted(tree(self.local("out"))),
+                         ["a.bin", "sub", "sub/deep", "sub/deep/c.bin"])
+        self.assertEqual(self.summary(r), (2, 0, 0))
+        # a directory's name takes everything below it; --exclude still applies
+        r = self.ftpc("mirror", "--include", "deep", "--include", "sp ace/*",
+                      "--exclude", "e.txt", self.srv.url("src"), "out")
+        self.assertEqual(sorted(tree(self.local("out"))),
+                         ["a.bin", "sp ace", "sp ace/d#e.txt", "sub", "sub/deep",
+                          "sub/deep/c.bin"])
+        self.assertEqual(self.summary(r), (1, 1, 0))
+        # --delete touches only what --include takes: files it leaves out stay, and so does
+        # a directory that holds none of its files
+        self.write_local("out/stale.bin", b"1")
+        self.write_local("out/notes.txt", b"2")
+        os.makedirs(self.local("out/own/inner"))
+        os.makedirs(self.local("out/old"))
+        self.write_local("out/old/x.bin", b"3")
+        r = self.ftpc("mirror", "--delete", "--include", "*.bin", self.srv.url("src"), "out")
+        said = sorted(re.findall(r"(?m)^(\S+): deleted$", r.stderr.decode()))
+        self.assertEqual(said, ["old/", "old/x.bin", "stale.bin"])
+        self.assertEqual(self.read_local("out/notes.txt"), b"2")
+        self.assertTrue(os.path.isdir(self.local("out/own/inner")))
+        self.assertTrue(os.path.exists(self.local("out/sp ace/d#e.txt")))
+
+    def test_include_upload(self):
+        src = self.local("up")
+        self.make_local_tree(src)
+        self.srv.mkdir("dst")
+        self.srv.make_file("dst/keep.txt", 10, seed=3)
+        r = self.ftpc("mirror", "-R", "--delete", "--include", "*.bin", src, self.srv.url("dst"))
+        got = tree(self.srv.local("dst"))
+        self.assertEqual(sorted(got), ["a.bin", "keep.txt", "sub", "sub/deep", "sub/deep/c.bin"])
+        self.assertEqual(got["sub/deep/c.bin"], data_bytes(90000, 7))
+        self.assertEqual(self.summary(r), (2, 0, 0))
+
+    def test_include_is_for_mirror(self):
+        r = self.ftpc("--include", "*.bin", "get", self.srv.url("x"), rc=2)
+        self.assertIn(b"--include are for mirror", r.stderr)
+
     def test_progress_lines(self):
         self.make_remote_tree()
         r = self.ftpc("--progress=plain", "-j", "3", "mirror", self.srv.url("src"), "out")
