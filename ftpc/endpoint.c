@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void resolve(ftpc_endpoint *ep)
 {
@@ -112,11 +113,31 @@ bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep)
     return first;
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void ftpc_endpoint_saw_limit(const ftpc_endpoint *ep, int in, const char *reply)
 {
     ftpc_endpoint *m = (ftpc_endpoint *)ep;
     if (in < 1 || (m->conn_limit > 0 && m->conn_limit <= in))
         return;
     m->conn_limit = in;
+    m->conn_limit_ms = monotonic_ms();
     snprintf(m->conn_refusal, sizeof(m->conn_refusal), "%s", reply);
+}
+
+bool ftpc_endpoint_probe_limit(ftpc_endpoint *ep, int in, int want)
+{
+    if (ep->conn_limit == 0 || in < ep->conn_limit || ep->conn_limit >= want)
+        return false;
+    int64_t now = monotonic_ms();
+    if (now - ep->conn_limit_ms < FTPC_CONN_LIMIT_PROBE_S * 1000)
+        return false;
+    ep->conn_limit++;
+    ep->conn_limit_ms = now;
+    return true;
 }

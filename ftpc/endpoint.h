@@ -4,6 +4,7 @@
 #define FTPC_ENDPOINT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "opts.h"
@@ -31,8 +32,10 @@ typedef struct ftpc_endpoint {
     int site_chmod;
     bool no_password; /* a user with no password from the URL, netrc or a prompt */
     /* Connections the server let in at once before it turned one more away (jobs.c); 0
-     * while it has turned none away. Kept for the whole run: mirror runs one batch a level. */
+     * while it has turned none away. Kept for the whole run (mirror runs one batch a level),
+     * and raised by one now and then to see whether the server has room again. */
     int conn_limit;
+    int64_t conn_limit_ms;  /* CLOCK_MONOTONIC when conn_limit last changed */
     bool told_conn_limit;   /* the limit was reported */
     char conn_refusal[160]; /* the reply that turned a connection away, quoted */
     struct ftpc_endpoint *next;
@@ -58,6 +61,16 @@ bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep);
  * than those at once from now on (the lowest number seen counts). reply is the refusal,
  * quoted, for the message that tells the limit. */
 void ftpc_endpoint_saw_limit(const ftpc_endpoint *ep, int in, const char *reply);
+
+/* Seconds a learned limit holds before one more connection is tried: a limit learned while
+ * another client of the same address held sessions would otherwise keep a long run to a few
+ * connections after that client has gone. A refusal costs one 421 and sets the limit again. */
+#define FTPC_CONN_LIMIT_PROBE_S 10
+
+/* A task for ep cannot start: `in` connections of ours to it are alive and the run could use
+ * up to `want`. Raises the limit by one when it has held FTPC_CONN_LIMIT_PROBE_S; returns
+ * whether it did. */
+bool ftpc_endpoint_probe_limit(ftpc_endpoint *ep, int in, int want);
 
 /* "host:port" ("[v6]:port") of the endpoint for messages. Returns out. */
 char *ftpc_endpoint_str(const ftpc_endpoint *ep, char *out, size_t out_size);

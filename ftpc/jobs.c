@@ -562,8 +562,25 @@ static bool any_parked(const ftpc_runner *r)
     return false;
 }
 
+/* A task waits for room at a server whose limit was learned: now and then the limit goes up
+ * by one, in case the sessions that made it have ended (endpoint.h). */
+static void probe_limits(ftpc_runner *r)
+{
+    for (int i = 0; i < r->nslots; i++) {
+        ftpc_endpoint *ep = r->slots[i].parked ? r->slots[i].t->ep : NULL;
+        if (ep != NULL && ftpc_endpoint_probe_limit(ep, conns_in_use(r, ep), r->nslots))
+            return;
+    }
+    if (r->next < r->n) {
+        ftpc_endpoint *ep = r->tasks[r->next].ep;
+        if (ep != NULL)
+            (void)ftpc_endpoint_probe_limit(ep, conns_in_use(r, ep), r->nslots);
+    }
+}
+
 static void fill_slots(ftpc_runner *r)
 {
+    probe_limits(r);
     /* Waiting tasks first: they came before any not started. */
     slot *w;
     while ((w = first_unparkable(r)) != NULL) {

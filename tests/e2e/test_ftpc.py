@@ -825,6 +825,26 @@ class TestParallelConnLimit(FtpcCase):
         self.check_limit_run(r, 6)
 
 
+    def test_limit_learned_while_others_were_in_rises_again(self):
+        # another client holds a session while -j 3 starts: ftpc learns 1 at once; once that
+        # client has gone, a later attempt (after FTPC_CONN_LIMIT_PROBE_S) finds room again
+        names = ["r%02d.bin" % i for i in range(10)]
+        want = {n: self.srv.make_file(n, 512 * 1024, seed=60 + i) for i, n in enumerate(names)}
+        other = self.srv.ftp()
+        p = self.popen("-j", "3", "--limit-rate", "400k", "get",
+                       *[self.srv.url(n) for n in names])
+        self.assertTrue(wait_for(lambda: "refused: Too many" in self.srv.log_text(), 10))
+        other.quit()
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        for n, data in want.items():
+            self.assertEqual(self.read_local(n), data)
+        self.assertIn(b"going on with 1 at once", err)
+        log = self.srv.settled_log_text()
+        sessions = set(re.findall(r"\[(\d+)\] [^\n]*: RETR /r\d\d\.bin ok", log))
+        self.assertGreaterEqual(len(sessions), 2, log[-3000:])
+
+
 class Max530Ftp(ScriptedFtp):
     """ProFTPD's MaxClientsPerHost: two sessions logged in at once; a third is refused at PASS
     with 530, and only once the two are through their login (TYPE answered), as a server
