@@ -220,6 +220,11 @@ static void send_transfer_cmd(ftpc_xfer *x)
     bool listing = t->kind == FTPC_T_LS;
     if (t->remote[0] == '\0' && listing)
         rc = ftpc_conn_send(x->c, "%s", x->verb);
+    else if (t->remote[0] == '-' && (strcmp(x->verb, "LIST") == 0 || strcmp(x->verb, "NLST") == 0))
+        /* Servers (vsftpd, ftpd, pure-ftpd) read a LIST or NLST argument that starts with -
+         * as ls options and list the current directory instead: a mirror then walks into
+         * -dir/-dir/... for ever. */
+        rc = ftpc_conn_send(x->c, "%s ./%s", x->verb, t->remote);
     else
         rc = ftpc_conn_send(x->c, "%s %s", x->verb, t->remote);
     if (rc < 0) {

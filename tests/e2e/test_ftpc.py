@@ -845,6 +845,65 @@ class TestParallelConnLimit(FtpcCase):
         self.assertGreaterEqual(len(sessions), 2, log[-3000:])
 
 
+class OptionWordFtp(ScriptedFtp):
+    """vsftpd without MLSD: LIST or NLST of a word starting with - lists the login directory
+    (the word read as ls options), which holds the directory -d; ./-d/ lists -d."""
+
+    TREE = {"": ["drwxr-xr-x 2 ftp ftp 4096 Jan  1  2025 -d",
+                 "-rw-r--r-- 1 ftp ftp 3 Jan  1  2025 top.bin"],
+            "-d": ["-rw-r--r-- 1 ftp ftp 5 Jan  1  2025 in.bin"]}
+    DATA = {"top.bin": b"top", "-d/in.bin": b"inner"}
+
+    def __init__(self):
+        super().__init__(sessions=8)
+        self.args = []
+
+    def command(self, s, verb, arg):
+        if verb in ("LIST", "NLST"):
+            self.args.append(arg)
+            path = "" if arg.startswith("-") else arg.strip("/")
+            if path.startswith("./"):
+                path = path[2:]
+            lines = self.TREE[path] if verb == "LIST" else \
+                [l.split()[-1] for l in self.TREE[path]]
+            s.send_download("".join(l + "\r\n" for l in lines).encode())
+        elif verb == "SIZE" and arg.lstrip("./") in self.DATA:
+            s.send("213 %d" % len(self.DATA[arg.lstrip("./")]))
+        elif verb == "RETR":
+            s.send_download(self.DATA[arg.lstrip("./")])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestOptionWordPaths(FtpcCase):
+    """A path that starts with - goes out as ./-path in LIST and NLST: read as ls options,
+    it would list the login directory (ls shows the wrong one, and a mirror walks
+    -d/-d/-d/... down to its depth limit)."""
+
+    def scripted(self, *args, rc=0):
+        fake = OptionWordFtp()
+        fake.start()
+        r = self.ftpc("--no-verify", *[a.replace("URL", "ftp://u:p@127.0.0.1:%d" % fake.port)
+                                       for a in args], rc=rc)
+        fake.stop()
+        return r, fake.args
+
+    def test_ls(self):
+        r, sent = self.scripted("ls", "URL/-d/")
+        self.assertEqual(r.stdout.decode().splitlines(), ["in.bin"])
+        self.assertEqual(sent, ["./-d/"])
+        r, sent = self.scripted("ls", "-l", "URL/-d")
+        self.assertEqual(r.stdout.decode().split()[-1:], ["in.bin"])
+
+    def test_mirror_without_mlsd(self):
+        r, sent = self.scripted("mirror", "URL/", "out")
+        self.assertEqual(sorted(sent), ["", "./-d/"])
+        self.assertEqual(self.read_local("out/-d/in.bin"), b"inner")
+        self.assertEqual(self.read_local("out/top.bin"), b"top")
+        self.assertEqual(sorted(os.listdir(self.local("out"))), ["-d", "top.bin"])
+
+
 class Max530Ftp(ScriptedFtp):
     """ProFTPD's MaxClientsPerHost: two sessions logged in at once; a third is refused at PASS
     with 530, and only once the two are through their login (TYPE answered), as a server

@@ -258,6 +258,29 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         self.assertIn(b"mirror: 1 file transferred, 0 skipped, 0 deleted, 1 failed", r.stdout)
         self.assertEqual(os.listdir(os.path.join(self.tmp, "out", "locked")), [])
 
+    def test_directory_named_like_an_option(self):
+        # vsftpd reads "LIST -x/" as ls options and lists the login directory: ftpc sends
+        # ./-x/, else a mirror walks -x/-x/-x/... and ls shows the wrong directory
+        top = "-" + self.d  # in the login directory: the path sent starts with -
+        want = {"a.bin": data_bytes(5000, 1), "-sub/b.bin": data_bytes(700, 2)}
+        for rel, data in want.items():
+            p = os.path.join(self.root, top, rel)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as fh:
+                fh.write(data)
+        for d, dirs, files in os.walk(os.path.join(self.root, top)):
+            for n in [d] + [os.path.join(d, f) for f in files]:
+                os.chown(n, self.uid, self.gid)
+        url = "ftp://%s:%s@127.0.0.1:%d/%s" % (USER, PASS, self.port, top)
+        r = self.ftpc("ls", "-l", url + "/")
+        names = sorted(l.split()[-1] for l in r.stdout.decode().splitlines())
+        self.assertEqual(names, ["-sub", "a.bin"])
+        r = self.ftpc("mirror", url, "out")
+        self.assertIn(b"mirror: 2 files transferred, 0 skipped, 0 deleted", r.stdout)
+        for rel, data in want.items():
+            with open(os.path.join(self.tmp, "out", rel), "rb") as fh:
+                self.assertEqual(fh.read(), data, rel)
+
     def test_segmented_get(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
         self.ftpc("--segments", "4", "get", self.url("big.bin"))
