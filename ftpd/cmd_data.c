@@ -620,12 +620,29 @@ void cmd_stou(session *s, const char *arg)
     session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");
 }
 
-/* LIST/NLST take ls-style options before the path ("LIST -la dir"). */
-static const char *skip_options(const char *arg, bool *all)
+/* The option words clients send on their own ("LIST -a" from wget, "LIST -la" from lftp and
+ * Midnight Commander, "-al", "-aL", "-1"): options even where an entry has that name. */
+static bool common_option_word(const char *w, size_t len)
+{
+    if (len < 2)
+        return false;
+    for (size_t i = 1; i < len; i++)
+        if (!strchr("aAlLF1", w[i]))
+            return false;
+    return true;
+}
+
+/* LIST/NLST take ls-style options before the path ("LIST -la dir"). Other than a common
+ * option word, what is left that names an entry as a whole is its path, as for ProFTPD:
+ * curl's nocwd method and Python's ftplib send "NLST -dir" for a directory named -dir,
+ * whose listing is wanted, not the current directory's. */
+const char *list_skip_options(session *s, const char *arg, bool *all)
 {
     while (arg[0] == '-') {
         const char *sp = strchr(arg, ' ');
         size_t len = sp ? (size_t)(sp - arg) : strlen(arg);
+        if (!common_option_word(arg, len) && session_path_exists(s, arg))
+            break;
         if (memchr(arg, 'a', len))
             *all = true;
         arg = sp ? sp + 1 : "";
@@ -664,7 +681,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
     if (!x)
         return;
     if (fmt != DL_MLSD)
-        arg = skip_options(arg, &all);
+        arg = list_skip_options(s, arg, &all);
     if (session_path(s, arg, vpath) < 0)
         return;
     dirlist *d = dirlist_open(&s->vfs, vpath, fmt, s->perms, s->mlst_facts, all);

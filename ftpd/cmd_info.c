@@ -271,10 +271,8 @@ static void stat_path(session *s, const char *arg)
         return;
     }
     char vpath[PATH_VMAX];
-    while (arg[0] == '-') { /* ls options, as for LIST */
-        const char *sp = strchr(arg, ' ');
-        arg = sp ? sp + 1 : "";
-    }
+    bool all = true; /* STAT always shows hidden names */
+    arg = list_skip_options(s, arg, &all);
     if (session_path(s, arg, vpath) < 0)
         return;
     dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, MLSX_ALL, true);

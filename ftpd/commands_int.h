@@ -28,6 +28,10 @@ bool is_root(const char *vpath);
  * In cmd_data.c. */
 dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt);
 
+/* LIST, NLST, STAT: the path after the ls-style option words ("-la dir"), all set when an
+ * option word holds an a. In cmd_data.c. */
+const char *list_skip_options(session *s, const char *arg, bool *all);
+
 /* Login (cmd_login.c) */
 void cmd_user(session *s, const char *arg);
 void cmd_pass(session *s, const char *arg);

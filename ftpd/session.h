@@ -136,6 +136,8 @@ void session_log(const session *s, const char *fmt, ...) __attribute__((format(p
  * when it cannot, or when arg ends in "/" or "/." (path_names_dir) and names something
  * that is not a directory. */
 int session_path(session *s, const char *arg, char *out);
+/* True when arg, as a whole, names an existing entry (nothing is replied). */
+bool session_path_exists(session *s, const char *arg);
 /* True when arg ends in "/" or "/.": by POSIX it can only name a directory. */
 bool path_names_dir(const char *arg);
 

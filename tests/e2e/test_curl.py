@@ -155,6 +155,16 @@ class TestCurl(ServerTestCase):
             r = self.curl("--ftp-method", method, self.srv.url("x/y/z/m.bin"))
             self.assertEqual(r.stdout, data, method)
 
+    def test_listing_of_a_directory_named_like_an_option(self):
+        # nocwd sends "NLST -d" and "LIST -d", which name the directory -d
+        self.srv.make_file("-d/in.bin", 5)
+        self.srv.make_file("top.bin", 1)
+        for method in ("multicwd", "singlecwd", "nocwd"):
+            r = self.curl("--ftp-method", method, "-l", self.srv.url("-d/"))
+            self.assertEqual(r.stdout.split(), [b"in.bin"], method)
+            r = self.curl("--ftp-method", method, self.srv.url("-d/"))
+            self.assertEqual(r.stdout.split()[-1:], [b"in.bin"], method)
+
     def test_wrong_password(self):
         r = self.curl(self.srv.url("", pw="wrong"), ok=False, timeout=30)
         self.assertEqual(r.returncode, 67, r.stderr)

@@ -55,6 +55,33 @@ class TestListing(ServerTestCase):
         names = {LS_RE.match(l).group(10) for l in listing(f, "-la dir1")}
         self.assertIn("inner.bin", names)
 
+    def test_a_path_that_starts_with_a_dash(self):
+        # curl's nocwd method and ftplib send "NLST -d" for a directory named -d: a word
+        # that names an entry as a whole is that path, not ls options (as for ProFTPD)
+        self.srv.make_file("-d/in.bin", 5)
+        self.srv.make_file("-x y/x.bin", 4321)
+        f = self.srv.ftp()
+        self.assertEqual(nlst(f, "-d"), ["in.bin"])
+        self.assertEqual(nlst(f, "-d/"), ["in.bin"])
+        lines = listing(f, "-x y")
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r" 4321 .* x\.bin$")
+        code, text = reply(f, "STAT -d")
+        self.assertEqual(code, 212, text)
+        self.assertIn("in.bin", text)
+        # option words that name nothing stay options, before a path or alone
+        names = {LS_RE.match(l).group(10) for l in listing(f, "-la -d")}
+        self.assertEqual(names - {".", ".."}, {"in.bin"})
+        self.assertIn("file1.bin", nlst(f, "-al"))
+        self.assertIn("inner.bin", nlst(f, "-1 dir1"))
+        # the words clients send on their own (wget's LIST -a, lftp's -la) stay options
+        # even where a file has that name
+        self.srv.make_file("-a", 3)
+        self.srv.make_file("-la", 3)
+        self.assertIn("file1.bin", nlst(f, "-a"))
+        names = {LS_RE.match(l).group(10) for l in listing(f, "-la")}
+        self.assertTrue({"file1.bin", "-a", "-la", "-d"} <= names, names)
+
     def test_list_missing_path(self):
         f = self.srv.ftp()
         f.voidcmd("TYPE A")
