@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "dataaddr.h"
+#include "mlstopts.h"
 #include "net.h"
 #include "stream.h"
 #include "stream_tls.h"
@@ -35,6 +36,7 @@ typedef enum {
     CS_PBSZ,
     CS_PROT,
     CS_FEAT,
+    CS_OPTS_MLST, /* OPTS MLST sent: facts ftpc reads that the server leaves off */
     CS_TYPE,
     CS_MODE, /* MODE Z sent (-z) */
     CS_READY,
@@ -87,6 +89,7 @@ struct ftpc_conn {
     bool ready_pending;
     bool fail_pending;
     unsigned feat;
+    char mlst_opts[96]; /* the OPTS MLST to send after FEAT, or "" */
     bool no_epsv, no_eprt;
     int data_fd;   /* passive: connecting or connected, not yet taken */
     int listen_fd; /* active: waiting for the server */
@@ -379,6 +382,9 @@ static void parse_feat(ftpc_conn *c, const char *text)
                 (len == fl || line[fl] == ' '))
                 c->feat |= feats[i].bit;
         }
+        if (len > 5 && strncasecmp(line, "MLST ", 5) == 0 &&
+            !ftpc_mlst_opts(line + 5, len - 5, c->mlst_opts, sizeof(c->mlst_opts)))
+            c->mlst_opts[0] = '\0';
         line = end ? end + 1 : NULL;
     }
 }
@@ -658,8 +664,21 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
     case CS_FEAT:
         if (code < 200)
             return;
+        c->mlst_opts[0] = '\0';
         if (code == 211)
             parse_feat(c, m->text);
+        if (c->mlst_opts[0] != '\0' && (c->feat & FTPC_FEAT_MLST)) {
+            c->state = CS_OPTS_MLST;
+            send_line(c, NULL, "%s", c->mlst_opts);
+            return;
+        }
+        c->state = CS_TYPE;
+        send_line(c, NULL, "TYPE I");
+        return;
+    case CS_OPTS_MLST:
+        /* a refusal leaves the listing as it was: the modes stay unknown */
+        if (code < 200)
+            return;
         c->state = CS_TYPE;
         send_line(c, NULL, "TYPE I");
         return;

@@ -13,6 +13,11 @@
 int ftpc_mode_from_fact(const char *v, size_t n)
 {
     unsigned m;
+    /* pyftpdlib writes Python 3's oct(): "0o755" */
+    if (n > 2 && v[0] == '0' && (v[1] == 'o' || v[1] == 'O')) {
+        v += 2;
+        n -= 2;
+    }
     if (str_parse_octal(v, n, 6, 07777, &m) < 0)
         return -1;
     return (int)(m & FTPC_MODE_BITS);

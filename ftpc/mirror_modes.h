@@ -13,8 +13,8 @@
 
 #define FTPC_MODE_BITS 0777
 
-/* A UNIX.mode fact's value ("0755", "644"): its permission bits, or -1 when it is not an
- * octal mode. */
+/* A UNIX.mode fact's value ("0755", "644", pyftpdlib's "0o755"): its permission bits, or -1 when it
+ * is not an octal mode. */
 int ftpc_mode_from_fact(const char *v, size_t n);
 
 /* The nine characters after a LIST line's type ("rwxr-x--x", "rwsr-S--t"): their permission

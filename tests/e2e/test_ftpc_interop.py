@@ -30,6 +30,7 @@ BINARIES = {
     "vsftpd": os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd"),
     "pure-ftpd": os.path.join(PEERS_PREFIX, "pure-ftpd", "usr", "sbin", "pure-ftpd"),
 }
+PEER_PYTHON = os.environ.get("PEER_PYTHON", "/usr/bin/python3")  # as start-server.sh
 USER = os.environ.get("FTPBENCH_USER", "ftpbench")
 PASS = os.environ.get("FTPBENCH_PASS", "ftpbench")
 MiB = 1024 * 1024
@@ -38,7 +39,12 @@ MiB = 1024 * 1024
 def why_not(name="vsftpd"):
     if os.geteuid() != 0:
         return "not root (%s must start as root to chroot the account)" % name
-    if not os.access(BINARIES[name], os.X_OK):
+    if name == "pyftpdlib":
+        if not os.access(PEER_PYTHON, os.X_OK) or subprocess.run(
+                [PEER_PYTHON, "-c", "import pyftpdlib"], capture_output=True,
+                timeout=30).returncode != 0:
+            return "pyftpdlib not importable by %s (set PEER_PYTHON)" % PEER_PYTHON
+    elif not os.access(BINARIES[name], os.X_OK):
         return ("%s not installed at %s (run bench/peers/install-peers.sh as root, or "
                 "scripts/test.sh --interop)" % (name, BINARIES[name]))
     try:
@@ -354,6 +360,16 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
         # the long listing is the server's, passed on as it came
         r = self.ftpc("ls", "-l", self.url(""))
         self.assertIn("a.bin", r.stdout.decode())
+
+
+@unittest.skipIf(why_not("pyftpdlib") is not None, why_not("pyftpdlib") or "")
+class TestPyftpdlib(PeerMixin, unittest.TestCase):
+    SERVER = "pyftpdlib"
+
+    def test_mirror_modes_both_ways(self):
+        # its FEAT offers UNIX.mode but leaves it off (no *): OPTS MLST turns it on, and its
+        # values are Python's oct() ("0o755")
+        self.check_mirror_modes_both_ways()
 
 
 if __name__ == "__main__":

@@ -334,5 +334,60 @@ class TestModesFromList(unittest.TestCase):
                          {"run.sh": 0o750, "secret": 0o600, "odd": 0o644})
 
 
+class ModeOffFtp(ScriptedFtp):
+    """pyftpdlib: FEAT names UNIX.mode without a *, so MLSD leaves it out until OPTS MLST
+    turns it on; its value is then Python's oct(), "0o755"."""
+
+    FEATURES = ("SIZE", "REST STREAM", "MLST type*;perm*;size*;modify*;unix.mode;")
+    FILES = {"run.sh": (b"#!/bin/sh\n", 0o750), "secret": (b"s", 0o600)}
+
+    def __init__(self, sessions):
+        super().__init__(sessions)
+        self.opts = []
+
+    def command(self, s, verb, arg):
+        if verb == "OPTS" and arg.upper().startswith("MLST "):
+            self.opts.append(arg)
+            s.facts = [f.lower() for f in arg[5:].split(";") if f]
+            s.send("200 MLST OPTS " + ";".join(s.facts) + ";")
+        elif verb == "MLSD":
+            facts = getattr(s, "facts", ["type", "perm", "size", "modify"])
+            lines = ""
+            for n, (d, m) in sorted(self.FILES.items()):
+                have = {"type": "file", "perm": "r", "size": str(len(d)),
+                        "modify": "20250101000000", "unix.mode": oct(m)}
+                lines += "".join("%s=%s;" % (f, have[f]) for f in facts) + " %s\r\n" % n
+            s.send_download(lines.encode())
+        elif verb == "SIZE":
+            f = self.FILES.get(arg.rsplit("/", 1)[-1])
+            s.send("213 %d" % len(f[0]) if f else "550 no")
+        elif verb == "RETR":
+            s.send_download(self.FILES[arg.rsplit("/", 1)[-1]][0])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestModeFactOff(unittest.TestCase):
+    def test_opts_mlst_turns_unix_mode_on(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = ModeOffFtp(sessions=4)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--no-verify", "mirror",
+                            "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, "out"], cwd=tmp,
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")),
+                           preexec_fn=lambda: os.umask(0o022))
+        fake.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("MLST type;size;modify;unix.mode;", fake.opts)
+        out = os.path.join(tmp, "out")
+        self.assertEqual({n: mode(os.path.join(out, n)) for n in os.listdir(out)},
+                         {"run.sh": 0o750, "secret": 0o600})
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,17 @@
+/* Servers list in FEAT the MLST facts they know, a * after each one they send; the client
+ * turns others on with OPTS MLST. pyftpdlib knows UNIX.mode but leaves it off, so a mirror
+ * from it would not learn the permission bits. This picks the OPTS MLST that turns on the
+ * facts ftpc reads (type, size, modify, UNIX.mode) when one of them is off. */
+#ifndef FTPC_MLSTOPTS_H
+#define FTPC_MLSTOPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* facts: the FEAT line's text after "MLST " (len bytes, e.g. "type*;size*;unix.mode;").
+ * Writes "OPTS MLST type;size;modify;unix.mode;" (the facts the server knows, spelled as it
+ * spells them) into out and returns true when UNIX.mode is known but off and type is known;
+ * else returns false and out is left as it was. */
+bool ftpc_mlst_opts(const char *facts, size_t len, char *out, size_t size);
+
+#endif
