@@ -263,6 +263,7 @@ void sc_conn_failed(stress_client *c, int err)
         stress_stats_error(sc_stats(c), 0, err);
         bool establishing = (c->flags & CF_ESTABLISH) != 0;
         if (establishing) {
+            sc_session_attempt_failed(c);
             c->flags &= ~CF_ESTABLISH;
             sc_stats(c)->op_count[STRESS_OP_LOGIN]++;
             sc_stats(c)->op_errors[STRESS_OP_LOGIN]++;
@@ -293,6 +294,13 @@ void sc_conn_failed(stress_client *c, int err)
     sc_arm(c, (long)(c->backoff_ms / 2 + stress_rand_below(&c->rng, c->backoff_ms / 2 + 1)));
 }
 
+void sc_session_attempt_failed(stress_client *c)
+{
+    /* A login operation was counted when it started; any other attempt is one more. */
+    if (!((c->flags & CF_IN_OP) && c->op == STRESS_OP_LOGIN))
+        c->iter++;
+}
+
 void sc_trace_err(stress_client *c, const char *what, int err)
 {
     if (c->run->trace) {
@@ -317,6 +325,21 @@ static void end_idle(stress_client *c)
         sc_finish(c);
 }
 
+/* With --iterations, before a new session: whether the client has none left to use it for.
+ * Failed attempts at a session count as operations (sc_session_attempt_failed), so a server
+ * that refuses every session ends a counted run instead of holding it for ever. A login
+ * operation under way reconnects whatever the count; a partial upload to delete gets one
+ * attempt once the count is spent. */
+static bool iterations_spent(const stress_client *c)
+{
+    uint32_t n = c->run->o->iterations;
+    if (n == 0 || sc_is_setup(c) || (c->flags & CF_IN_OP))
+        return false;
+    if (c->iter < n)
+        return false;
+    return !((c->flags & CF_PENDING_DELE) && c->iter == n);
+}
+
 static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     (void)t;
@@ -331,6 +354,8 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         if (c->wake == W_NEXT_OP) {
             sc_arm(c, run->o->timeout_ms);
             sc_next_op(c);
+        } else if (iterations_spent(c)) {
+            sc_finish(c); /* an upload it could not delete goes to the clean-up */
         } else {
             sc_start_session(c);
         }

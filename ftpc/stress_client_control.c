@@ -294,6 +294,7 @@ void sc_login_refused(stress_client *c, int code)
     stress_stats_reply_error(sc_stats(c), code, c->run->msg.text);
     sc_stats(c)->op_count[STRESS_OP_LOGIN]++;
     sc_stats(c)->op_errors[STRESS_OP_LOGIN]++;
+    sc_session_attempt_failed(c);
     c->flags &= ~CF_ESTABLISH;
     if (c->flags & CF_IN_OP) {
         c->flags &= ~CF_IN_OP; /* a login op: counted above */

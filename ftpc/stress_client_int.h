@@ -143,6 +143,9 @@ void sc_setup_fail(stress_client *c, int rc, const char *fmt, ...)
  * the operation fails, and the client reconnects after a back-off (or stops). */
 void sc_conn_failed(stress_client *c, int err);
 /* FTPC_STRESS_TRACE: a connection's failure (err 0: EOF) on standard error. */
+/* An attempt at a session (connect, greeting, login, the after-login chain) failed: it
+ * counts as one of the client's operations (see --iterations). */
+void sc_session_attempt_failed(stress_client *c);
 void sc_trace_err(stress_client *c, const char *what, int err);
 
 /* ---- the control connection (stress_client_control.c) ---- */

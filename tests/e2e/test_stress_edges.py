@@ -202,6 +202,55 @@ class TestStressMalformedReplies(StressCase):
         self.assertEqual(rep["exit_status"], 3)
 
 
+class RefusingFtp(ScriptedFtp):
+    """Serves its first `serve` sessions (the set-up's), then greets every later connection
+    with 421 and closes it: a server that has gone away for the clients, as one at its cap
+    for good or one restarted without the account."""
+
+    def __init__(self, serve, **kw):
+        super().__init__(**kw)
+        self.serve, self.refused = serve, 0
+
+    def run(self):
+        try:
+            for n in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                if n < self.serve:
+                    threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+                    continue
+                self.refused += 1
+                try:
+                    conn.sendall(b"421 Too many users, try later.\r\n")
+                finally:
+                    conn.close()
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressRefusedForGood(StressCase):
+    def test_counted_run_ends_when_no_session_is_had(self):
+        # --iterations counted only the operations of a logged-in client: with the server
+        # refusing every session, each client reconnected for ever and the run never ended.
+        # A failed attempt at a session is one of the client's operations (a failed login).
+        srv = RefusingFtp(serve=1, sessions=200, timeout=30)
+        srv.start()
+        try:
+            rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                                        "--iterations", 3, "--mix", "list", "--no-view",
+                                        rc=7, timeout=60)
+        finally:
+            srv.stop()
+        self.assertEqual(rep["ops"]["login"], {"count": 6, "errors": 6}, out + err)
+        self.assertEqual(rep["ops"]["list"]["count"], 0, out)
+        self.assertEqual(rep["errors_by_code"], {"421": 6}, out)
+        self.assertEqual(rep["clients_never_logged_in"], 2, out)
+        self.assertEqual(rep["ops_unfinished"], 0, out)
+        self.assertEqual(srv.refused, 6)
+
+
 class BusyHashFtp(ScriptedFtp):
     """Keeps uploads in memory and answers the first `busy` HASH of each upload with ftpd's
     450 (busy=None: every one)."""
