@@ -417,6 +417,10 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
         return fail(err, err_size, "--insecure and --cacert exclude each other");
     if (o->abort_fraction + o->drop_fraction > 1.0)
         return fail(err, err_size, "--abort-fraction plus --drop-fraction exceeds 1");
+    /* One destination for both would hold neither: the CSV after the JSON, or over it. */
+    if (o->json && o->csv && strcmp(o->json, o->csv) == 0)
+        return fail(err, err_size, "--json and --csv cannot both write to %s",
+                    strcmp(o->json, "-") == 0 ? "standard output" : o->json);
     if (o->dir[0] == '\0') {
         /* The URL's path names the directory; trailing slashes add nothing. */
         snprintf(o->dir, sizeof(o->dir), "%s", o->url.path);

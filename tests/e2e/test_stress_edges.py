@@ -46,6 +46,21 @@ class TestStressOptions(StressCase):
                                    capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
                 self.assertEqual(r.returncode, 3, (args, r.stderr))
 
+    def test_json_and_csv_need_their_own_destinations(self):
+        # both to standard output gave the JSON followed by the CSV, which no JSON reader
+        # takes; both to one file kept only the CSV: refused before anything connects
+        srv = self.server()
+        for dest, said in (("-", "standard output"), (os.path.join(self.tmp, "r"), None)):
+            r = subprocess.run([FTPC_BIN, "stress", srv.url("jc"), "--clients", "1",
+                                "--iterations", "1", "--mix", "list", "--no-view", "--json",
+                                dest, "--csv", dest], capture_output=True, timeout=30,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("--json and --csv cannot both write to %s" % (said or dest),
+                          r.stderr.decode())
+            self.assertEqual(r.stdout, b"")
+        self.assertFalse(os.path.exists(os.path.join(srv.root, "jc")), "nothing ran")
+
     def test_size_limit_is_said_in_units_it_takes(self):
         # there is no T suffix: "at most 1T, not '1T'" contradicted itself
         for size in ("1T", "2048G", "0-1100G"):
