@@ -166,7 +166,10 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         lay(&l, true, SIZE_MAX, red, red_off, "errors %" PRIu64, errs);
         lay(&l, false, SIZE_MAX, red, red_off, "verify failures %" PRIu64, st->verify_failures);
         lay(&l, false, 0, "", "", "faults %" PRIu64, faults);
-        lay(&l, false, 0, "", "", "latency p50 %s  p99 %s", p50, p99);
+        /* Two fields, so that a narrow terminal moves p99 to the next line instead of
+         * cutting its number ("p99 123." for 123.4 ms). */
+        lay(&l, false, 0, "", "", "latency p50 %s", p50);
+        lay(&l, false, 0, "", "", "p99 %s", p99);
         o += l.len;
         v->drawn = l.lines;
     } else {

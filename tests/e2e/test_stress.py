@@ -403,6 +403,17 @@ class TestStressFtpd(StressCase):
         ups = set(re.findall(r"\x1b\[(\d+)A", text))
         self.assertTrue(ups and all(int(n) >= 3 for n in ups), ups)
 
+    def test_live_view_cuts_no_figure_on_a_very_narrow_terminal(self):
+        # the latency was one field, cut at the terminal's edge: "p99 123." for 123.4 ms
+        text = self.stress_on_pty(self.server(), dict(os.environ, TERM="xterm"), columns=30)
+        plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+        lines = [l for l in re.split(r"[\r\n]+", plain) if l]
+        self.assertTrue(any("p99 " in l for l in lines), plain)
+        for line in lines:
+            self.assertLessEqual(len(line), 29, repr(line))
+            for m in re.finditer(r"p(?:50|99) (\S+)(?: (\S+))?", line):
+                self.assertTrue(m.group(1) == "-" or m.group(2) in ("ms", "s"), repr(line))
+
     def test_plain_lines_when_not_a_terminal(self):
         srv = self.server()
         rep, _, err = self.stress(srv.url(""), "--clients", 3, "--duration", 2.5, "--mix",
