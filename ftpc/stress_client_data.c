@@ -157,10 +157,12 @@ static void data_read(stress_client *c)
                     data_failed(c, EPROTO);
                     return;
                 }
-                sc_stats(c)->bytes_down += c->pos - before;
+                if (c->xk != X_LIST)
+                    sc_stats(c)->bytes_down += c->pos - before;
             } else {
                 check_bytes(c, run->scratch, (size_t)n);
-                sc_stats(c)->bytes_down += (uint64_t)n;
+                if (c->xk != X_LIST) /* the rates are of file data, as a server logs them */
+                    sc_stats(c)->bytes_down += (uint64_t)n;
             }
             budget = (size_t)n < budget ? budget - (size_t)n : 0;
             if (c->fault != F_NONE && c->pos >= c->cut) {
