@@ -565,6 +565,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         .nvfail = run->nvfail,
         .unfinished = run->unfinished,
         .never_in = run->never_in,
+        .never_started = run->never_started,
         .cpu_user_s =
             (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 - run->cpu0_user_s,
         .cpu_sys_s =

@@ -155,6 +155,7 @@ void sc_drop_digest(stress_client *c)
 
 void sc_finish(stress_client *c)
 {
+    bool never_tried = c->state == S_IDLE && c->wake == W_START;
     /* Stopped before deleting its upload: the clean-up session deletes it. */
     if (!sc_is_setup(c) && !(c->flags & CF_LEFT_UP) &&
         ((c->flags & CF_PENDING_DELE) || ((c->flags & CF_IN_OP) && c->op == STRESS_OP_PUT))) {
@@ -175,8 +176,14 @@ void sc_finish(stress_client *c)
     c->state = S_DONE;
     if (!(c->flags & CF_DONE_COUNTED)) {
         c->flags |= CF_DONE_COUNTED;
-        if (!sc_is_setup(c) && !(c->flags & CF_WAS_IN))
-            c->run->never_in++;
+        /* One still waiting for its first connect (Ctrl-C during the ramp-up) was not
+         * refused by anyone: it never tried. */
+        if (!sc_is_setup(c) && !(c->flags & CF_WAS_IN)) {
+            if (never_tried)
+                c->run->never_started++;
+            else
+                c->run->never_in++;
+        }
         if (sc_is_setup(c))
             stress_run_setup_done(c->run);
         else

@@ -97,6 +97,7 @@ typedef struct stress_run {
     uint64_t t_end_us;
     uint64_t unfinished; /* operations cut off by the end of the run */
     int never_in;        /* main clients that ended without ever logging in */
+    int never_started;   /* main clients the run ended before their first connect */
 
     stress_vfail vfail[STRESS_VFAIL_DETAIL];
     int nvfail;

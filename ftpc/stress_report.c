@@ -192,6 +192,12 @@ void stress_report_text(FILE *f, const stress_result *r)
                 r->never_in, r->clients);
         rl_end(&l);
     }
+    if (r->never_started) {
+        rl_start(&l, f, LABEL_W, LABEL_W, r->never_in ? "" : "clients");
+        rl_text(&l, "", "%d of %d never started (the run ended during the ramp-up)",
+                r->never_started, r->clients);
+        rl_end(&l);
+    }
     /* The live view's units (binary); the JSON keeps its MB/s (10^6) fields. */
     char down[32], up[32];
     progress_rate_str(per_s(st->bytes_down, r->duration_s), down, sizeof(down));
@@ -313,8 +319,9 @@ void stress_report_json(FILE *f, const stress_result *r)
     }
     fprintf(f,
             "\n  },\n  \"ops_unfinished\": %" PRIu64
-            ",\n  \"clients_never_logged_in\": %d,\n  \"errors_by_code\": {",
-            r->unfinished, r->never_in);
+            ",\n  \"clients_never_logged_in\": %d,\n  \"clients_never_started\": %d,\n"
+            "  \"errors_by_code\": {",
+            r->unfinished, r->never_in, r->never_started);
     for (size_t i = 0; i < st->nerrs; i++) {
         fprintf(f, "%s", i ? ", " : "");
         json_str(f, st->errs[i].key);

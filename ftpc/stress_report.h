@@ -18,7 +18,8 @@ typedef struct stress_result {
     const stress_vfail *vfail;
     int nvfail;
     uint64_t unfinished;
-    int never_in; /* clients that never logged in (connects or logins that never completed) */
+    int never_in;      /* clients that never logged in (connects or logins that never completed) */
+    int never_started; /* clients the run ended before their first connect */
     double cpu_user_s, cpu_sys_s;
     long peak_rss_kib;
     int exit_status;

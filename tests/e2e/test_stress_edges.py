@@ -506,6 +506,33 @@ class TestStressInterrupt(StressCase):
         f.nlst("up")
         f.quit()
 
+    def test_interrupt_during_the_ramp_up_says_who_never_started(self):
+        # Ctrl-C one second into a 20 s ramp-up: the clients not due yet never connected, and
+        # the report called them "never logged in (refused, or not answered before the
+        # end)", blaming a server that had refused no one
+        srv = self.server()
+        jpath = os.path.join(self.tmp, "r.json")
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url("rp"), "--clients", "20",
+                              "--ramp-up", "20", "--duration", "30", "--mix", "list",
+                              "--no-view", "--json", jpath],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        t_end = time.monotonic() + 20
+        while time.monotonic() < t_end and not os.path.isdir(srv.local("rp")):
+            time.sleep(0.05)
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        out = out.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, out + err.decode("utf-8", "replace"))
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertLessEqual(rep["clients_never_logged_in"], 2, out)
+        self.assertGreaterEqual(rep["clients_never_started"], 10, out)
+        self.assertIn("%d of 20 never started (the run ended during the ramp-up)"
+                      % rep["clients_never_started"], self.unwrap(out))
+
     def test_interrupt_with_clean_removes_the_directory(self):
         srv = self.server()
         p = self.start_uploads(srv, "--clean")
