@@ -24,6 +24,8 @@
 #include "stress_view.h"
 
 #define TICK_MS 250
+/* The run went, with more errors than --max-errors allows (not one of ftpc's other codes). */
+#define STRESS_EXIT_ERRORS 1
 #define SETUP_CLIENTS 4
 #define FDS_RESERVED 64 /* stdio, epoll, the set-up clients, report files */
 #define SCRATCH_SIZE (128u * 1024)
@@ -553,6 +555,8 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         rc = FTPC_EXIT_VERIFY;
     else if (run->interrupted || all_work_failed(&run->st))
         rc = FTPC_EXIT_XFER;
+    else if (o.max_errors >= 0 && stress_stats_errors_total(&run->st) > (uint64_t)o.max_errors)
+        rc = STRESS_EXIT_ERRORS;
     stress_result r = {
         .target = target,
         .clients = nclients,
@@ -572,6 +576,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
             (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 - run->cpu0_sys_s,
         .peak_rss_kib = peak_rss_kib(&ru),
         .exit_status = rc,
+        .max_errors = o.max_errors,
         .mix = mix,
         .size = size,
         .tls = o.tls,

@@ -36,6 +36,7 @@ enum {
     O_VERIFY,
     O_TIMEOUT,
     O_CLEAN,
+    O_MAX_ERRORS,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
     {"verify-put", required_argument, NULL, O_VERIFY},
     {"timeout", required_argument, NULL, O_TIMEOUT},
     {"clean", no_argument, NULL, O_CLEAN},
+    {"max-errors", required_argument, NULL, O_MAX_ERRORS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -106,9 +108,12 @@ void stress_opts_usage(FILE *f)
           "  --json FILE|-           write the report as JSON\n"
           "  --csv FILE|-            write per-command latency as CSV\n"
           "  --no-view               no live view on standard error\n"
+          "  --max-errors N          exit status 1 when the run counts more than N errors\n"
+          "                          (default: errors are reported, the status stays 0)\n"
           "Environment: FTPC_STRESS_TRACE=1 prints every command and reply (PASS masked).\n"
           "\n"
-          "Exit status: 0 done (errors are reported, not fatal), 8 verification failures,\n"
+          "Exit status: 0 done (errors are reported, not fatal), 1 more errors than\n"
+          "--max-errors, 8 verification failures,\n"
           "7 every transfer and listing failed (with --mix login: every login) or the run\n"
           "was interrupted, 3 cannot connect, 4 login refused, 5 the set-up failed\n"
           "(directory, fixtures, MODE Z), 6 a report cannot be written, 9 TLS failed,\n"
@@ -243,6 +248,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
     o->files = 8;
     o->seed = 1;
     o->timeout_ms = 30000;
+    o->max_errors = -1;
     stress_parse_mix("mixed", o->mix);
     bool have_duration = false;
     optind = 0; /* glibc: a full reset of getopt state */
@@ -261,6 +267,10 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             if (parse_ms(optarg, 1000.0, &o->duration_ms) < 0 || o->duration_ms < 1)
                 return fail(err, err_size, "--duration needs seconds (more than 0)");
             have_duration = true;
+            break;
+        case O_MAX_ERRORS:
+            if (str_to_long(optarg, 0, 1000000000000L, &o->max_errors) < 0)
+                return fail(err, err_size, "--max-errors needs a number from 0");
             break;
         case O_ITERATIONS:
             if (str_to_long(optarg, 1, 1000000000L, &o->iterations) < 0)

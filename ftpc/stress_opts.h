@@ -37,6 +37,7 @@ typedef struct stress_opts {
     bool clean;                /* delete the fixtures (and a directory made) at the end */
     stress_verify_mode verify; /* how uploads are checked */
     long timeout_ms;           /* connect and inactivity limit */
+    long max_errors;           /* more errors make the exit status 1; -1: no limit */
     bool show_help;
 } stress_opts;
 

@@ -219,6 +219,8 @@ void stress_report_text(FILE *f, const stress_result *r)
         rl_item(&l, "", "none");
     for (size_t i = 0; i < st->nerrs; i++)
         rl_item(&l, i ? ", " : "", "%s: %" PRIu64, st->errs[i].key, st->errs[i].n);
+    if (r->max_errors >= 0 && stress_stats_errors_total(st) > (uint64_t)r->max_errors)
+        rl_text(&l, " ", "(more than --max-errors %ld)", r->max_errors);
     rl_end(&l);
     for (size_t i = 0; i < st->nerrs; i++)
         if (st->errs[i].sample[0] != '\0') {

@@ -23,6 +23,7 @@ typedef struct stress_result {
     double cpu_user_s, cpu_sys_s;
     long peak_rss_kib;
     int exit_status;
+    long max_errors;  /* --max-errors, -1 when not given */
     const char *mix;  /* "login=1,get=4,put=2,list=1" */
     const char *size; /* "65536" or "1024-4194304" */
     int tls, compress;

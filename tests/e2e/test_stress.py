@@ -270,6 +270,26 @@ class TestStressFtpd(StressCase):
         self.assertIn("3 of 6 never logged in", out + err)
         self.assertGreater(rep["ops"]["list"]["count"], 0)
 
+    def test_max_errors_sets_the_exit_status(self):
+        # a run whose sessions were refused (421: more clients than --max-per-ip) exited 0,
+        # so a CI job could not tell it from a clean one; --max-errors N is its threshold
+        srv = FtpdServer(args=["--max-per-ip", "3", "--log-level", "warn"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        args = (srv.url("me"), "--clients", 6, "--iterations", 2, "--mix", "list",
+                "--no-view", "--timeout", 10)
+        rep, out, err = self.stress(*args, "--max-errors", 0, rc=1)
+        self.assertGreater(rep["errors_by_code"].get("421", 0), 0, out)
+        self.assertEqual(rep["exit_status"], 1)
+        self.assertIn("(more than --max-errors 0)", self.unwrap(out))
+        rep, out, _ = self.stress(*args, "--max-errors", 1000000, rc=0)
+        self.assertGreater(rep["errors_by_code"].get("421", 0), 0, out)
+        self.assertNotIn("--max-errors", out)
+        # an error-free run stays 0 under the strictest threshold
+        rep, _, _ = self.stress(self.server().url("me"), "--clients", 2, "--iterations", 2,
+                                "--mix", "list", "--no-view", "--max-errors", 0, rc=0)
+        self.assertEqual(rep["errors_by_code"], {})
+
     def test_put_verified_by_hash(self):
         srv = self.server()
         rep, _, err = self.stress(srv.url(""), "--clients", 4, "--iterations", 3, "--mix", "put",
