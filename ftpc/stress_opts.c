@@ -113,11 +113,10 @@ void stress_opts_usage(FILE *f)
           "Environment: FTPC_STRESS_TRACE=1 prints every command and reply (PASS masked).\n"
           "\n"
           "Exit status: 0 done (errors are reported, not fatal), 1 more errors than\n"
-          "--max-errors, 8 verification failures,\n"
-          "7 every transfer and listing failed (with --mix login: every login) or the run\n"
-          "was interrupted, 3 cannot connect, 4 login refused, 5 the set-up failed\n"
-          "(directory, fixtures, MODE Z), 6 a report cannot be written, 9 TLS failed,\n"
-          "2 usage error.\n",
+          "--max-errors, 8 verification failures, 7 every transfer and listing failed\n"
+          "(with --mix login: every login) or the run was interrupted, 3 cannot connect,\n"
+          "4 login refused, 5 the set-up failed (directory, fixtures, MODE Z), 6 a report\n"
+          "cannot be written, 9 TLS failed, 2 usage error.\n",
           f);
 }
 
