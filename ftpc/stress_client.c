@@ -126,7 +126,7 @@ void sc_close_ctl(stress_client *c, bool reset)
     sc_greeted(c);
     if ((c->flags & CF_LOGGED_IN) && !sc_is_setup(c))
         c->run->logged_in--;
-    c->flags &= ~CF_LOGGED_IN;
+    c->flags &= ~(CF_LOGGED_IN | CF_SAID_421);
     free(c->in_left);
     c->in_left = NULL;
     c->in_left_len = 0;
@@ -267,7 +267,8 @@ void sc_conn_failed(stress_client *c, int err)
         return;
     }
     if (!run->aborting) {
-        stress_stats_error(sc_stats(c), 0, err);
+        if (!(c->flags & CF_SAID_421)) /* counted as that 421 */
+            stress_stats_error(sc_stats(c), 0, err);
         bool establishing = (c->flags & CF_ESTABLISH) != 0;
         if (establishing) {
             sc_session_attempt_failed(c);

@@ -86,6 +86,7 @@ enum {
     CF_PRELIM = 1 << 22,     /* the transfer command's 1xx came */
     CF_WAS_IN = 1 << 23,     /* logged in at least once */
     CF_LEFT_UP = 1 << 24,    /* stopped while its upload may be on the server */
+    CF_SAID_421 = 1 << 25,   /* an unasked 421 came: the close that follows is counted */
 };
 
 #define ZBUF_SIZE (32u * 1024)

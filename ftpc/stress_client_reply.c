@@ -108,6 +108,14 @@ void sc_on_reply(stress_client *c, int code, char *text)
     stress_run *run = c->run;
     if (run->trace)
         trace_reply(c, code, text);
+    if (code == 421 && c->state == S_IDLE && !sc_is_setup(c)) {
+        /* Unasked, between operations: the server closes the session (idle timeout,
+         * shutdown). Its reply says why, where the close that follows would say only EOF. */
+        if (!run->aborting && !(c->flags & CF_SAID_421))
+            stress_stats_reply_error(sc_stats(c), code, text);
+        c->flags |= CF_SAID_421;
+        return;
+    }
     switch (c->state) {
     case S_GREETING:
         if (code == 120)

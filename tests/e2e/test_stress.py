@@ -290,6 +290,20 @@ class TestStressFtpd(StressCase):
                                 "--mix", "list", "--no-view", "--max-errors", 0, rc=0)
         self.assertEqual(rep["errors_by_code"], {})
 
+    def test_idle_timeout_counts_the_servers_421(self):
+        # ftpd closes a session idle for --idle-timeout with "421 Timeout": between two
+        # operations (--think) that reply came unasked and the report counted only the close
+        # after it, "EOF closed by the server", not why
+        srv = FtpdServer(args=["--idle-timeout", "1", "--log-level", "warn"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        rep, out, err = self.stress(srv.url("idle"), "--clients", 2, "--iterations", 2,
+                                    "--mix", "list", "--think", 1600, "--no-view", timeout=60)
+        self.assertGreater(rep["errors_by_code"].get("421", 0), 0, out + err)
+        self.assertNotIn("EOF", rep["errors_by_code"], out)
+        self.assertIn("Timeout", rep["error_replies"]["421"])
+        self.assertEqual(rep["ops"]["list"], {"count": 4, "errors": 0}, out)
+
     def test_put_verified_by_hash(self):
         srv = self.server()
         rep, _, err = self.stress(srv.url(""), "--clients", 4, "--iterations", 3, "--mix", "put",
