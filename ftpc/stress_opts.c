@@ -212,6 +212,7 @@ int stress_parse_mix(const char *s, unsigned mix[STRESS_OP_COUNT])
     }
     const char *p = s;
     unsigned total = 0;
+    bool named[STRESS_OP_COUNT] = {false};
     while (*p != '\0') {
         const char *eq = strchr(p, '=');
         if (eq == NULL)
@@ -222,8 +223,9 @@ int stress_parse_mix(const char *s, unsigned mix[STRESS_OP_COUNT])
             if (strlen(n) == (size_t)(eq - p) && strncmp(p, n, (size_t)(eq - p)) == 0)
                 which = i;
         }
-        if (which < 0)
+        if (which < 0 || named[which]) /* get=1,get=2: which one was meant? */
             return -1;
+        named[which] = true;
         char *end = NULL;
         errno = 0;
         long w = strtol(eq + 1, &end, 10);
@@ -264,7 +266,8 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         case O_DURATION:
             if (parse_ms(optarg, 1000.0, &o->duration_ms) < 0 || o->duration_ms < 1)
-                return fail(err, err_size, "--duration needs seconds (more than 0)");
+                return fail(err, err_size,
+                            "--duration needs seconds, from 0.001 to 1000000000, not '%s'", optarg);
             have_duration = true;
             break;
         case O_MAX_ERRORS:
@@ -283,7 +286,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             if (stress_parse_mix(optarg, o->mix) < 0)
                 return fail(err, err_size,
                             "--mix: a preset (login, get, put, list, mixed) or weights like "
-                            "get=3,put=1 (0..1000, not all 0), not '%s'",
+                            "get=3,put=1 (0..1000, each once, not all 0), not '%s'",
                             optarg);
             break;
         case O_SIZE: {

@@ -196,6 +196,7 @@ START_TEST(test_parse_mix)
     ck_assert_int_eq(stress_parse_mix("get=x", m), -1);
     ck_assert_int_eq(stress_parse_mix("get=1001", m), -1);
     ck_assert_int_eq(stress_parse_mix("", m), -1);
+    ck_assert_int_eq(stress_parse_mix("get=1,put=1,get=2", m), -1); /* which get? */
 }
 END_TEST
 
