@@ -71,6 +71,8 @@ void sc_vfail(stress_client *c, const char *file, uint64_t offset, int expected,
     stress_run *run = c->run;
     sc_stats(c)->verify_failures++;
     c->flags |= CF_VFAILED;
+    if (c->flags & CF_IN_OP)
+        c->flags |= CF_OP_ERR; /* the operation failed: "put 9 (1 failed)", no latency */
     char w[16];
     sc_who(c, w, sizeof(w));
     if (run->nvfail < STRESS_VFAIL_DETAIL) {

@@ -208,6 +208,9 @@ class TestStressFtpd(StressCase):
                               r"offset 1234: expected 0x[0-9a-f]{2}, got 0x[0-9a-f]{2}")
         self.assertGreaterEqual(rep["verify_failures"], 1)
         self.assertEqual(rep["exit_status"], 8)
+        # every download of the damaged file is a failed operation, not a success
+        self.assertEqual(rep["ops"]["get"], {"count": 6, "errors": 6})
+        self.assertIn("get 6 (6 failed)", out)
         d = rep["verify_failures_detail"][0]
         self.assertEqual(d["file"], "ftpc-stress-1-f0.dat")
         self.assertEqual(d["offset"], 1234)
