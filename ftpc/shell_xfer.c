@@ -283,6 +283,8 @@ static int do_get(shell *sh, int argc, char **argv, bool resume, bool many)
     begin_argv(sh, &a, "get", &x);
     if (resume)
         xpush(&a, "-c");
+    if (!many) /* one named file: patterns are mget's */
+        xpush(&a, "--no-glob");
     if (local_given) {
         xpush(&a, "-o");
         rc = push_local(sh, &a, x.ops[1]);
@@ -327,6 +329,8 @@ static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
     begin_argv(sh, &a, "put", &x);
     if (resume)
         xpush(&a, "-c");
+    if (!many) /* one named file: patterns are mput's */
+        xpush(&a, "--no-glob");
     xpush(&a, "--");
     bool remote_given = !many && x.nops == 2;
     int nlocal = remote_given ? 1 : x.nops;

@@ -151,6 +151,36 @@ class TestShellScript(ShellCase):
             self.assertEqual(self.srv.read('dir with space/remote "q".bin'), fh.read())
         self.assertIn('remote "q".bin', out.splitlines())
 
+    def test_get_and_put_take_a_name_with_pattern_characters_literally(self):
+        # get and put move one named file: '[1]' in a name is no character class, and a '*'
+        # names that file, not every file it would match (mget and mput take patterns)
+        one = self.srv.make_file("a[1].txt", 1000, seed=21)
+        star = self.srv.make_file("s*.txt", 1100, seed=22)
+        self.srv.make_file("sx.txt", 1200, seed=23)
+        os.mkdir(self.local("dl"))
+        self.write_local("up[2].bin", data_bytes(900, seed=24))
+        self.write_local("u1.bin", data_bytes(800, seed=25))
+        script = "\n".join([
+            "get 'a[1].txt'",
+            "lcd dl",
+            "get 's*.txt'",
+            "lcd ..",
+            "reget 'a[1].txt' again.txt",
+            "put 'up[2].bin'",
+            "put 'u?.bin' 'u?.bin'",
+        ]) + "\n"
+        out, err = self.shell(script, rc=6)
+        self.assertEqual(self.read_local("a[1].txt"), one)
+        self.assertEqual(self.read_local("again.txt"), one)
+        self.assertEqual(sorted(os.listdir(self.local("dl"))), ["s*.txt"])
+        self.assertEqual(self.read_local("dl/s*.txt"), star)
+        self.assertEqual(self.srv.read("up[2].bin"), self.read_local("up[2].bin"))
+        # no local file is named u?.bin: the upload fails, u1.bin is not sent in its stead
+        self.assertFalse(self.srv.exists("u?.bin"))
+        self.assertFalse(self.srv.exists("u1.bin"))
+        self.assertRegex(err, r"ftpc: line 7: put 'u\?\.bin' 'u\?\.bin': failed \(exit status 6\)")
+        self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc: line")]), 1, err)
+
     def test_reget_reput_resume(self):
         big = self.srv.make_file("big.bin", 2 * MiB + 123, seed=6)
         self.write_local("big.bin", big[:700000])
