@@ -168,28 +168,33 @@ static void prompt_hide(shell *sh)
 
 /* ---- input ---- */
 
+/* Queues the line s[0..n), or with s NULL a line too long to run. */
 static void queue_line(shell *sh, const char *s, size_t n)
 {
     char **q = realloc(sh->queue, (sh->nqueue + 1) * sizeof(*q));
     if (q == NULL)
         return;
     sh->queue = q;
-    char *line = malloc(n + 1);
-    if (line == NULL)
-        return;
-    memcpy(line, s, n);
-    line[n] = '\0';
+    char *line = NULL;
+    if (s != NULL) {
+        line = malloc(n + 1);
+        if (line == NULL)
+            return;
+        memcpy(line, s, n);
+        line[n] = '\0';
+    }
     sh->queue[sh->nqueue++] = line;
 }
 
-static char *unqueue_line(shell *sh)
+/* Takes the next queued line into *line (NULL: too long). Returns false when none. */
+static bool unqueue_line(shell *sh, char **line)
 {
     if (sh->nqueue == 0)
-        return NULL;
-    char *line = sh->queue[0];
+        return false;
+    *line = sh->queue[0];
     memmove(sh->queue, sh->queue + 1, (sh->nqueue - 1) * sizeof(*sh->queue));
     sh->nqueue--;
-    return line;
+    return true;
 }
 
 static void stdin_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -205,8 +210,11 @@ static void read_plain(shell *sh)
 {
     size_t room = sizeof(sh->inbuf) - sh->inlen;
     if (room == 0) {
-        /* A line longer than the buffer: run what we have as one line. */
-        queue_line(sh, sh->inbuf, sh->inlen);
+        /* A line longer than the buffer is refused whole: running its start, then its end
+         * as a line of its own, would run commands nobody wrote. */
+        if (!sh->skipping)
+            queue_line(sh, NULL, 0);
+        sh->skipping = true;
         sh->inlen = 0;
         room = sizeof(sh->inbuf);
     }
@@ -214,16 +222,20 @@ static void read_plain(shell *sh)
     if (n < 0 && (errno == EINTR || errno == EAGAIN))
         return;
     if (n <= 0) {
-        if (sh->inlen > 0)
+        if (sh->inlen > 0 && !sh->skipping)
             queue_line(sh, sh->inbuf, sh->inlen);
         sh->inlen = 0;
+        sh->skipping = false;
         sh->eof = true;
         return;
     }
     sh->inlen += (size_t)n;
     size_t start = 0;
     for (size_t i = 0; i < sh->inlen; i++) {
-        if (sh->inbuf[i] == '\n') {
+        if (sh->inbuf[i] == '\n' && sh->skipping) {
+            sh->skipping = false; /* the end of the line too long */
+            start = i + 1;
+        } else if (sh->inbuf[i] == '\n') {
             size_t len = i - start;
             if (len > 0 && sh->inbuf[start + len - 1] == '\r')
                 len--;
@@ -384,10 +396,16 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
         }
         sh_jobs_poll(sh);
         sh_conn_reap(sh);
-        char *line = unqueue_line(sh);
-        if (line != NULL) {
-            sh_exec_line(sh, line);
-            free(line);
+        char *line;
+        if (unqueue_line(sh, &line)) {
+            if (line != NULL) {
+                sh_exec_line(sh, line);
+                free(line);
+            } else {
+                sh->lineno++;
+                sh_fail(sh, FTPC_EXIT_USAGE, "longer than %zu bytes, not run",
+                        sizeof(sh->inbuf) - 1);
+            }
             continue;
         }
         if (sh->eof) {

@@ -82,7 +82,8 @@ typedef struct shell {
     char prompt[320];
     char inbuf[65536]; /* not a terminal: bytes read, not yet a whole line */
     size_t inlen;
-    char **queue; /* whole lines waiting to run */
+    bool skipping; /* the rest of a line longer than inbuf: dropped up to its end */
+    char **queue;  /* whole lines waiting to run; NULL for one too long to run */
     size_t nqueue;
     bool stdin_ready, stdin_watched, stdin_plain, eof;
     long lineno;

@@ -259,6 +259,20 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"line 1: pwd: not connected")
         self.assertEqual(out.strip().splitlines()[-1], "/")
 
+    def test_a_line_too_long_is_refused_whole(self):
+        # a script line longer than the shell reads at once is one line: refused as a whole,
+        # its end never run as a command of its own, and the lines after it keep their numbers
+        script = ("ls" + " " * 70000 + "mkdir tail-ran\n" +
+                  "mkdir ok\n" + "cd nosuch\n" + "#" + "x" * 140000 + "\n" + "mkdir ok2")
+        out, err = self.shell(script, rc=2)
+        self.assertFalse(self.srv.exists("tail-ran"), err[-2000:])
+        self.assertTrue(self.srv.exists("ok"))
+        self.assertTrue(self.srv.exists("ok2"), "the last line has no newline")
+        self.assertRegex(err, r"(?m)^ftpc: line 1: longer than 65535 bytes, not run$")
+        self.assertRegex(err, r"(?m)^ftpc: line 3: cd nosuch: .*550")
+        self.assertRegex(err, r"(?m)^ftpc: line 4: longer than 65535 bytes, not run$")
+        self.assertEqual(len(err.splitlines()), 3, err[-3000:])
+
     def test_remote_urls_in_messages_have_one_slash(self):
         data = self.srv.make_file("big/b.bin", 1000, seed=14)
         out, err = self.shell("cd big\nget missing.bin\nget /big/gone.bin\nget b.bin\n", rc=5)
