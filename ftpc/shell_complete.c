@@ -177,8 +177,10 @@ typedef struct words {
     char w[MAX_WORDS][256];
     int n;
     bool in_word; /* the last word is being typed (no blank after it) */
+    char quote;   /* the quote the last word is open in, or 0 */
 } words;
 
+/* Splits as sh_split does (quotes, backslashes), remembering an open quote. */
 static void scan(const char *s, words *ws)
 {
     memset(ws, 0, sizeof(*ws));
@@ -187,9 +189,13 @@ static void scan(const char *s, words *ws)
     for (; *s != '\0'; s++) {
         char c = *s;
         if (quote != 0) {
-            if (c == quote)
+            if (c == quote) {
                 quote = 0;
-            else if (l + 1 < sizeof(ws->w[0]) && ws->n > 0)
+                continue;
+            }
+            if (quote == '"' && c == '\\' && (s[1] == '"' || s[1] == '\\'))
+                c = *++s;
+            if (l + 1 < sizeof(ws->w[0]) && ws->n > 0)
                 ws->w[ws->n - 1][l++] = c;
             continue;
         }
@@ -213,6 +219,7 @@ static void scan(const char *s, words *ws)
         if (l + 1 < sizeof(ws->w[0]))
             ws->w[ws->n - 1][l++] = c;
     }
+    ws->quote = ws->in_word ? quote : 0;
 }
 
 static kind arg_kind(const words *ws, int index)
@@ -251,13 +258,21 @@ static kind arg_kind(const words *ws, int index)
     return K_NONE;
 }
 
-/* Inserts s with blanks, quotes and backslashes escaped. */
-static void insert_escaped(EditLine *el, const char *s, size_t n)
+/* Inserts s as the word being typed reads it: outside quotes with blanks, quotes and
+ * backslashes escaped; in double quotes with '"' and '\\' escaped; in single quotes, where
+ * nothing escapes, a quote as '\'' (close, a quoted quote, open again). */
+static void insert_escaped(EditLine *el, const char *s, size_t n, char quote)
 {
-    char out[2 * LINE_MAX_COMPLETE + 1];
+    char out[4 * LINE_MAX_COMPLETE + 1];
     size_t o = 0;
-    for (size_t i = 0; i < n && o + 3 < sizeof(out); i++) {
-        if (strchr(" \t\\\"'", s[i]) != NULL)
+    for (size_t i = 0; i < n && o + 5 < sizeof(out); i++) {
+        if (quote == '\'' && s[i] == '\'') {
+            memcpy(out + o, "'\\''", 4);
+            o += 4;
+            continue;
+        }
+        if (quote == '"' ? strchr("\"\\", s[i]) != NULL
+                         : quote == 0 && strchr(" \t\\\"'", s[i]) != NULL)
             out[o++] = '\\';
         out[o++] = s[i];
     }
@@ -338,11 +353,15 @@ static unsigned char complete_cb(EditLine *el, int ch)
     if (c.n == 1) {
         const char *m = c.v[0];
         size_t ml = strlen(m);
-        insert_escaped(el, m + bl, ml - bl);
-        if (ml == 0 || m[ml - 1] != '/')
-            el_insertstr(el, " ");
+        insert_escaped(el, m + bl, ml - bl, ws.quote);
+        if (ml == 0 || m[ml - 1] != '/') {
+            /* a whole name: its quote closes with it (a directory's stays open for what
+             * follows) */
+            char end[3] = {ws.quote, ' ', '\0'};
+            el_insertstr(el, ws.quote ? end : end + 1);
+        }
     } else if (common > bl) {
-        insert_escaped(el, c.v[0] + bl, common - bl);
+        insert_escaped(el, c.v[0] + bl, common - bl, ws.quote);
     } else {
         list_matches(&c);
         ret = CC_REDISPLAY;

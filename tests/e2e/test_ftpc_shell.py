@@ -590,6 +590,40 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done2, 20), "0", capture2())
         self.no_sanitizer_reports()
 
+    def test_completion_inside_quotes(self):
+        # in an open quote a completed name is inserted as the quote reads it (no backslash
+        # before a blank), and a file closes the quote: the line then names the file
+        sub = self.srv.make_file("sp ace dir/a b.txt", 1000, seed=26)
+        q = self.srv.make_file("it's \"q\".txt", 1001, seed=27)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s5", home)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys('get "sp', "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            '> get "sp ace dir/'), 10), capture())
+        keys("Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            '> get "sp ace dir/a b.txt"'), 10), capture())
+        keys("Enter")
+        self.assertTrue(wait_for(lambda: os.path.exists(self.local("a b.txt")), 10), capture())
+        keys("get 'it", "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            "> get 'it'\\''s \"q\".txt'"), 10), capture())
+        keys("Enter")
+        self.assertTrue(wait_for(lambda: os.path.exists(self.local("it's \"q\".txt")), 10),
+                        capture())
+        keys('get "it', "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            '> get "it\'s \\"q\\".txt"'), 10), capture())
+        keys("C-u", "quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.assertEqual(self.read_local("a b.txt"), sub)
+        self.assertEqual(self.read_local("it's \"q\".txt"), q)
+        self.no_sanitizer_reports()
+
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
         # the indent, a line neither wraps nor loses its rate and ETA
