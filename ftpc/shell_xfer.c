@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "shell_int.h"
 
 /* An absolute local path for p ("~" is the home directory). Returns 0 or -1 (too long). */
@@ -406,26 +407,44 @@ int sh_cmd_mirror(shell *sh, int argc, char **argv)
     char name[PATH_MAX];
     if (!x.reverse) {
         const char *remote = x.nops > 0 ? x.ops[0] : "";
-        char abs[FTPC_URL_PATH_MAX];
-        sh_resolve(sh, remote, abs, sizeof(abs));
-        size_t l = strlen(abs);
-        while (l > 1 && abs[l - 1] == '/')
-            abs[--l] = '\0';
-        /* Into LOCAL, else a directory named as the remote one (here, for the root). */
-        const char *base = last_part(abs);
-        snprintf(name, sizeof(name), "%s",
-                 x.nops > 1 ? x.ops[1] : (base[0] && strcmp(base, "/") ? base : "."));
+        /* Into LOCAL, else a directory named as the remote one (here, for the root): the name
+         * of what '.' and '..' stand for, or the tree of 'mirror ..' lands in the local
+         * parent. */
+        char abs[FTPC_URL_PATH_MAX], norm[FTPC_URL_PATH_MAX];
+        const char *base = NULL;
+        if (sh_resolve(sh, remote, abs, sizeof(abs)) != NULL && abs[0] == '/' &&
+            path_resolve("/", abs, norm, sizeof(norm)) == 0)
+            base = strcmp(norm, "/") == 0 ? "." : path_basename(norm);
+        else if (x.nops > 0 && strcmp(last_part(remote), "..") != 0 &&
+                 strcmp(last_part(remote), ".") != 0 && last_part(remote)[0] != '\0')
+            base = last_part(remote); /* the remote directory is not known */
+        if (x.nops < 2 && base == NULL) {
+            xcmd_free(&x);
+            xfree(&a);
+            return sh_fail(sh, FTPC_EXIT_USAGE, "name the local directory: mirror REMOTE LOCAL");
+        }
+        snprintf(name, sizeof(name), "%s", x.nops > 1 ? x.ops[1] : base);
         rc = push_url(sh, &a, remote, false);
         if (rc == 0)
             rc = push_local(sh, &a, name);
     } else {
+        /* Into REMOTE, else the local tree's name in the remote directory ('..' is the name
+         * of the parent, not the remote parent). */
+        char abs[PATH_MAX];
         snprintf(name, sizeof(name), "%s", x.ops[0]);
         size_t l = strlen(name);
         while (l > 1 && name[l - 1] == '/')
             name[--l] = '\0';
         rc = push_local(sh, &a, name);
-        if (rc == 0)
-            rc = push_url(sh, &a, x.nops > 1 ? x.ops[1] : last_part(name), false);
+        if (rc == 0 && x.nops > 1) {
+            rc = push_url(sh, &a, x.ops[1], false);
+        } else if (rc == 0) {
+            if (sh_abs_local(name, abs, sizeof(abs)) < 0 ||
+                path_resolve("/", abs, name, sizeof(name)) < 0)
+                rc = sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", x.ops[0]);
+            else
+                rc = push_url(sh, &a, path_basename(name), false);
+        }
         sh_cache_clear(sh);
     }
     bool bg = x.background;

@@ -218,6 +218,23 @@ class TestShellScript(ShellCase):
             self.assertEqual(self.srv.read("uploaded/x/two.bin"), f2.read())
         self.assertEqual(self.srv.read("bg-up/x/two.bin"), self.srv.read("uploaded/x/two.bin"))
 
+    def test_mirror_of_dot_dot_goes_into_a_directory_named_like_it(self):
+        # the default target is named like the source directory: for '..' and '.' that is
+        # the name of the directory they stand for, never '..' (the local parent) itself
+        f = self.srv.make_file("tree/sub/f.txt", 1000, seed=28)
+        os.mkdir(self.local("work"))
+        os.makedirs(self.local("mine/x"))
+        two = self.write_local("mine/x/two.bin", data_bytes(2000, seed=29))
+        out, err = self.shell("lcd work\ncd tree/sub\nmirror ..\nmirror .\ncd /\n"
+                              "lcd ../mine/x\nmirror -R ..\n")
+        self.assertEqual(self.read_local("work/tree/sub/f.txt"), f)
+        self.assertEqual(self.read_local("work/sub/f.txt"), f)
+        self.assertFalse(os.path.exists(self.local("sub")), "mirror .. wrote beside work")
+        self.assertFalse(os.path.exists(self.local("work/f.txt")), "mirror . wrote into work")
+        with open(two, "rb") as fh:
+            self.assertEqual(self.srv.read("mine/x/two.bin"), fh.read())
+        self.assertFalse(self.srv.exists("x"), "mirror -R .. went into the remote parent")
+
     def test_type_and_mode_commands(self):
         text = b"line one\nline two\n" * 100
         self.srv.write("text.txt", text)
