@@ -199,7 +199,7 @@ static void fill_credentials(ftpc_cli *cli, ftpc_url *u)
     /* Asked already for this host and user? */
     for (ftpc_endpoint *ep = cli->endpoints; ep != NULL; ep = ep->next) {
         if (ep->port == u->port && strcmp(ep->host, u->host) == 0 &&
-            strcmp(ep->user, u->user) == 0) {
+            strcmp(ep->user, u->user) == 0 && !ep->login_refused) {
             snprintf(u->pass, sizeof(u->pass), "%s", ep->pass);
             u->has_pass = true;
             return;

@@ -31,6 +31,9 @@ typedef struct ftpc_endpoint {
      * sent again: a server without it refuses every file alike) */
     int site_chmod;
     bool no_password; /* a user with no password from the URL, netrc or a prompt */
+    /* The server refused this password (the shell's login): it is not offered again for a
+     * URL without one, whose user is asked instead. */
+    bool login_refused;
     /* Connections the server let in at once before it turned one more away (jobs.c); 0
      * while it has turned none away. Kept for the whole run (mirror runs one batch a level),
      * and raised by one now and then to see whether the server has room again. */

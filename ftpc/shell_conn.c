@@ -160,13 +160,18 @@ static int connect_login(shell *sh)
     if (sh->conn == NULL)
         return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
     while (!ftpc_conn_is_ready(sh->conn)) {
-        if (sh->conn_failed)
+        if (sh->conn_failed) {
+            /* A mistyped password is not the one to try again (user NAME asks anew). */
+            if (sh->conn_err.status == FTPC_EXIT_LOGIN)
+                sh->ep->login_refused = true;
             return conn_lost(sh);
+        }
         if (ftpc_sh_intr)
             return interrupted(sh);
         if (ev_run_once(sh->loop, -1) < 0)
             return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
     }
+    sh->ep->login_refused = false;
     if (sh->cwd[0] == '\0')
         return 0;
     char line[FTPC_URL_PATH_MAX + 8];

@@ -479,17 +479,17 @@ class TestShellNoHash(unittest.TestCase):
 class TestShellTerminal(ShellCase):
     """The shell on a terminal (tmux): completion, history, background jobs."""
 
-    def start(self, name, home, columns=150):
-        """ftpc on the server's URL in tmux session name (a private tmux server), in a window
-        of the given width; returns (capture, rc file); capture.keys(...) types."""
+    def start(self, name, home, columns=150, url=None):
+        """ftpc on url (default: the server's) in tmux session name (a private tmux server),
+        in a window of the given width; returns (capture, rc file); capture.keys(...) types."""
         if subprocess.run(["which", "tmux"], capture_output=True).returncode != 0:
             self.skipTest("tmux not installed")
         done = self.local(name + ".rc")
         asan = os.environ.get("ASAN_OPTIONS", "")
         asan = (asan + ":" if asan else "") + "log_path=" + self.local(name + ".asan")
         cmd = ("env -u XDG_STATE_HOME NETRC=%s HOME=%s ASAN_OPTIONS=%s %s %s; echo $? > %s; "
-               "sleep 60" % (self.local("no-netrc"), home, asan, FTPC_BIN, self.srv.url(),
-                             done))
+               "sleep 60" % (self.local("no-netrc"), home, asan, FTPC_BIN,
+                             url or self.srv.url(), done))
         sock = "ftpc-shell-%d-%d" % (os.getpid(), id(self) % 100000)
         subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", name,
                         "-x", str(columns), "-y", "40", "-c", self.tmp, cmd], check=True,
@@ -639,6 +639,27 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.assertEqual(self.read_local("a b.txt"), sub)
         self.assertEqual(self.read_local("it's \"q\".txt"), q)
+        self.no_sanitizer_reports()
+
+    def test_user_asks_again_after_a_mistyped_password(self):
+        # the password a login was refused with is not used again: user NAME asks for one
+        home = self.local("home")
+        os.mkdir(home)
+        url = "ftp://%s@127.0.0.1:%d/" % (self.srv.user, self.srv.port)
+        capture, done = self.start("s6", home, url=url)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: "Password for" in capture(), 20), capture())
+        keys("wrong", "Enter")
+        self.assertTrue(wait_for(lambda: "Not logged in" in capture(), 20), capture())
+        keys("user " + self.srv.user, "Enter")
+        self.assertTrue(wait_for(lambda: capture().count("Password for") == 2 or
+                                 capture().count("530") > 1, 20), capture())
+        self.assertEqual(capture().count("Password for"), 2, capture())
+        keys(self.srv.password, "Enter")
+        self.assertTrue(wait_for(lambda: "Logged in as %s." % self.srv.user in capture(), 20),
+                        capture())
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "4", capture())
         self.no_sanitizer_reports()
 
     def test_jobs_fit_a_narrow_terminal(self):
