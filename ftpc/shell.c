@@ -105,9 +105,22 @@ void sh_notify(shell *sh, const char *line)
         const LineInfo *li = el_line(sh->el);
         int cols = 0;
         el_get(sh->el, EL_GETTC, "co", &cols, (void *)0);
-        size_t pos = strlen(sh->prompt) + (size_t)(li->cursor - li->buffer);
+        /* The cursor's row, counted in cells (a byte count takes a UTF-8 directory or name
+         * for wider than it is, and clears lines above the prompt): libedit forces the wrap
+         * at the margin, so text that ends there has the cursor on the next row. */
+        int row = 0;
+        char text[sizeof(sh->prompt) + 4096];
+        size_t pl = strlen(sh->prompt), bl = (size_t)(li->cursor - li->buffer);
+        if (cols > 0 && pl + bl < sizeof(text)) {
+            memcpy(text, sh->prompt, pl);
+            memcpy(text + pl, li->buffer, bl);
+            bool at_margin = false;
+            size_t rows = progress_text_rows(text, pl + bl, (size_t)cols, &at_margin);
+            row = rows > 0 ? (int)rows - 1 + (at_margin ? 1 : 0) : 0;
+        } else if (cols > 0) {
+            row = (int)((pl + bl) / (size_t)cols);
+        }
         char clear[32];
-        int row = cols > 0 ? (int)(pos / (size_t)cols) : 0;
         int n = row > 0 ? snprintf(clear, sizeof(clear), "\r\x1b[%dA\x1b[J", row)
                         : snprintf(clear, sizeof(clear), "\r\x1b[J");
         sh_write_all(STDOUT_FILENO, clear, (size_t)n);
@@ -140,6 +153,8 @@ static void build_prompt(shell *sh)
     const char *dir = sh->cwd[0] ? sh->cwd : "?";
     size_t dl = strlen(dir);
     const char *cut = dl > 60 ? dir + dl - 57 : dir;
+    while (cut != dir && ((unsigned char)*cut & 0xC0) == 0x80)
+        cut++; /* not inside a UTF-8 character */
     snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%.60s> ", sh->site.host,
              cut != dir ? "..." : "", cut);
     /* Control characters in a directory name (C1 too: U+009B is CSI to xterm) would be sent

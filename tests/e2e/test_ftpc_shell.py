@@ -479,7 +479,7 @@ class TestShellNoHash(unittest.TestCase):
 class TestShellTerminal(ShellCase):
     """The shell on a terminal (tmux): completion, history, background jobs."""
 
-    def start(self, name, home, columns=150, url=None):
+    def start(self, name, home, columns=150, url=None, lang=None):
         """ftpc on url (default: the server's) in tmux session name (a private tmux server),
         in a window of the given width; returns (capture, rc file); capture.keys(...) types."""
         if subprocess.run(["which", "tmux"], capture_output=True).returncode != 0:
@@ -487,8 +487,9 @@ class TestShellTerminal(ShellCase):
         done = self.local(name + ".rc")
         asan = os.environ.get("ASAN_OPTIONS", "")
         asan = (asan + ":" if asan else "") + "log_path=" + self.local(name + ".asan")
-        cmd = ("env -u XDG_STATE_HOME NETRC=%s HOME=%s ASAN_OPTIONS=%s %s %s; echo $? > %s; "
-               "sleep 60" % (self.local("no-netrc"), home, asan, FTPC_BIN,
+        cmd = ("env -u XDG_STATE_HOME %sNETRC=%s HOME=%s ASAN_OPTIONS=%s %s %s; echo $? > %s; "
+               "sleep 60" % ("LC_ALL=%s " % lang if lang else "", self.local("no-netrc"), home,
+                             asan, FTPC_BIN,
                              url or self.srv.url(), done))
         sock = "ftpc-shell-%d-%d" % (os.getpid(), id(self) % 100000)
         subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", name,
@@ -660,6 +661,27 @@ class TestShellTerminal(ShellCase):
                         capture())
         keys("quit", "Enter")
         self.assertEqual(self.wait_file(done, 20), "4", capture())
+        self.no_sanitizer_reports()
+
+    def test_job_lines_keep_the_output_above_a_prompt_in_utf8(self):
+        # a job's line is printed above the prompt by clearing the rows the prompt and the
+        # typed text take: counted in cells, not bytes, or the line above goes too; and the
+        # prompt cuts a long directory between characters, not inside one
+        name = "\u00fc" * 35  # 70 bytes, 35 cells
+        self.srv.mkdir(name)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s7", home, columns=70, url=self.srv.url(name + "/"),
+                                   lang="C.UTF-8")
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("\u00fc>"), 20),
+                        capture())
+        self.assertNotIn("?", self.prompt_line(capture))
+        keys("get -b missing.bin", "Enter")
+        self.assertTrue(wait_for(lambda: "[1] Exit 5" in capture(), 20), capture())
+        self.assertIn("\n[1] get -b missing.bin\n", capture())
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "5", capture())
         self.no_sanitizer_reports()
 
     def test_jobs_fit_a_narrow_terminal(self):
