@@ -1105,7 +1105,13 @@ int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
         c->type_sent = 'A';
     else if (strncasecmp(line, "TYPE ", 5) == 0 && (line[5] == 'I' || line[5] == 'i'))
         c->type_sent = 'I';
-    send_line(c, NULL, "%s", line);
+    /* A raw PASS or ACCT (the shell's quote) carries a secret: traced as the login's is. */
+    const char *shown = NULL;
+    if (strncasecmp(line, "PASS ", 5) == 0)
+        shown = "PASS ****";
+    else if (strncasecmp(line, "ACCT ", 5) == 0)
+        shown = "ACCT ****";
+    send_line(c, shown, "%s", line);
     return 0;
 }
 

@@ -78,7 +78,10 @@ int sh_fail(shell *sh, int status, const char *fmt, ...)
     fflush(stdout);
     /* In a script the whole command and its line number say which one failed. */
     char where[600] = "";
-    bool secret = sh->cmd_name != NULL && strcmp(sh->cmd_name, "user") == 0; /* its PASS */
+    /* user's PASS, or quote PASS/ACCT (a URL's password is redacted below) */
+    bool secret = sh->cmd_name != NULL &&
+                  (strcmp(sh->cmd_name, "user") == 0 ||
+                   (strcmp(sh->cmd_name, "quote") == 0 && sh_line_has_password(sh->cmd_line)));
     if (!sh->tty && sh->lineno > 0 && sh->cmd_name != NULL && !secret)
         snprintf(where, sizeof(where), "line %ld: %.200s: ", sh->lineno, sh->cmd_line);
     else if (!sh->tty && sh->lineno > 0 && sh->cmd_name != NULL)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,13 +49,15 @@ void sh_hist_init(shell *sh)
     history(sh->hist, &ev, H_LOAD, sh->hist_file);
 }
 
-/* Whether the line gives a password: "user NAME PASSWORD", or user:password@ in a URL. */
-static bool has_password(const char *line)
+bool sh_line_has_password(const char *line)
 {
     char **w = NULL;
     int n = sh_split(line, &w);
     bool secret = false;
     if (n >= 3 && strcmp(w[0], "user") == 0)
+        secret = true;
+    if (n >= 3 && strcmp(w[0], "quote") == 0 &&
+        (strcasecmp(w[1], "PASS") == 0 || strcasecmp(w[1], "ACCT") == 0))
         secret = true;
     for (int i = 0; i < n && !secret; i++) {
         const char *s = strstr(w[i], "://");
@@ -67,7 +70,8 @@ static bool has_password(const char *line)
             secret = true;
     }
     if (n < 0)
-        secret = strstr(line, "user") != NULL || strchr(line, '@') != NULL;
+        secret = strstr(line, "user") != NULL || strchr(line, '@') != NULL ||
+                 strcasestr(line, "PASS") != NULL || strcasestr(line, "ACCT") != NULL;
     sh_words_free(w, n > 0 ? n : 0);
     return secret;
 }
@@ -79,7 +83,7 @@ void sh_hist_add(shell *sh, const char *line)
     const char *p = line;
     while (*p == ' ' || *p == '\t')
         p++;
-    if (*p == '\0' || has_password(p))
+    if (*p == '\0' || sh_line_has_password(p))
         return;
     HistEvent ev;
     history(sh->hist, &ev, H_ENTER, line);

@@ -199,6 +199,9 @@ void sh_cache_clear(shell *sh);
 void sh_hist_init(shell *sh);
 /* Adds a line (not one holding a password) and saves the file. */
 void sh_hist_add(shell *sh, const char *line);
+/* Whether the line gives a password: "user NAME PASSWORD", "quote PASS|ACCT ...", or
+ * user:password@ in a URL. */
+bool sh_line_has_password(const char *line);
 void sh_hist_free(shell *sh);
 
 #endif

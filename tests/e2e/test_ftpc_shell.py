@@ -454,6 +454,40 @@ class NoHashFtp(ScriptedFtp):
         return True
 
 
+class PassFtp(NoHashFtp):
+    """Logs in with the password p; refuses any other PASS (a quote PASS), knows no ACCT."""
+
+    def command(self, s, verb, arg):
+        if verb == "PASS":
+            s.send("230 in" if arg == "p" else "530 wrong")
+            return True
+        return super().command(s, verb, arg)
+
+
+class TestShellQuotePassword(unittest.TestCase):
+    def test_quote_pass_is_never_shown(self):
+        # quote PASS/ACCT send a secret: the protocol trace and a failed line's message show
+        # no more of it than of the login's own PASS
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = PassFtp(sessions=2)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "-v", "ftp://u:p@127.0.0.1:%d/" % fake.port],
+                           input=b"quote PASS sekrit-1\nquote pass sekrit-2\nquote ACCT sekrit-3\n",
+                           cwd=tmp, capture_output=True, timeout=60,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        out, err = r.stdout.decode(), r.stderr.decode()
+        self.assertEqual(r.returncode, 4, err)
+        self.assertNotIn("sekrit", out + err)
+        self.assertIn("> PASS ****", err)
+        self.assertIn("> ACCT ****", err)
+        self.assertRegex(err, r"(?m)^ftpc: line 1: quote: the server replied 530$")
+        self.assertRegex(err, r"(?m)^ftpc: line 3: quote: the server replied 502$")
+
+
 class TestShellNoHash(unittest.TestCase):
     def test_no_hash_is_said_once_a_session(self):
         # each shell transfer is a job of its own; the man page promises the line once
@@ -683,6 +717,25 @@ class TestShellTerminal(ShellCase):
         keys("quit", "Enter")
         self.assertEqual(self.wait_file(done, 20), "5", capture())
         self.no_sanitizer_reports()
+
+    def test_history_keeps_no_quote_pass(self):
+        # a line that sends a password is not kept, whether user, a URL, or quote PASS
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s8", home)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("quote PASS sekrit-1", "Enter")
+        keys("quote acct sekrit-2", "Enter")
+        keys("pwd", "Enter")
+        keys("quit", "Enter")
+        # ftpd knows no ACCT: 502, exit status 5
+        self.assertEqual(self.wait_file(done, 20), "5", capture())
+        with open(os.path.join(home, ".ftpc_history"), errors="replace") as fh:
+            hist = fh.read()
+        self.assertIn("pwd", hist)
+        self.assertNotIn("sekrit", hist)
 
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
