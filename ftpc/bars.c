@@ -54,6 +54,8 @@ struct ftpc_bars {
     bool color, unicode;
     int width, rows;
     bool fixed_width;
+    /* SIGWINCH as it was before: given back at the end (the shell follows resizes too) */
+    struct sigaction old_winch;
     ftpc_bar *head, *tail;
     int nlive;
     int nfiles, nfinished;
@@ -689,7 +691,7 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
         sa.sa_handler = winch_handler;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESTART;
-        sigaction(SIGWINCH, &sa, NULL);
+        sigaction(SIGWINCH, &sa, &b->old_winch);
     }
     ev_timer_init(&b->timer, tick_cb, b);
     progress_rate_init(&b->total_rate, ev_now(loop), 0);
@@ -731,7 +733,7 @@ void ftpc_bars_free(ftpc_bars *b)
         write_all(b->fd, b->pending.p, b->pending.len);
     ev_timer_stop(b->loop, &b->timer);
     if (b->live && !b->fixed_width)
-        signal(SIGWINCH, SIG_DFL);
+        sigaction(SIGWINCH, &b->old_winch, NULL);
     free(b->pending.p);
     free(b->frame.p);
     free(b->last.p);

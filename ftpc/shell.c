@@ -24,6 +24,14 @@
 
 volatile sig_atomic_t ftpc_sh_intr;
 volatile sig_atomic_t ftpc_sh_term;
+/* The terminal was resized: libedit (whose own signal handling is off) is told. */
+static volatile sig_atomic_t sh_winch;
+
+static void on_winch(int sig)
+{
+    (void)sig;
+    sh_winch = 1;
+}
 
 static void on_intr(int sig)
 {
@@ -107,6 +115,7 @@ void sh_notify(shell *sh, const char *line)
          * (EL_REFRESH assumes the cursor is there). */
         const LineInfo *li = el_line(sh->el);
         int cols = 0;
+        el_resize(sh->el); /* the width now, not when the line was started */
         el_get(sh->el, EL_GETTC, "co", &cols, (void *)0);
         /* The cursor's row, counted in cells (a byte count takes a UTF-8 directory or name
          * for wider than it is, and clears lines above the prompt): libedit forces the wrap
@@ -317,7 +326,7 @@ static void notify_cb(ev_loop *loop, int fd, int mask, void *ud)
 }
 
 static void install_signals(bool tty, struct sigaction *old_int, struct sigaction *old_term,
-                            struct sigaction *old_hup)
+                            struct sigaction *old_hup, struct sigaction *old_winch)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -329,6 +338,8 @@ static void install_signals(bool tty, struct sigaction *old_int, struct sigactio
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, old_term);
     sigaction(SIGHUP, &sa, old_hup);
+    sa.sa_handler = on_winch;
+    sigaction(SIGWINCH, &sa, old_winch);
 }
 
 static int init_editline(shell *sh)
@@ -392,8 +403,8 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     sh->tty = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1;
     if (sh->tty && init_editline(sh) < 0)
         sh->tty = false;
-    struct sigaction old_int, old_term, old_hup;
-    install_signals(sh->tty, &old_int, &old_term, &old_hup);
+    struct sigaction old_int, old_term, old_hup, old_winch;
+    install_signals(sh->tty, &old_int, &old_term, &old_hup, &old_winch);
 
     if (cli->shell_url != NULL) {
         /* Not through the line parser: the URL is no typed line (and may hold a password). */
@@ -403,6 +414,11 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     }
 
     while (!sh->quit && !ftpc_sh_term) {
+        if (sh_winch) {
+            sh_winch = 0;
+            if (sh->el != NULL)
+                el_resize(sh->el); /* the line being edited wraps at the new width */
+        }
         if (ftpc_sh_intr) {
             ftpc_sh_intr = 0;
             if (sh->prompt_on) {
@@ -481,6 +497,7 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
+    sigaction(SIGWINCH, &old_winch, NULL);
     int status = sh->status;
     if (ftpc_sh_term && status == FTPC_OK)
         status = FTPC_EXIT_XFER;

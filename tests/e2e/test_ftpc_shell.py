@@ -540,7 +540,11 @@ class TestShellTerminal(ShellCase):
         def keys(*k):
             subprocess.run(["tmux", "-L", sock, "send-keys", "-t", name] + list(k), check=True,
                            timeout=20)
+        def resize(columns):
+            subprocess.run(["tmux", "-L", sock, "resize-window", "-t", name, "-x", str(columns)],
+                           check=True, timeout=20)
         capture.keys = keys
+        capture.resize = resize
         return capture, done
 
     def test_prompt_shows_a_c1_control_in_the_directory_as_a_mark(self):
@@ -736,6 +740,46 @@ class TestShellTerminal(ShellCase):
             hist = fh.read()
         self.assertIn("pwd", hist)
         self.assertNotIn("sekrit", hist)
+
+    def test_job_lines_after_the_terminal_is_resized(self):
+        # a window made narrower while a line is typed: the line wraps now, and a job's line
+        # above the prompt clears all its rows (the width is asked anew), leaving no copy;
+        # also after a transfer in the foreground, whose progress bars follow resizes too
+        self.srv.make_file("resized.bin", 3 * MiB, seed=30)
+        self.srv.make_file("first.bin", 1000, seed=31)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s9", home, columns=150)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("get first.bin", "Enter")
+        self.assertTrue(wait_for(lambda: os.path.exists(self.local("first.bin")), 10),
+                        capture())
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("get -b --limit-rate 1M resized.bin", "Enter")
+        self.assertTrue(wait_for(lambda: "[1] get -b" in capture(), 10), capture())
+        keys("ls " + "a" * 100)
+        self.assertTrue(wait_for(lambda: "a" * 100 in capture(), 10), capture())
+        capture.resize(60)
+        self.assertTrue(wait_for(lambda: "[1] Done" in capture(), 30), capture())
+        time.sleep(0.5)
+        self.assertEqual(capture().count("> ls aaa"), 1, capture())
+        # editing goes on at the new width: the start of the line is a row up
+        keys("bbb", "C-a", "X")
+        self.assertTrue(wait_for(lambda: "> Xls aaa" in capture(), 10), capture())
+        # the same with no job line in between
+        keys("C-u", "ls " + "c" * 70)
+        self.assertTrue(wait_for(lambda: "c" * 30 + "\n" + "c" * 30 in capture(), 10),
+                        capture())
+        capture.resize(40)
+        time.sleep(0.5)
+        keys("d", "C-a", "Y")
+        self.assertTrue(wait_for(lambda: "> Yls ccc" in capture(), 10), capture())
+        keys("C-u", "quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
 
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
