@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progress.h"
 #include "shell_int.h"
 
 #define LINE_MAX_COMPLETE 4096
@@ -281,18 +282,28 @@ static void insert_escaped(EditLine *el, const char *s, size_t n, char quote)
         el_insertstr(el, out);
 }
 
-static void list_matches(const cands *c)
+/* Lists the candidates in columns. Remote names come from the server: a control character
+ * in one (an escape sequence) would go to the terminal as it is, so each is shown as
+ * progress_sanitize shows it, and aligned by the cells it takes. */
+static void list_matches(cands *c)
 {
     size_t width = 0;
-    for (size_t i = 0; i < c->n; i++)
-        if (strlen(c->v[i]) > width)
-            width = strlen(c->v[i]);
+    for (size_t i = 0; i < c->n; i++) {
+        progress_sanitize(c->v[i], strlen(c->v[i]) + 1, c->v[i]);
+        size_t w = progress_cells(c->v[i]);
+        if (w > width)
+            width = w;
+    }
     width += 2;
     size_t cols = width < 80 ? 80 / width : 1;
     fputs("\n", stdout);
     for (size_t i = 0; i < c->n; i++) {
         bool last = (i + 1) % cols == 0 || i + 1 == c->n;
-        printf("%-*s%s", last ? 0 : (int)width, c->v[i], last ? "\n" : "");
+        fputs(c->v[i], stdout);
+        for (size_t pad = last ? 0 : width - progress_cells(c->v[i]); pad > 0; pad--)
+            fputc(' ', stdout);
+        if (last)
+            fputc('\n', stdout);
     }
     fflush(stdout);
 }

@@ -781,6 +781,31 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
+    def test_completion_lists_names_with_controls_as_marks(self):
+        # a listed name is shown as the prompt shows a directory: an escape sequence in a
+        # local name, or a C1 control in a remote one (U+009B is CSI to xterm), never reaches
+        # the terminal as it is
+        home = self.local("home")
+        os.mkdir(home)
+        self.write_local("home/one\x1b]0;pwned\x07.txt", b"1")
+        self.write_local("home/two\x1b]0;pwned\x07.txt", b"2")
+        self.srv.make_file("r1\u009b31mZ.txt", 10, seed=32)
+        self.srv.make_file("r2\u009b31mZ.txt", 10, seed=33)
+        capture, done = self.start("s10", home, lang="C.UTF-8")
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("lcd " + home, "Enter")
+        keys("put ", "Tab")
+        self.assertTrue(wait_for(lambda: "two?]0;pwned?.txt" in capture(), 10), capture())
+        self.assertIn("one?]0;pwned?.txt  two?]0;pwned?.txt", capture())
+        keys("C-u", "get r", "Tab")
+        self.assertTrue(wait_for(lambda: "r1?31mZ.txt  r2?31mZ.txt" in capture(), 10),
+                        capture())
+        keys("C-u", "quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
+
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
         # the indent, a line neither wraps nor loses its rate and ETA
