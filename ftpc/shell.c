@@ -33,6 +33,16 @@ static void on_winch(int sig)
     sh_winch = 1;
 }
 
+/* Continued after a stop (Ctrl-Z, then fg): the job-control shell gave the terminal back in
+ * its normal mode; at the prompt the line editor's mode is set again. */
+static volatile sig_atomic_t sh_cont;
+
+static void on_cont(int sig)
+{
+    (void)sig;
+    sh_cont = 1;
+}
+
 static void on_intr(int sig)
 {
     (void)sig;
@@ -326,7 +336,8 @@ static void notify_cb(ev_loop *loop, int fd, int mask, void *ud)
 }
 
 static void install_signals(bool tty, struct sigaction *old_int, struct sigaction *old_term,
-                            struct sigaction *old_hup, struct sigaction *old_winch)
+                            struct sigaction *old_hup, struct sigaction *old_winch,
+                            struct sigaction *old_cont)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -340,6 +351,8 @@ static void install_signals(bool tty, struct sigaction *old_int, struct sigactio
     sigaction(SIGHUP, &sa, old_hup);
     sa.sa_handler = on_winch;
     sigaction(SIGWINCH, &sa, old_winch);
+    sa.sa_handler = on_cont;
+    sigaction(SIGCONT, &sa, old_cont);
 }
 
 static int init_editline(shell *sh)
@@ -403,8 +416,8 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     sh->tty = isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1;
     if (sh->tty && init_editline(sh) < 0)
         sh->tty = false;
-    struct sigaction old_int, old_term, old_hup, old_winch;
-    install_signals(sh->tty, &old_int, &old_term, &old_hup, &old_winch);
+    struct sigaction old_int, old_term, old_hup, old_winch, old_cont;
+    install_signals(sh->tty, &old_int, &old_term, &old_hup, &old_winch, &old_cont);
 
     if (cli->shell_url != NULL) {
         /* Not through the line parser: the URL is no typed line (and may hold a password). */
@@ -418,6 +431,18 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
             sh_winch = 0;
             if (sh->el != NULL)
                 el_resize(sh->el); /* the line being edited wraps at the new width */
+        }
+        if (sh_cont) {
+            sh_cont = 0;
+            if (sh->prompt_on) {
+                /* libedit takes its mode as still set: out of it and back in, then the
+                 * prompt and the typed text are drawn again (the cursor is at the start of
+                 * a line: the job-control shell printed the command it continued). */
+                el_set(sh->el, EL_PREP_TERM, 0);
+                el_set(sh->el, EL_PREP_TERM, 1);
+                el_resize(sh->el);
+                el_set(sh->el, EL_REFRESH);
+            }
         }
         if (ftpc_sh_intr) {
             ftpc_sh_intr = 0;
@@ -498,6 +523,7 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     sigaction(SIGTERM, &old_term, NULL);
     sigaction(SIGHUP, &old_hup, NULL);
     sigaction(SIGWINCH, &old_winch, NULL);
+    sigaction(SIGCONT, &old_cont, NULL);
     int status = sh->status;
     if (ftpc_sh_term && status == FTPC_OK)
         status = FTPC_EXIT_XFER;

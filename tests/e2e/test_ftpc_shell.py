@@ -806,6 +806,47 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
+    def test_ctrl_z_and_fg_at_the_prompt(self):
+        # stopped at the prompt (Ctrl-Z) and brought back (fg): the line being typed is drawn
+        # again and edited as before, not echoed by a terminal left in its normal mode
+        if subprocess.run(["which", "bash"], capture_output=True).returncode != 0:
+            self.skipTest("bash not installed")
+        if subprocess.run(["which", "tmux"], capture_output=True).returncode != 0:
+            self.skipTest("tmux not installed")
+        home = self.local("home")
+        os.mkdir(home)
+        # under an interactive bash, which has job control
+        sock = "ftpc-shell-z-%d" % os.getpid()
+        cmd = ("env -i PATH=/usr/bin:/bin HOME=%s TERM=screen LANG=C.UTF-8 NETRC=%s PS1='bash$ ' "
+               "bash --norc --noprofile -i" % (home, self.local("no-netrc")))
+        subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", "new-session", "-d", "-s", "z",
+                        "-x", "100", "-y", "30", "-c", self.tmp, cmd], check=True, timeout=20)
+        self.addCleanup(subprocess.run, ["tmux", "-L", sock, "kill-server"], timeout=20,
+                        capture_output=True)
+
+        def screen():
+            return subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "z"],
+                                  capture_output=True, timeout=20).stdout.decode("utf-8", "replace")
+
+        def type_(*k):
+            subprocess.run(["tmux", "-L", sock, "send-keys", "-t", "z"] + list(k), check=True,
+                           timeout=20)
+        self.assertTrue(wait_for(lambda: "bash$" in screen(), 20), screen())
+        type_("(%s %s; echo rc=$?)" % (FTPC_BIN, self.srv.url()), "Enter")
+        self.assertTrue(wait_for(lambda: screen().rstrip().endswith("/>"), 20), screen())
+        type_("pw")
+        self.assertTrue(wait_for(lambda: screen().rstrip().endswith("/> pw"), 10), screen())
+        type_("C-z")
+        self.assertTrue(wait_for(lambda: "Stopped" in screen(), 10), screen())
+        type_("fg", "Enter")
+        self.assertTrue(wait_for(lambda: screen().rstrip().endswith("/> pw"), 10), screen())
+        type_("d")
+        self.assertTrue(wait_for(lambda: screen().rstrip().endswith("/> pwd"), 10), screen())
+        type_("Enter")
+        self.assertTrue(wait_for(lambda: "\n/\n" in screen(), 10), screen())
+        type_("quit", "Enter")
+        self.assertTrue(wait_for(lambda: "rc=0" in screen(), 10), screen())
+
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
         # the indent, a line neither wraps nor loses its rate and ETA
