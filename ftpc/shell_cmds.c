@@ -421,17 +421,12 @@ static int cmd_quote(shell *sh, int argc, char **argv)
     for (int i = 0; moves[i] != NULL; i++)
         moved |= strcmp(verb, moves[i]) == 0;
     if (moved && m.code < 400 && sh->conn != NULL && ftpc_conn_is_ready(sh->conn)) {
+        /* Transfers name their files from sh->cwd: a directory that cannot be read from the
+         * answer is unknown ('?'), not the old one, which would send them elsewhere. */
         ftp_reply_msg p;
-        char dir[FTPC_URL_PATH_MAX];
-        if (sh_conn_cmd(sh, &p, "PWD") == 0 && p.code == 257) {
-            const char *q = strchr(p.text, '"');
-            const char *e = q ? strrchr(q + 1, '"') : NULL;
-            if (q && e && e > q + 1 && (size_t)(e - q - 1) < sizeof(dir)) {
-                snprintf(dir, sizeof(dir), "%.*s", (int)(e - q - 1), q + 1);
-                if (strstr(dir, "\"\"") == NULL)
-                    snprintf(sh->cwd, sizeof(sh->cwd), "%s", dir);
-            }
-        }
+        if (sh_conn_cmd(sh, &p, "PWD") == 0 &&
+            (p.code != 257 || sh_parse_257(p.text, sh->cwd, sizeof(sh->cwd)) < 0))
+            sh->cwd[0] = '\0';
     }
     if (m.code >= 400)
         return sh_fail(sh, ftpc_status_for_reply(m.code), "the server replied %d", m.code);

@@ -114,7 +114,7 @@ static int raw_cmd(shell *sh, ftp_reply_msg *out, const char *line)
     return 0;
 }
 
-static int parse_257(const char *text, char *out, size_t out_size)
+int sh_parse_257(const char *text, char *out, size_t out_size)
 {
     const char *p = strchr(text, '"');
     if (p == NULL)
@@ -144,7 +144,7 @@ static int pwd_raw(shell *sh)
     if (rc != 0)
         return rc;
     char q[600];
-    if (m.code != 257 || parse_257(m.text, sh->cwd, sizeof(sh->cwd)) < 0) {
+    if (m.code != 257 || sh_parse_257(m.text, sh->cwd, sizeof(sh->cwd)) < 0) {
         sh->cwd[0] = '\0';
         return sh_fail(sh, FTPC_EXIT_REMOTE, "PWD: the server replied %s",
                        ftpc_quote_reply(m.code, m.text, q, sizeof(q)));

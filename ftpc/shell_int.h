@@ -122,6 +122,9 @@ int sh_conn_cmd(shell *sh, ftp_reply_msg *out, const char *fmt, ...)
 /* Runs task t (LS, RM, MKDIR, RMDIR, MV) on the control connection. Returns t's status; the
  * error is printed unless quiet. */
 int sh_conn_task(shell *sh, ftpc_task *t, bool quiet);
+/* The directory a 257 reply names (a doubled '"' in it is one). Returns 0, or -1 when it
+ * names none or out is too small. */
+int sh_parse_257(const char *text, char *out, size_t out_size);
 /* Asks PWD and stores the answer in sh->cwd. Returns 0 or an exit status. */
 int sh_conn_pwd(shell *sh);
 /* Connects to u (credentials filled in): logs in, learns the login directory and goes to

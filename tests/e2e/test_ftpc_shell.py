@@ -181,6 +181,14 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"ftpc: line 7: put 'u\?\.bin' 'u\?\.bin': failed \(exit status 6\)")
         self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc: line")]), 1, err)
 
+    def test_quote_cwd_into_a_directory_with_a_quote(self):
+        # after quote CWD the shell asks PWD: a '"' in the answer is doubled, and the remote
+        # directory must still be taken from it, or transfers go on in the old one
+        inner = self.srv.make_file('q"d/f.txt', 1000, seed=34)
+        self.srv.make_file("f.txt", 1001, seed=35)
+        out, err = self.shell("quote CWD 'q\"d'\nget f.txt\n")
+        self.assertEqual(self.read_local("f.txt"), inner)
+
     def test_reget_reput_resume(self):
         big = self.srv.make_file("big.bin", 2 * MiB + 123, seed=6)
         self.write_local("big.bin", big[:700000])
