@@ -3,9 +3,12 @@
  * run on the control connection; the transfers are in shell_xfer.c. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "shell_int.h"
@@ -215,6 +218,62 @@ static int cmd_close(shell *sh, int argc, char **argv)
     sh->open = false;
     sh->cwd[0] = '\0';
     sh_cache_clear(sh);
+    return FTPC_OK;
+}
+
+static int cmd_lpwd(shell *sh, int argc, char **argv)
+{
+    char path[PATH_MAX];
+    if (argc != 1)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: lpwd");
+    if (getcwd(path, sizeof(path)) == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "%s", strerror(errno));
+    sh_out(sh, "%s", path);
+    return FTPC_OK;
+}
+
+/* !CMD: CMD run by sh(1) in the local directory, with the terminal as it is between commands
+ * (the prompt's raw mode is off). In a script its standard input is /dev/null: the script's
+ * own lines, partly read ahead already, are the shell's. */
+static int run_local(shell *sh, const char *cmd)
+{
+    while (isspace((unsigned char)*cmd))
+        cmd++;
+    const char *shell_path = getenv("SHELL");
+    if (shell_path == NULL || shell_path[0] != '/')
+        shell_path = "/bin/sh";
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "cannot start a process: %s", strerror(errno));
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGPIPE, SIG_DFL);
+        if (!sh->tty) {
+            int fd = open("/dev/null", O_RDONLY);
+            if (fd >= 0 && fd != STDIN_FILENO) {
+                dup2(fd, STDIN_FILENO);
+                close(fd);
+            }
+        }
+        if (cmd[0] == '\0') /* ! alone: an interactive shell, as in ftp(1) */
+            execl(shell_path, shell_path, (char *)NULL);
+        else
+            execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    ftpc_sh_intr = 0; /* a Ctrl-C meanwhile was the command's */
+    if (WIFSIGNALED(st))
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "killed by signal %d", WTERMSIG(st));
+    if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "exit status %d", WEXITSTATUS(st));
     return FTPC_OK;
 }
 
@@ -497,6 +556,7 @@ static const sh_cmd commands[] = {
     {"dir", cmd_ls, "dir [PATH]", "long listing of a remote directory"},
     {"cd", cmd_cd, "cd [DIR]", "change the remote directory (none: the login directory)"},
     {"lcd", cmd_lcd, "lcd [DIR]", "change the local directory (none: home)"},
+    {"lpwd", cmd_lpwd, "lpwd", "print the local directory"},
     {"pwd", cmd_pwd, "pwd", "print the remote directory"},
     {"get", sh_cmd_get, "get [-b] [OPTS] REMOTE [LOCAL]",
      "download a file (-b: in the background)"},
@@ -599,6 +659,10 @@ static int cmd_help(shell *sh, int argc, char **argv)
         snprintf(lead, sizeof lead, "  %-*s  ", (int)width, commands[i].usage);
         out_wrapped(sh, lead, commands[i].help);
     }
+    /* Not a word of the table: the rest of the line goes to sh(1) as it is. */
+    char lead[HELP_WIDTH];
+    snprintf(lead, sizeof lead, "  %-*s  ", (int)width, "!COMMAND");
+    out_wrapped(sh, lead, "run COMMAND with sh(1) in the local directory (! alone: $SHELL)");
     return FTPC_OK;
 }
 
@@ -613,6 +677,13 @@ void sh_exec_line(shell *sh, const char *line)
     size_t l = strlen(sh->cmd_line);
     while (l > 0 && isspace((unsigned char)sh->cmd_line[l - 1]))
         sh->cmd_line[--l] = '\0';
+    if (*line == '!') {
+        /* A local command: the rest of the line as sh(1) reads it, not split here. */
+        sh->cmd_name = "!";
+        sh_record(sh, run_local(sh, line + 1));
+        sh->cmd_name = NULL;
+        return;
+    }
     char **w = NULL;
     int n = sh_split(line, &w);
     if (n < 0) {

@@ -181,6 +181,19 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"ftpc: line 7: put 'u\?\.bin' 'u\?\.bin': failed \(exit status 6\)")
         self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc: line")]), 1, err)
 
+    def test_local_commands_bang_and_lpwd(self):
+        # !CMD runs CMD with sh(1) in the local directory; a script's next lines stay the
+        # shell's (the command reads no standard input from it); a failure counts (6)
+        os.mkdir(self.local("sub"))
+        script = "lcd sub\n!echo one > bang.txt; pwd\nlpwd\n!exit 3\n! cat\nmkdir after\n"
+        out, err = self.shell(script, rc=6)
+        sub = os.path.realpath(self.local("sub"))
+        self.assertEqual(self.read_local("sub/bang.txt"), b"one\n")
+        self.assertEqual(out.splitlines()[1:], [sub, sub], out)
+        self.assertRegex(err, r"(?m)^ftpc: line 4: !exit 3: exit status 3$")
+        self.assertTrue(self.srv.exists("after"), "the line after ! cat ran")
+        self.assertEqual(len(err.splitlines()), 1, err)
+
     def test_quote_cwd_into_a_directory_with_a_quote(self):
         # after quote CWD the shell asks PWD: a '"' in the answer is doubled, and the remote
         # directory must still be taken from it, or transfers go on in the old one
