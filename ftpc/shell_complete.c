@@ -175,18 +175,22 @@ static void local_cands(const char *dir, const char *base, bool dirs_only, cands
 /* ---- the words before the cursor ---- */
 
 typedef struct words {
-    char w[MAX_WORDS][256];
+    char buf[LINE_MAX_COMPLETE + MAX_WORDS]; /* the words, one after the other */
+    char *w[MAX_WORDS];
     int n;
-    bool in_word; /* the last word is being typed (no blank after it) */
-    char quote;   /* the quote the last word is open in, or 0 */
+    bool in_word;  /* the last word is being typed (no blank after it) */
+    char quote;    /* the quote the last word is open in, or 0 */
+    bool overflow; /* more words than kept: the one being typed is not known */
 } words;
 
-/* Splits as sh_split does (quotes, backslashes), remembering an open quote. */
+/* Splits as sh_split does (quotes, backslashes), remembering an open quote. A word is as
+ * long as the line allows: cut short, it would have another name completed and the rest of
+ * the real one inserted after it. */
 static void scan(const char *s, words *ws)
 {
     memset(ws, 0, sizeof(*ws));
     char quote = 0;
-    size_t l = 0;
+    size_t o = 0;
     for (; *s != '\0'; s++) {
         char c = *s;
         if (quote != 0) {
@@ -196,29 +200,35 @@ static void scan(const char *s, words *ws)
             }
             if (quote == '"' && c == '\\' && (s[1] == '"' || s[1] == '\\'))
                 c = *++s;
-            if (l + 1 < sizeof(ws->w[0]) && ws->n > 0)
-                ws->w[ws->n - 1][l++] = c;
-            continue;
-        }
-        if (c == ' ' || c == '\t') {
+        } else if (c == ' ' || c == '\t') {
             ws->in_word = false;
             continue;
+        } else {
+            if (!ws->in_word) {
+                if (ws->n == MAX_WORDS) {
+                    ws->overflow = true;
+                    return;
+                }
+                if (ws->n > 0)
+                    o++; /* past the last word's NUL */
+                ws->w[ws->n++] = ws->buf + o;
+                ws->in_word = true;
+            }
+            if (c == '\'' || c == '"') {
+                quote = c;
+                continue;
+            }
+            if (c == '\\' && s[1] != '\0')
+                c = *++s;
         }
-        if (!ws->in_word) {
-            if (ws->n == MAX_WORDS)
-                return;
-            ws->n++;
-            l = 0;
-            ws->in_word = true;
-        }
-        if (c == '\'' || c == '"') {
-            quote = c;
+        if (ws->n == 0)
             continue;
+        if (o + 2 >= sizeof(ws->buf)) {
+            ws->overflow = true;
+            return;
         }
-        if (c == '\\' && s[1] != '\0')
-            c = *++s;
-        if (l + 1 < sizeof(ws->w[0]))
-            ws->w[ws->n - 1][l++] = c;
+        ws->buf[o++] = c;
+        ws->buf[o] = '\0';
     }
     ws->quote = ws->in_word ? quote : 0;
 }
@@ -325,7 +335,7 @@ static unsigned char complete_cb(EditLine *el, int ch)
     int index = ws.in_word ? ws.n - 1 : ws.n;
     const char *cur = ws.in_word ? ws.w[ws.n - 1] : "";
     kind k = arg_kind(&ws, index);
-    if (k == K_NONE || (k != K_COMMAND && cur[0] == '-'))
+    if (ws.overflow || k == K_NONE || (k != K_COMMAND && cur[0] == '-'))
         return CC_ERROR;
 
     cands c = {0};
@@ -336,7 +346,7 @@ static unsigned char complete_cb(EditLine *el, int ch)
                 cand_add(&c, *n, false);
     } else {
         const char *slash = strrchr(cur, '/');
-        char dir[256] = "";
+        char dir[LINE_MAX_COMPLETE] = "";
         if (slash != NULL) {
             snprintf(dir, sizeof(dir), "%.*s", (int)(slash - cur + 1), cur);
             base = slash + 1;

@@ -868,6 +868,26 @@ class TestShellTerminal(ShellCase):
         type_("quit", "Enter")
         self.assertTrue(wait_for(lambda: "rc=0" in screen(), 10), screen())
 
+    def test_completion_of_a_long_path(self):
+        # a word longer than 255 bytes is completed whole, not from its first 255 bytes (that
+        # completed another name and inserted the rest of the real one after it)
+        a, b = "A" * 150, "B" * 150
+        self.srv.mkdir(a + "/" + b + "/C")
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s12", home, columns=400)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("cd %s/%s" % (a, b[:140]), "Tab")
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
+            "> cd %s/%s/" % (a, b)), 10), capture())
+        keys("Enter", "pwd", "Enter")
+        self.assertTrue(wait_for(lambda: "\n/%s/%s\n" % (a, b) in capture(), 10), capture())
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
+
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
         # the indent, a line neither wraps nor loses its rate and ETA
