@@ -349,6 +349,9 @@ static void install_signals(bool tty, struct sigaction *old_int, struct sigactio
     sa.sa_handler = on_term;
     sigaction(SIGTERM, &sa, old_term);
     sigaction(SIGHUP, &sa, old_hup);
+    /* These only ask for a redraw: a read they interrupt goes on (the password prompt takes
+     * an interrupted read for Ctrl-C); the loop's wait returns all the same. */
+    sa.sa_flags = SA_RESTART;
     sa.sa_handler = on_winch;
     sigaction(SIGWINCH, &sa, old_winch);
     sa.sa_handler = on_cont;

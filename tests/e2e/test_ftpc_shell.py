@@ -888,6 +888,23 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
+    def test_password_prompt_outlasts_a_resize(self):
+        # the window resized while the password is typed: the prompt goes on reading (an
+        # interrupted read is what Ctrl-C gives, and it gives up the login)
+        home = self.local("home")
+        os.mkdir(home)
+        url = "ftp://%s@127.0.0.1:%d/" % (self.srv.user, self.srv.port)
+        capture, done = self.start("s13", home, url=url)
+        self.assertTrue(wait_for(lambda: "Password for" in capture(), 20), capture())
+        capture.keys(self.srv.password[:3])
+        time.sleep(0.3)
+        capture.resize(90)
+        time.sleep(0.3)
+        capture.keys(self.srv.password[3:], "Enter")
+        self.assertTrue(wait_for(lambda: "Connected to" in capture(), 20), capture())
+        capture.keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+
     def test_jobs_fit_a_narrow_terminal(self):
         # jobs indents each progress line under its job: drawn for the terminal's width less
         # the indent, a line neither wraps nor loses its rate and ETA
