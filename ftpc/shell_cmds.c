@@ -350,40 +350,63 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     return rc;
 }
 
+/* Splits argv[first..] into options and names: mkdir takes -p; any other word starting with
+ * '-' before "--" is refused, not sent as a name (rm -r, lftp's recursive delete, removed a
+ * file named -r). Fills names (argc entries) and *nnames. Returns 0 or a usage failure. */
+static int split_names(shell *sh, int argc, char **argv, int first, bool allow_p, bool *parents,
+                       char **names, int *nnames)
+{
+    bool only_names = false;
+    *nnames = 0;
+    for (int i = first; i < argc; i++) {
+        if (!only_names && strcmp(argv[i], "--") == 0) {
+            only_names = true;
+        } else if (!only_names && argv[i][0] == '-' && argv[i][1] != '\0') {
+            if (!allow_p || strcmp(argv[i], "-p") != 0)
+                return sh_fail(sh, FTPC_EXIT_USAGE,
+                               "unknown option %s (a name starting with '-' goes after --)",
+                               argv[i]);
+            *parents = true;
+        } else {
+            names[(*nnames)++] = argv[i];
+        }
+    }
+    return 0;
+}
+
 /* One file operation per argument; all are tried, the first failure counts. */
 static int file_ops(shell *sh, int argc, char **argv, ftpc_task_kind kind, int first)
 {
-    int rc = sh_need_site(sh);
-    if (rc != 0)
-        return rc;
-    int status = FTPC_OK;
     bool parents = false;
     int nargs = 0;
-    for (int i = first; i < argc; i++) {
-        if (kind == FTPC_T_MKDIR && strcmp(argv[i], "-p") == 0) {
-            parents = true;
-            continue;
-        }
-        nargs++;
+    char **names = calloc((size_t)argc + 1, sizeof(*names));
+    if (names == NULL)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+    int rc = split_names(sh, argc, argv, first, kind == FTPC_T_MKDIR, &parents, names, &nargs);
+    if (rc == 0 && nargs == 0)
+        rc = sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s %s", argv[0],
+                     kind == FTPC_T_MKDIR ? "[-p] DIR..." : "PATH...");
+    if (rc == 0)
+        rc = sh_need_site(sh);
+    if (rc != 0) {
+        free(names);
+        return rc;
     }
-    if (nargs == 0)
-        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s %s", argv[0],
-                       kind == FTPC_T_MKDIR ? "[-p] DIR..." : "PATH...");
-    for (int i = first; i < argc; i++) {
-        if (kind == FTPC_T_MKDIR && strcmp(argv[i], "-p") == 0)
-            continue;
+    int status = FTPC_OK;
+    for (int i = 0; i < nargs; i++) {
         ftpc_task t;
         memset(&t, 0, sizeof(t));
         t.kind = kind;
         t.parents = parents;
-        snprintf(t.remote, sizeof(t.remote), "%s", argv[i]);
-        sh_display(sh, argv[i], t.display, sizeof(t.display));
+        snprintf(t.remote, sizeof(t.remote), "%s", names[i]);
+        sh_display(sh, names[i], t.display, sizeof(t.display));
         rc = sh_conn_task(sh, &t, false);
         if (status == FTPC_OK)
             status = rc;
         if (ftpc_sh_intr || (rc != FTPC_OK && sh->conn == NULL && !sh->open))
             break;
     }
+    free(names);
     sh_cache_clear(sh);
     return status;
 }
@@ -405,17 +428,24 @@ static int cmd_rmdir(shell *sh, int argc, char **argv)
 
 static int cmd_rename(shell *sh, int argc, char **argv)
 {
-    if (argc != 3)
+    char *names[3];
+    int n = 0;
+    bool unused = false;
+    if (argc > 4)
         return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s FROM TO", argv[0]);
-    int rc = sh_need_site(sh);
+    int rc = split_names(sh, argc, argv, 1, false, &unused, names, &n);
     if (rc != 0)
+        return rc;
+    if (n != 2)
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s FROM TO", argv[0]);
+    if ((rc = sh_need_site(sh)) != 0)
         return rc;
     ftpc_task t;
     memset(&t, 0, sizeof(t));
     t.kind = FTPC_T_MV;
-    snprintf(t.remote, sizeof(t.remote), "%s", argv[1]);
-    snprintf(t.arg, sizeof(t.arg), "%s", argv[2]);
-    sh_display(sh, argv[1], t.display, sizeof(t.display));
+    snprintf(t.remote, sizeof(t.remote), "%s", names[0]);
+    snprintf(t.arg, sizeof(t.arg), "%s", names[1]);
+    sh_display(sh, names[0], t.display, sizeof(t.display));
     rc = sh_conn_task(sh, &t, false);
     sh_cache_clear(sh);
     return rc;

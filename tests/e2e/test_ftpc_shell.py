@@ -194,6 +194,26 @@ class TestShellScript(ShellCase):
         self.assertTrue(self.srv.exists("after"), "the line after ! cat ran")
         self.assertEqual(len(err.splitlines()), 1, err)
 
+    def test_file_commands_refuse_unknown_options(self):
+        # rm -r (lftp's recursive rm) is no option here: refused, not sent as DELE -r, which
+        # deleted a file named -r; after -- a name may start with '-'
+        self.srv.make_file("-r", 10, seed=36)
+        self.srv.make_file("-x", 10, seed=37)
+        self.srv.mkdir("rt")
+        self.srv.make_file("keep", 10, seed=38)
+        out, err = self.shell("rm -r rt\nrmdir -f rt\nmv -f keep gone\nmkdir -p -q d\n"
+                              "rm -- -r\nmv -- -x moved\n", rc=2)
+        self.assertRegex(err, r"(?m)^ftpc: line 1: rm -r rt: unknown option -r \(.*--.*\)$")
+        self.assertRegex(err, r"(?m)^ftpc: line 2: rmdir -f rt: unknown option -f")
+        self.assertRegex(err, r"(?m)^ftpc: line 3: mv -f keep gone: unknown option -f")
+        self.assertRegex(err, r"(?m)^ftpc: line 4: mkdir -p -q d: unknown option -q")
+        self.assertEqual(len(err.splitlines()), 4, err)
+        self.assertTrue(self.srv.exists("rt"))
+        self.assertTrue(self.srv.exists("keep"))
+        self.assertFalse(self.srv.exists("d"))
+        self.assertFalse(self.srv.exists("-r"))
+        self.assertTrue(self.srv.exists("moved"))
+
     def test_quote_cwd_into_a_directory_with_a_quote(self):
         # after quote CWD the shell asks PWD: a '"' in the answer is doubled, and the remote
         # directory must still be taken from it, or transfers go on in the old one
