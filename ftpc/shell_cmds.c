@@ -321,10 +321,13 @@ static int cmd_ls(shell *sh, int argc, char **argv)
 {
     bool long_list = strcmp(argv[0], "dir") == 0;
     const char *path = NULL;
+    bool only_path = false;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-l") == 0 && !long_list) {
+        if (!only_path && strcmp(argv[i], "--") == 0) {
+            only_path = true; /* a path starting with '-' follows */
+        } else if (!only_path && strcmp(argv[i], "-l") == 0 && !long_list) {
             long_list = true;
-        } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+        } else if (!only_path && argv[i][0] == '-' && argv[i][1] != '\0') {
             return sh_fail(sh, FTPC_EXIT_USAGE, "unknown option %s (only -l)", argv[i]);
         } else if (path == NULL) {
             path = argv[i];

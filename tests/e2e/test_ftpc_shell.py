@@ -214,6 +214,13 @@ class TestShellScript(ShellCase):
         self.assertFalse(self.srv.exists("-r"))
         self.assertTrue(self.srv.exists("moved"))
 
+    def test_ls_of_a_path_starting_with_a_dash(self):
+        # as for rm: after -- the path may start with '-'
+        self.srv.make_file("-d/inside.txt", 10, seed=39)
+        out, err = self.shell("ls -- -d\nls -l -- -d\n")
+        self.assertEqual(out.splitlines()[0], "inside.txt", out + err)
+        self.assertIn("inside.txt", out.splitlines()[1])
+
     def test_quote_cwd_into_a_directory_with_a_quote(self):
         # after quote CWD the shell asks PWD: a '"' in the answer is doubled, and the remote
         # directory must still be taken from it, or transfers go on in the old one
