@@ -8,6 +8,11 @@
 #include "ev.h"
 #include "opts.h"
 
+/* The longest a loop that checks a Ctrl-C flag sleeps between checks. A signal that comes
+ * after the check and before epoll_wait does not interrupt the wait; without a bound, a run
+ * waiting for a server that sends nothing (and no timer due) would ignore that Ctrl-C. */
+#define FTPC_STOP_CHECK_MS 250
+
 typedef struct ftpc_bars ftpc_bars;
 typedef struct ftpc_conn ftpc_conn;
 

@@ -38,7 +38,7 @@ bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
             completed = false;
             break;
         }
-        if (ev_run_once(ctx->loop, -1) < 0) {
+        if (ev_run_once(ctx->loop, FTPC_STOP_CHECK_MS) < 0) {
             ftpc_runner_stop(r, "event loop failure");
             break;
         }

@@ -482,7 +482,7 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
             read_plain(sh);
             continue;
         }
-        if (ev_run_once(sh->loop, -1) < 0) {
+        if (ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0) {
             fprintf(stderr, "ftpc: event loop failure: %s\n", strerror(errno));
             sh_record(sh, FTPC_EXIT_LOCAL);
             break;

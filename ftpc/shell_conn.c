@@ -107,7 +107,7 @@ static int raw_cmd(shell *sh, ftp_reply_msg *out, const char *line)
             return conn_lost(sh);
         if (ftpc_sh_intr)
             return interrupted(sh);
-        if (ev_run_once(sh->loop, -1) < 0)
+        if (ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0)
             return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
     }
     *out = sh->reply;
@@ -168,7 +168,7 @@ static int connect_login(shell *sh)
         }
         if (ftpc_sh_intr)
             return interrupted(sh);
-        if (ev_run_once(sh->loop, -1) < 0)
+        if (ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0)
             return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
     }
     sh->ep->login_refused = false;
@@ -294,7 +294,7 @@ int sh_conn_task(shell *sh, ftpc_task *t, bool quiet)
         return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
     bool stopped = false;
     while (!sh->op_done) {
-        if (ftpc_sh_intr || ev_run_once(sh->loop, -1) < 0) {
+        if (ftpc_sh_intr || ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0) {
             stopped = true;
             break;
         }

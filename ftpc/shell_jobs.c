@@ -352,7 +352,7 @@ int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *wh
                 j->killed = true;
                 wake(j);
             }
-            if (ev_run_once(sh->loop, -1) < 0)
+            if (ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0)
                 break;
         }
         join(j);
@@ -536,7 +536,7 @@ int sh_jobs_wait(shell *sh, int id)
         fflush(stdout);
         if (live)
             drawn = draw_waiting(sh, id);
-        if (ev_run_once(sh->loop, live ? WAIT_REDRAW_MS : -1) < 0)
+        if (ev_run_once(sh->loop, live ? WAIT_REDRAW_MS : FTPC_STOP_CHECK_MS) < 0)
             break;
     }
     erase_waiting(drawn);
