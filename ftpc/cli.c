@@ -102,6 +102,27 @@ __attribute__((format(printf, 3, 4))) static int usage_err(char *err, size_t err
     return -1;
 }
 
+const char *ftpc_cli_long_option(const char *name, bool *takes_value)
+{
+    size_t n = strlen(name);
+    const struct option *found = NULL;
+    for (const struct option *o = long_opts; n > 0 && o->name != NULL; o++) {
+        if (strcmp(o->name, name) == 0) {
+            found = o;
+            break;
+        }
+        if (strncmp(o->name, name, n) == 0) {
+            if (found != NULL)
+                return NULL; /* getopt_long: ambiguous */
+            found = o;
+        }
+    }
+    if (found == NULL)
+        return NULL;
+    *takes_value = found->has_arg == required_argument;
+    return found->name;
+}
+
 /* Appends pat (a pointer into argv) to a --exclude or --include list. */
 static int add_pattern(char ***list, size_t *n, char *pat)
 {

@@ -65,6 +65,11 @@ typedef struct ftpc_cli {
 
 /* Parses argv. Returns 0, or -1 with a message in err (a usage error, exit code 2). */
 int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size);
+
+/* The long option name (without "--") stands for, as ftpc_cli_parse reads it: the option
+ * itself or the only one it begins; *takes_value says whether it takes a value. NULL when
+ * it is no option or begins several. */
+const char *ftpc_cli_long_option(const char *name, bool *takes_value);
 void ftpc_cli_free(ftpc_cli *cli);
 
 /* Sets t->local for a download of the remote file name under the -o/-O settings ("-" for

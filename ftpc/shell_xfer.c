@@ -78,19 +78,6 @@ static void xfree(xargs *a)
     memset(a, 0, sizeof(*a));
 }
 
-/* Long options of the one-shot parser that take a separate value. */
-static bool long_needs_value(const char *name)
-{
-    static const char *const names[] = {"output",      "output-dir", "jobs",     "retry",
-                                        "retry-delay", "limit-rate", "timeout",  "progress",
-                                        "exclude",     "include",    "segments", "cacert",
-                                        "pin",         "tls-max",    NULL};
-    for (int i = 0; names[i] != NULL; i++)
-        if (strcmp(name, names[i]) == 0)
-            return true;
-    return false;
-}
-
 /* A transfer command's words: its options (passed on, local paths made absolute) and its
  * operands. */
 typedef struct xcmd {
@@ -127,6 +114,11 @@ static int split_xfer(shell *sh, int argc, char **argv, xcmd *x)
                 x->background = true;
                 continue;
             }
+            /* As the one-shot parser reads it: "--limit 1M" is --limit-rate and its value. */
+            bool needs_value = false;
+            const char *full = ftpc_cli_long_option(name, &needs_value);
+            if (full != NULL)
+                snprintf(name, sizeof(name), "%s", full);
             if (strcmp(name, "reverse") == 0)
                 x->reverse = true;
             bool local = strcmp(name, "output") == 0 || strcmp(name, "output-dir") == 0;
@@ -135,7 +127,7 @@ static int split_xfer(shell *sh, int argc, char **argv, xcmd *x)
             const char *val = NULL;
             if (eq != NULL) {
                 val = eq + 1;
-            } else if (long_needs_value(name)) {
+            } else if (needs_value) {
                 if (i + 1 >= argc)
                     return sh_fail(sh, FTPC_EXIT_USAGE, "option %s needs a value", w);
                 val = argv[++i];

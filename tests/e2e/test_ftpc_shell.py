@@ -181,6 +181,24 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"ftpc: line 7: put 'u\?\.bin' 'u\?\.bin': failed \(exit status 6\)")
         self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc: line")]), 1, err)
 
+    def test_options_read_as_the_one_shot_parser_reads_them(self):
+        # a long option's unique start stands for it, and its value is the next word
+        data = self.srv.make_file("o.bin", 3000, seed=26)
+        script = "\n".join([
+            "get --limit 1M o.bin",
+            "get --output-d sub --retry-d 1 o.bin",
+            "get --netrc-file /dev/null -o copy.bin o.bin",
+            "get --no o.bin",
+        ]) + "\n"
+        out, err = self.shell(script, rc=2)
+        self.assertEqual(self.read_local("o.bin"), data)
+        self.assertEqual(self.read_local("sub/o.bin"), data)
+        self.assertEqual(self.read_local("copy.bin"), data)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["copy.bin", "o.bin", "sub"])
+        # --no begins --no-netrc, --no-glob, --no-perms, ...: ambiguous, as for the parser
+        self.assertRegex(err, r"ftpc: line 4: .*--no")
+        self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc: line")]), 1, err)
+
     def test_local_commands_bang_and_lpwd(self):
         # !CMD runs CMD with sh(1) in the local directory; a script's next lines stay the
         # shell's (the command reads no standard input from it); a failure counts (6)
