@@ -13,6 +13,8 @@
  *                    "RANG STREAM" is not in FEAT.
  *   HASH path        "213 SHA-256 0-<size-1> <lowercase hex> <path as sent>"; an empty file
  *                    is "0-0" with the empty input's digest, as the ABNF has no empty range.
+ *                    A name with only a kept partial is that partial for a session that
+ *                    may upload, as for SIZE (upload.h).
  *   Errors           550 missing or unreadable (and no PERM_READ, from the dispatcher),
  *                    553 a directory or other non-regular file (the draft's code), 554 a
  *                    RANG start beyond the end of the file, 450 the server is too busy,
@@ -38,6 +40,7 @@
 #include "log.h"
 #include "path.h"
 #include "server.h"
+#include "upload.h"
 #include "workq.h"
 
 #define HASH_SLICE (16 * 1024 * 1024) /* bytes per worker job: ~10-40 ms of SHA-256 */
@@ -51,6 +54,7 @@ typedef struct hash_job {
     char *arg; /* the path as the client wrote it, echoed in the reply */
     digest_algo algo;
     bool ranged;
+    bool partial_ok; /* the session may resume uploads: a name with only a partial is that */
     off_t rstart, rend;
     /* worker state */
     int fd;
@@ -90,6 +94,13 @@ static int open_target(hash_job *j)
 {
     /* O_NONBLOCK: a FIFO must not stall the open (it is refused below anyway). */
     j->fd = vfs_open(&j->v, j->vpath, O_RDONLY | O_NONBLOCK, 0);
+    /* SIZE of a name whose first upload was cut reports its partial to a session that may
+     * resume it; HASH agrees, so that a client checks those bytes before it resumes. */
+    if (j->fd < 0 && errno == ENOENT && j->partial_ok) {
+        j->fd = upload_open_partial(&j->v, j->vpath, O_NONBLOCK);
+        if (j->fd < 0)
+            errno = ENOENT;
+    }
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) < 0)
         return job_fail(j, 0, errno);
@@ -219,6 +230,7 @@ void cmd_hash(session *s, const char *arg)
     j->s = s;
     j->algo = (digest_algo)s->hash_algo;
     j->ranged = ranged;
+    j->partial_ok = (s->perms & (PERM_WRITE | PERM_APPEND)) != 0;
     j->rstart = s->rang_start;
     j->rend = s->rang_end;
     if (workq_submit(server_work_queue(s->srv), hash_fn, hash_done, j) < 0) {

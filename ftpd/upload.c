@@ -713,6 +713,25 @@ off_t upload_resume_size(const vfs *v, const char *vpath)
     return size;
 }
 
+int upload_open_partial(const vfs *v, const char *vpath, int flags)
+{
+    const char *base;
+    int dfd = vfs_open_parent(v, vpath, &base);
+    if (dfd < 0)
+        return -1;
+    int fd = -1;
+    char partial[300];
+    if (strlen(base) > UPLOAD_NAME_MAX || strchr(base, '/') ||
+        partial_name(partial, sizeof(partial), base) < 0)
+        errno = ENOENT;
+    else
+        fd = openat(dfd, partial, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | flags);
+    int saved = errno;
+    close(dfd);
+    errno = saved;
+    return fd;
+}
+
 int upload_discard_partial(const vfs *v, const char *vpath)
 {
     const char *base;

@@ -97,6 +97,10 @@ void upload_abort(upload *u, bool keep_partial);
 int upload_abort_detach(upload *u, bool keep_partial);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
 off_t upload_resume_size(const vfs *v, const char *vpath);
+/* Opens the kept partial upload of vpath read-only (flags are added to O_RDONLY|O_NOFOLLOW),
+ * for a HASH that must agree with the SIZE a resuming client was given. Returns the
+ * descriptor, or -1 with errno (ENOENT: no partial, or it is being resumed under a temp name). */
+int upload_open_partial(const vfs *v, const char *vpath, int flags);
 /* Removes the kept partial upload of vpath (DELE of vpath removes its resume point too).
  * Returns 1 when one was removed, 0 when there was none, -1 with errno on failure. */
 int upload_discard_partial(const vfs *v, const char *vpath);

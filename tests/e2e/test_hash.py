@@ -38,7 +38,8 @@ def file_digest(path, algo, start=0, end=None):
 
 class TestHash(ServerTestCase):
     server_kwargs = {"users": [(DEFAULT_USER, DEFAULT_PASSWORD, "elradfmw"),
-                               ("bob", "bob-Pw-0815", "el")]}
+                               ("bob", "bob-Pw-0815", "el"),
+                               ("carol", "carol-Pw-0815", "elr")]}
 
     def hash(self, f, path):
         code, text = reply(f, "HASH " + path)
@@ -116,6 +117,27 @@ class TestHash(ServerTestCase):
         code, text = reply(f, "HASH f.txt")
         self.assertEqual(code, 550, text)
         self.assertNotIn("213", text)
+
+    def test_name_with_only_a_partial_hashes_the_partial(self):
+        """SIZE of a name whose first upload was cut reports the partial to a session that may
+        resume it; HASH must agree, or a client checking the kept bytes before it resumes
+        (ftpc put -c) gets 550 and appends to bytes of another file unchecked."""
+        kept = b"kept bytes of a cut upload\n" * 1000
+        self.srv.chown(self.srv.write(".ftpd-partial.cut.bin", kept))
+        f = self.srv.ftp()
+        self.assertEqual(f.size("cut.bin"), len(kept))
+        _, first, last, digest, echoed = self.hash(f, "cut.bin")
+        self.assertEqual((first, last, echoed), (0, len(kept) - 1, "cut.bin"))
+        self.assertEqual(digest, hashlib.sha256(kept).hexdigest())
+        self.assertCode(reply(f, "RANG 0 99"), 350)
+        self.assertEqual(self.hash(f, "cut.bin")[3], hashlib.sha256(kept[:100]).hexdigest())
+        # a session that may not upload is told of no such file, as SIZE tells it
+        g = self.srv.ftp(user="carol", pw="carol-Pw-0815")
+        self.assertCode(reply(g, "HASH cut.bin"), 550)
+        self.assertCode(reply(g, "SIZE cut.bin"), 550)
+        # once the name has a file, HASH is the file's
+        stor(f, "cut.bin", b"complete\n")
+        self.assertEqual(self.hash(f, "cut.bin")[3], hashlib.sha256(b"complete\n").hexdigest())
 
     @unittest.skipIf(os.geteuid() == 0 and not run_as_user(), "root reads any file")
     def test_unreadable_file(self):
