@@ -1127,6 +1127,21 @@ class TestResume(FtpcCase):
             self.assertGreater(int(m.group(1)), 0)
         self.assertEqual(self.srv.read("up.bin"), data)
 
+    def test_resume_upload_checks_the_kept_partial(self):
+        # the partial a cut first upload left holds bytes of another file: put -c must see
+        # that (HASH of the kept range) and start over, not append to them
+        kept = data_bytes(300000, 16)
+        self.srv.chown(self.srv.write(".ftpd-partial.other.bin", kept))
+        data = data_bytes(700000, 17)
+        self.write_local("other.bin", data)
+        r = self.ftpc("-v", "-c", "put", "other.bin", self.srv.url("other.bin"))
+        err = r.stderr.decode()
+        self.assertIn("the 300000 bytes already on the server differ from the start of "
+                      "other.bin: uploading it all again", err)
+        self.assertNotIn("> REST 300000", err)
+        self.assertEqual(self.srv.read("other.bin"), data)
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_resumed_download_keeps_to_the_rate_limit(self):
         # the check of 48 MiB kept by -c takes a while: the limit's allowance must not fill
         # up meanwhile and let the rest start ahead of the rate
