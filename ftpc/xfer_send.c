@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ascii.h"
@@ -128,6 +129,23 @@ void xf_begin_close(ftpc_xfer *x)
     }
 }
 
+/* All the bytes the file had when the upload began are sent. A file that has grown since
+ * would leave the server a copy of its first bytes only, which the check that follows would
+ * call a corruption: fail it as an unfinished upload instead (the data connection is reset,
+ * so the server keeps its previous version), as for a file that shrank. Returns true when
+ * it did. */
+static bool source_grew(ftpc_xfer *x)
+{
+    struct stat st;
+    if (x->stream_src || fstat(x->file_fd, &st) < 0 || (uint64_t)st.st_size <= x->local_size)
+        return false;
+    xf_fail(x, FTPC_EXIT_LOCAL, false,
+            "%s grew while being uploaded (%llu bytes when the upload began, %llu now); upload "
+            "it once it stops changing",
+            x->t->local, (unsigned long long)x->local_size, (unsigned long long)st.st_size);
+    return true;
+}
+
 static void transmit_buffered(ftpc_xfer *x)
 {
     for (int i = 0; i < XFER_READS_PER_WAKEUP; i++) {
@@ -135,6 +153,8 @@ static void transmit_buffered(ftpc_xfer *x)
         if (r < 0)
             return;
         if (r == 0) {
+            if (!x->closing && source_grew(x))
+                return;
             xf_begin_close(x);
             return;
         }
@@ -175,6 +195,8 @@ void xf_transmit(ftpc_xfer *x)
     }
     for (int i = 0; i < XFER_CHUNKS_PER_WAKEUP; i++) {
         if (x->pos >= x->local_size) {
+            if (!x->closing && source_grew(x))
+                return;
             xf_begin_close(x);
             return;
         }

@@ -1142,6 +1142,33 @@ class TestResume(FtpcCase):
         self.assertEqual(self.srv.read("other.bin"), data)
         self.assertEqual(self.srv.internal_files(), [])
 
+    def test_put_of_a_file_that_grows_meanwhile(self):
+        # the bytes it had at the start are sent; then the file is longer: a clear error (not
+        # a failed verification that looks like corruption), and the old version stays
+        self.srv.write("grow.bin", b"previous version\n")
+        data = data_bytes(2 * MiB, 18)
+        self.write_local("grow.bin", data)
+        p = self.popen("-q", "--limit-rate", "1M", "put", "grow.bin", self.srv.url("grow.bin"))
+
+        def uploading():
+            for n in self.srv.internal_files():
+                try:
+                    if os.path.getsize(self.srv.local(n)) >= 200 * 1024:
+                        return True
+                except OSError:
+                    pass
+            return False
+        self.assertTrue(wait_for(uploading, 15), self.srv.internal_files())
+        with open(self.local("grow.bin"), "ab") as fh:
+            fh.write(b"appended while it was being sent\n")
+        _, err = p.communicate(timeout=30)
+        err = err.decode()
+        self.assertEqual(p.returncode, 6, err)
+        self.assertIn("grow.bin grew while being uploaded (%d bytes when the upload began, %d "
+                      "now)" % (len(data), len(data) + 33), err)
+        self.assertNotIn("verification failed", err)
+        self.assertEqual(self.srv.read("grow.bin"), b"previous version\n")
+
     def test_resumed_download_keeps_to_the_rate_limit(self):
         # the check of 48 MiB kept by -c takes a while: the limit's allowance must not fill
         # up meanwhile and let the rest start ahead of the rate
