@@ -376,6 +376,7 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
                          pl > 0 && fu.path[pl - 1] != '/' ? "/" : "", bn);
         if (n < 0 || (size_t)n >= sizeof(fu.path) - pl)
             return usage_err(err, err_size, "remote path too long");
+        t->named_in_dir = true;
     }
     t->ep = ftpc_endpoint_get(&cli->endpoints, &fu);
     if (t->ep == NULL)

@@ -61,6 +61,11 @@ typedef struct ftpc_task {
     bool nlst_match;
     bool skipped;
 
+    /* put: the remote name is a directory the command named plus the file's own name
+     * ("put f URL/", several files, the shell's put f): a directory found under that name
+     * is an error, as cp reports it, not a place to go into (xfer_refused.c). */
+    bool named_in_dir;
+
     /* put: the STOR was refused and the target's directory is not there (xfer_nodir.c); the
      * runner then tells it once for every file for that directory (nodir.h). */
     bool nodir;

@@ -62,8 +62,8 @@ bool xf_can_check_dir(const ftpc_xfer *x, int code)
 {
     const ftpc_task *t = x->t;
     size_t n = strlen(t->remote);
-    return t->kind == FTPC_T_PUT && !t->by_path && !x->prelim && code >= 500 && !x->dir_checked &&
-           n > 0 && t->remote[n - 1] != '/' && strcmp(t->local, "-") != 0;
+    return t->kind == FTPC_T_PUT && !t->by_path && !t->named_in_dir && !x->prelim && code >= 500 &&
+           !x->dir_checked && n > 0 && t->remote[n - 1] != '/' && strcmp(t->local, "-") != 0;
 }
 
 static void put_dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)

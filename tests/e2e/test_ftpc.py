@@ -281,6 +281,21 @@ class TestPut(FtpcCase):
         self.assertRegex(r.stderr.decode(), r"STOR: the server replied 550 ")
         self.assertNotIn(b"is a directory", r.stderr)
 
+    def test_put_into_dir_where_the_name_is_a_directory(self):
+        # "put y.bin URL/" names the file URL/y.bin; a directory y.bin there is refused, as
+        # cp refuses it, not gone into (which left URL/y.bin/y.bin)
+        self.srv.mkdir("incoming/y.bin")
+        self.write_local("y.bin", data_bytes(6000, 5))
+        self.write_local("z.bin", data_bytes(7000, 6))
+        for args in (["y.bin", self.srv.url("incoming/")],
+                     ["y.bin", "z.bin", self.srv.url("incoming")]):
+            r = self.ftpc("put", *args, rc=5)
+            err = r.stderr.decode()
+            self.assertRegex(err, r"STOR: the server replied 550 .*Is a directory", err)
+            self.assertNotIn("uploading into it", err)
+            self.assertEqual(os.listdir(self.srv.local("incoming/y.bin")), [])
+        self.assertEqual(self.srv.read("incoming/z.bin"), self.read_local("z.bin"))
+
     def test_put_several(self):
         self.srv.mkdir("many")
         want = {}
