@@ -371,6 +371,18 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     if (into_dir) {
         if (bn[0] == '\0')
             return usage_err(err, err_size, "%s has no file name", file);
+        if (strpbrk(bn, "\r\n") != NULL) {
+            /* A command line ends at the first of them: the name cannot reach the server. */
+            char shown[256];
+            size_t i = 0;
+            for (; bn[i] != '\0' && i + 1 < sizeof(shown); i++)
+                shown[i] = bn[i] == '\r' || bn[i] == '\n' ? '?' : bn[i];
+            shown[i] = '\0';
+            return usage_err(err, err_size,
+                             "'%s': a line break in a file name cannot be sent over FTP; "
+                             "upload it under another name (put FILE URL/NAME)",
+                             shown);
+        }
         size_t pl = strlen(fu.path);
         int n = snprintf(fu.path + pl, sizeof(fu.path) - pl, "%s%s",
                          pl > 0 && fu.path[pl - 1] != '/' ? "/" : "", bn);

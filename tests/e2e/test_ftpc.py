@@ -296,6 +296,18 @@ class TestPut(FtpcCase):
             self.assertEqual(os.listdir(self.srv.local("incoming/y.bin")), [])
         self.assertEqual(self.srv.read("incoming/z.bin"), self.read_local("z.bin"))
 
+    def test_put_of_a_name_with_a_line_break(self):
+        # FTP cannot carry the name: say so before connecting, not "cannot send STOR" (7)
+        # with a hint to resume; a remote name given instead is fine
+        data = data_bytes(100, 7)
+        self.write_local("two\nlines", data)
+        r = self.ftpc("--retry", "2", "put", "two\nlines", self.srv.url(""), rc=2)
+        self.assertIn("'two?lines': a line break in a file name cannot be sent over FTP",
+                      r.stderr.decode())
+        self.assertEqual(self.srv.internal_files(), [])
+        self.ftpc("put", "two\nlines", self.srv.url("one-line"))
+        self.assertEqual(self.srv.read("one-line"), data)
+
     def test_put_several(self):
         self.srv.mkdir("many")
         want = {}
