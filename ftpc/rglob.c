@@ -34,10 +34,11 @@ static const char *mlsd_file_name(char *line)
 }
 
 /* The local file is named after the listed name: one with a '/' could be written outside
- * the target directory. (Control characters are only shown as '?' in messages.) */
+ * the target directory, and one with a CR or LF cannot be sent back in a command (its SIZE
+ * or RETR would never leave). Other control characters are only shown as '?' in messages. */
 static bool unsafe_name(const char *name)
 {
-    return strchr(name, '/') != NULL;
+    return strpbrk(name, "/\r\n") != NULL;
 }
 
 static int cmp_names(const void *a, const void *b)
@@ -80,7 +81,7 @@ int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *patt
             free(line);
             continue;
         }
-        if (mlsd && unsafe_name(name)) { /* NLST names were cut to their last part above */
+        if (unsafe_name(name)) { /* an NLST name was cut to its last part above */
             (*refused)++;
             free(line);
             continue;

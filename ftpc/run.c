@@ -94,8 +94,8 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
     char shown[sizeof(listing->display)];
     display_of(&g->url, g->url.path, shown, sizeof(shown));
     if (refused > 0)
-        ftpc_msg(ctx, "ftpc: %s: %zu matching %s left out: a '/' in the name", shown, refused,
-                 refused == 1 ? "name" : "names");
+        ftpc_msg(ctx, "ftpc: %s: %zu matching %s left out: a '/', CR or LF in the name", shown,
+                 refused, refused == 1 ? "name" : "names");
     if (nm == 0) {
         ftpc_task *t = push_task(out);
         if (t == NULL)

@@ -109,13 +109,25 @@ class TestHostileServers(unittest.TestCase):
         url = self.serve(HostileFtp("glob", size=10, listing=listing))
         r, _ = self.ftpc("get", url + "*.txt")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(b"2 matching names left out: a '/' in the name",
+        self.assertIn(b"2 matching names left out: a '/', CR or LF in the name",
                       r.stderr)
         with open(victim, "rb") as f:
             self.assertEqual(f.read(), b"precious")
         self.assertFalse(os.path.exists(os.path.join(self.tmp, "up.txt")))
         with open(os.path.join(self.work, "ok.txt"), "rb") as f:
             self.assertEqual(f.read(), b"x" * 10)
+
+    def test_glob_leaves_out_names_with_a_line_break(self):
+        # a name with a CR cannot be sent back in SIZE or RETR: ftpc waited for the reply to
+        # a command it never sent, for ever
+        listing = ("type=file;size=10; a\rb.txt\r\n"
+                   + "type=file;size=10; c\nd.txt\r\n"
+                   + "type=file;size=10; ok.txt\r\n")
+        url = self.serve(HostileFtp("glob", size=10, listing=listing))
+        r, _ = self.ftpc("get", url + "*.txt", timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"1 matching name left out: a '/', CR or LF in the name", r.stderr)
+        self.assertEqual(sorted(os.listdir(self.work)), ["f.bin", "ok.txt"])
 
     def test_a_listing_that_failed_in_a_226_fails(self):
         url = self.serve(HostileFtp("vsftpd-no-dir"))
