@@ -1115,6 +1115,25 @@ int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
     return 0;
 }
 
+void ftpc_conn_cmd(ftpc_conn *c, const char *fmt, ...)
+{
+    char line[FTPC_URL_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(line) && ftpc_conn_send(c, "%s", line) == 0)
+        return;
+    size_t verb = n > 0 ? strcspn(line, " ") : 0;
+    if (c->state != CS_READY && !c->fail_pending)
+        conn_fail_later(c, FTPC_EXIT_LOCAL, "internal error: %.*s while a command is running",
+                        (int)verb, line);
+    else
+        conn_fail_later(c, FTPC_EXIT_LOCAL,
+                        "cannot send %.*s: its argument is too long or holds a line break",
+                        (int)verb, line);
+}
+
 void ftpc_conn_open_data(ftpc_conn *c)
 {
     if (c->state != CS_READY || c->fail_pending) {

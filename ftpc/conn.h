@@ -89,6 +89,11 @@ unsigned ftpc_conn_features(const ftpc_conn *c);
  * too long / contains CR or LF (a bug in the caller). */
 int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ftpc_conn_send for a caller that waits for the reply in its callback: a line that cannot
+ * be sent fails the connection (the callback gets the error, as for a lost connection)
+ * instead of leaving the caller waiting for a reply that never comes. */
+void ftpc_conn_cmd(ftpc_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Prepares a data connection while ready: passive (connected when data_prepared comes) or
  * active (listening, EPRT/PORT accepted). */
 void ftpc_conn_open_data(ftpc_conn *c);

@@ -21,7 +21,7 @@ static void probe_ready(ftpc_conn *c, void *ud)
     ftpc_dirprobe *p = ud;
     if (p->step != P_PWD)
         return;
-    ftpc_conn_send(c, "PWD");
+    ftpc_conn_cmd(c, "PWD");
 }
 
 static void probe_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
@@ -35,7 +35,7 @@ static void probe_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         if (m->code != 257 || !ftpc_parse_pwd(m->text, p->back, sizeof(p->back)))
             p->back[0] = '\0';
         p->step = P_CWD;
-        ftpc_conn_send(c, "CWD %s", p->path);
+        ftpc_conn_cmd(c, "CWD %s", p->path);
         return;
     case P_CWD:
         if (!ok) {
@@ -47,7 +47,7 @@ static void probe_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;
         }
         p->step = P_BACK;
-        ftpc_conn_send(c, "CWD %s", p->back);
+        ftpc_conn_cmd(c, "CWD %s", p->back);
         return;
     case P_BACK:
         end(p, ok ? FTPC_PROBE_DIR : FTPC_PROBE_DIR_LOST, NULL);

@@ -592,7 +592,7 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
         return;
     if (s->rest_at > 0) {
         s->state = SS_REST;
-        ftpc_conn_send(c, "REST %" PRIu64, s->rest_at - s->ovl_len);
+        ftpc_conn_cmd(c, "REST %" PRIu64, s->rest_at - s->ovl_len);
         return;
     }
     seg_retr(s);
@@ -923,7 +923,7 @@ static void main_ready(ftpc_conn *c, void *ud)
         return;
     }
     g->sizing = true;
-    ftpc_conn_send(c, "SIZE %s", t->remote);
+    ftpc_conn_cmd(c, "SIZE %s", t->remote);
 }
 
 /* "213 20261206121000" -> "20261206121000"; "" for anything else. */
@@ -964,7 +964,7 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     /* The file's time is part of what a resumed download checks is the same file. */
     if (ftpc_conn_features(c) & FTPC_FEAT_MDTM) {
         g->dating = true;
-        ftpc_conn_send(c, "MDTM %s", g->t->remote);
+        ftpc_conn_cmd(c, "MDTM %s", g->t->remote);
         return;
     }
     begin_segments(g);

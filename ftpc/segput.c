@@ -460,7 +460,7 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
         return;
     if (s->use_rest) {
         s->state = PS_REST;
-        ftpc_conn_send(c, "REST %" PRIu64, s->start);
+        ftpc_conn_cmd(c, "REST %" PRIu64, s->start);
         return;
     }
     seg_stor(s);
@@ -659,7 +659,7 @@ static void seg_hash_checked(void *ud, const ftpc_vresult *r)
             s->state = PS_CHECK;
             ftpc_conn_set_owner(s->c, &seg_owner, s);
             p->probed = true;
-            ftpc_conn_send(s->c, "SIZE %s", p->t->remote);
+            ftpc_conn_cmd(s->c, "SIZE %s", p->t->remote);
             return;
         }
         seg_checked(s, true, NULL);
@@ -694,7 +694,7 @@ static void seg_done(pseg *s)
     if (s != &p->segs[0] && !p->probed) {
         /* The first parallel range to finish: SIZE must reach its end. */
         p->probed = true;
-        ftpc_conn_send(s->c, "SIZE %s", p->t->remote);
+        ftpc_conn_cmd(s->c, "SIZE %s", p->t->remote);
         return;
     }
     seg_checked(s, true, NULL);
@@ -791,7 +791,7 @@ static void main_ready(ftpc_conn *c, void *ud)
         begin(p);
         return;
     case P_SIZE:
-        ftpc_conn_send(c, "SIZE %s", p->t->remote);
+        ftpc_conn_cmd(c, "SIZE %s", p->t->remote);
         return;
     default:
         return;

@@ -236,7 +236,7 @@ __attribute__((format(printf, 4, 5))) static void rh_result(ftpc_rhash *h, ftpc_
 static void rh_send_hash(ftpc_rhash *h)
 {
     h->state = RH_HASH;
-    ftpc_conn_send(h->c, "HASH %s", h->path);
+    ftpc_conn_cmd(h->c, "HASH %s", h->path);
     /* The server reads the file before it answers: keep our inactivity timeout away for an
      * allowance that grows with the size. */
     long long allow =
@@ -251,7 +251,7 @@ static void rh_after_algo(ftpc_rhash *h)
 {
     if (h->first >= 0) {
         h->state = RH_RANG;
-        ftpc_conn_send(h->c, "RANG %" PRId64 " %" PRId64, h->first, h->last);
+        ftpc_conn_cmd(h->c, "RANG %" PRId64 " %" PRId64, h->first, h->last);
         return;
     }
     rh_send_hash(h);
@@ -283,7 +283,7 @@ static void rh_ready(ftpc_conn *c, void *ud)
     if (h->state != RH_WAIT)
         return;
     h->state = RH_FEAT;
-    ftpc_conn_send(c, "FEAT");
+    ftpc_conn_cmd(c, "FEAT");
 }
 
 static void rh_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
@@ -312,7 +312,7 @@ static void rh_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         h->algo = a;
         if (f.current != a) {
             h->state = RH_OPTS;
-            ftpc_conn_send(c, "OPTS HASH %s", digest_name((digest_algo)a));
+            ftpc_conn_cmd(c, "OPTS HASH %s", digest_name((digest_algo)a));
             return;
         }
         rh_after_algo(h);
@@ -754,7 +754,7 @@ static void vsize_ready(ftpc_conn *c, void *ud)
     ftpc_verify *v = ud;
     if (v->state != VS_SIZE)
         return;
-    ftpc_conn_send(c, "SIZE %s", v->t->remote);
+    ftpc_conn_cmd(c, "SIZE %s", v->t->remote);
 }
 
 static void vsize_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)

@@ -284,7 +284,7 @@ static void conn_ready(ftpc_conn *c, void *ud)
         char want = x->ascii ? 'A' : 'I';
         if (ftpc_conn_type(c) != want) {
             x->state = XS_TYPE;
-            ftpc_conn_send(c, "TYPE %c", want);
+            ftpc_conn_cmd(c, "TYPE %c", want);
             return;
         }
     }
@@ -326,7 +326,7 @@ void xf_after_type(ftpc_xfer *x)
         bool resume = (x->ctx->opts->resume || t->own_prefix) && !x->ascii;
         if (resume && size_ok) {
             x->state = XS_SIZE;
-            ftpc_conn_send(c, "SIZE %s", t->remote);
+            ftpc_conn_cmd(c, "SIZE %s", t->remote);
             return;
         }
         xf_begin_put(x);
@@ -342,7 +342,7 @@ void xf_after_type(ftpc_xfer *x)
     /* SIZE counts the file's bytes, which TYPE A changes on the way. */
     if ((t->kind == FTPC_T_GET || t->kind == FTPC_T_CAT) && size_ok && !x->ascii) {
         x->state = XS_SIZE;
-        ftpc_conn_send(c, "SIZE %s", t->remote);
+        ftpc_conn_cmd(c, "SIZE %s", t->remote);
         return;
     }
     xf_begin_get(x);
@@ -360,7 +360,7 @@ static void put_complete(ftpc_xfer *x)
         if (gmtime_r(&when, &tm) != NULL &&
             strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) == 14) {
             x->state = XS_MFMT;
-            ftpc_conn_send(x->c, "MFMT %s %s", stamp, t->remote);
+            ftpc_conn_cmd(x->c, "MFMT %s %s", stamp, t->remote);
             return;
         }
     }
@@ -376,7 +376,7 @@ void xf_maybe_complete(ftpc_xfer *x)
         unsigned feat = ftpc_conn_features(x->c);
         if ((feat & FTPC_FEAT_SIZE) && x->pos > x->offset && !x->ascii) {
             x->state = XS_VERIFY;
-            ftpc_conn_send(x->c, "SIZE %s", t->remote);
+            ftpc_conn_cmd(x->c, "SIZE %s", t->remote);
             return;
         }
         put_complete(x);
@@ -579,7 +579,7 @@ static void conn_data_prepared(ftpc_conn *c, void *ud)
         return;
     if (x->offset > 0) {
         x->state = XS_REST;
-        ftpc_conn_send(c, "REST %" PRIu64, x->offset);
+        ftpc_conn_cmd(c, "REST %" PRIu64, x->offset);
         return;
     }
     send_transfer_cmd(x);

@@ -39,7 +39,7 @@ void xf_ask_is_dir(ftpc_xfer *x, const char *path, xstate mlst_state, ftpc_dirpr
 {
     if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
         x->state = mlst_state;
-        ftpc_conn_send(x->c, "MLST %s", path);
+        ftpc_conn_cmd(x->c, "MLST %s", path);
         return;
     }
     x->state = XS_DIRPROBE;
