@@ -493,13 +493,17 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
      * is (a missing file then fails to open: exit 6). */
     char **files = NULL;
     size_t nfiles = 0;
-    int rc = 0;
+    int rc = 0, unmatched = -1;
+    size_t unmatched_at = SIZE_MAX; /* the file unmatched became, in files */
     for (int i = 0; rc == 0 && i < nargs - 1; i++) {
         struct stat st;
         glob_t g;
         memset(&g, 0, sizeof(g));
-        bool expand = !cli->no_glob && ftpc_glob_magic(args[i]) && lstat(args[i], &st) < 0 &&
-                      glob(args[i], 0, NULL, &g) == 0;
+        bool pattern = !cli->no_glob && ftpc_glob_magic(args[i]) && lstat(args[i], &st) < 0;
+        int grc = pattern ? glob(args[i], 0, NULL, &g) : GLOB_NOMATCH;
+        bool expand = grc == 0;
+        if (grc == GLOB_NOMATCH && pattern)
+            unmatched = i;
         size_t add = expand ? g.gl_pathc : 1;
         char **grown = realloc(files, (nfiles + add) * sizeof(*grown));
         if (grown == NULL) {
@@ -517,12 +521,17 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
         }
         if (expand)
             globfree(&g);
+        if (unmatched == i && rc == 0)
+            unmatched_at = nfiles - 1;
     }
     bool into_dir = nfiles > 1 || u.dir_slash;
     if (rc == 0)
         rc = add_create_dirs(cli, &u, into_dir, err, err_size);
-    for (size_t i = 0; rc == 0 && i < nfiles; i++)
+    for (size_t i = 0; rc == 0 && i < nfiles; i++) {
         rc = add_put(cli, &u, into_dir, files[i], err, err_size);
+        if (rc == 0 && i == unmatched_at)
+            cli->tasks[cli->ntasks - 1].unmatched_pattern = true;
+    }
     for (size_t i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);

@@ -65,6 +65,9 @@ typedef struct ftpc_task {
      * ("put f URL/", several files, the shell's put f): a directory found under that name
      * is an error, as cp reports it, not a place to go into (xfer_refused.c). */
     bool named_in_dir;
+    /* put: the local name is a pattern that matched no file (taken as a name, which then
+     * cannot be opened: the message says the pattern matched nothing). */
+    bool unmatched_pattern;
 
     /* put: the STOR was refused and the target's directory is not there (xfer_nodir.c); the
      * runner then tells it once for every file for that directory (nodir.h). */

@@ -666,8 +666,12 @@ void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c)
         x->file_fd = open(x->t->local, O_RDONLY | O_CLOEXEC);
         if (x->file_fd < 0) {
             /* Reported from the loop, like every other result. */
-            ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s",
-                         x->t->display, x->t->local, strerror(errno));
+            if (errno == ENOENT && x->t->unmatched_pattern)
+                ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: no local file matches %s",
+                             x->t->display, x->t->local);
+            else
+                ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s",
+                             x->t->display, x->t->local, strerror(errno));
         }
     }
     ftpc_conn_set_owner(c, &xf_owner, x);

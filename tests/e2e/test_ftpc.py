@@ -264,6 +264,16 @@ class TestPut(FtpcCase):
         self.ftpc("put", self.local("x.bin"), self.srv.url("incoming/"))
         self.assertEqual(self.srv.read("incoming/x.bin"), data)
 
+    def test_put_of_a_pattern_that_matches_nothing(self):
+        # said as such, not as a file that cannot be opened; the other files still go up
+        data = data_bytes(3000, 6)
+        self.write_local("real.bin", data)
+        r = self.ftpc("put", "*.nomatch", "real.bin", "missing.bin", self.srv.url(""), rc=6)
+        err = r.stderr.decode()
+        self.assertIn("no local file matches *.nomatch", err)
+        self.assertIn("cannot open missing.bin: No such file or directory", err)
+        self.assertEqual(self.srv.read("real.bin"), data)
+
     def test_put_into_dir_named_without_slash(self):
         # as cp and scp do: the server refuses the STOR, MLST says directory, and the file
         # goes into it; a refusal for any other reason is reported as it was
