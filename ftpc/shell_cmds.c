@@ -721,7 +721,14 @@ void sh_exec_line(shell *sh, const char *line)
     int n = sh_split(line, &w);
     if (n < 0) {
         sh->cmd_name = NULL;
-        sh_fail(sh, FTPC_EXIT_USAGE, "unterminated quote: %s", sh->cmd_line);
+        /* A password with a quote in it ("user bob it's") lands here: such a line is not
+         * shown, as sh_fail shows no line that gives one. */
+        if (sh_line_has_password(sh->cmd_line))
+            sh_fail(sh, FTPC_EXIT_USAGE,
+                    "unterminated quote (the line is not shown: it may "
+                    "hold a password)");
+        else
+            sh_fail(sh, FTPC_EXIT_USAGE, "unterminated quote: %s", sh->cmd_line);
         return;
     }
     if (n == 0) {

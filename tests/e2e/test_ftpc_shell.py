@@ -553,6 +553,24 @@ class TestShellQuotePassword(unittest.TestCase):
         self.assertRegex(err, r"(?m)^ftpc: line 1: quote: the server replied 530$")
         self.assertRegex(err, r"(?m)^ftpc: line 3: quote: the server replied 502$")
 
+    def test_unterminated_quote_shows_no_password(self):
+        # a password with a quote in it ("it's") leaves the line unsplit: its error must
+        # not quote it whole, while a line with no password still is
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        r = subprocess.run([FTPC_BIN], input=b"quote PASS sek'rit-1\nuser bob sek'rit-2\n"
+                           b"open ftp://u:sek'rit-3@127.0.0.1:1/\nlcd 'x\n",
+                           cwd=tmp, capture_output=True, timeout=60,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 2, err)
+        self.assertNotIn("sek", err)
+        for n in (1, 2, 3):
+            self.assertRegex(err, r"(?m)^ftpc: line %d: unterminated quote \(the line" % n)
+        self.assertRegex(err, r"(?m)^ftpc: line 4: unterminated quote: lcd 'x$")
+
 
 class TestShellNoHash(unittest.TestCase):
     def test_no_hash_is_said_once_a_session(self):
