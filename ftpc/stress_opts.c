@@ -3,10 +3,14 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "ratelimit.h"
 #include "strutil.h"
@@ -118,6 +122,38 @@ void stress_opts_usage(FILE *f)
           "4 login refused, 5 the set-up failed (directory, fixtures, MODE Z), 6 a report\n"
           "cannot be written, 9 TLS failed, 2 usage error.\n",
           f);
+}
+
+/* The report path p ("-": standard output) as an absolute name, for one that need not exist
+ * yet: its directory resolved, then its last part. Returns false when that cannot be done. */
+static bool destination_name(const char *p, char *out, size_t out_size)
+{
+    const char *slash = strrchr(p, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else
+        snprintf(dir, sizeof(dir), "%.*s", slash == p ? 1 : (int)(slash - p), p);
+    if (realpath(dir, real) == NULL)
+        return false;
+    int n = snprintf(out, out_size, "%s/%s", real, slash ? slash + 1 : p);
+    return n >= 0 && (size_t)n < out_size;
+}
+
+/* Whether --json a and --csv b reach one file: the same words, or the same file by another
+ * name ("./r" for "r", "/dev/stdout" for "-", a link), where one would clobber the other. */
+static bool same_destination(const char *a, const char *b)
+{
+    if (strcmp(a, b) == 0)
+        return true;
+    struct stat sa, sb;
+    bool ha = strcmp(a, "-") == 0 ? fstat(STDOUT_FILENO, &sa) == 0 : stat(a, &sa) == 0;
+    bool hb = strcmp(b, "-") == 0 ? fstat(STDOUT_FILENO, &sb) == 0 : stat(b, &sb) == 0;
+    if (ha || hb)
+        return ha && hb && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char na[PATH_MAX + 256], nb[PATH_MAX + 256];
+    return destination_name(a, na, sizeof(na)) && destination_name(b, nb, sizeof(nb)) &&
+           strcmp(na, nb) == 0;
 }
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_size, const char *fmt,
@@ -430,7 +466,7 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
     if (o->abort_fraction + o->drop_fraction > 1.0)
         return fail(err, err_size, "--abort-fraction plus --drop-fraction exceeds 1");
     /* One destination for both would hold neither: the CSV after the JSON, or over it. */
-    if (o->json && o->csv && strcmp(o->json, o->csv) == 0)
+    if (o->json && o->csv && same_destination(o->json, o->csv))
         return fail(err, err_size, "--json and --csv cannot both write to %s",
                     strcmp(o->json, "-") == 0 ? "standard output" : o->json);
     if (o->dir[0] == '\0') {

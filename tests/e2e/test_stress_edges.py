@@ -61,6 +61,32 @@ class TestStressOptions(StressCase):
             self.assertEqual(r.stdout, b"")
         self.assertFalse(os.path.exists(os.path.join(srv.root, "jc")), "nothing ran")
 
+    def test_json_and_csv_to_one_file_by_two_names(self):
+        # "r" and "./r", "-" and /dev/stdout, a file and a link to it: still one destination,
+        # where the CSV would clobber the JSON
+        srv = self.server()
+        with open(os.path.join(self.tmp, "old"), "w") as fh:
+            fh.write("x")
+        os.symlink("old", os.path.join(self.tmp, "link"))
+        for json, csv, said in (("r", "./r", "r"), ("-", "/dev/stdout", "standard output"),
+                                ("old", "link", "old")):
+            r = subprocess.run([FTPC_BIN, "stress", srv.url("jc"), "--clients", "1",
+                                "--iterations", "1", "--mix", "list", "--no-view", "--json",
+                                json, "--csv", csv], capture_output=True, timeout=30,
+                               stdin=subprocess.DEVNULL, cwd=self.tmp)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("--json and --csv cannot both write to %s" % said, r.stderr.decode())
+        self.assertFalse(os.path.exists(os.path.join(srv.root, "jc")), "nothing ran")
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "r")))
+        # two files of their own are fine
+        r = subprocess.run([FTPC_BIN, "stress", srv.url("jc"), "--clients", "1",
+                            "--iterations", "1", "--mix", "list", "--no-view", "--json",
+                            "r.json", "--csv", "r.csv"], capture_output=True, timeout=30,
+                           stdin=subprocess.DEVNULL, cwd=self.tmp)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(os.path.getsize(os.path.join(self.tmp, "r.json")) > 0)
+        self.assertTrue(os.path.getsize(os.path.join(self.tmp, "r.csv")) > 0)
+
     def test_size_limit_is_said_in_units_it_takes(self):
         # there is no T suffix: "at most 1T, not '1T'" contradicted itself
         for size in ("1T", "2048G", "0-1100G"):
