@@ -76,8 +76,9 @@ static const ftpc_mentry *mtree_find(const ftpc_mtree *t, const char *rel)
 }
 
 /* With --include, leaves out of the sorted tree t the files it does not take, then the
- * directories left holding none of the files it does: a mirror of *.iso makes no empty
- * skeleton of the rest, and --delete removes no directory that never held such a file.
+ * directories left holding none of the files it does, unless it names them (or one above):
+ * a mirror of *.iso makes no empty skeleton of the rest, and --delete removes no directory
+ * that never held such a file.
  * Returns -1 when out of memory. */
 static int keep_included(ftpc_mtree *t, const ftpc_cli *cli)
 {
@@ -87,7 +88,9 @@ static int keep_included(ftpc_mtree *t, const ftpc_cli *cli)
     if (keep == NULL)
         return -1;
     for (size_t i = 0; i < t->n; i++) {
-        if (t->v[i].dir || !ftpc_mirror_included(t->v[i].rel, cli->includes, cli->nincludes))
+        /* A directory --include names is taken whole, empty or not: the source has it, and
+         * --delete must not remove it from the target once its files are gone. */
+        if (!ftpc_mirror_included(t->v[i].rel, cli->includes, cli->nincludes))
             continue;
         keep[i] = true;
         char dir[FTPC_URL_PATH_MAX];

@@ -315,6 +315,18 @@ class TestMirrorGet(MirrorCase):
         self.assertTrue(os.path.isdir(self.local("out/own/inner")))
         self.assertTrue(os.path.exists(self.local("out/sp ace/d#e.txt")))
 
+    def test_include_takes_a_named_directory_whole(self):
+        # a directory --include names is the source's, empty or not: it is made, and
+        # --delete removes the files it no longer holds but not the directory itself
+        self.make_remote_tree()
+        self.srv.mkdir("src/photos/2026")
+        os.makedirs(self.local("out/photos"))
+        self.write_local("out/photos/old.jpg", b"1")
+        r = self.ftpc("mirror", "--delete", "--include", "photos", self.srv.url("src"), "out")
+        self.assertEqual(sorted(tree(self.local("out"))), ["photos", "photos/2026"], r.stderr)
+        said = sorted(re.findall(r"(?m)^(\S+): deleted$", r.stderr.decode()))
+        self.assertEqual(said, ["photos/old.jpg"])
+
     def test_include_upload(self):
         src = self.local("up")
         self.make_local_tree(src)
