@@ -254,6 +254,33 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
+static int cmp_base_name(const void *a, const void *b)
+{
+    return strcmp(base_name(*(char *const *)a), base_name(*(char *const *)b));
+}
+
+/* Files uploaded into one directory each under their own name: two of one name would have
+ * the second replace the first there, which cp refuses too. */
+static int check_put_names(char **files, size_t n, char *err, size_t err_size)
+{
+    if (n < 2)
+        return 0;
+    char **v = malloc(n * sizeof(*v));
+    if (v == NULL)
+        return usage_err(err, err_size, "out of memory");
+    memcpy(v, files, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), cmp_base_name);
+    int rc = 0;
+    for (size_t i = 1; rc == 0 && i < n; i++)
+        if (base_name(v[i])[0] != '\0' && cmp_base_name(&v[i - 1], &v[i]) == 0)
+            rc = usage_err(err, err_size,
+                           "%s and %s would both be uploaded as %s, the second replacing the "
+                           "first; upload one under another name (put FILE URL/NAME)",
+                           v[i - 1], v[i], base_name(v[i]));
+    free(v);
+    return rc;
+}
+
 static void strip_trailing_slashes(char *p)
 {
     size_t n = strlen(p);
@@ -525,6 +552,8 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
             unmatched_at = nfiles - 1;
     }
     bool into_dir = nfiles > 1 || u.dir_slash;
+    if (rc == 0 && into_dir)
+        rc = check_put_names(files, nfiles, err, err_size);
     if (rc == 0)
         rc = add_create_dirs(cli, &u, into_dir, err, err_size);
     for (size_t i = 0; rc == 0 && i < nfiles; i++) {

@@ -264,6 +264,19 @@ class TestPut(FtpcCase):
         self.ftpc("put", self.local("x.bin"), self.srv.url("incoming/"))
         self.assertEqual(self.srv.read("incoming/x.bin"), data)
 
+    def test_put_of_two_files_of_one_name_is_refused(self):
+        # the second would replace the first on the server: refused before connecting, as
+        # cp refuses it
+        os.makedirs(self.local("o1"))
+        os.makedirs(self.local("o2"))
+        self.write_local("o1/x.bin", b"first")
+        self.write_local("o2/x.bin", b"second")
+        self.write_local("y.bin", b"y")
+        r = self.ftpc("put", "o1/x.bin", "y.bin", "o2/x.bin", self.srv.url(""), rc=2)
+        self.assertIn(b"o1/x.bin and o2/x.bin would both be uploaded as x.bin", r.stderr)
+        self.assertEqual(os.listdir(self.srv.root), [])
+        self.assertNotIn("STOR", self.srv.log_text())
+
     def test_put_of_a_pattern_that_matches_nothing(self):
         # said as such, not as a file that cannot be opened; the other files still go up
         data = data_bytes(3000, 6)
