@@ -520,8 +520,8 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
      * is (a missing file then fails to open: exit 6). */
     char **files = NULL;
     size_t nfiles = 0;
-    int rc = 0, unmatched = -1;
-    size_t unmatched_at = SIZE_MAX; /* the file unmatched became, in files */
+    bool *unmatched = NULL; /* by file: a pattern that matched nothing, taken as a name */
+    int rc = 0;
     for (int i = 0; rc == 0 && i < nargs - 1; i++) {
         struct stat st;
         glob_t g;
@@ -529,27 +529,27 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
         bool pattern = !cli->no_glob && ftpc_glob_magic(args[i]) && lstat(args[i], &st) < 0;
         int grc = pattern ? glob(args[i], 0, NULL, &g) : GLOB_NOMATCH;
         bool expand = grc == 0;
-        if (grc == GLOB_NOMATCH && pattern)
-            unmatched = i;
         size_t add = expand ? g.gl_pathc : 1;
         char **grown = realloc(files, (nfiles + add) * sizeof(*grown));
-        if (grown == NULL) {
+        if (grown != NULL)
+            files = grown;
+        bool *marks = grown != NULL ? realloc(unmatched, (nfiles + add) * sizeof(*marks)) : NULL;
+        if (marks == NULL) {
             rc = usage_err(err, err_size, "out of memory");
         } else {
-            files = grown;
+            unmatched = marks;
             for (size_t k = 0; k < add; k++) {
                 char *dup = strdup(expand ? g.gl_pathv[k] : args[i]);
                 if (dup == NULL) {
                     rc = usage_err(err, err_size, "out of memory");
                     break;
                 }
+                unmatched[nfiles] = pattern && grc == GLOB_NOMATCH;
                 files[nfiles++] = dup;
             }
         }
         if (expand)
             globfree(&g);
-        if (unmatched == i && rc == 0)
-            unmatched_at = nfiles - 1;
     }
     bool into_dir = nfiles > 1 || u.dir_slash;
     if (rc == 0 && into_dir)
@@ -558,12 +558,13 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
         rc = add_create_dirs(cli, &u, into_dir, err, err_size);
     for (size_t i = 0; rc == 0 && i < nfiles; i++) {
         rc = add_put(cli, &u, into_dir, files[i], err, err_size);
-        if (rc == 0 && i == unmatched_at)
+        if (rc == 0 && unmatched[i])
             cli->tasks[cli->ntasks - 1].unmatched_pattern = true;
     }
     for (size_t i = 0; i < nfiles; i++)
         free(files[i]);
     free(files);
+    free(unmatched);
     return rc;
 }
 

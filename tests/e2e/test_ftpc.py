@@ -287,6 +287,16 @@ class TestPut(FtpcCase):
         self.assertIn("cannot open missing.bin: No such file or directory", err)
         self.assertEqual(self.srv.read("real.bin"), data)
 
+    def test_put_of_several_patterns_that_match_nothing(self):
+        # each pattern that matches nothing is said as such, not only the last one
+        self.write_local("real.bin", data_bytes(3000, 6))
+        r = self.ftpc("put", "*.none1", "real.bin", "*.none2", "*.none3", self.srv.url(""),
+                      rc=6)
+        err = r.stderr.decode()
+        for p in ("*.none1", "*.none2", "*.none3"):
+            self.assertIn("no local file matches %s" % p, err)
+        self.assertNotIn("cannot open", err)
+
     def test_put_into_dir_named_without_slash(self):
         # as cp and scp do: the server refuses the STOR, MLST says directory, and the file
         # goes into it; a refusal for any other reason is reported as it was
