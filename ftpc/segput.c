@@ -926,6 +926,17 @@ static void verify_done(void *ud, int status, bool reusable)
 
 static void final_check(ftpc_segput *p)
 {
+    /* All the bytes the file had when the upload began are sent. One that has grown since (a
+     * log still written) fails as a plain upload's does (xfer_send.c): not as a success that
+     * left the server its first bytes only, nor as a failed verification of the whole. */
+    struct stat st;
+    if (fstat(p->fd, &st) == 0 && (uint64_t)st.st_size > p->size) {
+        fail(p, FTPC_EXIT_LOCAL,
+             "%s grew while being uploaded (%" PRIu64 " bytes when the upload began, %llu now); "
+             "upload it once it stops changing",
+             p->t->local, p->size, (unsigned long long)st.st_size);
+        return;
+    }
     if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
         fail(p, FTPC_EXIT_XFER, "the control connection was lost before the final check");
         return;

@@ -487,6 +487,31 @@ class TestSegmentsResume(FtpcCase):
     def fresh_rests(self):
         return [self.SIZE * i // 4 - OVERLAP for i in range(1, 4)]
 
+    def test_segmented_put_of_a_file_that_grows_meanwhile(self):
+        # as for a plain put: the bytes it had at the start are sent, then the file is longer:
+        # a clear error (status 6), not a success that left the server its first bytes only
+        data = data_bytes(4 * MiB, 19)
+        self.write_local("grow.bin", data)
+        p = self.popen("-q", "--segments", "2", "put", "grow.bin", self.srv.url("grow.bin"))
+
+        def uploading():
+            for d, _, names in os.walk(self.srv.root):
+                for n in names:
+                    try:
+                        if os.path.getsize(os.path.join(d, n)) >= 200 * 1024:
+                            return True
+                    except OSError:
+                        pass
+            return False
+        self.assertTrue(wait_for(uploading, 15), self.srv.log_text())
+        with open(self.local("grow.bin"), "ab") as fh:
+            fh.write(b"appended while it was being sent\n")
+        _, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.assertEqual(p.returncode, 6, err)
+        self.assertIn("grow.bin grew while being uploaded (%d bytes when the upload began, %d "
+                      "now)" % (len(data), len(data) + 33), err)
+
     def test_interrupt_then_continue_fetches_the_rest_only(self):
         data = self.srv.make_file("big.bin", self.SIZE, seed=50)
         rc, err = self.interrupt(signal.SIGINT)
