@@ -254,29 +254,52 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-static int cmp_base_name(const void *a, const void *b)
+/* A file to put into a directory, and where it came in the command. */
+typedef struct put_name {
+    const char *path;
+    size_t at;
+} put_name;
+
+/* By the name it gets there, then by path, then by place: one file named twice is adjacent,
+ * its first mention first. */
+static int cmp_put_name(const void *a, const void *b)
 {
-    return strcmp(base_name(*(char *const *)a), base_name(*(char *const *)b));
+    const put_name *x = a, *y = b;
+    int c = strcmp(base_name(x->path), base_name(y->path));
+    if (c == 0)
+        c = strcmp(x->path, y->path);
+    if (c == 0)
+        c = x->at < y->at ? -1 : x->at > y->at;
+    return c;
 }
 
 /* Files uploaded into one directory each under their own name: two of one name would have
- * the second replace the first there, which cp refuses too. */
-static int check_put_names(char **files, size_t n, char *err, size_t err_size)
+ * the second replace the first there, which cp refuses too. One file named twice (a pattern
+ * and its name) is uploaded once, as cp copies it once: its later mentions are marked in
+ * skip. */
+static int check_put_names(char **files, size_t n, bool *skip, char *err, size_t err_size)
 {
     if (n < 2)
         return 0;
-    char **v = malloc(n * sizeof(*v));
+    put_name *v = malloc(n * sizeof(*v));
     if (v == NULL)
         return usage_err(err, err_size, "out of memory");
-    memcpy(v, files, n * sizeof(*v));
-    qsort(v, n, sizeof(*v), cmp_base_name);
+    for (size_t i = 0; i < n; i++)
+        v[i] = (put_name){files[i], i};
+    qsort(v, n, sizeof(*v), cmp_put_name);
     int rc = 0;
-    for (size_t i = 1; rc == 0 && i < n; i++)
-        if (base_name(v[i])[0] != '\0' && cmp_base_name(&v[i - 1], &v[i]) == 0)
+    for (size_t i = 1; rc == 0 && i < n; i++) {
+        const char *bn = base_name(v[i].path);
+        if (bn[0] == '\0' || strcmp(base_name(v[i - 1].path), bn) != 0)
+            continue;
+        if (strcmp(v[i - 1].path, v[i].path) == 0)
+            skip[v[i].at] = true;
+        else
             rc = usage_err(err, err_size,
                            "%s and %s would both be uploaded as %s, the second replacing the "
                            "first; upload one under another name (put FILE URL/NAME)",
-                           v[i - 1], v[i], base_name(v[i]));
+                           v[i - 1].path, v[i].path, bn);
+    }
     free(v);
     return rc;
 }
@@ -552,11 +575,16 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
             globfree(&g);
     }
     bool into_dir = nfiles > 1 || u.dir_slash;
+    bool *skip = rc == 0 ? calloc(nfiles > 0 ? nfiles : 1, sizeof(*skip)) : NULL;
+    if (rc == 0 && skip == NULL)
+        rc = usage_err(err, err_size, "out of memory");
     if (rc == 0 && into_dir)
-        rc = check_put_names(files, nfiles, err, err_size);
+        rc = check_put_names(files, nfiles, skip, err, err_size);
     if (rc == 0)
         rc = add_create_dirs(cli, &u, into_dir, err, err_size);
     for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+        if (skip[i])
+            continue;
         rc = add_put(cli, &u, into_dir, files[i], err, err_size);
         if (rc == 0 && unmatched[i])
             cli->tasks[cli->ntasks - 1].unmatched_pattern = true;
@@ -565,6 +593,7 @@ static int build_put(ftpc_cli *cli, char **args, int nargs, char *err, size_t er
         free(files[i]);
     free(files);
     free(unmatched);
+    free(skip);
     return rc;
 }
 

@@ -277,6 +277,17 @@ class TestPut(FtpcCase):
         self.assertEqual(os.listdir(self.srv.root), [])
         self.assertNotIn("STOR", self.srv.log_text())
 
+    def test_put_of_one_file_named_twice_sends_it_once(self):
+        # a pattern and a name of one file ("*.bin x.bin"), as cp takes them: not two files
+        # of one name, and one upload of it, not two racing for the same target
+        self.write_local("x.bin", b"x" * 5000)
+        self.write_local("y.bin", b"y" * 6000)
+        self.ftpc("-j", "2", "put", "*.bin", "x.bin", "x.bin", self.srv.url(""))
+        self.assertEqual(self.srv.read("x.bin"), b"x" * 5000)
+        self.assertEqual(self.srv.read("y.bin"), b"y" * 6000)
+        log = self.srv.settled_log_text()
+        self.assertEqual(len(re.findall(r"-> STOR x\.bin$", log, re.M)), 1, log)
+
     def test_put_of_a_pattern_that_matches_nothing(self):
         # said as such, not as a file that cannot be opened; the other files still go up
         data = data_bytes(3000, 6)
