@@ -55,6 +55,7 @@ typedef struct hash_job {
     digest_algo algo;
     bool ranged;
     bool partial_ok; /* the session may resume uploads: a name with only a partial is that */
+    bool partial;    /* what is hashed is such a partial */
     off_t rstart, rend;
     /* worker state */
     int fd;
@@ -100,6 +101,7 @@ static int open_target(hash_job *j)
         j->fd = upload_open_partial(&j->v, j->vpath, O_NONBLOCK);
         if (j->fd < 0)
             errno = ENOENT;
+        j->partial = j->fd >= 0;
     }
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) < 0)
@@ -116,6 +118,10 @@ static int open_target(hash_job *j)
         if (j->rend < j->last)
             j->last = j->rend;
     }
+    /* A partial may be another user's cut upload, which no one can RETR: digests of small
+     * ranges of it would give its bytes away one by one. A resume checks all of it. */
+    if (j->partial && (j->first != 0 || j->last != size - 1))
+        return job_fail(j, FTP_FILE_UNAVAILABLE, 0);
     j->empty = size == 0;
     if (j->empty)
         j->last = 0; /* reported as 0-0 */
@@ -161,6 +167,10 @@ static void reply_failure(session *s, const hash_job *j)
     case FTP_BAD_REST:
         session_reply(s, FTP_BAD_REST, "HASH: RANG start %jd is beyond the end of the file.",
                       (intmax_t)j->rstart);
+        break;
+    case FTP_FILE_UNAVAILABLE:
+        session_reply(s, FTP_FILE_UNAVAILABLE,
+                      "HASH: the kept bytes of a cut upload are hashed whole, not in ranges.");
         break;
     case FTP_PARAM_NOT_IMPLEMENTED:
         session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "HASH: %s is not available.",

@@ -129,8 +129,15 @@ class TestHash(ServerTestCase):
         _, first, last, digest, echoed = self.hash(f, "cut.bin")
         self.assertEqual((first, last, echoed), (0, len(kept) - 1, "cut.bin"))
         self.assertEqual(digest, hashlib.sha256(kept).hexdigest())
-        self.assertCode(reply(f, "RANG 0 99"), 350)
-        self.assertEqual(self.hash(f, "cut.bin")[3], hashlib.sha256(kept[:100]).hexdigest())
+        self.assertCode(reply(f, "RANG 0 %d" % (len(kept) - 1)), 350)
+        self.assertEqual(self.hash(f, "cut.bin")[3], hashlib.sha256(kept).hexdigest())
+        # but never a part of it: the partial may be another user's cut upload, which no one
+        # may read, and digests of single bytes would give it away byte by byte
+        for first, last in ((0, 0), (5, 5), (0, len(kept) - 2), (1, len(kept) - 1)):
+            self.assertCode(reply(f, "RANG %d %d" % (first, last)), 350)
+            code, text = reply(f, "HASH cut.bin")
+            self.assertEqual(code, 550, text)
+            self.assertIn("hashed whole", text)
         # a session that may not upload is told of no such file, as SIZE tells it
         g = self.srv.ftp(user="carol", pw="carol-Pw-0815")
         self.assertCode(reply(g, "HASH cut.bin"), 550)
