@@ -119,7 +119,8 @@ class TestHostileServers(unittest.TestCase):
 
     def test_glob_leaves_out_names_with_a_line_break(self):
         # a name with a CR cannot be sent back in SIZE or RETR: ftpc waited for the reply to
-        # a command it never sent, for ever
+        # a command it never sent, for ever. (A bare LF ends a listing line, so "c\nd.txt"
+        # makes two lines, neither a name that matches: it shows no name comes of it.)
         listing = ("type=file;size=10; a\rb.txt\r\n"
                    + "type=file;size=10; c\nd.txt\r\n"
                    + "type=file;size=10; ok.txt\r\n")
