@@ -103,6 +103,24 @@ static void trace_reply(stress_client *c, int code, const char *text)
     }
 }
 
+/* Waiting for a reply to a command of an operation of the mix. (Before that, a refusing
+ * reply ends the session attempt on its own: sc_login_refused.) */
+static bool in_operation(const stress_client *c)
+{
+    switch (c->state) {
+    case S_PASV:
+    case S_XFER:
+    case S_HASH:
+    case S_HASH_WAIT:
+    case S_DELE:
+    case S_ABORT:
+    case S_SYNC:
+        return true;
+    default:
+        return false;
+    }
+}
+
 void sc_on_reply(stress_client *c, int code, char *text)
 {
     stress_run *run = c->run;
@@ -114,6 +132,15 @@ void sc_on_reply(stress_client *c, int code, char *text)
         if (!run->aborting && !(c->flags & CF_SAID_421))
             stress_stats_reply_error(sc_stats(c), code, text);
         c->flags |= CF_SAID_421;
+        return;
+    }
+    if (code == 421 && !sc_is_setup(c) && in_operation(c)) {
+        /* The answer to a command of an operation, and the end of the session: the
+         * operation fails with this 421, and the close that follows is no second error. */
+        if (!run->aborting)
+            stress_stats_reply_error(sc_stats(c), code, text);
+        c->flags |= CF_SAID_421;
+        sc_conn_failed(c, 0);
         return;
     }
     switch (c->state) {

@@ -292,6 +292,55 @@ class TestStressRefusedForGood(StressCase):
         self.assertEqual(srv.refused, 6)
 
 
+class ListingFtp(ScriptedFtp):
+    """Answers LIST with one line."""
+
+    def command(self, s, verb, arg):
+        if verb == "LIST":
+            s.send_download(b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n")
+            return True
+        return super().command(s, verb, arg)
+
+
+class Closing421Ftp(ListingFtp):
+    """Answers the first EPSV of the first two sessions that ask with 421 and closes them."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.closed = 0
+        self.lock = threading.Lock()
+
+    def command(self, s, verb, arg):
+        if verb == "EPSV" and not getattr(s, "epsv_done", False):
+            s.epsv_done = True
+            with self.lock:
+                close = self.closed < 2
+                self.closed += close
+            if close:
+                s.send("421 Timeout, closing control connection.")
+                return False
+        return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStress421ForACommand(StressCase):
+    def test_counted_once(self):
+        # a 421 answering EPSV was counted as an error, and the close that follows as a
+        # second (EOF): one failed operation, one error
+        srv = Closing421Ftp(sessions=10, timeout=30)
+        srv.start()
+        try:
+            rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 1,
+                                        "--iterations", 3, "--mix", "list", "--no-view",
+                                        timeout=60)
+        finally:
+            srv.stop()
+        self.assertEqual(srv.closed, 2)
+        self.assertEqual(rep["errors_by_code"], {"421": 2}, out + err)
+        self.assertEqual(rep["ops"]["list"], {"count": 3, "errors": 2}, out)
+        self.assertRegex(self.unwrap(out), r"\nerrors +421: 2 421 Timeout", out)
+
+
 class BusyHashFtp(ScriptedFtp):
     """Keeps uploads in memory and answers the first `busy` HASH of each upload with ftpd's
     450 (busy=None: every one)."""
