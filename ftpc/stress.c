@@ -14,6 +14,7 @@
 
 #include <openssl/ssl.h>
 
+#include "endpoint.h"
 #include "net.h"
 #include "status.h"
 #include "stream_tls.h"
@@ -202,7 +203,7 @@ static void start_main(stress_main *m)
     /* The set-up's transfers are not the workload. */
     run->setup_bytes = run->st.bytes_down + run->st.bytes_up;
     run->st.bytes_down = run->st.bytes_up = 0;
-    run->t0_us = run->setup_end_us = stress_now_us();
+    run->t0_us = run->setup_end_us = run->last_connect_us = stress_now_us();
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         run->cpu0_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
@@ -276,6 +277,24 @@ void stress_run_setup_done(stress_run *run)
         return;
     }
     start_main(m);
+}
+
+/* A server that refuses or ignores every connect for the timeout, with no session of the
+ * run still up, has died or gone away: waiting out every client's back-off (up to 2 s per
+ * counted iteration) would only repeat the refusal. A server that turns sessions away
+ * after the connect (a per-address limit, 421) is there, and does not end the run. */
+void stress_run_connect_failed(stress_run *run, int err)
+{
+    if (run->ending || run->aborting || run->logged_in > 0 || run->awaiting_greeting > 0)
+        return;
+    if (stress_now_us() - run->last_connect_us < (uint64_t)run->o->timeout_ms * 1000u)
+        return;
+    char ep[300];
+    ftpc_host_port_str(run->host, run->o->url.port, ep, sizeof(ep));
+    run->server_gone = true;
+    stress_run_message(run, "ftpc stress: no connection to %s for %g s (%s); ending the run", ep,
+                       (double)run->o->timeout_ms / 1000.0, stress_err_meaning(err));
+    end_run(the_main(run));
 }
 
 void stress_run_client_done(stress_run *run)
@@ -553,6 +572,8 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         rc = run->setup_rc;
     else if (run->st.verify_failures > 0)
         rc = FTPC_EXIT_VERIFY;
+    else if (run->server_gone)
+        rc = FTPC_EXIT_CONNECT;
     else if (run->interrupted || all_work_failed(&run->st))
         rc = FTPC_EXIT_XFER;
     else if (o.max_errors >= 0 && stress_stats_errors_total(&run->st) > (uint64_t)o.max_errors)

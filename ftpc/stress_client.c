@@ -266,6 +266,7 @@ void sc_conn_failed(stress_client *c, int err)
         setup_conn_failed(c, err);
         return;
     }
+    bool no_connect = c->ctl == NULL || c->state == S_CONNECTING;
     if (!run->aborting) {
         if (!(c->flags & CF_SAID_421)) /* counted as that 421 */
             stress_stats_error(sc_stats(c), 0, err);
@@ -300,6 +301,8 @@ void sc_conn_failed(stress_client *c, int err)
     if (c->backoff_ms > 2000)
         c->backoff_ms = 2000;
     sc_arm(c, (long)(c->backoff_ms / 2 + stress_rand_below(&c->rng, c->backoff_ms / 2 + 1)));
+    if (no_connect)
+        stress_run_connect_failed(run, err); /* last: it may end c */
 }
 
 void sc_session_attempt_failed(stress_client *c)

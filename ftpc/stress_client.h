@@ -85,6 +85,8 @@ typedef struct stress_run {
     bool ending;                    /* no new operations: finish, QUIT */
     bool aborting;                  /* stop now: close everything */
     bool interrupted;               /* a signal (Ctrl-C) ended the run */
+    bool server_gone;               /* no connect succeeded for the timeout: run ended */
+    uint64_t last_connect_us;       /* a main client's last TCP connect (or t0_us) */
     int done;                       /* main clients finished */
     int logged_in;                  /* main clients logged in: sessions the server holds */
     int awaiting_greeting;          /* ... connected, not greeted (maybe in its listen queue) */
@@ -157,6 +159,9 @@ uint64_t stress_now_us(void);
  * how). Implemented by the run (stress.c). */
 void stress_run_client_done(stress_run *run);
 void stress_run_setup_done(stress_run *run);
+/* A main client's TCP connect failed with err: when none has succeeded for the timeout and
+ * no session is up, the server is gone and the run ends (the caller may be finished). */
+void stress_run_connect_failed(stress_run *run, int err);
 /* Prints a line on standard error without tearing the live view. */
 void stress_run_message(stress_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

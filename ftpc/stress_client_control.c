@@ -427,8 +427,10 @@ void sc_ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
             sc_conn_failed(c, err);
             return;
         }
-        if (!sc_is_setup(c))
-            stress_hist_add(&sc_stats(c)->cmd[STRESS_CMD_CONNECT], stress_now_us() - c->t_cmd);
+        if (!sc_is_setup(c)) {
+            run->last_connect_us = stress_now_us();
+            stress_hist_add(&sc_stats(c)->cmd[STRESS_CMD_CONNECT], run->last_connect_us - c->t_cmd);
+        }
         if (!sc_is_setup(c)) {
             c->flags |= CF_AWAIT_GREET;
             run->awaiting_greeting++;

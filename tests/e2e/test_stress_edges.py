@@ -293,13 +293,52 @@ class TestStressRefusedForGood(StressCase):
 
 
 class ListingFtp(ScriptedFtp):
-    """Answers LIST with one line."""
+    """Answers LIST with one line; after `sessions` sessions it stops listening, so every
+    later connect is refused: a server that died during the run."""
 
     def command(self, s, verb, arg):
         if verb == "LIST":
             s.send_download(b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n")
             return True
         return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressServerGone(StressCase):
+    def test_counted_run_ends_when_no_connect_succeeds(self):
+        # every connect refused: each client backed off up to 2 s per iteration, so
+        # --iterations 400 took about 13 minutes. With nothing connected for --timeout the
+        # server is gone: the run ends, says so, and exits as "cannot connect".
+        srv = ListingFtp(sessions=3, timeout=30)  # the set-up's and the two clients' first
+        srv.start()
+        try:
+            t0 = time.monotonic()
+            rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                                        "--iterations", 400, "--mix", "login=1,list=1",
+                                        "--timeout", 2, "--no-view", rc=3, timeout=60)
+            took = time.monotonic() - t0
+        finally:
+            srv.stop()
+        self.assertRegex(err, r"ftpc stress: no connection to 127\.0\.0\.1:\d+ for 2 s "
+                              r"\(Connection refused\); ending the run", err)
+        self.assertEqual(rep["exit_status"], 3, out)
+        self.assertIn("ECONNREFUSED", rep["errors_by_code"], out)
+        self.assertLess(rep["ops"]["login"]["count"], 200, out)
+        self.assertLess(took, 50)
+
+    def test_refused_sessions_do_not_end_the_run(self):
+        # a server that turns sessions away with 421 is there (a per-address limit): the run
+        # goes on to its iterations, as before
+        srv = RefusingFtp(serve=1, sessions=200, timeout=30)
+        srv.start()
+        try:
+            rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 1,
+                                        "--iterations", 4, "--mix", "list", "--timeout", 1,
+                                        "--no-view", rc=7, timeout=60)
+        finally:
+            srv.stop()
+        self.assertNotIn("ending the run", err)
+        self.assertEqual(rep["ops"]["login"], {"count": 4, "errors": 4}, out + err)
 
 
 class Closing421Ftp(ListingFtp):
