@@ -977,15 +977,18 @@ class TestOptionWordPaths(FtpcCase):
 
 class Max530Ftp(ScriptedFtp):
     """ProFTPD's MaxClientsPerHost: two sessions logged in at once; a third is refused at PASS
-    with 530, and only once the two are through their login (TYPE answered), as a server
-    that counts sessions as they log in would answer a client slower than these two."""
+    with 530, and only once both are through their login (TYPE answered on each), as a
+    server that counts sessions as they log in would answer a client slower than these two.
+    (Refused once only one was through, ftpc would see one session in and learn a limit of
+    one: the test would depend on which reply comes first.)"""
 
     def __init__(self, files, sessions=40):
         super().__init__(sessions, timeout=10)
         self.files = files
         self.lock = threading.Lock()
         self.inside = 0
-        self.ready = threading.Semaphore(0)
+        self.typed = threading.Condition(self.lock)
+        self.sessions_typed = 0
         self.refused = 0
 
     def command(self, s, verb, arg):
@@ -996,9 +999,8 @@ class Max530Ftp(ScriptedFtp):
                     self.inside += 1
                     s.counted = True
             if full:
-                self.ready.acquire(timeout=10)  # one of the two is through
-                self.ready.release()
-                with self.lock:
+                with self.typed:  # both are through
+                    self.typed.wait_for(lambda: self.sessions_typed >= 2, timeout=10)
                     self.refused += 1
                 s.send("530 Sorry, the maximum number of clients (2) from your host are "
                        "already connected.")
@@ -1006,7 +1008,11 @@ class Max530Ftp(ScriptedFtp):
             s.send("230 in")
         elif verb == "TYPE":
             s.send("200 ok")
-            self.ready.release()
+            with self.typed:
+                if not getattr(s, "typed", False):
+                    s.typed = True
+                    self.sessions_typed += 1
+                    self.typed.notify_all()
         elif verb == "SIZE":
             name = arg.lstrip("/")
             s.send("213 %d" % len(self.files[name]) if name in self.files else "550 no")
