@@ -314,23 +314,28 @@ class ListOnlyFtp(ScriptedFtp):
         return True
 
 
+def mirror_modes_from(case, fake):
+    """Mirrors the scripted server fake's /dir/ with ftpc (umask 022) into a scratch
+    directory; asserts success and returns {name: mode} of what came down."""
+    if not os.access(FTPC_BIN, os.X_OK):
+        case.skipTest("ftpc binary not found")
+    tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+    case.addCleanup(shutil.rmtree, tmp, True)
+    fake.start()
+    r = subprocess.run([FTPC_BIN, "--no-verify", "mirror",
+                        "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, "out"], cwd=tmp,
+                       capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, NETRC=os.path.join(tmp, "none")),
+                       preexec_fn=lambda: os.umask(0o022))
+    fake.stop()
+    case.assertEqual(r.returncode, 0, r.stderr)
+    out = os.path.join(tmp, "out")
+    return {n: mode(os.path.join(out, n)) for n in os.listdir(out)}
+
+
 class TestModesFromList(unittest.TestCase):
     def test_list_permission_strings(self):
-        if not os.access(FTPC_BIN, os.X_OK):
-            self.skipTest("ftpc binary not found")
-        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        fake = ListOnlyFtp(sessions=4)
-        fake.start()
-        r = subprocess.run([FTPC_BIN, "--no-verify", "mirror",
-                            "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, "out"], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")),
-                           preexec_fn=lambda: os.umask(0o022))
-        fake.stop()
-        self.assertEqual(r.returncode, 0, r.stderr)
-        out = os.path.join(tmp, "out")
-        self.assertEqual({n: mode(os.path.join(out, n)) for n in os.listdir(out)},
+        self.assertEqual(mirror_modes_from(self, ListOnlyFtp(sessions=4)),
                          {"run.sh": 0o750, "secret": 0o600, "odd": 0o644})
 
 
@@ -370,23 +375,9 @@ class ModeOffFtp(ScriptedFtp):
 
 class TestModeFactOff(unittest.TestCase):
     def test_opts_mlst_turns_unix_mode_on(self):
-        if not os.access(FTPC_BIN, os.X_OK):
-            self.skipTest("ftpc binary not found")
-        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
         fake = ModeOffFtp(sessions=4)
-        fake.start()
-        r = subprocess.run([FTPC_BIN, "--no-verify", "mirror",
-                            "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, "out"], cwd=tmp,
-                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
-                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")),
-                           preexec_fn=lambda: os.umask(0o022))
-        fake.stop()
-        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(mirror_modes_from(self, fake), {"run.sh": 0o750, "secret": 0o600})
         self.assertIn("MLST type;size;modify;unix.mode;", fake.opts)
-        out = os.path.join(tmp, "out")
-        self.assertEqual({n: mode(os.path.join(out, n)) for n in os.listdir(out)},
-                         {"run.sh": 0o750, "secret": 0o600})
 
 
 if __name__ == "__main__":
