@@ -121,14 +121,18 @@ class FullFtp(ScriptedFtp):
 
 
 
-class ListingFullFtp(FullFtp):
-    """FullFtp whose sessions answer LIST (one line), so that a client keeps its session."""
+class AnswersList:
+    """Mixed into a scripted server: LIST gets one line, so that a client keeps its session."""
 
     def command(self, s, verb, arg):
         if verb == "LIST":
             s.send_download(b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n")
             return True
         return super().command(s, verb, arg)
+
+
+class ListingFullFtp(AnswersList, FullFtp):
+    """FullFtp whose sessions answer LIST."""
 
 
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
@@ -292,15 +296,9 @@ class TestStressRefusedForGood(StressCase):
         self.assertEqual(srv.refused, 6)
 
 
-class ListingFtp(ScriptedFtp):
-    """Answers LIST with one line; after `sessions` sessions it stops listening, so every
-    later connect is refused: a server that died during the run."""
-
-    def command(self, s, verb, arg):
-        if verb == "LIST":
-            s.send_download(b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n")
-            return True
-        return super().command(s, verb, arg)
+class ListingFtp(AnswersList, ScriptedFtp):
+    """Answers LIST; after `sessions` sessions it stops listening, so every later connect is
+    refused: a server that died during the run."""
 
 
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
