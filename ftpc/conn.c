@@ -1088,17 +1088,17 @@ unsigned ftpc_conn_features(const ftpc_conn *c)
     return c->feat;
 }
 
-int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
+/* Formats and sends one command while ready. Returns 0, -1 when the connection is busy or
+ * failing, -2 when the line is too long or holds CR or LF; *line gets what was formatted. */
+static int vsend_cmd(ftpc_conn *c, char *line, size_t size, const char *fmt, va_list ap)
 {
+    int n = vsnprintf(line, size, fmt, ap);
+    if (n < 0)
+        line[0] = '\0';
     if (c->state != CS_READY || c->fail_pending)
         return -1;
-    char line[FTPC_URL_PATH_MAX + 64];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(line, "\r\n") != NULL)
-        return -1;
+    if (n < 0 || (size_t)n >= size || strpbrk(line, "\r\n") != NULL)
+        return -2;
     c->state = CS_CMD;
     c->type_sent = 0;
     if (strncasecmp(line, "TYPE ", 5) == 0 && (line[5] == 'A' || line[5] == 'a'))
@@ -1115,23 +1115,33 @@ int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
     return 0;
 }
 
+int ftpc_conn_send(ftpc_conn *c, const char *fmt, ...)
+{
+    char line[FTPC_URL_PATH_MAX + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vsend_cmd(c, line, sizeof(line), fmt, ap);
+    va_end(ap);
+    return rc == 0 ? 0 : -1;
+}
+
 void ftpc_conn_cmd(ftpc_conn *c, const char *fmt, ...)
 {
     char line[FTPC_URL_PATH_MAX + 64];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    int rc = vsend_cmd(c, line, sizeof(line), fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(line) && ftpc_conn_send(c, "%s", line) == 0)
+    if (rc == 0)
         return;
-    size_t verb = n > 0 ? strcspn(line, " ") : 0;
-    if (c->state != CS_READY && !c->fail_pending)
-        conn_fail_later(c, FTPC_EXIT_LOCAL, "internal error: %.*s while a command is running",
-                        (int)verb, line);
-    else
+    int verb = (int)strcspn(line, " ");
+    if (rc == -1 && !c->fail_pending)
+        conn_fail_later(c, FTPC_EXIT_LOCAL, "internal error: %.*s while a command is running", verb,
+                        line);
+    else if (rc == -2)
         conn_fail_later(c, FTPC_EXIT_LOCAL,
-                        "cannot send %.*s: its argument is too long or holds a line break",
-                        (int)verb, line);
+                        "cannot send %.*s: its argument is too long or holds a line break", verb,
+                        line);
 }
 
 void ftpc_conn_open_data(ftpc_conn *c)
