@@ -293,7 +293,22 @@ class TestServerWithoutChmod(ModesCase):
         self.assertEqual(r.stderr.decode().count("refused SITE CHMOD"), 1, r.stderr)
 
 
-class ListOnlyFtp(ScriptedFtp):
+class ServesFiles:
+    """Mixed into a scripted server whose FILES maps a name to (bytes, mode): SIZE and RETR
+    of any path ending in that name."""
+
+    def command(self, s, verb, arg):
+        f = self.FILES.get(arg.rsplit("/", 1)[-1])
+        if verb == "SIZE":
+            s.send("213 %d" % len(f[0]) if f else "550 no")
+        elif verb == "RETR":
+            s.send_download(f[0])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class ListOnlyFtp(ServesFiles, ScriptedFtp):
     """A server without MLSD: mirror reads the modes from its LIST lines."""
 
     FILES = {"run.sh": (b"#!/bin/sh\n", "-rwxr-x---"), "secret": (b"s", "-rw-------"),
@@ -304,11 +319,6 @@ class ListOnlyFtp(ScriptedFtp):
             lines = "".join("%s 1 ftp ftp %d Jan  1  2025 %s\r\n" % (perm, len(d), n)
                             for n, (d, perm) in sorted(self.FILES.items()))
             s.send_download(lines.encode())
-        elif verb == "SIZE":
-            f = self.FILES.get(arg.rsplit("/", 1)[-1])
-            s.send("213 %d" % len(f[0]) if f else "550 no")
-        elif verb == "RETR":
-            s.send_download(self.FILES[arg.rsplit("/", 1)[-1]][0])
         else:
             return super().command(s, verb, arg)
         return True
@@ -339,7 +349,7 @@ class TestModesFromList(unittest.TestCase):
                          {"run.sh": 0o750, "secret": 0o600, "odd": 0o644})
 
 
-class ModeOffFtp(ScriptedFtp):
+class ModeOffFtp(ServesFiles, ScriptedFtp):
     """pyftpdlib: FEAT names UNIX.mode without a *, so MLSD leaves it out until OPTS MLST
     turns it on; its value is then Python's oct(), "0o755"."""
 
@@ -363,11 +373,6 @@ class ModeOffFtp(ScriptedFtp):
                         "modify": "20250101000000", "unix.mode": oct(m)}
                 lines += "".join("%s=%s;" % (f, have[f]) for f in facts) + " %s\r\n" % n
             s.send_download(lines.encode())
-        elif verb == "SIZE":
-            f = self.FILES.get(arg.rsplit("/", 1)[-1])
-            s.send("213 %d" % len(f[0]) if f else "550 no")
-        elif verb == "RETR":
-            s.send_download(self.FILES[arg.rsplit("/", 1)[-1]][0])
         else:
             return super().command(s, verb, arg)
         return True
