@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,76 +23,131 @@ struct dirlist {
     const vfs *v;
     char *dir_vpath; /* for resolving symlinks beneath the root */
     char *prefix;    /* put before each name in LIST and NLST lines; NULL: none */
-    char **names;
-    size_t count, next;
+    /* The current run: names packed one after another (NUL-terminated) in `names`, their
+     * starts in `offs`, sorted. Together at most DIRLIST_RUN_BYTES. */
+    char *names;
+    size_t names_len, names_cap;
+    uint32_t *offs;
+    size_t count, next, offs_cap;
+    /* While more runs remain: the directory being read, what its names must match, and the
+     * name that did not fit in the run before. */
+    DIR *dir;
+    char *pattern;
+    bool show_hidden;
+    char held[NAME_MAX + 1];
     time_t now;
     bool is_dir; /* a directory's entries, not a single file */
 };
 
-static int cmp_names(const void *a, const void *b)
+static int cmp_offs(const void *a, const void *b, void *names)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp((const char *)names + *(const uint32_t *)a,
+                  (const char *)names + *(const uint32_t *)b);
 }
 
-static int add_name(dirlist *d, size_t *cap, const char *name)
+/* Adds name to the run. Returns 0; 1 when the run is full (name not added; a run always
+ * takes its first name); or -1 with errno. */
+static int add_name(dirlist *d, const char *name)
 {
-    if (d->count == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 32;
-        char **nv = realloc(d->names, ncap * sizeof *nv);
-        if (!nv)
+    size_t len = strlen(name) + 1;
+    if (d->count > 0 && d->names_len + len + (d->count + 1) * sizeof *d->offs > DIRLIST_RUN_BYTES)
+        return 1;
+    if (d->count == d->offs_cap) {
+        size_t ncap = d->offs_cap ? d->offs_cap * 2 : 32;
+        if (ncap > DIRLIST_RUN_BYTES / sizeof *d->offs)
+            ncap = DIRLIST_RUN_BYTES / sizeof *d->offs;
+        uint32_t *no = realloc(d->offs, ncap * sizeof *no);
+        if (!no)
             return -1;
-        d->names = nv;
-        *cap = ncap;
+        d->offs = no;
+        d->offs_cap = ncap;
     }
-    if (!(d->names[d->count] = strdup(name)))
-        return -1;
-    d->count++;
+    if (d->names_len + len > d->names_cap) {
+        size_t ncap = d->names_cap ? d->names_cap : 1024;
+        while (ncap < d->names_len + len)
+            ncap *= 2;
+        if (ncap > DIRLIST_RUN_BYTES && d->names_len + len <= DIRLIST_RUN_BYTES)
+            ncap = DIRLIST_RUN_BYTES;
+        char *nn = realloc(d->names, ncap);
+        if (!nn)
+            return -1;
+        d->names = nn;
+        d->names_cap = ncap;
+    }
+    memcpy(d->names + d->names_len, name, len);
+    d->offs[d->count++] = (uint32_t)d->names_len;
+    d->names_len += len;
     return 0;
 }
 
-/* Reads the names of directory vpath (those matching pattern, when one is given), sorted.
- * Returns 0, or -1 with errno. */
+static bool wanted(const dirlist *d, const char *n)
+{
+    if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || vfs_is_internal_name(n))
+        return false;
+    /* A line feed would end the listing's line inside the name, and what follows it would
+     * read as an entry of its own ("x\r\ntype=file;size=1; fake" forges one in MLSD): RFC 3659
+     * (2.2) has such names converted or left out. No command can name the file anyway,
+     * since the LF would end that command's line. */
+    if (strchr(n, '\n'))
+        return false;
+    return d->pattern ? fnmatch(d->pattern, n, FNM_PERIOD) == 0
+                      : d->show_hidden || n[0] != '.' || d->fmt != DL_LIST;
+}
+
+static void end_reading(dirlist *d)
+{
+    if (d->dir)
+        closedir(d->dir);
+    d->dir = NULL;
+}
+
+/* Reads the directory's next run of names and sorts it: the whole directory when its names
+ * fit in DIRLIST_RUN_BYTES, so that a huge directory costs a bounded amount of memory (and
+ * of time on the loop per run) however many entries it has. Returns 0, or -1 with errno. */
+static int read_run(dirlist *d)
+{
+    d->count = d->next = d->names_len = 0;
+    if (d->held[0] != '\0') {
+        if (add_name(d, d->held) < 0)
+            return -1;
+        d->held[0] = '\0';
+    }
+    struct dirent *de;
+    while (d->dir && (de = readdir(d->dir)) != NULL) {
+        if (!wanted(d, de->d_name))
+            continue;
+        int r = add_name(d, de->d_name);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            snprintf(d->held, sizeof d->held, "%s", de->d_name);
+            break;
+        }
+    }
+    if (d->held[0] == '\0') {
+        /* readdir's end, or an error: either way nothing more comes from this directory. */
+        end_reading(d);
+    }
+    if (d->count > 1) /* an empty run has no array at all: qsort(NULL) is undefined */
+        qsort_r(d->offs, d->count, sizeof *d->offs, cmp_offs, d->names);
+    return 0;
+}
+
+/* Opens directory vpath for reading names (those matching pattern, when one is given) and
+ * reads the first run. Returns 0, or -1 with errno. */
 static int read_names(dirlist *d, const char *vpath, const char *pattern, bool show_hidden)
 {
-    size_t cap = 0;
-    int err = 0;
-    DIR *dir = vfs_opendir(d->v, vpath);
-    if (!dir || !(d->dir_vpath = strdup(vpath))) {
-        err = errno;
-        if (dir)
-            closedir(dir);
-        errno = err;
+    d->show_hidden = show_hidden;
+    if (pattern && !(d->pattern = strdup(pattern)))
         return -1;
-    }
-    /* Keep a separate fd for fstatat: closedir() below closes the DIR's own. */
-    d->dir_fd = fcntl(dirfd(dir), F_DUPFD_CLOEXEC, 0);
+    d->dir = vfs_opendir(d->v, vpath);
+    if (!d->dir || !(d->dir_vpath = strdup(vpath)))
+        return -1;
+    /* A separate fd for fstatat: closedir() after the last run closes the DIR's own. */
+    d->dir_fd = fcntl(dirfd(d->dir), F_DUPFD_CLOEXEC, 0);
     if (d->dir_fd < 0)
-        err = errno;
-    struct dirent *de;
-    while (!err && (de = readdir(dir)) != NULL) {
-        const char *n = de->d_name;
-        if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0 || vfs_is_internal_name(n))
-            continue;
-        /* A line feed would end the listing's line inside the name, and what follows it
-         * would read as an entry of its own ("x\r\ntype=file;size=1; fake" forges one in
-         * MLSD): RFC 3659 (2.2) has such names converted or left out. No command can name
-         * the file anyway, since the LF would end that command's line. */
-        if (strchr(n, '\n'))
-            continue;
-        if (pattern ? fnmatch(pattern, n, FNM_PERIOD) != 0
-                    : !show_hidden && n[0] == '.' && d->fmt == DL_LIST)
-            continue;
-        if (add_name(d, &cap, n) < 0)
-            err = errno;
-    }
-    closedir(dir);
-    if (err) {
-        errno = err;
         return -1;
-    }
-    if (d->count > 1) /* an empty directory has no array at all: qsort(NULL) is undefined */
-        qsort(d->names, d->count, sizeof *d->names, cmp_names);
-    return 0;
+    return read_run(d);
 }
 
 static dirlist *dirlist_new(const vfs *v, dirlist_format fmt, unsigned perms, unsigned facts)
@@ -132,7 +189,6 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
     dirlist *d = dirlist_new(v, fmt, perms, mlsx_facts);
     if (!d)
         return NULL;
-    size_t cap = 0;
     int err = 0;
 
     struct stat st;
@@ -149,7 +205,7 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
         char parent[PATH_VMAX];
         d->dir_fd = vfs_open_parent(v, vpath, &base);
         if (d->dir_fd < 0 || path_dirname(vpath, parent, sizeof parent) < 0 ||
-            !(d->dir_vpath = strdup(parent)) || add_name(d, &cap, base) < 0) {
+            !(d->dir_vpath = strdup(parent)) || add_name(d, base) < 0) {
             err = errno;
             goto fail;
         }
@@ -202,17 +258,26 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
 int dirlist_fill(dirlist *d, buf *out)
 {
     char line[PATH_VMAX + 512];
-    while (d->next < d->count) {
-        int n = format_entry(d, d->names[d->next], line, sizeof line);
-        if (n < 0 || (size_t)n >= sizeof line) {
-            d->next++; /* a name too long to format is skipped rather than cut */
-            continue;
+    for (;;) {
+        while (d->next < d->count) {
+            int n = format_entry(d, d->names + d->offs[d->next], line, sizeof line);
+            if (n < 0 || (size_t)n >= sizeof line) {
+                d->next++; /* a name too long to format is skipped rather than cut */
+                continue;
+            }
+            if (n > 0 && buf_append_all(out, line, (size_t)n) < 0)
+                return 1;
+            d->next++;
         }
-        if (n > 0 && buf_append_all(out, line, (size_t)n) < 0)
-            return 1;
-        d->next++;
+        if (!d->dir)
+            return 0;
+        if (read_run(d) < 0) {
+            end_reading(d); /* out of memory: the listing ends short rather than never */
+            return 0;
+        }
+        if (d->count == 0 && !d->dir)
+            return 0;
     }
-    return 0;
 }
 
 int dirlist_name_as_typed(dirlist *d, const char *arg)
@@ -237,9 +302,10 @@ void dirlist_free(dirlist *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->count; i++)
-        free(d->names[i]);
+    end_reading(d);
     free(d->names);
+    free(d->offs);
+    free(d->pattern);
     free(d->dir_vpath);
     free(d->prefix);
     if (d->dir_fd >= 0)

@@ -1,5 +1,8 @@
 /* Directory listings produced a few lines at a time into a bounded buffer, so a huge
- * directory never needs a huge buffer. Names are read and sorted once at open; each entry is
+ * directory never needs a huge buffer. Names are read and sorted in runs of at most
+ * DIRLIST_RUN_BYTES: a directory whose names fit lists in name order, a larger one as several
+ * runs, each in name order and each entry once, so that a listing held open by a client that
+ * reads slowly or never costs bounded memory, whatever the directory holds. Each entry is
  * stat'ed only when its line is formatted. */
 #ifndef DIRLIST_H
 #define DIRLIST_H
@@ -8,6 +11,9 @@
 
 #include "buf.h"
 #include "vfs.h"
+
+/* Names (with a NUL each) and their 4-byte places in one run: about 25,000 names of 35 bytes. */
+#define DIRLIST_RUN_BYTES (1024 * 1024)
 
 typedef enum { DL_LIST = 0, DL_NLST, DL_MLSD } dirlist_format;
 

@@ -246,6 +246,22 @@ class TestListing(ServerTestCase):
         self.assertEqual(len(lines), 1500)
         self.assertEqual(len([1 for n, e in f.mlsd("many") if e["type"] == "file"]), 1500)
 
+    def test_a_directory_beyond_one_sorted_run(self):
+        # Names taking more than ftpd's 1 MiB run come as several sorted runs: every entry
+        # exactly once in LIST, NLST and MLSD, while the listing holds one run at a time.
+        d = self.srv.mkdir("huge")
+        names = ["%05d-%s" % (i, "y" * 244) for i in range(9000)]
+        # made out of order: a file system that lists in creation order must not list sorted
+        for i in range(len(names)):
+            open(os.path.join(d, names[i * 7919 % len(names)]), "wb").close()
+        f = self.srv.ftp(timeout=60)
+        got = nlst(f, "huge")
+        self.assertEqual(sorted(got), names)
+        self.assertNotEqual(got, names)  # runs, not one sorted whole
+        lines = listing(f, "huge")
+        self.assertEqual(sorted(l.rsplit(" ", 1)[1] for l in lines), names)
+        self.assertEqual(sorted(n for n, e in f.mlsd("huge") if e["type"] == "file"), names)
+
     def test_utf8_names(self):
         name = "gr\u00fc\u00dfe-\u65e5\u672c.txt"
         self.srv.write(name, b"utf8")
