@@ -508,7 +508,6 @@ static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
     return (ssize_t)o;
 }
 
-/* Refills fbuf from the file or the listing. Returns 0, or -1 with errno. */
 int xfer_fill(xfer *x)
 {
     if (x->kind != XK_RETR) {
@@ -520,6 +519,11 @@ int xfer_fill(xfer *x)
     char *tail = buf_tail(&x->fbuf, &avail);
     if (!tail)
         return -1;
+    /* Under TYPE A the file gives at most half the room (fill_ascii). */
+    size_t ready = readahead_avail(x, x->ascii ? avail / 2 : avail);
+    if (ready == 0)
+        return 1;
+    avail = x->ascii ? ready * 2 : ready;
     ssize_t n;
     if (x->ascii) {
         n = fill_ascii(x, tail, avail);
@@ -685,7 +689,9 @@ static void pump_out(xfer *x)
              * bursts. */
             if (!capped)
                 shape_stream(x, alone, left);
-            size_t chunk = (size_t)left < budget ? (size_t)left : budget;
+            size_t chunk = readahead_avail(x, (size_t)left < budget ? (size_t)left : budget);
+            if (chunk == 0)
+                return; /* a worker reads the next bytes from the disk */
             ssize_t n = x->data.ops->sendfile(&x->data, x->file_fd, &x->offset, chunk);
             if (n < 0) {
                 if (x->data.last_errno == EAGAIN)
@@ -704,10 +710,13 @@ static void pump_out(xfer *x)
             budget = budget > (size_t)n ? budget - (size_t)n : 0;
             continue;
         }
-        if (xfer_fill(x) < 0) {
+        int filled = xfer_fill(x);
+        if (filled < 0) {
             xfer_fail_local(x, errno);
             return;
         }
+        if (filled > 0)
+            return; /* a worker reads the next bytes from the disk */
     }
 }
 
@@ -1039,6 +1048,11 @@ static void pump(xfer *x)
         pump_out(x);
     if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
         return;
+    if (x->ra.waiting) { /* no socket events until the read ahead resumes it */
+        if (set_events(x, 0) < 0)
+            xfer_fail_local(x, errno);
+        return;
+    }
     if (capped && !x->writing && !ratecap_ready(&x->rate)) {
         rate_pause(x); /* spent: no socket event until the tokens are back */
         return;

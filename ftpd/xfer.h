@@ -14,6 +14,7 @@
 #include "ev.h"
 #include "mz.h"
 #include "ratecap.h"
+#include "readahead.h"
 #include "stream.h"
 #include "stream_tls.h"
 #include "upload.h"
@@ -79,24 +80,25 @@ typedef struct xfer {
     bool unique;      /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
     const char *verb; /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
     dirlist *dl;
-    buf fbuf;         /* file-side bytes not yet written to their destination */
-    bool zmode;       /* MODE Z: the codec sits between fbuf and the stream */
-    bool z_more;      /* MODE Z: the codec filled its output; it may hold more */
-    size_t z_turn;    /* MODE Z: uncompressed bytes one turn may pass through the codec */
-    mz z;             /* MODE Z: deflate (downloads) or inflate (uploads) */
-    buf zbuf;         /* MODE Z: wire bytes (compressed) not yet sent or decoded */
-    long long wire;   /* MODE Z: wire bytes moved on the data connection */
-    ratecap rate;     /* --max-rate: the data connection's bytes a second (xfer_int.h) */
-    ev_timer pace;    /* ...resumes a transfer paused until its rate allows a move */
-    size_t job_max;   /* plain binary upload: most bytes the upload writer's move may take */
-    off_t offset;     /* RETR: next file offset; STOR: start offset */
-    off_t rest;       /* RETR: the offset it started at (REST), for its log line */
-    off_t total;      /* RETR: file size; -1 unknown */
-    long long done;   /* payload (file) bytes moved; in MODE Z, before compression */
-    long long expect; /* payload bytes this transfer will move; -1 unknown */
-    char *vpath;      /* for STAT, logs and xferlog */
-    ev_timer timer;   /* data timeout */
-    ev_timer drain;   /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
+    buf fbuf;           /* file-side bytes not yet written to their destination */
+    bool zmode;         /* MODE Z: the codec sits between fbuf and the stream */
+    bool z_more;        /* MODE Z: the codec filled its output; it may hold more */
+    size_t z_turn;      /* MODE Z: uncompressed bytes one turn may pass through the codec */
+    mz z;               /* MODE Z: deflate (downloads) or inflate (uploads) */
+    buf zbuf;           /* MODE Z: wire bytes (compressed) not yet sent or decoded */
+    long long wire;     /* MODE Z: wire bytes moved on the data connection */
+    ratecap rate;       /* --max-rate: the data connection's bytes a second (xfer_int.h) */
+    ev_timer pace;      /* ...resumes a transfer paused until its rate allows a move */
+    size_t job_max;     /* plain binary upload: most bytes the upload writer's move may take */
+    readahead_state ra; /* RETR: the file read ahead off the loop (readahead.h) */
+    off_t offset;       /* RETR: next file offset; STOR: start offset */
+    off_t rest;         /* RETR: the offset it started at (REST), for its log line */
+    off_t total;        /* RETR: file size; -1 unknown */
+    long long done;     /* payload (file) bytes moved; in MODE Z, before compression */
+    long long expect;   /* payload bytes this transfer will move; -1 unknown */
+    char *vpath;        /* for STAT, logs and xferlog */
+    ev_timer timer;     /* data timeout */
+    ev_timer drain;     /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
     /* An upload's end decided while a writer was busy: the reply waits for the writer, so it
      * never speaks of a file (or a partial to resume from) still being written. */
     enum { XF_NONE = 0, XF_FINISH, XF_ABORT } fin;

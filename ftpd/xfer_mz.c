@@ -100,10 +100,13 @@ void xfer_mz_pump_out(xfer *x)
         if (budget == 0)
             return; /* the next writable event continues */
         if (buf_empty(&x->fbuf) && !x->eof && !x->z_more) {
-            if (xfer_fill(x) < 0) {
+            int filled = xfer_fill(x);
+            if (filled < 0) {
                 xfer_fail_local(x, errno);
                 return;
             }
+            if (filled > 0)
+                return; /* a worker reads the next bytes from the disk */
             continue;
         }
         size_t room, used = 0, made = 0;

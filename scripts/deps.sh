@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PACKAGES=(build-essential cmake pkg-config check libsubunit-dev libssl-dev zlib1g-dev
-    libcrypt-dev openssl curl lftp wget python3 whois tmux procps libedit-dev iproute2 strace)
+    libcrypt-dev openssl curl lftp wget python3 whois tmux procps libedit-dev iproute2 strace
+    python3-fusepy)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps.sh: dpkg-query not found (not Debian?): not checking packages (${PACKAGES[*]})" >&2
