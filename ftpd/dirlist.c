@@ -133,9 +133,11 @@ static int read_run(dirlist *d)
     return 0;
 }
 
-/* Opens directory vpath for reading names (those matching pattern, when one is given) and
- * reads the first run. Returns 0, or -1 with errno. */
-static int read_names(dirlist *d, const char *vpath, const char *pattern, bool show_hidden)
+/* Opens directory vpath for reading names (those matching pattern, when one is given); reads
+ * the first run at once when `now`, else at the first fill (which may run on a worker, where
+ * a slow disk holds up no one). Returns 0, or -1 with errno. */
+static int read_names(dirlist *d, const char *vpath, const char *pattern, bool show_hidden,
+                      bool now)
 {
     d->show_hidden = show_hidden;
     if (pattern && !(d->pattern = strdup(pattern)))
@@ -147,7 +149,7 @@ static int read_names(dirlist *d, const char *vpath, const char *pattern, bool s
     d->dir_fd = fcntl(dirfd(d->dir), F_DUPFD_CLOEXEC, 0);
     if (d->dir_fd < 0)
         return -1;
-    return read_run(d);
+    return now ? read_run(d) : 0;
 }
 
 static dirlist *dirlist_new(const vfs *v, dirlist_format fmt, unsigned perms, unsigned facts)
@@ -171,7 +173,8 @@ dirlist *dirlist_open_glob(const vfs *v, const char *dir_vpath, const char *patt
     if (!d)
         return NULL;
     int err = 0;
-    if ((prefix[0] && !(d->prefix = strdup(prefix))) || read_names(d, dir_vpath, pattern, true) < 0)
+    if ((prefix[0] && !(d->prefix = strdup(prefix))) ||
+        read_names(d, dir_vpath, pattern, true, true) < 0)
         err = errno;
     else if (d->count == 0)
         err = ENOENT;
@@ -213,7 +216,7 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
     }
 
     d->is_dir = true;
-    if (read_names(d, vpath, NULL, show_hidden) < 0) {
+    if (read_names(d, vpath, NULL, show_hidden, false) < 0) {
         err = errno;
         goto fail;
     }

@@ -30,7 +30,10 @@ dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsig
  * client's mget fetches. Returns NULL with errno, ENOENT when no name matches. */
 dirlist *dirlist_open_glob(const vfs *v, const char *dir_vpath, const char *pattern,
                            const char *prefix, dirlist_format fmt, unsigned perms);
-/* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done. */
+/* Appends as many whole lines as fit into out. Returns 1 while lines remain, 0 when done.
+ * dirlist_open reads no name before the first call. Touches nothing but d, out and the file
+ * system (and listfmt's locked cache of owner names): it may run on a worker thread
+ * (xfer_io.h) while the loop goes on. */
 int dirlist_fill(dirlist *d, buf *out);
 /* A single file's line names it as the client's argument did, directory part and all ("NLST
  * docs/a.txt" answers "docs/a.txt"), as ls, ProFTPD and vsftpd do: a client that fetches each

@@ -353,7 +353,7 @@ void server_shutdown(server *srv)
         srv->wq_fg = NULL;
     }
     reload_discard(srv); /* a SIGHUP's reading the pool did not deliver */
-    readahead_shutdown(srv);
+    xfer_io_shutdown(srv);
     upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
     srv->uw = NULL;
     while (srv->close_jobs) { /* undelivered: run (fd closed) or dropped (still open) */

@@ -16,7 +16,7 @@ typedef struct session session;
 struct ssl_ctx_st;
 struct close_job;
 struct reload_job;
-struct ra_job;
+struct io_job;
 
 typedef struct server {
     const ftpd_config *cfg;
@@ -25,8 +25,8 @@ typedef struct server {
     workq *wq;              /* slow work while transfers run: idle CPU priority (workq.h) */
     workq *wq_fg;           /* slow work while none runs: normal priority (server_work_queue) */
     struct upwriter *uw;    /* moves plain binary uploads into their files (upwriter.h) */
-    workq *wq_ra;           /* downloads' reads ahead, from its first (readahead.h) */
-    struct ra_job *ra_jobs; /* ...reads not yet delivered */
+    workq *wq_io;           /* transfers' file-system work, from its first (xfer_io.h) */
+    struct io_job *io_jobs; /* ...work not yet delivered */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

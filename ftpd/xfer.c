@@ -510,11 +510,8 @@ static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
 
 int xfer_fill(xfer *x)
 {
-    if (x->kind != XK_RETR) {
-        if (dirlist_fill(x->dl, &x->fbuf) == 0)
-            x->eof = true;
-        return 0;
-    }
+    if (x->kind != XK_RETR)
+        return xfer_io_list_fill(x);
     size_t avail;
     char *tail = buf_tail(&x->fbuf, &avail);
     if (!tail)
@@ -1048,7 +1045,7 @@ static void pump(xfer *x)
         pump_out(x);
     if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
         return;
-    if (x->ra.waiting) { /* no socket events until the read ahead resumes it */
+    if (x->ra.waiting || x->list_busy) { /* no socket events until a worker resumes it */
         if (set_events(x, 0) < 0)
             xfer_fail_local(x, errno);
         return;

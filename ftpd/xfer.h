@@ -14,7 +14,7 @@
 #include "ev.h"
 #include "mz.h"
 #include "ratecap.h"
-#include "readahead.h"
+#include "xfer_io.h"
 #include "stream.h"
 #include "stream_tls.h"
 #include "upload.h"
@@ -77,9 +77,10 @@ typedef struct xfer {
     upload up;
     struct appendlock *append_lock; /* an APPE or resumed STOR holds its file (appendlock.h) */
     bool uploading;
-    bool unique;      /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
-    const char *verb; /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
-    dirlist *dl;
+    bool unique;        /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
+    const char *verb;   /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
+    dirlist *dl;        /* a listing's lines to come; NULL while a worker fills fbuf from it */
+    bool list_busy;     /* ...a worker fills fbuf (xfer_io.h) */
     buf fbuf;           /* file-side bytes not yet written to their destination */
     bool zmode;         /* MODE Z: the codec sits between fbuf and the stream */
     bool z_more;        /* MODE Z: the codec filled its output; it may hold more */
@@ -90,7 +91,7 @@ typedef struct xfer {
     ratecap rate;       /* --max-rate: the data connection's bytes a second (xfer_int.h) */
     ev_timer pace;      /* ...resumes a transfer paused until its rate allows a move */
     size_t job_max;     /* plain binary upload: most bytes the upload writer's move may take */
-    readahead_state ra; /* RETR: the file read ahead off the loop (readahead.h) */
+    readahead_state ra; /* RETR: the file read ahead off the loop (xfer_io.h) */
     off_t offset;       /* RETR: next file offset; STOR: start offset */
     off_t rest;         /* RETR: the offset it started at (REST), for its log line */
     off_t total;        /* RETR: file size; -1 unknown */

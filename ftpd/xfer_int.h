@@ -17,8 +17,8 @@ void xfer_fail_local(xfer *x, int err);
 void xfer_fail_network(xfer *x, int err);
 /* Download: refills the empty fbuf from the file (ASCII-converted under TYPE A) or the
  * listing; sets x->eof at the end. Returns 0; 1 when nothing came because a worker reads the
- * file's next bytes from the disk (readahead.h: the transfer is resumed when they are in);
- * or -1 with errno. */
+ * file's next bytes from the disk or fills the listing's lines (xfer_io.h: the transfer is
+ * resumed when they are in); or -1 with errno. */
 int xfer_fill(xfer *x);
 /* Download: every byte is written; ends the stream (TLS close_notify), then 226. */
 void xfer_end_stream(xfer *x);

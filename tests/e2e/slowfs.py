@@ -1,5 +1,6 @@
-"""A read-only FUSE file system over a directory whose every read waits DELAY seconds: a
-disk that is slow to answer, for tests of a server that must not wait for it. Runs in the
+"""A read-only FUSE file system over a directory whose every read of a file or of a
+directory's entries waits DELAY seconds: a disk that is slow to answer, for tests of a
+server that must not wait for it. Runs in the
 foreground until SIGTERM. Needs fusepy (Debian: python3-fusepy) and /dev/fuse.
 
     slowfs.py SOURCE MOUNTPOINT DELAY
@@ -32,6 +33,7 @@ class SlowFs(Operations):
         return {k: getattr(st, k) for k in STAT_KEYS}
 
     def readdir(self, path, fh):
+        time.sleep(self.delay)
         return [".", ".."] + os.listdir(self._path(path))
 
     def open(self, path, flags):

@@ -1,7 +1,7 @@
-"""Downloads from a slow disk: ftpd reads a file ahead on worker threads, so while one
-session's download waits for a disk that takes a second per read, every other session is
-answered at once, and the bytes still arrive whole (binary with sendfile, TYPE A through the
-buffer, a REST offset). The slow disk is a FUSE file system (slowfs.py) whose every read
+"""Downloads and listings from a slow disk: ftpd reads a file ahead, and fills a listing, on
+worker threads, so while one session waits for a disk that takes a second per read, every
+other session is answered at once, and the bytes still arrive whole (binary with sendfile,
+TYPE A through the buffer, a REST offset, LIST/NLST/MLSD lines). The slow disk is a FUSE file system (slowfs.py) whose every read
 sleeps; the test is skipped where FUSE cannot be mounted (no fusepy, no /dev/fuse, not root).
 """
 import ftplib
@@ -121,6 +121,17 @@ class TestSlowDisk(ServerTestCase):
         self.assertEqual(lines, self.text.decode().splitlines())
         self.assertEqual(tail, self.data[300000:])
         self.assertLess(worst, READ_DELAY / 2)
+
+    def test_other_sessions_answered_while_a_listing_waits_for_the_disk(self):
+        def retrieve(f):
+            lines = []
+            f.retrlines("LIST", lines.append)
+            return sorted(l.rsplit(" ", 1)[1] for l in lines), f.nlst(), list(f.mlsd())
+        (listed, names, facts), worst, count = self.download_meanwhile(retrieve)
+        self.assertEqual(listed, ["cold.bin", "cold.txt"])
+        self.assertEqual(sorted(names), ["cold.bin", "cold.txt"])
+        self.assertEqual(sorted(n for n, _ in facts), ["cold.bin", "cold.txt"])
+        self.assertLess(worst, READ_DELAY / 2, "a NOOP waited %.2f s (%d sent)" % (worst, count))
 
 
 if __name__ == "__main__":

@@ -1,31 +1,39 @@
-#include "readahead.h"
+#include "xfer_io.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include "dirlist.h"
 #include "server.h"
 #include "session.h"
 #include "workq.h"
 #include "xfer.h"
 
-/* Reads of different downloads in flight at once: the depth of the queue a disk sees. */
-#define READAHEAD_THREADS 4
+/* Pieces of work in flight at once: the depth of the queue a disk sees. */
+#define XFER_IO_THREADS 4
 
-typedef struct ra_job {
+typedef struct io_job {
     server *srv;
     session *s;
-    unsigned long seq; /* the transfer it reads for: x->seq */
-    int fd;            /* a duplicate: the transfer may end and close its own meanwhile */
+    unsigned long seq; /* the transfer it works for: x->seq */
+    bool listing;
+    /* read-ahead */
+    int fd; /* a duplicate: the transfer may end and close its own meanwhile */
     off_t from;
     size_t len;
     int err;
-    struct ra_job *prev, *next; /* in srv->ra_jobs until delivered */
-} ra_job;
+    /* listing: the worker holds the transfer's listing and buffer until it reports */
+    dirlist *dl;
+    buf out;
+    bool more;
+    struct io_job *prev, *next; /* in srv->io_jobs until delivered */
+} io_job;
 
 static bool in_memory(int fd)
 {
@@ -48,7 +56,7 @@ static int cached_at(int fd, off_t pos)
 
 static void read_fn(void *arg)
 {
-    ra_job *j = arg;
+    io_job *j = arg;
     char scratch[64 * 1024];
     /* All of the window's reads go to the disk at once; the reads below wait for them. */
     (void)posix_fadvise(j->fd, j->from, (off_t)j->len, POSIX_FADV_WILLNEED);
@@ -66,31 +74,40 @@ static void read_fn(void *arg)
     }
 }
 
-static void unlink_job(ra_job *j)
+static void unlink_job(io_job *j)
 {
     if (j->prev)
         j->prev->next = j->next;
     else
-        j->srv->ra_jobs = j->next;
+        j->srv->io_jobs = j->next;
     if (j->next)
         j->next->prev = j->prev;
 }
 
-static void free_job(ra_job *j)
+static void free_job(io_job *j)
 {
-    close(j->fd);
+    if (j->fd >= 0)
+        close(j->fd);
+    dirlist_free(j->dl);
+    buf_free(&j->out);
     free(j);
+}
+
+/* The transfer j worked for, if it still runs. The session outlives its jobs (s->jobs); the
+ * transfer may not. */
+static xfer *job_xfer(const io_job *j)
+{
+    xfer *x = j->s->xfer;
+    return j->s->state != SESS_CLOSED && x && x->seq == j->seq ? x : NULL;
 }
 
 static void read_done(void *arg)
 {
-    ra_job *j = arg;
-    session *s = j->s;
+    io_job *j = arg;
     unlink_job(j);
-    s->jobs--;
-    xfer *x = s->xfer;
-    /* The session outlives its jobs (s->jobs); the transfer may not. */
-    if (s->state != SESS_CLOSED && x && x->seq == j->seq && x->kind == XK_RETR && x->ra.busy) {
+    j->s->jobs--;
+    xfer *x = job_xfer(j);
+    if (x && x->kind == XK_RETR && x->ra.busy) {
         x->ra.busy = false;
         if (j->err)
             x->ra.mode = RA_OFF; /* the transfer's own read meets the error and reports it */
@@ -98,40 +115,71 @@ static void read_done(void *arg)
             x->ra.ready = j->from + (off_t)j->len;
         if (x->ra.waiting) {
             x->ra.waiting = false;
-            ev_timer_start(s->srv->loop, &x->drain, 0); /* drain_cb pumps it */
+            ev_timer_start(j->srv->loop, &x->drain, 0); /* drain_cb pumps it */
         }
     }
     free_job(j);
 }
 
-/* Queues the read of the window at x->ra.ready. Returns 0, or -1 with errno. */
-static int submit(xfer *x, size_t len)
+static void list_fn(void *arg)
+{
+    io_job *j = arg;
+    j->more = dirlist_fill(j->dl, &j->out) != 0;
+}
+
+static void list_done(void *arg)
+{
+    io_job *j = arg;
+    unlink_job(j);
+    j->s->jobs--;
+    xfer *x = job_xfer(j);
+    if (x && x->list_busy) {
+        x->list_busy = false;
+        x->dl = j->dl;
+        j->dl = NULL;
+        buf_free(&x->fbuf);
+        x->fbuf = j->out;
+        memset(&j->out, 0, sizeof j->out);
+        if (!j->more)
+            x->eof = true;
+        ev_timer_start(j->srv->loop, &x->drain, 0); /* drain_cb pumps it */
+    }
+    free_job(j);
+}
+
+/* Queues j on the pool (started at its first use) and counts it. Returns 0, or -1 with errno
+ * (j is then the caller's). */
+static int submit(xfer *x, io_job *j, workq_fn fn, workq_done_cb done)
 {
     server *srv = x->s->srv;
-    if (!srv->wq_ra && !(srv->wq_ra = workq_new_foreground(srv->loop, READAHEAD_THREADS)))
+    if (!srv->wq_io && !(srv->wq_io = workq_new_foreground(srv->loop, XFER_IO_THREADS)))
         return -1;
-    ra_job *j = calloc(1, sizeof *j);
-    if (!j)
-        return -1;
-    j->fd = fcntl(x->file_fd, F_DUPFD_CLOEXEC, 0);
-    if (j->fd < 0) {
-        free(j);
-        return -1;
-    }
     j->srv = srv;
     j->s = x->s;
     j->seq = x->seq;
+    if (workq_submit(srv->wq_io, fn, done, j) < 0)
+        return -1;
+    j->next = srv->io_jobs;
+    if (j->next)
+        j->next->prev = j;
+    srv->io_jobs = j;
+    x->s->jobs++;
+    return 0;
+}
+
+/* Queues the read of the window at x->ra.ready. Returns 0, or -1 with errno. */
+static int submit_read(xfer *x, size_t len)
+{
+    io_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->fd = fcntl(x->file_fd, F_DUPFD_CLOEXEC, 0);
     j->from = x->ra.ready;
     j->len = len;
-    if (workq_submit(srv->wq_ra, read_fn, read_done, j) < 0) {
+    if (j->fd < 0 || submit(x, j, read_fn, read_done) < 0) {
         free_job(j);
         return -1;
     }
-    j->next = srv->ra_jobs;
-    if (j->next)
-        j->next->prev = j;
-    srv->ra_jobs = j;
-    x->s->jobs++;
     x->ra.busy = true;
     return 0;
 }
@@ -155,7 +203,7 @@ static void advance(xfer *x)
             if (first < 0 || last < 0)
                 ra->probe = false; /* FUSE, NFS...: every window goes through a worker */
         }
-        if (submit(x, len) < 0)
+        if (submit_read(x, len) < 0)
             ra->mode = RA_OFF; /* no worker to be had: the loop reads for itself, as before */
     }
 }
@@ -183,15 +231,37 @@ size_t readahead_avail(xfer *x, size_t want)
     return (off_t)want < n ? want : (size_t)n;
 }
 
-void readahead_shutdown(server *srv)
+int xfer_io_list_fill(xfer *x)
 {
-    if (srv->wq_ra) {
-        workq_free(srv->wq_ra); /* joins the workers; what they did not report stays listed */
-        srv->wq_ra = NULL;
+    if (x->list_busy)
+        return 1;
+    io_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->fd = -1;
+        j->dl = x->dl;
+        j->out = x->fbuf; /* empty: the worker fills it */
     }
-    while (srv->ra_jobs) {
-        ra_job *j = srv->ra_jobs;
-        srv->ra_jobs = j->next;
+    if (!j || submit(x, j, list_fn, list_done) < 0) {
+        free(j); /* no worker to be had: the loop fills the buffer itself */
+        if (dirlist_fill(x->dl, &x->fbuf) == 0)
+            x->eof = true;
+        return 0;
+    }
+    x->dl = NULL;
+    memset(&x->fbuf, 0, sizeof x->fbuf);
+    x->list_busy = true;
+    return 1;
+}
+
+void xfer_io_shutdown(server *srv)
+{
+    if (srv->wq_io) {
+        workq_free(srv->wq_io); /* joins the workers; what they did not report stays listed */
+        srv->wq_io = NULL;
+    }
+    while (srv->io_jobs) {
+        io_job *j = srv->io_jobs;
+        srv->io_jobs = j->next;
         free_job(j);
     }
 }
