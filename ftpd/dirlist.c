@@ -296,6 +296,11 @@ int dirlist_name_as_typed(dirlist *d, const char *arg)
     return 0;
 }
 
+bool dirlist_in_memory(const dirlist *d)
+{
+    return vfs_fd_in_memory(d->dir_fd);
+}
+
 bool dirlist_is_dir(const dirlist *d)
 {
     return d->is_dir;

@@ -40,6 +40,8 @@ int dirlist_fill(dirlist *d, buf *out);
  * name NLST gives must get a path that works. A directory's listing is left as it is.
  * Returns 0, or -1 with errno. */
 int dirlist_name_as_typed(dirlist *d, const char *arg);
+/* True when d's entries are on a file system in memory (tmpfs): filling never waits. */
+bool dirlist_in_memory(const dirlist *d);
 /* True when d lists a directory's entries, false when it lists a single file. */
 bool dirlist_is_dir(const dirlist *d);
 void dirlist_free(dirlist *d);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define INTERNAL_UP_PREFIX ".ftpd-up."
@@ -71,6 +73,14 @@ void vfs_force_fallback(bool on)
 bool vfs_using_fallback(void)
 {
     return current_mode() == MODE_FALLBACK;
+}
+
+bool vfs_fd_in_memory(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return false;
+    return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
 }
 
 bool vfs_is_internal_name(const char *name)

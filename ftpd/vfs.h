@@ -38,6 +38,10 @@ int vfs_rename(const vfs *v, const char *from, const char *to);
 int vfs_chmod(const vfs *v, const char *vpath, mode_t mode);
 int vfs_set_mtime(const vfs *v, const char *vpath, const struct timespec *mtime);
 
+/* Whether fd's file system keeps everything in memory (tmpfs, ramfs): reading it never waits
+ * for a disk. */
+bool vfs_fd_in_memory(int fd);
+
 /* Names the server uses for uploads in progress and kept partial uploads. Clients never see
  * them in listings and cannot open them by name. */
 bool vfs_is_internal_name(const char *name);

@@ -81,6 +81,7 @@ typedef struct xfer {
     const char *verb;   /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
     dirlist *dl;        /* a listing's lines to come; NULL while a worker fills fbuf from it */
     bool list_busy;     /* ...a worker fills fbuf (xfer_io.h) */
+    int list_inline;    /* ...1: the loop fills it (tmpfs), -1: a worker does, 0: not known yet */
     buf fbuf;           /* file-side bytes not yet written to their destination */
     bool zmode;         /* MODE Z: the codec sits between fbuf and the stream */
     bool z_more;        /* MODE Z: the codec filled its output; it may hold more */

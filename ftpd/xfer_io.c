@@ -2,11 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "dirlist.h"
@@ -34,14 +32,6 @@ typedef struct io_job {
     bool more;
     struct io_job *prev, *next; /* in srv->io_jobs until delivered */
 } io_job;
-
-static bool in_memory(int fd)
-{
-    struct statfs sf;
-    if (fstatfs(fd, &sf) < 0)
-        return false;
-    return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
-}
 
 /* 1 when the page cache holds the byte at pos (or the file ends before it), 0 when reading
  * it would wait; -1 when the file system cannot say. */
@@ -212,7 +202,7 @@ size_t readahead_avail(xfer *x, size_t want)
 {
     readahead_state *ra = &x->ra;
     if (ra->mode == RA_UNDECIDED) {
-        ra->mode = x->total > 0 && !in_memory(x->file_fd) ? RA_ON : RA_OFF;
+        ra->mode = x->total > 0 && !vfs_fd_in_memory(x->file_fd) ? RA_ON : RA_OFF;
         ra->probe = true;
         ra->ready = x->offset;
     }
@@ -235,6 +225,13 @@ int xfer_io_list_fill(xfer *x)
 {
     if (x->list_busy)
         return 1;
+    if (x->list_inline == 0)
+        x->list_inline = dirlist_in_memory(x->dl) ? 1 : -1;
+    if (x->list_inline > 0) { /* tmpfs never waits: a worker's handoff would only cost */
+        if (dirlist_fill(x->dl, &x->fbuf) == 0)
+            x->eof = true;
+        return 0;
+    }
     io_job *j = calloc(1, sizeof *j);
     if (j) {
         j->fd = -1;
