@@ -37,7 +37,7 @@ typedef struct readahead_state {
 size_t readahead_avail(struct xfer *x, size_t want);
 /* Listings: a worker fills the transfer's empty buffer with the listing's next lines. Returns
  * 0 when they are there (x->eof at the listing's end); 1 while a worker fills them
- * (x->list_busy: the transfer is resumed through its drain timer).  */
+ * (x->list_busy: the transfer is resumed through its drain timer). */
 int xfer_io_list_fill(struct xfer *x);
 /* At shutdown, after the sessions are closed: stops the workers and frees the work they did
  * not report. */
