@@ -955,3 +955,24 @@ void ftpc_bars_message(ftpc_bars *b, const char *line)
     write_all(b->fd, b->pending.p, b->pending.len);
     b->pending.len = 0;
 }
+
+void ftpc_bars_step_aside(ftpc_bars *b)
+{
+    if (b == NULL || !b->live || (b->drawn == 0 && b->pending.len == 0))
+        return;
+    if (winch_flag) {
+        winch_flag = 0;
+        query_size(b); /* the rows the lines take at the width the terminal has now */
+    }
+    b->frame.len = 0;
+    if (b->drawn > 0)
+        sb_printf(&b->frame, "\r\x1b[%dA", drawn_rows(b));
+    sb_str(&b->frame, "\x1b[J");
+    if (b->pending.len > 0)
+        sb_add(&b->frame, b->pending.p, b->pending.len);
+    b->pending.len = 0;
+    write_all(b->fd, b->frame.p, b->frame.len);
+    b->drawn = 0;
+    /* Nothing of the live lines is on the screen now: the next tick draws them whole. */
+    b->last.len = 0;
+}

@@ -77,6 +77,11 @@ void ftpc_bar_checking(ftpc_bar *bar);
 
 /* Prints one line (no newline needed) above the live lines. Always shown, even when quiet. */
 void ftpc_bars_message(ftpc_bars *b, const char *line);
+/* For text about to reach the same terminal by another way (a report line on standard
+ * output): writes the summary lines still waiting for a frame and takes the live lines off
+ * the screen, so that the text lands below the summaries and no bar is left above it or
+ * drawn over it; the next tick draws the live lines again below the text. */
+void ftpc_bars_step_aside(ftpc_bars *b);
 
 /* What ftpc_bars_format_line shows in place of a rate: the bytes are being checked
  * ("verifying", no ETA), or none has come for the last five seconds ("stalled", ETA

@@ -84,6 +84,9 @@ void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...)
 
 void ftpc_out(ftpc_ctx *ctx, const char *fmt, ...)
 {
+    /* Bars on the same terminal would be left above the line, or drawn over it. */
+    if (ctx->bars != NULL && isatty(ctx->out_fd) == 1)
+        ftpc_bars_step_aside(ctx->bars);
     va_list ap;
     va_start(ap, fmt);
     if (ctx->out_fd == STDOUT_FILENO) {

@@ -80,6 +80,37 @@ class FtpcCase(ServerTestCase):
         self.addCleanup(reap)
         return p
 
+    def on_terminal(self, *args, cols=80, rows=24, timeout=60, **env):
+        """Runs ftpc with standard output and error on a pseudo-terminal of cols x rows (and
+        TERM=xterm, a UTF-8 locale, env on top); returns (exit status, what it wrote)."""
+        import fcntl
+        import struct
+        import termios
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        full = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        full.pop("COLUMNS", None)
+        full.update(env)
+        p = subprocess.Popen([FTPC_BIN] + [str(a) for a in args], cwd=self.tmp,
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=full)
+        os.close(slave)
+        try:
+            data = read_pty(master, timeout, proc=p)
+        finally:
+            os.close(master)
+            if p.poll() is None:
+                p.kill()
+        return p.wait(10), data
+
+    @staticmethod
+    def screen_of(data, cols=80, rows=24):
+        """The non-empty rows a terminal of cols x rows shows after data (test_liveview's
+        model of one)."""
+        from test_liveview import Terminal
+        term = Terminal(cols, rows)
+        term.feed(data.decode("utf-8", "replace"))
+        return [r for r in term.screen() if r.strip()]
+
     def local(self, name):
         return os.path.join(self.tmp, name)
 

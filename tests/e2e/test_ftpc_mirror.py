@@ -89,6 +89,21 @@ class TestMirrorGet(MirrorCase):
         r = self.ftpc("mirror", self.srv.url("src/"), "out")
         self.assertEqual(self.summary(r), (0, 5, 0))
 
+    def test_summary_on_a_terminal_comes_below_the_bars(self):
+        # the summary goes to standard output, the bars to standard error: on one terminal
+        # the bars must step aside first, or the last frame stayed above the summary and the
+        # final redraw, going up over the lines it had drawn, cleared the summary itself
+        for i in (1, 2):
+            self.srv.make_file("src/t%d.bin" % i, 1024 * 1024, seed=40 + i)
+        rc, out = self.on_terminal("mirror", "-j", "2", "--limit-rate", "1M",
+                                   self.srv.url("src"), "out", cols=100, rows=20)
+        self.assertEqual(rc, 0, out)
+        screen = self.screen_of(out, 100, 20)
+        self.assertIn("mirror: 2 files transferred, 0 skipped, 0 deleted", screen)
+        for row in screen:
+            self.assertNotRegex(row, r"\d+% \[|ETA|verifying", "\n".join(screen))
+        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
+
     def test_summary_counts_failures(self):
         self.make_remote_tree()
         self.srv.make_file("src/sub/locked.bin", 1000, seed=9)
