@@ -609,10 +609,9 @@ static void draw(ftpc_bars *b, bool force)
     }
 }
 
-static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
+/* What a tick of the display counts: the run's rate and the busy blocks' steps. */
+static void advance(ftpc_bars *b, long long now)
 {
-    ftpc_bars *b = ud;
-    long long now = ev_now(loop);
     progress_rate_update(&b->total_rate, now, b->moved);
     if (b->moved != b->busy_moved) {
         b->busy_moved = b->moved;
@@ -623,6 +622,13 @@ static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
             bar->busy_pos = bar->pos;
             bar->busy_phase++;
         }
+}
+
+static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_bars *b = ud;
+    long long now = ev_now(loop);
+    advance(b, now);
     if (b->live) {
         draw(b, false);
         return b->nlive > 0 || b->pending.len > 0 ? TICK_LIVE_MS : EV_TIMER_STOP;
@@ -919,6 +925,10 @@ size_t ftpc_bars_snapshot(ftpc_bars *b, char *out, size_t out_size, int width)
         out[0] = '\0';
     if (b == NULL || out_size == 0)
         return 0;
+    /* A display that draws nothing (a background job's) has no tick: its snapshots, taken
+     * a few times a second, count in its place, or the Total line never had a rate. */
+    if (!b->live && !b->plain)
+        advance(b, ev_now(b->loop));
     int w = b->width, rows = b->rows;
     bool color = b->color;
     b->width = width;

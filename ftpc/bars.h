@@ -98,8 +98,10 @@ size_t ftpc_bars_format_line(char *out, size_t out_size, int width, int name_cel
                              double bps);
 /* The live lines as the display would draw them now (one per running transfer, plus the
  * total line), for a list of background jobs: no escape sequences or colour, each line at
- * most width-1 cells and ending in '\n'. Works whatever the display's mode. Returns the
- * length written to out (NUL-terminated, cut to fit); 0 when b is NULL or nothing runs. */
+ * most width-1 cells and ending in '\n'. Works whatever the display's mode; a display that
+ * draws nothing has no tick of its own, so each snapshot (taken a few times a second)
+ * moves its rates and busy blocks on. Returns the length written to out (NUL-terminated,
+ * cut to fit); 0 when b is NULL or nothing runs. */
 size_t ftpc_bars_snapshot(ftpc_bars *b, char *out, size_t out_size, int width);
 
 /* The same with the wire bytes of a compressed transfer (0: none shown), and for a

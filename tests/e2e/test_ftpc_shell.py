@@ -988,6 +988,25 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
+    def test_jobs_total_line_has_a_rate(self):
+        # a background job draws nothing, so its display had no tick: the Total line of its
+        # snapshot said "--" for the rate of a run moving 1 MiB/s
+        for n in ("j1.bin", "j2.bin"):
+            self.srv.make_file(n, 3 * MiB, seed=23)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s5", home, columns=120)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("mget -b --limit-rate 1M j1.bin j2.bin", "Enter")
+        self.jobs_once_started(capture, "j1.bin", r"(?m)^    j1\.bin +\d+% ")
+        self.assertRegex(capture(), r"(?m)^    Total 0/2 .* \d[\d.]* \S*B/s  ETA ")
+        keys("kill 1", "Enter")
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
+
     def test_wait_shows_the_jobs_progress(self):
         # wait on a terminal keeps the awaited job's progress in view, and takes it away when
         # the job ends, before its Done line
