@@ -37,12 +37,30 @@ static void write_all(int fd, const char *p, size_t n)
     }
 }
 
-/* Moves to the first line of the frame and clears it, ready for new text. */
-static size_t erase(const stress_view *v, char *out, size_t size)
+/* The rows the last frame takes on a terminal cols wide: its lines fit the width it was
+ * drawn at, but a window made narrower since rewraps them (VTE, Konsole, kitty, tmux). */
+static int frame_rows(const stress_view *v, int cols)
+{
+    size_t rows = 0;
+    const char *p = v->last, *end = v->last + v->last_len;
+    for (;;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        rows += progress_text_rows(p, (size_t)((nl != NULL ? nl : end) - p), (size_t)cols, NULL);
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    return rows > (size_t)v->drawn ? (int)rows : v->drawn;
+}
+
+/* Moves to the first line of the frame and clears it, ready for new text; cols: the
+ * terminal's width now. */
+static size_t erase(const stress_view *v, char *out, size_t size, int cols)
 {
     size_t o = 0;
-    if (v->drawn > 1)
-        o += (size_t)snprintf(out + o, size - o, "\033[%dA", v->drawn - 1);
+    int rows = v->drawn > 0 ? frame_rows(v, cols) : 0;
+    if (rows > 1)
+        o += (size_t)snprintf(out + o, size - o, "\033[%dA", rows - 1);
     if (v->drawn > 0)
         o += (size_t)snprintf(out + o, size - o, "\r\033[J");
     return o;
@@ -144,14 +162,15 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
     char frame[2048];
     size_t o = 0;
     if (v->tty) {
-        o = erase(v, frame, sizeof(frame));
+        int cols = term_size_of(v->fd).cols;
+        o = erase(v, frame, sizeof(frame), cols);
         const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
         const char *bold = v->color ? "\033[1m" : "";
         const char *off = v->color ? "\033[0m" : "";
         char total[32] = "";
         if (s->total_s > 0)
             snprintf(total, sizeof(total), s->total_s < 10 ? " / %.1f s" : " / %.0f s", s->total_s);
-        layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = term_size_of(v->fd).cols};
+        layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = cols};
         const char *red_off = red[0] ? off : "";
         lay(&l, true, strlen("stress"), bold, off, "stress %s %s%s", s->phase, el, total);
         /* Sessions the server holds, not TCP connections: a server at its cap may leave the
@@ -170,6 +189,8 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
          * cutting its number ("p99 123." for 123.4 ms). */
         lay(&l, false, 0, "", "", "latency p50 %s", p50);
         lay(&l, false, 0, "", "", "p99 %s", p99);
+        v->last_len = l.len < sizeof(v->last) ? l.len : sizeof(v->last) - 1;
+        memcpy(v->last, l.out, v->last_len);
         o += l.len;
         v->drawn = l.lines;
     } else {
@@ -191,7 +212,7 @@ void stress_view_message(stress_view *v, const char *msg)
     char out[1200];
     size_t o = 0;
     if (v->tty && v->drawn > 0) {
-        o = erase(v, out, sizeof(out));
+        o = erase(v, out, sizeof(out), term_size_of(v->fd).cols);
         v->drawn = 0; /* redrawn by the next update */
     }
     int n = snprintf(out + o, sizeof(out) - o, "%s\n", msg);

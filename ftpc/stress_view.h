@@ -29,6 +29,10 @@ typedef struct stress_view {
     bool tty;
     bool color;
     int drawn; /* lines of the last frame on screen */
+    /* The last frame's text: a window made narrower since rewraps its lines onto more rows,
+     * which the next frame must go up over. */
+    char last[2048];
+    size_t last_len;
     long long last_plain_ms;
     progress_rate down, up, ops;
     bool rates_started;

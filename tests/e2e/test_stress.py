@@ -467,6 +467,41 @@ class TestStressFtpd(StressCase):
             for m in re.finditer(r"p(?:50|99) (\S+)(?: (\S+))?", line):
                 self.assertTrue(m.group(1) == "-" or m.group(2) in ("ms", "s"), repr(line))
 
+    def test_live_view_after_the_window_narrows(self):
+        # frames drawn 120 columns wide, then the window narrows to 40: the terminal rewraps
+        # each old line onto two rows, and the next frame must go up over all of them, or
+        # the top of the old frame stays on the screen above the new one
+        from test_liveview import Terminal
+        srv = self.server()
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+        env = dict(os.environ, TERM="xterm", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
+                              "--duration", "4", "--mix", "list"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave, env=env)
+        os.close(slave)
+        term = Terminal(120, 24)
+        try:
+            # two frames, so that the first has been redrawn once at the wide width
+            out = read_pty(master, 15, done=lambda d: d.count(b"logged in") >= 2)
+            term.feed(out.decode())
+            self.assertTrue([r for r in term.screen() if len(r) > 40], term.screen())
+            fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 40, 0, 0))
+            term.resize(40, 24)
+            # a frame laid out for 40 columns: "clients" starts a line of its own
+            out = read_pty(master, 15, done=lambda d: re.search(rb"\nclients [^\n]*\n"
+                                                                rb"(.*\n){3}latency", d))
+            term.feed(out.decode())
+            screen = [r for r in term.screen() if r.strip()]
+            self.assertEqual(sum(r.startswith("stress ") for r in screen), 1, "\n".join(screen))
+            self.assertTrue(screen[0].startswith("stress "), "\n".join(screen))
+        finally:
+            p.kill()
+            p.wait(10)
+            os.close(master)
+
     def test_plain_lines_when_not_a_terminal(self):
         srv = self.server()
         rep, _, err = self.stress(srv.url(""), "--clients", 3, "--duration", 2.5, "--mix",
