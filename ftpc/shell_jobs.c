@@ -78,7 +78,7 @@ static void wake_cb(ev_loop *loop, int fd, int mask, void *ud)
 static int snapshot_width(void)
 {
     int w = term_size_of(STDOUT_FILENO).cols - PROGRESS_INDENT;
-    return w < 20 ? 20 : w;
+    return w < TERM_MIN_COLS ? TERM_MIN_COLS : w;
 }
 
 static long snap_cb(ev_loop *loop, ev_timer *t, void *ud)
@@ -470,15 +470,18 @@ int sh_jobs_list(shell *sh)
 }
 
 /* What `wait` shows on a terminal while it waits: the awaited jobs as jobs lists them, each
- * line cut to the terminal's width so that none wraps. Returns the lines drawn. */
-static int draw_waiting(shell *sh, int id)
+ * line cut to the terminal's width so that none wraps, and no more lines than the terminal
+ * has rows (less one for the cursor), so that the next redraw can go up over all of them.
+ * Returns the text drawn (NULL when none), for erase_waiting. */
+static char *draw_waiting(shell *sh, int id, size_t *drawn_len)
 {
-    int cols = snapshot_width() + PROGRESS_INDENT;
+    term_size ts = term_size_of(STDOUT_FILENO);
+    int max_lines = ts.rows - 2 > 1 ? ts.rows - 2 : 1;
     char text[PROGRESS_MAX + 1024];
     char *frame = NULL;
     size_t len = 0;
     int lines = 0;
-    for (sh_job *j = sh->jobs; j != NULL; j = j->next) {
+    for (sh_job *j = sh->jobs; j != NULL && lines < max_lines; j = j->next) {
         if (id > 0 && j->id != id)
             continue;
         size_t n = format_job(j, text, sizeof(text));
@@ -486,11 +489,11 @@ static int draw_waiting(shell *sh, int id)
         if (grown == NULL)
             break;
         frame = grown;
-        for (char *line = text; line < text + n;) {
+        for (char *line = text; line < text + n && lines < max_lines;) {
             char *nl = memchr(line, '\n', (size_t)(text + n - line));
             *nl = '\0';
             size_t used;
-            size_t keep = progress_fit_prefix(line, (size_t)cols - 1, &used);
+            size_t keep = progress_fit_prefix(line, (size_t)ts.cols - 1, &used);
             memcpy(frame + len, line, keep);
             len += keep;
             frame[len++] = '\n';
@@ -500,17 +503,27 @@ static int draw_waiting(shell *sh, int id)
     }
     if (frame != NULL)
         sh_write_all(STDOUT_FILENO, frame, len);
-    free(frame);
-    return lines;
+    *drawn_len = len;
+    return frame;
 }
 
-static void erase_waiting(int lines)
+/* Takes away what draw_waiting drew: the rows its lines take at the terminal's width now,
+ * as a window made narrower since rewraps them onto more rows. Frees frame. */
+static void erase_waiting(char *frame, size_t len)
 {
-    if (lines <= 0)
+    if (frame == NULL || len == 0) {
+        free(frame);
         return;
-    char seq[32];
-    int n = snprintf(seq, sizeof(seq), "\x1b[%dA\x1b[J", lines);
+    }
+    size_t cols = (size_t)term_size_of(STDOUT_FILENO).cols, rows = 0;
+    for (const char *p = frame, *end = frame + len, *nl; p < end; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        rows += progress_text_rows(p, (size_t)(nl - p), cols, NULL);
+    }
+    char seq[40];
+    int n = snprintf(seq, sizeof(seq), "\r\x1b[%zuA\x1b[J", rows);
     sh_write_all(STDOUT_FILENO, seq, (size_t)n);
+    free(frame);
 }
 
 int sh_jobs_wait(shell *sh, int id)
@@ -520,10 +533,12 @@ int sh_jobs_wait(shell *sh, int id)
     /* On a terminal the jobs' progress stays in view while the shell waits; it is taken
      * away before any other line (a job's end, its messages) and drawn again after. */
     bool live = sh->tty && isatty(STDOUT_FILENO);
-    int drawn = 0;
+    char *drawn = NULL;
+    size_t drawn_len = 0;
     for (;;) {
-        erase_waiting(drawn);
-        drawn = 0;
+        erase_waiting(drawn, drawn_len);
+        drawn = NULL;
+        drawn_len = 0;
         sh_jobs_poll(sh);
         bool pending = id > 0 ? find(sh, id) != NULL : sh->jobs != NULL;
         if (!pending || ftpc_sh_term)
@@ -535,11 +550,11 @@ int sh_jobs_wait(shell *sh, int id)
         }
         fflush(stdout);
         if (live)
-            drawn = draw_waiting(sh, id);
+            drawn = draw_waiting(sh, id, &drawn_len);
         if (ev_run_once(sh->loop, live ? WAIT_REDRAW_MS : FTPC_STOP_CHECK_MS) < 0)
             break;
     }
-    erase_waiting(drawn);
+    erase_waiting(drawn, drawn_len);
     return FTPC_OK;
 }
 

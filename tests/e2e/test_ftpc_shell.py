@@ -1007,6 +1007,38 @@ class TestShellTerminal(ShellCase):
         self.assertEqual(self.wait_file(done, 20), "0", capture())
         self.no_sanitizer_reports()
 
+    def test_wait_follows_a_narrow_and_a_narrowed_terminal(self):
+        # wait drew its lines at least 24 columns wide and went up one row per line: in a
+        # window made narrower than its lines, each redraw left rows behind and the screen
+        # filled with copies of the job's heading
+        self.srv.make_file("n.bin", 6 * MiB, seed=24)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s6", home, columns=100)
+        keys = capture.keys
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        keys("get -b --limit-rate 1M n.bin", "Enter")
+        keys("wait", "Enter")
+
+        def percent():
+            m = re.findall(r"(?m)^    n\.bin +(\d+)%", capture())
+            return int(m[-1]) if m else -1
+        self.assertTrue(wait_for(lambda: percent() >= 5, 10), capture())
+        capture.resize(20)
+        # redrawn a few times at 20 columns
+        at = percent()
+        self.assertTrue(wait_for(lambda: percent() >= at + 10, 10), capture())
+        screen = capture()
+        self.assertEqual(screen.count("[1] Running"), 1, screen)
+        for row in screen.splitlines():
+            self.assertLessEqual(len(row), 20, screen)
+        keys("C-c")
+        keys("kill 1", "Enter")
+        keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
+
     def test_wait_shows_the_jobs_progress(self):
         # wait on a terminal keeps the awaited job's progress in view, and takes it away when
         # the job ends, before its Done line
