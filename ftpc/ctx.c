@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -84,31 +86,47 @@ void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...)
 
 void ftpc_out(ftpc_ctx *ctx, const char *fmt, ...)
 {
+    bool tty = isatty(ctx->out_fd) == 1;
     /* Bars on the same terminal would be left above the line, or drawn over it. */
-    if (ctx->bars != NULL && isatty(ctx->out_fd) == 1)
+    if (ctx->bars != NULL && tty)
         ftpc_bars_step_aside(ctx->bars);
     va_list ap;
     va_start(ap, fmt);
+    char small[2048], *line = small;
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof(small)) { /* a long path: the whole of it, not a cut one */
+        line = malloc((size_t)n + 1);
+        if (line == NULL)
+            return;
+        va_start(ap, fmt);
+        vsnprintf(line, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    /* The names in a line are the server's (a dry run's plan): on a terminal a control
+     * character, a C1 CSI among them, would drive it, as in ls; into a file or a pipe they
+     * stay as they came. */
+    if (tty)
+        progress_sanitize(line, (size_t)n + 1, line);
+    size_t len = strlen(line);
     if (ctx->out_fd == STDOUT_FILENO) {
         /* through stdio, in order with whatever else the command printed there */
-        vprintf(fmt, ap);
+        fwrite(line, 1, len, stdout);
         putchar('\n');
         fflush(stdout);
     } else {
-        char line[2048];
-        int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-        if (n >= 0) {
-            size_t len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
-            line[len++] = '\n';
-            for (size_t off = 0; off < len;) {
-                ssize_t w = write(ctx->out_fd, line + off, len - off);
-                if (w < 0 && errno == EINTR)
-                    continue;
-                if (w <= 0)
-                    break;
-                off += (size_t)w;
-            }
+        line[len] = '\n'; /* over the NUL: written by length */
+        for (size_t off = 0; off < len + 1;) {
+            ssize_t w = write(ctx->out_fd, line + off, len + 1 - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                break;
+            off += (size_t)w;
         }
     }
-    va_end(ap);
+    if (line != small)
+        free(line);
 }

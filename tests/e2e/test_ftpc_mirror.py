@@ -104,6 +104,25 @@ class TestMirrorGet(MirrorCase):
             self.assertNotRegex(row, r"\d+% \[|ETA|verifying", "\n".join(screen))
         self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
 
+    def test_dry_run_plan_on_a_terminal_shows_control_characters_as_marks(self):
+        # the plan names the server's files: on a terminal a C1 CSI (U+009B, or the byte
+        # 0x9B alone) or a right-to-left override must not reach it, as in ls; into a pipe
+        # the names stay as the server sent them
+        names = ["c1\u009b31mY.bin", os.fsdecode(b"lone\x9b" b"31mZ.bin"), "evil\u202egnp.exe"]
+        for i, n in enumerate(names):
+            self.srv.make_file("src/" + n, 10, seed=50 + i)
+        rc, out = self.on_terminal("mirror", "--dry-run", self.srv.url("src"), "out")
+        self.assertEqual(rc, 0, out)
+        for bad in (b"\xc2\x9b", b"\x9b", b"\xe2\x80\xae"):
+            self.assertNotIn(bad, out)
+        text = out.decode("utf-8")  # strict: every byte shown is well-formed
+        for shown in ("c1?31mY.bin", "lone?31mZ.bin", "evil?gnp.exe"):
+            self.assertRegex(text, r"(?m)^get %s\r?$" % re.escape(shown))
+        self.assertIn("mirror (dry run): 3 files would be transferred", text)
+        r = self.ftpc("mirror", "--dry-run", self.srv.url("src"), "out")
+        for n in names:
+            self.assertIn(b"get " + os.fsencode(n) + b"\n", r.stdout)
+
     def test_summary_counts_failures(self):
         self.make_remote_tree()
         self.srv.make_file("src/sub/locked.bin", 1000, seed=9)
