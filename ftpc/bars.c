@@ -484,7 +484,11 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         room = 1;
     int shown = 0;
     char total_name[64];
-    snprintf(total_name, sizeof(total_name), "Total %d/%d", b->nfinished, b->nfiles);
+    /* The count padded to the width of the number of files: "Total 10/12" one cell wider
+     * than "Total 9/12" moved every bar of the frame a column when the tenth file ended. */
+    char files[16];
+    int digits = snprintf(files, sizeof(files), "%d", b->nfiles);
+    snprintf(total_name, sizeof(total_name), "Total %*d/%s", digits, b->nfinished, files);
     /* One name column for the whole frame, so the bars line up. */
     int name_cells = total_line ? (int)progress_cells(total_name) : 0;
     for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)

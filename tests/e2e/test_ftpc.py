@@ -1789,6 +1789,27 @@ class TestProgress(FtpcCase):
         self.assertEqual(self.wait_file(done), "0", capture())
         self.assertEqual(self.read_local(name), data)
 
+    def test_bars_keep_their_column_when_the_count_gains_a_digit(self):
+        # "Total 10/12" is a cell wider than "Total 9/12": the name column of the frame is
+        # as wide as its widest name, so every bar moved a column when the tenth file ended
+        names = ["c%02d.bin" % i for i in range(12)]
+        for i, n in enumerate(names):
+            self.srv.make_file(n, 256 * 1024, seed=60 + i)
+        rc, out = self.on_terminal("get", "-j", "2", "--limit-rate", "1M",
+                                   *[self.srv.url(n) for n in names], NO_COLOR="1")
+        self.assertEqual(rc, 0, out)
+        text = out.decode("utf-8")
+        ends = {}  # where the percentage field ends, by the count of finished files
+        for raw in text.split("\x1b[2K")[1:]:
+            line = raw.split("\r\n")[0]
+            m = re.match(r"^Total +(\d+)/12 +(\d+%|--)", line)
+            if m:
+                ends.setdefault(int(m.group(1)), set()).add(m.end())
+        self.assertTrue(any(k < 10 for k in ends) and any(k >= 10 for k in ends), ends)
+        self.assertEqual(len(set().union(*ends.values())), 1, ends)
+        for n in names:
+            self.assertEqual(self.read_local(n), self.srv.read(n))
+
     def test_plain_when_not_a_tty(self):
         data = self.srv.make_file("plain.bin", 2 * MiB + 512 * 1024, seed=30)
         r = self.ftpc("--progress=plain", "--limit-rate", "1M", "get", self.srv.url("plain.bin"))
