@@ -2,6 +2,7 @@
 #include "rglob.h"
 
 #include <fnmatch.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -11,9 +12,25 @@ bool ftpc_glob_magic(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
-/* An MLSD line "fact=v;fact=v; name": the name, or NULL when it is not a plain file. */
-static const char *mlsd_file_name(char *line)
+/* An MLSD size fact: decimal digits and nothing else, or -1. */
+static int64_t size_fact(const char *v)
 {
+    if (*v < '0' || *v > '9')
+        return -1;
+    int64_t n = 0;
+    for (; *v >= '0' && *v <= '9'; v++) {
+        if (n > (INT64_MAX - 9) / 10)
+            return -1;
+        n = n * 10 + (*v - '0');
+    }
+    return *v == '\0' ? n : -1;
+}
+
+/* An MLSD line "fact=v;fact=v; name": the name, or NULL when it is not a plain file; *size
+ * gets its "size" fact (-1 when it has none). */
+static const char *mlsd_file_name(char *line, int64_t *size)
+{
+    *size = -1;
     char *sp = strstr(line, "; ");
     if (sp == NULL) {
         /* No facts at all: "; name" would start the line; a bare " name" has none either. */
@@ -28,6 +45,8 @@ static const char *mlsd_file_name(char *line)
             *semi = '\0';
         if (strncasecmp(f, "type=", 5) == 0)
             is_file = strcasecmp(f + 5, "file") == 0;
+        else if (strncasecmp(f, "size=", 5) == 0)
+            *size = size_fact(f + 5);
         f = semi ? semi + 1 : NULL;
     }
     return is_file ? name : NULL;
@@ -41,18 +60,31 @@ static bool unsafe_name(const char *name)
     return strpbrk(name, "/\r\n") != NULL;
 }
 
-static int cmp_names(const void *a, const void *b)
+typedef struct match {
+    char *name;
+    int64_t size;
+} match;
+
+static int cmp_matches(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(((const match *)a)->name, ((const match *)b)->name);
 }
 
 int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names,
                     size_t *refused)
 {
-    char **out = NULL;
+    return ftpc_glob_match_sized(listing, len, mlsd, pattern, names, NULL, refused);
+}
+
+int ftpc_glob_match_sized(const char *listing, size_t len, bool mlsd, const char *pattern,
+                          char ***names, int64_t **sizes, size_t *refused)
+{
+    match *out = NULL;
     int n = 0, cap = 0;
     size_t pos = 0;
     *names = NULL;
+    if (sizes != NULL)
+        *sizes = NULL;
     *refused = 0;
     while (pos < len) {
         const char *start = listing + pos;
@@ -69,8 +101,9 @@ int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *patt
         memcpy(line, start, l);
         line[l] = '\0';
         const char *name = line;
+        int64_t size = -1;
         if (mlsd) {
-            name = mlsd_file_name(line);
+            name = mlsd_file_name(line, &size);
         } else {
             const char *slash = strrchr(line, '/');
             if (slash != NULL)
@@ -88,7 +121,7 @@ int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *patt
         }
         if (n == cap) {
             int ncap = cap ? cap * 2 : 16;
-            char **grown = realloc(out, (size_t)ncap * sizeof(*grown));
+            match *grown = realloc(out, (size_t)ncap * sizeof(*grown));
             if (grown == NULL) {
                 free(line);
                 goto oom;
@@ -98,14 +131,33 @@ int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *patt
         }
         /* The name may sit inside the line: keep only it. */
         memmove(line, name, strlen(name) + 1);
-        out[n++] = line;
+        out[n++] = (match){line, size};
     }
     if (n > 1)
-        qsort(out, (size_t)n, sizeof(*out), cmp_names);
-    *names = out;
+        qsort(out, (size_t)n, sizeof(*out), cmp_matches);
+    if (n > 0) {
+        char **nv = malloc((size_t)n * sizeof(*nv));
+        int64_t *sv = sizes != NULL ? malloc((size_t)n * sizeof(*sv)) : NULL;
+        if (nv == NULL || (sizes != NULL && sv == NULL)) {
+            free(nv);
+            free(sv);
+            goto oom;
+        }
+        for (int i = 0; i < n; i++) {
+            nv[i] = out[i].name;
+            if (sv != NULL)
+                sv[i] = out[i].size;
+        }
+        *names = nv;
+        if (sizes != NULL)
+            *sizes = sv;
+    }
+    free(out);
     return n;
 oom:
-    ftpc_glob_free(out, n);
+    for (int i = 0; i < n; i++)
+        free(out[i].name);
+    free(out);
     return -1;
 }
 

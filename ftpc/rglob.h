@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* True when s has a glob character ('*', '?' or '['). */
 bool ftpc_glob_magic(const char *s);
@@ -20,6 +21,11 @@ bool ftpc_glob_magic(const char *s);
  * file is named after it. */
 int ftpc_glob_match(const char *listing, size_t len, bool mlsd, const char *pattern, char ***names,
                     size_t *refused);
+/* The same, and when sizes is not NULL, each match's size from its MLSD "size" fact in
+ * (*sizes)[i] (-1 when it has none, and always from NLST), a malloc'd array (NULL when
+ * there is no match). */
+int ftpc_glob_match_sized(const char *listing, size_t len, bool mlsd, const char *pattern,
+                          char ***names, int64_t **sizes, size_t *refused);
 void ftpc_glob_free(char **names, int n);
 
 #endif

@@ -83,11 +83,12 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
                        const ftpc_task *listing, task_list *out)
 {
     char **names = NULL;
+    int64_t *sizes = NULL; /* an MLSD listing's: the Total line knows the run's size */
     int nm = 0;
     size_t refused = 0;
     if (listing->err.status == FTPC_OK) {
-        nm = ftpc_glob_match(listing->listing ? listing->listing : "", listing->listing_len,
-                             listing->listing_mlsd, g->pattern, &names, &refused);
+        nm = ftpc_glob_match_sized(listing->listing ? listing->listing : "", listing->listing_len,
+                                   listing->listing_mlsd, g->pattern, &names, &sizes, &refused);
         if (nm < 0)
             return -1;
     }
@@ -115,6 +116,7 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
     if (cli->output != NULL && !cli->to_stdout && nm > 1) {
         ftpc_msg(ctx, "ftpc: %s matches %d files, but -o names one file (use -O DIR)", shown, nm);
         ftpc_glob_free(names, nm);
+        free(sizes);
         return -2;
     }
     int rc = 0;
@@ -141,9 +143,14 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
             ftpc_msg(ctx, "ftpc: %s", t->err.msg);
         } else if (t->kind == FTPC_T_GET && !cli->to_stdout) {
             cli->nfiles++;
+            if (sizes != NULL && sizes[k] >= 0) {
+                t->size_known = true;
+                t->known_size = (uint64_t)sizes[k];
+            }
         }
     }
     ftpc_glob_free(names, nm);
+    free(sizes);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Check suite for ftpc/rglob: matching remote listings (NLST and MLSD) against patterns. */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rglob.h"
@@ -101,6 +102,42 @@ START_TEST(test_empty)
 }
 END_TEST
 
+/* Each match's size follows it through the sort; a missing or malformed fact is -1. */
+START_TEST(test_sizes)
+{
+    const char *l = "type=file;size=300; c.bin\n"
+                    "Size=7;Type=File; a.bin\n"
+                    "type=file;modify=20240101000000; b.bin\n"
+                    "type=file;size=12x; d.bin\n"
+                    "type=file;size=99999999999999999999; e.bin\n"
+                    "type=dir;size=4096; f.bin\n";
+    char **names;
+    int64_t *sizes;
+    size_t refused;
+    int n = ftpc_glob_match_sized(l, strlen(l), true, "*.bin", &names, &sizes, &refused);
+    ck_assert_int_eq(n, 5);
+    const char *want[] = {"a.bin", "b.bin", "c.bin", "d.bin", "e.bin"};
+    const int64_t want_size[] = {7, -1, 300, -1, -1};
+    for (int i = 0; i < n; i++) {
+        ck_assert_str_eq(names[i], want[i]);
+        ck_assert_int_eq(sizes[i], want_size[i]);
+    }
+    ftpc_glob_free(names, n);
+    free(sizes);
+    /* NLST has no sizes */
+    const char *nl = "b.bin\na.bin\n";
+    n = ftpc_glob_match_sized(nl, strlen(nl), false, "*.bin", &names, &sizes, &refused);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(sizes[0], -1);
+    ck_assert_int_eq(sizes[1], -1);
+    ftpc_glob_free(names, n);
+    free(sizes);
+    ck_assert_int_eq(ftpc_glob_match_sized("", 0, true, "*", &names, &sizes, &refused), 0);
+    ck_assert_ptr_null(sizes);
+    ftpc_glob_free(names, 0);
+}
+END_TEST
+
 static Suite *rglob_suite(void)
 {
     Suite *s = suite_create("ftpc_rglob");
@@ -110,6 +147,7 @@ static Suite *rglob_suite(void)
     tcase_add_test(tc, test_mlsd_files_only);
     tcase_add_test(tc, test_unsafe_names_left_out);
     tcase_add_test(tc, test_empty);
+    tcase_add_test(tc, test_sizes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1760,6 +1760,20 @@ class TestProgress(FtpcCase):
         for n in names:
             self.assertEqual(self.srv.read(n), self.read_local(n))
 
+    def test_pattern_total_known_while_files_wait(self):
+        # the MLSD listing a pattern is matched against gives each file's size: with -j 1
+        # and three files the Total line has its percentage and ETA from the first file on,
+        # over all 6 MiB, not "--" until the last file has started
+        for i in range(1, 4):
+            self.srv.make_file("g%d.bin" % i, 2 * MiB, seed=44 + i)
+        rc, out = self.on_terminal("get", "--limit-rate", "4M", self.srv.url("g*.bin"),
+                                   NO_COLOR="1")
+        self.assertEqual(rc, 0, out)
+        text = out.decode("utf-8")
+        self.assertRegex(text, r"\x1b\[2KTotal 0/3 +\d+% .* / 6\.00 MiB .*ETA \d+:\d\d")
+        for i in range(1, 4):
+            self.assertEqual(self.read_local("g%d.bin" % i), self.srv.read("g%d.bin" % i))
+
     def test_bar_for_standard_output_sent_to_a_file(self):
         data = self.srv.make_file("so.bin", 2 * MiB, seed=32)
         done = self.local("exit-status")
