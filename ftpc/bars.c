@@ -771,6 +771,14 @@ void ftpc_bars_file_skipped(ftpc_bars *b)
         b->nfiles--;
 }
 
+void ftpc_bars_file_present(ftpc_bars *b, uint64_t size)
+{
+    if (b == NULL)
+        return;
+    b->nfinished++;
+    b->finished_bytes += size;
+}
+
 void ftpc_bars_file_failed(ftpc_bars *b)
 {
     if (b != NULL)

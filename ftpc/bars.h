@@ -40,6 +40,9 @@ void ftpc_bars_set_files(ftpc_bars *b, int nfiles);
 void ftpc_bars_plan_file(ftpc_bars *b, uint64_t size);
 /* One of them turned out to be nothing to transfer (a directory a pattern matched). */
 void ftpc_bars_file_skipped(ftpc_bars *b);
+/* One of them was complete already (get -c, put -c): nothing moves and it has no line, but
+ * it counts as finished, its size in the Total line's sum. */
+void ftpc_bars_file_present(ftpc_bars *b, uint64_t size);
 /* One of them failed for good (its line, if it had one, ended without ok): it is not waiting
  * any more, so the Total line can give a percentage and an ETA for the others. */
 void ftpc_bars_file_failed(ftpc_bars *b);

@@ -209,6 +209,7 @@ void xf_begin_get(ftpc_xfer *x)
     x->part_ours = x->have_part;
     if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0) {
         /* Already complete: nothing to fetch. */
+        ftpc_bars_file_present(x->ctx->bars, x->offset);
         x->data_eof = x->ctrl_done = true;
         xf_maybe_complete(x);
         return;
@@ -226,6 +227,7 @@ void xf_begin_put(ftpc_xfer *x)
         x->remote_size = 0; /* not a prefix of ours: upload it all */
     if (x->remote_size >= 0 && (uint64_t)x->remote_size == x->local_size && x->local_size > 0) {
         x->offset = x->pos = x->local_size;
+        ftpc_bars_file_present(x->ctx->bars, x->local_size);
         x->data_eof = x->ctrl_done = true;
         xf_maybe_complete(x);
         return;

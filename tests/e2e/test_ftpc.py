@@ -1774,6 +1774,29 @@ class TestProgress(FtpcCase):
         for i in range(1, 4):
             self.assertEqual(self.read_local("g%d.bin" % i), self.srv.read("g%d.bin" % i))
 
+    def test_file_complete_already_counts_in_the_total(self):
+        # get -c of a pattern whose first file is here whole: nothing moves for it and it
+        # has no line, but it is done: the Total line counts it (its percentage reached 66%
+        # at most, and the run ended in "Total: 2 of 3 files", as if one had failed)
+        data = {}
+        for i in range(1, 4):
+            data[i] = self.srv.make_file("k%d.bin" % i, 2 * MiB, seed=64 + i)
+        self.write_local("k1.bin", data[1])
+        rc, out = self.on_terminal("get", "-c", "--limit-rate", "4M", self.srv.url("k*.bin"),
+                                   NO_COLOR="1")
+        self.assertEqual(rc, 0, out)
+        text = out.decode("utf-8")
+        self.assertRegex(text, r"(?m)^Total: 3 files, 4\.00 MiB in ")
+        # a frame with the last file on its way: the Total line has the two files before it
+        size = r"([\d.]+) MiB"
+        frames = re.findall(r"\x1b\[2Kk3\.bin +\d+% .*? " + size + r" / 2\.00 MiB.*\r\n"
+                            r"\x1b\[2KTotal 2/3 +\d+% .*? " + size + r" / 6\.00 MiB", text)
+        self.assertTrue(frames, text[-3000:])
+        for last, total in frames:
+            self.assertAlmostEqual(float(total) - float(last), 4.0, delta=0.02)
+        for i in range(1, 4):
+            self.assertEqual(self.read_local("k%d.bin" % i), data[i])
+
     def test_bar_for_standard_output_sent_to_a_file(self):
         data = self.srv.make_file("so.bin", 2 * MiB, seed=32)
         done = self.local("exit-status")
