@@ -489,6 +489,10 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
     char files[16];
     int digits = snprintf(files, sizeof(files), "%d", b->nfiles);
     snprintf(total_name, sizeof(total_name), "Total %*d/%s", digits, b->nfinished, files);
+    /* A name column too narrow for it would cut its middle, the count of finished files
+     * ("Tot...300"): the count alone says more. */
+    if ((int)progress_cells(total_name) > name_column_max(b->width))
+        snprintf(total_name, sizeof(total_name), "%*d/%s", digits, b->nfinished, files);
     /* One name column for the whole frame, so the bars line up. */
     int name_cells = total_line ? (int)progress_cells(total_name) : 0;
     for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)

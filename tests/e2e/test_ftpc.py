@@ -1847,6 +1847,22 @@ class TestProgress(FtpcCase):
         for n in names:
             self.assertEqual(self.read_local(n), self.srv.read(n))
 
+    def test_total_line_on_a_narrow_terminal_keeps_its_count(self):
+        # 30 columns leave the name column 8 cells: "Total  3/12" lost its middle, the count
+        # of finished files ("Tot...12"); the count alone fits
+        names = ["n%02d.bin" % i for i in range(12)]
+        for i, n in enumerate(names):
+            self.srv.make_file(n, 256 * 1024, seed=80 + i)
+        rc, out = self.on_terminal("get", "-j", "2", "--limit-rate", "1M",
+                                   *[self.srv.url(n) for n in names], cols=30, NO_COLOR="1")
+        self.assertEqual(rc, 0, out)
+        lines = [raw.split("\r\n")[0] for raw in out.decode("utf-8").split("\x1b[2K")[1:]]
+        counts = [int(m.group(1)) for m in (re.match(r"^ *(\d+)/12 ", l) for l in lines) if m]
+        self.assertTrue(counts and max(counts) >= 2, lines)
+        self.assertFalse([l for l in lines if l.startswith("Tot")], lines)
+        for n in names:
+            self.assertEqual(self.read_local(n), self.srv.read(n))
+
     def test_plain_when_not_a_tty(self):
         data = self.srv.make_file("plain.bin", 2 * MiB + 512 * 1024, seed=30)
         r = self.ftpc("--progress=plain", "--limit-rate", "1M", "get", self.srv.url("plain.bin"))
