@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -805,16 +806,53 @@ static void print_help(void)
           stdout);
 }
 
+/* The terminal's settings while --hash-password reads with echo off, for a signal to put
+ * back: Ctrl-C at the prompt would otherwise leave the shell typing blind. */
+static struct termios echo_saved;
+
+static void restore_echo_and_die(int sig)
+{
+    tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+    (void)!write(STDERR_FILENO, "\n", 1); /* the prompt's line ends, as a typed newline would */
+    signal(sig, SIG_DFL);
+    raise(sig); /* the status the shell expects of a program that Ctrl-C ended */
+}
+
+/* Those that end the program (Ctrl-Z stops it, and the shell keeps a stopped job's terminal
+ * settings apart from its own). */
+static const int echo_signals[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+#define ECHO_SIGNALS (sizeof echo_signals / sizeof echo_signals[0])
+static struct sigaction echo_signals_before[ECHO_SIGNALS];
+
+static void catch_echo_signals(bool on)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = restore_echo_and_die;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < ECHO_SIGNALS; i++)
+        sigaddset(&sa.sa_mask, echo_signals[i]);
+    for (size_t i = 0; i < ECHO_SIGNALS; i++) {
+        if (!on)
+            sigaction(echo_signals[i], &echo_signals_before[i], NULL);
+        else if (sigaction(echo_signals[i], NULL, &echo_signals_before[i]) == 0 &&
+                 echo_signals_before[i].sa_handler != SIG_IGN) /* nohup's stay ignored */
+            sigaction(echo_signals[i], &sa, NULL);
+    }
+}
+
 static config_result hash_password(void)
 {
     bool tty = isatty(STDIN_FILENO);
-    struct termios saved, noecho;
+    struct termios noecho;
     bool restore = false;
-    if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
-        noecho = saved;
+    if (tty && tcgetattr(STDIN_FILENO, &echo_saved) == 0) {
+        noecho = echo_saved;
         noecho.c_lflag &= ~(tcflag_t)ECHO;
         noecho.c_lflag |= ECHONL;
+        catch_echo_signals(true);
         restore = tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho) == 0;
+        if (!restore)
+            catch_echo_signals(false);
     }
     if (tty) {
         fputs("Password: ", stderr);
@@ -823,8 +861,10 @@ static config_result hash_password(void)
     char *line = NULL;
     size_t cap = 0;
     ssize_t n = getline(&line, &cap, stdin);
-    if (restore)
-        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    if (restore) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
+        catch_echo_signals(false);
+    }
 
     config_result res = CONFIG_ERROR;
     if (n < 0) {

@@ -1,15 +1,20 @@
 """ftpd's command line: --version, --help, bad flags, --hash-password, -c FILE, --user."""
+import fcntl
 import os
+import pty
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import termios
 import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, FTPD_BIN, FtpdServer, ServerTestCase, free_port,
-                          hash_password, nlst, port_is_free, reply, retr, run_as_user, stor)
+                          hash_password, nlst, port_is_free, read_pty, reply, retr, run_as_user,
+                          stor)
 
 
 def run(args, **kw):
@@ -84,6 +89,35 @@ class TestCommandLine(unittest.TestCase):
             c = srv.control()
             c.cmd("USER hashy")
             self.assertEqual(c.cmd("PASS wrong-one")[0], 530)
+
+    def test_ctrl_c_at_the_password_prompt_gives_the_terminal_its_echo_back(self):
+        # The prompt turns echo off; a Ctrl-C (or Ctrl-\\) there must not leave the shell
+        # typing blind.
+        for key, sig in ((b"\x03", signal.SIGINT), (b"\x1c", signal.SIGQUIT)):
+            with self.subTest(signal=sig.name):
+                master, slave = pty.openpty()
+                self.addCleanup(os.close, master)
+                self.addCleanup(os.close, slave)
+
+                def controlling_terminal():
+                    os.setsid()
+                    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+                p = subprocess.Popen([FTPD_BIN, "--hash-password"], stdin=slave,
+                                     stdout=subprocess.PIPE, stderr=slave,
+                                     preexec_fn=controlling_terminal)
+                try:
+                    prompt = read_pty(master, 10, done=lambda d: b"Password: " in d)
+                    self.assertIn(b"Password: ", prompt)
+                    self.assertFalse(termios.tcgetattr(slave)[3] & termios.ECHO)
+                    os.write(master, key)
+                    self.assertEqual(p.wait(10), -sig)
+                finally:
+                    if p.poll() is None:
+                        p.kill()
+                        p.wait()
+                    p.stdout.close()
+                self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO)
 
 
 class TestConfigFile(ServerTestCase):
