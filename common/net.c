@@ -203,6 +203,28 @@ bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_stora
     return memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
 }
 
+static bool is_wildcard(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+bool net_binds_clash(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family || net_port(a) == 0 || net_port(a) != net_port(b))
+        return false;
+    if (is_wildcard(a) || is_wildcard(b))
+        return true;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)a;
+    const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)b;
+    return memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof a6->sin6_addr) == 0 &&
+           a6->sin6_scope_id == b6->sin6_scope_id;
+}
+
 bool net_is_loopback(const struct sockaddr_storage *ss)
 {
     const unsigned char *v4 = v4_bytes(ss);

@@ -23,6 +23,11 @@ void net_set_port(struct sockaddr_storage *ss, int port);
 /* True when both name the same host (IPv4-mapped IPv6 equal to its IPv4). */
 bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address. */
+/* Whether two listening addresses cannot both be bound: the same port of the same address,
+ * or of any address of a family when one is that family's wildcard (0.0.0.0:21 holds
+ * 127.0.0.1:21; listeners are IPv6-only, so [::]:21 leaves 0.0.0.0:21 free). Port 0 never
+ * clashes: the kernel picks a free one. */
+bool net_binds_clash(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 bool net_is_loopback(const struct sockaddr_storage *ss);
 /* True when a connection between these two ends stays on this machine (it crosses the
  * loopback device): the peer is a loopback address or the local address itself. */

@@ -26,10 +26,11 @@
 /* Where a setting comes from, so that the first `listen` of a source replaces the list the
  * previous source built (flags over file over defaults) while later ones add to it. */
 typedef struct set_ctx {
-    const char *base_dir; /* relative paths resolve here; NULL: the working directory */
-    bool listen_started;  /* this source already replaced the listen list */
-    bool append_listen;   /* false: every `listen` replaces (the one-shot config_set) */
-    bool *users_set;      /* config_load's record of explicit settings; may be NULL */
+    const char *base_dir;  /* relative paths resolve here; NULL: the working directory */
+    bool listen_started;   /* this source already replaced the listen list */
+    bool implicit_started; /* ...and the listen-implicit list */
+    bool append_listen;    /* false: every `listen` replaces (the one-shot config_set) */
+    bool *users_set;       /* config_load's record of explicit settings; may be NULL */
     bool *anon_set;
 } set_ctx;
 
@@ -176,6 +177,45 @@ static const int_key int_keys[] = {
     {"local-download-slots", offsetof(ftpd_config, local_download_slots), 0, 100000},
 };
 
+/* The second bind would fail with a misleading "Address already in use", and --check,
+ * which binds nothing, would pass a configuration that cannot start. */
+static int clash_in(const struct sockaddr_storage *list, size_t n,
+                    const struct sockaddr_storage *ss, const char *key, const char *value,
+                    char *err, size_t err_size)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!net_binds_clash(&list[i], ss))
+            continue;
+        char other[NET_ADDR_STRLEN];
+        net_addr_str(&list[i], other, sizeof other);
+        if (net_same_host(&list[i], ss))
+            return set_error(err, err_size, "%s: '%s' is given twice", key, value);
+        return set_error(err, err_size,
+                         "%s: '%s' and '%s' take the same port (a wildcard address holds it on "
+                         "every address of its family)",
+                         key, other, value);
+    }
+    return 0;
+}
+
+int config_check_listeners(const ftpd_config *cfg, char *err, size_t err_size)
+{
+    for (size_t i = 0; i < cfg->listen_implicit_count; i++)
+        for (size_t k = 0; k < cfg->listen_count; k++) {
+            if (!net_binds_clash(&cfg->listen[k], &cfg->listen_implicit[i]))
+                continue;
+            char a[NET_ADDR_STRLEN], b[NET_ADDR_STRLEN];
+            net_addr_str(&cfg->listen[k], a, sizeof a);
+            net_addr_str(&cfg->listen_implicit[i], b, sizeof b);
+            return set_error(err, err_size,
+                             "listen '%s' and listen-implicit '%s' take the same port: a "
+                             "listener is either plain FTP (STARTTLS with --tls) or implicit "
+                             "FTPS",
+                             a, b);
+        }
+    return 0;
+}
+
 static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *err, size_t err_size)
 {
     struct sockaddr_storage ss;
@@ -192,17 +232,15 @@ static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *e
     if (cfg->listen_count >= CONFIG_MAX_LISTEN)
         return set_error(err, err_size, "listen: at most %d addresses, got one more: '%s'",
                          CONFIG_MAX_LISTEN, value);
-    /* the second bind would fail with a misleading "Address already in use" */
-    for (size_t i = 0; i < cfg->listen_count; i++)
-        if (net_port(&ss) != 0 && net_port(&cfg->listen[i]) == net_port(&ss) &&
-            net_same_host(&cfg->listen[i], &ss))
-            return set_error(err, err_size, "listen: '%s' is given twice", value);
+    if (clash_in(cfg->listen, cfg->listen_count, &ss, "listen", value, err, err_size) != 0)
+        return -1;
     cfg->listen[cfg->listen_count++] = ss;
     return 0;
 }
 
-/* An implicit-FTPS listener: like `listen`, but its list is only ever added to. */
-static int set_listen_implicit(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+/* An implicit-FTPS listener: like `listen`, but no default, and its port defaults to 990. */
+static int set_listen_implicit(ftpd_config *cfg, set_ctx *ctx, const char *value, char *err,
+                               size_t err_size)
 {
     struct sockaddr_storage ss;
     socklen_t len;
@@ -211,9 +249,16 @@ static int set_listen_implicit(ftpd_config *cfg, const char *value, char *err, s
                          "listen-implicit: expected ADDR:PORT or [IPV6-ADDR]:PORT with a numeric "
                          "address, got '%s'",
                          value);
+    if (!ctx->append_listen || !ctx->implicit_started) {
+        cfg->listen_implicit_count = 0;
+        ctx->implicit_started = true;
+    }
     if (cfg->listen_implicit_count >= CONFIG_MAX_LISTEN)
         return set_error(err, err_size, "listen-implicit: at most %d addresses, got one more: '%s'",
                          CONFIG_MAX_LISTEN, value);
+    if (clash_in(cfg->listen_implicit, cfg->listen_implicit_count, &ss, "listen-implicit", value,
+                 err, err_size) != 0)
+        return -1;
     cfg->listen_implicit[cfg->listen_implicit_count++] = ss;
     return 0;
 }
@@ -374,7 +419,7 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
     if (strcmp(key, "pasv-ports") == 0)
         return set_pasv_ports(cfg, value, err, err_size);
     if (strcmp(key, "listen-implicit") == 0)
-        return set_listen_implicit(cfg, value, err, err_size);
+        return set_listen_implicit(cfg, ctx, value, err, err_size);
     if (strcmp(key, "tls-cert") == 0 || strcmp(key, "tls-key") == 0) {
         char *p;
         if (existing_path(ctx, key, value, false, &p, err, err_size) != 0)
@@ -1074,6 +1119,11 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
         fputs("ftpd: no accounts configured: give --users FILE and/or --anonymous DIR "
               "(the shipped sample_data/ was not found)\n",
               stderr);
+        config_free(cfg);
+        return CONFIG_ERROR;
+    }
+    if (config_check_listeners(cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "ftpd: %s\n", err);
         config_free(cfg);
         return CONFIG_ERROR;
     }

@@ -86,6 +86,9 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv);
 int config_set(ftpd_config *cfg, const char *key, const char *value, char *err, size_t err_size);
 /* Reads a config file. Returns 0, or -1 with "FILE:LINE: message" in err. */
 int config_read_file(ftpd_config *cfg, const char *path, char *err, size_t err_size);
+/* 0 when no `listen` and `listen-implicit` take the same port of an address (each list is
+ * checked as it is built); -1 with the reason in err. */
+int config_check_listeners(const ftpd_config *cfg, char *err, size_t err_size);
 void config_defaults(ftpd_config *cfg);
 void config_free(ftpd_config *cfg);
 

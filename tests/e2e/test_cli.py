@@ -358,6 +358,43 @@ class TestCheck(unittest.TestCase):
         self.assertIn("Not a directory", r.stderr)
         self.assertIn("ftpd would not start", r.stdout)
 
+    def test_listeners_that_cannot_all_be_bound_exit_2_as_a_start_would_fail(self):
+        # Each pair would pass a --check that binds nothing, then fail at start with an
+        # "Address already in use" that names no culprit.
+        p = free_port()
+        state = ["--state-dir", os.path.join(self.dir, "state")]
+        for args, message in (
+                (["--listen-implicit", "127.0.0.1:%d" % p] * 2, "is given twice"),
+                (["--listen", "127.0.0.1:%d" % p, "--listen-implicit", "127.0.0.1:%d" % p],
+                 "listen '127.0.0.1:%d' and listen-implicit '127.0.0.1:%d'" % (p, p)),
+                (["--listen", "0.0.0.0:%d" % p, "--listen", "127.0.0.1:%d" % p],
+                 "'0.0.0.0:%d' and '127.0.0.1:%d' take the same port" % (p, p)),
+                (["--listen", "127.0.0.1:%d" % p, "--listen-implicit", "127.0.0.1:%d" % p,
+                  "--listen-implicit", "0.0.0.0:%d" % p], "take the same port")):
+            for check in (["--check"], []):
+                with self.subTest(args=args, check=check):
+                    r = run(check + ["--anonymous", self.dir] + state + args)
+                    self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                    self.assertIn(message, r.stderr)
+                    self.assertNotIn("Address already in use", r.stderr)
+        # The families do not share ports (IPv6 listeners are IPv6-only), nor do port 0s.
+        r = run(["--check", "--anonymous", self.dir, "--listen", "0.0.0.0:%d" % p,
+                 "--listen", "[::]:%d" % p, "--listen", "127.0.0.1:0", "--listen",
+                 "0.0.0.0:0"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def test_listen_implicit_flags_replace_those_of_the_file(self):
+        # As --listen does: "options on the command line override the configuration file".
+        p1, p2 = free_port(), free_port()
+        conf = os.path.join(self.dir, "ftpd.conf")
+        with open(conf, "w") as fh:
+            fh.write("listen-implicit = 127.0.0.1:%d\nlisten-implicit = [::1]:%d\n" % (p1, p1))
+        r = run(["--check", "-c", conf, "--anonymous", self.dir, "--listen", "127.0.0.1:0",
+                 "--state-dir", os.path.join(self.dir, "state"),
+                 "--listen-implicit", "127.0.0.1:%d" % p2])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^  listen .*; implicit FTPS 127\.0\.0\.1:%d$" % p2)
+
     def test_bad_setting_exits_2(self):
         r = self.check("--max-sessions", "lots")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
