@@ -342,6 +342,7 @@ void server_shutdown(server *srv)
     for (size_t i = 0; i < srv->nlisten; i++)
         close(srv->listen_fds[i]);
     srv->nlisten = 0;
+    srv->stopping = true; /* a transfer cut now says why in its log line */
     while (srv->sessions)
         session_close_for_shutdown(srv->sessions);
     if (srv->wq) {

@@ -31,6 +31,7 @@ typedef struct server {
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;
     bool started;             /* server_start succeeded: the server has served */
+    bool stopping;            /* server_shutdown runs: sessions end because of it */
     bool accept_paused;       /* out of fds: listeners unregistered until the timer retries */
     long long pasv_warned_ms; /* when a passive port last could not be opened (ev_now) */
     ev_timer accept_retry;

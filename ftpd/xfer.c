@@ -262,7 +262,8 @@ void xfer_free(xfer *x)
     if (!x)
         return;
     if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING || x->state == XS_UPLOAD_FLUSHING)
-        log_transfer(x, false, "the session ended first"); /* still one log line */
+        log_transfer(x, false, /* still one log line */
+                     x->s->srv->stopping ? "the server shut down" : "the session ended first");
     release(x, true);
 }
 

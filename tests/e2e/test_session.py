@@ -1021,6 +1021,27 @@ class TestShutdown(ServerTestCase):
         self.assertIn("421 Server shutting down", str(cm.exception))
 
 
+    def test_an_upload_cut_by_shutdown_keeps_the_old_file_and_says_why(self):
+        self.srv.write("f.bin", b"old version")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        conn = f.transfercmd("STOR f.bin")
+        self.addCleanup(conn.close)
+        conn.sendall(b"n" * 100000)
+
+        def received():  # the upload's temporary file holds what the server took
+            return [n for n in os.listdir(self.srv.root) if n.startswith(".ftpd-up.") and
+                    os.path.getsize(os.path.join(self.srv.root, n)) == 100000]
+        self.assertTrue(wait_for(received, 10), os.listdir(self.srv.root))
+        self.srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.srv.proc.wait(10), 0)
+        with open(os.path.join(self.srv.root, "f.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), b"old version")
+        m = self.srv.wait_log(r"STOR /f\.bin failed: 100000 bytes .*: (.*)$")
+        self.assertTrue(m, self.srv.log_text()[-2000:])
+        self.assertEqual(m.group(1), "the server shut down")
+        self.srv.stop(check=False)
+
 class TestIdleTimeout(ServerTestCase):
     server_kwargs = {"args": ["--idle-timeout", "1"]}
 
