@@ -3,6 +3,7 @@
 #include <crypt.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypt_scratch.h"
 #include "strutil.h"
@@ -320,9 +322,29 @@ int users_load(const char *path, ftpd_users *users, char *err, size_t err_size)
     users->v = NULL;
     users->by_name = NULL;
     users->n = 0;
-    FILE *f = fopen(path, "re");
-    if (!f)
+    /* Non-blocking until it is known to be a file: a FIFO put in its place would hold the
+     * open (on a worker, at SIGHUP) until someone wrote to it. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
         return load_error(err, err_size, path, 0, "%s", strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return load_error(err, err_size, path, 0, "%s", strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return load_error(err, err_size, path, 0, "%s",
+                          S_ISDIR(st.st_mode) ? "a directory, not a users file"
+                                              : "not a regular file, not a users file");
+    }
+    FILE *f = fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "re") : NULL;
+    if (!f) {
+        int e = errno;
+        close(fd);
+        return load_error(err, err_size, path, 0, "%s", strerror(e));
+    }
 
     /* Homes are relative to the file, not to wherever the server happens to start. */
     char file_dir[PATH_MAX];

@@ -109,6 +109,26 @@ class TestUsersReload(ServerTestCase):
         self.assertEqual(self.login_code("alice", "alicepw"), 230)
         self.assertIsNone(self.srv.proc.poll())
 
+    def test_a_directory_or_fifo_in_place_of_the_users_file_changes_nothing(self):
+        # A FIFO would hold the worker that reads the file until someone wrote to it, and a
+        # directory read as "read error".
+        os.unlink(self.srv.users_file)
+        os.mkdir(self.srv.users_file)
+        self.hangup()
+        self.assertLogged(r"SIGHUP: .*users: a directory, not a users file; the accounts stay "
+                          r"as they were")
+        os.rmdir(self.srv.users_file)
+        os.mkfifo(self.srv.users_file)
+        self.hangup()
+        self.assertLogged(r"SIGHUP: .*users: not a regular file, not a users file; the accounts "
+                          r"stay as they were")
+        self.assertEqual(self.login_code("alice", "alicepw"), 230)
+        os.unlink(self.srv.users_file)
+        self.rewrite_users(users_line(self.srv, "bob", "bobpw", "elr"))
+        self.hangup()
+        self.assertLogged(r"1 account \(1 added, 1 removed, 0 changed\)")
+        self.assertEqual(self.login_code("bob", "bobpw"), 230)
+
     @unittest.skipUnless(shutil.which("strace"), "needs strace")
     def test_homes_of_a_reload_are_looked_at_off_the_loop(self):
         """Each home of the file read again is looked at (homecheck): one filesystem call per
