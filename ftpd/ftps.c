@@ -183,9 +183,19 @@ static void warn_tls_off(const ftpd_config *cfg)
                  cfg->tls_cert ? "tls-cert" : "tls-key");
 }
 
+/* Alone it requires nothing (it extends the other two to anonymous sessions), and nothing
+ * else would tell an administrator who expected anonymous sessions to need TLS. */
+static void warn_lone_anonymous_requirement(const ftpd_config *cfg)
+{
+    if (cfg->require_tls_anonymous && !cfg->require_tls_login && !cfg->require_tls_data)
+        log_warn("require-tls-anonymous has no effect without require-tls, require-tls-login "
+                 "or require-tls-data: it holds anonymous sessions to those as well");
+}
+
 int ftps_server_init(server *srv)
 {
     const ftpd_config *cfg = srv->cfg;
+    warn_lone_anonymous_requirement(cfg);
     if (!cfg->tls) {
         warn_tls_off(cfg);
         return 0;
@@ -235,6 +245,7 @@ static int check_state_dir(const char *dir)
 
 int ftps_check(const ftpd_config *cfg)
 {
+    warn_lone_anonymous_requirement(cfg);
     if (!cfg->tls) {
         warn_tls_off(cfg);
         return 0;

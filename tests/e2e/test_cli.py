@@ -395,6 +395,16 @@ class TestCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertRegex(r.stdout, r"(?m)^  listen .*; implicit FTPS 127\.0\.0\.1:%d$" % p2)
 
+    def test_require_tls_anonymous_alone_is_warned_about(self):
+        # it extends the other requirements to anonymous sessions, and alone requires nothing
+        r = self.check("--require-tls-anonymous")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("require-tls-anonymous has no effect without require-tls", r.stderr)
+        r = self.check("--require-tls-anonymous", "--require-tls-data", "--state-dir",
+                       os.path.join(self.dir, "state"))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("no effect", r.stderr)
+
     def test_bad_setting_exits_2(self):
         r = self.check("--max-sessions", "lots")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
