@@ -151,11 +151,55 @@ static size_t terminal_cols(void)
     return (size_t)term_size_of(STDERR_FILENO).cols;
 }
 
+#define TAB_STOPS 8 /* the terminals' default, as progress_text_rows counts them */
+
+/* line with each tab (a log line may hold one: client text) turned into the spaces it would
+ * move over: a tab moves the cursor without writing, so the cells it skips would keep what the
+ * block had drawn there. Returns a malloc'd copy, or NULL when there is no tab (or no memory:
+ * the line then goes as it is). */
+static char *tabs_as_spaces(const char *line, size_t len, size_t cols, size_t *out_len)
+{
+    if (memchr(line, '\t', len) == NULL)
+        return NULL;
+    char *out = malloc(len * TAB_STOPS + 1);
+    if (out == NULL)
+        return NULL;
+    size_t col = 0, o = 0, n;
+    for (const char *p = line, *end = line + len; p < end; p += n) {
+        if (*p == '\t') { /* to the next stop, never past the last column */
+            size_t stop = (col / TAB_STOPS + 1) * TAB_STOPS;
+            size_t to = col >= cols ? col : stop < cols ? stop : cols - 1;
+            for (; col < to; col++)
+                out[o++] = ' ';
+            n = 1;
+            continue;
+        }
+        size_t w = *p == '\n' ? 0 : progress_char_cells(p, &n);
+        if (*p == '\n')
+            n = 1;
+        if (p + n > end)
+            n = (size_t)(end - p);
+        if (col > 0 && col + w > cols) /* the terminal wraps it to the next row */
+            col = 0;
+        col += w;
+        memcpy(out + o, p, n);
+        o += n;
+    }
+    *out_len = o;
+    return out;
+}
+
 /* A log line written above the block: over the block, the line, the block again. */
 static void write_framed(const char *line, size_t len)
 {
     size_t cols = terminal_cols();
-    draw_frame(footer_rows(cols), line, len, cols);
+    size_t spaced_len = 0;
+    char *spaced = tabs_as_spaces(line, len, cols, &spaced_len);
+    if (spaced != NULL)
+        draw_frame(footer_rows(cols), spaced, spaced_len, cols);
+    else
+        draw_frame(footer_rows(cols), line, len, cols);
+    free(spaced);
 }
 
 __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, const char *fmt,

@@ -278,15 +278,17 @@ static void tab_steps(void)
     log_footer_set(NULL, 0);
 }
 
-/* A tab in a log line moves to the next tab stop: a line that ends on the margin so is not
- * followed by a clear (it would take the x), and one that wraps past it is. */
+/* A tab in a log line moves to the next tab stop, and is written as the spaces it moves over
+ * (a tab would leave the block's cells there as they were): a line that ends on the margin
+ * so is not followed by a clear (it would take the x), and one that wraps past it is. */
 START_TEST(test_log_line_with_tab_over_the_block)
 {
     setenv("COLUMNS", "41", 1);
     capture(tab_steps);
     unsetenv("COLUMNS");
-    ck_assert_msg(strstr(captured, "WARN abcdefgh\tx\n") != NULL, "%s", captured);
-    ck_assert_msg(strstr(captured, "WARN abcdefgh\tyz\033[K\n") != NULL, "%s", captured);
+    ck_assert_msg(strstr(captured, "WARN abcdefgh  x\n") != NULL, "%s", captured);
+    ck_assert_msg(strstr(captured, "WARN abcdefgh  yz\033[K\n") != NULL, "%s", captured);
+    ck_assert_msg(strchr(captured, '\t') == NULL, "%s", captured);
 }
 END_TEST
 

@@ -110,14 +110,14 @@ class TestLiveViewAuto(ServerTestCase):
         self.assertIn("progress: expected auto, on or off, got 'sometimes'", r.stderr)
 
 
-def stalled_download(port, socks):
-    """Starts a RETR of big.bin and reads none of it; its sockets go to socks, to close."""
+def stalled_download(port, socks, name="big.bin"):
+    """Starts a RETR of name and reads none of it; its sockets go to socks, to close."""
     f = ftplib.FTP()
     f.connect("127.0.0.1", port, timeout=10)
     socks.append(f)
     f.login()
     f.voidcmd("TYPE I")
-    socks.append(f.transfercmd("RETR big.bin"))
+    socks.append(f.transfercmd("RETR " + name))
 
 
 def stop_pty_server(proc, master, socks):
@@ -201,6 +201,9 @@ class Terminal:
                 continue
             if ch == "\r":
                 self.x, self.pending = 0, False
+            elif ch == "\t":  # to the next stop, writing nothing, never past the margin
+                self.x = min((self.x // 8 + 1) * 8, self.cols - 1)
+                self.pending = False
             elif ch == "\n":
                 self._down()
                 self.pending = False
@@ -275,15 +278,20 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertRegex(line.rstrip(), r"RETR( +\d+%)?$")
         self.assertEqual(proc.returncode, 0, text[-2000:])
 
-    def serve_big_file_on_pty(self, cols=80):
-        """ftpd serving big.bin anonymously, its output on a pty of 30 rows, once it listens:
-        (process, pty master, output so far, port)."""
+    def serve_big_file_on_pty(self, cols=80, big_name="big.bin", extra=None):
+        """ftpd serving big_name (and the files of extra, name: bytes) anonymously, its
+        output on a pty of 30 rows, once it listens: (process, pty master, output so far,
+        port)."""
         pub = tempfile.mkdtemp(prefix="ftpd-e2e-pub-")
         self.addCleanup(shutil.rmtree, pub, True)
         os.chmod(pub, 0o755)
-        with open(os.path.join(pub, "big.bin"), "wb") as fh:
+        with open(os.path.join(pub, big_name), "wb") as fh:
             fh.truncate(BIG)
-        os.chmod(os.path.join(pub, "big.bin"), 0o644)
+        os.chmod(os.path.join(pub, big_name), 0o644)
+        for name, data in (extra or {}).items():
+            with open(os.path.join(pub, name), "wb") as fh:
+                fh.write(data)
+            os.chmod(os.path.join(pub, name), 0o644)
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, cols, 0, 0))
         cmd = [FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", pub]
@@ -298,6 +306,35 @@ class TestLiveViewTerminal(unittest.TestCase):
             stop_pty_server(proc, master, [])
         self.assertTrue(m, out[-2000:])
         return proc, master, out, int(m.group(1))
+
+    def test_a_log_line_with_a_tab_leaves_nothing_of_the_block_in_its_gap(self):
+        # A tab moves the cursor without writing: the cells it skips would keep what the
+        # block had drawn there, here the B's of a stalled download's name.
+        proc, master, out, port = self.serve_big_file_on_pty(
+            big_name="B" * 70, extra={"tab\there.txt": b"tabbed"})
+        term = Terminal(80, 30)
+        socks = []
+        try:
+            stalled_download(port, socks, name="B" * 70)
+            out += read_pty(master, 10, done=lambda d: re.search(rb"RETR \S*B{10}.*\n?.*ftpd: 1 "
+                                                                 rb"session, 1 transfer", d))
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", port, timeout=10)
+            socks.append(f)
+            f.login()
+            got = []
+            f.retrbinary("RETR tab\there.txt", got.append)
+            self.assertEqual(b"".join(got), b"tabbed")
+            # (the tab as ftpd wrote it: itself, or the spaces it moves over)
+            out += read_pty(master, 10, done=lambda d: re.search(rb"RETR /tab\s+here\.txt ok", d))
+            term.feed(out.decode())
+            rows = [r for r in term.history + term.screen() if "RETR /tab" in r]
+            self.assertEqual(len(rows), 1, "\n".join(term.history + term.screen()))
+            self.assertRegex(rows[0], r"anonymous: RETR /tab +here\.txt")
+            self.assertNotIn("B", rows[0])
+        finally:
+            stop_pty_server(proc, master, socks)
+        self.assertEqual(proc.returncode, 0)
 
     def test_a_narrower_window_leaves_no_old_lines(self):
         # The block is drawn 80 columns wide, then the window narrows to 40: the terminal
