@@ -31,6 +31,13 @@ void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
     if (closed > HOMES_NAMED)
         log_warn("%zu more accounts whose home the server's user cannot enter",
                  closed - HOMES_NAMED);
+    /* Read at start before the drop to --user, but again at each SIGHUP as that user: a file
+     * only root reads (mode 0600, say) would fail only at the first reload. */
+    if (cfg->run_as_user && cfg->users_file &&
+        faccessat(AT_FDCWD, cfg->users_file, R_OK, AT_EACCESS) < 0)
+        log_warn("users file %s: the server's user %s cannot read it (%s), so a SIGHUP cannot "
+                 "read it again: let that user's group read it (chgrp, chmod 640)",
+                 cfg->users_file, cfg->run_as_user, strerror(errno));
     if (cfg->anon_root && faccessat(AT_FDCWD, cfg->anon_root, X_OK, AT_EACCESS) < 0)
         log_warn("anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
                  "will be refused",

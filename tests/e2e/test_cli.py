@@ -405,6 +405,37 @@ class TestCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("no effect", r.stderr)
 
+    @unittest.skipUnless(run_as_user(), "needs root and a --user to drop to")
+    def test_a_users_file_the_server_cannot_read_again_is_warned_about(self):
+        # Start reads it as root, but each SIGHUP reads it as --user: a file only root reads
+        # would fail at the first reload, with nothing said before.
+        users = self.one_account("reader", self.dir)
+        os.chown(users, 0, 0)
+        os.chmod(users, 0o600)
+        args = ["--users", users, "--no-anonymous", "--listen", "127.0.0.1:0"]
+        warning = ("users file %s: the server's user %s cannot read it (Permission denied), "
+                   "so a SIGHUP cannot read it again" % (users, run_as_user()))
+        r = run(["--check"] + args)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(warning, r.stderr)
+        p = subprocess.Popen([FTPD_BIN, "--user", run_as_user()] + args,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            log = ""
+            for line in p.stderr:
+                log += line
+                if " ready (" in line:
+                    break
+        finally:
+            p.terminate()
+            p.communicate(timeout=10)
+        self.assertIn(warning, log)
+        os.chown(users, 0, pwd.getpwnam(run_as_user()).pw_gid)
+        os.chmod(users, 0o640)
+        r = run(["--check"] + args)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("users file", r.stderr)
+
     def test_bad_setting_exits_2(self):
         r = self.check("--max-sessions", "lots")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
