@@ -22,6 +22,28 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long dl_tick_cb(ev_loop *loop, ev_timer *t, void *ud);
 
+/* A listening socket on addr, or -1 with the reason logged: with what to do about it, for
+ * the errors an administrator meets when setting a server up. */
+static int listen_on(const struct sockaddr_storage *addr)
+{
+    int fd = net_listen(addr, LISTEN_BACKLOG);
+    if (fd >= 0)
+        return fd;
+    int e = errno;
+    char name[NET_ADDR_STRLEN];
+    net_addr_str(addr, name, sizeof name);
+    const char *hint = "";
+    if (e == EADDRINUSE)
+        hint = " (another program, or another ftpd, listens there: ss -ltnp names it)";
+    else if (e == EACCES && net_port(addr) < 1024)
+        hint = " (ports below 1024 need root: start ftpd as root with --user NAME, which it "
+               "switches to once the ports are bound)";
+    else if (e == EADDRNOTAVAIL)
+        hint = " (no interface of this host has that address)";
+    log_error("cannot listen on %s: %s%s", name, strerror(e), hint);
+    return -1;
+}
+
 int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop *loop)
 {
     memset(srv, 0, sizeof *srv);
@@ -35,23 +57,15 @@ int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop 
     srv->accept_paused = true;
     ipcount_init(&srv->per_ip);
     for (size_t i = 0; i < cfg->listen_count; i++) {
-        char name[NET_ADDR_STRLEN];
-        net_addr_str(&cfg->listen[i], name, sizeof name);
-        int fd = net_listen(&cfg->listen[i], LISTEN_BACKLOG);
-        if (fd < 0) {
-            log_error("cannot listen on %s: %s", name, strerror(errno));
+        int fd = listen_on(&cfg->listen[i]);
+        if (fd < 0)
             return -1;
-        }
         srv->listen_fds[srv->nlisten++] = fd;
     }
     for (size_t i = 0; i < cfg->listen_implicit_count; i++) {
-        char name[NET_ADDR_STRLEN];
-        net_addr_str(&cfg->listen_implicit[i], name, sizeof name);
-        int fd = net_listen(&cfg->listen_implicit[i], LISTEN_BACKLOG);
-        if (fd < 0) {
-            log_error("cannot listen on %s: %s", name, strerror(errno));
+        int fd = listen_on(&cfg->listen_implicit[i]);
+        if (fd < 0)
             return -1;
-        }
         srv->listen_implicit[srv->nlisten] = true;
         srv->listen_fds[srv->nlisten++] = fd;
     }

@@ -57,7 +57,12 @@ class TestCommandLine(unittest.TestCase):
         busy.listen(1)
         port = busy.getsockname()[1]
         try:
-            for args, reason in ((["--listen", "127.0.0.1:%d" % port], "Address already in use"),
+            # the errors of a listener say what to do about them
+            for args, reason in ((["--listen", "127.0.0.1:%d" % port],
+                                  "Address already in use (another program, or another ftpd, "
+                                  "listens there: ss -ltnp names it)"),
+                                 (["--listen", "192.0.2.1:%d" % port],  # TEST-NET-1: not ours
+                                  "(no interface of this host has that address)"),
                                  (["--listen", "127.0.0.1:0", "--xferlog", "/"], "Is a directory")):
                 r = run(args + ["--anonymous", os.path.dirname(os.path.abspath(__file__))])
                 self.assertEqual(r.returncode, 1, "%s: %s" % (args, r.stderr))
@@ -67,6 +72,17 @@ class TestCommandLine(unittest.TestCase):
                 self.assertNotIn("served", r.stderr)
         finally:
             busy.close()
+
+    def test_a_privileged_port_without_root_says_how_to_get_it(self):
+        kw = {"user": run_as_user()} if run_as_user() else {}
+        r = subprocess.run([FTPD_BIN, "--listen", "127.0.0.1:21", "--anonymous",
+                            os.path.dirname(os.path.abspath(__file__))],
+                           capture_output=True, text=True, timeout=20, **kw)
+        if r.returncode == 0 or "Permission denied" not in r.stderr:
+            self.skipTest("this user may bind port 21: %s" % r.stderr[-300:])
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot listen on 127.0.0.1:21: Permission denied (ports below 1024 need "
+                      "root: start ftpd as root with --user NAME", r.stderr)
 
     def test_missing_users_file_fails_cleanly(self):
         r = run(["--users", "/nonexistent/users-file", "--listen", "127.0.0.1:0"])
