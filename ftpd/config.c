@@ -1048,6 +1048,15 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
         puts("ftpd " FTP_VERSION);
         return CONFIG_EXIT_OK;
     }
+    if (hash && optind < argc) {
+        /* `ftpd --hash-password secret` would ignore the word and wait for standard input;
+         * the word is not repeated here, as it may be the password */
+        fputs("ftpd: --hash-password takes no argument: it reads the password from standard "
+              "input (after a prompt on a terminal), so a password typed on the command line "
+              "stays in the shell's history\n",
+              stderr);
+        return CONFIG_ERROR;
+    }
     if (hash)
         return hash_password();
 

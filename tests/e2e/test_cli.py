@@ -106,6 +106,14 @@ class TestCommandLine(unittest.TestCase):
             c.cmd("USER hashy")
             self.assertEqual(c.cmd("PASS wrong-one")[0], 530)
 
+    def test_hash_password_refuses_a_password_on_the_command_line(self):
+        # it would be ignored (the hash is of standard input) and left in the shell's history
+        r = run(["--hash-password", "s3cret-On-Cmdline"], input="other\n")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("--hash-password takes no argument", r.stderr)
+        self.assertNotIn("s3cret-On-Cmdline", r.stderr)
+
     def test_ctrl_c_at_the_password_prompt_gives_the_terminal_its_echo_back(self):
         # The prompt turns echo off; a Ctrl-C (or Ctrl-\\) there must not leave the shell
         # typing blind.
