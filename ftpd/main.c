@@ -34,6 +34,19 @@ static int drop_privileges(const char *name)
         log_error("--user %s: no such user", name);
         return -1;
     }
+    if (geteuid() != 0) {
+        /* A configuration that names the account a service manager already starts ftpd
+         * as (user = ftp under User=ftp) has nothing to drop; another account is root's
+         * to switch to. */
+        if (pw->pw_uid == geteuid()) {
+            log_info("running as user %s (uid %u) already", name, (unsigned)pw->pw_uid);
+            return 0;
+        }
+        log_error("--user %s: only root can switch to another user, and this process runs "
+                  "as uid %u: start ftpd as root, or as %s, or without --user",
+                  name, (unsigned)geteuid(), name);
+        return -1;
+    }
     if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
         setuid(pw->pw_uid) < 0) {
         log_error("cannot drop privileges to %s: %s", name, strerror(errno));

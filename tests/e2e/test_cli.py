@@ -561,6 +561,37 @@ class TestPrivileges(unittest.TestCase):
                 uids = [l for l in fh if l.startswith("Uid:")][0].split()[1:]
             self.assertEqual(set(map(int, uids)), {pwd.getpwnam(name).pw_uid})
 
+    def test_user_naming_the_account_it_runs_as_is_no_error(self):
+        # user = ftp in a configuration that a service manager starts as ftp: nothing to drop.
+        # Another account is root's to switch to, which the error says.
+        me = run_as_user() or pwd.getpwuid(os.geteuid()).pw_name
+        other = next((p.pw_name for p in pwd.getpwall()
+                      if p.pw_uid not in (0, pwd.getpwnam(me).pw_uid)), None)
+        kw = {"user": me} if os.geteuid() == 0 else {}
+        anon = os.path.dirname(os.path.abspath(__file__))
+        p = subprocess.Popen([FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", anon,
+                              "--user", me], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, **kw)
+        log = ""
+        try:
+            for line in p.stderr:
+                log += line
+                if " ready (" in line or "ERROR" in line:
+                    break
+        finally:
+            p.terminate()
+            log += p.communicate(timeout=10)[1]
+        self.assertIn("running as user %s (uid %d) already" % (me, pwd.getpwnam(me).pw_uid),
+                      log)
+        self.assertIn(" ready (", log)
+        self.assertEqual(p.returncode, 0, log)
+        if other is None:
+            return
+        r = subprocess.run([FTPD_BIN, "--listen", "127.0.0.1:0", "--anonymous", anon, "--user",
+                            other], capture_output=True, text=True, timeout=20, **kw)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--user %s: only root can switch to another user" % other, r.stderr)
+
     def test_unknown_user_fails(self):
         srv = FtpdServer()
         srv.run_as = "no-such-user-ftpd-e2e"
