@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -65,9 +66,26 @@ static void print_rate(const char *what, unsigned long long rate)
     printf(", %s %s", what, text);
 }
 
+/* Start switches to --user after binding, which only root can do (or a process that runs as
+ * that user already, which has nothing to switch). */
+static int check_run_as(const ftpd_config *cfg)
+{
+    if (!cfg->run_as_user || geteuid() == 0)
+        return 0;
+    const struct passwd *pw = getpwnam(cfg->run_as_user);
+    if (!pw || pw->pw_uid == geteuid())
+        return 0; /* config_load named an unknown one */
+    log_error("--user %s: only root can switch to another user, and this process runs as uid "
+              "%u: start ftpd as root, or as %s, or without --user",
+              cfg->run_as_user, (unsigned)geteuid(), cfg->run_as_user);
+    return -1;
+}
+
 int check_config(const ftpd_config *cfg, const ftpd_users *users)
 {
     int status = 0;
+    if (check_run_as(cfg) < 0)
+        status = 1;
     if (ftps_check(cfg) < 0)
         status = 1;
     if (cfg->xferlog_file && check_xferlog(cfg->xferlog_file) < 0)

@@ -591,6 +591,12 @@ class TestPrivileges(unittest.TestCase):
                             other], capture_output=True, text=True, timeout=20, **kw)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("--user %s: only root can switch to another user" % other, r.stderr)
+        # and --check says what a start would
+        for user, status in ((me, 0), (other, 1)):
+            r = subprocess.run([FTPD_BIN, "--check", "--listen", "127.0.0.1:0", "--anonymous",
+                                anon, "--user", user], capture_output=True, text=True,
+                               timeout=20, **kw)
+            self.assertEqual(r.returncode, status, r.stdout + r.stderr)
 
     def test_unknown_user_fails(self):
         srv = FtpdServer()
