@@ -203,6 +203,12 @@ bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_stora
     return memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
 }
 
+bool net_is_v4_mapped(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
 static bool is_wildcard(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET)

@@ -23,6 +23,9 @@ void net_set_port(struct sockaddr_storage *ss, int port);
 /* True when both name the same host (IPv4-mapped IPv6 equal to its IPv4). */
 bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 /* 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address. */
+/* Whether ss is an IPv4-mapped IPv6 address (::ffff:a.b.c.d), which an IPv6-only socket
+ * cannot bind. */
+bool net_is_v4_mapped(const struct sockaddr_storage *ss);
 /* Whether two listening addresses cannot both be bound: the same port of the same address,
  * or of any address of a family when one is that family's wildcard (0.0.0.0:21 holds
  * 127.0.0.1:21; listeners are IPv6-only, so [::]:21 leaves 0.0.0.0:21 free). Port 0 never

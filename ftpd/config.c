@@ -177,12 +177,18 @@ static const int_key int_keys[] = {
     {"local-download-slots", offsetof(ftpd_config, local_download_slots), 0, 100000},
 };
 
-/* The second bind would fail with a misleading "Address already in use", and --check,
- * which binds nothing, would pass a configuration that cannot start. */
-static int clash_in(const struct sockaddr_storage *list, size_t n,
-                    const struct sockaddr_storage *ss, const char *key, const char *value,
-                    char *err, size_t err_size)
+/* 0 when ss can be bound beside the listeners of list, else -1 with the reason: the bind would
+ * fail with a misleading "Address already in use" (or "Invalid argument"), and --check, which
+ * binds nothing, would pass a configuration that cannot start. */
+static int unbindable_beside(const struct sockaddr_storage *list, size_t n,
+                             const struct sockaddr_storage *ss, const char *key, const char *value,
+                             char *err, size_t err_size)
 {
+    if (net_is_v4_mapped(ss)) /* the bind would fail with a bare "Invalid argument" */
+        return set_error(err, err_size,
+                         "%s: '%s' is an IPv4-mapped address, which an IPv6 listener (they "
+                         "are IPv6-only) cannot take: give the IPv4 address as it is",
+                         key, value);
     for (size_t i = 0; i < n; i++) {
         if (!net_binds_clash(&list[i], ss))
             continue;
@@ -232,7 +238,7 @@ static int set_listen(ftpd_config *cfg, set_ctx *ctx, const char *value, char *e
     if (cfg->listen_count >= CONFIG_MAX_LISTEN)
         return set_error(err, err_size, "listen: at most %d addresses, got one more: '%s'",
                          CONFIG_MAX_LISTEN, value);
-    if (clash_in(cfg->listen, cfg->listen_count, &ss, "listen", value, err, err_size) != 0)
+    if (unbindable_beside(cfg->listen, cfg->listen_count, &ss, "listen", value, err, err_size) != 0)
         return -1;
     cfg->listen[cfg->listen_count++] = ss;
     return 0;
@@ -256,8 +262,8 @@ static int set_listen_implicit(ftpd_config *cfg, set_ctx *ctx, const char *value
     if (cfg->listen_implicit_count >= CONFIG_MAX_LISTEN)
         return set_error(err, err_size, "listen-implicit: at most %d addresses, got one more: '%s'",
                          CONFIG_MAX_LISTEN, value);
-    if (clash_in(cfg->listen_implicit, cfg->listen_implicit_count, &ss, "listen-implicit", value,
-                 err, err_size) != 0)
+    if (unbindable_beside(cfg->listen_implicit, cfg->listen_implicit_count, &ss, "listen-implicit",
+                          value, err, err_size) != 0)
         return -1;
     cfg->listen_implicit[cfg->listen_implicit_count++] = ss;
     return 0;

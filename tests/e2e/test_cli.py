@@ -394,13 +394,18 @@ class TestCheck(unittest.TestCase):
                 (["--listen", "0.0.0.0:%d" % p, "--listen", "127.0.0.1:%d" % p],
                  "'0.0.0.0:%d' and '127.0.0.1:%d' take the same port" % (p, p)),
                 (["--listen", "127.0.0.1:%d" % p, "--listen-implicit", "127.0.0.1:%d" % p,
-                  "--listen-implicit", "0.0.0.0:%d" % p], "take the same port")):
+                  "--listen-implicit", "0.0.0.0:%d" % p], "take the same port"),
+                # IPv6 listeners are IPv6-only: the bind failed with "Invalid argument"
+                (["--listen", "[::ffff:127.0.0.1]:%d" % p], "is an IPv4-mapped address"),
+                (["--listen-implicit", "[::ffff:127.0.0.1]:%d" % p],
+                 "is an IPv4-mapped address")):
             for check in (["--check"], []):
                 with self.subTest(args=args, check=check):
                     r = run(check + ["--anonymous", self.dir] + state + args)
                     self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
                     self.assertIn(message, r.stderr)
                     self.assertNotIn("Address already in use", r.stderr)
+                    self.assertNotIn("Invalid argument", r.stderr)
         # The families do not share ports (IPv6 listeners are IPv6-only), nor do port 0s.
         r = run(["--check", "--anonymous", self.dir, "--listen", "0.0.0.0:%d" % p,
                  "--listen", "[::]:%d" % p, "--listen", "127.0.0.1:0", "--listen",
