@@ -370,7 +370,12 @@ int users_load(const char *path, ftpd_users *users, char *err, size_t err_size)
     int rc = 0;
     while (getline(&line, &line_cap, f) >= 0) {
         lineno++;
-        char *s = str_trim(line);
+        char *s = line;
+        /* the byte order mark some editors write (Notepad) would join the first name, and
+         * "bad user name 'alice'" would not show why */
+        if (lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+            s += 3;
+        s = str_trim(s);
         if (*s == '\0' || *s == '#')
             continue;
         ftpd_user u;

@@ -182,6 +182,29 @@ static const bad_case bad_cases[] = {
      "1: user 'alice': the password hash is cut short or malformed"},
 };
 
+/* A byte order mark (Notepad writes one) starts the file, not the first name; CRLF line ends
+ * are whitespace. */
+START_TEST(test_byte_order_mark_and_crlf)
+{
+    ftpd_users u;
+    char err[512];
+    ck_assert_msg(load_text("\xEF\xBB\xBF"
+                            "alice:%H:home1:elr\r\n# c\r\nbob:%H:home1\r\n",
+                            &u, err, sizeof(err)) == 0,
+                  "%s", err);
+    ck_assert_uint_eq(u.n, 2);
+    ck_assert_ptr_nonnull(users_find(&u, "alice"));
+    ck_assert_ptr_nonnull(users_find(&u, "bob"));
+    users_free(&u);
+    /* only at the start of the file */
+    ck_assert_int_eq(load_text("alice:%H:home1\n\xEF\xBB\xBF"
+                               "bob:%H:home1\n",
+                               &u, err, sizeof(err)),
+                     -1);
+    ck_assert_msg(strstr(err, ":2: bad user name") != NULL, "%s", err);
+}
+END_TEST
+
 START_TEST(test_parse_bad)
 {
     const bad_case *bc = &bad_cases[_i];
@@ -386,6 +409,7 @@ static Suite *users_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_parse_good);
     tcase_add_test(tc, test_empty_file);
+    tcase_add_test(tc, test_byte_order_mark_and_crlf);
     tcase_add_loop_test(tc, test_parse_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_missing_file);
     tcase_add_test(tc, test_missing_home_loads_as_written);
