@@ -147,6 +147,16 @@ static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *use
                      users->v[i].name, cfg->users_file);
 }
 
+/* A users file with no account and no anonymous access: a server every login fails on. It
+ * may be meant (accounts to come with a SIGHUP), but should not go unsaid. */
+static void warn_no_logins(const ftpd_config *cfg, const ftpd_users *users)
+{
+    if (cfg->users_file && users->n == 0 && !cfg->anon_root)
+        log_warn("%s holds no account and anonymous access is off: every login will be "
+                 "refused until a SIGHUP reads accounts from it",
+                 cfg->users_file);
+}
+
 /* The walks that recover and expire partial uploads (recover.h), for a reload to hand new
  * homes to. */
 static recovery *upload_walks;
@@ -154,6 +164,7 @@ static recovery *upload_walks;
 static void users_reloaded(server *srv, const ftpd_users *users)
 {
     warn_shadowed_accounts(srv->cfg, users); /* its homes were looked at on the worker */
+    warn_no_logins(srv->cfg, users);
     recovery_set_homes(upload_walks, users);
 }
 
@@ -200,6 +211,7 @@ int main(int argc, char **argv)
         return 2;
     }
     warn_shadowed_accounts(&cfg, &users);
+    warn_no_logins(&cfg, &users);
     if (cfg.demo_account_warning)
         log_warn("the shipped demo users file (%s) is in use: account 'demo' with password "
                  "'demo' can log in and upload. Use --users FILE for real accounts.",

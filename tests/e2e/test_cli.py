@@ -465,6 +465,19 @@ class TestCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("users file", r.stderr)
 
+    def test_a_server_nobody_can_log_in_to_is_warned_about(self):
+        users = os.path.join(self.dir, "users")
+        with open(users, "w") as fh:
+            fh.write("# accounts to come\n")
+        os.chmod(users, 0o644)
+        r = run(["--check", "--listen", "127.0.0.1:0", "--users", users, "--no-anonymous"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("%s holds no account and anonymous access is off: every login will be "
+                      "refused" % users, r.stderr)
+        r = self.check("--users", users)  # anonymous on: someone can
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("holds no account", r.stderr)
+
     def test_bad_setting_exits_2(self):
         r = self.check("--max-sessions", "lots")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)

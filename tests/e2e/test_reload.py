@@ -109,6 +109,13 @@ class TestUsersReload(ServerTestCase):
         self.assertEqual(self.login_code("alice", "alicepw"), 230)
         self.assertIsNone(self.srv.proc.poll())
 
+    def test_a_reload_that_leaves_no_account_is_warned_about(self):
+        self.rewrite_users("# everyone gone\n")
+        self.hangup()
+        self.assertLogged(r"0 accounts \(0 added, 1 removed, 0 changed\)")
+        self.assertLogged(r"WARN .*users holds no account and anonymous access is off: every "
+                          r"login will be refused until a SIGHUP reads accounts from it")
+
     def test_a_directory_or_fifo_in_place_of_the_users_file_changes_nothing(self):
         # A FIFO would hold the worker that reads the file until someone wrote to it, and a
         # directory read as "read error".
