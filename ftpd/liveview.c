@@ -134,6 +134,20 @@ size_t liveview_left_cells(const liveview_item *it)
     return progress_cells(left);
 }
 
+/* The end of a path that would not fit in size bytes, at a character's start: sanitizing
+ * cuts what does not fit at its end, where the file name is, and the line shows a path's
+ * end. Sanitizing never makes a text longer. */
+static const char *path_tail(const char *path, size_t size)
+{
+    size_t n = strlen(path);
+    if (n < size)
+        return path;
+    const char *p = path + n - (size - 1);
+    while ((*p & 0xC0) == 0x80) /* a continuation byte: the character began before */
+        p++;
+    return p;
+}
+
 size_t liveview_format_item(char *out, size_t size, int width, const liveview_item *it)
 {
     if (size == 0)
@@ -143,7 +157,7 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
     size_t w = line_cells(width);
 
     char path[LIVEVIEW_LINE_MAX], left[256];
-    progress_sanitize(path, sizeof(path), it->path ? it->path : "");
+    progress_sanitize(path, sizeof(path), path_tail(it->path ? it->path : "", sizeof(path)));
     format_left(left, sizeof(left), it);
 
     /* Fixed-width columns after the path, as in ftpc's bars, so that the lines of a frame

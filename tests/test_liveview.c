@@ -60,6 +60,26 @@ START_TEST(test_long_path_keeps_its_file_name)
 }
 END_TEST
 
+/* A path longer than the view keeps of it (PATH_VMAX is 4096 bytes): its file name still
+ * shows, not a middle part of the folders before it. */
+START_TEST(test_very_long_path_keeps_its_file_name)
+{
+    char path[4096];
+    for (size_t i = 0; i < 4000; i++)
+        path[i] = i % 200 == 0 ? '/' : 'a' + (char)(i / 200 % 26);
+    strcpy(path + 4000, "/final-name.bin");
+    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0};
+    format(80, &it);
+    ck_assert_msg(strstr(line, "final-name.bin   --") != NULL, "%s", line);
+    /* a multibyte character where the cut falls is not halved */
+    for (size_t i = 0; i + 1 < 4000; i += 2)
+        memcpy(path + i, "\xc3\xa9", 2);
+    format(80, &it);
+    ck_assert_msg(strstr(line, "\xc3\xa9/final-name.bin   --") != NULL, "%s", line);
+    ck_assert_ptr_null(strchr(line, '?'));
+}
+END_TEST
+
 /* An upload's size is not known: its bar holds a block whose place is busy_phase, not an
  * empty bar that would read as nothing received. */
 START_TEST(test_upload_bar_moves)
@@ -233,6 +253,7 @@ static Suite *liveview_suite(void)
     TCase *tc = tcase_create("lines");
     tcase_add_test(tc, test_download_line);
     tcase_add_test(tc, test_long_path_keeps_its_file_name);
+    tcase_add_test(tc, test_very_long_path_keeps_its_file_name);
     tcase_add_test(tc, test_upload_bar_moves);
     tcase_add_test(tc, test_control_characters_shown_as_marks);
     tcase_add_test(tc, test_lines_of_a_frame_line_up);
