@@ -322,7 +322,7 @@ void session_log(const session *s, const char *fmt, ...)
 {
     if (log_level < LOG_INFO)
         return;
-    char text[1024];
+    char text[4096]; /* a log line's worth: log_msg cuts what is longer, and marks the cut */
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);

@@ -307,6 +307,27 @@ static double elapsed_s(const xfer *x)
     return t > 0.001 ? t : 0.001;
 }
 
+/* Bytes of a path a transfer's log line shows whole; a longer one keeps its start and end.
+ * A path may be 4096 bytes, as much as a log line: cut at the line's end, it took the
+ * transfer's outcome with it. */
+#define LOG_PATH_MAX 2000
+
+/* path, or its start, "...", and its end (each cut at a character's start) in out. */
+static const char *log_path(const char *path, char *out, size_t size)
+{
+    size_t n = strlen(path);
+    if (n <= LOG_PATH_MAX || size < LOG_PATH_MAX + 4)
+        return path;
+    size_t head = LOG_PATH_MAX / 2, tail = LOG_PATH_MAX / 2 - 3;
+    while (head > 0 && (path[head] & 0xC0) == 0x80) /* no half of a character */
+        head--;
+    const char *end = path + n - tail;
+    while ((*end & 0xC0) == 0x80)
+        end++;
+    snprintf(out, size, "%.*s...%s", (int)head, path, end);
+    return out;
+}
+
 /* One line per transfer; a failed one says why (the reply the client got, or what cut it
  * short), since an operator reads the log, not the client's screen. */
 static void log_transfer(xfer *x, bool complete, const char *why)
@@ -335,12 +356,14 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         snprintf(from, sizeof from, " from byte %lld", (long long)start);
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
+    char shown[LOG_PATH_MAX + 4];
+    const char *path = log_path(x->vpath ? x->vpath : "", shown, sizeof shown);
     if (secs == 0)
-        session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), x->vpath ? x->vpath : "",
-                    from, complete ? "ended" : "failed", reason);
+        session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), path, from,
+                    complete ? "ended" : "failed", reason);
     else
-        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s%s)%s%s", xfer_verb(x),
-                    x->vpath ? x->vpath : "", from, complete ? "ok" : "failed", x->done, wire, secs,
+        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s%s)%s%s", xfer_verb(x), path,
+                    from, complete ? "ok" : "failed", x->done, wire, secs,
                     (double)x->done / secs / 1048576.0, cap, line_wait, reason);
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;

@@ -1074,6 +1074,32 @@ class TestIdleTimeout(ServerTestCase):
             self.assertEqual(c.cmd("NOOP")[0], 200)
 
 
+class TestTransferLogLine(ServerTestCase):
+    def test_a_very_long_path_leaves_the_outcome_in_the_line(self):
+        # A log line holds 4096 bytes and a path as many: the line was cut before "ok: N
+        # bytes", the one thing an operator reads it for. The middle of such a path goes.
+        parts = ["%02d" % i + chr(ord("a") + i) * 198 for i in range(19)]  # 19 x 200 bytes
+        rel = "/".join(parts)
+        self.srv.mkdir(rel)
+        self.srv.write(rel + "/the-file.bin", b"hello")
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "/" + rel + "/the-file.bin"), b"hello")
+        f.quit()
+        m = self.srv.wait_log(r"RETR (/00a+/01b+/\S*the-file\.bin) ok: 5 bytes in [\d.]+ s "
+                              r"\([\d.]+ MiB/s\)$")
+        self.assertTrue(m, self.srv.log_text()[-1500:])
+        self.assertIn("...", m.group(1))
+        self.assertLess(len(m.group(1)), 3000)
+        # one of 1400 bytes, which the line has room for, shows whole (it was cut at 1024)
+        mid = "/".join(parts[:7])
+        self.srv.write(mid + "/mid.bin", b"mid")
+        f = self.srv.ftp()
+        self.assertEqual(retr(f, "/" + mid + "/mid.bin"), b"mid")
+        f.quit()
+        self.assertTrue(self.srv.wait_log(r"RETR /%s/mid\.bin ok: 3 bytes" % re.escape(mid)),
+                        self.srv.log_text()[-1500:])
+
+
 class TestXferlog(ServerTestCase):
     def setUp(self):
         pass
