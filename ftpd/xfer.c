@@ -361,10 +361,13 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     if (secs == 0)
         session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), path, from,
                     complete ? "ended" : "failed", reason);
-    else
-        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%.1f MiB/s%s)%s%s", xfer_verb(x), path,
-                    from, complete ? "ok" : "failed", x->done, wire, secs,
-                    (double)x->done / secs / 1048576.0, cap, line_wait, reason);
+    else {
+        char rate[24]; /* in the unit that fits: a slow client's 12 KiB/s is not "0.0 MiB/s" */
+        session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%s%s)%s%s", xfer_verb(x), path, from,
+                    complete ? "ok" : "failed", x->done, wire, secs,
+                    progress_rate_str((double)x->done / secs, rate, sizeof rate), cap, line_wait,
+                    reason);
+    }
     if (x->kind == XK_STOR)
         srv->bytes_in += (unsigned long long)x->done;
     else

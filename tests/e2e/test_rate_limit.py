@@ -125,6 +125,10 @@ class TestUserRate(ServerTestCase, RateCase):
         size = sum(len(line) + 2 for line in lines)
         self.assertGreater(size, 150 * KIB)
         self.assertRate(secs, size, 128 * KIB, "LIST")
+        # the log gives the rate in the unit that fits it, not "0.1 MiB/s"
+        self.assertTrue(srv.wait_log(r"LIST /many ok: %d bytes in [\d.]+ s "
+                                     r"\(\d+(\.\d+)? KiB/s, held to 128 KiB/s\)" % size),
+                        srv.log_text()[-600:])
 
     def test_stat_and_live_view_during_a_limited_download(self):
         data = self.srv.make_file("s.bin", 2 * MIB, seed=6)  # 4 s: time for 8 frames

@@ -1086,7 +1086,7 @@ class TestTransferLogLine(ServerTestCase):
         self.assertEqual(retr(f, "/" + rel + "/the-file.bin"), b"hello")
         f.quit()
         m = self.srv.wait_log(r"RETR (/00a+/01b+/\S*the-file\.bin) ok: 5 bytes in [\d.]+ s "
-                              r"\([\d.]+ MiB/s\)$")
+                              r"\([\d.]+ (?:[KMG]i)?B/s\)$")
         self.assertTrue(m, self.srv.log_text()[-1500:])
         self.assertIn("...", m.group(1))
         self.assertLess(len(m.group(1)), 3000)
