@@ -15,6 +15,7 @@
 
 #include "bars.h"
 #include "localdir.h"
+#include "mdtm.h"
 #include "mirror_modes.h"
 #include "partname.h"
 
@@ -144,36 +145,6 @@ static bool good_name(const char *p, size_t n, ftpc_mtree *tree, bool parts)
 
 /* ---- listing parsers ---- */
 
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-/* "YYYYMMDDHHMMSS[.sss]" (UTC) into seconds, or -1. */
-static int64_t parse_mdtm(const char *s, size_t n)
-{
-    if (n < 14)
-        return -1;
-    for (int i = 0; i < 14; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = digits(s, 4) - 1900;
-    tm.tm_mon = digits(s + 4, 2) - 1;
-    tm.tm_mday = digits(s + 6, 2);
-    tm.tm_hour = digits(s + 8, 2);
-    tm.tm_min = digits(s + 10, 2);
-    tm.tm_sec = digits(s + 12, 2);
-    if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
-        tm.tm_min > 59 || tm.tm_sec > 60)
-        return -1;
-    return (int64_t)timegm(&tm);
-}
-
 static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
 {
     const char *sp = memchr(p, ' ', n);
@@ -208,7 +179,7 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
                 if (*e == '\0' && s >= 0)
                     size = s;
             } else if (kl == 6 && strncasecmp(f, "modify", 6) == 0) {
-                mtime = parse_mdtm(v, vl);
+                mtime = ftpc_parse_mdtm(v, vl);
             } else if (kl == 9 && strncasecmp(f, "UNIX.mode", 9) == 0) {
                 mode = ftpc_mode_from_fact(v, vl);
             }

@@ -443,6 +443,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         xf_after_size(x);
         return;
+    case XS_MDTM:
+        if (code >= 200)
+            xf_mdtm_answered(x, m);
+        return;
     case XS_REST:
         if (code < 200)
             return;

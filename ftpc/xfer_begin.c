@@ -3,6 +3,7 @@
  * itself) and the offset it resumes from; for an upload the offset; with -c, first the check
  * that the bytes kept are the source's. */
 #include "xfer_int.h"
+#include "mdtm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +55,9 @@ static void prefix_checked(void *ud, const ftpc_vresult *r)
         return;
     ftpc_conn_set_owner(x->c, &xf_owner, x);
     switch (r->state) {
+    case FTPC_V_VERIFIED:
+        x->date_checked = true; /* the bytes themselves are the server's: no need for dates */
+        break;
     case FTPC_V_MISMATCH:
         x->prefix_differs = true;
         if (x->ctx->opts->quiet)
@@ -100,6 +104,42 @@ static bool check_prefix(ftpc_xfer *x, const char *local, uint64_t len)
     x->state = XS_PREFIX;
     ftpc_rcheck_run(x->prefix, x->c, prefix_checked, x);
     return true;
+}
+
+/* Where the server cannot hash byte ranges (vsftpd, pure-ftpd, ProFTPD without mod_digest,
+ * pyftpdlib), -c would splice the bytes kept from one version of the file to the rest of
+ * another, of the same size or larger, and no size check afterwards could tell. MDTM still
+ * tells a file that changed after the kept bytes were last written: it is then downloaded
+ * again whole. A server clock ahead of ours may cost a needless new download of a file
+ * changed just before the cut; never a spliced one. Returns true when MDTM is under way; the
+ * transfer goes on from xf_mdtm_answered. */
+static bool check_date(ftpc_xfer *x, const char *local, uint64_t len)
+{
+    const ftpc_opts *o = x->ctx->opts;
+    struct stat st;
+    if (!o->resume || x->t->own_prefix || x->date_checked || len == 0 || !o->verify || x->ascii ||
+        !(ftpc_conn_features(x->c) & FTPC_FEAT_MDTM) || stat(local, &st) < 0)
+        return false;
+    x->date_checked = true;
+    x->kept_mtime = (int64_t)st.st_mtime;
+    x->state = XS_MDTM;
+    ftpc_conn_cmd(x->c, "MDTM %s", x->t->remote);
+    return true;
+}
+
+void xf_mdtm_answered(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    /* A refused MDTM leaves the bytes trusted, as before there was a check. */
+    int64_t changed = m->code == 213 ? ftpc_parse_mdtm_reply(m->text) : -1;
+    if (changed > x->kept_mtime) {
+        x->prefix_differs = true;
+        if (!x->ctx->opts->quiet)
+            ftpc_msg(x->ctx,
+                     "%s: the server's file changed (MDTM) after the %" PRIu64
+                     " bytes in %s were written: downloading it all again",
+                     xf_bar_name(x), x->offset, x->in_place ? x->t->local : x->part);
+    }
+    xf_after_size(x);
 }
 
 /* Download: choose where to write and from which offset, then open the data connection. */
@@ -167,6 +207,8 @@ void xf_begin_get(ftpc_xfer *x)
                      xf_bar_name(x), x->offset, x->in_place ? t->local : x->part, x->remote_size);
         x->offset = 0;
     } else if (check_prefix(x, x->in_place ? t->local : x->part, x->offset)) {
+        return;
+    } else if (check_date(x, x->in_place ? t->local : x->part, x->offset)) {
         return;
     } else if (x->prefix_differs) {
         x->offset = 0;

@@ -57,6 +57,7 @@ typedef enum {
     XS_TYPE,      /* TYPE A or TYPE I sent (-a, or the shell's ascii/binary) */
     XS_SIZE,      /* SIZE before the transfer */
     XS_PREFIX,    /* -c: HASH over RANG of the bytes already there (check_prefix) */
+    XS_MDTM,      /* -c without HASH over RANG: MDTM, against the kept bytes' time */
     XS_OPEN_DATA, /* EPSV/PASV or EPRT/PORT under way */
     XS_REST,      /* REST sent */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
@@ -149,6 +150,8 @@ struct ftpc_xfer {
     ftpc_rcheck *prefix; /* the check of the bytes -c would keep */
     bool prefix_checked; /* ... done (or not possible) */
     bool prefix_differs; /* ... and they are not the server's: start over */
+    bool date_checked;   /* -c: MDTM compared with the kept bytes' time (or not possible) */
+    int64_t kept_mtime;  /* ... that time, in seconds */
     bool resume_refused; /* the server refused a resumed upload; it is being sent whole */
     bool dir_checked;    /* a refused put's target was checked for being a directory */
     int refusal_code;    /* ... and the refusal, for the message if it is not one */
@@ -203,6 +206,8 @@ void xf_begin_get(ftpc_xfer *x);
 void xf_begin_put(ftpc_xfer *x);
 /* SIZE answered (x->remote_size): xf_begin_put or xf_begin_get. */
 void xf_after_size(ftpc_xfer *x);
+/* The final reply to the MDTM of a -c download's check: the download begins. */
+void xf_mdtm_answered(ftpc_xfer *x, const ftp_reply_msg *m);
 
 /* ---- an upload from standard input (xfer_stdin.c) ---- */
 

@@ -947,6 +947,30 @@ class TestParallelConnLimit(FtpcCase):
         self.assertGreaterEqual(len(sessions), 2, log[-3000:])
 
 
+class NoHashMdtmFtp(ScriptedFtp):
+    """Serves one file (SIZE, MDTM, REST, RETR) and has no HASH, as vsftpd; records the
+    offset of each RETR."""
+
+    FEATURES = ("SIZE", "MDTM", "REST STREAM")
+
+    def __init__(self, data, mtime, sessions):
+        super().__init__(sessions)
+        self.data, self.mtime, self.rests = data, mtime, []
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "MDTM":
+            s.send("213 " + time.strftime("%Y%m%d%H%M%S", time.gmtime(self.mtime)))
+        elif verb == "RETR":
+            rest, s.rest = s.rest, 0
+            self.rests.append(rest)
+            s.send_download(self.data[rest:])
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 class OptionWordFtp(ScriptedFtp):
     """vsftpd without MLSD: LIST or NLST of a word starting with - lists the login directory
     (the word read as ls options), which holds the directory -d; ./-d/ lists -d."""
@@ -1388,6 +1412,35 @@ class TestResume(FtpcCase):
         self.assertIn("> REST 10000", r.stderr.decode())
         self.assertNotIn("-> RANG", self.srv.log_text())
         self.assertEqual(self.read_local("nv.bin"), stale + data[10000:])
+
+    def test_resume_where_server_cannot_hash_checks_mdtm(self):
+        """A server without HASH (vsftpd, pure-ftpd, pyftpdlib): -c must not splice the bytes
+        kept from one version of a file onto the rest of another. MDTM newer than the part
+        file's last write means the file changed since: it is downloaded again whole (and
+        the size check afterwards could not have told). An older MDTM resumes as before."""
+        new = data_bytes(300000, 88)
+        srv = NoHashMdtmFtp(new, time.time() - 3600, sessions=4)
+        srv.start()
+        self.addCleanup(srv.stop)
+        url = "ftp://127.0.0.1:%d/v.bin" % srv.port
+        part = self.write_local(".v.bin.ftpc-part", data_bytes(100000, 89))
+        os.utime(part, (time.time() - 7200,) * 2)  # cut before the server's file changed
+        r = self.ftpc("-v", "-c", "get", url)
+        err = r.stderr.decode()
+        self.assertIn("> MDTM v.bin", err)
+        self.assertIn("v.bin: the server's file changed (MDTM) after the 100000 bytes in "
+                      ".v.bin.ftpc-part were written: downloading it all again", err)
+        self.assertNotIn("> REST", err)
+        self.assertEqual(self.read_local("v.bin"), new)
+        # bytes written after the server's last change are its file's: resumed
+        os.unlink(self.local("v.bin"))
+        self.write_local(".v.bin.ftpc-part", new[:120000])
+        r = self.ftpc("-v", "-c", "get", url)
+        err = r.stderr.decode()
+        self.assertIn("> REST 120000", err)
+        self.assertNotIn("downloading it all again", err)
+        self.assertEqual(self.read_local("v.bin"), new)
+        self.assertEqual(srv.rests, [0, 120000])
 
     def test_resume_upload_changed_remote_starts_over(self):
         data = data_bytes(200000, 80)

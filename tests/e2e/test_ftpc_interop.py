@@ -130,6 +130,28 @@ class PeerMixin:
                          % (" ".join(args), r.returncode, err[-3000:]))
         return r
 
+    def check_resume_of_a_changed_file(self):
+        """The server has no HASH: a file that changed after the part file was written is
+        downloaded again whole (MDTM tells), not spliced from two versions; a part file
+        written after the server's file last changed is resumed."""
+        new = self.srv_write("v.bin", data_bytes(300000, 21), mtime=time.time() - 3600)
+        part = os.path.join(self.tmp, ".v.bin.ftpc-part")
+        with open(part, "wb") as fh:
+            fh.write(data_bytes(100000, 22))
+        os.utime(part, (time.time() - 7200,) * 2)
+        r = self.ftpc("-c", "get", self.url("v.bin"))
+        self.assertIn(b"v.bin: the server's file changed (MDTM) after the 100000 bytes in "
+                      b".v.bin.ftpc-part were written: downloading it all again", r.stderr)
+        with open(os.path.join(self.tmp, "v.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), new)
+        os.unlink(os.path.join(self.tmp, "v.bin"))
+        with open(part, "wb") as fh:
+            fh.write(new[:120000])
+        r = self.ftpc("-c", "get", self.url("v.bin"))
+        self.assertIn(b"resumed at", r.stderr)
+        with open(os.path.join(self.tmp, "v.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), new)
+
     def check_mirror_modes_both_ways(self):
         """mirror carries permission bits down (from what the listing says) and up (SITE
         CHMOD), an executable script and a private file among them."""
@@ -287,6 +309,9 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
             with open(os.path.join(self.tmp, "out", rel), "rb") as fh:
                 self.assertEqual(fh.read(), data, rel)
 
+    def test_resume_of_a_changed_file(self):
+        self.check_resume_of_a_changed_file()
+
     def test_segmented_get(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
         self.ftpc("--segments", "4", "get", self.url("big.bin"))
@@ -343,6 +368,9 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
         self.assertIn(b"the server cut it short (it replied 226 Output truncated to 10000 "
                       b"matches)", r.stderr)
 
+    def test_resume_of_a_changed_file(self):
+        self.check_resume_of_a_changed_file()
+
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
 
@@ -365,6 +393,9 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
 @unittest.skipIf(why_not("pyftpdlib") is not None, why_not("pyftpdlib") or "")
 class TestPyftpdlib(PeerMixin, unittest.TestCase):
     SERVER = "pyftpdlib"
+
+    def test_resume_of_a_changed_file(self):
+        self.check_resume_of_a_changed_file()
 
     def test_mirror_modes_both_ways(self):
         # its FEAT offers UNIX.mode but leaves it off (no *): OPTS MLST turns it on, and its

@@ -1,0 +1,14 @@
+/* Modification times as FTP gives them: MDTM replies and MLSD's modify fact (RFC 3659). */
+#ifndef FTPC_MDTM_H
+#define FTPC_MDTM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "YYYYMMDDHHMMSS[.sss]" (UTC) into seconds since the epoch, or -1. */
+int64_t ftpc_parse_mdtm(const char *s, size_t n);
+
+/* The time in the text of a 213 reply to MDTM ("20261206121000"), or -1. */
+int64_t ftpc_parse_mdtm_reply(const char *text);
+
+#endif
