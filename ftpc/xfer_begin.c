@@ -142,6 +142,29 @@ void xf_mdtm_answered(ftpc_xfer *x, const ftp_reply_msg *m)
     xf_after_size(x);
 }
 
+/* The file the download could not open for writing, said as the user sees it: named as the
+ * user gave it, since the part file beside it is ftpc's business, unless that would be
+ * false: the part file's name is a directory's, or the target is there (and may be
+ * writable itself) but its directory does not let the part file be made. */
+static void fail_open(ftpc_xfer *x, const char *path, int err)
+{
+    const char *target = x->t->local;
+    struct stat st;
+    if (path == x->part && err == EISDIR) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false,
+                "cannot write %s: %s, where the download goes first, is a directory", target,
+                x->part);
+    } else if (path == x->part && (err == EACCES || err == EPERM) && lstat(target, &st) == 0) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false,
+                "cannot write %s: the part file a download goes into before it replaces "
+                "the file, %s, cannot be created there: %s (ftpc get -o - URL > %s writes "
+                "in place)",
+                target, x->part, strerror(err), target);
+    } else {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "cannot write %s: %s", target, strerror(err));
+    }
+}
+
 /* Download: choose where to write and from which offset, then open the data connection. */
 void xf_begin_get(ftpc_xfer *x)
 {
@@ -224,8 +247,7 @@ void xf_begin_get(ftpc_xfer *x)
      * the same file into the same place holds the lock, and its bytes stay as they are. */
     x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
     if (x->file_fd < 0) {
-        /* named as the user gave it: the part file beside it is ftpc's business */
-        xf_fail(x, FTPC_EXIT_LOCAL, false, "cannot write %s: %s", t->local, strerror(errno));
+        fail_open(x, path, errno);
         return;
     }
     if (flock(x->file_fd, LOCK_EX | LOCK_NB) < 0) {

@@ -10,6 +10,7 @@ bounded.
 """
 import os
 import pty
+import pwd
 import re
 import shlex
 import shutil
@@ -614,6 +615,50 @@ class TestExitCodes(FtpcCase):
         # named as given, not by the part file ftpc writes first
         self.assertIn(b"cannot write no-such-dir/f: No such file or directory", r.stderr)
         self.assertNotIn(b"ftpc-part", r.stderr)
+
+    def test_part_file_that_cannot_be_made_is_said(self):
+        """The message named the target as if it could not be written when the part file
+        beside it was the trouble: a directory of the part file's name, or a directory that
+        does not let the part file be made around a target file the user may write."""
+        data = self.srv.make_file("a", 5000, seed=90)
+        os.mkdir(self.local(".a.ftpc-part"))
+        r = self.ftpc("get", self.srv.url("a"), rc=6)
+        self.assertIn(b"cannot write a: .a.ftpc-part, where the download goes first, is a "
+                      b"directory", r.stderr)
+        # a writable file in a directory that is not: ftpc (not root) cannot make the part
+        os.chmod(self.tmp, 0o755)
+        box = self.local("box")
+        os.mkdir(box)
+        target = os.path.join(box, "f")
+        with open(target, "wb") as fh:
+            fh.write(b"old")
+        as_user = {}
+        if os.geteuid() == 0:
+            uid = pwd.getpwnam(os.environ.get("FTPD_RUN_AS", "nobody")).pw_uid
+            os.chown(target, uid, -1)
+            as_user = {"user": uid}
+        os.chmod(box, 0o555)
+        self.addCleanup(os.chmod, box, 0o755)
+        r = subprocess.run([FTPC_BIN, "get", "-o", target, self.srv.url("a")], cwd=self.tmp,
+                           capture_output=True, timeout=60, env=self.env(),
+                           stdin=subprocess.DEVNULL, **as_user)
+        self.check_output(r)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn(("cannot write %s: the part file a download goes into before it "
+                       "replaces the file, %s/.f.ftpc-part, cannot be created there: "
+                       "Permission denied (ftpc get -o - URL > %s writes in place)"
+                       % (target, box, target)).encode(), r.stderr)
+        with open(target, "rb") as fh:
+            self.assertEqual(fh.read(), b"old")
+        # what the message offers works
+        r = subprocess.run("%s get -o - %s > %s" % (shlex.quote(FTPC_BIN),
+                                                    shlex.quote(self.srv.url("a")),
+                                                    shlex.quote(target)),
+                           shell=True, cwd=self.tmp, capture_output=True, timeout=60,
+                           env=self.env(), stdin=subprocess.DEVNULL, **as_user)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(target, "rb") as fh:
+            self.assertEqual(fh.read(), data)
 
     def test_permission_denied(self):
         srv = self.start_server(users=[("ro", "ro-Pw-1", "elr")])
