@@ -96,6 +96,7 @@ struct ftpc_segget {
     char path[PATH_MAX];
     char state_path[PATH_MAX + 16];
     long long saved_ms; /* when the status file was last written */
+    bool state_saved;   /* ... by this attempt: it fits the file, if a little behind */
     char *buf;
     ftpc_bar *bar;
     ftpc_xfer *x; /* the ordinary transfer when not segmenting */
@@ -152,6 +153,8 @@ static int save_state(ftpc_segget *g)
     int rc = ftpc_segstate_save(g->state_path, st);
     free(st);
     g->saved_ms = ev_now(g->ctx->loop);
+    if (rc == 0)
+        g->state_saved = true;
     return rc;
 }
 
@@ -182,7 +185,9 @@ static void release(ftpc_segget *g, bool keep_file)
         }
     }
     if (g->created && keep_file && g->fd >= 0 && any_written(g)) {
-        if (save_state(g) == 0)
+        /* A full disk refuses the last status too, but one this attempt wrote before still
+         * fits the file: its ranges end at bytes that are in, and a rerun fetches the rest. */
+        if (save_state(g) == 0 || g->state_saved)
             g->t->seg_kept = true;
         else
             keep_file = false; /* without its status the file is of no use */

@@ -6,9 +6,10 @@ import ftplib
 import os
 import subprocess
 import tempfile
+import time
 import unittest
 
-from ftpd_harness import FtpdServer, data_bytes, internal_names, retr, stor
+from ftpd_harness import FtpdServer, data_bytes, free_port, internal_names, retr, stor
 
 SIZE = "2m"
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(
@@ -151,6 +152,59 @@ class TestDiskFull(unittest.TestCase):
         self.assertTrue(os.path.getsize(os.path.join(self.mnt, ".big.bin.ftpc-part")) > 0)
         self.assertFalse(os.path.exists(os.path.join(self.mnt, "big.bin")))
 
+
+    def test_ftpc_segmented_download_fills_local_disk(self):
+        """A segmented download that fills the disk once its status file was written kept
+        nothing: the last status could not be saved, so both files went, and seconds (or
+        gigabytes) of bytes with them. The status written a moment before still fits the
+        file (its ranges reach no further than the bytes in): both stay, said as for a cut
+        connection, and get -c --segments resumes from them."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found: %s" % FTPC_BIN)
+        # 4 ranges at 160 KiB/s each fill the 1.5 MiB left in about 2.4 s: past the first
+        # save of the status, a second after the ranges began
+        data = data_bytes(8 << 20, seed=6)
+        when = time.time() - 3600
+
+        def server(args):
+            srv = FtpdServer(users=[("bob", "secret", "elr")], anonymous=False, args=args,
+                             listen="127.0.0.1:%d" % port)
+            srv.write("seg.bin", data, mtime=when)
+            srv.start()
+            self.addCleanup(srv.stop)
+            return srv
+        port = free_port()
+        srv = server(["--max-rate", "160k"])
+        env = dict(os.environ, NETRC=os.path.join(self.mnt, "no-netrc"))
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get", srv.url("seg.bin", user="bob")],
+                           cwd=self.mnt, capture_output=True, text=True, timeout=60, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertIn("(.seg.bin.ftpc-seg kept: get -c resumes it)", r.stderr)
+        seg = os.path.join(self.mnt, ".seg.bin.ftpc-seg")
+        with open(seg + ".state") as fh:
+            ranges = [l.split()[1:] for l in fh if l.startswith("range ")]
+        self.assertEqual(len(ranges), 4)
+        with open(seg, "rb") as fh:
+            for start, _end, pos in ranges:
+                fh.seek(int(start))
+                self.assertEqual(fh.read(int(pos) - int(start)), data[int(start):int(pos)])
+        self.assertGreater(sum(int(p) - int(s) for s, _e, p in ranges), 0)
+        # with room again, the rerun resumes the ranges and completes the file (from the same
+        # file, served at full speed: the same URL, size and time)
+        os.unlink(os.path.join(self.mnt, "keep.bin"))
+        subprocess.run(["mount", "-o", "remount,size=32m", self.mnt], check=True, timeout=30)
+        srv.stop()
+        srv = server([])
+        r = subprocess.run([FTPC_BIN, "-c", "--segments", "4", "get",
+                            srv.url("seg.bin", user="bob")], cwd=self.mnt, capture_output=True,
+                           text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("starting over", r.stderr)
+        with open(os.path.join(self.mnt, "seg.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        self.assertEqual(sorted(os.listdir(self.mnt)), ["seg.bin"])
 
 if __name__ == "__main__":
     unittest.main()
