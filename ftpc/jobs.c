@@ -451,6 +451,19 @@ static void op_done(void *ud, int status, bool reusable)
     fill_slots(r);
 }
 
+/* The ranges a download is split into: --segments, or with -c (and no --segments) those of
+ * the segmented download it continues, so that get -c, as the message of the cut one says,
+ * resumes it rather than fetch the whole file anew and drop what was kept. */
+static int get_segments(const ftpc_runner *r, const ftpc_task *t)
+{
+    const ftpc_opts *o = r->ctx->opts;
+    if (o->segments > 1)
+        return o->segments;
+    if (o->resume && strcmp(t->local, "-") != 0)
+        return ftpc_segget_kept_ranges(t->local);
+    return 0;
+}
+
 static void start_task(slot *s)
 {
     ftpc_runner *r = s->r;
@@ -474,14 +487,15 @@ static void start_task(slot *s)
     s->c = c;
     /* whether a check follows is known at the end (the local file exists by then) */
     t->hold_bar = is_transfer(t) && r->ctx->opts->verify;
+    int nseg = 0;
     if (t->kind == FTPC_T_PUT && r->ctx->opts->segments > 1) {
         s->p = ftpc_segput_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
         if (s->p != NULL) {
             ftpc_segput_start(s->p, c);
             return;
         }
-    } else if (t->kind == FTPC_T_GET && r->ctx->opts->segments > 1) {
-        s->g = ftpc_segget_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
+    } else if (t->kind == FTPC_T_GET && (nseg = get_segments(r, t)) > 1) {
+        s->g = ftpc_segget_new(r->ctx, t, nseg, op_done, s);
         if (s->g != NULL) {
             ftpc_segget_start(s->g, c);
             return;

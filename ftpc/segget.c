@@ -748,6 +748,20 @@ void ftpc_segget_drop_stale(const char *local)
         unlink(state);
 }
 
+int ftpc_segget_kept_ranges(const char *local)
+{
+    char path[PATH_MAX], state[PATH_MAX + 16], why[200];
+    if (ftpc_segget_file_name(local, path, sizeof(path)) < 0 ||
+        ftpc_segstate_name(path, state, sizeof(state)) < 0)
+        return 0;
+    ftpc_segstate *st = malloc(sizeof(*st));
+    if (st == NULL)
+        return 0;
+    int n = ftpc_segstate_load(state, st, why, sizeof(why)) == 0 ? st->n : 0;
+    free(st);
+    return n;
+}
+
 /* The status an earlier attempt left, when it is of this remote file and fits the file
  * beside it; else NULL, and a message says why it is not used when there was one. */
 static ftpc_segstate *load_state(ftpc_segget *g)

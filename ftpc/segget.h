@@ -48,6 +48,10 @@ int ftpc_segget_file_name(const char *local, char *out, size_t out_size);
  * behind: called once an ordinary download has put local in place. */
 void ftpc_segget_drop_stale(const char *local);
 
+/* The number of ranges in the status file a segmented download of local kept beside it
+ * (.NAME.ftpc-seg.state), or 0 when there is none that can be read. */
+int ftpc_segget_kept_ranges(const char *local);
+
 /* With --verify every range is checked as it completes, with HASH over RANG on its own
  * connection. Returns the number of ranges when all of them matched (*algo: the algorithm),
  * else 0: then the whole file is still to be verified. */

@@ -533,6 +533,24 @@ class TestSegmentsResume(FtpcCase):
         self.assertLess(sum(n for _, n in second),
                         self.SIZE - sum(pos - start for start, _, pos in saved) + MiB)
 
+    def test_continue_without_segments_resumes_the_ranges(self):
+        # the message says "get -c resumes it": a rerun with -c alone fetched the whole file
+        # anew with one ordinary transfer and then dropped the bytes kept; it resumes every
+        # range (as many as the status file has) from what it had
+        data = self.srv.make_file("big.bin", self.SIZE, seed=53)
+        rc, err = self.interrupt(signal.SIGINT)
+        self.assertIn("big.bin: interrupted (.big.bin.ftpc-seg kept: get -c resumes it)", err)
+        saved = self.state()
+        first = self.sent()
+        r = self.ftpc("-c", "get", self.srv.url("big.bin"))
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+        self.assertNotIn(b"starting over", r.stderr)
+        self.assertIn(b"(4 segments)", r.stderr)
+        second = self.sent()[len(first):]
+        self.assertEqual(sorted(off for off, _ in second),
+                         sorted(pos - min(pos, OVERLAP) for _, _, pos in saved))
+
     def test_killed_ftpc_resumes_from_the_last_saved_state(self):
         data = self.srv.make_file("big.bin", self.SIZE, seed=51)
         rc, err = self.interrupt(signal.SIGKILL)
