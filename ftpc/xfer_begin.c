@@ -107,17 +107,19 @@ static bool check_prefix(ftpc_xfer *x, const char *local, uint64_t len)
 }
 
 /* Where the server cannot hash byte ranges (vsftpd, pure-ftpd, ProFTPD without mod_digest,
- * pyftpdlib), -c would splice the bytes kept from one version of the file to the rest of
- * another, of the same size or larger, and no size check afterwards could tell. MDTM still
- * tells a file that changed after the kept bytes were last written: it is then downloaded
- * again whole. A server clock ahead of ours may cost a needless new download of a file
- * changed just before the cut; never a spliced one. Returns true when MDTM is under way; the
- * transfer goes on from xf_mdtm_answered. */
+ * pyftpdlib), and on a retry, which resumes without that check, the download would splice
+ * the bytes kept from one version of the file to the rest of another, of the same size or
+ * larger (a server restarted after the cut may serve another version), and no size check
+ * afterwards could tell. MDTM still tells a file that changed after the kept bytes were
+ * last written: it is then downloaded again whole. A server clock ahead of ours may cost a
+ * needless new download of a file changed just before the cut; one behind it may miss such
+ * a change, as no check at all would. Returns true when MDTM is under way; the transfer goes
+ * on from xf_mdtm_answered. */
 static bool check_date(ftpc_xfer *x, const char *local, uint64_t len)
 {
     const ftpc_opts *o = x->ctx->opts;
     struct stat st;
-    if (!o->resume || x->t->own_prefix || x->date_checked || len == 0 || !o->verify || x->ascii ||
+    if (!(o->resume || x->t->own_prefix) || x->date_checked || len == 0 || !o->verify || x->ascii ||
         !(ftpc_conn_features(x->c) & FTPC_FEAT_MDTM) || stat(local, &st) < 0)
         return false;
     x->date_checked = true;

@@ -1016,6 +1016,26 @@ class NoHashMdtmFtp(ScriptedFtp):
         return True
 
 
+class ReplacedAfterCutFtp(NoHashMdtmFtp):
+    """The first RETR sends the start of the file and hangs up (a server killed); the file
+    is then replaced by another of the same size, changed after the cut."""
+
+    def __init__(self, old, new, mtime):
+        super().__init__(old, mtime, sessions=4)
+        self.new = new
+
+    def command(self, s, verb, arg):
+        if verb == "RETR" and not self.rests:
+            self.rests.append(s.rest)
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(self.data[:100000])
+            d.close()
+            self.data, self.mtime = self.new, time.time() + 5
+            return False
+        return super().command(s, verb, arg)
+
+
 class OptionWordFtp(ScriptedFtp):
     """vsftpd without MLSD: LIST or NLST of a word starting with - lists the login directory
     (the word read as ls options), which holds the directory -d; ./-d/ lists -d."""
@@ -1486,6 +1506,22 @@ class TestResume(FtpcCase):
         self.assertNotIn("downloading it all again", err)
         self.assertEqual(self.read_local("v.bin"), new)
         self.assertEqual(srv.rests, [0, 120000])
+
+    def test_retry_after_the_file_changed_starts_over(self):
+        """A retry resumes after the bytes the cut attempt wrote, unchecked by HASH; a server
+        restarted with another version of the file (newer MDTM) must not get its rest
+        spliced onto them: the file is downloaded again whole."""
+        old, new = data_bytes(300000, 91), data_bytes(300000, 92)
+        srv = ReplacedAfterCutFtp(old, new, time.time() - 3600)
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("--retry", "2", "--retry-delay", "0.1", "get",
+                      "ftp://127.0.0.1:%d/v.bin" % srv.port)
+        self.assertIn("v.bin: the server's file changed (MDTM) after the 100000 bytes in "
+                      ".v.bin.ftpc-part were written: downloading it all again",
+                      r.stderr.decode())
+        self.assertEqual(srv.rests, [0, 0])
+        self.assertEqual(self.read_local("v.bin"), new)
 
     def test_resume_upload_changed_remote_starts_over(self):
         data = data_bytes(200000, 80)
