@@ -687,6 +687,8 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
     char part[FTPC_URL_PATH_MAX + 32];
     struct stat st;
     out[0] = '\0';
+    if (t->part_busy)
+        return; /* the part file is another transfer's, still being written */
     if (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0 &&
         ftpc_part_name(t->local, part, sizeof(part)) == 0 && stat(part, &st) == 0 &&
         S_ISREG(st.st_mode) && st.st_size > 0)

@@ -88,6 +88,8 @@ typedef struct ftpc_task {
     bool own_prefix;
     /* A segmented attempt kept its ".NAME.ftpc-seg" and status file: a retry resumes them. */
     bool seg_kept;
+    /* Another transfer held the part file's lock: what it holds is that one's, not for -c. */
+    bool part_busy;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
     /* put from standard input: an attempt has read from it, so no later attempt can send the
      * same bytes (a retry would upload a truncated stream as if it were whole). */

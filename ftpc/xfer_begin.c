@@ -254,12 +254,14 @@ void xf_begin_get(ftpc_xfer *x)
     }
     if (flock(x->file_fd, LOCK_EX | LOCK_NB) < 0) {
         if (errno == EWOULDBLOCK) {
+            t->part_busy = true;
             xf_fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", xf_bar_name(x),
                     path);
             return;
         }
         /* a file system without locks: go on unguarded, as before */
     }
+    t->part_busy = false;
     if (x->offset == 0 && ftruncate(x->file_fd, 0) < 0) {
         xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", path, strerror(errno));
         return;

@@ -1386,6 +1386,8 @@ class TestResume(FtpcCase):
         self.assertTrue(wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 0, 10))
         r = self.ftpc("get", self.srv.url("same.bin"), rc=6)
         self.assertIn("same.bin: another transfer is writing .same.bin.ftpc-part", r.stderr.decode())
+        # the part file is the other transfer's: no "kept: get -c resumes it" for it
+        self.assertNotIn("kept", r.stderr.decode())
         out, err = first.communicate(timeout=30)
         self.assertEqual(first.returncode, 0, err)
         self.assertEqual(self.read_local("same.bin"), data)
