@@ -97,6 +97,7 @@ struct ftpc_segget {
     char state_path[PATH_MAX + 16];
     long long saved_ms; /* when the status file was last written */
     bool state_saved;   /* ... by this attempt: it fits the file, if a little behind */
+    bool unresumable;   /* the server refused REST: ranges cannot be resumed from it either */
     char *buf;
     ftpc_bar *bar;
     ftpc_xfer *x; /* the ordinary transfer when not segmenting */
@@ -216,7 +217,7 @@ static void finish(ftpc_segget *g, int status, bool reusable)
         return;
     g->finished = true;
     /* Bytes that may be wrong (the file changed, a server that ignores REST) are not kept. */
-    release(g, status != FTPC_OK && status != FTPC_EXIT_VERIFY);
+    release(g, status != FTPC_OK && status != FTPC_EXIT_VERIFY && !g->unresumable);
     g->t->err.status = status;
     if (status == FTPC_OK)
         g->t->err.msg[0] = '\0';
@@ -637,6 +638,17 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     }
     switch (s->state) {
     case SS_REST:
+        if (m->code >= 500) {
+            /* FEAT said REST STREAM, but not for this (ProFTPD's AllowRetrieveRestart off):
+             * the kept ranges would only make -c fail the same way. */
+            g->unresumable = true;
+            fail(g, ftpc_status_for_reply(m->code),
+                 "REST %" PRIu64 ": the server replied %s: it does not send a file from an "
+                 "offset, so the file cannot be split into ranges (download it without "
+                 "--segments)",
+                 s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            return;
+        }
         if (m->code != 350) {
             fail(g, ftpc_status_for_reply(m->code), "REST %" PRIu64 ": the server replied %s",
                  s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));

@@ -94,6 +94,17 @@ class RestIgnoredFtp(ScriptedFtp):
         return True
 
 
+class RestRefusedFtp(RestIgnoredFtp):
+    """Offers REST STREAM in FEAT but refuses REST before RETR (as ProFTPD with
+    AllowRetrieveRestart off); RETR without it sends the file."""
+
+    def command(self, s, verb, arg):
+        if verb == "REST":
+            s.send("502 REST not allowed here")
+            return True
+        return super().command(s, verb, arg)
+
+
 def send_range(s, data):
     """Sends data on the session's data connection and waits until the client closes it
     (all read, or cut short)."""
@@ -291,6 +302,28 @@ class TestSegmentFailure(ScriptedCase):
         self.assertEqual(r.returncode, 8, r.stderr)
         self.assertIn(b"short of", r.stderr)
         self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_rest_refused_keeps_nothing_that_would_fail_again(self):
+        # the ranges of a server that refuses REST cannot be resumed from it: kept, they
+        # made every get -c run segmented into the same refusal
+        data = os.urandom(4 * MiB)
+        r = self.get_in_four(RestRefusedFtp(data, sessions=4))
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn(b"the server replied 502 REST not allowed here: it does not send a file "
+                      b"from an offset, so the file cannot be split into ranges (download it "
+                      b"without --segments)", r.stderr)
+        self.assertNotIn(b"kept", r.stderr)
+        self.assertEqual(os.listdir(self.tmp), [])
+        fake = RestRefusedFtp(data, sessions=2)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "-c", "get", "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port],
+                           cwd=self.tmp, capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(self.tmp, "none")))
+        fake.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
+            self.assertEqual(f.read(), data)
 
     def test_rest_ignored_leaves_the_old_file(self):
         with open(os.path.join(self.tmp, "f.bin"), "wb") as f:
