@@ -639,8 +639,8 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     switch (s->state) {
     case SS_REST:
         if (m->code >= 500) {
-            /* FEAT said REST STREAM, but not for this (ProFTPD's AllowRetrieveRestart off):
-             * the kept ranges would only make -c fail the same way. */
+            /* FEAT said REST STREAM, but not for this: the kept ranges would only make -c
+             * fail the same way. */
             g->unresumable = true;
             fail(g, ftpc_status_for_reply(m->code),
                  "REST %" PRIu64 ": the server replied %s: it does not send a file from an "

@@ -95,8 +95,8 @@ class RestIgnoredFtp(ScriptedFtp):
 
 
 class RestRefusedFtp(RestIgnoredFtp):
-    """Offers REST STREAM in FEAT but refuses REST before RETR (as ProFTPD with
-    AllowRetrieveRestart off); RETR without it sends the file."""
+    """Offers REST STREAM in FEAT but refuses REST before RETR; RETR without it sends the
+    file."""
 
     def command(self, s, verb, arg):
         if verb == "REST":
