@@ -487,6 +487,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                 xf_upload_whole(x, m);
                 return;
             }
+            if (xf_can_get_whole(x, m)) {
+                xf_get_whole(x, m);
+                return;
+            }
             if (xf_can_check_dir(x, code)) {
                 xf_check_dir(x, m);
                 return;

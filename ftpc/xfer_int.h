@@ -234,6 +234,10 @@ void xf_ask_is_dir(ftpc_xfer *x, const char *path, xstate mlst_state, ftpc_dirpr
 /* In a dirprobe's cb: x takes its connection back. False when x ended meanwhile. */
 bool xf_probe_answered(ftpc_xfer *x);
 void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m);
+/* A resumed download whose RETR the server refused before anything moved, for the restart
+ * itself (ProFTPD's AllowRetrieveRestart off: "451 Restart not permitted"): fetch it whole. */
+bool xf_can_get_whole(const ftpc_xfer *x, const ftp_reply_msg *m);
+void xf_get_whole(ftpc_xfer *x, const ftp_reply_msg *m);
 bool xf_can_check_dir(const ftpc_xfer *x, int code);
 void xf_check_dir(ftpc_xfer *x, const ftp_reply_msg *m);
 /* MLST (or CWD) said the target is no directory: the STOR's refusal stands. */

@@ -3,8 +3,10 @@
  * goes into it, and a name an NLST pattern matched that is a directory is skipped. */
 #include "xfer_int.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A resumed upload the server refused outright (ftpd, for one, wants the append right for
  * REST+STOR and APPE) can still be sent whole: a later STOR replaces what is there. The
@@ -30,6 +32,43 @@ void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
     x->offset = x->pos = x->fpos = 0;
     x->data_errno = 0;
     x->verb = "STOR";
+    if (x->bar != NULL)
+        ftpc_bar_restart(x->bar, 0);
+    xf_open_data(x);
+}
+
+/* A server may accept REST and refuse the RETR after it (ProFTPD with AllowRetrieveRestart
+ * off answers "451 ...: Restart not permitted, try again"), or refuse it outright with a
+ * 5xx: as -c or a retry would meet the same answer every time, the file is fetched from its
+ * start. Only into the part file (a file resumed in place stays as it is), only once, and
+ * for a 4xx only where the server says it is the restart it refuses, since a passing local
+ * error must not cost the bytes kept. */
+bool xf_can_get_whole(const ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    if (x->t->kind != FTPC_T_GET || x->offset == 0 || x->prelim || x->pos != x->offset ||
+        x->in_place || !x->have_part || x->file_fd < 0 || x->resume_refused)
+        return false;
+    if (m->code >= 500)
+        return m->code != 530;
+    return m->code == 451 && strcasestr(m->text, "restart") != NULL;
+}
+
+void xf_get_whole(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    if (!x->ctx->opts->quiet) {
+        char q[600];
+        ftpc_msg(x->ctx,
+                 "%s: the server refused to resume after %" PRIu64 " bytes (RETR %s): "
+                 "downloading it all again",
+                 xf_bar_name(x), x->offset, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    }
+    x->resume_refused = true;
+    x->offset = x->pos = 0;
+    x->data_errno = 0;
+    if (ftruncate(x->file_fd, 0) < 0 || lseek(x->file_fd, 0, SEEK_SET) < 0) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", x->part, strerror(errno));
+        return;
+    }
     if (x->bar != NULL)
         ftpc_bar_restart(x->bar, 0);
     xf_open_data(x);

@@ -1036,6 +1036,19 @@ class ReplacedAfterCutFtp(NoHashMdtmFtp):
         return super().command(s, verb, arg)
 
 
+class RestartRefusedFtp(NoHashMdtmFtp):
+    """Accepts REST but refuses the RETR after it, as ProFTPD with AllowRetrieveRestart off
+    does; a RETR from the start sends the file."""
+
+    def command(self, s, verb, arg):
+        if verb == "RETR" and s.rest > 0:
+            self.rests.append(s.rest)
+            s.rest = 0
+            s.send("451 %s: Restart not permitted, try again" % arg)
+            return True
+        return super().command(s, verb, arg)
+
+
 class OptionWordFtp(ScriptedFtp):
     """vsftpd without MLSD: LIST or NLST of a word starting with - lists the login directory
     (the word read as ls options), which holds the directory -d; ./-d/ lists -d."""
@@ -1524,6 +1537,23 @@ class TestResume(FtpcCase):
                       r.stderr.decode())
         self.assertEqual(srv.rests, [0, 0])
         self.assertEqual(self.read_local("v.bin"), new)
+
+    def test_resume_the_server_refuses_fetches_it_whole(self):
+        """A server that accepts REST and refuses the RETR after it (ProFTPD's
+        AllowRetrieveRestart off) ended -c with status 7 and "kept: get -c resumes it",
+        which met the same refusal every time: the file is fetched from its start."""
+        data = data_bytes(300000, 93)
+        srv = RestartRefusedFtp(data, time.time() - 3600, sessions=2)
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.write_local(".v.bin.ftpc-part", data[:100000])
+        r = self.ftpc("-c", "get", "ftp://127.0.0.1:%d/v.bin" % srv.port)
+        self.assertIn("v.bin: the server refused to resume after 100000 bytes (RETR 451 v.bin: "
+                      "Restart not permitted, try again): downloading it all again",
+                      r.stderr.decode())
+        self.assertEqual(srv.rests, [100000, 0])
+        self.assertEqual(self.read_local("v.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["v.bin"])
 
     def test_resume_upload_changed_remote_starts_over(self):
         data = data_bytes(200000, 80)
