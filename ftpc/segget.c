@@ -66,9 +66,13 @@ typedef struct seg {
      * the stream is read and dropped until the server closes it; two final replies follow */
     bool aborting;
     int finals;
-    uint64_t drained;      /* bytes read and dropped since the ABOR */
-    long long abor_ms;     /* when the ABOR went */
-    int prelims;           /* 1xx replies to its RETR */
+    uint64_t drained;  /* bytes read and dropped since the ABOR */
+    long long abor_ms; /* when the ABOR went */
+    int prelims;       /* 1xx replies to its RETR */
+    /* The data connection failed before the server said a word of the RETR (ProFTPD resets
+     * it when it refuses a restart): its reply says why. */
+    bool data_refused;
+    char data_why[200];
     bool orphan;           /* its connection was refused: another connection takes the range over */
     ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
     bool checking;         /* the range's HASH check has run (or runs) */
@@ -454,6 +458,21 @@ static void fail_short(seg *s)
          s->pos, s->end);
 }
 
+/* A range sent REST and RETR, and nothing of it has come yet, not even a 1xx. */
+static bool restarted_unanswered(const seg *s)
+{
+    return s->rest_at > 0 && s->prelims == 0 && s->ovl_got == 0 && s->pos == s->rest_at &&
+           !s->data_done;
+}
+
+/* A final reply to a RETR after REST that refuses the restart: a 5xx, or a 451 that says so
+ * (ProFTPD: "451 NAME: Restart not permitted, try again"). */
+static bool restart_refused(const ftp_reply_msg *m)
+{
+    return (m->code >= 500 && m->code != 530) ||
+           (m->code == 451 && strcasestr(m->text, "restart") != NULL);
+}
+
 static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     seg *s = ud;
@@ -530,6 +549,12 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
                 return;
             }
             const char *why = ftpc_dchan_error(&s->dc);
+            if (s->state == SS_RETR && restarted_unanswered(s)) {
+                snprintf(s->data_why, sizeof(s->data_why), "%s", why ? why : strerror(errno));
+                s->data_refused = true;
+                seg_close_data(g, s);
+                return;
+            }
             fail(g, FTPC_EXIT_XFER, "data connection: %s", why ? why : strerror(errno));
             return;
         }
@@ -671,6 +696,23 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         if (s->data_short) {
             fail_short(s);
+            return;
+        }
+        if (restarted_unanswered(s) && restart_refused(m)) {
+            /* REST accepted, the RETR after it refused for the restart (ProFTPD's
+             * AllowRetrieveRestart off): as for a REST refused, nothing to keep for -c. */
+            g->unresumable = true;
+            fail(g, FTPC_EXIT_REMOTE, /* not a passing error (451): no use retrying */
+                 "RETR after REST %" PRIu64 ": the server replied %s: it does not send a file "
+                 "from an offset, so the file cannot be split into ranges (download it "
+                 "without --segments)",
+                 s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            return;
+        }
+        if (s->data_refused) {
+            fail(g, m->code >= 400 ? ftpc_status_for_reply(m->code) : FTPC_EXIT_XFER,
+                 "RETR: the server replied %s (data connection: %s)",
+                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)), s->data_why);
             return;
         }
         /* After the client closed the data connection a 426 is expected: the range is in. */

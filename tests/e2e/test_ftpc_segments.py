@@ -15,7 +15,7 @@ import socket
 import time
 import unittest
 
-from ftpd_harness import data_bytes, wait_for
+from ftpd_harness import data_bytes, reset_close, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 
@@ -101,6 +101,28 @@ class RestRefusedFtp(RestIgnoredFtp):
     def command(self, s, verb, arg):
         if verb == "REST":
             s.send("502 REST not allowed here")
+            return True
+        return super().command(s, verb, arg)
+
+
+class RestartRefusedFtp(RestIgnoredFtp):
+    """ProFTPD with AllowRetrieveRestart off: accepts REST, then answers the RETR after it
+    with "451 NAME: Restart not permitted, try again", resetting the data connection first
+    (reset_first) or after the reply; a RETR from the start sends the file."""
+
+    def __init__(self, data, reset_first, sessions=8):
+        super().__init__(data, sessions)
+        self.reset_first = reset_first
+
+    def command(self, s, verb, arg):
+        if verb == "RETR" and s.rest > 0:
+            s.rest = 0
+            d = s.accept_data()
+            if not self.reset_first:
+                s.send("451 %s: Restart not permitted, try again" % arg)
+            reset_close(d)
+            if self.reset_first:
+                s.send("451 %s: Restart not permitted, try again" % arg)
             return True
         return super().command(s, verb, arg)
 
@@ -324,6 +346,20 @@ class TestSegmentFailure(ScriptedCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(os.path.join(self.tmp, "f.bin"), "rb") as f:
             self.assertEqual(f.read(), data)
+
+    def test_restart_refused_after_rest_keeps_nothing(self):
+        # the reset of the data connection came first and failed the download as cut off
+        # (status 7, "kept: get -c resumes it"), which --retry and every -c met again
+        data = os.urandom(4 * MiB)
+        for reset_first in (True, False):
+            r = self.get_in_four(RestartRefusedFtp(data, reset_first, sessions=4), "--retry",
+                                 "2", "--retry-delay", "0")
+            self.assertEqual(r.returncode, 5, r.stderr)
+            self.assertIn(b": the server replied 451 f.bin: Restart not permitted, try again: "
+                          b"it does not send a file from an offset, so the file cannot be "
+                          b"split into ranges (download it without --segments)", r.stderr)
+            self.assertNotIn(b"retrying", r.stderr)
+            self.assertEqual(os.listdir(self.tmp), [])
 
     def test_rest_ignored_leaves_the_old_file(self):
         with open(os.path.join(self.tmp, "f.bin"), "wb") as f:
