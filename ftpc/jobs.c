@@ -690,7 +690,7 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
     if (t->part_busy)
         return; /* the part file is another transfer's, still being written */
     if (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0 &&
-        ftpc_part_name(t->local, part, sizeof(part)) == 0 && stat(part, &st) == 0 &&
+        ftpc_part_name(t->local, part, sizeof(part)) == 0 && lstat(part, &st) == 0 &&
         S_ISREG(st.st_mode) && st.st_size > 0)
         snprintf(out, out_size, " (%s kept: %s resumes it)", part,
                  t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see task.h */

@@ -156,6 +156,11 @@ static void fail_open(ftpc_xfer *x, const char *path, int err)
         xf_fail(x, FTPC_EXIT_LOCAL, false,
                 "cannot write %s: %s, where the download goes first, is a directory", target,
                 x->part);
+    } else if (path == x->part && err == ELOOP) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false,
+                "cannot write %s: %s, where the download goes first, is a symbolic link, "
+                "which ftpc does not follow (remove it)",
+                target, x->part);
     } else if (path == x->part && (err == EACCES || err == EPERM) && lstat(target, &st) == 0) {
         xf_fail(x, FTPC_EXIT_LOCAL, false,
                 "cannot write %s: the part file a download goes into before it replaces "
@@ -214,7 +219,7 @@ void xf_begin_get(ftpc_xfer *x)
         xf_open_data(x);
         return;
     }
-    if (resume && stat(x->part, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (resume && lstat(x->part, &st) == 0 && S_ISREG(st.st_mode)) {
         x->have_part = true;
         x->offset = (uint64_t)st.st_size;
     } else if (resume && x->ctx->opts->resume && stat(t->local, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -247,7 +252,11 @@ void xf_begin_get(ftpc_xfer *x)
     const char *path = x->in_place ? t->local : x->part;
     /* Truncated only once it is ours: another ftpc (or another task of this one) fetching
      * the same file into the same place holds the lock, and its bytes stay as they are. */
-    x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    /* The part file is ftpc's own: a symbolic link in its place (planted in a shared
+     * directory) must not have ftpc truncate and write the file it points to, nor be
+     * renamed into place. */
+    int nofollow = path == x->part ? O_NOFOLLOW : 0;
+    x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | nofollow, 0666);
     if (x->file_fd < 0) {
         fail_open(x, path, errno);
         return;

@@ -660,6 +660,22 @@ class TestExitCodes(FtpcCase):
         with open(target, "rb") as fh:
             self.assertEqual(fh.read(), data)
 
+    def test_part_file_symlink_is_not_followed(self):
+        """A symbolic link where the part file goes (planted in a shared directory) had
+        ftpc truncate and write the file it points to, then rename the link into place as
+        the download; with -c, the check read through it too."""
+        self.srv.make_file("a", 5000, seed=94)
+        victim = self.write_local("victim", b"precious")
+        os.symlink(victim, self.local(".a.ftpc-part"))
+        for opts in ([], ["-c"]):
+            r = self.ftpc(*opts, "get", self.srv.url("a"), rc=6)
+            self.assertIn(b"cannot write a: .a.ftpc-part, where the download goes first, is a "
+                          b"symbolic link, which ftpc does not follow (remove it)", r.stderr)
+            self.assertNotIn(b"kept", r.stderr)
+            self.assertEqual(self.read_local("victim"), b"precious")
+            self.assertFalse(os.path.lexists(self.local("a")))
+            self.assertTrue(os.path.islink(self.local(".a.ftpc-part")))
+
     def test_permission_denied(self):
         srv = self.start_server(users=[("ro", "ro-Pw-1", "elr")])
         srv.make_file("f", 10)
