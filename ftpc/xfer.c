@@ -460,9 +460,13 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                  * upload resumes (SIZE said so). */
                 x->verb = "APPE";
             } else {
-                /* Cannot resume: fetch it all again. */
+                /* Cannot resume: fetch it all again (into the part file: a file that was
+                 * being resumed in place stays until the new one is complete). */
                 x->offset = x->pos = 0;
-                if (ftruncate(x->file_fd, 0) < 0 || lseek(x->file_fd, 0, SEEK_SET) < 0) {
+                if (x->in_place) {
+                    if (xf_restart_into_part(x) < 0)
+                        return;
+                } else if (ftruncate(x->file_fd, 0) < 0 || lseek(x->file_fd, 0, SEEK_SET) < 0) {
                     xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s",
                             x->in_place ? t->local : x->part, strerror(errno));
                     return;

@@ -172,6 +172,35 @@ static void fail_open(ftpc_xfer *x, const char *path, int err)
     }
 }
 
+int xf_restart_into_part(ftpc_xfer *x)
+{
+    close(x->file_fd); /* and its lock */
+    x->file_fd = x->out_fd = -1;
+    x->in_place = false;
+    x->have_part = true;
+    int fd = open(x->part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        fail_open(x, x->part, errno);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+        close(fd);
+        x->t->part_busy = true;
+        xf_fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", xf_bar_name(x),
+                x->part);
+        return -1;
+    }
+    if (ftruncate(fd, 0) < 0) {
+        int e = errno;
+        close(fd);
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", x->part, strerror(e));
+        return -1;
+    }
+    x->file_fd = x->out_fd = fd;
+    x->part_ours = true;
+    return 0;
+}
+
 /* Download: choose where to write and from which offset, then open the data connection. */
 void xf_begin_get(ftpc_xfer *x)
 {

@@ -206,6 +206,9 @@ void xf_begin_get(ftpc_xfer *x);
 void xf_begin_put(ftpc_xfer *x);
 /* SIZE answered (x->remote_size): xf_begin_put or xf_begin_get. */
 void xf_after_size(ftpc_xfer *x);
+/* A download resumed in place that must start over writes the part file from byte 0
+ * instead. Returns -1 when it failed (and said so). */
+int xf_restart_into_part(ftpc_xfer *x);
 /* The final reply to the MDTM of a -c download's check: the download begins. */
 void xf_mdtm_answered(ftpc_xfer *x, const ftp_reply_msg *m);
 

@@ -1065,6 +1065,32 @@ class RestartRefusedFtp(NoHashMdtmFtp):
         return super().command(s, verb, arg)
 
 
+class NoRestCutFtp(ScriptedFtp):
+    """Has SIZE but refuses REST; each RETR sends the first 1000 bytes of data and ends with
+    426 (a transfer cut off)."""
+
+    FEATURES = ("SIZE",)
+
+    def __init__(self, data):
+        super().__init__(2)
+        self.data = data
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "REST":
+            s.send("502 no REST here")
+        elif verb == "RETR":
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(self.data[:1000])
+            d.close()
+            s.send("426 cut")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 class OptionWordFtp(ScriptedFtp):
     """vsftpd without MLSD: LIST or NLST of a word starting with - lists the login directory
     (the word read as ls options), which holds the directory -d; ./-d/ lists -d."""
@@ -1570,6 +1596,21 @@ class TestResume(FtpcCase):
         self.assertEqual(srv.rests, [100000, 0])
         self.assertEqual(self.read_local("v.bin"), data)
         self.assertEqual(os.listdir(self.tmp), ["v.bin"])
+
+    def test_resume_in_place_on_a_server_without_rest_keeps_the_file(self):
+        """-c continues an existing file in place; a server that refuses REST made ftpc
+        truncate that file and write the new download into it, so that a cut left 1000
+        bytes where a good file of 200000 had been. The download starts over in the part
+        file, and the file stays until it is complete."""
+        old = data_bytes(200000, 95)
+        self.write_local("v.bin", old)
+        srv = NoRestCutFtp(data_bytes(300000, 96))
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("-c", "get", "ftp://127.0.0.1:%d/v.bin" % srv.port, rc=7)
+        self.assertIn("(.v.bin.ftpc-part kept: get -c resumes it)", r.stderr.decode())
+        self.assertEqual(self.read_local("v.bin"), old)
+        self.assertEqual(self.read_local(".v.bin.ftpc-part"), srv.data[:1000])
 
     def test_resume_upload_changed_remote_starts_over(self):
         data = data_bytes(200000, 80)
