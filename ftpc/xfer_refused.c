@@ -40,13 +40,13 @@ void xf_upload_whole(ftpc_xfer *x, const ftp_reply_msg *m)
 /* A server may accept REST and refuse the RETR after it (ProFTPD with AllowRetrieveRestart
  * off answers "451 ...: Restart not permitted, try again"), or refuse it outright with a
  * 5xx: as -c or a retry would meet the same answer every time, the file is fetched from its
- * start. Only into the part file (a file resumed in place stays as it is), only once, and
- * for a 4xx only where the server says it is the restart it refuses, since a passing local
- * error must not cost the bytes kept. */
+ * start, into the part file (a file resumed in place stays until the new one is complete).
+ * Only once, and for a 4xx only where the server says it is the restart it refuses, since
+ * a passing local error must not cost the bytes kept. */
 bool xf_can_get_whole(const ftpc_xfer *x, const ftp_reply_msg *m)
 {
     if (x->t->kind != FTPC_T_GET || x->offset == 0 || x->prelim || x->pos != x->offset ||
-        x->in_place || !x->have_part || x->file_fd < 0 || x->resume_refused)
+        x->file_fd < 0 || x->out_fd != x->file_fd || x->resume_refused)
         return false;
     if (m->code >= 500)
         return m->code != 530;
@@ -65,7 +65,10 @@ void xf_get_whole(ftpc_xfer *x, const ftp_reply_msg *m)
     x->resume_refused = true;
     x->offset = x->pos = 0;
     x->data_errno = 0;
-    if (ftruncate(x->file_fd, 0) < 0 || lseek(x->file_fd, 0, SEEK_SET) < 0) {
+    if (x->in_place) {
+        if (xf_restart_into_part(x) < 0)
+            return;
+    } else if (ftruncate(x->file_fd, 0) < 0 || lseek(x->file_fd, 0, SEEK_SET) < 0) {
         xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", x->part, strerror(errno));
         return;
     }

@@ -1585,7 +1585,7 @@ class TestResume(FtpcCase):
         AllowRetrieveRestart off) ended -c with status 7 and "kept: get -c resumes it",
         which met the same refusal every time: the file is fetched from its start."""
         data = data_bytes(300000, 93)
-        srv = RestartRefusedFtp(data, time.time() - 3600, sessions=2)
+        srv = RestartRefusedFtp(data, time.time() - 3600, sessions=4)
         srv.start()
         self.addCleanup(srv.stop)
         self.write_local(".v.bin.ftpc-part", data[:100000])
@@ -1596,6 +1596,13 @@ class TestResume(FtpcCase):
         self.assertEqual(srv.rests, [100000, 0])
         self.assertEqual(self.read_local("v.bin"), data)
         self.assertEqual(os.listdir(self.tmp), ["v.bin"])
+        # a file continued in place the same way, through the part file
+        self.write_local("w.bin", data[:100000])
+        r = self.ftpc("-c", "get", "ftp://127.0.0.1:%d/w.bin" % srv.port)
+        self.assertIn("downloading it all again", r.stderr.decode())
+        self.assertEqual(srv.rests, [100000, 0, 100000, 0])
+        self.assertEqual(self.read_local("w.bin"), data)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["v.bin", "w.bin"])
 
     def test_resume_in_place_on_a_server_without_rest_keeps_the_file(self):
         """-c continues an existing file in place; a server that refuses REST made ftpc
