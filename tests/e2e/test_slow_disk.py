@@ -14,8 +14,10 @@ import tempfile
 import threading
 import time
 import unittest
+import zlib
 
-from ftpd_harness import ServerTestCase, data_bytes, wait_for
+from ftpd_harness import ServerTestCase, data_bytes, recv_all, reset_close, wait_for
+from test_ftps import ReuseFTP_TLS, tls_context
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 READ_DELAY = 1.0  # seconds each read of the slow disk takes
@@ -34,6 +36,8 @@ def fuse_python():
 
 
 class TestSlowDisk(ServerTestCase):
+    read_delay = READ_DELAY
+
     def setUp(self):
         py = fuse_python()
         if py is None:
@@ -53,7 +57,7 @@ class TestSlowDisk(ServerTestCase):
                 fh.write(body)
             os.chmod(os.path.join(self.source, name), 0o644)
         fuse = subprocess.Popen([py, os.path.join(HERE, "slowfs.py"), self.source, self.mnt,
-                                 str(READ_DELAY)], stdout=subprocess.DEVNULL,
+                                 str(self.read_delay)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE)
         self.addCleanup(self.unmount, fuse)
         if not wait_for(lambda: os.path.ismount(self.mnt), timeout=10):
@@ -73,11 +77,35 @@ class TestSlowDisk(ServerTestCase):
         if os.path.ismount(self.mnt):
             subprocess.run(["umount", "-l", self.mnt], capture_output=True)
 
-    def download_meanwhile(self, retrieve):
+    def slow_server(self, args=()):
+        """Another server with the slow user's home on the slow disk, started with args."""
+        return self.start_server(users=[("fast", "pw-fast", "elr"),
+                                        ("slow", "pw-slow", "elr", self.mnt)], args=list(args))
+
+    def tls_server(self, args=()):
+        from ftpd_harness import FtpdServer
+        srv = FtpdServer(users=[("fast", "pw-fast", "elr"), ("slow", "pw-slow", "elr", self.mnt)])
+        state = os.path.join(srv.base, "state")
+        srv.args += ["--tls", "--state-dir", state] + list(args)
+        srv.start()
+        self.addCleanup(srv.stop)
+        srv.cafile = os.path.join(state, "tls-cert.pem")
+        return srv
+
+    def slow_control(self, srv=None):
+        """A raw control connection of the slow user, in binary mode."""
+        c = (srv or self.srv).control(timeout=30)
+        self.assertEqual(c.cmd("USER slow")[0], 331)
+        self.assertEqual(c.cmd("PASS pw-slow")[0], 230)
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        return c
+
+    def download_meanwhile(self, retrieve, srv=None, slow=None):
         """Runs retrieve(ftp of the slow user) in a thread while another session sends NOOP
         after NOOP: (what retrieve returned, the longest NOOP round trip, NOOPs sent)."""
-        slow = self.srv.ftp("slow", "pw-slow", timeout=60)
-        fast = self.srv.ftp("fast", "pw-fast", timeout=30)
+        srv = srv or self.srv
+        slow = slow or srv.ftp("slow", "pw-slow", timeout=60)
+        fast = srv.ftp("fast", "pw-fast", timeout=30)
         out, done = [], threading.Event()
 
         def run():
@@ -132,6 +160,106 @@ class TestSlowDisk(ServerTestCase):
         self.assertEqual(sorted(names), ["cold.bin", "cold.txt"])
         self.assertEqual(sorted(n for n, _ in facts), ["cold.bin", "cold.txt"])
         self.assertLess(worst, READ_DELAY / 2, "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
+    def test_tls_downloads_and_listings_from_a_slow_disk(self):
+        srv = self.tls_server()
+        f = ReuseFTP_TLS(context=tls_context(srv.cafile), timeout=60, encoding="utf-8")
+        f.connect(srv.host, srv.port)
+        srv._clients.append(f)
+        f.auth()
+        f.login("slow", "pw-slow")
+        f.prot_p()
+
+        def retrieve(f):
+            chunks, lines, listed = [], [], []
+            f.retrbinary("RETR cold.bin", chunks.append)
+            f.retrlines("RETR cold.txt", lines.append)
+            f.retrlines("LIST", listed.append)
+            return b"".join(chunks), lines, listed
+        (got, lines, listed), worst, _ = self.download_meanwhile(retrieve, srv=srv, slow=f)
+        self.assertEqual(got, self.data)
+        self.assertEqual(lines, self.text.decode().splitlines())
+        self.assertEqual(sorted(l.rsplit(" ", 1)[1] for l in listed), ["cold.bin", "cold.txt"])
+        self.assertLess(worst, READ_DELAY / 2)
+
+    def test_mode_z_downloads_and_listings_from_a_slow_disk(self):
+        def retrieve(f):
+            f.voidcmd("MODE Z")
+            out = []
+            for line in ("RETR cold.bin", "NLST", "MLSD"):
+                conn = f.transfercmd(line)
+                out.append(zlib.decompress(recv_all(conn, timeout=60)))
+                conn.close()
+                f.voidresp()
+            return out
+        (got, names, facts), worst, _ = self.download_meanwhile(retrieve)
+        self.assertEqual(got, self.data)
+        self.assertEqual(sorted(names.decode().split()), ["cold.bin", "cold.txt"])
+        self.assertEqual(len(facts.decode().splitlines()), 2)
+        self.assertLess(worst, READ_DELAY / 2)
+
+    def test_rate_capped_and_slotted_downloads_from_a_slow_disk(self):
+        srv = self.slow_server(["--max-rate", "4M", "--local-download-slots", "1"])
+        results = []
+
+        def fetch(name):
+            f = srv.ftp("slow", "pw-slow", timeout=60)
+            chunks = []
+            f.retrbinary("RETR " + name, chunks.append)
+            results.append((name, b"".join(chunks)))
+        threads = [threading.Thread(target=fetch, args=(n,)) for n in ("cold.bin", "cold.bin")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        self.assertEqual([r[1] == self.data for r in results], [True, True])
+
+    def test_abor_while_a_worker_reads(self):
+        for line in ("RETR cold.bin", "LIST"):
+            c = self.slow_control()
+            ds = c.pasv()
+            code, text = c.cmd(line)
+            self.assertEqual(code, 150, text)
+            # The worker now waits for the disk: ABOR ends the transfer at once.
+            t = time.monotonic()
+            c.send("ABOR\r\n")
+            codes = [c.reply(timeout=10)[0]]
+            if codes[0] == 426:
+                codes.append(c.reply(timeout=10)[0])
+            self.assertEqual(codes[-1], 226, codes)
+            self.assertLess(time.monotonic() - t, READ_DELAY / 2)
+            ds.close()
+            # What the worker read is delivered to no one; the session goes on.
+            ds = c.pasv()
+            self.assertEqual(c.cmd("NLST cold.txt")[0], 150)
+            self.assertEqual(recv_all(ds, timeout=30), b"cold.txt\r\n")
+            self.assertEqual(c.reply(timeout=30)[0], 226)
+            c.cmd("QUIT")
+
+    def test_sessions_that_end_while_a_worker_reads(self):
+        for line in ("RETR cold.bin", "MLSD", "RETR cold.txt"):
+            c = self.slow_control()
+            ds = c.pasv()
+            self.assertEqual(c.cmd(line)[0], 150)
+            reset_close(ds)
+            reset_close(c.sock)
+        self.assertTrue(wait_for(lambda: self.srv.log_text().count("disconnected") >= 3, 10))
+        f = self.srv.ftp("slow", "pw-slow", timeout=60)
+        chunks = []
+        f.retrbinary("RETR cold.bin", chunks.append)
+        self.assertEqual(b"".join(chunks), self.data)
+
+    def test_server_stops_while_a_worker_reads(self):
+        c = self.slow_control()
+        ds = c.pasv()
+        self.assertEqual(c.cmd("RETR cold.bin")[0], 150)
+        c2 = self.slow_control()
+        ds2 = c2.pasv()
+        self.assertEqual(c2.cmd("LIST")[0], 150)
+        # stop() fails on an exit status other than 0 or on a sanitizer's report (a leak)
+        self.srv.stop()
+        ds.close()
+        ds2.close()
 
 
 if __name__ == "__main__":
