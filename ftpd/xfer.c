@@ -1334,6 +1334,8 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         x->last_progress = ev_now(loop); /* waiting in line is the server's doing */
     if (x->state == XS_RUNNING && ev_timer_active(&x->pace))
         x->last_progress = ev_now(loop); /* so is a pause for --max-rate */
+    if (x->state == XS_RUNNING && (x->ra.waiting || x->list_busy))
+        x->last_progress = ev_now(loop); /* ...and a wait for the disk (xfer_io.h) */
     if (s->prepare && s->xfer == x) {
         /* The upload's copy of the existing file runs: the client waits for its 150, and
          * dropping the channel now would leave the APPE without any reply. */

@@ -262,5 +262,31 @@ class TestSlowDisk(ServerTestCase):
         ds2.close()
 
 
+class TestSlowerThanTheDataTimeout(TestSlowDisk):
+    """A disk slower than --data-timeout: the wait is the server's, not a stalled client's."""
+
+    read_delay = 2.5
+
+    def test_a_download_waiting_for_the_disk_is_not_timed_out(self):
+        srv = self.slow_server(["--data-timeout", "1"])
+        f = srv.ftp("slow", "pw-slow", timeout=60)
+        chunks = []
+        f.retrbinary("RETR cold.bin", chunks.append)
+        self.assertEqual(b"".join(chunks), self.data)
+        lines = []
+        f.retrlines("LIST", lines.append)
+        self.assertEqual(len(lines), 2)
+
+    test_other_sessions_answered_while_a_download_waits_for_the_disk = None
+    test_text_and_resumed_downloads_from_a_slow_disk = None
+    test_other_sessions_answered_while_a_listing_waits_for_the_disk = None
+    test_tls_downloads_and_listings_from_a_slow_disk = None
+    test_mode_z_downloads_and_listings_from_a_slow_disk = None
+    test_rate_capped_and_slotted_downloads_from_a_slow_disk = None
+    test_abor_while_a_worker_reads = None
+    test_sessions_that_end_while_a_worker_reads = None
+    test_server_stops_while_a_worker_reads = None
+
+
 if __name__ == "__main__":
     unittest.main()
