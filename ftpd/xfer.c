@@ -236,7 +236,9 @@ static void release(xfer *x, bool keep_partial)
     ev_timer_stop(loop_of(x), &x->timer);
     ev_timer_stop(loop_of(x), &x->drain);
     ev_timer_stop(loop_of(x), &x->pace);
-    if (x->file_fd >= 0)
+    if (x->file_fd >= 0 && x->ra.mode == RA_ON)
+        server_close_later(x->s->srv, x->file_fd); /* on FUSE or NFS a close asks the server */
+    else if (x->file_fd >= 0)
         close(x->file_fd);
     if (x->uploading)
         end_upload(x, keep_partial);

@@ -62,6 +62,10 @@ static void read_fn(void *arg)
             break; /* an error, or the file is shorter now: the transfer's own read says so */
         done += (size_t)n;
     }
+    /* Here, not on the loop: on FUSE or NFS a close is a round trip to the file's server,
+     * which may be busy with the reads of this very window. */
+    close(j->fd);
+    j->fd = -1;
 }
 
 static void unlink_job(io_job *j)
