@@ -652,6 +652,21 @@ class TestShellTerminal(ShellCase):
             p.wait(10)
             os.close(master)
 
+    def start_at_prompt(self, name, columns=150):
+        """start() with a fresh home folder, once the prompt is up: (capture, rc file)."""
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start(name, home, columns=columns)
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
+                        capture())
+        return capture, done
+
+    def quit_cleanly(self, capture, done):
+        """Types quit: the shell exits 0 with no sanitizer report."""
+        capture.keys("quit", "Enter")
+        self.assertEqual(self.wait_file(done, 20), "0", capture())
+        self.no_sanitizer_reports()
+
     def no_sanitizer_reports(self):
         for f in os.listdir(self.tmp):
             if ".asan" in f:
@@ -735,12 +750,8 @@ class TestShellTerminal(ShellCase):
         # before a blank), and a file closes the quote: the line then names the file
         sub = self.srv.make_file("sp ace dir/a b.txt", 1000, seed=26)
         q = self.srv.make_file("it's \"q\".txt", 1001, seed=27)
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s5", home)
+        capture, done = self.start_at_prompt("s5")
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys('get "sp', "Tab")
         self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
             '> get "sp ace dir/'), 10), capture())
@@ -808,19 +819,15 @@ class TestShellTerminal(ShellCase):
 
     def test_history_keeps_no_quote_pass(self):
         # a line that sends a password is not kept, whether user, a URL, or quote PASS
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s8", home)
+        capture, done = self.start_at_prompt("s8")
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("quote PASS sekrit-1", "Enter")
         keys("quote acct sekrit-2", "Enter")
         keys("pwd", "Enter")
         keys("quit", "Enter")
         # ftpd knows no ACCT: 502, exit status 5
         self.assertEqual(self.wait_file(done, 20), "5", capture())
-        with open(os.path.join(home, ".ftpc_history"), errors="replace") as fh:
+        with open(self.local("home/.ftpc_history"), errors="replace") as fh:
             hist = fh.read()
         self.assertIn("pwd", hist)
         self.assertNotIn("sekrit", hist)
@@ -831,12 +838,8 @@ class TestShellTerminal(ShellCase):
         # also after a transfer in the foreground, whose progress bars follow resizes too
         self.srv.make_file("resized.bin", 3 * MiB, seed=30)
         self.srv.make_file("first.bin", 1000, seed=31)
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s9", home, columns=150)
+        capture, done = self.start_at_prompt("s9", columns=150)
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("get first.bin", "Enter")
         self.assertTrue(wait_for(lambda: os.path.exists(self.local("first.bin")), 10),
                         capture())
@@ -936,20 +939,14 @@ class TestShellTerminal(ShellCase):
         # completed another name and inserted the rest of the real one after it)
         a, b = "A" * 150, "B" * 150
         self.srv.mkdir(a + "/" + b + "/C")
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s12", home, columns=400)
+        capture, done = self.start_at_prompt("s12", columns=400)
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("cd %s/%s" % (a, b[:140]), "Tab")
         self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith(
             "> cd %s/%s/" % (a, b)), 10), capture())
         keys("Enter", "pwd", "Enter")
         self.assertTrue(wait_for(lambda: "\n/%s/%s\n" % (a, b) in capture(), 10), capture())
-        keys("quit", "Enter")
-        self.assertEqual(self.wait_file(done, 20), "0", capture())
-        self.no_sanitizer_reports()
+        self.quit_cleanly(capture, done)
 
     def test_password_prompt_outlasts_a_resize(self):
         # the window resized while the password is typed: the prompt goes on reading (an
@@ -972,52 +969,36 @@ class TestShellTerminal(ShellCase):
         # jobs indents each progress line under its job: drawn for the terminal's width less
         # the indent, a line neither wraps nor loses its rate and ETA
         self.srv.make_file("a-file-with-a-rather-long-name.bin", 6 * MiB, seed=18)
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s3", home, columns=60)
+        capture, done = self.start_at_prompt("s3", columns=60)
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("get -b --limit-rate 1M a-file-with-a-rather-long-name.bin", "Enter")
         # each row of the pane is a line as ftpc wrote it: a wrapped line would split the
         # percentage from its ETA
         self.jobs_once_started(capture, "a-file-with-a-rather-long-name.bin",
                                r"(?m)^    \S.* \d+% .*ETA")
         keys("kill 1", "Enter")
-        keys("quit", "Enter")
-        self.assertEqual(self.wait_file(done, 20), "0", capture())
-        self.no_sanitizer_reports()
+        self.quit_cleanly(capture, done)
 
     def test_jobs_total_line_has_a_rate(self):
         # a background job draws nothing, so its display had no tick: the Total line of its
         # snapshot said "--" for the rate of a run moving 1 MiB/s
         for n in ("j1.bin", "j2.bin"):
             self.srv.make_file(n, 3 * MiB, seed=23)
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s5", home, columns=120)
+        capture, done = self.start_at_prompt("s5", columns=120)
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("mget -b --limit-rate 1M j1.bin j2.bin", "Enter")
         self.jobs_once_started(capture, "j1.bin", r"(?m)^    j1\.bin +\d+% ")
         self.assertRegex(capture(), r"(?m)^    Total 0/2 .* \d[\d.]* \S*B/s  ETA ")
         keys("kill 1", "Enter")
-        keys("quit", "Enter")
-        self.assertEqual(self.wait_file(done, 20), "0", capture())
-        self.no_sanitizer_reports()
+        self.quit_cleanly(capture, done)
 
     def test_wait_follows_a_narrow_and_a_narrowed_terminal(self):
         # wait drew its lines at least 24 columns wide and went up one row per line: in a
         # window made narrower than its lines, each redraw left rows behind and the screen
         # filled with copies of the job's heading
         self.srv.make_file("n.bin", 6 * MiB, seed=24)
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s6", home, columns=100)
+        capture, done = self.start_at_prompt("s6", columns=100)
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("get -b --limit-rate 1M n.bin", "Enter")
         keys("wait", "Enter")
 
@@ -1035,20 +1016,14 @@ class TestShellTerminal(ShellCase):
             self.assertLessEqual(len(row), 20, screen)
         keys("C-c")
         keys("kill 1", "Enter")
-        keys("quit", "Enter")
-        self.assertEqual(self.wait_file(done, 20), "0", capture())
-        self.no_sanitizer_reports()
+        self.quit_cleanly(capture, done)
 
     def test_wait_shows_the_jobs_progress(self):
         # wait on a terminal keeps the awaited job's progress in view, and takes it away when
         # the job ends, before its Done line
         big = self.srv.make_file("waited.bin", 3 * MiB, seed=19)
-        home = self.local("home")
-        os.mkdir(home)
-        capture, done = self.start("s4", home, columns=100)
+        capture, done = self.start_at_prompt("s4", columns=100)
         keys = capture.keys
-        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("/>"), 20),
-                        capture())
         keys("get -b --limit-rate 1M waited.bin", "Enter")
         keys("wait", "Enter")
         self.assertTrue(wait_for(lambda: re.search(
@@ -1060,9 +1035,7 @@ class TestShellTerminal(ShellCase):
         screen = capture()
         self.assertNotIn("Running", screen[screen.index("[1] Done"):], screen)
         self.assertEqual(self.read_local("waited.bin"), big)
-        keys("quit", "Enter")
-        self.assertEqual(self.wait_file(done, 20), "0", capture())
-        self.no_sanitizer_reports()
+        self.quit_cleanly(capture, done)
 
 
 if __name__ == "__main__":
