@@ -20,7 +20,6 @@ typedef struct io_job {
     server *srv;
     session *s;
     unsigned long seq; /* the transfer it works for: x->seq */
-    bool listing;
     /* read-ahead */
     int fd; /* a duplicate: the transfer may end and close its own meanwhile */
     off_t from;
