@@ -1437,7 +1437,8 @@ class TestResume(FtpcCase):
     def test_second_fetch_into_the_same_place_leaves_the_first_alone(self):
         data = self.srv.make_file("same.bin", 2 * MiB, seed=79)
         part = self.local(".same.bin.ftpc-part")
-        first = self.popen("-q", "--limit-rate", "1M", "get", self.srv.url("same.bin"))
+        # slow enough that it still runs when the second ftpc has started on a loaded machine
+        first = self.popen("-q", "--limit-rate", "256k", "get", self.srv.url("same.bin"))
         self.assertTrue(wait_for(lambda: os.path.exists(part) and os.path.getsize(part) > 0, 10))
         r = self.ftpc("get", self.srv.url("same.bin"), rc=6)
         self.assertIn("same.bin: another transfer is writing .same.bin.ftpc-part", r.stderr.decode())
@@ -1682,6 +1683,13 @@ class TestResume(FtpcCase):
         port = free_port()
         srv1 = FtpdServer(listen="127.0.0.1:%d" % port)
         data = srv1.make_file("r.bin", 3 * MiB, seed=18)
+        # the restarted server has the same file: its time too, or -c would see a newer
+        # file (MDTM) whenever the restart crosses a second, and fetch it all again
+        mtime = os.stat(srv1.local("r.bin")).st_mtime
+
+        def same_file(srv):
+            srv.make_file("r.bin", 3 * MiB, seed=18)
+            os.utime(srv.local("r.bin"), (mtime, mtime))
         srv1.start()
         url = srv1.url("r.bin")
         part = self.local(".r.bin.ftpc-part")
@@ -1694,7 +1702,7 @@ class TestResume(FtpcCase):
         srv1.proc.kill()
         srv1.stop(check=False)
         srv2 = FtpdServer(listen="127.0.0.1:%d" % port)
-        srv2.make_file("r.bin", 3 * MiB, seed=18)
+        same_file(srv2)
         # the port may take a moment to be free again
         for _ in range(50):
             try:
@@ -1702,7 +1710,7 @@ class TestResume(FtpcCase):
                 break
             except AssertionError:
                 srv2 = FtpdServer(listen="127.0.0.1:%d" % port)
-                srv2.make_file("r.bin", 3 * MiB, seed=18)
+                same_file(srv2)
                 time.sleep(0.1)
         self.addCleanup(srv2.stop)
         out, err = p.communicate(timeout=60)
