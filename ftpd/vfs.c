@@ -604,9 +604,12 @@ static int change_beneath(const vfs *v, const char *vpath, const mode_t *mode,
         errno = ENOENT;
         return -1;
     }
-    struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {0}};
+    /* The access time too, as pure-ftpd and pyftpdlib set it: a FUSE file system built on
+     * libfuse 2 (fusepy's) ignores a change of the modification time alone, and MFMT would
+     * leave the time as it was. */
+    struct timespec ts[2] = {{0}, {0}};
     if (mtime)
-        ts[1] = *mtime;
+        ts[0] = ts[1] = *mtime;
     int fd = beneath_open(v, rel, O_PATH, 0);
     if (fd < 0)
         return -1;
