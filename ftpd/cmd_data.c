@@ -15,6 +15,7 @@
 #include "commands_int.h"
 #include "dataarg.h"
 #include "dirlist.h"
+#include "fsjob.h"
 #include "ftps.h"
 #include "log.h"
 #include "net.h"
@@ -22,6 +23,7 @@
 #include "server.h"
 #include "workq.h"
 #include "xfer.h"
+#include "xfer_io.h"
 
 /* The IPv4 address to announce in a 227 reply, or -1 for a session on IPv6: its passive
  * listener is IPv6 too, and no IPv4 address (--pasv-address included) would reach it. */
@@ -240,6 +242,47 @@ static int set_vpath(xfer *x, const char *vpath)
     return x->vpath ? 0 : -1;
 }
 
+static void retr_work(fsjob *j)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused in the reply. */
+    j->fd = vfs_open(&j->v, j->vpath, O_RDONLY | O_NONBLOCK, 0);
+    j->rc = j->fd < 0 ? -1 : fstat(j->fd, &j->st);
+    j->err = errno;
+}
+
+static void retr_reply(session *s, fsjob *j)
+{
+    xfer *x = s->xfer;
+    if (!x || x->seq != j->xfer_seq || xfer_busy(x)) {
+        /* The data channel ended while the file was being opened. */
+        session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
+        return;
+    }
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "RETR", j->arg);
+        return;
+    }
+    if (!S_ISREG(j->st.st_mode)) {
+        reply_named(s, FTP_FILE_UNAVAILABLE, "RETR", j->arg, "Not a regular file.");
+        return;
+    }
+    if (j->rest > j->st.st_size) {
+        session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond the end of the file.");
+        return;
+    }
+    if (set_vpath(x, j->vpath) < 0) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    x->kind = XK_RETR;
+    x->file_fd = j->fd;
+    j->fd = -1;
+    x->offset = j->rest;
+    x->rest = j->rest;
+    x->total = j->st.st_size;
+    xfer_start(x);
+}
+
 void cmd_retr(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
@@ -248,37 +291,12 @@ void cmd_retr(session *s, const char *arg)
     xfer *x = need_channel(s);
     if (!x || session_path(s, arg, vpath) < 0)
         return;
-    /* O_NONBLOCK: opening a FIFO must not block the loop; it is refused just below. */
-    int fd = vfs_open(&s->vfs, vpath, O_RDONLY | O_NONBLOCK, 0);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        int err = errno;
-        if (fd >= 0)
-            close(fd);
-        reply_errno(s, err, "RETR", arg);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (!j)
         return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        reply_named(s, FTP_FILE_UNAVAILABLE, "RETR", arg, "Not a regular file.");
-        return;
-    }
-    if (rest > st.st_size) {
-        close(fd);
-        session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond the end of the file.");
-        return;
-    }
-    if (set_vpath(x, vpath) < 0) {
-        close(fd);
-        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
-        return;
-    }
-    x->kind = XK_RETR;
-    x->file_fd = fd;
-    x->offset = rest;
-    x->rest = rest;
-    x->total = st.st_size;
-    xfer_start(x);
+    j->xfer_seq = x->seq;
+    j->rest = rest;
+    fsjob_run(j, retr_work, retr_reply);
 }
 
 /* verb is the command the client sent (STOR, APPE, STOU), and vpath the file. */
@@ -310,7 +328,8 @@ static void upload_ready(session *s, xfer *x, const char *verb)
 }
 
 /* Resuming or appending starts from a copy of what exists, which for a large file takes long
- * enough to belong on a worker; the session holds its input meanwhile. The copy runs in slices
+ * enough to belong on a worker; the session holds its input meanwhile. So does creating a
+ * new file on a disk that may be slow to answer (fsjob.h). The copy runs in slices
  * of PREPARE_SLICE bytes, one job each, the next queued from the loop when the last reports:
  * password checks queued behind it wait for a slice, not for a whole file (two APPEs onto
  * 3 GiB files held a login for 16 s when each copy was one job). */
@@ -476,7 +495,8 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
         return;
     }
-    if (mode == UPLOAD_NEW || mode == UPLOAD_UNIQUE) { /* creating an empty file is quick */
+    bool fresh = mode == UPLOAD_NEW || mode == UPLOAD_UNIQUE;
+    if (fresh && s->vfs.in_memory) { /* creating an empty file there never waits */
         if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0) {
             drop_append_lock(x); /* a STOU's hold on its name */
             upload_failed(s, errno, verb, vpath, mode);
@@ -485,7 +505,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         }
         return;
     }
-    if (take_append_lock(s, verb, vpath) < 0)
+    if (!fresh && take_append_lock(s, verb, vpath) < 0)
         return;
     prepare_job *j = calloc(1, sizeof *j);
     if (j) {
@@ -504,7 +524,9 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     j->verb = verb;
     j->mode = mode;
     j->rest = rest;
-    if (workq_submit(server_work_queue(s->srv), prepare_fn, prepare_done, j) < 0) {
+    /* A new file's creation is part of moving data, not background work: the io pool. */
+    workq *q = fresh ? xfer_io_queue(s->srv) : NULL;
+    if (workq_submit(q ? q : server_work_queue(s->srv), prepare_fn, prepare_done, j) < 0) {
         free_prepare(j);
         drop_append_lock(x);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot start the upload now.");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands_int.h"
+#include "fsjob.h"
 #include "ftp_reply.h"
 #include "listfmt.h"
 #include "path.h"
@@ -24,46 +25,62 @@ static void reply_path(session *s, int code, const char *vpath, const char *what
     session_reply(s, code, "\"%s\" %s", q, what);
 }
 
+/* Runs a command whose calls are those of work on the path arg names. */
+static void run_on_path(session *s, const char *arg, void (*work)(fsjob *),
+                        void (*reply)(session *, fsjob *))
+{
+    char vpath[PATH_VMAX];
+    if (session_path(s, arg, vpath) < 0)
+        return;
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, work, reply);
+}
+
 void cmd_pwd(session *s, const char *arg)
 {
     reply_path(s, FTP_PATH_CREATED, s->cwd, "is the current directory.");
 }
 
-static void change_dir(session *s, const char *arg)
+static void cwd_work(fsjob *j)
 {
-    char vpath[PATH_VMAX];
-    struct stat st;
-    if (session_path(s, arg, vpath) < 0)
-        return;
-    if (vfs_stat(&s->vfs, vpath, &st) < 0) {
-        reply_errno(s, errno, "CWD", arg);
+    if (vfs_stat(&j->v, j->vpath, &j->st) < 0) {
+        j->rc = -1;
+        j->err = errno;
         return;
     }
-    if (!S_ISDIR(st.st_mode)) {
-        reply_named(s, FTP_FILE_UNAVAILABLE, "CWD", arg, "Not a directory.");
+    if (!S_ISDIR(j->st.st_mode))
         return;
-    }
     /* A directory the server may not search (no x bit for it) would be a dead end: every
      * name in it fails. Looking up "." in it needs that permission, as any name does. */
-    int dfd = vfs_open(&s->vfs, vpath, O_PATH | O_DIRECTORY, 0);
+    int dfd = vfs_open(&j->v, j->vpath, O_PATH | O_DIRECTORY, 0);
     int in = dfd >= 0 ? openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
-    int err = errno;
+    j->err = errno;
+    j->rc = in < 0 ? -1 : 0;
     if (in >= 0)
         close(in);
     if (dfd >= 0)
         close(dfd);
-    if (in < 0) {
-        reply_errno(s, err, "CWD", arg);
+}
+
+static void cwd_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "CWD", j->arg);
         return;
     }
-    char *n = strdup(vpath);
+    if (!S_ISDIR(j->st.st_mode)) {
+        reply_named(s, FTP_FILE_UNAVAILABLE, "CWD", j->arg, "Not a directory.");
+        return;
+    }
+    char *n = strdup(j->vpath);
     if (!n) {
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
         return;
     }
     free(s->cwd);
     s->cwd = n;
-    session_reply(s, FTP_FILE_ACTION_OK, "Directory changed to %s.", vpath);
+    session_reply(s, FTP_FILE_ACTION_OK, "Directory changed to %s.", j->vpath);
 }
 
 /* The user's root: it cannot be deleted, renamed or replaced, and always exists. */
@@ -74,12 +91,32 @@ bool is_root(const char *vpath)
 
 void cmd_cwd(session *s, const char *arg)
 {
-    change_dir(s, arg);
+    run_on_path(s, arg, cwd_work, cwd_reply);
 }
 
 void cmd_cdup(session *s, const char *arg)
 {
-    change_dir(s, "..");
+    run_on_path(s, "..", cwd_work, cwd_reply);
+}
+
+static void mkd_work(fsjob *j)
+{
+    j->rc = vfs_mkdir(&j->v, j->vpath, 0777);
+    j->err = errno;
+}
+
+static void mkd_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0 && j->err == EEXIST) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
+        return;
+    }
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "MKD", j->arg);
+        return;
+    }
+    session_log(s, "MKD %s", j->vpath);
+    reply_path(s, FTP_PATH_CREATED, j->vpath, "created.");
 }
 
 void cmd_mkd(session *s, const char *arg)
@@ -87,18 +124,36 @@ void cmd_mkd(session *s, const char *arg)
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
-    /* mkdir(2) answers EINVAL, not EEXIST, for the root */
-    int err = is_root(vpath) ? EEXIST : vfs_mkdir(&s->vfs, vpath, 0777) < 0 ? errno : 0;
-    if (err == EEXIST) {
+    if (is_root(vpath)) { /* mkdir(2) answers EINVAL, not EEXIST, for the root */
         session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
         return;
     }
-    if (err) {
-        reply_errno(s, err, "MKD", arg);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, mkd_work, mkd_reply);
+}
+
+static void rmd_work(fsjob *j)
+{
+    j->rc = vfs_rmdir(&j->v, j->vpath);
+    j->err = errno;
+}
+
+static void rmd_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0) {
+        if (j->err == ENOTEMPTY || j->err == EEXIST)
+            reply_named(s, FTP_FILE_UNAVAILABLE, "RMD", j->arg, "Directory not empty.");
+        else if (j->err == EBUSY) /* it looks empty: say why it stays (vfs_rmdir) */
+            session_reply(s, FTP_FILE_BUSY,
+                          "RMD: An upload into the directory is in progress; try again when "
+                          "it ends.");
+        else
+            reply_errno(s, j->err, "RMD", j->arg);
         return;
     }
-    session_log(s, "MKD %s", vpath);
-    reply_path(s, FTP_PATH_CREATED, vpath, "created.");
+    session_log(s, "RMD %s", j->vpath);
+    session_reply(s, FTP_FILE_ACTION_OK, "Directory removed.");
 }
 
 void cmd_rmd(session *s, const char *arg)
@@ -110,19 +165,40 @@ void cmd_rmd(session *s, const char *arg)
         session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Cannot remove the root directory.");
         return;
     }
-    if (vfs_rmdir(&s->vfs, vpath) < 0) {
-        if (errno == ENOTEMPTY || errno == EEXIST)
-            reply_named(s, FTP_FILE_UNAVAILABLE, "RMD", arg, "Directory not empty.");
-        else if (errno == EBUSY) /* it looks empty: say why it stays (vfs_rmdir) */
-            session_reply(s, FTP_FILE_BUSY,
-                          "RMD: An upload into the directory is in progress; try again when "
-                          "it ends.");
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, rmd_work, rmd_reply);
+}
+
+/* The name's kept partial upload (upload.h) goes with it: left behind, it would be resumed
+ * into a file the client deleted, and a client that only has a partial (its upload was cut)
+ * deletes that. found: 1 when a partial went. */
+static void dele_work(fsjob *j)
+{
+    upload_names_lock();
+    j->rc = vfs_unlink(&j->v, j->vpath);
+    j->err = errno;
+    upload_names_unlock();
+    if (j->rc == 0 || j->err == ENOENT)
+        j->found = upload_discard_partial(&j->v, j->vpath);
+}
+
+static void dele_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0) {
+        if (j->err == ENOENT && j->found > 0) {
+            session_log(s, "DELE %s (partial upload)", j->vpath);
+            session_reply(s, FTP_FILE_ACTION_OK, "Partial upload deleted.");
+            return;
+        }
+        if (j->err == EISDIR)
+            reply_named(s, FTP_FILE_UNAVAILABLE, "DELE", j->arg, "Is a directory (use RMD).");
         else
-            reply_errno(s, errno, "RMD", arg);
+            reply_errno(s, j->err, "DELE", j->arg);
         return;
     }
-    session_log(s, "RMD %s", vpath);
-    session_reply(s, FTP_FILE_ACTION_OK, "Directory removed.");
+    session_log(s, "DELE %s%s", j->vpath, j->found > 0 ? " (and its partial upload)" : "");
+    session_reply(s, FTP_FILE_ACTION_OK, "File deleted.");
 }
 
 void cmd_dele(session *s, const char *arg)
@@ -134,53 +210,75 @@ void cmd_dele(session *s, const char *arg)
         session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Cannot delete the root directory.");
         return;
     }
-    /* The name's kept partial upload (upload.h) goes with it: left behind, it would be
-     * resumed into a file the client deleted, and a client that only has a partial (its
-     * upload was cut) deletes that. */
-    if (vfs_unlink(&s->vfs, vpath) < 0) {
-        int err = errno;
-        if (err == ENOENT && upload_discard_partial(&s->vfs, vpath) > 0) {
-            session_log(s, "DELE %s (partial upload)", vpath);
-            session_reply(s, FTP_FILE_ACTION_OK, "Partial upload deleted.");
-            return;
-        }
-        if (err == EISDIR)
-            reply_named(s, FTP_FILE_UNAVAILABLE, "DELE", arg, "Is a directory (use RMD).");
-        else
-            reply_errno(s, err, "DELE", arg);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, dele_work, dele_reply);
+}
+
+static void rnfr_work(fsjob *j)
+{
+    const char *base;
+    int pfd = vfs_open_parent(&j->v, j->vpath, &base);
+    j->rc = pfd < 0 ? -1 : fstatat(pfd, base, &j->st, AT_SYMLINK_NOFOLLOW);
+    j->err = errno;
+    if (pfd >= 0)
+        close(pfd);
+}
+
+static void rnfr_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "RNFR", j->arg);
         return;
     }
-    int partial = upload_discard_partial(&s->vfs, vpath);
-    session_log(s, "DELE %s%s", vpath, partial > 0 ? " (and its partial upload)" : "");
-    session_reply(s, FTP_FILE_ACTION_OK, "File deleted.");
+    s->rename_from = j->vpath;
+    j->vpath = NULL;
+    session_reply(s, FTP_PENDING_MORE, "Ready for RNTO.");
 }
 
 void cmd_rnfr(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
-    struct stat st;
     if (session_path(s, arg, vpath) < 0)
         return;
     if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "RNFR: Cannot rename the root directory.");
         return;
     }
-    const char *base;
-    int pfd = vfs_open_parent(&s->vfs, vpath, &base);
-    if (pfd < 0 || fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-        int err = errno;
-        if (pfd >= 0)
-            close(pfd);
-        reply_errno(s, err, "RNFR", arg);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, rnfr_work, rnfr_reply);
+}
+
+static void rnto_work(fsjob *j)
+{
+    if (j->dir_form && vfs_stat(&j->v, j->from, &j->st) == 0 && !S_ISDIR(j->st.st_mode)) {
+        j->rc = -1;
+        j->err = ENOTDIR; /* "new/" would name a directory */
         return;
     }
-    close(pfd);
-    s->rename_from = strdup(vpath);
-    if (!s->rename_from) {
-        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
-        return;
+    upload_names_lock();
+    j->rc = vfs_rename(&j->v, j->from, j->vpath);
+    j->err = errno;
+    upload_names_unlock();
+    /* The name is complete now, as after a STOR of it: a partial of an earlier cut upload of
+     * it is stale (a later REST would resume from it, not from the file), as upload_commit
+     * finds it. */
+    if (j->rc == 0 && strcmp(j->from, j->vpath) != 0)
+        j->found = upload_discard_partial(&j->v, j->vpath);
+}
+
+static void rnto_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0 && j->err == EINVAL) /* rename(2)'s answer to a directory moved into itself */
+        session_reply(s, FTP_FILE_UNAVAILABLE, "RNTO: Cannot move a directory into itself.");
+    else if (j->rc < 0)
+        reply_errno(s, j->err, "RNTO", j->arg);
+    else {
+        session_log(s, "RENAME %s -> %s%s", j->from, j->vpath,
+                    j->found > 0 ? " (its partial upload removed)" : "");
+        session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");
     }
-    session_reply(s, FTP_PENDING_MORE, "Ready for RNTO.");
 }
 
 void cmd_rnto(session *s, const char *arg)
@@ -192,77 +290,100 @@ void cmd_rnto(session *s, const char *arg)
     }
     char *from = s->rename_from;
     s->rename_from = NULL;
-    struct stat st;
-    if (session_path(s, arg, vpath) == 0) {
-        if (is_root(vpath)) {
-            session_reply(s, FTP_FILE_UNAVAILABLE, "RNTO: Cannot replace the root directory.");
-        } else if (path_names_dir(arg) && vfs_stat(&s->vfs, from, &st) == 0 &&
-                   !S_ISDIR(st.st_mode)) {
-            reply_errno(s, ENOTDIR, "RNTO", arg); /* "new/" would name a directory */
-        } else if (vfs_rename(&s->vfs, from, vpath) < 0) {
-            if (errno == EINVAL) /* rename(2)'s answer to a directory moved into itself */
-                session_reply(s, FTP_FILE_UNAVAILABLE,
-                              "RNTO: Cannot move a directory into itself.");
-            else
-                reply_errno(s, errno, "RNTO", arg);
-        } else {
-            /* The name is complete now, as after a STOR of it: a partial of an earlier cut
-             * upload of it is stale (a later REST would resume from it, not from the file),
-             * as upload_commit finds it. */
-            int partial = strcmp(from, vpath) != 0 ? upload_discard_partial(&s->vfs, vpath) : 0;
-            session_log(s, "RENAME %s -> %s%s", from, vpath,
-                        partial > 0 ? " (its partial upload removed)" : "");
-            session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");
-        }
+    if (session_path(s, arg, vpath) < 0) {
+        free(from);
+        return;
     }
-    free(from);
+    if (is_root(vpath)) {
+        free(from);
+        session_reply(s, FTP_FILE_UNAVAILABLE, "RNTO: Cannot replace the root directory.");
+        return;
+    }
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (!j) {
+        free(from);
+        return;
+    }
+    j->from = from;
+    j->dir_form = path_names_dir(arg);
+    fsjob_run(j, rnto_work, rnto_reply);
+}
+
+/* SIZE is what RETR would send (RFC 3659), so a file that exists reports its own size,
+ * whatever upload of it was cut short. A name that only has a partial upload (its first upload
+ * never completed) reports the partial to a session that may resume it: found, its size. */
+static void size_work(fsjob *j)
+{
+    j->rc = vfs_stat(&j->v, j->vpath, &j->st);
+    j->err = errno;
+    j->found = j->rc < 0 && j->err == ENOENT && (j->perms & (PERM_WRITE | PERM_APPEND))
+                   ? upload_resume_size(&j->v, j->vpath)
+                   : -1;
+}
+
+static void size_reply(session *s, fsjob *j)
+{
+    if (j->found >= 0)
+        session_reply(s, FTP_FILE_STATUS, "%lld", j->found);
+    else if (j->rc < 0)
+        reply_errno(s, j->err, "SIZE", j->arg);
+    else if (!S_ISREG(j->st.st_mode))
+        reply_named(s, FTP_FILE_UNAVAILABLE, "SIZE", j->arg, "Not a regular file.");
+    else
+        session_reply(s, FTP_FILE_STATUS, "%lld", (long long)j->st.st_size);
+}
+
+static void stat_work(fsjob *j)
+{
+    j->rc = vfs_stat(&j->v, j->vpath, &j->st);
+    j->err = errno;
+}
+
+static void mdtm_reply(session *s, fsjob *j)
+{
+    char when[16];
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "MDTM", j->arg);
+        return;
+    }
+    if (!S_ISREG(j->st.st_mode)) {
+        reply_named(s, FTP_FILE_UNAVAILABLE, "MDTM", j->arg, "Not a regular file.");
+        return;
+    }
+    listfmt_mdtm(when, sizeof when, j->st.st_mtime);
+    session_reply(s, FTP_FILE_STATUS, "%s", when);
 }
 
 void cmd_size(session *s, const char *arg)
 {
-    char vpath[PATH_VMAX];
-    struct stat st;
-    if (session_path(s, arg, vpath) < 0)
-        return;
-    bool have = vfs_stat(&s->vfs, vpath, &st) == 0;
-    int err = errno;
-    /* SIZE is what RETR would send (RFC 3659), so a file that exists reports its own size,
-     * whatever upload of it was cut short. A name that only has a partial upload (its first
-     * upload never completed) reports the partial to a session that may resume it. */
-    off_t partial = !have && err == ENOENT && (s->perms & (PERM_WRITE | PERM_APPEND))
-                        ? upload_resume_size(&s->vfs, vpath)
-                        : -1;
-    if (partial >= 0) {
-        session_reply(s, FTP_FILE_STATUS, "%lld", (long long)partial);
-        return;
-    }
-    if (!have) {
-        reply_errno(s, err, "SIZE", arg);
-        return;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        reply_named(s, FTP_FILE_UNAVAILABLE, "SIZE", arg, "Not a regular file.");
-        return;
-    }
-    session_reply(s, FTP_FILE_STATUS, "%lld", (long long)st.st_size);
+    run_on_path(s, arg, size_work, size_reply);
 }
 
 void cmd_mdtm(session *s, const char *arg)
 {
-    char vpath[PATH_VMAX], when[16];
-    struct stat st;
-    if (session_path(s, arg, vpath) < 0)
-        return;
-    if (vfs_stat(&s->vfs, vpath, &st) < 0) {
-        reply_errno(s, errno, "MDTM", arg);
+    run_on_path(s, arg, stat_work, mdtm_reply);
+}
+
+/* The time the filesystem kept, which is what MDTM and listings will say: it may clamp a time
+ * outside its range (ext4 ends in 2446) or round to its own precision. */
+static void mfmt_work(fsjob *j)
+{
+    j->rc = vfs_set_mtime(&j->v, j->vpath, &j->mtime);
+    j->err = errno;
+    j->found =
+        j->rc == 0 && vfs_stat(&j->v, j->vpath, &j->st) == 0 ? j->st.st_mtime : j->mtime.tv_sec;
+}
+
+static void mfmt_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "MFMT", j->arg);
         return;
     }
-    if (!S_ISREG(st.st_mode)) {
-        reply_named(s, FTP_FILE_UNAVAILABLE, "MDTM", arg, "Not a regular file.");
-        return;
-    }
-    listfmt_mdtm(when, sizeof when, st.st_mtime);
-    session_reply(s, FTP_FILE_STATUS, "%s", when);
+    char shown[16];
+    listfmt_mdtm(shown, sizeof shown, (time_t)j->found);
+    session_log(s, "MFMT %s %s", shown, j->vpath);
+    session_reply(s, FTP_FILE_STATUS, "Modify=%s; %s", shown, j->arg);
 }
 
 /* MFMT time path (draft-somers-ftp-mfxx): clients that keep the times of what they upload
@@ -289,37 +410,33 @@ void cmd_mfmt(session *s, const char *arg)
     const char *name = sp + 1;
     if (session_path(s, name, vpath) < 0)
         return;
-    if (vfs_set_mtime(&s->vfs, vpath, &when_ts) < 0) {
-        reply_errno(s, errno, "MFMT", name);
+    fsjob *j = fsjob_new(s, vpath, name);
+    if (!j)
         return;
-    }
-    /* The time the filesystem kept, which is what MDTM and listings will say: it may clamp
-     * a time outside its range (ext4 ends in 2446) or round to its own precision. */
-    struct stat st;
-    time_t kept = vfs_stat(&s->vfs, vpath, &st) == 0 ? st.st_mtime : when_ts.tv_sec;
-    char shown[16];
-    listfmt_mdtm(shown, sizeof shown, kept);
-    session_log(s, "MFMT %s %s", shown, vpath);
-    session_reply(s, FTP_FILE_STATUS, "Modify=%s; %s", shown, name);
+    j->mtime = when_ts;
+    fsjob_run(j, mfmt_work, mfmt_reply);
 }
 
-void cmd_mlst(session *s, const char *arg)
+static void mlst_reply(session *s, fsjob *j)
 {
-    char vpath[PATH_VMAX], facts[PATH_VMAX + 256], text[2 * PATH_VMAX + 320];
-    struct stat st;
-    if (session_path(s, arg, vpath) < 0)
-        return;
-    if (vfs_stat(&s->vfs, vpath, &st) < 0) {
-        reply_errno(s, errno, "MLST", arg);
+    char facts[PATH_VMAX + 256], text[2 * PATH_VMAX + 320];
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "MLST", j->arg);
         return;
     }
-    unsigned perms = s->perms | (strcmp(vpath, "/") == 0 ? LISTFMT_ROOT : 0);
-    int n = listfmt_mlsx_facts(facts, sizeof facts, vpath, &st, perms, NULL, 0, s->mlst_facts);
+    unsigned perms = s->perms | (strcmp(j->vpath, "/") == 0 ? LISTFMT_ROOT : 0);
+    int n =
+        listfmt_mlsx_facts(facts, sizeof facts, j->vpath, &j->st, perms, NULL, 0, s->mlst_facts);
     if (n < 2) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "MLST: Name too long.");
         return;
     }
     facts[n - 2] = '\0'; /* the reply writer adds the line ending */
-    snprintf(text, sizeof text, "Listing %s\n%s\nEnd", vpath, facts);
+    snprintf(text, sizeof text, "Listing %s\n%s\nEnd", j->vpath, facts);
     session_reply_lines(s, FTP_FILE_ACTION_OK, text);
+}
+
+void cmd_mlst(session *s, const char *arg)
+{
+    run_on_path(s, arg, stat_work, mlst_reply);
 }

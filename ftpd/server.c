@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "crypt_scratch.h"
+#include "fsjob.h"
 #include "ftps.h"
 #include "log.h"
 #include "net.h"
@@ -369,6 +370,7 @@ void server_shutdown(server *srv)
     }
     reload_discard(srv); /* a SIGHUP's reading the pool did not deliver */
     xfer_io_shutdown(srv);
+    fsjob_shutdown(srv);    /* after the pool they shared stopped */
     upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
     srv->uw = NULL;
     while (srv->close_jobs) { /* undelivered: run (fd closed) or dropped (still open) */

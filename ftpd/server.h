@@ -17,6 +17,7 @@ struct ssl_ctx_st;
 struct close_job;
 struct reload_job;
 struct io_job;
+struct fsjob;
 
 typedef struct server {
     const ftpd_config *cfg;
@@ -27,6 +28,7 @@ typedef struct server {
     struct upwriter *uw;    /* moves plain binary uploads into their files (upwriter.h) */
     workq *wq_io;           /* transfers' file-system work, from its first (xfer_io.h) */
     struct io_job *io_jobs; /* ...work not yet delivered */
+    struct fsjob *fs_jobs;  /* commands' file-system calls not yet delivered (fsjob.h) */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

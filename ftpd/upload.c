@@ -573,6 +573,20 @@ static bool same_time(const struct timespec *a, const struct timespec *b)
     return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void upload_names_lock(void)
+{
+    pthread_mutex_lock(&names_lock);
+}
+
+void upload_names_unlock(void)
+{
+    int err = errno;
+    pthread_mutex_unlock(&names_lock);
+    errno = err;
+}
+
 /* Whether the target's name still holds what a guarded upload began from (upload.h): the
  * same entry, and through it the same file with the same size and times (ctime too, which
  * nothing can set back: a write in place by another program changes it). */
@@ -604,16 +618,25 @@ int upload_commit_keep_old(upload *u, int *old_fd)
         if (!u->based && (rc = rename_noreplace(u->dir_fd, u->temp, u->target)) < 0 &&
             errno == EEXIST)
             errno = ESTALE;
-    } else if (u->guarded && !target_unchanged(u)) {
-        /* No other session of this server can change the name between this check and the
-         * rename: ftpd's sessions all change names on the one thread that commits. */
-        rc = -1;
-        errno = ESTALE;
     } else {
-        /* A reference to the replaced file keeps its inode alive past the rename, so the
-         * caller chooses where the cost of freeing a large file's pages is paid. */
-        *old_fd = openat(u->dir_fd, u->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        rc = renameat(u->dir_fd, u->temp, u->dir_fd, u->target);
+        /* No other session of this server can change the name between the check and the
+         * rename: its renames and deletes hold the same lock. */
+        if (u->guarded)
+            pthread_mutex_lock(&names_lock);
+        if (u->guarded && !target_unchanged(u)) {
+            rc = -1;
+            errno = ESTALE;
+        } else {
+            /* A reference to the replaced file keeps its inode alive past the rename, so the
+             * caller chooses where the cost of freeing a large file's pages is paid. */
+            *old_fd = openat(u->dir_fd, u->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            rc = renameat(u->dir_fd, u->temp, u->dir_fd, u->target);
+        }
+        if (u->guarded) {
+            int err = errno;
+            pthread_mutex_unlock(&names_lock);
+            errno = err;
+        }
     }
     if (rc < 0) {
         if (*old_fd >= 0)

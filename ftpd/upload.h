@@ -77,8 +77,7 @@ int upload_copy_step(upload *u, off_t max);
  * upload) found the target's name changed since it began: another session replaced, deleted or
  * renamed the file (or wrote under a STOU's name), and renaming over it would silently undo that;
  * nothing was replaced. The check and the rename are not atomic against other processes, only
- * against callers on the same thread: ftpd commits on its event loop, where its other sessions
- * change names too. */
+ * against this process's renames and deletes made under upload_names_lock. */
 int upload_commit(upload *u);
 /* As upload_commit, but hands back in *old_fd an O_PATH descriptor of the file that was
  * replaced (-1 if none): closing it frees that file's storage, which for a large file takes
@@ -95,6 +94,10 @@ void upload_abort(upload *u, bool keep_partial);
  * close frees its storage, which for a file of GiBs takes long enough (50-110 ms here) to be
  * worth doing off the event loop. */
 int upload_abort_detach(upload *u, bool keep_partial);
+/* Held around a rename or a delete of a client's name made on any thread: a guarded commit
+ * (upload_commit) holds it from its check of the name to its rename. */
+void upload_names_lock(void);
+void upload_names_unlock(void);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
 off_t upload_resume_size(const vfs *v, const char *vpath);
 /* Opens the kept partial upload of vpath read-only (flags are added to O_RDONLY|O_NOFOLLOW),

@@ -433,6 +433,7 @@ int vfs_open_root(vfs *v, const char *dir)
         errno = err;
         return -1;
     }
+    v->in_memory = vfs_fd_in_memory(v->root_fd);
     return 0;
 }
 

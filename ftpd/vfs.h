@@ -14,7 +14,8 @@
 #include <sys/types.h>
 
 typedef struct vfs {
-    int root_fd; /* O_PATH | O_DIRECTORY */
+    int root_fd;    /* O_PATH | O_DIRECTORY */
+    bool in_memory; /* the root is on tmpfs or ramfs: its calls never wait (fsjob.h) */
 } vfs;
 
 int vfs_open_root(vfs *v, const char *dir);

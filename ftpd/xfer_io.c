@@ -140,12 +140,19 @@ static void list_done(void *arg)
     free_job(j);
 }
 
-/* Queues j on the pool (started at its first use) and counts it. Returns 0, or -1 with errno
+workq *xfer_io_queue(server *srv)
+{
+    if (!srv->wq_io)
+        srv->wq_io = workq_new_foreground(srv->loop, XFER_IO_THREADS);
+    return srv->wq_io;
+}
+
+/* Queues j on the pool and counts it. Returns 0, or -1 with errno
  * (j is then the caller's). */
 static int submit(xfer *x, io_job *j, workq_fn fn, workq_done_cb done)
 {
     server *srv = x->s->srv;
-    if (!srv->wq_io && !(srv->wq_io = workq_new_foreground(srv->loop, XFER_IO_THREADS)))
+    if (!xfer_io_queue(srv))
         return -1;
     j->srv = srv;
     j->s = x->s;

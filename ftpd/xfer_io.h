@@ -18,6 +18,7 @@
 
 struct xfer;
 struct server;
+struct workq;
 
 /* Bytes one worker reads ahead at a time; the next window starts once less than half of this
  * is left ahead of the transfer. */
@@ -39,6 +40,9 @@ size_t readahead_avail(struct xfer *x, size_t want);
  * 0 when they are there (x->eof at the listing's end); 1 while a worker fills them
  * (x->list_busy: the transfer is resumed through its drain timer). */
 int xfer_io_list_fill(struct xfer *x);
+/* The pool for file-system work that must not wait on the loop, started at its first use;
+ * NULL with errno when it cannot be. */
+struct workq *xfer_io_queue(struct server *srv);
 /* At shutdown, after the sessions are closed: stops the workers and frees the work they did
  * not report. */
 void xfer_io_shutdown(struct server *srv);

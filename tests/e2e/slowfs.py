@@ -1,9 +1,12 @@
-"""A read-only FUSE file system over a directory whose every read of a file or of a
-directory's entries waits DELAY seconds: a disk that is slow to answer, for tests of a
-server that must not wait for it. Runs in the
-foreground until SIGTERM. Needs fusepy (Debian: python3-fusepy) and /dev/fuse.
+"""A FUSE file system over a directory whose every read of a file or of a directory's
+entries waits DELAY seconds: a disk that is slow to answer, for tests of a server that must
+not wait for it. Read-only, unless META_DELAY is given: then every metadata call (a lookup,
+a stat, mkdir, rmdir, unlink, rename, a time set) on a path with a component that starts
+with "meta" waits META_DELAY seconds, those calls may change the source, and the kernel
+caches no answer (each lookup reaches this program). Runs in the foreground until SIGTERM.
+Needs fusepy (Debian: python3-fusepy) and /dev/fuse.
 
-    slowfs.py SOURCE MOUNTPOINT DELAY
+    slowfs.py SOURCE MOUNTPOINT DELAY [META_DELAY]
 """
 import os
 import sys
@@ -19,18 +22,42 @@ STAT_KEYS = ("st_atime", "st_ctime", "st_gid", "st_mode", "st_mtime", "st_nlink"
 
 
 class SlowFs(Operations):
-    def __init__(self, source, delay):
-        self.source, self.delay = source, delay
+    def __init__(self, source, delay, meta_delay):
+        self.source, self.delay, self.meta_delay = source, delay, meta_delay
 
     def _path(self, path):
         return os.path.join(self.source, path.lstrip("/"))
 
-    def getattr(self, path, fh=None):
+    def _meta(self, *paths):
+        """Waits, if any of paths lies in a "meta..." directory, and returns their sources."""
+        if self.meta_delay and any(c.startswith("meta") for p in paths for c in p.split("/")):
+            time.sleep(self.meta_delay)
+        return [self._path(p) for p in paths]
+
+    def _call(self, fn, *args):
         try:
-            st = os.lstat(self._path(path))
+            return fn(*args)
         except OSError as e:
             raise FuseOSError(e.errno)
+
+    def getattr(self, path, fh=None):
+        st = self._call(os.lstat, *self._meta(path))
         return {k: getattr(st, k) for k in STAT_KEYS}
+
+    def mkdir(self, path, mode):
+        return self._call(os.mkdir, *self._meta(path), mode)
+
+    def rmdir(self, path):
+        return self._call(os.rmdir, *self._meta(path))
+
+    def unlink(self, path):
+        return self._call(os.unlink, *self._meta(path))
+
+    def rename(self, old, new):
+        return self._call(os.rename, *self._meta(old, new))
+
+    def utimens(self, path, times=None):
+        return self._call(os.utime, *self._meta(path), times)
 
     def readdir(self, path, fh):
         time.sleep(self.delay)
@@ -49,4 +76,10 @@ class SlowFs(Operations):
 
 if __name__ == "__main__":
     source, mountpoint, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    FUSE(SlowFs(source, delay), mountpoint, foreground=True, ro=True, allow_other=True)
+    meta_delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    if meta_delay:
+        FUSE(SlowFs(source, delay, meta_delay), mountpoint, foreground=True, allow_other=True,
+             attr_timeout=0, entry_timeout=0, negative_timeout=0)
+    else:
+        FUSE(SlowFs(source, delay, 0.0), mountpoint, foreground=True, ro=True,
+             allow_other=True)

@@ -442,5 +442,45 @@ class TestPermissions(ServerTestCase):
         self.denied(f, "CWD dir", "DELE upload.txt", "MKD x")
 
 
+
+class TestFsOpsInMemory(ServerTestCase):
+    """A home on tmpfs: there ftpd makes a command's file-system calls at once on its loop
+    (fsjob.h); elsewhere (every other test here, on the disk) on a worker. The same
+    commands must give the same answers."""
+
+    def setUp(self):
+        if not os.path.isdir("/dev/shm"):
+            self.skipTest("no tmpfs at /dev/shm")
+        import shutil
+        import tempfile
+        self.home = tempfile.mkdtemp(prefix="ftpd-e2e-shm-", dir="/dev/shm")
+        self.addCleanup(shutil.rmtree, self.home, True)
+        os.chmod(self.home, 0o777)
+        self.srv = self.start_server(users=[("mem", "pw-mem", "elradfmwTM", self.home)])
+
+    def test_commands_and_transfers_on_tmpfs(self):
+        f = self.srv.ftp("mem", "pw-mem")
+        body = data_bytes(300000, seed=3)
+        self.assertCode(reply(f, "MKD d"), 257)
+        self.assertCode(reply(f, "CWD d"), 250)
+        self.assertEqual(f.pwd(), "/d")
+        stor(f, "a.bin", body)
+        self.assertEqual(reply(f, "SIZE a.bin"), (213, "213 300000"))
+        self.assertCode(reply(f, "MFMT 20200102030405 a.bin"), 213)
+        self.assertEqual(reply(f, "MDTM a.bin"), (213, "213 20200102030405"))
+        self.assertIn("size=300000;", reply(f, "MLST a.bin")[1])
+        self.assertEqual(retr(f, "a.bin", rest=1000), body[1000:])
+        self.assertCode(reply(f, "RNFR a.bin"), 350)
+        self.assertCode(reply(f, "RNTO b.bin"), 250)
+        with open(os.path.join(self.home, "d", "b.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), body)
+        self.assertCode(reply(f, "SIZE a.bin"), 550)
+        self.assertCode(reply(f, "CDUP"), 250)
+        self.assertCode(reply(f, "RMD d"), 550)  # not empty
+        self.assertCode(reply(f, "DELE d/b.bin"), 250)
+        self.assertCode(reply(f, "RMD d"), 250)
+        self.assertEqual(os.listdir(self.home), [])
+
+
 if __name__ == "__main__":
     unittest.main()

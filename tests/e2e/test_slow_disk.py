@@ -35,8 +35,12 @@ def fuse_python():
     return None
 
 
-class TestSlowDisk(ServerTestCase):
+class SlowDiskCase(ServerTestCase):
+    """Mounts the slow disk (slowfs.py) and starts a server with a user "slow" at home on it
+    (perms slow_perms) and a user "fast" on an ordinary directory."""
     read_delay = READ_DELAY
+    meta_delay = None  # slowfs.py's META_DELAY: None leaves the disk read-only
+    slow_perms = "elr"
 
     def setUp(self):
         py = fuse_python()
@@ -56,15 +60,20 @@ class TestSlowDisk(ServerTestCase):
             with open(os.path.join(self.source, name), "wb") as fh:
                 fh.write(body)
             os.chmod(os.path.join(self.source, name), 0o644)
-        fuse = subprocess.Popen([py, os.path.join(HERE, "slowfs.py"), self.source, self.mnt,
-                                 str(self.read_delay)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        self.fill_source()
+        argv = [py, os.path.join(HERE, "slowfs.py"), self.source, self.mnt, str(self.read_delay)]
+        if self.meta_delay is not None:
+            argv.append(str(self.meta_delay))
+        fuse = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(self.unmount, fuse)
         if not wait_for(lambda: os.path.ismount(self.mnt), timeout=10):
             self.skipTest("the FUSE file system did not mount: %s"
                           % fuse.stderr.read1(4096).decode(errors="replace"))
         self.srv = self.start_server(users=[("fast", "pw-fast", "elr"),
-                                            ("slow", "pw-slow", "elr", self.mnt)])
+                                            ("slow", "pw-slow", self.slow_perms, self.mnt)])
+
+    def fill_source(self):
+        """Puts what the slow disk shows into self.source, before it is mounted."""
 
     def unmount(self, fuse):
         fuse.send_signal(signal.SIGTERM)
@@ -113,11 +122,13 @@ class TestSlowDisk(ServerTestCase):
         srv = srv or self.srv
         slow = slow or srv.ftp("slow", "pw-slow", timeout=60)
         fast = srv.ftp("fast", "pw-fast", timeout=30)
-        out, done = [], threading.Event()
+        out, errors, done = [], [], threading.Event()
 
         def run():
             try:
                 out.append(retrieve(slow))
+            except Exception as e:  # re-raised below, where the test sees it
+                errors.append(e)
             finally:
                 done.set()
         th = threading.Thread(target=run)
@@ -129,10 +140,14 @@ class TestSlowDisk(ServerTestCase):
             trips.append(time.monotonic() - t)
             time.sleep(0.02)
         th.join()
+        if errors:
+            raise errors[0]
         self.assertTrue(out, "the download failed")
         trips.sort()
         return out[0], trips[-2] if len(trips) > 1 else 0.0, len(trips)
 
+
+class TestSlowDisk(SlowDiskCase):
     def test_other_sessions_answered_while_a_download_waits_for_the_disk(self):
         def retrieve(f):
             chunks = []
@@ -294,6 +309,79 @@ class TestSlowerThanTheDataTimeout(TestSlowDisk):
     test_sessions_that_end_while_a_worker_reads = None
     test_server_stops_while_a_worker_reads = None
 
+
+
+
+class TestSlowMetadata(SlowDiskCase):
+    """A disk whose every lookup, stat, mkdir, unlink, rename and time set under meta/ takes
+    META_DELAY (NFS or FUSE asking a busy server, a seek on a busy disk): the commands that
+    only make such calls (CWD, SIZE, MDTM, MLST, MKD, RMD, DELE, RNFR, RNTO, MFMT) and RETR's
+    open make them on a worker, and another session is answered meanwhile."""
+    meta_delay = 0.5
+    slow_perms = "elrdfmwaT"
+
+    def fill_source(self):
+        os.mkdir(os.path.join(self.source, "meta"))
+        os.chmod(os.path.join(self.source, "meta"), 0o777)
+        for name, body in (("meta/f.bin", self.data[:50000]), ("meta/gone.txt", b"bye\n")):
+            with open(os.path.join(self.source, name), "wb") as fh:
+                fh.write(body)
+            os.chmod(os.path.join(self.source, name), 0o666)
+        os.utime(os.path.join(self.source, "meta/f.bin"), (1500000000, 1500000000))
+
+    def test_other_sessions_answered_while_metadata_calls_wait_for_the_disk(self):
+        def commands(f):
+            out = [f.sendcmd("SIZE meta/f.bin"), f.sendcmd("MDTM meta/f.bin"),
+                   f.sendcmd("MLST meta/f.bin").splitlines()[1]]
+            out += [f.sendcmd("CWD meta"), f.pwd(), f.sendcmd("CDUP"), f.pwd()]
+            out += [f.sendcmd("MKD meta/new"), f.sendcmd("RMD meta/new")]
+            out += [f.sendcmd("RNFR meta/gone.txt"), f.sendcmd("RNTO meta/moved.txt"),
+                    f.sendcmd("DELE meta/moved.txt")]
+            out.append(f.sendcmd("MFMT 20200102030405 meta/f.bin"))
+            chunks = []
+            f.retrbinary("RETR meta/f.bin", chunks.append)
+            out.append(b"".join(chunks))
+            for bad in ("SIZE meta/none", "CWD meta/f.bin"):
+                try:
+                    out.append(f.sendcmd(bad))
+                except ftplib.error_perm as e:
+                    out.append(str(e))
+            return out
+        out, worst, count = self.download_meanwhile(commands)
+        self.assertEqual(out[0], "213 50000")
+        self.assertEqual(out[1], "213 20170714024000")
+        self.assertIn("size=50000;", out[2])
+        self.assertTrue(out[3].startswith("250"), out[3])
+        self.assertEqual(out[4:7], ["/meta", out[5], "/"])
+        self.assertTrue(out[7].startswith('257 "/meta/new"'), out[7])
+        self.assertTrue(out[8].startswith("250"), out[8])
+        self.assertTrue(out[9].startswith("350") and out[10].startswith("250"), out[9:11])
+        self.assertTrue(out[11].startswith("250"), out[11])
+        self.assertTrue(out[12].startswith("213 Modify=20200102030405"), out[12])
+        self.assertEqual(out[13], self.data[:50000])
+        self.assertEqual([o[:3] for o in out[14:]], ["550"] * 2, out[14:])
+        self.assertEqual(sorted(os.listdir(os.path.join(self.source, "meta"))), ["f.bin"])
+        self.assertEqual(os.stat(os.path.join(self.source, "meta/f.bin")).st_mtime, 1577934245)
+        # Each command waits META_DELAY at least once: a server that made those calls on its
+        # loop held the NOOP that met one until it ended.
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+        self.assertGreater(count, 10)
+
+    def test_session_that_ends_while_a_worker_looks_up_a_path(self):
+        c = self.slow_control()
+        c.send("SIZE meta/f.bin\r\n")
+        c.sock.close()  # the worker's answer finds the session gone
+        c2 = self.slow_control()
+        self.assertEqual(c2.cmd("SIZE meta/f.bin"), (213, "213 50000"))
+
+    def test_server_stops_while_a_worker_looks_up_a_path(self):
+        c = self.slow_control()
+        c.send("MLST meta/f.bin\r\n")
+        time.sleep(0.2)  # the lookup is on a worker now (it takes META_DELAY)
+        # stop() fails on an exit status other than 0 or on a sanitizer's report (a leak)
+        self.srv.stop()
+        c.close()
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,131 @@
+#include "fsjob.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ftp_reply.h"
+#include "server.h"
+#include "session.h"
+#include "workq.h"
+#include "xfer_io.h"
+
+fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
+{
+    fsjob *j = calloc(1, sizeof *j);
+    if (j) {
+        j->vpath = strdup(vpath);
+        j->arg = strdup(arg);
+        j->v.root_fd = -1;
+        j->fd = -1;
+        j->s = s;
+        j->perms = s->perms;
+    }
+    if (!j || !j->vpath || !j->arg) {
+        if (j) {
+            free(j->vpath);
+            free(j->arg);
+        }
+        free(j);
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return NULL;
+    }
+    return j;
+}
+
+static void free_job(fsjob *j, bool on_worker)
+{
+    if (on_worker) {
+        vfs_close(&j->v);
+        /* On FUSE or NFS a close asks the file's server too: not on the loop. */
+        server_close_later(j->s->srv, j->fd);
+    } else if (j->fd >= 0) {
+        close(j->fd);
+    }
+    free(j->vpath);
+    free(j->from);
+    free(j->arg);
+    free(j);
+}
+
+static void unlink_job(fsjob *j)
+{
+    server *srv = j->s->srv;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        srv->fs_jobs = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+}
+
+static void work_fn(void *arg)
+{
+    fsjob *j = arg;
+    j->work(j);
+}
+
+static void done_fn(void *arg)
+{
+    fsjob *j = arg;
+    session *s = j->s;
+    unlink_job(j);
+    s->jobs--;
+    if (s->state != SESS_CLOSED) {
+        j->reply(s, j);
+        session_resume(s);
+    }
+    free_job(j, true);
+}
+
+static void run_inline(session *s, fsjob *j)
+{
+    j->v = s->vfs; /* borrowed */
+    j->work(j);
+    j->reply(s, j);
+    j->v.root_fd = -1;
+    free_job(j, false);
+}
+
+void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *))
+{
+    session *s = j->s;
+    j->work = work;
+    j->reply = reply;
+    if (s->vfs.in_memory) {
+        run_inline(s, j);
+        return;
+    }
+    workq *q = xfer_io_queue(s->srv);
+    j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);
+    if (!q || j->v.root_fd < 0 || workq_submit(q, work_fn, done_fn, j) < 0) {
+        if (j->v.root_fd >= 0)
+            close(j->v.root_fd);
+        run_inline(s, j); /* no worker to be had: the loop does the calls itself, as before */
+        return;
+    }
+    server *srv = s->srv;
+    j->next = srv->fs_jobs;
+    if (j->next)
+        j->next->prev = j;
+    srv->fs_jobs = j;
+    s->jobs++;
+    s->flags |= SF_READ_PAUSED;
+}
+
+void fsjob_shutdown(server *srv)
+{
+    while (srv->fs_jobs) {
+        fsjob *j = srv->fs_jobs;
+        srv->fs_jobs = j->next;
+        vfs_close(&j->v);
+        if (j->fd >= 0)
+            close(j->fd);
+        free(j->vpath);
+        free(j->from);
+        free(j->arg);
+        free(j);
+    }
+}

@@ -1,0 +1,54 @@
+/* A command's file-system calls off the loop (DESIGN.md section 2). On NFS, FUSE or a busy
+ * disk even an open, a stat or a rename may wait for a server or a seek, and every other
+ * session would wait with it. A command splits into its calls (`work`, on a worker, touching
+ * nothing but the job) and its answer (`reply`, on the loop, with the session); the session
+ * reads no further command in between. Under a root on tmpfs or ramfs nothing waits, and
+ * both run at once on the loop: a worker's handoff there would only cost.
+ */
+#ifndef FSJOB_H
+#define FSJOB_H
+
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "vfs.h"
+
+struct session;
+struct server;
+typedef struct fsjob fsjob;
+
+struct fsjob {
+    /* in: set by fsjob_new, and by the command before fsjob_run */
+    vfs v;       /* the session's root (a duplicate while on a worker) */
+    char *vpath; /* the resolved path the command names */
+    char *from;  /* RNTO: the path RNFR named; NULL otherwise */
+    char *arg;   /* the client's own words for the path, for replies */
+    unsigned perms;
+    unsigned long xfer_seq; /* RETR: the data channel it was given */
+    off_t rest;             /* RETR: the REST offset */
+    bool dir_form;          /* RNTO: the new name ends in '/' */
+    struct timespec mtime;  /* MFMT: the time to set */
+    /* out: the calls' results, for reply */
+    int rc; /* 0, or -1 with err */
+    int err;
+    int fd; /* an fd the calls opened; fsjob frees it unless reply takes it (sets -1) */
+    struct stat st;
+    long long found; /* a further answer of the calls (a partial upload's size or count) */
+    void (*work)(fsjob *j);
+    void (*reply)(struct session *s, fsjob *j);
+    struct session *s;
+    struct fsjob *prev, *next; /* in the server's list while on a worker */
+};
+
+/* A job for s naming vpath (arg: the client's words for it). NULL when out of memory (the
+ * session has had its 451). */
+fsjob *fsjob_new(struct session *s, const char *vpath, const char *arg);
+/* Runs work, then reply, and frees j: on a worker (the session waits for the reply) unless
+ * the session's root is in memory or no worker can be had. */
+void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(struct session *, fsjob *));
+/* At shutdown, after the worker pool stopped: frees the jobs it did not deliver. */
+void fsjob_shutdown(struct server *srv);
+
+#endif
