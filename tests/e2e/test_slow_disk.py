@@ -284,7 +284,7 @@ class TestSlowDisk(SlowDiskCase):
         ds2.close()
 
 
-class TestSlowerThanTheDataTimeout(TestSlowDisk):
+class TestSlowerThanTheDataTimeout(SlowDiskCase):
     """A disk slower than --data-timeout: the wait is the server's, not a stalled client's."""
 
     read_delay = 2.5
