@@ -295,6 +295,7 @@ void cmd_retr(session *s, const char *arg)
     if (!j)
         return;
     j->xfer_seq = x->seq;
+    j->opens_transfer = true;
     j->rest = rest;
     fsjob_run(j, retr_work, retr_reply);
 }
@@ -693,9 +694,44 @@ dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt)
     return dirlist_open_glob(&s->vfs, dir, pattern, prefix, fmt, s->perms);
 }
 
-static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_kind kind)
+/* The session only waits meanwhile: its root, cwd and perms, which open_wildcard reads, stay
+ * as they are, and the listing keeps pointing at its root (dirlist_open). */
+static void list_open_work(fsjob *j)
 {
-    const char *verb = fmt == DL_NLST ? "NLST" : fmt == DL_MLSD ? "MLSD" : "LIST";
+    j->dl = dirlist_open(&j->s->vfs, j->vpath, j->fmt, j->perms, j->s->mlst_facts, j->all);
+    if (!j->dl && errno == ENOENT && j->fmt != DL_MLSD)
+        j->dl = open_wildcard(j->s, j->arg, j->fmt);
+    j->err = errno;
+}
+
+static void list_open_reply(session *s, fsjob *j)
+{
+    const char *verb = j->fmt == DL_NLST ? "NLST" : j->fmt == DL_MLSD ? "MLSD" : "LIST";
+    xfer *x = s->xfer;
+    if (!x || x->seq != j->xfer_seq || xfer_busy(x)) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
+        return;
+    }
+    if (!j->dl) {
+        if (j->err == ENOTDIR && j->fmt == DL_MLSD)
+            reply_named(s, FTP_ARG_SYNTAX_ERROR, "MLSD", j->arg, "Not a directory.");
+        else
+            reply_errno(s, j->err, verb, j->arg);
+        return;
+    }
+    if (dirlist_name_as_typed(j->dl, j->arg) < 0 || set_vpath(x, j->vpath) < 0) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    x->dl = j->dl;
+    j->dl = NULL;
+    x->kind = j->fmt == DL_NLST ? XK_NLST : j->fmt == DL_MLSD ? XK_MLSD : XK_LIST;
+    x->total = -1;
+    xfer_start(x);
+}
+
+static void start_listing(session *s, const char *arg, dirlist_format fmt)
+{
     char vpath[PATH_VMAX];
     bool all = fmt != DL_LIST;
     s->rest = 0;
@@ -706,40 +742,29 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt, xfer_
         arg = list_skip_options(s, arg, &all);
     if (session_path(s, arg, vpath) < 0)
         return;
-    dirlist *d = dirlist_open(&s->vfs, vpath, fmt, s->perms, s->mlst_facts, all);
-    if (!d && errno == ENOENT && fmt != DL_MLSD)
-        d = open_wildcard(s, arg, fmt);
-    if (!d) {
-        if (errno == ENOTDIR && fmt == DL_MLSD)
-            reply_named(s, FTP_ARG_SYNTAX_ERROR, "MLSD", arg, "Not a directory.");
-        else
-            reply_errno(s, errno, verb, arg);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (!j)
         return;
-    }
-    if (dirlist_name_as_typed(d, arg) < 0 || set_vpath(x, vpath) < 0) {
-        dirlist_free(d);
-        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
-        return;
-    }
-    x->dl = d;
-    x->kind = kind;
-    x->total = -1;
-    xfer_start(x);
+    j->xfer_seq = x->seq;
+    j->opens_transfer = true;
+    j->fmt = fmt;
+    j->all = all;
+    fsjob_run(j, list_open_work, list_open_reply);
 }
 
 void cmd_list(session *s, const char *arg)
 {
-    start_listing(s, arg, DL_LIST, XK_LIST);
+    start_listing(s, arg, DL_LIST);
 }
 
 void cmd_nlst(session *s, const char *arg)
 {
-    start_listing(s, arg, DL_NLST, XK_NLST);
+    start_listing(s, arg, DL_NLST);
 }
 
 void cmd_mlsd(session *s, const char *arg)
 {
-    start_listing(s, arg, DL_MLSD, XK_MLSD);
+    start_listing(s, arg, DL_MLSD);
 }
 
 void cmd_abor(session *s, const char *arg)

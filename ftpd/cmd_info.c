@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "commands_int.h"
 #include "dirlist.h"
+#include "fsjob.h"
 #include "listfmt.h"
 #include "net.h"
 #include "path.h"
@@ -263,7 +264,62 @@ static size_t fit_listing(char *text, size_t len, size_t budget, bool *cut)
     return o;
 }
 
-/* STAT path: the listing on the control connection, as LIST would send it. */
+/* STAT path: the listing on the control connection, as LIST would send it. Its lines are read
+ * while the session waits; its root, cwd and perms (open_wildcard) stay as they are. */
+static void stat_path_work(fsjob *j)
+{
+    dirlist *d = dirlist_open(&j->s->vfs, j->vpath, DL_LIST, j->perms, MLSX_ALL, true);
+    if (!d && errno == ENOENT) {
+        d = open_wildcard(j->s, j->arg, DL_LIST);
+        j->matched = d != NULL;
+    }
+    j->err = errno;
+    if (!d)
+        return;
+    j->dl = d;
+    if (dirlist_name_as_typed(d, j->arg) < 0) {
+        j->err = ENOMEM;
+        return;
+    }
+    /* RFC 959: a directory's status is 212, a file's 213; a wildcard's matches are part of
+     * a directory. */
+    j->found = j->matched || dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
+    buf_init(&j->text, STAT_LISTING_MAX);
+    j->rc = buf_printf(&j->text, "Status of %s:\n", j->vpath) < 0 || dirlist_fill(d, &j->text) != 0;
+    dirlist_free(d); /* here: on a slow disk its close may wait too */
+    j->dl = NULL;
+}
+
+static void stat_path_reply(session *s, fsjob *j)
+{
+    if (!j->found) {
+        if (j->err == ENOMEM)
+            session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        else
+            reply_errno(s, j->err, "STAT", j->arg);
+        return;
+    }
+    bool cut = j->rc != 0;
+    /* The listing may fill lines to its last byte: the reply is built in a copy with room for
+     * its end. Replies still queued (a client that pipelines) leave less room. */
+    size_t len = buf_len(&j->text);
+    size_t tail = sizeof(STAT_CUT_NOTE) + sizeof(STAT_END);
+    char *text = malloc(len + tail);
+    if (text == NULL) {
+        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+        return;
+    }
+    if (len > 0)
+        memcpy(text, buf_head(&j->text), len);
+    size_t room = s->out.cap - buf_len(&s->out);
+    size_t budget = room < STAT_REPLY_MAX ? room : STAT_REPLY_MAX;
+    budget = budget > 2 * tail ? budget - 2 * tail : 0;
+    len = fit_listing(text, len, budget, &cut);
+    snprintf(text + len, tail, "%s%s", cut ? STAT_CUT_NOTE : "", STAT_END);
+    session_reply_lines(s, (int)j->found, text);
+    free(text);
+}
+
 static void stat_path(session *s, const char *arg)
 {
     if (!(s->perms & PERM_LIST)) {
@@ -275,48 +331,9 @@ static void stat_path(session *s, const char *arg)
     arg = list_skip_options(s, arg, &all);
     if (session_path(s, arg, vpath) < 0)
         return;
-    dirlist *d = dirlist_open(&s->vfs, vpath, DL_LIST, s->perms, MLSX_ALL, true);
-    bool matches = false;
-    if (!d && errno == ENOENT) {
-        d = open_wildcard(s, arg, DL_LIST);
-        matches = d != NULL;
-    }
-    if (!d) {
-        reply_errno(s, errno, "STAT", arg);
-        return;
-    }
-    if (dirlist_name_as_typed(d, arg) < 0) {
-        dirlist_free(d);
-        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
-        return;
-    }
-    /* RFC 959: a directory's status is 212, a file's 213; a wildcard's matches are part of
-     * a directory. */
-    int code = matches || dirlist_is_dir(d) ? FTP_DIR_STATUS : FTP_FILE_STATUS;
-    buf lines;
-    buf_init(&lines, STAT_LISTING_MAX);
-    bool cut = buf_printf(&lines, "Status of %s:\n", vpath) < 0 || dirlist_fill(d, &lines) != 0;
-    dirlist_free(d);
-    /* The listing may fill lines to its last byte: the reply is built in a copy with room for
-     * its end. Replies still queued (a client that pipelines) leave less room. */
-    size_t len = buf_len(&lines);
-    size_t tail = sizeof(STAT_CUT_NOTE) + sizeof(STAT_END);
-    char *text = malloc(len + tail);
-    if (text == NULL) {
-        buf_free(&lines);
-        session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
-        return;
-    }
-    if (len > 0)
-        memcpy(text, buf_head(&lines), len);
-    buf_free(&lines);
-    size_t room = s->out.cap - buf_len(&s->out);
-    size_t budget = room < STAT_REPLY_MAX ? room : STAT_REPLY_MAX;
-    budget = budget > 2 * tail ? budget - 2 * tail : 0;
-    len = fit_listing(text, len, budget, &cut);
-    snprintf(text + len, tail, "%s%s", cut ? STAT_CUT_NOTE : "", STAT_END);
-    session_reply_lines(s, code, text);
-    free(text);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, stat_path_work, stat_path_reply);
 }
 
 void cmd_stat(session *s, const char *arg)

@@ -6,10 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dirlist.h"
 #include "ftp_reply.h"
 #include "server.h"
 #include "session.h"
 #include "workq.h"
+#include "xfer.h"
 #include "xfer_io.h"
 
 fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
@@ -44,6 +46,8 @@ static void free_job(fsjob *j, bool on_worker)
     } else if (j->fd >= 0) {
         close(j->fd);
     }
+    dirlist_free(j->dl);
+    buf_free(&j->text);
     free(j->vpath);
     free(j->from);
     free(j->arg);
@@ -73,8 +77,13 @@ static void done_fn(void *arg)
     session *s = j->s;
     unlink_job(j);
     s->jobs--;
+    s->flags &= ~SF_FS_WAIT;
+    if (s->opening == j)
+        s->opening = NULL;
     if (s->state != SESS_CLOSED) {
         j->reply(s, j);
+        if (j->cancelled && xfer_busy(s->xfer))
+            xfer_cut(s);
         session_resume(s);
     }
     free_job(j, true);
@@ -94,7 +103,9 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     session *s = j->s;
     j->work = work;
     j->reply = reply;
-    if (s->vfs.in_memory) {
+    /* During a transfer (STAT of a path) the session's input cannot wait for the reply: the
+     * transfer's end resumes it, and the next command's replies would overtake this one. */
+    if (s->vfs.in_memory || xfer_busy(s->xfer)) {
         run_inline(s, j);
         return;
     }
@@ -112,7 +123,16 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
         j->next->prev = j;
     srv->fs_jobs = j;
     s->jobs++;
-    s->flags |= SF_READ_PAUSED;
+    /* Not SF_READ_PAUSED: a transfer's end that resumes the session meanwhile (STAT's
+     * transfer, a reply's resume) must not let the next command overtake this one. */
+    s->flags |= SF_FS_WAIT;
+    if (j->opens_transfer)
+        s->opening = j;
+}
+
+void fsjob_cancel(fsjob *j)
+{
+    j->cancelled = true;
 }
 
 void fsjob_shutdown(server *srv)
@@ -123,6 +143,8 @@ void fsjob_shutdown(server *srv)
         vfs_close(&j->v);
         if (j->fd >= 0)
             close(j->fd);
+        dirlist_free(j->dl);
+        buf_free(&j->text);
         free(j->vpath);
         free(j->from);
         free(j->arg);

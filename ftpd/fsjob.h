@@ -3,7 +3,8 @@
  * session would wait with it. A command splits into its calls (`work`, on a worker, touching
  * nothing but the job) and its answer (`reply`, on the loop, with the session); the session
  * reads no further command in between. Under a root on tmpfs or ramfs nothing waits, and
- * both run at once on the loop: a worker's handoff there would only cost.
+ * both run at once on the loop: a worker's handoff there would only cost. Listings (LIST,
+ * NLST, MLSD, STAT of a path) open their directory this way too.
  */
 #ifndef FSJOB_H
 #define FSJOB_H
@@ -13,10 +14,12 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "buf.h"
 #include "vfs.h"
 
 struct session;
 struct server;
+struct dirlist;
 typedef struct fsjob fsjob;
 
 struct fsjob {
@@ -30,12 +33,19 @@ struct fsjob {
     off_t rest;             /* RETR: the REST offset */
     bool dir_form;          /* RNTO: the new name ends in '/' */
     struct timespec mtime;  /* MFMT: the time to set */
+    int fmt;                /* listings: the dirlist_format */
+    bool all;               /* listings: hidden names too */
+    bool opens_transfer;    /* RETR, listings: an ABOR meanwhile cuts the transfer it starts */
+    bool cancelled;         /* ...and one came */
     /* out: the calls' results, for reply */
     int rc; /* 0, or -1 with err */
     int err;
     int fd; /* an fd the calls opened; fsjob frees it unless reply takes it (sets -1) */
     struct stat st;
-    long long found; /* a further answer of the calls (a partial upload's size or count) */
+    long long found;    /* a further answer of the calls (a partial upload's size or count) */
+    bool matched;       /* listings: a wildcard's matches, not the path itself */
+    struct dirlist *dl; /* listings: what the calls opened; freed unless reply takes it */
+    buf text;           /* STAT path: the listing's lines */
     void (*work)(fsjob *j);
     void (*reply)(struct session *s, fsjob *j);
     struct session *s;
@@ -46,8 +56,12 @@ struct fsjob {
  * session has had its 451). */
 fsjob *fsjob_new(struct session *s, const char *vpath, const char *arg);
 /* Runs work, then reply, and frees j: on a worker (the session waits for the reply) unless
- * the session's root is in memory or no worker can be had. */
+ * the session's root is in memory, a transfer runs (STAT of a path) or no worker can be
+ * had. */
 void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(struct session *, fsjob *));
+/* An ABOR came while a job that opens a transfer ran: the transfer is cut as it starts
+ * (426, logged as any cut transfer), and the ABOR answered in its turn. */
+void fsjob_cancel(fsjob *j);
 /* At shutdown, after the worker pool stopped: frees the jobs it did not deliver. */
 void fsjob_shutdown(struct server *srv);
 

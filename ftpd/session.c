@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "ftp_reply.h"
+#include "fsjob.h"
 #include "ftps.h"
 #include "listfmt.h"
 #include "log.h"
@@ -43,7 +44,7 @@ static void process_input(session *s);
 static bool reading_allowed(const session *s)
 {
     return (s->state == SESS_LOGIN || s->state == SESS_READY) &&
-           !(s->flags & (SF_READ_PAUSED | SF_TLS_PENDING | SF_TLS_HANDSHAKE));
+           !(s->flags & (SF_READ_PAUSED | SF_FS_WAIT | SF_TLS_PENDING | SF_TLS_HANDSHAKE));
 }
 
 /* A line that came during a transfer and waits for its end: a command, or a refusal. */
@@ -63,6 +64,9 @@ static bool watching_for_abor(const session *s)
      * holds the session's input too, for seconds with a large file: ABOR, or the client's
      * going, must stop that copy. */
     if (s->prepare)
+        return true;
+    /* So does a RETR or listing whose path is being opened: the ABOR is for that transfer. */
+    if (s->opening)
         return true;
     bool held = ((s->flags & SF_READ_PAUSED) && has_deferred(s)) || (s->flags & SF_OUT_BACKLOG);
     return held && xfer_busy(s->xfer);
@@ -567,6 +571,8 @@ static void stop_for_waiting_abor(session *s, bool next_only)
         return;
     if (s->prepare)
         session_cancel_prepare(s);
+    else if (s->opening)
+        fsjob_cancel(s->opening);
     else
         xfer_cut(s);
 }

@@ -41,6 +41,7 @@ enum {
     SF_HANGUP_SEEN = 1 << 10, /* that close was seen (EV_HANGUP) before `in` let it be read */
     SF_TURN_OVER = 1 << 11,   /* ran its lines for this turn: the rest wait for the drain timer */
     SF_ACCOUNT = 1 << 12,     /* logged in with an account of the users file */
+    SF_FS_WAIT = 1 << 13,     /* a command's file-system calls run on a worker (fsjob.h) */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */
     SF_TLS_PENDING = 1 << 17,   /* 234 queued: the handshake starts once it is sent */
@@ -89,6 +90,7 @@ typedef struct session {
     int hash_algo;          /* digest_algo chosen with OPTS HASH (cmd_hash.c); 0 is SHA-256 */
     struct hash_job *hash;  /* a HASH running on the workers, or NULL */
     struct prepare_job *prepare;  /* a resumed upload being prepared on the workers, or NULL */
+    struct fsjob *opening;        /* a RETR or listing opening its path on the workers, or NULL */
     struct upload_orphan *orphan; /* an ended transfer's upload whose writer still runs */
     bool rang_set;                /* RANG given: the next HASH covers rang_start..rang_end */
     off_t rang_start, rang_end;

@@ -368,6 +368,35 @@ class TestSlowMetadata(SlowDiskCase):
                         "a NOOP waited %.2f s (%d sent)" % (worst, count))
         self.assertGreater(count, 10)
 
+    def test_other_sessions_answered_while_listings_look_up_their_paths(self):
+        def listings(f):
+            lines = []
+            f.retrlines("LIST meta/*.bin", lines.append)
+            return (lines, f.nlst("meta"), [n for n, _ in f.mlsd("meta")],
+                    f.sendcmd("STAT meta/f.bin"))
+        (glob, names, facts, status), worst, count = self.download_meanwhile(listings)
+        self.assertEqual([l.rsplit(" ", 1)[1] for l in glob], ["meta/f.bin"])
+        self.assertEqual(sorted(names), ["f.bin", "gone.txt"])
+        self.assertEqual(sorted(facts), ["f.bin", "gone.txt"])
+        self.assertTrue(status.startswith("213-Status of /meta/f.bin"), status)
+        self.assertIn(" meta/f.bin", status)
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
+    def test_abor_while_a_retr_or_list_opens_its_path(self):
+        # The ABOR is for the transfer whose path is being opened, even far behind it: it is
+        # cut as it starts (426), and the commands between then run in turn (as
+        # test_xfer_control's test_one_abor_cuts_only_the_transfer_it_found, from a disk).
+        for line in ("RETR meta/f.bin", "LIST meta"):
+            c = self.slow_control()
+            c.send("PASV\r\n%s\r\nPASV\r\n%s\r\nABOR\r\n" % (line, line))
+            self.assertEqual(c.reply(timeout=15)[0], 227)
+            self.assertEqual(c.reply(timeout=15)[0], 426, line)
+            self.assertEqual(c.reply(timeout=15)[0], 227)  # the next one's transfer now waits
+            c.close()
+        self.assertLogged(r"RETR /meta/f.bin failed before any data moved: 426 ")
+        self.assertLogged(r"LIST /meta failed before any data moved: 426 ")
+
     def test_session_that_ends_while_a_worker_looks_up_a_path(self):
         c = self.slow_control()
         c.send("SIZE meta/f.bin\r\n")
