@@ -449,8 +449,9 @@ static void prepare_done(void *arg)
         drop_append_lock(s->xfer);
         if (j->begun) /* a claimed partial stays; a bare copy is dropped */
             server_close_later(s->srv, upload_abort_detach(&j->up, true));
-        session_log(s, "%s %s aborted by the client (ABOR) while its file was being copied",
-                    j->verb, j->vpath);
+        session_log(s, "%s %s aborted by the client (ABOR) while its file was being %s", j->verb,
+                    j->vpath,
+                    j->mode == UPLOAD_NEW || j->mode == UPLOAD_UNIQUE ? "created" : "copied");
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
         free_prepare(j);
         session_resume(s);

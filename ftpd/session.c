@@ -680,7 +680,7 @@ static void close_gone_client(session *s)
 {
     if (s->prepare)
         session_log(s, "the client closed the connection while its upload's file was being "
-                       "copied");
+                       "prepared");
     else
         session_log(s, "the client closed the connection before the data connection came, "
                        "with commands waiting");
