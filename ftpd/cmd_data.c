@@ -242,6 +242,17 @@ static int set_vpath(xfer *x, const char *vpath)
     return x->vpath ? 0 : -1;
 }
 
+/* A job that opens the path of the transfer data channel x is to carry. */
+static fsjob *opening_job(session *s, const xfer *x, const char *vpath, const char *arg)
+{
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j) {
+        j->xfer_seq = x->seq;
+        j->opens_transfer = true;
+    }
+    return j;
+}
+
 static void retr_work(fsjob *j)
 {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused in the reply. */
@@ -291,11 +302,9 @@ void cmd_retr(session *s, const char *arg)
     xfer *x = need_channel(s);
     if (!x || session_path(s, arg, vpath) < 0)
         return;
-    fsjob *j = fsjob_new(s, vpath, arg);
+    fsjob *j = opening_job(s, x, vpath, arg);
     if (!j)
         return;
-    j->xfer_seq = x->seq;
-    j->opens_transfer = true;
     j->rest = rest;
     fsjob_run(j, retr_work, retr_reply);
 }
@@ -743,11 +752,9 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt)
         arg = list_skip_options(s, arg, &all);
     if (session_path(s, arg, vpath) < 0)
         return;
-    fsjob *j = fsjob_new(s, vpath, arg);
+    fsjob *j = opening_job(s, x, vpath, arg);
     if (!j)
         return;
-    j->xfer_seq = x->seq;
-    j->opens_transfer = true;
     j->fmt = fmt;
     j->all = all;
     fsjob_run(j, list_open_work, list_open_reply);

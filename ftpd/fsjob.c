@@ -14,6 +14,17 @@
 #include "xfer.h"
 #include "xfer_io.h"
 
+/* Frees j with what it holds but its fd and root. */
+static void free_rest(fsjob *j)
+{
+    dirlist_free(j->dl);
+    buf_free(&j->text);
+    free(j->vpath);
+    free(j->from);
+    free(j->arg);
+    free(j);
+}
+
 fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
 {
     fsjob *j = calloc(1, sizeof *j);
@@ -26,11 +37,8 @@ fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
         j->perms = s->perms;
     }
     if (!j || !j->vpath || !j->arg) {
-        if (j) {
-            free(j->vpath);
-            free(j->arg);
-        }
-        free(j);
+        if (j)
+            free_rest(j);
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
         return NULL;
     }
@@ -46,12 +54,7 @@ static void free_job(fsjob *j, bool on_worker)
     } else if (j->fd >= 0) {
         close(j->fd);
     }
-    dirlist_free(j->dl);
-    buf_free(&j->text);
-    free(j->vpath);
-    free(j->from);
-    free(j->arg);
-    free(j);
+    free_rest(j);
 }
 
 static void unlink_job(fsjob *j)
@@ -143,11 +146,6 @@ void fsjob_shutdown(server *srv)
         vfs_close(&j->v);
         if (j->fd >= 0)
             close(j->fd);
-        dirlist_free(j->dl);
-        buf_free(&j->text);
-        free(j->vpath);
-        free(j->from);
-        free(j->arg);
-        free(j);
+        free_rest(j);
     }
 }
