@@ -382,6 +382,13 @@ class TestCheck(unittest.TestCase):
         self.assertIn("Not a directory", r.stderr)
         self.assertIn("ftpd would not start", r.stdout)
 
+    def test_state_directory_where_nothing_can_be_made_exits_1_even_for_root(self):
+        # access() says root may write into /proc: a start then failed where --check said OK
+        r = self.check("--tls", "--state-dir", "/proc/ftpd-state-check")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot create the certificate in the state directory", r.stderr)
+        self.assertEqual(os.listdir("/proc").count("ftpd-state-check"), 0)
+
     def test_listeners_that_cannot_all_be_bound_exit_2_as_a_start_would_fail(self):
         # Each pair would pass a --check that binds nothing, then fail at start with an
         # "Address already in use" that names no culprit.
