@@ -812,7 +812,9 @@ static void upload_ended(xfer *x)
 
 void xfer_upload_data_ended(xfer *x)
 {
-    if (ftps_data_truncated(x)) { /* only a close_notify ends a TLS upload */
+    /* Only a close_notify ends a TLS upload in stream mode; MODE Z's end marker and
+     * checksum prove the data whole by themselves (upload_eof saw them). */
+    if (!x->zmode && ftps_data_truncated(x)) {
         xfer_fail_network(x, x->data.last_errno);
         return;
     }

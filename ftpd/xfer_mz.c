@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "ftp_reply.h"
+#include "ftps.h"
 #include "server.h"
 #include "session.h"
 #include "xfer_int.h"
@@ -245,6 +246,17 @@ void xfer_mz_pump_in(xfer *x)
         if (x->data.last_errno == EAGAIN)
             break;
         int err = x->data.last_errno;
+        if (mz_ended(&x->z)) {
+            /* The end marker and the checksum came: the data is whole, however the
+             * connection then ended (without TLS close_notify, or by a reset). */
+            session_log(x->s,
+                        "MODE Z upload %s: the data connection ended without a clean "
+                        "close after the complete stream (%s): taken as complete",
+                        x->vpath ? x->vpath : "",
+                        stream_is_tls(&x->data) ? ftps_data_error(x) : strerror(err));
+            upload_eof(x);
+            return;
+        }
         if (xfer_drain_to_file(x) < 0)
             xfer_fail_local(x, errno);
         else

@@ -5,15 +5,19 @@ RETR and STOR (offsets in file bytes); TYPE A under MODE Z; a corrupt, a truncat
 over-long stream from the client (451/426, the old file kept); a small stream that inflates
 to much (bounded, the loop stays responsive); lftp with ftp:use-mode-z both ways, in clear and
 over TLS; Python's FTP_TLS under PROT P."""
+import fcntl
 import ftplib
 import os
 import random
 import re
 import shutil
 import signal
+import socket
 import ssl
+import struct
 import subprocess
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -591,6 +595,59 @@ class TestModeZTls(LftpMixin, TlsServerMixin, unittest.TestCase):
         # a session in clear on the same server is told TLS is there for the asking
         plain = self.srv.ftp()
         self.assertIn("TLS: not in use (AUTH TLS is offered)", plain.sendcmd("STAT"))
+
+    def zstor_without_close_notify(self, f, cmd, wire_data, reset=False):
+        """Sends wire_data under PROT P, then ends the data connection without TLS close_notify:
+        a FIN (after reading what the server sent, its TLS 1.3 tickets), or a reset."""
+        conn = f.transfercmd(cmd)
+        conn.sendall(wire_data)
+        if reset:
+            # every byte acknowledged, so in the server's socket, before the reset drops the
+            # client's unsent ones
+            wait_for(lambda: struct.unpack("i", fcntl.ioctl(conn.fileno(), termios.TIOCOUTQ,
+                                                            b"\0" * 4))[0] == 0)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        else:
+            conn.shutdown(socket.SHUT_WR)  # SSLSocket: a plain FIN, no close_notify
+            conn.settimeout(10)
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+            conn.close()
+        try:
+            resp = f.getresp()
+        except ftplib.Error as e:
+            resp = str(e)
+        return int(resp[:3]), resp
+
+    def test_complete_stream_needs_no_close_notify(self):
+        """In MODE Z the stream's end marker and Adler-32 prove an upload whole: a client that
+        sent all of it and then closed without close_notify (or reset the connection) gets its
+        226 and its file, where stream mode must call the same end a truncation. A stream cut
+        short is still refused, and the old file kept."""
+        f = self.ftps(cls=ReuseFTP_TLS)
+        f.voidcmd("TYPE I")
+        f.voidcmd("MODE Z")
+        data = text_bytes(2 << 20, seed=29)
+        old = b"previous version\n" * 100
+        for reset in (False, True):
+            self.srv.write("fin.log", old)
+            code, text = self.zstor_without_close_notify(f, "STOR fin.log", compress(data), reset)
+            self.assertEqual(code, 226, "reset=%s: %s" % (reset, text))
+            self.assertEqual(sha(self.srv.read("fin.log")), sha(data), "reset=%s" % reset)
+        self.srv.write("fin.log", old)
+        code, text = self.zstor_without_close_notify(f, "STOR fin.log", compress(data)[:50000])
+        self.assertEqual(code, 426, text)
+        self.assertEqual(self.srv.read("fin.log"), old)
+        f.voidcmd("MODE S")  # stream mode: only close_notify tells a whole upload from a cut one
+        code, text = self.zstor_without_close_notify(f, "STOR fin.log", data)
+        self.assertEqual(code, 426, text)
+        self.assertIn("close_notify", text)
+        self.assertEqual(self.srv.read("fin.log"), old)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
 
 
 if __name__ == "__main__":
