@@ -1387,6 +1387,11 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     session_log(s, "data connection timeout");
     if (x->state == XS_RUNNING) {
         xfer_finish(x, FTP_TRANSFER_ABORTED, "Data connection timed out; transfer aborted.", true);
+    } else if (x->state == XS_TLS_HANDSHAKE) {
+        /* Its 150 is out, as for a handshake that fails: it ends as that one does, with
+         * the transfer's log line naming the file and the cause. */
+        xfer_finish(x, FTP_CANT_OPEN_DATA,
+                    "Can't open data connection: its TLS handshake timed out.", false);
     } else if (x->kind != XK_NONE) {
         release(x, false);
         session_reply(s, FTP_CANT_OPEN_DATA, "Can't open data connection: timed out.");

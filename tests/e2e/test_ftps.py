@@ -433,6 +433,41 @@ class TestStalledHandshake(TlsServerMixin, unittest.TestCase):
         self.assertTrue(self.srv.wait_log(r"TLS handshake failed"))
 
 
+
+class TestStalledDataHandshake(TlsServerMixin, unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ftpd-e2e-ftps-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        os.chmod(self.tmp, 0o777)  # the xferlog's directory, for a server run as nobody
+        self.xferlog = os.path.join(self.tmp, "xferlog")
+        self.srv = self.start_tls_server(args=["--data-timeout", "1", "--xferlog", self.xferlog])
+
+    def test_stalled_data_handshake_ends_the_transfer_with_its_log_lines(self):
+        """A client that opens a PROT P data connection and never starts (or never finishes)
+        its TLS handshake: other sessions are served meanwhile, the data timeout ends the
+        transfer with a reply naming the handshake, and the log and the xferlog have the
+        transfer's line, as for a handshake that fails."""
+        self.srv.write("a.bin", data_bytes(300000, 5))
+        c = self.tls_control()
+        c.login()
+        self.assertEqual(c.cmd("PBSZ 0")[0], 200)
+        self.assertEqual(c.cmd("PROT P")[0], 200)
+        for hello in (b"", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"):  # none, a part
+            ds = c.pasv()
+            self.assertEqual(c.cmd("RETR a.bin")[0], 150)
+            ds.sendall(hello)
+            probe = self.srv.control()
+            self.assertEqual(probe.cmd("NOOP")[0], 200)
+            probe.close()
+            code, text = c.reply(timeout=10)
+            self.assertEqual(code, 425, text)
+            self.assertIn("TLS handshake timed out", text)
+            ds.close()
+            self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertTrue(self.srv.wait_log(r"RETR /a\.bin failed.*425 .*TLS handshake timed out"))
+        with open(self.xferlog) as fh:
+            self.assertEqual(fh.read().count(" 0 /a.bin b _ o r alice ftp 0 * i\n"), 2)
+
 class TestRequireTls(TlsServerMixin, unittest.TestCase):
     tls_args = ["--require-tls"]  # implies --tls
 
