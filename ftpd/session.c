@@ -725,6 +725,8 @@ static void read_input(session *s)
         }
         if (n < 0)
             session_log(s, "control connection error: %s", strerror(s->ctl.last_errno));
+        else
+            (void)stream_shutdown(&s->ctl); /* TLS: the client's close_notify gets ours */
         session_close(s);
         return;
     }

@@ -257,6 +257,18 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
         self.assertEqual(got, data)
         self.assertTrue(f.voidresp().startswith("226"))
 
+    def test_control_close_notify_is_answered(self):
+        """A client that ends the control connection with close_notify (no QUIT) gets the
+        server's close_notify back (RFC 5246 section 7.2.1), not a bare close: its unwrap
+        completes instead of reporting a truncated connection."""
+        c = self.tls_control()
+        c.login()
+        c.sock.settimeout(10)
+        plain = c.sock.unwrap()  # raises SSLEOFError when the server just closes
+        self.assertEqual(plain.recv(100), b"")
+        plain.close()
+        self.assertTrue(self.srv.wait_log(r"alice: disconnected"))
+
     # ------------------------------------------------------------------ ftplib
 
     def ftplib_roundtrip(self, version):
