@@ -478,6 +478,7 @@ static void prepare_done(void *arg)
     }
     s->jobs--;
     s->prepare = NULL;
+    s->flags &= ~SF_READ_PAUSED; /* the prepare's own wait (session_resume_after_job) */
     if (j->rc == 1 && ours) {
         s->xfer->up = j->up;
         upload_ready(s, s->xfer, j->verb);
@@ -493,7 +494,7 @@ static void prepare_done(void *arg)
         upload_failed(s, j->err, j->verb, j->vpath, j->mode);
     }
     free_prepare(j);
-    session_resume(s);
+    session_resume_after_job(s);
 }
 
 /* verb: the command being served, a string literal (it outlives a worker's job). */

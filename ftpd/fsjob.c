@@ -87,7 +87,7 @@ static void done_fn(void *arg)
         j->reply(s, j);
         if (j->cancelled && xfer_busy(s->xfer))
             xfer_cut(s);
-        session_resume(s);
+        session_resume_after_job(s);
     }
     free_job(j, true);
 }

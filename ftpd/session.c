@@ -670,6 +670,12 @@ void session_resume(session *s)
     }
 }
 
+void session_resume_after_job(session *s)
+{
+    if (!(s->flags & SF_READ_PAUSED))
+        session_resume(s);
+}
+
 void session_hold(session *s)
 {
     s->flags |= SF_READ_PAUSED;

@@ -119,6 +119,10 @@ void session_close(session *s);
 void session_close_for_shutdown(session *s);
 /* Resumes reading commands after a transfer or a login step ended. */
 void session_resume(session *s);
+/* After a worker's job for the session's command replied (its own wait already ended):
+ * reads commands again, unless that reply put the session on hold once more (a transfer it
+ * started that failed at once, whose reply waits for a close): the hold's end resumes it. */
+void session_resume_after_job(session *s);
 /* Runs no further command until session_resume: the reply the next command must follow has
  * not been sent yet. */
 void session_hold(session *s);
