@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -350,6 +351,15 @@ static long peak_rss_kib(const struct rusage *ru)
     return kib > 0 ? kib : ru->ru_maxrss;
 }
 
+/* Random bits for the run's upload names (see stress_run.upload_tag). */
+static uint32_t make_upload_tag(void)
+{
+    uint32_t tag;
+    if (getrandom(&tag, sizeof(tag), GRND_NONBLOCK) == (ssize_t)sizeof(tag))
+        return tag;
+    return (uint32_t)getpid() * 2654435761u ^ (uint32_t)stress_now_us();
+}
+
 static int resolve(const ftpc_url *u, struct sockaddr_storage *ss)
 {
     char port[16];
@@ -492,6 +502,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     m->stop = stop;
     const char *trace = getenv("FTPC_STRESS_TRACE");
     run->trace = trace != NULL && trace[0] != '\0' && strcmp(trace, "0") != 0;
+    run->upload_tag = make_upload_tag();
     int rc = FTPC_OK;
     bool inited = false;
     stress_stats_init(&run->st);

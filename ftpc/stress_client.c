@@ -36,7 +36,8 @@ void stress_fixture_name(const stress_run *run, uint32_t index, char *out, size_
 void stress_upload_name(const stress_run *run, uint32_t client, uint32_t iter, char *out,
                         size_t size)
 {
-    snprintf(out, size, "ftpc-stress-%" PRIu64 "-c%u-%u.up", run->o->seed, client, iter);
+    snprintf(out, size, "ftpc-stress-%" PRIu64 "-%08" PRIx32 "-c%u-%u.up", run->o->seed,
+             run->upload_tag, client, iter);
 }
 
 void sc_who(const stress_client *c, char *out, size_t size)

@@ -64,6 +64,10 @@ typedef struct stress_run {
     bool no_epsv;     /* EPSV refused: PASV from now on */
     bool server_hash; /* FEAT offers HASH with SHA-256 selected */
     bool trace;       /* FTPC_STRESS_TRACE: every command and reply on standard error */
+    /* Random, in this run's upload names: two runs with one seed in one directory (two
+     * processes for two cores, two CI jobs) would otherwise upload, read back and delete
+     * the same names, failing each other's operations with 550s. */
+    uint32_t upload_tag;
 
     stress_client *clients; /* nclients main clients */
     int nclients;

@@ -681,6 +681,36 @@ class TestStressFtpd(StressCase):
                           r.stderr)
 
 
+    def test_two_runs_with_one_seed_share_a_directory(self):
+        # two processes with one seed in one directory (one per core, or two CI jobs)
+        # uploaded, read back and deleted the same names: each failed some of the other's
+        # puts with "550 No such file", errors of the server that were the client's doing
+        srv = self.server()
+        reports = [os.path.join(self.tmp, "two-%d.json" % i) for i in range(2)]
+        cmd = [FTPC_BIN, "stress", srv.url("two"), "--clients", "8", "--iterations", "25",
+               "--mix", "put", "--size", "32K", "--no-view"]
+        procs = [subprocess.Popen(cmd + ["--json", r], stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for r in reports]
+        errs = [p.communicate(timeout=120)[1].decode("utf-8", "replace") for p in procs]
+        for p, r, err in zip(procs, reports, errs):
+            with open(r) as fh:
+                rep = json.load(fh)
+            self.assertEqual((p.returncode, rep["errors_by_code"], rep["verify_failures"]),
+                             (0, {}, 0), err[-2000:])
+            self.assertEqual(rep["ops"]["put"], {"count": 200, "errors": 0})
+        self.assertEqual([n for n in os.listdir(srv.local("two")) if n.endswith(".up")], [])
+        # the names differ from run to run, whatever the timing
+        names = []
+        for _ in range(2):
+            _, _, err = self.stress(srv.url("two"), "--clients", 1, "--iterations", 1, "--mix",
+                                    "put", "--no-view", env=dict(os.environ, FTPC_STRESS_TRACE="1"))
+            names.append(re.findall(r"> STOR (\S+)", err))
+        self.assertEqual(len(names[0]), 1, names)
+        self.assertRegex(names[0][0], r"^ftpc-stress-1-[0-9a-f]{8}-c0-0\.up$")
+        self.assertNotEqual(names[0], names[1])
+
+
 PEER_BINARIES = {
     "vsftpd": os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd"),
     "pure-ftpd": os.path.join(PEERS_PREFIX, "pure-ftpd", "usr", "sbin", "pure-ftpd"),
