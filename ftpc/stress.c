@@ -2,6 +2,7 @@
  * the live view and the report (see stress.h). */
 #include "stress.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -307,6 +308,26 @@ void stress_run_client_done(stress_run *run)
     ev_stop(run->loop);
 }
 
+/* Descriptors open now beyond standard input, output and error: ones inherited from the
+ * parent (a harness, a shell with descriptors open) count against the limit as the clients'
+ * do. 0 when /proc cannot say. */
+static long descriptors_in_use(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return 0;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char *end = NULL;
+        long fd = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && *end == '\0' && fd > STDERR_FILENO && fd != dirfd(d))
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /* Raises the soft open-file limit to the hard one; returns how many clients fit. */
 static int fit_clients(int want)
 {
@@ -320,18 +341,22 @@ static int fit_clients(int want)
             rl = up;
     }
     /* Two descriptors a client: control and data. */
-    rlim_t need = (rlim_t)want * 2 + FDS_RESERVED;
+    long in_use = descriptors_in_use();
+    rlim_t need = (rlim_t)want * 2 + FDS_RESERVED + (rlim_t)in_use;
     if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
         return want;
-    long fit = ((long)rl.rlim_cur - FDS_RESERVED) / 2;
+    long fit = ((long)rl.rlim_cur - FDS_RESERVED - in_use) / 2;
     if (fit < 0)
         fit = 0;
+    char open_already[64] = "";
+    if (in_use > 0)
+        snprintf(open_already, sizeof(open_already), ", with %ld descriptors open already", in_use);
     fprintf(stderr,
-            "ftpc stress: the open-file limit is %llu (hard limit %llu), which allows %ld "
+            "ftpc stress: the open-file limit is %llu (hard limit %llu)%s, which allows %ld "
             "clients (2 descriptors each, %d reserved), not %d; running %ld. Raise it with "
             "`ulimit -n %llu` (as root, or via the hard limit) to run them all.\n",
-            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, fit, FDS_RESERVED,
-            want, fit, (unsigned long long)need);
+            (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, open_already, fit,
+            FDS_RESERVED, want, fit, (unsigned long long)need);
     return (int)fit;
 }
 

@@ -407,6 +407,31 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["clients_requested"], 200)
         self.assertEqual(rep["ops"]["list"]["count"], 18)
 
+    def test_fd_limit_counts_descriptors_open_already(self):
+        # descriptors inherited from the parent were not counted: 68 clients were run
+        # where 18 fit, and their connects failed by the dozen with EMFILE
+        srv = self.server()
+        inherited = [os.open(os.devnull, os.O_RDONLY) for _ in range(100)]
+        for fd in inherited:
+            self.addCleanup(os.close, fd)
+        jpath = os.path.join(self.tmp, "fds.json")
+
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+        r = subprocess.run([FTPC_BIN, "stress", srv.url(""), "--clients", "68", "--iterations",
+                            "3", "--mix", "list", "--no-view", "--json", jpath],
+                           capture_output=True, timeout=120, stdin=subprocess.DEVNULL,
+                           preexec_fn=low_limit, pass_fds=inherited)
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, err[-3000:])
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertIn("with 100 descriptors open already, which allows 18 clients", err)
+        self.assertIn("`ulimit -n 300`", err)
+        self.assertEqual(rep["clients"], 18)
+        self.assertEqual(rep["errors_by_code"], {})
+        self.assertEqual(rep["ops"]["list"], {"count": 54, "errors": 0})
+
     def stress_on_pty(self, srv, env, columns=None):
         """Runs a short list-only stress run with its standard error on a pseudo-terminal
         (columns wide if given); returns what the terminal received, as text."""
