@@ -144,10 +144,18 @@ static void interrupt_run(stress_main *m)
     if (run->t_end_us == 0)
         run->t_end_us = stress_now_us();
     if (!run->main_phase) {
-        stress_run_message(run, "ftpc stress: interrupted during the set-up; reporting");
         run->aborting = true;
-        kill_all(run);
-        ev_stop(run->loop);
+        int cutting = 0;
+        for (int i = 0; i < run->nsetup; i++)
+            cutting += stress_client_interrupt_setup(&run->setup[i]);
+        if (cutting == 0) {
+            stress_run_message(run, "ftpc stress: interrupted during the set-up; reporting");
+            ev_stop(run->loop);
+            return;
+        }
+        stress_run_message(run, "ftpc stress: interrupted during the set-up; deleting the "
+                                "fixtures being uploaded (interrupt again to quit at once)");
+        m->end_by_ms = ev_now(run->loop) + INTERRUPT_GRACE_MS;
         return;
     }
     stress_run_message(run, "ftpc stress: interrupted; stopping the clients and cleaning up "
@@ -165,10 +173,15 @@ static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
     (void)t;
     stress_main *m = ud;
     stress_run *run = &m->run;
-    if (*m->stop && !run->interrupted) {
+    if (*m->stop && !run->interrupted)
         interrupt_run(m);
-        if (!run->main_phase)
-            return EV_TIMER_STOP;
+    if (!run->main_phase && run->aborting && m->end_by_ms && ev_now(loop) >= m->end_by_ms) {
+        stress_run_message(run,
+                           "ftpc stress: the set-up's cut uploads were not deleted within "
+                           "%d s; some may still be on the server",
+                           INTERRUPT_GRACE_MS / 1000);
+        kill_all(run);
+        return EV_TIMER_STOP;
     }
     if (run->ending && m->end_by_ms && ev_now(loop) >= m->end_by_ms) {
         /* Clients still busy this long after the end are cut off (counted, not failed). */

@@ -206,6 +206,9 @@ __attribute__((format(printf, 3, 4))) void sc_setup_fail(stress_client *c, int r
         c->run->clean_failed = true;
         stress_run_message(c->run, "ftpc stress: %s: %s", c->run->o->clean ? "--clean" : "clean-up",
                            msg);
+    } else if (c->run->interrupted) {
+        /* deleting a cut fixture after Ctrl-C: the run was not failed by the server */
+        stress_run_message(c->run, "ftpc stress: deleting the set-up's cut upload: %s", msg);
     } else if (c->run->setup_rc == 0) {
         c->run->setup_rc = rc;
         snprintf(c->run->setup_error, sizeof(c->run->setup_error), "%s", msg);
@@ -455,6 +458,23 @@ void stress_client_interrupt(stress_client *c)
         return;
     }
     stress_client_end(c);
+}
+
+bool stress_client_interrupt_setup(stress_client *c)
+{
+    if (c->state == S_XFER && c->xk == X_FIX_STOR && c->ctl != NULL) {
+        /* Reset, the cut upload stays on the server: a truncated fixture where the server
+         * writes in place, a kept partial where it resumes (ftpd), until the next upload of
+         * the name. ABOR first, so that the server is done with it before the DELE. */
+        sc_close_data(c, true);
+        c->state = S_ABORT;
+        c->step = (c->flags & CF_FINAL) ? 1 : 2;
+        sc_arm(c, ABOR_WAIT_MS);
+        sc_send_cmd(c, "ABOR");
+        return c->state != S_DONE;
+    }
+    stress_client_kill(c);
+    return false;
 }
 
 void stress_client_kill(stress_client *c)

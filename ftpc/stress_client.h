@@ -152,6 +152,9 @@ void stress_client_end(stress_client *c);
 void stress_client_interrupt(stress_client *c);
 /* Closes everything at once (signal or hard deadline); the client counts as done. */
 void stress_client_kill(stress_client *c);
+/* Ctrl-C during the set-up: a set-up client uploading a fixture cuts it with ABOR and
+ * deletes it; any other closes at once. Returns whether c is still at work. */
+bool stress_client_interrupt_setup(stress_client *c);
 /* Frees what c still holds (after the loop stopped). */
 void stress_client_free(stress_client *c);
 bool stress_client_done(const stress_client *c);

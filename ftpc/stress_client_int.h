@@ -40,6 +40,7 @@ enum {
     S_DELE,
     S_SIZE,       /* set-up: is the fixture there? */
     S_CLEAN_DELE, /* --clean: a fixture's DELE */
+    S_FIX_DELE,   /* interrupted set-up: the DELE of the fixture whose upload was cut */
     S_CLEAN_LEFT, /* the DELE of an upload a stopped client may have left */
     S_CLEAN_CDUP, /* --clean: out of the directory the set-up made ... */
     S_CLEAN_RMD,  /* ... to remove it */

@@ -371,6 +371,16 @@ void sc_on_reply(stress_client *c, int code, char *text)
         sc_clean_next(c);
         return;
     }
+    case S_FIX_DELE:
+        /* 550: nothing of it was stored */
+        if (code / 100 != 2 && code != 550) {
+            char name[96];
+            stress_fixture_name(run, c->fixture, name, sizeof(name));
+            stress_run_message(run, "ftpc stress: deleting the set-up's cut upload: DELE %s: %d %s",
+                               name, code, text);
+        }
+        sc_quit(c);
+        return;
     case S_CLEAN_CDUP: {
         if (code / 100 != 2) {
             sc_setup_fail(c, FTPC_EXIT_REMOTE, "CDUP out of %s: %d %s", run->o->dir, code, text);
@@ -397,6 +407,13 @@ void sc_on_reply(stress_client *c, int code, char *text)
     case S_SYNC:
         if (code != 200)
             return; /* late replies of the aborted transfer */
+        if (sc_is_setup(c) && c->xk == X_FIX_STOR) {
+            char name[96];
+            stress_fixture_name(run, c->fixture, name, sizeof(name));
+            c->state = S_FIX_DELE;
+            sc_send_cmd(c, "DELE %s", name);
+            return;
+        }
         if (c->op == STRESS_OP_PUT) {
             char name[96];
             stress_upload_name(run, c->id, c->op_iter, name, sizeof(name));

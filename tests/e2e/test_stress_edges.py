@@ -538,6 +538,40 @@ class TestStressSetupPhase(StressCase):
         self.assertGreaterEqual(rep["setup_s"], 1.5)
 
 
+    def test_interrupt_deletes_the_fixtures_being_uploaded(self):
+        # Ctrl-C while the set-up uploads fixtures: its connections were reset, and the cut
+        # uploads stayed on the server (ftpd's hidden partials, megabytes each, until the
+        # next upload of the name or --partial-max-age; elsewhere a truncated fixture);
+        # with --clean the directory then could not be removed ("450 ... in progress")
+        for clean in ([], ["--clean"]):
+            srv = self.server(args=["--max-rate", "1M"])
+            p = subprocess.Popen([FTPC_BIN, "stress", srv.url("fx"), "--clients", "2",
+                                  "--duration", "5", "--mix", "get", "--files", "2", "--size",
+                                  "16M", "--no-view"] + clean,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+            t_end = time.monotonic() + 20
+            while time.monotonic() < t_end:
+                if os.path.isdir(srv.local("fx")) and len(os.listdir(srv.local("fx"))) >= 2:
+                    break
+                time.sleep(0.1)
+            self.assertGreaterEqual(len(os.listdir(srv.local("fx"))), 2, "uploads never began")
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+            out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+            self.assertEqual(p.returncode, 7, out + err)
+            self.assertIn("interrupted during the set-up (exit status 7; no client ran)",
+                          self.unwrap(out))
+            self.assertNotIn("some of the run's files are still on the server", err)
+            if clean:
+                self.assertFalse(srv.exists("fx"), "%s\n%s" % (
+                    os.listdir(srv.local("fx")) if srv.exists("fx") else "", err))
+            else:
+                self.assertEqual(os.listdir(srv.local("fx")), [], err)
+
+
 def stress_files(names):
     """Names on the server that an upload of ftpc stress leaves: the upload itself, or
     ftpd's temporary and kept partial files of it."""
