@@ -45,6 +45,7 @@ typedef struct stress_main {
     ev_timer tick, deadline;
     volatile sig_atomic_t *stop;
     long long end_by_ms; /* after the deadline: clients still busy at this time are cut off */
+    bool cut_transfers;  /* ... and their transfers were cut with ABOR: now they are closed */
 } stress_main;
 
 static stress_main *the_main(stress_run *run)
@@ -184,9 +185,22 @@ static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
         return EV_TIMER_STOP;
     }
     if (run->ending && m->end_by_ms && ev_now(loop) >= m->end_by_ms) {
-        /* Clients still busy this long after the end are cut off (counted, not failed). */
-        kill_all(run);
-        return EV_TIMER_STOP;
+        /* Clients still busy this long after the end are cut off (counted, not failed). A
+         * transfer is cut as Ctrl-C cuts it, with ABOR, and its upload deleted by its own
+         * session, for a few seconds more: reset, it could still be put aside by the
+         * server (ftpd keeps a partial) after the clean-up's DELE came. */
+        int cutting = 0;
+        if (!m->cut_transfers && !run->interrupted) {
+            m->cut_transfers = true;
+            for (int i = 0; i < run->nclients; i++)
+                cutting += stress_client_interrupt(&run->clients[i]);
+        }
+        if (cutting > 0) {
+            m->end_by_ms = ev_now(loop) + INTERRUPT_GRACE_MS;
+        } else {
+            kill_all(run);
+            return EV_TIMER_STOP;
+        }
     }
     view_update(m);
     return TICK_MS;

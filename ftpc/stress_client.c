@@ -443,7 +443,7 @@ void stress_client_end(stress_client *c)
         stress_client_kill(c);
 }
 
-void stress_client_interrupt(stress_client *c)
+bool stress_client_interrupt(stress_client *c)
 {
     if (c->state == S_XFER && c->data != NULL && (c->flags & CF_IN_OP)) {
         /* A transfer could run for long: it is cut as an injected ABOR is (its upload then
@@ -455,9 +455,10 @@ void stress_client_interrupt(stress_client *c)
         c->step = (c->flags & CF_FINAL) ? 1 : 2;
         sc_arm(c, ABOR_WAIT_MS);
         sc_send_cmd(c, "ABOR");
-        return;
+        return c->state != S_DONE;
     }
     stress_client_end(c);
+    return false;
 }
 
 bool stress_client_interrupt_setup(stress_client *c)

@@ -147,9 +147,10 @@ void stress_client_init(stress_client *c, stress_run *run, uint32_t id, bool set
 void stress_client_start(stress_client *c, long delay_ms);
 /* The run reached its end: an idle client quits now, a busy one after its operation. */
 void stress_client_end(stress_client *c);
-/* Ctrl-C: a transfer under way is cut with ABOR (an upload then deleted), anything else
- * ends as with stress_client_end. */
-void stress_client_interrupt(stress_client *c);
+/* Ctrl-C, or the end's grace run out: a transfer under way is cut with ABOR (an upload then
+ * deleted), anything else ends as with stress_client_end. Returns whether a transfer was
+ * cut (c is still at work). */
+bool stress_client_interrupt(stress_client *c);
 /* Closes everything at once (signal or hard deadline); the client counts as done. */
 void stress_client_kill(stress_client *c);
 /* Ctrl-C during the set-up: a set-up client uploading a fixture cuts it with ABOR and

@@ -605,6 +605,63 @@ class HangingFtp(ScriptedFtp):
         return super().command(s, verb, arg)
 
 
+class SlowToKeepFtp(ScriptedFtp):
+    """Keeps what a cut upload brought, as ftpd keeps a partial for a resume, but only half a
+    second after the cut (a busy server putting it aside), then answers 426; ABOR, NOOP and
+    DELE come after that on the session, in order. `kept` holds the names on the server."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.kept = set()
+        self.lock = threading.Lock()
+        self.stor_ended = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb in ("CWD", "ABOR", "NOOP"):
+            s.send({"CWD": "250 ok", "ABOR": "226 abort done", "NOOP": "200 ok"}[verb])
+        elif verb == "DELE":
+            with self.lock:
+                there = arg in self.kept
+                self.kept.discard(arg)
+            s.send("250 deleted" if there else "550 no such file")
+        elif verb == "STOR":
+            s.send("150 go")
+            d = s.accept_data()
+            try:
+                while d.recv(65536):
+                    pass
+            except OSError:
+                pass
+            d.close()
+            time.sleep(0.5)
+            with self.lock:
+                self.kept.add(arg)
+            self.stor_ended.set()
+            s.send("426 cut")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressEndOfRun(StressCase):
+    def test_uploads_cut_off_by_the_end_leave_nothing(self):
+        # An upload still running when the end's grace ran out was reset, and the clean-up's
+        # DELE came before the server had put the cut upload aside: 550, and the upload
+        # stayed (ftpd kept 600 MB of partials after a run of ten 500 MB uploads)
+        srv = SlowToKeepFtp(sessions=6, timeout=30)
+        srv.start()
+        self.addCleanup(srv.stop)
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 1,
+                                    "--duration", 0.5, "--timeout", 1, "--mix", "put",
+                                    "--size", "1M", "--limit-rate", "64K", "--no-view")
+        self.assertEqual(rep["ops_unfinished"], 1, out + err)
+        self.assertTrue(srv.stor_ended.wait(10), "the upload never ended on the server")
+        with srv.lock:
+            self.assertEqual(srv.kept, set(), out + err)
+        self.assertNotIn("still on the server", err)
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressInterrupt(StressCase):
     def start_uploads(self, srv, *extra):
