@@ -61,9 +61,11 @@ typedef struct stress_run {
     stress_expect expect; /* download fixtures' bytes, while they are small */
 
     /* What the set-up learned about the server. */
-    bool no_epsv;     /* EPSV refused: PASV from now on */
-    bool server_hash; /* FEAT offers HASH with SHA-256 selected */
-    bool trace;       /* FTPC_STRESS_TRACE: every command and reply on standard error */
+    bool no_epsv;           /* EPSV refused: PASV from now on */
+    bool server_hash;       /* FEAT offers HASH with SHA-256 selected */
+    bool trace;             /* FTPC_STRESS_TRACE: every command and reply on standard error */
+    bool feat_asked;        /* a set-up session sent FEAT */
+    bool setup_spared_said; /* a set-up session turned away by a limit was said */
     /* Random, in this run's upload names: two runs with one seed in one directory (two
      * processes for two cores, two CI jobs) would otherwise upload, read back and delete
      * the same names, failing each other's operations with 550s. */

@@ -213,7 +213,9 @@ void sc_chain_next(stress_client *c)
             }
             break;
         case L_FEAT:
-            if (sc_is_setup(c) && c->id == 0) {
+            /* the first set-up session in: the one with id 0 may have been turned away */
+            if (sc_is_setup(c) && !run->feat_asked) {
+                run->feat_asked = true;
                 sc_send_cmd(c, "FEAT");
                 return;
             }
@@ -282,8 +284,36 @@ void sc_logged_in(stress_client *c)
 }
 
 /* A login-time reply that refuses: count it and retry later (set-up: stop). */
+/* A set-up session turned away by a limit (a 421 before login: per address, vsftpd's
+ * max_per_ip, or on sessions) while another of the set-up's may still get in: those that do
+ * prepare the fixtures, so this one just ends. The last one turned away fails the set-up. */
+static bool setup_session_spared(stress_client *c, int code)
+{
+    stress_run *run = c->run;
+    if (code != 421 || run->tearing_down ||
+        (c->state != S_GREETING && c->state != S_USER && c->state != S_PASS))
+        return false;
+    bool other = false;
+    for (int i = 0; i < run->nsetup; i++)
+        other |= &run->setup[i] != c && run->setup[i].state != S_DONE;
+    if (!other)
+        return false;
+    if (!run->setup_spared_said) {
+        run->setup_spared_said = true;
+        stress_run_message(run,
+                           "ftpc stress: set-up: the server turned a session away (%d %s); "
+                           "the set-up goes on with fewer",
+                           code, run->msg.text);
+    }
+    sc_close_ctl(c, false);
+    sc_finish(c);
+    return true;
+}
+
 void sc_login_refused(stress_client *c, int code)
 {
+    if (sc_is_setup(c) && setup_session_spared(c, code))
+        return;
     if (sc_is_setup(c)) {
         int rc = c->state == S_AUTH                                        ? FTPC_EXIT_TLS
                  : code == 530 || c->state == S_USER || c->state == S_PASS ? FTPC_EXIT_LOGIN

@@ -273,6 +273,33 @@ class TestStressFtpd(StressCase):
         self.assertIn("3 of 6 never logged in", out + err)
         self.assertGreater(rep["ops"]["list"]["count"], 0)
 
+    def test_set_up_within_a_per_address_limit(self):
+        # the set-up opens four sessions: a server that lets two in from an address (vsftpd's
+        # max_per_ip, pure-ftpd -C, ftpd --max-per-ip) failed it at once, exit 5, "421 Too
+        # many connections", though two clients could have run; those it lets in do the work
+        srv = FtpdServer(args=["--max-per-ip", "2", "--log-level", "warn"])
+        srv.start()
+        self.addCleanup(srv.stop)
+        rep, out, err = self.stress(srv.url("pi"), "--clients", 2, "--iterations", 4, "--mix",
+                                    "get", "--files", 6, "--size", "8K", "--no-view")
+        self.assertIsNone(rep["setup_error"], err)
+        # (a client may yet be turned away while the set-up's sessions close)
+        self.assertGreater(rep["ops"]["get"]["count"], 0)
+        self.assertEqual(rep["ops"]["get"]["errors"], 0)
+        self.assertEqual(rep["verify_failures"], 0)
+        self.assertEqual(sorted(n for n in os.listdir(srv.local("pi"))),
+                         ["ftpc-stress-1-f%d.dat" % i for i in range(6)])
+        self.assertIn("set-up: the server turned a session away (421 ", err)
+        # a server that lets none in still fails the set-up, with its reply
+        srv2 = FtpdServer(args=["--max-sessions", "1", "--log-level", "warn"])
+        srv2.start()
+        self.addCleanup(srv2.stop)
+        hold = srv2.ftp()
+        self.addCleanup(hold.close)
+        rep, out, err = self.stress(srv2.url("pi"), "--clients", 2, "--iterations", 1,
+                                    "--no-view", rc=5)
+        self.assertRegex(rep["setup_error"], r"^421 ")
+
     def test_max_errors_sets_the_exit_status(self):
         # a run whose sessions were refused (421: more clients than --max-per-ip) exited 0,
         # so a CI job could not tell it from a clean one; --max-errors N is its threshold
