@@ -135,7 +135,11 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         return;
     const stress_stats *st = s->st;
     uint64_t ops = stress_stats_ops_total(st);
-    if (!v->rates_started) {
+    /* The run's counters start from 0 after the set-up's: a window over both would show
+     * the fixtures' upload rate in a run that uploads nothing. */
+    bool main_phase = strcmp(s->phase, "setup") != 0;
+    if (!v->rates_started || main_phase != v->rates_main) {
+        v->rates_main = main_phase;
         progress_rate_init(&v->down, s->now_ms, st->bytes_down);
         progress_rate_init(&v->up, s->now_ms, st->bytes_up);
         progress_rate_init(&v->ops, s->now_ms, ops);

@@ -36,6 +36,7 @@ typedef struct stress_view {
     long long last_plain_ms;
     progress_rate down, up, ops;
     bool rates_started;
+    bool rates_main; /* ... in the main phase: the set-up's rates end with it */
 } stress_view;
 
 /* Decides the mode for fd (isatty, NO_COLOR, TERM=dumb). */

@@ -563,6 +563,21 @@ class TestStressFtpd(StressCase):
         self.assertNotIn("\x1b[", err)
         self.assertRegex(lines[-1], r"\d+/3 logged in, 0 awaiting greeting, \d+ in flight, ops \d+")
 
+    def test_plain_lines_show_no_set_up_rate_in_the_run(self):
+        # the rates' window went on from the set-up's fixture uploads into the run, where the
+        # counters start again from 0: a run of listings showed "up 97.3 MiB/s" for seconds
+        srv = self.server(args=["--max-rate", "4M"])
+        rep, _, err = self.stress(srv.url("rt"), "--clients", 2, "--duration", 2.5, "--mix",
+                                  "list=1000,get=1", "--files", 4, "--size", "6M", "--think",
+                                  "1000")
+        setup = [l for l in err.splitlines() if l.startswith("stress setup")]
+        run = [l for l in err.splitlines() if l.startswith(("stress run", "stress ending"))]
+        self.assertTrue(any(", up 0 B/s," not in l for l in setup), err)  # a rate to carry
+        self.assertGreaterEqual(len(run), 2, err)
+        for line in run:
+            self.assertIn(", up 0 B/s,", line)
+        self.assertEqual(rep["bytes_up"], 0)
+
     def test_usage_errors(self):
         for args, msg in ((["--clients", "0", "ftp://127.0.0.1/"], "--clients"),
                           (["--mix", "fetch=1", "ftp://127.0.0.1/"], "--mix"),
