@@ -412,7 +412,7 @@ static uint32_t make_upload_tag(void)
     return (uint32_t)getpid() * 2654435761u ^ (uint32_t)stress_now_us();
 }
 
-static int resolve(const ftpc_url *u, struct sockaddr_storage *ss)
+static int resolve(const ftpc_url *u, stress_run *run)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", u->port);
@@ -425,9 +425,19 @@ static int resolve(const ftpc_url *u, struct sockaddr_storage *ss)
         fprintf(stderr, "ftpc stress: cannot resolve %s: %s\n", u->host, gai_strerror(rc));
         return -1;
     }
-    memset(ss, 0, sizeof(*ss));
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    for (struct addrinfo *ai = res; ai != NULL && run->naddrs < STRESS_MAX_ADDRS;
+         ai = ai->ai_next) {
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+            ai->ai_addrlen > sizeof(run->addrs[0]))
+            continue;
+        memcpy(&run->addrs[run->naddrs++], ai->ai_addr, ai->ai_addrlen);
+    }
     freeaddrinfo(res);
+    if (run->naddrs == 0) {
+        fprintf(stderr, "ftpc stress: cannot resolve %s: no address\n", u->host);
+        return -1;
+    }
+    run->addr = run->addrs[0];
     return 0;
 }
 
@@ -561,7 +571,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     for (int i = 0; i < STRESS_CMD_COUNT; i++)
         stress_hist_init(&run->st.cmd[i]);
     snprintf(run->host, sizeof(run->host), "%s", o.url.host);
-    if (resolve(&o.url, &run->addr) < 0) {
+    if (resolve(&o.url, run) < 0) {
         free(m);
         return FTPC_EXIT_CONNECT;
     }

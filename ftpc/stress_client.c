@@ -243,6 +243,17 @@ static const char *awaited(const stress_client *c)
 static void setup_conn_failed(stress_client *c, int err)
 {
     stress_run *run = c->run;
+    bool connecting = c->state == S_CONNECTING || c->ctl == NULL;
+    if (connecting && !run->tearing_down && c->addr_at + 1 < run->naddrs) {
+        /* Not at this address: the next one of the name, for every session from now on. */
+        if (run->addr_index == c->addr_at) {
+            run->addr_index++;
+            run->addr = run->addrs[run->addr_index];
+        }
+        sc_close_ctl(c, true);
+        sc_start_session(c);
+        return;
+    }
     char ep[300];
     bool in = (c->flags & CF_LOGGED_IN) != 0;
     int rc = in ? FTPC_EXIT_REMOTE : FTPC_EXIT_CONNECT;

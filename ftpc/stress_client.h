@@ -41,13 +41,19 @@ typedef struct stress_vfail {
 
 typedef struct stress_client stress_client;
 
+#define STRESS_MAX_ADDRS 8
+
 typedef struct stress_run {
     const stress_opts *o;
     ev_loop *loop;
     stress_stats st;
-    struct sockaddr_storage addr; /* the server's control address */
-    struct ssl_ctx_st *tls;       /* client context with --tls */
-    char host[256];               /* for certificate name checks */
+    struct sockaddr_storage addr; /* the server's control address: addrs[addr_index] */
+    /* The name's addresses: the set-up moves on to the next one while none connects (a
+     * name with ::1 first, a server on 127.0.0.1 only), as ftpc's other commands do. */
+    struct sockaddr_storage addrs[STRESS_MAX_ADDRS];
+    int naddrs, addr_index;
+    struct ssl_ctx_st *tls; /* client context with --tls */
+    char host[256];         /* for certificate name checks */
     struct stress_view *view;
 
     /* Shared buffers: every read lands here and is consumed before the next client runs. */
@@ -123,6 +129,7 @@ struct stress_client {
                    * closed theirs compare it, never the (reusable) pointer */
     uint8_t state, wake, op, xk, step, fault;
     uint8_t hash_tries; /* HASH replies "busy" so far for this upload */
+    uint8_t addr_at;    /* the run's address index its last connect went to */
     uint32_t flags;
     uint32_t id;
     uint32_t iter;    /* operations started */

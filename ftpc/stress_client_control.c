@@ -167,6 +167,7 @@ void sc_start_session(stress_client *c)
     stress_run *run = c->run;
     c->flags |= CF_ESTABLISH;
     c->t_op = c->t_cmd = stress_now_us();
+    c->addr_at = (uint8_t)run->addr_index;
     int fd = sc_connect_nodelay(&run->addr);
     if (fd < 0) {
         sc_conn_failed(c, errno);

@@ -578,6 +578,34 @@ class TestStressFtpd(StressCase):
             self.assertIn(", up 0 B/s,", line)
         self.assertEqual(rep["bytes_up"], 0)
 
+    def test_name_with_an_address_the_server_does_not_listen_on(self):
+        # a name that resolves to ::1 before 127.0.0.1 (Debian's "localhost") with the server
+        # on 127.0.0.1 only (ftpd's default): `ftpc ls` tried the next address, stress only
+        # the first, and failed the set-up with "cannot connect (Connection refused)". The
+        # name is given in a private mount namespace's /etc/hosts; skipped where there is none.
+        hosts = os.path.join(self.tmp, "hosts")
+        with open(hosts, "w") as fh:
+            fh.write("::1 ftpc-stress-dual\n127.0.0.1 ftpc-stress-dual\n")
+        probe = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && '
+                                'getent ahosts ftpc-stress-dual', hosts],
+                               capture_output=True, text=True, timeout=30)
+        if probe.returncode != 0 or not probe.stdout.startswith("::1"):
+            self.skipTest("no private /etc/hosts (unshare -m as root): %s" % probe.stderr.strip())
+        srv = self.server()
+        url = srv.url("dual").replace("127.0.0.1", "ftpc-stress-dual")
+        jpath = os.path.join(self.tmp, "dual.json")
+        r = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && '
+                            'exec "$@"', hosts, FTPC_BIN, "stress", url, "--clients", "2",
+                            "--iterations", "2", "--mix", "get=1,put=1,list=1", "--no-view",
+                            "--clean", "--json", jpath],
+                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-2000:])
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertEqual(rep["errors_by_code"], {})
+        self.assertEqual(rep["ops_total"], 6)
+        self.assertFalse(srv.exists("dual"))
+
     def test_usage_errors(self):
         for args, msg in ((["--clients", "0", "ftp://127.0.0.1/"], "--clients"),
                           (["--mix", "fetch=1", "ftp://127.0.0.1/"], "--mix"),
