@@ -18,6 +18,7 @@
 
 #include "endpoint.h"
 #include "net.h"
+#include "progress.h"
 #include "status.h"
 #include "stream_tls.h"
 #include "stress_client.h"
@@ -60,6 +61,8 @@ void stress_run_message(stress_run *run, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* Messages quote the server's replies: no escape sequence of its reaches the terminal. */
+    progress_sanitize(msg, sizeof(msg), msg);
     stress_view *v = run->view;
     if (v != NULL && v->enabled) {
         stress_view_message(v, msg);

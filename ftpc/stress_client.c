@@ -18,6 +18,7 @@
 #include "endpoint.h"
 #include "mz.h"
 #include "net.h"
+#include "progress.h"
 #include "status.h"
 #include "stress_content.h"
 
@@ -212,6 +213,8 @@ __attribute__((format(printf, 3, 4))) void sc_setup_fail(stress_client *c, int r
     } else if (c->run->setup_rc == 0) {
         c->run->setup_rc = rc;
         snprintf(c->run->setup_error, sizeof(c->run->setup_error), "%s", msg);
+        progress_sanitize(c->run->setup_error, sizeof(c->run->setup_error),
+                          c->run->setup_error); /* for the report and its JSON */
         stress_run_message(c->run, "ftpc stress: set-up failed: %s", msg);
     }
     sc_finish(c);

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "progress.h"
+
 void stress_hist_init(stress_hist *h)
 {
     memset(h, 0, sizeof(*h));
@@ -180,8 +182,12 @@ void stress_stats_reply_error(stress_stats *s, int code, const char *text)
 {
     stress_err_count *e = stress_stats_error(s, code, 0);
     /* "other" mixes codes: no one text speaks for it */
-    if (e->sample[0] == '\0' && text != NULL && strcmp(e->key, "other") != 0)
+    if (e->sample[0] == '\0' && text != NULL && strcmp(e->key, "other") != 0) {
+        /* for a terminal and for JSON: the server's escape sequences and bytes that are
+         * not UTF-8 (a Latin-1 server) become '?' */
         snprintf(e->sample, sizeof(e->sample), "%s", text);
+        progress_sanitize(e->sample, sizeof(e->sample), e->sample);
+    }
 }
 
 uint64_t stress_stats_errors_total(const stress_stats *s)

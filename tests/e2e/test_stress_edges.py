@@ -247,6 +247,55 @@ class TestStressMalformedReplies(StressCase):
         self.assertEqual(rep["exit_status"], 3)
 
 
+HOSTILE_TEXT = b"\x1b]0;owned\x07 \x1b[2J refus\xe9 \xe2\x80\xae"
+
+
+class HostileTextFtp(ScriptedFtp):
+    """Refuses verb with a reply whose text holds escape sequences, a byte that is not UTF-8
+    (Latin-1) and a bidirectional override."""
+
+    def __init__(self, verb, **kw):
+        super().__init__(**kw)
+        self.verb = verb
+
+    def command(self, s, verb, arg):
+        if verb == self.verb:
+            s.f.write(b"550 " + HOSTILE_TEXT + b"\r\n")
+            s.f.flush()
+            return True
+        return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressHostileReplyText(StressCase):
+    def check_clean(self, raw_out, raw_err, jpath):
+        for text in (raw_out, raw_err):
+            for bad in (b"\x1b", b"\x07", b"\xe9 ", b"\xe2\x80\xae"):
+                self.assertNotIn(bad, text, text[-1500:])
+        with open(jpath, "rb") as fh:
+            return json.loads(fh.read().decode("utf-8"))  # strict: every byte UTF-8
+
+    def test_reply_text_reaches_no_terminal_raw(self):
+        # the report and the messages printed the server's text as it came: a hostile or
+        # Latin-1 server drove the terminal, and the JSON was not UTF-8
+        for verb, rc in (("LIST", 7), ("USER", 4)):
+            srv = HostileTextFtp(verb, sessions=20)
+            srv.start()
+            self.addCleanup(srv.stop)
+            jpath = os.path.join(self.tmp, "%s.json" % verb)
+            r = subprocess.run([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
+                                "--clients", "2", "--iterations", "2", "--mix", "list",
+                                "--no-view", "--json", jpath],
+                               capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, rc, r.stdout[-2000:] + r.stderr[-2000:])
+            rep = self.check_clean(r.stdout, r.stderr, jpath)
+            if verb == "LIST":
+                self.assertIn("550", rep["error_replies"])
+                self.assertIn("owned", rep["error_replies"]["550"])
+            else:
+                self.assertIn("owned", rep["setup_error"])
+
+
 class RefusingFtp(ScriptedFtp):
     """Serves its first `serve` sessions (the set-up's), then greets every later connection
     with 421 and closes it: a server that has gone away for the clients, as one at its cap
