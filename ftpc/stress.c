@@ -271,11 +271,23 @@ static long clean_limit_cb(ev_loop *loop, ev_timer *t, void *ud)
 static void clean_up(stress_run *run)
 {
     second_stop_quits();
-    if (run->interrupted || run->left_uploads > 0)
-        stress_run_message(run, "ftpc stress: cleaning up: %d upload%s of %s clients%s",
-                           run->left_uploads, run->left_uploads == 1 ? "" : "s",
-                           run->interrupted ? "stopped" : "cut-off",
-                           run->o->clean ? ", the fixtures and the directory made" : "");
+    if (run->interrupted || run->left_uploads > 0) {
+        /* what there is to delete: no "0 uploads", no directory the run did not make */
+        char what[160] = "";
+        int n = 0;
+        if (run->left_uploads > 0)
+            n = snprintf(what, sizeof(what), "%d upload%s of %s clients", run->left_uploads,
+                         run->left_uploads == 1 ? "" : "s",
+                         run->interrupted ? "stopped" : "cut-off");
+        bool fixtures = run->o->clean && run->o->mix[STRESS_OP_GET] > 0;
+        bool dir = run->o->clean && run->made_dir;
+        if (fixtures || dir)
+            snprintf(what + n, sizeof(what) - (size_t)n, "%s%s%s%s", n > 0 ? ", " : "",
+                     fixtures ? "the fixtures" : "", fixtures && dir ? " and " : "",
+                     dir ? "the directory made" : "");
+        if (what[0] != '\0')
+            stress_run_message(run, "ftpc stress: cleaning up: %s", what);
+    }
     stress_client *c = &run->setup[0];
     stress_client_free(c);
     stress_client_init(c, run, 0, true);

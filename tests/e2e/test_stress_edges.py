@@ -615,6 +615,8 @@ class TestStressSetupPhase(StressCase):
                           self.unwrap(out))
             self.assertNotIn("some of the run's files are still on the server", err)
             if clean:
+                # nothing but what there is to delete ("0 uploads of stopped clients")
+                self.assertIn("cleaning up: the fixtures and the directory made\n", err)
                 self.assertFalse(srv.exists("fx"), "%s\n%s" % (
                     os.listdir(srv.local("fx")) if srv.exists("fx") else "", err))
             else:
