@@ -53,6 +53,7 @@ static const struct option long_opts[] = {
     {"output", required_argument, NULL, 'o'},
     {"output-dir", required_argument, NULL, 'O'},
     {"continue", no_argument, NULL, 'c'},
+    {"force", no_argument, NULL, 'f'},
     {"jobs", required_argument, NULL, 'j'},
     {"long", no_argument, NULL, 'l'},
     {"parents", no_argument, NULL, 'p'},
@@ -705,7 +706,7 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
     optind = 0;
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":o:O:cj:lpqvhVRza", long_opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":o:O:cfj:lpqvhVRza", long_opts, NULL)) != -1) {
         switch (ch) {
         case 'o':
             cli->output = optarg;
@@ -715,6 +716,9 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
             break;
         case 'c':
             o->resume = true;
+            break;
+        case 'f':
+            o->force = true;
             break;
         case 'j':
             if (parse_int(optarg, 1, 64, &o->jobs) < 0)
@@ -890,6 +894,9 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
     bool is_get = strcmp(cmd, "get") == 0;
     if ((cli->output || cli->output_dir) && !is_get)
         return usage_err(err, err_size, "-o and -O are for get");
+    if (o->force && !is_get)
+        return usage_err(err, err_size,
+                         "-f is for get (mirror replaces the read-only files it keeps itself)");
     if (cli->long_list && strcmp(cmd, "ls") != 0)
         return usage_err(err, err_size, "-l is for ls");
     if (cli->parents && strcmp(cmd, "mkdir") != 0)

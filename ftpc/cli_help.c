@@ -39,6 +39,8 @@ static const char USAGE[] =
     "  -c, --continue          resume partial downloads (REST) and uploads\n"
     "                          (SIZE, then REST+STOR or APPE), after checking the\n"
     "                          bytes kept against the server's HASH where it has one\n"
+    "  -f, --force             get: replace a read-only local file too (without it\n"
+    "                          the download of one fails with status 6)\n"
     "  -j, --jobs N            run N file transfers at once (default 1)\n"
     "      --segments N        get, mirror: split each download over N connections\n"
     "                          (REST at each part's offset; parts of at least 1 MiB);\n"

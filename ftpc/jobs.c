@@ -13,6 +13,7 @@
 #include "fsops.h"
 #include "net.h"
 #include "nodir.h"
+#include "readonly.h"
 #include "segget.h"
 #include "segput.h"
 #include "verify.h"
@@ -464,6 +465,20 @@ static int get_segments(const ftpc_runner *r, const ftpc_task *t)
     return 0;
 }
 
+/* A download would replace a file made read-only to keep it: refused before it begins, as
+ * curl and wget refuse it, so that nothing is fetched for nothing. */
+static bool refuse_write_protected(ftpc_runner *r, ftpc_task *t)
+{
+    char why[160];
+    if (t->kind != FTPC_T_GET || strcmp(t->local, "-") == 0 || t->replace_readonly ||
+        r->ctx->opts->force || !ftpc_write_protected(t->local, why, sizeof(why)))
+        return false;
+    ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: not replacing %s: %s (-f replaces it)", t->display,
+                 t->local, why);
+    task_final(r, t);
+    return true;
+}
+
 static void start_task(slot *s)
 {
     ftpc_runner *r = s->r;
@@ -607,6 +622,12 @@ static void fill_slots(ftpc_runner *r)
         slot *s = &r->slots[i];
         if (s->t != NULL)
             continue;
+        while (r->next < r->n && refuse_write_protected(r, &r->tasks[r->next])) {
+            r->next++;
+            skip_finished(r);
+        }
+        if (r->next >= r->n)
+            break;
         /* The next task waits (and the ones after it, keeping the order) while a running
          * task writes the same file, or while its server has no room for one more of ours
          * (tasks turned away by it wait for room first). */

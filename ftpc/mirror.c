@@ -859,6 +859,9 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             break;
         }
         snprintf(t->local, sizeof(t->local), "%s", path);
+        /* The tree's modes are the mirror's to keep: a file it made read-only, as the
+         * server's is, is replaced when the server's changes (as lftp's mirror does). */
+        t->replace_readonly = true;
         gets.mtime[gets.n - 1] = e->mtime;
         gets.mode[gets.n - 1] = want;
         t->size_known = e->size >= 0;

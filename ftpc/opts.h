@@ -15,6 +15,7 @@ typedef enum {
 typedef struct ftpc_opts {
     bool active;         /* EPRT/PORT instead of EPSV/PASV */
     bool resume;         /* -c */
+    bool force;          /* -f: a download replaces a read-only file too */
     bool quiet;          /* -q: no progress, no summaries */
     int verbose;         /* -v: protocol trace on stderr */
     int jobs;            /* -j: transfers at once (>= 1) */

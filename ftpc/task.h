@@ -56,6 +56,10 @@ typedef struct ftpc_task {
     bool by_path;
     size_t name_off;
 
+    /* get: a read-only file in local's place is replaced all the same (-f, and mirror,
+     * which keeps the modes of the files in its tree itself) */
+    bool replace_readonly;
+
     /* get of a name an NLST pattern matched: it may be a directory (xfer_refused.c asks when
      * the server refuses it); skipped: it was one, and nothing was transferred */
     bool nlst_match;

@@ -251,7 +251,9 @@ void xf_begin_get(ftpc_xfer *x)
     if (resume && lstat(x->part, &st) == 0 && S_ISREG(st.st_mode)) {
         x->have_part = true;
         x->offset = (uint64_t)st.st_size;
-    } else if (resume && x->ctx->opts->resume && stat(t->local, &st) == 0 && S_ISREG(st.st_mode)) {
+    } else if (resume && x->ctx->opts->resume && lstat(t->local, &st) == 0 && S_ISREG(st.st_mode)) {
+        /* Not through a symbolic link: a link in the destination's place is replaced by the
+         * download, with -c as without it, and the file it points to is left alone. */
         x->in_place = true;
         x->offset = (uint64_t)st.st_size;
     } else {

@@ -1,0 +1,105 @@
+"""End-to-end tests of what ftpc get does with the local file it would write: a read-only
+file (kept unless -f), a symbolic link (replaced, with -c as without, its target untouched)
+and two URLs that name one local file (refused before anything is fetched).
+
+The tests may run as root, whom open(2) lets write a read-only file: ftpc's refusal must be
+its own decision, from the file's mode, and these tests hold either way.
+"""
+import os
+import stat
+import unittest
+
+from test_ftpc import FtpcCase
+
+
+class TestReadOnlyDestination(FtpcCase):
+    def setUp(self):
+        super().setUp()
+        self.data = self.srv.make_file("a.bin", 5000, seed=3)
+        self.url = self.srv.url("a.bin")
+
+    def read_only_local(self, name, data=b"keep me\n"):
+        path = self.write_local(name, data)
+        os.chmod(path, 0o444)
+        return path
+
+    def test_get_keeps_a_read_only_file_and_says_why(self):
+        self.read_only_local("a.bin")
+        r = self.ftpc("get", self.url, rc=6)
+        self.assertEqual(self.read_local("a.bin"), b"keep me\n")
+        self.assertEqual(stat.S_IMODE(os.stat(self.local("a.bin")).st_mode), 0o444)
+        err = r.stderr.decode()
+        self.assertIn("a.bin", err)
+        self.assertIn("read-only", err)
+        self.assertIn("-f", err)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["a.bin"])  # no part file either
+
+    def test_continue_keeps_a_read_only_file_too(self):
+        self.read_only_local("a.bin", self.data[:100])
+        self.ftpc("-c", "get", self.url, rc=6)
+        self.assertEqual(self.read_local("a.bin"), self.data[:100])
+
+    def test_the_other_files_of_the_run_are_fetched(self):
+        other = self.srv.make_file("b.bin", 3000, seed=4)
+        self.read_only_local("a.bin")
+        self.ftpc("get", self.url, self.srv.url("b.bin"), rc=6)
+        self.assertEqual(self.read_local("a.bin"), b"keep me\n")
+        self.assertEqual(self.read_local("b.bin"), other)
+
+    def test_force_replaces_it(self):
+        self.read_only_local("a.bin")
+        self.ftpc("-f", "get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+
+    def test_force_is_for_get_only(self):
+        r = self.ftpc("-f", "ls", self.srv.url(""), rc=2)
+        self.assertIn("-f is for get", r.stderr.decode())
+
+    def test_mirror_replaces_a_read_only_file_of_its_tree(self):
+        # mirror gives files the server's modes, so it made a read-only file so itself and
+        # must be able to update it (lftp's mirror does too).
+        self.srv.mkdir("d")
+        self.srv.make_file("d/x.bin", 2000, seed=5)
+        os.chmod(self.srv.local("d/x.bin"), 0o444)
+        self.ftpc("mirror", self.srv.url("d"), "m")
+        self.assertEqual(stat.S_IMODE(os.stat(self.local("m/x.bin")).st_mode) & 0o222, 0)
+        new = self.srv.make_file("d/x.bin", 2100, seed=6)
+        os.chmod(self.srv.local("d/x.bin"), 0o444)
+        self.ftpc("mirror", self.srv.url("d"), "m")
+        self.assertEqual(self.read_local("m/x.bin"), new)
+
+
+class TestSymlinkDestination(FtpcCase):
+    def setUp(self):
+        super().setUp()
+        self.data = self.srv.make_file("a.bin", 5000, seed=3)
+        self.url = self.srv.url("a.bin")
+        self.target = self.write_local("target", b"the link's target\n")
+        os.symlink("target", self.local("a.bin"))
+
+    def check_replaced(self):
+        self.assertFalse(os.path.islink(self.local("a.bin")))
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.read_local("target"), b"the link's target\n")
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["a.bin", "target"])
+
+    def test_get_replaces_the_link(self):
+        self.ftpc("get", self.url)
+        self.check_replaced()
+
+    def test_continue_replaces_the_link_as_well(self):
+        self.ftpc("-c", "get", self.url)
+        self.check_replaced()
+
+    def test_continue_without_verify_replaces_the_link_as_well(self):
+        self.ftpc("-c", "--no-verify", "get", self.url)
+        self.check_replaced()
+
+    def test_a_link_to_a_read_only_file_is_no_read_only_file(self):
+        os.chmod(self.target, 0o444)
+        self.ftpc("get", self.url)
+        self.check_replaced()
+
+
+if __name__ == "__main__":
+    unittest.main()
