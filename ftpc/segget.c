@@ -156,6 +156,8 @@ static int save_state(ftpc_segget *g)
     for (int i = 0; i < g->n; i++)
         st->r[i] = (ftpc_segrange){g->segs[i].start, g->segs[i].end, g->segs[i].pos};
     int rc = ftpc_segstate_save(g->state_path, st);
+    if (rc < 0 && (errno == ENOSPC || errno == EDQUOT) && g->state_saved)
+        rc = ftpc_segstate_overwrite(g->state_path, st);
     free(st);
     g->saved_ms = ev_now(g->ctx->loop);
     if (rc == 0)
@@ -944,6 +946,9 @@ static void begin_segments(ftpc_segget *g)
         }
     }
     free(st);
+    /* Saved before the first byte comes, so that a disk that fills at once still has a
+     * status file, whose place the last state can take (save_state). */
+    (void)save_state(g);
     if (g->ctx->bars != NULL)
         g->bar = ftpc_bar_start(g->ctx->bars, bar_name(t), g->size, had);
     /* The operation's connection takes the first range still to fetch; the others get their

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "partname.h"
@@ -41,6 +42,17 @@ static void escape_into(const char *s, char *out, size_t out_size)
     out[k] = '\0';
 }
 
+/* Every range's progress is written with the same number of digits, so that every state of
+ * one download has the same length and ftpc_segstate_overwrite can put it over the last. */
+static void write_lines(FILE *f, const ftpc_segstate *st)
+{
+    fprintf(f, "%s\nurl %s\nsize %" PRId64 "\nmdtm %s\n", STATE_MAGIC, st->url, st->size,
+            st->mdtm[0] ? st->mdtm : "-");
+    for (int i = 0; i < st->n; i++)
+        fprintf(f, "range %" PRIu64 " %" PRIu64 " %020" PRIu64 "\n", st->r[i].start, st->r[i].end,
+                st->r[i].pos);
+}
+
 int ftpc_segstate_save(const char *path, const ftpc_segstate *st)
 {
     char tmp[4200];
@@ -59,11 +71,7 @@ int ftpc_segstate_save(const char *path, const ftpc_segstate *st)
         errno = e;
         return -1;
     }
-    fprintf(f, "%s\nurl %s\nsize %" PRId64 "\nmdtm %s\n", STATE_MAGIC, st->url, st->size,
-            st->mdtm[0] ? st->mdtm : "-");
-    for (int i = 0; i < st->n; i++)
-        fprintf(f, "range %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", st->r[i].start, st->r[i].end,
-                st->r[i].pos);
+    write_lines(f, st);
     bool bad = fflush(f) != 0 || ferror(f) || fdatasync(fileno(f)) != 0;
     int e = errno;
     if (fclose(f) != 0 && !bad) {
@@ -151,4 +159,39 @@ int ftpc_segstate_load(const char *path, ftpc_segstate *st, char *why, size_t wh
 void ftpc_segstate_set_url(ftpc_segstate *st, const char *url)
 {
     escape_into(url, st->url, sizeof(st->url));
+}
+
+int ftpc_segstate_overwrite(const char *path, const ftpc_segstate *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (mem == NULL)
+        return -1;
+    write_lines(mem, st);
+    if (fclose(mem) != 0) {
+        free(text);
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat sb;
+    int rc = -1;
+    if (fd < 0) {
+        free(text);
+        return -1;
+    }
+    if (fstat(fd, &sb) < 0) {
+        /* errno set */
+    } else if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != len) {
+        errno = EINVAL; /* not the same download's: the old state stays */
+    } else if (pwrite(fd, text, len, 0) == (ssize_t)len && fdatasync(fd) == 0) {
+        rc = 0;
+    } else if (errno == 0) {
+        errno = EIO;
+    }
+    int e = errno;
+    close(fd);
+    free(text);
+    errno = e;
+    return rc;
 }

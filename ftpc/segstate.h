@@ -33,6 +33,15 @@ int ftpc_segstate_name(const char *seg_path, char *out, size_t out_size);
  * state or the new one, never a mix. Returns -1 with errno on failure. */
 int ftpc_segstate_save(const char *path, const ftpc_segstate *st);
 
+/* Writes st over the status file at path in place, which needs no new space: for a full
+ * disk, where the temporary file of ftpc_segstate_save cannot be made. Only a state of the
+ * same length (the same download's: ranges' progress is written at a fixed width) is
+ * written; else -1 with EINVAL and the file is left as it was. Not atomic: a system crash
+ * during the write may leave a mix, which the load may refuse (a fresh start) or take, and
+ * the HASH check at the end then catches, as it catches bytes that never reached the disk.
+ * Returns -1 with errno on failure. */
+int ftpc_segstate_overwrite(const char *path, const ftpc_segstate *st);
+
 /* Reads path into st. Returns 0, -1 with errno ENOENT when there is none, -2 when it is not
  * a well-formed state (why: what is wrong). Ranges are checked to cover [0, size) in order,
  * each with start <= pos <= end. */

@@ -197,6 +197,36 @@ START_TEST(test_overlong_line_refused)
 }
 END_TEST
 
+/* A full disk has no room for the temporary file: the next state of the same download
+ * goes over the last in place, and only one of the same length does. */
+START_TEST(test_overwrite_in_place)
+{
+    ftpc_segstate *st = sample();
+    st->r[0].pos = 0;
+    ck_assert_int_eq(ftpc_segstate_save(path, st), 0);
+    st->r[0].pos = 299; /* more digits: still the same length */
+    ck_assert_int_eq(ftpc_segstate_overwrite(path, st), 0);
+    ftpc_segstate *back = calloc(1, sizeof(*back));
+    char why[200] = "";
+    ck_assert_int_eq(ftpc_segstate_load(path, back, why, sizeof(why)), 0);
+    ck_assert_uint_eq(back->r[0].pos, 299);
+    /* another download's state (another length) is not written over it */
+    ftpc_segstate_set_url(st, "ftp://host/other");
+    st->r[0].pos = 5;
+    errno = 0;
+    ck_assert_int_eq(ftpc_segstate_overwrite(path, st), -1);
+    ck_assert_int_eq(errno, EINVAL);
+    ck_assert_int_eq(ftpc_segstate_load(path, back, why, sizeof(why)), 0);
+    ck_assert_uint_eq(back->r[0].pos, 299);
+    /* nor is a missing file made */
+    unlink(path);
+    ck_assert_int_eq(ftpc_segstate_overwrite(path, st), -1);
+    ck_assert_int_eq(errno, ENOENT);
+    free(back);
+    free(st);
+}
+END_TEST
+
 static Suite *segstate_suite(void)
 {
     Suite *s = suite_create("ftpc_segstate");
@@ -211,6 +241,7 @@ static Suite *segstate_suite(void)
     tcase_add_test(tc, test_malformed_files_refused);
     tcase_add_test(tc, test_range_count_bounded);
     tcase_add_test(tc, test_overlong_line_refused);
+    tcase_add_test(tc, test_overwrite_in_place);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -206,5 +206,43 @@ class TestDiskFull(unittest.TestCase):
             self.assertEqual(fh.read(), data)
         self.assertEqual(sorted(os.listdir(self.mnt)), ["seg.bin"])
 
+    def test_ftpc_segmented_download_that_fills_the_disk_at_once(self):
+        """A segmented download that filled the disk before its first save of the status (a
+        second in) kept nothing of what arrived, where a plain get keeps its part file: the
+        status is written before the first byte, and its last state goes over it in place,
+        which needs no new space."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found: %s" % FTPC_BIN)
+        data = data_bytes(8 << 20, seed=8)
+        self.srv.write("fast.bin", data)
+        env = dict(os.environ, NETRC=os.path.join(self.mnt, "no-netrc"))
+        url = self.srv.url("fast.bin", user="bob")
+        r = subprocess.run([FTPC_BIN, "--segments", "4", "get", url], cwd=self.mnt,
+                           capture_output=True, text=True, timeout=60, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertIn("(.fast.bin.ftpc-seg kept: get -c resumes it)", r.stderr)
+        seg = os.path.join(self.mnt, ".fast.bin.ftpc-seg")
+        with open(seg + ".state") as fh:
+            ranges = [l.split()[1:] for l in fh if l.startswith("range ")]
+        self.assertEqual(len(ranges), 4)
+        with open(seg, "rb") as fh:
+            for start, _end, pos in ranges:
+                fh.seek(int(start))
+                self.assertEqual(fh.read(int(pos) - int(start)), data[int(start):int(pos)])
+        # most of the 1.5 MiB that was free holds bytes the status keeps
+        self.assertGreater(sum(int(p) - int(s) for s, _e, p in ranges), 1 << 20)
+        os.unlink(os.path.join(self.mnt, "keep.bin"))
+        subprocess.run(["mount", "-o", "remount,size=32m", self.mnt], check=True, timeout=30)
+        r = subprocess.run([FTPC_BIN, "-c", "--segments", "4", "get", url], cwd=self.mnt,
+                           capture_output=True, text=True, timeout=60, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("starting over", r.stderr)
+        with open(os.path.join(self.mnt, "fast.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        self.assertEqual(sorted(os.listdir(self.mnt)), ["fast.bin"])
+
 if __name__ == "__main__":
     unittest.main()
