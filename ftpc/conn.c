@@ -89,7 +89,8 @@ struct ftpc_conn {
     bool ready_pending;
     bool fail_pending;
     unsigned feat;
-    char mlst_opts[96]; /* the OPTS MLST to send after FEAT, or "" */
+    ftpc_hash_feat hash; /* from FEAT, and OPTS HASH since */
+    char mlst_opts[96];  /* the OPTS MLST to send after FEAT, or "" */
     bool no_epsv, no_eprt;
     int data_fd;   /* passive: connecting or connected, not yet taken */
     int listen_fd; /* active: waiting for the server */
@@ -101,6 +102,7 @@ struct ftpc_conn {
     /* Final replies after login, 421 aside: an owner tells a connection that did something
      * for it from one the server had already closed by whether this moved. */
     unsigned long answers;
+    bool timed_out; /* failed waiting for a reply that did not come in time */
     ftpc_err err;
     ftpc_defer defer;
     ftpc_conn *prev_live, *next_live; /* ctx->conns, while not freed */
@@ -274,6 +276,7 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         return EV_TIMER_STOP;
     }
     int status = c->state < CS_READY ? FTPC_EXIT_CONNECT : FTPC_EXIT_XFER;
+    c->timed_out = true;
     /* An implicit FTPS port says nothing until the client starts TLS. */
     bool silent = c->state == CS_GREETING && !c->tls_on;
     conn_fail(c, status, "timed out after %ld s waiting for %s (%s)%s", limit / 1000,
@@ -665,6 +668,7 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
         if (code < 200)
             return;
         c->mlst_opts[0] = '\0';
+        ftpc_hash_feat_parse(code == 211 ? m->text : "", &c->hash);
         if (code == 211)
             parse_feat(c, m->text);
         if (c->mlst_opts[0] != '\0' && (c->feat & FTPC_FEAT_MLST)) {
@@ -993,6 +997,7 @@ ftpc_conn *ftpc_conn_new(ftpc_ctx *ctx, const ftpc_endpoint *ep, const ftpc_conn
     c->ep = ep;
     c->owner = owner;
     c->ud = ud;
+    c->hash.current = -1;
     stream_plain_init(&c->cs.plain, -1);
     c->ctl = &c->cs.plain;
     c->tls_mode = ep->tls_mode != FTPC_TLS_NONE
@@ -1066,6 +1071,11 @@ unsigned long ftpc_conn_answers(const ftpc_conn *c)
     return c->answers;
 }
 
+bool ftpc_conn_timed_out(const ftpc_conn *c)
+{
+    return c->timed_out;
+}
+
 bool ftpc_conn_logged_in(const ftpc_conn *c)
 {
     return c->logged_in;
@@ -1086,6 +1096,16 @@ const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c)
 unsigned ftpc_conn_features(const ftpc_conn *c)
 {
     return c->feat;
+}
+
+const ftpc_hash_feat *ftpc_conn_hash_feat(const ftpc_conn *c)
+{
+    return &c->hash;
+}
+
+void ftpc_conn_hash_selected(ftpc_conn *c, int algo)
+{
+    c->hash.current = algo;
 }
 
 /* Formats and sends one command while ready. Returns 0, -1 when the connection is busy or

@@ -19,6 +19,7 @@
 #include "ctx.h"
 #include "endpoint.h"
 #include "ftp_reply.h"
+#include "hashfeat.h"
 #include "status.h"
 #include "tls.h"
 
@@ -70,6 +71,8 @@ bool ftpc_conn_is_dead(const ftpc_conn *c);
  * makes it the server's close, whatever the command). Unchanged across a task's failure, it
  * shows the connection had been closed before it did anything for that task. */
 unsigned long ftpc_conn_answers(const ftpc_conn *c);
+/* The connection failed because a reply did not come within --timeout (not a close). */
+bool ftpc_conn_timed_out(const ftpc_conn *c);
 /* n parallel connections for one operation that has one to ep already, fewer where the
  * server showed a limit (ftpc_endpoint_saw_limit) and our other live connections to it take
  * their share; at least 1. */
@@ -84,6 +87,12 @@ bool ftpc_conn_logged_in(const ftpc_conn *c);
 int ftpc_conn_refusal(const ftpc_conn *c, const char **text);
 const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c);
 unsigned ftpc_conn_features(const ftpc_conn *c);
+/* The server's HASH features as its FEAT at login gave them (none offered when FEAT was
+ * refused), the algorithm in force kept up to date by ftpc_conn_hash_selected: a check of
+ * each file asks no FEAT of its own. */
+const ftpc_hash_feat *ftpc_conn_hash_feat(const ftpc_conn *c);
+/* The server accepted OPTS HASH for algo (a digest_algo): it is in force from now on. */
+void ftpc_conn_hash_selected(ftpc_conn *c, int algo);
 
 /* Sends one command (without CRLF) while ready. Returns 0, or -1 if not ready or the line is
  * too long / contains CR or LF (a bug in the caller). */

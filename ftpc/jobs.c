@@ -38,7 +38,8 @@ typedef struct slot {
      * server's replies on it so far: a failure with none more found it closed already. */
     bool reused;
     unsigned long answers;
-    bool fresh; /* the next start takes a new connection, not an idle one */
+    bool checks_after; /* ... the transfer's own, which the server answered just now */
+    bool fresh;        /* the next start takes a new connection, not an idle one */
 } slot;
 
 struct ftpc_runner {
@@ -161,8 +162,11 @@ static bool turned_away(slot *s, int status)
  * started again at once on a new connection, as if the idle one had never been there. */
 static bool found_closed(const slot *s, int status)
 {
+    /* A check on the connection its transfer has just used found it open: a server that
+     * says nothing then is slow to hash (HASH, the check's first command, waits for that),
+     * and a new connection would only wait for it again. */
     return ftpc_status_transient(status) && s->reused && s->c != NULL &&
-           ftpc_conn_answers(s->c) == s->answers;
+           ftpc_conn_answers(s->c) == s->answers && !(s->checks_after && ftpc_conn_timed_out(s->c));
 }
 
 /* A listing already partly on standard output cannot be resumed, nor standard input read
@@ -335,6 +339,7 @@ static bool start_verify(slot *s, int status, bool reusable)
     s->g = NULL;
     s->p = NULL;
     s->reused = s->c != NULL && reusable;
+    s->checks_after = s->reused;
     if (!s->reused) {
         if (s->c != NULL)
             ftpc_conn_free(s->c);
@@ -489,6 +494,7 @@ static void start_task(slot *s)
     ftpc_conn *c = s->fresh ? NULL : pool_take(r, t->ep);
     s->fresh = false;
     s->reused = c != NULL;
+    s->checks_after = false;
     if (c != NULL)
         s->answers = ftpc_conn_answers(c);
     else

@@ -181,7 +181,7 @@ int ftpc_hash_reply_parse(const char *text, ftpc_hash_reply *out)
 
 /* ---- remote hash query ---- */
 
-typedef enum { RH_WAIT, RH_FEAT, RH_OPTS, RH_RANG, RH_HASH, RH_DONE } rh_state;
+typedef enum { RH_WAIT, RH_OPTS, RH_RANG, RH_HASH, RH_DONE } rh_state;
 
 struct ftpc_rhash {
     ftpc_ctx *ctx;
@@ -277,13 +277,34 @@ static long rh_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     return tick > 0 ? tick : 1;
 }
 
+/* The features the connection keeps from its login's FEAT (a FEAT per file would cost a
+ * round trip for each and fill the server's log). */
 static void rh_ready(ftpc_conn *c, void *ud)
 {
     ftpc_rhash *h = ud;
     if (h->state != RH_WAIT)
         return;
-    h->state = RH_FEAT;
-    ftpc_conn_cmd(c, "FEAT");
+    if (!(ftpc_conn_features(c) & FTPC_FEAT_ANSWERED)) {
+        rh_result(h, FTPC_V_UNAVAILABLE, 0, "the server has no FEAT, so no HASH");
+        return;
+    }
+    const ftpc_hash_feat *f = ftpc_conn_hash_feat(c);
+    if (!f->offered) {
+        rh_result(h, FTPC_V_UNAVAILABLE, 0, FTPC_NO_HASH);
+        return;
+    }
+    int a = h->want >= 0 && (f->algos & (1u << h->want)) ? h->want : ftpc_hash_choose(f);
+    if (a < 0) {
+        rh_result(h, FTPC_V_UNAVAILABLE, 0, "the server offers no hash ftpc knows");
+        return;
+    }
+    h->algo = a;
+    if (f->current != a) {
+        h->state = RH_OPTS;
+        ftpc_conn_cmd(c, "OPTS HASH %s", digest_name((digest_algo)a));
+        return;
+    }
+    rh_after_algo(h);
 }
 
 static void rh_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
@@ -293,31 +314,6 @@ static void rh_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     if (m->code < 200)
         return;
     switch (h->state) {
-    case RH_FEAT: {
-        ftpc_hash_feat f;
-        if (m->code != 211) {
-            rh_result(h, FTPC_V_UNAVAILABLE, 0, "the server has no FEAT, so no HASH");
-            return;
-        }
-        ftpc_hash_feat_parse(m->text, &f);
-        if (!f.offered) {
-            rh_result(h, FTPC_V_UNAVAILABLE, 0, FTPC_NO_HASH);
-            return;
-        }
-        int a = h->want >= 0 && (f.algos & (1u << h->want)) ? h->want : ftpc_hash_choose(&f);
-        if (a < 0) {
-            rh_result(h, FTPC_V_UNAVAILABLE, 0, "the server offers no hash ftpc knows");
-            return;
-        }
-        h->algo = a;
-        if (f.current != a) {
-            h->state = RH_OPTS;
-            ftpc_conn_cmd(c, "OPTS HASH %s", digest_name((digest_algo)a));
-            return;
-        }
-        rh_after_algo(h);
-        return;
-    }
     case RH_OPTS:
         if (m->code != 200) {
             rh_result(h, FTPC_V_UNAVAILABLE, 0, "OPTS HASH %s refused: %s",
@@ -325,6 +321,7 @@ static void rh_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                       ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             return;
         }
+        ftpc_conn_hash_selected(c, h->algo);
         rh_after_algo(h);
         return;
     case RH_RANG:

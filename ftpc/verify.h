@@ -33,22 +33,11 @@
 #include "conn.h"
 #include "ctx.h"
 #include "digest.h"
+#include "hashfeat.h"
 #include "status.h"
 #include "task.h"
 
 /* ---- pure parsing ---- */
-
-typedef struct ftpc_hash_feat {
-    bool offered;     /* FEAT has a HASH line */
-    unsigned algos;   /* bit (1 << digest_algo) per algorithm listed that ftpc knows */
-    int current;      /* the starred algorithm, -1 when none is starred or known */
-    bool rang_listed; /* FEAT has a RANG line */
-} ftpc_hash_feat;
-
-/* Reads the HASH and RANG lines from a FEAT reply's text (lines joined by '\n'). */
-void ftpc_hash_feat_parse(const char *text, ftpc_hash_feat *out);
-/* The algorithm to use: SHA-256 when listed, else SHA-1, else MD5; -1 when none is. */
-int ftpc_hash_choose(const ftpc_hash_feat *f);
 
 typedef struct ftpc_hash_reply {
     digest_algo algo;

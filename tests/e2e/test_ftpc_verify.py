@@ -43,6 +43,18 @@ class TestVerifyFtpd(FtpcCase):
         self.assertRegex(r.stderr.decode(), r"(?m)^a\.bin: .*, verified sha256$")
         self.assertEqual(self.hash_cmds(), ["a.bin"])
 
+    def test_one_feat_for_many_verified_files(self):
+        """Each file's check sent FEAT again, a round trip per file and a line in the server's
+        log: the connection keeps what its login's FEAT said of HASH."""
+        data = [self.srv.make_file("f%d.bin" % i, 5000 + i, seed=60 + i) for i in range(3)]
+        r = self.ftpc("-j", "1", "get", *[self.srv.url("f%d.bin" % i) for i in range(3)])
+        for i in range(3):
+            self.assertEqual(self.read_local("f%d.bin" % i), data[i])
+            self.assertRegex(r.stderr.decode(), r"(?m)^f%d\.bin: .*, verified sha256$" % i)
+        log = self.srv.settled_log_text()
+        self.assertEqual(len(self.hash_cmds()), 3)
+        self.assertEqual(len(re.findall(r"-> FEAT\b", log)), 1)
+
     def test_put_verified(self):
         up = data_bytes(2 * MiB + 5, 42)
         self.write_local("up.bin", up)
@@ -309,6 +321,40 @@ class ProftpdHashFtp(RangeHashFtp):
         else:
             return super().command(s, verb, arg)
         return True
+
+
+class CountingProftpdHashFtp(ProftpdHashFtp):
+    """ProftpdHashFtp that counts the commands it is sent, by verb."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.verbs = []
+
+    def command(self, s, verb, arg):
+        self.verbs.append(verb)
+        return super().command(s, verb, arg)
+
+
+class TestHashFeaturesKept(unittest.TestCase):
+    def test_one_opts_hash_per_connection(self):
+        """A server whose FEAT stars SHA-1 is asked OPTS HASH SHA-256 once on a connection,
+        not FEAT and OPTS again for each file's check."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        fake = CountingProftpdHashFtp(data_bytes(20000, 54), bad_start=-1, sessions=2)
+        fake.start()
+        self.addCleanup(fake.stop)
+        urls = ["ftp://u:p@127.0.0.1:%d/f%d.bin" % (fake.port, i) for i in range(3)]
+        r = subprocess.run([FTPC_BIN, "-j", "1", "get", *urls], cwd=tmp, capture_output=True,
+                           timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(re.findall(rb"(?m)^f\d\.bin: .*, verified sha256$", r.stderr)), 3)
+        self.assertEqual(fake.verbs.count("HASH"), 3)
+        self.assertEqual(fake.verbs.count("FEAT"), 1)
+        self.assertEqual(fake.verbs.count("OPTS"), 1)
 
 
 class TestMultiLineHashReply(unittest.TestCase):
