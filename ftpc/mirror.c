@@ -881,7 +881,10 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             c->failed += t->finished && t->err.status != FTPC_OK;
             if (!t->finished || t->err.status != FTPC_OK)
                 continue;
-            c->transferred++;
+            if (t->up_to_date)
+                c->skipped++; /* -c found it complete; only its time and mode were off */
+            else
+                c->transferred++;
             if (gets.mode[i] >= 0 && ftpc_mode_set_local(t->local, (unsigned)gets.mode[i]) < 0)
                 ftpc_mode_failed(&mode_failures, t->local, errno);
             if (gets.mtime[i] >= 0) {
@@ -1191,7 +1194,11 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         if (ctx->bars != NULL)
             ftpc_bars_set_files(ctx->bars, (int)puts.n);
         status = worse(status, run_list(ctx, &puts, cli->opts.jobs, stop));
-        c->transferred += count_ok(&puts);
+        for (size_t i = 0; i < puts.n; i++) {
+            const ftpc_task *t = &puts.v[i];
+            if (t->finished && t->err.status == FTPC_OK)
+                *(t->up_to_date ? &c->skipped : &c->transferred) += 1;
+        }
         c->failed += count_failed(&puts);
     }
     /* Deletions only after every upload succeeded. */

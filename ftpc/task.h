@@ -115,6 +115,9 @@ typedef struct ftpc_task {
     /* The check's note for the held line ("verified sha256"), kept while the line waits for
      * that rename: a rename that fails must not follow a summary that reads as success. */
     char held_note[96];
+    /* -c: the target was complete before the run, and nothing was sent (mirror counts it
+     * as up to date, not as transferred) */
+    bool up_to_date;
     ftpc_err err;   /* err.status 0 on success */
     uint64_t bytes; /* moved by the successful attempt */
 } ftpc_task;

@@ -313,10 +313,12 @@ void xf_begin_get(ftpc_xfer *x)
         return;
     }
     x->pos = x->offset;
+    bool kept_from_before = !t->own_prefix; /* not an earlier attempt's of this run */
     t->own_prefix = true;
     x->part_ours = x->have_part;
     if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0) {
         /* Already complete: nothing to fetch. */
+        t->up_to_date = kept_from_before;
         ftpc_bars_file_present(x->ctx->bars, x->offset);
         x->data_eof = x->ctrl_done = true;
         xf_maybe_complete(x);
@@ -334,6 +336,7 @@ void xf_begin_put(ftpc_xfer *x)
     if (x->prefix_differs)
         x->remote_size = 0; /* not a prefix of ours: upload it all */
     if (x->remote_size >= 0 && (uint64_t)x->remote_size == x->local_size && x->local_size > 0) {
+        x->t->up_to_date = !x->t->own_prefix; /* not an earlier attempt's of this run */
         x->offset = x->pos = x->local_size;
         ftpc_bars_file_present(x->ctx->bars, x->local_size);
         x->data_eof = x->ctrl_done = true;

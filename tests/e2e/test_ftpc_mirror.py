@@ -519,6 +519,38 @@ class TestTruncatedListing(unittest.TestCase):
             self.assertEqual(fh.read(), b"alpha")
 
 
+class TestMirrorContinueCounts(MirrorCase):
+    """mirror -c over a file already complete on the target (only its time differs): -c
+    finds nothing to send, and the summary counted it as transferred."""
+
+    def test_get_complete_file_counts_as_skipped(self):
+        self.make_remote_tree()
+        r = self.ftpc("mirror", self.srv.url("src"), "m")
+        self.assertEqual(self.summary(r), (5, 0, 0))
+        os.utime(self.local("m/a.bin"), (1262304000, 1262304000))
+        r = self.ftpc("mirror", "-c", self.srv.url("src"), "m")
+        self.assertEqual(self.summary(r), (0, 5, 0))
+        self.assertEqual(int(os.stat(self.local("m/a.bin")).st_mtime),
+                         int(os.stat(self.srv.local("src/a.bin")).st_mtime))
+        self.assertEqual(tree(self.local("m")), tree(self.srv.local("src")))
+        # a file cut short is still transferred (the rest of it)
+        with open(self.local("m/sub/b.txt"), "r+b") as fh:
+            fh.truncate(1000)
+        r = self.ftpc("mirror", "-c", self.srv.url("src"), "m")
+        self.assertEqual(self.summary(r), (1, 4, 0))
+        self.assertEqual(tree(self.local("m")), tree(self.srv.local("src")))
+
+    def test_put_complete_file_counts_as_skipped(self):
+        self.make_local_tree(self.local("up"))
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (5, 0, 0))
+        later = os.stat(self.srv.local("dst/a.bin")).st_mtime + 100
+        os.utime(self.local("up/a.bin"), (later, later))
+        r = self.ftpc("mirror", "-R", "-c", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 5, 0))
+        self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
+
+
 class TestMirrorPut(MirrorCase):
     def test_upload_tree_and_second_run(self):
         self.make_local_tree(self.local("up"))
