@@ -253,9 +253,87 @@ static bool any_listing_cut(const ftpc_cli *cli)
     return cut;
 }
 
+static bool same_source(const ftpc_task *a, const ftpc_task *b)
+{
+    return a->ep == b->ep && strcmp(a->remote, b->remote) == 0;
+}
+
+/* By local name, then source, then place: one URL named twice is adjacent, its first
+ * mention first. */
+static int cmp_get_target(const void *a, const void *b)
+{
+    const ftpc_task *x = *(const ftpc_task *const *)a, *y = *(const ftpc_task *const *)b;
+    int c = strcmp(x->local, y->local);
+    if (c == 0 && x->ep != y->ep)
+        c = x->ep < y->ep ? -1 : 1;
+    if (c == 0)
+        c = strcmp(x->remote, y->remote);
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Two downloads into one local file (get ftp://a/x ftp://b/x, or patterns over two
+ * directories) kept only the last, silently; curl -O does the same, and wget saves the
+ * second as x.1, which a script then does not find. As put does for two files of one name,
+ * they are refused before anything is fetched, naming both; one URL named twice (a pattern
+ * and a name it matches) is fetched once, as put sends one file once. Returns FTPC_OK or
+ * FTPC_EXIT_USAGE (said). */
+static int check_get_targets(ftpc_ctx *ctx, ftpc_cli *cli)
+{
+    if (cli->to_stdout || cli->mirror || cli->ntasks < 2)
+        return FTPC_OK;
+    const ftpc_task **v = malloc(cli->ntasks * sizeof(*v));
+    bool *drop = calloc(cli->ntasks, sizeof(*drop));
+    if (v == NULL || drop == NULL) {
+        free(v);
+        free(drop);
+        ftpc_msg(ctx, "ftpc: out of memory");
+        return FTPC_EXIT_LOCAL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < cli->ntasks; i++)
+        if (cli->tasks[i].kind == FTPC_T_GET && strcmp(cli->tasks[i].local, "-") != 0)
+            v[n++] = &cli->tasks[i];
+    qsort(v, n, sizeof(*v), cmp_get_target);
+    int status = FTPC_OK;
+    for (size_t i = 1; status == FTPC_OK && i < n; i++) {
+        if (strcmp(v[i - 1]->local, v[i]->local) != 0)
+            continue;
+        if (same_source(v[i - 1], v[i])) {
+            drop[v[i] - cli->tasks] = true;
+            continue;
+        }
+        ftpc_msg(ctx,
+                 "ftpc: %s and %s would both be downloaded as %s, the second replacing the "
+                 "first; download one under another name (get -o FILE URL)",
+                 v[i - 1]->display, v[i]->display, v[i]->local);
+        status = FTPC_EXIT_USAGE;
+    }
+    free(v);
+    size_t kept = 0;
+    for (size_t i = 0; status == FTPC_OK && i < cli->ntasks; i++) {
+        if (drop[i]) {
+            cli->nfiles--;
+            continue;
+        }
+        if (kept != i)
+            cli->tasks[kept] = cli->tasks[i];
+        cli->tasks[kept].index = kept;
+        kept++;
+    }
+    if (status == FTPC_OK && kept != cli->ntasks) {
+        cli->ntasks = kept;
+        if (ctx->bars != NULL)
+            ftpc_bars_set_files(ctx->bars, cli->nfiles);
+    }
+    free(drop);
+    return status;
+}
+
 int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
 {
     int status = cli->nglobs > 0 ? expand_globs(ctx, cli, stop) : FTPC_OK;
+    if (status == FTPC_OK)
+        status = check_get_targets(ctx, cli);
     if (cli->mirror)
         status = ftpc_mirror_run(cli, ctx, stop);
     else if (status == FTPC_OK &&

@@ -6,6 +6,7 @@ The tests may run as root, whom open(2) lets write a read-only file: ftpc's refu
 its own decision, from the file's mode, and these tests hold either way.
 """
 import os
+import re
 import stat
 import unittest
 
@@ -99,6 +100,43 @@ class TestSymlinkDestination(FtpcCase):
         os.chmod(self.target, 0o444)
         self.ftpc("get", self.url)
         self.check_replaced()
+
+
+class TestTwoUrlsOneLocalName(FtpcCase):
+    def setUp(self):
+        super().setUp()
+        self.top = self.srv.make_file("a.bin", 3000, seed=7)
+        self.sub = self.srv.make_file("d/a.bin", 4000, seed=8)
+
+    def retrs(self):
+        return re.findall(r"-> RETR (.*)", self.srv.settled_log_text())
+
+    def test_refused_before_anything_is_fetched(self):
+        r = self.ftpc("get", self.srv.url("a.bin"), self.srv.url("d/a.bin"), rc=2)
+        err = r.stderr.decode()
+        self.assertIn("would both be downloaded as a.bin", err)
+        self.assertIn("/d/a.bin", err)
+        self.assertEqual(os.listdir(self.tmp), [])
+        self.assertEqual(self.retrs(), [])
+
+    def test_patterns_over_two_directories_too(self):
+        r = self.ftpc("-O", "out", "get", self.srv.url("*.bin"), self.srv.url("d/*.bin"), rc=2)
+        self.assertIn("would both be downloaded as out/a.bin", r.stderr.decode())
+        self.assertEqual(os.listdir(self.local("out")), [])
+        self.assertEqual(self.retrs(), [])
+
+    def test_one_url_named_twice_is_fetched_once(self):
+        other = self.srv.make_file("b.bin", 2000, seed=9)
+        r = self.ftpc("-j", "2", "get", self.srv.url("*.bin"), self.srv.url("a.bin"),
+                      self.srv.url("a.bin"))
+        self.assertEqual(self.read_local("a.bin"), self.top)
+        self.assertEqual(self.read_local("b.bin"), other)
+        self.assertEqual(sorted(self.retrs()), ["a.bin", "b.bin"])
+        self.assertIn("Total: 2 files", r.stderr.decode())
+
+    def test_standard_output_takes_them_all(self):
+        r = self.ftpc("-o", "-", "get", self.srv.url("a.bin"), self.srv.url("d/a.bin"))
+        self.assertEqual(r.stdout, self.top + self.sub)
 
 
 if __name__ == "__main__":
