@@ -261,6 +261,16 @@ static void retr_work(fsjob *j)
     j->err = errno;
 }
 
+static bool retr_fast(fsjob *j)
+{
+    j->fd = vfs_open_cached(&j->v, j->vpath, O_RDONLY | O_NONBLOCK);
+    if (j->fd < 0 && errno == EAGAIN)
+        return false;
+    j->rc = j->fd < 0 ? -1 : fstat(j->fd, &j->st);
+    j->err = errno;
+    return true;
+}
+
 static void retr_reply(session *s, fsjob *j)
 {
     xfer *x = s->xfer;
@@ -306,6 +316,7 @@ void cmd_retr(session *s, const char *arg)
     if (!j)
         return;
     j->rest = rest;
+    j->fast = retr_fast;
     fsjob_run(j, retr_work, retr_reply);
 }
 
@@ -508,7 +519,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         return;
     }
     bool fresh = mode == UPLOAD_NEW || mode == UPLOAD_UNIQUE;
-    if (fresh && s->vfs.in_memory) { /* creating an empty file there never waits */
+    if (fresh && s->vfs.speed == VFS_MEMORY) { /* creating an empty file there never waits */
         if (upload_begin(&x->up, &s->vfs, vpath, mode, rest, s->id) < 0) {
             drop_append_lock(x); /* a STOU's hold on its name */
             upload_failed(s, errno, verb, vpath, mode);

@@ -25,16 +25,45 @@ static void reply_path(session *s, int code, const char *vpath, const char *what
     session_reply(s, code, "\"%s\" %s", q, what);
 }
 
-/* Runs a command whose calls are those of work on the path arg names. */
-static void run_on_path(session *s, const char *arg, void (*work)(fsjob *),
+/* Runs a command whose calls are those of work (or of fast, fsjob.h; may be NULL) on the path
+ * arg names. */
+static void run_on_path(session *s, const char *arg, bool (*fast)(fsjob *), void (*work)(fsjob *),
                         void (*reply)(session *, fsjob *))
 {
     char vpath[PATH_VMAX];
     if (session_path(s, arg, vpath) < 0)
         return;
     fsjob *j = fsjob_new(s, vpath, arg);
-    if (j)
-        fsjob_run(j, work, reply);
+    if (!j)
+        return;
+    j->fast = fast;
+    fsjob_run(j, work, reply);
+}
+
+/* A stat of the path from the kernel's caches alone (fsjob.h); with dir_search, when it is a
+ * directory, whether the server may look up names in it (cwd_work). */
+static bool stat_cached(fsjob *j, bool dir_search)
+{
+    int fd = vfs_open_cached(&j->v, j->vpath, O_PATH);
+    if (fd < 0 && errno == EAGAIN)
+        return false;
+    j->rc = fd < 0 ? -1 : fstat(fd, &j->st);
+    j->err = errno;
+    if (j->rc == 0 && dir_search && S_ISDIR(j->st.st_mode)) {
+        int in = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        j->err = errno;
+        j->rc = in < 0 ? -1 : 0;
+        if (in >= 0)
+            close(in);
+    }
+    if (fd >= 0)
+        close(fd);
+    return true;
+}
+
+static bool stat_fast(fsjob *j)
+{
+    return stat_cached(j, false);
 }
 
 void cmd_pwd(session *s, const char *arg)
@@ -61,6 +90,11 @@ static void cwd_work(fsjob *j)
         close(in);
     if (dfd >= 0)
         close(dfd);
+}
+
+static bool cwd_fast(fsjob *j)
+{
+    return stat_cached(j, true);
 }
 
 static void cwd_reply(session *s, fsjob *j)
@@ -91,12 +125,12 @@ bool is_root(const char *vpath)
 
 void cmd_cwd(session *s, const char *arg)
 {
-    run_on_path(s, arg, cwd_work, cwd_reply);
+    run_on_path(s, arg, cwd_fast, cwd_work, cwd_reply);
 }
 
 void cmd_cdup(session *s, const char *arg)
 {
-    run_on_path(s, "..", cwd_work, cwd_reply);
+    run_on_path(s, "..", cwd_fast, cwd_work, cwd_reply);
 }
 
 static void mkd_work(fsjob *j)
@@ -321,6 +355,13 @@ static void size_work(fsjob *j)
                    : -1;
 }
 
+/* A name that is not there may have a partial upload to report: the worker looks. */
+static bool size_fast(fsjob *j)
+{
+    j->found = -1;
+    return stat_cached(j, false) && !(j->rc < 0 && j->err == ENOENT);
+}
+
 static void size_reply(session *s, fsjob *j)
 {
     if (j->found >= 0)
@@ -356,12 +397,12 @@ static void mdtm_reply(session *s, fsjob *j)
 
 void cmd_size(session *s, const char *arg)
 {
-    run_on_path(s, arg, size_work, size_reply);
+    run_on_path(s, arg, size_fast, size_work, size_reply);
 }
 
 void cmd_mdtm(session *s, const char *arg)
 {
-    run_on_path(s, arg, stat_work, mdtm_reply);
+    run_on_path(s, arg, stat_fast, stat_work, mdtm_reply);
 }
 
 /* The time the filesystem kept, which is what MDTM and listings will say: it may clamp a time
@@ -438,5 +479,5 @@ static void mlst_reply(session *s, fsjob *j)
 
 void cmd_mlst(session *s, const char *arg)
 {
-    run_on_path(s, arg, stat_work, mlst_reply);
+    run_on_path(s, arg, stat_fast, stat_work, mlst_reply);
 }

@@ -108,9 +108,19 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     j->reply = reply;
     /* During a transfer (STAT of a path) the session's input cannot wait for the reply: the
      * transfer's end resumes it, and the next command's replies would overtake this one. */
-    if (s->vfs.in_memory || xfer_busy(s->xfer)) {
+    if (s->vfs.speed == VFS_MEMORY || xfer_busy(s->xfer)) {
         run_inline(s, j);
         return;
+    }
+    if (s->vfs.speed == VFS_LOCAL && j->fast) {
+        j->v = s->vfs; /* borrowed */
+        bool done = j->fast(j);
+        j->v.root_fd = -1;
+        if (done) {
+            reply(s, j);
+            free_job(j, false);
+            return;
+        }
     }
     workq *q = xfer_io_queue(s->srv);
     j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);

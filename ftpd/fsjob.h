@@ -3,7 +3,8 @@
  * session would wait with it. A command splits into its calls (`work`, on a worker, touching
  * nothing but the job) and its answer (`reply`, on the loop, with the session); the session
  * reads no further command in between. Under a root on tmpfs or ramfs nothing waits, and
- * both run at once on the loop: a worker's handoff there would only cost. Listings (LIST,
+ * both run at once on the loop: a worker's handoff there would only cost (as on a local disk
+ * for a job whose `fast` calls find everything cached). Listings (LIST,
  * NLST, MLSD, STAT of a path) open their directory this way too.
  */
 #ifndef FSJOB_H
@@ -46,6 +47,11 @@ struct fsjob {
     bool matched;       /* listings: a wildcard's matches, not the path itself */
     struct dirlist *dl; /* listings: what the calls opened; freed unless reply takes it */
     buf text;           /* STAT path: the listing's lines */
+    /* Optional, set before fsjob_run: the calls of work made from the kernel's caches alone
+     * (vfs_open_cached); false, leaving nothing open, when they would need the disk. On a
+     * local disk the loop tries it first, and the worker's handoff is spent only when it
+     * fails: a file that was just listed or fetched is found at once. */
+    bool (*fast)(fsjob *j);
     void (*work)(fsjob *j);
     void (*reply)(struct session *s, fsjob *j);
     struct session *s;

@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,25 @@ bool vfs_fd_in_memory(int fd)
     if (fstatfs(fd, &sf) < 0)
         return false;
     return sf.f_type == TMPFS_MAGIC || sf.f_type == RAMFS_MAGIC;
+}
+
+static vfs_speed speed_of(int fd)
+{
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0)
+        return VFS_REMOTE;
+    switch (sf.f_type) {
+    case TMPFS_MAGIC:
+    case RAMFS_MAGIC:
+        return VFS_MEMORY;
+    case EXT4_SUPER_MAGIC: /* ext2 and ext3 too */
+    case XFS_SUPER_MAGIC:
+    case BTRFS_SUPER_MAGIC:
+    case F2FS_SUPER_MAGIC:
+        return VFS_LOCAL;
+    default:
+        return VFS_REMOTE;
+    }
 }
 
 bool vfs_is_internal_name(const char *name)
@@ -433,7 +453,7 @@ int vfs_open_root(vfs *v, const char *dir)
         errno = err;
         return -1;
     }
-    v->in_memory = vfs_fd_in_memory(v->root_fd);
+    v->speed = speed_of(v->root_fd);
     return 0;
 }
 
@@ -452,6 +472,38 @@ int vfs_open(const vfs *v, const char *vpath, int flags, mode_t mode)
         return -1;
     }
     return beneath_open(v, rel, flags, mode);
+}
+
+/* RESOLVE_CACHED came with Linux 5.12; before, openat2 refuses it with EINVAL. */
+static atomic_bool cached_unsupported;
+
+int vfs_open_cached(const vfs *v, const char *vpath, int flags)
+{
+    const char *rel = rel_of(vpath);
+    if (last_is_internal(rel)) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (current_mode() != MODE_OPENAT2 || atomic_load(&cached_unsupported)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    struct open_how how = {
+        .flags = (unsigned)(flags | O_CLOEXEC),
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_CACHED,
+    };
+    long fd = sys_openat2(v->root_fd, rel, &how);
+    if (fd >= 0)
+        return (int)fd;
+    if (errno == EINVAL) {
+        atomic_store(&cached_unsupported, true);
+        errno = EAGAIN;
+    } else if (errno == EXDEV) {
+        errno = EACCES; /* RESOLVE_BENEATH's word for "would leave the root" */
+    } else if (errno == ENOSYS) {
+        errno = EAGAIN;
+    }
+    return -1;
 }
 
 int vfs_stat(const vfs *v, const char *vpath, struct stat *st)

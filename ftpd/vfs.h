@@ -13,9 +13,17 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* How long a call on a file system may wait (fsjob.h). */
+typedef enum {
+    VFS_REMOTE = 0, /* FUSE, NFS, CIFS, anything not known: any call may wait for a server */
+    VFS_LOCAL,      /* a local disk (ext4, XFS, btrfs, F2FS): a call that finds its path and
+                     * inode in memory does not wait (vfs_open_cached) */
+    VFS_MEMORY,     /* tmpfs, ramfs: nothing ever waits */
+} vfs_speed;
+
 typedef struct vfs {
-    int root_fd;    /* O_PATH | O_DIRECTORY */
-    bool in_memory; /* the root is on tmpfs or ramfs: its calls never wait (fsjob.h) */
+    int root_fd;     /* O_PATH | O_DIRECTORY */
+    vfs_speed speed; /* of the root's file system */
 } vfs;
 
 int vfs_open_root(vfs *v, const char *dir);
@@ -42,6 +50,11 @@ int vfs_set_mtime(const vfs *v, const char *vpath, const struct timespec *mtime)
 /* Whether fd's file system keeps everything in memory (tmpfs, ramfs): reading it never waits
  * for a disk. */
 bool vfs_fd_in_memory(int fd);
+/* As vfs_open, but only when every component of the path is in the kernel's lookup cache
+ * (openat2's RESOLVE_CACHED): otherwise -1 with EAGAIN, as where openat2 or the flag is
+ * missing. Not for O_CREAT or O_TRUNC. On a local disk (VFS_LOCAL) such an open and an fstat
+ * of what it opened do not wait for the disk. */
+int vfs_open_cached(const vfs *v, const char *vpath, int flags);
 
 /* Names the server uses for uploads in progress and kept partial uploads. Clients never see
  * them in listings and cannot open them by name. */

@@ -482,5 +482,41 @@ class TestFsOpsInMemory(ServerTestCase):
         self.assertEqual(os.listdir(self.home), [])
 
 
+
+class TestFsOpsFromTheCache(ServerTestCase):
+    """On a local disk, a command whose path and file the kernel's caches hold is answered on
+    the loop (vfs_open_cached): no worker's handoff for a file just stored or listed. The
+    server's threads show it: the file-system pool starts only when a job needs it."""
+
+    def setUp(self):
+        super().setUp()
+        import subprocess
+        kind = subprocess.run(["stat", "-f", "-c", "%T", self.srv.root], capture_output=True,
+                              text=True).stdout.strip()
+        if kind not in ("ext2/ext3", "ext4", "xfs", "btrfs", "f2fs"):
+            self.skipTest("the test root is on %s, not a local disk file system" % kind)
+
+    def threads(self):
+        return len(os.listdir("/proc/%d/task" % self.srv.proc.pid))
+
+    def test_cached_paths_need_no_worker(self):
+        self.srv.mkdir("d")
+        self.srv.write("d/a.bin", b"cached bytes")
+        for path in ("d", "d/a.bin", "nothing.here"):
+            os.path.exists(self.srv.local(path))  # in the caches now (the last as absent)
+        f = self.srv.ftp()
+        before = self.threads()
+        self.assertEqual(reply(f, "SIZE d/a.bin"), (213, "213 12"))
+        self.assertCode(reply(f, "MDTM d/a.bin"), 213)
+        self.assertCode(reply(f, "MLST d/a.bin"), 250)
+        self.assertCode(reply(f, "CWD d"), 250)
+        self.assertEqual(retr(f, "a.bin"), b"cached bytes")
+        self.assertCode(reply(f, "MDTM /nothing.here"), 550)
+        self.assertEqual(self.threads(), before)
+        # A command that changes the tree still goes to a worker, which starts the pool.
+        self.assertCode(reply(f, "MKD e"), 257)
+        self.assertGreater(self.threads(), before)
+
+
 if __name__ == "__main__":
     unittest.main()
