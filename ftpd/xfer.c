@@ -330,6 +330,16 @@ static const char *log_path(const char *path, char *out, size_t size)
     return out;
 }
 
+/* " from byte N" for a transfer that began at offset N (REST, APPE), else "". */
+static void format_start(const xfer *x, char *out, size_t size)
+{
+    off_t start = x->kind == XK_STOR ? x->offset : x->kind == XK_RETR ? x->rest : 0;
+    if (start > 0)
+        snprintf(out, size, " from byte %lld", (long long)start);
+    else if (size > 0)
+        out[0] = '\0';
+}
+
 /* One line per transfer; a failed one says why (the reply the client got, or what cut it
  * short), since an operator reads the log, not the client's screen. */
 static void log_transfer(xfer *x, bool complete, const char *why)
@@ -353,9 +363,7 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         snprintf(line_wait, sizeof line_wait, ", %lld ms of it in line for a download slot (%u %s)",
                  x->slot_waited_ms, x->slot_waits, x->slot_waits == 1 ? "wait" : "waits");
     /* A resumed download's bytes would otherwise read as a file cut short. */
-    off_t start = x->kind == XK_STOR ? x->offset : x->kind == XK_RETR ? x->rest : 0;
-    if (start > 0)
-        snprintf(from, sizeof from, " from byte %lld", (long long)start);
+    format_start(x, from, sizeof from);
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
     char shown[LOG_PATH_MAX + 4];
@@ -1307,14 +1315,18 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
     double secs = (double)(ev_now(x->s->srv->loop) - x->started_ms) / 1000.0;
     double rate = secs > 0 ? (double)x->done / secs / 1048576.0 : 0;
     const char *path = x->vpath ? x->vpath : "";
+    /* As the transfer's log line says it: the command the client sent (APPE and STOU are not
+     * STORs to it), and where a resumed one began, or its counts read as a file cut short. */
+    char from[48];
+    format_start(x, from, sizeof from);
     int n;
     if (x->expect >= 0)
-        n = snprintf(out, out_size, "%s %s: %lld of %lld bytes (%d%%), %.1f MiB/s",
-                     kind_name(x->kind), path, x->done, x->expect,
+        n = snprintf(out, out_size, "%s %s%s: %lld of %lld bytes (%d%%), %.1f MiB/s", xfer_verb(x),
+                     path, from, x->done, x->expect,
                      x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100, rate);
     else
-        n = snprintf(out, out_size, "%s %s: %lld bytes so far, %.1f MiB/s", kind_name(x->kind),
-                     path, x->done, rate);
+        n = snprintf(out, out_size, "%s %s%s: %lld bytes so far, %.1f MiB/s", xfer_verb(x), path,
+                     from, x->done, rate);
     if (x->zmode && n > 0 && (size_t)n < out_size)
         n += snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
     if (x->slot.state == DLS_WAITING && n > 0 && (size_t)n < out_size)

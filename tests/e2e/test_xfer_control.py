@@ -60,6 +60,32 @@ class TestStatAbor(ServerTestCase):
             codes.append(c.reply(timeout=5)[0])
         ds.close()
 
+    def test_stat_during_uploads_names_the_command_and_where_it_began(self):
+        # as the transfer's log line does: an APPE or STOU is not a STOR to the client, and a
+        # resumed upload's byte count starts at its offset, not at the file's start
+        self.srv.write("log.txt", b"x" * 100)
+        cases = (("APPE log.txt", None, r"APPE /log\.txt from byte 100: \d+ bytes so far"),
+                 ("STOR log.txt", 40, r"STOR /log\.txt from byte 40: \d+ bytes so far"),
+                 ("STOU", None, r"STOU /ftpd\.\d+\.0: \d+ bytes so far"),
+                 ("STOR new.txt", None, r"STOR /new\.txt: \d+ bytes so far"))
+        for line, rest, expected in cases:
+            with self.subTest(line=line):
+                c = self.srv.control()
+                c.login()
+                c.cmd("TYPE I")
+                ds = c.pasv()
+                if rest is not None:
+                    self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
+                code, text = c.cmd(line)
+                self.assertEqual(code, 150, text)
+                ds.sendall(b"y" * 1000)
+                code, text = c.cmd("STAT", timeout=5)
+                self.assertEqual(code, 211, text)
+                self.assertRegex(text, expected)
+                ds.close()
+                self.assertEqual(c.reply(timeout=10)[0], 226)
+                c.close()
+
     def test_abor_during_retr(self):
         c = self.srv.control()
         c.login()
