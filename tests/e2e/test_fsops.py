@@ -3,7 +3,8 @@ e l r a d f m w T M: a denied command gets 550 and leaves the file system unchan
 import os
 import unittest
 
-from ftpd_harness import (ServerTestCase, data_bytes, listing, nlst, reply, retr, stor)
+from ftpd_harness import (ServerTestCase, data_bytes, listing, nlst, recv_all, reply,
+                          reset_close, retr, stor)
 
 
 def snapshot(root):
@@ -441,6 +442,50 @@ class TestPermissions(ServerTestCase):
         self.denied(f, "RETR file.txt", "LIST", "APPE upload.txt", data=True)
         self.denied(f, "CWD dir", "DELE upload.txt", "MKD x")
 
+
+
+class TestPipelinedBehindATransfer(ServerTestCase):
+    """Commands pipelined behind a transfer that ends as soon as it starts (a small file whose
+    data connection is there already) each get their reply, in order, on the disk too, where
+    their file-system calls and RETR's open run on workers (fsjob.h): the transfer's end
+    resumed the session from inside the reply to the RETR's open, and the job's own resume
+    after it let the commands behind the next job run alongside it."""
+
+    def replies_until_close(self, c):
+        codes = []
+        try:
+            while True:
+                codes.append(c.reply(timeout=10)[0])
+        except EOFError:
+            pass
+        return codes
+
+    def connected_session(self):
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        # one round trip later the server has taken the data connection in
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        return c, ds
+
+    def test_commands_behind_a_small_retr(self):
+        self.srv.write("x.bin", b"small file\n" * 40)
+        c, ds = self.connected_session()
+        c.send("RETR x.bin\r\nSIZE x.bin\r\nMDTM x.bin\r\nMLST x.bin\r\nRNFR x.bin\r\n"
+               "RNTO y.bin\r\nQUIT\r\n")
+        self.assertEqual(recv_all(ds), b"small file\n" * 40)
+        self.assertEqual(self.replies_until_close(c), [150, 226, 213, 213, 250, 350, 250, 221])
+        self.assertTrue(self.srv.exists("y.bin"))
+
+    def test_commands_behind_an_upload_whose_data_connection_was_reset(self):
+        self.srv.write("x.bin", b"x" * 400)
+        c, ds = self.connected_session()
+        reset_close(ds)
+        c.send("STOR up.bin\r\nSIZE x.bin\r\nMDTM x.bin\r\nMLST x.bin\r\nQUIT\r\n")
+        codes = self.replies_until_close(c)
+        self.assertEqual(codes[:2], [150, 426])
+        self.assertEqual(codes[2:], [213, 213, 250, 221])
 
 
 class TestFsOpsInMemory(ServerTestCase):
