@@ -972,6 +972,34 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         self.assertEqual(self.srv.internal_files(), [])
 
 
+class TestNewFileCreatedOnAWorker(UploadSafetyBase):
+    """On a disk (not tmpfs) a new upload's file is created on a worker (fsjob.h), and an ABOR
+    or a close can come meanwhile: the log says what was going on, and nothing is left."""
+
+    def setUp(self):
+        super().setUp()
+        kind = subprocess.run(["stat", "-f", "-c", "%T", self.srv.root], capture_output=True,
+                              text=True).stdout.strip()
+        if kind in ("tmpfs", "ramfs"):
+            self.skipTest("the test tree is on %s: the file is created at once there" % kind)
+
+    def test_abor_while_the_file_is_created(self):
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        c.send("STOR new.bin\r\nABOR\r\n")  # one read: the ABOR is seen while the job runs
+        self.assertEqual(c.reply(timeout=10)[0], 426)
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertLogged(r"STOR /new\.bin aborted by the client \(ABOR\) while its file was "
+                          r"being created$")
+        self.assertFalse(self.srv.exists("new.bin"))
+        self.assertEqual(self.srv.internal_files(), [])
+        ds.close()
+        c.close()
+
+
 class TestCopyLongerThanTheDataTimeout(UploadSafetyBase):
     """The copy that starts an APPE is the server's work: however long it takes, the data
     timeout must not drop the channel under it (the APPE then never got a reply at all)."""
