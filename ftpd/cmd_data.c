@@ -325,7 +325,13 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
                           upload_mode mode)
 {
     /* Only a restart has a REST offset to blame: EINVAL elsewhere is some other fault. */
-    if (err == EINVAL && mode == UPLOAD_RESTART)
+    bool bad_rest = err == EINVAL && mode == UPLOAD_RESTART;
+    /* An upload refused before its data came has no transfer line: without this one the
+     * operator of a server whose uploads fail (a folder the server's user cannot write, a
+     * full disk) would find nothing in the log but the logins. */
+    session_log(s, "%s %s refused: %s", verb, vpath,
+                bad_rest ? "REST beyond what was uploaded" : strerror(err));
+    if (bad_rest)
         session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
     else if (err == EISDIR)
         reply_named(s, FTP_FILE_UNAVAILABLE, verb, vpath, "Is a directory.");

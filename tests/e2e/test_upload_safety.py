@@ -463,6 +463,18 @@ class TestFileModeGuards(UploadSafetyBase):
         self.assertEqual(os.stat(self.srv.local("ro.txt")).st_mode & 0o777, 0o640)
 
 
+    def test_an_upload_refused_before_its_data_is_logged(self):
+        # no transfer line is written for it: the operator still learns what was refused, why
+        self.srv.make_file("ro.txt", 100, seed=31)
+        os.chmod(self.srv.local("ro.txt"), 0o444)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        for cmd, path in (("STOR", "no/such/dir.bin"), ("APPE", "ro.txt")):
+            with self.assertRaises(ftplib.error_perm):
+                stor(f, path, b"new", cmd=cmd)
+        self.assertLogged(r"alice: STOR /no/such/dir\.bin refused: No such file or directory$")
+        self.assertLogged(r"alice: APPE /ro\.txt refused: Permission denied$")
+
     def test_an_upload_to_a_symlink_replaces_the_link_not_its_target(self):
         # ftpd(8), SECURITY: the new version is a file of its own at the uploaded name, as
         # for a hard link; the file the link pointed to keeps its content
