@@ -175,29 +175,53 @@ typedef struct upload_orphan {
     upload up;
     bool keep;
     unsigned long seq; /* the transfer whose move it waits for */
+    /* The fields of the transfer that its log line reads (log_transfer), when that line waits
+     * for the move too (end_why): written at once, it counted none of the move's bytes, and
+     * the transfer log's size for the cut upload fell short of the partial a resume starts
+     * from by up to a move (128 KiB in a test). */
+    xfer rec;
 } upload_orphan;
 
 static void end_upload(xfer *x, bool keep_partial)
 {
     session *s = x->s;
-    upload_orphan *o = x->writing && !s->orphan ? malloc(sizeof *o) : NULL;
+    upload_orphan *o = x->writing && !s->orphan ? calloc(1, sizeof *o) : NULL;
+    if (o && x->end_why && x->vpath && !(o->rec.vpath = strdup(x->vpath))) {
+        free(o);
+        o = NULL;
+    }
     if (!o) {
+        if (x->end_why)
+            log_transfer(x, false, x->end_why);
         server_close_later(s->srv, upload_abort_detach(&x->up, keep_partial));
         return;
     }
-    *o = (upload_orphan){.up = x->up, .keep = keep_partial, .seq = x->seq};
+    o->up = x->up;
+    o->keep = keep_partial;
+    o->seq = x->seq;
+    if (x->end_why) { /* what log_transfer reads of an upload a writer moves: plain binary */
+        o->rec.s = s;
+        o->rec.kind = x->kind;
+        o->rec.verb = x->verb;
+        o->rec.offset = x->offset;
+        o->rec.done = x->done;
+        o->rec.started_ms = x->started_ms;
+        o->rec.rate = x->rate;
+        o->rec.end_why = x->end_why;
+    }
     s->orphan = o;
 }
 
-static void end_orphan(session *s)
+/* moved: the bytes the last move wrote into the file. */
+static void end_orphan(session *s, size_t moved)
 {
     upload_orphan *o = s->orphan;
     s->orphan = NULL;
-    struct stat st;
-    /* The transfer's log line was written when it ended, before these last bytes landed. */
-    if (o->keep && o->up.fd >= 0 && fstat(o->up.fd, &st) == 0)
-        session_log(s, "upload of %s: its writer finished; the partial holds %lld bytes",
-                    o->up.target, (long long)st.st_size);
+    if (o->rec.end_why) {
+        o->rec.done += (long long)moved;
+        log_transfer(&o->rec, false, o->rec.end_why);
+        free(o->rec.vpath);
+    }
     server_close_later(s->srv, upload_abort_detach(&o->up, o->keep));
     free(o);
 }
@@ -205,7 +229,7 @@ static void end_orphan(session *s)
 void xfer_discard_orphan(session *s)
 {
     if (s->orphan)
-        end_orphan(s);
+        end_orphan(s, 0);
 }
 
 /* The download needs no slot any more: all of it is sent, or it ends. */
@@ -263,9 +287,14 @@ void xfer_free(xfer *x)
 {
     if (!x)
         return;
-    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING || x->state == XS_UPLOAD_FLUSHING)
-        log_transfer(x, false, /* still one log line */
-                     x->s->srv->stopping ? "the server shut down" : "the session ended first");
+    if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING ||
+        x->state == XS_UPLOAD_FLUSHING) {
+        const char *why = x->s->srv->stopping ? "the server shut down" : "the session ended first";
+        if (x->uploading && x->writing)
+            x->end_why = why; /* still one line, once the writer's move is back (end_upload) */
+        else
+            log_transfer(x, false, why);
+    }
     release(x, true);
 }
 
@@ -875,7 +904,7 @@ static void upload_moved(void *ctx, unsigned long seq, const upwrite_result *r)
     session *s = ctx;
     s->jobs--;
     if (s->orphan && s->orphan->seq == seq) {
-        end_orphan(s);
+        end_orphan(s, r->moved);
         return;
     }
     xfer *x = s->xfer;

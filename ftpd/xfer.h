@@ -106,7 +106,8 @@ typedef struct xfer {
     enum { XF_NONE = 0, XF_FINISH, XF_ABORT } fin;
     int fin_code;
     bool fin_keep;
-    char fin_text[256]; /* as long as the longest reply text built for it */
+    const char *end_why; /* xfer_free: its log line's reason, kept for a line written later */
+    char fin_text[256];  /* as long as the longest reply text built for it */
     long long last_progress;
     long long taken; /* a download's bytes the client has acknowledged, as last looked */
     long long started_ms;

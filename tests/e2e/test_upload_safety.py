@@ -845,6 +845,22 @@ class TestBusyWriter(ServerTestCase):
             self.assertEqual(sha(self.srv.read(name)), sha(data), trial)
             reset_close(ds)
 
+    def test_a_cut_uploads_log_line_counts_what_its_partial_holds(self):
+        # the line is written once the move in flight is in the file, so that it agrees with
+        # the partial a resume starts from (SIZE), not with what had landed when it was cut
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        data = data_bytes(4 << 20, 56)
+        c, ds = self.start_big_upload("counted.bin", data[:1 << 20], data[1 << 20:3 << 20])
+        c.close()  # the control connection drops while the move is queued or running
+        size = wait_for(lambda: self.size_or_none(f, "counted.bin"), 20)
+        self.assertIsNotNone(size)
+        m = self.srv.wait_log(r"STOR /counted\.bin failed: (\d+) bytes .*: the session ended "
+                              r"first$", 10)
+        self.assertIsNotNone(m, self.srv.log_text()[-3000:])
+        self.assertEqual(int(m.group(1)), size)
+        reset_close(ds)
+
     @staticmethod
     def size_or_none(f, name):
         try:
