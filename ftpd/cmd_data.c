@@ -479,6 +479,7 @@ static void prepare_done(void *arg)
                     j->vpath,
                     j->mode == UPLOAD_NEW || j->mode == UPLOAD_UNIQUE ? "created" : "copied");
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
+        s->flags |= SF_PREP_ABOR; /* the ABOR, still to run, did abort something */
         free_prepare(j);
         session_resume(s);
         return;

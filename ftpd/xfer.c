@@ -1313,7 +1313,11 @@ void xfer_abort(session *s)
     if (!x || x->kind == XK_NONE) {
         if (x)
             release(x, false);
-        session_reply(s, FTP_TRANSFER_OK, "No transfer to abort.");
+        /* An ABOR that stopped an upload still being prepared (its 426 is out) comes here
+         * once that is over: "no transfer" would deny what it just did. */
+        bool stopped = s->flags & SF_PREP_ABOR;
+        s->flags &= ~SF_PREP_ABOR;
+        session_reply(s, FTP_TRANSFER_OK, stopped ? "ABOR successful." : "No transfer to abort.");
         return;
     }
     if (x->writing) { /* the reply waits for the writer's move: see defer_end */
