@@ -212,9 +212,9 @@ static void dele_work(fsjob *j)
     upload_names_lock();
     j->rc = vfs_unlink(&j->v, j->vpath);
     j->err = errno;
-    upload_names_unlock();
     if (j->rc == 0 || j->err == ENOENT)
         j->found = upload_discard_partial(&j->v, j->vpath);
+    upload_names_unlock();
 }
 
 static void dele_reply(session *s, fsjob *j)
@@ -294,12 +294,12 @@ static void rnto_work(fsjob *j)
     upload_names_lock();
     j->rc = vfs_rename(&j->v, j->from, j->vpath);
     j->err = errno;
-    upload_names_unlock();
     /* The name is complete now, as after a STOR of it: a partial of an earlier cut upload of
      * it is stale (a later REST would resume from it, not from the file), as upload_commit
      * finds it. */
     if (j->rc == 0 && strcmp(j->from, j->vpath) != 0)
         j->found = upload_discard_partial(&j->v, j->vpath);
+    upload_names_unlock();
 }
 
 static void rnto_reply(session *s, fsjob *j)

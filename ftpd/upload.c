@@ -690,9 +690,13 @@ int upload_abort_detach(upload *u, bool keep_partial)
      * like the leftover of a dead server. */
     close_fd(&u->copy_fd);
     char partial[300];
+    /* Under the lock: a DELE or RNTO of the name on a worker removes its partial just after
+     * the name, and one made between the two would go with them. */
+    upload_names_lock();
     if (keep && (partial_name(partial, sizeof(partial), u->target) < 0 ||
                  renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0))
         keep = false;
+    upload_names_unlock();
     if (!keep)
         unlinkat(u->dir_fd, u->temp, 0);
     int fd = u->fd;

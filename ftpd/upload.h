@@ -94,8 +94,9 @@ void upload_abort(upload *u, bool keep_partial);
  * close frees its storage, which for a file of GiBs takes long enough (50-110 ms here) to be
  * worth doing off the event loop. */
 int upload_abort_detach(upload *u, bool keep_partial);
-/* Held around a rename or a delete of a client's name made on any thread: a guarded commit
- * (upload_commit) holds it from its check of the name to its rename. */
+/* Held around a rename or a delete of a client's name (and its partial) made on any thread:
+ * a guarded commit (upload_commit) holds it from its check of the name to its rename, and a
+ * cut upload while it makes its partial. */
 void upload_names_lock(void);
 void upload_names_unlock(void);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */
