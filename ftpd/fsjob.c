@@ -81,6 +81,7 @@ static void done_fn(void *arg)
     unlink_job(j);
     s->jobs--;
     s->flags &= ~SF_FS_WAIT;
+    s->last_activity = ev_now(s->srv->loop); /* the idle time starts at the reply */
     if (s->opening == j)
         s->opening = NULL;
     if (s->state != SESS_CLOSED) {

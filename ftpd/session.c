@@ -814,6 +814,8 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     long long limit = (s->state == SESS_READY ? cfg->idle_timeout : cfg->login_timeout) * 1000LL;
     if (xfer_busy(s->xfer))
         return (long)limit; /* a running transfer has its own data timeout */
+    if (s->flags & SF_FS_WAIT)
+        return (long)limit; /* the client waits for the server (a slow disk), not idle */
     /* Idle time after login; before it, time since connecting: a client that never logs in
      * must not hold its session slot by sending NOOP or USER now and then. */
     long long idle = now - (s->state == SESS_READY ? s->last_activity : s->connected_at);

@@ -397,6 +397,16 @@ class TestSlowMetadata(SlowDiskCase):
         self.assertLogged(r"RETR /meta/f.bin failed before any data moved: 426 ")
         self.assertLogged(r"LIST /meta failed before any data moved: 426 ")
 
+    def test_a_command_waiting_for_the_disk_is_not_idle(self):
+        # MLST meta/f.bin waits for two lookups and a stat, 1.5 s in all: longer than
+        # --idle-timeout, but the client is waiting for the server, not idle.
+        srv = self.slow_server(["--idle-timeout", "1"])
+        c = self.slow_control(srv)
+        code, text = c.cmd("MLST meta/f.bin", timeout=15)
+        self.assertEqual(code, 250, text)
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertTrue(c.closed(timeout=5))  # and idle after that, it is closed
+
     def test_session_that_ends_while_a_worker_looks_up_a_path(self):
         c = self.slow_control()
         c.send("SIZE meta/f.bin\r\n")
