@@ -616,6 +616,15 @@ static void tail_progress(xfer *x, int unsent)
  * the data is complete rather than cut) before the 226. */
 void xfer_end_stream(xfer *x)
 {
+    if (x->kind == XK_RETR && x->eof && x->offset < x->total) {
+        /* The file shrank under us (truncated or rewritten in place): the client holds fewer
+         * bytes than the 150 announced, and a 226 would have it keep them as the whole file. */
+        char text[PATH_VMAX + 96];
+        snprintf(text, sizeof text, "%s shrank while being sent (%lld of %lld bytes); try again.",
+                 x->vpath ? x->vpath : "The file", (long long)x->offset, (long long)x->total);
+        xfer_finish(x, FTP_LOCAL_ERROR, text, false);
+        return;
+    }
     leave_slot(x);
     if (x->corked) {
         (void)net_set_cork(x->data.fd, false);

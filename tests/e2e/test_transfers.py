@@ -302,6 +302,62 @@ class TestAscii(ServerTestCase):
             self.assertEqual(c.reply()[0], 226)
 
 
+class TestFileShrinksDuringDownload(ServerTestCase):
+    """A file truncated while a RETR sends it: the client must not get a 226 for fewer bytes
+    than the 150 announced (it would keep them as the whole file, and a resume would take the
+    cut copy as complete). The rate cap keeps the server well short of the end meanwhile."""
+
+    server_kwargs = {"args": ["--max-rate", "1M"]}
+
+    def shrink_during_retr(self, f, name, mode, local):
+        f.voidcmd("TYPE " + mode)
+        conn = f.transfercmd("RETR " + name)
+        conn.settimeout(20)
+        got = conn.recv(65536)
+        self.assertTrue(got)
+        os.truncate(local, 100000)
+        while True:
+            b = conn.recv(1 << 20)
+            if not b:
+                break
+            got += b
+        conn.close()
+        with self.assertRaises(ftplib.error_temp) as cm:
+            f.voidresp()
+        self.assertIn("shrank while being sent", str(cm.exception))
+        self.assertEqual(reply(f, "NOOP")[0], 200)  # the session goes on
+        return got
+
+    def test_binary_and_ascii(self):
+        for mode in ("I", "A"):
+            with self.subTest(mode=mode):
+                data = self.srv.make_file("s.bin", 8 << 20, seed=11)
+                f = self.srv.ftp()
+                got = self.shrink_during_retr(f, "s.bin", mode, self.srv.local("s.bin"))
+                if mode == "I":
+                    self.assertEqual(got, data[:len(got)])
+                f.quit()
+        self.assertTrue(self.srv.wait_log(r"RETR /s\.bin .*451 /s\.bin shrank"),
+                        self.srv.log_text()[-2000:])
+
+    def test_home_on_tmpfs(self):
+        if not os.path.isdir("/dev/shm"):
+            self.skipTest("no tmpfs at /dev/shm")
+        import shutil
+        import tempfile
+        home = tempfile.mkdtemp(prefix="ftpd-e2e-shm-", dir="/dev/shm")
+        self.addCleanup(shutil.rmtree, home, True)
+        os.chmod(home, 0o777)
+        srv = self.start_server(users=[("mem", "pw-mem", "elradfmwTM", home)],
+                                args=["--max-rate", "1M"])
+        local = os.path.join(home, "s.bin")
+        with open(local, "wb") as fh:
+            fh.write(data_bytes(8 << 20, seed=12))
+        if srv.uid is not None:
+            os.chown(local, srv.uid, srv.gid)
+        self.shrink_during_retr(srv.ftp("mem", "pw-mem"), "s.bin", "I", local)
+
+
 class TestResume(ServerTestCase):
     def test_rest_retr(self):
         data = self.srv.make_file("r.bin", 100000, seed=7)
