@@ -560,6 +560,8 @@ static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
 {
     char raw[32 * 1024 + 1];
     size_t want = avail / 2 < sizeof raw - 1 ? avail / 2 : sizeof raw - 1;
+    if ((off_t)want > x->total - x->offset) /* what was there at the 150, as xfer_fill */
+        want = (size_t)(x->total - x->offset);
     size_t before = x->offset > 0 ? 1 : 0;
     ssize_t n = pread(x->file_fd, raw, want + before, x->offset - (off_t)before);
     if (n <= (ssize_t)before)
@@ -582,6 +584,14 @@ int xfer_fill(xfer *x)
     char *tail = buf_tail(&x->fbuf, &avail);
     if (!tail)
         return -1;
+    if (x->offset >= x->total) {
+        /* The bytes the 150 announced are out: a file that grew meanwhile (a log being
+         * written) is sent as it was, in every mode, as sendfile sends it. */
+        x->eof = true;
+        return 0;
+    }
+    if (!x->ascii && (off_t)avail > x->total - x->offset)
+        avail = (size_t)(x->total - x->offset);
     /* Under TYPE A the file gives at most half the room (fill_ascii). */
     size_t ready = readahead_avail(x, x->ascii ? avail / 2 : avail);
     if (ready == 0)

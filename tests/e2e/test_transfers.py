@@ -358,6 +358,32 @@ class TestFileShrinksDuringDownload(ServerTestCase):
         self.shrink_during_retr(srv.ftp("mem", "pw-mem"), "s.bin", "I", local)
 
 
+class TestFileGrowsDuringDownload(ServerTestCase):
+    """A file appended to while a RETR sends it (a log being written): the download sends the
+    file as it was at the 150, whose byte count clients check, in ASCII as in binary."""
+
+    server_kwargs = {"args": ["--max-rate", "1M"]}
+
+    def test_ascii_and_binary_send_what_the_150_announced(self):
+        data = text_lines(20000, seed=5)  # about 1.7 MiB
+        for mode, want in (("A", data.replace(b"\n", b"\r\n")), ("I", data)):
+            with self.subTest(mode=mode):
+                self.srv.write("log.txt", data)
+                f = self.srv.ftp()
+                f.voidcmd("TYPE " + mode)
+                conn = f.transfercmd("RETR log.txt")
+                conn.settimeout(20)
+                got = conn.recv(65536)
+                with open(self.srv.local("log.txt"), "ab") as fh:
+                    fh.write(b"appended line\n" * 10000)
+                got += recv_all(conn)
+                conn.close()
+                self.assertEqual(f.voidresp()[:3], "226")
+                self.assertEqual(len(got), len(want))
+                self.assertEqual(sha(got), sha(want))
+                f.quit()
+
+
 class TestResume(ServerTestCase):
     def test_rest_retr(self):
         data = self.srv.make_file("r.bin", 100000, seed=7)
