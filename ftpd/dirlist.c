@@ -37,6 +37,14 @@ struct dirlist {
     char held[NAME_MAX + 1];
     time_t now;
     bool is_dir; /* a directory's entries, not a single file */
+    /* The directories dir_vpath passes through, from "/" to itself, as (device, inode):
+     * loaded at the first link to a directory (leads_back). */
+    struct dir_id {
+        dev_t dev;
+        ino_t ino;
+    } * trail;
+    size_t trail_len;
+    bool trail_loaded;
 };
 
 static int cmp_offs(const void *a, const void *b, void *names)
@@ -227,6 +235,41 @@ fail:
     return NULL;
 }
 
+static void trail_add(dirlist *d, const char *vp, size_t len)
+{
+    char prefix[PATH_VMAX];
+    struct stat st;
+    memcpy(prefix, vp, len);
+    prefix[len] = '\0';
+    if (vfs_stat(d->v, prefix, &st) == 0)
+        d->trail[d->trail_len++] = (struct dir_id){st.st_dev, st.st_ino};
+}
+
+/* Whether a link to directory st leads back to the listed directory or one the client's path
+ * to it went through. Listed, such a link sends a mirroring client (lftp mirror, wget -r)
+ * round the loop until the kernel's limit on links in a path: forty copies of the tree, and
+ * more for two such links. Left out, each directory is fetched once along any path. */
+static bool leads_back(dirlist *d, const struct stat *st)
+{
+    if (!d->trail_loaded) {
+        d->trail_loaded = true;
+        const char *vp = d->dir_vpath;
+        size_t len = strlen(vp), parts = 2;
+        for (size_t i = 1; i < len; i++)
+            parts += vp[i] == '/';
+        if (!(d->trail = calloc(parts, sizeof *d->trail)))
+            return false; /* out of memory: listed, as before */
+        trail_add(d, "/", 1);
+        for (size_t i = 2; i <= len; i++)
+            if (i == len || vp[i] == '/')
+                trail_add(d, vp, i);
+    }
+    for (size_t i = 0; i < d->trail_len; i++)
+        if (d->trail[i].dev == st->st_dev && d->trail[i].ino == st->st_ino)
+            return true;
+    return false;
+}
+
 static int format_entry(dirlist *d, const char *name, char *line, size_t line_size)
 {
     char shown[PATH_VMAX];
@@ -242,9 +285,12 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
     if (S_ISLNK(st.st_mode)) {
         /* Report what a link points to, as clients expect. A link out of the root, or to
          * nothing, is left out: listed, it would reveal what lies outside, and a mirroring
-         * client would stop at the 550 that fetching it must give. */
+         * client would stop at the 550 that fetching it must give. A link back up the
+         * path is left out too (leads_back). */
         char vp[PATH_VMAX];
         if (path_resolve(d->dir_vpath, name, vp, sizeof vp) != 0 || vfs_stat(d->v, vp, &st) != 0)
+            return 0;
+        if (S_ISDIR(st.st_mode) && leads_back(d, &st))
             return 0;
     }
     switch (d->fmt) {
@@ -316,6 +362,7 @@ void dirlist_free(dirlist *d)
     free(d->pattern);
     free(d->dir_vpath);
     free(d->prefix);
+    free(d->trail);
     if (d->dir_fd >= 0)
         close(d->dir_fd);
     free(d);

@@ -302,6 +302,33 @@ class TestListing(ServerTestCase):
         self.assertEqual(mlsd["in-dir"]["type"], "dir")
         self.assertEqual(nlst(f, "*"), sorted(names))  # a glob leaves them out too
 
+    def test_links_back_up_the_path_are_not_listed(self):
+        # A link to the listed directory or to one the path went through would send a
+        # mirroring client round a loop (lftp mirror made 40 nested copies); a link elsewhere
+        # in the tree stays listed, and a left-out link still works by name.
+        self.srv.mkdir("dir1/sub")
+        self.srv.make_file("dir1/sub/s.bin", 5)
+        os.symlink(".", self.srv.local("dir1/sub/self"))
+        os.symlink("../../dir1", self.srv.local("dir1/sub/up"))
+        os.symlink("dir1", self.srv.local("in-dir"))
+        self.srv.mkdir("x")
+        self.srv.mkdir("y")
+        os.symlink("../y", self.srv.local("x/to-y"))
+        os.symlink("../x", self.srv.local("y/to-x"))
+        f = self.srv.ftp()
+        self.assertEqual(nlst(f, "dir1/sub"), ["s.bin"])
+        self.assertEqual([l.split()[-1] for l in listing(f, "dir1/sub")], ["s.bin"])
+        self.assertEqual([n for n, _ in f.mlsd("dir1/sub")], ["s.bin"])
+        self.assertEqual(nlst(f, "dir1/sub/*"), ["dir1/sub/s.bin"])
+        self.assertIn("in-dir", nlst(f))  # a second way to a directory is no loop
+        self.assertEqual(nlst(f, "in-dir/sub"), ["s.bin"])
+        # x/to-y is y, whose to-x leads back to x on the path: left out there only
+        self.assertEqual(nlst(f, "x"), ["to-y"])
+        self.assertEqual(nlst(f, "y"), ["to-x"])
+        self.assertEqual(nlst(f, "x/to-y"), [])
+        self.assertEqual(retr(f, "dir1/sub/self/up/sub/s.bin"), self.srv.read("dir1/sub/s.bin"))
+        self.assertCode(reply(f, "CWD dir1/sub/self"), 250)
+
     def test_names_with_a_line_feed_are_left_out(self):
         # Sent whole, the LF would end the listing line inside the name, and its tail would
         # be an entry of its own: a forged file in MLSD, a name in NLST (RFC 3659 2.2).
