@@ -157,6 +157,10 @@ static int read_names(dirlist *d, const char *vpath, const char *pattern, bool s
     d->dir_fd = fcntl(dirfd(d->dir), F_DUPFD_CLOEXEC, 0);
     if (d->dir_fd < 0)
         return -1;
+    /* Readable but not searchable (r without x): the names could be read but not one of them
+     * stat'ed, and the listing would come out empty, as if the directory were. */
+    if (faccessat(d->dir_fd, ".", X_OK, AT_EACCESS) < 0)
+        return -1;
     return now ? read_run(d) : 0;
 }
 

@@ -1,11 +1,12 @@
 """Listings: LIST in `ls -l` form, NLST names, MLSD/MLST facts, STAT path."""
 import calendar
+import ftplib
 import os
 import re
 import time
 import unittest
 
-from ftpd_harness import ServerTestCase, listing, nlst, reply, retr
+from ftpd_harness import ServerTestCase, listing, nlst, reply, retr, run_as_user
 
 LS_RE = re.compile(r"^([-dl])([-rwxsStT]{9})\s+(\d+)\s+(\S+)\s+(\S+)\s+(\d+)\s+"
                    r"(\w{3})\s+(\d{1,2})\s+(\d{1,2}:\d{2}|\d{4})\s+(.+)$")
@@ -328,6 +329,20 @@ class TestListing(ServerTestCase):
         self.assertEqual(nlst(f, "x/to-y"), [])
         self.assertEqual(retr(f, "dir1/sub/self/up/sub/s.bin"), self.srv.read("dir1/sub/s.bin"))
         self.assertCode(reply(f, "CWD dir1/sub/self"), 250)
+
+    @unittest.skipIf(os.geteuid() == 0 and not run_as_user(), "root searches any directory")
+    def test_a_directory_that_cannot_be_searched_is_refused_not_empty(self):
+        # Mode r-- without x: its names can be read but none stat'ed; the listings came out
+        # empty with 226, and a user took the directory for empty.
+        os.chmod(self.srv.local("dir1"), 0o644)
+        self.addCleanup(os.chmod, self.srv.local("dir1"), 0o755)
+        f = self.srv.ftp()
+        for cmd in ("LIST dir1", "NLST dir1", "MLSD dir1", "NLST dir1/*"):
+            with self.subTest(cmd=cmd):
+                with self.assertRaisesRegex(ftplib.error_perm, "550 .*Permission denied"):
+                    f.retrlines(cmd, lambda line: None)
+        self.assertCode(reply(f, "STAT dir1"), 550)
+        self.assertIn("dir1", nlst(f))  # the directory itself is listed as before
 
     def test_names_with_a_line_feed_are_left_out(self):
         # Sent whole, the LF would end the listing line inside the name, and its tail would
