@@ -279,11 +279,15 @@ static void retr_reply(session *s, fsjob *j)
         session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
         return;
     }
+    /* As for an upload (upload_failed): a download refused before any data moved has no
+     * transfer line, and the operator learns from this one what was refused and why. */
     if (j->rc < 0) {
+        session_log(s, "RETR %s refused: %s", j->vpath, strerror(j->err));
         reply_errno(s, j->err, "RETR", j->arg);
         return;
     }
     if (!S_ISREG(j->st.st_mode)) {
+        session_log(s, "RETR %s refused: not a regular file", j->vpath);
         reply_named(s, FTP_FILE_UNAVAILABLE, "RETR", j->arg, "Not a regular file.");
         return;
     }

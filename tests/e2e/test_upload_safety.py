@@ -475,6 +475,18 @@ class TestFileModeGuards(UploadSafetyBase):
         self.assertLogged(r"alice: STOR /no/such/dir\.bin refused: No such file or directory$")
         self.assertLogged(r"alice: APPE /ro\.txt refused: Permission denied$")
 
+    def test_a_download_refused_before_its_data_is_logged(self):
+        self.srv.make_file("secret.bin", 100, seed=32)
+        os.chmod(self.srv.local("secret.bin"), 0o000)
+        self.srv.mkdir("adir")
+        f = self.srv.ftp()
+        for path in ("no/such.bin", "secret.bin", "adir"):
+            with self.assertRaises(ftplib.error_perm):
+                retr(f, path)
+        self.assertLogged(r"alice: RETR /no/such\.bin refused: No such file or directory$")
+        self.assertLogged(r"alice: RETR /secret\.bin refused: Permission denied$")
+        self.assertLogged(r"alice: RETR /adir refused: not a regular file$")
+
     def test_an_upload_to_a_symlink_replaces_the_link_not_its_target(self):
         # ftpd(8), SECURITY: the new version is a file of its own at the uploaded name, as
         # for a hard link; the file the link pointed to keeps its content
