@@ -314,7 +314,7 @@ void cmd_retr(session *s, const char *arg)
     off_t rest = s->rest;
     s->rest = 0;
     xfer *x = need_channel(s);
-    if (!x || session_path(s, arg, vpath) < 0)
+    if (!x || session_resolve(s, arg, vpath) < 0)
         return;
     fsjob *j = opening_job(s, x, vpath, arg);
     if (!j)
@@ -773,7 +773,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt)
         return;
     if (fmt != DL_MLSD)
         arg = list_skip_options(s, arg, &all);
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     fsjob *j = opening_job(s, x, vpath, arg);
     if (!j)

@@ -31,7 +31,7 @@ static void run_on_path(session *s, const char *arg, bool (*fast)(fsjob *), void
                         void (*reply)(session *, fsjob *))
 {
     char vpath[PATH_VMAX];
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     fsjob *j = fsjob_new(s, vpath, arg);
     if (!j)
@@ -156,7 +156,7 @@ static void mkd_reply(session *s, fsjob *j)
 void cmd_mkd(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     if (is_root(vpath)) { /* mkdir(2) answers EINVAL, not EEXIST, for the root */
         session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
@@ -193,7 +193,7 @@ static void rmd_reply(session *s, fsjob *j)
 void cmd_rmd(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Cannot remove the root directory.");
@@ -238,7 +238,7 @@ static void dele_reply(session *s, fsjob *j)
 void cmd_dele(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Cannot delete the root directory.");
@@ -273,7 +273,7 @@ static void rnfr_reply(session *s, fsjob *j)
 void cmd_rnfr(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     if (is_root(vpath)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "RNFR: Cannot rename the root directory.");
@@ -324,7 +324,7 @@ void cmd_rnto(session *s, const char *arg)
     }
     char *from = s->rename_from;
     s->rename_from = NULL;
-    if (session_path(s, arg, vpath) < 0) {
+    if (session_resolve(s, arg, vpath) < 0) {
         free(from);
         return;
     }
@@ -449,7 +449,7 @@ void cmd_mfmt(session *s, const char *arg)
         return;
     }
     const char *name = sp + 1;
-    if (session_path(s, name, vpath) < 0)
+    if (session_resolve(s, name, vpath) < 0)
         return;
     fsjob *j = fsjob_new(s, vpath, name);
     if (!j)

@@ -329,7 +329,7 @@ static void stat_path(session *s, const char *arg)
     char vpath[PATH_VMAX];
     bool all = true; /* STAT always shows hidden names */
     arg = list_skip_options(s, arg, &all);
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     fsjob *j = fsjob_new(s, vpath, arg);
     if (j)

@@ -35,6 +35,7 @@ fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
         j->fd = -1;
         j->s = s;
         j->perms = s->perms;
+        j->names_dir = path_names_dir(arg);
     }
     if (!j || !j->vpath || !j->arg) {
         if (j)
@@ -68,10 +69,44 @@ static void unlink_job(fsjob *j)
         j->next->prev = j->prev;
 }
 
+/* path_resolve drops a trailing "/", which POSIX resolution holds to naming a directory:
+ * "DELE notes.txt/" must not delete the file (session_path). */
+static void work_checked(fsjob *j)
+{
+    struct stat st;
+    if (j->names_dir && vfs_stat(&j->v, j->vpath, &st) == 0 && !S_ISDIR(st.st_mode))
+        j->not_dir = true;
+    else
+        j->work(j);
+}
+
+static bool fast_checked(fsjob *j)
+{
+    if (j->names_dir) {
+        struct stat st;
+        int fd = vfs_open_cached(&j->v, j->vpath, O_PATH);
+        if (fd < 0 && errno == EAGAIN)
+            return false;
+        j->not_dir = fd >= 0 && fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode);
+        if (fd >= 0)
+            close(fd);
+        if (j->not_dir)
+            return true;
+    }
+    return j->fast(j);
+}
+
+static void reply_checked(session *s, fsjob *j)
+{
+    if (j->not_dir)
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Not a directory.", j->arg);
+    else
+        j->reply(s, j);
+}
+
 static void work_fn(void *arg)
 {
-    fsjob *j = arg;
-    j->work(j);
+    work_checked(arg);
 }
 
 static void done_fn(void *arg)
@@ -85,7 +120,7 @@ static void done_fn(void *arg)
     if (s->opening == j)
         s->opening = NULL;
     if (s->state != SESS_CLOSED) {
-        j->reply(s, j);
+        reply_checked(s, j);
         if (j->cancelled && xfer_busy(s->xfer))
             xfer_cut(s);
         session_resume_after_job(s);
@@ -96,8 +131,8 @@ static void done_fn(void *arg)
 static void run_inline(session *s, fsjob *j)
 {
     j->v = s->vfs; /* borrowed */
-    j->work(j);
-    j->reply(s, j);
+    work_checked(j);
+    reply_checked(s, j);
     j->v.root_fd = -1;
     free_job(j, false);
 }
@@ -115,10 +150,10 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     }
     if (s->vfs.speed == VFS_LOCAL && j->fast) {
         j->v = s->vfs; /* borrowed */
-        bool done = j->fast(j);
+        bool done = fast_checked(j);
         j->v.root_fd = -1;
         if (done) {
-            reply(s, j);
+            reply_checked(s, j);
             free_job(j, false);
             return;
         }

@@ -36,10 +36,12 @@ struct fsjob {
     struct timespec mtime;  /* MFMT: the time to set */
     int fmt;                /* listings: the dirlist_format */
     bool all;               /* listings: hidden names too */
+    bool names_dir;         /* arg ends in "/" or "/.": a file it names is refused first */
     bool opens_transfer;    /* RETR, listings: an ABOR meanwhile cuts the transfer it starts */
     bool cancelled;         /* ...and one came */
     /* out: the calls' results, for reply */
-    int rc; /* 0, or -1 with err */
+    bool not_dir; /* names_dir, and the path is not a directory: 550, neither work nor reply */
+    int rc;       /* 0, or -1 with err */
     int err;
     int fd; /* an fd the calls opened; fsjob frees it unless reply takes it (sets -1) */
     struct stat st;
@@ -58,8 +60,9 @@ struct fsjob {
     struct fsjob *prev, *next; /* in the server's list while on a worker */
 };
 
-/* A job for s naming vpath (arg: the client's words for it). NULL when out of memory (the
- * session has had its 451). */
+/* A job for s naming vpath (arg: the client's words for it; vpath from session_resolve: a
+ * trailing "/" is checked by the job, off the loop). NULL when out of memory (the session has
+ * had its 451). */
 fsjob *fsjob_new(struct session *s, const char *vpath, const char *arg);
 /* Runs work, then reply, and frees j: on a worker (the session waits for the reply) unless
  * the session's root is in memory, a transfer runs (STAT of a path) or no worker can be

@@ -469,12 +469,19 @@ bool path_names_dir(const char *arg)
     return (n > 0 && arg[n - 1] == '/') || (n >= 2 && strcmp(arg + n - 2, "/.") == 0);
 }
 
-int session_path(session *s, const char *arg, char *out)
+int session_resolve(session *s, const char *arg, char *out)
 {
     if (path_resolve(s->cwd ? s->cwd : "/", arg, out, PATH_VMAX) < 0) {
         session_reply(s, FTP_BAD_FILENAME, "Path too long or invalid.");
         return -1;
     }
+    return 0;
+}
+
+int session_path(session *s, const char *arg, char *out)
+{
+    if (session_resolve(s, arg, out) < 0)
+        return -1;
     /* path_resolve drops a trailing "/" or "/.", which POSIX resolution would hold to
      * naming a directory: "DELE notes.txt/" must not delete the file. */
     struct stat st;

@@ -143,6 +143,9 @@ void session_log(const session *s, const char *fmt, ...) __attribute__((format(p
  * when it cannot, or when arg ends in "/" or "/." (path_names_dir) and names something
  * that is not a directory. */
 int session_path(session *s, const char *arg, char *out);
+/* As session_path, but without looking at the file system: for a command run as an fsjob,
+ * which makes that check on its worker (fsjob_new). */
+int session_resolve(session *s, const char *arg, char *out);
 /* True when arg, as a whole, names an existing entry (nothing is replied). */
 bool session_path_exists(session *s, const char *arg);
 /* True when arg ends in "/" or "/.": by POSIX it can only name a directory. */

@@ -68,6 +68,30 @@ class TestSlowMetadata(SlowDiskCase):
                         "a NOOP waited %.2f s (%d sent)" % (worst, count))
         self.assertGreater(count, 10)
 
+    def test_a_trailing_slash_is_checked_on_a_worker(self):
+        # "name/" can only name a directory, which takes a stat: it was made on the loop,
+        # before the command's own calls went to a worker.
+        def commands(f):
+            out = [f.sendcmd("CWD meta/"), f.pwd(), f.sendcmd("CDUP")]
+            for bad in ("SIZE meta/f.bin/", "DELE meta/f.bin/", "RETR meta/f.bin/"):
+                try:
+                    if bad.startswith("RETR"):
+                        f.retrbinary(bad, lambda b: None)
+                    else:
+                        f.sendcmd(bad)
+                except ftplib.error_perm as e:
+                    out.append(str(e))
+            out.append(f.sendcmd("MLST meta/").splitlines()[1])
+            return out
+        out, worst, count = self.download_meanwhile(commands)
+        self.assertTrue(out[0].startswith("250"), out[0])
+        self.assertEqual(out[1:3], ["/meta", out[2]])
+        self.assertEqual(out[3:6], ["550 meta/f.bin/: Not a directory."] * 3)
+        self.assertIn("type=dir;", out[6])
+        self.assertTrue(os.path.exists(os.path.join(self.source, "meta/f.bin")))
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
     def test_other_sessions_answered_while_listings_look_up_their_paths(self):
         def listings(f):
             lines = []
