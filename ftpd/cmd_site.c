@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "commands_int.h"
+#include "fsjob.h"
 #include "ftp_reply.h"
 #include "path.h"
 #include "strutil.h"
@@ -19,6 +20,22 @@ static int parse_mode(const char *s, size_t n, mode_t *out)
         return -1;
     *out = (mode_t)v;
     return 0;
+}
+
+static void chmod_work(fsjob *j)
+{
+    j->rc = vfs_chmod(&j->v, j->vpath, j->mode);
+    j->err = errno;
+}
+
+static void chmod_reply(session *s, fsjob *j)
+{
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "SITE CHMOD", j->arg);
+        return;
+    }
+    session_log(s, "SITE CHMOD %03o %s", (unsigned)j->mode, j->vpath);
+    session_reply(s, FTP_CMD_OK, "SITE CHMOD command successful.");
 }
 
 static void site_chmod(session *s, const char *arg)
@@ -38,7 +55,7 @@ static void site_chmod(session *s, const char *arg)
         return;
     }
     char vpath[PATH_VMAX];
-    if (session_path(s, sp + 1, vpath) < 0)
+    if (session_resolve(s, sp + 1, vpath) < 0)
         return;
     /* The session itself runs as the root's owner, so the kernel would let it take its own
      * way in away (000, 644): the account would be locked out, and no session could undo it. */
@@ -47,12 +64,11 @@ static void site_chmod(session *s, const char *arg)
                       "SITE CHMOD: Cannot change the mode of the root directory.");
         return;
     }
-    if (vfs_chmod(&s->vfs, vpath, mode) < 0) {
-        reply_errno(s, errno, "SITE CHMOD", sp + 1);
+    fsjob *j = fsjob_new(s, vpath, sp + 1);
+    if (!j)
         return;
-    }
-    session_log(s, "SITE CHMOD %03o %s", (unsigned)mode, vpath);
-    session_reply(s, FTP_CMD_OK, "SITE CHMOD command successful.");
+    j->mode = mode;
+    fsjob_run(j, chmod_work, chmod_reply);
 }
 
 void cmd_site(session *s, const char *arg)

@@ -34,6 +34,7 @@ struct fsjob {
     off_t rest;             /* RETR: the REST offset */
     bool dir_form;          /* RNTO: the new name ends in '/' */
     struct timespec mtime;  /* MFMT: the time to set */
+    mode_t mode;            /* SITE CHMOD: the bits to set */
     int fmt;                /* listings: the dirlist_format */
     bool all;               /* listings: hidden names too */
     bool names_dir;         /* arg ends in "/" or "/.": a file it names is refused first */

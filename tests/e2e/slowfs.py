@@ -56,6 +56,9 @@ class SlowFs(Operations):
     def rename(self, old, new):
         return self._call(os.rename, *self._meta(old, new))
 
+    def chmod(self, path, mode):
+        return self._call(os.chmod, *self._meta(path), mode)
+
     def utimens(self, path, times=None):
         return self._call(os.utime, *self._meta(path), times)
 

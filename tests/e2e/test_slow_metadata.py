@@ -18,7 +18,7 @@ class TestSlowMetadata(SlowDiskCase):
     only make such calls (CWD, SIZE, MDTM, MLST, MKD, RMD, DELE, RNFR, RNTO, MFMT) and RETR's
     open make them on a worker, and another session is answered meanwhile."""
     meta_delay = 0.5
-    slow_perms = "elrdfmwaT"
+    slow_perms = "elrdfmwaTM"
 
     def fill_source(self):
         os.mkdir(os.path.join(self.source, "meta"))
@@ -89,6 +89,15 @@ class TestSlowMetadata(SlowDiskCase):
         self.assertEqual(out[3:6], ["550 meta/f.bin/: Not a directory."] * 3)
         self.assertIn("type=dir;", out[6])
         self.assertTrue(os.path.exists(os.path.join(self.source, "meta/f.bin")))
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
+    def test_site_chmod_on_a_worker(self):
+        def chmod(f):
+            return [f.sendcmd("SITE CHMOD 640 meta/f.bin"), f.sendcmd("SITE CHMOD 666 meta/f.bin")]
+        out, worst, count = self.download_meanwhile(chmod)
+        self.assertEqual(out, ["200 SITE CHMOD command successful."] * 2)
+        self.assertEqual(os.stat(os.path.join(self.source, "meta/f.bin")).st_mode & 0o777, 0o666)
         self.assertLess(worst, self.meta_delay / 2,
                         "a NOOP waited %.2f s (%d sent)" % (worst, count))
 
