@@ -142,9 +142,10 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     session *s = j->s;
     j->work = work;
     j->reply = reply;
-    /* During a transfer (STAT of a path) the session's input cannot wait for the reply: the
-     * transfer's end resumes it, and the next command's replies would overtake this one. */
-    if (s->vfs.speed == VFS_MEMORY || xfer_busy(s->xfer)) {
+    /* During a transfer (STAT of a path) too: a slow disk would hold every session while the
+     * listing is read. The transfer's 226 may then come first, as it would had the transfer
+     * ended before the STAT was read; SF_FS_WAIT holds the lines after it. */
+    if (s->vfs.speed == VFS_MEMORY) {
         run_inline(s, j);
         return;
     }

@@ -65,9 +65,9 @@ struct fsjob {
  * trailing "/" is checked by the job, off the loop). NULL when out of memory (the session has
  * had its 451). */
 fsjob *fsjob_new(struct session *s, const char *vpath, const char *arg);
-/* Runs work, then reply, and frees j: on a worker (the session waits for the reply) unless
- * the session's root is in memory, a transfer runs (STAT of a path) or no worker can be
- * had. */
+/* Runs work, then reply, and frees j: on a worker (the session waits for the reply, reading
+ * only to watch for an ABOR when a transfer runs or is being opened) unless the session's
+ * root is in memory or no worker can be had. */
 void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(struct session *, fsjob *));
 /* An ABOR came while a job that opens a transfer ran: the transfer is cut as it starts
  * (426, logged as any cut transfer), and the ABOR answered in its turn. */

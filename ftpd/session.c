@@ -68,6 +68,9 @@ static bool watching_for_abor(const session *s)
     /* So does a RETR or listing whose path is being opened: the ABOR is for that transfer. */
     if (s->opening)
         return true;
+    /* A STAT of a path reading its listing on a worker during a transfer. */
+    if ((s->flags & SF_FS_WAIT) && xfer_busy(s->xfer))
+        return true;
     bool held = ((s->flags & SF_READ_PAUSED) && has_deferred(s)) || (s->flags & SF_OUT_BACKLOG);
     return held && xfer_busy(s->xfer);
 }

@@ -6,9 +6,12 @@ cannot be mounted (see test_slow_disk.py).
 """
 import ftplib
 import os
+import socket
+import threading
 import time
 import unittest
 
+from ftpd_harness import recv_all
 from test_slow_disk import SlowDiskCase
 
 
@@ -115,6 +118,40 @@ class TestSlowMetadata(SlowDiskCase):
         self.assertIn(" meta/f.bin", status)
         self.assertLess(worst, self.meta_delay / 2,
                         "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
+    def test_stat_of_a_path_during_a_transfer_reads_on_a_worker(self):
+        # STAT meta/f.bin while a download runs: its listing waits for the disk, the other
+        # session does not, and the download goes on.
+        fast = self.srv.ftp("fast", "pw-fast", timeout=30)
+        c = self.slow_control()
+        port = int(c.cmd("EPSV")[1].split("|")[3])
+        data = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self.addCleanup(data.close)
+        got, status = [], []
+        reader = threading.Thread(target=lambda: got.append(recv_all(data, timeout=60)))
+        reader.start()
+        self.assertEqual(c.cmd("RETR cold.bin", timeout=15)[0], 150)
+        c.send("STAT meta/f.bin\r\n")
+        # Both replies, in either order: the download may end while the listing is read.
+        waiter = threading.Thread(target=lambda: status.extend([c.reply(timeout=60),
+                                                                c.reply(timeout=60)]))
+        waiter.start()
+        trips = []
+        while waiter.is_alive() and len(trips) < 1000:
+            t = time.monotonic()
+            fast.voidcmd("NOOP")
+            trips.append(time.monotonic() - t)
+            time.sleep(0.02)
+        waiter.join(60)
+        reader.join(60)
+        self.assertEqual(sorted(code for code, _ in status), [213, 226], status)
+        self.assertIn(" meta/f.bin", dict(status)[213])
+        self.assertEqual(got, [self.data])
+        # The listing waits for three lookups (1.5 s); a loop that read it held the NOOP
+        # that met it as long.
+        self.assertLess(max(trips), 2 * self.meta_delay,
+                        "a NOOP waited %.2f s (%d sent)" % (max(trips), len(trips)))
+        self.assertEqual(c.cmd("NOOP")[0], 200)
 
     def test_abor_while_a_retr_or_list_opens_its_path(self):
         # The ABOR is for the transfer whose path is being opened, even far behind it: it is
