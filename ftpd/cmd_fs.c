@@ -209,12 +209,12 @@ void cmd_rmd(session *s, const char *arg)
  * deletes that. found: 1 when a partial went. */
 static void dele_work(fsjob *j)
 {
-    upload_names_lock();
+    fsjob_lock_names(j);
     j->rc = vfs_unlink(&j->v, j->vpath);
     j->err = errno;
     if (j->rc == 0 || j->err == ENOENT)
         j->found = upload_discard_partial(&j->v, j->vpath);
-    upload_names_unlock();
+    fsjob_unlock_names(j);
 }
 
 static void dele_reply(session *s, fsjob *j)
@@ -291,7 +291,7 @@ static void rnto_work(fsjob *j)
         j->err = ENOTDIR; /* "new/" would name a directory */
         return;
     }
-    upload_names_lock();
+    fsjob_lock_names(j);
     j->rc = vfs_rename(&j->v, j->from, j->vpath);
     j->err = errno;
     /* The name is complete now, as after a STOR of it: a partial of an earlier cut upload of
@@ -299,7 +299,7 @@ static void rnto_work(fsjob *j)
      * finds it. */
     if (j->rc == 0 && strcmp(j->from, j->vpath) != 0)
         j->found = upload_discard_partial(&j->v, j->vpath);
-    upload_names_unlock();
+    fsjob_unlock_names(j);
 }
 
 static void rnto_reply(session *s, fsjob *j)

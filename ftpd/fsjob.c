@@ -10,6 +10,7 @@
 #include "ftp_reply.h"
 #include "server.h"
 #include "session.h"
+#include "upload.h"
 #include "workq.h"
 #include "xfer.h"
 #include "xfer_io.h"
@@ -161,7 +162,9 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     }
     workq *q = xfer_io_queue(s->srv);
     j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);
+    j->on_worker = true; /* before the submit: a worker may take it at once */
     if (!q || j->v.root_fd < 0 || workq_submit(q, work_fn, done_fn, j) < 0) {
+        j->on_worker = false;
         if (j->v.root_fd >= 0)
             close(j->v.root_fd);
         run_inline(s, j); /* no worker to be had: the loop does the calls itself, as before */
@@ -178,6 +181,18 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     s->flags |= SF_FS_WAIT;
     if (j->opens_transfer)
         s->opening = j;
+}
+
+void fsjob_lock_names(const fsjob *j)
+{
+    if (j->on_worker)
+        upload_names_lock();
+}
+
+void fsjob_unlock_names(const fsjob *j)
+{
+    if (j->on_worker)
+        upload_names_unlock();
 }
 
 void fsjob_cancel(fsjob *j)

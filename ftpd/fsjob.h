@@ -58,6 +58,7 @@ struct fsjob {
     void (*work)(fsjob *j);
     void (*reply)(struct session *s, fsjob *j);
     struct session *s;
+    bool on_worker;            /* work runs on a worker thread, not the loop */
     struct fsjob *prev, *next; /* in the server's list while on a worker */
 };
 
@@ -69,6 +70,11 @@ fsjob *fsjob_new(struct session *s, const char *vpath, const char *arg);
  * only to watch for an ABOR when a transfer runs or is being opened) unless the session's
  * root is in memory or no worker can be had. */
 void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(struct session *, fsjob *));
+/* For work that renames or deletes a client's name: on a worker it holds upload_names_lock
+ * (upload.h), so that a guarded upload's commit on the loop sees no change between its check
+ * and its rename; on the loop, where the commits run, it needs none (and must not wait). */
+void fsjob_lock_names(const fsjob *j);
+void fsjob_unlock_names(const fsjob *j);
 /* An ABOR came while a job that opens a transfer ran: the transfer is cut as it starts
  * (426, logged as any cut transfer), and the ABOR answered in its turn. */
 void fsjob_cancel(fsjob *j);

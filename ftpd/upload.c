@@ -620,9 +620,10 @@ int upload_commit_keep_old(upload *u, int *old_fd)
             errno = ESTALE;
     } else {
         /* No other session of this server can change the name between the check and the
-         * rename: its renames and deletes hold the same lock. */
-        if (u->guarded)
-            pthread_mutex_lock(&names_lock);
+         * rename: its renames and deletes hold the same lock. The event loop commits, and it
+         * must never wait for a worker's rename on a slow disk: while one holds the lock, the
+         * commit goes on without it, as exposed to that one call as to another process. */
+        bool locked = u->guarded && pthread_mutex_trylock(&names_lock) == 0;
         if (u->guarded && !target_unchanged(u)) {
             rc = -1;
             errno = ESTALE;
@@ -632,7 +633,7 @@ int upload_commit_keep_old(upload *u, int *old_fd)
             *old_fd = openat(u->dir_fd, u->target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
             rc = renameat(u->dir_fd, u->temp, u->dir_fd, u->target);
         }
-        if (u->guarded) {
+        if (locked) {
             int err = errno;
             pthread_mutex_unlock(&names_lock);
             errno = err;
@@ -690,13 +691,9 @@ int upload_abort_detach(upload *u, bool keep_partial)
      * like the leftover of a dead server. */
     close_fd(&u->copy_fd);
     char partial[300];
-    /* Under the lock: a DELE or RNTO of the name on a worker removes its partial just after
-     * the name, and one made between the two would go with them. */
-    upload_names_lock();
     if (keep && (partial_name(partial, sizeof(partial), u->target) < 0 ||
                  renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0))
         keep = false;
-    upload_names_unlock();
     if (!keep)
         unlinkat(u->dir_fd, u->temp, 0);
     int fd = u->fd;

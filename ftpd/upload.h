@@ -77,7 +77,8 @@ int upload_copy_step(upload *u, off_t max);
  * upload) found the target's name changed since it began: another session replaced, deleted or
  * renamed the file (or wrote under a STOU's name), and renaming over it would silently undo that;
  * nothing was replaced. The check and the rename are not atomic against other processes, only
- * against this process's renames and deletes made under upload_names_lock. */
+ * against this process's renames and deletes made under upload_names_lock (unless one of them
+ * holds it at that moment: the commit never waits for it). */
 int upload_commit(upload *u);
 /* As upload_commit, but hands back in *old_fd an O_PATH descriptor of the file that was
  * replaced (-1 if none): closing it frees that file's storage, which for a large file takes
@@ -94,9 +95,9 @@ void upload_abort(upload *u, bool keep_partial);
  * close frees its storage, which for a file of GiBs takes long enough (50-110 ms here) to be
  * worth doing off the event loop. */
 int upload_abort_detach(upload *u, bool keep_partial);
-/* Held around a rename or a delete of a client's name (and its partial) made on any thread:
- * a guarded commit (upload_commit) holds it from its check of the name to its rename, and a
- * cut upload while it makes its partial. */
+/* Held around a rename or a delete of a client's name (and its partial) made on a worker: a
+ * guarded commit (upload_commit) holds it, when it is free, from its check of the name to its
+ * rename. */
 void upload_names_lock(void);
 void upload_names_unlock(void);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */

@@ -193,5 +193,42 @@ class TestSlowMetadata(SlowDiskCase):
         c.close()
 
 
+    def test_a_slow_rename_elsewhere_holds_no_upload_of_a_fast_disk(self):
+        # A DELE on the slow disk holds the names lock on its worker for over a second; an
+        # APPE on an ordinary disk that is cut (ABOR) or committed meanwhile must not wait
+        # for it on the loop, nor must anyone else (a NOOP waited 3.75 s when the cut
+        # upload's partial took the lock).
+        srv = self.start_server(users=[("w", "pw-w", "elradfmw"),
+                                       ("slow", "pw-slow", self.slow_perms, self.mnt)])
+        for name in ("cut.bin", "done.bin"):
+            srv.write(name, b"old\n" * 1000)
+        w = srv.control(timeout=30)
+        w.login("w", "pw-w")
+        self.assertEqual(w.cmd("TYPE I")[0], 200)
+        probe = srv.control(timeout=30)
+        probe.login("w", "pw-w")
+        slow = self.slow_control(srv)
+        for end in ("ABOR", "commit"):
+            ds = w.pasv()
+            name = "cut.bin" if end == "ABOR" else "done.bin"
+            self.assertEqual(w.cmd("APPE " + name)[0], 150)
+            ds.sendall(b"new\n" * 1000)
+            slow.send("DELE meta/%s\r\n" % ("gone.txt" if end == "ABOR" else "f.bin"))
+            time.sleep(0.3)  # the worker holds the lock now
+            t = time.monotonic()
+            ds.close()
+            if end == "ABOR":
+                first = w.cmd("ABOR")[0]  # 426 and 226, or 226 if the data was all in
+                if first == 426:
+                    self.assertEqual(w.reply(timeout=15)[0], 226)
+            else:
+                self.assertEqual(w.reply(timeout=15)[0], 226)
+            self.assertEqual(probe.cmd("NOOP")[0], 200)
+            waited = time.monotonic() - t
+            self.assertLess(waited, self.meta_delay / 2, "%s: %.2f s" % (end, waited))
+            self.assertEqual(slow.reply(timeout=15)[0], 250)
+        self.assertEqual(srv.read("done.bin"), b"old\n" * 1000 + b"new\n" * 1000)
+
+
 if __name__ == "__main__":
     unittest.main()
