@@ -464,12 +464,7 @@ bool stress_client_interrupt(stress_client *c)
          * deleted by the session), but counted as cut off by the end, not as a fault. */
         c->run->unfinished++;
         c->flags |= CF_FAULTED;
-        sc_close_data(c, true);
-        c->state = S_ABORT;
-        c->step = (c->flags & CF_FINAL) ? 1 : 2;
-        sc_arm(c, ABOR_WAIT_MS);
-        sc_send_cmd(c, "ABOR");
-        return c->state != S_DONE;
+        return sc_send_abor(c);
     }
     stress_client_end(c);
     return false;
@@ -481,12 +476,7 @@ bool stress_client_interrupt_setup(stress_client *c)
         /* Reset, the cut upload stays on the server: a truncated fixture where the server
          * writes in place, a kept partial where it resumes (ftpd), until the next upload of
          * the name. ABOR first, so that the server is done with it before the DELE. */
-        sc_close_data(c, true);
-        c->state = S_ABORT;
-        c->step = (c->flags & CF_FINAL) ? 1 : 2;
-        sc_arm(c, ABOR_WAIT_MS);
-        sc_send_cmd(c, "ABOR");
-        return c->state != S_DONE;
+        return sc_send_abor(c);
     }
     stress_client_kill(c);
     return false;

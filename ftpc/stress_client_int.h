@@ -204,6 +204,9 @@ void sc_xfer_complete(stress_client *c);
 void sc_inject(stress_client *c);
 /* NOOP after an ABOR: its 200 marks the end of whatever the abort brought. */
 void sc_abort_sync(stress_client *c);
+/* Cuts the transfer under way: the data connection reset, ABOR sent, its replies awaited
+ * (S_ABORT). Returns whether the client still runs. */
+bool sc_send_abor(stress_client *c);
 
 /* ---- the data connection (stress_client_data.c) ---- */
 

@@ -411,6 +411,11 @@ void sc_inject(stress_client *c)
     sc_stats(c)->faults_abort++;
     c->flags |= CF_FAULTED;
     c->fault = F_NONE;
+    sc_send_abor(c);
+}
+
+bool sc_send_abor(stress_client *c)
+{
     sc_close_data(c, true);
     /* RFC 959: the transfer's reply (426, or 226 if it completed) and then ABOR's. NOOP is
      * sent only after both (or after a pause, for servers that send one): pipelined at once,
@@ -419,6 +424,7 @@ void sc_inject(stress_client *c)
     c->step = (c->flags & CF_FINAL) ? 1 : 2;
     sc_arm(c, ABOR_WAIT_MS);
     sc_send_cmd(c, "ABOR");
+    return c->state != S_DONE;
 }
 
 void sc_abort_sync(stress_client *c)

@@ -96,6 +96,11 @@ def zstor(f, cmd, wire_data, rest=None, block=65536):
         pass  # the server may refuse the rest of a bad stream; its reply says why
     finally:
         conn.close()
+    return final_reply(f)
+
+
+def final_reply(f):
+    """The transfer's final reply on an ftplib connection, 4xx/5xx included: (code, text)."""
     try:
         resp = f.getresp()
     except ftplib.Error as e:
@@ -617,11 +622,7 @@ class TestModeZTls(LftpMixin, TlsServerMixin, unittest.TestCase):
             except OSError:
                 pass
             conn.close()
-        try:
-            resp = f.getresp()
-        except ftplib.Error as e:
-            resp = str(e)
-        return int(resp[:3]), resp
+        return final_reply(f)
 
     def test_complete_stream_needs_no_close_notify(self):
         """In MODE Z the stream's end marker and Adler-32 prove an upload whole: a client that
