@@ -206,8 +206,6 @@ void fsjob_shutdown(server *srv)
         fsjob *j = srv->fs_jobs;
         srv->fs_jobs = j->next;
         vfs_close(&j->v);
-        if (j->fd >= 0)
-            close(j->fd);
-        free_rest(j);
+        free_job(j, false); /* the pool has stopped: its fd is closed here */
     }
 }
