@@ -553,6 +553,13 @@ class TestSegmentsResume(FtpcCase):
             r"RETR /%s(?: from byte (\d+))? (?:ok|failed): (\d+) bytes" % re.escape(name),
             self.srv.settled_log_text())]
 
+    @staticmethod
+    def resume_offsets(saved):
+        """The REST offsets a resume of the ranges saved asks for: 4 KiB before where each
+        range stopped, none for a range that was complete. A busy machine may start the last
+        range late, after the first ones finished, so the test cannot expect all four."""
+        return sorted(pos - min(pos, OVERLAP) for _, end, pos in saved if pos < end)
+
     def fresh_rests(self):
         return [self.SIZE * i // 4 - OVERLAP for i in range(1, 4)]
 
@@ -594,8 +601,7 @@ class TestSegmentsResume(FtpcCase):
         self.assertNotIn(b"starting over", r.stderr)
         second = self.sent()[len(first):]
         # every range went on from what it had (4 KiB early, checked against those bytes)
-        self.assertEqual(sorted(off for off, _ in second),
-                         sorted(pos - min(pos, OVERLAP) for _, _, pos in saved))
+        self.assertEqual(sorted(off for off, _ in second), self.resume_offsets(saved))
         # in all, about the file once: not the saved bytes again
         total = sum(n for _, n in first + second)
         self.assertLess(total, self.SIZE + self.SIZE // 8, (first, second))
@@ -615,10 +621,14 @@ class TestSegmentsResume(FtpcCase):
         self.assertEqual(self.read_local("big.bin"), data)
         self.assertEqual(os.listdir(self.tmp), ["big.bin"])
         self.assertNotIn(b"starting over", r.stderr)
-        self.assertIn(b"(4 segments)", r.stderr)
+        # ranges complete before the stop are not fetched again, so not checked again: the
+        # whole file is then checked at once
+        if len(self.resume_offsets(saved)) == 4:
+            self.assertIn(b"(4 segments)", r.stderr)
+        else:
+            self.assertIn(b"verified sha256\n", r.stderr)
         second = self.sent()[len(first):]
-        self.assertEqual(sorted(off for off, _ in second),
-                         sorted(pos - min(pos, OVERLAP) for _, _, pos in saved))
+        self.assertEqual(sorted(off for off, _ in second), self.resume_offsets(saved))
 
     def test_killed_ftpc_resumes_from_the_last_saved_state(self):
         data = self.srv.make_file("big.bin", self.SIZE, seed=51)
