@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "commands_int.h"
+#include "factaccess.h"
 #include "fsjob.h"
 #include "ftp_reply.h"
 #include "listfmt.h"
@@ -458,6 +459,53 @@ void cmd_mfmt(session *s, const char *arg)
     fsjob_run(j, mfmt_work, mfmt_reply);
 }
 
+/* MLST's stat, and the server's own access to the path and to the names of its directory for
+ * the perm fact (factaccess.h) into found; from the kernel's caches alone when `cached` (false
+ * when they would not do: fsjob.h). */
+static bool mlst_calls(fsjob *j, bool cached)
+{
+    char parent[PATH_VMAX];
+    int fd =
+        cached ? vfs_open_cached(&j->v, j->vpath, O_PATH) : vfs_open(&j->v, j->vpath, O_PATH, 0);
+    if (fd < 0 && cached && errno == EAGAIN)
+        return false;
+    if (fd < 0 || fstat(fd, &j->st) < 0) {
+        j->rc = -1;
+        j->err = errno;
+        if (fd >= 0)
+            close(fd);
+        return true;
+    }
+    j->rc = 0;
+    unsigned no = 0;
+    if (!is_root(j->vpath)) { /* the root's d and f are never offered (LISTFMT_ROOT) */
+        int dir = path_dirname(j->vpath, parent, sizeof parent) < 0 ? -1
+                  : cached ? vfs_open_cached(&j->v, parent, O_PATH | O_DIRECTORY)
+                           : vfs_open(&j->v, parent, O_PATH | O_DIRECTORY, 0);
+        if (dir < 0 && cached && errno == EAGAIN) {
+            close(fd);
+            return false;
+        }
+        no |= dir < 0 ? LISTFMT_NO_NAMES : factaccess_names(dir, j->perms);
+        if (dir >= 0)
+            close(dir);
+    }
+    no |= factaccess_entry(fd, "", AT_EMPTY_PATH, &j->st, j->perms);
+    close(fd);
+    j->found = no;
+    return true;
+}
+
+static bool mlst_fast(fsjob *j)
+{
+    return mlst_calls(j, true);
+}
+
+static void mlst_work(fsjob *j)
+{
+    mlst_calls(j, false);
+}
+
 static void mlst_reply(session *s, fsjob *j)
 {
     char facts[PATH_VMAX + 256], text[2 * PATH_VMAX + 320];
@@ -465,7 +513,7 @@ static void mlst_reply(session *s, fsjob *j)
         reply_errno(s, j->err, "MLST", j->arg);
         return;
     }
-    unsigned perms = s->perms | (strcmp(j->vpath, "/") == 0 ? LISTFMT_ROOT : 0);
+    unsigned perms = s->perms | (unsigned)j->found | (is_root(j->vpath) ? LISTFMT_ROOT : 0);
     int n =
         listfmt_mlsx_facts(facts, sizeof facts, j->vpath, &j->st, perms, NULL, 0, s->mlst_facts);
     if (n < 2) {
@@ -479,5 +527,5 @@ static void mlst_reply(session *s, fsjob *j)
 
 void cmd_mlst(session *s, const char *arg)
 {
-    run_on_path(s, arg, stat_fast, stat_work, mlst_reply);
+    run_on_path(s, arg, mlst_fast, mlst_work, mlst_reply);
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "factaccess.h"
 #include "listfmt.h"
 #include "path.h"
 
@@ -45,6 +46,10 @@ struct dirlist {
     } * trail;
     size_t trail_len;
     bool trail_loaded;
+    /* MLSD's perm facts: whether the listed directory's names can change (factaccess.h),
+     * asked at its first entry. */
+    unsigned names_access;
+    bool names_asked;
 };
 
 static int cmp_offs(const void *a, const void *b, void *names)
@@ -274,6 +279,30 @@ static bool leads_back(dirlist *d, const struct stat *st)
     return false;
 }
 
+/* The LISTFMT_NO_ bits of an MLSD entry (factaccess.h); link_vp: the path of a link, whose
+ * target (beneath the root) is asked about, or NULL. */
+static unsigned mlsd_access(dirlist *d, const char *name, const char *link_vp,
+                            const struct stat *st)
+{
+    if (!(d->facts & MLSX_PERM))
+        return 0;
+    if (!d->names_asked) {
+        d->names_asked = true;
+        d->names_access = factaccess_names(d->dir_fd, d->perms);
+    }
+    if (!link_vp)
+        return d->names_access |
+               factaccess_entry(d->dir_fd, name, AT_SYMLINK_NOFOLLOW, st, d->perms);
+    /* The kernel would follow the link from the real root: its target is opened beneath the
+     * user's, where the listing found it. */
+    int fd = vfs_open(d->v, link_vp, O_PATH, 0);
+    if (fd < 0)
+        return d->names_access | LISTFMT_NO_READ | LISTFMT_NO_WRITE | LISTFMT_NO_SEARCH;
+    unsigned no = factaccess_entry(fd, "", AT_EMPTY_PATH, st, d->perms);
+    close(fd);
+    return d->names_access | no;
+}
+
 static int format_entry(dirlist *d, const char *name, char *line, size_t line_size)
 {
     char shown[PATH_VMAX];
@@ -284,6 +313,8 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
         label = shown;
     }
     struct stat st;
+    char vp[PATH_VMAX];
+    bool link = false;
     if (fstatat(d->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return 0;
     if (S_ISLNK(st.st_mode)) {
@@ -291,17 +322,19 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
          * nothing, is left out: listed, it would reveal what lies outside, and a mirroring
          * client would stop at the 550 that fetching it must give. A link back up the
          * path is left out too (leads_back). */
-        char vp[PATH_VMAX];
         if (path_resolve(d->dir_vpath, name, vp, sizeof vp) != 0 || vfs_stat(d->v, vp, &st) != 0)
             return 0;
         if (S_ISDIR(st.st_mode) && leads_back(d, &st))
             return 0;
+        link = true;
     }
     switch (d->fmt) {
     case DL_LIST:
         return listfmt_ls(line, line_size, label, &st, d->now);
     case DL_MLSD:
-        return listfmt_mlsx_facts(line, line_size, name, &st, d->perms, NULL, 0, d->facts);
+        return listfmt_mlsx_facts(line, line_size, name, &st,
+                                  d->perms | mlsd_access(d, name, link ? vp : NULL, &st), NULL, 0,
+                                  d->facts);
     case DL_NLST:
     default:
         return snprintf(line, line_size, "%s\r\n", label);

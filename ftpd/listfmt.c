@@ -306,32 +306,37 @@ int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struc
     char modify[32], perm[16];
     size_t n = 0;
 
+    /* A letter needs the user's permission and the server's own access alike (listfmt.h). */
+    bool no_read = perms & LISTFMT_NO_READ, no_write = perms & LISTFMT_NO_WRITE;
+    bool no_search = perms & LISTFMT_NO_SEARCH, no_names = perms & LISTFMT_NO_NAMES;
     if (dir) {
-        if (perms & PERM_CWD)
+        bool fixed = no_names || (perms & LISTFMT_ROOT);
+        bool changes = !no_search && !no_write; /* names in it can be added and removed */
+        if ((perms & PERM_CWD) && !no_search)
             perm[n++] = 'e';
-        if (perms & PERM_LIST)
+        if ((perms & PERM_LIST) && !no_search && !no_read)
             perm[n++] = 'l';
-        if (perms & PERM_WRITE)
+        if ((perms & PERM_WRITE) && changes)
             perm[n++] = 'c';
-        if (perms & PERM_MKDIR)
+        if ((perms & PERM_MKDIR) && changes)
             perm[n++] = 'm';
-        bool root = (perms & LISTFMT_ROOT) != 0;
-        if ((perms & PERM_DELETE) && !root)
+        if ((perms & PERM_DELETE) && !fixed)
             perm[n++] = 'd';
-        if ((perms & PERM_RENAME) && !root)
+        if ((perms & PERM_RENAME) && !fixed)
             perm[n++] = 'f';
-        if (perms & PERM_DELETE)
+        if ((perms & PERM_DELETE) && changes)
             perm[n++] = 'p';
     } else {
-        if ((perms & PERM_READ) && !special)
+        bool storable = !special && !no_write && !no_names;
+        if ((perms & PERM_READ) && !special && !no_read)
             perm[n++] = 'r';
-        if ((perms & PERM_WRITE) && !special)
+        if ((perms & PERM_WRITE) && storable)
             perm[n++] = 'w';
-        if ((perms & PERM_APPEND) && !special)
+        if ((perms & PERM_APPEND) && storable && !no_read)
             perm[n++] = 'a';
-        if (perms & PERM_DELETE)
+        if ((perms & PERM_DELETE) && !no_names)
             perm[n++] = 'd';
-        if (perms & PERM_RENAME)
+        if ((perms & PERM_RENAME) && !no_names)
             perm[n++] = 'f';
     }
     perm[n] = '\0';

@@ -35,6 +35,16 @@ enum {
 /* Or'ed into perms: the entry is the user's root, which no one may remove or rename, so its
  * perm fact offers neither (RFC 3659 7.5.5: perm tells what the client may do). */
 #define LISTFMT_ROOT (1u << 31)
+/* Or'ed into perms: what the server itself may not do to the entry, whatever the user's letters
+ * allow (its mode bits, an ACL, a read-only mount: factaccess.h). The perm fact then offers only
+ * what would succeed, as ProFTPD's and pure-ftpd's do: a client that trusts an r on a file the
+ * server cannot read gets a 550 for it. */
+#define LISTFMT_NO_READ (1u << 30)   /* file: no r, nor a (APPE copies the file); dir: no l */
+#define LISTFMT_NO_WRITE (1u << 29)  /* file: no w, a; directory: no c, m, p */
+#define LISTFMT_NO_SEARCH (1u << 28) /* directory: no e, l, c, m, p (no name in it can be used) */
+/* The names of the entry's directory cannot change: no d or f, and for a file no w or a either,
+ * since an upload is written aside and renamed into place. */
+#define LISTFMT_NO_NAMES (1u << 27)
 /* As listfmt_mlsx, with only the facts in `facts` (MLSX_ bits). */
 int listfmt_mlsx_facts(char *out, size_t out_size, const char *name, const struct stat *st,
                        unsigned perms, const char *type_override, int leading_space,

@@ -209,6 +209,29 @@ START_TEST(test_mlsx_special_files)
 }
 END_TEST
 
+/* What the server itself cannot do takes its letters away, whatever the user's allow. */
+static const char *perm_fact(mode_t type, unsigned perms)
+{
+    static char out[256];
+    struct stat st = mkstat(type | 0755, 1, 0, 0, 10, NOW);
+    listfmt_mlsx_facts(out, sizeof(out), "x", &st, perms, NULL, 0, MLSX_PERM);
+    return out;
+}
+
+START_TEST(test_mlsx_server_access)
+{
+    ck_assert_str_eq(perm_fact(S_IFREG, 0xff | LISTFMT_NO_READ), "perm=wdf; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFREG, 0xff | LISTFMT_NO_WRITE), "perm=rdf; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFREG, 0xff | LISTFMT_NO_NAMES), "perm=r; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFREG, 0xff | LISTFMT_NO_SEARCH), "perm=rwadf; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFDIR, 0xff | LISTFMT_NO_SEARCH), "perm=df; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFDIR, 0xff | LISTFMT_NO_READ), "perm=ecmdfp; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFDIR, 0xff | LISTFMT_NO_WRITE), "perm=eldf; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFDIR, 0xff | LISTFMT_NO_NAMES), "perm=elcmp; x\r\n");
+    ck_assert_str_eq(perm_fact(S_IFDIR, PERM_DEFAULT | LISTFMT_NO_WRITE), "perm=el; x\r\n");
+}
+END_TEST
+
 START_TEST(test_mlsx_root)
 {
     /* The root: files in it may go (p), the root itself neither goes nor moves (d, f). */
@@ -321,6 +344,7 @@ static Suite *listfmt_suite(void)
     tcase_add_test(tc, test_mlsx_dir);
     tcase_add_test(tc, test_mlsx_special_files);
     tcase_add_test(tc, test_mlsx_root);
+    tcase_add_test(tc, test_mlsx_server_access);
     tcase_add_test(tc, test_mdtm);
     tcase_add_test(tc, test_parse_mdtm);
     tcase_add_test(tc, test_too_small);
