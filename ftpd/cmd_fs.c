@@ -344,9 +344,43 @@ void cmd_rnto(session *s, const char *arg)
     fsjob_run(j, rnto_work, rnto_reply);
 }
 
-/* SIZE is what RETR would send (RFC 3659), so a file that exists reports its own size,
- * whatever upload of it was cut short. A name that only has a partial upload (its first upload
- * never completed) reports the partial to a session that may resume it: found, its size. */
+/* SIZE in TYPE A reads the file to count its line ends: one larger than this is refused
+ * rather than read whole for a number (ftpd.8). */
+#define ASCII_SIZE_MAX ((off_t)64 << 20)
+
+/* The bytes a TYPE A download of regular file fd sends (xfer.c's fill_ascii): the file's,
+ * and a CR before each LF that has none. -1 with errno when it cannot be read. A file that
+ * shrinks meanwhile is counted as far as it goes. */
+static long long ascii_size(int fd, off_t size)
+{
+    char chunk[32 * 1024];
+    long long extra = 0;
+    char before = '\0'; /* the byte before the chunk: a CRLF may be split between two */
+    off_t at = 0;
+    while (at < size) {
+        size_t want = size - at < (off_t)sizeof chunk ? (size_t)(size - at) : sizeof chunk;
+        ssize_t n = pread(fd, chunk, want, at);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        const char *end = chunk + n;
+        for (const char *lf = memchr(chunk, '\n', (size_t)n); lf;
+             lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1)))
+            extra += (lf == chunk ? before : lf[-1]) != '\r';
+        before = chunk[n - 1];
+        at += n;
+    }
+    return (long long)at + extra;
+}
+
+/* SIZE is what RETR would send (RFC 3659 section 4), so a file that exists reports its own
+ * size, whatever upload of it was cut short, and in TYPE A the size with its line ends
+ * converted. A name that only has a partial upload (its first upload never completed)
+ * reports the partial to a session that may resume it: found, its size, the offset a REST
+ * takes in either TYPE. */
 static void size_work(fsjob *j)
 {
     j->rc = vfs_stat(&j->v, j->vpath, &j->st);
@@ -354,6 +388,24 @@ static void size_work(fsjob *j)
     j->found = j->rc < 0 && j->err == ENOENT && (j->perms & (PERM_WRITE | PERM_APPEND))
                    ? upload_resume_size(&j->v, j->vpath)
                    : -1;
+    if (!j->ascii || j->rc < 0 || !S_ISREG(j->st.st_mode))
+        return;
+    /* O_NONBLOCK: what the stat saw may have become a FIFO since. */
+    int fd = vfs_open(&j->v, j->vpath, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0 || fstat(fd, &j->st) < 0) {
+        j->rc = -1;
+        j->err = errno;
+    } else if (!S_ISREG(j->st.st_mode)) {
+        /* size_reply refuses it */
+    } else if (j->st.st_size > ASCII_SIZE_MAX) {
+        j->rc = -1;
+        j->err = EFBIG;
+    } else if ((j->found = ascii_size(fd, j->st.st_size)) < 0) {
+        j->rc = -1;
+        j->err = errno;
+    }
+    if (fd >= 0)
+        close(fd);
 }
 
 /* A name that is not there may have a partial upload to report: the worker looks. */
@@ -367,6 +419,9 @@ static void size_reply(session *s, fsjob *j)
 {
     if (j->found >= 0)
         session_reply(s, FTP_FILE_STATUS, "%lld", j->found);
+    else if (j->rc < 0 && j->err == EFBIG)
+        reply_named(s, FTP_FILE_UNAVAILABLE, "SIZE", j->arg,
+                    "Too large to count its size in ASCII mode; TYPE I gives it.");
     else if (j->rc < 0)
         reply_errno(s, j->err, "SIZE", j->arg);
     else if (!S_ISREG(j->st.st_mode))
@@ -398,7 +453,17 @@ static void mdtm_reply(session *s, fsjob *j)
 
 void cmd_size(session *s, const char *arg)
 {
-    run_on_path(s, arg, size_fast, size_work, size_reply);
+    char vpath[PATH_VMAX];
+    if (session_resolve(s, arg, vpath) < 0)
+        return;
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (!j)
+        return;
+    /* In TYPE A the file is read, which the kernel's caches alone cannot promise (fsjob.h), and
+     * which takes time even in memory. */
+    j->ascii = j->long_work = (s->flags & SF_ASCII) != 0;
+    j->fast = j->ascii ? NULL : size_fast;
+    fsjob_run(j, size_work, size_reply);
 }
 
 void cmd_mdtm(session *s, const char *arg)

@@ -146,7 +146,7 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     /* During a transfer (STAT of a path) too: a slow disk would hold every session while the
      * listing is read. The transfer's 226 may then come first, as it would had the transfer
      * ended before the STAT was read; SF_FS_WAIT holds the lines after it. */
-    if (s->vfs.speed == VFS_MEMORY) {
+    if (s->vfs.speed == VFS_MEMORY && !j->long_work) {
         run_inline(s, j);
         return;
     }

@@ -38,6 +38,8 @@ struct fsjob {
     int fmt;                /* listings: the dirlist_format */
     bool all;               /* listings: hidden names too */
     bool names_dir;         /* arg ends in "/" or "/.": a file it names is refused first */
+    bool ascii;             /* SIZE: TYPE A is in force */
+    bool long_work;         /* work reads a whole file: on a worker even under a root in memory */
     bool opens_transfer;    /* RETR, listings: an ABOR meanwhile cuts the transfer it starts */
     bool cancelled;         /* ...and one came */
     /* out: the calls' results, for reply */

@@ -258,6 +258,42 @@ class TestAscii(ServerTestCase):
         self.assertEqual(c.reply()[0], 226)
         self.assertEqual(wire, dos[2:] + b"unix\r\nlone\rcr\r\n")
 
+    def test_size_in_ascii_is_what_an_ascii_download_sends(self):
+        """RFC 3659 section 4: SIZE counts the transfer in the TYPE in force. ftplib's size()
+        after a retrlines() asks in TYPE A, and curl 7.73 to 7.75 (-B) before an ASCII
+        download: a 550 (ProFTPD's answer) would fail both."""
+        # a CRLF split across the server's 32 KiB reads, bare LFs, a lone CR, a leading LF
+        data = b"\n" + b"x" * 32766 + b"\r\n" + b"unix\nlone\rcr\n" + b"dos\r\n" * 3000
+        self.srv.write("mixed.txt", data)
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        code, text = c.cmd("SIZE mixed.txt")
+        self.assertEqual(code, 213, text)
+        ds = c.pasv()
+        self.assertEqual(c.cmd("RETR mixed.txt")[0], 150)
+        wire = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        self.assertEqual(int(text[4:]), len(wire))
+        self.assertEqual(len(wire), len(data) + 3)
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(c.cmd("SIZE mixed.txt"), (213, "213 %d" % len(data)))
+
+    def test_size_in_ascii_of_a_file_too_large_to_count(self):
+        # counting reads the file: beyond 64 MiB the answer is ProFTPD's, a 550
+        self.srv.make_sparse("huge.txt", (64 << 20) + 1)
+        self.srv.make_sparse("edge.txt", 64 << 20)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE A")
+        self.assertEqual(reply(f, "SIZE edge.txt"), (213, "213 %d" % (64 << 20)))
+        code, text = reply(f, "SIZE huge.txt")
+        self.assertEqual(code, 550, text)
+        self.assertIn("TYPE I", text)
+        self.assertCode(reply(f, "SIZE nosuch.txt"), 550)
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("huge.txt"), (64 << 20) + 1)
+
     def test_ascii_upload_converts_crlf(self):
         data = text_lines(20000, 2)
         wire = data.replace(b"\n", b"\r\n")
