@@ -13,6 +13,11 @@
 enum {
     CMD_LOGIN = 1 << 0, /* needs a logged-in session */
     CMD_ARG = 1 << 1,   /* needs an argument */
+    /* Its argument is a keyword or a number, never a path: blanks after it are dropped, so that
+     * "PROT P " is PROT P (a client, or a person at a telnet prompt, that left one gets what it
+     * asked for rather than a 504 it may take for "no protection here"). A path keeps every
+     * byte: a name may end in a blank. */
+    CMD_TOKEN = 1 << 2,
 };
 
 typedef struct command {
@@ -27,18 +32,18 @@ static const command commands[] = {
     {"USER", cmd_user, CMD_ARG, 0, "<sp> username"},
     {"PASS", cmd_pass, 0, 0, "<sp> password"},
     {"QUIT", cmd_quit, 0, 0, "(end the session)"},
-    {"AUTH", cmd_auth, CMD_ARG, 0, "<sp> TLS"},
-    {"PBSZ", cmd_pbsz, CMD_ARG, 0, "<sp> 0"},
-    {"PROT", cmd_prot, CMD_ARG, 0, "<sp> C | P"},
+    {"AUTH", cmd_auth, CMD_ARG | CMD_TOKEN, 0, "<sp> TLS"},
+    {"PBSZ", cmd_pbsz, CMD_ARG | CMD_TOKEN, 0, "<sp> 0"},
+    {"PROT", cmd_prot, CMD_ARG | CMD_TOKEN, 0, "<sp> C | P"},
     {"CCC", cmd_ccc, 0, 0, "(clear the command channel)"},
     {"SYST", cmd_syst, 0, 0, "(system type)"},
     {"FEAT", cmd_feat, 0, 0, "(list the extensions)"},
-    {"OPTS", cmd_opts, CMD_ARG, 0, "<sp> command [<sp> options]"},
-    {"HELP", cmd_help, 0, 0, "[<sp> command]"},
+    {"OPTS", cmd_opts, CMD_ARG | CMD_TOKEN, 0, "<sp> command [<sp> options]"},
+    {"HELP", cmd_help, CMD_TOKEN, 0, "[<sp> command]"},
     {"NOOP", cmd_noop, 0, 0, "(no operation)"},
-    {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG, 0, "<sp> A | I"},
-    {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG, 0, "<sp> S | Z"},
-    {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG, 0, "<sp> F"},
+    {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> A | I"},
+    {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> S | Z"},
+    {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> F"},
     {"ALLO", cmd_allo, CMD_LOGIN, 0, "[<sp> bytes] (not needed)"},
     {"STAT", cmd_stat, CMD_LOGIN, 0, "[<sp> path-name]"},
     {"PWD", cmd_pwd, CMD_LOGIN, 0, "(print the working directory)"},
@@ -62,10 +67,10 @@ static const command commands[] = {
     {"HASH", cmd_hash, CMD_LOGIN | CMD_ARG, PERM_READ, "<sp> file-name"},
     {"RANG", cmd_rang, CMD_LOGIN | CMD_ARG, 0, "<sp> start <sp> end"},
     {"PASV", cmd_pasv, CMD_LOGIN, 0, "(enter passive mode)"},
-    {"EPSV", cmd_epsv, CMD_LOGIN, 0, "[<sp> 1 | 2 | ALL]"},
+    {"EPSV", cmd_epsv, CMD_LOGIN | CMD_TOKEN, 0, "[<sp> 1 | 2 | ALL]"},
     {"PORT", cmd_port, CMD_LOGIN | CMD_ARG, 0, "<sp> h1,h2,h3,h4,p1,p2"},
     {"EPRT", cmd_eprt, CMD_LOGIN | CMD_ARG, 0, "<sp> |af|address|port|"},
-    {"REST", cmd_rest, CMD_LOGIN | CMD_ARG, 0, "<sp> offset"},
+    {"REST", cmd_rest, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> offset"},
     {"RETR", cmd_retr, CMD_LOGIN | CMD_ARG, PERM_READ, "<sp> file-name"},
     {"STOR", cmd_stor, CMD_LOGIN | CMD_ARG, PERM_WRITE, "<sp> file-name"},
     {"STOU", cmd_stou, CMD_LOGIN, PERM_WRITE, "[<sp> file-name]"},
@@ -100,6 +105,16 @@ bool commands_not_implemented(const char *verb)
 void commands_dispatch(session *s, const ftp_cmd *cmd)
 {
     const command *c = find_command(cmd->verb);
+    char token[FTP_LINE_MAX + 1];
+    const char *arg = cmd->arg;
+    if (c && (c->flags & CMD_TOKEN)) {
+        size_t len = strlen(arg);
+        while (len > 0 && arg[len - 1] == ' ')
+            len--;
+        memcpy(token, arg, len);
+        token[len] = '\0';
+        arg = token;
+    }
     /* RNTO must follow RNFR at once (RFC 959): any other line, even one refused, ends the
      * rename, and so does an RNTO refused for want of its argument. */
     if (s->rename_from && (!c || c->handler != cmd_rnto || !cmd->arg[0]))
@@ -131,7 +146,7 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
         session_reply(s, FTP_NOT_LOGGED_IN, "Please login with USER and PASS.");
         return;
     }
-    if ((c->flags & CMD_ARG) && !cmd->arg[0]) {
+    if ((c->flags & CMD_ARG) && !arg[0]) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "%s needs an argument.", c->name);
         return;
     }
@@ -141,7 +156,7 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
     }
     if (s->rang_set && !hash_rang_allows(s, c->handler))
         return;
-    c->handler(s, cmd->arg);
+    c->handler(s, arg);
 }
 
 void commands_help_text(char *out, size_t out_size)

@@ -165,6 +165,21 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
         c.sock.settimeout(5)
         self.assertEqual(c.sock.recv(100), b"")
 
+    def test_blanks_after_a_keyword_argument(self):
+        """"PROT P " is PROT P, as ProFTPD (which splits arguments on blanks) takes it: a 504
+        may read to a client as "no protection here", and it could go on in clear."""
+        c = self.srv.control()
+        self.assertEqual(c.cmd("AUTH TLS ")[0], 234)
+        c.sock = tls_context(self.srv.cafile).wrap_socket(c.sock, server_hostname=self.srv.host)
+        self.assertEqual(c.cmd("PBSZ 0 ")[0], 200)
+        self.assertEqual(c.cmd("PROT P ")[0], 200)
+        c.login()
+        self.assertIn("protected (PROT P)", c.cmd("STAT")[1])
+        self.assertEqual(c.cmd("PROT C  ")[0], 200)
+        self.assertIn("in clear (PROT C)", c.cmd("STAT")[1])
+        self.assertEqual(c.cmd("PROT  ")[0], 501)  # blanks alone are no argument
+        self.assertEqual(c.cmd("PROT P x")[0], 504)
+
     def test_pipelined_replies_wait_for_a_slow_reader(self):
         # replies far larger than the server's reply buffer, to a TLS client that reads late
         d = os.path.join(self.srv.root, "big")

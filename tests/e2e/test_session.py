@@ -520,6 +520,23 @@ class TestCommands(ServerTestCase):
         self.assertCode(reply(f, "STRU F "), 200)
         self.assertCode(reply(f, "TYPE IX"), 504)
 
+    def test_blanks_after_a_keyword_argument(self):
+        # an argument that is a keyword or a number loses the blanks after it (ProFTPD, which
+        # splits arguments on blanks, takes them too); one made of blanks alone is none
+        f = self.srv.ftp()
+        self.assertCode(reply(f, "OPTS UTF8 ON "), 200)
+        self.assertCode(reply(f, "REST 5  "), 350)
+        self.assertCode(reply(f, "REST  "), 501)
+        self.assertTrue(reply(f, "HELP RETR ")[1].startswith("214 Syntax: RETR"))
+        # a path keeps every byte: "a " is a name of its own
+        self.srv.write("a", b"1")
+        self.srv.write("a ", b"22")
+        f.voidcmd("TYPE I ")
+        self.assertEqual(reply(f, "SIZE a "), (213, "213 2"))
+        self.assertEqual(reply(f, "SIZE a"), (213, "213 1"))
+        self.assertCode(reply(f, "EPSV ALL "), 200)
+        self.assertCode(reply(f, "PASV"), "5xx")
+
     def test_opts_mlst_without_facts(self):
         # RFC 3659 7.9: the reply lists the facts now selected, after a space only if any.
         f = self.srv.ftp()
