@@ -202,6 +202,17 @@ static void write_framed(const char *line, size_t len)
     free(spaced);
 }
 
+/* The next piece of a message at s (avail bytes): its *len bytes go into the line as they are
+ * (true), or as "\xNN" each (false): progress_log_plain, and a tab as it is. */
+static bool log_unit(const char *s, size_t avail, size_t *len)
+{
+    if (*s == '\t') {
+        *len = 1;
+        return true;
+    }
+    return progress_log_plain(s, avail, len);
+}
+
 __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, const char *fmt,
                                                            va_list ap)
 {
@@ -218,29 +229,37 @@ __attribute__((format(printf, 2, 0))) static void log_vmsg(log_level_t level, co
     if (n > 0)
         pos += (size_t)n;
 
-    size_t msg_start = pos;
-    size_t room = sizeof(line) - pos - 1; /* keep one byte for the newline */
-    n = vsnprintf(line + pos, room + 1, fmt, ap);
-    if (n < 0)
-        n = 0;
-    if ((size_t)n > room) {
-        pos += room;
-        line[pos - 3] = line[pos - 2] = line[pos - 1] = '.';
-    } else {
-        pos += (size_t)n;
-    }
+    char msg[LOG_LINE_MAX];
+    n = vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t msg_len = n < 0 ? 0 : (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1;
     /* Messages carry client-controlled text (paths, user names): a CR or LF in it must not
-     * forge a second log line, so control characters are neutralised. So are C1 controls,
-     * in UTF-8 (U+0080-U+009F) or as bytes alone (0x80-0x9F): xterm reads U+009B, or 0x9B
-     * when not in UTF-8, as CSI, and a file name could then send the administrator's
-     * terminal commands. */
-    for (size_t i = msg_start, len; i < pos; i += len) {
-        unsigned char c = (unsigned char)line[i];
-        len = 1;
-        if ((c < 0x20 && c != '\t') || c == 0x7f)
-            line[i] = '?';
-        else if (c >= 0x80 && progress_c1_control(line + i, pos - i, &len))
-            memset(line + i, '?', len);
+     * forge a second log line, a C1 control (U+009B, or 0x9B alone, is CSI to xterm) or a
+     * bidirectional override must not act on the administrator's terminal, and a name that is
+     * not UTF-8 must not make the whole log unreadable as text. Each byte of those, and the
+     * backslash, is written as "\xNN" (nginx's way), so the line is valid UTF-8 and the name
+     * can still be read back exactly. A tab stays. */
+    size_t escaped = 0;
+    for (size_t i = 0, len; i < msg_len; i += len)
+        escaped += log_unit(msg + i, msg_len - i, &len) ? len : 4 * len;
+    size_t end = sizeof(line) - 1; /* keep one byte for the newline */
+    bool cut = (n >= 0 && (size_t)n >= sizeof msg) || pos + escaped > end;
+    if (cut)
+        end -= 3; /* for the "..." that marks the cut */
+    for (size_t i = 0, len; i < msg_len; i += len) {
+        bool plain = log_unit(msg + i, msg_len - i, &len);
+        if (pos + (plain ? len : 4 * len) > end)
+            break; /* whole characters and escapes only */
+        if (plain) {
+            memcpy(line + pos, msg + i, len);
+            pos += len;
+            continue;
+        }
+        for (size_t k = 0; k < len; k++, pos += 4)
+            snprintf(line + pos, 5, "\\x%02x", (unsigned char)msg[i + k]);
+    }
+    if (cut) {
+        memcpy(line + pos, "...", 3);
+        pos += 3;
     }
     line[pos++] = '\n';
     pthread_mutex_lock(&footer_mu);

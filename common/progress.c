@@ -420,16 +420,12 @@ void progress_sanitize(char *dst, size_t dst_size, const char *src)
     dst[o] = '\0';
 }
 
-bool progress_c1_control(const char *s, size_t avail, size_t *len)
+bool progress_log_plain(const char *s, size_t avail, size_t *len)
 {
     unsigned char seq[5] = {0};
     memcpy(seq, s, avail < 4 ? avail : 4); /* bounded: the text need not end in a NUL */
     uint32_t cp;
     size_t n = utf8_decode(seq, &cp);
-    if (n == 0) { /* a byte outside a character: 0x80-0x9F alone is C1 to an 8-bit terminal */
-        *len = 1;
-        return seq[0] >= 0x80 && seq[0] <= 0x9F;
-    }
-    *len = n;
-    return cp >= 0x80 && cp <= 0x9F;
+    *len = n == 0 ? 1 : n;
+    return n != 0 && !acts_on_terminal(cp) && cp != '\\';
 }

@@ -89,11 +89,12 @@ void progress_sanitize(char *dst, size_t size, const char *src);
 /* Bytes of the longest start of s that fits in `cells` cells; *used gets the cells it takes
  * (less than `cells` when a wide character did not fit). */
 size_t progress_fit_prefix(const char *s, size_t cells, size_t *used);
-/* Whether the text at s (avail > 0 bytes of it, no NUL needed) starts with a C1 control: one
- * written in UTF-8 (U+0080-U+009F, xterm takes U+009B for CSI) or a byte 0x80-0x9F that is
- * not part of a well-formed character (CSI itself to a terminal not in UTF-8). *len gets the
- * bytes to step over: the control's, a whole character's (whose continuation bytes are not
- * controls), or one. For logs, which keep every other byte as it came. */
-bool progress_c1_control(const char *s, size_t avail, size_t *len);
+/* For a log, which must stay one line of valid UTF-8 whatever a client named: whether the text
+ * at s (avail > 0 bytes of it, no NUL needed) starts with a character that shows as itself.
+ * *len gets its bytes. False for what progress_sanitize marks (a byte outside well-formed
+ * UTF-8, one at a time; a control character, C0, DEL or C1; a line or paragraph separator; a
+ * bidirectional override or isolate) and for the backslash, whose *len bytes the log writes
+ * as "\xNN" each: so an escape always stands for one byte, and the name can be read back. */
+bool progress_log_plain(const char *s, size_t avail, size_t *len);
 
 #endif

@@ -45,9 +45,11 @@ static void put_str(outbuf *o, const char *s)
 }
 
 /* xferlog is split on spaces, and paths and anonymous "passwords" come from the client: a
- * space would shift every later field and a newline would forge a whole line. A C1 control
- * goes too, in UTF-8 (U+0080-U+009F) or as a byte alone (0x80-0x9F): xterm takes U+009B,
- * or 0x9B when not in UTF-8, for CSI when the log is shown. */
+ * space would shift every later field (it becomes '_', as wu-ftpd wrote it) and a newline
+ * would forge a whole line. Every byte the session log escapes (progress_log_plain: controls,
+ * C1 included, which xterm takes for CSI; separators and bidirectional overrides; bytes that
+ * are not UTF-8; the backslash) is written as "\xNN", so a line is one line of valid UTF-8
+ * and the name can be read back. */
 static void put_field(outbuf *o, const char *s)
 {
     if (!s || !*s) {
@@ -55,15 +57,19 @@ static void put_field(outbuf *o, const char *s)
         return;
     }
     for (size_t len; *s; s += len) {
-        unsigned char c = (unsigned char)*s;
-        len = 1;
-        if (c >= 0x80) {
-            bool c1 = progress_c1_control(s, strnlen(s, 4), &len);
+        if (*s == ' ') {
+            len = 1;
+            put_char(o, '_');
+        } else if (progress_log_plain(s, strnlen(s, 4), &len)) {
             for (size_t i = 0; i < len; i++)
-                put_char(o, c1 ? '_' : s[i]);
-            continue;
+                put_char(o, s[i]);
+        } else {
+            for (size_t i = 0; i < len; i++) {
+                char esc[5];
+                snprintf(esc, sizeof esc, "\\x%02x", (unsigned char)s[i]);
+                put_str(o, esc);
+            }
         }
-        put_char(o, (c <= ' ' || c == 0x7f) ? '_' : (char)c);
     }
 }
 

@@ -80,12 +80,13 @@ START_TEST(test_control_characters_neutralised)
 {
     capture(forged);
     ck_assert_int_eq(count_lines(captured), 1);
-    ck_assert_ptr_nonnull(strstr(captured, "user bob??2026-01-01T00:00:00.000Z INFO admin "
-                                           "logged in? failed\n"));
+    ck_assert_ptr_nonnull(strstr(captured, "user bob\\x0d\\x0a2026-01-01T00:00:00.000Z INFO "
+                                           "admin logged in\\x7f failed\n"));
 }
 END_TEST
 
-/* U+009B, a CSI to terminals that honour C1 controls in UTF-8 (xterm); U+00E9, U+00A3 kept. */
+/* U+009B, a CSI to terminals that honour C1 controls in UTF-8 (xterm), is escaped byte by byte;
+ * U+00E9, U+00A3 kept. */
 static void c1_in_utf8(void)
 {
     log_info("RETR /x\xc2\x9b"
@@ -95,12 +96,13 @@ static void c1_in_utf8(void)
 START_TEST(test_c1_controls_in_utf8_neutralised)
 {
     capture(c1_in_utf8);
-    ck_assert_ptr_nonnull(strstr(captured, "RETR /x??2J\xc3\xa9??y\xc2\xa3\n"));
+    ck_assert_ptr_nonnull(strstr(captured, "RETR /x\\xc2\\x9b2J\xc3\xa9\\xc2\\x85y\xc2\xa3\n"));
 }
 END_TEST
 
-/* 0x9B alone (a name not in UTF-8) is CSI to a terminal in an 8-bit locale: it goes too; a
- * Latin-1 letter alone (0xE9) and U+0100, whose second byte is 0x80, stay as they came. */
+/* 0x9B alone (a name not in UTF-8) is CSI to a terminal in an 8-bit locale, and a Latin-1
+ * letter alone (0xE9) is no UTF-8: both are escaped, so the line stays valid UTF-8; U+0100,
+ * whose second byte is 0x80, stays as it came. */
 static void c1_as_bytes(void)
 {
     log_info("RETR /x\x9b"
@@ -110,7 +112,21 @@ static void c1_as_bytes(void)
 START_TEST(test_c1_controls_as_bytes_neutralised)
 {
     capture(c1_as_bytes);
-    ck_assert_ptr_nonnull(strstr(captured, "RETR /x?2J\xe9\xc4\x80?y\n"));
+    ck_assert_ptr_nonnull(strstr(captured, "RETR /x\\x9b2J\\xe9\xc4\x80\\x85y\n"));
+}
+END_TEST
+
+/* A backslash is escaped too, so "\xNN" in a log always stands for one byte of the name; a
+ * right-to-left override (U+202E) would reorder what follows it on the terminal. */
+static void backslash_and_override(void)
+{
+    log_info("DELE /a\\x41\xe2\x80\xaegnp.exe");
+}
+
+START_TEST(test_backslash_and_override_escaped)
+{
+    capture(backslash_and_override);
+    ck_assert_ptr_nonnull(strstr(captured, "DELE /a\\x5cx41\\xe2\\x80\\xaegnp.exe\n"));
 }
 END_TEST
 
@@ -298,6 +314,7 @@ static Suite *log_suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_format_and_levels);
     tcase_add_test(tc, test_control_characters_neutralised);
+    tcase_add_test(tc, test_backslash_and_override_escaped);
     tcase_add_test(tc, test_c1_controls_in_utf8_neutralised);
     tcase_add_test(tc, test_c1_controls_as_bytes_neutralised);
     tcase_add_test(tc, test_long_message_is_one_bounded_line);

@@ -76,9 +76,9 @@ START_TEST(test_hostile_fields)
     char out[512];
     ck_assert_int_gt(xferlog_format(out, sizeof(out), &e), 0);
     ck_assert_str_eq(out, "Tue Nov 14 22:13:20 2023 1 192.0.2.1 5 "
-                          "/a_b_fake_line___2J\xc3\xa9\xc2\xa3_1\xe9\xc4\x80\xc2 "
-                          "b _ o a "
-                          "me_you_x ftp 0 * c\n");
+                          "/a_b\\x0afake_line\\x0d\\xc2\\x9b2J\xc3\xa9\xc2\xa3\\x9b1\\xe9"
+                          "\xc4\x80\\xc2 b _ o a "
+                          "me\\x09you_x ftp 0 * c\n");
 }
 END_TEST
 

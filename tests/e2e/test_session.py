@@ -1159,6 +1159,46 @@ class TestXferlog(ServerTestCase):
         self.assertEqual((m2.group(3), m2.group(4), m2.group(7), m2.group(13)),
                          ("777", "/up_file.bin", "i", "c"))
 
+    def test_a_name_that_is_not_utf8_is_escaped_in_both_logs(self):
+        """A Latin-1 name, a terminal escape and a backslash: each log line stays one line of
+        valid UTF-8, the bytes written as \\xNN (the backslash too, so the name reads back)."""
+        from ftpd_harness import FtpdServer
+        srv = FtpdServer()
+        path = os.path.join(srv.base, "xferlog")
+        srv.args = ["--xferlog", path]
+        srv.start()
+        self.addCleanup(srv.stop)
+        name = b"caf\xe9\x1b[1m\\x.txt"
+        c = srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        c.send(b"STOR " + name + b"\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 150, text)
+        ds.sendall(b"hello")
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        c.cmd("QUIT")
+        self.assertEqual(srv.read(os.fsdecode(name)), b"hello")  # stored under its own bytes
+        shown = r"/caf\xe9\x1b[1m\x5cx.txt"
+        self.assertTrue(srv.wait_log(re.escape("STOR %s ok: 5 bytes" % shown)),
+                        srv.log_text()[-1500:])
+        self.assertNotIn("\ufffd", srv.log_text())  # the harness reads the log as UTF-8
+
+        def xferlog():
+            try:
+                with open(path, "rb") as fh:
+                    raw = fh.read()
+                return raw if raw.endswith(b"\n") else None
+            except FileNotFoundError:
+                return None
+        raw = wait_for(xferlog, 5)
+        self.assertTrue(raw, "no xferlog line")
+        line = raw.decode("utf-8")  # strict: valid UTF-8
+        self.assertEqual(line.count("\n"), 1, line)
+        self.assertIn(" %s b _ i r " % shown, line)
+
 
 if __name__ == "__main__":
     unittest.main()
