@@ -128,6 +128,30 @@ void cmd_noop(session *s, const char *arg)
     session_reply(s, FTP_CMD_OK, "NOOP ok.");
 }
 
+/* Bytes of a CLNT name the log keeps: client names ("FileZilla 3.66.4", "SmartFTP 10.0") are
+ * short, and the line is for the operator, not for whatever a client sends. */
+#define CLNT_NAME_MAX 64
+
+/* CLNT name (in no RFC; Serv-U and FileZilla Server take it): some GUI clients name themselves,
+ * often before the login, and show a 500 for it as an error.
+ * The name is logged once a session (escaped as every log line is: log.h), cut at a character
+ * boundary. Not in FEAT: the clients that send it do so unasked. */
+void cmd_clnt(session *s, const char *arg)
+{
+    if (!(s->flags & SF_CLNT_SEEN)) {
+        s->flags |= SF_CLNT_SEEN;
+        size_t len = strlen(arg);
+        bool cut = len > CLNT_NAME_MAX;
+        if (cut) {
+            len = CLNT_NAME_MAX;
+            while (len > 0 && ((unsigned char)arg[len] & 0xC0) == 0x80)
+                len--;
+        }
+        session_log(s, "client: %.*s%s", (int)len, arg, cut ? "..." : "");
+    }
+    session_reply(s, FTP_CMD_OK, "Noted.");
+}
+
 /* arg with its spaces made single and its ends trimmed, so that "I " and "A  N" read as the
  * type codes they are (ProFTPD, pure-ftpd and pyftpdlib take them too). */
 static const char *type_code(const char *arg, char *out, size_t out_size)

@@ -41,6 +41,7 @@ static const command commands[] = {
     {"OPTS", cmd_opts, CMD_ARG | CMD_TOKEN, 0, "<sp> command [<sp> options]"},
     {"HELP", cmd_help, CMD_TOKEN, 0, "[<sp> command]"},
     {"NOOP", cmd_noop, 0, 0, "(no operation)"},
+    {"CLNT", cmd_clnt, CMD_ARG, 0, "<sp> client-name (noted in the log)"},
     {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> A | I"},
     {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> S | Z"},
     {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> F"},

@@ -43,6 +43,7 @@ void cmd_feat(session *s, const char *arg);
 void cmd_opts(session *s, const char *arg);
 void cmd_help(session *s, const char *arg);
 void cmd_noop(session *s, const char *arg);
+void cmd_clnt(session *s, const char *arg);
 void cmd_type(session *s, const char *arg);
 void cmd_mode(session *s, const char *arg);
 void cmd_stru(session *s, const char *arg);

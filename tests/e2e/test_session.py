@@ -520,6 +520,23 @@ class TestCommands(ServerTestCase):
         self.assertCode(reply(f, "STRU F "), 200)
         self.assertCode(reply(f, "TYPE IX"), 504)
 
+    def test_clnt_is_noted_once(self):
+        # GUI clients name themselves with CLNT, before the login too, and show a 500 as an error
+        c = self.srv.control()
+        c.send(b"CLNT Demo\xe9Client 1.0\r\n")
+        self.assertEqual(c.reply()[0], 200)
+        self.assertEqual(c.cmd("CLNT Other")[0], 200)
+        self.assertEqual(c.cmd("CLNT")[0], 501)
+        c.login()
+        self.assertEqual(c.cmd("CLNT Other")[0], 200)
+        self.assertTrue(reply(self.srv.ftp(), "HELP CLNT")[1].startswith("214 Syntax: CLNT"))
+        d = self.srv.control()
+        self.assertEqual(d.cmd("CLNT " + "n" * 300)[0], 200)
+        self.assertLogged(r"client: n{64}\.\.\.$")
+        self.assertLogged(r"client: Demo\\xe9Client 1\.0$")  # escaped, as every log line is
+        self.assertNotIn("client: Other", self.srv.log_text())
+        self.assertEqual(self.srv.log_text().count("client: Demo"), 1)
+
     def test_blanks_after_a_keyword_argument(self):
         # an argument that is a keyword or a number loses the blanks after it (ProFTPD, which
         # splits arguments on blanks, takes them too); one made of blanks alone is none
