@@ -53,16 +53,20 @@ static int frame_rows(const stress_view *v, int cols)
     return rows > (size_t)v->drawn ? (int)rows : v->drawn;
 }
 
-/* Moves to the first line of the frame and clears it, ready for new text; cols: the
- * terminal's width now. */
-static size_t erase(const stress_view *v, char *out, size_t size, int cols)
+/* Moves to the start of the frame's first line, ready for text that goes over the old;
+ * cols: the terminal's width now. Nothing is cleared here: "clear to the end of the screen"
+ * from the top-left corner (a frame at the top of a new window, or after `clear`) is a clear
+ * screen to tmux, which then keeps a copy of the screen in its history (scroll-on-clear): one
+ * a frame, four a second. Each line of the new text clears the rest of its own row instead,
+ * and the end of the text what lies below it. */
+static size_t go_to_start(const stress_view *v, char *out, size_t size, int cols)
 {
     size_t o = 0;
     int rows = v->drawn > 0 ? frame_rows(v, cols) : 0;
     if (rows > 1)
         o += (size_t)snprintf(out + o, size - o, "\033[%dA", rows - 1);
     if (v->drawn > 0)
-        o += (size_t)snprintf(out + o, size - o, "\r\033[J");
+        o += (size_t)snprintf(out + o, size - o, "\r");
     return o;
 }
 
@@ -103,7 +107,7 @@ lay(layout *l, bool new_group, size_t hl, const char *on, const char *off, const
     if (l->lines == 0) {
         l->lines = 1;
     } else if (new_group || l->col + 3 + (int)n > max) {
-        lay_raw(l, "\n", 1);
+        lay_raw(l, "\033[K\n", 4); /* the rest of the old frame's row */
         l->lines++;
         l->col = 0;
     } else {
@@ -167,7 +171,7 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
     size_t o = 0;
     if (v->tty) {
         int cols = term_size_of(v->fd).cols;
-        o = erase(v, frame, sizeof(frame), cols);
+        o = go_to_start(v, frame, sizeof(frame), cols);
         const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
         const char *bold = v->color ? "\033[1m" : "";
         const char *off = v->color ? "\033[0m" : "";
@@ -193,6 +197,9 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
          * cutting its number ("p99 123." for 123.4 ms). */
         lay(&l, false, 0, "", "", "latency p50 %s", p50);
         lay(&l, false, 0, "", "", "p99 %s", p99);
+        /* The rest of the last row and the rows of an old frame that had more lines: from
+         * the end of the text, never from the screen's top-left corner. */
+        lay_raw(&l, "\033[J", 3);
         v->last_len = l.len < sizeof(v->last) ? l.len : sizeof(v->last) - 1;
         memcpy(v->last, l.out, v->last_len);
         o += l.len;
@@ -215,11 +222,19 @@ void stress_view_message(stress_view *v, const char *msg)
 {
     char out[1200];
     size_t o = 0;
-    if (v->tty && v->drawn > 0) {
-        o = erase(v, out, sizeof(out), term_size_of(v->fd).cols);
+    bool over_frame = v->tty && v->drawn > 0;
+    if (over_frame) {
+        o = go_to_start(v, out, sizeof(out), term_size_of(v->fd).cols);
         v->drawn = 0; /* redrawn by the next update */
     }
-    int n = snprintf(out + o, sizeof(out) - o, "%s\n", msg);
+    /* Over the frame: the rest of the message's last row is cleared (unless it ends on the
+     * right margin, where a clear would take its last character), then, from the start of
+     * the next row, what is left of the frame. */
+    bool at_margin = false;
+    if (over_frame)
+        progress_text_rows(msg, strlen(msg), (size_t)term_size_of(v->fd).cols, &at_margin);
+    int n = snprintf(out + o, sizeof(out) - o, "%s%s\n%s", msg,
+                     over_frame && !at_margin ? "\033[K" : "", over_frame ? "\033[J" : "");
     if (n > 0)
         o += (size_t)n < sizeof(out) - o ? (size_t)n : sizeof(out) - o - 1;
     write_all(v->fd, out, o);

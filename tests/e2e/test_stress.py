@@ -554,6 +554,23 @@ class TestStressFtpd(StressCase):
             p.wait(10)
             os.close(master)
 
+    def test_live_view_at_the_top_of_the_screen_leaves_no_copies_in_the_history(self):
+        # A frame at the top of the screen (a new tmux window, or after `clear`) was erased
+        # from its top-left corner at each redraw; tmux takes "clear to the end of the screen"
+        # from there for a clear screen and keeps a copy of it in the history (its option
+        # scroll-on-clear, on by default): four frames a second piled up in the scrollback.
+        from test_liveview import Terminal
+        text = self.stress_on_pty(self.server(), dict(os.environ, TERM="xterm", NO_COLOR="1"),
+                                  columns=120)
+        self.assertGreaterEqual(text.count("logged in"), 3, text[-2000:])
+        term = Terminal(120, 24)  # what the pty shows, from its top-left corner
+        term.feed(text)
+        self.assertEqual([r for r in term.history if r.startswith("stress ")], [],
+                         "\n".join(term.history))
+        screen = [r for r in term.screen() if r.strip()]
+        self.assertEqual(sum(r.startswith("stress ") for r in screen), 1, "\n".join(screen))
+        self.assertRegex(screen[0], r"^stress (run|ending) ")
+
     def test_plain_lines_when_not_a_terminal(self):
         srv = self.server()
         rep, _, err = self.stress(srv.url(""), "--clients", 3, "--duration", 2.5, "--mix",
