@@ -170,7 +170,7 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
     cells = cells < 6 ? 6 : cells > 30 ? 30 : cells;
     double frac = 0.0;
     progress_size_str(done, sizes, sizeof(sizes));
-    if (it->expect >= 0) {
+    if (it->expect >= 0 && !it->connecting) {
         uint64_t total = (uint64_t)it->expect;
         char total_s[16], dur[24];
         snprintf(pct_s, sizeof(pct_s), "%3d%%", progress_percent(done, total));
@@ -182,11 +182,15 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
         if (!it->waiting)
             snprintf(eta_s, sizeof(eta_s), "ETA %s", progress_duration_str(eta, dur, sizeof(dur)));
     }
-    if (it->waiting)
+    if (it->connecting)
+        snprintf(rate_s, sizeof(rate_s), "connecting"); /* not "100%" of the 0 B expected yet */
+    else if (it->waiting)
         snprintf(rate_s, sizeof(rate_s), "queued"); /* in line for a download slot */
     else
         progress_rate_str(it->bps, rate_s, sizeof(rate_s));
-    if (it->expect >= 0)
+    if (it->connecting) /* an empty bar: nothing has moved, and nothing moves yet */
+        progress_bar(bar, sizeof(bar), cells, 0.0, PROGRESS_BAR_ASCII);
+    else if (it->expect >= 0)
         progress_bar(bar, sizeof(bar), cells, frac, PROGRESS_BAR_ASCII);
     else /* an empty bar would read as nothing received */
         progress_bar_busy(bar, sizeof(bar), cells, it->busy_phase, PROGRESS_BAR_ASCII);
@@ -201,7 +205,7 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
              eta_s);
     snprintf(variants[nvar++], sizeof(variants[0]), " %s %10s", pct_s, rate_s);
     snprintf(variants[nvar++], sizeof(variants[0]), " %s",
-             it->expect >= 0 && !it->waiting ? pct_s : rate_s);
+             it->expect >= 0 && !it->waiting && !it->connecting ? pct_s : rate_s);
     variants[nvar++][0] = '\0';
     enum { WITH_PATH = 3 }; /* the variants tried with room for a path */
     size_t lc = progress_cells(left);
@@ -367,6 +371,7 @@ static void draw(liveview *v)
                 .busy_phase = x->view_phase,
                 .bps = x->view_bps,
                 .waiting = x->slot.state == DLS_WAITING,
+                .connecting = xfer_unannounced(x),
                 .left_cells = left_cells,
             };
             if (pass == 0) {

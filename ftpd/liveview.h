@@ -28,6 +28,10 @@ typedef struct liveview_item {
      * of it keeps or drops the same columns and they line up; 0: this line's own. */
     size_t left_cells;
     unsigned long busy_phase; /* expect unknown: where the bar's moving block stands */
+    /* The command came but its data connection is not there yet (the client has still to
+     * connect, or the server's connect to a PORT address runs): nothing has moved, and the
+     * size the transfer will move is not set yet. */
+    bool connecting;
 } liveview_item;
 
 /* The whole server at a glance. */

@@ -15,7 +15,7 @@ import termios
 import time
 import unittest
 
-from ftpd_harness import (FTPD_BIN, ServerTestCase, data_bytes, read_pty, recv_all,
+from ftpd_harness import (FTPD_BIN, ServerTestCase, data_bytes, pasv_port, read_pty, recv_all,
                           recv_exactly, run_as_user)
 
 BIG = 64 << 20  # sparse: costs no disk
@@ -59,6 +59,30 @@ class TestLiveViewOn(ServerTestCase):
         c.cmd("NOOP")
         self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 0 transfers \(in 0 B/s, out 0 B/s\),"
                                           r" 1 done", timeout=5), self.srv.log_text()[-3000:])
+
+    def test_transfer_waiting_for_its_data_connection_is_not_done(self):
+        # RETR came and its data connection has not (a client that connects after the
+        # command, a firewall in the way): nothing has moved and the size to move is not set
+        # yet, and the line read "100% [=========] 0 B/0 B 0 B/s ETA 0:00", a transfer done
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        c.send("RETR big.bin\r\n")
+        line = self.srv.wait_log(r"\[\d+\] alice RETR /big\.bin .*connecting", timeout=5)
+        self.assertTrue(line, self.srv.log_text()[-3000:])
+        self.assertNotRegex(line.group(0), r"%|ETA|=")
+        ds = socket.create_connection((self.srv.host, pasv_port(text)), timeout=10)
+        self.assertEqual(c.reply(timeout=10)[0], 150)
+        recv_exactly(ds, 1 << 20)
+        # once it has its data connection, the line has its percent
+        self.assertTrue(self.srv.wait_log(r"\[\d+\] alice RETR /big\.bin +\d+% ", timeout=5),
+                        self.srv.log_text()[-3000:])
+        ds.close()
+        self.assertIn(c.reply(timeout=10)[0], (226, 426))
+        shown = [l for l in self.srv.logs() if "alice RETR /big.bin" in l and " ok" not in l]
+        self.assertFalse([l for l in shown if "100%" in l], shown)
 
     def test_upload_line_has_bytes_but_no_percent(self):
         c, ds, _ = self.begin_transfer("STOR up.bin")
