@@ -272,6 +272,7 @@ static void release(xfer *x, bool keep_partial)
     buf_free(&x->zbuf);
     mz_end(&x->z);
     free(x->vpath);
+    free(x->view_rate);
     if (x->s->xfer == x)
         x->s->xfer = NULL;
     if (x->prev)

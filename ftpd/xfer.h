@@ -111,9 +111,13 @@ typedef struct xfer {
     long long last_progress;
     long long taken; /* a download's bytes the client has acknowledged, as last looked */
     long long started_ms;
-    long long view_ms, view_done; /* the live view's last look: when, and done then */
-    double view_bps;              /* ...and the rate it shows (liveview.c) */
-    unsigned long view_phase;     /* an upload's busy block: a step each look bytes came */
+    /* The live view's (liveview.c): the rate's window of the last seconds, made at its first
+     * look once bytes move (NULL before, and with the view off); done at the last look; the
+     * rate it shows; an upload's busy block, a step each look bytes came. */
+    struct progress_rate *view_rate;
+    long long view_done;
+    double view_bps;
+    unsigned long view_phase;
 } xfer;
 
 /* Opens a passive listener (PASV/EPSV). Returns the new xfer or NULL (errno). */

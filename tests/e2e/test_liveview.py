@@ -84,6 +84,45 @@ class TestLiveViewOn(ServerTestCase):
         shown = [l for l in self.srv.logs() if "alice RETR /big.bin" in l and " ok" not in l]
         self.assertFalse([l for l in shown if "100%" in l], shown)
 
+    def test_rate_of_a_bursty_reader_reads_steadily(self):
+        # A client that takes 1 MiB at a time, then nothing for a second: the rate shown was
+        # the average of each frame's bytes over its quarter second, and swung with every
+        # burst (0.3 to 2.1 times the real rate, the ETA with it). Over the last seconds it
+        # stays near what the client takes.
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        code, text = c.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        ds = socket.socket()
+        # a small window from the start: the server's bytes follow the client's reads
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        ds.settimeout(10)
+        ds.connect((self.srv.host, pasv_port(text)))
+        self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+        rate = re.compile(r"\[\d+\] alice RETR /big\.bin +\d+% .* ([\d.]+) (B|KiB|MiB|GiB)/s ETA")
+        unit = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+        got, t0, mark, shown = 0, time.monotonic(), None, []
+        while time.monotonic() - t0 < 10:
+            got += len(recv_exactly(ds, 1 << 20))
+            time.sleep(1.0)
+            if mark is None and time.monotonic() - t0 >= 6.0:
+                # from here on the rate's window holds only bursts, not the start, when the
+                # server's socket took megabytes at once
+                mark = (len(self.srv.logs()), got, time.monotonic())
+        got_end, t_end = got, time.monotonic()
+        for line in self.srv.logs()[mark[0]:]:
+            m = rate.search(line)
+            if m:
+                shown.append(float(m.group(1)) * unit[m.group(2)])
+        ds.close()
+        self.assertIn(c.reply(timeout=10)[0], (226, 426))
+        real = (got_end - mark[1]) / (t_end - mark[2])
+        self.assertGreaterEqual(len(shown), 4, self.srv.log_text()[-3000:])
+        low, high = min(shown) / real, max(shown) / real
+        self.assertGreater(low, 0.5, (real, shown))
+        self.assertLess(high, 2.0, (real, shown))
+
     def test_upload_line_has_bytes_but_no_percent(self):
         c, ds, _ = self.begin_transfer("STOR up.bin")
         data = data_bytes(3 << 20, seed=5)

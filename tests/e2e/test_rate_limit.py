@@ -147,9 +147,9 @@ class TestUserRate(ServerTestCase, RateCase):
         self.assertGreaterEqual(done, len(got))
         self.assertLessEqual(done, (time.monotonic() - t0) * RATE + burst(RATE))
         # the live view's line shows the limited rate, an average of its last frames: read
-        # once half the file is through. Its first frame divides the opening chunk by the few
-        # milliseconds since the start and may read twice the rate or more; halved at each
-        # frame, that is gone after the eight frames of two seconds.
+        # once half the file is through. The rate is the bytes of the last five seconds over
+        # their time, since the start here: the opening chunk, sent at once, counts less and
+        # less in it as the seconds go.
         got += recv_exactly(ds, 512 * KIB)
         rx = re.compile(r"\[\d+\] alice RETR /s\.bin +(\d+)% .* ([\d.]+) KiB/s ETA ")
 
