@@ -1366,7 +1366,10 @@ void xfer_cut(session *s)
 void xfer_status(const xfer *x, char *out, size_t out_size)
 {
     double secs = (double)(ev_now(x->s->srv->loop) - x->started_ms) / 1000.0;
-    double rate = secs > 0 ? (double)x->done / secs / 1048576.0 : 0;
+    /* In the unit that fits, as the log lines give it: "0.0 MiB/s" said nothing of a client
+     * sending 30 KiB a second. */
+    char rate[32];
+    progress_rate_str(secs > 0 ? (double)x->done / secs : 0.0, rate, sizeof rate);
     const char *path = x->vpath ? x->vpath : "";
     /* As the transfer's log line says it: the command the client sent (APPE and STOU are not
      * STORs to it), and where a resumed one began, or its counts read as a file cut short. */
@@ -1374,12 +1377,12 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
     format_start(x, from, sizeof from);
     int n;
     if (x->expect >= 0)
-        n = snprintf(out, out_size, "%s %s%s: %lld of %lld bytes (%d%%), %.1f MiB/s", xfer_verb(x),
-                     path, from, x->done, x->expect,
+        n = snprintf(out, out_size, "%s %s%s: %lld of %lld bytes (%d%%), %s", xfer_verb(x), path,
+                     from, x->done, x->expect,
                      x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100, rate);
     else
-        n = snprintf(out, out_size, "%s %s%s: %lld bytes so far, %.1f MiB/s", xfer_verb(x), path,
-                     from, x->done, rate);
+        n = snprintf(out, out_size, "%s %s%s: %lld bytes so far, %s", xfer_verb(x), path, from,
+                     x->done, rate);
     if (x->zmode && n > 0 && (size_t)n < out_size)
         n += snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
     if (x->slot.state == DLS_WAITING && n > 0 && (size_t)n < out_size)

@@ -139,7 +139,7 @@ class TestUserRate(ServerTestCase, RateCase):
         code, text = c.cmd("STAT", timeout=5)
         self.assertLess(time.monotonic() - t1, 2.0, "STAT was not answered at once")
         self.assertEqual(code, 211, text)
-        m = re.search(r"RETR /s\.bin: (\d+) of 2097152 bytes \(\d+%\), [\d.]+ MiB/s; "
+        m = re.search(r"RETR /s\.bin: (\d+) of 2097152 bytes \(\d+%\), [\d.]+ [KM]iB/s; "
                       r"held to 512 KiB/s", text)
         self.assertTrue(m, text)
         done = int(m.group(1))

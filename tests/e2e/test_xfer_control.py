@@ -86,6 +86,29 @@ class TestStatAbor(ServerTestCase):
                 self.assertEqual(c.reply(timeout=10)[0], 226)
                 c.close()
 
+    def test_stat_gives_a_slow_rate_in_its_unit(self):
+        # an upload of some 20 KiB a second read "0.0 MiB/s"
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        code, text = c.cmd("STOR slow.bin")
+        self.assertEqual(code, 150, text)
+        t0 = time.monotonic()
+        sent = 0
+        while time.monotonic() - t0 < 1.5:
+            ds.sendall(b"s" * 2000)
+            sent += 2000
+            time.sleep(0.1)
+        code, text = c.cmd("STAT", timeout=5)
+        self.assertEqual(code, 211, text)
+        m = re.search(r"STOR /slow\.bin: (\d+) bytes so far, ([\d.]+) (B|KiB)/s", text)
+        self.assertTrue(m, text)
+        self.assertGreater(float(m.group(2)), 0, text)
+        ds.close()
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        self.assertEqual(len(self.srv.read("slow.bin")), sent)
+
     def test_abor_during_retr(self):
         c = self.srv.control()
         c.login()
