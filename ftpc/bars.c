@@ -1,9 +1,9 @@
 /* The progress display. A frame is assembled in memory and written with one write(2): cursor
- * up over the live lines, the new permanent lines (summaries, messages) after clearing the
- * screen below, the live lines each cleared and rewritten, then "clear to end of screen" for
- * lines that went away. Live lines never reach the last column, so the terminal never wraps
- * them as drawn; a window made narrower since rewraps them, so the cursor goes up by the rows
- * they take at the present width. Permanent lines may wrap, as they are not redrawn. */
+ * up over the live lines, the new permanent lines (summaries, messages) over them, the live
+ * lines each cleared and rewritten, then "clear to end of screen" for lines that went away. Live
+ * lines never reach the last column, so the terminal never wraps them as drawn; a window made
+ * narrower since rewraps them, so the cursor goes up by the rows they take at the present width.
+ * Permanent lines may wrap, as they are not redrawn. */
 #include "bars.h"
 
 #include <errno.h>
@@ -575,6 +575,43 @@ static int drawn_rows(const ftpc_bars *b)
     return rows > (size_t)b->drawn ? (int)rows : b->drawn;
 }
 
+/* A frame never clears "to the end of the screen" from where the live lines begin: at the
+ * screen's top-left corner (a new tmux window, or after `clear`) that is a clear screen to
+ * tmux, which keeps a copy of the screen, bars and all, in its history (scroll-on-clear).
+ * Text goes over the old lines instead, each clearing the rest of its last row, and the clear
+ * to the end of the screen comes after it; with no text at all, the old rows are cleared one
+ * by one, from the bottom up. */
+
+/* The permanent lines (summaries, messages) over the old live rows. A line wider than the
+ * terminal wraps over whole rows; the rest of its last row is cleared, unless it ends on the
+ * right margin, where a clear would take its last character. */
+static void add_permanent(ftpc_bars *b, strbuf *frame)
+{
+    size_t cols = b->width > 0 ? (size_t)b->width : 1;
+    const char *p = b->pending.p, *end = b->pending.p + b->pending.len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl != NULL ? nl : end;
+        bool at_margin = false;
+        progress_text_rows(p, (size_t)(stop - p), cols, &at_margin);
+        sb_add(frame, p, (size_t)(stop - p));
+        if (!at_margin)
+            sb_str(frame, "\x1b[K");
+        sb_str(frame, "\n");
+        p = nl != NULL ? nl + 1 : end;
+    }
+    b->pending.len = 0;
+}
+
+/* Clears the rows of the live lines from the cursor below them up to the first, where the
+ * cursor ends. */
+static void add_take_away(strbuf *frame, int rows)
+{
+    sb_str(frame, "\r");
+    for (int i = 0; i < rows; i++)
+        sb_str(frame, "\x1b[1A\x1b[2K");
+}
+
 /* Draws a frame if anything changed (or force). */
 static void draw(ftpc_bars *b, bool force)
 {
@@ -594,19 +631,16 @@ static void draw(ftpc_bars *b, bool force)
         return;
     }
     b->frame.len = 0;
-    if (b->drawn > 0)
-        sb_printf(&b->frame, "\r\x1b[%dA", drawn_rows(b));
-    if (b->pending.len > 0) {
-        /* Permanent lines overwrite the live ones, and one wider than the terminal wraps onto
-         * the rows below: everything from here down is cleared first, or the tail of an old
-         * bar would stay beside the wrapped text. */
-        sb_str(&b->frame, "\x1b[J");
-        sb_add(&b->frame, b->pending.p, b->pending.len);
-        b->pending.len = 0;
+    if (b->pending.len == 0 && live.len == 0) {
+        add_take_away(&b->frame, b->drawn > 0 ? drawn_rows(b) : 0);
+    } else {
+        if (b->drawn > 0)
+            sb_printf(&b->frame, "\r\x1b[%dA", drawn_rows(b));
+        add_permanent(b, &b->frame);
+        if (live.len > 0) /* (live.p is NULL when nothing runs) */
+            sb_add(&b->frame, live.p, live.len);
+        sb_str(&b->frame, "\x1b[J"); /* from below a line: what is left of the old ones */
     }
-    if (live.len > 0)
-        sb_add(&b->frame, live.p, live.len);
-    sb_str(&b->frame, "\x1b[J");
     write_all(b->fd, b->frame.p, b->frame.len);
     b->drawn = lines;
     free(b->last.p);
@@ -869,11 +903,11 @@ void ftpc_bars_erase(ftpc_bars *b)
 {
     if (b == NULL || !b->live || b->drawn == 0)
         return;
-    char seq[32];
     if (winch_flag)
         query_size(b); /* the rows the lines take at the width the terminal has now */
-    int n = snprintf(seq, sizeof(seq), "\r\x1b[%dA\x1b[J", drawn_rows(b));
-    write_all(b->fd, seq, (size_t)n);
+    b->frame.len = 0;
+    add_take_away(&b->frame, drawn_rows(b));
+    write_all(b->fd, b->frame.p, b->frame.len);
     b->drawn = 0;
 }
 
@@ -991,12 +1025,14 @@ void ftpc_bars_step_aside(ftpc_bars *b)
         query_size(b); /* the rows the lines take at the width the terminal has now */
     }
     b->frame.len = 0;
-    if (b->drawn > 0)
-        sb_printf(&b->frame, "\r\x1b[%dA", drawn_rows(b));
-    sb_str(&b->frame, "\x1b[J");
-    if (b->pending.len > 0)
-        sb_add(&b->frame, b->pending.p, b->pending.len);
-    b->pending.len = 0;
+    if (b->pending.len == 0) {
+        add_take_away(&b->frame, drawn_rows(b));
+    } else {
+        if (b->drawn > 0)
+            sb_printf(&b->frame, "\r\x1b[%dA", drawn_rows(b));
+        add_permanent(b, &b->frame);
+        sb_str(&b->frame, "\x1b[J");
+    }
     write_all(b->fd, b->frame.p, b->frame.len);
     b->drawn = 0;
     /* Nothing of the live lines is on the screen now: the next tick draws them whole. */

@@ -341,14 +341,17 @@ START_TEST(test_frames_tty)
     ftpc_bars_message(b, "ftpc: something failed");
     f = drain();
     ck_assert_ptr_nonnull(strstr(f, "\r\x1b[2A"));
-    ck_assert_ptr_nonnull(strstr(f, "ftpc: something failed\n"));
+    /* over the old lines, the rest of its row cleared: no "clear to the end of the screen"
+     * where the live lines began, which may be the screen's top-left corner (tmux keeps a
+     * copy of a screen cleared from there) */
+    ck_assert_ptr_nonnull(strstr(f, "\r\x1b[2Aftpc: something failed\x1b[K\n"));
 
     ftpc_bar_done(y, false);
     ftpc_bars_free(b);
     f = drain();
-    /* The last frame removes the live lines and leaves the cursor below the summaries. */
-    ck_assert_ptr_nonnull(strstr(f, "\x1b[J"));
-    ck_assert_ptr_null(strstr(f, "two?[2J.bin"));
+    /* The last frame removes the live lines and leaves the cursor below the summaries: with
+     * nothing to write over them, each of their rows is cleared from the bottom up. */
+    ck_assert_str_eq(f, "\r\x1b[1A\x1b[2K\x1b[1A\x1b[2K");
     ck_assert_uint_eq(ev_live_handles(loop), 0);
     ev_loop_free(loop);
 }

@@ -1887,6 +1887,30 @@ class TestProgress(FtpcCase):
             p.wait(10)
             os.close(master)
 
+    def test_bars_at_the_top_of_the_screen_leave_no_copy_in_the_history(self):
+        # Bars at the top of the screen (a new tmux window, or after `clear`): the first
+        # summary line was written after "clear to the end of the screen" from the screen's
+        # top-left corner, which tmux takes for a clear screen, keeping a copy of it, bars
+        # and all, in the history (scroll-on-clear)
+        from test_liveview import Terminal
+        names = ["h%d.bin" % i for i in range(1, 4)]
+        for i, n in enumerate(names):
+            self.srv.make_file(n, MiB, seed=90 + i)
+        rc, out = self.on_terminal("get", "-j", "2", "--limit-rate", "2M",
+                                   *[self.srv.url(n) for n in names], NO_COLOR="1")
+        self.assertEqual(rc, 0, out)
+        text = out.decode("utf-8")
+        self.assertRegex(text, r"\x1b\[2Kh1\.bin +\d+% ")  # live lines were drawn
+        term = Terminal(80, 24)  # what the pty shows, from its top-left corner
+        term.feed(text)
+        self.assertEqual(term.history, [], "\n".join(term.history))
+        screen = [r for r in term.screen() if r.strip()]
+        self.assertEqual(len(screen), 4, "\n".join(screen))  # the summaries and the total
+        for n in names:
+            self.assertEqual(len([r for r in screen if r.startswith(n + ": 1.00 MiB in ")]), 1,
+                             "\n".join(screen))
+            self.assertEqual(self.read_local(n), self.srv.read(n))
+
     def test_bars_in_tmux(self):
         names = ["t%d.bin" % i for i in range(1, 4)]
         want = {n: self.srv.make_file(n, 3 * MiB, seed=20 + i) for i, n in enumerate(names)}
