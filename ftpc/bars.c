@@ -296,7 +296,9 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     const char *text[NF] = {pct, sizes, rate, eta};
     int w[NF] = {4, 19, 10, 11};
     const int gap[NF] = {1, 1, 2, 2};
-    bool on[NF] = {true, true, true, eta[0] != '\0'};
+    /* A line whose check runs has no ETA, but its column keeps its room where the bar shows:
+     * the bar grew by it, at the end of each transfer and beside the bars of the others. */
+    bool on[NF] = {true, true, true, true};
     int name_w = name_column_max(width);
     int name_len = (int)progress_cells(name);
     int want_w = name_cells > 0 ? name_cells : (name_len > 8 ? name_len : 8);

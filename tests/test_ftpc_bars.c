@@ -135,6 +135,18 @@ START_TEST(test_line_verifying)
     ck_assert_ptr_nonnull(strstr(out, "100%"));
     ck_assert_ptr_nonnull(strstr(out, "verifying"));
     ck_assert_ptr_null(strstr(out, "ETA"));
+    /* the bar keeps its width and place: it grew by the ETA's column while the check ran */
+    char moving[512];
+    for (int width = 100; width >= 20; width -= 5) {
+        ftpc_bars_format_line(moving, sizeof(moving), width, 0, false, false, "v.bin", 99, 100,
+                              1e6);
+        ftpc_bars_format_line(out, sizeof(out), width, 0, false, false, "v.bin", 100, 100, -1.0);
+        ck_assert_msg(progress_cells(out) <= (size_t)width - 1, "%d: %s", width, out);
+        const char *end = strchr(moving, ']');
+        if (end != NULL)
+            ck_assert_msg(strchr(out, ']') - out == end - moving, "%d:\n%s\n%s", width, moving,
+                          out);
+    }
 }
 END_TEST
 
