@@ -287,15 +287,16 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     }
 
     /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes whole, least
-     * useful first: a long name gives the bar some room, the bar shrinks and goes, then the sizes
+     * useful first: a long name gives the bar some room, then the wide gaps and the name (to
+     * NAME_KEEP cells) keep a short bar, else the bar shrinks and goes, then the sizes
      * and the ETA, then the name is cut (to NAME_MIN cells), then the columns lose their padding,
      * then the rate and the percentage go. A field cut short would misread: a rate without its "/s"
      * reads as a size. */
     enum { F_PCT, F_SIZES, F_RATE, F_ETA, NF };
-    enum { NAME_MIN = 4, NAME_YIELD = 16, BAR_MIN = 6, BAR_COMFORT = 10 };
+    enum { NAME_MIN = 4, NAME_KEEP = 12, NAME_YIELD = 16, BAR_MIN = 6, BAR_COMFORT = 10 };
     const char *text[NF] = {pct, sizes, rate, eta};
     int w[NF] = {4, 19, 10, 11};
-    const int gap[NF] = {1, 1, 2, 2};
+    int gap[NF] = {1, 1, 2, 2};
     /* A line whose check runs has no ETA, but its column keeps its room where the bar shows:
      * the bar grew by it, at the end of each transfer and beside the bars of the others. */
     bool on[NF] = {true, true, true, true};
@@ -321,6 +322,21 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
         if (bar_w + give >= BAR_MIN) {
             name_w -= give;
             bar_w += give;
+        }
+    }
+    /* Then, for a bar of BAR_MIN, the columns after it give up their wider gaps and the name
+     * cells down to NAME_KEEP: at 70 columns a run's frame (three 12-cell names and the Total
+     * line) showed no bar at all. What cannot make BAR_MIN that way stays as it was. */
+    if (bar_w < BAR_MIN) {
+        int tight = (gap[F_RATE] - 1) + (gap[F_ETA] - 1);
+        int give = BAR_MIN - bar_w - tight;
+        if (give < 0)
+            give = 0;
+        if (give == 0 || give <= name_w - NAME_KEEP) {
+            gap[F_RATE] = gap[F_ETA] = 1;
+            fields -= tight;
+            name_w -= give;
+            bar_w += tight + give;
         }
     }
     bool show_bar = bar_w >= BAR_MIN;
@@ -379,9 +395,9 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     if (on[F_SIZES])
         sb_printf(&s, " %*s", w[F_SIZES], sizes);
     if (on[F_RATE])
-        sb_printf(&s, "  %*s", w[F_RATE], rate);
+        sb_printf(&s, "%*s%*s", gap[F_RATE], "", w[F_RATE], rate);
     if (on[F_ETA])
-        sb_printf(&s, "  %-*s", w[F_ETA], eta);
+        sb_printf(&s, "%*s%-*s", gap[F_ETA], "", w[F_ETA], eta);
     /* Trailing blanks would only cost bytes. */
     while (s.len > 0 && s.p[s.len - 1] == ' ')
         s.p[--s.len] = '\0';

@@ -369,6 +369,61 @@ START_TEST(test_frames_tty)
 }
 END_TEST
 
+/* 70 columns and a run of three files: the Total line and 12-cell names left the bar 5 cells,
+ * under its minimum, and no line showed one. The wide gaps go first and every line keeps a
+ * bar, each name whole and the columns lined up. */
+START_TEST(test_frame_at_70_columns_keeps_the_bars)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 70);
+    ftpc_bars_set_files(b, 3);
+    const char *names[3] = {"sample-1.bin", "sample-2.bin", "sample-3.bin"};
+    ftpc_bar *x[3];
+    for (int i = 0; i < 3; i++)
+        x[i] = ftpc_bar_start(b, names[i], 3 * 1048576, 0);
+    for (int i = 0; i < 3; i++)
+        ftpc_bar_update(x[i], (uint64_t)(i + 1) * 700000);
+    run_for(loop, 150);
+    char *f = drain();
+    int lines = 0, pct_at = -1;
+    for (char *line = strtok(f, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char *text = strstr(line, "\x1b[2K");
+        if (text == NULL) /* the frame's closing "clear below" */
+            continue;
+        text += 4;
+        lines++;
+        ck_assert_msg(strstr(text, " [") != NULL, "no bar: %s", text);
+        ck_assert_int_le(visible_cells(text), 69);
+        char *pct = strchr(text, '%');
+        ck_assert_ptr_nonnull(pct);
+        if (pct_at < 0)
+            pct_at = (int)(pct - text);
+        ck_assert_int_eq((int)(pct - text), pct_at);
+    }
+    ck_assert_int_eq(lines, 4);
+    for (int i = 0; i < 3; i++)
+        ftpc_bar_done(x[i], false);
+    ftpc_bars_free(b);
+    ev_loop_free(loop);
+}
+END_TEST
+
+/* A name longer than the column keeps a short bar too: cut to 12 cells, it still shows its
+ * start and its end. */
+START_TEST(test_line_long_name_keeps_a_short_bar_at_70_columns)
+{
+    char out[512];
+    ftpc_bars_format_line(out, sizeof(out), 70, 20, false, false, "quarterly-report.pdf", 1048576,
+                          3145728, 1048576.0);
+    ck_assert_msg(strstr(out, " [") != NULL, "no bar: %s", out);
+    ck_assert_msg(strncmp(out, "quart", 5) == 0 && strstr(out, ".pdf  33% [") == out + 8, "%s",
+                  out);
+    ck_assert_ptr_nonnull(strstr(out, "ETA 0:02"));
+    ck_assert_int_le(visible_cells(out), 69);
+}
+END_TEST
+
 /* A name longer than any column (a mirror's deep path) is cut on the live line, but its
  * summary names the file whole. */
 START_TEST(test_summary_keeps_a_long_name_whole)
@@ -650,10 +705,12 @@ static Suite *bars_suite(void)
     tcase_add_test(tc, test_line_shared_name_column);
     tcase_add_test(tc, test_line_cut_name_keeps_marks_with_their_letters);
     tcase_add_test(tc, test_line_stalled);
+    tcase_add_test(tc, test_line_long_name_keeps_a_short_bar_at_70_columns);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("frames");
     tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
     tcase_add_test(tf, test_frames_tty);
+    tcase_add_test(tf, test_frame_at_70_columns_keeps_the_bars);
     tcase_add_test(tf, test_total_unknown_while_files_wait);
     tcase_add_test(tf, test_unknown_length_known_at_the_check);
     tcase_add_test(tf, test_total_known_after_a_file_fails);
