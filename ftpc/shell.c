@@ -142,12 +142,24 @@ void sh_notify(shell *sh, const char *line)
         } else if (cols > 0) {
             row = (int)((pl + bl) / (size_t)cols);
         }
-        char clear[32];
-        int n = row > 0 ? snprintf(clear, sizeof(clear), "\r\x1b[%dA\x1b[J", row)
-                        : snprintf(clear, sizeof(clear), "\r\x1b[J");
-        sh_write_all(STDOUT_FILENO, clear, (size_t)n);
+        /* The line goes over the prompt's rows, clearing the rest of its own last row, and
+         * what is left of the prompt below is cleared from the row after it. Not "clear to
+         * the end of the screen" from the prompt's start: at the top-left corner (after
+         * Ctrl-L) that is a clear screen to tmux, which keeps a copy of the screen in its
+         * history (scroll-on-clear) each time. A line that ends on the right margin keeps
+         * its rest: a clear there would take its last character. */
+        char up[32] = "";
+        if (row > 0)
+            snprintf(up, sizeof(up), "\x1b[%dA", row);
+        bool line_at_margin = false;
+        if (cols > 0)
+            progress_text_rows(line, strlen(line), (size_t)cols, &line_at_margin);
+        sh_write_all(STDOUT_FILENO, "\r", 1);
+        sh_write_all(STDOUT_FILENO, up, strlen(up));
         sh_write_all(STDERR_FILENO, line, strlen(line));
-        sh_write_all(STDERR_FILENO, "\n", 1);
+        if (!line_at_margin)
+            sh_write_all(STDERR_FILENO, "\x1b[K", 3);
+        sh_write_all(STDERR_FILENO, "\n\x1b[J", 4);
         el_set(sh->el, EL_REFRESH);
         return;
     }

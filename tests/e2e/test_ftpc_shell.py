@@ -627,8 +627,14 @@ class TestShellTerminal(ShellCase):
         def resize(columns):
             subprocess.run(["tmux", "-L", sock, "resize-window", "-t", name, "-x", str(columns)],
                            check=True, timeout=20)
+        def history():
+            """The rows tmux keeps above the screen, oldest first."""
+            r = subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", name,
+                                "-S", "-", "-E", "-1"], capture_output=True, timeout=20)
+            return r.stdout.decode("utf-8", "replace")
         capture.keys = keys
         capture.resize = resize
+        capture.history = history
         return capture, done
 
     def test_prompt_shows_a_c1_control_in_the_directory_as_a_mark(self):
@@ -795,6 +801,33 @@ class TestShellTerminal(ShellCase):
         keys("quit", "Enter")
         self.assertEqual(self.wait_file(done, 20), "4", capture())
         self.no_sanitizer_reports()
+
+    def test_job_line_at_the_top_of_the_screen_leaves_no_copy_in_the_history(self):
+        # After Ctrl-L the prompt is on the screen's top row. A job's line was printed above
+        # it by clearing "to the end of the screen" from the top-left corner, which tmux takes
+        # for a clear screen, keeping a copy of the screen (the prompt and what was typed) in
+        # its history each time.
+        self.srv.make_file("slow.bin", 600 * 1024, seed=41)  # 3 s at 200 KiB/s
+        capture, done = self.start_at_prompt("s13")
+        keys = capture.keys
+        keys("get -b --limit-rate 200K slow.bin", "Enter")
+        self.assertTrue(wait_for(lambda: "[1] get -b" in capture(), 10), capture())
+        keys("C-l")
+        self.assertTrue(wait_for(lambda: capture().splitlines()[0].startswith("ftpc "), 10),
+                        capture())
+        keys("typed-not-sent")
+        self.assertTrue(wait_for(lambda: "typed-not-sent" in capture().splitlines()[0], 10),
+                        capture())
+        self.assertTrue(wait_for(lambda: "[1] Done" in capture(), 30), capture())
+        screen = capture().splitlines()
+        self.assertTrue(screen[0].startswith("[1] slow.bin: "), "\n".join(screen))
+        # the prompt is drawn again below the line, what was typed with it
+        self.assertTrue(wait_for(lambda: self.prompt_line(capture).endswith("> typed-not-sent"),
+                                 10), capture())
+        self.assertNotIn("typed-not-sent", capture.history(), capture.history())
+        self.assertEqual(os.path.getsize(self.local("slow.bin")), 600 * 1024)
+        keys("C-u")
+        self.quit_cleanly(capture, done)
 
     def test_job_lines_keep_the_output_above_a_prompt_in_utf8(self):
         # a job's line is printed above the prompt by clearing the rows the prompt and the
