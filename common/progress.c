@@ -38,6 +38,13 @@ void progress_rate_update(progress_rate *r, long long now_ms, uint64_t bytes)
 
 double progress_rate_bps(const progress_rate *r, long long now_ms)
 {
+    return progress_rate_bps_within(r, now_ms, PROGRESS_WINDOW_MS);
+}
+
+double progress_rate_bps_within(const progress_rate *r, long long now_ms, long long window_ms)
+{
+    if (window_ms > PROGRESS_WINDOW_MS)
+        window_ms = PROGRESS_WINDOW_MS;
     if (r->count == 0)
         return 0.0;
     if (now_ms < r->latest_t)
@@ -48,7 +55,7 @@ double progress_rate_bps(const progress_rate *r, long long now_ms)
     size_t pick = r->head;
     for (size_t k = 0; k < r->count; k++) {
         size_t i = (oldest + k) % PROGRESS_SAMPLES;
-        if (now_ms - r->t[i] <= PROGRESS_WINDOW_MS) {
+        if (now_ms - r->t[i] <= window_ms) {
             pick = i;
             break;
         }

@@ -34,6 +34,9 @@ void progress_rate_init(progress_rate *r, long long now_ms, uint64_t bytes);
 void progress_rate_update(progress_rate *r, long long now_ms, uint64_t bytes);
 /* Bytes per second over the window ending at now_ms; 0 until at least 200 ms have passed. */
 double progress_rate_bps(const progress_rate *r, long long now_ms);
+/* The same over the last window_ms (at most PROGRESS_WINDOW_MS, as the samples reach no
+ * further back): a shorter window follows a rate that changes, a longer one smooths bursts. */
+double progress_rate_bps_within(const progress_rate *r, long long now_ms, long long window_ms);
 
 /* Seconds left for `remaining` bytes at `bps`, rounded up; -1 when unknown (bps <= 0). */
 long progress_eta(uint64_t remaining, double bps);

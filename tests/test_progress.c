@@ -48,6 +48,23 @@ START_TEST(test_rate_window_follows_change)
 }
 END_TEST
 
+/* A shorter window sees a change the five-second one still averages in; a longer one than
+ * the samples reach is the five seconds. */
+START_TEST(test_rate_within_a_shorter_window)
+{
+    progress_rate r;
+    progress_rate_init(&r, 0, 0);
+    uint64_t total = 0;
+    for (long long t = 100; t <= 3000; t += 100) { /* 2 s at 4 MB/s, then 1 s at 1 MB/s */
+        total += t <= 2000 ? 400000 : 100000;
+        progress_rate_update(&r, t, total);
+    }
+    ck_assert_double_eq_tol(progress_rate_bps_within(&r, 3000, 1000), 1e6, 1e4);
+    ck_assert_double_eq_tol(progress_rate_bps(&r, 3000), 3e6, 1e4);
+    ck_assert_double_eq_tol(progress_rate_bps_within(&r, 3000, 60000), 3e6, 1e4);
+}
+END_TEST
+
 START_TEST(test_rate_stall_decays)
 {
     progress_rate r;
@@ -386,6 +403,7 @@ static Suite *progress_suite(void)
     tcase_add_loop_test(tc, test_cells_first_asked_from_threads_at_once, 0, 20);
     tcase_add_test(tc, test_rate_too_early);
     tcase_add_test(tc, test_rate_window_follows_change);
+    tcase_add_test(tc, test_rate_within_a_shorter_window);
     tcase_add_test(tc, test_rate_stall_decays);
     tcase_add_test(tc, test_rate_resume_offset_not_counted);
     tcase_add_test(tc, test_rate_ignores_backwards);
