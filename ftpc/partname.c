@@ -12,6 +12,7 @@ bool ftpc_part_like(const char *name, size_t len)
 {
     return len > 0 && name[0] == '.' &&
            (ends_with(name, len, FTPC_PART_SUFFIX) || ends_with(name, len, FTPC_SEG_SUFFIX) ||
+            ends_with(name, len, FTPC_UP_SUFFIX) ||
             ends_with(name, len, FTPC_SEG_SUFFIX FTPC_SEG_STATE_EXT) ||
             ends_with(name, len, FTPC_SEG_SUFFIX FTPC_SEG_STATE_EXT FTPC_SEG_STATE_TMP_EXT));
 }

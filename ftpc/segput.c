@@ -1,5 +1,6 @@
-/* Segmented uploads: one range per control connection (REST+STOR), with the detection of
- * servers that cannot write in place and the sequential fallback. */
+/* Segmented uploads: one range per control connection (REST+STOR) into a temporary file
+ * renamed over the target at the end, with the detection of servers that cannot write in
+ * place and the sequential fallback. */
 #include "segput.h"
 
 #include <errno.h>
@@ -43,6 +44,8 @@ typedef enum {
     P_SEQ,      /* the sequential fallback */
     P_SIZE,     /* SIZE before the fallback, or the final size check */
     P_VERIFY,   /* the whole-file check */
+    P_RENAME,   /* RNFR/RNTO of the temporary file over the real name */
+    P_CLEAN,    /* DELE of the temporary file (a failure, or a refused rename) */
     P_DONE,
 } phase;
 
@@ -96,6 +99,20 @@ struct ftpc_segput {
     ftpc_verify *v; /* the whole-file check */
     ftpc_defer defer;
     bool finished;
+
+    /* The ranges go to a temporary file beside the target, renamed over it once complete
+     * and checked: a cut or refused range never leaves a partial file in its place. */
+    char work[FTPC_URL_PATH_MAX]; /* its name; "" for an ordinary upload */
+    bool work_made;               /* a STOR of it was taken (1xx): it may be on the server */
+    bool rnto_sent;
+    bool renamed;     /* it is in place under t->remote */
+    bool cleaning;    /* its DELE runs */
+    bool cleaned;     /* ... ran */
+    bool clean_plain; /* ... then one ordinary upload: the rename was refused */
+    int clean_status; /* ... else the upload's result, to end with */
+    bool clean_probe; /* the DELE was refused: SIZE tells whether the file is there */
+    char clean_why[700];
+    ftpc_conn *side; /* for that DELE when c cannot send it (lost, or left mid-command) */
 };
 
 static const ftpc_conn_owner main_owner;
@@ -105,6 +122,9 @@ static void fail(ftpc_segput *p, int status, const char *fmt, ...)
 static void seg_go(pseg *s);
 static void after_parallel(ftpc_segput *p);
 static void final_check(ftpc_segput *p);
+static void start_clean(ftpc_segput *p, int status, bool then_plain);
+static void clean_done(ftpc_segput *p, bool deleted, const char *why);
+static void start_rename(ftpc_segput *p);
 
 static const char *bar_name(const ftpc_task *t)
 {
@@ -168,7 +188,13 @@ static void finish(ftpc_segput *p, int status)
 {
     if (p->finished)
         return;
+    if (status != FTPC_OK && p->work_made && !p->renamed && !p->cleaning && !p->cleaned) {
+        /* The old file was never touched; what the ranges left beside it goes. */
+        start_clean(p, status, false);
+        return;
+    }
     p->finished = true;
+    p->t->remote_rename_pending = false;
     p->ph = P_DONE;
     release(p);
     p->t->err.status = status;
@@ -187,12 +213,22 @@ static void fail(ftpc_segput *p, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
+    if (p->finished)
+        return;
+    if (p->cleaning) { /* the upload's own failure stays the one reported */
+        clean_done(p, false, what);
+        return;
+    }
     ftpc_err_set(&p->t->err, status, "uploading %s: %s", p->t->display, what);
     finish(p, status);
 }
 
 static void succeed(ftpc_segput *p)
 {
+    if (p->work[0] != '\0' && !p->renamed) {
+        start_rename(p);
+        return;
+    }
     p->t->bytes = p->size;
     if (p->bar != NULL) {
         ftpc_bar_update(p->bar, p->size);
@@ -223,6 +259,14 @@ static void plain_upload(ftpc_segput *p)
         return;
     }
     ftpc_xfer_start(p->x, p->c);
+}
+
+/* The segmented upload gives way to an ordinary one before anything of it is on the server. */
+static void go_plain(ftpc_segput *p)
+{
+    release(p);
+    p->work[0] = '\0';
+    plain_upload(p);
 }
 
 /* ---- progress ---- */
@@ -410,7 +454,7 @@ static void seg_attach(pseg *s, int fd)
 static void seg_stor(pseg *s)
 {
     ftpc_segput *p = s->p;
-    if (ftpc_conn_send(s->c, "%s %s", s->verb, p->t->remote) < 0) {
+    if (ftpc_conn_send(s->c, "%s %s", s->verb, p->work) < 0) {
         fail(p, FTPC_EXIT_XFER, "cannot send %s", s->verb);
         return;
     }
@@ -508,7 +552,21 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case PS_STOR:
         if (m->code < 200) {
             s->prelim = true;
+            p->work_made = true;
             seg_run(s);
+            return;
+        }
+        if (m->code >= 300 && !p->work_made && s == &p->segs[0] && p->ph == P_FIRST) {
+            /* Nothing was written: the temporary name itself is refused (a server that
+             * allows no dot files, say). An ordinary upload goes instead; if the target is
+             * refused too, its messages say why (a directory missing, a directory there). */
+            if (p->ctx->opts->verbose)
+                ftpc_msg(p->ctx,
+                         "ftpc: %s: %s %s: the server replied %s; uploading it as one "
+                         "ordinary transfer",
+                         p->t->display, s->verb, p->work,
+                         ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            go_plain(p);
             return;
         }
         if (m->code < 300 && s->closing && !s->data_done) {
@@ -587,6 +645,7 @@ static void seg_go(pseg *s)
             fail(p, FTPC_EXIT_LOCAL, "out of memory");
             return;
         }
+        ftpc_rcheck_set_remote(s->chk, p->work);
     }
     if (s->c == NULL) {
         s->c = ftpc_conn_new(p->ctx, p->t->ep, &seg_owner, s);
@@ -659,7 +718,7 @@ static void seg_hash_checked(void *ud, const ftpc_vresult *r)
             s->state = PS_CHECK;
             ftpc_conn_set_owner(s->c, &seg_owner, s);
             p->probed = true;
-            ftpc_conn_cmd(s->c, "SIZE %s", p->t->remote);
+            ftpc_conn_cmd(s->c, "SIZE %s", p->work);
             return;
         }
         seg_checked(s, true, NULL);
@@ -694,7 +753,7 @@ static void seg_done(pseg *s)
     if (s != &p->segs[0] && !p->probed) {
         /* The first parallel range to finish: SIZE must reach its end. */
         p->probed = true;
-        ftpc_conn_cmd(s->c, "SIZE %s", p->t->remote);
+        ftpc_conn_cmd(s->c, "SIZE %s", p->work);
         return;
     }
     seg_checked(s, true, NULL);
@@ -709,8 +768,14 @@ static void main_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
 {
     ftpc_segput *p = ud;
     p->c_dead = true;
+    if (p->side != NULL)
+        return; /* the clean-up goes on without it */
     if (p->ph == P_PARALLEL && !p->refused && !p->suspect)
         return; /* idle meanwhile; the fallback, if any, will find it dead */
+    if (p->ph == P_RENAME) {
+        fail(p, FTPC_EXIT_XFER, "renaming %s into place: %s", p->work, err->msg);
+        return;
+    }
     fail(p, err->status == FTPC_EXIT_CONNECT && p->ph != P_START ? FTPC_EXIT_XFER : err->status,
          "%s", err->msg);
 }
@@ -759,8 +824,10 @@ static void begin(ftpc_segput *p)
     p->n = p->size < SP_MIN_SIZE
                ? 1
                : ftpc_segget_count((int64_t)p->size, ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req));
-    if (p->n < 2 || o->resume || o->limit_rate > 0 || o->ascii || !rest_ok || !data_binary(p->c)) {
+    if (p->n < 2 || o->resume || o->limit_rate > 0 || o->ascii || !rest_ok || !data_binary(p->c) ||
+        t->ep->no_upload_rename || ftpc_up_name(t->remote, p->work, sizeof(p->work)) < 0) {
         p->n = 0;
+        p->work[0] = '\0';
         plain_upload(p);
         return;
     }
@@ -791,7 +858,13 @@ static void main_ready(ftpc_conn *c, void *ud)
         begin(p);
         return;
     case P_SIZE:
-        ftpc_conn_cmd(c, "SIZE %s", p->t->remote);
+        ftpc_conn_cmd(c, "SIZE %s", p->work);
+        return;
+    case P_RENAME:
+        ftpc_conn_cmd(c, "RNFR %s", p->work);
+        return;
+    case P_CLEAN:
+        ftpc_conn_cmd(c, "DELE %s", p->work);
         return;
     default:
         return;
@@ -827,10 +900,23 @@ static void start_seq(ftpc_segput *p, uint64_t from)
     seg_go(s);
 }
 
+static void rename_reply(ftpc_segput *p, const ftp_reply_msg *m);
+static void clean_reply(ftpc_segput *p, ftpc_conn *c, const ftp_reply_msg *m);
+
 static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_segput *p = ud;
-    if (p->finished || m->code < 200 || p->ph != P_SIZE)
+    if (p->finished || m->code < 200)
+        return;
+    if (p->ph == P_RENAME) {
+        rename_reply(p, m);
+        return;
+    }
+    if (p->ph == P_CLEAN) {
+        clean_reply(p, c, m);
+        return;
+    }
+    if (p->ph != P_SIZE)
         return;
     int64_t n = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
     if (p->final_size) {
@@ -956,6 +1042,9 @@ static void final_check(ftpc_segput *p)
             fail(p, FTPC_EXIT_LOCAL, "out of memory");
             return;
         }
+        /* Its outcome waits on the line for the rename into place. */
+        p->t->remote_rename_pending = true;
+        ftpc_verify_set_remote(p->v, p->work);
         ftpc_verify_set_size_check(p->v, true);
         ftpc_verify_start(p->v, p->c);
         return;
@@ -963,6 +1052,167 @@ static void final_check(ftpc_segput *p)
     p->ph = P_SIZE;
     p->final_size = true;
     ftpc_conn_set_owner(p->c, &main_owner, p);
+}
+
+/* ---- the rename into place, and the clean-up ---- */
+
+static void start_rename(ftpc_segput *p)
+{
+    if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
+        fail(p, FTPC_EXIT_XFER, "the control connection was lost before the rename into place");
+        return;
+    }
+    p->ph = P_RENAME;
+    p->rnto_sent = false;
+    ftpc_conn_set_owner(p->c, &main_owner, p);
+}
+
+/* The server will not rename the temporary file over the target (an account without the
+ * right to rename, or a target it will not replace that way): it goes, and the file is sent
+ * again as one ordinary upload, which such a server takes as it takes any other. */
+static void rename_refused(ftpc_segput *p, const char *verb, const ftp_reply_msg *m)
+{
+    char q[600];
+    ftpc_task *t = p->t;
+    if (strcmp(verb, "RNFR") == 0)
+        t->ep->no_upload_rename = true;
+    if (!p->ctx->opts->quiet)
+        ftpc_msg(p->ctx,
+                 "%s: the server refused to rename the upload into place (%s %s: %s); "
+                 "uploading it again as one ordinary transfer",
+                 bar_name(t), verb, strcmp(verb, "RNFR") == 0 ? p->work : t->remote,
+                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    /* The line of the segmented attempt ends uncounted: the ordinary upload has its own. */
+    if (p->bar != NULL) {
+        ftpc_bar_done(p->bar, false);
+        p->bar = NULL;
+    }
+    if (t->held_bar != NULL) {
+        ftpc_bar_done(t->held_bar, false);
+        t->held_bar = NULL;
+    }
+    t->held_note[0] = '\0';
+    t->remote_rename_pending = false;
+    p->verified = 0;
+    start_clean(p, FTPC_OK, true);
+}
+
+static void rename_reply(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    if (!p->rnto_sent) {
+        if (m->code != 350) {
+            rename_refused(p, "RNFR", m);
+            return;
+        }
+        p->rnto_sent = true;
+        ftpc_conn_cmd(p->c, "RNTO %s", p->t->remote);
+        return;
+    }
+    if (m->code / 100 != 2) {
+        rename_refused(p, "RNTO", m);
+        return;
+    }
+    p->renamed = true;
+    p->t->remote_rename_pending = false;
+    succeed(p);
+}
+
+static void side_ready(ftpc_conn *c, void *ud)
+{
+    ftpc_segput *p = ud;
+    if (!p->finished && p->cleaning)
+        ftpc_conn_cmd(c, "DELE %s", p->work);
+}
+
+static void side_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
+{
+    ftpc_segput *p = ud;
+    if (!p->finished && p->cleaning && m->code >= 200)
+        clean_reply(p, c, m);
+}
+
+static void side_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
+{
+    ftpc_segput *p = ud;
+    if (!p->finished && p->cleaning)
+        clean_done(p, false, err->msg);
+}
+
+static const ftpc_conn_owner side_owner = {
+    .ready = side_ready,
+    .reply = side_reply,
+    .failed = side_failed,
+};
+
+/* Deletes the temporary file: after a failure (status, already in t->err, is then the
+ * result), or before the ordinary upload that replaces a refused rename (then_plain). On
+ * the operation's connection when it is idle, else on one of its own. */
+static void start_clean(ftpc_segput *p, int status, bool then_plain)
+{
+    p->cleaning = true;
+    p->clean_status = status;
+    p->clean_plain = then_plain;
+    release(p); /* the ranges still running stop: nothing more is written */
+    if (!p->c_dead && ftpc_conn_is_ready(p->c)) {
+        p->ph = P_CLEAN;
+        ftpc_conn_set_owner(p->c, &main_owner, p);
+        return;
+    }
+    p->side = ftpc_conn_new(p->ctx, p->t->ep, &side_owner, p);
+    if (p->side == NULL)
+        clean_done(p, false, "out of memory");
+}
+
+static void clean_reply(ftpc_segput *p, ftpc_conn *c, const ftp_reply_msg *m)
+{
+    char q[600];
+    if (p->clean_probe) {
+        clean_done(p, m->code != 213, p->clean_why);
+        return;
+    }
+    if (m->code / 100 == 2) {
+        clean_done(p, true, NULL);
+        return;
+    }
+    /* 550 says "no such file" and "permission denied" alike: a cut upload that a server
+     * writing aside (ftpd) never put under the name, or a DELE not allowed. */
+    p->clean_probe = true;
+    snprintf(p->clean_why, sizeof(p->clean_why), "DELE: the server replied %s",
+             ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    ftpc_conn_cmd(c, "SIZE %s", p->work);
+}
+
+static void clean_done(ftpc_segput *p, bool deleted, const char *why)
+{
+    ftpc_task *t = p->t;
+    p->cleaning = false;
+    p->cleaned = true;
+    if (p->side != NULL) {
+        ftpc_conn_quit(p->side);
+        p->side = NULL;
+    }
+    if (!deleted) {
+        char note[FTPC_URL_PATH_MAX + 800];
+        snprintf(note, sizeof(note), "%s stays on the server (%s)", p->work, why);
+        if (p->clean_plain) {
+            ftpc_msg(p->ctx, "ftpc: %s: the temporary file %s", t->display, note);
+        } else {
+            size_t len = strlen(t->err.msg);
+            snprintf(t->err.msg + len, sizeof(t->err.msg) - len, "; its temporary file %s", note);
+        }
+    }
+    if (!p->clean_plain) {
+        finish(p, p->clean_status);
+        return;
+    }
+    if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
+        ftpc_err_set(&t->err, FTPC_EXIT_XFER, "uploading %s: %s", t->display,
+                     "the control connection was lost before the ordinary upload");
+        finish(p, FTPC_EXIT_XFER);
+        return;
+    }
+    p->work[0] = '\0';
+    plain_upload(p);
 }
 
 /* ---- SIZE probes on a range's connection ---- */
@@ -1031,5 +1281,9 @@ void ftpc_segput_free(ftpc_segput *p)
     }
     p->finished = true;
     release(p);
+    if (p->side != NULL) {
+        ftpc_conn_free(p->side);
+        p->side = NULL;
+    }
     ftpc_ctx_defer(p->ctx, &p->defer, segput_release, p);
 }

@@ -1,7 +1,10 @@
 /* A segmented upload (put --segments N): the file split into up to N ranges; STOR of the first
- * range creates the remote file, then the other ranges go at once, each on its own control
- * connection with REST at its offset and STOR, which a server that writes REST+STOR in place
- * (vsftpd, ProFTPD, pure-ftpd) assembles into the whole file.
+ * range creates a temporary file beside the target, ".NAME.ftpc-up" (xfer.h), then the other
+ * ranges go at once, each on its own control connection with REST at its offset and STOR,
+ * which a server that writes REST+STOR in place (vsftpd, ProFTPD, pure-ftpd) assembles into
+ * the whole file. Once it is complete and checked, RNFR/RNTO puts it over the target: until
+ * then the target is as it was, and a cut or refused range never leaves a partial file in
+ * its place.
  *
  * Not every server can: ftpd, for one, writes an upload aside and renames it into place when
  * complete, so REST+STOR only continues at the end of what is there (554 beyond it). A server
@@ -19,13 +22,17 @@
  *     sending) or the whole file's HASH, else SIZE. A check that fails is answered with
  *     one sequential upload from the start; if that fails the check too, it is an error
  *     (FTPC_EXIT_VERIFY).
+ * An upload that fails deletes its temporary file (on a connection of its own when the
+ * first one is lost); a retry (--retry) starts over. A server that refuses the temporary
+ * name's first STOR gets one ordinary upload instead; one that refuses the rename (ftpd
+ * without the f permission) has the temporary file deleted and the file sent again as one
+ * ordinary upload, and the run's later uploads to it are ordinary ones from the start.
  * One progress line shows the sum of the ranges.
  *
  * Segmenting does not apply (an ordinary transfer, xfer.h, runs on the same connection
  * instead) to files under 2 MiB, with -c (resume continues from the server's size), with
  * --limit-rate, on a server without REST STREAM in FEAT, or under MODE Z or ASCII. TLS data
- * connections work: each range's resumes the session of the range's control connection. A
- * failed segmented attempt that is tried again (--retry) starts over.
+ * connections work: each range's resumes the session of the range's control connection.
  */
 #ifndef FTPC_SEGPUT_H
 #define FTPC_SEGPUT_H

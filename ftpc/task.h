@@ -112,6 +112,9 @@ typedef struct ftpc_task {
      * of local only once its HASH check has passed or could not run (jobs.c), so that a
      * download that fails the check never replaces the file that was there. */
     bool rename_pending;
+    /* put --segments: the upload is complete in its temporary file on the server, and its
+     * line waits for the rename into place (segput.c), as rename_pending's does. */
+    bool remote_rename_pending;
     /* The check's note for the held line ("verified sha256"), kept while the line waits for
      * that rename: a rename that fails must not follow a summary that reads as success. */
     char held_note[96];

@@ -520,18 +520,20 @@ void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo 
 {
     /* The transfer's line waited for this: a match goes into its summary, anything else
      * follows it on a line of its own. A download still to be renamed into place keeps its
-     * line up until the rename is done (jobs.c ends it). */
+     * line up until the rename is done (jobs.c ends it), and so does an upload still in its
+     * temporary file on the server (segput.c). */
+    bool pending = t->rename_pending || t->remote_rename_pending;
     if (t->held_bar != NULL && verified) {
         snprintf(t->held_note, sizeof(t->held_note), "verified %s%s%s%s", ftpc_hash_label(algo),
                  detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "");
-        if (t->rename_pending)
+        if (pending)
             return;
         ftpc_bar_done_note(t->held_bar, true, t->held_note);
         t->held_bar = NULL;
         t->held_note[0] = '\0';
         return;
     }
-    if (!t->rename_pending) {
+    if (!pending) {
         ftpc_bar_done(t->held_bar, true);
         t->held_bar = NULL;
     }
@@ -584,7 +586,8 @@ typedef enum { VS_WAIT, VS_HASHING, VS_SIZE, VS_DONE } vstate;
 struct ftpc_verify {
     ftpc_ctx *ctx;
     ftpc_task *t;
-    char path[PATH_MAX]; /* the local copy checked (local_copy) */
+    const char *remote_path; /* the server's file checked: t->remote, or ftpc_verify_set_remote's */
+    char path[PATH_MAX];     /* the local copy checked (local_copy) */
     ftpc_conn *c;
     vstate state;
     ftpc_op_done_cb done;
@@ -751,7 +754,7 @@ static void vsize_ready(ftpc_conn *c, void *ud)
     ftpc_verify *v = ud;
     if (v->state != VS_SIZE)
         return;
-    ftpc_conn_cmd(c, "SIZE %s", v->t->remote);
+    ftpc_conn_cmd(c, "SIZE %s", v->remote_path);
 }
 
 static void vsize_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
@@ -797,6 +800,7 @@ ftpc_verify *ftpc_verify_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, 
         return NULL;
     v->ctx = ctx;
     v->t = t;
+    v->remote_path = t->remote;
     v->done = done;
     v->done_ud = ud;
     v->lh.fd = -1;
@@ -807,6 +811,11 @@ ftpc_verify *ftpc_verify_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, 
 void ftpc_verify_set_size_check(ftpc_verify *v, bool on)
 {
     v->size_check = on;
+}
+
+void ftpc_verify_set_remote(ftpc_verify *v, const char *remote)
+{
+    v->remote_path = remote;
 }
 
 /* put from standard input: there is no file to read back; the digest the transfer took of
@@ -826,8 +835,8 @@ static void v_start_streamed(ftpc_verify *v, ftpc_conn *c)
     v->local_algo = DIGEST_SHA256;
     memcpy(v->lh.hex, t->src_sha256, sizeof(v->lh.hex));
     v->lh.done = true;
-    v->rh =
-        ftpc_rhash_start(v->ctx, c, t->remote, -1, -1, DIGEST_SHA256, t->src_len, v_rh_free_cb, v);
+    v->rh = ftpc_rhash_start(v->ctx, c, v->remote_path, -1, -1, DIGEST_SHA256, t->src_len,
+                             v_rh_free_cb, v);
     if (v->rh == NULL)
         v_fail(v, FTPC_EXIT_LOCAL, "out of memory");
 }
@@ -852,7 +861,7 @@ void ftpc_verify_start(ftpc_verify *v, ftpc_conn *c)
     v->local_size = (int64_t)st.st_size;
     /* Both digests at once: the server reads its copy while ftpc reads its own. */
     v_start_local(v, DIGEST_SHA256);
-    v->rh = ftpc_rhash_start(v->ctx, c, v->t->remote, -1, -1, DIGEST_SHA256, (uint64_t)st.st_size,
+    v->rh = ftpc_rhash_start(v->ctx, c, v->remote_path, -1, -1, DIGEST_SHA256, (uint64_t)st.st_size,
                              v_rh_free_cb, v);
     if (v->rh == NULL)
         v_fail(v, FTPC_EXIT_LOCAL, "out of memory");
@@ -882,6 +891,7 @@ void ftpc_verify_free(ftpc_verify *v)
 struct ftpc_rcheck {
     ftpc_ctx *ctx;
     const ftpc_task *t;
+    const char *remote_path; /* t->remote, or ftpc_rcheck_set_remote's */
     char path[PATH_MAX];
     uint64_t start, end;
     digest d;
@@ -906,6 +916,7 @@ ftpc_rcheck *ftpc_rcheck_new(ftpc_ctx *ctx, const ftpc_task *t, const char *loca
         return NULL;
     k->ctx = ctx;
     k->t = t;
+    k->remote_path = t->remote;
     snprintf(k->path, sizeof(k->path), "%s", local_path);
     k->start = start;
     k->end = end;
@@ -913,6 +924,11 @@ ftpc_rcheck *ftpc_rcheck_new(ftpc_ctx *ctx, const ftpc_task *t, const char *loca
     ev_timer_init(&k->lh.tick, lh_tick, &k->lh);
     k->d_ok = digest_init(&k->d, DIGEST_SHA256) == 0;
     return k;
+}
+
+void ftpc_rcheck_set_remote(ftpc_rcheck *k, const char *remote)
+{
+    k->remote_path = remote;
 }
 
 void ftpc_rcheck_feed(ftpc_rcheck *k, const void *p, size_t n)
@@ -1003,7 +1019,7 @@ void ftpc_rcheck_run(ftpc_rcheck *k, ftpc_conn *c, ftpc_vdone_cb cb, void *ud)
         rc_end(k, &r);
         return;
     }
-    k->rh = ftpc_rhash_start(k->ctx, c, k->t->remote, (int64_t)k->start, (int64_t)k->end - 1,
+    k->rh = ftpc_rhash_start(k->ctx, c, k->remote_path, (int64_t)k->start, (int64_t)k->end - 1,
                              DIGEST_SHA256, k->end - k->start, rc_remote_done, k);
     if (k->rh == NULL) {
         ftpc_vresult r = {.state = FTPC_V_ERROR};

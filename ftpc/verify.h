@@ -108,6 +108,9 @@ ftpc_verify *ftpc_verify_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, 
 /* Where the server has no HASH, compare its SIZE with the local size instead (for callers
  * whose transfer did not check the size itself). Off by default. */
 void ftpc_verify_set_size_check(ftpc_verify *v, bool on);
+/* Checks the server's file remote (which must outlive v) instead of t->remote: a segmented
+ * upload's temporary file (segput.h). */
+void ftpc_verify_set_remote(ftpc_verify *v, const char *remote);
 void ftpc_verify_start(ftpc_verify *v, ftpc_conn *c);
 /* Stops at once (no callback) and frees later. Safe after done. */
 void ftpc_verify_free(ftpc_verify *v);
@@ -131,6 +134,8 @@ typedef struct ftpc_rcheck ftpc_rcheck;
  * a partial file about to be resumed, needs no feeding). NULL when out of memory. */
 ftpc_rcheck *ftpc_rcheck_new(ftpc_ctx *ctx, const ftpc_task *t, const char *local_path,
                              uint64_t start, uint64_t end);
+/* As ftpc_verify_set_remote, for the range's file on the server. */
+void ftpc_rcheck_set_remote(ftpc_rcheck *k, const char *remote);
 void ftpc_rcheck_feed(ftpc_rcheck *k, const void *p, size_t n);
 /* Compares with the server's HASH over RANG on c (which it owns until cb). cb runs once. */
 void ftpc_rcheck_run(ftpc_rcheck *k, ftpc_conn *c, ftpc_vdone_cb cb, void *ud);

@@ -38,24 +38,25 @@ void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar)
     }
 }
 
-/* Bytes of a long name kept in its part file's name; the digest after them tells apart names
+/* Bytes of a long name kept in a work file's name; the digest after them tells apart names
  * that share their start. */
 #define PART_NAME_KEEP 200
 
-int ftpc_part_name(const char *path, char *out, size_t out_size)
+/* ".NAME" + suffix beside path, or ".START~DIGEST" + suffix when a name of that form, with
+ * the longest suffix derived from it (longest bytes), would pass NAME_MAX. */
+static int work_name(const char *path, const char *suffix, size_t longest, char *out,
+                     size_t out_size)
 {
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     int dir_len = slash ? (int)(slash - path) + 1 : 0;
     size_t blen = strlen(base);
     int n;
-    /* Every work file's name (partname.h) follows from the part file's, so the longest of
-     * them decides: a segmented download's ".NAME.ftpc-seg.state.new". */
-    if (1 + blen + strlen(FTPC_SEG_SUFFIX FTPC_SEG_STATE_EXT FTPC_SEG_STATE_TMP_EXT) <= NAME_MAX) {
-        n = snprintf(out, out_size, "%.*s.%s" FTPC_PART_SUFFIX, dir_len, path, base);
+    if (1 + blen + longest <= NAME_MAX) {
+        n = snprintf(out, out_size, "%.*s.%s%s", dir_len, path, base, suffix);
     } else {
-        /* A work file's name would pass NAME_MAX: the start of the name (cut between UTF-8
-         * characters) and a digest of all of it, the same on every run so -c finds it. */
+        /* The start of the name (cut between UTF-8 characters) and a digest of all of it, the
+         * same on every run so -c finds it. */
         size_t keep = PART_NAME_KEEP;
         while (keep > 0 && ((unsigned char)base[keep] & 0xC0) == 0x80)
             keep--;
@@ -67,10 +68,24 @@ int ftpc_part_name(const char *path, char *out, size_t out_size)
             digest_free(&d);
             return -1;
         }
-        n = snprintf(out, out_size, "%.*s.%.*s~%.16s" FTPC_PART_SUFFIX, dir_len, path, (int)keep,
-                     base, hex);
+        n = snprintf(out, out_size, "%.*s.%.*s~%.16s%s", dir_len, path, (int)keep, base, hex,
+                     suffix);
     }
     return n > 0 && (size_t)n < out_size ? 0 : -1;
+}
+
+int ftpc_part_name(const char *path, char *out, size_t out_size)
+{
+    /* Every work file's name (partname.h) follows from the part file's, so the longest of
+     * them decides: a segmented download's ".NAME.ftpc-seg.state.new". */
+    return work_name(path, FTPC_PART_SUFFIX,
+                     strlen(FTPC_SEG_SUFFIX FTPC_SEG_STATE_EXT FTPC_SEG_STATE_TMP_EXT), out,
+                     out_size);
+}
+
+int ftpc_up_name(const char *remote, char *out, size_t out_size)
+{
+    return work_name(remote, FTPC_UP_SUFFIX, strlen(FTPC_UP_SUFFIX), out, out_size);
 }
 
 static const char *action(const ftpc_xfer *x)

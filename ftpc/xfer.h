@@ -32,5 +32,8 @@ void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar);
  * (the name's first 200 bytes and 16 hex digits of its SHA-256). Returns 0 or -1 (too
  * long). */
 int ftpc_part_name(const char *path, char *out, size_t out_size);
+/* The same for a segmented upload's temporary remote file (segput.h): ".NAME.ftpc-up" beside
+ * the remote path, ".START~DIGEST.ftpc-up" for a long NAME. Returns 0 or -1 (too long). */
+int ftpc_up_name(const char *remote, char *out, size_t out_size);
 
 #endif

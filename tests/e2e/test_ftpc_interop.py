@@ -374,6 +374,17 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
 
+    def test_segmented_put_over_an_old_version(self):
+        # pure-ftpd does not write REST+STOR in place (the upload ends sequentially), takes
+        # the temporary .big.bin.ftpc-up and lets RNTO replace the old file with it
+        self.srv_write("big.bin", data_bytes(MiB, 23))
+        src = data_bytes(6 * MiB + 5, 24)
+        with open(os.path.join(self.tmp, "big.bin"), "wb") as fh:
+            fh.write(src)
+        self.ftpc("--segments", "3", "put", "big.bin", self.url("big.bin"))
+        self.assertEqual(self.srv_read("big.bin"), src)
+        self.assertEqual(sorted(os.listdir(self.srv_dir)), ["big.bin"])
+
     def test_ls_leaves_out_dot_entries(self):
         # pure-ftpd's NLST names "." and ".." among the entries: not files, left out
         self.srv_write("a.bin", b"a")

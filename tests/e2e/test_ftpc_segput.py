@@ -35,9 +35,12 @@ class ControlRelay(threading.Thread):
     With barrier=N, the server's "150" to a STOR that follows a REST at an offset is held
     until N such STORs were sent (or 10 s passed), and ftpc sends no data before the 150: a
     client that runs the ranges at once gets them all going, a sequential one would stall
-    at the first. So overlap does not depend on how fast the machine is."""
+    at the first. So overlap does not depend on how fast the machine is.
 
-    def __init__(self, host, port, barrier=0):
+    With cut=f, a connection whose client sends a line for which f(line) is true is closed
+    there, both ways, the line not passed on: a connection lost at that command."""
+
+    def __init__(self, host, port, barrier=0, cut=None):
         super().__init__(daemon=True)
         self.target = (host, port)
         self.lsock = socket.socket()
@@ -51,6 +54,8 @@ class ControlRelay(threading.Thread):
         self.barrier = barrier
         self.ranged_stors = 0
         self.cond = threading.Condition()
+        self.cut = cut
+        self.cuts = 0
 
     def run(self):
         while not self.stopping:
@@ -84,6 +89,10 @@ class ControlRelay(threading.Thread):
                     text = line.decode(errors="replace").strip()
                     with self.lock:
                         log.append((time.monotonic(), tag, text))
+                    if tag == "C" and self.cut is not None and self.cut(text):
+                        with self.lock:
+                            self.cuts += 1
+                        return  # finally: both ends closed
                     if tag == "C" and text.startswith("REST "):
                         state["rest"] = int(text[5:])
                     elif tag == "C" and text.startswith("STOR "):
@@ -107,6 +116,7 @@ class ControlRelay(threading.Thread):
                     x.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            src.close()
 
     def stop(self):
         self.stopping = True
@@ -142,6 +152,7 @@ class TestSegputVsftpd(unittest.TestCase):
         self.addCleanup(relay.stop)
         r = self.ftpc("--segments", "4", "put", "big.bin", self.relay_url(relay, "big.bin"))
         self.assertEqual(self.srv_read("big.bin"), src)
+        self.assertEqual(work_files(self.srv_dir), [])
         err = r.stderr.decode()
         self.assertNotIn("sequentially", err)
         self.assertIn("big.bin: not verified (the server offers no HASH; size matches)", err)
@@ -186,6 +197,7 @@ class TestSegputFtpd(FtpcCase):
         err = r.stderr.decode()
         self.assertEqual(self.srv.read("big.bin"), src)
         self.assertEqual(self.srv.internal_files(), [])
+        self.assertEqual(work_files(self.srv.root), [])
         self.assertRegex(err, r"(?m)^big\.bin: .* in .*, verified sha256$")
         log = self.srv.settled_log_text()
         rests = sorted(int(n) for n in re.findall(r"-> REST (\d+)", log))
@@ -217,6 +229,120 @@ class TestSegputFtpd(FtpcCase):
         self.assertEqual(self.srv.read("d/a.bin"), a)
         self.assertEqual(self.srv.read("d/b.bin"), b)
         self.assertEqual(self.srv.internal_files("d"), [])
+        self.assertEqual(work_files(self.srv.local("d")), [])
+
+
+def work_files(directory):
+    """ftpc's segmented-upload temporary files (.NAME.ftpc-up) in directory."""
+    return [n for n in os.listdir(directory) if n.endswith(".ftpc-up")]
+
+
+class TestSegputKeepsTheOldFile(FtpcCase):
+    """The ranges go to .NAME.ftpc-up, renamed over NAME only once complete and checked: an
+    upload that fails after its first range leaves the old NAME byte for byte."""
+
+    def setUp(self):
+        super().setUp()
+        self.old = self.srv.make_file("big.bin", 3 * MiB, seed=90)
+        self.src = data_bytes(8 * MiB + 3, 91)
+        self.write_local("big.bin", self.src)
+
+    def relay_url(self, relay):
+        return "ftp://%s:%s@127.0.0.1:%d/big.bin" % (self.srv.user, self.srv.password,
+                                                      relay.port)
+
+    def relay(self, cut):
+        relay = ControlRelay("127.0.0.1", self.srv.port, cut=cut)
+        relay.start()
+        self.addCleanup(relay.stop)
+        return relay
+
+    def check_old_file_kept(self):
+        self.assertEqual(self.srv.read("big.bin"), self.old)
+        self.assertEqual(work_files(self.srv.root), [])
+
+    def test_a_range_cut_off(self):
+        # Every connection that sends REST at an offset (the ranges after the first) is cut
+        # there: the upload fails once the first range is on the server.
+        relay = self.relay(lambda line: re.match(r"REST [1-9]", line) is not None)
+        r = self.ftpc("--segments", "4", "put", "big.bin", self.relay_url(relay), rc=None)
+        self.assertNotEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        self.assertGreater(relay.cuts, 0)
+        self.check_old_file_kept()
+        log = self.srv.settled_log_text()
+        self.assertIn("-> STOR .big.bin.ftpc-up", log)  # the first range went there
+        self.assertIn("-> DELE .big.bin.ftpc-up", log)
+
+    def test_connection_lost_at_the_rename(self):
+        # The first connection is lost at RNFR: the temporary file is deleted on a new one.
+        relay = self.relay(lambda line: line.startswith("RNFR "))
+        r = self.ftpc("--segments", "4", "put", "big.bin", self.relay_url(relay), rc=7)
+        self.assertEqual(relay.cuts, 1)
+        self.check_old_file_kept()
+        self.assertIn("renaming .big.bin.ftpc-up into place", r.stderr.decode())
+
+    def test_done_leaves_no_temporary_file(self):
+        self.ftpc("--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        self.assertEqual(self.srv.read("big.bin"), self.src)
+        self.assertEqual(work_files(self.srv.root), [])
+        log = self.srv.settled_log_text()
+        self.assertRegex(log, r"RENAME /\.big\.bin\.ftpc-up -> /big\.bin")
+
+
+class TestSegputRefusedRange(FtpcCase):
+    """An account without the a permission: ftpd refuses every STOR after a REST, the
+    parallel ranges' and the sequential rest's, and the upload fails after its first range."""
+    server_kwargs = {"users": [("bob", "pw", "elrdfmwT")]}
+
+    def test_old_file_kept(self):
+        old = self.srv.make_file("big.bin", 3 * MiB, seed=92)
+        self.write_local("big.bin", data_bytes(8 * MiB + 1, 93))
+        r = self.ftpc("--segments", "4", "put", "big.bin", self.srv.url("big.bin"), rc=None)
+        self.assertNotEqual(r.returncode, 0, r.stderr.decode()[-2000:])
+        self.assertIn("resuming needs append", r.stderr.decode())
+        self.assertEqual(self.srv.read("big.bin"), old)
+        self.assertEqual(work_files(self.srv.root), [])
+
+
+class TestSegputNoRename(FtpcCase):
+    """An account without the f permission: the rename of the temporary file is refused, so
+    it is deleted and the file sent again as one ordinary upload (which ftpd writes aside
+    itself); the run's later files go the ordinary way at once."""
+    server_kwargs = {"users": [("bob", "pw", "elradmwT")]}
+
+    def test_ordinary_uploads_instead(self):
+        self.srv.make_file("a.bin", MiB, seed=94)
+        a = data_bytes(5 * MiB + 1, 95)
+        b = data_bytes(4 * MiB + 7, 96)
+        self.write_local("a.bin", a)
+        self.write_local("b.bin", b)
+        r = self.ftpc("--segments", "4", "put", "a.bin", "b.bin", self.srv.url(""))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read("a.bin"), a)
+        self.assertEqual(self.srv.read("b.bin"), b)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(err.count("the server refused to rename the upload into place"), 1, err)
+        self.assertIn("uploading it again as one ordinary transfer", err)
+        log = self.srv.settled_log_text()
+        self.assertEqual(len(re.findall(r"-> RNFR ", log)), 1, log[-3000:])
+        self.assertNotIn(".b.bin.ftpc-up", log)  # b went the ordinary way from the start
+        # one summary line each, both verified
+        self.assertEqual(len(re.findall(r"(?m)^a\.bin: .*, verified sha256$", err)), 1, err)
+        self.assertEqual(len(re.findall(r"(?m)^b\.bin: .*, verified sha256$", err)), 1, err)
+
+
+class TestSegputNoRenameNoDelete(FtpcCase):
+    """Neither f nor d: the temporary file cannot go either; the message names it."""
+    server_kwargs = {"users": [("bob", "pw", "elramwT")]}
+
+    def test_the_file_left_is_named(self):
+        src = data_bytes(5 * MiB + 1, 97)
+        self.write_local("a.bin", src)
+        r = self.ftpc("--segments", "4", "put", "a.bin", self.srv.url("a.bin"))
+        self.assertEqual(self.srv.read("a.bin"), src)
+        self.assertIn("the temporary file .a.bin.ftpc-up stays on the server",
+                      r.stderr.decode())
+        self.assertEqual(work_files(self.srv.root), [".a.bin.ftpc-up"])
 
 
 class TestSegputFtpdLimit(FtpcCase):
@@ -350,6 +476,8 @@ class IgnoresRestFtp(ScriptedFtp):
                     self.data[0:len(got)] = got
             s.rest = 0
             s.send("226 done")
+        elif verb in ("RNFR", "RNTO"):  # one file, whatever its name: the rename is a no-op
+            s.send("350 ok" if verb == "RNFR" else "250 renamed")
         else:
             return super().command(s, verb, arg)
         return True
@@ -404,6 +532,8 @@ class SizeOffOnceFtp(ScriptedFtp):
                     self.data[s.rest:s.rest + len(got)] = got
             s.rest = 0
             s.send("226 done")
+        elif verb in ("RNFR", "RNTO"):
+            s.send("350 ok" if verb == "RNFR" else "250 renamed")
         else:
             return super().command(s, verb, arg)
         return True
@@ -425,6 +555,55 @@ class TestSegputFailedCheck(FtpcCase):
         # one summary; no bar of the file is drawn after it (a line left held stayed up)
         self.assertEqual(err.count("x.bin: 4.00 MiB in "), 1, err[-800:])
         self.assertNotIn("100%", err.split("x.bin: 4.00 MiB in ")[1], err[-800:])
+
+
+class NoDotFilesFtp(ScriptedFtp):
+    """Writes REST+STOR in place, file by name, but refuses to store a name that starts with a
+    dot (as pure-ftpd does with -x): a segmented upload's temporary file is refused."""
+
+    FEATURES = ("SIZE", "REST STREAM", "EPSV")
+
+    def __init__(self):
+        super().__init__(12, timeout=15, accept_timeout=30)
+        self.files = {}
+        self.refused = []
+        self.lock = threading.Lock()
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            with self.lock:
+                f = self.files.get(arg)
+            s.send("213 %d" % len(f) if f is not None else "550 no such file")
+        elif verb == "STOR":
+            if arg.rsplit("/", 1)[-1].startswith("."):
+                self.refused.append(arg)
+                s.rest = 0
+                s.send("553 no dot files here")
+                return True
+            got = s.receive_upload()
+            with self.lock:
+                if s.rest == 0:
+                    self.files[arg] = bytearray(got)
+                else:
+                    f = self.files.setdefault(arg, bytearray())
+                    f[s.rest:s.rest + len(got)] = got
+            s.rest = 0
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestSegputNoDotFiles(FtpcCase):
+    def test_ordinary_upload_when_the_temporary_name_is_refused(self):
+        fake = NoDotFilesFtp()
+        fake.start()
+        self.addCleanup(fake.stop)
+        src = data_bytes(4 * MiB + 5, 98)
+        self.write_local("x.bin", src)
+        self.ftpc("--segments", "4", "put", "x.bin", "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port)
+        self.assertEqual({k: bytes(v) for k, v in fake.files.items()}, {"x.bin": src})
+        self.assertEqual(fake.refused, [".x.bin.ftpc-up"])
 
 
 if __name__ == "__main__":
