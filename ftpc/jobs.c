@@ -471,13 +471,21 @@ static int get_segments(const ftpc_runner *r, const ftpc_task *t)
 }
 
 /* A download would replace a file made read-only to keep it: refused before it begins, as
- * curl and wget refuse it, so that nothing is fetched for nothing. */
+ * curl and wget refuse it, so that nothing is fetched for nothing. With -c and no part file
+ * the file itself is what -c continues, and it may be complete already: the transfer decides,
+ * once SIZE has said, and refuses only what would write (task.h). */
 static bool refuse_write_protected(ftpc_runner *r, ftpc_task *t)
 {
-    char why[160];
+    char why[160], part[PATH_MAX];
+    struct stat st;
     if (t->kind != FTPC_T_GET || strcmp(t->local, "-") == 0 || t->replace_readonly ||
         r->ctx->opts->force || !ftpc_write_protected(t->local, why, sizeof(why)))
         return false;
+    if (r->ctx->opts->resume && !r->ctx->opts->ascii &&
+        ftpc_part_name(t->local, part, sizeof(part)) == 0 && lstat(part, &st) < 0) {
+        t->protected_dest = true;
+        return false;
+    }
     ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: not replacing %s: %s (-f replaces it)", t->display,
                  t->local, why);
     task_final(r, t);

@@ -59,6 +59,10 @@ typedef struct ftpc_task {
     /* get: a read-only file in local's place is replaced all the same (-f, and mirror,
      * which keeps the modes of the files in its tree itself) */
     bool replace_readonly;
+    /* get -c over a write-protected file with no part file beside it: -c may find it
+     * complete, which writes nothing and is no reason to refuse; anything else would write
+     * and is refused when the transfer knows it (xfer_begin.c), before a byte is fetched. */
+    bool protected_dest;
 
     /* get of a name an NLST pattern matched: it may be a directory (xfer_refused.c asks when
      * the server refuses it); skipped: it was one, and nothing was transferred */

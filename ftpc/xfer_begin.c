@@ -4,6 +4,7 @@
  * that the bytes kept are the source's. */
 #include "xfer_int.h"
 #include "mdtm.h"
+#include "readonly.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -279,6 +280,30 @@ void xf_begin_get(ftpc_xfer *x)
          * is complete. */
         x->in_place = false;
         x->have_part = true;
+    }
+    bool complete = x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0;
+    if (t->protected_dest && !(x->in_place && complete)) {
+        /* -c over a write-protected file (jobs.c) that would be written: refused as get
+         * refuses it without -c, before a byte is fetched. */
+        char why[160] = "it is write-protected";
+        (void)ftpc_write_protected(t->local, why, sizeof(why));
+        xf_fail(x, FTPC_EXIT_LOCAL, true, "not replacing %s: %s (-f replaces it)", t->local, why);
+        return;
+    }
+    if (x->in_place && complete) {
+        /* -c over a file that is complete already: nothing to fetch, and nothing to open for
+         * writing either (a write-protected file is left as it is). mirror counts such files
+         * as up to date itself. */
+        if (!x->ctx->opts->quiet && !t->by_path)
+            ftpc_msg(x->ctx, "%s: already complete (%" PRIu64 " bytes); nothing to download",
+                     xf_bar_name(x), x->offset);
+        t->up_to_date = !t->own_prefix; /* not an earlier attempt's of this run */
+        t->own_prefix = true;
+        x->pos = x->offset;
+        ftpc_bars_file_present(x->ctx->bars, x->offset);
+        x->data_eof = x->ctrl_done = true;
+        xf_maybe_complete(x);
+        return;
     }
     const char *path = x->in_place ? t->local : x->part;
     /* Truncated only once it is ours: another ftpc (or another task of this one) fetching

@@ -37,8 +37,48 @@ class TestReadOnlyDestination(FtpcCase):
 
     def test_continue_keeps_a_read_only_file_too(self):
         self.read_only_local("a.bin", self.data[:100])
-        self.ftpc("-c", "get", self.url, rc=6)
+        r = self.ftpc("-c", "get", self.url, rc=6)
         self.assertEqual(self.read_local("a.bin"), self.data[:100])
+        self.assertIn("read-only", r.stderr.decode())
+        self.assertNotIn("-> RETR", self.srv.settled_log_text())
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["a.bin"])
+
+    def test_continue_of_a_complete_read_only_file_writes_nothing(self):
+        # -c finds it complete: nothing to write, so nothing to refuse
+        self.read_only_local("a.bin", self.data)
+        before = os.stat(self.local("a.bin"))
+        r = self.ftpc("-c", "get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        after = os.stat(self.local("a.bin"))
+        self.assertEqual((after.st_ino, after.st_mtime_ns, stat.S_IMODE(after.st_mode)),
+                         (before.st_ino, before.st_mtime_ns, 0o444))
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["a.bin"])
+        self.assertNotIn("-> RETR", self.srv.settled_log_text())
+        self.assertIn("a.bin: already complete (5000 bytes); nothing to download",
+                      r.stderr.decode())
+        self.assertIn("a.bin: verified sha256", r.stderr.decode())
+
+    def test_continue_of_a_complete_read_only_file_with_segments_too(self):
+        self.read_only_local("a.bin", self.data)
+        self.ftpc("-c", "--segments", "4", "get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertNotIn("-> RETR", self.srv.settled_log_text())
+
+    def test_continue_of_a_read_only_file_that_differs_is_refused(self):
+        # as long as the server's file, but other bytes: -c would fetch it all again
+        self.read_only_local("a.bin", bytes(len(self.data)))
+        r = self.ftpc("-c", "get", self.url, rc=6)
+        self.assertEqual(self.read_local("a.bin"), bytes(len(self.data)))
+        self.assertIn("read-only", r.stderr.decode())
+        self.assertNotIn("-> RETR", self.srv.settled_log_text())
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["a.bin"])
+
+    def test_continue_with_a_part_file_is_refused_before_it_connects(self):
+        self.read_only_local("a.bin", self.data)
+        self.write_local(".a.bin.ftpc-part", self.data[:100])
+        self.ftpc("-c", "get", self.url, rc=6)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertNotIn("-> USER", self.srv.settled_log_text())
 
     def test_the_other_files_of_the_run_are_fetched(self):
         other = self.srv.make_file("b.bin", 3000, seed=4)
