@@ -45,9 +45,21 @@ static void data_failed(stress_client *c, int err)
     }
     c->flags |= CF_DATA_ERR | CF_DATA_DONE;
     sc_close_data(c, true);
-    /* The final reply (426 or so) still comes on the control connection. */
-    if (c->flags & CF_FINAL)
+    if (c->flags & CF_FINAL) {
         sc_xfer_complete(c);
+        return;
+    }
+    /* The transfer's final reply may never come: a server whose data connection failed
+     * on its side (it reset it, or closed its passive socket with ours still queued, or
+     * never got it at all: a port refused) sends 426; one that never had it waits for it,
+     * and pyftpdlib, having said 150, then says nothing more, holding the client to the
+     * --timeout or the end of the run's grace. The set-up fails now, as it would at that
+     * reply; a client sends ABOR, which either server answers (RFC 959: the transfer's
+     * 426, if it had not come, then ABOR's own reply), its operation counted as failed. */
+    if (sc_is_setup(c))
+        sc_xfer_complete(c);
+    else
+        sc_send_abor(c);
 }
 
 static void data_eof(stress_client *c)

@@ -427,6 +427,69 @@ class TestStress421ForACommand(StressCase):
         self.assertRegex(self.unwrap(out), r"\nerrors +421: 2 421 Timeout", out)
 
 
+class DeadPassivePortFtp(AnswersList, ScriptedFtp):
+    """Answers LIST, but its first EPSV names a port where nothing listens (the connect is
+    refused) and, as pyftpdlib does, answers the LIST that follows with 150 and then nothing
+    at all while it waits for the data connection; ABOR ends that wait with 225."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.dead = []  # bound, never listening: a connect is refused
+        self.waiting = set()
+        self.abors = 0
+
+    def command(self, s, verb, arg):
+        if verb == "EPSV" and not self.dead:
+            d = socket.socket()
+            d.bind(("127.0.0.1", 0))
+            self.dead.append(d)
+            s.dead_port = True
+            s.send("229 Entering Extended Passive Mode (|||%d|)" % d.getsockname()[1])
+            return True
+        if verb == "LIST" and getattr(s, "dead_port", False):
+            s.dead_port = False
+            self.waiting.add(s)
+            s.send("150 File status okay. About to open data connection.")
+            return True
+        if verb == "ABOR":
+            self.abors += 1
+            s.send("225 ABOR command successful; data channel closed." if s in self.waiting
+                   else "225 No transfer to abort.")
+            self.waiting.discard(s)
+            return True
+        if verb == "NOOP":
+            s.send("200 ok")
+            return True
+        return super().command(s, verb, arg)
+
+    def stop(self, timeout=20):
+        super().stop(timeout)
+        for d in self.dead:
+            d.close()
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressRefusedDataConnection(StressCase):
+    def test_abor_ends_the_wait_for_a_reply_that_never_comes(self):
+        # The client's data connect was refused, so the server never had it and waits: no
+        # reply to the LIST ever came, and the client waited out --timeout (20 s here, 30 s
+        # by default; in a timed run the end's 10 s grace) for it. ABOR ends the wait at once.
+        srv = DeadPassivePortFtp(sessions=10, timeout=60)
+        srv.start()
+        try:
+            t0 = time.monotonic()
+            rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 1,
+                                        "--iterations", 3, "--mix", "list", "--timeout", 20,
+                                        "--no-view", rc=None, timeout=120)
+            took = time.monotonic() - t0
+        finally:
+            srv.stop()
+        self.assertEqual(srv.abors, 1, out + err)
+        self.assertEqual(rep["ops"]["list"], {"count": 3, "errors": 1}, out + err)
+        self.assertEqual(rep["errors_by_code"], {"ECONNREFUSED": 1}, out + err)
+        self.assertLess(took, 15, out + err)  # not the 20 s of --timeout
+
+
 class BusyHashFtp(ScriptedFtp):
     """Keeps uploads in memory and answers the first `busy` HASH of each upload with ftpd's
     450 (busy=None: every one)."""
