@@ -476,6 +476,8 @@ static void seg_sent(pseg *s)
     seg_done(s);
 }
 
+static void start_seq(ftpc_segput *p, uint64_t from);
+
 /* A parallel range was refused or could not start: the rest goes sequentially. */
 static void seg_refused(pseg *s, const char *why)
 {
@@ -567,6 +569,20 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                          p->t->display, s->verb, p->work,
                          ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             go_plain(p);
+            return;
+        }
+        if (m->code >= 500 && !s->prelim && s == &p->seq && s->start > 0) {
+            /* Neither REST+STOR nor APPE goes on from the ranges in (an account that may
+             * write but not append): the whole file once more from its first byte, which a
+             * plain put would have sent all the same. */
+            if (p->ctx->opts->verbose)
+                ftpc_msg(p->ctx,
+                         "ftpc: %s: %s from byte %" PRIu64 ": the server replied %s; "
+                         "uploading it from the start",
+                         p->t->display, s->verb, s->start,
+                         ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+            seg_stop(s, PS_FAILED);
+            start_seq(p, 0);
             return;
         }
         if (m->code < 300 && s->closing && !s->data_done) {
