@@ -55,6 +55,7 @@ typedef struct hash_job {
     digest_algo algo;
     bool ranged;
     bool partial_ok; /* the session may resume uploads: a name with only a partial is that */
+    bool names_dir;  /* the client's path ends in "/" or "/.": only a directory will do */
     bool partial;    /* what is hashed is such a partial */
     off_t rstart, rend;
     /* worker state */
@@ -97,7 +98,7 @@ static int open_target(hash_job *j)
     j->fd = vfs_open(&j->v, j->vpath, O_RDONLY | O_NONBLOCK, 0);
     /* SIZE of a name whose first upload was cut reports its partial to a session that may
      * resume it; HASH agrees, so that a client checks those bytes before it resumes. */
-    if (j->fd < 0 && errno == ENOENT && j->partial_ok) {
+    if (j->fd < 0 && errno == ENOENT && j->partial_ok && !j->names_dir) {
         j->fd = upload_open_partial(&j->v, j->vpath, O_NONBLOCK);
         if (j->fd < 0)
             errno = ENOENT;
@@ -106,6 +107,10 @@ static int open_target(hash_job *j)
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) < 0)
         return job_fail(j, 0, errno);
+    /* path_resolve dropped the "/" of "notes.txt/", which only a directory matches: said
+     * here, on the worker, as the stat that tells may wait for the disk. */
+    if (j->names_dir && !S_ISDIR(st.st_mode))
+        return job_fail(j, FTP_FILE_UNAVAILABLE, ENOTDIR);
     if (!S_ISREG(st.st_mode))
         return job_fail(j, FTP_BAD_FILENAME, S_ISDIR(st.st_mode) ? EISDIR : EINVAL);
     off_t size = st.st_size;
@@ -169,6 +174,10 @@ static void reply_failure(session *s, const hash_job *j)
                       (intmax_t)j->rstart);
         break;
     case FTP_FILE_UNAVAILABLE:
+        if (j->err == ENOTDIR) {
+            session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Not a directory.", j->arg);
+            break;
+        }
         session_reply(s, FTP_FILE_UNAVAILABLE,
                       "HASH: the kept bytes of a cut upload are hashed whole, not in ranges.");
         break;
@@ -218,7 +227,7 @@ void cmd_hash(session *s, const char *arg)
     char vpath[PATH_VMAX];
     bool ranged = s->rang_set;
     s->rang_set = false; /* a range applies to one HASH */
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return;
     if (server_work_pending(s->srv) > HASH_BUSY_JOBS) {
         session_reply(s, FTP_FILE_BUSY, "Server busy hashing: try HASH again later.");
@@ -241,6 +250,7 @@ void cmd_hash(session *s, const char *arg)
     j->algo = (digest_algo)s->hash_algo;
     j->ranged = ranged;
     j->partial_ok = (s->perms & (PERM_WRITE | PERM_APPEND)) != 0;
+    j->names_dir = path_names_dir(arg);
     j->rstart = s->rang_start;
     j->rend = s->rang_end;
     if (workq_submit(server_work_queue(s->srv), hash_fn, hash_done, j) < 0) {

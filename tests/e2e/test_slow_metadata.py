@@ -95,6 +95,23 @@ class TestSlowMetadata(SlowDiskCase):
         self.assertLess(worst, self.meta_delay / 2,
                         "a NOOP waited %.2f s (%d sent)" % (worst, count))
 
+    def test_hash_of_a_name_ending_in_a_slash_is_checked_on_a_worker(self):
+        # "HASH name/" can only name a directory: the stat that says whether it does was
+        # made on the loop, before the hash itself went to a worker.
+        def commands(f):
+            out = []
+            for bad in ("HASH meta/f.bin/", "HASH meta/", "HASH meta/none/"):
+                try:
+                    out.append(f.sendcmd(bad))
+                except ftplib.error_perm as e:
+                    out.append(str(e))
+            return out
+        out, worst, count = self.download_meanwhile(commands)
+        self.assertEqual(out, ["550 meta/f.bin/: Not a directory.", "553 HASH: Is a directory.",
+                               "550 meta/none/: No such file or directory."])
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
     def test_site_chmod_on_a_worker(self):
         def chmod(f):
             return [f.sendcmd("SITE CHMOD 640 meta/f.bin"), f.sendcmd("SITE CHMOD 666 meta/f.bin")]
