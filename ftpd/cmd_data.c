@@ -691,21 +691,88 @@ static bool common_option_word(const char *w, size_t len)
 /* LIST/NLST take ls-style options before the path ("LIST -la dir"). Other than a common
  * option word, what is left that names an entry as a whole is its path, as for ProFTPD:
  * curl's nocwd method and Python's ftplib send "NLST -dir" for a directory named -dir,
- * whose listing is wanted, not the current directory's. */
-const char *list_skip_options(session *s, const char *arg, bool *all)
+ * whose listing is wanted, not the current directory's. exists says whether the rest names
+ * an entry: 1, 0, or -1 when it cannot tell without waiting for the disk (NULL: never can).
+ * Returns the offset of the path in arg, or -1 (and *all untouched) when exists could not
+ * tell. */
+static long skip_option_words(const char *arg, bool *all, int (*exists)(fsjob *, const char *),
+                              fsjob *j)
 {
-    while (arg[0] == '-') {
-        const char *sp = strchr(arg, ' ');
-        size_t len = sp ? (size_t)(sp - arg) : strlen(arg);
-        if (!common_option_word(arg, len) && session_path_exists(s, arg))
-            break;
-        if (memchr(arg, 'a', len))
-            *all = true;
-        arg = sp ? sp + 1 : "";
-        while (*arg == ' ')
-            arg++;
+    const char *p = arg;
+    bool a = *all;
+    while (p[0] == '-') {
+        const char *sp = strchr(p, ' ');
+        size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        if (!common_option_word(p, len)) {
+            int e = exists ? exists(j, p) : -1;
+            if (e < 0)
+                return -1;
+            if (e > 0)
+                break;
+        }
+        if (memchr(p, 'a', len))
+            a = true;
+        p += len;
+        while (*p == ' ')
+            p++;
     }
-    return arg;
+    *all = a;
+    return p - arg;
+}
+
+/* Whether rest, resolved against the directory in j->vpath, names an entry. */
+static int name_exists(fsjob *j, const char *rest)
+{
+    char vpath[PATH_VMAX];
+    struct stat st;
+    return path_resolve(j->vpath, rest, vpath, sizeof vpath) == 0 &&
+           vfs_stat(&j->v, vpath, &st) == 0;
+}
+
+/* The same from the kernel's caches alone (fsjob.h): -1 when it would need the disk. */
+static int name_exists_cached(fsjob *j, const char *rest)
+{
+    char vpath[PATH_VMAX];
+    if (path_resolve(j->vpath, rest, vpath, sizeof vpath) < 0)
+        return 0;
+    int fd = vfs_open_cached(&j->v, vpath, O_PATH);
+    if (fd < 0)
+        return errno == EAGAIN ? -1 : 0;
+    close(fd);
+    return 1;
+}
+
+void list_options_work(fsjob *j)
+{
+    j->found = skip_option_words(j->arg, &j->all, name_exists, j);
+}
+
+static bool list_options_fast(fsjob *j)
+{
+    j->found = skip_option_words(j->arg, &j->all, name_exists_cached, j);
+    return j->found >= 0;
+}
+
+const char *list_options_path(const fsjob *j)
+{
+    return j->arg + j->found;
+}
+
+const char *list_skip_options(session *s, const char *arg, bool *all, fsjob **job)
+{
+    *job = NULL;
+    long at = skip_option_words(arg, all, NULL, NULL);
+    if (at >= 0)
+        return arg + at;
+    /* "-dir": an option, or a name? The stat that tells may wait for the disk. */
+    fsjob *j = fsjob_new(s, s->cwd ? s->cwd : "/", arg);
+    if (j) {
+        j->names_dir = false; /* vpath is the directory the words are resolved in */
+        j->all = *all;
+        j->fast = list_options_fast;
+    }
+    *job = j;
+    return NULL;
 }
 
 dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt)
@@ -763,16 +830,11 @@ static void list_open_reply(session *s, fsjob *j)
     xfer_start(x);
 }
 
-static void start_listing(session *s, const char *arg, dirlist_format fmt)
+/* cancelled: an ABOR came while the option words were looked at (list_options_reply). */
+static void open_listing(session *s, xfer *x, const char *arg, dirlist_format fmt, bool all,
+                         bool cancelled)
 {
     char vpath[PATH_VMAX];
-    bool all = fmt != DL_LIST;
-    s->rest = 0;
-    xfer *x = need_channel(s);
-    if (!x)
-        return;
-    if (fmt != DL_MLSD)
-        arg = list_skip_options(s, arg, &all);
     if (session_resolve(s, arg, vpath) < 0)
         return;
     fsjob *j = opening_job(s, x, vpath, arg);
@@ -780,7 +842,41 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt)
         return;
     j->fmt = fmt;
     j->all = all;
+    j->cancelled = cancelled;
     fsjob_run(j, list_open_work, list_open_reply);
+}
+
+static void list_options_reply(session *s, fsjob *j)
+{
+    xfer *x = s->xfer;
+    if (!x || x->seq != j->xfer_seq || xfer_busy(x)) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
+        return;
+    }
+    open_listing(s, x, list_options_path(j), j->fmt, j->all, j->cancelled);
+}
+
+static void start_listing(session *s, const char *arg, dirlist_format fmt)
+{
+    bool all = fmt != DL_LIST;
+    s->rest = 0;
+    xfer *x = need_channel(s);
+    if (!x)
+        return;
+    if (fmt != DL_MLSD) {
+        fsjob *opts;
+        arg = list_skip_options(s, arg, &all, &opts);
+        if (!arg) {
+            if (opts) { /* an ABOR meanwhile is for the listing it leads to */
+                opts->xfer_seq = x->seq;
+                opts->opens_transfer = true;
+                opts->fmt = fmt;
+                fsjob_run(opts, list_options_work, list_options_reply);
+            }
+            return;
+        }
+    }
+    open_listing(s, x, arg, fmt, all, false);
 }
 
 void cmd_list(session *s, const char *arg)

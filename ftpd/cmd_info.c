@@ -344,20 +344,34 @@ static void stat_path_reply(session *s, fsjob *j)
     free(text);
 }
 
+static void stat_listing(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    if (session_resolve(s, arg, vpath) < 0)
+        return;
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j)
+        fsjob_run(j, stat_path_work, stat_path_reply);
+}
+
+static void stat_options_reply(session *s, fsjob *j)
+{
+    stat_listing(s, list_options_path(j));
+}
+
 static void stat_path(session *s, const char *arg)
 {
     if (!(s->perms & PERM_LIST)) {
         session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied.");
         return;
     }
-    char vpath[PATH_VMAX];
     bool all = true; /* STAT always shows hidden names */
-    arg = list_skip_options(s, arg, &all);
-    if (session_resolve(s, arg, vpath) < 0)
-        return;
-    fsjob *j = fsjob_new(s, vpath, arg);
-    if (j)
-        fsjob_run(j, stat_path_work, stat_path_reply);
+    fsjob *opts;
+    const char *path = list_skip_options(s, arg, &all, &opts);
+    if (path)
+        stat_listing(s, path);
+    else if (opts)
+        fsjob_run(opts, list_options_work, stat_options_reply);
 }
 
 void cmd_stat(session *s, const char *arg)

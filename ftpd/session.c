@@ -495,14 +495,6 @@ int session_path(session *s, const char *arg, char *out)
     return 0;
 }
 
-bool session_path_exists(session *s, const char *arg)
-{
-    char vpath[PATH_VMAX];
-    struct stat st;
-    return path_resolve(s->cwd ? s->cwd : "/", arg, vpath, sizeof vpath) == 0 &&
-           vfs_stat(&s->vfs, vpath, &st) == 0;
-}
-
 /* Commands that must be answered while a transfer runs; the rest wait for it to end. An empty
  * line is answered at once, like NOOP: its 500 has nothing to wait for. QUIT waits too, as
  * RFC 959 4.1.1 says (the connection stays open for the transfer's reply) and vsftpd does: a

@@ -147,8 +147,6 @@ int session_path(session *s, const char *arg, char *out);
 /* As session_path, but without looking at the file system: for a command run as an fsjob,
  * which makes that check on its worker (fsjob_new). */
 int session_resolve(session *s, const char *arg, char *out);
-/* True when arg, as a whole, names an existing entry (nothing is replied). */
-bool session_path_exists(session *s, const char *arg);
 /* True when arg ends in "/" or "/.": by POSIX it can only name a directory. */
 bool path_names_dir(const char *arg);
 

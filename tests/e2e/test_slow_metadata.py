@@ -31,6 +31,11 @@ class TestSlowMetadata(SlowDiskCase):
                 fh.write(body)
             os.chmod(os.path.join(self.source, name), 0o666)
         os.utime(os.path.join(self.source, "meta/f.bin"), (1500000000, 1500000000))
+        # An entry named like an option word, for "LIST -dir"
+        os.makedirs(os.path.join(self.source, "metaopt", "-dir"))
+        for name in ("metaopt/-dir/inside.txt", "metaopt/top.txt"):
+            with open(os.path.join(self.source, name), "wb") as fh:
+                fh.write(b"x\n")
 
     def test_other_sessions_answered_while_metadata_calls_wait_for_the_disk(self):
         def commands(f):
@@ -111,6 +116,33 @@ class TestSlowMetadata(SlowDiskCase):
                                "550 meta/none/: No such file or directory."])
         self.assertLess(worst, self.meta_delay / 2,
                         "a NOOP waited %.2f s (%d sent)" % (worst, count))
+
+    def test_an_option_word_that_may_be_a_name_is_looked_up_on_a_worker(self):
+        # "NLST -dir": the option -d, -i, -r, or the directory named -dir? The stat that
+        # tells was made on the loop.
+        def commands(f):
+            f.cwd("metaopt")
+            out = [sorted(f.nlst("-dir")), sorted(f.nlst("-x"))]
+            lines = []
+            f.retrlines("LIST -dir", lines.append)
+            out.append([l.rsplit(" ", 1)[1] for l in lines])
+            out.append(f.sendcmd("STAT -dir"))
+            return out
+        out, worst, count = self.download_meanwhile(commands)
+        self.assertEqual(out[0], ["inside.txt"])
+        self.assertEqual(out[1], ["-dir", "top.txt"])
+        self.assertEqual(out[2], ["inside.txt"])
+        self.assertTrue(out[3].startswith("212-Status of /metaopt/-dir"), out[3])
+        self.assertIn("inside.txt", out[3])
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+        # An ABOR meanwhile is for the listing the lookup leads to: it is cut as it starts.
+        c = self.slow_control()
+        self.assertEqual(c.cmd("CWD metaopt", timeout=15)[0], 250)
+        c.send("PASV\r\nLIST -dir\r\nABOR\r\n")
+        self.assertEqual([c.reply(timeout=15)[0] for _ in range(3)], [227, 426, 226])
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertLogged(r"LIST /metaopt/-dir failed before any data moved: 426 ")
 
     def test_site_chmod_on_a_worker(self):
         def chmod(f):
