@@ -15,6 +15,7 @@
 #include "users.h"
 #include "workq.h"
 #include "xfer.h"
+#include "xfer_io.h"
 
 typedef struct auth_job {
     session *s;
@@ -34,30 +35,34 @@ static void free_job(auth_job *job)
     free(job);
 }
 
-static void login_ok(session *s, const ftpd_user *user, const char *root, unsigned perms)
+/* The home's open failed (err): the login is refused. */
+static void home_failed(session *s, const char *root, int err)
 {
-    if (vfs_open_root(&s->vfs, root) < 0) {
-        int err = errno;
-        log_error("[%lu] cannot open home %s: %s", s->id, root, strerror(err));
-        if (err == EMFILE || err == ENFILE || err == ENOMEM) {
-            /* The server is short of descriptors (each logged-in session holds its home
-             * open), not the account of a right: a 530 would send the client back to its
-             * user for a password, where 421 tells it to come again later. */
-            session_reply(s, FTP_SERVICE_UNAVAILABLE,
-                          "Server out of resources (%s); try again later.", strerror(err));
-            session_close_after_flush(s);
-            return;
-        }
-        session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect: home directory unavailable.");
+    log_error("[%lu] cannot open home %s: %s", s->id, root, strerror(err));
+    if (err == EMFILE || err == ENFILE || err == ENOMEM) {
+        /* The server is short of descriptors (each logged-in session holds its home
+         * open), not the account of a right: a 530 would send the client back to its
+         * user for a password, where 421 tells it to come again later. */
+        session_reply(s, FTP_SERVICE_UNAVAILABLE, "Server out of resources (%s); try again later.",
+                      strerror(err));
+        session_close_after_flush(s);
         return;
     }
+    session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect: home directory unavailable.");
+}
+
+/* home: the opened root, which the session takes. */
+static void home_opened(session *s, const vfs *home, unsigned perms, bool account)
+{
+    vfs_close(&s->vfs);
+    s->vfs = *home;
     free(s->cwd);
     s->cwd = strdup("/");
     if (!s->cwd) {
         session_close(s);
         return;
     }
-    if (user)
+    if (account)
         s->flags |= SF_ACCOUNT;
     s->perms = perms;
     s->state = SESS_READY;
@@ -65,6 +70,93 @@ static void login_ok(session *s, const ftpd_user *user, const char *root, unsign
     ev_timer_start(s->srv->loop, &s->timer, (long)s->srv->cfg->idle_timeout * 1000);
     session_log(s, "logged in");
     session_reply(s, FTP_LOGIN_OK, "Login successful.");
+}
+
+/* A home on NFS or FUSE, or one whose path the kernel has not cached, may take its server
+ * or the disk long to open (DESIGN.md section 2): a worker opens it, and the session waits
+ * as for a password check (SESS_AUTHING). */
+typedef struct home_job {
+    session *s;
+    char *root;
+    unsigned perms;
+    bool account;
+    vfs v;
+    int err;
+} home_job;
+
+static void free_home_job(home_job *j)
+{
+    vfs_close(&j->v);
+    free(j->root);
+    free(j);
+}
+
+static void home_fn(void *arg)
+{
+    home_job *j = arg;
+    if (vfs_open_root(&j->v, j->root) < 0)
+        j->err = errno;
+}
+
+static void home_done(void *arg)
+{
+    home_job *j = arg;
+    session *s = j->s;
+    s->home = NULL;
+    if (s->state != SESS_AUTHING) { /* closed meanwhile: freed now that nothing refers to it */
+        free_home_job(j);
+        return;
+    }
+    s->state = SESS_LOGIN;
+    if (j->v.root_fd < 0) {
+        home_failed(s, j->root, j->err);
+    } else {
+        vfs v = j->v;
+        j->v.root_fd = -1;
+        home_opened(s, &v, j->perms, j->account);
+    }
+    free_home_job(j);
+    session_resume(s);
+}
+
+/* The password is right (or none is asked): the session's root becomes root, its home. */
+static void login_ok(session *s, const ftpd_user *user, const char *root, unsigned perms)
+{
+    vfs v;
+    if (vfs_open_root_cached(&v, root) == 0) {
+        home_opened(s, &v, perms, user != NULL);
+        return;
+    }
+    if (errno != EAGAIN) {
+        home_failed(s, root, errno);
+        return;
+    }
+    home_job *j = calloc(1, sizeof *j);
+    if (j) {
+        j->v.root_fd = -1;
+        j->root = strdup(root);
+    }
+    workq *q = j && j->root ? xfer_io_queue(s->srv) : NULL;
+    if (!q) {
+        if (j)
+            free_home_job(j);
+        /* No worker to be had: the loop opens it, as it would wait for a worker anyway. */
+        if (vfs_open_root(&v, root) < 0)
+            home_failed(s, root, errno);
+        else
+            home_opened(s, &v, perms, user != NULL);
+        return;
+    }
+    j->s = s;
+    j->perms = perms;
+    j->account = user != NULL;
+    if (workq_submit(q, home_fn, home_done, j) < 0) {
+        free_home_job(j);
+        session_reply(s, FTP_LOCAL_ERROR, "Cannot open the home directory now.");
+        return;
+    }
+    s->home = j;
+    s->state = SESS_AUTHING;
 }
 
 static void login_failed(session *s)
@@ -227,5 +319,9 @@ void session_discard_auth(session *s)
     if (s->auth) {
         free_job(s->auth);
         s->auth = NULL;
+    }
+    if (s->home) {
+        free_home_job(s->home);
+        s->home = NULL;
     }
 }

@@ -101,14 +101,14 @@ static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud)
 }
 
 /* Frees sessions closed during this iteration, now that no callback can still touch them.
- * A session whose password check is still on a worker waits for the check to report. */
+ * A session whose password check or home's open is still on a worker waits for it to report. */
 static void before_sleep(ev_loop *loop, void *ud)
 {
     server *srv = ud;
     session **pp = &srv->closing;
     while (*pp) {
         session *s = *pp;
-        if (s->auth || s->jobs) {
+        if (s->auth || s->home || s->jobs) {
             pp = &s->next;
             continue;
         }

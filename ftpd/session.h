@@ -20,7 +20,7 @@ struct auth_job;
 
 typedef enum {
     SESS_LOGIN = 0,   /* greeting sent; waiting for USER/PASS */
-    SESS_AUTHING,     /* a password check runs on a worker; input is held */
+    SESS_AUTHING,     /* a password check or the home's open runs on a worker; input held */
     SESS_LOGIN_DELAY, /* a failed login waits out its delay; input is held */
     SESS_READY,       /* logged in */
     SESS_CLOSING,     /* flushing the last reply, then closed */
@@ -87,6 +87,7 @@ typedef struct session {
     long long connected_at; /* the login timeout counts from here, not from the last line */
     struct xfer *xfer;
     struct auth_job *auth;
+    struct home_job *home;  /* the home being opened on a worker at login (cmd_login.c) */
     int jobs;               /* other worker jobs that still refer to this session */
     unsigned long xfer_seq; /* numbers data channels, so a job can tell its own from a new one */
     int hash_algo;          /* digest_algo chosen with OPTS HASH (cmd_hash.c); 0 is SHA-256 */
@@ -128,7 +129,8 @@ void session_resume_after_job(session *s);
 /* Runs no further command until session_resume: the reply the next command must follow has
  * not been sent yet. */
 void session_hold(session *s);
-/* Frees a password check that will never report back (the worker pool was stopped). */
+/* Frees a password check, or a home's open, that will never report back (the worker pools
+ * were stopped). */
 void session_discard_auth(session *s);
 /* Frees a HASH that will never report back (the worker pool was stopped; cmd_hash.c). */
 void session_discard_hash(session *s);

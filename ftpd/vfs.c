@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -439,21 +441,115 @@ static int open_parent(const vfs *v, const char *vpath, const char **base, int i
     return fd;
 }
 
+/* RESOLVE_CACHED came with Linux 5.12; before, openat2 refuses it with EINVAL. */
+static atomic_bool cached_unsupported;
+
+/* The speeds of the file systems on devices without a block device (tmpfs, btrfs, FUSE,
+ * NFS: major number 0) that homes were found on, so that a later login can tell a home on
+ * tmpfs from one on FUSE without asking the file system (statfs), which FUSE and NFS
+ * forward to their server. A device number freed by an unmount may be given to a new file
+ * system; a home on it found "fast" then costs the loop one permission check (it is never
+ * a wrong answer, only a slow one). */
+#define SPEEDS_KEPT 16
+static struct {
+    dev_t dev;
+    vfs_speed speed;
+    bool used;
+} speeds[SPEEDS_KEPT];
+static unsigned speeds_next;
+static pthread_mutex_t speeds_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void remember_speed(dev_t dev, vfs_speed speed)
+{
+    pthread_mutex_lock(&speeds_lock);
+    unsigned i = 0;
+    while (i < SPEEDS_KEPT && !(speeds[i].used && speeds[i].dev == dev))
+        i++;
+    if (i == SPEEDS_KEPT)
+        i = speeds_next++ % SPEEDS_KEPT;
+    speeds[i].dev = dev;
+    speeds[i].speed = speed;
+    speeds[i].used = true;
+    pthread_mutex_unlock(&speeds_lock);
+}
+
+static bool recall_speed(dev_t dev, vfs_speed *speed)
+{
+    bool found = false;
+    pthread_mutex_lock(&speeds_lock);
+    for (unsigned i = 0; i < SPEEDS_KEPT && !found; i++)
+        if (speeds[i].used && speeds[i].dev == dev) {
+            *speed = speeds[i].speed;
+            found = true;
+        }
+    pthread_mutex_unlock(&speeds_lock);
+    return found;
+}
+
+/* O_PATH opens a directory the server's user may not enter; every path of the session
+ * would then fail, so the login should. Looking up "." needs that search permission. */
+static int root_enterable(int fd)
+{
+    if (faccessat(fd, ".", X_OK, AT_EACCESS) == 0)
+        return 0;
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+}
+
 int vfs_open_root(vfs *v, const char *dir)
 {
     v->root_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (v->root_fd < 0)
         return -1;
-    /* O_PATH opens a directory the server's user may not enter; every path of the session
-     * would then fail, so the login should. Looking up "." needs that search permission. */
-    if (faccessat(v->root_fd, ".", X_OK, AT_EACCESS) < 0) {
-        int err = errno;
-        close(v->root_fd);
+    if (root_enterable(v->root_fd) < 0) {
         v->root_fd = -1;
-        errno = err;
         return -1;
     }
     v->speed = speed_of(v->root_fd);
+    struct stat st;
+    if (fstat(v->root_fd, &st) == 0)
+        remember_speed(st.st_dev, v->speed);
+    return 0;
+}
+
+int vfs_open_root_cached(vfs *v, const char *dir)
+{
+    v->root_fd = -1;
+    if (current_mode() != MODE_OPENAT2 || atomic_load(&cached_unsupported)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC, .resolve = RESOLVE_CACHED};
+    long fd = sys_openat2(AT_FDCWD, dir, &how);
+    if (fd < 0) {
+        if (errno == EINVAL) {
+            atomic_store(&cached_unsupported, true);
+            errno = EAGAIN;
+        } else if (errno == ENOSYS) {
+            errno = EAGAIN;
+        }
+        return -1;
+    }
+    /* The device number as the kernel has it, without asking the file system. */
+    struct statx stx;
+    vfs_speed speed = VFS_REMOTE;
+    if (statx((int)fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &stx) == 0) {
+        if (stx.stx_dev_major != 0) /* on a block device: a local disk, whose statfs waits not */
+            speed = speed_of((int)fd);
+        else if (!recall_speed(makedev(stx.stx_dev_major, stx.stx_dev_minor), &speed))
+            speed = VFS_REMOTE;
+    }
+    if (speed == VFS_REMOTE) {
+        close((int)fd);
+        errno = EAGAIN;
+        return -1;
+    }
+    if (root_enterable((int)fd) < 0)
+        return -1;
+    v->root_fd = (int)fd;
+    v->speed = speed;
     return 0;
 }
 
@@ -473,9 +569,6 @@ int vfs_open(const vfs *v, const char *vpath, int flags, mode_t mode)
     }
     return beneath_open(v, rel, flags, mode);
 }
-
-/* RESOLVE_CACHED came with Linux 5.12; before, openat2 refuses it with EINVAL. */
-static atomic_bool cached_unsupported;
 
 int vfs_open_cached(const vfs *v, const char *vpath, int flags)
 {

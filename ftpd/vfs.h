@@ -27,6 +27,11 @@ typedef struct vfs {
 } vfs;
 
 int vfs_open_root(vfs *v, const char *dir);
+/* As vfs_open_root, but only when that cannot wait for a disk or a server: every component
+ * of dir in the kernel's lookup cache (RESOLVE_CACHED) and the file system a local disk or
+ * memory (tmpfs: one a home was found on before). Otherwise -1 with EAGAIN, nothing open;
+ * any other failure is vfs_open_root's. */
+int vfs_open_root_cached(vfs *v, const char *dir);
 void vfs_close(vfs *v);
 
 /* openat() beneath the root; flags as open(2) (O_CLOEXEC is added). */

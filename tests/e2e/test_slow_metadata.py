@@ -144,6 +144,35 @@ class TestSlowMetadata(SlowDiskCase):
         self.assertEqual(c.cmd("NOOP")[0], 200)
         self.assertLogged(r"LIST /metaopt/-dir failed before any data moved: 426 ")
 
+    def test_login_opens_a_home_on_a_slow_disk_on_a_worker(self):
+        # The home's open looks up every part of its path, and on NFS or FUSE each may wait
+        # for the server: it was made on the loop.
+        srv = self.start_server(users=[("fast", "pw-fast", "elr"),
+                                       ("far", "pw-far", "elr",
+                                        os.path.join(self.mnt, "meta"))])
+
+        def logins(f):
+            out = []
+            for _ in range(3):
+                g = srv.ftp("far", "pw-far", timeout=30)
+                out.append((g.pwd(), g.size("f.bin")))
+                g.quit()
+            return out
+        out, worst, count = self.download_meanwhile(
+            logins, srv=srv, slow=srv.ftp("fast", "pw-fast", timeout=30))
+        self.assertEqual(out, [("/", 50000)] * 3)
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
+        # A session that ends while its home is opened: the worker's answer finds it gone.
+        c = srv.control(timeout=30)
+        self.assertEqual(c.cmd("USER far")[0], 331)
+        c.send("PASS pw-far\r\n")
+        time.sleep(0.2)
+        c.sock.close()
+        c = srv.control(timeout=30)
+        c.login("far", "pw-far")
+        self.assertEqual(c.cmd("SIZE f.bin", timeout=15), (213, "213 50000"))
+
     def test_site_chmod_on_a_worker(self):
         def chmod(f):
             return [f.sendcmd("SITE CHMOD 640 meta/f.bin"), f.sendcmd("SITE CHMOD 666 meta/f.bin")]
