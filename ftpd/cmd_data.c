@@ -381,6 +381,26 @@ typedef struct prepare_job {
     int err;
 } prepare_job;
 
+/* The key of the append lock on vpath's name: its directory's device and inode, and the name.
+ * false when the path has no parent to key it by (upload_begin meets the same fault and
+ * names it). */
+static bool name_key(const vfs *v, const char *vpath, dev_t *dev, ino_t *ino, size_t *base_at)
+{
+    const char *base;
+    int dfd = vfs_open_parent(v, vpath, &base);
+    if (dfd < 0)
+        return false;
+    struct stat st;
+    bool found = fstat(dfd, &st) == 0;
+    close(dfd);
+    if (found) {
+        *dev = st.st_dev;
+        *ino = st.st_ino;
+        *base_at = (size_t)(base - vpath);
+    }
+    return found;
+}
+
 static void prepare_fn(void *arg)
 {
     prepare_job *j = arg;
@@ -432,23 +452,14 @@ static void drop_append_lock(xfer *x)
     x->append_lock = NULL;
 }
 
-/* Takes the transfer's append lock on vpath's name (appendlock.h). Returns 0 (also when the
- * path has no parent to key it by: upload_begin meets the same fault and names it), or -1
- * with errno EBUSY (another upload holds it) or ENOMEM. */
-static int lock_name(session *s, const char *vpath)
+/* Takes the transfer's append lock on the name base in the directory (dev, ino)
+ * (appendlock.h). Returns 0, or -1 with errno EBUSY (another upload holds it) or ENOMEM. */
+static int lock_name(session *s, dev_t dev, ino_t ino, const char *base)
 {
     xfer *x = s->xfer;
     drop_append_lock(x);
-    const char *base;
-    int dfd = vfs_open_parent(&s->vfs, vpath, &base);
-    if (dfd < 0)
-        return 0;
-    struct stat st;
-    int rc = fstat(dfd, &st);
-    if (rc == 0)
-        x->append_lock = appendlock_take(&s->srv->append_locks, st.st_dev, st.st_ino, base);
-    close(dfd);
-    return rc < 0 || x->append_lock ? 0 : -1;
+    x->append_lock = appendlock_take(&s->srv->append_locks, dev, ino, base);
+    return x->append_lock ? 0 : -1;
 }
 
 /* An APPE or a resumed STOR builds on the file's present bytes: a second one onto the same
@@ -456,7 +467,11 @@ static int lock_name(session *s, const char *vpath)
  * Returns 0, or -1 with the refusal sent. */
 static int take_append_lock(session *s, const char *verb, const char *vpath)
 {
-    if (lock_name(s, vpath) == 0)
+    dev_t dev;
+    ino_t ino;
+    size_t base_at;
+    if (!name_key(&s->vfs, vpath, &dev, &ino, &base_at) ||
+        lock_name(s, dev, ino, vpath + base_at) == 0)
         return 0;
     if (errno == EBUSY)
         session_reply(s, FTP_FILE_BUSY,
@@ -639,41 +654,114 @@ static void stou_candidate(const char *base, unsigned long session_id, unsigned 
     snprintf(out, out_size, "%.*s%s", (int)(dir_len + name_len), base, suffix);
 }
 
-void cmd_stou(session *s, const char *arg)
+#define STOU_TRIES 1000 /* candidates after the suggestion itself */
+
+/* STOU's search for a free name: a stat or two for each name it tries, which on a slow disk
+ * wait (fsjob.h). In: j->vpath the directory the names are resolved in (the cwd), j->arg
+ * the suggestion ("" for none), found the first candidate to try. Out: rc 0 with found the
+ * candidate chosen and j->vpath its path (keyed: st.st_dev and st.st_ino its directory's,
+ * the key of its append lock), 1 when none is free, 2 when a candidate's path is invalid, or
+ * -1 with err. */
+static void stou_work(fsjob *j)
 {
-    char vpath[PATH_VMAX], name[PATH_VMAX];
-    s->rest = 0;
-    /* The suggested name must itself be a file name: "dir/" would put "dir/.N.0" inside. */
-    if (!need_channel(s) || (arg[0] && upload_path(s, arg, vpath) < 0))
-        return;
-    const char *base = arg[0] ? arg : "ftpd";
+    char name[PATH_VMAX], vpath[PATH_VMAX];
+    const char *base = j->arg[0] ? j->arg : "ftpd";
     struct stat st;
-    for (unsigned i = arg[0] ? 0 : 1; i <= 1000; i++) {
-        stou_candidate(base, s->id, i, name, sizeof name);
-        if (session_path(s, name, vpath) < 0)
-            return;
-        if (vfs_stat(&s->vfs, vpath, &st) == 0)
-            continue; /* taken */
-        int err = errno;
-        if (err == ENOENT && upload_resume_size(&s->vfs, vpath) >= 0)
-            continue; /* an interrupted upload's, which its client may resume: taken too */
-        if (err == ENOENT) {
-            /* A free name may still be another STOU's, whose file is not there until its
-             * end: each holds its name (as an append holds its file) until then, and its
-             * commit never replaces a file that took the name meanwhile (UPLOAD_UNIQUE). */
-            if (lock_name(s, vpath) < 0) {
-                if (errno == EBUSY)
-                    continue;
-                session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
-                return;
-            }
-            start_upload(s, "STOU", vpath, UPLOAD_UNIQUE, 0);
+    j->rc = 1;
+    for (long long i = j->found; i <= STOU_TRIES; i++) {
+        stou_candidate(base, j->s->id, (unsigned)i, name, sizeof name);
+        if (path_resolve(j->vpath, name, vpath, sizeof vpath) < 0) {
+            j->rc = 2;
             return;
         }
-        reply_errno(s, err, "STOU", arg); /* no such folder, not allowed: no name will do */
+        if (vfs_stat(&j->v, vpath, &st) == 0)
+            continue; /* taken */
+        int err = errno;
+        if (err == ENOENT && upload_resume_size(&j->v, vpath) >= 0)
+            continue;        /* an interrupted upload's, which its client may resume: taken too */
+        if (err != ENOENT) { /* no such folder, not allowed: no name will do */
+            j->rc = -1;
+            j->err = err;
+            return;
+        }
+        char *chosen = strdup(vpath);
+        if (!chosen) {
+            j->rc = -1;
+            j->err = ENOMEM;
+            return;
+        }
+        free(j->vpath);
+        j->vpath = chosen;
+        j->found = i;
+        size_t base_at;
+        j->keyed = name_key(&j->v, j->vpath, &j->st.st_dev, &j->st.st_ino, &base_at);
+        j->rc = 0;
         return;
     }
-    session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");
+}
+
+static void run_stou(session *s, xfer *x, const char *arg, long long first, bool cancelled);
+
+static void stou_reply(session *s, fsjob *j)
+{
+    xfer *x = s->xfer;
+    if (!x || x->seq != j->xfer_seq || xfer_busy(x)) {
+        session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
+        return;
+    }
+    if (j->rc == 2) {
+        session_reply(s, FTP_BAD_FILENAME, "Path too long or invalid.");
+        return;
+    }
+    if (j->rc < 0) {
+        reply_errno(s, j->err, "STOU", j->arg);
+        return;
+    }
+    /* A free name may still be another STOU's, whose file is not there until its end: each
+     * holds its name (as an append holds its file) until then, and its commit never
+     * replaces a file that took the name meanwhile (UPLOAD_UNIQUE). */
+    if (j->rc == 0 && j->keyed &&
+        lock_name(s, j->st.st_dev, j->st.st_ino, strrchr(j->vpath, '/') + 1) < 0) {
+        if (errno != EBUSY) {
+            session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
+            return;
+        }
+        if (j->found < STOU_TRIES) { /* taken: the search goes on from the next one */
+            run_stou(s, x, j->arg, j->found + 1, j->cancelled);
+            return;
+        }
+        j->rc = 1;
+    }
+    if (j->rc == 1) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "STOU: no unique name found.");
+        return;
+    }
+    start_upload(s, "STOU", j->vpath, UPLOAD_UNIQUE, 0);
+    if (j->cancelled && s->prepare) /* the ABOR that came during the search is for it */
+        session_cancel_prepare(s);
+}
+
+/* cancelled: an ABOR came during an earlier part of the search, which this one goes on. */
+static void run_stou(session *s, xfer *x, const char *arg, long long first, bool cancelled)
+{
+    fsjob *j = opening_job(s, x, s->cwd ? s->cwd : "/", arg);
+    if (!j)
+        return;
+    j->names_dir = false; /* vpath is the directory the names are resolved in */
+    j->found = first;
+    j->cancelled = cancelled;
+    fsjob_run(j, stou_work, stou_reply);
+}
+
+void cmd_stou(session *s, const char *arg)
+{
+    char vpath[PATH_VMAX];
+    s->rest = 0;
+    /* The suggested name must itself be a file name: "dir/" would put "dir/.N.0" inside. */
+    xfer *x = need_channel(s);
+    if (!x || (arg[0] && upload_path(s, arg, vpath) < 0))
+        return;
+    run_stou(s, x, arg, arg[0] ? 0 : 1, false);
 }
 
 /* The option words clients send on their own ("LIST -a" from wget, "LIST -la" from lftp and

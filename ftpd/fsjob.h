@@ -50,6 +50,7 @@ struct fsjob {
     struct stat st;
     long long found;    /* a further answer of the calls (a partial upload's size or count) */
     bool matched;       /* listings: a wildcard's matches, not the path itself */
+    bool keyed;         /* STOU: st.st_dev and st.st_ino are the chosen name's directory's */
     struct dirlist *dl; /* listings: what the calls opened; freed unless reply takes it */
     buf text;           /* STAT path: the listing's lines */
     /* Optional, set before fsjob_run: the calls of work made from the kernel's caches alone

@@ -1,9 +1,10 @@
 """A FUSE file system over a directory whose every read of a file or of a directory's
 entries waits DELAY seconds: a disk that is slow to answer, for tests of a server that must
 not wait for it. Read-only, unless META_DELAY is given: then every metadata call (a lookup,
-a stat, mkdir, rmdir, unlink, rename, a time set) on a path with a component that starts
-with "meta" waits META_DELAY seconds, those calls may change the source, and the kernel
-caches no answer (each lookup reaches this program). Runs in the foreground until SIGTERM.
+a stat, mkdir, rmdir, unlink, rename, a link, a file's creation, a time set) on a path with
+a component that starts with "meta" waits META_DELAY seconds, those calls may change the
+source, files may be written (without a wait), and the kernel caches no answer (each lookup
+reaches this program). Runs in the foreground until SIGTERM.
 Needs fusepy (Debian: python3-fusepy) and /dev/fuse.
 
     slowfs.py SOURCE MOUNTPOINT DELAY [META_DELAY]
@@ -66,8 +67,26 @@ class SlowFs(Operations):
         time.sleep(self.delay)
         return [".", ".."] + os.listdir(self._path(path))
 
+    def link(self, target, source):
+        new, old = self._meta(target, source)
+        return self._call(os.link, old, new)
+
+    def create(self, path, mode, fi=None):
+        return self._call(os.open, *self._meta(path), os.O_RDWR | os.O_CREAT, mode)
+
     def open(self, path, flags):
-        return os.open(self._path(path), os.O_RDONLY)
+        return self._call(os.open, self._path(path), flags & (os.O_ACCMODE | os.O_APPEND))
+
+    def write(self, path, data, offset, fh):
+        return self._call(os.pwrite, fh, data, offset)
+
+    def truncate(self, path, length, fh=None):
+        if fh is not None:
+            return self._call(os.ftruncate, fh, length)
+        return self._call(os.truncate, *self._meta(path), length)
+
+    def fsync(self, path, datasync, fh):
+        return self._call(os.fsync, fh)
 
     def read(self, path, size, offset, fh):
         time.sleep(self.delay)

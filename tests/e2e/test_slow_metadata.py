@@ -37,6 +37,22 @@ class TestSlowMetadata(SlowDiskCase):
             with open(os.path.join(self.source, name), "wb") as fh:
                 fh.write(b"x\n")
 
+    def noops_until(self, c, replies, fast):
+        """Sends NOOP after NOOP on fast, another session logged in beforehand, until c has
+        read `replies` replies: (those replies, the NOOPs' round trips)."""
+        got = []
+        waiter = threading.Thread(target=lambda: got.extend(c.reply(timeout=60)
+                                                            for _ in range(replies)))
+        waiter.start()
+        trips = []
+        while waiter.is_alive() and len(trips) < 3000:
+            t = time.monotonic()
+            fast.voidcmd("NOOP")
+            trips.append(time.monotonic() - t)
+            time.sleep(0.02)
+        waiter.join(60)
+        return got, trips
+
     def test_other_sessions_answered_while_metadata_calls_wait_for_the_disk(self):
         def commands(f):
             out = [f.sendcmd("SIZE meta/f.bin"), f.sendcmd("MDTM meta/f.bin"),
@@ -172,6 +188,37 @@ class TestSlowMetadata(SlowDiskCase):
         c = srv.control(timeout=30)
         c.login("far", "pw-far")
         self.assertEqual(c.cmd("SIZE f.bin", timeout=15), (213, "213 50000"))
+
+    def test_stou_looks_for_a_free_name_on_a_worker(self):
+        c = self.slow_control()
+        fast = self.srv.ftp("fast", "pw-fast", timeout=30)
+        names, trips = [], []
+        for i in range(3):
+            ds = c.pasv()
+            c.send("STOU meta/up\r\n")
+            got, more = self.noops_until(c, 1, fast)
+            trips += more
+            self.assertEqual(got[0][0], 150, got)
+            names.append(got[0][1].split("FILE: ", 1)[1])
+            ds.sendall(b"body %d\n" % i)
+            ds.close()
+            self.assertEqual(c.reply(timeout=30)[0], 226)
+        self.assertEqual(names[0], "/meta/up")
+        self.assertEqual(len(set(names)), 3, names)
+        for i, name in enumerate(names):
+            with open(os.path.join(self.source, name.lstrip("/")), "rb") as fh:
+                self.assertEqual(fh.read(), b"body %d\n" % i)
+        # Each command waits for the disk once or more: a server that made those calls on
+        # its loop held a NOOP in each round (the longest alone is not counted, as in
+        # download_meanwhile).
+        trips.sort()
+        self.assertLess(trips[-2], self.meta_delay / 2,
+                        "NOOPs waited %s s (%d sent)" % (trips[-3:], len(trips)))
+        # An ABOR during the search is for the upload it leads to.
+        c.send("PASV\r\nSTOU meta/cut\r\nABOR\r\n")
+        self.assertEqual([c.reply(timeout=15)[0] for _ in range(3)], [227, 426, 226])
+        self.assertEqual(c.cmd("NOOP")[0], 200)
+        self.assertFalse(os.path.exists(os.path.join(self.source, "meta/cut")))
 
     def test_site_chmod_on_a_worker(self):
         def chmod(f):
