@@ -377,7 +377,15 @@ typedef struct prepare_job {
     upload up;
     bool begun;     /* upload_begin_staged has succeeded: up is open */
     bool cancelled; /* ABOR came: no further slice, the upload gets 426 */
-    int rc;         /* -1 failed (err), 0 more to copy, 1 ready */
+    /* An APPE or a resumed STOR takes the append lock of its name (take_append_lock) before
+     * it begins: the worker looks up the name's directory (on a slow disk that may wait),
+     * the loop then takes the lock (the lock set is the loop's). */
+    bool keying;    /* that lookup is the job's next step */
+    bool key_found; /* the directory was found: dev and ino, the name at vpath + base_at */
+    dev_t dev;
+    ino_t ino;
+    size_t base_at;
+    int rc; /* -1 failed (err), 0 more to copy, 1 ready, 2 the name's directory looked up */
     int err;
 } prepare_job;
 
@@ -404,6 +412,11 @@ static bool name_key(const vfs *v, const char *vpath, dev_t *dev, ino_t *ino, si
 static void prepare_fn(void *arg)
 {
     prepare_job *j = arg;
+    if (j->keying) {
+        j->key_found = name_key(&j->v, j->vpath, &j->dev, &j->ino, &j->base_at);
+        j->rc = 2;
+        return;
+    }
     if (!j->begun) {
         if (upload_begin_staged(&j->up, &j->v, j->vpath, j->mode, j->rest, j->s->id) < 0) {
             j->rc = -1;
@@ -465,19 +478,15 @@ static int lock_name(session *s, dev_t dev, ino_t ino, const char *base)
 /* An APPE or a resumed STOR builds on the file's present bytes: a second one onto the same
  * file at once would lose the first one's bytes when it renames its copy over the file.
  * Returns 0, or -1 with the refusal sent. */
-static int take_append_lock(session *s, const char *verb, const char *vpath)
+static int take_append_lock(session *s, const prepare_job *j)
 {
-    dev_t dev;
-    ino_t ino;
-    size_t base_at;
-    if (!name_key(&s->vfs, vpath, &dev, &ino, &base_at) ||
-        lock_name(s, dev, ino, vpath + base_at) == 0)
+    if (!j->key_found || lock_name(s, j->dev, j->ino, j->vpath + j->base_at) == 0)
         return 0;
     if (errno == EBUSY)
         session_reply(s, FTP_FILE_BUSY,
                       "%s: %s is being appended to, resumed or created (STOU) by another "
                       "upload; try again when it ends.",
-                      verb, vpath);
+                      j->verb, j->vpath);
     else
         session_reply(s, FTP_LOCAL_ERROR, "Out of memory.");
     return -1;
@@ -503,14 +512,27 @@ static void prepare_done(void *arg)
         session_resume(s);
         return;
     }
+    if (ours && j->rc == 2) {
+        j->keying = false;
+        if (take_append_lock(s, j) < 0) {
+            s->jobs--;
+            s->prepare = NULL;
+            s->flags &= ~SF_READ_PAUSED;
+            free_prepare(j);
+            session_resume_after_job(s);
+            return;
+        }
+        j->rc = 0; /* the upload begins in the next step */
+    }
     if (ours && j->rc == 0) {
-        /* More to copy: the client is waiting, not idle. */
+        /* More to do: the client is waiting, not idle. */
         s->last_activity = ev_now(s->srv->loop);
         if (workq_submit(server_work_queue(s->srv), prepare_fn, prepare_done, j) == 0)
             return;
         j->err = errno;
         j->rc = -1;
-        upload_abort(&j->up, false);
+        if (j->begun)
+            upload_abort(&j->up, false);
         j->begun = false;
     }
     s->jobs--;
@@ -554,8 +576,6 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
         }
         return;
     }
-    if (!fresh && take_append_lock(s, verb, vpath) < 0)
-        return;
     prepare_job *j = calloc(1, sizeof *j);
     if (j) {
         j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);
@@ -573,6 +593,7 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     j->verb = verb;
     j->mode = mode;
     j->rest = rest;
+    j->keying = !fresh;
     /* A new file's creation is part of moving data, not background work: the io pool. */
     workq *q = fresh ? xfer_io_queue(s->srv) : NULL;
     if (workq_submit(q ? q : server_work_queue(s->srv), prepare_fn, prepare_done, j) < 0) {

@@ -189,6 +189,31 @@ class TestSlowMetadata(SlowDiskCase):
         c.login("far", "pw-far")
         self.assertEqual(c.cmd("SIZE f.bin", timeout=15), (213, "213 50000"))
 
+    def test_an_append_takes_its_lock_without_the_loop_waiting(self):
+        # An APPE (or REST+STOR) locks its file's name, keyed by its folder, whose lookup
+        # was made on the loop. Measured until the 150: the upload's commit is not yet done
+        # on a worker.
+        c = self.slow_control()
+        fast = self.srv.ftp("fast", "pw-fast", timeout=30)
+        trips = []
+        for i in range(3):
+            ds = c.pasv()
+            c.send("APPE meta/f.bin\r\n")
+            got, more = self.noops_until(c, 1, fast)
+            trips += more
+            self.assertEqual(got[0][0], 150, got)
+            ds.sendall(b"more %d\n" % i)
+            ds.close()
+            self.assertEqual(c.reply(timeout=30)[0], 226)
+        with open(os.path.join(self.source, "meta/f.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), self.data[:50000] + b"more 0\nmore 1\nmore 2\n")
+        # Each command waits for the disk once or more: a server that made those calls on
+        # its loop held a NOOP in each round (the longest alone is not counted, as in
+        # download_meanwhile).
+        trips.sort()
+        self.assertLess(trips[-2], self.meta_delay / 2,
+                        "NOOPs waited %s s (%d sent)" % (trips[-3:], len(trips)))
+
     def test_stou_looks_for_a_free_name_on_a_worker(self):
         c = self.slow_control()
         fast = self.srv.ftp("fast", "pw-fast", timeout=30)
