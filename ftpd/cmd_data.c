@@ -607,13 +607,43 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     s->flags |= SF_READ_PAUSED;
 }
 
+static void dir_form_work(fsjob *j)
+{
+    j->rc = vfs_stat(&j->v, j->vpath, &j->st);
+}
+
+static bool dir_form_fast(fsjob *j)
+{
+    int fd = vfs_open_cached(&j->v, j->vpath, O_PATH);
+    if (fd < 0 && errno == EAGAIN)
+        return false;
+    j->rc = fd < 0 ? -1 : fstat(fd, &j->st);
+    if (fd >= 0)
+        close(fd);
+    return true;
+}
+
+/* A "name/" that names a file has had its 550 (fsjob.h). */
+static void dir_form_reply(session *s, fsjob *j)
+{
+    const char *last = strrchr(j->arg, '/');
+    last = last ? last + 1 : j->arg;
+    if (j->rc == 0 && S_ISDIR(j->st.st_mode))
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", j->arg);
+    else if (last[0] == '\0')
+        session_reply(s, FTP_BAD_FILENAME, "%s: A file name cannot end in '/'.", j->arg);
+    else
+        session_reply(s, FTP_BAD_FILENAME, "%s: Not a valid file name.", j->arg);
+}
+
 /* Resolves the file an upload names. path_resolve() drops a trailing '/' and folds "." and
  * "..", so without this "name/" would quietly create a file "name" (or replace one), and "/"
  * or "." would reach upload_begin as a path with no file name at all. Each names a
- * directory, never a file. */
+ * directory, never a file: -1, and the refusal, which says whether it is one (a stat, which
+ * may wait for the disk: fsjob.h), comes from a job. */
 static int upload_path(session *s, const char *arg, char *vpath)
 {
-    if (session_path(s, arg, vpath) < 0)
+    if (session_resolve(s, arg, vpath) < 0)
         return -1;
     const char *last = strrchr(arg, '/');
     last = last ? last + 1 : arg;
@@ -621,13 +651,11 @@ static int upload_path(session *s, const char *arg, char *vpath)
                     strcmp(last, "..") == 0;
     if (!dir_form)
         return 0;
-    struct stat st;
-    if (vfs_stat(&s->vfs, vpath, &st) == 0 && S_ISDIR(st.st_mode))
-        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Is a directory.", arg);
-    else if (last[0] == '\0')
-        session_reply(s, FTP_BAD_FILENAME, "%s: A file name cannot end in '/'.", arg);
-    else
-        session_reply(s, FTP_BAD_FILENAME, "%s: Not a valid file name.", arg);
+    fsjob *j = fsjob_new(s, vpath, arg);
+    if (j) {
+        j->fast = dir_form_fast;
+        fsjob_run(j, dir_form_work, dir_form_reply);
+    }
     return -1;
 }
 

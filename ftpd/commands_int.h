@@ -18,7 +18,7 @@ void reply_errno(session *s, int err, const char *verb, const char *name);
 /* "name: text" (verb when name is empty), as reply_errno words a failure. */
 void reply_named(session *s, int code, const char *verb, const char *name, const char *text);
 
-/* The user's root, as session_path resolves every way of naming it ("/", ".." at the top, "."
+/* The user's root, as session_resolve resolves every way of naming it ("/", ".." at the top, "."
  * there). Commands that would remove, rename or lock it refuse it by this test. */
 bool is_root(const char *vpath);
 

@@ -71,7 +71,7 @@ static void unlink_job(fsjob *j)
 }
 
 /* path_resolve drops a trailing "/", which POSIX resolution holds to naming a directory:
- * "DELE notes.txt/" must not delete the file (session_path). */
+ * "DELE notes.txt/" must not delete the file. */
 static void work_checked(fsjob *j)
 {
     struct stat st;

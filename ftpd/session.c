@@ -481,20 +481,6 @@ int session_resolve(session *s, const char *arg, char *out)
     return 0;
 }
 
-int session_path(session *s, const char *arg, char *out)
-{
-    if (session_resolve(s, arg, out) < 0)
-        return -1;
-    /* path_resolve drops a trailing "/" or "/.", which POSIX resolution would hold to
-     * naming a directory: "DELE notes.txt/" must not delete the file. */
-    struct stat st;
-    if (path_names_dir(arg) && vfs_stat(&s->vfs, out, &st) == 0 && !S_ISDIR(st.st_mode)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Not a directory.", arg);
-        return -1;
-    }
-    return 0;
-}
-
 /* Commands that must be answered while a transfer runs; the rest wait for it to end. An empty
  * line is answered at once, like NOOP: its 500 has nothing to wait for. QUIT waits too, as
  * RFC 959 4.1.1 says (the connection stays open for the transfer's reply) and vsftpd does: a

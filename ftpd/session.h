@@ -142,12 +142,9 @@ void session_cancel_prepare(session *s);
 const char *session_who(const session *s);
 /* Logs "[id] peer user: message" at info level. */
 void session_log(const session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Resolves a client path against cwd into out (PATH_VMAX). Replies 553/550 and returns -1
- * when it cannot, or when arg ends in "/" or "/." (path_names_dir) and names something
- * that is not a directory. */
-int session_path(session *s, const char *arg, char *out);
-/* As session_path, but without looking at the file system: for a command run as an fsjob,
- * which makes that check on its worker (fsjob_new). */
+/* Resolves a client path against cwd into out (PATH_VMAX). Replies 553 and returns -1 when
+ * it cannot. Whether an arg that ends in "/" or "/." (path_names_dir) names a directory is
+ * not looked at: that takes the file system, which a command asks on a worker (fsjob_new). */
 int session_resolve(session *s, const char *arg, char *out);
 /* True when arg ends in "/" or "/.": by POSIX it can only name a directory. */
 bool path_names_dir(const char *arg);

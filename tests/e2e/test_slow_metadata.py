@@ -5,6 +5,7 @@ stat, mkdir, unlink, rename and time set under meta/ waits); the test is skipped
 cannot be mounted (see test_slow_disk.py).
 """
 import ftplib
+import io
 import os
 import socket
 import threading
@@ -244,6 +245,23 @@ class TestSlowMetadata(SlowDiskCase):
         self.assertEqual([c.reply(timeout=15)[0] for _ in range(3)], [227, 426, 226])
         self.assertEqual(c.cmd("NOOP")[0], 200)
         self.assertFalse(os.path.exists(os.path.join(self.source, "meta/cut")))
+
+    def test_an_upload_to_a_name_ending_in_a_slash_is_refused_from_a_worker(self):
+        # "STOR name/" names a directory: whether it is one (550) or not (553) took a stat
+        # on the loop.
+        def commands(f):
+            out = []
+            for line in ("STOR meta/", "APPE meta/f.bin/", "STOU meta/none/"):
+                try:
+                    f.storbinary(line, io.BytesIO(b"x"))
+                except ftplib.error_perm as e:
+                    out.append(str(e))
+            return out
+        out, worst, count = self.download_meanwhile(commands)
+        self.assertEqual(out, ["550 meta/: Is a directory.", "550 meta/f.bin/: Not a directory.",
+                               "553 meta/none/: A file name cannot end in '/'."])
+        self.assertLess(worst, self.meta_delay / 2,
+                        "a NOOP waited %.2f s (%d sent)" % (worst, count))
 
     def test_site_chmod_on_a_worker(self):
         def chmod(f):
