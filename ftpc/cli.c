@@ -411,6 +411,32 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
     return 0;
 }
 
+/* A pipe or a device named as a file (put <(tar c dir) URL, a named FIFO, /dev/stdin) is
+ * read once, in order, as standard input is, and so refuses what standard input refuses. */
+static int add_put_stream(ftpc_cli *cli, ftpc_task *t, bool into_dir, const char *file, char *err,
+                          size_t err_size)
+{
+    bool fd_name = strncmp(file, "/dev/fd/", 8) == 0 || strncmp(file, "/proc/self/fd/", 14) == 0 ||
+                   strcmp(file, "/dev/stdin") == 0;
+    if (into_dir && fd_name)
+        return usage_err(err, err_size,
+                         "put: %s is a pipe with no name of its own, so the URL must name the "
+                         "remote file (e.g. ftp://host/dir/backup.tar)",
+                         file);
+    if (cli->opts.resume)
+        return usage_err(err, err_size,
+                         "put: -c cannot resume %s, a pipe or device (the bytes sent before are "
+                         "not there to compare or skip); upload it whole without -c",
+                         file);
+    if (cli->opts.segments > 1)
+        return usage_err(err, err_size,
+                         "put: --segments needs a file to read at several offsets; %s, a pipe "
+                         "or device, is read once, in order, on one connection",
+                         file);
+    t->stream_src = true;
+    return 0;
+}
+
 static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *file, char *err,
                    size_t err_size)
 {
@@ -419,6 +445,12 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
         return usage_err(err, err_size, "out of memory");
     ftpc_url fu = *u;
     const char *bn = base_name(file);
+    struct stat st;
+    if (strcmp(file, "-") != 0 && stat(file, &st) == 0 && !S_ISREG(st.st_mode) &&
+        !S_ISDIR(st.st_mode)) {
+        if (add_put_stream(cli, t, into_dir, file, err, err_size) < 0)
+            return -1;
+    }
     if (into_dir) {
         if (bn[0] == '\0')
             return usage_err(err, err_size, "%s has no file name", file);
@@ -448,7 +480,6 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     snprintf(t->remote, sizeof(t->remote), "%s", fu.path);
     if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
         return usage_err(err, err_size, "local file name too long");
-    struct stat st;
     int64_t left = strcmp(file, "-") == 0 ? ftpc_stdsrc_left(STDIN_FILENO) : -1;
     if (left >= 0) {
         t->size_known = true; /* a regular file redirected: ftpc put - URL < file */

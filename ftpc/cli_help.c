@@ -138,6 +138,7 @@ static const cmd_help HELPS[] = {
      "or split: -c and --segments are refused, and --retry stops once bytes have been\n"
      "read. An upload abandoned midway (a read error, an interrupt) resets the data\n"
      "connection, so the server does not take what it got for the whole file.\n"
+     "A pipe named as a FILE (put <(tar c dir) URL, a named FIFO) is read that way.\n"
      "Into a directory that is not there: one error, and no file is sent (or\n"
      "--create-dirs makes it first).",
      "continue segments ascii create-dirs " XFER_OPTS},

@@ -288,7 +288,8 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
     bool local_get = t->err.status == FTPC_EXIT_LOCAL && t->kind == FTPC_T_GET;
     if (ftpc_task_stdin(t) && t->src_read && ftpc_status_transient(t->err.status) &&
         r->ctx->opts->retries > 0) {
-        snprintf(hint, sizeof(hint), " (not retried: standard input cannot be read again)");
+        snprintf(hint, sizeof(hint), " (not retried: %s cannot be read again)",
+                 strcmp(t->local, "-") == 0 ? "standard input" : "its input");
         if (len + strlen(hint) < sizeof(t->err.msg))
             memcpy(t->err.msg + len, hint, strlen(hint) + 1);
     } else if ((ftpc_status_transient(t->err.status) || local_get) && t->attempts > 0) {

@@ -102,6 +102,9 @@ typedef struct ftpc_task {
     /* put from standard input: an attempt has read from it, so no later attempt can send the
      * same bytes (a retry would upload a truncated stream as if it were whole). */
     bool src_read;
+    /* put of a pipe or a device named as a file (put <(tar c dir) URL, a named FIFO): read
+     * once, in order, as standard input is; no size to resume from or check beforehand. */
+    bool stream_src;
     /* ... and the SHA-256 of all it read, computed on the way (there is no file to read back
      * for --verify); src_digest once the input was read to its end. */
     bool src_digest;
@@ -133,10 +136,17 @@ typedef struct ftpc_task {
  * the next task. */
 typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
 
-/* A put whose source is standard input ("ftpc put - URL"; a file named "-" is "./-"). */
+/* A put whose source is read once as it comes: standard input ("ftpc put - URL"; a file named
+ * "-" is "./-"), or a pipe or device named as a file (stream_src). */
 static inline bool ftpc_task_stdin(const ftpc_task *t)
 {
-    return t->kind == FTPC_T_PUT && strcmp(t->local, "-") == 0;
+    return t->kind == FTPC_T_PUT && (strcmp(t->local, "-") == 0 || t->stream_src);
+}
+
+/* How messages name a streamed source: "standard input", or the pipe's or device's name. */
+static inline const char *ftpc_task_src_name(const ftpc_task *t)
+{
+    return strcmp(t->local, "-") == 0 ? "standard input" : t->local;
 }
 
 /* The name a task's bar and messages give its file: see by_path; else the last component of

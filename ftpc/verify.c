@@ -727,9 +727,10 @@ static void v_remote_done(void *ud, int state, const ftpc_hash_reply *reply, con
         /* Standard input cannot be read again in the server's algorithm. */
         v->remote_state = FTPC_V_UNAVAILABLE;
         snprintf(v->rres.why, sizeof(v->rres.why),
-                 "the server hashes with %s, and standard input was hashed with %s as it was "
-                 "read",
-                 ftpc_hash_label(reply->algo), ftpc_hash_label(v->local_algo));
+                 "the server hashes with %s, and %s was hashed with %s as it was read",
+                 ftpc_hash_label(reply->algo),
+                 strcmp(v->t->local, "-") == 0 ? "standard input" : "the input",
+                 ftpc_hash_label(v->local_algo));
     } else if (state == FTPC_V_VERIFIED && reply->algo != v->local_algo) {
         /* The server hashed with another algorithm than the one started locally. */
         if (v->lh.running)
@@ -825,12 +826,14 @@ static void v_start_streamed(ftpc_verify *v, ftpc_conn *c)
     const ftpc_task *t = v->t;
     if (!t->src_digest) {
         ftpc_verify_report(v->ctx, v->t, false, DIGEST_SHA256,
-                           "standard input could not be hashed as it was read");
+                           strcmp(t->local, "-") == 0
+                               ? "standard input could not be hashed as it was read"
+                               : "the input could not be hashed as it was read");
         v_finish(v, FTPC_OK);
         return;
     }
     v->streamed = true;
-    snprintf(v->path, sizeof(v->path), "standard input");
+    snprintf(v->path, sizeof(v->path), "%s", ftpc_task_src_name(t));
     v->local_size = (int64_t)t->src_len;
     v->local_algo = DIGEST_SHA256;
     memcpy(v->lh.hex, t->src_sha256, sizeof(v->lh.hex));

@@ -680,10 +680,41 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     return x;
 }
 
+/* A pipe or device named as a file. /dev/fd/N (a shell's <(command)) and /dev/stdin are this
+ * process's own descriptors: a copy of N reads the pipe itself, where opening the name again
+ * would wait for a writer that may be gone already. Anything else (a named FIFO) is opened
+ * without waiting for a writer, then read as standard input is: polled before each read, so
+ * its end is the writer's close. */
+static int open_stream(const char *path)
+{
+    const char *num = NULL;
+    if (strcmp(path, "/dev/stdin") == 0)
+        num = "0";
+    else if (strncmp(path, "/dev/fd/", 8) == 0)
+        num = path + 8;
+    else if (strncmp(path, "/proc/self/fd/", 14) == 0)
+        num = path + 14;
+    if (num != NULL && num[0] >= '0' && num[0] <= '9' && strspn(num, "0123456789") == strlen(num) &&
+        strlen(num) < 9)
+        return fcntl(atoi(num), F_DUPFD_CLOEXEC, 3);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0)
+            (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    }
+    return fd;
+}
+
 void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c)
 {
     x->c = c;
-    if (ftpc_task_stdin(x->t)) {
+    if (x->t->kind == FTPC_T_PUT && x->t->stream_src) {
+        x->file_fd = open_stream(x->t->local);
+        if (x->file_fd < 0)
+            ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s",
+                         x->t->display, x->t->local, strerror(errno));
+    } else if (ftpc_task_stdin(x->t)) {
         /* A copy, so that the end of the transfer closes ours and not the process's. */
         x->file_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
         if (x->file_fd < 0)

@@ -12,7 +12,7 @@
 
 const char *xf_src_name(const ftpc_xfer *x)
 {
-    return x->stream_src ? "standard input" : x->t->local;
+    return x->stream_src ? ftpc_task_src_name(x->t) : x->t->local;
 }
 
 /* Upload: reads up to cap file bytes at fpos into dst, converted to CRLF under TYPE A

@@ -34,11 +34,11 @@ void xf_begin_stdin(ftpc_xfer *x)
 {
     struct stat st;
     if (fstat(x->file_fd, &st) < 0) {
-        xf_fail(x, FTPC_EXIT_LOCAL, false, "standard input: %s", strerror(errno));
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "%s: %s", ftpc_task_src_name(x->t), strerror(errno));
         return;
     }
     if (S_ISDIR(st.st_mode)) {
-        xf_fail(x, FTPC_EXIT_LOCAL, true, "standard input is a directory");
+        xf_fail(x, FTPC_EXIT_LOCAL, true, "%s is a directory", ftpc_task_src_name(x->t));
         return;
     }
     x->stream_src = true;
@@ -71,8 +71,8 @@ ssize_t xf_read_stdin(ftpc_xfer *x, char *into, size_t cap)
         return -2;
     if (r < 0) {
         xf_fail(x, FTPC_EXIT_LOCAL, false,
-                "reading standard input: %s (the upload was abandoned, not completed)",
-                strerror(errno));
+                "reading %s: %s (the upload was abandoned, not completed)",
+                ftpc_task_src_name(x->t), strerror(errno));
         return -1;
     }
     /* From here on a retry could not send these bytes again. */

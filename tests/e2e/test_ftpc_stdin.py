@@ -250,6 +250,78 @@ class TestStdinFtpd(StdinCase):
         self.assertIn("standard input is a directory", r.stderr.decode())
         self.assertFalse(self.srv.exists("d.bin"))
 
+    def put_from_fd_name(self, data, *args, rc=0):
+        """ftpc ARGS... where {fd} stands for /dev/fd/N, the read end of a pipe that a thread
+        fills with data and closes, as bash's <(command) hands one over. Returns stderr."""
+        r_fd, w_fd = os.pipe()
+        args = [a.replace("{fd}", "/dev/fd/%d" % r_fd) for a in map(str, args)]
+        p = subprocess.Popen([FTPC_BIN] + args, cwd=self.tmp, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=self.env(),
+                             pass_fds=(r_fd,))
+        os.close(r_fd)
+
+        def feed():
+            try:
+                with os.fdopen(w_fd, "wb") as w:
+                    for i in range(0, len(data), 500000):
+                        w.write(data[i:i + 500000])
+                        w.flush()
+                        time.sleep(0.02)
+            except (BrokenPipeError, OSError):
+                pass
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        p.stdin = None
+        err = self.finish(p)
+        feeder.join(10)
+        self.check_output(subprocess.CompletedProcess(args, p.returncode, b"", err.encode()))
+        self.assertEqual(p.returncode, rc, err[-3000:])
+        return err
+
+    def test_a_pipe_named_as_a_file(self):
+        # ftpc put <(tar c dir) URL: the pipe is read to its end as standard input is, and
+        # checked with the SHA-256 taken on the way
+        data = os.urandom(ODD)
+        err = self.put_from_fd_name(data, "put", "{fd}", self.srv.url("procsub.tar"))
+        self.assertEqual(self.srv.read("procsub.tar"), data)
+        self.assertRegex(err, r"(?m)^procsub\.tar: 3\.01 MiB in .*, verified sha256$")
+        # a producer that is done before ftpc reads: its bytes still wait in the pipe
+        err = self.put_from_fd_name(b"quick\n", "put", "{fd}", self.srv.url("quick.txt"))
+        self.assertEqual(self.srv.read("quick.txt"), b"quick\n")
+
+    def test_a_named_fifo(self):
+        # the writer comes after ftpc has opened the FIFO; its close is the end of the file
+        fifo = os.path.join(self.tmp, "feed")
+        os.mkfifo(fifo)
+        data = data_bytes(MiB + 17, 5)
+
+        def writer():
+            time.sleep(0.5)
+            with open(fifo, "wb") as w:
+                w.write(data)
+        th = threading.Thread(target=writer, daemon=True)
+        th.start()
+        self.ftpc("put", "feed", self.srv.url("up/"), "--create-dirs")
+        th.join(10)
+        self.assertEqual(self.srv.read("up/feed"), data)
+
+    def test_a_pipe_named_as_a_file_refuses_what_stdin_refuses(self):
+        r_fd, w_fd = os.pipe()
+        self.addCleanup(os.close, r_fd)
+        self.addCleanup(os.close, w_fd)
+        name = "/dev/fd/%d" % r_fd
+        for args, msg in [(["put", name, self.srv.url("dir/")], r"no name of its own"),
+                          (["-c", "put", name, self.srv.url("c.bin")], r"-c cannot resume"),
+                          (["--segments", "2", "put", name, self.srv.url("s.bin")],
+                           r"--segments needs a file")]:
+            r = subprocess.run([FTPC_BIN] + args, cwd=self.tmp, stdin=subprocess.DEVNULL,
+                               capture_output=True, env=self.env(), timeout=60,
+                               pass_fds=(r_fd,))
+            self.check_output(r)
+            self.assertEqual(r.returncode, USAGE, r.stderr.decode())
+            self.assertRegex(r.stderr.decode(), msg)
+        self.assertNotIn("STOR", self.srv.settled_log_text())
+
     def test_closed_input(self):
         r = subprocess.run([FTPC_BIN, "put", "-", self.srv.url("c.bin")], stdin=subprocess.DEVNULL,
                            capture_output=True, cwd=self.tmp, env=self.env(), timeout=60,
