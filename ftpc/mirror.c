@@ -379,6 +379,12 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
     if (join(path, sizeof(path), root, rel) < 0)
         return 0;
     DIR *d = opendir(path);
+    if (d == NULL && parts && rel[0] != '\0') {
+        /* One unreadable directory of an upload's source does not cost the rest of it. */
+        ftpc_msg(ctx, "ftpc: mirror: cannot read %s: %s; left out", path, strerror(errno));
+        tree->unreadable++;
+        return 0;
+    }
     if (d == NULL) {
         ftpc_msg(ctx, "ftpc: mirror: cannot read %s: %s", path, strerror(errno));
         return FTPC_EXIT_LOCAL;
@@ -414,9 +420,15 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         if (e->dir && depth + 1 >= MIRROR_MAX_DEPTH) {
             tree->too_deep++;
         } else if (e->dir) {
+            size_t at = tree->n - 1, unreadable = tree->unreadable;
             int r = walk_local(ctx, root, sub, depth + 1, ex, nex, parts, tree);
             if (r != 0 && rc == 0)
                 rc = r;
+            if (tree->unreadable > unreadable && tree->n == at + 1) {
+                /* It could not be opened: not made on the server either. */
+                free(tree->v[at].rel);
+                tree->n--;
+            }
         }
     }
     closedir(d);
@@ -1068,6 +1080,16 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         return status;
     }
     say_refused(ctx, &lt, "local", c);
+    /* What the server has below a directory left out cannot be compared with anything, so
+     * nothing is deleted on the strength of the tree's other parts. */
+    int unread_status = FTPC_OK;
+    if (lt.unreadable > 0) {
+        c->failed += (long)lt.unreadable;
+        unread_status = FTPC_EXIT_LOCAL;
+        if (cli->mirror_delete)
+            ftpc_msg(ctx, "ftpc: mirror: nothing deleted: %zu local %s could not be read",
+                     lt.unreadable, lt.unreadable == 1 ? "directory" : "directories");
+    }
     /* The remote root first (an existing directory is fine). */
     const char *base = cli->mirror_url.path;
     if (!cli->dry_run && base[0] != '\0' && strcmp(base, "/") != 0) {
@@ -1164,7 +1186,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             puts.mode[puts.n - 1] = want;
         }
     }
-    if (cli->mirror_delete && status == FTPC_OK && !fatal) {
+    if (cli->mirror_delete && status == FTPC_OK && !fatal && lt.unreadable == 0) {
         for (size_t k = rt.n; k-- > 0;) {
             const ftpc_mentry *r = &rt.v[k];
             if (mtree_find(&lt, r->rel) != NULL)
@@ -1223,7 +1245,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     tasks_free(&rmdirs);
     ftpc_mtree_free(&lt);
     ftpc_mtree_free(&rt);
-    return status;
+    return worse(status, unread_status);
 }
 
 int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)

@@ -43,6 +43,9 @@ typedef struct ftpc_mtree {
      * their download would collide with that of the file they are named after, local ones
      * (mirror -R) as leftovers of interrupted downloads, not files of the tree. */
     size_t part_like;
+    /* Local directories below the root of mirror -R's source that could not be read (no
+     * permission): left out with what they hold, said, and counted as failed. */
+    size_t unreadable;
 } ftpc_mtree;
 
 /* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries

@@ -3,6 +3,7 @@ built ftpd: trees compared byte for byte, a second run transfers nothing, --only
 --delete removes only what it should, --dry-run changes nothing, --exclude, -j.
 """
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -552,6 +553,37 @@ class TestMirrorContinueCounts(MirrorCase):
 
 
 class TestMirrorPut(MirrorCase):
+    def test_an_unreadable_directory_is_left_out(self):
+        # one directory ftpc may not read (as another user's) costs the rest of the tree
+        # nothing: it is said, counted as failed, and --delete then deletes nothing, since
+        # what the server has below it cannot be compared
+        self.make_local_tree(self.local("up"))
+        os.makedirs(self.local("up/locked/inner"))
+        self.write_local("up/locked/in.txt", b"private")
+        self.srv.make_file("dst/locked/old.txt", 10)
+        self.srv.make_file("dst/stale", 10)
+        os.chmod(self.local("up/locked"), 0)
+        self.addCleanup(os.chmod, self.local("up/locked"), 0o755)
+        user = {}
+        if os.geteuid() == 0:  # root reads it anyway: run ftpc as nobody
+            nobody = pwd.getpwnam("nobody")
+            os.chmod(self.tmp, 0o755)
+            user = dict(user=nobody.pw_uid, group=nobody.pw_gid, extra_groups=[])
+        r = subprocess.run([FTPC_BIN, "mirror", "-R", "--delete", "up", self.srv.url("dst")],
+                           cwd=self.tmp, capture_output=True, timeout=60, env=self.env(),
+                           stdin=subprocess.DEVNULL, **user)
+        self.check_output(r)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 6, err)
+        self.assertIn("ftpc: mirror: cannot read up/locked: Permission denied; left out", err)
+        self.assertIn("nothing deleted: 1 local directory could not be read", err)
+        self.assertRegex(r.stdout.decode(), r"mirror: 5 files transferred, 0 skipped, 0 deleted, "
+                                            r"1 failed")
+        for rel in ("a.bin", "sub/deep/c.bin", "sp ace/x y.txt"):
+            self.assertEqual(self.srv.read("dst/" + rel), self.read_local("up/" + rel))
+        self.assertEqual(self.srv.read("dst/locked/old.txt"), data_bytes(10))
+        self.assertTrue(self.srv.exists("dst/stale"))
+
     def test_upload_tree_and_second_run(self):
         self.make_local_tree(self.local("up"))
         r = self.ftpc("mirror", "-R", "-j", "3", "up", self.srv.url("dst/tree"))
