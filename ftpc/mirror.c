@@ -1061,6 +1061,21 @@ static bool open_remote_parents(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_
     return ok;
 }
 
+/* Whether a directory above rel is a file on the server (rt): the local directory was left
+ * alone, so nothing is sent into it, where each STOR would only be refused in turn. */
+static bool under_remote_file(const ftpc_mtree *rt, const char *rel)
+{
+    char up[FTPC_URL_PATH_MAX];
+    snprintf(up, sizeof(up), "%s", rel);
+    for (char *slash = strrchr(up, '/'); slash != NULL; slash = strrchr(up, '/')) {
+        *slash = '\0';
+        const ftpc_mentry *r = mtree_find(rt, up);
+        if (r != NULL && !r->dir)
+            return true;
+    }
+    return false;
+}
+
 /* Upload: cli->mirror_dir into the remote directory. */
 static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
 {
@@ -1129,6 +1144,8 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     for (size_t i = 0; !fatal && i < lt.n; i++) {
         const ftpc_mentry *l = &lt.v[i];
         const ftpc_mentry *r = mtree_find(&rt, l->rel);
+        if (under_remote_file(&rt, l->rel))
+            continue; /* its directory was left alone, and said so: so is what it holds */
         if (r != NULL && r->dir != l->dir) {
             ftpc_msg(ctx, "ftpc: mirror: %s is a %s here and a %s on the server; left alone",
                      l->rel, l->dir ? "directory" : "file", r->dir ? "directory" : "file");

@@ -553,6 +553,26 @@ class TestMirrorContinueCounts(MirrorCase):
 
 
 class TestMirrorPut(MirrorCase):
+    def test_a_directory_that_is_a_file_on_the_server_is_left_alone_whole(self):
+        # the directory is said once and left alone, and so is what it holds: no STOR into a
+        # path the server has as a file, refused once per file
+        os.makedirs(self.local("up/conf/sub"))
+        self.write_local("up/conf/a", b"a")
+        self.write_local("up/conf/sub/b", b"b")
+        self.write_local("up/ok.txt", b"fine")
+        self.srv.write("dst/conf", b"the server's file")
+        for opts in (["--dry-run"], []):
+            r = self.ftpc("mirror", "-R", *opts, "up", self.srv.url("dst"), rc=5)
+            err = r.stderr.decode()
+            self.assertIn("conf is a directory here and a file on the server; left alone", err)
+            self.assertNotIn("conf/a", err + r.stdout.decode())
+            self.assertNotIn("STOR", err)
+            self.assertRegex(r.stdout.decode(), r"1 files? (would be )?transferred, 0 skipped, "
+                                                r"0 (would be )?deleted, 1 failed")
+        self.assertEqual(self.srv.read("dst/conf"), b"the server's file")
+        self.assertEqual(self.srv.read("dst/ok.txt"), b"fine")
+        self.assertNotIn("conf/a", self.srv.settled_log_text())
+
     def test_an_unreadable_directory_is_left_out(self):
         # one directory ftpc may not read (as another user's) costs the rest of the tree
         # nothing: it is said, counted as failed, and --delete then deletes nothing, since
