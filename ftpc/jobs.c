@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "bars.h"
 #include "conn.h"
@@ -30,6 +31,7 @@ typedef struct slot {
     ftpc_segget *g;
     ftpc_segput *p;
     ftpc_verify *v; /* the HASH check after a transfer */
+    int src_fd;     /* the upload's source, kept open for that check (ftpc_verify_set_source) */
     ev_timer retry;
     /* Its connection was turned away while others of ours to the server were in: the task
      * waits, unstarted, for one of those to be free (fill_slots). */
@@ -333,6 +335,8 @@ static bool start_verify(slot *s, int status, bool reusable)
         }
         return false;
     }
+    if (s->src_fd < 0)
+        s->src_fd = ftpc_xfer_take_source(s->x);
     ftpc_xfer_free(s->x);
     ftpc_segget_free(s->g);
     ftpc_segput_free(s->p);
@@ -351,8 +355,16 @@ static bool start_verify(slot *s, int status, bool reusable)
     s->v = s->c != NULL ? ftpc_verify_new(r->ctx, t, op_done, s) : NULL;
     if (s->v == NULL)
         return false;
+    ftpc_verify_set_source(s->v, s->src_fd);
     ftpc_verify_start(s->v, s->c);
     return true;
+}
+
+static void close_source(slot *s)
+{
+    if (s->src_fd >= 0)
+        close(s->src_fd);
+    s->src_fd = -1;
 }
 
 /* A download that waited in its part file for its check goes in place now, unless the check
@@ -390,6 +402,7 @@ static void op_done(void *ud, int status, bool reusable)
     } else if (start_verify(s, status, reusable)) {
         return;
     }
+    close_source(s);
     status = settle_download(t, status);
     bool park = status != FTPC_OK && !checked && turned_away(s, status);
     if (status == FTPC_OK && t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0)
@@ -686,6 +699,7 @@ ftpc_runner *ftpc_runner_new(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs
     r->nslots = jobs;
     for (int i = 0; i < jobs; i++) {
         r->slots[i].r = r;
+        r->slots[i].src_fd = -1;
         ev_timer_init(&r->slots[i].retry, retry_cb, &r->slots[i]);
     }
     return r;
@@ -753,6 +767,7 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
         ftpc_segget_free(s->g);
         ftpc_segput_free(s->p);
         ftpc_verify_free(s->v);
+        close_source(s);
         s->x = NULL;
         s->f = NULL;
         s->g = NULL;
@@ -793,6 +808,7 @@ void ftpc_runner_free(ftpc_runner *r)
         ftpc_segget_free(s->g);
         ftpc_segput_free(s->p);
         ftpc_verify_free(s->v);
+        close_source(s);
         if (s->c != NULL)
             ftpc_conn_free(s->c);
     }

@@ -480,17 +480,19 @@ static long lh_tick(ev_loop *loop, ev_timer *t, void *ud)
     return EV_TIMER_STOP;
 }
 
-/* Hashes bytes [first, last] of path (all of it when last < 0); cb from the loop. Returns 0,
+/* Hashes bytes [first, last] of path, or of the file open as from_fd when that is not -1 (all
+ * of it when last < 0); cb from the loop. Returns 0,
  * or -1 with errno (then no callback). */
-static int lh_start(lhash *l, ftpc_ctx *ctx, const char *path, digest_algo a, off_t first,
-                    off_t last, void (*cb)(void *), void *ud)
+static int lh_start(lhash *l, ftpc_ctx *ctx, const char *path, int from_fd, digest_algo a,
+                    off_t first, off_t last, void (*cb)(void *), void *ud)
 {
     memset(l, 0, sizeof(*l));
     l->ctx = ctx;
     l->cb = cb;
     l->ud = ud;
     ev_timer_init(&l->tick, lh_tick, l);
-    l->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    l->fd = from_fd >= 0 ? fcntl(from_fd, F_DUPFD_CLOEXEC, 3)
+                         : open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     struct stat st;
     if (l->fd < 0 || fstat(l->fd, &st) < 0) {
         int e = errno;
@@ -598,6 +600,7 @@ struct ftpc_verify {
     ftpc_hash_reply remote;
     ftpc_vresult rres;
     lhash lh;
+    int src_fd; /* ftpc_verify_set_source, or -1 */
     digest_algo local_algo;
     int64_t local_size;
     char why[200];   /* not verified: the reason */
@@ -707,7 +710,7 @@ static void v_local_done(void *ud)
 static void v_start_local(ftpc_verify *v, digest_algo a)
 {
     v->local_algo = a;
-    if (lh_start(&v->lh, v->ctx, v->path, a, 0, -1, v_local_done, v) < 0) {
+    if (lh_start(&v->lh, v->ctx, v->path, v->src_fd, a, 0, -1, v_local_done, v) < 0) {
         v->lh.err = errno;
         v->lh.done = true;
     }
@@ -805,8 +808,14 @@ ftpc_verify *ftpc_verify_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, 
     v->done = done;
     v->done_ud = ud;
     v->lh.fd = -1;
+    v->src_fd = -1;
     ev_timer_init(&v->lh.tick, lh_tick, &v->lh);
     return v;
+}
+
+void ftpc_verify_set_source(ftpc_verify *v, int fd)
+{
+    v->src_fd = fd;
 }
 
 void ftpc_verify_set_size_check(ftpc_verify *v, bool on)
@@ -857,7 +866,7 @@ void ftpc_verify_start(ftpc_verify *v, ftpc_conn *c)
         v_fail(v, FTPC_EXIT_LOCAL, "%s: name too long", v->t->local);
         return;
     }
-    if (stat(v->path, &st) < 0) {
+    if ((v->src_fd >= 0 ? fstat(v->src_fd, &st) : stat(v->path, &st)) < 0) {
         v_fail(v, FTPC_EXIT_LOCAL, "%s: %s", v->path, strerror(errno));
         return;
     }
@@ -1004,7 +1013,7 @@ static void rc_remote_done(void *ud, int state, const ftpc_hash_reply *reply, co
         return;
     }
     /* Another algorithm than the streamed one, or nothing streamed: read the range back. */
-    if (lh_start(&k->lh, k->ctx, k->path, reply->algo, (off_t)k->start, (off_t)k->end - 1,
+    if (lh_start(&k->lh, k->ctx, k->path, -1, reply->algo, (off_t)k->start, (off_t)k->end - 1,
                  rc_local_done, k) < 0) {
         k->lh.err = errno;
         rc_local_done(k);

@@ -111,6 +111,10 @@ void ftpc_verify_set_size_check(ftpc_verify *v, bool on);
 /* Checks the server's file remote (which must outlive v) instead of t->remote: a segmented
  * upload's temporary file (segput.h). */
 void ftpc_verify_set_remote(ftpc_verify *v, const char *remote);
+/* PUT: the source as the upload read it (fd, which the caller keeps open until done) is hashed
+ * rather than the file under t->local's name now: that may have been removed or replaced
+ * while the upload ran, and the check is of the bytes sent. */
+void ftpc_verify_set_source(ftpc_verify *v, int fd);
 void ftpc_verify_start(ftpc_verify *v, ftpc_conn *c);
 /* Stops at once (no callback) and frees later. Safe after done. */
 void ftpc_verify_free(ftpc_verify *v);

@@ -158,6 +158,8 @@ void xf_finish(ftpc_xfer *x, int status, bool reusable)
         return;
     x->finished = true;
     x->state = XS_DONE;
+    if (status == FTPC_OK && x->t->kind == FTPC_T_PUT && !x->stream_src && x->file_fd >= 0)
+        x->kept_src = fcntl(x->file_fd, F_DUPFD_CLOEXEC, 3);
     release(x);
     x->t->err.status = status;
     if (status == 0)
@@ -667,6 +669,7 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     x->done = done;
     x->done_ud = ud;
     x->file_fd = -1;
+    x->kept_src = -1;
     x->out_fd = -1;
     ftpc_dchan_init(&x->dc, ctx->loop);
     x->pipe_r = x->pipe_w = -1;
@@ -738,10 +741,21 @@ void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c)
 static void xfer_release(void *p)
 {
     ftpc_xfer *x = p;
+    if (x->kept_src >= 0)
+        close(x->kept_src);
     free(x->iobuf);
     free(x->zbuf);
     free(x->abuf);
     free(x);
+}
+
+int ftpc_xfer_take_source(ftpc_xfer *x)
+{
+    if (x == NULL)
+        return -1;
+    int fd = x->kept_src;
+    x->kept_src = -1;
+    return fd;
 }
 
 void ftpc_xfer_free(ftpc_xfer *x)

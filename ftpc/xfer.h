@@ -24,6 +24,9 @@ void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c);
 /* Stops at once (no done callback), keeping a partial download for a later resume, and frees
  * later (deferred). Safe after done. */
 void ftpc_xfer_free(ftpc_xfer *x);
+/* The file a completed upload of a named file read, still open (the caller closes it), or -1,
+ * for the HASH check after it (ftpc_verify_set_source). */
+int ftpc_xfer_take_source(ftpc_xfer *x);
 
 /* Ends the line of a transfer whose bytes all moved: held, marked as checking, when its HASH
  * check follows (t->hold_bar; the check's report ends it), else done. */

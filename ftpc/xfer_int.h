@@ -83,6 +83,7 @@ struct ftpc_xfer {
     uint64_t pos;        /* offset + file bytes moved (after MODE Z, before TYPE A) */
 
     int file_fd;    /* get: destination, put: source; -1 when none */
+    int kept_src;   /* a completed put's source, for its HASH check (ftpc_xfer_take_source) */
     int out_fd;     /* where received data goes: file_fd or STDOUT_FILENO */
     bool in_place;  /* resuming into the final file itself (no part file) */
     bool have_part; /* writing the part file */

@@ -186,6 +186,39 @@ class TestVerifyFtpd(FtpcCase):
         self.assertIn("verification failed", err)
         self.assertIn(sha256(src), err)  # the server got the original head
 
+    def test_source_removed_or_replaced_during_put(self):
+        # the upload reads the file it opened, as cp does; the check reads that same file, not
+        # whatever has the name afterwards (nothing: status 6; a new file: a false mismatch)
+        size = 2 * MiB
+        src = data_bytes(size, 48)
+        for name, swap in (("gone.bin", lambda path: os.unlink(path)),
+                           ("swapped.bin", lambda path: self.replace_by_rename(path))):
+            self.write_local(name, src)
+            p = self.popen("--limit-rate", "1M", "put", name, self.srv.url(name))
+
+            def uploading():
+                for n in self.srv.internal_files():
+                    try:
+                        if os.path.getsize(self.srv.local(n)) >= 65536:
+                            return True
+                    except OSError:  # committed meanwhile
+                        pass
+                return False
+            self.assertTrue(wait_for(uploading, 20), "the upload never began")
+            swap(self.local(name))
+            out, err = p.communicate(timeout=60)
+            err = err.decode()
+            self.no_sanitizer(err)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertRegex(err, r"(?m)^%s: 2\.00 MiB in .*, verified sha256$" % re.escape(name))
+            self.assertEqual(self.srv.read(name), src)
+
+    def replace_by_rename(self, path):
+        """An editor's save: a new file renamed over the old one."""
+        with open(path + ".new", "wb") as fh:
+            fh.write(b"the next version")
+        os.rename(path + ".new", path)
+
     def test_segmented_get_verified_per_segment(self):
         size = 8 * MiB + 3
         data = self.srv.make_file("big.bin", size, seed=48)
