@@ -720,6 +720,22 @@ static int build_mirror(ftpc_cli *cli, char **args, int nargs, char *err, size_t
     return 0;
 }
 
+/* An argument that getopt took for short options, holding opt, which is the name of a local
+ * file (the first such), or NULL. */
+static const char *file_like_option(int argc, char **argv, int opt)
+{
+    struct stat st;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
+            break;
+        if (a[0] == '-' && a[1] != '\0' && a[1] != '-' && strchr(a + 1, opt) != NULL &&
+            lstat(a, &st) == 0)
+            return a;
+    }
+    return NULL;
+}
+
 static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_size)
 {
     memset(cli, 0, sizeof(*cli));
@@ -896,8 +912,17 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
                                  "unknown option -r (directory trees are copied with mirror: "
                                  "'mirror URL DIR' downloads one, 'mirror -R DIR URL' uploads "
                                  "one)");
-            if (optopt != 0)
+            if (optopt != 0) {
+                /* A file named -dash, given by a shell's * say, reads as options -d -a ...:
+                 * name it, as rm does. */
+                const char *file = file_like_option(argc, argv, optopt);
+                if (file != NULL)
+                    return usage_err(err, err_size,
+                                     "unknown option -%c (from %s; to name the file %s, write "
+                                     "./%s, or -- before the files)",
+                                     optopt, file, file, file);
                 return usage_err(err, err_size, "unknown option -%c", optopt);
+            }
             const char *near = str_nearest_option(argv[optind - 1], long_opts);
             if (near != NULL)
                 return usage_err(err, err_size, "unknown option %s (did you mean --%s?)",

@@ -296,6 +296,20 @@ class TestPut(FtpcCase):
         self.ftpc("put", self.local("x.bin"), self.srv.url("incoming/"))
         self.assertEqual(self.srv.read("incoming/x.bin"), data)
 
+    def test_a_file_named_like_options_is_named_in_the_error(self):
+        # "ftpc put * URL" where * holds -dash: getopt reads -d -a -s -h; the error says which
+        # argument that was and how to name the file, as rm does
+        self.write_local("-dash", b"d")
+        self.write_local("plain", b"p")
+        r = self.ftpc("put", "-dash", "plain", self.srv.url("in/"), rc=2)
+        self.assertIn(b"unknown option -d (from -dash; to name the file -dash, write ./-dash, "
+                      b"or -- before the files)", r.stderr)
+        self.ftpc("put", "--create-dirs", "--", "-dash", "plain", self.srv.url("in/"))
+        self.assertEqual(self.srv.read("in/-dash"), b"d")
+        # an unknown option that is no file stays as it was
+        r = self.ftpc("-x", "put", "plain", self.srv.url("in/"), rc=2)
+        self.assertIn(b"unknown option -x\n", r.stderr)
+
     def test_put_of_two_files_of_one_name_is_refused(self):
         # the second would replace the first on the server: refused before connecting, as
         # cp refuses it
