@@ -4,6 +4,7 @@
  * that the bytes kept are the source's. */
 #include "xfer_int.h"
 #include "mdtm.h"
+#include "progress.h"
 #include "readonly.h"
 
 #include <errno.h>
@@ -362,6 +363,12 @@ void xf_begin_put(ftpc_xfer *x)
         x->remote_size = 0; /* not a prefix of ours: upload it all */
     if (x->remote_size >= 0 && (uint64_t)x->remote_size == x->local_size && x->local_size > 0) {
         x->t->up_to_date = !x->t->own_prefix; /* not an earlier attempt's of this run */
+        /* No transfer, so no summary line: say why, or a file -c left alone goes unmentioned. */
+        if (x->t->up_to_date && !x->ctx->opts->quiet) {
+            char size[24];
+            ftpc_msg(x->ctx, "%s: already on the server (%s), nothing sent", xf_bar_name(x),
+                     progress_size_str(x->local_size, size, sizeof(size)));
+        }
         x->offset = x->pos = x->local_size;
         ftpc_bars_file_present(x->ctx->bars, x->local_size);
         x->data_eof = x->ctrl_done = true;

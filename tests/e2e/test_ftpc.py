@@ -1479,6 +1479,22 @@ class TestResume(FtpcCase):
         self.assertEqual(srv.read("na.bin"), data)
         self.assertEqual(len(re.findall(r"> STOR na\.bin", err)), 2, err)
 
+    def test_resume_of_a_complete_upload_says_nothing_was_sent(self):
+        # a file -c finds complete gets no transfer and so no summary line: one says why
+        data = data_bytes(20000, 88)
+        self.write_local("done.bin", data)
+        self.write_local("new.bin", b"new")
+        self.srv.write("done.bin", data)
+        r = self.ftpc("-v", "-c", "put", "done.bin", "new.bin", self.srv.url(""))
+        err = r.stderr.decode()
+        self.assertIn("done.bin: already on the server (19.5 KiB), nothing sent\n", err)
+        self.assertRegex(err, r"(?m)^done\.bin: verified sha256$")
+        self.assertNotIn("STOR done.bin", err)
+        self.assertNotIn("new.bin: already", err)
+        self.assertEqual(self.srv.read("new.bin"), b"new")
+        r = self.ftpc("-q", "-c", "put", "done.bin", self.srv.url("done.bin"))
+        self.assertEqual(r.stderr, b"")
+
     def test_resume_longer_remote_file_uploads_whole_and_says_so(self):
         data = data_bytes(20000, 86)
         self.write_local("lr.bin", data)
