@@ -321,6 +321,10 @@ static bool start_verify(slot *s, int status, bool reusable)
     ftpc_task *t = s->t;
     if (status != FTPC_OK || t->skipped || !ftpc_verify_wanted(r->ctx, t))
         return false;
+    if (t->whole_checked) {
+        ftpc_verify_report(r->ctx, t, true, t->whole_algo, NULL);
+        return false;
+    }
     digest_algo algo = DIGEST_SHA256;
     int nseg = 0;
     if (s->g != NULL)

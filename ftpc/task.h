@@ -128,6 +128,11 @@ typedef struct ftpc_task {
     /* -c: the target was complete before the run, and nothing was sent (mirror counts it
      * as up to date, not as transferred) */
     bool up_to_date;
+    /* put -c compared the server's whole file with the source (HASH over RANG) before
+     * sending anything, and they matched: the check after it would hash the same bytes again,
+     * on both sides, so it is reported from this one (whole_algo). */
+    bool whole_checked;
+    digest_algo whole_algo;
     ftpc_err err;   /* err.status 0 on success */
     uint64_t bytes; /* moved by the successful attempt */
 } ftpc_task;

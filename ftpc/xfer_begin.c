@@ -59,6 +59,11 @@ static void prefix_checked(void *ud, const ftpc_vresult *r)
     switch (r->state) {
     case FTPC_V_VERIFIED:
         x->date_checked = true; /* the bytes themselves are the server's: no need for dates */
+        if (x->t->kind == FTPC_T_PUT && x->remote_size >= 0 &&
+            (uint64_t)x->remote_size == x->local_size) {
+            x->t->whole_checked = true;
+            x->t->whole_algo = r->algo;
+        }
         break;
     case FTPC_V_MISMATCH:
         x->prefix_differs = true;

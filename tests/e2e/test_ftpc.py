@@ -1490,6 +1490,8 @@ class TestResume(FtpcCase):
         self.assertIn("done.bin: already on the server (19.5 KiB), nothing sent\n", err)
         self.assertRegex(err, r"(?m)^done\.bin: verified sha256$")
         self.assertNotIn("STOR done.bin", err)
+        # the check before found the whole file equal: not hashed a second time after it
+        self.assertEqual(err.count("> HASH done.bin"), 1, err)
         self.assertNotIn("new.bin: already", err)
         self.assertEqual(self.srv.read("new.bin"), b"new")
         r = self.ftpc("-q", "-c", "put", "done.bin", self.srv.url("done.bin"))
