@@ -279,7 +279,7 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
     if (t->err.status == FTPC_OK)
         return;
     count_failed(r, t);
-    if (told)
+    if (told || (t->quiet_refusal && t->err.status == FTPC_EXIT_REMOTE))
         return;
     /* A transfer cut off (the server gone, a timeout) leaves what a stopped one leaves, and
      * says so the same way (ftpc_runner_stop); a refusal or a failed check is not for -c. A

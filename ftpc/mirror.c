@@ -448,9 +448,10 @@ static void set_display(const ftpc_cli *cli, const char *path, char *out, size_t
  * the root (then the tree is empty and nothing else is reported). With unlisted, a directory
  * below the root that the server refuses to list (reported by its task) is left out and
  * counted there; without, it is an error like any other. Returns 0 or an exit code for other
- * errors at the root, errors below it (those listings are left out) or a stop. */
+ * errors at the root, errors below it (those listings are left out) or a stop. quiet_root:
+ * the root's refusal is the caller's to tell. */
 static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, ftpc_mtree *tree,
-                       bool *root_missing, size_t *unlisted)
+                       bool *root_missing, size_t *unlisted, bool quiet_root)
 {
     const char *base = cli->mirror_url.path;
     char **level = calloc(1, sizeof(char *));
@@ -475,6 +476,7 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
             t->ep = cli->mirror_ep;
             t->capture = true;
             t->long_list = true; /* LIST when the server has no MLSD */
+            t->quiet_refusal = depth == 0 && quiet_root;
             /* Named with a trailing /: vsftpd answers LIST of a directory it cannot open
              * with that directory's own line, as ls -ld would, and 226 (a directory that
              * seems to hold itself); LIST dir/ makes it say it failed. */
@@ -746,7 +748,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     ftpc_mtree rt = {0}, lt = {0};
     bool root_missing;
     size_t unlisted = 0;
-    int status = walk_remote(cli, ctx, stop, &rt, &root_missing, &unlisted);
+    int status = walk_remote(cli, ctx, stop, &rt, &root_missing, &unlisted, false);
     if (root_missing)
         status = worse(status, FTPC_EXIT_REMOTE);
     if (keep_included(&rt, cli) < 0)
@@ -1127,7 +1129,16 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
     }
     bool root_missing;
-    status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL);
+    /* A dry run makes no root: one not there yet is no error, but what the run would do. */
+    status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL, cli->dry_run);
+    if (root_missing && cli->dry_run && !cli->opts.quiet) {
+        char shown[FTPC_URL_PATH_MAX + 64];
+        set_display(cli, base, shown, sizeof(shown));
+        ftpc_msg(ctx,
+                 "ftpc: mirror: %s is not on the server (or may not be listed): the mirror "
+                 "would make it and send everything",
+                 shown);
+    }
     if (root_missing && !cli->dry_run)
         status = worse(status, FTPC_EXIT_REMOTE);
     if (keep_included(&rt, cli) < 0)

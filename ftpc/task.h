@@ -128,6 +128,8 @@ typedef struct ftpc_task {
     /* -c: the target was complete before the run, and nothing was sent (mirror counts it
      * as up to date, not as transferred) */
     bool up_to_date;
+    /* A refusal (status 5) is for the caller to tell: not said when the task ends. */
+    bool quiet_refusal;
     /* put -c compared the server's whole file with the source (HASH over RANG) before
      * sending anything, and they matched: the check after it would hash the same bytes again,
      * on both sides, so it is reported from this one (whole_algo). */

@@ -573,6 +573,22 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(self.srv.read("dst/ok.txt"), b"fine")
         self.assertNotIn("conf/a", self.srv.settled_log_text())
 
+    def test_dry_run_into_a_new_directory_is_no_error(self):
+        # the natural first try: see what a mirror into a new place would do. The root the
+        # run would make is not there to list, which is the plan, not a failure to report.
+        self.make_local_tree(self.local("up"))
+        r = self.ftpc("mirror", "-R", "--dry-run", "up", self.srv.url("new/place"))
+        err = r.stderr.decode()
+        self.assertNotIn("550", err)
+        self.assertIn("new/place is not on the server (or may not be listed): the mirror would "
+                      "make it and send everything", err)
+        self.assertIn(b"put sub/deep/c.bin", r.stdout)
+        self.assertIn(b"mirror (dry run): 5 files would be transferred, 0 skipped, 0 would be "
+                      b"deleted\n", r.stdout)
+        self.assertFalse(self.srv.exists("new"))
+        r = self.ftpc("-q", "mirror", "-R", "--dry-run", "up", self.srv.url("new/place"))
+        self.assertEqual(r.stderr, b"")
+
     def test_an_unreadable_directory_is_left_out(self):
         # one directory ftpc may not read (as another user's) costs the rest of the tree
         # nothing: it is said, counted as failed, and --delete then deletes nothing, since
