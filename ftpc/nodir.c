@@ -80,9 +80,13 @@ void ftpc_nodirs_tell(ftpc_nodir_group *g, ftpc_ctx *ctx, bool force)
         ftpc_msg(ctx, "ftpc: %s", g->lead->err.msg);
         return;
     }
-    ftpc_msg(ctx, "ftpc: %s; %zu %s%s for it not sent (counted as failed)", g->lead->err.msg,
-             g->others, g->lead->kind == FTPC_T_PUT ? "other " : "",
-             g->others == 1 ? "file" : "files");
+    /* The reason often ends in the server's full stop: "denied.; 4 files" reads as a slip. */
+    const char *why = g->lead->err.msg;
+    int len = (int)strlen(why);
+    if (len > 0 && why[len - 1] == '.')
+        len--;
+    ftpc_msg(ctx, "ftpc: %.*s; %zu %s%s for it not sent (counted as failed)", len, why, g->others,
+             g->lead->kind == FTPC_T_PUT ? "other " : "", g->others == 1 ? "file" : "files");
 }
 
 void ftpc_nodirs_free(ftpc_nodirs *d, ftpc_ctx *ctx)

@@ -114,6 +114,7 @@ class TestPutMissingDir(FtpcCase):
         self.assertEqual(len(lines), 1, r.stderr)
         self.assertRegex(lines[0], r"creating directory .*/new: MKD: the server replied 550 .*; "
                                    r"4 files for it not sent \(counted as failed\)$")
+        self.assertNotIn(".;", lines[0])  # the server's full stop goes before the count
         self.assertEqual(cmds(srv.settled_log_text(), "STOR"), [])
         self.ftpc("--create-dirs", "get", srv.url("x"), rc=2)
         r = self.ftpc("--create-dirs", srv.url(""), rc=2)  # the shell: it goes with put
