@@ -1090,7 +1090,10 @@ static void rename_refused(ftpc_segput *p, const char *verb, const ftp_reply_msg
 {
     char q[600];
     ftpc_task *t = p->t;
-    if (strcmp(verb, "RNFR") == 0)
+    /* A lasting refusal, of the rename itself or of its target (some servers never rename
+     * over an existing name), holds for the run's later files: they go the ordinary way at
+     * once rather than twice over. A passing one (4xx) is this file's alone. */
+    if (m->code >= 500)
         t->ep->no_upload_rename = true;
     if (!p->ctx->opts->quiet)
         ftpc_msg(p->ctx,

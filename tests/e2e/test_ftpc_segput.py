@@ -609,5 +609,62 @@ class TestSegputNoDotFiles(FtpcCase):
         self.assertEqual(fake.refused, [".x.bin.ftpc-up"])
 
 
+class NoRenameOverFtp(NoDotFilesFtp):
+    """Takes dot files, but will not rename onto a name that exists (as IIS and FileZilla
+    Server answer RNTO): every segmented put over an existing file is refused at its end."""
+
+    def __init__(self):
+        super().__init__()
+        self.stored = []
+
+    def command(self, s, verb, arg):
+        if verb == "STOR":
+            self.stored.append(arg)
+            got = s.receive_upload()
+            with self.lock:
+                if s.rest == 0:
+                    self.files[arg] = bytearray(got)
+                else:
+                    f = self.files.setdefault(arg, bytearray())
+                    f[s.rest:s.rest + len(got)] = got
+            s.rest = 0
+            s.send("226 done")
+        elif verb == "RNFR":
+            s.rnfr = arg
+            s.send("350 go on" if arg in self.files else "550 no such file")
+        elif verb == "RNTO":
+            with self.lock:
+                if arg in self.files:
+                    s.send("553 %s exists" % arg)
+                else:
+                    self.files[arg] = self.files.pop(s.rnfr)
+                    s.send("250 renamed")
+        elif verb == "DELE":
+            with self.lock:
+                found = self.files.pop(arg, None) is not None
+            s.send("250 deleted" if found else "550 no such file")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestSegputNoRenameOver(FtpcCase):
+    def test_later_files_go_the_ordinary_way_at_once(self):
+        # The first file learns that its rename is refused and is sent again; the next file
+        # to that server goes as one ordinary upload at once, not twice over.
+        fake = NoRenameOverFtp()
+        for name in ("a.bin", "b.bin"):
+            fake.files[name] = bytearray(b"old " + name.encode())
+        fake.start()
+        self.addCleanup(fake.stop)
+        src = {name: data_bytes(4 * MiB + 5, 99 + i) for i, name in enumerate(("a.bin", "b.bin"))}
+        for name, data in src.items():
+            self.write_local(name, data)
+        self.ftpc("--segments", "4", "put", "a.bin", "b.bin",
+                  "ftp://u:p@127.0.0.1:%d/" % fake.port)
+        self.assertEqual({k: bytes(v) for k, v in fake.files.items()}, src)
+        self.assertEqual([n for n in fake.stored if n.startswith(".b.bin")], [], fake.stored)
+
+
 if __name__ == "__main__":
     unittest.main()
