@@ -369,6 +369,11 @@ static int join(char *out, size_t size, const char *base, const char *rel)
 
 /* ---- the local tree ---- */
 
+/* walk_local's answer for a directory of an upload's source that could not be opened: it is
+ * left out, and so is its entry (told apart from a directory whose contents were all left
+ * out, which is still made on the server). */
+#define WALK_LEFT_OUT (-1)
+
 /* Walks the local tree below root/rel into tree. With parts (an upload's source), names of
  * the form of ftpc's part files are left out and counted (good_name); a download's target
  * keeps them in view, for --delete. */
@@ -383,7 +388,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         /* One unreadable directory of an upload's source does not cost the rest of it. */
         ftpc_msg(ctx, "ftpc: mirror: cannot read %s: %s; left out", path, strerror(errno));
         tree->unreadable++;
-        return 0;
+        return WALK_LEFT_OUT;
     }
     if (d == NULL) {
         ftpc_msg(ctx, "ftpc: mirror: cannot read %s: %s", path, strerror(errno));
@@ -420,14 +425,14 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         if (e->dir && depth + 1 >= MIRROR_MAX_DEPTH) {
             tree->too_deep++;
         } else if (e->dir) {
-            size_t at = tree->n - 1, unreadable = tree->unreadable;
+            size_t at = tree->n - 1;
             int r = walk_local(ctx, root, sub, depth + 1, ex, nex, parts, tree);
-            if (r != 0 && rc == 0)
-                rc = r;
-            if (tree->unreadable > unreadable && tree->n == at + 1) {
+            if (r == WALK_LEFT_OUT) {
                 /* It could not be opened: not made on the server either. */
                 free(tree->v[at].rel);
                 tree->n--;
+            } else if (r != 0 && rc == 0) {
+                rc = r;
             }
         }
     }

@@ -600,6 +600,11 @@ class TestMirrorPut(MirrorCase):
         self.srv.make_file("dst/stale", 10)
         os.chmod(self.local("up/locked"), 0)
         self.addCleanup(os.chmod, self.local("up/locked"), 0o755)
+        # a readable directory that holds only an unreadable one is still made (it was left
+        # out with it)
+        os.makedirs(self.local("up/holder/shut"))
+        os.chmod(self.local("up/holder/shut"), 0)
+        self.addCleanup(os.chmod, self.local("up/holder/shut"), 0o755)
         user = {}
         if os.geteuid() == 0:  # root reads it anyway: run ftpc as nobody
             nobody = pwd.getpwnam("nobody")
@@ -612,9 +617,13 @@ class TestMirrorPut(MirrorCase):
         err = r.stderr.decode()
         self.assertEqual(r.returncode, 6, err)
         self.assertIn("ftpc: mirror: cannot read up/locked: Permission denied; left out", err)
-        self.assertIn("nothing deleted: 1 local directory could not be read", err)
+        self.assertIn("ftpc: mirror: cannot read up/holder/shut: Permission denied; left out",
+                      err)
+        self.assertIn("nothing deleted: 2 local directories could not be read", err)
         self.assertRegex(r.stdout.decode(), r"mirror: 5 files transferred, 0 skipped, 0 deleted, "
-                                            r"1 failed")
+                                            r"2 failed")
+        self.assertTrue(self.srv.exists("dst/holder"))
+        self.assertFalse(self.srv.exists("dst/holder/shut"))
         for rel in ("a.bin", "sub/deep/c.bin", "sp ace/x y.txt"):
             self.assertEqual(self.srv.read("dst/" + rel), self.read_local("up/" + rel))
         self.assertEqual(self.srv.read("dst/locked/old.txt"), data_bytes(10))
