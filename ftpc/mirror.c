@@ -392,6 +392,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
     }
     if (d == NULL) {
         ftpc_msg(ctx, "ftpc: mirror: cannot read %s: %s", path, strerror(errno));
+        tree->root_unreadable = rel[0] == '\0';
         return FTPC_EXIT_LOCAL;
     }
     int rc = 0;
@@ -450,19 +451,21 @@ static void set_display(const ftpc_cli *cli, const char *path, char *out, size_t
 }
 
 /* Lists the remote tree level by level. *root_missing is set when the server refuses to list
- * the root (then the tree is empty and nothing else is reported). With unlisted, a directory
- * below the root that the server refuses to list (reported by its task) is left out and
+ * the root (then the tree is empty and nothing else is reported); *root_failed when the root's
+ * listing failed for any reason (that refusal, a failed log-in or connection). With unlisted, a
+ * directory below the root that the server refuses to list (reported by its task) is left out and
  * counted there; without, it is an error like any other. Returns 0 or an exit code for other
  * errors at the root, errors below it (those listings are left out) or a stop. quiet_root:
  * the root's refusal is the caller's to tell. */
 static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, ftpc_mtree *tree,
-                       bool *root_missing, size_t *unlisted, bool quiet_root)
+                       bool *root_missing, bool *root_failed, size_t *unlisted, bool quiet_root)
 {
     const char *base = cli->mirror_url.path;
     char **level = calloc(1, sizeof(char *));
     size_t nlevel = 1;
     int rc = 0;
     *root_missing = false;
+    *root_failed = false;
     if (level == NULL || (level[0] = strdup("")) == NULL) {
         free(level);
         return FTPC_EXIT_LOCAL;
@@ -504,6 +507,7 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
         for (size_t i = 0; done && rc == 0 && i < nlevel; i++) {
             ftpc_task *t = &ts[i];
             if (t->err.status != FTPC_OK) {
+                *root_failed = depth == 0;
                 /* Only a refusal is a missing root: a failed login or connection is not. */
                 if (depth == 0 && t->err.status == FTPC_EXIT_REMOTE)
                     *root_missing = true;
@@ -751,11 +755,15 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
 {
     const char *root = cli->mirror_dir;
     ftpc_mtree rt = {0}, lt = {0};
-    bool root_missing;
+    bool root_missing, root_failed;
     size_t unlisted = 0;
-    int status = walk_remote(cli, ctx, stop, &rt, &root_missing, &unlisted, false);
+    int status = walk_remote(cli, ctx, stop, &rt, &root_missing, &root_failed, &unlisted, false);
     if (root_missing)
         status = worse(status, FTPC_EXIT_REMOTE);
+    /* A root that could not be listed, or made here, is a directory that failed: the summary
+     * says so, and does not read as a mirror with nothing to do. */
+    if (root_failed)
+        c->failed++;
     if (keep_included(&rt, cli) < 0)
         status = worse(status, FTPC_EXIT_LOCAL);
     if (status != FTPC_OK) {
@@ -767,15 +775,18 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     if (stat(root, &st) == 0) {
         if (!S_ISDIR(st.st_mode)) {
             ftpc_msg(ctx, "ftpc: mirror: %s is not a directory", root);
+            c->failed++;
             ftpc_mtree_free(&rt);
             return FTPC_EXIT_LOCAL;
         }
         status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, false, &lt);
+        c->failed += lt.root_unreadable;
         mtree_sort(&lt);
         if (keep_included(&lt, cli) < 0)
             status = worse(status, FTPC_EXIT_LOCAL);
     } else if (!cli->dry_run && ftpc_mkdir_p(root) < 0) {
         ftpc_msg(ctx, "ftpc: mirror: cannot create %s: %s", root, strerror(errno));
+        c->failed++;
         ftpc_mtree_free(&rt);
         return FTPC_EXIT_LOCAL;
     }
@@ -1090,10 +1101,12 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     struct stat st;
     if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
         ftpc_msg(ctx, "ftpc: mirror: %s is not a directory", root);
+        c->failed++;
         return FTPC_EXIT_LOCAL;
     }
     ftpc_mtree lt = {0}, rt = {0};
     int status = walk_local(ctx, root, "", 0, cli->excludes, cli->nexcludes, true, &lt);
+    c->failed += lt.root_unreadable;
     mtree_sort(&lt);
     if (keep_included(&lt, cli) < 0)
         status = worse(status, FTPC_EXIT_LOCAL);
@@ -1127,15 +1140,18 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         while (rl > 1 && t->remote[rl - 1] == '/')
             t->remote[--rl] = '\0';
         status = run_list(ctx, &mk, 1, stop);
+        c->failed += count_failed(&mk);
         tasks_free(&mk);
         if (status != FTPC_OK) {
             ftpc_mtree_free(&lt);
             return status;
         }
     }
-    bool root_missing;
+    bool root_missing, root_failed;
     /* A dry run makes no root: one not there yet is no error, but what the run would do. */
-    status = walk_remote(cli, ctx, stop, &rt, &root_missing, NULL, cli->dry_run);
+    status = walk_remote(cli, ctx, stop, &rt, &root_missing, &root_failed, NULL, cli->dry_run);
+    if (root_failed && !(root_missing && cli->dry_run))
+        c->failed++;
     if (root_missing && cli->dry_run && !cli->opts.quiet) {
         char shown[FTPC_URL_PATH_MAX + 64];
         set_display(cli, base, shown, sizeof(shown));

@@ -46,6 +46,9 @@ typedef struct ftpc_mtree {
     /* Local directories below the root of mirror -R's source that could not be read (no
      * permission): left out with what they hold, said, and counted as failed. */
     size_t unreadable;
+    /* The local root itself could not be read: nothing below it is known, and the summary
+     * counts it as failed. */
+    bool root_unreadable;
 } ftpc_mtree;
 
 /* Parses a directory listing (MLSD lines when mlsd, else Unix-style LIST lines) into entries

@@ -420,6 +420,35 @@ class TestMirrorGet(MirrorCase):
         self.ftpc("mirror", "ftp://u:p@127.0.0.1:%d/src" % port, "out", rc=3)
         self.assertFalse(os.path.exists(self.local("out")))
 
+    def test_a_root_that_cannot_be_listed_or_made_counts_as_failed(self):
+        # the error was said, but the summary read as that of a mirror with nothing to do
+        failed = rb"(?m)^mirror: 0 files transferred, 0 skipped, 0 deleted, 1 failed$"
+        self.srv.make_file("src/a.bin", 10)
+        self.srv.mkdir("locked")
+        os.chmod(self.srv.local("locked"), 0)  # ftpd runs as nobody: 550
+        self.addCleanup(os.chmod, self.srv.local("locked"), 0o755)
+        self.write_local("plain", b"a file")
+        os.makedirs(self.local("up"))
+        self.write_local("up/f.txt", b"f")
+        cases = [
+            # download: the server will not list the root (5), the local root cannot be
+            # made below a file (6)
+            (["mirror", self.srv.url("locked"), "out"], 5, b"locked"),
+            (["mirror", self.srv.url("src"), "plain/out"], 6, b"cannot create plain/out"),
+            # upload: the server cannot make the root below a file (5), or will not list it
+            # (5); the local root is not there (6)
+            (["mirror", "-R", "up", self.srv.url("src/a.bin/dst")], 5, b"a.bin/dst"),
+            (["mirror", "-R", "up", self.srv.url("locked")], 5, b"locked"),
+            (["mirror", "-R", "nothere", self.srv.url("dst")], 6, b"nothere is not a directory"),
+        ]
+        for args, rc, said in cases:
+            with self.subTest(args=args):
+                r = self.ftpc(*args, rc=rc)
+                self.assertIn(said, r.stderr)
+                self.assertRegex(r.stdout, failed)
+        self.assertFalse(os.path.exists(self.local("out")))
+        self.assertFalse(self.srv.exists("dst"))
+
     def test_usage(self):
         self.ftpc("mirror", self.srv.url("src"), rc=2)
         self.ftpc("get", "--delete", self.srv.url("x"), rc=2)
