@@ -65,7 +65,8 @@ struct ftpc_bars {
     uint64_t moved;                  /* bytes moved by all transfers of the run */
     uint64_t busy_phase, busy_moved; /* the total line's busy block (ftpc_bar's) */
     uint64_t finished_bytes;         /* file sizes of finished transfers */
-    long long first_ms;              /* when the run's first transfer started; 0: none yet */
+    uint64_t done_moved; /* bytes the finished files' summary lines moved: the Total line's */
+    long long first_ms;  /* when the run's first transfer started; 0: none yet */
     progress_rate total_rate;
     int drawn;      /* live lines on screen below the permanent ones */
     strbuf pending; /* permanent lines waiting for the next frame */
@@ -765,18 +766,20 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
 }
 
 /* A run of several files ends with one line for all of them: the files' own lines say how
- * each went, this one what the whole run took. */
+ * each went, this one what the whole run took. Its size is what those lines add up to: the
+ * bytes of a transfer that failed (an upload the server refused at its end, a download cut
+ * off) did not arrive, and "2 of 4 files, SIZE" reads as the size of the two. */
 static void total_summary(ftpc_bars *b, strbuf *out)
 {
     char files[48], size[24], el[24], rate[32];
     long long ms = ev_now(b->loop) - b->first_ms;
-    double avg = (double)b->moved * 1000.0 / (double)(ms > 0 ? ms : 1);
+    double avg = (double)b->done_moved * 1000.0 / (double)(ms > 0 ? ms : 1);
     if (b->nfinished < b->nfiles)
         snprintf(files, sizeof(files), "%d of %d files", b->nfinished, b->nfiles);
     else
         snprintf(files, sizeof(files), "%d files", b->nfinished);
     sb_printf(out, "Total: %s, %s in %s (%s)\n", files,
-              progress_size_str(b->moved, size, sizeof(size)),
+              progress_size_str(b->done_moved, size, sizeof(size)),
               progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
 }
 
@@ -935,6 +938,7 @@ void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes)
         return;
     b->nfinished--;
     b->finished_bytes = b->finished_bytes > bytes ? b->finished_bytes - bytes : 0;
+    b->done_moved = b->done_moved > bytes ? b->done_moved - bytes : 0;
 }
 
 void ftpc_bar_checking(ftpc_bar *bar)
@@ -971,6 +975,7 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
     if (ok) {
         b->nfinished++;
         b->finished_bytes += bar->pos;
+        b->done_moved += bar->pos - bar->offset; /* as its summary line says */
         if (!b->quiet) {
             summary_line(b, &b->pending, bar, ev_now(b->loop));
             if (note != NULL)

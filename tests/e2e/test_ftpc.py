@@ -1291,6 +1291,78 @@ class TestReusedConnectionClosed(FtpcCase):
             self.assertIn(b"Total: 10 files,", r.stderr)
 
 
+class RefusesAtTheEndFtp(ScriptedFtp):
+    """Fails transfers once their bytes have moved: an upload of a name starting with "big"
+    is read whole and then refused (552, a quota), a download of one starting with "cut"
+    sends half the file and ends with 426. Other names go through."""
+
+    def __init__(self, files):
+        super().__init__(sessions=20, timeout=10)
+        self.files = dict(files)
+        self.lock = threading.Lock()
+
+    def command(self, s, verb, arg):
+        name = arg.lstrip("/")
+        if verb == "SIZE":
+            with self.lock:
+                data = self.files.get(name)
+            s.send("550 no" if data is None else "213 %d" % len(data))
+        elif verb == "RETR":
+            data = self.files[name]
+            if name.startswith("cut"):
+                s.send("150 here")
+                d = s.accept_data()
+                d.sendall(data[:len(data) // 2])
+                d.close()
+                s.send("426 cut")
+            else:
+                s.send_download(data)
+        elif verb == "STOR":
+            got = s.receive_upload()
+            if name.startswith("big"):
+                s.send("552 quota exceeded")
+            else:
+                with self.lock:
+                    self.files[name] = bytes(got)
+                s.send("226 stored")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestTotalLine(FtpcCase):
+    """The run's Total line adds up what the files that arrived took, in both directions:
+    the bytes of a failed upload (refused once sent) or download (cut off) arrived nowhere,
+    and "2 of 4 files, SIZE" reads as the size of the two."""
+
+    def scripted(self, files):
+        srv = RefusesAtTheEndFtp(files)
+        srv.start()
+        self.addCleanup(srv.stop)
+        return srv, "ftp://u:p@127.0.0.1:%d/" % srv.port
+
+    def test_failed_uploads_are_not_counted(self):
+        srv, base = self.scripted({})
+        names = {"ok1.bin": MiB, "big1.bin": MiB // 2, "ok2.bin": MiB, "big2.bin": MiB // 2}
+        for i, (n, size) in enumerate(names.items()):
+            self.write_local(n, data_bytes(size, 30 + i))
+        r = self.ftpc("--no-verify", "put", *names, base, rc=5)
+        err = r.stderr.decode()
+        self.assertIn("552 quota exceeded", err)
+        self.assertEqual(srv.files["ok1.bin"], self.read_local("ok1.bin"))
+        self.assertRegex(err, r"(?m)^Total: 2 of 4 files, 2\.00 MiB in ")
+
+    def test_failed_downloads_are_not_counted(self):
+        files = {"ok1.bin": data_bytes(MiB, 40), "cut.bin": data_bytes(MiB, 41),
+                 "ok2.bin": data_bytes(MiB, 42)}
+        srv, base = self.scripted(files)
+        r = self.ftpc("--no-verify", "get", *[base + n for n in files], rc=7)
+        err = r.stderr.decode()
+        self.assertIn("426 cut", err)
+        self.assertEqual(self.read_local("ok2.bin"), files["ok2.bin"])
+        self.assertRegex(err, r"(?m)^Total: 2 of 3 files, 2\.00 MiB in ")
+
+
 # ------------------------------------------------------------------ resume and retry
 
 class TestResume(FtpcCase):
