@@ -130,9 +130,10 @@ typedef struct ftpc_task {
     bool up_to_date;
     /* A refusal (status 5) is for the caller to tell: not said when the task ends. */
     bool quiet_refusal;
-    /* put -c compared the server's whole file with the source (HASH over RANG) before
-     * sending anything, and they matched: the check after it would hash the same bytes again,
-     * on both sides, so it is reported from this one (whole_algo). */
+    /* -c compared the whole file with the source (HASH over RANG) before moving anything
+     * (put: the server's file as long as the local one; get: the bytes kept here as long as
+     * the server's file), and they matched: the check after it would hash the same bytes
+     * again, on both sides, so it is reported from this one (whole_algo). */
     bool whole_checked;
     digest_algo whole_algo;
     ftpc_err err;   /* err.status 0 on success */

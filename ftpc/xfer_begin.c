@@ -19,6 +19,8 @@
 /* A download to standard output has a bar only when that is not a terminal (run.c). */
 static void start_bar(ftpc_xfer *x, int64_t total)
 {
+    /* Bytes move after all: the check after them is the one that counts. */
+    x->t->whole_checked = false;
     if (x->bar != NULL) { /* the same file going again (into a directory, say) */
         ftpc_bar_restart(x->bar, x->offset);
         return;
@@ -59,8 +61,11 @@ static void prefix_checked(void *ud, const ftpc_vresult *r)
     switch (r->state) {
     case FTPC_V_VERIFIED:
         x->date_checked = true; /* the bytes themselves are the server's: no need for dates */
-        if (x->t->kind == FTPC_T_PUT && x->remote_size >= 0 &&
-            (uint64_t)x->remote_size == x->local_size) {
+        /* The range compared was the whole file on both sides (the server's file as long as
+         * ours for a put, the bytes kept here as long as the server's for a get): nothing
+         * moves, and the check after it would hash the same bytes again. */
+        if (x->remote_size >= 0 &&
+            (uint64_t)x->remote_size == (x->t->kind == FTPC_T_PUT ? x->local_size : x->offset)) {
             x->t->whole_checked = true;
             x->t->whole_algo = r->algo;
         }

@@ -1424,8 +1424,21 @@ class TestResume(FtpcCase):
         data = self.srv.make_file("done.bin", 5000, seed=13)
         self.write_local("done.bin", data)
         r = self.ftpc("-v", "-c", "get", self.srv.url("done.bin"))
-        self.assertNotIn("> RETR", r.stderr.decode())
+        err = r.stderr.decode()
+        self.assertNotIn("> RETR", err)
         self.assertEqual(self.read_local("done.bin"), data)
+        # the check before found the whole file equal: it is not hashed a second time after
+        # it, whether the file is there under its name or whole in its part file
+        self.assertRegex(err, r"(?m)^done\.bin: verified sha256$")
+        self.assertEqual(err.count("> HASH done.bin"), 1, err)
+        os.rename(self.local("done.bin"), self.local(".done.bin.ftpc-part"))
+        r = self.ftpc("-v", "-c", "get", self.srv.url("done.bin"))
+        err = r.stderr.decode()
+        self.assertNotIn("> RETR", err)
+        self.assertEqual(sorted(os.listdir(self.tmp)), ["done.bin"])
+        self.assertEqual(self.read_local("done.bin"), data)
+        self.assertRegex(err, r"(?m)^done\.bin: verified sha256$")
+        self.assertEqual(err.count("> HASH done.bin"), 1, err)
 
     def test_without_c_starts_over(self):
         data = self.srv.make_file("fresh.bin", 5000, seed=14)
