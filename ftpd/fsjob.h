@@ -74,8 +74,9 @@ fsjob *fsjob_new(struct session *s, const char *vpath, const char *arg);
  * root is in memory or no worker can be had. */
 void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(struct session *, fsjob *));
 /* For work that renames or deletes a client's name: on a worker it holds upload_names_lock
- * (upload.h), so that a guarded upload's commit on the loop sees no change between its check
- * and its rename; on the loop, where the commits run, it needs none (and must not wait). */
+ * (upload.h), so that a guarded upload's commit sees no change between its check and its
+ * rename; on the loop (a root in memory or on a local disk, whose commits run there too) it
+ * needs none, and must not wait. */
 void fsjob_lock_names(const fsjob *j);
 void fsjob_unlock_names(const fsjob *j);
 /* An ABOR came while a job that opens a transfer ran: the transfer is cut as it starts

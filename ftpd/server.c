@@ -12,6 +12,7 @@
 #include "net.h"
 #include "reload.h"
 #include "session.h"
+#include "upcommit.h"
 #include "upwriter.h"
 #include "xfer.h"
 #include "xferlog.h"
@@ -371,6 +372,7 @@ void server_shutdown(server *srv)
     reload_discard(srv); /* a SIGHUP's reading the pool did not deliver */
     xfer_io_shutdown(srv);
     fsjob_shutdown(srv);    /* after the pool they shared stopped */
+    upcommit_shutdown(srv); /* ...and before the sessions it reports to are freed */
     upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
     srv->uw = NULL;
     while (srv->close_jobs) { /* undelivered: run (fd closed) or dropped (still open) */

@@ -18,6 +18,7 @@ struct close_job;
 struct reload_job;
 struct io_job;
 struct fsjob;
+struct upcommit;
 
 typedef struct server {
     const ftpd_config *cfg;
@@ -29,6 +30,7 @@ typedef struct server {
     workq *wq_io;           /* transfers' file-system work, from its first (xfer_io.h) */
     struct io_job *io_jobs; /* ...work not yet delivered */
     struct fsjob *fs_jobs;  /* commands' file-system calls not yet delivered (fsjob.h) */
+    struct upcommit *commit_jobs; /* uploads' commits not yet delivered (upcommit.h) */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

@@ -605,7 +605,8 @@ static bool target_unchanged(const upload *u)
     return true;
 }
 
-int upload_commit_keep_old(upload *u, int *old_fd)
+/* wait: on a worker (upload_commit_waiting). */
+static int commit(upload *u, int *old_fd, bool wait)
 {
     *old_fd = -1;
     int rc;
@@ -620,10 +621,14 @@ int upload_commit_keep_old(upload *u, int *old_fd)
             errno = ESTALE;
     } else {
         /* No other session of this server can change the name between the check and the
-         * rename: its renames and deletes hold the same lock. The event loop commits, and it
-         * must never wait for a worker's rename on a slow disk: while one holds the lock, the
-         * commit goes on without it, as exposed to that one call as to another process. */
-        bool locked = u->guarded && pthread_mutex_trylock(&names_lock) == 0;
+         * rename: its renames and deletes on workers hold the same lock, and so do the
+         * commits made there (a plain STOR's rename between a guarded commit's check and its
+         * rename would be undone by it). The event loop's commits (a root in memory or on a
+         * local disk) are one at a time by themselves, and the loop must never wait for a
+         * worker's rename on a slow disk: while one holds the lock, such a commit goes on
+         * without it, as exposed to that one call as to another process. */
+        bool locked = wait ? pthread_mutex_lock(&names_lock) == 0
+                           : u->guarded && pthread_mutex_trylock(&names_lock) == 0;
         if (u->guarded && !target_unchanged(u)) {
             rc = -1;
             errno = ESTALE;
@@ -662,6 +667,16 @@ int upload_commit_keep_old(upload *u, int *old_fd)
     close_fd(&u->fd);
     close_fd(&u->dir_fd);
     return 0;
+}
+
+int upload_commit_keep_old(upload *u, int *old_fd)
+{
+    return commit(u, old_fd, false);
+}
+
+int upload_commit_waiting(upload *u, int *old_fd)
+{
+    return commit(u, old_fd, true);
 }
 
 int upload_abort_detach(upload *u, bool keep_partial)

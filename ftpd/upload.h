@@ -78,12 +78,16 @@ int upload_copy_step(upload *u, off_t max);
  * renamed the file (or wrote under a STOU's name), and renaming over it would silently undo that;
  * nothing was replaced. The check and the rename are not atomic against other processes, only
  * against this process's renames and deletes made under upload_names_lock (unless one of them
- * holds it at that moment: the commit never waits for it). */
+ * holds it at that moment: this commit, made on the event loop, never waits for it). */
 int upload_commit(upload *u);
 /* As upload_commit, but hands back in *old_fd an O_PATH descriptor of the file that was
  * replaced (-1 if none): closing it frees that file's storage, which for a large file takes
  * long enough to be worth doing off the event loop. */
 int upload_commit_keep_old(upload *u, int *old_fd);
+/* As upload_commit_keep_old, for a commit on a worker thread (upcommit.h): it waits for
+ * upload_names_lock and holds it across its check and its rename, so that neither a rename or
+ * delete nor another commit of this process comes between them. */
+int upload_commit_waiting(upload *u, int *old_fd);
 /* Ends a failed upload. With keep_partial, a file that received bytes, or that continues a
  * kept partial, is kept as the target's partial file for a later resume; otherwise it is
  * removed (a copy of the target's bytes alone is not worth a partial), except that an upload
@@ -96,8 +100,8 @@ void upload_abort(upload *u, bool keep_partial);
  * worth doing off the event loop. */
 int upload_abort_detach(upload *u, bool keep_partial);
 /* Held around a rename or a delete of a client's name (and its partial) made on a worker: a
- * guarded commit (upload_commit) holds it, when it is free, from its check of the name to its
- * rename. */
+ * commit on a worker holds it from its check of the name to its rename, a guarded commit on
+ * the loop only when it is free (upload_commit). */
 void upload_names_lock(void);
 void upload_names_unlock(void);
 /* Size of a kept partial upload for vpath, or -1 if there is none. */

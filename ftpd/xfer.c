@@ -19,6 +19,7 @@
 #include "progress.h"
 #include "server.h"
 #include "session.h"
+#include "upcommit.h"
 #include "upwriter.h"
 #include "xfer_int.h"
 #include "xferlog.h"
@@ -451,46 +452,32 @@ static void defer_end(xfer *x, int how, int code, const char *text, bool keep_pa
     x->s->flags |= SF_READ_PAUSED;
 }
 
-void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
+/* The reply to a commit that failed with err, in out; *code becomes its code. */
+static const char *commit_failure(const xfer *x, int err, int *code, char *out, size_t size)
+{
+    *code = (err == ENOSPC || err == EDQUOT) ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR;
+    if (err == EISDIR) {
+        /* Another session made a directory of the name (MKD) while the data came: a file
+         * cannot replace it. */
+        snprintf(out, size, "%s became a directory while the %s ran; nothing was stored.",
+                 x->vpath ? x->vpath : "The name", xfer_verb(x));
+    } else if (err == ESTALE) {
+        /* Another session stored, deleted or renamed the file this upload built on
+         * (upload_commit): its result stands, and the client is told to retry. */
+        snprintf(out, size, "%s changed while the %s ran; nothing was replaced, send it again.",
+                 x->vpath ? x->vpath : "The file", xfer_verb(x));
+    } else {
+        /* The reason goes to the client and the log: "could not" alone leaves both to guess
+         * why bytes that all arrived were not stored. */
+        snprintf(out, size, "Could not store the file: %s.", strerror(err));
+    }
+    return out;
+}
+
+/* The rest of xfer_finish, once an upload's commit is made (or none was to be made). */
+static void finish_ended(xfer *x, bool ok, int code, const char *text, bool keep_partial)
 {
     session *s = x->s;
-    bool ok = code == FTP_TRANSFER_OK;
-    if (x->writing) {
-        defer_end(x, XF_FINISH, code, text, keep_partial);
-        return;
-    }
-    close_data(x); /* the data is out (or lost) before the reply says so */
-    char stale[PATH_VMAX + 96];
-    if (ok && x->uploading) {
-        int old = -1;
-        x->uploading = false;
-        int rc = upload_commit_keep_old(&x->up, &old);
-        if (old >= 0)
-            server_close_later(s->srv, old);
-        if (rc < 0) {
-            int err = errno;
-            ok = false;
-            code = (err == ENOSPC || err == EDQUOT) ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR;
-            /* The reason goes to the client and the log: "could not" alone leaves both to
-             * guess why bytes that all arrived were not stored. */
-            snprintf(stale, sizeof stale, "Could not store the file: %s.", strerror(err));
-            text = stale;
-            if (err == EISDIR) {
-                /* Another session made a directory of the name (MKD) while the data came:
-                 * a file cannot replace it. */
-                snprintf(stale, sizeof stale,
-                         "%s became a directory while the %s ran; nothing was stored.",
-                         x->vpath ? x->vpath : "The name", xfer_verb(x));
-            } else if (err == ESTALE) {
-                /* Another session stored, deleted or renamed the file this upload built on
-                 * (upload_commit): its result stands, and the client is told to retry. */
-                snprintf(stale, sizeof stale,
-                         "%s changed while the %s ran; nothing was replaced, send it again.",
-                         x->vpath ? x->vpath : "The file", xfer_verb(x));
-                text = stale;
-            }
-        }
-    }
     char ztext[160];
     if (ok && x->zmode) {
         /* The counts clients and logs rely on are file bytes; the wire bytes show the gain. */
@@ -508,6 +495,105 @@ void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
     }
     release(x, keep_partial);
     server_close_then_reply(s->srv, dropped, s, code, text);
+}
+
+/* A commit's job came back. The session outlives its jobs (s->jobs); the transfer ends here,
+ * unless it went with its session, whose log line then says how the upload ended. */
+static void commit_done(upcommit *c)
+{
+    session *s = c->s;
+    appendlock_release(&s->srv->append_locks, c->lock);
+    bool ok = c->rc == 0;
+    int code = c->code;
+    char failed[PATH_VMAX + 96];
+    const char *text = ok ? c->text : commit_failure(&c->rec, c->err, &code, failed, sizeof failed);
+    xfer *x = s->xfer;
+    if (s->state != SESS_CLOSED && x && x->seq == c->seq && x->state == XS_UPLOAD_COMMITTING) {
+        finish_ended(x, ok, code, text, false);
+    } else {
+        char why[300];
+        snprintf(why, sizeof why, "%d %.290s (the session ended first)", code, text);
+        log_transfer(&c->rec, ok, why);
+    }
+    free(c->rec.vpath);
+    free(c);
+}
+
+/* Hands a complete upload's commit to a worker (upcommit.h): false when none can be had, and
+ * the loop commits it. The client's reply waits for the commit's end (commit_done). */
+static bool commit_off_loop(xfer *x, int code, const char *text)
+{
+    upcommit *c = calloc(1, sizeof *c);
+    if (!c)
+        return false;
+    if (x->vpath && !(c->rec.vpath = strdup(x->vpath))) {
+        free(c);
+        return false;
+    }
+    session *s = x->s;
+    c->up = x->up;
+    c->s = s;
+    c->seq = x->seq;
+    c->code = code;
+    snprintf(c->text, sizeof c->text, "%s", text);
+    c->lock = x->append_lock;
+    c->done = commit_done;
+    /* what log_transfer and commit_failure read, should the transfer go before the job ends */
+    c->rec.s = s;
+    c->rec.kind = x->kind;
+    c->rec.verb = x->verb;
+    c->rec.ascii = x->ascii;
+    c->rec.offset = x->offset;
+    c->rec.done = x->done;
+    c->rec.started_ms = x->started_ms;
+    c->rec.rate = x->rate;
+    c->rec.zmode = x->zmode;
+    c->rec.z.stored_in = x->z.stored_in;
+    c->rec.wire = x->wire;
+    if (upcommit_start(c) < 0) {
+        free(c->rec.vpath);
+        free(c);
+        return false;
+    }
+    x->uploading = false; /* the job's now: nothing the session does can abort it */
+    x->append_lock = NULL;
+    x->state = XS_UPLOAD_COMMITTING;
+    ev_timer_stop(loop_of(x), &x->timer);
+    ev_timer_stop(loop_of(x), &x->drain);
+    ev_timer_stop(loop_of(x), &x->pace);
+    /* Commands after this point are answered after its 226, and an ABOR meanwhile finds the
+     * transfer over (as for XS_UPLOAD_FLUSHING). */
+    s->flags |= SF_READ_PAUSED;
+    return true;
+}
+
+void xfer_finish(xfer *x, int code, const char *text, bool keep_partial)
+{
+    session *s = x->s;
+    bool ok = code == FTP_TRANSFER_OK;
+    if (x->writing) {
+        defer_end(x, XF_FINISH, code, text, keep_partial);
+        return;
+    }
+    close_data(x); /* the data is out (or lost) before the reply says so */
+    char failed[PATH_VMAX + 96];
+    if (ok && x->uploading) {
+        /* Under a root in memory nothing waits, and on a local disk the lookups of a name
+         * just written find it cached and the rename goes to the journal: a worker's handoff
+         * would only cost. On FUSE, NFS or CIFS each call may wait for a server. */
+        if (s->vfs.speed == VFS_REMOTE && commit_off_loop(x, code, text))
+            return;
+        int old = -1;
+        x->uploading = false;
+        int rc = upload_commit_keep_old(&x->up, &old);
+        if (old >= 0)
+            server_close_later(s->srv, old);
+        if (rc < 0) {
+            ok = false;
+            text = commit_failure(x, errno, &code, failed, sizeof failed);
+        }
+    }
+    finish_ended(x, ok, code, text, keep_partial);
 }
 
 void xfer_fail_local(xfer *x, int err)
@@ -1358,8 +1444,8 @@ void xfer_cut(session *s)
      * holds. One whose data has all come is still cut, not committed (xfer_poll_input). */
     xfer_poll_input(s->xfer, true);
     xfer *x = s->xfer;
-    if (!xfer_busy(x) || x->state == XS_UPLOAD_FLUSHING)
-        return; /* ended, or its end is settled and waits for a writer's move */
+    if (!xfer_busy(x) || x->state == XS_UPLOAD_FLUSHING || x->state == XS_UPLOAD_COMMITTING)
+        return; /* ended, or its end is settled and waits for a writer's move or its commit */
     xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
 }
 

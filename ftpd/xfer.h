@@ -27,15 +27,16 @@
 struct session;
 
 typedef enum {
-    XS_PASV_LISTEN = 0, /* passive listener open, no connection yet */
-    XS_PORT_SET,        /* PORT/EPRT given, connect happens at the data command */
-    XS_CONNECTING,      /* active connect in progress */
-    XS_CONNECTED,       /* data connection up, waiting for the data command */
-    XS_RUNNING,         /* bytes moving */
-    XS_UPLOAD_SETTLING, /* upload data ended; committed unless the control connection dies */
-    XS_TLS_HANDSHAKE,   /* 150 sent; the data connection's own set-up (TLS handshake) runs */
-    XS_SHUTDOWN,        /* download sent; the stream's end (TLS close_notify) is written */
-    XS_UPLOAD_FLUSHING, /* upload ended (failed or aborted); an upload writer's move finishes */
+    XS_PASV_LISTEN = 0,   /* passive listener open, no connection yet */
+    XS_PORT_SET,          /* PORT/EPRT given, connect happens at the data command */
+    XS_CONNECTING,        /* active connect in progress */
+    XS_CONNECTED,         /* data connection up, waiting for the data command */
+    XS_RUNNING,           /* bytes moving */
+    XS_UPLOAD_SETTLING,   /* upload data ended; committed unless the control connection dies */
+    XS_TLS_HANDSHAKE,     /* 150 sent; the data connection's own set-up (TLS handshake) runs */
+    XS_SHUTDOWN,          /* download sent; the stream's end (TLS close_notify) is written */
+    XS_UPLOAD_FLUSHING,   /* upload ended (failed or aborted); an upload writer's move finishes */
+    XS_UPLOAD_COMMITTING, /* upload complete; a worker commits it (upcommit.h), then the 226 */
 } xfer_state;
 
 typedef enum { XK_NONE = 0, XK_RETR, XK_STOR, XK_LIST, XK_NLST, XK_MLSD } xfer_kind;
