@@ -583,18 +583,22 @@ class NoDotFilesFtp(ScriptedFtp):
                 s.rest = 0
                 s.send("553 no dot files here")
                 return True
-            got = s.receive_upload()
-            with self.lock:
-                if s.rest == 0:
-                    self.files[arg] = bytearray(got)
-                else:
-                    f = self.files.setdefault(arg, bytearray())
-                    f[s.rest:s.rest + len(got)] = got
-            s.rest = 0
-            s.send("226 done")
+            self.store(s, arg)
         else:
             return super().command(s, verb, arg)
         return True
+
+    def store(self, s, arg):
+        """Takes a STOR's data into files[arg], in place at a REST offset."""
+        got = s.receive_upload()
+        with self.lock:
+            if s.rest == 0:
+                self.files[arg] = bytearray(got)
+            else:
+                f = self.files.setdefault(arg, bytearray())
+                f[s.rest:s.rest + len(got)] = got
+        s.rest = 0
+        s.send("226 done")
 
 
 class TestSegputNoDotFiles(FtpcCase):
@@ -620,15 +624,7 @@ class NoRenameOverFtp(NoDotFilesFtp):
     def command(self, s, verb, arg):
         if verb == "STOR":
             self.stored.append(arg)
-            got = s.receive_upload()
-            with self.lock:
-                if s.rest == 0:
-                    self.files[arg] = bytearray(got)
-                else:
-                    f = self.files.setdefault(arg, bytearray())
-                    f[s.rest:s.rest + len(got)] = got
-            s.rest = 0
-            s.send("226 done")
+            self.store(s, arg)
         elif verb == "RNFR":
             s.rnfr = arg
             s.send("350 go on" if arg in self.files else "550 no such file")
