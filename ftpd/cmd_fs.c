@@ -41,6 +41,17 @@ static void run_on_path(session *s, const char *arg, bool (*fast)(fsjob *), void
     fsjob_run(j, work, reply);
 }
 
+/* 0 when the server may look up names in the directory dfd (its x bit: looking up "." needs
+ * it, as any name does), else -1 with errno set. */
+static int may_search(int dfd)
+{
+    int in = openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    close(in);
+    return 0;
+}
+
 /* A stat of the path from the kernel's caches alone (fsjob.h); with dir_search, when it is a
  * directory, whether the server may look up names in it (cwd_work). */
 static bool stat_cached(fsjob *j, bool dir_search)
@@ -51,11 +62,8 @@ static bool stat_cached(fsjob *j, bool dir_search)
     j->rc = fd < 0 ? -1 : fstat(fd, &j->st);
     j->err = errno;
     if (j->rc == 0 && dir_search && S_ISDIR(j->st.st_mode)) {
-        int in = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        j->rc = may_search(fd);
         j->err = errno;
-        j->rc = in < 0 ? -1 : 0;
-        if (in >= 0)
-            close(in);
     }
     if (fd >= 0)
         close(fd);
@@ -84,11 +92,8 @@ static void cwd_work(fsjob *j)
     /* A directory the server may not search (no x bit for it) would be a dead end: every
      * name in it fails. Looking up "." in it needs that permission, as any name does. */
     int dfd = vfs_open(&j->v, j->vpath, O_PATH | O_DIRECTORY, 0);
-    int in = dfd >= 0 ? openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    j->rc = dfd >= 0 ? may_search(dfd) : -1;
     j->err = errno;
-    j->rc = in < 0 ? -1 : 0;
-    if (in >= 0)
-        close(in);
     if (dfd >= 0)
         close(dfd);
 }

@@ -91,6 +91,23 @@ static void rate_pause(xfer *x);
 static void handshake_step(xfer *x);
 static void log_transfer(xfer *x, bool complete, const char *why);
 
+/* Copies into rec what log_transfer reads of x (its path aside), for a log line written after
+ * x is gone: an orphaned upload's, or one whose commit a worker makes. */
+static void log_record(xfer *rec, const xfer *x)
+{
+    rec->s = x->s;
+    rec->kind = x->kind;
+    rec->verb = x->verb;
+    rec->ascii = x->ascii;
+    rec->offset = x->offset;
+    rec->done = x->done;
+    rec->started_ms = x->started_ms;
+    rec->rate = x->rate;
+    rec->zmode = x->zmode;
+    rec->z.stored_in = x->z.stored_in;
+    rec->wire = x->wire;
+}
+
 static ev_loop *loop_of(const xfer *x)
 {
     return x->s->srv->loop;
@@ -200,14 +217,8 @@ static void end_upload(xfer *x, bool keep_partial)
     o->up = x->up;
     o->keep = keep_partial;
     o->seq = x->seq;
-    if (x->end_why) { /* what log_transfer reads of an upload a writer moves: plain binary */
-        o->rec.s = s;
-        o->rec.kind = x->kind;
-        o->rec.verb = x->verb;
-        o->rec.offset = x->offset;
-        o->rec.done = x->done;
-        o->rec.started_ms = x->started_ms;
-        o->rec.rate = x->rate;
+    if (x->end_why) {
+        log_record(&o->rec, x);
         o->rec.end_why = x->end_why;
     }
     s->orphan = o;
@@ -539,17 +550,7 @@ static bool commit_off_loop(xfer *x, int code, const char *text)
     c->lock = x->append_lock;
     c->done = commit_done;
     /* what log_transfer and commit_failure read, should the transfer go before the job ends */
-    c->rec.s = s;
-    c->rec.kind = x->kind;
-    c->rec.verb = x->verb;
-    c->rec.ascii = x->ascii;
-    c->rec.offset = x->offset;
-    c->rec.done = x->done;
-    c->rec.started_ms = x->started_ms;
-    c->rec.rate = x->rate;
-    c->rec.zmode = x->zmode;
-    c->rec.z.stored_in = x->z.stored_in;
-    c->rec.wire = x->wire;
+    log_record(&c->rec, x);
     if (upcommit_start(c) < 0) {
         free(c->rec.vpath);
         free(c);
