@@ -6,11 +6,12 @@
 # Phases (see bench/README.md for what each one measures and why):
 #   a  one 1 GiB RETR and one 1 GiB STOR with curl per server and round (tmpfs)
 #   c  200 logins at once with the account's yescrypt hash: login phase against the
-#      measured hash cost, and a full-speed download's rate during the storm (driver
-#      tools/login-storm, C; C_DRIVER=python drives it with conc-dl.py as before)
+#      measured hash cost, and the storm again during a full-speed download and during one
+#      held to C_CAPPED_RATE: its rate during the storm (driver tools/login-storm, C;
+#      C_DRIVER=python drives it with conc-dl.py as before)
 #   b  200 clients log in at once, then each RETRs a 1 MiB file 5 times, with an MD5-crypt
 #      hash for the account: total time and peak server memory (driver conc-dl.py, then the
-#      same work from ftpc stress)
+#      same work from login-storm --repeat, C, and from ftpc stress)
 #   d  1,000 idle logged-in sessions (MD5-crypt): memory per session
 #   e-k (phases5.sh, MD5-crypt): pyftpdlib's ftpbench rows (e), ftpc vs curl vs lftp (f),
 #      FTPS (g), MODE Z vs gzip -1 (h), ftpc stress with 1,000/5,000 clients (i), 4 KiB
@@ -26,6 +27,7 @@
 #   REPEAT          RETRs per client in phase b                         [5]
 #   IDLE_SESSIONS   sessions of phase d                                 [1000]
 #   C_DRIVER        login storm driver of phase c: c or python          [c]
+#   C_CAPPED_RATE   MiB/s of phase c's second download (the storm again) [500]
 #   BENCH_ROOT      server roots (tmpfs)                                [/dev/shm/ftpd-bench]
 #   BENCH_SRC       source files (tmpfs)                                [/dev/shm/ftpd-bench-src]
 #   KEEP_SRC=1      keep the 1 GiB source file in tmpfs for the next run
@@ -45,6 +47,7 @@ SKIP=${SKIP:-}
 PEERS=${PEERS:-vsftpd pure-ftpd proftpd pyftpdlib}
 CLIENTS=${CLIENTS:-200}
 REPEAT=${REPEAT:-5}
+C_CAPPED_RATE=${C_CAPPED_RATE:-500}
 IDLE_SESSIONS=${IDLE_SESSIONS:-1000}
 C_DRIVER=${C_DRIVER:-c}
 BENCH_ROOT=${BENCH_ROOT:-/dev/shm/ftpd-bench}
@@ -137,7 +140,7 @@ for p in $PEERS; do SERVERS+=("$p"); done
     echo "lftp: $(lftp --version 2>/dev/null | head -1 | sed 's/.*Version \([^ ]*\).*/\1/')"
     echo "ftpc: $("${FTPC_BIN:-$HERE/build/ftpc}" --version 2>&1 | head -1)"
     echo "gzip: $(gzip --version | head -1)"
-    echo "params: ROUNDS=$ROUNDS CLIENTS=$CLIENTS REPEAT=$REPEAT IDLE_SESSIONS=$IDLE_SESSIONS SKIP='$SKIP' PEERS='$PEERS'"
+    echo "params: ROUNDS=$ROUNDS CLIENTS=$CLIENTS REPEAT=$REPEAT IDLE_SESSIONS=$IDLE_SESSIONS SKIP='$SKIP' PEERS='$PEERS' C_CAPPED_RATE=$C_CAPPED_RATE"
     echo "servers: ${SERVERS[*]}"
     echo "loadavg_start: $(cat /proc/loadavg)"
 } > "$RAW/env.txt"
@@ -272,6 +275,19 @@ if ! skip c; then
                 || log "$n: login storm during download rc=$? (see c-stormdl-$n-$r.txt)"
             sleep 2.5   # the download alone again: the reference is before and after
             kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; BG_PIDS=()
+            # Again with the download held to C_CAPPED_RATE MiB/s, as over a real network:
+            # a full-speed loopback stream keeps both vCPUs busy by itself (bench/README.md)
+            settle
+            "$TOOLS/ftp-rate" "${PORT[$n]}" "$FTPBENCH_USER" "$FTPBENCH_PASS" 1G.bin 150 50 \
+                "$C_CAPPED_RATE" > "$RAW/c-ratecap-$n-$r.txt" 2> "$RAW/c-ratecap-$n-$r.err" &
+            dpid=$!; BG_PIDS+=("$dpid")
+            sleep 2.5
+            timeout 150 "${STORM[@]}" --port "${PORT[$n]}" --clients "$CLIENTS" \
+                --deadline 120 --timeout 30 --label "$n+capped download" \
+                --json "$RAW/c-stormcap-$n-$r.json" > "$RAW/c-stormcap-$n-$r.txt" 2>&1 \
+                || log "$n: login storm during capped download rc=$? (see c-stormcap-$n-$r.txt)"
+            sleep 2.5
+            kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; BG_PIDS=()
         done
     done
     stop_servers
@@ -305,6 +321,16 @@ if ! skip b; then
                 --clients "$CLIENTS" --repeat "$REPEAT" --deadline 180 --timeout 30 --label "$n" \
                 --json "$RAW/b-pin-$n-$r.json" > "$RAW/b-pin-$n-$r.txt" 2>&1 \
                 || log "$n: conc-dl on one CPU rc=$? (see b-pin-$n-$r.txt)"
+            # The same work, barrier and all, from login-storm: one epoll loop in C, so the
+            # driver is no longer the bottleneck, and it is not ftpd's own client.
+            settle
+            log "phase b round $r/$ROUNDS: $n, login-storm"
+            "$PY" "$HERE/tools/rusage.py" --timeout 200 --server-pid "$(pid_of "$n")" \
+                --json "$RAW/b-storm-$n-$r-rusage.json" -- \
+                "$TOOLS/login-storm" --port "${PORT[$n]}" --clients "$CLIENTS" --repeat "$REPEAT" \
+                --user "$FTPBENCH_USER" --password "$FTPBENCH_PASS" --deadline 180 --timeout 30 \
+                --label "$n" --json "$RAW/b-storm-$n-$r.json" > "$RAW/b-storm-$n-$r.txt" 2>&1 \
+                || log "$n: login-storm rc=$? (see b-storm-$n-$r.txt)"
             # The same work from a driver that is not the bottleneck: conc-dl.py's 200 Python
             # threads share one GIL, ftpc stress runs every client on one event loop in C.
             if [[ -x "$B_FTPC" ]]; then

@@ -1,6 +1,6 @@
-/* ftp-rate: one full-speed FTP download stream with its progress over time.
+/* ftp-rate: one FTP download stream with its progress over time.
  *
- * usage: ftp-rate PORT USER PASS PATH MAX_SECONDS [SAMPLE_MS]
+ * usage: ftp-rate PORT USER PASS PATH MAX_SECONDS [SAMPLE_MS [RATE_MIB_S]]
  *
  * Logs in to 127.0.0.1:PORT, sets TYPE I and RETRs PATH over a passive data connection,
  * reading into a 1 MiB buffer (discarded); when the file ends it RETRs it again in the
@@ -10,6 +10,12 @@
  * other tools' timestamps line up), flushed at once, and at the end
  * "end MONO_SECONDS BYTES FILES REASON". A socket silent for 10 s ends the run. Exit
  * status 0 if data arrived.
+ *
+ * With RATE_MIB_S the stream is held to that rate, as a download over a slower network
+ * than loopback would be: the client reads no faster (at most 64 KiB at a time, sleeping
+ * while it is ahead), and TCP's window holds the server back. A stream that fell behind
+ * (a busy server) catches up by at most 50 ms worth of data, as a network link would:
+ * a catch-up burst after a slow spell would inflate the rate measured around it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -106,9 +112,11 @@ int main(int argc, char **argv)
     unsigned port = (unsigned)atoi(argv[1]);
     double max_s = atof(argv[5]);
     double every = (argc > 6 ? atof(argv[6]) : 50.0) / 1000.0;
+    double cap = argc > 7 ? atof(argv[7]) * (1 << 20) : 0; /* bytes per second; 0: none */
     char line[1024] = "";
-    if (max_s <= 0 || max_s > 600 || every <= 0) {
-        fprintf(stderr, "ftp-rate: MAX_SECONDS must be in (0, 600]\n");
+    if (max_s <= 0 || max_s > 600 || every <= 0 || cap < 0) {
+        fprintf(stderr, "ftp-rate: MAX_SECONDS must be in (0, 600], SAMPLE_MS and RATE_MIB_S "
+                        "above 0\n");
         return 2;
     }
 
@@ -129,6 +137,8 @@ int main(int argc, char **argv)
     unsigned long long total = 0;
     unsigned files = 0;
     double t0 = now_s(), next = t0, t = t0;
+    double base_t = t0; /* the capped rate's schedule: base_bytes are due at base_t */
+    unsigned long long base_bytes = 0;
     const char *why = "time";
     printf("%.6f %llu\n", t0, total);
     fflush(stdout);
@@ -148,7 +158,18 @@ int main(int argc, char **argv)
             return fail("RETR", line);
         int eof = 0;
         for (;;) {
-            ssize_t n = recv(d, buf, sizeof buf, 0);
+            if (cap > 0) {
+                double ahead = (double)(total - base_bytes) / cap - (now_s() - base_t);
+                if (ahead < -0.05) { /* behind: the schedule starts again, 50 ms in credit */
+                    base_bytes = total;
+                    base_t = now_s() - 0.05;
+                } else if (ahead > 0) {
+                    struct timespec ts = {.tv_sec = (time_t)ahead,
+                                          .tv_nsec = (long)((ahead - (double)(time_t)ahead) * 1e9)};
+                    nanosleep(&ts, NULL);
+                }
+            }
+            ssize_t n = recv(d, buf, cap > 0 ? 64 * 1024 : sizeof buf, 0);
             t = now_s();
             if (n > 0)
                 total += (unsigned long long)n;
