@@ -113,7 +113,6 @@ def main():
         pass
     servers = env.get("servers", [""])[0].split()
     servers.sort(key=lambda s: ORDER.index(s) if s in ORDER else 99)
-    peers = [s for s in servers if s != "ftpd"]
     rows, notes, detail = [], [], []
 
     def row(label, vals, ratio="", target="", met=None):
