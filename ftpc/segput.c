@@ -17,6 +17,7 @@
 
 #include "bars.h"
 #include "dchan.h"
+#include "rmode.h"
 #include "segget.h"
 #include "verify.h"
 #include "xfer.h"
@@ -44,10 +45,19 @@ typedef enum {
     P_SEQ,      /* the sequential fallback */
     P_SIZE,     /* SIZE before the fallback, or the final size check */
     P_VERIFY,   /* the whole-file check */
+    P_META,     /* the temporary file given the target's mode (meta_step) */
     P_RENAME,   /* RNFR/RNTO of the temporary file over the real name */
     P_CLEAN,    /* DELE of the temporary file (a failure, or a refused rename) */
     P_DONE,
 } phase;
+
+/* Before the rename: what an ordinary upload would have left on the target besides its bytes. */
+typedef enum {
+    M_OLD_MODE, /* MLST (or STAT) of the target: the mode of the file to be replaced */
+    M_NEW_MODE, /* ... of the temporary file: the mode a new file gets */
+    M_CHMOD,    /* SITE CHMOD of the temporary file to the old mode */
+    M_NONE,
+} meta_step;
 
 typedef struct pseg {
     ftpc_segput *p;
@@ -105,6 +115,8 @@ struct ftpc_segput {
     char work[FTPC_URL_PATH_MAX]; /* its name; "" for an ordinary upload */
     bool work_made;               /* a STOR of it was taken (1xx): it may be on the server */
     bool rnto_sent;
+    meta_step mstep;
+    int old_mode;     /* the replaced file's permission bits, -1 unknown or none */
     bool renamed;     /* it is in place under t->remote */
     bool cleaning;    /* its DELE runs */
     bool cleaned;     /* ... ran */
@@ -125,6 +137,7 @@ static void final_check(ftpc_segput *p);
 static void start_clean(ftpc_segput *p, int status, bool then_plain);
 static void clean_done(ftpc_segput *p, bool deleted, const char *why);
 static void start_rename(ftpc_segput *p);
+static void start_meta(ftpc_segput *p);
 
 static const char *bar_name(const ftpc_task *t)
 {
@@ -226,7 +239,7 @@ static void fail(ftpc_segput *p, int status, const char *fmt, ...)
 static void succeed(ftpc_segput *p)
 {
     if (p->work[0] != '\0' && !p->renamed) {
-        start_rename(p);
+        start_meta(p);
         return;
     }
     p->t->bytes = p->size;
@@ -864,6 +877,8 @@ static void begin(ftpc_segput *p)
     seg_go(&p->segs[0]);
 }
 
+static void send_meta(ftpc_segput *p);
+
 static void main_ready(ftpc_conn *c, void *ud)
 {
     ftpc_segput *p = ud;
@@ -875,6 +890,9 @@ static void main_ready(ftpc_conn *c, void *ud)
         return;
     case P_SIZE:
         ftpc_conn_cmd(c, "SIZE %s", p->work);
+        return;
+    case P_META:
+        send_meta(p);
         return;
     case P_RENAME:
         ftpc_conn_cmd(c, "RNFR %s", p->work);
@@ -917,6 +935,7 @@ static void start_seq(ftpc_segput *p, uint64_t from)
 }
 
 static void rename_reply(ftpc_segput *p, const ftp_reply_msg *m);
+static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m);
 static void clean_reply(ftpc_segput *p, ftpc_conn *c, const ftp_reply_msg *m);
 
 static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
@@ -926,6 +945,10 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         return;
     if (p->ph == P_RENAME) {
         rename_reply(p, m);
+        return;
+    }
+    if (p->ph == P_META) {
+        meta_reply(p, m);
         return;
     }
     if (p->ph == P_CLEAN) {
@@ -1068,6 +1091,155 @@ static void final_check(ftpc_segput *p)
     p->ph = P_SIZE;
     p->final_size = true;
     ftpc_conn_set_owner(p->c, &main_owner, p);
+}
+
+/* ---- the target's mode ---- */
+
+/* A STOR over an existing file keeps that file's permission bits, on the servers that write
+ * in place (vsftpd) and on those that write aside and copy them over (ftpd, pure-ftpd). A
+ * rename over it does not: the file would get the mode of a new file. So the temporary file
+ * gets the old bits before the rename, and the file appears under its name whole, with its
+ * mode. A mode the server does not tell (neither MLST's UNIX.mode nor a STAT listing) is
+ * left as it is; a SITE CHMOD refused is said, and the upload stands, as mirror -R's modes
+ * do (fsops.c). */
+
+static bool meta_wanted(const ftpc_segput *p, meta_step st)
+{
+    const ftpc_task *t = p->t;
+    switch (st) {
+    case M_OLD_MODE:
+        /* mirror -R sets the source's mode afterwards; a server that refused SITE CHMOD
+         * before would refuse it again, and that was said */
+        return !t->mode_set_after && t->ep->site_chmod >= 0;
+    case M_NEW_MODE:
+        return p->old_mode >= 0;
+    case M_CHMOD: /* another file's may have been refused meanwhile */
+        return p->old_mode >= 0 && t->ep->site_chmod >= 0;
+    default:
+        return true;
+    }
+}
+
+static meta_step meta_from(const ftpc_segput *p, meta_step st)
+{
+    while (st < M_NONE && !meta_wanted(p, st))
+        st++;
+    return st;
+}
+
+/* The next step from st on that applies; the rename once none is left. */
+static void meta_next(ftpc_segput *p, meta_step st)
+{
+    p->mstep = meta_from(p, st);
+    if (p->mstep == M_NONE) {
+        start_rename(p);
+        return;
+    }
+    send_meta(p);
+}
+
+static void start_meta(ftpc_segput *p)
+{
+    if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
+        fail(p, FTPC_EXIT_XFER, "the control connection was lost before the rename into place");
+        return;
+    }
+    p->old_mode = -1;
+    p->mstep = meta_from(p, M_OLD_MODE);
+    if (p->mstep == M_NONE) {
+        start_rename(p);
+        return;
+    }
+    p->ph = P_META;
+    ftpc_conn_set_owner(p->c, &main_owner, p); /* main_ready sends it */
+}
+
+static void send_meta(ftpc_segput *p)
+{
+    ftpc_task *t = p->t;
+    bool mlst = (ftpc_conn_features(p->c) & FTPC_FEAT_MLST) != 0;
+    switch (p->mstep) {
+    case M_OLD_MODE:
+        if (!mlst && t->remote[0] == '-') {
+            start_rename(p); /* STAT would take the name for ls options (vsftpd) */
+            return;
+        }
+        ftpc_conn_cmd(p->c, "%s %s", mlst ? "MLST" : "STAT", t->remote);
+        return;
+    case M_NEW_MODE:
+        ftpc_conn_cmd(p->c, "%s %s", mlst ? "MLST" : "STAT", p->work);
+        return;
+    case M_CHMOD:
+        ftpc_conn_cmd(p->c, "SITE CHMOD %03o %s", (unsigned)p->old_mode, p->work);
+        return;
+    default:
+        start_rename(p);
+        return;
+    }
+}
+
+static int reply_mode(const ftpc_segput *p, const ftp_reply_msg *m, const char *path)
+{
+    if (m->code / 100 != 2)
+        return -1;
+    if (ftpc_conn_features(p->c) & FTPC_FEAT_MLST)
+        return ftpc_rmode_from_mlst(m->text);
+    return ftpc_rmode_from_stat(m->text, path);
+}
+
+static void chmod_refused(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    ftpc_task *t = p->t;
+    char q[600], where[300];
+    ftpc_quote_reply(m->code, m->text, q, sizeof(q));
+    if (m->code >= 500 && t->ep->site_chmod <= 0) {
+        /* As fsops.c: a server without it refuses every file alike, said once. */
+        if (t->ep->site_chmod < 0)
+            return;
+        t->ep->site_chmod = -1;
+        ftpc_msg(p->ctx,
+                 "ftpc: %s refused SITE CHMOD (it replied %s): permission bits are not set "
+                 "there; %s has the mode of a new file, not the %03o of the file it replaced",
+                 ftpc_endpoint_str(t->ep, where, sizeof(where)), q, t->display,
+                 (unsigned)p->old_mode);
+        return;
+    }
+    ftpc_msg(p->ctx,
+             "ftpc: %s: SITE CHMOD %03o: the server replied %s; it has the mode of a new "
+             "file, not that of the file it replaced",
+             t->display, (unsigned)p->old_mode, q);
+}
+
+static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    switch (p->mstep) {
+    case M_OLD_MODE:
+        /* No file there (a new one gets what the temporary file has), or no mode told. */
+        p->old_mode = reply_mode(p, m, p->t->remote);
+        if (p->old_mode < 0) {
+            start_rename(p);
+            return;
+        }
+        meta_next(p, M_NEW_MODE);
+        return;
+    case M_NEW_MODE:
+        if (reply_mode(p, m, p->work) == p->old_mode) {
+            start_rename(p); /* nothing to change, and nothing for a refusal to spoil */
+            return;
+        }
+        meta_next(p, M_CHMOD);
+        return;
+    case M_CHMOD:
+        if (m->code / 100 == 2)
+            p->t->ep->site_chmod = 1;
+        else
+            chmod_refused(p, m);
+        start_rename(p);
+        return;
+    default:
+        start_rename(p);
+        return;
+    }
 }
 
 /* ---- the rename into place, and the clean-up ---- */

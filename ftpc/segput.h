@@ -4,7 +4,9 @@
  * which a server that writes REST+STOR in place (vsftpd, ProFTPD, pure-ftpd) assembles into
  * the whole file. Once it is complete and checked, RNFR/RNTO puts it over the target: until
  * then the target is as it was, and a cut or refused range never leaves a partial file in
- * its place.
+ * its place. Before the rename the temporary file gets the permission bits of the file it
+ * replaces (MLST's UNIX.mode, else STAT's listing; SITE CHMOD), which an ordinary STOR over
+ * that file keeps and a rename over it would drop.
  *
  * Not every server can: ftpd, for one, writes an upload aside and renames it into place when
  * complete, so REST+STOR only continues at the end of what is there (554 beyond it). A server

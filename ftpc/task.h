@@ -40,6 +40,9 @@ typedef struct ftpc_task {
      * offers MFMT, so that mirrors both ways see the file unchanged */
     bool keep_mtime;
     int64_t mtime;
+    /* put: mirror -R gives the file its source's mode once the upload is done, so a
+     * segmented upload need not give it the mode of the file it replaces (segput.c) */
+    bool mode_set_after;
     unsigned mode; /* chmod: the permission bits to set */
     /* ls for glob expansion: the listing is kept in memory instead of going to standard
      * output, taken with MLSD when the server offers it (then listing_mlsd is set). */

@@ -1,0 +1,114 @@
+/* Permission bits from MLST and STAT replies about one file. */
+#include "rmode.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mirror_modes.h"
+
+/* The facts of one MLST line (" fact=v;fact=v; path", leading space gone): the mode, or -1. */
+static int mode_of_facts(const char *f, size_t n)
+{
+    const char *sp = memchr(f, ' ', n);
+    if (sp == NULL)
+        return -1;
+    bool file = true;
+    int mode = -1;
+    while (f < sp) {
+        const char *semi = memchr(f, ';', (size_t)(sp - f));
+        const char *end = semi ? semi : sp;
+        const char *eq = memchr(f, '=', (size_t)(end - f));
+        if (eq != NULL) {
+            size_t kl = (size_t)(eq - f), vl = (size_t)(end - eq - 1);
+            const char *v = eq + 1;
+            if (kl == 4 && strncasecmp(f, "type", 4) == 0)
+                file = vl == 4 && strncasecmp(v, "file", 4) == 0;
+            else if (kl == 9 && strncasecmp(f, "UNIX.mode", 9) == 0)
+                mode = ftpc_mode_from_fact(v, vl);
+        }
+        if (semi == NULL)
+            break;
+        f = semi + 1;
+    }
+    return file ? mode : -1;
+}
+
+int ftpc_rmode_from_mlst(const char *text)
+{
+    /* The fact line is the one that starts with a space (RFC 3659 7.2). */
+    for (const char *l = text; *l != '\0';) {
+        const char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n > 0 && l[n - 1] == '\r')
+            n--;
+        if (n > 1 && l[0] == ' ')
+            return mode_of_facts(l + 1, n - 1);
+        if (nl == NULL)
+            break;
+        l = nl + 1;
+    }
+    return -1;
+}
+
+/* Where the name starts in a Unix-style listing line (n bytes): after the date, which is a
+ * month, a day and a time or year, and one space; NULL when the line has no such date. The
+ * columns before it vary (a group left out), and the name may hold spaces. */
+static const char *listed_name(const char *l, size_t n)
+{
+    static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    const char *tok[8];
+    size_t len[8];
+    size_t i = 0;
+    int nt = 0;
+    while (nt < 8) {
+        while (i < n && l[i] == ' ')
+            i++;
+        size_t st = i;
+        while (i < n && l[i] != ' ')
+            i++;
+        if (i == st)
+            return NULL;
+        tok[nt] = l + st;
+        len[nt] = i - st;
+        nt++;
+        if (nt < 6)
+            continue;
+        /* tok[nt - 3..nt - 1]: "Dec" "07" "01:49" or "Jan" "1" "2020"? */
+        const char *mon = tok[nt - 3], *day = tok[nt - 2], *ty = tok[nt - 1];
+        bool is_month = false;
+        for (int m = 0; len[nt - 3] == 3 && m < 12; m++)
+            is_month |= strncasecmp(mon, months + 3 * m, 3) == 0;
+        bool is_day = len[nt - 2] <= 2 && isdigit((unsigned char)day[0]) &&
+                      isdigit((unsigned char)day[len[nt - 2] - 1]);
+        bool is_ty = (len[nt - 1] == 5 && ty[2] == ':') ||
+                     (len[nt - 1] == 4 && isdigit((unsigned char)ty[0]));
+        if (is_month && is_day && is_ty)
+            return i + 1 < n && l[i] == ' ' ? l + i + 1 : NULL;
+    }
+    return NULL;
+}
+
+int ftpc_rmode_from_stat(const char *text, const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    size_t bl = strlen(base);
+    if (bl == 0)
+        return -1;
+    for (const char *l = text; *l != '\0';) {
+        const char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n > 0 && l[n - 1] == '\r')
+            n--;
+        /* "-rw-r--r-- 1 u g 3 Dec 07 01:49 name": a regular file's line, for that name */
+        const char *ln = l[0] == '-' ? listed_name(l, n) : NULL;
+        if (ln != NULL && (size_t)(l + n - ln) == bl && memcmp(ln, base, bl) == 0)
+            return ftpc_mode_from_perms(l + 1, n - 1);
+        if (nl == NULL)
+            break;
+        l = nl + 1;
+    }
+    return -1;
+}

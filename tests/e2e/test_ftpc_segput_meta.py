@@ -1,0 +1,148 @@
+"""End-to-end tests of what `ftpc put --segments N` leaves on the file besides its bytes: the
+same as an ordinary upload.
+
+An ordinary STOR over an existing file keeps that file's permission bits (vsftpd truncates it
+in place; ftpd and pure-ftpd give the file they write aside the old bits). A segmented upload
+renames its temporary file over the target, which would give it the mode of a new file: ftpc
+reads the old mode (MLST's UNIX.mode, or vsftpd's STAT listing) and sets it on the temporary
+file with SITE CHMOD before the rename.
+"""
+import os
+import re
+import stat
+import unittest
+
+from ftpd_harness import data_bytes
+from test_ftpc import FtpcCase, MiB
+from test_ftpc_segput import work_files
+import test_ftpc_interop as interop
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+class TestSegputMode(FtpcCase):
+    def put_over(self, name, old_mode, *args):
+        """Puts a new version of name over one of old_mode (None: no old file), segmented
+        unless args say otherwise; returns ftpc's stderr."""
+        if old_mode is not None:
+            self.srv.make_file(name, 3 * MiB, seed=40)
+            os.chmod(self.srv.local(name), old_mode)
+        src = data_bytes(8 * MiB + 3, 41)
+        self.write_local(name, src)
+        r = self.ftpc("-v", *args, "put", name, self.srv.url(name))
+        self.assertEqual(self.srv.read(name), src)
+        self.assertEqual(work_files(self.srv.root), [])
+        return r.stderr.decode()
+
+    def test_the_replaced_file_keeps_its_mode(self):
+        # the reference: an ordinary put keeps it
+        self.put_over("plain.bin", 0o604)
+        self.assertEqual(mode_of(self.srv.local("plain.bin")), 0o604)
+        err = self.put_over("big.bin", 0o604, "--segments", "4")
+        self.assertEqual(mode_of(self.srv.local("big.bin")), 0o604)
+        self.assertIn("> SITE CHMOD 604 .big.bin.ftpc-up", err)
+        # set before the rename: the file appears under its name with its mode
+        self.assertLess(err.index("> SITE CHMOD"), err.index("> RNTO big.bin"))
+
+    def test_a_new_file_gets_the_mode_of_a_new_file(self):
+        self.put_over("plain.bin", None)
+        err = self.put_over("big.bin", None, "--segments", "4")
+        self.assertEqual(mode_of(self.srv.local("big.bin")), mode_of(self.srv.local("plain.bin")))
+        self.assertNotIn("SITE CHMOD", err)
+
+    def test_no_chmod_when_the_mode_is_that_of_a_new_file(self):
+        err = self.put_over("big.bin", 0o644, "--segments", "4")
+        self.assertEqual(mode_of(self.srv.local("big.bin")), 0o644)
+        self.assertIn("> MLST .big.bin.ftpc-up", err)
+        self.assertNotIn("SITE CHMOD", err)
+
+
+class TestSegputModeNoChmod(FtpcCase):
+    """An account without the M permission: SITE CHMOD is refused. The uploads stand, and the
+    refusal is said once for the run, naming the mode lost; the later files do not ask."""
+    server_kwargs = {"users": [("bob", "pw", "elradfmwT")]}
+
+    def test_refusal_said_once(self):
+        names = ("a.bin", "b.bin")
+        for i, name in enumerate(names):
+            self.srv.make_file(name, MiB, seed=42 + i)
+            os.chmod(self.srv.local(name), 0o600)
+            self.write_local(name, data_bytes(4 * MiB + i, 44 + i))
+        r = self.ftpc("-j", "1", "--segments", "4", "put", *names, self.srv.url(""))
+        err = r.stderr.decode()
+        for name in names:
+            self.assertEqual(self.srv.read(name), self.read_local(name))
+        self.assertEqual(err.count("refused SITE CHMOD"), 1, err)
+        self.assertIn("a.bin has the mode of a new file, not the 600 of the file it replaced", err)
+        self.assertEqual(len(re.findall(r"-> SITE CHMOD", self.srv.settled_log_text())), 1)
+
+
+@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
+class TestSegputModeVsftpd(unittest.TestCase):
+    """vsftpd has no MLST: the old mode comes from STAT's listing of the file."""
+    SERVER = "vsftpd"
+
+    @classmethod
+    def setUpClass(cls):
+        interop.TestVsftpd.setUpClass.__func__(cls)
+
+    @classmethod
+    def tearDownClass(cls):
+        interop.TestVsftpd.tearDownClass.__func__(cls)
+
+    setUp = interop.TestVsftpd.setUp
+    srv_write = interop.TestVsftpd.srv_write
+    srv_read = interop.TestVsftpd.srv_read
+    ftpc = interop.TestVsftpd.ftpc
+    url = interop.TestVsftpd.url
+
+    def test_the_replaced_file_keeps_its_mode(self):
+        src = data_bytes(8 * MiB + 5, 46)
+        with open(os.path.join(self.tmp, "v b.bin"), "wb") as fh:
+            fh.write(src)
+        for name, args in (("plain.bin", ()), ("v b.bin", ("--segments", "4"))):
+            self.srv_write(name, b"old")
+            os.chmod(os.path.join(self.srv_dir, name), 0o604)
+            r = self.ftpc("-v", *args, "put", "v b.bin", self.url(name))
+            self.assertEqual(self.srv_read(name), src)
+            self.assertEqual(mode_of(os.path.join(self.srv_dir, name)), 0o604)
+        err = r.stderr.decode()
+        self.assertIn("> STAT %s/v b.bin" % self.d, err)
+        self.assertIn("> SITE CHMOD 604 %s/.v b.bin.ftpc-up" % self.d, err)
+        self.assertEqual(work_files(self.srv_dir), [])
+
+
+class TestSegputMirrorModes(FtpcCase):
+    """mirror -R gives what it sends the local file's mode afterwards (SITE CHMOD); with
+    --no-perms the mode is the server's business, as after an ordinary upload."""
+
+    def setUp(self):
+        super().setUp()
+        os.mkdir(self.local("up"))
+        self.write_local("up/big.bin", data_bytes(8 * MiB + 1, 47))
+        self.srv.make_file("dst/big.bin", 3 * MiB, seed=48)
+        os.chmod(self.srv.local("dst/big.bin"), 0o604)
+
+    def mirror(self, *args):
+        self.ftpc("--segments", "4", "mirror", "-R", *args, "up", self.srv.url("dst"))
+        self.assertEqual(self.srv.read("dst/big.bin"), self.read_local("up/big.bin"))
+        self.assertEqual(work_files(self.srv.local("dst")), [])
+
+    def test_replaced_file_without_perms(self):
+        self.mirror("--no-perms")
+        self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o604)
+
+    def test_replaced_file_gets_the_source_mode(self):
+        # mirror -R sets the source's mode afterwards: the old one is not asked for first
+        os.chmod(self.local("up/big.bin"), 0o640)
+        self.mirror()
+        self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o640)
+        log = self.srv.settled_log_text()
+        self.assertNotRegex(log, r"-> MLST \S*big\.bin")
+        self.assertNotIn("-> SITE CHMOD 604", log)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,77 @@
+/* Check suite for ftpc/rmode: a remote file's permission bits from MLST and STAT replies. */
+#include <check.h>
+
+#include "rmode.h"
+
+START_TEST(test_mlst)
+{
+    /* ftpd's and pure-ftpd's replies, as the reply parser joins them (codes gone) */
+    ck_assert_int_eq(ftpc_rmode_from_mlst("Listing a.bin\n type=file;size=3;modify=20261207014955;"
+                                          "UNIX.mode=0604;UNIX.uid=999; a.bin\nEnd"),
+                     0604);
+    ck_assert_int_eq(ftpc_rmode_from_mlst("Begin\r\n Type=File;unix.mode=755; d/x y\r\nEnd."),
+                     0755);
+    /* the set-ID and sticky bits are not carried */
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=file;UNIX.mode=4755; x\nE"), 0755);
+    /* pyftpdlib's octal */
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=file;unix.mode=0o640; x\nE"), 0640);
+}
+END_TEST
+
+START_TEST(test_mlst_no_mode)
+{
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=file;size=3; x\nE"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=dir;UNIX.mode=0755; x\nE"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=OS.unix=symlink;UNIX.mode=0777; x\nE"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=file;UNIX.mode=08; x\nE"), -1);
+    /* a one-line reply carries no facts; nor does a line without the path's space */
+    ck_assert_int_eq(ftpc_rmode_from_mlst("No such file"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_mlst("L\n type=file;UNIX.mode=0644;\nE"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_mlst(""), -1);
+}
+END_TEST
+
+START_TEST(test_stat)
+{
+    /* vsftpd's STAT of one file */
+    const char *v = "Status follows:\n"
+                    "-rw----r--    1 999      995             3 Dec 07 01:49 f b.bin\n"
+                    "End of status";
+    ck_assert_int_eq(ftpc_rmode_from_stat(v, "dir/f b.bin"), 0604);
+    ck_assert_int_eq(ftpc_rmode_from_stat(v, "f b.bin"), 0604);
+    ck_assert_int_eq(ftpc_rmode_from_stat("S\r\n-rwsr-x--T 1 u g 3 Jan 1 2020 run\r\nE", "run"),
+                     0750);
+    /* no group column; a name with spaces of its own */
+    ck_assert_int_eq(
+        ftpc_rmode_from_stat("S\n-rw-r----- 1 u 3 Jan 1 2020  two  spaces\nE", " two  spaces"),
+        0640);
+    /* another name's line, a name that only ends like it, or none */
+    ck_assert_int_eq(ftpc_rmode_from_stat(v, "b.bin"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_stat(v, "g b.bin"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_stat("Status follows:\nEnd of status", "x"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_stat(v, "dir/"), -1);
+    /* a directory's listing names what is in it: its lines are not the file's */
+    ck_assert_int_eq(ftpc_rmode_from_stat("S\ndrwxr-xr-x 2 u g 4096 Jan 1 2020 x\nE", "x"), -1);
+    ck_assert_int_eq(ftpc_rmode_from_stat("S\n-rwxq-xr-x 1 u g 3 Jan 1 2020 x\nE", "x"), -1);
+}
+END_TEST
+
+static Suite *rmode_suite(void)
+{
+    Suite *s = suite_create("ftpc_rmode");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_mlst);
+    tcase_add_test(tc, test_mlst_no_mode);
+    tcase_add_test(tc, test_stat);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(rmode_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
