@@ -13,6 +13,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bars.h"
@@ -45,7 +46,7 @@ typedef enum {
     P_SEQ,      /* the sequential fallback */
     P_SIZE,     /* SIZE before the fallback, or the final size check */
     P_VERIFY,   /* the whole-file check */
-    P_META,     /* the temporary file given the target's mode (meta_step) */
+    P_META,     /* the temporary file given the target's time and mode (meta_step) */
     P_RENAME,   /* RNFR/RNTO of the temporary file over the real name */
     P_CLEAN,    /* DELE of the temporary file (a failure, or a refused rename) */
     P_DONE,
@@ -53,6 +54,7 @@ typedef enum {
 
 /* Before the rename: what an ordinary upload would have left on the target besides its bytes. */
 typedef enum {
+    M_MFMT,     /* the source's modification time (mirror -R) */
     M_OLD_MODE, /* MLST (or STAT) of the target: the mode of the file to be replaced */
     M_NEW_MODE, /* ... of the temporary file: the mode a new file gets */
     M_CHMOD,    /* SITE CHMOD of the temporary file to the old mode */
@@ -1093,20 +1095,23 @@ static void final_check(ftpc_segput *p)
     ftpc_conn_set_owner(p->c, &main_owner, p);
 }
 
-/* ---- the target's mode ---- */
+/* ---- the target's time and mode ---- */
 
-/* A STOR over an existing file keeps that file's permission bits, on the servers that write
- * in place (vsftpd) and on those that write aside and copy them over (ftpd, pure-ftpd). A
- * rename over it does not: the file would get the mode of a new file. So the temporary file
- * gets the old bits before the rename, and the file appears under its name whole, with its
- * mode. A mode the server does not tell (neither MLST's UNIX.mode nor a STAT listing) is
- * left as it is; a SITE CHMOD refused is said, and the upload stands, as mirror -R's modes
- * do (fsops.c). */
+/* An ordinary upload leaves the source's time on the file when the task asks for it (MFMT,
+ * xfer.c: mirror -R), and a STOR over an existing file keeps that file's permission bits, on
+ * the servers that write in place (vsftpd) and on those that write aside and copy them over
+ * (ftpd, pure-ftpd). A rename over it does not: the file would get the mode of a new file.
+ * So the temporary file gets both before the rename, and the file appears under its name
+ * whole, with its time and mode. A mode the server does not tell (neither MLST's UNIX.mode
+ * nor a STAT listing) is left as it is; a SITE CHMOD refused is said, and the upload stands,
+ * as mirror -R's modes do (fsops.c). */
 
 static bool meta_wanted(const ftpc_segput *p, meta_step st)
 {
     const ftpc_task *t = p->t;
     switch (st) {
+    case M_MFMT:
+        return t->keep_mtime && (ftpc_conn_features(p->c) & FTPC_FEAT_MFMT);
     case M_OLD_MODE:
         /* mirror -R sets the source's mode afterwards; a server that refused SITE CHMOD
          * before would refuse it again, and that was said */
@@ -1145,7 +1150,7 @@ static void start_meta(ftpc_segput *p)
         return;
     }
     p->old_mode = -1;
-    p->mstep = meta_from(p, M_OLD_MODE);
+    p->mstep = meta_from(p, M_MFMT);
     if (p->mstep == M_NONE) {
         start_rename(p);
         return;
@@ -1159,6 +1164,18 @@ static void send_meta(ftpc_segput *p)
     ftpc_task *t = p->t;
     bool mlst = (ftpc_conn_features(p->c) & FTPC_FEAT_MLST) != 0;
     switch (p->mstep) {
+    case M_MFMT: {
+        time_t when = (time_t)t->mtime;
+        struct tm tm;
+        char stamp[32];
+        if (gmtime_r(&when, &tm) == NULL ||
+            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) != 14) {
+            meta_next(p, M_OLD_MODE);
+            return;
+        }
+        ftpc_conn_cmd(p->c, "MFMT %s %s", stamp, p->work);
+        return;
+    }
     case M_OLD_MODE:
         if (!mlst && t->remote[0] == '-') {
             start_rename(p); /* STAT would take the name for ls options (vsftpd) */
@@ -1213,6 +1230,9 @@ static void chmod_refused(ftpc_segput *p, const ftp_reply_msg *m)
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
 {
     switch (p->mstep) {
+    case M_MFMT: /* refused: the time of the upload stays, as after an ordinary one */
+        meta_next(p, M_OLD_MODE);
+        return;
     case M_OLD_MODE:
         /* No file there (a new one gets what the temporary file has), or no mode told. */
         p->old_mode = reply_mode(p, m, p->t->remote);

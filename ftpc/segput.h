@@ -6,7 +6,8 @@
  * then the target is as it was, and a cut or refused range never leaves a partial file in
  * its place. Before the rename the temporary file gets the permission bits of the file it
  * replaces (MLST's UNIX.mode, else STAT's listing; SITE CHMOD), which an ordinary STOR over
- * that file keeps and a rename over it would drop.
+ * that file keeps and a rename over it would drop, and mirror -R's time (MFMT), as an
+ * ordinary upload gets it after its transfer.
  *
  * Not every server can: ftpd, for one, writes an upload aside and renames it into place when
  * complete, so REST+STOR only continues at the end of what is there (554 beyond it). A server

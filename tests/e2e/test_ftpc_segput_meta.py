@@ -5,7 +5,8 @@ An ordinary STOR over an existing file keeps that file's permission bits (vsftpd
 in place; ftpd and pure-ftpd give the file they write aside the old bits). A segmented upload
 renames its temporary file over the target, which would give it the mode of a new file: ftpc
 reads the old mode (MLST's UNIX.mode, or vsftpd's STAT listing) and sets it on the temporary
-file with SITE CHMOD before the rename.
+file with SITE CHMOD before the rename. And mirror -R sets the source's modification time
+with MFMT after an ordinary upload: a segmented one sets it too.
 """
 import os
 import re
@@ -114,28 +115,43 @@ class TestSegputModeVsftpd(unittest.TestCase):
         self.assertEqual(work_files(self.srv_dir), [])
 
 
-class TestSegputMirrorModes(FtpcCase):
-    """mirror -R gives what it sends the local file's mode afterwards (SITE CHMOD); with
-    --no-perms the mode is the server's business, as after an ordinary upload."""
+class TestSegputMirror(FtpcCase):
+    """mirror -R gives what it sends the local file's time (MFMT), segmented or not, so that
+    the next run finds nothing to send; and its mode afterwards (SITE CHMOD), but with
+    --no-perms, where the mode is the server's business, as after an ordinary upload."""
 
     def setUp(self):
         super().setUp()
+        self.when = 1500000000  # 2017-07-14
         os.mkdir(self.local("up"))
-        self.write_local("up/big.bin", data_bytes(8 * MiB + 1, 47))
-        self.srv.make_file("dst/big.bin", 3 * MiB, seed=48)
-        os.chmod(self.srv.local("dst/big.bin"), 0o604)
+        for name, size in (("big.bin", 8 * MiB + 1), ("small.bin", 1000)):
+            self.write_local("up/" + name, data_bytes(size, 47))
+            os.utime(self.local("up/" + name), (self.when, self.when))
 
     def mirror(self, *args):
         self.ftpc("--segments", "4", "mirror", "-R", *args, "up", self.srv.url("dst"))
-        self.assertEqual(self.srv.read("dst/big.bin"), self.read_local("up/big.bin"))
+        for name in ("big.bin", "small.bin"):
+            self.assertEqual(self.srv.read("dst/" + name), self.read_local("up/" + name))
+            self.assertEqual(os.stat(self.srv.local("dst/" + name)).st_mtime, self.when, name)
         self.assertEqual(work_files(self.srv.local("dst")), [])
+        r = self.ftpc("-v", "--segments", "4", "mirror", "-R", *args, "up", self.srv.url("dst"))
+        self.assertNotIn("> STOR", r.stderr.decode())
+
+    def replace(self):
+        self.srv.make_file("dst/big.bin", 3 * MiB, seed=48)
+        os.chmod(self.srv.local("dst/big.bin"), 0o604)
+
+    def test_new_files(self):
+        self.mirror()
 
     def test_replaced_file_without_perms(self):
+        self.replace()
         self.mirror("--no-perms")
         self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o604)
 
     def test_replaced_file_gets_the_source_mode(self):
         # mirror -R sets the source's mode afterwards: the old one is not asked for first
+        self.replace()
         os.chmod(self.local("up/big.bin"), 0o640)
         self.mirror()
         self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o640)
