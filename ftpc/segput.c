@@ -573,10 +573,12 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             seg_run(s);
             return;
         }
-        if (m->code >= 300 && !p->work_made && s == &p->segs[0] && p->ph == P_FIRST) {
+        if (m->code >= 500 && !p->work_made && s == &p->segs[0] && p->ph == P_FIRST) {
             /* Nothing was written: the temporary name itself is refused (a server that
              * allows no dot files, say). An ordinary upload goes instead; if the target is
-             * refused too, its messages say why (a directory missing, a directory there). */
+             * refused too, its messages say why (a directory missing, a directory there).
+             * A 4xx is passing (busy, no room for now), not about the name: it fails the
+             * upload as it fails an ordinary one, and --retry tries the same way again. */
             if (p->ctx->opts->verbose)
                 ftpc_msg(p->ctx,
                          "ftpc: %s: %s %s: the server replied %s; uploading it as one "

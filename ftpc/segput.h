@@ -27,9 +27,10 @@
  *     (FTPC_EXIT_VERIFY).
  * An upload that fails deletes its temporary file (on a connection of its own when the
  * first one is lost); a retry (--retry) starts over. A server that refuses the temporary
- * name's first STOR gets one ordinary upload instead; one that refuses the rename (ftpd
- * without the f permission) has the temporary file deleted and the file sent again as one
- * ordinary upload, and the run's later uploads to it are ordinary ones from the start.
+ * name's first STOR with a 5xx gets one ordinary upload instead (a 4xx fails the upload, as
+ * it fails an ordinary one); one that refuses the rename (ftpd without the f permission) has
+ * the temporary file deleted and the file sent again as one ordinary upload, and the run's
+ * later uploads to it are ordinary ones from the start.
  * One progress line shows the sum of the ranges.
  *
  * Segmenting does not apply (an ordinary transfer, xfer.h, runs on the same connection

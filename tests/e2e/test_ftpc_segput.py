@@ -613,6 +613,71 @@ class TestSegputNoDotFiles(FtpcCase):
         self.assertEqual(fake.refused, [".x.bin.ftpc-up"])
 
 
+class BusyFtp(NoDotFilesFtp):
+    """Takes dot files, but answers the first `busy` STORs of a temporary name with a passing
+    refusal (reply), as a server short of room or busy for a while does."""
+
+    def __init__(self, busy, reply):
+        super().__init__()
+        self.busy = busy
+        self.reply = reply
+        self.stored = []
+
+    def command(self, s, verb, arg):
+        if verb == "STOR":
+            with self.lock:
+                refuse = arg.startswith(".") and self.busy > 0
+                self.busy -= refuse
+            if refuse:
+                self.refused.append(arg)
+                s.rest = 0
+                s.send(self.reply)
+                return True
+            self.stored.append(arg)
+            self.store(s, arg)
+        elif verb in ("RNFR", "RNTO"):
+            with self.lock:
+                if verb == "RNFR":
+                    s.rnfr = arg
+                else:
+                    self.files[arg] = self.files.pop(s.rnfr)
+            s.send("350 go on" if verb == "RNFR" else "250 renamed")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestSegputPassingRefusal(FtpcCase):
+    """A 4xx to the temporary name's STOR is a passing refusal, not one of the name: the
+    upload fails as an ordinary one would (451: status 7, which --retry tries again the same
+    way), rather than going on as an ordinary upload."""
+
+    def upload(self, fake, *args, rc=0):
+        fake.start()
+        self.addCleanup(fake.stop)
+        self.src = data_bytes(4 * MiB + 5, 110)
+        self.write_local("x.bin", self.src)
+        return self.ftpc(*args, "--segments", "4", "put", "x.bin",
+                         "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port, rc=rc)
+
+    def test_retried_segmented(self):
+        fake = BusyFtp(1, "451 busy, try again later")
+        r = self.upload(fake, "--retry", "1", "--retry-delay", "0.1")
+        self.assertEqual({k: bytes(v) for k, v in fake.files.items()}, {"x.bin": self.src})
+        self.assertEqual(fake.refused, [".x.bin.ftpc-up"])
+        self.assertNotIn("x.bin", fake.stored)  # no ordinary upload
+        self.assertIn(".x.bin.ftpc-up", fake.stored)
+        self.assertIn("451 busy, try again later", r.stderr.decode())
+        self.assertIn("retrying", r.stderr.decode())
+
+    def test_fails_as_an_ordinary_upload(self):
+        fake = BusyFtp(100, "452 no room for now")
+        r = self.upload(fake, rc=5)
+        self.assertEqual(fake.files, {})
+        self.assertEqual(fake.stored, [])
+        self.assertIn("452 no room for now", r.stderr.decode())
+
+
 class NoRenameOverFtp(NoDotFilesFtp):
     """Takes dot files, but will not rename onto a name that exists (as IIS and FileZilla
     Server answer RNTO): every segmented put over an existing file is refused at its end."""
