@@ -9,12 +9,10 @@ import socket
 import subprocess
 import tempfile
 import termios
-import time
 import unittest
 
-from ftpd_harness import (DEFAULT_PASSWORD, FTPD_BIN, FtpdServer, ServerTestCase, free_port,
-                          hash_password, nlst, port_is_free, read_pty, reply, retr, run_as_user,
-                          stor)
+from ftpd_harness import (FTPD_BIN, FtpdServer, ServerTestCase, free_port, hash_password, nlst,
+                          port_is_free, read_pty, reply, retr, run_as_user, stor)
 
 
 def run(args, **kw):

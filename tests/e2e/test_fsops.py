@@ -3,8 +3,8 @@ e l r a d f m w T M: a denied command gets 550 and leaves the file system unchan
 import os
 import unittest
 
-from ftpd_harness import (ServerTestCase, data_bytes, listing, nlst, recv_all, reply,
-                          reset_close, retr, stor)
+from ftpd_harness import (ServerTestCase, data_bytes, nlst, recv_all, reply, reset_close, retr,
+                          stor)
 
 
 def snapshot(root):

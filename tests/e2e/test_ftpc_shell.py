@@ -18,7 +18,7 @@ import tempfile
 import time
 import unittest
 
-from ftpd_harness import SANITIZER_MARKERS, data_bytes, wait_for
+from ftpd_harness import data_bytes, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase
 

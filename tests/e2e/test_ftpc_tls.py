@@ -22,7 +22,7 @@ import unittest
 
 import test_ftpc_interop as interop
 
-from ftpd_harness import FtpdServer, data_bytes, free_port, wait_for
+from ftpd_harness import FtpdServer, data_bytes, free_port
 from test_ftpc import FtpcCase, MiB
 
 EXIT_TLS = 9

@@ -18,7 +18,7 @@ import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, FtpdServer, ServerTestCase, data_bytes,
-                          sha, wait_for)
+                          sha)
 
 CURL = shutil.which("curl")
 LFTP = shutil.which("lftp")

@@ -1,12 +1,10 @@
 """IPv6: ftpd on [::1], EPSV and EPRT, ftplib and curl; two listeners at once."""
 import ftplib
 import shutil
-import socket
 import subprocess
 import unittest
 
-from ftpd_harness import (FtpdServer, ServerTestCase, data_bytes, have_ipv6, recv_all, reply,
-                          retr, sha, stor)
+from ftpd_harness import ServerTestCase, data_bytes, have_ipv6, reply, retr, sha, stor
 
 
 @unittest.skipUnless(have_ipv6(), "no IPv6 loopback on this machine")

@@ -1,5 +1,4 @@
 """Listings: LIST in `ls -l` form, NLST names, MLSD/MLST facts, STAT path."""
-import calendar
 import ftplib
 import os
 import re

@@ -9,11 +9,9 @@ is shared). Also: anonymous sessions follow --anon-max-rate and everyone else --
 transfers at once each get their own rate, ABOR answers a paused transfer at once, a data
 timeout shorter than the transfer does not fire, STAT and the live view report the limited
 rate, the config file keys work and bad values stop the server at start-up."""
-import ftplib
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -23,7 +21,7 @@ import zlib
 
 from ftpd_harness import (FTPD_BIN, FtpdServer, ServerTestCase, data_bytes, recv_all,
                           recv_exactly, retr, stor, wait_for)
-from test_ftps import ReuseFTP_TLS, TlsServerMixin
+from test_ftps import TlsServerMixin
 from test_modez import compress, zstor
 
 CURL = shutil.which("curl")

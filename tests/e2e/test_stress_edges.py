@@ -68,11 +68,11 @@ class TestStressOptions(StressCase):
         with open(os.path.join(self.tmp, "old"), "w") as fh:
             fh.write("x")
         os.symlink("old", os.path.join(self.tmp, "link"))
-        for json, csv, said in (("r", "./r", "r"), ("-", "/dev/stdout", "standard output"),
-                                ("old", "link", "old")):
+        for json_to, csv_to, said in (("r", "./r", "r"), ("-", "/dev/stdout", "standard output"),
+                                      ("old", "link", "old")):
             r = subprocess.run([FTPC_BIN, "stress", srv.url("jc"), "--clients", "1",
                                 "--iterations", "1", "--mix", "list", "--no-view", "--json",
-                                json, "--csv", csv], capture_output=True, timeout=30,
+                                json_to, "--csv", csv_to], capture_output=True, timeout=30,
                                stdin=subprocess.DEVNULL, cwd=self.tmp)
             self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
             self.assertIn("--json and --csv cannot both write to %s" % said, r.stderr.decode())

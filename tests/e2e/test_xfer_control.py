@@ -2,16 +2,14 @@
 the transfer (426 then 226), QUIT ends the session; a stalled reader neither grows the
 server's memory nor slows another client; the data timeout ends a stalled transfer; a download
 keeps little queued unsent in its socket and answers 226 only once its data has left."""
-import ftplib
 import os
 import re
 import socket
-import threading
 import time
 import unittest
 
 from ftpd_harness import (ServerTestCase, data_bytes, pasv_port, recv_all, recv_exactly, reply,
-                          retr, sha, stor, wait_for)
+                          retr, sha, wait_for)
 
 BIG = 256 << 20  # sparse: costs no disk
 
