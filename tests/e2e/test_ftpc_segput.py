@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from ftpd_harness import data_bytes
+from ftpd_harness import data_bytes, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FtpcCase, MiB
 import test_ftpc_interop as interop
@@ -500,6 +500,65 @@ class TestSegputBadServer(FtpcCase):
         self.assertEqual(bytes(fake.data), src)
         # the last STOR was the whole file from offset 0
         self.assertEqual(fake.stors[-1], (0, size))
+
+
+class StallsRangesFtp(IgnoresRestFtp):
+    """Ignores REST as IgnoresRestFtp does, and reads nothing of the ranges after the second
+    (their data connections take 64 KiB) until the client drops their control connections:
+    the client finds the server out after the second range, with the later ones mid-send.
+    Records how each of those data connections ended: "eof" (a FIN: to a server, the end of
+    the file) or "reset" (an interrupted upload)."""
+
+    def __init__(self, stall_from):
+        super().__init__()
+        self.stall_from = stall_from
+        self.ends = []
+
+    def command(self, s, verb, arg):
+        if verb == "EPSV":
+            super().command(s, verb, arg)
+            s.dsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            return True
+        if verb != "STOR" or s.rest < self.stall_from:
+            return super().command(s, verb, arg)
+        s.send("150 go")
+        d = s.accept_data()
+        d.settimeout(15)
+        try:  # the control connection's end
+            while s.conn.recv(1, socket.MSG_PEEK):
+                time.sleep(0.05)
+        except OSError:
+            pass
+        try:
+            while d.recv(65536):
+                pass
+            end = "eof"
+        except ConnectionResetError:
+            end = "reset"
+        except OSError as e:
+            end = repr(e)
+        d.close()
+        with self.lock:
+            self.ends.append(end)
+        return False
+
+
+class TestSegputStoppedRanges(FtpcCase):
+    def test_reset_not_ended(self):
+        # Ranges of 16 MiB, more than the socket buffers hold: the two stalled ones are
+        # mid-send when the check of the second finds that the server ignored REST.
+        size = 64 * MiB
+        fake = StallsRangesFtp(size // 2)
+        fake.start()
+        self.addCleanup(fake.stop)
+        src = data_bytes(size, 111)
+        self.write_local("x.bin", src)
+        r = self.ftpc("--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port)
+        self.assertIn("does not write REST+STOR ranges in place", r.stderr.decode())
+        self.assertEqual(bytes(fake.data), src)
+        wait_for(lambda: len(fake.ends) == 2, timeout=20)
+        self.assertEqual(fake.ends, ["reset", "reset"])
 
 
 class SizeOffOnceFtp(ScriptedFtp):
