@@ -176,6 +176,9 @@ class TestHash(ServerTestCase):
         self.assertEqual(digest, hashlib.sha256(data[10:100]).hexdigest())
         # a range applies to one HASH
         self.assertEqual(self.hash(f, "r.bin")[1:4], (0, 99999, hashlib.sha256(data).hexdigest()))
+        # blanks after the numbers are dropped, as after REST's
+        self.assertCode(reply(f, "RANG 10 99 "), 350)
+        self.assertEqual(self.hash(f, "r.bin")[3], hashlib.sha256(data[10:100]).hexdigest())
         # RANG 0 0 is the first byte; an end beyond the file is clamped to its last byte
         self.assertCode(reply(f, "RANG 0 0"), 350)
         self.assertEqual(self.hash(f, "r.bin")[1:4], (0, 0, hashlib.sha256(data[:1]).hexdigest()))

@@ -289,6 +289,24 @@ class TestDataAddress(ServerTestCase):
         ds.close()
         self.assertEqual(c.reply()[0], 226)
 
+    def test_port_and_eprt_take_blanks_after_the_address(self):
+        # as after REST's number: a client or a person at a telnet prompt may leave one
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ls = self.listener("127.0.0.1")
+        p = ls.getsockname()[1]
+        ls.settimeout(10)
+        for cmd in ("PORT 127,0,0,1,%d,%d " % (p >> 8, p & 255), "EPRT |1|127.0.0.1|%d|  " % p):
+            code, text = c.cmd(cmd)
+            self.assertEqual(code, 200, "%s -> %s" % (cmd, text))
+            self.assertEqual(c.cmd("RETR f.bin")[0], 150)
+            ds, _ = ls.accept()
+            self.assertEqual(len(recv_all(ds)), 100000)
+            ds.close()
+            self.assertEqual(c.reply()[0], 226)
+        ls.close()
+
     def test_pasv_connection_from_foreign_address(self):
         c = self.srv.control()
         c.login()
