@@ -124,19 +124,8 @@ class ControlRelay(threading.Thread):
 
 
 @unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
-class TestSegputVsftpd(unittest.TestCase):
-    SERVER = "vsftpd"  # for interop.PeerMixin's set-up, borrowed below
-    @classmethod
-    def setUpClass(cls):
-        interop.TestVsftpd.setUpClass.__func__(cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        interop.TestVsftpd.tearDownClass.__func__(cls)
-
-    setUp = interop.TestVsftpd.setUp
-    srv_read = interop.TestVsftpd.srv_read
-    ftpc = interop.TestVsftpd.ftpc
+class TestSegputVsftpd(interop.PeerMixin, unittest.TestCase):
+    SERVER = "vsftpd"
 
     def relay_url(self, relay, path):
         return "ftp://%s:%s@127.0.0.1:%d/%s/%s" % (interop.USER, interop.PASS, relay.port,

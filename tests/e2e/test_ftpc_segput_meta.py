@@ -81,23 +81,9 @@ class TestSegputModeNoChmod(FtpcCase):
 
 
 @unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
-class TestSegputModeVsftpd(unittest.TestCase):
+class TestSegputModeVsftpd(interop.PeerMixin, unittest.TestCase):
     """vsftpd has no MLST: the old mode comes from STAT's listing of the file."""
     SERVER = "vsftpd"
-
-    @classmethod
-    def setUpClass(cls):
-        interop.TestVsftpd.setUpClass.__func__(cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        interop.TestVsftpd.tearDownClass.__func__(cls)
-
-    setUp = interop.TestVsftpd.setUp
-    srv_write = interop.TestVsftpd.srv_write
-    srv_read = interop.TestVsftpd.srv_read
-    ftpc = interop.TestVsftpd.ftpc
-    url = interop.TestVsftpd.url
 
     def test_the_replaced_file_keeps_its_mode(self):
         src = data_bytes(8 * MiB + 5, 46)

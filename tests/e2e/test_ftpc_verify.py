@@ -456,24 +456,10 @@ class TestInterruptedCheck(unittest.TestCase):
 
 
 @unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
-class TestVerifyVsftpd(unittest.TestCase):
+class TestVerifyVsftpd(interop.PeerMixin, unittest.TestCase):
     """vsftpd has no HASH: transfers work and say they were not verified."""
 
-    SERVER = "vsftpd"  # for interop.PeerMixin's set-up, borrowed below
-
-    @classmethod
-    def setUpClass(cls):
-        interop.TestVsftpd.setUpClass.__func__(cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        interop.TestVsftpd.tearDownClass.__func__(cls)
-
-    setUp = interop.TestVsftpd.setUp
-    url = interop.TestVsftpd.url
-    srv_write = interop.TestVsftpd.srv_write
-    srv_read = interop.TestVsftpd.srv_read
-    ftpc = interop.TestVsftpd.ftpc
+    SERVER = "vsftpd"
 
     def test_not_verified(self):
         data = self.srv_write("a.bin", data_bytes(MiB + 3, 49))
