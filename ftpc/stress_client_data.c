@@ -30,7 +30,7 @@ void sc_data_update(stress_client *c)
     else if (c->flags & CF_DATA_DRAIN)
         want = EV_READ | stream_want(c->data);
     else if (c->xk == X_STOR || c->xk == X_FIX_STOR)
-        want = EV_WRITE | stream_want(c->data);
+        want = (c->flags & CF_PRELIM) ? EV_WRITE | stream_want(c->data) : 0;
     else
         want = EV_READ | stream_want(c->data);
     sc_set_mask(c, c->data->fd, want, data_cb);
@@ -408,10 +408,18 @@ void sc_data_step(stress_client *c)
     }
     if (c->flags & CF_DATA_DRAIN)
         upload_drain(c);
-    else if (c->xk == X_STOR || c->xk == X_FIX_STOR)
-        data_write(c);
-    else
+    else if (c->xk == X_STOR || c->xk == X_FIX_STOR) {
+        /* Not a byte before the server's 1xx (as ftpc put and curl): pyftpdlib takes
+         * a passive connection that turns readable before its STOR has come for one whose
+         * client hung up and closes it without a word, then answers the STOR with 150 and
+         * waits for ever for a data connection it will never accept. */
+        if (c->flags & CF_PRELIM)
+            data_write(c);
+        else
+            sc_data_update(c);
+    } else {
         data_read(c);
+    }
 }
 
 static void data_cb(ev_loop *loop, int fd, int mask, void *ud)

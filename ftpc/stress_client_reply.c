@@ -293,6 +293,7 @@ void sc_on_reply(stress_client *c, int code, char *text)
     case S_XFER:
         if (code < 200) {
             c->flags |= CF_PRELIM;
+            sc_data_update(c); /* an upload starts now */
             return;
         }
         c->flags |= CF_FINAL;
@@ -301,10 +302,6 @@ void sc_on_reply(stress_client *c, int code, char *text)
             /* Refused or failed: the data connection has nothing more to say. */
             sc_close_data(c, true);
             c->flags |= CF_DATA_DONE;
-            /* An upload starts on the data connection before the 1xx; when the server
-             * refuses the STOR outright, what the kernel took was never stored. */
-            if ((c->xk == X_STOR || c->xk == X_FIX_STOR) && !(c->flags & CF_PRELIM))
-                sc_stats(c)->bytes_up -= c->pos;
         }
         if (c->flags & CF_DATA_DONE)
             sc_xfer_complete(c);
