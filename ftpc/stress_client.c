@@ -128,7 +128,7 @@ void sc_close_ctl(stress_client *c, bool reset)
     sc_greeted(c);
     if ((c->flags & CF_LOGGED_IN) && !sc_is_setup(c))
         c->run->logged_in--;
-    c->flags &= ~(CF_LOGGED_IN | CF_SAID_421);
+    c->flags &= ~(CF_LOGGED_IN | CF_SAID_421 | CF_RENEW);
     free(c->in_left);
     c->in_left = NULL;
     c->in_left_len = 0;

@@ -88,6 +88,7 @@ enum {
     CF_WAS_IN = 1 << 23,     /* logged in at least once */
     CF_LEFT_UP = 1 << 24,    /* stopped while its upload may be on the server */
     CF_SAID_421 = 1 << 25,   /* an unasked 421 came: the close that follows is counted */
+    CF_RENEW = 1 << 26,      /* the session is in doubt: a new one before the next operation */
 };
 
 #define ZBUF_SIZE (32u * 1024)

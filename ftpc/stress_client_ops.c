@@ -215,6 +215,12 @@ void sc_next_op(stress_client *c)
         sc_quit(c);
         return;
     }
+    if (c->flags & CF_RENEW) {
+        c->flags &= ~CF_RENEW;
+        c->state = S_RELOGIN; /* QUIT, then a new session (counted as a login) */
+        sc_send_cmd(c, "QUIT");
+        return;
+    }
     unsigned total = 0;
     for (int i = 0; i < STRESS_OP_COUNT; i++)
         total += o->mix[i];

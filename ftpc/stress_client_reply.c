@@ -396,8 +396,20 @@ void sc_on_reply(stress_client *c, int code, char *text)
         sc_quit(c);
         return;
     case S_ABORT:
+        if (code < 200) {
+            c->flags |= CF_PRELIM; /* the transfer's 1xx, late: its data connection failed */
+            return;
+        }
         /* 225 can only answer ABOR: whatever the transfer had to say came before it (some
          * servers, pyftpdlib, say nothing for the transfer itself). */
+        if (code == 225 && (c->flags & CF_PRELIM) && !(c->flags & CF_FINAL) && c->step == 2) {
+            /* "No transfer in progress" for one announced with a 1xx and never ended: the
+             * server never started it. pyftpdlib (1.5) then still holds it queued and
+             * hands it the next data connection, whatever that one's command: a RETR
+             * answered 125 that never ends, a client's bytes stored under the aborted
+             * name. The next operation gets a new session. */
+            c->flags |= CF_RENEW;
+        }
         if (code == 225 || (code >= 200 && c->step > 0 && --c->step == 0))
             sc_abort_sync(c);
         return;
