@@ -17,6 +17,9 @@
  * a second were done. A second of operations spans four frames, so the number does not jump
  * from one to the next; the byte rates keep the bars' five seconds. */
 #define OPS_RATE_WINDOW_MS 1000
+/* progress_rate_bps says 0 over a shorter span: no measurement yet, not a rate of 0. The
+ * first frames of a run, or of the run after its set-up, show no rate rather than "0/s". */
+#define RATE_MIN_SPAN_MS 200
 
 void stress_view_init(stress_view *v, int fd, bool enabled)
 {
@@ -152,6 +155,7 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         progress_rate_init(&v->down, s->now_ms, st->bytes_down);
         progress_rate_init(&v->up, s->now_ms, st->bytes_up);
         progress_rate_init(&v->ops, s->now_ms, ops);
+        v->rates_t0 = s->now_ms;
         v->rates_started = true;
     } else {
         progress_rate_update(&v->down, s->now_ms, st->bytes_down);
@@ -162,13 +166,16 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         return;
     v->last_plain_ms = s->now_ms;
 
-    char down[32], up[32], p50[32], p99[32], el[32];
-    progress_rate_str(progress_rate_bps(&v->down, s->now_ms), down, sizeof(down));
-    progress_rate_str(progress_rate_bps(&v->up, s->now_ms), up, sizeof(up));
+    char down[32] = "-", up[32] = "-", ops_s[32] = "", p50[32], p99[32], el[32];
+    if (s->now_ms - v->rates_t0 >= RATE_MIN_SPAN_MS) {
+        progress_rate_str(progress_rate_bps(&v->down, s->now_ms), down, sizeof(down));
+        progress_rate_str(progress_rate_bps(&v->up, s->now_ms), up, sizeof(up));
+        snprintf(ops_s, sizeof(ops_s), " (%.0f/s)",
+                 progress_rate_bps_within(&v->ops, s->now_ms, OPS_RATE_WINDOW_MS));
+    }
     ms_str(stress_hist_pct(&st->ops, 50), p50, sizeof(p50));
     ms_str(stress_hist_pct(&st->ops, 99), p99, sizeof(p99));
     snprintf(el, sizeof(el), "%.1f s", s->elapsed_s);
-    double ops_s = progress_rate_bps_within(&v->ops, s->now_ms, OPS_RATE_WINDOW_MS);
     uint64_t errs = stress_stats_errors_total(st);
     uint64_t faults = st->faults_abort + st->faults_drop;
 
@@ -191,7 +198,7 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         lay(&l, false, 0, "", "", "clients %d/%d logged in", s->logged_in, s->clients);
         if (s->awaiting_greeting > 0)
             lay(&l, false, 0, "", "", "%d awaiting greeting", s->awaiting_greeting);
-        lay(&l, true, 0, "", "", "ops %" PRIu64 " (%.0f/s)", ops, ops_s);
+        lay(&l, true, 0, "", "", "ops %" PRIu64 "%s", ops, ops_s);
         lay(&l, false, 0, "", "", "in flight %d", s->inflight);
         lay(&l, false, 0, "", "", "down %s", down);
         lay(&l, false, 0, "", "", "up %s", up);
@@ -212,7 +219,7 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
     } else {
         o += (size_t)snprintf(frame + o, sizeof(frame) - o,
                               "stress %s %s: %d/%d logged in, %d awaiting greeting, %d in "
-                              "flight, ops %" PRIu64 " (%.0f/s), down %s, up %s, errors %" PRIu64
+                              "flight, ops %" PRIu64 "%s, down %s, up %s, errors %" PRIu64
                               ", verify failures %" PRIu64 ", faults %" PRIu64 ", p50 %s, p99 %s\n",
                               s->phase, el, s->logged_in, s->clients, s->awaiting_greeting,
                               s->inflight, ops, ops_s, down, up, errs, st->verify_failures, faults,

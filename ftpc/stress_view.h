@@ -35,6 +35,7 @@ typedef struct stress_view {
     size_t last_len;
     long long last_plain_ms;
     progress_rate down, up, ops;
+    long long rates_t0; /* when the rates (re)started: none is shown before a measurement */
     bool rates_started;
     bool rates_main; /* ... in the main phase: the set-up's rates end with it */
 } stress_view;

@@ -592,8 +592,25 @@ class TestStressFtpd(StressCase):
         self.assertTrue(any(", up 0 B/s," not in l for l in setup), err)  # a rate to carry
         self.assertGreaterEqual(len(run), 2, err)
         for line in run:
-            self.assertIn(", up 0 B/s,", line)
+            self.assertRegex(line, ", up (0 B/s|-),")  # "-": not measured yet
         self.assertEqual(rep["bytes_up"], 0)
+
+    def test_no_rate_before_a_measurement(self):
+        # the first frame and the first plain line said "(0/s)" and "0 B/s" where nothing
+        # had been measured yet
+        srv = self.server()
+        _, _, err = self.stress(srv.url(""), "--clients", 2, "--duration", 1.5, "--mix", "list")
+        first = err.splitlines()[0]
+        self.assertTrue(first.startswith("stress "), err)
+        self.assertRegex(first, r", ops \d+, down -, up -, ")
+        later = [l for l in err.splitlines()[1:] if l.startswith("stress ")]
+        self.assertTrue(later, err)
+        self.assertRegex(later[-1], r", ops \d+ \(\d+/s\), down \S+ \S+/s, up \S+ \S+/s, ")
+        text = self.stress_on_pty(srv, dict(os.environ, TERM="xterm", NO_COLOR="1"))
+        plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+        frame = plain[:plain.index("latency p50")]
+        self.assertRegex(frame, r"ops \d+   in flight \d+   down -   up -", plain[:600])
+        self.assertRegex(plain, r"ops \d+ \(\d+/s\)   in flight \d+   down \S+ \S+/s", plain)
 
     def test_name_with_an_address_the_server_does_not_listen_on(self):
         # a name that resolves to ::1 before 127.0.0.1 (Debian's "localhost") with the server
