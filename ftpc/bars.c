@@ -491,6 +491,22 @@ static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
     }
 }
 
+/* "... and 7 more", shorter on a narrow terminal: a line that wraps moves the frame's
+ * start out of reach of the next redraw's cursor-up. */
+static void more_line(strbuf *out, int more, int width)
+{
+    char text[48];
+    size_t max = width > 1 ? (size_t)width - 1 : 1;
+    snprintf(text, sizeof(text), "... and %d more", more);
+    if (strlen(text) > max)
+        snprintf(text, sizeof(text), "+%d more", more);
+    if (strlen(text) > max)
+        snprintf(text, sizeof(text), "+%d", more);
+    if (strlen(text) > max)
+        text[max] = '\0';
+    sb_printf(out, "\x1b[2K%s\n", text);
+}
+
 static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
 {
     char line[4096];
@@ -523,7 +539,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         name_cells = name_column_max(b->width);
     for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
         if (shown == room - 1 && b->nlive > room) {
-            sb_printf(out, "\x1b[2K... and %d more\n", b->nlive - shown);
+            more_line(out, b->nlive - shown, b->width);
             n++;
             break;
         }

@@ -409,6 +409,51 @@ START_TEST(test_frame_at_70_columns_keeps_the_bars)
 }
 END_TEST
 
+/* More transfers than rows: the last line counts the rest, and fits a narrow terminal as
+ * every other line does ("... and 4 more" wrapped under 15 columns, and the next frame's
+ * cursor-up missed the frame's first row). A fixed width has 1000 rows: 997 live lines
+ * with the Total line, the last of them the count of 4 more. */
+START_TEST(test_frame_more_line_fits_a_narrow_terminal)
+{
+    static const struct {
+        int width;
+        const char *more;
+    } cases[] = {{16, "... and 4 more"}, {12, "+4 more"}, {5, "+4"}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+        ck_assert_ptr_nonnull(loop);
+        ftpc_bars *b = tty_bars(loop, cases[c].width);
+        ftpc_bars_set_files(b, 1000);
+        static ftpc_bar *x[1000];
+        for (int i = 0; i < 1000; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "f%d", i);
+            x[i] = ftpc_bar_start(b, name, 1000, 0);
+        }
+        run_for(loop, 150);
+        char *f = drain();
+        int lines = 0, more = 0;
+        for (char *line = strtok(f, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+            char *text = strstr(line, "\x1b[2K");
+            if (text == NULL)
+                continue;
+            text += 4;
+            lines++;
+            ck_assert_msg(visible_cells(text) <= cases[c].width - 1, "width %d: %s", cases[c].width,
+                          text);
+            more += strcmp(text, cases[c].more) == 0;
+        }
+        ck_assert_int_eq(lines, 998);
+        ck_assert_int_eq(more, 1);
+        for (int i = 0; i < 1000; i++)
+            ftpc_bar_done(x[i], false);
+        ftpc_bars_free(b);
+        drain();
+        ev_loop_free(loop);
+    }
+}
+END_TEST
+
 /* A name longer than the column keeps a short bar too: cut to 12 cells, it still shows its
  * start and its end. */
 START_TEST(test_line_long_name_keeps_a_short_bar_at_70_columns)
@@ -711,6 +756,7 @@ static Suite *bars_suite(void)
     tcase_add_checked_fixture(tf, setup_pipe, teardown_pipe);
     tcase_add_test(tf, test_frames_tty);
     tcase_add_test(tf, test_frame_at_70_columns_keeps_the_bars);
+    tcase_add_test(tf, test_frame_more_line_fits_a_narrow_terminal);
     tcase_add_test(tf, test_total_unknown_while_files_wait);
     tcase_add_test(tf, test_unknown_length_known_at_the_check);
     tcase_add_test(tf, test_total_known_after_a_file_fails);
