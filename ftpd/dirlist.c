@@ -290,17 +290,17 @@ static unsigned mlsd_access(dirlist *d, const char *name, const char *link_vp,
         d->names_asked = true;
         d->names_access = factaccess_names(d->dir_fd, d->perms);
     }
+    unsigned names = factaccess_name(d->names_access, d->dir_fd, name);
     if (!link_vp)
-        return d->names_access |
-               factaccess_entry(d->dir_fd, name, AT_SYMLINK_NOFOLLOW, st, d->perms);
+        return names | factaccess_entry(d->dir_fd, name, AT_SYMLINK_NOFOLLOW, st, d->perms);
     /* The kernel would follow the link from the real root: its target is opened beneath the
      * user's, where the listing found it. */
     int fd = vfs_open(d->v, link_vp, O_PATH, 0);
     if (fd < 0)
-        return d->names_access | LISTFMT_NO_READ | LISTFMT_NO_WRITE | LISTFMT_NO_SEARCH;
+        return names | LISTFMT_NO_READ | LISTFMT_NO_WRITE | LISTFMT_NO_SEARCH;
     unsigned no = factaccess_entry(fd, "", AT_EMPTY_PATH, st, d->perms);
     close(fd);
-    return d->names_access | no;
+    return names | no;
 }
 
 static int format_entry(dirlist *d, const char *name, char *line, size_t line_size)

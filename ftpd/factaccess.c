@@ -40,5 +40,23 @@ unsigned factaccess_names(int dir_fd, unsigned perms)
 {
     if (!(perms & (PERM_WRITE | PERM_APPEND | PERM_DELETE | PERM_RENAME)))
         return 0;
-    return may(dir_fd, "", W_OK | X_OK, AT_EMPTY_PATH) ? 0 : LISTFMT_NO_NAMES;
+    if (!may(dir_fd, "", W_OK | X_OK, AT_EMPTY_PATH))
+        return LISTFMT_NO_NAMES;
+    struct stat st;
+    /* The kernel's rule for a sticky directory (/tmp): only the owner of a name, or of the
+     * directory, may remove or replace it; root may always. */
+    uid_t me = geteuid();
+    if (me != 0 && fstat(dir_fd, &st) == 0 && (st.st_mode & S_ISVTX) && st.st_uid != me)
+        return FACTACCESS_OWN_NAMES_ONLY;
+    return 0;
+}
+
+unsigned factaccess_name(unsigned names, int dir_fd, const char *name)
+{
+    if (!(names & FACTACCESS_OWN_NAMES_ONLY))
+        return names;
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == geteuid())
+        return 0;
+    return LISTFMT_NO_NAMES;
 }

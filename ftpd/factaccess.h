@@ -15,7 +15,12 @@
 unsigned factaccess_entry(int fd, const char *name, int at_flags, const struct stat *st,
                           unsigned perms);
 /* LISTFMT_NO_NAMES when no name in directory dir_fd (an fd of it, O_PATH will do) can be added,
- * removed or renamed by the server (no write or search permission), else 0. */
+ * removed or renamed by the server (no write or search permission); FACTACCESS_OWN_NAMES_ONLY
+ * when only the server's own can be removed or replaced (a sticky directory); else 0. */
 unsigned factaccess_names(int dir_fd, unsigned perms);
+#define FACTACCESS_OWN_NAMES_ONLY (1u << 26) /* never in a listfmt call: factaccess_name */
+/* The LISTFMT_NO_NAMES bit of one entry, name in directory dir_fd, from its directory's
+ * factaccess_names: in a sticky directory an fstatat tells who owns the name. */
+unsigned factaccess_name(unsigned names, int dir_fd, const char *name);
 
 #endif

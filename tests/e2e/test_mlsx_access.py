@@ -57,5 +57,41 @@ class TestPermFactsFollowAccess(ServerTestCase):
         self.assertCode(reply(f, "MKD ro/new"), 550)
 
 
+
+@unittest.skipIf(run_as_user() is None, "needs root, to own files the server does not")
+class TestPermFactsInAStickyDirectory(ServerTestCase):
+    """In a directory with the sticky bit (as /tmp), only a name's owner (or the directory's)
+    may remove or replace it: d, f, w and a are offered for the server's own files only."""
+
+    def setUp(self):
+        super().setUp()
+        srv = self.srv
+        d = srv.mkdir("shared")
+        srv.write("shared/mine.txt", b"mine")
+        srv.write("shared/theirs.txt", b"theirs")
+        srv.mkdir("shared/theirdir")
+        os.lchown(srv.local("shared/theirs.txt"), 0, 0)  # root's, not the server's user's
+        os.lchown(srv.local("shared/theirdir"), 0, 0)
+        os.chmod(srv.local("shared/theirdir"), 0o777)
+        os.lchown(d, 0, 0)
+        os.chmod(d, 0o1777)
+
+    def test_mlsd_and_mlst(self):
+        f = self.srv.ftp()
+        inner = {n: e["perm"] for n, e in f.mlsd("shared", ["perm"])}
+        self.assertEqual(inner["mine.txt"], "rwadf")
+        self.assertEqual(inner["theirs.txt"], "r")
+        self.assertEqual(inner["theirdir"], "elcmp")  # its own names can change, not its own
+        for path, want in (("shared/mine.txt", "rwadf"), ("shared/theirs.txt", "r"),
+                           ("shared/theirdir", "elcmp")):
+            code, text = reply(f, "MLST " + path)
+            self.assertEqual(code, 250, text)
+            self.assertEqual(perm_of(text), want, text)
+        # and what they leave out is refused, what they offer is done
+        self.assertCode(reply(f, "DELE shared/theirs.txt"), 550)
+        self.assertCode(reply(f, "RMD shared/theirdir"), 550)
+        self.assertCode(reply(f, "DELE shared/mine.txt"), 250)
+
+
 if __name__ == "__main__":
     unittest.main()
