@@ -301,10 +301,11 @@ static double sample_rate(xfer *x, long long now)
             return x->view_bps = 0.0;
         progress_rate_init(x->view_rate, x->started_ms, 0);
     }
-    if (x->done != x->view_done)
+    long long done = xfer_delivered(x); /* what reached the client, not what waits for it */
+    if (done != x->view_done)
         x->view_phase++;
-    x->view_done = x->done;
-    progress_rate_update(x->view_rate, now, x->done > 0 ? (uint64_t)x->done : 0);
+    x->view_done = done;
+    progress_rate_update(x->view_rate, now, done > 0 ? (uint64_t)done : 0);
     return x->view_bps = progress_rate_bps(x->view_rate, now);
 }
 
@@ -369,7 +370,7 @@ static void draw(liveview *v)
                 .user = session_who(x->s),
                 .verb = xfer_verb(x),
                 .path = x->vpath,
-                .done = x->done,
+                .done = x->view_done,
                 .expect = x->expect,
                 .busy_phase = x->view_phase,
                 .bps = x->view_bps,

@@ -1450,13 +1450,28 @@ void xfer_cut(session *s)
     xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
 }
 
+long long xfer_delivered(const xfer *x)
+{
+    /* Under MODE Z the count is of file bytes and the queue's of compressed ones. A TLS
+     * queue holds a record's few bytes of framing as well: a count a little low. */
+    if (x->kind == XK_STOR || x->zmode || x->state != XS_RUNNING || x->data.fd < 0)
+        return x->done;
+    int queued = net_queued_bytes(x->data.fd);
+    if (queued <= 0)
+        return x->done;
+    return x->done > queued ? x->done - queued : 0;
+}
+
 void xfer_status(const xfer *x, char *out, size_t out_size)
 {
     double secs = (double)(ev_now(x->s->srv->loop) - x->started_ms) / 1000.0;
+    /* A download's socket holds megabytes the client has not read: the count is of what
+     * reached it, as the client's own progress bar counts. */
+    long long done = xfer_delivered(x);
     /* In the unit that fits, as the log lines give it: "0.0 MiB/s" said nothing of a client
      * sending 30 KiB a second. */
     char rate[32];
-    progress_rate_str(secs > 0 ? (double)x->done / secs : 0.0, rate, sizeof rate);
+    progress_rate_str(secs > 0 ? (double)done / secs : 0.0, rate, sizeof rate);
     const char *path = x->vpath ? x->vpath : "";
     /* As the transfer's log line says it: the command the client sent (APPE and STOU are not
      * STORs to it), and where a resumed one began, or its counts read as a file cut short. */
@@ -1465,11 +1480,11 @@ void xfer_status(const xfer *x, char *out, size_t out_size)
     int n;
     if (x->expect >= 0)
         n = snprintf(out, out_size, "%s %s%s: %lld of %lld bytes (%d%%), %s", xfer_verb(x), path,
-                     from, x->done, x->expect,
-                     x->expect > 0 ? (int)(x->done * 100 / x->expect) : 100, rate);
+                     from, done, x->expect, x->expect > 0 ? (int)(done * 100 / x->expect) : 100,
+                     rate);
     else
         n = snprintf(out, out_size, "%s %s%s: %lld bytes so far, %s", xfer_verb(x), path, from,
-                     x->done, rate);
+                     done, rate);
     if (x->zmode && n > 0 && (size_t)n < out_size)
         n += snprintf(out + n, out_size - (size_t)n, "; MODE Z, %lld bytes on the wire", x->wire);
     if (x->slot.state == DLS_WAITING && n > 0 && (size_t)n < out_size)

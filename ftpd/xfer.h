@@ -162,5 +162,8 @@ const char *xfer_verb(const xfer *x);
 /* A one-line status ("RETR /a.bin: 1024 of 4096 bytes (25%)", and the wire bytes in MODE Z)
  * into out. */
 void xfer_status(const xfer *x, char *out, size_t out_size);
+/* A transfer's bytes done as progress reports give them: a download's count leaves out the
+ * bytes still in its socket's send queue, which the client does not have yet. */
+long long xfer_delivered(const xfer *x);
 
 #endif

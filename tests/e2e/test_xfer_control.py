@@ -2,9 +2,11 @@
 the transfer (426 then 226), QUIT ends the session; a stalled reader neither grows the
 server's memory nor slows another client; the data timeout ends a stalled transfer; a download
 keeps little queued unsent in its socket and answers 226 only once its data has left."""
+import fcntl
 import os
 import re
 import socket
+import termios
 import time
 import unittest
 
@@ -56,6 +58,35 @@ class TestStatAbor(ServerTestCase):
         codes = [c.reply(timeout=5)[0]]
         if codes[0] == 426:
             codes.append(c.reply(timeout=5)[0])
+        ds.close()
+
+    def test_stat_counts_what_the_client_has_not_what_waits_in_the_server(self):
+        """A download's progress is what reached the client, as its bars say: bytes the server
+        put in its socket and the client has not yet acknowledged are not done. A client
+        that stops reading holds its receive buffer's worth and no more."""
+        c = self.srv.control()
+        c.login()
+        ds = self.start_retr(c)
+        got = 1 << 20
+
+        def counted():
+            return int(re.search(r"(\d+) of (\d+) bytes", c.cmd("STAT", timeout=5)[1]).group(1))
+
+        # the stream stalls once both sockets' buffers are full
+        last = [-1]
+
+        def steady():
+            now = counted()
+            same, last[0] = now == last[0], now
+            return same
+        self.assertTrue(wait_for(steady, timeout=20, interval=0.3), "the stream never stalled")
+        held = fcntl.ioctl(ds.fileno(), termios.FIONREAD, b"\0\0\0\0")
+        held = int.from_bytes(held, "little")
+        self.assertGreater(held, 0)
+        self.assertEqual(counted(), got + held)
+        # and what the client reads then is counted once it has room for more
+        recv_exactly(ds, 4 << 20)
+        self.assertTrue(wait_for(lambda: counted() > got + held, timeout=10))
         ds.close()
 
     def test_stat_during_uploads_names_the_command_and_where_it_began(self):
