@@ -29,6 +29,7 @@ PEERS_PREFIX = os.environ.get("PEERS_PREFIX", "/opt/ftp-peers")
 BINARIES = {
     "vsftpd": os.path.join(PEERS_PREFIX, "vsftpd", "usr", "sbin", "vsftpd"),
     "pure-ftpd": os.path.join(PEERS_PREFIX, "pure-ftpd", "usr", "sbin", "pure-ftpd"),
+    "proftpd": os.path.join(PEERS_PREFIX, "proftpd-core", "usr", "sbin", "proftpd"),
 }
 PEER_PYTHON = os.environ.get("PEER_PYTHON", "/usr/bin/python3")  # as start-server.sh
 USER = os.environ.get("FTPBENCH_USER", "ftpbench")
@@ -399,6 +400,46 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
         # the long listing is the server's, passed on as it came
         r = self.ftpc("ls", "-l", self.url(""))
         self.assertIn("a.bin", r.stdout.decode())
+
+
+@unittest.skipIf(why_not("proftpd") is not None, why_not("proftpd") or "")
+class TestProftpd(PeerMixin, unittest.TestCase):
+    SERVER = "proftpd"
+
+    def test_get_put_ls(self):
+        data = self.srv_write("a.bin", data_bytes(3 * MiB + 17, 1))
+        self.ftpc("get", "-o", "a.bin", self.url("a.bin"))
+        with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        up = data_bytes(2 * MiB + 3, 2)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
+            fh.write(up)
+        self.ftpc("put", "up.bin", self.url("up.bin"))
+        self.assertEqual(self.srv_read("up.bin"), up)
+        r = self.ftpc("ls", self.url(""))
+        # (NLST of a directory names its entries with the directory, as vsftpd's)
+        self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().split()),
+                         ["a.bin", "up.bin"])
+
+    def test_segmented_get_and_put(self):
+        data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
+        self.ftpc("--segments", "4", "get", self.url("big.bin"))
+        with open(os.path.join(self.tmp, "big.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        # ProFTPD takes REST+STOR only up to the size the file has reached ("554 REST:
+        # invalid argument" beyond it): ranges it refuses go sequentially, the bytes the same
+        src = data_bytes(9 * MiB + 7, 4)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
+            fh.write(src)
+        self.ftpc("--segments", "4", "put", "up.bin", self.url("up.bin"))
+        self.assertEqual(self.srv_read("up.bin"), src)
+        self.assertEqual(sorted(os.listdir(self.srv_dir)), ["big.bin", "up.bin"])
+
+    def test_resume_of_a_changed_file(self):
+        self.check_resume_of_a_changed_file()
+
+    def test_mirror_modes_both_ways(self):
+        self.check_mirror_modes_both_ways()
 
 
 @unittest.skipIf(why_not("pyftpdlib") is not None, why_not("pyftpdlib") or "")
