@@ -388,6 +388,10 @@ void xf_maybe_complete(ftpc_xfer *x)
 {
     if (!x->data_eof || !x->ctrl_done || x->finished)
         return;
+    if (xf_empty_listing_to_check(x)) {
+        xf_check_empty_listing(x);
+        return;
+    }
     ftpc_task *t = x->t;
     if (t->kind == FTPC_T_PUT) {
         unsigned feat = ftpc_conn_features(x->c);
@@ -548,6 +552,8 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                      "that point are missing",
                      x->t->display, ftpc_quote_reply(code, m->text, q, sizeof(q)));
         }
+        if (x->t->kind == FTPC_T_LS)
+            ftpc_quote_reply(code, m->text, x->refusal, sizeof(x->refusal));
         x->ctrl_done = true;
         if (xf_is_download(x) && !x->data_eof) {
             x->last_data_ms = ev_now(x->ctx->loop);

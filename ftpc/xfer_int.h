@@ -159,6 +159,7 @@ struct ftpc_xfer {
     char refusal[600];
     const char *refused_cmd; /* a get's SIZE or RETR, refused: the probe's subject */
     bool parent_checked;     /* a refused put's directory was checked for being there */
+    bool listing_probed;     /* an empty listing's directory was entered with CWD */
     ftpc_dirprobe probe;
 };
 
@@ -250,6 +251,13 @@ void xf_fail_refused(ftpc_xfer *x);
 void xf_put_into_dir(ftpc_xfer *x);
 bool xf_can_probe_dir(const ftpc_xfer *x, int code);
 void xf_probe_dir(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m);
+
+/* ---- an empty listing that may be a failure (xfer_emptylist.c) ---- */
+
+/* An empty listing of a directory path (ls), its final reply quoted in x->refusal: is the
+ * directory there to be listed? xf_check_empty_listing asks, then completes or fails x. */
+bool xf_empty_listing_to_check(const ftpc_xfer *x);
+void xf_check_empty_listing(ftpc_xfer *x);
 
 /* ---- a refused put whose directory is not there (xfer_nodir.c) ---- */
 

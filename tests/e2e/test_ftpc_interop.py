@@ -386,6 +386,20 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
         self.assertEqual(self.srv_read("big.bin"), src)
         self.assertEqual(sorted(os.listdir(self.srv_dir)), ["big.bin"])
 
+    def test_long_listing_of_a_missing_directory_fails(self):
+        # pure-ftpd answers LIST of a path that names nothing, with or without a trailing /,
+        # as of an empty directory: no entries and "226 0 matches total". CWD tells them
+        # apart; an empty directory stays an empty listing.
+        os.mkdir(os.path.join(self.srv_dir, "empty"))
+        os.chown(os.path.join(self.srv_dir, "empty"), self.uid, self.gid)
+        for path in ("nothing", "nothing/"):
+            r = self.ftpc("ls", "-l", self.url(path), rc=5)
+            self.assertIn(b"/nothing/: LIST: no such directory, or not readable", r.stderr)
+            self.assertEqual(r.stdout, b"")
+        for path in ("empty", "empty/"):
+            r = self.ftpc("ls", "-l", self.url(path))
+            self.assertEqual((r.stdout, r.stderr), (b"", b""))
+
     def test_ls_leaves_out_dot_entries(self):
         # pure-ftpd's NLST names "." and ".." among the entries: not files, left out
         self.srv_write("a.bin", b"a")
@@ -420,6 +434,23 @@ class TestProftpd(PeerMixin, unittest.TestCase):
         # (NLST of a directory names its entries with the directory, as vsftpd's)
         self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().split()),
                          ["a.bin", "up.bin"])
+
+    def test_listing_of_an_unreadable_directory_fails(self):
+        # ProFTPD answers NLST and LIST of a directory it cannot open with no entries and
+        # "226 Transfer complete", as for an empty one (and MLST of it says type=dir): CWD
+        # into it tells them apart. An empty directory stays an empty listing.
+        self.srv_write("locked/x.bin", b"x")
+        os.chmod(os.path.join(self.srv_dir, "locked"), 0)
+        os.mkdir(os.path.join(self.srv_dir, "empty"))
+        os.chown(os.path.join(self.srv_dir, "empty"), self.uid, self.gid)
+        for opt in ([], ["-l"]):
+            for path in ("locked", "locked/"):
+                r = self.ftpc("ls", *opt, self.url(path), rc=5)
+                self.assertIn(b"/locked/: %s: no such directory, or not readable"
+                              % (b"LIST" if opt else b"NLST"), r.stderr)
+                self.assertEqual(r.stdout, b"")
+            r = self.ftpc("ls", *opt, self.url("empty/"))
+            self.assertEqual((r.stdout, r.stderr), (b"", b""))
 
     def test_segmented_get_and_put(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))

@@ -1,0 +1,55 @@
+/* An empty listing that may stand for a failure: pure-ftpd answers LIST of a path that names
+ * nothing, and ProFTPD NLST and LIST of a directory it cannot open, with no entries and a
+ * plain 226, as they answer for an empty directory (vsftpd at least says "failed to open
+ * directory" in its 226, xfer.c). An empty listing of a directory path (one ending in '/',
+ * which ls asks again for a path given without one, run.c) is checked with CWD into it and
+ * back (dirprobe.h): a directory the session cannot enter fails as one it cannot list. MLST
+ * would not do: ProFTPD says type=dir for a directory it cannot open. Only empty listings pay
+ * the three round trips. */
+#include "xfer_int.h"
+
+#include <string.h>
+
+bool xf_empty_listing_to_check(const ftpc_xfer *x)
+{
+    const ftpc_task *t = x->t;
+    size_t n = strlen(t->remote);
+    return t->kind == FTPC_T_LS && !t->capture && x->pos == 0 && !x->listing_probed && n > 0 &&
+           t->remote[n - 1] == '/';
+}
+
+static void listing_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
+{
+    ftpc_xfer *x = ud;
+    if (!xf_probe_answered(x))
+        return;
+    switch (r) {
+    case FTPC_PROBE_NOT_DIR:
+        xf_fail(x, FTPC_EXIT_REMOTE, true,
+                "%s: no such directory, or not readable (the listing came empty, with %s, and "
+                "CWD into it was refused)",
+                x->verb, x->refusal);
+        return;
+    case FTPC_PROBE_FAILED:
+        xf_fail(x, err->status, false, "%s", err->msg);
+        return;
+    case FTPC_PROBE_DIR_LOST:
+        /* an empty directory, but the connection stays where the CWD took it: not reused */
+        x->t->bytes = 0;
+        x->listing_probed = true;
+        xf_finish(x, FTPC_OK, false);
+        return;
+    default:
+        x->listing_probed = true;
+        xf_maybe_complete(x);
+        return;
+    }
+}
+
+void xf_check_empty_listing(ftpc_xfer *x)
+{
+    xf_close_data(x);
+    ftpc_conn_close_data(x->c);
+    x->state = XS_DIRPROBE;
+    ftpc_dirprobe_run(&x->probe, x->c, x->t->remote, listing_probed, x);
+}
