@@ -1,13 +1,13 @@
 /* A segmented upload (put --segments N): the file split into up to N ranges; STOR of the first
  * range creates a temporary file beside the target, ".NAME.ftpc-up" (xfer.h), then the other
  * ranges go at once, each on its own control connection with REST at its offset and STOR,
- * which a server that writes REST+STOR in place (vsftpd, ProFTPD, pure-ftpd) assembles into
- * the whole file. Once it is complete and checked, RNFR/RNTO puts it over the target: until
- * then the target is as it was, and a cut or refused range never leaves a partial file in
- * its place. Before the rename the temporary file gets the permission bits of the file it
- * replaces (MLST's UNIX.mode, else STAT's listing; SITE CHMOD), which an ordinary STOR over
- * that file keeps and a rename over it would drop, and mirror -R's time (MFMT), as an
- * ordinary upload gets it after its transfer.
+ * which a server that writes REST+STOR in place (vsftpd; ProFTPD up to the size the file has
+ * reached, 554 beyond it) assembles into the whole file. Once it is complete and checked,
+ * RNFR/RNTO puts it over the target: until then the target is as it was, and a cut or
+ * refused range never leaves a partial file in its place. Before the rename the temporary
+ * file gets the permission bits of the file it replaces (MLST's UNIX.mode, else STAT's
+ * listing; SITE CHMOD), which an ordinary STOR over that file keeps and a rename over it
+ * would drop, and mirror -R's time (MFMT), as an ordinary upload gets it after its transfer.
  *
  * Not every server can: ftpd, for one, writes an upload aside and renames it into place when
  * complete, so REST+STOR only continues at the end of what is there (554 beyond it). A server
