@@ -100,7 +100,7 @@ struct ftpc_segget {
     char path[PATH_MAX];
     char state_path[PATH_MAX + 16];
     long long saved_ms; /* when the status file was last written */
-    bool state_saved;   /* ... by this attempt: it fits the file, if a little behind */
+    bool state_saved;   /* ... by this attempt, or loaded: it fits the file, if a little behind */
     bool unresumable;   /* the server refused REST: ranges cannot be resumed from it either */
     char *buf;
     ftpc_bar *bar;
@@ -895,6 +895,9 @@ static void begin_segments(ftpc_segget *g)
         return;
     }
     ftpc_segstate *st = g->resume ? load_state(g) : NULL;
+    /* A loaded status fits the file as it is, and every later one has its length: on a disk
+     * still full the last state can go over it in place, and the bytes stay resumable. */
+    g->state_saved = st != NULL;
     if (st != NULL) {
         g->n = st->n;
     } else {

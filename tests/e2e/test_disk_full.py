@@ -146,6 +146,10 @@ class TestDiskFull(unittest.TestCase):
         self.assertEqual(r.returncode, 6, r.stderr)
         self.assertIn("No space left on device", r.stderr)
         self.assertIn("(.%s.ftpc-seg kept: get -c resumes it)" % name, r.stderr)
+        return self.segment_bytes_kept(name, data)
+
+    def segment_bytes_kept(self, name, data):
+        """The bytes .NAME.ftpc-seg's status says are in, checked against data's."""
         seg = os.path.join(self.mnt, ".%s.ftpc-seg" % name)
         with open(seg + ".state") as fh:
             ranges = [l.split()[1:] for l in fh if l.startswith("range ")]
@@ -239,6 +243,36 @@ class TestDiskFull(unittest.TestCase):
         with open(os.path.join(self.mnt, "fast.bin"), "rb") as fh:
             self.assertEqual(fh.read(), data)
         self.assertEqual(sorted(os.listdir(self.mnt)), ["fast.bin"])
+
+    def test_ftpc_segmented_resume_on_a_disk_still_full_keeps_what_it_had(self):
+        """get -c --segments on a disk that is still full failed as it should, but removed
+        the bytes the first attempt had kept: its status could not be written anew, and the
+        one it had loaded (which fits the file, and can be written over in place) did not
+        count as saved."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found: %s" % FTPC_BIN)
+        data = data_bytes(8 << 20, seed=13)
+        self.srv.write("again.bin", data)
+        env = dict(os.environ, NETRC=os.path.join(self.mnt, "no-netrc"))
+        url = self.srv.url("again.bin", user="bob")
+        kept = self.segmented_get_kept_on_full_disk(url, "again.bin", data, env)
+        self.assertGreater(kept, 0)
+        for _ in range(2):  # a second try on the full disk, and a third
+            r = subprocess.run([FTPC_BIN, "-c", "--segments", "4", "get", url], cwd=self.mnt,
+                               capture_output=True, text=True, timeout=60, env=env,
+                               stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 6, r.stderr)
+            self.assertIn("(.again.bin.ftpc-seg kept: get -c resumes it)", r.stderr)
+            self.assertGreaterEqual(self.segment_bytes_kept("again.bin", data), kept)
+        os.unlink(os.path.join(self.mnt, "keep.bin"))
+        subprocess.run(["mount", "-o", "remount,size=32m", self.mnt], check=True, timeout=30)
+        r = subprocess.run([FTPC_BIN, "-c", "--segments", "4", "get", url], cwd=self.mnt,
+                           capture_output=True, text=True, timeout=60, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("starting over", r.stderr)
+        with open(os.path.join(self.mnt, "again.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
 
 if __name__ == "__main__":
     unittest.main()
