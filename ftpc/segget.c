@@ -312,9 +312,10 @@ static void complete(ftpc_segget *g)
         fail(g, FTPC_EXIT_LOCAL, "writing %s: %s", g->path, strerror(errno));
         return;
     }
-    /* Only a regular file (or nothing) is replaced. */
+    /* Only a regular file, a symbolic link (itself, as an ordinary download replaces it: the
+     * file it points to is left alone) or nothing is replaced. */
     bool replaces = lstat(g->t->local, &st) == 0;
-    if (replaces && !S_ISREG(st.st_mode)) {
+    if (replaces && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
         fail(g, FTPC_EXIT_LOCAL, "%s is not a regular file; not replaced", g->t->local);
         return;
     }

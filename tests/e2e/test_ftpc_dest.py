@@ -136,6 +136,14 @@ class TestSymlinkDestination(FtpcCase):
         self.ftpc("-c", "--no-verify", "get", self.url)
         self.check_replaced()
 
+    def test_segmented_get_replaces_the_link_too(self):
+        """--segments fetched every range, then refused the link ("not a regular file; not
+        replaced", status 6) and removed what it had fetched."""
+        self.data = self.srv.make_file("a.bin", 3 << 20, seed=4)
+        r = self.ftpc("--segments", "2", "get", self.url)
+        self.assertIn("verified sha256 (2 segments)", r.stderr.decode())
+        self.check_replaced()
+
     def test_a_link_to_a_read_only_file_is_no_read_only_file(self):
         os.chmod(self.target, 0o444)
         self.ftpc("get", self.url)
