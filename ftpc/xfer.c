@@ -207,12 +207,17 @@ static void fail_reply(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m)
             ftpc_quote_reply(m->code, m->text, q, sizeof(q)), extra);
 }
 
-/* What a failed download leaves behind, for its message. */
-const char *xf_kept_note(const ftpc_xfer *x)
+/* What a failed download leaves behind, for its message: named, since a part file is hidden
+ * and holds the space, and said as the runner's resume hint says it (jobs.c). */
+const char *xf_kept_note(ftpc_xfer *x)
 {
+    x->kept_note[0] = '\0';
     if (x->in_place)
-        return " (the file keeps what arrived)";
-    return x->have_part && x->pos > 0 ? " (the partial file is kept)" : "";
+        snprintf(x->kept_note, sizeof(x->kept_note), " (%s keeps what arrived)", x->t->local);
+    else if (x->have_part && x->pos > 0)
+        snprintf(x->kept_note, sizeof(x->kept_note), " (%s kept: %s resumes it)", x->part,
+                 x->t->by_path ? "mirror -c" : "get -c");
+    return x->kept_note;
 }
 
 static void succeed(ftpc_xfer *x)

@@ -89,7 +89,8 @@ struct ftpc_xfer {
     bool have_part; /* writing the part file */
     bool part_ours; /* ... locked and set up by this transfer */
     char part[PATH_MAX];
-    const char *verb; /* RETR, STOR, APPE, LIST, NLST */
+    char kept_note[PATH_MAX + 48]; /* xf_kept_note's */
+    const char *verb;              /* RETR, STOR, APPE, LIST, NLST */
 
     ftpc_dchan dc;      /* the data connection */
     bool data_eof;      /* download: EOF seen; upload: all sent and closed */
@@ -192,7 +193,7 @@ void xf_finish(ftpc_xfer *x, int status, bool reusable);
 void xf_fail(ftpc_xfer *x, int status, bool reusable, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* What a failed download leaves behind, for its message ("" or " (...)"). */
-const char *xf_kept_note(const ftpc_xfer *x);
+const char *xf_kept_note(ftpc_xfer *x);
 /* Sets up the layers (MODE Z, TYPE A) and asks the connection for a data connection. */
 void xf_open_data(ftpc_xfer *x);
 /* The TYPE is right: SIZE where it is wanted, then the transfer begins. */

@@ -64,6 +64,8 @@ class HostileFtp(ScriptedFtp):
         elif verb == "RETR" and self.how == "wait-forever":
             while not self.stop.wait(0.2):
                 s.send("150 please wait")
+        elif verb == "RETR" and self.how == "short":
+            s.send_download(b"y" * (self.size // 2))  # ... and 226, as if that were all
         elif verb == "RETR" and self.how == "too-much":
             s.send_download(b"z" * (4 * 1024 * 1024))
         else:
@@ -167,6 +169,18 @@ class TestHostileServers(unittest.TestCase):
                 self.assertEqual(f.read(), b"y" * 50000)
             os.remove(os.path.join(self.work, ".f.bin.ftpc-part"))
 
+    def test_short_transfer_names_the_part_file_it_keeps(self):
+        """A download shorter than SIZE said, ended with 226, said "(the partial file is
+        kept)": a hidden file that holds the space, not named."""
+        url = self.serve(HostileFtp("short", size=100000))
+        r, _ = self.ftpc("get", url + "f.bin")
+        self.assertEqual(r.returncode, 8, r.stderr)
+        self.assertIn(b"size mismatch: received 50000 bytes of 100000 "
+                      b"(.f.bin.ftpc-part kept: get -c resumes it)", r.stderr)
+        self.assert_good_file_kept()
+        with open(os.path.join(self.work, ".f.bin.ftpc-part"), "rb") as f:
+            self.assertEqual(f.read(), b"y" * 50000)
+
     def test_endless_preliminary_replies_time_out(self):
         url = self.serve(HostileFtp("wait-forever"))
         r, took = self.ftpc("get", url + "f.bin")
@@ -192,6 +206,7 @@ class TestHostileServers(unittest.TestCase):
         self.assertEqual(r.returncode, 8, r.stderr)
         self.assertIn(b"the server sent more than the 1000 bytes SIZE announced", r.stderr)
         self.assert_good_file_kept()
+        self.assertIn(b"(.f.bin.ftpc-part kept: get -c resumes it)", r.stderr)
         # what is kept is what SIZE promised, so that -c could take it up
         self.assertEqual(os.path.getsize(os.path.join(self.work, ".f.bin.ftpc-part")), 1000)
 
