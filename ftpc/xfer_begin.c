@@ -72,6 +72,7 @@ static void prefix_checked(void *ud, const ftpc_vresult *r)
         break;
     case FTPC_V_MISMATCH:
         x->prefix_differs = true;
+        x->date_checked = true; /* starting over anyway: MDTM would only say so again */
         if (x->ctx->opts->quiet)
             break;
         if (x->t->kind == FTPC_T_PUT)

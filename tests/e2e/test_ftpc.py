@@ -1605,6 +1605,19 @@ class TestResume(FtpcCase):
         self.assertEqual(self.read_local("chg.bin"), data)
         self.assertEqual(sorted(os.listdir(self.tmp)), ["chg.bin"])
 
+    def test_resume_changed_partial_says_so_once(self):
+        """Bytes kept from before the server's file changed: the HASH check found them
+        different, and the MDTM check after it said the same once more."""
+        data = self.srv.make_file("chg.bin", 300000, seed=71)
+        part = self.write_local(".chg.bin.ftpc-part", data_bytes(100000, 72))
+        os.utime(part, (time.time() - 3600, time.time() - 3600))
+        r = self.ftpc("-v", "-c", "get", self.srv.url("chg.bin"))
+        err = r.stderr.decode()
+        self.assertIn("differ from the server's: downloading it all again", err)
+        self.assertEqual(err.count("downloading it all again"), 1, err)
+        self.assertNotIn("> MDTM", err)
+        self.assertEqual(self.read_local("chg.bin"), data)
+
     def test_resume_matching_partial_continues(self):
         data = self.srv.make_file("ok.bin", 300000, seed=73)
         self.write_local(".ok.bin.ftpc-part", data[:120000])
