@@ -950,6 +950,10 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
     bool is_get = strcmp(cmd, "get") == 0;
     if ((cli->output || cli->output_dir) && !is_get)
         return usage_err(err, err_size, "-o and -O are for get");
+    if (cli->output && cli->output[0] == '\0')
+        return usage_err(err, err_size, "-o needs a file name (or - for standard output)");
+    if (cli->output_dir && cli->output_dir[0] == '\0')
+        return usage_err(err, err_size, "-O needs a directory name");
     if (o->force && !is_get)
         return usage_err(err, err_size,
                          "-f is for get (mirror replaces the read-only files it keeps itself)");

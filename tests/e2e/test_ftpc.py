@@ -544,6 +544,12 @@ class TestExitCodes(FtpcCase):
         # put -r, as scp -r: mirror is named
         r = self.ftpc("put", "-r", "somedir", self.srv.url(""), rc=2)
         self.assertIn(b"'mirror -R DIR URL' uploads one", r.stderr)
+        # an empty -o or -O is named as such, not taken for the URL's lack of a name (-o) or a
+        # directory to make (-O, status 6)
+        r = self.ftpc("get", "-o", "", self.srv.url("a"), rc=2)
+        self.assertIn(b"ftpc: -o needs a file name (or - for standard output)", r.stderr)
+        r = self.ftpc("get", "-O", "", self.srv.url("a"), rc=2)
+        self.assertIn(b"ftpc: -O needs a directory name", r.stderr)
         # a misspelt long option is named with the one meant
         r = self.ftpc("get", "--limt-rate", "1M", self.srv.url("a"), rc=2)
         self.assertIn(b"unknown option --limt-rate (did you mean --limit-rate?)", r.stderr)
