@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "shell.h"
+#include "stdfd.h"
 #include "status.h"
 #include "stress_opts.h"
 
@@ -43,6 +44,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "ftpc: %s\nTry 'ftpc --help' for more information.\n", err);
         ftpc_cli_free(&cli);
         return FTPC_EXIT_USAGE;
+    }
+    /* After the parse, which tells a closed standard input for put - as such, and before the
+     * first socket, which would take a closed descriptor's number. */
+    if (stdfd_reserve() < 0) {
+        ftpc_cli_free(&cli);
+        return FTPC_EXIT_LOCAL;
     }
     if (cli.show_help) {
         if (cli.command != NULL && strcmp(cli.command, "stress") == 0)

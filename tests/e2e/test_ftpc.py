@@ -554,6 +554,25 @@ class TestExitCodes(FtpcCase):
         r = self.ftpc("get", "--limt-rate", "1M", self.srv.url("a"), rc=2)
         self.assertIn(b"unknown option --limt-rate (did you mean --limit-rate?)", r.stderr)
 
+    def test_closed_standard_descriptors_take_no_connection(self):
+        """Started with standard output and error closed, ftpc's first socket took number 2:
+        -v wrote the dialogue into the control connection as commands (the login failed,
+        status 4), and -o - wrote into the event loop's descriptor ("Invalid argument")."""
+        data = self.srv.make_file("c.bin", 3000, seed=5)
+
+        def closed(*fds):
+            return lambda: [os.close(fd) for fd in fds]
+        r = subprocess.run([FTPC_BIN, "-v", "get", self.srv.url("c.bin")], cwd=self.tmp,
+                           env=self.env(), stdin=subprocess.DEVNULL, timeout=60,
+                           preexec_fn=closed(1, 2))
+        self.assertEqual(r.returncode, 0)
+        self.assertEqual(self.read_local("c.bin"), data)
+        r = subprocess.run([FTPC_BIN, "get", self.srv.url("c.bin"), "-o", "-"], cwd=self.tmp,
+                           env=self.env(), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                           timeout=60, preexec_fn=closed(1))
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn(b"writing to standard output: Bad file descriptor", r.stderr)
+
     def test_connection_refused(self):
         # bound but never listening for the whole run: refused, and no test beside it takes it
         with socket.socket() as s:
