@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -821,13 +822,13 @@ int ftpc_segget_kept_ranges(const char *local)
 
 /* The status an earlier attempt left, when it is of this remote file and fits the file
  * beside it; else NULL, and a message says why it is not used when there was one. */
-static ftpc_segstate *load_state(ftpc_segget *g)
+static ftpc_segstate *load_state(ftpc_segget *g, bool seg_existed)
 {
     ftpc_segstate *st = malloc(sizeof(*st));
     ftpc_segstate *want = calloc(1, sizeof(*want));
     char reason[200] = "", why[PATH_MAX + 600] = "";
     struct stat seg_st;
-    bool have_seg = lstat(g->path, &seg_st) == 0;
+    bool have_seg = seg_existed && lstat(g->path, &seg_st) == 0;
     int rc = st != NULL && want != NULL
                  ? ftpc_segstate_load(g->state_path, st, reason, sizeof(reason))
                  : -1;
@@ -895,7 +896,29 @@ static void begin_segments(ftpc_segget *g)
         fail(g, FTPC_EXIT_LOCAL, "local file name too long");
         return;
     }
-    ftpc_segstate *st = g->resume ? load_state(g) : NULL;
+    /* read back too: the ranges' overlaps are compared at the end */
+    int fd = open(g->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    bool existed = fd >= 0;
+    if (fd < 0 && errno == ENOENT)
+        fd = open(g->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
+        return;
+    }
+    /* Another ftpc (or another task of this one) fetching the same file into the same place
+     * holds the lock: its file and status are its own, neither truncated nor resumed nor
+     * removed here (truncated under it, the bytes it had written were lost from the file it
+     * then put in place, its ranges' checks passing on the bytes as they arrived). */
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+        close(fd);
+        t->part_busy = true;
+        fail(g, FTPC_EXIT_LOCAL, "%s: another transfer is writing %s", bar_name(t), g->path);
+        return;
+    }
+    t->part_busy = false;
+    g->fd = fd;
+    g->created = true;
+    ftpc_segstate *st = g->resume ? load_state(g, existed) : NULL;
     /* A loaded status fits the file as it is, and every later one has its length: on a disk
      * still full the last state can go over it in place, and the bytes stay resumable. */
     g->state_saved = st != NULL;
@@ -906,15 +929,11 @@ static void begin_segments(ftpc_segget *g)
          * would pair it with this attempt's file). */
         (void)unlink(g->state_path);
         t->seg_kept = false;
+        if (ftruncate(g->fd, 0) < 0) {
+            fail(g, FTPC_EXIT_LOCAL, "truncating %s: %s", g->path, strerror(errno));
+            return;
+        }
     }
-    /* read back too: the ranges' overlaps are compared at the end */
-    g->fd = open(g->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (st ? 0 : O_TRUNC), 0666);
-    if (g->fd < 0) {
-        free(st);
-        fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
-        return;
-    }
-    g->created = true;
     g->saved_ms = ev_now(g->ctx->loop);
     uint64_t size = (uint64_t)g->size, had = 0;
     for (int i = 0; i < g->n; i++) {

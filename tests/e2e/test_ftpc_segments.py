@@ -608,6 +608,26 @@ class TestSegmentsResume(FtpcCase):
         self.assertLess(sum(n for _, n in second),
                         self.SIZE - sum(pos - start for start, _, pos in saved) + MiB)
 
+    def test_a_second_download_into_the_same_place_leaves_the_first_alone(self):
+        """A second ftpc --segments of the same file into the same directory truncated the
+        first's .NAME.ftpc-seg under it: the first then put in place a file with a hole where
+        its early bytes had been, "verified", since its ranges were checked as they arrived."""
+        data = self.srv.make_file("big.bin", self.SIZE, seed=54)
+        p = self.popen("--segments", "4", "get", self.srv.url("big.bin"))
+
+        def half_way():
+            st = self.state()
+            return st is not None and all(pos > start for start, _, pos in st)
+        self.assertTrue(wait_for(half_way, 20), self.srv.log_text())
+        for args in (["--segments", "4"], ["-c", "--segments", "4"]):
+            r = self.ftpc(*(args + ["get", self.srv.url("big.bin")]), rc=6)
+            self.assertIn(b"big.bin: another transfer is writing .big.bin.ftpc-seg", r.stderr)
+            self.assertNotIn(b"kept", r.stderr)
+        _, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(self.read_local("big.bin"), data)
+        self.assertEqual(os.listdir(self.tmp), ["big.bin"])
+
     def test_continue_without_segments_resumes_the_ranges(self):
         # the message says "get -c resumes it": a rerun with -c alone fetched the whole file
         # anew with one ordinary transfer and then dropped the bytes kept; it resumes every
