@@ -246,6 +246,7 @@ static int task_url(ftpc_cli *cli, ftpc_task *t, const char *s, ftpc_url *u, cha
         return usage_err(err, err_size, "out of memory");
     ftpc_url_display(u, t->display, sizeof(t->display));
     snprintf(t->remote, sizeof(t->remote), "%s", u->path);
+    t->url_type = u->type == 'a' || u->type == 'i' ? u->type : 0;
     return 0;
 }
 

@@ -499,7 +499,7 @@ static bool refuse_write_protected(ftpc_runner *r, ftpc_task *t)
     if (t->kind != FTPC_T_GET || strcmp(t->local, "-") == 0 || t->replace_readonly ||
         r->ctx->opts->force || !ftpc_write_protected(t->local, why, sizeof(why)))
         return false;
-    if (r->ctx->opts->resume && !r->ctx->opts->ascii &&
+    if (r->ctx->opts->resume && !ftpc_task_ascii(t, r->ctx->opts->ascii) &&
         ftpc_part_name(t->local, part, sizeof(part)) == 0 && lstat(part, &st) < 0) {
         t->protected_dest = true;
         return false;

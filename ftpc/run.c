@@ -128,6 +128,7 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         }
         t->kind = g->kind;
         t->ep = g->ep;
+        t->url_type = g->url.type == 'a' || g->url.type == 'i' ? g->url.type : 0;
         t->nlst_match = !listing->listing_mlsd;
         int len = snprintf(t->remote, sizeof(t->remote), "%s%s", g->dir, names[k]);
         display_of(&g->url, t->remote, t->display, sizeof(t->display));

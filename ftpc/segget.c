@@ -1019,7 +1019,8 @@ static void main_ready(ftpc_conn *c, void *ud)
         ftpc_part_name(t->local, part, sizeof(part)) < 0 || (resume && lstat(part, &st) == 0);
     /* MODE Z and TYPE A streams cannot be cut into byte ranges: one ordinary transfer. */
     if (t->kind != FTPC_T_GET || !size_ok || target_odd || have_part || o->limit_rate > 0 ||
-        ftpc_conn_mode_z(c) || o->ascii || (o->resume && lstat(t->local, &st) == 0)) {
+        ftpc_conn_mode_z(c) || ftpc_task_ascii(t, o->ascii) ||
+        (o->resume && lstat(t->local, &st) == 0)) {
         fallback(g);
         return;
     }

@@ -865,8 +865,9 @@ static void begin(ftpc_segput *p)
     p->n = p->size < SP_MIN_SIZE
                ? 1
                : ftpc_segget_count((int64_t)p->size, ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req));
-    if (p->n < 2 || o->resume || o->limit_rate > 0 || o->ascii || !rest_ok || !data_binary(p->c) ||
-        t->ep->no_upload_rename || ftpc_up_name(t->remote, p->work, sizeof(p->work)) < 0) {
+    if (p->n < 2 || o->resume || o->limit_rate > 0 || ftpc_task_ascii(t, o->ascii) || !rest_ok ||
+        !data_binary(p->c) || t->ep->no_upload_rename ||
+        ftpc_up_name(t->remote, p->work, sizeof(p->work)) < 0) {
         p->n = 0;
         p->work[0] = '\0';
         plain_upload(p);

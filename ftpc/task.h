@@ -101,6 +101,9 @@ typedef struct ftpc_task {
     bool seg_kept;
     /* Another transfer held the part file's lock: what it holds is that one's, not for -c. */
     bool part_busy;
+    /* The URL's ";type=a" or ";type=i" (RFC 1738): this file's transfer type whatever -a
+     * says; 0 when the URL has none (ftpc_task_ascii). */
+    char url_type;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
     /* put from standard input: an attempt has read from it, so no later attempt can send the
      * same bytes (a retry would upload a truncated stream as if it were whole). */
@@ -152,6 +155,12 @@ typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
 static inline bool ftpc_task_stdin(const ftpc_task *t)
 {
     return t->kind == FTPC_T_PUT && (strcmp(t->local, "-") == 0 || t->stream_src);
+}
+
+/* Whether the task's file moves in TYPE A: its URL's ;type=, else -a (ascii). */
+static inline bool ftpc_task_ascii(const ftpc_task *t, bool ascii)
+{
+    return t->url_type ? t->url_type == 'a' : ascii;
 }
 
 /* How messages name a streamed source: "standard input", or the pipe's or device's name. */

@@ -570,7 +570,7 @@ static int local_copy(const ftpc_task *t, char *out, size_t size)
 bool ftpc_verify_wanted(const ftpc_ctx *ctx, const ftpc_task *t)
 {
     /* ASCII transfers convert line ends: the local bytes are not the server's. */
-    if (!ctx->opts->verify || ctx->opts->ascii)
+    if (!ctx->opts->verify || ftpc_task_ascii(t, ctx->opts->ascii))
         return false;
     if (t->kind == FTPC_T_PUT)
         return true;

@@ -302,7 +302,7 @@ static void conn_ready(ftpc_conn *c, void *ud)
     /* Files move in the type asked for now (the shell may switch between transfers);
      * listings in whatever type is in force. */
     if (t->kind == FTPC_T_GET || t->kind == FTPC_T_PUT || t->kind == FTPC_T_CAT) {
-        x->ascii = x->ctx->opts->ascii;
+        x->ascii = ftpc_task_ascii(t, x->ctx->opts->ascii);
         char want = x->ascii ? 'A' : 'I';
         if (ftpc_conn_type(c) != want) {
             x->state = XS_TYPE;

@@ -148,6 +148,32 @@ class TestAsciiFtpd(FtpcCase):
         self.assertEqual(self.read_local("b.bin"), data)
 
 
+    def test_url_type_chooses_the_type_of_its_file(self):
+        """The URL form ftp://host/path;type=a|i (RFC 1738, in the man page's URLS) was
+        parsed, the ;type= left out of the name, and then ignored: the file came in TYPE I,
+        its CRLFs kept, and "verified"."""
+        self.srv.write("c.txt", b"one\ntwo\n")
+        data = data_bytes(5000, 6)
+        self.srv.write("b.bin", data)
+        r = self.ftpc("-v", "get", self.srv.url("c.txt") + ";type=a", "-O", "o1")
+        self.assertIn("> TYPE A", r.stderr.decode())
+        self.assertNotIn("verified", r.stderr.decode())
+        self.assertEqual(self.read_local("o1/c.txt"), b"one\ntwo\n")
+        # ;type=i holds a file to TYPE I under -a, beside one that -a moves as text
+        r = self.ftpc("-v", "-a", "get", self.srv.url("b.bin") + ";type=i", self.srv.url("c.txt"),
+                      "-O", "o2")
+        err = r.stderr.decode()
+        self.assertIn("> TYPE I", err)
+        self.assertIn("> TYPE A", err)
+        self.assertIn("b.bin: 4.88 KiB in", err)
+        self.assertRegex(err, r"b\.bin: .*, verified sha256")
+        self.assertEqual(self.read_local("o2/b.bin"), data)
+        self.assertEqual(self.read_local("o2/c.txt"), b"one\ntwo\n")
+        # on a pattern's files too
+        r = self.ftpc("-v", "get", self.srv.url("c*.txt") + ";type=a", "-O", "o3")
+        self.assertIn("> TYPE A", r.stderr.decode())
+
+
 class TestAsciiWire(unittest.TestCase):
     """The client's conversion, seen on the wire."""
 
