@@ -526,9 +526,26 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                 else
                     rc = FTPC_EXIT_REMOTE;
             }
+            /* Every entry ends with a line end (RFC 959, RFC 3659): a listing that stops
+             * inside a line lost its end on the way (a data connection closed early, a 226
+             * all the same), and that line's name may be cut. It is left out, and the
+             * directory counts as not listed in full, as above. */
+            size_t whole = t->listing_len;
+            if (whole > 0 && t->listing[whole - 1] != '\n') {
+                while (whole > 0 && t->listing[whole - 1] != '\n')
+                    whole--;
+                ftpc_msg(ctx,
+                         "ftpc: listing %s: it ends inside a line: cut short on the way; the "
+                         "names past that point are missing",
+                         t->display);
+                if (!t->listing_truncated && unlisted != NULL) /* else counted above */
+                    (*unlisted)++;
+                else if (!t->listing_truncated)
+                    rc = FTPC_EXIT_REMOTE;
+            }
             ftpc_mtree one = {0};
-            if (ftpc_mirror_parse(t->listing ? t->listing : "", t->listing_len, t->listing_mlsd,
-                                  now, &one) < 0) {
+            if (ftpc_mirror_parse(t->listing ? t->listing : "", whole, t->listing_mlsd, now, &one) <
+                0) {
                 ftpc_mtree_free(&one);
                 rc = FTPC_EXIT_LOCAL;
                 break;

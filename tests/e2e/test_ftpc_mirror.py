@@ -549,6 +549,50 @@ class TestTruncatedListing(unittest.TestCase):
             self.assertEqual(fh.read(), b"alpha")
 
 
+class CutLineFtp(TruncatingFtp):
+    """Ends its MLSD listing inside the last entry's name, and answers 226 all the same (its
+    data connection closed early, the reply unaware)."""
+
+    FILES = {"a.txt": b"alpha", "bbb.txt": b"bravo"}
+
+    def command(self, s, verb, arg):
+        if verb == "MLSD":
+            s.send_download(b"type=file;size=5; a.txt\r\ntype=file;size=5; bb")
+        elif verb in ("SIZE", "RETR") and arg.rsplit("/", 1)[-1] not in self.FILES:
+            s.send("550 no such file")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestListingCutInsideALine(unittest.TestCase):
+    def test_mirror_delete_keeps_the_file_whose_entry_was_cut(self):
+        """A listing that stopped inside its last line was taken whole: the cut name ("bb")
+        was asked for, and --delete removed the local file of the full name ("bbb.txt"),
+        which the server still had."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        out = os.path.join(tmp, "out")
+        os.makedirs(out)
+        with open(os.path.join(out, "bbb.txt"), "wb") as fh:
+            fh.write(b"bravo")
+        fake = CutLineFtp(sessions=4)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--delete", "--no-verify", "mirror",
+                            "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, out],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 5, err)
+        self.assertIn("it ends inside a line: cut short on the way", err)
+        self.assertIn("nothing deleted: 1 remote directory could not be listed in full", err)
+        self.assertNotIn("bb:", err)
+        self.assertEqual(sorted(os.listdir(out)), ["a.txt", "bbb.txt"])
+
+
 class TestMirrorContinueCounts(MirrorCase):
     """mirror -c over a file already complete on the target (only its time differs): -c
     finds nothing to send, and the summary counted it as transferred."""
