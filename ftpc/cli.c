@@ -479,6 +479,7 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
         return usage_err(err, err_size, "out of memory");
     ftpc_url_display(&fu, t->display, sizeof(t->display));
     snprintf(t->remote, sizeof(t->remote), "%s", fu.path);
+    t->url_type = fu.type == 'a' || fu.type == 'i' ? fu.type : 0;
     if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
         return usage_err(err, err_size, "local file name too long");
     int64_t left = strcmp(file, "-") == 0 ? ftpc_stdsrc_left(STDIN_FILENO) : -1;

@@ -172,6 +172,11 @@ class TestAsciiFtpd(FtpcCase):
         # on a pattern's files too
         r = self.ftpc("-v", "get", self.srv.url("c*.txt") + ";type=a", "-O", "o3")
         self.assertIn("> TYPE A", r.stderr.decode())
+        # and on an upload's target
+        self.write_local("up.txt", b"x\ny\n")
+        r = self.ftpc("-v", "put", "up.txt", self.srv.url("up.txt") + ";type=a")
+        self.assertIn("> TYPE A", r.stderr.decode())
+        self.assertEqual(self.srv.read("up.txt"), b"x\ny\n")
 
 
 class TestAsciiWire(unittest.TestCase):
