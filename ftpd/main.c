@@ -25,6 +25,7 @@
 #include "recover.h"
 #include "reload.h"
 #include "server.h"
+#include "stdfd.h"
 #include "users.h"
 
 static int drop_privileges(const char *name)
@@ -186,6 +187,12 @@ static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
 
 int main(int argc, char **argv)
 {
+    /* Before the first file or socket, which would take a closed descriptor's number: log
+     * lines meant for standard error would go into it. */
+    if (stdfd_reserve() < 0) {
+        perror("ftpd: /dev/null");
+        return 1;
+    }
     ftpd_config cfg;
     config_result cr = config_load(&cfg, argc, argv);
     if (cr == CONFIG_EXIT_OK)

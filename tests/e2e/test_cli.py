@@ -1,5 +1,6 @@
 """ftpd's command line: --version, --help, bad flags, --hash-password, -c FILE, --user."""
 import fcntl
+import ftplib
 import os
 import pty
 import pwd
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import termios
+import time
 import unittest
 
 from ftpd_harness import (FTPD_BIN, FtpdServer, ServerTestCase, free_port, hash_password, nlst,
@@ -556,6 +558,45 @@ class TestDefaults(unittest.TestCase):
 
 
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
+class TestClosedStandardDescriptors(unittest.TestCase):
+    def test_started_without_them_the_server_puts_no_socket_there(self):
+        """A closed descriptor 0, 1 or 2 is the number the next socket gets: log lines meant
+        for standard error would go into whatever it is (a client's connection). They get
+        /dev/null, and the server serves as ever."""
+        port = free_port()
+        root = tempfile.mkdtemp(prefix="ftpd-e2e-closedfd-")
+        self.addCleanup(shutil.rmtree, root, True)
+        os.chmod(root, 0o755)
+        with open(os.path.join(root, "a.txt"), "w") as fh:
+            fh.write("a\n")
+        os.chmod(os.path.join(root, "a.txt"), 0o644)
+        user = ["--user", run_as_user()] if run_as_user() else []
+
+        def close_std():
+            for fd in (0, 1, 2):
+                os.close(fd)
+        proc = subprocess.Popen([FTPD_BIN, "--listen", "127.0.0.1:%d" % port, "--anonymous", root]
+                                + user, preexec_fn=close_std, stdin=None, stdout=None,
+                                stderr=None)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.terminate)
+        f = None
+        for _ in range(100):
+            try:
+                f = ftplib.FTP()
+                f.connect("127.0.0.1", port, timeout=5)
+                break
+            except OSError:
+                f = None
+                time.sleep(0.05)
+        self.assertIsNotNone(f, "the server never listened")
+        f.login("anonymous", "guest@")
+        self.assertEqual(nlst(f, ""), ["a.txt"])
+        for fd in (0, 1, 2):
+            self.assertEqual(os.readlink("/proc/%d/fd/%d" % (proc.pid, fd)), "/dev/null", fd)
+        f.quit()
+
+
 class TestPrivileges(unittest.TestCase):
     def test_refuses_root_without_user(self):
         srv = FtpdServer()
