@@ -556,9 +556,9 @@ static bool mlst_calls(fsjob *j, bool cached)
             close(fd);
             return false;
         }
-        no |= dir < 0
-                  ? LISTFMT_NO_NAMES
-                  : factaccess_name(factaccess_names(dir, j->perms), dir, path_basename(j->vpath));
+        no |= dir < 0 ? LISTFMT_NO_NAMES
+                      : factaccess_name(factaccess_names(dir, j->perms), dir,
+                                        path_basename(j->vpath), NULL);
         if (dir >= 0)
             close(dir);
     }

@@ -290,7 +290,8 @@ static unsigned mlsd_access(dirlist *d, const char *name, const char *link_vp,
         d->names_asked = true;
         d->names_access = factaccess_names(d->dir_fd, d->perms);
     }
-    unsigned names = factaccess_name(d->names_access, d->dir_fd, name);
+    /* a link's st is its target's: the name's own owner is asked for then */
+    unsigned names = factaccess_name(d->names_access, d->dir_fd, name, link_vp ? NULL : st);
     if (!link_vp)
         return names | factaccess_entry(d->dir_fd, name, AT_SYMLINK_NOFOLLOW, st, d->perms);
     /* The kernel would follow the link from the real root: its target is opened beneath the

@@ -51,12 +51,12 @@ unsigned factaccess_names(int dir_fd, unsigned perms)
     return 0;
 }
 
-unsigned factaccess_name(unsigned names, int dir_fd, const char *name)
+unsigned factaccess_name(unsigned names, int dir_fd, const char *name, const struct stat *own)
 {
     if (!(names & FACTACCESS_OWN_NAMES_ONLY))
         return names;
     struct stat st;
-    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == geteuid())
-        return 0;
-    return LISTFMT_NO_NAMES;
+    if (own == NULL && fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        own = &st;
+    return own != NULL && own->st_uid == geteuid() ? 0 : LISTFMT_NO_NAMES;
 }

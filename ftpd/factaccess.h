@@ -20,7 +20,8 @@ unsigned factaccess_entry(int fd, const char *name, int at_flags, const struct s
 unsigned factaccess_names(int dir_fd, unsigned perms);
 #define FACTACCESS_OWN_NAMES_ONLY (1u << 26) /* never in a listfmt call: factaccess_name */
 /* The LISTFMT_NO_NAMES bit of one entry, name in directory dir_fd, from its directory's
- * factaccess_names: in a sticky directory an fstatat tells who owns the name. */
-unsigned factaccess_name(unsigned names, int dir_fd, const char *name);
+ * factaccess_names: in a sticky directory the name's owner decides, from own (the name's
+ * own lstat) or, when that is NULL, from an fstatat. */
+unsigned factaccess_name(unsigned names, int dir_fd, const char *name, const struct stat *own);
 
 #endif
