@@ -40,15 +40,17 @@ typedef enum {
 } ps_state;
 
 typedef enum {
-    P_START,    /* SIZE-less start: waiting for the first connection */
-    P_FIRST,    /* STOR of the first range */
-    P_PARALLEL, /* the other ranges at once */
-    P_SEQ,      /* the sequential fallback */
-    P_SIZE,     /* SIZE before the fallback, or the final size check */
-    P_VERIFY,   /* the whole-file check */
-    P_META,     /* the temporary file given the target's time and mode (meta_step) */
-    P_RENAME,   /* RNFR/RNTO of the temporary file over the real name */
-    P_CLEAN,    /* DELE of the temporary file (a failure, or a refused rename) */
+    P_START,      /* SIZE-less start: waiting for the first connection */
+    P_PROBE,      /* -c: SIZE of a temporary file an interrupted upload may have left */
+    P_PROBE_HASH, /* ... and HASH over RANG of what it holds, against the local bytes */
+    P_FIRST,      /* STOR of the first range */
+    P_PARALLEL,   /* the other ranges at once */
+    P_SEQ,        /* the sequential fallback */
+    P_SIZE,       /* SIZE before the fallback, or the final size check */
+    P_VERIFY,     /* the whole-file check */
+    P_META,       /* the temporary file given the target's time and mode (meta_step) */
+    P_RENAME,     /* RNFR/RNTO of the temporary file over the real name */
+    P_CLEAN,      /* DELE of the temporary file (a failure, or a refused rename) */
     P_DONE,
 } phase;
 
@@ -127,6 +129,11 @@ struct ftpc_segput {
     bool clean_probe; /* the DELE was refused: SIZE tells whether the file is there */
     char clean_why[700];
     ftpc_conn *side; /* for that DELE when c cannot send it (lost, or left mid-command) */
+
+    /* -c: the bytes of a temporary file left by an interrupted upload, checked against
+     * the local file's first bytes before the rest is sent after them. */
+    ftpc_rcheck *probe;
+    uint64_t resume_at;
 };
 
 static const ftpc_conn_owner main_owner;
@@ -192,6 +199,8 @@ static void seg_stop(pseg *s, ps_state to)
 
 static void release(ftpc_segput *p)
 {
+    ftpc_rcheck_free(p->probe);
+    p->probe = NULL;
     for (int i = 0; i < p->n; i++)
         if (p->segs[i].state != PS_IDLE || p->segs[i].c != NULL)
             seg_stop(&p->segs[i], p->segs[i].state == PS_DONE ? PS_DONE : PS_FAILED);
@@ -849,6 +858,8 @@ static bool data_binary(ftpc_conn *c)
     return !ftpc_conn_mode_z(c) && ftpc_conn_type(c) == 'I';
 }
 
+static void begin_ranges(ftpc_segput *p);
+
 static void begin(ftpc_segput *p)
 {
     ftpc_task *t = p->t;
@@ -865,7 +876,7 @@ static void begin(ftpc_segput *p)
     p->n = p->size < SP_MIN_SIZE
                ? 1
                : ftpc_segget_count((int64_t)p->size, ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req));
-    if (p->n < 2 || o->resume || o->limit_rate > 0 || ftpc_task_ascii(t, o->ascii) || !rest_ok ||
+    if (p->n < 2 || o->limit_rate > 0 || ftpc_task_ascii(t, o->ascii) || !rest_ok ||
         !data_binary(p->c) || t->ep->no_upload_rename ||
         ftpc_up_name(t->remote, p->work, sizeof(p->work)) < 0) {
         p->n = 0;
@@ -874,6 +885,20 @@ static void begin(ftpc_segput *p)
         return;
     }
     (void)posix_fadvise(p->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    if (o->resume) {
+        /* An upload interrupted where nothing could clean up (ftpc killed) left its
+         * temporary file: resume into it, or replace it, rather than leave it for ever. */
+        p->ph = P_PROBE;
+        ftpc_conn_cmd(p->c, "SIZE %s", p->work);
+        return;
+    }
+    begin_ranges(p);
+}
+
+/* The ranges of a new upload into the temporary file, from its first byte. */
+static void begin_ranges(ftpc_segput *p)
+{
+    ftpc_task *t = p->t;
     if (p->ctx->bars != NULL)
         p->bar = ftpc_bar_start(p->ctx->bars, bar_name(t), (int64_t)p->size, 0);
     for (int i = 0; i < p->n; i++) {
@@ -947,6 +972,78 @@ static void start_seq(ftpc_segput *p, uint64_t from)
     seg_go(s);
 }
 
+/* ---- -c: the temporary file of an interrupted upload ---- */
+
+/* It holds what the server has of the file, from its first byte (ftpd and pure-ftpd write
+ * each range aside, so what is there is a prefix; a server that writes in place may have
+ * holes): HASH over RANG of those bytes tells whether they are the local file's. Only then
+ * does the rest follow them; a server without HASH cannot tell, and the file is sent again
+ * from the start over them. */
+static void probe_checked(void *ud, const ftpc_vresult *r)
+{
+    ftpc_segput *p = ud;
+    ftpc_rcheck_free(p->probe);
+    p->probe = NULL;
+    if (p->finished)
+        return;
+    if (r->state == FTPC_V_ERROR) {
+        fail(p, r->err.status, "%s", r->err.msg);
+        return;
+    }
+    if (!ftpc_conn_is_ready(p->c)) {
+        fail(p, FTPC_EXIT_XFER, "the control connection was lost before the upload");
+        return;
+    }
+    ftpc_conn_set_owner(p->c, &main_owner, p);
+    if (r->state != FTPC_V_VERIFIED) {
+        if (!p->ctx->opts->quiet)
+            ftpc_msg(p->ctx,
+                     "%s: %s on the server has %" PRIu64 " bytes that cannot be resumed (%s); "
+                     "uploading it from the start",
+                     bar_name(p->t), p->work, p->resume_at,
+                     r->state == FTPC_V_MISMATCH ? "they differ from the local file's"
+                     : r->why[0] != '\0'         ? r->why
+                                                 : "no HASH of them");
+        begin_ranges(p);
+        return;
+    }
+    if (!p->ctx->opts->quiet)
+        ftpc_msg(p->ctx, "%s: resuming the interrupted upload in %s at byte %" PRIu64,
+                 bar_name(p->t), p->work, p->resume_at);
+    p->work_made = true;
+    start_seq(p, p->resume_at);
+}
+
+static void probe_reply(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    int64_t n = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
+    if (n < 0) {
+        /* None there: -c resumes the target itself, as an ordinary upload does. */
+        p->n = 0;
+        p->work[0] = '\0';
+        plain_upload(p);
+        return;
+    }
+    if (n == 0 || (uint64_t)n > p->size) {
+        if (p->ctx->opts->verbose)
+            ftpc_msg(p->ctx,
+                     "ftpc: %s: %s on the server has %" PRId64 " bytes; uploading it from the "
+                     "start",
+                     p->t->display, p->work, n);
+        begin_ranges(p);
+        return;
+    }
+    p->resume_at = (uint64_t)n;
+    p->ph = P_PROBE_HASH;
+    p->probe = ftpc_rcheck_new(p->ctx, p->t, p->t->local, 0, p->resume_at);
+    if (p->probe == NULL) {
+        fail(p, FTPC_EXIT_LOCAL, "out of memory");
+        return;
+    }
+    ftpc_rcheck_set_remote(p->probe, p->work);
+    ftpc_rcheck_run(p->probe, p->c, probe_checked, p);
+}
+
 static void rename_reply(ftpc_segput *p, const ftp_reply_msg *m);
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m);
 static void clean_reply(ftpc_segput *p, ftpc_conn *c, const ftp_reply_msg *m);
@@ -956,6 +1053,10 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     ftpc_segput *p = ud;
     if (p->finished || m->code < 200)
         return;
+    if (p->ph == P_PROBE) {
+        probe_reply(p, m);
+        return;
+    }
     if (p->ph == P_RENAME) {
         rename_reply(p, m);
         return;

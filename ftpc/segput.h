@@ -26,7 +26,12 @@
  *     one sequential upload from the start; if that fails the check too, it is an error
  *     (FTPC_EXIT_VERIFY).
  * An upload that fails deletes its temporary file (on a connection of its own when the
- * first one is lost); a retry (--retry) starts over. A server that refuses the temporary
+ * first one is lost); a retry (--retry) starts over. One whose ftpc was killed leaves it, and
+ * -c resumes it: SIZE of the temporary file, then HASH over RANG of those bytes against the
+ * local file's first bytes; when they are equal the rest goes sequentially after them (the
+ * fallback's path), else (different, or no HASH to tell) the upload starts over into it.
+ * FTP cannot tell it from one another ftpc writes at that moment, and two uploads of one name
+ * at once were never safe. A server that refuses the temporary
  * name's first STOR with a 5xx gets one ordinary upload instead (a 4xx fails the upload, as
  * it fails an ordinary one); one that refuses the rename (ftpd without the f permission) has
  * the temporary file deleted and the file sent again as one ordinary upload, and the run's
@@ -34,7 +39,8 @@
  * One progress line shows the sum of the ranges.
  *
  * Segmenting does not apply (an ordinary transfer, xfer.h, runs on the same connection
- * instead) to files under 2 MiB, with -c (resume continues from the server's size), with
+ * instead) to files under 2 MiB, with -c where there is no temporary file (resume continues
+ * from the target's size), with
  * --limit-rate, on a server without REST STREAM in FEAT, or under MODE Z or ASCII. TLS data
  * connections work: each range's resumes the session of the range's control connection.
  */

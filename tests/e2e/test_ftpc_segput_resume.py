@@ -1,0 +1,221 @@
+"""End-to-end tests of `ftpc put -c` after a segmented upload (put --segments N) that was
+killed: its temporary file .NAME.ftpc-up stays on the server, since nothing could delete it.
+
+- With -c and --segments, the bytes in it are checked with HASH over RANG against the local
+  file's first bytes and the rest is sent after them; the file ends in place, byte for byte,
+  and the temporary file is gone.
+- Bytes that are not the local file's (another version of it) are not resumed: the file is
+  sent from the start over them, and the temporary file goes too.
+- A server without HASH (vsftpd writes the ranges in place, leaving holes where a killed
+  upload had not reached) cannot tell whether the bytes are right: the file is sent from the
+  start, and the temporary file goes.
+"""
+import os
+import re
+import signal
+import threading
+import unittest
+
+from ftpd_harness import data_bytes, wait_for
+from scripted_ftp import ScriptedFtp
+from test_ftpc import FtpcCase, MiB
+
+
+def work_files(directory):
+    """ftpc's segmented-upload temporary files (.NAME.ftpc-up) in directory."""
+    return [n for n in os.listdir(directory) if n.endswith(".ftpc-up")]
+
+
+class TestPutResumeAfterKill(FtpcCase):
+    # Each transfer at 2 MiB/s: the upload takes seconds, and a kill finds it under way.
+    server_kwargs = {"args": ("--max-rate", "2M")}
+
+    def setUp(self):
+        super().setUp()
+        self.old = self.srv.make_file("big.bin", 1 * MiB, seed=140)
+        self.src = data_bytes(8 * MiB + 3, 141)
+        self.write_local("big.bin", self.src)
+        self.work = self.srv.local(".big.bin.ftpc-up")
+
+    def settled(self):
+        """Waits until ftpd has seen the killed client's transfers end: no upload is live
+        (.ftpd-up.*), what each received is committed or kept as a partial."""
+        self.assertTrue(wait_for(lambda: not any(n.startswith(".ftpd-up.")
+                                                 for n in self.srv.internal_files()),
+                                 timeout=30))
+
+    def kill_mid_upload(self, sig=signal.SIGKILL):
+        """Starts a segmented upload and kills ftpc once its first range is on the server
+        (.big.bin.ftpc-up exists) and before it is renamed into place."""
+        p = self.popen("--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(self.work) or p.poll() is not None,
+                                 timeout=60))
+        p.send_signal(sig)
+        p.wait(30)
+        self.assertNotEqual(p.returncode, 0, "ftpc ended before it was killed")
+        self.settled()
+        self.assertEqual(self.srv.read("big.bin"), self.old)
+        self.assertTrue(os.path.exists(self.work))
+        # what the server holds of the upload now: the rerun starts there
+        return os.path.getsize(self.work)
+
+    def kill_in_first_range(self):
+        """Kills ftpc while its first range is still under way: ftpd, which writes every
+        upload aside, then keeps what arrived as the temporary name's partial upload, and
+        .big.bin.ftpc-up itself is not there."""
+        p = self.popen("--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+
+        def sending():
+            return any(os.path.getsize(self.srv.local(n)) > 0
+                       for n in self.srv.internal_files())
+        self.assertTrue(wait_for(lambda: sending() or p.poll() is not None, timeout=60))
+        p.send_signal(signal.SIGKILL)
+        p.wait(10)
+        self.assertEqual(p.returncode, -signal.SIGKILL, "ftpc ended before it was killed")
+        self.settled()
+        self.assertFalse(os.path.exists(self.work))
+        partial = self.srv.local(".ftpd-partial..big.bin.ftpc-up")
+        self.assertTrue(wait_for(lambda: os.path.exists(partial), timeout=30))
+        return os.path.getsize(partial)
+
+    def log_after(self, mark):
+        """The server's log lines since the rerun began."""
+        return self.srv.settled_log_text()[mark:]
+
+    def test_resumed_with_segments(self):
+        held = self.kill_mid_upload()
+        self.assertGreater(held, 0)
+        self.assertLess(held, len(self.src))
+        mark = len(self.srv.settled_log_text())
+        r = self.ftpc("-c", "--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read("big.bin"), self.src)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("resuming the interrupted upload in .big.bin.ftpc-up at byte %d" % held,
+                      err)
+        log = self.log_after(mark)
+        # the bytes held were not sent again: the upload went on after them, into the
+        # temporary file, which was then renamed into place
+        self.assertEqual(re.findall(r"-> REST (\d+)", log), [str(held)], log[-3000:])
+        stors = re.findall(r"-> (STOR|APPE) (\S+)", log)
+        self.assertEqual(stors, [("STOR", ".big.bin.ftpc-up")], log[-3000:])
+        self.assertRegex(log, r"RENAME /\.big\.bin\.ftpc-up -> /big\.bin")
+
+    def test_resumed_from_the_partial_of_the_first_range(self):
+        held = self.kill_in_first_range()
+        self.assertGreater(held, 0)
+        r = self.ftpc("-c", "--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        self.assertIn("resuming the interrupted upload in .big.bin.ftpc-up at byte %d" % held,
+                      r.stderr.decode())
+        self.assertEqual(self.srv.read("big.bin"), self.src)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_resumed_after_ctrl_c(self):
+        held = self.kill_mid_upload(signal.SIGINT)
+        r = self.ftpc("-c", "--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        self.assertEqual(self.srv.read("big.bin"), self.src)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("resuming the interrupted upload in .big.bin.ftpc-up at byte %d" % held,
+                      r.stderr.decode())
+
+    def test_other_bytes_are_not_resumed(self):
+        self.kill_mid_upload()
+        # the local file changed since: its first bytes are no longer those on the server
+        self.src = data_bytes(8 * MiB + 3, 142)
+        self.write_local("big.bin", self.src)
+        r = self.ftpc("-c", "--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
+        self.assertEqual(self.srv.read("big.bin"), self.src)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("cannot be resumed (they differ from the local file's); uploading it "
+                      "from the start", r.stderr.decode())
+
+
+class TestPutResumeNoTemporaryFile(FtpcCase):
+    def test_target_resumed_as_before(self):
+        # Without a temporary file, put -c --segments continues the target from its size,
+        # as it did before: nothing is sent again.
+        src = data_bytes(5 * MiB, 143)
+        self.srv.write("t.bin", src[:3 * MiB])
+        self.write_local("t.bin", src)
+        self.ftpc("-c", "--segments", "4", "put", "t.bin", self.srv.url("t.bin"))
+        self.assertEqual(self.srv.read("t.bin"), src)
+        log = self.srv.settled_log_text()
+        self.assertIn("-> REST %d" % (3 * MiB), log)
+        self.assertNotIn("ftpc-up", "".join(re.findall(r"-> (?:STOR|APPE) .*", log)))
+        self.assertEqual(work_files(self.srv.root), [])
+
+
+class InPlaceFtp(ScriptedFtp):
+    """Writes REST+STOR in place, as vsftpd does, renames and deletes, and offers no HASH."""
+
+    FEATURES = ("SIZE", "REST STREAM", "EPSV")
+
+    def __init__(self, files):
+        super().__init__(20, timeout=15, accept_timeout=30)
+        self.files = {k: bytearray(v) for k, v in files.items()}
+        self.lock = threading.Lock()
+        self.log = []
+
+    def command(self, s, verb, arg):
+        name = arg.lstrip("/")
+        with self.lock:
+            self.log.append("%s %s" % (verb, arg))
+        if verb == "SIZE":
+            with self.lock:
+                n = len(self.files[name]) if name in self.files else -1
+            s.send("213 %d" % n if n >= 0 else "550 no such file")
+        elif verb in ("STOR", "APPE"):
+            got = s.receive_upload()
+            with self.lock:
+                if verb == "APPE":
+                    s.rest = len(self.files.get(name, b""))
+                data = self.files.get(name, bytearray()) if s.rest else bytearray()
+                if len(data) < s.rest:
+                    data += bytes(s.rest - len(data))
+                data[s.rest:s.rest + len(got)] = got
+                self.files[name] = data
+            s.rest = 0
+            s.send("226 done")
+        elif verb == "RNFR":
+            s.rnfr = name
+            s.send("350 ok")
+        elif verb == "RNTO":
+            with self.lock:
+                self.files[name] = self.files.pop(s.rnfr)
+            s.send("250 renamed")
+        elif verb == "DELE":
+            with self.lock:
+                found = self.files.pop(name, None) is not None
+            s.send("250 deleted" if found else "550 no such file")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestPutResumeNoHash(FtpcCase):
+    def test_sent_from_the_start(self):
+        size = 8 * MiB + 5
+        src = data_bytes(size, 144)
+        self.write_local("x.bin", src)
+        # what a killed upload leaves on a server that writes in place: the first range
+        # and the start of the second, then a hole, then the start of the last one
+        work = bytearray(src[:3 * MiB]) + bytes(3 * MiB) + src[6 * MiB:7 * MiB]
+        srv = InPlaceFtp({".x.bin.ftpc-up": work})
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("-c", "--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % srv.port)
+        with srv.lock:
+            self.assertEqual(sorted(srv.files), ["x.bin"])
+            self.assertEqual(bytes(srv.files["x.bin"]), src)
+        self.assertIn("x.bin: .x.bin.ftpc-up on the server has %d bytes that cannot be resumed "
+                      "(the server offers no HASH); uploading it from the start" % len(work),
+                      r.stderr.decode())
+
+
+if __name__ == "__main__":
+    unittest.main()
