@@ -340,7 +340,7 @@ static bool start_verify(slot *s, int status, bool reusable)
         return false;
     }
     if (s->src_fd < 0)
-        s->src_fd = ftpc_xfer_take_source(s->x);
+        s->src_fd = s->p != NULL ? ftpc_segput_take_source(s->p) : ftpc_xfer_take_source(s->x);
     ftpc_xfer_free(s->x);
     ftpc_segget_free(s->g);
     ftpc_segput_free(s->p);
@@ -535,8 +535,12 @@ static void start_task(slot *s)
     /* whether a check follows is known at the end (the local file exists by then) */
     t->hold_bar = is_transfer(t) && r->ctx->opts->verify;
     int nseg = 0;
-    if (t->kind == FTPC_T_PUT && r->ctx->opts->segments > 1) {
-        s->p = ftpc_segput_new(r->ctx, t, r->ctx->opts->segments, op_done, s);
+    /* put -c goes there without --segments too: it removes what an interrupted segmented
+     * upload of the file left (segput.h). */
+    if (t->kind == FTPC_T_PUT && !ftpc_task_stdin(t) &&
+        (r->ctx->opts->segments > 1 || r->ctx->opts->resume)) {
+        s->p = ftpc_segput_new(r->ctx, t, r->ctx->opts->segments > 1 ? r->ctx->opts->segments : 1,
+                               op_done, s);
         if (s->p != NULL) {
             ftpc_segput_start(s->p, c);
             return;

@@ -51,6 +51,7 @@ typedef enum {
     P_META,       /* the temporary file given the target's time and mode (meta_step) */
     P_RENAME,     /* RNFR/RNTO of the temporary file over the real name */
     P_CLEAN,      /* DELE of the temporary file (a failure, or a refused rename) */
+    P_STALE,      /* DELE of one an interrupted upload left, after an ordinary put -c */
     P_DONE,
 } phase;
 
@@ -134,6 +135,9 @@ struct ftpc_segput {
      * the local file's first bytes before the rest is sent after them. */
     ftpc_rcheck *probe;
     uint64_t resume_at;
+    /* The temporary file's name for an ordinary upload with -c: deleted once it is in
+     * place, since what it held is of no use after that. "" when there can be none. */
+    char stale[FTPC_URL_PATH_MAX];
 };
 
 static const ftpc_conn_owner main_owner;
@@ -275,6 +279,12 @@ static void succeed(ftpc_segput *p)
 static void fallback_done(void *ud, int status, bool reusable)
 {
     ftpc_segput *p = ud;
+    if (status == FTPC_OK && reusable && p->stale[0] != '\0' && !p->c_dead) {
+        p->ph = P_STALE;
+        ftpc_conn_set_owner(p->c, &main_owner, p);
+        ftpc_conn_cmd(p->c, "DELE %s", p->stale);
+        return;
+    }
     p->finished = true;
     p->done(p->done_ud, status, reusable);
 }
@@ -820,6 +830,14 @@ static void main_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     p->c_dead = true;
     if (p->side != NULL)
         return; /* the clean-up goes on without it */
+    if (p->ph == P_STALE) {
+        /* the upload is in place all the same */
+        if (!p->finished) {
+            p->finished = true;
+            p->done(p->done_ud, FTPC_OK, false);
+        }
+        return;
+    }
     if (p->ph == P_PARALLEL && !p->refused && !p->suspect)
         return; /* idle meanwhile; the fallback, if any, will find it dead */
     if (p->ph == P_RENAME) {
@@ -881,6 +899,14 @@ static void begin(ftpc_segput *p)
         ftpc_up_name(t->remote, p->work, sizeof(p->work)) < 0) {
         p->n = 0;
         p->work[0] = '\0';
+        /* A segmented upload of the file that was interrupted (ftpc killed) may have left
+         * its temporary file, which a later one would otherwise find only with --segments
+         * and -c: it goes once this upload is in place. Two uploads to one name at once were
+         * never safe (the second's STOR truncates what the first sends): ftpc takes it for
+         * an interrupted upload's, as the FTP server gives no way to tell. */
+        if (o->resume && p->size >= SP_MIN_SIZE &&
+            ftpc_up_name(t->remote, p->stale, sizeof(p->stale)) < 0)
+            p->stale[0] = '\0';
         plain_upload(p);
         return;
     }
@@ -1053,6 +1079,13 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     ftpc_segput *p = ud;
     if (p->finished || m->code < 200)
         return;
+    if (p->ph == P_STALE) {
+        /* whatever the reply: none there, or not ours to delete */
+        p->finished = true;
+        ftpc_conn_set_owner(c, NULL, NULL);
+        p->done(p->done_ud, FTPC_OK, ftpc_conn_is_ready(c));
+        return;
+    }
     if (p->ph == P_PROBE) {
         probe_reply(p, m);
         return;
@@ -1577,6 +1610,11 @@ void ftpc_segput_start(ftpc_segput *p, ftpc_conn *c)
     p->c = c;
     p->ph = P_START;
     ftpc_conn_set_owner(c, &main_owner, p);
+}
+
+int ftpc_segput_take_source(ftpc_segput *p)
+{
+    return p->x != NULL ? ftpc_xfer_take_source(p->x) : -1;
 }
 
 int ftpc_segput_verified(const ftpc_segput *p, digest_algo *algo)

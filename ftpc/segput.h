@@ -29,9 +29,10 @@
  * first one is lost); a retry (--retry) starts over. One whose ftpc was killed leaves it, and
  * -c resumes it: SIZE of the temporary file, then HASH over RANG of those bytes against the
  * local file's first bytes; when they are equal the rest goes sequentially after them (the
- * fallback's path), else (different, or no HASH to tell) the upload starts over into it.
- * FTP cannot tell it from one another ftpc writes at that moment, and two uploads of one name
- * at once were never safe. A server that refuses the temporary
+ * fallback's path), else (different, or no HASH to tell) the upload starts over into it. An
+ * ordinary upload with -c (this module runs put -c without --segments too) deletes such a
+ * file once it is in place; FTP cannot tell it from one another ftpc writes at that moment,
+ * and two uploads of one name at once were never safe. A server that refuses the temporary
  * name's first STOR with a 5xx gets one ordinary upload instead (a 4xx fails the upload, as
  * it fails an ordinary one); one that refuses the rename (ftpd without the f permission) has
  * the temporary file deleted and the file sent again as one ordinary upload, and the run's
@@ -61,6 +62,10 @@ ftpc_segput *ftpc_segput_new(ftpc_ctx *ctx, ftpc_task *t, int nseg, ftpc_op_done
 void ftpc_segput_start(ftpc_segput *p, ftpc_conn *c);
 /* Stops at once (no done callback) and frees later. Safe after done. */
 void ftpc_segput_free(ftpc_segput *p);
+
+/* The source as an ordinary transfer read it, for the caller's check (ftpc_xfer_take_source);
+ * -1 when the upload was segmented or kept none. */
+int ftpc_segput_take_source(ftpc_segput *p);
 
 /* How the finished upload was verified: the number of ranges when every range's HASH
  * matched (*algo set), -1 when the upload checked the whole file itself and reported it, 0

@@ -9,6 +9,7 @@ killed: its temporary file .NAME.ftpc-up stays on the server, since nothing coul
 - A server without HASH (vsftpd writes the ranges in place, leaving holes where a killed
   upload had not reached) cannot tell whether the bytes are right: the file is sent from the
   start, and the temporary file goes.
+- An ordinary put -c (no --segments) deletes it once the file is in place.
 """
 import os
 import re
@@ -132,6 +133,15 @@ class TestPutResumeAfterKill(FtpcCase):
         self.assertEqual(self.srv.internal_files(), [])
         self.assertIn("cannot be resumed (they differ from the local file's); uploading it "
                       "from the start", r.stderr.decode())
+
+    def test_ordinary_resume_removes_it(self):
+        self.kill_mid_upload()
+        mark = len(self.srv.settled_log_text())
+        self.ftpc("-c", "put", "big.bin", self.srv.url("big.bin"))
+        self.assertEqual(self.srv.read("big.bin"), self.src)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertIn("-> DELE .big.bin.ftpc-up", self.log_after(mark))
 
 
 class TestPutResumeNoTemporaryFile(FtpcCase):
