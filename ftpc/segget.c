@@ -16,17 +16,17 @@
 
 #include "bars.h"
 #include "dchan.h"
+#include "overlap.h"
 #include "partname.h"
 #include "segstate.h"
 #include "verify.h"
 #include "xfer.h"
 
 #define SEG_BUF_SIZE (1024 * 1024)
-/* Each range after the first starts this many bytes early, and the bytes it gets there must
- * be the ones its neighbour wrote: a server that answers REST with 350 but sends from the
- * start of the file anyway would otherwise leave a scrambled file that passes the size
- * check. */
-#define SEG_OVERLAP 4096
+/* Each range after the first starts FTPC_OVERLAP bytes early (overlap.h), and the bytes it
+ * gets there must be the ones its neighbour wrote: a server that answers REST with 350 but
+ * sends from the start of the file anyway would otherwise leave a scrambled file that passes
+ * the size check. */
 #define SEG_CHUNKS_PER_WAKEUP 8
 /* After a range's ABOR, the bytes read and dropped, and the time waited, before the data
  * connection is closed regardless. ftpd stops at once and its 426 closes the range's data
@@ -74,11 +74,10 @@ typedef struct seg {
      * it when it refuses a restart): its reply says why. */
     bool data_refused;
     char data_why[200];
-    bool orphan;           /* its connection was refused: another connection takes the range over */
-    ftpc_rcheck *chk;      /* --verify: the range's digest, computed as it arrives */
-    bool checking;         /* the range's HASH check has run (or runs) */
-    char ovl[SEG_OVERLAP]; /* the bytes before start, as this range's connection sent them */
-    size_t ovl_len, ovl_got;
+    bool orphan;      /* its connection was refused: another connection takes the range over */
+    ftpc_rcheck *chk; /* --verify: the range's digest, computed as it arrives */
+    bool checking;    /* the range's HASH check has run (or runs) */
+    ftpc_overlap ovl; /* the bytes before rest_at, as this range's connection sent them */
 } seg;
 
 struct ftpc_segget {
@@ -278,16 +277,9 @@ static void update_bar(ftpc_segget *g)
 /* True when every range's early bytes agree with what the range before it wrote. */
 static bool overlaps_agree(ftpc_segget *g)
 {
-    char here[SEG_OVERLAP];
-    for (int i = 0; i < g->n; i++) {
-        const seg *s = &g->segs[i];
-        if (s->ovl_len == 0)
-            continue;
-        off_t at = (off_t)(s->rest_at - s->ovl_len);
-        if (pread(g->fd, here, s->ovl_len, at) != (ssize_t)s->ovl_len ||
-            memcmp(here, s->ovl, s->ovl_len) != 0)
+    for (int i = 0; i < g->n; i++)
+        if (!ftpc_overlap_agrees(&g->segs[i].ovl, g->fd, g->segs[i].rest_at))
             return false;
-    }
     return true;
 }
 
@@ -465,7 +457,7 @@ static void fail_short(seg *s)
 /* A range sent REST and RETR, and nothing of it has come yet, not even a 1xx. */
 static bool restarted_unanswered(const seg *s)
 {
-    return s->rest_at > 0 && s->prelims == 0 && s->ovl_got == 0 && s->pos == s->rest_at &&
+    return s->rest_at > 0 && s->prelims == 0 && s->ovl.got == 0 && s->pos == s->rest_at &&
            !s->data_done;
 }
 
@@ -519,14 +511,15 @@ static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
     for (int i = 0; i < SEG_CHUNKS_PER_WAKEUP && ftpc_dchan_is_open(&s->dc); i++) {
         uint64_t left = s->end - s->pos;
         size_t want = left < SEG_BUF_SIZE ? (size_t)left : SEG_BUF_SIZE;
-        bool early = s->ovl_got < s->ovl_len;
+        bool early = ftpc_overlap_pending(&s->ovl);
         if (early)
-            want = s->ovl_len - s->ovl_got;
-        ssize_t n = want > 0 ? stream_read(s->dc.s, early ? s->ovl + s->ovl_got : g->buf, want) : 0;
+            want = s->ovl.len - s->ovl.got;
+        ssize_t n =
+            want > 0 ? stream_read(s->dc.s, early ? s->ovl.buf + s->ovl.got : g->buf, want) : 0;
         if (n < 0)
             errno = s->dc.s->last_errno;
         if (n > 0 && early) {
-            s->ovl_got += (size_t)n;
+            s->ovl.got += (size_t)n;
             if (s->c != NULL)
                 ftpc_conn_touch(s->c);
             continue;
@@ -627,7 +620,7 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
         return;
     if (s->rest_at > 0) {
         s->state = SS_REST;
-        ftpc_conn_cmd(c, "REST %" PRIu64, s->rest_at - s->ovl_len);
+        ftpc_conn_cmd(c, "REST %" PRIu64, s->rest_at - s->ovl.len);
         return;
     }
     seg_retr(s);
@@ -675,12 +668,12 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                  "REST %" PRIu64 ": the server replied %s: it does not send a file from an "
                  "offset, so the file cannot be split into ranges (download it without "
                  "--segments)",
-                 s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                 s->rest_at - s->ovl.len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             return;
         }
         if (m->code != 350) {
             fail(g, ftpc_status_for_reply(m->code), "REST %" PRIu64 ": the server replied %s",
-                 s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                 s->rest_at - s->ovl.len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             return;
         }
         seg_retr(s);
@@ -710,7 +703,7 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                  "RETR after REST %" PRIu64 ": the server replied %s: it does not send a file "
                  "from an offset, so the file cannot be split into ranges (download it "
                  "without --segments)",
-                 s->rest_at - s->ovl_len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                 s->rest_at - s->ovl.len, ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
             return;
         }
         if (s->data_refused) {
@@ -953,8 +946,7 @@ static void begin_segments(ftpc_segget *g)
         s->rest_at = s->pos;
         /* The bytes before the offset asked for must match the file's: a neighbour's, or
          * this range's own from an earlier attempt. */
-        s->ovl_len = s->pos < s->end ? (size_t)(s->pos < SEG_OVERLAP ? s->pos : SEG_OVERLAP) : 0;
-        s->ovl_got = 0;
+        ftpc_overlap_begin(&s->ovl, s->pos < s->end ? s->pos : 0);
         s->state = SS_WAIT;
         if (g->ctx->opts->verify && s->pos < s->end &&
             (s->chk = ftpc_rcheck_new(g->ctx, t, g->path, s->start, s->end)) == NULL) {
