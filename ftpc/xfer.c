@@ -489,6 +489,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                 /* Cannot resume: fetch it all again (into the part file: a file that was
                  * being resumed in place stays until the new one is complete). */
                 x->offset = x->pos = 0;
+                ftpc_overlap_begin(&x->ovl, 0);
                 if (x->in_place) {
                     if (xf_restart_into_part(x) < 0)
                         return;
@@ -617,9 +618,13 @@ static void conn_data_prepared(ftpc_conn *c, void *ud)
     ftpc_xfer *x = ud;
     if (x->state != XS_OPEN_DATA)
         return;
+    /* A download resumed into a file asks for the bytes before the offset again, to compare
+     * with those kept (xfer_recv.c); standard output cannot be read back. */
+    bool into_file = xf_is_download(x) && x->file_fd >= 0 && x->out_fd == x->file_fd;
+    ftpc_overlap_begin(&x->ovl, into_file && !x->unreadable ? x->offset : 0);
     if (x->offset > 0) {
         x->state = XS_REST;
-        ftpc_conn_cmd(c, "REST %" PRIu64, x->offset);
+        ftpc_conn_cmd(c, "REST %" PRIu64, x->offset - x->ovl.len);
         return;
     }
     send_transfer_cmd(x);

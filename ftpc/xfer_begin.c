@@ -324,7 +324,12 @@ void xf_begin_get(ftpc_xfer *x)
      * directory) must not have ftpc truncate and write the file it points to, nor be
      * renamed into place. */
     int nofollow = path == x->part ? O_NOFOLLOW : 0;
-    x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | nofollow, 0666);
+    /* Read back too: a resume compares the bytes before its offset (xfer_recv.c). */
+    x->file_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | nofollow, 0666);
+    if (x->file_fd < 0 && errno == EACCES) {
+        x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | nofollow, 0666);
+        x->unreadable = true;
+    }
     if (x->file_fd < 0) {
         fail_open(x, path, errno);
         return;

@@ -33,6 +33,7 @@
 #include "ev.h"
 #include "ftp_reply.h"
 #include "mz.h"
+#include "overlap.h"
 #include "ratelimit.h"
 #include "verify.h"
 #include "xfer.h"
@@ -81,6 +82,8 @@ struct ftpc_xfer {
     uint64_t local_size; /* put: the source's size */
     uint64_t offset;     /* where this attempt started */
     uint64_t pos;        /* offset + file bytes moved (after MODE Z, before TYPE A) */
+    ftpc_overlap ovl;    /* a resumed download's bytes before offset, asked for again */
+    bool unreadable;     /* the file resumed cannot be read back: no overlap to compare */
 
     int file_fd;    /* get: destination, put: source; -1 when none */
     int kept_src;   /* a completed put's source, for its HASH check (ftpc_xfer_take_source) */

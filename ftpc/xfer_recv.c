@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -193,6 +194,8 @@ static int drain_pipe(ftpc_xfer *x, size_t n)
     return 0;
 }
 
+static int file_bytes(ftpc_xfer *x, const char *p, size_t len);
+
 /* The end of the data: what the codec and the line-end conversion still hold, then done. */
 static void receive_end(ftpc_xfer *x)
 {
@@ -210,16 +213,19 @@ static void receive_end(ftpc_xfer *x)
                         mz_error(&x->z));
                 return;
             }
-            if (prod > 0) {
-                xf_file_moved(x, prod);
-                if (sink(x, x->zbuf, prod) < 0) {
-                    sink_failed(x);
-                    return;
-                }
-            }
+            if (prod > 0 && file_bytes(x, x->zbuf, prod) < 0)
+                return;
             if (rc == MZ_END)
                 break;
         }
+    }
+    if (ftpc_overlap_pending(&x->ovl)) {
+        /* Not even the bytes before the offset came: nothing to go on, nor to append. */
+        xf_fail(x, FTPC_EXIT_VERIFY, true,
+                "the data after REST %" PRIu64 " ended at %zu of the %zu bytes before byte %" PRIu64
+                " (the file changed on the server?)%s",
+                x->offset - x->ovl.len, x->ovl.got, x->ovl.len, x->offset, xf_kept_note(x));
+        return;
     }
     if (x->crlf) {
         char cr;
@@ -253,19 +259,86 @@ static bool overran(ftpc_xfer *x)
     return true;
 }
 
+/* The bytes before a resumed download's offset differ from those kept. Where they are the
+ * kept file's first ones, the server answered REST with 350 and sent the file from its start
+ * all the same: that is the whole file coming, so it goes into the part file from byte 0.
+ * Anything else (a file that changed, a server that sent from elsewhere) ends the download
+ * before a byte is appended: what it would add is not the rest of what is kept, and a part
+ * file that -c later found complete in size would be taken for the file. The part file is
+ * ftpc's and is dropped, so that -c starts over; a file resumed in place is left as it was. */
+static int overlap_differs(ftpc_xfer *x)
+{
+    const char *kept = x->in_place ? x->t->local : x->part;
+    if (x->offset > x->ovl.len && ftpc_overlap_agrees(&x->ovl, x->file_fd, x->ovl.len)) {
+        if (!x->ctx->opts->quiet)
+            ftpc_msg(x->ctx,
+                     "%s: the server accepted REST %" PRIu64 " but sent the file from its "
+                     "start: downloading it all again",
+                     xf_bar_name(x), x->offset - x->ovl.len);
+        x->offset = x->pos = 0;
+        if (x->in_place) {
+            if (xf_restart_into_part(x) < 0)
+                return -1;
+        } else if (ftruncate(x->file_fd, 0) < 0 || lseek(x->file_fd, 0, SEEK_SET) < 0) {
+            xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", x->part, strerror(errno));
+            return -1;
+        }
+        if (x->bar != NULL)
+            ftpc_bar_restart(x->bar, 0);
+        xf_file_moved(x, x->ovl.len);
+        if (sink(x, x->ovl.buf, x->ovl.len) < 0) {
+            sink_failed(x);
+            return -1;
+        }
+        return 0;
+    }
+    char fate[PATH_MAX + 80];
+    if (x->in_place) {
+        snprintf(fate, sizeof(fate), "%s is left as it was (get without -c downloads it again)",
+                 kept);
+    } else {
+        snprintf(fate, sizeof(fate), "%s is dropped (get -c downloads it all again)", kept);
+        if (x->part_ours && ftruncate(x->file_fd, 0) == 0)
+            x->pos = 0; /* and the end of the transfer removes it */
+    }
+    xf_fail(x, FTPC_EXIT_VERIFY, false,
+            "the %zu bytes the server sent after REST %" PRIu64 " differ from those kept "
+            "before byte %" PRIu64 ": the server does not send from the offset REST asks for, "
+            "or the file changed; nothing appended, %s",
+            x->ovl.len, x->offset - x->ovl.len, x->offset, fate);
+    return -1;
+}
+
+/* File bytes in, after the codec: the overlap before a resumed download's offset first,
+ * compared once whole, then the rest to the sink. Returns 0, or -1 after failing the
+ * transfer. */
+static int file_bytes(ftpc_xfer *x, const char *p, size_t len)
+{
+    if (ftpc_overlap_pending(&x->ovl)) {
+        size_t n = ftpc_overlap_take(&x->ovl, p, len);
+        p += n;
+        len -= n;
+        if (!ftpc_overlap_pending(&x->ovl) &&
+            !ftpc_overlap_agrees(&x->ovl, x->file_fd, x->offset) && overlap_differs(x) < 0)
+            return -1;
+        if (len == 0)
+            return 0;
+    }
+    xf_file_moved(x, len);
+    if (sink(x, p, len) < 0) {
+        sink_failed(x);
+        return -1;
+    }
+    return overran(x) ? -1 : 0;
+}
+
 /* Wire bytes in: through the codec under MODE Z, then to the sink. Returns 0, or -1 after
  * failing the transfer. */
 static int take_in(ftpc_xfer *x, const char *p, size_t len)
 {
     xf_wire_moved(x, len);
-    if (!x->zon) {
-        xf_file_moved(x, len);
-        if (sink(x, p, len) < 0) {
-            sink_failed(x);
-            return -1;
-        }
-        return overran(x) ? -1 : 0;
-    }
+    if (!x->zon)
+        return file_bytes(x, p, len);
     size_t off = 0;
     for (;;) {
         size_t used = 0, prod = 0;
@@ -280,15 +353,8 @@ static int take_in(ftpc_xfer *x, const char *p, size_t len)
             return -1;
         }
         off += used;
-        if (prod > 0) {
-            xf_file_moved(x, prod);
-            if (sink(x, x->zbuf, prod) < 0) {
-                sink_failed(x);
-                return -1;
-            }
-            if (overran(x))
-                return -1;
-        }
+        if (prod > 0 && file_bytes(x, x->zbuf, prod) < 0)
+            return -1;
         if (rc == MZ_END && off == len)
             return 0;
         if (off == len && prod < XFER_ZBUF_SIZE)
@@ -341,7 +407,8 @@ static int receive_splice(ftpc_xfer *x)
 
 void xf_receive(ftpc_xfer *x)
 {
-    if (x->use_splice) {
+    /* The overlap is read, to be compared: the splice path starts after it. */
+    if (x->use_splice && !ftpc_overlap_pending(&x->ovl)) {
         if (receive_splice(x) == 0)
             return;
         xf_close_pipe(x);

@@ -29,6 +29,8 @@ from scripted_ftp import ScriptedFtp
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 MiB = 1024 * 1024
+# get -c asks for this much before its offset again, to compare with the bytes kept
+OVERLAP = 4096
 
 
 class FtpcCase(ServerTestCase):
@@ -1411,7 +1413,8 @@ class TestResume(FtpcCase):
         self.assertFalse(os.path.exists(self.local("big.bin")))
         self.assertEqual(self.read_local(".big.bin.ftpc-part"), data[:have])
         r = self.ftpc("-v", "-c", "get", self.srv.url("big.bin"))
-        self.assertRegex(r.stderr.decode(), r"> REST %d\b" % have)
+        # asked from 4 KiB early: those bytes are compared with the ones kept
+        self.assertRegex(r.stderr.decode(), r"> REST %d\b" % (have - OVERLAP))
         self.assertEqual(self.read_local("big.bin"), data)
         self.assertFalse(os.path.exists(part))
 
@@ -1434,7 +1437,7 @@ class TestResume(FtpcCase):
         self.assertLessEqual(len(parts[0].encode()), 255)
         have = os.path.getsize(self.local(parts[0]))
         r = self.ftpc("-v", "-c", "get", self.srv.url(name))
-        self.assertRegex(r.stderr.decode(), r"> REST %d\b" % have)
+        self.assertRegex(r.stderr.decode(), r"> REST %d\b" % (have - OVERLAP))
         self.assertEqual(self.read_local(name), data)
         self.assertEqual(os.listdir(self.tmp), [name])
 
@@ -1442,7 +1445,7 @@ class TestResume(FtpcCase):
         data = self.srv.make_file("inplace.bin", 100000, seed=12)
         self.write_local("inplace.bin", data[:30000])
         r = self.ftpc("-v", "-c", "get", self.srv.url("inplace.bin"))
-        self.assertIn("> REST 30000", r.stderr.decode())
+        self.assertIn("> REST %d" % (30000 - OVERLAP), r.stderr.decode())
         self.assertEqual(self.read_local("inplace.bin"), data)
 
     def test_resume_complete_file_transfers_nothing(self):
@@ -1649,7 +1652,7 @@ class TestResume(FtpcCase):
         r = self.ftpc("-v", "-c", "get", self.srv.url("ok.bin"))
         err = r.stderr.decode()
         self.assertLogged(r"-> RANG 0 119999")
-        self.assertIn("> REST 120000", err)
+        self.assertIn("> REST %d" % (120000 - OVERLAP), err)
         self.assertNotIn("differ", err)
         self.assertEqual(self.read_local("ok.bin"), data)
 
@@ -1686,13 +1689,20 @@ class TestResume(FtpcCase):
         self.assertEqual(self.read_local("ss.bin"), data)
 
     def test_resume_without_verify_trusts_the_partial(self):
+        # no HASH of the kept bytes; only the 4 KiB before the offset, fetched again, are
+        # compared with theirs: where they differ nothing is appended, and the part file
+        # goes, so that the next -c fetches the file whole
         data = self.srv.make_file("nv.bin", 30000, seed=78)
-        stale = data_bytes(10000, 79)
-        self.write_local(".nv.bin.ftpc-part", stale)
+        self.write_local(".nv.bin.ftpc-part", data[:10000])
         r = self.ftpc("-v", "-c", "--no-verify", "get", self.srv.url("nv.bin"))
-        self.assertIn("> REST 10000", r.stderr.decode())
+        self.assertIn("> REST %d" % (10000 - OVERLAP), r.stderr.decode())
         self.assertNotIn("-> RANG", self.srv.log_text())
-        self.assertEqual(self.read_local("nv.bin"), stale + data[10000:])
+        self.assertEqual(self.read_local("nv.bin"), data)
+        os.unlink(self.local("nv.bin"))
+        self.write_local(".nv.bin.ftpc-part", data_bytes(10000, 79))
+        r = self.ftpc("-c", "--no-verify", "get", self.srv.url("nv.bin"), rc=8)
+        self.assertIn("nothing appended, .nv.bin.ftpc-part is dropped", r.stderr.decode())
+        self.assertEqual(os.listdir(self.tmp), [])
 
     def test_resume_where_server_cannot_hash_checks_mdtm(self):
         """A server without HASH (vsftpd, pure-ftpd, pyftpdlib): -c must not splice the bytes
@@ -1718,10 +1728,10 @@ class TestResume(FtpcCase):
         self.write_local(".v.bin.ftpc-part", new[:120000])
         r = self.ftpc("-v", "-c", "get", url)
         err = r.stderr.decode()
-        self.assertIn("> REST 120000", err)
+        self.assertIn("> REST %d" % (120000 - OVERLAP), err)
         self.assertNotIn("downloading it all again", err)
         self.assertEqual(self.read_local("v.bin"), new)
-        self.assertEqual(srv.rests, [0, 120000])
+        self.assertEqual(srv.rests, [0, 120000 - OVERLAP])
 
     def test_retry_after_the_file_changed_starts_over(self):
         """A retry resumes after the bytes the cut attempt wrote, unchecked by HASH; a server
@@ -1752,14 +1762,14 @@ class TestResume(FtpcCase):
         self.assertIn("v.bin: the server refused to resume after 100000 bytes (RETR 451 v.bin: "
                       "Restart not permitted, try again): downloading it all again",
                       r.stderr.decode())
-        self.assertEqual(srv.rests, [100000, 0])
+        self.assertEqual(srv.rests, [100000 - OVERLAP, 0])
         self.assertEqual(self.read_local("v.bin"), data)
         self.assertEqual(os.listdir(self.tmp), ["v.bin"])
         # a file continued in place the same way, through the part file
         self.write_local("w.bin", data[:100000])
         r = self.ftpc("-c", "get", "ftp://127.0.0.1:%d/w.bin" % srv.port)
         self.assertIn("downloading it all again", r.stderr.decode())
-        self.assertEqual(srv.rests, [100000, 0, 100000, 0])
+        self.assertEqual(srv.rests, [100000 - OVERLAP, 0, 100000 - OVERLAP, 0])
         self.assertEqual(self.read_local("w.bin"), data)
         self.assertEqual(sorted(os.listdir(self.tmp)), ["v.bin", "w.bin"])
 

@@ -116,7 +116,8 @@ class TestModeZ(ModeZMixin, FtpcCase):
         self.srv.write("r.txt", data)
         self.write_local(".r.txt.ftpc-part", data[:1000003])
         r = self.ftpc("-v", "-z", "-c", "get", self.srv.url("r.txt"))
-        self.assertIn("> REST 1000003", r.stderr.decode())
+        # 4 KiB early, compared with the bytes kept (inflated: REST counts file bytes)
+        self.assertIn("> REST %d" % (1000003 - 4096), r.stderr.decode())
         self.assertEqual(self.read_local("r.txt"), data)
 
 
