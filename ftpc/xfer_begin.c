@@ -358,8 +358,12 @@ void xf_begin_get(ftpc_xfer *x)
     bool kept_from_before = !t->own_prefix; /* not an earlier attempt's of this run */
     t->own_prefix = true;
     x->part_ours = x->have_part;
-    if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0) {
-        /* Already complete: nothing to fetch. */
+    if (x->remote_size >= 0 && x->offset == (uint64_t)x->remote_size && x->offset > 0 &&
+        (x->in_place || t->whole_checked || x->unreadable)) {
+        /* Already complete: nothing to fetch. A part file as long as the server's file is
+         * not, unless HASH said so: a complete download is renamed into place, so it is what
+         * a download that failed left (the server sent more than SIZE announced, say). Its
+         * last bytes are fetched again below and compared, as a resume's are. */
         t->up_to_date = kept_from_before;
         ftpc_bars_file_present(x->ctx->bars, x->offset);
         x->data_eof = x->ctrl_done = true;

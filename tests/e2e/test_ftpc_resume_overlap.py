@@ -151,6 +151,26 @@ class TestResumeOverlap(unittest.TestCase):
         self.assertEqual(self.read(self.dest), old)
         self.assertEqual(os.listdir(self.tmp), ["f.bin"])
 
+    def test_part_file_of_full_size_is_checked_before_it_is_taken(self):
+        # what the REST-ignoring server left before the fix: the server's size, wrong bytes;
+        # get -c renamed it into place, exit 0
+        bad = (self.data[:self.KEPT] + self.data)[:self.SIZE]
+        self.keep(self.part, bad)
+        r = self.get_c(ResumeFtp(self.data))
+        self.assertEqual(r.returncode, 8, r.stderr)
+        self.assertIn(b"nothing appended, .f.bin.ftpc-part is dropped", r.stderr)
+        self.assertEqual(os.listdir(self.tmp), [])
+        # a good one is taken after its last bytes are compared
+        self.keep(self.part, self.data)
+        fake = ResumeFtp(self.data)
+        self.assert_whole_file(self.get_c(fake))
+        self.assertEqual(fake.rests, [self.SIZE - OVERLAP])
+
+    def test_part_file_of_full_size_from_a_rest_ignoring_server(self):
+        self.keep(self.part, (self.data[:self.KEPT] + self.data)[:self.SIZE])
+        r = self.get_c(ResumeFtp(self.data, ignore_rest=True))
+        self.assert_whole_file(r)
+
     def test_short_kept_file_asks_from_zero(self):
         # fewer bytes kept than the overlap: all of them are asked for again
         self.keep(self.part, self.data[:1000])
