@@ -2,13 +2,15 @@
  * server's own (Unix ls -l, DOS, ...), and listing every pattern's directory twice would cost
  * every glob a data connection; CWD is in every server since RFC 959, succeeds exactly for
  * what cannot be downloaded as a file (directories and links to them), and is only asked
- * about names that SIZE or RETR already refused: three round trips, on the rare name. */
+ * about names that SIZE or RETR already refused: three round trips, on the rare name. A
+ * refused CWD costs one more, into where the connection already is, to tell "not a
+ * directory" from "no CWD for this account". */
 #include "dirprobe.h"
 
 #include <stdio.h>
 #include <string.h>
 
-enum { P_PWD, P_CWD, P_BACK, P_DONE };
+enum { P_PWD, P_CWD, P_SELF, P_BACK, P_DONE };
 
 static void end(ftpc_dirprobe *p, ftpc_probe_result r, const ftpc_err *err)
 {
@@ -39,7 +41,14 @@ static void probe_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         return;
     case P_CWD:
         if (!ok) {
-            end(p, FTPC_PROBE_NOT_DIR, NULL);
+            /* A refusal says "no directory" only where CWD is allowed at all: ftpd lets an
+             * account list without entering (perms l without e), and refuses every CWD. */
+            if (p->back[0] == '\0') {
+                end(p, FTPC_PROBE_UNKNOWN, NULL);
+                return;
+            }
+            p->step = P_SELF;
+            ftpc_conn_cmd(c, "CWD %s", p->back);
             return;
         }
         if (p->back[0] == '\0') {
@@ -48,6 +57,9 @@ static void probe_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         p->step = P_BACK;
         ftpc_conn_cmd(c, "CWD %s", p->back);
+        return;
+    case P_SELF:
+        end(p, ok ? FTPC_PROBE_NOT_DIR : FTPC_PROBE_UNKNOWN, NULL);
         return;
     case P_BACK:
         end(p, ok ? FTPC_PROBE_DIR : FTPC_PROBE_DIR_LOST, NULL);

@@ -11,6 +11,7 @@
 
 typedef enum {
     FTPC_PROBE_NOT_DIR,  /* CWD refused: whatever it is, it is no directory */
+    FTPC_PROBE_UNKNOWN,  /* CWD refused, but so is CWD to where the connection is: no answer */
     FTPC_PROBE_DIR,      /* a directory; the connection is back where it was */
     FTPC_PROBE_DIR_LOST, /* a directory, but the connection could not go back: do not reuse it */
     FTPC_PROBE_FAILED,   /* the connection died (err says why) */

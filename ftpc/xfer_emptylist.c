@@ -3,9 +3,15 @@
  * plain 226, as they answer for an empty directory (vsftpd at least says "failed to open
  * directory" in its 226, xfer.c). An empty listing of a directory path (one ending in '/',
  * which ls asks again for a path given without one, run.c) is checked with CWD into it and
- * back (dirprobe.h): a directory the session cannot enter fails as one it cannot list. MLST
+ * back (dirprobe.h): a directory the session cannot enter fails as one it cannot list, but
+ * only where the session may CWD at all (ftpd lets an account list without entering). MLST
  * would not do: ProFTPD says type=dir for a directory it cannot open. Only empty listings pay
- * the three round trips. */
+ * the three round trips.
+ *
+ * Left as a limit: a directory ProFTPD can enter but not read (mode 0711) lists as empty
+ * with a plain 226 and CWD into it works, so it passes as empty; its MLSD is refused and its
+ * MLST perm fact has no 'l', but asking those is a round trip more for every empty listing,
+ * and the perm fact is a server's own guess. */
 #include "xfer_int.h"
 
 #include <string.h>
@@ -40,6 +46,8 @@ static void listing_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         xf_finish(x, FTPC_OK, false);
         return;
     default:
+        /* a directory, or a session that may not CWD anywhere (ftpd's perms l without e):
+         * its refusal proves nothing, and the listing stays as it came */
         x->listing_probed = true;
         xf_maybe_complete(x);
         return;

@@ -57,6 +57,7 @@ static void parent_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         xf_fail(x, ftpc_status_for_reply(x->refusal_code), false, "STOR: the server replied %s",
                 x->refusal);
         return;
+    case FTPC_PROBE_UNKNOWN: /* no CWD for this account: the refusal as it came */
     default:
         xf_fail_refused(x); /* the directory is there: the refusal is for something else */
         return;

@@ -194,6 +194,7 @@ static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         return;
     switch (r) {
     case FTPC_PROBE_NOT_DIR:
+    case FTPC_PROBE_UNKNOWN:
         xf_fail(x, ftpc_status_for_reply(x->refusal_code), true, "%s: the server replied %s",
                 x->refused_cmd, x->refusal);
         return;

@@ -447,6 +447,18 @@ class TestCommands(FtpcCase):
         r = self.ftpc("ls", self.srv.url(""))
         self.assertIn("top.bin", r.stdout.decode().splitlines())
 
+    def test_ls_of_an_empty_directory_by_an_account_that_may_not_enter_it(self):
+        # ftpd lets an account list (perm l) without entering (e): every CWD is refused, so
+        # the refused CWD that checks an empty listing proves nothing and the listing stays
+        # empty, with or without the trailing / (ls asks again with one)
+        srv = self.start_server(users=[("bob", "bob-Pw-1", "l")])
+        srv.mkdir("empty")
+        for path in ("empty/", "empty"):
+            for opt in ([], ["-l"]):
+                r = self.ftpc("ls", *opt, srv.url(path, user="bob", pw="bob-Pw-1"))
+                self.assertEqual((r.stdout, r.stderr), (b"", b""))
+        self.assertRegex(srv.settled_log_text(), r"-> CWD empty/\n.*<- 550 ")
+
     def test_cat(self):
         a = self.srv.make_file("c1", 100000, seed=1)
         b = self.srv.make_file("c2", 10, seed=2)
