@@ -526,22 +526,21 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                 else
                     rc = FTPC_EXIT_REMOTE;
             }
-            /* Every entry ends with a line end (RFC 959, RFC 3659): a listing that stops
-             * inside a line lost its end on the way (a data connection closed early, a 226
-             * all the same), and that line's name may be cut. It is left out, and the
-             * directory counts as not listed in full, as above. */
+            /* Every entry ends with a line end (RFC 959, RFC 3659), yet some servers leave
+             * out the last one's. A listing that ended normally (226, its data connection
+             * closed, not reset: a reset, a 426 or a 451 failed the task above) is taken
+             * whole. One the server says it cut short (counted above) may have stopped
+             * inside a name, which --delete would take for a file gone: that unfinished
+             * line is left out. */
             size_t whole = t->listing_len;
             if (whole > 0 && t->listing[whole - 1] != '\n') {
-                while (whole > 0 && t->listing[whole - 1] != '\n')
-                    whole--;
-                ftpc_msg(ctx,
-                         "ftpc: listing %s: it ends inside a line: cut short on the way; the "
-                         "names past that point are missing",
-                         t->display);
-                if (!t->listing_truncated && unlisted != NULL) /* else counted above */
-                    (*unlisted)++;
-                else if (!t->listing_truncated)
-                    rc = FTPC_EXIT_REMOTE;
+                if (t->listing_truncated) {
+                    while (whole > 0 && t->listing[whole - 1] != '\n')
+                        whole--;
+                } else if (cli->opts.verbose > 0) {
+                    ftpc_msg(ctx, "ftpc: listing %s: its last line has no line end (taken whole)",
+                             t->display);
+                }
             }
             ftpc_mtree one = {0};
             if (ftpc_mirror_parse(t->listing ? t->listing : "", whole, t->listing_mlsd, now, &one) <

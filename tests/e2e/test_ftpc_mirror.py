@@ -8,9 +8,10 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
-from ftpd_harness import data_bytes, free_port
+from ftpd_harness import data_bytes, free_port, reset_close
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase
 
@@ -550,14 +551,27 @@ class TestTruncatedListing(unittest.TestCase):
 
 
 class CutLineFtp(TruncatingFtp):
-    """Ends its MLSD listing inside the last entry's name, and answers 226 all the same (its
-    data connection closed early, the reply unaware)."""
+    """Ends its MLSD listing inside the last entry's name, as a data connection that broke
+    does: END "reset" resets it and answers 426, as a server whose peer vanished does;
+    "truncated" closes it and answers 226 saying the listing was cut short; "normal" is a
+    server that leaves out the last line end, closes and answers 226."""
 
     FILES = {"a.txt": b"alpha", "bbb.txt": b"bravo"}
+    END = "reset"
+    LISTING = b"type=file;size=5; a.txt\r\ntype=file;size=5; bb"
 
     def command(self, s, verb, arg):
         if verb == "MLSD":
-            s.send_download(b"type=file;size=5; a.txt\r\ntype=file;size=5; bb")
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(self.LISTING)
+            if self.END == "reset":
+                time.sleep(0.2)  # the bytes reach the client before the reset
+                reset_close(d)
+                s.send("426 Connection closed; transfer aborted")
+            else:
+                d.close()
+                s.send("226 Output truncated" if self.END == "truncated" else "226 done")
         elif verb in ("SIZE", "RETR") and arg.rsplit("/", 1)[-1] not in self.FILES:
             s.send("550 no such file")
         else:
@@ -566,31 +580,64 @@ class CutLineFtp(TruncatingFtp):
 
 
 class TestListingCutInsideALine(unittest.TestCase):
-    def test_mirror_delete_keeps_the_file_whose_entry_was_cut(self):
-        """A listing that stopped inside its last line was taken whole: the cut name ("bb")
-        was asked for, and --delete removed the local file of the full name ("bbb.txt"),
-        which the server still had."""
+    def mirror(self, end, local, listing=None, args=()):
+        """mirror --delete from a CutLineFtp ending as end says into a directory holding
+        local (name: bytes); returns ftpc's result and that directory."""
         if not os.access(FTPC_BIN, os.X_OK):
             self.skipTest("ftpc binary not found")
         tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
         self.addCleanup(shutil.rmtree, tmp, True)
         out = os.path.join(tmp, "out")
         os.makedirs(out)
-        with open(os.path.join(out, "bbb.txt"), "wb") as fh:
-            fh.write(b"bravo")
+        for name, data in local.items():
+            with open(os.path.join(out, name), "wb") as fh:
+                fh.write(data)
         fake = CutLineFtp(sessions=4)
+        fake.END = end
+        if listing is not None:
+            fake.LISTING = listing
         fake.start()
-        r = subprocess.run([FTPC_BIN, "--delete", "--no-verify", "mirror",
+        r = subprocess.run([FTPC_BIN, "--delete", "--no-verify", *args, "mirror",
                             "ftp://u:p@127.0.0.1:%d/dir/" % fake.port, out],
                            capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
                            env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
         fake.stop()
+        return r, out
+
+    def test_mirror_delete_keeps_the_file_whose_entry_was_cut(self):
+        """A listing that stopped inside its last line was taken whole: the cut name ("bb")
+        was asked for, and --delete removed the local file of the full name ("bbb.txt"),
+        which the server still had. A broken data connection fails the listing; one the
+        server says it cut short loses its unfinished last line."""
+        r, out = self.mirror("reset", {"bbb.txt": b"bravo"})
+        err = r.stderr.decode()
+        self.assertNotEqual(r.returncode, 0, err)
+        self.assertNotIn("bb:", err)
+        self.assertNotIn("deleted", err.replace("nothing deleted", ""))
+        self.assertEqual(os.listdir(out), ["bbb.txt"])
+        r, out = self.mirror("truncated", {"bbb.txt": b"bravo"})
         err = r.stderr.decode()
         self.assertEqual(r.returncode, 5, err)
-        self.assertIn("it ends inside a line: cut short on the way", err)
+        self.assertIn("the server cut it short (it replied 226 Output truncated)", err)
         self.assertIn("nothing deleted: 1 remote directory could not be listed in full", err)
         self.assertNotIn("bb:", err)
         self.assertEqual(sorted(os.listdir(out)), ["a.txt", "bbb.txt"])
+
+    def test_a_last_line_without_its_line_end_is_taken_whole(self):
+        """A server that leaves out the listing's final line end, and ends it normally (the
+        data connection closed, then 226): its last entry was left out, with a warning and
+        status 5 on every run, and --delete deleted nothing."""
+        listing = b"type=file;size=5; a.txt\r\ntype=file;size=5; bbb.txt"
+        r, out = self.mirror("normal", {"bbb.txt": b"old", "stale.txt": b"x"}, listing)
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(sorted(os.listdir(out)), ["a.txt", "bbb.txt"])
+        with open(os.path.join(out, "bbb.txt"), "rb") as fh:
+            self.assertEqual(fh.read(), b"bravo")
+        self.assertNotIn("line end", err)
+        r, _ = self.mirror("normal", {}, listing, args=("-v",))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(b"its last line has no line end (taken whole)", r.stderr)
 
 
 class TestMirrorContinueCounts(MirrorCase):
