@@ -611,18 +611,26 @@ class TestSegmentsResume(FtpcCase):
     def test_a_second_download_into_the_same_place_leaves_the_first_alone(self):
         """A second ftpc --segments of the same file into the same directory truncated the
         first's .NAME.ftpc-seg under it: the first then put in place a file with a hole where
-        its early bytes had been, "verified", since its ranges were checked as they arrived."""
+        its early bytes had been, "verified", since its ranges were checked as they arrived.
+        The first is held still (SIGSTOP, its lock kept) while the others run, so that they
+        meet it half-way however slow the machine; it is let go before their time could
+        pass its own --timeout or the server's data timeout (120 s)."""
         data = self.srv.make_file("big.bin", self.SIZE, seed=54)
-        p = self.popen("--segments", "4", "get", self.srv.url("big.bin"))
+        p = self.popen("--timeout", "300", "--segments", "4", "get", self.srv.url("big.bin"))
 
         def half_way():
             st = self.state()
             return st is not None and all(pos > start for start, _, pos in st)
         self.assertTrue(wait_for(half_way, 20), self.srv.log_text())
-        for args in (["--segments", "4"], ["-c", "--segments", "4"]):
-            r = self.ftpc(*(args + ["get", self.srv.url("big.bin")]), rc=6)
-            self.assertIn(b"big.bin: another transfer is writing .big.bin.ftpc-seg", r.stderr)
-            self.assertNotIn(b"kept", r.stderr)
+        p.send_signal(signal.SIGSTOP)
+        try:
+            for args in (["--segments", "4"], ["-c", "--segments", "4"]):
+                r = self.ftpc(*(args + ["get", self.srv.url("big.bin")]), rc=6)
+                self.assertIn(b"big.bin: another transfer is writing .big.bin.ftpc-seg",
+                              r.stderr)
+                self.assertNotIn(b"kept", r.stderr)
+        finally:
+            p.send_signal(signal.SIGCONT)
         _, err = p.communicate(timeout=60)
         self.assertEqual(p.returncode, 0, err)
         self.assertEqual(self.read_local("big.bin"), data)
