@@ -73,6 +73,29 @@ class HostileFtp(ScriptedFtp):
         return True
 
 
+class EmptyListingFtp(ScriptedFtp):
+    """Lists every path as empty with a plain 226, as pure-ftpd does a path that names nothing;
+    CWD enters "/" and "empty/" only, or (cwd=False) nothing at all, as ftpd for an account
+    that may list without entering."""
+
+    def __init__(self, cwd, sessions):
+        super().__init__(sessions=sessions, timeout=20)
+        self.cwd = cwd
+        self.stop = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb in ("LIST", "NLST"):
+            s.send_download(b"")
+        elif verb == "PWD":
+            s.send('257 "/" is the current directory')
+        elif verb == "CWD":
+            ok = self.cwd and arg.rstrip("/") in ("", "empty")
+            s.send("250 ok" if ok else "550 Permission denied.")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 class TestHostileServers(unittest.TestCase):
     def setUp(self):
         if not os.access(FTPC_BIN, os.X_OK):
@@ -140,6 +163,23 @@ class TestHostileServers(unittest.TestCase):
             self.assertIn(b"no such directory, or not readable (the server replied 226 "
                           b"Transfer done (but failed to open directory).)", r.stderr)
             self.assertEqual(r.stdout, b"")
+
+    def test_an_empty_listing_fails_only_where_cwd_can_tell(self):
+        """An empty listing of a directory path is checked with CWD into it; a server that
+        refuses every CWD (ftpd, for an account that may list without entering) made an
+        empty directory fail as "no such directory, or not readable"."""
+        url = self.serve(EmptyListingFtp(cwd=True, sessions=8))
+        for path, rc in (("nothing/", 5), ("nothing", 5), ("empty/", 0), ("empty", 0)):
+            r, _ = self.ftpc("ls", url + path)
+            self.assertEqual(r.returncode, rc, (path, r.stderr))
+            self.assertEqual(r.stdout, b"")
+            if rc:
+                self.assertIn(b"/nothing/: NLST: no such directory, or not readable",
+                              r.stderr)
+        url = self.serve(EmptyListingFtp(cwd=False, sessions=4))
+        for path in ("empty/", "empty"):
+            r, _ = self.ftpc("ls", url + path)
+            self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
 
     def test_final_reply_with_data_connection_left_open(self):
         url = self.serve(HostileFtp("226-open", size=1000))
