@@ -169,6 +169,19 @@ bool ftpc_mlst_is_dir(const char *text)
     return false;
 }
 
+int ftpc_mlst_perm_lists(const char *text)
+{
+    const char *p = text;
+    while ((p = strcasestr(p, "perm=")) != NULL) {
+        if (p == text || p[-1] == ' ' || p[-1] == ';' || p[-1] == '\n') {
+            size_t n = strcspn(p + 5, "; \r\n");
+            return memchr(p + 5, 'l', n) != NULL || memchr(p + 5, 'L', n) != NULL;
+        }
+        p += 5;
+    }
+    return -1;
+}
+
 /* A server without SITE CHMOD (or that keeps it from this user) refuses it for every file
  * alike: a refusal of the first one on the endpoint is said once, as the server's answer, and
  * the rest are not sent. Once one was taken, a refusal is that file's. Returns true when the

@@ -18,5 +18,8 @@ void ftpc_fsop_start(ftpc_fsop *op, ftpc_conn *c);
 void ftpc_fsop_free(ftpc_fsop *op);
 /* An MLST reply's text (ftp_reply_msg) names a directory: type=dir, cdir or pdir. */
 bool ftpc_mlst_is_dir(const char *text);
+/* Whether an MLST reply's perm fact lets its directory be listed (RFC 3659 'l'): 1 when it
+ * has the letter, 0 when it has a perm fact without it, -1 when it has none. */
+int ftpc_mlst_perm_lists(const char *text);
 
 #endif

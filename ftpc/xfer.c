@@ -589,6 +589,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         if (code >= 200)
             xf_parent_mlst(x, m);
         return;
+    case XS_LISTPERM:
+        if (code >= 200)
+            xf_empty_listing_perm(x, m);
+        return;
     case XS_VERIFY:
         if (code < 200)
             return;

@@ -4,17 +4,18 @@
  * directory" in its 226, xfer.c). An empty listing of a directory path (one ending in '/',
  * which ls asks again for a path given without one, run.c) is checked with CWD into it and
  * back (dirprobe.h): a directory the session cannot enter fails as one it cannot list, but
- * only where the session may CWD at all (ftpd lets an account list without entering). MLST
- * would not do: ProFTPD says type=dir for a directory it cannot open. Only empty listings pay
- * the three round trips.
- *
- * Left as a limit: a directory ProFTPD can enter but not read (mode 0711) lists as empty
- * with a plain 226 and CWD into it works, so it passes as empty; its MLSD is refused and its
- * MLST perm fact has no 'l', but asking those is a round trip more for every empty listing,
- * and the perm fact is a server's own guess. */
+ * only where the session may CWD at all (ftpd lets an account list without entering). MLST's
+ * type would not do (ProFTPD says type=dir for a directory it cannot open), but its perm
+ * fact does: ProFTPD leaves out the 'l' (RFC 3659: may be listed) of a directory it cannot
+ * read, among them one it can enter (mode 0711), which CWD cannot tell from an empty one.
+ * So a directory CWD found, or could not ask about, is then asked MLST where the server has
+ * it; a perm fact without 'l' fails, and no perm fact or a refused MLST keeps the listing.
+ * Only empty listings pay the round trips. */
 #include "xfer_int.h"
 
 #include <string.h>
+
+#include "fsops.h"
 
 bool xf_empty_listing_to_check(const ftpc_xfer *x)
 {
@@ -47,11 +48,29 @@ static void listing_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         return;
     default:
         /* a directory, or a session that may not CWD anywhere (ftpd's perms l without e):
-         * its refusal proves nothing, and the listing stays as it came */
+         * its refusal proves nothing; the connection is where it was */
+        if (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) {
+            x->state = XS_LISTPERM;
+            ftpc_conn_cmd(x->c, "MLST %s", x->t->remote);
+            return;
+        }
         x->listing_probed = true;
         xf_maybe_complete(x);
         return;
     }
+}
+
+void xf_empty_listing_perm(ftpc_xfer *x, const ftp_reply_msg *m)
+{
+    if (m->code < 300 && ftpc_mlst_perm_lists(m->text) == 0) {
+        xf_fail(x, FTPC_EXIT_REMOTE, true,
+                "%s: not readable (the listing came empty, with %s, and its MLST perm fact has no "
+                "l: it may not be listed)",
+                x->verb, x->refusal);
+        return;
+    }
+    x->listing_probed = true;
+    xf_maybe_complete(x);
 }
 
 void xf_check_empty_listing(ftpc_xfer *x)

@@ -65,6 +65,7 @@ typedef enum {
     XS_DIRCHECK,  /* MLST of a put's target that the server refused: a directory? */
     XS_DIRPROBE,  /* CWD into a name SIZE, RETR or STOR refused: a directory? */
     XS_PARENT,    /* MLST of the directory of a put's target that the server refused */
+    XS_LISTPERM,  /* MLST of a directory that listed empty: may it be listed at all? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -262,6 +263,8 @@ void xf_probe_dir(ftpc_xfer *x, const char *cmd, const ftp_reply_msg *m);
  * directory there to be listed? xf_check_empty_listing asks, then completes or fails x. */
 bool xf_empty_listing_to_check(const ftpc_xfer *x);
 void xf_check_empty_listing(ftpc_xfer *x);
+/* The reply to the MLST xf_check_empty_listing asked (XS_LISTPERM). */
+void xf_empty_listing_perm(ftpc_xfer *x, const ftp_reply_msg *m);
 
 /* ---- a refused put whose directory is not there (xfer_nodir.c) ---- */
 

@@ -75,12 +75,15 @@ class HostileFtp(ScriptedFtp):
 
 class EmptyListingFtp(ScriptedFtp):
     """Lists every path as empty with a plain 226, as pure-ftpd does a path that names nothing;
-    CWD enters "/" and "empty/" only, or (cwd=False) nothing at all, as ftpd for an account
-    that may list without entering."""
+    CWD enters "/", "empty/" and "dark/" only, or (cwd=False) nothing at all, as ftpd for an
+    account that may list without entering. With perms ({name: letters}), it has MLST and
+    gives those perm facts, as ProFTPD does (no l for a directory it cannot read)."""
 
-    def __init__(self, cwd, sessions):
+    def __init__(self, cwd, sessions, perms=None):
         super().__init__(sessions=sessions, timeout=20)
-        self.cwd = cwd
+        self.cwd, self.perms = cwd, perms
+        if perms is not None:
+            self.FEATURES = ("SIZE", "MLST type*;perm*;")
         self.stop = threading.Event()
 
     def command(self, s, verb, arg):
@@ -89,8 +92,12 @@ class EmptyListingFtp(ScriptedFtp):
         elif verb == "PWD":
             s.send('257 "/" is the current directory')
         elif verb == "CWD":
-            ok = self.cwd and arg.rstrip("/") in ("", "empty")
+            ok = self.cwd and arg.rstrip("/") in ("", "empty", "dark")
             s.send("250 ok" if ok else "550 Permission denied.")
+        elif verb == "MLST" and self.perms is not None:
+            name = arg.rstrip("/")
+            s.send("250-Start of list for %s\r\n type=dir;perm=%s; /%s\r\n250 End"
+                   % (arg, self.perms[name], name))
         else:
             return super().command(s, verb, arg)
         return True
@@ -180,6 +187,18 @@ class TestHostileServers(unittest.TestCase):
         for path in ("empty/", "empty"):
             r, _ = self.ftpc("ls", url + path)
             self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
+
+    def test_an_empty_listing_of_a_directory_without_l_in_its_perm_fact_fails(self):
+        """A directory the server can enter but not read (ProFTPD, mode 0711) lists as empty
+        with a plain 226 and CWD enters it; its MLST perm fact has no l (may be listed)."""
+        url = self.serve(EmptyListingFtp(cwd=True, sessions=4,
+                                         perms={"dark": "e", "empty": "flcdmpe"}))
+        r, _ = self.ftpc("ls", url + "dark/")
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn(b"/dark/: NLST: not readable (the listing came empty, with 226 done, "
+                      b"and its MLST perm fact has no l: it may not be listed)", r.stderr)
+        r, _ = self.ftpc("ls", url + "empty/")
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, b"", b""))
 
     def test_final_reply_with_data_connection_left_open(self):
         url = self.serve(HostileFtp("226-open", size=1000))

@@ -452,6 +452,19 @@ class TestProftpd(PeerMixin, unittest.TestCase):
             r = self.ftpc("ls", *opt, self.url("empty/"))
             self.assertEqual((r.stdout, r.stderr), (b"", b""))
 
+    def test_listing_of_a_directory_it_can_enter_but_not_read_fails(self):
+        # another owner's, mode 0711: ProFTPD enters it, and lists it as empty with a plain
+        # 226; its MLST perm fact has no l (may be listed), which an empty directory's has
+        self.srv_write("dark/x.bin", b"x")
+        os.chown(os.path.join(self.srv_dir, "dark"), 0, 0)
+        os.chmod(os.path.join(self.srv_dir, "dark"), 0o711)
+        for opt in ([], ["-l"]):
+            for path in ("dark", "dark/"):
+                r = self.ftpc("ls", *opt, self.url(path), rc=5)
+                self.assertIn(b"/dark/: %s: not readable (the listing came empty"
+                              % (b"LIST" if opt else b"NLST"), r.stderr)
+                self.assertEqual(r.stdout, b"")
+
     def test_segmented_get_and_put(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
         self.ftpc("--segments", "4", "get", self.url("big.bin"))
