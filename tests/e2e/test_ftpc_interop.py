@@ -120,6 +120,22 @@ class PeerMixin:
         with open(os.path.join(self.srv_dir, rel), "rb") as fh:
             return fh.read()
 
+    def check_get_put_ls(self):
+        """A download and an upload, bytes compared, and the names ls gives."""
+        data = self.srv_write("a.bin", data_bytes(3 * MiB + 17, 1))
+        self.ftpc("get", "-o", "a.bin", self.url("a.bin"))
+        with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), data)
+        up = data_bytes(2 * MiB + 3, 2)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
+            fh.write(up)
+        self.ftpc("put", "up.bin", self.url("up.bin"))
+        self.assertEqual(self.srv_read("up.bin"), up)
+        r = self.ftpc("ls", self.url(""))
+        # vsftpd's and ProFTPD's NLST of a directory name its entries with the directory
+        names = sorted(os.path.basename(n) for n in r.stdout.decode().split())
+        self.assertEqual(names, ["a.bin", "up.bin"])
+
     def ftpc(self, *args, rc=0):
         env = dict(os.environ, NETRC=os.path.join(self.tmp, "no-netrc"))
         r = subprocess.run([FTPC_BIN] + list(args), cwd=self.tmp, capture_output=True,
@@ -180,19 +196,7 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
     SERVER = "vsftpd"
 
     def test_get_put_ls(self):
-        data = self.srv_write("a.bin", data_bytes(3 * MiB + 17, 1))
-        self.ftpc("get", "-o", "a.bin", self.url("a.bin"))
-        with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
-            self.assertEqual(fh.read(), data)
-        up = data_bytes(2 * MiB + 3, 2)
-        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
-            fh.write(up)
-        self.ftpc("put", "up.bin", self.url("up.bin"))
-        self.assertEqual(self.srv_read("up.bin"), up)
-        r = self.ftpc("ls", self.url(""))
-        # vsftpd's NLST of a directory names its entries with the directory
-        names = sorted(os.path.basename(n) for n in r.stdout.decode().split())
-        self.assertEqual(names, ["a.bin", "up.bin"])
+        self.check_get_put_ls()
         # mkdir -p of an existing directory (vsftpd has no MLST: checked with CWD)
         self.ftpc("mkdir", "-p", self.url("new/deeper"))
         self.ftpc("mkdir", "-p", self.url("new/deeper"))
@@ -421,19 +425,7 @@ class TestProftpd(PeerMixin, unittest.TestCase):
     SERVER = "proftpd"
 
     def test_get_put_ls(self):
-        data = self.srv_write("a.bin", data_bytes(3 * MiB + 17, 1))
-        self.ftpc("get", "-o", "a.bin", self.url("a.bin"))
-        with open(os.path.join(self.tmp, "a.bin"), "rb") as fh:
-            self.assertEqual(fh.read(), data)
-        up = data_bytes(2 * MiB + 3, 2)
-        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
-            fh.write(up)
-        self.ftpc("put", "up.bin", self.url("up.bin"))
-        self.assertEqual(self.srv_read("up.bin"), up)
-        r = self.ftpc("ls", self.url(""))
-        # (NLST of a directory names its entries with the directory, as vsftpd's)
-        self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().split()),
-                         ["a.bin", "up.bin"])
+        self.check_get_put_ls()
 
     def test_listing_of_an_unreadable_directory_fails(self):
         # ProFTPD answers NLST and LIST of a directory it cannot open with no entries and
