@@ -122,6 +122,7 @@ struct ftpc_segput {
     bool rnto_sent;
     meta_step mstep;
     int old_mode;     /* the replaced file's permission bits, -1 unknown or none */
+    int new_mode;     /* the temporary file's, -1 unknown */
     bool renamed;     /* it is in place under t->remote */
     bool cleaning;    /* its DELE runs */
     bool cleaned;     /* ... ran */
@@ -150,6 +151,7 @@ static void final_check(ftpc_segput *p);
 static void start_clean(ftpc_segput *p, int status, bool then_plain);
 static void clean_done(ftpc_segput *p, bool deleted, const char *why);
 static void start_rename(ftpc_segput *p);
+static void redo_plain(ftpc_segput *p, const char *why, ...) __attribute__((format(printf, 2, 3)));
 static void start_meta(ftpc_segput *p);
 
 static const char *bar_name(const ftpc_task *t)
@@ -1248,8 +1250,10 @@ static void final_check(ftpc_segput *p)
  * (ftpd, pure-ftpd). A rename over it does not: the file would get the mode of a new file.
  * So the temporary file gets both before the rename, and the file appears under its name
  * whole, with its time and mode. A mode the server does not tell (neither MLST's UNIX.mode
- * nor a STAT listing) is left as it is; a SITE CHMOD refused is said, and the upload stands,
- * as mirror -R's modes do (fsops.c). */
+ * nor a STAT listing) is left as it is. A SITE CHMOD refused (or known to be) is said, and the
+ * upload stands, as mirror -R's modes do (fsops.c), as long as the new mode grants nothing the
+ * old one did not; a rename that would open a private file to others is not done: the file
+ * is sent again as one ordinary upload, which keeps the old mode as a plain put does. */
 
 static bool meta_wanted(const ftpc_segput *p, meta_step st)
 {
@@ -1258,9 +1262,9 @@ static bool meta_wanted(const ftpc_segput *p, meta_step st)
     case M_MFMT:
         return t->keep_mtime && (ftpc_conn_features(p->c) & FTPC_FEAT_MFMT);
     case M_OLD_MODE:
-        /* mirror -R sets the source's mode afterwards; a server that refused SITE CHMOD
-         * before would refuse it again, and that was said */
-        return !t->mode_set_after && t->ep->site_chmod >= 0;
+        /* mirror -R sets the source's mode afterwards, once SITE CHMOD is known to work;
+         * before that, or where it is refused, the rename must not widen the old mode */
+        return !t->mode_set_after || t->ep->site_chmod <= 0;
     case M_NEW_MODE:
         return p->old_mode >= 0;
     case M_CHMOD: /* another file's may have been refused meanwhile */
@@ -1295,6 +1299,7 @@ static void start_meta(ftpc_segput *p)
         return;
     }
     p->old_mode = -1;
+    p->new_mode = -1;
     p->mstep = meta_from(p, M_MFMT);
     if (p->mstep == M_NONE) {
         start_rename(p);
@@ -1372,6 +1377,41 @@ static void chmod_refused(ftpc_segput *p, const ftp_reply_msg *m)
              t->display, (unsigned)p->old_mode, q);
 }
 
+/* The temporary file's mode (unknown counts as any) grants a bit the old file's did not. */
+static bool mode_widens(const ftpc_segput *p)
+{
+    return p->new_mode < 0 || ((unsigned)p->new_mode & ~(unsigned)p->old_mode & 07777u) != 0;
+}
+
+/* The old mode cannot be set on the temporary file (SITE CHMOD refused, now or before). */
+static void mode_not_set(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    if (!mode_widens(p)) {
+        if (m != NULL)
+            chmod_refused(p, m);
+        start_rename(p);
+        return;
+    }
+    if (m != NULL && m->code >= 500 && p->t->ep->site_chmod == 0)
+        p->t->ep->site_chmod = -1; /* the later files need not ask */
+    char why[700], q[600];
+    if (m != NULL)
+        snprintf(why, sizeof(why), "SITE CHMOD %03o: %s", (unsigned)p->old_mode,
+                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    else
+        snprintf(why, sizeof(why), "SITE CHMOD is refused there");
+    char modes[64];
+    if (p->new_mode >= 0)
+        snprintf(modes, sizeof(modes), "%03o", (unsigned)p->new_mode);
+    else
+        snprintf(modes, sizeof(modes), "an unknown mode");
+    redo_plain(p,
+               "the server will not give the upload the mode of the file it replaces "
+               "(%s), and renaming it into place would change %03o to %s; uploading it "
+               "again as one ordinary transfer",
+               why, (unsigned)p->old_mode, modes);
+}
+
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
 {
     switch (p->mstep) {
@@ -1388,18 +1428,24 @@ static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
         meta_next(p, M_NEW_MODE);
         return;
     case M_NEW_MODE:
-        if (reply_mode(p, m, p->work) == p->old_mode) {
+        p->new_mode = reply_mode(p, m, p->work);
+        if (p->new_mode == p->old_mode) {
             start_rename(p); /* nothing to change, and nothing for a refusal to spoil */
+            return;
+        }
+        if (p->t->ep->site_chmod < 0) {
+            mode_not_set(p, NULL);
             return;
         }
         meta_next(p, M_CHMOD);
         return;
     case M_CHMOD:
-        if (m->code / 100 == 2)
+        if (m->code / 100 == 2) {
             p->t->ep->site_chmod = 1;
-        else
-            chmod_refused(p, m);
-        start_rename(p);
+            start_rename(p);
+            return;
+        }
+        mode_not_set(p, m);
         return;
     default:
         start_rename(p);
@@ -1432,12 +1478,26 @@ static void rename_refused(ftpc_segput *p, const char *verb, const ftp_reply_msg
      * once rather than twice over. A passing one (4xx) is this file's alone. */
     if (m->code >= 500)
         t->ep->no_upload_rename = true;
-    if (!p->ctx->opts->quiet)
-        ftpc_msg(p->ctx,
-                 "%s: the server refused to rename the upload into place (%s %s: %s); "
-                 "uploading it again as one ordinary transfer",
-                 bar_name(t), verb, strcmp(verb, "RNFR") == 0 ? p->work : t->remote,
-                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    redo_plain(p,
+               "the server refused to rename the upload into place (%s %s: %s); "
+               "uploading it again as one ordinary transfer",
+               verb, strcmp(verb, "RNFR") == 0 ? p->work : t->remote,
+               ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+}
+
+/* The temporary file goes, and the file is sent again as one ordinary upload; why (a
+ * format) is said first, unless quiet. */
+static void redo_plain(ftpc_segput *p, const char *why, ...)
+{
+    ftpc_task *t = p->t;
+    if (!p->ctx->opts->quiet) {
+        char line[2048];
+        va_list ap;
+        va_start(ap, why);
+        vsnprintf(line, sizeof(line), why, ap);
+        va_end(ap);
+        ftpc_msg(p->ctx, "%s: %s", bar_name(t), line);
+    }
     /* The line of the segmented attempt ends uncounted: the ordinary upload has its own. */
     if (p->bar != NULL) {
         ftpc_bar_done(p->bar, false);

@@ -61,23 +61,63 @@ class TestSegputMode(FtpcCase):
 
 
 class TestSegputModeNoChmod(FtpcCase):
-    """An account without the M permission: SITE CHMOD is refused. The uploads stand, and the
-    refusal is said once for the run, naming the mode lost; the later files do not ask."""
+    """An account without the M permission: SITE CHMOD is refused. An upload whose new mode
+    grants nothing the old file's did not stands, and the refusal is said once for the run,
+    naming the mode lost; the later files do not ask. But a rename that would open a private
+    file to others is not done: the file goes again as one ordinary upload, which keeps the
+    old mode as a plain put does."""
     server_kwargs = {"users": [("bob", "pw", "elradfmwT")]}
 
-    def test_refusal_said_once(self):
-        names = ("a.bin", "b.bin")
-        for i, name in enumerate(names):
-            self.srv.make_file(name, MiB, seed=42 + i)
-            os.chmod(self.srv.local(name), 0o600)
-            self.write_local(name, data_bytes(4 * MiB + i, 44 + i))
-        r = self.ftpc("-j", "1", "--segments", "4", "put", *names, self.srv.url(""))
+    def test_private_file_stays_private(self):
+        self.srv.make_file("secret.bin", MiB, seed=49)
+        os.chmod(self.srv.local("secret.bin"), 0o600)
+        self.write_local("secret.bin", data_bytes(4 * MiB + 7, 50))
+        r = self.ftpc("-v", "--segments", "4", "put", "secret.bin", self.srv.url("secret.bin"))
         err = r.stderr.decode()
-        for name in names:
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(self.srv.read("secret.bin"), self.read_local("secret.bin"))
+        self.assertEqual(mode_of(self.srv.local("secret.bin")), 0o600)
+        self.assertIn("would change 600 to 644", err)
+        self.assertNotIn("> RNTO secret.bin", err)
+        self.assertEqual(work_files(self.srv.root), [])
+
+    def test_refusal_said_once(self):
+        modes = {"n.bin": 0o666, "a.bin": 0o600, "b.bin": 0o600, "c.bin": 0o644}
+        for i, (name, mode) in enumerate(modes.items()):
+            self.srv.make_file(name, MiB, seed=42 + i)
+            os.chmod(self.srv.local(name), mode)
+            self.write_local(name, data_bytes(4 * MiB + i, 44 + i))
+        r = self.ftpc("-v", "-j", "1", "--segments", "4", "put", *modes, self.srv.url(""))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        for name in modes:
             self.assertEqual(self.srv.read(name), self.read_local(name))
         self.assertEqual(err.count("refused SITE CHMOD"), 1, err)
-        self.assertIn("a.bin has the mode of a new file, not the 600 of the file it replaced", err)
+        self.assertIn("n.bin has the mode of a new file, not the 666 of the file it replaced", err)
         self.assertEqual(len(re.findall(r"-> SITE CHMOD", self.srv.settled_log_text())), 1)
+        # narrower than before, or the same: renamed into place
+        self.assertEqual(mode_of(self.srv.local("n.bin")), 0o644)
+        self.assertEqual(mode_of(self.srv.local("c.bin")), 0o644)
+        self.assertIn("> RNTO n.bin", err)
+        self.assertIn("> RNTO c.bin", err)
+        # wider: sent again the ordinary way, keeping the private mode
+        for name in ("a.bin", "b.bin"):
+            self.assertEqual(mode_of(self.srv.local(name)), 0o600, name)
+            self.assertNotIn("> RNTO %s" % name, err)
+            self.assertIn("> STOR %s" % name, err)
+        self.assertEqual(work_files(self.srv.root), [])
+
+    def test_mirror_keeps_a_private_file_private(self):
+        # mirror -R would set the source's mode afterwards, but that is refused too
+        os.mkdir(self.local("up"))
+        self.write_local("up/big.bin", data_bytes(8 * MiB + 1, 53))
+        os.chmod(self.local("up/big.bin"), 0o644)
+        self.srv.make_file("dst/big.bin", 3 * MiB, seed=54)
+        os.chmod(self.srv.local("dst/big.bin"), 0o600)
+        self.ftpc("--segments", "4", "mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(self.srv.read("dst/big.bin"), self.read_local("up/big.bin"))
+        self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o600)
+        self.assertEqual(work_files(self.srv.local("dst")), [])
 
 
 @unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
@@ -136,14 +176,27 @@ class TestSegputMirror(FtpcCase):
         self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o604)
 
     def test_replaced_file_gets_the_source_mode(self):
-        # mirror -R sets the source's mode afterwards: the old one is not asked for first
+        # mirror -R sets the source's mode afterwards; until SITE CHMOD is known to work the
+        # rename keeps the old one, so that a refusal then cannot leave it wider
         self.replace()
         os.chmod(self.local("up/big.bin"), 0o640)
         self.mirror()
         self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o640)
         log = self.srv.settled_log_text()
-        self.assertNotRegex(log, r"-> MLST \S*big\.bin")
-        self.assertNotIn("-> SITE CHMOD 604", log)
+        self.assertLess(log.index("-> SITE CHMOD 604"), log.index("-> RNTO dst/big.bin"))
+        self.assertLess(log.index("-> RNTO dst/big.bin"), log.index("-> SITE CHMOD 640"))
+
+    def test_known_chmod_is_not_asked_first(self):
+        # once SITE CHMOD has been taken, the source's mode set afterwards is enough
+        self.replace()
+        self.srv.make_file("dst/a.bin", 3 * MiB, seed=51)
+        os.chmod(self.srv.local("dst/a.bin"), 0o604)
+        self.write_local("up/a.bin", data_bytes(8 * MiB + 9, 52))
+        os.chmod(self.local("up/big.bin"), 0o640)
+        self.ftpc("-j", "1", "--segments", "4", "mirror", "-R", "up", self.srv.url("dst"))
+        self.assertEqual(mode_of(self.srv.local("dst/big.bin")), 0o640)
+        log = self.srv.settled_log_text()
+        self.assertEqual(len(re.findall(r"-> SITE CHMOD 604", log)), 1, log)
 
 
 if __name__ == "__main__":
