@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "bars.h"
 #include "dchan.h"
 #include "overlap.h"
+#include "partlock.h"
 #include "partname.h"
 #include "segstate.h"
 #include "verify.h"
@@ -102,6 +102,7 @@ struct ftpc_segget {
     long long saved_ms; /* when the status file was last written */
     bool state_saved;   /* ... by this attempt, or loaded: it fits the file, if a little behind */
     bool unresumable;   /* the server refused REST: ranges cannot be resumed from it either */
+    bool placing;       /* all in: the file goes in place, or is not kept at all */
     char *buf;
     ftpc_bar *bar;
     ftpc_xfer *x; /* the ordinary transfer when not segmenting */
@@ -191,7 +192,7 @@ static void release(ftpc_segget *g, bool keep_file)
             s->c = NULL;
         }
     }
-    if (g->created && keep_file && g->fd >= 0 && any_written(g)) {
+    if (g->created && keep_file && !g->placing && g->fd >= 0 && any_written(g)) {
         /* A full disk refuses the last status too, but one this attempt wrote before still
          * fits the file: its ranges end at bytes that are in, and a rerun fetches the rest. */
         if (save_state(g) == 0 || g->state_saved)
@@ -201,14 +202,15 @@ static void release(ftpc_segget *g, bool keep_file)
     } else {
         keep_file = false;
     }
-    if (g->fd >= 0) {
-        close(g->fd);
-        g->fd = -1;
-    }
+    /* removed under its lock (partlock.h) */
     if (g->created && !keep_file) {
         unlink(g->path);
         unlink(g->state_path);
         g->t->seg_kept = false;
+    }
+    if (g->fd >= 0) {
+        close(g->fd);
+        g->fd = -1;
     }
     g->created = false;
     if (g->bar != NULL) {
@@ -299,9 +301,8 @@ static void complete(ftpc_segget *g)
              g->t->local);
         return;
     }
-    int rc = close(g->fd);
-    g->fd = -1;
-    if (rc < 0) {
+    g->placing = true;
+    if (ftpc_partlock_flush(g->fd) < 0) {
         fail(g, FTPC_EXIT_LOCAL, "writing %s: %s", g->path, strerror(errno));
         return;
     }
@@ -320,11 +321,15 @@ static void complete(ftpc_segget *g)
     g->t->rename_pending = replaces && have_part && !(g->n > 1 && g->nverified == g->n) &&
                            ftpc_verify_wanted(g->ctx, g->t);
     const char *dest = g->t->rename_pending ? part : g->t->local;
-    if (rename(g->path, dest) < 0) {
+    /* renamed under its lock (partlock.h), released after */
+    int rc = rename(g->path, dest);
+    if (rc < 0) {
         g->t->rename_pending = false;
         fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, dest, strerror(errno));
         return;
     }
+    close(g->fd);
+    g->fd = -1;
     g->created = false;
     unlink(g->state_path);
     g->t->seg_kept = false;
@@ -889,23 +894,22 @@ static void begin_segments(ftpc_segget *g)
         fail(g, FTPC_EXIT_LOCAL, "local file name too long");
         return;
     }
-    /* read back too: the ranges' overlaps are compared at the end */
-    int fd = open(g->path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-    bool existed = fd >= 0;
-    if (fd < 0 && errno == ENOENT)
-        fd = open(g->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0) {
-        fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
-        return;
-    }
-    /* Another ftpc (or another task of this one) fetching the same file into the same place
-     * holds the lock: its file and status are its own, neither truncated nor resumed nor
-     * removed here (truncated under it, the bytes it had written were lost from the file it
-     * then put in place, its ranges' checks passing on the bytes as they arrived). */
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-        close(fd);
+    /* Read back too: the ranges' overlaps are compared at the end. Another ftpc (or another
+     * task of this one) fetching the same file into the same place holds the lock: its file
+     * and status are its own, neither truncated nor resumed nor removed here (truncated
+     * under it, the bytes it had written were lost from the file it then put in place, its
+     * ranges' checks passing on the bytes as they arrived). */
+    int fd = -1;
+    bool existed = false;
+    switch (ftpc_partlock_open(g->path, O_RDWR | O_NOFOLLOW, false, &fd, &existed)) {
+    case FTPC_PARTLOCK_OK:
+        break;
+    case FTPC_PARTLOCK_BUSY:
         t->part_busy = true;
         fail(g, FTPC_EXIT_LOCAL, "%s: another transfer is writing %s", bar_name(t), g->path);
+        return;
+    default:
+        fail(g, FTPC_EXIT_LOCAL, "cannot open %s: %s", g->path, strerror(errno));
         return;
     }
     t->part_busy = false;

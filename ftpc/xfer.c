@@ -26,6 +26,7 @@
 
 #include "digest.h"
 #include "fsops.h"
+#include "partlock.h"
 #include "partname.h"
 
 void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar)
@@ -134,11 +135,12 @@ static void release(ftpc_xfer *x)
     if (x->c != NULL)
         ftpc_conn_close_data(x->c);
     if (x->file_fd >= 0) {
-        close(x->file_fd);
-        x->file_fd = -1;
-        /* A part file that never got a byte keeps nothing worth resuming. */
+        /* A part file that never got a byte keeps nothing worth resuming; removed under its
+         * lock (partlock.h). */
         if (x->part_ours && x->pos == 0)
             (void)unlink(x->part);
+        close(x->file_fd);
+        x->file_fd = -1;
     }
     if (x->bar != NULL) {
         ftpc_bar_done(x->bar, false);
@@ -415,11 +417,12 @@ void xf_maybe_complete(ftpc_xfer *x)
         return;
     }
     if (x->file_fd >= 0) {
-        int rc = close(x->file_fd);
-        x->file_fd = -1;
-        if (rc < 0) {
+        if (ftpc_partlock_flush(x->file_fd) < 0) {
+            int e = errno;
+            close(x->file_fd);
+            x->file_fd = -1;
             xf_fail(x, FTPC_EXIT_LOCAL, false, "writing %s: %s", x->have_part ? x->part : t->local,
-                    strerror(errno));
+                    strerror(e));
             return;
         }
         /* A download that would replace a file and whose HASH check follows waits for the
@@ -428,9 +431,14 @@ void xf_maybe_complete(ftpc_xfer *x)
         t->rename_pending = x->have_part && stat(t->local, &old) == 0 && S_ISREG(old.st_mode);
         if (t->rename_pending && !ftpc_verify_wanted(x->ctx, t))
             t->rename_pending = false;
-        if (x->have_part && !t->rename_pending && rename(x->part, t->local) < 0) {
+        /* renamed under its lock (partlock.h), released after */
+        int rc = x->have_part && !t->rename_pending ? rename(x->part, t->local) : 0;
+        int e = errno;
+        close(x->file_fd);
+        x->file_fd = -1;
+        if (rc < 0) {
             xf_fail(x, FTPC_EXIT_LOCAL, true, "renaming %s to %s: %s", x->part, t->local,
-                    strerror(errno));
+                    strerror(e));
             return;
         }
     }

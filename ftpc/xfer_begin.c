@@ -4,6 +4,7 @@
  * that the bytes kept are the source's. */
 #include "xfer_int.h"
 #include "mdtm.h"
+#include "partlock.h"
 #include "progress.h"
 #include "readonly.h"
 
@@ -12,7 +13,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,30 +185,42 @@ static void fail_open(ftpc_xfer *x, const char *path, int err)
     }
 }
 
+/* Opens path for the download under its lock (partlock.h), truncated when truncate. Asked to
+ * read it back too (O_RDWR), one it may only write is opened so, and marked unreadable. */
+static int open_locked(ftpc_xfer *x, const char *path, int flags, bool truncate, int *fd)
+{
+    ftpc_partlock_rc rc = ftpc_partlock_open(path, flags, truncate, fd, NULL);
+    if (rc == FTPC_PARTLOCK_OPEN && errno == EACCES && (flags & O_ACCMODE) == O_RDWR) {
+        rc = ftpc_partlock_open(path, (flags & ~O_ACCMODE) | O_WRONLY, truncate, fd, NULL);
+        x->unreadable = true;
+    }
+    switch (rc) {
+    case FTPC_PARTLOCK_OK:
+        x->t->part_busy = false;
+        return 0;
+    case FTPC_PARTLOCK_BUSY:
+        x->t->part_busy = true;
+        xf_fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", xf_bar_name(x),
+                path);
+        return -1;
+    case FTPC_PARTLOCK_TRUNCATE:
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", path, strerror(errno));
+        return -1;
+    default:
+        fail_open(x, path, errno);
+        return -1;
+    }
+}
+
 int xf_restart_into_part(ftpc_xfer *x)
 {
     close(x->file_fd); /* and its lock */
     x->file_fd = x->out_fd = -1;
     x->in_place = false;
     x->have_part = true;
-    int fd = open(x->part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0) {
-        fail_open(x, x->part, errno);
+    int fd = -1;
+    if (open_locked(x, x->part, O_WRONLY | O_NOFOLLOW, true, &fd) < 0)
         return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-        close(fd);
-        x->t->part_busy = true;
-        xf_fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", xf_bar_name(x),
-                x->part);
-        return -1;
-    }
-    if (ftruncate(fd, 0) < 0) {
-        int e = errno;
-        close(fd);
-        xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", x->part, strerror(e));
-        return -1;
-    }
     x->file_fd = x->out_fd = fd;
     x->part_ours = true;
     return 0;
@@ -325,29 +337,8 @@ void xf_begin_get(ftpc_xfer *x)
      * renamed into place. */
     int nofollow = path == x->part ? O_NOFOLLOW : 0;
     /* Read back too: a resume compares the bytes before its offset (xfer_recv.c). */
-    x->file_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | nofollow, 0666);
-    if (x->file_fd < 0 && errno == EACCES) {
-        x->file_fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | nofollow, 0666);
-        x->unreadable = true;
-    }
-    if (x->file_fd < 0) {
-        fail_open(x, path, errno);
+    if (open_locked(x, path, O_RDWR | nofollow, x->offset == 0, &x->file_fd) < 0)
         return;
-    }
-    if (flock(x->file_fd, LOCK_EX | LOCK_NB) < 0) {
-        if (errno == EWOULDBLOCK) {
-            t->part_busy = true;
-            xf_fail(x, FTPC_EXIT_LOCAL, true, "%s: another transfer is writing %s", xf_bar_name(x),
-                    path);
-            return;
-        }
-        /* a file system without locks: go on unguarded, as before */
-    }
-    t->part_busy = false;
-    if (x->offset == 0 && ftruncate(x->file_fd, 0) < 0) {
-        xf_fail(x, FTPC_EXIT_LOCAL, false, "truncating %s: %s", path, strerror(errno));
-        return;
-    }
     x->out_fd = x->file_fd;
     setup_splice(x);
     if (lseek(x->file_fd, (off_t)x->offset, SEEK_SET) < 0) {
