@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -81,6 +82,14 @@ const char *ftpc_dchan_error(const ftpc_dchan *d)
     if (d->s == NULL || !stream_is_tls(d->s) || d->u.tls.err[0] == '\0')
         return NULL;
     return d->u.tls.err;
+}
+
+void ftpc_dchan_reset_on_close(ftpc_dchan *d)
+{
+    if (!ftpc_dchan_is_open(d) || d->s->fd < 0)
+        return;
+    struct linger l = {.l_onoff = 1, .l_linger = 0};
+    (void)setsockopt(d->s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
 void ftpc_dchan_close(ftpc_dchan *d)

@@ -54,6 +54,12 @@ size_t ftpc_dchan_pending(const ftpc_dchan *d);
  * errno says it all. */
 const char *ftpc_dchan_error(const ftpc_dchan *d);
 
+/* An upload cut short: to the server a FIN on its data connection is the end of the file,
+ * and it could keep the bytes so far as the whole upload (or, writing aside, put them after
+ * what comes next); a reset makes it an interrupted one. The close that follows resets the
+ * connection (SO_LINGER 0). Nothing when closed. */
+void ftpc_dchan_reset_on_close(ftpc_dchan *d);
+
 /* Closes at once (no close_notify: for aborts and finished reads). Safe when closed. */
 void ftpc_dchan_close(ftpc_dchan *d);
 

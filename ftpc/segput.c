@@ -173,14 +173,11 @@ static void seg_close_data(pseg *s)
 static void seg_stop(pseg *s, ps_state to)
 {
     ftpc_segput *p = s->p;
-    if (s->state == PS_STOR && !s->data_done && ftpc_dchan_is_open(&s->dc) && s->dc.s->fd >= 0) {
-        /* Stopped before the server had all of it: a FIN would tell the server the range
-         * ends there, and one that writes aside (pure-ftpd) could put those bytes in the
-         * file after what the upload sends next, the sequential fallback's whole file; a
-         * reset makes it an interrupted upload (as xfer_data.c does). */
-        struct linger l = {.l_onoff = 1, .l_linger = 0};
-        (void)setsockopt(s->dc.s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-    }
+    /* Stopped before the server had all of it: a FIN would tell the server the range ends
+     * there, and one that writes aside (pure-ftpd) could put those bytes in the file after
+     * what the upload sends next, the sequential fallback's whole file. */
+    if (s->state == PS_STOR && !s->data_done)
+        ftpc_dchan_reset_on_close(&s->dc);
     seg_close_data(s);
     ftpc_rcheck_free(s->chk);
     s->chk = NULL;

@@ -86,15 +86,12 @@ uint64_t xf_allowance(ftpc_xfer *x)
     return 0;
 }
 
-/* To the server a FIN on an upload's data connection is the end of the file, and it could
- * keep the bytes so far as the whole upload; a reset makes it an interrupted one (ftpd then
- * keeps them aside, for put -c, and the target is untouched). */
+/* An upload cut short is reset, not ended (dchan.h): ftpd then keeps its bytes aside, for
+ * put -c, and the target is untouched. */
 void xf_reset_upload_data(ftpc_xfer *x)
 {
-    if (xf_is_download(x) || x->closing || !ftpc_dchan_is_open(&x->dc) || x->dc.s->fd < 0)
-        return;
-    struct linger l = {.l_onoff = 1, .l_linger = 0};
-    (void)setsockopt(x->dc.s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+    if (!xf_is_download(x) && !x->closing)
+        ftpc_dchan_reset_on_close(&x->dc);
 }
 
 /* The data connection failed (why: in words, or NULL for strerror(err)). */
