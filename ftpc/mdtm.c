@@ -40,3 +40,13 @@ int64_t ftpc_parse_mdtm_reply(const char *text)
         text++;
     return ftpc_parse_mdtm(text, strspn(text, "0123456789."));
 }
+
+int ftpc_format_mdtm(int64_t when, char *out, size_t out_size)
+{
+    time_t t = (time_t)when;
+    struct tm tm;
+    if (out_size < 15 || gmtime_r(&t, &tm) == NULL ||
+        strftime(out, out_size, "%Y%m%d%H%M%S", &tm) != 14)
+        return -1;
+    return 0;
+}

@@ -13,11 +13,11 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bars.h"
 #include "dchan.h"
+#include "mdtm.h"
 #include "rmode.h"
 #include "segget.h"
 #include "verify.h"
@@ -1312,11 +1312,8 @@ static void send_meta(ftpc_segput *p)
     bool mlst = (ftpc_conn_features(p->c) & FTPC_FEAT_MLST) != 0;
     switch (p->mstep) {
     case M_MFMT: {
-        time_t when = (time_t)t->mtime;
-        struct tm tm;
         char stamp[32];
-        if (gmtime_r(&when, &tm) == NULL ||
-            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) != 14) {
+        if (ftpc_format_mdtm(t->mtime, stamp, sizeof(stamp)) < 0) {
             meta_next(p, M_OLD_MODE);
             return;
         }

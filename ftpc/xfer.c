@@ -21,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "digest.h"
 #include "fsops.h"
+#include "mdtm.h"
 #include "partlock.h"
 #include "partname.h"
 
@@ -378,11 +378,8 @@ static void put_complete(ftpc_xfer *x)
 {
     ftpc_task *t = x->t;
     if (t->keep_mtime && x->state != XS_MFMT && (ftpc_conn_features(x->c) & FTPC_FEAT_MFMT)) {
-        time_t when = (time_t)t->mtime;
-        struct tm tm;
         char stamp[32];
-        if (gmtime_r(&when, &tm) != NULL &&
-            strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm) == 14) {
+        if (ftpc_format_mdtm(t->mtime, stamp, sizeof(stamp)) == 0) {
             x->state = XS_MFMT;
             ftpc_conn_cmd(x->c, "MFMT %s %s", stamp, t->remote);
             return;
