@@ -750,12 +750,10 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
     if (t->kind == FTPC_T_GET && strcmp(t->local, "-") != 0 &&
         ftpc_part_name(t->local, part, sizeof(part)) == 0 && lstat(part, &st) == 0 &&
         S_ISREG(st.st_mode) && st.st_size > 0)
-        snprintf(out, out_size, " (%s kept: %s resumes it)", part,
-                 t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see task.h */
+        ftpc_task_kept_note(t, part, out, out_size);
     else if (t->kind == FTPC_T_GET && t->seg_kept &&
              ftpc_segget_file_name(t->local, part, sizeof(part)) == 0)
-        snprintf(out, out_size, " (%s kept: %s resumes it)", part,
-                 t->by_path ? "mirror -c" : "get -c");
+        ftpc_task_kept_note(t, part, out, out_size);
     else if (t->kind == FTPC_T_PUT && t->own_prefix && !ftpc_task_stdin(t)) /* it had begun */
         /* A server keeps what it received aside, but where the upload was replacing a file
          * SIZE reports that file (ftpd as any server): -c then checks and sends it whole. */

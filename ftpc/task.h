@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "digest.h"
@@ -161,6 +162,15 @@ static inline bool ftpc_task_stdin(const ftpc_task *t)
 static inline bool ftpc_task_ascii(const ftpc_task *t, bool ascii)
 {
     return t->url_type ? t->url_type == 'a' : ascii;
+}
+
+/* The note a failed download's message and the run's resume hint (jobs.c) end with, for
+ * the work file it kept (kept: its name). */
+static inline void ftpc_task_kept_note(const ftpc_task *t, const char *kept, char *out,
+                                       size_t out_size)
+{
+    snprintf(out, out_size, " (%s kept: %s resumes it)", kept,
+             t->by_path ? "mirror -c" : "get -c"); /* a mirror's file: see by_path */
 }
 
 /* How messages name a streamed source: "standard input", or the pipe's or device's name. */

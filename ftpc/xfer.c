@@ -217,8 +217,7 @@ const char *xf_kept_note(ftpc_xfer *x)
     if (x->in_place)
         snprintf(x->kept_note, sizeof(x->kept_note), " (%s keeps what arrived)", x->t->local);
     else if (x->have_part && x->pos > 0)
-        snprintf(x->kept_note, sizeof(x->kept_note), " (%s kept: %s resumes it)", x->part,
-                 x->t->by_path ? "mirror -c" : "get -c");
+        ftpc_task_kept_note(x->t, x->part, x->kept_note, sizeof(x->kept_note));
     return x->kept_note;
 }
 
