@@ -14,6 +14,7 @@
 #include "fsops.h"
 #include "net.h"
 #include "nodir.h"
+#include "partlock.h"
 #include "readonly.h"
 #include "segget.h"
 #include "segput.h"
@@ -375,17 +376,20 @@ static void close_source(slot *s)
  * failed: then the part file stays (the failure names it) and the old file is untouched. */
 static int settle_download(ftpc_task *t, int status)
 {
-    if (!t->rename_pending)
+    if (!t->rename_pending || status != FTPC_OK) {
+        t->rename_pending = false;
+        ftpc_task_release_part(t);
         return status;
+    }
     t->rename_pending = false;
-    if (status != FTPC_OK)
-        return status;
+    /* renamed under the part file's lock, let go after (partlock.h) */
     char part[PATH_MAX];
     if (ftpc_part_name(t->local, part, sizeof(part)) < 0 || rename(part, t->local) < 0) {
         ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "downloading %s: renaming %s to %s: %s", t->display,
                      part, t->local, strerror(errno));
-        return FTPC_EXIT_LOCAL;
+        status = FTPC_EXIT_LOCAL;
     }
+    ftpc_task_release_part(t);
     return status;
 }
 

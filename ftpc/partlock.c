@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "task.h"
+
 /* A name replaced this many times in a row between open and flock is busy enough. */
 #define PARTLOCK_TRIES 8
 
@@ -61,4 +63,17 @@ ftpc_partlock_rc ftpc_partlock_open(const char *path, int flags, bool truncate, 
         return FTPC_PARTLOCK_OK;
     }
     return FTPC_PARTLOCK_BUSY;
+}
+
+void ftpc_task_hold_part(ftpc_task *t, int fd)
+{
+    ftpc_task_release_part(t);
+    t->held_part = fd + 1;
+}
+
+void ftpc_task_release_part(ftpc_task *t)
+{
+    if (t->held_part > 0)
+        close(t->held_part - 1);
+    t->held_part = 0;
 }

@@ -33,4 +33,13 @@ bool ftpc_partlock_names(int fd, const char *path, bool nofollow);
  * errors), with the descriptor and its lock kept: 0, or -1 and errno. */
 int ftpc_partlock_flush(int fd);
 
+struct ftpc_task;
+
+/* A download complete in its part file, which waits for its check before the rename into
+ * place (task.h: rename_pending): the task keeps fd, and its lock, until then. */
+void ftpc_task_hold_part(struct ftpc_task *t, int fd);
+
+/* ... and lets go of it: once the part file has been renamed, or the download failed. */
+void ftpc_task_release_part(struct ftpc_task *t);
+
 #endif

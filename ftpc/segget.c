@@ -328,7 +328,10 @@ static void complete(ftpc_segget *g)
         fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, dest, strerror(errno));
         return;
     }
-    close(g->fd);
+    if (g->t->rename_pending)
+        ftpc_task_hold_part(g->t, g->fd);
+    else
+        close(g->fd);
     g->fd = -1;
     g->created = false;
     unlink(g->state_path);

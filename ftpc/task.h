@@ -126,6 +126,9 @@ typedef struct ftpc_task {
      * of local only once its HASH check has passed or could not run (jobs.c), so that a
      * download that fails the check never replaces the file that was there. */
     bool rename_pending;
+    /* ... and meanwhile the part file's descriptor plus one (0: none): its lock keeps another
+     * ftpc from truncating the file before that rename (partlock.h) */
+    int held_part;
     /* put --segments: the upload is complete in its temporary file on the server, and its
      * line waits for the rename into place (segput.c), as rename_pending's does. */
     bool remote_rename_pending;

@@ -430,7 +430,10 @@ void xf_maybe_complete(ftpc_xfer *x)
         /* renamed under its lock (partlock.h), released after */
         int rc = x->have_part && !t->rename_pending ? rename(x->part, t->local) : 0;
         int e = errno;
-        close(x->file_fd);
+        if (t->rename_pending)
+            ftpc_task_hold_part(t, x->file_fd);
+        else
+            close(x->file_fd);
         x->file_fd = -1;
         if (rc < 0) {
             xf_fail(x, FTPC_EXIT_LOCAL, true, "renaming %s to %s: %s", x->part, t->local,

@@ -76,6 +76,15 @@ class TestWorkFileLockHeld(FtpcCase):
         self.assertEqual(self.read_local("f.bin"), data)
         self.assert_let_go_after(calls, ".f.bin.ftpc-part", "rename")
 
+    def test_part_file_held_while_its_check_runs(self):
+        # over an existing file the download waits in its part file for the HASH check, and
+        # only then goes in place: the lock is held until that rename too
+        data = self.srv.make_file("f.bin", MiB, seed=63)
+        self.write_local("f.bin", b"old")
+        calls = self.traced("-v", "get", self.srv.url("f.bin"))
+        self.assertEqual(self.read_local("f.bin"), data)
+        self.assert_let_go_after(calls, ".f.bin.ftpc-part", "rename")
+
     def test_segments_file_renamed_under_its_lock(self):
         data = self.srv.make_file("big.bin", 8 * MiB + 3, seed=61)
         calls = self.traced("--segments", "4", "get", self.srv.url("big.bin"))
