@@ -19,9 +19,10 @@ typedef enum {
 } ftpc_partlock_rc;
 
 /* Opens path, made if it is not there (mode 0666 under the umask), with flags (O_RDWR or
- * O_WRONLY, and O_NOFOLLOW for ftpc's own files), locks it, and truncates it to nothing when
- * truncate. On FTPC_PARTLOCK_OK *fd is the descriptor, and *existed (unless NULL) whether
- * the file was there before. A file system without locks leaves it unguarded, as before. */
+ * O_WRONLY, or O_RDONLY to remove it; O_NOFOLLOW for ftpc's own files), locks it, and
+ * truncates it to nothing when truncate. On FTPC_PARTLOCK_OK *fd is the descriptor, and
+ * *existed (unless NULL) whether the file was there before. A file system without locks
+ * leaves it unguarded, as before. */
 ftpc_partlock_rc ftpc_partlock_open(const char *path, int flags, bool truncate, int *fd,
                                     bool *existed);
 

@@ -799,12 +799,19 @@ void ftpc_segget_drop_stale(const char *local)
     struct stat st;
     if (ftpc_segget_file_name(local, path, sizeof(path)) < 0)
         return;
-    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+    /* Another ftpc fetching the same file segmented holds its lock: not stale, but its. */
+    int fd = -1;
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (ftpc_partlock_open(path, O_RDONLY | O_NOFOLLOW, false, &fd, NULL) != FTPC_PARTLOCK_OK)
+            return;
         unlink(path);
+    }
     char state[PATH_MAX + 16];
     if (ftpc_segstate_name(path, state, sizeof(state)) == 0 && lstat(state, &st) == 0 &&
         S_ISREG(st.st_mode))
         unlink(state);
+    if (fd >= 0)
+        close(fd);
 }
 
 int ftpc_segget_kept_ranges(const char *local)

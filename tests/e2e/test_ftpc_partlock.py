@@ -5,6 +5,7 @@ Released before (closed, then renamed), a second ftpc that had opened the old na
 take the lock in between and truncate the finished file once it was in place. The order of
 the calls is what matters, and no timing can show it reliably: strace records it.
 """
+import fcntl
 import os
 import re
 import shutil
@@ -84,6 +85,22 @@ class TestWorkFileLockHeld(FtpcCase):
         calls = self.traced("-v", "get", self.srv.url("f.bin"))
         self.assertEqual(self.read_local("f.bin"), data)
         self.assert_let_go_after(calls, ".f.bin.ftpc-part", "rename")
+
+    def test_stale_segments_file_of_another_transfer_kept(self):
+        # an ordinary download removes the .NAME.ftpc-seg a killed segmented one left, but
+        # not one another ftpc holds the lock of and is still writing
+        data = self.srv.make_file("f.bin", 1000, seed=64)
+        for held in (True, False):
+            seg = self.local(".f.bin.ftpc-seg")
+            self.write_local(".f.bin.ftpc-seg", b"another's")
+            with open(seg, "rb") as fh:
+                if held:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self.ftpc("get", self.srv.url("f.bin"))
+                self.assertEqual(self.read_local("f.bin"), data)
+                self.assertEqual(os.path.exists(seg), held)
+            if held:
+                os.unlink(seg)
 
     def test_segments_file_renamed_under_its_lock(self):
         data = self.srv.make_file("big.bin", 8 * MiB + 3, seed=61)
