@@ -17,6 +17,7 @@
 #include "localdir.h"
 #include "mdtm.h"
 #include "mirror_modes.h"
+#include "mlstopts.h"
 #include "partname.h"
 
 #define MIRROR_MAX_DEPTH 64
@@ -158,35 +159,28 @@ static int parse_mlsd_line(const char *p, size_t n, ftpc_mtree *tree)
     int64_t size = -1, mtime = -1;
     int mode = -1;
     const char *f = p;
-    while (f < sp) {
-        const char *semi = memchr(f, ';', (size_t)(sp - f));
-        const char *end = semi ? semi : sp;
-        const char *eq = memchr(f, '=', (size_t)(end - f));
-        if (eq != NULL) {
-            size_t kl = (size_t)(eq - f), vl = (size_t)(end - eq - 1);
-            const char *v = eq + 1;
-            if (kl == 4 && strncasecmp(f, "type", 4) == 0) {
-                if (vl == 4 && strncasecmp(v, "file", 4) == 0)
-                    type = 0;
-                else if (vl == 3 && strncasecmp(v, "dir", 3) == 0)
-                    type = 1;
-            } else if (kl == 4 && strncasecmp(f, "size", 4) == 0 && vl > 0 && vl < 20) {
-                char buf[24];
-                memcpy(buf, v, vl);
-                buf[vl] = '\0';
-                char *e = NULL;
-                long long s = strtoll(buf, &e, 10);
-                if (*e == '\0' && s >= 0)
-                    size = s;
-            } else if (kl == 6 && strncasecmp(f, "modify", 6) == 0) {
-                mtime = ftpc_parse_mdtm(v, vl);
-            } else if (kl == 9 && strncasecmp(f, "UNIX.mode", 9) == 0) {
-                mode = ftpc_mode_from_fact(v, vl);
-            }
+    ftpc_mlst_fact fact;
+    while (ftpc_mlst_next_fact(&f, sp, &fact)) {
+        const char *k = fact.name, *v = fact.value;
+        size_t kl = fact.name_len, vl = fact.value_len;
+        if (kl == 4 && strncasecmp(k, "type", 4) == 0) {
+            if (vl == 4 && strncasecmp(v, "file", 4) == 0)
+                type = 0;
+            else if (vl == 3 && strncasecmp(v, "dir", 3) == 0)
+                type = 1;
+        } else if (kl == 4 && strncasecmp(k, "size", 4) == 0 && vl > 0 && vl < 20) {
+            char buf[24];
+            memcpy(buf, v, vl);
+            buf[vl] = '\0';
+            char *e = NULL;
+            long long s = strtoll(buf, &e, 10);
+            if (*e == '\0' && s >= 0)
+                size = s;
+        } else if (kl == 6 && strncasecmp(k, "modify", 6) == 0) {
+            mtime = ftpc_parse_mdtm(v, vl);
+        } else if (kl == 9 && strncasecmp(k, "UNIX.mode", 9) == 0) {
+            mode = ftpc_mode_from_fact(v, vl);
         }
-        if (semi == NULL)
-            break;
-        f = semi + 1;
     }
     if (type < 0)
         return 0;

@@ -48,3 +48,22 @@ bool ftpc_mlst_opts(const char *facts, size_t len, char *out, size_t size)
     memcpy(out, buf, at + 1);
     return true;
 }
+
+bool ftpc_mlst_next_fact(const char **p, const char *end, ftpc_mlst_fact *f)
+{
+    while (*p < end) {
+        const char *s = *p;
+        const char *semi = memchr(s, ';', (size_t)(end - s));
+        const char *e = semi ? semi : end;
+        *p = semi ? semi + 1 : end;
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        if (eq != NULL) {
+            f->name = s;
+            f->name_len = (size_t)(eq - s);
+            f->value = eq + 1;
+            f->value_len = (size_t)(e - eq - 1);
+            return true;
+        }
+    }
+    return false;
+}

@@ -14,4 +14,14 @@
  * else returns false and out is left as it was. */
 bool ftpc_mlst_opts(const char *facts, size_t len, char *out, size_t size);
 
+/* One "name=value" fact of an MLST or MLSD line's facts. */
+typedef struct {
+    const char *name, *value;
+    size_t name_len, value_len;
+} ftpc_mlst_fact;
+
+/* The next fact with a value in the facts between *p and end (";"-separated, as "type=file;
+ * size=3;"): fills f, moves *p past it and returns true; false when none is left. */
+bool ftpc_mlst_next_fact(const char **p, const char *end, ftpc_mlst_fact *f);
+
 #endif

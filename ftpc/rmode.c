@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "mirror_modes.h"
+#include "mlstopts.h"
 
 /* The facts of one MLST line (" fact=v;fact=v; path", leading space gone): the mode, or -1. */
 static int mode_of_facts(const char *f, size_t n)
@@ -16,21 +17,12 @@ static int mode_of_facts(const char *f, size_t n)
         return -1;
     bool file = true;
     int mode = -1;
-    while (f < sp) {
-        const char *semi = memchr(f, ';', (size_t)(sp - f));
-        const char *end = semi ? semi : sp;
-        const char *eq = memchr(f, '=', (size_t)(end - f));
-        if (eq != NULL) {
-            size_t kl = (size_t)(eq - f), vl = (size_t)(end - eq - 1);
-            const char *v = eq + 1;
-            if (kl == 4 && strncasecmp(f, "type", 4) == 0)
-                file = vl == 4 && strncasecmp(v, "file", 4) == 0;
-            else if (kl == 9 && strncasecmp(f, "UNIX.mode", 9) == 0)
-                mode = ftpc_mode_from_fact(v, vl);
-        }
-        if (semi == NULL)
-            break;
-        f = semi + 1;
+    ftpc_mlst_fact fact;
+    while (ftpc_mlst_next_fact(&f, sp, &fact)) {
+        if (fact.name_len == 4 && strncasecmp(fact.name, "type", 4) == 0)
+            file = fact.value_len == 4 && strncasecmp(fact.value, "file", 4) == 0;
+        else if (fact.name_len == 9 && strncasecmp(fact.name, "UNIX.mode", 9) == 0)
+            mode = ftpc_mode_from_fact(fact.value, fact.value_len);
     }
     return file ? mode : -1;
 }
