@@ -27,13 +27,19 @@ static void reply_path(session *s, int code, const char *vpath, const char *what
 }
 
 /* Runs a command whose calls are those of work (or of fast, fsjob.h; may be NULL) on the path
- * arg names. */
-static void run_on_path(session *s, const char *arg, bool (*fast)(fsjob *), void (*work)(fsjob *),
+ * arg names. root_refusal: NULL, or the 550 text for a path that is the user's root, which
+ * the command cannot act on. */
+static void run_on_path(session *s, const char *arg, const char *root_refusal,
+                        bool (*fast)(fsjob *), void (*work)(fsjob *),
                         void (*reply)(session *, fsjob *))
 {
     char vpath[PATH_VMAX];
     if (session_resolve(s, arg, vpath) < 0)
         return;
+    if (root_refusal != NULL && is_root(vpath)) {
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s", root_refusal);
+        return;
+    }
     fsjob *j = fsjob_new(s, vpath, arg);
     if (!j)
         return;
@@ -131,12 +137,12 @@ bool is_root(const char *vpath)
 
 void cmd_cwd(session *s, const char *arg)
 {
-    run_on_path(s, arg, cwd_fast, cwd_work, cwd_reply);
+    run_on_path(s, arg, NULL, cwd_fast, cwd_work, cwd_reply);
 }
 
 void cmd_cdup(session *s, const char *arg)
 {
-    run_on_path(s, "..", cwd_fast, cwd_work, cwd_reply);
+    run_on_path(s, "..", NULL, cwd_fast, cwd_work, cwd_reply);
 }
 
 static void mkd_work(fsjob *j)
@@ -161,16 +167,8 @@ static void mkd_reply(session *s, fsjob *j)
 
 void cmd_mkd(session *s, const char *arg)
 {
-    char vpath[PATH_VMAX];
-    if (session_resolve(s, arg, vpath) < 0)
-        return;
-    if (is_root(vpath)) { /* mkdir(2) answers EINVAL, not EEXIST, for the root */
-        session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
-        return;
-    }
-    fsjob *j = fsjob_new(s, vpath, arg);
-    if (j)
-        fsjob_run(j, mkd_work, mkd_reply);
+    /* mkdir(2) answers EINVAL, not EEXIST, for the root */
+    run_on_path(s, arg, "MKD: File exists.", NULL, mkd_work, mkd_reply);
 }
 
 static void rmd_work(fsjob *j)
@@ -198,16 +196,7 @@ static void rmd_reply(session *s, fsjob *j)
 
 void cmd_rmd(session *s, const char *arg)
 {
-    char vpath[PATH_VMAX];
-    if (session_resolve(s, arg, vpath) < 0)
-        return;
-    if (is_root(vpath)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "RMD: Cannot remove the root directory.");
-        return;
-    }
-    fsjob *j = fsjob_new(s, vpath, arg);
-    if (j)
-        fsjob_run(j, rmd_work, rmd_reply);
+    run_on_path(s, arg, "RMD: Cannot remove the root directory.", NULL, rmd_work, rmd_reply);
 }
 
 /* The name's kept partial upload (upload.h) goes with it: left behind, it would be resumed
@@ -243,16 +232,7 @@ static void dele_reply(session *s, fsjob *j)
 
 void cmd_dele(session *s, const char *arg)
 {
-    char vpath[PATH_VMAX];
-    if (session_resolve(s, arg, vpath) < 0)
-        return;
-    if (is_root(vpath)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "DELE: Cannot delete the root directory.");
-        return;
-    }
-    fsjob *j = fsjob_new(s, vpath, arg);
-    if (j)
-        fsjob_run(j, dele_work, dele_reply);
+    run_on_path(s, arg, "DELE: Cannot delete the root directory.", NULL, dele_work, dele_reply);
 }
 
 static void rnfr_work(fsjob *j)
@@ -278,16 +258,7 @@ static void rnfr_reply(session *s, fsjob *j)
 
 void cmd_rnfr(session *s, const char *arg)
 {
-    char vpath[PATH_VMAX];
-    if (session_resolve(s, arg, vpath) < 0)
-        return;
-    if (is_root(vpath)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "RNFR: Cannot rename the root directory.");
-        return;
-    }
-    fsjob *j = fsjob_new(s, vpath, arg);
-    if (j)
-        fsjob_run(j, rnfr_work, rnfr_reply);
+    run_on_path(s, arg, "RNFR: Cannot rename the root directory.", NULL, rnfr_work, rnfr_reply);
 }
 
 static void rnto_work(fsjob *j)
@@ -473,7 +444,7 @@ void cmd_size(session *s, const char *arg)
 
 void cmd_mdtm(session *s, const char *arg)
 {
-    run_on_path(s, arg, stat_fast, stat_work, mdtm_reply);
+    run_on_path(s, arg, NULL, stat_fast, stat_work, mdtm_reply);
 }
 
 /* The time the filesystem kept, which is what MDTM and listings will say: it may clamp a time
@@ -599,5 +570,5 @@ static void mlst_reply(session *s, fsjob *j)
 
 void cmd_mlst(session *s, const char *arg)
 {
-    run_on_path(s, arg, mlst_fast, mlst_work, mlst_reply);
+    run_on_path(s, arg, NULL, mlst_fast, mlst_work, mlst_reply);
 }

@@ -248,6 +248,7 @@ class TestErrorReplies(ServerTestCase):
         f = self.srv.ftp()
         expected = [("DELE /", "550 DELE: Cannot delete the root directory."),
                     ("MKD /", "550 MKD: File exists."),
+                    ("RMD /", "550 RMD: Cannot remove the root directory."),
                     ("RNFR /", "550 RNFR: Cannot rename the root directory."),
                     ("RNFR sub", "350 Ready for RNTO."),
                     ("RNTO sub/inner", "550 RNTO: Cannot move a directory into itself."),
