@@ -248,25 +248,37 @@ int sh_need_site(shell *sh)
     return 0;
 }
 
-/* get, reget, mget. */
-static int do_get(shell *sh, int argc, char **argv, bool resume, bool many)
+/* The common start of get and put (and their r- and m- forms): connected, options split, and
+ * the operands' count right (one SOURCE and an optional DEST, or m's SOURCE...). On failure
+ * x is freed. */
+static int begin_xfer(shell *sh, int argc, char **argv, bool many, const char *verb,
+                      const char *source, const char *dest, xcmd *x)
 {
     int rc = sh_need_site(sh);
     if (rc != 0)
         return rc;
-    xcmd x;
-    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
-        xcmd_free(&x);
+    if ((rc = split_xfer(sh, argc, argv, x)) != 0) {
+        xcmd_free(x);
         return rc;
     }
-    if (x.nops == 0 || (!many && x.nops > 2)) {
-        xcmd_free(&x);
+    if (x->nops == 0 || (!many && x->nops > 2)) {
+        xcmd_free(x);
+        if (many)
+            return sh_fail(sh, FTPC_EXIT_USAGE, "usage: m%s [-b] [OPTIONS] %s...", verb, source);
         return sh_fail(sh, FTPC_EXIT_USAGE,
-                       many ? "usage: mget [-b] [OPTIONS] REMOTE..."
-                            : "usage: %s [-b] [OPTIONS] REMOTE [LOCAL] "
-                              "(mget for several files)",
-                       argv[0]);
+                       "usage: %s [-b] [OPTIONS] %s [%s] (m%s for several files)", argv[0], source,
+                       dest, verb);
     }
+    return 0;
+}
+
+/* get, reget, mget. */
+static int do_get(shell *sh, int argc, char **argv, bool resume, bool many)
+{
+    xcmd x;
+    int rc = begin_xfer(sh, argc, argv, many, "get", "REMOTE", "LOCAL", &x);
+    if (rc != 0)
+        return rc;
     bool local_given = !many && x.nops == 2;
     if (local_given && (x.has_o || x.has_O)) {
         xcmd_free(&x);
@@ -302,22 +314,10 @@ static int do_get(shell *sh, int argc, char **argv, bool resume, bool many)
 /* put, reput, mput. */
 static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
 {
-    int rc = sh_need_site(sh);
+    xcmd x;
+    int rc = begin_xfer(sh, argc, argv, many, "put", "LOCAL", "REMOTE", &x);
     if (rc != 0)
         return rc;
-    xcmd x;
-    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
-        xcmd_free(&x);
-        return rc;
-    }
-    if (x.nops == 0 || (!many && x.nops > 2)) {
-        xcmd_free(&x);
-        return sh_fail(sh, FTPC_EXIT_USAGE,
-                       many ? "usage: mput [-b] [OPTIONS] LOCAL..."
-                            : "usage: %s [-b] [OPTIONS] LOCAL [REMOTE] "
-                              "(mput for several files)",
-                       argv[0]);
-    }
     xargs a = {0};
     begin_argv(sh, &a, "put", &x);
     if (resume)
