@@ -293,8 +293,10 @@ def read_pty(master, timeout, done=None, proc=None):
     import select
     data = b""
     deadline = time.monotonic() + timeout
+    exited = False
     while time.monotonic() < deadline:
-        r, _, _ = select.select([master], [], [], 0.2)
+        # Once proc has exited, only what it wrote before is left: take it without waiting.
+        r, _, _ = select.select([master], [], [], 0 if exited else 0.2)
         if r:
             try:
                 chunk = os.read(master, 65536)
@@ -305,8 +307,13 @@ def read_pty(master, timeout, done=None, proc=None):
             data += chunk
             if done is not None and done(data):
                 break
-        elif proc is not None and proc.poll() is not None:
+        elif exited:
             break
+        elif proc is not None and proc.poll() is not None:
+            # The quiet select may have ended long before this poll (a loaded machine
+            # runs the reader late): proc may have written its last lines and exited
+            # meanwhile, so look once more before giving up.
+            exited = True
     return data
 
 

@@ -460,5 +460,34 @@ class TestLiveViewTerminal(unittest.TestCase):
         self.assertEqual(proc.returncode, 0)
 
 
+class TestReadPty(unittest.TestCase):
+    """The tests' pty reader (read_pty) against a process that writes after a quiet spell
+    and exits at once: a reader the machine runs late must still get those lines."""
+
+    def test_lines_written_just_before_exit_are_read(self):
+        import select
+        real = select.select
+
+        def late(r, w, x, timeout=None):
+            got = real(r, w, x, timeout)
+            if not got[0] and timeout:
+                # the reader descheduled between a quiet select and its look at the process:
+                # meanwhile the process writes its last line and exits
+                time.sleep(0.5)
+            return got
+        master, slave = pty.openpty()
+        p = subprocess.Popen(["sh", "-c", "sleep 0.3; printf 'the last line\\n'"],
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+        os.close(slave)
+        select.select = late
+        try:
+            out = read_pty(master, 10, proc=p)
+        finally:
+            select.select = real
+            os.close(master)
+            p.wait(10)
+        self.assertEqual(out, b"the last line\r\n")
+
+
 if __name__ == "__main__":
     unittest.main()
