@@ -109,6 +109,7 @@ struct ftpc_segput {
     digest_algo valgo;
     int verified; /* for ftpc_segput_verified */
     uint64_t seq_prefix;
+    uint64_t base; /* where the ranges begin: 0, or the kept bytes of a resumed upload */
     ftpc_bar *bar;
     ftpc_xfer *x;   /* the ordinary transfer when not segmenting */
     ftpc_verify *v; /* the whole-file check */
@@ -320,6 +321,7 @@ static void update_bar(ftpc_segput *p)
     if (p->ph == P_SEQ || p->fell_back) {
         sum = p->seq.pos;
     } else {
+        sum = p->base;
         for (int i = 0; i < p->n; i++)
             sum += p->segs[i].pos - p->segs[i].start;
     }
@@ -570,7 +572,7 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     char q[600];
     if (p->finished)
         return;
-    bool parallel = s != &p->seq && s != &p->segs[0];
+    bool parallel = s != &p->seq && (s != &p->segs[0] || p->base > 0);
     switch (s->state) {
     case PS_REST:
         if (m->code < 200)
@@ -920,24 +922,39 @@ static void begin(ftpc_segput *p)
     begin_ranges(p);
 }
 
-/* The ranges of a new upload into the temporary file, from its first byte. */
-static void begin_ranges(ftpc_segput *p)
+/* p->n ranges into the temporary file from byte from: a new upload's from its first byte,
+ * the first alone to create the file; or, from > 0, a resumed upload's after the bytes it
+ * kept, all at once, each with REST (no STOR from 0 to truncate those bytes). */
+static void begin_ranges_from(ftpc_segput *p, uint64_t from)
 {
     ftpc_task *t = p->t;
+    uint64_t len = p->size - from;
+    p->base = from;
     if (p->ctx->bars != NULL)
-        p->bar = ftpc_bar_start(p->ctx->bars, bar_name(t), (int64_t)p->size, 0);
+        p->bar = ftpc_bar_start(p->ctx->bars, bar_name(t), (int64_t)p->size, from);
     for (int i = 0; i < p->n; i++) {
         pseg *s = &p->segs[i];
         s->p = p;
-        s->start = p->size * (uint64_t)i / (uint64_t)p->n;
-        s->end = p->size * (uint64_t)(i + 1) / (uint64_t)p->n;
+        s->start = from + len * (uint64_t)i / (uint64_t)p->n;
+        s->end = from + len * (uint64_t)(i + 1) / (uint64_t)p->n;
         s->pos = s->rpos = s->start;
         s->verb = "STOR";
-        s->use_rest = i > 0;
+        s->use_rest = s->start > 0;
     }
-    p->ph = P_FIRST;
     p->segs[0].c = p->c;
-    seg_go(&p->segs[0]);
+    if (from == 0) {
+        p->ph = P_FIRST;
+        seg_go(&p->segs[0]);
+        return;
+    }
+    p->ph = P_PARALLEL;
+    for (int i = 0; i < p->n && !p->finished; i++)
+        seg_go(&p->segs[i]);
+}
+
+static void begin_ranges(ftpc_segput *p)
+{
+    begin_ranges_from(p, 0);
 }
 
 static void send_meta(ftpc_segput *p);
@@ -999,6 +1016,41 @@ static void start_seq(ftpc_segput *p, uint64_t from)
 
 /* ---- -c: the temporary file of an interrupted upload ---- */
 
+/* The rest after the bytes kept in the temporary file: in ranges over the connections
+ * --segments allows when it is large enough to be split as a new upload would be, else in
+ * one transfer. Either way the rest goes with REST, so that the kept bytes stay. */
+static void resume_work(ftpc_segput *p)
+{
+    uint64_t len = p->size - p->resume_at;
+    int n = len < SP_MIN_SIZE
+                ? 1
+                : ftpc_segget_count((int64_t)len, ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req));
+    if (!p->ctx->opts->quiet) {
+        char ranges[64] = "";
+        if (n > 1)
+            snprintf(ranges, sizeof(ranges), " in %d ranges", n);
+        ftpc_msg(p->ctx, "%s: resuming the interrupted upload in %s at byte %" PRIu64 "%s",
+                 bar_name(p->t), p->work, p->resume_at, ranges);
+    }
+    p->work_made = true;
+    if (n < 2) {
+        start_seq(p, p->resume_at);
+        return;
+    }
+    p->n = n;
+    begin_ranges_from(p, p->resume_at);
+}
+
+static void not_resumed(ftpc_segput *p, const char *why)
+{
+    if (!p->ctx->opts->quiet)
+        ftpc_msg(p->ctx,
+                 "%s: %s on the server has %" PRIu64 " bytes that cannot be resumed (%s); "
+                 "uploading it from the start",
+                 bar_name(p->t), p->work, p->resume_at, why);
+    begin_ranges(p);
+}
+
 /* It holds what the server has of the file, from its first byte (ftpd and pure-ftpd write
  * each range aside, so what is there is a prefix; a server that writes in place may have
  * holes): HASH over RANG of those bytes tells whether they are the local file's. Only then
@@ -1021,22 +1073,12 @@ static void probe_checked(void *ud, const ftpc_vresult *r)
     }
     ftpc_conn_set_owner(p->c, &main_owner, p);
     if (r->state != FTPC_V_VERIFIED) {
-        if (!p->ctx->opts->quiet)
-            ftpc_msg(p->ctx,
-                     "%s: %s on the server has %" PRIu64 " bytes that cannot be resumed (%s); "
-                     "uploading it from the start",
-                     bar_name(p->t), p->work, p->resume_at,
-                     r->state == FTPC_V_MISMATCH ? "they differ from the local file's"
-                     : r->why[0] != '\0'         ? r->why
-                                                 : "no HASH of them");
-        begin_ranges(p);
+        not_resumed(p, r->state == FTPC_V_MISMATCH ? "they differ from the local file's"
+                       : r->why[0] != '\0'         ? r->why
+                                                   : "no HASH of them");
         return;
     }
-    if (!p->ctx->opts->quiet)
-        ftpc_msg(p->ctx, "%s: resuming the interrupted upload in %s at byte %" PRIu64,
-                 bar_name(p->t), p->work, p->resume_at);
-    p->work_made = true;
-    start_seq(p, p->resume_at);
+    resume_work(p);
 }
 
 static void probe_reply(ftpc_segput *p, const ftp_reply_msg *m)
@@ -1128,9 +1170,11 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     /* Before the fallback: continue at the end of the complete ranges when the server's
      * file ends exactly there; anything else may hold stray bytes, so start over. */
     uint64_t prefix = 0;
-    if (!p->suspect)
+    if (!p->suspect) {
+        prefix = p->base;
         for (int i = 0; i < p->n && p->segs[i].state == PS_DONE; i++)
             prefix = p->segs[i].end;
+    }
     start_seq(p, n >= 0 && (uint64_t)n == prefix ? prefix : 0);
 }
 

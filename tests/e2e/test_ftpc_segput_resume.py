@@ -6,11 +6,16 @@ killed: its temporary file .NAME.ftpc-up stays on the server, since nothing coul
   and the temporary file is gone.
 - Bytes that are not the local file's (another version of it) are not resumed: the file is
   sent from the start over them, and the temporary file goes too.
+- The rest goes in ranges over the --segments connections, each with REST, as a new upload's
+  ranges go, when it is large enough to be split: a scripted server that writes REST+STOR in
+  place and has HASH over RANG sees several connections send it. (ftpd refuses
+  REST+STOR ranges beyond the end of its file: the rest then goes sequentially.)
 - A server without HASH (vsftpd writes the ranges in place, leaving holes where a killed
   upload had not reached) cannot tell whether the bytes are right: the file is sent from the
   start, and the temporary file goes.
 - An ordinary put -c (no --segments) deletes it once the file is in place.
 """
+import hashlib
 import os
 import re
 import signal
@@ -97,10 +102,13 @@ class TestPutResumeAfterKill(FtpcCase):
                       err)
         log = self.log_after(mark)
         # the bytes held were not sent again: the upload went on after them, into the
-        # temporary file, which was then renamed into place
-        self.assertEqual(re.findall(r"-> REST (\d+)", log), [str(held)], log[-3000:])
-        stors = re.findall(r"-> (STOR|APPE) (\S+)", log)
-        self.assertEqual(stors, [("STOR", ".big.bin.ftpc-up")], log[-3000:])
+        # temporary file, which was then renamed into place (ftpd refuses the ranges beyond
+        # its file's end, so the rest goes on one connection after the first range)
+        self.assertNotIn("-> REST 0", log)
+        rests = [int(n) for n in re.findall(r"-> REST (\d+)", log)]
+        self.assertEqual(min(rests), held, log[-3000:])
+        stors = set(re.findall(r"-> (STOR|APPE) (\S+)", log))
+        self.assertEqual(stors, {("STOR", ".big.bin.ftpc-up")}, log[-3000:])
         self.assertRegex(log, r"RENAME /\.big\.bin\.ftpc-up -> /big\.bin")
 
     def test_resumed_from_the_partial_of_the_first_range(self):
@@ -160,21 +168,47 @@ class TestPutResumeNoTemporaryFile(FtpcCase):
 
 
 class InPlaceFtp(ScriptedFtp):
-    """Writes REST+STOR in place, as vsftpd does, renames and deletes, and offers no HASH."""
+    """Writes REST+STOR in place, as vsftpd does, renames and deletes, and offers no HASH
+    (with_hash: HASH over RANG, SHA-256)."""
 
     FEATURES = ("SIZE", "REST STREAM", "EPSV")
 
-    def __init__(self, files):
+    def __init__(self, files, with_hash=False):
         super().__init__(20, timeout=15, accept_timeout=30)
         self.files = {k: bytearray(v) for k, v in files.items()}
         self.lock = threading.Lock()
-        self.log = []
+        self.log = []  # (session, "VERB arg")
+        if with_hash:
+            self.FEATURES = self.FEATURES + ("HASH SHA-256*", "RANG STREAM")
+
+    def stors(self):
+        """(session, REST offset) of each STOR, in order."""
+        out, rest = [], {}
+        with self.lock:
+            for sid, line in self.log:
+                verb, _, arg = line.partition(" ")
+                if verb == "REST":
+                    rest[sid] = int(arg)
+                elif verb in ("STOR", "APPE"):
+                    out.append((sid, rest.pop(sid, 0)))
+        return out
 
     def command(self, s, verb, arg):
         name = arg.lstrip("/")
         with self.lock:
-            self.log.append("%s %s" % (verb, arg))
-        if verb == "SIZE":
+            self.log.append((id(s), "%s %s" % (verb, arg)))
+        if verb == "RANG":
+            s.rang = tuple(int(x) for x in arg.split())
+            s.send("350 range set")
+        elif verb == "HASH" and "HASH SHA-256*" in self.FEATURES:
+            first, last = getattr(s, "rang", (0, None))
+            s.rang = (0, None)
+            with self.lock:
+                data = bytes(self.files.get(name, b""))
+            last = len(data) - 1 if last is None else last
+            s.send("213 SHA-256 %d-%d %s %s" % (
+                first, last, hashlib.sha256(data[first:last + 1]).hexdigest(), name))
+        elif verb == "SIZE":
             with self.lock:
                 n = len(self.files[name]) if name in self.files else -1
             s.send("213 %d" % n if n >= 0 else "550 no such file")
@@ -225,6 +259,48 @@ class TestPutResumeNoHash(FtpcCase):
         self.assertIn("x.bin: .x.bin.ftpc-up on the server has %d bytes that cannot be resumed "
                       "(the server offers no HASH); uploading it from the start" % len(work),
                       r.stderr.decode())
+
+class TestPutResumeInRanges(FtpcCase):
+    def test_rest_in_ranges_with_hash(self):
+        size = 8 * MiB + 5
+        src = data_bytes(size, 148)
+        self.write_local("x.bin", src)
+        held = 3 * MiB + 11
+        srv = InPlaceFtp({".x.bin.ftpc-up": src[:held]}, with_hash=True)
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("-c", "--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % srv.port)
+        with srv.lock:
+            self.assertEqual(sorted(srv.files), ["x.bin"])
+            self.assertEqual(bytes(srv.files["x.bin"]), src)
+        self.assertIn("resuming the interrupted upload in .x.bin.ftpc-up at byte %d in 4 ranges"
+                      % held, r.stderr.decode())
+        # nothing before the kept end was sent again, and the rest went in 4 ranges on 4
+        # connections, each with REST
+        stors = srv.stors()
+        starts = sorted(at for _, at in stors)
+        self.assertEqual(len(starts), 4, stors)
+        self.assertEqual(starts[0], held, stors)
+        self.assertEqual(len(set(starts)), 4, stors)
+        self.assertEqual(len({sid for sid, _ in stors}), 4)
+
+    def test_small_rest_on_one_connection(self):
+        # less than two minimum ranges left: one REST+STOR, as before
+        size = 4 * MiB
+        src = data_bytes(size, 149)
+        self.write_local("x.bin", src)
+        held = size - MiB
+        srv = InPlaceFtp({".x.bin.ftpc-up": src[:held]}, with_hash=True)
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("-c", "--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % srv.port)
+        with srv.lock:
+            self.assertEqual(bytes(srv.files["x.bin"]), src)
+        self.assertIn("resuming the interrupted upload in .x.bin.ftpc-up at byte %d\n" % held,
+                      r.stderr.decode())
+        self.assertEqual([at for _, at in srv.stors()], [held])
 
 
 if __name__ == "__main__":
