@@ -232,6 +232,9 @@ int main(int argc, char **argv)
 
     raise_fd_limit(&cfg);
     signal(SIGPIPE, SIG_IGN);
+    /* An upload past a file size limit (ulimit -f, systemd's LimitFSIZE=) must fail alone,
+     * with EFBIG from its write, not end the server and every session with SIGXFSZ. */
+    signal(SIGXFSZ, SIG_IGN);
     /* Signals arrive through a signalfd on the loop; blocking them first keeps them away
      * from the worker threads too. */
     sigset_t mask;

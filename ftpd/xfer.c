@@ -601,6 +601,15 @@ void xfer_fail_local(xfer *x, int err)
 {
     bool full = err == ENOSPC || err == EDQUOT;
     char text[256];
+    if (err == EFBIG) {
+        /* Past the file size limit (RLIMIT_FSIZE, or the file system's largest file) the
+         * file cannot grow: sending it again or resuming it fails the same way, so the
+         * reply is RFC 959's lasting 552 rather than a 451 that clients retry. */
+        snprintf(text, sizeof text, "Exceeded storage allocation: %s (the server's limit).",
+                 strerror(err));
+        xfer_finish(x, FTP_EXCEEDED_STORAGE, text, false);
+        return;
+    }
     snprintf(text, sizeof text, "Local error: %s.", strerror(err));
     /* A full disk keeps nothing this upload wrote: freeing the space matters more than a
      * resume (a resumed partial goes back to the length it had, upload_abort). */
