@@ -412,11 +412,14 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
     return 0;
 }
 
-/* A pipe or a device named as a file (put <(tar c dir) URL, a named FIFO, /dev/stdin) is
- * read once, in order, as standard input is, and so refuses what standard input refuses. */
-static int add_put_stream(ftpc_cli *cli, ftpc_task *t, bool into_dir, const char *file, char *err,
-                          size_t err_size)
+/* A pipe or a device named as a file (put <(tar c dir) URL, a named FIFO, /dev/stdin), or a
+ * file whose size only reading tells (/proc/cpuinfo), is read once, in order, as standard
+ * input is, and so refuses what standard input refuses. */
+static int add_put_stream(ftpc_cli *cli, ftpc_task *t, bool into_dir, const char *file,
+                          bool kernel_file, char *err, size_t err_size)
 {
+    const char *what =
+        kernel_file ? "a file that has no size until it is read" : "a pipe or device";
     bool fd_name = strncmp(file, "/dev/fd/", 8) == 0 || strncmp(file, "/proc/self/fd/", 14) == 0 ||
                    strcmp(file, "/dev/stdin") == 0;
     if (into_dir && fd_name)
@@ -426,14 +429,14 @@ static int add_put_stream(ftpc_cli *cli, ftpc_task *t, bool into_dir, const char
                          file);
     if (cli->opts.resume)
         return usage_err(err, err_size,
-                         "put: -c cannot resume %s, a pipe or device (the bytes sent before are "
-                         "not there to compare or skip); upload it whole without -c",
-                         file);
-    if (cli->opts.segments > 1)
+                         "put: -c cannot resume %s, %s (the bytes sent before are not there "
+                         "to compare or skip); upload it whole without -c",
+                         file, what);
+    if (cli->opts.segments > 1 && !kernel_file) /* such a file is small: one connection */
         return usage_err(err, err_size,
-                         "put: --segments needs a file to read at several offsets; %s, a pipe "
-                         "or device, is read once, in order, on one connection",
-                         file);
+                         "put: --segments needs a file to read at several offsets; %s, %s, is "
+                         "read once, in order, on one connection",
+                         file, what);
     t->stream_src = true;
     return 0;
 }
@@ -447,9 +450,10 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     ftpc_url fu = *u;
     const char *bn = base_name(file);
     struct stat st;
-    if (strcmp(file, "-") != 0 && stat(file, &st) == 0 && !S_ISREG(st.st_mode) &&
-        !S_ISDIR(st.st_mode)) {
-        if (add_put_stream(cli, t, into_dir, file, err, err_size) < 0)
+    if (strcmp(file, "-") != 0 && stat(file, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        bool kernel_file = S_ISREG(st.st_mode) && ftpc_stdsrc_sizeless(file);
+        if ((!S_ISREG(st.st_mode) || kernel_file) &&
+            add_put_stream(cli, t, into_dir, file, kernel_file, err, err_size) < 0)
             return -1;
     }
     if (into_dir) {
@@ -486,7 +490,8 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     if (left >= 0) {
         t->size_known = true; /* a regular file redirected: ftpc put - URL < file */
         t->known_size = (uint64_t)left;
-    } else if (strcmp(file, "-") != 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode)) {
+    } else if (strcmp(file, "-") != 0 && !t->stream_src && stat(file, &st) == 0 &&
+               S_ISREG(st.st_mode)) {
         t->size_known = true;
         t->known_size = (uint64_t)st.st_size;
     }

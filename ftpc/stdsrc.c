@@ -2,14 +2,53 @@
 #include "stdsrc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC 0x63677270
+#endif
+
+/* The kernel's own file systems make a file's bytes when it is read: stat gives 0 (proc) or
+ * a page (sysfs) whatever the file holds. */
+static bool sizeless_fs(int fd)
+{
+    struct statfs fs;
+    if (fstatfs(fd, &fs) < 0)
+        return false;
+    switch ((unsigned long)fs.f_type) {
+    case PROC_SUPER_MAGIC:
+    case SYSFS_MAGIC:
+    case DEBUGFS_MAGIC:
+    case TRACEFS_MAGIC:
+    case SECURITYFS_MAGIC:
+    case CGROUP_SUPER_MAGIC:
+    case CGROUP2_SUPER_MAGIC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool ftpc_stdsrc_sizeless(const char *path)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool r = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && sizeless_fs(fd);
+    close(fd);
+    return r;
+}
 
 int64_t ftpc_stdsrc_left(int fd)
 {
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || sizeless_fs(fd))
         return -1;
     off_t at = lseek(fd, 0, SEEK_CUR);
     if (at < 0 || at > st.st_size)

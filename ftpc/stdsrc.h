@@ -16,8 +16,13 @@
 
 /* The bytes left to read in fd when it is a regular file (its size less its offset: a
  * script may have read part of it already), for the progress display; -1 for anything else
- * (a pipe's or a terminal's length is not known until its end). */
+ * (a pipe's or a terminal's length, or a /proc file's, is not known until its end). */
 int64_t ftpc_stdsrc_left(int fd);
+
+/* Whether path is a regular file whose size only reading it tells (a file of /proc or /sys,
+ * which stat reports as 0 bytes or a page): such a file is read once, to its end, as standard
+ * input is. */
+bool ftpc_stdsrc_sizeless(const char *path);
 
 /* One read of up to cap bytes from fd without waiting for data: returns the bytes read, 0 at
  * the end of the input, or -1 with errno (EAGAIN: nothing to read now, wait for EV_READ).

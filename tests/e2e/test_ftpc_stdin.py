@@ -305,6 +305,24 @@ class TestStdinFtpd(StdinCase):
         th.join(10)
         self.assertEqual(self.srv.read("up/feed"), data)
 
+    def test_a_kernel_file_is_read_to_its_end(self):
+        # Files of /proc and /sys have no size before they are read (/proc says 0, /sys a
+        # page): sent with the size stat gave, /proc/version went up empty and "verified",
+        # and a /sys file failed as one that "shrank while being uploaded".
+        for path, name in [("/proc/version", "version"),
+                           ("/sys/devices/system/cpu/online", "online")]:
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as fh:
+                want = fh.read()
+            self.assertGreater(len(want), 0)
+            self.ftpc("put", path, self.srv.url(name))
+            self.assertEqual(self.srv.read(name), want, path)
+        r = self.ftpc("-c", "put", "/proc/version", self.srv.url("v2"), rc=USAGE)
+        self.assertIn("-c cannot resume /proc/version", r.stderr.decode())
+        self.ftpc("--segments", "4", "put", "/proc/version", self.srv.url("v3"))
+        self.assertEqual(self.srv.read("v3"), self.srv.read("version"))
+
     def test_a_pipe_named_as_a_file_refuses_what_stdin_refuses(self):
         r_fd, w_fd = os.pipe()
         self.addCleanup(os.close, r_fd)
