@@ -17,6 +17,7 @@
 
 #include "bars.h"
 #include "dchan.h"
+#include "fsops.h"
 #include "mdtm.h"
 #include "rmode.h"
 #include "segget.h"
@@ -1548,6 +1549,40 @@ static void mode_not_set(ftpc_segput *p, const ftp_reply_msg *m)
                why, (unsigned)p->old_mode, modes);
 }
 
+/* "put --segments f ftp://host/incoming", incoming a directory: the ranges went beside it,
+ * and a rename over it would be refused (and the file sent all over again). The MLST of the
+ * target, asked for its mode, tells; as an ordinary put does (xfer_refused.c), the file then
+ * goes into it, under its own name, whose mode is asked in turn. */
+static bool target_is_dir(const ftpc_segput *p, const ftp_reply_msg *m)
+{
+    return m->code / 100 == 2 && (ftpc_conn_features(p->c) & FTPC_FEAT_MLST) &&
+           ftpc_mlst_is_dir(m->text);
+}
+
+static bool may_go_into(const ftpc_task *t)
+{
+    size_t n = strlen(t->remote);
+    return !t->by_path && !t->named_in_dir && n > 0 && t->remote[n - 1] != '/' &&
+           n + 1 + strlen(ftpc_task_name(t)) < sizeof(t->remote);
+}
+
+static void target_into_dir(ftpc_segput *p)
+{
+    ftpc_task *t = p->t;
+    const char *name = ftpc_task_name(t);
+    size_t n = strlen(t->remote), nl = strlen(name), d = strlen(t->display);
+    if (!p->ctx->opts->quiet)
+        ftpc_msg(p->ctx, "%s: %s is a directory on the server: uploading into it", bar_name(t),
+                 t->remote);
+    t->remote[n] = '/';
+    memcpy(t->remote + n + 1, name, nl + 1);
+    if (d + 1 + nl < sizeof(t->display)) {
+        t->display[d] = '/';
+        memcpy(t->display + d + 1, name, nl + 1);
+    }
+    t->named_in_dir = true; /* a directory there too is an error, as cp reports it */
+}
+
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
 {
     switch (p->mstep) {
@@ -1555,6 +1590,18 @@ static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
         meta_next(p, M_OLD_MODE);
         return;
     case M_OLD_MODE:
+        if (target_is_dir(p, m) && may_go_into(p->t)) {
+            target_into_dir(p);
+            send_meta(p); /* the mode of what is under the name inside */
+            return;
+        }
+        if (target_is_dir(p, m)) {
+            /* The file's own name is a directory there: the rename would be refused, and the
+             * ordinary upload after it too, after sending the file once more. */
+            fail(p, FTPC_EXIT_REMOTE, "%s is a directory on the server; a file cannot replace it",
+                 p->t->remote);
+            return;
+        }
         /* No file there (a new one gets what the temporary file has), or no mode told. */
         p->old_mode = reply_mode(p, m, p->t->remote);
         if (p->old_mode < 0) {

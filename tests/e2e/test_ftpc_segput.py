@@ -199,6 +199,45 @@ class TestSegputFtpd(FtpcCase):
         if "554" in log:
             self.assertIn("uploading the rest sequentially", err)
 
+    def test_into_a_directory_named_without_slash(self):
+        # put --segments f URL/incoming, incoming a directory: the ranges go beside it and
+        # the rename over it is refused; the file goes into it (as a plain put puts it),
+        # renamed there, not sent all over again.
+        size = 5 * MiB + 3
+        src = data_bytes(size, 60)
+        self.write_local("big.bin", src)
+        self.srv.mkdir("incoming")
+        r = self.ftpc("--segments", "3", "put", "big.bin", self.srv.url("incoming"))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read("incoming/big.bin"), src)
+        self.assertEqual(self.srv.internal_files(), [])
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertIn("incoming is a directory on the server: uploading into it", err)
+        self.assertNotIn("again", err)
+        self.assertRegex(err, r"(?m)^big\.bin: .* in .*, verified sha256$")
+        log = self.srv.settled_log_text()
+        received = sum(int(n) for n in re.findall(r": (?:STOR|APPE) .* ok: (\d+) bytes", log))
+        self.assertLess(received, 2 * size, "the file was sent twice")
+        # the directory's mode is not the file's
+        self.assertEqual(os.stat(self.srv.local("incoming/big.bin")).st_mode & 0o111, 0)
+
+    def test_onto_a_directory_of_the_files_own_name(self):
+        # put --segments f URL/dir/, dir/f a directory: refused as cp refuses it, without
+        # sending the file a second time as an ordinary upload that meets the same refusal
+        size = 5 * MiB + 3
+        self.write_local("big.bin", data_bytes(size, 61))
+        self.srv.mkdir("dir/big.bin")
+        r = self.ftpc("--segments", "3", "put", "big.bin", self.srv.url("dir/"), rc=5)
+        err = r.stderr.decode()
+        self.assertIn("dir/big.bin is a directory on the server", err)
+        self.assertNotIn("again", err)
+        self.assertEqual(os.listdir(self.srv.local("dir/big.bin")), [])
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(work_files(self.srv.local("dir")), [])
+        log = self.srv.settled_log_text()
+        received = sum(int(n) for n in re.findall(r": (?:STOR|APPE) .* ok: (\d+) bytes", log))
+        self.assertLess(received, 2 * size, "the file was sent twice")
+
     def test_falls_back_without_verify(self):
         size = 6 * MiB + 1
         src = data_bytes(size, 65)
