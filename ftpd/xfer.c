@@ -610,7 +610,10 @@ void xfer_fail_local(xfer *x, int err)
         xfer_finish(x, FTP_EXCEEDED_STORAGE, text, false);
         return;
     }
-    snprintf(text, sizeof text, "Local error: %s.", strerror(err));
+    /* RFC 959's words for 452 rather than "Local error", which a client shows after "the
+     * server replied" all the same and its user reads as a full disk of their own. */
+    snprintf(text, sizeof text, "%s: %s.", full ? "Insufficient storage space" : "Local error",
+             strerror(err));
     /* A full disk keeps nothing this upload wrote: freeing the space matters more than a
      * resume (a resumed partial goes back to the length it had, upload_abort). */
     xfer_finish(x, full ? FTP_INSUFFICIENT_STORAGE : FTP_LOCAL_ERROR, text, false);

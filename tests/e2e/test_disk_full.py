@@ -79,6 +79,23 @@ class TestDiskFull(unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.mnt, "new.bin")))
         self.assert_space_back_and_old_intact(f)
 
+    def test_ftpc_put_onto_a_full_disk_says_whose_disk_is_full(self):
+        # "452 Local error: ..." read, in ftpc's message, as if the user's own disk were full
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        with tempfile.TemporaryDirectory(prefix="ftpc-src-") as tmp:
+            src = os.path.join(tmp, "big.bin")
+            with open(src, "wb") as fh:
+                fh.write(data_bytes(3 << 20, seed=9))
+            url = "ftp://alice:secret@%s:%d/big.bin" % (self.srv.host, self.srv.port)
+            r = subprocess.run([FTPC_BIN, "put", src, url], capture_output=True, text=True,
+                               timeout=60)
+        self.assertEqual(r.returncode, 5, r.stderr)
+        self.assertIn("452 Insufficient storage space", r.stderr)
+        self.assertNotIn("Local error", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.mnt, "big.bin")))
+        self.assert_space_back_and_old_intact(self.srv.ftp())
+
     def test_append_too_big(self):
         f = self.srv.ftp()
         code = self.upload_expecting_full(f, "APPE", "keep.bin", data_bytes(3 << 20, seed=8))
