@@ -32,6 +32,9 @@ int main(int argc, char **argv)
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
+    /* Past a file size limit (ulimit -f) a write fails with EFBIG, which the download
+     * reports, and the run's other files go on; SIGXFSZ would end ftpc without a word. */
+    sigaction(SIGXFSZ, &sa, NULL);
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);

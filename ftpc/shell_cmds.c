@@ -253,6 +253,7 @@ static int run_local(shell *sh, const char *cmd)
         sigprocmask(SIG_SETMASK, &none, NULL);
         signal(SIGINT, SIG_DFL);
         signal(SIGPIPE, SIG_DFL);
+        signal(SIGXFSZ, SIG_DFL); /* ignored signals would stay ignored across exec */
         if (!sh->tty) {
             int fd = open("/dev/null", O_RDONLY);
             if (fd >= 0 && fd != STDIN_FILENO) {

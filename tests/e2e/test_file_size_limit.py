@@ -115,6 +115,31 @@ class TestFileSizeLimit(unittest.TestCase):
         self.assert_server_serves()
 
 
+class TestClientFileSizeLimit(unittest.TestCase):
+    """ftpc under a file size limit: a download past it fails with a message and status 6,
+    and the run's other files go on, rather than SIGXFSZ ending ftpc without a word."""
+
+    def test_download_past_the_limit_fails_alone(self):
+        if not shutil.which("prlimit") or not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("prlimit or ftpc not found")
+        srv = FtpdServer()
+        srv.start()
+        self.addCleanup(srv.stop)
+        srv.write("big.bin", data_bytes(3 * LIMIT, seed=8))
+        small = srv.make_file("small.bin", 1000, seed=9)
+        out = os.path.join(srv.base, "out")
+        os.mkdir(out)
+        url = "ftp://%s:%s@%s:%d/" % (srv.user, srv.password, srv.host, srv.port)
+        r = subprocess.run(["prlimit", "--fsize=%d" % LIMIT, "--", FTPC_BIN, "-j", "1", "get",
+                            url + "big.bin", url + "small.bin"], cwd=out,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 6, r.stderr)
+        self.assertIn("File too large", r.stderr)
+        with open(os.path.join(out, "small.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), small)
+        self.assertFalse(os.path.exists(os.path.join(out, "big.bin")))
+
+
 if __name__ == "__main__":
     socket.setdefaulttimeout(30)
     unittest.main()
