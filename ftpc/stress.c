@@ -137,7 +137,7 @@ static void second_stop_quits(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
-/* The first signal: the measured run ends now. During the set-up nothing of the workload is
+/* The first signal: the run ends now. During the set-up nothing of the workload is
  * on the server yet, so everything closes at once; in the run, clients end their operation
  * (a transfer is cut with ABOR) and delete their uploads, for a few seconds at most. */
 static void interrupt_run(stress_main *m)
@@ -145,9 +145,8 @@ static void interrupt_run(stress_main *m)
     stress_run *run = &m->run;
     run->interrupted = true;
     second_stop_quits();
-    if (run->t_end_us == 0)
-        run->t_end_us = stress_now_us();
     if (!run->main_phase) {
+        run->t_end_us = stress_now_us();
         run->aborting = true;
         int cutting = 0;
         for (int i = 0; i < run->nsetup; i++)
@@ -162,6 +161,7 @@ static void interrupt_run(stress_main *m)
         m->end_by_ms = ev_now(run->loop) + INTERRUPT_GRACE_MS;
         return;
     }
+    run->t_stop_us = stress_now_us();
     stress_run_message(run, "ftpc stress: interrupted; stopping the clients and cleaning up "
                             "this run's uploads (interrupt again to quit at once)");
     end_run(m);
@@ -345,8 +345,13 @@ void stress_run_client_done(stress_run *run)
 {
     if (++run->done < run->nclients)
         return;
-    if (run->t_end_us == 0) /* an interrupt ended the measured run earlier */
-        run->t_end_us = stress_now_us();
+    run->t_end_us = stress_now_us();
+    /* After an interrupt, what the clients still finished in its grace (a login answered,
+     * an upload deleted) is counted: the rates are taken over the time that took, but not
+     * over a grace waited out for replies that never came. */
+    if (run->t_stop_us != 0)
+        run->t_end_us =
+            run->last_counted_us > run->t_stop_us ? run->last_counted_us : run->t_stop_us;
     ev_stop(run->loop);
 }
 

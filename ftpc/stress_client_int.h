@@ -106,8 +106,11 @@ static inline bool sc_limited(const stress_client *c)
     return c->run->o->limit_rate != 0 && !sc_is_setup(c);
 }
 
+/* The run's statistics, for a client to count in: the time is kept, so that after an
+ * interrupt the rates are taken over the time in which what they count happened. */
 static inline stress_stats *sc_stats(stress_client *c)
 {
+    c->run->last_counted_us = stress_now_us();
     return &c->run->st;
 }
 

@@ -892,6 +892,18 @@ class TestStressInterrupt(StressCase):
         self.assertIn("the clean-up did not finish within 5 s", err)
         self.assertIn("some of the run's files are still on the server", err)
 
+    def test_a_grace_in_which_nothing_ends_does_not_thin_the_rates(self):
+        # the clients wait out the 3 s grace for replies that never come: none of that time
+        # did any work the report counts, so its duration stops at the interrupt
+        p = self.hanging_run()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, err)
+        m = re.search(r"2 clients, ([0-9.]+) s \(interrupted\)", self.unwrap(out))
+        self.assertIsNotNone(m, out)
+        self.assertLess(float(m.group(1)), 2.5, out)
+
     def test_second_interrupt_quits_at_once(self):
         p = self.hanging_run()
         p.send_signal(signal.SIGINT)
@@ -932,6 +944,65 @@ class TestStressInterrupt(StressCase):
         self.assertLess(time.monotonic() - t0, 3.0, err + rest)
         self.assertEqual(p.returncode, 7, err + rest)
         self.assertIn(b"interrupted; quitting without cleaning up", rest)
+
+class SlowLoginFtp(AnswersList, ScriptedFtp):
+    """Answers the first session's PASS at once (the set-up's), every later one's after a
+    second; `waiting` is set once `clients` of those are held."""
+
+    def __init__(self, clients, **kw):
+        super().__init__(**kw)
+        self.clients, self.held, self.lock = clients, 0, threading.Lock()
+        self.first = True
+        self.waiting = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "CWD":
+            s.send("250 ok")
+            return True
+        if verb == "PASS":
+            with self.lock:
+                first, self.first = self.first, False
+                if not first:
+                    self.held += 1
+                    if self.held == self.clients:
+                        self.waiting.set()
+            if not first:
+                time.sleep(1.0)
+        return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressInterruptedRates(StressCase):
+    def test_rates_cover_the_operations_they_count(self):
+        # Ctrl-C while every client waits for its 230: the logins still end (a second
+        # later) and are counted, with their latency, but the run's duration stopped at the
+        # interrupt: "3 clients, 0.01 s", logins of 1000 ms and 300 ops/s that never were
+        srv = SlowLoginFtp(3, sessions=8, timeout=20)
+        srv.start()
+        self.addCleanup(srv.stop)
+        jpath = os.path.join(self.tmp, "r.json")
+        p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/d" % srv.port,
+                              "--clients", "3", "--duration", "30", "--mix", "list",
+                              "--no-view", "--json", jpath],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        self.assertTrue(srv.waiting.wait(15), "the clients never logged in")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, out + err)
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertEqual(rep["interrupted"], "run")
+        self.assertEqual(rep["ops"]["login"], {"count": 3, "errors": 0}, out)
+        login = rep["latency_ms"]["login"]
+        self.assertEqual(login["count"], 3, out)
+        self.assertGreaterEqual(login["max"], 900, out)
+        # what was counted happened within the duration the rates are taken over
+        self.assertGreaterEqual(rep["duration_s"] * 1000, login["max"], out)
+        self.assertLessEqual(rep["ops_per_s"], rep["ops_total"] / 0.9, out)
+
 
 if __name__ == "__main__":
     unittest.main()
