@@ -271,7 +271,11 @@ void sc_on_reply(stress_client *c, int code, char *text)
         }
         if (port <= 0) {
             if (code / 100 == 2) {
-                stress_stats_error_key(sc_stats(c), "bad-pasv");
+                /* no reply code or errno says it: the server's words do */
+                char said[160];
+                snprintf(said, sizeof(said), "a passive reply without a usable port: %d %s", code,
+                         text);
+                stress_stats_error_said(sc_stats(c), "bad-pasv", said);
                 c->flags |= CF_OP_ERR;
                 if (sc_is_setup(c)) {
                     sc_setup_fail(c, FTPC_EXIT_REMOTE, "unusable passive reply: %d %s", code, text);

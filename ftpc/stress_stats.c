@@ -178,9 +178,8 @@ stress_err_count *stress_stats_error(stress_stats *s, int code, int err)
     return e;
 }
 
-void stress_stats_reply_error(stress_stats *s, int code, const char *text)
+static void keep_sample(stress_err_count *e, const char *text)
 {
-    stress_err_count *e = stress_stats_error(s, code, 0);
     /* "other" mixes codes: no one text speaks for it */
     if (e->sample[0] == '\0' && text != NULL && strcmp(e->key, "other") != 0) {
         /* for a terminal and for JSON: the server's escape sequences and bytes that are
@@ -188,6 +187,16 @@ void stress_stats_reply_error(stress_stats *s, int code, const char *text)
         snprintf(e->sample, sizeof(e->sample), "%s", text);
         progress_sanitize(e->sample, sizeof(e->sample), e->sample);
     }
+}
+
+void stress_stats_reply_error(stress_stats *s, int code, const char *text)
+{
+    keep_sample(stress_stats_error(s, code, 0), text);
+}
+
+void stress_stats_error_said(stress_stats *s, const char *key, const char *sample)
+{
+    keep_sample(stress_stats_error_key(s, key), sample);
 }
 
 uint64_t stress_stats_errors_total(const stress_stats *s)

@@ -89,6 +89,9 @@ void stress_stats_reply_error(stress_stats *s, int code, const char *text);
 /* Counts one error under an explicit key (truncated to 15 bytes). Both return the entry
  * counted in ("other" once the table is full). */
 stress_err_count *stress_stats_error_key(stress_stats *s, const char *key);
+/* Counts one error under key, keeping the first sample (sanitized as a reply's text) that
+ * says what it means. */
+void stress_stats_error_said(stress_stats *s, const char *key, const char *sample);
 uint64_t stress_stats_errors_total(const stress_stats *s);
 uint64_t stress_stats_ops_total(const stress_stats *s);
 

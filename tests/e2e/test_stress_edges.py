@@ -247,6 +247,33 @@ class TestStressMalformedReplies(StressCase):
         self.assertEqual(rep["exit_status"], 3)
 
 
+class PortlessPassiveFtp(ScriptedFtp):
+    """Answers EPSV with a 229 that names no port."""
+
+    def command(self, s, verb, arg):
+        if verb == "EPSV":
+            s.send("229 Entering Extended Passive Mode")
+            return True
+        return super().command(s, verb, arg)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressUnusablePassiveReply(StressCase):
+    def test_counted_and_explained_with_the_servers_reply(self):
+        # every other error key of the report has a line saying what it means; this one
+        # read "bad-pasv: 4" alone, in words the manual does not use, without the reply
+        srv = PortlessPassiveFtp(sessions=20)
+        srv.start()
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                                    "--iterations", 2, "--mix", "list", "--no-view",
+                                    "--timeout", 10, rc=7, timeout=60)
+        self.assertEqual(rep["ops"]["list"], {"count": 4, "errors": 4}, out + err)
+        self.assertEqual(rep["errors_by_code"], {"bad-pasv": 4}, out + err)
+        self.assertIn("errors         bad-pasv: 4\n  bad-pasv a passive reply without a usable "
+                      "port: 229 Entering Extended Passive Mode", self.unwrap(out).replace(
+                          "bad-pasv: 4 bad-pasv", "bad-pasv: 4\n  bad-pasv"))
+
+
 HOSTILE_TEXT = b"\x1b]0;owned\x07 \x1b[2J refus\xe9 \xe2\x80\xae"
 
 
