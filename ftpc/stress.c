@@ -655,7 +655,11 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char target[FTPC_URL_PATH_MAX + 600], mix[128], size[64];
-    ftpc_url_display(&o.url, target, sizeof(target));
+    /* The directory the run worked in: --dir's, not the URL's path. */
+    static ftpc_url worked; /* large, as o */
+    worked = o.url;
+    snprintf(worked.path, sizeof(worked.path), "%s", o.dir);
+    ftpc_url_display(&worked, target, sizeof(target));
     mix_str(&o, mix, sizeof(mix));
     if (o.size_min == o.size_max)
         snprintf(size, sizeof(size), "%" PRIu64, o.size_min);

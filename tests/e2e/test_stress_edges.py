@@ -95,6 +95,16 @@ class TestStressOptions(StressCase):
             self.assertEqual(r.returncode, 2, (size, r.stderr))
             self.assertIn(b"at most 1024G, not '%s'" % size.encode(), r.stderr)
 
+    def test_report_names_the_directory_dir_chose(self):
+        # the header and the JSON's target named the URL's path, a directory the run never
+        # entered, when --dir chose another
+        srv = self.server()
+        rep, out, err = self.stress(srv.url("not-this"), "--dir", "but-this", "--clients", 1,
+                                    "--iterations", 1, "--mix", "list", "--no-view")
+        self.assertTrue(os.path.isdir(srv.local("but-this")), err)
+        self.assertRegex(rep["target"], r"^ftp://[^/]+/but-this$")
+        self.assertTrue(out.startswith("ftpc stress %s: " % rep["target"]), out)
+
 
 class FullFtp(ScriptedFtp):
     """Serves its first sessions, then accepts no more but keeps listening, as a server at
