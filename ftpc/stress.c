@@ -660,6 +660,8 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     worked = o.url;
     snprintf(worked.path, sizeof(worked.path), "%s", o.dir);
     ftpc_url_display(&worked, target, sizeof(target));
+    /* A name in Latin-1, say: the terminal and the JSON (UTF-8 only) get '?' for its bytes. */
+    progress_sanitize(target, sizeof(target), target);
     mix_str(&o, mix, sizeof(mix));
     if (o.size_min == o.size_max)
         snprintf(size, sizeof(size), "%" PRIu64, o.size_min);

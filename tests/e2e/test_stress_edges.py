@@ -105,6 +105,15 @@ class TestStressOptions(StressCase):
         self.assertRegex(rep["target"], r"^ftp://[^/]+/but-this$")
         self.assertTrue(out.startswith("ftpc stress %s: " % rep["target"]), out)
 
+    def test_a_name_that_is_not_utf8_keeps_the_report_utf8(self):
+        # a directory named in Latin-1: the header wrote its raw byte to the terminal, and
+        # the JSON's target held it, no longer UTF-8 (JSON readers refuse it)
+        srv = self.server()
+        rep, out, err = self.stress(srv.url("") + "lat%E9n", "--clients", 1, "--iterations",
+                                    1, "--mix", "list", "--no-view")
+        self.assertRegex(rep["target"], r"^ftp://[^/]+/lat\?n$")
+        self.assertTrue(out.startswith("ftpc stress %s: " % rep["target"]), out)
+
 
 class FullFtp(ScriptedFtp):
     """Serves its first sessions, then accepts no more but keeps listening, as a server at
