@@ -58,21 +58,30 @@ static int flush_out(stress_client *c)
  * to its back-off: callers return at once when this returns -1. */
 __attribute__((format(printf, 2, 3))) int sc_send_cmd(stress_client *c, const char *fmt, ...)
 {
-    char line[1200];
+    char text[1200], line[2 * sizeof(text) + 2];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+    int tn = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(line) - 2)
-        n = (int)sizeof(line) - 3;
+    if (tn < 0 || (size_t)tn >= sizeof(text))
+        tn = (int)sizeof(text) - 1;
+    /* A byte 255 in a name or password is Telnet's IAC on the control connection: sent
+     * alone, the server takes it and the byte after it for a Telnet command and drops both
+     * (RFC 854), so a directory "a\xffb" would be made as "a". Doubled, it is the byte. */
+    int n = 0;
+    for (int i = 0; i < tn; i++) {
+        line[n++] = text[i];
+        if ((unsigned char)text[i] == 0xFF)
+            line[n++] = text[i];
+    }
     line[n++] = '\r';
     line[n++] = '\n';
     if (c->run->trace) {
         char w[16];
         sc_who(c, w, sizeof(w));
-        bool pass = strncmp(line, "PASS ", 5) == 0;
-        /* without the CR: the trace is a text file's lines */
-        fprintf(stderr, "[%s] > %.*s\n", w, pass ? 6 : n - 2, pass ? "PASS *" : line);
+        bool pass = strncmp(text, "PASS ", 5) == 0;
+        /* as given, without the CR: the trace is a text file's lines */
+        fprintf(stderr, "[%s] > %.*s\n", w, pass ? 6 : tn, pass ? "PASS *" : text);
     }
     sc_touch(c);
     if (c->out == NULL) {

@@ -114,6 +114,18 @@ class TestStressOptions(StressCase):
         self.assertRegex(rep["target"], r"^ftp://[^/]+/lat\?n$")
         self.assertTrue(out.startswith("ftpc stress %s: " % rep["target"]), out)
 
+    def test_a_byte_255_in_a_name_reaches_the_server(self):
+        # byte 255 is Telnet's IAC on the control connection: sent alone, ftpd took it and
+        # the byte after it for a Telnet command, and the run made and worked in "y", not
+        # in "y\xffz" (ftpc's other commands double it, RFC 854)
+        srv = self.server()
+        rep, out, err = self.stress(srv.url("") + "y%FFz", "--clients", 1, "--iterations", 2,
+                                    "--mix", "put", "--size", "1K", "--no-view")
+        root = os.fsencode(srv.root)
+        self.assertTrue(os.path.isdir(os.path.join(root, b"y\xffz")), os.listdir(root))
+        self.assertFalse(os.path.exists(os.path.join(root, b"y")), os.listdir(root))
+        self.assertEqual(rep["ops"]["put"], {"count": 2, "errors": 0}, out + err)
+
 
 class FullFtp(ScriptedFtp):
     """Serves its first sessions, then accepts no more but keeps listening, as a server at
