@@ -398,6 +398,15 @@ static int fit_clients(int want)
     char open_already[64] = "";
     if (in_use > 0)
         snprintf(open_already, sizeof(open_already), ", with %ld descriptors open already", in_use);
+    if (fit == 0) {
+        fprintf(stderr,
+                "ftpc stress: the open-file limit is %llu (hard limit %llu)%s: it allows no "
+                "client (2 descriptors each, %d reserved). Raise it with `ulimit -n %llu` (as "
+                "root, or via the hard limit).\n",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, open_already,
+                FDS_RESERVED, (unsigned long long)need);
+        return 0;
+    }
     fprintf(stderr,
             "ftpc stress: the open-file limit is %llu (hard limit %llu)%s, which allows %ld "
             "clients (2 descriptors each, %d reserved), not %d; running %ld. Raise it with "
@@ -432,7 +441,8 @@ static uint32_t make_upload_tag(void)
     return (uint32_t)getpid() * 2654435761u ^ (uint32_t)stress_now_us();
 }
 
-static int resolve(const ftpc_url *u, stress_run *run)
+/* Fills run->addrs; on failure says why in why. */
+static int resolve(const ftpc_url *u, stress_run *run, char *why, size_t why_size)
 {
     char port[16];
     snprintf(port, sizeof(port), "%d", u->port);
@@ -442,7 +452,7 @@ static int resolve(const ftpc_url *u, stress_run *run)
     hints.ai_socktype = SOCK_STREAM;
     int rc = getaddrinfo(u->host, port, &hints, &res);
     if (rc != 0 || res == NULL) {
-        fprintf(stderr, "ftpc stress: cannot resolve %s: %s\n", u->host, gai_strerror(rc));
+        snprintf(why, why_size, "cannot resolve %s: %s", u->host, gai_strerror(rc));
         return -1;
     }
     for (struct addrinfo *ai = res; ai != NULL && run->naddrs < STRESS_MAX_ADDRS;
@@ -454,21 +464,19 @@ static int resolve(const ftpc_url *u, stress_run *run)
     }
     freeaddrinfo(res);
     if (run->naddrs == 0) {
-        fprintf(stderr, "ftpc stress: cannot resolve %s: no address\n", u->host);
+        snprintf(why, why_size, "cannot resolve %s: no address", u->host);
         return -1;
     }
     run->addr = run->addrs[0];
     return 0;
 }
 
-static struct ssl_ctx_st *make_tls(const stress_opts *o)
+/* The clients' TLS context; NULL with why said in why. */
+static struct ssl_ctx_st *make_tls(const stress_opts *o, char *why, size_t why_size)
 {
-    char err[256];
-    SSL_CTX *ctx = stream_tls_client_ctx(err, sizeof(err));
-    if (ctx == NULL) {
-        fprintf(stderr, "ftpc stress: %s\n", err);
+    SSL_CTX *ctx = stream_tls_client_ctx(why, why_size);
+    if (ctx == NULL)
         return NULL;
-    }
     if (o->insecure) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
         return ctx;
@@ -477,8 +485,8 @@ static struct ssl_ctx_st *make_tls(const stress_opts *o)
     int ok = o->cacert ? SSL_CTX_load_verify_locations(ctx, o->cacert, NULL)
                        : SSL_CTX_set_default_verify_paths(ctx);
     if (ok != 1) {
-        fprintf(stderr, "ftpc stress: cannot load CA certificates%s%s\n", o->cacert ? " from " : "",
-                o->cacert ? o->cacert : "");
+        snprintf(why, why_size, "cannot load CA certificates%s%s", o->cacert ? " from " : "",
+                 o->cacert ? o->cacert : "");
         stream_tls_ctx_free(ctx);
         return NULL;
     }
@@ -591,18 +599,26 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     for (int i = 0; i < STRESS_CMD_COUNT; i++)
         stress_hist_init(&run->st.cmd[i]);
     snprintf(run->host, sizeof(run->host), "%s", o.url.host);
-    if (resolve(&o.url, run) < 0) {
-        free(m);
-        return FTPC_EXIT_CONNECT;
-    }
-    int nclients = fit_clients(o.clients);
-    if (nclients < 1) {
-        free(m);
-        return FTPC_EXIT_LOCAL;
-    }
-    if (o.tls && (run->tls = make_tls(&o)) == NULL) {
-        free(m);
-        return FTPC_EXIT_LOCAL;
+    /* A run that cannot begin is reported as one whose set-up failed: the report files,
+     * created when checked, would be left empty, or with an earlier run's report. */
+    int nclients = o.clients;
+    char why[sizeof(run->setup_error)];
+    if (resolve(&o.url, run, why, sizeof(why)) < 0)
+        run->setup_rc = FTPC_EXIT_CONNECT;
+    else if ((nclients = fit_clients(o.clients)) < 1)
+        run->setup_rc = FTPC_EXIT_LOCAL;
+    else if (o.tls && (run->tls = make_tls(&o, why, sizeof(why))) == NULL)
+        run->setup_rc = FTPC_EXIT_LOCAL;
+    if (run->setup_rc != 0) {
+        if (nclients < 1) {
+            nclients = o.clients;
+            snprintf(why, sizeof(why), "the open-file limit allows no client");
+        } else {
+            fprintf(stderr, "ftpc stress: %s\n", why);
+        }
+        snprintf(run->setup_error, sizeof(run->setup_error), "%s", why);
+        progress_sanitize(run->setup_error, sizeof(run->setup_error), run->setup_error);
+        goto report;
     }
     run->loop = ev_loop_new(EV_BACKEND_AUTO);
     run->nclients = nclients;
@@ -652,6 +668,7 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
         view_update(m);
     stress_view_finish(&m->view);
 
+report:;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     char target[FTPC_URL_PATH_MAX + 600], mix[128], size[64];

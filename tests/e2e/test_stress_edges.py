@@ -9,6 +9,7 @@ import json
 import os
 import pty
 import re
+import resource
 import select
 import signal
 import socket
@@ -125,6 +126,37 @@ class TestStressOptions(StressCase):
         self.assertTrue(os.path.isdir(os.path.join(root, b"y\xffz")), os.listdir(root))
         self.assertFalse(os.path.exists(os.path.join(root, b"y")), os.listdir(root))
         self.assertEqual(rep["ops"]["put"], {"count": 2, "errors": 0}, out + err)
+
+    def test_a_run_that_cannot_begin_still_writes_its_report(self):
+        # a host name that does not resolve, an open-file limit with room for no client, a
+        # --cacert that cannot be read: ftpc stress exited with no report, leaving the JSON
+        # file empty (created when checked at the start) or, from an earlier run, stale
+        def no_fds():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (40, 40))
+        cases = [
+            (["ftp://no-such-host.invalid/"], None, 3, "cannot resolve no-such-host.invalid"),
+            (["ftp://127.0.0.1:9/"], no_fds, 6, "allows no client"),
+            (["ftp://127.0.0.1:9/", "--tls", "--cacert", os.path.join(self.tmp, "none.pem")],
+             None, 6, "cannot load CA certificates from"),
+        ]
+        for args, preexec, rc, why in cases:
+            jpath = os.path.join(self.tmp, "r.json")
+            with open(jpath, "w") as fh:
+                fh.write('{"exit_status": 0, "stale": true}')
+            r = subprocess.run([FTPC_BIN, "stress"] + args + ["--clients", "3", "--no-view",
+                                                              "--json", jpath],
+                               capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                               preexec_fn=preexec)
+            out = r.stdout.decode("utf-8", "replace")
+            err = r.stderr.decode("utf-8", "replace")
+            self.assertEqual(r.returncode, rc, (args, out, err))
+            self.assertIn(why, err, args)
+            with open(jpath) as fh:
+                rep = json.load(fh)
+            self.assertNotIn("stale", rep, args)
+            self.assertEqual(rep["exit_status"], rc, args)
+            self.assertIn(why, rep["setup_error"], args)
+            self.assertIn("no client ran", self.unwrap(out), args)
 
 
 class FullFtp(ScriptedFtp):
