@@ -31,7 +31,12 @@ uint64_t stress_now_us(void)
 
 void stress_fixture_name(const stress_run *run, uint32_t index, char *out, size_t size)
 {
-    snprintf(out, size, "ftpc-stress-%" PRIu64 "-f%u.dat", run->o->seed, index);
+    /* Its size in the name: a run with another --size, beside this one in the directory,
+     * makes fixtures of its own, where it would replace these under the clients' feet.
+     * Content depends on seed and index alone, so one name is one content. */
+    const stress_opts *o = run->o;
+    uint64_t bytes = stress_size_for(stress_key_fixture(o->seed, index), o->size_min, o->size_max);
+    snprintf(out, size, "ftpc-stress-%" PRIu64 "-f%u-%" PRIu64 ".dat", o->seed, index, bytes);
 }
 
 void stress_upload_name(const stress_run *run, uint32_t client, uint32_t iter, char *out,

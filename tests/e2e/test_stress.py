@@ -180,12 +180,14 @@ class TestStressFtpd(StressCase):
         names = sorted(n for n in os.listdir(os.path.join(srv.root, "stress"))
                        if not n.startswith(INTERNAL_PREFIXES))
         self.assertEqual([n for n in names if n.endswith(".up")], [])
-        self.assertEqual(names, ["ftpc-stress-11-f%d.dat" % i for i in range(6)])
+        sizes = [fixture_size(fixture_key(11, i), 1024, 96 * 1024) for i in range(6)]
+        self.assertEqual(names, sorted("ftpc-stress-11-f%d-%d.dat" % (i, sizes[i])
+                                       for i in range(6)))
         # fixtures on the server hold exactly the documented content
         for i in range(6):
-            key = fixture_key(11, i)
-            want = content(key, fixture_size(key, 1024, 96 * 1024))
-            self.assertEqual(srv.read("stress/ftpc-stress-11-f%d.dat" % i), want)
+            want = content(fixture_key(11, i), sizes[i])
+            self.assertEqual(srv.read("stress/ftpc-stress-11-f%d-%d.dat" % (i, sizes[i])),
+                             want)
         f = srv.ftp()
         self.assertTrue(f.nlst("stress"))
         f.quit()
@@ -196,7 +198,7 @@ class TestStressFtpd(StressCase):
         rep, _, _ = self.stress(url, "--clients", 2, "--iterations", 1, "--mix", "get",
                                 "--files", 1, "--size", 5000, "--no-view")
         self.assertEqual(rep["verify_failures"], 0)
-        path = os.path.join(srv.root, "ftpc-stress-1-f0.dat")
+        path = os.path.join(srv.root, "ftpc-stress-1-f0-5000.dat")
         with open(path, "r+b") as fh:
             fh.seek(1234)
             b = fh.read(1)
@@ -204,7 +206,8 @@ class TestStressFtpd(StressCase):
             fh.write(bytes([b[0] ^ 0x01]))
         rep, out, err = self.stress(url, "--clients", 3, "--iterations", 2, "--mix", "get",
                                     "--files", 1, "--size", 5000, "--no-view", rc=8)
-        self.assertRegex(err, r"VERIFY FAILED: client (setup|\d+), file ftpc-stress-1-f0\.dat, "
+        self.assertRegex(err, r"VERIFY FAILED: client (setup|\d+), "
+                              r"file ftpc-stress-1-f0-5000\.dat, "
                               r"offset 1234: expected 0x[0-9a-f]{2}, got 0x[0-9a-f]{2}")
         self.assertGreaterEqual(rep["verify_failures"], 1)
         self.assertEqual(rep["exit_status"], 8)
@@ -212,7 +215,7 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["ops"]["get"], {"count": 6, "errors": 6})
         self.assertIn("get 6 (6 failed)", out)
         d = rep["verify_failures_detail"][0]
-        self.assertEqual(d["file"], "ftpc-stress-1-f0.dat")
+        self.assertEqual(d["file"], "ftpc-stress-1-f0-5000.dat")
         self.assertEqual(d["offset"], 1234)
         self.assertEqual(d["got"], d["expected"] ^ 1)
         self.assertIn("offset 1234", out)
@@ -220,12 +223,12 @@ class TestStressFtpd(StressCase):
     def test_truncated_fixture_same_name(self):
         # a fixture of the wrong size is replaced by the set-up, not reported
         srv = self.server()
-        srv.write("ftpc-stress-5-f0.dat", b"short")
+        srv.write("ftpc-stress-5-f0-3000.dat", b"short")
         rep, _, _ = self.stress(srv.url(""), "--clients", 2, "--iterations", 2, "--mix", "get",
                                 "--files", 1, "--size", 3000, "--seed", 5, "--no-view")
         self.assertEqual(rep["verify_failures"], 0)
         self.assertEqual(rep["ops"]["get"]["count"], 4)
-        self.assertEqual(len(srv.read("ftpc-stress-5-f0.dat")), 3000)
+        self.assertEqual(len(srv.read("ftpc-stress-5-f0-3000.dat")), 3000)
 
     def test_iterations_exact(self):
         srv = self.server()
@@ -288,7 +291,7 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["ops"]["get"]["errors"], 0)
         self.assertEqual(rep["verify_failures"], 0)
         self.assertEqual(sorted(n for n in os.listdir(srv.local("pi"))),
-                         ["ftpc-stress-1-f%d.dat" % i for i in range(6)])
+                         ["ftpc-stress-1-f%d-8192.dat" % i for i in range(6)])
         self.assertIn("set-up: the server turned a session away (421 ", err)
         # a server that lets none in still fails the set-up, with its reply
         srv2 = FtpdServer(args=["--max-sessions", "1", "--log-level", "warn"])
@@ -735,8 +738,8 @@ class TestStressFtpd(StressCase):
                                   "--mix", "get", "--no-view", "--clean")
         self.assertEqual(rep["verify_failures"], 0, err)
         for i in range(2):
-            self.assertRegex(err, r"--clean: DELE ftpc-stress-1-f%d\.dat: 550 " % i)
-            self.assertTrue(srv.exists("d/ftpc-stress-1-f%d.dat" % i))
+            self.assertRegex(err, r"--clean: DELE ftpc-stress-1-f%d-65536\.dat: 550 " % i)
+            self.assertTrue(srv.exists("d/ftpc-stress-1-f%d-65536.dat" % i))
         self.assertIn("some of the run's files are still on the server", err)
 
     def test_trace_tags_every_line_of_a_reply(self):
@@ -838,6 +841,32 @@ class TestStressFtpd(StressCase):
         self.assertEqual(len(names[0]), 1, names)
         self.assertRegex(names[0][0], r"^ftpc-stress-1-[0-9a-f]{8}-c0-0\.up$")
         self.assertNotEqual(names[0], names[1])
+
+    def test_two_runs_with_one_seed_and_other_sizes_share_a_directory(self):
+        # the fixtures were named by seed and index alone: a run with another --size
+        # replaced them, and the run going on beside it failed every later download with
+        # "file ends there": verification failures (exit 8) that were no server's doing
+        srv = self.server()
+        jpath = os.path.join(self.tmp, "a.json")
+        a = subprocess.Popen([FTPC_BIN, "stress", srv.url("mixed"), "--clients", "1",
+                              "--iterations", "2", "--mix", "get", "--files", "1", "--size",
+                              "4K", "--seed", "9", "--think", "3000", "--json", jpath],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: a.poll() is None and (a.kill(), a.wait()))
+        # its first download is done (4 KiB on loopback) and it thinks for 3 s: the other
+        # run comes and goes meanwhile
+        line = a.stderr.readline()
+        self.assertTrue(line.startswith(b"stress run"), line)
+        rep_b, out_b, _ = self.stress(srv.url("mixed"), "--clients", 1, "--iterations", 1,
+                                      "--mix", "get", "--files", 1, "--size", "1K", "--seed", 9,
+                                      "--no-view")
+        self.assertEqual(rep_b["verify_failures"], 0, out_b)
+        out, err = a.communicate(timeout=60)
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertEqual((a.returncode, rep["verify_failures"]), (0, 0), out + err)
+        self.assertEqual(rep["ops"]["get"], {"count": 2, "errors": 0})
 
 
 PEER_BINARIES = {
