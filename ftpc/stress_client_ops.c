@@ -36,7 +36,9 @@ void sc_op_end(stress_client *c)
     }
     c->flags &= ~(CF_OP_ERR | CF_FAULTED);
     c->fault = F_NONE;
-    if (run->o->think_ms > 0 && !sc_is_setup(c) && !run->ending) {
+    /* No pause after the last of its --iterations: it would only stretch the run. */
+    bool spent = run->o->iterations > 0 && c->iter >= run->o->iterations;
+    if (run->o->think_ms > 0 && !sc_is_setup(c) && !run->ending && !spent) {
         c->state = S_IDLE;
         c->wake = W_NEXT_OP;
         sc_arm(c, run->o->think_ms);

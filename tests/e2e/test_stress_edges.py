@@ -158,6 +158,16 @@ class TestStressOptions(StressCase):
             self.assertIn(why, rep["setup_error"], args)
             self.assertIn("no client ran", self.unwrap(out), args)
 
+    def test_no_think_after_the_last_iteration(self):
+        # --think paused after a client's last operation too, for nothing but to stretch
+        # the run: 2 listings with 1.5 s between them took 3 s and halved the rate
+        srv = self.server()
+        rep, out, err = self.stress(srv.url(""), "--clients", 1, "--iterations", 2, "--mix",
+                                    "list", "--think", 1500, "--no-view")
+        self.assertEqual(rep["ops"]["list"], {"count": 2, "errors": 0}, out)
+        self.assertGreaterEqual(rep["duration_s"], 1.5, out)
+        self.assertLess(rep["duration_s"], 2.5, out)
+
 
 class FullFtp(ScriptedFtp):
     """Serves its first sessions, then accepts no more but keeps listening, as a server at
