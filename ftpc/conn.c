@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "connlimit.h"
 #include "dataaddr.h"
 #include "mlstopts.h"
 #include "net.h"
@@ -27,6 +28,8 @@
 #define QUIT_WAIT_MS 2000
 
 typedef enum {
+    /* Turned away by a limit on sessions: closed, connecting again when the timer fires. */
+    CS_LIMIT_WAIT,
     CS_CONNECTING,
     CS_TLS_HANDSHAKE, /* implicit: before the greeting; explicit: after 234 to AUTH TLS */
     CS_GREETING,
@@ -99,6 +102,7 @@ struct ftpc_conn {
     bool logged_in;  /* the server accepted its login */
     int refusal;     /* the reply that refused the session before login (421, 530), or 0 */
     char refusal_text[160];
+    int limit_attempts; /* connections turned away by a limit on sessions so far */
     /* Final replies after login, 421 aside: an owner tells a connection that did something
      * for it from one the server had already closed by whether this moved. */
     unsigned long answers;
@@ -257,6 +261,10 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     ftpc_conn *c = ud;
     if (c->state == CS_QUIT) {
         ftpc_conn_free(c);
+        return EV_TIMER_STOP;
+    }
+    if (c->state == CS_LIMIT_WAIT) {
+        try_connect(c);
         return EV_TIMER_STOP;
     }
     if (!waiting_state(c->state))
@@ -562,9 +570,67 @@ static void note_refusal(ftpc_conn *c, const ftp_reply_msg *m)
     ftpc_quote_reply(m->code, m->text, c->refusal_text, sizeof(c->refusal_text));
 }
 
+/* Another connection of ours to the same server that is not closing: connecting, logging
+ * in, in, or waiting to connect again. The owner of a connection turned away beside such a
+ * one makes do with that one (jobs.c parks the task) rather than have both wait. */
+static bool other_conn_to_server(const ftpc_conn *c)
+{
+    for (const ftpc_conn *o = c->ctx->conns; o != NULL; o = o->next_live)
+        if (o != c && o->ep == c->ep && o->state != CS_QUIT && o->state != CS_DEAD &&
+            !o->fail_pending)
+            return true;
+    return false;
+}
+
+/* The server refused the session (m) for having too many: when no other connection of ours
+ * can do the work, closes and connects again after a growing wait, since sessions of ours
+ * just ended with QUIT may still be counted. Returns false (the refusal is final) when that
+ * is not the case or the attempts are used up. */
+static bool retry_limit_refusal(ftpc_conn *c, const ftp_reply_msg *m)
+{
+    if (!ftpc_reply_says_too_many(m->code, m->text) || other_conn_to_server(c))
+        return false;
+    long delay = ftpc_limit_retry_delay_ms(c->limit_attempts + 1);
+    if (delay < 0)
+        return false;
+    c->limit_attempts++;
+    if (c->ctx->opts->verbose) {
+        char ep[NET_ADDR_STRLEN + 8], q[600];
+        ftpc_msg(c->ctx,
+                 "ftpc: %s turned the connection away: the server replied %s; connecting "
+                 "again in %.2f s (attempt %d of %d)",
+                 endpoint_str(c, ep, sizeof(ep)), ftpc_quote_reply(m->code, m->text, q, sizeof(q)),
+                 (double)delay / 1000.0, c->limit_attempts + 1, ftpc_limit_attempts());
+    }
+    close_all(c);
+    /* A new session from the start: nothing of the refused one carries over. */
+    c->state = CS_LIMIT_WAIT;
+    c->addr_index = 0;
+    c->last_connect_errno = 0;
+    memset(&c->rp, 0, sizeof(c->rp));
+    c->tls_on = false;
+    c->prot_p = false;
+    c->read_again = false;
+    c->prelim_seen = false;
+    c->doing[0] = '\0';
+    c->refusal = 0;
+    c->refusal_text[0] = '\0';
+    ev_timer_start(c->ctx->loop, &c->timer, delay);
+    return true;
+}
+
+/* The final error's note when the refusal had been retried. */
+static const char *attempts_note(const ftpc_conn *c, char *out, size_t n)
+{
+    out[0] = '\0';
+    if (c->limit_attempts > 0)
+        snprintf(out, n, " (%d attempts)", c->limit_attempts + 1);
+    return out;
+}
+
 static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
 {
-    char q[600], ep[NET_ADDR_STRLEN + 8];
+    char q[600], ep[NET_ADDR_STRLEN + 8], note[32];
     int code = m->code;
     bool logged_in_state = c->state >= CS_READY && c->state < CS_QUIT;
     if (logged_in_state && code == 421) {
@@ -582,10 +648,13 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
         if (code < 200)
             return;
         if (code != 220) {
+            if (retry_limit_refusal(c, m))
+                return;
             note_refusal(c, m);
-            conn_fail(c, FTPC_EXIT_CONNECT, "connecting to %s: the server replied %s",
+            conn_fail(c, FTPC_EXIT_CONNECT, "connecting to %s: the server replied %s%s",
                       endpoint_str(c, ep, sizeof(ep)),
-                      ftpc_quote_reply(code, m->text, q, sizeof(q)));
+                      ftpc_quote_reply(code, m->text, q, sizeof(q)),
+                      attempts_note(c, note, sizeof(note)));
             return;
         }
         if (c->tls_mode == FTPC_TLS_EXPLICIT && !c->tls_on) {
@@ -632,11 +701,14 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
             send_line(c, NULL, "FEAT");
             return;
         }
+        if (retry_limit_refusal(c, m))
+            return;
         note_refusal(c, m);
         conn_fail(c, code == 421 ? FTPC_EXIT_CONNECT : FTPC_EXIT_LOGIN,
-                  "logging in to %s as %s: the server replied %s%s",
+                  "logging in to %s as %s: the server replied %s%s%s",
                   endpoint_str(c, ep, sizeof(ep)), c->ep->user,
                   ftpc_quote_reply(code, m->text, q, sizeof(q)),
+                  attempts_note(c, note, sizeof(note)),
                   !c->tls_on && asks_for_tls(m->text) ? " (it wants TLS: use ftpes:// or --tls)"
                   : c->ep->no_password && code != 421
                       ? " (no password was given: put it in the URL or ~/.netrc, or run ftpc "
@@ -804,6 +876,8 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
     case CS_QUIT:
         ftpc_conn_free(c);
         return;
+    case CS_LIMIT_WAIT:
+        return;
     case CS_READY:
     case CS_DATA_CONNECTING:
     case CS_CONNECTING:
@@ -856,7 +930,7 @@ static void process_input(ftpc_conn *c)
             c->prelim_seen = c->msg.code < 200;
         }
         handle_reply(c, &c->msg);
-        if (c->state == CS_DEAD)
+        if (c->state == CS_DEAD || c->state == CS_LIMIT_WAIT)
             return;
     }
 }
