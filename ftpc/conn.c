@@ -26,6 +26,9 @@
 #define CTL_IN_CAP (64 * 1024)
 #define CTL_OUT_CAP (16 * 1024)
 #define QUIT_WAIT_MS 2000
+/* After the server's reply to QUIT: how long to wait for it to close, which is when a limit
+ * on sessions stops counting this one. */
+#define QUIT_CLOSE_WAIT_MS 250
 
 typedef enum {
     /* Turned away by a limit on sessions: closed, connecting again when the timer fires. */
@@ -874,7 +877,12 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
             c->state == CS_EPRT ? "EPRT" : "PORT", ftpc_quote_reply(code, m->text, q, sizeof(q)));
         return;
     case CS_QUIT:
-        ftpc_conn_free(c);
+        /* The server closes next: its close, not this reply, ends the session it counts
+         * (the next phase's connections may come at once). Not waited for long. */
+        if (code >= 200) {
+            ev_timer_stop(c->ctx->loop, &c->timer);
+            ev_timer_start(c->ctx->loop, &c->timer, QUIT_CLOSE_WAIT_MS);
+        }
         return;
     case CS_LIMIT_WAIT:
         return;
@@ -1350,6 +1358,15 @@ void ftpc_conn_quit(ftpc_conn *c)
     send_line(c, NULL, "QUIT");
     ev_timer_stop(c->ctx->loop, &c->timer);
     ev_timer_start(c->ctx->loop, &c->timer, QUIT_WAIT_MS);
+}
+
+int ftpc_conn_closing(const ftpc_ctx *ctx)
+{
+    int n = 0;
+    for (const ftpc_conn *c = ctx->conns; c != NULL; c = c->next_live)
+        if (c->state == CS_QUIT)
+            n++;
+    return n;
 }
 
 void ftpc_conn_free_all(ftpc_ctx *ctx)

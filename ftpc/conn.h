@@ -148,6 +148,8 @@ void ftpc_conn_settle(ftpc_conn *c);
 void ftpc_conn_quit(ftpc_conn *c);
 /* Closes at once and frees later (deferred). The caller must not use c afterwards. */
 void ftpc_conn_free(ftpc_conn *c);
+/* Connections of ctx handed to ftpc_conn_quit() and not yet closed. */
+int ftpc_conn_closing(const ftpc_ctx *ctx);
 /* Frees every connection still alive in ctx (the end of a run: QUITs not answered in time). */
 void ftpc_conn_free_all(ftpc_ctx *ctx);
 

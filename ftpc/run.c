@@ -18,6 +18,7 @@
 #include "stress.h"
 
 #define DRAIN_MS 2500
+#define PHASE_DRAIN_MS 1000
 
 /* Runs tasks to their end (or until *stop). Returns false when stopped. */
 bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
@@ -45,6 +46,14 @@ bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
     }
     *status = ftpc_runner_status(r);
     ftpc_runner_free(r);
+    /* The next phase (a mirror's, or the tasks after the glob listings) connects again at
+     * once: a server with a limit per address would still count the sessions just sent
+     * QUIT and turn it away. Their close comes a round trip later. */
+    ev_update_time(ctx->loop);
+    long long deadline = ev_now(ctx->loop) + PHASE_DRAIN_MS;
+    while (completed && ftpc_conn_closing(ctx) > 0 && ev_now(ctx->loop) < deadline && !*stop)
+        if (ev_run_once(ctx->loop, 100) < 0)
+            break;
     return completed;
 }
 

@@ -158,3 +158,29 @@ class TestOtherRefusals(FtpcCase):
         self.assertEqual(len(seen), 1, r.stderr.decode())
         self.assertLess(took, 5)
 
+
+class TestMirrorPhases(FtpcCase):
+    """One session per address: each phase of a mirror (the listings of each level, then the
+    downloads; both ways) ends its sessions before the next one connects, so the server
+    never has to turn one away."""
+    server_kwargs = {"args": ["--max-per-ip", "1"]}
+
+    def test_mirror_both_ways_with_one_session_per_address(self):
+        for d in ("d1", "d2"):
+            for i in range(2):
+                self.srv.make_file("src/%s/f%d.bin" % (d, i), 5000 + i, seed=i)
+            self.srv.make_file("src/%s/sub/g.bin" % d, 1000, seed=9)
+        # a few rounds: a phase's connection opened before the last one's close came is
+        # turned away only now and then
+        for n in range(4):
+            r = self.ftpc("-v", "mirror", self.srv.url("src"), "out%d" % n, timeout=60)
+            self.assertIn(b"6 files transferred", r.stdout)
+            self.assertNotIn(b"connecting again", r.stderr)
+            r = self.ftpc("-v", "mirror", "-R", "out%d" % n, self.srv.url("back%d" % n),
+                          timeout=60)
+            self.assertIn(b"6 files transferred", r.stdout)
+            self.assertNotIn(b"connecting again", r.stderr)
+            for d in ("d1", "d2"):
+                self.assertEqual(self.srv.read("back%d/%s/sub/g.bin" % (n, d)),
+                                 self.srv.read("src/%s/sub/g.bin" % d))
+        self.assertNotIn("refused: Too many", self.srv.settled_log_text())
