@@ -308,11 +308,14 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         case O_MAX_ERRORS:
             if (str_to_long(optarg, 0, 1000000000000L, &o->max_errors) < 0)
-                return fail(err, err_size, "--max-errors needs a number from 0");
+                return fail(err, err_size,
+                            "--max-errors needs a number from 0 to 1000000000000, not '%s'",
+                            optarg);
             break;
         case O_ITERATIONS:
             if (str_to_long(optarg, 1, 1000000000L, &o->iterations) < 0)
-                return fail(err, err_size, "--iterations needs a number from 1");
+                return fail(err, err_size,
+                            "--iterations needs a number from 1 to 1000000000, not '%s'", optarg);
             break;
         case O_RAMP:
             if (parse_ms(optarg, 1000.0, &o->ramp_ms) < 0)
