@@ -520,13 +520,14 @@ static bool all_work_failed(const stress_stats *st)
     return work > 0 ? work_failed == work : ops > 0 && failed == ops;
 }
 
-/* A report file that cannot be written would only fail after the whole run: try it now
- * (opened for appending, so an existing file keeps its contents until the report). */
+/* A report file that cannot be written would only fail after the whole run: try it now.
+ * It is emptied too: a run that ends without its report (a second Ctrl-C) must not leave an
+ * earlier run's there, which a script would read as this run's result. */
 static int check_report_path(const char *path)
 {
     if (path == NULL || strcmp(path, "-") == 0)
         return 0;
-    FILE *f = fopen(path, "a");
+    FILE *f = fopen(path, "w");
     if (f == NULL) {
         fprintf(stderr, "ftpc stress: cannot write %s: %s\n", path, strerror(errno));
         return -1;

@@ -14,6 +14,7 @@ import select
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -960,7 +961,7 @@ class TestStressInterrupt(StressCase):
         self.assertFalse(srv.exists("up"), "%s\n%s" % (
             os.listdir(srv.local("up")) if srv.exists("up") else "", err))
 
-    def hanging_run(self):
+    def hanging_run(self, *extra):
         """Two clients uploading to a server that stops answering once an upload began (not
         ABOR, not NOOP, not a later session's DELE): every stage of the stop runs to its
         limit."""
@@ -968,7 +969,7 @@ class TestStressInterrupt(StressCase):
         srv.start()
         p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
                               "--clients", "2", "--duration", "60", "--mix", "put",
-                              "--size", "1M", "--limit-rate", "64K", "--no-view"],
+                              "--size", "1M", "--limit-rate", "64K", "--no-view"] + list(extra),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE)
         self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
@@ -1015,6 +1016,22 @@ class TestStressInterrupt(StressCase):
         self.assertLess(time.monotonic() - t0, 3.0)  # the stop alone would take 7 s more
         self.assertEqual(p.returncode, 7, err)
         self.assertIn(b"interrupted; quitting without cleaning up", err)
+
+    def test_second_interrupt_leaves_no_earlier_report(self):
+        # A run that quits without its report must not leave an earlier run's in the --json
+        # file, where a script would read that run's result as this one's.
+        fd, path = tempfile.mkstemp(prefix="ftpc-stress-e2e-", suffix=".json")
+        self.addCleanup(os.unlink, path)
+        os.write(fd, b'{"exit_status": 0, "stale": true}\n')
+        os.close(fd)
+        p = self.hanging_run("--json", path)
+        p.send_signal(signal.SIGINT)
+        time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 7, err)
+        with open(path, "rb") as fh:
+            self.assertNotIn(b"stale", fh.read())
 
     def test_interrupt_during_the_clean_up_of_a_finished_run_quits(self):
         # The run ends by --duration with both uploads cut off; their clean-up session then
