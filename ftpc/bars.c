@@ -29,6 +29,11 @@ struct ftpc_bar {
     struct ftpc_bar *prev, *next;
     int64_t total;
     uint64_t offset, pos;
+    /* An upload's position as its transfer gave it, and what tells how much of that has not
+     * reached the server (ftpc_bar_unsent): pos, the one shown, is sent less that. */
+    uint64_t sent;
+    ftpc_bar_unsent_fn unsent;
+    void *unsent_ud;
     uint64_t wire; /* MODE Z: bytes on the wire, 0 when not compressed */
     long long start_ms;
     long long end_ms;   /* the bytes all moved (ftpc_bar_checking); 0 while they move */
@@ -417,6 +422,35 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
 
 /* ---- the display ---- */
 
+/* Moves the shown position on to pos (never back). */
+static void bar_show(ftpc_bar *bar, uint64_t pos)
+{
+    if (pos < bar->pos)
+        return;
+    if (pos > bar->pos)
+        bar->moved_ms = ev_now(bar->b->loop);
+    bar->b->moved += pos - bar->pos;
+    bar->pos = pos;
+    progress_rate_update(&bar->rate, ev_now(bar->b->loop), pos);
+}
+
+/* An upload's shown position: what it sent less what has not reached the server yet. */
+static void bar_settle(ftpc_bar *bar)
+{
+    if (bar->unsent == NULL)
+        return;
+    uint64_t unsent = bar->unsent(bar->unsent_ud);
+    bar_show(bar, bar->sent > unsent ? bar->sent - unsent : 0);
+}
+
+/* The line's bytes have all gone, or it ends: it shows all it sent, and asks no more. */
+static void bar_settle_all(ftpc_bar *bar)
+{
+    bar->unsent = NULL;
+    bar->unsent_ud = NULL;
+    bar_show(bar, bar->sent);
+}
+
 static void query_size(ftpc_bars *b)
 {
     if (b->fixed_width)
@@ -689,6 +723,8 @@ static void draw(ftpc_bars *b, bool force)
 /* What a tick of the display counts: the run's rate and the busy blocks' steps. */
 static void advance(ftpc_bars *b, long long now)
 {
+    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
+        bar_settle(bar); /* an upload's bytes that reached the server since the last tick */
     progress_rate_update(&b->total_rate, now, b->moved);
     if (b->moved != b->busy_moved) {
         b->busy_moved = b->moved;
@@ -882,7 +918,7 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     bar->b = b;
     progress_sanitize(bar->name, name_size, name);
     bar->total = total;
-    bar->offset = bar->pos = offset;
+    bar->offset = bar->pos = bar->sent = offset;
     bar->start_ms = bar->moved_ms = ev_now(b->loop);
     if (b->first_ms == 0)
         b->first_ms = bar->start_ms;
@@ -900,13 +936,23 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
 
 void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)
 {
-    if (bar == NULL || pos < bar->pos)
+    if (bar == NULL || pos < bar->sent)
         return;
-    if (pos > bar->pos)
-        bar->moved_ms = ev_now(bar->b->loop);
-    bar->b->moved += pos - bar->pos;
-    bar->pos = pos;
-    progress_rate_update(&bar->rate, ev_now(bar->b->loop), pos);
+    bar->sent = pos;
+    /* With an unsent count the position moves at the frames, which ask it: a call for each
+     * write would cost a system call each. */
+    if (bar->unsent == NULL)
+        bar_show(bar, pos);
+}
+
+void ftpc_bar_unsent(ftpc_bar *bar, ftpc_bar_unsent_fn fn, void *ud)
+{
+    if (bar == NULL)
+        return;
+    bar->unsent = fn;
+    bar->unsent_ud = fn != NULL ? ud : NULL;
+    if (fn == NULL)
+        bar_show(bar, bar->sent);
 }
 
 void ftpc_bar_wire(ftpc_bar *bar, uint64_t wire)
@@ -919,7 +965,7 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
 {
     if (bar == NULL)
         return;
-    bar->offset = bar->pos = pos;
+    bar->offset = bar->pos = bar->sent = pos;
     bar->start_ms = bar->moved_ms = ev_now(bar->b->loop);
     progress_rate_init(&bar->rate, bar->start_ms, pos);
 }
@@ -928,7 +974,7 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
 {
     if (bar == NULL)
         return;
-    bar->pos = pos;
+    bar->pos = bar->sent = pos;
     if (bar->offset > pos)
         bar->offset = pos;
     bar->end_ms = 0; /* a line held for a check (ftpc_bar_checking) moves again */
@@ -961,6 +1007,7 @@ void ftpc_bar_checking(ftpc_bar *bar)
 {
     if (bar == NULL)
         return;
+    bar_settle_all(bar);
     if (bar->end_ms == 0)
         bar->end_ms = ev_now(bar->b->loop);
     /* Every byte has moved, so a length unknown until now is known: a full bar while the
@@ -978,6 +1025,7 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
 {
     if (bar == NULL)
         return;
+    bar_settle_all(bar);
     ftpc_bars *b = bar->b;
     if (bar->prev != NULL)
         bar->prev->next = bar->next;

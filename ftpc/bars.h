@@ -57,6 +57,15 @@ bool ftpc_bars_live(const ftpc_bars *b);
 ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t offset);
 /* The position in the file (offset plus bytes moved). Cheap: only records the number. */
 void ftpc_bar_update(ftpc_bar *bar, uint64_t pos);
+/* For an upload: how many of the bytes given to ftpc_bar_update have not reached the server
+ * yet (those in ftpc's buffers and in its socket's queue). Asked at each frame, so that the
+ * line, its rate and the summary's time follow the server rather than the buffers: a
+ * compressed upload to a slow server showed 100% and several times the server's rate at
+ * once, then sat there for the whole transfer. */
+typedef uint64_t (*ftpc_bar_unsent_fn)(void *ud);
+/* Makes the line ask fn(ud) (NULL: no more). It stops asking when the line's check begins
+ * (ftpc_bar_checking) or the line ends, so ud need live no longer than that. */
+void ftpc_bar_unsent(ftpc_bar *bar, ftpc_bar_unsent_fn fn, void *ud);
 /* Bytes on the wire so far when they differ from the file's (MODE Z): the line then shows
  * both ("120 MiB / 1.0 GiB (wire 14 MiB)"), and so does the summary. */
 void ftpc_bar_wire(ftpc_bar *bar, uint64_t wire);

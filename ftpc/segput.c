@@ -19,6 +19,7 @@
 #include "dchan.h"
 #include "fsops.h"
 #include "mdtm.h"
+#include "net.h"
 #include "rmode.h"
 #include "segget.h"
 #include "upsample.h"
@@ -320,10 +321,32 @@ static void go_plain(ftpc_segput *p)
 
 /* ---- progress ---- */
 
+static uint64_t seg_queued(const pseg *s)
+{
+    if (!ftpc_dchan_is_open(&s->dc))
+        return 0;
+    int q = net_queued_bytes(s->dc.s->fd);
+    return q > 0 ? (uint64_t)q : 0;
+}
+
+/* The bytes sent that wait in the ranges' sockets (ftpc_bar_unsent): a range sends in
+ * calls of megabytes, which a socket takes at once. */
+static uint64_t unsent(void *ud)
+{
+    const ftpc_segput *p = ud;
+    if (p->ph == P_SEQ || p->fell_back)
+        return seg_queued(&p->seq);
+    uint64_t sum = 0;
+    for (int i = 0; i < p->n; i++)
+        sum += seg_queued(&p->segs[i]);
+    return sum;
+}
+
 static void update_bar(ftpc_segput *p)
 {
     if (p->bar == NULL)
         return;
+    ftpc_bar_unsent(p->bar, unsent, p); /* again: a check in between ended the asking */
     uint64_t sum = 0;
     if (p->ph == P_SEQ || p->fell_back) {
         sum = p->seq.pos;

@@ -308,5 +308,8 @@ void xf_begin_close(ftpc_xfer *x);
 void xf_transmit(ftpc_xfer *x);
 /* What messages call the upload's source: its file, or "standard input". */
 const char *xf_src_name(const ftpc_xfer *x);
+/* The upload's file bytes read that have not reached the server yet: in its buffers (and
+ * the codec's) and in the data socket's queue, for its bar (ftpc_bar_unsent; ud is x). */
+uint64_t xf_unsent(void *ud);
 
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ascii.h"
+#include "net.h"
 
 const char *xf_src_name(const ftpc_xfer *x)
 {
@@ -234,4 +235,29 @@ void xf_transmit(ftpc_xfer *x)
         xf_data_failed(x, e, NULL);
         return;
     }
+}
+
+uint64_t xf_unsent(void *ud)
+{
+    const ftpc_xfer *x = ud;
+    uint64_t moved = x->pos - x->offset;
+    if (!ftpc_dchan_is_open(&x->dc))
+        return x->data_eof ? 0 : moved; /* not open yet: nothing has gone */
+    int q = net_queued_bytes(x->dc.s->fd);
+    uint64_t queued = q > 0 ? (uint64_t)q : 0;
+    uint64_t arrived_wire = x->wire > queued ? x->wire - queued : 0;
+    /* Wire bytes are not file bytes under MODE Z and TYPE A: the file bytes that reached the
+     * server are those the codec took, scaled by the share of its output that arrived. The
+     * file bytes read and not yet given to the codec wait in iobuf; the output not yet
+     * written, in zbuf. */
+    uint64_t waiting_in = x->zon ? x->in_len - x->in_off : 0;
+    uint64_t taken = moved > waiting_in ? moved - waiting_in : 0;
+    uint64_t produced = x->wire + (x->zlen - x->zoff);
+    uint64_t arrived = arrived_wire; /* a plain stream's: one file byte a wire byte */
+    if (produced != taken)
+        arrived =
+            produced > 0 ? (uint64_t)((double)arrived_wire * (double)taken / (double)produced) : 0;
+    if (arrived > moved)
+        arrived = moved;
+    return moved - arrived;
 }

@@ -1,0 +1,59 @@
+"""ftpc's live progress bars under a pseudo-terminal, for what the other tests do not watch:
+whether the numbers a bar shows are true while the transfer runs. The server holds each
+transfer to a known rate (--max-rate), so a bar that runs ahead of the bytes that reached the
+server shows itself by a rate above that limit and a percentage far ahead of the time.
+"""
+import os
+import re
+import unittest
+
+from test_ftpc import FtpcCase, MiB
+
+LIMIT = 512 * 1024  # bytes a second the server lets each transfer move
+# A frame's line: percent, sizes and rate ("u.bin  12% [...]  250 KiB / 2.00 MiB  1.06 MiB/s").
+LINE_RE = re.compile(r"u\.bin +(\d+)% .*? ([\d.]+) (B|KiB|MiB|GiB)/s ")
+UNIT = {"B": 1, "KiB": 1024, "MiB": MiB, "GiB": 1024 * MiB}
+
+
+class TestUploadBarsFollowTheServer(FtpcCase):
+    server_kwargs = {"args": ["--max-rate", "512k"]}
+
+    def frames_of_put(self, *opts, size=2 * MiB):
+        """The (percent, rate in bytes a second) of each frame of `ftpc put` of size bytes."""
+        self.write_local("u.bin", os.urandom(size))
+        rc, out = self.on_terminal("put", *opts, "u.bin", self.srv.url(""), timeout=60)
+        text = out.decode("utf-8", "replace")
+        self.assertEqual(rc, 0, text[-2000:])
+        self.assertEqual(self.srv.read("u.bin"), self.read_local("u.bin"))
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        frames = [(int(m.group(1)), float(m.group(2)) * UNIT[m.group(3)])
+                  for m in LINE_RE.finditer(plain)]
+        self.assertGreater(len(frames), 10, text[-2000:])
+        return frames, text
+
+    def assert_bar_follows_the_server(self, frames, text):
+        # The first frame comes a tenth of a second in: the bytes that reached the server by
+        # then are a fraction of the file, not all of it sitting in ftpc's buffers and socket.
+        self.assertLess(frames[0][0], 50, text[:1500])
+        # A rate is what the server takes, at most the burst its socket's buffer swallows at
+        # the start: never several times its limit.
+        fastest = max(rate for _, rate in frames)
+        self.assertLess(fastest, 4 * LIMIT, text[:3000])
+
+    def test_compressed_upload(self):
+        # MODE Z: the file bytes are read, compressed and queued ahead of the wire
+        frames, text = self.frames_of_put("-z")
+        self.assert_bar_follows_the_server(frames, text)
+
+    def test_ascii_upload(self):
+        frames, text = self.frames_of_put("-a")
+        self.assert_bar_follows_the_server(frames, text)
+
+    def test_segmented_upload(self):
+        # --segments sends its first range with sendfile: 4 MiB calls filled the socket
+        frames, text = self.frames_of_put("--segments", "2", size=4 * MiB)
+        self.assert_bar_follows_the_server(frames, text)
+
+
+if __name__ == "__main__":
+    unittest.main()
