@@ -113,6 +113,7 @@ static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
     while (len > 0) {
         size_t chunk = len < XFER_BUF_SIZE ? len : XFER_BUF_SIZE;
         size_t o = ftpc_ascii_from_wire(&x->pending_cr, p, chunk, x->abuf);
+        xf_file_moved(x, o);
         if (x->shield)
             shield_text(x, x->abuf, o);
         if (o > 0 && emit_text(x, x->abuf, o) < 0)
@@ -229,7 +230,10 @@ static void receive_end(ftpc_xfer *x)
     }
     if (x->crlf) {
         char cr;
-        if (ftpc_ascii_from_wire_end(&x->pending_cr, &cr) > 0 && emit_text(x, &cr, 1) < 0) {
+        bool held = ftpc_ascii_from_wire_end(&x->pending_cr, &cr) > 0;
+        if (held)
+            xf_file_moved(x, 1);
+        if (held && emit_text(x, &cr, 1) < 0) {
             sink_failed(x);
             return;
         }
@@ -324,7 +328,9 @@ static int file_bytes(ftpc_xfer *x, const char *p, size_t len)
         if (len == 0)
             return 0;
     }
-    xf_file_moved(x, len);
+    /* Under TYPE A the file's bytes are those the conversion makes (write_crlf). */
+    if (!x->crlf)
+        xf_file_moved(x, len);
     if (sink(x, p, len) < 0) {
         sink_failed(x);
         return -1;

@@ -55,5 +55,30 @@ class TestUploadBarsFollowTheServer(FtpcCase):
         self.assert_bar_follows_the_server(frames, text)
 
 
+
+class TestAsciiSummaries(FtpcCase):
+    """-a converts line ends: a summary counts the bytes of the local file, both ways."""
+
+    TEXT = b"".join(b"line %06d of some text\n" % i for i in range(40000))  # 1000000 bytes
+
+    def summary_size(self, stderr):
+        m = re.search(r"t\.txt: ([\d.]+ (?:B|KiB|MiB)) in ", stderr.decode())
+        self.assertTrue(m, stderr)
+        return m.group(1)
+
+    def test_download_counts_the_bytes_written(self):
+        # the server sends CRLF, 1040000 bytes (1016 KiB); the file gets LF, 1000000 (977 KiB)
+        self.srv.write("t.txt", self.TEXT)
+        r = self.ftpc("get", "-a", self.srv.url("t.txt"), rc=0)
+        self.assertEqual(self.read_local("t.txt"), self.TEXT)
+        self.assertEqual(self.summary_size(r.stderr), "977 KiB")
+
+    def test_upload_counts_the_bytes_read(self):
+        self.write_local("t.txt", self.TEXT)
+        r = self.ftpc("put", "-a", "t.txt", self.srv.url(""), rc=0)
+        self.assertEqual(self.srv.read("t.txt"), self.TEXT)
+        self.assertEqual(self.summary_size(r.stderr), "977 KiB")
+
+
 if __name__ == "__main__":
     unittest.main()
