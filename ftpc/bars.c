@@ -34,7 +34,8 @@ struct ftpc_bar {
     uint64_t sent;
     ftpc_bar_unsent_fn unsent;
     void *unsent_ud;
-    uint64_t wire; /* MODE Z: bytes on the wire, 0 when not compressed */
+    uint64_t wire;      /* MODE Z: bytes on the wire, 0 when not compressed */
+    uint64_t wire_sent; /* ...as the transfer gave them (wire is those shown) */
     long long start_ms;
     long long end_ms;   /* the bytes all moved (ftpc_bar_checking); 0 while they move */
     long long moved_ms; /* when pos last went on (or the line started) */
@@ -422,6 +423,15 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
 
 /* ---- the display ---- */
 
+/* The wire bytes shown beside the file's: an upload's shown position is behind what it sent
+ * (ftpc_bar_unsent), and its wire bytes are as far behind, in proportion. */
+static void bar_show_wire(ftpc_bar *bar)
+{
+    uint64_t sent = bar->sent - bar->offset, shown = bar->pos - bar->offset;
+    bar->wire = shown < sent ? (uint64_t)((double)bar->wire_sent * (double)shown / (double)sent)
+                             : bar->wire_sent;
+}
+
 /* Moves the shown position on to pos (never back). */
 static void bar_show(ftpc_bar *bar, uint64_t pos)
 {
@@ -432,6 +442,7 @@ static void bar_show(ftpc_bar *bar, uint64_t pos)
     bar->b->moved += pos - bar->pos;
     bar->pos = pos;
     progress_rate_update(&bar->rate, ev_now(bar->b->loop), pos);
+    bar_show_wire(bar);
 }
 
 /* An upload's shown position: what it sent less what has not reached the server yet. */
@@ -957,8 +968,10 @@ void ftpc_bar_unsent(ftpc_bar *bar, ftpc_bar_unsent_fn fn, void *ud)
 
 void ftpc_bar_wire(ftpc_bar *bar, uint64_t wire)
 {
-    if (bar != NULL)
-        bar->wire = wire;
+    if (bar == NULL)
+        return;
+    bar->wire_sent = wire;
+    bar_show_wire(bar);
 }
 
 void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)

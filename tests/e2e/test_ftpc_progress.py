@@ -44,6 +44,16 @@ class TestUploadBarsFollowTheServer(FtpcCase):
         # MODE Z: the file bytes are read, compressed and queued ahead of the wire
         frames, text = self.frames_of_put("-z")
         self.assert_bar_follows_the_server(frames, text)
+        # The wire bytes beside them are those that arrived too: random bytes do not
+        # compress, so they stay close to the file's ("470 KiB / 2.00 MiB (wire 2.00 MiB)"
+        # said the whole file was on the wire at 22%).
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+        pairs = re.findall(r"u\.bin +\d+% ([\d.]+) (B|KiB|MiB) / [\d.]+ MiB "
+                           r"\(wire ([\d.]+) (B|KiB|MiB)\)", plain)
+        self.assertGreater(len(pairs), 10, text[-2000:])
+        for done, unit, wire, wire_unit in pairs:
+            done_bytes, wire_bytes = float(done) * UNIT[unit], float(wire) * UNIT[wire_unit]
+            self.assertLess(wire_bytes, done_bytes * 1.1 + 64 * 1024, text[:2000])
 
     def test_ascii_upload(self):
         frames, text = self.frames_of_put("-a")
