@@ -286,12 +286,6 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
         snprintf(rate, sizeof(rate), "verifying");
         eta[0] = '\0';
     }
-    if (wire > 0) {
-        char wire_s[24];
-        size_t sl = strlen(sizes);
-        snprintf(sizes + sl, sizeof(sizes) - sl, " (wire %s)",
-                 progress_size_str(wire, wire_s, sizeof(wire_s)));
-    }
 
     /* Columns: name, percent, [bar], sizes, rate, ETA. What does not fit goes whole, least
      * useful first: a long name gives the bar some room, then the wide gaps and the name (to
@@ -313,6 +307,18 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     if (want_w < name_w)
         name_w = want_w;
     const int name_full = name_w;
+    /* The wire count says less than the bar: it shows only where a bar fits beside it at its
+     * widest, so that the bar neither goes nor comes back as the count's digits change (on
+     * 80 columns it went at 1.00 MiB and came back at 114 KiB); the summary gives it anyway. */
+    enum { WIRE_NOTE_MAX = 16 }; /* " (wire 1.00 MiB)" */
+    int widest = name_w + gap[F_PCT] + w[F_PCT] + gap[F_SIZES] + w[F_SIZES] + WIRE_NOTE_MAX +
+                 gap[F_RATE] + w[F_RATE] + gap[F_ETA] + w[F_ETA] + 3 + BAR_MIN;
+    if (wire > 0 && widest <= avail) {
+        char wire_s[24];
+        size_t sl = strlen(sizes);
+        snprintf(sizes + sl, sizeof(sizes) - sl, " (wire %s)",
+                 progress_size_str(wire, wire_s, sizeof(wire_s)));
+    }
     int fields = 0;
     for (int i = 0; i < NF; i++) {
         if ((int)strlen(text[i]) > w[i])

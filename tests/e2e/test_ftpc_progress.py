@@ -18,10 +18,12 @@ UNIT = {"B": 1, "KiB": 1024, "MiB": MiB, "GiB": 1024 * MiB}
 class TestUploadBarsFollowTheServer(FtpcCase):
     server_kwargs = {"args": ["--max-rate", "512k"]}
 
-    def frames_of_put(self, *opts, size=2 * MiB):
-        """The (percent, rate in bytes a second) of each frame of `ftpc put` of size bytes."""
+    def frames_of_put(self, *opts, size=2 * MiB, cols=80):
+        """The (percent, rate in bytes a second) of each frame of `ftpc put` of size bytes, on
+        a terminal cols wide."""
         self.write_local("u.bin", os.urandom(size))
-        rc, out = self.on_terminal("put", *opts, "u.bin", self.srv.url(""), timeout=60)
+        rc, out = self.on_terminal("put", *opts, "u.bin", self.srv.url(""), cols=cols,
+                                   timeout=60)
         text = out.decode("utf-8", "replace")
         self.assertEqual(rc, 0, text[-2000:])
         self.assertEqual(self.srv.read("u.bin"), self.read_local("u.bin"))
@@ -42,13 +44,13 @@ class TestUploadBarsFollowTheServer(FtpcCase):
 
     def test_compressed_upload(self):
         # MODE Z: the file bytes are read, compressed and queued ahead of the wire
-        frames, text = self.frames_of_put("-z")
+        frames, text = self.frames_of_put("-z", cols=120)  # room for the wire bytes
         self.assert_bar_follows_the_server(frames, text)
         # The wire bytes beside them are those that arrived too: random bytes do not
         # compress, so they stay close to the file's ("470 KiB / 2.00 MiB (wire 2.00 MiB)"
         # said the whole file was on the wire at 22%).
         plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
-        pairs = re.findall(r"u\.bin +\d+% ([\d.]+) (B|KiB|MiB) / [\d.]+ MiB "
+        pairs = re.findall(r"u\.bin +\d+% (?:\[[^\]]*\] +)?([\d.]+) (B|KiB|MiB) / [\d.]+ MiB "
                            r"\(wire ([\d.]+) (B|KiB|MiB)\)", plain)
         self.assertGreater(len(pairs), 10, text[-2000:])
         for done, unit, wire, wire_unit in pairs:
@@ -64,6 +66,28 @@ class TestUploadBarsFollowTheServer(FtpcCase):
         frames, text = self.frames_of_put("--segments", "2", size=4 * MiB)
         self.assert_bar_follows_the_server(frames, text)
 
+
+
+class TestCompressedBars(FtpcCase):
+    server_kwargs = {"args": ["--max-rate", "1M"]}
+
+    def test_a_compressed_download_keeps_its_bar_on_80_columns(self):
+        # "(wire 1.03 MiB)" beside the sizes left the bar no room on the commonest width:
+        # a -z download's bar came and went as the counts' digits changed
+        self.srv.make_file("z.bin", 2 * MiB)
+        rc, out = self.on_terminal("get", "-z", self.srv.url("z.bin"), cols=80)
+        text = re.sub(r"\x1b\[[0-9;]*m", "", out.decode("utf-8", "replace"))
+        self.assertEqual(rc, 0, text[-2000:])
+        lines = re.findall(r"z\.bin +\d+%[^\r\n]*", text)
+        self.assertGreater(len(lines), 5, text[-2000:])
+        for line in lines:
+            self.assertLess(len(line), 80, line)
+        # in every frame, not only while the sizes are short
+        for line in lines:
+            self.assertIn("[", line, "\n".join(lines))
+        # the summary still gives the wire bytes
+        self.assertRegex(text, r"z\.bin: 2\.00 MiB in [\d.]+ s \([^)]*\), "
+                               r"wire [\d.]+ MiB \(MODE Z\)")
 
 
 class TestAsciiSummaries(FtpcCase):
