@@ -165,13 +165,14 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
      * leaves its percent and ETA blank, and its bar holds a block that moves while bytes
      * come. */
     char pct_s[8] = "  --", sizes[40], rate_s[32], eta_s[32] = "", bar[128];
-    uint64_t done = it->done > 0 ? (uint64_t)it->done : 0;
+    uint64_t start = it->start > 0 && !it->connecting ? (uint64_t)it->start : 0;
+    uint64_t done = start + (it->done > 0 ? (uint64_t)it->done : 0);
     int cells = (int)w / 10;
     cells = cells < 6 ? 6 : cells > 30 ? 30 : cells;
     double frac = 0.0;
     progress_size_str(done, sizes, sizeof(sizes));
     if (it->expect >= 0 && !it->connecting) {
-        uint64_t total = (uint64_t)it->expect;
+        uint64_t total = start + (uint64_t)it->expect;
         char total_s[16], dur[24];
         snprintf(pct_s, sizeof(pct_s), "%3d%%", progress_percent(done, total));
         size_t n = strlen(sizes);
@@ -372,6 +373,7 @@ static void draw(liveview *v)
                 .path = x->vpath,
                 .done = x->view_done,
                 .expect = x->expect,
+                .start = xfer_start_offset(x),
                 .busy_phase = x->view_phase,
                 .bps = x->view_bps,
                 .waiting = x->slot.state == DLS_WAITING,

@@ -32,6 +32,9 @@ typedef struct liveview_item {
      * connect, or the server's connect to a PORT address runs): nothing has moved, and the
      * size the transfer will move is not set yet. */
     bool connecting;
+    /* Where in the file it began (REST, APPE): the line shows the place in the file, done
+     * and expect counting from there, as the client's bar does. */
+    long long start;
 } liveview_item;
 
 /* The whole server at a glance. */

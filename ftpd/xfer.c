@@ -372,12 +372,17 @@ static const char *log_path(const char *path, char *out, size_t size)
     return out;
 }
 
+long long xfer_start_offset(const xfer *x)
+{
+    return x->kind == XK_STOR ? (long long)x->offset : x->kind == XK_RETR ? (long long)x->rest : 0;
+}
+
 /* " from byte N" for a transfer that began at offset N (REST, APPE), else "". */
 static void format_start(const xfer *x, char *out, size_t size)
 {
-    off_t start = x->kind == XK_STOR ? x->offset : x->kind == XK_RETR ? x->rest : 0;
+    long long start = xfer_start_offset(x);
     if (start > 0)
-        snprintf(out, size, " from byte %lld", (long long)start);
+        snprintf(out, size, " from byte %lld", start);
     else if (size > 0)
         out[0] = '\0';
 }

@@ -165,5 +165,8 @@ void xfer_status(const xfer *x, char *out, size_t out_size);
 /* A transfer's bytes done as progress reports give them: a download's count leaves out the
  * bytes still in its socket's send queue, which the client does not have yet. */
 long long xfer_delivered(const xfer *x);
+/* Where in the file x began: a resumed download's REST, an upload's REST or APPE offset;
+ * 0 from the start (and for listings). */
+long long xfer_start_offset(const xfer *x);
 
 #endif

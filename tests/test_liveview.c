@@ -28,7 +28,7 @@ static size_t format(int width, const liveview_item *it)
 START_TEST(test_download_line)
 {
     liveview_item it = {7,     "alice", "RETR", "/pub/big.iso", 512 * MiB, 1024 * MiB, 100.0 * MiB,
-                        false, 0,       0,      false};
+                        false, 0,       0,      false,          0};
     format(100, &it);
     ck_assert_ptr_eq(strstr(line, "[7] alice RETR /pub/big.iso "), line);
     ck_assert_ptr_nonnull(strstr(line, " 50% ["));
@@ -44,12 +44,27 @@ START_TEST(test_download_line)
 }
 END_TEST
 
+START_TEST(test_resumed_download_line)
+{
+    /* REST 768 MiB of a 1 GiB file: its place in the file, as the client's bar shows it,
+     * not "0% 1.00 MiB/256 MiB"; the time left is that of the bytes left */
+    liveview_item it = {7,     "alice", "RETR", "/pub/big.iso", 1 * MiB,  256 * MiB, 100.0 * MiB,
+                        false, 0,       0,      false,          768 * MiB};
+    format(80, &it);
+    ck_assert_msg(ends_with(line, " 75%  769 MiB/1.00 GiB  100 MiB/s ETA 0:03"), "%s", line);
+    /* no data connection yet: nothing to say of where it stands */
+    it.connecting = true;
+    format(80, &it);
+    ck_assert_msg(strstr(line, "769 MiB") == NULL && strstr(line, "%") == NULL, "%s", line);
+}
+END_TEST
+
 START_TEST(test_long_path_keeps_its_file_name)
 {
     char path[300];
     memset(path, 'd', 250);
     strcpy(path + 250, "/final-name.bin");
-    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false};
+    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false, 0};
     format(80, &it);
     ck_assert_ptr_nonnull(strstr(line, "[12] bob STOR ..."));
     /* an upload's size is not known: no percent, an empty bar, no ETA */
@@ -68,7 +83,7 @@ START_TEST(test_very_long_path_keeps_its_file_name)
     for (size_t i = 0; i < 4000; i++)
         path[i] = i % 200 == 0 ? '/' : 'a' + (char)(i / 200 % 26);
     strcpy(path + 4000, "/final-name.bin");
-    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false};
+    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false, 0};
     format(80, &it);
     ck_assert_msg(strstr(line, "final-name.bin   --") != NULL, "%s", line);
     /* a multibyte character where the cut falls is not halved */
@@ -84,7 +99,8 @@ END_TEST
  * empty bar that would read as nothing received. */
 START_TEST(test_upload_bar_moves)
 {
-    liveview_item it = {6, "erin", "STOR", "/up.bin", 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false};
+    liveview_item it = {6,         "erin", "STOR", "/up.bin", 3 * MiB, -1,
+                        2.0 * MiB, false,  0,      0,         false,   0};
     format(140, &it);
     ck_assert_msg(strstr(line, "   -- [<=>          ]") != NULL, "%s", line);
     it.busy_phase = 2;
@@ -99,7 +115,7 @@ START_TEST(test_lines_of_a_frame_line_up)
 {
     liveview_item a = {9,   "demo",  "RETR",    "/incoming/load/ftpc-stress-1-f4.dat",
                        MiB, 2 * MiB, 2.0 * MiB, false,
-                       0,   0,       false};
+                       0,   0,       false,     0};
     liveview_item b = a;
     b.id = 10;
     char la[4096];
@@ -127,7 +143,7 @@ END_TEST
 START_TEST(test_control_characters_shown_as_marks)
 {
     liveview_item it = {3, "ev\x1b[2Jil", "RETR", "/a\r\nb\x07.bin", 10, 100, 0, false, 0,
-                        0, false};
+                        0, false,         0};
     format(80, &it);
     for (const char *p = line; *p; p++)
         ck_assert_int_ge((unsigned char)*p, 0x20);
@@ -137,9 +153,8 @@ END_TEST
 
 START_TEST(test_narrow_terminal_drops_the_bar_first)
 {
-    liveview_item it = {1,        "anonymous", "RETR",    "/pub/file.bin",
-                        25 * MiB, 100 * MiB,   5.0 * MiB, false,
-                        0,        0,           false};
+    liveview_item it = {1,     "anonymous", "RETR", "/pub/file.bin", 25 * MiB, 100 * MiB, 5.0 * MiB,
+                        false, 0,           0,      false,           0};
     format(90, &it);
     ck_assert_ptr_null(strstr(line, "% ["));
     ck_assert_ptr_nonnull(strstr(line, " 25%  25.0 MiB/100 MiB 5.00 MiB/s ETA 0:15"));
@@ -162,10 +177,10 @@ static void assert_whole(const char *part, const char *field, int width)
 
 START_TEST(test_narrow_terminal_never_cuts_a_field)
 {
-    liveview_item down = {5, "alice", "RETR", "/mir/large.bin", 8 * MiB, 20 * MiB, 2.0 * MiB, false,
-                          0, 0,       false};
-    liveview_item up = {6, "alice", "STOR", "/up/large.bin", 8 * MiB, -1, 2.0 * MiB, false,
-                        0, 0,       false};
+    liveview_item down = {
+        5, "alice", "RETR", "/mir/large.bin", 8 * MiB, 20 * MiB, 2.0 * MiB, false, 0, 0, false, 0};
+    liveview_item up = {6,     "alice", "STOR", "/up/large.bin", 8 * MiB, -1, 2.0 * MiB,
+                        false, 0,       0,      false,           0};
     for (int width = 20; width <= 120; width++) {
         format(width, &down);
         assert_whole(" 4", " 40%", width);
@@ -186,7 +201,7 @@ END_TEST
 
 START_TEST(test_waiting_download_says_so)
 {
-    liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true, 0, 0, false};
+    liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true, 0, 0, false, 0};
     format(100, &it);
     ck_assert(ends_with(line, " queued"));
     ck_assert_ptr_null(strstr(line, "ETA"));
@@ -197,7 +212,7 @@ START_TEST(test_transfer_waiting_for_its_data_connection_says_so)
 {
     /* The command came, its data connection has not: nothing moved, and the size to move
      * is not set yet (0), which read as "100% [=====] 0 B/0 B ETA 0:00", a transfer done. */
-    liveview_item it = {5, "dave", "RETR", "/big.bin", 0, 0, 0, false, 0, 0, true};
+    liveview_item it = {5, "dave", "RETR", "/big.bin", 0, 0, 0, false, 0, 0, true, 0};
     for (int width = 100; width >= 20; width -= 20) {
         format(width, &it);
         ck_assert_ptr_null(strchr(line, '%'));
@@ -225,7 +240,7 @@ START_TEST(test_wide_characters_counted_as_two_cells)
     char path[200] = "/";
     for (int i = 0; i < 40; i++)
         strcat(path, "\xe6\x96\x87");
-    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false, 0, 0, false};
+    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false, 0, 0, false, 0};
     format(80, &it);
     ck_assert_ptr_nonnull(strstr(line, "..."));
 }
@@ -281,6 +296,7 @@ static Suite *liveview_suite(void)
     Suite *s = suite_create("liveview");
     TCase *tc = tcase_create("lines");
     tcase_add_test(tc, test_download_line);
+    tcase_add_test(tc, test_resumed_download_line);
     tcase_add_test(tc, test_long_path_keeps_its_file_name);
     tcase_add_test(tc, test_very_long_path_keeps_its_file_name);
     tcase_add_test(tc, test_upload_bar_moves);

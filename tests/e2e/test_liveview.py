@@ -123,6 +123,22 @@ class TestLiveViewOn(ServerTestCase):
         self.assertGreater(low, 0.5, (real, shown))
         self.assertLess(high, 2.0, (real, shown))
 
+    def test_resumed_download_shows_its_place_in_the_file(self):
+        # REST 48 MiB of a 64 MiB file: the line read "0% 1.00 MiB/16.0 MiB", a transfer
+        # barely begun and a file a quarter of its size, while the client's bar said 76%
+        # of 64 MiB
+        c, ds, _ = self.begin_transfer("RETR big.bin", rest=48 << 20)
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        recv_exactly(ds, 1 << 20)
+        line = self.srv.wait_log(r"\[\d+\] alice RETR /big\.bin +(\d+)%.*? "
+                                 r"([\d.]+) MiB/([\d.]+) MiB ", timeout=5)
+        self.assertTrue(line, self.srv.log_text()[-3000:])
+        self.assertEqual(line.group(3), "64.0", line.group(0))
+        self.assertGreaterEqual(int(line.group(1)), 75, line.group(0))
+        self.assertGreaterEqual(float(line.group(2)), 48.0, line.group(0))
+        ds.close()
+        c.reply(timeout=10)
+
     def test_upload_line_has_bytes_but_no_percent(self):
         c, ds, _ = self.begin_transfer("STOR up.bin")
         data = data_bytes(3 << 20, seed=5)
