@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -37,7 +38,10 @@ struct ftpc_bar {
     uint64_t wire;      /* MODE Z: bytes on the wire, 0 when not compressed */
     uint64_t wire_sent; /* ...as the transfer gave them (wire is those shown) */
     long long start_ms;
-    long long end_ms;   /* the bytes all moved (ftpc_bar_checking); 0 while they move */
+    long long end_ms; /* the bytes all moved (ftpc_bar_checking); 0 while they move */
+    /* The same to the microsecond, for the summary: the loop's time moves in whole
+     * milliseconds, once a wakeup, and a small file's transfer takes less than one. */
+    long long start_us, end_us;
     long long moved_ms; /* when pos last went on (or the line started) */
     progress_rate rate;
     /* Unknown length: the busy block's place, which moves a step each tick bytes arrived, so
@@ -73,6 +77,7 @@ struct ftpc_bars {
     uint64_t finished_bytes;         /* file sizes of finished transfers */
     uint64_t done_moved; /* bytes the finished files' summary lines moved: the Total line's */
     long long first_ms;  /* when the run's first transfer started; 0: none yet */
+    long long first_us;
     progress_rate total_rate;
     int drawn;      /* live lines on screen below the permanent ones */
     strbuf pending; /* permanent lines waiting for the next frame */
@@ -477,15 +482,30 @@ static void query_size(ftpc_bars *b)
     b->rows = t.rows;
 }
 
-static void summary_line(ftpc_bars *b, strbuf *out, const ftpc_bar *bar, long long now)
+static long long monotonic_us(void)
 {
-    char size[24], el[24], rate[32], off[24];
-    uint64_t moved = bar->pos - bar->offset;
-    long long ms = (bar->end_ms > 0 ? bar->end_ms : now) - bar->start_ms;
-    double avg = (double)moved * 1000.0 / (double)(ms > 0 ? ms : 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* "SIZE in TIME (RATE)" for bytes moved over us microseconds. */
+static void add_moved(strbuf *out, uint64_t bytes, long long us)
+{
+    char size[24], el[24], rate[32];
+    double avg = (double)bytes * 1e6 / (double)(us > 0 ? us : 1);
+    sb_printf(out, "%s in %s (%s)", progress_size_str(bytes, size, sizeof(size)),
+              progress_elapsed_str(us / 1000, el, sizeof(el)),
+              progress_rate_str(avg, rate, sizeof(rate)));
+}
+
+static void summary_line(strbuf *out, const ftpc_bar *bar)
+{
+    char off[24];
     sb_str(out, bar->name);
-    sb_printf(out, ": %s in %s (%s)", progress_size_str(moved, size, sizeof(size)),
-              progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
+    sb_str(out, ": ");
+    add_moved(out, bar->pos - bar->offset,
+              (bar->end_us > 0 ? bar->end_us : monotonic_us()) - bar->start_us);
     if (bar->offset > 0)
         sb_printf(out, ", resumed at %s", progress_size_str(bar->offset, off, sizeof(off)));
     if (bar->wire > 0)
@@ -840,16 +860,14 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
  * off) did not arrive, and "2 of 4 files, SIZE" reads as the size of the two. */
 static void total_summary(ftpc_bars *b, strbuf *out)
 {
-    char files[48], size[24], el[24], rate[32];
-    long long ms = ev_now(b->loop) - b->first_ms;
-    double avg = (double)b->done_moved * 1000.0 / (double)(ms > 0 ? ms : 1);
+    char files[48];
     if (b->nfinished < b->nfiles)
         snprintf(files, sizeof(files), "%d of %d files", b->nfinished, b->nfiles);
     else
         snprintf(files, sizeof(files), "%d files", b->nfinished);
-    sb_printf(out, "Total: %s, %s in %s (%s)\n", files,
-              progress_size_str(b->done_moved, size, sizeof(size)),
-              progress_elapsed_str(ms, el, sizeof(el)), progress_rate_str(avg, rate, sizeof(rate)));
+    sb_printf(out, "Total: %s, ", files);
+    add_moved(out, b->done_moved, monotonic_us() - b->first_us);
+    sb_str(out, "\n");
 }
 
 void ftpc_bars_free(ftpc_bars *b)
@@ -937,8 +955,11 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     bar->total = total;
     bar->offset = bar->pos = bar->sent = offset;
     bar->start_ms = bar->moved_ms = ev_now(b->loop);
-    if (b->first_ms == 0)
+    bar->start_us = monotonic_us();
+    if (b->first_ms == 0) {
         b->first_ms = bar->start_ms;
+        b->first_us = bar->start_us;
+    }
     progress_rate_init(&bar->rate, bar->start_ms, offset);
     bar->prev = b->tail;
     if (b->tail != NULL)
@@ -986,6 +1007,7 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
         return;
     bar->offset = bar->pos = bar->sent = pos;
     bar->start_ms = bar->moved_ms = ev_now(bar->b->loop);
+    bar->start_us = monotonic_us();
     progress_rate_init(&bar->rate, bar->start_ms, pos);
 }
 
@@ -996,7 +1018,7 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
     bar->pos = bar->sent = pos;
     if (bar->offset > pos)
         bar->offset = pos;
-    bar->end_ms = 0; /* a line held for a check (ftpc_bar_checking) moves again */
+    bar->end_ms = bar->end_us = 0; /* a line held for a check (ftpc_bar_checking) moves again */
     bar->moved_ms = ev_now(bar->b->loop);
     progress_rate_init(&bar->rate, bar->moved_ms, pos);
 }
@@ -1027,8 +1049,10 @@ void ftpc_bar_checking(ftpc_bar *bar)
     if (bar == NULL)
         return;
     bar_settle_all(bar);
-    if (bar->end_ms == 0)
+    if (bar->end_ms == 0) {
         bar->end_ms = ev_now(bar->b->loop);
+        bar->end_us = monotonic_us();
+    }
     /* Every byte has moved, so a length unknown until now is known: a full bar while the
      * check runs, not the moving block of a transfer still under way. */
     if (bar->total < 0)
@@ -1060,7 +1084,7 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
         b->finished_bytes += bar->pos;
         b->done_moved += bar->pos - bar->offset; /* as its summary line says */
         if (!b->quiet) {
-            summary_line(b, &b->pending, bar, ev_now(b->loop));
+            summary_line(&b->pending, bar);
             if (note != NULL)
                 sb_printf(&b->pending, ", %s", note);
             sb_str(&b->pending, "\n");

@@ -90,6 +90,25 @@ class TestCompressedBars(FtpcCase):
                                r"wire [\d.]+ MiB \(MODE Z\)")
 
 
+class TestSummaryRates(FtpcCase):
+    def test_a_quick_transfer_has_a_measured_rate(self):
+        # The time was taken in whole milliseconds of the event loop, at least one: every
+        # small file's summary gave its bytes over one millisecond ("97.7 KiB in 0.0 s
+        # (95.4 MiB/s)", "6 B in 0.0 s (5.86 KiB/s)"), whatever the transfer took.
+        size, names = 100000, ["s%d.bin" % i for i in range(5)]
+        for n in names:
+            self.srv.make_file(n, size)
+        r = self.ftpc("get", *[self.srv.url(n) for n in names], rc=0)
+        rates = re.findall(r"s\d\.bin: 97\.7 KiB in [\d.]+ s \(([\d.]+) (B|KiB|MiB|GiB)/s\)",
+                           r.stderr.decode())
+        self.assertEqual(len(rates), len(names), r.stderr)
+        whole_ms = []
+        for value, unit in rates:
+            ms = size * 1000.0 / (float(value) * UNIT[unit])
+            whole_ms.append(abs(ms - round(ms)) <= 0.006 * ms)
+        self.assertFalse(all(whole_ms), r.stderr)
+
+
 class TestAsciiSummaries(FtpcCase):
     """-a converts line ends: a summary counts the bytes of the local file, both ways."""
 
