@@ -245,14 +245,17 @@ size_t liveview_format_totals(char *out, size_t size, int width, const liveview_
     text t = {out, 0, size};
     out[0] = '\0';
     size_t w = line_cells(width);
-    char in_s[32], out_s[32], counts[96], rates[96], done[48], shown[48], line[512];
+    char in_s[32], out_s[32], counts[96], rates[96], done[80], shown[48], line[512];
     progress_rate_str(tot->in_bps, in_s, sizeof(in_s));
     progress_rate_str(tot->out_bps, out_s, sizeof(out_s));
     snprintf(counts, sizeof(counts), "%zu %s, %zu %s", tot->sessions,
              plural(tot->sessions, "session", "sessions"), tot->transfers,
              plural(tot->transfers, "transfer", "transfers"));
     snprintf(rates, sizeof(rates), " (in %s, out %s)", in_s, out_s);
-    snprintf(done, sizeof(done), ", %llu done", tot->done);
+    if (tot->failed > 0)
+        snprintf(done, sizeof(done), ", %llu done, %llu failed", tot->done, tot->failed);
+    else
+        snprintf(done, sizeof(done), ", %llu done", tot->done);
     shown[0] = '\0';
     if (tot->shown < tot->transfers)
         snprintf(shown, sizeof(shown), "; %zu shown", tot->shown);
@@ -350,7 +353,9 @@ static void draw(liveview *v)
     long long now = ev_now(srv->loop);
     int width, rows;
     view_size(&width, &rows);
-    liveview_totals tot = {.sessions = srv->nsessions, .done = srv->transfers};
+    liveview_totals tot = {.sessions = srv->nsessions,
+                           .done = srv->transfers - srv->transfers_failed,
+                           .failed = srv->transfers_failed};
     size_t n = collect(v, now, &tot);
     size_t room = rows > 4 ? (size_t)rows - 4 : 0;
     if (room > LIVEVIEW_MAX_LINES)

@@ -50,6 +50,7 @@ typedef struct server {
     FILE *xferlog;
     struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
+    unsigned long long transfers_failed; /* of transfers: those that did not complete */
     size_t running_transfers;
     dlslots dl_slots;                /* downloads to clients on this host fed at once */
     ev_timer dl_tick;                /* runs dlslots_tick while a download waits for a slot */

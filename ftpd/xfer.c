@@ -430,6 +430,8 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     else
         srv->bytes_out += (unsigned long long)x->done;
     srv->transfers++;
+    if (!complete)
+        srv->transfers_failed++;
     if (!srv->xferlog || (x->kind != XK_RETR && x->kind != XK_STOR))
         return;
     char host[NET_ADDR_STRLEN], line[PATH_VMAX + 512];

@@ -263,6 +263,10 @@ START_TEST(test_totals_line)
     ck_assert_str_eq(line, "ftpd: 2 sessions, 1 transfer (in 0 B/s, out 0 B/s), 0 done");
     liveview_format_totals(line, sizeof line, 30, &t);
     ck_assert_str_eq(line, "ftpd: 1 session, 3 transfers");
+    /* a transfer that ended in 426 or 451 is not "done" */
+    liveview_totals cut = {.sessions = 1, .transfers = 0, .shown = 0, .done = 2, .failed = 3};
+    liveview_format_totals(line, sizeof line, 120, &cut);
+    ck_assert_str_eq(line, "ftpd: 1 session, 0 transfers (in 0 B/s, out 0 B/s), 2 done, 3 failed");
 }
 END_TEST
 

@@ -60,6 +60,23 @@ class TestLiveViewOn(ServerTestCase):
         self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 0 transfers \(in 0 B/s, out 0 B/s\),"
                                           r" 1 done", timeout=5), self.srv.log_text()[-3000:])
 
+    def test_an_aborted_transfer_counts_as_failed_not_done(self):
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+        recv_exactly(ds, 1 << 20)
+        self.assertEqual(c.cmd("ABOR")[0], 426)
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        ds.close()
+        time.sleep(0.6)  # a frame drawn after the end; NOOP's log line shows it (see above)
+        c.cmd("NOOP")
+        self.assertTrue(self.srv.wait_log(r"ftpd: 1 session, 0 transfers \(in 0 B/s, out 0 B/s\),"
+                                          r" 0 done, 1 failed", timeout=5),
+                        self.srv.log_text()[-3000:])
+
     def test_transfer_waiting_for_its_data_connection_is_not_done(self):
         # RETR came and its data connection has not (a client that connects after the
         # command, a firewall in the way): nothing has moved and the size to move is not set
