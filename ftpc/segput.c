@@ -22,7 +22,6 @@
 #include "net.h"
 #include "rmode.h"
 #include "segget.h"
-#include "upsample.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -141,7 +140,6 @@ struct ftpc_segput {
     /* -c: the bytes of a temporary file left by an interrupted upload, checked against
      * the local file's first bytes before the rest is sent after them. */
     ftpc_rcheck *probe;
-    ftpc_upsample *sample; /* ... or, without HASH, windows of them read back */
     uint64_t resume_at;
     /* The temporary file's name for an ordinary upload with -c: deleted once it is in
      * place, since what it held is of no use after that. "" when there can be none. */
@@ -211,8 +209,6 @@ static void release(ftpc_segput *p)
 {
     ftpc_rcheck_free(p->probe);
     p->probe = NULL;
-    ftpc_upsample_free(p->sample);
-    p->sample = NULL;
     for (int i = 0; i < p->n; i++)
         if (p->segs[i].state != PS_IDLE || p->segs[i].c != NULL)
             seg_stop(&p->segs[i], p->segs[i].state == PS_DONE ? PS_DONE : PS_FAILED);
@@ -970,24 +966,21 @@ static void begin(ftpc_segput *p)
     begin_ranges(p);
 }
 
-/* p->n ranges into the temporary file, beginning at starts[i] (NULL: an even split of the
- * file): a new upload's from its first byte, the first alone to create the file; or, from
- * starts[0] > 0, a resumed upload's after the bytes it kept, all at once, each with REST (no
- * STOR from 0 to truncate those bytes). */
-static void begin_ranges_at(ftpc_segput *p, const uint64_t *starts)
+/* p->n ranges into the temporary file from byte from: a new upload's from its first byte,
+ * the first alone to create the file; or, from > 0, a resumed upload's after the bytes it
+ * kept, all at once, each with REST (no STOR from 0 to truncate those bytes). */
+static void begin_ranges_from(ftpc_segput *p, uint64_t from)
 {
     ftpc_task *t = p->t;
-    uint64_t from = starts != NULL ? starts[0] : 0;
+    uint64_t len = p->size - from;
     p->base = from;
     if (p->ctx->bars != NULL)
         p->bar = ftpc_bar_start(p->ctx->bars, bar_name(t), (int64_t)p->size, from);
     for (int i = 0; i < p->n; i++) {
         pseg *s = &p->segs[i];
         s->p = p;
-        s->start = starts != NULL ? starts[i] : p->size * (uint64_t)i / (uint64_t)p->n;
-        s->end = i + 1 == p->n    ? p->size
-                 : starts != NULL ? starts[i + 1]
-                                  : p->size * (uint64_t)(i + 1) / (uint64_t)p->n;
+        s->start = from + len * (uint64_t)i / (uint64_t)p->n;
+        s->end = from + len * (uint64_t)(i + 1) / (uint64_t)p->n;
         s->pos = s->rpos = s->start;
         s->verb = "STOR";
         s->use_rest = s->start > 0;
@@ -1005,7 +998,7 @@ static void begin_ranges_at(ftpc_segput *p, const uint64_t *starts)
 
 static void begin_ranges(ftpc_segput *p)
 {
-    begin_ranges_at(p, NULL);
+    begin_ranges_from(p, 0);
 }
 
 static void send_meta(ftpc_segput *p);
@@ -1067,49 +1060,15 @@ static void start_seq(ftpc_segput *p, uint64_t from)
 
 /* ---- -c: the temporary file of an interrupted upload ---- */
 
-static uint64_t distance(uint64_t a, uint64_t b)
-{
-    return a > b ? a - b : b - a;
-}
-
-/* Where the n ranges of the rest after from begin: from, then the grid offsets
- * (ftpc_upsample_grid) nearest to an even split, none closer than half a range to the one
- * before or to the end. On the grid, an upload interrupted again on a server that writes in
- * place leaves its holes before offsets that the check without HASH reads back. Returns how
- * many were found (fewer than n where the grid is too coarse). */
-static int resumed_starts(uint64_t size, uint64_t from, int n, uint64_t *starts)
-{
-    uint64_t grid[FTPC_UPSAMPLE_GRID_MAX];
-    int ng = ftpc_upsample_grid(size, grid);
-    uint64_t len = size - from, least = len / (2 * (uint64_t)n);
-    int k = 0;
-    starts[k++] = from;
-    for (int i = 1; i < n; i++) {
-        uint64_t even = from + len * (uint64_t)i / (uint64_t)n;
-        int best = -1;
-        for (int g = 0; g < ng; g++)
-            if (grid[g] >= starts[k - 1] + least && size - grid[g] >= least &&
-                (best < 0 || distance(grid[g], even) < distance(grid[best], even)))
-                best = g;
-        if (best < 0)
-            break;
-        starts[k++] = grid[best];
-    }
-    return k;
-}
-
 /* The rest after the bytes kept in the temporary file: in ranges over the connections
  * --segments allows when it is large enough to be split as a new upload would be, else in
  * one transfer. Either way the rest goes with REST, so that the kept bytes stay. */
 static void resume_work(ftpc_segput *p)
 {
     uint64_t len = p->size - p->resume_at;
-    uint64_t starts[FTPC_SEGMENTS_MAX];
     int n = len < SP_MIN_SIZE
                 ? 1
                 : ftpc_segget_count((int64_t)len, ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req));
-    if (n > 1)
-        n = resumed_starts(p->size, p->resume_at, n, starts);
     if (!p->ctx->opts->quiet) {
         char ranges[64] = "";
         if (n > 1)
@@ -1123,7 +1082,7 @@ static void resume_work(ftpc_segput *p)
         return;
     }
     p->n = n;
-    begin_ranges_at(p, starts);
+    begin_ranges_from(p, p->resume_at);
 }
 
 static void not_resumed(ftpc_segput *p, const char *why)
@@ -1136,37 +1095,11 @@ static void not_resumed(ftpc_segput *p, const char *why)
     begin_ranges(p);
 }
 
-static void sampled(void *ud, ftpc_ups_verdict v, const char *why)
-{
-    ftpc_segput *p = ud;
-    ftpc_upsample_free(p->sample);
-    p->sample = NULL;
-    if (p->finished)
-        return;
-    if (!ftpc_conn_is_ready(p->c)) {
-        fail(p, FTPC_EXIT_XFER, "the control connection was lost before the upload");
-        return;
-    }
-    if (v != FTPC_UPS_SAME) {
-        char what[800];
-        snprintf(what, sizeof(what), "no HASH, and %s", why);
-        not_resumed(p, what);
-        return;
-    }
-    if (p->ctx->opts->verbose)
-        ftpc_msg(p->ctx,
-                 "ftpc: %s: no HASH: the bytes of %s read back at its end and before each "
-                 "offset where a range may have begun are the local file's",
-                 p->t->display, p->work);
-    resume_work(p);
-}
-
 /* It holds what the server has of the file, from its first byte (ftpd and pure-ftpd write
  * each range aside, so what is there is a prefix; a server that writes in place may have
  * holes): HASH over RANG of those bytes tells whether they are the local file's. Only then
- * does the rest follow them. A server without HASH is asked for windows of them instead
- * (upsample.h), where a changed file or the holes left by ranges written in place show; if
- * one differs, or cannot be read, the file is sent again from the start over them. */
+ * does the rest follow them; a server without HASH cannot tell, and the file is sent again
+ * from the start over them. */
 static void probe_checked(void *ud, const ftpc_vresult *r)
 {
     ftpc_segput *p = ud;
@@ -1183,17 +1116,6 @@ static void probe_checked(void *ud, const ftpc_vresult *r)
         return;
     }
     ftpc_conn_set_owner(p->c, &main_owner, p);
-    if (r->state == FTPC_V_UNAVAILABLE || r->state == FTPC_V_NO_RANGE) {
-        /* The windows' connections beside this one, which waits: n in all, as for the
-         * ranges. */
-        int conns = ftpc_conn_room(p->ctx, p->t->ep, p->nseg_req) - 1;
-        p->no_ranges = true;
-        p->sample = ftpc_upsample_start(p->ctx, p->t->ep, p->work, p->fd, p->resume_at, p->size,
-                                        conns, sampled, p);
-        if (p->sample == NULL)
-            fail(p, FTPC_EXIT_LOCAL, "out of memory");
-        return;
-    }
     if (r->state != FTPC_V_VERIFIED) {
         not_resumed(p, r->state == FTPC_V_MISMATCH ? "they differ from the local file's"
                        : r->why[0] != '\0'         ? r->why
