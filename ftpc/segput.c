@@ -720,7 +720,11 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     if (s->state == PS_DONE)
         return;
     int status = err->status == FTPC_EXIT_CONNECT ? FTPC_EXIT_XFER : err->status;
-    fail(p, status, "%s", err->msg);
+    if (s->data_failed) /* the reply awaited for the data connection's end never came */
+        fail(p, status, "%s (data connection for bytes %" PRIu64 "-%" PRIu64 ": %s)", err->msg,
+             s->start, s->end - 1, s->data_why);
+    else
+        fail(p, status, "%s", err->msg);
 }
 
 static void seg_reply_any(ftpc_conn *c, const ftp_reply_msg *m, void *ud);
