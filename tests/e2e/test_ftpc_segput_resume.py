@@ -260,6 +260,7 @@ class TestPutResumeNoHash(FtpcCase):
                       "(the server offers no HASH); uploading it from the start" % len(work),
                       r.stderr.decode())
 
+
 class TestPutResumeInRanges(FtpcCase):
     def test_rest_in_ranges_with_hash(self):
         size = 8 * MiB + 5
