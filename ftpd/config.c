@@ -1132,9 +1132,18 @@ config_result config_load(ftpd_config *cfg, int argc, char **argv)
         cfg->anon_root = find_sample("pub", true);
     }
     if (!cfg->users_file && !cfg->anon_root) {
-        fputs("ftpd: no accounts configured: give --users FILE and/or --anonymous DIR "
-              "(the shipped sample_data/ was not found)\n",
-              stderr);
+        /* Only anonymous = off gets here with the sample data looked for or not: it is not
+         * looked for then, and "not found" would send the operator after a folder that may
+         * be right there. */
+        if (anon_set)
+            fputs("ftpd: no accounts configured: anonymous logins are off (--no-anonymous "
+                  "or anonymous = off) and no users file is given: give --users FILE (the "
+                  "shipped sample_data/ stands in only when neither is set)\n",
+                  stderr);
+        else
+            fputs("ftpd: no accounts configured: give --users FILE and/or --anonymous DIR "
+                  "(the shipped sample_data/ was not found)\n",
+                  stderr);
         config_free(cfg);
         return CONFIG_ERROR;
     }

@@ -557,6 +557,26 @@ class TestDefaults(unittest.TestCase):
             self.assertIn("no accounts configured", r.stderr)
 
 
+
+    def test_no_anonymous_alone_says_the_users_file_is_missing_not_the_sample_data(self):
+        # in the source tree, where sample_data/ is found: --no-anonymous names an account
+        # setting, so the demo users file does not stand in, and the message must not send
+        # the operator looking for a sample_data/ that is right there
+        for args in (["--no-anonymous"], ["-c", "/dev/null", "--no-anonymous"]):
+            r = run(args + ["--listen", "127.0.0.1:0"], cwd=os.path.dirname(SAMPLE_PUB))
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("no accounts configured", r.stderr)
+            self.assertNotIn("not found", r.stderr)
+            self.assertIn("--users FILE", r.stderr)
+            self.assertIn("anonymous", r.stderr)
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as conf:
+            conf.write("anonymous = off\n")
+            conf.flush()
+            r = run(["-c", conf.name, "--listen", "127.0.0.1:0"],
+                    cwd=os.path.dirname(SAMPLE_PUB))
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertNotIn("not found", r.stderr)
+            self.assertIn("anonymous = off", r.stderr)
 @unittest.skipUnless(os.geteuid() == 0, "needs root")
 class TestClosedStandardDescriptors(unittest.TestCase):
     def test_started_without_them_the_server_puts_no_socket_there(self):
