@@ -566,7 +566,9 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
     if (!f)
         return set_error(err, err_size, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0)
+        memset(&st, 0, sizeof st);
+    if (S_ISDIR(st.st_mode)) {
         fclose(f);
         return set_error(err, err_size, "%s: %s", path, strerror(EISDIR));
     }
@@ -624,6 +626,7 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
         char *p = strdup(path);
         if (p)
             replace_str(&cfg->config_file, p);
+        cfg->config_stat = st;
     }
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "log.h"
 
@@ -56,6 +57,7 @@ typedef struct ftpd_config {
                                   * ever (default 7 days) */
     bool demo_account_warning;   /* set when the users file holds the shipped demo account */
     char *config_file;           /* the -c FILE that was read, for messages */
+    struct stat config_stat;     /* ...as it was when read, for a SIGHUP to tell a change */
     bool check_only;             /* --check: read and judge everything, serve nothing */
     /* FTPS (RFC 4217) */
     bool tls;                   /* AUTH TLS offered; implied by require-tls* and listen-implicit */

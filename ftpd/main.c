@@ -178,6 +178,7 @@ static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
             log_info("signal %u: stopping", si.ssi_signo);
             ev_stop(loop);
         } else if (si.ssi_signo == SIGHUP) {
+            reload_config_file(srv);
             reload_users(srv, users_reloaded);
             reload_xferlog(srv);
             ftps_reload(srv);

@@ -196,3 +196,32 @@ void reload_xferlog(server *srv)
     srv->xferlog = f;
     log_info("SIGHUP: transfer log %s reopened", path);
 }
+
+/* Whether the file now at the path is the one read at start, as it was. Its times go by
+ * nanoseconds, and the size catches a change within the clock's grain where that is coarse. */
+static bool unchanged(const struct stat *then, const struct stat *now)
+{
+    return then->st_dev == now->st_dev && then->st_ino == now->st_ino &&
+           then->st_size == now->st_size && then->st_mtim.tv_sec == now->st_mtim.tv_sec &&
+           then->st_mtim.tv_nsec == now->st_mtim.tv_nsec;
+}
+
+void reload_config_file(const server *srv)
+{
+    const ftpd_config *cfg = srv->cfg;
+    if (!cfg->config_file)
+        return;
+    struct stat now;
+    if (stat(cfg->config_file, &now) != 0) {
+        if (errno == ENOENT)
+            log_warn("SIGHUP: %s is gone since ftpd started; the settings read from it stay "
+                     "until a restart",
+                     cfg->config_file);
+        return; /* one the server's user may not look at: nothing to tell */
+    }
+    if (!unchanged(&cfg->config_stat, &now))
+        log_warn("SIGHUP: %s changed since ftpd started, but a SIGHUP does not read it: its "
+                 "settings take a restart (a SIGHUP reads again only the users file, the TLS "
+                 "certificate and the transfer log)",
+                 cfg->config_file);
+}

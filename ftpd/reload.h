@@ -21,5 +21,8 @@ void reload_users(server *srv, reload_loaded_fn loaded);
 void reload_discard(server *srv);
 /* Reopens the transfer log by its name; if that fails the old one stays open. */
 void reload_xferlog(server *srv);
+/* Says when the -c file changed since start: it is not read again, and an operator who
+ * edited it and sent SIGHUP would otherwise believe the change in force. */
+void reload_config_file(const server *srv);
 
 #endif

@@ -5,6 +5,7 @@ import ftplib
 import hashlib
 import io
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -394,6 +395,34 @@ class TestGeneratedCertificateReload(TlsServerMixin, unittest.TestCase):
         self.assertEqual(sorted(os.listdir(state)), [])
         self.srv.cafile = kept
         self.assertEqual(retr(self.ftps(), "g.bin"), data)
+
+
+class TestConfigFileNotReread(ServerTestCase):
+    """A SIGHUP reads the users file, the certificate and the transfer log, not the -c
+    file: an operator who edits it and reloads (systemctl reload) must hear that the change
+    waits for a restart, not find out when it never takes effect."""
+    server_kwargs = {"config": {"max-per-ip": 5}}
+
+    def hangup_and_wait(self, n):
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: self.srv.log_text().count(" read again: ") >= n, 10),
+                        self.srv.log_text()[-2000:])
+
+    def test_a_changed_config_file_is_said_to_take_a_restart(self):
+        conf = os.path.join(self.srv.base, "ftpd.conf")
+        self.hangup_and_wait(1)
+        # unchanged: nothing to say
+        self.assertNotIn("take a restart", self.srv.log_text())
+        with open(conf, "a") as fh:
+            fh.write("max-per-ip = 1\n")
+        os.utime(conf, (time.time() + 5, time.time() + 5))  # whatever the clock's grain
+        self.hangup_and_wait(2)
+        self.assertLogged(r"WARN SIGHUP: %s changed since ftpd started, but a SIGHUP does not "
+                          r"read it: its settings take a restart" % re.escape(conf))
+        # and the old setting indeed stands
+        a, b = self.srv.ftp(), self.srv.ftp()
+        a.quit()
+        b.quit()
 
 
 if __name__ == "__main__":
