@@ -560,6 +560,20 @@ int config_set(ftpd_config *cfg, const char *key, const char *value, char *err, 
     return set_value(cfg, &ctx, key, value, err, err_size);
 }
 
+/* A value wrapped whole in a pair of double or single quotes, as many configuration files
+ * write a text (banner = "Welcome"), is what lies between them: the quotes would otherwise
+ * show in every greeting, or make a path that does not exist. A quote anywhere else, or one
+ * of that kind inside the pair ("a" and "b"), leaves the value as it is. */
+static char *unquote(char *value)
+{
+    size_t n = strlen(value);
+    if (n < 2 || (value[0] != '"' && value[0] != '\'') || value[n - 1] != value[0] ||
+        memchr(value + 1, value[0], n - 2) != NULL)
+        return value;
+    value[n - 1] = '\0';
+    return value + 1;
+}
+
 static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err, size_t err_size)
 {
     FILE *f = fopen(path, "re");
@@ -605,7 +619,7 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
         }
         *eq = '\0';
         char *key = str_trim(s);
-        char *value = str_trim(eq + 1);
+        char *value = unquote(str_trim(eq + 1));
         if (*key == '\0') {
             rc = set_error(err, err_size, "%s:%zu: expected 'key = value', missing the key", path,
                            lineno);

@@ -268,6 +268,24 @@ class TestBanner(unittest.TestCase):
             c.login()
             self.assertEqual(c.cmd("PWD")[0], 257)
 
+    def test_quotes_around_a_value_in_the_config_file_are_not_part_of_it(self):
+        # `banner = "..."` is how many configuration files quote a text: the quotes must
+        # not end up in every client's greeting, nor in a path
+        srv = FtpdServer(config={"banner": '"Example Corp: authorised users only"'})
+        srv.config["users"] = "'%s'" % srv.users_file
+        srv.config["anonymous"] = '"%s"' % srv.anon_root
+        with srv:
+            c = srv.control(greet=False)
+            self.assertEqual(c.reply(), (220, "220 Example Corp: authorised users only"))
+            c.login()
+            self.assertEqual(c.cmd("PWD")[0], 257)
+            srv.ftp("anonymous", "guest@").quit()
+        # a quote that does not wrap the whole value is part of it
+        for text in ('"Hi" and "bye"', 'say "hi"', '"open'):
+            with FtpdServer(config={"banner": text}) as srv:
+                c = srv.control(greet=False)
+                self.assertEqual(c.reply(), (220, "220 " + text))
+
     def test_bad_banners_exit_2(self):
         for text in ("two\r\n230 lines", "bell\a", "", "x" * 201):
             r = run(["--banner", text, "--no-anonymous"])
