@@ -560,6 +560,33 @@ int config_set(ftpd_config *cfg, const char *key, const char *value, char *err, 
     return set_value(cfg, &ctx, key, value, err, err_size);
 }
 
+/* The line each key of a file was first set on. A key set twice is most likely one edited
+ * in one place and forgotten in the other, where the edit has no effect: worth a warning. */
+#define KEYS_TRACKED 64
+typedef struct first_lines {
+    struct {
+        char key[32]; /* the longest key has 21 characters */
+        size_t line;
+    } v[KEYS_TRACKED];
+    size_t n;
+} first_lines;
+
+/* Records key's first line; returns it if key was set before (0 if not). listen and
+ * listen-implicit add a listener each time, so they are no repeat. */
+static size_t note_first_line(first_lines *f, const char *key, size_t line)
+{
+    if (strcmp(key, "listen") == 0 || strcmp(key, "listen-implicit") == 0)
+        return 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i].key, key) == 0)
+            return f->v[i].line;
+    if (f->n < KEYS_TRACKED && strlen(key) < sizeof f->v[0].key) {
+        snprintf(f->v[f->n].key, sizeof f->v[0].key, "%s", key);
+        f->v[f->n++].line = line;
+    }
+    return 0;
+}
+
 /* A value wrapped whole in a pair of double or single quotes, as many configuration files
  * write a text (banner = "Welcome"), is what lies between them: the quotes would otherwise
  * show in every greeting, or make a path that does not exist. A quote anywhere else, or one
@@ -602,6 +629,7 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
     size_t lineno = 0;
     int rc = 0;
     char msg[512];
+    first_lines firsts = {0};
     while (getline(&line, &cap, f) >= 0) {
         lineno++;
         char *s = line;
@@ -629,6 +657,10 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
             rc = set_error(err, err_size, "%s:%zu: %s", path, lineno, msg);
             break;
         }
+        size_t first = note_first_line(&firsts, key, lineno);
+        if (first != 0)
+            log_warn("%s:%zu: %s is set again (first on line %zu): the value here counts", path,
+                     lineno, key, first);
     }
     if (rc == 0 && ferror(f))
         rc = set_error(err, err_size, "%s: read error", path);

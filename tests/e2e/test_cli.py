@@ -449,6 +449,24 @@ class TestCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertRegex(r.stdout, r"(?m)^  listen .*; implicit FTPS 127\.0\.0\.1:%d$" % p2)
 
+    def test_a_key_given_twice_in_the_file_is_warned_about(self):
+        # an operator who edits the first of two lines sees no effect: the later one counts,
+        # and a warning names both lines
+        conf = os.path.join(self.dir, "ftpd.conf")
+        with open(conf, "w") as fh:
+            fh.write("# limits\nmax-per-ip = 5\nmax-sessions = 50\n\nmax-per-ip = 7\n"
+                     "listen = 127.0.0.1:0\nlisten = [::1]:0\n")
+        r = self.check("-c", conf)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^  limits +50 sessions, 7 per address")
+        self.assertIn("%s:5: max-per-ip is set again (first on line 2): the value here counts"
+                      % conf, r.stderr)
+        # listen is meant to be repeated; a flag's value is no repeat of the file's
+        self.assertNotIn("listen", r.stderr)
+        r = self.check("-c", conf, "--max-sessions", "60")
+        self.assertNotIn("max-sessions", r.stderr)
+        self.assertEqual(r.stderr.count("is set again"), 1, r.stderr)
+
     def test_require_tls_anonymous_alone_is_warned_about(self):
         # it extends the other requirements to anonymous sessions, and alone requires nothing
         r = self.check("--require-tls-anonymous")
