@@ -35,10 +35,13 @@ static void free_job(auth_job *job)
     free(job);
 }
 
-/* The home's open failed (err): the login is refused. */
+/* The home's open failed (err): the login is refused. The line names the session's peer
+ * and the name it logged in with, as the session's own lines do, for the operator to tell
+ * whose login it was. */
 static void home_failed(session *s, const char *root, int err)
 {
-    log_error("[%lu] cannot open home %s: %s", s->id, root, strerror(err));
+    log_error("[%lu] %s %s: login of '%s' refused: cannot open home %s: %s", s->id, s->peer_str,
+              session_who(s), s->user_name ? s->user_name : "", root, strerror(err));
     if (err == EMFILE || err == ENFILE || err == ENOMEM) {
         /* The server is short of descriptors (each logged-in session holds its home
          * open), not the account of a right: a 530 would send the client back to its
@@ -159,12 +162,15 @@ static void login_ok(session *s, const ftpd_user *user, const char *root, unsign
     s->state = SESS_AUTHING;
 }
 
-static void login_failed(session *s)
+/* why is for the log only: the client gets the same 530 for a name the users file does not
+ * hold as for a wrong password, but the operator asked why a login fails needs to know which
+ * (a typo in the file, an account not reloaded yet). */
+static void login_failed(session *s, const char *why)
 {
     s->login_failures++;
     s->flags &= ~SF_USER_GIVEN;
-    session_log(s, "login failed for '%s' (%d of %d)", s->user_name ? s->user_name : "",
-                s->login_failures, s->srv->cfg->max_login_failures);
+    session_log(s, "login failed for '%s' (%d of %d): %s", s->user_name ? s->user_name : "",
+                s->login_failures, s->srv->cfg->max_login_failures, why);
     /* The 530 comes from the session timer after the delay, which slows password guessing
      * without blocking the loop. */
     s->state = SESS_LOGIN_DELAY;
@@ -253,7 +259,8 @@ static void check_done(void *arg)
     if (u)
         login_ok(s, u, u->home, u->perms);
     else
-        login_failed(s);
+        login_failed(s, users_find(s->srv->users, s->user_name) ? "wrong password"
+                                                                : "no such account");
     session_resume(s);
 }
 
@@ -287,7 +294,7 @@ void cmd_pass(session *s, const char *arg)
         if (ok)
             login_ok(s, u, u->home, u->perms);
         else
-            login_failed(s);
+            login_failed(s, "wrong password");
         return;
     }
     auth_job *job = calloc(1, sizeof *job);

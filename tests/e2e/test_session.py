@@ -308,6 +308,25 @@ class TestHomeAccess(ServerTestCase):
         c2 = self.srv.control()
         c2.login()  # the others are not affected
 
+    def test_the_log_says_why_a_login_failed(self):
+        # for the operator, not the client (who gets 530 either way): a wrong password, a
+        # name the users file does not hold (a typo, an account not reloaded yet), a home
+        # that cannot be opened, each with the session's address and the name tried
+        os.chmod(self.srv.local("shut-home"), 0)
+        self.addCleanup(os.chmod, self.srv.local("shut-home"), 0o755)
+        for user, password in ((DEFAULT_USER, "wrong"), ("nobody-here", "x"),
+                               ("shut", "shut-Pw-1")):
+            c = self.srv.control()
+            c.cmd("USER " + user)
+            self.assertEqual(c.cmd("PASS " + password)[0], 530)
+            c.close()
+        peer = r"\[\d+\] 127\.0\.0\.1:\d+ -: "
+        self.assertLogged(peer + r"login failed for '%s' \(1 of \d+\): wrong password$"
+                          % DEFAULT_USER)
+        self.assertLogged(peer + r"login failed for 'nobody-here' \(1 of \d+\): no such account$")
+        self.assertLogged(r"ERROR " + peer + r"login of 'shut' refused: cannot open home "
+                          r"\S*shut-home: Permission denied$")
+
     def test_a_home_the_server_cannot_enter_is_warned_about_at_start_and_reload(self):
         # an operator should not learn it from the first user who cannot log in
         shut = tempfile.mkdtemp(prefix="ftpd-e2e-shut-")
