@@ -893,8 +893,9 @@ static void print_help(void)
           "      --require-tls, --require-tls-login, --require-tls-data and\n"
           "      --listen-implicit turn --tls on.\n"
           "\n"
-          "      --hash-password       read a password from standard input, print its\n"
-          "                            SHA-512-crypt hash for a users file, and exit\n"
+          "      --hash-password       read a password from standard input (twice from a\n"
+          "                            terminal), print its SHA-512-crypt hash for a\n"
+          "                            users file, and exit\n"
           "      --check               read and check the settings, users file, TLS\n"
           "                            certificate and transfer log, print a summary and\n"
           "                            exit: 0 if ftpd would start with them\n"
@@ -941,6 +942,33 @@ static void catch_echo_signals(bool on)
     }
 }
 
+/* One line of standard input, after prompt on a terminal, without its line end; -1 at the
+ * end of the input. */
+static ssize_t read_password_line(bool tty, const char *prompt, char **line, size_t *cap)
+{
+    if (tty) {
+        fputs(prompt, stderr);
+        fflush(stderr);
+    }
+    ssize_t n = getline(line, cap, stdin);
+    if (n < 0) {
+        if (tty) /* Ctrl-D echoes no newline: the message must not follow the prompt */
+            fputc('\n', stderr);
+        return -1;
+    }
+    while (n > 0 && ((*line)[n - 1] == '\n' || (*line)[n - 1] == '\r'))
+        (*line)[--n] = '\0';
+    return n;
+}
+
+static void free_password(char *line, size_t cap)
+{
+    if (line) {
+        explicit_bzero(line, cap);
+        free(line);
+    }
+}
+
 static config_result hash_password(void)
 {
     bool tty = isatty(STDIN_FILENO);
@@ -955,42 +983,36 @@ static config_result hash_password(void)
         if (!restore)
             catch_echo_signals(false);
     }
-    if (tty) {
-        fputs("Password: ", stderr);
-        fflush(stderr);
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, stdin);
+    char *line = NULL, *again = NULL;
+    size_t cap = 0, again_cap = 0;
+    ssize_t n = read_password_line(tty, "Password: ", &line, &cap);
+    /* Typed without echo, a slip of a finger would hash a password nobody knows, found out
+     * only when the account cannot log in: a terminal is asked twice. A pipe is not, as
+     * its sender knows what it sent. */
+    ssize_t m = tty && n > 0 ? read_password_line(tty, "Again: ", &again, &again_cap) : 0;
     if (restore) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &echo_saved);
         catch_echo_signals(false);
     }
 
     config_result res = CONFIG_ERROR;
-    if (n < 0) {
-        fputs("ftpd: --hash-password: no password on standard input\n", stderr);
-        goto out;
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    if (n == 0) {
-        fputs("ftpd: --hash-password: empty password\n", stderr);
-        goto out;
-    }
     char hash[256];
-    if (users_hash_password(line, hash, sizeof(hash)) != 0) {
+    if (n < 0)
+        fputs("ftpd: --hash-password: no password on standard input\n", stderr);
+    else if (n == 0)
+        fputs("ftpd: --hash-password: empty password\n", stderr);
+    else if (tty && (m != n || memcmp(line, again, (size_t)n) != 0))
+        fputs("ftpd: --hash-password: the two passwords do not match; nothing was hashed\n",
+              stderr);
+    else if (users_hash_password(line, hash, sizeof(hash)) != 0)
         fputs("ftpd: --hash-password: hashing failed\n", stderr);
-        goto out;
+    else {
+        printf("%s\n", hash);
+        fflush(stdout);
+        res = CONFIG_EXIT_OK;
     }
-    printf("%s\n", hash);
-    fflush(stdout);
-    res = CONFIG_EXIT_OK;
-out:
-    if (line) {
-        explicit_bzero(line, cap);
-        free(line);
-    }
+    free_password(line, cap);
+    free_password(again, again_cap);
     return res;
 }
 

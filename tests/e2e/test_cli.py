@@ -114,6 +114,49 @@ class TestCommandLine(unittest.TestCase):
         self.assertIn("--hash-password takes no argument", r.stderr)
         self.assertNotIn("s3cret-On-Cmdline", r.stderr)
 
+    def hash_on_a_terminal(self, typed):
+        """ftpd --hash-password on a pseudo-terminal, fed the lines typed one a prompt:
+        (exit status, standard output, what the terminal showed)."""
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        self.addCleanup(os.close, slave)
+        p = subprocess.Popen([FTPD_BIN, "--hash-password"], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=slave)
+        shown = b""
+        try:
+            for line in typed:
+                shown += read_pty(master, 10, done=lambda d: d.rstrip().endswith(b":"))
+                os.write(master, line)
+            out = p.communicate(timeout=10)[0]
+            shown += read_pty(master, 2, proc=p)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return p.returncode, out.decode(), shown.decode()
+
+    def test_a_password_typed_on_a_terminal_is_asked_twice(self):
+        # typed without echo, a slip of a finger would hash a password nobody knows, found
+        # out only when the account cannot log in: the two must match
+        code, out, shown = self.hash_on_a_terminal([b"Typed-pw-1\n", b"Typed-pw-2\n"])
+        self.assertEqual(code, 2, shown)
+        self.assertEqual(out, "")
+        self.assertIn("Again: ", shown)
+        self.assertIn("do not match", shown)
+        self.assertNotIn("Typed-pw", shown)
+        code, out, shown = self.hash_on_a_terminal([b"Typed-pw-1\n", b"Typed-pw-1\n"])
+        self.assertEqual(code, 0, shown)
+        h = out.strip()
+        self.assertTrue(h.startswith("$6$"), out)
+        srv = FtpdServer(users=[("typed", "unused", "elr")])
+        srv._users_text = lambda: "typed:%s:%s:elr\n" % (h, srv.root)
+        with srv:
+            srv.ftp("typed", "Typed-pw-1").quit()
+        # Ctrl-D at the prompt ends the prompt's line before the message
+        code, out, shown = self.hash_on_a_terminal([b"\x04"])
+        self.assertEqual(code, 2, shown)
+        self.assertRegex(shown, r"Password: *\r?\nftpd: --hash-password: no password")
+
     def test_ctrl_c_at_the_password_prompt_gives_the_terminal_its_echo_back(self):
         # The prompt turns echo off; a Ctrl-C (or Ctrl-\\) there must not leave the shell
         # typing blind.
