@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exposedfiles.h"
 #include "log.h"
 
 #define HOMES_NAMED 10
@@ -42,6 +43,7 @@ void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
         log_warn("anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
                  "will be refused",
                  sp, who, cfg->anon_root, strerror(errno));
+    exposedfiles_warn(cfg, users);
 }
 
 int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users)

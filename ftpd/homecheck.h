@@ -7,8 +7,9 @@
 #include "users.h"
 
 /* Warns of each account's home (the first few named) and of the anonymous folder that this
- * process, as it runs now, cannot enter, and of a users file it cannot read again at a
- * SIGHUP. For a server that already runs as --user. */
+ * process, as it runs now, cannot enter, of a users file it cannot read again at a SIGHUP,
+ * and of the server's own files that clients could download (exposedfiles.h). For a server
+ * that already runs as --user. */
 void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users);
 
 /* The same for `ftpd --check` started as root with --user: the checks run with that user's

@@ -510,6 +510,34 @@ class TestCheck(unittest.TestCase):
         self.assertNotIn("max-sessions", r.stderr)
         self.assertEqual(r.stderr.count("is set again"), 1, r.stderr)
 
+    def test_a_users_file_or_key_clients_can_download_is_warned_about(self):
+        # /srv/ftp/users beside the homes it names is natural, and the server's user must
+        # read it for a SIGHUP: inside a served folder, a client can RETR the hashes
+        sub = os.path.join(self.dir, "pub")
+        os.mkdir(sub)
+        os.chmod(sub, 0o755)
+        users = self.one_account("alice", sub)
+        r = self.check("--users", users)  # self.dir is the anonymous area
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("WARN users file %s lies in the anonymous area %s, where anonymous "
+                      "clients can download it" % (users, self.dir), r.stderr)
+        # a home that holds it, for an account that may download (elr by default)
+        r = run(["--check", "--listen", "127.0.0.1:0", "--users", users, "--no-anonymous"])
+        self.assertNotIn("lies in", r.stderr)
+        with open(users, "w") as fh:
+            fh.write("alice:%s:%s\nbob:%s:%s:el\n" % (hash_password("pw"), self.dir,
+                                                      hash_password("pw"), self.dir))
+        key = self.file("key.pem")
+        r = run(["--check", "--listen", "127.0.0.1:0", "--users", users, "--no-anonymous",
+                 "--xferlog", os.path.join(self.dir, "xfer.log"), "--tls-key", key])
+        self.assertIn("WARN users file %s lies in the home of account 'alice' (%s), who can "
+                      "download it" % (users, self.dir), r.stderr)
+        self.assertIn("WARN TLS private key %s lies in the home of account 'alice'" % key,
+                      r.stderr)
+        self.assertIn("WARN transfer log %s lies in the home of account 'alice'"
+                      % os.path.join(self.dir, "xfer.log"), r.stderr)
+        self.assertNotIn("'bob'", r.stderr)  # no r: cannot download
+
     def test_require_tls_anonymous_alone_is_warned_about(self):
         # it extends the other requirements to anonymous sessions, and alone requires nothing
         r = self.check("--require-tls-anonymous")
@@ -549,7 +577,7 @@ class TestCheck(unittest.TestCase):
         os.chmod(users, 0o640)
         r = run(["--check"] + args)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertNotIn("users file", r.stderr)
+        self.assertNotIn("cannot read it", r.stderr)
 
     def test_a_server_nobody_can_log_in_to_is_warned_about(self):
         users = os.path.join(self.dir, "users")
