@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "ev.h"
 
@@ -382,6 +384,47 @@ static void ctx_err(char *err, size_t err_size, const char *what, const char *fi
     ERR_clear_error();
 }
 
+static int refuse_passphrase(char *buf, int size, int rwflag, void *asked)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    if (asked)
+        *(bool *)asked = true;
+    return -1;
+}
+
+/* The plain words for what OpenSSL's error queue says about a file that opened but did not
+ * load as `what` ("certificate" or "private key"; cert_file, for a key, is the certificate it
+ * must belong to): "PEM lib" and "DECODER routines::unsupported" tell an operator nothing.
+ * Returns false, the queue untouched, when none applies (a file that did not open, say). */
+static bool load_err(char *err, size_t err_size, const char *what, const char *file,
+                     const char *cert_file)
+{
+    /* the earliest error is the cause; "SSL routines::PEM lib" follows it */
+    unsigned long e = ERR_peek_error();
+    int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
+    bool none = (lib == ERR_LIB_PEM && reason == PEM_R_NO_START_LINE) ||
+                (lib == ERR_LIB_OSSL_DECODER && reason == ERR_R_UNSUPPORTED);
+    bool mismatch = lib == ERR_LIB_X509 && reason == X509_R_KEY_VALUES_MISMATCH;
+    if (mismatch)
+        snprintf(err, err_size,
+                 "cannot load the private key %s: it does not belong to the "
+                 "certificate %s (the key of another pair)",
+                 file, cert_file);
+    else if (none && cert_file && strcmp(file, cert_file) == 0)
+        snprintf(err, err_size,
+                 "cannot load the private key %s: the file holds no private key "
+                 "(without --tls-key, the key is looked for in the --tls-cert file)",
+                 file);
+    else if (none)
+        snprintf(err, err_size, "cannot load the %s %s: the file holds no %s", what, file, what);
+    else
+        return false;
+    ERR_clear_error();
+    return true;
+}
+
 static void common_ctx_setup(SSL_CTX *ctx)
 {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -416,12 +459,30 @@ struct ssl_ctx_st *stream_tls_server_ctx(const char *cert_file, const char *key_
      * has one to offer by the time it opens a data connection. */
     SSL_CTX_set_num_tickets(ctx, TLS_TICKETS);
     SSL_CTX_set_session_ticket_cb(ctx, ticket_gen_cb, ticket_dec_cb, NULL);
+    /* A key under a passphrase would have OpenSSL ask for it on the terminal: at start, and
+     * at each SIGHUP again, with the event loop waiting for someone to type. */
+    bool passphrase_asked = false;
+    SSL_CTX_set_default_passwd_cb(ctx, refuse_passphrase);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &passphrase_asked);
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
-        ctx_err(err, err_size, "cannot load the certificate", cert_file);
+        if (!load_err(err, err_size, "certificate", cert_file, NULL))
+            ctx_err(err, err_size, "cannot load the certificate", cert_file);
         goto fail;
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
-        ctx_err(err, err_size, "cannot load the private key", key_file);
+    int key_loaded = SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM);
+    /* the flag lives on this stack, the context beyond it */
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+    if (key_loaded != 1) {
+        if (passphrase_asked) {
+            snprintf(err, err_size,
+                     "cannot load the private key %s: it is encrypted with a passphrase, which "
+                     "ftpd does not ask for: store it decrypted (openssl pkey -in KEY -out "
+                     "NEW), readable only by root and the server's user",
+                     key_file);
+            ERR_clear_error();
+        } else if (!load_err(err, err_size, "private key", key_file, cert_file)) {
+            ctx_err(err, err_size, "cannot load the private key", key_file);
+        }
         goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {

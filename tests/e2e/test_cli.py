@@ -427,6 +427,52 @@ class TestCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn("TLS", r.stderr)
 
+    def key_pair(self, name):
+        """A self-signed certificate and its key, in two files of the test's folder."""
+        cert, key = (os.path.join(self.dir, name + s) for s in ("-cert.pem", "-key.pem"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
+                        "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        return cert, key
+
+    @unittest.skipUnless(shutil.which("openssl"), "needs openssl")
+    def test_certificate_and_key_mistakes_are_named_in_plain_words(self):
+        cert, key = self.key_pair("a")
+        other_cert, other_key = self.key_pair("b")
+        for args, says in (
+                # the key looked for in the certificate's file, where there is none
+                (["--tls-cert", cert], "holds no private key (without --tls-key, the key is "
+                                       "looked for in the --tls-cert file)"),
+                (["--tls-cert", key, "--tls-key", key], "holds no certificate"),
+                (["--tls-cert", cert, "--tls-key", other_key], "does not belong to the "
+                                                               "certificate")):
+            r = self.check("--tls", *args)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(says, r.stderr)
+            self.assertNotIn("PEM lib", r.stderr)
+        # a key under a passphrase: on a terminal, OpenSSL would ask for it at start, and at
+        # each SIGHUP again, where the server cannot wait for anyone to type
+        locked = os.path.join(self.dir, "locked-key.pem")
+        subprocess.run(["openssl", "pkey", "-in", key, "-aes256", "-passout", "pass:abcd",
+                        "-out", locked], check=True, capture_output=True)
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        self.addCleanup(os.close, slave)
+        user = ["--user", run_as_user()] if run_as_user() else []
+        p = subprocess.Popen([FTPD_BIN, "--check", "--listen", "127.0.0.1:0", "--anonymous",
+                              self.dir, "--tls", "--tls-cert", cert, "--tls-key", locked] + user,
+                             stdin=slave, stdout=subprocess.PIPE, stderr=slave)
+        try:
+            shown = read_pty(master, 10, proc=p).decode()
+            self.assertEqual(p.wait(5), 1, shown)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+        self.assertNotIn("pass phrase", shown)
+        self.assertIn("is encrypted with a passphrase", shown)
+
     def test_certificate_yet_to_be_generated_is_fine_and_not_made(self):
         state = os.path.join(self.dir, "state")
         r = self.check("--tls", "--state-dir", state)
