@@ -81,6 +81,19 @@ static int check_run_as(const ftpd_config *cfg)
     return -1;
 }
 
+/* The account the server serves as: --user, or the one that starts it. */
+static const char *run_as_name(const ftpd_config *cfg)
+{
+    if (cfg->run_as_user)
+        return cfg->run_as_user;
+    const struct passwd *pw = getpwuid(geteuid());
+    static char uid[32];
+    if (pw)
+        return pw->pw_name;
+    snprintf(uid, sizeof uid, "uid %u", (unsigned)geteuid());
+    return uid;
+}
+
 int check_config(const ftpd_config *cfg, const ftpd_users *users)
 {
     int status = 0;
@@ -103,7 +116,15 @@ int check_config(const ftpd_config *cfg, const ftpd_users *users)
         printf("; implicit FTPS ");
         print_listeners(cfg->listen_implicit, cfg->listen_implicit_count);
     }
-    printf("\n  accounts      %zu%s%s\n", users->n, cfg->users_file ? " from " : "",
+    printf("\n  passive       ");
+    if (cfg->pasv_first)
+        printf("ports %d-%d", cfg->pasv_first, cfg->pasv_last);
+    else
+        printf("any port");
+    printf(", %s in PASV replies\n",
+           cfg->pasv_address ? cfg->pasv_address : "the control connection's address");
+    printf("  runs as       %s\n", run_as_name(cfg));
+    printf("  accounts      %zu%s%s\n", users->n, cfg->users_file ? " from " : "",
            cfg->users_file ? cfg->users_file : "");
     printf("  anonymous     %s%s\n", cfg->anon_root ? cfg->anon_root : "off",
            cfg->anon_root ? " (read-only)" : "");

@@ -538,6 +538,19 @@ class TestCheck(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertRegex(r.stdout, r"(?m)^  listen .*; implicit FTPS 127\.0\.0\.1:%d$" % p2)
 
+    def test_summary_shows_the_passive_ports_and_whom_the_server_runs_as(self):
+        # what a NAT set-up and a firewall depend on, and the account that must reach the
+        # homes: an operator checking a changed file looks for them in the summary
+        r = self.check("--pasv-ports", "50000-50999", "--pasv-address", "203.0.113.10")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^  passive +ports 50000-50999, 203\.0\.113\.10 in "
+                                   r"PASV replies$")
+        who = run_as_user() or pwd.getpwuid(os.geteuid()).pw_name
+        self.assertRegex(r.stdout, r"(?m)^  runs as +%s$" % who)
+        r = self.check()
+        self.assertRegex(r.stdout, r"(?m)^  passive +any port, the control connection's "
+                                   r"address in PASV replies$")
+
     def test_a_key_given_twice_in_the_file_is_warned_about(self):
         # an operator who edits the first of two lines sees no effect: the later one counts,
         # and a warning names both lines
