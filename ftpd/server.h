@@ -48,6 +48,7 @@ typedef struct server {
     ipcount per_ip;
     unsigned long next_id;
     FILE *xferlog;
+    bool xferlog_failing;       /* its last write failed, and that was said */
     struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
     unsigned long long transfers_failed; /* of transfers: those that did not complete */

@@ -387,6 +387,24 @@ static void format_start(const xfer *x, char *out, size_t size)
         out[0] = '\0';
 }
 
+/* A transfer log on a full disk (or one that hit a file size limit) lost every record
+ * without a word: the first failure is said, and so is the first write that works again. */
+static void record_transfer(server *srv, const char *line, size_t len)
+{
+    const char *path = srv->cfg->xferlog_file;
+    if (xferlog_append(srv->xferlog, line, len) == 0) {
+        if (srv->xferlog_failing)
+            log_info("transfer log %s: written again", path);
+        srv->xferlog_failing = false;
+        return;
+    }
+    if (!srv->xferlog_failing)
+        log_error("transfer log %s: cannot write (%s); transfers are not recorded there until "
+                  "it can be written again",
+                  path, strerror(errno));
+    srv->xferlog_failing = true;
+}
+
 /* One line per transfer; a failed one says why (the reply the client got, or what cut it
  * short), since an operator reads the log, not the client's screen. */
 static void log_transfer(xfer *x, bool complete, const char *why)
@@ -448,10 +466,9 @@ static void log_transfer(xfer *x, bool complete, const char *why)
         .user = session_who(s),
         .complete = complete,
     };
-    if (xferlog_format(line, sizeof line, &e) > 0) {
-        fputs(line, srv->xferlog);
-        fflush(srv->xferlog);
-    }
+    int len = xferlog_format(line, sizeof line, &e);
+    if (len > 0)
+        record_transfer(srv, line, (size_t)len);
 }
 
 /* Ends a transfer: replies, logs, frees and lets the session read commands again. */

@@ -22,6 +22,21 @@ FILE *xferlog_open(const char *path)
     return f;
 }
 
+int xferlog_append(FILE *log, const char *line, size_t len)
+{
+    ssize_t n;
+    do
+        n = write(fileno(log), line, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    if ((size_t)n != len) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
 typedef struct {
     char *p;
     size_t left;

@@ -25,6 +25,11 @@ typedef struct xferlog_entry {
  * must not let others write lines into the server's own record. NULL with errno on failure. */
 FILE *xferlog_open(const char *path);
 
+/* Appends the formatted line len bytes long in one write(2), so that a failed write leaves
+ * no piece in a stdio buffer to be joined to the next line. Returns 0, or -1 with errno
+ * (EIO for a short write). */
+int xferlog_append(FILE *log, const char *line, size_t len);
+
 /* Formats one line (with '\n'); spaces in the path become '_' as xferlog readers expect.
  * Returns the length, or -1 if out_size is too small. */
 int xferlog_format(char *out, size_t out_size, const xferlog_entry *e);

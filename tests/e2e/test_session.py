@@ -1195,6 +1195,21 @@ class TestXferlog(ServerTestCase):
         self.assertEqual((m2.group(3), m2.group(4), m2.group(7), m2.group(13)),
                          ("777", "/up_file.bin", "i", "c"))
 
+    def test_a_transfer_log_that_cannot_be_written_is_said_once(self):
+        # a full disk (here /dev/full) lost every transfer's record without a word; the
+        # error is said once, not for each transfer, and the transfers go on
+        srv = self.start_server(args=["--xferlog", "/dev/full"])
+        data = srv.make_file("down.bin", 1000, seed=2)
+        for _ in range(3):
+            f = srv.ftp()
+            self.assertEqual(retr(f, "down.bin"), data)
+            f.quit()
+        m = srv.wait_log(r"ERROR transfer log /dev/full: cannot write \(No space left on "
+                         r"device\); transfers are not recorded there until it can be written")
+        self.assertTrue(m, srv.log_text()[-2000:])
+        self.assertTrue(wait_for(lambda: srv.log_text().count(" RETR /down.bin ok") == 3, 5))
+        self.assertEqual(srv.log_text().count("transfer log /dev/full: cannot write"), 1)
+
     def test_a_name_that_is_not_utf8_is_escaped_in_both_logs(self):
         """A Latin-1 name, a terminal escape and a backslash: each log line stays one line of
         valid UTF-8, the bytes written as \\xNN (the backslash too, so the name reads back)."""
