@@ -2,6 +2,7 @@
 #include "confcheck.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dirprobe.h"
 #include "ftps.h"
 #include "homecheck.h"
 #include "log.h"
@@ -16,7 +18,10 @@
 #include "progress.h"
 #include "strutil.h"
 
-/* The transfer log is opened for appending at start-up, before privileges are dropped. */
+/* The transfer log is opened for appending at start-up, before privileges are dropped. It is
+ * tried for real, as access() answers yes to root for /proc, a read-only mount or a FUSE
+ * directory that refuses it: an existing log is opened (and closed, nothing written), and a
+ * directory that is to hold a new one gets an entry it loses at once. */
 static int check_xferlog(const char *path)
 {
     struct stat st;
@@ -25,10 +30,14 @@ static int check_xferlog(const char *path)
             log_error("cannot open transfer log %s: %s", path, strerror(EISDIR));
             return -1;
         }
-        if (access(path, W_OK) < 0) {
+        /* non-blocking: a FIFO named as the log must not hold --check */
+        int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0 && errno != ENXIO) { /* ENXIO: a FIFO with no reader yet */
             log_error("cannot open transfer log %s: %s", path, strerror(errno));
             return -1;
         }
+        if (fd >= 0)
+            close(fd);
         return 0;
     }
     if (errno != ENOENT) { /* ENOTDIR, EACCES, ELOOP: the open would fail the same way */
@@ -40,7 +49,7 @@ static int check_xferlog(const char *path)
     char *slash = strrchr(dir, '/');
     if (slash)
         *(slash == dir ? slash + 1 : slash) = '\0';
-    if (access(slash ? dir : ".", W_OK | X_OK) < 0) {
+    if (dirprobe_can_create_in(slash ? dir : ".") < 0) {
         log_error("cannot create transfer log %s: %s", path, strerror(errno));
         return -1;
     }

@@ -13,6 +13,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "dirprobe.h"
 #include "log.h"
 #include "server.h"
 #include "session.h"
@@ -214,22 +215,6 @@ int ftps_server_init(server *srv)
     return 0;
 }
 
-/* Whether the process can make an entry in directory p: tried with a directory it removes
- * at once, since access() answers yes to root for /proc, a read-only mount or a FUSE
- * directory that refuses it. */
-static int can_create_in(const char *p)
-{
-    char probe[PATH_MAX];
-    if (snprintf(probe, sizeof probe, "%s/.ftpd-check-XXXXXX", p) >= (int)sizeof probe) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    if (!mkdtemp(probe))
-        return -1;
-    rmdir(probe);
-    return 0;
-}
-
 /* Whether a first start could make dir (make_dirs) and write the pair into it: the nearest
  * existing part of the path must be a directory this user may create entries in. */
 static int check_state_dir(const char *dir)
@@ -246,7 +231,7 @@ static int check_state_dir(const char *dir)
                 errno = ENOTDIR;
                 return -1;
             }
-            return can_create_in(p);
+            return dirprobe_can_create_in(p);
         }
         /* "." or "/" missing: there is nothing above to try */
         if (errno != ENOENT || strcmp(p, ".") == 0 || strcmp(p, "/") == 0)

@@ -496,6 +496,17 @@ class TestCheck(unittest.TestCase):
         self.assertIn("cannot create the certificate in the state directory", r.stderr)
         self.assertEqual(os.listdir("/proc").count("ftpd-state-check"), 0)
 
+    def test_transfer_log_where_nothing_can_be_made_exits_1_even_for_root(self):
+        # the same for the transfer log: --check said OK, and the start failed with "cannot
+        # open transfer log"
+        path = "/proc/ftpd-xferlog-check"
+        r = self.check("--xferlog", path)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("cannot create transfer log %s" % path, r.stderr)
+        r = run(["--listen", "127.0.0.1:0", "--anonymous", self.dir, "--xferlog", path])
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(os.listdir("/proc").count("ftpd-xferlog-check"), 0)
+
     def test_listeners_that_cannot_all_be_bound_exit_2_as_a_start_would_fail(self):
         # Each pair would pass a --check that binds nothing, then fail at start with an
         # "Address already in use" that names no culprit.
