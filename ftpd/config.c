@@ -971,6 +971,12 @@ static void free_password(char *line, size_t cap)
 
 static config_result hash_password(void)
 {
+    /* main holds SIGHUP for a server's reload; a hangup here must end the prompt and give
+     * the terminal its echo back, as before */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    sigprocmask(SIG_UNBLOCK, &hup, NULL);
     bool tty = isatty(STDIN_FILENO);
     struct termios noecho;
     bool restore = false;

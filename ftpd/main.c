@@ -188,6 +188,13 @@ static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
 
 int main(int argc, char **argv)
 {
+    /* A reload (systemctl reload, a log rotation) that comes while the files load, which a
+     * large users file makes seconds, would end the server with SIGHUP's default action:
+     * held from here, it is read from the signalfd once the server runs. */
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    sigprocmask(SIG_BLOCK, &hup, NULL);
     /* Before the first file or socket, which would take a closed descriptor's number: log
      * lines meant for standard error would go into it. */
     if (stdfd_reserve() < 0) {

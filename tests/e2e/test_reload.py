@@ -11,12 +11,13 @@ import signal
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import warnings
 
-from ftpd_harness import (ServerTestCase, data_bytes, hash_password, retr, run_as_user, stor,
-                          wait_for)
+from ftpd_harness import (FTPD_BIN, FtpdServer, ServerTestCase, data_bytes, hash_password, retr,
+                          run_as_user, stor, wait_for)
 from test_ftps import TlsServerMixin, tls_context
 
 
@@ -423,6 +424,50 @@ class TestConfigFileNotReread(ServerTestCase):
         a, b = self.srv.ftp(), self.srv.ftp()
         a.quit()
         b.quit()
+
+
+class TestHangupDuringStart(unittest.TestCase):
+    def test_a_sighup_while_the_files_load_waits_for_the_server_to_run(self):
+        """A reload (systemctl reload, a log rotation) that comes while ftpd still reads its
+        files (a large users file takes seconds) killed it: SIGHUP's default action. It is
+        held until the server runs, and then read the users file again."""
+        srv = FtpdServer()
+        with open(srv.users_file, "w") as fh:
+            fh.write(srv._users_text())
+        srv.chown(srv.users_file)
+        conf = os.path.join(srv.base, "ftpd.conf")
+        os.mkfifo(conf)
+        user = ["--user", run_as_user()] if run_as_user() else []
+        p = subprocess.Popen([FTPD_BIN, "-c", conf] + user, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines = []
+        reader = threading.Thread(target=lambda: lines.extend(p.stderr), daemon=True)
+        reader.start()
+        try:
+            # the open returns once ftpd has opened its end: it is reading its files now
+            fd = os.open(conf, os.O_WRONLY)
+            try:
+                p.send_signal(signal.SIGHUP)
+                time.sleep(0.2)  # for a SIGHUP not held, time to end the process
+                os.write(fd, b"listen = 127.0.0.1:0\nusers = %s\nanonymous = off\n"
+                         % srv.users_file.encode())
+            except BrokenPipeError:
+                pass  # ended by the signal: the assertions below say so
+            finally:
+                os.close(fd)
+            reloaded = wait_for(lambda: any(" read again: " in line for line in lines)
+                                or p.poll() is not None, 10)
+            log = "".join(lines)
+            self.assertTrue(reloaded, log)
+            self.assertIsNone(p.poll(), "ftpd ended (%s):\n%s" % (p.returncode, log))
+            self.assertIn(" ready (", log)
+        finally:
+            p.terminate()
+            p.wait(10)
+            reader.join(5)
+            p.stderr.close()
+            shutil.rmtree(srv.base, True)
+        self.assertEqual(p.returncode, 0, "".join(lines))
 
 
 if __name__ == "__main__":
