@@ -178,14 +178,17 @@ const char *str_nearest_option(const char *word, const struct option *opts)
     size_t n = strcspn(word, "=");
     if (n == 0 || n >= sizeof(w))
         return NULL;
-    memcpy(w, word, n);
+    /* Options are lower case: compared so, a word typed in capitals (MAX-SESSIONS in a
+     * configuration file) finds its option instead of being too far from every one. */
+    for (size_t i = 0; i < n; i++)
+        w[i] = (char)tolower((unsigned char)word[i]);
     w[n] = '\0';
     unsigned cap = n < 5 ? 1 : 2, best = cap + 1;
     const char *found = NULL;
     for (const struct option *o = opts; o->name != NULL; o++) {
         unsigned d = str_distance(w, o->name, cap);
-        if (d == 0)
-            return NULL;
+        if (d == 0) /* the word itself, or it in other capitals */
+            return strncmp(word, o->name, n) == 0 ? NULL : o->name;
         if (d < best) {
             best = d;
             found = o->name;

@@ -155,6 +155,10 @@ START_TEST(test_nearest_option)
     ck_assert_str_eq(str_nearest_option("hlp", opts), "help"); /* one edit in a short word */
     ck_assert_ptr_null(str_nearest_option("hp", opts));        /* two are too many there */
     ck_assert_ptr_null(str_nearest_option("--listen", opts));  /* exact: nothing to suggest */
+    /* keys and flags are lower case: a word in capitals is one of them, mistyped */
+    ck_assert_str_eq(str_nearest_option("MAX-SESSIONS", opts), "max-sessions");
+    ck_assert_str_eq(str_nearest_option("--Listen=0.0.0.0:21", opts), "listen");
+    ck_assert_str_eq(str_nearest_option("MAX-SESIONS", opts), "max-sessions");
     ck_assert_ptr_null(str_nearest_option("--xyzzy", opts));
     ck_assert_ptr_null(str_nearest_option("--", opts));
     ck_assert_ptr_null(str_nearest_option("--=1", opts));
