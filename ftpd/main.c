@@ -129,10 +129,18 @@ static void check_demo_upload_dir(const ftpd_config *cfg, const ftpd_users *user
     int n = snprintf(dir, sizeof dir, "%s/incoming", demo->home);
     if (n < 0 || (size_t)n >= sizeof dir || access(dir, F_OK) < 0)
         return;
-    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0)
+    if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+        int err = errno;
+        /* without --user, the server's user is the one that started it */
+        const struct passwd *self = cfg->run_as_user ? NULL : getpwuid(geteuid());
         log_warn("%s: the server's user cannot write there (%s), so the demo account's "
                  "uploads into incoming/ will be refused; give it that folder (chown %s %s)",
-                 dir, strerror(errno), cfg->run_as_user ? cfg->run_as_user : "USER", dir);
+                 dir, strerror(err),
+                 cfg->run_as_user ? cfg->run_as_user
+                 : self           ? self->pw_name
+                                  : "USER",
+                 dir);
+    }
 }
 
 /* While anonymous access is on, "ftp" and "anonymous" log in anonymously: an account of

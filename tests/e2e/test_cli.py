@@ -720,6 +720,38 @@ class TestDefaults(unittest.TestCase):
                 warned = "the demo account's uploads into incoming/ will be refused" in log
                 self.assertEqual(warned, not writable, log)
 
+    @unittest.skipUnless(os.geteuid() == 0 and run_as_user(), "needs root to start as another")
+    def test_demo_upload_folder_warning_names_the_user_that_started_the_server(self):
+        # started as an ordinary user, without --user: the hint named no one ("chown USER")
+        who = pwd.getpwnam(run_as_user())
+        with tempfile.TemporaryDirectory() as d:
+            os.chmod(d, 0o755)
+            data = os.path.join(d, "sample_data")
+            shutil.copytree(os.path.join(SOURCE_DIR, "sample_data"), data)
+            incoming = os.path.join(data, "pub", "incoming")
+            os.chmod(incoming, 0o555)
+
+            def become_user():
+                os.setgroups([])
+                os.setgid(who.pw_gid)
+                os.setuid(who.pw_uid)
+
+            p = subprocess.Popen([FTPD_BIN, "--users", os.path.join(data, "users"), "--listen",
+                                  "127.0.0.1:0", "--state-dir", os.path.join(d, "state")],
+                                 stderr=subprocess.PIPE, text=True, preexec_fn=become_user)
+            lines = []
+            try:
+                for line in p.stderr:
+                    lines.append(line)
+                    if " ready " in line:
+                        break
+            finally:
+                p.terminate()
+                p.wait(timeout=10)
+                p.stderr.close()
+            log = "".join(lines)
+            self.assertIn("give it that folder (chown %s %s)" % (who.pw_name, incoming), log)
+
     def test_copy_outside_its_build_tree_ignores_the_source_tree(self):
         # an installed copy must not fall back to the build machine's source path, which
         # anyone could have created since; it asks for accounts instead
