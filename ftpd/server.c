@@ -161,11 +161,15 @@ static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer,
 {
     const ftpd_config *cfg = srv->cfg;
     const char *refuse = NULL;
-    if (srv->nsessions >= (size_t)cfg->max_sessions)
+    char limit[48] = ""; /* for the log: the setting an operator would raise */
+    if (srv->nsessions >= (size_t)cfg->max_sessions) {
         refuse = "Too many users, try again later.";
-    else if (ipcount_get(&srv->per_ip, peer) >= (unsigned)cfg->max_per_ip)
+        snprintf(limit, sizeof limit, "max-sessions %d reached", cfg->max_sessions);
+    } else if (ipcount_get(&srv->per_ip, peer) >= (unsigned)cfg->max_per_ip) {
         refuse = "Too many connections from your address.";
-    session *s = session_new(srv, fd, peer, refuse, implicit_tls);
+        snprintf(limit, sizeof limit, "max-per-ip %d reached", cfg->max_per_ip);
+    }
+    session *s = session_new(srv, fd, peer, refuse, limit, implicit_tls);
     if (s && !refuse && s->state != SESS_CLOSED) { /* implicit TLS may have failed at once */
         if (ipcount_inc(&srv->per_ip, peer))
             s->flags |= SF_COUNTED;

@@ -343,7 +343,7 @@ const char *session_who(const session *s)
 }
 
 session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,
-                     const char *refuse, bool implicit_tls)
+                     const char *refuse, const char *limit, bool implicit_tls)
 {
     session *s = calloc(1, sizeof *s);
     if (!s) {
@@ -377,12 +377,12 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     srv->nsessions++;
 
     if (refuse && implicit_tls) { /* a 421 would need a handshake first: just close */
-        session_log(s, "refused: %s", refuse);
+        session_log(s, "refused: %s (%s)", refuse, limit);
         session_close(s);
         return s;
     }
     if (refuse) {
-        session_log(s, "refused: %s", refuse);
+        session_log(s, "refused: %s (%s)", refuse, limit);
         session_reply(s, FTP_SERVICE_UNAVAILABLE, "%s", refuse);
         session_close_after_flush(s);
         return s;

@@ -100,11 +100,12 @@ typedef struct session {
     struct session *prev, *next;
 } session;
 
-/* Takes ownership of fd, sends the greeting (or 421 with reason and closes when `refuse`).
- * With implicit_tls (implicit FTPS) the TLS handshake comes first and the greeting follows
- * it; a refused implicit connection is closed without a word. */
+/* Takes ownership of fd, sends the greeting (or 421 with reason and closes when `refuse`;
+ * the log line adds `limit`, the setting that refused it). With implicit_tls (implicit FTPS)
+ * the TLS handshake comes first and the greeting follows it; a refused implicit connection
+ * is closed without a word. */
 session *session_new(struct server *srv, int fd, const struct sockaddr_storage *peer,
-                     const char *refuse, bool implicit_tls);
+                     const char *refuse, const char *limit, bool implicit_tls);
 /* Frees a closed session (called by the server outside any callback). */
 void session_free(session *s);
 /* Queues a reply and flushes what the socket takes now. */

@@ -1024,6 +1024,9 @@ class TestLimits(ServerTestCase):
         code, text = c3.reply()
         self.assertEqual(code, 421, text)
         self.assertTrue(c3.closed(5))
+        # the log names the setting that turned it away, for the operator to raise
+        self.assertLogged(r"refused: Too many connections from your address\. \(max-per-ip 2 "
+                          r"reached\)$")
         # the first two still work; after one leaves, a new one is welcome
         self.assertEqual(c1.cmd("NOOP")[0], 200)
         self.assertEqual(c2.cmd("NOOP")[0], 200)
@@ -1047,6 +1050,8 @@ class TestLimits(ServerTestCase):
         code, text = d.reply()
         self.assertEqual(code, 421, text)
         self.assertTrue(d.closed(5))
+        self.assertLogged(r"refused: Too many users, try again later\. \(max-sessions 3 "
+                          r"reached\)$")
         for x in (a, b, c):
             self.assertEqual(x.cmd("NOOP")[0], 200)
 
