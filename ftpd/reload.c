@@ -209,7 +209,8 @@ static bool unchanged(const struct stat *then, const struct stat *now)
 void reload_config_file(const server *srv)
 {
     const ftpd_config *cfg = srv->cfg;
-    if (!cfg->config_file)
+    /* a pipe (-c <(...), /dev/stdin) is read once and gone: nothing to compare */
+    if (!cfg->config_file || !S_ISREG(cfg->config_stat.st_mode))
         return;
     struct stat now;
     if (stat(cfg->config_file, &now) != 0) {
