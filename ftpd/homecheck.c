@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <pwd.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exposedfiles.h"
@@ -14,6 +17,27 @@
 
 #define HOMES_NAMED 10
 #define GROUPS_MAX 1024
+
+/* A users file that every user of the host may change, or replace in its folder, lets any of
+ * them add an account with every permission, which the next SIGHUP lets in. */
+static void warn_writable_users_file(const char *path)
+{
+    struct stat st;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    const char *open_to_all = NULL;
+    if (stat(path, &st) == 0 && (st.st_mode & S_IWOTH))
+        open_to_all = path;
+    else if (slash && stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+        open_to_all = dir; /* a sticky one (/tmp) lets no one replace another's file */
+    if (open_to_all)
+        log_warn("users file %s: %s is writable by every user of this host, so anyone could "
+                 "add an account (chmod o-w %s)",
+                 path, open_to_all, open_to_all);
+}
 
 void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
 {
@@ -43,6 +67,8 @@ void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
         log_warn("anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
                  "will be refused",
                  sp, who, cfg->anon_root, strerror(errno));
+    if (cfg->users_file)
+        warn_writable_users_file(cfg->users_file);
     exposedfiles_warn(cfg, users);
 }
 

@@ -580,6 +580,30 @@ class TestCheck(unittest.TestCase):
         self.assertNotIn("max-sessions", r.stderr)
         self.assertEqual(r.stderr.count("is set again"), 1, r.stderr)
 
+    def test_a_users_file_anyone_can_change_is_warned_about(self):
+        # anyone on the host could add an account with every permission, which the next
+        # SIGHUP would let in
+        home = os.path.join(self.dir, "home")
+        os.mkdir(home)
+        d = os.path.join(self.dir, "etc")
+        os.mkdir(d)
+        os.chmod(d, 0o755)
+        users = os.path.join(d, "users")
+        with open(users, "w") as fh:
+            fh.write("alice:%s:%s\n" % (hash_password("pw"), home))
+        args = ["--check", "--listen", "127.0.0.1:0", "--users", users, "--no-anonymous"]
+        for file_mode, dir_mode, warned in ((0o644, 0o755, None), (0o666, 0o755, users),
+                                            (0o644, 0o777, d), (0o644, 0o1777, None)):
+            os.chmod(users, file_mode)
+            os.chmod(d, dir_mode)
+            r = run(args)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            if warned is None:
+                self.assertNotIn("could add an account", r.stderr)
+            else:
+                self.assertIn("WARN users file %s: %s is writable by every user of this host, "
+                              "so anyone could add an account" % (users, warned), r.stderr)
+
     def test_a_users_file_or_key_clients_can_download_is_warned_about(self):
         # /srv/ftp/users beside the homes it names is natural, and the server's user must
         # read it for a SIGHUP: inside a served folder, a client can RETR the hashes
