@@ -24,13 +24,20 @@ FILE *xferlog_open(const char *path)
 
 int xferlog_append(FILE *log, const char *line, size_t len)
 {
+    int fd = fileno(log);
     ssize_t n;
     do
-        n = write(fileno(log), line, len);
+        n = write(fd, line, len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -1;
     if ((size_t)n != len) {
+        /* A piece of the line went in (a full disk, a file size limit): it goes again, or
+         * the next line would be joined to it. ftpd is the file's only writer (O_APPEND), so
+         * the piece is the file's last n bytes. */
+        off_t end = lseek(fd, 0, SEEK_END);
+        if (end >= n)
+            (void)ftruncate(fd, end - n);
         errno = EIO;
         return -1;
     }

@@ -26,8 +26,8 @@ typedef struct xferlog_entry {
 FILE *xferlog_open(const char *path);
 
 /* Appends the formatted line len bytes long in one write(2), so that a failed write leaves
- * no piece in a stdio buffer to be joined to the next line. Returns 0, or -1 with errno
- * (EIO for a short write). */
+ * no piece in a stdio buffer to be joined to the next line; a write cut short is taken back
+ * out of the file for the same reason. Returns 0, or -1 with errno (EIO for a short write). */
 int xferlog_append(FILE *log, const char *line, size_t len);
 
 /* Formats one line (with '\n'); spaces in the path become '_' as xferlog readers expect.

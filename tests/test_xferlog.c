@@ -1,7 +1,11 @@
 #include <check.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "xferlog.h"
 
@@ -97,6 +101,38 @@ START_TEST(test_too_small)
 }
 END_TEST
 
+/* A write cut short (a full disk, a file size limit) leaves no piece of its line for the next
+ * line to be joined to. Check runs each test in a process of its own: the limit stays here. */
+START_TEST(test_short_write_leaves_no_piece)
+{
+    char path[] = "/tmp/test_xferlog_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    FILE *log = xferlog_open(path);
+    ck_assert_ptr_nonnull(log);
+    signal(SIGXFSZ, SIG_IGN); /* as ftpd: the write returns short instead */
+    ck_assert_int_eq(xferlog_append(log, "aaaa\n", 5), 0);
+    struct rlimit old, lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 8;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    ck_assert_int_eq(xferlog_append(log, "bbbbbbbb\n", 9), -1);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(xferlog_append(log, "cc\n", 3), 0);
+    fclose(log);
+    char got[64] = {0};
+    FILE *in = fopen(path, "r");
+    ck_assert_ptr_nonnull(in);
+    size_t n = fread(got, 1, sizeof(got) - 1, in);
+    fclose(in);
+    unlink(path);
+    got[n] = '\0';
+    ck_assert_str_eq(got, "aaaa\ncc\n");
+}
+END_TEST
+
 static Suite *xferlog_suite(void)
 {
     Suite *s = suite_create("xferlog");
@@ -105,6 +141,7 @@ static Suite *xferlog_suite(void)
     tcase_add_test(tc, test_upload_incomplete_short);
     tcase_add_test(tc, test_hostile_fields);
     tcase_add_test(tc, test_too_small);
+    tcase_add_test(tc, test_short_write_leaves_no_piece);
     suite_add_tcase(s, tc);
     return s;
 }
