@@ -1007,6 +1007,9 @@ static config_result hash_password(void)
         fputs("ftpd: --hash-password: no password on standard input\n", stderr);
     else if (n == 0)
         fputs("ftpd: --hash-password: empty password\n", stderr);
+    else if (tty && m < 0)
+        fputs("ftpd: --hash-password: no second entry of the password; nothing was hashed\n",
+              stderr);
     else if (tty && (m != n || memcmp(line, again, (size_t)n) != 0))
         fputs("ftpd: --hash-password: the two passwords do not match; nothing was hashed\n",
               stderr);

@@ -156,6 +156,11 @@ class TestCommandLine(unittest.TestCase):
         code, out, shown = self.hash_on_a_terminal([b"\x04"])
         self.assertEqual(code, 2, shown)
         self.assertRegex(shown, r"Password: *\r?\nftpd: --hash-password: no password")
+        # ...and at the second, it is not taken for a password that differs
+        code, out, shown = self.hash_on_a_terminal([b"Typed-pw-1\n", b"\x04"])
+        self.assertEqual(code, 2, shown)
+        self.assertIn("no second entry of the password", shown)
+        self.assertNotIn("do not match", shown)
 
     def test_ctrl_c_at_the_password_prompt_gives_the_terminal_its_echo_back(self):
         # The prompt turns echo off; a Ctrl-C (or Ctrl-\\) there must not leave the shell
