@@ -196,6 +196,12 @@ int sh_conn_ensure(shell *sh)
 {
     if (!sh->open)
         return sh_fail(sh, FTPC_EXIT_USAGE, "not connected (use: open HOST)");
+    /* The loop may not have run since the last command (a local command, or script lines
+     * already waiting): take in what the server sent meanwhile, its 421 and close after an
+     * idle timeout, so the command opens a new connection instead of failing on the dead
+     * one. */
+    if (sh->conn != NULL && ev_run_once(sh->loop, 0) < 0)
+        return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
     sh_conn_reap(sh);
     if (sh->conn != NULL && ftpc_conn_is_ready(sh->conn))
         return 0;

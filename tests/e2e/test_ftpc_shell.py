@@ -490,6 +490,40 @@ class TestShellScript(ShellCase):
         self.assertRegex(r.stderr.decode(), r"line 1: open 127.0.0.1 1: cannot connect")
         self.assertEqual(r.stdout.decode(), "/sub\n")
 
+    def test_reconnects_when_the_server_timed_out_during_a_local_command(self):
+        # The 421 and the close arrive while the shell runs a local command, and the next
+        # lines are already waiting on the pipe: each command that needs the connection
+        # must take in the close first and open a new one, not fail on the dead one.
+        srv = self.start_server(args=["--idle-timeout", "1"])
+        srv.mkdir("sub")
+        data = srv.make_file("sub/f.bin", 5000, seed=19)
+        flag = self.local("timed-out")
+        script = ("cd sub\n"
+                  "!i=0; while [ ! -e timed-out ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\n"
+                  "ls\n"
+                  "!i=0; while [ ! -e timed-out2 ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i+1)); done\n"
+                  "mkdir made\n"
+                  "get f.bin\n")
+        p = subprocess.Popen([FTPC_BIN, srv.url()], cwd=self.tmp, env=self.env(),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        p.stdin.write(script.encode())
+        p.stdin.flush()
+        for n, mark in ((1, flag), (2, flag + "2")):
+            self.assertTrue(wait_for(lambda: srv.log_text().count("idle timeout") >= n, 15),
+                            srv.log_text()[-2000:])
+            self.assertTrue(wait_for(lambda: srv.log_text().count(": disconnected") >= n, 15),
+                            srv.log_text()[-2000:])
+            time.sleep(0.2)  # the close reaches ftpc's socket (loopback)
+            open(mark, "w").close()
+        out, err = p.communicate(timeout=60)
+        self.check_output(subprocess.CompletedProcess([], p.returncode, out, err))
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(out.decode().splitlines(), ["f.bin"])
+        self.assertTrue(os.path.isdir(srv.local("sub/made")))
+        self.assertEqual(self.read_local("f.bin"), data)
+
     def test_shell_option_errors(self):
         r = subprocess.run([FTPC_BIN, "-o", "x", self.srv.url()], capture_output=True,
                            stdin=subprocess.DEVNULL, timeout=30, env=self.env())
