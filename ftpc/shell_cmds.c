@@ -601,6 +601,7 @@ static const sh_cmd commands[] = {
     {"mput", sh_cmd_mput, "mput [-b] [OPTS] LOCAL...", "upload files; * ? [..] match names"},
     {"mirror", sh_cmd_mirror, "mirror [-b] [-R] [OPTS] [SRC [DST]]",
      "download a remote tree (-R: upload a local tree)"},
+    {"cat", sh_cmd_cat, "cat [OPTS] REMOTE...", "write remote files to the standard output"},
     {"rename", cmd_rename, "rename FROM TO", "rename a remote file"},
     {"mv", cmd_rename, "mv FROM TO", "the same as rename"},
     {"delete", cmd_delete, "delete FILE...", "delete remote files"},

@@ -262,7 +262,7 @@ static kind arg_kind(const words *ws, int index)
     if (strcmp(cmd, "mirror") == 0)
         return (op == 0) != reverse ? K_REMOTE_DIRS : K_LOCAL_DIRS;
     static const char *const remote[] = {"ls",     "dir", "mget",  "rename", "mv",
-                                         "delete", "rm",  "mkdir", NULL};
+                                         "delete", "rm",  "mkdir", "cat",    NULL};
     for (int i = 0; remote[i] != NULL; i++)
         if (strcmp(cmd, remote[i]) == 0)
             return K_REMOTE;

@@ -153,6 +153,7 @@ int sh_cmd_put(shell *sh, int argc, char **argv);
 int sh_cmd_reput(shell *sh, int argc, char **argv);
 int sh_cmd_mput(shell *sh, int argc, char **argv);
 int sh_cmd_mirror(shell *sh, int argc, char **argv);
+int sh_cmd_cat(shell *sh, int argc, char **argv);
 /* An absolute local path for p ("~" is the home directory). Returns 0 or -1 (too long). */
 int sh_abs_local(const char *p, char *out, size_t out_size);
 /* 0 when a site is open, else a "not connected" failure. */

@@ -377,6 +377,38 @@ int sh_cmd_mput(shell *sh, int argc, char **argv)
     return do_put(sh, argc, argv, false, true);
 }
 
+/* cat: remote files to standard output, as the one-shot cat writes them. In the foreground
+ * only: a background job's bytes would land in the middle of the prompt. */
+int sh_cmd_cat(shell *sh, int argc, char **argv)
+{
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    xcmd x;
+    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
+        xcmd_free(&x);
+        return rc;
+    }
+    if (x.nops == 0 || x.background) {
+        xcmd_free(&x);
+        return sh_fail(sh, FTPC_EXIT_USAGE,
+                       "usage: cat [OPTIONS] REMOTE... (no -b: it writes "
+                       "to the terminal)");
+    }
+    xargs a = {0};
+    begin_argv(sh, &a, "cat", &x);
+    xpush(&a, "--no-glob"); /* the names as they are, as get takes them */
+    xpush(&a, "--");
+    for (int i = 0; rc == 0 && i < x.nops; i++)
+        rc = push_url(sh, &a, x.ops[i], false);
+    xcmd_free(&x);
+    if (rc != 0) {
+        xfree(&a);
+        return rc;
+    }
+    return run_argv(sh, &a, false);
+}
+
 int sh_cmd_mirror(shell *sh, int argc, char **argv)
 {
     int rc = sh_need_site(sh);

@@ -181,6 +181,31 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"ftpc: line 7: put 'u\?\.bin' 'u\?\.bin': failed \(exit status 6\)")
         self.assertEqual(len([l for l in err.splitlines() if l.startswith("ftpc: line")]), 1, err)
 
+    def test_cat_writes_remote_files_to_standard_output(self):
+        # as the one-shot cat does: the files one after the other, names taken as they are
+        # (a * is part of the name, as for get); no -b, whose bytes would cut into the prompt
+        a = self.srv.make_file("sp ace/it's \"q\".txt", 3000, seed=40)
+        b = self.srv.make_file("sp ace/st*r [x].bin", 2000, seed=41)
+        self.srv.make_file("sp ace/str x.bin", 10, seed=42)
+        script = "\n".join([
+            "cd \"sp ace\"",
+            "cat \"it's \\\"q\\\".txt\" 'st*r [x].bin'",
+            "cat -b 'st*r [x].bin'",
+            "cat",
+            "cat nothing-here",
+        ]) + "\n"
+        r = subprocess.run([FTPC_BIN, self.srv.url()], cwd=self.tmp, input=script.encode(),
+                           capture_output=True, timeout=60, env=self.env())
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertEqual(r.stdout, a + b, err)
+        self.assertRegex(err, r"line 3: cat -b .*: usage: cat")
+        self.assertRegex(err, r"line 4: cat: usage: cat")
+        self.assertRegex(err, r"line 5: cat nothing-here: failed")
+        self.assertEqual(r.returncode, 2, err)
+        self.assertEqual(os.listdir(self.tmp), [], "cat writes no local file")
+        out, _ = self.shell("help cat\n")
+        self.assertIn("cat [OPTS] REMOTE...", out)
+
     def test_options_read_as_the_one_shot_parser_reads_them(self):
         # a long option's unique start stands for it, and its value is the next word
         data = self.srv.make_file("o.bin", 3000, seed=26)
