@@ -21,6 +21,7 @@
 
 #include "progress.h"
 #include "shell_int.h"
+#include "status.h"
 
 volatile sig_atomic_t ftpc_sh_intr;
 volatile sig_atomic_t ftpc_sh_term;
@@ -91,8 +92,16 @@ int sh_fail(shell *sh, int status, const char *fmt, ...)
     char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    char *full = n > 0 && (size_t)n >= sizeof(msg) ? malloc((size_t)n + 1) : NULL;
+    if (full != NULL) { /* "NAME: path too long": keep the end, which says what is wrong */
+        va_start(ap, fmt);
+        vsnprintf(full, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        ftpc_fit_middle(msg, sizeof(msg), full);
+        free(full);
+    }
     fflush(stdout);
     /* In a script the whole command and its line number say which one failed. */
     char where[600] = "";

@@ -8,13 +8,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Moves i back to the start of the UTF-8 character it is in. */
+static size_t char_start(const char *s, size_t i)
+{
+    while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+        i--;
+    return i;
+}
+
+void ftpc_fit_middle(char *out, size_t size, const char *s)
+{
+    size_t n = strlen(s);
+    if (size == 0)
+        return;
+    if (n < size || size < 16) {
+        snprintf(out, size, "%s", s);
+        return;
+    }
+    /* A long name is what makes a message long, and the reason comes last: keep both ends. */
+    size_t room = size - 4; /* "...", NUL */
+    size_t head = char_start(s, room * 2 / 5);
+    size_t tail = n - (room - head);
+    while (tail < n && ((unsigned char)s[tail] & 0xC0) == 0x80)
+        tail++; /* the character cut at the start of the tail goes whole */
+    snprintf(out, size, "%.*s...%s", (int)head, s, s + tail);
+}
+
 void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
 {
     va_list ap;
     e->status = status;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
+    if (n < 0 || (size_t)n < sizeof(e->msg))
+        return;
+    char *full = malloc((size_t)n + 1);
+    if (full == NULL)
+        return; /* the message cut at the end is still a message */
+    va_start(ap, fmt);
+    vsnprintf(full, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    ftpc_fit_middle(e->msg, sizeof(e->msg), full);
+    free(full);
 }
 
 int ftpc_status_for_reply(int code)

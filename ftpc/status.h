@@ -28,6 +28,10 @@ typedef struct ftpc_err {
     char msg[1536];
 } ftpc_err;
 
+/* s into out[size]; a string too long keeps its start and its end (where a message's reason
+ * is) around "...", cut between UTF-8 characters. */
+void ftpc_fit_middle(char *out, size_t size, const char *s);
+/* A message too long for e->msg is cut in its middle (ftpc_fit_middle). */
 void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,6 +1,7 @@
 /* ftpc/status.c: exit codes for replies, quoting, and the size in a SIZE reply. */
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "status.h"
 
@@ -34,12 +35,39 @@ START_TEST(test_status_for_reply)
 }
 END_TEST
 
+START_TEST(test_fit_middle_keeps_both_ends)
+{
+    char out[64];
+    ftpc_fit_middle(out, sizeof(out), "short: reason");
+    ck_assert_str_eq(out, "short: reason");
+    /* a name of two-byte characters: no character is cut, the reason stays whole */
+    char s[600] = "removing ";
+    for (int i = 0; i < 200; i++)
+        strcat(s, "\xc3\xa9");
+    strcat(s, ": the server replied 553 too long");
+    ftpc_fit_middle(out, sizeof(out), s);
+    ck_assert_uint_le(strlen(out), sizeof(out) - 1);
+    ck_assert_ptr_nonnull(strstr(out, "..."));
+    const char *why = ": the server replied 553 too long";
+    ck_assert_str_eq(out + strlen(out) - strlen(why), why);
+    ck_assert_int_eq(strncmp(out, "removing \xc3\xa9", 11), 0);
+    const char *dots = strstr(out, "...");
+    ck_assert_int_eq((int)((dots - out - 9) % 2), 0);      /* whole characters before ... */
+    ck_assert_int_ne((unsigned char)dots[3] & 0xC0, 0x80); /* and after it */
+    ftpc_err e;
+    ftpc_err_set(&e, FTPC_EXIT_REMOTE, "x %s: y", s);
+    ck_assert_str_eq(e.msg + strlen(e.msg) - strlen(why) - 3,
+                     ": the server replied 553 too long: y");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ftpc_status");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_size_reply);
     tcase_add_test(tc, test_status_for_reply);
+    tcase_add_test(tc, test_fit_middle_keeps_both_ends);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -381,6 +381,18 @@ class TestShellScript(ShellCase):
         self.assertRegex(err, r"(?m)^ftpc: line 4: longer than 65535 bytes, not run$")
         self.assertEqual(len(err.splitlines()), 3, err[-3000:])
 
+    def test_an_error_about_a_long_name_keeps_its_reason(self):
+        # a message with a long URL in it is cut in the middle of the name, not at the end,
+        # where the reason is
+        name = "n" * 3000
+        out, err = self.shell("rm %s\nmkdir %s\nls %s\nget %s\n" % ((name,) * 4), rc=None)
+        lines = [l for l in err.splitlines()
+                 if "n" * 50 in l and not re.search(r"failed \(exit status \d\)$", l)]
+        self.assertEqual(len(lines), 4, err[-3000:])
+        for l in lines:
+            self.assertRegex(l, r"n\.\.\.n", l[-300:])
+            self.assertRegex(l, r"(the server replied 5\d\d|No such file|not found)", l[-300:])
+
     def test_remote_urls_in_messages_have_one_slash(self):
         data = self.srv.make_file("big/b.bin", 1000, seed=14)
         out, err = self.shell("cd big\nget missing.bin\nget /big/gone.bin\nget b.bin\n", rc=5)
