@@ -337,7 +337,7 @@ static int cmd_ls(shell *sh, int argc, char **argv)
                            long_list ? "dir [PATH]" : "ls [-l] [PATH]");
         }
     }
-    int rc = sh_need_site(sh);
+    int rc = sh_need_login(sh);
     if (rc != 0)
         return rc;
     ftpc_task t;
@@ -391,7 +391,7 @@ static int file_ops(shell *sh, int argc, char **argv, ftpc_task_kind kind, int f
         rc = sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s %s", argv[0],
                      kind == FTPC_T_MKDIR ? "[-p] DIR..." : "PATH...");
     if (rc == 0)
-        rc = sh_need_site(sh);
+        rc = sh_need_login(sh);
     if (rc != 0) {
         free(names);
         return rc;
@@ -442,7 +442,7 @@ static int cmd_rename(shell *sh, int argc, char **argv)
         return rc;
     if (n != 2)
         return sh_fail(sh, FTPC_EXIT_USAGE, "usage: %s FROM TO", argv[0]);
-    if ((rc = sh_need_site(sh)) != 0)
+    if ((rc = sh_need_login(sh)) != 0)
         return rc;
     ftpc_task t;
     memset(&t, 0, sizeof(t));

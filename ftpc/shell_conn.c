@@ -194,8 +194,9 @@ static int connect_login(shell *sh)
 
 int sh_conn_ensure(shell *sh)
 {
-    if (!sh->open)
-        return sh_fail(sh, FTPC_EXIT_USAGE, "not connected (use: open HOST)");
+    int rc = sh_need_login(sh);
+    if (rc != 0)
+        return rc;
     /* The loop may not have run since the last command (a local command, or script lines
      * already waiting): take in what the server sent meanwhile, its 421 and close after an
      * idle timeout, so the command opens a new connection instead of failing on the dead

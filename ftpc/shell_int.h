@@ -158,6 +158,8 @@ int sh_cmd_cat(shell *sh, int argc, char **argv);
 int sh_abs_local(const char *p, char *out, size_t out_size);
 /* 0 when a site is open, else a "not connected" failure. */
 int sh_need_site(shell *sh);
+/* sh_need_site, and not refused at the last login: else a "not logged in" failure. */
+int sh_need_login(shell *sh);
 
 /* ---- shell_cmds.c ---- */
 

@@ -248,13 +248,26 @@ int sh_need_site(shell *sh)
     return 0;
 }
 
+int sh_need_login(shell *sh)
+{
+    int rc = sh_need_site(sh);
+    if (rc != 0)
+        return rc;
+    /* The credentials just refused are not sent again by every command that follows: a
+     * script would hammer the server with failed logins (and earn a ban). */
+    if (sh->conn == NULL && sh->ep != NULL && sh->ep->login_refused)
+        return sh_fail(sh, FTPC_EXIT_LOGIN,
+                       "not logged in: the login as %s was refused (use: user NAME)", sh->ep->user);
+    return 0;
+}
+
 /* The common start of get and put (and their r- and m- forms): connected, options split, and
  * the operands' count right (one SOURCE and an optional DEST, or m's SOURCE...). On failure
  * x is freed. */
 static int begin_xfer(shell *sh, int argc, char **argv, bool many, const char *verb,
                       const char *source, const char *dest, xcmd *x)
 {
-    int rc = sh_need_site(sh);
+    int rc = sh_need_login(sh);
     if (rc != 0)
         return rc;
     if ((rc = split_xfer(sh, argc, argv, x)) != 0) {
@@ -381,7 +394,7 @@ int sh_cmd_mput(shell *sh, int argc, char **argv)
  * only: a background job's bytes would land in the middle of the prompt. */
 int sh_cmd_cat(shell *sh, int argc, char **argv)
 {
-    int rc = sh_need_site(sh);
+    int rc = sh_need_login(sh);
     if (rc != 0)
         return rc;
     xcmd x;
@@ -411,7 +424,7 @@ int sh_cmd_cat(shell *sh, int argc, char **argv)
 
 int sh_cmd_mirror(shell *sh, int argc, char **argv)
 {
-    int rc = sh_need_site(sh);
+    int rc = sh_need_login(sh);
     if (rc != 0)
         return rc;
     xcmd x;

@@ -423,6 +423,20 @@ class TestShellScript(ShellCase):
         self.assertNotIn("not connected", err)
         self.assertEqual(len(re.findall(r"530", err)), 2, err)
 
+    def test_a_refused_login_is_not_tried_again_by_every_command(self):
+        # each later line would log in again with the password just refused: a script of
+        # many lines hammers the server with failed logins (and a ban). They say so instead,
+        # and user NAME PASSWORD still logs in.
+        bad = self.srv.url().replace("@", "x@", 1)
+        self.srv.make_file("f.bin", 100, seed=43)
+        out, err = self.shell("pwd\nls\nget f.bin\ncat f.bin\nmkdir d\nuser %s %s\npwd\n"
+                              % (self.srv.user, self.srv.password), bad, "--no-netrc", rc=4)
+        self.assertEqual(len(re.findall(r"530", err)), 1, err)
+        for n, cmd in enumerate(("pwd", "ls", "get f.bin", "cat f.bin", "mkdir d"), 1):
+            self.assertRegex(err, r"line %d: %s: not logged in" % (n, re.escape(cmd)))
+        self.assertEqual(out.strip().splitlines(), ["/"], err)
+        self.assertFalse(os.path.exists(self.local("f.bin")))
+
     def test_open_user_close(self):
         up = self.write_local("up.bin", data_bytes(4096, seed=14))
         self.srv.mkdir("sub")
