@@ -41,6 +41,9 @@ typedef struct ftpc_opts {
     /* Not an option: the shell's earlier job already said that the session's server has no
      * HASH, which each job (a fresh set of endpoints) would otherwise say again. */
     bool no_hash_told;
+    /* Not an option: a job of the shell, whose hints name the shell's commands (mget, mkdir)
+     * rather than the one-shot command line's URLs. */
+    bool shell_job;
 } ftpc_opts;
 
 /* Defaults: passive, one job, no retries, 1 s back-off, 30 s timeout, auto progress. */

@@ -320,6 +320,7 @@ int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *wh
     /* The type is the session's (binary / ascii commands). */
     j->cli.opts.ascii = sh->opts.ascii;
     j->cli.opts.no_hash_told = sh->ep != NULL && sh->ep->warned_no_hash;
+    j->cli.opts.shell_job = true;
     j->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (background)
         j->msg_fd = memfd_create("ftpc-job", MFD_CLOEXEC);

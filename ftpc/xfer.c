@@ -336,8 +336,8 @@ void xf_after_type(ftpc_xfer *x)
             return;
         }
         if (S_ISDIR(st.st_mode)) {
-            xf_fail(x, FTPC_EXIT_LOCAL, true,
-                    "%s is a directory, not a file (mirror -R DIR URL uploads a tree)", t->local);
+            xf_fail(x, FTPC_EXIT_LOCAL, true, "%s is a directory, not a file (%s uploads a tree)",
+                    t->local, x->ctx->opts->shell_job ? "mirror -R" : "mirror -R DIR URL");
             return;
         }
         if (!S_ISREG(st.st_mode)) {

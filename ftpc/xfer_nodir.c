@@ -35,6 +35,13 @@ static void fail_nodir(ftpc_xfer *x, bool missing, bool reusable)
                 x->refusal);
         return;
     }
+    if (x->ctx->opts->shell_job) { /* the URL is not what the shell's mkdir takes */
+        xf_fail(x, FTPC_EXIT_REMOTE, reusable,
+                "no such directory on the server: %.*s (STOR: the server replied %s); create it "
+                "with mkdir -p, or upload with put --create-dirs",
+                n, t->remote, x->refusal);
+        return;
+    }
     xf_fail(x, FTPC_EXIT_REMOTE, reusable,
             "no such directory on the server: %.*s (STOR: the server replied %s); create it "
             "with 'ftpc mkdir -p %.*s', or upload with put --create-dirs",

@@ -205,8 +205,10 @@ static void dir_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)
         if (!x->t->nlst_match) {
             xf_fail(x, FTPC_EXIT_REMOTE, r == FTPC_PROBE_DIR, "%s is a directory, not a file (%s)",
                     x->t->remote[0] != '\0' ? x->t->remote : "/",
-                    x->t->kind == FTPC_T_CAT ? "cat URL/* writes its files"
-                                             : "mirror URL DIR downloads a tree, URL/* its files");
+                    x->ctx->opts->shell_job ? "mirror downloads a tree, mget DIR/* its files"
+                    : x->t->kind == FTPC_T_CAT
+                        ? "cat URL/* writes its files"
+                        : "mirror URL DIR downloads a tree, URL/* its files");
             return;
         }
         x->t->skipped = true;

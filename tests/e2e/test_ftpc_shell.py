@@ -393,6 +393,21 @@ class TestShellScript(ShellCase):
             self.assertRegex(l, r"n\.\.\.n", l[-300:])
             self.assertRegex(l, r"(the server replied 5\d\d|No such file|not found)", l[-300:])
 
+    def test_hints_name_the_shell_commands(self):
+        # a hint in an error says what to type at this prompt, not the one-shot command line
+        self.srv.mkdir("rdir")
+        os.mkdir(self.local("ldir"))
+        out, err = self.shell("get rdir\nput ldir\n", rc=None)
+        self.write_local("f.txt", b"f")
+        out, err2 = self.shell("put f.txt nodir/f.txt\n", rc=None)
+        err += err2
+        self.assertRegex(err, r"rdir is a directory, not a file \(mirror downloads a tree, "
+                              r"mget DIR/\* its files\)")
+        self.assertRegex(err, r"ldir is a directory, not a file \(mirror -R uploads a tree\)")
+        self.assertRegex(err, r"create it with mkdir -p, or upload with put --create-dirs")
+        self.assertNotIn("URL", err)
+        self.assertNotIn("ftpc mkdir", err)
+
     def test_remote_urls_in_messages_have_one_slash(self):
         data = self.srv.make_file("big/b.bin", 1000, seed=14)
         out, err = self.shell("cd big\nget missing.bin\nget /big/gone.bin\nget b.bin\n", rc=5)
