@@ -80,8 +80,8 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     for (int i = 0; i < SH_DIR_CACHE; i++)
         if (sh->dirs[i] != NULL && strcmp(sh->dirs[i]->path, key) == 0)
             return &sh->dirs[i]->tree;
-    if (!sh->open)
-        return NULL;
+    if (!sh->open || (sh->conn == NULL && sh->ep != NULL && sh->ep->login_refused))
+        return NULL; /* a refused login is tried again by user NAME, not by Tab */
     ftpc_task t;
     memset(&t, 0, sizeof(t));
     t.kind = FTPC_T_LS;

@@ -758,6 +758,32 @@ class TestShellTerminal(ShellCase):
             p.wait(10)
             os.close(master)
 
+    def test_completion_after_a_refused_login_prints_nothing(self):
+        # Tab is no command: after a refused login it neither logs in again nor prints an
+        # error into the line being typed
+        import pty
+        from ftpd_harness import read_pty
+        self.srv.make_file("mfile.bin", 3, seed=44)
+        bad = self.srv.url().replace("@", "x@", 1)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FTPC_BIN, "--no-netrc", bad], cwd=self.tmp, stdin=slave,
+                             stdout=slave, stderr=slave,
+                             env=self.env(TERM="xterm", HOME=self.tmp))
+        os.close(slave)
+        try:
+            out = read_pty(master, 15, done=lambda d: b"?> " in d)
+            self.assertIn(b"Not logged in", out)
+            os.write(master, b"get mf\t")
+            out = read_pty(master, 3, done=lambda d: b"ftpc:" in d)
+            self.assertNotIn(b"ftpc:", out)
+            os.write(master, b"\x15quit\r")
+            read_pty(master, 10, proc=p)
+        finally:
+            p.kill()
+            p.wait(10)
+            os.close(master)
+        self.assertEqual(self.srv.log_text().count("Login incorrect"), 1, self.srv.log_text())
+
     def start_at_prompt(self, name, columns=150):
         """start() with a fresh home folder, once the prompt is up: (capture, rc file)."""
         home = self.local("home")
