@@ -94,6 +94,8 @@ int sh_fail(shell *sh, int status, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (sh->quiet)
+        return status;
     char *full = n > 0 && (size_t)n >= sizeof(msg) ? malloc((size_t)n + 1) : NULL;
     if (full != NULL) { /* "NAME: path too long": keep the end, which says what is wrong */
         va_start(ap, fmt);

@@ -93,7 +93,9 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     sh_display(sh, t.remote, t.display, sizeof(t.display));
     /* Completion is no command: its failures neither print nor count. */
     int saved = sh->status;
+    sh->quiet = true; /* a connection that cannot be opened says nothing into the line */
     int rc = sh_conn_task(sh, &t, true);
+    sh->quiet = false;
     sh->status = saved;
     if (rc != FTPC_OK) {
         free(t.listing);

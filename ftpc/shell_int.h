@@ -62,6 +62,7 @@ typedef struct shell {
     bool reply_done;
     ftp_reply_msg reply;
     bool echo_replies; /* quote: print every reply line */
+    bool quiet;        /* Tab completion runs: sh_fail neither prints nor records */
     bool op_done;      /* a transfer or file operation on the control connection */
     int op_status;
     bool op_reusable;

@@ -784,6 +784,33 @@ class TestShellTerminal(ShellCase):
             os.close(master)
         self.assertEqual(self.srv.log_text().count("Login incorrect"), 1, self.srv.log_text())
 
+    def test_completion_with_the_server_gone_prints_nothing(self):
+        # the connection cannot be opened again: Tab says nothing into the line being typed
+        # (a command then says why)
+        import pty
+        from ftpd_harness import read_pty
+        srv = self.start_server()
+        srv.make_file("mfile.bin", 3, seed=45)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([FTPC_BIN, srv.url()], cwd=self.tmp, stdin=slave, stdout=slave,
+                             stderr=slave, env=self.env(TERM="xterm", HOME=self.tmp))
+        os.close(slave)
+        try:
+            read_pty(master, 15, done=lambda d: b"/> " in d)
+            srv.stop()
+            os.write(master, b"get mf\t")
+            out = read_pty(master, 5, done=lambda d: b"ftpc:" in d)
+            self.assertNotIn(b"ftpc:", out)
+            os.write(master, b"\x15pwd\r")
+            out = read_pty(master, 10, done=lambda d: b"cannot connect" in d)
+            self.assertIn(b"cannot connect", out)
+            os.write(master, b"quit\r")
+            read_pty(master, 10, proc=p)
+        finally:
+            p.kill()
+            p.wait(10)
+            os.close(master)
+
     def start_at_prompt(self, name, columns=150):
         """start() with a fresh home folder, once the prompt is up: (capture, rc file)."""
         home = self.local("home")
