@@ -97,14 +97,17 @@ void sh_conn_reap(shell *sh)
     }
 }
 
-static int raw_cmd(shell *sh, ftp_reply_msg *out, const char *line)
+/* raw_cmd's result when the connection closed before the reply: not yet printed. */
+#define CLOSED_UNANSWERED (-1)
+
+static int raw_cmd_once(shell *sh, ftp_reply_msg *out, const char *line)
 {
     sh->reply_done = false;
     if (ftpc_conn_send(sh->conn, "%s", line) < 0)
         return sh_fail(sh, FTPC_EXIT_USAGE, "cannot send this command (too long?)");
     while (!sh->reply_done) {
         if (sh->conn_failed)
-            return conn_lost(sh);
+            return CLOSED_UNANSWERED;
         if (ftpc_sh_intr)
             return interrupted(sh);
         if (ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0)
@@ -112,6 +115,30 @@ static int raw_cmd(shell *sh, ftp_reply_msg *out, const char *line)
     }
     *out = sh->reply;
     return 0;
+}
+
+static int raw_cmd(shell *sh, ftp_reply_msg *out, const char *line)
+{
+    int rc = raw_cmd_once(sh, out, line);
+    return rc == CLOSED_UNANSWERED ? conn_lost(sh) : rc;
+}
+
+static int connect_login(shell *sh);
+
+/* A command on a connection that had served earlier ones and closed before answering it:
+ * the server closed the idle connection as the command went out (its idle timeout). That
+ * says nothing about the command, which goes once more on a new connection. */
+static int raw_cmd_again(shell *sh, ftp_reply_msg *out, const char *line)
+{
+    bool reused = sh->conn_used;
+    int rc = raw_cmd_once(sh, out, line);
+    if (rc == CLOSED_UNANSWERED && reused && !ftpc_conn_timed_out(sh->conn)) {
+        forget_conn(sh);
+        if ((rc = connect_login(sh)) != 0)
+            return rc;
+        rc = raw_cmd_once(sh, out, line);
+    }
+    return rc == CLOSED_UNANSWERED ? conn_lost(sh) : rc;
 }
 
 int sh_parse_257(const char *text, char *out, size_t out_size)
@@ -137,17 +164,22 @@ int sh_parse_257(const char *text, char *out, size_t out_size)
     return 0;
 }
 
+static int pwd_reply(shell *sh, const ftp_reply_msg *mp);
+
 static int pwd_raw(shell *sh)
 {
     ftp_reply_msg m;
     int rc = raw_cmd(sh, &m, "PWD");
-    if (rc != 0)
-        return rc;
+    return rc != 0 ? rc : pwd_reply(sh, &m);
+}
+
+static int pwd_reply(shell *sh, const ftp_reply_msg *mp)
+{
     char q[600];
-    if (m.code != 257 || sh_parse_257(m.text, sh->cwd, sizeof(sh->cwd)) < 0) {
+    if (mp->code != 257 || sh_parse_257(mp->text, sh->cwd, sizeof(sh->cwd)) < 0) {
         sh->cwd[0] = '\0';
         return sh_fail(sh, FTPC_EXIT_REMOTE, "PWD: the server replied %s",
-                       ftpc_quote_reply(m.code, m.text, q, sizeof(q)));
+                       ftpc_quote_reply(mp->code, mp->text, q, sizeof(q)));
     }
     return 0;
 }
@@ -156,6 +188,7 @@ static int pwd_raw(shell *sh)
 static int connect_login(shell *sh)
 {
     forget_conn(sh);
+    sh->conn_used = false;
     sh->conn = ftpc_conn_new(&sh->ctx, sh->ep, &sh_owner, sh);
     if (sh->conn == NULL)
         return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
@@ -204,8 +237,10 @@ int sh_conn_ensure(shell *sh)
     if (sh->conn != NULL && ev_run_once(sh->loop, 0) < 0)
         return sh_fail(sh, FTPC_EXIT_LOCAL, "event loop failure: %s", strerror(errno));
     sh_conn_reap(sh);
-    if (sh->conn != NULL && ftpc_conn_is_ready(sh->conn))
+    if (sh->conn != NULL && ftpc_conn_is_ready(sh->conn)) {
+        sh->conn_used = true; /* open before this command: the server may close it under it */
         return 0;
+    }
     return connect_login(sh);
 }
 
@@ -221,7 +256,7 @@ int sh_conn_cmd(shell *sh, ftp_reply_msg *out, const char *fmt, ...)
     int rc = sh_conn_ensure(sh);
     if (rc != 0)
         return rc;
-    return raw_cmd(sh, out, line);
+    return raw_cmd_again(sh, out, line);
 }
 
 int sh_conn_pwd(shell *sh)
@@ -229,7 +264,9 @@ int sh_conn_pwd(shell *sh)
     int rc = sh_conn_ensure(sh);
     if (rc != 0)
         return rc;
-    return pwd_raw(sh);
+    ftp_reply_msg m;
+    rc = raw_cmd_again(sh, &m, "PWD");
+    return rc != 0 ? rc : pwd_reply(sh, &m);
 }
 
 int sh_conn_open(shell *sh, const ftpc_url *u)
@@ -278,12 +315,21 @@ static void op_done_cb(void *ud, int status, bool reusable)
     sh->op_reusable = reusable;
 }
 
+static int conn_task_once(shell *sh, ftpc_task *t, bool quiet, bool may_retry);
+
 int sh_conn_task(shell *sh, ftpc_task *t, bool quiet)
 {
     int rc = sh_conn_ensure(sh);
     if (rc != 0)
         return rc;
+    return conn_task_once(sh, t, quiet, true);
+}
+
+static int conn_task_once(shell *sh, ftpc_task *t, bool quiet, bool may_retry)
+{
     t->ep = sh->ep;
+    bool reused = sh->conn_used;
+    unsigned long answers = ftpc_conn_answers(sh->conn);
     sh->op_done = false;
     ftpc_xfer *x = NULL;
     ftpc_fsop *f = NULL;
@@ -313,6 +359,16 @@ int sh_conn_task(shell *sh, ftpc_task *t, bool quiet)
         if (x != NULL)
             fflush(stdout);
         return interrupted(sh);
+    }
+    /* As for raw_cmd_again: a connection that had served earlier commands and closed
+     * before answering anything for this one is the server's idle close racing with it. */
+    if (may_retry && t->err.status != FTPC_OK && ftpc_status_transient(t->err.status) && reused &&
+        sh->conn != NULL && ftpc_conn_answers(sh->conn) == answers &&
+        !ftpc_conn_timed_out(sh->conn) && !(t->kind == FTPC_T_LS && t->out_written > 0)) {
+        forget_conn(sh);
+        memset(&t->err, 0, sizeof(t->err));
+        int rc = connect_login(sh);
+        return rc != 0 ? rc : conn_task_once(sh, t, quiet, false);
     }
     if (sh->op_reusable && sh->conn != NULL && ftpc_conn_is_ready(sh->conn))
         ftpc_conn_set_owner(sh->conn, &sh_owner, sh);

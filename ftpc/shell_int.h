@@ -54,6 +54,7 @@ typedef struct shell {
     ftpc_endpoint *ep; /* in base->endpoints */
     ftpc_conn *conn;   /* NULL: connect again when needed */
     bool conn_failed;
+    bool conn_used; /* the connection was open before the running command */
     ftpc_err conn_err;
     char cwd[FTPC_URL_PATH_MAX];  /* the remote directory as PWD says; "" unknown */
     char home[FTPC_URL_PATH_MAX]; /* the login directory */

@@ -694,6 +694,50 @@ class TestShellNoHash(unittest.TestCase):
                 self.assertEqual(fh.read(), NoHashFtp.DATA)
 
 
+class ClosesOnceFtp(ScriptedFtp):
+    """Closes the control connection, with no reply, on the first CWD and on the first DELE
+    it gets: a server's idle close that races with the command going out."""
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.closed = set()
+        self.deleted = []
+
+    def command(self, s, verb, arg):
+        if not hasattr(s, "cwd"):
+            s.cwd = "/"
+        if verb in ("CWD", "DELE") and verb not in self.closed:
+            self.closed.add(verb)
+            return False
+        if verb == "PWD":
+            s.send('257 "%s"' % s.cwd)
+        elif verb == "CWD":
+            s.cwd = arg if arg.startswith("/") else s.cwd.rstrip("/") + "/" + arg
+            s.send("250 ok")
+        elif verb == "DELE":
+            self.deleted.append((s.cwd, arg))
+            s.send("250 deleted")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestShellReconnectRace(unittest.TestCase):
+    def test_a_command_the_idle_close_cut_goes_again_on_a_new_connection(self):
+        # the connection closes as cd and rm go out, before any answer: each is sent again
+        # on a new connection (back in the remote directory), not reported as failed
+        fake = ClosesOnceFtp(sessions=4)
+        fake.start()
+        url = "ftp://u:p@127.0.0.1:%d/" % fake.port
+        r = subprocess.run([FTPC_BIN, "--no-netrc", url], input=b"cd sub\nrm x\npwd\n",
+                           capture_output=True, timeout=60)
+        fake.stop()
+        err = r.stderr.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(r.stdout.decode().splitlines(), ["/sub"], err)
+        self.assertEqual(fake.deleted, [("/sub", "x")])
+
+
 class TestShellTerminal(ShellCase):
     """The shell on a terminal (tmux): completion, history, background jobs."""
 
