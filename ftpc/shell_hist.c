@@ -56,9 +56,13 @@ bool sh_line_has_password(const char *line)
     bool secret = false;
     if (n >= 3 && strcmp(w[0], "user") == 0)
         secret = true;
-    if (n >= 3 && strcmp(w[0], "quote") == 0 &&
-        (strcasecmp(w[1], "PASS") == 0 || strcasecmp(w[1], "ACCT") == 0))
-        secret = true;
+    if (n >= 2 && strcmp(w[0], "quote") == 0) {
+        /* quote PASS x, or quote "PASS x": the words are joined into the command */
+        const char *c = w[1] + strspn(w[1], " \t");
+        if ((strncasecmp(c, "PASS", 4) == 0 || strncasecmp(c, "ACCT", 4) == 0) &&
+            (n >= 3 || c[4] == ' ' || c[4] == '\t'))
+            secret = true;
+    }
     for (int i = 0; i < n && !secret; i++) {
         const char *s = strstr(w[i], "://");
         if (s == NULL)

@@ -641,7 +641,8 @@ class TestShellQuotePassword(unittest.TestCase):
         fake = PassFtp(sessions=2)
         fake.start()
         r = subprocess.run([FTPC_BIN, "-v", "ftp://u:p@127.0.0.1:%d/" % fake.port],
-                           input=b"quote PASS sekrit-1\nquote pass sekrit-2\nquote ACCT sekrit-3\n",
+                           input=b"quote PASS sekrit-1\nquote pass sekrit-2\nquote ACCT sekrit-3\n"
+                           b"quote \"PASS sekrit-4\"\nquote 'acct sekrit-5'\n",
                            cwd=tmp, capture_output=True, timeout=60,
                            env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
         fake.stop()
