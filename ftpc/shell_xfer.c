@@ -261,19 +261,29 @@ int sh_need_login(shell *sh)
     return 0;
 }
 
-/* The common start of get and put (and their r- and m- forms): connected, options split, and
+/* The start of every transfer command: logged in, and its options split into x. On
+ * failure x is freed (or was never filled). */
+static int login_and_split(shell *sh, int argc, char **argv, xcmd *x)
+{
+    int rc = sh_need_login(sh);
+    if (rc != 0) {
+        memset(x, 0, sizeof(*x));
+        return rc;
+    }
+    if ((rc = split_xfer(sh, argc, argv, x)) != 0)
+        xcmd_free(x);
+    return rc;
+}
+
+/* The common start of get and put (and their r- and m- forms): logged in, options split, and
  * the operands' count right (one SOURCE and an optional DEST, or m's SOURCE...). On failure
  * x is freed. */
 static int begin_xfer(shell *sh, int argc, char **argv, bool many, const char *verb,
                       const char *source, const char *dest, xcmd *x)
 {
-    int rc = sh_need_login(sh);
+    int rc = login_and_split(sh, argc, argv, x);
     if (rc != 0)
         return rc;
-    if ((rc = split_xfer(sh, argc, argv, x)) != 0) {
-        xcmd_free(x);
-        return rc;
-    }
     if (x->nops == 0 || (!many && x->nops > 2)) {
         xcmd_free(x);
         if (many)
@@ -394,14 +404,10 @@ int sh_cmd_mput(shell *sh, int argc, char **argv)
  * only: a background job's bytes would land in the middle of the prompt. */
 int sh_cmd_cat(shell *sh, int argc, char **argv)
 {
-    int rc = sh_need_login(sh);
+    xcmd x;
+    int rc = login_and_split(sh, argc, argv, &x);
     if (rc != 0)
         return rc;
-    xcmd x;
-    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
-        xcmd_free(&x);
-        return rc;
-    }
     if (x.nops == 0 || x.background) {
         xcmd_free(&x);
         return sh_fail(sh, FTPC_EXIT_USAGE,
@@ -424,14 +430,10 @@ int sh_cmd_cat(shell *sh, int argc, char **argv)
 
 int sh_cmd_mirror(shell *sh, int argc, char **argv)
 {
-    int rc = sh_need_login(sh);
+    xcmd x;
+    int rc = login_and_split(sh, argc, argv, &x);
     if (rc != 0)
         return rc;
-    xcmd x;
-    if ((rc = split_xfer(sh, argc, argv, &x)) != 0) {
-        xcmd_free(&x);
-        return rc;
-    }
     if (x.nops > 2 || (x.reverse && x.nops == 0)) {
         xcmd_free(&x);
         return sh_fail(sh, FTPC_EXIT_USAGE,
