@@ -479,7 +479,8 @@ static void defer_end(xfer *x, int how, int code, const char *text, bool keep_pa
     x->fin = how;
     x->fin_code = code;
     x->fin_keep = keep_partial;
-    snprintf(x->fin_text, sizeof x->fin_text, "%s", text);
+    /* Held for the reply; a text longer than the replies built for uploads is cut. */
+    snprintf(x->fin_text, sizeof x->fin_text, "%.*s", (int)sizeof x->fin_text - 1, text);
     x->state = XS_UPLOAD_FLUSHING;
     ev_timer_stop(loop_of(x), &x->timer);
     /* Commands after this point are answered after its replies, as they would have been
