@@ -48,11 +48,16 @@ struct ev_loop {
     volatile sig_atomic_t stop;
 };
 
-static long long monotonic_ms(void)
+long long ev_monotonic_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long monotonic_ms(void)
+{
+    return ev_monotonic_us() / 1000;
 }
 
 static int try_backend(ev_loop *loop, const ev_backend_ops *ops)

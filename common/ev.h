@@ -71,6 +71,8 @@ void ev_set_before_sleep(ev_loop *loop, ev_hook_cb cb, void *ud);
 
 /* Monotonic time in ms, cached per loop iteration. */
 long long ev_now(const ev_loop *loop);
+/* CLOCK_MONOTONIC read now, in microseconds: for what is shorter than a loop iteration. */
+long long ev_monotonic_us(void);
 /* Re-reads the clock. */
 void ev_update_time(ev_loop *loop);
 

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 #include <unistd.h>
 #include <wchar.h>
 
@@ -482,13 +481,6 @@ static void query_size(ftpc_bars *b)
     b->rows = t.rows;
 }
 
-static long long monotonic_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* "SIZE in TIME (RATE)" for bytes moved over us microseconds. */
 static void add_moved(strbuf *out, uint64_t bytes, long long us)
 {
@@ -505,7 +497,7 @@ static void summary_line(strbuf *out, const ftpc_bar *bar)
     sb_str(out, bar->name);
     sb_str(out, ": ");
     add_moved(out, bar->pos - bar->offset,
-              (bar->end_us > 0 ? bar->end_us : monotonic_us()) - bar->start_us);
+              (bar->end_us > 0 ? bar->end_us : ev_monotonic_us()) - bar->start_us);
     if (bar->offset > 0)
         sb_printf(out, ", resumed at %s", progress_size_str(bar->offset, off, sizeof(off)));
     if (bar->wire > 0)
@@ -866,7 +858,7 @@ static void total_summary(ftpc_bars *b, strbuf *out)
     else
         snprintf(files, sizeof(files), "%d files", b->nfinished);
     sb_printf(out, "Total: %s, ", files);
-    add_moved(out, b->done_moved, monotonic_us() - b->first_us);
+    add_moved(out, b->done_moved, ev_monotonic_us() - b->first_us);
     sb_str(out, "\n");
 }
 
@@ -955,7 +947,7 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     bar->total = total;
     bar->offset = bar->pos = bar->sent = offset;
     bar->start_ms = bar->moved_ms = ev_now(b->loop);
-    bar->start_us = monotonic_us();
+    bar->start_us = ev_monotonic_us();
     if (b->first_ms == 0) {
         b->first_ms = bar->start_ms;
         b->first_us = bar->start_us;
@@ -1007,7 +999,7 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
         return;
     bar->offset = bar->pos = bar->sent = pos;
     bar->start_ms = bar->moved_ms = ev_now(bar->b->loop);
-    bar->start_us = monotonic_us();
+    bar->start_us = ev_monotonic_us();
     progress_rate_init(&bar->rate, bar->start_ms, pos);
 }
 
@@ -1051,7 +1043,7 @@ void ftpc_bar_checking(ftpc_bar *bar)
     bar_settle_all(bar);
     if (bar->end_ms == 0) {
         bar->end_ms = ev_now(bar->b->loop);
-        bar->end_us = monotonic_us();
+        bar->end_us = ev_monotonic_us();
     }
     /* Every byte has moved, so a length unknown until now is known: a full bar while the
      * check runs, not the moving block of a transfer still under way. */

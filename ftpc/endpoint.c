@@ -5,7 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "ev.h"
 
 static void resolve(ftpc_endpoint *ep)
 {
@@ -115,9 +116,7 @@ bool ftpc_endpoint_warn_once_hash(const ftpc_endpoint *ep)
 
 static int64_t monotonic_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ev_monotonic_us() / 1000;
 }
 
 void ftpc_endpoint_saw_limit(const ftpc_endpoint *ep, int in, const char *reply)

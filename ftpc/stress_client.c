@@ -12,7 +12,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "digest.h"
 #include "endpoint.h"
@@ -24,9 +23,7 @@
 
 uint64_t stress_now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    return (uint64_t)ev_monotonic_us();
 }
 
 void stress_fixture_name(const stress_run *run, uint32_t index, char *out, size_t size)
