@@ -782,79 +782,68 @@ class TestShellTerminal(ShellCase):
         capture.history = history
         return capture, done
 
-    def test_prompt_shows_a_c1_control_in_the_directory_as_a_mark(self):
-        # U+009B in the directory the prompt shows is CSI to xterm: it must not reach the
-        # terminal as it is
+    def shell_on_pty(self, args, **env):
+        """ftpc args on a pseudo-terminal of its own (TERM=xterm, env added): (process, the
+        terminal's master side). Killed and closed at the test's end."""
         import pty
-        from ftpd_harness import read_pty
-        self.srv.make_file("c1\u009b31mZ/f.txt", 3, seed=1)
         master, slave = pty.openpty()
-        p = subprocess.Popen([FTPC_BIN, self.srv.url("c1\u009b31mZ/")], cwd=self.tmp,
-                             stdin=slave, stdout=slave, stderr=slave, env=self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8"))
-        os.close(slave)
-        try:
-            out = read_pty(master, 15, done=lambda d: b"mZ> " in d)
-            self.assertIn(b"c1?31mZ> ", out)
-            self.assertNotIn(b"\xc2\x9b31mZ>", out)
-            os.write(master, b"quit\r")
-            read_pty(master, 10, proc=p)
-        finally:
+        p = subprocess.Popen([FTPC_BIN] + args, cwd=self.tmp, stdin=slave, stdout=slave,
+                             stderr=slave, env=self.env(TERM="xterm", **env))
+
+        def end():
             p.kill()
             p.wait(10)
             os.close(master)
+        self.addCleanup(end)
+        os.close(slave)
+        return p, master
+
+    def test_prompt_shows_a_c1_control_in_the_directory_as_a_mark(self):
+        # U+009B in the directory the prompt shows is CSI to xterm: it must not reach the
+        # terminal as it is
+        from ftpd_harness import read_pty
+        self.srv.make_file("c1\u009b31mZ/f.txt", 3, seed=1)
+        p, master = self.shell_on_pty([self.srv.url("c1\u009b31mZ/")], LANG="C.UTF-8",
+                                      LC_ALL="C.UTF-8")
+        out = read_pty(master, 15, done=lambda d: b"mZ> " in d)
+        self.assertIn(b"c1?31mZ> ", out)
+        self.assertNotIn(b"\xc2\x9b31mZ>", out)
+        os.write(master, b"quit\r")
+        read_pty(master, 10, proc=p)
 
     def test_completion_after_a_refused_login_prints_nothing(self):
         # Tab is no command: after a refused login it neither logs in again nor prints an
         # error into the line being typed
-        import pty
         from ftpd_harness import read_pty
         self.srv.make_file("mfile.bin", 3, seed=44)
         bad = self.srv.url().replace("@", "x@", 1)
-        master, slave = pty.openpty()
-        p = subprocess.Popen([FTPC_BIN, "--no-netrc", bad], cwd=self.tmp, stdin=slave,
-                             stdout=slave, stderr=slave,
-                             env=self.env(TERM="xterm", HOME=self.tmp))
-        os.close(slave)
-        try:
-            out = read_pty(master, 15, done=lambda d: b"?> " in d)
-            self.assertIn(b"Not logged in", out)
-            os.write(master, b"get mf\t")
-            out = read_pty(master, 3, done=lambda d: b"ftpc:" in d)
-            self.assertNotIn(b"ftpc:", out)
-            os.write(master, b"\x15quit\r")
-            read_pty(master, 10, proc=p)
-        finally:
-            p.kill()
-            p.wait(10)
-            os.close(master)
+        p, master = self.shell_on_pty(["--no-netrc", bad], HOME=self.tmp)
+        out = read_pty(master, 15, done=lambda d: b"?> " in d)
+        self.assertIn(b"Not logged in", out)
+        os.write(master, b"get mf\t")
+        out = read_pty(master, 3, done=lambda d: b"ftpc:" in d)
+        self.assertNotIn(b"ftpc:", out)
+        os.write(master, b"\x15quit\r")
+        read_pty(master, 10, proc=p)
         self.assertEqual(self.srv.log_text().count("Login incorrect"), 1, self.srv.log_text())
 
     def test_completion_with_the_server_gone_prints_nothing(self):
         # the connection cannot be opened again: Tab says nothing into the line being typed
         # (a command then says why)
-        import pty
         from ftpd_harness import read_pty
         srv = self.start_server()
         srv.make_file("mfile.bin", 3, seed=45)
-        master, slave = pty.openpty()
-        p = subprocess.Popen([FTPC_BIN, srv.url()], cwd=self.tmp, stdin=slave, stdout=slave,
-                             stderr=slave, env=self.env(TERM="xterm", HOME=self.tmp))
-        os.close(slave)
-        try:
-            read_pty(master, 15, done=lambda d: b"/> " in d)
-            srv.stop()
-            os.write(master, b"get mf\t")
-            out = read_pty(master, 5, done=lambda d: b"ftpc:" in d)
-            self.assertNotIn(b"ftpc:", out)
-            os.write(master, b"\x15pwd\r")
-            out = read_pty(master, 10, done=lambda d: b"cannot connect" in d)
-            self.assertIn(b"cannot connect", out)
-            os.write(master, b"quit\r")
-            read_pty(master, 10, proc=p)
-        finally:
-            p.kill()
-            p.wait(10)
-            os.close(master)
+        p, master = self.shell_on_pty([srv.url()], HOME=self.tmp)
+        read_pty(master, 15, done=lambda d: b"/> " in d)
+        srv.stop()
+        os.write(master, b"get mf\t")
+        out = read_pty(master, 5, done=lambda d: b"ftpc:" in d)
+        self.assertNotIn(b"ftpc:", out)
+        os.write(master, b"\x15pwd\r")
+        out = read_pty(master, 10, done=lambda d: b"cannot connect" in d)
+        self.assertIn(b"cannot connect", out)
+        os.write(master, b"quit\r")
+        read_pty(master, 10, proc=p)
 
     def start_at_prompt(self, name, columns=150):
         """start() with a fresh home folder, once the prompt is up: (capture, rc file)."""
