@@ -215,7 +215,7 @@ class TestSegputFtpd(FtpcCase):
         self.assertEqual(work_files(self.srv.root), [])
         self.assertIn("incoming is a directory on the server: uploading into it", err)
         self.assertNotIn("again", err)
-        self.assertRegex(err, r"(?m)^big\.bin: .* in .*, verified sha256$")
+        self.assertRegex(err, r"(?m)^big\.bin: .* in .*, verified sha256( \(3 segments\))?$")
         log = self.srv.settled_log_text()
         received = sum(int(n) for n in re.findall(r": (?:STOR|APPE) .* ok: (\d+) bytes", log))
         self.assertLess(received, 2 * size, "the file was sent twice")
