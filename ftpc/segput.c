@@ -81,8 +81,6 @@ typedef struct pseg {
     bool shut;
     size_t retry_len; /* TLS: a write to offer again at least this long */
     bool prelim, data_done, ctrl_done;
-    bool data_failed;   /* the data connection failed while the STOR was open ... */
-    char data_why[200]; /* ... with this: the server's reply, awaited, usually says why */
     char *buf;
     size_t buf_off, buf_len;
     ftpc_rcheck *chk;
@@ -422,17 +420,6 @@ static int pump(pseg *s)
             return 0;
         int e = errno;
         const char *why = ftpc_dchan_error(&s->dc);
-        if (s->state == PS_STOR && s->c != NULL && !s->ctrl_done && !ftpc_conn_is_ready(s->c) &&
-            !ftpc_conn_is_dead(s->c)) {
-            /* A server that refuses the data (a full disk, a file size limit) drops the
-             * connection and says why on the control one: wait for its reply rather than
-             * report a bare reset (and a cut to retry). */
-            snprintf(s->data_why, sizeof(s->data_why), "%s", why != NULL ? why : strerror(e));
-            s->data_failed = true;
-            ftpc_dchan_reset_on_close(&s->dc);
-            seg_close_data(s);
-            return -1;
-        }
         fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s", s->start,
              s->end - 1, why != NULL ? why : strerror(e));
         return -1;
@@ -674,16 +661,9 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         if (m->code >= 300 || !s->data_done) {
             char what[700];
-            if (m->code >= 300 && s->data_failed)
-                snprintf(what, sizeof(what), "%s: the server replied %s (data connection: %s)",
-                         s->verb, ftpc_quote_reply(m->code, m->text, q, sizeof(q)), s->data_why);
-            else if (m->code >= 300)
+            if (m->code >= 300)
                 snprintf(what, sizeof(what), "%s: the server replied %s", s->verb,
                          ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
-            else if (s->data_failed)
-                snprintf(what, sizeof(what),
-                         "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s", s->start,
-                         s->end - 1, s->data_why);
             else
                 snprintf(what, sizeof(what), "%s: the server ended the transfer early", s->verb);
             if (parallel) {
@@ -720,11 +700,7 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     if (s->state == PS_DONE)
         return;
     int status = err->status == FTPC_EXIT_CONNECT ? FTPC_EXIT_XFER : err->status;
-    if (s->data_failed) /* the reply awaited for the data connection's end never came */
-        fail(p, status, "%s (data connection for bytes %" PRIu64 "-%" PRIu64 ": %s)", err->msg,
-             s->start, s->end - 1, s->data_why);
-    else
-        fail(p, status, "%s", err->msg);
+    fail(p, status, "%s", err->msg);
 }
 
 static void seg_reply_any(ftpc_conn *c, const ftp_reply_msg *m, void *ud);
@@ -743,7 +719,7 @@ static void seg_go(pseg *s)
     ftpc_segput *p = s->p;
     s->state = PS_WAIT;
     s->pos = s->rpos = s->start;
-    s->prelim = s->data_done = s->ctrl_done = s->data_failed = false;
+    s->prelim = s->data_done = s->ctrl_done = false;
     s->closing = s->shut = false;
     s->retry_len = 0;
     s->buf_off = s->buf_len = 0;

@@ -98,22 +98,6 @@ class TestFileSizeLimit(unittest.TestCase):
         self.assertEqual(r.stderr.count("STOR"), 1, r.stderr)  # not retried
         self.assert_server_serves()
 
-    def test_segmented_put_names_the_servers_refusal(self):
-        # The server refuses the first range at once and drops its data connection: the
-        # reset must not hide the 552 that says why (nor make it a cut to retry).
-        if not os.access(FTPC_BIN, os.X_OK):
-            self.skipTest("ftpc binary not found")
-        src = os.path.join(self.srv.base, "src.bin")
-        with open(src, "wb") as fh:
-            fh.write(data_bytes(3 << 20, seed=7))
-        url = "ftp://%s:%s@%s:%d/new.bin" % (self.srv.user, self.srv.password,
-                                               self.srv.host, self.srv.port)
-        r = subprocess.run([FTPC_BIN, "--segments", "4", "put", src, url],
-                           capture_output=True, text=True, timeout=60)
-        self.assertEqual(r.returncode, 5, r.stderr)
-        self.assertIn("552", r.stderr)
-        self.assert_server_serves()
-
 
 class TestClientFileSizeLimit(unittest.TestCase):
     """ftpc under a file size limit: a download past it fails with a message and status 6,

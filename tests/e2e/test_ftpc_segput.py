@@ -515,38 +515,7 @@ class IgnoresRestFtp(ScriptedFtp):
         return True
 
 
-class ResetsAndHangsFtp(ScriptedFtp):
-    """A server that resets a STOR's data connection after its first bytes and then says
-    nothing more on the control connection (a server stuck on its disk)."""
-
-    FEATURES = ("SIZE", "REST STREAM", "EPSV")
-
-    def command(self, s, verb, arg):
-        if verb in ("STOR", "APPE"):
-            s.send("150 go")
-            d = s.accept_data()
-            d.recv(65536)
-            d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            d.close()
-            time.sleep(self.timeout)  # no reply: ftpc's --timeout ends the wait
-            return False
-        return super().command(s, verb, arg)
-
-
 class TestSegputBadServer(FtpcCase):
-    def test_a_reset_whose_reply_never_comes_is_still_named(self):
-        # ftpc waits for the reply that says why a range's data connection was dropped; when
-        # none comes, the timeout's message alone hid the reset it was waiting about
-        fake = ResetsAndHangsFtp(sessions=4, timeout=8)
-        fake.start()
-        # ranges of 16 MiB: more than the socket buffers take, so ftpc is still sending
-        # when the reset comes, however late the server reads
-        self.write_local("h.bin", data_bytes(64 * MiB, 71))
-        r = self.ftpc("--timeout", "2", "--segments", "4", "put", "h.bin",
-                      "ftp://u:p@127.0.0.1:%d/h.bin" % fake.port, rc=7)
-        err = r.stderr.decode()
-        self.assertRegex(err, r"data connection for bytes \d+-\d+: [^)]*reset", err)
-
     def test_ignored_rest_is_detected(self):
         fake = IgnoresRestFtp()
         fake.start()
