@@ -21,6 +21,8 @@ typedef enum {
 
 /* --local-congestion when none is given (ftpd.8 says why cubic). */
 #define DEFAULT_LOCAL_CONGESTION "cubic"
+/* What a default the system does not allow gives way to (ftpd.8). */
+#define FALLBACK_LOCAL_CONGESTION "reno"
 /* --partial-max-age when none is given (ftpd.8 says why a week), and the longest taken. */
 #define DEFAULT_PARTIAL_MAX_AGE (7LL * 86400)
 #define PARTIAL_MAX_AGE_MAX (3650LL * 86400)

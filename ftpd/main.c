@@ -94,27 +94,44 @@ static void raise_fd_limit(const ftpd_config *cfg)
 
 /* Tried once, as the user the server runs as: an unprivileged process may pick only the
  * algorithms in net.ipv4.tcp_allowed_congestion_control, and a name may not be built in. */
+static bool congestion_usable(const char *name)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool ok = net_set_congestion(fd, name) == 0;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return ok;
+}
+
 static void check_local_congestion(ftpd_config *cfg)
 {
-    if (cfg->local_congestion[0] == '\0')
+    if (cfg->local_congestion[0] == '\0' || congestion_usable(cfg->local_congestion))
         return;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd >= 0 && net_set_congestion(fd, cfg->local_congestion) == 0) {
-        close(fd);
-        return;
-    }
-    /* The default on a host that does not let unprivileged processes pick it is no fault
-     * of the set-up: lone downloads then run corked under the system's algorithm (xfer.c). */
-    if (errno == EPERM && strcmp(cfg->local_congestion, DEFAULT_LOCAL_CONGESTION) == 0)
-        log_info("local-congestion %s: not in net.ipv4.tcp_allowed_congestion_control; data "
-                 "connections on this host keep the system's default",
-                 cfg->local_congestion);
-    else
+    /* The default on a host that does not let unprivileged processes pick it (one whose
+     * default is BBR allows only BBR and reno) is no fault of the set-up. Reno, which the
+     * kernel allows everyone unless the administrator took it out, still beats the corked
+     * system algorithm there: one 1 GiB RETR to curl, 6 alternating rounds under BBR, MiB/s
+     * medians: reno 2560, BBR corked 1940, vsftpd 2100 (ftpd.8). */
+    if (errno == EPERM && strcmp(cfg->local_congestion, DEFAULT_LOCAL_CONGESTION) == 0) {
+        if (congestion_usable(FALLBACK_LOCAL_CONGESTION)) {
+            log_info("local-congestion %s: not in net.ipv4.tcp_allowed_congestion_control; "
+                     "lone downloads to this host use %s",
+                     cfg->local_congestion, FALLBACK_LOCAL_CONGESTION);
+            snprintf(cfg->local_congestion, sizeof cfg->local_congestion, "%s",
+                     FALLBACK_LOCAL_CONGESTION);
+            return;
+        }
+        log_info("local-congestion %s: not in net.ipv4.tcp_allowed_congestion_control, nor "
+                 "is %s; data connections on this host keep the system's default",
+                 cfg->local_congestion, FALLBACK_LOCAL_CONGESTION);
+    } else {
         log_warn("local-congestion %s: %s; data connections on this host keep the system's "
                  "default",
                  cfg->local_congestion, strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    }
     cfg->local_congestion[0] = '\0';
 }
 

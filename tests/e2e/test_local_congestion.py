@@ -1,5 +1,6 @@
 """A large download running alone, to a client on this host, gets the congestion control that
---local-congestion names (default cubic); `system` leaves the system's default, and so does a
+--local-congestion names (default cubic, or reno where the system does not allow cubic);
+`system` leaves the system's default, and so does a
 download that shares the server with another. Read from the server's own socket with ss(8)
 while the download is in flight."""
 import re
@@ -67,6 +68,9 @@ class LocalCongestionCase(ServerTestCase):
 DEFAULT_SETTING = "cubic"
 OTHER = DEFAULT_SETTING if SYSTEM_DEFAULT != DEFAULT_SETTING and DEFAULT_SETTING in ALLOWED \
     else next((a for a in ALLOWED if a != SYSTEM_DEFAULT), None)
+# What ftpd uses instead of a default the system does not allow: reno, unless the
+# administrator took even reno out of the allowed list.
+FALLBACK = "reno" if "reno" in ALLOWED else SYSTEM_DEFAULT
 
 
 @unittest.skipIf(OTHER is None, "only %s is allowed here" % SYSTEM_DEFAULT)
@@ -95,13 +99,27 @@ class TestSystemDefault(LocalCongestionCase):
 @unittest.skipIf(DEFAULT_SETTING in ALLOWED, "%s is allowed here" % DEFAULT_SETTING)
 class TestDefaultNotAllowed(LocalCongestionCase):
     # a host that lets unprivileged processes pick only its own default (BBR, say) and reno:
-    # the shipped default is no fault of the set-up, so a note rather than a warning
-    def test_noted_at_info_and_keeps_the_default(self):
-        self.assertEqual(self.congestion_of_a_download(), SYSTEM_DEFAULT)
+    # the shipped default is no fault of the set-up, so a note rather than a warning, and
+    # reno, which beat the corked system algorithm there, takes its place
+    def test_noted_at_info_and_uses_reno(self):
+        self.assertEqual(self.congestion_of_a_download(), FALLBACK)
         log = self.srv.log_text()
-        self.assertRegex(log, r"INFO +local-congestion cubic: not in "
-                              r"net\.ipv4\.tcp_allowed_congestion_control; data connections")
+        if FALLBACK == "reno":
+            self.assertRegex(log, r"INFO +local-congestion cubic: not in "
+                                  r"net\.ipv4\.tcp_allowed_congestion_control; lone downloads "
+                                  r"to this host use reno")
+        else:
+            self.assertRegex(log, r"INFO +local-congestion cubic: not in "
+                                  r"net\.ipv4\.tcp_allowed_congestion_control, nor is reno")
         self.assertNotRegex(log, r"WARN +local-congestion")
+
+    def test_a_download_beside_another_keeps_the_system_default(self):
+        first = self.start_download()
+        second = self.start_download()
+        self.assertEqual(server_side_congestion(first[2]), FALLBACK)
+        self.assertEqual(server_side_congestion(second[2]), SYSTEM_DEFAULT)
+        self.finish_download(first[0], first[1])
+        self.finish_download(second[0], second[1])
 
 
 class TestUnavailableAlgorithm(LocalCongestionCase):
