@@ -385,7 +385,11 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
         const char *bn = ftpc_url_basename(&u);
         if (bn[0] == '\0' || u.dir_slash)
             return usage_err(err, err_size, "%s names a directory, not a file", args[i]);
-        if (!cli->no_glob && ftpc_glob_magic(bn)) {
+        /* A glob character a backslash escapes is part of the name, as fnmatch reads it; a
+         * name with no other is fetched as it is, without a listing (the shell's mget
+         * passes its quoted glob characters so). */
+        bool escaped = !cli->no_glob && ftpc_glob_magic(bn);
+        if (escaped && ftpc_glob_unescaped_magic(bn)) {
             fill_credentials(cli, &u);
             if (add_glob(cli, kind, &u, args[i], err, err_size) < 0)
                 return -1;
@@ -396,6 +400,12 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
             return usage_err(err, err_size, "out of memory");
         if (task_url(cli, t, args[i], &u, err, err_size) < 0)
             return -1;
+        bn = ftpc_url_basename(&u);
+        if (escaped) {
+            ftpc_glob_unescape(u.path + (bn - u.path));
+            ftpc_url_display(&u, t->display, sizeof(t->display));
+            snprintf(t->remote, sizeof(t->remote), "%s", u.path);
+        }
         int target = ftpc_cli_get_target(cli, t, bn, to_stdout);
         if (target == -2)
             return usage_err(err, err_size,

@@ -12,6 +12,28 @@ bool ftpc_glob_magic(const char *s)
     return strpbrk(s, "*?[") != NULL;
 }
 
+bool ftpc_glob_unescaped_magic(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' && s[1] != '\0')
+            s++;
+        else if (*s == '*' || *s == '?' || *s == '[')
+            return true;
+    }
+    return false;
+}
+
+void ftpc_glob_unescape(char *s)
+{
+    char *o = s;
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' && s[1] != '\0')
+            s++;
+        *o++ = *s;
+    }
+    *o = '\0';
+}
+
 /* An MLSD size fact: decimal digits and nothing else, or -1. */
 static int64_t size_fact(const char *v)
 {

@@ -12,6 +12,11 @@
 
 /* True when s has a glob character ('*', '?' or '['). */
 bool ftpc_glob_magic(const char *s);
+/* True when s has a glob character that no backslash escapes: "a\*b" is no pattern (fnmatch
+ * reads it as the name "a*b"). */
+bool ftpc_glob_unescaped_magic(const char *s);
+/* Removes the backslash escapes of s in place: "a\*b" becomes "a*b". */
+void ftpc_glob_unescape(char *s);
 
 /* The names in a listing (LF-separated lines; MLSD lines when mlsd) that match pattern,
  * sorted; for MLSD only entries of type "file". Returns the count (0: none) with *names a

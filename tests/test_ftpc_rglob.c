@@ -15,6 +15,28 @@ START_TEST(test_magic)
 }
 END_TEST
 
+START_TEST(test_escaped_magic)
+{
+    /* A backslash makes the glob character after it part of the name, as fnmatch reads it. */
+    ck_assert(!ftpc_glob_unescaped_magic("a\\*b.txt"));
+    ck_assert(!ftpc_glob_unescaped_magic("\\[x].txt"));
+    ck_assert(!ftpc_glob_unescaped_magic("plain\\"));
+    ck_assert(ftpc_glob_unescaped_magic("a\\**"));
+    ck_assert(ftpc_glob_unescaped_magic("b\\\\*")); /* an escaped backslash, then a bare '*' */
+    ck_assert(ftpc_glob_unescaped_magic("[x]"));
+    char s[] = "a\\*b\\\\c\\";
+    ftpc_glob_unescape(s);
+    ck_assert_str_eq(s, "a*b\\c\\");
+    /* what the unescaped pattern matches is the name it becomes */
+    char **names = NULL;
+    size_t refused = 0;
+    const char *list = "a*b.txt\naxb.txt\n";
+    ck_assert_int_eq(ftpc_glob_match(list, strlen(list), false, "a\\*b.txt", &names, &refused), 1);
+    ck_assert_str_eq(names[0], "a*b.txt");
+    ftpc_glob_free(names, 1);
+}
+END_TEST
+
 START_TEST(test_nlst)
 {
     const char *l = "b.gz\nA.gz\n.hidden.gz\nc.txt\nsub/d.gz\r\n\n";
@@ -143,6 +165,7 @@ static Suite *rglob_suite(void)
     Suite *s = suite_create("ftpc_rglob");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_magic);
+    tcase_add_test(tc, test_escaped_magic);
     tcase_add_test(tc, test_nlst);
     tcase_add_test(tc, test_mlsd_files_only);
     tcase_add_test(tc, test_unsafe_names_left_out);

@@ -901,6 +901,19 @@ class TestGlobs(FtpcCase):
         self.ftpc("--no-glob", "get", "-o", "out", self.srv.url("star*name"))
         self.assertEqual(self.read_local("out"), data)
 
+    def test_escaped_glob_characters_are_part_of_the_name(self):
+        # as fnmatch reads a pattern: star\*name is the file star*name, fetched by its name
+        # (no listing), and a missing one is the server's 550, not "no file matches"
+        data = self.srv.make_file("star*name", 7)
+        self.srv.make_file("starXname", 1)
+        self.ftpc("get", self.srv.url("star\\*name"))
+        self.assertEqual(os.listdir(self.tmp), ["star*name"])
+        self.assertEqual(self.read_local("star*name"), data)
+        r = self.ftpc("get", self.srv.url("nothing\\?here"), rc=5)
+        err = r.stderr.decode()
+        self.assertIn("nothing?here: No such file", err)
+        self.assertNotIn("no file matches", err)
+
     def test_local_glob_for_put(self):
         self.srv.mkdir("up")
         for i in range(3):
