@@ -33,57 +33,89 @@ void sh_words_free(char **words, int n)
     free(words);
 }
 
-int sh_split(const char *line, char ***words)
+/* One character of a word: pat, the word's glob form, gets a backslash before a quoted glob
+ * character (or backslash), so that fnmatch and glob take it as itself. */
+static void put_char(char *cur, size_t *cl, char *pat, size_t *pl, char c, bool quoted)
+{
+    cur[(*cl)++] = c;
+    if (quoted && strchr("*?[\\", c) != NULL)
+        pat[(*pl)++] = '\\';
+    pat[(*pl)++] = c;
+}
+
+static char *dup_n(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+    if (d != NULL) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+int sh_split(const char *line, char ***words, char ***pats)
 {
     size_t len = strlen(line);
-    char **v = NULL;
+    char **v = NULL, **pv = NULL;
     int n = 0;
     char *cur = malloc(len + 1);
-    if (cur == NULL)
+    char *pat = malloc(2 * len + 1);
+    if (cur == NULL || pat == NULL) {
+        free(cur);
+        free(pat);
         return -1;
-    size_t cl = 0;
-    bool in_word = false;
+    }
+    size_t cl = 0, pl = 0;
+    bool in_word = false, failed = false;
     char quote = 0;
-    for (size_t i = 0; i <= len; i++) {
+    for (size_t i = 0; i <= len && !failed; i++) {
         char c = line[i];
         bool end = c == '\0';
         if (quote == '\'' && !end) {
             if (c == '\'')
                 quote = 0;
             else
-                cur[cl++] = c;
+                put_char(cur, &cl, pat, &pl, c, true);
             continue;
         }
         if (quote == '"' && !end) {
             if (c == '"')
                 quote = 0;
             else if (c == '\\' && line[i + 1] != '\0' && strchr("\"\\", line[i + 1]) != NULL)
-                cur[cl++] = line[++i];
+                put_char(cur, &cl, pat, &pl, line[++i], true);
             else
-                cur[cl++] = c;
+                put_char(cur, &cl, pat, &pl, c, true);
             continue;
         }
         if (quote != 0 && end) {
-            sh_words_free(v, n);
-            free(cur);
-            return -1;
+            failed = true;
+            break;
         }
         if (end || isspace((unsigned char)c)) {
             if (in_word) {
                 char **g = realloc(v, (size_t)(n + 2) * sizeof(*g));
-                char *w = malloc(cl + 1);
-                if (g == NULL || w == NULL) {
+                if (g != NULL)
+                    v = g;
+                char **pg =
+                    g != NULL && pats != NULL ? realloc(pv, (size_t)(n + 2) * sizeof(*pg)) : NULL;
+                if (pg != NULL)
+                    pv = pg;
+                char *w = dup_n(cur, cl);
+                char *p = pats != NULL ? dup_n(pat, pl) : NULL;
+                if (g == NULL || w == NULL || (pats != NULL && (pg == NULL || p == NULL))) {
                     free(w);
-                    sh_words_free(g ? g : v, n);
-                    free(cur);
-                    return -1;
+                    free(p);
+                    failed = true;
+                    break;
                 }
-                v = g;
-                memcpy(w, cur, cl);
-                w[cl] = '\0';
-                v[n++] = w;
-                v[n] = NULL;
-                cl = 0;
+                v[n] = w;
+                v[n + 1] = NULL;
+                if (pats != NULL) {
+                    pv[n] = p;
+                    pv[n + 1] = NULL;
+                }
+                n++;
+                cl = pl = 0;
                 in_word = false;
             }
             continue;
@@ -92,14 +124,23 @@ int sh_split(const char *line, char ***words)
         if (c == '\'' || c == '"')
             quote = c;
         else if (c == '\\' && line[i + 1] != '\0')
-            cur[cl++] = line[++i];
-        else
-            cur[cl++] = c;
+            put_char(cur, &cl, pat, &pl, line[++i], true);
+        else /* a backslash that ends the line is one */
+            put_char(cur, &cl, pat, &pl, c, c == '\\');
     }
     free(cur);
+    free(pat);
+    if (failed) {
+        sh_words_free(v, n);
+        sh_words_free(pv, pats != NULL ? n : 0);
+        return -1;
+    }
     *words = v;
+    if (pats != NULL)
+        *pats = pv;
     return n;
 }
+
 /* ---- helpers ---- */
 
 static int parse_id(const char *s)
@@ -595,10 +636,12 @@ static const sh_cmd commands[] = {
     {"get", sh_cmd_get, "get [-b] [OPTS] REMOTE [LOCAL]",
      "download a file (-b: in the background)"},
     {"reget", sh_cmd_reget, "reget [-b] [OPTS] REMOTE [LOCAL]", "resume a download"},
-    {"mget", sh_cmd_mget, "mget [-b] [OPTS] REMOTE...", "download files; * ? [..] match names"},
+    {"mget", sh_cmd_mget, "mget [-b] [OPTS] REMOTE...",
+     "download files; * ? [..] match names unless quoted"},
     {"put", sh_cmd_put, "put [-b] [OPTS] LOCAL [REMOTE]", "upload a file"},
     {"reput", sh_cmd_reput, "reput [-b] [OPTS] LOCAL [REMOTE]", "resume an upload"},
-    {"mput", sh_cmd_mput, "mput [-b] [OPTS] LOCAL...", "upload files; * ? [..] match names"},
+    {"mput", sh_cmd_mput, "mput [-b] [OPTS] LOCAL...",
+     "upload files; * ? [..] match names unless quoted"},
     {"mirror", sh_cmd_mirror, "mirror [-b] [-R] [OPTS] [SRC [DST]]",
      "download a remote tree (-R: upload a local tree)"},
     {"cat", sh_cmd_cat, "cat [OPTS] REMOTE...", "write remote files to the standard output"},
@@ -719,8 +762,8 @@ void sh_exec_line(shell *sh, const char *line)
         sh->cmd_name = NULL;
         return;
     }
-    char **w = NULL;
-    int n = sh_split(line, &w);
+    char **w = NULL, **pats = NULL;
+    int n = sh_split(line, &w, &pats);
     if (n < 0) {
         sh->cmd_name = NULL;
         /* A password with a quote in it ("user bob it's") lands here: such a line is not
@@ -735,6 +778,7 @@ void sh_exec_line(shell *sh, const char *line)
     }
     if (n == 0) {
         sh_words_free(w, n);
+        sh_words_free(pats, n);
         return;
     }
     const sh_cmd *c = lookup(w[0]);
@@ -742,11 +786,15 @@ void sh_exec_line(shell *sh, const char *line)
         sh->cmd_name = NULL;
         sh_fail(sh, FTPC_EXIT_USAGE, "unknown command '%s' (try help)", w[0]);
         sh_words_free(w, n);
+        sh_words_free(pats, n);
         return;
     }
     sh->cmd_name = c->name;
+    sh->word_pats = pats;
     int rc = c->fn(sh, n, w);
     sh_record(sh, rc);
     sh->cmd_name = NULL;
+    sh->word_pats = NULL;
     sh_words_free(w, n);
+    sh_words_free(pats, n);
 }

@@ -52,7 +52,7 @@ void sh_hist_init(shell *sh)
 bool sh_line_has_password(const char *line)
 {
     char **w = NULL;
-    int n = sh_split(line, &w);
+    int n = sh_split(line, &w, NULL);
     bool secret = false;
     if (n >= 3 && strcmp(w[0], "user") == 0)
         secret = true;

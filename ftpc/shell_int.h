@@ -90,6 +90,7 @@ typedef struct shell {
     bool stdin_ready, stdin_watched, stdin_plain, eof;
     long lineno;
     const char *cmd_name; /* the command running, for messages */
+    char **word_pats;     /* the glob forms of its words (sh_split), or NULL */
     char cmd_line[512];   /* the line running, for messages */
 
     int status; /* of the first failure */
@@ -172,8 +173,11 @@ void sh_exec_line(shell *sh, const char *line);
 /* Command names for completion, NULL-terminated. */
 const char *const *sh_command_names(void);
 /* Splits line into words (quotes and backslashes as in sh). Returns the count (>= 0) with
- * *words malloc'd (free with sh_words_free), or -1 on an unterminated quote. */
-int sh_split(const char *line, char ***words);
+ * *words malloc'd (free with sh_words_free), or -1 on an unterminated quote. When pats is
+ * not NULL, *pats gets each word's glob form, likewise malloc'd: the word with a backslash
+ * before every glob character (and backslash) that was quoted or escaped, so that only the
+ * bare ones match names, as in sh. */
+int sh_split(const char *line, char ***words, char ***pats);
 void sh_words_free(char **words, int n);
 
 /* ---- shell_jobs.c ---- */

@@ -3,12 +3,14 @@
  * directory) and local paths made absolute, so a later lcd cannot move a background
  * transfer; the line is then parsed by the one-shot parser and run as a job
  * (shell_jobs.c). The words the user typed pass through as one-shot options, except -b. */
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "path.h"
+#include "rglob.h"
 #include "shell_int.h"
 
 /* An absolute local path for p ("~" is the home directory). Returns 0 or -1 (too long). */
@@ -82,7 +84,8 @@ static void xfree(xargs *a)
  * operands. */
 typedef struct xcmd {
     xargs opts;
-    char **ops; /* point into argv */
+    char **ops;  /* point into argv */
+    char **pats; /* their glob forms (sh_split), into sh->word_pats */
     int nops;
     bool background, has_o, has_O, reverse;
 } xcmd;
@@ -91,13 +94,15 @@ static int split_xfer(shell *sh, int argc, char **argv, xcmd *x)
 {
     memset(x, 0, sizeof(*x));
     x->ops = calloc((size_t)argc + 1, sizeof(*x->ops));
-    if (x->ops == NULL)
+    x->pats = calloc((size_t)argc + 1, sizeof(*x->pats));
+    if (x->ops == NULL || x->pats == NULL)
         return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
     char path[PATH_MAX];
     bool only_ops = false;
     for (int i = 1; i < argc; i++) {
         const char *w = argv[i];
         if (only_ops || w[0] != '-' || w[1] == '\0') {
+            x->pats[x->nops] = sh->word_pats != NULL ? sh->word_pats[i] : argv[i];
             x->ops[x->nops++] = argv[i];
             continue;
         }
@@ -194,6 +199,7 @@ static void xcmd_free(xcmd *x)
 {
     xfree(&x->opts);
     free(x->ops);
+    free(x->pats);
 }
 
 /* The start of a one-shot command line: the command line's own options, then the session's
@@ -225,6 +231,64 @@ static int push_local(shell *sh, xargs *a, const char *p)
     if (sh_abs_local(p, path, sizeof(path)) < 0)
         return sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", p);
     xpush(a, path);
+    return 0;
+}
+
+/* An operand of mget: the pattern is in the last part of the path only (rglob.h), where a
+ * glob character that was quoted goes with a backslash, which makes it part of the name
+ * (the one-shot parser then fetches a name without a bare one as it is). */
+static int push_remote_pattern(shell *sh, xargs *a, const char *word, const char *pat)
+{
+    const char *bn = last_part(word);
+    if (!ftpc_glob_magic(bn))
+        return push_url(sh, a, word, false);
+    char path[FTPC_URL_PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%.*s%s", (int)(bn - word), word, last_part(pat));
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return sh_fail(sh, FTPC_EXIT_USAGE, "%s: path too long", word);
+    return push_url(sh, a, path, false);
+}
+
+/* The operands of mput, as sh(1) would pass them: a word with a bare glob character is
+ * expanded here (glob(3) on its glob form, where the quoted ones are escaped); any other
+ * word is a name, taken as it is (the job runs with --no-glob). A pattern that matches nothing
+ * fails (in *unmatched) and the other operands still go. Returns 0 or a failure that stops
+ * the command; *pushed counts the files added to a. */
+static int push_local_patterns(shell *sh, xargs *a, const xcmd *x, int *pushed, int *unmatched)
+{
+    *pushed = 0;
+    for (int i = 0; i < x->nops; i++) {
+        if (!ftpc_glob_unescaped_magic(x->pats[i])) {
+            int rc = push_local(sh, a, x->ops[i]);
+            if (rc != 0)
+                return rc;
+            (*pushed)++;
+            continue;
+        }
+        glob_t g;
+        memset(&g, 0, sizeof(g));
+        int grc = glob(x->pats[i], GLOB_TILDE, NULL, &g);
+        if (grc == GLOB_NOSPACE) {
+            globfree(&g);
+            return sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory");
+        }
+        if (grc != 0) {
+            int rc = sh_fail(sh, FTPC_EXIT_LOCAL, "no local file matches %s", x->ops[i]);
+            if (*unmatched == FTPC_OK)
+                *unmatched = rc;
+            globfree(&g);
+            continue;
+        }
+        int rc = 0;
+        for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
+            rc = push_local(sh, a, g.gl_pathv[k]);
+            if (rc == 0)
+                (*pushed)++;
+        }
+        globfree(&g);
+        if (rc != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -324,7 +388,8 @@ static int do_get(shell *sh, int argc, char **argv, bool resume, bool many)
     xpush(&a, "--");
     int nremote = local_given ? 1 : x.nops;
     for (int i = 0; rc == 0 && i < nremote; i++)
-        rc = push_url(sh, &a, x.ops[i], false);
+        rc = many ? push_remote_pattern(sh, &a, x.ops[i], x.pats[i])
+                  : push_url(sh, &a, x.ops[i], false);
     bool bg = x.background;
     xcmd_free(&x);
     if (rc != 0) {
@@ -345,13 +410,21 @@ static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
     begin_argv(sh, &a, "put", &x);
     if (resume)
         xpush(&a, "-c");
-    if (!many) /* one named file: patterns are mput's */
-        xpush(&a, "--no-glob");
+    /* put names one file; mput's patterns are expanded here */
+    xpush(&a, "--no-glob");
     xpush(&a, "--");
     bool remote_given = !many && x.nops == 2;
-    int nlocal = remote_given ? 1 : x.nops;
-    for (int i = 0; rc == 0 && i < nlocal; i++)
-        rc = push_local(sh, &a, x.ops[i]);
+    int unmatched = FTPC_OK; /* a pattern of mput that matched nothing (said) */
+    int pushed = 1;
+    if (many)
+        rc = push_local_patterns(sh, &a, &x, &pushed, &unmatched);
+    else
+        rc = push_local(sh, &a, x.ops[0]);
+    if (rc == 0 && pushed == 0) { /* nothing to send: no match */
+        xcmd_free(&x);
+        xfree(&a);
+        return unmatched;
+    }
     if (rc == 0) {
         if (remote_given) {
             size_t l = strlen(x.ops[1]);
@@ -367,7 +440,8 @@ static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
         xfree(&a);
         return rc;
     }
-    return run_argv(sh, &a, bg);
+    rc = run_argv(sh, &a, bg);
+    return rc != FTPC_OK ? rc : unmatched;
 }
 
 int sh_cmd_get(shell *sh, int argc, char **argv)

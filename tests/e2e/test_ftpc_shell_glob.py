@@ -1,0 +1,129 @@
+"""End-to-end tests of the patterns of ftpc's shell.
+
+The real ftpc shell (commands on a pipe) against the real ftpd, with the bytes of every file
+that arrives compared: mget and mput expand only the glob characters that are neither
+quoted nor backslash-escaped, as sh(1) does.
+
+FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback.
+"""
+import os
+import unittest
+
+from ftpd_harness import data_bytes
+from test_ftpc_shell import ShellCase
+
+
+def ftpc_lines(err):
+    return [l for l in err.splitlines() if l.startswith("ftpc:")]
+
+
+def line_failures(err):
+    """The failures of script lines (a job's own messages come before its line's)."""
+    return [l for l in err.splitlines() if l.startswith("ftpc: line ")]
+
+
+class TestShellMgetQuoting(ShellCase):
+    def test_mget_expands_only_unquoted_glob_characters(self):
+        srv = self.srv
+        files = {name: srv.make_file(name, 1000 + i, seed=40 + i) for i, name in enumerate(
+            ["a*b.txt", "aab.txt", "axb.txt", "q?.txt", "qx.txt", "[x].txt", "x.txt",
+             "b\\c.txt"])}
+        for d in ("quoted", "escaped", "pattern", "bracket", "mixed", "backslash"):
+            os.mkdir(self.local(d))
+        script = "\n".join([
+            "lcd quoted",
+            'mget "a*b.txt" \'q?.txt\'',
+            "lcd ../escaped",
+            "mget a\\*b.txt q\\?.txt",
+            "lcd ../pattern",
+            "mget a*b.txt q?.txt",
+            "lcd ../bracket",
+            "mget '[x]'.txt",
+            "lcd ../mixed",
+            # a quoted '*' then an unquoted one: the names that start with "a*"
+            "mget 'a*'*.txt",
+            "lcd ../backslash",
+            # a quoted backslash before an unquoted '*': a backslash in the name
+            "mget 'b\\'*.txt",
+        ]) + "\n"
+        out, err = self.shell(script)
+        expect = {
+            "quoted": ["a*b.txt", "q?.txt"],
+            "escaped": ["a*b.txt", "q?.txt"],
+            "pattern": ["a*b.txt", "aab.txt", "axb.txt", "q?.txt", "qx.txt"],
+            "bracket": ["[x].txt"],
+            "mixed": ["a*b.txt"],
+            "backslash": ["b\\c.txt"],
+        }
+        for d, names in expect.items():
+            self.assertEqual(sorted(os.listdir(self.local(d))), names, "%s\n%s" % (d, err))
+            for name in names:
+                self.assertEqual(self.read_local(os.path.join(d, name)), files[name])
+        self.assertEqual(ftpc_lines(err), [], err)
+
+    def test_a_quoted_name_that_is_missing_fails_without_fetching_a_match(self):
+        self.srv.make_file("ab.txt", 500, seed=50)
+        out, err = self.shell('mget "a*.txt"\n', rc=5)
+        self.assertFalse(os.path.exists(self.local("ab.txt")))
+        self.assertEqual(os.listdir(self.tmp), [])
+        # asked for by its name (RETR), not listed: the server's answer says it is missing
+        self.assertRegex(err, r"/a\*\.txt: .*550")
+        self.assertEqual(len(line_failures(err)), 1, err)
+
+
+class TestShellMputQuoting(ShellCase):
+    def test_mput_expands_only_unquoted_glob_characters(self):
+        local = {}
+        for i, name in enumerate(["a*b.txt", "aab.txt", "axb.txt", "nx.txt"]):
+            local[name] = data_bytes(2000 + i, seed=60 + i)
+            self.write_local(name, local[name])
+        script = "\n".join([
+            "mkdir quoted escaped pattern missing",
+            "cd quoted",
+            'mput "a*b.txt"',
+            "cd ../escaped",
+            "mput a\\*b.txt",
+            "cd ../pattern",
+            # an unquoted pattern matches the file named a*b.txt and the others
+            "mput a*b.txt",
+            "cd ../missing",
+            # no local file is named n*.txt: nx.txt does not go in its stead
+            "mput 'n*.txt'",
+        ]) + "\n"
+        out, err = self.shell(script, rc=6)
+        expect = {
+            "quoted": ["a*b.txt"],
+            "escaped": ["a*b.txt"],
+            "pattern": ["a*b.txt", "aab.txt", "axb.txt"],
+            "missing": [],
+        }
+        for d, names in expect.items():
+            self.assertEqual(sorted(os.listdir(self.srv.local(d))), names, "%s\n%s" % (d, err))
+            for name in names:
+                self.assertEqual(self.srv.read("%s/%s" % (d, name)), local[name])
+        lines = line_failures(err)
+        self.assertEqual(lines, ["ftpc: line 9: mput 'n*.txt': failed (exit status 6)"], err)
+        self.assertRegex(err, r"cannot open /.*/n\*\.txt: No such file")
+
+    def test_mput_in_a_local_directory_whose_name_has_glob_characters(self):
+        # the pattern is the word typed, not the local directory's name around it
+        os.mkdir(self.local("dir[1]"))
+        one = data_bytes(3000, seed=70)
+        self.write_local("dir[1]/f.txt", one)
+        self.write_local("d.txt", data_bytes(10, seed=71))  # what dir[1] would match
+        out, err = self.shell("lcd 'dir[1]'\nmput *.txt\n")
+        self.assertEqual(sorted(os.listdir(self.srv.local("."))), ["f.txt"], err)
+        self.assertEqual(self.srv.read("f.txt"), one)
+
+    def test_mput_pattern_that_matches_nothing_fails_and_the_others_go(self):
+        one = data_bytes(1500, seed=72)
+        self.write_local("one.bin", one)
+        out, err = self.shell("mput *.nomatch one.bin\n", rc=6)
+        self.assertEqual(self.srv.read("one.bin"), one)
+        lines = ftpc_lines(err)
+        self.assertEqual(len(lines), 1, err)
+        self.assertIn("no local file matches *.nomatch", lines[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
