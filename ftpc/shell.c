@@ -127,6 +127,22 @@ int sh_fail(shell *sh, int status, const char *fmt, ...)
     return status;
 }
 
+void sh_note(shell *sh, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (sh->quiet)
+        return;
+    progress_sanitize(msg, sizeof(msg), msg); /* a file's name may hold a line feed */
+    fflush(stdout);
+    fprintf(stderr, "ftpc: %s%s%s\n", sh->cmd_name ? sh->cmd_name : "", sh->cmd_name ? ": " : "",
+            msg);
+    fflush(stderr);
+}
+
 void sh_notify(shell *sh, const char *line)
 {
     fflush(stdout);

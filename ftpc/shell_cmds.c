@@ -641,7 +641,7 @@ static const sh_cmd commands[] = {
     {"put", sh_cmd_put, "put [-b] [OPTS] LOCAL [REMOTE]", "upload a file"},
     {"reput", sh_cmd_reput, "reput [-b] [OPTS] LOCAL [REMOTE]", "resume an upload"},
     {"mput", sh_cmd_mput, "mput [-b] [OPTS] LOCAL...",
-     "upload files; * ? [..] match names unless quoted"},
+     "upload files; * ? [..] match names unless quoted (folders are skipped)"},
     {"mirror", sh_cmd_mirror, "mirror [-b] [-R] [OPTS] [SRC [DST]]",
      "download a remote tree (-R: upload a local tree)"},
     {"cat", sh_cmd_cat, "cat [OPTS] REMOTE...", "write remote files to the standard output"},

@@ -105,6 +105,8 @@ void sh_out(shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)
  * when reading a script). Returns status, which is also recorded as the session's first
  * failure when it is the first. */
 int sh_fail(shell *sh, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A note of the running command on standard error, naming it; not a failure. */
+void sh_note(shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A line that arrives on its own (a background job's message): printed above the prompt,
  * which is then drawn again with what was typed. */
 void sh_notify(shell *sh, const char *line);

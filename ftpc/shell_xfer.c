@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "path.h"
@@ -250,8 +251,9 @@ static int push_remote_pattern(shell *sh, xargs *a, const char *word, const char
 }
 
 /* The operands of mput, as sh(1) would pass them: a word with a bare glob character is
- * expanded here (glob(3) on its glob form, where the quoted ones are escaped); any other
- * word is a name, taken as it is (the job runs with --no-glob). A pattern that matches nothing
+ * expanded here (glob(3) on its glob form, where the quoted ones are escaped) and a directory
+ * it matches is skipped with a note, since a folder is mirror -R's to upload; any other word
+ * is a name, taken as it is (the job runs with --no-glob). A pattern that matches nothing
  * fails (in *unmatched) and the other operands still go. Returns 0 or a failure that stops
  * the command; *pushed counts the files added to a. */
 static int push_local_patterns(shell *sh, xargs *a, const xcmd *x, int *pushed, int *unmatched)
@@ -281,7 +283,13 @@ static int push_local_patterns(shell *sh, xargs *a, const xcmd *x, int *pushed, 
         }
         int rc = 0;
         for (size_t k = 0; rc == 0 && k < g.gl_pathc; k++) {
-            rc = push_local(sh, a, g.gl_pathv[k]);
+            const char *p = g.gl_pathv[k];
+            struct stat st;
+            if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+                sh_note(sh, "skipping directory %s (use mirror -R to upload folders)", p);
+                continue;
+            }
+            rc = push_local(sh, a, p);
             if (rc == 0)
                 (*pushed)++;
         }
@@ -420,7 +428,7 @@ static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
         rc = push_local_patterns(sh, &a, &x, &pushed, &unmatched);
     else
         rc = push_local(sh, &a, x.ops[0]);
-    if (rc == 0 && pushed == 0) { /* nothing to send: no match */
+    if (rc == 0 && pushed == 0) { /* nothing to send: only directories, or no match */
         xcmd_free(&x);
         xfree(&a);
         return unmatched;

@@ -2,7 +2,8 @@
 
 The real ftpc shell (commands on a pipe) against the real ftpd, with the bytes of every file
 that arrives compared: mget and mput expand only the glob characters that are neither
-quoted nor backslash-escaped, as sh(1) does.
+quoted nor backslash-escaped, as sh(1) does; directories a pattern of mput matches are
+skipped with a note, without failing the command.
 
 FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback.
 """
@@ -123,6 +124,42 @@ class TestShellMputQuoting(ShellCase):
         lines = ftpc_lines(err)
         self.assertEqual(len(lines), 1, err)
         self.assertIn("no local file matches *.nomatch", lines[0])
+
+
+class TestShellMputDirectories(ShellCase):
+    def test_mput_star_skips_directories_with_a_note(self):
+        f1, f2 = data_bytes(4000, seed=80), data_bytes(5000, seed=81)
+        self.write_local("f1.bin", f1)
+        self.write_local("f2.bin", f2)
+        os.mkdir(self.local("sub"))
+        self.write_local("sub/inner.bin", data_bytes(100, seed=82))
+        os.mkdir(self.local("zdir"))
+        out, err = self.shell("mput *\n")
+        self.assertEqual(sorted(os.listdir(self.srv.local("."))), ["f1.bin", "f2.bin"], err)
+        self.assertEqual(self.srv.read("f1.bin"), f1)
+        self.assertEqual(self.srv.read("f2.bin"), f2)
+        notes = [l for l in err.splitlines() if "skipping directory" in l]
+        self.assertEqual(notes, [
+            "ftpc: mput: skipping directory sub (use mirror -R to upload folders)",
+            "ftpc: mput: skipping directory zdir (use mirror -R to upload folders)",
+        ], err)
+
+    def test_a_pattern_that_matches_only_directories_uploads_nothing_and_succeeds(self):
+        os.mkdir(self.local("sub"))
+        out, err = self.shell("mput s*\npwd\n")
+        self.assertEqual(os.listdir(self.srv.local(".")), [], err)
+        self.assertIn("skipping directory sub", err)
+        self.assertEqual(out.splitlines()[-1], "/")
+
+    def test_a_directory_named_without_a_pattern_is_a_failure(self):
+        # named, not matched: the user asked for that directory, and it cannot go
+        os.mkdir(self.local("sub"))
+        one = data_bytes(700, seed=83)
+        self.write_local("one.bin", one)
+        out, err = self.shell("mput sub one.bin\n", rc=6)
+        self.assertEqual(self.srv.read("one.bin"), one)
+        self.assertFalse(self.srv.exists("sub"))
+        self.assertIn("is a directory", err)
 
 
 if __name__ == "__main__":
