@@ -258,6 +258,7 @@ static int cmd_close(shell *sh, int argc, char **argv)
     sh_conn_drop(sh);
     sh->open = false;
     sh->cwd[0] = '\0';
+    sh->prev_cwd[0] = '\0';
     sh_cache_clear(sh);
     return FTPC_OK;
 }
@@ -327,11 +328,23 @@ static int cmd_pwd(shell *sh, int argc, char **argv)
     return rc;
 }
 
+/* cd -, lcd -: back to the directory before the last change, as in sh (a directory named
+ * "-" is ./-). */
+static bool is_back(int argc, char **argv)
+{
+    return argc > 1 && strcmp(argv[1], "-") == 0;
+}
+
 static int cmd_cd(shell *sh, int argc, char **argv)
 {
     if (argc > 2)
-        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: cd [DIR]");
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: cd [DIR] or cd -");
     const char *dir = argc > 1 ? argv[1] : (sh->home[0] ? sh->home : "/");
+    if (is_back(argc, argv)) {
+        if (sh->prev_cwd[0] == '\0')
+            return sh_fail(sh, FTPC_EXIT_USAGE, "no previous remote directory");
+        dir = sh->prev_cwd; /* sent before it changes */
+    }
     ftp_reply_msg m;
     int rc = sh_conn_cmd(sh, &m, "CWD %s", dir);
     if (rc != 0)
@@ -341,19 +354,35 @@ static int cmd_cd(shell *sh, int argc, char **argv)
         print_reply_error(sh, "CWD", &m);
         return ftpc_status_for_reply(m.code);
     }
-    return sh_conn_pwd(sh);
+    /* Where the command started (kept across a reconnection); unknown, there is none. */
+    char before[FTPC_URL_PATH_MAX];
+    snprintf(before, sizeof(before), "%s", sh->cwd);
+    rc = sh_conn_pwd(sh);
+    snprintf(sh->prev_cwd, sizeof(sh->prev_cwd), "%s", before);
+    if (rc == 0 && is_back(argc, argv))
+        sh_out(sh, "%s", sh->cwd);
+    return rc;
 }
 
 static int cmd_lcd(shell *sh, int argc, char **argv)
 {
     if (argc > 2)
-        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: lcd [DIR]");
-    char path[PATH_MAX];
+        return sh_fail(sh, FTPC_EXIT_USAGE, "usage: lcd [DIR] or lcd -");
+    char path[PATH_MAX], before[PATH_MAX];
     const char *dir = argc > 1 ? argv[1] : getenv("HOME");
     if (dir == NULL)
         return sh_fail(sh, FTPC_EXIT_USAGE, "no directory given and HOME is not set");
+    if (is_back(argc, argv)) {
+        if (sh->prev_lcwd[0] == '\0')
+            return sh_fail(sh, FTPC_EXIT_USAGE, "no previous local directory");
+        dir = sh->prev_lcwd;
+    }
+    if (getcwd(before, sizeof(before)) == NULL)
+        before[0] = '\0'; /* removed under us: lcd - has nowhere to go back to */
+    errno = 0;
     if (sh_abs_local(dir, path, sizeof(path)) < 0 || chdir(path) < 0)
         return sh_fail(sh, FTPC_EXIT_LOCAL, "%s: %s", dir, strerror(errno ? errno : ENAMETOOLONG));
+    snprintf(sh->prev_lcwd, sizeof(sh->prev_lcwd), "%s", before);
     if (getcwd(path, sizeof(path)) != NULL)
         sh_out(sh, "Local directory now %s", path);
     return FTPC_OK;
@@ -629,8 +658,9 @@ static const sh_cmd commands[] = {
     {"close", cmd_close, "close", "disconnect"},
     {"ls", cmd_ls, "ls [-l] [PATH]", "list a remote directory (-l: long listing)"},
     {"dir", cmd_ls, "dir [PATH]", "long listing of a remote directory"},
-    {"cd", cmd_cd, "cd [DIR]", "change the remote directory (none: the login directory)"},
-    {"lcd", cmd_lcd, "lcd [DIR]", "change the local directory (none: home)"},
+    {"cd", cmd_cd, "cd [DIR|-]",
+     "change the remote directory (none: the login directory; -: the previous one)"},
+    {"lcd", cmd_lcd, "lcd [DIR|-]", "change the local directory (none: home; -: the previous one)"},
     {"lpwd", cmd_lpwd, "lpwd", "print the local directory"},
     {"pwd", cmd_pwd, "pwd", "print the remote directory"},
     {"get", sh_cmd_get, "get [-b] [OPTS] REMOTE [LOCAL]",

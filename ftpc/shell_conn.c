@@ -273,6 +273,7 @@ int sh_conn_open(shell *sh, const ftpc_url *u)
 {
     sh->cwd[0] = '\0';
     sh->home[0] = '\0';
+    sh->prev_cwd[0] = '\0'; /* cd - goes back within one login only */
     int rc = connect_login(sh);
     if (rc == 0)
         rc = pwd_raw(sh);

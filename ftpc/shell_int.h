@@ -56,8 +56,10 @@ typedef struct shell {
     bool conn_failed;
     bool conn_used; /* the connection was open before the running command */
     ftpc_err conn_err;
-    char cwd[FTPC_URL_PATH_MAX];  /* the remote directory as PWD says; "" unknown */
-    char home[FTPC_URL_PATH_MAX]; /* the login directory */
+    char cwd[FTPC_URL_PATH_MAX];      /* the remote directory as PWD says; "" unknown */
+    char home[FTPC_URL_PATH_MAX];     /* the login directory */
+    char prev_cwd[FTPC_URL_PATH_MAX]; /* before the last cd, for cd -; "" none */
+    char prev_lcwd[PATH_MAX];         /* the local one before the last lcd, for lcd - */
 
     /* The command waiting on the control connection. */
     bool reply_done;

@@ -1,9 +1,10 @@
-"""End-to-end tests of the patterns of ftpc's shell.
+"""End-to-end tests of the patterns of ftpc's shell, and of lcd - and cd -.
 
 The real ftpc shell (commands on a pipe) against the real ftpd, with the bytes of every file
 that arrives compared: mget and mput expand only the glob characters that are neither
 quoted nor backslash-escaped, as sh(1) does; directories a pattern of mput matches are
-skipped with a note, without failing the command.
+skipped with a note, without failing the command; lcd - and cd - go back to the previous
+directory.
 
 FTPC_BIN defaults to the ftpc beside $FTPD_BIN. Everything runs on loopback.
 """
@@ -160,6 +161,63 @@ class TestShellMputDirectories(ShellCase):
         self.assertEqual(self.srv.read("one.bin"), one)
         self.assertFalse(self.srv.exists("sub"))
         self.assertIn("is a directory", err)
+
+
+class TestShellPreviousDirectory(ShellCase):
+    def test_lcd_dash_goes_back_and_forth(self):
+        os.mkdir(self.local("sub"))
+        top = os.path.realpath(self.tmp)
+        sub = os.path.join(top, "sub")
+        got = self.srv.make_file("g.bin", 1200, seed=90)
+        script = "\n".join([
+            "lcd sub",
+            "lcd -",
+            "lpwd",
+            "lcd -",
+            "get g.bin",
+        ]) + "\n"
+        out, err = self.shell(script)
+        self.assertEqual(out.splitlines(), [
+            "Local directory now %s" % sub,
+            "Local directory now %s" % top,
+            top,
+            "Local directory now %s" % sub,
+        ], err)
+        self.assertEqual(self.read_local("sub/g.bin"), got)
+        self.assertFalse(os.path.exists(self.local("g.bin")))
+
+    def test_lcd_dash_without_a_previous_directory_says_so(self):
+        out, err = self.shell("lcd -\nlpwd\n", rc=2)
+        self.assertEqual(ftpc_lines(err), ["ftpc: line 1: lcd -: no previous local directory"])
+        self.assertEqual(out.splitlines(), [os.path.realpath(self.tmp)])
+
+    def test_cd_dash_goes_back_to_the_previous_remote_directory(self):
+        got = self.srv.make_file("a/b/in-b.bin", 1300, seed=91)
+        script = "\n".join([
+            "cd a/b",
+            "cd -",
+            "pwd",
+            "cd -",
+            "pwd",
+            "cd /",
+            "cd -",
+            "get in-b.bin",
+            "cd /a",
+            "cd nowhere",  # a failed cd moves nothing: - is still /a/b
+            "cd -",
+            "pwd",
+        ]) + "\n"
+        out, err = self.shell(script, rc=5)
+        self.assertEqual(out.splitlines(), ["/", "/", "/a/b", "/a/b", "/a/b", "/a/b", "/a/b"],
+                         err)
+        self.assertEqual(self.read_local("in-b.bin"), got)
+        self.assertEqual(len(ftpc_lines(err)), 1, err)
+        self.assertRegex(err, r"line 10: cd nowhere: .*550")
+
+    def test_cd_dash_without_a_previous_directory_says_so(self):
+        out, err = self.shell("cd -\npwd\n", rc=2)
+        self.assertEqual(ftpc_lines(err), ["ftpc: line 1: cd -: no previous remote directory"])
+        self.assertEqual(out.splitlines(), ["/"])
 
 
 if __name__ == "__main__":
