@@ -814,13 +814,14 @@ void cmd_stou(session *s, const char *arg)
 }
 
 /* The option words clients send on their own ("LIST -a" from wget, "LIST -la" from lftp and
- * Midnight Commander, "-al", "-aL", "-1"): options even where an entry has that name. */
+ * Midnight Commander, "-al", "-aL", "-1", "-R" and "-lR" from a classic client's ls -R):
+ * options even where an entry has that name. */
 static bool common_option_word(const char *w, size_t len)
 {
     if (len < 2)
         return false;
     for (size_t i = 1; i < len; i++)
-        if (!strchr("aAlLF1", w[i]))
+        if (!strchr("aAlLF1R", w[i]))
             return false;
     return true;
 }
@@ -830,13 +831,13 @@ static bool common_option_word(const char *w, size_t len)
  * curl's nocwd method and Python's ftplib send "NLST -dir" for a directory named -dir,
  * whose listing is wanted, not the current directory's. exists says whether the rest names
  * an entry: 1, 0, or -1 when it cannot tell without waiting for the disk (NULL: never can).
- * Returns the offset of the path in arg, or -1 (and *all untouched) when exists could not
- * tell. */
-static long skip_option_words(const char *arg, bool *all, int (*exists)(fsjob *, const char *),
-                              fsjob *j)
+ * Returns the offset of the path in arg, or -1 (and *all and *recursive untouched) when
+ * exists could not tell. */
+static long skip_option_words(const char *arg, bool *all, bool *recursive,
+                              int (*exists)(fsjob *, const char *), fsjob *j)
 {
     const char *p = arg;
-    bool a = *all;
+    bool a = *all, r = *recursive;
     while (p[0] == '-') {
         const char *sp = strchr(p, ' ');
         size_t len = sp ? (size_t)(sp - p) : strlen(p);
@@ -849,11 +850,14 @@ static long skip_option_words(const char *arg, bool *all, int (*exists)(fsjob *,
         }
         if (memchr(p, 'a', len))
             a = true;
+        if (memchr(p, 'R', len))
+            r = true;
         p += len;
         while (*p == ' ')
             p++;
     }
     *all = a;
+    *recursive = r;
     return p - arg;
 }
 
@@ -881,12 +885,12 @@ static int name_exists_cached(fsjob *j, const char *rest)
 
 void list_options_work(fsjob *j)
 {
-    j->found = skip_option_words(j->arg, &j->all, name_exists, j);
+    j->found = skip_option_words(j->arg, &j->all, &j->recursive, name_exists, j);
 }
 
 static bool list_options_fast(fsjob *j)
 {
-    j->found = skip_option_words(j->arg, &j->all, name_exists_cached, j);
+    j->found = skip_option_words(j->arg, &j->all, &j->recursive, name_exists_cached, j);
     return j->found >= 0;
 }
 
@@ -895,10 +899,10 @@ const char *list_options_path(const fsjob *j)
     return j->arg + j->found;
 }
 
-const char *list_skip_options(session *s, const char *arg, bool *all, fsjob **job)
+const char *list_skip_options(session *s, const char *arg, bool *all, bool *recursive, fsjob **job)
 {
     *job = NULL;
-    long at = skip_option_words(arg, all, NULL, NULL);
+    long at = skip_option_words(arg, all, recursive, NULL, NULL);
     if (at >= 0)
         return arg + at;
     /* "-dir": an option, or a name? The stat that tells may wait for the disk. */
@@ -906,6 +910,7 @@ const char *list_skip_options(session *s, const char *arg, bool *all, fsjob **jo
     if (j) {
         j->names_dir = false; /* vpath is the directory the words are resolved in */
         j->all = *all;
+        j->recursive = *recursive;
         j->fast = list_options_fast;
     }
     *job = j;
@@ -935,7 +940,11 @@ dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt)
  * as they are, and the listing keeps pointing at its root (dirlist_open). */
 static void list_open_work(fsjob *j)
 {
-    j->dl = dirlist_open(&j->s->vfs, j->vpath, j->fmt, j->perms, j->s->mlst_facts, j->all);
+    if (j->recursive)
+        j->dl = dirlist_open_recursive(&j->s->vfs, j->vpath, j->arg[0] ? j->arg : ".", j->fmt,
+                                       j->perms, j->all);
+    else
+        j->dl = dirlist_open(&j->s->vfs, j->vpath, j->fmt, j->perms, j->s->mlst_facts, j->all);
     if (!j->dl && errno == ENOENT && j->fmt != DL_MLSD)
         j->dl = open_wildcard(j->s, j->arg, j->fmt);
     j->err = errno;
@@ -969,7 +978,7 @@ static void list_open_reply(session *s, fsjob *j)
 
 /* cancelled: an ABOR came while the option words were looked at (list_options_reply). */
 static void open_listing(session *s, xfer *x, const char *arg, dirlist_format fmt, bool all,
-                         bool cancelled)
+                         bool recursive, bool cancelled)
 {
     char vpath[PATH_VMAX];
     if (session_resolve(s, arg, vpath) < 0)
@@ -979,6 +988,7 @@ static void open_listing(session *s, xfer *x, const char *arg, dirlist_format fm
         return;
     j->fmt = fmt;
     j->all = all;
+    j->recursive = recursive;
     j->cancelled = cancelled;
     fsjob_run(j, list_open_work, list_open_reply);
 }
@@ -990,19 +1000,19 @@ static void list_options_reply(session *s, fsjob *j)
         session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
         return;
     }
-    open_listing(s, x, list_options_path(j), j->fmt, j->all, j->cancelled);
+    open_listing(s, x, list_options_path(j), j->fmt, j->all, j->recursive, j->cancelled);
 }
 
 static void start_listing(session *s, const char *arg, dirlist_format fmt)
 {
-    bool all = fmt != DL_LIST;
+    bool all = fmt != DL_LIST, recursive = false;
     s->rest = 0;
     xfer *x = need_channel(s);
     if (!x)
         return;
     if (fmt != DL_MLSD) {
         fsjob *opts;
-        arg = list_skip_options(s, arg, &all, &opts);
+        arg = list_skip_options(s, arg, &all, &recursive, &opts);
         if (!arg) {
             if (opts) { /* an ABOR meanwhile is for the listing it leads to */
                 opts->xfer_seq = x->seq;
@@ -1013,7 +1023,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt)
             return;
         }
     }
-    open_listing(s, x, arg, fmt, all, false);
+    open_listing(s, x, arg, fmt, all, recursive, false);
 }
 
 void cmd_list(session *s, const char *arg)

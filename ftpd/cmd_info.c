@@ -366,8 +366,10 @@ static void stat_path(session *s, const char *arg)
         return;
     }
     bool all = true; /* STAT always shows hidden names */
+    /* STAT lists one directory, -R or not: its reply has room for no more (fit_listing) */
+    bool recursive = false;
     fsjob *opts;
-    const char *path = list_skip_options(s, arg, &all, &opts);
+    const char *path = list_skip_options(s, arg, &all, &recursive, &opts);
     if (path)
         stat_listing(s, path);
     else if (opts)

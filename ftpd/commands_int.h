@@ -29,11 +29,13 @@ bool is_root(const char *vpath);
 dirlist *open_wildcard(session *s, const char *arg, dirlist_format fmt);
 
 /* LIST, NLST, STAT: the path after the ls-style option words ("-la dir"), all set when an
- * option word holds an a. Whether a word such as "-dir" is an option or a name takes a stat,
- * which may wait for the disk: then NULL is returned and *job is a job (fsjob.h) to run with
- * list_options_work and a reply that finds the path with list_options_path and all in
- * j->all (*job NULL too when out of memory: the 451 is sent). In cmd_data.c. */
-const char *list_skip_options(session *s, const char *arg, bool *all, struct fsjob **job);
+ * option word holds an a, recursive when one holds an R. Whether a word such as "-dir" is an option
+ * or a name takes a stat, which may wait for the disk: then NULL is returned and *job is a job
+ * (fsjob.h) to run with list_options_work and a reply that finds the path with list_options_path,
+ * all in j->all and recursive in j->recursive (*job NULL too when out of memory: the 451 is sent).
+ * In cmd_data.c. */
+const char *list_skip_options(session *s, const char *arg, bool *all, bool *recursive,
+                              struct fsjob **job);
 void list_options_work(struct fsjob *j);
 const char *list_options_path(const struct fsjob *j);
 

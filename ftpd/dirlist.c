@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dirwalk.h"
 #include "factaccess.h"
 #include "listfmt.h"
 #include "path.h"
@@ -50,6 +51,14 @@ struct dirlist {
      * asked at its first entry. */
     unsigned names_access;
     bool names_asked;
+    /* A recursive listing (dirwalk.h): the walk, held by its first directory's listing. */
+    dirwalk *walk;
+    /* A directory of a walk: the entries the whole walk may still list, shared by all of
+     * its directories, and where the names of the subdirectories listed go. */
+    unsigned *budget;
+    dirlist_names *subdirs;
+    bool cut;      /* an entry was left out for want of budget */
+    bool nofollow; /* a walk's subdirectory: opened only if still no link */
 };
 
 static int cmp_offs(const void *a, const void *b, void *names)
@@ -155,7 +164,15 @@ static int read_names(dirlist *d, const char *vpath, const char *pattern, bool s
     d->show_hidden = show_hidden;
     if (pattern && !(d->pattern = strdup(pattern)))
         return -1;
-    d->dir = vfs_opendir(d->v, vpath);
+    if (d->nofollow) {
+        /* A walk's subdirectory: a link put in its place since it was listed is not
+         * followed either (dirwalk.h). */
+        int fd = vfs_open(d->v, vpath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0);
+        if (fd >= 0 && !(d->dir = fdopendir(fd)))
+            close(fd);
+    } else {
+        d->dir = vfs_opendir(d->v, vpath);
+    }
     if (!d->dir || !(d->dir_vpath = strdup(vpath)))
         return -1;
     /* A separate fd for fstatat: closedir() after the last run closes the DIR's own. */
@@ -304,7 +321,8 @@ static unsigned mlsd_access(dirlist *d, const char *name, const char *link_vp,
     return names | no;
 }
 
-static int format_entry(dirlist *d, const char *name, char *line, size_t line_size)
+/* *real_dir: the entry is a directory itself, not a link to one. */
+static int format_entry(dirlist *d, const char *name, char *line, size_t line_size, bool *real_dir)
 {
     char shown[PATH_VMAX];
     const char *label = name;
@@ -318,6 +336,7 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
     bool link = false;
     if (fstatat(d->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return 0;
+    *real_dir = S_ISDIR(st.st_mode);
     if (S_ISLNK(st.st_mode)) {
         /* Report what a link points to, as clients expect. A link out of the root, or to
          * nothing, is left out: listed, it would reveal what lies outside, and a mirroring
@@ -342,18 +361,51 @@ static int format_entry(dirlist *d, const char *name, char *line, size_t line_si
     }
 }
 
-int dirlist_fill(dirlist *d, buf *out)
+/* Adds the name of a subdirectory just listed to the walk's. Returns 0, or -1 with errno. */
+static int add_subdir(dirlist_names *sd, const char *name)
+{
+    size_t len = strlen(name) + 1;
+    if (sd->len + len > sd->cap) {
+        size_t ncap = sd->cap ? sd->cap : 256;
+        while (ncap < sd->len + len)
+            ncap *= 2;
+        char *nn = realloc(sd->names, ncap);
+        if (!nn)
+            return -1;
+        sd->names = nn;
+        sd->cap = ncap;
+    }
+    memcpy(sd->names + sd->len, name, len);
+    sd->len += len;
+    return 0;
+}
+
+int dirlist_fill_entries(dirlist *d, buf *out)
 {
     char line[PATH_VMAX + 512];
     for (;;) {
         while (d->next < d->count) {
-            int n = format_entry(d, d->names + d->offs[d->next], line, sizeof line);
+            const char *name = d->names + d->offs[d->next];
+            bool real_dir = false;
+            int n = format_entry(d, name, line, sizeof line, &real_dir);
             if (n < 0 || (size_t)n >= sizeof line) {
                 d->next++; /* a name too long to format is skipped rather than cut */
                 continue;
             }
+            if (n > 0 && d->budget && *d->budget == 0) {
+                d->cut = true;
+                end_reading(d);
+                return 0;
+            }
             if (n > 0 && buf_append_all(out, line, (size_t)n) < 0)
                 return 1;
+            if (n > 0 && d->budget) {
+                (*d->budget)--;
+                /* Out of memory: the directory goes unlisted (its line stays), noted as one
+                 * that could not be read. */
+                if (real_dir && d->subdirs && add_subdir(d->subdirs, name) < 0)
+                    d->subdirs->lost++;
+            }
             d->next++;
         }
         if (!d->dir)
@@ -365,6 +417,67 @@ int dirlist_fill(dirlist *d, buf *out)
         if (d->count == 0 && !d->dir)
             return 0;
     }
+}
+
+int dirlist_fill(dirlist *d, buf *out)
+{
+    return d->walk ? dirwalk_fill(d->walk, out) : dirlist_fill_entries(d, out);
+}
+
+dirlist *dirlist_open_entries(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
+                              bool show_hidden, const char *prefix, unsigned *budget,
+                              dirlist_names *subdirs, bool nofollow)
+{
+    dirlist *d = dirlist_new(v, fmt, perms, 0);
+    if (!d)
+        return NULL;
+    d->nofollow = nofollow;
+    d->budget = budget;
+    d->subdirs = subdirs;
+    d->is_dir = true;
+    if ((prefix && !(d->prefix = strdup(prefix))) ||
+        read_names(d, vpath, NULL, show_hidden, false) < 0) {
+        int err = errno;
+        dirlist_free(d);
+        errno = err;
+        return NULL;
+    }
+    return d;
+}
+
+bool dirlist_cut(const dirlist *d)
+{
+    return d->cut;
+}
+
+void dirlist_drop_names(dirlist *d)
+{
+    free(d->names);
+    free(d->offs);
+    d->names = NULL;
+    d->offs = NULL;
+    d->names_len = d->names_cap = d->count = d->next = d->offs_cap = 0;
+}
+
+dirlist *dirlist_open_recursive(const vfs *v, const char *vpath, const char *shown,
+                                dirlist_format fmt, unsigned perms, bool show_hidden)
+{
+    struct stat st;
+    if (vfs_stat(v, vpath, &st) < 0)
+        return NULL;
+    if (!S_ISDIR(st.st_mode)) /* ls -R of a file: the file's line */
+        return dirlist_open(v, vpath, fmt, perms, 0, show_hidden);
+    dirwalk *w = dirwalk_new(v, vpath, shown, fmt, perms, show_hidden);
+    if (!w)
+        return NULL;
+    dirlist *d = dirwalk_top(w);
+    d->walk = w;
+    return d;
+}
+
+bool dirlist_note(const dirlist *d, char *out, size_t size)
+{
+    return d->walk && dirwalk_note(d->walk, out, size);
 }
 
 int dirlist_name_as_typed(dirlist *d, const char *arg)
@@ -382,7 +495,8 @@ int dirlist_name_as_typed(dirlist *d, const char *arg)
 
 bool dirlist_in_memory(const dirlist *d)
 {
-    return vfs_fd_in_memory(d->dir_fd);
+    /* A walk's subdirectory may be a mount of a slower file system. */
+    return !d->walk && vfs_fd_in_memory(d->dir_fd);
 }
 
 bool dirlist_is_dir(const dirlist *d)
@@ -394,6 +508,12 @@ void dirlist_free(dirlist *d)
 {
     if (!d)
         return;
+    if (d->walk) {
+        dirwalk *w = d->walk;
+        d->walk = NULL;
+        dirwalk_free(w); /* frees d, its first directory's listing, too */
+        return;
+    }
     end_reading(d);
     free(d->names);
     free(d->offs);

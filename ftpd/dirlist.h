@@ -24,6 +24,25 @@ typedef struct dirlist dirlist;
  */
 dirlist *dirlist_open(const vfs *v, const char *vpath, dirlist_format fmt, unsigned perms,
                       unsigned mlsx_facts, bool show_hidden);
+/* ls -R's bounds, pure-ftpd's own defaults: enough for the trees a client lists by eye or
+ * a script lists to find its files, while a LIST -R of a home's root costs the server at
+ * most this many stats and a few megabytes (the names of subdirectories still to be
+ * entered). A tree that needs more gets a mirroring client (MLSD, directory by directory). */
+#define DIRLIST_MAX_DEPTH 5 /* levels of subdirectories beneath the listed directory */
+#define DIRLIST_MAX_ENTRIES 10000
+
+/* As dirlist_open (LIST or NLST), with ls's -R: after the directory's entries, each of its
+ * subdirectories' in turn, as ls -lR gives them, down to DIRLIST_MAX_DEPTH levels and up to
+ * DIRLIST_MAX_ENTRIES entries in all. LIST: a blank line and a header "shown/sub/dir:"
+ * before each subdirectory's entries (shown: the directory as the client named it, "." for
+ * the current one). NLST: no headers, but each name as its path from the listed directory
+ * ("sub/dir/a.txt"), a name a client can fetch. Links to directories are listed, never
+ * entered. A file lists as itself. Returns NULL with errno. */
+dirlist *dirlist_open_recursive(const vfs *v, const char *vpath, const char *shown,
+                                dirlist_format fmt, unsigned perms, bool show_hidden);
+/* What a recursive listing left out, for the transfer's reply: "cut short after 10000
+ * entries; ...". False (out untouched) when it left out nothing, or d is not recursive. */
+bool dirlist_note(const dirlist *d, char *out, size_t size);
 /* Opens a listing of the entries of directory dir_vpath whose names match the fnmatch(3)
  * pattern (a leading '.' only by a pattern that starts with one). Each LIST or NLST line names
  * its entry as prefix + name: NLST of sub/ with the pattern *.txt answers "sub/a.txt", the path a

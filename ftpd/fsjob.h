@@ -37,6 +37,7 @@ struct fsjob {
     mode_t mode;            /* SITE CHMOD: the bits to set */
     int fmt;                /* listings: the dirlist_format */
     bool all;               /* listings: hidden names too */
+    bool recursive;         /* LIST, NLST: -R, the subdirectories' entries too */
     bool names_dir;         /* arg ends in "/" or "/.": a file it names is refused first */
     bool ascii;             /* SIZE: TYPE A is in force */
     bool long_work;         /* work reads a whole file: on a worker even under a root in memory */

@@ -521,6 +521,13 @@ static void finish_ended(xfer *x, bool ok, int code, const char *text, bool keep
                  x->done, x->wire);
         text = ztext;
     }
+    /* A recursive listing that left something out says what (dirlist_note): a client or a
+     * reader of the log must not take a cut listing for the whole tree. */
+    char note[PATH_VMAX + 200], noted[sizeof note + 200];
+    if (ok && x->dl && dirlist_note(x->dl, note, sizeof note)) {
+        snprintf(noted, sizeof noted, "%s Listing incomplete: %s.", text, note);
+        text = noted;
+    }
     char why[300]; /* for the log line, which names the file already: a long path is cut */
     snprintf(why, sizeof why, "%d %.290s", code, text);
     log_transfer(x, ok, why);

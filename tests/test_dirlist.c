@@ -1,7 +1,8 @@
 /* Check suite for ftpd/dirlist: NLST/LIST/MLSD lines of a directory in name order, dot files
  * out of LIST unless asked for and the server's own files out of every listing, a file listing
  * as itself, wildcard listings that name each match with the client's own prefix, a large
- * directory produced through a small buffer, and a huge one in bounded runs. */
+ * directory produced through a small buffer, and a huge one in bounded runs; recursive
+ * listings (LIST -R) in ls -R's order, links not entered, the depth limit noted. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -232,6 +233,54 @@ START_TEST(test_huge_directory_lists_in_runs)
 }
 END_TEST
 
+START_TEST(test_recursive_through_a_small_buffer)
+{
+    /* ls -R's order through a buffer that takes a line or two at a time: a header that does
+     * not fit waits for the next fill, whole. A link to a directory is listed, not entered. */
+    mkd("sub/deeper");
+    touch("sub/deeper/z", "z");
+    ck_assert_int_eq(symlinkat("sub", v.root_fd, "lnk"), 0);
+    dirlist *d = dirlist_open_recursive(&v, "/", ".", DL_NLST, PERM_DEFAULT, false);
+    ck_assert_ptr_nonnull(d);
+    ck_assert(!dirlist_in_memory(d)); /* a subdirectory may be a slower mount: off the loop */
+    char *s = all_lines(d, 24);
+    ck_assert_str_eq(s, ".hidden\r\na.txt\r\nb.txt\r\nc.bin\r\nlnk\r\nsub\r\nsub/deeper\r\n"
+                        "sub/x.txt\r\nsub/y.dat\r\nsub/deeper/z\r\n");
+    free(s);
+    d = dirlist_open_recursive(&v, "/sub", "sub/", DL_LIST, PERM_DEFAULT, false);
+    char note[256];
+    ck_assert(!dirlist_note(d, note, sizeof note)); /* nothing left out */
+    s = all_lines(d, 100);
+    const char *head = strstr(s, " y.dat\r\n\r\nsub/deeper:\r\n-rw-r--r-- ");
+    ck_assert_msg(head && strstr(s, " deeper\r\n") < head, "%s", s);
+    ck_assert_msg(strncmp(s + strlen(s) - 4, " z\r\n", 4) == 0, "%s", s);
+    free(s);
+}
+END_TEST
+
+START_TEST(test_recursive_depth_limit_noted)
+{
+    char rel[256] = "sub";
+    for (int i = 0; i <= DIRLIST_MAX_DEPTH; i++) {
+        strcat(rel, "/d");
+        mkd(rel);
+    }
+    dirlist *d = dirlist_open_recursive(&v, "/", ".", DL_NLST, PERM_DEFAULT, false);
+    buf b;
+    buf_init(&b, 1 << 16);
+    ck_assert_int_eq(dirlist_fill(d, &b), 0);
+    buf_append_all(&b, "", 1);
+    /* sub is level 1, its d level 2 ... the d five levels down is listed, not entered */
+    ck_assert_ptr_nonnull(strstr(buf_head(&b), "\nsub/d/d/d/d/d\r\n"));
+    ck_assert_ptr_null(strstr(buf_head(&b), "sub/d/d/d/d/d/"));
+    char note[256];
+    ck_assert(dirlist_note(d, note, sizeof note));
+    ck_assert_str_eq(note, "directories more than 5 levels down not listed");
+    buf_free(&b);
+    dirlist_free(d);
+}
+END_TEST
+
 static Suite *dirlist_suite(void)
 {
     Suite *s = suite_create("dirlist");
@@ -242,6 +291,8 @@ static Suite *dirlist_suite(void)
     tcase_add_test(tc, test_file_lists_as_itself);
     tcase_add_test(tc, test_glob);
     tcase_add_test(tc, test_large_directory_small_buffer);
+    tcase_add_test(tc, test_recursive_through_a_small_buffer);
+    tcase_add_test(tc, test_recursive_depth_limit_noted);
     suite_add_tcase(s, tc);
     /* Thousands of files to make and remove: more than the default 4 s on a busy machine. */
     TCase *huge = tcase_create("huge");

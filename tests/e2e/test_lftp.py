@@ -1,5 +1,5 @@
-"""lftp as the client: get, put, cat, mirror both ways, ls/cls, rm/mkdir/mv, reget/reput
-resume, pget segmented download, anonymous, and lftp's default settings (it tries AUTH TLS)."""
+"""lftp as the client: get, put, cat, mirror both ways, ls/cls, ls -R, rm/mkdir/mv,
+reget/reput resume, pget segmented download, anonymous, and lftp's default settings (it tries AUTH TLS)."""
 import filecmp
 import os
 import shutil
@@ -139,6 +139,26 @@ class TestLftp(ServerTestCase):
         text = r.stdout.decode()
         self.assertIn("one.txt", text)
         self.assertIn("two words.txt", text)
+
+    def test_ls_r_and_nlist_r(self):
+        # lftp's ls -R and nlist -R hand -R to the server (LIST -R, NLST -R), as a classic
+        # client's ls -R does: ls -lR's blocks, and paths to fetch
+        self.srv.write("r/one.txt", b"1")
+        self.srv.write("r/sub/two words.txt", b"22")
+        self.srv.write("r/sub/deeper/three.txt", b"333")
+        r = self.lftp("ls -R r")
+        blocks, head = {}, ""
+        for line in r.stdout.decode().splitlines():
+            if line.endswith(":") and not line.startswith(("-", "d", "l")):
+                head = line[:-1]
+            elif line:
+                blocks.setdefault(head, []).append(line.split(None, 8)[8])
+        self.assertEqual(blocks, {"": ["one.txt", "sub"], "r/sub": ["deeper", "two words.txt"],
+                                  "r/sub/deeper": ["three.txt"]})
+        r = self.lftp("nlist -R r")
+        self.assertEqual(r.stdout.decode().splitlines(),
+                         ["one.txt", "sub", "sub/deeper", "sub/two words.txt",
+                          "sub/deeper/three.txt"])
 
     def test_rm_mkdir_mv(self):
         self.srv.write("victim.txt", b"v")
