@@ -630,8 +630,18 @@ static int read_file(ftpd_config *cfg, const char *path, set_ctx *ctx, char *err
     int rc = 0;
     char msg[512];
     first_lines firsts = {0};
-    while (getline(&line, &cap, f) >= 0) {
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        /* Everything past a NUL would be dropped without a word: a banner cut short, a path
+         * that names another file. A file saved as UTF-16 has one in every line. */
+        if (memchr(line, '\0', (size_t)len) != NULL) {
+            rc = set_error(err, err_size,
+                           "%s:%zu: the line holds a NUL byte, which would cut its value "
+                           "short: the file must be plain text (UTF-8 or ASCII, not UTF-16)",
+                           path, lineno);
+            break;
+        }
         char *s = line;
         /* a byte order mark some editors write would otherwise join the first key */
         if (lineno == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)

@@ -340,6 +340,29 @@ class TestBanner(unittest.TestCase):
             self.assertEqual(r.returncode, 2, "%r: %s" % (text, r.stdout + r.stderr))
             self.assertIn("banner", r.stderr)
 
+    def test_a_nul_byte_in_the_config_file_is_refused_not_cut_at(self):
+        # The line was read up to the NUL: a banner lost its end without a word, as would a
+        # path (a file saved as UTF-16 has a NUL in every line).
+        d = tempfile.mkdtemp(prefix="ftpd-e2e-nul-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)
+        conf = os.path.join(d, "ftpd.conf")
+        for line in (b"banner = Example Corp\0: authorised users only\n",
+                     b"banner = \0\n", b"# a comment\0\n",
+                     b"max-sessions = 5\0 0\n"):
+            with open(conf, "wb") as fh:
+                fh.write(b"listen = 127.0.0.1:0\nanonymous = %s\n" % d.encode() + line)
+            for check in (["--check"], []):
+                with self.subTest(line=line, check=check):
+                    r = run(check + ["-c", conf])
+                    self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+                    self.assertIn("ftpd: %s:3: the line holds a NUL byte" % conf, r.stderr)
+        # the banner as meant, without the NUL, is taken
+        with open(conf, "wb") as fh:
+            fh.write(b"listen = 127.0.0.1:0\nanonymous = %s\nbanner = Example Corp\n" % d.encode())
+        r = run(["--check", "-c", conf])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
 
 class TestCheck(unittest.TestCase):
     """--check reads everything start-up reads, serves nothing and says whether ftpd would
