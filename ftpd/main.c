@@ -19,6 +19,7 @@
 #include "ev.h"
 #include "ftps.h"
 #include "homecheck.h"
+#include "listencheck.h"
 #include "liveview.h"
 #include "log.h"
 #include "net.h"
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
     }
     warn_shadowed_accounts(&cfg, &users);
     warn_no_logins(&cfg, &users);
+    listencheck_warn(&cfg);
     if (cfg.demo_account_warning)
         log_warn("the shipped demo users file (%s) is in use: account 'demo' with password "
                  "'demo' can log in and upload. Use --users FILE for real accounts.",

@@ -565,6 +565,35 @@ class TestCheck(unittest.TestCase):
                  "0.0.0.0:0"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
+    def test_an_ipv6_wildcard_alone_is_said_to_leave_ipv4_clients_out(self):
+        # [::] is IPv6-only here, whatever net.ipv6.bindv6only says, and many guides say it
+        # takes both families: a server given only [::]:21 turned IPv4 clients away without
+        # a word. (--check runs the same start-up step without binding a wildcard address.)
+        p, q = free_port(), free_port()
+        state = ["--state-dir", os.path.join(self.dir, "state")]
+        hint = ("INFO listen [::]:%d listens for IPv6 only: IPv4 clients are not accepted on "
+                "it, and no listener is IPv4; add --listen 0.0.0.0:%d (listen = 0.0.0.0:%d in "
+                "a config file) to serve them too" % (p, p, p))
+        r = run(["--check", "--anonymous", self.dir, "--listen", "[::]:%d" % p])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn(hint, r.stderr)
+        self.assertEqual(r.stderr.count("IPv6 only"), 1, r.stderr)
+        r = run(["--check", "--anonymous", self.dir, "--listen", "[::1]:%d" % q] + state +
+                ["--listen-implicit", "[::]:%d" % p])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("INFO listen-implicit [::]:%d listens for IPv6 only" % p, r.stderr)
+        self.assertIn("add --listen-implicit 0.0.0.0:%d" % p, r.stderr)
+        self.assertNotIn("listen [::1]", r.stderr)
+        # any IPv4 listener, or no wildcard: nothing to say
+        for args in (["--listen", "[::]:%d" % p, "--listen", "0.0.0.0:%d" % p],
+                     ["--listen", "[::]:%d" % p, "--listen", "127.0.0.1:%d" % q],
+                     ["--listen", "[::]:%d" % p, "--listen-implicit", "127.0.0.1:%d" % q],
+                     ["--listen", "[::1]:%d" % p]):
+            with self.subTest(args=args):
+                r = run(["--check", "--anonymous", self.dir] + state + args)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertNotIn("IPv6 only", r.stderr)
+
     def test_listen_implicit_flags_replace_those_of_the_file(self):
         # As --listen does: "options on the command line override the configuration file".
         p1, p2 = free_port(), free_port()

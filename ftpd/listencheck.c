@@ -1,0 +1,47 @@
+/* The listening set-up as an operator may not have meant it (listencheck.h). */
+#include "listencheck.h"
+
+#include <netinet/in.h>
+
+#include "log.h"
+#include "net.h"
+
+static bool any_ipv4(const struct sockaddr_storage *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].ss_family == AF_INET)
+            return true;
+    return false;
+}
+
+static bool is_ipv6_wildcard(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/* [::] serves both families on a host whose net.ipv6.bindv6only is 0, and so many guides say
+ * it does: here it serves IPv6 alone, whatever that setting, so that [::]:21 and
+ * 0.0.0.0:21 can go together. A server given only [::] would turn IPv4 clients away. */
+static void note_ipv6_only(const struct sockaddr_storage *v, size_t n, const char *option)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!is_ipv6_wildcard(&v[i]))
+            continue;
+        char name[NET_ADDR_STRLEN];
+        net_addr_str(&v[i], name, sizeof name);
+        log_info("%s %s listens for IPv6 only: IPv4 clients are not accepted on it, and no "
+                 "listener is IPv4; add --%s 0.0.0.0:%d (%s = 0.0.0.0:%d in a config file) to "
+                 "serve them too",
+                 option, name, option, net_port(&v[i]), option, net_port(&v[i]));
+    }
+}
+
+void listencheck_warn(const ftpd_config *cfg)
+{
+    if (any_ipv4(cfg->listen, cfg->listen_count) ||
+        any_ipv4(cfg->listen_implicit, cfg->listen_implicit_count))
+        return;
+    note_ipv6_only(cfg->listen, cfg->listen_count, "listen");
+    note_ipv6_only(cfg->listen_implicit, cfg->listen_implicit_count, "listen-implicit");
+}

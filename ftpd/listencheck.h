@@ -1,0 +1,12 @@
+/* The listening set-up as an operator may not have meant it, said at start and by --check:
+ * the bind itself succeeds, so nothing else would tell until clients fail. */
+#ifndef LISTENCHECK_H
+#define LISTENCHECK_H
+
+#include "config.h"
+
+/* Notes a listener on [::] when no listener is IPv4: listeners are IPv6-only (IPV6_V6ONLY),
+ * so IPv4 clients reach none of them. */
+void listencheck_warn(const ftpd_config *cfg);
+
+#endif
