@@ -37,8 +37,31 @@ static void note_ipv6_only(const struct sockaddr_storage *v, size_t n, const cha
     }
 }
 
+/* Only that one port of the range is lost, and only on the listener's address (each
+ * address, for a wildcard): while the range has others, no PASV fails to show it, and the
+ * overlap is most likely a slip (a range and a port copied from two guides). */
+static void warn_pasv_overlap(const ftpd_config *cfg, const struct sockaddr_storage *v, size_t n,
+                              const char *option)
+{
+    for (size_t i = 0; i < n; i++) {
+        int port = net_port(&v[i]);
+        if (port < cfg->pasv_first || port > cfg->pasv_last)
+            continue;
+        char name[NET_ADDR_STRLEN];
+        net_addr_str(&v[i], name, sizeof name);
+        log_warn("pasv-ports %d-%d holds port %d, where ftpd listens (%s %s): no passive data "
+                 "connection can be opened on it there; choose a range apart from the "
+                 "listening ports",
+                 cfg->pasv_first, cfg->pasv_last, port, option, name);
+    }
+}
+
 void listencheck_warn(const ftpd_config *cfg)
 {
+    if (cfg->pasv_first > 0) {
+        warn_pasv_overlap(cfg, cfg->listen, cfg->listen_count, "listen");
+        warn_pasv_overlap(cfg, cfg->listen_implicit, cfg->listen_implicit_count, "listen-implicit");
+    }
     if (any_ipv4(cfg->listen, cfg->listen_count) ||
         any_ipv4(cfg->listen_implicit, cfg->listen_implicit_count))
         return;

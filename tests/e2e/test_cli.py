@@ -594,6 +594,46 @@ class TestCheck(unittest.TestCase):
                 self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
                 self.assertNotIn("IPv6 only", r.stderr)
 
+    def test_a_passive_range_that_holds_a_listening_port_is_warned_about(self):
+        # The listener holds that port on its address, where the session's passive
+        # connections are opened: one port of the range is never to be had, silently.
+        p = free_port(3)
+        q = free_port()
+        state = ["--state-dir", os.path.join(self.dir, "state")]
+        for args, warned in (
+                (["--listen", "127.0.0.1:%d" % (p + 1)], "listen 127.0.0.1:%d" % (p + 1)),
+                (["--listen", "0.0.0.0:%d" % p], "listen 0.0.0.0:%d" % p),
+                (["--listen", "[::1]:%d" % (p + 2)], "listen [::1]:%d" % (p + 2)),
+                (["--listen", "127.0.0.1:%d" % q, "--listen-implicit", "127.0.0.1:%d" % p]
+                 + state, "listen-implicit 127.0.0.1:%d" % p),
+                (["--listen", "127.0.0.1:%d" % q], None),
+                (["--listen", "127.0.0.1:%d" % (p + 3)], None)):
+            with self.subTest(args=args):
+                r = run(["--check", "--anonymous", self.dir, "--pasv-ports",
+                         "%d-%d" % (p, p + 2)] + args)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                if warned is None:
+                    self.assertNotIn("pasv-ports", r.stderr)
+                    continue
+                port = int(warned.rsplit(":", 1)[1])
+                self.assertIn("WARN pasv-ports %d-%d holds port %d, where ftpd listens (%s): no "
+                              "passive data connection can be opened on it there; choose a "
+                              "range apart from the listening ports"
+                              % (p, p + 2, port, warned), r.stderr)
+                self.assertEqual(r.stderr.count("WARN pasv-ports"), 1, r.stderr)
+        # at start too, and the other ports of the range still serve
+        with FtpdServer(listen="127.0.0.1:%d" % p,
+                        args=["--pasv-ports", "%d-%d" % (p, p + 1)]) as srv:
+            self.assertIsNotNone(srv.wait_log(r"WARN pasv-ports %d-%d holds port %d, where "
+                                              r"ftpd listens \(listen 127\.0\.0\.1:%d\)"
+                                              % (p, p + 1, p, p)), srv.log_text()[-2000:])
+            srv.write("f.txt", b"passive")
+            f = srv.ftp()
+            for _ in range(3):
+                self.assertEqual(f.sendcmd("TYPE I")[:3], "200")
+                self.assertEqual(retr(f, "f.txt"), b"passive")
+            f.quit()
+
     def test_listen_implicit_flags_replace_those_of_the_file(self):
         # As --listen does: "options on the command line override the configuration file".
         p1, p2 = free_port(), free_port()
