@@ -19,6 +19,7 @@
 #include "ftps.h"
 #include "log.h"
 #include "net.h"
+#include "ownfiles.h"
 #include "path.h"
 #include "server.h"
 #include "workq.h"
@@ -279,6 +280,8 @@ static void retr_reply(session *s, fsjob *j)
         session_reply(s, FTP_CANT_OPEN_DATA, "Data connection lost; use PORT, PASV or EPSV.");
         return;
     }
+    if (refused_own_file(s, j->rc, &j->st, "RETR", j->arg))
+        return;
     /* As for an upload (upload_failed): a download refused before any data moved has no
      * transfer line, and the operator learns from this one what was refused and why. */
     if (j->rc < 0) {
@@ -328,6 +331,10 @@ void cmd_retr(session *s, const char *arg)
 static void upload_failed(session *s, int err, const char *verb, const char *vpath,
                           upload_mode mode)
 {
+    if (err == OWNFILES_REFUSED) { /* logged there, without an errno's words */
+        reply_errno(s, err, verb, vpath);
+        return;
+    }
     /* Only a restart has a REST offset to blame: EINVAL elsewhere is some other fault. */
     bool bad_rest = err == EINVAL && mode == UPLOAD_RESTART;
     /* An upload refused before its data came has no transfer line: without this one the

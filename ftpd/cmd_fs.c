@@ -12,6 +12,7 @@
 #include "fsjob.h"
 #include "ftp_reply.h"
 #include "listfmt.h"
+#include "ownfiles.h"
 #include "path.h"
 #include "upload.h"
 
@@ -204,6 +205,11 @@ void cmd_rmd(session *s, const char *arg)
  * deletes that. found: 1 when a partial went. */
 static void dele_work(fsjob *j)
 {
+    if (names_own_file(&j->v, j->vpath, false)) {
+        j->rc = -1;
+        j->err = OWNFILES_REFUSED;
+        return;
+    }
     fsjob_lock_names(j);
     j->rc = vfs_unlink(&j->v, j->vpath);
     j->err = errno;
@@ -247,6 +253,8 @@ static void rnfr_work(fsjob *j)
 
 static void rnfr_reply(session *s, fsjob *j)
 {
+    if (refused_own_file(s, j->rc, &j->st, "RNFR", j->arg))
+        return;
     if (j->rc < 0) {
         reply_errno(s, j->err, "RNFR", j->arg);
         return;
@@ -266,6 +274,12 @@ static void rnto_work(fsjob *j)
     if (j->dir_form && vfs_stat(&j->v, j->from, &j->st) == 0 && !S_ISDIR(j->st.st_mode)) {
         j->rc = -1;
         j->err = ENOTDIR; /* "new/" would name a directory */
+        return;
+    }
+    /* RNFR refused the source; it may have been put in its place since */
+    if (names_own_file(&j->v, j->from, false) || names_own_file(&j->v, j->vpath, false)) {
+        j->rc = -1;
+        j->err = OWNFILES_REFUSED;
         return;
     }
     fsjob_lock_names(j);
@@ -393,6 +407,8 @@ static bool size_fast(fsjob *j)
 
 static void size_reply(session *s, fsjob *j)
 {
+    if (refused_own_file(s, j->rc, &j->st, "SIZE", j->arg))
+        return;
     if (j->found >= 0)
         session_reply(s, FTP_FILE_STATUS, "%lld", j->found);
     else if (j->rc < 0 && j->err == EFBIG)
@@ -415,6 +431,8 @@ static void stat_work(fsjob *j)
 static void mdtm_reply(session *s, fsjob *j)
 {
     char when[16];
+    if (refused_own_file(s, j->rc, &j->st, "MDTM", j->arg))
+        return;
     if (j->rc < 0) {
         reply_errno(s, j->err, "MDTM", j->arg);
         return;
@@ -451,6 +469,11 @@ void cmd_mdtm(session *s, const char *arg)
  * outside its range (ext4 ends in 2446) or round to its own precision. */
 static void mfmt_work(fsjob *j)
 {
+    if (names_own_file(&j->v, j->vpath, true)) {
+        j->rc = -1;
+        j->err = OWNFILES_REFUSED;
+        return;
+    }
     j->rc = vfs_set_mtime(&j->v, j->vpath, &j->mtime);
     j->err = errno;
     j->found =
@@ -552,6 +575,8 @@ static void mlst_work(fsjob *j)
 static void mlst_reply(session *s, fsjob *j)
 {
     char facts[PATH_VMAX + 256], text[2 * PATH_VMAX + 320];
+    if (refused_own_file(s, j->rc, &j->st, "MLST", j->arg))
+        return;
     if (j->rc < 0) {
         reply_errno(s, j->err, "MLST", j->arg);
         return;

@@ -38,6 +38,7 @@
 #include "commands_int.h"
 #include "digest.h"
 #include "log.h"
+#include "ownfiles.h"
 #include "path.h"
 #include "server.h"
 #include "upload.h"
@@ -107,6 +108,8 @@ static int open_target(hash_job *j)
     struct stat st;
     if (j->fd < 0 || fstat(j->fd, &st) < 0)
         return job_fail(j, 0, errno);
+    if (ownfiles_holds(&st)) /* a digest of a range at a time would give its bytes away */
+        return job_fail(j, 0, OWNFILES_REFUSED);
     /* path_resolve dropped the "/" of "notes.txt/", which only a directory matches: said
      * here, on the worker, as the stat that tells may wait for the disk. */
     if (j->names_dir && !S_ISDIR(st.st_mode))

@@ -8,6 +8,7 @@
 #include "commands_int.h"
 #include "fsjob.h"
 #include "ftp_reply.h"
+#include "ownfiles.h"
 #include "path.h"
 #include "strutil.h"
 
@@ -24,6 +25,11 @@ static int parse_mode(const char *s, size_t n, mode_t *out)
 
 static void chmod_work(fsjob *j)
 {
+    if (names_own_file(&j->v, j->vpath, true)) {
+        j->rc = -1;
+        j->err = OWNFILES_REFUSED;
+        return;
+    }
     j->rc = vfs_chmod(&j->v, j->vpath, j->mode);
     j->err = errno;
 }

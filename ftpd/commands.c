@@ -1,13 +1,16 @@
 #include "commands.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "commands_int.h"
 #include "log.h"
+#include "ownfiles.h"
 #include "users.h"
 
 enum {
@@ -185,12 +188,41 @@ void reply_named(session *s, int code, const char *verb, const char *name, const
     session_reply(s, code, "%s: %s", name != NULL && name[0] != '\0' ? name : verb, text);
 }
 
+bool refused_own_file(session *s, int rc, const struct stat *st, const char *verb, const char *name)
+{
+    if (rc != 0 || !ownfiles_holds(st))
+        return false;
+    reply_errno(s, OWNFILES_REFUSED, verb, name);
+    return true;
+}
+
+bool names_own_file(const vfs *v, const char *vpath, bool follow)
+{
+    struct stat st;
+    if (follow)
+        return vfs_stat(v, vpath, &st) == 0 && ownfiles_holds(&st);
+    const char *base;
+    int dfd = vfs_open_parent(v, vpath, &base);
+    bool own = dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && ownfiles_holds(&st);
+    if (dfd >= 0)
+        close(dfd);
+    return own;
+}
+
 void reply_errno(session *s, int err, const char *verb, const char *name)
 {
     const char *action = name != NULL && name[0] != '\0' ? name : verb;
     switch (err) {
     case ENOENT:
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: No such file or directory.", action);
+        break;
+    case OWNFILES_REFUSED:
+        /* the operator hears why; the client only that it is not to be had */
+        session_log(s,
+                    "%s %s refused: one of the server's own files (users file, TLS key, "
+                    "transfer log or configuration file)",
+                    verb, action);
+        session_reply(s, FTP_FILE_UNAVAILABLE, "%s: File not available.", action);
         break;
     case EACCES:
     case EPERM:

@@ -2,6 +2,8 @@
 #ifndef COMMANDS_INT_H
 #define COMMANDS_INT_H
 
+#include <sys/stat.h>
+
 #include "dirlist.h"
 #include "ftp_reply.h"
 #include "session.h"
@@ -15,6 +17,14 @@ typedef void (*cmd_handler)(session *s, const char *arg);
  * name), naming the file (name: the client's argument, or the path an upload resolved to),
  * or the command (verb) when there is none: "550 notes.txt: No such file or directory." */
 void reply_errno(session *s, int err, const char *verb, const char *name);
+/* When rc is 0 and st is what the client's path leads to: whether that is one of the server's
+ * own files (ownfiles.h), which has then had its 550 (reply_errno's OWNFILES_REFUSED). */
+bool refused_own_file(session *s, int rc, const struct stat *st, const char *verb,
+                      const char *name);
+/* For a command about to change what vpath names, on whatever thread its calls run: whether
+ * that is one of the server's own files, the entry itself (follow false: a symlink to one is
+ * the client's to remove or replace) or what it leads to. */
+bool names_own_file(const vfs *v, const char *vpath, bool follow);
 /* "name: text" (verb when name is empty), as reply_errno words a failure. */
 void reply_named(session *s, int code, const char *verb, const char *name, const char *text);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -59,8 +60,9 @@ static void warn_file(const ftpd_config *cfg, const ftpd_users *users, const cha
         return;
     }
     if (cfg->anon_root && lies_in(real, cfg->anon_root))
-        log_warn("%s %s lies in the anonymous area %s, where anonymous clients can download "
-                 "it (%s): keep it outside every served folder",
+        log_warn("%s %s lies in the anonymous area %s, where anonymous clients could download "
+                 "it (%s): ftpd refuses them that file, but not a copy of it, nor a file put in "
+                 "its place before the next SIGHUP; keep it outside every served folder",
                  what, path, cfg->anon_root, holds);
     size_t named = 0, more = 0;
     for (size_t i = 0; i < users->n; i++) {
@@ -68,8 +70,9 @@ static void warn_file(const ftpd_config *cfg, const ftpd_users *users, const cha
         if (!(u->perms & PERM_READ) || !lies_in(real, u->home))
             continue;
         if (named++ < HOMES_NAMED)
-            log_warn("%s %s lies in the home of account '%s' (%s), who can download it (%s): "
-                     "keep it outside every served folder",
+            log_warn("%s %s lies in the home of account '%s' (%s), who could download it "
+                     "(%s): ftpd refuses that file, but not a copy of it, nor a file put in its "
+                     "place before the next SIGHUP; keep it outside every served folder",
                      what, path, u->name, u->home, holds);
         else
             more++;
@@ -89,4 +92,7 @@ void exposedfiles_warn(const ftpd_config *cfg, const ftpd_users *users)
     if (cfg->xferlog_file)
         warn_file(cfg, users, "transfer log", "who transferred what, from where",
                   cfg->xferlog_file);
+    if (cfg->config_file && S_ISREG(cfg->config_stat.st_mode)) /* not a pipe read once */
+        warn_file(cfg, users, "configuration file", "the paths of the server's other files",
+                  cfg->config_file);
 }

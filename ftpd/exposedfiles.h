@@ -1,7 +1,9 @@
 /* The server's own files that its clients could download: a users file kept beside the homes
- * it names (/srv/ftp/users), a TLS key or a transfer log put in a served folder. The server's
- * user reads the users file at each SIGHUP, so the mode that keeps others out does not keep
- * the clients out; nothing but a warning at start would tell. */
+ * it names (/srv/ftp/users), a TLS key, a transfer log or the -c file put in a served folder.
+ * The server's user reads the users file at each SIGHUP, so the mode that keeps others out
+ * does not keep the clients out. The file itself is refused to them (ownfiles.h), but not a
+ * copy of it (a backup beside it) nor a new one put in its place until the next SIGHUP: the
+ * operator is told to move it. */
 #ifndef EXPOSEDFILES_H
 #define EXPOSEDFILES_H
 

@@ -23,6 +23,7 @@
 #include "liveview.h"
 #include "log.h"
 #include "net.h"
+#include "ownfiles.h"
 #include "recover.h"
 #include "reload.h"
 #include "server.h"
@@ -208,6 +209,8 @@ static void signal_cb(ev_loop *loop, int fd, int mask, void *ud)
             reload_users(srv, users_reloaded);
             reload_xferlog(srv);
             ftps_reload(srv);
+            /* as the paths lead now: a file replaced by another, a log rotated */
+            ownfiles_refresh(srv->cfg, srv->xferlog);
         }
     }
 }
@@ -289,6 +292,7 @@ int main(int argc, char **argv)
     int rc = 1;
     if (server_init(&srv, &cfg, &users, loop) < 0)
         goto out;
+    ownfiles_refresh(&cfg, srv.xferlog); /* the transfer log is open now */
     if (cfg.run_as_user && drop_privileges(cfg.run_as_user) < 0)
         goto out;
     check_local_congestion(&cfg);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "ownfiles.h"
 
 #define TEMP_PREFIX ".ftpd-up."
 #define PARTIAL_PREFIX ".ftpd-partial."
@@ -415,6 +416,12 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
             errno = EISDIR;
             goto fail;
         }
+        /* Neither replaced nor copied from (APPE, REST onto it): ownfiles.h. A symlink to
+         * one would only be replaced, but its bytes would be copied into the upload. */
+        if (ownfiles_holds(&tst)) {
+            errno = OWNFILES_REFUSED;
+            goto fail;
+        }
         have_mode = have_target = S_ISREG(tst.st_mode);
         if (!have_target)
             close_fd(&tfd);
@@ -423,11 +430,13 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
         if (err != EISDIR && vfs_stat(v, vpath, &tst) == 0) {
             if (S_ISDIR(tst.st_mode))
                 err = EISDIR;
+            else if (ownfiles_holds(&tst)) /* one the server's user cannot read */
+                err = OWNFILES_REFUSED;
             have_mode = S_ISREG(tst.st_mode);
         }
         /* Resuming from a target we cannot read would silently drop its data; a new
          * upload does not need to read it. */
-        if (err == EISDIR || mode != UPLOAD_NEW) {
+        if (err == EISDIR || err == OWNFILES_REFUSED || mode != UPLOAD_NEW) {
             errno = err;
             goto fail;
         }

@@ -56,7 +56,8 @@ typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND, UPLOAD_UNIQUE } up
  * with errno (ENOENT: no such directory; EISDIR; EINVAL: REST beyond what exists; ENAMETOOLONG;
  * ENOSPC/EDQUOT while copying; EBUSY: the partial to resume, or the new file, stayed locked by
  * someone else, or a REST with no partial to continue, or an APPE that would create the name,
- * found an upload of the name still running). `unique_tag` keeps one process's concurrent uploads
+ * found an upload of the name still running; OWNFILES_REFUSED in its place: the target is one
+ * of the server's own files, ownfiles.h). `unique_tag` keeps one process's concurrent uploads
  * apart (a session id); a random number of the process keeps processes apart. REST and APPE may
  * wait a few milliseconds for a partial being renamed: they run on a worker, a plain STOR never
  * waits. */

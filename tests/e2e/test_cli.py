@@ -711,7 +711,10 @@ class TestCheck(unittest.TestCase):
         r = self.check("--users", users)  # self.dir is the anonymous area
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("WARN users file %s lies in the anonymous area %s, where anonymous "
-                      "clients can download it" % (users, self.dir), r.stderr)
+                      "clients could download it (the password hashes): ftpd refuses them that "
+                      "file, but not a copy of it, nor a file put in its place before the next "
+                      "SIGHUP; keep it outside every served folder" % (users, self.dir),
+                      r.stderr)
         # a home that holds it, for an account that may download (elr by default)
         r = run(["--check", "--listen", "127.0.0.1:0", "--users", users, "--no-anonymous"])
         self.assertNotIn("lies in", r.stderr)
@@ -719,10 +722,16 @@ class TestCheck(unittest.TestCase):
             fh.write("alice:%s:%s\nbob:%s:%s:el\n" % (hash_password("pw"), self.dir,
                                                       hash_password("pw"), self.dir))
         key = self.file("key.pem")
-        r = run(["--check", "--listen", "127.0.0.1:0", "--users", users, "--no-anonymous",
+        conf = os.path.join(self.dir, "ftpd.conf")
+        with open(conf, "w") as fh:
+            fh.write("listen = 127.0.0.1:0\n")
+        r = run(["--check", "-c", conf, "--users", users, "--no-anonymous",
                  "--xferlog", os.path.join(self.dir, "xfer.log"), "--tls-key", key])
-        self.assertIn("WARN users file %s lies in the home of account 'alice' (%s), who can "
-                      "download it" % (users, self.dir), r.stderr)
+        self.assertIn("WARN users file %s lies in the home of account 'alice' (%s), who could "
+                      "download it (the password hashes): ftpd refuses that file"
+                      % (users, self.dir), r.stderr)
+        self.assertIn("WARN configuration file %s lies in the home of account 'alice'" % conf,
+                      r.stderr)
         self.assertIn("WARN TLS private key %s lies in the home of account 'alice'" % key,
                       r.stderr)
         self.assertIn("WARN transfer log %s lies in the home of account 'alice'"
