@@ -11,8 +11,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "warnonce.h"
 
 #define HOMES_NAMED 3
+
+/* Start and every SIGHUP look again: a file that stays where it is is said once
+ * (warnonce.h). */
+static warnonce said = WARNONCE_INIT;
 
 /* The path with its links resolved; one that does not exist yet (a transfer log made at the
  * first start) is resolved by its folder. NULL if neither resolves. */
@@ -60,30 +65,35 @@ static void warn_file(const ftpd_config *cfg, const ftpd_users *users, const cha
         return;
     }
     if (cfg->anon_root && lies_in(real, cfg->anon_root))
-        log_warn("%s %s lies in the anonymous area %s, where anonymous clients could download "
-                 "it (%s): ftpd refuses them that file, but not a copy of it, nor a file put in "
-                 "its place before the next SIGHUP; keep it outside every served folder",
-                 what, path, cfg->anon_root, holds);
+        warnonce_warn(
+            &said,
+            "%s %s lies in the anonymous area %s, where anonymous clients could download "
+            "it (%s): ftpd refuses them that file, but not a copy of it, nor a file put in "
+            "its place before the next SIGHUP; keep it outside every served folder",
+            what, path, cfg->anon_root, holds);
     size_t named = 0, more = 0;
     for (size_t i = 0; i < users->n; i++) {
         const ftpd_user *u = &users->v[i];
         if (!(u->perms & PERM_READ) || !lies_in(real, u->home))
             continue;
         if (named++ < HOMES_NAMED)
-            log_warn("%s %s lies in the home of account '%s' (%s), who could download it "
-                     "(%s): ftpd refuses that file, but not a copy of it, nor a file put in its "
-                     "place before the next SIGHUP; keep it outside every served folder",
-                     what, path, u->name, u->home, holds);
+            warnonce_warn(
+                &said,
+                "%s %s lies in the home of account '%s' (%s), who could download it "
+                "(%s): ftpd refuses that file, but not a copy of it, nor a file put in its "
+                "place before the next SIGHUP; keep it outside every served folder",
+                what, path, u->name, u->home, holds);
         else
             more++;
     }
     if (more > 0)
-        log_warn("%s %s lies in the homes of %zu more accounts", what, path, more);
+        warnonce_warn(&said, "%s %s lies in the homes of %zu more accounts", what, path, more);
     free(real);
 }
 
 void exposedfiles_warn(const ftpd_config *cfg, const ftpd_users *users)
 {
+    warnonce_begin(&said);
     if (cfg->users_file)
         warn_file(cfg, users, "users file", "the password hashes", cfg->users_file);
     const char *key = cfg->tls_key ? cfg->tls_key : cfg->tls_cert;
@@ -95,4 +105,5 @@ void exposedfiles_warn(const ftpd_config *cfg, const ftpd_users *users)
     if (cfg->config_file && S_ISREG(cfg->config_stat.st_mode)) /* not a pipe read once */
         warn_file(cfg, users, "configuration file", "the paths of the server's other files",
                   cfg->config_file);
+    warnonce_end(&said);
 }

@@ -14,9 +14,13 @@
 
 #include "exposedfiles.h"
 #include "log.h"
+#include "warnonce.h"
 
 #define HOMES_NAMED 10
 #define GROUPS_MAX 1024
+
+/* Start and every SIGHUP look again: a condition that stays is said once (warnonce.h). */
+static warnonce said = WARNONCE_INIT;
 
 /* A users file that every user of the host may change, or replace in its folder, lets any of
  * them add an account with every permission, which the next SIGHUP lets in. */
@@ -34,9 +38,10 @@ static void warn_writable_users_file(const char *path)
     else if (slash && stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
         open_to_all = dir; /* a sticky one (/tmp) lets no one replace another's file */
     if (open_to_all)
-        log_warn("users file %s: %s is writable by every user of this host, so anyone could "
-                 "add an account (chmod o-w %s)",
-                 path, open_to_all, open_to_all);
+        warnonce_warn(&said,
+                      "users file %s: %s is writable by every user of this host, so anyone could "
+                      "add an account (chmod o-w %s)",
+                      path, open_to_all, open_to_all);
 }
 
 void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
@@ -44,31 +49,37 @@ void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
     const char *who = cfg->run_as_user ? cfg->run_as_user : "";
     const char *sp = cfg->run_as_user ? " " : "";
     size_t closed = 0;
+    warnonce_begin(&said);
     for (size_t i = 0; i < users->n; i++) {
         const ftpd_user *u = &users->v[i];
         if (faccessat(AT_FDCWD, u->home, X_OK, AT_EACCESS) == 0)
             continue;
         if (++closed <= HOMES_NAMED)
-            log_warn("account '%s': the server's user%s%s cannot enter its home %s (%s), so its "
-                     "logins will be refused",
-                     u->name, sp, who, u->home, strerror(errno));
+            warnonce_warn(
+                &said,
+                "account '%s': the server's user%s%s cannot enter its home %s (%s), so its "
+                "logins will be refused",
+                u->name, sp, who, u->home, strerror(errno));
     }
     if (closed > HOMES_NAMED)
-        log_warn("%zu more accounts whose home the server's user cannot enter",
-                 closed - HOMES_NAMED);
+        warnonce_warn(&said, "%zu more accounts whose home the server's user cannot enter",
+                      closed - HOMES_NAMED);
     /* Read at start before the drop to --user, but again at each SIGHUP as that user: a file
      * only root reads (mode 0600, say) would fail only at the first reload. */
     if (cfg->run_as_user && cfg->users_file &&
         faccessat(AT_FDCWD, cfg->users_file, R_OK, AT_EACCESS) < 0)
-        log_warn("users file %s: the server's user %s cannot read it (%s), so a SIGHUP cannot "
-                 "read it again: let that user's group read it (chgrp, chmod 640)",
-                 cfg->users_file, cfg->run_as_user, strerror(errno));
+        warnonce_warn(&said,
+                      "users file %s: the server's user %s cannot read it (%s), so a SIGHUP cannot "
+                      "read it again: let that user's group read it (chgrp, chmod 640)",
+                      cfg->users_file, cfg->run_as_user, strerror(errno));
     if (cfg->anon_root && faccessat(AT_FDCWD, cfg->anon_root, X_OK, AT_EACCESS) < 0)
-        log_warn("anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
-                 "will be refused",
-                 sp, who, cfg->anon_root, strerror(errno));
+        warnonce_warn(&said,
+                      "anonymous: the server's user%s%s cannot enter %s (%s), so anonymous logins "
+                      "will be refused",
+                      sp, who, cfg->anon_root, strerror(errno));
     if (cfg->users_file)
         warn_writable_users_file(cfg->users_file);
+    warnonce_end(&said);
     exposedfiles_warn(cfg, users);
 }
 

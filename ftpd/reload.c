@@ -206,6 +206,11 @@ static bool unchanged(const struct stat *then, const struct stat *now)
            then->st_mtim.tv_nsec == now->st_mtim.tv_nsec;
 }
 
+/* What the last SIGHUP said of the -c file, so that each of its states is said once: a
+ * reload every minute would otherwise repeat the same warning every minute. */
+static enum { SAID_NOTHING, SAID_CHANGED, SAID_GONE } config_said;
+static struct stat config_said_of; /* SAID_CHANGED: the file as it was then */
+
 void reload_config_file(const server *srv)
 {
     const ftpd_config *cfg = srv->cfg;
@@ -214,13 +219,24 @@ void reload_config_file(const server *srv)
         return;
     struct stat now;
     if (stat(cfg->config_file, &now) != 0) {
-        if (errno == ENOENT)
+        if (errno != ENOENT)
+            return; /* one the server's user may not look at: nothing to tell */
+        if (config_said != SAID_GONE)
             log_warn("SIGHUP: %s is gone since ftpd started; the settings read from it stay "
                      "until a restart",
                      cfg->config_file);
-        return; /* one the server's user may not look at: nothing to tell */
+        config_said = SAID_GONE;
+        return;
     }
-    if (!unchanged(&cfg->config_stat, &now))
+    if (unchanged(&cfg->config_stat, &now)) {
+        config_said = SAID_NOTHING; /* put back as it was: a new edit is news again */
+        return;
+    }
+    /* edited again since it was said: the operator expects this edit in force too */
+    bool news = config_said != SAID_CHANGED || !unchanged(&config_said_of, &now);
+    config_said = SAID_CHANGED;
+    config_said_of = now;
+    if (news)
         log_warn("SIGHUP: %s changed since ftpd started, but a SIGHUP does not read it: its "
                  "settings take a restart (a SIGHUP reads again only the users file, the TLS "
                  "certificate and the transfer log)",

@@ -22,7 +22,8 @@ void reload_discard(server *srv);
 /* Reopens the transfer log by its name; if that fails the old one stays open. */
 void reload_xferlog(server *srv);
 /* Says when the -c file changed since start: it is not read again, and an operator who
- * edited it and sent SIGHUP would otherwise believe the change in force. */
+ * edited it and sent SIGHUP would otherwise believe the change in force. Once for each state
+ * of the file (an edit, its removal), not at every SIGHUP that finds it so again. */
 void reload_config_file(const server *srv);
 
 #endif

@@ -425,6 +425,94 @@ class TestConfigFileNotReread(ServerTestCase):
         a.quit()
         b.quit()
 
+    def test_each_state_of_the_config_file_is_said_once(self):
+        # a reload every minute (a deployment tool, a log rotator) repeated the same warning
+        # every minute; an edit after it, or the file's removal, is news again
+        conf = os.path.join(self.srv.base, "ftpd.conf")
+        changed = "changed since ftpd started"
+
+        def edit(seconds_ahead):
+            with open(conf, "a") as fh:
+                fh.write("# edited\n")
+            when = time.time() + seconds_ahead  # whatever the clock's grain
+            os.utime(conf, (when, when))
+
+        edit(5)
+        for n in (1, 2, 3):
+            self.hangup_and_wait(n)
+        self.assertEqual(self.srv.log_text().count(changed), 1, self.srv.log_text()[-3000:])
+        edit(10)
+        for n in (4, 5):
+            self.hangup_and_wait(n)
+        self.assertEqual(self.srv.log_text().count(changed), 2, self.srv.log_text()[-3000:])
+        os.unlink(conf)
+        for n in (6, 7):
+            self.hangup_and_wait(n)
+        self.assertEqual(self.srv.log_text().count("is gone since ftpd started"), 1,
+                         self.srv.log_text()[-3000:])
+        self.assertEqual(self.srv.log_text().count(changed), 2)
+
+
+class TestWarningsSaidOnce(unittest.TestCase):
+    """The warnings that start gives and each SIGHUP finds again (a users file in a served
+    folder, a home the server cannot enter) are logged once per condition, and again when
+    it changes or comes back."""
+
+    def setUp(self):
+        self.srv = FtpdServer(users=[("alice", "alicepw", "elr")])
+        self.srv.anon_root = self.srv.base  # which holds the users file
+        self.srv.start()
+        self.addCleanup(self.srv.stop)
+        self.hangups = 0
+
+    def hangup(self):
+        self.hangups += 1
+        n = self.hangups
+        self.srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: self.srv.log_text().count(" read again: ") >= n, 10),
+                        self.srv.log_text()[-2000:])
+
+    def rewrite_users(self, bob):
+        # later's home is not there (yet)
+        text = (users_line(self.srv, "alice", "alicepw", "elr") +
+                "later:%s:%s:elr\n" % (hash_password("laterpw"),
+                                       os.path.join(self.srv.base, "later-home")))
+        if bob:
+            text += "bob:%s:%s:elr\n" % (hash_password("bobpw"), self.srv.base)
+        tmp = self.srv.users_file + ".new"
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        self.srv.chown(tmp)
+        os.rename(tmp, self.srv.users_file)
+
+    def count(self, text):
+        return self.srv.log_text().count(text)
+
+    def test_a_condition_is_said_once_and_again_when_it_changes(self):
+        anon = "WARN users file %s lies in the anonymous area" % self.srv.users_file
+        home = "WARN account 'later': the server's user"
+        bob = "WARN users file %s lies in the home of account 'bob'" % self.srv.users_file
+        self.assertEqual(self.count(anon), 1, self.srv.log_text())
+        self.hangup()
+        self.hangup()
+        self.assertEqual((self.count(anon), self.count(home), self.count(bob)), (1, 0, 0),
+                         self.srv.log_text()[-3000:])
+        # new accounts, one whose home holds the file, one whose home is not there: each is
+        # said once, and the anonymous area not again
+        self.rewrite_users(bob=True)
+        self.hangup()
+        self.hangup()
+        self.assertEqual((self.count(anon), self.count(home), self.count(bob)), (1, 1, 1),
+                         self.srv.log_text()[-3000:])
+        # gone, then back: said again
+        self.rewrite_users(bob=False)
+        self.hangup()
+        self.rewrite_users(bob=True)
+        self.hangup()
+        self.assertEqual((self.count(anon), self.count(home), self.count(bob)), (1, 1, 2),
+                         self.srv.log_text()[-3000:])
+
 
 class TestHangupDuringStart(unittest.TestCase):
     def test_a_sighup_while_the_files_load_waits_for_the_server_to_run(self):
