@@ -129,7 +129,7 @@ static const cmd_help HELPS[] = {
      "Download files into the current directory (or -O DIR, or -o FILE; -o - writes\n"
      "to standard output). * ? [..] in the last part of a URL match files. Each\n"
      "download is written to .NAME.ftpc-part and renamed into place when complete.",
-     "output output-dir continue segments ascii " XFER_OPTS},
+     "output output-dir continue force segments ascii " XFER_OPTS},
     {"put", "put FILE... URL | put - URL",
      "Upload files. A URL ending in / (or several files) names a directory.\n"
      "put - URL uploads standard input (a pipe, a terminal, a redirected file), read\n"

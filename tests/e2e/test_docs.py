@@ -137,6 +137,7 @@ class TestFtpdDocs(unittest.TestCase):
         self.assertGreater(compared, 8)
 
 
+
 class TestFtpdCommands(ServerTestCase):
     def test_man_page_lists_the_commands_help_lists(self):
         c = self.srv.control()
@@ -170,6 +171,23 @@ class TestFtpcDocs(unittest.TestCase):
                 continue
             self.assertIn("--%s " % opt, stress_help, "ftpc stress --help lacks --%s" % opt)
             self.assertRegex(stress_man, r"--%s\b" % re.escape(opt), "ftpc.1 stress: --%s" % opt)
+
+    def test_each_command_help_lists_the_options_meant_for_it(self):
+        # ftpc --help says which commands an option is for ("get: ...", "get, put, cat:");
+        # each of those commands' own help must list it.
+        helped = help_entries(run([FTPC_BIN, "--help"]).stdout)
+        checked = 0
+        for opt, text in helped.items():
+            desc = re.split(r"\s{2,}", text.strip(), maxsplit=1)[-1]
+            meant = re.match(r"([a-z]+(?:, [a-z]+)*): ", desc)
+            if not meant:
+                continue
+            for cmd in meant.group(1).split(", "):
+                cmd_help = run([FTPC_BIN, cmd, "--help"]).stdout
+                self.assertRegex(cmd_help, r"--%s\b" % re.escape(opt),
+                                 "ftpc %s --help lacks --%s" % (cmd, opt))
+                checked += 1
+        self.assertGreater(checked, 10)
 
     def test_shell_commands_are_in_help_and_man_page(self):
         cmds = re.findall(r'^\s+\{"([a-z]+)", (?:sh_)?cmd_',
