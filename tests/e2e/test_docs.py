@@ -189,6 +189,30 @@ class TestFtpcDocs(unittest.TestCase):
                 checked += 1
         self.assertGreater(checked, 10)
 
+    def test_defaults_in_help_are_in_man_page(self):
+        cases = ((["--help"], self.man.split("\n.SH OPTIONS\n", 1)[1].split("\n.SH ", 1)[0]),
+                 (["stress", "--help"], self.man.split(".SS Stress options", 1)[1]
+                  .split("\n.SH ", 1)[0]))
+        compared = 0
+        for args, section in cases:
+            entries = {}
+            for item in section.split("\n.TP\n")[1:]:
+                lines = item.split("\n")
+                for name in re.findall(r"--([a-z][a-z0-9-]*)", roff_text(lines[:1])):
+                    entries[name] = roff_text(lines[1:])
+            for opt, text in help_entries(run([FTPC_BIN] + args).stdout).items():
+                m = re.search(r"\(default:? ([^\s;)]+)", text)
+                if not m or opt not in entries:
+                    continue
+                word = m.group(1).rstrip(".:,")
+                with self.subTest(opt):
+                    said = re.search(r"(?i)default[^.]*", entries[opt])
+                    self.assertTrue(said, "ftpc.1 gives no default for --%s (--help: %s)"
+                                    % (opt, word))
+                    self.assertIn(word, entries[opt], "ftpc.1, --%s: default %s" % (opt, word))
+                compared += 1
+        self.assertGreater(compared, 10)
+
     def test_shell_commands_are_in_help_and_man_page(self):
         cmds = re.findall(r'^\s+\{"([a-z]+)", (?:sh_)?cmd_',
                           source("ftpc", "shell_cmds.c"), re.M)
