@@ -136,6 +136,44 @@ class TestFtpdDocs(unittest.TestCase):
             compared += 1
         self.assertGreater(compared, 8)
 
+    def test_every_default_in_help_is_the_man_pages(self):
+        # words too (info, auto, cubic, yes, 7d, 127.0.0.1:2121), not only numbers
+        helped = help_entries(self.help)
+        compared = 0
+        for opt in self.options:
+            in_help = re.search(r"\(default:? ([^\s;)]+)", helped.get(opt, ""))
+            if not in_help:
+                continue
+            word = in_help.group(1).rstrip(".:,")
+            in_man = re.search(r"Default: (.*)", self.man[opt])
+            self.assertTrue(in_man, "ftpd.8 gives no default for --%s" % opt)
+            man_words = [w.rstrip(".") for w in re.findall(r"[^\s(),;]+", in_man.group(1))]
+            self.assertIn(word, man_words,
+                          "--%s: --help's default %r is not ftpd.8's %r"
+                          % (opt, word, in_man.group(1)[:60]))
+            compared += 1
+        self.assertGreater(compared, 20)
+
+    def test_sample_config_shows_each_default_or_says_it(self):
+        # A commented-out line shows the default, or (for a setting off or unset by default)
+        # an example value under a comment that gives the default: the file's own promise.
+        off = {"off", "no", "none"}
+        checked = 0
+        for block in self.conf.split("\n\n"):
+            lines = block.splitlines()
+            keys = [re.match(r"#([a-z][a-z0-9-]*) = (.*)$", l) for l in lines]
+            keys = [m for m in keys if m and m.group(1) in self.options]
+            said = " ".join(l for l in lines if not re.match(r"#[a-z][a-z0-9-]* = ", l))
+            for m in keys:
+                key, value = m.group(1), m.group(2)
+                in_man = re.search(r"Default: ([^\s;,]+)", self.man[key])
+                default = in_man.group(1).rstrip(".") if in_man else None
+                shows_default = value == default or (value in off and default in off)
+                self.assertTrue(shows_default or re.search(r"(?i)\bdefault", said),
+                                "sample_data/ftpd.conf: %s = %s is not the default (%s) and "
+                                "its comment does not give it" % (key, value, default))
+                checked += 1
+        self.assertGreater(checked, 30)
 
 
 class TestFtpdCommands(ServerTestCase):
