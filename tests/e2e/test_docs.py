@@ -262,6 +262,36 @@ class TestFtpcDocs(unittest.TestCase):
             self.assertRegex(shell_man, r"(?m)^\.(B|BR|BI) .*\b%s\b" % cmd, "ftpc.1: " + cmd)
 
 
+def man_status_items(man):
+    """The exit statuses a man page's EXIT STATUS section lists (its .TP items)."""
+    part = man.split(".SH EXIT STATUS\n", 1)[1].split("\n.SH ", 1)[0]
+    return set(re.findall(r"(?m)^\.TP\n\.B (\d+)$", part))
+
+
+def listed_statuses(text):
+    """The statuses of a sentence such as "0 when it ran, 1 when ..., 8 on ..."."""
+    return set(re.findall(r"(?:^|[:,] )(\d) (?=[a-zA-Z])", re.sub(r"\s+", " ", text).strip()))
+
+
+class TestExitStatusDocs(unittest.TestCase):
+    def test_help_and_man_page_list_the_same_exit_statuses(self):
+        ftpd_help = run([FTPD_BIN, "--help"]).stdout.split("\nExit status:", 1)[1]
+        ftpd_help = ftpd_help.split(". --check", 1)[0]
+        self.assertEqual(listed_statuses(ftpd_help), man_status_items(source("man", "ftpd.8")))
+        self.assertEqual(listed_statuses(ftpd_help), {"0", "1", "2"})
+        man = source("man", "ftpc.1")
+        ftpc_help = run([FTPC_BIN, "--help"]).stdout.split("\nExit status:\n", 1)[1]
+        in_help = set(re.findall(r"(?m)^  (\d)  ", ftpc_help))
+        self.assertGreater(len(in_help), 7)
+        self.assertEqual(in_help, man_status_items(man), "ftpc --help and ftpc.1")
+        stress_help = run([FTPC_BIN, "stress", "--help"]).stdout.split("\nExit status: ", 1)[1]
+        stress_man = man.split("\nExit status of\n.BR stress :\n", 1)[1]
+        stress_man = roff_text(re.split(r"\n\.(?:PP|SS|SH|EX)\b", stress_man, 1)[0].split("\n"))
+        self.assertGreater(len(listed_statuses(stress_help)), 8)
+        self.assertEqual(listed_statuses(stress_help), listed_statuses(stress_man),
+                         "ftpc stress --help and ftpc.1")
+
+
 class TestHelpWidth(unittest.TestCase):
     def assertFits(self, text, what):
         with self.subTest(what):
