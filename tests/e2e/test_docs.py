@@ -251,6 +251,18 @@ class TestFtpcDocs(unittest.TestCase):
                 compared += 1
         self.assertGreater(compared, 10)
 
+    def test_environment_variables_ftpc_reads_are_in_man_page(self):
+        names = set()
+        for d in ("ftpc", "common"):
+            for f in sorted(os.listdir(os.path.join(SRC, d))):
+                if f.endswith(".c"):
+                    names |= set(re.findall(r'getenv\("([A-Z_]+)"\)', source(d, f)))
+        names -= {"FTP_EV_BACKEND"}  # the tests' choice of event-loop backend, no user's
+        self.assertGreater(len(names), 5)
+        env = self.man.split("\n.SH ENVIRONMENT\n", 1)[1].split("\n.SH ", 1)[0]
+        listed = set(re.findall(r"(?m)^\.B ([A-Z_]+)$", env))
+        self.assertEqual(names - listed, set(), "read by ftpc, not in ftpc.1 ENVIRONMENT")
+
     def test_shell_commands_are_in_help_and_man_page(self):
         cmds = re.findall(r'^\s+\{"([a-z]+)", (?:sh_)?cmd_',
                           source("ftpc", "shell_cmds.c"), re.M)
