@@ -253,8 +253,11 @@ static void rnfr_work(fsjob *j)
 
 static void rnfr_reply(session *s, fsjob *j)
 {
-    if (refused_own_file(s, j->rc, &j->st, "RNFR", j->arg))
+    /* the entry itself (lstat): a folder an own file's path passes through too */
+    if (j->rc == 0 && ownfiles_guards(&j->st)) {
+        reply_errno(s, OWNFILES_REFUSED, "RNFR", j->arg);
         return;
+    }
     if (j->rc < 0) {
         reply_errno(s, j->err, "RNFR", j->arg);
         return;

@@ -203,7 +203,8 @@ bool names_own_file(const vfs *v, const char *vpath, bool follow)
         return vfs_stat(v, vpath, &st) == 0 && ownfiles_holds(&st);
     const char *base;
     int dfd = vfs_open_parent(v, vpath, &base);
-    bool own = dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && ownfiles_holds(&st);
+    bool own =
+        dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 && ownfiles_guards(&st);
     if (dfd >= 0)
         close(dfd);
     return own;

@@ -2,7 +2,9 @@
 #include "ownfiles.h"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,9 +20,21 @@ typedef struct own_file {
     int fd;
 } own_file;
 
+/* The entries each such path passes through, as written and with its links resolved:
+ * a client that renamed or removed one (RNFR etc, DELE of a link conf -> /etc/ftpd) could put
+ * a folder of its own there, with a users file of its own that the next SIGHUP reads. */
+#define OWNDIRS_MAX 256
+
+typedef struct own_dir {
+    dev_t dev;
+    ino_t ino;
+} own_dir;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static own_file files[OWNFILES_MAX];
 static size_t nfiles;
+static own_dir dirs[OWNDIRS_MAX];
+static size_t ndirs;
 
 /* Takes fd into v, or closes it. Only a regular file: a users file that became a directory
  * (a reload refuses it) must not take that folder from the clients. */
@@ -50,8 +64,53 @@ static void add_path(own_file *v, size_t *n, const char *path)
         add(v, n, open(path, O_PATH | O_CLOEXEC));
 }
 
+static void add_entry(own_dir *v, size_t *n, const char *path)
+{
+    struct stat st;
+    if (*n >= OWNDIRS_MAX || lstat(path, &st) != 0)
+        return;
+    for (size_t i = 0; i < *n; i++)
+        if (v[i].dev == st.st_dev && v[i].ino == st.st_ino)
+            return;
+    v[(*n)++] = (own_dir){st.st_dev, st.st_ino};
+}
+
+/* The entries path's components name, but for its last and "/" (which no client renames). */
+static void add_components(own_dir *v, size_t *n, const char *path)
+{
+    char prefix[PATH_MAX];
+    size_t len = strlen(path);
+    if (len >= sizeof prefix)
+        return;
+    for (size_t i = 1; i < len; i++) {
+        if (path[i] != '/' || path[i - 1] == '/')
+            continue;
+        memcpy(prefix, path, i);
+        prefix[i] = '\0';
+        add_entry(v, n, prefix);
+    }
+}
+
+static void add_ancestors(own_dir *v, size_t *n, const char *path)
+{
+    if (!path)
+        return;
+    add_components(v, n, path);
+    char *real = realpath(path, NULL);
+    if (real) {
+        add_components(v, n, real);
+        free(real);
+    }
+}
+
 void ownfiles_refresh(const ftpd_config *cfg, FILE *xferlog)
 {
+    own_dir d[OWNDIRS_MAX];
+    size_t nd = 0;
+    add_ancestors(d, &nd, cfg->users_file);
+    add_ancestors(d, &nd, cfg->tls_key ? cfg->tls_key : cfg->tls_cert);
+    add_ancestors(d, &nd, cfg->xferlog_file);
+    add_ancestors(d, &nd, cfg->config_file);
     own_file v[OWNFILES_MAX], old[OWNFILES_MAX];
     size_t n = 0;
     add_path(v, &n, cfg->users_file);
@@ -66,6 +125,8 @@ void ownfiles_refresh(const ftpd_config *cfg, FILE *xferlog)
     memcpy(old, files, n_old * sizeof old[0]);
     memcpy(files, v, n * sizeof v[0]);
     nfiles = n;
+    memcpy(dirs, d, nd * sizeof d[0]);
+    ndirs = nd;
     pthread_mutex_unlock(&lock);
     for (size_t i = 0; i < n_old; i++)
         close(old[i].fd);
@@ -77,6 +138,16 @@ bool ownfiles_holds(const struct stat *st)
     pthread_mutex_lock(&lock);
     for (size_t i = 0; i < nfiles && !found; i++)
         found = files[i].dev == st->st_dev && files[i].ino == st->st_ino;
+    pthread_mutex_unlock(&lock);
+    return found;
+}
+
+bool ownfiles_guards(const struct stat *st)
+{
+    bool found = ownfiles_holds(st);
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < ndirs && !found; i++)
+        found = dirs[i].dev == st->st_dev && dirs[i].ino == st->st_ino;
     pthread_mutex_unlock(&lock);
     return found;
 }

@@ -166,5 +166,42 @@ class TestChanges(OwnFilesCase):
         f.quit()
 
 
+class TestFoldersOnTheWay(ServerTestCase):
+    """A folder that a users file's path passes through is no more the client's to rename
+    than the file: with a folder of its own put in its place, a users file of its own would
+    be read at the next SIGHUP (an account with home / and every permission)."""
+
+    def assertNotTakenOver(self, srv, f):
+        """The users file stays the operator's: mallory's file never takes its place."""
+        code = reply(f, "MKD etc")[0]
+        if code == 257:
+            stor(f, "etc/users", ("mallory:%s:/:elradfmwTM\n" % hash_password("m")).encode())
+        f.quit()
+        srv.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "users read again" in srv.log_text(), 10),
+                        srv.log_text()[-2000:])
+        with self.assertRaises(ftplib.error_perm):
+            srv.ftp("mallory", "m")
+        srv.ftp("alice", PASSWORD).quit()
+
+    def test_the_folder_that_holds_the_users_file_is_not_renamed(self):
+        srv = FtpdServer(config={}, anonymous=False)
+        srv.users = [("alice", PASSWORD, "elradfmwTM", srv.base)]
+        srv.users_file = os.path.join(srv.base, "etc", "users")
+        srv.mkdir(os.path.join(srv.base, "etc"))
+        srv.start()
+        self.addCleanup(srv.stop)
+        f = srv.ftp("alice", PASSWORD)
+        self.assertEqual(reply(f, "RNFR etc"), (550, "550 etc: File not available."))
+        # nor replaced: another folder renamed onto it
+        self.assertEqual(reply(f, "MKD other")[0], 257)
+        self.assertEqual(reply(f, "RNFR other")[0], 350)
+        self.assertEqual(reply(f, "RNTO etc")[0], 550)
+        # a folder beside it is the client's
+        self.assertEqual(reply(f, "RNFR other")[0], 350)
+        self.assertEqual(reply(f, "RNTO else")[0], 250)
+        self.assertNotTakenOver(srv, f)
+
+
 if __name__ == "__main__":
     unittest.main()
