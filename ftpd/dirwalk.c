@@ -45,9 +45,10 @@ dirwalk *dirwalk_new(const vfs *v, const char *vpath, const char *shown, dirlist
     w->perms = perms;
     w->show_hidden = show_hidden;
     w->budget = DIRLIST_MAX_ENTRIES;
-    /* "dir/" and "dir" head their subdirectories alike: "dir/sub:", as ls has it. */
+    /* "dir/" and "dir" head their subdirectories alike: "dir/sub:", as ls has it; and "/"
+     * heads them "/sub:", the header's own slash the only one. */
     size_t slen = strlen(shown);
-    while (slen > 1 && shown[slen - 1] == '/')
+    while (slen > 0 && shown[slen - 1] == '/')
         slen--;
     if (!(w->vpath = strdup(vpath)) || !(w->shown = strndup(shown, slen)))
         goto fail;

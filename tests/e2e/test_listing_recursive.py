@@ -64,6 +64,11 @@ class TestRecursiveListing(ServerTestCase):
                     ("", ["b.txt", "deep"]),
                     (path.rstrip("/") + "/deep", ["c.txt"]),
                 ])
+        # the root, as ls -lR / names it: "/sub:", not "//sub:"
+        for path in ("/", "//"):
+            with self.subTest(path=path):
+                self.assertEqual([h for h, _ in blocks(transfer(f, "LIST -R " + path)[0])],
+                                 ["", "/empty", "/sub", "/sub/deep"])
         # a file lists as itself
         self.assertEqual([l.split()[-1] for l in transfer(f, "LIST -R sub/b.txt")[0]],
                          ["sub/b.txt"])
