@@ -326,6 +326,7 @@ bad:
  * kernel has it and lets this user pick it is checked once the server runs as that user. */
 static int set_local_congestion(ftpd_config *cfg, const char *value, char *err, size_t err_size)
 {
+    cfg->local_congestion_given = true;
     if (strcmp(value, "system") == 0) {
         cfg->local_congestion[0] = '\0';
         return 0;

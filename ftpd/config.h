@@ -49,6 +49,7 @@ typedef struct ftpd_config {
     int inline_hash_max_us;      /* 250: hash methods cheaper than this are checked on the loop */
     char local_congestion[16];   /* TCP congestion control of data connections with a client
                                   * on this host; "": the system default (default "cubic") */
+    bool local_congestion_given; /* named by the operator, not the default: never replaced */
     int local_download_slots;    /* downloads to clients on this host fed at once (dlslots.h);
                                   * 0 (default): no limit */
     unsigned long long max_rate; /* bytes a second one transfer may move; 0 (default): no limit */

@@ -117,7 +117,7 @@ static void check_local_congestion(ftpd_config *cfg)
      * kernel allows everyone unless the administrator took it out, still beats the corked
      * system algorithm there: one 1 GiB RETR to curl, 6 alternating rounds under BBR, MiB/s
      * medians: reno 2560, BBR corked 1940, vsftpd 2100 (ftpd.8). */
-    if (errno == EPERM && strcmp(cfg->local_congestion, DEFAULT_LOCAL_CONGESTION) == 0) {
+    if (errno == EPERM && !cfg->local_congestion_given) {
         if (congestion_usable(FALLBACK_LOCAL_CONGESTION)) {
             log_info("local-congestion %s: not in net.ipv4.tcp_allowed_congestion_control; "
                      "lone downloads to this host use %s",

@@ -122,6 +122,20 @@ class TestDefaultNotAllowed(LocalCongestionCase):
         self.finish_download(second[0], second[1])
 
 
+@unittest.skipIf(DEFAULT_SETTING in ALLOWED, "%s is allowed here" % DEFAULT_SETTING)
+class TestNamedDefaultNotAllowed(LocalCongestionCase):
+    # cubic named on purpose is the operator's choice, not the shipped default: refused,
+    # it is warned about and nothing else is picked in its place
+    server_kwargs = {"args": ["--local-congestion", DEFAULT_SETTING]}
+
+    def test_warns_and_keeps_the_system_default(self):
+        self.assertEqual(self.congestion_of_a_download(), SYSTEM_DEFAULT)
+        log = self.srv.log_text()
+        self.assertRegex(log, r"WARN +local-congestion cubic: Operation not permitted; data "
+                              r"connections on this host keep the system's default")
+        self.assertNotIn("use reno", log)
+
+
 class TestUnavailableAlgorithm(LocalCongestionCase):
     server_kwargs = {"args": ["--local-congestion", "no-such-cc"]}
 
