@@ -848,7 +848,8 @@ static long skip_option_words(const char *arg, bool *all, bool *recursive,
     while (p[0] == '-') {
         const char *sp = strchr(p, ' ');
         size_t len = sp ? (size_t)(sp - p) : strlen(p);
-        if (!common_option_word(p, len)) {
+        bool common = common_option_word(p, len);
+        if (!common) {
             int e = exists ? exists(j, p) : -1;
             if (e < 0)
                 return -1;
@@ -857,7 +858,9 @@ static long skip_option_words(const char *arg, bool *all, bool *recursive,
         }
         if (memchr(p, 'a', len))
             a = true;
-        if (memchr(p, 'R', len))
+        /* Only a word of the common letters recurses: a mistyped name that names nothing
+         * ("NLST -Ry") is skipped as options, and must not walk the whole tree instead. */
+        if (common && memchr(p, 'R', len))
             r = true;
         p += len;
         while (*p == ' ')

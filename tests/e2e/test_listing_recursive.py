@@ -84,6 +84,19 @@ class TestRecursiveListing(ServerTestCase):
         heads = [h for h, _ in blocks(transfer(f, "LIST -R")[0])]
         self.assertEqual(heads, ["", "./empty", "./sub", "./sub/deep"])
 
+    def test_only_a_common_option_word_recurses(self):
+        # a dash word of other letters that names nothing is skipped as options, but its
+        # R does not turn a one-folder listing into the whole tree
+        f = self.srv.ftp()
+        flat = transfer(f, "NLST")[0]
+        self.assertEqual(flat, [".hid", "a.txt", "empty", "sub"])
+        for cmd in ("NLST -Ry", "NLST -xR sub"):
+            with self.subTest(cmd=cmd):
+                want = flat if cmd == "NLST -Ry" else ["b.txt", "deep"]
+                self.assertEqual(transfer(f, cmd)[0], want)
+        heads = [h for h, _ in blocks(transfer(f, "LIST -lRt")[0])]
+        self.assertEqual(heads, [""])
+
     def test_nlst_r_names_paths_to_fetch(self):
         f = self.srv.ftp()
         names, resp = transfer(f, "NLST -R")
