@@ -6,10 +6,11 @@
 #include "log.h"
 #include "net.h"
 
-static bool any_ipv4(const struct sockaddr_storage *v, size_t n)
+/* Whether an IPv4 listener, wildcard or not, takes IPv4 clients on port. */
+static bool ipv4_on_port(const struct sockaddr_storage *v, size_t n, int port)
 {
     for (size_t i = 0; i < n; i++)
-        if (v[i].ss_family == AF_INET)
+        if (v[i].ss_family == AF_INET && net_port(&v[i]) == port)
             return true;
     return false;
 }
@@ -22,18 +23,21 @@ static bool is_ipv6_wildcard(const struct sockaddr_storage *ss)
 
 /* [::] serves both families on a host whose net.ipv6.bindv6only is 0, and so many guides say
  * it does: here it serves IPv6 alone, whatever that setting, so that [::]:21 and
- * 0.0.0.0:21 can go together. A server given only [::] would turn IPv4 clients away. */
+ * 0.0.0.0:21 can go together. A server given [::]:21 and IPv4 only on other ports (or
+ * none) would turn IPv4 clients of port 21 away. The port counts within one option: an
+ * IPv4 client of an implicit TLS port does not get the explicit service it asked for. */
 static void note_ipv6_only(const struct sockaddr_storage *v, size_t n, const char *option)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!is_ipv6_wildcard(&v[i]))
+        int port = net_port(&v[i]);
+        if (!is_ipv6_wildcard(&v[i]) || ipv4_on_port(v, n, port))
             continue;
         char name[NET_ADDR_STRLEN];
         net_addr_str(&v[i], name, sizeof name);
         log_info("%s %s listens for IPv6 only: IPv4 clients are not accepted on it, and no "
-                 "listener is IPv4; add --%s 0.0.0.0:%d (%s = 0.0.0.0:%d in a config file) to "
-                 "serve them too",
-                 option, name, option, net_port(&v[i]), option, net_port(&v[i]));
+                 "IPv4 listener is on port %d; add --%s 0.0.0.0:%d (%s = 0.0.0.0:%d in a "
+                 "config file) to serve them too",
+                 option, name, port, option, port, option, port);
     }
 }
 
@@ -62,9 +66,6 @@ void listencheck_warn(const ftpd_config *cfg)
         warn_pasv_overlap(cfg, cfg->listen, cfg->listen_count, "listen");
         warn_pasv_overlap(cfg, cfg->listen_implicit, cfg->listen_implicit_count, "listen-implicit");
     }
-    if (any_ipv4(cfg->listen, cfg->listen_count) ||
-        any_ipv4(cfg->listen_implicit, cfg->listen_implicit_count))
-        return;
     note_ipv6_only(cfg->listen, cfg->listen_count, "listen");
     note_ipv6_only(cfg->listen_implicit, cfg->listen_implicit_count, "listen-implicit");
 }

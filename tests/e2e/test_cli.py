@@ -565,15 +565,15 @@ class TestCheck(unittest.TestCase):
                  "0.0.0.0:0"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
-    def test_an_ipv6_wildcard_alone_is_said_to_leave_ipv4_clients_out(self):
+    def test_an_ipv6_wildcard_without_ipv4_on_its_port_is_noted(self):
         # [::] is IPv6-only here, whatever net.ipv6.bindv6only says, and many guides say it
         # takes both families: a server given only [::]:21 turned IPv4 clients away without
         # a word. (--check runs the same start-up step without binding a wildcard address.)
         p, q = free_port(), free_port()
         state = ["--state-dir", os.path.join(self.dir, "state")]
         hint = ("INFO listen [::]:%d listens for IPv6 only: IPv4 clients are not accepted on "
-                "it, and no listener is IPv4; add --listen 0.0.0.0:%d (listen = 0.0.0.0:%d in "
-                "a config file) to serve them too" % (p, p, p))
+                "it, and no IPv4 listener is on port %d; add --listen 0.0.0.0:%d (listen = "
+                "0.0.0.0:%d in a config file) to serve them too" % (p, p, p, p))
         r = run(["--check", "--anonymous", self.dir, "--listen", "[::]:%d" % p])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn(hint, r.stderr)
@@ -584,10 +584,24 @@ class TestCheck(unittest.TestCase):
         self.assertIn("INFO listen-implicit [::]:%d listens for IPv6 only" % p, r.stderr)
         self.assertIn("add --listen-implicit 0.0.0.0:%d" % p, r.stderr)
         self.assertNotIn("listen [::1]", r.stderr)
-        # any IPv4 listener, or no wildcard: nothing to say
+        # IPv4 on other ports only, or on the port but for the other option: IPv4 clients
+        # of [::]'s port still reach nothing (or not the service they asked for)
+        for args in (["--listen", "[::]:%d" % p, "--listen", "127.0.0.1:%d" % q],
+                     ["--listen", "[::]:%d" % p, "--listen", "0.0.0.0:%d" % q],
+                     ["--listen", "[::]:%d" % p, "--listen-implicit", "127.0.0.1:%d" % q]
+                     + state,
+                     ["--listen", "[::]:%d" % p, "--listen", "[::]:%d" % q,
+                      "--listen", "0.0.0.0:%d" % q]):
+            with self.subTest(args=args):
+                r = run(["--check", "--anonymous", self.dir] + args)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn(hint, r.stderr)
+                self.assertEqual(r.stderr.count("IPv6 only"), 1, r.stderr)
+        # an IPv4 listener on the same port, wildcard or not, or no wildcard: nothing to say
         for args in (["--listen", "[::]:%d" % p, "--listen", "0.0.0.0:%d" % p],
-                     ["--listen", "[::]:%d" % p, "--listen", "127.0.0.1:%d" % q],
-                     ["--listen", "[::]:%d" % p, "--listen-implicit", "127.0.0.1:%d" % q],
+                     ["--listen", "[::]:%d" % p, "--listen", "127.0.0.1:%d" % p],
+                     ["--listen", "[::]:%d" % p, "--listen", "127.0.0.1:%d" % p,
+                      "--listen", "127.0.0.1:%d" % q],
                      ["--listen", "[::1]:%d" % p]):
             with self.subTest(args=args):
                 r = run(["--check", "--anonymous", self.dir] + state + args)
