@@ -25,7 +25,7 @@ static int parse_mode(const char *s, size_t n, mode_t *out)
 
 static void chmod_work(fsjob *j)
 {
-    if (names_own_file(&j->v, j->vpath, true)) {
+    if (leads_to_guarded(&j->v, j->vpath)) {
         j->rc = -1;
         j->err = OWNFILES_REFUSED;
         return;

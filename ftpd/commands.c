@@ -210,6 +210,12 @@ bool names_own_file(const vfs *v, const char *vpath, bool follow)
     return own;
 }
 
+bool leads_to_guarded(const vfs *v, const char *vpath)
+{
+    struct stat st;
+    return vfs_stat(v, vpath, &st) == 0 && ownfiles_guards(&st);
+}
+
 void reply_errno(session *s, int err, const char *verb, const char *name)
 {
     const char *action = name != NULL && name[0] != '\0' ? name : verb;

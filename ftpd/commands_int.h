@@ -25,6 +25,10 @@ bool refused_own_file(session *s, int rc, const struct stat *st, const char *ver
  * that is one of the server's own files, the entry itself (follow false: a symlink to one is
  * the client's to remove or replace) or what it leads to. */
 bool names_own_file(const vfs *v, const char *vpath, bool follow);
+/* For SITE CHMOD, which follows links: whether what vpath leads to is one of them or a
+ * folder one's path passes through (ownfiles_guards). Mode 000 there would fail the next
+ * SIGHUP's reading; o+w would let any local user replace the file. */
+bool leads_to_guarded(const vfs *v, const char *vpath);
 /* "name: text" (verb when name is empty), as reply_errno words a failure. */
 void reply_named(session *s, int code, const char *verb, const char *name, const char *text);
 

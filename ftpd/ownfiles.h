@@ -2,10 +2,10 @@
  * TLS private key, the transfer log and the -c file. Start and SIGHUP warn when one lies in a
  * served folder (exposedfiles.h); this keeps it from being read there (RETR, SIZE, MDTM,
  * MLST, HASH) or changed (STOR, APPE, DELE, RNFR, RNTO, SITE CHMOD, MFMT), nor a folder on
- * its path renamed (ownfiles_guards), while the operator moves it. A file is known by its device
- * and inode, so a hard link or a symlink to it in a served folder is refused too; they are taken at
- * start and again at each SIGHUP, so a new file put in a path's place between two is not known
- * until the next. */
+ * its path renamed or its mode changed (ownfiles_guards), while the operator moves it. A file is
+ * known by its device and inode, so a hard link or a symlink to it in a served folder is refused
+ * too; they are taken at start and again at each SIGHUP, so a new file put in a path's place
+ * between two is not known until the next. */
 #ifndef OWNFILES_H
 #define OWNFILES_H
 

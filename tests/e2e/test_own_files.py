@@ -202,6 +202,30 @@ class TestFoldersOnTheWay(ServerTestCase):
         self.assertEqual(reply(f, "RNTO else")[0], 250)
         self.assertNotTakenOver(srv, f)
 
+    def test_the_folder_that_holds_the_users_file_keeps_its_mode(self):
+        # 000 would fail the next SIGHUP's reading; o+w would let any local user put a
+        # users file of their own in place
+        srv = FtpdServer(config={}, anonymous=False)
+        srv.users = [("alice", PASSWORD, "elradfmwTM", srv.base)]
+        srv.users_file = os.path.join(srv.base, "etc", "users")
+        srv.mkdir(os.path.join(srv.base, "etc"))
+        os.symlink("etc", os.path.join(srv.base, "to-etc"))
+        srv.start()
+        self.addCleanup(srv.stop)
+        etc = os.path.join(srv.base, "etc")
+        mode = os.stat(etc).st_mode
+        f = srv.ftp("alice", PASSWORD)
+        for cmd, name in (("SITE CHMOD 000 etc", "etc"), ("SITE CHMOD 777 etc/", "etc/"),
+                          ("SITE CHMOD 000 to-etc", "to-etc")):
+            with self.subTest(cmd=cmd):
+                self.assertEqual(reply(f, cmd), (550, "550 %s: File not available." % name))
+        self.assertEqual(os.stat(etc).st_mode, mode)
+        # a folder beside it is the client's
+        self.assertEqual(reply(f, "MKD other")[0], 257)
+        self.assertEqual(reply(f, "SITE CHMOD 700 other")[0], 200)
+        self.assertEqual(os.stat(os.path.join(srv.base, "other")).st_mode & 0o777, 0o700)
+        self.assertNotTakenOver(srv, f)
+
 
 if __name__ == "__main__":
     unittest.main()
