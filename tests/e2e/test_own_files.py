@@ -146,6 +146,33 @@ class TestChanges(OwnFilesCase):
         self.assertEqual(reply(f, "DELE pub.txt")[0], 250)
         f.quit()
 
+    def test_a_symlink_to_one_is_renamed_removed_or_renamed_onto_never_uploaded_onto(self):
+        # as ftpd.8 says: the link itself is the client's to rename, remove or replace by a
+        # rename; an upload onto it is refused, as the upload opens what the link leads to
+        # (whose bytes APPE or REST would copy)
+        path = self.srv.users_file
+        before = self.srv.read(path)
+        link = os.path.join(self.srv.base, "link")
+        os.symlink("users", link)
+        f = self.login()
+        for cmd in ("STOR", "APPE"):
+            with self.subTest(cmd=cmd):
+                with self.assertRaisesRegex(ftplib.error_perm,
+                                            r"^550 /link: File not available\.$"):
+                    stor(f, "link", b"mallory:x:/:elradfmwTM\n", cmd=cmd)
+        self.assertNotAvailable(reply(f, "SITE CHMOD 666 link"), "link")
+        self.assertNotAvailable(reply(f, "MFMT 20000101000000 link"), "link")
+        self.assertEqual(os.readlink(link), "users")
+        self.assertEqual(reply(f, "RNFR link")[0], 350)
+        self.assertEqual(reply(f, "RNTO moved")[0], 250)
+        self.assertEqual(os.readlink(os.path.join(self.srv.base, "moved")), "users")
+        stor(f, "new", b"mine")
+        self.assertEqual(reply(f, "RNFR new")[0], 350)
+        self.assertEqual(reply(f, "RNTO moved")[0], 250)
+        self.assertEqual(self.srv.read(os.path.join(self.srv.base, "moved")), b"mine")
+        self.assertEqual(self.srv.read(path), before)
+        f.quit()
+
     def test_a_users_file_replaced_and_read_again_is_refused_as_the_new_file(self):
         text = self.srv.read(self.srv.users_file).decode()
         text += "bob:%s:%s:elr\n" % (hash_password("bobpw"), self.srv.base)
