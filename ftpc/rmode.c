@@ -82,25 +82,42 @@ static const char *listed_name(const char *l, size_t n)
     return NULL;
 }
 
-int ftpc_rmode_from_stat(const char *text, const char *name)
+/* The line of text that lists name's last component as type ('-' a regular file, 'd' a
+ * directory), its length in *len; NULL when there is none. */
+static const char *typed_line(const char *text, const char *name, char type, size_t *len)
 {
     const char *slash = strrchr(name, '/');
     const char *base = slash ? slash + 1 : name;
     size_t bl = strlen(base);
     if (bl == 0)
-        return -1;
+        return NULL;
     for (const char *l = text; *l != '\0';) {
         const char *nl = strchr(l, '\n');
         size_t n = nl ? (size_t)(nl - l) : strlen(l);
         if (n > 0 && l[n - 1] == '\r')
             n--;
-        /* "-rw-r--r-- 1 u g 3 Dec 07 01:49 name": a regular file's line, for that name */
-        const char *ln = l[0] == '-' ? listed_name(l, n) : NULL;
-        if (ln != NULL && (size_t)(l + n - ln) == bl && memcmp(ln, base, bl) == 0)
-            return ftpc_mode_from_perms(l + 1, n - 1);
+        /* "-rw-r--r-- 1 u g 3 Dec 07 01:49 name": a line of that type, for that name */
+        const char *ln = l[0] == type ? listed_name(l, n) : NULL;
+        if (ln != NULL && (size_t)(l + n - ln) == bl && memcmp(ln, base, bl) == 0) {
+            *len = n;
+            return l;
+        }
         if (nl == NULL)
             break;
         l = nl + 1;
     }
-    return -1;
+    return NULL;
+}
+
+int ftpc_rmode_from_stat(const char *text, const char *name)
+{
+    size_t n;
+    const char *l = typed_line(text, name, '-', &n);
+    return l != NULL ? ftpc_mode_from_perms(l + 1, n - 1) : -1;
+}
+
+bool ftpc_rlist_names_dir(const char *text, const char *name)
+{
+    size_t n;
+    return typed_line(text, name, 'd', &n) != NULL;
 }

@@ -6,6 +6,8 @@
 #ifndef FTPC_RMODE_H
 #define FTPC_RMODE_H
 
+#include <stdbool.h>
+
 /* An MLST reply's whole text ("250-Listing\n type=file;...;UNIX.mode=0644; path\n250 End"):
  * the permission bits of the regular file it describes, or -1 when it describes something
  * else (a directory) or has no UNIX.mode fact. */
@@ -15,5 +17,9 @@ int ftpc_rmode_from_mlst(const char *text);
  * End"): the permission bits of the regular file whose line names name (compared with its
  * last component, as vsftpd lists it), or -1 when no such line is there. */
 int ftpc_rmode_from_stat(const char *text, const char *name);
+
+/* Whether text (a LIST line, or a STAT reply as above) has a directory's line ("d...")
+ * naming name's last component. */
+bool ftpc_rlist_names_dir(const char *text, const char *name);
 
 #endif

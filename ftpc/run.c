@@ -225,13 +225,15 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
  * ls of a missing directory looked like ls of an empty one. An empty listing of a path given
  * without a trailing / is asked again as path/, which vsftpd answers with "failed to open
  * directory" (a failure, xfer.c) when there is no such directory; only empty listings pay
- * for the second question. */
+ * for the second question. So does a listing that was the path's own entry as a directory,
+ * vsftpd's answer for one it cannot open (xfer_selfline.c). */
 static int relist_empty(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *stop)
 {
     const ftpc_task *t = &cli->tasks[0];
     size_t n = strlen(t->remote);
     if (t->kind != FTPC_T_LS || t->capture || !t->finished || t->err.status != FTPC_OK ||
-        t->bytes != 0 || n == 0 || t->remote[n - 1] == '/' || n + 1 >= sizeof(t->remote))
+        (t->bytes != 0 && !t->listed_itself) || n == 0 || t->remote[n - 1] == '/' ||
+        n + 1 >= sizeof(t->remote))
         return FTPC_OK;
     ftpc_task *again = calloc(1, sizeof(*again));
     if (again == NULL)

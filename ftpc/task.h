@@ -54,6 +54,10 @@ typedef struct ftpc_task {
     /* The listing ended in a 2xx that says the server cut it short (pure-ftpd: "226 Output
      * truncated to 10000 matches"): the names past that point are missing from it. */
     bool listing_truncated;
+    /* ls of a path without a '/' listed only the path's own entry as a directory (vsftpd's
+     * answer for one it cannot open, xfer_selfline.c): nothing was printed, and run.c asks
+     * again as path/. */
+    bool listed_itself;
 
     /* With by_path, messages name the file by remote + name_off: a mirror's tasks, by their
      * path below the tree's root, so that a/x and b/x are told apart. */

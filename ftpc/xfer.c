@@ -391,6 +391,10 @@ void xf_maybe_complete(ftpc_xfer *x)
 {
     if (!x->data_eof || !x->ctrl_done || x->finished)
         return;
+    if (xf_selfline_to_check(x)) {
+        xf_check_selfline(x);
+        return;
+    }
     if (xf_empty_listing_to_check(x)) {
         xf_check_empty_listing(x);
         return;
@@ -595,6 +599,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_PARENT:
         if (code >= 200)
             xf_parent_mlst(x, m);
+        return;
+    case XS_SELFCHECK:
+        if (code >= 200)
+            xf_selfline_reply(x, m);
         return;
     case XS_LISTPERM:
         if (code >= 200)

@@ -242,6 +242,7 @@ void xf_begin_get(ftpc_xfer *x)
         x->shield = t->kind == FTPC_T_LS && !t->capture && isatty(STDOUT_FILENO);
         x->dotless = t->kind == FTPC_T_LS && !t->capture && !t->long_list;
         x->verb = t->kind == FTPC_T_LS ? (t->long_list ? "LIST" : "NLST") : "RETR";
+        xf_selfline_start(x);
         if (t->capture) {
             /* Every attempt lists afresh. */
             x->out_fd = -1;

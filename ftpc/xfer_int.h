@@ -66,6 +66,7 @@ typedef enum {
     XS_DIRPROBE,  /* CWD into a name SIZE, RETR or STOR refused: a directory? */
     XS_PARENT,    /* MLST of the directory of a put's target that the server refused */
     XS_LISTPERM,  /* MLST of a directory that listed empty: may it be listed at all? */
+    XS_SELFCHECK, /* MLST or STAT of a path whose NLST was the path: a directory? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -165,6 +166,10 @@ struct ftpc_xfer {
     const char *refused_cmd; /* a get's SIZE or RETR, refused: the probe's subject */
     bool parent_checked;     /* a refused put's directory was checked for being there */
     bool listing_probed;     /* an empty listing's directory was entered with CWD */
+    /* ls of a path without a '/': its listing held while it is one line (xfer_selfline.c) */
+    bool self_hold;
+    size_t self_len;
+    char self_buf[1024];
     ftpc_dirprobe probe;
 };
 
@@ -266,6 +271,21 @@ void xf_check_empty_listing(ftpc_xfer *x);
 /* The reply to the MLST xf_check_empty_listing asked (XS_LISTPERM). */
 void xf_empty_listing_perm(ftpc_xfer *x, const ftp_reply_msg *m);
 
+/* ---- a listing that is the listed path's own entry (xfer_selfline.c) ---- */
+
+/* Starts holding the listing if it is ls of a path without a trailing '/'. */
+void xf_selfline_start(ftpc_xfer *x);
+/* Listing text while held: kept while it is one line, else written out with what was kept.
+ * Returns 0, or -1 with errno (a failed write). */
+int xf_selfline_add(ftpc_xfer *x, const char *p, size_t len);
+/* At the listing's end, with a line still held: xf_check_selfline decides whether it lists
+ * the path itself (t->listed_itself, nothing printed), asking the server where it must, then
+ * completes x (xf_maybe_complete). */
+bool xf_selfline_to_check(const ftpc_xfer *x);
+void xf_check_selfline(ftpc_xfer *x);
+/* The reply to its MLST or STAT (XS_SELFCHECK). */
+void xf_selfline_reply(ftpc_xfer *x, const ftp_reply_msg *m);
+
 /* ---- a refused put whose directory is not there (xfer_nodir.c) ---- */
 
 /* The STOR refusal m (or the one xf_check_dir kept, m NULL) may be for a directory that is
@@ -299,6 +319,10 @@ void xf_attach_data(ftpc_xfer *x, int fd);
 
 /* One wakeup's reading from the data connection, to the end of the data. */
 void xf_receive(ftpc_xfer *x);
+/* Listing text to standard output. Returns 0, or -1 with errno. */
+int xf_write_out(ftpc_xfer *x, const char *p, size_t len);
+/* A write of what was received failed (errno): the transfer fails, saying so. */
+void xf_sink_failed(ftpc_xfer *x);
 
 /* ---- an upload's bytes (xfer_send.c) ---- */
 

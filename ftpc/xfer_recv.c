@@ -62,9 +62,16 @@ static int capture_add(ftpc_xfer *x, const char *p, size_t len)
     return 0;
 }
 
+int xf_write_out(ftpc_xfer *x, const char *p, size_t len)
+{
+    return write_all(x->out_fd, p, len);
+}
+
 static int emit(ftpc_xfer *x, const char *p, size_t len)
 {
-    return x->t->capture ? capture_add(x, p, len) : write_all(x->out_fd, p, len);
+    if (x->t->capture)
+        return capture_add(x, p, len);
+    return x->self_hold ? xf_selfline_add(x, p, len) : write_all(x->out_fd, p, len);
 }
 
 static int emit_cb(void *ud, const char *p, size_t len)
@@ -132,7 +139,7 @@ static int sink(ftpc_xfer *x, const char *p, size_t len)
     return rc;
 }
 
-static void sink_failed(ftpc_xfer *x)
+void xf_sink_failed(ftpc_xfer *x)
 {
     int e = errno;
     if (x->t->capture && e == EFBIG) {
@@ -234,12 +241,12 @@ static void receive_end(ftpc_xfer *x)
         if (held)
             xf_file_moved(x, 1);
         if (held && emit_text(x, &cr, 1) < 0) {
-            sink_failed(x);
+            xf_sink_failed(x);
             return;
         }
     }
     if (x->dotless && ftpc_dotnames_end(&x->dots, emit_cb, x) < 0) {
-        sink_failed(x);
+        xf_sink_failed(x);
         return;
     }
     x->data_eof = true;
@@ -291,7 +298,7 @@ static int overlap_differs(ftpc_xfer *x)
             ftpc_bar_restart(x->bar, 0);
         xf_file_moved(x, x->ovl.len);
         if (sink(x, x->ovl.buf, x->ovl.len) < 0) {
-            sink_failed(x);
+            xf_sink_failed(x);
             return -1;
         }
         return 0;
@@ -332,7 +339,7 @@ static int file_bytes(ftpc_xfer *x, const char *p, size_t len)
     if (!x->crlf)
         xf_file_moved(x, len);
     if (sink(x, p, len) < 0) {
-        sink_failed(x);
+        xf_sink_failed(x);
         return -1;
     }
     return overran(x) ? -1 : 0;

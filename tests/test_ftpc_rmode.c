@@ -56,6 +56,29 @@ START_TEST(test_stat)
 }
 END_TEST
 
+START_TEST(test_names_dir)
+{
+    /* vsftpd's LIST (and STAT) of a directory it cannot open: the directory's own line */
+    const char *own = "d---------    2 999      995          4096 Dec 07 07:07 locked\n";
+    ck_assert(ftpc_rlist_names_dir(own, "top/locked"));
+    ck_assert(ftpc_rlist_names_dir(own, "locked"));
+    ck_assert(!ftpc_rlist_names_dir(own, "top/lock"));
+    ck_assert(!ftpc_rlist_names_dir(own, "top/"));
+    /* STAT of a directory lists it: ".", "..", and a directory named as it inside */
+    const char *st = "Status follows:\r\n"
+                     "drwxr-xr-x 3 u g 4096 Dec 07 07:16 .\r\n"
+                     "drwxr-xr-x 4 u g 4096 Dec 07 07:16 ..\r\n"
+                     "drwxr-xr-x 2 u g 4096 Dec 07 07:16 a\r\n"
+                     "End of status";
+    ck_assert(ftpc_rlist_names_dir(st, "x/a"));
+    ck_assert(!ftpc_rlist_names_dir(st, "x/b"));
+    /* a file's line, or a line without a date */
+    ck_assert(!ftpc_rlist_names_dir("-rw-r--r-- 1 u g 1 Dec 07 07:16 f.txt\n", "f.txt"));
+    ck_assert(!ftpc_rlist_names_dir("d locked\n", "locked"));
+    ck_assert(!ftpc_rlist_names_dir("", "locked"));
+}
+END_TEST
+
 static Suite *rmode_suite(void)
 {
     Suite *s = suite_create("ftpc_rmode");
@@ -63,6 +86,7 @@ static Suite *rmode_suite(void)
     tcase_add_test(tc, test_mlst);
     tcase_add_test(tc, test_mlst_no_mode);
     tcase_add_test(tc, test_stat);
+    tcase_add_test(tc, test_names_dir);
     suite_add_tcase(s, tc);
     return s;
 }

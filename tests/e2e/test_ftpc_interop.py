@@ -279,6 +279,31 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
             r = self.ftpc("ls", *opt, self.url("empty"))
             self.assertEqual((r.stdout, r.stderr), (b"", b""))
 
+    def test_ls_of_an_unreadable_directory_fails(self):
+        # vsftpd answers LIST and NLST of a directory it cannot open, named without a '/',
+        # with the directory's own entry and "226 Directory send OK": asked again as
+        # locked/, it says it failed, and ls fails with that reason, printing nothing, as on
+        # ftpd. A file lists as itself, and a directory that holds only a directory of its
+        # own name lists that directory.
+        self.srv_write("locked/x.bin", b"x")
+        os.chmod(os.path.join(self.srv_dir, "locked"), 0)
+        self.srv_write("f.txt", b"x")
+        self.srv_write("a/a/z.bin", b"z")
+        for opt, verb in (([], b"NLST"), (["-l"], b"LIST")):
+            r = self.ftpc("ls", *opt, self.url("locked"), rc=5)
+            self.assertEqual(r.stdout, b"")
+            self.assertIn(b"/locked/: %s: no such directory, or not readable (the server "
+                          b"replied 226 Transfer done (but failed to open directory).)" % verb,
+                          r.stderr)
+            r = self.ftpc("ls", *opt, self.url("f.txt"))
+            self.assertEqual(r.stdout.count(b"\n"), 1, r.stdout)
+            self.assertTrue(r.stdout.rstrip(b"\n").endswith(b"f.txt"), r.stdout)
+            self.assertEqual(r.stderr, b"")
+            r = self.ftpc("ls", *opt, self.url("a"))
+            self.assertEqual(r.stdout.count(b"\n"), 1, r.stdout)
+            self.assertTrue(r.stdout.rstrip(b"\n").endswith(b"a"), r.stdout)
+            self.assertEqual(r.stderr, b"")
+
     def test_mirror_unreadable_directory(self):
         # vsftpd answers LIST of a directory it cannot open with the directory's own line
         # ("d--------- ... locked", 226 Directory send OK): listed as locked/, it says it
