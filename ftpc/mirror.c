@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bars.h"
@@ -343,6 +344,26 @@ bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_
     if (src->size >= 0 && dst->size >= 0 && src->size != dst->size)
         return true;
     return times && src->mtime != dst->mtime;
+}
+
+/* Where the server cannot set a file's time (no MFMT: vsftpd), its copy has the time of its
+ * upload, and a local file changed since has a later time than that. But a local time in
+ * the future (a file from a machine whose clock is ahead, an archive's, touch -d) is later
+ * than every upload until that time comes, so it would be sent again on every run. A change
+ * made here gives a file the present time, so such a time says nothing about a change since
+ * the upload: where the server's time is not in the future too (set from ours with MFMT,
+ * and compared as any other), the sizes alone decide. Once the future time has come the
+ * file is sent once more, as its time is then later than the upload's. */
+bool ftpc_mirror_put_want(const ftpc_mentry *l, const ftpc_mentry *r, bool only_newer, int64_t now)
+{
+    if (r == NULL)
+        return true;
+    bool size_differs = l->size >= 0 && r->size >= 0 && l->size != r->size;
+    bool times = l->mtime >= 0 && r->mtime >= 0 && !(l->mtime > now && r->mtime <= now);
+    bool newer = times && l->mtime >= r->mtime + (r->prec > 0 ? r->prec : 1);
+    if (only_newer && times && !newer)
+        return false;
+    return newer || size_differs;
 }
 
 /* ---- paths ---- */
@@ -1183,6 +1204,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     for (size_t i = 0; dir_mode != NULL && i < lt.n; i++)
         dir_mode[i] = -1;
     unsigned umask_bits = ftpc_mode_umask();
+    int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; !fatal && i < lt.n; i++) {
         const ftpc_mentry *l = &lt.v[i];
         const ftpc_mentry *r = mtree_find(&rt, l->rel);
@@ -1213,12 +1235,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         /* Upload when missing, of another size, or changed here since it was uploaded (the
          * server's time is that of the upload, as exact as its listing says). */
-        bool times = r != NULL && l->mtime >= 0 && r->mtime >= 0;
-        bool newer = times && l->mtime >= r->mtime + (r->prec > 0 ? r->prec : 1);
-        bool send = r == NULL || newer || (l->size >= 0 && r->size >= 0 && l->size != r->size);
-        if (cli->only_newer && times && !newer)
-            send = false;
-        if (!send) {
+        if (!ftpc_mirror_put_want(l, r, cli->only_newer, now)) {
             c->skipped++;
             if (differs) {
                 plan_line(cli, ctx, "chmod", l->rel);

@@ -70,6 +70,15 @@ bool ftpc_mirror_included(const char *rel, char *const *pats, size_t n);
 /* Whether the source entry must be transferred over the target (NULL: missing). */
 bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_newer);
 
+/* mirror -R: whether the local file l must be uploaded over the server's r (NULL: missing),
+ * now being the local clock's time (seconds since the epoch). A size that differs always
+ * sends it; so does a local time later than the server's by more than the listing's
+ * precision (the server's is that of the upload where it cannot set times); --only-newer
+ * (only_newer) sends nothing the times say is older. A local time in the future against a
+ * server's that is not (an upload's) is no modification time to order: only the sizes
+ * tell. */
+bool ftpc_mirror_put_want(const ftpc_mentry *l, const ftpc_mentry *r, bool only_newer, int64_t now);
+
 void ftpc_mtree_free(ftpc_mtree *t);
 
 /* Runs the mirror described by cli (cli->mirror set). Returns the exit code. */

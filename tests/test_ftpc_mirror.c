@@ -155,6 +155,36 @@ START_TEST(test_want)
 }
 END_TEST
 
+START_TEST(test_put_want)
+{
+    const int64_t now = 100000;
+    ftpc_mentry l = {.size = 10, .mtime = now - 500};
+    ftpc_mentry up = {.size = 10, .mtime = now - 400, .prec = 1}; /* uploaded since */
+    ftpc_mentry old = {.size = 10, .mtime = now - 600, .prec = 1};
+    ftpc_mentry other = {.size = 11, .mtime = now - 400, .prec = 1};
+    ftpc_mentry minute = {.size = 10, .mtime = now - 540, .prec = 60}; /* a LIST line's */
+    ck_assert(ftpc_mirror_put_want(&l, NULL, false, now));
+    ck_assert(!ftpc_mirror_put_want(&l, &up, false, now));
+    ck_assert(ftpc_mirror_put_want(&l, &old, false, now));
+    ck_assert(ftpc_mirror_put_want(&l, &other, false, now));
+    ck_assert(!ftpc_mirror_put_want(&l, &minute, false, now));
+    ck_assert(!ftpc_mirror_put_want(&l, &other, true, now)); /* --only-newer: older here */
+    /* a local time in the future: an upload's time (the server set none) says nothing */
+    ftpc_mentry fut = {.size = 10, .mtime = now + 3600};
+    ck_assert(!ftpc_mirror_put_want(&fut, &up, false, now));
+    ck_assert(!ftpc_mirror_put_want(&fut, &up, true, now));
+    ck_assert(ftpc_mirror_put_want(&fut, &other, false, now));
+    ck_assert(ftpc_mirror_put_want(&fut, &other, true, now));
+    /* ... but the server's time in the future too was set from ours (MFMT): compared */
+    ftpc_mentry set = {.size = 10, .mtime = now + 3600, .prec = 1};
+    ftpc_mentry set_before = {.size = 10, .mtime = now + 60, .prec = 1};
+    ck_assert(!ftpc_mirror_put_want(&fut, &set, false, now));
+    ck_assert(ftpc_mirror_put_want(&fut, &set_before, false, now));
+    /* once that time has come, the upload's time is older: sent once more */
+    ck_assert(ftpc_mirror_put_want(&fut, &up, false, now + 3600));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ftpc_mirror");
@@ -165,6 +195,7 @@ int main(void)
     tcase_add_test(tc, test_exclude);
     tcase_add_test(tc, test_include);
     tcase_add_test(tc, test_want);
+    tcase_add_test(tc, test_put_want);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -379,6 +379,29 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "back", "sub", "deeper")))
 
 
+    def test_mirror_R_of_a_file_dated_in_the_future(self):
+        # vsftpd has no MFMT: the copy has the time of its upload, older than a local time in
+        # the future until that time comes. The second run sends nothing; a size that
+        # changed is still sent.
+        up = os.path.join(self.tmp, "up")
+        os.mkdir(up)
+        ahead = time.time() + 86400
+        for name, size in (("ahead.bin", 70000), ("now.bin", 5000)):
+            with open(os.path.join(up, name), "wb") as fh:
+                fh.write(data_bytes(size, 7))
+        os.utime(os.path.join(up, "ahead.bin"), (ahead, ahead))
+        r = self.ftpc("mirror", "-R", "up", self.url("dst"))
+        self.assertIn(b"mirror: 2 files transferred, 0 skipped, 0 deleted", r.stdout)
+        r = self.ftpc("-v", "mirror", "-R", "up", self.url("dst"))
+        self.assertIn(b"mirror: 0 files transferred, 2 skipped, 0 deleted", r.stdout)
+        self.assertNotIn(b"> STOR", r.stderr)
+        with open(os.path.join(up, "ahead.bin"), "wb") as fh:
+            fh.write(data_bytes(70001, 8))
+        os.utime(os.path.join(up, "ahead.bin"), (ahead, ahead))
+        r = self.ftpc("mirror", "-R", "up", self.url("dst"))
+        self.assertIn(b"mirror: 1 file transferred, 1 skipped, 0 deleted", r.stdout)
+        self.assertEqual(self.srv_read("dst/ahead.bin"), data_bytes(70001, 8))
+
 
 @unittest.skipIf(why_not("pure-ftpd") is not None, why_not("pure-ftpd") or "")
 class TestPureFtpd(PeerMixin, unittest.TestCase):
