@@ -743,6 +743,36 @@ static void stop_verifying(ftpc_runner *r, ftpc_task *t, const char *reason)
     r->ndone++;
 }
 
+/* An upload that had begun: -c asks SIZE and continues after what the name holds. A server
+ * that writes uploads aside keeps the part received (ftpd: as the resume point of a name
+ * that had no file, which its SIZE then reports), but where the upload was replacing a
+ * file it keeps that file as it was, and SIZE reports it: -c finds it differs from the
+ * source (HASH) and sends it all again, while the part kept aside goes unused. A server
+ * that writes in place (vsftpd) has the part under the name, and -c resumes it. */
+static void put_hint(const ftpc_task *t, char *out, size_t out_size)
+{
+    const char *cmd = t->by_path ? "mirror -R -c" : "put -c";
+    switch (t->target) {
+    case FTPC_TARGET_NEW:
+        snprintf(out, out_size, " (%s resumes it if the server kept the part sent)", cmd);
+        return;
+    case FTPC_TARGET_REPLACED:
+        snprintf(out, out_size,
+                 " (it was replacing a file: %s resumes it where the server wrote over that "
+                 "file, and sends it all again where the server kept it until the upload "
+                 "completed, as ftpd does)",
+                 cmd);
+        return;
+    default:
+        snprintf(out, out_size,
+                 " (%s resumes it if the server kept the part sent; if it was replacing a file "
+                 "that the server kept until the upload completed, as ftpd does, it sends it "
+                 "all again)",
+                 cmd);
+        return;
+    }
+}
+
 /* What a stopped transfer leaves, and how to go on from it. */
 static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
 {
@@ -759,10 +789,7 @@ static void resume_hint(const ftpc_task *t, char *out, size_t out_size)
              ftpc_segget_file_name(t->local, part, sizeof(part)) == 0)
         ftpc_task_kept_note(t, part, out, out_size);
     else if (t->kind == FTPC_T_PUT && t->own_prefix && !ftpc_task_stdin(t)) /* it had begun */
-        /* A server keeps what it received aside, but where the upload was replacing a file
-         * SIZE reports that file (ftpd as any server): -c then checks and sends it whole. */
-        snprintf(out, out_size, " (%s resumes it if the server kept the part sent)",
-                 t->by_path ? "mirror -R -c" : "put -c");
+        put_hint(t, out, out_size);
 }
 
 void ftpc_runner_stop(ftpc_runner *r, const char *reason)

@@ -1259,6 +1259,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             }
             t->size_known = l->size >= 0;
             t->known_size = l->size >= 0 ? (uint64_t)l->size : 0;
+            t->target = r != NULL ? FTPC_TARGET_REPLACED : FTPC_TARGET_NEW;
             puts.mode[puts.n - 1] = want;
             t->mode_set_after = want >= 0;
         }

@@ -102,6 +102,11 @@ typedef struct ftpc_task {
      * or checked or trusted them under -c. A retry resumes only then: a part file that an
      * attempt never reached is not the run's to continue. */
     bool own_prefix;
+    /* put: whether the name had a file before the upload, where the run learnt it (mirror -R's
+     * listing, or a SIZE that found none): the hint after an interrupted upload depends on it
+     * (jobs.c), since a server that writes uploads aside (ftpd) keeps a replaced file, and its
+     * SIZE then reports that file, not the part received. */
+    enum { FTPC_TARGET_UNKNOWN = 0, FTPC_TARGET_NEW, FTPC_TARGET_REPLACED } target;
     /* A segmented attempt kept its ".NAME.ftpc-seg" and status file: a retry resumes them. */
     bool seg_kept;
     /* Another transfer held the part file's lock: what it holds is that one's, not for -c. */

@@ -477,6 +477,8 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;
         } else {
             x->remote_size = t->kind == FTPC_T_PUT && code == 550 ? 0 : -1;
+            if (t->kind == FTPC_T_PUT && code == 550 && t->target == FTPC_TARGET_UNKNOWN)
+                t->target = FTPC_TARGET_NEW; /* nothing under the name to replace */
         }
         xf_after_size(x);
         return;

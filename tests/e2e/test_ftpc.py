@@ -29,6 +29,10 @@ from scripted_ftp import ScriptedFtp
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 MiB = 1024 * 1024
+# The hint after an interrupted put whose name may or may not have had a file (jobs.c).
+PUT_HINT_UNKNOWN = (b"put -c resumes it if the server kept the part sent; if it was replacing "
+                    b"a file that the server kept until the upload completed, as ftpd does, it "
+                    b"sends it all again")
 # get -c asks for this much before its offset again, to compare with the bytes kept
 OVERLAP = 4096
 
@@ -1936,7 +1940,8 @@ class TestResume(FtpcCase):
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=15)
         self.assertEqual(p.returncode, 7, err)
-        self.assertIn(b"ip.bin: interrupted (put -c resumes it if the server kept the part sent)", err)
+        # whether the name had a file is not known: the hint says what happens either way
+        self.assertIn(b"ip.bin: interrupted (%s)" % PUT_HINT_UNKNOWN, err)
         # stopped while its log-in waits out a refusal: nothing to resume, no hint
         srv = self.start_server(args=["--login-failure-delay", "10000"])  # ms
         p = self.popen("put", "ip.bin", srv.url("ip.bin", pw="wrong"))
@@ -1945,6 +1950,75 @@ class TestResume(FtpcCase):
         _, err = p.communicate(timeout=15)
         self.assertIn(b"interrupted", err)
         self.assertNotIn(b"resumes it", err)
+
+    def interrupt_upload(self, directory, *args):
+        """Runs ftpc with args, rate-limited, and stops it with SIGINT once ftpd holds bytes of
+        the upload into directory; returns its standard error once ftpd has kept them aside."""
+        p = self.popen("--limit-rate", "512k", *args)
+
+        def receiving():
+            return any(n.startswith(".ftpd-up.") and
+                       os.path.getsize(os.path.join(self.srv.local(directory), n)) > 0
+                       for n in self.srv.internal_files(directory))
+        self.assertTrue(wait_for(lambda: receiving() or p.poll() is not None, 20))
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertTrue(wait_for(lambda: not any(
+            n.startswith(".ftpd-up.") for n in self.srv.internal_files(directory)), 20))
+        return err
+
+    def test_interrupted_replacing_put_is_not_promised_a_resume(self):
+        # ftpd writes an upload aside: cut, it keeps the old file and the part aside, and
+        # SIZE reports the old file, so put -c finds it differs and sends it all again; the
+        # hint says so rather than promise a resume
+        old = self.srv.make_file("rp.bin", 2 * MiB, seed=22)
+        new = data_bytes(2 * MiB + 5, 23)
+        self.write_local("rp.bin", new)
+        err = self.interrupt_upload("", "put", "rp.bin", self.srv.url("rp.bin"))
+        self.assertIn(b"rp.bin: interrupted (%s)" % PUT_HINT_UNKNOWN, err)
+        self.assertEqual(self.srv.read("rp.bin"), old)
+        mark = len(self.srv.settled_log_text())
+        r = self.ftpc("-c", "put", "rp.bin", self.srv.url("rp.bin"))
+        self.assertIn(b"differ from the start of rp.bin: uploading it all again", r.stderr)
+        self.assertEqual(self.srv.read("rp.bin"), new)
+        log = self.srv.settled_log_text()[mark:]
+        self.assertNotIn("-> REST", log)
+        self.assertRegex(log, r"STOR /rp\.bin ok: %d bytes" % len(new))
+
+    def test_interrupted_put_c_of_a_new_file_is_resumed(self):
+        # with -c, SIZE found no file under the name: the part ftpd keeps is what put -c
+        # resumes, as the hint says
+        data = data_bytes(2 * MiB + 9, 27)
+        self.write_local("nw.bin", data)
+        err = self.interrupt_upload("", "-c", "put", "nw.bin", self.srv.url("nw.bin"))
+        self.assertIn(b"nw.bin: interrupted (put -c resumes it if the server kept the part "
+                      b"sent)", err)
+        mark = len(self.srv.settled_log_text())
+        self.ftpc("-c", "put", "nw.bin", self.srv.url("nw.bin"))
+        self.assertEqual(self.srv.read("nw.bin"), data)
+        rest = re.search(r"-> REST (\d+)", self.srv.settled_log_text()[mark:])
+        self.assertTrue(rest and int(rest.group(1)) > 0)
+
+    def test_interrupted_mirror_put_hint_tells_new_from_replaced(self):
+        # mirror -R knows from the server's listing whether a file was there
+        os.mkdir(self.local("up"))
+        self.write_local("up/r.bin", data_bytes(2 * MiB, 24))
+        self.srv.make_file("dst/r.bin", MiB, seed=25)
+        err = self.interrupt_upload("dst", "mirror", "-R", "up", self.srv.url("dst"))
+        self.assertIn(b"r.bin: interrupted (it was replacing a file: mirror -R -c resumes it "
+                      b"where the server wrote over that file, and sends it all again where "
+                      b"the server kept it until the upload completed, as ftpd does)", err)
+        os.remove(self.local("up/r.bin"))
+        self.write_local("up/n.bin", data_bytes(2 * MiB, 26))
+        err = self.interrupt_upload("dst", "mirror", "-R", "up", self.srv.url("dst"))
+        self.assertIn(b"n.bin: interrupted (mirror -R -c resumes it if the server kept the "
+                      b"part sent)", err)
+        mark = len(self.srv.settled_log_text())
+        self.ftpc("mirror", "-R", "-c", "up", self.srv.url("dst"))
+        self.assertEqual(self.srv.read("dst/n.bin"), self.read_local("up/n.bin"))
+        rest = re.search(r"-> REST (\d+)", self.srv.settled_log_text()[mark:])
+        self.assertTrue(rest and int(rest.group(1)) > 0)
 
     def test_interrupted_mirror_names_mirror_c(self):
         # a plain mirror starts its files over: the hint names the command that resumes
