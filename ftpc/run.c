@@ -346,6 +346,9 @@ int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     int status = cli->nglobs > 0 ? expand_globs(ctx, cli, stop) : FTPC_OK;
     if (status == FTPC_OK)
         status = check_get_targets(ctx, cli);
+    /* Only a lone ls is asked again (relist_empty): only it may hold back its own entry. */
+    if (status == FTPC_OK && !cli->mirror && cli->ntasks == 1)
+        cli->tasks[0].relist_ok = true;
     if (cli->mirror)
         status = ftpc_mirror_run(cli, ctx, stop);
     else if (status == FTPC_OK &&

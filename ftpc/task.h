@@ -58,6 +58,10 @@ typedef struct ftpc_task {
      * answer for one it cannot open, xfer_selfline.c): nothing was printed, and run.c asks
      * again as path/. */
     bool listed_itself;
+    /* ls that will be asked again as path/ when it lists only the path itself (run.c's
+     * one-shot ls, one task): only such a listing may be held back (xfer_selfline.c). The
+     * shell's ls and ls of several paths are never asked again, so print what they get. */
+    bool relist_ok;
 
     /* With by_path, messages name the file by remote + name_off: a mirror's tasks, by their
      * path below the tree's root, so that a/x and b/x are told apart. */

@@ -8,8 +8,8 @@
  * naming the path; for NLST, whose line for a file is its name too, a line that is the path
  * when MLST (its type) or STAT (vsftpd: a directory's line) says it names a directory. A
  * directory that holds just a directory of its own name lists the same way once, and is
- * listed again as path/. Only one-line listings of such paths pay; the shell, which does not
- * ask again, is left as it was. */
+ * listed again as path/. Only one-line listings of such paths pay, and only where the caller
+ * asks again (t->relist_ok): the shell's ls, which does not, prints the line as it came. */
 #include "xfer_int.h"
 
 #include <string.h>
@@ -21,8 +21,8 @@ void xf_selfline_start(ftpc_xfer *x)
 {
     const ftpc_task *t = x->t;
     size_t n = strlen(t->remote);
-    x->self_hold = t->kind == FTPC_T_LS && !t->capture && !x->ctx->opts->shell_job && n > 0 &&
-                   t->remote[n - 1] != '/';
+    x->self_hold =
+        t->kind == FTPC_T_LS && !t->capture && t->relist_ok && n > 0 && t->remote[n - 1] != '/';
     x->self_len = 0;
 }
 

@@ -264,6 +264,17 @@ class TestShellScript(ShellCase):
         self.assertEqual(out.splitlines()[0], "inside.txt", out + err)
         self.assertIn("inside.txt", out.splitlines()[1])
 
+    def test_ls_of_a_directory_holding_only_a_directory_of_its_name(self):
+        # its listing is one line that names the path itself as a directory, as vsftpd's is
+        # for a directory it cannot open; the shell does not ask again as a/, so it prints
+        # that line as it came, and does not swallow it
+        self.srv.mkdir("a/a")
+        out, err = self.shell("ls -l a\nls a\n")
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 2, out + err)
+        self.assertRegex(lines[0], r"^d.* a$")
+        self.assertEqual(lines[1], "a")
+
     def test_quote_cwd_into_a_directory_with_a_quote(self):
         # after quote CWD the shell asks PWD: a '"' in the answer is doubled, and the remote
         # directory must still be taken from it, or transfers go on in the old one
