@@ -54,6 +54,7 @@ static ftpc_mentry *mtree_add(ftpc_mtree *t, const char *rel, size_t rel_len)
     e->rel = r;
     e->size = -1;
     e->mtime = -1;
+    e->ctime = -1;
     e->prec = 1;
     e->mode = -1;
     return e;
@@ -348,19 +349,22 @@ bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_
 
 /* Where the server cannot set a file's time (no MFMT: vsftpd), its copy has the time of its
  * upload, and a local file changed since has a later time than that. But a local time in
- * the future (a file from a machine whose clock is ahead, an archive's, touch -d) is later
- * than every upload until that time comes, so it would be sent again on every run. A change
- * made here gives a file the present time, so such a time says nothing about a change since
- * the upload: where the server's time is not in the future too (set from ours with MFMT,
- * and compared as any other), the sizes alone decide. Once the future time has come the
- * file is sent once more, as its time is then later than the upload's. */
+ * the future (a file from a machine whose clock is ahead, an archive's, cp -p or touch -d)
+ * is later than every upload until that time comes, so it would be sent again on every run;
+ * and it says nothing about a change since the upload, since it was set, not stamped. The
+ * file's ctime cannot be set: it is when the file last changed here (written, extracted,
+ * its times or mode set), so a ctime later than the upload, by more than the listing's
+ * precision, is a change to send, and an earlier one is none. Where the server's time is
+ * in the future too (set from ours with MFMT), the modification times are compared as any
+ * other. */
 bool ftpc_mirror_put_want(const ftpc_mentry *l, const ftpc_mentry *r, bool only_newer, int64_t now)
 {
     if (r == NULL)
         return true;
     bool size_differs = l->size >= 0 && r->size >= 0 && l->size != r->size;
-    bool times = l->mtime >= 0 && r->mtime >= 0 && !(l->mtime > now && r->mtime <= now);
-    bool newer = times && l->mtime >= r->mtime + (r->prec > 0 ? r->prec : 1);
+    int64_t local = l->mtime > now && r->mtime <= now ? l->ctime : l->mtime;
+    bool times = local >= 0 && r->mtime >= 0;
+    bool newer = times && local >= r->mtime + (r->prec > 0 ? r->prec : 1);
     if (only_newer && times && !newer)
         return false;
     return newer || size_differs;
@@ -437,6 +441,7 @@ static int walk_local(ftpc_ctx *ctx, const char *root, const char *rel, int dept
         e->dir = S_ISDIR(st.st_mode);
         e->size = e->dir ? -1 : (int64_t)st.st_size;
         e->mtime = (int64_t)st.st_mtime;
+        e->ctime = (int64_t)st.st_ctime;
         e->mode = (int)(st.st_mode & FTPC_MODE_BITS);
         if (e->dir && depth + 1 >= MIRROR_MAX_DEPTH) {
             tree->too_deep++;

@@ -27,7 +27,10 @@ typedef struct ftpc_mentry {
     int64_t size;  /* -1 when unknown */
     int64_t mtime; /* seconds since the epoch (UTC), -1 when unknown */
     int prec;      /* how exact mtime is, in seconds: 1, or 60 / 86400 from a LIST line */
-    int mode;      /* permission bits (0777), -1 when unknown (mirror_modes.h) */
+    /* A local entry's st_ctime: when the file last changed here, which tar, cp -p and touch
+     * cannot set; -1 when unknown (a remote entry). */
+    int64_t ctime;
+    int mode; /* permission bits (0777), -1 when unknown (mirror_modes.h) */
 } ftpc_mentry;
 
 typedef struct ftpc_mtree {
@@ -74,9 +77,9 @@ bool ftpc_mirror_want(const ftpc_mentry *src, const ftpc_mentry *dst, bool only_
  * now being the local clock's time (seconds since the epoch). A size that differs always
  * sends it; so does a local time later than the server's by more than the listing's
  * precision (the server's is that of the upload where it cannot set times); --only-newer
- * (only_newer) sends nothing the times say is older. A local time in the future against a
- * server's that is not (an upload's) is no modification time to order: only the sizes
- * tell. */
+ * (only_newer) sends nothing the times say is older. A local modification time in the
+ * future against a server's that is not (an upload's) orders nothing: l's ctime, when the
+ * file last changed here, stands in for it (unknown: only the sizes tell). */
 bool ftpc_mirror_put_want(const ftpc_mentry *l, const ftpc_mentry *r, bool only_newer, int64_t now);
 
 void ftpc_mtree_free(ftpc_mtree *t);

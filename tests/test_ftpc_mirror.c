@@ -169,12 +169,25 @@ START_TEST(test_put_want)
     ck_assert(ftpc_mirror_put_want(&l, &other, false, now));
     ck_assert(!ftpc_mirror_put_want(&l, &minute, false, now));
     ck_assert(!ftpc_mirror_put_want(&l, &other, true, now)); /* --only-newer: older here */
-    /* a local time in the future: an upload's time (the server set none) says nothing */
-    ftpc_mentry fut = {.size = 10, .mtime = now + 3600};
+    /* a local time in the future against an upload's (the server set none): the time the
+     * file last changed here decides, with the listing's precision */
+    ftpc_mentry fut = {.size = 10, .mtime = now + 3600, .ctime = now - 500};
     ck_assert(!ftpc_mirror_put_want(&fut, &up, false, now));
     ck_assert(!ftpc_mirror_put_want(&fut, &up, true, now));
     ck_assert(ftpc_mirror_put_want(&fut, &other, false, now));
-    ck_assert(ftpc_mirror_put_want(&fut, &other, true, now));
+    ck_assert(!ftpc_mirror_put_want(&fut, &other, true, now)); /* changed before the upload */
+    ck_assert(!ftpc_mirror_put_want(&fut, &minute, false, now));
+    /* ... changed here since the upload (cp -p, tar over it): sent though the size is same */
+    ftpc_mentry fut_changed = {.size = 10, .mtime = now + 3600, .ctime = now - 300};
+    ck_assert(ftpc_mirror_put_want(&fut_changed, &up, false, now));
+    ck_assert(ftpc_mirror_put_want(&fut_changed, &up, true, now));
+    ck_assert(ftpc_mirror_put_want(&fut_changed, &minute, false, now));
+    ftpc_mentry in_minute = {.size = 10, .mtime = now + 3600, .ctime = now - 481};
+    ck_assert(!ftpc_mirror_put_want(&in_minute, &minute, false, now)); /* within its 60 s */
+    /* ... with no ctime known, only the sizes tell */
+    ftpc_mentry fut_unknown = {.size = 10, .mtime = now + 3600, .ctime = -1};
+    ck_assert(!ftpc_mirror_put_want(&fut_unknown, &old, false, now));
+    ck_assert(ftpc_mirror_put_want(&fut_unknown, &other, false, now));
     /* ... but the server's time in the future too was set from ours (MFMT): compared */
     ftpc_mentry set = {.size = 10, .mtime = now + 3600, .prec = 1};
     ftpc_mentry set_before = {.size = 10, .mtime = now + 60, .prec = 1};

@@ -401,6 +401,20 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         r = self.ftpc("mirror", "-R", "up", self.url("dst"))
         self.assertIn(b"mirror: 1 file transferred, 1 skipped, 0 deleted", r.stdout)
         self.assertEqual(self.srv_read("dst/ahead.bin"), data_bytes(70001, 8))
+        # a change of the same size, its time still in the future (cp -p from a host whose
+        # clock is ahead), made after the upload: the file changed here later than the
+        # server's copy (dated an hour back, as uploaded then; vsftpd lists minutes), so it is
+        # sent, and once only
+        back = time.time() - 3600
+        os.utime(os.path.join(self.srv_dir, "dst", "ahead.bin"), (back, back))
+        with open(os.path.join(up, "ahead.bin"), "wb") as fh:
+            fh.write(data_bytes(70001, 9))
+        os.utime(os.path.join(up, "ahead.bin"), (ahead, ahead))
+        r = self.ftpc("mirror", "-R", "up", self.url("dst"))
+        self.assertIn(b"mirror: 1 file transferred, 1 skipped, 0 deleted", r.stdout)
+        self.assertEqual(self.srv_read("dst/ahead.bin"), data_bytes(70001, 9))
+        r = self.ftpc("mirror", "-R", "up", self.url("dst"))
+        self.assertIn(b"mirror: 0 files transferred, 2 skipped, 0 deleted", r.stdout)
 
 
 @unittest.skipIf(why_not("pure-ftpd") is not None, why_not("pure-ftpd") or "")
