@@ -812,6 +812,22 @@ class TestCheck(unittest.TestCase):
         self.assertIn("max-sessions", r.stderr)
 
 
+def startup_log(argv, **popen_kw):
+    """What ftpd logs from its start until it is ready; then it is stopped."""
+    p = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, **popen_kw)
+    lines = []
+    try:
+        for line in p.stderr:
+            lines.append(line)
+            if " ready " in line:
+                break
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+        p.stderr.close()
+    return "".join(lines)
+
+
 class TestDefaults(unittest.TestCase):
     """With no --users/--anonymous, ftpd serves the shipped sample_data/ (found beside the
     binary): anonymous read-only access to pub/ and the demo account, with a warning."""
@@ -847,20 +863,8 @@ class TestDefaults(unittest.TestCase):
                 else:
                     os.chmod(incoming, 0o555)
                 user = ["--user", run_as_user()] if run_as_user() else []
-                p = subprocess.Popen([FTPD_BIN, "--users", os.path.join(data, "users"),
-                                      "--listen", "127.0.0.1:0"] + user,
-                                     stderr=subprocess.PIPE, text=True)
-                lines = []
-                try:
-                    for line in p.stderr:
-                        lines.append(line)
-                        if " ready " in line:
-                            break
-                finally:
-                    p.terminate()
-                    p.wait(timeout=10)
-                    p.stderr.close()
-                log = "".join(lines)
+                log = startup_log([FTPD_BIN, "--users", os.path.join(data, "users"),
+                                   "--listen", "127.0.0.1:0"] + user)
                 warned = "the demo account's uploads into incoming/ will be refused" in log
                 self.assertEqual(warned, not writable, log)
 
@@ -880,20 +884,9 @@ class TestDefaults(unittest.TestCase):
                 os.setgid(who.pw_gid)
                 os.setuid(who.pw_uid)
 
-            p = subprocess.Popen([FTPD_BIN, "--users", os.path.join(data, "users"), "--listen",
-                                  "127.0.0.1:0", "--state-dir", os.path.join(d, "state")],
-                                 stderr=subprocess.PIPE, text=True, preexec_fn=become_user)
-            lines = []
-            try:
-                for line in p.stderr:
-                    lines.append(line)
-                    if " ready " in line:
-                        break
-            finally:
-                p.terminate()
-                p.wait(timeout=10)
-                p.stderr.close()
-            log = "".join(lines)
+            log = startup_log([FTPD_BIN, "--users", os.path.join(data, "users"), "--listen",
+                               "127.0.0.1:0", "--state-dir", os.path.join(d, "state")],
+                              preexec_fn=become_user)
             self.assertIn("give it that folder (chown %s %s)" % (who.pw_name, incoming), log)
 
     def test_copy_outside_its_build_tree_ignores_the_source_tree(self):
