@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct workq_job {
@@ -42,6 +43,7 @@ struct workq {
     bool *freed_flag;
 
     atomic_size_t pending;
+    atomic_ullong cpu_ns; /* CPU the jobs' work functions used, summed */
 };
 
 static void free_jobs(workq_job *j)
@@ -68,6 +70,14 @@ static void lower_priority(void)
      * nice 19 and 96% under SCHED_IDLE; the logins then take what the transfers leave. */
     struct sched_param idle = {0};
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
+}
+
+static unsigned long long thread_cpu_ns(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+        return 0;
+    return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
 static void *worker_main(void *arg)
@@ -100,7 +110,9 @@ static void *worker_main(void *arg)
         q->running++;
         pthread_mutex_unlock(&q->mu);
 
+        unsigned long long cpu0 = thread_cpu_ns();
         j->fn(j->arg);
+        atomic_fetch_add(&q->cpu_ns, thread_cpu_ns() - cpu0);
 
         pthread_mutex_lock(&q->mu);
         if (q->running-- > q->limit || q->q_head != NULL)
@@ -199,6 +211,7 @@ static workq *start(ev_loop *loop, int threads, bool background)
     q->loop = loop;
     q->background = background;
     atomic_init(&q->pending, 0);
+    atomic_init(&q->cpu_ns, 0);
     q->threads = calloc((size_t)threads, sizeof(*q->threads));
     if (q->threads == NULL)
         goto fail_q;
@@ -335,6 +348,19 @@ void workq_set_limit(workq *q, int limit)
     if (raised)
         pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);
+}
+
+unsigned long long workq_cpu_ns(workq *q)
+{
+    return atomic_load(&q->cpu_ns);
+}
+
+int workq_limit(workq *q)
+{
+    pthread_mutex_lock(&q->mu);
+    int limit = q->limit;
+    pthread_mutex_unlock(&q->mu);
+    return limit;
 }
 
 int workq_threads(const workq *q)

@@ -29,7 +29,11 @@ int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg);
  * of threads. A server lowers it while transfers run, so background work never takes every
  * core (and the memory bandwidth with them) from the loop. Jobs already running finish. */
 void workq_set_limit(workq *q, int limit);
+int workq_limit(workq *q);
 int workq_threads(const workq *q);
+/* CPU time (ns) the work functions of finished jobs have used so far: what a caller measuring
+ * the machine's load subtracts to see everything else. */
+unsigned long long workq_cpu_ns(workq *q);
 /* hook runs on a worker, outside the lock, each time it finds the queue empty and is about
  * to sleep, and once more as it exits: the place to drop per-thread caches. */
 void workq_set_idle_hook(workq *q, void (*hook)(void));

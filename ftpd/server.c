@@ -139,6 +139,8 @@ int server_start(server *srv)
         return -1;
     }
     workq_set_idle_hook(srv->wq_fg, crypt_scratch_release);
+    corebudget_init(&srv->budget, srv->wq, srv->wq_fg);
+    srv->budget_ready = true;
     srv->uw = upwriter_new(srv->loop, threads);
     if (!srv->uw) {
         log_error("cannot start upload writer threads: %s", strerror(errno));
@@ -229,14 +231,14 @@ size_t server_work_pending(const server *srv)
 
 void server_transfer_started(server *srv)
 {
-    if (srv->running_transfers++ == 0 && srv->wq)
-        workq_set_limit(srv->wq, workq_threads(srv->wq) - 1);
+    if (srv->running_transfers++ == 0 && srv->budget_ready)
+        corebudget_transfers_started(&srv->budget, srv->loop);
 }
 
 void server_transfer_ended(server *srv)
 {
-    if (--srv->running_transfers == 0 && srv->wq)
-        workq_set_limit(srv->wq, workq_threads(srv->wq));
+    if (--srv->running_transfers == 0 && srv->budget_ready)
+        corebudget_transfers_ended(&srv->budget, srv->loop);
 }
 
 /* The pool drops queued jobs at shutdown without a word, so the server keeps its close jobs
@@ -365,6 +367,10 @@ void server_shutdown(server *srv)
     srv->stopping = true; /* a transfer cut now says why in its log line */
     while (srv->sessions)
         session_close_for_shutdown(srv->sessions);
+    if (srv->budget_ready) {
+        corebudget_close(&srv->budget, srv->loop);
+        srv->budget_ready = false;
+    }
     if (srv->wq) {
         workq_free(srv->wq);
         srv->wq = NULL;

@@ -6,6 +6,7 @@
 
 #include "appendlock.h"
 #include "config.h"
+#include "corebudget.h"
 #include "dlslots.h"
 #include "ev.h"
 #include "ipcount.h"
@@ -53,6 +54,8 @@ typedef struct server {
     unsigned long long bytes_in, bytes_out, transfers;
     unsigned long long transfers_failed; /* of transfers: those that did not complete */
     size_t running_transfers;
+    corebudget budget; /* wq's limit while transfers run (corebudget.h) */
+    bool budget_ready;
     dlslots dl_slots;                /* downloads to clients on this host fed at once */
     ev_timer dl_tick;                /* runs dlslots_tick while a download waits for a slot */
     struct close_job *close_jobs;    /* server_close_later jobs not yet delivered */
@@ -87,7 +90,7 @@ void server_close_later(server *srv, int fd);
 void server_close_then_reply(server *srv, int fd, session *s, int code, const char *text);
 
 /* A transfer started or ended moving bytes. While any runs, background work leaves one core
- * to the loop (the worker pool's limit drops to one less than its threads). */
+ * to the loop while the machine is busy (corebudget.h). */
 void server_transfer_started(server *srv);
 void server_transfer_ended(server *srv);
 

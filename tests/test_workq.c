@@ -444,6 +444,45 @@ START_TEST(test_idle_hook)
 }
 END_TEST
 
+static void sleep_job(void *arg)
+{
+    (void)arg;
+    sleep_ms(100);
+}
+
+static void spin_fn(void *arg)
+{
+    (void)arg;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    do
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 30000000L);
+}
+
+/* A load meter subtracts the pool's own CPU from the machine's: jobs' CPU is summed, time a
+ * worker spends waiting (asleep on a job that sleeps) is not. */
+START_TEST(test_cpu_accounting)
+{
+    workq *q = workq_new_foreground(L, 2);
+    ck_assert_ptr_nonnull(q);
+    ck_assert_int_eq(workq_limit(q), 2);
+    ck_assert_uint_eq(workq_cpu_ns(q), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(workq_submit(q, spin_fn, NULL, NULL), 0);
+    run_until_idle(q);
+    unsigned long long spun = workq_cpu_ns(q);
+    ck_assert_uint_ge(spun, 60000000ULL);  /* two jobs of 30 ms of CPU each */
+    ck_assert_uint_lt(spun, 200000000ULL); /* and not their wall time on a loaded machine */
+    ck_assert_int_eq(workq_submit(q, sleep_job, NULL, NULL), 0);
+    run_until_idle(q);
+    ck_assert_uint_lt(workq_cpu_ns(q) - spun, 20000000ULL); /* 100 ms asleep */
+    workq_set_limit(q, 1);
+    ck_assert_int_eq(workq_limit(q), 1);
+    workq_free(q);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("workq");
@@ -461,6 +500,7 @@ int main(void)
     tcase_add_test(tc, test_ev_run_until_done);
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_idle_hook);
+    tcase_add_test(tc, test_cpu_accounting);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
