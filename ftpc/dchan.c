@@ -92,6 +92,15 @@ void ftpc_dchan_reset_on_close(ftpc_dchan *d)
     (void)setsockopt(d->s->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 }
 
+/* The reply is sent with the close, so it is usually in already; the bound is for a server
+ * that never answers (or a reset from something between). */
+#define DCHAN_REPLY_WAIT_MS 5000
+
+long ftpc_dchan_reply_wait_ms(long timeout_ms)
+{
+    return timeout_ms < DCHAN_REPLY_WAIT_MS ? timeout_ms : DCHAN_REPLY_WAIT_MS;
+}
+
 void ftpc_dchan_close(ftpc_dchan *d)
 {
     if (d->s == NULL)

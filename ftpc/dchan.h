@@ -60,6 +60,14 @@ const char *ftpc_dchan_error(const ftpc_dchan *d);
  * connection (SO_LINGER 0). Nothing when closed. */
 void ftpc_dchan_reset_on_close(ftpc_dchan *d);
 
+/* How long a transfer whose data connection failed during its command waits for the
+ * server's reply to that command before it reports the socket's error (ms): a few seconds,
+ * or timeout_ms (the control connection's) when shorter. A server that stops an upload (552
+ * past a quota or its file size limit, 452 for a full disk, 426) sends its reply just before
+ * or just after it closes or resets the data connection; that reply is the reason to report,
+ * and its code decides the exit status and whether a retry can help. */
+long ftpc_dchan_reply_wait_ms(long timeout_ms);
+
 /* Closes at once (no close_notify: for aborts and finished reads). Safe when closed. */
 void ftpc_dchan_close(ftpc_dchan *d);
 

@@ -81,6 +81,10 @@ typedef struct pseg {
     bool shut;
     size_t retry_len; /* TLS: a write to offer again at least this long */
     bool prelim, data_done, ctrl_done;
+    /* The data connection failed mid-command: its reply is awaited (seg_data_failed). */
+    bool data_failed;
+    char data_why[400];
+    ev_timer reply_wait;
     char *buf;
     size_t buf_off, buf_len;
     ftpc_rcheck *chk;
@@ -170,6 +174,7 @@ static bool seg_running(const pseg *s)
 static void seg_close_data(pseg *s)
 {
     ftpc_dchan_close(&s->dc);
+    ev_timer_stop(s->p->ctx->loop, &s->reply_wait);
 }
 
 /* Stops a range: its data connection closed, its own connection dropped. */
@@ -356,6 +361,40 @@ static void update_bar(ftpc_segput *p)
 
 static void seg_sent(pseg *s);
 
+static long seg_reply_wait_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    pseg *s = ud;
+    if (!s->p->finished && s->data_failed)
+        fail(s->p, FTPC_EXIT_XFER,
+             "data connection for bytes %" PRIu64 "-%" PRIu64
+             ": %s; the server sent no reply to %s within %ld s",
+             s->start, s->end - 1, s->data_why, s->verb,
+             (ftpc_dchan_reply_wait_ms(s->p->ctx->opts->timeout_ms) + 999) / 1000);
+    return EV_TIMER_STOP;
+}
+
+/* The range's data connection failed. The reason is usually the server's, on the control
+ * connection (552 past a quota or its file size limit, 452, 426), sent with the reset: the
+ * reply decides, as if it had come before the failure (seg_reply), and only without one
+ * does the range fail on the socket's error. */
+static void seg_data_failed(pseg *s, const char *why)
+{
+    ftpc_segput *p = s->p;
+    snprintf(s->data_why, sizeof(s->data_why), "%s", why);
+    if (s->state != PS_STOR || s->c == NULL || ftpc_conn_is_ready(s->c) ||
+        ftpc_conn_is_dead(s->c)) {
+        fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s", s->start,
+             s->end - 1, s->data_why);
+        return;
+    }
+    if (!s->data_done) /* a TLS failure of ours leaves the socket itself intact */
+        ftpc_dchan_reset_on_close(&s->dc);
+    seg_close_data(s);
+    s->data_failed = true;
+    ev_timer_start(p->ctx->loop, &s->reply_wait,
+                   ftpc_dchan_reply_wait_ms(p->ctx->opts->timeout_ms));
+}
+
 /* Sends from the local file: through buf when the range is hashed on the way, else with
  * sendfile. Returns 1 when the range is all sent, 0 to wait, -1 after failing. */
 static int pump(pseg *s)
@@ -420,8 +459,7 @@ static int pump(pseg *s)
             return 0;
         int e = errno;
         const char *why = ftpc_dchan_error(&s->dc);
-        fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s", s->start,
-             s->end - 1, why != NULL ? why : strerror(e));
+        seg_data_failed(s, why != NULL ? why : strerror(e));
         return -1;
     }
     return 0;
@@ -467,7 +505,9 @@ static void seg_run(pseg *s)
         char why[400];
         int r = ftpc_dchan_handshake(&s->dc, why, sizeof(why));
         if (r < 0) {
-            fail(p, FTPC_EXIT_XFER, "data connection: TLS: %s", why);
+            char what[460];
+            snprintf(what, sizeof(what), "TLS: %s", why);
+            seg_data_failed(s, what);
             return;
         }
         if (r == 0) {
@@ -654,16 +694,25 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             start_seq(p, 0);
             return;
         }
+        if (s->data_failed && m->code < 300) {
+            /* A 2xx after the data connection failed: not all of the range got there. */
+            fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s",
+                 s->start, s->end - 1, s->data_why);
+            return;
+        }
         if (m->code < 300 && s->closing && !s->data_done) {
             /* All sent and our end is out: the server's word is enough. */
             seg_close_data(s);
             s->data_done = true;
         }
         if (m->code >= 300 || !s->data_done) {
-            char what[700];
+            char what[1100];
+            char extra[460] = "";
+            if (s->data_failed)
+                snprintf(extra, sizeof(extra), " (data connection: %s)", s->data_why);
             if (m->code >= 300)
-                snprintf(what, sizeof(what), "%s: the server replied %s", s->verb,
-                         ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+                snprintf(what, sizeof(what), "%s: the server replied %s%s", s->verb,
+                         ftpc_quote_reply(m->code, m->text, q, sizeof(q)), extra);
             else
                 snprintf(what, sizeof(what), "%s: the server ended the transfer early", s->verb);
             if (parallel) {
@@ -720,6 +769,7 @@ static void seg_go(pseg *s)
     s->state = PS_WAIT;
     s->pos = s->rpos = s->start;
     s->prelim = s->data_done = s->ctrl_done = false;
+    s->data_failed = false;
     s->closing = s->shut = false;
     s->retry_len = 0;
     s->buf_off = s->buf_len = 0;
@@ -1016,8 +1066,10 @@ static void start_seq(ftpc_segput *p, uint64_t from)
     p->full_seq |= from == 0;
     p->seq_prefix = from;
     pseg *s = &p->seq;
+    ev_timer_stop(p->ctx->loop, &s->reply_wait);
     memset(s, 0, sizeof(*s));
     ftpc_dchan_init(&s->dc, p->ctx->loop);
+    ev_timer_init(&s->reply_wait, seg_reply_wait_cb, s);
     s->p = p;
     s->start = from;
     s->end = p->size;
@@ -1767,9 +1819,12 @@ ftpc_segput *ftpc_segput_new(ftpc_ctx *ctx, ftpc_task *t, int nseg, ftpc_op_done
     p->done = done;
     p->done_ud = ud;
     p->fd = -1;
-    for (int i = 0; i < FTPC_SEGMENTS_MAX; i++)
+    for (int i = 0; i < FTPC_SEGMENTS_MAX; i++) {
         ftpc_dchan_init(&p->segs[i].dc, ctx->loop);
+        ev_timer_init(&p->segs[i].reply_wait, seg_reply_wait_cb, &p->segs[i]);
+    }
     ftpc_dchan_init(&p->seq.dc, ctx->loop);
+    ev_timer_init(&p->seq.reply_wait, seg_reply_wait_cb, &p->seq);
     return p;
 }
 

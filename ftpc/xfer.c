@@ -109,6 +109,7 @@ void xf_close_data(ftpc_xfer *x)
     ev_timer_stop(x->ctx->loop, &x->rate_timer);
     ev_timer_stop(x->ctx->loop, &x->kick);
     ev_timer_stop(x->ctx->loop, &x->tail_timer);
+    ev_timer_stop(x->ctx->loop, &x->reply_wait);
     x->paused = false;
 }
 
@@ -716,6 +717,7 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     ev_timer_init(&x->rate_timer, xf_rate_cb, x);
     ev_timer_init(&x->kick, xf_kick_cb, x);
     ev_timer_init(&x->tail_timer, xf_tail_cb, x);
+    ev_timer_init(&x->reply_wait, xf_reply_wait_cb, x);
     xf_stdin_init(x);
     return x;
 }

@@ -103,8 +103,22 @@ void xf_data_failed(ftpc_xfer *x, int err, const char *why)
     snprintf(x->data_why, sizeof(x->data_why), "%s", why ? why : strerror(x->data_errno));
     /* The reason is usually on the control connection (426, 451, 552): wait for it while the
      * command is still open, else report what the socket said. */
-    if (x->ctrl_done || x->c == NULL || ftpc_conn_is_ready(x->c) || ftpc_conn_is_dead(x->c))
+    if (x->ctrl_done || x->c == NULL || ftpc_conn_is_ready(x->c) || ftpc_conn_is_dead(x->c)) {
         xf_fail(x, FTPC_EXIT_XFER, false, "data connection: %s", x->data_why);
+        return;
+    }
+    ev_timer_start(x->ctx->loop, &x->reply_wait,
+                   ftpc_dchan_reply_wait_ms(x->ctx->opts->timeout_ms));
+}
+
+long xf_reply_wait_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_xfer *x = ud;
+    if (!x->finished && x->data_errno != 0)
+        xf_fail(x, FTPC_EXIT_XFER, false,
+                "data connection: %s; the server sent no reply to %s within %ld s", x->data_why,
+                x->verb, (ftpc_dchan_reply_wait_ms(x->ctx->opts->timeout_ms) + 999) / 1000);
+    return EV_TIMER_STOP;
 }
 
 /* n bytes crossed the data connection. */

@@ -97,12 +97,13 @@ struct ftpc_xfer {
     char kept_note[PATH_MAX + 48]; /* xf_kept_note's */
     const char *verb;              /* RETR, STOR, APPE, LIST, NLST */
 
-    ftpc_dchan dc;      /* the data connection */
-    bool data_eof;      /* download: EOF seen; upload: all sent and closed */
-    bool ctrl_done;     /* final 2xx for the transfer command */
-    bool prelim;        /* 1xx seen */
-    int data_errno;     /* the data connection failed; waiting for the server's word */
-    char data_why[400]; /* ... and why, in words */
+    ftpc_dchan dc;       /* the data connection */
+    bool data_eof;       /* download: EOF seen; upload: all sent and closed */
+    bool ctrl_done;      /* final 2xx for the transfer command */
+    bool prelim;         /* 1xx seen */
+    int data_errno;      /* the data connection failed; waiting for the server's word */
+    char data_why[400];  /* ... and why, in words */
+    ev_timer reply_wait; /* ... for at most ftpc_dchan_reply_wait_ms */
     bool use_sendfile;
     bool crlf;           /* listing or TYPE A download: turn CRLF into LF */
     bool shield;         /* a listing shown on a terminal: its control characters become '?' */
@@ -302,9 +303,13 @@ void xf_parent_mlst(ftpc_xfer *x, const ftp_reply_msg *m);
 long xf_kick_cb(ev_loop *loop, ev_timer *t, void *ud);
 long xf_tail_cb(ev_loop *loop, ev_timer *t, void *ud);
 long xf_rate_cb(ev_loop *loop, ev_timer *t, void *ud);
+/* For ftpc_xfer_new: the end of the wait for the reply after the data connection failed. */
+long xf_reply_wait_cb(ev_loop *loop, ev_timer *t, void *ud);
 /* Returns how much may move now, or 0 after pausing the data connection until it may. */
 uint64_t xf_allowance(ftpc_xfer *x);
-/* The data connection failed (why: in words, or NULL for strerror(err)). */
+/* The data connection failed (why: in words, or NULL for strerror(err)). While the
+ * command is open its reply is awaited (ftpc_dchan_reply_wait_ms) and reported as the
+ * reason; the transfer fails on the socket's error only if none comes. */
 void xf_data_failed(ftpc_xfer *x, int err, const char *why);
 /* n bytes crossed the data connection; n file bytes were written or read; both. */
 void xf_wire_moved(ftpc_xfer *x, size_t n);
