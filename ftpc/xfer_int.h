@@ -35,6 +35,7 @@
 #include "mz.h"
 #include "overlap.h"
 #include "ratelimit.h"
+#include "shield.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -105,10 +106,9 @@ struct ftpc_xfer {
     char data_why[400];  /* ... and why, in words */
     ev_timer reply_wait; /* ... for at most ftpc_dchan_reply_wait_ms */
     bool use_sendfile;
-    bool crlf;           /* listing or TYPE A download: turn CRLF into LF */
-    bool shield;         /* a listing shown on a terminal: its control characters become '?' */
-    bool shield_c2;      /* the character being read began with 0xC2: maybe a C1 control */
-    uint8_t shield_need; /* continuation bytes the character being read still expects */
+    bool crlf;             /* listing or TYPE A download: turn CRLF into LF */
+    bool shield;           /* a listing shown on a terminal: its control characters become '?' */
+    ftpc_shield shield_st; /* ... the character it is reading (shield.h) */
     bool pending_cr;
     bool dotless; /* ls without -l: "." and ".." are left out (dotnames.h) */
     ftpc_dotnames dots;

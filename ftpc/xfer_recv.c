@@ -85,34 +85,6 @@ static int emit_text(ftpc_xfer *x, const char *p, size_t len)
     return x->dotless ? ftpc_dotnames_feed(&x->dots, p, len, emit_cb, x) : emit(x, p, len);
 }
 
-/* A server's names in a listing on a terminal must not drive it: C0 controls but the line
- * ends and tabs, DEL, the C1 controls in UTF-8 (U+0080..U+009F, 0xC2 0x80..0x9F: U+009B is
- * CSI to xterm even in UTF-8) and a byte 0x80..0x9F outside any character (CSI itself to a
- * terminal not in UTF-8) become '?'. The state carries a character across chunks; a pair cut
- * by the chunk's end loses its second byte in the next chunk, which leaves no control. */
-static void shield_text(ftpc_xfer *x, char *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (x->shield_need > 0 && c >= 0x80 && c <= 0xbf) {
-            x->shield_need--;
-            if (x->shield_c2 && c <= 0x9f) { /* U+0080..U+009F */
-                p[i] = '?';
-                if (i > 0)
-                    p[i - 1] = '?';
-            }
-            x->shield_c2 = false;
-            continue;
-        }
-        x->shield_need = 0; /* a character cut short ends here */
-        x->shield_c2 = c == 0xc2;
-        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f || (c >= 0x80 && c <= 0x9f))
-            p[i] = '?'; /* 0x80-0x9F alone: a C1 control to a terminal not in UTF-8 */
-        else if (c >= 0xc2 && c <= 0xf4)
-            x->shield_need = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : 1;
-    }
-}
-
 /* Listings and TYPE A downloads come with CRLF line ends; a terminal, a pipe and a Unix file
  * want LF. */
 static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
@@ -122,7 +94,7 @@ static int write_crlf(ftpc_xfer *x, const char *p, size_t len)
         size_t o = ftpc_ascii_from_wire(&x->pending_cr, p, chunk, x->abuf);
         xf_file_moved(x, o);
         if (x->shield)
-            shield_text(x, x->abuf, o);
+            ftpc_shield_text(&x->shield_st, x->abuf, o);
         if (o > 0 && emit_text(x, x->abuf, o) < 0)
             return -1;
         p += chunk;
