@@ -121,3 +121,31 @@ bool ftpc_rlist_names_dir(const char *text, const char *name)
     size_t n;
     return typed_line(text, name, 'd', &n) != NULL;
 }
+
+/* A link's name in its line is "name -> target" (ls -l): the entry is name, whatever the
+ * target says. Any type but a directory's: a directory is listed by what it holds. */
+const char *ftpc_rlist_entry_line(const char *text, const char *name, size_t *len)
+{
+    const char *slash = strrchr(name, '/');
+    const char *base = slash ? slash + 1 : name;
+    size_t bl = strlen(base);
+    if (bl == 0)
+        return NULL;
+    for (const char *l = text; *l != '\0';) {
+        const char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n > 0 && l[n - 1] == '\r')
+            n--;
+        const char *ln = n > 0 && l[0] != 'd' ? listed_name(l, n) : NULL;
+        size_t rest = ln != NULL ? (size_t)(l + n - ln) : 0;
+        if (ln != NULL && rest >= bl && memcmp(ln, base, bl) == 0 &&
+            (rest == bl || (l[0] == 'l' && rest > bl + 4 && memcmp(ln + bl, " -> ", 4) == 0))) {
+            *len = n;
+            return l;
+        }
+        if (nl == NULL)
+            break;
+        l = nl + 1;
+    }
+    return NULL;
+}

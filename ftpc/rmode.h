@@ -7,6 +7,7 @@
 #define FTPC_RMODE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* An MLST reply's whole text ("250-Listing\n type=file;...;UNIX.mode=0644; path\n250 End"):
  * the permission bits of the regular file it describes, or -1 when it describes something
@@ -21,5 +22,10 @@ int ftpc_rmode_from_stat(const char *text, const char *name);
 /* Whether text (a LIST line, or a STAT reply as above) has a directory's line ("d...")
  * naming name's last component. */
 bool ftpc_rlist_names_dir(const char *text, const char *name);
+
+/* The line of a LIST text (a directory's listing) that lists name's last component as
+ * anything but a directory: a file, or a link ("l... name -> target"), its length without
+ * the line end in *len; NULL when there is none. */
+const char *ftpc_rlist_entry_line(const char *text, const char *name, size_t *len);
 
 #endif

@@ -14,6 +14,7 @@
 #include "rglob.h"
 #include "jobs.h"
 #include "localdir.h"
+#include "lsentry.h"
 #include "mirror.h"
 #include "stress.h"
 
@@ -226,7 +227,8 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
  * without a trailing / is asked again as path/, which vsftpd answers with "failed to open
  * directory" (a failure, xfer.c) when there is no such directory; only empty listings pay
  * for the second question. So does a listing that was the path's own entry as a directory,
- * vsftpd's answer for one it cannot open (xfer_selfline.c). */
+ * vsftpd's answer for one it cannot open (xfer_selfline.c). A path that is no directory
+ * either may name a file vsftpd did not list: its directory's listing tells (lsentry.c). */
 static int relist_empty(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *stop)
 {
     const ftpc_task *t = &cli->tasks[0];
@@ -247,9 +249,19 @@ static int relist_empty(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     memcpy(again->display, t->display, d + 1);
     if (d + 1 < sizeof(again->display))
         memcpy(again->display + d, "/", 2);
+    /* A refusal of path/ after an empty listing may be a file vsftpd did not list
+     * (lsentry.c): said only when the path's directory does not hold it either. */
+    bool empty = !t->listed_itself;
+    again->quiet_refusal = empty;
     int status = FTPC_OK;
     if (!ftpc_run_tasks(ctx, again, 1, 1, stop, &status))
         status = FTPC_EXIT_XFER;
+    else if (empty && again->err.status == FTPC_EXIT_REMOTE) {
+        if (ftpc_ls_entry(ctx, t, stop))
+            status = FTPC_OK;
+        else
+            ftpc_msg(ctx, "ftpc: %s", again->err.msg);
+    }
     free(again);
     return status;
 }

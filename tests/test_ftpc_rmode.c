@@ -1,5 +1,6 @@
 /* Check suite for ftpc/rmode: a remote file's permission bits from MLST and STAT replies. */
 #include <check.h>
+#include <string.h>
 
 #include "rmode.h"
 
@@ -79,6 +80,38 @@ START_TEST(test_names_dir)
 }
 END_TEST
 
+START_TEST(test_entry_line)
+{
+    /* vsftpd's LIST of a directory: the entry for a name is a file's line or a link's */
+    const char *ls = "drwxr-xr-x    2 999      995          4096 Dec 07 09:06 dir\r\n"
+                     "-rw-r--r--    1 999      995             6 Dec 07 09:06 file.txt\r\n"
+                     "lrwxrwxrwx    1 999      995             3 Dec 07 09:06 lnd -> dir\r\n"
+                     "lrwxrwxrwx    1 999      995             8 Dec 07 09:06 lnf -> file.txt\r\n"
+                     "lrwxrwxrwx    1 999      995             7 Dec 07 09:06 lnx -> no where\r\n"
+                     "-rw-r--r--    1 999      995             1 Dec 07 09:06 a -> b\r\n";
+    size_t n = 0;
+    const char *l = ftpc_rlist_entry_line(ls, "lnf", &n);
+    ck_assert_ptr_nonnull(l);
+    ck_assert_int_eq(n, strlen("lrwxrwxrwx    1 999      995             8 Dec 07 09:06 lnf -> "
+                               "file.txt"));
+    ck_assert(strncmp(l, "lrwxrwxrwx", 10) == 0);
+    l = ftpc_rlist_entry_line(ls, "top/to/lnx", &n);
+    ck_assert_ptr_nonnull(l);
+    ck_assert(n > 15 && memcmp(l + n - 15, "lnx -> no where", 15) == 0);
+    ck_assert_ptr_nonnull(ftpc_rlist_entry_line(ls, "lnd", &n));
+    ck_assert_ptr_nonnull(ftpc_rlist_entry_line(ls, "file.txt", &n));
+    /* a file named "a -> b" is that name; a link is not named by a prefix of its name */
+    ck_assert_ptr_nonnull(ftpc_rlist_entry_line(ls, "a -> b", &n));
+    ck_assert_ptr_null(ftpc_rlist_entry_line(ls, "a", &n));
+    ck_assert_ptr_null(ftpc_rlist_entry_line(ls, "ln", &n));
+    /* a directory is not an entry listed this way; nor is a name not there */
+    ck_assert_ptr_null(ftpc_rlist_entry_line(ls, "dir", &n));
+    ck_assert_ptr_null(ftpc_rlist_entry_line(ls, "missing", &n));
+    ck_assert_ptr_null(ftpc_rlist_entry_line(ls, "top/", &n));
+    ck_assert_ptr_null(ftpc_rlist_entry_line("", "lnf", &n));
+}
+END_TEST
+
 static Suite *rmode_suite(void)
 {
     Suite *s = suite_create("ftpc_rmode");
@@ -87,6 +120,7 @@ static Suite *rmode_suite(void)
     tcase_add_test(tc, test_mlst_no_mode);
     tcase_add_test(tc, test_stat);
     tcase_add_test(tc, test_names_dir);
+    tcase_add_test(tc, test_entry_line);
     suite_add_tcase(s, tc);
     return s;
 }

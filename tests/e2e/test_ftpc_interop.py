@@ -304,6 +304,42 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
             self.assertTrue(r.stdout.rstrip(b"\n").endswith(b"a"), r.stdout)
             self.assertEqual(r.stderr, b"")
 
+    def test_ls_of_a_symlink(self):
+        # vsftpd matches a link in the listed directory by the name it resolves to from the
+        # session's directory: LIST/NLST of a link in the login directory came empty ("226
+        # Directory send OK"), and as link/ "failed to open directory", so ls failed. Its
+        # line comes from the directory's listing now, as ls -l shows a link; a link to a
+        # directory lists the directory, a dangling one is listed, one deeper down too.
+        self.srv_write("f.txt", b"x")
+        self.srv_write("sub/in.bin", b"y")
+        links = {"lnf": self.d + "/f.txt", "lnd": self.d + "/sub", "lnx": "nowhere"}
+        for name, target in links.items():
+            p = os.path.join(self.root, self.d + "." + name)  # the login directory
+            os.symlink(target, p)
+            self.addCleanup(os.unlink, p)
+        os.symlink("f.txt", os.path.join(self.srv_dir, "deep"))
+        base = "ftp://%s:%s@127.0.0.1:%d/" % (USER, PASS, self.port)
+        for name in ("lnf", "lnx"):
+            link = self.d + "." + name
+            r = self.ftpc("ls", base + link)
+            self.assertEqual((r.stdout, r.stderr), (link.encode() + b"\n", b""))
+            r = self.ftpc("ls", "-l", base + link)
+            self.assertEqual(r.stderr, b"")
+            self.assertTrue(r.stdout.startswith(b"lrwxrwxrwx "), r.stdout)
+            self.assertTrue(r.stdout.endswith(b" %s -> %s\n" % (link.encode(),
+                                                                 links[name].encode())),
+                            r.stdout)
+            self.assertEqual(r.stdout.count(b"\n"), 1, r.stdout)
+        r = self.ftpc("ls", "-l", base + self.d + ".lnd")
+        self.assertTrue(r.stdout.endswith(b" in.bin\n"), r.stdout)
+        self.assertEqual(r.stdout.count(b"\n"), 1, r.stdout)
+        r = self.ftpc("ls", "-l", self.url("deep"))
+        self.assertTrue(r.stdout.endswith(b" deep -> f.txt\n"), r.stdout)
+        # a name in neither listing still fails, with vsftpd's word for path/
+        r = self.ftpc("ls", "-l", base + self.d + ".none", rc=5)
+        self.assertIn(b".none/: LIST: no such directory, or not readable", r.stderr)
+        self.assertEqual(r.stdout, b"")
+
     def test_mirror_unreadable_directory(self):
         # vsftpd answers LIST of a directory it cannot open with the directory's own line
         # ("d--------- ... locked", 226 Directory send OK): listed as locked/, it says it

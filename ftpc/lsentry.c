@@ -1,0 +1,85 @@
+/* vsftpd (Debian's 3.0.3, as seen) matches the last part of a LIST/NLST path against the
+ * entries of its directory, but an entry that is a link by the name of what it resolves
+ * to, resolved from the session's directory rather than the listed one: ls of a link in the
+ * login directory (lnf -> file.txt), or of a name that also resolves there, gets an empty
+ * listing and "226 Directory send OK", and lnf/ then "failed to open directory". The link
+ * is there all the same in its directory's listing (LIST lists every entry, a link as
+ * "lnf -> file.txt"), so ls takes its line from there, as ls -l prints a link. A
+ * directory's line is not taken: an empty listing of one (or of a link to one) is what is
+ * in it, and one vsftpd cannot open fails (xfer_selfline.c). Only an ls that failed so
+ * pays for the directory's listing. A server with MLSD (not vsftpd) lists the directory
+ * with it, which has no ls -l line to print: that listing is not read. */
+#include "lsentry.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mirror.h"
+#include "rmode.h"
+#include "shield.h"
+
+static bool write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* The line, and its line end, to standard output; a terminal gets no control characters. */
+static bool print_line(const char *p, size_t n)
+{
+    char *line = malloc(n + 1);
+    if (line == NULL)
+        return false;
+    memcpy(line, p, n);
+    line[n] = '\n';
+    if (isatty(STDOUT_FILENO)) {
+        ftpc_shield s = {0};
+        ftpc_shield_text(&s, line, n);
+    }
+    bool ok = write_all(line, n + 1);
+    free(line);
+    return ok;
+}
+
+bool ftpc_ls_entry(ftpc_ctx *ctx, const ftpc_task *t, volatile sig_atomic_t *stop)
+{
+    const char *slash = strrchr(t->remote, '/');
+    if (slash != NULL && slash[1] == '\0')
+        return false;
+    ftpc_task *dir = calloc(1, sizeof(*dir));
+    if (dir == NULL)
+        return false;
+    dir->kind = FTPC_T_LS;
+    dir->ep = t->ep;
+    dir->capture = true;
+    dir->long_list = true;
+    dir->quiet_refusal = true;
+    /* "a/b" -> "a", "/b" -> "/", "b" -> "" (the login directory) */
+    size_t dl = slash == NULL ? 0 : slash == t->remote ? 1 : (size_t)(slash - t->remote);
+    memcpy(dir->remote, t->remote, dl);
+    const char *ds = strrchr(t->display, '/');
+    size_t dd = ds != NULL ? (size_t)(ds - t->display) + 1 : strlen(t->display);
+    memcpy(dir->display, t->display, dd);
+    int status = FTPC_OK;
+    bool found = false;
+    if (ftpc_run_tasks(ctx, dir, 1, 1, stop, &status) && status == FTPC_OK &&
+        dir->err.status == FTPC_OK && !dir->listing_mlsd && dir->listing != NULL) {
+        size_t n = 0;
+        const char *l = ftpc_rlist_entry_line(dir->listing, t->remote, &n);
+        if (l != NULL)
+            found = t->long_list ? print_line(l, n) : print_line(t->remote, strlen(t->remote));
+    }
+    free(dir->listing);
+    free(dir);
+    return found;
+}
