@@ -93,6 +93,7 @@ static void free_codec(stress_client *c)
     free(c->zbuf);
     c->zbuf = NULL;
     c->zlen = c->zoff = 0;
+    c->zin = 0;
 }
 
 void sc_close_data(stress_client *c, bool reset)

@@ -149,6 +149,7 @@ struct stress_client {
     struct mz *z;        /* --compress: the codec of the current transfer */
     unsigned char *zbuf; /* --compress upload: deflated bytes not yet sent */
     uint32_t zlen, zoff;
+    uint64_t zin; /* file bytes the deflater took since zbuf's bytes last all went out */
 };
 
 /* Prepares client c (no I/O). setup: a set-up client, which prepares fixtures instead of

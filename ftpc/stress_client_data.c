@@ -256,17 +256,23 @@ static void upload_done(stress_client *c)
     upload_closed(c);
 }
 
-/* MODE Z upload: refills zbuf with deflated file bytes. Returns 0 or -1. */
+/* MODE Z upload: refills zbuf with deflated file bytes. The deflater takes no file byte
+ * past a fault's cut, as a plain upload writes none: the transfer is cut where a plain one
+ * is, once what it made of them is sent (data_write). Returns 0 or -1. */
 static int deflate_more(stress_client *c)
 {
     stress_run *run = c->run;
     c->zoff = c->zlen = 0;
     while (c->zlen < ZBUF_SIZE && !(c->flags & CF_ZEND)) {
         size_t made = 0;
+        if (c->fault != F_NONE && c->pos >= c->cut)
+            break;
         if (c->pos < c->size) {
             size_t chunk = run->zscratch_size;
             if (c->size - c->pos < chunk)
                 chunk = (size_t)(c->size - c->pos);
+            if (c->fault != F_NONE && c->cut - c->pos < chunk)
+                chunk = (size_t)(c->cut - c->pos);
             stress_fill(c->key, c->pos, run->zscratch, chunk);
             size_t used = 0;
             if (mz_add(c->z, run->zscratch, chunk, &used, c->zbuf + c->zlen, ZBUF_SIZE - c->zlen,
@@ -275,7 +281,7 @@ static int deflate_more(stress_client *c)
             if (c->dg)
                 digest_update(c->dg, run->zscratch, used);
             c->pos += used;
-            sc_stats(c)->bytes_up += used;
+            c->zin += used;
             c->zlen += (uint32_t)made;
             if (used == 0 && made == 0)
                 break;
@@ -289,6 +295,10 @@ static int deflate_more(stress_client *c)
             else if (made == 0)
                 break;
         }
+    }
+    if (c->zlen == 0) { /* taken, and nothing of them to send yet */
+        sc_stats(c)->bytes_up += c->zin;
+        c->zin = 0;
     }
     return 0;
 }
@@ -304,7 +314,7 @@ static void data_write(stress_client *c)
             upload_done(c);
             return;
         }
-        if (c->fault != F_NONE && c->pos >= c->cut) {
+        if (c->fault != F_NONE && c->pos >= c->cut && (!c->z || c->zoff == c->zlen)) {
             sc_inject(c);
             return;
         }
@@ -354,7 +364,13 @@ static void data_write(stress_client *c)
             if (sc_limited(c))
                 ftpc_rl_consume(&c->rl, (uint64_t)n);
             if (c->z) {
+                /* The file bytes count as sent once all the deflater made of them is: a
+                 * buffer at a time, in the unit a plain upload counts (not the wire's) */
                 c->zoff += (uint32_t)n;
+                if (c->zoff == c->zlen) {
+                    sc_stats(c)->bytes_up += c->zin;
+                    c->zin = 0;
+                }
             } else {
                 if (c->dg)
                     digest_update(c->dg, src, (size_t)n);
