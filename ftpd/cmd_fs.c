@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "asciisize.h"
 #include "commands_int.h"
 #include "factaccess.h"
 #include "fsjob.h"
@@ -337,38 +338,6 @@ void cmd_rnto(session *s, const char *arg)
     fsjob_run(j, rnto_work, rnto_reply);
 }
 
-/* SIZE in TYPE A reads the file to count its line ends: one larger than this is refused
- * rather than read whole for a number (ftpd.8). */
-#define ASCII_SIZE_MAX ((off_t)64 << 20)
-
-/* The bytes a TYPE A download of regular file fd sends (xfer.c's fill_ascii): the file's,
- * and a CR before each LF that has none. -1 with errno when it cannot be read. A file that
- * shrinks meanwhile is counted as far as it goes. */
-static long long ascii_size(int fd, off_t size)
-{
-    char chunk[32 * 1024];
-    long long extra = 0;
-    char before = '\0'; /* the byte before the chunk: a CRLF may be split between two */
-    off_t at = 0;
-    while (at < size) {
-        size_t want = size - at < (off_t)sizeof chunk ? (size_t)(size - at) : sizeof chunk;
-        ssize_t n = pread(fd, chunk, want, at);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            break;
-        const char *end = chunk + n;
-        for (const char *lf = memchr(chunk, '\n', (size_t)n); lf;
-             lf = memchr(lf + 1, '\n', (size_t)(end - lf - 1)))
-            extra += (lf == chunk ? before : lf[-1]) != '\r';
-        before = chunk[n - 1];
-        at += n;
-    }
-    return (long long)at + extra;
-}
-
 /* SIZE is what RETR would send (RFC 3659 section 4), so a file that exists reports its own
  * size, whatever upload of it was cut short, and in TYPE A the size with its line ends
  * converted. A name that only has a partial upload (its first upload never completed)
@@ -390,12 +359,9 @@ static void size_work(fsjob *j)
         j->err = errno;
     } else if (!S_ISREG(j->st.st_mode)) {
         /* size_reply refuses it */
-    } else if (j->st.st_size > ASCII_SIZE_MAX) {
+    } else if ((j->found = asciisize_of(j->ascii_sizes, fd, &j->st)) < 0) {
         j->rc = -1;
-        j->err = EFBIG;
-    } else if ((j->found = ascii_size(fd, j->st.st_size)) < 0) {
-        j->rc = -1;
-        j->err = errno;
+        j->err = errno; /* EFBIG: larger than it counts */
     }
     if (fd >= 0)
         close(fd);
@@ -406,6 +372,21 @@ static bool size_fast(fsjob *j)
 {
     j->found = -1;
     return stat_cached(j, false) && !(j->rc < 0 && j->err == ENOENT);
+}
+
+/* TYPE A: only a size already counted, which the cache keeps for the file as it is now;
+ * anything else (a count to make, an error to tell) is the worker's. */
+static bool size_fast_ascii(fsjob *j)
+{
+    int fd = vfs_open_cached(&j->v, j->vpath, O_PATH);
+    if (fd < 0)
+        return false;
+    j->rc = fstat(fd, &j->st);
+    close(fd);
+    if (j->rc < 0 || !S_ISREG(j->st.st_mode))
+        return false;
+    j->found = asciisize_lookup(j->ascii_sizes, &j->st);
+    return j->found >= 0;
 }
 
 static void size_reply(session *s, fsjob *j)
@@ -459,7 +440,7 @@ void cmd_size(session *s, const char *arg)
     /* In TYPE A the file is read, which the kernel's caches alone cannot promise (fsjob.h), and
      * which takes time even in memory. */
     j->ascii = j->long_work = (s->flags & SF_ASCII) != 0;
-    j->fast = j->ascii ? NULL : size_fast;
+    j->fast = j->ascii ? size_fast_ascii : size_fast;
     fsjob_run(j, size_work, size_reply);
 }
 

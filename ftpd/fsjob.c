@@ -36,6 +36,7 @@ fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
         j->fd = -1;
         j->s = s;
         j->perms = s->perms;
+        j->ascii_sizes = &s->srv->ascii_sizes;
         j->names_dir = path_names_dir(arg);
     }
     if (!j || !j->vpath || !j->arg) {
@@ -150,7 +151,8 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
         run_inline(s, j);
         return;
     }
-    if (s->vfs.speed == VFS_LOCAL && j->fast) {
+    /* In memory too for work that reads a file: its fast calls may find the answer kept. */
+    if (s->vfs.speed != VFS_REMOTE && j->fast) {
         j->v = s->vfs; /* borrowed */
         bool done = fast_checked(j);
         j->v.root_fd = -1;

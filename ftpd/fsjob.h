@@ -21,6 +21,7 @@
 struct session;
 struct server;
 struct dirlist;
+struct asciisize_cache;
 typedef struct fsjob fsjob;
 
 struct fsjob {
@@ -43,13 +44,16 @@ struct fsjob {
     bool long_work;         /* work reads a whole file: on a worker even under a root in memory */
     bool opens_transfer;    /* RETR, listings: an ABOR meanwhile cuts the transfer it starts */
     bool cancelled;         /* ...and one came */
+    /* The server's sizes in TYPE A (asciisize.h), which work may use on a worker */
+    struct asciisize_cache *ascii_sizes;
     /* out: the calls' results, for reply */
     bool not_dir; /* names_dir, and the path is not a directory: 550, neither work nor reply */
     int rc;       /* 0, or -1 with err */
     int err;
     int fd; /* an fd the calls opened; fsjob frees it unless reply takes it (sets -1) */
     struct stat st;
-    long long found;    /* a further answer of the calls (a partial upload's size or count) */
+    long long found;    /* a further answer of the calls (a partial upload's size or count;
+                         * SIZE in TYPE A: the bytes an ASCII download sends) */
     bool matched;       /* listings: a wildcard's matches, not the path itself */
     bool keyed;         /* STOU: st.st_dev and st.st_ino are the chosen name's directory's */
     struct dirlist *dl; /* listings: what the calls opened; freed unless reply takes it */

@@ -58,6 +58,10 @@ int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop 
     ev_timer_init(&srv->dl_tick, dl_tick_cb, srv);
     srv->accept_paused = true;
     ipcount_init(&srv->per_ip);
+    if (asciisize_cache_init(&srv->ascii_sizes) < 0) {
+        log_error("cannot create a lock: %s", strerror(errno));
+        return -1;
+    }
     for (size_t i = 0; i < cfg->listen_count; i++) {
         int fd = listen_on(&cfg->listen[i]);
         if (fd < 0)
@@ -403,6 +407,7 @@ void server_shutdown(server *srv)
     }
     appendlocks_free(&srv->append_locks);
     ipcount_free(&srv->per_ip);
+    asciisize_cache_free(&srv->ascii_sizes); /* no worker runs any more */
     ftps_server_free(srv);
     if (srv->xferlog) {
         fclose(srv->xferlog);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "appendlock.h"
+#include "asciisize.h"
 #include "config.h"
 #include "corebudget.h"
 #include "dlslots.h"
@@ -61,6 +62,7 @@ typedef struct server {
     struct close_job *close_jobs;    /* server_close_later jobs not yet delivered */
     appendlocks append_locks;        /* files an APPE or a resumed STOR is building on */
     struct reload_job *users_reload; /* SIGHUP's reading of the users file, while it runs */
+    asciisize_cache ascii_sizes;     /* files' sizes in TYPE A, for SIZE and RETR's 150 */
 } server;
 
 /* The pool for a password check or other slow work submitted now. While transfers run it is

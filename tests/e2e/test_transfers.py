@@ -294,6 +294,42 @@ class TestAscii(ServerTestCase):
         f.voidcmd("TYPE I")
         self.assertEqual(f.size("huge.txt"), (64 << 20) + 1)
 
+    def test_size_in_ascii_follows_every_change_of_the_file(self):
+        """The ASCII sizes are kept for files not changed in the last 2 s (ftpd.8): asked
+        again and again, they are not read again. A change of the same size (rewritten in
+        place, its mtime set back so that only its ctime tells; or replaced by another file of
+        the same size and mtime) is seen at once."""
+        one = b"a\nb\nc\nd\n"  # 8 bytes, 4 LFs: 12 in TYPE A
+        two = b"ab\ncdef\n"  # 8 bytes, 2 LFs: 10
+        three = b"abcdefg\n"  # 8 bytes, 1 LF: 9
+        for name in ("inplace.txt", "touched.txt", "replaced.txt"):
+            self.srv.write(name, one)
+        time.sleep(2.2)  # old enough to be kept
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        for name in ("inplace.txt", "touched.txt", "replaced.txt"):
+            for _ in range(2):
+                self.assertEqual(c.cmd("SIZE " + name), (213, "213 12"))
+        p = self.srv.local("inplace.txt")
+        with open(p, "r+b") as fh:
+            fh.write(two)
+        p = self.srv.local("touched.txt")
+        st = os.stat(p)
+        with open(p, "r+b") as fh:
+            fh.write(three)
+        os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.assertEqual(os.stat(p).st_mtime_ns, st.st_mtime_ns)
+        p = self.srv.local("replaced.txt")
+        st = os.stat(p)
+        self.srv.write("new.tmp", three)
+        os.utime(self.srv.local("new.tmp"), ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.rename(self.srv.local("new.tmp"), p)
+        for name, now in (("inplace.txt", two), ("touched.txt", three), ("replaced.txt", three)):
+            with self.subTest(name=name):
+                want = now.replace(b"\n", b"\r\n")
+                self.assertEqual(c.cmd("SIZE " + name), (213, "213 %d" % len(want)))
+
     def test_ascii_upload_converts_crlf(self):
         data = text_lines(20000, 2)
         wire = data.replace(b"\n", b"\r\n")
