@@ -1,7 +1,8 @@
 /* The size of a file as a TYPE A download sends it: its bytes and a CR before each LF that
- * has none (xfer.c's fill_ascii). Only reading the whole file tells it, so SIZE in TYPE A
- * keeps a small cache of the counts, one per file, that clients asking SIZE of many files, or
- * of one again and again (lftp, FileZilla), hit instead of reading the file every time.
+ * has none (xfer.c's fill_ascii). Only reading the whole file tells it, so SIZE in TYPE A and
+ * the 150 of an ASCII RETR share a small cache of the counts, one per file, that clients
+ * asking SIZE of many files, or of one again and again (lftp, FileZilla), hit instead of
+ * reading the file every time.
  *
  * An entry is keyed by the file's device, inode, size, mtime and ctime (with nanoseconds):
  * any write, truncation or touch of the file changes its ctime, which no client can set
@@ -23,7 +24,8 @@
 #include <sys/types.h>
 #include <time.h>
 
-/* A larger file is not counted: SIZE in TYPE A refuses it (ftpd.8). */
+/* A larger file is not counted: SIZE in TYPE A refuses it (ftpd.8), and the 150 of its ASCII
+ * RETR gives no byte count. */
 #define ASCIISIZE_MAX ((off_t)64 << 20)
 #define ASCIISIZE_ENTRIES 64
 #define ASCIISIZE_SETTLE_S 2

@@ -254,12 +254,32 @@ static fsjob *opening_job(session *s, const xfer *x, const char *vpath, const ch
     return j;
 }
 
+/* TYPE A: found becomes the bytes the download will send, for its 150, or -1 when not told
+ * (a file too large to count, or unreadable: the download's own reads find that out). Only
+ * work on a worker may count them: false when the count would have to be made on the loop. */
+static bool retr_ascii_size(fsjob *j, bool may_read)
+{
+    j->found = -1;
+    if (!j->ascii || j->rc < 0 || !S_ISREG(j->st.st_mode) || j->rest > j->st.st_size ||
+        j->st.st_size > ASCIISIZE_MAX)
+        return true;
+    if (j->rest == 0 && (j->found = asciisize_lookup(j->ascii_sizes, &j->st)) >= 0)
+        return true;
+    if (!may_read)
+        return false;
+    /* From a REST offset: not the whole file's, so not one to keep. */
+    j->found = j->rest == 0 ? asciisize_of(j->ascii_sizes, j->fd, &j->st)
+                            : asciisize_count(j->fd, j->rest, j->st.st_size);
+    return true;
+}
+
 static void retr_work(fsjob *j)
 {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused in the reply. */
     j->fd = vfs_open(&j->v, j->vpath, O_RDONLY | O_NONBLOCK, 0);
     j->rc = j->fd < 0 ? -1 : fstat(j->fd, &j->st);
     j->err = errno;
+    retr_ascii_size(j, j->on_worker);
 }
 
 static bool retr_fast(fsjob *j)
@@ -269,7 +289,11 @@ static bool retr_fast(fsjob *j)
         return false;
     j->rc = j->fd < 0 ? -1 : fstat(j->fd, &j->st);
     j->err = errno;
-    return true;
+    if (retr_ascii_size(j, false))
+        return true;
+    close(j->fd); /* the worker opens it again, and counts */
+    j->fd = -1;
+    return false;
 }
 
 static void retr_reply(session *s, fsjob *j)
@@ -308,6 +332,7 @@ static void retr_reply(session *s, fsjob *j)
     x->offset = j->rest;
     x->rest = j->rest;
     x->total = j->st.st_size;
+    x->ascii_total = j->found;
     xfer_start(x);
 }
 
@@ -323,6 +348,8 @@ void cmd_retr(session *s, const char *arg)
     if (!j)
         return;
     j->rest = rest;
+    /* In TYPE A its 150 tells the bytes it sends, which may take reading the file. */
+    j->ascii = j->long_work = (s->flags & SF_ASCII) != 0;
     j->fast = retr_fast;
     fsjob_run(j, retr_work, retr_reply);
 }

@@ -40,7 +40,7 @@ struct fsjob {
     bool all;               /* listings: hidden names too */
     bool recursive;         /* LIST, NLST: -R, the subdirectories' entries too */
     bool names_dir;         /* arg ends in "/" or "/.": a file it names is refused first */
-    bool ascii;             /* SIZE: TYPE A is in force */
+    bool ascii;             /* SIZE, RETR: TYPE A is in force */
     bool long_work;         /* work reads a whole file: on a worker even under a root in memory */
     bool opens_transfer;    /* RETR, listings: an ABOR meanwhile cuts the transfer it starts */
     bool cancelled;         /* ...and one came */
@@ -53,7 +53,7 @@ struct fsjob {
     int fd; /* an fd the calls opened; fsjob frees it unless reply takes it (sets -1) */
     struct stat st;
     long long found;    /* a further answer of the calls (a partial upload's size or count;
-                         * SIZE in TYPE A: the bytes an ASCII download sends) */
+                         * SIZE, RETR in TYPE A: the bytes an ASCII download sends) */
     bool matched;       /* listings: a wildcard's matches, not the path itself */
     bool keyed;         /* STOU: st.st_dev and st.st_ino are the chosen name's directory's */
     struct dirlist *dl; /* listings: what the calls opened; freed unless reply takes it */

@@ -1202,14 +1202,22 @@ static void begin_streaming(xfer *x)
         x->slot.owner = x;
         x->slot.last_progress = &x->last_progress;
     }
-    x->expect = x->kind == XK_RETR && !x->ascii ? (long long)(x->total - x->offset) : -1;
+    if (x->kind != XK_RETR)
+        x->expect = -1;
+    else
+        x->expect = x->ascii ? x->ascii_total : (long long)(x->total - x->offset);
     const char *mode = x->ascii ? "ASCII" : "BINARY";
-    /* Clients read the size from the "(N bytes)" that ends a RETR's 150: keep it last. */
+    /* Clients read the size from the "(N bytes)" that ends a RETR's 150: keep it last. Those
+     * that take it for the size to expect (lftp, wget) would be misled by the file's own in
+     * TYPE A, so an ASCII download not counted has none. */
     const char *z = x->zmode ? ", MODE Z," : "";
-    if (x->kind == XK_RETR)
+    if (x->kind == XK_RETR && x->expect >= 0)
         session_reply(s, FTP_FILE_STATUS_OK,
                       "Opening %s mode data connection%s for %s (%lld bytes).", mode, z, x->vpath,
-                      (long long)(x->total - x->offset));
+                      x->expect);
+    else if (x->kind == XK_RETR)
+        session_reply(s, FTP_FILE_STATUS_OK, "Opening %s mode data connection%s for %s.", mode, z,
+                      x->vpath);
     else if (x->kind == XK_STOR && x->unique)
         /* Nothing may follow the name: clients take the rest of the line as the name. */
         session_reply(s, FTP_FILE_STATUS_OK, "FILE: %s", x->vpath);

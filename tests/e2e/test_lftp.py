@@ -56,6 +56,24 @@ class TestLftp(ServerTestCase):
         self.lftp("get g.bin -o %s" % self.local("g.bin"))
         self.assertEqual(sha(self.readlocal("g.bin")), sha(data))
 
+    def test_get_ascii(self):
+        """get -a: TYPE A, lftp writes the lines with LF again. Without SIZE lftp takes the
+        150's "(N bytes)" for the size to come: it counts the CRLF bytes sent, not the file's."""
+        data = b"first line\nsecond\n\nlast\n" * 2000
+        self.srv.write("t.txt", data)
+        self.srv.make_file("b.bin", 1000, seed=3)
+        for use_size in ("on", "off"):
+            with self.subTest(use_size=use_size):
+                # lftp takes the session to start in TYPE A (RFC 959) and sends none for a
+                # first get -a; after a binary get it sends TYPE A
+                r = self.lftp("set ftp:use-size %s; debug 5; get b.bin -o %s; get -a t.txt -o %s"
+                              % (use_size, self.local("b.bin"), self.local("t.txt")))
+                self.assertEqual(self.readlocal("t.txt"), data)
+                log = r.stderr.decode(errors="replace")
+                self.assertIn("---> TYPE A", log)
+                wire = len(data) + data.count(b"\n")
+                self.assertRegex(log, r"150 Opening ASCII mode .*/t\.txt \(%d bytes\)\." % wire)
+
     def test_put(self):
         data = data_bytes(2 << 20, 2)
         src = self.local("p.bin", data)

@@ -294,11 +294,72 @@ class TestAscii(ServerTestCase):
         f.voidcmd("TYPE I")
         self.assertEqual(f.size("huge.txt"), (64 << 20) + 1)
 
+    def retr_ascii(self, c, name, rest=None):
+        """RETR name in the TYPE in force on control c: (the 150's byte count or None, the
+        bytes received)."""
+        ds = c.pasv()
+        if rest is not None:
+            self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
+        code, text = c.cmd("RETR " + name, timeout=20)
+        self.assertEqual(code, 150, text)
+        wire = recv_all(ds)
+        ds.close()
+        self.assertEqual(c.reply()[0], 226)
+        m = re.search(r"\((\d+) bytes\)\.$", text)
+        return (int(m.group(1)) if m else None), wire
+
+    def test_150_of_an_ascii_download_counts_what_it_sends(self):
+        """The "(N bytes)" that ends a RETR's 150 is what lftp (without SIZE) and wget take
+        for the size to expect: in TYPE A it is the converted size, from a REST offset too,
+        not the file's own."""
+        data = text_lines(3000, 4)
+        dos = b"dos\r\n" * 100 + b"unix\n"
+        self.srv.write("t.txt", data)
+        self.srv.write("dos.txt", dos)
+        self.srv.write("empty.txt", b"")
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        for name, rest, want in (("t.txt", None, data.replace(b"\n", b"\r\n")),
+                                 ("dos.txt", None, dos[:-1] + b"\r\n"),
+                                 ("dos.txt", 4, dos[4:-1] + b"\r\n"),  # at the LF of a CRLF
+                                 ("t.txt", 10, data[10:].replace(b"\n", b"\r\n")),
+                                 ("empty.txt", None, b"")):
+            with self.subTest(name=name, rest=rest):
+                announced, wire = self.retr_ascii(c, name, rest)
+                self.assertEqual(wire, want)
+                self.assertEqual(announced, len(wire))
+        # TYPE I: the file's own bytes, as before
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        self.assertEqual(self.retr_ascii(c, "t.txt"), (len(data), data))
+
+    def test_150_of_an_ascii_download_too_large_to_count_has_no_count(self):
+        """Beyond the 64 MiB that SIZE counts, the 150 gives no byte count rather than the
+        file's own, which is not what the client receives."""
+        self.srv.make_sparse("huge.txt", (64 << 20) + 1)
+        c = self.srv.control()
+        c.login()
+        self.assertEqual(c.cmd("TYPE A")[0], 200)
+        ds = c.pasv()
+        code, text = c.cmd("RETR huge.txt", timeout=20)
+        self.assertEqual(code, 150, text)
+        self.assertNotIn("bytes", text)
+        c.send("ABOR\r\n")
+        self.assertEqual(c.reply(timeout=10)[0], 426)
+        self.assertEqual(c.reply(timeout=10)[0], 226)
+        ds.close()
+        self.assertEqual(c.cmd("TYPE I")[0], 200)
+        ds = c.pasv()
+        code, text = c.cmd("RETR huge.txt", timeout=20)
+        self.assertTrue(text.endswith("(%d bytes)." % ((64 << 20) + 1)), text)
+        ds.close()
+        c.reply(timeout=10)
+
     def test_size_in_ascii_follows_every_change_of_the_file(self):
         """The ASCII sizes are kept for files not changed in the last 2 s (ftpd.8): asked
         again and again, they are not read again. A change of the same size (rewritten in
         place, its mtime set back so that only its ctime tells; or replaced by another file of
-        the same size and mtime) is seen at once."""
+        the same size and mtime) is seen at once, by SIZE and by the 150 of a RETR."""
         one = b"a\nb\nc\nd\n"  # 8 bytes, 4 LFs: 12 in TYPE A
         two = b"ab\ncdef\n"  # 8 bytes, 2 LFs: 10
         three = b"abcdefg\n"  # 8 bytes, 1 LF: 9
@@ -311,6 +372,7 @@ class TestAscii(ServerTestCase):
         for name in ("inplace.txt", "touched.txt", "replaced.txt"):
             for _ in range(2):
                 self.assertEqual(c.cmd("SIZE " + name), (213, "213 12"))
+            self.assertEqual(self.retr_ascii(c, name), (12, one.replace(b"\n", b"\r\n")))
         p = self.srv.local("inplace.txt")
         with open(p, "r+b") as fh:
             fh.write(two)
@@ -329,6 +391,7 @@ class TestAscii(ServerTestCase):
             with self.subTest(name=name):
                 want = now.replace(b"\n", b"\r\n")
                 self.assertEqual(c.cmd("SIZE " + name), (213, "213 %d" % len(want)))
+                self.assertEqual(self.retr_ascii(c, name), (len(want), want))
 
     def test_ascii_upload_converts_crlf(self):
         data = text_lines(20000, 2)
