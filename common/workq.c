@@ -43,7 +43,6 @@ struct workq {
     bool *freed_flag;
 
     atomic_size_t pending;
-    atomic_ullong cpu_ns; /* CPU the jobs' work functions used, summed */
 };
 
 static void free_jobs(workq_job *j)
@@ -70,14 +69,6 @@ static void lower_priority(void)
      * nice 19 and 96% under SCHED_IDLE; the logins then take what the transfers leave. */
     struct sched_param idle = {0};
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
-}
-
-static unsigned long long thread_cpu_ns(void)
-{
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-        return 0;
-    return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
 static void *worker_main(void *arg)
@@ -110,9 +101,7 @@ static void *worker_main(void *arg)
         q->running++;
         pthread_mutex_unlock(&q->mu);
 
-        unsigned long long cpu0 = thread_cpu_ns();
         j->fn(j->arg);
-        atomic_fetch_add(&q->cpu_ns, thread_cpu_ns() - cpu0);
 
         pthread_mutex_lock(&q->mu);
         if (q->running-- > q->limit || q->q_head != NULL)
@@ -211,7 +200,6 @@ static workq *start(ev_loop *loop, int threads, bool background)
     q->loop = loop;
     q->background = background;
     atomic_init(&q->pending, 0);
-    atomic_init(&q->cpu_ns, 0);
     q->threads = calloc((size_t)threads, sizeof(*q->threads));
     if (q->threads == NULL)
         goto fail_q;
@@ -352,7 +340,16 @@ void workq_set_limit(workq *q, int limit)
 
 unsigned long long workq_cpu_ns(workq *q)
 {
-    return atomic_load(&q->cpu_ns);
+    /* Each thread's own clock counts a job still running too: a sum made as jobs end would
+     * put a long job's CPU into the wrong reading. */
+    unsigned long long sum = 0;
+    for (int i = 0; i < q->nthreads; i++) {
+        clockid_t id;
+        struct timespec ts;
+        if (pthread_getcpuclockid(q->threads[i], &id) == 0 && clock_gettime(id, &ts) == 0)
+            sum += (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+    }
+    return sum;
 }
 
 int workq_limit(workq *q)

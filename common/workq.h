@@ -31,8 +31,8 @@ int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg);
 void workq_set_limit(workq *q, int limit);
 int workq_limit(workq *q);
 int workq_threads(const workq *q);
-/* CPU time (ns) the work functions of finished jobs have used so far: what a caller measuring
- * the machine's load subtracts to see everything else. */
+/* CPU time (ns) the pool's threads have used so far, jobs under way included: what a caller
+ * measuring the machine's load subtracts to see everything else. */
 unsigned long long workq_cpu_ns(workq *q);
 /* hook runs on a worker, outside the lock, each time it finds the queue empty and is about
  * to sleep, and once more as it exits: the place to drop per-thread caches. */

@@ -33,8 +33,10 @@ static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
     (void)t;
     corebudget *b = ud;
     cpustat now;
-    if (!cpustat_read(b->stat_fd, &now))
-        return EV_TIMER_STOP; /* the limit stays where it is: a core free */
+    if (!cpustat_read(b->stat_fd, &now)) {
+        workq_set_limit(b->bg, workq_threads(b->bg) - 1); /* blind: a core stays free */
+        return EV_TIMER_STOP;
+    }
     long long us = ev_monotonic_us();
     unsigned long long pool = pools_ns(b);
     if (b->measured && us > b->last_us) {

@@ -460,23 +460,48 @@ static void spin_fn(void *arg)
     while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 30000000L);
 }
 
-/* A load meter subtracts the pool's own CPU from the machine's: jobs' CPU is summed, time a
- * worker spends waiting (asleep on a job that sleeps) is not. */
+static atomic_bool g_spin_stop;
+
+static void spin_until_told(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&g_spin_stop))
+        ;
+}
+
+/* A load meter subtracts the pool's own CPU from the machine's: the threads' CPU is summed,
+ * a job's while it still runs, and time a worker spends waiting (asleep on a job that
+ * sleeps) is not. */
 START_TEST(test_cpu_accounting)
 {
     workq *q = workq_new_foreground(L, 2);
     ck_assert_ptr_nonnull(q);
     ck_assert_int_eq(workq_limit(q), 2);
-    ck_assert_uint_eq(workq_cpu_ns(q), 0);
+    unsigned long long base = workq_cpu_ns(q);
+    ck_assert_uint_lt(base, 20000000ULL); /* threads just started */
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(workq_submit(q, spin_fn, NULL, NULL), 0);
     run_until_idle(q);
     unsigned long long spun = workq_cpu_ns(q);
-    ck_assert_uint_ge(spun, 60000000ULL);  /* two jobs of 30 ms of CPU each */
-    ck_assert_uint_lt(spun, 200000000ULL); /* and not their wall time on a loaded machine */
+    ck_assert_uint_ge(spun - base, 60000000ULL);  /* two jobs of 30 ms of CPU each */
+    ck_assert_uint_lt(spun - base, 200000000ULL); /* and not their wall time on a loaded machine */
     ck_assert_int_eq(workq_submit(q, sleep_job, NULL, NULL), 0);
     run_until_idle(q);
-    ck_assert_uint_lt(workq_cpu_ns(q) - spun, 20000000ULL); /* 100 ms asleep */
+    unsigned long long slept = workq_cpu_ns(q);
+    ck_assert_uint_lt(slept - spun, 20000000ULL); /* 100 ms asleep */
+
+    /* A job that has not ended yet is counted as it goes. */
+    atomic_store(&g_spin_stop, false);
+    ck_assert_int_eq(workq_submit(q, spin_until_told, NULL, NULL), 0);
+    bool seen = false;
+    for (int i = 0; i < 500 && !seen; i++) {
+        sleep_ms(10);
+        seen = workq_cpu_ns(q) - slept >= 20000000ULL;
+    }
+    atomic_store(&g_spin_stop, true);
+    ck_assert(seen);
+    run_until_idle(q);
+
     workq_set_limit(q, 1);
     ck_assert_int_eq(workq_limit(q), 1);
     workq_free(q);
