@@ -34,6 +34,8 @@ static bool is_key(const asciisize_entry *e, const struct stat *st)
 long long asciisize_lookup(asciisize_cache *c, const struct stat *st)
 {
     long long found = -1;
+    if (c == NULL)
+        return -1;
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < ASCIISIZE_ENTRIES; i++) {
         if (is_key(&c->e[i], st)) {
@@ -59,7 +61,7 @@ static bool settled(const struct stat *st, const struct timespec *counted_at)
 bool asciisize_store(asciisize_cache *c, const struct stat *st, long long ascii,
                      const struct timespec *counted_at)
 {
-    if (!S_ISREG(st->st_mode) || ascii < 0 || !settled(st, counted_at))
+    if (c == NULL || !S_ISREG(st->st_mode) || ascii < 0 || !settled(st, counted_at))
         return false;
     pthread_mutex_lock(&c->lock);
     asciisize_entry *victim = &c->e[0];

@@ -45,12 +45,17 @@ typedef struct asciisize_cache {
     asciisize_entry e[ASCIISIZE_ENTRIES];
 } asciisize_cache;
 
+/* A root on a network or FUSE file system (vfs.h, VFS_REMOTE) has no cache: c is NULL for
+ * it. Its server's clock and its ctimes are not ours to trust, and its files are the slow ones
+ * to read, so a RETR there announces no count rather than read the file first (a 64 MiB
+ * read at a slow mount's pace would outlast the data connection's timeout). */
+
 /* Returns 0, or -1 with errno (the lock could not be made). */
 int asciisize_cache_init(asciisize_cache *c);
 void asciisize_cache_free(asciisize_cache *c);
 
 /* The count stored for the file st describes (an fstat of it), or -1 when there is none for
- * it as it is now. */
+ * it as it is now (always, with c NULL). */
 long long asciisize_lookup(asciisize_cache *c, const struct stat *st);
 /* Stores ascii as the count of the file st describes, counted from its content at or after
  * the time counted_at (CLOCK_REALTIME, before the first read). Not stored (false) when the

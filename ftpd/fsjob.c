@@ -36,7 +36,7 @@ fsjob *fsjob_new(session *s, const char *vpath, const char *arg)
         j->fd = -1;
         j->s = s;
         j->perms = s->perms;
-        j->ascii_sizes = &s->srv->ascii_sizes;
+        j->ascii_sizes = s->vfs.speed == VFS_REMOTE ? NULL : &s->srv->ascii_sizes;
         j->names_dir = path_names_dir(arg);
     }
     if (!j || !j->vpath || !j->arg) {

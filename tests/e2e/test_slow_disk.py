@@ -298,6 +298,25 @@ class TestSlowerThanTheDataTimeout(SlowDiskCase):
         f.retrlines("LIST", lines.append)
         self.assertEqual(len(lines), 2)
 
+    def test_an_ascii_download_is_not_counted_first(self):
+        """On a network or FUSE disk a TYPE A RETR's 150 gives no byte count: counting means
+        reading the whole file before the first byte is sent, a read that at a slow mount's
+        pace outlasts the data connection's timeout (on a local disk the count is made)."""
+        srv = self.slow_server(["--data-timeout", "1"])
+        f = srv.ftp("slow", "pw-slow", timeout=60)
+        f.voidcmd("TYPE A")
+        conn, size = f.ntransfercmd("RETR cold.txt")
+        chunks = []
+        with conn:
+            while True:
+                b = conn.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        f.voidresp()
+        self.assertIsNone(size)
+        self.assertEqual(b"".join(chunks), self.text.replace(b"\n", b"\r\n"))
+
     test_other_sessions_answered_while_a_download_waits_for_the_disk = None
     test_text_and_resumed_downloads_from_a_slow_disk = None
     test_other_sessions_answered_while_a_listing_waits_for_the_disk = None
