@@ -6,9 +6,13 @@
  * is there all the same in its directory's listing (LIST lists every entry, a link as
  * "lnf -> file.txt"), so ls takes its line from there, as ls -l prints a link. A
  * directory's line is not taken: an empty listing of one (or of a link to one) is what is
- * in it, and one vsftpd cannot open fails (xfer_selfline.c). Only an ls that failed so
- * pays for the directory's listing. A server with MLSD (not vsftpd) lists the directory
- * with it, which has no ls -l line to print: that listing is not read. */
+ * in it, and one vsftpd cannot open fails (xfer_selfline.c). pure-ftpd (1.0.50) lists
+ * directories only with NLST: of a file, or of a link, it says "550 Can't check for file
+ * existence", as of a name that is not there; and its LIST of a dangling link is empty (it
+ * stats what the link points to). Its LIST of the directory lists both, so a refused ls of
+ * a path is looked up the same way. Only an ls that failed so pays for the directory's
+ * listing, which is taken with LIST even where the server has MLSD: that has no ls -l line
+ * to print. */
 #include "lsentry.h"
 
 #include <errno.h>
@@ -16,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mirror.h"
 #include "rmode.h"
 #include "shield.h"
 
@@ -51,7 +54,7 @@ static bool print_line(const char *p, size_t n)
     return ok;
 }
 
-bool ftpc_ls_entry(ftpc_ctx *ctx, const ftpc_task *t, volatile sig_atomic_t *stop)
+bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
 {
     const char *slash = strrchr(t->remote, '/');
     if (slash != NULL && slash[1] == '\0')
@@ -62,18 +65,19 @@ bool ftpc_ls_entry(ftpc_ctx *ctx, const ftpc_task *t, volatile sig_atomic_t *sto
     dir->kind = FTPC_T_LS;
     dir->ep = t->ep;
     dir->capture = true;
+    dir->capture_lines = true;
     dir->long_list = true;
     dir->quiet_refusal = true;
-    /* "a/b" -> "a", "/b" -> "/", "b" -> "" (the login directory) */
-    size_t dl = slash == NULL ? 0 : slash == t->remote ? 1 : (size_t)(slash - t->remote);
+    /* "a/b" -> "a/", "/b" -> "/", "b" -> "" (the login directory). With its '/': LIST of a
+     * file a lists a, whose line would pass for the entry of a/a. */
+    size_t dl = slash == NULL ? 0 : (size_t)(slash - t->remote) + 1;
     memcpy(dir->remote, t->remote, dl);
     const char *ds = strrchr(t->display, '/');
     size_t dd = ds != NULL ? (size_t)(ds - t->display) + 1 : strlen(t->display);
     memcpy(dir->display, t->display, dd);
-    int status = FTPC_OK;
     bool found = false;
-    if (ftpc_run_tasks(ctx, dir, 1, 1, stop, &status) && status == FTPC_OK &&
-        dir->err.status == FTPC_OK && !dir->listing_mlsd && dir->listing != NULL) {
+    if (run(ud, dir) == FTPC_OK && dir->err.status == FTPC_OK && !dir->listing_mlsd &&
+        dir->listing != NULL) {
         size_t n = 0;
         const char *l = ftpc_rlist_entry_line(dir->listing, t->remote, &n);
         if (l != NULL)

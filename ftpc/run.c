@@ -14,7 +14,7 @@
 #include "rglob.h"
 #include "jobs.h"
 #include "localdir.h"
-#include "lsentry.h"
+#include "lsagain.h"
 #include "mirror.h"
 #include "stress.h"
 
@@ -222,47 +222,28 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     return 0;
 }
 
-/* vsftpd lists a path that names nothing as an empty directory (226 Directory send OK), so
- * ls of a missing directory looked like ls of an empty one. An empty listing of a path given
- * without a trailing / is asked again as path/, which vsftpd answers with "failed to open
- * directory" (a failure, xfer.c) when there is no such directory; only empty listings pay
- * for the second question. So does a listing that was the path's own entry as a directory,
- * vsftpd's answer for one it cannot open (xfer_selfline.c). A path that is no directory
- * either may name a file vsftpd did not list: its directory's listing tells (lsentry.c). */
-static int relist_empty(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *stop)
+/* The one-shot ls's questions after its listing (lsagain.c) run as it ran. */
+typedef struct {
+    ftpc_ctx *ctx;
+    volatile sig_atomic_t *stop;
+} one_shot;
+
+static int run_one(void *ud, ftpc_task *t)
 {
-    const ftpc_task *t = &cli->tasks[0];
-    size_t n = strlen(t->remote);
-    if (t->kind != FTPC_T_LS || t->capture || !t->finished || t->err.status != FTPC_OK ||
-        (t->bytes != 0 && !t->listed_itself) || n == 0 || t->remote[n - 1] == '/' ||
-        n + 1 >= sizeof(t->remote))
-        return FTPC_OK;
-    ftpc_task *again = calloc(1, sizeof(*again));
-    if (again == NULL)
-        return FTPC_EXIT_LOCAL;
-    again->kind = FTPC_T_LS;
-    again->ep = t->ep;
-    again->long_list = t->long_list;
-    memcpy(again->remote, t->remote, n);
-    memcpy(again->remote + n, "/", 2);
-    size_t d = strlen(t->display);
-    memcpy(again->display, t->display, d + 1);
-    if (d + 1 < sizeof(again->display))
-        memcpy(again->display + d, "/", 2);
-    /* A refusal of path/ after an empty listing may be a file vsftpd did not list
-     * (lsentry.c): said only when the path's directory does not hold it either. */
-    bool empty = !t->listed_itself;
-    again->quiet_refusal = empty;
+    one_shot *o = ud;
     int status = FTPC_OK;
-    if (!ftpc_run_tasks(ctx, again, 1, 1, stop, &status))
-        status = FTPC_EXIT_XFER;
-    else if (empty && again->err.status == FTPC_EXIT_REMOTE) {
-        if (ftpc_ls_entry(ctx, t, stop))
-            status = FTPC_OK;
-        else
-            ftpc_msg(ctx, "ftpc: %s", again->err.msg);
-    }
-    free(again);
+    if (!ftpc_run_tasks(o->ctx, t, 1, 1, o->stop, &status))
+        return FTPC_EXIT_XFER;
+    return t->finished ? FTPC_OK : status != FTPC_OK ? status : FTPC_EXIT_LOCAL;
+}
+
+static int ls_again(ftpc_ctx *ctx, const ftpc_task *t, volatile sig_atomic_t *stop)
+{
+    one_shot o = {ctx, stop};
+    ftpc_err why;
+    int status = ftpc_ls_again(t, run_one, &o, &why);
+    if (status != FTPC_OK && why.status != FTPC_OK)
+        ftpc_msg(ctx, "ftpc: %s", why.msg);
     return status;
 }
 
@@ -358,16 +339,19 @@ int ftpc_cli_exec(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     int status = cli->nglobs > 0 ? expand_globs(ctx, cli, stop) : FTPC_OK;
     if (status == FTPC_OK)
         status = check_get_targets(ctx, cli);
-    /* Only a lone ls is asked again (relist_empty): only it may hold back its own entry. */
-    if (status == FTPC_OK && !cli->mirror && cli->ntasks == 1)
-        cli->tasks[0].relist_ok = true;
+    /* Only a lone ls is asked again (lsagain.c): only it may hold back its own entry, and
+     * its refusal is said after that. */
+    bool again = status == FTPC_OK && !cli->mirror && cli->ntasks == 1 &&
+                 cli->tasks[0].kind == FTPC_T_LS && !cli->tasks[0].capture;
+    if (again)
+        cli->tasks[0].relist_ok = cli->tasks[0].quiet_refusal = true;
     if (cli->mirror)
         status = ftpc_mirror_run(cli, ctx, stop);
     else if (status == FTPC_OK &&
              !ftpc_run_tasks(ctx, cli->tasks, cli->ntasks, cli->opts.jobs, stop, &status))
         status = FTPC_EXIT_XFER;
-    else if (status == FTPC_OK && cli->ntasks == 1)
-        status = relist_empty(ctx, cli, stop);
+    else if (again && cli->tasks[0].finished)
+        status = ls_again(ctx, &cli->tasks[0], stop);
     if (status == FTPC_OK && !cli->mirror && any_listing_cut(cli))
         status = FTPC_EXIT_REMOTE;
     return status;

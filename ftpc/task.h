@@ -51,14 +51,16 @@ typedef struct ftpc_task {
     char *listing; /* malloc'd by the transfer; freed by whoever made the task */
     size_t listing_len;
     bool listing_mlsd;
+    /* ... but with LIST all the same, for the server's ls -l lines (lsentry.c) */
+    bool capture_lines;
     /* The listing ended in a 2xx that says the server cut it short (pure-ftpd: "226 Output
      * truncated to 10000 matches"): the names past that point are missing from it. */
     bool listing_truncated;
     /* ls of a path without a '/' listed only the path's own entry as a directory (vsftpd's
-     * answer for one it cannot open, xfer_selfline.c): nothing was printed, and run.c asks
-     * again as path/. */
+     * answer for one it cannot open, xfer_selfline.c): nothing was printed, and lsagain.c
+     * asks again as path/. */
     bool listed_itself;
-    /* ls that will be asked again as path/ when it lists only the path itself (run.c's
+    /* ls that will be asked again as path/ when it lists only the path itself (lsagain.c's
      * one-shot ls, one task): only such a listing may be held back (xfer_selfline.c). The
      * shell's ls and ls of several paths are never asked again, so print what they get. */
     bool relist_ok;

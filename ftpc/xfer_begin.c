@@ -247,7 +247,7 @@ void xf_begin_get(ftpc_xfer *x)
             /* Every attempt lists afresh. */
             x->out_fd = -1;
             t->listing_len = 0;
-            t->listing_mlsd = (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) != 0;
+            t->listing_mlsd = !t->capture_lines && (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) != 0;
             if (t->listing_mlsd)
                 x->verb = "MLSD";
         }

@@ -3,7 +3,7 @@
  * Directory send OK": ls of it printed one line and succeeded, where ftpd refuses it with 550.
  * Asked as path/, vsftpd says it failed ("failed to open directory", xfer.c). So ls holds back
  * the listing of a path given without a '/' while it is a single line. A line that lists the
- * path itself as a directory is not printed, and the command asks again as path/ (run.c),
+ * path itself as a directory is not printed, and the command asks again as path/ (lsagain.c),
  * which prints what is in it or fails with the server's reason: for LIST, a directory's line
  * naming the path; for NLST, whose line for a file is its name too, a line that is the path
  * when MLST (its type) or STAT (vsftpd: a directory's line) says it names a directory. A

@@ -147,6 +147,28 @@ class PeerMixin:
                          % (" ".join(args), r.returncode, err[-3000:]))
         return r
 
+    def login_links(self, links):
+        """Links in the login directory, shared by the tests: named after the test's
+        directory, removed after it. Returns the base URL (the login directory)."""
+        for name, target in links.items():
+            p = os.path.join(self.root, self.d + "." + name)
+            os.symlink(target, p)
+            self.addCleanup(os.unlink, p)
+        return "ftp://%s:%s@127.0.0.1:%d/" % (USER, PASS, self.port)
+
+    def check_no_entry_in_a_file(self, base):
+        """F/F, where F is a file in the login directory, names nothing: F's own line in
+        the listing of F is not taken for the entry of F/F."""
+        name = self.d + ".file"
+        p = os.path.join(self.root, name)
+        with open(p, "wb") as fh:
+            fh.write(b"f")
+        os.chown(p, self.uid, self.gid)
+        self.addCleanup(os.unlink, p)
+        for opt in ([], ["-l"]):
+            r = self.ftpc("ls", *opt, base + name + "/" + name, rc=5)
+            self.assertEqual(r.stdout, b"")
+
     def check_resume_of_a_changed_file(self):
         """The server has no HASH: a file that changed after the part file was written is
         downloaded again whole (MDTM tells), not spliced from two versions; a part file
@@ -339,6 +361,7 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         r = self.ftpc("ls", "-l", base + self.d + ".none", rc=5)
         self.assertIn(b".none/: LIST: no such directory, or not readable", r.stderr)
         self.assertEqual(r.stdout, b"")
+        self.check_no_entry_in_a_file(base)
 
     def test_mirror_unreadable_directory(self):
         # vsftpd answers LIST of a directory it cannot open with the directory's own line
@@ -501,6 +524,41 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
         for path in ("empty", "empty/"):
             r = self.ftpc("ls", "-l", self.url(path))
             self.assertEqual((r.stdout, r.stderr), (b"", b""))
+
+    def test_ls_of_a_file_or_a_symlink(self):
+        # pure-ftpd's NLST lists directories only: of a file, or a link to one, it says "550
+        # Can't check for file existence", as of a name that is not there; its LIST leaves a
+        # dangling link out (it stats what the link points to). ls takes the entry from the
+        # directory's LIST instead, as ftpd and ProFTPD list it; a directory's is not taken.
+        self.srv_write("f.txt", b"x")
+        os.symlink("f.txt", os.path.join(self.srv_dir, "deep"))
+        os.mkdir(os.path.join(self.srv_dir, "locked"), 0o000)
+        os.chown(os.path.join(self.srv_dir, "locked"), self.uid, self.gid)
+        self.addCleanup(os.chmod, os.path.join(self.srv_dir, "locked"), 0o755)
+        links = {"lnf": self.d + "/f.txt", "lnx": "nowhere"}
+        base = self.login_links(links)
+        for path in (self.d + "/f.txt", self.d + "/deep", self.d + ".lnf", self.d + ".lnx"):
+            r = self.ftpc("ls", base + path)
+            self.assertEqual((r.stdout, r.stderr), (path.encode() + b"\n", b""))
+        for name, target in links.items():
+            link = self.d + "." + name
+            r = self.ftpc("ls", "-l", base + link)
+            self.assertEqual(r.stderr, b"")
+            self.assertTrue(r.stdout.startswith(b"lrwxrwxrwx "), r.stdout)
+            self.assertTrue(r.stdout.endswith(b" %s -> %s\n" % (link.encode(), target.encode())),
+                            r.stdout)
+        # a name that is not there, and a directory NLST cannot enter, still fail
+        r = self.ftpc("ls", self.url("none"), rc=5)
+        self.assertIn(b"/none: NLST: the server replied 550 Can't check for file existence",
+                      r.stderr)
+        self.assertEqual(r.stdout, b"")
+        r = self.ftpc("ls", "-l", base + self.d + ".none", rc=5)
+        self.assertIn(b".none/: LIST: no such directory, or not readable", r.stderr)
+        self.assertEqual(r.stdout, b"")
+        r = self.ftpc("ls", self.url("locked"), rc=5)
+        self.assertIn(b"/locked: NLST: the server replied 550", r.stderr)
+        self.assertEqual(r.stdout, b"")
+        self.check_no_entry_in_a_file(base)
 
     def test_ls_leaves_out_dot_entries(self):
         # pure-ftpd's NLST names "." and ".." among the entries: not files, left out
