@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lsagain.h"
 #include "shell_int.h"
 
 typedef int (*sh_fn)(shell *sh, int argc, char **argv);
@@ -388,6 +389,19 @@ static int cmd_lcd(shell *sh, int argc, char **argv)
     return FTPC_OK;
 }
 
+/* The shell's ls asks its further questions (lsagain.c) on its connection, as it listed. */
+static int ls_run(void *ud, ftpc_task *t)
+{
+    shell *sh = ud;
+    sh->op_done = false;
+    int rc = sh_conn_task(sh, t, true);
+    if (!sh->op_done || rc != t->err.status)
+        return rc != FTPC_OK ? rc : FTPC_EXIT_LOCAL; /* it did not run to its end: said */
+    if (rc != FTPC_OK && !(t->quiet_refusal && rc == FTPC_EXIT_REMOTE))
+        sh_fail(sh, rc, "%s", t->err.msg);
+    return FTPC_OK;
+}
+
 static int cmd_ls(shell *sh, int argc, char **argv)
 {
     bool long_list = strcmp(argv[0], "dir") == 0;
@@ -414,9 +428,16 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     memset(&t, 0, sizeof(t));
     t.kind = FTPC_T_LS;
     t.long_list = long_list;
+    t.relist_ok = t.quiet_refusal = true;
     snprintf(t.remote, sizeof(t.remote), "%s", path ? path : "");
     sh_display(sh, t.remote, t.display, sizeof(t.display));
-    rc = sh_conn_task(sh, &t, false);
+    rc = ls_run(sh, &t);
+    if (rc == FTPC_OK) {
+        ftpc_err why;
+        rc = ftpc_ls_again(&t, ls_run, sh, &why);
+        if (rc != FTPC_OK && why.status != FTPC_OK)
+            sh_fail(sh, rc, "%s", why.msg);
+    }
     free(t.listing);
     /* Cut short by the server (xfer.c said where): what it printed is not the whole. */
     if (rc == FTPC_OK && t.listing_truncated)

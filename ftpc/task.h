@@ -60,9 +60,9 @@ typedef struct ftpc_task {
      * answer for one it cannot open, xfer_selfline.c): nothing was printed, and lsagain.c
      * asks again as path/. */
     bool listed_itself;
-    /* ls that will be asked again as path/ when it lists only the path itself (lsagain.c's
-     * one-shot ls, one task): only such a listing may be held back (xfer_selfline.c). The
-     * shell's ls and ls of several paths are never asked again, so print what they get. */
+    /* ls that will be asked again as path/ when it lists only the path itself (lsagain.c:
+     * the one-shot ls of one path, the shell's ls): only such a listing may be held back
+     * (xfer_selfline.c). ls of several paths is never asked again, so prints what it gets. */
     bool relist_ok;
 
     /* With by_path, messages name the file by remote + name_off: a mirror's tasks, by their

@@ -9,7 +9,7 @@
  * when MLST (its type) or STAT (vsftpd: a directory's line) says it names a directory. A
  * directory that holds just a directory of its own name lists the same way once, and is
  * listed again as path/. Only one-line listings of such paths pay, and only where the caller
- * asks again (t->relist_ok): the shell's ls, which does not, prints the line as it came. */
+ * asks again (t->relist_ok): ls of several paths, which does not, prints the line as it came. */
 #include "xfer_int.h"
 
 #include <string.h>

@@ -147,6 +147,18 @@ class PeerMixin:
                          % (" ".join(args), r.returncode, err[-3000:]))
         return r
 
+    def shell(self, url, script, rc=0):
+        """The interactive shell (ftpc URL), script on standard input: (stdout, stderr)."""
+        env = dict(os.environ, NETRC=os.path.join(self.tmp, "no-netrc"))
+        r = subprocess.run([FTPC_BIN, url], cwd=self.tmp, capture_output=True, timeout=120,
+                           env=env, input=script.encode())
+        err = r.stderr.decode(errors="replace")
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, err)
+        self.assertEqual(r.returncode, rc, "ftpc %s <<%r: exit %d\n%s"
+                         % (url, script, r.returncode, err[-3000:]))
+        return r.stdout, r.stderr
+
     def login_links(self, links):
         """Links in the login directory, shared by the tests: named after the test's
         directory, removed after it. Returns the base URL (the login directory)."""
@@ -363,6 +375,35 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         self.assertEqual(r.stdout, b"")
         self.check_no_entry_in_a_file(base)
 
+    def test_shell_ls_of_a_symlink(self):
+        # the shell's ls of one path asks again as the one-shot ls does: a link in the
+        # login directory, which vsftpd's listing leaves out, is listed from its directory
+        self.srv_write("f.txt", b"x")
+        base = self.login_links({"lnf": self.d + "/f.txt"})
+        link = self.d + ".lnf"
+        out, err = self.shell(base, "ls %s\nls -l %s\ndir %s\n" % (link, link, link))
+        lines = out.decode().splitlines()
+        self.assertEqual(len(lines), 3, (out, err))
+        self.assertEqual(lines[0], link)
+        for line in lines[1:]:
+            self.assertTrue(line.startswith("lrwxrwxrwx "), line)
+            self.assertTrue(line.endswith(" %s -> %s/f.txt" % (link, self.d)), line)
+        self.assertEqual(err, b"")
+        # and a name that is nowhere fails with vsftpd's word for path/, the shell going on
+        out, err = self.shell(base, "ls %s.none\nls %s\n" % (self.d, link), rc=5)
+        self.assertEqual(out.decode(), link + "\n")
+        self.assertIn(b".none/: NLST: no such directory, or not readable", err)
+
+    def test_shell_ls_of_a_directory_it_cannot_open(self):
+        # vsftpd lists it as its own entry ("d--------- ... locked"); asked again as
+        # locked/, as the one-shot ls asks, it fails with vsftpd's reason
+        os.mkdir(os.path.join(self.srv_dir, "locked"), 0o000)
+        os.chown(os.path.join(self.srv_dir, "locked"), self.uid, self.gid)
+        self.addCleanup(os.chmod, os.path.join(self.srv_dir, "locked"), 0o755)
+        out, err = self.shell(self.url(""), "ls -l locked\n", rc=5)
+        self.assertEqual(out, b"")
+        self.assertIn(b"locked/: LIST", err)
+
     def test_mirror_unreadable_directory(self):
         # vsftpd answers LIST of a directory it cannot open with the directory's own line
         # ("d--------- ... locked", 226 Directory send OK): listed as locked/, it says it
@@ -547,6 +588,12 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
             self.assertTrue(r.stdout.startswith(b"lrwxrwxrwx "), r.stdout)
             self.assertTrue(r.stdout.endswith(b" %s -> %s\n" % (link.encode(), target.encode())),
                             r.stdout)
+        # the shell's ls of one path does the same
+        out, err = self.shell(base, "ls %s.lnx\nls -l %s.lnx\n" % (self.d, self.d))
+        lines = out.decode().splitlines()
+        self.assertEqual(lines[0], self.d + ".lnx", (out, err))
+        self.assertTrue(lines[1].endswith(" %s.lnx -> nowhere" % self.d), (out, err))
+        self.assertEqual((len(lines), err), (2, b""))
         # a name that is not there, and a directory NLST cannot enter, still fail
         r = self.ftpc("ls", self.url("none"), rc=5)
         self.assertIn(b"/none: NLST: the server replied 550 Can't check for file existence",

@@ -266,8 +266,8 @@ class TestShellScript(ShellCase):
 
     def test_ls_of_a_directory_holding_only_a_directory_of_its_name(self):
         # its listing is one line that names the path itself as a directory, as vsftpd's is
-        # for a directory it cannot open; the shell does not ask again as a/, so it prints
-        # that line as it came, and does not swallow it
+        # for a directory it cannot open; the shell asks again as a/, as the one-shot ls
+        # does, which lists the line once: neither swallowed nor doubled
         self.srv.mkdir("a/a")
         out, err = self.shell("ls -l a\nls a\n")
         lines = out.splitlines()
