@@ -827,6 +827,8 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
                      t->attempts > 0 ? hint : "");
         if (t->attempts > 0)
             ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
+        else
+            t->not_started = true;
         t->finished = true;
         r->ndone++;
     }

@@ -707,10 +707,24 @@ static int worse(int a, int b)
 }
 
 /* failed: files and directories whose transfer, creation or removal was reported as an
- * error, so that the summary does not read as a complete copy after them. */
+ * error, so that the summary does not read as a complete copy after them. not_started: those
+ * an interrupt stopped the run before (never tried, and not reported one by one). */
 typedef struct counts {
-    long transferred, skipped, deleted, failed;
+    long transferred, skipped, deleted, failed, not_started;
 } counts;
+
+/* Counts a finished task that did not succeed: failed, or not started at all. */
+static void tally_failed(counts *c, const ftpc_task *t)
+{
+    if (t->finished && t->err.status != FTPC_OK)
+        *(t->not_started ? &c->not_started : &c->failed) += 1;
+}
+
+static void tally_failed_list(counts *c, const tasks *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        tally_failed(c, &l->v[i]);
+}
 
 static void plan_line(const ftpc_cli *cli, ftpc_ctx *ctx, const char *verb, const char *rel)
 {
@@ -944,7 +958,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         status = worse(status, st2);
         for (size_t i = 0; i < gets.n; i++) {
             ftpc_task *t = &gets.v[i];
-            c->failed += t->finished && t->err.status != FTPC_OK;
+            tally_failed(c, t);
             if (!t->finished || t->err.status != FTPC_OK)
                 continue;
             if (t->up_to_date)
@@ -1017,14 +1031,6 @@ static long count_ok(const tasks *l)
     long n = 0;
     for (size_t i = 0; i < l->n; i++)
         n += l->v[i].finished && l->v[i].err.status == FTPC_OK;
-    return n;
-}
-
-static long count_failed(const tasks *l)
-{
-    long n = 0;
-    for (size_t i = 0; i < l->n; i++)
-        n += l->v[i].finished && l->v[i].err.status != FTPC_OK;
     return n;
 }
 
@@ -1176,7 +1182,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         while (rl > 1 && t->remote[rl - 1] == '/')
             t->remote[--rl] = '\0';
         status = run_list(ctx, &mk, 1, stop);
-        c->failed += count_failed(&mk);
+        tally_failed_list(c, &mk);
         tasks_free(&mk);
         if (status != FTPC_OK) {
             ftpc_mtree_free(&lt);
@@ -1293,7 +1299,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         /* a refusal is said once (fsops.c); what it keeps out fails and says so */
         (void)run_list(ctx, &opens, 1, stop);
         status = worse(status, run_list(ctx, &dirs, 1, stop));
-        c->failed += count_failed(&dirs);
+        tally_failed_list(c, &dirs);
     }
     if (!fatal && !*stop && puts.n > 0) {
         if (ctx->bars != NULL)
@@ -1304,18 +1310,18 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             if (t->finished && t->err.status == FTPC_OK)
                 *(t->up_to_date ? &c->skipped : &c->transferred) += 1;
         }
-        c->failed += count_failed(&puts);
+        tally_failed_list(c, &puts);
     }
     /* Deletions only after every upload succeeded. */
     if (status == FTPC_OK && !*stop) {
         status = run_list(ctx, &rms, cli->opts.jobs, stop);
         c->deleted += deleted_ok(cli, ctx, &rms);
-        c->failed += count_failed(&rms);
+        tally_failed_list(c, &rms);
     }
     if (status == FTPC_OK && !*stop) {
         status = run_list(ctx, &rmdirs, 1, stop);
         c->deleted += deleted_ok(cli, ctx, &rmdirs);
-        c->failed += count_failed(&rmdirs);
+        tally_failed_list(c, &rmdirs);
     }
     if (!fatal && !*stop && !cli->dry_run && !cli->no_perms)
         set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
@@ -1348,6 +1354,9 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     /* Said only when there are any: a clean run's line stays as scripts know it. */
     if (c.failed > 0)
         snprintf(line + strlen(line), sizeof(line) - strlen(line), ", %ld failed", c.failed);
+    if (c.not_started > 0)
+        snprintf(line + strlen(line), sizeof(line) - strlen(line), ", %ld not started",
+                 c.not_started);
     if (!cli->opts.quiet || cli->dry_run)
         ftpc_out(ctx, "%s", line);
     return status;

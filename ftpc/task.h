@@ -133,6 +133,10 @@ typedef struct ftpc_task {
     uint64_t src_len;
     char src_sha256[DIGEST_HEX_MAX];
     bool finished;
+    /* The run was stopped (an interrupt) before this task began: finished with the stop's
+     * status, but never tried nor reported on its own, so a summary does not count it among
+     * the failures (mirror says how many were not started). */
+    bool not_started;
     /* A transfer whose HASH check follows (jobs.c): its line stays up, marked as checking,
      * and ends with the check's outcome in its summary ("..., verified sha256"). */
     bool hold_bar;

@@ -6,12 +6,13 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
 import unittest
 
-from ftpd_harness import data_bytes, free_port, reset_close
+from ftpd_harness import data_bytes, free_port, reset_close, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase
 
@@ -138,6 +139,26 @@ class TestMirrorGet(MirrorCase):
         os.chmod(self.srv.local("src/sub/locked.bin"), 0o644)
         r = self.ftpc("mirror", self.srv.url("src"), "out")
         self.assertRegex(r.stdout, rb"(?m)^mirror: 1 file transferred, 5 skipped, 0 deleted$")
+
+    def test_interrupt_counts_files_not_started_apart(self):
+        # Ctrl-C during the first of four files (-j 1): that one is cut off and said so; the
+        # three never begun are not failures (nothing was said of them), and the line says so
+        for i in range(4):
+            self.srv.make_file("src/f%d.bin" % i, 1024 * 1024, seed=30 + i)
+        p = self.popen("-j", "1", "--limit-rate", "256k", "mirror", self.srv.url("src"), "out")
+
+        def receiving():
+            out = self.local("out")
+            return os.path.isdir(out) and any(
+                n.endswith(".ftpc-part") and os.path.getsize(os.path.join(out, n)) > 0
+                for n in os.listdir(out))
+        self.assertTrue(wait_for(lambda: receiving() or p.poll() is not None, 20))
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertEqual(err.count(b": interrupted ("), 1, err)
+        self.assertRegex(out, rb"(?m)^mirror: 0 files transferred, 0 skipped, 0 deleted, "
+                              rb"1 failed, 3 not started$")
 
     def test_unreadable_directory_costs_only_itself(self):
         # one directory the server will not list (a private folder on a public server) is
@@ -794,6 +815,28 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(said, ["old/", "old/x.bin", "stale"])
         self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
         self.assertTrue(self.srv.exists("other/keep"))
+
+    def test_interrupt_counts_files_not_started_apart(self):
+        up = self.local("up")
+        os.makedirs(up)
+        for i in range(4):
+            with open(os.path.join(up, "f%d.bin" % i), "wb") as fh:
+                fh.write(data_bytes(1024 * 1024, 40 + i))
+        p = self.popen("-j", "1", "--limit-rate", "256k", "mirror", "-R", "up",
+                       self.srv.url("dst"))
+
+        def receiving():
+            return os.path.isdir(self.srv.local("dst")) and any(
+                n.startswith(".ftpd-up.") and
+                os.path.getsize(os.path.join(self.srv.local("dst"), n)) > 0
+                for n in self.srv.internal_files("dst"))
+        self.assertTrue(wait_for(lambda: receiving() or p.poll() is not None, 20))
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertEqual(err.count(b": interrupted ("), 1, err)
+        self.assertRegex(out, rb"(?m)^mirror: 0 files transferred, 0 skipped, 0 deleted, "
+                              rb"1 failed, 3 not started$")
 
     def test_leftovers_of_interrupted_downloads_stay_here(self):
         # part files an interrupted download left beside its target went up as files of the
