@@ -620,7 +620,12 @@ static int cmd_quote(shell *sh, int argc, char **argv)
 static int cmd_status(shell *sh, int argc, char **argv)
 {
     char cwd[PATH_MAX];
-    if (sh->open) {
+    if (sh->open && sh->conn == NULL && sh->ep != NULL && sh->ep->login_refused) {
+        /* No session: "Connected ... as NAME" would read as logged in after a 530. */
+        char where[300];
+        sh_out(sh, "Not logged in to %s: the login as %s was refused (use: user NAME).",
+               ftpc_endpoint_str(sh->ep, where, sizeof(where)), sh->ep->user);
+    } else if (sh->open) {
         char where[300];
         sh_out(sh, "Connected to %s as %s (%s, control connection %s).",
                ftpc_endpoint_str(sh->ep, where, sizeof(where)), sh->ep->user,

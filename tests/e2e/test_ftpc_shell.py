@@ -486,9 +486,13 @@ class TestShellScript(ShellCase):
         self.assertEqual([l for l in out.splitlines() if l.startswith("/")], ["/", "/sub"])
         self.assertRegex(err, r"line 8: pwd: not connected")
         # a refused login: exit status 4, the server's reply quoted
-        out, err = self.shell("user %s wrong-password\npwd\n" % self.srv.user, rc=4)
+        out, err = self.shell("user %s wrong-password\npwd\nstatus\n" % self.srv.user, rc=4)
         self.assertRegex(err, r"line 1: user: .*530")
         self.assertNotIn("wrong-password", err)
+        # status does not say "Connected ... as alice" with no session after the 530
+        self.assertRegex(out, r"(?m)^Not logged in to 127\.0\.0\.1:%d: the login as %s was "
+                              r"refused \(use: user NAME\)\.$" % (self.srv.port, self.srv.user))
+        self.assertNotIn("Connected to", out)
 
     def test_background_jobs_in_a_script(self):
         big = self.srv.make_file("big.bin", 3 * MiB, seed=15)
