@@ -812,6 +812,11 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["bytes_up"], 0)
         self.assertEqual(rep["errors_by_code"].get("550"), 12)
         self.assertIsNone(rep["setup_error"])
+        # no STOR moved its data, no RETR or LIST ran: their rows show no latency, not 0.000
+        for c in ("retr", "stor", "list"):
+            self.assertRegex(out, r"(?m)^  %s +0 +- +- +- +-$" % c)
+            self.assertEqual(rep["latency_ms"][c]["count"], 0)
+        self.assertRegex(out, r"(?m)^  pasv +12 +\d+\.\d{3} ")
 
     def test_unwritable_report_path_fails_before_the_run(self):
         srv = self.server()
