@@ -168,12 +168,22 @@ static ftpc_task *add_task(ftpc_cli *cli, ftpc_task_kind kind)
 }
 
 /* Looks host up in the netrc file, and says once a run what is wrong with the file: a quoted
- * token left open (the file is then not used) or others able to read its passwords. */
-static int netrc_lookup(ftpc_cli *cli, const char *file, const ftpc_url *u, ftpc_netrc_entry *e)
+ * token left open (the file is then not used), others able to read its passwords, or a
+ * --netrc-file that cannot be read: a mistyped name would otherwise end in an anonymous login
+ * refused with no word of the file. A missing ~/.netrc is no news, nor a NETRC naming none
+ * (a way to say "no netrc file" that scripts and our tests use). */
+static int netrc_lookup(ftpc_cli *cli, const char *file, bool named, const ftpc_url *u,
+                        ftpc_netrc_entry *e)
 {
     int rc = ftpc_netrc_lookup(file, u->host, u->has_user ? u->user : NULL, e);
+    int err = errno;
     struct stat st;
-    if (!cli->netrc_warned && rc == -2) {
+    if (!cli->netrc_warned && rc == -1 && named) {
+        fprintf(stderr,
+                "ftpc: warning: cannot read the netrc file %s (%s); no credentials from it\n", file,
+                strerror(err));
+        cli->netrc_warned = true;
+    } else if (!cli->netrc_warned && rc == -2) {
         fprintf(stderr,
                 "ftpc: %s line %d: a quoted token has no closing quote; the file is not used\n",
                 file, e->bad_line);
@@ -197,6 +207,7 @@ static void fill_credentials(ftpc_cli *cli, ftpc_url *u)
     if (!cli->no_netrc) {
         char path[4096];
         const char *file = cli->netrc_file;
+        bool named = file != NULL;
         if (file == NULL)
             file = getenv("NETRC");
         if (file == NULL && getenv("HOME") != NULL) {
@@ -204,7 +215,8 @@ static void fill_credentials(ftpc_cli *cli, ftpc_url *u)
             file = path;
         }
         ftpc_netrc_entry e;
-        if (file != NULL && netrc_lookup(cli, file, u, &e) == 1 && (e.has_login || u->has_user)) {
+        if (file != NULL && netrc_lookup(cli, file, named, u, &e) == 1 &&
+            (e.has_login || u->has_user)) {
             if (!u->has_user) {
                 snprintf(u->user, sizeof(u->user), "%s", e.login);
                 u->has_user = true;

@@ -190,7 +190,15 @@ int ftpc_netrc_lookup(const char *path, const char *host, const char *want_login
         ssize_t n = read(fd, text + len, NETRC_MAX - len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0) { /* a directory (EISDIR), an I/O error: not a file to take */
+            int err = errno;
+            close(fd);
+            memset(text, 0, len);
+            free(text);
+            errno = err;
+            return -1;
+        }
+        if (n == 0)
             break;
         len += (size_t)n;
     }

@@ -2502,6 +2502,15 @@ class TestCredentials(FtpcCase):
         r = self.ftpc("--netrc-file", netrc, "get", url, url)
         self.assertEqual(self.read_local("q.bin"), data)
         self.assertEqual(r.stderr.count(b"holds passwords and others can read it"), 1, r.stderr)
+        # a --netrc-file that cannot be read (mistyped, a directory) is said, once, rather
+        # than leave an anonymous 530 unexplained; a NETRC naming no file stays quiet
+        for bad in (self.local("no-such-file"), self.tmp):
+            r = self.ftpc("--netrc-file", bad, "cat", url, url, rc=5)
+            self.assertEqual(r.stderr.count(b"ftpc: warning: cannot read the netrc file %s ("
+                                            % bad.encode()), 1, r.stderr)
+            self.assertIn(b"); no credentials from it\n", r.stderr)
+        r = self.ftpc("get", "-o", "x", url, rc=5)  # self.env(): NETRC names no file
+        self.assertNotIn(b"netrc", r.stderr)
 
     def test_netrc_password_for_url_user(self):
         data = self.srv.make_file("u.bin", 10)
