@@ -58,6 +58,7 @@ typedef enum {
 
 struct ftpc_conn {
     ftpc_ctx *ctx;
+    int id; /* 1, 2, ... in the order of opening: the tag of its -v lines */
     const ftpc_endpoint *ep;
     int addr_index;
     int last_connect_errno;
@@ -131,6 +132,17 @@ static bool asks_for_tls(const char *text)
 static char *endpoint_str(const ftpc_conn *c, char *out, size_t n)
 {
     return ftpc_endpoint_str(c->ep, out, n);
+}
+
+/* (conn.h) Several connections at once interleave their dialogues: "> RETR a" from one,
+ * "< 226" from another would not say whose it was. */
+const char *ftpc_conn_trace_tag(const ftpc_conn *c, char *out, size_t n)
+{
+    if (c != NULL && (c->ctx->opts->jobs > 1 || c->ctx->opts->segments > 1))
+        snprintf(out, n, "[%d] ", c->id);
+    else if (n > 0)
+        out[0] = '\0';
+    return out;
 }
 
 static void close_fd(ftpc_conn *c, int *fd)
@@ -355,8 +367,10 @@ static void send_line(ftpc_conn *c, const char *shown, const char *fmt, ...)
         wl = sizeof(c->doing) - 1;
     memcpy(c->doing, what, wl);
     c->doing[wl] = '\0';
-    if (c->ctx->opts->verbose)
-        ftpc_msg(c->ctx, "> %s", c->doing);
+    if (c->ctx->opts->verbose) {
+        char tag[16];
+        ftpc_msg(c->ctx, "%s> %s", ftpc_conn_trace_tag(c, tag, sizeof(tag)), c->doing);
+    }
     if (ftp_command_put(&c->out, line) < 0) {
         conn_fail_later(c, FTPC_EXIT_XFER, "control connection output is full");
         return;
@@ -524,8 +538,10 @@ static void tls_step(ftpc_conn *c)
     c->tls_on = true;
     c->last_activity = ev_now(c->ctx->loop);
     if (c->ctx->opts->verbose) {
+        char tag[16];
         ftpc_tls_summary(&c->cs.tls, why, sizeof(why));
-        ftpc_msg(c->ctx, "* TLS with %s: %s", endpoint_str(c, ep, sizeof(ep)), why);
+        ftpc_msg(c->ctx, "%s* TLS with %s: %s", ftpc_conn_trace_tag(c, tag, sizeof(tag)),
+                 endpoint_str(c, ep, sizeof(ep)), why);
     }
     if (c->after_hs == CS_GREETING) {
         c->state = CS_GREETING;
@@ -904,15 +920,17 @@ static void trace_reply(ftpc_conn *c, const ftp_reply_msg *m)
     const char *line = m->text;
     bool multi = strchr(line, '\n') != NULL;
     bool first = true;
+    char tag[16];
+    ftpc_conn_trace_tag(c, tag, sizeof(tag));
     while (line != NULL) {
         const char *end = strchr(line, '\n');
         int len = end ? (int)(end - line) : (int)strlen(line);
         if (first)
-            ftpc_msg(c->ctx, "< %03d%c%.*s", m->code, multi ? '-' : ' ', len, line);
+            ftpc_msg(c->ctx, "%s< %03d%c%.*s", tag, m->code, multi ? '-' : ' ', len, line);
         else if (end == NULL)
-            ftpc_msg(c->ctx, "< %03d %.*s", m->code, len, line);
+            ftpc_msg(c->ctx, "%s< %03d %.*s", tag, m->code, len, line);
         else
-            ftpc_msg(c->ctx, "< %.*s", len, line);
+            ftpc_msg(c->ctx, "%s< %.*s", tag, len, line);
         first = false;
         line = end ? end + 1 : NULL;
     }
@@ -1076,6 +1094,7 @@ ftpc_conn *ftpc_conn_new(ftpc_ctx *ctx, const ftpc_endpoint *ep, const ftpc_conn
     if (c == NULL)
         return NULL;
     c->ctx = ctx;
+    c->id = ++ctx->conns_made;
     c->ep = ep;
     c->owner = owner;
     c->ud = ud;

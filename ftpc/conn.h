@@ -85,6 +85,11 @@ bool ftpc_conn_logged_in(const ftpc_conn *c);
 /* The code of the reply that turned the session away before login (a greeting other than
  * 220, or a refusal of USER or PASS), with its quoted text in *text; 0 when none did. */
 int ftpc_conn_refusal(const ftpc_conn *c, const char **text);
+
+/* The prefix of c's -v lines into out (at least 16 bytes): "[ID] ", its number in the order
+ * connections were opened, when the run may hold several at once (-j, --segments), else "".
+ * Returns out. */
+const char *ftpc_conn_trace_tag(const ftpc_conn *c, char *out, size_t n);
 const ftpc_endpoint *ftpc_conn_endpoint(const ftpc_conn *c);
 unsigned ftpc_conn_features(const ftpc_conn *c);
 /* The server's HASH features as its FEAT at login gave them (none offered when FEAT was

@@ -30,6 +30,7 @@ typedef struct ftpc_ctx {
     ftpc_bars *bars; /* NULL: messages go straight to stderr */
     ftpc_defer *deferred;
     int nconns;       /* live control connections (for the QUIT drain at the end) */
+    int conns_made;   /* control connections opened so far: -v numbers each (conn.c) */
     ftpc_conn *conns; /* every live connection, for the final clean-up (conn.c keeps it) */
     /* Where report lines go (a mirror's plan and summary): standard output, or a background
      * job's message channel, so that the shell tags them and never writes over its prompt. */

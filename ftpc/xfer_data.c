@@ -166,8 +166,10 @@ void xf_data_run(ftpc_xfer *x)
             return;
         }
         if (x->ctx->opts->verbose > 1) {
+            char tag[16];
             ftpc_tls_summary(&x->dc.u.tls, why, sizeof(why));
-            ftpc_msg(x->ctx, "* data connection: %s", why);
+            ftpc_msg(x->ctx, "%s* data connection: %s", ftpc_conn_trace_tag(x->c, tag, sizeof(tag)),
+                     why);
         }
     }
     if (x->paused)

@@ -951,6 +951,30 @@ class TestModes(FtpcCase):
         self.assertIn("> PASS ****", err)
         self.assertNotIn(self.srv.password, err)
 
+    def test_verbose_numbers_the_connections_of_parallel_transfers(self):
+        # -j 2: two dialogues interleave on standard error; each line says whose it is
+        a = self.srv.make_file("va.bin", 300000, seed=7)
+        b = self.srv.make_file("vb.bin", 300000, seed=8)
+        r = self.ftpc("-v", "-j", "2", "--no-verify", "get", self.srv.url("va.bin"),
+                      self.srv.url("vb.bin"))
+        self.assertEqual((self.read_local("va.bin"), self.read_local("vb.bin")), (a, b))
+        dialogue = [l for l in r.stderr.decode().splitlines() if re.search(r"[<>] ", l)]
+        tags = {}
+        for line in dialogue:
+            m = re.match(r"\[(\d+)\] ([<>]) (.*)", line)
+            self.assertIsNotNone(m, "untagged: %r in\n%s" % (line, r.stderr.decode()))
+            tags.setdefault(m.group(1), []).append(m.group(2) + " " + m.group(3))
+        self.assertEqual(sorted(tags), ["1", "2"], r.stderr.decode())
+        for lines in tags.values():
+            # each connection's own dialogue reads in order: its RETR, then that file's 150
+            i = next(i for i, l in enumerate(lines) if l.startswith("> RETR "))
+            self.assertTrue(lines[i + 1].startswith("< 150 "), lines)
+            self.assertIn(lines[i][len("> RETR "):], lines[i + 1])
+        # one connection: the lines as they were, untagged
+        r = self.ftpc("-v", "get", "-o", "again.bin", self.srv.url("va.bin"))
+        self.assertRegex(r.stderr.decode(), r"(?m)^> RETR va\.bin$")
+        self.assertNotRegex(r.stderr.decode(), r"(?m)^\[\d+\] ")
+
     @unittest.skipUnless(have_ipv6(), "no IPv6 loopback")
     def test_ipv6(self):
         srv = self.start_server(listen="[::1]:0")
