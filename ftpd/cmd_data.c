@@ -701,7 +701,7 @@ void cmd_stor(session *s, const char *arg)
     off_t rest = s->rest;
     s->rest = 0;
     if (rest > 0 && !(s->perms & PERM_APPEND)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied: resuming needs append.");
+        refuse_for_perms(s, "STOR", arg, PERM_APPEND, "Permission denied: resuming needs append.");
         return;
     }
     if (!need_channel(s) || upload_path(s, arg, vpath) < 0)

@@ -362,7 +362,7 @@ static void stat_options_reply(session *s, fsjob *j)
 static void stat_path(session *s, const char *arg)
 {
     if (!(s->perms & PERM_LIST)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied.");
+        refuse_for_perms(s, "STAT", arg, PERM_LIST, "Permission denied.");
         return;
     }
     bool all = true; /* STAT always shows hidden names */

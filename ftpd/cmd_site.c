@@ -46,11 +46,12 @@ static void chmod_reply(session *s, fsjob *j)
 
 static void site_chmod(session *s, const char *arg)
 {
+    const char *sp = strchr(arg, ' ');
     if (!(s->perms & PERM_CHMOD)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "SITE CHMOD: Permission denied.");
+        refuse_for_perms(s, "SITE CHMOD", sp ? sp + 1 : "", PERM_CHMOD,
+                         "SITE CHMOD: Permission denied.");
         return;
     }
-    const char *sp = strchr(arg, ' ');
     mode_t mode;
     if (!sp || !sp[1]) {
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "SITE CHMOD: expected mode (octal) and path.");

@@ -11,6 +11,7 @@
 #include "commands_int.h"
 #include "log.h"
 #include "ownfiles.h"
+#include "path.h"
 #include "users.h"
 
 enum {
@@ -155,12 +156,38 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
         return;
     }
     if (c->perm && !(s->perms & c->perm)) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "Permission denied.");
+        const char *path = arg;
+        if (c->handler == cmd_mfmt) { /* its path follows its time */
+            const char *sp = strchr(arg, ' ');
+            path = sp ? sp + 1 : "";
+        }
+        refuse_for_perms(s, c->name, path, c->perm, "Permission denied.");
         return;
     }
     if (s->rang_set && !hash_rang_allows(s, c->handler))
         return;
     c->handler(s, arg);
+}
+
+void refuse_for_perms(session *s, const char *verb, const char *arg, unsigned need,
+                      const char *text)
+{
+    /* As for a refusal by the file system (upload_failed): without a line the operator of an
+     * account that "cannot upload" finds nothing in the log but its login. */
+    char vpath[PATH_VMAX];
+    const char *shown = arg;
+    if (arg[0] && !(need & PERM_LIST) &&
+        path_resolve(s->cwd ? s->cwd : "/", arg, vpath, sizeof vpath) == 0)
+        shown = vpath;
+    char letters[16], needed[48];
+    users_format_perms(need, letters);
+    size_t n = 0;
+    for (const char *l = letters; *l && n + 8 < sizeof needed; l++)
+        n += (size_t)snprintf(needed + n, sizeof needed - n, "%s%c", n ? " or " : "", *l);
+    users_format_perms(s->perms, letters);
+    session_log(s, "%s%s%s refused: the account's permissions (%s) lack %s", verb,
+                shown[0] ? " " : "", shown, letters[0] ? letters : "none", needed);
+    session_reply(s, FTP_FILE_UNAVAILABLE, "%s", text);
 }
 
 void commands_help_text(char *out, size_t out_size)

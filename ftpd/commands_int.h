@@ -29,6 +29,12 @@ bool names_own_file(const vfs *v, const char *vpath, bool follow);
  * folder one's path passes through (ownfiles_guards). Mode 000 there would fail the next
  * SIGHUP's reading; o+w would let any local user replace the file. */
 bool leads_to_guarded(const vfs *v, const char *vpath);
+/* Refuses a command the account's permission letters do not allow: replies 550 with text, and
+ * logs the refusal with the path (arg resolved against the working directory, or as sent for
+ * a listing, whose argument may be options) and the letters it needed (need: PERM_ bits, any
+ * one of which would do). */
+void refuse_for_perms(session *s, const char *verb, const char *arg, unsigned need,
+                      const char *text);
 /* "name: text" (verb when name is empty), as reply_errno words a failure. */
 void reply_named(session *s, int code, const char *verb, const char *name, const char *text);
 

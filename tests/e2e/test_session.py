@@ -131,6 +131,34 @@ class TestLogin(ServerTestCase):
         self.assertEqual(sorted(os.listdir(self.srv.anon_root)), before)
         self.assertEqual(self.srv.read("keep.txt", base=self.srv.anon_root), b"keep")
 
+    def test_refusals_for_want_of_a_permission_are_logged(self):
+        # the operator of an account that "cannot upload" must find why in the log, as for a
+        # refusal by the file system ("STOR /x refused: Permission denied")
+        srv = self.start_server(users=[("bob", "bob-Pw-1", "elrw")], args=FAST_FAIL)
+        srv.write("keep.txt", b"keep")
+        anon = srv.ftp("anonymous", "x@y")
+        self.assertCode(reply(anon, "CWD /"), 250)
+        self.assertCode(reply(anon, "STOR up load.txt"), 550)
+        anon.quit()
+        f = srv.ftp("bob", "bob-Pw-1")
+        self.assertCode(reply(f, "MKD sub"), 550)
+        self.assertCode(reply(f, "CWD /"), 250)
+        self.assertCode(reply(f, "MFMT 20200101000000 keep.txt"), 550)
+        self.assertCode(reply(f, "SITE CHMOD 600 keep.txt"), 550)
+        self.assertCode(reply(f, "SIZE keep.txt"), 213)
+        self.assertEqual(reply(f, "REST 2")[0], 350)
+        self.assertCode(reply(f, "STOR keep.txt"), 550)
+        f.quit()
+        for line in (r"anonymous: STOR /up load\.txt refused: the account's permissions "
+                     r"\(elr\) lack w$",
+                     r"bob: MKD /sub refused: the account's permissions \(elrw\) lack m$",
+                     r"bob: MFMT /keep\.txt refused: .* lack T$",
+                     r"bob: SITE CHMOD /keep\.txt refused: .* lack M$",
+                     r"bob: STOR /keep\.txt refused: .* lack a$"):
+            self.assertTrue(srv.wait_log(line), line + "\n" + srv.log_text())
+        self.assertNotIn("SIZE /keep.txt refused", srv.log_text())
+        self.assertEqual(srv.read("keep.txt"), b"keep")
+
     def test_no_anonymous(self):
         # refused at USER, as vsftpd and ProFTPD do: no password asked, no failure counted
         srv = self.start_server(anonymous=False, args=FAST_FAIL + ["--max-login-failures", "1"])
