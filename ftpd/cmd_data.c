@@ -18,6 +18,7 @@
 #include "fsjob.h"
 #include "ftps.h"
 #include "log.h"
+#include "logpath.h"
 #include "net.h"
 #include "ownfiles.h"
 #include "path.h"
@@ -310,13 +311,16 @@ static void retr_reply(session *s, fsjob *j)
         return;
     /* As for an upload (upload_failed): a download refused before any data moved has no
      * transfer line, and the operator learns from this one what was refused and why. */
+    char shown[LOG_PATH_BUF];
     if (j->rc < 0) {
-        session_log(s, "RETR %s refused: %s", j->vpath, strerror(j->err));
+        session_log(s, "RETR %s refused: %s", log_path(j->vpath, shown, sizeof shown),
+                    strerror(j->err));
         reply_errno(s, j->err, "RETR", j->arg);
         return;
     }
     if (!S_ISREG(j->st.st_mode)) {
-        session_log(s, "RETR %s refused: not a regular file", j->vpath);
+        session_log(s, "RETR %s refused: not a regular file",
+                    log_path(j->vpath, shown, sizeof shown));
         reply_named(s, FTP_FILE_UNAVAILABLE, "RETR", j->arg, "Not a regular file.");
         return;
     }
@@ -369,7 +373,8 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
     /* An upload refused before its data came has no transfer line: without this one the
      * operator of a server whose uploads fail (a folder the server's user cannot write, a
      * full disk) would find nothing in the log but the logins. */
-    session_log(s, "%s %s refused: %s", verb, vpath,
+    char shown[LOG_PATH_BUF];
+    session_log(s, "%s %s refused: %s", verb, log_path(vpath, shown, sizeof shown),
                 bad_rest ? "REST beyond what was uploaded" : strerror(err));
     if (bad_rest)
         session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
@@ -539,8 +544,9 @@ static void prepare_done(void *arg)
         drop_append_lock(s->xfer);
         if (j->begun) /* a claimed partial stays; a bare copy is dropped */
             server_close_later(s->srv, upload_abort_detach(&j->up, true));
+        char shown[LOG_PATH_BUF];
         session_log(s, "%s %s aborted by the client (ABOR) while its file was being %s", j->verb,
-                    j->vpath,
+                    log_path(j->vpath, shown, sizeof shown),
                     j->mode == UPLOAD_NEW || j->mode == UPLOAD_UNIQUE ? "created" : "copied");
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
         s->flags |= SF_PREP_ABOR; /* the ABOR, still to run, did abort something */

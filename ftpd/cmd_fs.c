@@ -13,6 +13,7 @@
 #include "fsjob.h"
 #include "ftp_reply.h"
 #include "listfmt.h"
+#include "logpath.h"
 #include "ownfiles.h"
 #include "path.h"
 #include "upload.h"
@@ -221,9 +222,10 @@ static void dele_work(fsjob *j)
 
 static void dele_reply(session *s, fsjob *j)
 {
+    char shown[LOG_PATH_BUF];
     if (j->rc < 0) {
         if (j->err == ENOENT && j->found > 0) {
-            session_log(s, "DELE %s (partial upload)", j->vpath);
+            session_log(s, "DELE %s (partial upload)", log_path(j->vpath, shown, sizeof shown));
             session_reply(s, FTP_FILE_ACTION_OK, "Partial upload deleted.");
             return;
         }
@@ -233,7 +235,8 @@ static void dele_reply(session *s, fsjob *j)
             reply_errno(s, j->err, "DELE", j->arg);
         return;
     }
-    session_log(s, "DELE %s%s", j->vpath, j->found > 0 ? " (and its partial upload)" : "");
+    session_log(s, "DELE %s%s", log_path(j->vpath, shown, sizeof shown),
+                j->found > 0 ? " (and its partial upload)" : "");
     session_reply(s, FTP_FILE_ACTION_OK, "File deleted.");
 }
 
@@ -304,7 +307,9 @@ static void rnto_reply(session *s, fsjob *j)
     else if (j->rc < 0)
         reply_errno(s, j->err, "RNTO", j->arg);
     else {
-        session_log(s, "RENAME %s -> %s%s", j->from, j->vpath,
+        char from[LOG_PATH_BUF], to[LOG_PATH_BUF];
+        session_log(s, "RENAME %s -> %s%s", log_path(j->from, from, sizeof from),
+                    log_path(j->vpath, to, sizeof to),
                     j->found > 0 ? " (its partial upload removed)" : "");
         session_reply(s, FTP_FILE_ACTION_OK, "Rename successful.");
     }

@@ -38,6 +38,7 @@
 #include "commands_int.h"
 #include "digest.h"
 #include "log.h"
+#include "logpath.h"
 #include "ownfiles.h"
 #include "path.h"
 #include "server.h"
@@ -211,7 +212,9 @@ static void hash_done(void *arg)
     s->hash = NULL;
     if (live) {
         if (j->rc == 1) {
-            session_log(s, "HASH %s %s %jd-%jd", digest_name(j->algo), j->vpath, (intmax_t)j->first,
+            char shown[LOG_PATH_BUF];
+            session_log(s, "HASH %s %s %jd-%jd", digest_name(j->algo),
+                        log_path(j->vpath, shown, sizeof shown), (intmax_t)j->first,
                         (intmax_t)j->last);
             session_reply(s, FTP_FILE_STATUS, "%s %jd-%jd %s %s", digest_name(j->algo),
                           (intmax_t)j->first, (intmax_t)j->last, j->hex, j->arg);

@@ -10,6 +10,7 @@
 
 #include "commands_int.h"
 #include "log.h"
+#include "logpath.h"
 #include "ownfiles.h"
 #include "path.h"
 #include "users.h"
@@ -174,11 +175,12 @@ void refuse_for_perms(session *s, const char *verb, const char *arg, unsigned ne
 {
     /* As for a refusal by the file system (upload_failed): without a line the operator of an
      * account that "cannot upload" finds nothing in the log but its login. */
-    char vpath[PATH_VMAX];
+    char vpath[PATH_VMAX], cut[LOG_PATH_BUF];
     const char *shown = arg;
     if (arg[0] && !(need & PERM_LIST) &&
         path_resolve(s->cwd ? s->cwd : "/", arg, vpath, sizeof vpath) == 0)
         shown = vpath;
+    shown = log_path(shown, cut, sizeof cut);
     char letters[16], needed[48];
     users_format_perms(need, letters);
     size_t n = 0;
@@ -250,14 +252,16 @@ void reply_errno(session *s, int err, const char *verb, const char *name)
     case ENOENT:
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: No such file or directory.", action);
         break;
-    case OWNFILES_REFUSED:
+    case OWNFILES_REFUSED: {
         /* the operator hears why; the client only that it is not to be had */
+        char shown[LOG_PATH_BUF];
         session_log(s,
                     "%s %s refused: one of the server's own files (users file, TLS key, "
                     "transfer log or configuration file)",
-                    verb, action);
+                    verb, log_path(action, shown, sizeof shown));
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: File not available.", action);
         break;
+    }
     case EACCES:
     case EPERM:
     case EXDEV:

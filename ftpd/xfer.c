@@ -14,6 +14,7 @@
 #include "ftp_reply.h"
 #include "ftps.h"
 #include "log.h"
+#include "logpath.h"
 #include "net.h"
 #include "path.h"
 #include "progress.h"
@@ -351,27 +352,6 @@ static double elapsed_s(const xfer *x)
     return t > 0.001 ? t : 0.001;
 }
 
-/* Bytes of a path a transfer's log line shows whole; a longer one keeps its start and end.
- * A path may be 4096 bytes, as much as a log line: cut at the line's end, it took the
- * transfer's outcome with it. */
-#define LOG_PATH_MAX 2000
-
-/* path, or its start, "...", and its end (each cut at a character's start) in out. */
-static const char *log_path(const char *path, char *out, size_t size)
-{
-    size_t n = strlen(path);
-    if (n <= LOG_PATH_MAX || size < LOG_PATH_MAX + 4)
-        return path;
-    size_t head = LOG_PATH_MAX / 2, tail = LOG_PATH_MAX / 2 - 3;
-    while (head > 0 && (path[head] & 0xC0) == 0x80) /* no half of a character */
-        head--;
-    const char *end = path + n - tail;
-    while ((*end & 0xC0) == 0x80)
-        end++;
-    snprintf(out, size, "%.*s...%s", (int)head, path, end);
-    return out;
-}
-
 long long xfer_start_offset(const xfer *x)
 {
     return x->kind == XK_STOR ? (long long)x->offset : x->kind == XK_RETR ? (long long)x->rest : 0;
@@ -431,7 +411,7 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     format_start(x, from, sizeof from);
     if (!complete && why)
         snprintf(reason, sizeof reason, ": %s", why);
-    char shown[LOG_PATH_MAX + 4];
+    char shown[LOG_PATH_BUF];
     const char *path = log_path(x->vpath ? x->vpath : "", shown, sizeof shown);
     if (secs == 0)
         session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), path, from,

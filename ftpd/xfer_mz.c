@@ -24,6 +24,7 @@
 
 #include "ftp_reply.h"
 #include "ftps.h"
+#include "logpath.h"
 #include "server.h"
 #include "session.h"
 #include "xfer_int.h"
@@ -146,7 +147,9 @@ static void upload_corrupt(xfer *x)
     char text[200];
     snprintf(text, sizeof text, "Upload failed: invalid compressed data (%s); nothing stored.",
              mz_error(&x->z));
-    session_log(x->s, "MODE Z upload %s: %s", x->vpath ? x->vpath : "", mz_error(&x->z));
+    char shown[LOG_PATH_BUF];
+    session_log(x->s, "MODE Z upload %s: %s",
+                log_path(x->vpath ? x->vpath : "", shown, sizeof shown), mz_error(&x->z));
     xfer_finish(x, FTP_LOCAL_ERROR, text, false);
 }
 
@@ -170,7 +173,9 @@ static void upload_eof(xfer *x)
         buf_commit(&x->fbuf, made);
         inflated(x, made);
         if (rc == MZ_ERROR) {
-            session_log(x->s, "MODE Z upload %s: %s", x->vpath ? x->vpath : "", mz_error(&x->z));
+            char shown[LOG_PATH_BUF];
+            session_log(x->s, "MODE Z upload %s: %s",
+                        log_path(x->vpath ? x->vpath : "", shown, sizeof shown), mz_error(&x->z));
             if (xfer_drain_to_file(x) < 0) {
                 xfer_fail_local(x, errno);
                 return;
@@ -249,10 +254,11 @@ void xfer_mz_pump_in(xfer *x)
         if (mz_ended(&x->z)) {
             /* The end marker and the checksum came: the data is whole, however the
              * connection then ended (without TLS close_notify, or by a reset). */
+            char shown[LOG_PATH_BUF];
             session_log(x->s,
                         "MODE Z upload %s: the data connection ended without a clean "
                         "close after the complete stream (%s): taken as complete",
-                        x->vpath ? x->vpath : "",
+                        log_path(x->vpath ? x->vpath : "", shown, sizeof shown),
                         stream_is_tls(&x->data) ? ftps_data_error(x) : strerror(err));
             upload_eof(x);
             return;

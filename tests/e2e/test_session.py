@@ -1186,6 +1186,35 @@ class TestTransferLogLine(ServerTestCase):
                         self.srv.log_text()[-1500:])
 
 
+    def test_a_very_long_path_leaves_why_and_where_in_other_lines(self):
+        # The same holds for the lines that say why a command was refused, and for a rename's
+        # line, whose target came after a source as long as the line.
+        parts = ["%02d" % i + chr(ord("a") + i) * 198 for i in range(19)]  # 19 x 200 bytes
+        rel = "/".join(parts)
+        self.srv.mkdir(rel)
+        self.srv.write(rel + "/from.bin", b"x")
+        self.srv.mkdir(rel, base=self.srv.anon_root)
+        missing = "missing-" + "m" * 192  # a path of 4020 bytes
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertCode(reply(f, "PASV"), 227)
+        self.assertCode(reply(f, "RETR /%s/%s" % (rel, missing)), 550)
+        self.assertCode(reply(f, "RNFR /%s/from.bin" % rel), 350)
+        self.assertCode(reply(f, "RNTO /%s/to.bin" % rel), 250)
+        f.quit()
+        anon = self.srv.ftp("anonymous", "x@y")
+        self.assertCode(reply(anon, "STOR /%s/up.bin" % rel), 550)
+        anon.quit()
+        for pattern in (r"RETR (/00a+/\S*/%s) refused: No such file or directory$" % missing,
+                        r"RENAME /00a+/\S*/from\.bin -> (/00a+/\S*/to\.bin)$",
+                        r"anonymous: STOR (/00a+/\S*/up\.bin) refused: the account's "
+                        r"permissions \(elr\) lack w$"):
+            m = self.srv.wait_log(pattern)
+            self.assertTrue(m, pattern + "\n" + self.srv.log_text()[-1500:])
+            self.assertIn("...", m.group(1))
+            self.assertLessEqual(len(m.group(1)), 2003)
+
+
 class TestXferlog(ServerTestCase):
     def setUp(self):
         pass
