@@ -1354,6 +1354,23 @@ static void listen_cb(ev_loop *loop, int fd, int mask, void *ud)
     connected(x, cfd);
 }
 
+/* The data connection for a command never came: a connect to the client's PORT refused or
+ * timed out (the classic active-mode failure behind a client's firewall), or no client on a
+ * PASV port. Replies 425 with text and frees x; the transfer's line names the file and why,
+ * as for a data connection whose TLS handshake fails, or the operator finds nothing in the
+ * log but the login. */
+static void fail_before_data(xfer *x, const char *text)
+{
+    session *s = x->s;
+    if (x->kind != XK_NONE) {
+        char why[300];
+        snprintf(why, sizeof why, "%d %.290s", FTP_CANT_OPEN_DATA, text);
+        log_transfer(x, false, why);
+    }
+    release(x, false);
+    session_reply(s, FTP_CANT_OPEN_DATA, "%s", text);
+}
+
 static void connect_done(xfer *x)
 {
     int err = 0;
@@ -1365,8 +1382,7 @@ static void connect_done(xfer *x)
         session *s = x->s;
         char text[256];
         snprintf(text, sizeof text, "Can't open data connection: %s.", strerror(err));
-        release(x, false);
-        session_reply(s, FTP_CANT_OPEN_DATA, "%s", text);
+        fail_before_data(x, text);
         session_resume(s);
         return;
     }
@@ -1418,16 +1434,13 @@ void xfer_start(xfer *x)
         if (fd < 0) {
             char text[256];
             snprintf(text, sizeof text, "Can't open data connection: %s.", strerror(errno));
-            release(x, false);
-            session_reply(s, FTP_CANT_OPEN_DATA, "%s", text);
+            fail_before_data(x, text);
             return;
         }
         x->data_fd = fd;
         x->state = XS_CONNECTING;
-        if (ev_add(loop_of(x), fd, EV_WRITE, data_cb, x) < 0) {
-            release(x, false);
-            session_reply(s, FTP_CANT_OPEN_DATA, "Can't open data connection.");
-        }
+        if (ev_add(loop_of(x), fd, EV_WRITE, data_cb, x) < 0)
+            fail_before_data(x, "Can't open data connection.");
         break;
     }
     case XS_CONNECTED:
@@ -1597,8 +1610,7 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         xfer_finish(x, FTP_CANT_OPEN_DATA,
                     "Can't open data connection: its TLS handshake timed out.", false);
     } else if (x->kind != XK_NONE) {
-        release(x, false);
-        session_reply(s, FTP_CANT_OPEN_DATA, "Can't open data connection: timed out.");
+        fail_before_data(x, "Can't open data connection: timed out.");
         session_resume(s);
     } else {
         release(x, false); /* an unused PASV or PORT: drop it quietly */

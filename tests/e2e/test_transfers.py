@@ -52,6 +52,36 @@ class TestTransferLog(ServerTestCase):
             self.srv.log_text()[-2000:])
 
 
+class TestNoDataConnection(ServerTestCase):
+    """A data connection that never comes: the client's 425 has a line in the log too, which
+    names the file, or the operator of a client behind a firewall (active mode's classic
+    failure) finds nothing there but the login."""
+    server_kwargs = {"args": ["--data-timeout", "1"]}
+
+    def test_refused_port_and_missing_pasv_client_are_logged(self):
+        self.srv.write("a.txt", b"12345")
+        closed = free_port()  # nothing listens there: the connect is refused
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        for cmd in ("RETR a.txt", "STOR up.txt", "LIST"):
+            self.assertEqual(c.cmd("PORT 127,0,0,1,%d,%d" % (closed >> 8, closed & 255))[0], 200)
+            code, text = c.cmd(cmd)
+            self.assertEqual(code, 425, text)
+        self.assertEqual(c.cmd("PASV")[0], 227)  # and no client connects to its port
+        code, text = c.cmd("RETR a.txt", timeout=10)
+        self.assertEqual(code, 425, text)
+        for line in (r"RETR /a\.txt failed before any data moved: 425 Can't open data "
+                     r"connection: Connection refused\.$",
+                     r"STOR /up\.txt failed before any data moved: 425 .*refused\.$",
+                     r"LIST / failed before any data moved: 425 .*refused\.$",
+                     r"RETR /a\.txt failed before any data moved: 425 Can't open data "
+                     r"connection: timed out\.$"):
+            self.assertTrue(self.srv.wait_log(line), line + "\n" + self.srv.log_text()[-2000:])
+        self.assertFalse(self.srv.exists("up.txt"))
+        self.assertEqual(self.srv.internal_files(), [])
+
+
 class TestPassiveRangeExhausted(ServerTestCase):
     def test_refusal_is_logged_for_the_operator(self):
         # one passive port for everyone: the second session's PASV finds it taken
