@@ -94,9 +94,31 @@ static void init_salt(void)
     }
 }
 
-/* Copies the bytes from *pos up to end of src into dst at the same offsets, at most max of
- * them, and advances *pos. A short source (the target shrank under us) is EINVAL, as REST
- * beyond the end would be. */
+/* The start of the source's next hole at or after in, before stop; stop when there is none
+ * (or the file system cannot say). *skip is set when in itself lies in a hole, whose end (or
+ * stop) is returned instead. */
+static off_t next_boundary(int src, off_t in, off_t stop, bool *skip)
+{
+    *skip = false;
+    off_t data = lseek(src, in, SEEK_DATA);
+    if (data < 0) {
+        *skip = errno == ENXIO; /* a hole from in to the end */
+        return stop;
+    }
+    if (data > in) {
+        *skip = true;
+        return data < stop ? data : stop;
+    }
+    off_t hole = lseek(src, in, SEEK_HOLE);
+    return hole > in && hole < stop ? hole : stop;
+}
+
+/* Copies the bytes from *pos up to end of src into dst (a file written from its start, in
+ * order) at the same offsets, at most max of them, and advances *pos. A short source (the
+ * target shrank under us) is EINVAL, as REST beyond the end would be. A hole in the source
+ * stays a hole in the copy: written out as zeros, a sparse disk image of 100 GiB holding
+ * 1 GiB would take 100 GiB of the disk, and the time to write them, for an APPE of a few
+ * bytes. */
 static int copy_range(int src, int dst, off_t *pos, off_t end, off_t max)
 {
     off_t in = *pos, out = *pos;
@@ -104,9 +126,26 @@ static int copy_range(int src, int dst, off_t *pos, off_t end, off_t max)
     bool use_cfr = true;
     char buf[64 * 1024];
     int rc = 0;
+    /* Past the source's end SEEK_DATA finds "a hole to the end": only a source that still
+     * holds every byte asked for is searched for holes, so that a shrunk one stays EINVAL. */
+    struct stat sst;
+    bool sparse = fstat(src, &sst) == 0 && sst.st_size >= stop;
 
     while (in < stop) {
-        size_t want = (size_t)(stop - in);
+        off_t until = stop;
+        if (sparse) {
+            bool skip;
+            until = next_boundary(src, in, stop, &skip);
+            if (skip) { /* dst ends at in: growing it leaves the hole unwritten */
+                if (ftruncate(dst, until) < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                in = out = until;
+                continue;
+            }
+        }
+        size_t want = (size_t)(until - in);
         ssize_t n;
         if (use_cfr) {
             n = copy_file_range(src, &in, dst, &out, want, 0);

@@ -43,6 +43,9 @@ _hash_cache = {}
 _hash_lock = threading.Lock()
 
 
+# make_dense's byte: not zero, so that it cannot be taken for a hole read back
+DENSE_BYTE = 0xA5
+
 def hash_password(password, method="6"):
     """A crypt hash of password, cached: SHA-512-crypt (method "6") or MD5-crypt ("1"), made
     by openssl passwd, else Python's crypt."""
@@ -453,6 +456,19 @@ class FtpdServer:
         self.mkdir(os.path.dirname(p))
         with open(p, "wb") as fh:
             fh.truncate(size)
+        self.chown(p)
+        return p
+
+    def make_dense(self, path, size, base=None):
+        """A file of size DENSE_BYTE bytes, every block of it on the disk: copying it costs
+        what copying data costs, where the server skips make_sparse's holes."""
+        p = self.local(path, base)
+        self.mkdir(os.path.dirname(p))
+        block = bytes([DENSE_BYTE]) * (1 << 20)
+        with open(p, "wb") as fh:
+            for _ in range(size // len(block)):
+                fh.write(block)
+            fh.write(block[:size % len(block)])
         self.chown(p)
         return p
 

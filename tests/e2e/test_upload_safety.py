@@ -13,9 +13,9 @@ import threading
 import time
 import unittest
 
-from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, INTERNAL_PREFIXES, ServerTestCase,
-                          data_bytes, free_port, internal_names, listing, nlst, recv_all,
-                          recv_exactly, reply, reset_close, retr, sha, stor, wait_for)
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, DENSE_BYTE, INTERNAL_PREFIXES,
+                          ServerTestCase, data_bytes, free_port, internal_names, listing, nlst,
+                          recv_all, recv_exactly, reply, reset_close, retr, sha, stor, wait_for)
 
 
 class UploadSafetyBase(ServerTestCase):
@@ -881,6 +881,32 @@ class TestBusyWriter(ServerTestCase):
             return None
 
 
+class TestAppendKeepsHoles(UploadSafetyBase):
+    def test_appe_onto_a_sparse_file_leaves_its_holes_unwritten(self):
+        # the copy an APPE starts from skipped no hole: 4 bytes appended to a sparse image
+        # took its whole apparent size of disk (a 5.5 GB file: 5.1 GB and 27 s here)
+        size = 64 << 20
+        p = self.srv.make_sparse("image.bin", size)
+        with open(p, "r+b") as fh:
+            fh.write(b"head")
+            fh.seek(size // 2)
+            fh.write(b"middle")
+            fh.seek(size - 4)
+            fh.write(b"end!")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        stor(f, "image.bin", b"tail", cmd="APPE")
+        f.quit()
+        with open(p, "rb") as fh:
+            data = fh.read()
+        self.assertEqual(len(data), size + 4)
+        self.assertEqual(data[:4], b"head")
+        self.assertEqual(data[size // 2:size // 2 + 6], b"middle")
+        self.assertEqual(data[-8:], b"end!tail")
+        self.assertEqual(data.count(0), size - 14)
+        self.assertLess(os.stat(p).st_blocks * 512, 4 << 20)
+
+
 class TestAppendCopyInSlices(UploadSafetyBase):
     """APPE onto a large file starts from a copy of it, made on the worker pool that also
     checks passwords and hashes files. With one worker, a HASH sent while the copy runs must
@@ -897,7 +923,7 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         return c, ds
 
     def test_a_hash_is_answered_while_the_copy_runs(self):
-        self.srv.make_sparse("big.bin", self.SIZE)
+        self.srv.make_dense("big.bin", self.SIZE)
         self.srv.write("small.txt", b"small")
         b = self.srv.control()
         b.login()
@@ -921,14 +947,14 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         self.assertEqual(os.path.getsize(self.srv.local("big.bin")), self.SIZE + 4)
         with open(self.srv.local("big.bin"), "rb") as fh:
             fh.seek(self.SIZE - 4)
-            self.assertEqual(fh.read(), bytes(4) + b"tail")
+            self.assertEqual(fh.read(), bytes([DENSE_BYTE]) * 4 + b"tail")
         a.close()
         b.close()
 
     def test_a_session_closed_mid_copy_stops_it_and_leaves_nothing_behind(self):
         # 1 GiB: 64 slices, far more than the copy does before the close is seen
         size = 1 << 30
-        self.srv.make_sparse("huge.bin", size)
+        self.srv.make_dense("huge.bin", size)
         a, ds = self.start_appe("huge.bin")
         time.sleep(0.05)
         a.close()
@@ -948,7 +974,7 @@ class TestAppendCopyInSlices(UploadSafetyBase):
     def test_abor_stops_the_copy(self):
         # ABOR before the 150: the APPE gets 426, the ABOR 226, and the file is as it was
         size = 1 << 30
-        self.srv.make_sparse("huge.bin", size)
+        self.srv.make_dense("huge.bin", size)
         a, ds = self.start_appe("huge.bin")
         time.sleep(0.05)
         a.send("ABOR\r\n")
@@ -968,7 +994,7 @@ class TestAppendCopyInSlices(UploadSafetyBase):
         # the APPE comes after more lines than a turn runs, so it starts in a later turn,
         # with its ABOR already read: no more input will come to point at it
         size = 1 << 30
-        self.srv.make_sparse("huge.bin", size)
+        self.srv.make_dense("huge.bin", size)
         c = self.srv.control()
         c.login()
         self.assertEqual(c.cmd("TYPE I")[0], 200)
@@ -1050,7 +1076,7 @@ class TestCopyLongerThanTheDataTimeout(UploadSafetyBase):
 
     def test_appe_gets_its_150_after_a_long_copy(self):
         size = 1 << 30  # seconds of copying here: the data timeout is 1 s
-        self.srv.make_sparse("big.bin", size)
+        self.srv.make_dense("big.bin", size)
         c = self.srv.control(timeout=120)
         c.login()
         self.assertEqual(c.cmd("TYPE I")[0], 200)
