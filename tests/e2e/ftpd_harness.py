@@ -602,15 +602,16 @@ class FtpdServer:
     def log_text(self):
         return "\n".join(self.logs())
 
-    def settled_log_text(self, timeout=5.0):
-        """The log once every session in it has ended. It reaches the harness through a
-        reader thread, possibly after a client has exited: a client's last lines may still
-        be on their way."""
+    def settled_log_text(self, timeout=5.0, sessions=0):
+        """The log once every session in it has ended, and at least `sessions` began. It
+        reaches the harness through a reader thread, possibly after a client has exited: a
+        client's last lines may still be on their way, or all of them (on a loaded machine
+        a log read at once held none of the session a test had just run)."""
         def settled():
             text = self.log_text()
             # a refused connection (421) logs "refused" and its end, but no "connected"
             began = text.count(": connected") + text.count(": refused: ")
-            return text.count(": disconnected") >= began
+            return began >= sessions and text.count(": disconnected") >= began
         wait_for(settled, timeout)
         return self.log_text()
 
