@@ -28,7 +28,8 @@ enum {
     TLSF_DATA = 1 << 7,        /* a server data connection bound to a control connection */
     TLSF_TICKET_BIND = 1 << 8, /* `resumed` holds the binding of a decrypted ticket */
     TLSF_SERVER = 1 << 9,
-    TLSF_HS_DONE = 1 << 10, /* the end-of-handshake bookkeeping ran */
+    TLSF_HS_DONE = 1 << 10,    /* the end-of-handshake bookkeeping ran */
+    TLSF_PEER_CLOSE = 1 << 11, /* the peer's close_notify arrived */
 };
 
 /* Sessions stay resumable this long: a data connection late in a long FTP session must still
@@ -147,6 +148,18 @@ static SSL_TICKET_RETURN ticket_dec_cb(SSL *ssl, SSL_SESSION *sess, const unsign
     }
 }
 
+/* With SSL_OP_IGNORE_UNEXPECTED_EOF a bare FIN reads as the same clean end as close_notify;
+ * only the alert itself, seen here, tells them apart (stream_tls_peer_closed). */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    stream_tls *t = SSL_get_app_data(ssl);
+    /* SSL_CB_READ_ALERT shares its SSL_CB_ALERT bit with SSL_CB_WRITE_ALERT: our own
+     * close_notify must not count */
+    if (t && (where & SSL_CB_READ_ALERT) == SSL_CB_READ_ALERT &&
+        (ret & 0xff) == SSL_AD_CLOSE_NOTIFY)
+        t->flags |= TLSF_PEER_CLOSE;
+}
+
 static void handshake_done(stream_tls *t)
 {
     if (t->flags & TLSF_HS_DONE)
@@ -185,7 +198,8 @@ static ssize_t tls_fail(stream_tls *t, int rc, const char *what, unsigned want_r
         if (ERR_peek_error() == 0 && (err == 0 || err == EAGAIN)) {
             /* The peer closed the socket without close_notify (OpenSSL 1.1; 3.x reports it
              * as a clean end with SSL_OP_IGNORE_UNEXPECTED_EOF). Treat it as an end, as
-             * every FTP server does, since clients commonly skip close_notify. */
+             * every FTP server does, since clients commonly skip close_notify; an owner
+             * that must know asks stream_tls_peer_closed(). */
             t->base.last_errno = EPIPE;
             set_err(t, what);
             return 0;
@@ -535,6 +549,7 @@ int stream_tls_init(stream_tls *t, int fd, struct ssl_ctx_st *ctx, stream_tls_ro
     t->base.pipe_fds[0] = t->base.pipe_fds[1] = -1;
     t->ssl = ssl;
     SSL_set_app_data(ssl, t);
+    SSL_set_info_callback(ssl, info_cb);
     if (role == STREAM_TLS_SERVER) {
         t->flags |= TLSF_SERVER;
         SSL_set_accept_state(ssl);
@@ -560,6 +575,11 @@ void stream_tls_bind_data(stream_tls *t, const stream_tls *control)
 bool stream_tls_bound(const stream_tls *t)
 {
     return t->ssl && (t->flags & TLSF_HS_DONE) && bound_now(t);
+}
+
+bool stream_tls_peer_closed(const stream_tls *t)
+{
+    return (t->flags & TLSF_PEER_CLOSE) != 0;
 }
 
 bool stream_tls_resumed(const stream_tls *t)

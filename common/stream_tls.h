@@ -11,6 +11,10 @@
  * - sendfile and recvfile are NULL: payload goes through the owner's buffers, where it can be
  *   encrypted.
  * - shutdown sends close_notify (and then a FIN); it does not wait for the peer's.
+ * - A read returns 0 both after the peer's close_notify and after a bare FIN (or, with
+ *   OpenSSL 1.1, a FIN that OpenSSL reports as a syscall error): FTP peers often skip
+ *   close_notify. stream_tls_peer_closed() tells the two apart, for an owner that must know
+ *   whether the end is the peer's own word or may have been forged on the path.
  * - Writes may be retried with a moved buffer and a longer length (partial writes and moving
  *   write buffers are enabled).
  * - OpenSSL writes to sockets with write(2): a process using TLS streams must ignore SIGPIPE.
@@ -73,6 +77,9 @@ bool stream_is_tls(const stream *s);
 void stream_tls_bind_data(stream_tls *t, const stream_tls *control);
 /* After the handshake: true when the peer resumed a session carrying t's binding. */
 bool stream_tls_bound(const stream_tls *t);
+/* True once the peer's close_notify has arrived: a read's 0 is then the end the peer meant.
+ * False after a bare FIN, which anyone on the path can send (a truncation attack). */
+bool stream_tls_peer_closed(const stream_tls *t);
 /* After the handshake: true when the session was resumed (any session). */
 bool stream_tls_resumed(const stream_tls *t);
 

@@ -257,6 +257,8 @@ START_TEST(test_shutdown_close_notify)
         wait_pair(&p, EV_READ, 0);
     }
     ck_assert_int_eq(n, 0); /* close_notify: a clean end */
+    ck_assert(stream_tls_peer_closed(&p.c));
+    ck_assert(!stream_tls_peer_closed(&p.s));
     /* The client answers with its own; the server sees a clean end too. */
     ck_assert_int_eq(stream_shutdown(&p.c.base), 0);
     for (int i = 0; i < 100; i++) {
@@ -266,7 +268,31 @@ START_TEST(test_shutdown_close_notify)
         wait_pair(&p, 0, EV_READ);
     }
     ck_assert_int_eq(n, 0);
+    ck_assert(stream_tls_peer_closed(&p.s));
     ck_assert_int_eq(stream_write(&p.s.base, "x", 1), -1);
+    close_pair(&p);
+}
+END_TEST
+
+/* A bare FIN after the data also reads as the end, but not as the peer's word: anyone on the
+ * path can send one. */
+START_TEST(test_fin_without_close_notify)
+{
+    pair p;
+    open_pair(&p);
+    handshake(&p);
+    transfer(&p, &p.s, &p.c, 1000, 4096);
+    ck_assert_int_eq(shutdown(p.s.base.fd, SHUT_WR), 0);
+    char tmp[16];
+    ssize_t n = -1;
+    for (int i = 0; i < 100; i++) {
+        n = stream_read(&p.c.base, tmp, sizeof tmp);
+        if (n >= 0 || p.c.base.last_errno != EAGAIN)
+            break;
+        wait_pair(&p, EV_READ, 0);
+    }
+    ck_assert_int_eq(n, 0);
+    ck_assert(!stream_tls_peer_closed(&p.c));
     close_pair(&p);
 }
 END_TEST
@@ -453,6 +479,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_large_both_ways);
     tcase_add_test(tc, test_pending);
     tcase_add_test(tc, test_shutdown_close_notify);
+    tcase_add_test(tc, test_fin_without_close_notify);
     tcase_add_test(tc, test_binding_tls13);
     tcase_add_test(tc, test_binding_tls12_tickets);
     tcase_add_test(tc, test_binding_tls12_session_ids);
