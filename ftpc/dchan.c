@@ -84,6 +84,11 @@ const char *ftpc_dchan_error(const ftpc_dchan *d)
     return d->u.tls.err;
 }
 
+bool ftpc_dchan_end_unproven(const ftpc_dchan *d)
+{
+    return d->s != NULL && stream_is_tls(d->s) && !stream_tls_peer_closed(&d->u.tls);
+}
+
 void ftpc_dchan_reset_on_close(ftpc_dchan *d)
 {
     if (!ftpc_dchan_is_open(d) || d->s->fd < 0)

@@ -54,6 +54,11 @@ size_t ftpc_dchan_pending(const ftpc_dchan *d);
  * errno says it all. */
 const char *ftpc_dchan_error(const ftpc_dchan *d);
 
+/* After a read returned 0: true when the data ended without the server's TLS close_notify,
+ * with a FIN alone, which anyone on the path can send to cut the data short. False for a
+ * plain connection (nothing there proves an end) and after close_notify. */
+bool ftpc_dchan_end_unproven(const ftpc_dchan *d);
+
 /* An upload cut short: to the server a FIN on its data connection is the end of the file,
  * and it could keep the bytes so far as the whole upload (or, writing aside, put them after
  * what comes next); a reset makes it an interrupted one. The close that follows resets the

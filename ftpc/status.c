@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Moves i back to the start of the UTF-8 character it is in. */
 static size_t char_start(const char *s, size_t i)
@@ -112,4 +113,21 @@ int64_t ftpc_parse_size_reply(const char *text)
     if (*end != '\0' || errno != 0 || v > (unsigned long long)INT64_MAX)
         return -1;
     return (int64_t)v;
+}
+
+int64_t ftpc_parse_announced_size(const char *text)
+{
+    int64_t found = -1;
+    for (const char *p = strchr(text, '('); p != NULL; p = strchr(p + 1, '(')) {
+        const char *d = p + 1;
+        if (!isdigit((unsigned char)*d))
+            continue;
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(d, &end, 10);
+        /* the last one counts: a file's name, which comes before it, may hold one too */
+        if (errno == 0 && v <= (unsigned long long)INT64_MAX && strncasecmp(end, " bytes)", 7) == 0)
+            found = (int64_t)v;
+    }
+    return found;
 }

@@ -51,4 +51,9 @@ char *ftpc_quote_reply(int code, const char *text, char *out, size_t out_size);
  * "213 0x4b0" is not one). Returns it, or -1 when the reply is not a size ftpc can trust. */
 int64_t ftpc_parse_size_reply(const char *text);
 
+/* The size a 150 reply to RETR announces, as ftpd, vsftpd and ProFTPD do: "150 Opening BINARY mode
+ * data connection for f.bin (3000000 bytes)." (the last such "(N bytes)" in text). Returns it,
+ * or -1 when there is none. */
+int64_t ftpc_parse_announced_size(const char *text);
+
 #endif

@@ -256,6 +256,8 @@ static void send_transfer_cmd(ftpc_xfer *x)
         return;
     }
     x->state = XS_CMD;
+    x->announced = -1;
+    x->end_unproven = false;
     int fd = ftpc_conn_take_data(x->c);
     if (fd >= 0)
         xf_attach_data(x, fd);
@@ -392,6 +394,8 @@ void xf_maybe_complete(ftpc_xfer *x)
 {
     if (!x->data_eof || !x->ctrl_done || x->finished)
         return;
+    if (xf_fail_unproven_end(x))
+        return;
     if (xf_selfline_to_check(x)) {
         xf_check_selfline(x);
         return;
@@ -521,6 +525,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_CMD:
         if (code < 200) {
             x->prelim = true;
+            xf_note_announced(x, m);
             if (!xf_is_download(x))
                 xf_data_run(x);
             return;
@@ -712,6 +717,7 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     ftpc_dchan_init(&x->dc, ctx->loop);
     x->pipe_r = x->pipe_w = -1;
     x->remote_size = -1;
+    x->announced = -1;
     x->state = XS_WAIT_CONN;
     ftpc_rl_init(&x->rl, ctx->opts->limit_rate, ev_now(ctx->loop));
     ev_timer_init(&x->rate_timer, xf_rate_cb, x);

@@ -100,6 +100,8 @@ struct ftpc_xfer {
 
     ftpc_dchan dc;       /* the data connection */
     bool data_eof;       /* download: EOF seen; upload: all sent and closed */
+    bool end_unproven;   /* download: ... without TLS close_notify (xfer_tlsend.c) */
+    int64_t announced;   /* the 150 reply's "(N bytes)" for a RETR from byte 0; else -1 */
     bool ctrl_done;      /* final 2xx for the transfer command */
     bool prelim;         /* 1xx seen */
     int data_errno;      /* the data connection failed; waiting for the server's word */
@@ -286,6 +288,14 @@ bool xf_selfline_to_check(const ftpc_xfer *x);
 void xf_check_selfline(ftpc_xfer *x);
 /* The reply to its MLST or STAT (XS_SELFCHECK). */
 void xf_selfline_reply(ftpc_xfer *x, const ftp_reply_msg *m);
+
+/* ---- a TLS download that ended without close_notify (xfer_tlsend.c) ---- */
+
+/* A 150 (or 125) to the transfer command: the size it announces, if any, in x->announced. */
+void xf_note_announced(ftpc_xfer *x, const ftp_reply_msg *m);
+/* The data and the final reply are in: fails x and returns true when its TLS data connection
+ * ended without close_notify and nothing proves the data whole. */
+bool xf_fail_unproven_end(ftpc_xfer *x);
 
 /* ---- a refused put whose directory is not there (xfer_nodir.c) ---- */
 

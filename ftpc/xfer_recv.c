@@ -180,9 +180,11 @@ static int file_bytes(ftpc_xfer *x, const char *p, size_t len);
 static void receive_end(ftpc_xfer *x)
 {
     /* The server ended its side (under TLS with close_notify): answer in kind, once, without
-     * waiting, then close. */
-    if (ftpc_dchan_is_open(&x->dc))
+     * waiting, then close. Whether it was close_notify is asked first (xfer_tlsend.c). */
+    if (ftpc_dchan_is_open(&x->dc)) {
+        x->end_unproven = ftpc_dchan_end_unproven(&x->dc);
         stream_shutdown(x->dc.s);
+    }
     xf_close_data(x);
     if (x->zon && !mz_ended(&x->z) && x->wire > 0) {
         for (;;) {

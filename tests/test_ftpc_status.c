@@ -27,6 +27,29 @@ START_TEST(test_size_reply)
 }
 END_TEST
 
+START_TEST(test_announced_size)
+{
+    ck_assert_int_eq(
+        ftpc_parse_announced_size("Opening BINARY mode data connection for f.bin (3000000 bytes)."),
+        3000000);
+    ck_assert_int_eq(ftpc_parse_announced_size("Opening data connection for e (0 bytes)"), 0);
+    ck_assert_int_eq(ftpc_parse_announced_size("for a (5 bytes) b (12 Bytes)"), 12);
+    ck_assert_int_eq(ftpc_parse_announced_size("for x (12 bytes) (y)"), 12);
+    /* no size, or not one ftpc can take */
+    const char *none[] = {"Here comes the directory listing.",
+                          "Accepted data connection\n2929.7 kbytes to download",
+                          "for f (12 kbytes)",
+                          "for f (12bytes)",
+                          "for f (12 bytes",
+                          "for f (-1 bytes)",
+                          "for f ( 12 bytes)",
+                          "for f (99999999999999999999999 bytes)",
+                          ""};
+    for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+        ck_assert_msg(ftpc_parse_announced_size(none[i]) == -1, "'%s' was taken", none[i]);
+}
+END_TEST
+
 START_TEST(test_status_for_reply)
 {
     ck_assert_int_eq(ftpc_status_for_reply(550), FTPC_EXIT_REMOTE);
@@ -66,6 +89,7 @@ int main(void)
     Suite *s = suite_create("ftpc_status");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_size_reply);
+    tcase_add_test(tc, test_announced_size);
     tcase_add_test(tc, test_status_for_reply);
     tcase_add_test(tc, test_fit_middle_keeps_both_ends);
     suite_add_tcase(s, tc);

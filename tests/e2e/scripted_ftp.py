@@ -91,7 +91,8 @@ class ScriptedFtp(threading.Thread):
         s = Session(conn)
         try:
             s.send("220 ready")
-            for raw in s.f:
+            # s.f is read anew for each line: a subclass may put the session under TLS
+            for raw in iter(lambda: s.f.readline(), b""):
                 verb, _, arg = raw.decode().rstrip("\r\n").partition(" ")
                 verb = verb.upper()
                 if verb == "QUIT":
@@ -102,7 +103,7 @@ class ScriptedFtp(threading.Thread):
         except (OSError, ValueError):
             pass
         finally:
-            conn.close()
+            s.conn.close()
             if s.dsock:
                 s.dsock.close()
             self.ended(s)
