@@ -15,6 +15,7 @@
 #include "commands_int.h"
 #include "dataarg.h"
 #include "dirlist.h"
+#include "fsgate.h"
 #include "fsjob.h"
 #include "ftps.h"
 #include "log.h"
@@ -638,7 +639,10 @@ static void start_upload(session *s, const char *verb, const char *vpath, upload
     j->keying = !fresh;
     /* A new file's creation is part of moving data, not background work: the io pool. */
     workq *q = fresh ? xfer_io_queue(s->srv) : NULL;
-    if (workq_submit(q ? q : server_work_queue(s->srv), prepare_fn, prepare_done, j) < 0) {
+    /* The io pool's jobs take turns per home (fsgate.h); the background pools' copies may
+     * wait for an idle CPU long enough to look like a home that does not answer. */
+    if ((q ? fsgate_submit(s->srv, s->root, q, prepare_fn, prepare_done, j, NULL)
+           : workq_submit(server_work_queue(s->srv), prepare_fn, prepare_done, j)) < 0) {
         free_prepare(j);
         drop_append_lock(x);
         session_reply(s, FTP_LOCAL_ERROR, "Cannot start the upload now.");

@@ -8,6 +8,7 @@
 
 #include "commands_int.h"
 #include "crypt_scratch.h"
+#include "fsgate.h"
 #include "ftps.h"
 #include "hashcost.h"
 #include "log.h"
@@ -41,7 +42,16 @@ static void free_job(auth_job *job)
 static void home_failed(session *s, const char *root, int err)
 {
     log_error("[%lu] %s %s: login of '%s' refused: cannot open home %s: %s", s->id, s->peer_str,
-              session_who(s), s->user_name ? s->user_name : "", root, strerror(err));
+              session_who(s), s->user_name ? s->user_name : "", root,
+              err == ETIMEDOUT ? "its file system does not answer" : strerror(err));
+    if (err == ETIMEDOUT) {
+        /* Its file system does not answer (fsgate.h): nothing the client can mend, and a 530
+         * would send it back to its user for a password. */
+        session_reply(s, FTP_SERVICE_UNAVAILABLE,
+                      "Home directory not responding (its file system hangs); try again later.");
+        session_close_after_flush(s);
+        return;
+    }
     if (err == EMFILE || err == ENFILE || err == ENOMEM) {
         /* The server is short of descriptors (each logged-in session holds its home
          * open), not the account of a right: a 530 would send the client back to its
@@ -85,6 +95,7 @@ typedef struct home_job {
     bool account;
     vfs v;
     int err;
+    bool refused; /* its turn did not come (fsgate.h) */
 } home_job;
 
 static void free_home_job(home_job *j)
@@ -111,7 +122,9 @@ static void home_done(void *arg)
         return;
     }
     s->state = SESS_LOGIN;
-    if (j->v.root_fd < 0) {
+    if (j->refused) {
+        home_failed(s, j->root, ETIMEDOUT);
+    } else if (j->v.root_fd < 0) {
         home_failed(s, j->root, j->err);
     } else {
         vfs v = j->v;
@@ -125,6 +138,8 @@ static void home_done(void *arg)
 /* The password is right (or none is asked): the session's root becomes root, its home. */
 static void login_ok(session *s, const ftpd_user *user, const char *root, unsigned perms)
 {
+    fsgate_unref(s->srv, s->root);
+    s->root = fsgate_root(s->srv, root); /* NULL (out of memory): its jobs go ungated */
     vfs v;
     if (vfs_open_root_cached(&v, root) == 0) {
         home_opened(s, &v, perms, user != NULL);
@@ -153,9 +168,13 @@ static void login_ok(session *s, const ftpd_user *user, const char *root, unsign
     j->s = s;
     j->perms = perms;
     j->account = user != NULL;
-    if (workq_submit(q, home_fn, home_done, j) < 0) {
+    if (fsgate_submit(s->srv, s->root, q, home_fn, home_done, j, &j->refused) < 0) {
+        int err = errno;
         free_home_job(j);
-        session_reply(s, FTP_LOCAL_ERROR, "Cannot open the home directory now.");
+        if (err == EBUSY)
+            home_failed(s, root, ETIMEDOUT);
+        else
+            session_reply(s, FTP_LOCAL_ERROR, "Cannot open the home directory now.");
         return;
     }
     s->home = j;

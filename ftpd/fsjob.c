@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "dirlist.h"
+#include "fsgate.h"
 #include "ftp_reply.h"
 #include "server.h"
 #include "session.h"
@@ -98,9 +99,17 @@ static bool fast_checked(fsjob *j)
     return j->fast(j);
 }
 
+static void reply_stalled(session *s, const fsjob *j)
+{
+    session_reply(s, FTP_LOCAL_ERROR, "%s%sFile system not responding; try again later.", j->arg,
+                  j->arg[0] ? ": " : "");
+}
+
 static void reply_checked(session *s, fsjob *j)
 {
-    if (j->not_dir)
+    if (j->refused)
+        reply_stalled(s, j);
+    else if (j->not_dir)
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: Not a directory.", j->arg);
     else
         j->reply(s, j);
@@ -165,10 +174,18 @@ void fsjob_run(fsjob *j, void (*work)(fsjob *), void (*reply)(session *, fsjob *
     workq *q = xfer_io_queue(s->srv);
     j->v.root_fd = fcntl(s->vfs.root_fd, F_DUPFD_CLOEXEC, 0);
     j->on_worker = true; /* before the submit: a worker may take it at once */
-    if (!q || j->v.root_fd < 0 || workq_submit(q, work_fn, done_fn, j) < 0) {
+    if (!q || j->v.root_fd < 0 ||
+        fsgate_submit(s->srv, s->root, q, work_fn, done_fn, j, &j->refused) < 0) {
+        bool stalled = q && j->v.root_fd >= 0 && errno == EBUSY; /* fsgate.h */
         j->on_worker = false;
         if (j->v.root_fd >= 0)
             close(j->v.root_fd);
+        j->v.root_fd = -1;
+        if (stalled) {
+            reply_stalled(s, j);
+            free_job(j, false);
+            return;
+        }
         run_inline(s, j); /* no worker to be had: the loop does the calls itself, as before */
         return;
     }

@@ -44,6 +44,7 @@ struct fsjob {
     bool long_work;         /* work reads a whole file: on a worker even under a root in memory */
     bool opens_transfer;    /* RETR, listings: an ABOR meanwhile cuts the transfer it starts */
     bool cancelled;         /* ...and one came */
+    bool refused;           /* its turn on a worker did not come: its root hangs (fsgate.h) */
     /* The server's sizes in TYPE A (asciisize.h), which work may use on a worker */
     struct asciisize_cache *ascii_sizes;
     /* out: the calls' results, for reply */

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "crypt_scratch.h"
+#include "fsgate.h"
 #include "fsjob.h"
 #include "ftps.h"
 #include "log.h"
@@ -385,7 +386,8 @@ void server_shutdown(server *srv)
     }
     reload_discard(srv); /* a SIGHUP's reading the pool did not deliver */
     xfer_io_shutdown(srv);
-    fsjob_shutdown(srv);    /* after the pool they shared stopped */
+    fsjob_shutdown(srv); /* after the pool they shared stopped */
+    fsgate_shutdown(srv);
     upcommit_shutdown(srv); /* ...and before the sessions it reports to are freed */
     upwriter_free(srv->uw); /* a move in flight finishes first; its upload is kept as a partial */
     srv->uw = NULL;

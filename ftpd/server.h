@@ -21,6 +21,7 @@ struct reload_job;
 struct io_job;
 struct fsjob;
 struct upcommit;
+struct fsroot;
 
 typedef struct server {
     const ftpd_config *cfg;
@@ -33,6 +34,8 @@ typedef struct server {
     struct io_job *io_jobs; /* ...work not yet delivered */
     struct fsjob *fs_jobs;  /* commands' file-system calls not yet delivered (fsjob.h) */
     struct upcommit *commit_jobs; /* uploads' commits not yet delivered (upcommit.h) */
+    struct fsroot **fsroots;      /* the homes in use, hashed by path (fsgate.h) */
+    size_t nfsroots;
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "ftp_reply.h"
+#include "fsgate.h"
 #include "fsjob.h"
 #include "ftps.h"
 #include "listfmt.h"
@@ -459,6 +460,7 @@ void session_free(session *s)
     buf_free(&s->in);
     buf_free(&s->out);
     vfs_close(&s->vfs);
+    fsgate_unref(s->srv, s->root);
     free(s->deferred_line);
     free(s->user_name);
     free(s->cwd);

@@ -88,6 +88,7 @@ typedef struct session {
     struct xfer *xfer;
     struct auth_job *auth;
     struct home_job *home;  /* the home being opened on a worker at login (cmd_login.c) */
+    struct fsroot *root;    /* that home's gate to the workers (fsgate.h), from the login */
     int jobs;               /* other worker jobs that still refer to this session */
     unsigned long xfer_seq; /* numbers data channels, so a job can tell its own from a new one */
     int hash_algo;          /* digest_algo chosen with OPTS HASH (cmd_hash.c); 0 is SHA-256 */

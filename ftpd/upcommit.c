@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "fsgate.h"
 #include "server.h"
 #include "session.h"
 #include "workq.h"
@@ -48,7 +49,7 @@ int upcommit_start(upcommit *c)
 {
     server *srv = c->s->srv;
     workq *q = xfer_io_queue(srv);
-    if (!q || workq_submit(q, work_fn, done_fn, c) < 0)
+    if (!q || fsgate_submit(srv, c->s->root, q, work_fn, done_fn, c, NULL) < 0)
         return -1;
     c->next = srv->commit_jobs;
     if (c->next)

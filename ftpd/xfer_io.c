@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "dirlist.h"
+#include "fsgate.h"
 #include "server.h"
 #include "session.h"
 #include "workq.h"
@@ -157,7 +158,8 @@ static int submit(xfer *x, io_job *j, workq_fn fn, workq_done_cb done)
     j->srv = srv;
     j->s = x->s;
     j->seq = x->seq;
-    if (workq_submit(srv->wq_io, fn, done, j) < 0)
+    /* A transfer's next step waits for its turn as long as it takes (fsgate.h). */
+    if (fsgate_submit(srv, x->s->root, srv->wq_io, fn, done, j, NULL) < 0)
         return -1;
     j->next = srv->io_jobs;
     if (j->next)

@@ -4,10 +4,13 @@ not wait for it. Read-only, unless META_DELAY is given: then every metadata call
 a stat, mkdir, rmdir, unlink, rename, a link, a file's creation, a time set) on a path with
 a component that starts with "meta" waits META_DELAY seconds, those calls may change the
 source, files may be written (without a wait), and the kernel caches no answer (each lookup
-reaches this program). Runs in the foreground until SIGTERM.
+reaches this program). With HOLD_FILE as well, such a call instead waits while HOLD_FILE
+exists, META_DELAY seconds at most: a file system that stops answering (a dead NFS server, a
+stuck FUSE daemon) from the moment the file is made until it is removed. Runs in the
+foreground until SIGTERM.
 Needs fusepy (Debian: python3-fusepy) and /dev/fuse.
 
-    slowfs.py SOURCE MOUNTPOINT DELAY [META_DELAY]
+    slowfs.py SOURCE MOUNTPOINT DELAY [META_DELAY [HOLD_FILE]]
 """
 import os
 import sys
@@ -23,8 +26,9 @@ STAT_KEYS = ("st_atime", "st_ctime", "st_gid", "st_mode", "st_mtime", "st_nlink"
 
 
 class SlowFs(Operations):
-    def __init__(self, source, delay, meta_delay):
+    def __init__(self, source, delay, meta_delay, hold_file=None):
         self.source, self.delay, self.meta_delay = source, delay, meta_delay
+        self.hold_file = hold_file
 
     def _path(self, path):
         return os.path.join(self.source, path.lstrip("/"))
@@ -32,7 +36,12 @@ class SlowFs(Operations):
     def _meta(self, *paths):
         """Waits, if any of paths lies in a "meta..." directory, and returns their sources."""
         if self.meta_delay and any(c.startswith("meta") for p in paths for c in p.split("/")):
-            time.sleep(self.meta_delay)
+            if self.hold_file is None:
+                time.sleep(self.meta_delay)
+            deadline = time.monotonic() + self.meta_delay
+            while self.hold_file and os.path.exists(self.hold_file) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
         return [self._path(p) for p in paths]
 
     def _call(self, fn, *args):
@@ -99,8 +108,9 @@ class SlowFs(Operations):
 if __name__ == "__main__":
     source, mountpoint, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
     meta_delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
+    hold_file = sys.argv[5] if len(sys.argv) > 5 else None
     if meta_delay:
-        FUSE(SlowFs(source, delay, meta_delay), mountpoint, foreground=True, allow_other=True,
+        FUSE(SlowFs(source, delay, meta_delay, hold_file), mountpoint, foreground=True, allow_other=True,
              attr_timeout=0, entry_timeout=0, negative_timeout=0)
     else:
         FUSE(SlowFs(source, delay, 0.0), mountpoint, foreground=True, ro=True,

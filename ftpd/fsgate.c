@@ -1,0 +1,329 @@
+/* Per-root admission to the worker pools (fsgate.h). */
+#include "fsgate.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ev.h"
+#include "server.h"
+
+#define FSGATE_BUCKETS 256
+
+typedef struct gate_job {
+    fsroot *r;
+    workq *q;
+    workq_fn fn;
+    workq_done_cb done;
+    void *arg;
+    bool *refused;      /* NULL: waits as long as it takes */
+    long long deadline; /* while waiting, refusable: when it is refused */
+    /* When a worker took it (monotonic ms), 0 before: a job queued behind others' in the
+     * pool is not the one that hangs. Written by the worker, read by the loop. */
+    atomic_llong started;
+    struct gate_job *prev, *next; /* in the root's running or waiting list */
+} gate_job;
+
+struct fsroot {
+    server *srv;
+    char *path;
+    unsigned refs; /* sessions */
+    int running;
+    int refusable; /* waiting jobs that may be refused */
+    gate_job *run_head;
+    gate_job *wait_head, *wait_tail;
+    long long last_done; /* when a job of it last ended (monotonic ms); 0: never */
+    ev_timer timer;      /* the first refusable waiting job's deadline */
+    fsroot *next;        /* in its bucket */
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t bucket_of(const char *path)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % FSGATE_BUCKETS;
+}
+
+static long timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+
+fsroot *fsgate_root(server *srv, const char *path)
+{
+    if (!srv->fsroots) {
+        srv->fsroots = calloc(FSGATE_BUCKETS, sizeof *srv->fsroots);
+        if (!srv->fsroots)
+            return NULL;
+    }
+    fsroot **b = &srv->fsroots[bucket_of(path)];
+    for (fsroot *r = *b; r; r = r->next) {
+        if (strcmp(r->path, path) == 0) {
+            r->refs++;
+            return r;
+        }
+    }
+    fsroot *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        return NULL;
+    }
+    r->srv = srv;
+    r->refs = 1;
+    ev_timer_init(&r->timer, timer_cb, r);
+    r->next = *b;
+    *b = r;
+    srv->nfsroots++;
+    return r;
+}
+
+/* Frees r once no session refers to it and no job of it is left. */
+static void maybe_free(fsroot *r)
+{
+    if (r->refs || r->running || r->wait_head)
+        return;
+    server *srv = r->srv;
+    fsroot **pp = &srv->fsroots[bucket_of(r->path)];
+    while (*pp != r)
+        pp = &(*pp)->next;
+    *pp = r->next;
+    if (srv->loop)
+        ev_timer_stop(srv->loop, &r->timer);
+    free(r->path);
+    free(r);
+    if (--srv->nfsroots == 0) {
+        free(srv->fsroots);
+        srv->fsroots = NULL;
+    }
+}
+
+void fsgate_unref(server *srv, fsroot *r)
+{
+    (void)srv;
+    if (r) {
+        r->refs--;
+        maybe_free(r);
+    }
+}
+
+static void unlink_job(gate_job **head, gate_job **tail, gate_job *j)
+{
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        *head = j->next;
+    if (j->next)
+        j->next->prev = j->prev;
+    else if (tail)
+        *tail = j->prev;
+    j->prev = j->next = NULL;
+}
+
+/* Whether one of r's jobs ended lately. */
+static bool answers(const fsroot *r)
+{
+    return r->last_done != 0 && now_ms() - r->last_done <= FSGATE_STALL_MS;
+}
+
+/* Whether r may start one more job now (fsgate.h). */
+static bool may_run(const fsroot *r)
+{
+    if (r->running == 0)
+        return true;
+    if (r->running >= FSGATE_MAX_RUNNING)
+        return false;
+    if (!answers(r))
+        return false;
+    long long now = now_ms();
+    for (const gate_job *j = r->run_head; j; j = j->next) {
+        long long started = atomic_load(&j->started);
+        if (started && now - started > FSGATE_STALL_MS)
+            return false;
+    }
+    return true;
+}
+
+static void work_fn(void *arg)
+{
+    gate_job *j = arg;
+    atomic_store(&j->started, now_ms());
+    j->fn(j->arg);
+}
+
+static void pump(fsroot *r);
+
+static void done_fn(void *arg)
+{
+    gate_job *j = arg;
+    fsroot *r = j->r;
+    unlink_job(&r->run_head, NULL, j);
+    r->running--;
+    r->last_done = now_ms();
+    workq_done_cb done = j->done;
+    void *job_arg = j->arg;
+    free(j);
+    r->refs++; /* done may drop the last session's reference */
+    pump(r);   /* those that waited go before what done submits */
+    done(job_arg);
+    pump(r);
+    fsgate_unref(r->srv, r);
+}
+
+/* Hands j to its pool. Returns 0, or -1 with errno (j is then the caller's). */
+static int dispatch(gate_job *j)
+{
+    fsroot *r = j->r;
+    if (workq_submit(j->q, work_fn, done_fn, j) < 0)
+        return -1;
+    j->prev = NULL;
+    j->next = r->run_head;
+    if (j->next)
+        j->next->prev = j;
+    r->run_head = j;
+    r->running++;
+    return 0;
+}
+
+static void arm_timer(fsroot *r)
+{
+    for (gate_job *j = r->wait_head; j; j = j->next) {
+        if (j->refused) {
+            long long left = j->deadline - now_ms();
+            ev_timer_start(r->srv->loop, &r->timer, left > 0 ? (long)left : 0);
+            return;
+        }
+    }
+    ev_timer_stop(r->srv->loop, &r->timer);
+}
+
+/* Starts waiting jobs while r may run them. A job the pool cannot take now (out of memory)
+ * stays first: the next job's end tries again, and its deadline still bounds a refusable
+ * one's wait. */
+static void pump(fsroot *r)
+{
+    while (r->wait_head && may_run(r)) {
+        gate_job *j = r->wait_head;
+        unlink_job(&r->wait_head, &r->wait_tail, j);
+        if (dispatch(j) < 0) {
+            j->next = r->wait_head;
+            if (j->next)
+                j->next->prev = j;
+            else
+                r->wait_tail = j;
+            r->wait_head = j;
+            break;
+        }
+        if (j->refused)
+            r->refusable--;
+    }
+    arm_timer(r);
+}
+
+/* Refuses the waiting jobs whose time is up, first come first: those of a root that ended
+ * nothing meanwhile. Where it did, it answers, only slowly: their time is up FSGATE_WAIT_MS
+ * after its last end. */
+static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    fsroot *r = ud;
+    r->refs++; /* a job's done may drop the last session's reference */
+    for (;;) {
+        long long now = now_ms();
+        gate_job *j = r->wait_head;
+        for (; j; j = j->next) {
+            if (!j->refused || j->deadline > now)
+                continue;
+            if (now - r->last_done >= FSGATE_WAIT_MS)
+                break;
+            j->deadline = r->last_done + FSGATE_WAIT_MS;
+        }
+        if (!j)
+            break;
+        unlink_job(&r->wait_head, &r->wait_tail, j);
+        r->refusable--;
+        *j->refused = true;
+        workq_done_cb done = j->done;
+        void *arg = j->arg;
+        free(j);
+        done(arg); /* may submit again: the walk starts over */
+    }
+    pump(r); /* arms the timer again for the next deadline, if any */
+    fsgate_unref(r->srv, r);
+    return EV_TIMER_STOP; /* r may be gone */
+}
+
+int fsgate_submit(server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb done, void *arg,
+                  bool *refused)
+{
+    if (!q) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (!r)
+        return workq_submit(q, fn, done, arg);
+    bool wait = r->wait_head || !may_run(r);
+    if (wait && refused && r->refusable >= FSGATE_QUEUE_MAX && !answers(r)) {
+        errno = EBUSY;
+        return -1;
+    }
+    gate_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    *j = (gate_job){.r = r, .q = q, .fn = fn, .done = done, .arg = arg, .refused = refused};
+    atomic_init(&j->started, 0);
+    if (!wait) {
+        if (dispatch(j) < 0) {
+            free(j);
+            return -1;
+        }
+        return 0;
+    }
+    j->deadline = now_ms() + FSGATE_WAIT_MS;
+    j->prev = r->wait_tail;
+    if (j->prev)
+        j->prev->next = j;
+    else
+        r->wait_head = j;
+    r->wait_tail = j;
+    if (refused)
+        r->refusable++;
+    pump(r); /* arms the timer; starts the first, were it left there out of memory */
+    return 0;
+}
+
+void fsgate_shutdown(server *srv)
+{
+    if (!srv->fsroots)
+        return;
+    for (size_t i = 0; i < FSGATE_BUCKETS && srv->fsroots; i++) {
+        fsroot *r = srv->fsroots[i];
+        while (r) {
+            fsroot *next = r->next;
+            if (srv->loop)
+                ev_timer_stop(srv->loop, &r->timer);
+            while (r->run_head) {
+                gate_job *j = r->run_head;
+                unlink_job(&r->run_head, NULL, j);
+                free(j);
+            }
+            r->running = 0;
+            while (r->wait_head) {
+                gate_job *j = r->wait_head;
+                unlink_job(&r->wait_head, &r->wait_tail, j);
+                free(j);
+            }
+            r->refusable = 0;
+            maybe_free(r); /* may free the table with the last root */
+            r = next;
+        }
+    }
+}

@@ -1,0 +1,191 @@
+"""A home whose file system stops answering (a dead NFS server, a stuck FUSE daemon): each of
+its calls holds a worker until it answers, and ftpd's pool for file-system work is small. The
+gate in front of the pool (ftpd/fsgate.c) lets such a home hold a few workers at most; its
+other logins and commands wait for their turn without one, and get a clear 421 or 451 when it
+does not come, while the users of every other home log in, list and download as before.
+
+The hung home is slowfs.py with a HOLD_FILE: while that file exists, every lookup under the
+home waits (up to HOLD_MAX seconds, so nothing here waits without bound). Skipped where FUSE
+cannot be mounted (see test_slow_disk.py).
+"""
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from ftpd_harness import ServerTestCase, data_bytes, wait_for
+from test_slow_disk import HERE, fuse_python
+
+HOLD_MAX = 60      # slowfs.py's own bound on a held call
+GATE_WAIT = 5.0    # FSGATE_WAIT_MS: the longest a refusable job waits for its turn
+GATE_RUNNING = 3   # FSGATE_MAX_RUNNING: workers one home may hold
+GATE_STALLED = 2.5  # past FSGATE_STALL_MS: a home that ended nothing since does not answer
+
+
+class HungHomeCase(ServerTestCase):
+    def setUp(self):
+        py = fuse_python()
+        if py is None:
+            self.skipTest("FUSE is not available here (root, /dev/fuse and fusepy needed)")
+        tmp = tempfile.mkdtemp(prefix="ftpd-hunghome-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.chmod(tmp, 0o755)
+        source = os.path.join(tmp, "source")
+        self.mnt = os.path.join(tmp, "mnt")
+        self.hold_file = os.path.join(tmp, "hold")
+        os.makedirs(os.path.join(source, "meta"))
+        os.mkdir(self.mnt)
+        for d in (source, os.path.join(source, "meta")):
+            os.chmod(d, 0o755)
+        with open(os.path.join(source, "meta", "data.bin"), "wb") as fh:
+            fh.write(b"x" * 1000)
+        os.chmod(os.path.join(source, "meta", "data.bin"), 0o644)
+        fuse = subprocess.Popen([py, os.path.join(HERE, "slowfs.py"), source, self.mnt, "0",
+                                 str(HOLD_MAX), self.hold_file],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(self.unmount, fuse)
+        if not wait_for(lambda: os.path.ismount(self.mnt), timeout=10):
+            self.skipTest("the FUSE file system did not mount: %s"
+                          % fuse.stderr.read1(4096).decode(errors="replace"))
+        # "fast" is at home on the ordinary disk, "hung" under meta/ of the FUSE mount
+        self.srv = self.start_server(users=[("fast", "pw-fast", "elr"),
+                                            ("hung", "pw-hung", "elr",
+                                             os.path.join(self.mnt, "meta"))])
+        self.fast_data = data_bytes(3 * 1024 * 1024, seed=5)
+        path = self.srv.write("big.bin", self.fast_data)
+        with open(path, "rb") as fh:  # out of the page cache: its download reads the disk
+            os.fsync(fh.fileno())
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        # Last registered, first run: the held calls end before the server stops.
+        self.addCleanup(self.release)
+
+    def unmount(self, fuse):
+        self.release()
+        fuse.send_signal(signal.SIGTERM)
+        try:
+            fuse.wait(10)
+        except subprocess.TimeoutExpired:
+            fuse.kill()
+            fuse.wait(10)
+        fuse.stderr.close()
+        if os.path.ismount(self.mnt):
+            subprocess.run(["umount", "-l", self.mnt], capture_output=True, timeout=30)
+
+    def hold(self):
+        open(self.hold_file, "w").close()
+
+    def release(self):
+        if os.path.exists(self.hold_file):
+            os.unlink(self.hold_file)
+
+    def hung_sessions(self, n):
+        """n sessions of the hung user, logged in while its file system answers."""
+        out = []
+        for _ in range(n):
+            c = self.srv.control(timeout=30)
+            c.login("hung", "pw-hung")
+            out.append(c)
+        self.assertEqual(out[0].cmd("SIZE data.bin")[0], 213)
+        return out
+
+    def start_logins(self, n):
+        """n logins of the hung user, sent without waiting: (controls, their 331s read)."""
+        out = []
+        for _ in range(n):
+            c = self.srv.control(timeout=30)
+            c.send("USER hung\r\nPASS pw-hung\r\n")
+            out.append(c)
+        for c in out:
+            self.assertEqual(c.reply(timeout=10)[0], 331)
+        return out
+
+    def replies_by(self, controls, deadline):
+        """The next reply of each control that came by deadline (monotonic), else None."""
+        got = []
+        for c in controls:
+            try:
+                got.append(c.reply(timeout=max(0.05, deadline - time.monotonic())))
+            except (socket.timeout, TimeoutError):
+                got.append(None)
+        return got
+
+    def fast_user_works(self, bound):
+        """The fast user logs in, lists and downloads within bound seconds, bytes checked."""
+        t0 = time.monotonic()
+        try:
+            f = self.srv.ftp("fast", "pw-fast", timeout=bound + 2)
+            lines = []
+            f.retrlines("LIST", lines.append)
+            chunks = []
+            f.retrbinary("RETR big.bin", chunks.append)
+        except (socket.timeout, TimeoutError):
+            self.fail("the session of a user on a healthy disk stalled behind the hung home "
+                      "(no reply in %.0f s)" % (bound + 2))
+        took = time.monotonic() - t0
+        self.assertTrue(any(line.endswith(" big.bin") for line in lines), lines)
+        self.assertEqual(hashlib.sha256(b"".join(chunks)).hexdigest(),
+                         hashlib.sha256(self.fast_data).hexdigest())
+        self.assertLess(took, bound, "the healthy user's login, LIST and RETR took %.1f s" % took)
+        f.quit()
+
+
+class TestHungHome(HungHomeCase):
+    def test_other_homes_are_served_while_one_home_hangs(self):
+        before = self.hung_sessions(3)
+        self.hold()
+        for c in before:  # each command of a logged-in session of the hung home...
+            c.send("SIZE data.bin\r\n")
+        logins = self.start_logins(9)  # ...and each new login to it wants a worker
+        time.sleep(1.0)  # they reach the file system, and hang there
+        self.fast_user_works(bound=4.0)
+
+        # The few that got a worker wait for the file system; the others are told, after a
+        # bounded wait, that it does not answer (and a login's session ends).
+        waiting = before + logins
+        got = self.replies_by(waiting, time.monotonic() + GATE_WAIT + 5)
+        refused = [g for g in got if g is not None]
+        self.assertGreaterEqual(len(refused), len(waiting) - GATE_RUNNING, got)
+        for c, g in zip(waiting, got):
+            if g is None:
+                continue
+            self.assertIn("not responding", g[1])
+            self.assertEqual(g[0], 451 if c in before else 421, g)
+        for c, g in zip(logins, got[len(before):]):
+            if g is not None:
+                self.assertTrue(c.closed(timeout=5))
+
+        # Once it answers again, those still waiting get their answers, and the home serves
+        # as before.
+        self.release()
+        late = [c for c, g in zip(waiting, got) if g is None]
+        for c, g in zip(late, self.replies_by(late, time.monotonic() + 15)):
+            self.assertIsNotNone(g, "no reply after the file system answered again")
+            self.assertEqual(g[0], 213 if c in before else 230, g)
+        again = self.hung_sessions(1)[0]
+        self.assertEqual(again.cmd("SIZE data.bin")[0], 213)
+        self.assertEqual(before[0].cmd("SIZE data.bin")[0], 213)
+
+    def test_beyond_the_queue_logins_are_refused_at_once(self):
+        first = self.hung_sessions(1)[0]
+        self.hold()
+        first.send("SIZE data.bin\r\n")
+        time.sleep(GATE_STALLED)  # the home has answered nothing since
+        logins = self.start_logins(16 + 6)  # FSGATE_QUEUE_MAX is 16
+        # The waiting list of a hung home is bounded: the logins past it are refused now,
+        # not after the wait.
+        got = self.replies_by(logins, time.monotonic() + 2.0)
+        now = [g for g in got if g is not None]
+        self.assertGreaterEqual(len(now), 6, got)
+        for g in now:
+            self.assertEqual(g[0], 421, g)
+            self.assertIn("not responding", g[1])
+        self.fast_user_works(bound=4.0)
+
+
+if __name__ == "__main__":
+    unittest.main()
