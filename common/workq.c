@@ -364,3 +364,27 @@ int workq_threads(const workq *q)
 {
     return q->nthreads;
 }
+
+int workq_add_thread(workq *q)
+{
+    /* Only the loop thread touches the array (here, workq_cpu_ns, workq_free), no worker. */
+    pthread_t *t = realloc(q->threads, (size_t)(q->nthreads + 1) * sizeof(*t));
+    if (t == NULL)
+        return -1;
+    q->threads = t;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* as start(): signals reach the loop thread */
+    int err = pthread_create(&q->threads[q->nthreads], NULL, worker_main, q);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (err != 0) {
+        errno = err;
+        return -1;
+    }
+    q->nthreads++;
+    pthread_mutex_lock(&q->mu);
+    q->limit++;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}

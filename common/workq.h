@@ -31,6 +31,10 @@ int workq_submit(workq *q, workq_fn fn, workq_done_cb done, void *arg);
 void workq_set_limit(workq *q, int limit);
 int workq_limit(workq *q);
 int workq_threads(const workq *q);
+/* Starts one more worker and raises the limit by one: for a pool whose workers may be held
+ * by calls that never return (a file system that does not answer), so the work of others
+ * still finds one. Returns 0, or -1 with errno. Loop thread only. */
+int workq_add_thread(workq *q);
 /* CPU time (ns) the pool's threads have used so far, jobs under way included: what a caller
  * measuring the machine's load subtracts to see everything else. */
 unsigned long long workq_cpu_ns(workq *q);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "ev.h"
+#include "log.h"
 #include "server.h"
 
 #define FSGATE_BUCKETS 256
@@ -24,7 +25,9 @@ typedef struct gate_job {
     /* When a worker took it (monotonic ms), 0 before: a job queued behind others' in the
      * pool is not the one that hangs. Written by the worker, read by the loop. */
     atomic_llong started;
-    struct gate_job *prev, *next; /* in the root's running or waiting list */
+    struct gate_job *prev, *next;   /* in the root's running or waiting list */
+    struct gate_job *aprev, *anext; /* in srv->io_running, while there */
+    bool on_io;
 } gate_job;
 
 struct fsroot {
@@ -56,6 +59,7 @@ static size_t bucket_of(const char *path)
 }
 
 static long timer_cb(ev_loop *loop, ev_timer *t, void *ud);
+static long watch_cb(ev_loop *loop, ev_timer *t, void *ud);
 
 fsroot *fsgate_root(server *srv, const char *path)
 {
@@ -63,6 +67,7 @@ fsroot *fsgate_root(server *srv, const char *path)
         srv->fsroots = calloc(FSGATE_BUCKETS, sizeof *srv->fsroots);
         if (!srv->fsroots)
             return NULL;
+        ev_timer_init(&srv->io_watch, watch_cb, srv);
     }
     fsroot **b = &srv->fsroots[bucket_of(path)];
     for (fsroot *r = *b; r; r = r->next) {
@@ -99,7 +104,9 @@ static void maybe_free(fsroot *r)
         ev_timer_stop(srv->loop, &r->timer);
     free(r->path);
     free(r);
-    if (--srv->nfsroots == 0) {
+    if (--srv->nfsroots == 0) { /* and so no job is left */
+        if (srv->loop)
+            ev_timer_stop(srv->loop, &srv->io_watch);
         free(srv->fsroots);
         srv->fsroots = NULL;
     }
@@ -160,10 +167,51 @@ static void work_fn(void *arg)
 
 static void pump(fsroot *r);
 
+static void io_unlink(server *srv, gate_job *j)
+{
+    if (!j->on_io)
+        return;
+    if (j->aprev)
+        j->aprev->anext = j->anext;
+    else
+        srv->io_running = j->anext;
+    if (j->anext)
+        j->anext->aprev = j->aprev;
+    j->on_io = false;
+}
+
+/* Every second while io jobs run: a pool whose workers are all but one held by jobs that
+ * have run longer than FSGATE_STALL_MS (homes that hang, each holding its few) gets one
+ * more, so the others' work still finds a free one. */
+static long watch_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)loop;
+    (void)t;
+    server *srv = ud;
+    if (!srv->io_running || !srv->wq_io)
+        return EV_TIMER_STOP;
+    long long now = now_ms();
+    int held = 0;
+    for (const gate_job *j = srv->io_running; j; j = j->anext) {
+        long long started = atomic_load(&j->started);
+        if (started && now - started > FSGATE_STALL_MS)
+            held++;
+    }
+    int threads = workq_threads(srv->wq_io);
+    if (threads - held < 2 && threads < FSGATE_MAX_THREADS) {
+        if (workq_add_thread(srv->wq_io) == 0)
+            log_warn("file-system workers: %d of %d wait for a file system that does not "
+                     "answer; started one more",
+                     held, threads);
+    }
+    return 1000;
+}
+
 static void done_fn(void *arg)
 {
     gate_job *j = arg;
     fsroot *r = j->r;
+    io_unlink(r->srv, j);
     unlink_job(&r->run_head, NULL, j);
     r->running--;
     r->last_done = now_ms();
@@ -189,6 +237,17 @@ static int dispatch(gate_job *j)
         j->next->prev = j;
     r->run_head = j;
     r->running++;
+    server *srv = r->srv;
+    if (j->q == srv->wq_io) {
+        j->on_io = true;
+        j->aprev = NULL;
+        j->anext = srv->io_running;
+        if (j->anext)
+            j->anext->aprev = j;
+        srv->io_running = j;
+        if (!ev_timer_active(&srv->io_watch))
+            ev_timer_start(srv->loop, &srv->io_watch, 1000);
+    }
     return 0;
 }
 
@@ -304,6 +363,9 @@ void fsgate_shutdown(server *srv)
 {
     if (!srv->fsroots)
         return;
+    if (srv->loop)
+        ev_timer_stop(srv->loop, &srv->io_watch);
+    srv->io_running = NULL;
     for (size_t i = 0; i < FSGATE_BUCKETS && srv->fsroots; i++) {
         fsroot *r = srv->fsroots[i];
         while (r) {

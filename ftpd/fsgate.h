@@ -15,6 +15,9 @@
  *   has at most one such job); a transfer's next step (a read-ahead, a listing's
  *   next buffer, an upload's start or commit) waits as long as it takes: each transfer has at
  *   most one and its session stays until it reports.
+ * - Homes on one dead mount are still told apart, and each holds its worker: while all but
+ *   one of the io pool's workers are held by jobs that have run longer than FSGATE_STALL_MS,
+ *   the pool gets one more worker, up to FSGATE_MAX_THREADS.
  */
 #ifndef FSGATE_H
 #define FSGATE_H
@@ -36,6 +39,8 @@ typedef struct fsroot fsroot;
 /* Jobs of one root on the workers at once (of XFER_IO_THREADS): one is always left to the
  * others. */
 #define FSGATE_MAX_RUNNING 3
+/* The io pool's workers at most, when homes that hang hold the first ones. */
+#define FSGATE_MAX_THREADS 32
 
 /* The root named path, with a reference for the caller (a session); NULL when out of memory
  * (its jobs then go to the pool ungated). */

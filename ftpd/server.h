@@ -36,6 +36,8 @@ typedef struct server {
     struct upcommit *commit_jobs; /* uploads' commits not yet delivered (upcommit.h) */
     struct fsroot **fsroots;      /* the homes in use, hashed by path (fsgate.h) */
     size_t nfsroots;
+    struct gate_job *io_running; /* ...their jobs handed to wq_io, not yet delivered */
+    ev_timer io_watch;           /* ...looks for wq_io's workers held by them, while any */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

@@ -189,6 +189,47 @@ START_TEST(test_limit_caps_concurrency)
 }
 END_TEST
 
+static atomic_int g_release;
+static atomic_int g_held;
+
+static void held_fn(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_held, 1);
+    while (!atomic_load(&g_release))
+        sleep_ms(1);
+}
+
+START_TEST(test_add_thread_frees_a_held_pool)
+{
+    /* Both workers held by calls that do not return: a job queued behind them runs only on
+     * a worker added for it. */
+    workq *q = workq_new_foreground(L, 2);
+    ck_assert_ptr_nonnull(q);
+    atomic_store(&g_held, 0);
+    atomic_store(&g_release, 0);
+    int done = 0;
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(workq_submit(q, held_fn, count_done, &done), 0);
+    wait_ran(&g_held, 2);
+    job j = {0};
+    ck_assert_int_eq(workq_submit(q, job_fn, job_done, &j), 0);
+    sleep_ms(50);
+    ck_assert_int_eq(atomic_load(&j.ran), 0);
+    ck_assert_int_eq(workq_add_thread(q), 0);
+    ck_assert_int_eq(workq_threads(q), 3);
+    ck_assert_int_eq(workq_limit(q), 3);
+    wait_ran(&j.ran, 1);
+    for (int i = 0; i < 2000 && j.done == 0; i++)
+        ck_assert_int_ge(ev_run_once(L, 10), 0);
+    ck_assert_int_eq(j.done, 1);
+    atomic_store(&g_release, 1);
+    run_until_idle(q);
+    ck_assert_int_eq(done, 2);
+    workq_free(q); /* joins the added worker too */
+}
+END_TEST
+
 START_TEST(test_many_jobs)
 {
     enum { N = 1000 };
@@ -526,6 +567,7 @@ int main(void)
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_idle_hook);
     tcase_add_test(tc, test_cpu_accounting);
+    tcase_add_test(tc, test_add_thread_frees_a_held_pool);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -28,6 +28,9 @@ GATE_STALLED = 2.5  # past FSGATE_STALL_MS: a home that ended nothing since does
 
 
 class HungHomeCase(ServerTestCase):
+    # the hung users and their homes under the FUSE mount (all of them hang together)
+    homes = {"hung": "meta"}
+
     def setUp(self):
         py = fuse_python()
         if py is None:
@@ -38,13 +41,15 @@ class HungHomeCase(ServerTestCase):
         source = os.path.join(tmp, "source")
         self.mnt = os.path.join(tmp, "mnt")
         self.hold_file = os.path.join(tmp, "hold")
-        os.makedirs(os.path.join(source, "meta"))
         os.mkdir(self.mnt)
-        for d in (source, os.path.join(source, "meta")):
-            os.chmod(d, 0o755)
-        with open(os.path.join(source, "meta", "data.bin"), "wb") as fh:
-            fh.write(b"x" * 1000)
-        os.chmod(os.path.join(source, "meta", "data.bin"), 0o644)
+        for home in self.homes.values():
+            os.makedirs(os.path.join(source, home))
+            with open(os.path.join(source, home, "data.bin"), "wb") as fh:
+                fh.write(b"x" * 1000)
+        for top, dirs, files in os.walk(source):
+            os.chmod(top, 0o755)
+            for name in files:
+                os.chmod(os.path.join(top, name), 0o644)
         fuse = subprocess.Popen([py, os.path.join(HERE, "slowfs.py"), source, self.mnt, "0",
                                  str(HOLD_MAX), self.hold_file],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -52,10 +57,10 @@ class HungHomeCase(ServerTestCase):
         if not wait_for(lambda: os.path.ismount(self.mnt), timeout=10):
             self.skipTest("the FUSE file system did not mount: %s"
                           % fuse.stderr.read1(4096).decode(errors="replace"))
-        # "fast" is at home on the ordinary disk, "hung" under meta/ of the FUSE mount
-        self.srv = self.start_server(users=[("fast", "pw-fast", "elr"),
-                                            ("hung", "pw-hung", "elr",
-                                             os.path.join(self.mnt, "meta"))])
+        # "fast" is at home on the ordinary disk, the hung users under meta/ of the FUSE mount
+        self.srv = self.start_server(users=[("fast", "pw-fast", "elr")] + [
+            (user, "pw-hung", "elr", os.path.join(self.mnt, home))
+            for user, home in self.homes.items()])
         self.fast_data = data_bytes(3 * 1024 * 1024, seed=5)
         path = self.srv.write("big.bin", self.fast_data)
         with open(path, "rb") as fh:  # out of the page cache: its download reads the disk
@@ -83,12 +88,12 @@ class HungHomeCase(ServerTestCase):
         if os.path.exists(self.hold_file):
             os.unlink(self.hold_file)
 
-    def hung_sessions(self, n):
-        """n sessions of the hung user, logged in while its file system answers."""
+    def hung_sessions(self, n, user="hung"):
+        """n sessions of a hung user, logged in while its file system answers."""
         out = []
         for _ in range(n):
             c = self.srv.control(timeout=30)
-            c.login("hung", "pw-hung")
+            c.login(user, "pw-hung")
             out.append(c)
         self.assertEqual(out[0].cmd("SIZE data.bin")[0], 213)
         return out
@@ -185,6 +190,26 @@ class TestHungHome(HungHomeCase):
             self.assertEqual(g[0], 421, g)
             self.assertIn("not responding", g[1])
         self.fast_user_works(bound=4.0)
+
+
+class TestManyHungHomes(HungHomeCase):
+    """Homes on one dead mount are told apart, and each holds a worker: more of them than
+    the pool has workers."""
+    homes = {"hung%d" % i: "meta/h%d" % i for i in range(1, 7)}
+
+    def test_other_homes_are_served_while_more_homes_hang_than_there_are_workers(self):
+        sessions = [self.hung_sessions(1, user)[0] for user in self.homes]
+        self.hold()
+        for c in sessions:
+            c.send("SIZE data.bin\r\n")
+        time.sleep(1.0)
+        # Each home holds one worker: the pool grows while all but one are held.
+        self.fast_user_works(bound=10.0)
+        self.release()
+        for c, g in zip(sessions, self.replies_by(sessions, time.monotonic() + 15)):
+            self.assertIsNotNone(g, "no reply after the file system answered again")
+            self.assertEqual(g[0], 213, g)
+        self.assertIn("wait for a file system that does not answer", self.srv.log_text())
 
 
 if __name__ == "__main__":
