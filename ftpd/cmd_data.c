@@ -267,10 +267,10 @@ static bool retr_ascii_size(fsjob *j, bool may_read)
         return true;
     if (j->rest == 0 && (j->found = asciisize_lookup(j->ascii_sizes, &j->st)) >= 0)
         return true;
-    if (!may_read)
-        return false;
     if (j->ascii_sizes == NULL)
         return true; /* a remote root: no count read first (asciisize.h) */
+    if (!may_read)
+        return false;
     /* From a REST offset: not the whole file's, so not one to keep. */
     j->found = j->rest == 0 ? asciisize_of(j->ascii_sizes, j->fd, &j->st)
                             : asciisize_count(j->fd, j->rest, j->st.st_size);
