@@ -23,6 +23,16 @@
 
 #define RETRY_MAX_DELAY_MS 60000L
 
+/* A failure often ends in a server's own sentence ("...closing control connection."): the
+ * retry notice then starts a sentence of its own rather than put "; retrying" after a period. */
+static bool ends_sentence(const char *msg)
+{
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == ' ' || msg[n - 1] == ')' || msg[n - 1] == '"'))
+        n--;
+    return n > 0 && strchr(".!?", msg[n - 1]) != NULL;
+}
+
 typedef struct slot {
     ftpc_runner *r;
     ftpc_task *t; /* NULL: free */
@@ -469,8 +479,9 @@ static void op_done(void *ud, int status, bool reusable)
             delay *= 2;
         if (delay > RETRY_MAX_DELAY_MS)
             delay = RETRY_MAX_DELAY_MS;
-        ftpc_msg(r->ctx, "ftpc: %s; retrying in %.1f s (attempt %d of %d)", t->err.msg,
-                 (double)delay / 1000.0, t->attempts + 1, o->retries + 1);
+        ftpc_msg(r->ctx, "ftpc: %s%s in %.1f s (attempt %d of %d)", t->err.msg,
+                 ends_sentence(t->err.msg) ? " Retrying" : "; retrying", (double)delay / 1000.0,
+                 t->attempts + 1, o->retries + 1);
         ev_timer_start(r->ctx->loop, &s->retry, delay);
         return;
     }

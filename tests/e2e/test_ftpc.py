@@ -1060,7 +1060,7 @@ class TestParallelConnLimit(FtpcCase):
         self.assertEqual(len(re.findall(r"turned away connections beyond 2 \(421 ", err)), 1,
                          err)
         self.assertIn("going on with 2 at once", err)
-        self.assertNotIn("retrying", err)
+        self.assertNotIn("retrying", err.lower())
         refused = len(re.findall(r"refused: Too many", self.srv.settled_log_text()))
         self.assertTrue(1 <= refused <= most_refused, refused)
 
@@ -2058,6 +2058,48 @@ class TestResume(FtpcCase):
         r = self.ftpc("mirror", "-c", self.srv.url("tree"), "out")
         self.assertIn(b"mirror: 1 file transferred", r.stdout)
         self.assertEqual(self.read_local("out/m.bin"), data)
+
+
+class ShutsDownOnceFtp(ScriptedFtp):
+    """Its first session is turned away at USER with the 421 ftpd sends while it shuts down,
+    a sentence ending in a period; later sessions serve one file (SIZE, RETR)."""
+    BYE = "421 Server shutting down; closing control connection."
+
+    def __init__(self, data):
+        super().__init__(sessions=4, timeout=10)
+        self.data, self.turned_away = data, False
+        self.lock = threading.Lock()
+
+    def command(self, s, verb, arg):
+        if verb == "USER":
+            with self.lock:
+                first, self.turned_away = not self.turned_away, True
+            if first:
+                s.send(self.BYE)
+                return False
+        if verb == "SIZE":
+            s.send("213 %d" % len(self.data))
+        elif verb == "RETR":
+            s.send_download(self.data)
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestRetryNotice(FtpcCase):
+    def test_notice_after_a_sentence_reads_as_one(self):
+        # "...connection.; retrying" read as a typo: after a full stop the notice is a
+        # sentence of its own
+        data = data_bytes(3000, 88)
+        srv = ShutsDownOnceFtp(data)
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("--retry", "2", "--retry-delay", "0.1", "--no-verify", "get",
+                      "ftp://u:p@127.0.0.1:%d/one.bin" % srv.port)
+        err = r.stderr.decode()
+        self.assertEqual(self.read_local("one.bin"), data)
+        self.assertIn("closing control connection. Retrying in 0.1 s (attempt 2 of 3)", err)
+        self.assertNotIn(".; retrying", err)
 
 
 # ------------------------------------------------------------------ progress display

@@ -756,7 +756,7 @@ class TestSegputPassingRefusal(FtpcCase):
         self.assertNotIn("x.bin", fake.stored)  # no ordinary upload
         self.assertIn(".x.bin.ftpc-up", fake.stored)
         self.assertIn("451 busy, try again later", r.stderr.decode())
-        self.assertIn("retrying", r.stderr.decode())
+        self.assertIn("retrying", r.stderr.decode().lower())
 
     def test_fails_as_an_ordinary_upload(self):
         fake = BusyFtp(100, "452 no room for now")
