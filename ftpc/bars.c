@@ -964,6 +964,14 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     return bar;
 }
 
+void ftpc_bar_rename(ftpc_bar *bar, const char *name)
+{
+    size_t cap = bar != NULL ? strlen(bar->name) + 1 : 0; /* the room allocated, or more */
+    if (bar == NULL || strlen(name) + 1 > cap)
+        return;
+    progress_sanitize(bar->name, cap, name);
+}
+
 void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)
 {
     if (bar == NULL || pos < bar->sent)

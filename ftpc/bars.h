@@ -79,6 +79,9 @@ void ftpc_bars_erase(ftpc_bars *b);
 /* A file whose line ended ok goes again (its check failed): it no longer counts as finished
  * in the Total line. bytes: what its line had counted. */
 void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes);
+/* Names the bar's line name from now on: the bar's first name or a shorter one (a put whose
+ * target turned out a directory, its "f -> dir" now "f"); a longer one is ignored. */
+void ftpc_bar_rename(ftpc_bar *bar, const char *name);
 /* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. Frees bar. */
 void ftpc_bar_done(ftpc_bar *bar, bool ok);
 /* The same with note appended to the summary ("a.bin: 3 MiB in 0.1 s (30 MiB/s), note"). */

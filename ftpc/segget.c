@@ -978,8 +978,11 @@ static void begin_segments(ftpc_segget *g)
     /* Saved before the first byte comes, so that a disk that fills at once still has a
      * status file, whose place the last state can take (save_state). */
     (void)save_state(g);
-    if (g->ctx->bars != NULL)
-        g->bar = ftpc_bar_start(g->ctx->bars, bar_name(t), g->size, had);
+    if (g->ctx->bars != NULL) {
+        char label[2 * FTPC_URL_PATH_MAX + 8];
+        g->bar =
+            ftpc_bar_start(g->ctx->bars, ftpc_task_label(t, label, sizeof(label)), g->size, had);
+    }
     /* The operation's connection takes the first range still to fetch; the others get their
      * own. Ranges an earlier attempt finished are done already. */
     bool main_used = false;

@@ -213,4 +213,24 @@ static inline const char *ftpc_task_name(const ftpc_task *t)
     return slash && slash[1] ? slash + 1 : p;
 }
 
+/* The name a transfer's bar and summary line give it: ftpc_task_name, and where the copy
+ * was given another name ("put f URL/other.bin", "get URL -o other"), where it went too:
+ * "f -> other.bin". Written to out (size bytes). */
+static inline const char *ftpc_task_label(const ftpc_task *t, char *out, size_t size)
+{
+    const char *name = ftpc_task_name(t);
+    bool put = t->kind == FTPC_T_PUT;
+    if (t->by_path || (t->kind != FTPC_T_GET && !put) || strcmp(t->local, "-") == 0 ||
+        (put && t->named_in_dir))
+        return name;
+    const char *dest = put ? t->remote : t->local;
+    const char *slash = strrchr(dest, '/');
+    if (slash != NULL)
+        dest = slash + 1;
+    if (dest[0] == '\0' || strcmp(dest, name) == 0)
+        return name;
+    int n = snprintf(out, size, "%s -> %s", name, dest);
+    return n >= 0 && (size_t)n < size ? out : name;
+}
+
 #endif

@@ -26,8 +26,11 @@ static void start_bar(ftpc_xfer *x, int64_t total)
         return;
     }
     if (x->ctx->bars != NULL && (x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_PUT) &&
-        (x->out_fd != STDOUT_FILENO || isatty(STDOUT_FILENO) != 1))
-        x->bar = ftpc_bar_start(x->ctx->bars, xf_bar_name(x), total, x->offset);
+        (x->out_fd != STDOUT_FILENO || isatty(STDOUT_FILENO) != 1)) {
+        char label[2 * FTPC_URL_PATH_MAX + 8];
+        x->bar = ftpc_bar_start(x->ctx->bars, ftpc_task_label(x->t, label, sizeof(label)), total,
+                                x->offset);
+    }
     if (!xf_is_download(x)) /* the bytes count once they reached the server */
         ftpc_bar_unsent(x->bar, xf_unsent, x);
 }

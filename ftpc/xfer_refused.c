@@ -172,6 +172,7 @@ void xf_put_into_dir(ftpc_xfer *x)
         t->display[d] = '/';
         memcpy(t->display + d + 1, name, nl + 1);
     }
+    ftpc_bar_rename(x->bar, name); /* it goes under its own name now: no "f -> DIR" */
     x->verb = "STOR";
     xf_after_type(x);
 }

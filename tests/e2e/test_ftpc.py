@@ -1444,6 +1444,30 @@ class TestTotalLine(FtpcCase):
         self.assertRegex(err, r"(?m)^Total: 2 of 3 files, 2\.00 MiB in ")
 
 
+class TestSummaryNamesTheCopy(FtpcCase):
+    """A copy given another name says where it went: "SOURCE -> NAME", a put as a get."""
+
+    def test_put_under_another_name(self):
+        data = data_bytes(3000, 89)
+        self.write_local("f.bin", data)
+        r = self.ftpc("put", "f.bin", self.srv.url("other.bin"))
+        self.assertEqual(self.srv.read("other.bin"), data)
+        self.assertRegex(r.stderr.decode(), r"(?m)^f\.bin -> other\.bin: 2\.93 KiB in ")
+
+    def test_get_to_another_name(self):
+        self.srv.make_file("other.bin", 3000, seed=90)
+        for opts in ([], ["--segments", "2"]):
+            r = self.ftpc(*opts, "get", self.srv.url("other.bin"), "-o", "g.bin")
+            self.assertRegex(r.stderr.decode(), r"(?m)^other\.bin -> g\.bin: 2\.93 KiB in ")
+
+    def test_same_name_is_said_once(self):
+        self.write_local("f.bin", data_bytes(3000, 91))
+        r = self.ftpc("put", "f.bin", self.srv.url(""))
+        self.assertRegex(r.stderr.decode(), r"(?m)^f\.bin: 2\.93 KiB in ")
+        r = self.ftpc("get", self.srv.url("f.bin"), "-O", "sub")
+        self.assertRegex(r.stderr.decode(), r"(?m)^f\.bin: 2\.93 KiB in ")
+
+
 # ------------------------------------------------------------------ resume and retry
 
 class TestResume(FtpcCase):
