@@ -253,14 +253,28 @@ static int push_remote_pattern(shell *sh, xargs *a, const char *word, const char
 /* The operands of mput, as sh(1) would pass them: a word with a bare glob character is
  * expanded here (glob(3) on its glob form, where the quoted ones are escaped) and a directory
  * it matches is skipped with a note, since a folder is mirror -R's to upload; any other word
- * is a name, taken as it is (the job runs with --no-glob). A pattern that matches nothing
- * fails (in *unmatched) and the other operands still go. Returns 0 or a failure that stops
- * the command; *pushed counts the files added to a. */
+ * is a name, taken as it is (the job runs with --no-glob). A directory named so is said in
+ * the same words, before any job, but fails (in *unmatched): the user asked for it, and it
+ * does not go, as cp fails for a folder without -r. A pattern that matches nothing fails
+ * too; in both cases the other operands still go. Returns 0 or a failure that stops the
+ * command; *pushed counts the files added to a. */
 static int push_local_patterns(shell *sh, xargs *a, const xcmd *x, int *pushed, int *unmatched)
 {
     *pushed = 0;
     for (int i = 0; i < x->nops; i++) {
         if (!ftpc_glob_unescaped_magic(x->pats[i])) {
+            char path[PATH_MAX];
+            struct stat st;
+            if (sh_abs_local(x->ops[i], path, sizeof(path)) == 0 && stat(path, &st) == 0 &&
+                S_ISDIR(st.st_mode)) {
+                int rc = sh_fail(sh, FTPC_EXIT_LOCAL,
+                                 "%s is a directory: mput uploads files only (use mirror -R to "
+                                 "upload folders)",
+                                 x->ops[i]);
+                if (*unmatched == FTPC_OK)
+                    *unmatched = rc;
+                continue;
+            }
             int rc = push_local(sh, a, x->ops[i]);
             if (rc != 0)
                 return rc;
@@ -422,7 +436,7 @@ static int do_put(shell *sh, int argc, char **argv, bool resume, bool many)
     xpush(&a, "--no-glob");
     xpush(&a, "--");
     bool remote_given = !many && x.nops == 2;
-    int unmatched = FTPC_OK; /* a pattern of mput that matched nothing (said) */
+    int unmatched = FTPC_OK; /* a pattern of mput that matched nothing, a folder (said) */
     int pushed = 1;
     if (many)
         rc = push_local_patterns(sh, &a, &x, &pushed, &unmatched);

@@ -153,14 +153,23 @@ class TestShellMputDirectories(ShellCase):
         self.assertEqual(out.splitlines()[-1], "/")
 
     def test_a_directory_named_without_a_pattern_is_a_failure(self):
-        # named, not matched: the user asked for that directory, and it cannot go
+        # named, not matched: the user asked for that directory, and it cannot go; said up
+        # front in the skip note's words, the other files still go, status 6 as for a
+        # one-shot put of the same operands
         os.mkdir(self.local("sub"))
         one = data_bytes(700, seed=83)
         self.write_local("one.bin", one)
         out, err = self.shell("mput sub one.bin\n", rc=6)
         self.assertEqual(self.srv.read("one.bin"), one)
         self.assertFalse(self.srv.exists("sub"))
-        self.assertIn("is a directory", err)
+        self.assertIn("mput sub one.bin: sub is a directory: mput uploads files only "
+                      "(use mirror -R to upload folders)", err)
+        self.assertNotIn("uploading", err)  # no job tried it
+        os.unlink(self.srv.local("one.bin"))
+        r = self.ftpc("put", "sub", "one.bin", self.srv.url(""), rc=6)
+        self.assertEqual(self.srv.read("one.bin"), one)
+        self.assertIn(b"sub is a directory, not a file (mirror -R DIR URL uploads a tree)",
+                      r.stderr)
 
 
 class TestShellPreviousDirectory(ShellCase):
