@@ -197,6 +197,22 @@ static int netrc_lookup(ftpc_cli *cli, const char *file, bool named, const ftpc_
     return rc;
 }
 
+/* The netrc file ftpc reads: --netrc-file, else $NETRC, else ~/.netrc (in path); NULL for
+ * none (--no-netrc, or no HOME). */
+static const char *netrc_path(const ftpc_cli *cli, char *path, size_t size)
+{
+    if (cli->no_netrc)
+        return NULL;
+    if (cli->netrc_file != NULL)
+        return cli->netrc_file;
+    if (getenv("NETRC") != NULL)
+        return getenv("NETRC");
+    if (getenv("HOME") == NULL)
+        return NULL;
+    snprintf(path, size, "%s/.netrc", getenv("HOME"));
+    return path;
+}
+
 /* Completes the credentials of u: a password the URL lacks (or user and password, when it
  * names no user) from the netrc file; a user still without password is asked for one on the
  * terminal, once per host and user. Without any of that the login is anonymous. */
@@ -206,14 +222,8 @@ static void fill_credentials(ftpc_cli *cli, ftpc_url *u)
         return;
     if (!cli->no_netrc) {
         char path[4096];
-        const char *file = cli->netrc_file;
-        bool named = file != NULL;
-        if (file == NULL)
-            file = getenv("NETRC");
-        if (file == NULL && getenv("HOME") != NULL) {
-            snprintf(path, sizeof(path), "%s/.netrc", getenv("HOME"));
-            file = path;
-        }
+        const char *file = netrc_path(cli, path, sizeof(path));
+        bool named = cli->netrc_file != NULL;
         ftpc_netrc_entry e;
         if (file != NULL && netrc_lookup(cli, file, named, u, &e) == 1 &&
             (e.has_login || u->has_user)) {
@@ -959,6 +969,9 @@ static int parse_command_line(int argc, char **argv, ftpc_cli *cli, char *err, s
             return usage_err(err, err_size, "unknown option %s", argv[optind - 1]);
         }
     }
+    char home_netrc[4096];
+    const char *netrc = netrc_path(cli, home_netrc, sizeof(home_netrc));
+    o->netrc_shown = netrc == home_netrc ? "~/.netrc" : netrc; /* for the login hint */
     if (cli->show_help || cli->show_version) {
         if (optind < argc)
             cli->command = argv[optind]; /* ftpc get --help */

@@ -647,9 +647,21 @@ static const char *attempts_note(const ftpc_conn *c, char *out, size_t n)
     return out;
 }
 
+/* After a login refused to a user given no password: where one could come from, naming the
+ * netrc file this run reads (--netrc-file, $NETRC or ~/.netrc), none with --no-netrc. */
+static const char *no_password_hint(const ftpc_conn *c, char *out, size_t n)
+{
+    const char *netrc = c->ctx->opts->netrc_shown;
+    snprintf(out, n,
+             " (no password was given: put it in the URL%s%s, or run ftpc where it can ask on a "
+             "terminal)",
+             netrc != NULL ? " or " : "", netrc != NULL ? netrc : "");
+    return out;
+}
+
 static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
 {
-    char q[600], ep[NET_ADDR_STRLEN + 8], note[32];
+    char q[600], ep[NET_ADDR_STRLEN + 8], note[32], hint[400];
     int code = m->code;
     bool logged_in_state = c->state >= CS_READY && c->state < CS_QUIT;
     if (logged_in_state && code == 421) {
@@ -729,10 +741,8 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
                   ftpc_quote_reply(code, m->text, q, sizeof(q)),
                   attempts_note(c, note, sizeof(note)),
                   !c->tls_on && asks_for_tls(m->text) ? " (it wants TLS: use ftpes:// or --tls)"
-                  : c->ep->no_password && code != 421
-                      ? " (no password was given: put it in the URL or ~/.netrc, or run ftpc "
-                        "where it can ask on a terminal)"
-                      : "");
+                  : c->ep->no_password && code != 421 ? no_password_hint(c, hint, sizeof(hint))
+                                                      : "");
         return;
     case CS_PBSZ:
     case CS_PROT:

@@ -12,4 +12,5 @@ void ftpc_opts_defaults(ftpc_opts *o)
     o->timeout_ms = 30000;
     o->progress = FTPC_PROGRESS_AUTO;
     o->verify = true;
+    o->netrc_shown = "~/.netrc";
 }

@@ -44,6 +44,9 @@ typedef struct ftpc_opts {
     /* Not an option: a job of the shell, whose hints name the shell's commands (mget, mkdir)
      * rather than the one-shot command line's URLs. */
     bool shell_job;
+    /* Not an option: the netrc file read, as the hint after a login without password names
+     * it ("~/.netrc", --netrc-file's, $NETRC's); NULL when none is (--no-netrc). */
+    const char *netrc_shown;
 } ftpc_opts;
 
 /* Defaults: passive, one job, no retries, 1 s back-off, 30 s timeout, auto progress. */

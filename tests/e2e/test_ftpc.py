@@ -2628,11 +2628,27 @@ class TestCredentials(FtpcCase):
         # No terminal to ask on: an empty password, refused by the server.
         self.srv.make_file("p.bin", 10)
         url = "ftp://%s@%s:%d/p.bin" % (self.srv.user, self.srv.host, self.srv.port)
+        hint = b"(no password was given: put it in the URL%s, or run ftpc where"
+
+        def refused(*opts, **env):
+            r = subprocess.run(["setsid", FTPC_BIN, *opts, "get", url], cwd=self.tmp,
+                               capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                               env=self.env(**env))
+            self.assertEqual(r.returncode, 4, r.stderr)
+            self.assertIn(b"530", r.stderr)
+            return r.stderr
+        # the hint names the netrc file ftpc reads: $NETRC's, --netrc-file's, ~/.netrc
+        netrc = self.env()["NETRC"]
+        self.assertIn(hint % (b" or " + netrc.encode()), refused())
+        other = self.write_netrc("machine elsewhere login x password y\n")
+        self.assertIn(hint % (b" or " + other.encode()), refused("--netrc-file", other))
+        self.assertIn(hint % b"", refused("--no-netrc"))
+        env = self.env(HOME=self.tmp)
+        del env["NETRC"]
         r = subprocess.run(["setsid", FTPC_BIN, "get", url], cwd=self.tmp, capture_output=True,
-                           timeout=60, stdin=subprocess.DEVNULL, env=self.env())
+                           timeout=60, stdin=subprocess.DEVNULL, env=env)
         self.assertEqual(r.returncode, 4, r.stderr)
-        self.assertIn(b"530", r.stderr)
-        self.assertIn(b"(no password was given: put it in the URL or ~/.netrc", r.stderr)
+        self.assertIn(hint % b" or ~/.netrc", r.stderr)
         # a wrong password given is just refused
         url = "ftp://%s:wrong@%s:%d/p.bin" % (self.srv.user, self.srv.host, self.srv.port)
         r = subprocess.run([FTPC_BIN, "get", url], cwd=self.tmp, capture_output=True,
