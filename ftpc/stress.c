@@ -88,6 +88,7 @@ static void view_update(stress_main *m)
         .clients = run->nclients,
         .logged_in = run->main_phase ? run->logged_in : 0,
         .awaiting_greeting = run->main_phase ? run->awaiting_greeting : 0,
+        .logging_in = run->main_phase ? run->logging_in - run->awaiting_greeting : 0,
         .inflight = run->inflight,
         .st = &run->st,
     };

@@ -129,6 +129,7 @@ void sc_close_ctl(stress_client *c, bool reset)
         c->ctl = NULL;
     }
     sc_greeted(c);
+    sc_logging_in_done(c);
     if ((c->flags & CF_LOGGED_IN) && !sc_is_setup(c))
         c->run->logged_in--;
     c->flags &= ~(CF_LOGGED_IN | CF_SAID_421 | CF_RENEW);
@@ -146,6 +147,14 @@ void sc_greeted(stress_client *c)
     if (c->flags & CF_AWAIT_GREET) {
         c->run->awaiting_greeting--;
         c->flags &= ~CF_AWAIT_GREET;
+    }
+}
+
+void sc_logging_in_done(stress_client *c)
+{
+    if (c->flags & CF_LOGGING_IN) {
+        c->run->logging_in--;
+        c->flags &= ~CF_LOGGING_IN;
     }
 }
 

@@ -102,6 +102,7 @@ typedef struct stress_run {
     int done;                       /* main clients finished */
     int logged_in;                  /* main clients logged in: sessions the server holds */
     int awaiting_greeting;          /* ... connected, not greeted (maybe in its listen queue) */
+    int logging_in;                 /* ... connecting, up to the login (those awaiting too) */
     int inflight;                   /* data connections open */
     uint64_t setup_t0_us;           /* the set-up's start */
     uint64_t setup_end_us;          /* ... and its end (or the interrupt's) */

@@ -190,6 +190,10 @@ void sc_start_session(stress_client *c)
     }
     stream_plain_init(c->ctl, fd);
     c->state = S_CONNECTING;
+    if (!sc_is_setup(c)) {
+        c->flags |= CF_LOGGING_IN;
+        run->logging_in++;
+    }
     sc_touch(c);
     sc_arm(c, run->o->timeout_ms);
     sc_ctl_update(c);
@@ -288,6 +292,7 @@ void sc_logged_in(stress_client *c)
     }
     if (!(c->flags & CF_LOGGED_IN) && !sc_is_setup(c))
         c->run->logged_in++;
+    sc_logging_in_done(c);
     c->flags |= CF_LOGGED_IN | CF_WAS_IN;
     c->step = L_PBSZ;
     sc_chain_next(c);

@@ -89,6 +89,7 @@ enum {
     CF_LEFT_UP = 1 << 24,    /* stopped while its upload may be on the server */
     CF_SAID_421 = 1 << 25,   /* an unasked 421 came: the close that follows is counted */
     CF_RENEW = 1 << 26,      /* the session is in doubt: a new one before the next operation */
+    CF_LOGGING_IN = 1 << 27, /* a main client's session under way, not in: run->logging_in */
 };
 
 #define ZBUF_SIZE (32u * 1024)
@@ -140,6 +141,8 @@ void sc_close_ctl(stress_client *c, bool reset);
 void sc_drop_digest(stress_client *c);
 /* The greeting came (or the connection ended first): no longer counted as awaiting it. */
 void sc_greeted(stress_client *c);
+/* The session is in, or closed: no longer counted in run->logging_in. */
+void sc_logging_in_done(stress_client *c);
 /* The client is done: what it leaves is counted, and the run told. */
 void sc_finish(stress_client *c);
 /* A fatal set-up problem: the run stops with rc and says why. */

@@ -196,6 +196,10 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         /* Sessions the server holds, not TCP connections: a server at its cap may leave the
          * extra connections in its listen queue, never greeted; those are counted apart. */
         lay(&l, false, 0, "", "", "clients %d/%d logged in", s->logged_in, s->clients);
+        /* Those on their way in, so that slow logins (a server hashing passwords) read apart
+         * from a stall: "3/50 logged in" alone says neither. */
+        if (s->logging_in > 0)
+            lay(&l, false, 0, "", "", "%d logging in", s->logging_in);
         if (s->awaiting_greeting > 0)
             lay(&l, false, 0, "", "", "%d awaiting greeting", s->awaiting_greeting);
         lay(&l, true, 0, "", "", "ops %" PRIu64 "%s", ops, ops_s);
@@ -217,13 +221,13 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         o += l.len;
         v->drawn = l.lines;
     } else {
-        o += (size_t)snprintf(frame + o, sizeof(frame) - o,
-                              "stress %s %s: %d/%d logged in, %d awaiting greeting, %d in "
-                              "flight, ops %" PRIu64 "%s, down %s, up %s, errors %" PRIu64
-                              ", verify failures %" PRIu64 ", faults %" PRIu64 ", p50 %s, p99 %s\n",
-                              s->phase, el, s->logged_in, s->clients, s->awaiting_greeting,
-                              s->inflight, ops, ops_s, down, up, errs, st->verify_failures, faults,
-                              p50, p99);
+        o += (size_t)snprintf(
+            frame + o, sizeof(frame) - o,
+            "stress %s %s: %d/%d logged in, %d logging in, %d awaiting "
+            "greeting, %d in flight, ops %" PRIu64 "%s, down %s, up %s, "
+            "errors %" PRIu64 ", verify failures %" PRIu64 ", faults %" PRIu64 ", p50 %s, p99 %s\n",
+            s->phase, el, s->logged_in, s->clients, s->logging_in, s->awaiting_greeting,
+            s->inflight, ops, ops_s, down, up, errs, st->verify_failures, faults, p50, p99);
     }
     if (o >= sizeof(frame))
         o = sizeof(frame) - 1;

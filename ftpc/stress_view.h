@@ -19,6 +19,9 @@ typedef struct stress_view_sample {
     int clients;
     int logged_in;         /* sessions the server holds and logged in */
     int awaiting_greeting; /* TCP connected, not greeted: maybe in the server's listen queue */
+    /* Sessions under way but neither in nor awaiting the greeting: TCP connect, TLS, USER and
+     * PASS (a server hashing passwords slowly keeps them here). */
+    int logging_in;
     int inflight;
     const stress_stats *st;
 } stress_view_sample;

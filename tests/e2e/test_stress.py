@@ -602,7 +602,8 @@ class TestStressFtpd(StressCase):
         lines = [l for l in err.splitlines() if l.startswith("stress run")]
         self.assertGreaterEqual(len(lines), 2, err)
         self.assertNotIn("\x1b[", err)
-        self.assertRegex(lines[-1], r"\d+/3 logged in, 0 awaiting greeting, \d+ in flight, ops \d+")
+        self.assertRegex(lines[-1], r"\d+/3 logged in, 0 logging in, 0 awaiting greeting, \d+ in "
+                                   r"flight, ops \d+")
 
     def test_plain_lines_show_no_set_up_rate_in_the_run(self):
         # the rates' window went on from the set-up's fixture uploads into the run, where the

@@ -4,6 +4,7 @@ it leaves on the server, and the live view during the set-up. The real ftpc driv
 real ftpd, or a scripted server (scripted_ftp.py) where ftpd cannot be made to misbehave
 on cue, over loopback.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -14,7 +15,9 @@ import select
 import signal
 import socket
 import subprocess
+import struct
 import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -282,6 +285,79 @@ class TestStressSilentServer(StressCase):
         self.assertLessEqual(max(counts), 1, text[-2000:])
         self.assertIn("clients 1/4 logged in", text)
         self.assertIn("3 awaiting greeting", text)
+
+
+class HeldLoginFtp(AnswersList, ScriptedFtp):
+    """Answers PASS at once for its first two sessions (the set-up's and one client's); the
+    later ones wait for it until stop(), as behind a server that hashes passwords slowly."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+        self.passes = 0
+
+    def command(self, s, verb, arg):
+        if verb == "PASS":
+            with self.lock:
+                self.passes += 1
+                slow = self.passes > 2
+            if slow:
+                self.released.wait(30)
+                return False
+        return super().command(s, verb, arg)
+
+    def stop(self, timeout=20):
+        self.released.set()
+        super().stop(timeout)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressSlowLogins(StressCase):
+    """"1/4 logged in" alone reads as a stall: the view counts the clients on their way in."""
+
+    def run_on(self, columns=None):
+        srv = HeldLoginFtp(sessions=8, timeout=30)
+        srv.start()
+        self.addCleanup(srv.stop)
+        url = "ftp://u:p@127.0.0.1:%d" % srv.port
+        args = ["--clients", 4, "--duration", 1.5, "--mix", "list", "--think", 50,
+                "--timeout", 2]
+        if columns is None:
+            _, _, err = self.stress(url, *args, rc=None, timeout=60)
+            return err
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        env = dict(os.environ, TERM="xterm", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "stress", url] + [str(a) for a in args],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave, env=env)
+        os.close(slave)
+        try:
+            data = read_pty(master, 30, proc=p)
+        finally:
+            os.close(master)
+            p.wait(30)
+        return data.decode("utf-8", "replace")
+
+    def test_plain_line_counts_logins_under_way(self):
+        err = self.run_on()
+        for m in SANITIZER_MARKERS:
+            self.assertNotIn(m, err)
+        self.assertRegex(err, r"(?m)^stress run [\d.]+ s: 1/4 logged in, 3 logging in, "
+                              r"0 awaiting greeting, ", err[-2000:])
+
+    def test_terminal_view_counts_them_within_its_width(self):
+        for columns in (80, 30):
+            text = self.run_on(columns)
+            plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+            for m in SANITIZER_MARKERS:
+                self.assertNotIn(m, plain)
+            self.assertIn("clients 1/4 logged in", plain)
+            self.assertIn("3 logging in", plain)
+            for line in re.split(r"[\r\n]+", plain):
+                self.assertLessEqual(len(line), columns - 1, repr(line))
 
 
 class GarbledFtp(ScriptedFtp):
