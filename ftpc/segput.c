@@ -1004,8 +1004,11 @@ static void begin_ranges_from(ftpc_segput *p, uint64_t from)
     ftpc_task *t = p->t;
     uint64_t len = p->size - from;
     p->base = from;
-    if (p->ctx->bars != NULL)
-        p->bar = ftpc_bar_start(p->ctx->bars, bar_name(t), (int64_t)p->size, from);
+    if (p->ctx->bars != NULL) {
+        char label[2 * FTPC_URL_PATH_MAX + 8];
+        p->bar = ftpc_bar_start(p->ctx->bars, ftpc_task_label(t, label, sizeof(label)),
+                                (int64_t)p->size, from);
+    }
     for (int i = 0; i < p->n; i++) {
         pseg *s = &p->segs[i];
         s->p = p;
@@ -1078,8 +1081,11 @@ static void start_seq(ftpc_segput *p, uint64_t from)
     s->c = p->c;
     if (p->bar != NULL)
         ftpc_bar_rewind(p->bar, from);
-    else if (p->ctx->bars != NULL) /* after a failed final check: the bar was done */
-        p->bar = ftpc_bar_start(p->ctx->bars, bar_name(p->t), (int64_t)p->size, from);
+    else if (p->ctx->bars != NULL) { /* after a failed final check: the bar was done */
+        char label[2 * FTPC_URL_PATH_MAX + 8];
+        p->bar = ftpc_bar_start(p->ctx->bars, ftpc_task_label(p->t, label, sizeof(label)),
+                                (int64_t)p->size, from);
+    }
     if (from == p->size) {
         /* Everything is there already. */
         s->state = PS_DONE;

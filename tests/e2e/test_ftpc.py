@@ -1453,6 +1453,12 @@ class TestSummaryNamesTheCopy(FtpcCase):
         r = self.ftpc("put", "f.bin", self.srv.url("other.bin"))
         self.assertEqual(self.srv.read("other.bin"), data)
         self.assertRegex(r.stderr.decode(), r"(?m)^f\.bin -> other\.bin: 2\.93 KiB in ")
+        # a segmented put names its copy the same way
+        data = data_bytes(4 * MiB, 92)
+        self.write_local("g.bin", data)
+        r = self.ftpc("--segments", "2", "put", "g.bin", self.srv.url("other2.bin"))
+        self.assertEqual(self.srv.read("other2.bin"), data)
+        self.assertRegex(r.stderr.decode(), r"(?m)^g\.bin -> other2\.bin: 4\.00 MiB in ")
 
     def test_get_to_another_name(self):
         self.srv.make_file("other.bin", 3000, seed=90)
