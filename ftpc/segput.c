@@ -1564,6 +1564,10 @@ static void target_into_dir(ftpc_segput *p)
         memcpy(t->display + d + 1, name, nl + 1);
     }
     t->named_in_dir = true; /* a directory there too is an error, as cp reports it */
+    /* It goes under its own name now: no "f -> DIR" (the line waits for the end of the
+     * check in held_bar once the data is sent). */
+    ftpc_bar_rename(p->bar, name);
+    ftpc_bar_rename(t->held_bar, name);
 }
 
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
