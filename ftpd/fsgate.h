@@ -4,10 +4,9 @@
  * and then the sessions of every other home would wait behind them.
  *
  * The gate counts the jobs of each root (a home: the path a login opens) on the workers:
- * - A root runs one job at a time unless it has shown it answers: one of its jobs ended in
- *   the last FSGATE_STALL_MS and none of those running has run longer. It then runs up to
- *   FSGATE_MAX_RUNNING at once, so a busy healthy home keeps its depth, and a home that hangs
- *   holds at most that many workers (one, when it hangs while idle).
+ * - A root runs up to FSGATE_MAX_RUNNING jobs at once: a busy healthy home keeps its depth,
+ *   one slow call (seconds over a slow link) leaves room for the others of its sessions, and
+ *   a home that hangs holds at most that many workers.
  * - The others wait, in order, in the root's own queue, and take no worker meanwhile. A job
  *   that may be refused (a login's open, a command's calls) is refused once it has waited
  *   FSGATE_WAIT_MS while no job of its root ended, and at once when FSGATE_QUEUE_MAX wait

@@ -180,7 +180,9 @@ class TestHungHome(HungHomeCase):
         self.hold()
         first.send("SIZE data.bin\r\n")
         time.sleep(GATE_STALLED)  # the home has answered nothing since
-        logins = self.start_logins(16 + 6)  # FSGATE_QUEUE_MAX is 16
+        # FSGATE_QUEUE_MAX is 16 and a home runs FSGATE_MAX_RUNNING (3) calls at once: the
+        # SIZE above holds one, two logins' opens take the others
+        logins = self.start_logins(2 + 16 + 6)
         # The waiting list of a hung home is bounded: the logins past it are refused now,
         # not after the wait.
         got = self.replies_by(logins, time.monotonic() + 2.0)

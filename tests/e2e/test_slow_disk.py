@@ -298,6 +298,36 @@ class TestSlowerThanTheDataTimeout(SlowDiskCase):
         f.retrlines("LIST", lines.append)
         self.assertEqual(len(lines), 2)
 
+    def test_a_slow_read_does_not_hold_back_the_homes_other_sessions(self):
+        """A read that takes seconds (2.5 s a call here) is a slow home, not a hung one:
+        another session of the same home gets its SIZE answered meanwhile, not 451 "File
+        system not responding" after waiting behind the read."""
+        srv = self.slow_server()
+        a = srv.ftp("slow", "pw-slow", timeout=60)
+        b = srv.ftp("slow", "pw-slow", timeout=60)
+        got, errors = [], []
+
+        def download():
+            try:
+                chunks = []
+                a.retrbinary("RETR cold.bin", chunks.append)
+                got.append(b"".join(chunks))
+            except Exception as e:  # re-raised below
+                errors.append(e)
+        th = threading.Thread(target=download)
+        th.start()
+        try:
+            time.sleep(1.0)  # the download's first read is under way
+            for _ in range(3):
+                t = time.monotonic()
+                self.assertEqual(b.sendcmd("SIZE cold.txt").split()[0], "213")
+                self.assertLess(time.monotonic() - t, 2.0)
+                time.sleep(0.5)
+        finally:
+            th.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(got, [self.data])
+
     def test_an_ascii_download_is_not_counted_first(self):
         """On a network or FUSE disk a TYPE A RETR's 150 gives no byte count: counting means
         reading the whole file before the first byte is sent, a read that at a slow mount's
