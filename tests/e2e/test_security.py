@@ -228,9 +228,13 @@ class TestDataAddress(ServerTestCase):
 
     def test_port_to_a_closed_port_is_a_425(self):
         # the connect fails before any data stream exists: a reply, and the server lives on
-        ls = self.listener("127.0.0.1")
+        # Bound but not listening: a connect there is refused, and no other program can take
+        # the port meanwhile (a port closed again was taken by a parallel test's connection,
+        # and the PORT reached it: 150 instead of 425)
+        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(ls.close)
+        ls.bind(("127.0.0.1", 0))
         p = ls.getsockname()[1]
-        ls.close()  # nothing listens there now: the connect is refused
         c = self.srv.control()
         c.login()
         for setup, cmd in (("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255), "LIST"),
