@@ -82,9 +82,10 @@ static const char *listed_name(const char *l, size_t n)
     return NULL;
 }
 
-/* The line of text that lists name's last component as type ('-' a regular file, 'd' a
- * directory), its length in *len; NULL when there is none. */
-static const char *typed_line(const char *text, const char *name, char type, size_t *len)
+/* The line of text that lists name's last component, its length in *len; NULL when there
+ * is none. type: '-' a regular file, 'd' a directory; 0 any entry but a directory, a link
+ * ("name -> target", ls -l) by its own name. */
+static const char *entry_line(const char *text, const char *name, char type, size_t *len)
 {
     const char *slash = strrchr(name, '/');
     const char *base = slash ? slash + 1 : name;
@@ -97,8 +98,11 @@ static const char *typed_line(const char *text, const char *name, char type, siz
         if (n > 0 && l[n - 1] == '\r')
             n--;
         /* "-rw-r--r-- 1 u g 3 Dec 07 01:49 name": a line of that type, for that name */
-        const char *ln = l[0] == type ? listed_name(l, n) : NULL;
-        if (ln != NULL && (size_t)(l + n - ln) == bl && memcmp(ln, base, bl) == 0) {
+        bool typed = n > 0 && (type != 0 ? l[0] == type : l[0] != 'd');
+        const char *ln = typed ? listed_name(l, n) : NULL;
+        size_t rest = ln != NULL ? (size_t)(l + n - ln) : 0;
+        bool link = type == 0 && l[0] == 'l' && rest > bl + 4 && memcmp(ln + bl, " -> ", 4) == 0;
+        if (ln != NULL && rest >= bl && memcmp(ln, base, bl) == 0 && (rest == bl || link)) {
             *len = n;
             return l;
         }
@@ -112,40 +116,19 @@ static const char *typed_line(const char *text, const char *name, char type, siz
 int ftpc_rmode_from_stat(const char *text, const char *name)
 {
     size_t n;
-    const char *l = typed_line(text, name, '-', &n);
+    const char *l = entry_line(text, name, '-', &n);
     return l != NULL ? ftpc_mode_from_perms(l + 1, n - 1) : -1;
 }
 
 bool ftpc_rlist_names_dir(const char *text, const char *name)
 {
     size_t n;
-    return typed_line(text, name, 'd', &n) != NULL;
+    return entry_line(text, name, 'd', &n) != NULL;
 }
 
 /* A link's name in its line is "name -> target" (ls -l): the entry is name, whatever the
  * target says. Any type but a directory's: a directory is listed by what it holds. */
 const char *ftpc_rlist_entry_line(const char *text, const char *name, size_t *len)
 {
-    const char *slash = strrchr(name, '/');
-    const char *base = slash ? slash + 1 : name;
-    size_t bl = strlen(base);
-    if (bl == 0)
-        return NULL;
-    for (const char *l = text; *l != '\0';) {
-        const char *nl = strchr(l, '\n');
-        size_t n = nl ? (size_t)(nl - l) : strlen(l);
-        if (n > 0 && l[n - 1] == '\r')
-            n--;
-        const char *ln = n > 0 && l[0] != 'd' ? listed_name(l, n) : NULL;
-        size_t rest = ln != NULL ? (size_t)(l + n - ln) : 0;
-        if (ln != NULL && rest >= bl && memcmp(ln, base, bl) == 0 &&
-            (rest == bl || (l[0] == 'l' && rest > bl + 4 && memcmp(ln + bl, " -> ", 4) == 0))) {
-            *len = n;
-            return l;
-        }
-        if (nl == NULL)
-            break;
-        l = nl + 1;
-    }
-    return NULL;
+    return entry_line(text, name, 0, len);
 }
