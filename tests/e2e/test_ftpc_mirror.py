@@ -38,6 +38,17 @@ class MirrorCase(FtpcCase):
         self.assertIsNotNone(m, "no summary line in %r" % r.stdout)
         return tuple(int(x) for x in m.groups())
 
+    def interrupt_one_of_four(self, p, receiving):
+        """Ctrl-C to mirror p once receiving(): the one file under way is the one failure,
+        the other three are not started."""
+        self.assertTrue(wait_for(lambda: receiving() or p.poll() is not None, 20))
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertEqual(err.count(b": interrupted ("), 1, err)
+        self.assertRegex(out, rb"(?m)^mirror: 0 files transferred, 0 skipped, 0 deleted, "
+                              rb"1 failed, 3 not started$")
+
     def make_remote_tree(self):
         self.srv.make_file("src/a.bin", 300000, seed=1)
         self.srv.make_file("src/empty", 0)
@@ -152,13 +163,7 @@ class TestMirrorGet(MirrorCase):
             return os.path.isdir(out) and any(
                 n.endswith(".ftpc-part") and os.path.getsize(os.path.join(out, n)) > 0
                 for n in os.listdir(out))
-        self.assertTrue(wait_for(lambda: receiving() or p.poll() is not None, 20))
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=15)
-        self.assertEqual(p.returncode, 7, err)
-        self.assertEqual(err.count(b": interrupted ("), 1, err)
-        self.assertRegex(out, rb"(?m)^mirror: 0 files transferred, 0 skipped, 0 deleted, "
-                              rb"1 failed, 3 not started$")
+        self.interrupt_one_of_four(p, receiving)
 
     def test_unreadable_directory_costs_only_itself(self):
         # one directory the server will not list (a private folder on a public server) is
@@ -830,13 +835,7 @@ class TestMirrorPut(MirrorCase):
                 n.startswith(".ftpd-up.") and
                 os.path.getsize(os.path.join(self.srv.local("dst"), n)) > 0
                 for n in self.srv.internal_files("dst"))
-        self.assertTrue(wait_for(lambda: receiving() or p.poll() is not None, 20))
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=15)
-        self.assertEqual(p.returncode, 7, err)
-        self.assertEqual(err.count(b": interrupted ("), 1, err)
-        self.assertRegex(out, rb"(?m)^mirror: 0 files transferred, 0 skipped, 0 deleted, "
-                              rb"1 failed, 3 not started$")
+        self.interrupt_one_of_four(p, receiving)
 
     def test_leftovers_of_interrupted_downloads_stay_here(self):
         # part files an interrupted download left beside its target went up as files of the

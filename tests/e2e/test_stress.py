@@ -398,13 +398,17 @@ class TestStressFtpd(StressCase):
                       "certificate (trust it with --cacert FILE, or skip the check with "
                       "--insecure)", err)
 
-    def test_compress(self):
+    def server_with_mode_z(self):
         srv = self.server()
         f = srv.ftp()
         feats = f.sendcmd("FEAT")
         f.quit()
         if "MODE Z" not in feats:
             self.skipTest("this ftpd offers no MODE Z in FEAT")
+        return srv
+
+    def test_compress(self):
+        srv = self.server_with_mode_z()
         rep, _, err = self.stress(srv.url(""), "--compress", "--clients", 6, "--iterations", 4,
                                   "--mix", "get=1,put=1", "--size", "1K-300K", "--no-view")
         self.assertEqual(rep["verify_failures"], 0)
@@ -415,12 +419,7 @@ class TestStressFtpd(StressCase):
         # bytes sent up to its cut. A MODE Z one counted what the deflater had taken, whole
         # 64 KiB chunks past the cut, some never sent: the totals of one run with and one
         # without --compress differed. Both now count the file bytes up to the cut.
-        srv = self.server()
-        f = srv.ftp()
-        feats = f.sendcmd("FEAT")
-        f.quit()
-        if "MODE Z" not in feats:
-            self.skipTest("this ftpd offers no MODE Z in FEAT")
+        srv = self.server_with_mode_z()
         ups = []
         for z in ([], ["--compress"]):
             rep, _, err = self.stress(srv.url("cz"), *z, "--clients", 3, "--iterations", 4,
