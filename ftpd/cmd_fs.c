@@ -150,6 +150,11 @@ void cmd_cdup(session *s, const char *arg)
 
 static void mkd_work(fsjob *j)
 {
+    if (is_root(j->vpath)) { /* mkdir(2) answers EINVAL, not EEXIST, for the root */
+        j->rc = -1;
+        j->err = EEXIST;
+        return;
+    }
     j->rc = vfs_mkdir(&j->v, j->vpath, 0777);
     j->err = errno;
 }
@@ -157,7 +162,7 @@ static void mkd_work(fsjob *j)
 static void mkd_reply(session *s, fsjob *j)
 {
     if (j->rc < 0 && j->err == EEXIST) {
-        session_reply(s, FTP_FILE_UNAVAILABLE, "MKD: File exists.");
+        reply_named(s, FTP_FILE_UNAVAILABLE, "MKD", j->arg, "File exists.");
         return;
     }
     if (j->rc < 0) {
@@ -170,8 +175,7 @@ static void mkd_reply(session *s, fsjob *j)
 
 void cmd_mkd(session *s, const char *arg)
 {
-    /* mkdir(2) answers EINVAL, not EEXIST, for the root */
-    run_on_path(s, arg, "MKD: File exists.", NULL, mkd_work, mkd_reply);
+    run_on_path(s, arg, NULL, NULL, mkd_work, mkd_reply);
 }
 
 static void rmd_work(fsjob *j)

@@ -216,7 +216,9 @@ class TestErrorReplies(ServerTestCase):
                           ("RMD full", "Directory not empty."),
                           ("DELE full", "Is a directory (use RMD)."),
                           ("SIZE full", "Not a regular file."),
-                          ("MDTM full", "Not a regular file.")):
+                          ("MDTM full", "Not a regular file."),
+                          ("MKD full", "File exists."),
+                          ("MKD full/f.txt", "File exists.")):
             self.assertEqual(reply(f, cmd), (550, "550 %s: %s" % (cmd.split()[1], text)), cmd)
         self.assertEqual(reply(f, "PASV")[0], 227)
         self.assertEqual(reply(f, "RETR full"), (550, "550 full: Not a regular file."))
@@ -247,7 +249,7 @@ class TestErrorReplies(ServerTestCase):
         self.srv.mkdir("sub")
         f = self.srv.ftp()
         expected = [("DELE /", "550 DELE: Cannot delete the root directory."),
-                    ("MKD /", "550 MKD: File exists."),
+                    ("MKD /", "550 /: File exists."),
                     ("RMD /", "550 RMD: Cannot remove the root directory."),
                     ("RNFR /", "550 RNFR: Cannot rename the root directory."),
                     ("RNFR sub", "350 Ready for RNTO."),
