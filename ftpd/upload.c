@@ -114,8 +114,8 @@ static off_t next_boundary(int src, off_t in, off_t stop, bool *skip)
 }
 
 /* Copies the bytes from *pos up to end of src into dst (a file written from its start, in
- * order) at the same offsets, at most max of them, and advances *pos. A short source (the
- * target shrank under us) is EINVAL, as REST beyond the end would be. A hole in the source
+ * order) at the same offsets, at most max of them, and advances *pos. A source found short
+ * (the target shrank under us) is EINVAL, as REST beyond the end would be. A hole in the source
  * stays a hole in the copy: written out as zeros, a sparse disk image of 100 GiB holding
  * 1 GiB would take 100 GiB of the disk, and the time to write them, for an APPE of a few
  * bytes. */
@@ -126,14 +126,21 @@ static int copy_range(int src, int dst, off_t *pos, off_t end, off_t max)
     bool use_cfr = true;
     char buf[64 * 1024];
     int rc = 0;
-    /* Past the source's end SEEK_DATA finds "a hole to the end": only a source that still
-     * holds every byte asked for is searched for holes, so that a shrunk one stays EINVAL. */
+    /* Past the source's end SEEK_DATA finds "a hole to the end": only a source that holds
+     * every byte asked for when the slice starts is searched for holes, so that one already
+     * short is EINVAL. One that shrinks later within the slice may read as a hole to the end
+     * and be copied as one, but its size and ctime have changed then, and the commit's check
+     * of the guarded target (target_unchanged) refuses the result: nothing wrong is stored. */
     struct stat sst;
     bool sparse = fstat(src, &sst) == 0 && sst.st_size >= stop;
+    /* Asked again only once the copy reaches it: the plain loop takes 64 KiB a pass, and
+     * each lseek is a round trip on NFS 4.2 or a FUSE file system that implements it. */
+    off_t until = in;
 
     while (in < stop) {
-        off_t until = stop;
-        if (sparse) {
+        if (!sparse) {
+            until = stop;
+        } else if (in >= until) {
             bool skip;
             until = next_boundary(src, in, stop, &skip);
             if (skip) { /* dst ends at in: growing it leaves the hole unwritten */
