@@ -46,7 +46,9 @@ class TestStatAbor(ServerTestCase):
         self.assertIn("big.bin", text)
         done, total = int(m.group(1)), int(m.group(2))
         self.assertEqual(total, BIG)
-        self.assertGreaterEqual(done, 1 << 20)
+        # What the client's kernel acknowledged: the ACKs of the last segments we read may
+        # still be delayed (a fresh-clone run saw 1041920 of the 1 MiB read, 6656 short)
+        self.assertGreaterEqual(done, (1 << 20) - 65536)
         self.assertLess(done, BIG)
         # progress moves when we read more
         recv_exactly(ds, 8 << 20)
