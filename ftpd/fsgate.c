@@ -140,6 +140,22 @@ static bool answers(const fsroot *r)
     return r->last_done != 0 && now_ms() - r->last_done <= FSGATE_STALL_MS;
 }
 
+/* Whether r is known not to answer: one of its jobs has run longer than FSGATE_WAIT_MS and
+ * none ended meanwhile. A refusable job would only wait those seconds again to be refused (a
+ * client that retries would pay them each time), or take one more worker and hang there. */
+static bool hung(const fsroot *r)
+{
+    long long now = now_ms();
+    if (r->last_done != 0 && now - r->last_done <= FSGATE_WAIT_MS)
+        return false;
+    for (const gate_job *j = r->run_head; j; j = j->next) {
+        long long started = atomic_load(&j->started);
+        if (started && now - started > FSGATE_WAIT_MS)
+            return true;
+    }
+    return false;
+}
+
 /* Whether r may start one more job now (fsgate.h). */
 static bool may_run(const fsroot *r)
 {
@@ -322,7 +338,7 @@ int fsgate_submit(server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb d
     if (!r)
         return workq_submit(q, fn, done, arg);
     bool wait = r->wait_head || !may_run(r);
-    if (wait && refused && r->refusable >= FSGATE_QUEUE_MAX && !answers(r)) {
+    if (refused && ((wait && r->refusable >= FSGATE_QUEUE_MAX && !answers(r)) || hung(r))) {
         errno = EBUSY;
         return -1;
     }

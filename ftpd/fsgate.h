@@ -11,9 +11,10 @@
  *   that may be refused (a login's open, a command's calls) is refused once it has waited
  *   FSGATE_WAIT_MS while no job of its root ended, and at once when FSGATE_QUEUE_MAX wait
  *   already and none ended lately (a busy root that answers keeps them all: each session
- *   has at most one such job); a transfer's next step (a read-ahead, a listing's
- *   next buffer, an upload's start or commit) waits as long as it takes: each transfer has at
- *   most one and its session stays until it reports.
+ *   has at most one such job), and at once too when the root is known not to answer (a job
+ *   of it has run longer than FSGATE_WAIT_MS and none ended meanwhile); a transfer's next
+ *   step (a read-ahead, a listing's next buffer, an upload's start or commit) waits as long
+ *   as it takes: each transfer has at most one and its session stays until it reports.
  * - Homes on one dead mount are still told apart, and each holds its worker: while all but
  *   one of the io pool's workers are held by jobs that have run longer than FSGATE_STALL_MS,
  *   the pool gets one more worker, up to FSGATE_MAX_THREADS.
@@ -48,8 +49,9 @@ fsroot *fsgate_root(struct server *srv, const char *path);
 void fsgate_unref(struct server *srv, fsroot *r);
 
 /* As workq_submit(q, ...), for file-system work under r (NULL: straight to q). Returns 0, or
- * -1 with errno: EBUSY when r is not answering and FSGATE_QUEUE_MAX refusable jobs already
- * wait for it (the caller says so to its client).
+ * -1 with errno: EBUSY for a refusable job when r is not answering and FSGATE_QUEUE_MAX
+ * refusable jobs already wait for it, or when r is known not to answer (the caller says so to
+ * its client).
  * refused: NULL for a job that waits as long as it takes; otherwise the job may be refused
  * after FSGATE_WAIT_MS: *refused is then set and done runs on the loop without fn. */
 int fsgate_submit(struct server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb done,

@@ -193,6 +193,39 @@ class TestHungHome(HungHomeCase):
             self.assertIn("not responding", g[1])
         self.fast_user_works(bound=4.0)
 
+    def test_a_home_known_not_to_answer_refuses_at_once(self):
+        first, other = self.hung_sessions(2)
+        self.hold()
+        first.send("SIZE data.bin\r\n")
+        time.sleep(GATE_WAIT + 0.5)  # its call has hung longer than a refusable job waits
+        # Each would only wait those seconds again to be refused, one after the other (or
+        # take one more worker and hang there): a client that retries would pay them each
+        # time.
+        t0 = time.monotonic()
+        other.send("SIZE data.bin\r\nMDTM data.bin\r\nSIZE data.bin\r\n")
+        for _ in range(3):
+            g = self.replies_by([other], t0 + 3.0)[0]
+            self.assertIsNotNone(g, "no reply from a home known not to answer in 3 s")
+            took = time.monotonic() - t0
+            self.assertEqual(g[0], 451, g)
+            self.assertIn("not responding", g[1])
+            self.assertLess(took, 1.0, "a command to a hung home was refused after %.1f s" % took)
+        t0 = time.monotonic()
+        login = self.start_logins(1)[0]
+        g = self.replies_by([login], t0 + 3.0)[0]
+        self.assertIsNotNone(g, "no reply to a login to a home known not to answer in 3 s")
+        self.assertEqual(g[0], 421, g)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.assertTrue(login.closed(timeout=5))
+
+        # Once it answers again, it serves again.
+        self.release()
+        self.assertEqual(self.replies_by([first], time.monotonic() + 15)[0][0], 213)
+        self.assertEqual(other.cmd("SIZE data.bin")[0], 213)
+        self.assertEqual(other.cmd("MDTM data.bin")[0], 213)
+        self.assertEqual(self.hung_sessions(1)[0].cmd("SIZE data.bin")[0], 213)
+        self.fast_user_works(bound=4.0)
+
 
 class TestManyHungHomes(HungHomeCase):
     """Homes on one dead mount are told apart, and each holds a worker: more of them than
