@@ -167,18 +167,20 @@ def main():
             bad = [l.split()[0] for l in open(cmpf) if "MISMATCH" in l]
             notes.append("last 1 GiB upload byte-identical: %s." % ("all" if not bad else "NOT for " + ", ".join(bad)))
 
-    def b_total_rows(lbl, tot, errs):
-        """(b)'s two targets on total time: ≤ 0.5 × the best C peer, ≤ 1.0 × pyftpdlib."""
+    def b_total_rows(lbl, tot, errs, judged=True):
+        """(b)'s two targets on total time: ≤ 0.5 × the best C peer, ≤ 1.0 × pyftpdlib.
+        Rows from conc-dl.py (judged=False) show the ratios as information only: its
+        threads, not the server, set their pace (bench/README.md, Caveats)."""
         vals = {s: fmt(tot[s], 2) + ("*" if errs[s] else "") for s in servers}
         cbest = [(tot[s], s) for s in C_PEERS if tot.get(s)]
         best = min(cbest) if cbest else None
         r1 = tot.get("ftpd") / best[0] if best and tot.get("ftpd") else None
         row(lbl + ": total s", vals, "%s ÷ %s (best C)" % (fmt(r1, 2), best[1]) if best else "n/a",
-            "≤ 0.50", judge(r1, "<=", 0.5))
+            "≤ 0.50" if judged else "(info: driver-bound)", judge(r1, "<=", 0.5) if judged else None)
         py = tot.get("pyftpdlib")
         r2 = tot.get("ftpd") / py if py and tot.get("ftpd") else None
-        row(lbl + ": total s", {s: "″" for s in servers}, "%s ÷ pyftpdlib" % fmt(r2, 2), "≤ 1.00",
-            judge(r2, "<=", 1.0))
+        row(lbl + ": total s", {s: "″" for s in servers}, "%s ÷ pyftpdlib" % fmt(r2, 2),
+            "≤ 1.00" if judged else "(info: driver-bound)", judge(r2, "<=", 1.0) if judged else None)
 
     # ------------------------------------------------------------ b
     b = by_round("b-conc-*.json", raw)
@@ -189,7 +191,7 @@ def main():
                for s in servers}
         errs = {s: sum(j["error_count"] for j in b.get(s, [])) for s in servers}
         lbl = "(b) %d logins at once + %d× RETR 1 MiB each, MD5-crypt" % (j0["clients"], j0["repeat"])
-        b_total_rows(lbl, tot, errs)
+        b_total_rows(lbl, tot, errs, judged=False)
         cpu = {s: med([j.get("server_cpu_s") for j in b.get(s, [])]) for s in servers}
         if any(v is not None for v in cpu.values()):
             cb = [(cpu[s], s) for s in C_PEERS if cpu.get(s)]
@@ -263,7 +265,7 @@ def main():
     if bp:
         ptot = {s: med([j["total_s"] for j in bp.get(s, [])]) for s in servers}
         perr = {s: sum(j["error_count"] for j in bp.get(s, [])) for s in servers}
-        b_total_rows("(b″) (b) again, conc-dl.py held to one CPU (taskset)", ptot, perr)
+        b_total_rows("(b″) (b) again, conc-dl.py held to one CPU (taskset)", ptot, perr, judged=False)
         if any(perr.values()):
             notes.append("* errors in (b″): " + "; ".join(
                 "%s: %d" % (s, perr[s]) for s in servers if perr[s]))
@@ -299,7 +301,10 @@ def main():
                 "; ".join("%s = %s" % kv for kv in list(ex.items())[:4]))
         notes.append("(b‴) is (b) with conc-dl.py's work, barrier and length checks driven by "
                      "`tools/login-storm --repeat %d`: every client on one epoll loop in C, "
-                     "which is neither the bottleneck nor ftpd's own client." %
+                     "which is neither the bottleneck nor ftpd's own client. (b)'s time targets are "
+                     "read on (b‴) and (b′); (b) and (b″) show conc-dl.py's times for information: "
+                     "its 200 Python threads share one interpreter lock, and against the faster "
+                     "servers its own CPU time is as long as the run or longer (details.md)." %
                      next(iter(bl.values()))[0]["repeat"])
         for key, name, nd in (("total_s", "total s", 2), ("login_phase_s", "login phase s", 2),
                               ("transfer_phase_s", "transfer phase s", 2),

@@ -31,8 +31,8 @@ KEEP = [
     r"\(e\) \d+ QUIT", r"\(e\) server memory",
     r"\(i\) \d+ concurrent clients", r"\(i\) \d+ clients: sessions held",
     r"\(i\) 1000 clients: RETR latency", r"\(j\) 4 KiB files",
-    r"\(b\) 200 logins at once.*total s", r"\(b′\) the same work.*total s",
-    r"\(b″\) .*total s", r"\(b‴\) .*total s", r"\(c\) ",
+    r"\(b‴\) .*total s", r"\(b′\) the same work.*total s", r"\(b\) 200 logins at once.*total s",
+    r"\(b″\) .*total s", r"\(b\) peak server PSS", r"\(c\) ",
     r"\(d\) \d+ idle",
 ]
 # rows of the extra tables (### sections)
