@@ -266,6 +266,11 @@ void xfer_slot_resume(void *owner)
 
 static void release(xfer *x, bool keep_partial)
 {
+    /* The session's idle time starts when a transfer ends, not at the command that began it:
+     * the timer skips busy sessions, so a transfer that ran longer than the idle timeout
+     * would otherwise leave the client a moment to speak after its 226. */
+    if (x->kind != XK_NONE)
+        x->s->last_activity = ev_now(loop_of(x));
     leave_slot(x);
     if (x->counted)
         server_transfer_ended(x->s->srv);

@@ -16,7 +16,7 @@ import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, Control, FtpdServer, ServerTestCase,
-                          hash_password, reply, retr, stor, wait_for)
+                          hash_password, recv_all, reply, retr, stor, wait_for)
 
 FAST_FAIL = ["--login-failure-delay", "50"]
 
@@ -1158,6 +1158,29 @@ class TestIdleTimeout(ServerTestCase):
         for _ in range(4):
             time.sleep(0.5)
             self.assertEqual(c.cmd("NOOP")[0], 200)
+
+
+class TestIdleAfterTransfer(ServerTestCase):
+    # A download paced to last about 1.5 idle timeouts: the idle time must start at its 226.
+    server_kwargs = {"args": ["--idle-timeout", "2", "--max-rate", "500k"]}
+
+    def test_idle_time_starts_when_the_transfer_ends(self):
+        # The idle timer skips a session while its transfer runs and counted from the RETR:
+        # the session was closed at the timer's next turn, about 1 s after this 226.
+        size = 1536 * 1024  # 3 s at 500 KiB/s
+        self.srv.make_file("paced.bin", size)
+        c, ds, _ = self.begin_transfer("RETR paced.bin")
+        self.assertEqual(len(recv_all(ds, timeout=30)), size)
+        ds.close()
+        code, text = c.reply(timeout=30)
+        self.assertEqual(code, 226, text)
+        ended = time.monotonic()
+        code, text = c.reply(timeout=10)
+        quiet = time.monotonic() - ended
+        self.assertEqual(code, 421, text)
+        self.assertGreater(quiet, 1.6, "closed %.2f s after the 226 for an idle timeout of 2 s"
+                           % quiet)
+        self.assertLess(quiet, 6)
 
 
 class TestTransferLogLine(ServerTestCase):
