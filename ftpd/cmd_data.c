@@ -550,7 +550,7 @@ static void prepare_done(void *arg)
                     log_path(j->vpath, shown, sizeof shown),
                     j->mode == UPLOAD_NEW || j->mode == UPLOAD_UNIQUE ? "created" : "copied");
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
-        s->flags |= SF_PREP_ABOR; /* the ABOR, still to run, did abort something */
+        s->flags |= SF_ABOR_DONE; /* the ABOR, still to run, did abort something */
         free_prepare(j);
         session_resume(s);
         return;

@@ -42,7 +42,7 @@ enum {
     SF_TURN_OVER = 1 << 11,   /* ran its lines for this turn: the rest wait for the drain timer */
     SF_ACCOUNT = 1 << 12,     /* logged in with an account of the users file */
     SF_FS_WAIT = 1 << 13,     /* a command's file-system calls run on a worker (fsjob.h) */
-    SF_PREP_ABOR = 1 << 14,   /* an ABOR stopped an upload being prepared: its 226 says so */
+    SF_ABOR_DONE = 1 << 14,   /* an ABOR still to run stopped a transfer: its 226 says so */
     SF_CLNT_SEEN = 1 << 15,   /* CLNT named the client, and the name was logged */
     /* FTPS (ftps.c, cmd_tls.c); high bits, clear of the others */
     SF_TLS = 1 << 16,           /* the control connection is (becoming) TLS */

@@ -1470,13 +1470,16 @@ void xfer_abort(session *s)
     if (!x || x->kind == XK_NONE) {
         if (x)
             release(x, false);
-        /* An ABOR that stopped an upload still being prepared (its 426 is out) comes here
-         * once that is over: "no transfer" would deny what it just did. */
-        bool stopped = s->flags & SF_PREP_ABOR;
-        s->flags &= ~SF_PREP_ABOR;
+        /* An ABOR that stopped an upload still being prepared, or a transfer while it waited
+         * behind other lines (xfer_cut), comes here once those are over, its 426 out: "no
+         * transfer" would deny what it just did. */
+        bool stopped = s->flags & SF_ABOR_DONE;
+        s->flags &= ~SF_ABOR_DONE;
         session_reply(s, FTP_TRANSFER_OK, stopped ? "ABOR successful." : "No transfer to abort.");
         return;
     }
+    /* A transfer started since an earlier cut: this ABOR is about that one. */
+    s->flags &= ~SF_ABOR_DONE;
     if (x->writing) { /* the reply waits for the writer's move: see defer_end */
         defer_end(x, XF_ABORT, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
         return;
@@ -1497,6 +1500,7 @@ void xfer_cut(session *s)
     xfer *x = s->xfer;
     if (!xfer_busy(x) || x->state == XS_UPLOAD_FLUSHING || x->state == XS_UPLOAD_COMMITTING)
         return; /* ended, or its end is settled and waits for a writer's move or its commit */
+    s->flags |= SF_ABOR_DONE; /* the ABOR, still to run, did abort something */
     xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
 }
 

@@ -206,6 +206,9 @@ class TestStatAbor(ServerTestCase):
         replies = [c.reply(timeout=5) for _ in range(3)]
         self.assertLess(time.monotonic() - t0, 3.0, "ABOR waited for the transfer")
         self.assertEqual([code for code, _ in replies], [426, 257, 226], replies)
+        # the ABOR did abort the transfer, however late its turn came ("No transfer to
+        # abort." denied it)
+        self.assertEqual(replies[2][1], "226 ABOR successful.")
         ds.settimeout(5)
         try:
             while ds.recv(1 << 20):
