@@ -887,6 +887,20 @@ static long skip_option_words(const char *arg, bool *all, bool *recursive,
     while (p[0] == '-') {
         const char *sp = strchr(p, ' ');
         size_t len = sp ? (size_t)(sp - p) : strlen(p);
+        if (len == 2 && p[1] == '-') {
+            /* "--" ends the options, as for ls: lftp's "ls -- -l" asks for the entry -l,
+             * which a word of the common letters could not name otherwise, and one that
+             * names nothing gets 550, not the directory's listing. */
+            int e = exists ? exists(j, p) : -1;
+            if (e < 0)
+                return -1;
+            if (e == 0) {
+                p += len;
+                while (*p == ' ')
+                    p++;
+            }
+            break;
+        }
         bool common = common_option_word(p, len);
         if (!common) {
             int e = exists ? exists(j, p) : -1;

@@ -82,6 +82,30 @@ class TestListing(ServerTestCase):
         names = {LS_RE.match(l).group(10) for l in listing(f, "-la")}
         self.assertTrue({"file1.bin", "-a", "-la", "-d"} <= names, names)
 
+    def test_a_double_dash_ends_the_options(self):
+        # As for ls (lftp passes "ls -- -l" on as it is): what follows "--" is the path, even
+        # a word of the option letters, and one that names nothing is refused. Both listed
+        # the whole directory.
+        self.srv.make_file("-l", 3)
+        self.srv.make_file("-la/in.bin", 5)
+        f = self.srv.ftp()
+        lines = listing(f, "-- -l")
+        self.assertEqual(len(lines), 1, lines)
+        self.assertRegex(lines[0], r" 3 .* -l$")
+        self.assertEqual(nlst(f, "-- -l"), ["-l"])
+        self.assertEqual(nlst(f, "-a -- -la"), ["in.bin"])
+        self.assertEqual(nlst(f, "--"), nlst(f))
+        code, text = reply(f, "STAT -- -l")
+        self.assertEqual(code, 213, text)
+        self.assertEqual(len(text.splitlines()), 3, text)
+        f.voidcmd("TYPE A")
+        self.assertEqual(reply(f, "PASV")[0], 227)
+        self.assertCode(reply(f, "LIST -- -nosuch"), 550)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+        # a name that "--" begins is still that entry
+        self.srv.make_file("-- x", 4)
+        self.assertEqual(nlst(f, "-- x"), ["-- x"])
+
     def test_list_missing_path(self):
         f = self.srv.ftp()
         f.voidcmd("TYPE A")
