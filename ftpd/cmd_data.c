@@ -174,6 +174,12 @@ void cmd_port(session *s, const char *arg)
         session_reply(s, FTP_ARG_SYNTAX_ERROR, "PORT: expected h1,h2,h3,h4,p1,p2 (each 0-255).");
         return;
     }
+    /* An IPv4 address is never an IPv6 client's own: said as for PASV, not logged as a
+     * PORT to a foreign address (a bounce attempt) when it is only the wrong command. */
+    if (control_family(s) == 2) {
+        session_reply(s, FTP_SYNTAX_ERROR, "Illegal PORT command: PORT needs IPv4, use EPRT.");
+        return;
+    }
     match_control_family(s, &target);
     set_port_target(s, &target);
 }

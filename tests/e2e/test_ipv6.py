@@ -29,7 +29,13 @@ class TestIPv6(ServerTestCase):
         code, text = reply(f, "PASV")
         # PASV cannot describe an IPv6 address: refuse it (425 or 5xx)
         self.assertGreaterEqual(code, 400, text)
-        self.assertCode(reply(f, "PORT 127,0,0,1,200,1"), "5xx")
+        # nor can PORT: it says to use EPRT, and is not logged as a PORT to a foreign address
+        # (a bounce attempt), which the operator was told for a client using the wrong command
+        code, text = reply(f, "PORT 127,0,0,1,200,1")
+        self.assertEqual(code, 500, text)
+        self.assertIn("use EPRT", text)
+        self.assertEqual(reply(f, "NOOP")[0], 200)
+        self.assertNotIn("foreign address", self.srv.log_text())
 
     def test_eprt_v4_address_refused(self):
         f = self.srv.ftp()
