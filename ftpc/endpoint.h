@@ -30,6 +30,9 @@ typedef struct ftpc_endpoint {
     /* SITE CHMOD: 0 untried, 1 taken once, -1 refused at the first try (said once, and not
      * sent again: a server without it refuses every file alike) */
     int site_chmod;
+    /* The mode a segmented upload's new temporary file gets there (segput.c), once known. */
+    bool up_mode_known;
+    int up_mode;
     /* The server refused to rename a segmented upload's temporary file (RNFR: an account
      * without the right to rename): later segmented uploads to it go as ordinary ones. */
     bool no_upload_rename;

@@ -43,6 +43,7 @@ typedef enum {
 
 typedef enum {
     P_START,      /* SIZE-less start: waiting for the first connection */
+    P_PRE,        /* before the data: can the target's mode be kept (pre_step)? */
     P_PROBE,      /* -c: SIZE of a temporary file an interrupted upload may have left */
     P_PROBE_HASH, /* ... and HASH over RANG of what it holds, against the local bytes */
     P_FIRST,      /* STOR of the first range */
@@ -65,6 +66,16 @@ typedef enum {
     M_CHMOD,    /* SITE CHMOD of the temporary file to the old mode */
     M_NONE,
 } meta_step;
+
+/* Before any data: a rename that could not keep a more private target's mode would have the
+ * file sent twice, so that is learnt first, on the temporary file (pre_step). */
+typedef enum {
+    PRE_OLD,   /* MLST (or STAT) of the target */
+    PRE_MAKE,  /* an empty STOR creates the temporary file */
+    PRE_NEW,   /* MLST (or STAT) of the temporary file */
+    PRE_CHMOD, /* SITE CHMOD of the temporary file to the old mode */
+    PRE_DROP,  /* DELE of the empty temporary file when it needs no other mode */
+} pre_step;
 
 typedef struct pseg {
     ftpc_segput *p;
@@ -128,14 +139,20 @@ struct ftpc_segput {
     bool work_made;               /* a STOR of it was taken (1xx): it may be on the server */
     bool rnto_sent;
     meta_step mstep;
-    int old_mode;     /* the replaced file's permission bits, -1 unknown or none */
-    int new_mode;     /* the temporary file's, -1 unknown */
-    bool renamed;     /* it is in place under t->remote */
-    bool cleaning;    /* its DELE runs */
-    bool cleaned;     /* ... ran */
-    bool clean_plain; /* ... then one ordinary upload: the rename was refused */
-    int clean_status; /* ... else the upload's result, to end with */
-    bool clean_probe; /* the DELE was refused: SIZE tells whether the file is there */
+    pre_step pstep;
+    bool pre_done;     /* the check before the data ran (or was not needed) */
+    uint64_t pre_from; /* ... and where the data starts after it */
+    bool chmod_failed; /* a SITE CHMOD of it was refused before the data: not asked again */
+    bool pre_made;     /* PRE_MAKE created the temporary file */
+    bool work_found;   /* -c: SIZE found a temporary file of an interrupted upload */
+    int old_mode;      /* the replaced file's permission bits, -1 unknown or none */
+    int new_mode;      /* the temporary file's, -1 unknown */
+    bool renamed;      /* it is in place under t->remote */
+    bool cleaning;     /* its DELE runs */
+    bool cleaned;      /* ... ran */
+    bool clean_plain;  /* ... then one ordinary upload: the rename was refused */
+    int clean_status;  /* ... else the upload's result, to end with */
+    bool clean_probe;  /* the DELE was refused: SIZE tells whether the file is there */
     char clean_why[700];
     ftpc_conn *side; /* for that DELE when c cannot send it (lost, or left mid-command) */
 
@@ -160,6 +177,8 @@ static void clean_done(ftpc_segput *p, bool deleted, const char *why);
 static void start_rename(ftpc_segput *p);
 static void redo_plain(ftpc_segput *p, const char *why, ...) __attribute__((format(printf, 2, 3)));
 static void start_meta(ftpc_segput *p);
+static bool pre_wanted(const ftpc_segput *p);
+static void pre_start(ftpc_segput *p, uint64_t from);
 
 static const char *bar_name(const ftpc_task *t)
 {
@@ -665,7 +684,8 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             seg_run(s);
             return;
         }
-        if (m->code >= 500 && !p->work_made && s == &p->segs[0] && p->ph == P_FIRST) {
+        if (m->code >= 500 && !p->work_made &&
+            ((s == &p->segs[0] && p->ph == P_FIRST) || (s == &p->seq && p->ph == P_PRE))) {
             /* Nothing was written: the temporary name itself is refused (a server that
              * allows no dot files, say). An ordinary upload goes instead; if the target is
              * refused too, its messages say why (a directory missing, a directory there).
@@ -869,6 +889,11 @@ static void seg_done(pseg *s)
         s->state = PS_DONE;
         ftpc_conn_set_owner(s->c, &main_owner, p);
         s->c = NULL;
+        if (p->ph == P_PRE) {
+            p->pre_made = true;
+            p->pstep = PRE_NEW; /* main_ready asks its mode */
+            return;
+        }
         final_check(p);
         return;
     }
@@ -1002,6 +1027,10 @@ static void begin(ftpc_segput *p)
 static void begin_ranges_from(ftpc_segput *p, uint64_t from)
 {
     ftpc_task *t = p->t;
+    if (from == 0 && pre_wanted(p)) {
+        pre_start(p, 0);
+        return;
+    }
     uint64_t len = p->size - from;
     p->base = from;
     if (p->ctx->bars != NULL) {
@@ -1035,6 +1064,7 @@ static void begin_ranges(ftpc_segput *p)
 }
 
 static void send_meta(ftpc_segput *p);
+static void pre_send(ftpc_segput *p);
 
 static void main_ready(ftpc_conn *c, void *ud)
 {
@@ -1044,6 +1074,9 @@ static void main_ready(ftpc_conn *c, void *ud)
     switch (p->ph) {
     case P_START:
         begin(p);
+        return;
+    case P_PRE:
+        pre_send(p);
         return;
     case P_SIZE:
         ftpc_conn_cmd(c, "SIZE %s", p->work);
@@ -1062,23 +1095,31 @@ static void main_ready(ftpc_conn *c, void *ud)
     }
 }
 
+/* The sequential range, bytes from to end - 1, on the operation's connection. */
+static void seq_reset(ftpc_segput *p, uint64_t from, uint64_t end)
+{
+    pseg *s = &p->seq;
+    ev_timer_stop(p->ctx->loop, &s->reply_wait);
+    free(s->buf);
+    memset(s, 0, sizeof(*s));
+    ftpc_dchan_init(&s->dc, p->ctx->loop);
+    ev_timer_init(&s->reply_wait, seg_reply_wait_cb, s);
+    s->p = p;
+    s->start = from;
+    s->end = end;
+    s->verb = "STOR";
+    s->use_rest = from > 0;
+    s->c = p->c;
+}
+
 static void start_seq(ftpc_segput *p, uint64_t from)
 {
     p->ph = P_SEQ;
     p->fell_back = true;
     p->full_seq |= from == 0;
     p->seq_prefix = from;
+    seq_reset(p, from, p->size);
     pseg *s = &p->seq;
-    ev_timer_stop(p->ctx->loop, &s->reply_wait);
-    memset(s, 0, sizeof(*s));
-    ftpc_dchan_init(&s->dc, p->ctx->loop);
-    ev_timer_init(&s->reply_wait, seg_reply_wait_cb, s);
-    s->p = p;
-    s->start = from;
-    s->end = p->size;
-    s->verb = "STOR";
-    s->use_rest = from > 0;
-    s->c = p->c;
     if (p->bar != NULL)
         ftpc_bar_rewind(p->bar, from);
     else if (p->ctx->bars != NULL) { /* after a failed final check: the bar was done */
@@ -1103,6 +1144,10 @@ static void start_seq(ftpc_segput *p, uint64_t from)
  * one transfer. Either way the rest goes with REST, so that the kept bytes stay. */
 static void resume_work(ftpc_segput *p)
 {
+    if (pre_wanted(p)) {
+        pre_start(p, p->resume_at);
+        return;
+    }
     uint64_t len = p->size - p->resume_at;
     int n = len < SP_MIN_SIZE
                 ? 1
@@ -1173,6 +1218,7 @@ static void probe_reply(ftpc_segput *p, const ftp_reply_msg *m)
         plain_upload(p);
         return;
     }
+    p->work_found = true;
     if (n == 0 || (uint64_t)n > p->size) {
         if (p->ctx->opts->verbose)
             ftpc_msg(p->ctx,
@@ -1195,6 +1241,7 @@ static void probe_reply(ftpc_segput *p, const ftp_reply_msg *m)
 
 static void rename_reply(ftpc_segput *p, const ftp_reply_msg *m);
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m);
+static void pre_reply(ftpc_segput *p, const ftp_reply_msg *m);
 static void clean_reply(ftpc_segput *p, ftpc_conn *c, const ftp_reply_msg *m);
 
 static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
@@ -1219,6 +1266,10 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     }
     if (p->ph == P_META) {
         meta_reply(p, m);
+        return;
+    }
+    if (p->ph == P_PRE) {
+        pre_reply(p, m);
         return;
     }
     if (p->ph == P_CLEAN) {
@@ -1503,12 +1554,21 @@ static bool mode_widens(const ftpc_segput *p)
     return p->new_mode < 0 || ((unsigned)p->new_mode & ~(unsigned)p->old_mode & 07777u) != 0;
 }
 
-/* The old mode cannot be set on the temporary file (SITE CHMOD refused, now or before). */
+static void pre_end(ftpc_segput *p);
+
+/* The old mode cannot be set on the temporary file (SITE CHMOD refused, now or before):
+ * before the data (P_PRE) or after it. */
 static void mode_not_set(ftpc_segput *p, const ftp_reply_msg *m)
 {
+    bool before = p->ph == P_PRE;
     if (!mode_widens(p)) {
         if (m != NULL)
             chmod_refused(p, m);
+        if (before) {
+            p->chmod_failed = true;
+            pre_end(p);
+            return;
+        }
         start_rename(p);
         return;
     }
@@ -1528,8 +1588,8 @@ static void mode_not_set(ftpc_segput *p, const ftp_reply_msg *m)
     redo_plain(p,
                "the server will not give the upload the mode of the file it replaces "
                "(%s), and renaming it into place would change %03o to %s; uploading it "
-               "again as one ordinary transfer",
-               why, (unsigned)p->old_mode, modes);
+               "%sas one ordinary transfer",
+               why, (unsigned)p->old_mode, modes, before ? "" : "again ");
 }
 
 /* "put --segments f ftp://host/incoming", incoming a directory: the ranges went beside it,
@@ -1603,7 +1663,7 @@ static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
             start_rename(p); /* nothing to change, and nothing for a refusal to spoil */
             return;
         }
-        if (p->t->ep->site_chmod < 0) {
+        if (p->t->ep->site_chmod < 0 || p->chmod_failed) {
             mode_not_set(p, NULL);
             return;
         }
@@ -1619,6 +1679,144 @@ static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
         return;
     default:
         start_rename(p);
+        return;
+    }
+}
+
+/* ---- before the data: can the rename keep the target's mode? ---- */
+
+/* Unless SITE CHMOD is known to work, whether the old mode can be given to the temporary
+ * file is learnt before the data goes: where it cannot, and the rename would widen it, the
+ * file goes as one ordinary upload at once rather than after all its ranges. The old mode is
+ * set then, so the bytes sent are never under wider bits than the target's, and the check
+ * after the data (meta_reply) finds it in place; a target that cannot be asked about (STAT
+ * of a name starting with '-') is left to that check, as is a directory there.
+ *
+ * The mode a new file gets is that of an empty temporary file made for it, learnt once for
+ * the server: where it is the old mode, or SITE CHMOD is known to be refused, the later
+ * files need no such file. One made and left unchanged goes again (PRE_DROP), so that the
+ * first range creates it as it would have: ftpd then keeps a cut first range as the
+ * temporary name's partial upload, which put -c resumes. */
+static bool pre_wanted(const ftpc_segput *p)
+{
+    bool mlst = (ftpc_conn_features(p->c) & FTPC_FEAT_MLST) != 0;
+    return !p->pre_done && p->t->ep->site_chmod <= 0 && (mlst || p->t->remote[0] != '-');
+}
+
+/* From the operation's idle connection; the data then starts at byte from (pre_end). */
+static void pre_start(ftpc_segput *p, uint64_t from)
+{
+    p->pre_from = from;
+    p->old_mode = -1;
+    p->new_mode = -1;
+    p->pstep = PRE_OLD;
+    p->ph = P_PRE;
+    ftpc_conn_set_owner(p->c, &main_owner, p); /* main_ready sends it */
+}
+
+static void pre_end(ftpc_segput *p)
+{
+    p->pre_done = true;
+    if (p->pre_from > 0)
+        resume_work(p);
+    else
+        begin_ranges(p);
+}
+
+static void pre_send(ftpc_segput *p)
+{
+    const char *ask = (ftpc_conn_features(p->c) & FTPC_FEAT_MLST) ? "MLST" : "STAT";
+    switch (p->pstep) {
+    case PRE_OLD:
+        ftpc_conn_cmd(p->c, "%s %s", ask, p->t->remote);
+        return;
+    case PRE_MAKE: /* an empty range: STOR and no byte; the first range's STOR keeps its mode */
+        seq_reset(p, 0, 0);
+        seg_go(&p->seq);
+        return;
+    case PRE_NEW:
+        ftpc_conn_cmd(p->c, "%s %s", ask, p->work);
+        return;
+    case PRE_CHMOD:
+        ftpc_conn_cmd(p->c, "SITE CHMOD %03o %s", (unsigned)p->old_mode, p->work);
+        return;
+    case PRE_DROP:
+        ftpc_conn_cmd(p->c, "DELE %s", p->work);
+        return;
+    }
+}
+
+static void pre_next(ftpc_segput *p, pre_step st)
+{
+    p->pstep = st;
+    pre_send(p);
+}
+
+/* The old and the new mode known (new_mode -1 when not told). */
+static void pre_decide(ftpc_segput *p)
+{
+    if (p->new_mode < 0 && !p->pre_made) {
+        /* A resumed upload's, not told: ftpd's partial upload of the temporary name is no
+         * file yet, whose mode could be set; the check after the data sees to it. */
+        pre_end(p);
+        return;
+    }
+    if (p->new_mode == p->old_mode) {
+        if (p->pre_made)
+            pre_next(p, PRE_DROP);
+        else
+            pre_end(p);
+        return;
+    }
+    if (p->t->ep->site_chmod < 0) {
+        mode_not_set(p, NULL);
+        return;
+    }
+    /* A resumed upload's temporary file is there already. */
+    pre_next(p, p->pre_made || p->pre_from > 0 ? PRE_CHMOD : PRE_MAKE);
+}
+
+static void pre_reply(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    ftpc_endpoint *ep = p->t->ep;
+    switch (p->pstep) {
+    case PRE_OLD:
+        p->old_mode = target_is_dir(p, m) ? -1 : reply_mode(p, m, p->t->remote);
+        if (p->old_mode < 0) {
+            pre_end(p); /* a new file, a directory, or no mode told: nothing to keep */
+            return;
+        }
+        if (ep->up_mode_known && p->pre_from == 0) {
+            p->new_mode = ep->up_mode;
+            pre_decide(p);
+            return;
+        }
+        pre_next(p, p->pre_from > 0 ? PRE_NEW : PRE_MAKE);
+        return;
+    case PRE_NEW:
+        p->new_mode = reply_mode(p, m, p->work);
+        if (p->pre_made && p->new_mode >= 0) {
+            ep->up_mode = p->new_mode;
+            ep->up_mode_known = true;
+        }
+        pre_decide(p);
+        return;
+    case PRE_CHMOD:
+        if (m->code / 100 == 2) {
+            ep->site_chmod = 1;
+            pre_end(p);
+            return;
+        }
+        mode_not_set(p, m);
+        return;
+    case PRE_DROP: /* refused: it stays, and the first range overwrites it */
+        if (m->code / 100 == 2) {
+            p->pre_made = false;
+            p->work_made = false;
+        }
+        pre_end(p);
+        return;
+    default:
         return;
     }
 }
@@ -1680,6 +1878,10 @@ static void redo_plain(ftpc_segput *p, const char *why, ...)
     t->held_note[0] = '\0';
     t->remote_rename_pending = false;
     p->verified = 0;
+    if (p->ph == P_PRE && !p->work_made && !p->work_found) {
+        go_plain(p); /* before the data, and no temporary file made or found */
+        return;
+    }
     start_clean(p, FTPC_OK, true);
 }
 

@@ -23,6 +23,11 @@ def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+def stored_bytes(log):
+    """All the bytes ftpd's log says its uploads took."""
+    return sum(int(n) for n in re.findall(r": (?:STOR|APPE) .* ok: (\d+) bytes", log))
+
+
 class TestSegputMode(FtpcCase):
     def put_over(self, name, old_mode, *args):
         """Puts a new version of name over one of old_mode (None: no old file), segmented
@@ -80,6 +85,10 @@ class TestSegputModeNoChmod(FtpcCase):
         self.assertIn("would change 600 to 644", err)
         self.assertNotIn("> RNTO secret.bin", err)
         self.assertEqual(work_files(self.srv.root), [])
+        # learnt before the data: the file went over the wire once, not in ranges and again
+        self.assertLess(err.index("> SITE CHMOD 600"), err.index("> STOR secret.bin"))
+        self.assertNotIn("> REST", err)
+        self.assertEqual(stored_bytes(self.srv.settled_log_text()), 4 * MiB + 7)
 
     def test_refusal_said_once(self):
         modes = {"n.bin": 0o666, "a.bin": 0o600, "b.bin": 0o600, "c.bin": 0o644}
@@ -106,6 +115,11 @@ class TestSegputModeNoChmod(FtpcCase):
             self.assertNotIn("> RNTO %s" % name, err)
             self.assertIn("> STOR %s" % name, err)
         self.assertEqual(work_files(self.srv.root), [])
+        # each file went once: the refusal was known before their data, and the mode a new
+        # file gets is learnt once, so b.bin needed no empty temporary file to ask it
+        self.assertEqual(stored_bytes(self.srv.settled_log_text()),
+                         sum(len(self.read_local(n)) for n in modes))
+        self.assertNotIn("> STOR .b.bin.ftpc-up", err)
 
     def test_mirror_keeps_a_private_file_private(self):
         # mirror -R would set the source's mode afterwards, but that is refused too
@@ -138,6 +152,30 @@ class TestSegputModeVsftpd(interop.PeerMixin, unittest.TestCase):
         err = r.stderr.decode()
         self.assertIn("> STAT %s/v b.bin" % self.d, err)
         self.assertIn("> SITE CHMOD 604 %s/.v b.bin.ftpc-up" % self.d, err)
+        # asked before the data: the ranges go into a file with the old mode already
+        self.assertLess(err.index("> SITE CHMOD"), err.index("> REST"))
+        self.assertEqual(work_files(self.srv_dir), [])
+
+
+@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
+class TestSegputModePureftpd(interop.PeerMixin, unittest.TestCase):
+    """pure-ftpd has MLST: the old mode is its UNIX.mode, set before the data goes."""
+    SERVER = "pure-ftpd"
+
+    def test_the_replaced_file_keeps_its_mode(self):
+        src = data_bytes(8 * MiB + 5, 55)
+        with open(os.path.join(self.tmp, "p.bin"), "wb") as fh:
+            fh.write(src)
+        self.srv_write("p.bin", b"old")
+        os.chmod(os.path.join(self.srv_dir, "p.bin"), 0o604)
+        r = self.ftpc("-v", "--segments", "4", "put", "p.bin", self.url("p.bin"))
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 0, err)
+        self.assertEqual(self.srv_read("p.bin"), src)
+        self.assertEqual(mode_of(os.path.join(self.srv_dir, "p.bin")), 0o604)
+        self.assertIn("> MLST %s/p.bin" % self.d, err)
+        self.assertLess(err.index("> SITE CHMOD 604 %s/.p.bin.ftpc-up" % self.d),
+                        err.index("> REST"))
         self.assertEqual(work_files(self.srv_dir), [])
 
 

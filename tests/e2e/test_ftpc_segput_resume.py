@@ -52,10 +52,16 @@ class TestPutResumeAfterKill(FtpcCase):
 
     def kill_mid_upload(self, sig=signal.SIGKILL):
         """Starts a segmented upload and kills ftpc once its first range is on the server
-        (.big.bin.ftpc-up exists) and before it is renamed into place."""
+        (.big.bin.ftpc-up holds bytes: before the data ftpc may make it empty, to learn the
+        mode a new file gets, and delete it again) and before it is renamed into place."""
         p = self.popen("--segments", "4", "put", "big.bin", self.srv.url("big.bin"))
-        self.assertTrue(wait_for(lambda: os.path.exists(self.work) or p.poll() is not None,
-                                 timeout=60))
+
+        def first_range():
+            try:
+                return os.path.getsize(self.work) > 0
+            except FileNotFoundError:
+                return False
+        self.assertTrue(wait_for(lambda: first_range() or p.poll() is not None, timeout=60))
         p.send_signal(sig)
         p.wait(30)
         self.assertNotEqual(p.returncode, 0, "ftpc ended before it was killed")
