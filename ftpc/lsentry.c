@@ -12,7 +12,8 @@
  * stats what the link points to). Its LIST of the directory lists both, so a refused ls of
  * a path is looked up the same way. Only an ls that failed so pays for the directory's
  * listing, which is taken with LIST even where the server has MLSD: that has no ls -l line
- * to print. */
+ * to print; and where the server has MLST, only one whose MLST found an entry that is not a
+ * directory, and wants its ls -l line (xfer_lsentry.c). */
 #include "lsentry.h"
 
 #include <errno.h>
@@ -59,6 +60,17 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
     const char *slash = strrchr(t->remote, '/');
     if (slash != NULL && slash[1] == '\0')
         return false;
+    switch (t->ls_mlst) {
+    case FTPC_LS_MLST_NONE:
+    case FTPC_LS_MLST_DIR:
+        return false;
+    case FTPC_LS_MLST_OTHER:
+        if (!t->long_list)
+            return print_line(t->remote, strlen(t->remote));
+        break;
+    default:
+        break;
+    }
     ftpc_task *dir = calloc(1, sizeof(*dir));
     if (dir == NULL)
         return false;

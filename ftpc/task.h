@@ -15,6 +15,14 @@
 #include "status.h"
 #include "url.h"
 
+/* What MLST said of the path of an ls whose listing the server refused. */
+typedef enum {
+    FTPC_LS_MLST_UNASKED, /* not asked (no MLST there), or no answer (a 4xx) */
+    FTPC_LS_MLST_NONE,    /* a 5xx: nothing by that name */
+    FTPC_LS_MLST_DIR,     /* a directory */
+    FTPC_LS_MLST_OTHER,   /* a file, a link, ... */
+} ftpc_ls_mlst;
+
 typedef enum {
     FTPC_T_GET,   /* RETR into a file (local), or to standard output when local is "-" */
     FTPC_T_PUT,   /* STOR local to remote; local "-" is standard input (ftpc_task_stdin) */
@@ -64,6 +72,9 @@ typedef struct ftpc_task {
      * the one-shot ls of one path, the shell's ls): only such a listing may be held back
      * (xfer_selfline.c). ls of several paths is never asked again, so prints what it gets. */
     bool relist_ok;
+    /* Such an ls whose listing the server refused: what MLST of the path said, where the
+     * server has MLST (xfer_lsentry.c), so that lsentry.c need not list its directory. */
+    ftpc_ls_mlst ls_mlst;
 
     /* With by_path, messages name the file by remote + name_off: a mirror's tasks, by their
      * path below the tree's root, so that a/x and b/x are told apart. */

@@ -553,6 +553,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
                 xf_probe_dir(x, x->verb, m);
                 return;
             }
+            if (xf_can_ask_ls_entry(x, code)) {
+                xf_ask_ls_entry(x, m);
+                return;
+            }
             fail_reply(x, x->verb, m);
             return;
         }
@@ -615,6 +619,10 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_LISTPERM:
         if (code >= 200)
             xf_empty_listing_perm(x, m);
+        return;
+    case XS_LSENTRY:
+        if (code >= 200)
+            xf_ls_entry_reply(x, m);
         return;
     case XS_VERIFY:
         if (code < 200)

@@ -7,6 +7,7 @@
  *   xfer_refused.c  second chances after a refusal: a resumed upload sent whole, a put into
  *                   a directory, a name NLST matched that is a directory
  *   xfer_nodir.c    a refused put whose directory is not on the server
+ *   xfer_lsentry.c  a refused listing of one path: MLST tells whether it is there
  *   xfer_data.c     the data connection: its events and timers, the rate limit, the counts
  *   xfer_recv.c     a download's bytes: from the data connection to the file, standard
  *                   output or a captured listing
@@ -68,6 +69,7 @@ typedef enum {
     XS_PARENT,    /* MLST of the directory of a put's target that the server refused */
     XS_LISTPERM,  /* MLST of a directory that listed empty: may it be listed at all? */
     XS_SELFCHECK, /* MLST or STAT of a path whose NLST was the path: a directory? */
+    XS_LSENTRY,   /* MLST of a path whose listing the server refused: is it there? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -288,6 +290,16 @@ bool xf_selfline_to_check(const ftpc_xfer *x);
 void xf_check_selfline(ftpc_xfer *x);
 /* The reply to its MLST or STAT (XS_SELFCHECK). */
 void xf_selfline_reply(ftpc_xfer *x, const ftp_reply_msg *m);
+
+/* ---- a refused listing of one path (xfer_lsentry.c) ---- */
+
+/* ls of one named path whose listing the server refused (code), where it has MLST: the
+ * refusal is kept in x->refusal and xf_ask_ls_entry asks MLST of the path; its reply
+ * (XS_LSENTRY) goes to xf_ls_entry_reply, which fills in t->ls_mlst and fails x with the
+ * listing's refusal, said as it would have been without the question. */
+bool xf_can_ask_ls_entry(const ftpc_xfer *x, int code);
+void xf_ask_ls_entry(ftpc_xfer *x, const ftp_reply_msg *m);
+void xf_ls_entry_reply(ftpc_xfer *x, const ftp_reply_msg *m);
 
 /* ---- a TLS download that ended without close_notify (xfer_tlsend.c) ---- */
 
