@@ -132,6 +132,11 @@ typedef struct ftpc_task {
      * says; 0 when the URL has none (ftpc_task_ascii). */
     char url_type;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
+    /* The server's SIZE of the file when the first attempt began writing it to standard
+     * output, -1 unknown (xfer_begin.c: a retry goes on after those bytes only while the file
+     * has that size); out_size_set once an attempt has set it. */
+    bool out_size_set;
+    int64_t out_size;
     /* put from standard input: an attempt has read from it, so no later attempt can send the
      * same bytes (a retry would upload a truncated stream as if it were whole). */
     bool src_read;

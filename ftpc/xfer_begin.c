@@ -231,6 +231,32 @@ int xf_restart_into_part(ftpc_xfer *x)
     return 0;
 }
 
+/* A retry to standard output goes on after bytes an earlier attempt of this run wrote
+ * there, unchecked as a part file's are (check_prefix): they came from the server moments
+ * before. But they cannot be read back, nor taken back, and where the file has changed on
+ * the server since (a new version of another size) the rest would be spliced onto the old
+ * bytes: that fails instead (status 8; no retry would do better). -c itself resumes nothing
+ * there: standard output holds nothing of an earlier run that ftpc could see, so the first
+ * attempt writes the file from its first byte. */
+static bool stdout_file_changed(ftpc_xfer *x)
+{
+    ftpc_task *t = x->t;
+    if (!t->out_size_set) {
+        t->out_size_set = true;
+        t->out_size = x->remote_size;
+        return false;
+    }
+    if (t->out_written == 0 || t->out_size < 0 || x->remote_size < 0 ||
+        x->remote_size == t->out_size)
+        return false;
+    xf_fail(x, FTPC_EXIT_VERIFY, true,
+            "the file changed on the server between attempts (SIZE %" PRId64 ", was %" PRId64
+            "): the %" PRIu64 " bytes already written to standard output are of the earlier "
+            "version, and the rest of this one is not added to them",
+            x->remote_size, t->out_size, t->out_written);
+    return true;
+}
+
 /* Download: choose where to write and from which offset, then open the data connection. */
 void xf_begin_get(ftpc_xfer *x)
 {
@@ -239,8 +265,11 @@ void xf_begin_get(ftpc_xfer *x)
         x->out_fd = STDOUT_FILENO;
         /* A retry continues after what the earlier attempts already wrote: the bytes on
          * standard output cannot be taken back. */
-        if (t->kind != FTPC_T_LS)
+        if (t->kind != FTPC_T_LS) {
             x->offset = x->pos = t->out_written;
+            if (stdout_file_changed(x))
+                return;
+        }
         x->crlf = t->kind == FTPC_T_LS || x->ascii;
         x->shield = t->kind == FTPC_T_LS && !t->capture && isatty(STDOUT_FILENO);
         x->dotless = t->kind == FTPC_T_LS && !t->capture && !t->long_list;
