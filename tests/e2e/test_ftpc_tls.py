@@ -123,6 +123,19 @@ class TestFtpcTls(TlsCase):
         for n, d in files.items():
             self.assertEqual(self.read_local(os.path.join("mirrored", n)), d)
 
+    def test_segmented_put_over_a_private_file(self):
+        # before the data, the temporary file is made with an empty STOR (a TLS data
+        # connection that carries no byte) and given the old mode (segput.c)
+        self.srv.make_file("s.bin", MiB, seed=22)
+        os.chmod(self.srv.local("s.bin"), 0o604)
+        data = data_bytes(8 * MiB + 5, 23)
+        self.write_local("s.bin", data)
+        r = self.tls("-v", "--segments", "4", "put", "s.bin", self.url("s.bin"))
+        self.assertEqual(self.srv.read("s.bin"), data)
+        self.assertEqual(os.stat(self.srv.local("s.bin")).st_mode & 0o7777, 0o604)
+        err = r.stderr.decode()
+        self.assertLess(err.index("> SITE CHMOD 604 .s.bin.ftpc-up"), err.index("> REST"))
+
     def test_resume_over_tls(self):
         data = self.srv.make_file("r.bin", 2 * MiB, seed=21)
         self.write_local(".r.bin.ftpc-part", data[:700001])
