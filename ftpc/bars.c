@@ -223,14 +223,24 @@ static void cut_to_cells(strbuf *s, size_t max)
     }
 }
 
-/* The name column's upper bound for a terminal width. */
+/* The name column's upper bound for a terminal width: 30% of it, 8 to 40 cells, or on a
+ * wide terminal what is left beside the other columns at their usual widths and a bar of
+ * BAR_ROOMY cells: a longer bar reads no better, while a name cut in its middle may no
+ * longer tell its line from another's (on 200 columns, "file number 2 with ...name to be
+ * cut.bin" stood beside a bar of over 100 cells). NAME_COLUMN_CAP bounds the bytes a line
+ * may take. */
 static int name_column_max(int width)
 {
+    enum { LINE_FIELDS = 53, BAR_ROOMY = 40, NAME_COLUMN_CAP = 200 };
     int w = (width - 1) * 3 / 10;
     if (w < 8)
         w = 8;
     if (w > 40)
         w = 40;
+    /* LINE_FIELDS: format_line's columns at their widths w, their gaps, " [" and "]" */
+    int spare = width - 1 - LINE_FIELDS - BAR_ROOMY;
+    if (spare > w)
+        w = spare < NAME_COLUMN_CAP ? spare : NAME_COLUMN_CAP;
     return w;
 }
 

@@ -168,6 +168,35 @@ START_TEST(test_line_long_name_keeps_the_bar_at_80_columns)
 }
 END_TEST
 
+/* A wide terminal gives a long name its room before the bar grows past a comfortable width:
+ * 200 columns cut a 49-cell name to 40 cells beside a bar of over 100, and three such names
+ * that differ in the middle read alike. */
+START_TEST(test_line_wide_terminal_keeps_a_long_name_whole)
+{
+    char a[1024], b[1024];
+    const char *name = "file number 2 with a rather long name to be cut.bin";
+    ftpc_bars_format_line(a, sizeof(a), 200, 0, false, false, name, 1024, 2048, 512.0);
+    ck_assert_ptr_eq(strstr(a, name), a);
+    ck_assert_ptr_nonnull(strstr(a, "50% ["));
+    ck_assert_ptr_nonnull(strstr(a, "ETA 0:02"));
+    ck_assert_int_le(visible_cells(a), 199);
+    /* the bar keeps at least its comfortable width */
+    const char *open = strchr(a, '['), *close = strchr(a, ']');
+    ck_assert_ptr_nonnull(open);
+    ck_assert_ptr_nonnull(close);
+    ck_assert_int_ge((int)(close - open) - 1, 40);
+    /* the Total line's column follows the name's (the frame passes the widest name) */
+    ftpc_bars_format_line(b, sizeof(b), 200, (int)strlen(name), false, false, "Total 0/2", 1024,
+                          4096, 512.0);
+    ck_assert_int_eq((int)(strstr(a, "50%") - a), (int)(strstr(b, "25%") - b));
+    /* on 120 columns the name is still cut, to keep the bar */
+    ftpc_bars_format_line(a, sizeof(a), 120, 0, false, false, name, 1024, 2048, 512.0);
+    ck_assert_ptr_nonnull(strstr(a, "..."));
+    ck_assert_ptr_nonnull(strstr(a, " ["));
+    ck_assert_int_le(visible_cells(a), 119);
+}
+END_TEST
+
 START_TEST(test_line_long_name_cut)
 {
     char out[512];
@@ -743,6 +772,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tc, test_line_wire);
     tcase_add_test(tc, test_line_fits_every_width);
     tcase_add_test(tc, test_line_long_name_keeps_the_bar_at_80_columns);
+    tcase_add_test(tc, test_line_wide_terminal_keeps_a_long_name_whole);
     tcase_add_test(tc, test_line_narrow_drops_columns);
     tcase_add_test(tc, test_line_unknown_total);
     tcase_add_test(tc, test_line_long_name_cut);
