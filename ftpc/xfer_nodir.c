@@ -20,14 +20,41 @@ bool xf_can_check_parent(const ftpc_xfer *x, int code)
            !x->parent_checked && ftpc_nodir_dir_len(t) > 0;
 }
 
+/* The directory's URL for the hint's command line, "scheme://user@host:port/" as the
+ * display has it and then the directory's path %-encoded where a byte would not read back
+ * as itself: a space the shell splits at, a ' that ends the hint's quotes, a % or a ;type=
+ * that ftpc's URL parser takes as its own, a shell's $ or *. UTF-8 stays as it is. A display
+ * that does not end with the path (it shows a control byte as ?) is taken as it is. */
+static void hint_url(const ftpc_task *t, size_t dir_len, char *out, size_t out_size)
+{
+    size_t dl = strlen(t->display), rl = strlen(t->remote);
+    size_t pre = dl - rl;
+    if (rl >= dl || strcmp(t->display + pre, t->remote) != 0 || t->display[pre - 1] != '/') {
+        const char *slash = strrchr(t->display, '/');
+        size_t n = slash != NULL ? (size_t)(slash - t->display) + 1 : dl;
+        snprintf(out, out_size, "%.*s", (int)n, t->display);
+        return;
+    }
+    size_t pos = (size_t)snprintf(out, out_size, "%.*s", (int)pre, t->display);
+    for (size_t i = 0; i < dir_len && pos + 4 < out_size; i++) {
+        unsigned char c = (unsigned char)t->remote[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c >= 0x80 || strchr("-._~/:@=+,", c) != NULL)
+            out[pos++] = (char)c;
+        else
+            pos += (size_t)snprintf(out + pos, out_size - pos, "%%%02X", c);
+    }
+    if (pos + 1 < out_size)
+        out[pos++] = '/';
+    out[pos < out_size ? pos : out_size - 1] = '\0';
+}
+
 /* The directory is not there (missing: nothing by its name; else something that is not a
  * directory). reusable: the connection is where it was. */
 static void fail_nodir(ftpc_xfer *x, bool missing, bool reusable)
 {
     ftpc_task *t = x->t;
     int n = (int)ftpc_nodir_dir_len(t);
-    const char *slash = strrchr(t->display, '/');
-    int dn = slash != NULL ? (int)(slash - t->display) + 1 : (int)strlen(t->display);
     t->nodir = true;
     if (!missing) {
         xf_fail(x, FTPC_EXIT_REMOTE, reusable,
@@ -42,10 +69,12 @@ static void fail_nodir(ftpc_xfer *x, bool missing, bool reusable)
                 n, t->remote, x->refusal);
         return;
     }
+    char url[3 * FTPC_URL_PATH_MAX + 400];
+    hint_url(t, (size_t)n, url, sizeof(url));
     xf_fail(x, FTPC_EXIT_REMOTE, reusable,
             "no such directory on the server: %.*s (STOR: the server replied %s); create it "
-            "with 'ftpc mkdir -p %.*s', or upload with put --create-dirs",
-            n, t->remote, x->refusal, dn, t->display);
+            "with 'ftpc mkdir -p %s', or upload with put --create-dirs",
+            n, t->remote, x->refusal, url);
 }
 
 static void parent_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)

@@ -63,6 +63,25 @@ class TestPutMissingDir(FtpcCase):
         self.assertEqual(len(cmds(self.srv.settled_log_text(), "STOR")) - before - stors, 1)
         self.assertFalse(self.srv.exists("incoming/mny"))
 
+    def test_hint_for_a_name_a_url_must_escape(self):
+        # The command the hint gives works as written: a space (which the shell splits at),
+        # a % (which the URL would decode), a ; (which would start ;type=) and a ' (which
+        # would end the quotes around the command) are %-encoded in its URL.
+        self.write_local("one.bin", b"one")
+        d = "incoming/new dir 100%;type=a 'q'"
+        r = self.ftpc("put", "one.bin", self.srv.url(d + "/"), rc=5)
+        lines = ftpc_lines(r.stderr.decode())
+        self.assertEqual(len(lines), 1, r.stderr)
+        m = re.search(r"create it with 'ftpc mkdir -p ([^']*)'", lines[0])
+        self.assertIsNotNone(m, lines[0])
+        self.assertEqual(m.group(1), "ftp://alice@127.0.0.1:%d/incoming/new%%20dir%%20100%%25"
+                         "%%3Btype=a%%20%%27q%%27/" % self.srv.port)
+        hint = m.group(1).replace("ftp://alice@", "ftp://alice:%s@" % self.srv.password)
+        self.ftpc("mkdir", "-p", hint)
+        self.assertTrue(self.srv.exists(d))
+        self.ftpc("put", "one.bin", self.srv.url(d + "/"))
+        self.assertEqual(self.srv.read(d + "/one.bin"), b"one")
+
     def test_named_target_stdin_and_other_refusals(self):
         self.write_local("one.bin", b"one")
         r = self.ftpc("put", "one.bin", self.srv.url("nope/deeper/one.bin"), rc=5)
