@@ -241,13 +241,12 @@ int xf_restart_into_part(ftpc_xfer *x)
 static bool stdout_file_changed(ftpc_xfer *x)
 {
     ftpc_task *t = x->t;
-    if (!t->out_size_set) {
+    if (!t->out_size_set || t->out_written == 0) { /* the attempt that begins the output */
         t->out_size_set = true;
         t->out_size = x->remote_size;
         return false;
     }
-    if (t->out_written == 0 || t->out_size < 0 || x->remote_size < 0 ||
-        x->remote_size == t->out_size)
+    if (t->out_size < 0 || x->remote_size < 0 || x->remote_size == t->out_size)
         return false;
     xf_fail(x, FTPC_EXIT_VERIFY, true,
             "the file changed on the server between attempts (SIZE %" PRId64 ", was %" PRId64

@@ -41,6 +41,37 @@ class CutsOnceFtp(ScriptedFtp):
         return True
 
 
+class EmptyCutThenNewFtp(ScriptedFtp):
+    """f.bin: the first RETR sends nothing and ends with 426; the file is then replaced by
+    `new`, whose first RETR is cut off midway as CutsOnceFtp's, and the third is served
+    from REST."""
+    FEATURES = ("SIZE", "REST STREAM")
+
+    def __init__(self, old, new):
+        super().__init__(sessions=3)
+        self.old, self.new = old, new
+        self.retrs = []
+
+    def command(self, s, verb, arg):
+        data = self.new if self.retrs else self.old
+        if verb == "SIZE":
+            s.send("213 %d" % len(data))
+        elif verb == "RETR":
+            self.retrs.append(s.rest)
+            if len(self.retrs) > 2:
+                s.send_download(data[s.rest:])
+                return True
+            s.send("150 here")
+            d = s.accept_data()
+            if len(self.retrs) == 2:
+                d.sendall(data[:len(data) // 2])
+            d.close()
+            s.send("426 Connection closed; transfer aborted.")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 class TestStdoutRetry(FtpcCase):
     def get(self, fake, *args, rc):
         fake.start()
@@ -66,6 +97,18 @@ class TestStdoutRetry(FtpcCase):
                       "300001): the 150000 bytes already written to standard output are of "
                       "the earlier version", err)
         self.assertEqual(fake.retrs, [0])  # no RETR of the new version
+
+    def test_size_is_taken_when_the_output_begins(self):
+        # The attempt that wrote nothing does not count: every byte out is the new version's.
+        old = data_bytes(300001, 64)
+        new = data_bytes(400003, 65)
+        fake = EmptyCutThenNewFtp(old, new)
+        fake.start()
+        self.addCleanup(fake.stop)
+        url = "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port
+        r = self.ftpc("--retry", "2", "--retry-delay", "0", "get", "-o", "-", url, rc=0)
+        self.assertEqual(r.stdout, new)
+        self.assertEqual(fake.retrs, [0, 0, len(new) // 2])
 
     def test_cat_the_same(self):
         data = data_bytes(300001, 63)
