@@ -12,6 +12,7 @@
 #include "ftps.h"
 #include "hashcost.h"
 #include "log.h"
+#include "loginban.h"
 #include "server.h"
 #include "users.h"
 #include "workq.h"
@@ -190,10 +191,37 @@ static void login_failed(session *s, const char *why)
     s->flags &= ~SF_USER_GIVEN;
     session_log(s, "login failed for '%s' (%d of %d): %s", s->user_name ? s->user_name : "",
                 s->login_failures, s->srv->cfg->max_login_failures, why);
+    const ftpd_config *cfg = s->srv->cfg;
+    unsigned count;
+    if (loginban_fail(&s->srv->bans, &s->peer, ev_now(s->srv->loop), &count))
+        session_log(s,
+                    "login ban: %u failed logins from %s within %llds; its logins are refused "
+                    "for %llds",
+                    count, s->peer.ss_family == AF_INET6 ? "this /64" : "this address",
+                    cfg->login_ban_window, cfg->login_ban_time);
     /* The 530 comes from the session timer after the delay, which slows password guessing
      * without blocking the loop. */
     s->state = SESS_LOGIN_DELAY;
     ev_timer_start(s->srv->loop, &s->timer, s->srv->cfg->login_failure_delay_ms);
+}
+
+/* The refusal is a 530 at USER or PASS, after the greeting, rather than a 421 at connect:
+ * curl takes any 421 for a timeout, and lftp retries a 421 (and a 530 whose text says "too
+ * many" or "try again later", its ftp:retry-530) again and again, while a plain 530 makes
+ * curl, lftp and ftplib report a failed login and stop. No password is checked meanwhile. */
+bool login_banned(session *s, int code)
+{
+    long long left = loginban_left(&s->srv->bans, &s->peer, ev_now(s->srv->loop));
+    if (left == 0)
+        return false;
+    session_log(s, "refused login: the address is banned (login-ban) for %llds more",
+                (left + 999) / 1000);
+    session_reply(s, code,
+                  "Login refused: this address failed to log in too often; wait %lld "
+                  "seconds.",
+                  (left + 999) / 1000);
+    session_close_after_flush(s);
+    return true;
 }
 
 void cmd_user(session *s, const char *arg)
@@ -202,6 +230,8 @@ void cmd_user(session *s, const char *arg)
         session_reply(s, FTP_BAD_SEQUENCE, "Already logged in.");
         return;
     }
+    if (login_banned(s, FTP_NOT_LOGGED_IN))
+        return;
     const char *refusal =
         ftps_login_refusal(s, arg, users_is_anonymous_name(arg) && s->srv->cfg->anon_root != NULL);
     if (refusal) {
@@ -293,6 +323,8 @@ void cmd_pass(session *s, const char *arg)
         session_reply(s, FTP_BAD_SEQUENCE, "Login with USER first.");
         return;
     }
+    if (login_banned(s, FTP_NOT_LOGGED_IN))
+        return;
     s->flags &= ~SF_USER_GIVEN;
     const ftpd_config *cfg = s->srv->cfg;
     if (users_is_anonymous_name(s->user_name) && cfg->anon_root) {

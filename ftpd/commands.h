@@ -16,5 +16,9 @@ void commands_help_text(char *out, size_t out_size);
 const char *commands_syntax(const char *verb, const char **name);
 /* True for a command known to the protocol but deliberately not offered (ACCT, SITE, ...). */
 bool commands_not_implemented(const char *verb);
+/* When s's address is banned for failed logins (--login-ban): replies code (530 to USER or
+ * PASS, 421 when the ban begins), closes the session after the reply and returns true; else
+ * false. */
+bool login_banned(session *s, int code);
 
 #endif

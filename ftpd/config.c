@@ -59,6 +59,9 @@ void config_defaults(ftpd_config *cfg)
     cfg->max_per_ip = 200;
     cfg->max_login_failures = 3;
     cfg->login_failure_delay_ms = 1000;
+    cfg->login_ban_failures = 10;
+    cfg->login_ban_window = 60;
+    cfg->login_ban_time = 60;
     cfg->inline_hash_max_us = 250;
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
@@ -156,6 +159,44 @@ static void replace_str(char **slot, char *v)
 {
     free(*slot);
     *slot = v;
+}
+
+#define LOGIN_BAN_MAX_FAILURES 100000
+#define LOGIN_BAN_MAX_TIME (7LL * 86400)
+
+/* login-ban: FAILURES/WINDOW/BAN (times as partial-max-age takes them) or off. */
+static int set_login_ban(ftpd_config *cfg, const char *value, char *err, size_t err_size)
+{
+    if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
+        cfg->login_ban_failures = 0;
+        return 0;
+    }
+    char copy[64];
+    long failures;
+    long long window, ban;
+    char *slash1, *slash2;
+    if (strlen(value) >= sizeof copy)
+        goto bad;
+    memcpy(copy, value, strlen(value) + 1);
+    slash1 = strchr(copy, '/');
+    slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
+    if (!slash2)
+        goto bad;
+    *slash1 = *slash2 = '\0';
+    if (parse_int(copy, 1, LOGIN_BAN_MAX_FAILURES, &failures) != 0 ||
+        str_parse_duration(slash1 + 1, LOGIN_BAN_MAX_TIME, &window) != 0 || window < 1 ||
+        str_parse_duration(slash2 + 1, LOGIN_BAN_MAX_TIME, &ban) != 0 || ban < 1)
+        goto bad;
+    cfg->login_ban_failures = (int)failures;
+    cfg->login_ban_window = window;
+    cfg->login_ban_time = ban;
+    return 0;
+bad:
+    return set_error(err, err_size,
+                     "login-ban: expected FAILURES/WINDOW/BAN such as 10/60s/5m (1 to 100000 "
+                     "failures, times from 1s to 7d; plain seconds without a unit), or off; "
+                     "got '%s'",
+                     value);
 }
 
 typedef struct int_key {
@@ -518,6 +559,8 @@ static int set_value(ftpd_config *cfg, set_ctx *ctx, const char *key, const char
                              value);
         return 0;
     }
+    if (strcmp(key, "login-ban") == 0)
+        return set_login_ban(cfg, value, err, err_size);
     if (strcmp(key, "banner") == 0)
         return set_banner(cfg, value, err, err_size);
     if (strcmp(key, "local-congestion") == 0)
@@ -710,6 +753,7 @@ enum {
     OPT_DATA_TIMEOUT,
     OPT_MAX_LOGIN_FAILURES,
     OPT_LOGIN_FAILURE_DELAY,
+    OPT_LOGIN_BAN,
     OPT_USER,
     OPT_XFERLOG,
     OPT_LOG_LEVEL,
@@ -756,6 +800,7 @@ static const struct option long_opts[] = {
     {"data-timeout", required_argument, NULL, OPT_DATA_TIMEOUT},
     {"max-login-failures", required_argument, NULL, OPT_MAX_LOGIN_FAILURES},
     {"login-failure-delay", required_argument, NULL, OPT_LOGIN_FAILURE_DELAY},
+    {"login-ban", required_argument, NULL, OPT_LOGIN_BAN},
     {"user", required_argument, NULL, OPT_USER},
     {"xferlog", required_argument, NULL, OPT_XFERLOG},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -843,6 +888,10 @@ static void print_help(void)
           "                            close a session after N failed logins (default 3)\n"
           "      --login-failure-delay MS\n"
           "                            wait before \"530 Login incorrect\" (default 1000)\n"
+          "      --login-ban FAILURES/WINDOW/BAN\n"
+          "                            refuse logins from an address (an IPv6 /64) for BAN\n"
+          "                            after FAILURES failed logins within WINDOW, e.g.\n"
+          "                            10/60s/5m; off for never (default 10/60s/60s)\n"
           "      --user NAME           after binding, switch to user NAME (needed as root)\n"
           "      --xferlog FILE        append an xferlog line per transfer (default: off)\n"
           "      --umask MASK          octal mask for files and folders ftpd creates, from\n"

@@ -41,6 +41,10 @@ typedef struct ftpd_config {
     int data_timeout;            /* seconds without data progress, 120 */
     int max_login_failures;      /* 3 failures, then the session is closed */
     int login_failure_delay_ms;  /* 1000: delay before "530 Login incorrect" */
+    int login_ban_failures;      /* failed logins from one address (loginban.h) that ban it: 10;
+                                  * 0: no bans */
+    long long login_ban_window;  /* seconds those failures are counted over: 60 */
+    long long login_ban_time;    /* seconds a ban lasts: 60 */
     char *run_as_user;           /* --user NAME: drop to this user after binding */
     char *xferlog_file;          /* NULL: off */
     log_level_t log_level;       /* info */

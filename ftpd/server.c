@@ -59,6 +59,11 @@ int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop 
     ev_timer_init(&srv->dl_tick, dl_tick_cb, srv);
     srv->accept_paused = true;
     ipcount_init(&srv->per_ip);
+    if (loginban_init(&srv->bans, (unsigned)cfg->login_ban_failures, cfg->login_ban_window * 1000,
+                      cfg->login_ban_time * 1000) < 0) {
+        log_error("cannot allocate the login-ban table: %s", strerror(errno));
+        return -1;
+    }
     if (asciisize_cache_init(&srv->ascii_sizes) < 0) {
         log_error("cannot create a lock: %s", strerror(errno));
         return -1;
@@ -409,6 +414,7 @@ void server_shutdown(server *srv)
     }
     appendlocks_free(&srv->append_locks);
     ipcount_free(&srv->per_ip);
+    loginban_free(&srv->bans);
     asciisize_cache_free(&srv->ascii_sizes); /* no worker runs any more */
     ftps_server_free(srv);
     if (srv->xferlog) {

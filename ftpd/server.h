@@ -11,6 +11,7 @@
 #include "dlslots.h"
 #include "ev.h"
 #include "ipcount.h"
+#include "loginban.h"
 #include "users.h"
 #include "workq.h"
 
@@ -53,6 +54,7 @@ typedef struct server {
     session *closing; /* closed sessions waiting to be freed before the loop sleeps */
     size_t nsessions;
     ipcount per_ip;
+    loginban bans; /* failed logins per address, for --login-ban */
     unsigned long next_id;
     FILE *xferlog;
     bool xferlog_failing;       /* its last write failed, and that was said */

@@ -781,6 +781,9 @@ static long session_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         session_reply(s, FTP_NOT_LOGGED_IN, "Login incorrect.");
         if (s->state == SESS_CLOSED) /* the client had gone: its session is freed soon */
             return EV_TIMER_STOP;
+        /* This failure, or another session's, banned the address: no more guesses here. */
+        if (login_banned(s, FTP_SERVICE_UNAVAILABLE))
+            return EV_TIMER_STOP;
         if (s->login_failures >= cfg->max_login_failures) {
             session_log(s, "too many login failures, closing");
             session_reply(s, FTP_SERVICE_UNAVAILABLE, "Too many login failures, closing.");
