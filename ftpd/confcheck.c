@@ -147,6 +147,14 @@ int check_config(const ftpd_config *cfg, const ftpd_users *users)
         print_rate("anon-max-rate", (unsigned long long)cfg->anon_max_rate);
     printf("\n  umask         %03o\n", (unsigned)cfg->umask);
     char age[32];
+    if (cfg->login_ban_failures > 0) {
+        char ban[32];
+        printf("  login bans    after %d failed logins from an address in %s, for %s\n",
+               cfg->login_ban_failures, str_format_duration(cfg->login_ban_window, age, sizeof age),
+               str_format_duration(cfg->login_ban_time, ban, sizeof ban));
+    } else {
+        printf("  login bans    off\n");
+    }
     if (cfg->partial_max_age > 0)
         printf("  partials      removed when unwritten for %s\n",
                str_format_duration(cfg->partial_max_age, age, sizeof age));

@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 
 #define LOGINBAN_WAYS 8
-#define LOGINBAN_SETS 512 /* 4096 addresses, about 160 KiB */
+#define LOGINBAN_SETS 512 /* 4096 addresses, 192 KiB */
 
 typedef struct loginban_entry {
     unsigned char key[16];  /* IPv4 as IPv4-mapped IPv6; IPv6 with the low 64 bits zero */

@@ -11,7 +11,8 @@ import tempfile
 import time
 import unittest
 
-from ftpd_harness import DEFAULT_PASSWORD, DEFAULT_USER, ServerTestCase, wait_for
+from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, ServerTestCase, run_as_user,
+                          wait_for)
 
 BAN_RE = r"Login refused: this address failed to log in too often; wait [1-9][0-9]* seconds\."
 BAD = "not-the-password-7731"
@@ -126,8 +127,9 @@ class TestLoginBan(ServerTestCase):
         self.assertEqual(refusals() - before, 1, "lftp came back: " + self.srv.log_text()[-3000:])
 
     def test_off(self):
-        srv = self.start_server(args=["--login-failure-delay", "0", "--max-login-failures", "1000",
-                                      "--login-ban", "off"])
+        # the config file's key this time
+        srv = self.start_server(args=["--login-failure-delay", "0", "--max-login-failures", "1000"],
+                                config={"login-ban": "off"})
         c = srv.control()
         for _ in range(30):
             self.assertEqual(c.cmd("USER " + DEFAULT_USER)[0], 331)
@@ -145,6 +147,17 @@ class TestLoginBanOption(unittest.TestCase):
                                text=True, timeout=30)
             self.assertEqual(r.returncode, 2, bad)
             self.assertIn("login-ban: expected FAILURES/WINDOW/BAN", r.stderr, bad)
+
+    def test_check_shows_the_policy(self):
+        ftpd = os.environ.get("FTPD_BIN", "ftpd")
+        for value, line in (("5/2m/90", "after 5 failed logins from an address in 2m, for 90s"),
+                            (None, "after 10 failed logins from an address in 1m, for 1m"),
+                            ("off", "off")):
+            args = [ftpd, "--check"] + (["--login-ban", value] if value else [])
+            if run_as_user():
+                args += ["--user", run_as_user()]
+            r = subprocess.run(args, capture_output=True, text=True, timeout=30)
+            self.assertIn("  login bans    " + line + "\n", r.stdout, r.stderr)
 
 
 if __name__ == "__main__":
