@@ -140,6 +140,9 @@ START_TEST(test_defaults)
     ck_assert_int_eq(cfg.max_per_ip, 200);
     ck_assert_int_eq(cfg.max_login_failures, 3);
     ck_assert_int_eq(cfg.login_failure_delay_ms, 1000);
+    ck_assert_int_eq(cfg.login_ban_failures, 10);
+    ck_assert_int_eq(cfg.login_ban_window, 60);
+    ck_assert_int_eq(cfg.login_ban_time, 60);
     ck_assert_int_eq(cfg.log_level, LOG_INFO);
     ck_assert_int_eq(cfg.worker_threads, 0);
     ck_assert_int_eq(cfg.pasv_first, 0);
@@ -544,6 +547,17 @@ START_TEST(test_config_set)
                           "seconds without a unit; at most 3650d), or 0 to keep partial "
                           "uploads for ever; got '1w'");
     ck_assert_int_eq(cfg.partial_max_age, 0);
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/1h", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.login_ban_failures, 5);
+    ck_assert_int_eq(cfg.login_ban_window, 120);
+    ck_assert_int_eq(cfg.login_ban_time, 3600);
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/8d", err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "login-ban: expected FAILURES/WINDOW/BAN such as 10/60s/5m (1 to 100000 "
+                          "failures, times from 1s to 7d; plain seconds without a unit), or off; "
+                          "got '5/2m/8d'");
+    ck_assert_int_eq(cfg.login_ban_time, 3600); /* a refused value changes nothing */
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "off", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.login_ban_failures, 0);
     ck_assert_int_eq(cfg.local_download_slots, 0); /* the default: no limit */
     ck_assert_int_eq(config_set(&cfg, "local-download-slots", "4", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.local_download_slots, 4);
