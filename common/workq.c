@@ -35,6 +35,11 @@ struct workq {
     bool background;                  /* set before the threads start */
     int limit;                        /* guarded by mu: jobs allowed to run at once */
     int running;                      /* guarded by mu */
+    int base;                         /* the threads it started with: those never retire */
+    int live;                         /* guarded by mu: workers not retiring */
+    int idle_exit_ms;                 /* guarded by mu: 0, or workq_set_idle_exit's */
+    pthread_t *exited;                /* guarded by mu: retired, for the loop to join */
+    int nexited;                      /* guarded by mu; room for nthreads */
     void (*idle_hook)(void);          /* guarded by mu */
 
     /* Loop thread only: jobs taken from the done list whose callbacks have not run yet, and
@@ -71,6 +76,60 @@ static void lower_priority(void)
     (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
 }
 
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wake_loop(workq *q)
+{
+    uint64_t one = 1;
+    ssize_t n;
+    do
+        n = write(q->efd, &one, sizeof(one));
+    while (n < 0 && errno == EINTR);
+    /* EAGAIN means the counter is already non-zero: the loop is woken anyway. */
+}
+
+/* Idle workers a pool keeps, of those above its first ones: a caller that adds one each time
+ * all but one are held by calls that hang (fsgate.h) would otherwise add again the one that
+ * just ended. */
+#define WORKQ_IDLE_KEEP 2
+
+/* With mu held, a worker without a job: whether it retires, having waited idle_exit_ms
+ * while the pool had more than its first threads and more than WORKQ_IDLE_KEEP idle.
+ * Otherwise it waits for work, or for that time. */
+static bool wait_or_retire(workq *q, long long *idle_since)
+{
+    if (q->idle_exit_ms <= 0 || q->live <= q->base || q->q_head != NULL) {
+        *idle_since = -1;
+        pthread_cond_wait(&q->cv, &q->mu);
+        return false;
+    }
+    long long now = mono_ms();
+    if (*idle_since < 0)
+        *idle_since = now;
+    long long until = *idle_since + q->idle_exit_ms;
+    if (now >= until) {
+        if (q->live - q->running > WORKQ_IDLE_KEEP) {
+            q->live--;
+            if (q->limit > 1)
+                q->limit--; /* as workq_add_thread raised it */
+            q->exited[q->nexited++] = pthread_self();
+            wake_loop(q); /* to join it */
+            return true;
+        }
+        *idle_since = now; /* the others are held: it stays another while */
+        until = now + q->idle_exit_ms;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(until / 1000),
+                          .tv_nsec = (long)(until % 1000) * 1000000};
+    pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+    return false;
+}
+
 static void *worker_main(void *arg)
 {
     workq *q = arg;
@@ -78,6 +137,8 @@ static void *worker_main(void *arg)
         lower_priority();
 
     bool idled = false; /* the hook ran since the last job */
+    bool retired = false;
+    long long idle_since = -1;
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->stopping && (q->q_head == NULL || q->running >= q->limit)) {
@@ -89,11 +150,13 @@ static void *worker_main(void *arg)
                 pthread_mutex_lock(&q->mu);
                 continue;
             }
-            pthread_cond_wait(&q->cv, &q->mu);
+            if ((retired = wait_or_retire(q, &idle_since)))
+                break;
         }
-        if (q->stopping)
+        if (q->stopping || retired)
             break;
         idled = false;
+        idle_since = -1;
         workq_job *j = q->q_head;
         q->q_head = j->next;
         if (q->q_head == NULL)
@@ -114,20 +177,28 @@ static void *worker_main(void *arg)
             q->done_head = j;
         q->done_tail = j;
         /* One wake-up per empty -> non-empty transition: the loop takes the whole list. */
-        if (wake) {
-            uint64_t one = 1;
-            ssize_t n;
-            do
-                n = write(q->efd, &one, sizeof(one));
-            while (n < 0 && errno == EINTR);
-            /* EAGAIN means the counter is already non-zero: the loop is woken anyway. */
-        }
+        if (wake)
+            wake_loop(q);
     }
     void (*hook)(void) = q->idle_hook;
     pthread_mutex_unlock(&q->mu);
     if (hook != NULL)
         hook();
     return NULL;
+}
+
+/* Joins the workers that retired, and drops them from the array (loop thread only). */
+static void reap(workq *q, const pthread_t *gone, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pthread_join(gone[i], NULL);
+        for (int k = 0; k < q->nthreads; k++) {
+            if (pthread_equal(q->threads[k], gone[i])) {
+                q->threads[k] = q->threads[--q->nthreads];
+                break;
+            }
+        }
+    }
 }
 
 static void workq_wake_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -139,6 +210,18 @@ static void workq_wake_cb(ev_loop *loop, int fd, int mask, void *ud)
      * again, so no completion is left without a wake-up. */
     while (read(fd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
+
+    pthread_t gone[8];
+    int ngone;
+    do {
+        pthread_mutex_lock(&q->mu);
+        ngone = q->nexited < 8 ? q->nexited : 8;
+        q->nexited -= ngone;
+        for (int i = 0; i < ngone; i++)
+            gone[i] = q->exited[q->nexited + i];
+        pthread_mutex_unlock(&q->mu);
+        reap(q, gone, ngone);
+    } while (ngone == 8);
 
     pthread_mutex_lock(&q->mu);
     workq_job *list = q->done_head;
@@ -203,6 +286,9 @@ static workq *start(ev_loop *loop, int threads, bool background)
     q->threads = calloc((size_t)threads, sizeof(*q->threads));
     if (q->threads == NULL)
         goto fail_q;
+    q->exited = calloc((size_t)threads, sizeof(*q->exited));
+    if (q->exited == NULL)
+        goto fail_threads;
     q->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (q->efd < 0)
         goto fail_threads;
@@ -211,7 +297,15 @@ static workq *start(ev_loop *loop, int threads, bool background)
         errno = err;
         goto fail_efd;
     }
-    err = pthread_cond_init(&q->cv, NULL);
+    pthread_condattr_t ca;
+    err = pthread_condattr_init(&ca);
+    if (err == 0) {
+        /* An idle worker's wait to retire (wait_or_retire) counts on this clock. */
+        err = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        if (err == 0)
+            err = pthread_cond_init(&q->cv, &ca);
+        pthread_condattr_destroy(&ca);
+    }
     if (err != 0) {
         errno = err;
         goto fail_mu;
@@ -219,6 +313,8 @@ static workq *start(ev_loop *loop, int threads, bool background)
     if (ev_add(loop, q->efd, EV_READ, workq_wake_cb, q) != 0)
         goto fail_cv;
     q->limit = threads;
+    q->base = threads;
+    q->live = threads; /* before any worker reads it */
 
     /* Workers block every signal so that SIGTERM, SIGCHLD and friends reach the loop thread,
      * where they interrupt the wait; threads inherit the creator's mask. */
@@ -253,6 +349,7 @@ fail_efd:
     errno = err;
 fail_threads:
     err = errno;
+    free(q->exited);
     free(q->threads);
     errno = err;
 fail_q:
@@ -286,6 +383,7 @@ void workq_free(workq *q)
     free_jobs(q->delivering);
     pthread_cond_destroy(&q->cv);
     pthread_mutex_destroy(&q->mu);
+    free(q->exited);
     free(q->threads);
     free(q);
 }
@@ -365,6 +463,14 @@ int workq_threads(const workq *q)
     return q->nthreads;
 }
 
+void workq_set_idle_exit(workq *q, int ms)
+{
+    pthread_mutex_lock(&q->mu);
+    q->idle_exit_ms = ms > 0 ? ms : 0;
+    pthread_cond_broadcast(&q->cv); /* idle workers count from now */
+    pthread_mutex_unlock(&q->mu);
+}
+
 int workq_add_thread(workq *q)
 {
     /* Only the loop thread touches the array (here, workq_cpu_ns, workq_free), no worker. */
@@ -372,6 +478,13 @@ int workq_add_thread(workq *q)
     if (t == NULL)
         return -1;
     q->threads = t;
+    pthread_mutex_lock(&q->mu); /* workers write into exited: room for each before it starts */
+    t = realloc(q->exited, (size_t)(q->nthreads + 1) * sizeof(*t));
+    if (t != NULL)
+        q->exited = t;
+    pthread_mutex_unlock(&q->mu);
+    if (t == NULL)
+        return -1;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* as start(): signals reach the loop thread */
@@ -383,6 +496,7 @@ int workq_add_thread(workq *q)
     }
     q->nthreads++;
     pthread_mutex_lock(&q->mu);
+    q->live++;
     q->limit++;
     pthread_cond_broadcast(&q->cv);
     pthread_mutex_unlock(&q->mu);

@@ -35,6 +35,11 @@ int workq_threads(const workq *q);
  * by calls that never return (a file system that does not answer), so the work of others
  * still finds one. Returns 0, or -1 with errno. Loop thread only. */
 int workq_add_thread(workq *q);
+/* Lets the workers above the pool's first `threads` (those workq_add_thread started) end
+ * once they have had no job for ms (0: never, the default), while more than two workers are
+ * idle: a pool grown while calls hung shrinks back when they answer again, and keeps what
+ * it needs while they hang. The loop thread joins them as it delivers. */
+void workq_set_idle_exit(workq *q, int ms);
 /* CPU time (ns) the pool's threads have used so far, jobs under way included: what a caller
  * measuring the machine's load subtracts to see everything else. */
 unsigned long long workq_cpu_ns(workq *q);

@@ -230,6 +230,43 @@ START_TEST(test_add_thread_frees_a_held_pool)
 }
 END_TEST
 
+START_TEST(test_added_workers_retire_when_idle)
+{
+    /* A pool of 2 grown by 3 while its workers were held: once the calls answer and the
+     * added workers have idled, they end and the pool is back to its first 2. */
+    workq *q = workq_new_foreground(L, 2);
+    ck_assert_ptr_nonnull(q);
+    workq_set_idle_exit(q, 100);
+    atomic_store(&g_held, 0);
+    atomic_store(&g_release, 0);
+    int done = 0;
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(workq_submit(q, held_fn, count_done, &done), 0);
+    wait_ran(&g_held, 2);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(workq_add_thread(q), 0);
+    ck_assert_int_eq(workq_threads(q), 5);
+    wait_ran(&g_held, 4);
+    /* Four held, one idle: while they hang the pool keeps what it has. */
+    for (int i = 0; i < 40; i++)
+        ck_assert_int_ge(ev_run_once(L, 10), 0);
+    ck_assert_int_eq(workq_threads(q), 5);
+    atomic_store(&g_release, 1);
+    run_until_idle(q);
+    ck_assert_int_eq(done, 4);
+    for (int i = 0; i < 500 && workq_threads(q) > 2; i++)
+        ck_assert_int_ge(ev_run_once(L, 10), 0);
+    ck_assert_int_eq(workq_threads(q), 2);
+    ck_assert_int_eq(workq_limit(q), 2);
+    /* What is left still works. */
+    job j = {0};
+    ck_assert_int_eq(workq_submit(q, job_fn, job_done, &j), 0);
+    run_until_idle(q);
+    ck_assert_int_eq(j.done, 1);
+    workq_free(q);
+}
+END_TEST
+
 START_TEST(test_many_jobs)
 {
     enum { N = 1000 };
@@ -568,6 +605,7 @@ int main(void)
     tcase_add_test(tc, test_idle_hook);
     tcase_add_test(tc, test_cpu_accounting);
     tcase_add_test(tc, test_add_thread_frees_a_held_pool);
+    tcase_add_test(tc, test_added_workers_retire_when_idle);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
