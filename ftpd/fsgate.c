@@ -10,9 +10,27 @@
 
 #include "ev.h"
 #include "log.h"
+#include "mounttab.h"
 #include "server.h"
 
 #define FSGATE_BUCKETS 256
+/* The mount table read last is used for new roots this long (ms), then read again. */
+#define FSGATE_MOUNTS_MS 5000
+
+/* The file system the roots on it share: what one root learns of a dead mount, each root of
+ * it knows, and together they hold a bounded number of workers (fsgate.h). */
+typedef struct fsmount {
+    char *dev;      /* mounttab's "major:minor"; NULL: one root's own (fsgate_root) */
+    unsigned roots; /* roots on it */
+    int running;    /* jobs handed to a pool, not delivered */
+    struct gate_job *run_head;
+    long long last_done; /* when a job of it last ended (monotonic ms); 0: never */
+    /* Set by the loop while FSGATE_MOUNT_STALLED of its jobs run long: a worker that takes
+     * one of its jobs then hands it back untouched, rather than hang there too. */
+    atomic_bool full;
+    struct fsroot *roots_head;   /* its roots, for the turn of their waiting jobs */
+    struct fsmount *prev, *next; /* in srv->fsmounts */
+} fsmount;
 
 typedef struct gate_job {
     fsroot *r;
@@ -22,10 +40,15 @@ typedef struct gate_job {
     void *arg;
     bool *refused;      /* NULL: waits as long as it takes */
     long long deadline; /* while waiting, refusable: when it is refused */
+    long long queued;   /* when it was submitted (monotonic ms) */
+    /* Its mount was full when a worker took it: fn did not run, it waits again. Written by
+     * the worker, read by the loop after the pool delivered it. */
+    bool handed_back;
     /* When a worker took it (monotonic ms), 0 before: a job queued behind others' in the
      * pool is not the one that hangs. Written by the worker, read by the loop. */
     atomic_llong started;
     struct gate_job *prev, *next;   /* in the root's running or waiting list */
+    struct gate_job *mprev, *mnext; /* in its mount's running list, while there */
     struct gate_job *aprev, *anext; /* in srv->io_running, while there */
     bool on_io;
 } gate_job;
@@ -33,7 +56,9 @@ typedef struct gate_job {
 struct fsroot {
     server *srv;
     char *path;
-    unsigned refs; /* sessions */
+    fsmount *m;
+    fsroot *mprev, *mnext; /* in m's roots */
+    unsigned refs;         /* sessions */
     int running;
     int refusable; /* waiting jobs that may be refused */
     gate_job *run_head;
@@ -61,6 +86,61 @@ static size_t bucket_of(const char *path)
 static long timer_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long watch_cb(ev_loop *loop, ev_timer *t, void *ud);
 
+/* The mount path lies on, with a reference for a new root; NULL when out of memory. Roots
+ * whose mount is not known, or that have other mounts beneath them (a home of "/": its calls
+ * may reach any file system), get one of their own: they are told apart by path alone. */
+static fsmount *mount_of(server *srv, const char *path)
+{
+    long long now = now_ms();
+    if (!srv->mounttab || now - srv->mounttab_at > FSGATE_MOUNTS_MS) {
+        mounttab *t = srv->mounttab ? srv->mounttab : calloc(1, sizeof *t);
+        if (t) {
+            mounttab fresh;
+            if (mounttab_load(&fresh, "/proc/self/mountinfo") == 0) {
+                mounttab_clear(t);
+                *t = fresh;
+            }
+            srv->mounttab = t;
+            srv->mounttab_at = now;
+        }
+    }
+    const char *dev = srv->mounttab ? mounttab_device(srv->mounttab, path) : NULL;
+    if (dev) {
+        for (fsmount *m = srv->fsmounts; m; m = m->next) {
+            if (m->dev && strcmp(m->dev, dev) == 0) {
+                m->roots++;
+                return m;
+            }
+        }
+    }
+    fsmount *m = calloc(1, sizeof *m);
+    if (!m || (dev && !(m->dev = strdup(dev)))) {
+        free(m);
+        return NULL;
+    }
+    atomic_init(&m->full, false);
+    m->roots = 1;
+    m->next = srv->fsmounts;
+    if (m->next)
+        m->next->prev = m;
+    srv->fsmounts = m;
+    return m;
+}
+
+static void mount_unref(server *srv, fsmount *m)
+{
+    if (--m->roots)
+        return;
+    if (m->prev)
+        m->prev->next = m->next;
+    else
+        srv->fsmounts = m->next;
+    if (m->next)
+        m->next->prev = m->prev;
+    free(m->dev);
+    free(m);
+}
+
 fsroot *fsgate_root(server *srv, const char *path)
 {
     if (!srv->fsroots) {
@@ -81,6 +161,15 @@ fsroot *fsgate_root(server *srv, const char *path)
         free(r);
         return NULL;
     }
+    if (!(r->m = mount_of(srv, path))) {
+        free(r->path);
+        free(r);
+        return NULL;
+    }
+    r->mnext = r->m->roots_head;
+    if (r->mnext)
+        r->mnext->mprev = r;
+    r->m->roots_head = r;
     r->srv = srv;
     r->refs = 1;
     ev_timer_init(&r->timer, timer_cb, r);
@@ -102,6 +191,13 @@ static void maybe_free(fsroot *r)
     *pp = r->next;
     if (srv->loop)
         ev_timer_stop(srv->loop, &r->timer);
+    if (r->mprev)
+        r->mprev->mnext = r->mnext;
+    else
+        r->m->roots_head = r->mnext;
+    if (r->mnext)
+        r->mnext->mprev = r->mprev;
+    mount_unref(srv, r->m);
     free(r->path);
     free(r);
     if (--srv->nfsroots == 0) { /* and so no job is left */
@@ -156,6 +252,42 @@ static bool hung(const fsroot *r)
     return false;
 }
 
+/* Whether m is known not to answer, as hung() for a root: what one root on a dead mount
+ * learnt, every root on it knows, so that each does not take its own workers to learn it. */
+static bool mount_hung(const fsmount *m)
+{
+    long long now = now_ms();
+    if (m->last_done != 0 && now - m->last_done <= FSGATE_WAIT_MS)
+        return false;
+    for (const gate_job *j = m->run_head; j; j = j->mnext) {
+        long long started = atomic_load(&j->started);
+        if (started && now - started > FSGATE_WAIT_MS)
+            return true;
+    }
+    return false;
+}
+
+/* Whether m has as many jobs running long as it may (fsgate.h): its other jobs then wait in
+ * their roots' queues, so that one dead mount holds a bounded number of workers whatever the
+ * number of homes on it. Tells the workers too (work_fn). */
+static bool mount_full(fsmount *m)
+{
+    if (m->running < FSGATE_MOUNT_STALLED) {
+        atomic_store(&m->full, false);
+        return false;
+    }
+    long long now = now_ms();
+    int stalled = 0;
+    for (const gate_job *j = m->run_head; j && stalled < FSGATE_MOUNT_STALLED; j = j->mnext) {
+        long long started = atomic_load(&j->started);
+        if (started && now - started > FSGATE_STALL_MS)
+            stalled++;
+    }
+    bool full = stalled >= FSGATE_MOUNT_STALLED;
+    atomic_store(&m->full, full);
+    return full;
+}
+
 /* Whether r may start one more job now (fsgate.h). */
 static bool may_run(const fsroot *r)
 {
@@ -163,12 +295,18 @@ static bool may_run(const fsroot *r)
      * seconds over a slow NFS link, the close of a large upload there) one long job would
      * otherwise hold back every other session of that home, and its commands would be
      * refused as if it hung (review). */
-    return r->running < FSGATE_MAX_RUNNING;
+    return r->running < FSGATE_MAX_RUNNING && !mount_full(r->m);
 }
 
 static void work_fn(void *arg)
 {
     gate_job *j = arg;
+    /* Queued in the pool before its mount filled up (a burst of commands as it died): it
+     * would hang here too, and the next worker the pool adds would take the next one. */
+    if (atomic_load(&j->r->m->full)) {
+        j->handed_back = true;
+        return;
+    }
     atomic_store(&j->started, now_ms());
     j->fn(j->arg);
 }
@@ -205,6 +343,8 @@ static long watch_cb(ev_loop *loop, ev_timer *t, void *ud)
         if (started && now - started > FSGATE_STALL_MS)
             held++;
     }
+    for (fsmount *m = srv->fsmounts; m; m = m->next)
+        (void)mount_full(m); /* first: a worker added below hands back a full mount's job */
     int threads = workq_threads(srv->wq_io);
     if (threads - held < 2 && threads < FSGATE_MAX_THREADS) {
         if (workq_add_thread(srv->wq_io) == 0)
@@ -215,19 +355,65 @@ static long watch_cb(ev_loop *loop, ev_timer *t, void *ud)
     return 1000;
 }
 
+static void mount_unlink(fsmount *m, gate_job *j)
+{
+    if (j->mprev)
+        j->mprev->mnext = j->mnext;
+    else
+        m->run_head = j->mnext;
+    if (j->mnext)
+        j->mnext->mprev = j->mprev;
+    j->mprev = j->mnext = NULL;
+    m->running--;
+}
+
+/* r first, then the other roots on its mount: a job of the mount ended, and those that
+ * waited for the mount rather than their root may go now. */
+static void pump_mount(fsroot *r)
+{
+    pump(r);
+    for (fsroot *o = r->m->roots_head; o; o = o->mnext) {
+        if (o != r && o->wait_head)
+            pump(o);
+    }
+}
+
+/* A job a worker handed back (work_fn) waits again, first of its root. */
+static void requeue(fsroot *r, gate_job *j)
+{
+    j->handed_back = false;
+    j->next = r->wait_head;
+    if (j->next)
+        j->next->prev = j;
+    else
+        r->wait_tail = j;
+    r->wait_head = j;
+    if (j->refused) {
+        r->refusable++;
+        j->deadline = j->queued + FSGATE_WAIT_MS;
+    }
+}
+
 static void done_fn(void *arg)
 {
     gate_job *j = arg;
     fsroot *r = j->r;
     io_unlink(r->srv, j);
     unlink_job(&r->run_head, NULL, j);
+    mount_unlink(r->m, j);
     r->running--;
-    r->last_done = now_ms();
+    (void)mount_full(r->m); /* the workers see at once that it has room again */
+    if (j->handed_back) {
+        requeue(r, j);
+        pump_mount(r);
+        return;
+    }
+    r->last_done = r->m->last_done = now_ms();
     workq_done_cb done = j->done;
     void *job_arg = j->arg;
     free(j);
-    r->refs++; /* done may drop the last session's reference */
-    pump(r);   /* those that waited go before what done submits */
+    r->refs++;     /* done may drop the last session's reference */
+    pump_mount(r); /* those that waited go before what done submits */
     done(job_arg);
     pump(r);
     fsgate_unref(r->srv, r);
@@ -245,6 +431,13 @@ static int dispatch(gate_job *j)
         j->next->prev = j;
     r->run_head = j;
     r->running++;
+    fsmount *m = r->m;
+    j->mprev = NULL;
+    j->mnext = m->run_head;
+    if (j->mnext)
+        j->mnext->mprev = j;
+    m->run_head = j;
+    m->running++;
     server *srv = r->srv;
     if (j->q == srv->wq_io) {
         j->on_io = true;
@@ -305,13 +498,17 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     r->refs++; /* a job's done may drop the last session's reference */
     for (;;) {
         long long now = now_ms();
+        /* Those that wait for the mount rather than their root: what answers is the mount. */
+        long long last = r->last_done;
+        if (r->running < FSGATE_MAX_RUNNING && r->m->last_done > last)
+            last = r->m->last_done;
         gate_job *j = r->wait_head;
         for (; j; j = j->next) {
             if (!j->refused || j->deadline > now)
                 continue;
-            if (now - r->last_done >= FSGATE_WAIT_MS)
+            if (now - last >= FSGATE_WAIT_MS)
                 break;
-            j->deadline = r->last_done + FSGATE_WAIT_MS;
+            j->deadline = last + FSGATE_WAIT_MS;
         }
         if (!j)
             break;
@@ -338,14 +535,16 @@ int fsgate_submit(server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb d
     if (!r)
         return workq_submit(q, fn, done, arg);
     bool wait = r->wait_head || !may_run(r);
-    if (refused && ((wait && r->refusable >= FSGATE_QUEUE_MAX && !answers(r)) || hung(r))) {
+    if (refused && ((wait && r->refusable >= FSGATE_QUEUE_MAX && !answers(r)) || hung(r) ||
+                    mount_hung(r->m))) {
         errno = EBUSY;
         return -1;
     }
     gate_job *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (gate_job){.r = r, .q = q, .fn = fn, .done = done, .arg = arg, .refused = refused};
+    *j = (gate_job){
+        .r = r, .q = q, .fn = fn, .done = done, .arg = arg, .refused = refused, .queued = now_ms()};
     atomic_init(&j->started, 0);
     if (!wait) {
         if (dispatch(j) < 0) {
@@ -354,7 +553,7 @@ int fsgate_submit(server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb d
         }
         return 0;
     }
-    j->deadline = now_ms() + FSGATE_WAIT_MS;
+    j->deadline = j->queued + FSGATE_WAIT_MS;
     j->prev = r->wait_tail;
     if (j->prev)
         j->prev->next = j;
@@ -369,8 +568,17 @@ int fsgate_submit(server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb d
 
 void fsgate_shutdown(server *srv)
 {
+    if (srv->mounttab) {
+        mounttab_clear(srv->mounttab);
+        free(srv->mounttab);
+        srv->mounttab = NULL;
+    }
     if (!srv->fsroots)
         return;
+    for (fsmount *m = srv->fsmounts; m; m = m->next) {
+        m->run_head = NULL;
+        m->running = 0;
+    }
     if (srv->loop)
         ev_timer_stop(srv->loop, &srv->io_watch);
     srv->io_running = NULL;

@@ -15,9 +15,25 @@
  *   of it has run longer than FSGATE_WAIT_MS and none ended meanwhile); a transfer's next
  *   step (a read-ahead, a listing's next buffer, an upload's start or commit) waits as long
  *   as it takes: each transfer has at most one and its session stays until it reports.
- * - Homes on one dead mount are still told apart, and each holds its worker: while all but
- *   one of the io pool's workers are held by jobs that have run longer than FSGATE_STALL_MS,
- *   the pool gets one more worker, up to FSGATE_MAX_THREADS.
+ * - Roots on one file system share what is known of it: a root's mount is the longest mount
+ *   point of /proc/self/mountinfo that is its path or a parent of it (read on the loop: the
+ *   table touches no mounted file system; read again for new roots after a few seconds),
+ *   and bind mounts of one file system (one device) count as one. While FSGATE_MOUNT_STALLED
+ *   jobs of a mount have run longer than FSGATE_STALL_MS, its other jobs wait in their
+ *   roots' queues, and a worker that takes one queued in the pool before hands it back
+ *   untouched: a dead mount holds about that many workers, whatever the number of homes on
+ *   it (an NFS /home with forty users). A mount one of whose jobs has run longer than
+ *   FSGATE_WAIT_MS while none of its jobs ended is known not to answer: every root on it
+ *   refuses refusable jobs at once. A mount that is slow but answers goes on: each end lets
+ *   the next job go, and a job waiting for its mount is refused only when the mount ended
+ *   nothing for FSGATE_WAIT_MS. A root with another mount beneath it (a home of "/", whose
+ *   paths may cross into any mount) or on no mount found is its own: told apart by path, as
+ *   the names are judged by their text (a home reached through a symbolic link counts on
+ *   the mount of the link's name).
+ * - While all but one of the io pool's workers are held by jobs that have run longer than
+ *   FSGATE_STALL_MS (several dead mounts), the pool gets one more worker, up to
+ *   FSGATE_MAX_THREADS; a worker above the pool's first ones ends once it has had no job for
+ *   FSGATE_IDLE_EXIT_MS, so the pool shrinks back when the file systems answer again.
  */
 #ifndef FSGATE_H
 #define FSGATE_H
@@ -41,6 +57,10 @@ typedef struct fsroot fsroot;
 #define FSGATE_MAX_RUNNING 3
 /* The io pool's workers at most, when homes that hang hold the first ones. */
 #define FSGATE_MAX_THREADS 32
+/* Jobs of one mount that may run long at once; its others wait meanwhile. */
+#define FSGATE_MOUNT_STALLED 4
+/* How long a worker added to the io pool stays without a job before it ends (ms). */
+#define FSGATE_IDLE_EXIT_MS 30000
 
 /* The root named path, with a reference for the caller (a session); NULL when out of memory
  * (its jobs then go to the pool ungated). */

@@ -39,6 +39,9 @@ typedef struct server {
     size_t nfsroots;
     struct gate_job *io_running; /* ...their jobs handed to wq_io, not yet delivered */
     ev_timer io_watch;           /* ...looks for wq_io's workers held by them, while any */
+    struct fsmount *fsmounts;    /* ...the file systems they lie on (fsgate.c) */
+    struct mounttab *mounttab;   /* ...the mount table read last, to find those */
+    long long mounttab_at;       /* ...when (monotonic ms) */
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;

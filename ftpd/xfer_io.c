@@ -141,10 +141,27 @@ static void list_done(void *arg)
     free_job(j);
 }
 
+/* How long a worker added to the pool may idle (fsgate.h). FTPD_IO_IDLE_EXIT_MS, a knob
+ * for tests only, shortens it so that one can see them go. */
+static int idle_exit_ms(void)
+{
+    const char *env = getenv("FTPD_IO_IDLE_EXIT_MS");
+    if (env) {
+        char *end;
+        long ms = strtol(env, &end, 10);
+        if (end != env && *end == '\0' && ms > 0 && ms <= FSGATE_IDLE_EXIT_MS)
+            return (int)ms;
+    }
+    return FSGATE_IDLE_EXIT_MS;
+}
+
 workq *xfer_io_queue(server *srv)
 {
-    if (!srv->wq_io)
+    if (!srv->wq_io) {
         srv->wq_io = workq_new_foreground(srv->loop, XFER_IO_THREADS);
+        if (srv->wq_io)
+            workq_set_idle_exit(srv->wq_io, idle_exit_ms());
+    }
     return srv->wq_io;
 }
 

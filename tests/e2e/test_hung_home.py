@@ -30,6 +30,10 @@ GATE_STALLED = 2.5  # past FSGATE_STALL_MS: a home that ended nothing since does
 class HungHomeCase(ServerTestCase):
     # the hung users and their homes under the FUSE mount (all of them hang together)
     homes = {"hung": "meta"}
+    # slowfs.py's META_DELAY, and whether its calls wait on the hold file (else each waits
+    # META_DELAY seconds: a file system that is slow but answers)
+    meta_delay = HOLD_MAX
+    holds = True
 
     def setUp(self):
         py = fuse_python()
@@ -38,7 +42,7 @@ class HungHomeCase(ServerTestCase):
         tmp = tempfile.mkdtemp(prefix="ftpd-hunghome-")
         self.addCleanup(shutil.rmtree, tmp, True)
         os.chmod(tmp, 0o755)
-        source = os.path.join(tmp, "source")
+        source = self.source = os.path.join(tmp, "source")
         self.mnt = os.path.join(tmp, "mnt")
         self.hold_file = os.path.join(tmp, "hold")
         os.mkdir(self.mnt)
@@ -51,7 +55,7 @@ class HungHomeCase(ServerTestCase):
             for name in files:
                 os.chmod(os.path.join(top, name), 0o644)
         fuse = subprocess.Popen([py, os.path.join(HERE, "slowfs.py"), source, self.mnt, "0",
-                                 str(HOLD_MAX), self.hold_file],
+                                 str(self.meta_delay)] + ([self.hold_file] if self.holds else []),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.addCleanup(self.unmount, fuse)
         if not wait_for(lambda: os.path.ismount(self.mnt), timeout=10):
@@ -232,19 +236,122 @@ class TestManyHungHomes(HungHomeCase):
     the pool has workers."""
     homes = {"hung%d" % i: "meta/h%d" % i for i in range(1, 7)}
 
+    def setUp(self):
+        # the workers added while they hang end after 1 s without a job (not 30)
+        os.environ["FTPD_IO_IDLE_EXIT_MS"] = "1000"
+        self.addCleanup(os.environ.pop, "FTPD_IO_IDLE_EXIT_MS", None)
+        super().setUp()
+
+    def threads(self):
+        return len(os.listdir("/proc/%d/task" % self.srv.proc.pid))
+
     def test_other_homes_are_served_while_more_homes_hang_than_there_are_workers(self):
         sessions = [self.hung_sessions(1, user)[0] for user in self.homes]
+        threads_before = self.threads()
         self.hold()
         for c in sessions:
             c.send("SIZE data.bin\r\n")
         time.sleep(1.0)
-        # Each home holds one worker: the pool grows while all but one are held.
+        # The homes hold workers: the pool grows while all but one are held.
         self.fast_user_works(bound=10.0)
+        grown = self.threads()
+        self.assertGreater(grown, threads_before)
         self.release()
         for c, g in zip(sessions, self.replies_by(sessions, time.monotonic() + 15)):
             self.assertIsNotNone(g, "no reply after the file system answered again")
             self.assertEqual(g[0], 213, g)
         self.assertIn("wait for a file system that does not answer", self.srv.log_text())
+        # Once it answers, the workers added for it end after idling: the pool shrinks back.
+        self.assertTrue(wait_for(lambda: self.threads() <= threads_before, timeout=15),
+                        "threads: %d before, %d while it hung, %d after"
+                        % (threads_before, grown, self.threads()))
+        self.fast_user_works(bound=4.0)
+        for c in sessions:
+            self.assertEqual(c.cmd("SIZE data.bin", timeout=10)[0], 213)
+
+
+class TestManyHomesOnOneDeadMount(HungHomeCase):
+    """Many homes on one file system that dies (an NFS /home with its users active): each
+    home alone would take its few workers before it is known not to answer, and more homes
+    than the pool may grow to would then hold every worker. Homes on one mount share what
+    is known of it, and together hold a bounded number of workers."""
+    homes = dict([("hung%d" % i, "meta/h%d" % i) for i in range(1, 15)] +
+                 [("fresh", "meta/fresh")])
+
+    def threads(self):
+        return len(os.listdir("/proc/%d/task" % self.srv.proc.pid))
+
+    def test_a_dead_mount_with_many_homes_leaves_workers_to_the_others(self):
+        # three sessions of each of 14 homes, all on the mount: 42 calls, more than the 32
+        # workers the pool may have, and each home alone would run three of them
+        sessions = []
+        for user in self.homes:
+            if user != "fresh":
+                sessions += self.hung_sessions(3, user)
+        threads_before = self.threads()
+        self.hold()
+        t_hold = time.monotonic()
+        for c in sessions:
+            c.send("SIZE data.bin\r\n")
+        time.sleep(1.0)  # they reach the file system, and hang there
+        self.fast_user_works(bound=8.0)
+
+        # Most are told the file system does not answer; only the few the mount may hold
+        # still wait on it.
+        got = self.replies_by(sessions, t_hold + GATE_WAIT + 6)
+        waiting = [c for c, g in zip(sessions, got) if g is None]
+        self.assertLessEqual(len(waiting), 8, "calls held by the dead mount: %d" % len(waiting))
+        for g in got:
+            if g is not None:
+                self.assertEqual(g[0], 451, g)
+                self.assertIn("not responding", g[1])
+        self.assertLess(self.threads() - threads_before, 8,
+                        "the dead mount's calls took this many more threads")
+        # A home on it that nothing used yet is known not to answer too: refused at once.
+        t0 = time.monotonic()
+        c = self.srv.control(timeout=30)
+        c.send("USER fresh\r\nPASS pw-hung\r\n")
+        self.assertEqual(c.reply(timeout=10)[0], 331)
+        g = self.replies_by([c], t0 + 3.0)[0]
+        self.assertIsNotNone(g, "no reply to a login to a home on a dead mount in 3 s")
+        self.assertEqual(g[0], 421, g)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        self.fast_user_works(bound=4.0)
+
+        # Once it answers again, those that waited get their answers and every home serves.
+        self.release()
+        for c, g in zip(waiting, self.replies_by(waiting, time.monotonic() + 15)):
+            self.assertIsNotNone(g, "no reply after the file system answered again")
+            self.assertEqual(g[0], 213, g)
+        for c in sessions[::5]:
+            self.assertEqual(c.cmd("SIZE data.bin", timeout=10)[0], 213)
+        self.assertEqual(self.hung_sessions(1, "fresh")[0].cmd("SIZE data.bin")[0], 213)
+
+
+class TestManyHomesOnOneSlowMount(HungHomeCase):
+    """A mount that is slow but answers (each call of seconds) is not a dead one: its many
+    homes' calls, more than it may run long at once, all get their answers in turn."""
+    homes = {"slow%d" % i: "h%d" % i for i in range(1, 11)}
+    meta_delay = 1.5  # each lookup and stat of meta.bin: a SIZE runs longer than 2 s
+    holds = False
+
+    def test_every_home_on_a_slow_mount_is_answered(self):
+        for home in self.homes.values():
+            with open(os.path.join(self.source, home, "meta.bin"), "wb") as fh:
+                fh.write(b"y" * 777)
+        sessions = [self.hung_sessions(1, user)[0] for user in self.homes]
+        for c in sessions:
+            c.send("SIZE meta.bin\r\n")
+        time.sleep(1.0)
+        self.fast_user_works(bound=6.0)
+        for c, g in zip(sessions, self.replies_by(sessions, time.monotonic() + 60)):
+            self.assertIsNotNone(g, "no reply from a slow mount in 60 s")
+            self.assertEqual(g[0], 213, g)
+            self.assertIn("777", g[1])
+        for c in sessions[::3]:
+            g = c.cmd("SIZE meta.bin", timeout=30)
+            self.assertEqual(g[0], 213, g)
+            self.assertIn("777", g[1])
 
 
 if __name__ == "__main__":
