@@ -304,6 +304,13 @@ static void check_done(void *arg)
     if (s->state != SESS_AUTHING)
         return; /* closed meanwhile: the server frees it now that no job refers to it */
     s->state = SESS_LOGIN;
+    /* A ban that began while this check ran (other sessions' failures ended first) holds
+     * for it too, right password or not: otherwise each session a client opens is one more
+     * guess, and a reply that differed for the right one would tell it apart. */
+    if (login_banned(s, FTP_NOT_LOGGED_IN)) {
+        session_resume(s);
+        return;
+    }
     const ftpd_user *u = ok ? users_find(s->srv->users, s->user_name) : NULL;
     if (u)
         login_ok(s, u, u->home, u->perms);

@@ -138,6 +138,31 @@ class TestLoginBan(ServerTestCase):
         self.assertEqual(srv.control().cmd("USER " + DEFAULT_USER)[0], 331)
 
 
+class TestLoginBanInFlight(ServerTestCase):
+    # Every check on the workers (none inline), and more sessions than the ban allows
+    # failures: their passwords all go at once, the right one last.
+    server_kwargs = {"args": ["--login-failure-delay", "20", "--inline-hash-max", "0",
+                              "--login-ban", "4/60s/60s"]}
+
+    def test_checks_under_way_when_the_ban_starts_do_not_log_in(self):
+        # The ban was checked before a check was queued only: the checks already on the
+        # workers ran on, and a right password among them logged in after the ban began,
+        # so a client with many sessions had as many guesses as sessions.
+        sessions = [self.srv.control() for _ in range(12)]
+        for c in sessions:
+            self.assertEqual(c.cmd("USER " + DEFAULT_USER)[0], 331)
+        for c in sessions[:-1]:
+            c.send("PASS " + BAD + "\r\n")
+        sessions[-1].send("PASS " + DEFAULT_PASSWORD + "\r\n")
+        replies = [c.reply(timeout=10) for c in sessions]
+        self.assertEqual({code for code, _ in replies}, {530}, replies)
+        banned = [text for _, text in replies if re.match("^530 " + BAN_RE + "$", text)]
+        self.assertGreaterEqual(len(banned), 1, replies)
+        # the right password got the ban's reply, as every check that ended after it began
+        self.assertRegex(replies[-1][1], "^530 " + BAN_RE + "$")
+        self.assertNotIn("logged in", self.srv.settled_log_text(sessions=12))
+
+
 class TestLoginBanOption(unittest.TestCase):
     def test_bad_values_are_refused(self):
         ftpd = os.environ.get("FTPD_BIN", "ftpd")
