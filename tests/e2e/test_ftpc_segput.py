@@ -531,12 +531,32 @@ class TestSegputBadServer(FtpcCase):
         self.assertEqual(fake.stors[-1], (0, size))
 
 
+def wait_stopped(s, d, timeout=15):
+    """Reads nothing until the client stops the upload on data connection d: d reset or
+    closed (no longer ESTABLISHED), or the control connection of session s closed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if d.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != 1:  # TCP_ESTABLISHED
+            return
+        s.conn.setblocking(False)
+        try:
+            if s.conn.recv(1, socket.MSG_PEEK) == b"":
+                return
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        finally:
+            s.conn.settimeout(15)
+        time.sleep(0.02)
+
+
 class StallsRangesFtp(IgnoresRestFtp):
     """Ignores REST as IgnoresRestFtp does, and reads nothing of the ranges after the second
-    (their data connections take 64 KiB) until the client drops their control connections:
-    the client finds the server out after the second range, with the later ones mid-send.
-    Records how each of those data connections ended: "eof" (a FIN: to a server, the end of
-    the file) or "reset" (an interrupted upload)."""
+    (their data connections take 64 KiB) until the client stops them: the client finds the
+    server out after the second range, with the later ones mid-send. Records how each of
+    those data connections ended: "eof" (a FIN: to a server, the end of the file) or "reset"
+    (an interrupted upload), and answers 426."""
 
     def __init__(self, stall_from):
         super().__init__()
@@ -553,11 +573,7 @@ class StallsRangesFtp(IgnoresRestFtp):
         s.send("150 go")
         d = s.accept_data()
         d.settimeout(15)
-        try:  # the control connection's end
-            while s.conn.recv(1, socket.MSG_PEEK):
-                time.sleep(0.05)
-        except OSError:
-            pass
+        wait_stopped(s, d)
         try:
             while d.recv(65536):
                 pass
@@ -567,9 +583,14 @@ class StallsRangesFtp(IgnoresRestFtp):
         except OSError as e:
             end = repr(e)
         d.close()
+        self.range_stopped(s)
         with self.lock:
             self.ends.append(end)
+        s.send("426 Connection closed; transfer aborted.")
         return False
+
+    def range_stopped(self, s):
+        """Called once a stalled range's data connection is over, before its reply."""
 
 
 class TestSegputStoppedRanges(FtpcCase):
