@@ -31,14 +31,15 @@
 #define SP_MIN_SIZE (2 * FTPC_SEGMENT_MIN)
 
 typedef enum {
-    PS_IDLE,  /* not started */
-    PS_WAIT,  /* for its connection */
-    PS_DATA,  /* data connection being prepared */
-    PS_REST,  /* REST sent */
-    PS_STOR,  /* STOR/APPE sent; sending */
-    PS_CHECK, /* the range's HASH or SIZE check runs */
-    PS_DONE,  /* the range is on the server */
-    PS_FAILED /* refused or stopped: the fallback covers it */
+    PS_IDLE,   /* not started */
+    PS_WAIT,   /* for its connection */
+    PS_DATA,   /* data connection being prepared */
+    PS_REST,   /* REST sent */
+    PS_STOR,   /* STOR/APPE sent; sending */
+    PS_CHECK,  /* the range's HASH or SIZE check runs */
+    PS_DONE,   /* the range is on the server */
+    PS_FAILED, /* refused or stopped: the fallback covers it */
+    PS_DRAIN   /* stopped mid-STOR: the server's end of that STOR is awaited (seg_halt) */
 } ps_state;
 
 typedef enum {
@@ -201,8 +202,8 @@ static void seg_stop(pseg *s, ps_state to)
 {
     ftpc_segput *p = s->p;
     /* Stopped before the server had all of it: a FIN would tell the server the range ends
-     * there, and one that writes aside (pure-ftpd) could put those bytes in the file after
-     * what the upload sends next, the sequential fallback's whole file. */
+     * there, and it could keep those bytes as a complete upload; a reset makes it an
+     * interrupted one. */
     if (s->state == PS_STOR && !s->data_done)
         ftpc_dchan_reset_on_close(&s->dc);
     seg_close_data(s);
@@ -225,6 +226,46 @@ static void seg_stop(pseg *s, ps_state to)
     free(s->buf);
     s->buf = NULL;
     s->state = to;
+}
+
+/* Stops a parallel range that turned out not to be needed, while the server may still be
+ * writing it. Where its STOR is under way, the data connection is reset as seg_stop does, but
+ * the control connection stays until the server has ended that STOR (seg_drained): a server
+ * that writes each REST+STOR aside (pure-ftpd) puts the file of a cut one in place of the
+ * name when its STOR ends, just before its reply, so that an upload sent meanwhile (the
+ * sequential fallback's) would be replaced by one range's bytes. Its final reply (426, 451,
+ * 226 ...; a further 1xx is not one), or its closing the connection, says it has; one that
+ * says nothing costs the --timeout wait (the connection's), and then the connection. */
+static void seg_halt(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    if (s->state != PS_STOR || s->c == NULL || s->c == p->c || ftpc_conn_is_ready(s->c) ||
+        ftpc_conn_is_dead(s->c)) {
+        seg_stop(s, PS_FAILED);
+        return;
+    }
+    if (!s->data_done)
+        ftpc_dchan_reset_on_close(&s->dc);
+    seg_close_data(s);
+    ftpc_conn_close_data(s->c); /* an active data connection not made yet never will be */
+    ftpc_rcheck_free(s->chk);
+    s->chk = NULL;
+    free(s->buf);
+    s->buf = NULL;
+    s->state = PS_DRAIN; /* seg_reply_any and seg_failed hear the end */
+}
+
+/* The server has ended the STOR of a halted range (or the wait for it ended). */
+static void seg_drained(pseg *s)
+{
+    ftpc_segput *p = s->p;
+    if (ftpc_conn_is_ready(s->c))
+        ftpc_conn_quit(s->c);
+    else
+        ftpc_conn_free(s->c);
+    s->c = NULL;
+    s->state = PS_FAILED;
+    after_parallel(p);
 }
 
 static void release(ftpc_segput *p)
@@ -642,6 +683,10 @@ static void seg_data_open(ftpc_conn *c, int fd, void *ud)
 {
     pseg *s = ud;
     if (s->p->finished || ftpc_dchan_is_open(&s->dc) || s->state != PS_STOR) {
+        if (s->state == PS_DRAIN) { /* a FIN would end the range's upload as complete */
+            struct linger l = {.l_onoff = 1, .l_linger = 0};
+            (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        }
         close(fd);
         return;
     }
@@ -758,6 +803,10 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
         p->c_dead = true;
     if (p->finished)
         return;
+    if (s->state == PS_DRAIN) { /* closed by the server, or silent for --timeout */
+        seg_drained(s);
+        return;
+    }
     bool parallel = s != &p->seq && s != &p->segs[0];
     if (parallel && s->state == PS_WAIT) {
         /* Never logged in (a per-address limit, say): the fallback takes the range, and the
@@ -824,7 +873,7 @@ static void seg_checked(pseg *s, bool ok, const char *why)
         p->suspect = true;
         for (int i = 1; i < p->n; i++)
             if (&p->segs[i] != s && seg_running(&p->segs[i]))
-                seg_stop(&p->segs[i], PS_FAILED);
+                seg_halt(&p->segs[i]);
         seg_stop(s, PS_FAILED);
         after_parallel(p);
         return;
@@ -1318,7 +1367,7 @@ static void after_parallel(ftpc_segput *p)
     if (p->finished || p->ph != P_PARALLEL)
         return;
     for (int i = 0; i < p->n; i++)
-        if (seg_running(&p->segs[i]))
+        if (seg_running(&p->segs[i]) || p->segs[i].state == PS_DRAIN)
             return;
     if (!p->refused && !p->suspect) {
         final_check(p);
@@ -2013,6 +2062,11 @@ static void seg_reply_any(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     if (s->state == PS_CHECK) {
         if (m->code >= 200 && !s->p->finished)
             seg_probe_reply(s, m);
+        return;
+    }
+    if (s->state == PS_DRAIN) {
+        if (m->code >= 200 && !s->p->finished)
+            seg_drained(s);
         return;
     }
     seg_reply(c, m, ud);

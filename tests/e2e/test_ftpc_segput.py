@@ -10,7 +10,8 @@ others at once on their own connections.
   internal upload file is left, and the result is verified with HASH.
 - A scripted server that accepts REST but ignores it (writes every STOR from offset 0) is found
   out by the check after the first parallel range and the file is uploaded again from the
-  start.
+  start. One that, like pure-ftpd, puts each stopped range's file in place when its STOR
+  ends, a moment after the client's reset, gets the upload from the start only after that.
 """
 import os
 import re
@@ -608,6 +609,84 @@ class TestSegputStoppedRanges(FtpcCase):
         self.assertIn("does not write REST+STOR ranges in place", r.stderr.decode())
         self.assertEqual(bytes(fake.data), src)
         wait_for(lambda: len(fake.ends) == 2, timeout=20)
+        self.assertEqual(fake.ends, ["reset", "reset"])
+
+
+class PutsAsideLateFtp(StallsRangesFtp):
+    """StallsRangesFtp, and like pure-ftpd, which writes each REST+STOR aside (a copy of the
+    file cut at the offset) and puts that file in place of the name when the STOR ends,
+    complete or cut, just before its reply: a stalled range's STOR ends a moment after the
+    client stopped it, once the whole file has come with a STOR from 0 (or after 2 s), and
+    leaves the file as it was before that range plus none of its bytes. Such a STOR of the
+    whole file answers only once the stalled ranges have ended (or after 5 s). `events`
+    records, in order, ("aside", offset) as a range's file goes in place and ("whole",) as a
+    STOR of the whole file begins."""
+
+    def __init__(self, stall_from, size):
+        super().__init__(stall_from)
+        self.size = size
+        self.stalled = 0
+        self.whole = threading.Event()
+        self.events = []
+
+    def command(self, s, verb, arg):
+        if verb == "STOR" and s.rest >= self.stall_from:
+            with self.lock:
+                s.aside = bytes(self.data[:s.rest])
+                self.stalled += 1
+            return super().command(s, verb, arg)
+        if verb != "STOR" or s.rest != 0:
+            return super().command(s, verb, arg)
+        s.send("150 go")
+        d = s.accept_data()
+        with self.lock:
+            whole = not self.whole.is_set() and self.stors != []
+            if whole:
+                self.events.append(("whole",))
+        got = bytearray()
+        while True:
+            chunk = d.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        d.close()
+        with self.lock:
+            self.stors.append((0, len(got)))
+            self.data = got
+        if len(got) == self.size:
+            self.whole.set()
+            wait_for(lambda: self.stalled == 0, timeout=5)
+        s.send("226 done")
+        return True
+
+    def range_stopped(self, s):
+        self.whole.wait(2)
+        with self.lock:
+            self.data = bytearray(s.aside)
+            self.events.append(("aside", s.rest))
+            self.stalled -= 1
+
+
+class TestSegputAsideRangesEnd(FtpcCase):
+    def test_fallback_waits_for_the_stopped_ranges(self):
+        # The check of the second range finds that the server does not write in place, with
+        # the two later ranges mid-send: they are stopped, and the sequential upload of the
+        # whole file starts only once the server has ended their STORs, whose files it puts
+        # in place of the temporary name then (pure-ftpd), not over the upload.
+        size = 64 * MiB
+        fake = PutsAsideLateFtp(size // 2, size)
+        fake.start()
+        self.addCleanup(fake.stop)
+        src = data_bytes(size, 112)
+        self.write_local("x.bin", src)
+        r = self.ftpc("--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port, rc=None)
+        err = r.stderr.decode()
+        self.assertIn("does not write REST+STOR ranges in place", err)
+        self.assertEqual(r.returncode, 0, err[-2000:])
+        self.assertEqual(bytes(fake.data), src)
+        self.assertEqual(sorted(fake.events[:2]), [("aside", size // 2), ("aside", 3 * size // 4)])
+        self.assertEqual(fake.events[2:], [("whole",)])
         self.assertEqual(fake.ends, ["reset", "reset"])
 
 
