@@ -174,6 +174,7 @@ static void seg_go(pseg *s);
 static void after_parallel(ftpc_segput *p);
 static void final_check(ftpc_segput *p);
 static void start_clean(ftpc_segput *p, int status, bool then_plain);
+static void clean_go(ftpc_segput *p);
 static void clean_done(ftpc_segput *p, bool deleted, const char *why);
 static void start_rename(ftpc_segput *p);
 static void redo_plain(ftpc_segput *p, const char *why, ...) __attribute__((format(printf, 2, 3)));
@@ -265,16 +266,22 @@ static void seg_drained(pseg *s)
         ftpc_conn_free(s->c);
     s->c = NULL;
     s->state = PS_FAILED;
-    after_parallel(p);
+    if (p->cleaning)
+        clean_go(p);
+    else
+        after_parallel(p);
 }
 
 static void release(ftpc_segput *p)
 {
     ftpc_rcheck_free(p->probe);
     p->probe = NULL;
-    for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n; i++) {
+        if (p->segs[i].state == PS_DRAIN && !p->finished)
+            continue; /* the clean-up waits for it (start_clean) */
         if (p->segs[i].state != PS_IDLE || p->segs[i].c != NULL)
             seg_stop(&p->segs[i], p->segs[i].state == PS_DONE ? PS_DONE : PS_FAILED);
+    }
     if (p->seq.p != NULL)
         seg_stop(&p->seq, PS_FAILED);
     if (p->fd >= 0) {
@@ -977,8 +984,8 @@ static void main_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
 {
     ftpc_segput *p = ud;
     p->c_dead = true;
-    if (p->side != NULL)
-        return; /* the clean-up goes on without it */
+    if (p->side != NULL || (p->cleaning && p->ph != P_CLEAN))
+        return; /* the clean-up goes on without it (clean_go) */
     if (p->ph == P_STALE) {
         /* the upload is in place all the same */
         if (!p->finished) {
@@ -1989,7 +1996,22 @@ static void start_clean(ftpc_segput *p, int status, bool then_plain)
     p->cleaning = true;
     p->clean_status = status;
     p->clean_plain = then_plain;
-    release(p); /* the ranges still running stop: nothing more is written */
+    /* The ranges still running stop: nothing more is written. A STOR under way is ended
+     * before the DELE, which a server that puts each range's file in place when its STOR
+     * ends (pure-ftpd) would otherwise undo (seg_halt). */
+    for (int i = 0; i < p->n; i++)
+        if (seg_running(&p->segs[i]))
+            seg_halt(&p->segs[i]);
+    release(p);
+    clean_go(p);
+}
+
+/* The DELE, once no stopped range's STOR is under way. */
+static void clean_go(ftpc_segput *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->segs[i].state == PS_DRAIN)
+            return; /* seg_drained comes back */
     if (!p->c_dead && ftpc_conn_is_ready(p->c)) {
         p->ph = P_CLEAN;
         ftpc_conn_set_owner(p->c, &main_owner, p);

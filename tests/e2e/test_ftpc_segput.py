@@ -667,6 +667,28 @@ class PutsAsideLateFtp(StallsRangesFtp):
             self.stalled -= 1
 
 
+class CutsARangeAsideFtp(PutsAsideLateFtp):
+    """PutsAsideLateFtp, where the second range's session dies mid-STOR (its data and
+    control connections closed) once the two later ranges are under way: the upload fails
+    with them mid-send, and the client deletes the temporary file. DELE removes the file;
+    `events` records ("dele",)."""
+
+    def command(self, s, verb, arg):
+        if verb == "STOR" and 0 < s.rest < self.stall_from:
+            s.send("150 go")
+            d = s.accept_data()
+            wait_for(lambda: self.stalled == 2, timeout=10)
+            d.close()
+            return False
+        if verb == "DELE":
+            with self.lock:
+                self.data = None
+                self.events.append(("dele",))
+            s.send("250 deleted")
+            return True
+        return super().command(s, verb, arg)
+
+
 class TestSegputAsideRangesEnd(FtpcCase):
     def test_fallback_waits_for_the_stopped_ranges(self):
         # The check of the second range finds that the server does not write in place, with
@@ -688,6 +710,23 @@ class TestSegputAsideRangesEnd(FtpcCase):
         self.assertEqual(sorted(fake.events[:2]), [("aside", size // 2), ("aside", 3 * size // 4)])
         self.assertEqual(fake.events[2:], [("whole",)])
         self.assertEqual(fake.ends, ["reset", "reset"])
+
+    def test_temporary_file_deleted_after_the_stopped_ranges(self):
+        # A range cut off fails the upload with two others mid-send: the temporary file is
+        # deleted only once the server has ended their STORs, which put their files in
+        # place, so that none is left on the server.
+        size = 64 * MiB
+        fake = CutsARangeAsideFtp(size // 2, size)
+        fake.start()
+        self.addCleanup(fake.stop)
+        self.write_local("x.bin", data_bytes(size, 113))
+        r = self.ftpc("--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % fake.port, rc=7)
+        self.assertNotIn("stays on the server", r.stderr.decode())
+        wait_for(lambda: len(fake.events) == 3, timeout=10)
+        self.assertEqual(sorted(fake.events[:2]), [("aside", size // 2), ("aside", 3 * size // 4)])
+        self.assertEqual(fake.events[2:], [("dele",)])
+        self.assertIsNone(fake.data)
 
 
 class SizeOffOnceFtp(ScriptedFtp):
