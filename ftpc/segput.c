@@ -428,14 +428,25 @@ static void update_bar(ftpc_segput *p)
 
 static void seg_sent(pseg *s);
 
+/* "bytes A-B" of a range, or what an empty one is for (the STOR that makes the temporary
+ * file before the data, pre_send): its end - 1 would wrap. */
+static const char *range_words(const pseg *s, char *out, size_t size)
+{
+    if (s->end <= s->start)
+        snprintf(out, size, "the empty STOR that creates the temporary file");
+    else
+        snprintf(out, size, "bytes %" PRIu64 "-%" PRIu64, s->start, s->end - 1);
+    return out;
+}
+
 static long seg_reply_wait_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     pseg *s = ud;
+    char r[96];
     if (!s->p->finished && s->data_failed)
         fail(s->p, FTPC_EXIT_XFER,
-             "data connection for bytes %" PRIu64 "-%" PRIu64
-             ": %s; the server sent no reply to %s within %ld s",
-             s->start, s->end - 1, s->data_why, s->verb,
+             "data connection for %s: %s; the server sent no reply to %s within %ld s",
+             range_words(s, r, sizeof r), s->data_why, s->verb,
              (ftpc_dchan_reply_wait_ms(s->p->ctx->opts->timeout_ms) + 999) / 1000);
     return EV_TIMER_STOP;
 }
@@ -450,8 +461,9 @@ static void seg_data_failed(pseg *s, const char *why)
     snprintf(s->data_why, sizeof(s->data_why), "%s", why);
     if (s->state != PS_STOR || s->c == NULL || ftpc_conn_is_ready(s->c) ||
         ftpc_conn_is_dead(s->c)) {
-        fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s", s->start,
-             s->end - 1, s->data_why);
+        char r[96];
+        fail(p, FTPC_EXIT_XFER, "data connection for %s: %s", range_words(s, r, sizeof r),
+             s->data_why);
         return;
     }
     if (!s->data_done) /* a TLS failure of ours leaves the socket itself intact */
@@ -768,8 +780,9 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         }
         if (s->data_failed && m->code < 300) {
             /* A 2xx after the data connection failed: not all of the range got there. */
-            fail(p, FTPC_EXIT_XFER, "data connection for bytes %" PRIu64 "-%" PRIu64 ": %s",
-                 s->start, s->end - 1, s->data_why);
+            char r[96];
+            fail(p, FTPC_EXIT_XFER, "data connection for %s: %s", range_words(s, r, sizeof r),
+                 s->data_why);
             return;
         }
         if (m->code < 300 && s->closing && !s->data_done) {
