@@ -12,14 +12,15 @@ from scripted_ftp import ScriptedFtp
 from test_ftpc import FtpcCase
 
 
-class CutsOnceFtp(ScriptedFtp):
-    """f.bin: the first RETR sends half of it and ends with 426; after it the file is
-    `later` (the same bytes, or a new version), served in full from REST."""
+class CutsFtp(ScriptedFtp):
+    """f.bin: the file is data until the first RETR, `later` after it (the same bytes, or a
+    new version). The first RETRs send the given parts of it (1/2: half, 0: nothing) and end
+    with 426; the RETR after them is served in full from REST."""
     FEATURES = ("SIZE", "REST STREAM")
 
-    def __init__(self, data, later):
-        super().__init__(sessions=2)
-        self.data, self.later = data, later
+    def __init__(self, data, later, cuts=(0.5,)):
+        super().__init__(sessions=len(cuts) + 1)
+        self.data, self.later, self.cuts = data, later, cuts
         self.retrs = []  # the REST offset of each RETR
 
     def command(self, s, verb, arg):
@@ -28,43 +29,12 @@ class CutsOnceFtp(ScriptedFtp):
             s.send("213 %d" % len(data))
         elif verb == "RETR":
             self.retrs.append(s.rest)
-            if len(self.retrs) > 1:
+            if len(self.retrs) > len(self.cuts):
                 s.send_download(data[s.rest:])
                 return True
             s.send("150 here")
             d = s.accept_data()
-            d.sendall(data[:len(data) // 2])
-            d.close()
-            s.send("426 Connection closed; transfer aborted.")
-        else:
-            return super().command(s, verb, arg)
-        return True
-
-
-class EmptyCutThenNewFtp(ScriptedFtp):
-    """f.bin: the first RETR sends nothing and ends with 426; the file is then replaced by
-    `new`, whose first RETR is cut off midway as CutsOnceFtp's, and the third is served
-    from REST."""
-    FEATURES = ("SIZE", "REST STREAM")
-
-    def __init__(self, old, new):
-        super().__init__(sessions=3)
-        self.old, self.new = old, new
-        self.retrs = []
-
-    def command(self, s, verb, arg):
-        data = self.new if self.retrs else self.old
-        if verb == "SIZE":
-            s.send("213 %d" % len(data))
-        elif verb == "RETR":
-            self.retrs.append(s.rest)
-            if len(self.retrs) > 2:
-                s.send_download(data[s.rest:])
-                return True
-            s.send("150 here")
-            d = s.accept_data()
-            if len(self.retrs) == 2:
-                d.sendall(data[:len(data) // 2])
+            d.sendall(data[:int(len(data) * self.cuts[len(self.retrs) - 1])])
             d.close()
             s.send("426 Connection closed; transfer aborted.")
         else:
@@ -81,7 +51,7 @@ class TestStdoutRetry(FtpcCase):
 
     def test_same_file_goes_on_after_the_bytes_written(self):
         data = data_bytes(300001, 60)
-        fake = CutsOnceFtp(data, data)
+        fake = CutsFtp(data, data)
         r = self.get(fake, "get", "-o", "-", rc=0)
         self.assertEqual(r.stdout, data)
         self.assertEqual(fake.retrs, [0, len(data) // 2])
@@ -89,7 +59,7 @@ class TestStdoutRetry(FtpcCase):
     def test_changed_file_is_not_spliced_onto_the_old_bytes(self):
         data = data_bytes(300001, 61)
         new = data_bytes(400003, 62)
-        fake = CutsOnceFtp(data, new)
+        fake = CutsFtp(data, new)
         r = self.get(fake, "get", "-c", "-o", "-", rc=8)
         self.assertEqual(r.stdout, data[:len(data) // 2])
         err = r.stderr.decode()
@@ -102,7 +72,7 @@ class TestStdoutRetry(FtpcCase):
         # The attempt that wrote nothing does not count: every byte out is the new version's.
         old = data_bytes(300001, 64)
         new = data_bytes(400003, 65)
-        fake = EmptyCutThenNewFtp(old, new)
+        fake = CutsFtp(old, new, cuts=(0, 0.5))
         fake.start()
         self.addCleanup(fake.stop)
         url = "ftp://u:p@127.0.0.1:%d/f.bin" % fake.port
@@ -112,7 +82,7 @@ class TestStdoutRetry(FtpcCase):
 
     def test_cat_the_same(self):
         data = data_bytes(300001, 63)
-        fake = CutsOnceFtp(data, data[:1000])
+        fake = CutsFtp(data, data[:1000])
         r = self.get(fake, "cat", rc=8)
         self.assertEqual(r.stdout, data[:len(data) // 2])
         self.assertEqual(fake.retrs, [0])
