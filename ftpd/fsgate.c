@@ -252,17 +252,24 @@ static bool hung(const fsroot *r)
     return false;
 }
 
-/* Whether m is known not to answer, as hung() for a root: what one root on a dead mount
- * learnt, every root on it knows, so that each does not take its own workers to learn it. */
+/* Whether m is known not to answer: what roots on a dead mount learnt, every root on it
+ * knows, so that each does not take its own workers to learn it. Jobs of two roots must have
+ * run longer than FSGATE_WAIT_MS (and none of the mount ended meanwhile): one long call (a
+ * cold recursive listing, the free of a huge replaced file) is that root's own hung(), and
+ * would otherwise refuse every other home on a healthy disk while it runs (review). */
 static bool mount_hung(const fsmount *m)
 {
     long long now = now_ms();
     if (m->last_done != 0 && now - m->last_done <= FSGATE_WAIT_MS)
         return false;
+    const fsroot *first = NULL;
     for (const gate_job *j = m->run_head; j; j = j->mnext) {
         long long started = atomic_load(&j->started);
-        if (started && now - started > FSGATE_WAIT_MS)
+        if (!started || now - started <= FSGATE_WAIT_MS)
+            continue;
+        if (first && j->r != first)
             return true;
+        first = j->r;
     }
     return false;
 }

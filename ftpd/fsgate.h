@@ -22,14 +22,15 @@
  *   jobs of a mount have run longer than FSGATE_STALL_MS, its other jobs wait in their
  *   roots' queues, and a worker that takes one queued in the pool before hands it back
  *   untouched: a dead mount holds about that many workers, whatever the number of homes on
- *   it (an NFS /home with forty users). A mount one of whose jobs has run longer than
- *   FSGATE_WAIT_MS while none of its jobs ended is known not to answer: every root on it
- *   refuses refusable jobs at once. A mount that is slow but answers goes on: each end lets
- *   the next job go, and a job waiting for its mount is refused only when the mount ended
- *   nothing for FSGATE_WAIT_MS. A root with another mount beneath it (a home of "/", whose
- *   paths may cross into any mount) or on no mount found is its own: told apart by path, as
- *   the names are judged by their text (a home reached through a symbolic link counts on
- *   the mount of the link's name).
+ *   it (an NFS /home with forty users). A mount where jobs of two roots have run longer
+ *   than FSGATE_WAIT_MS while none of its jobs ended is known not to answer: every root on
+ *   it refuses refusable jobs at once (one long job of one root, a cold recursive listing,
+ *   is that root's own: the other roots on a healthy disk go on). A mount that is slow but
+ *   answers goes on: each end lets the next job go, and a job waiting for its mount is
+ *   refused only when the mount ended nothing for FSGATE_WAIT_MS. A root with another
+ *   mount beneath it (a home of "/", whose paths may cross into any mount) or on no mount
+ *   found is its own: told apart by path, as the names are judged by their text (a home
+ *   reached through a symbolic link counts on the mount of the link's name).
  * - While all but one of the io pool's workers are held by jobs that have run longer than
  *   FSGATE_STALL_MS (several dead mounts), the pool gets one more worker, up to
  *   FSGATE_MAX_THREADS; a worker above the pool's first ones ends once it has had no job for

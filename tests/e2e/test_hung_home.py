@@ -328,6 +328,42 @@ class TestManyHomesOnOneDeadMount(HungHomeCase):
         self.assertEqual(self.hung_sessions(1, "fresh")[0].cmd("SIZE data.bin")[0], 213)
 
 
+class TestOneLongCallOnAMount(HungHomeCase):
+    """One call of a home that runs long (a cold recursive listing, the free of a huge
+    replaced file) while the mount answers the others: that home alone is judged by it, the
+    other homes on the mount are served as before."""
+    homes = {"long": "meta", "other": "h2"}  # only calls under meta/ are held
+
+    def test_one_long_call_does_not_hang_the_other_homes_of_its_mount(self):
+        slow = self.hung_sessions(1, "long")[0]
+        other = self.hung_sessions(1, "other")[0]
+        self.hold()
+        t_hold = time.monotonic()
+        slow.send("SIZE data.bin\r\n")
+        # past FSGATE_WAIT_MS with the call still held and nothing else of the mount ended
+        # (its other home idle meanwhile): that home's logins and commands get their normal
+        # replies
+        time.sleep(GATE_WAIT + 1.0)
+        for _ in range(2):
+            c = self.srv.control(timeout=30)
+            c.send("USER other\r\nPASS pw-hung\r\n")
+            self.assertEqual(c.reply(timeout=10)[0], 331)
+            g = c.reply(timeout=10)
+            self.assertEqual(g[0], 230, "%.1f s into the long call: %r"
+                             % (time.monotonic() - t_hold, g))
+            for cmd in ("SIZE data.bin", "MDTM data.bin"):
+                g = c.cmd(cmd, timeout=10)
+                self.assertEqual(g[0], 213, "%s: %r" % (cmd, g))
+            c.close()
+        for cmd in ("SIZE data.bin", "MDTM data.bin"):
+            g = other.cmd(cmd, timeout=10)
+            self.assertEqual(g[0], 213, "%s: %r" % (cmd, g))
+        self.assertIsNone(self.replies_by([slow], time.monotonic() + 0.1)[0])
+        self.release()
+        self.assertEqual(self.replies_by([slow], time.monotonic() + 15)[0][0], 213)
+        self.assertEqual(other.cmd("SIZE data.bin")[0], 213)
+
+
 class TestManyHomesOnOneSlowMount(HungHomeCase):
     """A mount that is slow but answers (each call of seconds) is not a dead one: its many
     homes' calls, more than it may run long at once, all get their answers in turn."""
