@@ -38,9 +38,10 @@ typedef struct gate_job {
     workq_fn fn;
     workq_done_cb done;
     void *arg;
-    bool *refused;      /* NULL: waits as long as it takes */
-    long long deadline; /* while waiting, refusable: when it is refused */
-    long long queued;   /* when it was submitted (monotonic ms) */
+    bool *refused;          /* NULL: waits as long as it takes */
+    long long deadline;     /* while waiting, refusable: when it is refused */
+    long long queued;       /* when it was submitted (monotonic ms) */
+    unsigned long long seq; /* its root's count of submits: its place in the queue */
     /* Its mount was full when a worker took it: fn did not run, it waits again. Written by
      * the worker, read by the loop after the pool delivered it. */
     bool handed_back;
@@ -63,9 +64,10 @@ struct fsroot {
     int refusable; /* waiting jobs that may be refused */
     gate_job *run_head;
     gate_job *wait_head, *wait_tail;
-    long long last_done; /* when a job of it last ended (monotonic ms); 0: never */
-    ev_timer timer;      /* the first refusable waiting job's deadline */
-    fsroot *next;        /* in its bucket */
+    long long last_done;    /* when a job of it last ended (monotonic ms); 0: never */
+    unsigned long long seq; /* jobs submitted */
+    ev_timer timer;         /* the first refusable waiting job's deadline */
+    fsroot *next;           /* in its bucket */
 };
 
 static long long now_ms(void)
@@ -230,10 +232,21 @@ static void unlink_job(gate_job **head, gate_job **tail, gate_job *j)
     j->prev = j->next = NULL;
 }
 
-/* Whether one of r's jobs ended lately. */
+/* When what r's waiting jobs wait for last ended: r, or, while r has room and they wait for
+ * its mount rather than for it, the later of r and its mount. */
+static long long last_end(const fsroot *r)
+{
+    long long last = r->last_done;
+    if (r->running < FSGATE_MAX_RUNNING && r->m->last_done > last)
+        last = r->m->last_done;
+    return last;
+}
+
+/* Whether what r's waiting jobs wait for ended one lately. */
 static bool answers(const fsroot *r)
 {
-    return r->last_done != 0 && now_ms() - r->last_done <= FSGATE_STALL_MS;
+    long long last = last_end(r);
+    return last != 0 && now_ms() - last <= FSGATE_STALL_MS;
 }
 
 /* Whether r is known not to answer: one of its jobs has run longer than FSGATE_WAIT_MS and
@@ -385,16 +398,24 @@ static void pump_mount(fsroot *r)
     }
 }
 
-/* A job a worker handed back (work_fn) waits again, first of its root. */
+/* A job a worker handed back (work_fn) waits again, in its place of its root's queue: before
+ * those submitted after it, after those handed back before it that were submitted first. */
 static void requeue(fsroot *r, gate_job *j)
 {
     j->handed_back = false;
-    j->next = r->wait_head;
+    gate_job *after = NULL;
+    for (gate_job *p = r->wait_head; p && p->seq < j->seq; p = p->next)
+        after = p;
+    j->prev = after;
+    j->next = after ? after->next : r->wait_head;
+    if (after)
+        after->next = j;
+    else
+        r->wait_head = j;
     if (j->next)
         j->next->prev = j;
     else
         r->wait_tail = j;
-    r->wait_head = j;
     if (j->refused) {
         r->refusable++;
         j->deadline = j->queued + FSGATE_WAIT_MS;
@@ -459,16 +480,20 @@ static int dispatch(gate_job *j)
     return 0;
 }
 
+/* For the earliest deadline of r's refusable waiting jobs. */
 static void arm_timer(fsroot *r)
 {
-    for (gate_job *j = r->wait_head; j; j = j->next) {
-        if (j->refused) {
-            long long left = j->deadline - now_ms();
-            ev_timer_start(r->srv->loop, &r->timer, left > 0 ? (long)left : 0);
-            return;
-        }
+    const gate_job *first = NULL;
+    for (const gate_job *j = r->wait_head; j; j = j->next) {
+        if (j->refused && (!first || j->deadline < first->deadline))
+            first = j;
     }
-    ev_timer_stop(r->srv->loop, &r->timer);
+    if (!first) {
+        ev_timer_stop(r->srv->loop, &r->timer);
+        return;
+    }
+    long long left = first->deadline - now_ms();
+    ev_timer_start(r->srv->loop, &r->timer, left > 0 ? (long)left : 0);
 }
 
 /* Starts waiting jobs while r may run them. A job the pool cannot take now (out of memory)
@@ -506,9 +531,7 @@ static long timer_cb(ev_loop *loop, ev_timer *t, void *ud)
     for (;;) {
         long long now = now_ms();
         /* Those that wait for the mount rather than their root: what answers is the mount. */
-        long long last = r->last_done;
-        if (r->running < FSGATE_MAX_RUNNING && r->m->last_done > last)
-            last = r->m->last_done;
+        long long last = last_end(r);
         gate_job *j = r->wait_head;
         for (; j; j = j->next) {
             if (!j->refused || j->deadline > now)
@@ -550,8 +573,14 @@ int fsgate_submit(server *srv, fsroot *r, workq *q, workq_fn fn, workq_done_cb d
     gate_job *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
-    *j = (gate_job){
-        .r = r, .q = q, .fn = fn, .done = done, .arg = arg, .refused = refused, .queued = now_ms()};
+    *j = (gate_job){.r = r,
+                    .q = q,
+                    .fn = fn,
+                    .done = done,
+                    .arg = arg,
+                    .refused = refused,
+                    .queued = now_ms(),
+                    .seq = r->seq++};
     atomic_init(&j->started, 0);
     if (!wait) {
         if (dispatch(j) < 0) {
