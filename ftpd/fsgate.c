@@ -28,7 +28,11 @@ typedef struct fsmount {
     /* Set by the loop while FSGATE_MOUNT_STALLED of its jobs run long: a worker that takes
      * one of its jobs then hands it back untouched, rather than hang there too. */
     atomic_bool full;
-    struct fsroot *roots_head;   /* its roots, for the turn of their waiting jobs */
+    struct fsroot *roots_head; /* its roots, for the turn of their waiting jobs */
+    /* A root's jobs waited for the mount rather than for their root (pump): only then does
+     * the end of a job of the mount give the other roots a turn (pump_mount), so a busy
+     * healthy disk with thousands of homes does not walk them all at every job's end. */
+    bool blocked;
     struct fsmount *prev, *next; /* in srv->fsmounts */
 } fsmount;
 
@@ -292,11 +296,14 @@ static bool mount_hung(const fsmount *m)
  * number of homes on it. Tells the workers too (work_fn). */
 static bool mount_full(fsmount *m)
 {
-    if (m->running < FSGATE_MOUNT_STALLED) {
+    long long now = now_ms();
+    /* A mount whose jobs end is slow at worst, not dead: it keeps its depth, and a busy one
+     * with many jobs under way is not scanned at every turn. */
+    if (m->running < FSGATE_MOUNT_STALLED ||
+        (m->last_done != 0 && now - m->last_done <= FSGATE_STALL_MS)) {
         atomic_store(&m->full, false);
         return false;
     }
-    long long now = now_ms();
     int stalled = 0;
     for (const gate_job *j = m->run_head; j && stalled < FSGATE_MOUNT_STALLED; j = j->mnext) {
         long long started = atomic_load(&j->started);
@@ -392,6 +399,9 @@ static void mount_unlink(fsmount *m, gate_job *j)
 static void pump_mount(fsroot *r)
 {
     pump(r);
+    if (!r->m->blocked)
+        return;
+    r->m->blocked = false; /* set again by a root that still cannot go */
     for (fsroot *o = r->m->roots_head; o; o = o->mnext) {
         if (o != r && o->wait_head)
             pump(o);
@@ -516,6 +526,8 @@ static void pump(fsroot *r)
         if (j->refused)
             r->refusable--;
     }
+    if (r->wait_head && r->running < FSGATE_MAX_RUNNING)
+        r->m->blocked = true; /* waits for its mount (or a pool that cannot take more) */
     arm_timer(r);
 }
 
