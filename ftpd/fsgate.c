@@ -398,10 +398,14 @@ static void mount_unlink(fsmount *m, gate_job *j)
  * waited for the mount rather than their root may go now. */
 static void pump_mount(fsroot *r)
 {
+    /* Cleared before r's turn, which sets it again if r still cannot go: cleared after it,
+     * a job handed back to r while the mount was full would wait for a pump that never
+     * comes, as no job of r runs to end (review). */
+    bool walk = r->m->blocked;
+    r->m->blocked = false; /* set again by any root that still cannot go */
     pump(r);
-    if (!r->m->blocked)
+    if (!walk)
         return;
-    r->m->blocked = false; /* set again by a root that still cannot go */
     for (fsroot *o = r->m->roots_head; o; o = o->mnext) {
         if (o != r && o->wait_head)
             pump(o);
