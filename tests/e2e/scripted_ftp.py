@@ -11,6 +11,18 @@ import socket
 import threading
 
 
+def recv_all(d):
+    """Reads the data connection d to its end and closes it; returns the bytes."""
+    got = bytearray()
+    while True:
+        chunk = d.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    d.close()
+    return got
+
+
 class Session:
     """One control connection: its reply writer and its data-connection state."""
 
@@ -43,15 +55,7 @@ class Session:
     def receive_upload(self):
         """Answers 150, then reads the data connection to its end; returns the bytes."""
         self.send("150 go")
-        d = self.accept_data()
-        got = bytearray()
-        while True:
-            chunk = d.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        d.close()
-        return got
+        return recv_all(self.accept_data())
 
 
 class ScriptedFtp(threading.Thread):

@@ -21,7 +21,7 @@ import time
 import unittest
 
 from ftpd_harness import data_bytes, wait_for
-from scripted_ftp import ScriptedFtp
+from scripted_ftp import ScriptedFtp, recv_all
 from test_ftpc import FtpcCase, MiB
 import test_ftpc_interop as interop
 import test_ftpc_tls as tlstests
@@ -643,13 +643,7 @@ class PutsAsideLateFtp(StallsRangesFtp):
             whole = not self.whole.is_set() and self.stors != []
             if whole:
                 self.events.append(("whole",))
-        got = bytearray()
-        while True:
-            chunk = d.recv(65536)
-            if not chunk:
-                break
-            got += chunk
-        d.close()
+        got = recv_all(d)
         with self.lock:
             self.stors.append((0, len(got)))
             self.data = got
