@@ -447,7 +447,7 @@ class TestShellScript(ShellCase):
                               % (bad, self.srv.user, self.srv.password), "--no-netrc", rc=4)
         self.assertEqual(out.strip().splitlines()[-1], "/", err)
         self.assertNotIn("not connected", err)
-        self.assertEqual(len(re.findall(r"530", err)), 2, err)
+        self.assertEqual(len(re.findall(r"\b530 ", err)), 2, err)
 
     def test_a_refused_login_is_not_tried_again_by_every_command(self):
         # each later line would log in again with the password just refused: a script of
@@ -457,7 +457,7 @@ class TestShellScript(ShellCase):
         self.srv.make_file("f.bin", 100, seed=43)
         out, err = self.shell("pwd\nls\nget f.bin\ncat f.bin\nmkdir d\nuser %s %s\npwd\n"
                               % (self.srv.user, self.srv.password), bad, "--no-netrc", rc=4)
-        self.assertEqual(len(re.findall(r"530", err)), 1, err)
+        self.assertEqual(len(re.findall(r"\b530 ", err)), 1, err)
         for n, cmd in enumerate(("pwd", "ls", "get f.bin", "cat f.bin", "mkdir d"), 1):
             self.assertRegex(err, r"line %d: %s: not logged in" % (n, re.escape(cmd)))
         self.assertEqual(out.strip().splitlines(), ["/"], err)
@@ -995,7 +995,7 @@ class TestShellTerminal(ShellCase):
         self.assertTrue(wait_for(lambda: "Not logged in" in capture(), 20), capture())
         keys("user " + self.srv.user, "Enter")
         self.assertTrue(wait_for(lambda: capture().count("Password for") == 2 or
-                                 capture().count("530") > 1, 20), capture())
+                                 len(re.findall(r"\b530 ", capture())) > 1, 20), capture())
         self.assertEqual(capture().count("Password for"), 2, capture())
         keys(self.srv.password, "Enter")
         self.assertTrue(wait_for(lambda: "Logged in as %s." % self.srv.user in capture(), 20),
