@@ -16,6 +16,9 @@
 #define FSGATE_BUCKETS 256
 /* The mount table read last is used for new roots this long (ms), then read again. */
 #define FSGATE_MOUNTS_MS 5000
+/* How soon a job the pool could not take (out of memory) is tried again when none of its
+ * mount's jobs is running, whose end would try it. */
+#define FSGATE_RETRY_MS 100
 
 /* The file system the roots on it share: what one root learns of a dead mount, each root of
  * it knows, and together they hold a bounded number of workers (fsgate.h). */
@@ -494,27 +497,30 @@ static int dispatch(gate_job *j)
     return 0;
 }
 
-/* For the earliest deadline of r's refusable waiting jobs. */
-static void arm_timer(fsroot *r)
+/* For the earliest deadline of r's refusable waiting jobs, or sooner for retry. */
+static void arm_timer(fsroot *r, bool retry)
 {
     const gate_job *first = NULL;
     for (const gate_job *j = r->wait_head; j; j = j->next) {
         if (j->refused && (!first || j->deadline < first->deadline))
             first = j;
     }
-    if (!first) {
+    if (!first && !retry) {
         ev_timer_stop(r->srv->loop, &r->timer);
         return;
     }
-    long long left = first->deadline - now_ms();
+    long long left = first ? first->deadline - now_ms() : FSGATE_RETRY_MS;
+    if (retry && left > FSGATE_RETRY_MS)
+        left = FSGATE_RETRY_MS;
     ev_timer_start(r->srv->loop, &r->timer, left > 0 ? (long)left : 0);
 }
 
 /* Starts waiting jobs while r may run them. A job the pool cannot take now (out of memory)
- * stays first: the next job's end tries again, and its deadline still bounds a refusable
- * one's wait. */
+ * stays first: the next end of a job of its mount tries again, or, with none running, the
+ * timer; its deadline still bounds a refusable one's wait. */
 static void pump(fsroot *r)
 {
+    bool retry = false;
     while (r->wait_head && may_run(r)) {
         gate_job *j = r->wait_head;
         unlink_job(&r->wait_head, &r->wait_tail, j);
@@ -525,6 +531,7 @@ static void pump(fsroot *r)
             else
                 r->wait_tail = j;
             r->wait_head = j;
+            retry = r->m->running == 0;
             break;
         }
         if (j->refused)
@@ -532,7 +539,7 @@ static void pump(fsroot *r)
     }
     if (r->wait_head && r->running < FSGATE_MAX_RUNNING)
         r->m->blocked = true; /* waits for its mount (or a pool that cannot take more) */
-    arm_timer(r);
+    arm_timer(r, retry);
 }
 
 /* Refuses the waiting jobs whose time is up, first come first: those of a root that ended
