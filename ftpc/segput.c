@@ -229,18 +229,20 @@ static void seg_stop(pseg *s, ps_state to)
     s->state = to;
 }
 
-/* Stops a parallel range that turned out not to be needed, while the server may still be
- * writing it. Where its STOR is under way, the data connection is reset as seg_stop does, but
- * the control connection stays until the server has ended that STOR (seg_drained): a server
- * that writes each REST+STOR aside (pure-ftpd) puts the file of a cut one in place of the
- * name when its STOR ends, just before its reply, so that an upload sent meanwhile (the
- * sequential fallback's) would be replaced by one range's bytes. Its final reply (426, 451,
- * 226 ...; a further 1xx is not one), or its closing the connection, says it has; one that
- * says nothing costs the --timeout wait (the connection's), and then the connection. */
+/* Stops a range that turned out not to be needed, while the server may still be writing it.
+ * Where its STOR is under way, the data connection is reset as seg_stop does, but the control
+ * connection stays until the server has ended that STOR (seg_drained): a server that writes
+ * each REST+STOR aside (pure-ftpd) puts the file of a cut one in place of the name when its
+ * STOR ends, just before its reply, so that an upload sent meanwhile (the sequential
+ * fallback's) would be replaced by one range's bytes, and a DELE of the temporary file sent
+ * meanwhile would be undone. Its final reply (426, 451, 226 ...; a further 1xx is not one),
+ * or its closing the connection, says it has; one that says nothing costs the --timeout wait
+ * (the connection's), and then the connection. The range on the operation's own connection
+ * (the first, or the sequential one) is waited for alike: after its reply that connection
+ * is idle again, and takes the DELE. */
 static void seg_halt(pseg *s)
 {
-    ftpc_segput *p = s->p;
-    if (s->state != PS_STOR || s->c == NULL || s->c == p->c || ftpc_conn_is_ready(s->c) ||
+    if (s->state != PS_STOR || s->c == NULL || ftpc_conn_is_ready(s->c) ||
         ftpc_conn_is_dead(s->c)) {
         seg_stop(s, PS_FAILED);
         return;
@@ -260,10 +262,15 @@ static void seg_halt(pseg *s)
 static void seg_drained(pseg *s)
 {
     ftpc_segput *p = s->p;
-    if (ftpc_conn_is_ready(s->c))
+    if (s->c == p->c) { /* the runner's: kept, and reused where it is idle */
+        if (!ftpc_conn_is_ready(s->c))
+            p->c_dead = true;
+        ftpc_conn_set_owner(s->c, &main_owner, p);
+    } else if (ftpc_conn_is_ready(s->c)) {
         ftpc_conn_quit(s->c);
-    else
+    } else {
         ftpc_conn_free(s->c);
+    }
     s->c = NULL;
     s->state = PS_FAILED;
     if (p->cleaning)
@@ -282,7 +289,7 @@ static void release(ftpc_segput *p)
         if (p->segs[i].state != PS_IDLE || p->segs[i].c != NULL)
             seg_stop(&p->segs[i], p->segs[i].state == PS_DONE ? PS_DONE : PS_FAILED);
     }
-    if (p->seq.p != NULL)
+    if (p->seq.p != NULL && !(p->seq.state == PS_DRAIN && !p->finished))
         seg_stop(&p->seq, PS_FAILED);
     if (p->fd >= 0) {
         close(p->fd);
@@ -2015,6 +2022,8 @@ static void start_clean(ftpc_segput *p, int status, bool then_plain)
     for (int i = 0; i < p->n; i++)
         if (seg_running(&p->segs[i]))
             seg_halt(&p->segs[i]);
+    if (seg_running(&p->seq))
+        seg_halt(&p->seq);
     release(p);
     clean_go(p);
 }
@@ -2025,6 +2034,8 @@ static void clean_go(ftpc_segput *p)
     for (int i = 0; i < p->n; i++)
         if (p->segs[i].state == PS_DRAIN)
             return; /* seg_drained comes back */
+    if (p->seq.state == PS_DRAIN)
+        return;
     if (!p->c_dead && ftpc_conn_is_ready(p->c)) {
         p->ph = P_CLEAN;
         ftpc_conn_set_owner(p->c, &main_owner, p);

@@ -12,14 +12,17 @@ import threading
 
 
 def recv_all(d):
-    """Reads the data connection d to its end and closes it; returns the bytes."""
+    """Reads the data connection d to its end and closes it (a reset too, which raises);
+    returns the bytes."""
     got = bytearray()
-    while True:
-        chunk = d.recv(65536)
-        if not chunk:
-            break
-        got += chunk
-    d.close()
+    try:
+        while True:
+            chunk = d.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        d.close()
     return got
 
 

@@ -14,6 +14,10 @@ killed: its temporary file .NAME.ftpc-up stays on the server, since nothing coul
   upload had not reached) cannot tell whether the bytes are right: the file is sent from the
   start, and the temporary file goes.
 - An ordinary put -c (no --segments) deletes it once the file is in place.
+- A resumed upload that fails deletes its temporary file only once the server has ended the
+  range on ftpc's own connection too: a server that writes each REST+STOR aside (pure-ftpd)
+  puts that range's file in place of the name when its STOR ends, which would undo a DELE
+  sent before.
 """
 import hashlib
 import os
@@ -25,6 +29,7 @@ import unittest
 from ftpd_harness import data_bytes, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FtpcCase, MiB
+from test_ftpc_segput import wait_stopped
 
 
 def work_files(directory):
@@ -308,6 +313,115 @@ class TestPutResumeInRanges(FtpcCase):
         self.assertIn("resuming the interrupted upload in .x.bin.ftpc-up at byte %d\n" % held,
                       r.stderr.decode())
         self.assertEqual([at for _, at in srv.stors()], [held])
+
+
+class AsideOnMainFtp(InPlaceFtp):
+    """InPlaceFtp with HASH over RANG, whose first session (ftpc's own connection, which
+    carries the first range) writes a REST+STOR aside as pure-ftpd does and reads none of it
+    until the client stops it: the copy of the file cut at the offset goes in place of the
+    name when that STOR ends, a moment after the client's reset (once a DELE came on another
+    connection, or after 2 s), just before its 426. With die_from, the session of a
+    REST+STOR from that offset on dies mid-STOR once the first session's is under way.
+    on_main_stor() runs as the first session's STOR comes, before its 150. `events` records
+    ("aside",) and ("dele",) in order."""
+
+    def __init__(self, files, die_from=None):
+        super().__init__(files, with_hash=True)
+        self.die_from = die_from
+        self.main = None
+        self.main_sending = threading.Event()
+        self.dele_seen = threading.Event()
+        self.events = []
+
+    def on_main_stor(self):
+        pass
+
+    def command(self, s, verb, arg):
+        with self.lock:
+            if self.main is None:
+                self.main = s
+        if verb == "STOR" and s is self.main and s.rest > 0:
+            return self.stor_aside(s, arg.lstrip("/"))
+        if verb == "STOR" and self.die_from is not None and s.rest >= self.die_from:
+            s.send("150 go")
+            d = s.accept_data()
+            self.main_sending.wait(10)
+            d.close()
+            return False
+        if verb == "DELE":
+            with self.lock:
+                self.events.append(("dele",))
+            self.dele_seen.set()
+        return super().command(s, verb, arg)
+
+    def stor_aside(self, s, name):
+        with self.lock:
+            self.log.append((id(s), "STOR " + name))
+            aside = bytearray(self.files.get(name, b"")[:s.rest])
+        self.on_main_stor()
+        s.send("150 go")
+        d = s.accept_data()
+        self.main_sending.set()
+        wait_stopped(s, d)
+        d.close()
+        self.dele_seen.wait(2)
+        with self.lock:
+            self.files[name] = aside
+            self.events.append(("aside",))
+        s.rest = 0
+        s.send("426 Connection closed; transfer aborted.")
+        return True
+
+
+class TestPutResumeFailedCleanUp(FtpcCase):
+    """A resumed upload fails while its range on ftpc's own connection is mid-send: the
+    temporary file goes only after the server has ended that STOR, so none is left, and the
+    file it was to replace is as it was."""
+
+    def run_failing(self, srv, rc):
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("-c", "--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % srv.port, rc=rc)
+        err = r.stderr.decode()
+        self.assertIn("ftpc: uploading ftp://u@127.0.0.1:%d/x.bin: " % srv.port, err)
+        self.assertNotIn("stays on the server", err)
+        # that STOR's end, whenever it comes, leaves nothing behind
+        self.assertTrue(wait_for(lambda: ("aside",) in srv.events, timeout=10))
+        with srv.lock:
+            self.assertEqual(sorted(srv.files), ["x.bin"], srv.events)
+            self.assertEqual(bytes(srv.files["x.bin"]), self.old)
+            self.assertEqual(srv.events, [("aside",), ("dele",)])
+        return err
+
+    def setUp(self):
+        super().setUp()
+        self.old = data_bytes(MiB, 152)
+
+    def test_another_range_lost(self):
+        # 64 MiB, 3 kept: ranges of about 15 MiB, more than the sockets hold, and the last
+        # range's connection dies while the first is under way
+        size = 64 * MiB
+        src = data_bytes(size, 150)
+        self.write_local("x.bin", src)
+        held = 3 * MiB
+        srv = AsideOnMainFtp({"x.bin": self.old, ".x.bin.ftpc-up": src[:held]},
+                             die_from=held + 3 * (size - held) // 4)
+        err = self.run_failing(srv, 7)
+        self.assertIn("resuming the interrupted upload in .x.bin.ftpc-up at byte %d in 4 "
+                      "ranges" % held, err)
+
+    def test_local_file_shrank_in_the_sequential_range(self):
+        # less than two ranges left: one REST+STOR on ftpc's own connection, and the local
+        # file loses its end as it begins
+        size = 4 * MiB
+        src = data_bytes(size, 151)
+        self.write_local("x.bin", src)
+        held = size - MiB
+        srv = AsideOnMainFtp({"x.bin": self.old, ".x.bin.ftpc-up": src[:held]})
+        srv.on_main_stor = lambda: os.truncate(self.local("x.bin"), MiB)
+        err = self.run_failing(srv, 6)
+        self.assertIn("x.bin shrank while being uploaded", err)
 
 
 if __name__ == "__main__":
