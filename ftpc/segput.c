@@ -1871,7 +1871,9 @@ static void pre_reply(ftpc_segput *p, const ftp_reply_msg *m)
         return;
     case PRE_NEW:
         p->new_mode = reply_mode(p, m, p->work);
-        if (p->pre_made && p->new_mode >= 0) {
+        /* Learnt only from a file this upload created: one that an interrupted upload left
+         * (work_found) has the mode it had, which later files would take for a new one's. */
+        if (p->pre_made && !p->work_found && p->new_mode >= 0) {
             ep->up_mode = p->new_mode;
             ep->up_mode_known = true;
         }

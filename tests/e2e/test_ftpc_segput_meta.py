@@ -121,6 +121,30 @@ class TestSegputModeNoChmod(FtpcCase):
                          sum(len(self.read_local(n)) for n in modes))
         self.assertNotIn("> STOR .b.bin.ftpc-up", err)
 
+    def test_a_found_temporary_file_does_not_tell_the_new_mode(self):
+        # put -c finds each file's .NAME.ftpc-up of an interrupted upload, empty (nothing to
+        # resume) and with a mode of its own, which an empty STOR over it keeps (ftpd gives
+        # the file it writes aside the old bits): that is no new file's mode. Learnt from
+        # a.bin's, it would have b.bin's new mode taken for its old 600, the data sent in
+        # ranges, and the file sent again once the mode of its temporary file was seen.
+        for name, old, found in (("a.bin", 0o644, 0o600), ("b.bin", 0o600, 0o644)):
+            self.srv.make_file(name, MiB, seed=55)
+            os.chmod(self.srv.local(name), old)
+            self.srv.make_file("." + name + ".ftpc-up", 0)
+            os.chmod(self.srv.local("." + name + ".ftpc-up"), found)
+            self.write_local(name, data_bytes(4 * MiB + 5, 56))
+        r = self.ftpc("-v", "-c", "-j", "1", "--segments", "4", "put", "a.bin", "b.bin",
+                      self.srv.url(""))
+        err = r.stderr.decode()
+        for name in ("a.bin", "b.bin"):
+            self.assertEqual(self.srv.read(name), self.read_local(name))
+        self.assertEqual(mode_of(self.srv.local("b.bin")), 0o600)
+        self.assertIn("b.bin: the server will not give the upload the mode of the file it "
+                      "replaces (SITE CHMOD is refused there), and renaming it into place "
+                      "would change 600 to 644; uploading it as one ordinary transfer", err)
+        self.assertEqual(work_files(self.srv.root), [])
+        self.assertEqual(stored_bytes(self.srv.settled_log_text()), 2 * (4 * MiB + 5))
+
     def test_mirror_keeps_a_private_file_private(self):
         # mirror -R would set the source's mode afterwards, but that is refused too
         os.mkdir(self.local("up"))
