@@ -176,6 +176,48 @@ class TestSegputVsftpd(interop.PeerMixin, unittest.TestCase):
     url = interop.TestVsftpd.url
 
 
+@unittest.skipIf(interop.why_not("pure-ftpd") is not None, interop.why_not("pure-ftpd") or "")
+class TestSegputPureftpd(interop.PeerMixin, unittest.TestCase):
+    SERVER = "pure-ftpd"
+
+    def test_failed_sequential_range_ends_before_the_dele(self):
+        # The second connection never logs in, so the rest after the first range goes as
+        # one REST+STOR on the first connection, which pure-ftpd writes aside and puts in
+        # place of the temporary name when that STOR ends; the local file shrinks as it
+        # begins. The DELE of the temporary file waits for the server's end of that STOR
+        # and goes on the same connection: sent at once on another, it could come first.
+        old = self.srv_write("big.bin", data_bytes(MiB, 25))
+        path = os.path.join(self.tmp, "big.bin")
+        with open(path, "wb") as fh:
+            fh.write(data_bytes(64 * MiB + 5, 26))
+        seen = {"users": 0, "rest": False}
+
+        def cut(line):
+            if line.startswith("USER "):
+                seen["users"] += 1
+                return seen["users"] == 2
+            seen["rest"] = seen["rest"] or line.startswith("REST ")
+            if line.startswith("STOR ") and seen["rest"]:
+                os.truncate(path, MiB)
+            return False
+        relay = ControlRelay("127.0.0.1", self.port, cut=cut)
+        relay.start()
+        self.addCleanup(relay.stop)
+        r = self.ftpc("-v", "--segments", "2", "put", "big.bin", self.relay_url(relay), rc=6)
+        err = r.stderr.decode()
+        self.assertIn("big.bin shrank while being uploaded", err)
+        self.assertNotIn("stays on the server", err)
+        tail = err[err.rindex("[1] > STOR "):]
+        self.assertEqual(re.findall(r"\[(\d+)\] > DELE ", tail), ["1"], tail)
+        self.assertRegex(tail, r"\[1\] < [2-5]\d\d [^\n]*\n(?:[^\n]*\n)*?\[1\] > DELE ")
+        self.assertEqual(self.srv_read("big.bin"), old)
+        self.assertEqual(sorted(os.listdir(self.srv_dir)), ["big.bin"])
+
+    def relay_url(self, relay):
+        return "ftp://%s:%s@127.0.0.1:%d/%s/big.bin" % (interop.USER, interop.PASS, relay.port,
+                                                         self.d)
+
+
 class TestSegputFtpd(FtpcCase):
     def test_falls_back_and_verifies(self):
         size = 12 * MiB + 5
