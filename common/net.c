@@ -209,6 +209,18 @@ bool net_is_v4_mapped(const struct sockaddr_storage *ss)
            IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
+void net_unmap_v4(struct sockaddr_storage *ss)
+{
+    if (!net_is_v4_mapped(ss))
+        return;
+    const struct sockaddr_in6 six = *(const struct sockaddr_in6 *)ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    memset(ss, 0, sizeof *ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = six.sin6_port;
+    memcpy(&sin->sin_addr, &six.sin6_addr.s6_addr[12], 4);
+}
+
 static bool is_wildcard(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET)

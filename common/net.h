@@ -26,6 +26,9 @@ bool net_same_host(const struct sockaddr_storage *a, const struct sockaddr_stora
 /* Whether ss is an IPv4-mapped IPv6 address (::ffff:a.b.c.d), which an IPv6-only socket
  * cannot bind. */
 bool net_is_v4_mapped(const struct sockaddr_storage *ss);
+/* Turns an IPv4-mapped IPv6 address into the plain IPv4 address (same port), so that a
+ * socket bound to it (net_listen's are IPv6-only) can be made; any other is left as it is. */
+void net_unmap_v4(struct sockaddr_storage *ss);
 /* Whether two listening addresses cannot both be bound: the same port of the same address,
  * or of any address of a family when one is that family's wildcard (0.0.0.0:21 holds
  * 127.0.0.1:21; listeners are IPv6-only, so [::]:21 leaves 0.0.0.0:21 free). Port 0 never

@@ -477,6 +477,9 @@ static void send_pasv_or_fail(ftpc_conn *c, const ftp_reply_msg *m)
 static void start_active(ftpc_conn *c)
 {
     struct sockaddr_storage addr = c->local;
+    /* A control connection to [::ffff:a.b.c.d] has a mapped local end too: the server
+     * connects back over IPv4, so listen there (and announce EPRT |1| or PORT). */
+    net_unmap_v4(&addr);
     net_set_port(&addr, 0);
     int fd = net_listen(&addr, 1);
     if (fd < 0) {

@@ -96,6 +96,27 @@ START_TEST(test_parse_addr)
 }
 END_TEST
 
+START_TEST(test_unmap_v4)
+{
+    struct sockaddr_storage a;
+    socklen_t len;
+    char out[NET_ADDR_STRLEN];
+    ck_assert_int_eq(net_parse_hostport("[::ffff:192.0.2.7]:2121", 0, &a, &len), 0);
+    net_unmap_v4(&a);
+    ck_assert_int_eq(a.ss_family, AF_INET);
+    ck_assert_str_eq(net_addr_str(&a, out, sizeof out), "192.0.2.7:2121");
+    ck_assert(!net_is_v4_mapped(&a));
+    /* a plain IPv6 (even the v4-compatible form) and an IPv4 stay as they are */
+    ck_assert_int_eq(net_parse_hostport("[::c000:207]:21", 0, &a, &len), 0);
+    net_unmap_v4(&a);
+    ck_assert_int_eq(a.ss_family, AF_INET6);
+    ck_assert_str_eq(net_addr_str(&a, out, sizeof out), "[::192.0.2.7]:21");
+    ck_assert_int_eq(net_parse_hostport("192.0.2.8:21", 0, &a, &len), 0);
+    net_unmap_v4(&a);
+    ck_assert_str_eq(net_addr_str(&a, out, sizeof out), "192.0.2.8:21");
+}
+END_TEST
+
 START_TEST(test_same_host)
 {
     struct sockaddr_storage a, b;
@@ -489,6 +510,7 @@ static Suite *net_suite(void)
     tcase_add_test(a, test_parse_rejects);
     tcase_add_test(a, test_parse_addr);
     tcase_add_test(a, test_same_host);
+    tcase_add_test(a, test_unmap_v4);
     tcase_add_test(a, test_on_this_host);
     suite_add_tcase(s, a);
     TCase *k = tcase_create("sockets");

@@ -988,6 +988,19 @@ class TestModes(FtpcCase):
         self.ftpc("--active", "get", "-o", "six-active.bin", url)
         self.assertEqual(self.read_local("six-active.bin"), data)
 
+    @unittest.skipUnless(have_ipv6(), "no IPv6 loopback")
+    def test_active_to_an_ipv4_mapped_address(self):
+        """[::ffff:127.0.0.1] reaches the IPv4 server through an IPv6 socket, so ftpc's own
+        end is the mapped address too: the active listener must take it as IPv4 (an IPv6-only
+        socket cannot bind it) and announce it with EPRT |1|."""
+        data = self.srv.make_file("mapped.bin", 100000, seed=9)
+        url = self.srv.url("mapped.bin").replace("@127.0.0.1:", "@[::ffff:127.0.0.1]:")
+        r = self.ftpc("-v", "--active", "get", url)
+        self.assertEqual(self.read_local("mapped.bin"), data)
+        self.assertIn("> EPRT |1|127.0.0.1|", r.stderr.decode())
+        self.ftpc("--active", "put", "mapped.bin", url.replace("mapped.bin", "mapped-up.bin"))
+        self.assertEqual(self.srv.read("mapped-up.bin"), data)
+
 
 # ------------------------------------------------------------------ parallel
 
