@@ -228,6 +228,16 @@ static bool is_wildcard(const struct sockaddr_storage *ss)
     return IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
 }
 
+bool net_is_unspecified(const struct sockaddr_storage *ss)
+{
+    static const unsigned char zero4[4];
+    const unsigned char *v4 = v4_bytes(ss);
+    if (v4 != NULL)
+        return memcmp(v4, zero4, 4) == 0;
+    return ss->ss_family == AF_INET6 &&
+           IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
 bool net_binds_clash(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     if (a->ss_family != b->ss_family || net_port(a) == 0 || net_port(a) != net_port(b))

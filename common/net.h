@@ -33,6 +33,8 @@ void net_unmap_v4(struct sockaddr_storage *ss);
  * or of any address of a family when one is that family's wildcard (0.0.0.0:21 holds
  * 127.0.0.1:21; listeners are IPv6-only, so [::]:21 leaves 0.0.0.0:21 free). Port 0 never
  * clashes: the kernel picks a free one. */
+/* Whether ss is an unspecified address: 0.0.0.0, :: or ::ffff:0.0.0.0. */
+bool net_is_unspecified(const struct sockaddr_storage *ss);
 bool net_binds_clash(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 bool net_is_loopback(const struct sockaddr_storage *ss);
 /* True when a connection between these two ends stays on this machine (it crosses the

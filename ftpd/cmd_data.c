@@ -131,6 +131,15 @@ void cmd_epsv(session *s, const char *arg)
 /* A data target must be the client's own address and not a privileged port (RFC 2577). */
 static void set_port_target(session *s, struct sockaddr_storage *target)
 {
+    /* The unspecified address names no host, and the only one the client can mean is its
+     * own: lftp binds no address to its data socket on a loopback control connection, and
+     * over IPv6 announces what that socket has (EPRT |2|::|port|). vsftpd goes along; a
+     * refusal cost lftp users a reconnect before its fallback to passive mode. */
+    if (net_is_unspecified(target)) {
+        int port = net_port(target);
+        *target = s->peer;
+        net_set_port(target, port);
+    }
     if (!net_same_host(target, &s->peer)) {
         session_log(s, "refused PORT/EPRT to a foreign address");
         session_reply(s, FTP_SYNTAX_ERROR, "Illegal PORT command: address is not yours.");

@@ -117,6 +117,23 @@ START_TEST(test_unmap_v4)
 }
 END_TEST
 
+START_TEST(test_unspecified)
+{
+    struct sockaddr_storage a;
+    socklen_t len;
+    const char *yes[] = {"0.0.0.0:21", "[::]:21", "[0:0:0:0:0:0:0:0]:21", "[::ffff:0.0.0.0]:21"};
+    const char *no[] = {"127.0.0.1:21", "[::1]:21", "0.0.0.1:21", "[::ffff:127.0.0.1]:21"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        ck_assert_int_eq(net_parse_hostport(yes[i], 0, &a, &len), 0);
+        ck_assert_msg(net_is_unspecified(&a), "%s", yes[i]);
+    }
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+        ck_assert_int_eq(net_parse_hostport(no[i], 0, &a, &len), 0);
+        ck_assert_msg(!net_is_unspecified(&a), "%s", no[i]);
+    }
+}
+END_TEST
+
 START_TEST(test_same_host)
 {
     struct sockaddr_storage a, b;
@@ -511,6 +528,7 @@ static Suite *net_suite(void)
     tcase_add_test(a, test_parse_addr);
     tcase_add_test(a, test_same_host);
     tcase_add_test(a, test_unmap_v4);
+    tcase_add_test(a, test_unspecified);
     tcase_add_test(a, test_on_this_host);
     suite_add_tcase(s, a);
     TCase *k = tcase_create("sockets");

@@ -1,10 +1,38 @@
-"""IPv6: ftpd on [::1], EPSV and EPRT, ftplib and curl; two listeners at once."""
+"""IPv6: ftpd on [::1], EPSV and EPRT, ftplib, curl and lftp; two listeners at once."""
 import ftplib
+import os
 import shutil
+import socket
 import subprocess
+import tempfile
 import unittest
 
-from ftpd_harness import ServerTestCase, data_bytes, have_ipv6, reply, retr, sha, stor
+from ftpd_harness import (Control, ServerTestCase, data_bytes, have_ipv6, recv_all, reply, retr,
+                          sha, stor)
+
+LFTP = shutil.which("lftp")
+
+
+def lists_to_the_client(case, host, family, command):
+    """Logs in to case.srv and sends command, which names the unspecified address and a port
+    of a listener on host: a listing must reach the client there, at its own address."""
+    case.srv.write("u.txt", b"unspecified")
+    with socket.socket(family, socket.SOCK_STREAM) as ls, \
+            Control(case.srv.host, case.srv.port) as c:
+        ls.bind((host, 0))
+        ls.listen(1)
+        ls.settimeout(10)
+        c.greeting()
+        c.login()
+        p = ls.getsockname()[1]
+        code, text = c.cmd(command % {"port": p, "hi": p >> 8, "lo": p & 255})
+        case.assertEqual(code, 200, text)
+        code, text = c.cmd("NLST")
+        case.assertEqual(code, 150, text)
+        conn, _ = ls.accept()
+        with conn:
+            case.assertIn(b"u.txt", recv_all(conn))
+        case.assertEqual(c.reply()[0], 226)
 
 
 @unittest.skipUnless(have_ipv6(), "no IPv6 loopback on this machine")
@@ -71,6 +99,44 @@ class TestIPv6(ServerTestCase):
                             self.srv.url("c6.bin")], capture_output=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, data)
+
+    def test_eprt_with_the_unspecified_address_means_the_client(self):
+        """lftp does not bind its data socket on a loopback control connection, so in active
+        mode it announces EPRT |2|::|port|: the only host that can mean is the client."""
+        lists_to_the_client(self, "::1", socket.AF_INET6, "EPRT |2|::|%(port)d|")
+        lists_to_the_client(self, "::1", socket.AF_INET6, "EPRT |2|0:0:0:0:0:0:0:0|%(port)d|")
+
+    @unittest.skipIf(LFTP is None, "lftp is not installed")
+    def test_lftp_active_mode(self):
+        """Without the fallback to passive mode lftp's active transfers fail at once (and with
+        it they stall for its reconnect interval) if EPRT |2|::|port| is refused."""
+        data = self.srv.make_file("la.bin", 300000, seed=4)
+        tmp = tempfile.mkdtemp(prefix="ftpd-e2e-lftp6-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        script = ("set net:max-retries 1; set net:timeout 10; set net:persist-retries 0; "
+                  "set ftp:ssl-allow no; set ftp:passive-mode off; "
+                  "set ftp:auto-passive-mode no; set xfer:clobber on; set cmd:interactive no; "
+                  "set cmd:fail-exit yes; get la.bin -o %s/la.bin; put %s/la.bin -o back.bin; bye"
+                  % (tmp, tmp))
+        env = dict(os.environ, HOME=tmp, LC_ALL="C.UTF-8")
+        env.pop("LFTP_HOME", None)
+        r = subprocess.run([LFTP, "-u", "%s,%s" % (self.srv.user, self.srv.password), "-p",
+                            str(self.srv.port), "-e", script, self.srv.host],
+                           capture_output=True, timeout=90, cwd=tmp, env=env,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace") +
+                         "\n".join(self.srv.logs()[-20:]))
+        with open(os.path.join(tmp, "la.bin"), "rb") as fh:
+            self.assertEqual(sha(fh.read()), sha(data))
+        self.assertEqual(sha(self.srv.read("back.bin")), sha(data))
+        self.assertTrue(self.srv.wait_log(r"-> EPRT \|2\|::\|"))
+        self.assertNotIn("foreign address", self.srv.settled_log_text(sessions=1))
+
+
+class TestUnspecifiedPortAddress(ServerTestCase):
+    def test_port_and_eprt_with_0_0_0_0_mean_the_client(self):
+        lists_to_the_client(self, "127.0.0.1", socket.AF_INET, "PORT 0,0,0,0,%(hi)d,%(lo)d")
+        lists_to_the_client(self, "127.0.0.1", socket.AF_INET, "EPRT |1|0.0.0.0|%(port)d|")
 
 
 @unittest.skipUnless(have_ipv6(), "no IPv6 loopback on this machine")
