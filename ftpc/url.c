@@ -149,6 +149,9 @@ int ftpc_url_parse(const char *s, ftpc_url *u, char *err, size_t err_size)
         }
     } else {
         const char *colon = memchr(hp, ':', hp_len);
+        if (colon && memchr(colon + 1, ':', hp_len - (size_t)(colon + 1 - hp)))
+            return fail(err, err_size,
+                        "an IPv6 address in a URL goes in brackets: ftp://[::1]:2121/path");
         size_t hl = colon ? (size_t)(colon - hp) : hp_len;
         if (colon != NULL) {
             port_s = colon + 1;

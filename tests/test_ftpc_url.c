@@ -142,6 +142,20 @@ START_TEST(test_bad)
 }
 END_TEST
 
+/* An IPv6 address without brackets is read as host:port at its first colon; the message
+ * says how to write it rather than "no host" or "bad port". */
+START_TEST(test_bare_ipv6)
+{
+    const char *const urls[] = {"ftp://::1/", "ftp://u:p@::1:2121/x", "ftp://fe80::1/x"};
+    for (size_t i = 0; i < sizeof urls / sizeof *urls; i++) {
+        ftpc_url u;
+        char err[128] = "";
+        ck_assert_int_eq(ftpc_url_parse(urls[i], &u, err, sizeof(err)), -1);
+        ck_assert_msg(strstr(err, "in brackets") != NULL, "%s: %s", urls[i], err);
+    }
+}
+END_TEST
+
 START_TEST(test_decode)
 {
     char out[8];
@@ -210,6 +224,7 @@ static Suite *url_suite(void)
     tcase_add_test(tc, test_ipv6);
     tcase_add_test(tc, test_paths);
     tcase_add_test(tc, test_type);
+    tcase_add_test(tc, test_bare_ipv6);
     tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_urls) / sizeof(bad_urls[0])));
     tcase_add_test(tc, test_decode);
     tcase_add_test(tc, test_display);
