@@ -161,8 +161,7 @@ static ftpc_task *add_task(ftpc_cli *cli, ftpc_task_kind kind)
         return NULL;
     cli->tasks = n;
     ftpc_task *t = &n[cli->ntasks];
-    memset(t, 0, sizeof(*t));
-    t->kind = kind;
+    ftpc_task_init(t, kind);
     t->index = cli->ntasks++;
     return t;
 }
@@ -1059,7 +1058,7 @@ int ftpc_cli_parse(int argc, char **argv, ftpc_cli *cli, char *err, size_t err_s
 void ftpc_cli_free(ftpc_cli *cli)
 {
     for (size_t i = 0; i < cli->ntasks; i++)
-        free(cli->tasks[i].listing);
+        ftpc_task_release(&cli->tasks[i]);
     free(cli->tasks);
     cli->tasks = NULL;
     free(cli->globs);

@@ -35,7 +35,7 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
         ftpc_err_set(why, FTPC_EXIT_LOCAL, "out of memory");
         return FTPC_EXIT_LOCAL;
     }
-    again->kind = FTPC_T_LS;
+    ftpc_task_init(again, FTPC_T_LS);
     again->ep = t->ep;
     again->long_list = t->long_list;
     memcpy(again->remote, t->remote, n);
@@ -57,7 +57,7 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
         else
             *why = again->err;
     }
-    free(again->listing);
+    ftpc_task_release(again);
     free(again);
     return status;
 }

@@ -74,7 +74,7 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
     ftpc_task *dir = calloc(1, sizeof(*dir));
     if (dir == NULL)
         return false;
-    dir->kind = FTPC_T_LS;
+    ftpc_task_init(dir, FTPC_T_LS);
     dir->ep = t->ep;
     dir->capture = true;
     dir->capture_lines = true;
@@ -95,7 +95,7 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
         if (l != NULL)
             found = t->long_list ? print_line(l, n) : print_line(t->remote, strlen(t->remote));
     }
-    free(dir->listing);
+    ftpc_task_release(dir);
     free(dir);
     return found;
 }

@@ -499,7 +499,7 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
         }
         for (size_t i = 0; i < nlevel; i++) {
             ftpc_task *t = &ts[i];
-            t->kind = FTPC_T_LS;
+            ftpc_task_init(t, FTPC_T_LS);
             t->index = i;
             t->ep = cli->mirror_ep;
             t->capture = true;
@@ -614,7 +614,7 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
             ftpc_mtree_free(&one);
         }
         for (size_t i = 0; i < nlevel; i++) {
-            free(ts[i].listing);
+            ftpc_task_release(&ts[i]);
             free(level[i]);
         }
         free(ts);
@@ -665,8 +665,7 @@ static ftpc_task *tasks_add(tasks *l, ftpc_task_kind kind)
         l->cap = cap;
     }
     ftpc_task *t = &l->v[l->n];
-    memset(t, 0, sizeof(*t));
-    t->kind = kind;
+    ftpc_task_init(t, kind);
     t->index = l->n;
     l->mtime[l->n] = -1;
     l->mode[l->n] = -1;
@@ -677,7 +676,7 @@ static ftpc_task *tasks_add(tasks *l, ftpc_task_kind kind)
 static void tasks_free(tasks *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->v[i].listing);
+        ftpc_task_release(&l->v[i]);
     free(l->v);
     free(l->mtime);
     free(l->mode);

@@ -70,8 +70,8 @@ typedef struct task_list {
     size_t n, cap;
 } task_list;
 
-/* A new zeroed task at the end, or NULL when out of memory. */
-static ftpc_task *push_task(task_list *l)
+/* A new task at the end (ftpc_task_init), or NULL when out of memory. */
+static ftpc_task *push_task(task_list *l, ftpc_task_kind kind)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 16;
@@ -82,7 +82,7 @@ static ftpc_task *push_task(task_list *l)
         l->cap = cap;
     }
     ftpc_task *t = &l->v[l->n++];
-    memset(t, 0, sizeof(*t));
+    ftpc_task_init(t, kind);
     return t;
 }
 
@@ -108,10 +108,9 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         ftpc_msg(ctx, "ftpc: %s: %zu matching %s left out: a '/', CR or LF in the name", shown,
                  refused, refused == 1 ? "name" : "names");
     if (nm == 0) {
-        ftpc_task *t = push_task(out);
+        ftpc_task *t = push_task(out, g->kind);
         if (t == NULL)
             return -1;
-        t->kind = g->kind;
         t->ep = g->ep;
         t->finished = true;
         snprintf(t->display, sizeof(t->display), "%s", shown);
@@ -131,12 +130,11 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
     }
     int rc = 0;
     for (int k = 0; k < nm; k++) {
-        ftpc_task *t = push_task(out);
+        ftpc_task *t = push_task(out, g->kind);
         if (t == NULL) {
             rc = -1;
             break;
         }
-        t->kind = g->kind;
         t->ep = g->ep;
         t->url_type = g->url.type == 'a' || g->url.type == 'i' ? g->url.type : 0;
         t->nlst_match = !listing->listing_mlsd;
@@ -177,7 +175,7 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     for (size_t i = 0; i < ng; i++) {
         ftpc_glob_req *g = &cli->globs[i];
         ftpc_task *t = &lists[i];
-        t->kind = FTPC_T_LS;
+        ftpc_task_init(t, FTPC_T_LS);
         t->index = i;
         t->ep = g->ep;
         t->capture = true;
@@ -198,17 +196,21 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
                 rc = r == -2 ? FTPC_EXIT_USAGE : FTPC_EXIT_LOCAL;
         }
         if (rc == 0 && ti < cli->ntasks) {
-            ftpc_task *t = push_task(&out);
-            if (t == NULL)
+            ftpc_task *t = push_task(&out, cli->tasks[ti].kind);
+            if (t == NULL) {
                 rc = FTPC_EXIT_LOCAL;
-            else
+            } else { /* moved: out owns it now */
                 *t = cli->tasks[ti];
+                ftpc_task_init(&cli->tasks[ti], t->kind);
+            }
         }
     }
     for (size_t i = 0; i < ng; i++)
-        free(lists[i].listing);
+        ftpc_task_release(&lists[i]);
     free(lists);
     if (rc != 0) {
+        for (size_t i = 0; i < out.n; i++)
+            ftpc_task_release(&out.v[i]);
         free(out.v);
         return rc;
     }

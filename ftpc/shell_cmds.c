@@ -425,8 +425,7 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     if (rc != 0)
         return rc;
     ftpc_task t;
-    memset(&t, 0, sizeof(t));
-    t.kind = FTPC_T_LS;
+    ftpc_task_init(&t, FTPC_T_LS);
     t.long_list = long_list;
     t.relist_ok = t.quiet_refusal = true;
     snprintf(t.remote, sizeof(t.remote), "%s", path ? path : "");
@@ -438,7 +437,7 @@ static int cmd_ls(shell *sh, int argc, char **argv)
         if (rc != FTPC_OK && why.status != FTPC_OK)
             sh_fail(sh, rc, "%s", why.msg);
     }
-    free(t.listing);
+    ftpc_task_release(&t);
     /* Cut short by the server (xfer.c said where): what it printed is not the whole. */
     if (rc == FTPC_OK && t.listing_truncated)
         rc = FTPC_EXIT_REMOTE;
@@ -490,12 +489,12 @@ static int file_ops(shell *sh, int argc, char **argv, ftpc_task_kind kind, int f
     int status = FTPC_OK;
     for (int i = 0; i < nargs; i++) {
         ftpc_task t;
-        memset(&t, 0, sizeof(t));
-        t.kind = kind;
+        ftpc_task_init(&t, kind);
         t.parents = parents;
         snprintf(t.remote, sizeof(t.remote), "%s", names[i]);
         sh_display(sh, names[i], t.display, sizeof(t.display));
         rc = sh_conn_task(sh, &t, false);
+        ftpc_task_release(&t);
         if (status == FTPC_OK)
             status = rc;
         if (ftpc_sh_intr || (rc != FTPC_OK && sh->conn == NULL && !sh->open))
@@ -536,12 +535,12 @@ static int cmd_rename(shell *sh, int argc, char **argv)
     if ((rc = sh_need_login(sh)) != 0)
         return rc;
     ftpc_task t;
-    memset(&t, 0, sizeof(t));
-    t.kind = FTPC_T_MV;
+    ftpc_task_init(&t, FTPC_T_MV);
     snprintf(t.remote, sizeof(t.remote), "%s", names[0]);
     snprintf(t.arg, sizeof(t.arg), "%s", names[1]);
     sh_display(sh, names[0], t.display, sizeof(t.display));
     rc = sh_conn_task(sh, &t, false);
+    ftpc_task_release(&t);
     sh_cache_clear(sh);
     return rc;
 }

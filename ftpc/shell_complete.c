@@ -83,8 +83,7 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     if (!sh->open || (sh->conn == NULL && sh->ep != NULL && sh->ep->login_refused))
         return NULL; /* a refused login is tried again by user NAME, not by Tab */
     ftpc_task t;
-    memset(&t, 0, sizeof(t));
-    t.kind = FTPC_T_LS;
+    ftpc_task_init(&t, FTPC_T_LS);
     t.capture = true;
     snprintf(t.remote, sizeof(t.remote), "%s", dir);
     size_t l = strlen(t.remote);
@@ -98,18 +97,18 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     sh->quiet = false;
     sh->status = saved;
     if (rc != FTPC_OK) {
-        free(t.listing);
+        ftpc_task_release(&t);
         return NULL;
     }
     sh_dir *d = calloc(1, sizeof(*d));
     if (d == NULL) {
-        free(t.listing);
+        ftpc_task_release(&t);
         return NULL;
     }
     snprintf(d->path, sizeof(d->path), "%s", key);
     ftpc_mirror_parse(t.listing ? t.listing : "", t.listing_len, t.listing_mlsd, time(NULL),
                       &d->tree);
-    free(t.listing);
+    ftpc_task_release(&t);
     /* Round robin: the oldest slot goes. */
     int slot = 0;
     while (slot < SH_DIR_CACHE && sh->dirs[slot] != NULL)

@@ -185,6 +185,13 @@ typedef struct ftpc_task {
     uint64_t bytes; /* moved by the successful attempt */
 } ftpc_task;
 
+/* A task as new: all zero but its kind, its strings "" until set. Every task starts so, and
+ * ends with ftpc_task_release; one moved by struct copy is released in its new place only. */
+void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind);
+
+/* Frees what the task owns (its strings, its listing); the rest of it stays as it was. */
+void ftpc_task_release(ftpc_task *t);
+
 /* Called once when an operation ends. reusable: the control connection is idle and may run
  * the next task. */
 typedef void (*ftpc_op_done_cb)(void *ud, int status, bool reusable);
