@@ -265,7 +265,8 @@ static int task_url(ftpc_cli *cli, ftpc_task *t, const char *s, ftpc_url *u, cha
     t->ep = ftpc_endpoint_get(&cli->endpoints, u);
     if (t->ep == NULL)
         return usage_err(err, err_size, "out of memory");
-    ftpc_url_display(u, t->display, sizeof(t->display));
+    if (ftpc_task_set_display_url(t, u) < 0)
+        return usage_err(err, err_size, "out of memory");
     snprintf(t->remote, sizeof(t->remote), "%s", u->path);
     t->url_type = u->type == 'a' || u->type == 'i' ? u->type : 0;
     return 0;
@@ -424,7 +425,8 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
         bn = ftpc_url_basename(&u);
         if (escaped) {
             ftpc_glob_unescape(u.path + (bn - u.path));
-            ftpc_url_display(&u, t->display, sizeof(t->display));
+            if (ftpc_task_set_display_url(t, &u) < 0)
+                return usage_err(err, err_size, "out of memory");
             snprintf(t->remote, sizeof(t->remote), "%s", u.path);
         }
         int target = ftpc_cli_get_target(cli, t, bn, to_stdout);
@@ -512,7 +514,8 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     t->ep = ftpc_endpoint_get(&cli->endpoints, &fu);
     if (t->ep == NULL)
         return usage_err(err, err_size, "out of memory");
-    ftpc_url_display(&fu, t->display, sizeof(t->display));
+    if (ftpc_task_set_display_url(t, &fu) < 0)
+        return usage_err(err, err_size, "out of memory");
     snprintf(t->remote, sizeof(t->remote), "%s", fu.path);
     t->url_type = fu.type == 'a' || fu.type == 'i' ? fu.type : 0;
     if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
@@ -555,7 +558,8 @@ static int add_create_dirs(ftpc_cli *cli, const ftpc_url *u, bool into_dir, char
     t->ep = ftpc_endpoint_get(&cli->endpoints, &du);
     if (t->ep == NULL)
         return usage_err(err, err_size, "out of memory");
-    ftpc_url_display(&du, t->display, sizeof(t->display));
+    if (ftpc_task_set_display_url(t, &du) < 0)
+        return usage_err(err, err_size, "out of memory");
     snprintf(t->remote, sizeof(t->remote), "%s", du.path);
     t->parents = true;
     t->gate = true;

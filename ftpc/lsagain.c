@@ -40,10 +40,16 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
     again->long_list = t->long_list;
     memcpy(again->remote, t->remote, n);
     memcpy(again->remote + n, "/", 2);
-    size_t d = strlen(t->display);
-    memcpy(again->display, t->display, d + 1);
-    if (d + 1 < sizeof(again->display))
-        memcpy(again->display + d, "/", 2);
+    char shown[FTPC_TASK_DISPLAY_MAX];
+    int d = snprintf(shown, sizeof(shown), "%s/", t->display);
+    if (d < 0 || (size_t)d >= sizeof(shown))
+        snprintf(shown, sizeof(shown), "%s", t->display); /* no room for the '/' */
+    if (ftpc_task_set(&again->display, shown) == NULL) {
+        ftpc_task_release(again);
+        free(again);
+        ftpc_err_set(why, FTPC_EXIT_LOCAL, "out of memory");
+        return FTPC_EXIT_LOCAL;
+    }
     /* A refusal of path/ after an empty listing may be a file vsftpd did not list
      * (lsentry.c): said only when the path's directory does not hold it either. */
     bool empty = !t->listed_itself;

@@ -85,11 +85,12 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
     size_t dl = slash == NULL ? 0 : (size_t)(slash - t->remote) + 1;
     memcpy(dir->remote, t->remote, dl);
     const char *ds = strrchr(t->display, '/');
-    size_t dd = ds != NULL ? (size_t)(ds - t->display) + 1 : strlen(t->display);
-    memcpy(dir->display, t->display, dd);
+    int dd = ds != NULL ? (int)(ds - t->display) + 1 : (int)strlen(t->display);
+    char shown[FTPC_TASK_DISPLAY_MAX];
+    snprintf(shown, sizeof(shown), "%.*s", dd, t->display);
     bool found = false;
-    if (run(ud, dir) == FTPC_OK && dir->err.status == FTPC_OK && !dir->listing_mlsd &&
-        dir->listing != NULL) {
+    if (ftpc_task_set(&dir->display, shown) != NULL && run(ud, dir) == FTPC_OK &&
+        dir->err.status == FTPC_OK && !dir->listing_mlsd && dir->listing != NULL) {
         size_t n = 0;
         const char *l = ftpc_rlist_entry_line(dir->listing, t->remote, &n);
         if (l != NULL)

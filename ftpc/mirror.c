@@ -470,6 +470,14 @@ static void set_display(const ftpc_cli *cli, const char *path, char *out, size_t
     ftpc_url_display(&u, out, size);
 }
 
+/* The task's display: path on the mirror's server. -1: out of memory. */
+static int set_task_display(const ftpc_cli *cli, ftpc_task *t, const char *path)
+{
+    ftpc_url u = cli->mirror_url;
+    snprintf(u.path, sizeof(u.path), "%s", path);
+    return ftpc_task_set_display_url(t, &u);
+}
+
 /* Lists the remote tree level by level. *root_missing is set when the server refuses to list
  * the root (then the tree is empty and nothing else is reported); *root_failed when the root's
  * listing failed for any reason (that refusal, a failed log-in or connection). With unlisted, a
@@ -518,7 +526,10 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
                 t->remote[rl] = '/';
                 t->remote[rl + 1] = '\0';
             }
-            set_display(cli, t->remote, t->display, sizeof(t->display));
+            if (set_task_display(cli, t, t->remote) < 0) {
+                t->finished = true;
+                ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: out of memory");
+            }
         }
         int st = 0;
         bool done = ftpc_run_tasks(ctx, ts, nlevel, cli->opts.jobs, stop, &st);
@@ -696,7 +707,8 @@ static ftpc_task *remote_task(ftpc_cli *cli, tasks *l, ftpc_task_kind kind, cons
         t->by_path = true;
         t->name_off = strlen(t->remote) - strlen(rel); /* join ends with rel */
     }
-    set_display(cli, t->remote, t->display, sizeof(t->display));
+    if (set_task_display(cli, t, t->remote) < 0)
+        return NULL;
     return t;
 }
 

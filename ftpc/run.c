@@ -65,6 +65,14 @@ static char *display_of(const ftpc_url *base, const char *path, char *out, size_
     return ftpc_url_display(&u, out, out_size);
 }
 
+/* t->display: display_of base and path. -1: out of memory. */
+static int set_display_of(ftpc_task *t, const ftpc_url *base, const char *path)
+{
+    char shown[FTPC_TASK_DISPLAY_MAX];
+    display_of(base, path, shown, sizeof(shown));
+    return ftpc_task_set(&t->display, shown) != NULL ? 0 : -1;
+}
+
 typedef struct task_list {
     ftpc_task *v;
     size_t n, cap;
@@ -102,7 +110,7 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         if (nm < 0)
             return -1;
     }
-    char shown[sizeof(listing->display)];
+    char shown[FTPC_TASK_DISPLAY_MAX];
     display_of(&g->url, g->url.path, shown, sizeof(shown));
     if (refused > 0)
         ftpc_msg(ctx, "ftpc: %s: %zu matching %s left out: a '/', CR or LF in the name", shown,
@@ -113,7 +121,8 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
             return -1;
         t->ep = g->ep;
         t->finished = true;
-        snprintf(t->display, sizeof(t->display), "%s", shown);
+        if (ftpc_task_set(&t->display, shown) == NULL)
+            return -1;
         if (listing->err.status != FTPC_OK) {
             t->err = listing->err; /* the runner reported it */
         } else {
@@ -139,7 +148,10 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         t->url_type = g->url.type == 'a' || g->url.type == 'i' ? g->url.type : 0;
         t->nlst_match = !listing->listing_mlsd;
         int len = snprintf(t->remote, sizeof(t->remote), "%s%s", g->dir, names[k]);
-        display_of(&g->url, t->remote, t->display, sizeof(t->display));
+        if (set_display_of(t, &g->url, t->remote) < 0) {
+            rc = -1;
+            break;
+        }
         int target = len < 0 || (size_t)len >= sizeof(t->remote)
                          ? -1
                          : ftpc_cli_get_target(cli, t, names[k], cli->to_stdout);
@@ -172,6 +184,7 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
     ftpc_task *lists = calloc(ng, sizeof(*lists));
     if (lists == NULL)
         return FTPC_EXIT_LOCAL;
+    int rc = 0;
     for (size_t i = 0; i < ng; i++) {
         ftpc_glob_req *g = &cli->globs[i];
         ftpc_task *t = &lists[i];
@@ -180,10 +193,12 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
         t->ep = g->ep;
         t->capture = true;
         snprintf(t->remote, sizeof(t->remote), "%s", g->dir);
-        display_of(&g->url, g->dir, t->display, sizeof(t->display));
+        if (set_display_of(t, &g->url, g->dir) < 0)
+            rc = FTPC_EXIT_LOCAL;
     }
     int status;
-    int rc = ftpc_run_tasks(ctx, lists, ng, cli->opts.jobs, stop, &status) ? 0 : FTPC_EXIT_XFER;
+    if (rc == 0 && !ftpc_run_tasks(ctx, lists, ng, cli->opts.jobs, stop, &status))
+        rc = FTPC_EXIT_XFER;
     for (size_t i = 0; i < ng; i++)
         cli->listing_cut |= lists[i].listing_truncated;
 
@@ -319,10 +334,11 @@ static int check_get_targets(ftpc_ctx *ctx, ftpc_cli *cli)
     size_t kept = 0;
     for (size_t i = 0; status == FTPC_OK && i < cli->ntasks; i++) {
         if (drop[i]) {
+            ftpc_task_release(&cli->tasks[i]);
             cli->nfiles--;
             continue;
         }
-        if (kept != i)
+        if (kept != i) /* moved: the copy left behind is past the end, never released */
             cli->tasks[kept] = cli->tasks[i];
         cli->tasks[kept].index = kept;
         kept++;

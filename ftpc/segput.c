@@ -1685,25 +1685,25 @@ static bool may_go_into(const ftpc_task *t)
            n + 1 + strlen(ftpc_task_name(t)) < sizeof(t->remote);
 }
 
-static void target_into_dir(ftpc_segput *p)
+/* Returns false when out of memory (the task is then as it was). */
+static bool target_into_dir(ftpc_segput *p)
 {
     ftpc_task *t = p->t;
     const char *name = ftpc_task_name(t);
-    size_t n = strlen(t->remote), nl = strlen(name), d = strlen(t->display);
+    size_t n = strlen(t->remote), nl = strlen(name);
     if (!p->ctx->opts->quiet)
         ftpc_msg(p->ctx, "%s: %s is a directory on the server: uploading into it", bar_name(t),
                  t->remote);
+    if (ftpc_task_into_dir(t, name) < 0)
+        return false;
     t->remote[n] = '/';
     memcpy(t->remote + n + 1, name, nl + 1);
-    if (d + 1 + nl < sizeof(t->display)) {
-        t->display[d] = '/';
-        memcpy(t->display + d + 1, name, nl + 1);
-    }
     t->named_in_dir = true; /* a directory there too is an error, as cp reports it */
     /* It goes under its own name now: no "f -> DIR" (the line waits for the end of the
      * check in held_bar once the data is sent). */
     ftpc_bar_rename(p->bar, name);
     ftpc_bar_rename(t->held_bar, name);
+    return true;
 }
 
 static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
@@ -1714,7 +1714,10 @@ static void meta_reply(ftpc_segput *p, const ftp_reply_msg *m)
         return;
     case M_OLD_MODE:
         if (target_is_dir(p, m) && may_go_into(p->t)) {
-            target_into_dir(p);
+            if (!target_into_dir(p)) {
+                fail(p, FTPC_EXIT_LOCAL, "out of memory");
+                return;
+            }
             send_meta(p); /* the mode of what is under the name inside */
             return;
         }

@@ -429,8 +429,8 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     t.long_list = long_list;
     t.relist_ok = t.quiet_refusal = true;
     snprintf(t.remote, sizeof(t.remote), "%s", path ? path : "");
-    sh_display(sh, t.remote, t.display, sizeof(t.display));
-    rc = ls_run(sh, &t);
+    rc = sh_task_display(sh, &t, t.remote) < 0 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
+                                               : ls_run(sh, &t);
     if (rc == FTPC_OK) {
         ftpc_err why;
         rc = ftpc_ls_again(&t, ls_run, sh, &why);
@@ -492,8 +492,8 @@ static int file_ops(shell *sh, int argc, char **argv, ftpc_task_kind kind, int f
         ftpc_task_init(&t, kind);
         t.parents = parents;
         snprintf(t.remote, sizeof(t.remote), "%s", names[i]);
-        sh_display(sh, names[i], t.display, sizeof(t.display));
-        rc = sh_conn_task(sh, &t, false);
+        rc = sh_task_display(sh, &t, names[i]) < 0 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
+                                                   : sh_conn_task(sh, &t, false);
         ftpc_task_release(&t);
         if (status == FTPC_OK)
             status = rc;
@@ -538,8 +538,8 @@ static int cmd_rename(shell *sh, int argc, char **argv)
     ftpc_task_init(&t, FTPC_T_MV);
     snprintf(t.remote, sizeof(t.remote), "%s", names[0]);
     snprintf(t.arg, sizeof(t.arg), "%s", names[1]);
-    sh_display(sh, names[0], t.display, sizeof(t.display));
-    rc = sh_conn_task(sh, &t, false);
+    rc = sh_task_display(sh, &t, names[0]) < 0 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
+                                               : sh_conn_task(sh, &t, false);
     ftpc_task_release(&t);
     sh_cache_clear(sh);
     return rc;

@@ -89,7 +89,8 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     size_t l = strlen(t.remote);
     if (l > 1 && t.remote[l - 1] == '/')
         t.remote[l - 1] = '\0';
-    sh_display(sh, t.remote, t.display, sizeof(t.display));
+    if (sh_task_display(sh, &t, t.remote) < 0)
+        return NULL;
     /* Completion is no command: its failures neither print nor count. */
     int saved = sh->status;
     sh->quiet = true; /* a connection that cannot be opened says nothing into the line */

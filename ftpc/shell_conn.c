@@ -489,6 +489,13 @@ int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_si
     return rc == 0 ? 0 : -1;
 }
 
+int sh_task_display(const shell *sh, ftpc_task *t, const char *path)
+{
+    char shown[FTPC_TASK_DISPLAY_MAX];
+    sh_display(sh, path, shown, sizeof(shown));
+    return ftpc_task_set(&t->display, shown) != NULL ? 0 : -1;
+}
+
 char *sh_display(const shell *sh, const char *path, char *out, size_t out_size)
 {
     ftpc_url u = sh->site;

@@ -150,6 +150,8 @@ char *sh_resolve(const shell *sh, const char *path, char *out, size_t out_size);
 int sh_url(const shell *sh, const char *path, bool dir, char *out, size_t out_size);
 /* The URL of path for messages (no password). Returns out. */
 char *sh_display(const shell *sh, const char *path, char *out, size_t out_size);
+/* t->display: sh_display of path. -1: out of memory. */
+int sh_task_display(const shell *sh, ftpc_task *t, const char *path);
 
 /* ---- shell_xfer.c: the transfer commands ---- */
 

@@ -4,15 +4,53 @@
 
 #include <stdlib.h>
 
+/* What a string not set holds: no allocation, so it is never freed. */
+static const char unset[] = "";
+
+static void free_string(const char **field)
+{
+    if (*field != unset)
+        free((char *)*field); /* set by ftpc_task_set: its own copy */
+    *field = unset;
+}
+
 void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind)
 {
     memset(t, 0, sizeof(*t));
     t->kind = kind;
+    t->display = unset;
 }
 
 void ftpc_task_release(ftpc_task *t)
 {
+    free_string(&t->display);
     free(t->listing);
     t->listing = NULL;
     t->listing_len = 0;
+}
+
+char *ftpc_task_set(const char **field, const char *s)
+{
+    char *copy = strdup(s);
+    if (copy == NULL)
+        return NULL;
+    free_string(field);
+    *field = copy;
+    return copy;
+}
+
+int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u)
+{
+    char shown[FTPC_TASK_DISPLAY_MAX];
+    ftpc_url_display(u, shown, sizeof(shown));
+    return ftpc_task_set(&t->display, shown) != NULL ? 0 : -1;
+}
+
+int ftpc_task_into_dir(ftpc_task *t, const char *name)
+{
+    char display[FTPC_TASK_DISPLAY_MAX];
+    int n = snprintf(display, sizeof(display), "%s/%s", t->display, name);
+    if (n >= 0 && (size_t)n < sizeof(display) && ftpc_task_set(&t->display, display) == NULL)
+        return -1;
+    return 0;
 }

@@ -35,14 +35,20 @@ typedef enum {
     FTPC_T_CHMOD, /* SITE CHMOD mode remote (mirror -R) */
 } ftpc_task_kind;
 
+/* The longest display a task keeps (a longer one is cut): a URL's path and its parts. */
+#define FTPC_TASK_DISPLAY_MAX (FTPC_URL_PATH_MAX + 300)
+
+/* A task's strings are its own, allocated to fit (ftpc_task_set), "" until set: a mirror or
+ * a glob plans one task per file, all before the first transfer, and fixed buffers of a path's
+ * greatest length cost 16 KB a file where the names take a few dozen bytes. */
 typedef struct ftpc_task {
     ftpc_task_kind kind;
-    size_t index;                          /* position on the command line */
-    ftpc_endpoint *ep;                     /* shared */
-    char display[FTPC_URL_PATH_MAX + 300]; /* the URL without password, for messages */
-    char remote[FTPC_URL_PATH_MAX];        /* path sent to the server; "" = login directory */
-    char local[FTPC_URL_PATH_MAX];         /* get: destination, put: source; "-": stdio */
-    char arg[FTPC_URL_PATH_MAX];           /* mv: the new remote path */
+    size_t index;                   /* position on the command line */
+    ftpc_endpoint *ep;              /* shared */
+    const char *display;            /* the URL without password, for messages */
+    char remote[FTPC_URL_PATH_MAX]; /* path sent to the server; "" = login directory */
+    char local[FTPC_URL_PATH_MAX];  /* get: destination, put: source; "-": stdio */
+    char arg[FTPC_URL_PATH_MAX];    /* mv: the new remote path */
     bool long_list;
     bool parents;
     /* put: after the upload, set the server's copy to this time (UTC seconds) where FEAT
@@ -191,6 +197,19 @@ void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind);
 
 /* Frees what the task owns (its strings, its listing); the rest of it stays as it was. */
 void ftpc_task_release(ftpc_task *t);
+
+/* Sets one of t's strings (&t->display, ...) to a copy of s, freeing what it held. Returns
+ * the copy, which the caller may change in place within its length, or NULL when out of
+ * memory (the string is then as it was). s may point into the string it replaces. */
+char *ftpc_task_set(const char **field, const char *s);
+
+/* Sets t->display to u's ftpc_url_display (cut at FTPC_TASK_DISPLAY_MAX). -1: out of memory. */
+int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u);
+
+/* The name a put's target gets when it is found to be a directory: the upload goes into it
+ * under name, "/name" added to the target's display too when that has room. -1: out of
+ * memory; the task is then as it was. */
+int ftpc_task_into_dir(ftpc_task *t, const char *name);
 
 /* Called once when an operation ends. reusable: the control connection is idle and may run
  * the next task. */

@@ -157,7 +157,7 @@ void xf_put_into_dir(ftpc_xfer *x)
 {
     ftpc_task *t = x->t;
     const char *name = ftpc_task_name(t); /* a put's: its local file's last component */
-    size_t n = strlen(t->remote), d = strlen(t->display);
+    size_t n = strlen(t->remote);
     if (n + 1 + strlen(name) >= sizeof(t->remote)) {
         xf_fail_refused(x);
         return;
@@ -165,13 +165,13 @@ void xf_put_into_dir(ftpc_xfer *x)
     if (!x->ctx->opts->quiet)
         ftpc_msg(x->ctx, "%s: %s is a directory on the server: uploading into it", xf_bar_name(x),
                  t->remote);
+    if (ftpc_task_into_dir(t, name) < 0) {
+        xf_fail(x, FTPC_EXIT_LOCAL, false, "out of memory");
+        return;
+    }
     size_t nl = strlen(name);
     t->remote[n] = '/';
     memcpy(t->remote + n + 1, name, nl + 1);
-    if (d + 1 + nl < sizeof(t->display)) {
-        t->display[d] = '/';
-        memcpy(t->display + d + 1, name, nl + 1);
-    }
     ftpc_bar_rename(x->bar, name); /* it goes under its own name now: no "f -> DIR" */
     x->verb = "STOR";
     xf_after_type(x);
