@@ -267,7 +267,8 @@ static int task_url(ftpc_cli *cli, ftpc_task *t, const char *s, ftpc_url *u, cha
         return usage_err(err, err_size, "out of memory");
     if (ftpc_task_set_display_url(t, u) < 0)
         return usage_err(err, err_size, "out of memory");
-    snprintf(t->remote, sizeof(t->remote), "%s", u->path);
+    if (ftpc_task_set(&t->remote, u->path) == NULL)
+        return usage_err(err, err_size, "out of memory");
     t->url_type = u->type == 'a' || u->type == 'i' ? u->type : 0;
     return 0;
 }
@@ -427,7 +428,8 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
             ftpc_glob_unescape(u.path + (bn - u.path));
             if (ftpc_task_set_display_url(t, &u) < 0)
                 return usage_err(err, err_size, "out of memory");
-            snprintf(t->remote, sizeof(t->remote), "%s", u.path);
+            if (ftpc_task_set(&t->remote, u.path) == NULL)
+                return usage_err(err, err_size, "out of memory");
         }
         int target = ftpc_cli_get_target(cli, t, bn, to_stdout);
         if (target == -2)
@@ -516,7 +518,8 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
         return usage_err(err, err_size, "out of memory");
     if (ftpc_task_set_display_url(t, &fu) < 0)
         return usage_err(err, err_size, "out of memory");
-    snprintf(t->remote, sizeof(t->remote), "%s", fu.path);
+    if (ftpc_task_set(&t->remote, fu.path) == NULL)
+        return usage_err(err, err_size, "out of memory");
     t->url_type = fu.type == 'a' || fu.type == 'i' ? fu.type : 0;
     if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
         return usage_err(err, err_size, "local file name too long");
@@ -560,7 +563,8 @@ static int add_create_dirs(ftpc_cli *cli, const ftpc_url *u, bool into_dir, char
         return usage_err(err, err_size, "out of memory");
     if (ftpc_task_set_display_url(t, &du) < 0)
         return usage_err(err, err_size, "out of memory");
-    snprintf(t->remote, sizeof(t->remote), "%s", du.path);
+    if (ftpc_task_set(&t->remote, du.path) == NULL)
+        return usage_err(err, err_size, "out of memory");
     t->parents = true;
     t->gate = true;
     return 0;
@@ -686,7 +690,7 @@ static int build_simple(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nar
         t->long_list = cli->long_list;
         t->parents = cli->parents;
         if (kind != FTPC_T_LS) {
-            strip_trailing_slashes(t->remote);
+            ftpc_task_strip_slashes(&t->remote);
             if (t->remote[0] == '\0' || strcmp(t->remote, "/") == 0)
                 return usage_err(err, err_size, "%s: %s needs a path", cli->command, args[i]);
         }
@@ -706,7 +710,7 @@ static int build_mv(ftpc_cli *cli, char **args, int nargs, char *err, size_t err
         return usage_err(err, err_size, "out of memory");
     if (task_url(cli, t, args[0], &u, err, err_size) < 0)
         return -1;
-    strip_trailing_slashes(t->remote);
+    ftpc_task_strip_slashes(&t->remote);
     if (t->remote[0] == '\0')
         return usage_err(err, err_size, "mv: %s needs a path", args[0]);
     const char *newname = args[1];

@@ -28,7 +28,7 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
         return t->err.status;
     }
     if (t->err.status != FTPC_OK || (t->bytes != 0 && !t->listed_itself) || !named ||
-        n + 1 >= sizeof(t->remote))
+        n + 1 >= FTPC_URL_PATH_MAX)
         return t->err.status;
     ftpc_task *again = calloc(1, sizeof(*again));
     if (again == NULL) {
@@ -38,13 +38,14 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
     ftpc_task_init(again, FTPC_T_LS);
     again->ep = t->ep;
     again->long_list = t->long_list;
-    memcpy(again->remote, t->remote, n);
-    memcpy(again->remote + n, "/", 2);
+    char path[FTPC_URL_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/", t->remote);
     char shown[FTPC_TASK_DISPLAY_MAX];
     int d = snprintf(shown, sizeof(shown), "%s/", t->display);
     if (d < 0 || (size_t)d >= sizeof(shown))
         snprintf(shown, sizeof(shown), "%s", t->display); /* no room for the '/' */
-    if (ftpc_task_set(&again->display, shown) == NULL) {
+    if (ftpc_task_set(&again->remote, path) == NULL ||
+        ftpc_task_set(&again->display, shown) == NULL) {
         ftpc_task_release(again);
         free(again);
         ftpc_err_set(why, FTPC_EXIT_LOCAL, "out of memory");

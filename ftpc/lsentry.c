@@ -82,15 +82,17 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
     dir->quiet_refusal = true;
     /* "a/b" -> "a/", "/b" -> "/", "b" -> "" (the login directory). With its '/': LIST of a
      * file a lists a, whose line would pass for the entry of a/a. */
-    size_t dl = slash == NULL ? 0 : (size_t)(slash - t->remote) + 1;
-    memcpy(dir->remote, t->remote, dl);
+    int dl = slash == NULL ? 0 : (int)(slash - t->remote) + 1;
+    char path[FTPC_URL_PATH_MAX];
+    snprintf(path, sizeof(path), "%.*s", dl, t->remote);
     const char *ds = strrchr(t->display, '/');
     int dd = ds != NULL ? (int)(ds - t->display) + 1 : (int)strlen(t->display);
     char shown[FTPC_TASK_DISPLAY_MAX];
     snprintf(shown, sizeof(shown), "%.*s", dd, t->display);
     bool found = false;
-    if (ftpc_task_set(&dir->display, shown) != NULL && run(ud, dir) == FTPC_OK &&
-        dir->err.status == FTPC_OK && !dir->listing_mlsd && dir->listing != NULL) {
+    if (ftpc_task_set(&dir->remote, path) != NULL && ftpc_task_set(&dir->display, shown) != NULL &&
+        run(ud, dir) == FTPC_OK && dir->err.status == FTPC_OK && !dir->listing_mlsd &&
+        dir->listing != NULL) {
         size_t n = 0;
         const char *l = ftpc_rlist_entry_line(dir->listing, t->remote, &n);
         if (l != NULL)

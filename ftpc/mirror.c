@@ -516,17 +516,17 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
             /* Named with a trailing /: vsftpd answers LIST of a directory it cannot open
              * with that directory's own line, as ls -ld would, and 226 (a directory that
              * seems to hold itself); LIST dir/ makes it say it failed. */
+            char path[FTPC_URL_PATH_MAX];
             size_t rl = 0;
-            if (join(t->remote, sizeof(t->remote), base, level[i]) < 0 ||
-                ((rl = strlen(t->remote)) > 0 && t->remote[rl - 1] != '/' &&
-                 rl + 1 >= sizeof(t->remote))) {
+            if (join(path, sizeof(path), base, level[i]) < 0 ||
+                ((rl = strlen(path)) > 0 && path[rl - 1] != '/' && rl + 1 >= sizeof(path))) {
                 t->finished = true;
                 ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: path too long");
-            } else if (rl > 0 && t->remote[rl - 1] != '/') {
-                t->remote[rl] = '/';
-                t->remote[rl + 1] = '\0';
+            } else if (rl > 0 && path[rl - 1] != '/') {
+                path[rl] = '/';
+                path[rl + 1] = '\0';
             }
-            if (set_task_display(cli, t, t->remote) < 0) {
+            if (ftpc_task_set(&t->remote, path) == NULL || set_task_display(cli, t, path) < 0) {
                 t->finished = true;
                 ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: out of memory");
             }
@@ -701,7 +701,9 @@ static ftpc_task *remote_task(ftpc_cli *cli, tasks *l, ftpc_task_kind kind, cons
     if (t == NULL)
         return NULL;
     t->ep = cli->mirror_ep;
-    if (join(t->remote, sizeof(t->remote), cli->mirror_url.path, rel) < 0)
+    char path[FTPC_URL_PATH_MAX];
+    if (join(path, sizeof(path), cli->mirror_url.path, rel) < 0 ||
+        ftpc_task_set(&t->remote, path) == NULL)
         return NULL;
     if (rel[0] != '\0') {
         t->by_path = true;
@@ -1189,9 +1191,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             return FTPC_EXIT_LOCAL;
         }
         t->parents = true;
-        size_t rl = strlen(t->remote);
-        while (rl > 1 && t->remote[rl - 1] == '/')
-            t->remote[--rl] = '\0';
+        ftpc_task_strip_slashes(&t->remote);
         status = run_list(ctx, &mk, 1, stop);
         tally_failed_list(c, &mk);
         tasks_free(&mk);

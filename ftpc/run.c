@@ -147,12 +147,13 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         t->ep = g->ep;
         t->url_type = g->url.type == 'a' || g->url.type == 'i' ? g->url.type : 0;
         t->nlst_match = !listing->listing_mlsd;
-        int len = snprintf(t->remote, sizeof(t->remote), "%s%s", g->dir, names[k]);
-        if (set_display_of(t, &g->url, t->remote) < 0) {
+        char path[FTPC_URL_PATH_MAX];
+        int len = snprintf(path, sizeof(path), "%s%s", g->dir, names[k]);
+        if (ftpc_task_set(&t->remote, path) == NULL || set_display_of(t, &g->url, path) < 0) {
             rc = -1;
             break;
         }
-        int target = len < 0 || (size_t)len >= sizeof(t->remote)
+        int target = len < 0 || (size_t)len >= sizeof(path)
                          ? -1
                          : ftpc_cli_get_target(cli, t, names[k], cli->to_stdout);
         if (target < 0) {
@@ -192,8 +193,7 @@ static int expand_globs(ftpc_ctx *ctx, ftpc_cli *cli, volatile sig_atomic_t *sto
         t->index = i;
         t->ep = g->ep;
         t->capture = true;
-        snprintf(t->remote, sizeof(t->remote), "%s", g->dir);
-        if (set_display_of(t, &g->url, g->dir) < 0)
+        if (ftpc_task_set(&t->remote, g->dir) == NULL || set_display_of(t, &g->url, g->dir) < 0)
             rc = FTPC_EXIT_LOCAL;
     }
     int status;

@@ -1682,7 +1682,7 @@ static bool may_go_into(const ftpc_task *t)
 {
     size_t n = strlen(t->remote);
     return !t->by_path && !t->named_in_dir && n > 0 && t->remote[n - 1] != '/' &&
-           n + 1 + strlen(ftpc_task_name(t)) < sizeof(t->remote);
+           n + 1 + strlen(ftpc_task_name(t)) < FTPC_URL_PATH_MAX;
 }
 
 /* Returns false when out of memory (the task is then as it was). */
@@ -1690,14 +1690,11 @@ static bool target_into_dir(ftpc_segput *p)
 {
     ftpc_task *t = p->t;
     const char *name = ftpc_task_name(t);
-    size_t n = strlen(t->remote), nl = strlen(name);
     if (!p->ctx->opts->quiet)
         ftpc_msg(p->ctx, "%s: %s is a directory on the server: uploading into it", bar_name(t),
                  t->remote);
     if (ftpc_task_into_dir(t, name) < 0)
         return false;
-    t->remote[n] = '/';
-    memcpy(t->remote + n + 1, name, nl + 1);
     t->named_in_dir = true; /* a directory there too is an error, as cp reports it */
     /* It goes under its own name now: no "f -> DIR" (the line waits for the end of the
      * check in held_bar once the data is sent). */

@@ -428,9 +428,11 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     ftpc_task_init(&t, FTPC_T_LS);
     t.long_list = long_list;
     t.relist_ok = t.quiet_refusal = true;
-    snprintf(t.remote, sizeof(t.remote), "%s", path ? path : "");
-    rc = sh_task_display(sh, &t, t.remote) < 0 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
-                                               : ls_run(sh, &t);
+    char name[FTPC_URL_PATH_MAX];
+    snprintf(name, sizeof(name), "%s", path ? path : "");
+    rc = ftpc_task_set(&t.remote, name) == NULL || sh_task_display(sh, &t, name) < 0
+             ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
+             : ls_run(sh, &t);
     if (rc == FTPC_OK) {
         ftpc_err why;
         rc = ftpc_ls_again(&t, ls_run, sh, &why);
@@ -491,9 +493,11 @@ static int file_ops(shell *sh, int argc, char **argv, ftpc_task_kind kind, int f
         ftpc_task t;
         ftpc_task_init(&t, kind);
         t.parents = parents;
-        snprintf(t.remote, sizeof(t.remote), "%s", names[i]);
-        rc = sh_task_display(sh, &t, names[i]) < 0 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
-                                                   : sh_conn_task(sh, &t, false);
+        char name[FTPC_URL_PATH_MAX];
+        snprintf(name, sizeof(name), "%s", names[i]);
+        rc = ftpc_task_set(&t.remote, name) == NULL || sh_task_display(sh, &t, names[i]) < 0
+                 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
+                 : sh_conn_task(sh, &t, false);
         ftpc_task_release(&t);
         if (status == FTPC_OK)
             status = rc;
@@ -536,10 +540,12 @@ static int cmd_rename(shell *sh, int argc, char **argv)
         return rc;
     ftpc_task t;
     ftpc_task_init(&t, FTPC_T_MV);
-    snprintf(t.remote, sizeof(t.remote), "%s", names[0]);
+    char name[FTPC_URL_PATH_MAX];
+    snprintf(name, sizeof(name), "%s", names[0]);
     snprintf(t.arg, sizeof(t.arg), "%s", names[1]);
-    rc = sh_task_display(sh, &t, names[0]) < 0 ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
-                                               : sh_conn_task(sh, &t, false);
+    rc = ftpc_task_set(&t.remote, name) == NULL || sh_task_display(sh, &t, names[0]) < 0
+             ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
+             : sh_conn_task(sh, &t, false);
     ftpc_task_release(&t);
     sh_cache_clear(sh);
     return rc;

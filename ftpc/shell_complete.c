@@ -85,12 +85,15 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     ftpc_task t;
     ftpc_task_init(&t, FTPC_T_LS);
     t.capture = true;
-    snprintf(t.remote, sizeof(t.remote), "%s", dir);
-    size_t l = strlen(t.remote);
-    if (l > 1 && t.remote[l - 1] == '/')
-        t.remote[l - 1] = '\0';
-    if (sh_task_display(sh, &t, t.remote) < 0)
+    char path[FTPC_URL_PATH_MAX];
+    snprintf(path, sizeof(path), "%s", dir);
+    size_t l = strlen(path);
+    if (l > 1 && path[l - 1] == '/')
+        path[l - 1] = '\0';
+    if (ftpc_task_set(&t.remote, path) == NULL || sh_task_display(sh, &t, path) < 0) {
+        ftpc_task_release(&t);
         return NULL;
+    }
     /* Completion is no command: its failures neither print nor count. */
     int saved = sh->status;
     sh->quiet = true; /* a connection that cannot be opened says nothing into the line */

@@ -18,12 +18,13 @@ void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind)
 {
     memset(t, 0, sizeof(*t));
     t->kind = kind;
-    t->display = unset;
+    t->display = t->remote = unset;
 }
 
 void ftpc_task_release(ftpc_task *t)
 {
     free_string(&t->display);
+    free_string(&t->remote);
     free(t->listing);
     t->listing = NULL;
     t->listing_len = 0;
@@ -46,11 +47,37 @@ int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u)
     return ftpc_task_set(&t->display, shown) != NULL ? 0 : -1;
 }
 
+void ftpc_task_strip_slashes(const char **field)
+{
+    size_t n = strlen(*field);
+    if (n > 1 && (*field)[n - 1] == '/') {
+        char *p = (char *)*field; /* not unset: that has no '/' */
+        while (n > 1 && p[n - 1] == '/')
+            p[--n] = '\0';
+    }
+}
+
 int ftpc_task_into_dir(ftpc_task *t, const char *name)
 {
-    char display[FTPC_TASK_DISPLAY_MAX];
-    int n = snprintf(display, sizeof(display), "%s/%s", t->display, name);
-    if (n >= 0 && (size_t)n < sizeof(display) && ftpc_task_set(&t->display, display) == NULL)
+    /* name may be part of t->remote (a put from standard input is named after its target) */
+    char remote[FTPC_URL_PATH_MAX], display[FTPC_TASK_DISPLAY_MAX];
+    int n = snprintf(remote, sizeof(remote), "%s/%s", t->remote, name);
+    int d = snprintf(display, sizeof(display), "%s/%s", t->display, name);
+    if (n < 0 || (size_t)n >= sizeof(remote))
         return -1;
+    bool new_display = d >= 0 && (size_t)d < sizeof(display);
+    char *r = strdup(remote);
+    char *s = new_display ? strdup(display) : NULL;
+    if (r == NULL || (new_display && s == NULL)) {
+        free(r);
+        free(s);
+        return -1;
+    }
+    free_string(&t->remote);
+    t->remote = r;
+    if (new_display) {
+        free_string(&t->display);
+        t->display = s;
+    }
     return 0;
 }

@@ -43,12 +43,12 @@ typedef enum {
  * greatest length cost 16 KB a file where the names take a few dozen bytes. */
 typedef struct ftpc_task {
     ftpc_task_kind kind;
-    size_t index;                   /* position on the command line */
-    ftpc_endpoint *ep;              /* shared */
-    const char *display;            /* the URL without password, for messages */
-    char remote[FTPC_URL_PATH_MAX]; /* path sent to the server; "" = login directory */
-    char local[FTPC_URL_PATH_MAX];  /* get: destination, put: source; "-": stdio */
-    char arg[FTPC_URL_PATH_MAX];    /* mv: the new remote path */
+    size_t index;        /* position on the command line */
+    ftpc_endpoint *ep;   /* shared */
+    const char *display; /* the URL without password, for messages */
+    const char *remote;  /* path sent to the server (< FTPC_URL_PATH_MAX); "" = login dir */
+    char local[FTPC_URL_PATH_MAX]; /* get: destination, put: source; "-": stdio */
+    char arg[FTPC_URL_PATH_MAX];   /* mv: the new remote path */
     bool long_list;
     bool parents;
     /* put: after the upload, set the server's copy to this time (UTC seconds) where FEAT
@@ -206,9 +206,12 @@ char *ftpc_task_set(const char **field, const char *s);
 /* Sets t->display to u's ftpc_url_display (cut at FTPC_TASK_DISPLAY_MAX). -1: out of memory. */
 int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u);
 
-/* The name a put's target gets when it is found to be a directory: the upload goes into it
- * under name, "/name" added to the target's display too when that has room. -1: out of
- * memory; the task is then as it was. */
+/* Takes the trailing '/'s off one of t's strings, but for a lone "/". */
+void ftpc_task_strip_slashes(const char **field);
+
+/* A put whose target is found to be a directory goes into it under name: "/name" is added
+ * to t->remote (which the caller knows has room for it below FTPC_URL_PATH_MAX), and to its
+ * display where that has room. -1: out of memory; the task is then as it was. */
 int ftpc_task_into_dir(ftpc_task *t, const char *name);
 
 /* Called once when an operation ends. reusable: the control connection is idle and may run

@@ -158,7 +158,7 @@ void xf_put_into_dir(ftpc_xfer *x)
     ftpc_task *t = x->t;
     const char *name = ftpc_task_name(t); /* a put's: its local file's last component */
     size_t n = strlen(t->remote);
-    if (n + 1 + strlen(name) >= sizeof(t->remote)) {
+    if (n + 1 + strlen(name) >= FTPC_URL_PATH_MAX) {
         xf_fail_refused(x);
         return;
     }
@@ -169,9 +169,6 @@ void xf_put_into_dir(ftpc_xfer *x)
         xf_fail(x, FTPC_EXIT_LOCAL, false, "out of memory");
         return;
     }
-    size_t nl = strlen(name);
-    t->remote[n] = '/';
-    memcpy(t->remote + n + 1, name, nl + 1);
     ftpc_bar_rename(x->bar, name); /* it goes under its own name now: no "f -> DIR" */
     x->verb = "STOR";
     xf_after_type(x);
