@@ -338,26 +338,27 @@ static void strip_trailing_slashes(char *p)
 
 int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, bool to_stdout)
 {
-    if (to_stdout) {
-        snprintf(t->local, sizeof(t->local), "-");
-        return 0;
-    }
+    if (to_stdout)
+        return ftpc_task_set(&t->local, "-") != NULL ? 0 : -3;
     if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return -1;
+    char local[FTPC_URL_PATH_MAX];
     int n;
     if (cli->output) {
         struct stat st;
         if (stat(cli->output, &st) == 0 && S_ISDIR(st.st_mode))
-            n = snprintf(t->local, sizeof(t->local), "%s/%s", cli->output, name);
+            n = snprintf(local, sizeof(local), "%s/%s", cli->output, name);
         else
-            n = snprintf(t->local, sizeof(t->local), "%s", cli->output);
+            n = snprintf(local, sizeof(local), "%s", cli->output);
     } else if (cli->output_dir) {
-        n = snprintf(t->local, sizeof(t->local), "%s/%s", cli->output_dir, name);
+        n = snprintf(local, sizeof(local), "%s/%s", cli->output_dir, name);
     } else {
-        n = snprintf(t->local, sizeof(t->local), "%s", name);
+        n = snprintf(local, sizeof(local), "%s", name);
     }
-    if (n <= 0 || (size_t)n >= sizeof(t->local))
+    if (n <= 0 || (size_t)n >= sizeof(local))
         return -1;
+    if (ftpc_task_set(&t->local, local) == NULL)
+        return -3;
     const char *slash = strrchr(t->local, '/');
     const char *base = slash ? slash + 1 : t->local;
     return ftpc_part_like(base, strlen(base)) ? -2 : 0;
@@ -432,6 +433,8 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
                 return usage_err(err, err_size, "out of memory");
         }
         int target = ftpc_cli_get_target(cli, t, bn, to_stdout);
+        if (target == -3)
+            return usage_err(err, err_size, "out of memory");
         if (target == -2)
             return usage_err(err, err_size,
                              "%s: %s has the form of ftpc's part files; name "
@@ -521,8 +524,10 @@ static int add_put(ftpc_cli *cli, const ftpc_url *u, bool into_dir, const char *
     if (ftpc_task_set(&t->remote, fu.path) == NULL)
         return usage_err(err, err_size, "out of memory");
     t->url_type = fu.type == 'a' || fu.type == 'i' ? fu.type : 0;
-    if (snprintf(t->local, sizeof(t->local), "%s", file) >= (int)sizeof(t->local))
+    if (strlen(file) >= FTPC_URL_PATH_MAX)
         return usage_err(err, err_size, "local file name too long");
+    if (ftpc_task_set(&t->local, file) == NULL)
+        return usage_err(err, err_size, "out of memory");
     int64_t left = strcmp(file, "-") == 0 ? ftpc_stdsrc_left(STDIN_FILENO) : -1;
     if (left >= 0) {
         t->size_known = true; /* a regular file redirected: ftpc put - URL < file */

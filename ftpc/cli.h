@@ -73,8 +73,9 @@ const char *ftpc_cli_long_option(const char *name, bool *takes_value);
 void ftpc_cli_free(ftpc_cli *cli);
 
 /* Sets t->local for a download of the remote file name under the -o/-O settings ("-" for
- * standard output). Returns 0, -1 when the name is unusable ("", ".", "..") or too long, or
- * -2 when the local name has the form of ftpc's part files (ftpc_part_like). */
+ * standard output). Returns 0, -1 when the name is unusable ("", ".", "..") or too long,
+ * -2 when the local name has the form of ftpc's part files (ftpc_part_like), or -3 when out
+ * of memory. */
 int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, bool to_stdout);
 
 /* Runs the parsed tasks; returns the exit code. *stop is polled after every loop iteration

@@ -951,7 +951,10 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             fatal = true;
             break;
         }
-        snprintf(t->local, sizeof(t->local), "%s", path);
+        if (ftpc_task_set(&t->local, path) == NULL) {
+            fatal = true;
+            break;
+        }
         /* The tree's modes are the mirror's to keep: a file it made read-only, as the
          * server's is, is replaced when the server's changes (as lftp's mirror does). */
         t->replace_readonly = true;
@@ -1272,7 +1275,9 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             continue;
         }
         ftpc_task *t = remote_task(cli, &puts, FTPC_T_PUT, l->rel);
-        if (t == NULL || join(t->local, sizeof(t->local), root, l->rel) < 0) {
+        char path[FTPC_URL_PATH_MAX];
+        if (t == NULL || join(path, sizeof(path), root, l->rel) < 0 ||
+            ftpc_task_set(&t->local, path) == NULL) {
             fatal = true;
         } else {
             if (l->mtime >= 0) {

@@ -156,6 +156,10 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         int target = len < 0 || (size_t)len >= sizeof(path)
                          ? -1
                          : ftpc_cli_get_target(cli, t, names[k], cli->to_stdout);
+        if (target == -3) {
+            rc = -1;
+            break;
+        }
         if (target < 0) {
             t->finished = true;
             ftpc_err_set(&t->err, FTPC_EXIT_LOCAL,

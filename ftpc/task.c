@@ -18,13 +18,14 @@ void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind)
 {
     memset(t, 0, sizeof(*t));
     t->kind = kind;
-    t->display = t->remote = unset;
+    t->display = t->remote = t->local = unset;
 }
 
 void ftpc_task_release(ftpc_task *t)
 {
     free_string(&t->display);
     free_string(&t->remote);
+    free_string(&t->local);
     free(t->listing);
     t->listing = NULL;
     t->listing_len = 0;

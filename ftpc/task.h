@@ -47,8 +47,8 @@ typedef struct ftpc_task {
     ftpc_endpoint *ep;   /* shared */
     const char *display; /* the URL without password, for messages */
     const char *remote;  /* path sent to the server (< FTPC_URL_PATH_MAX); "" = login dir */
-    char local[FTPC_URL_PATH_MAX]; /* get: destination, put: source; "-": stdio */
-    char arg[FTPC_URL_PATH_MAX];   /* mv: the new remote path */
+    const char *local;   /* get: destination, put: source; "-": stdio (< FTPC_URL_PATH_MAX) */
+    char arg[FTPC_URL_PATH_MAX]; /* mv: the new remote path */
     bool long_list;
     bool parents;
     /* put: after the upload, set the server's copy to this time (UTC seconds) where FEAT
