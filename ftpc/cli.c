@@ -719,13 +719,13 @@ static int build_mv(ftpc_cli *cli, char **args, int nargs, char *err, size_t err
     if (t->remote[0] == '\0')
         return usage_err(err, err_size, "mv: %s needs a path", args[0]);
     const char *newname = args[1];
-    char decoded[FTPC_URL_PATH_MAX];
+    char decoded[FTPC_URL_PATH_MAX], arg[FTPC_URL_PATH_MAX];
     if (ftpc_url_is_url(newname)) {
         ftpc_url nu;
         char why[128];
         if (ftpc_url_parse(newname, &nu, why, sizeof(why)) < 0)
             return usage_err(err, err_size, "%s: %s", newname, why);
-        snprintf(t->arg, sizeof(t->arg), "%s", nu.path);
+        snprintf(arg, sizeof(arg), "%s", nu.path);
     } else {
         /* A plain name is taken literally (no %-decoding), but must still be one line. */
         if (strpbrk(newname, "\r\n") != NULL || newname[0] == '\0')
@@ -733,17 +733,19 @@ static int build_mv(ftpc_cli *cli, char **args, int nargs, char *err, size_t err
         snprintf(decoded, sizeof(decoded), "%s", newname);
         const char *slash = strrchr(t->remote, '/');
         if (decoded[0] == '/' || slash == NULL) {
-            snprintf(t->arg, sizeof(t->arg), "%s", decoded);
+            snprintf(arg, sizeof(arg), "%s", decoded);
         } else {
-            int n = snprintf(t->arg, sizeof(t->arg), "%.*s/%s", (int)(slash - t->remote), t->remote,
-                             decoded);
-            if (n < 0 || (size_t)n >= sizeof(t->arg))
+            int n =
+                snprintf(arg, sizeof(arg), "%.*s/%s", (int)(slash - t->remote), t->remote, decoded);
+            if (n < 0 || (size_t)n >= sizeof(arg))
                 return usage_err(err, err_size, "mv: new name too long");
         }
     }
-    strip_trailing_slashes(t->arg);
-    if (t->arg[0] == '\0')
+    strip_trailing_slashes(arg);
+    if (arg[0] == '\0')
         return usage_err(err, err_size, "mv: bad new name");
+    if (ftpc_task_set(&t->arg, arg) == NULL)
+        return usage_err(err, err_size, "out of memory");
     return 0;
 }
 

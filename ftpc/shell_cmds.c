@@ -542,8 +542,10 @@ static int cmd_rename(shell *sh, int argc, char **argv)
     ftpc_task_init(&t, FTPC_T_MV);
     char name[FTPC_URL_PATH_MAX];
     snprintf(name, sizeof(name), "%s", names[0]);
-    snprintf(t.arg, sizeof(t.arg), "%s", names[1]);
-    rc = ftpc_task_set(&t.remote, name) == NULL || sh_task_display(sh, &t, names[0]) < 0
+    char to[FTPC_URL_PATH_MAX];
+    snprintf(to, sizeof(to), "%s", names[1]);
+    rc = ftpc_task_set(&t.remote, name) == NULL || ftpc_task_set(&t.arg, to) == NULL ||
+                 sh_task_display(sh, &t, names[0]) < 0
              ? sh_fail(sh, FTPC_EXIT_LOCAL, "out of memory")
              : sh_conn_task(sh, &t, false);
     ftpc_task_release(&t);

@@ -18,7 +18,7 @@ void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind)
 {
     memset(t, 0, sizeof(*t));
     t->kind = kind;
-    t->display = t->remote = t->local = unset;
+    t->display = t->remote = t->local = t->arg = unset;
 }
 
 void ftpc_task_release(ftpc_task *t)
@@ -26,6 +26,7 @@ void ftpc_task_release(ftpc_task *t)
     free_string(&t->display);
     free_string(&t->remote);
     free_string(&t->local);
+    free_string(&t->arg);
     free(t->listing);
     t->listing = NULL;
     t->listing_len = 0;

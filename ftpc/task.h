@@ -48,7 +48,7 @@ typedef struct ftpc_task {
     const char *display; /* the URL without password, for messages */
     const char *remote;  /* path sent to the server (< FTPC_URL_PATH_MAX); "" = login dir */
     const char *local;   /* get: destination, put: source; "-": stdio (< FTPC_URL_PATH_MAX) */
-    char arg[FTPC_URL_PATH_MAX]; /* mv: the new remote path */
+    const char *arg;     /* mv: the new remote path (< FTPC_URL_PATH_MAX) */
     bool long_list;
     bool parents;
     /* put: after the upload, set the server's copy to this time (UTC seconds) where FEAT
