@@ -56,9 +56,7 @@ static void finish(ftpc_fsop *op, int status, bool reusable)
         return;
     op->finished = true;
     op->state = FS_DONE;
-    op->t->err.status = status;
-    if (status == 0)
-        op->t->err.msg[0] = '\0';
+    ftpc_task_set_status(op->t, status);
     reusable = reusable && op->c != NULL && ftpc_conn_is_ready(op->c);
     op->c = NULL;
     op->done(op->done_ud, status, reusable);
@@ -67,9 +65,9 @@ static void finish(ftpc_fsop *op, int status, bool reusable)
 static void fail_reply(ftpc_fsop *op, const char *cmd, const ftp_reply_msg *m)
 {
     char q[600];
-    ftpc_err_set(&op->t->err, ftpc_status_for_reply(m->code), "%s %s: %s: the server replied %s",
-                 action(op->t), op->t->display, cmd,
-                 ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
+    ftpc_task_fail(op->t, ftpc_status_for_reply(m->code), "%s %s: %s: the server replied %s",
+                   action(op->t), op->t->display, cmd,
+                   ftpc_quote_reply(m->code, m->text, q, sizeof(q)));
     finish(op, op->t->err.status, true);
 }
 
@@ -77,8 +75,8 @@ static void send_or_fail(ftpc_fsop *op, fs_state next, const char *verb, const c
 {
     op->state = next;
     if (ftpc_conn_send(op->c, "%s %s", verb, arg) < 0) {
-        ftpc_err_set(&op->t->err, FTPC_EXIT_XFER, "%s %s: cannot send %s", action(op->t),
-                     op->t->display, verb);
+        ftpc_task_fail(op->t, FTPC_EXIT_XFER, "%s %s: cannot send %s", action(op->t),
+                       op->t->display, verb);
         finish(op, FTPC_EXIT_XFER, false);
     }
 }
@@ -141,13 +139,13 @@ static void conn_ready(ftpc_conn *c, void *ud)
         }
         op->state = FS_CMD;
         if (ftpc_conn_send(c, "SITE CHMOD %03o %s", op->t->mode & 0777u, op->t->remote) < 0) {
-            ftpc_err_set(&op->t->err, FTPC_EXIT_XFER, "%s %s: cannot send SITE CHMOD",
-                         action(op->t), op->t->display);
+            ftpc_task_fail(op->t, FTPC_EXIT_XFER, "%s %s: cannot send SITE CHMOD", action(op->t),
+                           op->t->display);
             finish(op, FTPC_EXIT_XFER, false);
         }
         return;
     default:
-        ftpc_err_set(&op->t->err, FTPC_EXIT_USAGE, "internal error: not a file-system task");
+        ftpc_task_fail(op->t, FTPC_EXIT_USAGE, "internal error: not a file-system task");
         finish(op, FTPC_EXIT_USAGE, true);
         return;
     }
@@ -227,8 +225,8 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             /* Maybe it exists already, which -p accepts. */
             char q[600];
             ftpc_quote_reply(code, m->text, q, sizeof(q));
-            ftpc_err_set(&op->t->err, FTPC_EXIT_REMOTE, "%s %s: MKD: the server replied %s",
-                         action(op->t), op->t->display, q);
+            ftpc_task_fail(op->t, FTPC_EXIT_REMOTE, "%s %s: MKD: the server replied %s",
+                           action(op->t), op->t->display, q);
             if (ftpc_conn_features(c) & FTPC_FEAT_MLST) {
                 send_or_fail(op, FS_CHECK, "MLST", op->t->remote);
             } else {
@@ -266,8 +264,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             return;
         }
         /* It is a directory: success, once the connection is back where it was. */
-        op->t->err.status = FTPC_OK;
-        op->t->err.msg[0] = '\0';
+        ftpc_task_set_status(op->t, FTPC_OK);
         send_or_fail(op, FS_CWD_BACK, "CWD", op->cwd);
         return;
     case FS_CWD_BACK:
@@ -296,7 +293,7 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
 {
     ftpc_fsop *op = ud;
-    ftpc_err_set(&op->t->err, err->status, "%s %s: %s", action(op->t), op->t->display, err->msg);
+    ftpc_task_fail(op->t, err->status, "%s %s: %s", action(op->t), op->t->display, err->msg);
     finish(op, err->status, false);
 }
 

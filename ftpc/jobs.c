@@ -303,12 +303,12 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
         r->ctx->opts->retries > 0) {
         snprintf(hint, sizeof(hint), " (not retried: %s cannot be read again)",
                  strcmp(t->local, "-") == 0 ? "standard input" : "its input");
-        if (len + strlen(hint) < sizeof(t->err.msg))
-            memcpy(t->err.msg + len, hint, strlen(hint) + 1);
+        if (len + strlen(hint) < FTPC_ERR_MSG_MAX)
+            ftpc_task_err_append(t, hint);
     } else if ((ftpc_status_transient(t->err.status) || local_get) && t->attempts > 0) {
         resume_hint(t, hint, sizeof(hint));
-        if (len + strlen(hint) < sizeof(t->err.msg))
-            memcpy(t->err.msg + len, hint, strlen(hint) + 1);
+        if (len + strlen(hint) < FTPC_ERR_MSG_MAX)
+            ftpc_task_err_append(t, hint);
     }
     ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
 }
@@ -395,8 +395,8 @@ static int settle_download(ftpc_task *t, int status)
     /* renamed under the part file's lock, let go after (partlock.h) */
     char part[PATH_MAX];
     if (ftpc_part_name(t->local, part, sizeof(part)) < 0 || rename(part, t->local) < 0) {
-        ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "downloading %s: renaming %s to %s: %s", t->display,
-                     part, t->local, strerror(errno));
+        ftpc_task_fail(t, FTPC_EXIT_LOCAL, "downloading %s: renaming %s to %s: %s", t->display,
+                       part, t->local, strerror(errno));
         status = FTPC_EXIT_LOCAL;
     }
     ftpc_task_release_part(t);
@@ -456,8 +456,7 @@ static void op_done(void *ud, int status, bool reusable)
     }
     if (closed && !checked && can_try_again(t)) {
         t->attempts--; /* not an attempt: the task never reached the server */
-        t->err.status = FTPC_OK;
-        t->err.msg[0] = '\0';
+        ftpc_task_set_status(t, FTPC_OK);
         s->fresh = true;
         start_task(s);
         return;
@@ -465,8 +464,7 @@ static void op_done(void *ud, int status, bool reusable)
     if (park) {
         /* Not an attempt: nothing was tried. */
         t->attempts--;
-        t->err.status = FTPC_OK;
-        t->err.msg[0] = '\0';
+        ftpc_task_set_status(t, FTPC_OK);
         s->parked = true;
         fill_slots(r); /* an idle connection may be there for it already */
         return;
@@ -519,8 +517,8 @@ static bool refuse_write_protected(ftpc_runner *r, ftpc_task *t)
         t->protected_dest = true;
         return false;
     }
-    ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: not replacing %s: %s (-f replaces it)", t->display,
-                 t->local, why);
+    ftpc_task_fail(t, FTPC_EXIT_LOCAL, "%s: not replacing %s: %s (-f replaces it)", t->display,
+                   t->local, why);
     task_final(r, t);
     return true;
 }
@@ -530,8 +528,7 @@ static void start_task(slot *s)
     ftpc_runner *r = s->r;
     ftpc_task *t = s->t;
     t->attempts++;
-    t->err.status = FTPC_OK;
-    t->err.msg[0] = '\0';
+    ftpc_task_set_status(t, FTPC_OK);
     ftpc_conn *c = s->fresh ? NULL : pool_take(r, t->ep);
     s->fresh = false;
     s->reused = c != NULL;
@@ -541,7 +538,7 @@ static void start_task(slot *s)
     else
         c = ftpc_conn_new(r->ctx, t->ep, NULL, NULL);
     if (c == NULL) {
-        ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);
+        ftpc_task_fail(t, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);
         task_final(r, t);
         s->t = NULL;
         return;
@@ -581,7 +578,7 @@ static void start_task(slot *s)
     }
     ftpc_conn_free(c);
     s->c = NULL;
-    ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);
+    ftpc_task_fail(t, FTPC_EXIT_LOCAL, "%s: out of memory", t->display);
     task_final(r, t);
     s->t = NULL;
 }
@@ -747,8 +744,8 @@ static void stop_verifying(ftpc_runner *r, ftpc_task *t, const char *reason)
         r->ndone++;
         return;
     }
-    ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: complete, but not verified: the check was %s",
-                 t->display, reason);
+    ftpc_task_fail(t, FTPC_EXIT_XFER, "%s: complete, but not verified: the check was %s",
+                   t->display, reason);
     ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
     t->finished = true;
     r->ndone++;
@@ -834,8 +831,8 @@ void ftpc_runner_stop(ftpc_runner *r, const char *reason)
         /* Tasks never started stay silent; the running ones say they were cut off. */
         char hint[FTPC_URL_PATH_MAX + 64];
         resume_hint(t, hint, sizeof(hint));
-        ftpc_err_set(&t->err, FTPC_EXIT_XFER, "%s: %s%s", t->display, reason,
-                     t->attempts > 0 ? hint : "");
+        ftpc_task_fail(t, FTPC_EXIT_XFER, "%s: %s%s", t->display, reason,
+                       t->attempts > 0 ? hint : "");
         if (t->attempts > 0)
             ftpc_msg(r->ctx, "ftpc: %s", t->err.msg);
         else

@@ -24,7 +24,7 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
     if (t->err.status == FTPC_EXIT_REMOTE) {
         if (named && t->out_written == 0 && ftpc_ls_entry(t, run, ud))
             return FTPC_OK;
-        *why = t->err;
+        ftpc_task_get_err(t, why);
         return t->err.status;
     }
     if (t->err.status != FTPC_OK || (t->bytes != 0 && !t->listed_itself) || !named ||
@@ -62,7 +62,7 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
         if (ftpc_ls_entry(t, run, ud))
             status = FTPC_OK;
         else
-            *why = again->err;
+            ftpc_task_get_err(again, why);
     }
     ftpc_task_release(again);
     free(again);

@@ -521,14 +521,14 @@ static int walk_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop
             if (join(path, sizeof(path), base, level[i]) < 0 ||
                 ((rl = strlen(path)) > 0 && path[rl - 1] != '/' && rl + 1 >= sizeof(path))) {
                 t->finished = true;
-                ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: path too long");
+                ftpc_task_fail(t, FTPC_EXIT_LOCAL, "mirror: path too long");
             } else if (rl > 0 && path[rl - 1] != '/') {
                 path[rl] = '/';
                 path[rl + 1] = '\0';
             }
             if (ftpc_task_set(&t->remote, path) == NULL || set_task_display(cli, t, path) < 0) {
                 t->finished = true;
-                ftpc_err_set(&t->err, FTPC_EXIT_LOCAL, "mirror: out of memory");
+                ftpc_task_fail(t, FTPC_EXIT_LOCAL, "mirror: out of memory");
             }
         }
         int st = 0;

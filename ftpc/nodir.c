@@ -55,8 +55,8 @@ bool ftpc_nodirs_drop(ftpc_nodir_group *g, ftpc_task *q)
         return false;
     size_t n = ftpc_nodir_dir_len(q);
     q->finished = true;
-    ftpc_err_set(&q->err, g->lead->err.status, "uploading %s: not sent: %.*s is not on the server",
-                 q->display, (int)n, q->remote);
+    ftpc_task_fail(q, g->lead->err.status, "uploading %s: not sent: %.*s is not on the server",
+                   q->display, (int)n, q->remote);
     g->others++;
     return true;
 }

@@ -124,9 +124,10 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         if (ftpc_task_set(&t->display, shown) == NULL)
             return -1;
         if (listing->err.status != FTPC_OK) {
-            t->err = listing->err; /* the runner reported it */
+            /* the runner reported it */
+            ftpc_task_fail(t, listing->err.status, "%s", listing->err.msg);
         } else {
-            ftpc_err_set(&t->err, FTPC_EXIT_REMOTE, "%s: no file matches", shown);
+            ftpc_task_fail(t, FTPC_EXIT_REMOTE, "%s: no file matches", shown);
             ftpc_msg(ctx, "ftpc: %s", t->err.msg);
         }
         return 0;
@@ -162,10 +163,10 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         }
         if (target < 0) {
             t->finished = true;
-            ftpc_err_set(&t->err, FTPC_EXIT_LOCAL,
-                         target == -2 ? "%s: left out: the form of ftpc's part files"
-                                      : "%s: unusable file name",
-                         t->display);
+            ftpc_task_fail(t, FTPC_EXIT_LOCAL,
+                           target == -2 ? "%s: left out: the form of ftpc's part files"
+                                        : "%s: unusable file name",
+                           t->display);
             ftpc_msg(ctx, "ftpc: %s", t->err.msg);
         } else if (t->kind == FTPC_T_GET && !cli->to_stdout) {
             cli->nfiles++;

@@ -226,9 +226,7 @@ static void finish(ftpc_segget *g, int status, bool reusable)
     g->finished = true;
     /* Bytes that may be wrong (the file changed, a server that ignores REST) are not kept. */
     release(g, status != FTPC_OK && status != FTPC_EXIT_VERIFY && !g->unresumable);
-    g->t->err.status = status;
-    if (status == FTPC_OK)
-        g->t->err.msg[0] = '\0';
+    ftpc_task_set_status(g->t, status);
     reusable = reusable && !g->c_dead && ftpc_conn_is_ready(g->c);
     g->done(g->done_ud, status, reusable);
 }
@@ -241,7 +239,7 @@ __attribute__((format(printf, 3, 4))) static void fail(ftpc_segget *g, int statu
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    ftpc_err_set(&g->t->err, status, "downloading %s: %s", g->t->display, what);
+    ftpc_task_fail(g->t, status, "downloading %s: %s", g->t->display, what);
     finish(g, status, false);
 }
 

@@ -314,9 +314,7 @@ static void finish(ftpc_segput *p, int status)
     p->t->remote_rename_pending = false;
     p->ph = P_DONE;
     release(p);
-    p->t->err.status = status;
-    if (status == FTPC_OK)
-        p->t->err.msg[0] = '\0';
+    ftpc_task_set_status(p->t, status);
     bool reusable = !p->c_dead && ftpc_conn_is_ready(p->c);
     if (reusable)
         ftpc_conn_set_owner(p->c, NULL, NULL);
@@ -336,7 +334,7 @@ static void fail(ftpc_segput *p, int status, const char *fmt, ...)
         clean_done(p, false, what);
         return;
     }
-    ftpc_err_set(&p->t->err, status, "uploading %s: %s", p->t->display, what);
+    ftpc_task_fail(p->t, status, "uploading %s: %s", p->t->display, what);
     finish(p, status);
 }
 
@@ -1429,8 +1427,7 @@ static void verify_done(void *ud, int status, bool reusable)
             finish(p, status);
             return;
         }
-        p->t->err.status = FTPC_OK;
-        p->t->err.msg[0] = '\0';
+        ftpc_task_set_status(p->t, FTPC_OK);
         if (p->t->held_bar != NULL) { /* its line waited for the check: it goes on */
             p->bar = p->t->held_bar;
             p->t->held_bar = NULL;
@@ -2082,8 +2079,9 @@ static void clean_done(ftpc_segput *p, bool deleted, const char *why)
         if (p->clean_plain) {
             ftpc_msg(p->ctx, "ftpc: %s: the temporary file %s", t->display, note);
         } else {
-            size_t len = strlen(t->err.msg);
-            snprintf(t->err.msg + len, sizeof(t->err.msg) - len, "; its temporary file %s", note);
+            char more[sizeof(note) + 32];
+            snprintf(more, sizeof(more), "; its temporary file %s", note);
+            ftpc_task_err_append(t, more);
         }
     }
     if (!p->clean_plain) {
@@ -2091,8 +2089,8 @@ static void clean_done(ftpc_segput *p, bool deleted, const char *why)
         return;
     }
     if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
-        ftpc_err_set(&t->err, FTPC_EXIT_XFER, "uploading %s: %s", t->display,
-                     "the control connection was lost before the ordinary upload");
+        ftpc_task_fail(t, FTPC_EXIT_XFER, "uploading %s: %s", t->display,
+                       "the control connection was lost before the ordinary upload");
         finish(p, FTPC_EXIT_XFER);
         return;
     }

@@ -367,7 +367,7 @@ static int conn_task_once(shell *sh, ftpc_task *t, bool quiet, bool may_retry)
         sh->conn != NULL && ftpc_conn_answers(sh->conn) == answers &&
         !ftpc_conn_timed_out(sh->conn) && !(t->kind == FTPC_T_LS && t->out_written > 0)) {
         forget_conn(sh);
-        memset(&t->err, 0, sizeof(t->err));
+        ftpc_task_set_status(t, FTPC_OK);
         int rc = connect_login(sh);
         return rc != 0 ? rc : conn_task_once(sh, t, quiet, false);
     }

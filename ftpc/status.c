@@ -35,23 +35,27 @@ void ftpc_fit_middle(char *out, size_t size, const char *s)
     snprintf(out, size, "%.*s...%s", (int)head, s, s + tail);
 }
 
+void ftpc_err_vset(ftpc_err *e, int status, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    e->status = status;
+    int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    char *full = n < 0 || (size_t)n < sizeof(e->msg) ? NULL : malloc((size_t)n + 1);
+    if (full != NULL) { /* without it, the message cut at the end is still a message */
+        vsnprintf(full, (size_t)n + 1, fmt, again);
+        ftpc_fit_middle(e->msg, sizeof(e->msg), full);
+        free(full);
+    }
+    va_end(again);
+}
+
 void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
 {
     va_list ap;
-    e->status = status;
     va_start(ap, fmt);
-    int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+    ftpc_err_vset(e, status, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n < sizeof(e->msg))
-        return;
-    char *full = malloc((size_t)n + 1);
-    if (full == NULL)
-        return; /* the message cut at the end is still a message */
-    va_start(ap, fmt);
-    vsnprintf(full, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    ftpc_fit_middle(e->msg, sizeof(e->msg), full);
-    free(full);
 }
 
 int ftpc_status_for_reply(int code)

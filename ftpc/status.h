@@ -2,6 +2,7 @@
 #ifndef FTPC_STATUS_H
 #define FTPC_STATUS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,11 +22,13 @@ enum {
     FTPC_EXIT_TLS = 9,
 };
 
+#define FTPC_ERR_MSG_MAX 1536 /* a longer message is cut in its middle */
+
 /* What went wrong: an exit code and a message that says what ftpc was doing and quotes the
  * server's reply where there was one. */
 typedef struct ftpc_err {
     int status;
-    char msg[1536];
+    char msg[FTPC_ERR_MSG_MAX];
 } ftpc_err;
 
 /* s into out[size]; a string too long keeps its start and its end (where a message's reason
@@ -34,6 +37,9 @@ void ftpc_fit_middle(char *out, size_t size, const char *s);
 /* A message too long for e->msg is cut in its middle (ftpc_fit_middle). */
 void ftpc_err_set(ftpc_err *e, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* ftpc_err_set with the arguments as a va_list. */
+void ftpc_err_vset(ftpc_err *e, int status, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /* The exit code for a failed reply to a file or directory command: 5 for permanent errors
  * and busy/storage refusals, 4 for 530, 7 for transient 4xx (421, 425, 426, 451). */

@@ -2,14 +2,17 @@
  * plans one task per file, all of them before the first transfer. */
 #include "task.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 
 /* What a string not set holds: no allocation, so it is never freed. */
 static const char unset[] = "";
+/* The message of a failure whose own message found no memory: not freed either. */
+static const char no_memory[] = "out of memory";
 
 static void free_string(const char **field)
 {
-    if (*field != unset)
+    if (*field != unset && *field != no_memory)
         free((char *)*field); /* set by ftpc_task_set: its own copy */
     *field = unset;
 }
@@ -18,7 +21,7 @@ void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind)
 {
     memset(t, 0, sizeof(*t));
     t->kind = kind;
-    t->display = t->remote = t->local = t->arg = unset;
+    t->display = t->remote = t->local = t->arg = t->err.msg = unset;
 }
 
 void ftpc_task_release(ftpc_task *t)
@@ -27,6 +30,7 @@ void ftpc_task_release(ftpc_task *t)
     free_string(&t->remote);
     free_string(&t->local);
     free_string(&t->arg);
+    free_string(&t->err.msg);
     free(t->listing);
     t->listing = NULL;
     t->listing_len = 0;
@@ -40,6 +44,51 @@ char *ftpc_task_set(const char **field, const char *s)
     free_string(field);
     *field = copy;
     return copy;
+}
+
+/* t->err.msg: a copy of msg, or no_memory. */
+static void set_msg(ftpc_task *t, const char *msg)
+{
+    if (ftpc_task_set(&t->err.msg, msg) == NULL) {
+        free_string(&t->err.msg);
+        t->err.msg = no_memory;
+    }
+}
+
+void ftpc_task_fail(ftpc_task *t, int status, const char *fmt, ...)
+{
+    ftpc_err e;
+    va_list ap;
+    va_start(ap, fmt);
+    ftpc_err_vset(&e, status, fmt, ap);
+    va_end(ap);
+    ftpc_task_set_err(t, &e);
+}
+
+void ftpc_task_set_err(ftpc_task *t, const ftpc_err *e)
+{
+    t->err.status = e->status;
+    set_msg(t, e->msg);
+}
+
+void ftpc_task_get_err(const ftpc_task *t, ftpc_err *e)
+{
+    e->status = t->err.status;
+    snprintf(e->msg, sizeof(e->msg), "%s", t->err.msg);
+}
+
+void ftpc_task_set_status(ftpc_task *t, int status)
+{
+    t->err.status = status;
+    if (status == 0)
+        free_string(&t->err.msg);
+}
+
+void ftpc_task_err_append(ftpc_task *t, const char *more)
+{
+    char msg[FTPC_ERR_MSG_MAX];
+    snprintf(msg, sizeof(msg), "%s%s", t->err.msg, more);
+    set_msg(t, msg);
 }
 
 int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u)

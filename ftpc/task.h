@@ -35,6 +35,14 @@ typedef enum {
     FTPC_T_CHMOD, /* SITE CHMOD mode remote (mirror -R) */
 } ftpc_task_kind;
 
+/* A task's outcome: err.status 0 on success; msg, what a failure says (ftpc_err's), is the
+ * task's own, sized to fit, "" when there is none, and changes only through the
+ * ftpc_task_* functions below (ftpc_task_fail, ftpc_task_set_status, ...). */
+typedef struct ftpc_task_err {
+    int status;
+    const char *msg;
+} ftpc_task_err;
+
 /* The longest display a task keeps (a longer one is cut): a URL's path and its parts. */
 #define FTPC_TASK_DISPLAY_MAX (FTPC_URL_PATH_MAX + 300)
 
@@ -187,7 +195,7 @@ typedef struct ftpc_task {
      * again, on both sides, so it is reported from this one (whole_algo). */
     bool whole_checked;
     digest_algo whole_algo;
-    ftpc_err err;   /* err.status 0 on success */
+    ftpc_task_err err;
     uint64_t bytes; /* moved by the successful attempt */
 } ftpc_task;
 
@@ -202,6 +210,23 @@ void ftpc_task_release(ftpc_task *t);
  * the copy, which the caller may change in place within its length, or NULL when out of
  * memory (the string is then as it was). s may point into the string it replaces. */
 char *ftpc_task_set(const char **field, const char *s);
+
+/* The task failed with status: its message as ftpc_err_set makes it (cut in its middle past
+ * FTPC_ERR_MSG_MAX). */
+void ftpc_task_fail(ftpc_task *t, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* t->err as e says. */
+void ftpc_task_set_err(ftpc_task *t, const ftpc_err *e);
+
+/* e as t->err says. */
+void ftpc_task_get_err(const ftpc_task *t, ftpc_err *e);
+
+/* Sets t->err.status; success drops the message a failure before it left. */
+void ftpc_task_set_status(ftpc_task *t, int status);
+
+/* Adds more to the end of t's message (cut where the whole would pass FTPC_ERR_MSG_MAX). */
+void ftpc_task_err_append(ftpc_task *t, const char *more);
 
 /* Sets t->display to u's ftpc_url_display (cut at FTPC_TASK_DISPLAY_MAX). -1: out of memory. */
 int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u);

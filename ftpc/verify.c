@@ -623,9 +623,7 @@ static void v_finish(ftpc_verify *v, int status)
     bool reusable = v->c != NULL && ftpc_conn_is_ready(v->c);
     if (v->c != NULL)
         ftpc_conn_set_owner(v->c, NULL, NULL);
-    v->t->err.status = status;
-    if (status == FTPC_OK)
-        v->t->err.msg[0] = '\0';
+    ftpc_task_set_status(v->t, status);
     v->done(v->done_ud, status, reusable);
 }
 
@@ -637,7 +635,7 @@ __attribute__((format(printf, 3, 4))) static void v_fail(ftpc_verify *v, int sta
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    ftpc_err_set(&v->t->err, status, "verifying %s: %s", v->t->display, what);
+    ftpc_task_fail(v->t, status, "verifying %s: %s", v->t->display, what);
     v_finish(v, status);
 }
 
@@ -689,12 +687,12 @@ static void v_compare(ftpc_verify *v)
                      v->path, v->t->local);
         else if (v->t->kind == FTPC_T_GET)
             snprintf(kept, sizeof(kept), "; the downloaded file is kept as %s", v->path);
-        ftpc_err_set(&v->t->err, FTPC_EXIT_VERIFY,
-                     "verification failed for %s: local %s %s (%s, %" PRId64
-                     " bytes) differs from the server's %s %s (bytes %" PRId64 "-%" PRId64 ")%s",
-                     v->t->display, ftpc_hash_label(v->local_algo), v->lh.hex, v->path,
-                     v->local_size, ftpc_hash_label(v->remote.algo), v->remote.hex, v->remote.first,
-                     v->remote.last, kept);
+        ftpc_task_fail(v->t, FTPC_EXIT_VERIFY,
+                       "verification failed for %s: local %s %s (%s, %" PRId64
+                       " bytes) differs from the server's %s %s (bytes %" PRId64 "-%" PRId64 ")%s",
+                       v->t->display, ftpc_hash_label(v->local_algo), v->lh.hex, v->path,
+                       v->local_size, ftpc_hash_label(v->remote.algo), v->remote.hex,
+                       v->remote.first, v->remote.last, kept);
         v_finish(v, FTPC_EXIT_VERIFY);
         return;
     }
@@ -769,10 +767,10 @@ static void vsize_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     int64_t n = m->code == 213 ? ftpc_parse_size_reply(m->text) : -1;
     if (n >= 0) {
         if (n != v->local_size) {
-            ftpc_err_set(&v->t->err, FTPC_EXIT_VERIFY,
-                         "verification failed for %s: the server has %" PRId64
-                         " bytes, %s has %" PRId64,
-                         v->t->display, n, v->path, v->local_size);
+            ftpc_task_fail(v->t, FTPC_EXIT_VERIFY,
+                           "verification failed for %s: the server has %" PRId64
+                           " bytes, %s has %" PRId64,
+                           v->t->display, n, v->path, v->local_size);
             v_finish(v, FTPC_EXIT_VERIFY);
             return;
         }

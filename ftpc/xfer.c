@@ -164,9 +164,7 @@ void xf_finish(ftpc_xfer *x, int status, bool reusable)
     if (status == FTPC_OK && x->t->kind == FTPC_T_PUT && !x->stream_src && x->file_fd >= 0)
         x->kept_src = fcntl(x->file_fd, F_DUPFD_CLOEXEC, 3);
     release(x);
-    x->t->err.status = status;
-    if (status == 0)
-        x->t->err.msg[0] = '\0';
+    ftpc_task_set_status(x->t, status);
     reusable = reusable && x->c != NULL && ftpc_conn_is_ready(x->c);
     x->c = NULL;
     x->done(x->done_ud, status, reusable);
@@ -180,7 +178,7 @@ __attribute__((format(printf, 4, 5))) void xf_fail(ftpc_xfer *x, int status, boo
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    ftpc_err_set(&x->t->err, status, "%s %s: %s", action(x), x->t->display, what);
+    ftpc_task_fail(x->t, status, "%s %s: %s", action(x), x->t->display, what);
     xf_finish(x, status, reusable);
 }
 
@@ -768,24 +766,24 @@ void ftpc_xfer_start(ftpc_xfer *x, ftpc_conn *c)
     if (x->t->kind == FTPC_T_PUT && x->t->stream_src) {
         x->file_fd = open_stream(x->t->local);
         if (x->file_fd < 0)
-            ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s",
-                         x->t->display, x->t->local, strerror(errno));
+            ftpc_task_fail(x->t, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s", x->t->display,
+                           x->t->local, strerror(errno));
     } else if (ftpc_task_stdin(x->t)) {
         /* A copy, so that the end of the transfer closes ours and not the process's. */
         x->file_fd = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
         if (x->file_fd < 0)
-            ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: standard input: %s",
-                         x->t->display, strerror(errno));
+            ftpc_task_fail(x->t, FTPC_EXIT_LOCAL, "uploading %s: standard input: %s", x->t->display,
+                           strerror(errno));
     } else if (x->t->kind == FTPC_T_PUT) {
         x->file_fd = open(x->t->local, O_RDONLY | O_CLOEXEC);
         if (x->file_fd < 0) {
             /* Reported from the loop, like every other result. */
             if (errno == ENOENT && x->t->unmatched_pattern)
-                ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: no local file matches %s",
-                             x->t->display, x->t->local);
+                ftpc_task_fail(x->t, FTPC_EXIT_LOCAL, "uploading %s: no local file matches %s",
+                               x->t->display, x->t->local);
             else
-                ftpc_err_set(&x->t->err, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s",
-                             x->t->display, x->t->local, strerror(errno));
+                ftpc_task_fail(x->t, FTPC_EXIT_LOCAL, "uploading %s: cannot open %s: %s",
+                               x->t->display, x->t->local, strerror(errno));
         }
     }
     ftpc_conn_set_owner(c, &xf_owner, x);

@@ -104,11 +104,66 @@ START_TEST(test_into_dir_display_is_cut_as_before)
 }
 END_TEST
 
+START_TEST(test_err_message_is_the_tasks_own)
+{
+    ftpc_task t;
+    ftpc_task_init(&t, FTPC_T_GET);
+    ck_assert_int_eq(t.err.status, 0);
+    ck_assert_str_eq(t.err.msg, "");
+    ftpc_task_fail(&t, 7, "downloading %s: %s", "f", "timed out");
+    ck_assert_int_eq(t.err.status, 7);
+    ck_assert_str_eq(t.err.msg, "downloading f: timed out");
+    /* a message made of the one before it */
+    ftpc_task_fail(&t, 5, "%s; again", t.err.msg);
+    ck_assert_str_eq(t.err.msg, "downloading f: timed out; again");
+    ftpc_task_err_append(&t, " (kept)");
+    ck_assert_str_eq(t.err.msg, "downloading f: timed out; again (kept)");
+    ftpc_err e;
+    ftpc_task_get_err(&t, &e);
+    ck_assert_int_eq(e.status, 5);
+    ck_assert_str_eq(e.msg, t.err.msg);
+    ftpc_task_set_status(&t, 7); /* a failure keeps its message */
+    ck_assert_str_eq(t.err.msg, "downloading f: timed out; again (kept)");
+    ftpc_task_set_status(&t, 0); /* success drops it */
+    ck_assert_str_eq(t.err.msg, "");
+    ftpc_err_set(&e, 6, "local");
+    ftpc_task_set_err(&t, &e);
+    ck_assert_int_eq(t.err.status, 6);
+    ck_assert_str_eq(t.err.msg, "local");
+    ftpc_task_release(&t);
+    ck_assert_str_eq(t.err.msg, "");
+}
+END_TEST
+
+/* Cut where ftpc_err cuts: in the middle, to FTPC_ERR_MSG_MAX; an addition at the end. */
+START_TEST(test_err_message_is_cut_as_before)
+{
+    char *name = malloc(3000);
+    ck_assert_ptr_nonnull(name);
+    memset(name, 'n', 2999);
+    name[2999] = '\0';
+    ftpc_task t;
+    ftpc_task_init(&t, FTPC_T_GET);
+    ftpc_task_fail(&t, 5, "get %s: refused", name);
+    ftpc_err e;
+    ftpc_err_set(&e, 5, "get %s: refused", name);
+    ck_assert_str_eq(t.err.msg, e.msg);
+    ck_assert_uint_eq(strlen(t.err.msg), FTPC_ERR_MSG_MAX - 1);
+    ftpc_task_fail(&t, 5, "x");
+    ftpc_task_err_append(&t, name);
+    ck_assert_uint_eq(strlen(t.err.msg), FTPC_ERR_MSG_MAX - 1);
+    ck_assert(strncmp(t.err.msg, "xnnn", 4) == 0);
+    free(name);
+    ftpc_task_release(&t);
+}
+END_TEST
+
 /* A task is made for every file of a mirror or a glob before the first transfer: fixed
- * buffers of a path's greatest length (4 KB each, four of them) cost 17 KB a file. */
+ * buffers of a path's greatest length (4 KB each, four of them) and of a message (1.5 KB)
+ * cost 18 KB a file. */
 START_TEST(test_a_task_is_small)
 {
-    ck_assert_uint_lt(sizeof(ftpc_task), 4096);
+    ck_assert_uint_lt(sizeof(ftpc_task), 1024);
 }
 END_TEST
 
@@ -121,6 +176,8 @@ static Suite *task_suite(void)
     tcase_add_test(tc, test_strip_slashes_keeps_a_lone_slash);
     tcase_add_test(tc, test_into_dir_adds_the_name);
     tcase_add_test(tc, test_into_dir_display_is_cut_as_before);
+    tcase_add_test(tc, test_err_message_is_the_tasks_own);
+    tcase_add_test(tc, test_err_message_is_cut_as_before);
     tcase_add_test(tc, test_a_task_is_small);
     suite_add_tcase(s, tc);
     return s;
