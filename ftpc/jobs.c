@@ -429,7 +429,7 @@ static void op_done(void *ud, int status, bool reusable)
      * ends as the transfer did. */
     ftpc_bar_done_note(t->held_bar, status == FTPC_OK, t->held_note[0] ? t->held_note : NULL);
     t->held_bar = NULL;
-    t->held_note[0] = '\0';
+    ftpc_task_unset(&t->held_note);
     t->hold_bar = false;
     if (s->p != NULL) {
         ftpc_segput_free(s->p);

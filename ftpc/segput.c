@@ -1950,7 +1950,7 @@ static void redo_plain(ftpc_segput *p, const char *why, ...)
         ftpc_bar_done(t->held_bar, false);
         t->held_bar = NULL;
     }
-    t->held_note[0] = '\0';
+    ftpc_task_unset(&t->held_note);
     t->remote_rename_pending = false;
     p->verified = 0;
     if (p->ph == P_PRE && !p->work_made && !p->work_found) {

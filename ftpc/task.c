@@ -22,6 +22,7 @@ void ftpc_task_init(ftpc_task *t, ftpc_task_kind kind)
     memset(t, 0, sizeof(*t));
     t->kind = kind;
     t->display = t->remote = t->local = t->arg = t->err.msg = unset;
+    t->src_sha256 = t->held_note = unset;
 }
 
 void ftpc_task_release(ftpc_task *t)
@@ -31,6 +32,8 @@ void ftpc_task_release(ftpc_task *t)
     free_string(&t->local);
     free_string(&t->arg);
     free_string(&t->err.msg);
+    free_string(&t->src_sha256);
+    free_string(&t->held_note);
     free(t->listing);
     t->listing = NULL;
     t->listing_len = 0;
@@ -96,6 +99,11 @@ int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u)
     char shown[FTPC_TASK_DISPLAY_MAX];
     ftpc_url_display(u, shown, sizeof(shown));
     return ftpc_task_set(&t->display, shown) != NULL ? 0 : -1;
+}
+
+void ftpc_task_unset(const char **field)
+{
+    free_string(field);
 }
 
 void ftpc_task_strip_slashes(const char **field)

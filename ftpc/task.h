@@ -161,7 +161,7 @@ typedef struct ftpc_task {
      * for --verify); src_digest once the input was read to its end. */
     bool src_digest;
     uint64_t src_len;
-    char src_sha256[DIGEST_HEX_MAX];
+    const char *src_sha256; /* a task's string (ftpc_task_set), "" until then */
     bool finished;
     /* The run was stopped (an interrupt) before this task began: finished with the stop's
      * status, but never tried nor reported on its own, so a summary does not count it among
@@ -183,7 +183,7 @@ typedef struct ftpc_task {
     bool remote_rename_pending;
     /* The check's note for the held line ("verified sha256"), kept while the line waits for
      * that rename: a rename that fails must not follow a summary that reads as success. */
-    char held_note[96];
+    const char *held_note; /* a task's string (ftpc_task_set), "" for none */
     /* -c: the target was complete before the run, and nothing was sent (mirror counts it
      * as up to date, not as transferred) */
     bool up_to_date;
@@ -230,6 +230,9 @@ void ftpc_task_err_append(ftpc_task *t, const char *more);
 
 /* Sets t->display to u's ftpc_url_display (cut at FTPC_TASK_DISPLAY_MAX). -1: out of memory. */
 int ftpc_task_set_display_url(ftpc_task *t, const ftpc_url *u);
+
+/* Empties one of t's strings (frees what it held). */
+void ftpc_task_unset(const char **field);
 
 /* Takes the trailing '/'s off one of t's strings, but for a lone "/". */
 void ftpc_task_strip_slashes(const char **field);

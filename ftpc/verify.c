@@ -526,13 +526,17 @@ void ftpc_verify_report(ftpc_ctx *ctx, ftpc_task *t, bool verified, digest_algo 
      * temporary file on the server (segput.c). */
     bool pending = t->rename_pending || t->remote_rename_pending;
     if (t->held_bar != NULL && verified) {
-        snprintf(t->held_note, sizeof(t->held_note), "verified %s%s%s%s", ftpc_hash_label(algo),
+        char note[96];
+        snprintf(note, sizeof(note), "verified %s%s%s%s", ftpc_hash_label(algo),
                  detail && *detail ? " (" : "", detail ? detail : "", detail && *detail ? ")" : "");
-        if (pending)
+        if (pending) {
+            /* out of memory: the line ends without its note, the transfer as it ended */
+            (void)ftpc_task_set(&t->held_note, note);
             return;
-        ftpc_bar_done_note(t->held_bar, true, t->held_note);
+        }
+        ftpc_bar_done_note(t->held_bar, true, note);
         t->held_bar = NULL;
-        t->held_note[0] = '\0';
+        ftpc_task_unset(&t->held_note);
         return;
     }
     if (!pending) {
@@ -843,7 +847,7 @@ static void v_start_streamed(ftpc_verify *v, ftpc_conn *c)
     snprintf(v->path, sizeof(v->path), "%s", ftpc_task_src_name(t));
     v->local_size = (int64_t)t->src_len;
     v->local_algo = DIGEST_SHA256;
-    memcpy(v->lh.hex, t->src_sha256, sizeof(v->lh.hex));
+    snprintf(v->lh.hex, sizeof(v->lh.hex), "%s", t->src_sha256);
     v->lh.done = true;
     v->rh = ftpc_rhash_start(v->ctx, c, v->remote_path, -1, -1, DIGEST_SHA256, t->src_len,
                              v_rh_free_cb, v);

@@ -60,7 +60,9 @@ static void input_ended(ftpc_xfer *x)
     t->src_len = x->fpos;
     if (x->src_hashing) {
         x->src_hashing = false;
-        t->src_digest = digest_final_hex(&x->src_digest, t->src_sha256) == 0;
+        char hex[DIGEST_HEX_MAX];
+        t->src_digest = digest_final_hex(&x->src_digest, hex) == 0 &&
+                        ftpc_task_set(&t->src_sha256, hex) != NULL;
     }
 }
 

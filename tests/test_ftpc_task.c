@@ -15,6 +15,8 @@ START_TEST(test_new_task_has_empty_strings)
     ck_assert_str_eq(t.remote, "");
     ck_assert_str_eq(t.local, "");
     ck_assert_str_eq(t.arg, "");
+    ck_assert_str_eq(t.held_note, "");
+    ck_assert_str_eq(t.src_sha256, "");
     ck_assert_ptr_null(t.listing);
     ftpc_task_release(&t); /* nothing to free: no crash, no leak */
     ck_assert_str_eq(t.remote, "");
@@ -37,6 +39,10 @@ START_TEST(test_set_copies_and_replaces)
     ck_assert_ptr_nonnull(ftpc_task_set(&t.local, "-"));
     ck_assert(ftpc_task_stdin(&t));
     ck_assert_str_eq(ftpc_task_src_name(&t), "standard input");
+    ck_assert_ptr_nonnull(ftpc_task_set(&t.held_note, "verified sha256"));
+    ftpc_task_unset(&t.held_note);
+    ck_assert_str_eq(t.held_note, "");
+    ck_assert_ptr_nonnull(ftpc_task_set(&t.src_sha256, "e3b0c442"));
     t.listing = strdup("listing");
     ftpc_task_release(&t);
     ck_assert_str_eq(t.remote, "");
@@ -163,7 +169,7 @@ END_TEST
  * cost 18 KB a file. */
 START_TEST(test_a_task_is_small)
 {
-    ck_assert_uint_lt(sizeof(ftpc_task), 1024);
+    ck_assert_uint_lt(sizeof(ftpc_task), 512);
 }
 END_TEST
 
