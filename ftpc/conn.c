@@ -91,6 +91,7 @@ struct ftpc_conn {
      * the transfer's 426 or 226, then ABOR's 226); abor_finals counts those seen. */
     bool aborting;
     int abor_finals;
+    bool drop_late_finals; /* ftpc_conn_drop_late_finals */
     const ftpc_conn_owner *owner;
     void *ud;
     bool ready_pending;
@@ -662,6 +663,13 @@ static const char *no_password_hint(const ftpc_conn *c, char *out, size_t n)
     return out;
 }
 
+/* The final replies a transfer ends with (RFC 959 4.2): 225 and 226 close the data
+ * connection, 426 and 451 abort the transfer. */
+static bool is_transfer_end(int code)
+{
+    return code == 225 || code == 226 || code == 426 || code == 451;
+}
+
 static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
 {
     char q[600], ep[NET_ADDR_STRLEN + 8], note[32], hint[400];
@@ -677,6 +685,9 @@ static void handle_reply(ftpc_conn *c, const ftp_reply_msg *m)
     }
     if (logged_in_state && code >= 200)
         c->answers++;
+    if (c->drop_late_finals && (c->state == CS_READY || c->state == CS_CMD) &&
+        is_transfer_end(code))
+        return;
     switch (c->state) {
     case CS_GREETING:
         if (code < 200)
@@ -1360,6 +1371,11 @@ void ftpc_conn_abort_transfer_ended(ftpc_conn *c)
 {
     if (c->aborting && c->abor_finals == 0)
         c->abor_finals = 1;
+}
+
+void ftpc_conn_drop_late_finals(ftpc_conn *c)
+{
+    c->drop_late_finals = true;
 }
 
 void ftpc_conn_settle(ftpc_conn *c)

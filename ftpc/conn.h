@@ -143,6 +143,15 @@ int ftpc_conn_abort(ftpc_conn *c);
  * ABOR's and makes the connection ready. */
 void ftpc_conn_abort_transfer_ended(ftpc_conn *c);
 
+/* The transfer command on c was cut (its data connection reset, no ABOR) and its final
+ * reply has come: some servers send a second one, as if ABOR had followed (426, then 226).
+ * A reply of the kind a transfer ends with (225, 226, 426, 451) is dropped from then on,
+ * whether it comes while c is idle or while a later command waits for its own, rather than
+ * taken for that command's: the caller sends only commands never answered so (DELE, SIZE).
+ * One may still be on its way from a server that answers out of turn: the caller does not
+ * hand c on for reuse. */
+void ftpc_conn_drop_late_finals(ftpc_conn *c);
+
 /* Takes the command in flight as answered, though its reply was a 1xx: for a server that
  * reports a transfer the client cut short with a further 1xx and nothing after it
  * (pure-ftpd). The connection is ready for the next command. */

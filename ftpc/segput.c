@@ -110,6 +110,9 @@ struct ftpc_segput {
     void *done_ud;
     ftpc_conn *c; /* from the runner; freed by it */
     bool c_dead;
+    /* A cut STOR on it has had its final reply, and a second may follow
+     * (ftpc_conn_drop_late_finals): it takes the DELE, and is not reused after. */
+    bool c_unsynced;
     phase ph;
     int fd;
     uint64_t size;
@@ -262,9 +265,16 @@ static void seg_halt(pseg *s)
 static void seg_drained(pseg *s)
 {
     ftpc_segput *p = s->p;
-    if (s->c == p->c) { /* the runner's: kept, and reused where it is idle */
-        if (!ftpc_conn_is_ready(s->c))
+    if (s->c == p->c) { /* the runner's: kept for the DELE where it is idle */
+        if (!ftpc_conn_is_ready(s->c)) {
             p->c_dead = true;
+        } else {
+            /* A server that answers a reset like an ABOR (426, then 226) would have the
+             * second taken for the DELE's reply, and the next file's commands each
+             * answered with the reply of the one before. */
+            ftpc_conn_drop_late_finals(s->c);
+            p->c_unsynced = true;
+        }
         ftpc_conn_set_owner(s->c, &main_owner, p);
     } else if (ftpc_conn_is_ready(s->c)) {
         ftpc_conn_quit(s->c);
@@ -315,7 +325,7 @@ static void finish(ftpc_segput *p, int status)
     p->ph = P_DONE;
     release(p);
     ftpc_task_set_status(p->t, status);
-    bool reusable = !p->c_dead && ftpc_conn_is_ready(p->c);
+    bool reusable = !p->c_dead && !p->c_unsynced && ftpc_conn_is_ready(p->c);
     if (reusable)
         ftpc_conn_set_owner(p->c, NULL, NULL);
     p->done(p->done_ud, status, reusable);
@@ -2088,7 +2098,7 @@ static void clean_done(ftpc_segput *p, bool deleted, const char *why)
         finish(p, p->clean_status);
         return;
     }
-    if (p->c_dead || !ftpc_conn_is_ready(p->c)) {
+    if (p->c_dead || p->c_unsynced || !ftpc_conn_is_ready(p->c)) {
         ftpc_task_fail(t, FTPC_EXIT_XFER, "uploading %s: %s", t->display,
                        "the control connection was lost before the ordinary upload");
         finish(p, FTPC_EXIT_XFER);

@@ -17,13 +17,16 @@ killed: its temporary file .NAME.ftpc-up stays on the server, since nothing coul
 - A resumed upload that fails deletes its temporary file only once the server has ended the
   range on ftpc's own connection too: a server that writes each REST+STOR aside (pure-ftpd)
   puts that range's file in place of the name when its STOR ends, which would undo a DELE
-  sent before.
+  sent before. A server that answers that cut STOR twice (426, then 226) has the second
+  reply dropped, not taken for the DELE's, and the connection is not reused for the next
+  file.
 """
 import hashlib
 import os
 import re
 import signal
 import threading
+import time
 import unittest
 
 from ftpd_harness import data_bytes, wait_for
@@ -422,6 +425,71 @@ class TestPutResumeFailedCleanUp(FtpcCase):
         srv.on_main_stor = lambda: os.truncate(self.local("x.bin"), MiB)
         err = self.run_failing(srv, 6)
         self.assertIn("x.bin shrank while being uploaded", err)
+
+
+class TwoFinalsFtp(AsideOnMainFtp):
+    """AsideOnMainFtp whose first session answers the client's cut of its REST+STOR twice, as
+    some servers answer an ABOR: 426, then 226, gap seconds later (None: in the same write).
+    The temporary file is left as it was."""
+
+    def __init__(self, files, gap):
+        super().__init__(files)
+        self.gap = gap
+
+    def stor_aside(self, s, name):
+        with self.lock:
+            self.log.append((id(s), "STOR " + name))
+        self.on_main_stor()
+        s.send("150 go")
+        d = s.accept_data()
+        wait_stopped(s, d)
+        d.close()
+        s.rest = 0
+        if self.gap is None:
+            s.send("426 Connection closed; transfer aborted.\r\n226 Abort successful")
+        else:
+            s.send("426 Connection closed; transfer aborted.")
+            time.sleep(self.gap)
+            s.send("226 Abort successful")
+        return True
+
+
+class TestPutFailedTwoFinalReplies(FtpcCase):
+    """The failed resumed upload's DELE goes on ftpc's own connection after the cut STOR's
+    426; the 226 that follows is not the DELE's reply. Taken for it, the connection went on
+    one reply behind: the next file's SIZE got the DELE's 250, its EPSV the SIZE's 550."""
+
+    def run_case(self, gap):
+        size = 4 * MiB
+        src = data_bytes(size, 151)
+        old = data_bytes(MiB, 152)
+        self.write_local("x.bin", src)
+        self.write_local("y.bin", b"hello")
+        srv = TwoFinalsFtp({"x.bin": old, ".x.bin.ftpc-up": src[:size - MiB]}, gap)
+        # one REST+STOR on ftpc's own connection, which fails as the local file shrinks
+        srv.on_main_stor = lambda: os.truncate(self.local("x.bin"), MiB)
+        srv.start()
+        self.addCleanup(srv.stop)
+        r = self.ftpc("-v", "-j", "1", "-c", "--segments", "4", "put", "x.bin", "y.bin",
+                      "ftp://u:p@127.0.0.1:%d/" % srv.port, rc=6)
+        err = r.stderr.decode()
+        self.assertIn("ftpc: uploading ftp://u@127.0.0.1:%d/x.bin: " % srv.port, err)
+        self.assertNotIn("/y.bin: ", err)
+        self.assertNotIn("stays on the server", err)
+        with srv.lock:
+            self.assertEqual(sorted(srv.files), ["x.bin", "y.bin"], srv.events)
+            self.assertEqual(bytes(srv.files["x.bin"]), old)
+            self.assertEqual(bytes(srv.files["y.bin"]), b"hello")
+        tail = err[err.rindex("> STOR .x.bin.ftpc-up"):]
+        self.assertEqual(re.findall(r"\[(\d+)\] > DELE ", tail), ["1"], tail)
+        # not reused: a late reply could still come on it
+        self.assertNotIn("[1] > STOR y.bin", err)
+
+    def test_second_reply_after_the_dele(self):
+        self.run_case(0.3)
+
+    def test_both_replies_at_once(self):
+        self.run_case(None)
 
 
 if __name__ == "__main__":
