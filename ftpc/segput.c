@@ -242,17 +242,21 @@ static void seg_stop(pseg *s, ps_state to)
  * or its closing the connection, says it has; one that says nothing costs the --timeout wait
  * (the connection's), and then the connection. The range on the operation's own connection
  * (the first, or the sequential one) is waited for alike: after its reply that connection
- * is idle again, and takes the DELE. */
+ * is idle again, and takes the DELE. One whose data connection had failed was awaited
+ * since (seg_data_failed): only for what is left of that wait, none once it is over. */
 static void seg_halt(pseg *s)
 {
+    bool waited = s->data_failed && !ev_timer_active(&s->reply_wait);
     if (s->state != PS_STOR || s->c == NULL || ftpc_conn_is_ready(s->c) ||
-        ftpc_conn_is_dead(s->c)) {
+        ftpc_conn_is_dead(s->c) || waited) {
         seg_stop(s, PS_FAILED);
         return;
     }
-    if (!s->data_done)
-        ftpc_dchan_reset_on_close(&s->dc);
-    seg_close_data(s);
+    if (!s->data_failed) { /* else closed already, and its reply_wait runs on */
+        if (!s->data_done)
+            ftpc_dchan_reset_on_close(&s->dc);
+        seg_close_data(s);
+    }
     ftpc_conn_close_data(s->c); /* an active data connection not made yet never will be */
     ftpc_rcheck_free(s->chk);
     s->chk = NULL;
@@ -265,6 +269,7 @@ static void seg_halt(pseg *s)
 static void seg_drained(pseg *s)
 {
     ftpc_segput *p = s->p;
+    ev_timer_stop(p->ctx->loop, &s->reply_wait);
     if (s->c == p->c) { /* the runner's: kept for the DELE where it is idle */
         if (!ftpc_conn_is_ready(s->c)) {
             p->c_dead = true;
@@ -454,10 +459,17 @@ static const char *range_words(const pseg *s, char *out, size_t size)
     return out;
 }
 
+static void seg_drained(pseg *s);
+
 static long seg_reply_wait_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     pseg *s = ud;
     char r[96];
+    if (s->state == PS_DRAIN) { /* halted meanwhile (seg_halt): waited for long enough */
+        if (!s->p->finished)
+            seg_drained(s);
+        return EV_TIMER_STOP;
+    }
     if (!s->p->finished && s->data_failed)
         fail(s->p, FTPC_EXIT_XFER,
              "data connection for %s: %s; the server sent no reply to %s within %ld s",

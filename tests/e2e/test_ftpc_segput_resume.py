@@ -19,12 +19,15 @@ killed: its temporary file .NAME.ftpc-up stays on the server, since nothing coul
   puts that range's file in place of the name when its STOR ends, which would undo a DELE
   sent before. A server that answers that cut STOR twice (426, then 226) has the second
   reply dropped, not taken for the DELE's, and the connection is not reused for the next
-  file.
+  file. One that never answers it after resetting its data connection costs the 5 s wait
+  for that reply, not the --timeout wait on top.
 """
 import hashlib
 import os
 import re
 import signal
+import socket
+import struct
 import threading
 import time
 import unittest
@@ -490,6 +493,50 @@ class TestPutFailedTwoFinalReplies(FtpcCase):
 
     def test_both_replies_at_once(self):
         self.run_case(None)
+
+
+class ResetsMainSilentFtp(AsideOnMainFtp):
+    """AsideOnMainFtp whose first session resets the data connection of its REST+STOR once
+    bytes come, and then never answers that STOR."""
+
+    def __init__(self, files):
+        super().__init__(files)
+        self.release = threading.Event()
+
+    def stor_aside(self, s, name):
+        s.send("150 go")
+        d = s.accept_data()
+        d.recv(65536)
+        d.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        d.close()
+        self.release.wait(60)
+        return False
+
+
+class TestPutFailedSilentRange(FtpcCase):
+    def test_no_second_wait(self):
+        # The range on ftpc's own connection has its data connection reset and no reply for
+        # the 5 s ftpc waits for one: the upload fails then, and the clean-up does not wait
+        # for that STOR's end once more for --timeout (30 s here) before its DELE.
+        size = 64 * MiB
+        src = data_bytes(size, 153)
+        old = data_bytes(MiB, 154)
+        self.write_local("x.bin", src)
+        srv = ResetsMainSilentFtp({"x.bin": old, ".x.bin.ftpc-up": src[:3 * MiB]})
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.addCleanup(srv.release.set)
+        t0 = time.monotonic()
+        r = self.ftpc("--timeout", "30", "-c", "--segments", "4", "put", "x.bin",
+                      "ftp://u:p@127.0.0.1:%d/x.bin" % srv.port, rc=7)
+        elapsed = time.monotonic() - t0
+        err = r.stderr.decode()
+        self.assertIn("the server sent no reply to STOR within 5 s", err)
+        self.assertNotIn("stays on the server", err)
+        self.assertLess(elapsed, 20, err)
+        with srv.lock:
+            self.assertEqual(sorted(srv.files), ["x.bin"], srv.events)
+            self.assertEqual(bytes(srv.files["x.bin"]), old)
 
 
 if __name__ == "__main__":
