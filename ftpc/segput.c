@@ -47,6 +47,7 @@ typedef enum {
     P_PRE,        /* before the data: can the target's mode be kept (pre_step)? */
     P_PROBE,      /* -c: SIZE of a temporary file an interrupted upload may have left */
     P_PROBE_HASH, /* ... and HASH over RANG of what it holds, against the local bytes */
+    P_FORGET,     /* ... DELE of it when it is not resumed: the upload starts as a new one */
     P_FIRST,      /* STOR of the first range */
     P_PARALLEL,   /* the other ranges at once */
     P_SEQ,        /* the sequential fallback */
@@ -1264,6 +1265,25 @@ static void resume_work(ftpc_segput *p)
     begin_ranges_from(p, p->resume_at);
 }
 
+/* The temporary file found is not resumed: it goes before the upload starts from byte 0,
+ * which then runs as a new one's. Its mode is no new file's (ftpc's STOR over it would keep
+ * that mode, as ftpd and vsftpd keep a replaced file's), and the check before the data
+ * (pre_step) would take it for one: the target could be given the found file's mode, or the
+ * file sent twice once the real one's mode showed after the data. */
+static void forget_found(ftpc_segput *p)
+{
+    p->ph = P_FORGET;
+    ftpc_conn_cmd(p->c, "DELE %s", p->work);
+}
+
+static void forget_reply(ftpc_segput *p, const ftp_reply_msg *m)
+{
+    /* Refused, it stays: the ranges then go into it, and it has the mode they get. */
+    if (m->code / 100 == 2)
+        p->work_found = false;
+    begin_ranges(p);
+}
+
 static void not_resumed(ftpc_segput *p, const char *why)
 {
     if (!p->ctx->opts->quiet)
@@ -1271,7 +1291,7 @@ static void not_resumed(ftpc_segput *p, const char *why)
                  "%s: %s on the server has %" PRIu64 " bytes that cannot be resumed (%s); "
                  "uploading it from the start",
                  bar_name(p->t), p->work, p->resume_at, why);
-    begin_ranges(p);
+    forget_found(p);
 }
 
 /* It holds what the server has of the file, from its first byte (ftpd and pure-ftpd write
@@ -1321,7 +1341,7 @@ static void probe_reply(ftpc_segput *p, const ftp_reply_msg *m)
                      "ftpc: %s: %s on the server has %" PRId64 " bytes; uploading it from the "
                      "start",
                      p->t->display, p->work, n);
-        begin_ranges(p);
+        forget_found(p);
         return;
     }
     p->resume_at = (uint64_t)n;
@@ -1354,6 +1374,10 @@ static void main_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     }
     if (p->ph == P_PROBE) {
         probe_reply(p, m);
+        return;
+    }
+    if (p->ph == P_FORGET) {
+        forget_reply(p, m);
         return;
     }
     if (p->ph == P_RENAME) {

@@ -138,12 +138,52 @@ class TestSegputModeNoChmod(FtpcCase):
         err = r.stderr.decode()
         for name in ("a.bin", "b.bin"):
             self.assertEqual(self.srv.read(name), self.read_local(name))
+        self.assertEqual(mode_of(self.srv.local("a.bin")), 0o644)
         self.assertEqual(mode_of(self.srv.local("b.bin")), 0o600)
-        self.assertIn("b.bin: the server will not give the upload the mode of the file it "
-                      "replaces (SITE CHMOD is refused there), and renaming it into place "
-                      "would change 600 to 644; uploading it as one ordinary transfer", err)
+        self.assertRegex(err, r"b\.bin: the server will not give the upload the mode of the file "
+                         r"it replaces \(SITE CHMOD [^)]*\), and renaming it into place would "
+                         r"change 600 to 644; uploading it as one ordinary transfer")
         self.assertEqual(work_files(self.srv.root), [])
         self.assertEqual(stored_bytes(self.srv.settled_log_text()), 2 * (4 * MiB + 5))
+
+    def put_over_found(self, name, old, found):
+        """put -c --segments of name over a file of mode old, where an interrupted upload
+        left an empty .NAME.ftpc-up of mode found; returns ftpc's stderr."""
+        self.srv.make_file(name, MiB, seed=57)
+        os.chmod(self.srv.local(name), old)
+        work = "." + name + ".ftpc-up"
+        self.srv.make_file(work, 0)
+        os.chmod(self.srv.local(work), found)
+        self.write_local(name, data_bytes(4 * MiB + 5, 58))
+        r = self.ftpc("-v", "-c", "--segments", "4", "put", name, self.srv.url(""))
+        err = r.stderr.decode()
+        self.assertEqual(self.srv.read(name), self.read_local(name))
+        self.assertEqual(work_files(self.srv.root), [])
+        return err
+
+    def deleted_first(self, err, name):
+        """The found file was deleted before anything else was asked: the upload started as
+        a new one."""
+        self.assertLess(err.index("> DELE .%s.ftpc-up" % name), err.index("> MLST " + name))
+
+    def test_a_found_temporary_file_of_the_old_mode(self):
+        # Its mode is the old one, but a new file's is 644: taken for the mode of a new
+        # file, it had the data sent in ranges into a new temporary file, and the file sent
+        # again once that one's mode showed the rename would widen 600.
+        err = self.put_over_found("p.bin", 0o600, 0o600)
+        self.assertEqual(mode_of(self.srv.local("p.bin")), 0o600)
+        self.assertEqual(stored_bytes(self.srv.settled_log_text()), 4 * MiB + 5)
+        self.assertIn("would change 600 to 644; uploading it as one ordinary transfer", err)
+        self.deleted_first(err, "p.bin")
+
+    def test_a_found_temporary_file_of_a_narrower_mode(self):
+        # Its mode, 600, is not a new file's 644: taken for it, the upload went into it and
+        # the target ended 600, with a message that it "has the mode of a new file".
+        err = self.put_over_found("w.bin", 0o644, 0o600)
+        self.assertEqual(mode_of(self.srv.local("w.bin")), 0o644)
+        self.assertNotIn("mode of a new file", err)
+        self.assertEqual(stored_bytes(self.srv.settled_log_text()), 4 * MiB + 5)
+        self.deleted_first(err, "w.bin")
 
     def test_mirror_keeps_a_private_file_private(self):
         # mirror -R would set the source's mode afterwards, but that is refused too
