@@ -458,9 +458,7 @@ static int add_put_stream(ftpc_cli *cli, ftpc_task *t, bool into_dir, const char
 {
     const char *what =
         kernel_file ? "a file that has no size until it is read" : "a pipe or device";
-    bool fd_name = strncmp(file, "/dev/fd/", 8) == 0 || strncmp(file, "/proc/self/fd/", 14) == 0 ||
-                   strcmp(file, "/dev/stdin") == 0;
-    if (into_dir && fd_name)
+    if (into_dir && ftpc_path_is_fd_name(file))
         return usage_err(err, err_size,
                          "put: %s is a pipe with no name of its own, so the URL must name the "
                          "remote file (e.g. ftp://host/dir/backup.tar)",

@@ -1741,8 +1741,8 @@ static bool target_into_dir(ftpc_segput *p)
     t->named_in_dir = true; /* a directory there too is an error, as cp reports it */
     /* It goes under its own name now: no "f -> DIR" (the line waits for the end of the
      * check in held_bar once the data is sent). */
-    ftpc_bar_rename(p->bar, name);
-    ftpc_bar_rename(t->held_bar, name);
+    ftpc_bar_rename(p->bar, ftpc_task_name(t)); /* not name: the move may have freed it */
+    ftpc_bar_rename(t->held_bar, ftpc_task_name(t));
     return true;
 }
 

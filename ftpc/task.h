@@ -274,14 +274,23 @@ static inline const char *ftpc_task_src_name(const ftpc_task *t)
     return strcmp(t->local, "-") == 0 ? "standard input" : t->local;
 }
 
+/* Whether file names a pipe only by its descriptor (put <(tar c dir) URL: /dev/fd/63), so
+ * that it has no name of its own to upload under. */
+static inline bool ftpc_path_is_fd_name(const char *file)
+{
+    return strncmp(file, "/dev/fd/", 8) == 0 || strncmp(file, "/proc/self/fd/", 14) == 0 ||
+           strcmp(file, "/dev/stdin") == 0;
+}
+
 /* The name a task's bar and messages give its file: see by_path; else the last component of
- * the local file for a put (of the remote one when that is standard input), of the remote
- * one otherwise. */
+ * the local file for a put (of the remote one when that is standard input or a pipe known
+ * by its descriptor), of the remote one otherwise. */
 static inline const char *ftpc_task_name(const ftpc_task *t)
 {
     if (t->by_path)
         return t->remote + t->name_off;
-    const char *p = t->kind == FTPC_T_PUT && !ftpc_task_stdin(t) ? t->local : t->remote;
+    bool named = strcmp(t->local, "-") != 0 && !ftpc_path_is_fd_name(t->local);
+    const char *p = t->kind == FTPC_T_PUT && named ? t->local : t->remote;
     const char *slash = strrchr(p, '/');
     return slash && slash[1] ? slash + 1 : p;
 }

@@ -156,7 +156,19 @@ void xf_fail_refused(ftpc_xfer *x)
 void xf_put_into_dir(ftpc_xfer *x)
 {
     ftpc_task *t = x->t;
-    const char *name = ftpc_task_name(t); /* a put's: its local file's last component */
+    if (ftpc_path_is_fd_name(t->local)) { /* put <(cmd) URL: no name to go under */
+        xf_fail_refused(x);
+        return;
+    }
+    /* The local file's last component (a streamed one's too: /proc/version goes in as
+     * version, as with URL/), copied: the move replaces t->remote, and the bar keeps it. */
+    const char *slash = strrchr(t->local, '/');
+    const char *base = slash && slash[1] ? slash + 1 : t->local;
+    char name[FTPC_URL_PATH_MAX];
+    if (snprintf(name, sizeof(name), "%s", base) >= (int)sizeof(name)) {
+        xf_fail_refused(x);
+        return;
+    }
     size_t n = strlen(t->remote);
     if (n + 1 + strlen(name) >= FTPC_URL_PATH_MAX) {
         xf_fail_refused(x);

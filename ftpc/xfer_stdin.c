@@ -45,7 +45,10 @@ void xf_begin_stdin(ftpc_xfer *x)
     x->src_total = ftpc_stdsrc_left(x->file_fd);
     x->local_size = 0; /* known at the end */
     x->use_sendfile = false;
-    /* Nothing will be there to read back afterwards: the digest is taken on the way. */
+    /* Nothing will be there to read back afterwards: the digest is taken on the way. A
+     * second begin (the target turned out to be a directory) starts it afresh. */
+    if (x->src_hashing)
+        digest_free(&x->src_digest);
     x->src_hashing =
         ftpc_verify_wanted(x->ctx, x->t) && digest_init(&x->src_digest, DIGEST_SHA256) == 0;
     xf_begin_put(x);
