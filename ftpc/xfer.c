@@ -165,7 +165,7 @@ void xf_finish(ftpc_xfer *x, int status, bool reusable)
         x->kept_src = fcntl(x->file_fd, F_DUPFD_CLOEXEC, 3);
     release(x);
     ftpc_task_set_status(x->t, status);
-    reusable = reusable && x->c != NULL && ftpc_conn_is_ready(x->c);
+    reusable = reusable && !x->astray && x->c != NULL && ftpc_conn_is_ready(x->c);
     x->c = NULL;
     x->done(x->done_ud, status, reusable);
 }
@@ -240,7 +240,7 @@ static void send_transfer_cmd(ftpc_xfer *x)
     const ftpc_task *t = x->t;
     int rc;
     bool listing = t->kind == FTPC_T_LS;
-    if (t->remote[0] == '\0' && listing)
+    if ((t->remote[0] == '\0' || x->cwdl_here) && listing)
         rc = ftpc_conn_send(x->c, "%s", x->verb);
     else if (t->remote[0] == '-' && (strcmp(x->verb, "LIST") == 0 || strcmp(x->verb, "NLST") == 0))
         /* Servers (vsftpd, ftpd, pure-ftpd) read a LIST or NLST argument that starts with -
@@ -394,6 +394,10 @@ void xf_maybe_complete(ftpc_xfer *x)
         return;
     if (xf_fail_unproven_end(x))
         return;
+    if (xf_cwdlist_to_return(x)) {
+        xf_cwdlist_return(x);
+        return;
+    }
     if (xf_selfline_to_check(x)) {
         xf_check_selfline(x);
         return;
@@ -621,6 +625,12 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_LSENTRY:
         if (code >= 200)
             xf_ls_entry_reply(x, m);
+        return;
+    case XS_CWDL_PWD:
+    case XS_CWDL_CWD:
+    case XS_CWDL_BACK:
+        if (code >= 200)
+            xf_cwdlist_reply(x, m);
         return;
     case XS_VERIFY:
         if (code < 200)

@@ -282,6 +282,10 @@ void xf_begin_get(ftpc_xfer *x)
             if (t->listing_mlsd)
                 x->verb = "MLSD";
         }
+        if (xf_cwdlist_to_try(x)) {
+            xf_cwdlist_try(x);
+            return;
+        }
         start_bar(x, x->remote_size);
         xf_open_data(x);
         return;

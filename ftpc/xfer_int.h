@@ -8,6 +8,7 @@
  *                   a directory, a name NLST matched that is a directory
  *   xfer_nodir.c    a refused put whose directory is not on the server
  *   xfer_lsentry.c  a refused listing of one path: MLST tells whether it is there
+ *   xfer_cwdlist.c  LIST of a path pure-ftpd would split: listed from inside it
  *   xfer_data.c     the data connection: its events and timers, the rate limit, the counts
  *   xfer_recv.c     a download's bytes: from the data connection to the file, standard
  *                   output or a captured listing
@@ -70,6 +71,9 @@ typedef enum {
     XS_LISTPERM,  /* MLST of a directory that listed empty: may it be listed at all? */
     XS_SELFCHECK, /* MLST or STAT of a path whose NLST was the path: a directory? */
     XS_LSENTRY,   /* MLST of a path whose listing the server refused: is it there? */
+    XS_CWDL_PWD,  /* PWD before listing a LIST path pure-ftpd would split, from inside it */
+    XS_CWDL_CWD,  /* ... CWD into it */
+    XS_CWDL_BACK, /* ... CWD back after its LIST with no argument */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -171,6 +175,13 @@ struct ftpc_xfer {
     const char *refused_cmd; /* a get's SIZE or RETR, refused: the probe's subject */
     bool parent_checked;     /* a refused put's directory was checked for being there */
     bool listing_probed;     /* an empty listing's directory was entered with CWD */
+    /* LIST of a path pure-ftpd splits or expands, listed again from inside it
+     * (xfer_cwdlist.c) */
+    bool cwdl_tried;
+    bool cwdl_here;     /* LIST is sent with no argument */
+    bool cwdl_returned; /* the CWD back was answered */
+    bool astray;        /* the connection is not where the next task expects it */
+    char cwdl_back[FTPC_URL_PATH_MAX];
     /* ls of a path without a '/': its listing held while it is one line (xfer_selfline.c) */
     bool self_hold;
     size_t self_len;
@@ -275,6 +286,18 @@ bool xf_empty_listing_to_check(const ftpc_xfer *x);
 void xf_check_empty_listing(ftpc_xfer *x);
 /* The reply to the MLST xf_check_empty_listing asked (XS_LISTPERM). */
 void xf_empty_listing_perm(ftpc_xfer *x, const ftp_reply_msg *m);
+
+/* ---- a LIST pure-ftpd would split at spaces or expanded as a pattern (xfer_cwdlist.c) ---- */
+
+/* LIST of a path with a space, a backslash or a pattern character: xf_cwdlist_try asks
+ * PWD, CWD into the path and, where it enters, LIST with no argument (else LIST of the
+ * path); once that listing is in, xf_cwdlist_return goes back. Replies (XS_CWDL_*) go to
+ * xf_cwdlist_reply, which goes on with xf_maybe_complete. */
+bool xf_cwdlist_to_try(const ftpc_xfer *x);
+void xf_cwdlist_try(ftpc_xfer *x);
+bool xf_cwdlist_to_return(const ftpc_xfer *x);
+void xf_cwdlist_return(ftpc_xfer *x);
+void xf_cwdlist_reply(ftpc_xfer *x, const ftp_reply_msg *m);
 
 /* ---- a listing that is the listed path's own entry (xfer_selfline.c) ---- */
 

@@ -463,6 +463,26 @@ class TestCommands(FtpcCase):
                 self.assertEqual((r.stdout, r.stderr), (b"", b""))
         self.assertRegex(srv.settled_log_text(), r"-> CWD empty/\n(?:.*refused: .*\n)?.*<- 550 ")
 
+    def test_ls_of_names_with_spaces(self):
+        # LIST of a directory whose name holds a space is asked from inside it (pure-ftpd
+        # splits the argument, test_ftpc_interop.py): ftpd lists it the same, and a file of
+        # such a name is listed by name, as before
+        self.srv.make_file("d sp/in file", 5)
+        self.srv.make_file("d sp/f1", 7)
+        self.srv.make_file("d/x", 1)
+        for path in ("d sp", "d sp/"):
+            r = self.ftpc("ls", self.srv.url(path))
+            self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().splitlines()),
+                             ["f1", "in file"])
+            r = self.ftpc("ls", "-l", self.srv.url(path))
+            self.assertEqual(sorted(ln.split(None, 8)[8] for ln in r.stdout.decode().splitlines()),
+                             ["f1", "in file"], r.stdout)
+        r = self.ftpc("ls", self.srv.url("d sp/in file"))
+        self.assertEqual(r.stdout, b"d sp/in file\n")
+        r = self.ftpc("ls", "-l", self.srv.url("d sp/in file"))
+        self.assertRegex(r.stdout.decode(), r"^-\S+ .* 5 .*in file\n$")
+        self.assertEqual(r.stderr, b"")
+
     def test_cat(self):
         a = self.srv.make_file("c1", 100000, seed=1)
         b = self.srv.make_file("c2", 10, seed=2)

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 from ftpd_harness import free_port
 from test_ftpc import FTPC_BIN, SANITIZER_MARKERS, data_bytes
@@ -180,6 +181,53 @@ class PeerMixin:
         for opt in ([], ["-l"]):
             r = self.ftpc("ls", *opt, base + name + "/" + name, rc=5)
             self.assertEqual(r.stdout, b"")
+
+    def check_ls_of_names_with_spaces(self):
+        """ls and ls -l of a directory and of a file whose names hold a space (and, for the
+        directory, pattern characters), one-shot and in the shell: the entries, as the
+        directory's own listing from inside it names them, not those of d (the name's
+        first word)."""
+        for rel in ("d sp/in file", "d sp/f1", "g*l[ob]?/in file", "d/x"):
+            self.srv_write(rel, b"x")
+        for name in ("d sp", "g*l[ob]?"):
+            os.mkdir(os.path.join(self.srv_dir, name, "sub"))
+            os.chown(os.path.join(self.srv_dir, name, "sub"), self.uid, self.gid)
+        q = urllib.parse.quote
+        for name in ("d sp", "g*l[ob]?"):
+            for path in (name, name + "/"):
+                r = self.ftpc("ls", self.url(q(path)))
+                self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().splitlines()),
+                                 ["f1", "in file", "sub"] if name == "d sp" else ["in file", "sub"])
+                r = self.ftpc("ls", "-l", self.url(q(path)))
+                lines = r.stdout.decode().splitlines()
+                self.assertTrue(all(len(ln.split(None, 8)) == 9 for ln in lines), r.stdout)
+                self.assertEqual(sorted(ln.split(None, 8)[8] for ln in lines),
+                                 ["f1", "in file", "sub"] if name == "d sp" else ["in file", "sub"],
+                                 r.stdout)
+                self.assertEqual(r.stderr, b"")
+        # (a file's path is listed by name, as before: pure-ftpd's LIST of "d sp/in file"
+        # would still list the directory d where there is one)
+        os.unlink(os.path.join(self.srv_dir, "d", "x"))
+        os.rmdir(os.path.join(self.srv_dir, "d"))
+        r = self.ftpc("ls", self.url(q("d sp/in file")))
+        self.assertEqual(r.stdout, b"%s/d sp/in file\n" % self.d.encode())
+        r = self.ftpc("ls", "-l", self.url(q("d sp/in file")))
+        self.assertRegex(r.stdout.decode(), r"^-rw\S* .* (%s/d sp/)?in file\n$" % self.d)
+        # the shell's ls and dir, and its directory after them
+        out, err = self.shell(self.url(""), 'dir "d sp"\nls -l "d sp/in file"\npwd\n')
+        lines = out.decode().splitlines()
+        self.assertEqual(sorted(ln.split(None, 8)[8] for ln in lines[:3]),
+                         ["f1", "in file", "sub"], (out, err))
+        self.assertRegex(lines[3], r" (d sp/)?in file$")
+        self.assertEqual(lines[4:], ["/" + self.d], (out, err))
+        # an empty directory of such a name is empty, and a missing one still fails
+        os.rmdir(os.path.join(self.srv_dir, "d sp", "sub"))
+        for f in ("f1", "in file"):
+            os.unlink(os.path.join(self.srv_dir, "d sp", f))
+        r = self.ftpc("ls", "-l", self.url(q("d sp/")))
+        self.assertEqual((r.stdout, r.stderr), (b"", b""))
+        r = self.ftpc("ls", "-l", self.url(q("no such/")), rc=5)
+        self.assertEqual(r.stdout, b"")
 
     def check_resume_of_a_changed_file(self):
         """The server has no HASH: a file that changed after the part file was written is
@@ -442,6 +490,10 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
     def test_resume_of_a_changed_file(self):
         self.check_resume_of_a_changed_file()
 
+    def test_ls_of_names_with_spaces(self):
+        # vsftpd takes the LIST argument whole: the same listings, asked as they were
+        self.check_ls_of_names_with_spaces()
+
     def test_segmented_get(self):
         data = self.srv_write("big.bin", data_bytes(8 * MiB + 5, 3))
         self.ftpc("--segments", "4", "get", self.url("big.bin"))
@@ -540,6 +592,11 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
 
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
+
+    def test_ls_of_names_with_spaces(self):
+        # pure-ftpd splits a LIST argument at spaces and expands each part as a pattern:
+        # LIST "d sp/" lists nothing ("226 0 matches total"), so ls lists from inside it
+        self.check_ls_of_names_with_spaces()
 
     def test_segmented_put_over_an_old_version(self):
         # pure-ftpd does not write REST+STOR in place (the upload ends sequentially), takes
