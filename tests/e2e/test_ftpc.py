@@ -480,7 +480,7 @@ class TestCommands(FtpcCase):
         r = self.ftpc("ls", self.srv.url("d sp/in file"))
         self.assertEqual(r.stdout, b"d sp/in file\n")
         r = self.ftpc("ls", "-l", self.srv.url("d sp/in file"))
-        self.assertRegex(r.stdout.decode(), r"^-\S+ .* 5 .*in file\n$")
+        self.assertRegex(r.stdout.decode(), r"^-\S+ .* 5 .* d sp/in file\n$")
         self.assertEqual(r.stderr, b"")
 
     def test_cat(self):

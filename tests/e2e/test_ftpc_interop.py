@@ -220,6 +220,10 @@ class PeerMixin:
                          ["f1", "in file", "sub"], (out, err))
         self.assertRegex(lines[3], r" (d sp/)?in file$")
         self.assertEqual(lines[4:], ["/" + self.d], (out, err))
+        # mirror lists it (LIST without MLSD, as on vsftpd) and takes what is in it
+        self.ftpc("mirror", self.url(q("d sp")), "out")
+        self.assertEqual(sorted(os.listdir(os.path.join(self.tmp, "out"))),
+                         ["f1", "in file", "sub"])
         # an empty directory of such a name is empty, and a missing one still fails
         os.rmdir(os.path.join(self.srv_dir, "d sp", "sub"))
         for f in ("f1", "in file"):
