@@ -63,6 +63,10 @@ def measure(srv, mode, name, work):
 
 def main():
     small, large = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (1000, 20000)
+    probe = subprocess.run(["/usr/bin/time", "-f", "%M", "true"], capture_output=True) \
+        if os.access("/usr/bin/time", os.X_OK) else None
+    if probe is None or probe.returncode != 0 or not probe.stderr.strip().isdigit():
+        sys.exit("ftpc-plan-mem: needs GNU time at /usr/bin/time (apt-get install time)")
     srv = FtpdServer(log_level="info").start()
     work = tempfile.mkdtemp(prefix="ftpc-plan-mem-")
     try:
