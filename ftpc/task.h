@@ -284,12 +284,12 @@ static inline bool ftpc_path_is_fd_name(const char *file)
 
 /* The name a task's bar and messages give its file: see by_path; else the last component of
  * the local file for a put (of the remote one when that is standard input or a pipe known
- * by its descriptor), of the remote one otherwise. */
+ * by its descriptor: /dev/fd/N of a regular file keeps "N"), of the remote one otherwise. */
 static inline const char *ftpc_task_name(const ftpc_task *t)
 {
     if (t->by_path)
         return t->remote + t->name_off;
-    bool named = strcmp(t->local, "-") != 0 && !ftpc_path_is_fd_name(t->local);
+    bool named = strcmp(t->local, "-") != 0 && !(t->stream_src && ftpc_path_is_fd_name(t->local));
     const char *p = t->kind == FTPC_T_PUT && named ? t->local : t->remote;
     const char *slash = strrchr(p, '/');
     return slash && slash[1] ? slash + 1 : p;

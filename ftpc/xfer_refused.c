@@ -156,7 +156,7 @@ void xf_fail_refused(ftpc_xfer *x)
 void xf_put_into_dir(ftpc_xfer *x)
 {
     ftpc_task *t = x->t;
-    if (ftpc_path_is_fd_name(t->local)) { /* put <(cmd) URL: no name to go under */
+    if (t->stream_src && ftpc_path_is_fd_name(t->local)) { /* put <(cmd) URL: no name */
         xf_fail_refused(x);
         return;
     }

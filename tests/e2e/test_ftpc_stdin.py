@@ -340,6 +340,22 @@ class TestStdinFtpd(StdinCase):
         err = self.put_from_fd_name(b"piped\n", "put", "{fd}", self.srv.url("sub"), rc=5)
         self.assertRegex(err, r"STOR: the server replied 550")
         self.assertEqual(sorted(os.listdir(self.srv.local("sub"))), ["version"])
+        # a regular file named by its descriptor is no pipe: it goes in under that name, by
+        # one connection or by ranges (a review found these refused, or sent as sub2/sub2)
+        data = data_bytes(3 * MiB, 9)
+        src = self.write_local("reg.bin", data)
+        for d, extra in (("sub1", []), ("sub2", ["--segments", "2"])):
+            self.srv.mkdir(d)
+            with open(src, "rb") as fh:
+                fd = fh.fileno()
+                r = subprocess.run([FTPC_BIN] + extra + ["put", "/dev/fd/%d" % fd,
+                                                         self.srv.url(d)],
+                                   cwd=self.tmp, stdin=subprocess.DEVNULL, capture_output=True,
+                                   env=self.env(), timeout=60, pass_fds=(fd,))
+            self.check_output(r)
+            self.assertEqual(r.returncode, 0, r.stderr.decode())
+            self.assertEqual(os.listdir(self.srv.local(d)), [str(fd)], d)
+            self.assertEqual(self.srv.read("%s/%d" % (d, fd)), data, d)
 
     def test_a_pipe_named_as_a_file_refuses_what_stdin_refuses(self):
         r_fd, w_fd = os.pipe()
