@@ -21,8 +21,10 @@ bool xf_empty_listing_to_check(const ftpc_xfer *x)
 {
     const ftpc_task *t = x->t;
     size_t n = strlen(t->remote);
+    /* astray: listed from inside the directory and not back (xfer_cwdlist.c), where the
+     * path's relative probe would ask the wrong place */
     return t->kind == FTPC_T_LS && !t->capture && x->pos == 0 && !x->listing_probed && n > 0 &&
-           t->remote[n - 1] == '/';
+           t->remote[n - 1] == '/' && !x->astray;
 }
 
 static void listing_probed(void *ud, ftpc_probe_result r, const ftpc_err *err)

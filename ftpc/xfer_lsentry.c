@@ -19,9 +19,11 @@ bool xf_can_ask_ls_entry(const ftpc_xfer *x, int code)
 {
     const ftpc_task *t = x->t;
     size_t n = strlen(t->remote);
+    /* astray: refused from inside the directory (xfer_cwdlist.c), where MLST of the
+     * relative path would ask the wrong place */
     return t->kind == FTPC_T_LS && t->relist_ok && !t->capture && !x->prelim && code >= 500 &&
            n > 0 && t->remote[n - 1] != '/' && t->ls_mlst == FTPC_LS_MLST_UNASKED &&
-           (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) != 0;
+           (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) != 0 && !x->astray;
 }
 
 void xf_ask_ls_entry(ftpc_xfer *x, const ftp_reply_msg *m)

@@ -482,6 +482,15 @@ class TestCommands(FtpcCase):
         r = self.ftpc("ls", "-l", self.srv.url("d sp/in file"))
         self.assertRegex(r.stdout.decode(), r"^-\S+ .* 5 .* d sp/in file\n$")
         self.assertEqual(r.stderr, b"")
+        # one ftpd may enter but not read: its LIST refusal is the answer, not an MLST of the
+        # relative path asked from inside it (review: it was, from the wrong place)
+        self.srv.make_file("u sp/u sp/x", 1)
+        os.chmod(self.srv.local("u sp"), 0o311)
+        self.addCleanup(os.chmod, self.srv.local("u sp"), 0o755)
+        r = self.ftpc("ls", "-l", self.srv.url("u sp"), rc=5)
+        self.assertRegex(r.stderr.decode(), r"LIST: the server replied 550")
+        log = self.srv.settled_log_text()
+        self.assertNotIn("MLST", log[log.index("-> CWD u sp"):])
 
     def test_cat(self):
         a = self.srv.make_file("c1", 100000, seed=1)
