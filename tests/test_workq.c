@@ -556,7 +556,9 @@ START_TEST(test_cpu_accounting)
     ck_assert_ptr_nonnull(q);
     ck_assert_int_eq(workq_limit(q), 2);
     unsigned long long base = workq_cpu_ns(q);
-    ck_assert_uint_lt(base, 20000000ULL); /* threads just started */
+    /* threads just started: a few ms, though thread set-up under ASan on a busy machine took
+     * 23 ms once (CI); the bound only tells a start from a clock that counts something else */
+    ck_assert_uint_lt(base, 150000000ULL);
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(workq_submit(q, spin_fn, NULL, NULL), 0);
     run_until_idle(q);
@@ -566,7 +568,7 @@ START_TEST(test_cpu_accounting)
     ck_assert_int_eq(workq_submit(q, sleep_job, NULL, NULL), 0);
     run_until_idle(q);
     unsigned long long slept = workq_cpu_ns(q);
-    ck_assert_uint_lt(slept - spun, 20000000ULL); /* 100 ms asleep */
+    ck_assert_uint_lt(slept - spun, 50000000ULL); /* 100 ms asleep: not counted */
 
     /* A job that has not ended yet is counted as it goes. */
     atomic_store(&g_spin_stop, false);
