@@ -161,14 +161,8 @@ void xf_put_into_dir(ftpc_xfer *x)
         return;
     }
     /* The local file's last component (a streamed one's too: /proc/version goes in as
-     * version, as with URL/), copied: the move replaces t->remote, and the bar keeps it. */
-    const char *slash = strrchr(t->local, '/');
-    const char *base = slash && slash[1] ? slash + 1 : t->local;
-    char name[FTPC_URL_PATH_MAX];
-    if (snprintf(name, sizeof(name), "%s", base) >= (int)sizeof(name)) {
-        xf_fail_refused(x);
-        return;
-    }
+     * version, as with URL/): it lies in t->local, which the move leaves alone. */
+    const char *name = ftpc_task_name(t);
     size_t n = strlen(t->remote);
     if (n + 1 + strlen(name) >= FTPC_URL_PATH_MAX) {
         xf_fail_refused(x);
