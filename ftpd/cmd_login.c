@@ -193,12 +193,14 @@ static void login_failed(session *s, const char *why)
                 s->login_failures, s->srv->cfg->max_login_failures, why);
     const ftpd_config *cfg = s->srv->cfg;
     unsigned count;
-    if (loginban_fail(&s->srv->bans, &s->peer, ev_now(s->srv->loop), &count))
+    long long ban_ms;
+    if (loginban_fail(&s->srv->bans, &s->peer, ev_now(s->srv->loop), &count, &ban_ms))
         session_log(s,
                     "login ban: %u failed logins from %s within %llds; its logins are refused "
-                    "for %llds",
+                    "for %llds%s",
                     count, s->peer.ss_family == AF_INET6 ? "this /64" : "this address",
-                    cfg->login_ban_window, cfg->login_ban_time);
+                    cfg->login_ban_window, ban_ms / 1000,
+                    ban_ms > cfg->login_ban_time * 1000 ? " (a repeated ban)" : "");
     /* The 530 comes from the session timer after the delay, which slows password guessing
      * without blocking the loop. */
     s->state = SESS_LOGIN_DELAY;

@@ -148,10 +148,14 @@ int check_config(const ftpd_config *cfg, const ftpd_users *users)
     printf("\n  umask         %03o\n", (unsigned)cfg->umask);
     char age[32];
     if (cfg->login_ban_failures > 0) {
-        char ban[32];
-        printf("  login bans    after %d failed logins from an address in %s, for %s\n",
+        char ban[32], max[32];
+        printf("  login bans    after %d failed logins from an address in %s, for %s",
                cfg->login_ban_failures, str_format_duration(cfg->login_ban_window, age, sizeof age),
                str_format_duration(cfg->login_ban_time, ban, sizeof ban));
+        if (cfg->login_ban_max > cfg->login_ban_time)
+            printf(", doubling when repeated up to %s",
+                   str_format_duration(cfg->login_ban_max, max, sizeof max));
+        printf("\n");
     } else {
         printf("  login bans    off\n");
     }

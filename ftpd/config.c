@@ -62,6 +62,7 @@ void config_defaults(ftpd_config *cfg)
     cfg->login_ban_failures = 10;
     cfg->login_ban_window = 60;
     cfg->login_ban_time = 60;
+    cfg->login_ban_max = 3600;
     cfg->inline_hash_max_us = 250;
     cfg->log_level = LOG_INFO;
     cfg->worker_threads = 0;
@@ -164,7 +165,8 @@ static void replace_str(char **slot, char *v)
 #define LOGIN_BAN_MAX_FAILURES 100000
 #define LOGIN_BAN_MAX_TIME (7LL * 86400)
 
-/* login-ban: FAILURES/WINDOW/BAN (times as partial-max-age takes them) or off. */
+/* login-ban: FAILURES/WINDOW/BAN[/MAXBAN] (times as partial-max-age takes them) or off.
+ * Without MAXBAN a repeated ban doubles up to an hour, or not at all when BAN is longer. */
 static int set_login_ban(ftpd_config *cfg, const char *value, char *err, size_t err_size)
 {
     if (strcmp(value, "off") == 0 || strcmp(value, "0") == 0) {
@@ -173,8 +175,8 @@ static int set_login_ban(ftpd_config *cfg, const char *value, char *err, size_t 
     }
     char copy[64];
     long failures;
-    long long window, ban;
-    char *slash1, *slash2;
+    long long window, ban, max = 3600;
+    char *slash1, *slash2, *slash3;
     if (strlen(value) >= sizeof copy)
         goto bad;
     memcpy(copy, value, strlen(value) + 1);
@@ -182,20 +184,26 @@ static int set_login_ban(ftpd_config *cfg, const char *value, char *err, size_t 
     slash2 = slash1 ? strchr(slash1 + 1, '/') : NULL;
     if (!slash2)
         goto bad;
+    slash3 = strchr(slash2 + 1, '/');
     *slash1 = *slash2 = '\0';
+    if (slash3)
+        *slash3 = '\0';
     if (parse_int(copy, 1, LOGIN_BAN_MAX_FAILURES, &failures) != 0 ||
         str_parse_duration(slash1 + 1, LOGIN_BAN_MAX_TIME, &window) != 0 || window < 1 ||
         str_parse_duration(slash2 + 1, LOGIN_BAN_MAX_TIME, &ban) != 0 || ban < 1)
         goto bad;
+    if (slash3 && (str_parse_duration(slash3 + 1, LOGIN_BAN_MAX_TIME, &max) != 0 || max < ban))
+        goto bad;
     cfg->login_ban_failures = (int)failures;
     cfg->login_ban_window = window;
     cfg->login_ban_time = ban;
+    cfg->login_ban_max = max > ban ? max : ban;
     return 0;
 bad:
     return set_error(err, err_size,
-                     "login-ban: expected FAILURES/WINDOW/BAN such as 10/60s/5m (1 to 100000 "
-                     "failures, times from 1s to 7d; plain seconds without a unit), or off; "
-                     "got '%s'",
+                     "login-ban: expected FAILURES/WINDOW/BAN[/MAXBAN] such as 10/60s/5m or "
+                     "10/60s/1m/1d (1 to 100000 failures, times from 1s to 7d, plain seconds "
+                     "without a unit, MAXBAN not below BAN), or off; got '%s'",
                      value);
 }
 
@@ -889,10 +897,11 @@ static void print_help(void)
           "                            close a session after N failed logins (default 3)\n"
           "      --login-failure-delay MS\n"
           "                            wait before \"530 Login incorrect\" (default 1000)\n"
-          "      --login-ban FAILURES/WINDOW/BAN\n"
+          "      --login-ban FAILURES/WINDOW/BAN[/MAXBAN]\n"
           "                            refuse logins from an address (an IPv6 /64) for BAN\n"
-          "                            after FAILURES failed logins within WINDOW, e.g.\n"
-          "                            10/60s/5m; off for never (default 10/60s/60s)\n"
+          "                            after FAILURES failed logins within WINDOW; a ban\n"
+          "                            soon after the last doubles, up to MAXBAN (1h), e.g.\n"
+          "                            10/60s/5m/1d; off for never (default 10/60s/60s/1h)\n"
           "      --user NAME           after binding, switch to user NAME (needed as root)\n"
           "      --xferlog FILE        append an xferlog line per transfer (default: off)\n"
           "      --umask MASK          octal mask for files and folders ftpd creates, from\n"

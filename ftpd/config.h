@@ -44,7 +44,8 @@ typedef struct ftpd_config {
     int login_ban_failures;      /* failed logins from one address (loginban.h) that ban it: 10;
                                   * 0: no bans */
     long long login_ban_window;  /* seconds those failures are counted over: 60 */
-    long long login_ban_time;    /* seconds a ban lasts: 60 */
+    long long login_ban_time;    /* seconds a first ban lasts: 60 */
+    long long login_ban_max;     /* seconds a repeated ban doubles up to: 3600 */
     char *run_as_user;           /* --user NAME: drop to this user after binding */
     char *xferlog_file;          /* NULL: off */
     log_level_t log_level;       /* info */

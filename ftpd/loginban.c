@@ -36,12 +36,14 @@ static size_t set_of(const loginban *b, const unsigned char key[16])
     return (size_t)(h % LOGINBAN_SETS);
 }
 
-int loginban_init(loginban *b, unsigned max_failures, long long window_ms, long long ban_ms)
+int loginban_init(loginban *b, unsigned max_failures, long long window_ms, long long ban_ms,
+                  long long max_ban_ms)
 {
     memset(b, 0, sizeof *b);
     b->max_failures = max_failures;
     b->window_ms = window_ms;
     b->ban_ms = ban_ms;
+    b->max_ban_ms = max_ban_ms > ban_ms ? max_ban_ms : ban_ms;
     if (max_failures == 0)
         return 0;
     b->slots = calloc((size_t)LOGINBAN_SETS * LOGINBAN_WAYS, sizeof *b->slots);
@@ -87,7 +89,24 @@ static loginban_entry *victim(const loginban *b, const unsigned char key[16], lo
     return free_one ? free_one : banned;
 }
 
-bool loginban_fail(loginban *b, const struct sockaddr_storage *addr, long long now, unsigned *count)
+/* The length of the ban that e starts at now, and its doublings kept in e: one more than the
+ * last ban's when that one ended less than max_ban_ms ago. */
+static long long next_ban_length(const loginban *b, loginban_entry *e, long long now)
+{
+    bool repeat = e->banned_until != 0 && now - e->banned_until < b->max_ban_ms;
+    unsigned wanted = repeat ? e->doublings + 1u : 0, done = 0;
+    long long len = b->ban_ms;
+    /* Stops at the first length at or past the cap, so the count saturates there. */
+    while (done < wanted && len < b->max_ban_ms) {
+        len *= 2;
+        done++;
+    }
+    e->doublings = (unsigned char)done;
+    return len < b->max_ban_ms ? len : b->max_ban_ms;
+}
+
+bool loginban_fail(loginban *b, const struct sockaddr_storage *addr, long long now, unsigned *count,
+                   long long *ban_ms)
 {
     if (!b->slots)
         return false;
@@ -112,7 +131,10 @@ bool loginban_fail(loginban *b, const struct sockaddr_storage *addr, long long n
         return false;
     if (count)
         *count = e->failures;
-    e->banned_until = now + b->ban_ms;
+    long long len = next_ban_length(b, e, now);
+    if (ban_ms)
+        *ban_ms = len;
+    e->banned_until = now + len;
     /* The count starts again when the ban ends: one more failure then is not a new ban. */
     e->failures = 0;
     e->window_start = e->banned_until;

@@ -60,7 +60,7 @@ int server_init(server *srv, const ftpd_config *cfg, ftpd_users *users, ev_loop 
     srv->accept_paused = true;
     ipcount_init(&srv->per_ip);
     if (loginban_init(&srv->bans, (unsigned)cfg->login_ban_failures, cfg->login_ban_window * 1000,
-                      cfg->login_ban_time * 1000) < 0) {
+                      cfg->login_ban_time * 1000, cfg->login_ban_max * 1000) < 0) {
         log_error("cannot allocate the login-ban table: %s", strerror(errno));
         return -1;
     }

@@ -551,11 +551,23 @@ START_TEST(test_config_set)
     ck_assert_int_eq(cfg.login_ban_failures, 5);
     ck_assert_int_eq(cfg.login_ban_window, 120);
     ck_assert_int_eq(cfg.login_ban_time, 3600);
+    ck_assert_int_eq(cfg.login_ban_max, 3600); /* doubling up to an hour: none here */
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/1m/1d", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.login_ban_time, 60);
+    ck_assert_int_eq(cfg.login_ban_max, 86400);
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/1h", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.login_ban_max, 3600); /* a value without MAXBAN resets it */
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/2h", err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg.login_ban_max, 7200);
     ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/8d", err, sizeof(err)), -1);
-    ck_assert_str_eq(err, "login-ban: expected FAILURES/WINDOW/BAN such as 10/60s/5m (1 to 100000 "
-                          "failures, times from 1s to 7d; plain seconds without a unit), or off; "
-                          "got '5/2m/8d'");
-    ck_assert_int_eq(cfg.login_ban_time, 3600); /* a refused value changes nothing */
+    ck_assert_str_eq(err, "login-ban: expected FAILURES/WINDOW/BAN[/MAXBAN] such as 10/60s/5m or "
+                          "10/60s/1m/1d (1 to 100000 failures, times from 1s to 7d, plain seconds "
+                          "without a unit, MAXBAN not below BAN), or off; got '5/2m/8d'");
+    ck_assert_int_eq(cfg.login_ban_time, 7200); /* a refused value changes nothing */
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/1h/30m", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/1h/8d", err, sizeof(err)), -1);
+    ck_assert_int_eq(config_set(&cfg, "login-ban", "5/2m/1h/1d/2d", err, sizeof(err)), -1);
+    ck_assert_int_eq(cfg.login_ban_max, 7200);
     ck_assert_int_eq(config_set(&cfg, "login-ban", "off", err, sizeof(err)), 0);
     ck_assert_int_eq(cfg.login_ban_failures, 0);
     ck_assert_int_eq(cfg.local_download_slots, 0); /* the default: no limit */

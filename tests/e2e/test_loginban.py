@@ -1,7 +1,8 @@
-"""Per-address login bans (--login-ban FAILURES/WINDOW/BAN): failed logins from one address
-across sessions ban it for a while, with a 530 at USER/PASS that ftplib, curl and lftp report
-and stop at; the right password is refused during the ban and accepted after it; other
-addresses are not touched; the ban is logged once, without the password."""
+"""Per-address login bans (--login-ban FAILURES/WINDOW/BAN[/MAXBAN]): failed logins from one
+address across sessions ban it for a while, with a 530 at USER/PASS that ftplib, curl and lftp
+report and stop at; the right password is refused during the ban and accepted after it; other
+addresses are not touched; the ban is logged once, without the password; a ban soon after the
+last one lasts twice as long, up to MAXBAN."""
 import ftplib
 import os
 import re
@@ -192,6 +193,37 @@ class TestLoginBanInFlight(ServerTestCase):
         self.assertNotIn("logged in", self.srv.settled_log_text(sessions=12))
 
 
+class TestRepeatedBanDoubles(ServerTestCase):
+    # 6 failures within 60 s ban for 1 s, then 2 s, then 4 s, and no longer.
+    server_kwargs = {"args": ["--login-failure-delay", "20", "--max-login-failures", "3",
+                              "--login-ban", "6/60s/1s/4s"]}
+
+    ban = TestLoginBan.ban
+    refused = TestLoginBan.refused
+
+    def wait_lifted(self):
+        self.assertTrue(wait_for(lambda: not self.refused(), timeout=30, interval=0.1),
+                        "the ban never ended")
+
+    def test_repeated_ban_doubles_up_to_max(self):
+        lengths = []
+        for _ in range(4):
+            started = self.ban()
+            c = self.srv.control()
+            code, text = c.cmd("USER " + DEFAULT_USER, timeout=5)
+            self.assertEqual(code, 530, text)
+            lengths.append(int(re.search(r"wait (\d+) seconds", text).group(1)))
+            self.wait_lifted()
+            self.assertGreaterEqual(time.monotonic() - started, lengths[-1] - 1.5)
+        self.assertEqual(lengths, [1, 2, 4, 4])
+        log = self.srv.settled_log_text()
+        bans = [ln for ln in log.splitlines() if "login ban:" in ln]
+        self.assertEqual(len(bans), 4, log[-3000:])
+        self.assertRegex(bans[0], r"refused for 1s$")
+        for ln, n in zip(bans[1:], (2, 4, 4)):
+            self.assertRegex(ln, r"refused for %ds \(a repeated ban\)$" % n)
+
+
 class TestLoginBanOption(unittest.TestCase):
     def test_bad_values_are_refused(self):
         ftpd = os.environ.get("FTPD_BIN", "ftpd")
@@ -204,8 +236,15 @@ class TestLoginBanOption(unittest.TestCase):
 
     def test_check_shows_the_policy(self):
         ftpd = os.environ.get("FTPD_BIN", "ftpd")
-        for value, line in (("5/2m/90", "after 5 failed logins from an address in 2m, for 90s"),
-                            (None, "after 10 failed logins from an address in 1m, for 1m"),
+        doubling = ", doubling when repeated up to "
+        for value, line in (("5/2m/90", "after 5 failed logins from an address in 2m, for 90s"
+                             + doubling + "1h"),
+                            ("5/2m/90/90", "after 5 failed logins from an address in 2m, for 90s"),
+                            ("5/2m/2h", "after 5 failed logins from an address in 2m, for 2h"),
+                            ("5/2m/1m/1d", "after 5 failed logins from an address in 2m, for 1m"
+                             + doubling + "1d"),
+                            (None, "after 10 failed logins from an address in 1m, for 1m"
+                             + doubling + "1h"),
                             ("off", "off")):
             args = [ftpd, "--check"] + (["--login-ban", value] if value else [])
             if run_as_user():
