@@ -65,6 +65,7 @@ struct ftpc_bars {
     bool fixed_width;
     /* SIGWINCH as it was before: given back at the end (the shell follows resizes too) */
     struct sigaction old_winch;
+    struct sigaction old_cont; /* SIGCONT's, the same way */
     ftpc_bar *head, *tail;
     int nlive;
     int nfiles, nfinished;
@@ -92,6 +93,20 @@ static void winch_handler(int sig)
 {
     (void)sig;
     winch_flag = 1;
+}
+
+/* "Continued after a stop" (Ctrl-Z, then fg): while ftpc was stopped the job-control shell
+ * wrote below the live lines ("[1]+ Stopped", the prompt, the command it continued), so the
+ * cursor no longer sits below them, and going up over them would write over the shell's
+ * lines. The handler that was there before (the ftpc shell's) is called too. */
+static volatile sig_atomic_t cont_flag;
+static void (*cont_chained)(int);
+
+static void cont_handler(int sig)
+{
+    cont_flag = 1;
+    if (cont_chained != NULL)
+        cont_chained(sig);
 }
 
 /* ---- small string buffer ---- */
@@ -720,10 +735,23 @@ static void add_take_away(strbuf *frame, int rows)
         sb_str(frame, "\x1b[1A\x1b[2K");
 }
 
+/* After a stop the old live lines are left where they are, as text above the shell's: the
+ * next frame starts below the cursor. */
+static void forget_if_continued(ftpc_bars *b)
+{
+    if (!cont_flag)
+        return;
+    cont_flag = 0;
+    b->drawn = 0;
+    b->last.len = 0;
+    winch_flag = 1; /* the window may have been resized while stopped */
+}
+
 /* Draws a frame if anything changed (or force). */
 static void draw(ftpc_bars *b, bool force)
 {
     long long now = ev_now(b->loop);
+    forget_if_continued(b);
     if (winch_flag) {
         winch_flag = 0;
         query_size(b);
@@ -813,6 +841,22 @@ static bool utf8_locale(void)
     return cs != NULL && (strcasecmp(cs, "UTF-8") == 0 || strcasecmp(cs, "utf8") == 0);
 }
 
+static void install_cont(ftpc_bars *b)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGCONT, NULL, &b->old_cont);
+    /* (never this handler itself: a display started while another is live) */
+    bool plain_fn = !(b->old_cont.sa_flags & SA_SIGINFO) && b->old_cont.sa_handler != SIG_DFL &&
+                    b->old_cont.sa_handler != SIG_IGN && b->old_cont.sa_handler != cont_handler;
+    cont_chained = plain_fn ? b->old_cont.sa_handler : NULL;
+    cont_flag = 0;
+    sa.sa_handler = cont_handler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGCONT, &sa, NULL);
+}
+
 ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
 {
     ftpc_bars *b = calloc(1, sizeof(*b));
@@ -850,6 +894,7 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESTART;
         sigaction(SIGWINCH, &sa, &b->old_winch);
+        install_cont(b);
     }
     ev_timer_init(&b->timer, tick_cb, b);
     progress_rate_init(&b->total_rate, ev_now(loop), 0);
@@ -890,8 +935,12 @@ void ftpc_bars_free(ftpc_bars *b)
     else if (b->pending.len > 0)
         write_all(b->fd, b->pending.p, b->pending.len);
     ev_timer_stop(b->loop, &b->timer);
-    if (b->live && !b->fixed_width)
+    if (b->live && !b->fixed_width) {
         sigaction(SIGWINCH, &b->old_winch, NULL);
+        sigaction(SIGCONT, &b->old_cont, NULL);
+        cont_chained = NULL;
+        cont_flag = 0;
+    }
     free(b->pending.p);
     free(b->frame.p);
     free(b->last.p);
@@ -1035,6 +1084,8 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
 
 void ftpc_bars_erase(ftpc_bars *b)
 {
+    if (b != NULL && b->live)
+        forget_if_continued(b);
     if (b == NULL || !b->live || b->drawn == 0)
         return;
     if (winch_flag)
@@ -1158,6 +1209,8 @@ void ftpc_bars_message(ftpc_bars *b, const char *line)
 
 void ftpc_bars_step_aside(ftpc_bars *b)
 {
+    if (b != NULL && b->live)
+        forget_if_continued(b);
     if (b == NULL || !b->live || (b->drawn == 0 && b->pending.len == 0))
         return;
     if (winch_flag) {

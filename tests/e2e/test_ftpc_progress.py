@@ -5,9 +5,10 @@ server shows itself by a rate above that limit and a percentage far ahead of the
 """
 import os
 import re
+import subprocess
 import unittest
 
-from test_ftpc import FtpcCase, MiB
+from test_ftpc import FTPC_BIN, FtpcCase, MiB
 
 LIMIT = 512 * 1024  # bytes a second the server lets each transfer move
 # A frame's line: percent, sizes and rate ("u.bin  12% [...]  250 KiB / 2.00 MiB  1.06 MiB/s").
@@ -131,6 +132,54 @@ class TestAsciiSummaries(FtpcCase):
         r = self.ftpc("put", "-a", "t.txt", self.srv.url(""), rc=0)
         self.assertEqual(self.srv.read("t.txt"), self.TEXT)
         self.assertEqual(self.summary_size(r.stderr), "977 KiB")
+
+
+class TestStoppedAndContinued(FtpcCase):
+    """Ctrl-Z, then fg: while ftpc is stopped the job-control shell writes below its live lines
+    ("[1]+ Stopped", the prompt, the command it continues)."""
+    server_kwargs = {"args": ["--max-rate", "512k"]}
+
+    def test_the_lines_the_shell_wrote_meanwhile_stay(self):
+        import fcntl
+        import pty
+        import signal
+        import struct
+        import termios
+        from ftpd_harness import read_pty, wait_for
+        self.srv.make_file("s.bin", 2 * MiB)
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "get", self.srv.url("s.bin")], cwd=self.tmp,
+                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, env=env)
+        self.addCleanup(os.close, master)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(10)))
+        # a frame is drawn, then the "shell" stops ftpc and writes its lines
+        out = read_pty(master, 30, done=lambda d: re.search(rb"s\.bin +\d+%", d))
+        self.assertRegex(out, rb"s\.bin +\d+%")
+        os.kill(p.pid, signal.SIGSTOP)
+
+        def stopped():
+            with open("/proc/%d/stat" % p.pid) as fh:
+                return fh.read().rsplit(")", 1)[1].split()[0] == "T"
+        self.assertTrue(wait_for(stopped, timeout=10))
+        os.write(slave, b"\n[1]+  Stopped    ftpc get\n$ fg\nftpc get\n")
+        os.kill(p.pid, signal.SIGCONT)
+        os.close(slave)
+        out += read_pty(master, 60, proc=p)
+        self.assertEqual(p.wait(10), 0, out[-2000:])
+        screen = self.screen_of(out)
+        text = "\n".join(screen)
+        # nothing drawn over them: both lines, in order, above the summary
+        self.assertIn("$ fg", screen, text)
+        self.assertIn("ftpc get", screen, text)
+        self.assertLess(screen.index("$ fg"), screen.index("ftpc get"), text)
+        summary = [i for i, row in enumerate(screen) if row.startswith("s.bin: 2.00 MiB in ")]
+        self.assertEqual(len(summary), 1, text)
+        self.assertGreater(summary[0], screen.index("ftpc get"), text)
+        # and no live line is left below the summary
+        self.assertEqual(summary[0], len(screen) - 1, text)
 
 
 if __name__ == "__main__":
