@@ -2,6 +2,7 @@
 #include "stress_view.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,6 +22,25 @@
  * first frames of a run, or of the run after its set-up, show no rate rather than "0/s". */
 #define RATE_MIN_SPAN_MS 200
 
+/* Continued after a stop (Ctrl-Z, then fg): the job-control shell wrote below the frame
+ * meanwhile ("[1]+ Stopped", the prompt, the command it continued), and going up over the
+ * frame's rows would write over its lines. The next frame starts below them instead. */
+static volatile sig_atomic_t view_continued;
+
+static void on_cont(int sig)
+{
+    (void)sig;
+    view_continued = 1;
+}
+
+static void forget_if_continued(stress_view *v)
+{
+    if (view_continued) {
+        view_continued = 0;
+        v->drawn = 0;
+    }
+}
+
 void stress_view_init(stress_view *v, int fd, bool enabled)
 {
     memset(v, 0, sizeof(*v));
@@ -32,6 +52,15 @@ void stress_view_init(stress_view *v, int fd, bool enabled)
         v->tty = false;
     const char *nc = getenv("NO_COLOR");
     v->color = v->tty && (nc == NULL || nc[0] == '\0');
+    if (v->tty) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sigemptyset(&sa.sa_mask);
+        sa.sa_handler = on_cont;
+        sa.sa_flags = SA_RESTART;
+        view_continued = 0;
+        v->cont_set = sigaction(SIGCONT, &sa, &v->old_cont) == 0;
+    }
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -183,6 +212,7 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
     size_t o = 0;
     if (v->tty) {
         int cols = term_size_of(v->fd).cols;
+        forget_if_continued(v);
         o = go_to_start(v, frame, sizeof(frame), cols);
         const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
         const char *bold = v->color ? "\033[1m" : "";
@@ -238,6 +268,8 @@ void stress_view_message(stress_view *v, const char *msg)
 {
     char out[1200];
     size_t o = 0;
+    if (v->tty)
+        forget_if_continued(v);
     bool over_frame = v->tty && v->drawn > 0;
     if (over_frame) {
         o = go_to_start(v, out, sizeof(out), term_size_of(v->fd).cols);
@@ -258,6 +290,12 @@ void stress_view_message(stress_view *v, const char *msg)
 
 void stress_view_finish(stress_view *v)
 {
+    if (v->tty)
+        forget_if_continued(v);
+    if (v->cont_set) {
+        sigaction(SIGCONT, &v->old_cont, NULL);
+        v->cont_set = false;
+    }
     if (v->tty && v->drawn > 0) {
         write_all(v->fd, "\n", 1);
         v->drawn = 0;

@@ -5,6 +5,7 @@
 #ifndef FTPC_STRESS_VIEW_H
 #define FTPC_STRESS_VIEW_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,9 @@ typedef struct stress_view {
     long long rates_t0; /* when the rates (re)started: none is shown before a measurement */
     bool rates_started;
     bool rates_main; /* ... in the main phase: the set-up's rates end with it */
+    /* SIGCONT's action before the view's (stress_view_finish gives it back) */
+    struct sigaction old_cont;
+    bool cont_set;
 } stress_view;
 
 /* Decides the mode for fd (isatty, NO_COLOR, TERM=dumb). */

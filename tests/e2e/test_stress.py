@@ -29,7 +29,7 @@ import time
 import unittest
 
 from ftpd_harness import (FTPD_BIN, INTERNAL_PREFIXES, SANITIZER_MARKERS, FtpdServer, free_port,
-                          read_pty)
+                          read_pty, wait_for)
 
 FTPC_BIN = os.environ.get("FTPC_BIN") or os.path.join(os.path.dirname(FTPD_BIN), "ftpc")
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -576,6 +576,56 @@ class TestStressFtpd(StressCase):
             p.kill()
             p.wait(10)
             os.close(master)
+
+    def test_live_view_after_a_stop_leaves_the_shells_lines(self):
+        # Ctrl-Z, then fg: the job-control shell wrote below the frame meanwhile ("[1]+
+        # Stopped", the prompt, the command it continued), and the next frame went up over
+        # its rows, wiping the shell's lines
+        import signal
+        from test_liveview import Terminal
+        srv = self.server()
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+        env = dict(os.environ, TERM="xterm", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
+                              "--duration", "3", "--mix", "list"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave, env=env)
+        try:
+            out = read_pty(master, 15, done=lambda d: d.count(b"logged in") >= 2)
+            self.assertGreaterEqual(out.count(b"logged in"), 2, out[-2000:])
+            os.kill(p.pid, signal.SIGSTOP)
+
+            def stopped():
+                with open("/proc/%d/stat" % p.pid) as fh:
+                    return fh.read().rsplit(")", 1)[1].split()[0] == "T"
+            self.assertTrue(wait_for(stopped, timeout=10))
+            # what the shell writes: the frame ends without a newline, "^Z" lands after it
+            os.write(slave, b"^Z\n[1]+  Stopped    ftpc stress\n$ fg\nftpc stress\n")
+            os.kill(p.pid, signal.SIGCONT)
+            os.close(slave)
+            slave = None
+            out += read_pty(master, 60, proc=p)
+            self.assertEqual(p.wait(30), 0, out[-2000:])
+        finally:
+            if slave is not None:
+                os.close(slave)
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+            os.close(master)
+        term = Terminal(120, 24)
+        term.feed(out.decode("utf-8", "replace"))
+        screen = [r for r in term.screen() if r.strip()]
+        text = "\n".join(screen)
+        self.assertIn("$ fg", screen, text)
+        self.assertIn("ftpc stress", screen, text)
+        fg = screen.index("ftpc stress")
+        self.assertLess(screen.index("$ fg"), fg, text)
+        # the frames after the stop start below them, and go on redrawing in place there
+        self.assertEqual(sum(r.startswith("stress ") for r in screen[fg:]), 1, text)
+        self.assertRegex(screen[fg + 1], r"^stress (run|ending) ", text)
 
     def test_live_view_at_the_top_of_the_screen_leaves_no_copies_in_the_history(self):
         # A frame at the top of the screen (a new tmux window, or after `clear`) was erased
