@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,23 @@ static pthread_mutex_t footer_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *footer;
 static size_t footer_len;
 static int footer_lines;
+static volatile sig_atomic_t footer_lost; /* log_footer_lost */
+static size_t footer_rows(size_t cols);
+
+void log_footer_lost(void)
+{
+    footer_lost = 1;
+}
+
+/* The rows of the old block to draw over: none once it was lost. Under footer_mu. */
+static size_t footer_rows_on_screen(size_t cols)
+{
+    if (footer_lost) {
+        footer_lost = 0;
+        return 0;
+    }
+    return footer_lines > 0 ? footer_rows(cols) : 0;
+}
 
 static void write_all(const char *p, size_t len)
 {
@@ -195,10 +213,11 @@ static void write_framed(const char *line, size_t len)
     size_t cols = terminal_cols();
     size_t spaced_len = 0;
     char *spaced = tabs_as_spaces(line, len, cols, &spaced_len);
+    size_t old_rows = footer_rows_on_screen(cols);
     if (spaced != NULL)
-        draw_frame(footer_rows(cols), spaced, spaced_len, cols);
+        draw_frame(old_rows, spaced, spaced_len, cols);
     else
-        draw_frame(footer_rows(cols), line, len, cols);
+        draw_frame(old_rows, line, len, cols);
     free(spaced);
 }
 
@@ -284,7 +303,7 @@ void log_footer_set(const char *text, int lines)
     if (copy == NULL)
         lines = 0;
     size_t cols = terminal_cols();
-    size_t old_rows = footer_lines > 0 ? footer_rows(cols) : 0;
+    size_t old_rows = footer_rows_on_screen(cols);
     free(footer);
     footer = copy;
     footer_len = len;

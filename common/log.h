@@ -20,6 +20,11 @@ void log_startup(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * text holds `lines` lines separated by '\n', without a final newline, each narrower than the
  * terminal so none wraps. NULL (or 0 lines) takes the block off the screen. Thread-safe. */
 void log_footer_set(const char *text, int lines);
+/* The block is no longer where it was drawn: others wrote below it while the process was
+ * stopped (Ctrl-Z, then fg: the job-control shell's lines). The next frame is drawn from the
+ * cursor, not over the rows the old block took, which now hold those lines. Async-signal-safe:
+ * for a SIGCONT handler. */
+void log_footer_lost(void);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

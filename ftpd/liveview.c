@@ -1,6 +1,7 @@
 /* The server's live view: a status block below the log on a terminal (liveview.h). */
 #include "liveview.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,9 @@ struct liveview {
     ev_timer tick;
     xfer **items; /* this frame's transfers, reused from frame to frame */
     size_t cap;
-    char *last; /* the text last drawn */
+    char *last;                /* the text last drawn */
+    struct sigaction old_cont; /* SIGCONT's action before the view's */
+    bool cont_set;
 };
 
 /* ---- text ---- */
@@ -347,6 +350,17 @@ static size_t collect(liveview *v, long long now, liveview_totals *tot)
     return n;
 }
 
+/* Continued after a stop (Ctrl-Z, then fg): the block is drawn again at once, below what
+ * the job-control shell wrote meanwhile (log_footer_lost), even if its text is the same. */
+static volatile sig_atomic_t view_continued;
+
+static void on_cont(int sig)
+{
+    (void)sig;
+    view_continued = 1;
+    log_footer_lost();
+}
+
 static void draw(liveview *v)
 {
     server *srv = v->srv;
@@ -396,7 +410,9 @@ static void draw(liveview *v)
     }
     len += liveview_format_totals(frame + len, size - len, width, &tot);
     frame[len] = '\0';
-    if (v->last == NULL || strcmp(v->last, frame) != 0) {
+    bool again = view_continued;
+    view_continued = 0;
+    if (again || v->last == NULL || strcmp(v->last, frame) != 0) {
         log_footer_set(frame, (int)tot.shown + 1);
         free(v->last);
         v->last = frame;
@@ -427,6 +443,13 @@ liveview *liveview_start(server *srv)
     if (v == NULL)
         return NULL;
     v->srv = srv;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_cont;
+    sa.sa_flags = SA_RESTART;
+    view_continued = 0;
+    v->cont_set = sigaction(SIGCONT, &sa, &v->old_cont) == 0;
     ev_timer_init(&v->tick, tick_cb, v);
     draw(v);
     ev_timer_start(srv->loop, &v->tick, LIVEVIEW_TICK_MS);
@@ -438,6 +461,8 @@ void liveview_stop(liveview *v)
     if (v == NULL)
         return;
     ev_timer_stop(v->srv->loop, &v->tick);
+    if (v->cont_set)
+        sigaction(SIGCONT, &v->old_cont, NULL);
     log_footer_set(NULL, 0);
     free(v->items);
     free(v->last);

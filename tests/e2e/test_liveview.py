@@ -16,7 +16,7 @@ import time
 import unittest
 
 from ftpd_harness import (FTPD_BIN, ServerTestCase, data_bytes, pasv_port, read_pty, recv_all,
-                          recv_exactly, run_as_user)
+                          recv_exactly, run_as_user, wait_for)
 
 BIG = 64 << 20  # sparse: costs no disk
 ERASE = "\r\x1b["
@@ -461,6 +461,50 @@ class TestLiveViewTerminal(unittest.TestCase):
             self.assertRegex(screen[-1], r"^ftpd: 1 session, 1 transfer")
         finally:
             stop_pty_server(proc, master, socks)
+        self.assertEqual(proc.returncode, 0)
+
+    def test_the_block_after_a_stop_leaves_the_shells_lines(self):
+        # Ctrl-Z, then fg: the job-control shell wrote below the block meanwhile ("[1]+
+        # Stopped", the prompt, the command it continued); the next log line and frame went
+        # up over the rows the block had, wiping the shell's lines.
+        import signal
+        proc, master, out, port = self.serve_big_file_on_pty()
+        socks = []
+        try:
+            stalled_download(port, socks)  # the line stays up
+            out += read_pty(master, 10, done=lambda d: re.search(rb"RETR .*\n?.*ftpd: 1 "
+                                                                 rb"session, 1 transfer \(in", d))
+            os.kill(proc.pid, signal.SIGSTOP)
+
+            def stopped():
+                with open("/proc/%d/stat" % proc.pid) as fh:
+                    return fh.read().rsplit(")", 1)[1].split()[0] == "T"
+            self.assertTrue(wait_for(stopped, timeout=10))
+            tty = os.open("/proc/%d/fd/2" % proc.pid, os.O_WRONLY | os.O_NOCTTY)
+            try:  # the block ends on its last line: "^Z" lands after it
+                os.write(tty, b"^Z\n[1]+  Stopped    ftpd\n$ fg\nftpd --anonymous\n")
+            finally:
+                os.close(tty)
+            os.kill(proc.pid, signal.SIGCONT)
+            # a log line (the second session's) and a frame with it
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", port, timeout=10)
+            socks.append(f)
+            f.login()
+            out += read_pty(master, 10, done=lambda d: re.search(
+                rb"ftpd --anonymous\r?\n[^\x00]*ftpd: 2 sessions, 1 transfer \(in", d))
+            seen = out  # the screen then, before the server's stop takes the block away
+        finally:
+            stop_pty_server(proc, master, socks)
+        term = Terminal(80, 30)
+        term.feed(seen.decode())
+        screen = [r for r in term.history + term.screen() if r.strip()]
+        text = "\n".join(screen)
+        self.assertIn("$ fg", screen, text)
+        self.assertIn("ftpd --anonymous", screen, text)
+        fg = screen.index("ftpd --anonymous")
+        self.assertLess(screen.index("$ fg"), fg, text)
+        self.assertTrue(any("ftpd: 2 sessions" in r for r in screen[fg + 1:]), text)
         self.assertEqual(proc.returncode, 0)
 
     def test_a_shorter_window_keeps_no_copies_of_the_block(self):
