@@ -23,6 +23,7 @@
 
 #define TICK_LIVE_MS 100
 #define TICK_PLAIN_MS 1000
+#define ETA_NONE (-2L) /* format_line's eta_min: no ETA for now (a transfer stalls) */
 
 struct ftpc_bar {
     ftpc_bars *b;
@@ -279,7 +280,7 @@ size_t ftpc_bars_format_line_wire(char *out, size_t out_size, int width, int nam
                        wire, -1, busy_phase);
 }
 
-/* eta_min: the ETA is at least this many seconds (-1: no floor). */
+/* eta_min: the ETA is at least this many seconds (-1: no floor; ETA_NONE: unknown). */
 static size_t format_line(char *out, size_t out_size, int width, int name_cells, bool color,
                           bool unicode, const char *name, uint64_t pos, int64_t total, double bps,
                           uint64_t wire, long eta_min, uint64_t busy_phase)
@@ -298,6 +299,8 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
         long eta_left = left == 0 ? 0 : progress_eta(left, bps);
         if (eta_left >= 0 && eta_min > eta_left)
             eta_left = eta_min;
+        if (eta_min == ETA_NONE && left > 0)
+            eta_left = -1;
         progress_duration_str(eta_left, eta_s, sizeof(eta_s));
     } else {
         snprintf(sizes, sizeof(sizes), "%s", done_s);
@@ -646,6 +649,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         /* The run lasts at least as long as its slowest transfer: the sum of the rates says
          * less when each transfer is held to its own (--limit-rate) and the fast ones end. */
         long slowest = -1;
+        bool stalled = false;
         int started = b->nfinished + b->nfailed;
         for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
             started++;
@@ -654,7 +658,11 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
                 total += bar->total;
             else
                 total = -1;
-            if (bar->total >= 0 && bar->pos < (uint64_t)bar->total) {
+            /* A stalled transfer may never end: the run has no ETA while it stalls, not
+             * that of the others (0:46 beside a file stalled for a minute). */
+            if (bar_stalled(bar, now))
+                stalled = true;
+            else if (bar->total >= 0 && bar->pos < (uint64_t)bar->total) {
                 long eta = progress_eta((uint64_t)bar->total - bar->pos,
                                         progress_rate_bps(&bar->rate, now));
                 if (eta > slowest)
@@ -672,7 +680,8 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             slowest = -1;
         }
         format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode, total_name, pos,
-                    total, progress_rate_bps(&b->total_rate, now), 0, slowest, b->busy_phase);
+                    total, progress_rate_bps(&b->total_rate, now), 0, stalled ? ETA_NONE : slowest,
+                    b->busy_phase);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");

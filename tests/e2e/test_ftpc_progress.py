@@ -3,11 +3,19 @@ whether the numbers a bar shows are true while the transfer runs. The server hol
 transfer to a known rate (--max-rate), so a bar that runs ahead of the bytes that reached the
 server shows itself by a rate above that limit and a percentage far ahead of the time.
 """
+import fcntl
 import os
+import pty
 import re
+import struct
 import subprocess
+import termios
+import threading
+import time
 import unittest
 
+from ftpd_harness import read_pty
+from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase, MiB
 
 LIMIT = 512 * 1024  # bytes a second the server lets each transfer move
@@ -140,12 +148,8 @@ class TestStoppedAndContinued(FtpcCase):
     server_kwargs = {"args": ["--max-rate", "512k"]}
 
     def test_the_lines_the_shell_wrote_meanwhile_stay(self):
-        import fcntl
-        import pty
         import signal
-        import struct
-        import termios
-        from ftpd_harness import read_pty, wait_for
+        from ftpd_harness import wait_for
         self.srv.make_file("s.bin", 2 * MiB)
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
@@ -180,6 +184,78 @@ class TestStoppedAndContinued(FtpcCase):
         self.assertGreater(summary[0], screen.index("ftpc get"), text)
         # and no live line is left below the summary
         self.assertEqual(summary[0], len(screen) - 1, text)
+
+
+class HeldFtp(ScriptedFtp):
+    """Serves two files of SIZE bytes: "held.bin" sends its first 256 KiB, then nothing until
+    release is set; "slow.bin" trickles until then. Then both send the rest."""
+
+    SIZE = 2 * MiB
+    FEATURES = ("SIZE", "REST STREAM")
+
+    def __init__(self):
+        super().__init__(sessions=4, timeout=60)
+        self.release = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % self.SIZE)
+        elif verb == "RETR":
+            s.send("150 here")
+            d = s.accept_data()
+            sent = 0
+            try:
+                if arg == "held.bin":
+                    d.sendall(b"h" * (256 * 1024))
+                    sent = 256 * 1024
+                    self.release.wait(60)
+                else:
+                    while not self.release.is_set() and sent < self.SIZE - 4096:
+                        d.sendall(b"s" * 4096)
+                        sent += 4096
+                        time.sleep(0.05)
+                d.sendall(b"x" * (self.SIZE - sent))
+            except OSError:
+                pass
+            d.close()
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestTotalWhileAFileStalls(FtpcCase):
+    def test_the_total_has_no_eta_while_a_file_stalls(self):
+        # the Total line gave the other transfers' ETA ("ETA 0:46") beside a file that had
+        # had no byte for seconds, and might never have another
+        srv = HeldFtp()
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.addCleanup(srv.release.set)
+        url = "ftp://127.0.0.1:%d/" % srv.port
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "get", "-j", "2", url + "held.bin", url + "slow.bin"],
+                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=slave,
+                             stderr=slave, env=env)
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(10)))
+        # a frame with held.bin stalled and its Total line
+        frame = re.compile(rb"held\.bin [^\n]* stalled[^\n]*\n"
+                           rb"(?:[^\n]*\n)*?[^\n]*?(Total [^\n]*)\n")
+        out = read_pty(master, 40, done=lambda d: frame.search(d))
+        srv.release.set()
+        m = frame.search(out)
+        self.assertTrue(m, out[-3000:])
+        total = m.group(1).decode("utf-8", "replace").rstrip("\r")
+        # (slow.bin still runs: the ETA would be its own)
+        self.assertRegex(total, r"^Total 0/2 +\d+% .* ETA --:--$", total)
+        out += read_pty(master, 60, proc=p)
+        self.assertEqual(p.wait(10), 0, out[-2000:])
+        self.assertEqual(os.path.getsize(self.local("held.bin")), HeldFtp.SIZE)
 
 
 if __name__ == "__main__":
