@@ -413,6 +413,7 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
     u->offset = 0;
     u->claimed = false;
     u->copy_fd = -1;
+    u->cmp_fd = -1;
     u->copied = 0;
     u->guarded = u->named = u->based = false;
 
@@ -511,8 +512,17 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
     }
     if (owns == CLAIMED) {
         if (mode == UPLOAD_RESTART) {
-            if (ftruncate(u->fd, rest) < 0)
+            /* SIZE reports the file, so REST at exactly its size is how a client resumes from
+             * SIZE: it means the file's bytes (ftpc's put -c has checked them with HASH). The
+             * partial of another upload of the name would splice the rest onto bytes the
+             * client never saw; it is continued only once upload_copy_step has found that its
+             * first bytes are the file's, and is cut to them only then. */
+            if (have_target && tst.st_size == rest) {
+                u->cmp_fd = tfd;
+                tfd = -1;
+            } else if (ftruncate(u->fd, rest) < 0) {
                 goto fail;
+            }
             size = rest;
         }
     } else {
@@ -577,6 +587,7 @@ fail:;
     int err = errno;
     close_fd(&tfd);
     close_fd(&u->copy_fd);
+    close_fd(&u->cmp_fd);
     if (owns == CREATED)
         unlinkat(u->dir_fd, u->temp, 0);
     else if (owns == CLAIMED)
@@ -587,8 +598,69 @@ fail:;
     return -1;
 }
 
+/* Compares the bytes from *pos up to end of a and b, at most max of them, and advances *pos
+ * past those that are equal. Returns 1 when all compared were equal, 0 at the first that
+ * differs (or a file found short of end), -1 with errno. */
+static int same_range(int a, int b, off_t *pos, off_t end, off_t max)
+{
+    off_t stop = end - *pos > max ? *pos + max : end;
+    char ba[32 * 1024], bb[32 * 1024];
+    while (*pos < stop) {
+        size_t want = stop - *pos < (off_t)sizeof ba ? (size_t)(stop - *pos) : sizeof ba;
+        ssize_t na = pread(a, ba, want, *pos);
+        if (na < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (na == 0)
+            return 0;
+        size_t got = 0;
+        while (got < (size_t)na) {
+            ssize_t nb = pread(b, bb + got, (size_t)na - got, *pos + (off_t)got);
+            if (nb < 0 && errno == EINTR)
+                continue;
+            if (nb < 0)
+                return -1;
+            if (nb == 0)
+                return 0;
+            got += (size_t)nb;
+        }
+        if (memcmp(ba, bb, (size_t)na) != 0)
+            return 0;
+        *pos += na;
+    }
+    return 1;
+}
+
+/* One slice of the comparison that a claimed partial waits on (upload.h's cmp_fd). The
+ * partial is written through a write-only descriptor; it is read through one of its own,
+ * whose close leaves the flock(2) of the other in place. */
+static int compare_step(upload *u, off_t max)
+{
+    int rfd = openat(u->dir_fd, u->temp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (rfd < 0)
+        return -1;
+    int same = same_range(u->cmp_fd, rfd, &u->copied, u->offset, max);
+    int err = errno;
+    close(rfd);
+    errno = err;
+    if (same < 0)
+        return -1;
+    if (same == 0) {
+        errno = UPLOAD_OTHER_PARTIAL;
+        return -1;
+    }
+    if (u->copied < u->offset)
+        return 0;
+    close_fd(&u->cmp_fd);
+    return ftruncate(u->fd, u->offset) < 0 ? -1 : 1;
+}
+
 int upload_copy_step(upload *u, off_t max)
 {
+    if (u->cmp_fd >= 0)
+        return compare_step(u, max);
     if (u->copy_fd < 0)
         return 1;
     if (copy_range(u->copy_fd, u->fd, &u->copied, u->offset, max) < 0)
@@ -719,6 +791,7 @@ static int commit(upload *u, int *old_fd, bool wait)
     if (partial_name(partial, sizeof(partial), u->target) == 0)
         unlinkat(u->dir_fd, partial, 0);
     close_fd(&u->copy_fd);
+    close_fd(&u->cmp_fd);
     close_fd(&u->fd);
     close_fd(&u->dir_fd);
     return 0;
@@ -745,8 +818,10 @@ int upload_abort_detach(upload *u, bool keep_partial)
         /* A failure that keeps nothing (a full disk, a data connection that never came) must
          * still not destroy the resume point this upload claimed: it goes back as it was
          * claimed, and what this attempt added is dropped as for any such failure. Should the
-         * cut fail, the bytes kept are still the upload's own, in order. */
-        (void)ftruncate(u->fd, u->offset);
+         * cut fail, the bytes kept are still the upload's own, in order. One still being
+         * compared with the target has not been cut yet, and goes back whole. */
+        if (u->cmp_fd < 0)
+            (void)ftruncate(u->fd, u->offset);
         keep_partial = true;
     }
     if (keep_partial && u->fd >= 0 && fstat(u->fd, &st) == 0) {
@@ -760,6 +835,7 @@ int upload_abort_detach(upload *u, bool keep_partial)
     /* The name goes before the file is closed: unlocked under its temp name, it would look
      * like the leftover of a dead server. */
     close_fd(&u->copy_fd);
+    close_fd(&u->cmp_fd);
     char partial[300];
     if (keep && (partial_name(partial, sizeof(partial), u->target) < 0 ||
                  renameat(u->dir_fd, u->temp, u->dir_fd, partial) < 0))

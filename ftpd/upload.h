@@ -38,6 +38,8 @@ typedef struct upload {
     off_t offset;     /* bytes the file held when the upload started */
     bool claimed;     /* it continues a kept partial, which a failure must not destroy */
     int copy_fd;      /* the target whose first `offset` bytes are still being copied, or -1 */
+    int cmp_fd;       /* the target whose first `offset` bytes the claimed partial (not cut to
+                         them yet) is still being compared with, or -1 */
     off_t copied;     /* bytes of that copy done */
     /* An upload built on what the target's name held when it began (an APPE, a REST that
      * copies the target's first bytes, a STOU's free name) replaces nothing at its commit
@@ -48,6 +50,10 @@ typedef struct upload {
     struct stat name_st;
     struct stat base_st;
 } upload;
+
+/* upload_copy_step's errno for a REST at the target's size whose kept partial holds other
+ * bytes before that offset than the target (beyond every errno, like OWNFILES_REFUSED). */
+#define UPLOAD_OTHER_PARTIAL (1 << 21)
 
 /* UPLOAD_UNIQUE is UPLOAD_NEW for a name that must still be free at the commit (STOU). */
 typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND, UPLOAD_UNIQUE } upload_mode;
@@ -70,7 +76,10 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
                         unsigned long unique_tag);
 /* Copies up to `max` more bytes of a staged upload's prefix. Returns 1 once the copy is
  * complete (at once when there is none), 0 when more remains, -1 with errno (EINVAL: the
- * target shrank meanwhile; ENOSPC/EDQUOT). After -1 the upload is still open: abort it. */
+ * target shrank meanwhile; ENOSPC/EDQUOT; UPLOAD_OTHER_PARTIAL: a REST at exactly the target's
+ * size, the offset SIZE gives a client, claimed a partial whose bytes before it are not the
+ * target's, so that continuing it would splice the client's rest onto bytes it never checked;
+ * the abort gives that partial back whole). After -1 the upload is still open: abort it. */
 int upload_copy_step(upload *u, off_t max);
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
  * aborted without keeping data, but for a claimed partial given back as upload_abort does

@@ -152,6 +152,7 @@ static xfer *xfer_new(session *s)
     x->up.fd = -1;
     x->up.dir_fd = -1;
     x->up.copy_fd = -1;
+    x->up.cmp_fd = -1;
     x->total = -1;
     buf_init(&x->fbuf, XFER_BUF_SIZE);
     buf_init(&x->zbuf, XFER_ZBUF_SIZE);

@@ -160,10 +160,10 @@ START_TEST(test_abort_detach_hands_back_the_unlinked_file)
 
     /* A kept partial is closed at once: a resume claiming it must not wait for its lock. */
     ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_NEW, 0, 8), 0);
-    wr(&u, "abc");
+    wr(&u, "abcd");
     ck_assert_int_eq(upload_abort_detach(&u, true), -1);
-    ck_assert_str_eq(content(".ftpd-partial.f"), "abc");
-    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 3, 9), 0);
+    ck_assert_str_eq(content(".ftpd-partial.f"), "abcd");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 4, 9), 0);
     ck_assert(u.claimed);
     upload_abort(&u, true);
 }
@@ -219,6 +219,40 @@ START_TEST(test_rest_from_partial)
     ck_assert_str_eq(content("f"), "old");
     ck_assert_int_eq(upload_commit(&u), 0);
     ck_assert_str_eq(content("f"), "abcdXY");
+    ck_assert_int_eq(internal_files("."), 0);
+}
+END_TEST
+
+/* REST at exactly the file's size, what SIZE told the client, means the file's bytes: a
+ * partial that begins with other bytes is not what the rest is spliced onto; it is given back
+ * whole, and the REST it was cut at still continues it. One that begins with the file's bytes
+ * makes no difference, and is continued. */
+START_TEST(test_rest_at_the_files_size)
+{
+    upload u;
+    put_file("f", "old");
+    put_file(".ftpd-partial.f", "abcdef");
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 3, 1), -1);
+    ck_assert_int_eq(errno, UPLOAD_OTHER_PARTIAL);
+    ck_assert_str_eq(content("f"), "old");
+    ck_assert_str_eq(content(".ftpd-partial.f"), "abcdef");
+    ck_assert_int_eq(internal_files("."), 1);
+    ck_assert_int_eq(upload_begin(&u, &v, "/f", UPLOAD_RESTART, 6, 2), 0);
+    wr(&u, "g");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("f"), "abcdefg");
+
+    put_file("f", "abc");
+    put_file(".ftpd-partial.f", "abcdef");
+    ck_assert_int_eq(upload_begin_staged(&u, &v, "/f", UPLOAD_RESTART, 3, 3), 0);
+    int r;
+    while ((r = upload_copy_step(&u, 1)) == 0) /* a byte a slice */
+        ;
+    ck_assert_int_eq(r, 1);
+    ck_assert_int_eq(lseek(u.fd, 0, SEEK_CUR), 3);
+    wr(&u, "XY");
+    ck_assert_int_eq(upload_commit(&u), 0);
+    ck_assert_str_eq(content("f"), "abcXY");
     ck_assert_int_eq(internal_files("."), 0);
 }
 END_TEST
@@ -451,19 +485,19 @@ START_TEST(test_concurrent_uploads)
 
     /* Two resumes race for one partial: exactly one gets it, and the other is told to try
      * again while it runs, rather than built on the file's bytes ("from b"). */
-    put_file(".ftpd-partial.f", "abcdef");
-    ck_assert_int_eq(upload_begin(&a, &v, "/f", UPLOAD_RESTART, 6, 0x1), 0);
-    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 6, 0x2), -1);
+    put_file(".ftpd-partial.f", "abcde");
+    ck_assert_int_eq(upload_begin(&a, &v, "/f", UPLOAD_RESTART, 5, 0x1), 0);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 5, 0x2), -1);
     ck_assert_int_eq(errno, EBUSY);
-    ck_assert_int_eq(a.offset, 6);
+    ck_assert_int_eq(a.offset, 5);
     wr(&a, "g");
     ck_assert_int_eq(upload_commit(&a), 0);
-    ck_assert_str_eq(content("f"), "abcdefg");
+    ck_assert_str_eq(content("f"), "abcdeg");
     /* Once it has ended, a resume builds on the file. */
-    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 6, 0x2), 0);
+    ck_assert_int_eq(upload_begin(&b, &v, "/f", UPLOAD_RESTART, 5, 0x2), 0);
     wr(&b, "!");
     ck_assert_int_eq(upload_commit(&b), 0);
-    ck_assert_str_eq(content("f"), "abcdef!");
+    ck_assert_str_eq(content("f"), "abcde!");
     ck_assert_int_eq(internal_files("."), 0);
 
     /* While a plain upload of a name runs, so is a REST onto the file, and an APPE that would
@@ -742,6 +776,7 @@ static Suite *upload_suite(void)
     tcase_add_test(tc, test_staged_copy_in_steps);
     tcase_add_test(tc, test_staged_copy_of_a_shrinking_target);
     tcase_add_test(tc, test_rest_from_partial);
+    tcase_add_test(tc, test_rest_at_the_files_size);
     tcase_add_test(tc, test_rest_from_partial_fails_again);
     tcase_add_test(tc, test_appe_from_partial);
     tcase_add_test(tc, test_appe_to_file_beside_partial);

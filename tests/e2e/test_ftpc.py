@@ -2082,6 +2082,38 @@ class TestResume(FtpcCase):
         self.assertNotIn("-> REST", log)
         self.assertRegex(log, r"STOR /rp\.bin ok: %d bytes" % len(new))
 
+    def test_put_c_of_a_grown_file_beside_another_uploads_partial(self):
+        # a cut upload of another file over gx.log left its part beside the file, longer
+        # than the file: put -c of the file grown checks the server's file with HASH and
+        # resumes from its size, which must not splice the rest onto that part; ftpd
+        # refuses the resume and ftpc sends the file whole
+        old = self.srv.make_file("gx.log", 64 * 1024, seed=31)
+        self.write_local("other.bin", data_bytes(4 * MiB, 32))
+        p = self.popen("--limit-rate", "512k", "put", "other.bin", self.srv.url("gx.log"))
+
+        def received():
+            for n in self.srv.internal_files():
+                try:
+                    if n.startswith(".ftpd-up.") and \
+                            os.path.getsize(self.srv.local(n)) >= 256 * 1024:
+                        return True
+                except FileNotFoundError:
+                    pass
+            return p.poll() is not None
+        self.assertTrue(wait_for(received, 30))
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=15)
+        self.assertEqual(p.returncode, 7, err)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.gx.log"], 20), self.srv.internal_files())
+        self.assertEqual(self.srv.read("gx.log"), old)
+        grown = old + data_bytes(100000, 33)
+        self.write_local("gx.log", grown)
+        r = self.ftpc("-c", "put", "gx.log", self.srv.url("gx.log"))
+        self.assertIn(b"the server refused to resume after %d bytes" % len(old), r.stderr)
+        self.assertEqual(self.srv.read("gx.log"), grown)
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_interrupted_put_c_of_a_new_file_is_resumed(self):
         # with -c, SIZE found no file under the name: the part ftpd keeps is what put -c
         # resumes, as the hint says

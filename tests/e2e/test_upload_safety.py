@@ -318,6 +318,48 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(f.size("log.txt"), len(old) + len(b"appended"))
         self.assertEqual(self.srv.internal_files(), [])
 
+    def test_rest_at_the_files_size_is_not_spliced_onto_another_partial(self):
+        # SIZE reports the file, so a client resuming from SIZE (REST at the file's size)
+        # builds on the file's bytes, as ftpc's put -c checks them with HASH. A partial of
+        # another upload of the name that holds more bytes differs from them: splicing the
+        # rest onto it would replace the file with neither version, so the REST is refused,
+        # the file and the partial stay as they were, and the cut upload still resumes
+        old = self.srv.make_file("sp.bin", 60000, seed=81)
+        other = data_bytes(200000, 82)
+        c, ds = self.begin_upload("sp.bin", other[:150000])
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.sp.bin"], 10), self.srv.internal_files())
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("sp.bin"), len(old))
+        grown = old + data_bytes(30000, 83)
+        with self.assertRaises(ftplib.error_perm) as cm:
+            stor(f, "sp.bin", grown[len(old):], rest=len(old))
+        self.assertRegex(str(cm.exception), r"^554(?!\d)")
+        self.assertIn("STOR without REST", str(cm.exception))
+        self.assertEqual(sha(self.srv.read("sp.bin")), sha(old))
+        self.assertEqual(os.path.getsize(self.srv.local(".ftpd-partial.sp.bin")), 150000)
+        stor(f, "sp.bin", other[150000:], rest=150000)
+        self.assertEqual(sha(self.srv.read("sp.bin")), sha(other))
+        self.assertEqual(self.srv.internal_files(), [])
+
+    def test_rest_at_the_files_size_continues_a_partial_of_the_same_bytes(self):
+        # a cut upload that was growing the file holds the file's bytes first: either base
+        # gives the same file, and the partial is continued
+        full = data_bytes(300000, 84)
+        self.srv.write("gr.bin", full[:50000])
+        c, ds = self.begin_upload("gr.bin", full[:120000])
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.gr.bin"], 10), self.srv.internal_files())
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("gr.bin"), 50000)
+        self.assertTrue(stor(f, "gr.bin", full[50000:], rest=50000).startswith("226"))
+        self.assertEqual(sha(self.srv.read("gr.bin")), sha(full))
+        self.assertEqual(self.srv.internal_files(), [])
+
     def test_stou_does_not_take_a_name_an_interrupted_upload_may_resume(self):
         full = data_bytes(200000, 86)
         c, ds = self.begin_upload("first.bin", full[:120000])  # no file of that name before
