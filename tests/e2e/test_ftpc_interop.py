@@ -275,6 +275,34 @@ class PeerMixin:
                for rel in modes}
         self.assertEqual(got, modes)
 
+    def check_mirror_both_ways(self):
+        """mirror down, then up under another name, each twice (the second run sends
+        nothing), and --delete on the server."""
+        old = time.time() - 3600
+        want = {"x.bin": data_bytes(300000, 4), "sub/y.txt": data_bytes(5000, 5),
+                "sub/deeper/z.bin": data_bytes(70000, 6), "empty": b""}
+        for rel, d in want.items():
+            self.srv_write("src/" + rel, d, mtime=old)
+        r = self.ftpc("mirror", self.url("src"), "out")
+        self.assertIn(b"mirror: 4 files transferred, 0 skipped, 0 deleted", r.stdout)
+        for rel, d in want.items():
+            with open(os.path.join(self.tmp, "out", rel), "rb") as fh:
+                self.assertEqual(fh.read(), d, rel)
+        r = self.ftpc("mirror", "--delete", self.url("src"), "out")
+        self.assertIn(b"mirror: 0 files transferred, 4 skipped, 0 deleted", r.stdout)
+        # upload the tree back under another name; a second run sends nothing
+        r = self.ftpc("mirror", "-R", "-j", "2", "out", self.url("back"))
+        self.assertIn(b"mirror: 4 files transferred, 0 skipped, 0 deleted", r.stdout)
+        for rel, d in want.items():
+            self.assertEqual(self.srv_read("back/" + rel), d, rel)
+        r = self.ftpc("mirror", "-R", "out", self.url("back"))
+        self.assertIn(b"mirror: 0 files transferred, 4 skipped, 0 deleted", r.stdout)
+        # --delete on the server
+        os.remove(os.path.join(self.tmp, "out", "sub", "deeper", "z.bin"))
+        os.rmdir(os.path.join(self.tmp, "out", "sub", "deeper"))
+        r = self.ftpc("mirror", "-R", "--delete", "out", self.url("back"))
+        self.assertIn(b"mirror: 0 files transferred, 3 skipped, 2 deleted", r.stdout)
+        self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "back", "sub", "deeper")))
 
 
 @unittest.skipIf(why_not() is not None, why_not() or "")
@@ -508,31 +536,7 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         self.check_mirror_modes_both_ways()
 
     def test_mirror_both_ways(self):
-        old = time.time() - 3600
-        want = {"x.bin": data_bytes(300000, 4), "sub/y.txt": data_bytes(5000, 5),
-                "sub/deeper/z.bin": data_bytes(70000, 6), "empty": b""}
-        for rel, d in want.items():
-            self.srv_write("src/" + rel, d, mtime=old)
-        r = self.ftpc("mirror", self.url("src"), "out")
-        self.assertIn(b"mirror: 4 files transferred, 0 skipped, 0 deleted", r.stdout)
-        for rel, d in want.items():
-            with open(os.path.join(self.tmp, "out", rel), "rb") as fh:
-                self.assertEqual(fh.read(), d, rel)
-        r = self.ftpc("mirror", "--delete", self.url("src"), "out")
-        self.assertIn(b"mirror: 0 files transferred, 4 skipped, 0 deleted", r.stdout)
-        # upload the tree back under another name; a second run sends nothing
-        r = self.ftpc("mirror", "-R", "-j", "2", "out", self.url("back"))
-        self.assertIn(b"mirror: 4 files transferred, 0 skipped, 0 deleted", r.stdout)
-        for rel, d in want.items():
-            self.assertEqual(self.srv_read("back/" + rel), d, rel)
-        r = self.ftpc("mirror", "-R", "out", self.url("back"))
-        self.assertIn(b"mirror: 0 files transferred, 4 skipped, 0 deleted", r.stdout)
-        # --delete on the server
-        os.remove(os.path.join(self.tmp, "out", "sub", "deeper", "z.bin"))
-        os.rmdir(os.path.join(self.tmp, "out", "sub", "deeper"))
-        r = self.ftpc("mirror", "-R", "--delete", "out", self.url("back"))
-        self.assertIn(b"mirror: 0 files transferred, 3 skipped, 2 deleted", r.stdout)
-        self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "back", "sub", "deeper")))
+        self.check_mirror_both_ways()
 
 
     def test_mirror_R_of_a_file_dated_in_the_future(self):
@@ -738,8 +742,69 @@ class TestProftpd(PeerMixin, unittest.TestCase):
     def test_resume_of_a_changed_file(self):
         self.check_resume_of_a_changed_file()
 
+    def test_resume_of_an_upload(self):
+        # put -c: SIZE, then REST+STOR after the bytes ProFTPD has (AllowStoreRestart on)
+        src = data_bytes(3 * MiB + 11, 25)
+        with open(os.path.join(self.tmp, "up.bin"), "wb") as fh:
+            fh.write(src)
+        self.srv_write("up.bin", src[:MiB + 5])
+        r = self.ftpc("-c", "put", "up.bin", self.url("up.bin"))
+        self.assertIn(b"resumed at", r.stderr)
+        self.assertEqual(self.srv_read("up.bin"), src)
+
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
+
+    def test_mirror_both_ways(self):
+        # over MLSD, with MFMT setting the copies' times
+        self.check_mirror_both_ways()
+
+    def test_patterns_and_jobs(self):
+        # put and get of several files over 4 connections, the remote pattern matched against
+        # MLSD; and the shell's mput and mget
+        names = ["f%d.dat" % i for i in range(6)]
+        for i, n in enumerate(names):
+            with open(os.path.join(self.tmp, n), "wb") as fh:
+                fh.write(data_bytes(50000 + 1000 * i, 30 + i))
+        self.ftpc("-j", "4", "--create-dirs", "put", *names, self.url("in/"))
+        for n in names:
+            with open(os.path.join(self.tmp, n), "rb") as fh:
+                self.assertEqual(self.srv_read("in/" + n), fh.read(), n)
+        self.srv_write("in/other.txt", b"other")
+        self.ftpc("-j", "4", "get", "-O", "dl", self.url("in/f*.dat"))
+        self.assertEqual(sorted(os.listdir(os.path.join(self.tmp, "dl"))), names)
+        for n in names:
+            with open(os.path.join(self.tmp, "dl", n), "rb") as fh:
+                self.assertEqual(fh.read(), self.srv_read("in/" + n), n)
+        os.mkdir(os.path.join(self.tmp, "sh"))
+        self.shell(self.url(""), "mput f[12].dat\ncd in\nlcd sh\nmget f?.dat o*\n")
+        self.assertEqual(sorted(os.listdir(os.path.join(self.tmp, "sh"))), names + ["other.txt"])
+        self.assertEqual(sorted(os.listdir(self.srv_dir)), ["f1.dat", "f2.dat", "in"])
+        self.assertEqual(self.srv_read("f1.dat"), data_bytes(51000, 31))
+
+    def test_names_with_spaces_and_unicode(self):
+        # mkdir -p (twice), put, ls, mv, get, rm and rmdir of such names, bytes compared
+        q = urllib.parse.quote
+        top = "sp dir/\u00fcn\u00ef"
+        self.ftpc("mkdir", "-p", self.url(q(top)))
+        self.ftpc("mkdir", "-p", self.url(q(top)))
+        self.assertTrue(os.path.isdir(os.path.join(self.srv_dir, top)))
+        src = data_bytes(100001, 40)
+        with open(os.path.join(self.tmp, "x y.bin"), "wb") as fh:
+            fh.write(src)
+        self.ftpc("put", "x y.bin", self.url(q(top) + "/"))
+        r = self.ftpc("ls", self.url(q(top)))
+        self.assertEqual([os.path.basename(n) for n in r.stdout.decode().splitlines()],
+                         ["x y.bin"])
+        self.ftpc("mv", self.url(q(top + "/x y.bin")), "n ew \u00e9.bin")
+        self.ftpc("get", "-O", "dl", self.url(q(top + "/n ew \u00e9.bin")))
+        with open(os.path.join(self.tmp, "dl", "n ew \u00e9.bin"), "rb") as fh:
+            self.assertEqual(fh.read(), src)
+        self.ftpc("rm", self.url(q(top + "/n ew \u00e9.bin")))
+        r = self.ftpc("rm", self.url(q(top + "/n ew \u00e9.bin")), rc=5)
+        self.assertRegex(r.stderr, rb"DELE: the server replied (?<![\d:])550(?!\d)")
+        self.ftpc("rmdir", self.url(q(top)), self.url(q("sp dir")))
+        self.assertEqual(os.listdir(self.srv_dir), [])
 
 
 @unittest.skipIf(why_not("pyftpdlib") is not None, why_not("pyftpdlib") or "")
