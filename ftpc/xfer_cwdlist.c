@@ -11,15 +11,21 @@
  * in its turn. Only paths with such characters pay the three round trips. A connection that
  * could not come back is not used again.
  * (pure-ftpd turns control characters in a command into '_': a name with a tab cannot be
- * reached there at all.) */
+ * reached there at all.)
+ * ProFTPD (1.3.8) expands *, ? and [...] in an NLST argument: NLST of a directory named
+ * "g*l[ob]?" answered with just the path (and of path/, with "path/"), never what is in it.
+ * So NLST of a path holding one of these is asked from inside it too. */
 #include "xfer_int.h"
 
 #include <string.h>
 
 bool xf_cwdlist_to_try(const ftpc_xfer *x)
 {
-    return x->t->kind == FTPC_T_LS && !x->cwdl_tried && strcmp(x->verb, "LIST") == 0 &&
-           strpbrk(x->t->remote, " \\*?[{") != NULL;
+    if (x->t->kind != FTPC_T_LS || x->cwdl_tried)
+        return false;
+    if (strcmp(x->verb, "LIST") == 0)
+        return strpbrk(x->t->remote, " \\*?[{") != NULL;
+    return strcmp(x->verb, "NLST") == 0 && strpbrk(x->t->remote, "*?[") != NULL;
 }
 
 void xf_cwdlist_try(ftpc_xfer *x)

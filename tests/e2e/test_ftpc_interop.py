@@ -806,6 +806,12 @@ class TestProftpd(PeerMixin, unittest.TestCase):
         self.ftpc("rmdir", self.url(q(top)), self.url(q("sp dir")))
         self.assertEqual(os.listdir(self.srv_dir), [])
 
+    def test_ls_of_names_with_spaces(self):
+        # ProFTPD expands *, ? and [...] in an NLST argument: NLST of the directory "g*l[ob]?"
+        # named just the path, so ls lists it from inside
+        self.check_ls_of_names_with_spaces()
+
+
 
 @unittest.skipIf(why_not("pyftpdlib") is not None, why_not("pyftpdlib") or "")
 class TestPyftpdlib(PeerMixin, unittest.TestCase):
