@@ -813,6 +813,57 @@ static void open_local_parent(const ftpc_cli *cli, ftpc_mtree *lt, const ftpc_mt
         lt->v[p - lt->v].mode |= 0700;
 }
 
+/* The --delete of a download, for a local entry of another type than the server's of its
+ * name (a file where the server now has a directory, or the other way round): the source no
+ * longer has it, and the server's cannot take its place until it is gone. A directory goes
+ * with what the local tree lt holds below it (files first, then directories deepest first),
+ * as --delete removes a directory the server no longer has; gone marks what went, so that the
+ * deletions at the end do not take it again. Names lt leaves out (symbolic links, excluded
+ * names) are never removed: a directory that holds one stays.
+ * Returns 1 when the place is free (in a dry run: would be), 0 when the directory still holds
+ * such names, -1 when a removal failed (said). */
+static int clear_changed_type(const ftpc_cli *cli, ftpc_ctx *ctx, ftpc_mtree *lt, bool *gone,
+                              const ftpc_mtree *rt, const char *root, size_t at, counts *c)
+{
+    const char *rel = lt->v[at].rel;
+    size_t rl = strlen(rel);
+    char path[FTPC_URL_PATH_MAX];
+    for (int pass = 0; lt->v[at].dir && pass < 2; pass++) {
+        for (size_t k = lt->n; k-- > 0;) {
+            const ftpc_mentry *l = &lt->v[k];
+            if (gone[k] || l->dir != (pass == 1) || strncmp(l->rel, rel, rl) != 0 ||
+                l->rel[rl] != '/' || join(path, sizeof(path), root, l->rel) < 0)
+                continue;
+            plan_line(cli, ctx, l->dir ? "rmdir" : "rm", l->rel);
+            if (!cli->dry_run) {
+                open_local_parent(cli, lt, rt, root, l->rel);
+                if ((l->dir ? rmdir(path) : unlink(path)) < 0)
+                    continue; /* said for the directory itself, which stays */
+                say_deleted(cli, ctx, l->rel, l->dir, "");
+            }
+            gone[k] = true;
+            c->deleted++;
+        }
+    }
+    bool dir = lt->v[at].dir;
+    if (join(path, sizeof(path), root, rel) < 0)
+        return -1;
+    plan_line(cli, ctx, dir ? "rmdir" : "rm", rel);
+    if (!cli->dry_run) {
+        open_local_parent(cli, lt, rt, root, rel);
+        if ((dir ? rmdir(path) : unlink(path)) < 0) {
+            if (dir && (errno == ENOTEMPTY || errno == EEXIST))
+                return 0;
+            ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
+            return -1;
+        }
+        say_deleted(cli, ctx, rel, dir, "");
+    }
+    gone[at] = true;
+    c->deleted++;
+    return 1;
+}
+
 /* Download: remote tree into cli->mirror_dir. */
 static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c)
 {
@@ -873,6 +924,12 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     bool fatal = rt.n > 0 && (real == NULL || dir_mode == NULL);
     for (size_t i = 0; dir_mode != NULL && i < rt.n; i++)
         dir_mode[i] = -1;
+    /* Local entries --delete removed before the transfers (clear_changed_type). */
+    bool *gone = lt.n > 0 ? calloc(lt.n, sizeof(*gone)) : NULL;
+    fatal = fatal || (lt.n > 0 && gone == NULL);
+    /* A type that changed is resolved up front, and only on a tree listed in full, as
+     * --delete deletes nothing otherwise. */
+    bool replace = cli->mirror_delete && status == FTPC_OK && !*stop;
     unsigned umask_bits = ftpc_mode_umask();
     ftpc_mode_failures mode_failures = {0};
     for (size_t i = 0; !fatal && i < rt.n; i++) {
@@ -897,8 +954,13 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 dir_mode[i] = local_dir_mode(cli, ctx, path, e->rel, l->mode, want);
                 continue;
             }
-            if (lstat(path, &st) == 0) {
-                ftpc_msg(ctx, "ftpc: mirror: %s is not a directory; left alone", path);
+            int freed = l != NULL && replace
+                            ? clear_changed_type(cli, ctx, &lt, gone, &rt, root, l - lt.v, c)
+                            : 0;
+            if (freed < 0 || (freed == 0 && lstat(path, &st) == 0)) {
+                if (freed == 0)
+                    ftpc_msg(ctx, "ftpc: mirror: %s is not a directory; left alone%s", path,
+                             l != NULL ? " (--delete replaces it)" : "");
                 status = worse(status, FTPC_EXIT_LOCAL);
                 c->failed++;
                 continue;
@@ -915,13 +977,29 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 dir_mode[i] = want;
             continue;
         }
+        bool freed = false;
         if (l != NULL && l->dir) {
-            ftpc_msg(ctx, "ftpc: mirror: %s is a directory here, a file there", path);
-            status = worse(status, FTPC_EXIT_LOCAL);
-            c->failed++;
-            continue;
+            int r = replace ? clear_changed_type(cli, ctx, &lt, gone, &rt, root, l - lt.v, c) : 0;
+            if (r <= 0) {
+                if (r == 0 && replace)
+                    ftpc_msg(ctx,
+                             "ftpc: mirror: %s is a directory here, a file there, and holds "
+                             "names --delete never removes (symbolic links, excluded names); "
+                             "left alone",
+                             path);
+                else if (r == 0)
+                    ftpc_msg(ctx,
+                             "ftpc: mirror: %s is a directory here, a file there; left alone "
+                             "(--delete replaces it)",
+                             path);
+                status = worse(status, FTPC_EXIT_LOCAL);
+                c->failed++;
+                continue;
+            }
+            l = NULL; /* gone: the server's file is new here */
+            freed = true;
         }
-        if (l == NULL && lstat(path, &st) == 0) {
+        if (l == NULL && !freed && lstat(path, &st) == 0) {
             /* Excluded or not a regular file: never written through. */
             ftpc_msg(ctx, "ftpc: mirror: %s is not a regular file; left alone", path);
             status = worse(status, FTPC_EXIT_LOCAL);
@@ -997,7 +1075,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         for (int pass = 0; pass < 2; pass++) {
             for (size_t k = lt.n; k-- > 0;) {
                 const ftpc_mentry *l = &lt.v[k];
-                if (l->dir != (pass == 1) || mtree_find(&rt, l->rel) != NULL)
+                if (l->dir != (pass == 1) || gone[k] || mtree_find(&rt, l->rel) != NULL)
                     continue;
                 if (join(path, sizeof(path), root, l->rel) < 0)
                     continue;
@@ -1027,6 +1105,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     ftpc_mode_say_failures(ctx, &mode_failures);
     free(real);
     free(dir_mode);
+    free(gone);
     ftpc_mtree_free(&rt);
     ftpc_mtree_free(&lt);
     return status;
