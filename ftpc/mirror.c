@@ -805,9 +805,10 @@ static void open_local_parent(const ftpc_cli *cli, ftpc_mtree *lt, const ftpc_mt
         return;
     char parent[FTPC_URL_PATH_MAX], path[FTPC_URL_PATH_MAX];
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
-    const ftpc_mentry *p = mtree_find(lt, parent);
-    if (p == NULL || !p->dir || p->mode < 0 || (p->mode & 0700) == 0700 ||
-        mtree_find(rt, parent) != NULL || join(path, sizeof(path), root, parent) < 0)
+    const ftpc_mentry *p = mtree_find(lt, parent), *r = mtree_find(rt, parent);
+    /* A directory the server has gets its mode at the end; one that is a file there goes. */
+    if (p == NULL || !p->dir || p->mode < 0 || (p->mode & 0700) == 0700 || (r != NULL && r->dir) ||
+        join(path, sizeof(path), root, parent) < 0)
         return;
     if (ftpc_mode_set_local(path, (unsigned)p->mode | 0700) == 0)
         lt->v[p - lt->v].mode |= 0700;
@@ -828,6 +829,7 @@ static int clear_changed_type(const ftpc_cli *cli, ftpc_ctx *ctx, ftpc_mtree *lt
     const char *rel = lt->v[at].rel;
     size_t rl = strlen(rel);
     char path[FTPC_URL_PATH_MAX];
+    bool failed = false;
     for (int pass = 0; lt->v[at].dir && pass < 2; pass++) {
         for (size_t k = lt->n; k-- > 0;) {
             const ftpc_mentry *l = &lt->v[k];
@@ -837,8 +839,14 @@ static int clear_changed_type(const ftpc_cli *cli, ftpc_ctx *ctx, ftpc_mtree *lt
             plan_line(cli, ctx, l->dir ? "rmdir" : "rm", l->rel);
             if (!cli->dry_run) {
                 open_local_parent(cli, lt, rt, root, l->rel);
-                if ((l->dir ? rmdir(path) : unlink(path)) < 0)
-                    continue; /* said for the directory itself, which stays */
+                if ((l->dir ? rmdir(path) : unlink(path)) < 0) {
+                    /* One that holds names never deleted is said for the top directory. */
+                    if (!(l->dir && (errno == ENOTEMPTY || errno == EEXIST))) {
+                        ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
+                        failed = true;
+                    }
+                    continue;
+                }
                 say_deleted(cli, ctx, l->rel, l->dir, "");
             }
             gone[k] = true;
@@ -846,7 +854,7 @@ static int clear_changed_type(const ftpc_cli *cli, ftpc_ctx *ctx, ftpc_mtree *lt
         }
     }
     bool dir = lt->v[at].dir;
-    if (join(path, sizeof(path), root, rel) < 0)
+    if (failed || join(path, sizeof(path), root, rel) < 0)
         return -1;
     plan_line(cli, ctx, dir ? "rmdir" : "rm", rel);
     if (!cli->dry_run) {
@@ -1195,7 +1203,7 @@ static bool open_remote_parent(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_m
     if (r == NULL || r->mode < 0 || (r->mode & 0700) == 0700 || opened[r - rt->v])
         return true;
     opened[r - rt->v] = true;
-    if (l != NULL && dir_mode[l - lt->v] < 0)
+    if (l != NULL && l->dir && dir_mode[l - lt->v] < 0) /* a file now: it goes (--delete) */
         dir_mode[l - lt->v] = r->mode;
     return chmod_task(cli, opens, parent, (unsigned)r->mode | 0700);
 }
@@ -1218,17 +1226,56 @@ static bool open_remote_parents(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_
 
 /* Whether a directory above rel is a file on the server (rt): the local directory was left
  * alone, so nothing is sent into it, where each STOR would only be refused in turn. */
-static bool under_remote_file(const ftpc_mtree *rt, const char *rel)
+static bool under_remote_file(const ftpc_mtree *rt, const bool *gone, const char *rel)
 {
     char up[FTPC_URL_PATH_MAX];
     snprintf(up, sizeof(up), "%s", rel);
     for (char *slash = strrchr(up, '/'); slash != NULL; slash = strrchr(up, '/')) {
         *slash = '\0';
         const ftpc_mentry *r = mtree_find(rt, up);
-        if (r != NULL && !r->dir)
+        if (r != NULL && !r->dir && !(gone != NULL && gone[r - rt->v]))
             return true;
     }
     return false;
+}
+
+/* mirror -R --delete, for a server's entry r of another type than the local one of its name:
+ * the source no longer has it, so it is removed before the directories are made and the files
+ * sent (a directory with what rt lists below it: files into rms, then directories deepest
+ * first into rmdirs), and gone marks what goes, for the deletions at the end to leave. A
+ * removal refused leaves the local entry's upload to fail in its turn, with the server's
+ * reply. Returns false when out of memory. */
+static bool clear_remote_changed_type(ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree *rt,
+                                      bool *gone, const ftpc_mentry *r, tasks *rms, tasks *rmdirs,
+                                      counts *c)
+{
+    size_t rl = strlen(r->rel);
+    for (int pass = 0; r->dir && pass < 3; pass++) {
+        for (size_t k = rt->n; k-- > 0;) {
+            const ftpc_mentry *e = &rt->v[k];
+            bool last = pass == 2;
+            if (gone[k] || (last ? e != r
+                                 : e->dir != (pass == 1) || strncmp(e->rel, r->rel, rl) != 0 ||
+                                       e->rel[rl] != '/'))
+                continue;
+            gone[k] = true;
+            plan_line(cli, ctx, e->dir ? "rmdir" : "rm", e->rel);
+            if (cli->dry_run)
+                c->deleted++;
+            else if (remote_task(cli, e->dir ? rmdirs : rms, e->dir ? FTPC_T_RMDIR : FTPC_T_RM,
+                                 e->rel) == NULL)
+                return false;
+        }
+    }
+    if (r->dir)
+        return true;
+    gone[r - rt->v] = true;
+    plan_line(cli, ctx, "rm", r->rel);
+    if (cli->dry_run)
+        c->deleted++;
+    else if (remote_task(cli, rms, FTPC_T_RM, r->rel) == NULL)
+        return false;
+    return true;
 }
 
 /* Upload: cli->mirror_dir into the remote directory. */
@@ -1307,15 +1354,31 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         fatal = true;
     for (size_t i = 0; dir_mode != NULL && i < lt.n; i++)
         dir_mode[i] = -1;
+    /* Server's entries removed before the uploads, for a type that changed (--delete). */
+    tasks clear_rms = {0}, clear_rmdirs = {0};
+    bool *gone = rt.n > 0 ? calloc(rt.n, sizeof(*gone)) : NULL;
+    if (rt.n > 0 && gone == NULL)
+        fatal = true;
+    /* Only on trees known in full, as --delete deletes nothing otherwise. */
+    bool replace = cli->mirror_delete && status == FTPC_OK && lt.unreadable == 0;
     unsigned umask_bits = ftpc_mode_umask();
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; !fatal && i < lt.n; i++) {
         const ftpc_mentry *l = &lt.v[i];
         const ftpc_mentry *r = mtree_find(&rt, l->rel);
-        if (under_remote_file(&rt, l->rel))
+        if (under_remote_file(&rt, gone, l->rel))
             continue; /* its directory was left alone, and said so: so is what it holds */
+        if (r != NULL && r->dir != l->dir && replace) {
+            if (!clear_remote_changed_type(cli, ctx, &rt, gone, r, &clear_rms, &clear_rmdirs, c)) {
+                fatal = true;
+                break;
+            }
+            r = NULL; /* gone: the local entry is new there */
+        }
         if (r != NULL && r->dir != l->dir) {
-            ftpc_msg(ctx, "ftpc: mirror: %s is a %s here and a %s on the server; left alone",
+            ftpc_msg(ctx,
+                     "ftpc: mirror: %s is a %s here and a %s on the server; left alone "
+                     "(--delete replaces it)",
                      l->rel, l->dir ? "directory" : "file", r->dir ? "directory" : "file");
             status = worse(status, FTPC_EXIT_REMOTE);
             c->failed++;
@@ -1373,7 +1436,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     if (cli->mirror_delete && status == FTPC_OK && !fatal && lt.unreadable == 0) {
         for (size_t k = rt.n; k-- > 0;) {
             const ftpc_mentry *r = &rt.v[k];
-            if (mtree_find(&lt, r->rel) != NULL)
+            if (gone[k] || mtree_find(&lt, r->rel) != NULL)
                 continue;
             plan_line(cli, ctx, r->dir ? "rmdir" : "rm", r->rel);
             if (cli->dry_run) {
@@ -1385,14 +1448,20 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 fatal = true;
         }
     }
-    const tasks *writes[] = {&dirs, &puts, &rms, &rmdirs};
-    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, &opens, writes, 4))
+    const tasks *writes[] = {&clear_rms, &clear_rmdirs, &dirs, &puts, &rms, &rmdirs};
+    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, &opens, writes, 6))
         fatal = true;
     if (fatal)
         status = worse(status, FTPC_EXIT_LOCAL);
     if (!fatal && !*stop) {
         /* a refusal is said once (fsops.c); what it keeps out fails and says so */
         (void)run_list(ctx, &opens, 1, stop);
+        status = worse(status, run_list(ctx, &clear_rms, cli->opts.jobs, stop));
+        c->deleted += deleted_ok(cli, ctx, &clear_rms);
+        tally_failed_list(c, &clear_rms);
+        status = worse(status, run_list(ctx, &clear_rmdirs, 1, stop));
+        c->deleted += deleted_ok(cli, ctx, &clear_rmdirs);
+        tally_failed_list(c, &clear_rmdirs);
         status = worse(status, run_list(ctx, &dirs, 1, stop));
         tally_failed_list(c, &dirs);
     }
@@ -1421,6 +1490,9 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     if (!fatal && !*stop && !cli->dry_run && !cli->no_perms)
         set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
     free(dir_mode);
+    free(gone);
+    tasks_free(&clear_rms);
+    tasks_free(&clear_rmdirs);
     tasks_free(&chmods);
     tasks_free(&opens);
     tasks_free(&dirs);

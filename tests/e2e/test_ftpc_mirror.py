@@ -944,6 +944,33 @@ class TestMirrorPut(MirrorCase):
         r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
         self.assertEqual(self.summary(r), (0, 5, 0))
 
+    def test_upload_delete_replaces_what_changed_type(self):
+        # the upload's side of TestMirrorGet's test: a server's file where the local tree
+        # now has a directory, and a server's directory where it has a file, are what the
+        # source no longer has; --delete removes them first so that the local ones take
+        # their place, and a second run has nothing to do
+        self.srv.make_file("dst/f1", 10, seed=1)
+        self.srv.make_file("dst/d1/g.txt", 10, seed=2)
+        self.srv.make_file("dst/d1/sub/h.txt", 10, seed=3)
+        os.makedirs(self.local("up/f1"))
+        self.write_local("up/f1/in.txt", b"now a directory")
+        self.write_local("up/d1", b"now a file")
+        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"), rc=5)
+        self.assertRegex(r.stderr, rb"f1 is a directory here and a file on the server; left "
+                                   rb"alone \(--delete replaces it\)")
+        self.assertTrue(self.srv.exists("dst/d1/g.txt"))
+        r = self.ftpc("mirror", "-R", "--delete", "--dry-run", "up", self.srv.url("dst"))
+        plan = r.stdout.decode().splitlines()
+        self.assertLess(plan.index("rm f1"), plan.index("mkdir f1"))
+        self.assertLess(plan.index("rmdir d1"), plan.index("put d1"))
+        for line in ("rm d1/g.txt", "rm d1/sub/h.txt", "rmdir d1/sub", "put f1/in.txt"):
+            self.assertIn(line, plan)
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
+        self.assertEqual(self.summary(r), (2, 0, 5))
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 2, 0))
+
     def test_upload_delete_and_dry_run(self):
         self.make_local_tree(self.local("up"))
         self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
