@@ -691,6 +691,20 @@ static void v_compare(ftpc_verify *v)
                      v->path, v->t->local);
         else if (v->t->kind == FTPC_T_GET)
             snprintf(kept, sizeof(kept), "; the downloaded file is kept as %s", v->path);
+        /* A server sends the size its file had when the RETR began (the size checked): a file
+         * still being written (a log) has more bytes by the time it is hashed. That is no
+         * corruption, and -c goes on from the bytes in. */
+        if (v->t->kind == FTPC_T_GET && strcmp(v->t->local, "-") != 0 && v->remote.first == 0 &&
+            !whole && v->remote.last > v->local_size) {
+            ftpc_task_fail(v->t, FTPC_EXIT_VERIFY,
+                           "verification failed for %s: the server's file grew during the "
+                           "download (its HASH covers bytes 0-%" PRId64 ", %" PRId64
+                           " came, its size when the download began)%s; %s fetches the rest",
+                           v->t->display, v->remote.last, v->local_size, kept,
+                           v->t->by_path ? "mirror -c" : "get -c");
+            v_finish(v, FTPC_EXIT_VERIFY);
+            return;
+        }
         ftpc_task_fail(v->t, FTPC_EXIT_VERIFY,
                        "verification failed for %s: local %s %s (%s, %" PRId64
                        " bytes) differs from the server's %s %s (bytes %" PRId64 "-%" PRId64 ")%s",

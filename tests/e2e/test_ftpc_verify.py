@@ -111,6 +111,32 @@ class TestVerifyFtpd(FtpcCase):
         self.assertIn("kept as live.bin", err)
         self.assertEqual(self.read_local("live.bin"), old)
 
+    def test_file_grown_on_server_during_get(self):
+        """A file still being written (a log): the server sends the size it had when the RETR
+        began, and hashes more by the time it is asked. Said as growth, not as a corrupt
+        download; -c then fetches the rest."""
+        size = 2 * MiB
+        old = self.srv.make_file("log.bin", size, seed=47)
+        more = data_bytes(100000, 48)
+        part = self.local(".log.bin.ftpc-part")
+        p = self.popen("--limit-rate", "1M", "get", self.srv.url("log.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and
+                                 os.path.getsize(part) > 256 * 1024, timeout=20))
+        with open(self.srv.local("log.bin"), "ab") as fh:
+            fh.write(more)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.no_sanitizer(err)
+        self.assertEqual(p.returncode, VERIFY_EXIT, err)
+        self.assertIn("the server's file grew during the download (its HASH covers bytes "
+                      "0-%d, %d came, its size when the download began)" % (size + 99999, size),
+                      err)
+        self.assertIn("the downloaded file is kept as log.bin; get -c fetches the rest", err)
+        self.assertEqual(self.read_local("log.bin"), old)
+        r = self.ftpc("get", "-c", self.srv.url("log.bin"))
+        self.assertIn(b"verified sha256", r.stderr)
+        self.assertEqual(self.read_local("log.bin"), old + more)
+
     def test_failed_check_does_not_replace_the_old_file(self):
         """As above, over a file already there: that file stays, the download waits in its part
         file."""
