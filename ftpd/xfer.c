@@ -88,6 +88,7 @@ static void listen_cb(ev_loop *loop, int fd, int mask, void *ud);
 static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud);
 static long pace_cb(ev_loop *loop, ev_timer *t, void *ud);
+static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud);
 static void rate_pause(xfer *x);
 static void handshake_step(xfer *x);
 static void log_transfer(xfer *x, bool complete, const char *why);
@@ -159,6 +160,7 @@ static xfer *xfer_new(session *s)
     ev_timer_init(&x->timer, xfer_timer_cb, x);
     ev_timer_init(&x->drain, drain_cb, x);
     ev_timer_init(&x->pace, pace_cb, x); /* x->rate is all zero: no limit until it streams */
+    ev_timer_init(&x->accept_retry, accept_retry_cb, x);
     x->last_progress = ev_now(s->srv->loop);
     ev_timer_start(s->srv->loop, &x->timer, (long)s->srv->cfg->data_timeout * 1000);
     s->xfer = x;
@@ -173,6 +175,7 @@ static void close_data(xfer *x)
 {
     if (x->listen_fd >= 0) {
         ev_del(loop_of(x), x->listen_fd, EV_READ | EV_WRITE);
+        ev_timer_stop(loop_of(x), &x->accept_retry);
         close(x->listen_fd);
         x->listen_fd = -1;
     }
@@ -1341,13 +1344,37 @@ static void connected(xfer *x, int fd)
         begin_streaming(x);
 }
 
+/* An accept that failed for want of descriptors or memory leaves the connection queued and
+ * the listener readable: watched still, it would wake the loop at once, again and again,
+ * burning a CPU until a descriptor is free or the data timeout ends the wait. So the
+ * listener rests a moment, as the control listeners do (server.c, accept_cb). */
+#define XFER_ACCEPT_RETRY_MS 100
+
+static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    xfer *x = ud;
+    (void)t;
+    if (x->listen_fd >= 0 && ev_add(loop, x->listen_fd, EV_READ, listen_cb, x) < 0)
+        return XFER_ACCEPT_RETRY_MS;
+    return EV_TIMER_STOP;
+}
+
 static void listen_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     xfer *x = ud;
     struct sockaddr_storage peer;
     int cfd = net_accept(fd, &peer);
-    if (cfd < 0)
-        return; /* EAGAIN, or a connection that went away before accept */
+    if (cfd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            if (!x->accept_starved)
+                session_log(x->s, "cannot accept the data connection: %s; retrying every %d ms",
+                            strerror(errno), XFER_ACCEPT_RETRY_MS);
+            x->accept_starved = true;
+            ev_del(loop, fd, EV_READ | EV_WRITE);
+            ev_timer_start(loop, &x->accept_retry, XFER_ACCEPT_RETRY_MS);
+        }
+        return; /* else EAGAIN, or a connection that went away before accept */
+    }
     if (!net_same_host(&peer, &x->s->peer)) {
         char who[NET_ADDR_STRLEN];
         session_log(x->s, "refused data connection from %s", net_addr_str(&peer, who, sizeof who));

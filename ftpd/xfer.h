@@ -102,6 +102,8 @@ typedef struct xfer {
     char *vpath;        /* for STAT, logs and xferlog */
     ev_timer timer;     /* data timeout */
     ev_timer drain;     /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
+    ev_timer accept_retry; /* PASV: watches listen_fd again after an accept out of fds */
+    bool accept_starved;   /* ...which has happened (logged once) */
     /* RETR in TYPE A: the bytes it sends, as counted when the file was opened; -1 not counted */
     long long ascii_total;
     /* An upload's end decided while a writer was busy: the reply waits for the writer, so it
