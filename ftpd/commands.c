@@ -275,6 +275,13 @@ void reply_errno(session *s, int err, const char *verb, const char *name)
     case ENAMETOOLONG:
         session_reply(s, FTP_BAD_FILENAME, "%s: File name too long.", action);
         break;
+    case EMFILE:
+    case ENFILE:
+    case ENOMEM:
+        /* The server's shortage, not the file's: a 550 would tell the client that the file
+         * is not to be had (curl reports it missing) where a retry later may well work. */
+        session_reply(s, FTP_LOCAL_ERROR, "%s: %s; try again later.", action, strerror(err));
+        break;
     default:
         session_reply(s, FTP_FILE_UNAVAILABLE, "%s: %s.", action, strerror(err));
         break;

@@ -14,8 +14,9 @@
 typedef void (*cmd_handler)(session *s, const char *arg);
 
 /* Replies with the code that fits errno (550 for most, 452 for a full disk, 553 for a bad
- * name), naming the file (name: the client's argument, or the path an upload resolved to),
- * or the command (verb) when there is none: "550 notes.txt: No such file or directory." */
+ * name, 451 for the server's own shortage of descriptors or memory), naming the file (name: the
+ * client's argument, or the path an upload resolved to), or the command (verb) when there is none:
+ * "550 notes.txt: No such file or directory." */
 void reply_errno(session *s, int err, const char *verb, const char *name);
 /* When rc is 0 and st is what the client's path leads to: whether that is one of the server's
  * own files (ownfiles.h), which has then had its 550 (reply_errno's OWNFILES_REFUSED). */

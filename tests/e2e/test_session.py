@@ -353,6 +353,38 @@ class TestOutOfDescriptors(ServerTestCase):
         code, text = mine.cmd("RETR f.bin", timeout=20)
         self.assertEqual(code, 150, text)
         self.assertEqual(recv_all(ds), data)
+        ds.close()
+        self.assertCode(mine.reply(timeout=20), 226)
+
+    def test_a_file_past_the_limit_is_a_passing_451_not_a_missing_550(self):
+        # a 550 tells the client the file is not to be had (curl reports it missing, mirror
+        # tools give up on it); the shortage is the server's, and a retry may work
+        self.srv.make_file("f.bin", 100, base=self.srv.anon_root)
+        sessions = []
+        while self.free_fds() >= 3:
+            c = self.srv.control()
+            c.login("anonymous", "guest@example.org")
+            sessions.append(c)
+        mine = sessions.pop()
+        self.assertCode(mine.cmd("PASV"), 227)
+        for c in sessions:  # passive listeners take the last descriptors
+            if self.free_fds() == 0:
+                break
+            self.assertCode(c.cmd("PASV"), (227, 425))
+        self.assertEqual(self.free_fds(), 0)
+        for line in ("SIZE f.bin", "MDTM f.bin", "HASH f.bin", "CWD /"):
+            code, text = mine.cmd(line, timeout=20)  # 451, or answered without a new fd
+            self.assertNotEqual(str(code)[0], "5", "%s: %s" % (line, text))
+        code, text = mine.cmd("RETR f.bin", timeout=20)
+        self.assertEqual(code, 451, text)
+        self.assertIn("f.bin: Too many open files; try again later.", text)
+        sessions.pop().close()
+        self.assertTrue(wait_for(lambda: self.free_fds() >= 2, 10))
+        self.assertCode(mine.cmd("TYPE I"), 200)
+        ds = mine.pasv()
+        self.assertCode(mine.cmd("RETR f.bin", timeout=20), 150)
+        self.assertEqual(len(recv_all(ds)), 100)
+        ds.close()
         self.assertCode(mine.reply(timeout=20), 226)
 
 
