@@ -188,6 +188,25 @@ static void accept_one(server *srv, int fd, const struct sockaddr_storage *peer,
     }
 }
 
+/* A shortage that lasts (a flood of connections, a leak) fails every retry, ten a second:
+ * logged each time it would bury the log (and fill its disk) under one line repeated. */
+static void warn_accept_paused(server *srv, int err)
+{
+    long long now = ev_now(srv->loop);
+    if (srv->accept_warned_ms != 0 && now - srv->accept_warned_ms < 10000) {
+        srv->accept_unlogged++;
+        return;
+    }
+    if (srv->accept_unlogged > 0)
+        log_warn("cannot accept: %s; pausing accepts for 100 ms (%lu more times since the "
+                 "last such line)",
+                 strerror(err), srv->accept_unlogged);
+    else
+        log_warn("cannot accept: %s; pausing accepts for 100 ms", strerror(err));
+    srv->accept_warned_ms = now;
+    srv->accept_unlogged = 0;
+}
+
 static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     server *srv = ud;
@@ -205,7 +224,7 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
         }
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* Out of descriptors: stop accepting for a moment instead of spinning. */
-            log_warn("cannot accept: %s; pausing accepts for 100 ms", strerror(errno));
+            warn_accept_paused(srv, errno);
             set_accepting(srv, false);
             ev_timer_start(loop, &srv->accept_retry, 100);
         }

@@ -45,10 +45,12 @@ typedef struct server {
     int listen_fds[2 * CONFIG_MAX_LISTEN];
     bool listen_implicit[2 * CONFIG_MAX_LISTEN]; /* implicit FTPS: TLS from the first byte */
     size_t nlisten;
-    bool started;             /* server_start succeeded: the server has served */
-    bool stopping;            /* server_shutdown runs: sessions end because of it */
-    bool accept_paused;       /* out of fds: listeners unregistered until the timer retries */
-    long long pasv_warned_ms; /* when a passive port last could not be opened (ev_now) */
+    bool started;                  /* server_start succeeded: the server has served */
+    bool stopping;                 /* server_shutdown runs: sessions end because of it */
+    bool accept_paused;            /* out of fds: listeners unregistered until the timer retries */
+    long long pasv_warned_ms;      /* when a passive port last could not be opened (ev_now) */
+    long long accept_warned_ms;    /* when an accept out of fds was last logged (ev_now) */
+    unsigned long accept_unlogged; /* ...failed retries since, not logged one by one */
     ev_timer accept_retry;
     session *sessions; /* live sessions, doubly linked */
     /* Data channels (from PASV or PORT until they end), doubly linked: the live view looks

@@ -356,6 +356,28 @@ class TestOutOfDescriptors(ServerTestCase):
         ds.close()
         self.assertCode(mine.reply(timeout=20), 226)
 
+    def test_accepts_out_of_descriptors_are_not_logged_ten_times_a_second(self):
+        # the server retries a refused accept every 100 ms; a shortage that lasts must not
+        # bury the log under the same line, ten a second
+        sessions = []
+        while self.free_fds() >= 3:
+            c = self.srv.control()
+            c.login("anonymous", "guest@example.org")
+            sessions.append(c)
+        for c in sessions:
+            if self.free_fds() == 0:
+                break
+            self.assertCode(c.cmd("PASV"), (227, 425))
+        self.assertEqual(self.free_fds(), 0)
+        waiting = Control(self.srv.host, self.srv.port)  # queued: no descriptor to take it
+        self.addCleanup(waiting.close)
+        self.assertLogged(r"WARN cannot accept: Too many open files")
+        time.sleep(1.5)  # some 15 retries
+        lines = [ln for ln in self.srv.logs() if "cannot accept:" in ln]
+        self.assertEqual(len(lines), 1, "\n".join(lines))
+        sessions.pop().close()  # the queued connection is taken at the next retry
+        self.assertEqual(waiting.reply(timeout=20)[0], 220)
+
     def test_a_file_past_the_limit_is_a_passing_451_not_a_missing_550(self):
         # a 550 tells the client the file is not to be had (curl reports it missing, mirror
         # tools give up on it); the shortage is the server's, and a retry may work
