@@ -805,71 +805,12 @@ static void open_local_parent(const ftpc_cli *cli, ftpc_mtree *lt, const ftpc_mt
         return;
     char parent[FTPC_URL_PATH_MAX], path[FTPC_URL_PATH_MAX];
     snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
-    const ftpc_mentry *p = mtree_find(lt, parent), *r = mtree_find(rt, parent);
-    /* A directory the server has gets its mode at the end; one that is a file there goes. */
-    if (p == NULL || !p->dir || p->mode < 0 || (p->mode & 0700) == 0700 || (r != NULL && r->dir) ||
-        join(path, sizeof(path), root, parent) < 0)
+    const ftpc_mentry *p = mtree_find(lt, parent);
+    if (p == NULL || !p->dir || p->mode < 0 || (p->mode & 0700) == 0700 ||
+        mtree_find(rt, parent) != NULL || join(path, sizeof(path), root, parent) < 0)
         return;
     if (ftpc_mode_set_local(path, (unsigned)p->mode | 0700) == 0)
         lt->v[p - lt->v].mode |= 0700;
-}
-
-/* The --delete of a download, for a local entry of another type than the server's of its
- * name (a file where the server now has a directory, or the other way round): the source no
- * longer has it, and the server's cannot take its place until it is gone. A directory goes
- * with what the local tree lt holds below it (files first, then directories deepest first),
- * as --delete removes a directory the server no longer has; gone marks what went, so that the
- * deletions at the end do not take it again. Names lt leaves out (symbolic links, excluded
- * names) are never removed: a directory that holds one stays.
- * Returns 1 when the place is free (in a dry run: would be), 0 when the directory still holds
- * such names, -1 when a removal failed (said). */
-static int clear_changed_type(const ftpc_cli *cli, ftpc_ctx *ctx, ftpc_mtree *lt, bool *gone,
-                              const ftpc_mtree *rt, const char *root, size_t at, counts *c)
-{
-    const char *rel = lt->v[at].rel;
-    size_t rl = strlen(rel);
-    char path[FTPC_URL_PATH_MAX];
-    bool failed = false;
-    for (int pass = 0; lt->v[at].dir && pass < 2; pass++) {
-        for (size_t k = lt->n; k-- > 0;) {
-            const ftpc_mentry *l = &lt->v[k];
-            if (gone[k] || l->dir != (pass == 1) || strncmp(l->rel, rel, rl) != 0 ||
-                l->rel[rl] != '/' || join(path, sizeof(path), root, l->rel) < 0)
-                continue;
-            plan_line(cli, ctx, l->dir ? "rmdir" : "rm", l->rel);
-            if (!cli->dry_run) {
-                open_local_parent(cli, lt, rt, root, l->rel);
-                if ((l->dir ? rmdir(path) : unlink(path)) < 0) {
-                    /* One that holds names never deleted is said for the top directory. */
-                    if (!(l->dir && (errno == ENOTEMPTY || errno == EEXIST))) {
-                        ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
-                        failed = true;
-                    }
-                    continue;
-                }
-                say_deleted(cli, ctx, l->rel, l->dir, "");
-            }
-            gone[k] = true;
-            c->deleted++;
-        }
-    }
-    bool dir = lt->v[at].dir;
-    if (failed || join(path, sizeof(path), root, rel) < 0)
-        return -1;
-    plan_line(cli, ctx, dir ? "rmdir" : "rm", rel);
-    if (!cli->dry_run) {
-        open_local_parent(cli, lt, rt, root, rel);
-        if ((dir ? rmdir(path) : unlink(path)) < 0) {
-            if (dir && (errno == ENOTEMPTY || errno == EEXIST))
-                return 0;
-            ftpc_msg(ctx, "ftpc: mirror: cannot remove %s: %s", path, strerror(errno));
-            return -1;
-        }
-        say_deleted(cli, ctx, rel, dir, "");
-    }
-    gone[at] = true;
-    c->deleted++;
-    return 1;
 }
 
 /* Download: remote tree into cli->mirror_dir. */
@@ -932,12 +873,6 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     bool fatal = rt.n > 0 && (real == NULL || dir_mode == NULL);
     for (size_t i = 0; dir_mode != NULL && i < rt.n; i++)
         dir_mode[i] = -1;
-    /* Local entries --delete removed before the transfers (clear_changed_type). */
-    bool *gone = lt.n > 0 ? calloc(lt.n, sizeof(*gone)) : NULL;
-    fatal = fatal || (lt.n > 0 && gone == NULL);
-    /* A type that changed is resolved up front, and only on a tree listed in full, as
-     * --delete deletes nothing otherwise. */
-    bool replace = cli->mirror_delete && status == FTPC_OK && !*stop;
     unsigned umask_bits = ftpc_mode_umask();
     ftpc_mode_failures mode_failures = {0};
     for (size_t i = 0; !fatal && i < rt.n; i++) {
@@ -962,13 +897,8 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 dir_mode[i] = local_dir_mode(cli, ctx, path, e->rel, l->mode, want);
                 continue;
             }
-            int freed = l != NULL && replace
-                            ? clear_changed_type(cli, ctx, &lt, gone, &rt, root, l - lt.v, c)
-                            : 0;
-            if (freed < 0 || (freed == 0 && lstat(path, &st) == 0)) {
-                if (freed == 0)
-                    ftpc_msg(ctx, "ftpc: mirror: %s is not a directory; left alone%s", path,
-                             l != NULL ? " (--delete replaces it)" : "");
+            if (lstat(path, &st) == 0) {
+                ftpc_msg(ctx, "ftpc: mirror: %s is not a directory; left alone", path);
                 status = worse(status, FTPC_EXIT_LOCAL);
                 c->failed++;
                 continue;
@@ -985,29 +915,13 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 dir_mode[i] = want;
             continue;
         }
-        bool freed = false;
         if (l != NULL && l->dir) {
-            int r = replace ? clear_changed_type(cli, ctx, &lt, gone, &rt, root, l - lt.v, c) : 0;
-            if (r <= 0) {
-                if (r == 0 && replace)
-                    ftpc_msg(ctx,
-                             "ftpc: mirror: %s is a directory here, a file there, and holds "
-                             "names --delete never removes (symbolic links, excluded names); "
-                             "left alone",
-                             path);
-                else if (r == 0)
-                    ftpc_msg(ctx,
-                             "ftpc: mirror: %s is a directory here, a file there; left alone "
-                             "(--delete replaces it)",
-                             path);
-                status = worse(status, FTPC_EXIT_LOCAL);
-                c->failed++;
-                continue;
-            }
-            l = NULL; /* gone: the server's file is new here */
-            freed = true;
+            ftpc_msg(ctx, "ftpc: mirror: %s is a directory here, a file there", path);
+            status = worse(status, FTPC_EXIT_LOCAL);
+            c->failed++;
+            continue;
         }
-        if (l == NULL && !freed && lstat(path, &st) == 0) {
+        if (l == NULL && lstat(path, &st) == 0) {
             /* Excluded or not a regular file: never written through. */
             ftpc_msg(ctx, "ftpc: mirror: %s is not a regular file; left alone", path);
             status = worse(status, FTPC_EXIT_LOCAL);
@@ -1083,7 +997,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         for (int pass = 0; pass < 2; pass++) {
             for (size_t k = lt.n; k-- > 0;) {
                 const ftpc_mentry *l = &lt.v[k];
-                if (l->dir != (pass == 1) || gone[k] || mtree_find(&rt, l->rel) != NULL)
+                if (l->dir != (pass == 1) || mtree_find(&rt, l->rel) != NULL)
                     continue;
                 if (join(path, sizeof(path), root, l->rel) < 0)
                     continue;
@@ -1113,7 +1027,6 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     ftpc_mode_say_failures(ctx, &mode_failures);
     free(real);
     free(dir_mode);
-    free(gone);
     ftpc_mtree_free(&rt);
     ftpc_mtree_free(&lt);
     return status;
@@ -1203,7 +1116,7 @@ static bool open_remote_parent(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_m
     if (r == NULL || r->mode < 0 || (r->mode & 0700) == 0700 || opened[r - rt->v])
         return true;
     opened[r - rt->v] = true;
-    if (l != NULL && l->dir && dir_mode[l - lt->v] < 0) /* a file now: it goes (--delete) */
+    if (l != NULL && dir_mode[l - lt->v] < 0)
         dir_mode[l - lt->v] = r->mode;
     return chmod_task(cli, opens, parent, (unsigned)r->mode | 0700);
 }
@@ -1226,56 +1139,17 @@ static bool open_remote_parents(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_
 
 /* Whether a directory above rel is a file on the server (rt): the local directory was left
  * alone, so nothing is sent into it, where each STOR would only be refused in turn. */
-static bool under_remote_file(const ftpc_mtree *rt, const bool *gone, const char *rel)
+static bool under_remote_file(const ftpc_mtree *rt, const char *rel)
 {
     char up[FTPC_URL_PATH_MAX];
     snprintf(up, sizeof(up), "%s", rel);
     for (char *slash = strrchr(up, '/'); slash != NULL; slash = strrchr(up, '/')) {
         *slash = '\0';
         const ftpc_mentry *r = mtree_find(rt, up);
-        if (r != NULL && !r->dir && !(gone != NULL && gone[r - rt->v]))
+        if (r != NULL && !r->dir)
             return true;
     }
     return false;
-}
-
-/* mirror -R --delete, for a server's entry r of another type than the local one of its name:
- * the source no longer has it, so it is removed before the directories are made and the files
- * sent (a directory with what rt lists below it: files into rms, then directories deepest
- * first into rmdirs), and gone marks what goes, for the deletions at the end to leave. A
- * removal refused leaves the local entry's upload to fail in its turn, with the server's
- * reply. Returns false when out of memory. */
-static bool clear_remote_changed_type(ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree *rt,
-                                      bool *gone, const ftpc_mentry *r, tasks *rms, tasks *rmdirs,
-                                      counts *c)
-{
-    size_t rl = strlen(r->rel);
-    for (int pass = 0; r->dir && pass < 3; pass++) {
-        for (size_t k = rt->n; k-- > 0;) {
-            const ftpc_mentry *e = &rt->v[k];
-            bool last = pass == 2;
-            if (gone[k] || (last ? e != r
-                                 : e->dir != (pass == 1) || strncmp(e->rel, r->rel, rl) != 0 ||
-                                       e->rel[rl] != '/'))
-                continue;
-            gone[k] = true;
-            plan_line(cli, ctx, e->dir ? "rmdir" : "rm", e->rel);
-            if (cli->dry_run)
-                c->deleted++;
-            else if (remote_task(cli, e->dir ? rmdirs : rms, e->dir ? FTPC_T_RMDIR : FTPC_T_RM,
-                                 e->rel) == NULL)
-                return false;
-        }
-    }
-    if (r->dir)
-        return true;
-    gone[r - rt->v] = true;
-    plan_line(cli, ctx, "rm", r->rel);
-    if (cli->dry_run)
-        c->deleted++;
-    else if (remote_task(cli, rms, FTPC_T_RM, r->rel) == NULL)
-        return false;
-    return true;
 }
 
 /* Upload: cli->mirror_dir into the remote directory. */
@@ -1354,31 +1228,15 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         fatal = true;
     for (size_t i = 0; dir_mode != NULL && i < lt.n; i++)
         dir_mode[i] = -1;
-    /* Server's entries removed before the uploads, for a type that changed (--delete). */
-    tasks clear_rms = {0}, clear_rmdirs = {0};
-    bool *gone = rt.n > 0 ? calloc(rt.n, sizeof(*gone)) : NULL;
-    if (rt.n > 0 && gone == NULL)
-        fatal = true;
-    /* Only on trees known in full, as --delete deletes nothing otherwise. */
-    bool replace = cli->mirror_delete && status == FTPC_OK && lt.unreadable == 0;
     unsigned umask_bits = ftpc_mode_umask();
     int64_t now = (int64_t)time(NULL);
     for (size_t i = 0; !fatal && i < lt.n; i++) {
         const ftpc_mentry *l = &lt.v[i];
         const ftpc_mentry *r = mtree_find(&rt, l->rel);
-        if (under_remote_file(&rt, gone, l->rel))
+        if (under_remote_file(&rt, l->rel))
             continue; /* its directory was left alone, and said so: so is what it holds */
-        if (r != NULL && r->dir != l->dir && replace) {
-            if (!clear_remote_changed_type(cli, ctx, &rt, gone, r, &clear_rms, &clear_rmdirs, c)) {
-                fatal = true;
-                break;
-            }
-            r = NULL; /* gone: the local entry is new there */
-        }
         if (r != NULL && r->dir != l->dir) {
-            ftpc_msg(ctx,
-                     "ftpc: mirror: %s is a %s here and a %s on the server; left alone "
-                     "(--delete replaces it)",
+            ftpc_msg(ctx, "ftpc: mirror: %s is a %s here and a %s on the server; left alone",
                      l->rel, l->dir ? "directory" : "file", r->dir ? "directory" : "file");
             status = worse(status, FTPC_EXIT_REMOTE);
             c->failed++;
@@ -1436,7 +1294,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     if (cli->mirror_delete && status == FTPC_OK && !fatal && lt.unreadable == 0) {
         for (size_t k = rt.n; k-- > 0;) {
             const ftpc_mentry *r = &rt.v[k];
-            if (gone[k] || mtree_find(&lt, r->rel) != NULL)
+            if (mtree_find(&lt, r->rel) != NULL)
                 continue;
             plan_line(cli, ctx, r->dir ? "rmdir" : "rm", r->rel);
             if (cli->dry_run) {
@@ -1448,20 +1306,14 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                 fatal = true;
         }
     }
-    const tasks *writes[] = {&clear_rms, &clear_rmdirs, &dirs, &puts, &rms, &rmdirs};
-    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, &opens, writes, 6))
+    const tasks *writes[] = {&dirs, &puts, &rms, &rmdirs};
+    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, &opens, writes, 4))
         fatal = true;
     if (fatal)
         status = worse(status, FTPC_EXIT_LOCAL);
     if (!fatal && !*stop) {
         /* a refusal is said once (fsops.c); what it keeps out fails and says so */
         (void)run_list(ctx, &opens, 1, stop);
-        status = worse(status, run_list(ctx, &clear_rms, cli->opts.jobs, stop));
-        c->deleted += deleted_ok(cli, ctx, &clear_rms);
-        tally_failed_list(c, &clear_rms);
-        status = worse(status, run_list(ctx, &clear_rmdirs, 1, stop));
-        c->deleted += deleted_ok(cli, ctx, &clear_rmdirs);
-        tally_failed_list(c, &clear_rmdirs);
         status = worse(status, run_list(ctx, &dirs, 1, stop));
         tally_failed_list(c, &dirs);
     }
@@ -1490,9 +1342,6 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     if (!fatal && !*stop && !cli->dry_run && !cli->no_perms)
         set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
     free(dir_mode);
-    free(gone);
-    tasks_free(&clear_rms);
-    tasks_free(&clear_rmdirs);
     tasks_free(&chmods);
     tasks_free(&opens);
     tasks_free(&dirs);

@@ -4,10 +4,9 @@
  * size and time match are skipped, so a second run over an unchanged tree transfers nothing.
  * Downloaded files get the remote modification time; files and directories get the source's
  * permission bits unless --no-perms (mirror_modes.h). --delete removes what the source no
- * longer has (files, then directories, deepest first; an entry whose type changed, before
- * the transfers), never outside the target and never excluded names. --include narrows both
- * trees to the files it takes and the directories that hold them. --dry-run prints the plan
- * and changes nothing. */
+ * longer has (files, then directories, deepest first), never outside the target and never
+ * excluded names. --include narrows both trees to the files it takes and the directories
+ * that hold them. --dry-run prints the plan and changes nothing. */
 #ifndef FTPC_MIRROR_H
 #define FTPC_MIRROR_H
 

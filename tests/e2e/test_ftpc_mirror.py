@@ -314,67 +314,6 @@ class TestMirrorGet(MirrorCase):
         self.assertEqual(self.summary(r), (0, 4, 0))
         self.assertTrue(os.path.exists(self.local("out/stale2.txt")))
 
-    def type_changed_tree(self):
-        """The server's f1 was a file and is now a directory, its d1 the other way round;
-        out holds the earlier mirror."""
-        self.srv.make_file("src/keep.txt", 10, seed=1)
-        self.srv.make_file("src/f1/in.txt", 20, seed=2)
-        self.srv.make_file("src/d1", 30, seed=3)
-        os.makedirs(self.local("out/d1/sub"))
-        self.write_local("out/keep.txt", data_bytes(10, 1))
-        self.write_local("out/f1", b"old file")
-        self.write_local("out/d1/g.txt", b"old")
-        self.write_local("out/d1/sub/h.txt", b"older")
-        st = os.stat(self.srv.local("src/keep.txt"))
-        os.utime(self.local("out/keep.txt"), (st.st_mtime, st.st_mtime))
-
-    def test_delete_replaces_what_changed_type(self):
-        # a file that became a directory on the server, or a directory that became a file,
-        # is what the source no longer has: --delete removes it (the directory with what it
-        # holds) so that the server's takes its place, and a second run has nothing to do;
-        # without --delete such a conflict never resolved and every run failed
-        self.type_changed_tree()
-        r = self.ftpc("mirror", "--dry-run", "--delete", self.srv.url("src"), "out")
-        plan = r.stdout.decode().splitlines()
-        self.assertLess(plan.index("rm f1"), plan.index("mkdir f1"))
-        self.assertLess(plan.index("rmdir d1"), plan.index("get d1"))
-        for line in ("rm d1/g.txt", "rm d1/sub/h.txt", "rmdir d1/sub", "get f1/in.txt"):
-            self.assertIn(line, plan)
-        self.assertEqual(self.read_local("out/f1"), b"old file")  # a dry run changes nothing
-        r = self.ftpc("mirror", "--delete", self.srv.url("src"), "out")
-        self.assertEqual(tree(self.local("out")), tree(self.srv.local("src")))
-        self.assertEqual(self.summary(r), (2, 1, 5))
-        said = sorted(re.findall(r"(?m)^(\S+): deleted$", r.stderr.decode()))
-        self.assertEqual(said, ["d1/", "d1/g.txt", "d1/sub/", "d1/sub/h.txt", "f1"])
-        r = self.ftpc("mirror", "--delete", self.srv.url("src"), "out")
-        self.assertEqual(self.summary(r), (0, 3, 0))
-
-    def test_type_change_without_delete_is_left_alone(self):
-        self.type_changed_tree()
-        r = self.ftpc("mirror", self.srv.url("src"), "out", rc=6)
-        self.assertRegex(r.stderr, rb"out/d1 is a directory here, a file there; left alone "
-                                   rb"\(--delete replaces it\)")
-        self.assertRegex(r.stderr, rb"out/f1 is not a directory; left alone "
-                                   rb"\(--delete replaces it\)")
-        self.assertEqual(self.read_local("out/f1"), b"old file")
-        self.assertEqual(self.read_local("out/d1/g.txt"), b"old")
-
-    def test_delete_keeps_a_directory_holding_what_it_never_deletes(self):
-        # a symbolic link (or an excluded name) in the directory the server made a file is
-        # never deleted: the directory stays, said, and counted as failed
-        self.type_changed_tree()
-        outside = self.write_local("outside.txt", b"keep me")
-        os.symlink(outside, self.local("out/d1/link"))
-        r = self.ftpc("mirror", "--delete", self.srv.url("src"), "out", rc=6)
-        self.assertIn(b"out/d1 is a directory here, a file there, and holds names --delete "
-                      b"never removes (symbolic links, excluded names); left alone", r.stderr)
-        self.assertTrue(os.path.islink(self.local("out/d1/link")))
-        self.assertEqual(self.read_local("outside.txt"), b"keep me")
-        self.assertEqual(self.read_local("out/f1/in.txt"), data_bytes(20, 2))
-        m = re.search(rb"(?m)^mirror: .*, (\d+) failed$", r.stdout)
-        self.assertIsNotNone(m, r.stdout)
-        self.assertEqual(m.group(1), b"1")
-
     def test_symlink_in_target_not_followed(self):
         self.make_remote_tree()
         os.makedirs(self.local("out"))
@@ -943,33 +882,6 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(self.summary(r), (0, 5, 0))
         r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
         self.assertEqual(self.summary(r), (0, 5, 0))
-
-    def test_upload_delete_replaces_what_changed_type(self):
-        # the upload's side of TestMirrorGet's test: a server's file where the local tree
-        # now has a directory, and a server's directory where it has a file, are what the
-        # source no longer has; --delete removes them first so that the local ones take
-        # their place, and a second run has nothing to do
-        self.srv.make_file("dst/f1", 10, seed=1)
-        self.srv.make_file("dst/d1/g.txt", 10, seed=2)
-        self.srv.make_file("dst/d1/sub/h.txt", 10, seed=3)
-        os.makedirs(self.local("up/f1"))
-        self.write_local("up/f1/in.txt", b"now a directory")
-        self.write_local("up/d1", b"now a file")
-        r = self.ftpc("mirror", "-R", "up", self.srv.url("dst"), rc=5)
-        self.assertRegex(r.stderr, rb"f1 is a directory here and a file on the server; left "
-                                   rb"alone \(--delete replaces it\)")
-        self.assertTrue(self.srv.exists("dst/d1/g.txt"))
-        r = self.ftpc("mirror", "-R", "--delete", "--dry-run", "up", self.srv.url("dst"))
-        plan = r.stdout.decode().splitlines()
-        self.assertLess(plan.index("rm f1"), plan.index("mkdir f1"))
-        self.assertLess(plan.index("rmdir d1"), plan.index("put d1"))
-        for line in ("rm d1/g.txt", "rm d1/sub/h.txt", "rmdir d1/sub", "put f1/in.txt"):
-            self.assertIn(line, plan)
-        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
-        self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
-        self.assertEqual(self.summary(r), (2, 0, 5))
-        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
-        self.assertEqual(self.summary(r), (0, 2, 0))
 
     def test_upload_delete_and_dry_run(self):
         self.make_local_tree(self.local("up"))
