@@ -629,7 +629,6 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_CWDL_PWD:
     case XS_CWDL_CWD:
     case XS_CWDL_BACK:
-    case XS_CWDL_MLST:
         if (code >= 200)
             xf_cwdlist_reply(x, m);
         return;

@@ -14,18 +14,10 @@
  * reached there at all.)
  * ProFTPD (1.3.8) expands *, ? and [...] in an NLST argument: NLST of a directory named
  * "g*l[ob]?" answered with just the path (and of path/, with "path/"), never what is in it.
- * So NLST of a path holding one of these is asked from inside it too. Of a file, its NLST
- * and LIST list whatever the name matches (a1.txt for "a[1].txt", "st*r" and "stxr" for
- * "st*r"), as pure-ftpd's LIST does: where CWD refuses such a path and the server has
- * MLST, which takes the path as it is, MLST says whether a file of that name is there, and
- * the ls that asks again (t->relist_ok) takes its entry from the directory's listing
- * (lsentry.c), by name, instead of the server's matches. Where no entry has that name, the
- * server's matches stand ("ls *.txt"). */
+ * So NLST of a path holding one of these is asked from inside it too. */
 #include "xfer_int.h"
 
 #include <string.h>
-
-#include "fsops.h"
 
 bool xf_cwdlist_to_try(const ftpc_xfer *x)
 {
@@ -56,41 +48,6 @@ void xf_cwdlist_return(ftpc_xfer *x)
     ftpc_conn_cmd(x->c, "CWD %s", x->cwdl_back);
 }
 
-/* A path CWD refused whose listing the server would take for a pattern, where the caller
- * looks the entry up in the directory's listing and MLST takes the name as it is. */
-static bool to_ask_entry(const ftpc_xfer *x)
-{
-    const ftpc_task *t = x->t;
-    return t->relist_ok && !t->capture && strpbrk(t->remote, "*?[") != NULL &&
-           t->ls_mlst == FTPC_LS_MLST_UNASKED && (ftpc_conn_features(x->c) & FTPC_FEAT_MLST) != 0;
-}
-
-static void ask_entry(ftpc_xfer *x)
-{
-    x->state = XS_CWDL_MLST;
-    ftpc_conn_cmd(x->c, "MLST %s", x->t->remote);
-}
-
-/* A file of that name: failed here, quietly (t->quiet_refusal), for lsentry.c to print its
- * entry. Else (nothing of that name, a directory CWD would not enter, no answer) the listing
- * of the path as it is: where nothing has the name, what the server's pattern matches
- * ("ls *.txt" as ProFTPD and pure-ftpd answer it). */
-static void entry_reply(ftpc_xfer *x, const ftp_reply_msg *m)
-{
-    ftpc_task *t = x->t;
-    if (m->code / 100 == 2 && !ftpc_mlst_is_dir(m->text)) {
-        t->ls_mlst = FTPC_LS_MLST_OTHER;
-        xf_fail(x, FTPC_EXIT_REMOTE, true,
-                "%s: not listed by name (the server would match the name as a pattern), and "
-                "not found in its directory's listing",
-                x->verb);
-        return;
-    }
-    if (m->code >= 500)
-        t->ls_mlst = FTPC_LS_MLST_NONE;
-    xf_open_data(x);
-}
-
 /* The listing again, with no argument, from inside the directory. */
 static void list_here(ftpc_xfer *x)
 {
@@ -115,13 +72,8 @@ void xf_cwdlist_reply(ftpc_xfer *x, const ftp_reply_msg *m)
     case XS_CWDL_CWD:
         if (ok)
             list_here(x);
-        else if (to_ask_entry(x))
-            ask_entry(x);
         else
             xf_open_data(x); /* a file, or nothing: LIST of the path, as it is */
-        return;
-    case XS_CWDL_MLST:
-        entry_reply(x, m);
         return;
     default: /* XS_CWDL_BACK: refused, the listing stands but the connection goes */
         x->cwdl_returned = true;

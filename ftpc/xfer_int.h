@@ -74,7 +74,6 @@ typedef enum {
     XS_CWDL_PWD,  /* PWD before listing a LIST path pure-ftpd would split, from inside it */
     XS_CWDL_CWD,  /* ... CWD into it */
     XS_CWDL_BACK, /* ... CWD back after its LIST with no argument */
-    XS_CWDL_MLST, /* ... MLST of a pattern-like path CWD refused: a file of that name? */
     XS_VERIFY,    /* SIZE after an upload */
     XS_MFMT,      /* MFMT after an upload (keep_mtime) */
     XS_DONE,
@@ -290,11 +289,10 @@ void xf_empty_listing_perm(ftpc_xfer *x, const ftp_reply_msg *m);
 
 /* ---- a LIST pure-ftpd would split at spaces or expanded as a pattern (xfer_cwdlist.c) ---- */
 
-/* LIST of a path with a space, a backslash or a pattern character (NLST: a pattern
- * character): xf_cwdlist_try asks PWD, CWD into the path and, where it enters, the listing
- * with no argument (else, after MLST of a pattern-like path finds no file of that name, the
- * listing of the path); once that listing is in, xf_cwdlist_return goes back. Replies
- * (XS_CWDL_*) go to xf_cwdlist_reply, which goes on with xf_maybe_complete. */
+/* LIST of a path with a space, a backslash or a pattern character: xf_cwdlist_try asks
+ * PWD, CWD into the path and, where it enters, LIST with no argument (else LIST of the
+ * path); once that listing is in, xf_cwdlist_return goes back. Replies (XS_CWDL_*) go to
+ * xf_cwdlist_reply, which goes on with xf_maybe_complete. */
 bool xf_cwdlist_to_try(const ftpc_xfer *x);
 void xf_cwdlist_try(ftpc_xfer *x);
 bool xf_cwdlist_to_return(const ftpc_xfer *x);

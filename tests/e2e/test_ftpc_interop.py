@@ -13,7 +13,6 @@ installs anything itself (`scripts/test.sh --interop` runs install-peers.sh firs
 """
 import os
 import pwd
-import re
 import shutil
 import stat
 import subprocess
@@ -812,27 +811,6 @@ class TestProftpd(PeerMixin, unittest.TestCase):
         # named just the path, so ls lists it from inside
         self.check_ls_of_names_with_spaces()
 
-    def test_ls_of_a_file_named_like_a_pattern(self):
-        # ProFTPD's NLST and LIST of "a[1].txt" list a1.txt, and of "st*r" stxr too: MLST,
-        # which takes the name as it is, says there is such a file, and its entry is taken
-        # from the directory's listing; where no file has the name, the server's matches stand
-        for rel in ("a[1].txt", "a1.txt", "st*r", "stxr"):
-            self.srv_write(rel, rel.encode())
-        q = urllib.parse.quote
-        for name in ("a[1].txt", "st*r"):
-            r = self.ftpc("ls", self.url(q(name)))
-            self.assertEqual((r.stdout, r.stderr), (("%s/%s\n" % (self.d, name)).encode(), b""))
-            r = self.ftpc("ls", "-l", self.url(q(name)))
-            self.assertRegex(r.stdout.decode(), r"^-rw\S* [^\n]* %s\n$" % re.escape(name))
-            self.assertEqual(r.stderr, b"")
-        r = self.ftpc("ls", self.url("a*"))
-        self.assertEqual(sorted(os.path.basename(n) for n in r.stdout.decode().splitlines()),
-                         ["a1.txt", "a[1].txt"])
-        out, err = self.shell(self.url(""), "ls a[1].txt\nls -l st*r\npwd\n")
-        lines = out.decode().splitlines()
-        self.assertEqual(lines[0], "a[1].txt", (out, err))
-        self.assertRegex(lines[1], r"^-rw\S* .* st\*r$")
-        self.assertEqual((lines[2:], err), (["/" + self.d], b""))
 
 
 @unittest.skipIf(why_not("pyftpdlib") is not None, why_not("pyftpdlib") or "")
