@@ -697,9 +697,10 @@ static void v_compare(ftpc_verify *v)
         if (v->t->kind == FTPC_T_GET && strcmp(v->t->local, "-") != 0 && v->remote.first == 0 &&
             !whole && v->remote.last > v->local_size) {
             ftpc_task_fail(v->t, FTPC_EXIT_VERIFY,
-                           "verification failed for %s: the server's file grew during the "
-                           "download (its HASH covers bytes 0-%" PRId64 ", %" PRId64
-                           " came, its size when the download began)%s; %s fetches the rest",
+                           "verification failed for %s: the server's file is larger than when "
+                           "the download began (it grew, or was replaced; its HASH covers "
+                           "bytes 0-%" PRId64 ", %" PRId64 " came)%s; %s fetches the rest, "
+                           "or all of it again if its first bytes changed",
                            v->t->display, v->remote.last, v->local_size, kept,
                            v->t->by_path ? "mirror -c" : "get -c");
             v_finish(v, FTPC_EXIT_VERIFY);
