@@ -401,8 +401,7 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
     else if (other) /* 5xx: the same REST would meet the same bytes again */
         session_reply(s, FTP_BAD_REST,
                       "Invalid REST parameter: %s holds other bytes than the interrupted upload "
-                      "kept for it; send the file whole (STOR without REST), or REST at the "
-                      "offset that upload reached.",
+                      "kept for it; send the file whole (STOR without REST).",
                       vpath);
     else if (err == EISDIR)
         reply_named(s, FTP_FILE_UNAVAILABLE, verb, vpath, "Is a directory.");

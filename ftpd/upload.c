@@ -561,8 +561,9 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
      * holds now (a file, or nothing): the commit checks that it still does, so that a file
      * another session stored, deleted or renamed meanwhile is not silently replaced by a
      * copy of its old bytes. A claimed partial continues an earlier STOR of the name, which
-     * replaces what is there like any STOR. */
-    if (mode == UPLOAD_APPEND || (mode == UPLOAD_RESTART && owns != CLAIMED)) {
+     * replaces what is there like any STOR; but one continued because it begins with the
+     * file's bytes (cmp_fd) builds on the file as much as a copy of it would. */
+    if (mode == UPLOAD_APPEND || (mode == UPLOAD_RESTART && (owns != CLAIMED || u->cmp_fd >= 0))) {
         u->guarded = true;
         if (fstatat(u->dir_fd, u->target, &u->name_st, AT_SYMLINK_NOFOLLOW) == 0)
             u->named = true;
@@ -574,8 +575,9 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
         }
     }
     /* The replacement keeps the target's permissions (never its setuid/setgid/sticky bits:
-     * an upload must not be able to produce a setuid file). */
-    if (have_mode && fchmod(u->fd, tst.st_mode & 0777) < 0)
+     * an upload must not be able to produce a setuid file). A partial still to be compared
+     * takes them once found the file's (compare_step): one that is not goes back as it was. */
+    if (have_mode && u->cmp_fd < 0 && fchmod(u->fd, tst.st_mode & 0777) < 0)
         goto fail;
     if (lseek(u->fd, size, SEEK_SET) < 0)
         goto fail;
@@ -598,14 +600,36 @@ fail:;
     return -1;
 }
 
+/* Where fd's next data at or after pos begins, as far as the file system tells, at most
+ * limit: pos when it cannot tell (no SEEK_DATA there), and never past the file's end. */
+static off_t data_from(int fd, off_t pos, off_t limit)
+{
+    off_t d = lseek(fd, pos, SEEK_DATA);
+    struct stat st;
+    if (d < 0 && errno == ENXIO && fstat(fd, &st) == 0)
+        d = st.st_size; /* a hole up to the end, or pos at or past it: no skip past the end */
+    if (d < pos)
+        return pos;
+    return d < limit ? d : limit;
+}
+
 /* Compares the bytes from *pos up to end of a and b, at most max of them, and advances *pos
- * past those that are equal. Returns 1 when all compared were equal, 0 at the first that
- * differs (or a file found short of end), -1 with errno. */
+ * past those that are equal. A stretch that is a hole in both reads as zeros in both and is
+ * skipped unread, so a sparse file costs its data, as its copy does. Returns 1 when all
+ * compared were equal, 0 at the first that differs (or a file found short of end), -1 with
+ * errno. */
 static int same_range(int a, int b, off_t *pos, off_t end, off_t max)
 {
     off_t stop = end - *pos > max ? *pos + max : end;
     char ba[32 * 1024], bb[32 * 1024];
     while (*pos < stop) {
+        off_t da = data_from(a, *pos, stop);
+        off_t db = da > *pos ? data_from(b, *pos, stop) : *pos;
+        off_t skip = da < db ? da : db;
+        if (skip > *pos) {
+            *pos = skip;
+            continue;
+        }
         size_t want = stop - *pos < (off_t)sizeof ba ? (size_t)(stop - *pos) : sizeof ba;
         ssize_t na = pread(a, ba, want, *pos);
         if (na < 0) {
@@ -654,7 +678,9 @@ static int compare_step(upload *u, off_t max)
     if (u->copied < u->offset)
         return 0;
     close_fd(&u->cmp_fd);
-    return ftruncate(u->fd, u->offset) < 0 ? -1 : 1;
+    if (ftruncate(u->fd, u->offset) < 0 || fchmod(u->fd, u->base_st.st_mode & 0777) < 0)
+        return -1;
+    return 1;
 }
 
 int upload_copy_step(upload *u, off_t max)

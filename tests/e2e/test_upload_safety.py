@@ -7,6 +7,7 @@ import ftplib
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -330,6 +331,9 @@ class TestKilledUploads(UploadSafetyBase):
         self.kill_client(c, ds)
         self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
             ".ftpd-partial.sp.bin"], 10), self.srv.internal_files())
+        partial = self.srv.local(".ftpd-partial.sp.bin")
+        os.chmod(self.srv.local("sp.bin"), 0o644)
+        os.chmod(partial, 0o600)  # the refusal must not give it the file's mode either
         f = self.srv.ftp()
         f.voidcmd("TYPE I")
         self.assertEqual(f.size("sp.bin"), len(old))
@@ -339,7 +343,8 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertRegex(str(cm.exception), r"^554(?!\d)")
         self.assertIn("STOR without REST", str(cm.exception))
         self.assertEqual(sha(self.srv.read("sp.bin")), sha(old))
-        self.assertEqual(os.path.getsize(self.srv.local(".ftpd-partial.sp.bin")), 150000)
+        self.assertEqual(os.path.getsize(partial), 150000)
+        self.assertEqual(stat.S_IMODE(os.stat(partial).st_mode), 0o600)
         stor(f, "sp.bin", other[150000:], rest=150000)
         self.assertEqual(sha(self.srv.read("sp.bin")), sha(other))
         self.assertEqual(self.srv.internal_files(), [])
@@ -359,6 +364,55 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertTrue(stor(f, "gr.bin", full[50000:], rest=50000).startswith("226"))
         self.assertEqual(sha(self.srv.read("gr.bin")), sha(full))
         self.assertEqual(self.srv.internal_files(), [])
+
+    def test_a_partial_continued_at_the_files_size_does_not_replace_a_newer_upload(self):
+        # A partial that begins with the file's bytes is continued by REST at the file's
+        # size: that builds on the file, so another session's STOR of the name meanwhile
+        # wins, as against a resume that copies the file (451, the newer file kept).
+        full = data_bytes(300000, 91)
+        self.srv.write("nw.bin", full[:50000])
+        c, ds = self.begin_upload("nw.bin", full[:120000])
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.nw.bin"], 10), self.srv.internal_files())
+        c, ds = self.begin_upload("nw.bin", full[50000:60000], rest=50000, expect_size=50000)
+        newer = data_bytes(7000, 92)
+        f = self.srv.ftp()
+        self.assertTrue(stor(f, "nw.bin", newer).startswith("226"))
+        ds.close()
+        code, text = c.reply(timeout=20)
+        self.assertEqual(code, 451, text)
+        self.assertEqual(sha(self.srv.read("nw.bin")), sha(newer))
+
+    def test_the_check_of_a_sparse_partial_skips_the_holes(self):
+        # The partial is compared with the file before it is continued; holes that both
+        # have read as zeros in both and are skipped, as the copy of a sparse file skips
+        # them, so the check costs the data, not the length (8 GiB would be 16 GiB read).
+        size = 8 << 30
+        with open(self.srv.local("sp.img"), "wb") as fh:
+            fh.truncate(size)
+            fh.seek(4096)
+            fh.write(b"boot sector of a disk image")
+        self.srv.chown(self.srv.local("sp.img"))
+        c, ds = self.begin_upload("sp.img", b"x", rest=size, expect_size=size + 1)
+        self.kill_client(c, ds)  # a partial: the sparse file's copy and one byte
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.sp.img"], 30), self.srv.internal_files())
+
+        def read_by_server():
+            with open("/proc/%d/io" % self.srv.proc.pid) as fh:
+                return int(next(ln for ln in fh if ln.startswith("rchar:")).split()[1])
+        before = read_by_server()
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertTrue(stor(f, "sp.img", b"tail", rest=size).startswith("226"))
+        self.assertLess(read_by_server() - before, 64 << 20)
+        self.assertEqual(os.path.getsize(self.srv.local("sp.img")), size + 4)
+        with open(self.srv.local("sp.img"), "rb") as fh:
+            fh.seek(4096)
+            self.assertEqual(fh.read(27), b"boot sector of a disk image")
+            fh.seek(size)
+            self.assertEqual(fh.read(), b"tail")
 
     def test_stou_does_not_take_a_name_an_interrupted_upload_may_resume(self):
         full = data_bytes(200000, 86)
