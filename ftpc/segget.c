@@ -469,10 +469,10 @@ static bool restarted_unanswered(const seg *s)
 
 /* A final reply to a RETR after REST that refuses the restart: a 5xx, or a 451 that says so
  * (ProFTPD: "451 NAME: Restart not permitted, try again"). */
-static bool restart_refused(const ftp_reply_msg *m)
+static bool restart_refused(const ftp_reply_msg *m, const char *remote)
 {
     return (m->code >= 500 && m->code != 530) ||
-           (m->code == 451 && strcasestr(m->text, "restart") != NULL);
+           (m->code == 451 && ftpc_reply_refuses_restart(m->text, remote));
 }
 
 static void seg_data_cb(ev_loop *loop, int fd, int mask, void *ud)
@@ -701,7 +701,7 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
             fail_short(s);
             return;
         }
-        if (restarted_unanswered(s) && restart_refused(m)) {
+        if (restarted_unanswered(s) && restart_refused(m, g->t->remote)) {
             /* REST accepted, the RETR after it refused for the restart (ProFTPD's
              * AllowRetrieveRestart off): as for a REST refused, nothing to keep for -c. */
             g->unresumable = true;

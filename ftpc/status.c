@@ -135,3 +135,17 @@ int64_t ftpc_parse_announced_size(const char *text)
     }
     return found;
 }
+
+bool ftpc_reply_refuses_restart(const char *text, const char *remote)
+{
+    const char *slash = strrchr(remote, '/');
+    const char *base = slash != NULL ? slash + 1 : remote;
+    const char *from = text;
+    size_t n = strlen(base);
+    if (n > 0) {
+        for (const char *hit = strstr(text, base); hit != NULL; hit = strstr(hit + 1, base))
+            if (hit[n] == ':')
+                from = hit + n;
+    }
+    return strcasestr(from, "restart") != NULL;
+}

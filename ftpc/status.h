@@ -3,6 +3,7 @@
 #define FTPC_STATUS_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,12 @@ int ftpc_status_for_reply(int code);
 /* Whether a failure with this status may succeed when tried again (connect failures,
  * interrupted transfers). */
 int ftpc_status_transient(int status);
+
+/* Whether a 451 reply's text to a RETR of remote after REST says the restart is what it
+ * refuses (ProFTPD: "451 NAME: Restart not permitted, try again"). The word is looked for
+ * after the file's name where the text echoes it as "NAME:": "451 restart.bin: Too many open
+ * files" is a passing error, whose bytes kept must not be thrown away. */
+bool ftpc_reply_refuses_restart(const char *text, const char *remote);
 
 /* Copies reply text into out for quoting: lines joined by " / ", control characters
  * replaced, truncated with "...". Returns out. */

@@ -50,7 +50,7 @@ bool xf_can_get_whole(const ftpc_xfer *x, const ftp_reply_msg *m)
         return false;
     if (m->code >= 500)
         return m->code != 530;
-    return m->code == 451 && strcasestr(m->text, "restart") != NULL;
+    return m->code == 451 && ftpc_reply_refuses_restart(m->text, x->t->remote);
 }
 
 void xf_get_whole(ftpc_xfer *x, const ftp_reply_msg *m)

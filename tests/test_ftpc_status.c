@@ -84,6 +84,22 @@ START_TEST(test_fit_middle_keeps_both_ends)
 }
 END_TEST
 
+START_TEST(test_reply_refuses_restart)
+{
+    /* ProFTPD's refusal, with and without the name echoed, whatever the name */
+    ck_assert(ftpc_reply_refuses_restart("x.bin: Restart not permitted, try again", "/d/x.bin"));
+    ck_assert(ftpc_reply_refuses_restart("r: Restart not permitted, try again", "r"));
+    ck_assert(
+        ftpc_reply_refuses_restart("restart.bin: Restart not permitted, try again", "restart.bin"));
+    ck_assert(ftpc_reply_refuses_restart("Restart not permitted", "/a"));
+    /* a passing error about a file whose name holds the word */
+    ck_assert(!ftpc_reply_refuses_restart("restart.bin: Too many open files; try again later.",
+                                          "/pub/restart.bin"));
+    ck_assert(!ftpc_reply_refuses_restart("/pub/no-restart: Out of resources.", "no-restart"));
+    ck_assert(!ftpc_reply_refuses_restart("Too many open files", "/a"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ftpc_status");
@@ -92,6 +108,7 @@ int main(void)
     tcase_add_test(tc, test_announced_size);
     tcase_add_test(tc, test_status_for_reply);
     tcase_add_test(tc, test_fit_middle_keeps_both_ends);
+    tcase_add_test(tc, test_reply_refuses_restart);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
