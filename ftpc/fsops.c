@@ -65,6 +65,7 @@ static void finish(ftpc_fsop *op, int status, bool reusable)
 static void fail_reply(ftpc_fsop *op, const char *cmd, const ftp_reply_msg *m)
 {
     char q[600];
+    op->t->fs_reply_code = m->code;
     ftpc_task_fail(op->t, ftpc_status_for_reply(m->code), "%s %s: %s: the server replied %s",
                    action(op->t), op->t->display, cmd,
                    ftpc_quote_reply(m->code, m->text, q, sizeof(q)));

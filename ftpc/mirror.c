@@ -1121,19 +1121,19 @@ static bool open_remote_parent(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_m
     return chmod_task(cli, opens, parent, (unsigned)r->mode | 0700);
 }
 
+/* opened: one flag per entry of rt, kept over the calls of a run so that no directory is
+ * opened twice. */
 static bool open_remote_parents(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtree *rt,
-                                int *dir_mode, tasks *opens, const tasks *const *writes,
-                                size_t nwrites)
+                                int *dir_mode, bool *opened, tasks *opens,
+                                const tasks *const *writes, size_t nwrites)
 {
     if (cli->no_perms || cli->dry_run || rt->n == 0)
         return true;
-    bool *opened = calloc(rt->n, sizeof(*opened));
-    bool ok = opened != NULL;
+    bool ok = true;
     for (size_t w = 0; ok && w < nwrites; w++)
         for (size_t i = 0; ok && i < writes[w]->n; i++)
             ok = open_remote_parent(cli, lt, rt, dir_mode, opened, opens,
                                     ftpc_task_name(&writes[w]->v[i]));
-    free(opened);
     return ok;
 }
 
@@ -1150,6 +1150,134 @@ static bool under_remote_file(const ftpc_mtree *rt, const char *rel)
             return true;
     }
     return false;
+}
+
+/* --delete: whether the parent of rel, an entry the run removes, stays (the root does). */
+static bool parent_kept(const ftpc_mtree *lt, const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    if (slash == NULL)
+        return true;
+    char parent[FTPC_URL_PATH_MAX];
+    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
+    return mtree_find(lt, parent) != NULL;
+}
+
+/* --delete: whether rel, an entry the run removes, is in or is a top-most removed directory
+ * (the first one above it that lt lacks) that spared marks. */
+static bool under_spared(const ftpc_mtree *lt, const ftpc_mtree *rt, const bool *spared,
+                         const char *rel)
+{
+    char up[FTPC_URL_PATH_MAX];
+    snprintf(up, sizeof(up), "%s", rel);
+    for (char *slash = strchr(up, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mtree_find(lt, up) == NULL)
+            break;
+        *slash = '/';
+    }
+    const ftpc_mentry *r = mtree_find(rt, up);
+    return r != NULL && spared[r - rt->v];
+}
+
+/* The DELE of each top-most directory that --delete removes (see delete_remote). */
+static bool plan_link_probes(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtree *rt,
+                             tasks *probes)
+{
+    for (size_t k = 0; k < rt->n; k++) {
+        const ftpc_mentry *r = &rt->v[k];
+        if (!r->dir || mtree_find(lt, r->rel) != NULL || !parent_kept(lt, r->rel))
+            continue;
+        ftpc_task *t = remote_task(cli, probes, FTPC_T_RM, r->rel);
+        if (t == NULL)
+            return false;
+        t->quiet_refusal = true; /* the answer for a real directory: nothing to say */
+    }
+    return true;
+}
+
+/* What the DELE of each top-most directory found: a refusal (5xx), a real directory, whose
+ * contents then go; a success, a link (or file) removed as one entry, whose "contents" are
+ * left alone (spared), as are those of one whose DELE failed otherwise (a 4xx, said here as
+ * quiet_refusal kept it unsaid; a lost connection, said by the runner). Returns the status
+ * of those failures. */
+static int take_link_probes(const ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree *rt,
+                            const tasks *probes, bool *spared, counts *c)
+{
+    int status = FTPC_OK;
+    for (size_t i = 0; i < probes->n; i++) {
+        const ftpc_task *t = &probes->v[i];
+        bool refused = t->finished && t->err.status == FTPC_EXIT_REMOTE;
+        if (refused && t->fs_reply_code >= 500)
+            continue;
+        const char *rel = ftpc_task_name(t);
+        spared[mtree_find(rt, rel) - rt->v] = true;
+        if (!t->finished || t->err.status != FTPC_OK) {
+            if (refused)
+                ftpc_msg(ctx, "ftpc: %s", t->err.msg);
+            tally_failed(c, t);
+            status = worse(status, t->finished ? t->err.status : FTPC_EXIT_XFER);
+            continue;
+        }
+        c->deleted++;
+        if (!cli->opts.quiet)
+            ftpc_msg(ctx, "%s: deleted on the server (a link: what it points to is left alone)",
+                     rel);
+    }
+    return status;
+}
+
+/* mirror -R --delete, once every upload succeeded: removes what the source no longer has (rt's
+ * entries that lt lacks), files first, then directories, deepest first.
+ * A server may list a symbolic link as what it points to (ftpd, ProFTPD without ShowSymlinks):
+ * a directory to remove may be a link, and removing what it holds would delete files outside
+ * the tree. So each top-most one (its parent stays) is sent DELE first: unlink removes a link
+ * itself, never what it points to, and is refused for a real directory. Directories are opened
+ * for writing (open_remote_parent) only for what is then removed, so that no mode is changed
+ * through a link either. */
+static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
+                         const ftpc_mtree *lt, const ftpc_mtree *rt, int *dir_mode, bool *opened,
+                         counts *c)
+{
+    tasks probes = {0}, opens = {0}, rms = {0}, rmdirs = {0};
+    bool *spared = calloc(rt->n, sizeof(*spared));
+    bool ok = spared != NULL && plan_link_probes(cli, lt, rt, &probes);
+    const tasks *first[] = {&probes};
+    ok = ok && open_remote_parents(cli, lt, rt, dir_mode, opened, &opens, first, 1);
+    int status = FTPC_OK;
+    if (ok && !*stop) {
+        (void)run_list(ctx, &opens, 1, stop);               /* a refusal is said (fsops.c) */
+        (void)run_list(ctx, &probes, cli->opts.jobs, stop); /* see take_link_probes */
+    }
+    if (ok && !*stop)
+        status = take_link_probes(cli, ctx, rt, &probes, spared, c);
+    tasks_free(&opens);
+    for (size_t k = rt->n; ok && !*stop && k-- > 0;) {
+        const ftpc_mentry *r = &rt->v[k];
+        if (mtree_find(lt, r->rel) == NULL && !under_spared(lt, rt, spared, r->rel))
+            ok = remote_task(cli, r->dir ? &rmdirs : &rms, r->dir ? FTPC_T_RMDIR : FTPC_T_RM,
+                             r->rel) != NULL;
+    }
+    const tasks *then[] = {&rms, &rmdirs};
+    ok = ok && open_remote_parents(cli, lt, rt, dir_mode, opened, &opens, then, 2);
+    if (ok && !*stop) {
+        (void)run_list(ctx, &opens, 1, stop);
+        int st = run_list(ctx, &rms, cli->opts.jobs, stop);
+        c->deleted += deleted_ok(cli, ctx, &rms);
+        tally_failed_list(c, &rms);
+        if (st == FTPC_OK && !*stop) {
+            st = run_list(ctx, &rmdirs, 1, stop);
+            c->deleted += deleted_ok(cli, ctx, &rmdirs);
+            tally_failed_list(c, &rmdirs);
+        }
+        status = worse(status, st);
+    }
+    free(spared);
+    tasks_free(&probes);
+    tasks_free(&opens);
+    tasks_free(&rms);
+    tasks_free(&rmdirs);
+    return ok ? status : worse(status, FTPC_EXIT_LOCAL);
 }
 
 /* Upload: cli->mirror_dir into the remote directory. */
@@ -1220,8 +1348,11 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         status = worse(status, FTPC_EXIT_REMOTE);
     if (keep_included(&rt, cli) < 0)
         status = worse(status, FTPC_EXIT_LOCAL);
-    tasks dirs = {0}, puts = {0}, rms = {0}, rmdirs = {0}, chmods = {0}, opens = {0};
+    tasks dirs = {0}, puts = {0}, chmods = {0}, opens = {0};
     bool fatal = status != FTPC_OK; /* the remote tree is incomplete */
+    bool *opened = rt.n > 0 ? calloc(rt.n, sizeof(*opened)) : NULL; /* open_remote_parents */
+    if (rt.n > 0 && opened == NULL)
+        fatal = true;
     /* The modes of lt's directories to set at the end, -1 none. */
     int *dir_mode = lt.n > 0 ? malloc(lt.n * sizeof(*dir_mode)) : NULL;
     if (lt.n > 0 && dir_mode == NULL)
@@ -1291,23 +1422,21 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
             t->mode_set_after = want >= 0;
         }
     }
+    bool deleting = false; /* delete_remote has something to remove */
     if (cli->mirror_delete && status == FTPC_OK && !fatal && lt.unreadable == 0) {
         for (size_t k = rt.n; k-- > 0;) {
             const ftpc_mentry *r = &rt.v[k];
             if (mtree_find(&lt, r->rel) != NULL)
                 continue;
             plan_line(cli, ctx, r->dir ? "rmdir" : "rm", r->rel);
-            if (cli->dry_run) {
+            if (cli->dry_run)
                 c->deleted++;
-                continue;
-            }
-            if (remote_task(cli, r->dir ? &rmdirs : &rms, r->dir ? FTPC_T_RMDIR : FTPC_T_RM,
-                            r->rel) == NULL)
-                fatal = true;
+            else
+                deleting = true;
         }
     }
-    const tasks *writes[] = {&dirs, &puts, &rms, &rmdirs};
-    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, &opens, writes, 4))
+    const tasks *writes[] = {&dirs, &puts};
+    if (!fatal && !open_remote_parents(cli, &lt, &rt, dir_mode, opened, &opens, writes, 2))
         fatal = true;
     if (fatal)
         status = worse(status, FTPC_EXIT_LOCAL);
@@ -1329,25 +1458,16 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         tally_failed_list(c, &puts);
     }
     /* Deletions only after every upload succeeded. */
-    if (status == FTPC_OK && !*stop) {
-        status = run_list(ctx, &rms, cli->opts.jobs, stop);
-        c->deleted += deleted_ok(cli, ctx, &rms);
-        tally_failed_list(c, &rms);
-    }
-    if (status == FTPC_OK && !*stop) {
-        status = run_list(ctx, &rmdirs, 1, stop);
-        c->deleted += deleted_ok(cli, ctx, &rmdirs);
-        tally_failed_list(c, &rmdirs);
-    }
+    if (deleting && status == FTPC_OK && !fatal && !*stop)
+        status = delete_remote(cli, ctx, stop, &lt, &rt, dir_mode, opened, c);
     if (!fatal && !*stop && !cli->dry_run && !cli->no_perms)
         set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
     free(dir_mode);
+    free(opened);
     tasks_free(&chmods);
     tasks_free(&opens);
     tasks_free(&dirs);
     tasks_free(&puts);
-    tasks_free(&rms);
-    tasks_free(&rmdirs);
     ftpc_mtree_free(&lt);
     ftpc_mtree_free(&rt);
     return worse(status, unread_status);

@@ -189,6 +189,9 @@ typedef struct ftpc_task {
     bool up_to_date;
     /* A refusal (status 5) is for the caller to tell: not said when the task ends. */
     bool quiet_refusal;
+    /* A file-system command (fsops.c) failed by the server's reply: its code, 0 otherwise;
+     * mirror -R --delete tells a 5xx to DELE of a directory from a 4xx by it. */
+    int fs_reply_code;
     /* -c compared the whole file with the source (HASH over RANG) before moving anything
      * (put: the server's file as long as the local one; get: the bytes kept here as long as
      * the server's file), and they matched: the check after it would hash the same bytes

@@ -667,6 +667,65 @@ class TestListingCutInsideALine(unittest.TestCase):
         self.assertIn(b"its last line has no line end (taken whole)", r.stderr)
 
 
+class BusyDeleFtp(ScriptedFtp):
+    """A root that lists one directory d (type=dir, as a link to one is listed by ftpd) holding
+    a file f, and answers DELE of d with a 450: ftpc cannot tell what d is, so leaves it
+    whole."""
+
+    FEATURES = ("SIZE", "REST STREAM", "MLST type*;size*;modify*;")
+    LISTINGS = {"": "type=dir;modify=20240101000000; d\r\n",
+                "d": "type=file;size=1;modify=20240101000000; f\r\n"}
+
+    def __init__(self, sessions):
+        super().__init__(sessions)
+        self.cmds = []
+
+    def command(self, s, verb, arg):
+        self.cmds.append((verb, arg))
+        if verb == "MLSD" and arg.strip("/") in self.LISTINGS:
+            s.send("150 here")
+            d = s.accept_data()
+            d.sendall(self.LISTINGS[arg.strip("/")].encode())
+            d.close()
+            s.send("226 done")
+        elif verb == "PWD":
+            s.send('257 "/"')
+        elif verb == "DELE" and arg.strip("/") == "d":
+            s.send("450 d: busy, try later")
+        elif verb in ("DELE", "RMD", "MKD", "SITE"):
+            s.send("550 not here")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestMirrorPutDeleteProbe(unittest.TestCase):
+    def test_a_directory_whose_dele_gets_a_4xx_is_left_whole(self):
+        """mirror -R --delete sends DELE of a directory it is about to empty first: a 5xx
+        says it is a real one; a 4xx says nothing of what it is (a link, listed as what it
+        points to, may be busy), so nothing below it is deleted, and the 450 is said."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "up"))
+        fake = BusyDeleFtp(sessions=8)
+        fake.start()
+        r = subprocess.run([FTPC_BIN, "--no-verify", "mirror", "-R", "--delete", "--no-perms",
+                            os.path.join(tmp, "up"), "ftp://u:p@127.0.0.1:%d/" % fake.port],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        fake.stop()
+        err = r.stderr.decode()
+        self.assertEqual(r.returncode, 5, err)
+        self.assertEqual(re.findall(r"(?m)^.*(?<![\d:])450(?!\d).*$", err),
+                         ["ftpc: removing ftp://u@127.0.0.1:%d/d: DELE: the server replied "
+                          "450 d: busy, try later" % fake.port])
+        self.assertEqual([c for c in fake.cmds if c[0] in ("DELE", "RMD")], [("DELE", "d")])
+        self.assertRegex(r.stdout.decode(), r"mirror: 0 files transferred, 0 skipped, "
+                                            r"0 deleted, 1 failed")
+
+
 class PlanHoldingFtp(ScriptedFtp):
     """Lists one directory of FILES empty files (MLSD), then holds the first transfer's
     RETR unanswered until released: the mirror has planned every file by then, and waits."""
@@ -899,6 +958,45 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(said, ["old/", "old/x.bin", "stale"])
         self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
         self.assertTrue(self.srv.exists("other/keep"))
+
+    def test_delete_removes_a_link_on_the_server_not_what_it_points_to(self):
+        # ftpd lists a link to a directory as that directory (type=dir): --delete removes the
+        # link itself (one DELE), never the files it leads to outside the tree, nor their
+        # modes (a 0555 directory there is not opened for writing); a real directory still
+        # goes whole, and one inside a kept directory is no link-deletion either
+        os.makedirs(self.local("up/kept/inner"))
+        self.write_local("up/keep.txt", b"kept")
+        self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.srv.write("outside/precious", b"o")
+        self.srv.write("outside/ro/x", b"x")
+        os.chmod(self.srv.local("outside/ro"), 0o555)
+        self.addCleanup(os.chmod, self.srv.local("outside/ro"), 0o755)
+        os.symlink("../outside", self.srv.local("dst/lnk"))
+        self.srv.chown(self.srv.local("dst/lnk"))
+        os.symlink("../../outside", self.srv.local("dst/kept/lnk2"))
+        self.srv.chown(self.srv.local("dst/kept/lnk2"))
+        self.srv.write("dst/gone/sub/f", b"f")
+        self.srv.write("dst/kept/inner/old", b"old")
+        before = tree(self.srv.local("outside"))
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        err = r.stderr.decode()
+        self.assertIn("lnk: deleted on the server (a link: what it points to is left alone)",
+                      err)
+        self.assertIn("kept/lnk2: deleted on the server (a link: what it points to is left "
+                      "alone)", err)
+        self.assertNotIn("precious", err)
+        self.assertNotRegex(err, r"(?<![\d:])550(?!\d)")
+        said = sorted(re.findall(r"(?m)^(\S+): deleted on the server$", err))
+        self.assertEqual(said, ["gone/", "gone/sub/", "gone/sub/f", "kept/inner/old"])
+        self.assertEqual(self.summary(r), (0, 1, 6))
+        self.assertEqual(tree(self.srv.local("outside")), before)
+        self.assertEqual(os.stat(self.srv.local("outside/ro")).st_mode & 0o777, 0o555)
+        self.assertFalse(self.srv.exists("dst/lnk"))
+        self.assertFalse(self.srv.exists("dst/kept/lnk2"))
+        self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 1, 0))
+        self.assertEqual(r.stderr, b"")
 
     def test_interrupt_counts_files_not_started_apart(self):
         up = self.local("up")
