@@ -304,6 +304,33 @@ class PeerMixin:
         self.assertIn(b"mirror: 0 files transferred, 3 skipped, 2 deleted", r.stdout)
         self.assertFalse(os.path.exists(os.path.join(self.srv_dir, "back", "sub", "deeper")))
 
+    def check_mirror_R_delete_leaves_links_alone(self, listed_as_dir=False):
+        """mirror -R --delete where the target holds a link to a directory outside it: most
+        peers list the link as one (an l line, an OS.unix=slink type), which the mirror leaves
+        alone; one that lists it as the directory it leads to (listed_as_dir) has the link
+        removed, as a link. Either way nothing it leads to is deleted, and a real directory
+        still goes whole."""
+        old = time.time() - 3600
+        self.srv_write("outside/precious", b"o")
+        self.srv_write("dst/gone/sub/f", b"f")
+        self.srv_write("dst/keep.txt", b"kept", mtime=old)
+        link = os.path.join(self.srv_dir, "dst", "lnk")
+        os.symlink("../outside", link)
+        os.lchown(link, self.uid, self.gid)
+        os.makedirs(os.path.join(self.tmp, "up"))
+        with open(os.path.join(self.tmp, "up", "keep.txt"), "wb") as fh:
+            fh.write(b"kept")
+        os.utime(os.path.join(self.tmp, "up", "keep.txt"), (old, old))
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.url("dst"))
+        self.assertIn(b"mirror: 0 files transferred, 1 skipped, %d deleted\n"
+                      % (4 if listed_as_dir else 3), r.stdout)
+        said = [line for line in r.stderr.splitlines() if b"lnk" in line]
+        self.assertEqual(said, [b"lnk: deleted on the server (a link: what it points to is "
+                                b"left alone)"] if listed_as_dir else [])
+        self.assertEqual(self.srv_read("outside/precious"), b"o")
+        self.assertEqual(os.path.lexists(link), not listed_as_dir)
+        self.assertFalse(os.path.lexists(os.path.join(self.srv_dir, "dst", "gone")))
+
 
 @unittest.skipIf(why_not() is not None, why_not() or "")
 class TestVsftpd(PeerMixin, unittest.TestCase):
@@ -532,6 +559,9 @@ class TestVsftpd(PeerMixin, unittest.TestCase):
         with open(os.path.join(self.tmp, "big.bin"), "rb") as fh:
             self.assertEqual(fh.read(), data)
 
+    def test_mirror_R_delete_leaves_links_alone(self):
+        self.check_mirror_R_delete_leaves_links_alone()
+
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
 
@@ -597,6 +627,9 @@ class TestPureFtpd(PeerMixin, unittest.TestCase):
 
     def test_resume_of_a_changed_file(self):
         self.check_resume_of_a_changed_file()
+
+    def test_mirror_R_delete_leaves_links_alone(self):
+        self.check_mirror_R_delete_leaves_links_alone()
 
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
@@ -752,6 +785,9 @@ class TestProftpd(PeerMixin, unittest.TestCase):
         self.assertIn(b"resumed at", r.stderr)
         self.assertEqual(self.srv_read("up.bin"), src)
 
+    def test_mirror_R_delete_leaves_links_alone(self):
+        self.check_mirror_R_delete_leaves_links_alone()
+
     def test_mirror_modes_both_ways(self):
         self.check_mirror_modes_both_ways()
 
@@ -819,6 +855,10 @@ class TestPyftpdlib(PeerMixin, unittest.TestCase):
 
     def test_resume_of_a_changed_file(self):
         self.check_resume_of_a_changed_file()
+
+    def test_mirror_R_delete_removes_a_link_as_a_link(self):
+        # pyftpdlib lists a link to a directory as that directory (type=dir)
+        self.check_mirror_R_delete_leaves_links_alone(listed_as_dir=True)
 
     def test_mirror_modes_both_ways(self):
         # its FEAT offers UNIX.mode but leaves it off (no *): OPTS MLST turns it on, and its
