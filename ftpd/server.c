@@ -207,6 +207,18 @@ static void warn_accept_paused(server *srv, int err)
     srv->accept_unlogged = 0;
 }
 
+/* The retries a shortage failed without a line of their own belong to it: said when it ends,
+ * not held over to the next one's first line. */
+static void note_accepting_again(server *srv)
+{
+    if (srv->accept_unlogged == 0)
+        return;
+    log_warn("accepting again, after %lu more failed retries since the last \"cannot accept\" "
+             "line",
+             srv->accept_unlogged);
+    srv->accept_unlogged = 0;
+}
+
 static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     server *srv = ud;
@@ -218,6 +230,7 @@ static void accept_cb(ev_loop *loop, int fd, int mask, void *ud)
         struct sockaddr_storage peer;
         int cfd = net_accept(fd, &peer);
         if (cfd >= 0) {
+            note_accepting_again(srv);
             net_set_nodelay(cfd);
             accept_one(srv, cfd, &peer, implicit_tls);
             continue;

@@ -377,6 +377,9 @@ class TestOutOfDescriptors(ServerTestCase):
         self.assertEqual(len(lines), 1, "\n".join(lines))
         sessions.pop().close()  # the queued connection is taken at the next retry
         self.assertEqual(waiting.reply(timeout=20)[0], 220)
+        # the retries not logged one by one are counted when the shortage ends, not with the
+        # first line of the next one
+        self.assertLogged(r"WARN accepting again, after [1-9][0-9]* more failed retries since")
 
     def test_a_file_past_the_limit_is_a_passing_451_not_a_missing_550(self):
         # a 550 tells the client the file is not to be had (curl reports it missing, mirror
