@@ -361,6 +361,17 @@ static int login_and_split(shell *sh, int argc, char **argv, xcmd *x)
     return rc;
 }
 
+/* The first word after the command that looks like a name more than like options: a single
+ * dash and more than one character after it, with a dash among them ("-leading-dash"). */
+static const char *dash_word(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1] != '-' && strlen(argv[i]) > 2 &&
+            strchr(argv[i] + 2, '-') != NULL)
+            return argv[i];
+    return NULL;
+}
+
 /* The common start of get and put (and their r- and m- forms): logged in, options split, and
  * the operands' count right (one SOURCE and an optional DEST, or m's SOURCE...). On failure
  * x is freed. */
@@ -372,6 +383,13 @@ static int begin_xfer(shell *sh, int argc, char **argv, bool many, const char *v
         return rc;
     if (x->nops == 0 || (!many && x->nops > 2)) {
         xcmd_free(x);
+        /* mget -leading-dash read as options: the file the user meant is named nowhere. */
+        const char *dash = x->nops == 0 ? dash_word(argc, argv) : NULL;
+        if (dash != NULL)
+            return sh_fail(sh, FTPC_EXIT_USAGE,
+                           "no file named: %s reads as options; a name starting with '-' goes "
+                           "after -- (%s -- %s)",
+                           dash, argv[0], dash);
         if (many)
             return sh_fail(sh, FTPC_EXIT_USAGE, "usage: m%s [-b] [OPTIONS] %s...", verb, source);
         return sh_fail(sh, FTPC_EXIT_USAGE,

@@ -257,6 +257,17 @@ class TestShellScript(ShellCase):
         self.assertFalse(self.srv.exists("-r"))
         self.assertTrue(self.srv.exists("moved"))
 
+    def test_mget_of_a_name_starting_with_a_dash_says_where_it_goes(self):
+        # no local file of that name to point at: the hint names the word and --
+        self.srv.make_file("-leading-dash", 10, seed=35)
+        out, err = self.shell("mget -leading-dash\n", rc=2)
+        self.assertRegex(err, r"(?m)^ftpc: line 1: mget -leading-dash: no file named: "
+                              r"-leading-dash reads as options; a name starting with '-' goes "
+                              r"after -- \(mget -- -leading-dash\)$")
+        out, err = self.shell("lcd %s\nmget -- -leading-dash\n" % self.tmp)
+        with open(os.path.join(self.tmp, "-leading-dash"), "rb") as fh:
+            self.assertEqual(fh.read(), self.srv.read("-leading-dash"))
+
     def test_ls_of_a_path_starting_with_a_dash(self):
         # as for rm: after -- the path may start with '-'
         self.srv.make_file("-d/inside.txt", 10, seed=39)
