@@ -518,6 +518,15 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
              * client never saw; it is continued only once upload_copy_step has found that its
              * first bytes are the file's, and is cut to them only then. */
             if (have_target && tst.st_size == rest) {
+                /* The comparison reads the partial through a descriptor of its own: one that
+                 * its own mode keeps the server from reading (cut while replacing a 0200
+                 * file) is opened to it meanwhile, and gets its mode back if refused. */
+                struct stat pst;
+                if (fstat(u->fd, &pst) < 0)
+                    goto fail;
+                u->cmp_mode = pst.st_mode & 07777;
+                if (!(pst.st_mode & S_IRUSR) && fchmod(u->fd, u->cmp_mode | S_IRUSR) < 0)
+                    goto fail;
                 u->cmp_fd = tfd;
                 tfd = -1;
             } else if (ftruncate(u->fd, rest) < 0) {
@@ -589,6 +598,8 @@ fail:;
     int err = errno;
     close_fd(&tfd);
     close_fd(&u->copy_fd);
+    if (u->cmp_fd >= 0)
+        (void)fchmod(u->fd, u->cmp_mode);
     close_fd(&u->cmp_fd);
     if (owns == CREATED)
         unlinkat(u->dir_fd, u->temp, 0);
@@ -850,6 +861,8 @@ int upload_abort_detach(upload *u, bool keep_partial)
             (void)ftruncate(u->fd, u->offset);
         keep_partial = true;
     }
+    if (u->cmp_fd >= 0 && u->fd >= 0)
+        (void)fchmod(u->fd, u->cmp_mode); /* not continued: as it was found */
     if (keep_partial && u->fd >= 0 && fstat(u->fd, &st) == 0) {
         /* A claimed partial is kept even when nothing arrived: an upload that resumed and
          * failed before its first byte (a data connection that never came) would otherwise

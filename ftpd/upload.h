@@ -40,6 +40,7 @@ typedef struct upload {
     int copy_fd;      /* the target whose first `offset` bytes are still being copied, or -1 */
     int cmp_fd;       /* the target whose first `offset` bytes the claimed partial (not cut to
                          them yet) is still being compared with, or -1 */
+    mode_t cmp_mode;  /* that partial's own mode, given back if it is not continued */
     off_t copied;     /* bytes of that copy done */
     /* An upload built on what the target's name held when it began (an APPE, a REST that
      * copies the target's first bytes, a STOU's free name) replaces nothing at its commit

@@ -384,6 +384,42 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(code, 451, text)
         self.assertEqual(sha(self.srv.read("nw.bin")), sha(newer))
 
+    def test_a_write_only_partial_is_still_compared_and_continued(self):
+        # cut while replacing a 0200 file, the partial took that mode; the server must still
+        # read it to compare it with the file (now readable) before continuing it
+        full = data_bytes(300000, 93)
+        self.srv.write("w.bin", full[:100000])
+        os.chmod(self.srv.local("w.bin"), 0o200)
+        c, ds = self.begin_upload("w.bin", full[:150000])
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.w.bin"], 10), self.srv.internal_files())
+        os.chmod(self.srv.local("w.bin"), 0o644)
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        self.assertEqual(f.size("w.bin"), 100000)
+        self.assertTrue(stor(f, "w.bin", full[100000:], rest=100000).startswith("226"))
+        self.assertEqual(sha(self.srv.read("w.bin")), sha(full))
+        self.assertEqual(stat.S_IMODE(os.stat(self.srv.local("w.bin")).st_mode), 0o644)
+
+    def test_a_refused_write_only_partial_keeps_its_mode(self):
+        old = self.srv.make_file("v.bin", 60000, seed=94)
+        os.chmod(self.srv.local("v.bin"), 0o200)
+        c, ds = self.begin_upload("v.bin", data_bytes(90000, 95))
+        self.kill_client(c, ds)
+        self.assertTrue(wait_for(lambda: self.srv.internal_files() == [
+            ".ftpd-partial.v.bin"], 10), self.srv.internal_files())
+        os.chmod(self.srv.local("v.bin"), 0o644)
+        partial = self.srv.local(".ftpd-partial.v.bin")
+        self.assertEqual(stat.S_IMODE(os.stat(partial).st_mode), 0o200)
+        f = self.srv.ftp()
+        with self.assertRaises(ftplib.error_perm) as cm:
+            stor(f, "v.bin", b"more", rest=len(old))
+        self.assertRegex(str(cm.exception), r"^554(?!\d)")
+        self.assertEqual(stat.S_IMODE(os.stat(partial).st_mode), 0o200)
+        self.assertEqual(os.path.getsize(partial), 90000)
+        self.assertEqual(sha(self.srv.read("v.bin")), sha(old))
+
     def test_the_check_of_a_sparse_partial_skips_the_holes(self):
         # The partial is compared with the file before it is continued; holes that both
         # have read as zeros in both and are skipped, as the copy of a sparse file skips
