@@ -1152,41 +1152,40 @@ static bool under_remote_file(const ftpc_mtree *rt, const char *rel)
     return false;
 }
 
-/* --delete: whether the parent of rel, an entry the run removes, stays (the root does). */
-static bool parent_kept(const ftpc_mtree *lt, const char *rel)
-{
-    const char *slash = strrchr(rel, '/');
-    if (slash == NULL)
-        return true;
-    char parent[FTPC_URL_PATH_MAX];
-    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - rel), rel);
-    return mtree_find(lt, parent) != NULL;
-}
-
-/* --delete: whether rel, an entry the run removes, is in or is a top-most removed directory
- * (the first one above it that lt lacks) that spared marks. */
-static bool under_spared(const ftpc_mtree *lt, const ftpc_mtree *rt, const bool *spared,
-                         const char *rel)
+/* --delete: whether rel, or a directory above it, is one that spared marks. */
+static bool under_spared(const ftpc_mtree *rt, const bool *spared, const char *rel)
 {
     char up[FTPC_URL_PATH_MAX];
     snprintf(up, sizeof(up), "%s", rel);
-    for (char *slash = strchr(up, '/'); slash != NULL; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mtree_find(lt, up) == NULL)
-            break;
+    for (char *slash = strchr(up, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash != NULL)
+            *slash = '\0';
+        const ftpc_mentry *r = mtree_find(rt, up);
+        if (r != NULL && spared[r - rt->v])
+            return true;
+        if (slash == NULL)
+            return false;
         *slash = '/';
     }
-    const ftpc_mentry *r = mtree_find(rt, up);
-    return r != NULL && spared[r - rt->v];
 }
 
-/* The DELE of each top-most directory that --delete removes (see delete_remote). */
+static size_t rel_depth(const char *rel)
+{
+    size_t d = 1;
+    for (const char *s = strchr(rel, '/'); s != NULL; s = strchr(s + 1, '/'))
+        d++;
+    return d;
+}
+
+/* The DELE of each directory at depth that --delete removes, below none that a DELE found to be
+ * a link (see delete_remote). */
 static bool plan_link_probes(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtree *rt,
-                             tasks *probes)
+                             const bool *spared, size_t depth, tasks *probes)
 {
     for (size_t k = 0; k < rt->n; k++) {
         const ftpc_mentry *r = &rt->v[k];
-        if (!r->dir || mtree_find(lt, r->rel) != NULL || !parent_kept(lt, r->rel))
+        if (!r->dir || mtree_find(lt, r->rel) != NULL || rel_depth(r->rel) != depth ||
+            under_spared(rt, spared, r->rel))
             continue;
         ftpc_task *t = remote_task(cli, probes, FTPC_T_RM, r->rel);
         if (t == NULL)
@@ -1196,7 +1195,7 @@ static bool plan_link_probes(ftpc_cli *cli, const ftpc_mtree *lt, const ftpc_mtr
     return true;
 }
 
-/* What the DELE of each top-most directory found: a refusal (5xx), a real directory, whose
+/* What the DELE of each directory of a level found: a refusal (5xx), a real directory, whose
  * contents then go; a success, a link (or file) removed as one entry, whose "contents" are
  * left alone (spared), as are those of one whose DELE failed otherwise (a 4xx, said here as
  * quiet_refusal kept it unsaid; a lost connection, said by the runner). Returns the status
@@ -1231,30 +1230,44 @@ static int take_link_probes(const ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree
  * entries that lt lacks), files first, then directories, deepest first.
  * A server may list a symbolic link as what it points to (ftpd, ProFTPD without ShowSymlinks):
  * a directory to remove may be a link, and removing what it holds would delete files outside
- * the tree. So each top-most one (its parent stays) is sent DELE first: unlink removes a link
- * itself, never what it points to, and is refused for a real directory. Directories are opened
- * for writing (open_remote_parent) only for what is then removed, so that no mode is changed
- * through a link either. */
+ * the tree. So each one is sent DELE first, level by level from the top and never below one
+ * found to be a link: unlink removes a link itself, never what it points to, and is refused
+ * for a real directory. A DELE refused for want of permission (a parent that cannot be written
+ * nor opened) reads as a real directory too: there a link is still followed. Directories are
+ * opened for writing (open_remote_parent) only for what is then removed, so that no mode is
+ * changed through a link either. */
 static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
                          const ftpc_mtree *lt, const ftpc_mtree *rt, int *dir_mode, bool *opened,
                          counts *c)
 {
-    tasks probes = {0}, opens = {0}, rms = {0}, rmdirs = {0};
+    tasks opens = {0}, rms = {0}, rmdirs = {0};
     bool *spared = calloc(rt->n, sizeof(*spared));
-    bool ok = spared != NULL && plan_link_probes(cli, lt, rt, &probes);
-    const tasks *first[] = {&probes};
-    ok = ok && open_remote_parents(cli, lt, rt, dir_mode, opened, &opens, first, 1);
+    bool ok = spared != NULL;
     int status = FTPC_OK;
-    if (ok && !*stop) {
-        (void)run_list(ctx, &opens, 1, stop);               /* a refusal is said (fsops.c) */
-        (void)run_list(ctx, &probes, cli->opts.jobs, stop); /* see take_link_probes */
+    size_t deepest = 0;
+    for (size_t k = 0; k < rt->n; k++)
+        if (rt->v[k].dir && rel_depth(rt->v[k].rel) > deepest)
+            deepest = rel_depth(rt->v[k].rel);
+    /* Level by level, so that nothing below a link is ever sent a DELE (a link out there
+     * would be removed). */
+    for (size_t depth = 1; ok && !*stop && depth <= deepest; depth++) {
+        tasks probes = {0};
+        ok = plan_link_probes(cli, lt, rt, spared, depth, &probes);
+        const tasks *first[] = {&probes};
+        ok = ok && open_remote_parents(cli, lt, rt, dir_mode, opened, &opens, first, 1);
+        if (ok && !*stop) {
+            (void)run_list(ctx, &opens, 1, stop);               /* a refusal is said (fsops.c) */
+            (void)run_list(ctx, &probes, cli->opts.jobs, stop); /* see take_link_probes */
+        }
+        /* Even when stopped: a link removed is said, one not asked yet counts as failed. */
+        if (ok)
+            status = worse(status, take_link_probes(cli, ctx, rt, &probes, spared, c));
+        tasks_free(&opens);
+        tasks_free(&probes);
     }
-    if (ok && !*stop)
-        status = take_link_probes(cli, ctx, rt, &probes, spared, c);
-    tasks_free(&opens);
     for (size_t k = rt->n; ok && !*stop && k-- > 0;) {
         const ftpc_mentry *r = &rt->v[k];
-        if (mtree_find(lt, r->rel) == NULL && !under_spared(lt, rt, spared, r->rel))
+        if (mtree_find(lt, r->rel) == NULL && !under_spared(rt, spared, r->rel))
             ok = remote_task(cli, r->dir ? &rmdirs : &rms, r->dir ? FTPC_T_RMDIR : FTPC_T_RM,
                              r->rel) != NULL;
     }
@@ -1273,7 +1286,6 @@ static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *st
         status = worse(status, st);
     }
     free(spared);
-    tasks_free(&probes);
     tasks_free(&opens);
     tasks_free(&rms);
     tasks_free(&rmdirs);

@@ -726,6 +726,69 @@ class TestMirrorPutDeleteProbe(unittest.TestCase):
                                             r"0 deleted, 1 failed")
 
 
+class HeldDeleFtp(BusyDeleFtp):
+    """Two directories a and b: DELE of a removes it (a link), DELE of b is held until the
+    test has interrupted ftpc."""
+
+    LISTINGS = {"": "type=dir;modify=20240101000000; a\r\ntype=dir;modify=20240101000000; b\r\n",
+                "a": "type=file;size=1;modify=20240101000000; f\r\n",
+                "b": "type=file;size=1;modify=20240101000000; g\r\n"}
+
+    def __init__(self, sessions):
+        super().__init__(sessions)
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "DELE" and arg.strip("/") == "a":
+            self.cmds.append((verb, arg))
+            s.send("250 a removed")
+            return True
+        if verb == "DELE" and arg.strip("/") == "b":
+            self.cmds.append((verb, arg))
+            self.holding.set()
+            self.release.wait(20)
+            s.send("550 b: Is a directory")
+            return True
+        return super().command(s, verb, arg)
+
+
+class TestMirrorPutDeleteInterrupted(unittest.TestCase):
+    def test_an_interrupt_during_the_link_check_says_what_went(self):
+        """A link the check removed before the interrupt is said and counted, the check not
+        answered counts as failed, and the run ends as interrupted (status 7), not 0."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "up"))
+        fake = HeldDeleFtp(sessions=8)
+        fake.start()
+        self.addCleanup(fake.stop)
+        self.addCleanup(fake.release.set)
+        p = subprocess.Popen([FTPC_BIN, "--no-verify", "-j", "2", "mirror", "-R", "--delete",
+                              "--no-perms", os.path.join(tmp, "up"),
+                              "ftp://u:p@127.0.0.1:%d/" % fake.port],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL,
+                             env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        self.assertTrue(fake.holding.wait(30), "DELE b never came")
+        deadline = time.monotonic() + 10
+        while ("DELE", "a") not in fake.cmds and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the 250 to DELE a read by ftpc
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        fake.release.set()
+        err = err.decode()
+        self.assertEqual(p.returncode, 7, err)
+        self.assertIn("a: deleted on the server (a link: what it points to is left alone)", err)
+        self.assertRegex(out.decode(), r"mirror: 0 files transferred, 0 skipped, 1 deleted, "
+                                       r"1 failed")
+        self.assertNotIn(("DELE", "a/f"), fake.cmds)
+        self.assertNotIn(("DELE", "b/g"), fake.cmds)
+
+
 class PlanHoldingFtp(ScriptedFtp):
     """Lists one directory of FILES empty files (MLSD), then holds the first transfer's
     RETR unanswered until released: the mirror has planned every file by then, and waits."""
@@ -963,7 +1026,8 @@ class TestMirrorPut(MirrorCase):
         # ftpd lists a link to a directory as that directory (type=dir): --delete removes the
         # link itself (one DELE), never the files it leads to outside the tree, nor their
         # modes (a 0555 directory there is not opened for writing); a real directory still
-        # goes whole, and one inside a kept directory is no link-deletion either
+        # goes whole, and one inside a kept directory is no link-deletion either, nor one
+        # inside a directory being removed
         os.makedirs(self.local("up/kept/inner"))
         self.write_local("up/keep.txt", b"kept")
         self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
@@ -976,6 +1040,8 @@ class TestMirrorPut(MirrorCase):
         os.symlink("../../outside", self.srv.local("dst/kept/lnk2"))
         self.srv.chown(self.srv.local("dst/kept/lnk2"))
         self.srv.write("dst/gone/sub/f", b"f")
+        os.symlink("../../outside", self.srv.local("dst/gone/lnk3"))
+        self.srv.chown(self.srv.local("dst/gone/lnk3"))
         self.srv.write("dst/kept/inner/old", b"old")
         before = tree(self.srv.local("outside"))
         r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
@@ -984,11 +1050,13 @@ class TestMirrorPut(MirrorCase):
                       err)
         self.assertIn("kept/lnk2: deleted on the server (a link: what it points to is left "
                       "alone)", err)
+        self.assertIn("gone/lnk3: deleted on the server (a link: what it points to is left "
+                      "alone)", err)
         self.assertNotIn("precious", err)
         self.assertNotRegex(err, r"(?<![\d:])550(?!\d)")
         said = sorted(re.findall(r"(?m)^(\S+): deleted on the server$", err))
         self.assertEqual(said, ["gone/", "gone/sub/", "gone/sub/f", "kept/inner/old"])
-        self.assertEqual(self.summary(r), (0, 1, 6))
+        self.assertEqual(self.summary(r), (0, 1, 7))
         self.assertEqual(tree(self.srv.local("outside")), before)
         self.assertEqual(os.stat(self.srv.local("outside/ro")).st_mode & 0o777, 0o555)
         self.assertFalse(self.srv.exists("dst/lnk"))
