@@ -5,6 +5,8 @@
 #ifndef FTPC_CTX_H
 #define FTPC_CTX_H
 
+#include <signal.h>
+
 #include "ev.h"
 #include "opts.h"
 
@@ -35,6 +37,8 @@ typedef struct ftpc_ctx {
     /* Where report lines go (a mirror's plan and summary): standard output, or a background
      * job's message channel, so that the shell tags them and never writes over its prompt. */
     int out_fd;
+    /* The run's stop flag (a signal came), for a write that blocks: NULL where none. */
+    volatile sig_atomic_t *stop;
 } ftpc_ctx;
 
 /* Fills ctx and installs the before-sleep hook on loop. */

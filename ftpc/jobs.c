@@ -187,7 +187,8 @@ static bool found_closed(const slot *s, int status)
  * reached, a retry loses nothing). */
 static bool can_try_again(const ftpc_task *t)
 {
-    return !(t->kind == FTPC_T_LS && t->out_written > 0) && !(ftpc_task_stdin(t) && t->src_read);
+    return !(t->kind == FTPC_T_LS && t->out_written > 0) && !(ftpc_task_stdin(t) && t->src_read) &&
+           !t->out_lost;
 }
 
 /* The running tasks for ep (a retrying one counts: it will connect again) and the idle

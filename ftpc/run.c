@@ -25,6 +25,7 @@
 bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
                     volatile sig_atomic_t *stop, int *status)
 {
+    ctx->stop = stop;
     ftpc_runner *r = ftpc_runner_new(ctx, tasks, n, jobs);
     if (r == NULL) {
         ftpc_msg(ctx, "ftpc: out of memory");

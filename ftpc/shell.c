@@ -447,6 +447,7 @@ int ftpc_shell_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
         return FTPC_EXIT_LOCAL;
     }
     ftpc_ctx_init(&sh->ctx, sh->loop, &sh->opts);
+    sh->ctx.stop = &ftpc_sh_intr; /* a blocking write gives up on Ctrl-C */
     if (sh_jobs_init(sh) < 0) {
         fprintf(stderr, "ftpc: cannot set up job notifications: %s\n", strerror(errno));
         ev_loop_free(sh->loop);

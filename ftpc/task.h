@@ -146,6 +146,7 @@ typedef struct ftpc_task {
      * says; 0 when the URL has none (ftpc_task_ascii). */
     char url_type;
     uint64_t out_written; /* bytes already written to standard output, over all attempts */
+    bool out_lost;        /* ... and an attempt ended with bytes it could not account for */
     /* The server's SIZE of the file when the first attempt began writing it to standard
      * output, -1 unknown (xfer_begin.c: a retry goes on after those bytes only while the file
      * has that size); out_size_set once an attempt has set it. */

@@ -132,6 +132,7 @@ static void release(ftpc_xfer *x)
     xf_reset_upload_data(x);
     xf_close_data(x);
     xf_stdin_release(x);
+    xf_out_release(x);
     xf_close_pipe(x);
     if (x->c != NULL)
         ftpc_conn_close_data(x->c);
@@ -390,7 +391,7 @@ static void put_complete(ftpc_xfer *x)
 
 void xf_maybe_complete(ftpc_xfer *x)
 {
-    if (!x->data_eof || !x->ctrl_done || x->finished)
+    if (!x->data_eof || !x->ctrl_done || x->finished || xf_out_pending(x))
         return;
     if (xf_fail_unproven_end(x))
         return;
@@ -741,6 +742,7 @@ ftpc_xfer *ftpc_xfer_new(ftpc_ctx *ctx, ftpc_task *t, ftpc_op_done_cb done, void
     ev_timer_init(&x->tail_timer, xf_tail_cb, x);
     ev_timer_init(&x->reply_wait, xf_reply_wait_cb, x);
     xf_stdin_init(x);
+    xf_out_init(x);
     return x;
 }
 

@@ -282,6 +282,8 @@ void xf_begin_get(ftpc_xfer *x)
             if (t->listing_mlsd)
                 x->verb = "MLSD";
         }
+        if (!t->capture)
+            xf_out_open(x);
         if (xf_cwdlist_to_try(x)) {
             xf_cwdlist_try(x);
             return;

@@ -21,7 +21,7 @@ static void watch(ftpc_xfer *x)
 {
     if (!ftpc_dchan_is_open(&x->dc))
         return;
-    if (x->paused) {
+    if (x->paused || x->out_wait) { /* out_wait: standard output's reader is behind */
         ev_del(x->ctx->loop, x->dc.s->fd, EV_READ | EV_WRITE);
         return;
     }
@@ -48,8 +48,9 @@ long xf_tail_cb(ev_loop *loop, ev_timer *t, void *ud)
     long long idle = ev_now(loop) - x->last_data_ms;
     if (x->finished || x->data_eof)
         return EV_TIMER_STOP;
-    if (x->paused || idle < limit) /* the rate limit holds the data back, not the server */
-        return x->paused ? limit : (long)(limit - idle);
+    /* The rate limit or standard output's reader holds the data back, not the server. */
+    if (x->paused || x->out_wait || idle < limit)
+        return x->paused || x->out_wait ? limit : (long)(limit - idle);
     if (x->remote_size >= 0 && x->pos == (uint64_t)x->remote_size) {
         /* Everything SIZE announced is in and the server has said 226: only its close is
          * missing. */
@@ -185,7 +186,7 @@ void xf_data_run(ftpc_xfer *x)
     watch(x);
     /* Bytes TLS decrypted beyond what this round took would wait for a socket event that
      * may never come. */
-    if (!x->paused && xf_is_download(x) && ftpc_dchan_pending(&x->dc) > 0)
+    if (!x->paused && !x->out_wait && xf_is_download(x) && ftpc_dchan_pending(&x->dc) > 0)
         ev_timer_start(x->ctx->loop, &x->kick, 0);
 }
 

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "bars.h"
+#include "buf.h"
 #include "dchan.h"
 #include "digest.h"
 #include "dirprobe.h"
@@ -38,6 +39,7 @@
 #include "overlap.h"
 #include "ratelimit.h"
 #include "shield.h"
+#include "stdsink.h"
 #include "verify.h"
 #include "xfer.h"
 
@@ -186,6 +188,15 @@ struct ftpc_xfer {
     bool self_hold;
     size_t self_len;
     char self_buf[1024];
+    /* A download to standard output (stdsink.h): what the reader has not taken yet waits in
+     * outq, and meanwhile the data connection is not read (xfer_recv.c). */
+    ftpc_stdsink sink;
+    bool sink_open;
+    buf outq;
+    bool out_wait;      /* waiting for standard output to become writable */
+    ev_timer out_timer; /* ... keeping the control connection's timeout away */
+    bool held;          /* MODE Z: wire bytes in iobuf not inflated yet (out_wait came) */
+    size_t held_off, held_len;
     ftpc_dirprobe probe;
 };
 
@@ -373,6 +384,18 @@ void xf_receive(ftpc_xfer *x);
 int xf_write_out(ftpc_xfer *x, const char *p, size_t len);
 /* A write of what was received failed (errno): the transfer fails, saying so. */
 void xf_sink_failed(ftpc_xfer *x);
+/* For ftpc_xfer_new: the output queue and its timer. */
+void xf_out_init(ftpc_xfer *x);
+/* Standard output becomes the sink (xf_begin_get). */
+void xf_out_open(ftpc_xfer *x);
+/* Whether bytes still wait for standard output's reader: the transfer is not complete, and
+ * its data connection is not read, until they are out. */
+static inline bool xf_out_pending(const ftpc_xfer *x)
+{
+    return x->out_wait;
+}
+/* Drops what waits (the transfer ended without it) and closes the sink. */
+void xf_out_release(ftpc_xfer *x);
 
 /* ---- an upload's bytes (xfer_send.c) ---- */
 

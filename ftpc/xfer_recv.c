@@ -20,6 +20,7 @@
 
 /* ---- local output ---- */
 
+/* Into a file (or standard output where it could not be opened as a sink). */
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len > 0) {
@@ -31,17 +32,150 @@ static int write_all(int fd, const char *p, size_t len)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN) {
-            /* Standard output may be a non-blocking pipe shared with another process. */
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            poll(&pfd, 1, 1000);
-            continue;
-        }
         if (n == 0)
             errno = EIO;
         return -1;
     }
     return 0;
+}
+
+/* ---- standard output: the reader's pace, through the loop ---- */
+
+/* What one wakeup can put into the queue before the data connection stops being read: one
+ * read's bytes (XFER_BUF_SIZE; TYPE A and the listing filters only shrink them), a held
+ * listing line, and what the end of the data adds. MODE Z stops inflating as soon as
+ * anything waits (inflate_in). */
+#define XFER_OUTQ_MAX (2 * XFER_BUF_SIZE + 64 * 1024)
+
+static long out_keepalive_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    ftpc_xfer *x = ud;
+    if (!x->out_wait)
+        return EV_TIMER_STOP;
+    /* The reader is the slow one, not the server: the control connection's inactivity
+     * timeout is kept away, as for a slow producer of an upload (xfer_stdin.c). */
+    if (x->c != NULL)
+        ftpc_conn_touch(x->c);
+    return x->ctx->opts->timeout_ms / 2 > 0 ? x->ctx->opts->timeout_ms / 2 : 1000;
+}
+
+void xf_out_init(ftpc_xfer *x)
+{
+    buf_init(&x->outq, XFER_OUTQ_MAX);
+    ev_timer_init(&x->out_timer, out_keepalive_cb, x);
+}
+
+void xf_out_open(ftpc_xfer *x)
+{
+    if (x->sink_open)
+        return;
+    ftpc_stdsink_open(&x->sink, STDOUT_FILENO, x->ctx->stop);
+    x->sink_open = true;
+}
+
+static void out_wait_end(ftpc_xfer *x)
+{
+    if (x->out_wait)
+        ev_del(x->ctx->loop, x->sink.fd, EV_WRITE);
+    x->out_wait = false;
+    ev_timer_stop(x->ctx->loop, &x->out_timer);
+}
+
+void xf_out_release(ftpc_xfer *x)
+{
+    out_wait_end(x);
+    size_t lost = buf_len(&x->outq);
+    if (lost > 0) {
+        /* Accepted but never written: a retry must send them again. Under TYPE A the bytes
+         * written are not the file's, so there is no telling where to go on from. */
+        if (x->crlf || lost > x->t->out_written)
+            x->t->out_lost = true;
+        else
+            x->t->out_written -= lost;
+    }
+    buf_free(&x->outq);
+    if (x->sink_open)
+        ftpc_stdsink_close(&x->sink);
+    x->sink_open = false;
+    x->held = false;
+}
+
+/* As much of the queue as the reader takes now. Returns 0, or -1 with errno. */
+static int out_flush(ftpc_xfer *x)
+{
+    while (!buf_empty(&x->outq)) {
+        ssize_t w = ftpc_stdsink_write(&x->sink, buf_head(&x->outq), buf_len(&x->outq));
+        if (w > 0) {
+            buf_consume(&x->outq, (size_t)w);
+            continue;
+        }
+        if (w < 0 && errno == EAGAIN)
+            return 0;
+        if (w == 0)
+            errno = EIO;
+        return -1;
+    }
+    buf_trim(&x->outq);
+    return 0;
+}
+
+static void out_writable_cb(ev_loop *loop, int fd, int mask, void *ud)
+{
+    ftpc_xfer *x = ud;
+    if (out_flush(x) < 0) {
+        xf_sink_failed(x);
+        return;
+    }
+    if (!buf_empty(&x->outq))
+        return;
+    out_wait_end(x);
+    /* The silence on the data connection was ours: its timeout starts again from here. */
+    x->last_data_ms = ev_now(loop);
+    if (x->c != NULL)
+        ftpc_conn_touch(x->c);
+    if (x->data_eof)
+        xf_maybe_complete(x);
+    else
+        xf_data_run(x);
+}
+
+/* The reader is behind: the rest waits, and so does the data connection (xfer_data.c's
+ * watch leaves it alone while out_wait), until standard output is writable again. */
+static int out_wait_start(ftpc_xfer *x)
+{
+    if (x->out_wait)
+        return 0;
+    if (ev_add(x->ctx->loop, x->sink.fd, EV_WRITE, out_writable_cb, x) < 0)
+        return -1;
+    x->out_wait = true;
+    ev_timer_start(x->ctx->loop, &x->out_timer, x->ctx->opts->timeout_ms / 2);
+    return 0;
+}
+
+/* To standard output: written at once where the reader keeps up, else queued. Returns 0, or
+ * -1 with errno. */
+static int out_put(ftpc_xfer *x, const char *p, size_t len)
+{
+    if (buf_empty(&x->outq)) {
+        while (len > 0) {
+            ssize_t w = ftpc_stdsink_write(&x->sink, p, len);
+            if (w > 0) {
+                p += w;
+                len -= (size_t)w;
+                continue;
+            }
+            if (w < 0 && errno == EAGAIN)
+                break;
+            if (w == 0)
+                errno = EIO;
+            return -1;
+        }
+        if (len == 0)
+            return 0;
+    }
+    if (buf_append_all(&x->outq, p, len) < 0)
+        return -1;
+    return out_wait_start(x);
 }
 
 /* A captured listing grows in memory, up to a bound. */
@@ -64,14 +198,14 @@ static int capture_add(ftpc_xfer *x, const char *p, size_t len)
 
 int xf_write_out(ftpc_xfer *x, const char *p, size_t len)
 {
-    return write_all(x->out_fd, p, len);
+    return x->sink_open ? out_put(x, p, len) : write_all(x->out_fd, p, len);
 }
 
 static int emit(ftpc_xfer *x, const char *p, size_t len)
 {
     if (x->t->capture)
         return capture_add(x, p, len);
-    return x->self_hold ? xf_selfline_add(x, p, len) : write_all(x->out_fd, p, len);
+    return x->self_hold ? xf_selfline_add(x, p, len) : xf_write_out(x, p, len);
 }
 
 static int emit_cb(void *ud, const char *p, size_t len)
@@ -319,16 +453,21 @@ static int file_bytes(ftpc_xfer *x, const char *p, size_t len)
     return overran(x) ? -1 : 0;
 }
 
-/* Wire bytes in: through the codec under MODE Z, then to the sink. Returns 0, or -1 after
- * failing the transfer. */
-static int take_in(ftpc_xfer *x, const char *p, size_t len)
+/* Wire bytes through the codec to the sink, until they are all in or standard output's
+ * reader falls behind: then the rest waits in iobuf (x->held) and goes in once the reader
+ * caught up, so that one read never inflates into more than the queue holds. Returns 0, or
+ * -1 after failing the transfer. */
+static int inflate_in(ftpc_xfer *x, const char *p, size_t len)
 {
-    xf_wire_moved(x, len);
-    if (!x->zon)
-        return file_bytes(x, p, len);
     size_t off = 0;
     for (;;) {
         size_t used = 0, prod = 0;
+        if (x->out_wait) {
+            x->held = true;
+            x->held_off = (size_t)(p + off - x->iobuf);
+            x->held_len = len - off;
+            return 0;
+        }
         if (mz_ended(&x->z) && off < len) {
             xf_fail(x, FTPC_EXIT_XFER, false, "data after the end of the compressed stream");
             return -1;
@@ -347,6 +486,14 @@ static int take_in(ftpc_xfer *x, const char *p, size_t len)
         if (off == len && prod < XFER_ZBUF_SIZE)
             return 0;
     }
+}
+
+/* Wire bytes in: through the codec under MODE Z, then to the sink. Returns 0, or -1 after
+ * failing the transfer. */
+static int take_in(ftpc_xfer *x, const char *p, size_t len)
+{
+    xf_wire_moved(x, len);
+    return x->zon ? inflate_in(x, p, len) : file_bytes(x, p, len);
 }
 
 /* The splice path: the bytes go from the socket to the page cache without a trip through
@@ -394,6 +541,13 @@ static int receive_splice(ftpc_xfer *x)
 
 void xf_receive(ftpc_xfer *x)
 {
+    if (x->out_wait)
+        return;
+    if (x->held) {
+        x->held = false;
+        if (inflate_in(x, x->iobuf + x->held_off, x->held_len) < 0 || x->out_wait)
+            return;
+    }
     /* The overlap is read, to be compared: the splice path starts after it. */
     if (x->use_splice && !ftpc_overlap_pending(&x->ovl)) {
         if (receive_splice(x) == 0)
@@ -412,7 +566,7 @@ void xf_receive(ftpc_xfer *x)
         ssize_t n = stream_read(x->dc.s, x->iobuf, want);
         if (n > 0) {
             moved += (size_t)n;
-            if (take_in(x, x->iobuf, (size_t)n) < 0)
+            if (take_in(x, x->iobuf, (size_t)n) < 0 || x->out_wait)
                 return;
             continue;
         }

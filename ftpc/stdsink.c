@@ -1,0 +1,88 @@
+/* Standard output written without blocking the loop and without O_NONBLOCK on fd 1. */
+#include "stdsink.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A description of fd's own pipe or terminal, or -1. O_NOCTTY: a terminal opened again must
+ * not become ftpc's controlling terminal. The check after the open makes sure it is the same
+ * object (the name of a pipe in /proc is no path to it but a way to it). */
+static int reopen_nonblocking(int fd, const struct stat *st)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int nfd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (nfd < 0)
+        return -1;
+    struct stat nst;
+    if (fstat(nfd, &nst) < 0 || nst.st_dev != st->st_dev || nst.st_ino != st->st_ino ||
+        nst.st_rdev != st->st_rdev) {
+        close(nfd);
+        return -1;
+    }
+    return nfd;
+}
+
+void ftpc_stdsink_open(ftpc_stdsink *s, int fd, volatile sig_atomic_t *stop)
+{
+    s->fd = fd;
+    s->how = FTPC_SINK_BLOCK;
+    s->stop = stop;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return;
+    if (S_ISSOCK(st.st_mode)) {
+        s->how = FTPC_SINK_SEND;
+        return;
+    }
+    /* Only pipes and terminals: opening another device again may do things (a tape rewinds
+     * when closed), and a regular file's writes do not wait on a reader. */
+    if (!S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && isatty(fd) == 1))
+        return;
+    int nfd = reopen_nonblocking(fd, &st);
+    if (nfd >= 0) {
+        s->fd = nfd;
+        s->how = FTPC_SINK_OWN;
+    }
+}
+
+ssize_t ftpc_stdsink_write(ftpc_stdsink *s, const void *p, size_t n)
+{
+    for (;;) {
+        ssize_t w = s->how == FTPC_SINK_SEND ? send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL)
+                                             : write(s->fd, p, n);
+        if (w >= 0)
+            return w;
+        if (errno == EAGAIN && s->how == FTPC_SINK_BLOCK) {
+            /* fd 1 made non-blocking by another program that shares it: wait here, as the
+             * blocking way would have, a second at a time so that an interrupt is seen. */
+            struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+            if (poll(&pfd, 1, 1000) >= 0 || errno == EINTR) {
+                if (s->stop != NULL && *s->stop) {
+                    errno = EINTR;
+                    return -1;
+                }
+                continue;
+            }
+            errno = EAGAIN;
+            return -1;
+        }
+        if (errno != EINTR)
+            return -1;
+        if (s->stop != NULL && *s->stop)
+            return -1; /* with EINTR: the user asked ftpc to stop */
+    }
+}
+
+void ftpc_stdsink_close(ftpc_stdsink *s)
+{
+    if (s->how == FTPC_SINK_OWN && s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    s->how = FTPC_SINK_BLOCK;
+}

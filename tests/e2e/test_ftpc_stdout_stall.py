@@ -1,0 +1,202 @@
+"""End-to-end tests of a download to standard output whose reader does not keep up (a pager
+not scrolled, `| (sleep 5; cat)`): ftpc waits for the output through its event loop, so its
+progress lines, its timers and an interrupt go on while the pipe, socket or terminal is full,
+and it leaves standard output's shared file description as it found it (no O_NONBLOCK).
+
+Each test fills standard output until it holds as much as it can take, then watches what
+ftpc does meanwhile, then reads everything and compares it with the file.
+"""
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import socket
+import subprocess
+import termios
+import time
+
+from ftpd_harness import data_bytes, wait_for
+from test_ftpc import FTPC_BIN, MiB, FtpcCase
+
+SIZE = 24 * MiB + 5
+PLAIN_LINE = re.compile(rb"^\S.* \d+%", re.M)
+
+
+def queued(fd):
+    """Bytes waiting to be read in a pipe, socket or terminal."""
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
+
+
+def read_all(fd, proc, limit, timeout=120):
+    """Everything fd delivers until its end (or proc exited and nothing is left, for a
+    terminal's master side), at most timeout seconds."""
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and len(data) <= limit:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if not r:
+            if proc.poll() is not None and not select.select([fd], [], [], 0)[0]:
+                break
+            continue
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except OSError:  # EIO: a terminal's other side is closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    return bytes(data)
+
+
+class StdoutStallCase(FtpcCase):
+    def start(self, out, *args, size=SIZE, data=None):
+        """ftpc get -o - of a large file into out (a descriptor), standard error a pipe."""
+        self.data = data if data is not None else data_bytes(size, 77)
+        self.srv.write("big.bin", self.data)
+        p = subprocess.Popen([FTPC_BIN, *args, "get", "-o", "-", self.srv.url("big.bin")],
+                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=subprocess.PIPE, env=self.env())
+
+        def reap():
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+            p.stderr.close()
+        self.addCleanup(reap)
+        return p
+
+    def wait_full(self, p, rd):
+        """Until the reader's side holds what it can and stops growing (ftpc is waiting)."""
+        last = [-1]
+
+        def settled():
+            n = queued(rd)
+            same = n == last[0] and n > 0
+            last[0] = n
+            return same or p.poll() is not None
+        self.assertTrue(wait_for(settled, timeout=60, interval=0.5), "standard output never filled")
+        self.assertIsNone(p.poll(), "ftpc ended before the reader read")
+
+    def interrupt_while_full(self, p, rd):
+        self.wait_full(p, rd)
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("SIGINT was not honoured while standard output was full")
+        err = p.stderr.read().decode("utf-8", "replace")
+        self.check_output(type("R", (), {"stderr": err})())
+        self.assertEqual(rc, 7, err)
+        self.assertIn("interrupted", err)
+
+
+class TestStdoutStall(StdoutStallCase):
+    def pipe(self):
+        rd, wr = os.pipe()
+        self.addCleanup(os.close, rd)
+        return rd, wr
+
+    def test_interrupt_is_honoured_while_a_pipe_is_full(self):
+        rd, wr = self.pipe()
+        p = self.start(wr)
+        self.interrupt_while_full(p, rd)
+        # What came out is the file's beginning, nothing else.
+        os.close(wr)
+        got = read_all(rd, p, SIZE)
+        self.assertEqual(got, self.data[:len(got)])
+        self.assertLess(len(got), SIZE)
+
+    def test_interrupt_is_honoured_while_a_socket_is_full(self):
+        a, b = socket.socketpair()
+        self.addCleanup(a.close)
+        with b:
+            p = self.start(b.fileno())
+        self.interrupt_while_full(p, a.fileno())
+
+    def test_interrupt_is_honoured_while_a_terminal_is_full(self):
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.OPOST  # raw output: bytes compared as they are
+        attrs[3] &= ~(termios.ECHO | termios.ICANON)
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        p = self.start(slave)
+        os.close(slave)
+        self.interrupt_while_full(p, master)
+
+    def progress_lines_while_full(self, p, rd, want):
+        """Waits for want plain progress lines written after standard output filled."""
+        self.wait_full(p, rd)
+        os.set_blocking(p.stderr.fileno(), False)
+        seen = b""
+
+        def more():
+            nonlocal seen
+            try:
+                seen += os.read(p.stderr.fileno(), 65536)
+            except BlockingIOError:
+                pass
+            return len(PLAIN_LINE.findall(seen)) >= want or p.poll() is not None
+        wait_for(more, timeout=60, interval=0.2)
+        return seen
+
+    def test_progress_goes_on_while_the_reader_stalls(self):
+        rd, wr = self.pipe()
+        p = self.start(wr, "--progress", "plain")
+        os.close(wr)
+        seen = self.progress_lines_while_full(p, rd, 3)
+        self.assertGreaterEqual(len(PLAIN_LINE.findall(seen)), 3,
+                                "no progress while standard output was full: %r" % seen)
+        self.assertIsNone(p.poll())
+        got = read_all(rd, p, SIZE)
+        self.assertEqual(p.wait(timeout=60), 0)
+        self.assertEqual(got, self.data)
+
+    def test_a_slow_reader_is_no_timeout(self):
+        # The reader stalls for longer than --timeout: neither the control connection's
+        # inactivity timeout nor the data connection's fires, the server is not the slow one.
+        self.slow_reader(SIZE)
+
+    def test_a_slow_reader_after_the_final_reply_is_no_timeout(self):
+        # All of a small file is in ftpc's queue and the sockets' buffers: the server has
+        # sent its 226, and the data connection is silent because ftpc does not read it.
+        self.slow_reader(300 * 1024)
+
+    def test_mode_z_inflates_no_further_than_the_reader_takes(self):
+        # Each read of compressed bytes inflates into many times more: what the reader has
+        # not taken waits, and the rest of the read with it, until it has.
+        data = b"the same line, again and again\n" * (SIZE // 31)
+        self.slow_reader(SIZE, "-z", data=data)
+
+    def slow_reader(self, size, *args, data=None):
+        rd, wr = self.pipe()
+        p = self.start(wr, "--timeout", "2", "--progress", "plain", *args, size=size, data=data)
+        os.close(wr)
+        self.progress_lines_while_full(p, rd, 5)  # about 5 s, over twice the timeout
+        got = read_all(rd, p, SIZE)
+        rc = p.wait(timeout=60)
+        err = p.stderr.read().decode("utf-8", "replace")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(got, self.data)
+
+    def test_standard_output_is_left_blocking(self):
+        # The description is the test's own write end too: O_NONBLOCK on it would be ours.
+        rd, wr = self.pipe()
+        p = self.start(wr)
+        self.wait_full(p, rd)
+        self.assertFalse(fcntl.fcntl(wr, fcntl.F_GETFL) & os.O_NONBLOCK)
+        got = read_all(rd, p, SIZE)
+        self.assertEqual(p.wait(timeout=60), 0)
+        self.assertFalse(fcntl.fcntl(wr, fcntl.F_GETFL) & os.O_NONBLOCK)
+        os.close(wr)
+        self.assertEqual(got, self.data)
+
+    def test_a_regular_file_as_output_takes_the_whole_file(self):
+        path = os.path.join(self.tmp, "out.bin")
+        with open(path, "wb") as f:
+            p = self.start(f.fileno())
+        self.assertEqual(p.wait(timeout=60), 0)
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), self.data)
