@@ -1,0 +1,138 @@
+/* Check suite for ftpc/stdsink: standard output written without blocking and without
+ * O_NONBLOCK on the shared descriptor. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pty.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stdsink.h"
+
+static char big[1 << 20];
+
+/* Writes until the sink says it would block; returns the bytes it took. */
+static size_t fill(ftpc_stdsink *s)
+{
+    size_t total = 0;
+    for (;;) {
+        ssize_t w = ftpc_stdsink_write(s, big, sizeof(big));
+        if (w < 0) {
+            ck_assert_int_eq(errno, EAGAIN);
+            return total;
+        }
+        ck_assert_int_gt(w, 0);
+        total += (size_t)w;
+    }
+}
+
+START_TEST(test_full_pipe_says_eagain_and_leaves_the_fd_blocking)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ftpc_stdsink s;
+    ftpc_stdsink_open(&s, p[1], NULL);
+    ck_assert_int_eq(s.how, FTPC_SINK_OWN);
+    ck_assert_int_ne(s.fd, p[1]);
+    ck_assert_int_gt(fill(&s), 0);
+    ck_assert_int_eq(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+    /* What the reader takes makes room again. */
+    char buf[65536];
+    ck_assert_int_gt(read(p[0], buf, sizeof(buf)), 0);
+    ck_assert_int_gt(ftpc_stdsink_write(&s, big, 10), 0);
+    ftpc_stdsink_close(&s);
+    ck_assert_int_eq(s.fd, -1);
+    ck_assert_int_eq(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(test_reader_gone_is_epipe)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    signal(SIGPIPE, SIG_IGN);
+    ftpc_stdsink s;
+    ftpc_stdsink_open(&s, p[1], NULL);
+    close(p[0]);
+    ck_assert_int_eq(ftpc_stdsink_write(&s, "x", 1), -1);
+    ck_assert_int_eq(errno, EPIPE);
+    ftpc_stdsink_close(&s);
+    close(p[1]);
+}
+END_TEST
+
+START_TEST(test_full_socket_says_eagain)
+{
+    int sv[2];
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ftpc_stdsink s;
+    ftpc_stdsink_open(&s, sv[1], NULL);
+    ck_assert_int_eq(s.how, FTPC_SINK_SEND);
+    ck_assert_int_eq(s.fd, sv[1]);
+    ck_assert_int_gt(fill(&s), 0);
+    ck_assert_int_eq(fcntl(sv[1], F_GETFL) & O_NONBLOCK, 0);
+    ftpc_stdsink_close(&s);
+    ck_assert_int_ge(fcntl(sv[1], F_GETFD), 0); /* fd 1 itself is never closed */
+    close(sv[0]);
+    close(sv[1]);
+}
+END_TEST
+
+START_TEST(test_full_terminal_says_eagain)
+{
+    int master, slave;
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    ftpc_stdsink s;
+    ftpc_stdsink_open(&s, slave, NULL);
+    ck_assert_int_eq(s.how, FTPC_SINK_OWN);
+    ck_assert_int_gt(fill(&s), 0);
+    ck_assert_int_eq(fcntl(slave, F_GETFL) & O_NONBLOCK, 0);
+    ftpc_stdsink_close(&s);
+    close(master);
+    close(slave);
+}
+END_TEST
+
+START_TEST(test_regular_file_is_written_whole)
+{
+    char path[] = "/tmp/test_ftpc_stdsink.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    ftpc_stdsink s;
+    ftpc_stdsink_open(&s, fd, NULL);
+    ck_assert_int_eq(s.how, FTPC_SINK_BLOCK);
+    ck_assert_int_eq(s.fd, fd);
+    ck_assert_int_eq(ftpc_stdsink_write(&s, big, sizeof(big)), (ssize_t)sizeof(big));
+    ftpc_stdsink_close(&s);
+    ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t)sizeof(big));
+    close(fd);
+}
+END_TEST
+
+static Suite *stdsink_suite(void)
+{
+    Suite *s = suite_create("ftpc_stdsink");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_full_pipe_says_eagain_and_leaves_the_fd_blocking);
+    tcase_add_test(tc, test_reader_gone_is_epipe);
+    tcase_add_test(tc, test_full_socket_says_eagain);
+    tcase_add_test(tc, test_full_terminal_says_eagain);
+    tcase_add_test(tc, test_regular_file_is_written_whole);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(stdsink_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
