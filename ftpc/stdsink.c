@@ -51,9 +51,21 @@ void ftpc_stdsink_open(ftpc_stdsink *s, int fd, volatile sig_atomic_t *stop)
     }
 }
 
+/* A blocking write that a signal cuts short after some bytes returns their count, and the
+ * next one would block again with the signal gone: the stop flag is looked at before each. */
+static bool stopped(const ftpc_stdsink *s)
+{
+    if (s->how != FTPC_SINK_BLOCK || s->stop == NULL || !*s->stop)
+        return false;
+    errno = EINTR;
+    return true;
+}
+
 ssize_t ftpc_stdsink_write(ftpc_stdsink *s, const void *p, size_t n)
 {
     for (;;) {
+        if (stopped(s))
+            return -1;
         ssize_t w = s->how == FTPC_SINK_SEND ? send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL)
                                              : write(s->fd, p, n);
         if (w >= 0)
@@ -62,20 +74,13 @@ ssize_t ftpc_stdsink_write(ftpc_stdsink *s, const void *p, size_t n)
             /* fd 1 made non-blocking by another program that shares it: wait here, as the
              * blocking way would have, a second at a time so that an interrupt is seen. */
             struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-            if (poll(&pfd, 1, 1000) >= 0 || errno == EINTR) {
-                if (s->stop != NULL && *s->stop) {
-                    errno = EINTR;
-                    return -1;
-                }
+            if (poll(&pfd, 1, 1000) >= 0 || errno == EINTR)
                 continue;
-            }
             errno = EAGAIN;
             return -1;
         }
         if (errno != EINTR)
             return -1;
-        if (s->stop != NULL && *s->stop)
-            return -1; /* with EINTR: the user asked ftpc to stop */
     }
 }
 

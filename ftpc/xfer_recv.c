@@ -253,6 +253,9 @@ void xf_sink_failed(ftpc_xfer *x)
                 XFER_LISTING_MAX / (1024 * 1024));
     } else if (x->t->capture) {
         xf_fail(x, FTPC_EXIT_LOCAL, false, "keeping the listing: %s", strerror(e));
+    } else if (x->out_fd == STDOUT_FILENO && e == EINTR) {
+        /* A blocking write to standard output gave up: ftpc is being stopped. */
+        xf_fail(x, FTPC_EXIT_XFER, false, "interrupted");
     } else if (x->out_fd == STDOUT_FILENO && e == EPIPE) {
         /* The reader left (ftpc cat f | head): end as cat does, by the signal the socket
          * writes ignore, without a word. Standard output has no part file to keep. */

@@ -17,7 +17,7 @@ import subprocess
 import termios
 import time
 
-from ftpd_harness import data_bytes, wait_for
+from ftpd_harness import data_bytes, run_as_user, wait_for
 from test_ftpc import FTPC_BIN, MiB, FtpcCase
 
 SIZE = 24 * MiB + 5
@@ -51,13 +51,14 @@ def read_all(fd, proc, limit, timeout=120):
 
 
 class StdoutStallCase(FtpcCase):
-    def start(self, out, *args, size=SIZE, data=None):
+    def start(self, out, *args, size=SIZE, data=None, **kw):
         """ftpc get -o - of a large file into out (a descriptor), standard error a pipe."""
         self.data = data if data is not None else data_bytes(size, 77)
         self.srv.write("big.bin", self.data)
+        kw.setdefault("cwd", self.tmp)
         p = subprocess.Popen([FTPC_BIN, *args, "get", "-o", "-", self.srv.url("big.bin")],
-                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=out,
-                             stderr=subprocess.PIPE, env=self.env())
+                             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
+                             env=self.env(), **kw)
 
         def reap():
             if p.poll() is None:
@@ -125,6 +126,17 @@ class TestStdoutStall(StdoutStallCase):
         p = self.start(slave)
         os.close(slave)
         self.interrupt_while_full(p, master)
+
+    def test_interrupt_is_honoured_while_a_blocking_write_waits(self):
+        # Another user's pipe cannot be opened again through /proc (its mode is 0600): ftpc
+        # writes fd 1 itself, blocking, as sudo -u someone ftpc ... | less would. The
+        # signal still ends it.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run ftpc as another user")
+        rd, wr = self.pipe()
+        p = self.start(wr, user=run_as_user() or "nobody", cwd="/")
+        os.close(wr)
+        self.interrupt_while_full(p, rd)
 
     def progress_lines_while_full(self, p, rd, want):
         """Waits for want plain progress lines written after standard output filled."""
