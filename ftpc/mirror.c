@@ -1490,6 +1490,12 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     counts c = {0};
     int status =
         cli->mirror_reverse ? mirror_put(cli, ctx, stop, &c) : mirror_get(cli, ctx, stop, &c);
+    /* A stop between two of the run's phases (while a phase's connections close) cut no
+     * task short, yet the rest of the run never came. */
+    if (*stop && status == FTPC_OK) {
+        ftpc_msg(ctx, "ftpc: mirror: interrupted");
+        status = FTPC_EXIT_XFER;
+    }
     char line[200];
     if (cli->dry_run)
         snprintf(line, sizeof(line),

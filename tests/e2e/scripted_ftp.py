@@ -93,6 +93,10 @@ class ScriptedFtp(threading.Thread):
             pass
         self.join(timeout)
 
+    def quit(self, s):
+        """Answers QUIT (a subclass may hold it)."""
+        s.send("221 bye")
+
     def session(self, conn):
         conn.settimeout(self.timeout)
         s = Session(conn)
@@ -103,7 +107,7 @@ class ScriptedFtp(threading.Thread):
                 verb, _, arg = raw.decode().rstrip("\r\n").partition(" ")
                 verb = verb.upper()
                 if verb == "QUIT":
-                    s.send("221 bye")
+                    self.quit(s)
                     break
                 if self.command(s, verb, arg) is False:
                     break

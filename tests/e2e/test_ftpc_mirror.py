@@ -766,17 +766,15 @@ class TestMirrorPutDeleteInterrupted(unittest.TestCase):
         fake.start()
         self.addCleanup(fake.stop)
         self.addCleanup(fake.release.set)
-        p = subprocess.Popen([FTPC_BIN, "--no-verify", "-j", "2", "mirror", "-R", "--delete",
+        # -j 1: both DELEs on one connection, so the second comes once the first's 250 is in
+        p = subprocess.Popen([FTPC_BIN, "--no-verify", "-j", "1", "mirror", "-R", "--delete",
                               "--no-perms", os.path.join(tmp, "up"),
                               "ftp://u:p@127.0.0.1:%d/" % fake.port],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              stdin=subprocess.DEVNULL,
                              env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
         self.assertTrue(fake.holding.wait(30), "DELE b never came")
-        deadline = time.monotonic() + 10
-        while ("DELE", "a") not in fake.cmds and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # the 250 to DELE a read by ftpc
+        self.assertIn(("DELE", "a"), fake.cmds)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
         fake.release.set()
@@ -787,6 +785,57 @@ class TestMirrorPutDeleteInterrupted(unittest.TestCase):
                                        r"1 failed")
         self.assertNotIn(("DELE", "a/f"), fake.cmds)
         self.assertNotIn(("DELE", "b/g"), fake.cmds)
+
+
+class HeldQuitFtp(BusyDeleFtp):
+    """A real directory a (DELE: 550 Is a directory) holding b/g and f; the QUIT that closes the
+    check's connection is held, so an interrupt lands between two of the run's phases."""
+
+    LISTINGS = {"": "type=dir;modify=20240101000000; a\r\n",
+                "a": "type=dir;modify=20240101000000; b\r\n"
+                     "type=file;size=1;modify=20240101000000; f\r\n",
+                "a/b": "type=file;size=1;modify=20240101000000; g\r\n"}
+
+    def __init__(self, sessions):
+        super().__init__(sessions)
+        self.quitting = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "DELE" and arg.strip("/") == "a":
+            self.cmds.append((verb, arg))
+            s.send("550 a: Is a directory")
+            return True
+        return super().command(s, verb, arg)
+
+    def quit(self, s):
+        if ("DELE", "a") in self.cmds and not self.quitting.is_set():
+            self.quitting.set()
+            time.sleep(3)
+        super().quit(s)
+
+
+class TestMirrorPutInterruptedBetweenPhases(unittest.TestCase):
+    def test_an_interrupt_between_phases_is_no_success(self):
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        os.makedirs(os.path.join(tmp, "up"))
+        fake = HeldQuitFtp(sessions=8)
+        fake.start()
+        self.addCleanup(fake.stop)
+        p = subprocess.Popen([FTPC_BIN, "--no-verify", "mirror", "-R", "--delete", "--no-perms",
+                              os.path.join(tmp, "up"), "ftp://u:p@127.0.0.1:%d/" % fake.port],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL,
+                             env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+        self.assertTrue(fake.quitting.wait(30), "the check's connection never closed")
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        err = err.decode()
+        self.assertEqual(p.returncode, 7, err)
+        self.assertIn("ftpc: mirror: interrupted", err)
+        self.assertNotIn(("DELE", "a/f"), fake.cmds)
 
 
 class PlanHoldingFtp(ScriptedFtp):
