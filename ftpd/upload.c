@@ -688,9 +688,10 @@ static int compare_step(upload *u, off_t max)
     }
     if (u->copied < u->offset)
         return 0;
-    close_fd(&u->cmp_fd);
+    /* Still compared until cut and given the file's mode: a failure puts it back as found. */
     if (ftruncate(u->fd, u->offset) < 0 || fchmod(u->fd, u->base_st.st_mode & 0777) < 0)
         return -1;
+    close_fd(&u->cmp_fd);
     return 1;
 }
 
