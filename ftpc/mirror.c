@@ -1207,12 +1207,21 @@ static int take_link_probes(const ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree
     for (size_t i = 0; i < probes->n; i++) {
         const ftpc_task *t = &probes->v[i];
         bool refused = t->finished && t->err.status == FTPC_EXIT_REMOTE;
-        if (refused && t->fs_reply_code >= 500)
+        /* A link in a directory that cannot be written is refused too, with a 5xx: only the
+         * text tells "Is a directory" from "Permission denied" (ftpd, ProFTPD, pyftpdlib). */
+        bool no_permission = refused && (strcasestr(t->err.msg, "permission") != NULL ||
+                                         strcasestr(t->err.msg, "denied") != NULL);
+        if (refused && t->fs_reply_code >= 500 && !no_permission)
             continue;
         const char *rel = ftpc_task_name(t);
         spared[mtree_find(rt, rel) - rt->v] = true;
         if (!t->finished || t->err.status != FTPC_OK) {
-            if (refused)
+            if (no_permission)
+                ftpc_msg(ctx,
+                         "ftpc: %s (left alone: in a directory that cannot be written, a "
+                         "link cannot be told from a directory)",
+                         t->err.msg);
+            else if (refused)
                 ftpc_msg(ctx, "ftpc: %s", t->err.msg);
             tally_failed(c, t);
             status = worse(status, t->finished ? t->err.status : FTPC_EXIT_XFER);
@@ -1233,7 +1242,7 @@ static int take_link_probes(const ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree
  * the tree. So each one is sent DELE first, level by level from the top and never below one
  * found to be a link: unlink removes a link itself, never what it points to, and is refused
  * for a real directory. A DELE refused for want of permission (a parent that cannot be written
- * nor opened) reads as a real directory too: there a link is still followed. Directories are
+ * nor opened) says nothing of what the entry is: it is left alone, whole. Directories are
  * opened for writing (open_remote_parent) only for what is then removed, so that no mode is
  * changed through a link either. */
 static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
