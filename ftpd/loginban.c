@@ -69,24 +69,33 @@ static loginban_entry *find(const loginban *b, const unsigned char key[16])
     return NULL;
 }
 
+/* What an entry costs to forget: 0 a count of failures, 1 a ban that ended less than
+ * max_ban_ms ago (the next one would be doubled), 2 a ban that runs. */
+static int keep_rank(const loginban *b, const loginban_entry *e, long long now)
+{
+    if (e->banned_until > now)
+        return 2;
+    return e->banned_until != 0 && now - e->banned_until < b->max_ban_ms ? 1 : 0;
+}
+
 /* The entry to reuse in key's set: an empty one, else the least recently failed from among
- * those not banned at now, else the least recently failed from. */
+ * those cheapest to forget. */
 static loginban_entry *victim(const loginban *b, const unsigned char key[16], long long now)
 {
     loginban_entry *set = &b->slots[set_of(b, key) * LOGINBAN_WAYS];
-    loginban_entry *free_one = NULL, *banned = NULL;
+    loginban_entry *best = NULL;
+    int best_rank = 3;
     for (int i = 0; i < LOGINBAN_WAYS; i++) {
         loginban_entry *e = &set[i];
         if (!e->used)
             return e;
-        if (e->banned_until > now) {
-            if (!banned || e->last < banned->last)
-                banned = e;
-        } else if (!free_one || e->last < free_one->last) {
-            free_one = e;
+        int rank = keep_rank(b, e, now);
+        if (rank < best_rank || (rank == best_rank && e->last < best->last)) {
+            best = e;
+            best_rank = rank;
         }
     }
-    return free_one ? free_one : banned;
+    return best;
 }
 
 /* The length of the ban that e starts at now, and its doublings kept in e: one more than the

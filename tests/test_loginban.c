@@ -193,6 +193,29 @@ START_TEST(test_flood_keeps_ban_and_evicts_counts)
 }
 END_TEST
 
+START_TEST(test_flood_keeps_a_repeat_offenders_history)
+{
+    loginban b;
+    ck_assert_int_eq(loginban_init(&b, 3, 600000, 10000, 600000), 0);
+    struct sockaddr_storage g = v4("192.0.2.9");
+    for (int i = 0; i < 3; i++)
+        loginban_fail(&b, &g, i, NULL, NULL);
+    ck_assert_int_eq(loginban_left(&b, &g, 2), 10000);
+    /* Its ban has ended; 100,000 addresses fail once each meanwhile: counts give way before
+     * a ban that is still remembered. */
+    for (unsigned i = 0; i < 100000; i++) {
+        struct sockaddr_storage f = v4_numbered(i);
+        loginban_fail(&b, &f, 20000 + i, NULL, NULL);
+    }
+    long long len = 0;
+    for (int i = 0; i < 2; i++)
+        ck_assert(!loginban_fail(&b, &g, 130000, NULL, NULL));
+    ck_assert(loginban_fail(&b, &g, 130000, NULL, &len));
+    ck_assert_int_eq(len, 20000); /* doubled: the first ban was not forgotten */
+    loginban_free(&b);
+}
+END_TEST
+
 static Suite *loginban_suite(void)
 {
     Suite *s = suite_create("loginban");
@@ -204,6 +227,7 @@ static Suite *loginban_suite(void)
     tcase_add_test(tc, test_ipv6_by_64_and_mapped_v4);
     tcase_add_test(tc, test_off);
     tcase_add_test(tc, test_flood_keeps_ban_and_evicts_counts);
+    tcase_add_test(tc, test_flood_keeps_a_repeat_offenders_history);
     suite_add_tcase(s, tc);
     return s;
 }
