@@ -567,12 +567,15 @@ static void prepare_done(void *arg)
         s->jobs--;
         s->prepare = NULL;
         drop_append_lock(s->xfer);
+        bool comparing = j->begun && j->up.cmp_fd >= 0;
         if (j->begun) /* a claimed partial stays; a bare copy is dropped */
             server_close_later(s->srv, upload_abort_detach(&j->up, true));
         char shown[LOG_PATH_BUF];
         session_log(s, "%s %s aborted by the client (ABOR) while its file was being %s", j->verb,
                     log_path(j->vpath, shown, sizeof shown),
-                    j->mode == UPLOAD_NEW || j->mode == UPLOAD_UNIQUE ? "created" : "copied");
+                    comparing                                           ? "compared"
+                    : j->mode == UPLOAD_NEW || j->mode == UPLOAD_UNIQUE ? "created"
+                                                                        : "copied");
         session_reply(s, FTP_TRANSFER_ABORTED, "%s aborted.", j->verb);
         s->flags |= SF_ABOR_DONE; /* the ABOR, still to run, did abort something */
         free_prepare(j);
@@ -610,9 +613,10 @@ static void prepare_done(void *arg)
         upload_ready(s, s->xfer, j->verb);
     } else if (j->begun) {
         if (j->rc == 0)
-            log_info("[%lu] %s %s: the copy of the existing file stopped at %jd of %jd bytes: "
+            log_info("[%lu] %s %s: the %s of the existing file stopped at %jd of %jd bytes: "
                      "the session or its data channel has gone",
-                     s->id, j->verb, j->vpath, (intmax_t)j->up.copied, (intmax_t)j->up.offset);
+                     s->id, j->verb, j->vpath, j->up.cmp_fd >= 0 ? "comparison" : "copy",
+                     (intmax_t)j->up.copied, (intmax_t)j->up.offset);
         /* the channel went away meanwhile: keep what was there */
         server_close_later(s->srv, upload_abort_detach(&j->up, true));
     } else if (ours) {
