@@ -1,6 +1,7 @@
 #include "termsize.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 
 static int env_at_least(const char *name, int min, int fallback)
@@ -18,4 +19,14 @@ term_size term_size_of(int fd)
                            .rows = ws.ws_row > 0 ? ws.ws_row : TERM_DEFAULT_ROWS};
     return (term_size){.cols = env_at_least("COLUMNS", TERM_MIN_COLS, TERM_DEFAULT_COLS),
                        .rows = env_at_least("LINES", TERM_MIN_ROWS, TERM_DEFAULT_ROWS)};
+}
+
+bool term_redraw_signal(int sig, void (*fn)(int), struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = fn;
+    sa.sa_flags = SA_RESTART;
+    return sigaction(sig, &sa, old) == 0;
 }

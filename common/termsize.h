@@ -8,6 +8,9 @@
 #ifndef TERMSIZE_H
 #define TERMSIZE_H
 
+#include <signal.h>
+#include <stdbool.h>
+
 typedef struct term_size {
     int cols;
     int rows;
@@ -20,5 +23,10 @@ typedef struct term_size {
 #define TERM_DEFAULT_ROWS 24
 
 term_size term_size_of(int fd);
+
+/* Installs fn for sig (SIGWINCH, SIGCONT: a display's redraw requests) with SA_RESTART, so
+ * that a read it interrupts goes on, and stores the disposition it replaces in old. Returns
+ * whether it was installed. */
+bool term_redraw_signal(int sig, void (*fn)(int), struct sigaction *old);
 
 #endif

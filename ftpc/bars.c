@@ -852,18 +852,13 @@ static bool utf8_locale(void)
 
 static void install_cont(ftpc_bars *b)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
     sigaction(SIGCONT, NULL, &b->old_cont);
     /* (never this handler itself: a display started while another is live) */
     bool plain_fn = !(b->old_cont.sa_flags & SA_SIGINFO) && b->old_cont.sa_handler != SIG_DFL &&
                     b->old_cont.sa_handler != SIG_IGN && b->old_cont.sa_handler != cont_handler;
     cont_chained = plain_fn ? b->old_cont.sa_handler : NULL;
     cont_flag = 0;
-    sa.sa_handler = cont_handler;
-    sa.sa_flags = SA_RESTART;
-    sigaction(SIGCONT, &sa, NULL);
+    term_redraw_signal(SIGCONT, cont_handler, NULL);
 }
 
 ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
@@ -897,12 +892,7 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
         query_size(b);
     }
     if (b->live && !b->fixed_width) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = winch_handler;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESTART;
-        sigaction(SIGWINCH, &sa, &b->old_winch);
+        term_redraw_signal(SIGWINCH, winch_handler, &b->old_winch);
         install_cont(b);
     }
     ev_timer_init(&b->timer, tick_cb, b);

@@ -53,13 +53,8 @@ void stress_view_init(stress_view *v, int fd, bool enabled)
     const char *nc = getenv("NO_COLOR");
     v->color = v->tty && (nc == NULL || nc[0] == '\0');
     if (v->tty) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof(sa));
-        sigemptyset(&sa.sa_mask);
-        sa.sa_handler = on_cont;
-        sa.sa_flags = SA_RESTART;
         view_continued = 0;
-        v->cont_set = sigaction(SIGCONT, &sa, &v->old_cont) == 0;
+        v->cont_set = term_redraw_signal(SIGCONT, on_cont, &v->old_cont);
     }
 }
 

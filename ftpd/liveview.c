@@ -443,13 +443,8 @@ liveview *liveview_start(server *srv)
     if (v == NULL)
         return NULL;
     v->srv = srv;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sigemptyset(&sa.sa_mask);
-    sa.sa_handler = on_cont;
-    sa.sa_flags = SA_RESTART;
     view_continued = 0;
-    v->cont_set = sigaction(SIGCONT, &sa, &v->old_cont) == 0;
+    v->cont_set = term_redraw_signal(SIGCONT, on_cont, &v->old_cont);
     ev_timer_init(&v->tick, tick_cb, v);
     draw(v);
     ev_timer_start(srv->loop, &v->tick, LIVEVIEW_TICK_MS);
