@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,8 +42,11 @@ void ftpc_stdsink_open(ftpc_stdsink *s, int fd, volatile sig_atomic_t *stop)
         return;
     }
     /* Only pipes and terminals: opening another device again may do things (a tape rewinds
-     * when closed), and a regular file's writes do not wait on a reader. */
-    if (!S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && isatty(fd) == 1))
+     * when closed), and a regular file's writes do not wait on a reader. Not a terminal's
+     * master side: opened again, /dev/ptmx makes a new terminal, where the bytes would go. */
+    int pty_number;
+    if (!S_ISFIFO(st.st_mode) &&
+        !(S_ISCHR(st.st_mode) && isatty(fd) == 1 && ioctl(fd, TIOCGPTN, &pty_number) < 0))
         return;
     int nfd = reopen_nonblocking(fd, &st);
     if (nfd >= 0) {

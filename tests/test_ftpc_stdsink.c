@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "stdsink.h"
@@ -98,6 +99,29 @@ START_TEST(test_full_terminal_says_eagain)
 }
 END_TEST
 
+START_TEST(test_terminal_master_is_written_where_it_leads)
+{
+    /* a program holding a terminal's master side as ftpc's output: opened again it would be
+     * a new terminal, and the bytes would reach no one */
+    int master, slave;
+    ck_assert_int_eq(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    struct termios raw;
+    ck_assert_int_eq(tcgetattr(slave, &raw), 0);
+    cfmakeraw(&raw);
+    ck_assert_int_eq(tcsetattr(slave, TCSANOW, &raw), 0);
+    ftpc_stdsink s;
+    ftpc_stdsink_open(&s, master, NULL);
+    ck_assert_int_eq(s.how, FTPC_SINK_BLOCK);
+    ck_assert_int_eq(ftpc_stdsink_write(&s, "hello\n", 6), 6);
+    char got[16] = "";
+    ck_assert_int_eq(read(slave, got, sizeof(got)), 6);
+    ck_assert_int_eq(memcmp(got, "hello\n", 6), 0);
+    ftpc_stdsink_close(&s);
+    close(master);
+    close(slave);
+}
+END_TEST
+
 START_TEST(test_regular_file_is_written_whole)
 {
     char path[] = "/tmp/test_ftpc_stdsink.XXXXXX";
@@ -123,6 +147,7 @@ static Suite *stdsink_suite(void)
     tcase_add_test(tc, test_reader_gone_is_epipe);
     tcase_add_test(tc, test_full_socket_says_eagain);
     tcase_add_test(tc, test_full_terminal_says_eagain);
+    tcase_add_test(tc, test_terminal_master_is_written_where_it_leads);
     tcase_add_test(tc, test_regular_file_is_written_whole);
     suite_add_tcase(s, tc);
     return s;
