@@ -700,6 +700,11 @@ static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     }
     if (x->finished)
         return;
+    /* The server said 226 and then hung up (its idle timeout ran while standard output's
+     * reader was behind): every byte is in ftpc's queue or on its way in the data
+     * connection, and the download ends once they are out, without the control connection. */
+    if (xf_is_download(x) && x->ctrl_done && (x->out_wait || xf_out_pending(x)))
+        return;
     /* A connection lost mid-transfer is an interrupted transfer whatever the phase. */
     if (x->state >= XS_OPEN_DATA && status == FTPC_EXIT_CONNECT)
         status = FTPC_EXIT_XFER;

@@ -212,3 +212,23 @@ class TestStdoutStall(StdoutStallCase):
         self.assertEqual(p.wait(timeout=60), 0)
         with open(path, "rb") as f:
             self.assertEqual(f.read(), self.data)
+
+
+class TestStdoutStallServerHangsUp(StdoutStallCase):
+    # The server's idle timeout runs while ftpc waits for its reader after the 226 (a file
+    # small enough for the pipe and the sockets' first buffers to take what ftpc has not read:
+    # the server is done, 226 sent, and idle).
+    server_kwargs = {"args": ["--idle-timeout", "2"]}
+
+    def test_a_server_hanging_up_after_its_226_loses_nothing(self):
+        rd, wr = os.pipe()
+        self.addCleanup(os.close, rd)
+        p = self.start(wr, size=96 * 1024)
+        os.close(wr)
+        self.wait_full(p, rd)
+        self.assertLogged(r"idle timeout", timeout=20)
+        got = read_all(rd, p, 96 * 1024)
+        rc = p.wait(timeout=60)
+        err = p.stderr.read().decode("utf-8", "replace")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(got, self.data)
