@@ -1115,6 +1115,18 @@ class TestMirrorPut(MirrorCase):
         self.assertEqual(self.summary(r), (0, 1, 0))
         self.assertEqual(r.stderr, b"")
 
+    def test_directories_named_like_a_refusal_are_still_removed(self):
+        # the check for a refusal for want of permission reads the server's words, not the
+        # message's own (which names the path)
+        os.makedirs(self.local("up"))
+        self.write_local("up/keep.txt", b"kept")
+        self.ftpc("mirror", "-R", "up", self.srv.url("dst"))
+        self.srv.write("dst/denied/f", b"f")
+        self.srv.write("dst/old permission/sub/f", b"f")
+        r = self.ftpc("mirror", "-R", "--delete", "up", self.srv.url("dst"))
+        self.assertEqual(self.summary(r), (0, 1, 5))
+        self.assertEqual(tree(self.srv.local("dst")), tree(self.local("up")))
+
     def test_a_link_in_a_directory_that_cannot_be_written_is_left_alone(self):
         # its DELE is refused for want of permission, with a 5xx as a real directory's is:
         # nothing below it may be deleted, as it may be a link to anywhere
