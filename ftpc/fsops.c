@@ -62,10 +62,21 @@ static void finish(ftpc_fsop *op, int status, bool reusable)
     op->done(op->done_ud, status, reusable);
 }
 
+/* Whether a reply's own words, after the path it may echo ("550 PATH: Permission denied."),
+ * say the refusal is for want of permission. */
+static bool says_no_permission(const char *text)
+{
+    const char *said = text;
+    for (const char *colon = strstr(text, ": "); colon != NULL; colon = strstr(colon + 2, ": "))
+        said = colon;
+    return strcasestr(said, "permission denied") != NULL;
+}
+
 static void fail_reply(ftpc_fsop *op, const char *cmd, const ftp_reply_msg *m)
 {
     char q[600];
     op->t->fs_reply_code = m->code;
+    op->t->fs_refused_perm = says_no_permission(m->text);
     ftpc_task_fail(op->t, ftpc_status_for_reply(m->code), "%s %s: %s: the server replied %s",
                    action(op->t), op->t->display, cmd,
                    ftpc_quote_reply(m->code, m->text, q, sizeof(q)));

@@ -1208,13 +1208,8 @@ static int take_link_probes(const ftpc_cli *cli, ftpc_ctx *ctx, const ftpc_mtree
         const ftpc_task *t = &probes->v[i];
         bool refused = t->finished && t->err.status == FTPC_EXIT_REMOTE;
         /* A link in a directory that cannot be written is refused too, with a 5xx: only the
-         * text tells "Is a directory" from "Permission denied" (ftpd, ProFTPD, pyftpdlib).
-         * Looked for in the server's words, after the message's own (which name the URL) and
-         * after the path the server echoes ("550 PATH: Permission denied."). */
-        const char *said = refused ? strstr(t->err.msg, "the server replied ") : NULL;
-        for (const char *colon = said; colon != NULL; colon = strstr(colon + 2, ": "))
-            said = colon;
-        bool no_permission = said != NULL && strcasestr(said, "permission denied") != NULL;
+         * text tells "Is a directory" from "Permission denied" (ftpd, ProFTPD, pyftpdlib). */
+        bool no_permission = refused && t->fs_refused_perm;
         if (refused && t->fs_reply_code >= 500 && !no_permission)
             continue;
         const char *rel = ftpc_task_name(t);

@@ -193,6 +193,8 @@ typedef struct ftpc_task {
     /* A file-system command (fsops.c) failed by the server's reply: its code, 0 otherwise;
      * mirror -R --delete tells a 5xx to DELE of a directory from a 4xx by it. */
     int fs_reply_code;
+    bool fs_refused_perm; /* ...and its text, after the path it echoes, says "Permission
+                           * denied": a refusal that says nothing of what the entry is */
     /* -c compared the whole file with the source (HASH over RANG) before moving anything
      * (put: the server's file as long as the local one; get: the bytes kept here as long as
      * the server's file), and they matched: the check after it would hash the same bytes
