@@ -705,7 +705,8 @@ static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
      * connection, and the download ends once they are out, without the control connection.
      * Only a file's: a listing may still need the connection once its bytes are out (the CWD
      * back of one listed from inside, the check of a held line), which would wait for ever. */
-    if (x->t->kind == FTPC_T_GET && x->ctrl_done && (x->out_wait || xf_out_pending(x)))
+    if ((x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_CAT) && x->ctrl_done &&
+        (x->out_wait || xf_out_pending(x)))
         return;
     /* A connection lost mid-transfer is an interrupted transfer whatever the phase. */
     if (x->state >= XS_OPEN_DATA && status == FTPC_EXIT_CONNECT)

@@ -51,12 +51,14 @@ def read_all(fd, proc, limit, timeout=120):
 
 
 class StdoutStallCase(FtpcCase):
-    def start(self, out, *args, size=SIZE, data=None, **kw):
-        """ftpc get -o - of a large file into out (a descriptor), standard error a pipe."""
+    def start(self, out, *args, size=SIZE, data=None, command=None, **kw):
+        """ftpc get -o - (or command, e.g. cat) of a large file into out (a descriptor),
+        standard error a pipe."""
         self.data = data if data is not None else data_bytes(size, 77)
         self.srv.write("big.bin", self.data)
         kw.setdefault("cwd", self.tmp)
-        p = subprocess.Popen([FTPC_BIN, *args, "get", "-o", "-", self.srv.url("big.bin")],
+        verb = [command] if command else ["get", "-o", "-"]
+        p = subprocess.Popen([FTPC_BIN, *args, *verb, self.srv.url("big.bin")],
                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
                              env=self.env(), **kw)
 
@@ -221,9 +223,15 @@ class TestStdoutStallServerHangsUp(StdoutStallCase):
     server_kwargs = {"args": ["--idle-timeout", "2"]}
 
     def test_a_server_hanging_up_after_its_226_loses_nothing(self):
+        self.hang_up_after_226()
+
+    def test_cat_whose_server_hung_up_after_its_226_loses_nothing(self):
+        self.hang_up_after_226("cat")
+
+    def hang_up_after_226(self, command=None):
         rd, wr = os.pipe()
         self.addCleanup(os.close, rd)
-        p = self.start(wr, size=96 * 1024)
+        p = self.start(wr, size=96 * 1024, command=command)
         os.close(wr)
         self.wait_full(p, rd)
         self.assertLogged(r"idle timeout", timeout=20)
