@@ -347,7 +347,7 @@ class TestOutOfDescriptors(ServerTestCase):
         time.sleep(2)
         # spinning on the readable listener took most of a core (1.5 s of these 2 s under
         # ASan); waiting takes next to nothing
-        self.assertLess(self.cpu_seconds() - before, 0.6)
+        self.assertLess(self.cpu_seconds() - before, 1.0)  # spinning: about 2.0
         sessions.pop().close()  # a descriptor for the connection, one for the file
         self.assertTrue(wait_for(lambda: self.free_fds() >= 1, 10))
         code, text = mine.cmd("RETR f.bin", timeout=20)
