@@ -482,6 +482,19 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["errors_by_code"], {})
         self.assertEqual(rep["ops"]["list"], {"count": 54, "errors": 0})
 
+    def live_stress_on_pty(self, srv, duration):
+        """Starts a list-only stress run of 5 clients whose standard error is a 120 x 24
+        pseudo-terminal drawing the live view; returns (process, master, slave)."""
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+        env = dict(os.environ, TERM="xterm", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
+                              "--duration", duration, "--mix", "list"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=slave, env=env)
+        return p, master, slave
+
     def stress_on_pty(self, srv, env, columns=None):
         """Runs a short list-only stress run with its standard error on a pseudo-terminal
         (columns wide if given); returns what the terminal received, as text."""
@@ -548,14 +561,7 @@ class TestStressFtpd(StressCase):
         # the top of the old frame stays on the screen above the new one
         from test_liveview import Terminal
         srv = self.server()
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-        env = dict(os.environ, TERM="xterm", NO_COLOR="1")
-        env.pop("COLUMNS", None)
-        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
-                              "--duration", "4", "--mix", "list"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=slave, env=env)
+        p, master, slave = self.live_stress_on_pty(srv, "4")
         os.close(slave)
         term = Terminal(120, 24)
         try:
@@ -584,14 +590,7 @@ class TestStressFtpd(StressCase):
         import signal
         from test_liveview import Terminal
         srv = self.server()
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-        env = dict(os.environ, TERM="xterm", NO_COLOR="1")
-        env.pop("COLUMNS", None)
-        p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
-                              "--duration", "3", "--mix", "list"],
-                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=slave, env=env)
+        p, master, slave = self.live_stress_on_pty(srv, "3")
         try:
             out = read_pty(master, 15, done=lambda d: d.count(b"logged in") >= 2)
             self.assertGreaterEqual(out.count(b"logged in"), 2, out[-2000:])
