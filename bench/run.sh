@@ -247,10 +247,8 @@ if ! skip c; then
     STORM=("$TOOLS/login-storm")
     [[ $C_DRIVER == python ]] && STORM=("$PY" "$HERE/tools/conc-dl.py" --repeat 0)
     STORM+=(--user "$FTPBENCH_USER" --password "$FTPBENCH_PASS")
-    CS=()   # pyftpdlib compares plaintext passwords: nothing to measure here
-    for n in "${SERVERS[@]}"; do [[ $n == pyftpdlib ]] || CS+=("$n"); done
     ensure_src
-    start_servers "${CS[@]}"
+    start_servers "${SERVERS[@]}"
     for n in "${UP[@]}"; do ln -f "$BENCH_SRC/1G.bin" "$BENCH_ROOT/$n/1G.bin"; done
     for r in $(seq 1 "$ROUNDS"); do
         # this shared VM's speed drifts: measure the hash cost again in every round

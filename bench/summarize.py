@@ -341,20 +341,19 @@ def main():
         lp = {s: med([j["login_phase_s"] for j in storm.get(s, [])]) for s in servers}
         errs = {s: sum(j["error_count"] for j in storm.get(s, []) + stormdl.get(s, [])) for s in servers}
         r = med([j["login_phase_s"] / ideal_of(j["_round"]) for j in storm.get("ftpd", []) if ideal_of(j["_round"])])
-        cs = [s for s in servers if s != "pyftpdlib"]
         row("(c) %d logins at once, yescrypt: login phase s" % clients,
-            {s: (fmt(lp[s], 2) + ("*" if errs[s] else "")) if s in cs else "—" for s in servers},
+            {s: fmt(lp[s], 2) + ("*" if errs[s] else "") for s in servers},
             "%s ÷ %s s" % (fmt(r, 2), fmt(ideal, 2)), "≤ 1.20", judge(r, "<=", 1.2))
         lpd = {s: med([j["login_phase_s"] for j in stormdl.get(s, [])]) for s in servers}
         rd = med([j["login_phase_s"] / ideal_of(j["_round"]) for j in stormdl.get("ftpd", []) if ideal_of(j["_round"])])
         row("(c) same, while one full-speed RETR runs: login phase s",
-            {s: fmt(lpd[s], 2) if s in cs else "—" for s in servers},
+            {s: fmt(lpd[s], 2) for s in servers},
             "%s ÷ %s s" % (fmt(rd, 2), fmt(ideal, 2)), "(info)")
         def rates_kept(storms, prefix):
             """Per server: median share of the download's rate kept during the storm, and
             each round's rate alone and during."""
             keep, refs, during = {}, {}, {}
-            for s in cs:
+            for s in servers:
                 ks, rs, ds = [], [], []
                 for j in storms.get(s, []):
                     ref, dur = rate_windows(os.path.join(raw, "%s-%s-%d.txt" % (prefix, s, j["_round"])), j)
@@ -369,8 +368,7 @@ def main():
             rk = keep.get("ftpd")
             # a storm with failed logins loaded the server less: its figure is not comparable
             row(label, {s: fmt(100 * keep[s], 0, "%") + ("*" if errs[s] else "")
-                        if s in cs and keep.get(s) is not None else ("n/a" if s in cs else "—")
-                        for s in servers},
+                        if keep.get(s) is not None else "n/a" for s in servers},
                 fmt(rk, 2), "≥ 0.90", judge(rk, ">=", 0.9))
 
         keep, refs, during = rates_kept(stormdl, "c-rate")
@@ -386,7 +384,7 @@ def main():
             rcap = med([j["login_phase_s"] / ideal_of(j["_round"]) for j in stormcap.get("ftpd", [])
                         if ideal_of(j["_round"])])
             row("(c) same, while one RETR held to %s MiB/s runs: login phase s" % cap,
-                {s: (fmt(lpc[s], 2) + ("*" if cerrs[s] else "")) if s in cs else "—" for s in servers},
+                {s: fmt(lpc[s], 2) + ("*" if cerrs[s] else "") for s in servers},
                 "%s ÷ %s s" % (fmt(rcap, 2), fmt(ideal, 2)), "≤ 1.20", judge(rcap, "<=", 1.2))
             ckeep, crefs, cduring = rates_kept(stormcap, "c-ratecap")
             kept_row("(c) that RETR's rate (%s MiB/s) during the storm ÷ its rate alone" % cap,
@@ -502,7 +500,7 @@ def main():
         out += [""] + ["- " + n for n in notes]
     out += summarize5.extra_tables(raw)
     out += ["", "Peers: " + "; ".join(env.get("peer", [])) + "; pyftpdlib " +
-            (env.get("pyftpdlib", ["?"])[0]) + " (plaintext password check). Per-round figures: "
+            (env.get("pyftpdlib", ["?"])[0]) + " (crypt(3) check of the same hash in its loop). Per-round figures: "
             "`details.md` in the raw folder (bench/results/raw/, not committed)."]
     if env.get("lftp") or env.get("ftpc"):
         out += ["", "Clients: %s; lftp %s; %s; %s." % (env.get("curl", ["curl ?"])[0], env.get("lftp", ["?"])[0],

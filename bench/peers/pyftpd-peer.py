@@ -3,14 +3,36 @@
 
 pyftpdlib's default FTPServer: one process on epoll, the same design as ftpd.
 
-usage: pyftpd-peer.py PORT ROOTDIR PASV_MIN PASV_MAX [USER PASS]
+usage: pyftpd-peer.py PORT ROOTDIR PASV_MIN PASV_MAX [USER PASS [HASHFILE]]
+
+With HASHFILE (a file holding a crypt(3) hash, as /etc/shadow does), a login's password is
+checked against that hash with crypt(3), as pyftpdlib's own UnixAuthorizer checks system
+accounts, so pyftpdlib pays for the same hash type as the servers it is compared with. Without
+it, PASS is compared in plaintext (DummyAuthorizer's way: a login costs nothing).
 """
+import crypt  # deprecated in 3.11, still there; pyftpdlib's UnixAuthorizer uses it too
+import hmac
 import logging
 import sys
 
-from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.authorizers import AuthenticationFailed, DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
+
+
+class CryptAuthorizer(DummyAuthorizer):
+    """DummyAuthorizer's accounts, passwords checked against a crypt(3) hash, in the loop
+    (pyftpdlib has no worker for it, UnixAuthorizer does the same)."""
+
+    def __init__(self, hashes):
+        super().__init__()
+        self.hashes = hashes
+
+    def validate_authentication(self, username, password, handler):
+        want = self.hashes.get(username)
+        got = crypt.crypt(password, want) if want else None
+        if not got or not hmac.compare_digest(got, want):
+            raise AuthenticationFailed("Authentication failed.")
 
 
 def main():
@@ -19,7 +41,11 @@ def main():
     password = sys.argv[6] if len(sys.argv) > 6 else "ftpbench"
     logging.basicConfig(level=logging.WARNING)
 
-    auth = DummyAuthorizer()  # compares the password in plaintext: its login costs nothing
+    if len(sys.argv) > 7:
+        with open(sys.argv[7]) as f:
+            auth = CryptAuthorizer({user: f.read().strip()})
+    else:
+        auth = DummyAuthorizer()  # compares the password in plaintext: its login costs nothing
     auth.add_user(user, password, root, perm="elradfmwMT")
 
     handler = FTPHandler

@@ -11,8 +11,8 @@
 # Stop it with stop-server.sh NAME.
 #
 # Settings shared by all servers: account $FTPBENCH_USER/$FTPBENCH_PASS checked against
-# the crypt(3) hash in /etc/shadow (pyftpdlib excepted: its DummyAuthorizer compares
-# plaintext), anonymous off, uploads allowed, umask 022, passive mode on 127.0.0.1 with
+# the crypt(3) hash in /etc/shadow (pyftpdlib checks a copy of that hash with crypt(3), in
+# its one loop, as its UnixAuthorizer would), anonymous off, uploads allowed, umask 022, passive mode on 127.0.0.1 with
 # ports PASV_MIN..PASV_MAX (default 10000+(PORT%5)*4000, 4000 ports, all below the
 # ephemeral range), no TLS, no reverse DNS or ident, transfer logs off, no login delay,
 # session limits far above the test sizes, fd limit raised to the hard limit, listen
@@ -211,10 +211,14 @@ CONF
     ;;
 pyftpdlib)
     # runs as the bench account, so it holds no root privileges and its files are owned
-    # by that account as with the other servers
+    # by that account as with the other servers; it cannot read /etc/shadow, so it gets a
+    # copy of the account's hash only it can read
+    printf '%s\n' "$HASH" > "$RUN/hash"
+    chown "$FTPBENCH_USER:" "$RUN/hash"
+    chmod 600 "$RUN/hash"
     CMD=(setpriv --reuid="$FTPBENCH_USER" --regid="$G_ID" --init-groups
          "$PEER_PYTHON" "$HERE/pyftpd-peer.py" "$PORT" "$ROOTDIR" "$PASV_MIN" "$PASV_MAX"
-         "$FTPBENCH_USER" "$FTPBENCH_PASS")
+         "$FTPBENCH_USER" "$FTPBENCH_PASS" "$RUN/hash")
     ;;
 *)
     echo "unknown server '$NAME' (ftpd | vsftpd | pure-ftpd | proftpd | pyftpdlib)" >&2
