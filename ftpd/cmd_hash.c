@@ -24,7 +24,10 @@
  * and the next is queued from the loop when the last reports. So a password check queued
  * behind hashes waits for a slice, not for a whole file; the session's idle clock is kept
  * fresh while its client waits; and a session closed meanwhile stops its hash at the next
- * slice. The session holds its input from HASH until the reply (as for PASS).
+ * slice. The session runs no command from HASH until the reply (as for PASS), but reads on
+ * to watch for ABOR: an ABOR stops the hash after the slice under way, the HASH gets 426 and
+ * then the ABOR its 226 (RFC 959, an ABOR of a command in progress). A client that closes
+ * the connection ends its session at once, and so its hash (session.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +62,7 @@ typedef struct hash_job {
     bool partial_ok; /* the session may resume uploads: a name with only a partial is that */
     bool names_dir;  /* the client's path ends in "/" or "/.": only a directory will do */
     bool partial;    /* what is hashed is such a partial */
+    bool cancelled;  /* ABOR came: no more slices (set and read on the loop) */
     off_t rstart, rend;
     /* worker state */
     int fd;
@@ -201,7 +205,7 @@ static void hash_done(void *arg)
     hash_job *j = arg;
     session *s = j->s;
     bool live = s->state == SESS_READY;
-    if (live && j->rc == 0) {
+    if (live && j->rc == 0 && !j->cancelled) {
         /* More to hash: the client is waiting, not idle. */
         s->last_activity = ev_now(s->srv->loop);
         if (workq_submit(server_work_queue(s->srv), hash_fn, hash_done, j) == 0)
@@ -211,7 +215,14 @@ static void hash_done(void *arg)
     s->jobs--;
     s->hash = NULL;
     if (live) {
-        if (j->rc == 1) {
+        if (j->rc == 0) { /* cancelled; a hash that ended meanwhile gets its 213 */
+            char shown[LOG_PATH_BUF];
+            session_log(s, "HASH %s aborted by the client (ABOR) at byte %jd of %jd-%jd",
+                        log_path(j->vpath, shown, sizeof shown), (intmax_t)j->pos,
+                        (intmax_t)j->first, (intmax_t)j->last);
+            session_reply(s, FTP_TRANSFER_ABORTED, "HASH aborted.");
+            s->flags |= SF_ABOR_DONE; /* the ABOR, still to run, did abort something */
+        } else if (j->rc == 1) {
             char shown[LOG_PATH_BUF];
             session_log(s, "HASH %s %s %jd-%jd", digest_name(j->algo),
                         log_path(j->vpath, shown, sizeof shown), (intmax_t)j->first,
@@ -275,6 +286,12 @@ void session_discard_hash(session *s)
         free_job(s->hash);
         s->hash = NULL;
     }
+}
+
+void session_cancel_hash(session *s)
+{
+    if (s->hash)
+        s->hash->cancelled = true; /* hash_done acts on it, on this thread */
 }
 
 /* Parses a decimal offset; no sign, no junk, fits off_t. */

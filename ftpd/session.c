@@ -66,6 +66,9 @@ static bool watching_for_abor(const session *s)
      * going, must stop that copy. */
     if (s->prepare)
         return true;
+    /* So does a HASH, for minutes with a large file on a slow disk. */
+    if (s->hash)
+        return true;
     /* So does a RETR or listing whose path is being opened: the ABOR is for that transfer. */
     if (s->opening)
         return true;
@@ -152,6 +155,8 @@ static bool keeps_session_at_eof(const session *s)
 {
     if (s->prepare) /* unannounced as well: only "put file; bye" keeps it */
         return line_waiting(&s->in, "QUIT");
+    if (s->hash) /* a digest no one will read: not worth a core for the rest of the file */
+        return false;
     if (!xfer_unannounced(s->xfer))
         return true;
     return quit_deferred(s) || line_waiting(&s->in, "QUIT");
@@ -561,6 +566,8 @@ static void stop_for_waiting_abor(session *s, bool next_only)
         return;
     if (s->prepare)
         session_cancel_prepare(s);
+    else if (s->hash)
+        session_cancel_hash(s);
     else if (s->opening)
         fsjob_cancel(s->opening);
     else
@@ -677,6 +684,8 @@ static void close_gone_client(session *s)
     if (s->prepare)
         session_log(s, "the client closed the connection while its upload's file was being "
                        "prepared");
+    else if (s->hash)
+        session_log(s, "the client closed the connection during its HASH");
     else
         session_log(s, "the client closed the connection before the data connection came, "
                        "with commands waiting");
@@ -715,7 +724,7 @@ static void read_input(session *s)
             s->flags |= SF_PEER_EOF;
             break;
         }
-        if (n == 0 && has_deferred(s)) {
+        if (n == 0 && (has_deferred(s) || s->hash)) {
             close_gone_client(s);
             return;
         }

@@ -140,6 +140,9 @@ void session_discard_prepare(session *s);
 /* ABOR came while an upload is being prepared: its copy stops after the slice on the workers
  * now, and the upload gets 426 (cmd_data.c). The ABOR itself then runs in its turn. */
 void session_cancel_prepare(session *s);
+/* ABOR came during a HASH: it stops after the slice on the workers now, and the HASH gets
+ * 426 (cmd_hash.c). The ABOR itself then runs in its turn and says 226. */
+void session_cancel_hash(session *s);
 /* The account the session is logged in as, "anonymous", or "-" before a login. */
 const char *session_who(const session *s);
 /* Logs "[id] peer user: message" at info level. */

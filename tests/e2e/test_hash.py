@@ -9,7 +9,7 @@ import time
 import unittest
 
 from ftpd_harness import (DEFAULT_PASSWORD, DEFAULT_USER, ServerTestCase, reply, retr,
-                          run_as_user, stor)
+                          run_as_user, stor, wait_for)
 
 HASH_RE = re.compile(r"^213 (\S+) (\d+)-(\d+) ([0-9a-f]+) (.+)$")
 
@@ -261,19 +261,59 @@ class TestHash(ServerTestCase):
                         "NOOP latencies while hashing for %.3f s: %r" % (elapsed, latencies[:20]))
         self.assertLess(login_time, 2.0)
 
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.srv.proc.pid) as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_abor_stops_a_long_hash(self):
+        """ABOR during a HASH stops it within a slice: 426 for the HASH, then 226 for the
+        ABOR (RFC 959's reply to an ABOR of a command still in progress), and the session
+        goes on. The input used not to be read while the hash ran: the ABOR waited for all
+        of the file (minutes for 8 GiB here)."""
+        self.srv.make_sparse("huge.sparse", 8 << 30)
+        self.srv.write("x", b"x")
+        c = self.srv.control()
+        c.login()
+        # the ABOR in the HASH's read, and in a read of its own with a Telnet IP and Synch
+        # before it, as clients send it (the pause only puts it in a later segment)
+        for abor, pause in (("ABOR\r\n", 0), ("\xff\xf4\xff\xf2ABOR\r\n", 0.2)):
+            c.send("HASH huge.sparse\r\n")
+            if pause:
+                time.sleep(pause)
+            t0 = time.monotonic()
+            c.send(abor.encode("latin-1"))
+            code, text = c.reply(timeout=10)
+            self.assertEqual(code, 426, text)
+            self.assertEqual(c.reply(timeout=5)[0], 226)
+            self.assertLess(time.monotonic() - t0, 5)
+        self.assertLogged(r"HASH \S*huge.sparse aborted by the client \(ABOR\)")
+        self.assertCode(c.cmd("NOOP"), 200)
+        self.assertEqual(parse_hash(c.cmd("HASH x")[1])[3], hashlib.sha256(b"x").hexdigest())
+        # an ABOR with no HASH running has nothing to abort
+        self.assertCode(c.cmd("ABOR"), 226)
+
     def test_client_gone_during_hash(self):
-        self.srv.make_sparse("huge.sparse", 256 << 20)
-        a = self.srv.control()
-        a.login()
-        a.send("HASH huge.sparse\r\n")
-        time.sleep(0.05)
-        a.close()
-        # the server carries on and serves others; the closed session is freed once its
-        # hash has stopped (watch for it so the server is not stopped mid-hash)
+        """A client that closes its control connection during a long HASH, with or without
+        a QUIT before, ends its session at once and its hash within a slice: it used to be
+        noticed only after the whole file, its hash burning a core meanwhile."""
+        self.srv.make_sparse("huge.sparse", 8 << 30)
+        for n, last in enumerate(("", "QUIT\r\n")):
+            a = self.srv.control()
+            a.login()
+            a.send("HASH huge.sparse\r\n" + last)
+            time.sleep(0.1)  # not for sync: the close then comes while the hash runs
+            a.close()
+            self.assertTrue(wait_for(lambda: len(re.findall(r"\[\d+\] \S+ alice: disconnected",
+                                                            self.srv.log_text())) > n, 5),
+                            "the session outlived its client")
+            before = self.cpu_seconds()
+            time.sleep(1)
+            self.assertLess(self.cpu_seconds() - before, 0.5, "still hashing")
+        # the server serves others meanwhile
         f = self.srv.ftp()
         self.srv.write("x", b"x")
         self.assertEqual(self.hash(f, "x")[3], hashlib.sha256(b"x").hexdigest())
-        self.assertTrue(self.srv.wait_log(r"\[\d+\] \S+ alice: disconnected", timeout=60))
 
     def test_stop_during_hash(self):
         """SIGTERM while a hash is on the workers: a clean exit, no leak reports (the job
