@@ -92,6 +92,7 @@ static long accept_retry_cb(ev_loop *loop, ev_timer *t, void *ud);
 static void rate_pause(xfer *x);
 static void handshake_step(xfer *x);
 static void log_transfer(xfer *x, bool complete, const char *why);
+static void fail_before_data(xfer *x, const char *text);
 
 /* Copies into rec what log_transfer reads of x (its path aside), for a log line written after
  * x is gone: an orphaned upload's, or one whose commit a worker makes. */
@@ -1366,6 +1367,20 @@ static void listen_cb(ev_loop *loop, int fd, int mask, void *ud)
     int cfd = net_accept(fd, &peer);
     if (cfd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* A transfer command waits for this connection, its file most likely holding
+             * the descriptor the accept lacks: only another session's end would free one,
+             * and its client should not wait the whole data timeout for a 425. */
+            if (x->kind != XK_NONE) {
+                session *s = x->s;
+                char text[160];
+                session_log(s, "cannot accept the data connection for %s: %s", xfer_verb(x),
+                            strerror(errno));
+                snprintf(text, sizeof text, "Can't open data connection: %s; try again later.",
+                         strerror(errno));
+                fail_before_data(x, text);
+                session_resume(s);
+                return;
+            }
             if (!x->accept_starved)
                 session_log(x->s, "cannot accept the data connection: %s; retrying every %d ms",
                             strerror(errno), XFER_ACCEPT_RETRY_MS);

@@ -356,6 +356,54 @@ class TestOutOfDescriptors(ServerTestCase):
         ds.close()
         self.assertCode(mine.reply(timeout=20), 226)
 
+    def test_a_data_connection_the_file_left_no_descriptor_for_is_a_prompt_425(self):
+        # RETR opens its file with the last descriptor, then the client connects to the
+        # passive port: nothing can free a descriptor for that connection but another
+        # session's end, and the client must not wait the whole data timeout (120 s) for a
+        # 425. Before a transfer command the connection still waits for one (above).
+        self.srv.make_file("f.bin", 100, base=self.srv.anon_root)
+        sessions = []
+        while self.free_fds() >= 3:
+            c = self.srv.control()
+            c.login("anonymous", "guest@example.org")
+            sessions.append(c)
+        mine = sessions.pop()
+        self.assertCode(mine.cmd("TYPE I"), 200)
+        code, text = mine.cmd("PASV")
+        self.assertEqual(code, 227, text)
+        if self.free_fds() == 0:  # a session's two descriptors back, for one listener
+            sessions.pop().close()
+            self.assertTrue(wait_for(lambda: self.free_fds() == 2, 5))
+        for c in sessions:  # passive listeners take all but one descriptor
+            if self.free_fds() <= 1:
+                break
+            self.assertCode(c.cmd("PASV"), 227)
+        self.assertEqual(self.free_fds(), 1)
+        t0 = time.monotonic()
+        mine.send("RETR f.bin\r\n")
+        try:  # the refusal closes the listener, maybe as the connection comes
+            self.addCleanup(socket.create_connection(("127.0.0.1", pasv_port(text)),
+                                                     timeout=10).close)
+        except ConnectionResetError:
+            pass
+        code, text = mine.reply(timeout=20)
+        if code == 150:
+            code, text = mine.reply(timeout=20)
+        self.assertEqual(code, 425, text)
+        self.assertIn("try again later", text)
+        self.assertLess(time.monotonic() - t0, 5)
+        self.assertLogged(r"cannot accept the data connection for RETR: Too many open files")
+        # the file's descriptor is back, and the session goes on
+        self.assertTrue(wait_for(lambda: self.free_fds() >= 1, 5))
+        self.assertCode(mine.cmd("NOOP"), 200)
+        sessions.pop().close()
+        self.assertTrue(wait_for(lambda: self.free_fds() >= 3, 10))
+        ds = mine.pasv()
+        self.assertCode(mine.cmd("RETR f.bin", timeout=20), 150)
+        self.assertEqual(len(recv_all(ds)), 100)
+        ds.close()
+        self.assertCode(mine.reply(timeout=20), 226)
+
     def test_accepts_out_of_descriptors_are_not_logged_ten_times_a_second(self):
         # the server retries a refused accept every 100 ms; a shortage that lasts must not
         # bury the log under the same line, ten a second
