@@ -437,3 +437,11 @@ int net_peer_addr(int fd, struct sockaddr_storage *ss)
     memset(ss, 0, sizeof(*ss));
     return getpeername(fd, (struct sockaddr *)ss, &len) < 0 ? -1 : 0;
 }
+
+bool net_connected_to_itself(int fd)
+{
+    struct sockaddr_storage local, peer;
+    if (net_local_addr(fd, &local) < 0 || net_peer_addr(fd, &peer) < 0)
+        return false;
+    return net_port(&local) == net_port(&peer) && net_same_host(&local, &peer);
+}

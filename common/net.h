@@ -77,5 +77,9 @@ int net_queued_bytes(int fd);
 /* Local or peer address of a socket. Returns 0 or -1. */
 int net_local_addr(int fd, struct sockaddr_storage *ss);
 int net_peer_addr(int fd, struct sockaddr_storage *ss);
+/* True when a connected socket's peer is the socket itself: a connect to a port of this
+ * host where nothing listens, from a source port that happens to be that port, completes
+ * as a TCP simultaneous open with itself. */
+bool net_connected_to_itself(int fd);
 
 #endif

@@ -1426,10 +1426,18 @@ static void connect_done(xfer *x)
     if (getsockopt(x->data_fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
         err = errno;
     ev_del(loop_of(x), x->data_fd, EV_READ | EV_WRITE);
-    if (err) {
+    /* Nothing listened at the PORT, and the data socket's own port was that one: the
+     * connect met itself, and a download would go to no one and say 226. */
+    bool itself = !err && net_connected_to_itself(x->data_fd);
+    if (err || itself) {
         session *s = x->s;
         char text[256];
-        snprintf(text, sizeof text, "Can't open data connection: %s.", strerror(err));
+        if (itself)
+            snprintf(text, sizeof text,
+                     "Can't open data connection: nothing listens at that port (the "
+                     "connection reached itself).");
+        else
+            snprintf(text, sizeof text, "Can't open data connection: %s.", strerror(err));
         fail_before_data(x, text);
         session_resume(s);
         return;

@@ -251,6 +251,34 @@ static void check_connect(const char *listen_on)
     close(lfd);
 }
 
+/* A socket connected to its own address and port (the simultaneous open that an active-mode
+ * connect to a free port of this host can make) is told from a real connection. */
+START_TEST(test_connected_to_itself)
+{
+    struct sockaddr_storage ss, self, bound;
+    socklen_t len;
+    ck_assert_int_eq(net_parse_hostport("127.0.0.1:0", 0, &ss, &len), 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&ss, len), 0);
+    ck_assert_int_eq(net_local_addr(fd, &self), 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&self, len), 0);
+    ck_assert(net_connected_to_itself(fd));
+    close(fd);
+
+    int lfd = net_listen(&ss, 8);
+    ck_assert_int_ge(lfd, 0);
+    ck_assert_int_eq(net_local_addr(lfd, &bound), 0);
+    int cfd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(cfd, 0);
+    ck_assert_int_eq(connect(cfd, (struct sockaddr *)&bound, len), 0);
+    ck_assert(!net_connected_to_itself(cfd));
+    ck_assert(!net_connected_to_itself(lfd)); /* no peer */
+    close(cfd);
+    close(lfd);
+}
+END_TEST
+
 START_TEST(test_listen_connect_v4)
 {
     check_connect("127.0.0.1:0");
@@ -535,6 +563,7 @@ static Suite *net_suite(void)
     tcase_add_test(k, test_listen_connect_v4);
     tcase_add_test(k, test_listen_connect_v6);
     tcase_add_test(k, test_connect_with_bind);
+    tcase_add_test(k, test_connected_to_itself);
     tcase_add_test(k, test_listen_range_any);
     tcase_add_test(k, test_listen_range_skips_busy);
     tcase_add_test(k, test_listen_range_rotates);

@@ -2,8 +2,12 @@
 to the client's own address and never below port 1024; passive connections from another
 address are refused."""
 import ftplib
+import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
 import unittest
 
@@ -336,6 +340,52 @@ class TestDataAddress(ServerTestCase):
             stolen = b""
         thief.close()
         self.assertEqual(stolen, b"")
+
+
+# Run in a network namespace of its own, whose local port range is then narrowed to the one
+# port the PORT names: the server's data socket gets that port, and its connect meets itself.
+SELF_CONNECT_SCRIPT = r"""
+import json, socket, subprocess
+from ftpd_harness import FtpdServer
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+with FtpdServer() as srv:
+    srv.make_file("f.bin", 100000)
+    c = srv.control()
+    c.login()
+    c.cmd("TYPE I")
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    p = probe.getsockname()[1]
+    probe.close()
+    with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as fh:
+        fh.write("%d %d" % (p, p))
+    replies = [c.cmd("PORT 127,0,0,1,%d,%d" % (p >> 8, p & 255))]
+    replies.append(c.cmd("RETR f.bin", timeout=20))
+    if replies[-1][0] == 150:
+        replies.append(c.reply(timeout=20))
+    replies.append(c.cmd("NOOP"))
+    print(json.dumps({"replies": replies, "log": srv.log_text()}))
+"""
+
+
+class TestActiveSelfConnect(unittest.TestCase):
+    def test_a_port_the_data_socket_would_connect_to_itself_is_a_425(self):
+        # A PORT to a port of the client's own host where nothing listens, which the
+        # server's data socket happens to get as its own: the connect "succeeds" with the
+        # socket as its own peer (TCP simultaneous open), and a RETR sent the file to no
+        # one and said 226.
+        if (os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare")
+                or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode):
+            self.skipTest("needs unshare -n (root) and ip")
+        r = subprocess.run(["unshare", "-n", sys.executable, "-c", SELF_CONNECT_SCRIPT],
+                           capture_output=True, text=True, timeout=60,
+                           cwd=os.path.dirname(os.path.abspath(__file__)))
+        self.assertEqual(r.returncode, 0, r.stdout[-2000:] + r.stderr[-3000:])
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+        codes = [code for code, _ in out["replies"]]
+        self.assertEqual(codes, [200, 425, 200], out["replies"])
+        self.assertIn("itself", out["replies"][1][1])
+        self.assertRegex(out["log"], r"RETR \S*f.bin failed before any data moved: 425 ")
 
 
 if __name__ == "__main__":
