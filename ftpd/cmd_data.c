@@ -387,15 +387,18 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
     /* Only a restart has a REST offset to blame: EINVAL elsewhere is some other fault. */
     bool bad_rest = err == EINVAL && mode == UPLOAD_RESTART;
     bool other = err == UPLOAD_OTHER_PARTIAL;
+    bool changed = err == UPLOAD_CHANGED;
     /* An upload refused before its data came has no transfer line: without this one the
      * operator of a server whose uploads fail (a folder the server's user cannot write, a
      * full disk) would find nothing in the log but the logins. */
     char shown[LOG_PATH_BUF];
     session_log(s, "%s %s refused: %s", verb, log_path(vpath, shown, sizeof shown),
-                bad_rest ? "REST beyond what was uploaded"
-                : other  ? "REST at the file's size, but the interrupted upload kept for it "
-                           "begins with other bytes"
-                         : strerror(err));
+                bad_rest  ? "REST beyond what was uploaded"
+                : other   ? "REST at the file's size, but the interrupted upload kept for it "
+                            "begins with other bytes"
+                : changed ? "the file or the interrupted upload kept for it was cut short while "
+                            "they were compared"
+                          : strerror(err));
     if (bad_rest)
         session_reply(s, FTP_BAD_REST, "Invalid REST parameter: beyond what was uploaded.");
     else if (other) /* 5xx: the same REST would meet the same bytes again */
@@ -403,6 +406,11 @@ static void upload_failed(session *s, int err, const char *verb, const char *vpa
                       "Invalid REST parameter: %s holds other bytes than the interrupted upload "
                       "kept for it; send the file whole (STOR without REST).",
                       vpath);
+    else if (changed) /* 4xx: a fresh SIZE (and HASH) may well resume */
+        session_reply(s, FTP_LOCAL_ERROR,
+                      "%s: %s changed while the interrupted upload kept for it was compared "
+                      "with it; try again.",
+                      verb, vpath);
     else if (err == EISDIR)
         reply_named(s, FTP_FILE_UNAVAILABLE, verb, vpath, "Is a directory.");
     else if (err == EBUSY) /* its resume point is being moved: a moment's wait (upload.h) */

@@ -627,8 +627,8 @@ static off_t data_from(int fd, off_t pos, off_t limit)
 /* Compares the bytes from *pos up to end of a and b, at most max of them, and advances *pos
  * past those that are equal. A stretch that is a hole in both reads as zeros in both and is
  * skipped unread, so a sparse file costs its data, as its copy does. Returns 1 when all
- * compared were equal, 0 at the first that differs (or a file found short of end), -1 with
- * errno. */
+ * compared were equal, 0 at the first that differs, -1 with errno (UPLOAD_CHANGED: a file
+ * found short of end, cut while being compared). */
 static int same_range(int a, int b, off_t *pos, off_t end, off_t max)
 {
     off_t stop = end - *pos > max ? *pos + max : end;
@@ -648,8 +648,10 @@ static int same_range(int a, int b, off_t *pos, off_t end, off_t max)
                 continue;
             return -1;
         }
-        if (na == 0)
-            return 0;
+        if (na == 0) {
+            errno = UPLOAD_CHANGED;
+            return -1;
+        }
         size_t got = 0;
         while (got < (size_t)na) {
             ssize_t nb = pread(b, bb + got, (size_t)na - got, *pos + (off_t)got);
@@ -657,8 +659,10 @@ static int same_range(int a, int b, off_t *pos, off_t end, off_t max)
                 continue;
             if (nb < 0)
                 return -1;
-            if (nb == 0)
-                return 0;
+            if (nb == 0) {
+                errno = UPLOAD_CHANGED;
+                return -1;
+            }
             got += (size_t)nb;
         }
         if (memcmp(ba, bb, (size_t)na) != 0)

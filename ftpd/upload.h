@@ -55,6 +55,9 @@ typedef struct upload {
 /* upload_copy_step's errno for a REST at the target's size whose kept partial holds other
  * bytes before that offset than the target (beyond every errno, like OWNFILES_REFUSED). */
 #define UPLOAD_OTHER_PARTIAL (1 << 21)
+/* upload_copy_step's errno for such a REST whose target (or partial) came out shorter than
+ * the offset while they were compared: it changed meanwhile, and a fresh look may resume. */
+#define UPLOAD_CHANGED (1 << 22)
 
 /* UPLOAD_UNIQUE is UPLOAD_NEW for a name that must still be free at the commit (STOU). */
 typedef enum { UPLOAD_NEW = 0, UPLOAD_RESTART, UPLOAD_APPEND, UPLOAD_UNIQUE } upload_mode;
@@ -80,7 +83,8 @@ int upload_begin_staged(upload *u, const vfs *v, const char *vpath, upload_mode 
  * target shrank meanwhile; ENOSPC/EDQUOT; UPLOAD_OTHER_PARTIAL: a REST at exactly the target's
  * size, the offset SIZE gives a client, claimed a partial whose bytes before it are not the
  * target's, so that continuing it would splice the client's rest onto bytes it never checked;
- * the abort gives that partial back whole). After -1 the upload is still open: abort it. */
+ * UPLOAD_CHANGED: one of them was cut short during that comparison; the abort gives that
+ * partial back whole). After -1 the upload is still open: abort it. */
 int upload_copy_step(upload *u, off_t max);
 /* Renames the finished file over the target. Returns 0 or -1 with errno (the upload is then
  * aborted without keeping data, but for a claimed partial given back as upload_abort does

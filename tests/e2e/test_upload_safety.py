@@ -349,6 +349,31 @@ class TestKilledUploads(UploadSafetyBase):
         self.assertEqual(sha(self.srv.read("sp.bin")), sha(other))
         self.assertEqual(self.srv.internal_files(), [])
 
+    def test_a_file_cut_short_during_the_comparison_is_a_451(self):
+        # REST at the file's size compares a kept partial with the file before continuing
+        # it. A file truncated meanwhile is not a partial of other bytes (554: send it whole,
+        # the same REST would fail again): it changed, and the client should look again
+        # (451). Both are sparse, so that the comparison takes a worker job per 16 MiB of
+        # holes: long enough to cut the file while it runs (256 GiB took 0.8 s).
+        size = 1 << 40
+        self.srv.make_sparse("cut.bin", size)
+        partial = self.srv.make_sparse(".ftpd-partial.cut.bin", size)
+        c = self.srv.control()
+        c.login()
+        self.assertCode(c.cmd("TYPE I"), 200)
+        self.addCleanup(c.pasv().close)
+        self.assertCode(c.cmd("REST %d" % size), 350)
+        c.send("STOR cut.bin\r\n")
+        # claimed (renamed to the upload's own name) once the file's size was read
+        self.assertTrue(wait_for(lambda: not os.path.exists(partial), 10))
+        os.truncate(self.srv.local("cut.bin"), 1 << 20)
+        code, text = c.reply(timeout=60)
+        self.assertEqual(code, 451, text)
+        self.assertRegex(text, r"cut\.bin.*changed.*try again")
+        self.assertTrue(wait_for(lambda: os.path.exists(partial), 10))  # given back whole
+        self.assertEqual(os.path.getsize(partial), size)
+        self.assertEqual(os.path.getsize(self.srv.local("cut.bin")), 1 << 20)
+
     def test_rest_at_the_files_size_continues_a_partial_of_the_same_bytes(self):
         # a cut upload that was growing the file holds the file's bytes first: either base
         # gives the same file, and the partial is continued
