@@ -155,8 +155,8 @@ static bool keeps_session_at_eof(const session *s)
 {
     if (s->prepare) /* unannounced as well: only "put file; bye" keeps it */
         return line_waiting(&s->in, "QUIT");
-    if (s->hash) /* a digest no one will read: not worth a core for the rest of the file */
-        return false;
+    if (s->hash) /* "HASH f; QUIT" then a half-close still wants the digest; else no one reads it */
+        return line_waiting(&s->in, "QUIT");
     if (!xfer_unannounced(s->xfer))
         return true;
     return quit_deferred(s) || line_waiting(&s->in, "QUIT");
