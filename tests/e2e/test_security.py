@@ -374,9 +374,12 @@ class TestActiveSelfConnect(unittest.TestCase):
         # server's data socket happens to get as its own: the connect "succeeds" with the
         # socket as its own peer (TCP simultaneous open), and a RETR sent the file to no
         # one and said 226.
+        # the namespace's own port range must be writable (not where /proc/sys is read-only)
+        rng = "/proc/sys/net/ipv4/ip_local_port_range"
         if (os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare")
-                or subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode):
-            self.skipTest("needs unshare -n (root) and ip")
+                or subprocess.run(["unshare", "-n", "sh", "-c", "cat %s > %s" % (rng, rng)],
+                                  capture_output=True).returncode):
+            self.skipTest("needs unshare -n (root), ip and a writable port range in it")
         r = subprocess.run(["unshare", "-n", sys.executable, "-c", SELF_CONNECT_SCRIPT],
                            capture_output=True, text=True, timeout=60,
                            cwd=os.path.dirname(os.path.abspath(__file__)))
