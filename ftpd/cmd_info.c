@@ -231,6 +231,11 @@ static void stat_server(session *s)
     net_addr_str(&s->local, local, sizeof local);
     if (s->xfer && (s->xfer->state == XS_RUNNING || s->xfer->state == XS_UPLOAD_FLUSHING))
         xfer_status(s->xfer, xs, sizeof xs);
+    else if (s->xfer && s->xfer->state == XS_TLS_HANDSHAKE)
+        /* The 150 is out and the client holds the connection, but no byte can move yet: a
+         * client stuck here has not started (or cannot finish) its TLS handshake. */
+        snprintf(xs, sizeof xs, "%s %s: waiting for the data connection's TLS handshake.",
+                 xfer_verb(s->xfer), s->xfer->vpath ? s->xfer->vpath : "");
     else if (s->xfer)
         snprintf(xs, sizeof xs, "Data connection ready (%s).",
                  s->xfer->passive ? "passive" : "active");

@@ -503,6 +503,9 @@ class TestStalledDataHandshake(TlsServerMixin, unittest.TestCase):
             ds = c.pasv()
             self.assertEqual(c.cmd("RETR a.bin")[0], 150)
             ds.sendall(hello)
+            code, text = c.cmd("STAT")  # tells where the transfer stands
+            self.assertEqual(code, 211, text)
+            self.assertRegex(text, r"RETR /a\.bin: waiting for the data connection's TLS handshake")
             probe = self.srv.control()
             self.assertEqual(probe.cmd("NOOP")[0], 200)
             probe.close()
