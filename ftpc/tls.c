@@ -236,6 +236,66 @@ void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size)
     ftpc_tls_describe_hint(t, true, out, out_size);
 }
 
+/* Appends a name from the server's certificate to out (at *len), each byte that is not
+ * printable ASCII as '?': the name comes from the peer and goes to a terminal. */
+static void append_name(char *out, size_t out_size, size_t *len, const unsigned char *name,
+                        size_t n)
+{
+    if (*len > 0 && *len + 2 < out_size) {
+        memcpy(out + *len, ", ", 2);
+        *len += 2;
+    }
+    for (size_t i = 0; i < n && *len + 1 < out_size; i++)
+        out[(*len)++] = name[i] > 0x20 && name[i] < 0x7f ? (char)name[i] : '?';
+    out[*len] = '\0';
+}
+
+/* The names the server's certificate is for (its DNS and IP subjectAltNames, else its
+ * common name), to tell a user whose connection failed on a name mismatch which name to
+ * use. Empty when OpenSSL kept no certificate. */
+static void peer_cert_names(SSL *ssl, char *out, size_t out_size)
+{
+    enum { SHOWN_MAX = 4 };
+    out[0] = '\0';
+    /* A failed check leaves the certificate in the chain only, not as the peer's. */
+    STACK_OF(X509) *chain = SSL_get_peer_cert_chain(ssl);
+    X509 *cert = chain != NULL && sk_X509_num(chain) > 0 ? sk_X509_value(chain, 0) : NULL;
+    if (cert == NULL)
+        return;
+    size_t len = 0;
+    int total = 0;
+    GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type != GEN_DNS && g->type != GEN_IPADD)
+            continue;
+        if (++total > SHOWN_MAX)
+            continue;
+        const ASN1_STRING *v = g->type == GEN_DNS ? g->d.dNSName : g->d.iPAddress;
+        const unsigned char *d = ASN1_STRING_get0_data(v);
+        int n = ASN1_STRING_length(v);
+        char ip[INET6_ADDRSTRLEN];
+        if (g->type == GEN_IPADD) {
+            if ((n != 4 && n != 16) ||
+                inet_ntop(n == 4 ? AF_INET : AF_INET6, d, ip, sizeof(ip)) == NULL)
+                snprintf(ip, sizeof(ip), "?");
+            d = (const unsigned char *)ip;
+            n = (int)strlen(ip);
+        }
+        append_name(out, out_size, &len, d, (size_t)n);
+    }
+    GENERAL_NAMES_free(sans);
+    if (total > SHOWN_MAX && len + 1 < out_size)
+        snprintf(out + len, out_size - len, " and %d more", total - SHOWN_MAX);
+    else if (total == 0) {
+        char cn[256];
+        int n =
+            X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+        if (n > 0)
+            append_name(out, out_size, &len, (const unsigned char *)cn, (size_t)n);
+    }
+}
+
 void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_size)
 {
     SSL *ssl = stream_tls_ssl(t);
@@ -253,6 +313,17 @@ void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_si
                          vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
                          vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
                          vr == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
+        if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH) {
+            char names[300];
+            peer_cert_names(ssl, names, sizeof(names));
+            if (names[0] != '\0') {
+                snprintf(out, out_size,
+                         "the server's certificate failed verification: %s (it is for %s; "
+                         "connect by one of its names, or skip the check with --insecure)",
+                         X509_verify_cert_error_string(vr), names);
+                return;
+            }
+        }
         snprintf(out, out_size, "the server's certificate failed verification: %s%s",
                  X509_verify_cert_error_string(vr),
                  !untrusted ? ""

@@ -222,6 +222,39 @@ class TestFtpcTls(TlsCase):
         self.assertEqual(self.read_local("i.bin"), data)
 
 
+class TestFtpcCertificateNames(TlsCase):
+    """A certificate that does not name the host connected to: the refusal says which names
+    it has, so the user knows what to connect by."""
+
+    def setUp(self):
+        certdir = tempfile.mkdtemp(prefix="ftpc-e2e-cert-")
+        self.addCleanup(shutil.rmtree, certdir, True)
+        self.cert = os.path.join(certdir, "cert.pem")
+        key = os.path.join(certdir, "key.pem")
+        r = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", key, "-out", self.cert, "-days", "1",
+             "-subj", "/CN=files.example",
+             "-addext", "subjectAltName=DNS:files.example,IP:192.0.2.7"],
+            capture_output=True, timeout=30)
+        if r.returncode != 0:
+            self.skipTest("openssl cannot make a certificate: %s" % r.stderr.decode()[-300:])
+        self.tls_args = ["--tls", "--tls-cert", self.cert, "--tls-key", key]
+        super().setUp()
+
+    def test_mismatch_names_the_certificates_names(self):
+        self.srv.make_file("n.bin", 100, seed=31)
+        for host, what in (("127.0.0.1", "IP address mismatch"),
+                           ("localhost", "[Hh]ostname mismatch")):
+            u = self.url("n.bin").replace("127.0.0.1", host)
+            r = self.ftpc("--cacert", self.cert, "-v", "get", u, rc=EXIT_TLS)
+            err = r.stderr.decode()
+            self.assertRegex(
+                err, what + r" \(it is for files\.example, 192\.0\.2\.7; .*--insecure\)")
+            self.assertNotIn("> USER", err)
+        self.assertFalse(os.path.exists(self.local("n.bin")))
+
+
 class TestFtpcImplicit(TlsCase):
     def setUp(self):
         self.implicit_port = free_port()
