@@ -30,8 +30,8 @@
 #   MAX_CLIENTS    session limits of pure-ftpd (-c, -C) and ProFTPD (MaxInstances),
 #                  raised for the 5,000-client phase (pure-ftpd caps -c at half the
 #                  passive range)                            [4096]
-#   TLS_CERT / TLS_KEY  PEM files: explicit FTPS (AUTH TLS) on; only ftpd and vsftpd.
-#                  Both then require TLS for the login and PROT P for data.
+#   TLS_CERT / TLS_KEY  PEM files: explicit FTPS (AUTH TLS) on; only ftpd, vsftpd and
+#                  pure-ftpd. They then require TLS for the login and PROT P for data.
 #   VSFTPD_SSL_REUSE    vsftpd's require_ssl_reuse           [YES, vsftpd's default]
 set -euo pipefail
 
@@ -52,8 +52,8 @@ MAX_CLIENTS=${MAX_CLIENTS:-4096}
 TLS_CERT=${TLS_CERT:-}
 TLS_KEY=${TLS_KEY:-}
 VSFTPD_SSL_REUSE=${VSFTPD_SSL_REUSE:-YES}
-if [[ -n "$TLS_CERT" && "$NAME" != ftpd && "$NAME" != vsftpd ]]; then
-    echo "TLS is set up for ftpd and vsftpd only, not $NAME" >&2
+if [[ -n "$TLS_CERT" && "$NAME" != ftpd && "$NAME" != vsftpd && "$NAME" != pure-ftpd ]]; then
+    echo "TLS is set up for ftpd, vsftpd and pure-ftpd only, not $NAME" >&2
     exit 2
 fi
 
@@ -161,7 +161,13 @@ pure-ftpd)
     # -c is capped at half the passive range, hence the wide range
     CMD=("$PEERS_PREFIX/pure-ftpd/usr/sbin/pure-ftpd" -S "127.0.0.1,$PORT" -4 -E
          -l "puredb:$RUN/pureftpd.pdb" -p "$PASV_MIN:$PASV_MAX" -P 127.0.0.1 -A -H
-         -c "$MAX_CLIENTS" -C "$MAX_CLIENTS" -u 1 -U 133:022 -Y 0 -g "$RUN/pure-ftpd.pid" -I 15)
+         -c "$MAX_CLIENTS" -C "$MAX_CLIENTS" -u 1 -U 133:022 -g "$RUN/pure-ftpd.pid" -I 15)
+    if [[ -n "$TLS_CERT" ]]; then
+        # -Y 3: TLS for the control connection and the data connections alike
+        CMD+=(-Y 3 -2 "$TLS_CERT,${TLS_KEY:-$TLS_CERT}")
+    else
+        CMD+=(-Y 0)
+    fi
     ;;
 proftpd)
     cat > "$RUN/proftpd.conf" <<CONF

@@ -486,6 +486,8 @@ class TestSegputVsftpdTls(unittest.TestCase):
     """vsftpd with TLS required for logins and data, and session reuse required: the ranges
     go in parallel, each data connection resuming its own control connection's session."""
 
+    peer = tlstests.TestVsftpdTls.peer
+
     @classmethod
     def setUpClass(cls):
         tlstests.TestVsftpdTls.setUpClass.__func__(cls)

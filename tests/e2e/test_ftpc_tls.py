@@ -3,8 +3,8 @@
 verification (the system store refuses ftpd's self-signed certificate; --cacert, --pin and
 --insecure), TLS 1.2 and TLS 1.3, resume, active mode, parallel and segmented transfers, and
 --tls against a server without TLS (a clean failure, USER never sent in clear text); and
-interop with vsftpd requiring TLS and session reuse, under TLS 1.3 and 1.2 (skipped, saying
-why, where bench/peers has not installed vsftpd).
+interop with vsftpd requiring TLS and session reuse, and with pure-ftpd requiring TLS, under
+TLS 1.3 and 1.2 (skipped, saying why, where bench/peers has not installed them).
 
 ftpd requires data connections to resume the control connection's TLS session (its default),
 so every transfer that passes here proves ftpc's session reuse.
@@ -320,15 +320,18 @@ class TestFtpcTlsRequired(FtpcCase):
         self.assertFalse(os.path.exists(self.local("s.bin")))
 
 
-@unittest.skipIf(interop.why_not() is not None, interop.why_not() or "")
-class TestVsftpdTls(unittest.TestCase):
-    """ftpc against vsftpd with explicit FTPS, TLS required for login and data, and
-    require_ssl_reuse=YES (vsftpd's default, known to break clients under TLS 1.3): TLS 1.3
-    and TLS 1.2, bytes compared. vsftpd is started and stopped by bench/peers' scripts."""
+class PeerTls:
+    """ftpc against a peer server (`peer`) with explicit FTPS, TLS required for login and
+    data: TLS 1.3 and TLS 1.2, bytes compared; under the versions in `resumes` the data
+    connections must resume the control connection's session. The peer is started and
+    stopped by bench/peers' scripts."""
 
     @classmethod
     def setUpClass(cls):
-        cls.base = tempfile.mkdtemp(prefix="ftpc-vsftpd-tls-")
+        why = interop.why_not(cls.peer)
+        if why is not None:
+            raise unittest.SkipTest(why)
+        cls.base = tempfile.mkdtemp(prefix="ftpc-%s-tls-" % cls.peer)
         os.chmod(cls.base, 0o755)
         cls.root = os.path.join(cls.base, "root")
         cls.cert = os.path.join(cls.base, "cert.pem")
@@ -346,22 +349,22 @@ class TestVsftpdTls(unittest.TestCase):
         cls.port = free_port()
         cls.env = dict(os.environ, BENCH_RUN=os.path.join(cls.base, "run"),
                        PEERS_PREFIX=interop.PEERS_PREFIX, TLS_CERT=cls.cert, TLS_KEY=key)
-        r = subprocess.run([os.path.join(interop.PEERS, "start-server.sh"), "vsftpd",
+        r = subprocess.run([os.path.join(interop.PEERS, "start-server.sh"), cls.peer,
                             str(cls.port), cls.root], env=cls.env, capture_output=True,
                            timeout=30)
         if r.returncode != 0:
             shutil.rmtree(cls.base, True)
-            raise unittest.SkipTest("vsftpd did not start: %s"
-                                    % r.stderr.decode(errors="replace")[-500:])
+            raise unittest.SkipTest("%s did not start: %s"
+                                    % (cls.peer, r.stderr.decode(errors="replace")[-500:]))
 
     @classmethod
     def tearDownClass(cls):
-        subprocess.run([os.path.join(interop.PEERS, "stop-server.sh"), "vsftpd"], env=cls.env,
+        subprocess.run([os.path.join(interop.PEERS, "stop-server.sh"), cls.peer], env=cls.env,
                        capture_output=True, timeout=30)
         shutil.rmtree(cls.base, True)
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="ftpc-vsftpd-tls-c-")
+        self.tmp = tempfile.mkdtemp(prefix="ftpc-%s-tls-c-" % self.peer)
         self.addCleanup(shutil.rmtree, self.tmp, True)
 
     def url(self, path=""):
@@ -378,7 +381,7 @@ class TestVsftpdTls(unittest.TestCase):
                          % (" ".join(args), r.returncode, err[-3000:]))
         return r
 
-    def test_tls13_and_tls12_with_required_reuse(self):
+    def test_tls13_and_tls12(self):
         for version in ("1.3", "1.2"):
             name = "v%s.bin" % version
             data = data_bytes(5 * MiB + 1, 40)
@@ -386,8 +389,9 @@ class TestVsftpdTls(unittest.TestCase):
                 fh.write(data)
             r = self.ftpc("-vv", "--tls-max", version, "put", name, self.url(name))
             err = r.stderr.decode()
-            self.assertRegex(err, r"\* data connection: TLSv%s .*session resumed"
-                             % re.escape(version))
+            self.assertRegex(err, r"\* data connection: TLSv%s .*%s"
+                             % (re.escape(version),
+                                "session resumed" if version in self.resumes else ""))
             with open(os.path.join(self.root, name), "rb") as fh:
                 self.assertEqual(fh.read(), data)
             os.unlink(os.path.join(self.tmp, name))
@@ -396,6 +400,22 @@ class TestVsftpdTls(unittest.TestCase):
                 self.assertEqual(fh.read(), data)
             r = self.ftpc("--tls-max", version, "ls", self.url(""))
             self.assertIn(name, [os.path.basename(n) for n in r.stdout.decode().split()])
+
+
+class TestVsftpdTls(PeerTls, unittest.TestCase):
+    """vsftpd with require_ssl_reuse=YES (its default, known to break clients under TLS 1.3):
+    every data connection resumes the control connection's session."""
+
+    peer = "vsftpd"
+    resumes = ("1.3", "1.2")
+
+
+class TestPureFtpdTls(PeerTls, unittest.TestCase):
+    """pure-ftpd with -Y 3 (TLS for control and data); 1.0.50 resumes TLS 1.2 sessions on data
+    connections, and under TLS 1.3 makes a full handshake on each."""
+
+    peer = "pure-ftpd"
+    resumes = ("1.2",)
 
 
 class PlainDataServer(threading.Thread):
