@@ -17,6 +17,7 @@
 struct ftpc_tls {
     SSL_CTX *ctx;
     bool insecure;
+    char *cacert; /* --cacert, to name in a refusal: NULL for the system's store */
     int npins;
     unsigned char pins[FTPC_PIN_MAX][FTPC_PIN_LEN];
 };
@@ -146,15 +147,22 @@ ftpc_tls *ftpc_tls_new(const ftpc_opts *o, char *err, size_t err_size)
         return NULL;
     }
     tls->insecure = o->insecure;
+    if (o->cacert != NULL && (tls->cacert = strdup(o->cacert)) == NULL) {
+        snprintf(err, err_size, "out of memory");
+        free(tls);
+        return NULL;
+    }
     if (o->pin != NULL) {
         tls->npins = ftpc_tls_parse_pins(o->pin, tls->pins, FTPC_PIN_MAX, err, err_size);
         if (tls->npins < 0) {
+            free(tls->cacert);
             free(tls);
             return NULL;
         }
     }
     tls->ctx = stream_tls_client_ctx(err, err_size);
     if (tls->ctx == NULL) {
+        free(tls->cacert);
         free(tls);
         return NULL;
     }
@@ -195,6 +203,7 @@ void ftpc_tls_free(ftpc_tls *tls)
         return;
     stream_tls_ctx_free(tls->ctx);
     OPENSSL_cleanse(tls->pins, sizeof(tls->pins));
+    free(tls->cacert);
     free(tls);
 }
 
@@ -323,6 +332,15 @@ void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_si
                          X509_verify_cert_error_string(vr), names);
                 return;
             }
+        }
+        if (untrusted && tls != NULL && tls->cacert != NULL) {
+            /* "trust it with --cacert FILE" would read as if the option had not been given. */
+            snprintf(out, out_size,
+                     "the server's certificate failed verification: %s (--cacert %s holds "
+                     "neither it nor its issuer; %sskip the check with --insecure)",
+                     X509_verify_cert_error_string(vr), tls->cacert,
+                     pin_ok ? "or use --pin, or " : "or ");
+            return;
         }
         snprintf(out, out_size, "the server's certificate failed verification: %s%s",
                  X509_verify_cert_error_string(vr),

@@ -192,7 +192,9 @@ class TestFtpcTls(TlsCase):
              "-subj", "/CN=localhost"], capture_output=True, timeout=30)
         if r.returncode == 0:
             r = self.ftpc("--cacert", other, "get", self.url("y.bin"), rc=EXIT_TLS)
-            self.assertIn("verification", r.stderr.decode())
+            # the refusal names the --cacert given, not "trust it with --cacert FILE"
+            self.assertRegex(r.stderr.decode(), r"failed verification: .*\(--cacert %s holds "
+                             r"neither it nor its issuer; .*--insecure\)" % re.escape(other))
         r = self.ftpc("--cacert", os.path.join(self.tmp, "missing.pem"), "get",
                       self.url("y.bin"), rc=2)
         self.assertIn("--cacert", r.stderr.decode())
