@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "digest.h"
 #include "ftp_reply.h"
 #include "fsgate.h"
 #include "fsjob.h"
@@ -370,8 +371,7 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     buf_init(&s->in, FTP_LINE_MAX);
     buf_init(&s->out, CTL_OUT_MAX);
     s->vfs.root_fd = -1;
-    s->mlst_facts = MLSX_ALL;
-    s->mz_level = XFER_MZ_LEVEL_DEFAULT;
+    session_default_opts(s);
     ev_timer_init(&s->timer, session_timer_cb, s);
     ev_timer_init(&s->drain, drain_cb, s);
     s->last_activity = s->connected_at = ev_now(srv->loop);
@@ -411,6 +411,13 @@ session *session_new(struct server *srv, int fd, const struct sockaddr_storage *
     }
     update_events(s);
     return s;
+}
+
+void session_default_opts(session *s)
+{
+    s->mlst_facts = MLSX_ALL;
+    s->mz_level = XFER_MZ_LEVEL_DEFAULT;
+    s->hash_algo = DIGEST_SHA256;
 }
 
 void session_forget_rename(session *s)

@@ -115,6 +115,9 @@ void session_reply(session *s, int code, const char *fmt, ...)
 void session_reply_lines(session *s, int code, const char *text);
 /* Ends a pending rename: the RNFR is forgotten (RNTO must follow it at once). */
 void session_forget_rename(session *s);
+/* Puts the choices a client makes with OPTS (MLST facts, HASH algorithm, MODE Z level) back
+ * to their defaults. */
+void session_default_opts(session *s);
 /* Sends what is queued, then closes (QUIT, 421). */
 void session_close_after_flush(session *s);
 /* Closes at once (peer gone, fatal error). Safe to call twice. */

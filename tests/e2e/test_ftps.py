@@ -228,6 +228,27 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
         self.assertTrue(self.srv.wait_log(r"dropping \d+ bytes sent after AUTH"))
         c.login()
 
+    def test_options_chosen_in_clear_do_not_survive_auth(self):
+        """OPTS sent before AUTH TLS went in clear, where anyone on the path could have sent
+        them: under TLS the MLST facts, the HASH algorithm and the MODE Z level are the
+        defaults again, as a USER sent in clear no longer counts."""
+        self.srv.make_file("m.txt", 10)
+        c = self.srv.control()
+        self.assertEqual(c.cmd("OPTS MLST type;")[0], 200)
+        self.assertEqual(c.cmd("OPTS HASH MD5")[0], 200)
+        self.assertEqual(c.cmd("OPTS MODE Z LEVEL 9")[0], 200)
+        self.assertEqual(c.cmd("AUTH TLS")[0], 234)
+        c.sock = tls_context(self.srv.cafile).wrap_socket(c.sock, server_hostname=self.srv.host)
+        c.login()
+        self.assertRegex(c.cmd("OPTS HASH")[1], r"^200 SHA-256")
+        self.assertRegex(c.cmd("OPTS MODE Z")[1], r"LEVEL 1$")
+        code, text = c.cmd("MLST m.txt")
+        self.assertEqual(code, 250, text)
+        self.assertRegex(text, r"size=10;")
+        # chosen under TLS, they hold
+        self.assertEqual(c.cmd("OPTS HASH MD5")[0], 200)
+        self.assertRegex(c.cmd("OPTS HASH")[1], r"^200 MD5")
+
     def test_pipelined_commands_in_one_tls_record(self):
         """Hundreds of commands in one TLS record behind a transfer: the server must drain what
         OpenSSL holds after the transfer, with no socket event to say so."""
