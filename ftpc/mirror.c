@@ -724,7 +724,18 @@ static int worse(int a, int b)
  * an interrupt stopped the run before (never tried, and not reported one by one). */
 typedef struct counts {
     long transferred, skipped, deleted, failed, not_started;
+    bool cut; /* an interrupt stopped a phase or kept one from starting */
 } counts;
+
+/* Whether the run is being stopped, before a phase that would run: the phase not run is
+ * noted, so that the run does not end as a success. A stop after the last phase (while the
+ * server answers the last QUIT) keeps nothing from being done. */
+static bool halted(counts *c, volatile sig_atomic_t *stop)
+{
+    if (*stop)
+        c->cut = true;
+    return *stop;
+}
 
 /* Counts a finished task that did not succeed: failed, or not started at all. */
 static void tally_failed(counts *c, const ftpc_task *t)
@@ -993,7 +1004,7 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     tasks_free(&gets);
     /* Delete what the remote tree no longer has: files first, then directories deepest
      * first. Only after a complete, error-free pass. */
-    if (cli->mirror_delete && status == FTPC_OK && !*stop) {
+    if (cli->mirror_delete && status == FTPC_OK && !halted(c, stop)) {
         for (int pass = 0; pass < 2; pass++) {
             for (size_t k = lt.n; k-- > 0;) {
                 const ftpc_mentry *l = &lt.v[k];
@@ -1032,13 +1043,15 @@ static int mirror_get(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
     return status;
 }
 
-static int run_list(ftpc_ctx *ctx, tasks *l, int jobs, volatile sig_atomic_t *stop)
+static int run_list(ftpc_ctx *ctx, tasks *l, int jobs, volatile sig_atomic_t *stop, counts *c)
 {
     if (l->n == 0)
         return FTPC_OK;
     int st = 0;
-    if (!ftpc_run_tasks(ctx, l->v, l->n, jobs, stop, &st))
+    if (!ftpc_run_tasks(ctx, l->v, l->n, jobs, stop, &st)) {
         st = FTPC_EXIT_XFER;
+        c->cut = true;
+    }
     return st;
 }
 
@@ -1072,7 +1085,7 @@ static bool chmod_task(ftpc_cli *cli, tasks *l, const char *rel, unsigned mode)
  * listed with another mode, deepest first, so that none changed before its contents. A mode
  * the server does not take is reported (fsops.c) and leaves the exit status as it was: the
  * files themselves are there. */
-static void set_remote_modes(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
+static void set_remote_modes(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop, counts *c,
                              const ftpc_mtree *lt, int *dir_mode, const tasks *dirs,
                              const tasks *puts, tasks *chmods)
 {
@@ -1088,14 +1101,14 @@ static void set_remote_modes(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t
         if (e != NULL && (!d->finished || d->err.status != FTPC_OK))
             dir_mode[e - lt->v] = -1; /* not made: reported already */
     }
-    int ignored = run_list(ctx, chmods, cli->opts.jobs, stop);
+    int ignored = run_list(ctx, chmods, cli->opts.jobs, stop, c);
     tasks later = {0};
-    for (size_t k = lt->n; dir_mode != NULL && k-- > 0 && !*stop;) {
+    for (size_t k = lt->n; dir_mode != NULL && k-- > 0 && !halted(c, stop);) {
         if (dir_mode[k] >= 0 && !chmod_task(cli, &later, lt->v[k].rel, (unsigned)dir_mode[k]))
             break;
     }
-    if (!*stop)
-        ignored = run_list(ctx, &later, 1, stop);
+    if (!halted(c, stop))
+        ignored = run_list(ctx, &later, 1, stop, c);
     (void)ignored;
     tasks_free(&later);
 }
@@ -1258,14 +1271,14 @@ static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *st
             deepest = rel_depth(rt->v[k].rel);
     /* Level by level, so that nothing below a link is ever sent a DELE (a link out there
      * would be removed). */
-    for (size_t depth = 1; ok && !*stop && depth <= deepest; depth++) {
+    for (size_t depth = 1; ok && depth <= deepest && !halted(c, stop); depth++) {
         tasks probes = {0};
         ok = plan_link_probes(cli, lt, rt, spared, depth, &probes);
         const tasks *first[] = {&probes};
         ok = ok && open_remote_parents(cli, lt, rt, dir_mode, opened, &opens, first, 1);
-        if (ok && !*stop) {
-            (void)run_list(ctx, &opens, 1, stop);               /* a refusal is said (fsops.c) */
-            (void)run_list(ctx, &probes, cli->opts.jobs, stop); /* see take_link_probes */
+        if (ok && !halted(c, stop)) {
+            (void)run_list(ctx, &opens, 1, stop, c);               /* a refusal is said (fsops.c) */
+            (void)run_list(ctx, &probes, cli->opts.jobs, stop, c); /* see take_link_probes */
         }
         /* Even when stopped: a link removed is said, one not asked yet counts as failed. */
         if (ok)
@@ -1273,7 +1286,7 @@ static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *st
         tasks_free(&opens);
         tasks_free(&probes);
     }
-    for (size_t k = rt->n; ok && !*stop && k-- > 0;) {
+    for (size_t k = rt->n; ok && k-- > 0 && !halted(c, stop);) {
         const ftpc_mentry *r = &rt->v[k];
         if (mtree_find(lt, r->rel) == NULL && !under_spared(rt, spared, r->rel))
             ok = remote_task(cli, r->dir ? &rmdirs : &rms, r->dir ? FTPC_T_RMDIR : FTPC_T_RM,
@@ -1281,13 +1294,13 @@ static int delete_remote(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *st
     }
     const tasks *then[] = {&rms, &rmdirs};
     ok = ok && open_remote_parents(cli, lt, rt, dir_mode, opened, &opens, then, 2);
-    if (ok && !*stop) {
-        (void)run_list(ctx, &opens, 1, stop);
-        int st = run_list(ctx, &rms, cli->opts.jobs, stop);
+    if (ok && !halted(c, stop)) {
+        (void)run_list(ctx, &opens, 1, stop, c);
+        int st = run_list(ctx, &rms, cli->opts.jobs, stop, c);
         c->deleted += deleted_ok(cli, ctx, &rms);
         tally_failed_list(c, &rms);
-        if (st == FTPC_OK && !*stop) {
-            st = run_list(ctx, &rmdirs, 1, stop);
+        if (st == FTPC_OK && !halted(c, stop)) {
+            st = run_list(ctx, &rmdirs, 1, stop, c);
             c->deleted += deleted_ok(cli, ctx, &rmdirs);
             tally_failed_list(c, &rmdirs);
         }
@@ -1343,7 +1356,7 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         }
         t->parents = true;
         ftpc_task_strip_slashes(&t->remote);
-        status = run_list(ctx, &mk, 1, stop);
+        status = run_list(ctx, &mk, 1, stop, c);
         tally_failed_list(c, &mk);
         tasks_free(&mk);
         if (status != FTPC_OK) {
@@ -1460,16 +1473,16 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         fatal = true;
     if (fatal)
         status = worse(status, FTPC_EXIT_LOCAL);
-    if (!fatal && !*stop) {
+    if (!fatal && !halted(c, stop)) {
         /* a refusal is said once (fsops.c); what it keeps out fails and says so */
-        (void)run_list(ctx, &opens, 1, stop);
-        status = worse(status, run_list(ctx, &dirs, 1, stop));
+        (void)run_list(ctx, &opens, 1, stop, c);
+        status = worse(status, run_list(ctx, &dirs, 1, stop, c));
         tally_failed_list(c, &dirs);
     }
-    if (!fatal && !*stop && puts.n > 0) {
+    if (!fatal && puts.n > 0 && !halted(c, stop)) {
         if (ctx->bars != NULL)
             ftpc_bars_set_files(ctx->bars, (int)puts.n);
-        status = worse(status, run_list(ctx, &puts, cli->opts.jobs, stop));
+        status = worse(status, run_list(ctx, &puts, cli->opts.jobs, stop, c));
         for (size_t i = 0; i < puts.n; i++) {
             const ftpc_task *t = &puts.v[i];
             if (t->finished && t->err.status == FTPC_OK)
@@ -1478,10 +1491,10 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
         tally_failed_list(c, &puts);
     }
     /* Deletions only after every upload succeeded. */
-    if (deleting && status == FTPC_OK && !fatal && !*stop)
+    if (deleting && status == FTPC_OK && !fatal && !halted(c, stop))
         status = delete_remote(cli, ctx, stop, &lt, &rt, dir_mode, opened, c);
-    if (!fatal && !*stop && !cli->dry_run && !cli->no_perms)
-        set_remote_modes(cli, ctx, stop, &lt, dir_mode, &dirs, &puts, &chmods);
+    if (!fatal && !cli->dry_run && !cli->no_perms && !halted(c, stop))
+        set_remote_modes(cli, ctx, stop, c, &lt, dir_mode, &dirs, &puts, &chmods);
     free(dir_mode);
     free(opened);
     tasks_free(&chmods);
@@ -1498,9 +1511,9 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     counts c = {0};
     int status =
         cli->mirror_reverse ? mirror_put(cli, ctx, stop, &c) : mirror_get(cli, ctx, stop, &c);
-    /* A stop between two of the run's phases (while a phase's connections close) cut no
-     * task short, yet the rest of the run never came. */
-    if (*stop && status == FTPC_OK) {
+    /* A stop between two of the run's phases cut no task short, yet the rest of the run
+     * never came; one after the last phase (its QUIT) leaves the work done. */
+    if (c.cut && status == FTPC_OK) {
         ftpc_msg(ctx, "ftpc: mirror: interrupted");
         status = FTPC_EXIT_XFER;
     }

@@ -26,6 +26,17 @@ bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
                     volatile sig_atomic_t *stop, int *status)
 {
     ctx->stop = stop;
+    /* This phase (a mirror's next, or the tasks after the glob listings) would connect at
+     * once: a server with a limit per address would still count the sessions the last one
+     * sent QUIT and turn it away. Their close comes a round trip later. Waited for here, not
+     * at the end of the phase before: an interrupt during the run's very last QUIT comes
+     * after all the work, and ends nothing (ftpc_cli_run's drain); one during this wait stops
+     * this phase, which is then said to be interrupted. */
+    ev_update_time(ctx->loop);
+    long long deadline = ev_now(ctx->loop) + PHASE_DRAIN_MS;
+    while (ftpc_conn_closing(ctx) > 0 && ev_now(ctx->loop) < deadline && !*stop)
+        if (ev_run_once(ctx->loop, 100) < 0)
+            break;
     ftpc_runner *r = ftpc_runner_new(ctx, tasks, n, jobs);
     if (r == NULL) {
         ftpc_msg(ctx, "ftpc: out of memory");
@@ -48,14 +59,6 @@ bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
     }
     *status = ftpc_runner_status(r);
     ftpc_runner_free(r);
-    /* The next phase (a mirror's, or the tasks after the glob listings) connects again at
-     * once: a server with a limit per address would still count the sessions just sent
-     * QUIT and turn it away. Their close comes a round trip later. */
-    ev_update_time(ctx->loop);
-    long long deadline = ev_now(ctx->loop) + PHASE_DRAIN_MS;
-    while (completed && ftpc_conn_closing(ctx) > 0 && ev_now(ctx->loop) < deadline && !*stop)
-        if (ev_run_once(ctx->loop, 100) < 0)
-            break;
     return completed;
 }
 
