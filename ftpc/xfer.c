@@ -684,6 +684,27 @@ static void conn_data_open(ftpc_conn *c, int fd, void *ud)
     xf_attach_data(x, fd);
 }
 
+/* The server said 226 and then hung up (its idle timeout ran while standard output's reader
+ * was behind): every byte is in ftpc's queue or on its way in the data connection, and the
+ * download ends once they are out, without the control connection. A listing too, unless it
+ * still has a question to ask once its bytes are out (of a held line, of an empty listing),
+ * which would wait for ever. One listed from inside its directory has no connection left to
+ * go back on (conn_failed). */
+static bool outlives_control(const ftpc_xfer *x)
+{
+    if (!x->ctrl_done || !xf_out_pending(x))
+        return false;
+    switch (x->t->kind) {
+    case FTPC_T_GET:
+    case FTPC_T_CAT:
+        return true;
+    case FTPC_T_LS:
+        return !xf_selfline_to_check(x) && !xf_empty_listing_to_check(x);
+    default:
+        return false;
+    }
+}
+
 static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -700,14 +721,10 @@ static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     }
     if (x->finished)
         return;
-    /* The server said 226 and then hung up (its idle timeout ran while standard output's
-     * reader was behind): every byte is in ftpc's queue or on its way in the data
-     * connection, and the download ends once they are out, without the control connection.
-     * Only a file's: a listing may still need the connection once its bytes are out (the CWD
-     * back of one listed from inside, the check of a held line), which would wait for ever. */
-    if ((x->t->kind == FTPC_T_GET || x->t->kind == FTPC_T_CAT) && x->ctrl_done &&
-        (x->out_wait || xf_out_pending(x)))
+    if (outlives_control(x)) {
+        x->cwdl_returned = true; /* astray stays: the connection is not used again */
         return;
+    }
     /* A connection lost mid-transfer is an interrupted transfer whatever the phase. */
     if (x->state >= XS_OPEN_DATA && status == FTPC_EXIT_CONNECT)
         status = FTPC_EXIT_XFER;

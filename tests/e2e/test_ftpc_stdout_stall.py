@@ -228,6 +228,46 @@ class TestStdoutStallServerHangsUp(StdoutStallCase):
     def test_cat_whose_server_hung_up_after_its_226_loses_nothing(self):
         self.hang_up_after_226("cat")
 
+    def test_a_listing_whose_server_hung_up_after_its_226_loses_nothing(self):
+        # ls DIR/ | a reader paused past the server's idle timeout: about 110 KB of names,
+        # more than the pipe holds, all of it sent and the 226 with it.
+        got = self.list_past_hang_up("d/")
+        self.assertEqual(sorted(got.splitlines()), self.names)
+
+    def test_a_listing_from_inside_whose_server_hung_up_loses_nothing(self):
+        # ls -l of a path with a space is listed from inside it (CWD, LIST, CWD back): with
+        # the connection gone there is nowhere to go back to, and nothing waits for it.
+        got = self.list_past_hang_up("d x/", "-l")
+        self.assertEqual(sorted(line.split()[-1] for line in got.splitlines()), self.names)
+
+    def list_past_hang_up(self, path, *args):
+        """ftpc ls args path of 1000 long names into a pipe read only after the server's idle
+        timeout; asserts status 0 and returns what it printed."""
+        self.names = sorted("n%04d-%s" % (i, "x" * 100) for i in range(1000))
+        for n in self.names:
+            self.srv.write(path + n, b"")
+        rd, wr = os.pipe()
+        self.addCleanup(os.close, rd)
+        p = subprocess.Popen([FTPC_BIN, "ls", *args, self.srv.url(path)],
+                             stdin=subprocess.DEVNULL, stdout=wr, stderr=subprocess.PIPE,
+                             env=self.env(), cwd=self.tmp)
+
+        def reap():
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+            p.stderr.close()
+        self.addCleanup(reap)
+        os.close(wr)
+        self.wait_full(p, rd)
+        self.assertLogged(r"idle timeout", timeout=20)
+        got = read_all(rd, p, 1 << 20)
+        rc = p.wait(timeout=60)
+        err = p.stderr.read().decode("utf-8", "replace")
+        self.check_output(type("R", (), {"stderr": err})())
+        self.assertEqual(rc, 0, err)
+        return got.decode()
+
     def hang_up_after_226(self, command=None):
         rd, wr = os.pipe()
         self.addCleanup(os.close, rd)
