@@ -349,6 +349,8 @@ void xf_after_type(ftpc_xfer *x)
         x->local_size = (uint64_t)st.st_size;
         x->use_sendfile = true;
         bool resume = (x->ctx->opts->resume || t->own_prefix) && !x->ascii;
+        if (x->ascii)
+            xf_note_ascii_whole(x); /* SIZE would not tell where to go on */
         if (resume && size_ok) {
             x->state = XS_SIZE;
             ftpc_conn_cmd(c, "SIZE %s", t->remote);

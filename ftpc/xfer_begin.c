@@ -303,6 +303,9 @@ void xf_begin_get(ftpc_xfer *x)
     x->crlf = x->ascii;
     struct stat st;
     x->offset = 0;
+    if (x->ascii && ((lstat(x->part, &st) == 0 && S_ISREG(st.st_mode)) ||
+                     (lstat(t->local, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)))
+        xf_note_ascii_whole(x);
     if (stat(t->local, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
         /* A device or a FIFO (-o /dev/null): written directly, no part file, no resume. */
         x->file_fd = open_local(x, t->local, O_WRONLY);
@@ -442,6 +445,17 @@ void xf_begin_put(ftpc_xfer *x)
     x->verb = "STOR";
     start_bar(x, x->stream_src ? x->src_total : (int64_t)x->local_size);
     xf_open_data(x);
+}
+
+void xf_note_ascii_whole(ftpc_xfer *x)
+{
+    const ftpc_opts *o = x->ctx->opts;
+    if (!o->resume || !x->ascii || o->quiet || x->t->attempts != 1)
+        return;
+    ftpc_msg(x->ctx,
+             "%s: not resumed in ASCII mode (TYPE A): an offset in the converted bytes is not one "
+             "in the file: %s it whole",
+             xf_bar_name(x), x->t->kind == FTPC_T_PUT ? "uploading" : "downloading");
 }
 
 void xf_after_size(ftpc_xfer *x)

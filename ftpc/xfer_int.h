@@ -243,6 +243,8 @@ void xf_maybe_complete(ftpc_xfer *x);
 void xf_begin_get(ftpc_xfer *x);
 /* Upload: chooses the offset (SIZE said what is there), then opens the data connection. */
 void xf_begin_put(ftpc_xfer *x);
+/* -c in TYPE A, where something is there to resume: says that the file goes whole. */
+void xf_note_ascii_whole(ftpc_xfer *x);
 /* SIZE answered (x->remote_size): xf_begin_put or xf_begin_get. */
 void xf_after_size(ftpc_xfer *x);
 /* A download resumed in place that must start over writes the part file from byte 0

@@ -140,6 +140,26 @@ class TestAsciiFtpd(FtpcCase):
         self.ftpc("-a", "get", self.srv.url("u.txt"))
         self.assertEqual(self.read_local("u.txt"), unix)
 
+    def test_resume_in_ascii_mode_says_the_file_goes_whole(self):
+        """-c with -a cannot resume (an offset in the converted bytes is not one in the file):
+        the transfer goes whole, and says so, where it would otherwise have resumed."""
+        unix = b"".join(b"line %d\n" % i for i in range(1000))
+        note = r"(?m)^%s: not resumed in ASCII mode \(TYPE A\).*: %s it whole$"
+        self.write_local("u.txt", unix)
+        self.srv.write("u.txt", unix[:3000])
+        r = self.ftpc("-c", "-a", "put", "u.txt", self.srv.url("u.txt"))
+        self.assertRegex(r.stderr.decode(), note % ("u.txt", "uploading"))
+        self.assertEqual(self.srv.read("u.txt"), unix)
+        self.write_local("g.txt", unix[:3000])
+        self.srv.write("g.txt", unix)
+        r = self.ftpc("-c", "-a", "get", self.srv.url("g.txt"))
+        self.assertRegex(r.stderr.decode(), note % ("g.txt", "downloading"))
+        self.assertEqual(self.read_local("g.txt"), unix)
+        # nothing here to resume: nothing to say
+        r = self.ftpc("-c", "-a", "get", self.srv.url("g.txt"), "-o", "new.txt")
+        self.assertNotIn("not resumed", r.stderr.decode())
+        self.assertEqual(self.read_local("new.txt"), unix)
+
     def test_binary_default_and_switch_per_transfer(self):
         data = data_bytes(100000, 5)
         self.srv.write("b.bin", data)
