@@ -9,7 +9,9 @@
  * thread), a progress snapshot under a mutex (jobs), and the done flag plus the shell's
  * eventfd (the end). A foreground job runs the same way while the shell waits for it. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -60,6 +62,22 @@ struct sh_job {
 };
 
 /* ---- the worker thread ---- */
+
+/* A job's thread takes one signal, sent to it alone when it is stopped: a no-op whose only
+ * effect is to end a system call that blocks with EINTR, so that the thread sees its stop
+ * flag. That is a write to a standard output that could not be opened again without blocking
+ * (another user's pipe, stdsink.h), which nothing else would end while its reader waits: the
+ * shell's Ctrl-C comes to the shell's thread, and the job's loop is not running. SIGURG:
+ * ignored where no handler is set, and sent by the kernel only to a socket's owner
+ * (F_SETOWN), which ftpc never sets. */
+#define NUDGE_SIG SIGURG
+/* how often a stopped job that has not ended is sent it again */
+#define JOB_RENUDGE_MS 20
+
+static void nudge_handler(int sig)
+{
+    (void)sig;
+}
 
 typedef struct snap_ud {
     sh_job *j;
@@ -161,6 +179,10 @@ static int run_job(sh_job *j)
 static void *job_thread(void *p)
 {
     sh_job *j = p;
+    sigset_t nudge;
+    sigemptyset(&nudge);
+    sigaddset(&nudge, NUDGE_SIG);
+    pthread_sigmask(SIG_UNBLOCK, &nudge, NULL);
     j->status = run_job(j);
     atomic_store(&j->done, true);
     uint64_t one = 1;
@@ -204,11 +226,14 @@ static void job_free(sh_job *j)
     free(j);
 }
 
+/* Wakes a job's loop to see its stop flag, and ends a blocking write it may be in. */
 static void wake(sh_job *j)
 {
     uint64_t one = 1;
     ssize_t n = write(j->wake_fd, &one, sizeof(one));
     (void)n;
+    if (j->started && !atomic_load(&j->done))
+        pthread_kill(j->th, NUDGE_SIG);
 }
 
 static void join(sh_job *j)
@@ -330,6 +355,11 @@ int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *wh
         return rc;
     }
     clock_gettime(CLOCK_MONOTONIC, &j->start);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = nudge_handler; /* no SA_RESTART: the blocked call returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(NUDGE_SIG, &sa, NULL);
     /* The worker must not take the shell's signals: block them while it is created (it
      * inherits the mask), so Ctrl-C always reaches the main thread. */
     sigset_t all, old;
@@ -351,8 +381,11 @@ int sh_job_run(shell *sh, char **argv, int argc, bool background, const char *wh
                 ftpc_sh_intr = 0;
                 j->stop = 1;
                 j->killed = true;
-                wake(j);
             }
+            /* Again each round: a signal that came just before the thread's write began
+             * did not end it. */
+            if (j->killed)
+                wake(j);
             if (ev_run_once(sh->loop, FTPC_STOP_CHECK_MS) < 0)
                 break;
         }
@@ -385,6 +418,8 @@ void sh_jobs_poll(shell *sh)
         sh_job *j = *pp;
         relay(sh, j, false);
         if (!atomic_load(&j->done)) {
+            if (j->killed)
+                wake(j); /* again: see NUDGE_SIG */
             pp = &j->next;
             continue;
         }
@@ -584,6 +619,13 @@ void sh_jobs_stop_all(shell *sh)
             wake(j);
         }
     }
-    for (sh_job *j = sh->jobs; j != NULL; j = j->next)
-        join(j); /* each stops at its next loop iteration */
+    for (sh_job *j = sh->jobs; j != NULL; j = j->next) {
+        /* Each stops at its next loop iteration, or once a blocking write is ended, which a
+         * signal that came just before the write began did not do: sent again until then. */
+        while (j->started && !atomic_load(&j->done)) {
+            (void)poll(NULL, 0, JOB_RENUDGE_MS);
+            wake(j);
+        }
+        join(j);
+    }
 }

@@ -140,6 +140,38 @@ class TestStdoutStall(StdoutStallCase):
         os.close(wr)
         self.interrupt_while_full(p, rd)
 
+    def test_the_shells_cat_is_interrupted_while_a_blocking_write_waits(self):
+        # The same in the shell: its cat runs in a worker thread, which takes no signal; the
+        # interrupt comes to the shell's thread, which must end the worker's blocked write.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to run ftpc as another user")
+        self.data = data_bytes(SIZE, 77)
+        self.srv.write("big.bin", self.data)
+        rd, wr = self.pipe()
+        p = subprocess.Popen([FTPC_BIN, self.srv.url()], stdin=subprocess.PIPE, stdout=wr,
+                             stderr=subprocess.PIPE, env=self.env(), cwd="/",
+                             user=run_as_user() or "nobody")
+
+        def reap():
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
+            p.stderr.close()
+        self.addCleanup(reap)
+        os.close(wr)
+        p.stdin.write(b"cat big.bin\n")
+        p.stdin.close()
+        self.wait_full(p, rd)
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.fail("SIGINT did not end the shell's cat while its write blocked")
+        err = p.stderr.read().decode("utf-8", "replace")
+        self.check_output(type("R", (), {"stderr": err})())
+        self.assertNotEqual(rc, 0, err)
+        self.assertIn("interrupted", err)
+
     def progress_lines_while_full(self, p, rd, want):
         """Waits for want plain progress lines written after standard output filled."""
         self.wait_full(p, rd)
