@@ -13,7 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *why)
+/* The entry was not printed: the refusal stands, unless an interrupt ended its printing. */
+static int no_entry(const ftpc_task *t, const ftpc_task *refused, volatile sig_atomic_t *stop,
+                    ftpc_err *why)
+{
+    if (stop != NULL && *stop) {
+        ftpc_err_set(why, FTPC_EXIT_XFER, "%s: interrupted", t->display);
+        return FTPC_EXIT_XFER;
+    }
+    ftpc_task_get_err(refused, why);
+    return refused->err.status;
+}
+
+int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, volatile sig_atomic_t *stop,
+                  ftpc_err *why)
 {
     why->status = FTPC_OK;
     why->msg[0] = '\0';
@@ -22,10 +35,9 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
     if (t->kind != FTPC_T_LS || t->capture)
         return t->err.status;
     if (t->err.status == FTPC_EXIT_REMOTE) {
-        if (named && t->out_written == 0 && ftpc_ls_entry(t, run, ud))
+        if (named && t->out_written == 0 && ftpc_ls_entry(t, run, ud, stop))
             return FTPC_OK;
-        ftpc_task_get_err(t, why);
-        return t->err.status;
+        return no_entry(t, t, stop, why);
     }
     if (t->err.status != FTPC_OK || (t->bytes != 0 && !t->listed_itself) || !named ||
         n + 1 >= FTPC_URL_PATH_MAX)
@@ -59,10 +71,10 @@ int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *wh
     if (status == FTPC_OK)
         status = again->err.status;
     if (status == FTPC_EXIT_REMOTE && empty) {
-        if (ftpc_ls_entry(t, run, ud))
+        if (ftpc_ls_entry(t, run, ud, stop))
             status = FTPC_OK;
         else
-            ftpc_task_get_err(again, why);
+            status = no_entry(t, again, stop, why);
     }
     ftpc_task_release(again);
     free(again);

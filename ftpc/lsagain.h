@@ -10,7 +10,9 @@
 /* t: the ls, run to its end by run with relist_ok and quiet_refusal set. Asks again, with
  * run, as the listing and the reply call for, and returns the exit status of the ls. When
  * that is not FTPC_OK and why->status is, why->msg is the failure for the caller to say: a
- * refusal of t that quiet_refusal held back, or of path/. Other failures were said. */
-int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, ftpc_err *why);
+ * refusal of t that quiet_refusal held back, or of path/, or the interrupt (*stop) that
+ * ended the printing of its entry. Other failures were said. */
+int ftpc_ls_again(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, volatile sig_atomic_t *stop,
+                  ftpc_err *why);
 
 #endif

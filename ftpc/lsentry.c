@@ -16,20 +16,22 @@
  * directory, and wants its ls -l line (xfer_lsentry.c). */
 #include "lsentry.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rmode.h"
 #include "shield.h"
+#include "stdsink.h"
 
-static bool write_all(const char *p, size_t n)
+/* Written as a file is, waiting for the reader (nothing else runs meanwhile: the one-shot ls
+ * is alone, the shell's transfers run in threads of their own), but given up once stop is
+ * set: an interrupt ends the wait as it ends a listing's (stdsink.h). */
+static bool write_all(const char *p, size_t n, volatile sig_atomic_t *stop)
 {
+    ftpc_stdsink out = {.fd = STDOUT_FILENO, .how = FTPC_SINK_BLOCK, .stop = stop};
     while (n > 0) {
-        ssize_t w = write(STDOUT_FILENO, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
+        ssize_t w = ftpc_stdsink_write(&out, p, n);
         if (w <= 0)
             return false;
         p += w;
@@ -39,7 +41,7 @@ static bool write_all(const char *p, size_t n)
 }
 
 /* The line, and its line end, to standard output; a terminal gets no control characters. */
-static bool print_line(const char *p, size_t n)
+static bool print_line(const char *p, size_t n, volatile sig_atomic_t *stop)
 {
     char *line = malloc(n + 1);
     if (line == NULL)
@@ -50,12 +52,12 @@ static bool print_line(const char *p, size_t n)
         ftpc_shield s = {0};
         ftpc_shield_text(&s, line, n);
     }
-    bool ok = write_all(line, n + 1);
+    bool ok = write_all(line, n + 1, stop);
     free(line);
     return ok;
 }
 
-bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
+bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, volatile sig_atomic_t *stop)
 {
     const char *slash = strrchr(t->remote, '/');
     if (slash != NULL && slash[1] == '\0')
@@ -66,7 +68,7 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
         return false;
     case FTPC_LS_MLST_OTHER:
         if (!t->long_list)
-            return print_line(t->remote, strlen(t->remote));
+            return print_line(t->remote, strlen(t->remote), stop);
         break;
     default:
         break;
@@ -96,7 +98,8 @@ bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud)
         size_t n = 0;
         const char *l = ftpc_rlist_entry_line(dir->listing, t->remote, &n);
         if (l != NULL)
-            found = t->long_list ? print_line(l, n) : print_line(t->remote, strlen(t->remote));
+            found = t->long_list ? print_line(l, n, stop)
+                                 : print_line(t->remote, strlen(t->remote), stop);
     }
     ftpc_task_release(dir);
     free(dir);

@@ -4,6 +4,7 @@
 #ifndef FTPC_LSENTRY_H
 #define FTPC_LSENTRY_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 #include "task.h"
@@ -18,7 +19,8 @@ typedef int (*ftpc_ls_run_fn)(void *ud, ftpc_task *t);
  * the path's directory with run and, when it holds an entry of that name that is not a
  * directory, prints it as the listing would have (LIST: its line; NLST: the path) and
  * returns true. False when there is none, or it could not be learnt (only a failure of that
- * listing other than a refusal is said). */
-bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud);
+ * listing other than a refusal is said), or printed (*stop set while standard output's
+ * reader was behind, or another failed write). */
+bool ftpc_ls_entry(const ftpc_task *t, ftpc_ls_run_fn run, void *ud, volatile sig_atomic_t *stop);
 
 #endif

@@ -267,7 +267,7 @@ static int ls_again(ftpc_ctx *ctx, const ftpc_task *t, volatile sig_atomic_t *st
 {
     one_shot o = {ctx, stop};
     ftpc_err why;
-    int status = ftpc_ls_again(t, run_one, &o, &why);
+    int status = ftpc_ls_again(t, run_one, &o, stop, &why);
     if (status != FTPC_OK && why.status != FTPC_OK)
         ftpc_msg(ctx, "ftpc: %s", why.msg);
     return status;

@@ -435,7 +435,7 @@ static int cmd_ls(shell *sh, int argc, char **argv)
              : ls_run(sh, &t);
     if (rc == FTPC_OK) {
         ftpc_err why;
-        rc = ftpc_ls_again(&t, ls_run, sh, &why);
+        rc = ftpc_ls_again(&t, ls_run, sh, &ftpc_sh_intr, &why);
         if (rc != FTPC_OK && why.status != FTPC_OK)
             sh_fail(sh, rc, "%s", why.msg);
     }

@@ -11,9 +11,14 @@ no MLST: its ls goes as before (test_ftpc_interop.py).
 """
 import os
 import re
+import signal
+import subprocess
+import threading
 import unittest
 
-from test_ftpc import FtpcCase
+from ftpd_harness import wait_for
+from scripted_ftp import ScriptedFtp
+from test_ftpc import FTPC_BIN, FtpcCase
 from test_ftpc_shell import ShellCase
 import test_ftpc_interop as interop
 
@@ -74,6 +79,74 @@ class TestShellLsMissingPath(ShellCase):
         log = self.srv.settled_log_text()[mark:]
         self.assertEqual(listings(log), [("NLST", "none"), ("LIST", "none"), ("NLST", "a.txt")],
                          log)
+
+
+class NlstRefusingFtp(ScriptedFtp):
+    """pure-ftpd's answers for a file f: NLST f refused, MLST f a file."""
+
+    FEATURES = ("SIZE", "MLST type*;size*;modify*;")
+
+    def __init__(self):
+        super().__init__(sessions=2)
+        self.mlst = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "NLST":
+            s.send("550 Can't check for file existence")
+        elif verb == "MLST":
+            s.send("250-Listing f\r\n type=file;size=1;modify=20240101000000; /f\r\n250 End")
+            self.mlst.set()
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestLsEntryToAFullPipe(unittest.TestCase):
+    def test_an_interrupt_ends_the_entrys_blocked_write(self):
+        """The path's entry (MLST said it is a file) is printed by ftpc itself, after its
+        listing: into a pipe already full it waits for the reader, and an interrupt ends
+        that wait as it ends a listing's."""
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        if os.uname().machine != "x86_64":
+            self.skipTest("reads /proc/PID/syscall by x86-64's numbers")
+        fake = NlstRefusingFtp()
+        fake.start()
+        self.addCleanup(fake.stop)
+        rd, wr = os.pipe()
+        self.addCleanup(os.close, rd)
+        # filled through a description of its own: wr stays blocking, as ftpc's fd 1
+        fill = os.open("/proc/self/fd/%d" % wr, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(fill, b"x" * 65536)
+        except BlockingIOError:
+            pass
+        os.close(fill)
+        p = subprocess.Popen([FTPC_BIN, "ls", "ftp://u:p@127.0.0.1:%d/f" % fake.port],
+                             stdin=subprocess.DEVNULL, stdout=wr, stderr=subprocess.PIPE,
+                             env=dict(os.environ, NETRC="/nonexistent"))
+        os.close(wr)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+        self.assertTrue(fake.mlst.wait(20), "no MLST")
+
+        def writing_fd1():  # x86-64: write(2) is system call 1
+            try:
+                with open("/proc/%d/syscall" % p.pid) as f:
+                    return f.read().split()[:2] == ["1", "0x1"]
+            except OSError:
+                return False
+        if not wait_for(writing_fd1, timeout=20, interval=0.05):
+            self.skipTest("ftpc is not seen blocked in write(1, ...) here")
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("SIGINT did not end the entry's blocked write")
+        err = p.stderr.read().decode()
+        p.stderr.close()
+        self.assertEqual(rc, 7, err)
+        self.assertRegex(err, r"(?m)^ftpc: .*/f: interrupted$")
 
 
 @unittest.skipIf(interop.why_not("pure-ftpd") is not None, interop.why_not("pure-ftpd") or "")
