@@ -19,6 +19,7 @@
 #include <wchar.h>
 
 #include "progress.h"
+#include "stdsink.h"
 #include "termsize.h"
 
 #define TICK_LIVE_MS 100
@@ -58,8 +59,9 @@ typedef struct strbuf {
 struct ftpc_bars {
     ev_loop *loop;
     int fd;
-    bool live;  /* redrawn bars on a terminal */
-    bool plain; /* periodic plain lines */
+    volatile sig_atomic_t *stop; /* cfg's */
+    bool live;                   /* redrawn bars on a terminal */
+    bool plain;                  /* periodic plain lines */
     bool quiet;
     bool color, unicode;
     int width, rows;
@@ -152,19 +154,10 @@ __attribute__((format(printf, 2, 3))) static void sb_printf(strbuf *s, const cha
         sb_add(s, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-static void write_all(int fd, const char *p, size_t len)
+/* Waits for a reader who is behind, until an interrupt (stdsink.h). */
+static void write_all(const ftpc_bars *b, const char *p, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        return;
-    }
+    (void)ftpc_stdsink_write_msg(b->fd, p, len, b->stop);
 }
 
 /* ---- text helpers ---- */
@@ -786,7 +779,7 @@ static void draw(ftpc_bars *b, bool force)
             sb_add(&b->frame, live.p, live.len);
         sb_str(&b->frame, "\x1b[J"); /* from below a line: what is left of the old ones */
     }
-    write_all(b->fd, b->frame.p, b->frame.len);
+    write_all(b, b->frame.p, b->frame.len);
     b->drawn = lines;
     free(b->last.p);
     b->last = live;
@@ -827,7 +820,7 @@ static long tick_cb(ev_loop *loop, ev_timer *t, void *ud)
         for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
             plain_line(&out, bar, now);
         if (out.len > 0)
-            write_all(b->fd, out.p, out.len);
+            write_all(b, out.p, out.len);
         free(out.p);
         return TICK_PLAIN_MS;
     }
@@ -868,6 +861,7 @@ ftpc_bars *ftpc_bars_new(ev_loop *loop, const ftpc_bars_cfg *cfg)
         return NULL;
     b->loop = loop;
     b->fd = cfg->fd;
+    b->stop = cfg->stop;
     b->quiet = cfg->quiet;
     bool tty = cfg->tty >= 0 ? cfg->tty != 0 : isatty(cfg->fd) == 1;
     /* A terminal that cannot move the cursor (TERM=dumb, as in an editor's shell) gets
@@ -932,7 +926,7 @@ void ftpc_bars_free(ftpc_bars *b)
     if (b->live && (b->drawn > 0 || b->pending.len > 0))
         draw(b, true);
     else if (b->pending.len > 0)
-        write_all(b->fd, b->pending.p, b->pending.len);
+        write_all(b, b->pending.p, b->pending.len);
     ev_timer_stop(b->loop, &b->timer);
     if (b->live && !b->fixed_width) {
         sigaction(SIGWINCH, &b->old_winch, NULL);
@@ -1091,7 +1085,7 @@ void ftpc_bars_erase(ftpc_bars *b)
         query_size(b); /* the rows the lines take at the width the terminal has now */
     b->frame.len = 0;
     add_take_away(&b->frame, drawn_rows(b));
-    write_all(b->fd, b->frame.p, b->frame.len);
+    write_all(b, b->frame.p, b->frame.len);
     b->drawn = 0;
 }
 
@@ -1149,7 +1143,7 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
                 sb_printf(&b->pending, ", %s", note);
             sb_str(&b->pending, "\n");
             if (!b->live) {
-                write_all(b->fd, b->pending.p, b->pending.len);
+                write_all(b, b->pending.p, b->pending.len);
                 b->pending.len = 0;
             }
         }
@@ -1202,7 +1196,7 @@ void ftpc_bars_message(ftpc_bars *b, const char *line)
         draw(b, true);
         return;
     }
-    write_all(b->fd, b->pending.p, b->pending.len);
+    write_all(b, b->pending.p, b->pending.len);
     b->pending.len = 0;
 }
 
@@ -1225,7 +1219,7 @@ void ftpc_bars_step_aside(ftpc_bars *b)
         add_permanent(b, &b->frame);
         sb_str(&b->frame, "\x1b[J");
     }
-    write_all(b->fd, b->frame.p, b->frame.len);
+    write_all(b, b->frame.p, b->frame.len);
     b->drawn = 0;
     /* Nothing of the live lines is on the screen now: the next tick draws them whole. */
     b->last.len = 0;

@@ -11,6 +11,7 @@
 #ifndef FTPC_BARS_H
 #define FTPC_BARS_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +27,9 @@ typedef struct ftpc_bars_cfg {
     bool quiet;
     /* For tests; normally detected: -1 = ask (isatty, TIOCGWINSZ/COLUMNS, NO_COLOR, locale). */
     int tty, width, color, unicode;
+    /* The run's stop flag, or NULL: a write that waits for a reader who is behind (2>&1 |
+     * a pager not scrolled) gives up once it is set, so that an interrupt ends the run. */
+    volatile sig_atomic_t *stop;
 } ftpc_bars_cfg;
 
 /* A display on loop. Returns NULL when out of memory. */

@@ -11,6 +11,7 @@
 
 #include "bars.h"
 #include "progress.h"
+#include "stdsink.h"
 
 static void before_sleep_cb(ev_loop *loop, void *ud)
 {
@@ -71,17 +72,8 @@ void ftpc_msg(ftpc_ctx *ctx, const char *fmt, ...)
         return;
     }
     line[len++] = '\n';
-    const char *p = line;
-    while (len > 0) {
-        ssize_t w = write(STDERR_FILENO, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
+    /* waits for a reader who is behind, as the display does, until an interrupt */
+    (void)ftpc_stdsink_write_msg(STDERR_FILENO, line, len, ctx != NULL ? ctx->stop : NULL);
 }
 
 void ftpc_out(ftpc_ctx *ctx, const char *fmt, ...)

@@ -25,19 +25,11 @@
 #include "stdsink.h"
 
 /* Written as a file is, waiting for the reader (nothing else runs meanwhile: the one-shot ls
- * is alone, the shell's transfers run in threads of their own), but given up once stop is
- * set: an interrupt ends the wait as it ends a listing's (stdsink.h). */
+ * is alone, the shell's transfers run in threads of their own), until an interrupt
+ * (stdsink.h). */
 static bool write_all(const char *p, size_t n, volatile sig_atomic_t *stop)
 {
-    ftpc_stdsink out = {.fd = STDOUT_FILENO, .how = FTPC_SINK_BLOCK, .stop = stop};
-    while (n > 0) {
-        ssize_t w = ftpc_stdsink_write(&out, p, n);
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
+    return ftpc_stdsink_write_msg(STDOUT_FILENO, p, n, stop);
 }
 
 /* The line, and its line end, to standard output; a terminal gets no control characters. */

@@ -406,7 +406,8 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
                         .tty = -1,
                         .width = 0,
                         .color = -1,
-                        .unicode = -1};
+                        .unicode = -1,
+                        .stop = stop};
     /* Data on a terminal's standard output and bars on the same terminal would mix; a get
      * whose data goes to a file or a pipe (-o - > file) leaves the terminal to its bar, as
      * curl's meter does. */

@@ -132,7 +132,8 @@ static int run_job(sh_job *j)
                         .tty = -1,
                         .width = 0,
                         .color = -1,
-                        .unicode = -1};
+                        .unicode = -1,
+                        .stop = &j->stop};
     bool files = cli->nfiles > 0 || (cli->nglobs > 0 && !cli->to_stdout) || cli->mirror;
     if (j->background) {
         /* Summary lines and messages only, into the memfd; progress through snapshots. */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -86,6 +87,36 @@ ssize_t ftpc_stdsink_write(ftpc_stdsink *s, const void *p, size_t n)
         if (errno != EINTR)
             return -1;
     }
+}
+
+bool ftpc_stdsink_write_msg(int fd, const void *buf, size_t n, volatile sig_atomic_t *stop)
+{
+    const char *p = buf;
+    while (n > 0) {
+        size_t chunk = n;
+        if (stop != NULL && *stop) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+                return false;
+            if (chunk > PIPE_BUF) /* what a pipe that polls writable takes without waiting */
+                chunk = PIPE_BUF;
+        }
+        ssize_t w = write(fd, p, chunk);
+        if (w < 0 && errno == EAGAIN) {
+            /* fd made non-blocking by another program that shares it: wait as a blocking
+             * write would, a second at a time */
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+            (void)poll(&pfd, 1, 1000);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue; /* *stop is looked at again */
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
 }
 
 void ftpc_stdsink_close(ftpc_stdsink *s)

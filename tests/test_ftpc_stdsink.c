@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <pty.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -139,6 +140,34 @@ START_TEST(test_regular_file_is_written_whole)
 }
 END_TEST
 
+/* Once stopped, a message goes out where the reader can take it, and gives up at once
+ * where it cannot: a full pipe does not hold an interrupted run. */
+START_TEST(test_message_after_a_stop_never_waits)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    volatile sig_atomic_t stop = 0;
+    ck_assert(ftpc_stdsink_write_msg(p[1], "one\n", 4, &stop));
+    stop = 1;
+    ck_assert(ftpc_stdsink_write_msg(p[1], "two\n", 4, &stop));
+    char buf[16];
+    ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 8);
+    ck_assert_mem_eq(buf, "one\ntwo\n", 8);
+    /* full, through a description of its own: p[1] stays blocking */
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
+    int nb = open(path, O_WRONLY | O_NONBLOCK);
+    ck_assert_int_ge(nb, 0);
+    while (write(nb, big, sizeof(big)) > 0)
+        ;
+    close(nb);
+    ck_assert(!ftpc_stdsink_write_msg(p[1], "three\n", 6, &stop));
+    ck_assert_int_eq(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
 static Suite *stdsink_suite(void)
 {
     Suite *s = suite_create("ftpc_stdsink");
@@ -149,6 +178,7 @@ static Suite *stdsink_suite(void)
     tcase_add_test(tc, test_full_terminal_says_eagain);
     tcase_add_test(tc, test_terminal_master_is_written_where_it_leads);
     tcase_add_test(tc, test_regular_file_is_written_whole);
+    tcase_add_test(tc, test_message_after_a_stop_never_waits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -172,6 +172,43 @@ class TestStdoutStall(StdoutStallCase):
         self.assertNotEqual(rc, 0, err)
         self.assertIn("interrupted", err)
 
+    def test_interrupt_is_honoured_while_standard_error_is_full(self):
+        # 2>&1 | a pager not scrolled: the progress lines wait for the reader (the run waits
+        # with them), but an interrupt still ends the wait.
+        if os.uname().machine != "x86_64":
+            self.skipTest("reads /proc/PID/syscall by x86-64's numbers")
+        self.srv.write("big.bin", data_bytes(SIZE, 77))
+        rd, wr = self.pipe()
+        # filled through a description of its own: wr stays blocking, as ftpc's fd 2
+        fill = os.open("/proc/self/fd/%d" % wr, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            while True:
+                os.write(fill, b"x" * 65536)
+        except BlockingIOError:
+            pass
+        os.close(fill)
+        p = subprocess.Popen([FTPC_BIN, "--progress", "plain", "--limit-rate", "4M", "get", "-o",
+                              os.path.join(self.tmp, "big.bin"), self.srv.url("big.bin")],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=wr,
+                             env=self.env(), cwd=self.tmp)
+        os.close(wr)
+        self.addCleanup(lambda: p.poll() is None and p.kill())
+
+        def writing_fd2():  # x86-64: write(2) is system call 1
+            try:
+                with open("/proc/%d/syscall" % p.pid) as f:
+                    return f.read().split()[:2] == ["1", "0x2"]
+            except OSError:
+                return False
+        self.assertTrue(wait_for(writing_fd2, timeout=20, interval=0.05),
+                        "ftpc never waited to write its progress")
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.fail("SIGINT was not honoured while standard error was full")
+        self.assertEqual(rc, 7)
+
     def progress_lines_while_full(self, p, rd, want):
         """Waits for want plain progress lines written after standard output filled."""
         self.wait_full(p, rd)
