@@ -555,6 +555,23 @@ class TestStressFtpd(StressCase):
             for m in re.finditer(r"p(?:50|99) (\S+)(?: (\S+))?", line):
                 self.assertTrue(m.group(1) == "-" or m.group(2) in ("ms", "s"), repr(line))
 
+    def test_live_view_breaks_wide_fields_between_words_on_a_20_column_terminal(self):
+        # fields wider than the line were cut at its edge: "stress run 0.2 s / " lost the
+        # run's length, "clients 5/5 logged" its last word, "verify failures 100" (of 1000)
+        # a figure's last digit
+        text = self.stress_on_pty(self.server(), dict(os.environ, TERM="xterm"), columns=20)
+        frames = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", f) for f in text.split("\x1b[J")]
+        frames = [f for f in frames if "stress run" in f and "latency" in f]
+        self.assertTrue(frames, text[-2000:])
+        for f in frames:
+            lines = [l for l in re.split(r"[\r\n]+", f) if l]
+            for line in lines:
+                self.assertLessEqual(len(line), 19, repr(line))
+            joined = " ".join(" ".join(lines).split())
+            self.assertRegex(joined, r"^stress run [0-9.]+ s / 1\.5 s clients \d/5 logged in ",
+                             repr(f))
+            self.assertRegex(joined, r" verify failures 0 faults 0 latency p50 ", repr(f))
+
     def test_live_view_after_the_window_narrows(self):
         # frames drawn 120 columns wide, then the window narrows to 40: the terminal rewraps
         # each old line onto two rows, and the next frame must go up over all of them, or
