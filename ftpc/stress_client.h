@@ -111,6 +111,7 @@ typedef struct stress_run {
     double cpu0_user_s, cpu0_sys_s; /* ftpc's CPU time then: the set-up's is not the run's */
     uint64_t t_end_us;
     uint64_t t_stop_us;       /* an interrupt in the main phase */
+    uint64_t t_deadline_us;   /* the end of --duration, once reached */
     uint64_t last_counted_us; /* when a client last counted anything (sc_stats) */
     uint64_t unfinished;      /* operations cut off by the end of the run */
     int never_in;             /* main clients that ended without ever logging in */

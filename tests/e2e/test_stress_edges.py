@@ -934,8 +934,63 @@ class SlowToKeepFtp(ScriptedFtp):
         return True
 
 
+class LostListingFtp(ScriptedFtp):
+    """Answers the first LISTs; the third of the session sends its listing a byte every 0.1 s
+    (the client never sits idle, so its --timeout never runs out) and never ends it, and
+    nothing after it is answered: a transfer the server lost, as pyftpdlib loses some under
+    faults. `trickling` is set once it began."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.trickling = threading.Event()
+        self.lists = 0
+
+    def command(self, s, verb, arg):
+        if verb == "CWD":
+            s.send("250 ok")
+            return True
+        if verb != "LIST":
+            return super().command(s, verb, arg)
+        self.lists += 1
+        if self.lists < 3:
+            s.send_download(b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n")
+            return True
+        s.send("150 here")
+        d = s.accept_data()
+        self.trickling.set()
+        try:
+            for _ in range(int(self.timeout * 10)):
+                d.send(b"-")
+                time.sleep(0.1)
+        except OSError:
+            pass
+        d.close()
+        time.sleep(self.timeout)
+        return False
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressEndOfRun(StressCase):
+    def test_a_grace_waited_out_for_a_lost_transfer_does_not_thin_the_rates(self):
+        # the listing still running at the end of the 1 s run is cut after the 2 s grace
+        # (the --timeout), and its ABOR is waited for 3 s more; none of that did any work
+        # the report counts, but its duration ran on to the end of it: "1 clients, 6.0 s",
+        # and the rates were a sixth of the run's
+        srv = LostListingFtp(sessions=2, timeout=20)
+        srv.start()
+        self.addCleanup(srv.stop, 1)
+        t0 = time.monotonic()
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 1,
+                                    "--duration", 1, "--timeout", 2, "--mix", "list",
+                                    "--no-view", timeout=60)
+        took = time.monotonic() - t0
+        self.assertTrue(srv.trickling.is_set(), out + err)
+        self.assertEqual(rep["ops_unfinished"], 1, out + err)
+        self.assertGreater(took, 5, out + err)  # the grace and the ABOR's wait ran out
+        self.assertGreater(rep["duration_s"], 0.9, out)
+        self.assertLess(rep["duration_s"], 1.5, out)
+
+
     def test_uploads_cut_off_by_the_end_leave_nothing(self):
         # An upload still running when the end's grace ran out was reset, and the clean-up's
         # DELE came before the server had put the cut upload aside: 550, and the upload
