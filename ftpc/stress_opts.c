@@ -319,7 +319,8 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         case O_RAMP:
             if (parse_ms(optarg, 1000.0, &o->ramp_ms) < 0)
-                return fail(err, err_size, "--ramp-up needs seconds");
+                return fail(err, err_size,
+                            "--ramp-up needs seconds, from 0 to 1000000000, not '%s'", optarg);
             break;
         case O_MIX:
             if (stress_parse_mix(optarg, o->mix) < 0)
@@ -360,7 +361,9 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         case O_THINK:
             if (parse_ms(optarg, 1.0, &o->think_ms) < 0)
-                return fail(err, err_size, "--think needs milliseconds");
+                return fail(err, err_size,
+                            "--think needs milliseconds, from 0 to 1000000000000, not '%s'",
+                            optarg);
             break;
         case O_LIMIT_RATE:
             if (ftpc_parse_rate(optarg, &o->limit_rate) < 0)
@@ -422,7 +425,8 @@ int stress_opts_parse(int argc, char **argv, stress_opts *o, char *err, size_t e
             break;
         case O_TIMEOUT:
             if (parse_ms(optarg, 1000.0, &o->timeout_ms) < 0 || o->timeout_ms < 100)
-                return fail(err, err_size, "--timeout needs seconds (at least 0.1)");
+                return fail(err, err_size,
+                            "--timeout needs seconds, from 0.1 to 1000000000, not '%s'", optarg);
             break;
         case 'h':
             o->show_help = true;

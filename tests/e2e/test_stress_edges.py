@@ -51,6 +51,19 @@ class TestStressOptions(StressCase):
                                    capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
                 self.assertEqual(r.returncode, 3, (args, r.stderr))
 
+    def test_time_values_out_of_range_say_the_range_and_the_value(self):
+        # "--timeout needs seconds (at least 0.1)" answered --timeout 1e12, a value above
+        # 0.1 refused for being too large; --ramp-up and --think said no range at all
+        for opt, value, said in (("--timeout", "1e12", "seconds, from 0.1 to 1000000000"),
+                                 ("--timeout", "0.05", "seconds, from 0.1 to 1000000000"),
+                                 ("--ramp-up", "-1", "seconds, from 0 to 1000000000"),
+                                 ("--ramp-up", "2e9", "seconds, from 0 to 1000000000"),
+                                 ("--think", "2e12", "milliseconds, from 0 to 1000000000000")):
+            r = subprocess.run([FTPC_BIN, "stress", "ftp://127.0.0.1:9/", opt, value],
+                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+            self.assertEqual(r.returncode, 2, (opt, value, r.stderr))
+            self.assertIn("%s needs %s, not '%s'" % (opt, said, value), r.stderr.decode())
+
     def test_json_and_csv_need_their_own_destinations(self):
         # both to standard output gave the JSON followed by the CSV, which no JSON reader
         # takes; both to one file kept only the CSV: refused before anything connects
