@@ -239,7 +239,7 @@ static void start_main(stress_main *m)
     /* The set-up's transfers are not the workload. */
     run->setup_bytes = run->st.bytes_down + run->st.bytes_up;
     run->st.bytes_down = run->st.bytes_up = 0;
-    run->t0_us = run->setup_end_us = run->last_connect_us = stress_now_us();
+    run->t0_us = run->setup_end_us = run->last_connect_us = run->last_reply_us = stress_now_us();
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) {
         run->cpu0_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
@@ -342,6 +342,27 @@ void stress_run_connect_failed(stress_run *run, int err)
     run->server_gone = true;
     stress_run_message(run, "ftpc stress: no connection to %s for %g s (%s); ending the run", ep,
                        (double)run->o->timeout_ms / 1000.0, stress_err_meaning(err));
+    end_run(the_main(run));
+}
+
+/* A server that takes connects (its kernel does, into the listen queue) but has greeted
+ * none of them, nor said anything else to any client, for the timeout, with no session of
+ * the run up, has stopped or hung: a counted run would otherwise wait out the timeout for
+ * each of its iterations (--iterations 100 for 50 minutes), never ending, in effect. A
+ * server that greets with a refusal (a 421 of a limit) has said something, and is there. */
+void stress_run_greeting_timed_out(stress_run *run)
+{
+    if (run->ending || run->aborting || run->logged_in > 0)
+        return;
+    if (stress_now_us() - run->last_reply_us < (uint64_t)run->o->timeout_ms * 1000u)
+        return;
+    char ep[300];
+    ftpc_host_port_str(run->host, run->o->url.port, ep, sizeof(ep));
+    run->server_gone = true;
+    stress_run_message(run,
+                       "ftpc stress: no reply from %s for %g s (connections taken but never "
+                       "greeted); ending the run",
+                       ep, (double)run->o->timeout_ms / 1000.0);
     end_run(the_main(run));
 }
 

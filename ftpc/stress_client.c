@@ -297,6 +297,7 @@ void sc_conn_failed(stress_client *c, int err)
         return;
     }
     bool no_connect = c->ctl == NULL || c->state == S_CONNECTING;
+    bool not_greeted = c->state == S_GREETING && err == ETIMEDOUT;
     if (!run->aborting) {
         if (!(c->flags & CF_SAID_421)) /* counted as that 421 */
             stress_stats_error(sc_stats(c), 0, err);
@@ -333,6 +334,8 @@ void sc_conn_failed(stress_client *c, int err)
     sc_arm(c, (long)(c->backoff_ms / 2 + stress_rand_below(&c->rng, c->backoff_ms / 2 + 1)));
     if (no_connect)
         stress_run_connect_failed(run, err); /* last: it may end c */
+    else if (not_greeted)
+        stress_run_greeting_timed_out(run); /* the same */
 }
 
 void sc_session_attempt_failed(stress_client *c)

@@ -99,6 +99,7 @@ typedef struct stress_run {
     bool interrupted;               /* a signal (Ctrl-C) ended the run */
     bool server_gone;               /* no connect succeeded for the timeout: run ended */
     uint64_t last_connect_us;       /* a main client's last TCP connect (or t0_us) */
+    uint64_t last_reply_us;         /* a main client's last reply from the server (or t0_us) */
     int done;                       /* main clients finished */
     int logged_in;                  /* main clients logged in: sessions the server holds */
     int awaiting_greeting;          /* ... connected, not greeted (maybe in its listen queue) */
@@ -184,6 +185,10 @@ void stress_run_setup_done(stress_run *run);
 /* A main client's TCP connect failed with err: when none has succeeded for the timeout and
  * no session is up, the server is gone and the run ends (the caller may be finished). */
 void stress_run_connect_failed(stress_run *run, int err);
+/* A main client's wait for its greeting timed out: when no client has had a reply for the
+ * timeout and no session is up, the server has stopped and the run ends (the caller may be
+ * finished). */
+void stress_run_greeting_timed_out(stress_run *run);
 /* Prints a line on standard error without tearing the live view. */
 void stress_run_message(stress_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -578,6 +578,55 @@ class TestStressServerGone(StressCase):
         self.assertEqual(rep["ops"]["login"], {"count": 4, "errors": 4}, out + err)
 
 
+class StoppedFtp(ListingFtp):
+    """Serves its first `sessions` sessions, then accepts no more, its listening socket left
+    open: later connects still succeed (into the kernel's queue) and are never greeted, as
+    with a server stopped (SIGSTOP) or hung during the run."""
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.lsock.listen(128)
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            for _ in range(self.sessions):
+                conn, _ = self.lsock.accept()
+                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
+            self.stopped.wait(120)
+        except OSError:
+            pass
+        finally:
+            self.lsock.close()
+
+    def stop(self, timeout=20):
+        self.stopped.set()
+        super().stop(timeout)
+
+
+@unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
+class TestStressStoppedServer(StressCase):
+    def test_counted_run_ends_when_no_connection_is_greeted(self):
+        # a server that stops answering takes connects but greets none: each client waited
+        # out the timeout once per iteration (--iterations 1000 with the default 30 s: eight
+        # hours). With nothing heard from the server for --timeout and no session up, the
+        # server has stopped: the run ends, says so, and exits as "cannot connect".
+        srv = StoppedFtp(sessions=3, timeout=30)  # the set-up's and the two clients' first
+        srv.start()
+        self.addCleanup(srv.stop)
+        t0 = time.monotonic()
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                                    "--iterations", 20, "--mix", "login=1,list=1",
+                                    "--timeout", 1, "--no-view", rc=3, timeout=40)
+        took = time.monotonic() - t0
+        self.assertRegex(err, r"ftpc stress: no reply from 127\.0\.0\.1:\d+ for 1 s "
+                              r"\(connections taken but never greeted\); ending the run")
+        self.assertEqual(rep["exit_status"], 3, out)
+        self.assertIn("ETIMEDOUT", rep["errors_by_code"], out)
+        self.assertLess(rep["ops"]["login"]["count"], 10, out)
+        self.assertLess(took, 15, out + err)
+
+
 class Closing421Ftp(ListingFtp):
     """Answers the first EPSV of the first two sessions that ask with 421 and closes them."""
 
