@@ -210,6 +210,19 @@ class TestFtpcDocs(unittest.TestCase):
             self.assertIn("--%s " % opt, stress_help, "ftpc stress --help lacks --%s" % opt)
             self.assertRegex(stress_man, r"--%s\b" % re.escape(opt), "ftpc.1 stress: --%s" % opt)
 
+    def test_every_key_of_the_stress_json_report_is_in_man_page(self):
+        # the man page listed some keys "and a few more": clients_requested, mix, size, tls,
+        # compress, verify_failures_detail, hash_busy, faults... were left for a script's
+        # author to guess from one report
+        report_c = source("ftpc", "stress_report.c")
+        body = report_c.split("void stress_report_json", 1)[1].split("void stress_report_csv")[0]
+        keys = set(re.findall(r'(?:\\n|")  \\"([a-z_0-9]+)\\":', body))
+        self.assertGreater(len(keys), 30, keys)
+        text = roff_text(self.man.split("\n.SH STRESS\n", 1)[1].split("\n.SH ", 1)[0]
+                         .splitlines())
+        missing = [k for k in sorted(keys) if not re.search(r"\b%s\b" % k, text)]
+        self.assertEqual(missing, [], "JSON keys ftpc.1's STRESS section does not name")
+
     def test_each_command_help_lists_the_options_meant_for_it(self):
         # ftpc --help says which commands an option is for ("get: ...", "get, put, cat:");
         # each of those commands' own help must list it.
