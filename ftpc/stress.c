@@ -350,7 +350,7 @@ void stress_run_connect_failed(stress_run *run, int err)
  * the run up, has stopped or hung: a counted run would otherwise wait out the timeout for
  * each of its iterations (--iterations 100 for 50 minutes), never ending, in effect. A
  * server that greets with a refusal (a 421 of a limit) has said something, and is there. */
-void stress_run_greeting_timed_out(stress_run *run)
+void stress_run_login_timed_out(stress_run *run)
 {
     if (run->ending || run->aborting || run->logged_in > 0)
         return;
@@ -361,7 +361,7 @@ void stress_run_greeting_timed_out(stress_run *run)
     run->server_gone = true;
     stress_run_message(run,
                        "ftpc stress: no reply from %s for %g s (connections taken but never "
-                       "greeted); ending the run",
+                       "answered); ending the run",
                        ep, (double)run->o->timeout_ms / 1000.0);
     end_run(the_main(run));
 }

@@ -297,7 +297,9 @@ void sc_conn_failed(stress_client *c, int err)
         return;
     }
     bool no_connect = c->ctl == NULL || c->state == S_CONNECTING;
-    bool not_greeted = c->state == S_GREETING && err == ETIMEDOUT;
+    /* Connected, and not answered up to the login (the greeting, AUTH TLS, the handshake,
+     * USER or PASS). */
+    bool not_answered = !no_connect && err == ETIMEDOUT && (c->flags & CF_ESTABLISH);
     if (!run->aborting) {
         if (!(c->flags & CF_SAID_421)) /* counted as that 421 */
             stress_stats_error(sc_stats(c), 0, err);
@@ -334,8 +336,8 @@ void sc_conn_failed(stress_client *c, int err)
     sc_arm(c, (long)(c->backoff_ms / 2 + stress_rand_below(&c->rng, c->backoff_ms / 2 + 1)));
     if (no_connect)
         stress_run_connect_failed(run, err); /* last: it may end c */
-    else if (not_greeted)
-        stress_run_greeting_timed_out(run); /* the same */
+    else if (not_answered)
+        stress_run_login_timed_out(run); /* the same */
 }
 
 void sc_session_attempt_failed(stress_client *c)

@@ -185,10 +185,10 @@ void stress_run_setup_done(stress_run *run);
 /* A main client's TCP connect failed with err: when none has succeeded for the timeout and
  * no session is up, the server is gone and the run ends (the caller may be finished). */
 void stress_run_connect_failed(stress_run *run, int err);
-/* A main client's wait for its greeting timed out: when no client has had a reply for the
- * timeout and no session is up, the server has stopped and the run ends (the caller may be
- * finished). */
-void stress_run_greeting_timed_out(stress_run *run);
+/* A main client, connected, timed out waiting for its greeting or a reply on its way to the
+ * login: when no client has had a reply for the timeout and no session is up, the server has
+ * stopped and the run ends (the caller may be finished). */
+void stress_run_login_timed_out(stress_run *run);
 /* Prints a line on standard error without tearing the live view. */
 void stress_run_message(stress_run *run, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

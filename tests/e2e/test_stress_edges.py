@@ -604,8 +604,47 @@ class StoppedFtp(ListingFtp):
         super().stop(timeout)
 
 
+class HungAtLoginFtp(ListingFtp):
+    """Serves its first `serve` sessions; every later one is greeted, and its USER never
+    answered: a server hung after its accept loop (a stuck authentication backend)."""
+
+    def __init__(self, serve, **kw):
+        super().__init__(**kw)
+        self.serve, self.started, self.lock = serve, 0, threading.Lock()
+        self.hung = set()
+
+    def session(self, conn):
+        with self.lock:
+            self.started += 1
+            if self.started > self.serve:
+                self.hung.add(conn)
+        super().session(conn)
+
+    def command(self, s, verb, arg):
+        if verb == "USER" and s.conn in self.hung:
+            time.sleep(self.timeout)
+            return False
+        return super().command(s, verb, arg)
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressStoppedServer(StressCase):
+    def test_counted_run_ends_when_no_login_is_answered(self):
+        # greeted, then nothing: USER never answered. Each client waited out the timeout
+        # once per iteration, as with a server that greets nobody.
+        srv = HungAtLoginFtp(serve=3, sessions=200, timeout=30)
+        srv.start()
+        self.addCleanup(srv.stop)
+        t0 = time.monotonic()
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 2,
+                                    "--iterations", 20, "--mix", "login=1,list=1",
+                                    "--timeout", 1, "--no-view", rc=3, timeout=40)
+        took = time.monotonic() - t0
+        self.assertRegex(err, r"ftpc stress: no reply from 127\.0\.0\.1:\d+ for 1 s "
+                              r"\(connections taken but never answered\); ending the run")
+        self.assertLess(rep["ops"]["login"]["count"], 10, out)
+        self.assertLess(took, 15, out + err)
+
     def test_counted_run_ends_when_no_connection_is_greeted(self):
         # a server that stops answering takes connects but greets none: each client waited
         # out the timeout once per iteration (--iterations 1000 with the default 30 s: eight
@@ -620,7 +659,7 @@ class TestStressStoppedServer(StressCase):
                                     "--timeout", 1, "--no-view", rc=3, timeout=40)
         took = time.monotonic() - t0
         self.assertRegex(err, r"ftpc stress: no reply from 127\.0\.0\.1:\d+ for 1 s "
-                              r"\(connections taken but never greeted\); ending the run")
+                              r"\(connections taken but never answered\); ending the run")
         self.assertEqual(rep["exit_status"], 3, out)
         self.assertIn("ETIMEDOUT", rep["errors_by_code"], out)
         self.assertLess(rep["ops"]["login"]["count"], 10, out)
