@@ -398,6 +398,11 @@ long long ev_now(const ev_loop *loop)
     return loop->now_ms;
 }
 
+unsigned long long ev_iteration(const ev_loop *loop)
+{
+    return loop->iter;
+}
+
 void ev_update_time(ev_loop *loop)
 {
     loop->now_ms = monotonic_ms();

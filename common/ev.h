@@ -71,6 +71,9 @@ void ev_set_before_sleep(ev_loop *loop, ev_hook_cb cb, void *ud);
 
 /* Monotonic time in ms, cached per loop iteration. */
 long long ev_now(const ev_loop *loop);
+/* The number of the current loop iteration: a callback can tell whether another one already
+ * ran in this round. */
+unsigned long long ev_iteration(const ev_loop *loop);
 /* CLOCK_MONOTONIC read now, in microseconds: for what is shorter than a loop iteration. */
 long long ev_monotonic_us(void);
 /* Re-reads the clock. */

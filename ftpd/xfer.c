@@ -1236,6 +1236,7 @@ static void pump(xfer *x)
 {
     session *s = x->s;
     unsigned long seq = x->seq;
+    x->turn_iter = ev_iteration(loop_of(x));
     if (x->slot_wanted && !server_download_may_send(s->srv, &x->slot)) {
         if (x->slot_wait_start == 0) {
             x->slot_wait_start = ev_now(loop_of(x));
@@ -1304,8 +1305,15 @@ static long pace_cb(ev_loop *loop, ev_timer *t, void *ud)
 static long drain_cb(ev_loop *loop, ev_timer *t, void *ud)
 {
     xfer *x = ud;
-    if (x->state == XS_RUNNING)
-        pump(x);
+    if (x->state != XS_RUNNING)
+        return EV_TIMER_STOP;
+    /* The socket's readable event already gave the transfer its turn in this round (the timer,
+     * armed by that turn, is due at once): the backlog waits for the next round. Else an
+     * upload whose socket stays readable took two turns a round, its backlog's and its
+     * socket's, to every other transfer's one. */
+    if (x->turn_iter == ev_iteration(loop))
+        return 0;
+    pump(x);
     return EV_TIMER_STOP;
 }
 

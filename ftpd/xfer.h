@@ -104,6 +104,8 @@ typedef struct xfer {
     ev_timer drain;     /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
     ev_timer accept_retry; /* PASV: watches listen_fd again after an accept out of fds */
     bool accept_starved;   /* ...which has happened (logged once) */
+    /* The loop iteration of the transfer's last turn (pump): drain_cb gives one a round. */
+    unsigned long long turn_iter;
     /* RETR in TYPE A: the bytes it sends, as counted when the file was opened; -1 not counted */
     long long ascii_total;
     /* An upload's end decided while a writer was busy: the reply waits for the writer, so it

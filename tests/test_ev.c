@@ -678,6 +678,33 @@ START_TEST(test_timer_repeat)
 }
 END_TEST
 
+/* Rearmed with 0 ms, a timer fires once an iteration, and ev_iteration tells them apart. */
+static unsigned long long iter_seen[4];
+static int iter_calls;
+
+static long iter_cb(ev_loop *loop, ev_timer *t, void *ud)
+{
+    (void)t;
+    (void)ud;
+    iter_seen[iter_calls++] = ev_iteration(loop);
+    return iter_calls < 4 ? 0 : EV_TIMER_STOP;
+}
+
+START_TEST(test_iteration_counts_rounds)
+{
+    ev_timer t;
+    iter_calls = 0;
+    ev_timer_init(&t, iter_cb, NULL);
+    unsigned long long before = ev_iteration(L);
+    ev_timer_start(L, &t, 0);
+    ck_assert_int_eq(ev_run(L), 0);
+    ck_assert_int_eq(iter_calls, 4);
+    ck_assert(iter_seen[0] > before);
+    for (int i = 1; i < 4; i++)
+        ck_assert(iter_seen[i] == iter_seen[i - 1] + 1);
+}
+END_TEST
+
 START_TEST(test_timer_restart_self_in_cb)
 {
     tctx a;
@@ -1134,6 +1161,7 @@ static Suite *backend_suite(const char *name, void (*setup)(void))
     tcase_add_test(tc, test_timers_fire_in_order);
     tcase_add_test(tc, test_timer_restart_and_stop_outside);
     tcase_add_test(tc, test_timer_repeat);
+    tcase_add_test(tc, test_iteration_counts_rounds);
     tcase_add_test(tc, test_timer_restart_self_in_cb);
     tcase_add_test(tc, test_timer_stop_other_in_cb);
     tcase_add_test(tc, test_timer_stop_other_due_in_same_pass);
