@@ -272,6 +272,11 @@ static int setup_layers(ftpc_xfer *x)
             xf_fail(x, FTPC_EXIT_LOCAL, false, "MODE Z: %s", mz_error(&x->z));
             return -1;
         }
+        /* -z applies to every file of a put or a mirror, archives and images too: data that
+         * does not compress goes in stored blocks rather than through deflate's search (a
+         * 200 MiB random file went at 24 MiB/s, against 570 without -z). */
+        if (!xf_is_download(x))
+            mz_adapt(&x->z);
         x->zinit = true;
     }
     /* zbuf: the codec's output, and an upload's wire bytes when they cannot go by
