@@ -345,7 +345,7 @@ class TestDataAddress(ServerTestCase):
 # Run in a network namespace of its own, whose local port range is then narrowed to the one
 # port the PORT names: the server's data socket gets that port, and its connect meets itself.
 SELF_CONNECT_SCRIPT = r"""
-import json, socket, subprocess
+import json, socket, subprocess, time
 from ftpd_harness import FtpdServer
 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 with FtpdServer() as srv:
@@ -364,6 +364,9 @@ with FtpdServer() as srv:
     if replies[-1][0] == 150:
         replies.append(c.reply(timeout=20))
     replies.append(c.cmd("NOOP"))
+    end = time.monotonic() + 5  # the log reaches its file after the replies, now and then
+    while "failed before any data moved" not in srv.log_text() and time.monotonic() < end:
+        time.sleep(0.05)
     print(json.dumps({"replies": replies, "log": srv.log_text()}))
 """
 
