@@ -70,14 +70,7 @@ void cmd_prot(session *s, const char *arg)
         session_reply(s, FTP_BAD_SEQUENCE, "PROT needs a TLS connection: send AUTH TLS first.");
         return;
     }
-    /* RFC 2228 and RFC 4217 section 9: PBSZ must precede PROT, and 503 is PROT's reply to
-     * a wrong sequence, as ProFTPD and pyftpdlib answer; curl, lftp, ftplib and ftpc send
-     * PBSZ 0 before PROT P. PROT C protects nothing and needs no buffer size, and ftplib's
-     * prot_c() sends it alone: it is taken without PBSZ. */
-    if (!(s->flags & SF_PBSZ) && strcasecmp(arg, "C") != 0) {
-        session_reply(s, FTP_BAD_SEQUENCE, "PROT needs PBSZ first: send PBSZ 0.");
-        return;
-    }
+    /* PBSZ should come first (RFC 4217), but some clients skip it: be lenient, as vsftpd. */
     if (strcasecmp(arg, "P") == 0) {
         s->flags |= SF_PROT_P;
         session_reply(s, FTP_PROT_OK, "Protection level set to Private.");

@@ -165,26 +165,6 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
         c.sock.settimeout(5)
         self.assertEqual(c.sock.recv(100), b"")
 
-    def test_prot_needs_pbsz_first(self):
-        """RFC 2228 and RFC 4217 section 9: PBSZ precedes PROT, else 503 (as ProFTPD); the
-        refused PROT P leaves data connections in clear, and STAT says so. PROT C, which
-        protects nothing, is taken alone (ftplib's prot_c() sends it so)."""
-        c = self.tls_control()
-        for level in ("P", "S"):
-            code, text = c.cmd("PROT " + level)
-            self.assertEqual(code, 503, text)
-            self.assertRegex(text, r"PBSZ")
-        c.login()
-        self.assertIn("in clear (PROT C)", c.cmd("STAT")[1])
-        self.assertEqual(c.cmd("PROT P")[0], 503)
-        self.assertEqual(c.cmd("PROT C")[0], 200)
-        self.assertEqual(c.cmd("PBSZ 0")[0], 200)
-        self.assertEqual(c.cmd("PROT P")[0], 200)
-        self.assertIn("protected (PROT P)", c.cmd("STAT")[1])
-        f = self.ftps(prot_p=False)
-        f.prot_c()
-        self.assertIsInstance(f.nlst(), list)
-
     def test_blanks_after_a_keyword_argument(self):
         """"PROT P " is PROT P, as ProFTPD (which splits arguments on blanks) takes it: a 504
         may read to a client as "no protection here", and it could go on in clear."""
