@@ -333,6 +333,21 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
     def test_ftplib_tls12(self):
         self.ftplib_roundtrip("1.2")
 
+    def test_prot_p_without_pbsz_protects_the_data(self):
+        """PROT P with no PBSZ before it is taken as PBSZ 0 and PROT P (vsftpd's and
+        pure-ftpd's way): a client that then starts TLS on its data connection must find a
+        protected one, not have its handshake stored as the file."""
+        data = data_bytes(100000, 5)
+        f = self.ftps(prot_p=False)
+        self.assertTrue(f.voidcmd("PROT P").startswith("200"))
+        f._prot_p = True  # what ftplib's prot_p() sets after its PBSZ 0 and PROT P
+        f.storbinary("STOR nopbsz.bin", io.BytesIO(data))
+        self.assertEqual(self.srv.read("nopbsz.bin"), data)
+        out = io.BytesIO()
+        f.retrbinary("RETR nopbsz.bin", out.write)
+        self.assertEqual(out.getvalue(), data)
+        f.quit()
+
     def test_ftplib_active_mode(self):
         data = self.srv.make_file("act.bin", 200000, seed=3)
         f = self.ftps()
