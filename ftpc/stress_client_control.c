@@ -129,7 +129,7 @@ void sc_tls_note(stress_client *c, stream_tls *t)
 {
     if (c->run->tls_errors_shown < 3) {
         char why[600];
-        ftpc_tls_describe_hint(t, false, why, sizeof(why)); /* with the way out */
+        ftpc_tls_describe_hint(t, false, c->run->o->cacert, why, sizeof(why)); /* the way out */
         c->run->tls_errors_shown++;
         stress_run_message(c->run, "ftpc stress: TLS: %s", why);
     }
@@ -502,7 +502,7 @@ void sc_ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
             }
             if (sc_is_setup(c)) {
                 char why[600];
-                ftpc_tls_describe_hint((stream_tls *)s, false, why, sizeof(why));
+                ftpc_tls_describe_hint((stream_tls *)s, false, c->run->o->cacert, why, sizeof(why));
                 sc_setup_fail(c, FTPC_EXIT_TLS, "TLS: %s", why);
                 return;
             }

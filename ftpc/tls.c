@@ -242,26 +242,32 @@ int ftpc_tls_start(ftpc_tls *tls, stream_tls *t, int fd, const char *host,
 
 void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size)
 {
-    ftpc_tls_describe_hint(t, true, out, out_size);
+    ftpc_tls_describe_hint(t, true, NULL, out, out_size);
 }
 
 /* Appends a name from the server's certificate to out (at *len), each byte that is not
- * printable ASCII as '?': the name comes from the peer and goes to a terminal. */
+ * printable ASCII as '?': the name comes from the peer and goes to a terminal. A long name
+ * is cut (marked "...") so that four of them and the advice after them fit one message. */
 static void append_name(char *out, size_t out_size, size_t *len, const unsigned char *name,
                         size_t n)
 {
+    enum { NAME_SHOWN_MAX = 48 };
     if (*len > 0 && *len + 2 < out_size) {
         memcpy(out + *len, ", ", 2);
         *len += 2;
     }
-    for (size_t i = 0; i < n && *len + 1 < out_size; i++)
+    bool cut = n > NAME_SHOWN_MAX;
+    for (size_t i = 0; i < (cut ? NAME_SHOWN_MAX - 3 : n) && *len + 1 < out_size; i++)
         out[(*len)++] = name[i] > 0x20 && name[i] < 0x7f ? (char)name[i] : '?';
+    for (int i = 0; cut && i < 3 && *len + 1 < out_size; i++)
+        out[(*len)++] = '.';
     out[*len] = '\0';
 }
 
-/* The names the server's certificate is for (its DNS and IP subjectAltNames, else its
- * common name), to tell a user whose connection failed on a name mismatch which name to
- * use. Empty when OpenSSL kept no certificate. */
+/* The names the server's certificate is for (its DNS and IP subjectAltNames, and its common
+ * name when no DNS name is among them, as OpenSSL's host check then uses it), to tell a user whose
+ * connection failed on a name mismatch which name to use. Empty when OpenSSL kept no certificate.
+ */
 static void peer_cert_names(SSL *ssl, char *out, size_t out_size)
 {
     enum { SHOWN_MAX = 4 };
@@ -273,11 +279,13 @@ static void peer_cert_names(SSL *ssl, char *out, size_t out_size)
         return;
     size_t len = 0;
     int total = 0;
+    bool dns = false;
     GENERAL_NAMES *sans = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); i++) {
         const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
         if (g->type != GEN_DNS && g->type != GEN_IPADD)
             continue;
+        dns = dns || g->type == GEN_DNS;
         if (++total > SHOWN_MAX)
             continue;
         const ASN1_STRING *v = g->type == GEN_DNS ? g->d.dNSName : g->d.iPAddress;
@@ -294,18 +302,19 @@ static void peer_cert_names(SSL *ssl, char *out, size_t out_size)
         append_name(out, out_size, &len, d, (size_t)n);
     }
     GENERAL_NAMES_free(sans);
-    if (total > SHOWN_MAX && len + 1 < out_size)
-        snprintf(out + len, out_size - len, " and %d more", total - SHOWN_MAX);
-    else if (total == 0) {
+    if (!dns) {
         char cn[256];
         int n =
             X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
         if (n > 0)
             append_name(out, out_size, &len, (const unsigned char *)cn, (size_t)n);
     }
+    if (total > SHOWN_MAX && len + 1 < out_size)
+        snprintf(out + len, out_size - len, " and %d more", total - SHOWN_MAX);
 }
 
-void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_size)
+void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, const char *cacert, char *out,
+                            size_t out_size)
 {
     SSL *ssl = stream_tls_ssl(t);
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
@@ -333,20 +342,22 @@ void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, char *out, size_t out_si
                 return;
             }
         }
-        if (untrusted && tls != NULL && tls->cacert != NULL) {
+        if (tls != NULL)
+            cacert = tls->cacert;
+        if (untrusted && cacert != NULL) {
             /* "trust it with --cacert FILE" would read as if the option had not been given. */
             snprintf(out, out_size,
                      "the server's certificate failed verification: %s (--cacert %s holds "
                      "neither it nor its issuer; %sskip the check with --insecure)",
-                     X509_verify_cert_error_string(vr), tls->cacert,
-                     pin_ok ? "or use --pin, or " : "or ");
+                     X509_verify_cert_error_string(vr), cacert,
+                     pin_ok ? "accept only its key with --insecure --pin, or " : "");
             return;
         }
         snprintf(out, out_size, "the server's certificate failed verification: %s%s",
                  X509_verify_cert_error_string(vr),
                  !untrusted ? ""
-                 : pin_ok   ? " (trust it with --cacert FILE or --pin, or skip the check with "
-                              "--insecure)"
+                 : pin_ok   ? " (trust it with --cacert FILE, accept only its key with "
+                              "--insecure --pin, or skip the check with --insecure)"
                             : " (trust it with --cacert FILE, or skip the check with --insecure)");
         return;
     }

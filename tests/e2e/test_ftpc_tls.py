@@ -175,6 +175,8 @@ class TestFtpcTls(TlsCase):
         self.assertIn("certificate failed verification", err)
         self.assertIn("self-signed", err)
         self.assertIn("--cacert", err)
+        # a pin alone is checked on top of the chain: it takes --insecure to stand in for it
+        self.assertRegex(err, r"accept only its key with --insecure --pin, or skip")
         self.assertNotIn("> USER", err)
         self.assertFalse(os.path.exists(self.local("x.bin")))
 
@@ -194,7 +196,8 @@ class TestFtpcTls(TlsCase):
             r = self.ftpc("--cacert", other, "get", self.url("y.bin"), rc=EXIT_TLS)
             # the refusal names the --cacert given, not "trust it with --cacert FILE"
             self.assertRegex(r.stderr.decode(), r"failed verification: .*\(--cacert %s holds "
-                             r"neither it nor its issuer; .*--insecure\)" % re.escape(other))
+                             r"neither it nor its issuer; accept only its key with --insecure "
+                             r"--pin, or skip the check with --insecure\)" % re.escape(other))
         r = self.ftpc("--cacert", os.path.join(self.tmp, "missing.pem"), "get",
                       self.url("y.bin"), rc=2)
         self.assertIn("--cacert", r.stderr.decode())
@@ -227,6 +230,8 @@ class TestFtpcTls(TlsCase):
 class TestFtpcCertificateNames(TlsCase):
     """A certificate that does not name the host connected to: the refusal says which names
     it has, so the user knows what to connect by."""
+    subject = "/CN=files.example"
+    san = "DNS:files.example,IP:192.0.2.7"
 
     def setUp(self):
         certdir = tempfile.mkdtemp(prefix="ftpc-e2e-cert-")
@@ -236,8 +241,7 @@ class TestFtpcCertificateNames(TlsCase):
         r = subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
              "-nodes", "-keyout", key, "-out", self.cert, "-days", "1",
-             "-subj", "/CN=files.example",
-             "-addext", "subjectAltName=DNS:files.example,IP:192.0.2.7"],
+             "-subj", self.subject, "-addext", "subjectAltName=" + self.san],
             capture_output=True, timeout=30)
         if r.returncode != 0:
             self.skipTest("openssl cannot make a certificate: %s" % r.stderr.decode()[-300:])
@@ -255,6 +259,32 @@ class TestFtpcCertificateNames(TlsCase):
                 err, what + r" \(it is for files\.example, 192\.0\.2\.7; .*--insecure\)")
             self.assertNotIn("> USER", err)
         self.assertFalse(os.path.exists(self.local("n.bin")))
+
+
+class TestFtpcCertificateLongNames(TestFtpcCertificateNames):
+    """Names too long for one message are cut, marked, and the advice still ends it."""
+    subject = "/CN=cn-only.example"
+    san = ",".join(["IP:192.0.2.8"] + ["DNS:%s.example" % (c * 70) for c in "abc"])
+
+    def test_mismatch_names_the_certificates_names(self):
+        r = self.ftpc("--cacert", self.cert, "get", self.url("n.bin"), rc=EXIT_TLS)
+        err = r.stderr.decode()
+        self.assertRegex(err, r"\(it is for 192\.0\.2\.8, a{45}\.\.\., b{45}\.\.\., c{45}\.\.\.; "
+                              r"connect by one of its names, or skip the check with --insecure\)")
+        self.assertNotIn("cn-only", err)  # DNS names given: the common name does not count
+
+
+
+class TestFtpcCertificateIpNamesOnly(TestFtpcCertificateNames):
+    """With no DNS name among the subjectAltNames the common name is listed too: OpenSSL's
+    host check then goes by it, so it is a name to connect by."""
+    subject = "/CN=cn-only.example"
+    san = "IP:192.0.2.8"
+
+    def test_mismatch_names_the_certificates_names(self):
+        r = self.ftpc("--cacert", self.cert, "get",
+                      self.url("n.bin").replace("127.0.0.1", "localhost"), rc=EXIT_TLS)
+        self.assertRegex(r.stderr.decode(), r"\(it is for 192\.0\.2\.8, cn-only\.example; ")
 
 
 class TestFtpcImplicit(TlsCase):

@@ -397,6 +397,17 @@ class TestStressFtpd(StressCase):
         self.assertIn("TLS: the server's certificate failed verification: self-signed "
                       "certificate (trust it with --cacert FILE, or skip the check with "
                       "--insecure)", err)
+        # with a --cacert that does not hold it, the refusal names that file
+        other = os.path.join(state, "other.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                            os.path.join(state, "other-key.pem"), "-out", other, "-days", "1",
+                            "-subj", "/CN=localhost"], capture_output=True, timeout=30)
+        if r.returncode == 0:
+            rep, _, err = self.stress(srv.url("tls"), "--tls", "--cacert", other, "--clients", 1,
+                                      "--iterations", 1, "--no-view", rc=9)
+            self.assertIn("self-signed certificate (--cacert %s holds neither it nor its "
+                          "issuer; skip the check with --insecure)" % other, err)
 
     def server_with_mode_z(self):
         srv = self.server()
