@@ -38,7 +38,7 @@ void cmd_auth(session *s, const char *arg)
     s->parser.discarding = false;
     /* Nor does what was chosen in clear before AUTH (USER, OPTS): anyone on the path could
      * have sent it (as a server forgets all it learnt before STARTTLS, RFC 3207 4.2). */
-    s->flags &= ~SF_USER_GIVEN;
+    s->flags &= ~(SF_USER_GIVEN | SF_CLNT_SEEN); /* the CLNT under TLS is the one to log */
     session_default_opts(s);
     s->flags |= SF_TLS | SF_TLS_PENDING; /* input waits; the handshake starts after the 234 */
     if (ssl)

@@ -217,8 +217,12 @@ class TestFtps(TlsServerMixin, unittest.TestCase):
         self.assertEqual(c.cmd("OPTS MLST type;")[0], 200)
         self.assertEqual(c.cmd("OPTS HASH MD5")[0], 200)
         self.assertEqual(c.cmd("OPTS MODE Z LEVEL 9")[0], 200)
+        self.assertEqual(c.cmd("CLNT injected-name")[0], 200)
         self.assertEqual(c.cmd("AUTH TLS")[0], 234)
         c.sock = tls_context(self.srv.cafile).wrap_socket(c.sock, server_hostname=self.srv.host)
+        # the client's own CLNT under TLS is logged, not only the one sent in clear
+        self.assertEqual(c.cmd("CLNT real-client 1.0")[0], 200)
+        self.assertTrue(self.srv.wait_log(r"client: real-client 1\.0"))
         c.login()
         self.assertRegex(c.cmd("OPTS HASH")[1], r"^200 SHA-256")
         self.assertRegex(c.cmd("OPTS MODE Z")[1], r"LEVEL 1$")
