@@ -320,6 +320,19 @@ def read_pty(master, timeout, done=None, proc=None):
     return data
 
 
+def fill_pipe(wr):
+    """Fills the pipe whose write end is wr until it holds no more, through a file description
+    of its own: wr itself stays blocking, as the program handed it finds its stdout/stderr."""
+    fill = os.open("/proc/self/fd/%d" % wr, os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            os.write(fill, b"x" * 65536)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fill)
+
+
 def free_port(count=1):
     """The first of `count` consecutive ports free now on 127.0.0.1, for a server or a
     passive range a test sets up later. They are taken below the ephemeral range: there

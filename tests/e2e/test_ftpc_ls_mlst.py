@@ -16,7 +16,7 @@ import subprocess
 import threading
 import unittest
 
-from ftpd_harness import wait_for
+from ftpd_harness import fill_pipe, wait_for
 from scripted_ftp import ScriptedFtp
 from test_ftpc import FTPC_BIN, FtpcCase
 from test_ftpc_shell import ShellCase
@@ -115,14 +115,7 @@ class TestLsEntryToAFullPipe(unittest.TestCase):
         self.addCleanup(fake.stop)
         rd, wr = os.pipe()
         self.addCleanup(os.close, rd)
-        # filled through a description of its own: wr stays blocking, as ftpc's fd 1
-        fill = os.open("/proc/self/fd/%d" % wr, os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            while True:
-                os.write(fill, b"x" * 65536)
-        except BlockingIOError:
-            pass
-        os.close(fill)
+        fill_pipe(wr)
         p = subprocess.Popen([FTPC_BIN, "ls", "ftp://u:p@127.0.0.1:%d/f" % fake.port],
                              stdin=subprocess.DEVNULL, stdout=wr, stderr=subprocess.PIPE,
                              env=dict(os.environ, NETRC="/nonexistent"))
