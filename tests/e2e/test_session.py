@@ -290,15 +290,20 @@ class TestOutOfDescriptors(ServerTestCase):
     def free_fds(self):
         return self.FD_LIMIT - len(os.listdir("/proc/%d/fd" % self.srv.proc.pid))
 
+    def logged_in_until_out_of_fds(self):
+        """Anonymous sessions until ftpd has room for one more accept and no session (2)."""
+        sessions = []
+        while self.free_fds() >= 3:
+            c = self.srv.control()
+            c.login("anonymous", "guest@example.org")
+            sessions.append(c)
+        return sessions
+
     def test_a_login_past_the_limit_gets_421_and_the_next_one_after_a_close_succeeds(self):
         # said at the start, where it can be mended
         self.assertLogged(r"WARN max-sessions 2000 needs about 4032 open files .* this process "
                           r"may open 64: logins past about 16 sessions will be refused")
-        sessions = []
-        while self.free_fds() >= 3:  # room for a session (2) and one more accept
-            c = self.srv.control()
-            c.login("anonymous", "guest@example.org")
-            sessions.append(c)
+        sessions = self.logged_in_until_out_of_fds()
         self.assertGreater(len(sessions), 5)
         if self.free_fds() == 2:  # a passive listener takes one, so the login finds none
             sessions[0].pasv()
@@ -326,11 +331,7 @@ class TestOutOfDescriptors(ServerTestCase):
         # queued and its listener readable: the server waits for a descriptor without burning
         # a CPU meanwhile, then takes the connection and the transfer runs.
         data = self.srv.make_file("f.bin", 5000, base=self.srv.anon_root)
-        sessions = []
-        while self.free_fds() >= 3:
-            c = self.srv.control()
-            c.login("anonymous", "guest@example.org")
-            sessions.append(c)
+        sessions = self.logged_in_until_out_of_fds()
         self.assertGreater(len(sessions), 5)
         mine = sessions.pop()
         self.assertCode(mine.cmd("TYPE I"), 200)
@@ -362,11 +363,7 @@ class TestOutOfDescriptors(ServerTestCase):
         # session's end, and the client must not wait the whole data timeout (120 s) for a
         # 425. Before a transfer command the connection still waits for one (above).
         self.srv.make_file("f.bin", 100, base=self.srv.anon_root)
-        sessions = []
-        while self.free_fds() >= 3:
-            c = self.srv.control()
-            c.login("anonymous", "guest@example.org")
-            sessions.append(c)
+        sessions = self.logged_in_until_out_of_fds()
         mine = sessions.pop()
         self.assertCode(mine.cmd("TYPE I"), 200)
         code, text = mine.cmd("PASV")
@@ -407,11 +404,7 @@ class TestOutOfDescriptors(ServerTestCase):
     def test_accepts_out_of_descriptors_are_not_logged_ten_times_a_second(self):
         # the server retries a refused accept every 100 ms; a shortage that lasts must not
         # bury the log under the same line, ten a second
-        sessions = []
-        while self.free_fds() >= 3:
-            c = self.srv.control()
-            c.login("anonymous", "guest@example.org")
-            sessions.append(c)
+        sessions = self.logged_in_until_out_of_fds()
         for c in sessions:
             if self.free_fds() == 0:
                 break
@@ -433,11 +426,7 @@ class TestOutOfDescriptors(ServerTestCase):
         # a 550 tells the client the file is not to be had (curl reports it missing, mirror
         # tools give up on it); the shortage is the server's, and a retry may work
         self.srv.make_file("f.bin", 100, base=self.srv.anon_root)
-        sessions = []
-        while self.free_fds() >= 3:
-            c = self.srv.control()
-            c.login("anonymous", "guest@example.org")
-            sessions.append(c)
+        sessions = self.logged_in_until_out_of_fds()
         mine = sessions.pop()
         self.assertCode(mine.cmd("PASV"), 227)
         for c in sessions:  # passive listeners take the last descriptors
