@@ -345,24 +345,28 @@ void stress_run_connect_failed(stress_run *run, int err)
     end_run(the_main(run));
 }
 
-/* A server that takes connects (its kernel does, into the listen queue) but has greeted
- * none of them, nor said anything else to any client, for the timeout, with no session of
- * the run up, has stopped or hung: a counted run would otherwise wait out the timeout for
- * each of its iterations (--iterations 100 for 50 minutes), never ending, in effect. A
+/* A server that takes connects (its kernel does, into the listen queue) but has sent no
+ * byte past a greeting to any client (no reply, no TLS handshake record) for twice the
+ * timeout,
+ * with no session of the run up, has stopped or hung: a counted run would otherwise wait
+ * out the timeout for each of its iterations (--iterations 100 for 50 minutes), never
+ * ending, in effect. Twice: a server that was only slow for about the timeout (a pause, a
+ * burst of expensive handshakes) costs its clients a timeout each and is waited for. A
  * server that greets with a refusal (a 421 of a limit) has said something, and is there. */
 void stress_run_login_timed_out(stress_run *run)
 {
     if (run->ending || run->aborting || run->logged_in > 0)
         return;
-    if (stress_now_us() - run->last_reply_us < (uint64_t)run->o->timeout_ms * 1000u)
+    uint64_t silent_us = stress_now_us() - run->last_reply_us;
+    if (silent_us < 2u * (uint64_t)run->o->timeout_ms * 1000u)
         return;
     char ep[300];
     ftpc_host_port_str(run->host, run->o->url.port, ep, sizeof(ep));
     run->server_gone = true;
     stress_run_message(run,
-                       "ftpc stress: no reply from %s for %g s (connections taken but never "
-                       "answered); ending the run",
-                       ep, (double)run->o->timeout_ms / 1000.0);
+                       "ftpc stress: no reply from %s for %.3g s (it takes connections but "
+                       "answers none); ending the run",
+                       ep, (double)silent_us / 1e6);
     end_run(the_main(run));
 }
 
@@ -376,7 +380,9 @@ void stress_run_client_done(stress_run *run)
      * rates are taken over the time that took, but not over a grace waited out for replies
      * that never came. One operation that a server lost (pyftpdlib under faults) held a 4 s
      * run for 14 s, and the report gave under half the rates the run had had. */
-    uint64_t stop = run->t_stop_us != 0 ? run->t_stop_us : run->t_deadline_us;
+    uint64_t stop = run->t_stop_us;
+    if (stop == 0 || (run->t_deadline_us != 0 && run->t_deadline_us < stop))
+        stop = run->t_deadline_us; /* the earlier: an interrupt in the grace is no new end */
     if (stop != 0)
         run->t_end_us = run->last_counted_us > stop ? run->last_counted_us : stop;
     ev_stop(run->loop);

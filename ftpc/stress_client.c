@@ -301,22 +301,25 @@ void sc_conn_failed(stress_client *c, int err)
      * USER or PASS). */
     bool not_answered = !no_connect && err == ETIMEDOUT && (c->flags & CF_ESTABLISH);
     if (!run->aborting) {
+        /* A timeout is a wait, not work done: counted without the time it ends at, or the
+         * report's duration would run on through a grace waited out for a lost operation. */
+        stress_stats *st = err == ETIMEDOUT ? &run->st : sc_stats(c);
         if (!(c->flags & CF_SAID_421)) /* counted as that 421 */
-            stress_stats_error(sc_stats(c), 0, err);
+            stress_stats_error(st, 0, err);
         bool establishing = (c->flags & CF_ESTABLISH) != 0;
         if (establishing) {
             sc_session_attempt_failed(c);
             c->flags &= ~CF_ESTABLISH;
-            sc_stats(c)->op_count[STRESS_OP_LOGIN]++;
-            sc_stats(c)->op_errors[STRESS_OP_LOGIN]++;
+            st->op_count[STRESS_OP_LOGIN]++;
+            st->op_errors[STRESS_OP_LOGIN]++;
             if (c->op == STRESS_OP_LOGIN)
                 c->flags &= ~CF_IN_OP; /* that login op is the one just counted */
         }
         if (c->flags & CF_IN_OP) {
             c->flags |= CF_OP_ERR;
             c->flags &= ~CF_FAULTED;
-            sc_stats(c)->op_count[c->op]++;
-            sc_stats(c)->op_errors[c->op]++;
+            st->op_count[c->op]++;
+            st->op_errors[c->op]++;
             c->flags &= ~CF_IN_OP;
             if (c->op == STRESS_OP_PUT)
                 c->flags |= CF_PENDING_DELE;

@@ -99,7 +99,7 @@ typedef struct stress_run {
     bool interrupted;               /* a signal (Ctrl-C) ended the run */
     bool server_gone;               /* no connect succeeded for the timeout: run ended */
     uint64_t last_connect_us;       /* a main client's last TCP connect (or t0_us) */
-    uint64_t last_reply_us;         /* a main client's last reply from the server (or t0_us) */
+    uint64_t last_reply_us;         /* a main client last heard from the server (or t0_us) */
     int done;                       /* main clients finished */
     int logged_in;                  /* main clients logged in: sessions the server holds */
     int awaiting_greeting;          /* ... connected, not greeted (maybe in its listen queue) */

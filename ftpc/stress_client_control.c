@@ -456,12 +456,15 @@ void sc_ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     (void)loop;
     (void)fd;
-    (void)mask;
     stress_client *c = ud;
     stress_run *run = c->run;
     stream *s = c->ctl;
     if (s == NULL)
         return;
+    /* Bytes from the server past its greeting (a reply, a handshake record, its close) show
+     * it is there; a greeting alone comes from servers hung behind their accept loop too. */
+    if ((mask & EV_READ) && c->state != S_CONNECTING && c->state != S_GREETING && !sc_is_setup(c))
+        run->last_reply_us = stress_now_us();
     uint16_t gen = c->gen;
     if (c->state == S_CONNECTING) {
         int err = 0;

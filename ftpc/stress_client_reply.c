@@ -126,7 +126,7 @@ void sc_on_reply(stress_client *c, int code, char *text)
     stress_run *run = c->run;
     if (run->trace)
         trace_reply(c, code, text);
-    if (!sc_is_setup(c))
+    if (!sc_is_setup(c) && !(c->state == S_GREETING && code == 220)) /* see sc_ctl_cb */
         run->last_reply_us = stress_now_us();
     if (code == 421 && c->state == S_IDLE && !sc_is_setup(c)) {
         /* Unasked, between operations: the server closes the session (idle timeout,

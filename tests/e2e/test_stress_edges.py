@@ -639,10 +639,30 @@ class TestStressStoppedServer(StressCase):
                                     "--iterations", 20, "--mix", "login=1,list=1",
                                     "--timeout", 1, "--no-view", rc=3, timeout=40)
         took = time.monotonic() - t0
-        self.assertRegex(err, r"ftpc stress: no reply from 127\.0\.0\.1:\d+ for 1 s "
-                              r"\(connections taken but never answered\); ending the run")
+        self.assertRegex(err, r"ftpc stress: no reply from 127\.0\.0\.1:\d+ for \d+(\.\d+)? s "
+                              r"\(it takes connections but answers none\); ending the run")
         self.assertLess(rep["ops"]["login"]["count"], 10, out)
         return rep, out, err, took
+
+    def test_a_server_paused_for_about_the_timeout_is_waited_for(self):
+        # ftpd stopped for 2.5 s with --timeout 2: the client's login times out once and it
+        # reconnects, as --timeout says. Taking one timeout's silence for a hung server
+        # ended such runs with status 3 (in most runs: it depends on where the timer falls).
+        srv = self.server()
+        pid = srv.proc.pid
+
+        def pause():
+            time.sleep(1)
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(2.5)
+            os.kill(pid, signal.SIGCONT)
+        t = threading.Thread(target=pause)
+        t.start()
+        self.addCleanup(t.join)
+        rep, out, err = self.stress(srv.url(""), "--clients", 1, "--duration", 6, "--mix",
+                                    "login", "--timeout", 2, "--no-view", timeout=60)
+        self.assertNotIn("ending the run", err)
+        self.assertGreater(rep["ops"]["login"]["count"], 10, out)
 
     def test_counted_run_ends_when_no_login_is_answered(self):
         # greeted, then nothing: USER never answered. Each client waited out the timeout
@@ -1037,10 +1057,11 @@ class LostListingFtp(ScriptedFtp):
     nothing after it is answered: a transfer the server lost, as pyftpdlib loses some under
     faults. `trickling` is set once it began."""
 
-    def __init__(self, **kw):
+    def __init__(self, trickle=True, **kw):
         super().__init__(**kw)
         self.trickling = threading.Event()
         self.lists = 0
+        self.trickle = trickle  # False: the listing sends nothing, and the client times out
 
     def command(self, s, verb, arg):
         if verb == "CWD":
@@ -1057,7 +1078,8 @@ class LostListingFtp(ScriptedFtp):
         self.trickling.set()
         try:
             for _ in range(int(self.timeout * 10)):
-                d.send(b"-")
+                if self.trickle:
+                    d.send(b"-")
                 time.sleep(0.1)
         except OSError:
             pass
@@ -1087,6 +1109,45 @@ class TestStressEndOfRun(StressCase):
         self.assertGreater(rep["duration_s"], 0.9, out)
         self.assertLess(rep["duration_s"], 1.5, out)
 
+
+    def test_a_lost_transfer_timed_out_in_the_grace_does_not_thin_the_rates(self):
+        # the same listing sending nothing: the client's own --timeout (2 s, shorter than
+        # the 10 s grace) ends it inside the grace, and counting that ETIMEDOUT stretched
+        # the 1 s run to 2 s. A timeout is a wait, not work done.
+        srv = LostListingFtp(trickle=False, sessions=2, timeout=20)
+        srv.start()
+        self.addCleanup(srv.stop, 1)
+        rep, out, err = self.stress("ftp://u:p@127.0.0.1:%d/" % srv.port, "--clients", 1,
+                                    "--duration", 1, "--timeout", 2, "--mix", "list",
+                                    "--no-view", timeout=60)
+        self.assertTrue(srv.trickling.is_set(), out + err)
+        self.assertIn("ETIMEDOUT", rep["errors_by_code"], out)
+        self.assertLess(rep["duration_s"], 1.5, out)
+
+    def test_an_interrupt_in_the_grace_does_not_stretch_the_run(self):
+        # SIGINT while the lost listing holds the grace: the run had ended at its 1 s, and
+        # the interrupt (later than that end) was taken as the end instead
+        srv = LostListingFtp(sessions=2, timeout=20)
+        srv.start()
+        self.addCleanup(srv.stop, 1)
+        jpath = os.path.join(self.tmp, "r.json")
+        p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
+                              "--clients", "1", "--duration", "1", "--timeout", "30", "--mix",
+                              "list", "--no-view", "--json", jpath],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            self.assertTrue(srv.trickling.wait(20), "the lost listing never began")
+            time.sleep(2.5)  # past the run's 1 s: in the grace
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertLess(rep["duration_s"], 1.5, out.decode() + err.decode())
 
     def test_uploads_cut_off_by_the_end_leave_nothing(self):
         # An upload still running when the end's grace ran out was reset, and the clean-up's
