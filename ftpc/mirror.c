@@ -1512,10 +1512,11 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
     int status =
         cli->mirror_reverse ? mirror_put(cli, ctx, stop, &c) : mirror_get(cli, ctx, stop, &c);
     /* A stop between two of the run's phases cut no task short, yet the rest of the run
-     * never came; one after the last phase (its QUIT) leaves the work done. */
-    if (c.cut && status == FTPC_OK) {
+     * never came; one after the last phase (its QUIT) leaves the work done. Said whenever the
+     * run was cut: tasks a stop kept from starting fail silently, and may be all it left. */
+    if (c.cut) {
         ftpc_msg(ctx, "ftpc: mirror: interrupted");
-        status = FTPC_EXIT_XFER;
+        status = worse(status, FTPC_EXIT_XFER);
     }
     char line[200];
     if (cli->dry_run)

@@ -43,7 +43,10 @@ bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
         *status = FTPC_EXIT_LOCAL;
         return true;
     }
-    ftpc_runner_start(r);
+    /* Stopped during the wait: nothing of this phase is started, so nothing is said to be
+     * cut short (ftpc_runner_stop keeps tasks never started silent, counted not started). */
+    if (!*stop)
+        ftpc_runner_start(r);
     bool completed = true;
     /* Bounded by the tasks themselves: every wait has a timeout. */
     while (!ftpc_runner_finished(r)) {
