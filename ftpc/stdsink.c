@@ -9,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A description of fd's own pipe or terminal, or -1. O_NOCTTY: a terminal opened again must
@@ -89,14 +90,31 @@ ssize_t ftpc_stdsink_write(ftpc_stdsink *s, const void *p, size_t n)
     }
 }
 
+/* Milliseconds left, for the whole process, to wait for a reader after a stop: enough for a
+ * slow but live reader (a logger behind a pipe) to take the last messages, none for one who
+ * reads nothing (a pager not scrolled) to hold the interrupted run for long. */
+static long stop_wait_left_ms = 2000;
+
+/* Waits up to the stop's budget for fd to take bytes; false when it did not. */
+static bool writable_within_budget(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = poll(&pfd, 1, (int)stop_wait_left_ms);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    stop_wait_left_ms = spent >= stop_wait_left_ms ? 0 : stop_wait_left_ms - spent;
+    return r == 1 && (pfd.revents & POLLOUT);
+}
+
 bool ftpc_stdsink_write_msg(int fd, const void *buf, size_t n, volatile sig_atomic_t *stop)
 {
     const char *p = buf;
     while (n > 0) {
         size_t chunk = n;
         if (stop != NULL && *stop) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-            if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLOUT))
+            if (!writable_within_budget(fd))
                 return false;
             if (chunk > PIPE_BUF) /* what a pipe that polls writable takes without waiting */
                 chunk = PIPE_BUF;

@@ -3,6 +3,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <pty.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stdsink.h"
@@ -140,9 +142,39 @@ START_TEST(test_regular_file_is_written_whole)
 }
 END_TEST
 
-/* Once stopped, a message goes out where the reader can take it, and gives up at once
- * where it cannot: a full pipe does not hold an interrupted run. */
-START_TEST(test_message_after_a_stop_never_waits)
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Fills the pipe through a description of its own: fd itself stays blocking. */
+static void fill_pipe(int fd)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int nb = open(path, O_WRONLY | O_NONBLOCK);
+    ck_assert_int_ge(nb, 0);
+    while (write(nb, big, sizeof(big)) > 0)
+        ;
+    close(nb);
+}
+
+static void *drain_later(void *arg)
+{
+    int fd = *(int *)arg;
+    usleep(300 * 1000);
+    char buf[65536];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+    return NULL;
+}
+
+/* Once stopped, a message still reaches a reader who is slow but reads (a logger behind a
+ * pipe), and gives up on one who reads nothing within 2 s in all: a full pipe does not hold
+ * an interrupted run for long. */
+START_TEST(test_message_after_a_stop_waits_a_bounded_time)
 {
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
@@ -153,15 +185,23 @@ START_TEST(test_message_after_a_stop_never_waits)
     char buf[16];
     ck_assert_int_eq(read(p[0], buf, sizeof(buf)), 8);
     ck_assert_mem_eq(buf, "one\ntwo\n", 8);
-    /* full, through a description of its own: p[1] stays blocking */
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", p[1]);
-    int nb = open(path, O_WRONLY | O_NONBLOCK);
-    ck_assert_int_ge(nb, 0);
-    while (write(nb, big, sizeof(big)) > 0)
-        ;
-    close(nb);
-    ck_assert(!ftpc_stdsink_write_msg(p[1], "three\n", 6, &stop));
+    /* full, and read 0.3 s later: the message waits for the reader and goes out */
+    fill_pipe(p[1]);
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, drain_later, &p[0]), 0);
+    ck_assert(ftpc_stdsink_write_msg(p[1], "three\n", 6, &stop));
+    close(p[1]);
+    pthread_join(th, NULL);
+    close(p[0]);
+    /* full, never read: given up within what is left of the 2 s, then at once */
+    ck_assert_int_eq(pipe(p), 0);
+    fill_pipe(p[1]);
+    double t0 = now_s();
+    ck_assert(!ftpc_stdsink_write_msg(p[1], "four\n", 5, &stop));
+    double t1 = now_s();
+    ck_assert(!ftpc_stdsink_write_msg(p[1], "five\n", 5, &stop));
+    ck_assert(t1 - t0 < 2.5);
+    ck_assert(now_s() - t1 < 0.2);
     ck_assert_int_eq(fcntl(p[1], F_GETFL) & O_NONBLOCK, 0);
     close(p[0]);
     close(p[1]);
@@ -178,7 +218,7 @@ static Suite *stdsink_suite(void)
     tcase_add_test(tc, test_full_terminal_says_eagain);
     tcase_add_test(tc, test_terminal_master_is_written_where_it_leads);
     tcase_add_test(tc, test_regular_file_is_written_whole);
-    tcase_add_test(tc, test_message_after_a_stop_never_waits);
+    tcase_add_test(tc, test_message_after_a_stop_waits_a_bounded_time);
     suite_add_tcase(s, tc);
     return s;
 }
