@@ -110,6 +110,8 @@ typedef struct layout {
     char *out;
     size_t size, len;
     int width, col, lines;
+    int max_lines; /* 0: any; else the fields that would need more lines are left out */
+    bool full;
 } layout;
 
 static void lay_raw(layout *l, const char *p, size_t n)
@@ -126,9 +128,17 @@ static void lay_raw(layout *l, const char *p, size_t n)
 static void lay_piece(layout *l, bool new_line, const char *text, size_t n, size_t hl,
                       const char *on, const char *off, int max)
 {
+    if (l->full)
+        return;
     if (l->lines == 0) {
         l->lines = 1;
     } else if (new_line || l->col + 3 + (int)n > max) {
+        /* A frame taller than the terminal scrolls its top out of the cursor-up's reach:
+         * every redraw would then push lines into the scrollback. */
+        if (l->max_lines > 0 && l->lines >= l->max_lines) {
+            l->full = true;
+            return;
+        }
         lay_raw(l, "\033[K\n", 4); /* the rest of the old frame's row */
         l->lines++;
         l->col = 0;
@@ -234,7 +244,8 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
     char frame[2048];
     size_t o = 0;
     if (v->tty) {
-        int cols = term_size_of(v->fd).cols;
+        term_size ts = term_size_of(v->fd);
+        int cols = ts.cols;
         forget_if_continued(v);
         o = go_to_start(v, frame, sizeof(frame), cols);
         const char *red = v->color && (errs || st->verify_failures) ? "\033[31m" : "";
@@ -243,7 +254,11 @@ void stress_view_update(stress_view *v, const stress_view_sample *s)
         char total[32] = "";
         if (s->total_s > 0)
             snprintf(total, sizeof(total), s->total_s < 10 ? " / %.1f s" : " / %.0f s", s->total_s);
-        layout l = {.out = frame + o, .size = sizeof(frame) - o, .width = cols};
+        /* One row left for the cursor, and for a message printed above the frame. */
+        layout l = {.out = frame + o,
+                    .size = sizeof(frame) - o,
+                    .width = cols,
+                    .max_lines = ts.rows > 2 ? ts.rows - 1 : 1};
         const char *red_off = red[0] ? off : "";
         lay(&l, true, strlen("stress"), bold, off, "stress %s %s%s", s->phase, el, total);
         /* Sessions the server holds, not TCP connections: a server at its cap may leave the

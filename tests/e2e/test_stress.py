@@ -506,12 +506,12 @@ class TestStressFtpd(StressCase):
                              stderr=slave, env=env)
         return p, master, slave
 
-    def stress_on_pty(self, srv, env, columns=None):
+    def stress_on_pty(self, srv, env, columns=None, rows=24):
         """Runs a short list-only stress run with its standard error on a pseudo-terminal
         (columns wide if given); returns what the terminal received, as text."""
         master, slave = pty.openpty()
         if columns:
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+            fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         p = subprocess.Popen([FTPC_BIN, "stress", srv.url(""), "--clients", "5",
                               "--duration", "1.5", "--mix", "list"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -582,6 +582,22 @@ class TestStressFtpd(StressCase):
             self.assertRegex(joined, r"^stress run [0-9.]+ s / 1\.5 s clients \d/5 logged in ",
                              repr(f))
             self.assertRegex(joined, r" verify failures 0 faults 0 latency p50 ", repr(f))
+
+    def test_live_view_is_no_taller_than_a_small_terminal(self):
+        # 20 columns, 8 rows: the frame took 11 or more lines, so each redraw scrolled its
+        # top out of the cursor-up's reach into the scrollback. The fields that do not fit
+        # are left out, the first ones (the run, its clients, its operations) kept.
+        text = self.stress_on_pty(self.server(), dict(os.environ, TERM="xterm"), columns=20,
+                                  rows=8)
+        frames = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", f) for f in text.split("\x1b[J")]
+        frames = [f for f in frames if "stress run" in f]
+        self.assertTrue(frames, text[-2000:])
+        for f in frames:
+            lines = [l for l in re.split(r"[\r\n]+", f) if l]
+            self.assertLessEqual(len(lines), 7, repr(f))
+            self.assertRegex(" ".join(" ".join(lines).split()), r"clients \d/5 logged in ops ",
+                             repr(f))
+        self.assertTrue(all(int(n) <= 6 for n in re.findall(r"\x1b\[(\d+)A", text)), text)
 
     def test_live_view_after_the_window_narrows(self):
         # frames drawn 120 columns wide, then the window narrows to 40: the terminal rewraps
