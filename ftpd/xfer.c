@@ -1563,6 +1563,38 @@ void xfer_cut(session *s)
     xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
 }
 
+/* The count is of file bytes, the queue's of compressed ones, and the codec's output also
+ * waits in zbuf: the file bytes that reached the client are those the output that did carried,
+ * read off the marks around it (xfer_zmark). Counting them all, STAT said 16 MiB to a client
+ * holding 4 (3 MiB queued at 4:1); at the whole stream's ratio, 36 MiB to one holding 68 of a
+ * file of zeros then noise. */
+static long long zmode_delivered(const xfer *x, int queued)
+{
+    long long reached = x->wire - (queued > 0 ? queued : 0);
+    if (reached <= 0)
+        return 0;
+    uint64_t at = (uint64_t)reached;
+    if (at >= x->z.total_out) /* all of it, and the trailer mz_finish adds */
+        return x->done;
+    uint64_t lo_out = 0, hi_out = x->z.total_out;
+    long long lo_done = 0, hi_done = x->done;
+    unsigned n = x->zmarks_n < XFER_ZMARKS ? x->zmarks_n : XFER_ZMARKS;
+    for (unsigned i = 0; i < n; i++) { /* newest first */
+        const xfer_zmark *m = &x->zmarks[(x->zmarks_n - 1 - i) % XFER_ZMARKS];
+        if (m->out <= at) {
+            lo_out = m->out;
+            lo_done = m->done;
+            break;
+        }
+        hi_out = m->out;
+        hi_done = m->done;
+    }
+    if (hi_out <= lo_out)
+        return lo_done;
+    return lo_done + (long long)((double)(hi_done - lo_done) * (double)(at - lo_out) /
+                                 (double)(hi_out - lo_out));
+}
+
 long long xfer_delivered(const xfer *x)
 {
     /* Under TLS the queue holds records' framing (a count a little low) and the library may
@@ -1571,19 +1603,8 @@ long long xfer_delivered(const xfer *x)
     if (x->kind == XK_STOR || !sending || x->data.fd < 0)
         return x->done;
     int queued = net_queued_bytes(x->data.fd);
-    if (x->zmode) {
-        /* The count is of file bytes, the queue's of compressed ones, and the codec's output
-         * also waits in zbuf and inside zlib: the file bytes are taken to have reached the
-         * client in the share of the output that did, at the stream's ratio so far. Counting
-         * them all, STAT said 16 MiB to a client holding 4 (3 MiB queued at 4:1). */
-        uint64_t out = x->z.total_out;
-        long long reached = x->wire - (queued > 0 ? queued : 0);
-        if (out == 0 || reached <= 0)
-            return 0;
-        if ((uint64_t)reached >= out) /* the stream's end (mz_finish's output is not in out) */
-            return x->done;
-        return (long long)((double)x->done * (double)reached / (double)out);
-    }
+    if (x->zmode)
+        return zmode_delivered(x, queued);
     if (queued <= 0)
         return x->done;
     return x->done > queued ? x->done - queued : 0;

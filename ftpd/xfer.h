@@ -43,6 +43,15 @@ typedef enum { XK_NONE = 0, XK_RETR, XK_STOR, XK_LIST, XK_NLST, XK_MLSD } xfer_k
 
 typedef struct dirlist dirlist;
 
+/* A MODE Z download's compressed output so far and the file bytes it carried then: marks
+ * every XFER_ZMARK_STEP bytes of output, the last XFER_ZMARKS of them (16 MiB: more than a
+ * socket's queue), so that STAT can tell the file bytes that reached the client. */
+enum { XFER_ZMARKS = 64, XFER_ZMARK_STEP = 256 << 10 };
+typedef struct xfer_zmark {
+    uint64_t out;
+    long long done;
+} xfer_zmark;
+
 typedef struct xfer {
     struct session *s;
     struct xfer *prev, *next; /* in the server's list of data channels */
@@ -78,30 +87,32 @@ typedef struct xfer {
     upload up;
     struct appendlock *append_lock; /* an APPE or resumed STOR holds its file (appendlock.h) */
     bool uploading;
-    bool unique;        /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
-    const char *verb;   /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
-    dirlist *dl;        /* a listing's lines to come; NULL while a worker fills fbuf from it */
-    bool list_busy;     /* ...a worker fills fbuf (xfer_io.h) */
-    int list_inline;    /* ...1: the loop fills it (tmpfs), -1: a worker does, 0: not known yet */
-    buf fbuf;           /* file-side bytes not yet written to their destination */
-    bool zmode;         /* MODE Z: the codec sits between fbuf and the stream */
-    bool z_more;        /* MODE Z: the codec filled its output; it may hold more */
-    size_t z_turn;      /* MODE Z: uncompressed bytes one turn may pass through the codec */
-    mz z;               /* MODE Z: deflate (downloads) or inflate (uploads) */
-    buf zbuf;           /* MODE Z: wire bytes (compressed) not yet sent or decoded */
-    long long wire;     /* MODE Z: wire bytes moved on the data connection */
-    ratecap rate;       /* --max-rate: the data connection's bytes a second (xfer_int.h) */
-    ev_timer pace;      /* ...resumes a transfer paused until its rate allows a move */
-    size_t job_max;     /* plain binary upload: most bytes the upload writer's move may take */
-    readahead_state ra; /* RETR: the file read ahead off the loop (xfer_io.h) */
-    off_t offset;       /* RETR: next file offset; STOR: start offset */
-    off_t rest;         /* RETR: the offset it started at (REST), for its log line */
-    off_t total;        /* RETR: file size; -1 unknown */
-    long long done;     /* payload (file) bytes moved; in MODE Z, before compression */
-    long long expect;   /* payload bytes this transfer will move; -1 unknown */
-    char *vpath;        /* for STAT, logs and xferlog */
-    ev_timer timer;     /* data timeout */
-    ev_timer drain;     /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
+    bool unique;      /* the upload is a STOU's: its 150 is "FILE: name" (RFC 1123 4.1.2.9) */
+    const char *verb; /* an upload's command for the logs (STOR, APPE, STOU); NULL: kind's */
+    dirlist *dl;      /* a listing's lines to come; NULL while a worker fills fbuf from it */
+    bool list_busy;   /* ...a worker fills fbuf (xfer_io.h) */
+    int list_inline;  /* ...1: the loop fills it (tmpfs), -1: a worker does, 0: not known yet */
+    buf fbuf;         /* file-side bytes not yet written to their destination */
+    bool zmode;       /* MODE Z: the codec sits between fbuf and the stream */
+    bool z_more;      /* MODE Z: the codec filled its output; it may hold more */
+    size_t z_turn;    /* MODE Z: uncompressed bytes one turn may pass through the codec */
+    mz z;             /* MODE Z: deflate (downloads) or inflate (uploads) */
+    buf zbuf;         /* MODE Z: wire bytes (compressed) not yet sent or decoded */
+    long long wire;   /* MODE Z: wire bytes moved on the data connection */
+    xfer_zmark zmarks[XFER_ZMARKS]; /* MODE Z download: a ring, zmarks_n of them ever */
+    unsigned zmarks_n;
+    ratecap rate;          /* --max-rate: the data connection's bytes a second (xfer_int.h) */
+    ev_timer pace;         /* ...resumes a transfer paused until its rate allows a move */
+    size_t job_max;        /* plain binary upload: most bytes the upload writer's move may take */
+    readahead_state ra;    /* RETR: the file read ahead off the loop (xfer_io.h) */
+    off_t offset;          /* RETR: next file offset; STOR: start offset */
+    off_t rest;            /* RETR: the offset it started at (REST), for its log line */
+    off_t total;           /* RETR: file size; -1 unknown */
+    long long done;        /* payload (file) bytes moved; in MODE Z, before compression */
+    long long expect;      /* payload bytes this transfer will move; -1 unknown */
+    char *vpath;           /* for STAT, logs and xferlog */
+    ev_timer timer;        /* data timeout */
+    ev_timer drain;        /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
     ev_timer accept_retry; /* PASV: watches listen_fd again after an accept out of fds */
     bool accept_starved;   /* ...which has happened (logged once) */
     /* The loop iteration of the transfer's last turn (pump): drain_cb gives one a round. */

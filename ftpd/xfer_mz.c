@@ -83,6 +83,15 @@ static void inflated(xfer *x, size_t n)
 
 /* ------------------------------------------------------------------ downloads */
 
+static void mark_output(xfer *x)
+{
+    const xfer_zmark *last = x->zmarks_n ? &x->zmarks[(x->zmarks_n - 1) % XFER_ZMARKS] : NULL;
+    if (last != NULL && x->z.total_out - last->out < XFER_ZMARK_STEP)
+        return;
+    x->zmarks[x->zmarks_n % XFER_ZMARKS] = (xfer_zmark){x->z.total_out, x->done};
+    x->zmarks_n++;
+}
+
 void xfer_mz_pump_out(xfer *x)
 {
     size_t budget = x->z_turn;
@@ -139,6 +148,7 @@ void xfer_mz_pump_out(xfer *x)
             x->z_more = made == room;
         }
         buf_commit(&x->zbuf, made);
+        mark_output(x);
         if (rc == MZ_ERROR) {
             char text[200];
             snprintf(text, sizeof text, "Local error: compression failed (%s).", mz_error(&x->z));
