@@ -594,13 +594,11 @@ class TestModeZ(ServerTestCase):
         if not self.srv.sanitized():
             self.assertLess(self.srv.rss_kib() - rss0, 16 << 10, "memory grew with the inflation")
 
-    def test_inflation_leaves_a_download_its_share(self):
-        """A MODE Z upload takes turns of the event loop no larger than other transfers': a
-        download beside a small stream that inflates to much moves about as many bytes as
-        the upload writes. Before, the upload inflated and wrote 256 KiB a turn (and took two
-        turns a round, its backlog's as well as its socket's) to the download's 64 KiB, and
-        the download ran at a tenth of the upload's pace (14..45 MiB/s here, against 760
-        beside a plain upload)."""
+    def download_beside_upload(self, name, send, counter_re):
+        """Starts a MODE Z STOR of name whose data send(ds) writes (on a thread), then a plain
+        download of a 64 MiB file beside it. Returns the download's size, the bytes it got,
+        how far the upload's STAT count (counter_re's group 1) moved meanwhile, and the
+        control connection and data socket of the upload (still running)."""
         size = 64 << 20
         self.srv.make_dense("big.bin", size)
         c = self.srv.control()
@@ -608,44 +606,53 @@ class TestModeZ(ServerTestCase):
         c.cmd("TYPE I")
         self.assertEqual(c.cmd("MODE Z")[0], 200)
         ds = c.epsv()
-        c.send("STOR zeros.bin\r\n")
+        c.send("STOR %s\r\n" % name)
         self.assertEqual(c.reply()[0], 150)
+        sender = threading.Thread(target=send, args=(ds,))
+        sender.start()
+        self.addCleanup(sender.join, 10)
 
-        def send():
+        def counter():
+            code, text = c.cmd("STAT", timeout=5)
+            m = re.search(counter_re, text, re.S)
+            self.assertTrue(m, text)
+            return int(m.group(1))
+        self.assertTrue(wait_for(lambda: counter() > (1 << 20)), "the upload did not start")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        before = counter()
+        conn = f.transfercmd("RETR big.bin")
+        buf = bytearray(1 << 20)
+        got = 0
+        while True:
+            n = conn.recv_into(buf)
+            if not n:
+                break
+            got += n
+        during = counter() - before
+        conn.close()
+        f.voidresp()
+        return size, got, during, c, ds
+
+    def test_inflation_leaves_a_download_its_share(self):
+        """A MODE Z upload takes turns of the event loop no larger than other transfers': a
+        download beside a small stream that inflates to much moves about as many bytes as
+        the upload writes. Before, the upload inflated and wrote 256 KiB a turn (and took two
+        turns a round, its backlog's as well as its socket's) to the download's 64 KiB, and
+        the download ran at a tenth of the upload's pace (14..45 MiB/s here, against 760
+        beside a plain upload)."""
+        def send(ds):
             try:
                 ds.sendall(zero_bomb(1 << 30))
             except OSError:
                 pass  # stopped by the ABOR below
-        sender = threading.Thread(target=send)
-        sender.start()
-
-        def written():
-            code, text = c.cmd("STAT", timeout=5)
-            m = re.search(r"STOR /zeros\.bin: (\d+) bytes so far", text)
-            self.assertTrue(m, text)
-            return int(m.group(1))
-        try:
-            self.assertTrue(wait_for(lambda: written() > (1 << 20)), "the upload did not start")
-            f = self.srv.ftp()
-            f.voidcmd("TYPE I")
-            before = written()
-            conn = f.transfercmd("RETR big.bin")
-            got = 0
-            while True:
-                chunk = conn.recv(1 << 20)
-                if not chunk:
-                    break
-                got += len(chunk)
-            during = written() - before
-            conn.close()
-            f.voidresp()
-        finally:
-            c.send("ABOR\r\n")
-            codes = [c.reply(timeout=10)[0]]
-            if codes[0] == 426:
-                codes.append(c.reply(timeout=10)[0])
-            ds.close()
-            sender.join(10)
+        size, got, during, c, ds = self.download_beside_upload(
+            "zeros.bin", send, r"STOR /zeros\.bin: (\d+) bytes so far")
+        c.send("ABOR\r\n")
+        codes = [c.reply(timeout=10)[0]]
+        if codes[0] == 426:
+            codes.append(c.reply(timeout=10)[0])
+        ds.close()
         self.assertEqual(got, size)
         self.assertEqual(codes[-1], 226, codes)
         self.assertLess(during, (1 << 30) - (16 << 20), "the upload ended during the download")
@@ -658,18 +665,10 @@ class TestModeZ(ServerTestCase):
         turn: those too are what any other transfer moves a turn. Before, a turn read 4 MiB of
         them (some 20 ms of inflate's parsing) to a download's 64 KiB: the download beside it
         ran at 9 MiB/s."""
-        size = 64 << 20
-        self.srv.make_dense("big.bin", size)
-        c = self.srv.control()
-        c.login()
-        c.cmd("TYPE I")
-        self.assertEqual(c.cmd("MODE Z")[0], 200)
-        ds = c.epsv()
-        c.send("STOR nothing.bin\r\n")
-        self.assertEqual(c.reply()[0], 150)
         stop = threading.Event()
+        self.addCleanup(stop.set)
 
-        def send():
+        def send(ds):
             empty = b"\x00\x00\x00\xff\xff" * (1 << 20)  # stored blocks of 0 bytes
             try:
                 ds.sendall(b"\x78\x01")
@@ -679,34 +678,10 @@ class TestModeZ(ServerTestCase):
                 ds.close()
             except OSError:
                 pass
-        sender = threading.Thread(target=send)
-        sender.start()
-
-        def wire():
-            code, text = c.cmd("STAT", timeout=5)
-            m = re.search(r"STOR /nothing\.bin: 0 bytes so far.*MODE Z, (\d+) bytes on the wire",
-                          text)
-            self.assertTrue(m, text)
-            return int(m.group(1))
-        try:
-            self.assertTrue(wait_for(lambda: wire() > (1 << 20)), "the upload did not start")
-            f = self.srv.ftp()
-            f.voidcmd("TYPE I")
-            before = wire()
-            conn = f.transfercmd("RETR big.bin")
-            buf = bytearray(1 << 20)
-            got = 0
-            while True:
-                n = conn.recv_into(buf)
-                if not n:
-                    break
-                got += n
-            during = wire() - before
-            conn.close()
-            f.voidresp()
-        finally:
-            stop.set()
-            sender.join(10)
+        size, got, during, c, ds = self.download_beside_upload(
+            "nothing.bin", send,
+            r"STOR /nothing\.bin: 0 bytes so far.*MODE Z, (\d+) bytes on the wire")
+        stop.set()
         code, text = c.reply(timeout=10)
         self.assertEqual(code, 226, text)
         self.assertEqual(self.srv.read("nothing.bin"), b"")
