@@ -61,14 +61,17 @@ class StdoutStallCase(FtpcCase):
         p = subprocess.Popen([FTPC_BIN, *args, *verb, self.srv.url("big.bin")],
                              stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.PIPE,
                              env=self.env(), **kw)
+        self.reap_later(p)
+        return p
 
+    def reap_later(self, p):
+        """Kills p at the test's end if it still runs, and closes its stderr pipe."""
         def reap():
             if p.poll() is None:
                 p.kill()
             p.wait(timeout=30)
             p.stderr.close()
         self.addCleanup(reap)
-        return p
 
     def wait_full(self, p, rd):
         """Until the reader's side holds what it can and stops growing (ftpc is waiting)."""
@@ -155,13 +158,7 @@ class TestStdoutStall(StdoutStallCase):
         p = subprocess.Popen([FTPC_BIN, self.srv.url()], stdin=subprocess.PIPE, stdout=wr,
                              stderr=subprocess.PIPE, env=self.env(), cwd="/",
                              user=run_as_user() or "nobody")
-
-        def reap():
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=30)
-            p.stderr.close()
-        self.addCleanup(reap)
+        self.reap_later(p)
         os.close(wr)
         p.stdin.write(b"cat big.bin\n")
         p.stdin.close()
@@ -308,13 +305,7 @@ class TestStdoutStallServerHangsUp(StdoutStallCase):
         p = subprocess.Popen([FTPC_BIN, "ls", *args, self.srv.url(path)],
                              stdin=subprocess.DEVNULL, stdout=wr, stderr=subprocess.PIPE,
                              env=self.env(), cwd=self.tmp)
-
-        def reap():
-            if p.poll() is None:
-                p.kill()
-            p.wait(timeout=30)
-            p.stderr.close()
-        self.addCleanup(reap)
+        self.reap_later(p)
         os.close(wr)
         self.wait_full(p, rd)
         self.assertLogged(r"idle timeout", timeout=20)
