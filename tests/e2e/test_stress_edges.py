@@ -578,7 +578,7 @@ class TestStressServerGone(StressCase):
         self.assertEqual(rep["ops"]["login"], {"count": 4, "errors": 4}, out + err)
 
 
-class StoppedFtp(ListingFtp):
+class StoppedFtp(ListingFullFtp):
     """Serves its first `sessions` sessions, then accepts no more, its listening socket left
     open: later connects still succeed (into the kernel's queue) and are never greeted, as
     with a server stopped (SIGSTOP) or hung during the run."""
@@ -586,22 +586,6 @@ class StoppedFtp(ListingFtp):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.lsock.listen(128)
-        self.stopped = threading.Event()
-
-    def run(self):
-        try:
-            for _ in range(self.sessions):
-                conn, _ = self.lsock.accept()
-                threading.Thread(target=self.session, args=(conn,), daemon=True).start()
-            self.stopped.wait(120)
-        except OSError:
-            pass
-        finally:
-            self.lsock.close()
-
-    def stop(self, timeout=20):
-        self.stopped.set()
-        super().stop(timeout)
 
 
 class HungAtLoginFtp(ListingFtp):
