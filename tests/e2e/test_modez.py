@@ -660,6 +660,74 @@ class TestModeZ(ServerTestCase):
                         "the upload wrote %d MiB while the download moved %d"
                         % (during >> 20, size >> 20))
 
+    def test_deflate_leaves_a_download_its_share(self):
+        """A MODE Z download's turn is sized by deflate's pace to take about a quarter of a
+        millisecond, not by a byte count: at level 6 its 64 KiB a turn took some 5 ms, and a
+        plain download beside it, 64 KiB a turn too, ran at 18 MiB/s. Measured in file bytes
+        the MODE Z download deflates per byte the plain one moves: about 1 before, a tenth
+        after (and less on a busier machine, where deflate's slices take longer)."""
+        data = text_bytes(64 << 20, seed=7)
+        self.srv.write("t.txt", data)
+        size = 64 << 20
+        self.srv.make_dense("big.bin", size)
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        self.assertEqual(c.cmd("MODE Z")[0], 200)
+        self.assertEqual(c.cmd("OPTS MODE Z LEVEL 6")[0], 200)
+        ds = c.epsv()
+        c.send("RETR t.txt\r\n")
+        self.assertEqual(c.reply()[0], 150)
+        stop = threading.Event()
+
+        def drain():
+            while not stop.is_set():
+                try:
+                    if not ds.recv(1 << 20):
+                        break
+                except OSError:
+                    break
+        reader = threading.Thread(target=drain)
+        reader.start()
+        self.addCleanup(reader.join, 10)
+        self.addCleanup(stop.set)
+
+        ended = []
+
+        def deflated():  # the file bytes deflated so far; all of them once the RETR ended
+            c.send("STAT\r\n")
+            code, text = c.reply(timeout=5)
+            if code == 226:  # the RETR's end came before the STAT's reply
+                ended.append(text)
+                code, text = c.reply(timeout=5)
+            m = re.search(r"RETR /t\.txt: (\d+) of", text)
+            return int(m.group(1)) if m and not ended else len(data)
+        self.assertTrue(wait_for(lambda: deflated() > (1 << 20)), "the download did not start")
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        before = deflated()
+        conn = f.transfercmd("RETR big.bin")
+        buf = bytearray(1 << 20)
+        got = 0
+        while True:
+            n = conn.recv_into(buf)
+            if not n:
+                break
+            got += n
+        during = deflated() - before
+        conn.close()
+        f.voidresp()
+        stop.set()
+        self.assertFalse(ended, "the MODE Z download ended during the other: %s" % ended)
+        c.send("ABOR\r\n")
+        codes = [c.reply(timeout=10)[0]]
+        if codes[0] == 426:
+            codes.append(c.reply(timeout=10)[0])
+        self.assertEqual(got, size)
+        self.assertEqual(codes[-1], 226, codes)
+        self.assertLess(during / size, 0.4, "deflated %d KiB while the download moved %d"
+                        % (during >> 10, size >> 10))
+
     def test_empty_blocks_leave_a_download_its_share(self):
         """A stream of empty stored blocks decodes to nothing, so only its wire bytes bound a
         turn: those too are what any other transfer moves a turn. Before, a turn read 4 MiB of
