@@ -345,9 +345,9 @@ void stress_run_connect_failed(stress_run *run, int err)
     end_run(the_main(run));
 }
 
-/* A server that takes connects (its kernel does, into the listen queue) but has sent no
- * byte past a greeting to any client (no reply, no TLS handshake record) for twice the
- * timeout,
+/* A server that takes connects (its kernel does, into the listen queue) but has answered
+ * no client's login (nothing past a greeting, an AUTH's 234 and a TLS handshake) for twice
+ * the timeout,
  * with no session of the run up, has stopped or hung: a counted run would otherwise wait
  * out the timeout for each of its iterations (--iterations 100 for 50 minutes), never
  * ending, in effect. Twice: a server that was only slow for about the timeout (a pause, a

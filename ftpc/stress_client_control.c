@@ -129,7 +129,8 @@ void sc_tls_note(stress_client *c, stream_tls *t)
 {
     if (c->run->tls_errors_shown < 3) {
         char why[600];
-        ftpc_tls_describe_hint(t, false, c->run->o->cacert, why, sizeof(why)); /* the way out */
+        ftpc_tls_describe_hint(t, false, c->run->o->cacert, c->run->o->insecure, why,
+                               sizeof(why)); /* the way out */
         c->run->tls_errors_shown++;
         stress_run_message(c->run, "ftpc stress: TLS: %s", why);
     }
@@ -456,15 +457,12 @@ void sc_ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
 {
     (void)loop;
     (void)fd;
+    (void)mask;
     stress_client *c = ud;
     stress_run *run = c->run;
     stream *s = c->ctl;
     if (s == NULL)
         return;
-    /* Bytes from the server past its greeting (a reply, a handshake record, its close) show
-     * it is there; a greeting alone comes from servers hung behind their accept loop too. */
-    if ((mask & EV_READ) && c->state != S_CONNECTING && c->state != S_GREETING && !sc_is_setup(c))
-        run->last_reply_us = stress_now_us();
     uint16_t gen = c->gen;
     if (c->state == S_CONNECTING) {
         int err = 0;
@@ -505,7 +503,8 @@ void sc_ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
             }
             if (sc_is_setup(c)) {
                 char why[600];
-                ftpc_tls_describe_hint((stream_tls *)s, false, c->run->o->cacert, why, sizeof(why));
+                ftpc_tls_describe_hint((stream_tls *)s, false, c->run->o->cacert,
+                                       c->run->o->insecure, why, sizeof(why));
                 sc_setup_fail(c, FTPC_EXIT_TLS, "TLS: %s", why);
                 return;
             }

@@ -126,7 +126,11 @@ void sc_on_reply(stress_client *c, int code, char *text)
     stress_run *run = c->run;
     if (run->trace)
         trace_reply(c, code, text);
-    if (!sc_is_setup(c) && !(c->state == S_GREETING && code == 220)) /* see sc_ctl_cb */
+    /* A reply from the login on shows the server is there; a greeting, a 234 and a TLS
+     * handshake (with the tickets TLS 1.3 sends after it) come from a server hung behind its
+     * accept loop too (a stuck authentication backend, a TLS front end before a hung server).
+     * A greeting that refuses (421: a limit) does say the server is there. */
+    if (!sc_is_setup(c) && (c->state >= S_USER || (c->state == S_GREETING && code != 220)))
         run->last_reply_us = stress_now_us();
     if (code == 421 && c->state == S_IDLE && !sc_is_setup(c)) {
         /* Unasked, between operations: the server closes the session (idle timeout,

@@ -242,7 +242,7 @@ int ftpc_tls_start(ftpc_tls *tls, stream_tls *t, int fd, const char *host,
 
 void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size)
 {
-    ftpc_tls_describe_hint(t, true, NULL, out, out_size);
+    ftpc_tls_describe_hint(t, true, NULL, false, out, out_size);
 }
 
 /* Appends a name from the server's certificate to out (at *len), each byte that is not
@@ -313,8 +313,8 @@ static void peer_cert_names(SSL *ssl, char *out, size_t out_size)
         snprintf(out + len, out_size - len, " and %d more", total - SHOWN_MAX);
 }
 
-void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, const char *cacert, char *out,
-                            size_t out_size)
+void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, const char *cacert, bool insecure,
+                            char *out, size_t out_size)
 {
     SSL *ssl = stream_tls_ssl(t);
     long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
@@ -325,7 +325,9 @@ void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, const char *cacert, char
     /* Under --insecure OpenSSL still records what the check would have found; a handshake
      * that failed all the same failed for another reason, which is the one to tell. */
     const ftpc_tls *tls = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
-    if (vr != X509_V_OK && !(tls != NULL && tls->insecure)) {
+    if (tls != NULL)
+        insecure = tls->insecure;
+    if (vr != X509_V_OK && !insecure) {
         bool untrusted = vr == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
                          vr == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
                          vr == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||

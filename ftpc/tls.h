@@ -52,11 +52,11 @@ int ftpc_tls_start(ftpc_tls *tls, stream_tls *t, int fd, const char *host,
                    struct ssl_session_st *sess, char *err, size_t err_size);
 
 /* After a failed handshake on t: why, in words, with a hint for an untrusted certificate
- * (naming --pin only where the command has it, and the --cacert file given: cacert, where
- * t's context is not an ftpc_tls's, as stress's is not). */
+ * (naming --pin only where the command has it). Where t's context is not an ftpc_tls's (as
+ * stress's is not), cacert and insecure say what --cacert and --insecure were. */
 void ftpc_tls_describe(stream_tls *t, char *out, size_t out_size);
-void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, const char *cacert, char *out,
-                            size_t out_size);
+void ftpc_tls_describe_hint(stream_tls *t, bool pin_ok, const char *cacert, bool insecure,
+                            char *out, size_t out_size);
 
 /* After a handshake: "TLSv1.3 TLS_AES_256_GCM_SHA384, session resumed" for -v. */
 void ftpc_tls_summary(stream_tls *t, char *out, size_t out_size);
