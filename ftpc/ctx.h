@@ -39,6 +39,8 @@ typedef struct ftpc_ctx {
     int out_fd;
     /* The run's stop flag (a signal came), for a write that blocks: NULL where none. */
     volatile sig_atomic_t *stop;
+    /* "ftpc: interrupted" has been said for tasks a stop kept from starting (run.c). */
+    bool said_interrupted;
 } ftpc_ctx;
 
 /* Fills ctx and installs the before-sleep hook on loop. */

@@ -1515,7 +1515,8 @@ int ftpc_mirror_run(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop)
      * never came; one after the last phase (its QUIT) leaves the work done. Said whenever the
      * run was cut: tasks a stop kept from starting fail silently, and may be all it left. */
     if (c.cut) {
-        ftpc_msg(ctx, "ftpc: mirror: interrupted");
+        if (!ctx->said_interrupted)
+            ftpc_msg(ctx, "ftpc: mirror: interrupted");
         status = worse(status, FTPC_EXIT_XFER);
     }
     char line[200];

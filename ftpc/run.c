@@ -43,10 +43,15 @@ bool ftpc_run_tasks(ftpc_ctx *ctx, ftpc_task *tasks, size_t n, int jobs,
         *status = FTPC_EXIT_LOCAL;
         return true;
     }
-    /* Stopped during the wait: nothing of this phase is started, so nothing is said to be
-     * cut short (ftpc_runner_stop keeps tasks never started silent, counted not started). */
+    /* Stopped during the wait: nothing of this phase is started, so no task is said to be
+     * cut short (ftpc_runner_stop keeps tasks never started silent, counted not started);
+     * the run says once that it was interrupted, or a stop there would end it unexplained. */
     if (!*stop)
         ftpc_runner_start(r);
+    else if (n > 0 && !ctx->said_interrupted) {
+        ftpc_msg(ctx, "ftpc: interrupted");
+        ctx->said_interrupted = true;
+    }
     bool completed = true;
     /* Bounded by the tasks themselves: every wait has a timeout. */
     while (!ftpc_runner_finished(r)) {
