@@ -90,22 +90,34 @@ ssize_t ftpc_stdsink_write(ftpc_stdsink *s, const void *p, size_t n)
     }
 }
 
-/* Milliseconds left, for the whole process, to wait for a reader after a stop: enough for a
- * slow but live reader (a logger behind a pipe) to take the last messages, none for one who
- * reads nothing (a pager not scrolled) to hold the interrupted run for long. */
-static long stop_wait_left_ms = 2000;
+/* Milliseconds left to wait for a reader after a stop, for each thread (the shell's jobs
+ * write from threads of their own): enough for a slow but live reader (a logger behind a
+ * pipe) to take the last messages, none for one who reads nothing (a pager not scrolled) to
+ * hold the interrupted run for long. */
+static _Thread_local long stop_wait_left_ms = 2000;
 
-/* Waits up to the stop's budget for fd to take bytes; false when it did not. */
+static long long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Waits up to what is left of the budget for fd to take bytes; false when it did not. A
+ * signal (the shell nudges a stopped job's thread every few milliseconds) does not end it. */
 static bool writable_within_budget(int fd)
 {
-    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int r = poll(&pfd, 1, (int)stop_wait_left_ms);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long spent = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    stop_wait_left_ms = spent >= stop_wait_left_ms ? 0 : stop_wait_left_ms - spent;
-    return r == 1 && (pfd.revents & POLLOUT);
+    for (;;) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        long long t0 = now_ms();
+        int r = poll(&pfd, 1, (int)stop_wait_left_ms);
+        long long spent = now_ms() - t0;
+        stop_wait_left_ms = spent >= stop_wait_left_ms ? 0 : stop_wait_left_ms - (long)spent;
+        if (r == 1)
+            return (pfd.revents & POLLOUT) != 0;
+        if (r == 0 || errno != EINTR || stop_wait_left_ms == 0)
+            return false;
+    }
 }
 
 bool ftpc_stdsink_write_msg(int fd, const void *buf, size_t n, volatile sig_atomic_t *stop)

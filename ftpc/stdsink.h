@@ -43,7 +43,7 @@ void ftpc_stdsink_close(ftpc_stdsink *s);
 
 /* For messages and report lines on fd (standard error, or output that nothing else writes
  * meanwhile), written as to a file: waits for a reader who is behind until *stop (may be
- * NULL) is set; from then on waits at most 2 s in all (for the whole process), so that an
+ * NULL) is set; from then on waits at most 2 s in all (for each thread), so that an
  * interrupted run's last messages still reach a slow reader and one who reads nothing does
  * not hold the run. Returns true when all of p was written. */
 bool ftpc_stdsink_write_msg(int fd, const void *p, size_t n, volatile sig_atomic_t *stop);

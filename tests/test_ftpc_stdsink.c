@@ -208,6 +208,46 @@ START_TEST(test_message_after_a_stop_waits_a_bounded_time)
 }
 END_TEST
 
+static void on_nudge(int sig)
+{
+    (void)sig;
+}
+
+static pthread_t nudged;
+
+static void *nudge_for_half_a_second(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 25; i++) {
+        usleep(20 * 1000);
+        pthread_kill(nudged, SIGUSR1);
+    }
+    return NULL;
+}
+
+/* The shell nudges a stopped job's thread with a signal every 20 ms: each one interrupted the
+ * wait, and the message was dropped at once. */
+START_TEST(test_message_after_a_stop_outlasts_signals)
+{
+    struct sigaction sa = {.sa_handler = on_nudge}; /* no SA_RESTART: poll returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    volatile sig_atomic_t stop = 1;
+    fill_pipe(p[1]);
+    nudged = pthread_self();
+    pthread_t drainer, nudger;
+    ck_assert_int_eq(pthread_create(&drainer, NULL, drain_later, &p[0]), 0);
+    ck_assert_int_eq(pthread_create(&nudger, NULL, nudge_for_half_a_second, NULL), 0);
+    ck_assert(ftpc_stdsink_write_msg(p[1], "six\n", 4, &stop));
+    pthread_join(nudger, NULL);
+    close(p[1]);
+    pthread_join(drainer, NULL);
+    close(p[0]);
+}
+END_TEST
+
 static Suite *stdsink_suite(void)
 {
     Suite *s = suite_create("ftpc_stdsink");
@@ -219,6 +259,7 @@ static Suite *stdsink_suite(void)
     tcase_add_test(tc, test_terminal_master_is_written_where_it_leads);
     tcase_add_test(tc, test_regular_file_is_written_whole);
     tcase_add_test(tc, test_message_after_a_stop_waits_a_bounded_time);
+    tcase_add_test(tc, test_message_after_a_stop_outlasts_signals);
     suite_add_tcase(s, tc);
     return s;
 }
