@@ -7,6 +7,11 @@
 
 int ftpc_mkdir_p(const char *path)
 {
+    return ftpc_mkdir_p_mode(path, 0777);
+}
+
+int ftpc_mkdir_p_mode(const char *path, mode_t mode)
+{
     char buf[PATH_MAX];
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
         errno = ENAMETOOLONG;
@@ -16,11 +21,11 @@ int ftpc_mkdir_p(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+        if (mkdir(buf, mode) < 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
-    if (mkdir(buf, 0777) < 0 && errno != EEXIST)
+    if (mkdir(buf, mode) < 0 && errno != EEXIST)
         return -1;
     struct stat st;
     if (stat(buf, &st) < 0)

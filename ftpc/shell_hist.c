@@ -2,7 +2,6 @@
  * XDG_STATE_HOME is set, else in ~/.ftpc_history (mode 0600), at most 1000 lines, saved after
  * every command so a crash or a closed terminal loses nothing. Lines that carry a password
  * (user NAME PASSWORD, a URL with user:password@) are not kept. */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "localdir.h"
 #include "shell_int.h"
 
 #define HIST_SIZE 1000
@@ -23,7 +23,8 @@ static int history_path(char *out, size_t size)
     if (xdg != NULL && xdg[0] == '/') {
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), "%s/ftpc", xdg);
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        /* XDG: a missing state directory (a fresh ~/.local/state) is created, 0700 */
+        if (ftpc_mkdir_p_mode(dir, 0700) < 0)
             return -1;
         n = snprintf(out, size, "%s/history", dir);
     } else if (home != NULL && home[0] != '\0') {

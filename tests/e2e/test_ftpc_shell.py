@@ -1078,6 +1078,25 @@ class TestShellTerminal(ShellCase):
         self.assertIn("pwd", hist)
         self.assertNotIn("sekrit", hist)
 
+    def test_history_goes_into_a_state_directory_not_made_yet(self):
+        # a fresh account has no ~/.local/state: XDG says it is made (0700), not that the
+        # history is silently lost
+        from ftpd_harness import read_pty
+        state = self.local("fresh/.local/state")
+        p, master = self.shell_on_pty([self.srv.url()], HOME=self.local("fresh"),
+                                      XDG_STATE_HOME=state)
+        read_pty(master, 15, done=lambda d: b"/> " in d)
+        os.write(master, b"pwd\r")
+        read_pty(master, 10, done=lambda d: b"\r\n/\r\n" in d)
+        os.write(master, b"quit\r")
+        read_pty(master, 10, proc=p)
+        self.assertEqual(p.wait(10), 0)
+        hist = os.path.join(state, "ftpc", "history")
+        with open(hist) as fh:
+            self.assertIn("pwd", fh.read())
+        self.assertEqual(stat.S_IMODE(os.stat(hist).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(state).st_mode), 0o700)
+
     def test_job_lines_after_the_terminal_is_resized(self):
         # a window made narrower while a line is typed: the line wraps now, and a job's line
         # above the prompt clears all its rows (the width is asked anew), leaving no copy;
