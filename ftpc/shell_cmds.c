@@ -775,8 +775,17 @@ static void out_wrapped(shell *sh, const char *lead, const char *text)
     }
 }
 
+/* Not a word of the table: the rest of the line goes to sh(1) as it is. */
+#define BANG_USAGE "!COMMAND"
+#define BANG_HELP "run COMMAND with sh(1) in the local directory (! alone: $SHELL)"
+
 static int cmd_help(shell *sh, int argc, char **argv)
 {
+    if (argc > 1 && argv[1][0] == '!') { /* help !, as the list names it */
+        sh_out(sh, "%s", BANG_USAGE);
+        out_wrapped(sh, "    ", BANG_HELP);
+        return FTPC_OK;
+    }
     if (argc > 1) {
         const sh_cmd *c = lookup(argv[1]);
         if (c == NULL)
@@ -800,10 +809,9 @@ static int cmd_help(shell *sh, int argc, char **argv)
         snprintf(lead, sizeof lead, "  %-*s  ", (int)width, commands[i].usage);
         out_wrapped(sh, lead, commands[i].help);
     }
-    /* Not a word of the table: the rest of the line goes to sh(1) as it is. */
     char lead[HELP_WIDTH];
-    snprintf(lead, sizeof lead, "  %-*s  ", (int)width, "!COMMAND");
-    out_wrapped(sh, lead, "run COMMAND with sh(1) in the local directory (! alone: $SHELL)");
+    snprintf(lead, sizeof lead, "  %-*s  ", (int)width, BANG_USAGE);
+    out_wrapped(sh, lead, BANG_HELP);
     return FTPC_OK;
 }
 

@@ -96,6 +96,17 @@ class TestShellScript(ShellCase):
         self.assertEqual(dirs.count("/"), 2, "nothing runs after bye")
         self.assertEqual(err, "")
 
+    def test_help_explains_every_command_it_lists(self):
+        out, _ = self.shell("help\n")
+        names = re.findall(r"(?m)^  (\S+)", out)
+        self.assertIn("!COMMAND", names, out)
+        self.assertIn("get", names, out)
+        # help NAME for each (the shell escape as it is listed, and as it is typed)
+        out, err = self.shell("".join("help %s\n" % n for n in names) + "help !\n")
+        self.assertEqual(err, "")
+        usages = [u for u in re.findall(r"(?m)^(\S+)", out) if u != "Connected"]
+        self.assertEqual(usages, names + ["!COMMAND"], out)
+
     def test_get_put_mget_mput_rename_delete(self):
         a = self.srv.make_file("a.bin", 300000, seed=2)
         up = data_bytes(200000, seed=3)
