@@ -85,6 +85,9 @@ static const ftpc_mtree *remote_dir(shell *sh, const char *dir)
     ftpc_task t;
     ftpc_task_init(&t, FTPC_T_LS);
     t.capture = true;
+    /* Without MLSD the names come from LIST, whose lines say which are directories: an
+     * NLST listing parsed as LIST lines would offer nothing (vsftpd, pure-ftpd). */
+    t.long_list = true;
     char path[FTPC_URL_PATH_MAX];
     snprintf(path, sizeof(path), "%s", dir);
     size_t l = strlen(path);

@@ -667,6 +667,23 @@ class PassFtp(NoHashFtp):
         return super().command(s, verb, arg)
 
 
+class ListOnlyFtp(NoHashFtp):
+    """No MLSD (as vsftpd and pure-ftpd): NLST gives names, LIST ls -l lines, of a file
+    alpha.txt and a directory subdir."""
+
+    LIST = ("-rw-r--r--    1 0        0               5 Dec 07 19:23 alpha.txt\r\n"
+            "drwxr-xr-x    2 0        0            4096 Dec 07 19:23 subdir\r\n")
+
+    def command(self, s, verb, arg):
+        if verb == "NLST":
+            s.send_download(b"alpha.txt\r\nsubdir\r\n")
+        elif verb == "LIST":
+            s.send_download(self.LIST.encode())
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
 class TestShellQuotePassword(unittest.TestCase):
     def test_quote_pass_is_never_shown(self):
         # quote PASS/ACCT send a secret: the protocol trace and a failed line's message show
@@ -881,6 +898,26 @@ class TestShellTerminal(ShellCase):
         self.assertIn(b"cannot connect", out)
         os.write(master, b"quit\r")
         read_pty(master, 10, proc=p)
+
+    def test_completion_on_a_server_without_mlsd(self):
+        # vsftpd and pure-ftpd have no MLSD: the names come from LIST, whose lines also say
+        # which are directories (an NLST listing read as LIST lines completed nothing)
+        from ftpd_harness import read_pty
+        fake = ListOnlyFtp(sessions=4)
+        fake.start()
+        self.addCleanup(fake.stop)
+        p, master = self.shell_on_pty(["--no-netrc", "ftp://u:p@127.0.0.1:%d/" % fake.port],
+                                      HOME=self.tmp)
+        read_pty(master, 15, done=lambda d: b"/> " in d)
+        os.write(master, b"get al\t")
+        out = read_pty(master, 10, done=lambda d: b"pha.txt " in d)
+        self.assertIn(b"pha.txt ", out)
+        os.write(master, b"\x15cd su\t")
+        out = read_pty(master, 10, done=lambda d: b"bdir/" in d)
+        self.assertIn(b"bdir/", out)
+        os.write(master, b"\x15quit\r")
+        read_pty(master, 10, proc=p)
+        self.assertEqual(p.wait(10), 0)
 
     def start_at_prompt(self, name, columns=150):
         """start() with a fresh home folder, once the prompt is up: (capture, rc file)."""
