@@ -336,8 +336,20 @@ static bool is_back(int argc, char **argv)
     return argc > 1 && strcmp(argv[1], "-") == 0;
 }
 
+/* cd -- DIR, lcd -- DIR: the "--" sh's cd takes (after which Tab completes a name starting
+ * with '-') ends the options; it is no directory. argv[0] is then "--", which
+ * these commands do not read. */
+static void skip_dashdash(int *argc, char ***argv)
+{
+    if (*argc == 3 && strcmp((*argv)[1], "--") == 0) {
+        (*argc)--;
+        (*argv)++;
+    }
+}
+
 static int cmd_cd(shell *sh, int argc, char **argv)
 {
+    skip_dashdash(&argc, &argv);
     if (argc > 2)
         return sh_fail(sh, FTPC_EXIT_USAGE, "usage: cd [DIR] or cd -");
     const char *dir = argc > 1 ? argv[1] : (sh->home[0] ? sh->home : "/");
@@ -367,6 +379,7 @@ static int cmd_cd(shell *sh, int argc, char **argv)
 
 static int cmd_lcd(shell *sh, int argc, char **argv)
 {
+    skip_dashdash(&argc, &argv);
     if (argc > 2)
         return sh_fail(sh, FTPC_EXIT_USAGE, "usage: lcd [DIR] or lcd -");
     char path[PATH_MAX], before[PATH_MAX];

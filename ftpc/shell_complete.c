@@ -241,16 +241,29 @@ static void scan(const char *s, words *ws)
     ws->quote = ws->in_word ? quote : 0;
 }
 
+/* The index of the first "--" word after the command, or past the words when none. */
+static int options_end(const words *ws)
+{
+    for (int i = 1; i < ws->n; i++)
+        if (strcmp(ws->w[i], "--") == 0)
+            return i;
+    return ws->n;
+}
+
 static kind arg_kind(const words *ws, int index)
 {
     if (index == 0)
         return K_COMMAND;
     const char *cmd = ws->w[0];
-    /* Which operand: words before this one that are no options. */
+    /* Which operand: words before this one that are no options (after "--" every word is
+     * one, as the commands read them: get -- -file). */
     int op = 0;
     bool reverse = false;
+    int dd = options_end(ws);
     for (int i = 1; i < ws->n; i++) {
-        if (ws->w[i][0] == '-')
+        if (i == dd)
+            continue;
+        if (i < dd && ws->w[i][0] == '-')
             reverse |= strcmp(ws->w[i], "-R") == 0 || strcmp(ws->w[i], "--reverse") == 0;
         else if (i < index)
             op++;
@@ -343,7 +356,9 @@ static unsigned char complete_cb(EditLine *el, int ch)
     int index = ws.in_word ? ws.n - 1 : ws.n;
     const char *cur = ws.in_word ? ws.w[ws.n - 1] : "";
     kind k = arg_kind(&ws, index);
-    if (ws.overflow || k == K_NONE || (k != K_COMMAND && cur[0] == '-'))
+    /* A word starting with '-' is an option, unless it comes after "--". */
+    if (ws.overflow || k == K_NONE ||
+        (k != K_COMMAND && cur[0] == '-' && index <= options_end(&ws)))
         return CC_ERROR;
 
     cands c = {0};

@@ -286,6 +286,15 @@ class TestShellScript(ShellCase):
         self.assertEqual(out.splitlines()[0], "inside.txt", out + err)
         self.assertIn("inside.txt", out.splitlines()[1])
 
+    def test_cd_and_lcd_take_a_dash_dash(self):
+        # as sh's cd does: "--" ends the options, and is no directory
+        self.srv.make_file("-d/inside.txt", 10, seed=40)
+        os.mkdir(self.local("-l"))
+        out, err = self.shell("cd -- -d\npwd\nlcd -- -l\nlpwd\ncd --\n", rc=None)
+        self.assertEqual(out.splitlines()[0], "/-d", out + err)
+        self.assertRegex(out, r"(?m)/-l$")
+        self.assertRegex(err, r"line 5: cd --: CWD: .*550")  # alone, "--" is a name
+
     def test_ls_of_a_directory_holding_only_a_directory_of_its_name(self):
         # its listing is one line that names the path itself as a directory, as vsftpd's is
         # for a directory it cannot open; the shell asks again as a/, as the one-shot ls
@@ -915,6 +924,23 @@ class TestShellTerminal(ShellCase):
         os.write(master, b"\x15cd su\t")
         out = read_pty(master, 10, done=lambda d: b"bdir/" in d)
         self.assertIn(b"bdir/", out)
+        os.write(master, b"\x15quit\r")
+        read_pty(master, 10, proc=p)
+        self.assertEqual(p.wait(10), 0)
+
+    def test_completion_after_dash_dash_of_a_name_starting_with_a_dash(self):
+        # "get -- -" is the way to name such a file: Tab completes it there (and only there:
+        # before "--" a word starting with '-' is an option)
+        from ftpd_harness import read_pty
+        self.srv.make_file("-lead.txt", 3, seed=46)
+        p, master = self.shell_on_pty([self.srv.url()], HOME=self.tmp)
+        read_pty(master, 15, done=lambda d: b"/> " in d)
+        os.write(master, b"get -l\t")
+        out = read_pty(master, 2, done=lambda d: b"ead" in d)
+        self.assertNotIn(b"ead", out)
+        os.write(master, b"\x15get -- -l\t")
+        out = read_pty(master, 10, done=lambda d: b"ead.txt " in d)
+        self.assertIn(b"ead.txt ", out)
         os.write(master, b"\x15quit\r")
         read_pty(master, 10, proc=p)
         self.assertEqual(p.wait(10), 0)
