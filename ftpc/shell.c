@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "progress.h"
@@ -204,19 +205,42 @@ static char *prompt_cb(EditLine *el)
     return sh->prompt;
 }
 
+/* The terminal's width, 80 when it cannot be read. */
+static size_t term_columns(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+/* Columns the prompt leaves for typing, at the least. */
+#define PROMPT_ROOM 20
+
 static void build_prompt(shell *sh)
 {
     if (!sh->open) {
         snprintf(sh->prompt, sizeof(sh->prompt), "ftpc> ");
         return;
     }
-    /* Long directories are cut from the left: the end is what tells where one is. */
+    /* Long directories are cut from the left: the end is what tells where one is. At most
+     * 60 cells, and fewer on a narrow terminal: a prompt that wraps over several rows
+     * confuses libedit's redraw (a completion list is drawn over, rows repeat). */
     const char *dir = sh->cwd[0] ? sh->cwd : "?";
-    size_t dl = strlen(dir);
-    const char *cut = dl > 60 ? dir + dl - 57 : dir;
-    while (cut != dir && ((unsigned char)*cut & 0xC0) == 0x80)
-        cut++; /* not inside a UTF-8 character */
-    snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%.60s> ", sh->site.host,
+    size_t fixed = strlen("ftpc :> ") + strnlen(sh->site.host, 100);
+    size_t cols = term_columns();
+    size_t budget = 60;
+    if (cols < fixed + PROMPT_ROOM + budget)
+        budget = cols > fixed + PROMPT_ROOM + 8 ? cols - fixed - PROMPT_ROOM : 8;
+    const char *cut = dir;
+    if (progress_cells(dir) > budget) {
+        while (*cut != '\0' && progress_cells(cut) + 3 > budget) {
+            cut++;
+            while (((unsigned char)*cut & 0xC0) == 0x80)
+                cut++; /* not inside a UTF-8 character */
+        }
+    }
+    snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%.300s> ", sh->site.host,
              cut != dir ? "..." : "", cut);
     /* Control characters in a directory name (C1 too: U+009B is CSI to xterm) would be sent
      * to the terminal as they are. */

@@ -83,7 +83,7 @@ typedef struct shell {
     History *hist;
     char hist_file[PATH_MAX];
     bool prompt_on;
-    char prompt[320];
+    char prompt[512];
     char inbuf[65536]; /* not a terminal: bytes read, not yet a whole line */
     size_t inlen;
     bool skipping; /* the rest of a line longer than inbuf: dropped up to its end */

@@ -945,6 +945,27 @@ class TestShellTerminal(ShellCase):
         read_pty(master, 10, proc=p)
         self.assertEqual(p.wait(10), 0)
 
+    def test_prompt_of_a_long_directory_fits_a_narrow_terminal(self):
+        # a prompt wider than the terminal wraps, and libedit then draws over the rows
+        # below it: the completion list vanished. The directory is cut to leave room.
+        deep = "d" * 70 + "/inner-end"
+        self.srv.make_file(deep + "/f.txt", 3, seed=47)
+        self.srv.make_file("abc1.txt", 3, seed=48)
+        self.srv.make_file("abc2.txt", 3, seed=49)
+        home = self.local("home")
+        os.mkdir(home)
+        capture, done = self.start("s11", home, columns=50, url=self.srv.url(deep + "/"))
+        self.assertTrue(wait_for(lambda: "inner-end>" in capture(), 20), capture())
+        capture.keys("ls /ab", "Tab")
+        self.assertTrue(wait_for(lambda: "> ls /abc" in capture(), 10), capture())
+        capture.keys("Tab")
+        self.assertTrue(wait_for(lambda: "abc1.txt  abc2.txt" in capture(), 10), capture())
+        self.assertRegex(self.prompt_line(capture),
+                         r"^ftpc 127\.0\.0\.1:\.\.\..*inner-end> ls /abc$")
+        self.assertLessEqual(len(self.prompt_line(capture)), 50 - 20 + len(" ls /abc"))
+        capture.keys("C-u")
+        self.quit_cleanly(capture, done)
+
     def start_at_prompt(self, name, columns=150):
         """start() with a fresh home folder, once the prompt is up: (capture, rc file)."""
         home = self.local("home")
