@@ -423,8 +423,8 @@ static int cmd_ls(shell *sh, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!only_path && strcmp(argv[i], "--") == 0) {
             only_path = true; /* a path starting with '-' follows */
-        } else if (!only_path && strcmp(argv[i], "-l") == 0 && !long_list) {
-            long_list = true;
+        } else if (!only_path && strcmp(argv[i], "-l") == 0) {
+            long_list = true; /* dir -l, ls -l -l: long already, no error */
         } else if (!only_path && argv[i][0] == '-' && argv[i][1] != '\0') {
             return sh_fail(sh, FTPC_EXIT_USAGE, "unknown option %s (only -l)", argv[i]);
         } else if (path == NULL) {

@@ -268,6 +268,14 @@ class TestShellScript(ShellCase):
         self.assertFalse(self.srv.exists("-r"))
         self.assertTrue(self.srv.exists("moved"))
 
+    def test_dir_takes_the_l_it_means(self):
+        # dir -l was refused as "unknown option -l (only -l)"; it is the long listing dir is
+        self.srv.make_file("f.txt", 10, seed=50)
+        out, err = self.shell("dir -l\nls -l -l\nls -la\n", rc=2)
+        self.assertEqual(len(re.findall(r"(?m)^-rw.* f\.txt$", out)), 2, out + err)
+        self.assertRegex(err, r"(?m)^ftpc: line 3: ls -la: unknown option -la")
+        self.assertEqual(len(err.splitlines()), 1, err)
+
     def test_mget_of_a_name_starting_with_a_dash_says_where_it_goes(self):
         # no local file of that name to point at: the hint names the word and --
         self.srv.make_file("-leading-dash", 10, seed=35)
