@@ -1318,7 +1318,12 @@ static int mirror_put(ftpc_cli *cli, ftpc_ctx *ctx, volatile sig_atomic_t *stop,
 {
     const char *root = cli->mirror_dir;
     struct stat st;
-    if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+    if (stat(root, &st) < 0) { /* missing, not "not a directory" */
+        ftpc_msg(ctx, "ftpc: mirror: %s: %s", root, strerror(errno));
+        c->failed++;
+        return FTPC_EXIT_LOCAL;
+    }
+    if (!S_ISDIR(st.st_mode)) {
         ftpc_msg(ctx, "ftpc: mirror: %s is not a directory", root);
         c->failed++;
         return FTPC_EXIT_LOCAL;

@@ -464,10 +464,12 @@ class TestMirrorGet(MirrorCase):
             (["mirror", self.srv.url("locked"), "out"], 5, b"locked"),
             (["mirror", self.srv.url("src"), "plain/out"], 6, b"cannot create plain/out"),
             # upload: the server cannot make the root below a file (5), or will not list it
-            # (5); the local root is not there (6)
+            # (5); the local root is not there, said as missing (6), or is a file (6)
             (["mirror", "-R", "up", self.srv.url("src/a.bin/dst")], 5, b"a.bin/dst"),
             (["mirror", "-R", "up", self.srv.url("locked")], 5, b"locked"),
-            (["mirror", "-R", "nothere", self.srv.url("dst")], 6, b"nothere is not a directory"),
+            (["mirror", "-R", "nothere", self.srv.url("dst")], 6,
+             b"nothere: No such file or directory"),
+            (["mirror", "-R", "plain", self.srv.url("dst")], 6, b"plain is not a directory"),
         ]
         for args, rc, said in cases:
             with self.subTest(args=args):
