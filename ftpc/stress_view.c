@@ -155,6 +155,49 @@ static void lay_piece(layout *l, bool new_line, const char *text, size_t n, size
     l->col += (int)n;
 }
 
+/* The bytes of text from start that go on one line: all that fits, else up to the last
+ * blank that fits, else a line's width. */
+static size_t piece_len(const char *text, size_t start, size_t n, int max)
+{
+    size_t k = n - start;
+    if (k > (size_t)max) {
+        size_t cut = (size_t)max;
+        while (cut > 0 && text[start + cut] != ' ')
+            cut--;
+        k = cut > 0 ? cut : (size_t)max;
+    }
+    return k;
+}
+
+/* Whether the whole field fits the lines the terminal has left (lay_piece's placing, dry). */
+static bool field_fits(const layout *l, bool new_group, const char *text, size_t n, int max)
+{
+    if (l->max_lines == 0)
+        return true;
+    int col = l->col, lines = l->lines;
+    size_t start = 0;
+    bool first = true;
+    while (start < n) {
+        size_t k = piece_len(text, start, n, max);
+        if (lines == 0) {
+            lines = 1;
+        } else if ((first ? new_group : true) || col + 3 + (int)k > max) {
+            if (lines >= l->max_lines)
+                return false;
+            lines++;
+            col = 0;
+        } else {
+            col += 3;
+        }
+        col += (int)k;
+        start += k;
+        while (start < n && text[start] == ' ')
+            start++;
+        first = false;
+    }
+    return true;
+}
+
 /* Adds a field (printf-style); its first hl bytes (all of them if fewer) between on and
  * off. A field wider than a line goes on over the next ones, broken between words: cut at
  * the edge, a 20-column terminal read "verify failures 100" for 1000, "clients 6/20 logged"
@@ -169,15 +212,13 @@ lay(layout *l, bool new_group, size_t hl, const char *on, const char *off, const
     va_end(ap);
     int max = l->width - 1 > 10 ? l->width - 1 : 10;
     size_t n = strlen(text), start = 0;
+    if (l->full || !field_fits(l, new_group, text, n, max)) {
+        l->full = true; /* a field shown in part could read as another figure */
+        return;
+    }
     bool first = true;
     while (start < n) {
-        size_t k = n - start;
-        if (k > (size_t)max) {
-            size_t cut = (size_t)max;
-            while (cut > 0 && text[start + cut] != ' ')
-                cut--;
-            k = cut > 0 ? cut : (size_t)max;
-        }
+        size_t k = piece_len(text, start, n, max);
         size_t piece_hl = hl > start ? (hl - start < k ? hl - start : k) : 0;
         lay_piece(l, first ? new_group : true, text + start, k, piece_hl, on, off, max);
         start += k;

@@ -598,6 +598,15 @@ class TestStressFtpd(StressCase):
             self.assertRegex(" ".join(" ".join(lines).split()), r"clients \d/5 logged in ops ",
                              repr(f))
         self.assertTrue(all(int(n) <= 6 for n in re.findall(r"\x1b\[(\d+)A", text)), text)
+        # 20x4: the clients field, two lines wide, would end at the last row: it is left out
+        # whole rather than shown as "clients 5/5 logged"
+        text = self.stress_on_pty(self.server(), dict(os.environ, TERM="xterm"), columns=20,
+                                  rows=4)
+        frames = [re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", f) for f in text.split("\x1b[J")]
+        frames = [" ".join(f.split()) for f in frames if "stress run" in f]
+        self.assertTrue(frames, text[-2000:])
+        for f in frames:
+            self.assertRegex(f, r"^stress run [0-9.]+ s / 1\.5 s( clients \d/5 logged in|$)")
 
     def test_live_view_after_the_window_narrows(self):
         # frames drawn 120 columns wide, then the window narrows to 40: the terminal rewraps
