@@ -338,12 +338,15 @@ static bool is_back(int argc, char **argv)
 
 /* cd -- DIR, lcd -- DIR: the "--" sh's cd takes (after which Tab completes a name starting
  * with '-') ends the options; it is no directory. argv[0] is then "--", which
- * these commands do not read. */
+ * these commands do not read. Alone, as in sh, it leaves the command without a directory:
+ * the home one. */
 static void skip_dashdash(int *argc, char ***argv)
 {
     if (*argc == 3 && strcmp((*argv)[1], "--") == 0) {
         (*argc)--;
         (*argv)++;
+    } else if (*argc == 2 && strcmp((*argv)[1], "--") == 0) {
+        (*argc)--;
     }
 }
 
