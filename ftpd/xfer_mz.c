@@ -30,17 +30,18 @@
 #include "session.h"
 #include "xfer_int.h"
 
-/* Uncompressed bytes per turn. Inflating 256 KiB takes about a millisecond; deflate slows
- * down steeply with the level (on text, one core here: levels 1..3 45..85 MiB/s, 6 ~13, 9
- * 2..9 MiB/s), so its share shrinks with the level to keep a turn near 5 ms at most. */
+/* A download's turn: at most MZ_TURN_BUDGET uncompressed bytes, given to deflate in slices of
+ * MZ_SLICE, and ended once deflate has taken MZ_TURN_NS in it. Deflate's pace varies some
+ * 40 times with the level and the data (on text, one core here: levels 1..3 45..85 MiB/s, 6
+ * ~13, 9 2..9; stored blocks far faster), so a byte count cannot bound a turn's time: at
+ * 64 KiB a turn at level 6 (some 5 ms), a plain download beside it moved its own 64 KiB a
+ * round at 18 MiB/s. Sized from the last turn's pace instead, a turn that met slow data
+ * after fast held the loop up to 380 ms. A slice bounds the overrun (2 KiB: some 15 ms at the
+ * slowest pace seen, level 9 on two-letter noise). Alone, a MODE Z download takes turn after
+ * turn: the short turn only adds a loop round (some microseconds) per quarter millisecond. */
 #define MZ_TURN_BUDGET (256 * 1024)
-static const unsigned deflate_turn_kib[10] = {256, 256, 256, 256, 128, 64, 64, 32, 16, 16};
-/* ...a start only: a download's turn is then sized by the codec's own pace to take about
- * MZ_TURN_NS of deflate. At 5 ms a turn, a plain download beside one at level 6 moved its
- * 64 KiB a round at 18 MiB/s. Alone, a MODE Z download takes turn after turn: the smaller
- * turn only adds a loop round (some microseconds) per quarter millisecond. */
 #define MZ_TURN_NS 250000
-#define MZ_TURN_MIN (4 * 1024)
+#define MZ_SLICE (2 * 1024)
 /* An upload's turn: the bytes it inflates are written to the file on the loop, and copying
  * them into the page cache costs more than inflating them. So it moves what any other
  * transfer moves a turn (XFER_WAKEUP_BUDGET). At 256 KiB a turn, a download beside a small
@@ -62,8 +63,6 @@ int xfer_mz_begin(xfer *x, int level)
 {
     x->zmode = true;
     x->z_turn = x->kind == XK_STOR ? MZ_INFLATE_TURN : MZ_TURN_BUDGET;
-    if (x->kind != XK_STOR && level >= 0 && level <= 9)
-        x->z_turn = (size_t)deflate_turn_kib[level] * 1024;
     if (mz_init(&x->z, x->kind == XK_STOR ? MZ_INFLATE : MZ_DEFLATE, level) < 0)
         return -1;
     /* lftp asks for MODE Z whenever FEAT offers it, for an ISO as for a log: without this,
@@ -95,19 +94,6 @@ static long long now_ns(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-/* A turn that fed `fed` bytes to deflate in `ns`: the next one is sized to take MZ_TURN_NS
- * at that pace (halfway there, so that one slow slice, the machine busy, moves it less). */
-static void fit_turn(xfer *x, size_t fed, long long ns)
-{
-    if (fed == 0 || ns <= 0)
-        return;
-    double want = (double)fed * MZ_TURN_NS / (double)ns;
-    double turn = ((double)x->z_turn + want) / 2;
-    x->z_turn = turn < MZ_TURN_MIN      ? MZ_TURN_MIN
-                : turn > MZ_TURN_BUDGET ? MZ_TURN_BUDGET
-                                        : (size_t)turn;
 }
 
 static void mark_output(xfer *x)
@@ -146,10 +132,8 @@ void xfer_mz_pump_out(xfer *x)
             xfer_end_stream(x);
             return;
         }
-        if (budget == 0) {
-            fit_turn(x, x->z_turn, codec_ns);
+        if (budget == 0)
             return; /* the next writable event continues */
-        }
         if (buf_empty(&x->fbuf) && !x->eof && !x->z_more) {
             int filled = xfer_fill(x);
             if (filled < 0) {
@@ -171,11 +155,13 @@ void xfer_mz_pump_out(xfer *x)
             rc = mz_finish(&x->z, out, room, &made); /* MZ_AGAIN until the trailer is out */
         } else {
             size_t len = buf_len(&x->fbuf) < budget ? buf_len(&x->fbuf) : budget;
+            if (len > MZ_SLICE)
+                len = MZ_SLICE;
             long long t0 = now_ns();
             rc = mz_add(&x->z, buf_head(&x->fbuf), len, &used, out, room, &made);
             codec_ns += now_ns() - t0;
             buf_consume(&x->fbuf, used);
-            budget -= used;
+            budget = codec_ns >= MZ_TURN_NS ? 0 : budget - used; /* the turn's time is up */
             x->done += (long long)used;
             x->z_more = made == room;
         }

@@ -661,8 +661,8 @@ class TestModeZ(ServerTestCase):
                         % (during >> 20, size >> 20))
 
     def test_deflate_leaves_a_download_its_share(self):
-        """A MODE Z download's turn is sized by deflate's pace to take about a quarter of a
-        millisecond, not by a byte count: at level 6 its 64 KiB a turn took some 5 ms, and a
+        """A MODE Z download's turn ends after about a quarter of a millisecond of deflate,
+        not after a byte count: at level 6 its 64 KiB a turn took some 5 ms, and a
         plain download beside it, 64 KiB a turn too, ran at 18 MiB/s. Measured in file bytes
         the MODE Z download deflates per byte the plain one moves: about 1 before, a tenth
         after (and less on a busier machine, where deflate's slices take longer)."""
