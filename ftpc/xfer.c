@@ -732,6 +732,15 @@ static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
         x->cwdl_returned = true; /* astray stays: the connection is not used again */
         return;
     }
+    /* All of a listing from inside is out, and the server hung up on its way back (a 421 of
+     * its idle timeout crossing the CWD): as a refused CWD back, the listing stands and the
+     * connection goes, unless a question to the server is left. */
+    if (x->state == XS_CWDL_BACK && !xf_selfline_to_check(x) && !xf_empty_listing_to_check(x)) {
+        x->cwdl_returned = true;
+        x->astray = true;
+        xf_maybe_complete(x);
+        return;
+    }
     /* A connection lost mid-transfer is an interrupted transfer whatever the phase. */
     if (x->state >= XS_OPEN_DATA && status == FTPC_EXIT_CONNECT)
         status = FTPC_EXIT_XFER;

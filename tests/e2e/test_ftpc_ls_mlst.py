@@ -101,6 +101,45 @@ class NlstRefusingFtp(ScriptedFtp):
         return True
 
 
+class CwdBackHungUpFtp(ScriptedFtp):
+    """Lists "d x" from inside (PWD, CWD, LIST) and answers the CWD back with the 421 of an
+    idle timeout, closing: the server hung up as the client went back."""
+
+    FEATURES = ("SIZE", "REST STREAM")
+    LISTING = b"-rw-r--r-- 1 u g 5 Jan 1 00:00 f1\r\n-rw-r--r-- 1 u g 5 Jan 1 00:00 f2\r\n"
+
+    def command(self, s, verb, arg):
+        if verb == "PWD":
+            s.send('257 "/"')
+        elif verb == "CWD" and arg.rstrip("/") in ("d x", "/d x"):
+            s.send("250 ok")
+        elif verb == "CWD":
+            s.send("421 Timeout (2 seconds): closing control connection.")
+            return False
+        elif verb == "LIST":
+            s.send_download(self.LISTING)
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestLsServerGoneOnTheWayBack(unittest.TestCase):
+    def test_a_listing_whose_cwd_back_meets_a_hang_up_stands(self):
+        # every line out and the 226 in, then the CWD back crossed the server's idle-timeout
+        # 421: the listing failed with status 7 (seen under ASan, where the reader's pace let
+        # the CWD go before the 421 was read)
+        if not os.access(FTPC_BIN, os.X_OK):
+            self.skipTest("ftpc binary not found")
+        fake = CwdBackHungUpFtp(sessions=2)
+        fake.start()
+        self.addCleanup(fake.stop)
+        r = subprocess.run([FTPC_BIN, "ls", "-l", "ftp://u:p@127.0.0.1:%d/d x/" % fake.port],
+                           capture_output=True, timeout=60, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, NETRC="/nonexistent"))
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertEqual(r.stdout, CwdBackHungUpFtp.LISTING.replace(b"\r\n", b"\n"))
+
+
 class TestLsEntryToAFullPipe(unittest.TestCase):
     def test_an_interrupt_ends_the_entrys_blocked_write(self):
         """The path's entry (MLST said it is a file) is printed by ftpc itself, after its
