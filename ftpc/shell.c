@@ -234,9 +234,9 @@ static void build_prompt(shell *sh)
         budget = cols > fixed + PROMPT_ROOM + 8 ? cols - fixed - PROMPT_ROOM : 8;
     const char *cut = dir;
     if (progress_cells(dir) > budget) {
-        /* No character takes more than 4 bytes: what fits lies in the last 4 x budget bytes,
-         * so the cut starts there (measuring the rest once per character cut was quadratic:
-         * 15 ms at each prompt for a 3.5 KB directory). */
+        /* A character of a cell or more takes at most 4 bytes: the cut starts in the last
+         * 4 x budget bytes (measuring the rest once per character cut was quadratic: 15 ms at
+         * each prompt for a 3.5 KB directory). */
         size_t len = strlen(dir), most = 4 * budget;
         if (len > most) {
             cut = dir + len - most;
@@ -247,6 +247,16 @@ static void build_prompt(shell *sh)
             cut++;
             while (((unsigned char)*cut & 0xC0) == 0x80)
                 cut++; /* not inside a UTF-8 character */
+        }
+        /* Characters of no width (combining marks) pack more than 4 bytes a cell: take back
+         * whole characters while they fit, and the prompt's 300 bytes hold them. */
+        while (cut > dir) {
+            const char *prev = cut - 1;
+            while (prev > dir && ((unsigned char)*prev & 0xC0) == 0x80)
+                prev--;
+            if (progress_cells(prev) + 3 > budget || strlen(prev) > 296)
+                break;
+            cut = prev;
         }
     }
     snprintf(sh->prompt, sizeof(sh->prompt), "ftpc %.100s:%s%.300s> ", sh->site.host,
