@@ -816,30 +816,41 @@ class HeldQuitFtp(BusyDeleFtp):
         super().quit(s)
 
 
+def interrupt_at_held_quit(case, fake, *args, prepare=None):
+    """Runs ftpc --no-verify args ({url} and {tmp} filled in) against fake (started here),
+    sends SIGINT once fake holds a QUIT (its `quitting` event), and checks the run ends with
+    status 7 saying 'interrupted' once. Returns its stderr."""
+    if not os.access(FTPC_BIN, os.X_OK):
+        case.skipTest("ftpc binary not found")
+    tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
+    case.addCleanup(shutil.rmtree, tmp, True)
+    if prepare:
+        prepare(tmp)
+    fake.start()
+    case.addCleanup(fake.stop)
+    url = "ftp://u:p@127.0.0.1:%d/" % fake.port
+    p = subprocess.Popen([FTPC_BIN, "--no-verify"] + [a.format(url=url, tmp=tmp) for a in args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL,
+                         env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
+    case.assertTrue(fake.quitting.wait(30), "no QUIT came")
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    err = err.decode()
+    case.assertEqual(p.returncode, 7, err)
+    # said once: a phase stopped before it started has nothing of its own to say
+    case.assertEqual(len(re.findall(r"(?m)^.*interrupted.*$", err)), 1, err)
+    case.assertRegex(err, r"(?m)^ftpc: (mirror: )?interrupted$")
+    return err
+
+
 class TestMirrorPutInterruptedBetweenPhases(unittest.TestCase):
     def test_an_interrupt_between_phases_is_no_success(self):
-        if not os.access(FTPC_BIN, os.X_OK):
-            self.skipTest("ftpc binary not found")
-        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        os.makedirs(os.path.join(tmp, "up"))
-        fake = HeldQuitFtp(sessions=8)
-        fake.start()
-        self.addCleanup(fake.stop)
-        p = subprocess.Popen([FTPC_BIN, "--no-verify", "mirror", "-R", "--delete", "--no-perms",
-                              os.path.join(tmp, "up"), "ftp://u:p@127.0.0.1:%d/" % fake.port],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL,
-                             env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
-        self.assertTrue(fake.quitting.wait(30), "the check's connection never closed")
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-        err = err.decode()
-        self.assertEqual(p.returncode, 7, err)
         # the run says it was cut; the next phase, stopped during its wait for the last
         # QUIT, started nothing, so no task of it says it was cut short
-        self.assertEqual(len(re.findall(r"(?m)^.*interrupted.*$", err)), 1, err)
-        self.assertRegex(err, r"(?m)^ftpc: (mirror: )?interrupted$")
+        fake = HeldQuitFtp(sessions=8)
+        interrupt_at_held_quit(self, fake, "mirror", "-R", "--delete", "--no-perms", "{tmp}/up",
+                               "{url}", prepare=lambda tmp: os.makedirs(os.path.join(tmp, "up")))
         self.assertNotIn(("DELE", "a/f"), fake.cmds)
 
 
@@ -860,25 +871,8 @@ class FirstQuitHeldFtp(BusyDeleFtp):
 
 class TestInterruptedBeforeAPhaseStarts(unittest.TestCase):
     def run_interrupted(self, *args):
-        if not os.access(FTPC_BIN, os.X_OK):
-            self.skipTest("ftpc binary not found")
-        tmp = tempfile.mkdtemp(prefix="ftpc-e2e-")
-        self.addCleanup(shutil.rmtree, tmp, True)
         fake = FirstQuitHeldFtp(sessions=8)
-        fake.start()
-        self.addCleanup(fake.stop)
-        url = "ftp://u:p@127.0.0.1:%d/" % fake.port
-        p = subprocess.Popen([FTPC_BIN, "--no-verify"] + [a.format(url=url, tmp=tmp) for a in args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             stdin=subprocess.DEVNULL,
-                             env=dict(os.environ, NETRC=os.path.join(tmp, "none")))
-        self.assertTrue(fake.quitting.wait(30), "no QUIT came")
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=60)
-        err = err.decode()
-        self.assertEqual(p.returncode, 7, err)
-        # said once: the phase stopped before it started had nothing of its own to say
-        self.assertEqual(len(re.findall(r"(?m)^.*interrupted.*$", err)), 1, err)
+        interrupt_at_held_quit(self, fake, *args)
         self.assertNotIn(("RETR", "d/f"), fake.cmds)
 
     def test_glob_get(self):
