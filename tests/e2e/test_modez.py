@@ -594,6 +594,25 @@ class TestModeZ(ServerTestCase):
         if not self.srv.sanitized():
             self.assertLess(self.srv.rss_kib() - rss0, 16 << 10, "memory grew with the inflation")
 
+    def plain_download_measured(self, counter):
+        """RETRs big.bin whole in a session of its own; returns the bytes it got and how far
+        counter() (another transfer's progress) moved meanwhile."""
+        f = self.srv.ftp()
+        f.voidcmd("TYPE I")
+        before = counter()
+        conn = f.transfercmd("RETR big.bin")
+        buf = bytearray(1 << 20)
+        got = 0
+        while True:
+            n = conn.recv_into(buf)
+            if not n:
+                break
+            got += n
+        during = counter() - before
+        conn.close()
+        f.voidresp()
+        return got, during
+
     def download_beside_upload(self, name, send, counter_re):
         """Starts a MODE Z STOR of name whose data send(ds) writes (on a thread), then a plain
         download of a 64 MiB file beside it. Returns the download's size, the bytes it got,
@@ -618,20 +637,7 @@ class TestModeZ(ServerTestCase):
             self.assertTrue(m, text)
             return int(m.group(1))
         self.assertTrue(wait_for(lambda: counter() > (1 << 20)), "the upload did not start")
-        f = self.srv.ftp()
-        f.voidcmd("TYPE I")
-        before = counter()
-        conn = f.transfercmd("RETR big.bin")
-        buf = bytearray(1 << 20)
-        got = 0
-        while True:
-            n = conn.recv_into(buf)
-            if not n:
-                break
-            got += n
-        during = counter() - before
-        conn.close()
-        f.voidresp()
+        got, during = self.plain_download_measured(counter)
         return size, got, during, c, ds
 
     def test_inflation_leaves_a_download_its_share(self):
@@ -703,20 +709,7 @@ class TestModeZ(ServerTestCase):
             m = re.search(r"RETR /t\.txt: (\d+) of", text)
             return int(m.group(1)) if m and not ended else len(data)
         self.assertTrue(wait_for(lambda: deflated() > (1 << 20)), "the download did not start")
-        f = self.srv.ftp()
-        f.voidcmd("TYPE I")
-        before = deflated()
-        conn = f.transfercmd("RETR big.bin")
-        buf = bytearray(1 << 20)
-        got = 0
-        while True:
-            n = conn.recv_into(buf)
-            if not n:
-                break
-            got += n
-        during = deflated() - before
-        conn.close()
-        f.voidresp()
+        got, during = self.plain_download_measured(deflated)
         stop.set()
         self.assertFalse(ended, "the MODE Z download ended during the other: %s" % ended)
         c.send("ABOR\r\n")
