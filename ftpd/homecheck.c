@@ -83,10 +83,10 @@ void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users)
     exposedfiles_warn(cfg, users);
 }
 
-int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users)
+int homecheck_run_as_user(const ftpd_config *cfg, void (*fn)(void *ud), void *ud)
 {
     if (!cfg->run_as_user || geteuid() != 0) {
-        homecheck_warn(cfg, users);
+        fn(ud);
         return 0;
     }
     struct passwd *pw = getpwnam(cfg->run_as_user);
@@ -99,14 +99,32 @@ int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users)
                  setegid(pw->pw_gid) == 0 && seteuid(pw->pw_uid) == 0;
     int err = errno;
     if (taken)
-        homecheck_warn(cfg, users);
+        fn(ud);
     else
-        log_error("cannot take the identity of %s to check the homes: %s", cfg->run_as_user,
+        log_error("cannot take the identity of %s to check what it may do: %s", cfg->run_as_user,
                   strerror(err));
     if (seteuid(0) < 0 || setegid(egid) < 0 ||
         (nsaved >= 0 && setgroups((size_t)nsaved, saved) < 0)) {
-        log_error("cannot give back the identity taken to check the homes: %s", strerror(errno));
+        log_error("cannot give back the identity taken to check what %s may do: %s",
+                  cfg->run_as_user, strerror(errno));
         return -1;
     }
     return taken ? 0 : -1;
+}
+
+typedef struct home_args {
+    const ftpd_config *cfg;
+    const ftpd_users *users;
+} home_args;
+
+static void warn_homes(void *ud)
+{
+    const home_args *a = ud;
+    homecheck_warn(a->cfg, a->users);
+}
+
+int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users)
+{
+    home_args a = {cfg, users};
+    return homecheck_run_as_user(cfg, warn_homes, &a);
 }

@@ -17,4 +17,9 @@ void homecheck_warn(const ftpd_config *cfg, const ftpd_users *users);
  * when the identity could not be taken or given back. */
 int homecheck_warn_as_user(const ftpd_config *cfg, const ftpd_users *users);
 
+/* Runs fn(ud) as homecheck_warn_as_user runs its checks: with the identity of --user for the
+ * moment when this process is root and has one to take, else as it runs now. Returns -1 when
+ * the identity could not be taken (fn not run) or given back. */
+int homecheck_run_as_user(const ftpd_config *cfg, void (*fn)(void *ud), void *ud);
+
 #endif

@@ -162,6 +162,23 @@ static void check_demo_upload_dir(const ftpd_config *cfg, const ftpd_users *user
     }
 }
 
+/* The start-up's warnings about what the server's user may do, for a start (run as that user
+ * already) and for --check (run so for the moment, homecheck.h), which promises the warnings a
+ * start gives: a mistyped --local-congestion or an incoming/ the demo cannot write into must
+ * not pass the check and then be warned about at the start. The homes are checked apart, by
+ * confcheck for --check. */
+typedef struct user_checks {
+    ftpd_config *cfg;
+    const ftpd_users *users;
+} user_checks;
+
+static void warn_about_server_user(void *ud)
+{
+    user_checks *c = ud;
+    check_local_congestion(c->cfg);
+    check_demo_upload_dir(c->cfg, c->users);
+}
+
 /* While anonymous access is on, "ftp" and "anonymous" log in anonymously: an account of
  * that name could never log in, and nothing else would say why. */
 static void warn_shadowed_accounts(const ftpd_config *cfg, const ftpd_users *users)
@@ -261,8 +278,13 @@ int main(int argc, char **argv)
         log_warn("the shipped demo users file (%s) is in use: account 'demo' with password "
                  "'demo' can log in and upload. Use --users FILE for real accounts.",
                  cfg.users_file);
+    user_checks checks = {&cfg, &users};
     if (cfg.check_only) {
+        raise_fd_limit(&cfg); /* for its warning, as a start gives it */
+        bool taken = homecheck_run_as_user(&cfg, warn_about_server_user, &checks) == 0;
         int status = check_config(&cfg, &users);
+        if (!taken && status == 0)
+            status = 1;
         users_free(&users);
         config_free(&cfg);
         return status;
@@ -295,8 +317,7 @@ int main(int argc, char **argv)
     ownfiles_refresh(&cfg, srv.xferlog); /* the transfer log is open now */
     if (cfg.run_as_user && drop_privileges(cfg.run_as_user) < 0)
         goto out;
-    check_local_congestion(&cfg);
-    check_demo_upload_dir(&cfg, &users);
+    warn_about_server_user(&checks);
     homecheck_warn(&cfg, &users);
     if (server_start(&srv) < 0)
         goto out;

@@ -4,6 +4,7 @@ import ftplib
 import os
 import pty
 import pwd
+import resource
 import shutil
 import signal
 import socket
@@ -805,6 +806,37 @@ class TestCheck(unittest.TestCase):
         r = self.check("--users", users)  # anonymous on: someone can
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("holds no account", r.stderr)
+
+    def test_the_start_ups_warnings_about_its_setting_come_from_check_too(self):
+        # ftpd.8 promises the warnings a start gives; these three came only at the start, so
+        # a mistyped algorithm, too low a descriptor limit or an incoming/ the demo cannot
+        # write passed --check with "configuration OK"
+        data = os.path.join(self.dir, "sample_data")
+        shutil.copytree(os.path.join(SOURCE_DIR, "sample_data"), data)
+        os.chmod(os.path.join(data, "pub", "incoming"), 0o555)
+
+        def low_fd_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (512, 512))
+
+        cases = (
+            (["--anonymous", self.dir, "--local-congestion", "no-such-algo"], None,
+             "WARN local-congestion no-such-algo: "),
+            (["--anonymous", self.dir, "--max-sessions", "1000"], low_fd_limit,
+             "WARN max-sessions 1000 needs about 2"),
+            (["--users", os.path.join(data, "users")], None,
+             "the demo account's uploads into incoming/ will be refused"),
+        )
+        user = ["--user", run_as_user()] if run_as_user() else []
+        for args, preexec, warning in cases:
+            with self.subTest(warning=warning):
+                args = args + ["--listen", "127.0.0.1:0", "--state-dir",
+                               os.path.join(self.dir, "state")] + user
+                log = startup_log([FTPD_BIN] + args, preexec_fn=preexec)
+                self.assertIn(warning, log)  # the start says it
+                r = subprocess.run([FTPD_BIN, "--check"] + args, capture_output=True,
+                                   text=True, timeout=20, preexec_fn=preexec)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertIn(warning, r.stderr)
 
     def test_bad_setting_exits_2(self):
         r = self.check("--max-sessions", "lots")
