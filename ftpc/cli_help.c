@@ -155,7 +155,9 @@ static const cmd_help HELPS[] = {
      "parents"},
     {"rmdir", "rmdir URL...", "Remove empty remote directories.", ""},
     {"mv", "mv URL NEWNAME",
-     "Rename a remote file; NEWNAME is relative to URL's directory, or absolute.", ""},
+     "Rename a remote file or directory; NEWNAME is relative to URL's directory, or\n"
+     "absolute.",
+     ""},
     {"mirror", "mirror URL DIR | mirror -R DIR URL",
      "Download the remote tree URL into DIR, or with -R upload the local tree DIR to\n"
      "URL. Files of the same size and time are skipped. Permission bits go along\n"

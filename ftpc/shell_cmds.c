@@ -724,7 +724,7 @@ static const sh_cmd commands[] = {
     {"mirror", sh_cmd_mirror, "mirror [-b] [-R] [OPTS] [SRC [DST]]",
      "download a remote tree (-R: upload a local tree)"},
     {"cat", sh_cmd_cat, "cat [OPTS] REMOTE...", "write remote files to the standard output"},
-    {"rename", cmd_rename, "rename FROM TO", "rename a remote file"},
+    {"rename", cmd_rename, "rename FROM TO", "rename a remote file or directory"},
     {"mv", cmd_rename, "mv FROM TO", "the same as rename"},
     {"delete", cmd_delete, "delete FILE...", "delete remote files"},
     {"rm", cmd_delete, "rm FILE...", "the same as delete"},
