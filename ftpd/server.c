@@ -16,6 +16,7 @@
 #include "upcommit.h"
 #include "upwriter.h"
 #include "xfer.h"
+#include "xfer_zjob.h"
 #include "xferlog.h"
 
 #define ACCEPTS_PER_WAKEUP 64
@@ -423,6 +424,7 @@ void server_shutdown(server *srv)
     }
     reload_discard(srv); /* a SIGHUP's reading the pool did not deliver */
     xfer_io_shutdown(srv);
+    xfer_zjob_shutdown(srv);
     fsjob_shutdown(srv); /* after the pool they shared stopped */
     fsgate_shutdown(srv);
     upcommit_shutdown(srv); /* ...and before the sessions it reports to are freed */

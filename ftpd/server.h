@@ -20,6 +20,7 @@ struct ssl_ctx_st;
 struct close_job;
 struct reload_job;
 struct io_job;
+struct zjob_pool;
 struct fsjob;
 struct upcommit;
 struct fsroot;
@@ -35,6 +36,7 @@ typedef struct server {
     struct io_job *io_jobs; /* ...work not yet delivered */
     struct fsjob *fs_jobs;  /* commands' file-system calls not yet delivered (fsjob.h) */
     struct upcommit *commit_jobs; /* uploads' commits not yet delivered (upcommit.h) */
+    struct zjob_pool *zpool;      /* MODE Z downloads' deflate, from its first (xfer_zjob.h) */
     struct fsroot **fsroots;      /* the homes in use, hashed by path (fsgate.h) */
     size_t nfsroots;
     struct gate_job *io_running; /* ...their jobs handed to wq_io, not yet delivered */

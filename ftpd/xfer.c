@@ -23,6 +23,7 @@
 #include "upcommit.h"
 #include "upwriter.h"
 #include "xfer_int.h"
+#include "xfer_zjob.h"
 #include "xferlog.h"
 
 #define XFER_BUF_SIZE (256 * 1024)
@@ -107,7 +108,7 @@ static void log_record(xfer *rec, const xfer *x)
     rec->started_ms = x->started_ms;
     rec->rate = x->rate;
     rec->zmode = x->zmode;
-    rec->z.stored_in = x->z.stored_in;
+    rec->z_stored = x->z_stored;
     rec->wire = x->wire;
 }
 
@@ -292,6 +293,7 @@ static void release(xfer *x, bool keep_partial)
     appendlock_release(&x->s->srv->append_locks, x->append_lock);
     dirlist_free(x->dl);
     buf_free(&x->fbuf);
+    xfer_zjob_release(x); /* before zbuf goes: a piece may have been swapped into it */
     buf_free(&x->zbuf);
     mz_end(&x->z);
     free(x->vpath);
@@ -403,10 +405,10 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     server *srv = s->srv;
     double secs = elapsed_s(x);
     char wire[128] = "", line_wait[80] = "", from[48] = "", reason[300] = "", cap[48] = "";
-    if (x->zmode && x->z.stored_in > 0) /* mz_adapt */
+    if (x->zmode && x->z_stored > 0) /* mz_adapt */
         snprintf(wire, sizeof wire,
                  " (MODE Z, %lld on the wire; %llu bytes sent stored: they did not compress)",
-                 x->wire, (unsigned long long)x->z.stored_in);
+                 x->wire, (unsigned long long)x->z_stored);
     else if (x->zmode)
         snprintf(wire, sizeof wire, " (MODE Z, %lld on the wire)", x->wire);
     if (ratecap_on(&x->rate)) { /* so that a slow transfer is not taken for a slow network */
@@ -1263,7 +1265,8 @@ static void pump(xfer *x)
         pump_out(x);
     if (s->xfer != x || s->xfer_seq != seq || x->state != XS_RUNNING)
         return;
-    if (x->ra.waiting || x->list_busy) { /* no socket events until a worker resumes it */
+    bool idle = x->zjob ? xfer_zjob_waiting(x) : x->ra.waiting || x->list_busy;
+    if (idle) { /* no socket events until a worker resumes it */
         if (set_events(x, 0) < 0)
             xfer_fail_local(x, errno);
         return;
@@ -1574,9 +1577,9 @@ static long long zmode_delivered(const xfer *x, int queued)
     if (reached <= 0)
         return 0;
     uint64_t at = (uint64_t)reached;
-    if (at >= x->z.total_out) /* all of it, and the trailer mz_finish adds */
+    if (at >= x->z_out) /* all of it, and the trailer mz_finish adds */
         return x->done;
-    uint64_t lo_out = 0, hi_out = x->z.total_out;
+    uint64_t lo_out = 0, hi_out = x->z_out;
     long long lo_done = 0, hi_done = x->done;
     unsigned n = x->zmarks_n < XFER_ZMARKS ? x->zmarks_n : XFER_ZMARKS;
     for (unsigned i = 0; i < n; i++) { /* newest first */
@@ -1656,8 +1659,8 @@ static long xfer_timer_cb(ev_loop *loop, ev_timer *t, void *ud)
         x->last_progress = ev_now(loop); /* waiting in line is the server's doing */
     if (x->state == XS_RUNNING && ev_timer_active(&x->pace))
         x->last_progress = ev_now(loop); /* so is a pause for --max-rate */
-    if (x->state == XS_RUNNING && (x->ra.waiting || x->list_busy))
-        x->last_progress = ev_now(loop); /* ...and a wait for the disk (xfer_io.h) */
+    if (x->state == XS_RUNNING && (x->ra.waiting || x->list_busy || xfer_zjob_waiting(x)))
+        x->last_progress = ev_now(loop); /* ...and a wait for the disk or deflate (xfer_io.h) */
     if (s->prepare && s->xfer == x) {
         /* The upload's copy of the existing file runs: the client waits for its 150, and
          * dropping the channel now would leave the APPE without any reply. */

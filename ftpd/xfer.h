@@ -20,8 +20,9 @@
 #include "upload.h"
 
 /* MODE Z compression level when the client names none (OPTS MODE Z LEVEL). Level 1, not
- * zlib's 6: compression runs on the event loop, and on text level 1 is 3..6 times as fast
- * (45..85 MiB/s against ~13 MiB/s on one core here) for 27% of the size against 20..22%. */
+ * zlib's 6: compression holds a core (a worker's, xfer_zjob.h) while it runs, and on text
+ * level 1 is 3..6 times as fast (45..85 MiB/s against ~13 MiB/s on one core here) for 27% of
+ * the size against 20..22%. */
 #define XFER_MZ_LEVEL_DEFAULT 1
 
 struct session;
@@ -96,11 +97,16 @@ typedef struct xfer {
     bool zmode;       /* MODE Z: the codec sits between fbuf and the stream */
     bool z_more;      /* MODE Z: the codec filled its output; it may hold more */
     size_t z_turn;    /* MODE Z: uncompressed bytes one turn may pass through the codec */
-    mz z;             /* MODE Z: deflate (downloads) or inflate (uploads) */
+    mz z;             /* MODE Z: deflate (listings) or inflate (uploads), on the loop */
     buf zbuf;         /* MODE Z: wire bytes (compressed) not yet sent or decoded */
     long long wire;   /* MODE Z: wire bytes moved on the data connection */
     xfer_zmark zmarks[XFER_ZMARKS]; /* MODE Z download: a ring, zmarks_n of them ever */
     unsigned zmarks_n;
+    /* MODE Z RETR: the file's deflate runs on a worker (xfer_zjob.h), holding the codec */
+    struct zjob *zjob;
+    bool z_inline;         /* ...none could be had: the loop deflates the file, as a listing */
+    uint64_t z_out;        /* MODE Z download: compressed bytes the codec put into zbuf */
+    uint64_t z_stored;     /* ...of the file bytes, those it sent stored (mz_adapt) */
     ratecap rate;          /* --max-rate: the data connection's bytes a second (xfer_int.h) */
     ev_timer pace;         /* ...resumes a transfer paused until its rate allows a move */
     size_t job_max;        /* plain binary upload: most bytes the upload writer's move may take */

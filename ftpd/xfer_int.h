@@ -50,8 +50,14 @@ static inline void xfer_rate_spend(xfer *x, size_t n)
 
 /* Prepares x->z for x's direction at the session's level. Returns 0, or -1 (errno). */
 int xfer_mz_begin(xfer *x, int level);
-/* One turn of a MODE Z download: file or listing -> fbuf -> deflate -> zbuf -> stream. */
+/* One turn of a MODE Z download: file or listing -> fbuf -> deflate -> zbuf -> stream; a
+ * file's deflate runs on a worker (xfer_zjob.h), the loop only sends what it made. */
 void xfer_mz_pump_out(xfer *x);
+/* n compressed bytes moved on the data connection. */
+void xfer_mz_wire_moved(xfer *x, size_t n);
+/* A download's codec output (x->z_out) and file bytes (x->done) moved on: marks them every
+ * XFER_ZMARK_STEP bytes of output, for STAT (xfer_zmark). */
+void xfer_mz_mark_output(xfer *x);
 /* One turn of a MODE Z upload: stream -> zbuf -> inflate -> fbuf -> file. */
 void xfer_mz_pump_in(xfer *x);
 /* True when an upload turn stopped at its budget with input still buffered here (no socket

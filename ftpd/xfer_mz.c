@@ -3,8 +3,11 @@
  *
  * The codec sits between the file-side buffer and the data stream, so the same code runs over
  * a plain socket and a TLS connection (the stream's ops differ, not this file):
- *   download (RETR, LIST, NLST, MLSD): file or listing -> fbuf -> deflate -> zbuf -> stream
+ *   download (RETR):                   file -> [worker: deflate] -> zbuf -> stream
+ *   download (LIST, NLST, MLSD):       listing -> fbuf -> deflate -> zbuf -> stream
  *   upload (STOR, APPE, STOU):         stream -> zbuf -> inflate -> fbuf -> file
+ * A file download deflates on a worker thread (xfer_zjob.h), the loop only sending what it
+ * made; listings (small) and uploads (inflate is cheap, and bounded below) stay here.
  * TYPE A works on the file side of the codec: LF becomes CRLF before compression, CRLF
  * becomes LF after decompression (the compressed data is the ASCII form, as in MODE S).
  * sendfile and splice are not used: the bytes must pass through the codec.
@@ -12,7 +15,8 @@
  * Counts: x->done is file bytes (what xferlog, the 226 reply and STAT report, as in stream
  * mode; a REST offset is in file bytes too), x->wire the compressed bytes on the connection.
  *
- * Fairness and memory: a download's turn passes at most MZ_TURN_BUDGET uncompressed bytes
+ * Fairness and memory: a download's turn on the loop (a listing's, or a file's when no worker
+ * could be had) passes at most MZ_TURN_BUDGET uncompressed bytes
  * through the codec (less at high deflate levels), so compressing a very compressible file
  * (little to send, much to compute) cannot hold the loop; an upload inflates at most
  * MZ_INFLATE_TURN per turn and writes it to the file before the next, so a "zip bomb" only
@@ -29,6 +33,7 @@
 #include "server.h"
 #include "session.h"
 #include "xfer_int.h"
+#include "xfer_zjob.h"
 
 /* A download's turn: at most MZ_TURN_BUDGET uncompressed bytes, given to deflate in slices of
  * MZ_SLICE, and ended once deflate has taken MZ_TURN_NS in it. Deflate's pace varies some
@@ -72,7 +77,7 @@ int xfer_mz_begin(xfer *x, int level)
     return 0;
 }
 
-static void wire_moved(xfer *x, size_t n)
+void xfer_mz_wire_moved(xfer *x, size_t n)
 {
     xfer_rate_spend(x, n); /* --max-rate counts these compressed bytes (xfer_int.h) */
     x->wire += (long long)n;
@@ -96,17 +101,26 @@ static long long now_ns(void)
     return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
-static void mark_output(xfer *x)
+void xfer_mz_mark_output(xfer *x)
 {
     const xfer_zmark *last = x->zmarks_n ? &x->zmarks[(x->zmarks_n - 1) % XFER_ZMARKS] : NULL;
-    if (last != NULL && x->z.total_out - last->out < XFER_ZMARK_STEP)
+    if (last != NULL && x->z_out - last->out < XFER_ZMARK_STEP)
         return;
-    x->zmarks[x->zmarks_n % XFER_ZMARKS] = (xfer_zmark){x->z.total_out, x->done};
+    x->zmarks[x->zmarks_n % XFER_ZMARKS] = (xfer_zmark){x->z_out, x->done};
     x->zmarks_n++;
 }
 
 void xfer_mz_pump_out(xfer *x)
 {
+    if (x->kind == XK_RETR && !x->z_inline) {
+        if (x->zjob || xfer_zjob_start(x) == 0) {
+            xfer_zjob_pump(x);
+            return;
+        }
+        /* No worker to be had (out of memory or descriptors): the loop deflates the file
+         * itself, in the turns below, as it does a listing. */
+        x->z_inline = true;
+    }
     size_t budget = x->z_turn;
     long long codec_ns = 0;
     for (;;) {
@@ -125,7 +139,7 @@ void xfer_mz_pump_out(xfer *x)
                 return;
             }
             buf_consume(&x->zbuf, (size_t)n);
-            wire_moved(x, (size_t)n);
+            xfer_mz_wire_moved(x, (size_t)n);
             continue;
         }
         if (ended) {
@@ -166,7 +180,9 @@ void xfer_mz_pump_out(xfer *x)
             x->z_more = made == room;
         }
         buf_commit(&x->zbuf, made);
-        mark_output(x);
+        x->z_out = x->z.total_out;
+        x->z_stored = x->z.stored_in;
+        xfer_mz_mark_output(x);
         if (rc == MZ_ERROR) {
             char text[200];
             snprintf(text, sizeof text, "Local error: compression failed (%s).", mz_error(&x->z));
@@ -278,7 +294,7 @@ void xfer_mz_pump_in(xfer *x)
         ssize_t n = stream_read(&x->data, tail, want);
         if (n > 0) {
             buf_commit(&x->zbuf, (size_t)n);
-            wire_moved(x, (size_t)n);
+            xfer_mz_wire_moved(x, (size_t)n);
             wire_budget -= (size_t)n;
             continue;
         }
