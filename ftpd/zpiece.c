@@ -69,7 +69,10 @@ static int read_more(zpiece_src *p)
     }
     if (p->offset >= p->read_until)
         return 0;
-    off_t left = p->read_until - p->offset;
+    /* the window may reach past total (read-ahead off, or done with the file): never read
+     * past what the 150 announced, or a file growing meanwhile is sent longer */
+    off_t end = p->read_until < p->total ? p->read_until : p->total;
+    off_t left = end - p->offset;
     size_t want = p->ascii ? ZPIECE_READ / 2 : ZPIECE_READ;
     if ((off_t)want > left)
         want = (size_t)left;

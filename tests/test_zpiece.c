@@ -178,6 +178,40 @@ START_TEST(test_read_until_and_cancel)
 }
 END_TEST
 
+/* The file is longer than the size the 150 announced (it grew) and the caller's window
+ * reaches past that size: exactly total bytes are sent, as the stream mode sends them. */
+START_TEST(test_file_grew)
+{
+    size_t size = 200 * 1024;
+    char *t = text(size);
+    int fd = temp_file(t, size);
+    off_t total = 100 * 1024 + 7;
+    zpiece_src p;
+    for (int ascii = 0; ascii <= 1; ascii++) {
+        init_src(&p, fd, 0, total, ascii, 6);
+        p.read_until = (off_t)size + 4096;
+        size_t len;
+        int pieces;
+        char *got = run_all(&p, &len, &pieces);
+        ck_assert_int_eq(p.offset, total);
+        ck_assert(p.eof);
+        if (!ascii) {
+            ck_assert_uint_eq(len, (size_t)total);
+            ck_assert(memcmp(got, t, (size_t)total) == 0);
+        } else {
+            size_t bare_lf = 0;
+            for (off_t i = 0; i < total; i++)
+                bare_lf += t[i] == '\n' && !(i > 0 && t[i - 1] == '\r');
+            ck_assert_uint_eq(len, (size_t)total + bare_lf);
+        }
+        free(got);
+        zpiece_free(&p);
+    }
+    close(fd);
+    free(t);
+}
+END_TEST
+
 /* The file is shorter than the size the 150 announced: the stream ends with what there was,
  * eof set and offset short of total (the transfer then says the file shrank). */
 START_TEST(test_file_shrank)
@@ -226,6 +260,7 @@ static Suite *zpiece_suite(void)
     tcase_add_test(tc, test_ascii);
     tcase_add_test(tc, test_read_until_and_cancel);
     tcase_add_test(tc, test_file_shrank);
+    tcase_add_test(tc, test_file_grew);
     tcase_add_test(tc, test_read_error);
     suite_add_tcase(s, tc);
     return s;
