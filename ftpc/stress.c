@@ -162,7 +162,7 @@ static void interrupt_run(stress_main *m)
         m->end_by_ms = ev_now(run->loop) + INTERRUPT_GRACE_MS;
         return;
     }
-    run->t_stop_us = stress_now_us();
+    run->stop = stress_mark_now();
     stress_run_message(run, "ftpc stress: interrupted; stopping the clients and cleaning up "
                             "this run's uploads (interrupt again to quit at once)");
     end_run(m);
@@ -216,7 +216,7 @@ static long deadline_cb(ev_loop *loop, ev_timer *t, void *ud)
     (void)t;
     stress_main *m = ud;
     if (!m->run.ending)
-        m->run.t_deadline_us = stress_now_us();
+        m->run.deadline = stress_mark_now();
     end_run(m);
     return EV_TIMER_STOP;
 }
@@ -240,11 +240,7 @@ static void start_main(stress_main *m)
     run->setup_bytes = run->st.bytes_down + run->st.bytes_up;
     run->st.bytes_down = run->st.bytes_up = 0;
     run->t0_us = run->setup_end_us = run->last_connect_us = run->last_reply_us = stress_now_us();
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) == 0) {
-        run->cpu0_user_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-        run->cpu0_sys_s = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    }
+    run->cpu0 = stress_cpu_now();
     for (int i = 0; i < run->nclients; i++) {
         long delay = o->ramp_ms > 0 && run->nclients > 1
                          ? (long)((long long)o->ramp_ms * i / (run->nclients - 1))
@@ -374,17 +370,15 @@ void stress_run_client_done(stress_run *run)
 {
     if (++run->done < run->nclients)
         return;
-    run->t_end_us = stress_now_us();
     /* After an interrupt or the end of --duration, what the clients still finished in the
      * grace (a login answered, a transfer completed, an upload deleted) is counted: the
      * rates are taken over the time that took, but not over a grace waited out for replies
      * that never came. One operation that a server lost (pyftpdlib under faults) held a 4 s
-     * run for 14 s, and the report gave under half the rates the run had had. */
-    uint64_t stop = run->t_stop_us;
-    if (stop == 0 || (run->t_deadline_us != 0 && run->t_deadline_us < stop))
-        stop = run->t_deadline_us; /* the earlier: an interrupt in the grace is no new end */
-    if (stop != 0)
-        run->t_end_us = run->last_counted_us > stop ? run->last_counted_us : stop;
+     * run for 14 s, and the report gave under half the rates the run had had. The CPU time
+     * is the one at that end: what the grace cost after it is not in the duration either. */
+    stress_mark end = stress_window_end(run->stop, run->deadline, run->counted, stress_mark_now());
+    run->t_end_us = end.us;
+    run->cpu_end = end.cpu;
     ev_stop(run->loop);
 }
 
@@ -690,8 +684,10 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
     ev_run(run->loop);
     ev_timer_stop(run->loop, &m->tick);
     ev_timer_stop(run->loop, &m->deadline);
-    if (run->t_end_us == 0)
+    if (run->t_end_us == 0) {
         run->t_end_us = stress_now_us();
+        run->cpu_end = stress_cpu_now();
+    }
     if (!run->main_phase) {
         /* No client ran: what moved was the set-up's, reported as such and not as a rate. */
         run->setup_end_us = run->t_end_us;
@@ -705,6 +701,9 @@ int ftpc_stress_main(int argc, char **argv, volatile sig_atomic_t *stop)
 report:;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
+    /* Over the duration's window; with no main phase (none ran), all of ftpc's so far. */
+    stress_cpu cpu = run->main_phase ? stress_cpu_between(run->cpu0, run->cpu_end)
+                                     : stress_cpu_between(run->cpu0, stress_cpu_now());
     char target[FTPC_URL_PATH_MAX + 600], mix[128], size[64];
     /* The directory the run worked in: --dir's, not the URL's path. */
     static ftpc_url worked; /* large, as o */
@@ -741,10 +740,8 @@ report:;
         .unfinished = run->unfinished,
         .never_in = run->never_in,
         .never_started = run->never_started,
-        .cpu_user_s =
-            (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 - run->cpu0_user_s,
-        .cpu_sys_s =
-            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 - run->cpu0_sys_s,
+        .cpu_user_s = cpu.user_s,
+        .cpu_sys_s = cpu.sys_s,
         .peak_rss_kib = peak_rss_kib(&ru),
         .exit_status = rc,
         .max_errors = o.max_errors,

@@ -24,6 +24,7 @@
 #include "stress_expect.h"
 #include "stress_opts.h"
 #include "stress_stats.h"
+#include "stress_window.h"
 
 struct ssl_ctx_st;
 struct digest;
@@ -94,29 +95,31 @@ typedef struct stress_run {
     int left_deleted; /* ... and how many of those uploads it deleted */
 
     bool main_phase;
-    bool ending;                    /* no new operations: finish, QUIT */
-    bool aborting;                  /* stop now: close everything */
-    bool interrupted;               /* a signal (Ctrl-C) ended the run */
-    bool server_gone;               /* no connect succeeded for the timeout: run ended */
-    uint64_t last_connect_us;       /* a main client's last TCP connect (or t0_us) */
-    uint64_t last_reply_us;         /* a main client last heard from the server (or t0_us) */
-    int done;                       /* main clients finished */
-    int logged_in;                  /* main clients logged in: sessions the server holds */
-    int awaiting_greeting;          /* ... connected, not greeted (maybe in its listen queue) */
-    int logging_in;                 /* ... connecting, up to the login (those awaiting too) */
-    int inflight;                   /* data connections open */
-    uint64_t setup_t0_us;           /* the set-up's start */
-    uint64_t setup_end_us;          /* ... and its end (or the interrupt's) */
-    uint64_t setup_bytes;           /* file bytes the set-up moved (fixtures) */
-    uint64_t t0_us;                 /* the main phase's start */
-    double cpu0_user_s, cpu0_sys_s; /* ftpc's CPU time then: the set-up's is not the run's */
+    bool ending;              /* no new operations: finish, QUIT */
+    bool aborting;            /* stop now: close everything */
+    bool interrupted;         /* a signal (Ctrl-C) ended the run */
+    bool server_gone;         /* no connect succeeded for the timeout: run ended */
+    uint64_t last_connect_us; /* a main client's last TCP connect (or t0_us) */
+    uint64_t last_reply_us;   /* a main client last heard from the server (or t0_us) */
+    int done;                 /* main clients finished */
+    int logged_in;            /* main clients logged in: sessions the server holds */
+    int awaiting_greeting;    /* ... connected, not greeted (maybe in its listen queue) */
+    int logging_in;           /* ... connecting, up to the login (those awaiting too) */
+    int inflight;             /* data connections open */
+    uint64_t setup_t0_us;     /* the set-up's start */
+    uint64_t setup_end_us;    /* ... and its end (or the interrupt's) */
+    uint64_t setup_bytes;     /* file bytes the set-up moved (fixtures) */
+    uint64_t t0_us;           /* the main phase's start */
+    stress_cpu cpu0;          /* ftpc's CPU time then: the set-up's is not the run's */
     uint64_t t_end_us;
-    uint64_t t_stop_us;       /* an interrupt in the main phase */
-    uint64_t t_deadline_us;   /* the end of --duration, once reached */
-    uint64_t last_counted_us; /* when a client last counted anything (sc_stats) */
-    uint64_t unfinished;      /* operations cut off by the end of the run */
-    int never_in;             /* main clients that ended without ever logging in */
-    int never_started;        /* main clients the run ended before their first connect */
+    stress_cpu cpu_end; /* ... and at t_end_us: the report's CPU time covers its duration */
+    /* The moments t_end_us is chosen from (stress_window_end), each with the CPU time then. */
+    stress_mark stop;     /* an interrupt in the main phase */
+    stress_mark deadline; /* the end of --duration, once reached */
+    stress_mark counted;  /* when a client last counted anything (sc_stats) */
+    uint64_t unfinished;  /* operations cut off by the end of the run */
+    int never_in;         /* main clients that ended without ever logging in */
+    int never_started;    /* main clients the run ended before their first connect */
 
     stress_vfail vfail[STRESS_VFAIL_DETAIL];
     int nvfail;

@@ -108,11 +108,17 @@ static inline bool sc_limited(const stress_client *c)
 }
 
 /* The run's statistics, for a client to count in: the time is kept, so that after an
- * interrupt the rates are taken over the time in which what they count happened. */
+ * interrupt the rates are taken over the time in which what they count happened. A count
+ * after the stop may become the end of the measured window: the CPU time is read with it
+ * then (not before: a system call per count, for nothing). */
 static inline stress_stats *sc_stats(stress_client *c)
 {
-    c->run->last_counted_us = stress_now_us();
-    return &c->run->st;
+    stress_run *run = c->run;
+    if (run->stop.us != 0 || run->deadline.us != 0)
+        run->counted = stress_mark_now();
+    else
+        run->counted.us = stress_now_us();
+    return &run->st;
 }
 
 static inline void sc_arm(stress_client *c, long ms)

@@ -1411,6 +1411,46 @@ class SlowLoginFtp(AnswersList, ScriptedFtp):
         return super().command(s, verb, arg)
 
 
+class FloodingListFtp(ScriptedFtp):
+    """A client's EPSV (not the set-up's, the first session's) is answered only once `go` is
+    set (`held` says it came); its LIST then sends listing text as fast as the client reads
+    it, without end, until the client closes the data connection: a listing that runs on in
+    the grace after an interrupt, costing the client CPU time and counting nothing.
+    `flood_s` is how long it ran."""
+
+    LINES = b"-rw-r--r-- 1 u g 0 Jan 1 00:00 x\r\n" * 8192
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.held, self.go = threading.Event(), threading.Event()
+        self.lock, self.seen, self.flood_s = threading.Lock(), 0, 0.0
+
+    def command(self, s, verb, arg):
+        if verb == "USER":
+            with self.lock:
+                self.seen += 1
+                s.index = self.seen
+        if verb == "EPSV" and getattr(s, "index", 1) > 1 and not self.go.is_set():
+            self.held.set()
+            self.go.wait(self.timeout)
+        if verb != "LIST":
+            return super().command(s, verb, arg)
+        if getattr(s, "index", 1) == 1:
+            s.send_download(self.LINES[:34])
+            return True
+        s.send("150 here")
+        d = s.accept_data()
+        t0 = time.monotonic()
+        try:
+            while time.monotonic() - t0 < self.timeout:
+                d.sendall(self.LINES)
+        except OSError:
+            pass
+        self.flood_s = time.monotonic() - t0
+        d.close()
+        return False
+
+
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressInterruptedRates(StressCase):
     def test_rates_cover_the_operations_they_count(self):
@@ -1442,6 +1482,44 @@ class TestStressInterruptedRates(StressCase):
         # what was counted happened within the duration the rates are taken over
         self.assertGreaterEqual(rep["duration_s"] * 1000, login["max"], out)
         self.assertLessEqual(rep["ops_per_s"], rep["ops_total"] / 0.9, out)
+
+    def test_cpu_time_covers_the_duration(self):
+        # Ctrl-C while the client waits for its 229: its listing then runs through the
+        # grace, reading without end, and is cut when the grace is over; nothing of it is
+        # counted, so the duration ends about the interrupt. The CPU time was read at the
+        # report, seconds of reading later: "CPU user 0.40 s, sys 1.20 s (412% of one
+        # core)" from a process with one thread.
+        srv = FloodingListFtp(sessions=4, timeout=20)
+        srv.start()
+        self.addCleanup(srv.stop, 1)
+        jpath = os.path.join(self.tmp, "r.json")
+        p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
+                              "--clients", "1", "--duration", "60", "--mix", "list",
+                              "--no-view", "--json", jpath],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait()))
+        self.assertTrue(srv.held.wait(20), "the client never asked for its listing")
+        p.send_signal(signal.SIGINT)
+        # the run takes the interrupt at its next tick: the listing starts after that
+        lines = read_lines_until(p, lambda ls: any("interrupted; stopping" in l for l in ls),
+                                 20)
+        srv.go.set()
+        out, err = p.communicate(timeout=30)
+        out, err = out.decode("utf-8", "replace"), "".join(lines) + err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, out + err)
+        self.assertGreater(srv.flood_s, 1.0, out + err)  # it ran on in the grace
+        with open(jpath) as fh:
+            rep = json.load(fh)
+        self.assertEqual(rep["interrupted"], "run")
+        self.assertEqual(rep["ops"]["list"]["count"], 0, out)
+        # one thread cannot use more CPU time than the time that passed; a little room for
+        # the two clocks' reading
+        cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
+        self.assertLessEqual(cpu, rep["duration_s"] * 1.05 + 0.02, out)
+        share = re.search(r"\((\d+)% of one core\)", self.unwrap(out))
+        self.assertIsNotNone(share, out)
+        self.assertLessEqual(int(share.group(1)), 105, out)
 
 
 if __name__ == "__main__":
