@@ -101,6 +101,13 @@ void ftpc_dchan_reset_on_close(ftpc_dchan *d)
  * that never answers (or a reset from something between). */
 #define DCHAN_REPLY_WAIT_MS 5000
 
+const char *ftpc_dchan_hs_timeout_msg(long timeout_ms, char *out, size_t n)
+{
+    snprintf(out, n, "the TLS handshake of the data connection timed out after %g s",
+             (double)timeout_ms / 1000.0);
+    return out;
+}
+
 long ftpc_dchan_reply_wait_ms(long timeout_ms)
 {
     return timeout_ms < DCHAN_REPLY_WAIT_MS ? timeout_ms : DCHAN_REPLY_WAIT_MS;

@@ -43,6 +43,21 @@ static inline bool ftpc_dchan_is_open(const ftpc_dchan *d)
  * try), -1 when it failed, with a message in err. */
 int ftpc_dchan_handshake(ftpc_dchan *d, char *err, size_t err_size);
 
+/* For a control connection that timed out during a transfer: the server had begun it
+ * (began: its preliminary reply, 150 or 125, came, or in active mode it connected) and the
+ * data connection's TLS handshake is still under way. What the client waited for was then
+ * the handshake, not a reply, and the message says so (ftpc_dchan_hs_timeout_msg); before
+ * the server began, the wait was for its answer to the command, and the control
+ * connection's message stands. */
+static inline bool ftpc_dchan_hs_stalled(const ftpc_dchan *d, bool began)
+{
+    return began && d->s != NULL && !d->hs_done;
+}
+
+/* "the TLS handshake of the data connection timed out after N s" (timeout_ms: --timeout)
+ * into out. Returns out. */
+const char *ftpc_dchan_hs_timeout_msg(long timeout_ms, char *out, size_t n);
+
 /* Registers the fd for base (EV_READ/EV_WRITE the owner waits for; 0 for nothing) plus the
  * stream's own wants, with cb(ud). */
 void ftpc_dchan_watch(ftpc_dchan *d, int base, ev_io_cb cb, void *ud);

@@ -765,6 +765,14 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     int status = err->status;
     if (s->state >= SS_DATA && status == FTPC_EXIT_CONNECT)
         status = FTPC_EXIT_XFER;
+    /* As xfer.c's conn_failed: the wait was for the data connection's handshake. */
+    if (ftpc_conn_timed_out(c) &&
+        ftpc_dchan_hs_stalled(&s->dc, s->prelims > 0 || g->ctx->opts->active)) {
+        char why[96];
+        fail(g, status, "%s",
+             ftpc_dchan_hs_timeout_msg(g->ctx->opts->timeout_ms, why, sizeof(why)));
+        return;
+    }
     fail(g, status, "%s", err->msg);
 }
 

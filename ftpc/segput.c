@@ -866,6 +866,15 @@ static void seg_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     if (s->state == PS_DONE)
         return;
     int status = err->status == FTPC_EXIT_CONNECT ? FTPC_EXIT_XFER : err->status;
+    /* As xfer.c's conn_failed: the wait was for the data connection's handshake. */
+    if (ftpc_conn_timed_out(c) &&
+        ftpc_dchan_hs_stalled(&s->dc, s->prelim || p->ctx->opts->active)) {
+        char r[96], why[96];
+        fail(p, status, "%s (%s)",
+             ftpc_dchan_hs_timeout_msg(p->ctx->opts->timeout_ms, why, sizeof(why)),
+             range_words(s, r, sizeof r));
+        return;
+    }
     fail(p, status, "%s", err->msg);
 }
 

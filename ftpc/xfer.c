@@ -744,6 +744,16 @@ static void conn_failed(ftpc_conn *c, const ftpc_err *err, void *ud)
     /* A connection lost mid-transfer is an interrupted transfer whatever the phase. */
     if (x->state >= XS_OPEN_DATA && status == FTPC_EXIT_CONNECT)
         status = FTPC_EXIT_XFER;
+    /* The server began the transfer and left its data connection's TLS handshake hanging:
+     * the timeout is the same, only the message names what it waited for. */
+    if (ftpc_conn_timed_out(c) &&
+        ftpc_dchan_hs_stalled(&x->dc, x->prelim || x->ctx->opts->active)) {
+        char why[96];
+        xf_fail(x, status, false, "%s%s",
+                ftpc_dchan_hs_timeout_msg(x->ctx->opts->timeout_ms, why, sizeof(why)),
+                x->in_place ? xf_kept_note(x) : "");
+        return;
+    }
     xf_fail(x, status, false, "%s", err->msg);
 }
 
