@@ -27,7 +27,9 @@
  * slice. The session runs no command from HASH until the reply (as for PASS), but reads on
  * to watch for ABOR: an ABOR stops the hash after the slice under way, the HASH gets 426 and
  * then the ABOR its 226 (RFC 959, an ABOR of a command in progress). A client that closes
- * the connection ends its session at once, and so its hash (session.c).
+ * the connection ends its session at once, and so its hash (session.c). One whose input ends
+ * with a QUIT behind the HASH may still read (a half-close), and keeps it; if it closed the
+ * connection whole, the probe session.c sends then tells, and the next slice stops the hash.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -204,7 +206,8 @@ static void hash_done(void *arg)
 {
     hash_job *j = arg;
     session *s = j->s;
-    bool live = s->state == SESS_READY;
+    /* A client that closed the connection behind "HASH f; QUIT" reads no digest. */
+    bool live = s->state == SESS_READY && !session_gone_during_hash(s);
     if (live && j->rc == 0 && !j->cancelled) {
         /* More to hash: the client is waiting, not idle. */
         s->last_activity = ev_now(s->srv->loop);

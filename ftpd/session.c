@@ -20,6 +20,7 @@
 #include "log.h"
 #include "net.h"
 #include "path.h"
+#include "peerprobe.h"
 #include "server.h"
 #include "xfer.h"
 
@@ -699,6 +700,27 @@ static void close_gone_client(session *s)
     session_close(s);
 }
 
+/* "HASH f; QUIT", then the end of input: a client that only shut its sending side waits for
+ * the digest, one that closed the connection never reads it, and hashing a large file for it
+ * would take a worker for minutes. The probe tells them apart (peerprobe.h); each slice of the
+ * hash then asks (session_gone_during_hash). Replies waiting in `out` probe as well. Not under
+ * TLS: there a byte put in the stream by a middlebox would break the records themselves. */
+static void probe_hash_client(session *s)
+{
+    if ((s->flags & (SF_TLS | SF_PEER_PROBED)) == 0 &&
+        (peerprobe_send(s->ctl.fd) == 0 || errno == EAGAIN))
+        s->flags |= SF_PEER_PROBED;
+}
+
+bool session_gone_during_hash(session *s)
+{
+    if (s->state == SESS_CLOSED || !(s->flags & SF_PEER_PROBED) || !s->hash ||
+        !peerprobe_reset(s->ctl.fd))
+        return false;
+    close_gone_client(s);
+    return true;
+}
+
 static void read_input(session *s)
 {
     for (int i = 0; i < CTL_READS_PER_WAKEUP && wants_input(s); i++) {
@@ -729,6 +751,8 @@ static void read_input(session *s)
             /* Read only to watch for ABOR: the lines already here still run, after the
              * transfer, as they would have without the watch; process_input closes then. */
             s->flags |= SF_PEER_EOF;
+            if (s->hash)
+                probe_hash_client(s);
             break;
         }
         if (n == 0 && (has_deferred(s) || s->hash)) {

@@ -50,6 +50,8 @@ enum {
     SF_TLS_HANDSHAKE = 1 << 18, /* control handshake running; input and replies wait */
     SF_PROT_P = 1 << 19,        /* PROT P: data connections are TLS */
     SF_PBSZ = 1 << 20,          /* PBSZ seen */
+    /* after SF_PEER_EOF during a HASH: the probe of peerprobe.h went out */
+    SF_PEER_PROBED = 1 << 21,
 };
 
 typedef struct session {
@@ -146,6 +148,11 @@ void session_cancel_prepare(session *s);
 /* ABOR came during a HASH: it stops after the slice on the workers now, and the HASH gets
  * 426 (cmd_hash.c). The ABOR itself then runs in its turn and says 226. */
 void session_cancel_hash(session *s);
+/* Whether the client that ended its input during a HASH, a QUIT waiting behind it, closed
+ * the connection whole rather than only its sending side (peerprobe.h): then no one can read
+ * the reply, and the session is closed (logged as a client gone) and true returned. False
+ * while it may still read, and before the probe could go. */
+bool session_gone_during_hash(session *s);
 /* The account the session is logged in as, "anonymous", or "-" before a login. */
 const char *session_who(const session *s);
 /* Logs "[id] peer user: message" at info level. */

@@ -331,6 +331,35 @@ class TestHash(ServerTestCase):
         self.assertEqual(a.reply()[0], 221)
         self.assertTrue(a.closed())
         a.close()
+    def test_client_gone_after_hash_then_quit(self):
+        """"HASH f; QUIT" and then a close of the whole connection, not a half-close: no one
+        reads the digest, and the hash stops within a slice. A read sees the same end of
+        input either way; the server's probe (one urgent byte, which a client reading as
+        usual never sees: the half-close test above reads every reply byte for byte) is
+        answered with a reset only by a closed socket. Before, a 128 GiB sparse file was
+        hashed whole for nobody, a core busy for a minute or more."""
+        self.srv.make_sparse("huge.sparse", 128 << 30)
+        self.srv.write("x", b"x")
+        a = self.srv.control()
+        a.login()
+        a.send("HASH huge.sparse\r\nQUIT\r\n")
+        a.close()  # everything the server sent was read: a FIN, as a half-close sends
+        self.assertTrue(wait_for(lambda: re.search(r"\[\d+\] \S+ alice: disconnected",
+                                                   self.srv.log_text()), 20),
+                        "the session outlived its client")
+        self.assertLogged(r"alice: the client closed the connection during its HASH")
+        before = self.cpu_seconds()
+        time.sleep(1)
+        self.assertLess(self.cpu_seconds() - before, 0.5, "still hashing")
+        # the next session is served at once
+        b = self.srv.control()
+        b.login()
+        code, text = b.cmd("HASH x", timeout=5)
+        self.assertEqual(code, 213, text)
+        self.assertEqual(parse_hash(text)[3], hashlib.sha256(b"x").hexdigest())
+        self.assertEqual(b.cmd("QUIT")[0], 221)
+        b.close()
+
     def test_stop_during_hash(self):
         """SIGTERM while a hash is on the workers: a clean exit, no leak reports (the job
         dropped from the stopped pool is freed with its session)."""
