@@ -1469,6 +1469,10 @@ static void data_cb(ev_loop *loop, int fd, int mask, void *ud)
         handshake_step(x);
         break;
     case XS_RUNNING:
+        /* A command's poll gave the upload its turn in this round already (xfer_poll_input):
+         * the readable event, level-triggered, comes back in the next. */
+        if (x->kind == XK_STOR && x->turn_iter == ev_iteration(loop))
+            break;
         pump(x);
         break;
     case XS_SHUTDOWN:
@@ -1520,9 +1524,15 @@ void xfer_start(xfer *x)
 
 void xfer_poll_input(xfer *x, bool abor)
 {
-    if (x->state == XS_RUNNING && x->kind == XK_STOR)
-        pump(x); /* a whole turn: its events and any backlog follow it */
-    else if (x->state == XS_UPLOAD_SETTLING && !abor)
+    /* A whole turn (its events and any backlog follow it), unless the upload had its turn in
+     * this round: a client that pipelines commands would otherwise give its upload one more
+     * for each line, four a round (the session's turn), to every other transfer's one. What
+     * came meanwhile is read in the next round. An ABOR takes it in at once, for the partial
+     * it keeps, and ends the transfer. */
+    if (x->state == XS_RUNNING && x->kind == XK_STOR) {
+        if (abor || x->turn_iter != ev_iteration(loop_of(x)))
+            pump(x);
+    } else if (x->state == XS_UPLOAD_SETTLING && !abor)
         upload_settled(x); /* the control connection spoke: the client is alive */
 }
 

@@ -152,10 +152,11 @@ xfer *xfer_port(struct session *s, const struct sockaddr_storage *target);
  * waits for the connection as needed, sends 150, and streams. Replies and frees on failure. */
 void xfer_start(xfer *x);
 /* Called when the control connection delivers a command: moves what an upload's data
- * connection holds now, and commits an upload whose data has ended (the client is alive),
- * unless the command is an ABOR (abor): the client closed the data connection to stop the
- * upload, not to end it, and xfer_abort keeps what came as a partial. Either may finish the
- * transfer and free x. */
+ * connection holds now (an ABOR always; another command unless the upload had its turn in
+ * this round of the loop already), and commits an upload whose data has ended (the client is
+ * alive), unless the command is an ABOR (abor): the client closed the data connection to
+ * stop the upload, not to end it, and xfer_abort keeps what came as a partial. Either may
+ * finish the transfer and free x. */
 void xfer_poll_input(xfer *x, bool abor);
 /* ABOR: stops a transfer (426 then 226) or just drops the data channel (226). */
 void xfer_abort(struct session *s);

@@ -756,6 +756,15 @@ class TestModeZ(ServerTestCase):
         turns = self.upload_turns_a_round(own_session=False)
         self.assertLess(turns, 1.5, "the upload took %.2f turns a round" % turns)
 
+    def test_pipelined_commands_add_no_turns(self):
+        """Each command its own session reads gives a running upload a turn (what came on
+        the data connection is taken in before the command runs), but not a second one in a
+        round: a client pipelining NOOPs during its upload got it five turns a round, one of
+        its own and one for each of the four lines its session runs a round (5.00
+        measured; 1.00 now)."""
+        turns = self.upload_turns_a_round(own_session=True)
+        self.assertLess(turns, 1.5, "the upload took %.2f turns a round" % turns)
+
     def test_deflate_leaves_a_download_its_share(self):
         """A MODE Z download's turn ends after about a quarter of a millisecond of deflate,
         not after a byte count: at level 6 its 64 KiB a turn took some 5 ms, and a
