@@ -2,7 +2,9 @@
 scripts ask for), bounded in depth and entries, never through a link, never out of the root."""
 import ftplib
 import os
+import random
 import socket
+import subprocess
 import unittest
 
 from ftpd_harness import ServerTestCase, pasv_port, reply, retr, run_as_user
@@ -75,6 +77,56 @@ class TestRecursiveListing(ServerTestCase):
         self.assertCode(reply(f, "TYPE A"), 200)
         f.sendcmd("PASV")
         self.assertCode(reply(f, "LIST -R nosuch"), 550)
+
+    def test_order_is_ls_lr_order(self):
+        """The blocks and their entries come in the order of LC_ALL=C ls -lR (which classic
+        clients show and scripts and lftp parse): a folder's entries sorted as the plain
+        LIST sorts them (by bytes), then each subfolder's block in that same order, its own
+        walk whole before the next. The tree is made in a shuffled order, so that readdir's
+        order (by creation on tmpfs, by hash on ext4) is not the sorted one."""
+        rnd = random.Random(5)
+        names = ["B", "a", "A-1", "a_2", "a.b", "Z~", "z", "10", "9", "_x", "m-n", "M"]
+        paths = []
+        for top in names:
+            paths.append((top, True))
+            for sub in rnd.sample(names, 4):
+                paths.append((top + "/" + sub, True))
+                paths += [(top + "/" + sub + "/" + leaf, False) for leaf in rnd.sample(names, 3)]
+            paths += [(top + "/f" + leaf, False) for leaf in rnd.sample(names, 3)]
+        paths += [("f" + leaf, False) for leaf in names]
+        rnd.shuffle(paths)
+        for path, is_dir in paths:  # a file's parents come first where the shuffle puts them
+            if is_dir:
+                self.srv.mkdir("tree/" + path)
+            else:
+                self.srv.write("tree/" + path, b"x")
+        out = subprocess.run(["ls", "-lR", "tree"], cwd=self.srv.root, check=True,
+                             env=dict(os.environ, LC_ALL="C"), stdout=subprocess.PIPE,
+                             universal_newlines=True).stdout
+        want = []
+        for line in out.splitlines():
+            if line.startswith("tree") and line.endswith(":"):
+                want.append((line[:-1], []))
+            elif line and not line.startswith("total"):
+                want[-1][1].append(line.split(None, 8)[8])
+        want[0] = ("", want[0][1])  # LIST heads only the blocks after the first
+        f = self.srv.ftp()
+        got = blocks(transfer(f, "LIST -R tree")[0])
+        self.assertEqual([h for h, _ in got], [h for h, _ in want])
+        self.assertEqual(got, want)
+        # each block as the plain LIST of its folder, and its subfolders' blocks in that order
+        for header, entries in got:
+            d = header or "tree"
+            plain = [l.split(None, 8)[8] for l in transfer(f, "LIST " + d)[0]]
+            self.assertEqual(entries, plain, d)
+            subdirs = [d + "/" + e for e in entries if os.path.isdir(self.srv.local(d + "/" + e))]
+            after = [h for h, _ in got if h.startswith(d + "/") and "/" not in h[len(d) + 1:]]
+            self.assertEqual(after, subdirs, d)
+        # NLST -R in the same order, each name a path from the listed folder
+        self.assertEqual(transfer(f, "NLST -R tree")[0],
+                         [(h[len("tree/"):] + "/" if h else "") + e for h, entries in got
+                          for e in entries])
+        self.assertEqual(len(got), 1 + len(names) * 5)
 
     def test_an_entry_named_like_the_option_does_not_hide_it(self):
         # "-R" is a word clients send on their own, as "-la" is: an option even beside a
