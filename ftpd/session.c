@@ -707,9 +707,12 @@ static void close_gone_client(session *s)
  * TLS: there a byte put in the stream by a middlebox would break the records themselves. */
 static void probe_hash_client(session *s)
 {
-    if ((s->flags & (SF_TLS | SF_PEER_PROBED)) == 0 &&
-        (peerprobe_send(s->ctl.fd) == 0 || errno == EAGAIN))
-        s->flags |= SF_PEER_PROBED;
+    if (s->flags & (SF_TLS | SF_PEER_PROBED))
+        return;
+    /* Whatever the send returns: EAGAIN leaves bytes in flight that probe as well, and EPIPE
+     * or ECONNRESET means a reply was answered with the reset already, which TCP_INFO reads. */
+    (void)peerprobe_send(s->ctl.fd);
+    s->flags |= SF_PEER_PROBED;
 }
 
 bool session_gone_during_hash(session *s)

@@ -338,16 +338,26 @@ class TestHash(ServerTestCase):
         usual never sees: the half-close test above reads every reply byte for byte) is
         answered with a reset only by a closed socket. Before, a 128 GiB sparse file was
         hashed whole for nobody, a core busy for a minute or more."""
+        self._assert_hash_stops_for_closed_client("HASH huge.sparse\r\nQUIT\r\n")
+        self.assertLogged(r"alice: the client closed the connection during its HASH")
+
+    def test_client_gone_after_noop_hash_then_quit(self):
+        """As above with a reply before the HASH: the 200 reaches a closed socket, whose
+        reset makes the probe's own send fail (EPIPE). The connection is reset all the same,
+        and each slice must still ask; before, the failed send left the probe unmarked and
+        the hash ran on for nobody."""
+        self._assert_hash_stops_for_closed_client("NOOP\r\nHASH huge.sparse\r\nQUIT\r\n")
+
+    def _assert_hash_stops_for_closed_client(self, commands):
         self.srv.make_sparse("huge.sparse", 128 << 30)
         self.srv.write("x", b"x")
         a = self.srv.control()
         a.login()
-        a.send("HASH huge.sparse\r\nQUIT\r\n")
-        a.close()  # everything the server sent was read: a FIN, as a half-close sends
+        a.send(commands)
+        a.close()
         self.assertTrue(wait_for(lambda: re.search(r"\[\d+\] \S+ alice: disconnected",
                                                    self.srv.log_text()), 20),
                         "the session outlived its client")
-        self.assertLogged(r"alice: the client closed the connection during its HASH")
         before = self.cpu_seconds()
         time.sleep(1)
         self.assertLess(self.cpu_seconds() - before, 0.5, "still hashing")
