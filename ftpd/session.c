@@ -786,6 +786,10 @@ static void ctl_cb(ev_loop *loop, int fd, int mask, void *ud)
             return;
         }
         s->flags |= SF_HANGUP_SEEN; /* the end is read in its turn, after the lines before it */
+        /* A HASH with its QUIT waiting: the end may never be read (a partial line fills `in`
+         * behind the QUIT), so probe at the hang-up too. */
+        if (s->hash)
+            probe_hash_client(s);
     }
     /* Events the stream asked for itself (a TLS read that must write, or the reverse): retry
      * both directions, whichever was waiting. */

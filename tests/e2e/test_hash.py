@@ -348,6 +348,13 @@ class TestHash(ServerTestCase):
         the hash ran on for nobody."""
         self._assert_hash_stops_for_closed_client("NOOP\r\nHASH huge.sparse\r\nQUIT\r\n")
 
+    def test_client_gone_with_input_full_behind_hash_then_quit(self):
+        """"HASH f; QUIT", then a partial line longer than the input buffer, then a close:
+        the server never reads to the end of input (the buffer stays full behind the QUIT),
+        so only the hang-up event tells it; that event must probe too. Before, it only noted
+        the hang-up, and the hash ran on for nobody."""
+        self._assert_hash_stops_for_closed_client("HASH huge.sparse\r\nQUIT\r\n" + "X" * 9000)
+
     def _assert_hash_stops_for_closed_client(self, commands):
         self.srv.make_sparse("huge.sparse", 128 << 30)
         self.srv.write("x", b"x")
