@@ -9,7 +9,8 @@
  * urgent). A receiver that has not asked for urgent data inline (SO_OOBINLINE, which no
  * common FTP client sets; BSD ftp does, and sends no HASH) never reads it: its stream stays
  * byte for byte what the server replies. A middlebox that clears the URG flag would put it in
- * the stream, so the probe is spent only where the alternative is work for no one. */
+ * the stream. The probe goes to every client whose input ends or hangs up behind
+ * "HASH f; QUIT", a half-closed one still reading included (ftpd.8 says so). */
 #ifndef PEERPROBE_H
 #define PEERPROBE_H
 
