@@ -100,9 +100,12 @@ class TestRecursiveListing(ServerTestCase):
                 self.srv.mkdir("tree/" + path)
             else:
                 self.srv.write("tree/" + path, b"x")
-        out = subprocess.run(["ls", "-lR", "tree"], cwd=self.srv.root, check=True,
-                             env=dict(os.environ, LC_ALL="C"), stdout=subprocess.PIPE,
-                             universal_newlines=True).stdout
+        # the format pinned, whatever the user's environment (TIME_STYLE, QUOTING_STYLE,
+        # LS_COLORS, BLOCK_SIZE...): literal names and a three-word date, as parsed below
+        out = subprocess.run(["ls", "-lR", "--quoting-style=literal", "--time-style=locale",
+                              "--color=never", "tree"], cwd=self.srv.root, check=True,
+                             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
+                             stdout=subprocess.PIPE, universal_newlines=True).stdout
         want = []
         for line in out.splitlines():
             if line.startswith("tree") and line.endswith(":"):
