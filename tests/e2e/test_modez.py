@@ -765,6 +765,61 @@ class TestModeZ(ServerTestCase):
         turns = self.upload_turns_a_round(own_session=True)
         self.assertLess(turns, 1.5, "the upload took %.2f turns a round" % turns)
 
+    def test_command_and_data_event_in_one_round_give_one_turn(self):
+        """A command read from the control connection in the loop's I/O phase gives the
+        upload its turn (xfer_poll_input); when the data connection's readable event comes
+        after it in the same round, that event must skip the round. The order is made
+        certain: the poll backend handles fds in the order they were added (the control
+        connection's first), and the server is stopped while both become readable.
+        "STAT; NOOP x7; STAT" (four lines a round) then sees 64 KiB inflated between its
+        STATs, one turn (measured with both backends); 128 KiB without the data event's
+        skip, the first round's second turn."""
+        os.environ["FTP_EV_BACKEND"] = "poll"
+        try:
+            srv = self.start_server()
+        finally:
+            del os.environ["FTP_EV_BACKEND"]
+        c = srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        self.assertEqual(c.cmd("MODE Z")[0], 200)
+        ds = c.epsv()
+        c.send("STOR zeros.bin\r\n")
+        self.assertEqual(c.reply()[0], 150)
+
+        def inflated(text):
+            m = re.search(r"STOR /zeros\.bin: (\d+) bytes so far", text)
+            self.assertTrue(m, text)
+            return int(m.group(1))
+        self.assertEqual(inflated(c.cmd("STAT")[1]), 0)
+        wire = zero_bomb(2 << 30)
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        try:
+            ds.setblocking(False)
+            sent = 0
+            try:
+                while sent < len(wire):  # far more than two turns inflate
+                    sent += ds.send(wire[sent:sent + 65536])
+            except BlockingIOError:
+                pass
+            c.send("STAT\r\n" + "NOOP\r\n" * 7 + "STAT\r\n")
+            time.sleep(0.5)  # both on the server's side before it runs again
+        finally:
+            os.kill(srv.proc.pid, signal.SIGCONT)
+        before = inflated(c.reply(timeout=10)[1])
+        for _ in range(7):
+            self.assertEqual(c.reply(timeout=10)[0], 200)
+        after = inflated(c.reply(timeout=10)[1])
+        self.assertGreater(before, 0, "the first STAT's poll gave the upload no turn")
+        self.assertLessEqual(after - before, 64 << 10,
+                             "%d KiB inflated between the STATs" % ((after - before) >> 10))
+        c.send("ABOR\r\n")
+        codes = [c.reply(timeout=10)[0]]
+        if codes[0] == 426:
+            codes.append(c.reply(timeout=10)[0])
+        ds.close()
+        self.assertEqual(codes[-1], 226, codes)
+
     def test_deflate_leaves_a_download_its_share(self):
         """A MODE Z download's turn ends after about a quarter of a millisecond of deflate,
         not after a byte count: at level 6 its 64 KiB a turn took some 5 ms, and a
