@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crlf.h"
 #include "dirlist.h"
 #include "ftp_reply.h"
 #include "ftps.h"
@@ -691,13 +692,7 @@ static ssize_t fill_ascii(xfer *x, char *tail, size_t avail)
     if (n <= (ssize_t)before)
         return n < 0 ? n : 0;
     x->offset += n - (ssize_t)before;
-    size_t o = 0;
-    for (size_t i = before; i < (size_t)n; i++) {
-        if (raw[i] == '\n' && !(i > 0 && raw[i - 1] == '\r'))
-            tail[o++] = '\r';
-        tail[o++] = raw[i];
-    }
-    return (ssize_t)o;
+    return (ssize_t)crlf_expand(raw, before, (size_t)n, tail);
 }
 
 int xfer_fill(xfer *x)

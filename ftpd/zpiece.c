@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crlf.h"
+
 static long long now_ns(void)
 {
     struct timespec t;
@@ -50,13 +52,7 @@ static ssize_t read_ascii(zpiece_src *p, char *dst, size_t want)
     if (n <= (ssize_t)before)
         return n < 0 ? n : 0;
     p->offset += n - (ssize_t)before;
-    size_t o = 0;
-    for (size_t i = before; i < (size_t)n; i++) {
-        if (raw[i] == '\n' && !(i > 0 && raw[i - 1] == '\r'))
-            dst[o++] = '\r';
-        dst[o++] = raw[i];
-    }
-    return (ssize_t)o;
+    return (ssize_t)crlf_expand(raw, before, (size_t)n, dst);
 }
 
 /* Refills the empty input. Returns 1 with bytes in, 0 at the end of the file or at
