@@ -792,8 +792,14 @@ static void draw(ftpc_bars *b, bool force)
 /* What a tick of the display counts: the run's rate and the busy blocks' steps. */
 static void advance(ftpc_bars *b, long long now)
 {
-    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next)
+    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
         bar_settle(bar); /* an upload's bytes that reached the server since the last tick */
+        /* A sample each tick, moved or not, as the Total line takes its own: a download
+         * sampled only when bytes came measured its rate, after a stall longer than the
+         * window, from the first bytes after it, while the Total line still counted the
+         * stall (two lines of 300 KiB/s over "Total 26.0 KiB/s"). */
+        progress_rate_update(&bar->rate, now, bar->pos);
+    }
     progress_rate_update(&b->total_rate, now, b->moved);
     if (b->moved != b->busy_moved) {
         b->busy_moved = b->moved;

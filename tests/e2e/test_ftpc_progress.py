@@ -258,5 +258,83 @@ class TestTotalWhileAFileStalls(FtpcCase):
         self.assertEqual(os.path.getsize(self.local("held.bin")), HeldFtp.SIZE)
 
 
+
+class PausedFtp(ScriptedFtp):
+    """Serves files of SIZE bytes at a steady pace (PACE bytes every 50 ms), with a pause:
+    after PAUSE_AT bytes, nothing until resume is set; then the rest at the same pace."""
+
+    SIZE = 3 * MiB
+    PACE = 16 * 1024
+    PAUSE_AT = 512 * 1024
+    FEATURES = ("SIZE", "REST STREAM")
+
+    def __init__(self):
+        super().__init__(sessions=4, timeout=90)
+        self.resume = threading.Event()
+
+    def command(self, s, verb, arg):
+        if verb == "SIZE":
+            s.send("213 %d" % self.SIZE)
+        elif verb == "RETR":
+            s.send("150 here")
+            d = s.accept_data()
+            sent = 0
+            try:
+                while sent < self.SIZE:
+                    if sent == self.PAUSE_AT:
+                        self.resume.wait(60)
+                    n = min(self.PACE, self.SIZE - sent)
+                    d.sendall(b"p" * n)
+                    sent += n
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            d.close()
+            s.send("226 done")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestTotalRateAfterAStall(FtpcCase):
+    def test_the_total_rate_is_what_the_lines_add_up_to(self):
+        # After both files had stalled for longer than the rate's window, each line measured
+        # its rate from the first bytes after the stall while the Total line still counted
+        # the stall: "a.bin 1.07 MiB/s ETA 0:14" and "b.bin 1.03 MiB/s ETA 0:16" over
+        # "Total 471 KiB/s ETA 1:07", for seconds.
+        srv = PausedFtp()
+        srv.start()
+        self.addCleanup(srv.stop)
+        self.addCleanup(srv.resume.set)
+        url = "ftp://127.0.0.1:%d/" % srv.port
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8", NO_COLOR="1")
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([FTPC_BIN, "get", "-j", "2", "--no-verify", url + "a.bin",
+                              url + "b.bin"], cwd=self.tmp, stdin=subprocess.DEVNULL,
+                             stdout=slave, stderr=slave, env=env)
+        os.close(slave)
+        self.addCleanup(os.close, master)
+        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(10)))
+        both_stalled = re.compile(rb"a\.bin [^\n]* stalled[^\n]*\n[^\n]*b\.bin [^\n]* stalled")
+        out = read_pty(master, 40, done=lambda d: both_stalled.search(d))
+        self.assertTrue(both_stalled.search(out), out[-3000:])
+        srv.resume.set()
+        after = read_pty(master, 60, proc=p)
+        self.assertEqual(p.wait(10), 0, after[-2000:])
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\r", "", after.decode("utf-8", "replace"))
+        rate = r"([\d.]+) (B|KiB|MiB)/s"
+        frames = re.findall(r"a\.bin +\d+%% [^\n]*? %s [^\n]*\n"
+                            r"b\.bin +\d+%% [^\n]*? %s [^\n]*\n"
+                            r"Total [^\n]*? %s " % (rate, rate, rate), text)
+        self.assertGreater(len(frames), 10, text[-3000:])
+        for a, au, b, bu, t, tu in frames:
+            lines = float(a) * UNIT[au] + float(b) * UNIT[bu]
+            total = float(t) * UNIT[tu]
+            self.assertGreaterEqual(total, 0.6 * lines, "\n".join(
+                "a %s %s, b %s %s, Total %s %s" % f for f in frames))
+
+
 if __name__ == "__main__":
     unittest.main()
