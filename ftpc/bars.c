@@ -601,6 +601,10 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         room--;
     if (room < 1)
         room = 1;
+    /* The cursor rests on the row below the last line: a terminal of two rows has room for
+     * one line, the Total alone, or each frame scrolls its first line into the history. */
+    if (total_line && b->rows < 3)
+        room = 0;
     int shown = 0;
     char total_name[64];
     /* The count padded to the width of the number of files: "Total 10/12" one cell wider
@@ -621,7 +625,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
         name_cells = 8;
     if (name_cells > name_column_max(b->width))
         name_cells = name_column_max(b->width);
-    for (ftpc_bar *bar = b->head; bar != NULL; bar = bar->next) {
+    for (ftpc_bar *bar = room > 0 ? b->head : NULL; bar != NULL; bar = bar->next) {
         if (shown == room - 1 && b->nlive > room) {
             more_line(out, b->nlive - shown, b->width);
             n++;

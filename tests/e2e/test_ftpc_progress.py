@@ -336,5 +336,29 @@ class TestTotalRateAfterAStall(FtpcCase):
                 "a %s %s, b %s %s, Total %s %s" % f for f in frames))
 
 
+
+class TestTwoRowTerminal(FtpcCase):
+    server_kwargs = {"args": ["--max-rate", "512k"]}
+
+    def test_no_frame_scrolls_into_the_history(self):
+        # Four transfers on a terminal of two rows: each frame was "... and 4 more" and the
+        # Total line, two lines with the cursor on a third row below them, so every frame
+        # scrolled its first line into the history, a copy a tenth of a second.
+        from test_liveview import Terminal
+        names = ["t%d.bin" % i for i in range(4)]
+        for n in names:
+            self.srv.make_file(n, MiB)
+        rc, out = self.on_terminal("get", "-j", "4", *[self.srv.url(n) for n in names],
+                                   cols=60, rows=2, NO_COLOR="1")
+        text = out.decode("utf-8", "replace")
+        self.assertEqual(rc, 0, text[-2000:])
+        self.assertGreater(text.count("Total 0/4"), 5, text[-2000:])
+        term = Terminal(60, 2)
+        term.feed(re.sub(r"\x1b\[\d*m", "", text))
+        stale = [r for r in term.history + term.screen()
+                 if re.match(r"(\.\.\. and|\+)\d* ?\d* more|Total +\d/4 |t\d\.bin +\d+%", r)]
+        self.assertEqual(stale, [], "\n".join(term.history + term.screen()))
+
+
 if __name__ == "__main__":
     unittest.main()
