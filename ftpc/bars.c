@@ -595,6 +595,12 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
 {
     char line[4096];
     int n = 0;
+    /* The cursor rests on the row below the last line: on a terminal of one row any live
+     * line scrolls into the history each frame, so only the summaries are written there. */
+    if (b->rows < 2) {
+        *lines = 0;
+        return;
+    }
     int room = b->rows - 2; /* keep the prompt line and one spare */
     bool total_line = b->nfiles > 1 && b->nlive > 0;
     if (total_line)

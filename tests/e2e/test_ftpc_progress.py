@@ -359,6 +359,27 @@ class TestTwoRowTerminal(FtpcCase):
                  if re.match(r"(\.\.\. and|\+)\d* ?\d* more|Total +\d/4 |t\d\.bin +\d+%", r)]
         self.assertEqual(stale, [], "\n".join(term.history + term.screen()))
 
+    def test_one_row_draws_no_live_line(self):
+        # On a terminal of one row each frame's line sat above the cursor's row: every frame
+        # scrolled a copy into the history, for one transfer as for several.
+        from test_liveview import Terminal
+        for count in (1, 3):
+            names = ["r%d_%d.bin" % (count, i) for i in range(count)]
+            for n in names:
+                self.srv.make_file(n, MiB)
+            rc, out = self.on_terminal("get", "-j", "3", *[self.srv.url(n) for n in names],
+                                       cols=60, rows=1, NO_COLOR="1")
+            text = out.decode("utf-8", "replace")
+            self.assertEqual(rc, 0, text[-2000:])
+            term = Terminal(60, 1)
+            term.feed(re.sub(r"\x1b\[\d*m", "", text))
+            rows = term.history + term.screen()
+            live = [r for r in rows if re.search(r"\d+% |\.\.\. and|Total +\d+/\d+ ", r)]
+            self.assertEqual(live, [], "\n".join(rows))
+            for n in names:  # each file's summary line is still written
+                self.assertTrue(any(r.startswith(n) for r in rows) or n in text,
+                                "\n".join(rows))
+
 
 if __name__ == "__main__":
     unittest.main()
