@@ -224,6 +224,21 @@ class HeldFtp(ScriptedFtp):
         return True
 
 
+def start_on_pty(case, args):
+    """Starts ftpc with args on a 100x24 pty, as a terminal shows it; returns the process and
+    the pty's master side, both cleaned up with the test."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    env = case.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8", NO_COLOR="1")
+    env.pop("COLUMNS", None)
+    p = subprocess.Popen([FTPC_BIN] + args, cwd=case.tmp, stdin=subprocess.DEVNULL,
+                         stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    case.addCleanup(os.close, master)
+    case.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(10)))
+    return p, master
+
+
 class TestTotalWhileAFileStalls(FtpcCase):
     def test_the_total_has_no_eta_while_a_file_stalls(self):
         # the Total line gave the other transfers' ETA ("ETA 0:46") beside a file that had
@@ -233,16 +248,7 @@ class TestTotalWhileAFileStalls(FtpcCase):
         self.addCleanup(srv.stop)
         self.addCleanup(srv.release.set)
         url = "ftp://127.0.0.1:%d/" % srv.port
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8", NO_COLOR="1")
-        env.pop("COLUMNS", None)
-        p = subprocess.Popen([FTPC_BIN, "get", "-j", "2", url + "held.bin", url + "slow.bin"],
-                             cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=slave,
-                             stderr=slave, env=env)
-        os.close(slave)
-        self.addCleanup(os.close, master)
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(10)))
+        p, master = start_on_pty(self, ["get", "-j", "2", url + "held.bin", url + "slow.bin"])
         # a frame with held.bin stalled and its Total line
         frame = re.compile(rb"held\.bin [^\n]* stalled[^\n]*\n"
                            rb"(?:[^\n]*\n)*?[^\n]*?(Total [^\n]*)\n")
@@ -256,7 +262,6 @@ class TestTotalWhileAFileStalls(FtpcCase):
         out += read_pty(master, 60, proc=p)
         self.assertEqual(p.wait(10), 0, out[-2000:])
         self.assertEqual(os.path.getsize(self.local("held.bin")), HeldFtp.SIZE)
-
 
 
 class PausedFtp(ScriptedFtp):
@@ -307,16 +312,8 @@ class TestTotalRateAfterAStall(FtpcCase):
         self.addCleanup(srv.stop)
         self.addCleanup(srv.resume.set)
         url = "ftp://127.0.0.1:%d/" % srv.port
-        master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-        env = self.env(TERM="xterm", LANG="C.UTF-8", LC_ALL="C.UTF-8", NO_COLOR="1")
-        env.pop("COLUMNS", None)
-        p = subprocess.Popen([FTPC_BIN, "get", "-j", "2", "--no-verify", url + "a.bin",
-                              url + "b.bin"], cwd=self.tmp, stdin=subprocess.DEVNULL,
-                             stdout=slave, stderr=slave, env=env)
-        os.close(slave)
-        self.addCleanup(os.close, master)
-        self.addCleanup(lambda: p.poll() is None and (p.kill(), p.wait(10)))
+        p, master = start_on_pty(self, ["get", "-j", "2", "--no-verify", url + "a.bin",
+                                        url + "b.bin"])
         # the two lines come in the order their transfers started, which either may win
         both_stalled = re.compile(rb"[ab]\.bin [^\n]* stalled[^\n]*\n[^\n]*[ab]\.bin [^\n]* stalled")
         out = read_pty(master, 40, done=lambda d: both_stalled.search(d))
