@@ -55,6 +55,10 @@ int xfer_mz_begin(xfer *x, int level);
 void xfer_mz_pump_out(xfer *x);
 /* n compressed bytes moved on the data connection. */
 void xfer_mz_wire_moved(xfer *x, size_t n);
+/* Sends at most max bytes of zbuf, within the rate's room. Returns the bytes sent; 0 when
+ * none may go now (max or the rate's tokens spent); -1 when the socket takes none (EAGAIN)
+ * or failed (the transfer then failed: x may be freed). */
+ssize_t xfer_mz_send(xfer *x, size_t max);
 /* A download's codec output (x->z_out) and file bytes (x->done) moved on: marks them every
  * XFER_ZMARK_STEP bytes of output, for STAT (xfer_zmark). */
 void xfer_mz_mark_output(xfer *x);

@@ -84,6 +84,26 @@ void xfer_mz_wire_moved(xfer *x, size_t n)
     x->last_progress = ev_now(x->s->srv->loop);
 }
 
+ssize_t xfer_mz_send(xfer *x, size_t max)
+{
+    size_t len = buf_len(&x->zbuf), room = xfer_rate_room(x);
+    if (len > max)
+        len = max;
+    if (len > room)
+        len = room;
+    if (len == 0)
+        return 0;
+    ssize_t n = stream_write(&x->data, buf_head(&x->zbuf), len);
+    if (n < 0) {
+        if (x->data.last_errno != EAGAIN)
+            xfer_fail_network(x, x->data.last_errno);
+        return -1;
+    }
+    buf_consume(&x->zbuf, (size_t)n);
+    xfer_mz_wire_moved(x, (size_t)n);
+    return n;
+}
+
 /* Decoded bytes are progress too: a small stream that inflates for long is not stalled. */
 static void inflated(xfer *x, size_t n)
 {
@@ -127,19 +147,8 @@ void xfer_mz_pump_out(xfer *x)
         bool ended = mz_ended(&x->z);
         bool send = ended || budget == 0 || buf_len(&x->zbuf) >= MZ_SEND_MIN;
         if (!buf_empty(&x->zbuf) && send) {
-            size_t len = buf_len(&x->zbuf), room = xfer_rate_room(x);
-            if (len > room)
-                len = room;
-            if (len == 0)
-                return; /* the rate's tokens are spent: the pump pauses the transfer */
-            ssize_t n = stream_write(&x->data, buf_head(&x->zbuf), len);
-            if (n < 0) {
-                if (x->data.last_errno != EAGAIN)
-                    xfer_fail_network(x, x->data.last_errno);
-                return;
-            }
-            buf_consume(&x->zbuf, (size_t)n);
-            xfer_mz_wire_moved(x, (size_t)n);
+            if (xfer_mz_send(x, SIZE_MAX) <= 0)
+                return; /* the rate's tokens are spent (the pump pauses), or the socket */
             continue;
         }
         if (ended) {

@@ -225,21 +225,9 @@ void xfer_zjob_pump(xfer *x)
                 xfer_end_stream(x); /* every byte of the stream is sent */
             return;                 /* else the worker's piece resumes the transfer */
         }
-        size_t len = buf_len(&x->zbuf), room = xfer_rate_room(x);
-        if (len > budget)
-            len = budget;
-        if (len > room)
-            len = room;
-        if (len == 0)
-            return; /* the turn's bytes are sent, or the rate's tokens spent (pump pauses) */
-        ssize_t n = stream_write(&x->data, buf_head(&x->zbuf), len);
-        if (n < 0) {
-            if (x->data.last_errno != EAGAIN)
-                xfer_fail_network(x, x->data.last_errno);
-            return;
-        }
-        buf_consume(&x->zbuf, (size_t)n);
-        xfer_mz_wire_moved(x, (size_t)n);
+        ssize_t n = xfer_mz_send(x, budget);
+        if (n <= 0)
+            return; /* the turn's bytes are sent, the rate's tokens spent, or the socket */
         budget -= (size_t)n;
     }
 }
