@@ -1508,7 +1508,6 @@ class TestStressInterruptedRates(StressCase):
         out, err = p.communicate(timeout=30)
         out, err = out.decode("utf-8", "replace"), "".join(lines) + err.decode("utf-8", "replace")
         self.assertEqual(p.returncode, 7, out + err)
-        self.assertGreater(srv.flood_s, 1.0, out + err)  # it ran on in the grace
         with open(jpath) as fh:
             rep = json.load(fh)
         self.assertEqual(rep["interrupted"], "run")
@@ -1520,6 +1519,10 @@ class TestStressInterruptedRates(StressCase):
         share = re.search(r"\((\d+)% of one core\)", self.unwrap(out))
         self.assertIsNotNone(share, out)
         self.assertLessEqual(int(share.group(1)), 105, out)
+        # On a loaded machine the interrupt may come before the client sends its LIST, and
+        # then nothing runs on in the grace: the checks above hold, but did not test the case.
+        if srv.flood_s <= 1.0:
+            self.skipTest("the listing did not run on in the grace (%.2f s)" % srv.flood_s)
 
 
 if __name__ == "__main__":
