@@ -393,6 +393,8 @@ static int settle_download(ftpc_task *t, int status)
         return status;
     }
     t->rename_pending = false;
+    if (t->held_part > 0)
+        ftpc_xfer_keep_mode(t->held_part - 1, t->local);
     /* renamed under the part file's lock, let go after (partlock.h) */
     char part[PATH_MAX];
     if (ftpc_part_name(t->local, part, sizeof(part)) < 0 || rename(part, t->local) < 0) {

@@ -446,6 +446,9 @@ void xf_maybe_complete(ftpc_xfer *x)
         t->rename_pending = x->have_part && stat(t->local, &old) == 0 && S_ISREG(old.st_mode);
         if (t->rename_pending && !ftpc_verify_wanted(x->ctx, t))
             t->rename_pending = false;
+        /* at the rename: a part file left by a failed check stays writable for -c */
+        if (x->have_part && !t->rename_pending)
+            ftpc_xfer_keep_mode(x->file_fd, t->local);
         /* renamed under its lock (partlock.h), released after */
         int rc = x->have_part && !t->rename_pending ? rename(x->part, t->local) : 0;
         int e = errno;

@@ -28,6 +28,12 @@ void ftpc_xfer_free(ftpc_xfer *x);
  * for the HASH check after it (ftpc_verify_set_source). */
 int ftpc_xfer_take_source(ftpc_xfer *x);
 
+/* Gives the open download fd the permission bits (without set-id bits) of the regular file at
+ * path it is about to replace, if there is one: curl, wget and lftp write into the file they
+ * replace, which keeps its mode, and rsync keeps an updated file's; a download renamed over
+ * it would otherwise bring the umask's mode, so that a private file (0600) came out readable
+ * by everyone and a script lost its x bits. Nothing for a new file or a symbolic link. */
+void ftpc_xfer_keep_mode(int fd, const char *path);
 /* Ends the line of a transfer whose bytes all moved: held, marked as checking, when its HASH
  * check follows (t->hold_bar; the check's report ends it), else done. */
 void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar);

@@ -10,7 +10,8 @@ import re
 import stat
 import unittest
 
-from test_ftpc import FtpcCase
+from ftpd_harness import wait_for
+from test_ftpc import FtpcCase, MiB
 
 
 class TestReadOnlyDestination(FtpcCase):
@@ -108,6 +109,123 @@ class TestReadOnlyDestination(FtpcCase):
         os.chmod(self.srv.local("d/x.bin"), 0o444)
         self.ftpc("mirror", self.srv.url("d"), "m")
         self.assertEqual(self.read_local("m/x.bin"), new)
+
+
+class TestReplacedFileKeepsItsMode(FtpcCase):
+    """A download that replaces a local file keeps that file's permission bits, as curl,
+    wget and lftp do by writing into it (and rsync does for the files it updates): before,
+    the part file renamed over it brought the umask's 0644, so that a private 0600 file came
+    out readable by everyone and a script lost its x bits."""
+
+    def setUp(self):
+        super().setUp()
+        self.data = self.srv.make_file("a.bin", 5000, seed=3)
+        self.url = self.srv.url("a.bin")
+
+    def local_with_mode(self, name, mode):
+        path = self.write_local(name, b"old bytes\n")
+        os.chmod(path, mode)
+        return path
+
+    def mode_of(self, name):
+        return stat.S_IMODE(os.lstat(self.local(name)).st_mode)
+
+    def test_a_private_file_stays_private(self):
+        self.local_with_mode("a.bin", 0o600)
+        self.ftpc("get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.mode_of("a.bin"), 0o600)
+
+    def test_an_executable_file_stays_executable(self):
+        self.local_with_mode("a.bin", 0o755)
+        self.ftpc("get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.mode_of("a.bin"), 0o755)
+
+    def test_without_verify_too(self):
+        self.local_with_mode("a.bin", 0o640)
+        self.ftpc("--no-verify", "get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.mode_of("a.bin"), 0o640)
+
+    def test_a_segmented_download_too(self):
+        self.data = self.srv.make_file("a.bin", 3 << 20, seed=4)
+        self.local_with_mode("a.bin", 0o600)
+        r = self.ftpc("--segments", "2", "get", self.url)
+        self.assertIn("(2 segments)", r.stderr.decode())
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.mode_of("a.bin"), 0o600)
+
+    def test_a_forced_read_only_file_stays_read_only(self):
+        self.local_with_mode("a.bin", 0o444)
+        self.ftpc("-f", "get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.mode_of("a.bin"), 0o444)
+
+    def test_a_download_that_waits_for_its_check_keeps_a_writable_part_file(self):
+        # The old mode is given at the rename, not before: a check that fails leaves the
+        # part file for -c to write on, which a read-only mode given early would refuse
+        # (to all but root).
+        old = self.srv.make_file("live.bin", 2 * MiB, seed=7)
+        self.local_with_mode("live.bin", 0o444)
+        part = self.local(".live.bin.ftpc-part")
+        p = self.popen("-f", "--limit-rate", "1M", "get", self.srv.url("live.bin"))
+        self.assertTrue(wait_for(lambda: os.path.exists(part) and
+                                 os.path.getsize(part) > 256 * 1024, timeout=20))
+        with open(self.srv.local("live.bin"), "r+b") as fh:
+            fh.write(bytes(255 - b for b in old[:65536]))
+        out, err = p.communicate(timeout=60)
+        self.assertEqual(p.returncode, 8, err.decode())
+        self.assertEqual(self.read_local(".live.bin.ftpc-part"), old)
+        self.assertEqual(self.read_local("live.bin"), b"old bytes\n")
+        self.assertTrue(stat.S_IMODE(os.stat(part).st_mode) & 0o200)
+        with open(self.srv.local("live.bin"), "r+b") as fh:
+            fh.write(old[:65536])
+        self.ftpc("-f", "-c", "get", self.srv.url("live.bin"))
+        self.assertEqual(self.read_local("live.bin"), old)
+        self.assertEqual(self.mode_of("live.bin"), 0o444)
+
+    def test_setuid_and_setgid_bits_are_not_carried_to_new_bytes(self):
+        self.local_with_mode("a.bin", 0o6755)
+        self.ftpc("get", self.url)
+        self.assertEqual(self.mode_of("a.bin"), 0o755)
+
+    def test_a_new_file_gets_the_umask_mode(self):
+        old = os.umask(0o027)
+        self.addCleanup(os.umask, old)
+        self.ftpc("get", self.url)
+        self.assertEqual(self.mode_of("a.bin"), 0o640)
+
+    def test_a_replaced_link_does_not_take_its_targets_mode(self):
+        target = self.local_with_mode("target", 0o700)
+        os.symlink("target", self.local("a.bin"))
+        old = os.umask(0o022)
+        self.addCleanup(os.umask, old)
+        self.ftpc("get", self.url)
+        self.assertFalse(os.path.islink(self.local("a.bin")))
+        self.assertEqual(self.mode_of("a.bin"), 0o644)
+        self.assertEqual(stat.S_IMODE(os.stat(target).st_mode), 0o700)
+
+    def test_mirror_without_perms_keeps_the_local_mode(self):
+        self.srv.mkdir("d")
+        self.srv.make_file("d/x.bin", 2000, seed=5)
+        self.ftpc("mirror", self.srv.url("d"), "m")
+        os.chmod(self.local("m/x.bin"), 0o600)
+        new = self.srv.make_file("d/x.bin", 2100, seed=6)
+        self.ftpc("mirror", "--no-perms", self.srv.url("d"), "m")
+        self.assertEqual(self.read_local("m/x.bin"), new)
+        self.assertEqual(self.mode_of("m/x.bin"), 0o600)
+
+    def test_mirror_still_gives_the_servers_mode(self):
+        self.srv.mkdir("d")
+        self.srv.make_file("d/x.bin", 2000, seed=5)
+        os.chmod(self.srv.local("d/x.bin"), 0o640)
+        self.ftpc("mirror", self.srv.url("d"), "m")
+        os.chmod(self.local("m/x.bin"), 0o600)
+        self.srv.make_file("d/x.bin", 2100, seed=6)
+        os.chmod(self.srv.local("d/x.bin"), 0o644)
+        self.ftpc("mirror", self.srv.url("d"), "m")
+        self.assertEqual(self.mode_of("m/x.bin"), 0o644)
 
 
 class TestSymlinkDestination(FtpcCase):
