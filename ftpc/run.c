@@ -106,6 +106,27 @@ static ftpc_task *push_task(task_list *l, ftpc_task_kind kind)
     return t;
 }
 
+/* The pattern read as a name (its escapes removed: "a\*b" is the name "a*b") and made a
+ * pattern again that fnmatch matches with that name alone: every glob character escaped.
+ * Returns a malloc'd string, or NULL when out of memory. */
+static char *name_pattern(const char *pattern)
+{
+    char *name = strdup(pattern);
+    char *out = name != NULL ? malloc(2 * strlen(name) + 1) : NULL;
+    if (out != NULL) {
+        ftpc_glob_unescape(name);
+        size_t k = 0;
+        for (const char *p = name; *p != '\0'; p++) {
+            if (strchr("*?[\\", *p) != NULL)
+                out[k++] = '\\';
+            out[k++] = *p;
+        }
+        out[k] = '\0';
+    }
+    free(name);
+    return out;
+}
+
 /* Appends the tasks for one glob request: one per match, or one already finished with the
  * listing's error or "no file matches". Returns 0, -1 when out of memory, -2 for a usage
  * error (several matches for -o FILE). */
@@ -117,8 +138,20 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
     int nm = 0;
     size_t refused = 0;
     if (listing->err.status == FTPC_OK) {
-        nm = ftpc_glob_match_sized(listing->listing ? listing->listing : "", listing->listing_len,
-                                   listing->listing_mlsd, g->pattern, &names, &sizes, &refused);
+        const char *text = listing->listing ? listing->listing : "";
+        nm = ftpc_glob_match_sized(text, listing->listing_len, listing->listing_mlsd, g->pattern,
+                                   &names, &sizes, &refused);
+        if (nm == 0) {
+            /* As in sh(1), a pattern that matches nothing stands for itself: a name with glob
+             * characters of its own ("report [final].pdf", which as a pattern matches only
+             * names such as "report f.pdf") is that file, where the directory has it. */
+            char *as_name = name_pattern(g->pattern);
+            if (as_name == NULL)
+                return -1;
+            nm = ftpc_glob_match_sized(text, listing->listing_len, listing->listing_mlsd, as_name,
+                                       &names, &sizes, &refused);
+            free(as_name);
+        }
         if (nm < 0)
             return -1;
     }

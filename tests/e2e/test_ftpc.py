@@ -947,6 +947,26 @@ class TestGlobs(FtpcCase):
         self.assertIn("nothing?here: No such file", err)
         self.assertNotIn("no file matches", err)
 
+    def test_a_name_with_glob_characters_is_fetched_by_its_name(self):
+        # "report [final].txt" is a pattern that matches "report f.txt" and the like, not
+        # itself: before, the file named so could not be fetched ("no file matches", 5)
+        data = self.srv.make_file("d/report [final].txt", 9, seed=1)
+        self.srv.make_file("d/other.txt", 3, seed=2)
+        r = self.ftpc("get", self.srv.url("d/report [final].txt"))
+        self.assertEqual(os.listdir(self.tmp), ["report [final].txt"])
+        self.assertEqual(self.read_local("report [final].txt"), data)
+        self.assertNotIn("no file matches", r.stderr.decode())
+        r = self.ftpc("cat", self.srv.url("d/report [final].txt"))
+        self.assertEqual(r.stdout, data)
+
+    def test_a_pattern_that_matches_other_names_still_means_them(self):
+        # sh(1)'s rule: the name stands for itself only where the pattern matches nothing
+        self.srv.make_file("d/[ab].txt", 9, seed=1)
+        a = self.srv.make_file("d/a.txt", 3, seed=2)
+        self.ftpc("get", self.srv.url("d/[ab].txt"))
+        self.assertEqual(os.listdir(self.tmp), ["a.txt"])
+        self.assertEqual(self.read_local("a.txt"), a)
+
     def test_local_glob_for_put(self):
         self.srv.mkdir("up")
         for i in range(3):
