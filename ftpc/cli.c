@@ -351,7 +351,9 @@ int ftpc_cli_get_target(const ftpc_cli *cli, ftpc_task *t, const char *name, boo
         else
             n = snprintf(local, sizeof(local), "%s", cli->output);
     } else if (cli->output_dir) {
-        n = snprintf(local, sizeof(local), "%s/%s", cli->output_dir, name);
+        size_t dl = strlen(cli->output_dir);
+        bool slash = dl > 0 && cli->output_dir[dl - 1] == '/';
+        n = snprintf(local, sizeof(local), "%s%s%s", cli->output_dir, slash ? "" : "/", name);
     } else {
         n = snprintf(local, sizeof(local), "%s", name);
     }
@@ -396,6 +398,13 @@ static int build_get(ftpc_cli *cli, ftpc_task_kind kind, char **args, int nargs,
     if (nargs < 1)
         return usage_err(err, err_size, "%s needs at least one URL", cli->command);
     bool to_stdout = kind == FTPC_T_CAT || (cli->output && strcmp(cli->output, "-") == 0);
+    /* -o DIR/ names a directory, as a URL ending in / does: the files go into it, made when
+     * missing, as with -O DIR. */
+    size_t olen = cli->output && !to_stdout ? strlen(cli->output) : 0;
+    if (olen > 0 && cli->output[olen - 1] == '/' && cli->output_dir == NULL) {
+        cli->output_dir = cli->output;
+        cli->output = NULL;
+    }
     if (cli->output && !to_stdout && nargs > 1)
         return usage_err(err, err_size, "-o FILE takes a single URL (use -O DIR for several)");
     if (cli->output && cli->output_dir)

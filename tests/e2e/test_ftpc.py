@@ -189,6 +189,30 @@ class TestGet(FtpcCase):
         self.ftpc("-q", "get", self.srv.url("large.bin"))
         self.assertEqual(self.read_local("large.bin"), data)
 
+    def test_output_ending_in_a_slash_is_a_directory(self):
+        # -o DIR/ as -O DIR: made when missing, several URLs allowed; before, a missing
+        # directory failed the download once under way (6) and two URLs were refused (2)
+        a = self.srv.make_file("a.bin", 1000, seed=1)
+        b = self.srv.make_file("d/b.bin", 2000, seed=2)
+        self.ftpc("get", "-o", "new/sub/", self.srv.url("a.bin"))
+        self.assertEqual(os.listdir(self.local("new/sub")), ["a.bin"])
+        self.assertEqual(self.read_local("new/sub/a.bin"), a)
+        self.ftpc("get", "-o", "two/", self.srv.url("a.bin"), self.srv.url("d/b.bin"))
+        self.assertEqual(sorted(os.listdir(self.local("two"))), ["a.bin", "b.bin"])
+        self.assertEqual(self.read_local("two/b.bin"), b)
+        r = self.ftpc("get", "-o", "x/", "-O", "y", self.srv.url("a.bin"), rc=2)
+        self.assertIn("cannot be combined", r.stderr.decode())
+
+    def test_a_directory_ending_in_a_slash_is_not_doubled_in_names(self):
+        self.srv.make_file("a.bin", 1000, seed=1)
+        os.mkdir(self.local("out"))
+        self.write_local("out/a.bin", b"keep")
+        os.chmod(self.local("out/a.bin"), 0o444)
+        r = self.ftpc("get", "-O", "out/", self.srv.url("a.bin"), rc=6)
+        err = r.stderr.decode()
+        self.assertIn("out/a.bin", err)
+        self.assertNotIn("out//a.bin", err)
+
     def test_get_several_into_dir(self):
         files = {"d/one.bin": 1000, "d/two.bin": 70000, "three.bin": 1}
         want = {n: self.srv.make_file(n, s, seed=i) for i, (n, s) in enumerate(files.items())}
