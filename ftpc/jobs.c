@@ -393,13 +393,15 @@ static int settle_download(ftpc_task *t, int status)
         return status;
     }
     t->rename_pending = false;
-    if (t->held_part > 0)
-        ftpc_xfer_keep_mode(t->held_part - 1, t->local);
+    int prior = t->held_part > 0 ? ftpc_xfer_keep_mode(t->held_part - 1, t->local) : -1;
     /* renamed under the part file's lock, let go after (partlock.h) */
     char part[PATH_MAX];
     if (ftpc_part_name(t->local, part, sizeof(part)) < 0 || rename(part, t->local) < 0) {
+        int e = errno;
+        if (t->held_part > 0)
+            ftpc_xfer_undo_mode(t->held_part - 1, prior);
         ftpc_task_fail(t, FTPC_EXIT_LOCAL, "downloading %s: renaming %s to %s: %s", t->display,
-                       part, t->local, strerror(errno));
+                       part, t->local, strerror(e));
         status = FTPC_EXIT_LOCAL;
     }
     ftpc_task_release_part(t);

@@ -319,13 +319,15 @@ static void complete(ftpc_segget *g)
     g->t->rename_pending = replaces && have_part && !(g->n > 1 && g->nverified == g->n) &&
                            ftpc_verify_wanted(g->ctx, g->t);
     const char *dest = g->t->rename_pending ? part : g->t->local;
-    if (!g->t->rename_pending) /* else at the rename into place, after the check (jobs.c) */
-        ftpc_xfer_keep_mode(g->fd, g->t->local);
+    /* else at the rename into place, after the check (jobs.c) */
+    int prior = g->t->rename_pending ? -1 : ftpc_xfer_keep_mode(g->fd, g->t->local);
     /* renamed under its lock (partlock.h), released after */
     int rc = rename(g->path, dest);
     if (rc < 0) {
+        int e = errno;
+        ftpc_xfer_undo_mode(g->fd, prior);
         g->t->rename_pending = false;
-        fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, dest, strerror(errno));
+        fail(g, FTPC_EXIT_LOCAL, "renaming %s to %s: %s", g->path, dest, strerror(e));
         return;
     }
     if (g->t->rename_pending)

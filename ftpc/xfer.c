@@ -447,11 +447,13 @@ void xf_maybe_complete(ftpc_xfer *x)
         if (t->rename_pending && !ftpc_verify_wanted(x->ctx, t))
             t->rename_pending = false;
         /* at the rename: a part file left by a failed check stays writable for -c */
-        if (x->have_part && !t->rename_pending)
-            ftpc_xfer_keep_mode(x->file_fd, t->local);
+        int prior =
+            x->have_part && !t->rename_pending ? ftpc_xfer_keep_mode(x->file_fd, t->local) : -1;
         /* renamed under its lock (partlock.h), released after */
         int rc = x->have_part && !t->rename_pending ? rename(x->part, t->local) : 0;
         int e = errno;
+        if (rc < 0)
+            ftpc_xfer_undo_mode(x->file_fd, prior);
         if (t->rename_pending)
             ftpc_task_hold_part(t, x->file_fd);
         else

@@ -32,8 +32,12 @@ int ftpc_xfer_take_source(ftpc_xfer *x);
  * path it is about to replace, if there is one: curl, wget and lftp write into the file they
  * replace, which keeps its mode, and rsync keeps an updated file's; a download renamed over
  * it would otherwise bring the umask's mode, so that a private file (0600) came out readable
- * by everyone and a script lost its x bits. Nothing for a new file or a symbolic link. */
-void ftpc_xfer_keep_mode(int fd, const char *path);
+ * by everyone and a script lost its x bits. Nothing for a new file or a symbolic link.
+ * Returns the fd's mode before, or -1 when it was left alone: for ftpc_xfer_undo_mode. */
+int ftpc_xfer_keep_mode(int fd, const char *path);
+/* Gives fd back the mode ftpc_xfer_keep_mode returned (nothing for -1): its rename into place
+ * failed, and the part file it stays as must take -c's writes. */
+void ftpc_xfer_undo_mode(int fd, int prior);
 /* Ends the line of a transfer whose bytes all moved: held, marked as checking, when its HASH
  * check follows (t->hold_bar; the check's report ends it), else done. */
 void ftpc_task_end_bar(ftpc_task *t, struct ftpc_bar *bar);

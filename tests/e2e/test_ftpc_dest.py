@@ -8,6 +8,7 @@ its own decision, from the file's mode, and these tests hold either way.
 import os
 import re
 import stat
+import subprocess
 import unittest
 
 from ftpd_harness import wait_for
@@ -155,6 +156,35 @@ class TestReplacedFileKeepsItsMode(FtpcCase):
         self.assertIn("(2 segments)", r.stderr.decode())
         self.assertEqual(self.read_local("a.bin"), self.data)
         self.assertEqual(self.mode_of("a.bin"), 0o600)
+
+    def immutable(self, path, on):
+        r = subprocess.run(["chattr", "+i" if on else "-i", path], capture_output=True)
+        if on and r.returncode != 0:
+            self.skipTest("chattr +i is not possible here: %s" % r.stderr.decode().strip())
+
+    def check_a_failed_rename_leaves_a_writable_part_file(self, *opts):
+        # The rename into place fails (the old file is immutable): the part file stays for
+        # -c, and must keep its own mode; given the old file's 0444 before the rename, it
+        # could not be written again, and every later get of the file failed.
+        path = self.local_with_mode("a.bin", 0o444)
+        self.immutable(path, True)
+        try:
+            r = self.ftpc(*opts, "-f", "get", self.url, rc=6)
+            self.assertIn("renaming", r.stderr.decode())
+        finally:
+            self.immutable(path, False)
+        part = self.local(".a.bin.ftpc-part")
+        self.assertTrue(os.path.exists(part), os.listdir(self.tmp))
+        self.assertTrue(stat.S_IMODE(os.stat(part).st_mode) & 0o200, oct(os.stat(part).st_mode))
+        self.ftpc(*opts, "-f", "-c", "get", self.url)
+        self.assertEqual(self.read_local("a.bin"), self.data)
+        self.assertEqual(self.mode_of("a.bin"), 0o444)
+
+    def test_a_failed_rename_leaves_a_writable_part_file(self):
+        self.check_a_failed_rename_leaves_a_writable_part_file()
+
+    def test_a_failed_rename_leaves_a_writable_part_file_without_verify(self):
+        self.check_a_failed_rename_leaves_a_writable_part_file("--no-verify")
 
     def test_a_forced_read_only_file_stays_read_only(self):
         self.local_with_mode("a.bin", 0o444)
