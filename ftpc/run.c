@@ -137,6 +137,7 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
     int64_t *sizes = NULL; /* an MLSD listing's: the Total line knows the run's size */
     int nm = 0;
     size_t refused = 0;
+    bool literal = false;
     if (listing->err.status == FTPC_OK) {
         const char *text = listing->listing ? listing->listing : "";
         nm = ftpc_glob_match_sized(text, listing->listing_len, listing->listing_mlsd, g->pattern,
@@ -144,13 +145,19 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         if (nm == 0) {
             /* As in sh(1), a pattern that matches nothing stands for itself: a name with glob
              * characters of its own ("report [final].pdf", which as a pattern matches only
-             * names such as "report f.pdf") is that file, where the directory has it. */
+             * names such as "report f.pdf") is that file, where the directory has it. The
+             * pattern's own count of names left out is what the message reports. */
             char *as_name = name_pattern(g->pattern);
             if (as_name == NULL)
                 return -1;
+            size_t refused_as_name = 0;
             nm = ftpc_glob_match_sized(text, listing->listing_len, listing->listing_mlsd, as_name,
-                                       &names, &sizes, &refused);
+                                       &names, &sizes, &refused_as_name);
             free(as_name);
+            /* The user typed this name: a directory of that name must fail as "get DIR"
+             * does, not be passed over as a directory a pattern happened to match in an
+             * NLST listing (which lists directories too). */
+            literal = nm > 0;
         }
         if (nm < 0)
             return -1;
@@ -192,7 +199,7 @@ static int add_matches(ftpc_ctx *ctx, ftpc_cli *cli, const ftpc_glob_req *g,
         }
         t->ep = g->ep;
         t->url_type = g->url.type == 'a' || g->url.type == 'i' ? g->url.type : 0;
-        t->nlst_match = !listing->listing_mlsd;
+        t->nlst_match = !listing->listing_mlsd && !literal;
         char path[FTPC_URL_PATH_MAX];
         int len = snprintf(path, sizeof(path), "%s%s", g->dir, names[k]);
         if (ftpc_task_set(&t->remote, path) == NULL || set_display_of(t, &g->url, path) < 0) {
@@ -430,7 +437,7 @@ int ftpc_cli_run(ftpc_cli *cli, volatile sig_atomic_t *stop)
     if (cli->stress_argv != NULL)
         return ftpc_stress_main(cli->stress_argc, cli->stress_argv, stop);
     if (cli->output_dir != NULL && ftpc_mkdir_p(cli->output_dir) < 0) {
-        fprintf(stderr, "ftpc: -O %s: %s\n", cli->output_dir, strerror(errno));
+        fprintf(stderr, "ftpc: download directory %s: %s\n", cli->output_dir, strerror(errno));
         return FTPC_EXIT_LOCAL;
     }
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);

@@ -114,8 +114,8 @@ static int run_job(sh_job *j)
 {
     ftpc_cli *cli = &j->cli;
     if (cli->output_dir != NULL && ftpc_mkdir_p(cli->output_dir) < 0) {
-        dprintf(j->background ? j->msg_fd : STDERR_FILENO, "ftpc: -O %s: %s\n", cli->output_dir,
-                strerror(errno));
+        dprintf(j->background ? j->msg_fd : STDERR_FILENO, "ftpc: download directory %s: %s\n",
+                cli->output_dir, strerror(errno));
         return FTPC_EXIT_LOCAL;
     }
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);

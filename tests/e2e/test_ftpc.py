@@ -983,6 +983,15 @@ class TestGlobs(FtpcCase):
         r = self.ftpc("cat", self.srv.url("d/report [final].txt"))
         self.assertEqual(r.stdout, data)
 
+    def test_names_left_out_are_counted_when_nothing_else_matches(self):
+        # The pattern matched one name that cannot be fetched (a CR in it); the second
+        # search, for the pattern's own name, must not wipe that count from the message.
+        self.srv.make_file("d/x\ry.txt", 1)
+        r = self.ftpc("get", self.srv.url("d/x*"), rc=5)
+        err = r.stderr.decode()
+        self.assertIn("1 matching name left out: a '/', CR or LF in the name", err)
+        self.assertIn("no file matches", err)
+
     def test_a_pattern_that_matches_other_names_still_means_them(self):
         # sh(1)'s rule: the name stands for itself only where the pattern matches nothing
         self.srv.make_file("d/[ab].txt", 9, seed=1)
@@ -1303,6 +1312,44 @@ class OptionWordFtp(ScriptedFtp):
         else:
             return super().command(s, verb, arg)
         return True
+
+
+class NlstOnlyFtp(ScriptedFtp):
+    """vsftpd without MLSD: NLST lists the directory "[zz]" beside a file; CWD tells which
+    is the directory."""
+
+    def __init__(self):
+        super().__init__(sessions=8)
+        self.sent = []
+
+    def command(self, s, verb, arg):
+        self.sent.append((verb, arg))
+        if verb == "NLST":
+            s.send_download(b"[zz]\r\na.txt\r\n")
+        elif verb == "PWD":
+            s.send('257 "/"')
+        elif verb == "CWD":
+            s.send("250 ok" if arg.strip("/") in ("", "[zz]") else "550 Failed to change directory.")
+        elif verb in ("SIZE", "RETR", "MDTM"):
+            s.send("550 Could not get file size." if verb != "RETR" else "550 Failed to open file.")
+        else:
+            return super().command(s, verb, arg)
+        return True
+
+
+class TestPatternAsNameWithoutMlsd(FtpcCase):
+    def test_a_directory_named_by_a_pattern_fails_as_a_directory(self):
+        # "[zz]" matches no name, so it stands for itself; in an NLST listing (directories
+        # too) it names the directory "[zz]", which must fail as "get DIR" does, not be
+        # passed over with status 0 as a directory a pattern happened to match.
+        fake = NlstOnlyFtp()
+        fake.start()
+        try:
+            r = self.ftpc("--no-verify", "get", "ftp://u:p@127.0.0.1:%d/[zz]" % fake.port, rc=5)
+        finally:
+            fake.stop()
+        self.assertRegex(r.stderr.decode(), r"\[zz\] is a directory, not a file")
+        self.assertEqual(os.listdir(self.tmp), [])
 
 
 class TestOptionWordPaths(FtpcCase):
