@@ -1124,6 +1124,16 @@ class LostListingFtp(ScriptedFtp):
 
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressEndOfRun(StressCase):
+    def test_the_run_lasts_its_whole_duration_after_the_fixtures_are_made(self):
+        # the held copies of the fixtures (64 MiB here) are made after the loop last read its
+        # clock: the deadline, armed from that stale time, ended a 1 s run after 0.95 s
+        srv = self.server()
+        rep, out, err = self.stress(srv.url("whole"), "--clients", 1, "--duration", 1,
+                                    "--mix", "get", "--size", "8M", "--files", 8, "--no-view")
+        self.assertEqual(rep["verify_failures"], 0, out + err)
+        self.assertGreaterEqual(rep["duration_s"], 1.0, out)
+        self.assertLess(rep["duration_s"], 1.5, out)
+
     def test_a_grace_waited_out_for_a_lost_transfer_does_not_thin_the_rates(self):
         # the listing still running at the end of the 1 s run is cut after the 2 s grace
         # (the --timeout), and its ABOR is waited for 3 s more; none of that did any work
