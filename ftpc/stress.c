@@ -273,6 +273,37 @@ static long clean_limit_cb(ev_loop *loop, ev_timer *t, void *ud)
     return EV_TIMER_STOP;
 }
 
+/* The clean-up could not delete everything: which names may be left, and where, so that
+ * they can be found and deleted by hand (after a lost connection no DELE named them). */
+static void say_files_left(const stress_run *run)
+{
+    const stress_opts *o = run->o;
+    char names[200] = "";
+    int n = 0;
+    if (run->left_gone < run->left_uploads)
+        n = snprintf(names, sizeof(names), "ftpc-stress-%" PRIu64 "-%08" PRIx32 "-c*.up", o->seed,
+                     run->upload_tag);
+    if (o->clean && o->mix[STRESS_OP_GET] > 0 && run->clean_gone < o->files) {
+        /* with one --size, its size in the names sets them apart from other runs' */
+        char size[24] = "*";
+        if (o->size_min == o->size_max)
+            snprintf(size, sizeof(size), "%" PRIu64, o->size_min);
+        snprintf(names + n, sizeof(names) - (size_t)n, "%sftpc-stress-%" PRIu64 "-f*-%s.dat",
+                 n > 0 ? ", " : "", o->seed, size);
+    }
+    if (names[0] == '\0') {
+        if (o->clean && run->made_dir)
+            fprintf(stderr, "ftpc stress: --clean: the directory %s is still on the server\n",
+                    o->dir);
+        else
+            fprintf(stderr, "ftpc stress: %s: some of the run's files may still be on the server\n",
+                    o->clean ? "--clean" : "clean-up");
+        return;
+    }
+    fprintf(stderr, "ftpc stress: %s: some of the run's files are still on the server: %s in %s\n",
+            o->clean ? "--clean" : "clean-up", names, o->dir[0] ? o->dir : "the login directory");
+}
+
 /* After the report: one set-up session deletes the uploads of clients stopped before they
  * could (Ctrl-C, or cut off at the end), and with --clean the fixtures and the directory
  * the set-up made. The measured run is over, so a failure here is said but leaves the exit
@@ -313,8 +344,7 @@ static void clean_up(stress_run *run)
     ev_run(run->loop);
     ev_timer_stop(run->loop, &limit);
     if (run->clean_failed)
-        fprintf(stderr, "ftpc stress: %s: some of the run's files are still on the server\n",
-                run->o->clean ? "--clean" : "clean-up");
+        say_files_left(run);
 }
 
 void stress_run_setup_done(stress_run *run)

@@ -89,10 +89,11 @@ typedef struct stress_run {
     bool made_dir;         /* the set-up created --dir */
     bool tearing_down;     /* --clean: set-up client 0 deletes what the set-up left */
     unsigned clean_next;   /* next fixture to delete */
+    unsigned clean_gone;   /* ... and how many of them --clean deleted */
     bool clean_failed;
     int left_uploads; /* clients stopped while their upload may be on the server */
     int left_next;    /* the clean-up's next client to look at */
-    int left_deleted; /* ... and how many of those uploads it deleted */
+    int left_gone;    /* ... and how many of those uploads are known gone (deleted, or 550) */
 
     bool main_phase;
     bool ending;              /* no new operations: finish, QUIT */

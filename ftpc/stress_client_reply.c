@@ -356,9 +356,9 @@ void sc_on_reply(stress_client *c, int code, char *text)
     case S_CLEAN_LEFT:
         /* 550: the upload had not begun, or its session deleted it after all. Anything else
          * (450 busy, 553, 530) may leave it there: said, as a failed --clean is. */
-        if (code / 100 == 2) {
-            run->left_deleted++;
-        } else if (code != 550) {
+        if (code / 100 == 2 || code == 550) {
+            run->left_gone++;
+        } else {
             char name[96];
             stress_client *l = &run->clients[run->left_next - 1];
             stress_upload_name(run, l->id, l->op_iter, name, sizeof(name));
@@ -369,6 +369,8 @@ void sc_on_reply(stress_client *c, int code, char *text)
         return;
     case S_CLEAN_DELE: {
         /* After an interrupted set-up a fixture may never have been uploaded. */
+        if (code / 100 == 2)
+            run->clean_gone++;
         if (code / 100 != 2 && !(code == 550 && run->interrupted && !run->main_phase)) {
             char name[96];
             stress_fixture_name(run, run->clean_next - 1, name, sizeof(name));

@@ -5,6 +5,7 @@ real ftpd, or a scripted server (scripted_ftp.py) where ftpd cannot be made to m
 on cue, over loopback.
 """
 import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -1027,9 +1028,11 @@ class HangingFtp(ScriptedFtp):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.uploading = threading.Event()
+        self.stored = []
 
     def command(self, s, verb, arg):
         if verb == "STOR":
+            self.stored.append(arg)
             s.send("150 go")
             d = s.accept_data()
             self.uploading.set()
@@ -1300,6 +1303,7 @@ class TestStressInterrupt(StressCase):
         limit."""
         srv = HangingFtp(sessions=20, timeout=30)
         srv.start()
+        self.hanging_srv = srv
         p = subprocess.Popen([FTPC_BIN, "stress", "ftp://u:p@127.0.0.1:%d/" % srv.port,
                               "--clients", "2", "--duration", "60", "--mix", "put",
                               "--size", "1M", "--limit-rate", "64K", "--no-view"] + list(extra),
@@ -1325,6 +1329,22 @@ class TestStressInterrupt(StressCase):
         self.assertIn("cleaning up: 2 uploads of stopped clients", err)
         self.assertIn("the clean-up did not finish within 5 s", err)
         self.assertIn("some of the run's files are still on the server", err)
+
+    def test_uploads_the_clean_up_could_not_delete_are_named(self):
+        # the server answers no DELE: the clean-up ran out of time, and only said "some of the
+        # run's files are still on the server", naming none, nor where
+        p = self.hanging_run()
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        err = err.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 7, err)
+        m = re.search(r"clean-up: some of the run's files are still on the server: "
+                      r"(ftpc-stress-1-[0-9a-f]{8}-c\*\.up) in the login directory\n", err)
+        self.assertIsNotNone(m, err)
+        srv_names = list(self.hanging_srv.stored)
+        self.assertEqual(len(srv_names), 2, srv_names)
+        for name in srv_names:
+            self.assertTrue(fnmatch.fnmatchcase(name, m.group(1)), (name, m.group(1)))
 
     def test_a_grace_in_which_nothing_ends_does_not_thin_the_rates(self):
         # the clients wait out the 3 s grace for replies that never come: none of that time
