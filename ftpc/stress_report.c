@@ -124,11 +124,14 @@ static void rl_end(rline *l)
 
 static void report_own_cost(FILE *f, const stress_result *r)
 {
+    /* When no client ran, the CPU time is the set-up's: its share is over the set-up's time
+     * (over the run's duration, 0 s, it read "0% of one core" after a busy set-up). */
+    double over_s = r->no_run ? r->setup_s : r->duration_s;
     rline l;
     rl_start(&l, f, LABEL_W, LABEL_W, "ftpc itself");
     rl_item(&l, "", "CPU user %.2f s", r->cpu_user_s);
     rl_item(&l, ", ", "sys %.2f s (%.0f%% of one core)", r->cpu_sys_s,
-            r->duration_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / r->duration_s : 0.0);
+            over_s > 0 ? 100.0 * (r->cpu_user_s + r->cpu_sys_s) / over_s : 0.0);
     rl_item(&l, "; ", "peak RSS %ld KiB", r->peak_rss_kib);
     rl_end(&l);
 }

@@ -933,6 +933,23 @@ class StallingStorFtp(ScriptedFtp):
 
 @unittest.skipUnless(have_ftpc(), "ftpc binary not found: %s" % FTPC_BIN)
 class TestStressSetupPhase(StressCase):
+    def test_cpu_share_of_a_failed_set_up_is_over_the_set_ups_time(self):
+        # four 64 MiB fixtures uploaded, the fifth refused (a folder has its name): no client
+        # ran, and the CPU the set-up took was put over the run's 0 s: "0% of one core"
+        srv = self.server()
+        srv.mkdir("cpu")
+        srv.mkdir("cpu/ftpc-stress-1-f4-67108864.dat")
+        rep, out, _ = self.stress(srv.url("cpu"), "--clients", 2, "--duration", 2, "--mix",
+                                  "get", "--files", 5, "--size", "64M", "--no-view", rc=5)
+        self.assertRegex(self.unwrap(out), r"stopped after [0-9.]+ s of set-up")
+        cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
+        want = 100.0 * cpu / rep["setup_s"]
+        if want < 5:
+            self.skipTest("the set-up took too little CPU to tell (%.1f%%)" % want)
+        share = re.search(r"\((\d+)% of one core\)", self.unwrap(out))
+        self.assertIsNotNone(share, out)
+        self.assertAlmostEqual(int(share.group(1)), want, delta=3, msg=out)
+
     def test_setup_clock_runs_and_interrupt_says_so(self):
         # One 4 MiB fixture to a server that never reads it: the set-up goes on. Its status
         # lines (stderr is not a terminal: one plain line a second) must show its clock
