@@ -249,6 +249,27 @@ class TestStressFtpd(StressCase):
         self.assertEqual(rep["latency_ms"]["stor"]["count"], puts)
         self.assertEqual(rep["latency_ms"]["retr"]["count"], gets + puts)
 
+    def test_report_gives_the_latency_of_whole_operations(self):
+        # the live view shows p50 and p99 of whole operations; the report had no such figure
+        srv = self.server()
+        rep, out, _ = self.stress(srv.url("oplat"), "--clients", 3, "--iterations", 4, "--mix",
+                                  "get=1,put=1,list=1", "--size", "10K", "--no-view")
+        self.assertEqual(rep["errors_by_code"], {}, out)
+        lat = rep["op_latency_ms"]
+        # every operation succeeded: each is measured, the first logins among them
+        self.assertEqual(lat["count"], rep["ops_total"], out)
+        self.assertLessEqual(lat["p50"], lat["p90"])
+        self.assertLessEqual(lat["p90"], lat["p99"])
+        self.assertLessEqual(lat["p99"], lat["max"])
+        # a put (upload, read-back, DELE) outlasts its STOR alone
+        self.assertGreaterEqual(lat["max"], rep["latency_ms"]["stor"]["max"])
+        row = re.search(r"(?m)^  operation +(\d+) +([0-9.]+) +([0-9.]+) +([0-9.]+) +([0-9.]+)$",
+                        out)
+        self.assertIsNotNone(row, out)
+        self.assertEqual(int(row.group(1)), lat["count"])
+        self.assertEqual([float(x) for x in row.groups()[1:]],
+                         [lat["p50"], lat["p90"], lat["p99"], lat["max"]])
+
     def test_bytes_match_the_servers_transfer_log(self):
         # what the report says moved is what the server logged, file by file: the listings
         # were counted as downloaded bytes, so the two never agreed
