@@ -31,13 +31,14 @@ struct digest;
 struct mz;
 struct stress_view;
 
-#define STRESS_VFAIL_DETAIL 20 /* verification failures kept for the report */
+#define STRESS_VFAIL_DETAIL 20 /* distinct verification failures kept for the report */
 
 typedef struct stress_vfail {
-    char who[16]; /* "17" or "setup" */
+    char who[16]; /* "17" or "setup": the first to meet it */
     char file[96];
     uint64_t offset;   /* UINT64_MAX: a HASH mismatch, no offset known */
     int expected, got; /* bytes; -1 = end of file */
+    uint64_t times;    /* downloads that met it at this file and offset */
 } stress_vfail;
 
 typedef struct stress_client stress_client;

@@ -266,6 +266,8 @@ void stress_report_text(FILE *f, const stress_result *r)
             rl_item(&l, ", ", "file %s", v->file);
             rl_item(&l, ", ", "offset %" PRIu64, v->offset);
         }
+        if (v->times > 1)
+            rl_item(&l, " ", "(%" PRIu64 " times)", v->times);
         rl_end(&l);
     }
     rl_start(&l, f, LABEL_W, LABEL_W, "faults");
@@ -366,10 +368,11 @@ void stress_report_json(FILE *f, const stress_result *r)
         fprintf(f, ", \"file\": ");
         json_str(f, v->file);
         if (v->offset == UINT64_MAX)
-            fprintf(f, ", \"offset\": null, \"what\": \"hash\"}");
+            fprintf(f, ", \"offset\": null, \"what\": \"hash\"");
         else
-            fprintf(f, ", \"offset\": %" PRIu64 ", \"expected\": %d, \"got\": %d}", v->offset,
+            fprintf(f, ", \"offset\": %" PRIu64 ", \"expected\": %d, \"got\": %d", v->offset,
                     v->expected, v->got);
+        fprintf(f, ", \"times\": %" PRIu64 "}", v->times);
     }
     fprintf(f, "%s],\n", r->nvfail ? "\n  " : "");
     fprintf(f, "  \"faults_injected\": %" PRIu64 ",\n", st->faults_abort + st->faults_drop);

@@ -220,6 +220,32 @@ class TestStressFtpd(StressCase):
         self.assertEqual(d["got"], d["expected"] ^ 1)
         self.assertIn("offset 1234", out)
 
+    def test_a_damaged_fixture_is_reported_once_with_its_count(self):
+        # every download of a fixture damaged on the server fails at the same offset: the
+        # report listed that file and offset 20 times, and standard error said it 20 times
+        srv = self.server()
+        url = srv.url("")
+        self.stress(url, "--clients", 1, "--iterations", 1, "--mix", "get", "--files", 1,
+                    "--size", 5000, "--no-view")
+        path = os.path.join(srv.root, "ftpc-stress-1-f0-5000.dat")
+        with open(path, "r+b") as fh:
+            fh.seek(777)
+            b = fh.read(1)
+            fh.seek(777)
+            fh.write(bytes([b[0] ^ 0x80]))
+        rep, out, err = self.stress(url, "--clients", 4, "--iterations", 6, "--mix", "get",
+                                    "--files", 1, "--size", 5000, "--no-view", rc=8)
+        self.assertEqual(rep["ops"]["get"], {"count": 24, "errors": 24})
+        self.assertGreaterEqual(rep["verify_failures"], 24)
+        self.assertEqual(len(rep["verify_failures_detail"]), 1, rep["verify_failures_detail"])
+        d = rep["verify_failures_detail"][0]
+        self.assertEqual((d["file"], d["offset"]), ("ftpc-stress-1-f0-5000.dat", 777))
+        self.assertEqual(d["times"], rep["verify_failures"])
+        self.assertEqual(len(re.findall(r"VERIFY FAILED", err)), 1, err)
+        lines = [l for l in out.splitlines() if "offset 777" in l]
+        self.assertEqual(len(lines), 1, out)
+        self.assertIn("(%d times)" % d["times"], lines[0])
+
     def test_truncated_fixture_same_name(self):
         # a fixture of the wrong size is replaced by the set-up, not reported
         srv = self.server()
