@@ -786,6 +786,7 @@ report:;
         .exit_status = rc,
         .max_errors = o.max_errors,
         .mix = mix,
+        .mix_weights = o.mix,
         .size = size,
         .tls = o.tls,
         .compress = o.compress,

@@ -194,9 +194,16 @@ void stress_report_text(FILE *f, const stress_result *r)
     }
     rl_start(&l, f, LABEL_W, LABEL_W, "operations");
     rl_item(&l, "", "%" PRIu64 " (%.1f/s)", ops, per_s(ops, r->duration_s));
-    for (int i = 0; i < STRESS_OP_COUNT; i++)
-        rl_item(&l, i ? ", " : "; ", "%s %" PRIu64 " (%" PRIu64 " failed)",
-                stress_op_name((stress_op)i), st->op_count[i], st->op_errors[i]);
+    const char *sep = "; ";
+    for (int i = 0; i < STRESS_OP_COUNT; i++) {
+        /* "get 0 (0 failed), put 0 (0 failed)" after --mix login said nothing: an operation
+         * out of the mix is shown only when it ran (the first login of --mix get does). */
+        if (r->mix_weights != NULL && r->mix_weights[i] == 0 && st->op_count[i] == 0)
+            continue;
+        rl_item(&l, sep, "%s %" PRIu64 " (%" PRIu64 " failed)", stress_op_name((stress_op)i),
+                st->op_count[i], st->op_errors[i]);
+        sep = ", ";
+    }
     rl_end(&l);
     if (r->unfinished) {
         rl_start(&l, f, LABEL_W, LABEL_W, "%s", "");

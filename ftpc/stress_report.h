@@ -23,9 +23,10 @@ typedef struct stress_result {
     double cpu_user_s, cpu_sys_s;
     long peak_rss_kib;
     int exit_status;
-    long max_errors;  /* --max-errors, -1 when not given */
-    const char *mix;  /* "login=1,get=4,put=2,list=1" */
-    const char *size; /* "65536" or "1024-4194304" */
+    long max_errors;             /* --max-errors, -1 when not given */
+    const char *mix;             /* "login=1,get=4,put=2,list=1" */
+    const unsigned *mix_weights; /* by stress_op; NULL: every operation is in the mix */
+    const char *size;            /* "65536" or "1024-4194304" */
     int tls, compress;
     const char *setup_error; /* why the set-up failed; "" when it did not */
     /* No client ran (the set-up failed or was interrupted): what the set-up took, and the

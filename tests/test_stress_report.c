@@ -166,12 +166,37 @@ START_TEST(test_failed_set_up_fits)
 }
 END_TEST
 
+START_TEST(test_operations_out_of_the_mix_are_left_out_unless_they_ran)
+{
+    /* --mix login: "get 0 (0 failed), put 0 (0 failed), list 0 (0 failed)" said nothing */
+    stress_result r;
+    big_run(&r);
+    unsigned weights[STRESS_OP_COUNT] = {0};
+    weights[STRESS_OP_LOGIN] = 1;
+    st.op_count[STRESS_OP_GET] = st.op_errors[STRESS_OP_GET] = 0;
+    st.op_count[STRESS_OP_PUT] = st.op_errors[STRESS_OP_PUT] = 0;
+    st.op_count[STRESS_OP_LIST] = 7; /* out of the mix, yet counted: shown */
+    st.op_errors[STRESS_OP_LIST] = 0;
+    r.mix = "login=1";
+    r.mix_weights = weights;
+    char *text = text_of(&r);
+    char *j = joined(text);
+    ck_assert_msg(strstr(j, "; login 1234567 (12345 failed), list 7 (0 failed) 4321 cut off") !=
+                      NULL,
+                  "%s", text);
+    ck_assert_msg(strstr(j, "get 0") == NULL && strstr(j, "put 0") == NULL, "%s", text);
+    free(j);
+    free(text);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stress_report");
     TCase *tc = tcase_create("text");
     tcase_add_test(tc, test_big_run_fits);
     tcase_add_test(tc, test_failed_set_up_fits);
+    tcase_add_test(tc, test_operations_out_of_the_mix_are_left_out_unless_they_ran);
     suite_add_tcase(s, tc);
     return s;
 }
