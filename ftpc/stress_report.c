@@ -171,7 +171,10 @@ void stress_report_text(FILE *f, const stress_result *r)
     rl_end(&l);
     rl_start(&l, f, 2, 4, "%s", "");
     rl_item(&l, "", "mix %s", r->mix);
-    rl_item(&l, ", ", "size %s", r->size);
+    /* Files move only in gets and puts: "mix login=1, size 65536" named a size never used. */
+    if (r->mix_weights == NULL || r->mix_weights[STRESS_OP_GET] > 0 ||
+        r->mix_weights[STRESS_OP_PUT] > 0)
+        rl_item(&l, ", ", "size %s", r->size);
     rl_end(&l);
     if (r->setup_error != NULL && r->setup_error[0] != '\0') {
         rl_start(&l, f, LABEL_W, LABEL_W, "set-up failed");

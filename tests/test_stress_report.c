@@ -185,6 +185,8 @@ START_TEST(test_operations_out_of_the_mix_are_left_out_unless_they_ran)
                       NULL,
                   "%s", text);
     ck_assert_msg(strstr(j, "get 0") == NULL && strstr(j, "put 0") == NULL, "%s", text);
+    /* and no file size: no file moves */
+    ck_assert_msg(strstr(j, "mix login=1 operations") != NULL, "%s", text);
     free(j);
     free(text);
 }
