@@ -248,17 +248,21 @@ size_t liveview_format_totals(char *out, size_t size, int width, const liveview_
     text t = {out, 0, size};
     out[0] = '\0';
     size_t w = line_cells(width);
-    char in_s[32], out_s[32], counts[96], rates[96], done[80], shown[48], line[512];
+    char in_s[32], out_s[32], counts[96], rates[96], done[112], shown[48], line[512];
     progress_rate_str(tot->in_bps, in_s, sizeof(in_s));
     progress_rate_str(tot->out_bps, out_s, sizeof(out_s));
     snprintf(counts, sizeof(counts), "%zu %s, %zu %s", tot->sessions,
              plural(tot->sessions, "session", "sessions"), tot->transfers,
              plural(tot->transfers, "transfer", "transfers"));
     snprintf(rates, sizeof(rates), " (in %s, out %s)", in_s, out_s);
-    if (tot->failed > 0)
-        snprintf(done, sizeof(done), ", %llu done, %llu failed", tot->done, tot->failed);
-    else
-        snprintf(done, sizeof(done), ", %llu done", tot->done);
+    /* A transfer its client ended with ABOR (each range of a segmented download ends so) is
+     * not a failure: counted with the failures, a segmented download of four ranges read
+     * "1 done, 3 failed". */
+    int n = snprintf(done, sizeof(done), ", %llu done", tot->done);
+    if (tot->aborted > 0 && n > 0 && (size_t)n < sizeof(done))
+        n += snprintf(done + n, sizeof(done) - (size_t)n, ", %llu aborted", tot->aborted);
+    if (tot->failed > 0 && n > 0 && (size_t)n < sizeof(done))
+        snprintf(done + n, sizeof(done) - (size_t)n, ", %llu failed", tot->failed);
     shown[0] = '\0';
     if (tot->shown < tot->transfers)
         snprintf(shown, sizeof(shown), "; %zu shown", tot->shown);
@@ -368,7 +372,8 @@ static void draw(liveview *v)
     int width, rows;
     view_size(&width, &rows);
     liveview_totals tot = {.sessions = srv->nsessions,
-                           .done = srv->transfers - srv->transfers_failed,
+                           .done = srv->transfers - srv->transfers_failed - srv->transfers_aborted,
+                           .aborted = srv->transfers_aborted,
                            .failed = srv->transfers_failed};
     size_t n = collect(v, now, &tot);
     size_t room = rows > 4 ? (size_t)rows - 4 : 0;

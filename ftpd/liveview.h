@@ -41,8 +41,9 @@ typedef struct liveview_item {
 typedef struct liveview_totals {
     size_t sessions, transfers, shown;
     double in_bps, out_bps;
-    unsigned long long done;   /* transfers completed since the start */
-    unsigned long long failed; /* transfers that ended without completing */
+    unsigned long long done;    /* transfers completed since the start */
+    unsigned long long aborted; /* transfers a client's ABOR ended (not failures) */
+    unsigned long long failed;  /* transfers that ended without completing otherwise */
 } liveview_totals;
 
 /* Starts the view on srv's loop when the configuration asks for it (--progress: on, or auto

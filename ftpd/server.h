@@ -67,7 +67,9 @@ typedef struct server {
     bool xferlog_failing;       /* its last write failed, and that was said */
     struct ssl_ctx_st *tls_ctx; /* FTPS on: the context every TLS connection shares */
     unsigned long long bytes_in, bytes_out, transfers;
-    unsigned long long transfers_failed; /* of transfers: those that did not complete */
+    /* Of transfers: those that did not complete, apart from those a client's ABOR ended
+     * (xfer.abor_ended), which are counted on their own: a client's stop is no failure. */
+    unsigned long long transfers_failed, transfers_aborted;
     size_t running_transfers;
     corebudget budget; /* wq's limit while transfers run (corebudget.h) */
     bool budget_ready;

@@ -111,6 +111,7 @@ static void log_record(xfer *rec, const xfer *x)
     rec->zmode = x->zmode;
     rec->z_stored = x->z_stored;
     rec->wire = x->wire;
+    rec->abor_ended = x->abor_ended;
 }
 
 static ev_loop *loop_of(const xfer *x)
@@ -422,17 +423,21 @@ static void log_transfer(xfer *x, bool complete, const char *why)
                  x->slot_waited_ms, x->slot_waits, x->slot_waits == 1 ? "wait" : "waits");
     /* A resumed download's bytes would otherwise read as a file cut short. */
     format_start(x, from, sizeof from);
-    if (!complete && why)
+    /* An ABOR is the client's choice, whatever it wanted of the file: the outcome says so,
+     * and needs no reason after it. */
+    bool aborted = !complete && x->abor_ended;
+    if (!complete && !aborted && why)
         snprintf(reason, sizeof reason, ": %s", why);
+    const char *outcome = complete ? "ok" : aborted ? "aborted by the client (ABOR)" : "failed";
     char shown[LOG_PATH_BUF];
     const char *path = log_path(x->vpath ? x->vpath : "", shown, sizeof shown);
     if (secs == 0)
         session_log(s, "%s %s%s %s before any data moved%s", xfer_verb(x), path, from,
-                    complete ? "ended" : "failed", reason);
+                    complete ? "ended" : outcome, reason);
     else {
         char rate[24]; /* in the unit that fits: a slow client's 12 KiB/s is not "0.0 MiB/s" */
         session_log(s, "%s %s%s %s: %lld bytes%s in %.3f s (%s%s)%s%s", xfer_verb(x), path, from,
-                    complete ? "ok" : "failed", x->done, wire, secs,
+                    outcome, x->done, wire, secs,
                     progress_rate_str((double)x->done / secs, rate, sizeof rate), cap, line_wait,
                     reason);
     }
@@ -441,7 +446,9 @@ static void log_transfer(xfer *x, bool complete, const char *why)
     else
         srv->bytes_out += (unsigned long long)x->done;
     srv->transfers++;
-    if (!complete)
+    if (aborted)
+        srv->transfers_aborted++;
+    else if (!complete)
         srv->transfers_failed++;
     if (!srv->xferlog || (x->kind != XK_RETR && x->kind != XK_STOR))
         return;
@@ -1551,8 +1558,9 @@ void xfer_abort(session *s)
         defer_end(x, XF_ABORT, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
         return;
     }
+    x->abor_ended = true;
     if (x->state == XS_RUNNING || x->state == XS_UPLOAD_SETTLING || x->state == XS_UPLOAD_FLUSHING)
-        log_transfer(x, false, "aborted by the client (ABOR)");
+        log_transfer(x, false, NULL);
     release(x, true);
     session_reply(s, FTP_TRANSFER_ABORTED, "Transfer aborted.");
     session_reply(s, FTP_TRANSFER_OK, "ABOR successful.");
@@ -1568,6 +1576,7 @@ void xfer_cut(session *s)
     if (!xfer_busy(x) || x->state == XS_UPLOAD_FLUSHING || x->state == XS_UPLOAD_COMMITTING)
         return; /* ended, or its end is settled and waits for a writer's move or its commit */
     s->flags |= SF_ABOR_DONE; /* the ABOR, still to run, did abort something */
+    x->abor_ended = true;
     xfer_finish(x, FTP_TRANSFER_ABORTED, "Transfer aborted.", true);
 }
 

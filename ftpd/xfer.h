@@ -131,7 +131,11 @@ typedef struct xfer {
     int fin_code;
     bool fin_keep;
     const char *end_why; /* xfer_free: its log line's reason, kept for a line written later */
-    char fin_text[256];  /* as long as the longest reply text built for it */
+    /* The client's ABOR ended it: its log line and the live view's count say "aborted", not
+     * "failed". A segmented download (ftpc --segments) ends each range so once its bytes are
+     * in; a server cannot tell that from a user's stop, but neither is a failure. */
+    bool abor_ended;
+    char fin_text[256]; /* as long as the longest reply text built for it */
     long long last_progress;
     long long taken; /* a download's bytes the client has acknowledged, as last looked */
     long long started_ms;

@@ -267,6 +267,14 @@ START_TEST(test_totals_line)
     liveview_totals cut = {.sessions = 1, .transfers = 0, .shown = 0, .done = 2, .failed = 3};
     liveview_format_totals(line, sizeof line, 120, &cut);
     ck_assert_str_eq(line, "ftpd: 1 session, 0 transfers (in 0 B/s, out 0 B/s), 2 done, 3 failed");
+    /* one its client ended with ABOR (a segmented download's range) is neither */
+    liveview_totals abor = {.sessions = 1, .done = 1, .aborted = 3};
+    liveview_format_totals(line, sizeof line, 120, &abor);
+    ck_assert_str_eq(line, "ftpd: 1 session, 0 transfers (in 0 B/s, out 0 B/s), 1 done, 3 aborted");
+    abor.failed = 2;
+    liveview_format_totals(line, sizeof line, 120, &abor);
+    ck_assert_str_eq(line, "ftpd: 1 session, 0 transfers (in 0 B/s, out 0 B/s), 1 done, 3 aborted, "
+                           "2 failed");
 }
 END_TEST
 

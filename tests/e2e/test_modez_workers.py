@@ -133,7 +133,7 @@ class TestModeZWorkers(ServerTestCase):
                                   r"the wire" % len(big), text, re.S), text)
         self.abor(c)
         ds.close()
-        self.assertLogged(r"RETR /big\.txt failed: \d+ bytes \(MODE Z.*aborted by the client")
+        self.assertLogged(r"RETR /big\.txt aborted by the client \(ABOR\): \d+ bytes \(MODE Z")
         ds = c.epsv()
         code, text = c.cmd("RETR small.txt", timeout=20)
         self.assertEqual(code, 150, text)
