@@ -551,7 +551,8 @@ class TestSegmentsResume(FtpcCase):
     def sent(self, name="big.bin"):
         """[(offset REST asked for, bytes sent)] of the server's RETRs of name so far."""
         return [(int(f or 0), int(n)) for f, n in re.findall(
-            r"RETR /%s(?: from byte (\d+))? (?:ok|failed): (\d+) bytes" % re.escape(name),
+            r"RETR /%s(?: from byte (\d+))? (?:ok|failed|aborted by the client \(ABOR\)): "
+            r"(\d+) bytes" % re.escape(name),
             self.srv.settled_log_text())]
 
     @staticmethod

@@ -162,7 +162,8 @@ class TestSlowMetadata(SlowMetadataCase):
         c.send("PASV\r\nLIST -dir\r\nABOR\r\n")
         self.assertEqual([c.reply(timeout=15)[0] for _ in range(3)], [227, 426, 226])
         self.assertEqual(c.cmd("NOOP")[0], 200)
-        self.assertLogged(r"LIST /metaopt/-dir failed before any data moved: 426 ")
+        self.assertLogged(r"LIST /metaopt/-dir aborted by the client \(ABOR\) before any data "
+                          r"moved")
 
     def test_site_chmod_on_a_worker(self):
         def chmod(f):
@@ -233,8 +234,8 @@ class TestSlowMetadata(SlowMetadataCase):
             self.assertEqual(c.reply(timeout=15)[0], 426, line)
             self.assertEqual(c.reply(timeout=15)[0], 227)  # the next one's transfer now waits
             c.close()
-        self.assertLogged(r"RETR /meta/f.bin failed before any data moved: 426 ")
-        self.assertLogged(r"LIST /meta failed before any data moved: 426 ")
+        self.assertLogged(r"RETR /meta/f.bin aborted by the client \(ABOR\) before any data moved")
+        self.assertLogged(r"LIST /meta aborted by the client \(ABOR\) before any data moved")
 
     def test_a_command_waiting_for_the_disk_is_not_idle(self):
         # MLST meta/f.bin waits for two lookups and a stat, 1.5 s in all: longer than
