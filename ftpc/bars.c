@@ -45,6 +45,14 @@ struct ftpc_bar {
     long long start_us, end_us;
     long long moved_ms; /* when pos last went on (or the line started) */
     progress_rate rate;
+    /* A transfer that goes again (--retry) keeps its line: between its attempts the line
+     * waits, saying "retrying", its bytes still counted in the Total line; the next attempt
+     * takes it over (ftpc_bar_start). What the earlier attempts moved stays in its summary,
+     * whose time counts from the first. */
+    bool waiting;
+    int attempts;
+    uint64_t first_offset;          /* where the first attempt began */
+    uint64_t carried, carried_wire; /* bytes (and wire bytes) the earlier attempts moved */
     /* Unknown length: the busy block's place, which moves a step each tick bytes arrived, so
      * it stands still when the transfer does. */
     uint64_t busy_phase, busy_pos;
@@ -70,7 +78,14 @@ struct ftpc_bars {
     struct sigaction old_winch;
     struct sigaction old_cont; /* SIGCONT's, the same way */
     ftpc_bar *head, *tail;
-    int nlive;
+    int nlive; /* lines drawn: the running transfers and those waiting to go again */
+    /* The line that last ended without ok, kept until the runner says whether its transfer
+     * goes again (ftpc_bars_retrying), and the place it had among the lines. */
+    ftpc_bar *ended;
+    int ended_index;
+    /* When a line last began measuring its rate afresh (a retry, a restart): the Total line
+     * measures from then on too, for a window, or it trailed what the lines add up to. */
+    long long restart_ms;
     int nfiles, nfinished;
     int nfailed;                     /* files that failed for good: neither finished nor waiting */
     int nplanned;                    /* files whose sizes were known before they started */
@@ -307,6 +322,9 @@ static size_t format_line(char *out, size_t out_size, int width, int name_cells,
     snprintf(eta, sizeof(eta), "ETA %s", eta_s);
     if (bps == FTPC_BARS_BPS_STALLED) {
         snprintf(rate, sizeof(rate), "stalled");
+    } else if (bps == FTPC_BARS_BPS_RETRYING) {
+        snprintf(rate, sizeof(rate), "retrying");
+        eta[0] = '\0';
     } else if (bps < 0.0) { /* ftpc_bar_checking */
         snprintf(rate, sizeof(rate), "verifying");
         eta[0] = '\0';
@@ -512,17 +530,26 @@ static void add_moved(strbuf *out, uint64_t bytes, long long us)
               progress_rate_str(avg, rate, sizeof(rate)));
 }
 
+/* The bytes the line's transfer moved, over all its attempts. */
+static uint64_t bar_moved(const ftpc_bar *bar)
+{
+    return bar->carried + (bar->pos - bar->offset);
+}
+
 static void summary_line(strbuf *out, const ftpc_bar *bar)
 {
     char off[24];
     sb_str(out, bar->name);
     sb_str(out, ": ");
-    add_moved(out, bar->pos - bar->offset,
+    add_moved(out, bar_moved(bar),
               (bar->end_us > 0 ? bar->end_us : ev_monotonic_us()) - bar->start_us);
-    if (bar->offset > 0)
-        sb_printf(out, ", resumed at %s", progress_size_str(bar->offset, off, sizeof(off)));
-    if (bar->wire > 0)
-        sb_printf(out, ", wire %s (MODE Z)", progress_size_str(bar->wire, off, sizeof(off)));
+    if (bar->first_offset > 0)
+        sb_printf(out, ", resumed at %s", progress_size_str(bar->first_offset, off, sizeof(off)));
+    if (bar->attempts > 1)
+        sb_printf(out, ", %d attempts", bar->attempts);
+    if (bar->wire + bar->carried_wire > 0)
+        sb_printf(out, ", wire %s (MODE Z)",
+                  progress_size_str(bar->wire + bar->carried_wire, off, sizeof(off)));
 }
 
 /* A transfer with no byte for this long says so rather than showing a rate that only
@@ -532,12 +559,14 @@ static void summary_line(strbuf *out, const ftpc_bar *bar)
 static bool bar_stalled(const ftpc_bar *bar, long long now)
 {
     bool all_moved = bar->total >= 0 && bar->pos >= (uint64_t)bar->total;
-    return bar->end_ms == 0 && !all_moved && now - bar->moved_ms >= STALL_MS;
+    return !bar->waiting && bar->end_ms == 0 && !all_moved && now - bar->moved_ms >= STALL_MS;
 }
 
 /* A bar's rate for its line, or what the line says in its place (verifying, stalled). */
 static double bar_bps(const ftpc_bar *bar, long long now)
 {
+    if (bar->waiting)
+        return FTPC_BARS_BPS_RETRYING;
     if (bar->end_ms > 0)
         return FTPC_BARS_BPS_VERIFYING;
     if (bar_stalled(bar, now))
@@ -548,6 +577,8 @@ static double bar_bps(const ftpc_bar *bar, long long now)
 static void plain_line(strbuf *out, const ftpc_bar *bar, long long now)
 {
     char done_s[24], total_s[24], rate[32], eta[24];
+    if (bar->waiting)
+        return; /* the retry's message says it */
     bool stalled = bar_stalled(bar, now);
     double bps = stalled ? 0.0 : progress_rate_bps(&bar->rate, now);
     if (bar->end_ms > 0) {
@@ -589,6 +620,23 @@ static void more_line(strbuf *out, int more, int width)
     if (strlen(text) > max)
         text[max] = '\0';
     sb_printf(out, "\x1b[2K%s\n", text);
+}
+
+/* The Total line's rate. A line that begins its rate afresh (a retry's next attempt, after
+ * its wait and a new connection) shows the rate it moves at now; the run's window would
+ * still count the wait, and for five seconds the Total read below what its lines added up
+ * to ("a.bin 319 KiB/s", "b.bin 321 KiB/s" over "Total 572 KiB/s", its ETA too long).
+ * So from such a restart the Total, too, counts only what moved since, until a whole
+ * window has passed; while nothing has yet, the whole window. */
+static double total_bps(const ftpc_bars *b, long long now)
+{
+    long long since = now - b->restart_ms;
+    if (b->restart_ms > 0 && since < PROGRESS_WINDOW_MS) {
+        double bps = progress_rate_bps_within(&b->total_rate, now, since);
+        if (bps > 0.0)
+            return bps;
+    }
+    return progress_rate_bps(&b->total_rate, now);
 }
 
 static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
@@ -663,7 +711,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
                 total = -1;
             /* A stalled transfer may never end: the run has no ETA while it stalls, not
              * that of the others (0:46 beside a file stalled for a minute). */
-            if (bar_stalled(bar, now))
+            if (bar_stalled(bar, now) || bar->waiting)
                 stalled = true;
             else if (bar->total >= 0 && bar->pos < (uint64_t)bar->total) {
                 long eta = progress_eta((uint64_t)bar->total - bar->pos,
@@ -683,8 +731,7 @@ static void build_live(ftpc_bars *b, strbuf *out, long long now, int *lines)
             slowest = -1;
         }
         format_line(line, sizeof(line), b->width, name_cells, b->color, b->unicode, total_name, pos,
-                    total, progress_rate_bps(&b->total_rate, now), 0, stalled ? ETA_NONE : slowest,
-                    b->busy_phase);
+                    total, total_bps(b, now), 0, stalled ? ETA_NONE : slowest, b->busy_phase);
         sb_str(out, "\x1b[2K");
         sb_str(out, line);
         sb_str(out, "\n");
@@ -937,6 +984,8 @@ void ftpc_bars_free(ftpc_bars *b)
         b->head = bar->next;
         free(bar);
     }
+    free(b->ended);
+    b->ended = NULL;
     b->tail = NULL;
     b->nlive = 0;
     if (b->live && (b->drawn > 0 || b->pending.len > 0))
@@ -1004,8 +1053,45 @@ bool ftpc_bars_live(const ftpc_bars *b)
     return b->live;
 }
 
+/* The line of name waiting for its transfer's next attempt, or NULL. */
+static ftpc_bar *waiting_line(ftpc_bars *b, const char *name)
+{
+    size_t size = strlen(name) + 1;
+    char *shown = malloc(size);
+    if (shown == NULL)
+        return NULL;
+    progress_sanitize(shown, size, name); /* as the line keeps it */
+    ftpc_bar *bar = b->head;
+    while (bar != NULL && !(bar->waiting && strcmp(bar->name, shown) == 0))
+        bar = bar->next;
+    free(shown);
+    return bar;
+}
+
+/* The next attempt of a waiting line's transfer: the line goes on from where this attempt
+ * begins, its rate measured afresh (the attempt's, without the wait before it). */
+static ftpc_bar *take_over(ftpc_bar *bar, int64_t total, uint64_t offset)
+{
+    ftpc_bars *b = bar->b;
+    bar->waiting = false;
+    bar->attempts++;
+    bar->carried += bar->pos - bar->offset;
+    bar->carried_wire += bar->wire;
+    bar->wire = bar->wire_sent = 0;
+    bar->end_ms = bar->end_us = 0;
+    bar->total = total;
+    bar->offset = bar->pos = bar->sent = offset;
+    bar->moved_ms = b->restart_ms = ev_now(b->loop);
+    progress_rate_init(&bar->rate, bar->moved_ms, offset);
+    ensure_timer(b);
+    return bar;
+}
+
 ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t offset)
 {
+    ftpc_bar *waiting = waiting_line(b, name);
+    if (waiting != NULL)
+        return take_over(waiting, total, offset);
     size_t name_size = strlen(name) + 1; /* sanitizing never lengthens */
     ftpc_bar *bar = calloc(1, sizeof(*bar) + name_size);
     if (bar == NULL)
@@ -1013,12 +1099,16 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     bar->b = b;
     progress_sanitize(bar->name, name_size, name);
     bar->total = total;
-    bar->offset = bar->pos = bar->sent = offset;
+    bar->offset = bar->pos = bar->sent = bar->first_offset = offset;
+    bar->attempts = 1;
     bar->start_ms = bar->moved_ms = ev_now(b->loop);
     bar->start_us = ev_monotonic_us();
     if (b->first_ms == 0) {
         b->first_ms = bar->start_ms;
         b->first_us = bar->start_us;
+        /* The run's rate counts from its first transfer, not from the connection and the
+         * login before it. */
+        progress_rate_init(&b->total_rate, bar->start_ms, b->moved);
     }
     progress_rate_init(&bar->rate, bar->start_ms, offset);
     bar->prev = b->tail;
@@ -1073,8 +1163,9 @@ void ftpc_bar_restart(ftpc_bar *bar, uint64_t pos)
 {
     if (bar == NULL)
         return;
-    bar->offset = bar->pos = bar->sent = pos;
-    bar->start_ms = bar->moved_ms = ev_now(bar->b->loop);
+    bar->offset = bar->pos = bar->sent = bar->first_offset = pos;
+    bar->carried = bar->carried_wire = 0;
+    bar->start_ms = bar->moved_ms = bar->b->restart_ms = ev_now(bar->b->loop);
     bar->start_us = ev_monotonic_us();
     progress_rate_init(&bar->rate, bar->start_ms, pos);
 }
@@ -1087,7 +1178,7 @@ void ftpc_bar_rewind(ftpc_bar *bar, uint64_t pos)
     if (bar->offset > pos)
         bar->offset = pos;
     bar->end_ms = bar->end_us = 0; /* a line held for a check (ftpc_bar_checking) moves again */
-    bar->moved_ms = ev_now(bar->b->loop);
+    bar->moved_ms = bar->b->restart_ms = ev_now(bar->b->loop);
     progress_rate_init(&bar->rate, bar->moved_ms, pos);
 }
 
@@ -1134,11 +1225,9 @@ void ftpc_bar_done(ftpc_bar *bar, bool ok)
     ftpc_bar_done_note(bar, ok, NULL);
 }
 
-void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
+/* Takes the line out of the list of those drawn. */
+static void unlink_line(ftpc_bar *bar)
 {
-    if (bar == NULL)
-        return;
-    bar_settle_all(bar);
     ftpc_bars *b = bar->b;
     if (bar->prev != NULL)
         bar->prev->next = bar->next;
@@ -1149,10 +1238,22 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
     else
         b->tail = bar->prev;
     b->nlive--;
+}
+
+void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
+{
+    if (bar == NULL)
+        return;
+    bar_settle_all(bar);
+    ftpc_bars *b = bar->b;
+    int index = 0;
+    for (const ftpc_bar *o = b->head; o != NULL && o != bar; o = o->next)
+        index++;
+    unlink_line(bar);
     if (ok) {
         b->nfinished++;
         b->finished_bytes += bar->pos;
-        b->done_moved += bar->pos - bar->offset; /* as its summary line says */
+        b->done_moved += bar_moved(bar); /* as its summary line says */
         if (!b->quiet) {
             summary_line(&b->pending, bar);
             if (note != NULL)
@@ -1163,7 +1264,60 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
                 b->pending.len = 0;
             }
         }
+        free(bar);
+    } else {
+        /* Kept until the runner says whether its transfer goes again (ftpc_bars_retrying). */
+        free(b->ended);
+        b->ended = bar;
+        b->ended_index = index;
+        bar->prev = bar->next = NULL;
     }
+    if (b->live)
+        ensure_timer(b);
+}
+
+void ftpc_bars_retrying(ftpc_bars *b, const char *name)
+{
+    if (b == NULL || waiting_line(b, name) != NULL)
+        return; /* (an attempt that failed before it had a line: the line waits on) */
+    ftpc_bar *bar = b->ended;
+    size_t size = strlen(name) + 1;
+    char *shown = malloc(size);
+    if (bar == NULL || shown == NULL) {
+        free(shown);
+        return;
+    }
+    progress_sanitize(shown, size, name);
+    bool same = strcmp(bar->name, shown) == 0;
+    free(shown);
+    if (!same)
+        return;
+    b->ended = NULL;
+    bar->waiting = true;
+    /* Back in its place among the lines: a line that moved would be read as another. */
+    ftpc_bar *after = NULL;
+    for (int i = 0; i < b->ended_index && (after == NULL ? b->head : after->next) != NULL; i++)
+        after = after == NULL ? b->head : after->next;
+    bar->prev = after;
+    bar->next = after != NULL ? after->next : b->head;
+    if (bar->next != NULL)
+        bar->next->prev = bar;
+    else
+        b->tail = bar;
+    if (after != NULL)
+        after->next = bar;
+    else
+        b->head = bar;
+    b->nlive++;
+    ensure_timer(b);
+}
+
+void ftpc_bars_end_waiting(ftpc_bars *b, const char *name)
+{
+    ftpc_bar *bar = b != NULL ? waiting_line(b, name) : NULL;
+    if (bar == NULL)
+        return;
+    unlink_line(bar);
     free(bar);
     if (b->live)
         ensure_timer(b);

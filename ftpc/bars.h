@@ -86,8 +86,17 @@ void ftpc_bars_retract(ftpc_bars *b, uint64_t bytes);
 /* Names the bar's line name from now on: the bar's first name or a shorter one (a put whose
  * target turned out a directory, its "f -> dir" now "f"); a longer one is ignored. */
 void ftpc_bar_rename(ftpc_bar *bar, const char *name);
-/* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. Frees bar. */
+/* Ends the line; with ok a summary line (bytes moved, time, average rate) stays. bar is
+ * no longer the caller's. */
 void ftpc_bar_done(ftpc_bar *bar, bool ok);
+/* The transfer named name, whose line just ended without ok, goes again after a wait
+ * (--retry): its line stays, saying "retrying" in place of rate and ETA, its bytes still in
+ * the Total line, until the next attempt's ftpc_bar_start of the same name takes it over.
+ * That attempt's rate is measured afresh (the Total line's with it: see bars.c), its
+ * position is where it resumes, and the summary counts every attempt's bytes and time. */
+void ftpc_bars_retrying(ftpc_bars *b, const char *name);
+/* The transfer named name is over: a line still waiting for its next attempt goes. */
+void ftpc_bars_end_waiting(ftpc_bars *b, const char *name);
 /* The same with note appended to the summary ("a.bin: 3 MiB in 0.1 s (30 MiB/s), note"). */
 void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note);
 /* The bytes have all moved and a check of them runs: the line says "verifying" in place of
@@ -107,6 +116,8 @@ void ftpc_bars_step_aside(ftpc_bars *b);
  * unknown). */
 #define FTPC_BARS_BPS_VERIFYING (-1.0)
 #define FTPC_BARS_BPS_STALLED (-2.0)
+/* ...or the transfer waits to go again (ftpc_bars_retrying): "retrying", no ETA. */
+#define FTPC_BARS_BPS_RETRYING (-3.0)
 
 /* The line for one transfer into out (at most width-1 cells, no newline), exposed for tests.
  * bps may be one of FTPC_BARS_BPS_*.

@@ -287,6 +287,10 @@ static void task_final(ftpc_runner *r, ftpc_task *t)
 {
     t->finished = true;
     r->ndone++;
+    if (r->ctx->bars != NULL) { /* a line that waited for another attempt waits no more */
+        char name[2 * FTPC_URL_PATH_MAX + 8];
+        ftpc_bars_end_waiting(r->ctx->bars, ftpc_task_label(t, name, sizeof(name)));
+    }
     bool told = nodir_final(r, t);
     if (t->err.status == FTPC_OK)
         return;
@@ -482,6 +486,10 @@ static void op_done(void *ud, int status, bool reusable)
             delay *= 2;
         if (delay > RETRY_MAX_DELAY_MS)
             delay = RETRY_MAX_DELAY_MS;
+        if (r->ctx->bars != NULL) { /* its line waits for the next attempt, shown */
+            char name[2 * FTPC_URL_PATH_MAX + 8];
+            ftpc_bars_retrying(r->ctx->bars, ftpc_task_label(t, name, sizeof(name)));
+        }
         ftpc_msg(r->ctx, "ftpc: %s%s in %.1f s (attempt %d of %d)", t->err.msg,
                  ends_sentence(t->err.msg) ? " Retrying" : "; retrying", (double)delay / 1000.0,
                  t->attempts + 1, o->retries + 1);

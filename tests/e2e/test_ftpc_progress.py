@@ -334,6 +334,82 @@ class TestTotalRateAfterAStall(FtpcCase):
                 "%s %s + %s %s, Total %s %s" % f for f in frames))
 
 
+class CutOnceFtp(PausedFtp):
+    """Serves files of SIZE bytes at PausedFtp's pace, from REST's offset; the first RETR of
+    "b.bin" stops at CUT_AT with a 426, so that ftpc --retry fetches the rest again."""
+
+    SIZE = 4 * MiB
+    CUT_AT = MiB
+
+    def __init__(self):
+        super().__init__()
+        self.cut = False
+
+    def command(self, s, verb, arg):
+        if verb != "RETR":
+            return super().command(s, verb, arg)
+        s.send("150 here")
+        d = s.accept_data()
+        sent, s.rest = s.rest, 0
+        try:
+            while sent < self.SIZE:
+                if arg == "b.bin" and sent >= self.CUT_AT and not self.cut:
+                    self.cut = True
+                    d.close()
+                    s.send("426 cut")
+                    return True
+                n = min(self.PACE, self.SIZE - sent)
+                d.sendall(b"p" * n)
+                sent += n
+                time.sleep(0.05)
+        except OSError:
+            pass
+        d.close()
+        s.send("226 done")
+        return True
+
+
+class TestRetriedLine(FtpcCase):
+    def test_a_retried_line_waits_in_place_and_the_total_keeps_up(self):
+        # A line cut and fetched again (--retry) went from the screen for the wait, its bytes
+        # and the Total's percentage with it ("Total 0/2 -- [<=>] 1.06 MiB" after 2.00 MiB);
+        # then its next attempt measured its rate afresh while the Total still counted the
+        # wait: "a.bin 319 KiB/s" and "b.bin 321 KiB/s" over "Total 572 KiB/s" for seconds.
+        srv = CutOnceFtp()
+        srv.start()
+        self.addCleanup(srv.stop)
+        url = "ftp://127.0.0.1:%d/" % srv.port
+        p, master = start_on_pty(self, ["--retry", "1", "--retry-delay", "3", "get", "-j", "2",
+                                        "--no-verify", url + "a.bin", url + "b.bin"])
+        out = read_pty(master, 90, proc=p)
+        self.assertEqual(p.wait(10), 0, out[-2000:])
+        self.assertEqual(os.path.getsize(self.local("b.bin")), CutOnceFtp.SIZE)
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|\r", "", out.decode("utf-8", "replace"))
+        self.assertIn("retrying in 3.0 s", text)
+        # while it waits: its line, at the bytes it has, and the Total's with them
+        waiting = re.findall(r"b\.bin +(\d+)% [^\n]* ([\d.]+ MiB) / 4\.00 MiB +retrying\n"
+                             r"(?:[^\n]*\n)?Total 0/2 +(\d+)% ", text)
+        self.assertGreater(len(waiting), 5, text[-3000:])
+        for percent, size, total_percent in waiting:
+            self.assertEqual((percent, size), ("25", "1.00 MiB"), waiting)
+            self.assertGreaterEqual(int(total_percent), 25, waiting)
+        # once it goes again: the Total is what the lines add up to
+        after = text[text.index("retrying in 3.0 s"):]
+        rate = r"([\d.]+) (B|KiB|MiB)/s"
+        frames = re.findall(r"[ab]\.bin +\d+%% [^\n]*? %s [^\n]*\n"
+                            r"[ab]\.bin +\d+%% [^\n]*? %s [^\n]*\n"
+                            r"Total [^\n]*? %s " % (rate, rate, rate), after)
+        self.assertGreater(len(frames), 10, after[-3000:])
+        for a, au, b, bu, t, tu in frames:
+            lines = float(a) * UNIT[au] + float(b) * UNIT[bu]
+            total = float(t) * UNIT[tu]
+            self.assertGreaterEqual(total, 0.85 * lines, "\n".join(
+                "%s %s + %s %s, Total %s %s" % f for f in frames))
+        # its summary counts both attempts, and so does the run's
+        self.assertRegex(text, r"(?m)^b\.bin: 4\.00 MiB in [\d.]+ s \([^)]*\), 2 attempts$")
+        self.assertRegex(text, r"(?m)^Total: 2 files, 8\.00 MiB in ")
+
+
 class TestTwoRowTerminal(FtpcCase):
     server_kwargs = {"args": ["--max-rate", "512k"]}
 
