@@ -141,11 +141,14 @@ static void draw_frame(size_t old_rows, const char *log_line, size_t log_len, si
     frame f = {0};
     f.size = 32 + log_len + footer_len + 4 * ((size_t)footer_lines + 2);
     f.p = malloc(f.size);
-    char up[32] = "";
+    /* With no old rows to go over, from the start of the cursor's row all the same: a block
+     * lost after a continue (log_footer_lost) with nothing written below it meanwhile (a stop
+     * and continue by another program, no shell) left the cursor at the end of its last line,
+     * and the next log line began there ("... 0 done2026-12-08T00:15:22.462Z INFO ..."). That
+     * row's old total is written over; where the shell wrote, the row is its empty last. */
+    char up[32] = "\r";
     if (old_rows > 1)
         snprintf(up, sizeof up, "\r\033[%zuA", old_rows - 1);
-    else if (old_rows == 1)
-        snprintf(up, sizeof up, "\r");
     frame_str(&f, up);
     bool block = footer_lines > 0;
     if (log_line != NULL)

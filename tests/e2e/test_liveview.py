@@ -530,6 +530,38 @@ class TestLiveViewTerminal(unittest.TestCase):
         self.assertTrue(any("ftpd: 2 sessions" in r for r in screen[fg + 1:]), text)
         self.assertEqual(proc.returncode, 0)
 
+    def test_a_continue_with_nothing_written_meanwhile_garbles_no_row(self):
+        # A stop and continue by another program (kill -STOP, kill -CONT; a supervisor),
+        # with no shell to write below the block: the cursor was still at the end of the
+        # block's last line, and the next frame began there, its first line in the same row
+        # as the old total ("... 0 done2026-12-08T00:15:22.462Z INFO [2] ...").
+        import signal
+        proc, master, out, port = self.serve_big_file_on_pty()
+        socks = []
+        try:
+            stalled_download(port, socks)  # the line stays up
+            out += read_pty(master, 10, done=lambda d: re.search(rb"RETR .*\n?.*ftpd: 1 "
+                                                                 rb"session, 1 transfer \(in", d))
+            os.kill(proc.pid, signal.SIGCONT)
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", port, timeout=10)
+            socks.append(f)
+            f.login()
+            out += read_pty(master, 10, done=lambda d: re.search(
+                rb"ftpd: 2 sessions, 1 transfer \(in", d))
+            seen = out
+        finally:
+            stop_pty_server(proc, master, socks)
+        term = Terminal(80, 30)
+        term.feed(seen.decode())
+        screen = [r for r in term.history + term.screen() if r.strip()]
+        text = "\n".join(screen)
+        self.assertTrue(any(r.startswith("ftpd: 2 sessions") for r in screen), text)
+        # (nothing after a total line in its row: neither a log line nor a transfer's)
+        self.assertEqual([r for r in screen if re.search(r"ftpd: \d+ sessions?, .*(\d{4}-\d\d-"
+                                                         r"\d\dT|\[\d+\] \S+ RETR )", r)],
+                         [], text)
+
     def test_a_shorter_window_keeps_no_copies_of_the_block(self):
         # Eight transfers make a block of nine lines; the window then gets 8 rows, so the
         # block is cut to four transfers and sits at the top of the screen. Clearing from
