@@ -18,6 +18,8 @@
 #define LIVEVIEW_TICK_MS 250
 /* Transfer lines at most, whatever the terminal's height: the log must keep room to scroll. */
 #define LIVEVIEW_MAX_LINES 20
+/* A transfer's first rate: progress_rate_bps gives none over less than this. */
+#define RATE_FIRST_MS 200
 /* Wider terminals get lines this wide: room enough, and a line's bytes stay bounded. */
 #define LIVEVIEW_MAX_WIDTH 400
 #define LIVEVIEW_LINE_MAX (4 * LIVEVIEW_MAX_WIDTH + 64)
@@ -182,7 +184,7 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
         snprintf(sizes + n, sizeof(sizes) - n, "/%s",
                  progress_size_str(total, total_s, sizeof(total_s)));
         frac = total > 0 ? (double)done / (double)total : 1.0;
-        long eta = done >= total ? 0 : progress_eta(total - done, it->bps);
+        long eta = done >= total ? 0 : it->stalled ? -1 : progress_eta(total - done, it->bps);
         if (!it->waiting)
             snprintf(eta_s, sizeof(eta_s), "ETA %s", progress_duration_str(eta, dur, sizeof(dur)));
     }
@@ -190,6 +192,10 @@ size_t liveview_format_item(char *out, size_t size, int width, const liveview_it
         snprintf(rate_s, sizeof(rate_s), "connecting"); /* not "100%" of the 0 B expected yet */
     else if (it->waiting)
         snprintf(rate_s, sizeof(rate_s), "queued"); /* in line for a download slot */
+    else if (it->stalled)
+        snprintf(rate_s, sizeof(rate_s), "stalled");
+    else if (it->measuring)
+        snprintf(rate_s, sizeof(rate_s), "--");
     else
         progress_rate_str(it->bps, rate_s, sizeof(rate_s));
     if (it->connecting) /* an empty bar: nothing has moved, and nothing moves yet */
@@ -311,10 +317,13 @@ static double sample_rate(xfer *x, long long now)
         if (x->view_rate == NULL)
             return x->view_bps = 0.0;
         progress_rate_init(x->view_rate, x->started_ms, 0);
+        x->view_moved_ms = x->started_ms;
     }
     long long done = xfer_delivered(x); /* what reached the client, not what waits for it */
-    if (done != x->view_done)
+    if (done != x->view_done) {
         x->view_phase++;
+        x->view_moved_ms = now;
+    }
     x->view_done = done;
     progress_rate_update(x->view_rate, now, done > 0 ? (uint64_t)done : 0);
     return x->view_bps = progress_rate_bps(x->view_rate, now);
@@ -402,6 +411,8 @@ static void draw(liveview *v)
                 .bps = x->view_bps,
                 .waiting = x->slot.state == DLS_WAITING,
                 .connecting = xfer_unannounced(x),
+                .stalled = x->view_rate != NULL && now - x->view_moved_ms >= PROGRESS_WINDOW_MS,
+                .measuring = x->started_ms > 0 && now - x->started_ms < RATE_FIRST_MS,
                 .left_cells = left_cells,
             };
             if (pass == 0) {

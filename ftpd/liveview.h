@@ -35,6 +35,10 @@ typedef struct liveview_item {
     /* Where in the file it began (REST, APPE): the line shows the place in the file, done
      * and expect counting from there, as the client's bar does. */
     long long start;
+    /* As ftpc's bars say it: nothing has reached the client (or come from it) for the whole
+     * rate window ("stalled", no ETA), or the transfer is too young for a rate ("--"): both
+     * showed "0 B/s", which read the same as each other. */
+    bool stalled, measuring;
 } liveview_item;
 
 /* The whole server at a glance. */

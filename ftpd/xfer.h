@@ -141,9 +141,10 @@ typedef struct xfer {
     long long started_ms;
     /* The live view's (liveview.c): the rate's window of the last seconds, made at its first
      * look once bytes move (NULL before, and with the view off); done at the last look; the
-     * rate it shows; an upload's busy block, a step each look bytes came. */
+     * rate it shows; an upload's busy block, a step each look bytes came; when done last
+     * moved. */
     struct progress_rate *view_rate;
-    long long view_done;
+    long long view_done, view_moved_ms;
     double view_bps;
     unsigned long view_phase;
 } xfer;

@@ -28,7 +28,7 @@ static size_t format(int width, const liveview_item *it)
 START_TEST(test_download_line)
 {
     liveview_item it = {7,     "alice", "RETR", "/pub/big.iso", 512 * MiB, 1024 * MiB, 100.0 * MiB,
-                        false, 0,       0,      false,          0};
+                        false, 0,       0,      false,          0,         false,      false};
     format(100, &it);
     ck_assert_ptr_eq(strstr(line, "[7] alice RETR /pub/big.iso "), line);
     ck_assert_ptr_nonnull(strstr(line, " 50% ["));
@@ -48,8 +48,8 @@ START_TEST(test_resumed_download_line)
 {
     /* REST 768 MiB of a 1 GiB file: its place in the file, as the client's bar shows it,
      * not "0% 1.00 MiB/256 MiB"; the time left is that of the bytes left */
-    liveview_item it = {7,     "alice", "RETR", "/pub/big.iso", 1 * MiB,  256 * MiB, 100.0 * MiB,
-                        false, 0,       0,      false,          768 * MiB};
+    liveview_item it = {7,     "alice", "RETR", "/pub/big.iso", 1 * MiB,   256 * MiB, 100.0 * MiB,
+                        false, 0,       0,      false,          768 * MiB, false,     false};
     format(80, &it);
     ck_assert_msg(ends_with(line, " 75%  769 MiB/1.00 GiB  100 MiB/s ETA 0:03"), "%s", line);
     /* no data connection yet: nothing to say of where it stands */
@@ -64,7 +64,8 @@ START_TEST(test_long_path_keeps_its_file_name)
     char path[300];
     memset(path, 'd', 250);
     strcpy(path + 250, "/final-name.bin");
-    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false, 0};
+    liveview_item it = {12,    "bob", "STOR", path,  3 * MiB, -1,    2.0 * MiB,
+                        false, 0,     0,      false, 0,       false, false};
     format(80, &it);
     ck_assert_ptr_nonnull(strstr(line, "[12] bob STOR ..."));
     /* an upload's size is not known: no percent, an empty bar, no ETA */
@@ -83,7 +84,8 @@ START_TEST(test_very_long_path_keeps_its_file_name)
     for (size_t i = 0; i < 4000; i++)
         path[i] = i % 200 == 0 ? '/' : 'a' + (char)(i / 200 % 26);
     strcpy(path + 4000, "/final-name.bin");
-    liveview_item it = {12, "bob", "STOR", path, 3 * MiB, -1, 2.0 * MiB, false, 0, 0, false, 0};
+    liveview_item it = {12,    "bob", "STOR", path,  3 * MiB, -1,    2.0 * MiB,
+                        false, 0,     0,      false, 0,       false, false};
     format(80, &it);
     ck_assert_msg(strstr(line, "final-name.bin   --") != NULL, "%s", line);
     /* a multibyte character where the cut falls is not halved */
@@ -99,8 +101,8 @@ END_TEST
  * empty bar that would read as nothing received. */
 START_TEST(test_upload_bar_moves)
 {
-    liveview_item it = {6,         "erin", "STOR", "/up.bin", 3 * MiB, -1,
-                        2.0 * MiB, false,  0,      0,         false,   0};
+    liveview_item it = {6,     "erin", "STOR", "/up.bin", 3 * MiB, -1,    2.0 * MiB,
+                        false, 0,      0,      false,     0,       false, false};
     format(140, &it);
     ck_assert_msg(strstr(line, "   -- [<=>          ]") != NULL, "%s", line);
     it.busy_phase = 2;
@@ -113,9 +115,10 @@ END_TEST
  * wider than "[9]", and on its own its line would have lost the bar the other keeps. */
 START_TEST(test_lines_of_a_frame_line_up)
 {
-    liveview_item a = {9,   "demo",  "RETR",    "/incoming/load/ftpc-stress-1-f4.dat",
-                       MiB, 2 * MiB, 2.0 * MiB, false,
-                       0,   0,       false,     0};
+    liveview_item a = {9,     "demo",  "RETR",    "/incoming/load/ftpc-stress-1-f4.dat",
+                       MiB,   2 * MiB, 2.0 * MiB, false,
+                       0,     0,       false,     0,
+                       false, false};
     liveview_item b = a;
     b.id = 10;
     char la[4096];
@@ -142,8 +145,8 @@ END_TEST
 
 START_TEST(test_control_characters_shown_as_marks)
 {
-    liveview_item it = {3, "ev\x1b[2Jil", "RETR", "/a\r\nb\x07.bin", 10, 100, 0, false, 0,
-                        0, false,         0};
+    liveview_item it = {3, "ev\x1b[2Jil", "RETR", "/a\r\nb\x07.bin", 10, 100, 0, false, 0, 0, false,
+                        0, false,         false};
     format(80, &it);
     for (const char *p = line; *p; p++)
         ck_assert_int_ge((unsigned char)*p, 0x20);
@@ -154,7 +157,7 @@ END_TEST
 START_TEST(test_narrow_terminal_drops_the_bar_first)
 {
     liveview_item it = {1,     "anonymous", "RETR", "/pub/file.bin", 25 * MiB, 100 * MiB, 5.0 * MiB,
-                        false, 0,           0,      false,           0};
+                        false, 0,           0,      false,           0,        false,     false};
     format(90, &it);
     ck_assert_ptr_null(strstr(line, "% ["));
     ck_assert_ptr_nonnull(strstr(line, " 25%  25.0 MiB/100 MiB 5.00 MiB/s ETA 0:15"));
@@ -178,9 +181,10 @@ static void assert_whole(const char *part, const char *field, int width)
 START_TEST(test_narrow_terminal_never_cuts_a_field)
 {
     liveview_item down = {
-        5, "alice", "RETR", "/mir/large.bin", 8 * MiB, 20 * MiB, 2.0 * MiB, false, 0, 0, false, 0};
-    liveview_item up = {6,     "alice", "STOR", "/up/large.bin", 8 * MiB, -1, 2.0 * MiB,
-                        false, 0,       0,      false,           0};
+        5, "alice", "RETR", "/mir/large.bin", 8 * MiB, 20 * MiB, 2.0 * MiB, false, 0, 0, false,
+        0, false,   false};
+    liveview_item up = {6,     "alice", "STOR", "/up/large.bin", 8 * MiB, -1,    2.0 * MiB,
+                        false, 0,       0,      false,           0,       false, false};
     for (int width = 20; width <= 120; width++) {
         format(width, &down);
         assert_whole(" 4", " 40%", width);
@@ -201,10 +205,29 @@ END_TEST
 
 START_TEST(test_waiting_download_says_so)
 {
-    liveview_item it = {4, "carol", "RETR", "/x.bin", 0, 10 * MiB, 0, true, 0, 0, false, 0};
+    liveview_item it = {4,    "carol", "RETR", "/x.bin", 0, 10 * MiB, 0,
+                        true, 0,       0,      false,    0, false,    false};
     format(100, &it);
     ck_assert(ends_with(line, " queued"));
     ck_assert_ptr_null(strstr(line, "ETA"));
+}
+END_TEST
+
+/* As ftpc's bars: a transfer that has moved nothing for the whole rate window says so, with
+ * no ETA, and one too young for a rate shows none; both read "0 B/s" before. */
+START_TEST(test_stalled_and_new_transfers_say_so)
+{
+    liveview_item it = {4,     "carol", "RETR", "/x.bin", 2 * MiB, 10 * MiB, 0.0,
+                        false, 0,       0,      false,    0,       true,     false};
+    format(100, &it);
+    ck_assert_msg(strstr(line, " stalled ETA --:--") != NULL, "%s", line);
+    ck_assert_ptr_null(strstr(line, "B/s"));
+    it.stalled = false;
+    it.measuring = true;
+    it.done = 64 * 1024;
+    format(100, &it);
+    ck_assert_msg(strstr(line, " -- ETA --:--") != NULL, "%s", line);
+    ck_assert_ptr_null(strstr(line, "B/s"));
 }
 END_TEST
 
@@ -212,7 +235,7 @@ START_TEST(test_transfer_waiting_for_its_data_connection_says_so)
 {
     /* The command came, its data connection has not: nothing moved, and the size to move
      * is not set yet (0), which read as "100% [=====] 0 B/0 B ETA 0:00", a transfer done. */
-    liveview_item it = {5, "dave", "RETR", "/big.bin", 0, 0, 0, false, 0, 0, true, 0};
+    liveview_item it = {5, "dave", "RETR", "/big.bin", 0, 0, 0, false, 0, 0, true, 0, false, false};
     for (int width = 100; width >= 20; width -= 20) {
         format(width, &it);
         ck_assert_ptr_null(strchr(line, '%'));
@@ -240,7 +263,7 @@ START_TEST(test_wide_characters_counted_as_two_cells)
     char path[200] = "/";
     for (int i = 0; i < 40; i++)
         strcat(path, "\xe6\x96\x87");
-    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false, 0, 0, false, 0};
+    liveview_item it = {5, "dave", "RETR", path, 1, 2, 1, false, 0, 0, false, 0, false, false};
     format(80, &it);
     ck_assert_ptr_nonnull(strstr(line, "..."));
 }
@@ -317,6 +340,7 @@ static Suite *liveview_suite(void)
     tcase_add_test(tc, test_narrow_terminal_drops_the_bar_first);
     tcase_add_test(tc, test_narrow_terminal_never_cuts_a_field);
     tcase_add_test(tc, test_waiting_download_says_so);
+    tcase_add_test(tc, test_stalled_and_new_transfers_say_so);
     tcase_add_test(tc, test_transfer_waiting_for_its_data_connection_says_so);
     tcase_add_test(tc, test_wide_characters_counted_as_two_cells);
     tcase_add_test(tc, test_totals_line);

@@ -100,6 +100,23 @@ class TestLiveViewOn(ServerTestCase):
                                           r" 0 done, 1 aborted, 1 failed", timeout=5),
                         self.srv.log_text()[-3000:])
 
+    def test_a_download_its_client_stopped_reading_says_stalled(self):
+        # A client that reads no more: its line showed "0 B/s ETA --:--", as a transfer only
+        # just begun did too; ftpc's bars say "stalled", and so does the view now.
+        c = self.srv.control()
+        c.login()
+        c.cmd("TYPE I")
+        ds = c.pasv()
+        ds.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        self.assertEqual(c.cmd("RETR big.bin")[0], 150)
+        recv_exactly(ds, 1 << 20)
+        line = self.srv.wait_log(r"\[\d+\] alice RETR /big\.bin +\d+% .* stalled ETA --:--",
+                                 timeout=20)
+        self.assertTrue(line, self.srv.log_text()[-3000:])
+        self.assertNotIn("B/s", line.group(0))
+        ds.close()
+        c.close()
+
     def test_transfer_waiting_for_its_data_connection_is_not_done(self):
         # RETR came and its data connection has not (a client that connects after the
         # command, a firewall in the way): nothing has moved and the size to move is not set
