@@ -411,7 +411,10 @@ static void draw(liveview *v)
                 .bps = x->view_bps,
                 .waiting = x->slot.state == DLS_WAITING,
                 .connecting = xfer_unannounced(x),
-                .stalled = x->view_rate != NULL && now - x->view_moved_ms >= PROGRESS_WINDOW_MS,
+                /* (an upload whose bytes are all in and which the server now stores is
+                 * not the client's stall) */
+                .stalled = x->state == XS_RUNNING && x->view_rate != NULL &&
+                           now - x->view_moved_ms >= PROGRESS_WINDOW_MS,
                 .measuring = x->started_ms > 0 && now - x->started_ms < RATE_FIRST_MS,
                 .left_cells = left_cells,
             };
