@@ -129,7 +129,9 @@ char *progress_elapsed_str(long long ms, char *out, size_t out_size)
 {
     if (ms < 0)
         ms = 0;
-    if (ms < 59950)
+    if (ms < 95) /* a small file's: "117 KiB in 0.0 s (3.90 MiB/s)" read as no time at all */
+        snprintf(out, out_size, "%.3f s", (double)ms / 1000.0);
+    else if (ms < 59950)
         snprintf(out, out_size, "%.1f s", (double)ms / 1000.0);
     else
         progress_duration_str((long)((ms + 500) / 1000), out, out_size);

@@ -48,7 +48,8 @@ char *progress_size_str(uint64_t bytes, char *out, size_t out_size);
 char *progress_rate_str(double bps, char *out, size_t out_size);
 /* "0:05", "12:34", "1:02:03", "4d 03h"; "--:--" for seconds < 0. */
 char *progress_duration_str(long seconds, char *out, size_t out_size);
-/* Elapsed time with tenths under a minute ("0.4 s", "12.3 s"), else as progress_duration_str. */
+/* Elapsed time with tenths under a minute ("0.4 s", "12.3 s"), thousandths under a tenth
+ * ("0.032 s"), else as progress_duration_str. */
 char *progress_elapsed_str(long long ms, char *out, size_t out_size);
 
 typedef enum { PROGRESS_BAR_ASCII = 0, PROGRESS_BAR_UNICODE } progress_bar_style;

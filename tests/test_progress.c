@@ -183,7 +183,11 @@ END_TEST
 START_TEST(test_elapsed_str)
 {
     char out[32];
-    ck_assert_str_eq(progress_elapsed_str(0, out, sizeof(out)), "0.0 s");
+    ck_assert_str_eq(progress_elapsed_str(0, out, sizeof(out)), "0.000 s");
+    /* a small file's time is not "0.0 s" */
+    ck_assert_str_eq(progress_elapsed_str(32, out, sizeof(out)), "0.032 s");
+    ck_assert_str_eq(progress_elapsed_str(94, out, sizeof(out)), "0.094 s");
+    ck_assert_str_eq(progress_elapsed_str(95, out, sizeof(out)), "0.1 s");
     ck_assert_str_eq(progress_elapsed_str(440, out, sizeof(out)), "0.4 s");
     ck_assert_str_eq(progress_elapsed_str(12345, out, sizeof(out)), "12.3 s");
     ck_assert_str_eq(progress_elapsed_str(125000, out, sizeof(out)), "2:05");

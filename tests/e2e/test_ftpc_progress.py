@@ -116,6 +116,10 @@ class TestSummaryRates(FtpcCase):
             ms = size * 1000.0 / (float(value) * UNIT[unit])
             whole_ms.append(abs(ms - round(ms)) <= 0.006 * ms)
         self.assertFalse(all(whole_ms), r.stderr)
+        # and its time is given to the millisecond, not as "0.0 s", no time at all
+        times = re.findall(r"s\d\.bin: 97\.7 KiB in ([\d.]+) s ", r.stderr.decode())
+        self.assertEqual(len(times), len(names), r.stderr)
+        self.assertNotIn("0.0", times, r.stderr)
 
 
 class TestAsciiSummaries(FtpcCase):
