@@ -1053,18 +1053,25 @@ bool ftpc_bars_live(const ftpc_bars *b)
     return b->live;
 }
 
-/* The line of name waiting for its transfer's next attempt, or NULL. */
-static ftpc_bar *waiting_line(ftpc_bars *b, const char *name)
+/* Whether the line is name's (which it keeps sanitized). */
+static bool named(const ftpc_bar *bar, const char *name)
 {
     size_t size = strlen(name) + 1;
     char *shown = malloc(size);
     if (shown == NULL)
-        return NULL;
-    progress_sanitize(shown, size, name); /* as the line keeps it */
-    ftpc_bar *bar = b->head;
-    while (bar != NULL && !(bar->waiting && strcmp(bar->name, shown) == 0))
-        bar = bar->next;
+        return false;
+    progress_sanitize(shown, size, name);
+    bool same = strcmp(bar->name, shown) == 0;
     free(shown);
+    return same;
+}
+
+/* The line of name waiting for its transfer's next attempt, or NULL. */
+static ftpc_bar *waiting_line(ftpc_bars *b, const char *name)
+{
+    ftpc_bar *bar = b->head;
+    while (bar != NULL && !(bar->waiting && named(bar, name)))
+        bar = bar->next;
     return bar;
 }
 
@@ -1281,16 +1288,7 @@ void ftpc_bars_retrying(ftpc_bars *b, const char *name)
     if (b == NULL || waiting_line(b, name) != NULL)
         return; /* (an attempt that failed before it had a line: the line waits on) */
     ftpc_bar *bar = b->ended;
-    size_t size = strlen(name) + 1;
-    char *shown = malloc(size);
-    if (bar == NULL || shown == NULL) {
-        free(shown);
-        return;
-    }
-    progress_sanitize(shown, size, name);
-    bool same = strcmp(bar->name, shown) == 0;
-    free(shown);
-    if (!same)
+    if (bar == NULL || !named(bar, name))
         return;
     b->ended = NULL;
     bar->waiting = true;
