@@ -238,6 +238,15 @@ void cmd_rest(session *s, const char *arg)
     session_reply(s, FTP_PENDING_MORE, "Restarting at %lld. Send STOR or RETR.", v);
 }
 
+/* The byte count ALLO announced for this transfer command, or -1: it is for the next one
+ * only, which takes it even when it fails. */
+static long long take_allo(session *s)
+{
+    long long v = s->allo_set ? s->allo : -1;
+    s->allo_set = false;
+    return v;
+}
+
 /* The data channel a transfer command needs, or a 425 reply. */
 static xfer *need_channel(session *s)
 {
@@ -363,6 +372,7 @@ void cmd_retr(session *s, const char *arg)
     char vpath[PATH_VMAX];
     off_t rest = s->rest;
     s->rest = 0;
+    (void)take_allo(s);
     xfer *x = need_channel(s);
     if (!x || session_resolve(s, arg, vpath) < 0)
         return;
@@ -746,12 +756,15 @@ void cmd_stor(session *s, const char *arg)
     char vpath[PATH_VMAX];
     off_t rest = s->rest;
     s->rest = 0;
+    long long allo = take_allo(s);
     if (rest > 0 && !(s->perms & PERM_APPEND)) {
         refuse_for_perms(s, "STOR", arg, PERM_APPEND, "Permission denied: resuming needs append.");
         return;
     }
-    if (!need_channel(s) || upload_path(s, arg, vpath) < 0)
+    xfer *x = need_channel(s);
+    if (!x || upload_path(s, arg, vpath) < 0)
         return;
+    x->allo = allo;
     start_upload(s, "STOR", vpath, rest > 0 ? UPLOAD_RESTART : UPLOAD_NEW, rest);
 }
 
@@ -759,8 +772,11 @@ void cmd_appe(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
     s->rest = 0;
-    if (!need_channel(s) || upload_path(s, arg, vpath) < 0)
+    long long allo = take_allo(s);
+    xfer *x = need_channel(s);
+    if (!x || upload_path(s, arg, vpath) < 0)
         return;
+    x->allo = allo;
     start_upload(s, "APPE", vpath, UPLOAD_APPEND, 0);
 }
 
@@ -888,10 +904,12 @@ void cmd_stou(session *s, const char *arg)
 {
     char vpath[PATH_VMAX];
     s->rest = 0;
+    long long allo = take_allo(s);
     /* The suggested name must itself be a file name: "dir/" would put "dir/.N.0" inside. */
     xfer *x = need_channel(s);
     if (!x || (arg[0] && upload_path(s, arg, vpath) < 0))
         return;
+    x->allo = allo;
     run_stou(s, x, arg, arg[0] ? 0 : 1, false);
 }
 
@@ -1106,6 +1124,7 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt)
 {
     bool all = fmt != DL_LIST, recursive = false;
     s->rest = 0;
+    (void)take_allo(s);
     xfer *x = need_channel(s);
     if (!x)
         return;

@@ -1,4 +1,5 @@
 /* SYST FEAT OPTS HELP NOOP TYPE MODE STRU ALLO STAT. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,9 +208,32 @@ void cmd_stru(session *s, const char *raw)
         session_reply(s, FTP_PARAM_NOT_IMPLEMENTED, "STRU %s not implemented.", raw);
 }
 
+/* RFC 959's "ALLO <bytes> [R <record size>]". Nothing is reserved (files grow as they
+ * come), but the count is kept for the next upload: in stream mode a data connection that
+ * closes after exactly that many bytes ends a whole file, which is committed without waiting
+ * to see whether the client is still alive (xfer.c, upload_ended). */
 void cmd_allo(session *s, const char *arg)
 {
-    session_reply(s, FTP_CMD_SUPERFLUOUS, "ALLO not needed.");
+    s->allo_set = false;
+    if (!arg[0]) {
+        session_reply(s, FTP_CMD_SUPERFLUOUS, "ALLO not needed.");
+        return;
+    }
+    char *end;
+    errno = 0;
+    /* digits only: strtoll would also take blanks, a sign, "-0" */
+    long long v = isdigit((unsigned char)arg[0]) ? strtoll(arg, &end, 10) : -1;
+    if (v >= 0 && !errno && end[0] == ' ' && (end[1] == 'R' || end[1] == 'r') && end[2] == ' ' &&
+        isdigit((unsigned char)end[3])) {
+        strtoll(end + 3, &end, 10); /* the record size, which stream files do not have */
+    }
+    if (v < 0 || errno || *end) {
+        session_reply(s, FTP_ARG_SYNTAX_ERROR, "ALLO: expected a byte count.");
+        return;
+    }
+    s->allo_set = true;
+    s->allo = v;
+    session_reply(s, FTP_CMD_OK, "ALLO %lld bytes noted for the next upload.", v);
 }
 
 /* The TLS line of STAT: the control connection's protocol and cipher and the PROT level. */

@@ -50,7 +50,7 @@ static const command commands[] = {
     {"TYPE", cmd_type, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> A | I"},
     {"MODE", cmd_mode, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> S | Z"},
     {"STRU", cmd_stru, CMD_LOGIN | CMD_ARG | CMD_TOKEN, 0, "<sp> F"},
-    {"ALLO", cmd_allo, CMD_LOGIN, 0, "[<sp> bytes] (not needed)"},
+    {"ALLO", cmd_allo, CMD_LOGIN, 0, "[<sp> bytes [<sp> R <sp> record]]"},
     {"STAT", cmd_stat, CMD_LOGIN, 0, "[<sp> path-name]"},
     {"PWD", cmd_pwd, CMD_LOGIN, 0, "(print the working directory)"},
     {"XPWD", cmd_pwd, CMD_LOGIN, 0, "(print the working directory)"},

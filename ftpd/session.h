@@ -79,6 +79,10 @@ typedef struct session {
     vfs vfs;
     char *cwd;
     off_t rest;
+    /* ALLO's byte count for the next upload (allo_set): an upload that ends with exactly
+     * those bytes is whole on that evidence, one with fewer was cut (xfer.c, upload_ended). */
+    bool allo_set;
+    long long allo;
     unsigned mlst_facts; /* MLSX_ bits chosen with OPTS MLST */
     int mz_level;        /* MODE Z compression level, 0..9 (OPTS MODE Z LEVEL) */
     char *rename_from;

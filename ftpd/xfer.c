@@ -159,6 +159,7 @@ static xfer *xfer_new(session *s)
     x->up.copy_fd = -1;
     x->up.cmp_fd = -1;
     x->total = -1;
+    x->allo = -1;
     buf_init(&x->fbuf, XFER_BUF_SIZE);
     buf_init(&x->zbuf, XFER_ZBUF_SIZE);
     ev_timer_init(&x->timer, xfer_timer_cb, x);
@@ -984,11 +985,47 @@ int xfer_drain_to_file(xfer *x)
  * else commits it. */
 #define UPLOAD_SETTLE_MS 3
 
+static void upload_settled(xfer *x);
+
+/* What an ALLO before the upload tells of its end: ALLO_NO_WORD without one (or in TYPE A,
+ * whose count could be of either line ending's bytes; MODE Z knows its end by itself). The
+ * count is of the bytes the data connection carries. After a REST or onto an APPE's file,
+ * a client may have meant the whole file's size: only fewer bytes than either reading wants
+ * prove a cut, and a count that fits neither settles as it would without ALLO. */
+typedef enum { ALLO_NO_WORD, ALLO_WHOLE, ALLO_CUT } allo_verdict;
+
+static allo_verdict allo_judge(const xfer *x)
+{
+    if (x->allo < 0 || x->ascii || x->zmode)
+        return ALLO_NO_WORD;
+    if (x->done == x->allo)
+        return ALLO_WHOLE;
+    if (x->done + (long long)x->offset < x->allo)
+        return ALLO_CUT;
+    return ALLO_NO_WORD;
+}
+
 static void upload_ended(xfer *x)
 {
     (void)stream_shutdown(&x->data); /* TLS: answer the client's close_notify with ours */
     close_data(x);
     x->state = XS_UPLOAD_SETTLING;
+    allo_verdict v = allo_judge(x);
+    if (v == ALLO_WHOLE) {
+        upload_settled(x); /* every byte announced came: no need to wait for more evidence */
+        return;
+    }
+    if (v == ALLO_CUT) {
+        /* The client's data stopped short of what it announced: killed, or its own source
+         * failed. Kept for a resume, as a killed client's upload is. */
+        char text[160];
+        snprintf(text, sizeof text,
+                 "Data connection closed after %lld of the %lld bytes announced by ALLO; "
+                 "upload cut short, aborted.",
+                 x->done, x->allo);
+        xfer_finish(x, FTP_TRANSFER_ABORTED, text, true);
+        return;
+    }
     ev_timer_start(loop_of(x), &x->timer, UPLOAD_SETTLE_MS);
 }
 

@@ -116,6 +116,7 @@ typedef struct xfer {
     off_t total;           /* RETR: file size; -1 unknown */
     long long done;        /* payload (file) bytes moved; in MODE Z, before compression */
     long long expect;      /* payload bytes this transfer will move; -1 unknown */
+    long long allo;        /* upload: the bytes ALLO announced for it; -1 none */
     char *vpath;           /* for STAT, logs and xferlog */
     ev_timer timer;        /* data timeout */
     ev_timer drain;        /* 0 ms: upload bytes OpenSSL already decrypted wait to be read */
