@@ -34,6 +34,7 @@ typedef enum {
     PS_IDLE,   /* not started */
     PS_WAIT,   /* for its connection */
     PS_DATA,   /* data connection being prepared */
+    PS_ALLO,   /* ALLO sent: the range's length (any answer will do) */
     PS_REST,   /* REST sent */
     PS_STOR,   /* STOR/APPE sent; sending */
     PS_CHECK,  /* the range's HASH or SIZE check runs */
@@ -713,17 +714,31 @@ static void seg_ready(ftpc_conn *c, void *ud)
     ftpc_conn_open_data(c);
 }
 
+static void seg_rest_or_stor(pseg *s)
+{
+    if (s->use_rest) {
+        s->state = PS_REST;
+        ftpc_conn_cmd(s->c, "REST %" PRIu64, s->start);
+        return;
+    }
+    seg_stor(s);
+}
+
+static bool data_binary(ftpc_conn *c);
+
 static void seg_data_prepared(ftpc_conn *c, void *ud)
 {
     pseg *s = ud;
     if (s->state != PS_DATA || s->p->finished)
         return;
-    if (s->use_rest) {
-        s->state = PS_REST;
-        ftpc_conn_cmd(c, "REST %" PRIu64, s->start);
+    /* The range's length, as a put announces its file's (xfer.c): a server that counts it
+     * (ftpd) takes the end of exactly those bytes for a whole STOR without waiting. */
+    if (data_binary(c)) {
+        s->state = PS_ALLO;
+        ftpc_conn_cmd(c, "ALLO %" PRIu64, s->end - s->start);
         return;
     }
-    seg_stor(s);
+    seg_rest_or_stor(s);
 }
 
 static void seg_data_open(ftpc_conn *c, int fd, void *ud)
@@ -749,6 +764,10 @@ static void seg_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
         return;
     bool parallel = s != &p->seq && (s != &p->segs[0] || p->base > 0);
     switch (s->state) {
+    case PS_ALLO:
+        if (m->code >= 200) /* only a help to the server: a refusal changes nothing */
+            seg_rest_or_stor(s);
+        return;
     case PS_REST:
         if (m->code < 200)
             return;

@@ -468,6 +468,8 @@ void xf_maybe_complete(ftpc_xfer *x)
     succeed(x);
 }
 
+static void send_rest_or_transfer(ftpc_xfer *x);
+
 static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -505,6 +507,11 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     case XS_MDTM:
         if (code >= 200)
             xf_mdtm_answered(x, m);
+        return;
+    case XS_ALLO:
+        /* Only a help to the server: a refusal (or any other answer) changes nothing. */
+        if (code >= 200)
+            send_rest_or_transfer(x);
         return;
     case XS_REST:
         if (code < 200)
@@ -669,6 +676,28 @@ static void conn_reply(ftpc_conn *c, const ftp_reply_msg *m, void *ud)
     }
 }
 
+/* REST when the transfer starts at an offset, else the transfer command itself. */
+static void send_rest_or_transfer(ftpc_xfer *x)
+{
+    if (x->offset > 0) {
+        x->state = XS_REST;
+        ftpc_conn_cmd(x->c, "REST %" PRIu64, x->offset - x->ovl.len);
+        return;
+    }
+    send_transfer_cmd(x);
+}
+
+/* A put of a regular file in TYPE I and stream mode announces the bytes it will send with
+ * ALLO: a server that counts them (ftpd) can take the data connection's end after exactly
+ * those for the end of a whole file, and one cut short for a cut upload, at once. Standard
+ * input's length is not known, TYPE A's bytes on the wire are not the file's, and MODE Z
+ * has an end of its own. */
+static bool wants_allo(const ftpc_xfer *x)
+{
+    return x->t->kind == FTPC_T_PUT && !x->stream_src && !x->ascii && !ftpc_conn_mode_z(x->c) &&
+           x->file_fd >= 0 && x->local_size >= x->offset;
+}
+
 static void conn_data_prepared(ftpc_conn *c, void *ud)
 {
     ftpc_xfer *x = ud;
@@ -678,12 +707,12 @@ static void conn_data_prepared(ftpc_conn *c, void *ud)
      * with those kept (xfer_recv.c); standard output cannot be read back. */
     bool into_file = xf_is_download(x) && x->file_fd >= 0 && x->out_fd == x->file_fd;
     ftpc_overlap_begin(&x->ovl, into_file && !x->unreadable ? x->offset : 0);
-    if (x->offset > 0) {
-        x->state = XS_REST;
-        ftpc_conn_cmd(c, "REST %" PRIu64, x->offset - x->ovl.len);
+    if (wants_allo(x)) {
+        x->state = XS_ALLO;
+        ftpc_conn_cmd(c, "ALLO %" PRIu64, x->local_size - x->offset);
         return;
     }
-    send_transfer_cmd(x);
+    send_rest_or_transfer(x);
 }
 
 static void conn_data_open(ftpc_conn *c, int fd, void *ud)

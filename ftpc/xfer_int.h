@@ -66,6 +66,7 @@ typedef enum {
     XS_MDTM,      /* -c without HASH over RANG: MDTM, against the kept bytes' time */
     XS_OPEN_DATA, /* EPSV/PASV or EPRT/PORT under way */
     XS_REST,      /* REST sent */
+    XS_ALLO,      /* ALLO sent before a put's STOR/APPE (any answer will do) */
     XS_CMD,       /* RETR/STOR/APPE/LIST/NLST sent; streaming */
     XS_DIRCHECK,  /* MLST of a put's target that the server refused: a directory? */
     XS_DIRPROBE,  /* CWD into a name SIZE, RETR or STOR refused: a directory? */
