@@ -9,7 +9,7 @@ from ftpd_harness import ServerTestCase, data_bytes, sha, stor
 
 
 class AlloTest(ServerTestCase):
-    def upload(self, name, payload, allo=None, rest=None, type_cmd="TYPE I"):
+    def upload(self, name, payload, allo=None, rest=None, type_cmd="TYPE I", cmd="STOR"):
         """ALLO (if given), REST, STOR name on a raw session sending payload, the data
         connection closed normally while the control connection waits: the final reply."""
         c = self.srv.control()
@@ -21,7 +21,7 @@ class AlloTest(ServerTestCase):
         ds = c.pasv()
         if rest is not None:
             self.assertEqual(c.cmd("REST %d" % rest)[0], 350)
-        code, text = c.cmd("STOR " + name, timeout=20)
+        code, text = c.cmd(cmd + " " + name, timeout=20)
         self.assertEqual(code, 150, text)
         ds.sendall(payload)
         ds.close()
@@ -134,6 +134,16 @@ class AlloTest(ServerTestCase):
         c, reply = self.upload("s.bin", full[20000:25000], allo=30000, rest=20000)
         self.assertRegex(reply[1], r"^426 ")
         self.assertEqual(self.srv.read("s.bin"), full[:20000])
+
+    def test_appe_counts_the_bytes_it_adds(self):
+        self.srv.write("p.log", b"a" * 1000)
+        c, reply = self.upload("p.log", b"b" * 500, allo=500, cmd="APPE")
+        self.assertRegex(reply[1], r"^226 ")
+        self.assertEqual(self.srv.read("p.log"), b"a" * 1000 + b"b" * 500)
+        # short of 2100 even with the 1500 bytes there counted: a cut
+        c, reply = self.upload("p.log", b"c" * 200, allo=2100, cmd="APPE")
+        self.assertRegex(reply[1], r"^426 ")
+        self.assertEqual(self.srv.read("p.log"), b"a" * 1000 + b"b" * 500)
 
 
 if __name__ == "__main__":
