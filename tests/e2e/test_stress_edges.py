@@ -950,6 +950,24 @@ class TestStressSetupPhase(StressCase):
         self.assertIsNotNone(share, out)
         self.assertAlmostEqual(int(share.group(1)), want, delta=3, msg=out)
 
+    def test_cpu_of_a_set_up_that_never_connects_is_the_set_ups_own(self):
+        # Nothing listens: the set-up fails at once. Its CPU counted from the process's start
+        # (the TLS context's loading), put over a set-up of a fraction of a millisecond, read
+        # "13854% of one core".
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        try:  # bound, never listening: a connect is refused
+            rep, out, _ = self.stress("ftp://u:p@127.0.0.1:%d/" % port, "--tls", "--clients", 2,
+                                      "--duration", 1, "--no-view", rc=3)
+        finally:
+            sock.close()
+        cpu = rep["cpu_user_s"] + rep["cpu_sys_s"]
+        self.assertLessEqual(cpu, rep["setup_s"] + 0.005, rep)
+        share = re.search(r"\((\d+)% of one core\)", self.unwrap(out))
+        # a set-up that is all CPU reads about 100%, a little over with the clocks' grain
+        self.assertTrue(share is None or int(share.group(1)) <= 200, out)
+
     def test_setup_clock_runs_and_interrupt_says_so(self):
         # One 4 MiB fixture to a server that never reads it: the set-up goes on. Its status
         # lines (stderr is not a terminal: one plain line a second) must show its clock
