@@ -108,6 +108,21 @@ bool commands_not_implemented(const char *verb)
     return false;
 }
 
+/* The lines that may come between ALLO and the upload it announces: the data connection's
+ * set-up and the transfer's parameters. Any other line ends the announcement, and so does an
+ * upload refused before its handler takes it (no argument, the account's permissions): a
+ * count left over from it would have made a later upload of another size a cut (426). */
+static bool keeps_allo(const command *c)
+{
+    static void (*const keep[])(session *, const char *) = {
+        cmd_allo, cmd_rest, cmd_type, cmd_mode, cmd_stru, cmd_pasv, cmd_epsv,
+        cmd_port, cmd_eprt, cmd_noop, cmd_stor, cmd_appe, cmd_stou};
+    for (size_t i = 0; c && i < sizeof keep / sizeof keep[0]; i++)
+        if (c->handler == keep[i])
+            return true;
+    return false;
+}
+
 void commands_dispatch(session *s, const ftp_cmd *cmd)
 {
     const command *c = find_command(cmd->verb);
@@ -125,6 +140,8 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
      * rename, and so does an RNTO refused for want of its argument. */
     if (s->rename_from && (!c || c->handler != cmd_rnto || !cmd->arg[0]))
         session_forget_rename(s);
+    bool allo = s->allo_set;
+    s->allo_set = false; /* given back below to a line that reaches its handler and keeps it */
     if (!cmd->verb[0]) {
         /* Every line gets a reply: a client that sent one waits for it. */
         session_reply(s, FTP_SYNTAX_ERROR, "Empty command.");
@@ -167,6 +184,7 @@ void commands_dispatch(session *s, const ftp_cmd *cmd)
     }
     if (s->rang_set && !hash_rang_allows(s, c->handler))
         return;
+    s->allo_set = allo && keeps_allo(c);
     c->handler(s, arg);
 }
 

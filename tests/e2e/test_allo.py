@@ -59,6 +59,38 @@ class AlloTest(ServerTestCase):
         self.assertEqual(sha(self.srv.read("g.bin")), sha(new))
         self.assertEqual(self.srv.internal_files(), [])
 
+    def test_a_line_in_between_or_a_refused_upload_ends_the_announcement(self):
+        # A count left over from an upload refused before its handler (no argument) or
+        # across an ABOR made a later upload of another size a cut: 426, the file not stored.
+        for between in ("STOR", "ABOR", "PWD"):
+            c = self.srv.control()
+            self.addCleanup(c.close)
+            c.login()
+            self.assertEqual(c.cmd("TYPE I")[0], 200)
+            self.assertCode(c.cmd("ALLO 100"), (200, 202))
+            c.cmd(between)
+            ds = c.pasv()
+            self.assertEqual(c.cmd("STOR n.bin", timeout=20)[0], 150)
+            ds.sendall(b"z" * 50)
+            ds.close()
+            self.assertRegex(c.reply(timeout=20)[1], r"^226 ", between)
+            self.assertEqual(self.srv.read("n.bin"), b"z" * 50, between)
+
+    def test_the_set_up_between_allo_and_the_upload_keeps_it(self):
+        old = self.srv.make_file("k.bin", 500, seed=7)
+        c = self.srv.control()
+        self.addCleanup(c.close)
+        c.login()
+        self.assertCode(c.cmd("ALLO 1000"), (200, 202))
+        for line in ("TYPE I", "MODE S", "STRU F", "NOOP"):
+            self.assertEqual(c.cmd(line)[0], 200, line)
+        ds = c.pasv()
+        self.assertEqual(c.cmd("STOR k.bin", timeout=20)[0], 150)
+        ds.sendall(b"w" * 400)
+        ds.close()
+        self.assertRegex(c.reply(timeout=20)[1], r"^426 ")
+        self.assertEqual(self.srv.read("k.bin"), old)
+
     def test_more_bytes_than_announced_are_committed_as_without_allo(self):
         new = data_bytes(3000, 5)
         c, reply = self.upload("m.bin", new, allo=1000)
