@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1437,6 +1438,16 @@ bool ftpc_conn_data_tls(ftpc_conn *c, ftpc_tls **tls, const char **host,
 bool ftpc_conn_mode_z(const ftpc_conn *c)
 {
     return c->mode_z;
+}
+
+long ftpc_conn_rtt_us(const ftpc_conn *c)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (c->ctl == NULL || c->ctl->fd < 0 ||
+        getsockopt(c->ctl->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || len < sizeof ti)
+        return -1;
+    return (long)ti.tcpi_rtt;
 }
 
 char ftpc_conn_type(const ftpc_conn *c)

@@ -126,6 +126,12 @@ bool ftpc_conn_data_tls(ftpc_conn *c, ftpc_tls **tls, const char **host,
                         struct ssl_session_st **sess);
 /* True when the server accepted MODE Z (-z): every transfer on c is a deflate stream. */
 bool ftpc_conn_mode_z(const ftpc_conn *c);
+/* The kernel's smoothed round-trip time of the control connection in microseconds, or -1. */
+long ftpc_conn_rtt_us(const ftpc_conn *c);
+/* A put's ALLO (xfer.c, segput.c) costs a round trip to every server and saves only ftpd's
+ * 3 ms wait at an upload's end: it goes out only where a round trip is well under that (with
+ * a 20 ms round trip, 40 small files to vsftpd took 25% longer with it). */
+#define FTPC_ALLO_MAX_RTT_US 1000
 /* The TYPE in force ('I' or 'A'). A TYPE command sent with ftpc_conn_send() takes effect
  * when the server answers 200. */
 char ftpc_conn_type(const ftpc_conn *c);

@@ -732,8 +732,10 @@ static void seg_data_prepared(ftpc_conn *c, void *ud)
     if (s->state != PS_DATA || s->p->finished)
         return;
     /* The range's length, as a put announces its file's (xfer.c): a server that counts it
-     * (ftpd) takes the end of exactly those bytes for a whole STOR without waiting. */
-    if (data_binary(c)) {
+     * (ftpd) takes the end of exactly those bytes for a whole STOR without waiting. Only on
+     * a short round trip, as there. */
+    long rtt = ftpc_conn_rtt_us(c);
+    if (data_binary(c) && rtt >= 0 && rtt < FTPC_ALLO_MAX_RTT_US) {
         s->state = PS_ALLO;
         ftpc_conn_cmd(c, "ALLO %" PRIu64, s->end - s->start);
         return;

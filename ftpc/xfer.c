@@ -691,11 +691,12 @@ static void send_rest_or_transfer(ftpc_xfer *x)
  * ALLO: a server that counts them (ftpd) can take the data connection's end after exactly
  * those for the end of a whole file, and one cut short for a cut upload, at once. Standard
  * input's length is not known, TYPE A's bytes on the wire are not the file's, and MODE Z
- * has an end of its own. */
+ * has an end of its own. Only on a short round trip (conn.h, FTPC_ALLO_MAX_RTT_US). */
 static bool wants_allo(const ftpc_xfer *x)
 {
+    long rtt = ftpc_conn_rtt_us(x->c);
     return x->t->kind == FTPC_T_PUT && !x->stream_src && !x->ascii && !ftpc_conn_mode_z(x->c) &&
-           x->file_fd >= 0 && x->local_size >= x->offset;
+           x->file_fd >= 0 && x->local_size >= x->offset && rtt >= 0 && rtt < FTPC_ALLO_MAX_RTT_US;
 }
 
 static void conn_data_prepared(ftpc_conn *c, void *ud)
