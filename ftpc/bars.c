@@ -56,6 +56,7 @@ struct ftpc_bar {
     /* Unknown length: the busy block's place, which moves a step each tick bytes arrived, so
      * it stands still when the transfer does. */
     uint64_t busy_phase, busy_pos;
+    char *raw;   /* the name as given (after name's bytes): which transfer it is */
     char name[]; /* whole, for the summary: a mirror's paths run long */
 };
 
@@ -1054,16 +1055,11 @@ bool ftpc_bars_live(const ftpc_bars *b)
 }
 
 /* Whether the line is name's (which it keeps sanitized). */
+/* By the name as given, not as shown: names that differ only in bytes the display replaces
+ * ("d\xe9.bin", "d\xe8.bin": both "d?.bin") took over each other's waiting lines. */
 static bool named(const ftpc_bar *bar, const char *name)
 {
-    size_t size = strlen(name) + 1;
-    char *shown = malloc(size);
-    if (shown == NULL)
-        return false;
-    progress_sanitize(shown, size, name);
-    bool same = strcmp(bar->name, shown) == 0;
-    free(shown);
-    return same;
+    return strcmp(bar->raw, name) == 0;
 }
 
 /* The line of name waiting for its transfer's next attempt, or NULL. */
@@ -1100,11 +1096,13 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     if (waiting != NULL)
         return take_over(waiting, total, offset);
     size_t name_size = strlen(name) + 1; /* sanitizing never lengthens */
-    ftpc_bar *bar = calloc(1, sizeof(*bar) + name_size);
+    ftpc_bar *bar = calloc(1, sizeof(*bar) + 2 * name_size);
     if (bar == NULL)
         return NULL;
     bar->b = b;
     progress_sanitize(bar->name, name_size, name);
+    bar->raw = bar->name + name_size;
+    memcpy(bar->name + name_size, name, name_size);
     bar->total = total;
     bar->offset = bar->pos = bar->sent = bar->first_offset = offset;
     bar->attempts = 1;
@@ -1135,6 +1133,7 @@ void ftpc_bar_rename(ftpc_bar *bar, const char *name)
     if (bar == NULL || strlen(name) + 1 > cap)
         return;
     progress_sanitize(bar->name, cap, name);
+    memcpy(bar->raw, name, strlen(name) + 1); /* its room is name's first size, cap or more */
 }
 
 void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)

@@ -711,6 +711,31 @@ END_TEST
 /* A transfer that goes again (--retry) keeps its line while it waits: "retrying", at the
  * bytes it has, counted in the Total; its next attempt takes the line over, and a transfer
  * that then ends for good without another line takes the waiting one away. */
+START_TEST(test_retries_of_names_shown_alike_keep_their_own_lines)
+{
+    /* both names are shown "d?.bin": each next attempt must take its own line over */
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 100);
+    ftpc_bars_set_files(b, 2);
+    ftpc_bar *x = ftpc_bar_start(b, "d\xe9.bin", 1000, 0);
+    ftpc_bar *y = ftpc_bar_start(b, "d\xe8.bin", 2000, 0);
+    ftpc_bar_update(x, 500);
+    ftpc_bar_update(y, 700);
+    ftpc_bar_done(x, false);
+    ftpc_bars_retrying(b, "d\xe9.bin");
+    ftpc_bar_done(y, false);
+    ftpc_bars_retrying(b, "d\xe8.bin");
+    ck_assert_ptr_eq(ftpc_bar_start(b, "d\xe8.bin", 2000, 700), y);
+    ck_assert_ptr_eq(ftpc_bar_start(b, "d\xe9.bin", 1000, 500), x);
+    ftpc_bar_done(x, true);
+    ftpc_bar_done(y, true);
+    ftpc_bars_free(b);
+    (void)drain();
+    ev_loop_free(loop);
+}
+END_TEST
+
 START_TEST(test_retried_line_waits_then_goes_on)
 {
     ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
@@ -845,6 +870,7 @@ static Suite *bars_suite(void)
     tcase_add_test(tf, test_unknown_length_known_at_the_check);
     tcase_add_test(tf, test_total_known_after_a_file_fails);
     tcase_add_test(tf, test_retried_line_waits_then_goes_on);
+    tcase_add_test(tf, test_retries_of_names_shown_alike_keep_their_own_lines);
     tcase_add_test(tf, test_total_known_from_planned_sizes);
     tcase_add_test(tf, test_plain_mode);
     tcase_add_test(tf, test_summary_keeps_a_long_name_whole);
