@@ -1284,8 +1284,15 @@ void ftpc_bar_done_note(ftpc_bar *bar, bool ok, const char *note)
 
 void ftpc_bars_retrying(ftpc_bars *b, const char *name)
 {
-    if (b == NULL || waiting_line(b, name) != NULL)
-        return; /* (an attempt that failed before it had a line: the line waits on) */
+    ftpc_bar *still = b != NULL ? waiting_line(b, name) : NULL;
+    if (still != NULL) {
+        /* An attempt that failed before it had a line (a refused connect): the line waits
+         * on, and the summary's count of attempts has this one too. */
+        still->attempts++;
+        return;
+    }
+    if (b == NULL)
+        return;
     ftpc_bar *bar = b->ended;
     if (bar == NULL || !named(bar, name))
         return;

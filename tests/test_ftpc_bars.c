@@ -726,12 +726,19 @@ START_TEST(test_retries_of_names_shown_alike_keep_their_own_lines)
     ftpc_bars_retrying(b, "d\xe9.bin");
     ftpc_bar_done(y, false);
     ftpc_bars_retrying(b, "d\xe8.bin");
+    ftpc_bars_retrying(b, "d\xe8.bin"); /* its second attempt failed before it had a line */
     ck_assert_ptr_eq(ftpc_bar_start(b, "d\xe8.bin", 2000, 700), y);
     ck_assert_ptr_eq(ftpc_bar_start(b, "d\xe9.bin", 1000, 500), x);
+    ftpc_bar_update(x, 1000);
+    ftpc_bar_update(y, 2000);
     ftpc_bar_done(x, true);
     ftpc_bar_done(y, true);
     ftpc_bars_free(b);
-    (void)drain();
+    char *f = drain();
+    ck_assert_msg(strstr(f, ": 1.95 KiB in ") != NULL && strstr(f, ", 3 attempts") != NULL, "%s",
+                  f);
+    ck_assert_msg(strstr(f, ": 0.98 KiB in ") != NULL && strstr(f, ", 2 attempts") != NULL, "%s",
+                  f);
     ev_loop_free(loop);
 }
 END_TEST
