@@ -63,6 +63,7 @@ struct ftpc_conn {
     const ftpc_endpoint *ep;
     int addr_index;
     int last_connect_errno;
+    long handshake_rtt_us; /* ftpc_conn_rtt_us; -1 unknown */
     conn_state state;
     union {
         stream plain;
@@ -986,9 +987,12 @@ static void process_input(ftpc_conn *c)
     }
 }
 
+static long handshake_rtt_us(int fd);
+
 static void on_connected(ftpc_conn *c)
 {
     ev_del(c->ctx->loop, c->ctl->fd, EV_WRITE);
+    c->handshake_rtt_us = handshake_rtt_us(c->ctl->fd);
     net_peer_addr(c->ctl->fd, &c->peer);
     net_local_addr(c->ctl->fd, &c->local);
     if (c->tls_mode == FTPC_TLS_IMPLICIT) {
@@ -1123,6 +1127,7 @@ ftpc_conn *ftpc_conn_new(ftpc_ctx *ctx, const ftpc_endpoint *ep, const ftpc_conn
     c->ep = ep;
     c->owner = owner;
     c->ud = ud;
+    c->handshake_rtt_us = -1;
     c->hash.current = -1;
     stream_plain_init(&c->cs.plain, -1);
     c->ctl = &c->cs.plain;
@@ -1442,10 +1447,17 @@ bool ftpc_conn_mode_z(const ftpc_conn *c)
 
 long ftpc_conn_rtt_us(const ftpc_conn *c)
 {
+    return c->handshake_rtt_us;
+}
+
+/* The kernel's round trip of the connection's handshake (SYN to SYN-ACK), its only sample so
+ * far: later ones ride on the server's replies (delayed ACKs) and so hold the server's think
+ * time, a password check's 30 ms among them. */
+static long handshake_rtt_us(int fd)
+{
     struct tcp_info ti;
     socklen_t len = sizeof ti;
-    if (c->ctl == NULL || c->ctl->fd < 0 ||
-        getsockopt(c->ctl->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || len < sizeof ti)
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || len < sizeof ti || ti.tcpi_rtt == 0)
         return -1;
     return (long)ti.tcpi_rtt;
 }

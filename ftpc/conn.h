@@ -126,7 +126,8 @@ bool ftpc_conn_data_tls(ftpc_conn *c, ftpc_tls **tls, const char **host,
                         struct ssl_session_st **sess);
 /* True when the server accepted MODE Z (-z): every transfer on c is a deflate stream. */
 bool ftpc_conn_mode_z(const ftpc_conn *c);
-/* The kernel's smoothed round-trip time of the control connection in microseconds, or -1. */
+/* The control connection's round trip in microseconds as its TCP handshake measured it (no
+ * server think time in it), or -1 when unknown. */
 long ftpc_conn_rtt_us(const ftpc_conn *c);
 /* A put's ALLO (xfer.c, segput.c) costs a round trip to every server and saves only ftpd's
  * 3 ms wait at an upload's end: it goes out only where a round trip is well under that (with
