@@ -57,6 +57,7 @@ struct ftpc_bar {
      * it stands still when the transfer does. */
     uint64_t busy_phase, busy_pos;
     char *raw;   /* the name as given (after name's bytes): which transfer it is */
+    size_t room; /* bytes for each of name and raw */
     char name[]; /* whole, for the summary: a mirror's paths run long */
 };
 
@@ -1101,6 +1102,7 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
         return NULL;
     bar->b = b;
     progress_sanitize(bar->name, name_size, name);
+    bar->room = name_size;
     bar->raw = bar->name + name_size;
     memcpy(bar->name + name_size, name, name_size);
     bar->total = total;
@@ -1129,11 +1131,12 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
 
 void ftpc_bar_rename(ftpc_bar *bar, const char *name)
 {
-    size_t cap = bar != NULL ? strlen(bar->name) + 1 : 0; /* the room allocated, or more */
-    if (bar == NULL || strlen(name) + 1 > cap)
+    /* The room the first name was given (a shown name may be shorter: a 2-byte control
+     * character shows as one '?'), for name as shown and as given alike. */
+    if (bar == NULL || strlen(name) + 1 > bar->room)
         return;
-    progress_sanitize(bar->name, cap, name);
-    memcpy(bar->raw, name, strlen(name) + 1); /* its room is name's first size, cap or more */
+    progress_sanitize(bar->name, bar->room, name);
+    memcpy(bar->raw, name, strlen(name) + 1);
 }
 
 void ftpc_bar_update(ftpc_bar *bar, uint64_t pos)
