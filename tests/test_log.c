@@ -212,7 +212,9 @@ START_TEST(test_footer_stays_below_log_lines)
 {
     capture(footer_steps);
     const char *p = captured;
-    const char *first = "view A\033[K\nview B\033[J\r\033[1A";
+    /* the first frame starts at the start of the cursor's row too (after a continue the
+     * cursor may be at the end of a lost block's last line) */
+    const char *first = "\rview A\033[K\nview B\033[J\r\033[1A";
     ck_assert_int_eq(strncmp(p, first, strlen(first)), 0);
     p = strstr(p, "WARN between\033[K\n");
     ck_assert_ptr_nonnull(p);
@@ -246,8 +248,9 @@ START_TEST(test_footer_counts_rows_not_lines)
     capture(narrow_steps);
     unsetenv("COLUMNS");
     const char *block = "0123456789abcdefghij\033[K\nxy\033[K\n\033[J0123456789ab";
-    ck_assert_int_eq(strncmp(captured, block, strlen(block)), 0);
-    const char *p = captured + strlen(block);
+    ck_assert_int_eq(captured[0], '\r');
+    ck_assert_int_eq(strncmp(captured + 1, block, strlen(block)), 0);
+    const char *p = captured + 1 + strlen(block);
     ck_assert_int_eq(strncmp(p, "\r\033[3A", 5), 0);
     p = strstr(p, "WARN w\033[K\n");
     ck_assert_ptr_nonnull(p);
@@ -278,8 +281,9 @@ START_TEST(test_footer_rows_of_wide_characters)
     capture(wide_steps);
     unsetenv("COLUMNS");
     const char *block = WIDE11 "\033[K\nxy\033[K\n\033[J" A_WIDE5;
-    ck_assert_int_eq(strncmp(captured, block, strlen(block)), 0);
-    ck_assert_str_eq(captured + strlen(block), "\r\033[4A\033[J");
+    ck_assert_int_eq(captured[0], '\r');
+    ck_assert_int_eq(strncmp(captured + 1, block, strlen(block)), 0);
+    ck_assert_str_eq(captured + 1 + strlen(block), "\r\033[4A\033[J");
 }
 END_TEST
 
