@@ -711,6 +711,57 @@ END_TEST
 /* A transfer that goes again (--retry) keeps its line while it waits: "retrying", at the
  * bytes it has, counted in the Total; its next attempt takes the line over, and a transfer
  * that then ends for good without another line takes the waiting one away. */
+START_TEST(test_retried_line_waits_then_goes_on)
+{
+    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
+    ck_assert_ptr_nonnull(loop);
+    ftpc_bars *b = tty_bars(loop, 100);
+    ftpc_bars_set_files(b, 3);
+    ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
+    ftpc_bar *y = ftpc_bar_start(b, "two.bin", 1000, 0);
+    ftpc_bar *z = ftpc_bar_start(b, "three.bin", 1000, 0);
+    ftpc_bar_update(x, 500);
+    ftpc_bar_update(y, 250);
+    ftpc_bar_update(z, 250);
+    ftpc_bar_done(x, false);
+    ftpc_bars_retrying(b, "one.bin");
+    ftpc_bar_done(z, false);
+    ftpc_bars_retrying(b, "three.bin");
+    run_for(loop, 150);
+    char *f = drain();
+    const char *one = strstr(f, "one.bin ");
+    ck_assert_ptr_nonnull(one);
+    const char *line = line_at(one);
+    ck_assert_msg(strstr(line, " 50%") != NULL && strstr(line, "retrying") != NULL &&
+                      strstr(line, "ETA") == NULL,
+                  "%s", line);
+    /* in its place, above the other */
+    ck_assert_ptr_nonnull(strstr(one, "two.bin "));
+    const char *t = strstr(f, "Total 0/3");
+    ck_assert_ptr_nonnull(t);
+    line = line_at(t);
+    ck_assert_msg(strstr(line, " 33%") != NULL && strstr(line, "ETA --:--") != NULL, "%s", line);
+    /* the next attempt resumes at 500 and takes the line over */
+    ftpc_bar *again = ftpc_bar_start(b, "one.bin", 1000, 500);
+    ck_assert_ptr_eq(again, x);
+    ftpc_bar_update(again, 1000);
+    /* three.bin fails for good before another line began */
+    ftpc_bars_end_waiting(b, "three.bin");
+    run_for(loop, 150);
+    f = drain();
+    ck_assert_msg(strstr(f, "retrying") == NULL, "%s", f);
+    ck_assert_msg(strstr(f, "three.bin") == NULL, "%s", f);
+    ftpc_bar_done(again, true);
+    ftpc_bar_done(y, true);
+    ftpc_bars_free(b);
+    f = drain();
+    /* the summary counts both attempts' bytes */
+    ck_assert_msg(strstr(f, "one.bin: 0.98 KiB in ") != NULL && strstr(f, ", 2 attempts") != NULL,
+                  "%s", f);
+    ev_loop_free(loop);
+}
+END_TEST
+
 START_TEST(test_retries_of_names_shown_alike_keep_their_own_lines)
 {
     /* both names are shown "d?.bin": each next attempt must take its own line over */
@@ -761,57 +812,6 @@ START_TEST(test_a_renamed_line_is_found_by_its_new_name)
     ftpc_bars_free(b);
     char *f = drain();
     ck_assert_msg(strstr(f, "abc: 0.98 KiB in ") != NULL, "%s", f);
-    ev_loop_free(loop);
-}
-END_TEST
-
-START_TEST(test_retried_line_waits_then_goes_on)
-{
-    ev_loop *loop = ev_loop_new(EV_BACKEND_AUTO);
-    ck_assert_ptr_nonnull(loop);
-    ftpc_bars *b = tty_bars(loop, 100);
-    ftpc_bars_set_files(b, 3);
-    ftpc_bar *x = ftpc_bar_start(b, "one.bin", 1000, 0);
-    ftpc_bar *y = ftpc_bar_start(b, "two.bin", 1000, 0);
-    ftpc_bar *z = ftpc_bar_start(b, "three.bin", 1000, 0);
-    ftpc_bar_update(x, 500);
-    ftpc_bar_update(y, 250);
-    ftpc_bar_update(z, 250);
-    ftpc_bar_done(x, false);
-    ftpc_bars_retrying(b, "one.bin");
-    ftpc_bar_done(z, false);
-    ftpc_bars_retrying(b, "three.bin");
-    run_for(loop, 150);
-    char *f = drain();
-    const char *one = strstr(f, "one.bin ");
-    ck_assert_ptr_nonnull(one);
-    const char *line = line_at(one);
-    ck_assert_msg(strstr(line, " 50%") != NULL && strstr(line, "retrying") != NULL &&
-                      strstr(line, "ETA") == NULL,
-                  "%s", line);
-    /* in its place, above the other */
-    ck_assert_ptr_nonnull(strstr(one, "two.bin "));
-    const char *t = strstr(f, "Total 0/3");
-    ck_assert_ptr_nonnull(t);
-    line = line_at(t);
-    ck_assert_msg(strstr(line, " 33%") != NULL && strstr(line, "ETA --:--") != NULL, "%s", line);
-    /* the next attempt resumes at 500 and takes the line over */
-    ftpc_bar *again = ftpc_bar_start(b, "one.bin", 1000, 500);
-    ck_assert_ptr_eq(again, x);
-    ftpc_bar_update(again, 1000);
-    /* three.bin fails for good before another line began */
-    ftpc_bars_end_waiting(b, "three.bin");
-    run_for(loop, 150);
-    f = drain();
-    ck_assert_msg(strstr(f, "retrying") == NULL, "%s", f);
-    ck_assert_msg(strstr(f, "three.bin") == NULL, "%s", f);
-    ftpc_bar_done(again, true);
-    ftpc_bar_done(y, true);
-    ftpc_bars_free(b);
-    f = drain();
-    /* the summary counts both attempts' bytes */
-    ck_assert_msg(strstr(f, "one.bin: 0.98 KiB in ") != NULL && strstr(f, ", 2 attempts") != NULL,
-                  "%s", f);
     ev_loop_free(loop);
 }
 END_TEST
