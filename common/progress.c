@@ -61,7 +61,7 @@ double progress_rate_bps_within(const progress_rate *r, long long now_ms, long l
         }
     }
     long long span = now_ms - r->t[pick];
-    if (span < 200)
+    if (span < PROGRESS_RATE_FIRST_MS)
         return 0.0;
     return (double)(r->latest - r->b[pick]) * 1000.0 / (double)span;
 }

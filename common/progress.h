@@ -14,6 +14,8 @@
 #define PROGRESS_SAMPLES 64
 #define PROGRESS_SAMPLE_MS 100
 #define PROGRESS_WINDOW_MS 5000
+/* The shortest span a rate is given over: before it, a first burst reads as a wild rate. */
+#define PROGRESS_RATE_FIRST_MS 200
 
 /* A sliding-window rate estimator. The rate is the bytes moved over (at most) the last
  * PROGRESS_WINDOW_MS divided by that span measured up to "now", so a stalled transfer's rate
@@ -32,7 +34,8 @@ typedef struct progress_rate {
 void progress_rate_init(progress_rate *r, long long now_ms, uint64_t bytes);
 /* Records the running total at now_ms (totals never decrease; a smaller value is ignored). */
 void progress_rate_update(progress_rate *r, long long now_ms, uint64_t bytes);
-/* Bytes per second over the window ending at now_ms; 0 until at least 200 ms have passed. */
+/* Bytes per second over the window ending at now_ms; 0 until at least PROGRESS_RATE_FIRST_MS
+ * have passed. */
 double progress_rate_bps(const progress_rate *r, long long now_ms);
 /* The same over the last window_ms (at most PROGRESS_WINDOW_MS, as the samples reach no
  * further back): a shorter window follows a rate that changes, a longer one smooths bursts. */

@@ -18,8 +18,6 @@
 #define LIVEVIEW_TICK_MS 250
 /* Transfer lines at most, whatever the terminal's height: the log must keep room to scroll. */
 #define LIVEVIEW_MAX_LINES 20
-/* A transfer's first rate: progress_rate_bps gives none over less than this. */
-#define RATE_FIRST_MS 200
 /* Wider terminals get lines this wide: room enough, and a line's bytes stay bounded. */
 #define LIVEVIEW_MAX_WIDTH 400
 #define LIVEVIEW_LINE_MAX (4 * LIVEVIEW_MAX_WIDTH + 64)
@@ -415,7 +413,7 @@ static void draw(liveview *v)
                  * not the client's stall) */
                 .stalled = x->state == XS_RUNNING && x->view_rate != NULL &&
                            now - x->view_moved_ms >= PROGRESS_WINDOW_MS,
-                .measuring = x->started_ms > 0 && now - x->started_ms < RATE_FIRST_MS,
+                .measuring = x->started_ms > 0 && now - x->started_ms < PROGRESS_RATE_FIRST_MS,
                 .left_cells = left_cells,
             };
             if (pass == 0) {
