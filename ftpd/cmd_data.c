@@ -238,8 +238,8 @@ void cmd_rest(session *s, const char *arg)
     session_reply(s, FTP_PENDING_MORE, "Restarting at %lld. Send STOR or RETR.", v);
 }
 
-/* The byte count ALLO announced for this transfer command, or -1: it is for the next one
- * only, which takes it even when it fails. */
+/* The byte count ALLO announced for this upload, or -1: it is for the next one only, which
+ * takes it even when it fails (any other line drops it: commands_dispatch). */
 static long long take_allo(session *s)
 {
     long long v = s->allo_set ? s->allo : -1;
@@ -372,7 +372,6 @@ void cmd_retr(session *s, const char *arg)
     char vpath[PATH_VMAX];
     off_t rest = s->rest;
     s->rest = 0;
-    (void)take_allo(s);
     xfer *x = need_channel(s);
     if (!x || session_resolve(s, arg, vpath) < 0)
         return;
@@ -1124,7 +1123,6 @@ static void start_listing(session *s, const char *arg, dirlist_format fmt)
 {
     bool all = fmt != DL_LIST, recursive = false;
     s->rest = 0;
-    (void)take_allo(s);
     xfer *x = need_channel(s);
     if (!x)
         return;
