@@ -1055,9 +1055,9 @@ bool ftpc_bars_live(const ftpc_bars *b)
     return b->live;
 }
 
-/* Whether the line is name's (which it keeps sanitized). */
-/* By the name as given, not as shown: names that differ only in bytes the display replaces
- * ("d\xe9.bin", "d\xe8.bin": both "d?.bin") took over each other's waiting lines. */
+/* Whether the line is name's, by the name as given, not as shown: names that differ only in
+ * bytes the display replaces ("d\xe9.bin", "d\xe8.bin": both "d?.bin") took over each
+ * other's waiting lines. */
 static bool named(const ftpc_bar *bar, const char *name)
 {
     return strcmp(bar->raw, name) == 0;
@@ -1104,7 +1104,7 @@ ftpc_bar *ftpc_bar_start(ftpc_bars *b, const char *name, int64_t total, uint64_t
     progress_sanitize(bar->name, name_size, name);
     bar->room = name_size;
     bar->raw = bar->name + name_size;
-    memcpy(bar->name + name_size, name, name_size);
+    memcpy(bar->raw, name, name_size);
     bar->total = total;
     bar->offset = bar->pos = bar->sent = bar->first_offset = offset;
     bar->attempts = 1;
